@@ -1,0 +1,62 @@
+/** `taskweave run <file>`: runs a workflow file with live progress, a summary, and an exit code. @module */
+import { createEngine } from '../../engine/engine.js'
+import type { RunResult } from '../../engine/report.js'
+import { prepareWorkflow } from '../prepare.js'
+import { createLineView, createLiveView } from '../progress.js'
+import type { ProgressView } from '../progress.js'
+import { formatSummary } from '../summary.js'
+import { EXIT, type CliIo } from '../io.js'
+
+/** Parsed arguments of `run`. */
+export interface RunCommandArgs {
+  readonly file: string
+  readonly inputs: Readonly<Record<string, string>>
+  readonly tools: readonly string[]
+  readonly concurrency?: number
+  readonly json: boolean
+  readonly quiet: boolean
+  readonly fsRoot?: string
+  readonly allowPrivateNetwork: boolean
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<number> {
+  await using engine = createEngine({
+    builtins: { fs: { root: args.fsRoot ?? process.cwd() }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
+  })
+  const workflow = await prepareWorkflow(engine, args.file, args.tools)
+  const controller = new AbortController()
+  let interrupts = 0
+  const onSigint = (): void => {
+    interrupts++
+    if (interrupts === 1) {
+      io.stderr('\ncancelling the run (press Ctrl-C again to quit at once)…')
+      controller.abort(new Error('interrupted (SIGINT)'))
+    } else process.exit(130)
+  }
+  process.on('SIGINT', onSigint)
+  let view: ProgressView | undefined
+  try {
+    const handle = engine.start(workflow, {
+      inputs: args.inputs,
+      signal: controller.signal,
+      ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+    })
+    if (!args.quiet) {
+      view = io.isTTY && !args.json ? createLiveView(io.stdoutStream, workflow.tasks.map((t) => t.id), () => engine.clock.now()) : createLineView(args.json ? (line) => io.stderr(line) : (line) => io.stdout(line))
+      const sink = view
+      handle.onAny((event) => sink.handle(event))
+    }
+    const result: RunResult = await handle.result
+    view?.stop()
+    if (args.json) io.stdout(JSON.stringify(result, null, 2))
+    else {
+      const leaves = workflow.tasks.filter((t) => t.children.length === 0).map((t) => t.id)
+      io.stdout(formatSummary(result, { outputs: leaves }))
+    }
+    return result.status === 'succeeded' ? EXIT.ok : EXIT.failed
+  } finally {
+    view?.stop()
+    process.off('SIGINT', onSigint)
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The `taskweave` command line: `run`, `validate`, `viz`, `schema`. Exit codes: 0 the run
+ * succeeded; 1 it failed, was partial or was cancelled; 2 the input was invalid (file, schema,
+ * cycle, options).
+ * @module
+ */
+import { parseArgs } from 'node:util'
+import { formatIssue, TaskweaveError, ValidationError } from '../core/errors.js'
+import { workflowJsonSchema } from '../workflow/schema.js'
+import { EXIT, processIo } from './io.js'
+import type { CliIo } from './io.js'
+import { runCommand } from './commands/run.js'
+import { validateCommand } from './commands/validate.js'
+import { vizCommand } from './commands/viz.js'
+
+const USAGE = `taskweave: run AI-agent and tool workflows in parallel
+
+Usage:
+  taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet]
+                       [--root DIR] [--allow-private-network]
+  taskweave validate <file> [--tools ./tools.ts]... [--json]
+  taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
+  taskweave schema                 print the JSON Schema of workflow files
+
+Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input.`
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'run': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            input: { type: 'string', short: 'i', multiple: true },
+            tools: { type: 'string', short: 't', multiple: true },
+            concurrency: { type: 'string', short: 'c' },
+            json: { type: 'boolean' },
+            quiet: { type: 'boolean', short: 'q' },
+            root: { type: 'string' },
+            'allow-private-network': { type: 'boolean' },
+          },
+        })
+        return await runCommand(
+          {
+            file: onlyFile(positionals, 'run'),
+            inputs: parseInputs(values.input ?? []),
+            tools: values.tools ?? [],
+            ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
+            json: values.json ?? false,
+            quiet: values.quiet ?? false,
+            ...(values.root !== undefined ? { fsRoot: values.root } : {}),
+            allowPrivateNetwork: values['allow-private-network'] ?? false,
+          },
+          io,
+        )
+      }
+      case 'validate': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' } } })
+        return await validateCommand({ file: onlyFile(positionals, 'validate'), tools: values.tools ?? [], json: values.json ?? false }, io)
+      }
+      case 'viz': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, format: { type: 'string', short: 'f', default: 'mermaid' } } })
+        const format = values.format
+        if (format !== 'mermaid' && format !== 'dot') throw usageError(`--format must be mermaid or dot; received "${format}"`)
+        return await vizCommand({ file: onlyFile(positionals, 'viz'), tools: values.tools ?? [], format }, io)
+      }
+      case 'schema':
+        io.stdout(JSON.stringify(workflowJsonSchema(), null, 2))
+        return EXIT.ok
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE)
+        return command === undefined ? EXIT.invalid : EXIT.ok
+      default:
+        throw usageError(`unknown command "${command}"`)
+    }
+  } catch (err) {
+    return reportError(err, io)
+  }
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof ValidationError) {
+    io.stderr(`invalid workflow (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
+    for (const issue of err.issues) io.stderr(`  ${formatIssue(issue)}`)
+    return EXIT.invalid
+  }
+  if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION')) {
+    io.stderr(`error: ${err.message}`)
+    return EXIT.invalid
+  }
+  if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    io.stderr(`error: ${err.message}\n\n${USAGE}`)
+    return EXIT.invalid
+  }
+  io.stderr(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  return EXIT.failed
+}
+
+function usageError(message: string): TaskweaveError {
+  return new TaskweaveError('TW_INVALID_OPTION', `${message}\n\n${USAGE}`, { retryable: false })
+}
+
+function onlyFile(positionals: readonly string[], command: string): string {
+  if (positionals.length !== 1 || positionals[0] === undefined) throw usageError(`"${command}" needs exactly one workflow file`)
+  return positionals[0]
+}
+
+function parseInputs(pairs: readonly string[]): Record<string, string> {
+  const inputs: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw usageError(`--input must look like key=value; received "${pair}"`)
+    inputs[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return inputs
+}
+
+function parseConcurrency(text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw usageError(`--concurrency must be a whole number ≥ 1; received "${text}"`)
+  return n
+}

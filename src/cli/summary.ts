@@ -1,0 +1,26 @@
+/** The summary printed when a run ends. @module */
+import pc from 'picocolors'
+import type { RunResult } from '../engine/report.js'
+
+/** Human-readable summary: status, counts, and each failure with its error and what it blocked. */
+export function formatSummary(result: RunResult, options: { readonly outputs?: readonly string[] } = {}): string {
+  const colour = result.status === 'succeeded' ? pc.green : result.status === 'partial' ? pc.yellow : pc.red
+  const counts = Object.entries(result.counts)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ')
+  const lines = [`${colour(pc.bold(`run ${result.status}`))} in ${(result.durationMs / 1000).toFixed(2)}s: ${counts}${result.reason ? ` (${result.reason})` : ''}`]
+  for (const id of result.failed) {
+    const task = result.tasks[id]
+    if (task === undefined) continue
+    lines.push(`  ${pc.red('✖')} ${id} (${task.tool}, ${task.attempts} attempt${task.attempts === 1 ? '' : 's'}): ${task.error?.code ?? ''} ${task.error?.message ?? ''}`)
+    if (task.blocked && task.blocked.length > 0) lines.push(pc.dim(`      blocked: ${task.blocked.join(', ')}`))
+  }
+  for (const id of options.outputs ?? []) {
+    const task = result.tasks[id]
+    if (task?.output === undefined) continue
+    const text = typeof task.output === 'string' ? task.output : JSON.stringify(task.output, null, 2)
+    lines.push('', pc.bold(`${id}:`), text)
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,87 @@
+/**
+ * Tools: named async functions with a zod input schema. A tool's input and output are plain
+ * serializable data, so the same tool can later run on a remote worker or be checkpointed.
+ * @module
+ */
+import type { z } from 'zod'
+import type { Logger } from './logger.js'
+import type { TaskSpec } from '../workflow/types.js'
+
+const TOOL_MARK = Symbol.for('taskweave.tool')
+
+/** What a tool receives besides its input. */
+export interface ToolContext {
+  /** Aborted when the attempt times out or the run is cancelled. Pass it to every I/O call. */
+  readonly signal: AbortSignal
+  /** The run this attempt belongs to. */
+  readonly runId: string
+  /** The task being executed. */
+  readonly taskId: string
+  /** 1 for the first attempt, 2 for the first retry… */
+  readonly attempt: number
+  /** Stable across attempts of one task (`runId/taskId`): use it to make side effects idempotent. */
+  readonly idempotencyKey: string
+  /** Structured logger scoped to this run, task and attempt. */
+  readonly logger: Logger
+  /** Reports progress; becomes a `task:progress` event. */
+  progress(progress: ToolProgress): void
+  /**
+   * Adds a task to the running workflow. Takes effect only if this attempt succeeds (a failed
+   * attempt adds nothing), and the added task's result joins the same run report.
+   */
+  addTask(task: TaskSpec): void
+}
+
+/** A progress report: a fraction done, a message, or both, plus any data. */
+export interface ToolProgress {
+  /** Between 0 and 1. */
+  readonly fraction?: number
+  readonly message?: string
+  readonly data?: unknown
+}
+
+/** Definition of a tool, as passed to {@link defineTool}. */
+export interface ToolDefinition<Schema extends z.ZodType, Output> {
+  /** Unique name, e.g. `fs.readFile` or `search.web`. */
+  readonly name: string
+  /** What the tool does (shown by the CLI and given to LLMs). */
+  readonly description?: string
+  /** Schema of the input; validated before every attempt (and statically where the input is known). */
+  readonly input: Schema
+  /** Limit on the JSON size of the output, in bytes. @default the engine's `maxOutputBytes` (1 MiB) */
+  readonly maxOutputBytes?: number
+  /** Mean cost hint (ms) used to order the ready queue before any duration is measured. */
+  readonly cost?: number
+  /** Does the work. Must honour `ctx.signal`. */
+  run(input: z.output<Schema>, ctx: ToolContext): Promise<Output> | Output
+}
+
+/** A registered tool. */
+export interface Tool<Schema extends z.ZodType = z.ZodType, Output = unknown> extends ToolDefinition<Schema, Output> {
+  readonly [TOOL_MARK]: true
+}
+
+/** A tool of any input and output type (what registries hold). */
+export type AnyTool = Tool<z.ZodType, unknown>
+
+/**
+ * Defines a tool.
+ * @example
+ * const add = defineTool({
+ *   name: 'math.add',
+ *   input: z.object({ a: z.number(), b: z.number() }),
+ *   run: ({ a, b }) => a + b,
+ * })
+ */
+export function defineTool<Schema extends z.ZodType, Output>(definition: ToolDefinition<Schema, Output>): Tool<Schema, Output> {
+  if (typeof definition.name !== 'string' || !/^[A-Za-z][\w.-]{0,127}$/.test(definition.name)) {
+    throw new TypeError(`tool name must match /^[A-Za-z][\\w.-]{0,127}$/; received ${JSON.stringify(definition.name)}`)
+  }
+  if (typeof definition.run !== 'function') throw new TypeError(`tool "${definition.name}": run must be a function`)
+  return Object.freeze({ ...definition, [TOOL_MARK]: true as const })
+}
+
+/** True when `value` was made by {@link defineTool}. */
+export function isTool(value: unknown): value is AnyTool {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TOOL_MARK] === true
+}

@@ -1,0 +1,214 @@
+/**
+ * The engine: owns the tool registry, the global slots, the clock, the event bus and the runs.
+ * `createEngine()` is the entry point of the library.
+ * @module
+ */
+import { systemClock } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import { silentLogger } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
+import { ToolRegistry } from '../core/registry.js'
+import type { AnyTool } from '../core/tool.js'
+import { EventEmitter } from '../observe/emitter.js'
+import type { Unsubscribe } from '../observe/emitter.js'
+import type { EventMap, EventName, TaskweaveEvent } from '../observe/events.js'
+import { SlotPool } from '../scheduler/slots.js'
+import { builtinTools } from '../tools/index.js'
+import type { BuiltinToolOptions } from '../tools/index.js'
+import type { BuiltWorkflow } from '../workflow/builder.js'
+import { compileWorkflow, resolveInputs } from '../workflow/compile.js'
+import type { CompiledWorkflow } from '../workflow/compile.js'
+import { loadWorkflowFile } from '../workflow/load.js'
+import type { LoadOptions } from '../workflow/load.js'
+import type { TaskSpec, WorkflowSpec } from '../workflow/types.js'
+import { RunExecution } from './run.js'
+import type { RunControl, TaskCompleteHandler } from './run.js'
+import type { RunResult } from './report.js'
+import type { TaskStatus } from './states.js'
+import { ToolStats } from './tool-stats.js'
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions {
+  /** Tools (besides the built-ins) that workflows may call. */
+  readonly tools?: Iterable<AnyTool>
+  /** Built-in tools (`fs.*`, `http.fetch`) and their settings; `false` leaves them out. @default {} (fs rooted at the working directory; http refuses private addresses) */
+  readonly builtins?: BuiltinToolOptions | false
+  /** Attempts running at once across all runs of this engine. @default 64 */
+  readonly concurrency?: number
+  /** Source of time and timers. Pass a `ManualClock` (from `taskweave/testing`) to skip time. @default the system clock */
+  readonly clock?: Clock
+  /** Random numbers in [0, 1) for backoff jitter. @default Math.random */
+  readonly random?: () => number
+  /** Structured logger. @default silent (progress is reported through events) */
+  readonly logger?: Logger
+  /** Largest JSON size of one task output, in bytes. @default 1 MiB */
+  readonly maxOutputBytes?: number
+  /** Most items one forEach may expand into. @default 100,000 */
+  readonly maxForEachItems?: number
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Values for the workflow's declared inputs (text values are converted to the declared type). */
+  readonly inputs?: Readonly<Record<string, unknown>>
+  /** Aborting it cancels the run. */
+  readonly signal?: AbortSignal
+  /** Attempts of this run at once. @default the workflow's `limits.concurrency`, else the engine's */
+  readonly concurrency?: number
+  /** Stop at the first failure. @default the workflow's `failFast`, else false */
+  readonly failFast?: boolean
+  /** Id of the run. @default a random UUID */
+  readonly runId?: string
+  /** Called when a task ends: one handler for all tasks, or one per task id. Handlers may add tasks. */
+  readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
+}
+
+/** What {@link Engine.start} and {@link Engine.run} accept. */
+export type WorkflowInput = CompiledWorkflow | WorkflowSpec | BuiltWorkflow
+
+/** A run in progress. */
+export interface RunHandle {
+  readonly id: string
+  /** Resolves when the run ends (it never rejects: failures are in the result). */
+  readonly result: Promise<RunResult>
+  /** Cancels the run. */
+  cancel(reason?: string): void
+  /** Current status of one task. */
+  taskStatus(taskId: string): TaskStatus | undefined
+  /** Adds a task to the running workflow. */
+  addTask(task: TaskSpec): void
+  /** Listens to one event of this run. */
+  on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => void): Unsubscribe
+  /** Listens to every event of this run. */
+  onAny(listener: (event: TaskweaveEvent) => void): Unsubscribe
+  /** Every event of this run as an async iterator; ends when the run ends. */
+  events(options?: { readonly signal?: AbortSignal }): AsyncIterableIterator<TaskweaveEvent>
+}
+
+/** The engine. Dispose it (`await using`) to cancel what still runs. */
+export interface Engine extends AsyncDisposable {
+  readonly registry: ToolRegistry
+  readonly clock: Clock
+  /** Events of every run. */
+  readonly events: EventEmitter
+  /** Validates and compiles a definition (throws `TW_VALIDATION` listing every problem). */
+  compile(definition: WorkflowInput, options?: { readonly file?: string }): CompiledWorkflow
+  /** Reads, validates and compiles a YAML or JSON workflow file. */
+  load(file: string, options?: LoadOptions): Promise<CompiledWorkflow>
+  /** Starts a run and returns at once; subscribe to its events before awaiting `result`. */
+  start(definition: WorkflowInput, options?: RunOptions): RunHandle
+  /** Runs a workflow to its end. */
+  run(definition: WorkflowInput, options?: RunOptions): Promise<RunResult>
+  /** Cancels every active run and waits for them to end. Idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates an engine.
+ * @example
+ * await using engine = createEngine({ tools: [summarize], concurrency: 8 })
+ * const result = await engine.run(flow, { inputs: { topic: 'otters' } })
+ * console.log(result.status, result.tasks['summary']?.output)
+ */
+export function createEngine(options: EngineOptions = {}): Engine {
+  const concurrency = options.concurrency ?? 64
+  if (!(concurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', concurrency)
+  const maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024
+  if (!(maxOutputBytes > 0)) throw new InvalidOptionError('maxOutputBytes', 'a positive number of bytes', maxOutputBytes)
+  const maxForEachItems = options.maxForEachItems ?? 100_000
+  if (!(maxForEachItems >= 0)) throw new InvalidOptionError('maxForEachItems', 'a number ≥ 0', maxForEachItems)
+  const registry = new ToolRegistry()
+  if (options.builtins !== false) for (const tool of builtinTools(options.builtins ?? {})) registry.register(tool)
+  for (const tool of options.tools ?? []) registry.register(tool)
+  const clock = options.clock ?? systemClock
+  const events = new EventEmitter()
+  const env = {
+    clock,
+    random: options.random ?? Math.random,
+    logger: options.logger ?? silentLogger,
+    registry,
+    slots: new SlotPool(concurrency),
+    events,
+    toolStats: new ToolStats(),
+    maxOutputBytes,
+    maxForEachItems,
+  }
+  const active = new Set<RunExecution>()
+  let closing: Promise<void> | undefined
+
+  const compile = (definition: WorkflowInput, compileOptions: { readonly file?: string } = {}): CompiledWorkflow => {
+    if (isCompiled(definition)) return definition
+    if (isBuilt(definition)) {
+      for (const tool of definition.tools) registry.register(tool)
+      return compileWorkflow(definition.spec, { registry, ...compileOptions })
+    }
+    return compileWorkflow(definition, { registry, ...compileOptions })
+  }
+
+  const start = (definition: WorkflowInput, runOptions: RunOptions = {}): RunHandle => {
+    if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
+    const compiled = compile(definition)
+    const inputs = resolveInputs(compiled, runOptions.inputs ?? {})
+    const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? concurrency
+    if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
+    const runEvents = new EventEmitter([events])
+    const execution = new RunExecution(
+      compiled,
+      env,
+      {
+        inputs,
+        concurrency: runConcurrency,
+        failFast: runOptions.failFast ?? compiled.failFast,
+        ...(runOptions.runId !== undefined ? { runId: runOptions.runId } : {}),
+        ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {}),
+        ...(runOptions.onTaskComplete !== undefined ? { onTaskComplete: runOptions.onTaskComplete } : {}),
+      },
+      runEvents,
+    )
+    active.add(execution)
+    void execution.result.then(() => active.delete(execution))
+    // Start on the next microtask so the caller can subscribe to events first.
+    queueMicrotask(() => execution.start())
+    const control: RunControl = { runId: execution.id, addTask: (task) => execution.addTask(task) }
+    return {
+      id: execution.id,
+      result: execution.result,
+      cancel: (reason) => execution.cancel(reason),
+      taskStatus: (taskId) => execution.taskStatus(taskId),
+      addTask: (task) => control.addTask(task),
+      on: (name, listener) => runEvents.on(name, listener),
+      onAny: (listener) => runEvents.onAny(listener),
+      events: (streamOptions = {}) => runEvents.stream({ until: execution.result, ...(streamOptions.signal ? { signal: streamOptions.signal } : {}) }),
+    }
+  }
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const runs = [...active]
+      for (const execution of runs) execution.cancel('the engine is closing')
+      await Promise.all(runs.map((execution) => execution.result))
+    })()
+    return closing
+  }
+
+  return {
+    registry,
+    clock,
+    events,
+    compile,
+    load: (file, loadOptions) => loadWorkflowFile(file, registry, loadOptions),
+    start,
+    run: (definition, runOptions) => start(definition, runOptions).result,
+    close,
+    [Symbol.asyncDispose]: close,
+  }
+}
+
+function isCompiled(value: WorkflowInput): value is CompiledWorkflow {
+  return (value as CompiledWorkflow).byId instanceof Map && typeof (value as CompiledWorkflow).hash === 'string'
+}
+
+function isBuilt(value: WorkflowInput): value is BuiltWorkflow {
+  return typeof (value as BuiltWorkflow).spec === 'object' && Array.isArray((value as BuiltWorkflow).tools)
+}

@@ -1,0 +1,110 @@
+/**
+ * A typed event emitter with listeners per event name, catch-all listeners, and async iterators.
+ * Emitting with no listener costs one property read, so the engine's hot path stays cheap; the
+ * engine also checks {@link EventEmitter.wants} before it builds a payload.
+ * @module
+ */
+import type { EventMap, EventName, TaskweaveEvent } from './events.js'
+
+/** Removes the listener it was returned for. */
+export type Unsubscribe = () => void
+
+/** Typed emitter of {@link TaskweaveEvent}s. */
+export class EventEmitter {
+  readonly #byName = new Map<EventName, Set<(event: never) => void>>()
+  readonly #all = new Set<(event: TaskweaveEvent) => void>()
+  readonly #parents: EventEmitter[]
+
+  /** @param parents emitters that also receive every event (the engine's, for a run's emitter). */
+  constructor(parents: EventEmitter[] = []) {
+    this.#parents = parents
+  }
+
+  /** Listens to one event name. A throwing listener never breaks the engine (the error is swallowed). */
+  on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => void): Unsubscribe {
+    let set = this.#byName.get(name)
+    if (set === undefined) this.#byName.set(name, (set = new Set()))
+    const stored = listener as (event: never) => void
+    set.add(stored)
+    return () => set.delete(stored)
+  }
+
+  /** Listens to one event, once. */
+  once<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => void): Unsubscribe {
+    const off = this.on(name, (event) => {
+      off()
+      listener(event)
+    })
+    return off
+  }
+
+  /** Listens to every event. */
+  onAny(listener: (event: TaskweaveEvent) => void): Unsubscribe {
+    this.#all.add(listener)
+    return () => this.#all.delete(listener)
+  }
+
+  /** True when something listens to `name` here or in a parent (build the payload only then). */
+  wants(name: EventName): boolean {
+    if (this.#all.size > 0 || (this.#byName.get(name)?.size ?? 0) > 0) return true
+    for (const parent of this.#parents) if (parent.wants(name)) return true
+    return false
+  }
+
+  /** Delivers an event to its listeners, then to the parents'. */
+  emit(event: TaskweaveEvent): void {
+    const set = this.#byName.get(event.type)
+    if (set !== undefined) for (const listener of set) safeCall(listener as (event: TaskweaveEvent) => void, event)
+    for (const listener of this.#all) safeCall(listener, event)
+    for (const parent of this.#parents) parent.emit(event)
+  }
+
+  /**
+   * Every event from now on as an async iterator (buffered, so a slow consumer loses nothing).
+   * Ends when `until` resolves (after the events emitted before it) or `signal` aborts.
+   */
+  stream(options: { readonly until?: Promise<unknown>; readonly signal?: AbortSignal } = {}): AsyncIterableIterator<TaskweaveEvent> {
+    const buffer: TaskweaveEvent[] = []
+    let wake: (() => void) | undefined
+    let ended = false
+    const off = this.onAny((event) => {
+      buffer.push(event)
+      wake?.()
+    })
+    const end = (): void => {
+      ended = true
+      off()
+      wake?.()
+    }
+    options.until?.then(end, end)
+    options.signal?.addEventListener('abort', end, { once: true })
+    const iterator: AsyncIterableIterator<TaskweaveEvent> = {
+      async next() {
+        for (;;) {
+          const event = buffer.shift()
+          if (event !== undefined) return { value: event, done: false }
+          if (ended) return { value: undefined, done: true }
+          await new Promise<void>((resolve) => (wake = resolve))
+          wake = undefined
+        }
+      },
+      async return() {
+        end()
+        buffer.length = 0
+        return { value: undefined, done: true }
+      },
+      [Symbol.asyncIterator]() {
+        return iterator
+      },
+    }
+    return iterator
+  }
+}
+
+function safeCall(listener: (event: TaskweaveEvent) => void, event: TaskweaveEvent): void {
+  try {
+    listener(event)
+  } catch {
+    // A listener's bug must not corrupt a run; listeners own their error handling.
+  }
+}

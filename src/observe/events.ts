@@ -1,0 +1,50 @@
+/**
+ * Every event the engine emits, one payload object each, named `scope:verb`. Times are clock
+ * milliseconds (monotonic; see `Clock.now`).
+ * @module
+ */
+import type { SerializedError } from '../core/errors.js'
+import type { ToolProgress } from '../core/tool.js'
+import type { RunStatus, TaskStatus } from '../engine/states.js'
+
+interface Base {
+  readonly runId: string
+  /** Clock time of the event, in ms. */
+  readonly at: number
+}
+interface TaskBase extends Base {
+  readonly taskId: string
+}
+
+/** Event name → payload. */
+export interface EventMap {
+  'run:started': Base & { readonly workflowId: string; readonly taskCount: number }
+  'run:finished': Base & { readonly workflowId: string; readonly status: RunStatus; readonly durationMs: number }
+  'run:cancelling': Base & { readonly reason: string }
+  'task:added': TaskBase & { readonly tool: string; readonly addedBy?: string; readonly forEachOf?: string }
+  'task:ready': TaskBase
+  'task:started': TaskBase & { readonly attempt: number; readonly tool: string }
+  'task:progress': TaskBase & { readonly attempt: number; readonly progress: ToolProgress }
+  'task:retrying': TaskBase & { readonly attempt: number; readonly delayMs: number; readonly error: SerializedError }
+  'task:succeeded': TaskBase & { readonly attempt: number; readonly durationMs: number }
+  'task:failed': TaskBase & { readonly attempt: number; readonly error: SerializedError }
+  'task:skipped': TaskBase & { readonly reason: string }
+  'task:cancelled': TaskBase & { readonly reason: string }
+}
+
+/** Any event name. */
+export type EventName = keyof EventMap
+
+/** One event: its name in `type` plus its payload. */
+export type TaskweaveEvent = { [K in EventName]: { readonly type: K } & EventMap[K] }[EventName]
+
+/** The state a `task:*` event moves a task into (for views that track state from events). */
+export const EVENT_TASK_STATUS: Readonly<Partial<Record<EventName, TaskStatus>>> = {
+  'task:ready': 'ready',
+  'task:started': 'running',
+  'task:retrying': 'retrying',
+  'task:succeeded': 'succeeded',
+  'task:failed': 'failed',
+  'task:skipped': 'skipped',
+  'task:cancelled': 'cancelled',
+}

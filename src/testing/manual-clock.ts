@@ -1,0 +1,121 @@
+/**
+ * A clock that moves only when told to. Timers fire in due-time order (FIFO among equal times)
+ * when `advance()` or `runUntilSettled()` moves time past them, so hour-long backoffs and timeouts
+ * run instantly and the same way every time.
+ * @module
+ */
+import type { Clock, CancelTimer } from '../core/clock.js'
+
+interface Timer {
+  readonly due: number
+  readonly seq: number
+  readonly fn: () => void
+  cancelled: boolean
+}
+
+/** A deterministic {@link Clock} for tests and simulations. */
+export class ManualClock implements Clock {
+  #now: number
+  #seq = 0
+  #timers: Timer[] = []
+
+  /** @param start the initial time, in ms */
+  constructor(start = 0) {
+    this.#now = start
+  }
+
+  now(): number {
+    return this.#now
+  }
+
+  setTimer(ms: number, fn: () => void): CancelTimer {
+    const timer: Timer = { due: this.#now + Math.max(0, ms), seq: this.#seq++, fn, cancelled: false }
+    this.#insert(timer)
+    return () => {
+      timer.cancelled = true
+    }
+  }
+
+  /** Timers not yet fired or cancelled. */
+  get pendingTimers(): number {
+    return this.#timers.filter((t) => !t.cancelled).length
+  }
+
+  /** Due time of the next timer, or undefined when none is pending. */
+  nextDue(): number | undefined {
+    this.#dropCancelled()
+    return this.#timers[0]?.due
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way, in order. */
+  advance(ms: number): void {
+    this.advanceTo(this.#now + ms)
+  }
+
+  /** Moves time to `time` (never backwards), firing due timers in order. */
+  advanceTo(time: number): void {
+    for (;;) {
+      this.#dropCancelled()
+      const next = this.#timers[0]
+      if (next === undefined || next.due > time) break
+      this.#timers.shift()
+      this.#now = Math.max(this.#now, next.due)
+      next.fn()
+    }
+    this.#now = Math.max(this.#now, time)
+  }
+
+  /** Jumps to the next timer and fires it (and any others due at the same time). Returns false when none was pending. */
+  advanceToNext(): boolean {
+    const due = this.nextDue()
+    if (due === undefined) return false
+    this.advanceTo(due)
+    return true
+  }
+
+  /**
+   * Drives time until `promise` settles: lets pending callbacks run (a macrotask turn), then jumps
+   * to the next timer, and repeats. For code whose only waits are on this clock.
+   */
+  async runUntilSettled<T>(promise: Promise<T>, options: { readonly maxSteps?: number } = {}): Promise<T> {
+    let settled = false
+    const done = promise.then(
+      (value) => {
+        settled = true
+        return value
+      },
+      (err: unknown) => {
+        settled = true
+        throw err
+      },
+    )
+    const maxSteps = options.maxSteps ?? 10_000_000
+    for (let step = 0; !settled; step++) {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (settled) break
+      if (!this.advanceToNext()) {
+        // Nothing scheduled on this clock: the promise waits on something else (real I/O); yield and look again.
+        await new Promise<void>((resolve) => setTimeout(resolve, 1))
+      }
+      if (step > maxSteps) throw new Error(`ManualClock.runUntilSettled: still not settled after ${maxSteps} steps`)
+    }
+    return done
+  }
+
+  #insert(timer: Timer): void {
+    const timers = this.#timers
+    let lo = 0
+    let hi = timers.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      const t = timers[mid] as Timer
+      if (t.due < timer.due || (t.due === timer.due && t.seq < timer.seq)) lo = mid + 1
+      else hi = mid
+    }
+    timers.splice(lo, 0, timer)
+  }
+
+  #dropCancelled(): void {
+    while (this.#timers[0]?.cancelled === true) this.#timers.shift()
+  }
+}

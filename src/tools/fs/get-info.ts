@@ -1,0 +1,55 @@
+/** The `fs.getInfo` tool: what a path inside the root is, without reading it. @module */
+import { lstat } from 'node:fs/promises'
+import { z } from 'zod'
+import { TaskweaveError } from '../../core/errors.js'
+import { defineTool, type Tool } from '../../core/tool.js'
+import { confinePath, mapIoError, resolveConfined } from './confine.js'
+import { entryType, type EntryType } from './open.js'
+import type { ResolvedFsToolOptions } from './options.js'
+
+const getInfoInput = z.object({
+  path: z.string().describe('Path relative to the root ("/" separators).'),
+})
+
+/**
+ * Output of `fs.getInfo`. A missing path is not an error: it gives `{ path, exists: false }`.
+ * `type`, `size` and `modifiedAt` describe the path itself (`lstat`), so a symlink reports
+ * `'symlink'`; a symlink whose target is outside the root is refused, like every other tool.
+ */
+export type GetInfoOutput =
+  | {
+      /** The path, normalised and relative to the root. */
+      readonly path: string
+      readonly exists: true
+      readonly type: EntryType
+      /** Size in bytes (`lstat`). */
+      readonly size: number
+      /** Last modification, as an ISO 8601 string. */
+      readonly modifiedAt: string
+    }
+  | { readonly path: string; readonly exists: false }
+
+/** The `fs.getInfo` tool. */
+export type GetInfoTool = Tool<typeof getInfoInput, GetInfoOutput>
+
+/** Creates `fs.getInfo` for resolved options. */
+export function createGetInfoTool(options: ResolvedFsToolOptions): GetInfoTool {
+  return defineTool({
+    name: 'fs.getInfo',
+    description: 'Tells whether a path under the workspace root exists and gives its type, size and modification time.',
+    input: getInfoInput,
+    cost: 2,
+    async run({ path }, ctx): Promise<GetInfoOutput> {
+      const confined = await confinePath(options.root, path, ctx.signal)
+      try {
+        await resolveConfined(confined, ctx.signal)
+      } catch (err) {
+        if (TaskweaveError.is(err, 'TW_FS_NOT_FOUND')) return { path: confined.relative, exists: false }
+        throw err
+      }
+      ctx.signal.throwIfAborted()
+      const stats = await lstat(confined.named).catch((err: unknown) => Promise.reject(mapIoError(path, err)))
+      return { path: confined.relative, exists: true, type: entryType(stats), size: stats.size, modifiedAt: stats.mtime.toISOString() }
+    },
+  })
+}

@@ -1,0 +1,107 @@
+/**
+ * The `fs.listDirectory` tool: a directory's entries, optionally recursive, filtered by name
+ * globs and capped in count. Symlinks are reported as `'symlink'` and never descended into, and
+ * each directory is read through a checked handle (`open.ts`), so a directory swapped for a
+ * symlink mid-walk cannot lead the walk outside the root.
+ * @module
+ */
+import { lstat, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { TaskweaveError } from '../../core/errors.js'
+import { defineTool, type Tool } from '../../core/tool.js'
+import { mapIoError, resolvePath } from './confine.js'
+import { fsDenied } from './errors.js'
+import { matchesAny } from './glob.js'
+import { entryType, readDirectory, type EntryType } from './open.js'
+import type { ResolvedFsToolOptions } from './options.js'
+
+const listDirectoryInput = z.object({
+  path: z.string().default('.').describe('Directory relative to the root ("/" separators). Default: the root.'),
+  recursive: z.boolean().default(false).describe('Also list subdirectories (symlinks are never followed).'),
+  maxEntries: z.number().int().min(1).max(1_000_000).default(10_000).describe('Stop after this many entries and set truncated.'),
+  include: z
+    .array(z.string().min(1).max(255))
+    .max(100)
+    .optional()
+    .describe('Only list entries whose name matches one of these globs (`*` any run, `?` one character), e.g. ["*.ts"]. Directories are still walked.'),
+})
+
+/** One entry of a listing. */
+export interface DirectoryEntry {
+  /** Path relative to the root, with `/` separators. */
+  readonly path: string
+  /** The entry's own name. */
+  readonly name: string
+  readonly type: EntryType
+  /** Size in bytes (`lstat`). */
+  readonly size: number
+}
+
+/** Output of `fs.listDirectory`. */
+export interface ListDirectoryOutput {
+  /** The directory listed, normalised and relative to the root. */
+  readonly path: string
+  /** Entries, each directory's sorted by name, parents before their children. */
+  readonly entries: DirectoryEntry[]
+  /** True when `maxEntries` stopped the listing early. */
+  readonly truncated: boolean
+}
+
+/** The `fs.listDirectory` tool. */
+export type ListDirectoryTool = Tool<typeof listDirectoryInput, ListDirectoryOutput>
+
+/** Creates `fs.listDirectory` for resolved options. */
+export function createListDirectoryTool(options: ResolvedFsToolOptions): ListDirectoryTool {
+  return defineTool({
+    name: 'fs.listDirectory',
+    description: "Lists a directory under the workspace root, optionally recursively, with each entry's type and size.",
+    input: listDirectoryInput,
+    cost: 10,
+    async run({ path, recursive, maxEntries, include }, ctx): Promise<ListDirectoryOutput> {
+      const target = await resolvePath(options.root, path, ctx.signal)
+      const base = target.relative === '.' ? '' : `${target.relative}/`
+      const entries: DirectoryEntry[] = []
+      // Depth-first, with an explicit stack: depth is bounded only by PATH_MAX.
+      const pending = [{ real: target.real, relative: base, input: path }]
+      let truncated = false
+      const start = await stat(target.real).catch((err: unknown) => Promise.reject(mapIoError(path, err)))
+      if (!start.isDirectory()) throw fsDenied(path, 'it is not a directory')
+      walk: for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+        let names: string[]
+        try {
+          names = (await readDirectory(dir.real, target.realRoot, dir.input, ctx.signal)).map((entry) => entry.name).sort()
+        } catch (err) {
+          // A subdirectory that vanished or cannot be read is listed but not descended into; the
+          // start directory and any confinement failure are errors.
+          if (dir.real === target.real || !isSkippable(err)) throw err
+          continue
+        }
+        const children: typeof pending = []
+        for (const name of names) {
+          ctx.signal.throwIfAborted()
+          const real = join(dir.real, name)
+          const stats = await lstat(real).catch(() => undefined)
+          if (stats === undefined) continue // removed since the directory was read
+          const type = entryType(stats)
+          const relative = `${dir.relative}${name}`
+          if (matchesAny(include, name)) {
+            if (entries.length >= maxEntries) {
+              truncated = true
+              break walk
+            }
+            entries.push({ path: relative, name, type, size: stats.size })
+          }
+          if (recursive && type === 'directory') children.push({ real, relative: `${relative}/`, input: relative })
+        }
+        // Reversed onto the stack so subdirectories are walked in name order.
+        pending.push(...children.reverse())
+      }
+      return { path: target.relative, entries, truncated }
+    },
+  })
+}
+
+function isSkippable(err: unknown): boolean {
+  return TaskweaveError.is(err, 'TW_FS_NOT_FOUND') || (TaskweaveError.is(err, 'TW_FS_DENIED') && err.details['reason'] === 'permission denied')
+}

@@ -1,0 +1,67 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../core/logger.js'
+import type { ToolContext } from '../../core/tool.js'
+import { createReadFileTool } from './read-file.js'
+import { resolveFsToolOptions } from './options.js'
+
+const ctx: ToolContext = { signal: new AbortController().signal, runId: 'r', taskId: 't', attempt: 1, idempotencyKey: 'r/t', logger: silentLogger, progress() {}, addTask() {} }
+
+let root: string
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tw-read-'))
+  await mkdir(join(root, 'docs'))
+  await writeFile(join(root, 'docs', 'note.md'), 'héllo\n')
+  await writeFile(join(root, 'ten.bin'), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+  await symlink('docs/note.md', join(root, 'note-link'))
+})
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+const read = (input: { path: string; encoding?: 'utf8' | 'base64' }, maxReadBytes?: number, context = ctx) => {
+  const tool = createReadFileTool(resolveFsToolOptions({ root, ...(maxReadBytes === undefined ? {} : { maxReadBytes }) }))
+  return Promise.resolve(tool.run(tool.input.parse(input), context))
+}
+
+describe('fs.readFile', () => {
+  it('reads a UTF-8 file and reports its byte size and normalised path', async () => {
+    expect(await read({ path: './docs//note.md' })).toEqual({ path: 'docs/note.md', size: 7, content: 'héllo\n' })
+  })
+
+  it('returns base64 when asked', async () => {
+    expect(await read({ path: 'ten.bin', encoding: 'base64' })).toMatchObject({ size: 10, content: 'AAECAwQFBgcICQ==' })
+  })
+
+  it('follows a symlink that stays inside the root', async () => {
+    expect(await read({ path: 'note-link' })).toMatchObject({ path: 'note-link', content: 'héllo\n' })
+  })
+
+  it('reads a file exactly at the size limit', async () => {
+    expect(await read({ path: 'ten.bin' }, 10)).toMatchObject({ size: 10 })
+  })
+
+  it('refuses a file over the limit with TW_FS_TOO_LARGE naming size and limit', async () => {
+    const error = await read({ path: 'ten.bin' }, 9).catch((err: unknown) => err)
+    expect(error).toMatchObject({ code: 'TW_FS_TOO_LARGE', retryable: false, details: { size: 10, limit: 9 } })
+    expect(String(error)).toMatch(/"ten\.bin" is 10 bytes, over the limit of 9 bytes/)
+  })
+
+  it.skipIf(process.platform !== 'linux')('caps the read itself, not only the size reported by fstat', async () => {
+    // procfs files report size 0 yet have content, like a file growing after it was checked.
+    const tool = createReadFileTool(resolveFsToolOptions({ root: '/proc/self', maxReadBytes: 64 }))
+    await expect(Promise.resolve(tool.run({ path: 'status' }, ctx))).rejects.toMatchObject({ code: 'TW_FS_TOO_LARGE', details: { size: 65, limit: 64 } })
+  })
+
+  it('reports a missing file with TW_FS_NOT_FOUND', async () => {
+    await expect(read({ path: 'docs/missing.md' })).rejects.toMatchObject({ code: 'TW_FS_NOT_FOUND', retryable: false })
+  })
+
+  it('honours an aborted signal before touching the disk', async () => {
+    const controller = new AbortController()
+    controller.abort(new Error('stop'))
+    await expect(read({ path: 'ten.bin' }, undefined, { ...ctx, signal: controller.signal })).rejects.toThrow('stop')
+  })
+})

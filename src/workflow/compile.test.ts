@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { compileWorkflow, resolveInputs } from './compile.js'
+import { ToolRegistry } from '../core/registry.js'
+import { defineTool } from '../core/tool.js'
+import { ValidationError } from '../core/errors.js'
+import type { ValidationIssue } from '../core/errors.js'
+
+const fetchTool = defineTool({ name: 'web.fetch', input: z.object({ url: z.url(), retries: z.number().int().optional() }), run: () => 'x' })
+const summarize = defineTool({ name: 'llm.summarize', input: z.object({ text: z.string() }), run: () => 'x' })
+const registry = new ToolRegistry([fetchTool, summarize])
+
+function issuesOf(definition: unknown): ValidationIssue[] {
+  try {
+    compileWorkflow(definition, { registry, file: 'flow.yaml' })
+  } catch (err) {
+    if (err instanceof ValidationError) return [...err.issues]
+    throw err
+  }
+  throw new Error('expected the workflow to be invalid')
+}
+
+describe('compileWorkflow', () => {
+  it('accepts a valid workflow and wires dependencies from dependsOn, templates and conditions', () => {
+    const compiled = compileWorkflow(
+      {
+        id: 'w',
+        tasks: [
+          { id: 'get', tool: 'web.fetch', input: { url: 'https://example.com' } },
+          { id: 'sum', tool: 'llm.summarize', input: { text: '{{ tasks.get.output.body }}' } },
+          { id: 'gate', tool: 'llm.summarize', input: { text: 'x' }, when: 'tasks.sum.status == "succeeded"' },
+        ],
+      },
+      { registry },
+    )
+    expect(compiled.byId.get('sum')!.parents).toEqual([0])
+    expect(compiled.byId.get('gate')!.parents).toEqual([1])
+    expect(compiled.byId.get('get')!.staticInput).toEqual({ value: { url: 'https://example.com' } })
+  })
+
+  it('lists every problem at once, each with file, task id and field', () => {
+    const issues = issuesOf({
+      id: 'w',
+      tasks: [
+        { id: 'a', tool: 'web.fetch', input: { url: 'not a url' } },
+        { id: 'a', tool: 'llm.summarize', input: { text: 'x' } },
+        { id: 'b', tool: 'web.fech', input: {} },
+        { id: 'c', tool: 'llm.summarize', dependsOn: ['ghost'], input: { text: '{{ tasks.a.output' } },
+        { id: 'd', tool: 'llm.summarize', input: { text: 'x' }, when: 'inputs.x >' },
+      ],
+    })
+    const lines = issues.map((i) => `${i.taskId} ${i.field}: ${i.message}`)
+    expect(lines).toEqual([
+      expect.stringMatching(/^a tasks\[1\]\.id: duplicate task id "a" \(first defined at tasks\[0\]\)$/),
+      expect.stringMatching(/^a tasks\[0\]\.input\.url: input rejected by tool "web\.fetch": /),
+      'b tasks[2].tool: unknown tool "web.fech"; did you mean "web.fetch"?',
+      'c tasks[3].dependsOn[0]: dependency "ghost" is not a task of this workflow',
+      expect.stringMatching(/^c tasks\[3\]\.input\.text: unclosed "\{\{"/),
+      expect.stringMatching(/^d tasks\[4\]\.when: condition "inputs\.x >" is malformed/),
+    ])
+    expect(issues.every((i) => i.file === 'flow.yaml')).toBe(true)
+  })
+
+  it('prints the path of a cycle, including one made through template references', () => {
+    const direct = issuesOf({
+      id: 'w',
+      tasks: [
+        { id: 'a', tool: 'llm.summarize', dependsOn: ['c'], input: { text: 'x' } },
+        { id: 'b', tool: 'llm.summarize', dependsOn: ['a'], input: { text: 'x' } },
+        { id: 'c', tool: 'llm.summarize', dependsOn: ['b'], input: { text: 'x' } },
+      ],
+    })
+    expect(direct.map((i) => i.message)).toEqual(['dependency cycle: a → b → c → a'])
+    const viaTemplate = issuesOf({
+      id: 'w',
+      tasks: [
+        { id: 'a', tool: 'llm.summarize', input: { text: '{{ tasks.b.output }}' } },
+        { id: 'b', tool: 'llm.summarize', dependsOn: ['a'], input: { text: 'x' } },
+      ],
+    })
+    expect(viaTemplate[0]!.message).toMatch(/dependency cycle: (a → b → a|b → a → b)/)
+    expect(issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'llm.summarize', dependsOn: ['a'], input: { text: 'x' } }] })[0]!.message).toBe('task depends on itself')
+  })
+
+  it('finds a 1,000-task cycle quickly and validates a 10,000-task chain without deep recursion', () => {
+    const ring = Array.from({ length: 1000 }, (_, i) => ({ id: `t${i}`, tool: 'llm.summarize', dependsOn: [`t${(i + 1) % 1000}`], input: { text: 'x' } }))
+    const started = performance.now()
+    expect(issuesOf({ id: 'w', tasks: ring })[0]!.message).toMatch(/^dependency cycle: t0 → t999 → t998 → /)
+    expect(performance.now() - started).toBeLessThan(1000)
+    const chain = Array.from({ length: 10_000 }, (_, i) => ({ id: `t${i}`, tool: 'llm.summarize', ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}), input: { text: 'x' } }))
+    expect(compileWorkflow({ id: 'w', tasks: chain }, { registry }).tasks).toHaveLength(10_000)
+  })
+
+  it('refuses prototype paths, unknown template roots, undeclared inputs and item outside forEach', () => {
+    const issues = issuesOf({
+      id: 'w',
+      inputs: { topic: { type: 'string' } },
+      tasks: [
+        { id: 'a', tool: 'llm.summarize', input: { text: '{{ tasks.b.output.__proto__.polluted }}' } },
+        { id: 'b', tool: 'llm.summarize', input: { text: '{{ secrets.API_KEY }}' } },
+        { id: 'c', tool: 'llm.summarize', input: { text: '{{ inputs.other }}' } },
+        { id: 'd', tool: 'llm.summarize', input: { text: '{{ item }}' } },
+        { id: 'e', tool: 'llm.summarize', input: { text: 'x' }, when: 'tasks.a.output.constructor == 1' },
+      ],
+    })
+    expect(issues.map((i) => i.message)).toEqual([
+      'template "{{ tasks.b.output.__proto__.polluted }}": the path segment "__proto__" is not allowed',
+      'template "{{ secrets.API_KEY }}" must start with inputs, tasks, item or index',
+      '{{ inputs.other }}: "other" is not a declared input',
+      '{{ item }} is only available in a forEach task',
+      'condition "tasks.a.output.constructor == 1": "constructor" is not allowed',
+    ])
+  })
+
+  it('rejects bad ids, unknown fields and an empty workflow', () => {
+    expect(issuesOf({ id: 'w', tasks: [] })[0]!.message).toBe('a workflow needs at least one task')
+    const issues = issuesOf({ id: 'w', tasks: [{ id: 'a/../b', tool: 'llm.summarize', input: { text: 'x' }, retires: 3 }] })
+    expect(issues.map((i) => i.field)).toEqual(['tasks[0].id', 'tasks[0]'])
+    expect(issues[1]!.message).toContain('retires')
+  })
+})
+
+describe('resolveInputs', () => {
+  const compiled = compileWorkflow(
+    { id: 'w', inputs: { n: { type: 'number' }, flag: { type: 'boolean', default: false }, tags: { type: 'array', required: false } }, tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' } }] },
+    { registry },
+  )
+
+  it('converts text values to the declared types and fills defaults', () => {
+    expect({ ...resolveInputs(compiled, { n: '42', tags: '["a"]' }) }).toEqual({ n: 42, tags: ['a'], flag: false })
+  })
+
+  it('names missing, mistyped and undeclared inputs', () => {
+    expect(() => resolveInputs(compiled, { flag: 'maybe', extra: 1 })).toThrow(ValidationError)
+    try {
+      resolveInputs(compiled, { flag: 'maybe', extra: 1 })
+    } catch (err) {
+      expect((err as ValidationError).issues.map((i) => i.message)).toEqual([
+        '"extra" is not a declared input (declared: n, flag, tags)',
+        'required input "n" is missing',
+        'input "flag" must be a boolean; received "maybe"',
+      ])
+    }
+  })
+})

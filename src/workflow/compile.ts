@@ -1,0 +1,357 @@
+/**
+ * Validation and compilation of a workflow, before anything runs. Every problem is collected (not
+ * just the first) and pinned to file, task id, field and, for files, line and column: schema
+ * errors, duplicate ids, unknown dependencies and tools, cycles (with their path), malformed
+ * templates and conditions, and static inputs that fail their tool's schema.
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { ValidationError } from '../core/errors.js'
+import type { ValidationIssue } from '../core/errors.js'
+import { parseDuration } from '../core/duration.js'
+import type { AnyTool } from '../core/tool.js'
+import type { ToolRegistry } from '../core/registry.js'
+import { workflowSchema } from './schema.js'
+import type { ResolvedRetry, RetrySpec, TaskSpec, TriggerRule, WorkflowSpec } from './types.js'
+import { compileValue } from './value-template.js'
+import type { CompiledValue, TemplateIssue } from './value-template.js'
+import { compileCondition } from './expression.js'
+import type { CompiledCondition } from './expression.js'
+import { findCycle } from './dag.js'
+
+/** A task ready to schedule: references resolved to indices, options resolved to plain ms. */
+export interface CompiledTask {
+  readonly index: number
+  readonly id: string
+  readonly toolName: string
+  readonly tool: AnyTool
+  readonly input: CompiledValue
+  /** The tool-validated input, when the input holds no template (validated once, here). */
+  readonly staticInput?: { readonly value: unknown }
+  readonly when?: CompiledCondition
+  readonly forEach?: CompiledValue
+  readonly trigger: TriggerRule
+  readonly priority: number
+  readonly group?: string
+  readonly cost?: number
+  readonly retry: ResolvedRetry
+  readonly timeoutMs?: number
+  /** Indices of the tasks this one waits for (explicit `dependsOn` plus template and condition references). */
+  readonly parents: readonly number[]
+  readonly children: readonly number[]
+}
+
+/** A declared workflow input. */
+export interface CompiledInput {
+  readonly type: 'string' | 'number' | 'boolean' | 'object' | 'array'
+  readonly required: boolean
+  readonly default?: unknown
+  readonly description?: string
+}
+
+/** A validated workflow, reusable across runs. */
+export interface CompiledWorkflow {
+  readonly id: string
+  readonly version?: string | number
+  readonly name?: string
+  readonly file?: string
+  /** SHA-256 of the definition: a run pins the definition it started with. */
+  readonly hash: string
+  readonly tasks: readonly CompiledTask[]
+  readonly byId: ReadonlyMap<string, CompiledTask>
+  readonly inputs: Readonly<Record<string, CompiledInput>>
+  readonly concurrency?: number
+  readonly groups: Readonly<Record<string, number>>
+  readonly failFast: boolean
+  /** The definition as given (plain data). */
+  readonly spec: WorkflowSpec
+}
+
+/** Where a workflow came from, to pin issues on lines. */
+export interface CompileOptions {
+  readonly registry: ToolRegistry
+  /** File name shown in issues. */
+  readonly file?: string
+  /** Maps a path inside the definition to a 1-based line and column in the file. */
+  readonly locate?: (path: readonly (string | number)[]) => { line: number; column: number } | undefined
+}
+
+const DEFAULT_RETRY: ResolvedRetry = { maxAttempts: 1, initialDelayMs: 200, factor: 2, maxDelayMs: 30_000, jitter: 'full', retryOn: undefined }
+
+/** Validates and compiles; throws {@link ValidationError} listing every problem. */
+export function compileWorkflow(definition: unknown, options: CompileOptions): CompiledWorkflow {
+  const issues: ValidationIssue[] = []
+  const issue = (path: readonly (string | number)[], message: string, taskId?: string): void => {
+    const at = options.locate?.(path)
+    issues.push({
+      message,
+      ...(options.file !== undefined ? { file: options.file } : {}),
+      ...(taskId !== undefined ? { taskId } : {}),
+      ...(path.length > 0 ? { field: formatPath(path) } : {}),
+      ...(at ? { line: at.line, column: at.column } : {}),
+    })
+  }
+
+  const parsed = workflowSchema.safeParse(definition)
+  if (!parsed.success) {
+    for (const zodIssue of parsed.error.issues) {
+      const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
+      issue(path, zodIssue.message, taskIdAt(definition, path))
+    }
+    throw new ValidationError(issues)
+  }
+  const spec = parsed.data
+  const tasks = spec.tasks
+  const indexById = new Map<string, number>()
+  tasks.forEach((task, i) => {
+    const first = indexById.get(task.id)
+    if (first !== undefined) issue(['tasks', i, 'id'], `duplicate task id "${task.id}" (first defined at tasks[${first}])`, task.id)
+    else indexById.set(task.id, i)
+  })
+
+  const parents: number[][] = tasks.map(() => [])
+  const compiled: Omit<CompiledTask, 'parents' | 'children'>[] = []
+  tasks.forEach((task, i) => {
+    const result = compileTaskSpec(task, i, {
+      registry: options.registry,
+      indexOf: (id) => indexById.get(id),
+      declaredInputs: spec.inputs,
+      defaults: spec.defaults,
+      issue: (path, message) => issue(['tasks', i, ...path], message, task.id),
+    })
+    parents[i] = result.parents
+    compiled.push(result.task)
+  })
+
+  const children: number[][] = tasks.map(() => [])
+  parents.forEach((list, i) => list.forEach((p) => children[p]?.push(i)))
+  if (issues.length === 0) {
+    const cycle = findCycle(children)
+    if (cycle) {
+      const first = cycle[0] as number
+      issue(['tasks', first], `dependency cycle: ${cycle.map((n) => tasks[n]?.id).join(' → ')}`, tasks[first]?.id)
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues)
+
+  const compiledTasks: CompiledTask[] = compiled.map((task, i) => ({ ...task, parents: parents[i] ?? [], children: children[i] ?? [] }))
+  const inputs: Record<string, CompiledInput> = {}
+  for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
+    inputs[name] = {
+      type: declared.type,
+      required: declared.required ?? declared.default === undefined,
+      ...(declared.default !== undefined ? { default: declared.default } : {}),
+      ...(declared.description !== undefined ? { description: declared.description } : {}),
+    }
+  }
+  return {
+    id: spec.id,
+    ...(spec.version !== undefined ? { version: spec.version } : {}),
+    ...(spec.name !== undefined ? { name: spec.name } : {}),
+    ...(options.file !== undefined ? { file: options.file } : {}),
+    hash: createHash('sha256').update(JSON.stringify(definition)).digest('hex'),
+    tasks: compiledTasks,
+    byId: new Map(compiledTasks.map((t) => [t.id, t])),
+    inputs,
+    ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),
+    groups: spec.limits?.groups ?? {},
+    failFast: spec.failFast ?? false,
+    spec: definition as WorkflowSpec,
+  }
+}
+
+/** What {@link compileTaskSpec} needs to know about the workflow around the task. */
+export interface TaskCompileContext {
+  readonly registry: ToolRegistry
+  /** Index of a task id in the workflow, or undefined when there is no such task. */
+  readonly indexOf: (id: string) => number | undefined
+  readonly declaredInputs?: Readonly<Record<string, unknown>> | undefined
+  readonly defaults?: WorkflowSpec['defaults'] | undefined
+  /** Records a problem at a path relative to the task. */
+  readonly issue: (path: (string | number)[], message: string) => void
+}
+
+/**
+ * Compiles one schema-valid task: resolves its tool, compiles templates and its condition, gathers
+ * its dependencies (explicit and implied by references) and validates a static input. Shared by
+ * whole-workflow compilation and tasks added while a run is going.
+ */
+export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileContext): { task: Omit<CompiledTask, 'parents' | 'children'>; parents: number[] } {
+  const { issue } = ctx
+  const defaults = ctx.defaults ?? {}
+  const deps = new Set<number>()
+  const addDep = (id: string, path: (string | number)[], what: string): void => {
+    const dep = ctx.indexOf(id)
+    if (dep === undefined) issue(path, `${what} "${id}" is not a task of this workflow`)
+    else if (dep === index) issue(path, 'task depends on itself')
+    else deps.add(dep)
+  }
+  task.dependsOn?.forEach((dep, k) => addDep(dep, ['dependsOn', k], 'dependency'))
+
+  let tool: AnyTool | undefined
+  if (task.tool === undefined) issue([], 'a task needs a tool')
+  else {
+    tool = ctx.registry.get(task.tool)
+    if (tool === undefined) {
+      const close = ctx.registry.suggest(task.tool)
+      issue(['tool'], `unknown tool "${task.tool}"${close.length > 0 ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''}`)
+    }
+  }
+
+  const templateIssues: TemplateIssue[] = []
+  const input = compileValue(task.input ?? {}, 'input', templateIssues)
+  for (const { field, ref } of input.refs) {
+    if (ref.root === 'tasks') addDep(ref.path[0] as string, splitField(field), 'template reference to task')
+    if ((ref.root === 'item' || ref.root === 'index') && task.forEach === undefined) {
+      templateIssues.push({ field, message: `{{ ${ref.expression} }} is only available in a forEach task` })
+    }
+    if (ref.root === 'inputs' && typeof ref.path[0] === 'string' && ctx.declaredInputs !== undefined && !Object.hasOwn(ctx.declaredInputs, ref.path[0])) {
+      templateIssues.push({ field, message: `{{ ${ref.expression} }}: "${ref.path[0]}" is not a declared input` })
+    }
+  }
+  let forEach: CompiledValue | undefined
+  if (task.forEach !== undefined) {
+    forEach = compileValue(task.forEach, 'forEach', templateIssues)
+    const text = task.forEach.trim()
+    if (forEach.isStatic || forEach.refs.length !== 1 || !text.startsWith('{{') || !text.endsWith('}}')) {
+      templateIssues.push({ field: 'forEach', message: 'forEach must be one whole reference to a list, e.g. "{{ tasks.list.output.items }}"' })
+    }
+    for (const { ref } of forEach.refs) if (ref.root === 'tasks') addDep(ref.path[0] as string, ['forEach'], 'forEach reference to task')
+  }
+  for (const t of templateIssues) issue(splitField(t.field), t.message)
+
+  let when: CompiledCondition | undefined
+  if (task.when !== undefined) {
+    try {
+      when = compileCondition(task.when)
+      for (const ref of when.taskRefs) addDep(ref, ['when'], 'condition reference to task')
+    } catch (err) {
+      issue(['when'], err instanceof Error ? err.message : String(err))
+    }
+  }
+
+  let staticInput: { value: unknown } | undefined
+  if (tool !== undefined && input.isStatic && forEach === undefined) {
+    const checked = tool.input.safeParse(task.input ?? {})
+    if (checked.success) staticInput = { value: checked.data }
+    else {
+      for (const zi of checked.error.issues) {
+        issue(['input', ...zi.path.filter((p): p is string | number => typeof p !== 'symbol')], `input rejected by tool "${tool.name}": ${zi.message}`)
+      }
+    }
+  }
+
+  const group = task.group ?? defaults.group
+  const timeout = task.timeout ?? defaults.timeout
+  const cost = task.cost ?? tool?.cost
+  return {
+    parents: [...deps],
+    task: {
+      index,
+      id: task.id,
+      toolName: task.tool ?? '',
+      tool: tool as AnyTool,
+      input,
+      ...(staticInput ? { staticInput } : {}),
+      ...(when ? { when } : {}),
+      ...(forEach ? { forEach } : {}),
+      trigger: task.trigger ?? 'all_succeeded',
+      priority: task.priority ?? 0,
+      ...(group !== undefined ? { group } : {}),
+      ...(cost !== undefined ? { cost } : {}),
+      retry: resolveRetry(defaults.retry, task.retry),
+      ...(timeout !== undefined ? { timeoutMs: parseDuration(timeout) as number } : {}),
+    },
+  }
+}
+
+/** Fills a retry policy from task, then workflow defaults, then built-in defaults. */
+export function resolveRetry(defaults: RetrySpec | undefined, own: RetrySpec | undefined): ResolvedRetry {
+  const merged = { ...defaults, ...own }
+  return {
+    maxAttempts: merged.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
+    initialDelayMs: parseDuration(merged.initialDelay) ?? DEFAULT_RETRY.initialDelayMs,
+    factor: merged.factor ?? DEFAULT_RETRY.factor,
+    maxDelayMs: parseDuration(merged.maxDelay) ?? DEFAULT_RETRY.maxDelayMs,
+    jitter: merged.jitter ?? DEFAULT_RETRY.jitter,
+    retryOn: merged.retryOn,
+  }
+}
+
+/** Checks run inputs against the declared ones: fills defaults, rejects missing, mistyped and undeclared inputs. */
+export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const issues: ValidationIssue[] = []
+  const out = Object.create(null) as Record<string, unknown>
+  const declared = workflow.inputs
+  const file = workflow.file !== undefined ? { file: workflow.file } : {}
+  for (const [name, value] of Object.entries(given)) {
+    if (Object.keys(declared).length > 0 && !(name in declared)) issues.push({ ...file, field: `inputs.${name}`, message: `"${name}" is not a declared input (declared: ${Object.keys(declared).join(', ')})` })
+    else out[name] = value
+  }
+  for (const [name, input] of Object.entries(declared)) {
+    let value = out[name]
+    if (value === undefined) {
+      if (input.default !== undefined) value = input.default
+      else if (input.required) {
+        issues.push({ ...file, field: `inputs.${name}`, message: `required input "${name}" is missing` })
+        continue
+      } else continue
+    }
+    const coerced = coerce(value, input.type)
+    if (coerced === undefined) issues.push({ ...file, field: `inputs.${name}`, message: `input "${name}" must be a ${input.type}; received ${JSON.stringify(value)}` })
+    else out[name] = coerced
+  }
+  if (issues.length > 0) throw new ValidationError(issues)
+  return out
+}
+
+// CLI inputs arrive as text; a declared type turns them into the value the workflow expects.
+function coerce(value: unknown, type: CompiledInput['type']): unknown {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined
+    case 'number': {
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+      return typeof n === 'number' && Number.isFinite(n) ? n : undefined
+    }
+    case 'boolean':
+      if (typeof value === 'boolean') return value
+      return value === 'true' ? true : value === 'false' ? false : undefined
+    case 'object':
+    case 'array': {
+      let v = value
+      if (typeof v === 'string') {
+        try {
+          v = JSON.parse(v)
+        } catch {
+          return undefined
+        }
+      }
+      if (type === 'array') return Array.isArray(v) ? v : undefined
+      return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : undefined
+    }
+  }
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  let out = ''
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`
+  return out
+}
+
+// "input.items[0].url" → ['input', 'items', 0, 'url'] so the file locator can find its line.
+function splitField(field: string): (string | number)[] {
+  const out: (string | number)[] = []
+  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string))
+  return out
+}
+
+function taskIdAt(definition: unknown, path: readonly (string | number)[]): string | undefined {
+  if (path[0] !== 'tasks' || typeof path[1] !== 'number') return undefined
+  const tasks = (definition as { tasks?: unknown }).tasks
+  if (!Array.isArray(tasks)) return undefined
+  const id = (tasks[path[1]] as { id?: unknown } | undefined)?.id
+  return typeof id === 'string' ? id : undefined
+}
+
+

@@ -1,0 +1,129 @@
+/**
+ * Loading workflow files (YAML 1.2 or JSON, both through the `yaml` parser so every issue gets a
+ * line and column). Hostile files are contained: a size limit before parsing, an alias cap (no
+ * "billion laughs"), a nesting cap, duplicate keys and custom tags refused, YAML 1.2 core schema
+ * (so `no` stays a string).
+ * @module
+ */
+import { readFile, stat } from 'node:fs/promises'
+import { LineCounter, parseDocument, isNode } from 'yaml'
+import type { Document } from 'yaml'
+import { TaskweaveError, ValidationError } from '../core/errors.js'
+import type { ValidationIssue } from '../core/errors.js'
+import type { ToolRegistry } from '../core/registry.js'
+import { compileWorkflow } from './compile.js'
+import type { CompiledWorkflow } from './compile.js'
+
+/** Limits applied while reading a workflow file. */
+export interface LoadOptions {
+  /** Largest accepted file. @default 10 MiB */
+  readonly maxBytes?: number
+  /** Deepest accepted nesting of maps and lists. @default 64 */
+  readonly maxDepth?: number
+  /** Aborts the read. */
+  readonly signal?: AbortSignal
+}
+
+/** A parsed (not yet compiled) workflow text with a locator for its nodes. */
+export interface ParsedWorkflowText {
+  readonly value: unknown
+  readonly locate: (path: readonly (string | number)[]) => { line: number; column: number } | undefined
+}
+
+/** Parses YAML or JSON text; throws {@link ValidationError} with line and column on malformed input. */
+export function parseWorkflowText(text: string, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> = {}): ParsedWorkflowText {
+  const lineCounter = new LineCounter()
+  const fileField = file !== undefined ? { file } : {}
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+  let doc: Document.Parsed
+  try {
+    doc = parseDocument(body, { lineCounter, version: '1.2', schema: 'core', uniqueKeys: true, prettyErrors: true, strict: true, stringKeys: true })
+  } catch (err) {
+    throw new ValidationError([{ ...fileField, message: `cannot parse: ${err instanceof Error ? err.message : String(err)}` }])
+  }
+  const problems = [...doc.errors, ...doc.warnings]
+  if (problems.length > 0) {
+    throw new ValidationError(
+      problems.map((problem) => {
+        const pos = problem.linePos?.[0]
+        return { ...fileField, message: problem.message.split('\n')[0] ?? problem.message, ...(pos ? { line: pos.line, column: pos.col } : {}) }
+      }),
+    )
+  }
+  let value: unknown
+  try {
+    // maxAliasCount caps alias expansion: a small file cannot expand into gigabytes.
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (err) {
+    const message = err instanceof RangeError ? 'the document is nested too deeply' : err instanceof Error ? err.message : String(err)
+    throw new ValidationError([{ ...fileField, message }])
+  }
+  const maxDepth = options.maxDepth ?? 64
+  if (depthOf(value) > maxDepth) throw new ValidationError([{ ...fileField, message: `the document is nested deeper than ${maxDepth} levels` }])
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError([{ ...fileField, message: 'a workflow file must hold a mapping (id, tasks, …)' }])
+  }
+  const locate = (path: readonly (string | number)[]): { line: number; column: number } | undefined => {
+    for (let n = path.length; n >= 0; n--) {
+      const node: unknown = doc.getIn(path.slice(0, n), true)
+      if (isNode(node) && node.range) {
+        const pos = lineCounter.linePos(node.range[0])
+        return { line: pos.line, column: pos.col }
+      }
+    }
+    return undefined
+  }
+  return { value, locate }
+}
+
+function depthOf(root: unknown): number {
+  let max = 0
+  const stack: [unknown, number][] = [[root, 1]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number]
+    if (typeof value !== 'object' || value === null) continue
+    if (depth > max) max = depth
+    if (max > 10_000) break
+    for (const child of Object.values(value)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+  }
+  return max
+}
+
+/** Reads and parses a workflow file (size limit, UTF-8 check) without compiling it. */
+export async function readWorkflowFile(file: string, options: LoadOptions = {}): Promise<ParsedWorkflowText> {
+  options.signal?.throwIfAborted()
+  const maxBytes = options.maxBytes ?? 10 * 1024 * 1024
+  let size: number
+  try {
+    size = (await stat(file)).size
+  } catch (err) {
+    throw new ValidationError([{ file, message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+  }
+  if (size > maxBytes) throw new ValidationError([{ file, message: `the file is ${size} bytes; the limit is ${maxBytes}` }])
+  const bytes = await readFile(file, options.signal ? { signal: options.signal } : {})
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new ValidationError([{ file, message: 'the file is not valid UTF-8' }])
+  }
+  return parseWorkflowText(text, file, options)
+}
+
+/** Reads, parses and compiles a workflow file against a registry. */
+export async function loadWorkflowFile(file: string, registry: ToolRegistry, options: LoadOptions = {}): Promise<CompiledWorkflow> {
+  const parsed = await readWorkflowFile(file, options)
+  return compileWorkflow(parsed.value, { registry, file, locate: parsed.locate })
+}
+
+/** Reads the `tools:` module list of a workflow file without compiling it (to load them first). */
+export function toolModulesOf(parsed: ParsedWorkflowText): string[] {
+  const tools = (parsed.value as { tools?: unknown }).tools
+  if (tools === undefined) return []
+  if (!Array.isArray(tools) || !tools.every((t) => typeof t === 'string')) {
+    throw new TaskweaveError('TW_VALIDATION', '"tools" must be a list of module paths', { retryable: false })
+  }
+  return tools
+}
+
+export type { ValidationIssue }

@@ -1,0 +1,95 @@
+/**
+ * The one workflow schema. The typed builder, YAML files and JSON files all go through it;
+ * `workflowJsonSchema()` exports it as JSON Schema so editors can validate YAML as it is typed.
+ * @module
+ */
+import { z } from 'zod'
+import { parseDuration } from '../core/duration.js'
+
+/** Ids of tasks, workflows and inputs: letters, digits, `_` and `-`, at most 128 characters. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
+
+const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9_-]{1,128}')
+
+const duration = z
+  .union([z.number().nonnegative(), z.string()])
+  .refine((value) => parseDuration(value) !== undefined, { message: "must be a duration: milliseconds, or a string like '500ms', '30s', '5m'" })
+  .describe("Milliseconds, or a string like '500ms', '30s', '5m', '1h'.")
+
+/** Retry policy of a task. */
+export const retrySchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(1000).default(1).describe('Attempts in all, the first included.'),
+    initialDelay: duration.default(200).describe('Backoff ceiling before the first retry.'),
+    factor: z.number().min(1).max(100).default(2).describe('Growth of the backoff ceiling per retry.'),
+    maxDelay: duration.default(30_000).describe('Largest backoff ceiling.'),
+    jitter: z.enum(['full', 'none']).default('full').describe('full: wait a random time between 0 and the ceiling.'),
+    retryOn: z.array(z.string().min(1)).optional().describe('Retry only errors with one of these codes (e.g. ECONNRESET, TW_TIMEOUT).'),
+  })
+  .strict()
+
+/** How a task's parents must have ended for it to run. */
+export const triggerSchema = z.enum(['all_succeeded', 'all_done', 'any_succeeded', 'none_failed'])
+
+/** One task of a workflow. */
+export const taskSchema = z
+  .object({
+    id: id.describe('Unique id within the workflow.'),
+    tool: z.string().min(1).optional().describe('Name of the tool to run.'),
+    description: z.string().optional(),
+    input: z.record(z.string(), z.unknown()).optional().describe('Tool input; string values may hold {{ templates }}.'),
+    dependsOn: z.array(id).optional().describe('Tasks that must finish first (templates add their own).'),
+    when: z.string().min(1).optional().describe('CEL condition; the task is skipped when false. e.g. inputs.mode == "full"'),
+    trigger: triggerSchema.optional().describe('Rule over parents: all_succeeded (default), all_done, any_succeeded, none_failed.'),
+    forEach: z.string().min(1).optional().describe('Template giving a list; one task per item ({{ item }}, {{ index }}).'),
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional().describe('Higher runs first when slots are scarce.'),
+    group: id.optional().describe('Concurrency group (limits.groups caps it).'),
+    cost: z.number().nonnegative().optional().describe('Expected duration hint (ms) for critical-path ordering.'),
+    retry: retrySchema.partial().optional(),
+    timeout: duration.optional().describe('Per-attempt time limit.'),
+  })
+  .strict()
+
+/** Declared workflow input. */
+export const inputSchema = z
+  .object({
+    type: z.enum(['string', 'number', 'boolean', 'object', 'array']).default('string'),
+    description: z.string().optional(),
+    default: z.unknown().optional(),
+    required: z.boolean().optional(),
+  })
+  .strict()
+
+/** A whole workflow definition. */
+export const workflowSchema = z
+  .object({
+    id: id.describe('Workflow id.'),
+    name: z.string().optional(),
+    version: z.union([z.string(), z.number()]).optional(),
+    description: z.string().optional(),
+    tools: z.array(z.string().min(1)).optional().describe('Modules (relative to this file) whose exported tools join the registry.'),
+    inputs: z.record(id, inputSchema).optional(),
+    defaults: z
+      .object({ retry: retrySchema.partial().optional(), timeout: duration.optional(), group: id.optional() })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        concurrency: z.number().int().min(1).max(1_000_000).optional(),
+        groups: z.record(id, z.number().int().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+    failFast: z.boolean().optional().describe('Stop the run at the first task failure.'),
+    tasks: z.array(taskSchema).min(1, 'a workflow needs at least one task'),
+  })
+  .strict()
+
+/** JSON Schema (draft 2020-12) of a workflow file, for editors and other tools. */
+export function workflowJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://taskweave.dev/schema/workflow.schema.json',
+    title: 'taskweave workflow',
+    ...z.toJSONSchema(workflowSchema, { io: 'input', unrepresentable: 'any' }),
+  }
+}

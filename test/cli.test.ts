@@ -1,0 +1,115 @@
+import { execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { main } from '../src/cli/main.js'
+import { captureIo } from './cli-io.js'
+
+const run = promisify(execFile)
+const root = new URL('..', import.meta.url).pathname
+
+async function bin(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(root, 'bin/taskweave.js'), ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+async function workflowFile(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tw-cli-'))
+  const file = join(dir, 'flow.yaml')
+  await writeFile(file, text)
+  return file
+}
+
+beforeAll(async () => {
+  // The bin runs the compiled CLI; `npm install` builds it, but a test run must not depend on that.
+  if (!existsSync(join(root, 'dist/cli/main.js'))) await run('npm', ['run', 'build'], { cwd: root })
+}, 120_000)
+
+describe('taskweave CLI', () => {
+  it('runs the README main job and prints the report (exit 0)', async () => {
+    const { code, stdout } = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/run succeeded in [\d.]+s: \d+ succeeded/)
+    expect(stdout).toMatch(/"files": \d+/)
+    expect(stdout).toContain('task:started list (fs.listDirectory, attempt 1)')
+  })
+
+  it('exits 1 when the run is partial and 2 on invalid input, naming file, line and task', async () => {
+    const partial = await bin(['run', 'examples/flaky-retry/workflow.yaml', '--input', 'failures=9', '--quiet'])
+    expect(partial.code).toBe(1)
+    expect(partial.stdout).toContain('run partial')
+    expect(partial.stdout).toContain('✖ inventory (demo.flakyInventory, 4 attempts): ECONNRESET')
+    expect(partial.stdout).toContain('blocked: restock, all-good')
+
+    const file = await workflowFile('id: w\ntasks:\n  - id: a\n    tool: fs.readFile\n    dependsOn: [b]\n    input: { path: x }\n  - id: b\n    tool: fs.readFile\n    dependsOn: [a]\n    input: { path: x }\n')
+    const cycle = await bin(['run', file])
+    expect(cycle.code).toBe(2)
+    expect(cycle.stderr).toMatch(/dependency cycle: (a → b → a|b → a → b)/)
+    expect(cycle.stderr).toContain(`${file}:3:5 task "a"`)
+
+    const missing = await bin(['validate', join(root, 'nope.yaml')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('cannot read the file: ENOENT')
+  })
+
+  it('validates, draws the graph, prints the schema', async () => {
+    expect((await bin(['validate', 'examples/research-pipeline/workflow.yaml'])).stdout).toContain('valid workflow "research-pipeline" with 5 tasks')
+    const mermaid = await bin(['viz', 'examples/flaky-retry/workflow.yaml'])
+    expect(mermaid.stdout.split('\n')[0]).toBe('flowchart LR')
+    expect(mermaid.stdout).toContain('t0 --> t1')
+    const dot = await bin(['viz', 'examples/flaky-retry/workflow.yaml', '--format', 'dot'])
+    expect(dot.stdout).toContain('"restock" -> "audit";')
+    expect(JSON.parse((await bin(['schema'])).stdout)).toMatchObject({ title: 'taskweave workflow' })
+  })
+
+  it('loads tools from --tools modules', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-tools-'))
+    await writeFile(join(dir, 'tools.ts'), `import { z } from 'zod'\nimport { defineTool } from '${join(root, 'src/index.ts')}'\nexport const shout = defineTool({ name: 'my.shout', input: z.object({ text: z.string() }), run: ({ text }: { text: string }) => text.toUpperCase() })\n`)
+    await writeFile(join(dir, 'flow.yaml'), 'id: w\ntasks:\n  - id: s\n    tool: my.shout\n    input: { text: hello }\n')
+    const io = captureIo()
+    const code = await main(['run', join(dir, 'flow.yaml'), '--tools', join(dir, 'tools.ts'), '--json'], io)
+    expect(code).toBe(0)
+    expect(JSON.parse(io.out.join('\n')).tasks.s.output).toBe('HELLO')
+    const unknown = captureIo()
+    expect(await main(['run', join(dir, 'flow.yaml')], unknown)).toBe(2)
+    expect(unknown.text()).toContain('unknown tool "my.shout"')
+  })
+
+  it('cancels the run cleanly on SIGINT (exit 1, tasks cancelled)', async () => {
+    const file = await workflowFile('id: w\ntools: [' + JSON.stringify(join(root, 'test/fixtures/slow-tools.ts')) + ']\ntasks:\n  - id: slow\n    tool: slow.wait\n    input: { ms: 60000 }\n')
+    const child = spawn(process.execPath, [join(root, 'bin/taskweave.js'), 'run', file, '--json'], { cwd: root })
+    let stderr = ''
+    let stdout = ''
+    let interrupted = false
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (!interrupted && stderr.includes('task:started slow')) {
+        interrupted = true
+        child.kill('SIGINT')
+      }
+    })
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code).toBe(1)
+    const result = JSON.parse(stdout)
+    expect(result.status).toBe('cancelled')
+    expect(result.reason).toBe('interrupted (SIGINT)')
+    expect(result.tasks.slow.status).toBe('cancelled')
+  })
+
+  it('rejects bad arguments with exit 2', async () => {
+    const io = captureIo()
+    expect(await main(['run', 'a.yaml', '--concurrency', 'zero'], io)).toBe(2)
+    expect(io.text()).toContain('--concurrency must be a whole number ≥ 1; received "zero"')
+    expect(await main(['frobnicate'], captureIo())).toBe(2)
+    expect(await main(['run', 'a.yaml', '--input', 'novalue'], captureIo())).toBe(2)
+  })
+})

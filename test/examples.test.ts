@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { main } from '../src/cli/main.js'
+import { main as typedBuilder } from '../examples/typed-builder/main.js'
+import type { RunResult } from '../src/engine/report.js'
+import { captureIo } from './cli-io.js'
+
+async function runJson(args: string[]): Promise<{ code: number; result: RunResult }> {
+  const io = captureIo()
+  const code = await main(['run', ...args, '--json'], io)
+  return { code, result: JSON.parse(io.out.join('\n')) as RunResult }
+}
+
+describe('examples', () => {
+  it('analyse-source lists, reads and measures every file, then reports', async () => {
+    const { code, result } = await runJson(['examples/analyse-source/workflow.yaml', '--input', 'root=examples'])
+    expect(code).toBe(0)
+    expect(result.status).toBe('succeeded')
+    const report = result.tasks['report']!.output as { files: number; lines: number; largest: string[] }
+    const listed = (result.tasks['list']!.output as { entries: unknown[] }).entries.length
+    expect(report.files).toBe(listed)
+    expect(report.files).toBeGreaterThanOrEqual(4)
+    expect(report.lines).toBeGreaterThan(100)
+    expect(result.tasks['read[0]']).toMatchObject({ status: 'succeeded', forEachOf: 'read' })
+  })
+
+  it('flaky-retry absorbs two connection resets and takes the low-stock branch', async () => {
+    const { code, result } = await runJson(['examples/flaky-retry/workflow.yaml'])
+    expect(code).toBe(0)
+    expect(result.tasks['inventory']).toMatchObject({ status: 'succeeded', attempts: 3, output: { stock: 7, checkedOnAttempt: 3 } })
+    expect(result.tasks['inventory']!.failedAttempts!.map((a) => a.error.code)).toEqual(['ECONNRESET', 'ECONNRESET'])
+    expect(result.tasks['restock']!.status).toBe('succeeded')
+    expect(result.tasks['all-good']).toMatchObject({ status: 'skipped', reason: 'condition is false: tasks.inventory.output.stock >= inputs.threshold' })
+    expect(result.tasks['audit']!.output).toEqual({ sent: 'inventory check finished; restock=succeeded, all-good=skipped' })
+  })
+
+  it('flaky-retry reports a partial run when the service never recovers', async () => {
+    const { code, result } = await runJson(['examples/flaky-retry/workflow.yaml', '--input', 'failures=9'])
+    expect(code).toBe(1)
+    expect(result.status).toBe('partial')
+    expect(result.tasks['inventory']).toMatchObject({ status: 'failed', attempts: 4, error: { code: 'ECONNRESET' } })
+    expect(result.tasks['inventory']!.blocked).toEqual(['restock', 'all-good'])
+    expect(result.tasks['audit']!.status).toBe('succeeded')
+  })
+
+  it('research-pipeline fans out twice under the llm group limit and writes the brief', async () => {
+    const { code, result } = await runJson(['examples/research-pipeline/workflow.yaml', '--input', 'topic=octopuses', '--input', 'questions=4'])
+    expect(code).toBe(0)
+    const brief = result.tasks['brief']!.output as string
+    expect(brief.split('\n')).toHaveLength(6)
+    expect(brief).toContain('Brief: octopuses')
+    expect(brief).toContain('1. Findings on "habitat of octopuses" from three sources.')
+    // No more than 3 "llm" group tasks ever overlap.
+    const owners = new Set(Object.values(result.tasks).map((t) => t.forEachOf))
+    const llm = Object.values(result.tasks).filter((t) => (t.tool === 'sim.llm' || t.tool === 'sim.plan') && !owners.has(t.id))
+    expect(llm).toHaveLength(6)
+    for (const task of llm) {
+      const overlapping = llm.filter((other) => other.startedAt! <= task.startedAt! && other.finishedAt! > task.startedAt!)
+      expect(overlapping.length).toBeLessThanOrEqual(3)
+    }
+  })
+
+  it('typed-builder chains the planned steps added at run time', async () => {
+    const lines: string[] = []
+    const result = await typedBuilder((line) => lines.push(line))
+    expect(result.status).toBe('succeeded')
+    expect(result.tasks['step-3']!.output).toBe('outline the launch post → draft the launch post → review the launch post')
+    expect(lines.at(-1)).toBe('run succeeded: outline the launch post → draft the launch post → review the launch post')
+  })
+})

@@ -1,0 +1,47 @@
+/** Shared tools for tests: deterministic, clock-driven, observable. */
+import { z } from 'zod'
+import { defineTool } from '../src/core/tool.js'
+import { sleep } from '../src/core/clock.js'
+import type { Clock } from '../src/core/clock.js'
+import { TaskweaveError } from '../src/core/errors.js'
+
+/** Tools whose durations and failures are scripted, with a log of what ran and when. */
+export function scriptedTools(clock: Clock) {
+  const started: string[] = []
+  let running = 0
+  let maxRunning = 0
+  const attemptsByTask = new Map<string, number>()
+  const work = defineTool({
+    name: 'test.work',
+    input: z.object({
+      ms: z.number().default(10),
+      value: z.unknown().optional(),
+      failTimes: z.number().default(0),
+      code: z.string().optional(),
+      retryable: z.boolean().default(true),
+    }),
+    async run(input, ctx) {
+      started.push(ctx.taskId)
+      running++
+      maxRunning = Math.max(maxRunning, running)
+      try {
+        await sleep(clock, input.ms, ctx.signal)
+        const n = (attemptsByTask.get(ctx.taskId) ?? 0) + 1
+        attemptsByTask.set(ctx.taskId, n)
+        if (n <= input.failTimes) {
+          throw new TaskweaveError(input.code ?? 'E_SCRIPTED', `scripted failure ${n} of ${ctx.taskId}`, { retryable: input.retryable })
+        }
+        return input.value ?? ctx.taskId
+      } finally {
+        running--
+      }
+    },
+  })
+  return {
+    work,
+    started,
+    get maxRunning() {
+      return maxRunning
+    },
+  }
+}
