@@ -17,7 +17,7 @@ import { SlotPool } from '../scheduler/slots.js'
 import { builtinTools } from '../tools/index.js'
 import type { BuiltinToolOptions } from '../tools/index.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
-import { compileWorkflow, resolveInputs } from '../workflow/compile.js'
+import { compileWorkflow, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { loadWorkflowFile } from '../workflow/load.js'
 import type { LoadOptions } from '../workflow/load.js'
@@ -206,7 +206,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 }
 
 function isCompiled(value: WorkflowInput): value is CompiledWorkflow {
-  return (value as CompiledWorkflow).byId instanceof Map && typeof (value as CompiledWorkflow).hash === 'string'
+  return isCompiledWorkflow(value)
 }
 
 function isBuilt(value: WorkflowInput): value is BuiltWorkflow {

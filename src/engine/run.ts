@@ -14,25 +14,29 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import type { Clock, CancelTimer } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
 import { CancelledError, serializeError, TaskweaveError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { SerializedError, ValidationIssue } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolRegistry } from '../core/registry.js'
-import type { ToolContext, ToolProgress } from '../core/tool.js'
+import type { ToolProgress } from '../core/tool.js'
 import type { EventEmitter } from '../observe/emitter.js'
 import type { EventMap, EventName } from '../observe/events.js'
 import { ReadyQueue } from '../scheduler/ready-queue.js'
 import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retry.js'
 import type { SlotPool, SlotWaiter } from '../scheduler/slots.js'
-import { compileTaskSpec } from '../workflow/compile.js'
+import { compileTaskSpec, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledTask, CompiledWorkflow } from '../workflow/compile.js'
 import { criticalPathRanks, topologicalOrder } from '../workflow/dag.js'
 import { taskSchema } from '../workflow/schema.js'
 import type { TemplateScope } from '../workflow/template.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { toPlainData } from './plain-data.js'
-import type { AttemptRecord, RunResult, TaskReport } from './report.js'
+import type { RunResult } from './report.js'
+import { buildRunResult } from './run-report.js'
+import { TaskNode } from './task-node.js'
+import { AttemptContext } from './attempt-context.js'
+import type { AttemptHost } from './attempt-context.js'
 import { assertTransition, isTerminal } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
 import type { ToolStats } from './tool-stats.js'
@@ -79,48 +83,10 @@ export interface RunEnvironment {
   readonly maxForEachItems: number
 }
 
-class TaskNode {
-  status: TaskStatus = 'pending'
-  waiting = 0
-  attempts = 0
-  token = 0
-  output: unknown = undefined
-  error: SerializedError | undefined
-  firstStartedAt = -1
-  attemptStartedAt = -1
-  finishedAt = -1
-  reason: string | undefined
-  /** The failed task that caused this skip, or -1 (a condition, not a failure). */
-  rootFailure = -1
-  blocked: string[] | undefined
-  failedAttempts: AttemptRecord[] | undefined
-  controller: AbortController | undefined
-  timer: CancelTimer | undefined
-  retryTimer: CancelTimer | undefined
-  children: number[]
-  item: unknown = undefined
-  itemIndex = 0
-  hasItem = false
-  forEachOwner = -1
-  pendingItems = 0
-  items: number[] | undefined
-  addedBy: string | undefined
-
-  constructor(
-    readonly index: number,
-    readonly id: string,
-    readonly task: CompiledTask,
-    readonly parents: readonly number[],
-    children: readonly number[],
-  ) {
-    this.children = children.slice()
-  }
-}
-
 const NO_ITEM_SCOPE = { hasItem: false } as const
 
 /** Executes one run. Create through the engine. */
-export class RunExecution implements SlotWaiter {
+export class RunExecution implements SlotWaiter, AttemptHost {
   readonly id: string
   readonly result: Promise<RunResult>
   readonly #workflow: CompiledWorkflow
@@ -128,7 +94,10 @@ export class RunExecution implements SlotWaiter {
   readonly #settings: RunSettings
   readonly #events: EventEmitter
   readonly #nodes: TaskNode[] = []
-  readonly #byId = new Map<string, number>()
+  /** Ids of nodes not in the compiled workflow (forEach items, added tasks). */
+  readonly #extraIds = new Map<string, number>()
+  /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
+  readonly #settleStack: TaskNode[] = []
   readonly #priority: number[] = []
   readonly #rank: number[] = []
   readonly #seq: number[] = []
@@ -158,19 +127,30 @@ export class RunExecution implements SlotWaiter {
     this.#queue = new ReadyQueue({ priority: this.#priority, rank: this.#rank, seq: this.#seq })
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     const tasks = workflow.tasks
-    for (const task of tasks) this.#addNode(task.id, task, task.parents, task.children)
-    const order = topologicalOrder(
-      tasks.map((t) => t.parents),
-      tasks.map((t) => t.children),
-    )
-    const ranks = criticalPathRanks(order, tasks.map((t) => t.children), (i) => this.#costOf(tasks[i] as CompiledTask))
+    for (const task of tasks) this.#addNode(task.id, task, task.parents, task.children, true)
+    const parents = tasks.map((t) => t.parents)
+    const children = tasks.map((t) => t.children)
+    const order = topologicalOrder(parents, children)
+    const toolCost = new Map<string, number>()
+    const cost = (i: number): number => {
+      const task = tasks[i] as CompiledTask
+      if (task.cost !== undefined) return task.cost
+      let c = toolCost.get(task.toolName)
+      if (c === undefined) toolCost.set(task.toolName, (c = this.#costOf(task)))
+      return c
+    }
+    const ranks = criticalPathRanks(order, children, cost)
     for (let i = 0; i < tasks.length; i++) this.#rank[i] = ranks[i] as number
   }
 
   /** Current status of a task, or undefined when there is no such task. */
   taskStatus(taskId: string): TaskStatus | undefined {
-    const index = this.#byId.get(taskId)
+    const index = this.#indexOf(taskId)
     return index === undefined ? undefined : this.#nodes[index]?.status
+  }
+
+  #indexOf(id: string): number | undefined {
+    return this.#workflow.indexById.get(id) ?? this.#extraIds.get(id)
   }
 
   /** Whether the run has ended. */
@@ -215,14 +195,17 @@ export class RunExecution implements SlotWaiter {
 
   // ---------------------------------------------------------------- graph
 
-  #addNode(id: string, task: CompiledTask, parents: readonly number[], children: readonly number[]): TaskNode {
+  #addNode(id: string, task: CompiledTask, parents: readonly number[], children: readonly number[], compiled = false): TaskNode {
     const index = this.#nodes.length
     const node = new TaskNode(index, id, task, parents, children)
-    let waiting = 0
-    for (const p of parents) if (!isTerminal(this.#nodes[p]?.status ?? 'pending')) waiting++
-    node.waiting = waiting
+    if (compiled) node.waiting = parents.length
+    else {
+      let waiting = 0
+      for (const p of parents) if (!isTerminal(this.#nodes[p]?.status ?? 'pending')) waiting++
+      node.waiting = waiting
+      this.#extraIds.set(id, index)
+    }
     this.#nodes.push(node)
-    this.#byId.set(id, index)
     this.#priority.push(task.priority)
     this.#rank.push(0)
     this.#seq.push(0)
@@ -298,7 +281,7 @@ export class RunExecution implements SlotWaiter {
   #conditionScope(taskRefs: readonly string[]): Record<string, unknown> {
     const tasks: Record<string, unknown> = {}
     for (const id of taskRefs) {
-      const index = this.#byId.get(id)
+      const index = this.#indexOf(id)
       const node = index === undefined ? undefined : this.#nodes[index]
       if (node !== undefined) tasks[id] = node.status === 'succeeded' && node.output !== undefined ? { status: node.status, output: node.output } : { status: node.status }
     }
@@ -307,7 +290,7 @@ export class RunExecution implements SlotWaiter {
 
   #scope(node: TaskNode): TemplateScope {
     const lookup = (id: string): { status: string; output: unknown } | undefined => {
-      const index = this.#byId.get(id)
+      const index = this.#indexOf(id)
       const target = index === undefined ? undefined : this.#nodes[index]
       return target === undefined ? undefined : { status: target.status, output: target.output }
     }
@@ -342,12 +325,12 @@ export class RunExecution implements SlotWaiter {
       if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: owner.id, attempt: 0, durationMs: 0 })
       return true
     }
-    const itemTask: CompiledTask = { ...task, forEach: undefined } as unknown as CompiledTask
+    const itemTask: CompiledTask = { ...task, forEach: undefined }
     const rank = this.#rank[owner.index] as number
     owner.items = []
     owner.pendingItems = list.length
     for (let i = 0; i < list.length; i++) {
-      const child = this.#addNode(`${owner.id}[${i}]`, itemTask, [], [])
+      const child = this.#addNode(`${owner.id}[${i}]`, itemTask, NO_TASKS, NO_TASKS)
       child.item = list[i]
       child.itemIndex = i
       child.hasItem = true
@@ -382,9 +365,11 @@ export class RunExecution implements SlotWaiter {
 
   /** Marks a task terminal-handled and walks the consequences iteratively (no recursion on long chains). */
   #settle(first: TaskNode): void {
-    const stack = [first]
+    const stack = this.#settleStack
+    const base = stack.length
+    stack.push(first)
     const nodes = this.#nodes
-    while (stack.length > 0) {
+    while (stack.length > base) {
       const node = stack.pop() as TaskNode
       this.#settled++
       if (node.forEachOwner >= 0) {
@@ -642,7 +627,7 @@ export class RunExecution implements SlotWaiter {
   // ---------------------------------------------------------------- dynamic tasks
 
   /** Validates a task added at run time (throws `TW_VALIDATION`), without adding it. */
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string> = new Set()): void {
+  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>): void {
     this.#compileAdded(spec, alsoTaken)
   }
 
@@ -654,7 +639,7 @@ export class RunExecution implements SlotWaiter {
     this.#commitAddedTask(spec, addedBy)
   }
 
-  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): { task: CompiledTask; parents: number[] } {
+  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): { task: CompiledTask; parents: readonly number[] } {
     const parsed = taskSchema.safeParse(spec)
     const where = typeof (spec as { id?: unknown }).id === 'string' ? { taskId: spec.id } : {}
     if (!parsed.success) {
@@ -662,26 +647,26 @@ export class RunExecution implements SlotWaiter {
     }
     const issues: ValidationIssue[] = []
     const task = parsed.data
-    if (this.#byId.has(task.id) || alsoTaken.has(task.id)) issues.push({ ...where, field: 'id', message: `duplicate task id "${task.id}"` })
+    if (this.#indexOf(task.id) !== undefined || alsoTaken.has(task.id)) issues.push({ ...where, field: 'id', message: `duplicate task id "${task.id}"` })
     const index = this.#nodes.length
     const result = compileTaskSpec(task, index, {
       registry: this.#env.registry,
-      indexOf: (id) => this.#byId.get(id),
+      indexOf: (id) => this.#indexOf(id),
       declaredInputs: Object.keys(this.#workflow.inputs).length > 0 ? this.#workflow.inputs : undefined,
       defaults: this.#workflow.spec.defaults,
       issue: (path, message) => issues.push({ ...where, ...(path.length > 0 ? { field: path.map(String).join('.') } : {}), message }),
     })
     if (issues.length > 0) throw new ValidationError(issues)
-    return { task: { ...result.task, parents: result.parents, children: [] }, parents: result.parents }
+    return { task: result, parents: result.parents }
   }
 
   #commitAddedTask(spec: TaskSpec, addedBy: string | undefined): void {
     const { task, parents } = this.#compileAdded(spec, new Set())
-    const node = this.#addNode(task.id, task, parents, [])
+    const node = this.#addNode(task.id, task, parents, NO_TASKS)
     node.addedBy = addedBy
     for (const p of parents) {
       const parent = this.#nodes[p] as TaskNode
-      if (!isTerminal(parent.status)) parent.children.push(node.index)
+      if (!isTerminal(parent.status)) parent.addChild(node.index)
     }
     this.#rank[node.index] = this.#costOf(task)
     if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: node.id, tool: task.toolName, ...(addedBy !== undefined ? { addedBy } : {}) })
@@ -737,32 +722,16 @@ export class RunExecution implements SlotWaiter {
   }
 
   #buildResult(): RunResult {
-    const counts: Record<TaskStatus, number> = { pending: 0, ready: 0, running: 0, retrying: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 }
-    const tasks: Record<string, TaskReport> = Object.create(null) as Record<string, TaskReport>
-    const failed: string[] = []
-    let failureSkips = 0
-    for (const node of this.#nodes) {
-      counts[node.status]++
-      if (node.status === 'failed') failed.push(node.id)
-      if (node.status === 'skipped' && node.rootFailure >= 0) failureSkips++
-      tasks[node.id] = reportOf(node, this.#nodes)
-    }
-    let status: RunStatus
-    if (this.#stopStatus !== undefined) status = this.#stopStatus
-    else if (failed.length === 0 && failureSkips === 0) status = 'succeeded'
-    else status = counts.succeeded > 0 ? 'partial' : 'failed'
-    return {
+    const workflow = this.#workflow
+    return buildRunResult(this.#nodes, {
       runId: this.id,
-      workflowId: this.#workflow.id,
-      workflowHash: this.#workflow.hash,
-      status,
+      workflowId: workflow.id,
+      workflowHash: () => workflow.hash,
       startedAt: this.#startedWall,
       durationMs: this.#env.clock.now() - this.#startedAt,
-      counts,
-      tasks,
-      failed,
-      ...(this.#stopReason !== undefined ? { reason: this.#stopReason } : {}),
-    }
+      stopStatus: this.#stopStatus,
+      stopReason: this.#stopReason,
+    })
   }
 
   // ---------------------------------------------------------------- attempt context support
@@ -776,89 +745,12 @@ export class RunExecution implements SlotWaiter {
     if (this.#events.wants('task:progress')) this.#emit('task:progress', { taskId: node.id, attempt: node.attempts, progress })
   }
 
-  /** @internal */ logger(): Logger {
+  /** @internal */ baseLogger(): Logger {
     return this.#env.logger
   }
 
   #emit<K extends EventName>(type: K, payload: Omit<EventMap[K], 'runId' | 'at'>): void {
     this.#events.emit({ type, runId: this.id, at: this.#env.clock.now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
-  }
-}
-
-/** The `ctx` a tool receives; its signal is created only when a tool asks for it. */
-class AttemptContext implements ToolContext {
-  spawned: TaskSpec[] | undefined
-  readonly #run: RunExecution
-  readonly #node: TaskNode
-  readonly #token: number
-  #logger: Logger | undefined
-
-  constructor(run: RunExecution, node: TaskNode, token: number) {
-    this.#run = run
-    this.#node = node
-    this.#token = token
-  }
-
-  get signal(): AbortSignal {
-    const node = this.#node
-    if (node.token !== this.#token) return AbortSignal.abort(new CancelledError('this attempt is over'))
-    if (node.controller === undefined) {
-      const controller = new AbortController()
-      node.controller = controller
-      const runSignal = this.#run.runSignal()
-      if (runSignal.aborted) controller.abort(runSignal.reason)
-    }
-    return node.controller.signal
-  }
-
-  get runId(): string {
-    return this.#run.id
-  }
-
-  get taskId(): string {
-    return this.#node.id
-  }
-
-  get attempt(): number {
-    return this.#node.attempts
-  }
-
-  get idempotencyKey(): string {
-    return `${this.#run.id}/${this.#node.id}`
-  }
-
-  get logger(): Logger {
-    return (this.#logger ??= this.#run.logger().child({ runId: this.#run.id, taskId: this.#node.id, attempt: this.#node.attempts }))
-  }
-
-  progress(progress: ToolProgress): void {
-    this.#run.progress(this.#node, this.#token, progress)
-  }
-
-  addTask(task: TaskSpec): void {
-    const taken = new Set((this.spawned ?? []).map((t) => t.id))
-    this.#run.validateAddedTask(task, taken)
-    ;(this.spawned ??= []).push(task)
-  }
-}
-
-function reportOf(node: TaskNode, nodes: readonly TaskNode[]): TaskReport {
-  const started = node.firstStartedAt >= 0
-  return {
-    id: node.id,
-    tool: node.task.toolName,
-    status: node.status,
-    attempts: node.attempts,
-    ...(started ? { startedAt: node.firstStartedAt } : {}),
-    ...(node.finishedAt >= 0 ? { finishedAt: node.finishedAt } : {}),
-    ...(started && node.finishedAt >= 0 ? { durationMs: node.finishedAt - node.firstStartedAt } : {}),
-    ...(node.output !== undefined ? { output: node.output } : {}),
-    ...(node.error !== undefined ? { error: node.error } : {}),
-    ...(node.failedAttempts !== undefined ? { failedAttempts: node.failedAttempts } : {}),
-    ...(node.reason !== undefined ? { reason: node.reason } : {}),
-    ...(node.blocked !== undefined ? { blocked: node.blocked } : {}),
-    ...(node.forEachOwner >= 0 ? { forEachOf: (nodes[node.forEachOwner] as TaskNode).id } : {}),
-    ...(node.addedBy !== undefined ? { addedBy: node.addedBy } : {}),
   }
 }
 

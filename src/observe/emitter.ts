@@ -14,6 +14,8 @@ export class EventEmitter {
   readonly #byName = new Map<EventName, Set<(event: never) => void>>()
   readonly #all = new Set<(event: TaskweaveEvent) => void>()
   readonly #parents: EventEmitter[]
+  /** Listeners registered here, of any name: lets `wants` answer "no" in one comparison. */
+  #count = 0
 
   /** @param parents emitters that also receive every event (the engine's, for a run's emitter). */
   constructor(parents: EventEmitter[] = []) {
@@ -26,7 +28,10 @@ export class EventEmitter {
     if (set === undefined) this.#byName.set(name, (set = new Set()))
     const stored = listener as (event: never) => void
     set.add(stored)
-    return () => set.delete(stored)
+    this.#count++
+    return () => {
+      if (set.delete(stored)) this.#count--
+    }
   }
 
   /** Listens to one event, once. */
@@ -41,11 +46,18 @@ export class EventEmitter {
   /** Listens to every event. */
   onAny(listener: (event: TaskweaveEvent) => void): Unsubscribe {
     this.#all.add(listener)
-    return () => this.#all.delete(listener)
+    this.#count++
+    return () => {
+      if (this.#all.delete(listener)) this.#count--
+    }
   }
 
   /** True when something listens to `name` here or in a parent (build the payload only then). */
   wants(name: EventName): boolean {
+    if (this.#count === 0) {
+      for (const parent of this.#parents) if (parent.wants(name)) return true
+      return false
+    }
     if (this.#all.size > 0 || (this.#byName.get(name)?.size ?? 0) > 0) return true
     for (const parent of this.#parents) if (parent.wants(name)) return true
     return false

@@ -33,9 +33,9 @@ describe('compileWorkflow', () => {
       },
       { registry },
     )
-    expect(compiled.byId.get('sum')!.parents).toEqual([0])
-    expect(compiled.byId.get('gate')!.parents).toEqual([1])
-    expect(compiled.byId.get('get')!.staticInput).toEqual({ value: { url: 'https://example.com' } })
+    expect(compiled.tasks[compiled.indexById.get('sum')!]!.parents).toEqual([0])
+    expect(compiled.tasks[compiled.indexById.get('gate')!]!.parents).toEqual([1])
+    expect(compiled.tasks[compiled.indexById.get('get')!]!.staticInput).toEqual({ value: { url: 'https://example.com' } })
   })
 
   it('lists every problem at once, each with file, task id and field', () => {

@@ -11,7 +11,7 @@ import type { ValidationIssue } from '../core/errors.js'
 import { parseDuration } from '../core/duration.js'
 import type { AnyTool } from '../core/tool.js'
 import type { ToolRegistry } from '../core/registry.js'
-import { workflowSchema } from './schema.js'
+import { taskSchema, workflowShellSchema } from './schema.js'
 import type { ResolvedRetry, RetrySpec, TaskSpec, TriggerRule, WorkflowSpec } from './types.js'
 import { compileValue } from './value-template.js'
 import type { CompiledValue, TemplateIssue } from './value-template.js'
@@ -19,7 +19,10 @@ import { compileCondition } from './expression.js'
 import type { CompiledCondition } from './expression.js'
 import { findCycle } from './dag.js'
 
-/** A task ready to schedule: references resolved to indices, options resolved to plain ms. */
+/**
+ * A task ready to schedule: references resolved to indices, options resolved to plain ms. Every
+ * field is present (possibly `undefined`) so all compiled tasks share one object shape.
+ */
 export interface CompiledTask {
   readonly index: number
   readonly id: string
@@ -27,17 +30,18 @@ export interface CompiledTask {
   readonly tool: AnyTool
   readonly input: CompiledValue
   /** The tool-validated input, when the input holds no template (validated once, here). */
-  readonly staticInput?: { readonly value: unknown }
-  readonly when?: CompiledCondition
-  readonly forEach?: CompiledValue
+  readonly staticInput: { readonly value: unknown } | undefined
+  readonly when: CompiledCondition | undefined
+  readonly forEach: CompiledValue | undefined
   readonly trigger: TriggerRule
   readonly priority: number
-  readonly group?: string
-  readonly cost?: number
+  readonly group: string | undefined
+  readonly cost: number | undefined
   readonly retry: ResolvedRetry
-  readonly timeoutMs?: number
+  readonly timeoutMs: number | undefined
   /** Indices of the tasks this one waits for (explicit `dependsOn` plus template and condition references). */
   readonly parents: readonly number[]
+  /** Indices of the tasks that wait for this one. */
   readonly children: readonly number[]
 }
 
@@ -55,10 +59,11 @@ export interface CompiledWorkflow {
   readonly version?: string | number
   readonly name?: string
   readonly file?: string
-  /** SHA-256 of the definition: a run pins the definition it started with. */
+  /** SHA-256 of the definition: a run pins the definition it started with (computed on first read). */
   readonly hash: string
   readonly tasks: readonly CompiledTask[]
-  readonly byId: ReadonlyMap<string, CompiledTask>
+  /** Task id → index in `tasks`. */
+  readonly indexById: ReadonlyMap<string, number>
   readonly inputs: Readonly<Record<string, CompiledInput>>
   readonly concurrency?: number
   readonly groups: Readonly<Record<string, number>>
@@ -92,41 +97,59 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     })
   }
 
-  const parsed = workflowSchema.safeParse(definition)
+  const parsed = workflowShellSchema.safeParse(definition)
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
       issue(path, zodIssue.message, taskIdAt(definition, path))
     }
-    throw new ValidationError(issues)
   }
+  const rawTasks = (definition as { tasks?: unknown }).tasks
+  if (!Array.isArray(rawTasks) || !parsed.success) throw new ValidationError(issues)
   const spec = parsed.data
-  const tasks = spec.tasks
+  const tasks = rawTasks as TaskSpec[]
   const indexById = new Map<string, number>()
-  tasks.forEach((task, i) => {
-    const first = indexById.get(task.id)
-    if (first !== undefined) issue(['tasks', i, 'id'], `duplicate task id "${task.id}" (first defined at tasks[${first}])`, task.id)
-    else indexById.set(task.id, i)
-  })
+  const valid = new Uint8Array(tasks.length)
+  for (let i = 0; i < tasks.length; i++) {
+    const checked = taskSchema.safeParse(tasks[i])
+    if (!checked.success) {
+      for (const zodIssue of checked.error.issues) {
+        const path = ['tasks', i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')]
+        issue(path, zodIssue.message, taskIdAt(definition, path))
+      }
+      continue
+    }
+    valid[i] = 1
+    const id = checked.data.id
+    const first = indexById.get(id)
+    if (first !== undefined) issue(['tasks', i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
+    else indexById.set(id, i)
+  }
 
-  const parents: number[][] = tasks.map(() => [])
-  const compiled: Omit<CompiledTask, 'parents' | 'children'>[] = []
-  tasks.forEach((task, i) => {
-    const result = compileTaskSpec(task, i, {
-      registry: options.registry,
-      indexOf: (id) => indexById.get(id),
-      declaredInputs: spec.inputs,
-      defaults: spec.defaults,
-      issue: (path, message) => issue(['tasks', i, ...path], message, task.id),
-    })
-    parents[i] = result.parents
-    compiled.push(result.task)
-  })
+  const ctx: TaskCompileContext = {
+    registry: options.registry,
+    indexOf: (id) => indexById.get(id),
+    declaredInputs: spec.inputs,
+    defaults: spec.defaults,
+    issue: () => undefined,
+    cache: new TaskCompileCache(spec.defaults),
+  }
+  const compiledTasks: CompiledTask[] = new Array<CompiledTask>(tasks.length)
+  let at = 0
+  ctx.issue = (path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id)
+  for (; at < tasks.length; at++) if (valid[at] === 1) compiledTasks[at] = compileTaskSpec(tasks[at] as TaskSpec, at, ctx)
+  if (issues.length > 0) throw new ValidationError(issues)
 
-  const children: number[][] = tasks.map(() => [])
-  parents.forEach((list, i) => list.forEach((p) => children[p]?.push(i)))
+  // Children lists start as one shared empty array and get their own on the first child.
+  for (const task of compiledTasks) {
+    for (const p of task.parents) {
+      const parent = compiledTasks[p] as unknown as { children: number[] }
+      if (parent.children === NO_TASKS) parent.children = [task.index]
+      else parent.children.push(task.index)
+    }
+  }
   if (issues.length === 0) {
-    const cycle = findCycle(children)
+    const cycle = findCycle(compiledTasks.map((t) => t.children))
     if (cycle) {
       const first = cycle[0] as number
       issue(['tasks', first], `dependency cycle: ${cycle.map((n) => tasks[n]?.id).join(' → ')}`, tasks[first]?.id)
@@ -134,7 +157,6 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   }
   if (issues.length > 0) throw new ValidationError(issues)
 
-  const compiledTasks: CompiledTask[] = compiled.map((task, i) => ({ ...task, parents: parents[i] ?? [], children: children[i] ?? [] }))
   const inputs: Record<string, CompiledInput> = {}
   for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
     inputs[name] = {
@@ -144,19 +166,60 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       ...(declared.description !== undefined ? { description: declared.description } : {}),
     }
   }
+  let hash: string | undefined
   return {
+    [COMPILED]: true,
     id: spec.id,
     ...(spec.version !== undefined ? { version: spec.version } : {}),
     ...(spec.name !== undefined ? { name: spec.name } : {}),
     ...(options.file !== undefined ? { file: options.file } : {}),
-    hash: createHash('sha256').update(JSON.stringify(definition)).digest('hex'),
+    // Hashing a 100,000-task definition costs tens of ms; only runs that pin it pay for it.
+    get hash() {
+      return (hash ??= createHash('sha256').update(JSON.stringify(definition)).digest('hex'))
+    },
     tasks: compiledTasks,
-    byId: new Map(compiledTasks.map((t) => [t.id, t])),
+    indexById,
     inputs,
     ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),
     groups: spec.limits?.groups ?? {},
     failFast: spec.failFast ?? false,
     spec: definition as WorkflowSpec,
+  } as CompiledWorkflow
+}
+
+/** Marks objects made by {@link compileWorkflow}. */
+const COMPILED = Symbol.for('taskweave.compiledWorkflow')
+
+/** True when `value` was made by {@link compileWorkflow}. */
+export function isCompiledWorkflow(value: unknown): value is CompiledWorkflow {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[COMPILED] === true
+}
+
+/** The shared empty list of task indices (never mutated). */
+export const NO_TASKS: readonly number[] = Object.freeze([])
+
+/**
+ * Work shared by the tasks of one workflow: most tasks of a large workflow use the default retry
+ * policy and the same tool with the same (or no) input, so those are resolved once.
+ */
+export class TaskCompileCache {
+  readonly defaultRetry: ResolvedRetry
+  readonly #emptyInputs = new Map<AnyTool, { readonly value: unknown } | false>()
+
+  constructor(readonly defaults: WorkflowSpec['defaults'] | undefined) {
+    this.defaultRetry = resolveRetry(defaults?.retry, undefined)
+  }
+
+  /** The tool-validated form of an absent input, or false when the tool rejects it. */
+  emptyInput(tool: AnyTool): { readonly value: unknown } | false {
+    let entry = this.#emptyInputs.get(tool)
+    if (entry === undefined) {
+      const checked = tool.input.safeParse({})
+      // Shared by every task of this tool: frozen, so one task cannot change another's input.
+      entry = checked.success ? { value: typeof checked.data === 'object' && checked.data !== null ? Object.freeze(checked.data) : checked.data } : false
+      this.#emptyInputs.set(tool, entry)
+    }
+    return entry
   }
 }
 
@@ -168,7 +231,9 @@ export interface TaskCompileContext {
   readonly declaredInputs?: Readonly<Record<string, unknown>> | undefined
   readonly defaults?: WorkflowSpec['defaults'] | undefined
   /** Records a problem at a path relative to the task. */
-  readonly issue: (path: (string | number)[], message: string) => void
+  issue: (path: (string | number)[], message: string) => void
+  /** Work shared across the tasks of one workflow. */
+  readonly cache?: TaskCompileCache
 }
 
 /**
@@ -176,17 +241,19 @@ export interface TaskCompileContext {
  * its dependencies (explicit and implied by references) and validates a static input. Shared by
  * whole-workflow compilation and tasks added while a run is going.
  */
-export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileContext): { task: Omit<CompiledTask, 'parents' | 'children'>; parents: number[] } {
+export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileContext): CompiledTask {
   const { issue } = ctx
-  const defaults = ctx.defaults ?? {}
-  const deps = new Set<number>()
+  const cache = ctx.cache ?? new TaskCompileCache(ctx.defaults)
+  const defaults = ctx.defaults
+  let deps: Set<number> | undefined
   const addDep = (id: string, path: (string | number)[], what: string): void => {
     const dep = ctx.indexOf(id)
     if (dep === undefined) issue(path, `${what} "${id}" is not a task of this workflow`)
     else if (dep === index) issue(path, 'task depends on itself')
-    else deps.add(dep)
+    else (deps ??= new Set()).add(dep)
   }
-  task.dependsOn?.forEach((dep, k) => addDep(dep, ['dependsOn', k], 'dependency'))
+  const dependsOn = task.dependsOn
+  if (dependsOn !== undefined) for (let k = 0; k < dependsOn.length; k++) addDep(dependsOn[k] as string, ['dependsOn', k], 'dependency')
 
   let tool: AnyTool | undefined
   if (task.tool === undefined) issue([], 'a task needs a tool')
@@ -199,7 +266,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   }
 
   const templateIssues: TemplateIssue[] = []
-  const input = compileValue(task.input ?? {}, 'input', templateIssues)
+  const input = task.input === undefined ? EMPTY_INPUT : compileValue(task.input, 'input', templateIssues)
   for (const { field, ref } of input.refs) {
     if (ref.root === 'tasks') addDep(ref.path[0] as string, splitField(field), 'template reference to task')
     if ((ref.root === 'item' || ref.root === 'index') && task.forEach === undefined) {
@@ -232,36 +299,45 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
 
   let staticInput: { value: unknown } | undefined
   if (tool !== undefined && input.isStatic && forEach === undefined) {
-    const checked = tool.input.safeParse(task.input ?? {})
-    if (checked.success) staticInput = { value: checked.data }
-    else {
-      for (const zi of checked.error.issues) {
-        issue(['input', ...zi.path.filter((p): p is string | number => typeof p !== 'symbol')], `input rejected by tool "${tool.name}": ${zi.message}`)
-      }
+    if (task.input === undefined) {
+      const empty = cache.emptyInput(tool)
+      if (empty !== false) staticInput = empty
+      else reportInputIssues(tool, {}, issue)
+    } else {
+      const checked = tool.input.safeParse(task.input)
+      if (checked.success) staticInput = { value: checked.data }
+      else reportInputIssues(tool, task.input, issue)
     }
   }
 
-  const group = task.group ?? defaults.group
-  const timeout = task.timeout ?? defaults.timeout
-  const cost = task.cost ?? tool?.cost
+  const timeout = task.timeout ?? defaults?.timeout
   return {
-    parents: [...deps],
-    task: {
-      index,
-      id: task.id,
-      toolName: task.tool ?? '',
-      tool: tool as AnyTool,
-      input,
-      ...(staticInput ? { staticInput } : {}),
-      ...(when ? { when } : {}),
-      ...(forEach ? { forEach } : {}),
-      trigger: task.trigger ?? 'all_succeeded',
-      priority: task.priority ?? 0,
-      ...(group !== undefined ? { group } : {}),
-      ...(cost !== undefined ? { cost } : {}),
-      retry: resolveRetry(defaults.retry, task.retry),
-      ...(timeout !== undefined ? { timeoutMs: parseDuration(timeout) as number } : {}),
-    },
+    index,
+    id: task.id,
+    toolName: task.tool ?? '',
+    tool: tool as AnyTool,
+    input,
+    staticInput,
+    when,
+    forEach,
+    trigger: task.trigger ?? 'all_succeeded',
+    priority: task.priority ?? 0,
+    group: task.group ?? defaults?.group,
+    cost: task.cost ?? tool?.cost,
+    retry: task.retry === undefined ? cache.defaultRetry : resolveRetry(defaults?.retry, task.retry),
+    timeoutMs: timeout === undefined ? undefined : parseDuration(timeout),
+    parents: deps === undefined ? NO_TASKS : [...deps],
+    children: NO_TASKS,
+  }
+}
+
+const EMPTY_INPUT: CompiledValue = Object.freeze({ isStatic: true, refs: [], resolve: () => ({}) })
+
+function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue']): void {
+  const checked = tool.input.safeParse(input)
+  if (checked.success) return
+  for (const zi of checked.error.issues) {
+    issue(['input', ...zi.path.filter((p): p is string | number => typeof p !== 'symbol')], `input rejected by tool "${tool.name}": ${zi.message}`)
   }
 }
 

@@ -85,6 +85,13 @@ export const workflowSchema = z
   })
   .strict()
 
+/**
+ * The workflow with its tasks left unchecked: compilation checks each task on its own with
+ * {@link taskSchema}, so the checked copy of one task is garbage before the next is checked
+ * (a 100,000-task workflow would otherwise keep a second copy of every task alive).
+ */
+export const workflowShellSchema = workflowSchema.extend({ tasks: z.array(z.unknown()).min(1, 'a workflow needs at least one task') })
+
 /** JSON Schema (draft 2020-12) of a workflow file, for editors and other tools. */
 export function workflowJsonSchema(): Record<string, unknown> {
   return {

@@ -1,0 +1,73 @@
+/** The `ctx` a tool receives for one attempt. @module */
+import { CancelledError } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
+import type { ToolContext, ToolProgress } from '../core/tool.js'
+import type { TaskSpec } from '../workflow/types.js'
+import type { TaskNode } from './task-node.js'
+
+/** What an attempt context needs from its run. */
+export interface AttemptHost {
+  readonly id: string
+  runSignal(): AbortSignal
+  progress(node: TaskNode, token: number, progress: ToolProgress): void
+  baseLogger(): Logger
+  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>): void
+}
+
+/** A tool's context; its signal and logger are created only when the tool asks for them. */
+export class AttemptContext implements ToolContext {
+  /** Tasks this attempt added; committed only if the attempt succeeds. */
+  spawned: TaskSpec[] | undefined
+  readonly #host: AttemptHost
+  readonly #node: TaskNode
+  readonly #token: number
+  #logger: Logger | undefined
+
+  constructor(host: AttemptHost, node: TaskNode, token: number) {
+    this.#host = host
+    this.#node = node
+    this.#token = token
+  }
+
+  get signal(): AbortSignal {
+    const node = this.#node
+    if (node.token !== this.#token) return AbortSignal.abort(new CancelledError('this attempt is over'))
+    if (node.controller === undefined) {
+      const controller = new AbortController()
+      node.controller = controller
+      const runSignal = this.#host.runSignal()
+      if (runSignal.aborted) controller.abort(runSignal.reason)
+    }
+    return node.controller.signal
+  }
+
+  get runId(): string {
+    return this.#host.id
+  }
+
+  get taskId(): string {
+    return this.#node.id
+  }
+
+  get attempt(): number {
+    return this.#node.attempts
+  }
+
+  get idempotencyKey(): string {
+    return `${this.#host.id}/${this.#node.id}`
+  }
+
+  get logger(): Logger {
+    return (this.#logger ??= this.#host.baseLogger().child({ runId: this.#host.id, taskId: this.#node.id, attempt: this.#node.attempts }))
+  }
+
+  progress(progress: ToolProgress): void {
+    this.#host.progress(this.#node, this.#token, progress)
+  }
+
+  addTask(task: TaskSpec): void {
+    const taken = new Set((this.spawned ?? []).map((t) => t.id))
+    this.#host.validateAddedTask(task, taken)
+    ;(this.spawned ??= []).push(task)
+  }
+}
