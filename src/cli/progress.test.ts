@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { createLiveView, describeEvent } from './progress.js'
+import type { TaskweaveEvent } from '../observe/events.js'
+
+const error = { name: 'TaskweaveError', code: 'ECONNRESET', message: 'reset', retryable: true }
+
+describe('progress views', () => {
+  it('describes each event on one line, relative to the run start', () => {
+    expect(describeEvent({ type: 'task:retrying', runId: 'r', at: 1500, taskId: 'fetch', attempt: 1, delayMs: 200, error }, 1000)).toBe('   0.500s task:retrying fetch after attempt 1 in 200 ms: ECONNRESET reset')
+    expect(describeEvent({ type: 'task:skipped', runId: 'r', at: 1000, taskId: 'b', reason: 'upstream task "a" failed' }, 1000)).toBe('   0.000s task:skipped b: upstream task "a" failed')
+  })
+
+  it('redraws a live table in place with states, counts and retries', () => {
+    let written = ''
+    const stream = { write: (text: string) => ((written += text), true), rows: 20 } as unknown as NodeJS.WriteStream
+    let now = 0
+    const view = createLiveView(stream, ['fetch', 'parse'], () => now, 60_000)
+    const events: TaskweaveEvent[] = [
+      { type: 'run:started', runId: 'r', at: 0, workflowId: 'demo', taskCount: 2 },
+      { type: 'task:started', runId: 'r', at: 0, taskId: 'fetch', attempt: 1, tool: 'http.fetch' },
+      { type: 'task:retrying', runId: 'r', at: 100, taskId: 'fetch', attempt: 1, delayMs: 200, error },
+      { type: 'task:started', runId: 'r', at: 300, taskId: 'fetch', attempt: 2, tool: 'http.fetch' },
+      { type: 'task:succeeded', runId: 'r', at: 800, taskId: 'fetch', attempt: 2, durationMs: 800 },
+    ]
+    for (const event of events) view.handle(event)
+    now = 1200
+    view.stop()
+    const frame = written.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+    expect(frame).toContain('demo  1.2s')
+    expect(frame).toContain('1 succeeded')
+    expect(frame).toContain('1 pending')
+    expect(frame).toContain('1 retries')
+    expect(frame).toMatch(/fetch\s+succeeded\s+0\.8s attempt 2/)
+  })
+})
