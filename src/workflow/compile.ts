@@ -245,15 +245,17 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   const { issue } = ctx
   const cache = ctx.cache ?? new TaskCompileCache(ctx.defaults)
   const defaults = ctx.defaults
-  let deps: Set<number> | undefined
-  const addDep = (id: string, path: (string | number)[], what: string): void => {
+  // Dependencies in a small array (a task has few): no Set, and no path array unless there is a problem.
+  let deps: number[] | undefined
+  const addDep = (id: string, path: () => (string | number)[], what: string): void => {
     const dep = ctx.indexOf(id)
-    if (dep === undefined) issue(path, `${what} "${id}" is not a task of this workflow`)
-    else if (dep === index) issue(path, 'task depends on itself')
-    else (deps ??= new Set()).add(dep)
+    if (dep === undefined) issue(path(), `${what} "${id}" is not a task of this workflow`)
+    else if (dep === index) issue(path(), 'task depends on itself')
+    else if (deps === undefined) deps = [dep]
+    else if (!deps.includes(dep)) deps.push(dep)
   }
   const dependsOn = task.dependsOn
-  if (dependsOn !== undefined) for (let k = 0; k < dependsOn.length; k++) addDep(dependsOn[k] as string, ['dependsOn', k], 'dependency')
+  if (dependsOn !== undefined) for (let k = 0; k < dependsOn.length; k++) addDep(dependsOn[k] as string, () => ['dependsOn', k], 'dependency')
 
   let tool: AnyTool | undefined
   if (task.tool === undefined) issue([], 'a task needs a tool')
@@ -268,7 +270,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   const templateIssues: TemplateIssue[] = []
   const input = task.input === undefined ? EMPTY_INPUT : compileValue(task.input, 'input', templateIssues)
   for (const { field, ref } of input.refs) {
-    if (ref.root === 'tasks') addDep(ref.path[0] as string, splitField(field), 'template reference to task')
+    if (ref.root === 'tasks') addDep(ref.path[0] as string, () => splitField(field), 'template reference to task')
     if ((ref.root === 'item' || ref.root === 'index') && task.forEach === undefined) {
       templateIssues.push({ field, message: `{{ ${ref.expression} }} is only available in a forEach task` })
     }
@@ -283,7 +285,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     if (forEach.isStatic || forEach.refs.length !== 1 || !text.startsWith('{{') || !text.endsWith('}}')) {
       templateIssues.push({ field: 'forEach', message: 'forEach must be one whole reference to a list, e.g. "{{ tasks.list.output.items }}"' })
     }
-    for (const { ref } of forEach.refs) if (ref.root === 'tasks') addDep(ref.path[0] as string, ['forEach'], 'forEach reference to task')
+    for (const { ref } of forEach.refs) if (ref.root === 'tasks') addDep(ref.path[0] as string, () => ['forEach'], 'forEach reference to task')
   }
   for (const t of templateIssues) issue(splitField(t.field), t.message)
 
@@ -291,7 +293,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   if (task.when !== undefined) {
     try {
       when = compileCondition(task.when)
-      for (const ref of when.taskRefs) addDep(ref, ['when'], 'condition reference to task')
+      for (const ref of when.taskRefs) addDep(ref, () => ['when'], 'condition reference to task')
     } catch (err) {
       issue(['when'], err instanceof Error ? err.message : String(err))
     }
@@ -326,7 +328,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     cost: task.cost ?? tool?.cost,
     retry: task.retry === undefined ? cache.defaultRetry : resolveRetry(defaults?.retry, task.retry),
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout),
-    parents: deps === undefined ? NO_TASKS : [...deps],
+    parents: deps ?? NO_TASKS,
     children: NO_TASKS,
   }
 }
