@@ -15,8 +15,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../core/clock.js'
-import { CancelledError, serializeError, TaskweaveError, TimeoutError, ValidationError } from '../core/errors.js'
-import type { SerializedError, ValidationIssue } from '../core/errors.js'
+import { CancelledError, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import type { SerializedError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolRegistry } from '../core/registry.js'
 import type { ToolProgress } from '../core/tool.js'
@@ -25,10 +25,11 @@ import type { EventMap, EventName } from '../observe/events.js'
 import { ReadyQueue } from '../scheduler/ready-queue.js'
 import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retry.js'
 import type { SlotPool, SlotWaiter } from '../scheduler/slots.js'
-import { compileTaskSpec, NO_TASKS } from '../workflow/compile.js'
+import { NO_TASKS } from '../workflow/compile.js'
+import { compileAddedTask } from './added-task.js'
+import { triggerVerdict } from './trigger-rules.js'
 import type { CompiledTask, CompiledWorkflow } from '../workflow/compile.js'
 import { criticalPathRanks, topologicalOrder } from '../workflow/dag.js'
-import { taskSchema } from '../workflow/schema.js'
 import type { TemplateScope } from '../workflow/template.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { toPlainData } from './plain-data.js'
@@ -222,7 +223,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
    */
   #evaluate(node: TaskNode): boolean {
     if (this.#state !== 'running') return false
-    const verdict = this.#triggerVerdict(node)
+    const verdict = triggerVerdict(node, this.#nodes)
     if (verdict !== undefined) {
       this.#skip(node, verdict.reason, verdict.root)
       return true
@@ -244,38 +245,6 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (task.forEach !== undefined) return this.#expandForEach(node)
     this.#makeReady(node)
     return false
-  }
-
-  #triggerVerdict(node: TaskNode): { reason: string; root: number } | undefined {
-    const parents = node.parents
-    if (parents.length === 0) return undefined
-    const nodes = this.#nodes
-    switch (node.task.trigger) {
-      case 'all_succeeded':
-        for (const p of parents) {
-          const parent = nodes[p] as TaskNode
-          if (parent.status !== 'succeeded') return { reason: `upstream task "${parent.id}" ${verb(parent.status)}`, root: rootOf(parent) }
-        }
-        return undefined
-      case 'all_done':
-        return undefined
-      case 'any_succeeded': {
-        let root = -1
-        for (const p of parents) {
-          const parent = nodes[p] as TaskNode
-          if (parent.status === 'succeeded') return undefined
-          if (root < 0) root = rootOf(parent)
-        }
-        return { reason: 'no upstream task succeeded', root }
-      }
-      case 'none_failed':
-        for (const p of parents) {
-          const parent = nodes[p] as TaskNode
-          if (parent.status === 'failed' || parent.status === 'cancelled') return { reason: `upstream task "${parent.id}" ${verb(parent.status)}`, root: rootOf(parent) }
-          if (parent.status === 'skipped' && parent.rootFailure >= 0) return { reason: `upstream task "${parent.id}" was skipped because "${(nodes[parent.rootFailure] as TaskNode).id}" failed`, root: parent.rootFailure }
-        }
-        return undefined
-    }
   }
 
   #conditionScope(taskRefs: readonly string[]): Record<string, unknown> {
@@ -639,29 +608,19 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#commitAddedTask(spec, addedBy)
   }
 
-  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): { task: CompiledTask; parents: readonly number[] } {
-    const parsed = taskSchema.safeParse(spec)
-    const where = typeof (spec as { id?: unknown }).id === 'string' ? { taskId: spec.id } : {}
-    if (!parsed.success) {
-      throw new ValidationError(parsed.error.issues.map((i): ValidationIssue => ({ ...where, field: i.path.map(String).join('.'), message: i.message })))
-    }
-    const issues: ValidationIssue[] = []
-    const task = parsed.data
-    if (this.#indexOf(task.id) !== undefined || alsoTaken.has(task.id)) issues.push({ ...where, field: 'id', message: `duplicate task id "${task.id}"` })
-    const index = this.#nodes.length
-    const result = compileTaskSpec(task, index, {
+  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): CompiledTask {
+    return compileAddedTask(spec, {
       registry: this.#env.registry,
+      workflow: this.#workflow,
+      index: this.#nodes.length,
       indexOf: (id) => this.#indexOf(id),
-      declaredInputs: Object.keys(this.#workflow.inputs).length > 0 ? this.#workflow.inputs : undefined,
-      defaults: this.#workflow.spec.defaults,
-      issue: (path, message) => issues.push({ ...where, ...(path.length > 0 ? { field: path.map(String).join('.') } : {}), message }),
+      alsoTaken,
     })
-    if (issues.length > 0) throw new ValidationError(issues)
-    return { task: result, parents: result.parents }
   }
 
   #commitAddedTask(spec: TaskSpec, addedBy: string | undefined): void {
-    const { task, parents } = this.#compileAdded(spec, new Set())
+    const task = this.#compileAdded(spec, new Set())
+    const parents = task.parents
     const node = this.#addNode(task.id, task, parents, NO_TASKS)
     node.addedBy = addedBy
     for (const p of parents) {
@@ -752,15 +711,6 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #emit<K extends EventName>(type: K, payload: Omit<EventMap[K], 'runId' | 'at'>): void {
     this.#events.emit({ type, runId: this.id, at: this.#env.clock.now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
   }
-}
-
-function rootOf(parent: TaskNode): number {
-  if (parent.status === 'failed') return parent.index
-  return parent.rootFailure
-}
-
-function verb(status: TaskStatus): string {
-  return status === 'skipped' ? 'was skipped' : status === 'cancelled' ? 'was cancelled' : status
 }
 
 function reasonText(reason: unknown): string | undefined {
