@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'TW_HTTP_TOO_LARGE'
   | 'TW_HTTP_STATUS'
   | 'TW_FAIL_FAST'
+  | 'TW_INVALID_STATE'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {

@@ -29,7 +29,7 @@ import { NO_TASKS } from '../workflow/compile.js'
 import { compileAddedTask } from './added-task.js'
 import { triggerVerdict } from './trigger-rules.js'
 import type { CompiledTask, CompiledWorkflow } from '../workflow/compile.js'
-import { criticalPathRanks, topologicalOrder } from '../workflow/dag.js'
+import { criticalPathRanks } from '../workflow/dag.js'
 import type { TemplateScope } from '../workflow/template.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { toPlainData } from './plain-data.js'
@@ -129,9 +129,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     const tasks = workflow.tasks
     for (const task of tasks) this.#addNode(task.id, task, task.parents, task.children, true)
-    const parents = tasks.map((t) => t.parents)
     const children = tasks.map((t) => t.children)
-    const order = topologicalOrder(parents, children)
+    const order = workflow.order
     const toolCost = new Map<string, number>()
     const cost = (i: number): number => {
       const task = tasks[i] as CompiledTask

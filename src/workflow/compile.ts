@@ -17,7 +17,8 @@ import { compileValue } from './value-template.js'
 import type { CompiledValue, TemplateIssue } from './value-template.js'
 import { compileCondition } from './expression.js'
 import type { CompiledCondition } from './expression.js'
-import { findCycle } from './dag.js'
+import { findCycle, topologicalOrder } from './dag.js'
+import { isPlainValidTask } from './fast-task-check.js'
 
 /**
  * A task ready to schedule: references resolved to indices, options resolved to plain ms. Every
@@ -62,6 +63,8 @@ export interface CompiledWorkflow {
   /** SHA-256 of the definition: a run pins the definition it started with (computed on first read). */
   readonly hash: string
   readonly tasks: readonly CompiledTask[]
+  /** Indices of `tasks` in a topological order (parents before children). */
+  readonly order: readonly number[]
   /** Task id → index in `tasks`. */
   readonly indexById: ReadonlyMap<string, number>
   readonly inputs: Readonly<Record<string, CompiledInput>>
@@ -111,7 +114,8 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   const indexById = new Map<string, number>()
   const valid = new Uint8Array(tasks.length)
   for (let i = 0; i < tasks.length; i++) {
-    const checked = taskSchema.safeParse(tasks[i])
+    const raw = tasks[i]
+    const checked = isPlainValidTask(raw) ? { success: true as const, data: raw as { id: string } } : taskSchema.safeParse(raw)
     if (!checked.success) {
       for (const zodIssue of checked.error.issues) {
         const path = ['tasks', i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')]
@@ -148,7 +152,13 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       else parent.children.push(task.index)
     }
   }
-  if (issues.length === 0) {
+  // Kahn's order doubles as the cycle check: a task left out of it sits on (or behind) a cycle,
+  // and only then is the slower search for the cycle's path run.
+  const order = topologicalOrder(
+    compiledTasks.map((t) => t.parents),
+    compiledTasks.map((t) => t.children),
+  )
+  if (order.length < compiledTasks.length) {
     const cycle = findCycle(compiledTasks.map((t) => t.children))
     if (cycle) {
       const first = cycle[0] as number
@@ -178,6 +188,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       return (hash ??= createHash('sha256').update(JSON.stringify(definition)).digest('hex'))
     },
     tasks: compiledTasks,
+    order,
     indexById,
     inputs,
     ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),

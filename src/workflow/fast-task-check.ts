@@ -1,0 +1,48 @@
+/**
+ * A fast pre-check for the common shapes of tasks, so a 100,000-task workflow does not pay a full
+ * schema parse per task. It is deliberately stricter than the schema: it accepts only tasks made of
+ * the simplest fields with plainly valid values, and everything else goes through
+ * `taskSchema.safeParse`, which also produces the error messages. Accepting only a subset of what
+ * the schema accepts is what keeps the two from disagreeing (tested in fast-task-check.test.ts).
+ * @module
+ */
+import { ID_PATTERN } from './schema.js'
+
+const MAX_PRIORITY = 1_000_000
+
+/** True when `task` is certainly valid; false means "ask the schema" (not "invalid"). */
+export function isPlainValidTask(task: unknown): boolean {
+  if (typeof task !== 'object' || task === null || Array.isArray(task)) return false
+  if (Object.getPrototypeOf(task) !== Object.prototype) return false
+  for (const key in task) {
+    const value = (task as Record<string, unknown>)[key]
+    switch (key) {
+      case 'id':
+      case 'group':
+        if (typeof value !== 'string' || !ID_PATTERN.test(value)) return false
+        break
+      case 'tool':
+        if (typeof value !== 'string' || value.length === 0) return false
+        break
+      case 'description':
+        if (typeof value !== 'string') return false
+        break
+      case 'dependsOn':
+        if (!Array.isArray(value)) return false
+        for (const dep of value) if (typeof dep !== 'string' || !ID_PATTERN.test(dep)) return false
+        break
+      case 'input':
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+        break
+      case 'priority':
+        if (!Number.isInteger(value) || (value as number) < -MAX_PRIORITY || (value as number) > MAX_PRIORITY) return false
+        break
+      case 'cost':
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return false
+        break
+      default:
+        return false
+    }
+  }
+  return typeof (task as { id?: unknown }).id === 'string'
+}
