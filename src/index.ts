@@ -59,3 +59,41 @@ export type { EventMap, EventName, TaskweaveEvent } from './observe/events.js'
 
 export { builtinTools, createFsTools, createHttpTools } from './tools/index.js'
 export type { BuiltinToolOptions, FsToolOptions, HttpToolOptions } from './tools/index.js'
+
+export { Executor, createTask } from './seeds/executor/index.js'
+export type {
+  Task as ExecutorTask,
+  Context as ExecutorContext,
+  TaskResult as ExecutorTaskResult,
+  IdentifiedTask,
+  TaskErrorInfo,
+  TaskResultMetadata,
+  TaskMetrics,
+  Checkpoint as TaskCheckpoint,
+  ProgressEvent,
+  ProgressEventMap,
+  ProgressData,
+  ProgressListener,
+  ExecutorOptions,
+  ExecutorLimits,
+  ExecuteOptions,
+  RetryOptions,
+  ShutdownOptions,
+} from './seeds/executor/index.js'
+export { WorkflowOrchestrator } from './seeds/orchestrator/index.js'
+export type {
+  WorkflowOrchestratorOptions,
+  ExecuteWorkflowOptions,
+  AgentHandler,
+  AgentFunction,
+  AgentObject,
+  AgentContext,
+  AgentData,
+  AgentTask,
+  AgentTaskResult,
+  OrchestratorControl,
+  TaskCompleteListener,
+  TaskFailure,
+  HandlerFailure,
+  WorkflowResult,
+} from './seeds/orchestrator/index.js'

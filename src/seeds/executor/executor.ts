@@ -1,0 +1,233 @@
+/**
+ * The LAIOS-style executor: runs tool calls alone, in parallel or with retries, and returns one
+ * result per task in input order. It is a thin layer over one engine: every call becomes one run
+ * of a workflow of independent tasks (see `batch.ts`), so limits, timeouts, retries and
+ * cancellation are the engine's.
+ *
+ * Lifecycle: open → (shutdown) draining → closed. Open accepts calls. Draining refuses new calls
+ * (`TW_CANCELLED`) and waits for running ones; `shutdown({ mode: 'cancel' })` also cancels them,
+ * and may escalate a drain already under way. Closed: the engine is closed; `shutdown()` returns
+ * the same promise every time.
+ * @module
+ */
+import { createEngine } from '../../engine/engine.js'
+import type { Engine, RunHandle } from '../../engine/engine.js'
+import type { TaskReport } from '../../engine/report.js'
+import { InvalidOptionError, TaskweaveError } from '../../core/errors.js'
+import type { TaskweaveEvent } from '../../observe/events.js'
+import { planBatch, toTaskResult } from './batch.js'
+import type { Batch } from './batch.js'
+import { progressName, TaskMonitor } from './monitor.js'
+import { resolveExecutorOptions, resolveRetryOptions } from './options.js'
+import type { ExecuteOptions, ExecutorOptions, ResolvedExecutorOptions, RetryPolicy, RetryOptions, ShutdownOptions } from './options.js'
+import type { Context, ProgressData, ProgressListener, Task, TaskMetrics, TaskResult } from './types.js'
+
+/**
+ * Executes tool calls for a session (LAIOS `Executor`). Dispose it (`await using`) to drain it.
+ * @example
+ * import { Executor, ToolRegistry, builtinTools } from 'taskweave'
+ *
+ * await using executor = new Executor({ registry: new ToolRegistry(builtinTools()), limits: { timeout: '30s' }, maxWorkers: 4 })
+ * const context = { sessionId: 'tutorial-03', userId: 'demo' }
+ * const results = await executor.executeParallel(
+ *   [
+ *     { toolName: 'fs.readFile', parameters: { path: 'README.md' } },
+ *     { toolName: 'fs.listDirectory', parameters: { path: '.' } },
+ *   ],
+ *   context,
+ * )
+ * for (const r of results) console.log(r.success ? 'OK' : `FAIL ${r.error?.code}`, r.taskId, `${r.executionTimeMs} ms`)
+ */
+export class Executor implements AsyncDisposable {
+  /** The engine underneath: its `events` see every run; its `registry` holds the tools. */
+  readonly engine: Engine
+  readonly #options: ResolvedExecutorOptions
+  readonly #monitor = new TaskMonitor()
+  readonly #active = new Set<RunHandle>()
+  readonly #contexts = new Map<string, Context>()
+  #state: 'open' | 'draining' | 'closed' = 'open'
+  #closing: Promise<void> | undefined
+
+  constructor(options: ExecutorOptions = {}) {
+    this.#options = resolveExecutorOptions(options)
+    const tools = [...(options.registry?.list() ?? []), ...(options.tools ?? [])]
+    this.engine = createEngine({
+      tools,
+      builtins: options.builtins ?? (options.registry !== undefined ? false : {}),
+      concurrency: this.#options.maxWorkers,
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    })
+  }
+
+  /** `open`, `draining` (after `shutdown()`, while calls finish) or `closed`. */
+  get state(): 'open' | 'draining' | 'closed' {
+    return this.#state
+  }
+
+  /** Runs one task (LAIOS `execute_async`); aborting `signal` cancels it. */
+  execute(task: Task, context: Context, options: ExecuteOptions = {}): Promise<TaskResult> {
+    return this.executeTask(task, context, options)
+  }
+
+  /**
+   * Runs one task, reporting `started`, each `progress` of its tool, and `finished` to `onProgress`.
+   * @example
+   * const result = await executor.executeTask(task, context, {
+   *   onProgress: (event, data) => console.log(`[Progress] ${event}: task=${data.taskId.slice(0, 8)}`),
+   * })
+   */
+  async executeTask(task: Task, context: Context, options: ExecuteOptions = {}): Promise<TaskResult> {
+    const [result] = await this.#run([task], context, options, undefined)
+    return result as TaskResult
+  }
+
+  /**
+   * Runs independent tasks at once (up to `maxWorkers` across the executor) and resolves with
+   * their results in input order, whatever order they finish in. A failing task gets
+   * `success: false` in its own slot and does not disturb the others; the promise rejects only on
+   * misuse (a shut-down executor, a context without `sessionId`).
+   */
+  executeParallel(tasks: readonly Task[], context: Context, options: ExecuteOptions = {}): Promise<TaskResult[]> {
+    return this.#run(tasks, context, options, undefined)
+  }
+
+  /**
+   * Runs one task with the engine's retry policy: `maxAttempts = maxRetries + 1`, waiting
+   * `retryDelay × backoffFactor^(n-1)` (no jitter unless asked) before retry n. Only retryable
+   * errors are retried (a `TerminalError` or a missing file fails at once). The result's
+   * `metadata.retries` counts the retries made; `metadata.retryExhausted` says every attempt failed.
+   * @example
+   * const result = await executor.executeWithRetry(task, context, { maxRetries: 3, retryDelay: '500ms' })
+   * console.log(result.success, result.metadata.retries, result.metadata.retryExhausted)
+   */
+  async executeWithRetry(task: Task, context: Context, options: RetryOptions = {}): Promise<TaskResult> {
+    const [result] = await this.#run([task], context, options, resolveRetryOptions(options))
+    return result as TaskResult
+  }
+
+  /** Metrics of every task executed while monitoring was on, oldest first (LAIOS `get_all_metrics`). */
+  getAllMetrics(): TaskMetrics[] {
+    return this.#monitor.all()
+  }
+
+  /** Forgets the metrics collected so far (the monitor keeps one entry per task id otherwise). */
+  clearMetrics(): void {
+    this.#monitor.clear()
+  }
+
+  /** The context of a call in progress, by run id: how a tool reads the session (`executor.contextOf(ctx.runId)`). */
+  contextOf(runId: string): Context | undefined {
+    return this.#contexts.get(runId)
+  }
+
+  /**
+   * Stops accepting calls. `drain` (the default) waits for running calls; `cancel` cancels them.
+   * Idempotent: every call returns the same promise, and a `cancel` escalates a drain.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const mode = options.mode ?? 'drain'
+    if (mode !== 'drain' && mode !== 'cancel') return Promise.reject(new InvalidOptionError('mode', "'drain' or 'cancel'", mode))
+    if (this.#state === 'open') this.#state = 'draining'
+    if (mode === 'cancel') for (const handle of this.#active) handle.cancel('the executor is shutting down')
+    this.#closing ??= (async () => {
+      while (this.#active.size > 0) await Promise.all([...this.#active].map((handle) => handle.result))
+      await this.engine.close()
+      this.#state = 'closed'
+    })()
+    return this.#closing
+  }
+
+  /** Drains the executor (`await using executor = new Executor(…)`), like LAIOS's `with Executor(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ mode: 'drain' })
+  }
+
+  async #run(tasks: readonly Task[], context: Context, options: ExecuteOptions, retry: RetryPolicy | undefined): Promise<TaskResult[]> {
+    if (this.#state !== 'open') throw new TaskweaveError('TW_CANCELLED', 'the executor is shut down; create a new one', { retryable: false })
+    if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of tasks', tasks)
+    checkContext(context)
+    const clock = this.engine.clock
+    const batch = planBatch(tasks, this.engine.registry, { timeoutMs: this.#options.timeoutMs, retry })
+    const monitor = this.#options.monitoring ? this.#monitor : undefined
+    const queuedAt = clock.now()
+    for (const slot of batch.slots) monitor?.begin(slot.taskId, slot.toolName, queuedAt)
+    let reports: Readonly<Record<string, TaskReport>> = {}
+    if (batch.spec !== undefined) {
+      const handle = this.engine.start(batch.spec, { inputs: batch.inputs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+      this.#active.add(handle)
+      this.#contexts.set(handle.id, context)
+      const observer = new BatchObserver(batch, context, monitor, options.onProgress)
+      const off = monitor !== undefined || options.onProgress !== undefined ? handle.onAny((event) => observer.observe(event)) : undefined
+      try {
+        reports = (await handle.result).tasks
+      } finally {
+        off?.()
+        this.#active.delete(handle)
+        this.#contexts.delete(handle.id)
+      }
+    }
+    const endedAt = clock.now()
+    return batch.slots.map((slot) => {
+      const report = slot.nodeId !== undefined ? reports[slot.nodeId] : undefined
+      const result = toTaskResult(slot, report, retry)
+      const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
+      monitor?.finish(slot.taskId, at, result.executionTimeMs)
+      // Emitted once the call's run ended (for a single task, that is when it ended), in input order.
+      notify(options.onProgress, { event: 'finished', ...eventBase(slot, context, at), result })
+      return result
+    })
+  }
+}
+
+/** Turns a run's task events into checkpoints and progress events. */
+class BatchObserver {
+  constructor(
+    readonly batch: Batch,
+    readonly context: Context,
+    readonly monitor: TaskMonitor | undefined,
+    readonly listener: ProgressListener | undefined,
+  ) {}
+
+  observe(event: TaskweaveEvent): void {
+    if (event.type !== 'task:started' && event.type !== 'task:progress' && event.type !== 'task:retrying') return
+    const index = this.batch.slotOf.get(event.taskId)
+    const slot = index === undefined ? undefined : this.batch.slots[index]
+    if (slot === undefined) return
+    const base = { ...eventBase(slot, this.context, event.at), attempt: event.attempt }
+    switch (event.type) {
+      case 'task:started':
+        this.monitor?.checkpoint(slot.taskId, { name: 'started', at: event.at, attempt: event.attempt })
+        notify(this.listener, { event: 'started', ...base, toolName: slot.toolName })
+        break
+      case 'task:progress': {
+        const { fraction, message, data } = event.progress
+        this.monitor?.checkpoint(slot.taskId, { name: progressName(event.progress), at: event.at, attempt: event.attempt })
+        notify(this.listener, { event: 'progress', ...base, ...(fraction !== undefined ? { fraction } : {}), ...(message !== undefined ? { message } : {}), ...(data !== undefined ? { data } : {}) })
+        break
+      }
+      case 'task:retrying':
+        this.monitor?.checkpoint(slot.taskId, { name: 'retrying', at: event.at, attempt: event.attempt })
+        notify(this.listener, { event: 'retrying', ...base, delayMs: event.delayMs, error: { code: event.error.code, message: event.error.message } })
+        break
+    }
+  }
+}
+
+function eventBase(slot: { readonly taskId: string; readonly planId?: string }, context: Context, at: number): { taskId: string; sessionId: string; planId?: string; at: number } {
+  return { taskId: slot.taskId, sessionId: context.sessionId, ...(slot.planId !== undefined ? { planId: slot.planId } : {}), at }
+}
+
+function notify(listener: ProgressListener | undefined, data: ProgressData): void {
+  if (listener === undefined) return
+  try {
+    listener(data.event, data)
+  } catch {
+    // A listener's bug must not change a task's outcome; listeners own their error handling.
+  }
+}
+
+function checkContext(context: Context): void {
+  if (typeof context !== 'object' || context === null) throw new InvalidOptionError('context', 'an object with a sessionId', context)
+  if (typeof context.sessionId !== 'string' || context.sessionId === '') throw new InvalidOptionError('context.sessionId', 'a non-empty string', context.sessionId)
+}

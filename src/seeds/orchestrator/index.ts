@@ -1,0 +1,22 @@
+/**
+ * The BeeAI parallel execution controller as a taskweave entry point:
+ * `new WorkflowOrchestrator({ agents, parallelExecution, maxConcurrentTasks, dynamicTasks })`,
+ * `addTask`, `onTaskComplete` and `executeWorkflow`.
+ * @module
+ */
+export { WorkflowOrchestrator } from './orchestrator.js'
+export type { ExecuteWorkflowOptions, WorkflowOrchestratorOptions } from './options.js'
+export type {
+  AgentContext,
+  AgentData,
+  AgentFunction,
+  AgentHandler,
+  AgentObject,
+  AgentTask,
+  AgentTaskResult,
+  HandlerFailure,
+  OrchestratorControl,
+  TaskCompleteListener,
+  TaskFailure,
+  WorkflowResult,
+} from './types.js'
