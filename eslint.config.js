@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**'] },
+  { ignores: ['dist/**', '.probes/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

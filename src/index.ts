@@ -97,3 +97,64 @@ export type {
   HandlerFailure,
   WorkflowResult,
 } from './seeds/orchestrator/index.js'
+
+export { ConcurrentExecutor, FsmExecutor, BACKGROUND_TRANSITIONS } from './background/index.js'
+export type {
+  BackgroundContext,
+  BackgroundEngine,
+  BackgroundFinalStatus,
+  BackgroundFunction,
+  BackgroundKind,
+  BackgroundOutcome,
+  BackgroundStats,
+  BackgroundStatus,
+  BackgroundTaskId,
+  BackgroundTaskInfo,
+  ConcurrentExecutorOptions,
+  EndConversationResult,
+  FsmExecutorOptions,
+  FsmSubmitOptions,
+  SubmitBase,
+  SubmitFunction,
+  SubmitOptions,
+  SubmitStateMachine,
+  SubmitWorkflow,
+} from './background/index.js'
+export { DONE, defineStateMachine, isStateMachine, runStateMachine, stateMachineTool, StateMachineError } from './fsm/index.js'
+export type {
+  Done,
+  RunStateMachineOptions,
+  StateContext,
+  StateMachine,
+  StateMachineDefinition,
+  StateMachineErrorCode,
+  StateMachineErrorOptions,
+  StateMachineResult,
+  StateMachineToolInput,
+  StateMachineToolOptions,
+  StateMachineToolOutput,
+  StateRetry,
+  StateSpec,
+  StepResult,
+  StepReturn,
+  Transition,
+} from './fsm/index.js'
+
+export { defineAgent, isAgent, AgentSessionPool, AgentTaskManager, AgentError, agentTool, createAgentTool } from './agents/index.js'
+export type {
+  Agent,
+  AnyAgent,
+  AgentDefinition,
+  AgentExecutionContext,
+  AgentSessionPoolOptions,
+  AgentExecuteOptions,
+  AgentPoolCloseOptions,
+  AgentChunk,
+  AgentPoolHealth,
+  AgentPoolMetrics,
+  AgentMetrics,
+  AgentErrorCode,
+  AgentToolOptions,
+} from './agents/index.js'
+export { defineWorkerTool, WorkerPools, closeWorkerPools, sharedWorkerPools, createYielder, yieldToEventLoop } from './workers/index.js'
+export type { WorkerTool, WorkerToolDefinition, WorkerToolInfo, WorkerPoolStats, WorkerPoolOptions, YielderOptions } from './workers/index.js'

@@ -25,6 +25,7 @@ describe('progress views', () => {
     for (const event of events) view.handle(event)
     now = 1200
     view.stop()
+    // eslint-disable-next-line no-control-regex -- stripping the ANSI codes the view wrote
     const frame = written.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
     expect(frame).toContain('demo  1.2s')
     expect(frame).toContain('1 succeeded')

@@ -15,7 +15,10 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): CancelTimer
 }
 
-/** The real clock: `performance.now()` and `setTimeout` (unref'd so a pending timer never holds the process). */
+/**
+ * The real clock: `performance.now()` and `setTimeout`. Timers are not unref'd on purpose: a run
+ * waiting only on a retry backoff must keep the process alive until it ends.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(ms, fn) {

@@ -31,6 +31,10 @@ export type ErrorCode =
   | 'TW_HTTP_STATUS'
   | 'TW_FAIL_FAST'
   | 'TW_INVALID_STATE'
+  | 'TW_FSM_UNKNOWN_STATE'
+  | 'TW_FSM_MAX_TRANSITIONS'
+  | 'TW_FSM_STATE_FAILED'
+  | 'TW_RUN_FAILED'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod'
 import type { Logger } from './logger.js'
+import type { Clock } from './clock.js'
 import type { TaskSpec } from '../workflow/types.js'
 
 const TOOL_MARK = Symbol.for('taskweave.tool')
@@ -23,6 +24,11 @@ export interface ToolContext {
   readonly idempotencyKey: string
   /** Structured logger scoped to this run, task and attempt. */
   readonly logger: Logger
+  /**
+   * The engine's clock: wait on it (`sleep(ctx.clock, ms, ctx.signal)`) so a manual clock in tests
+   * moves the tool's waits too. Always set by the engine; optional so hand-made contexts may omit it.
+   */
+  readonly clock?: Clock
   /** Reports progress; becomes a `task:progress` event. */
   progress(progress: ToolProgress): void
   /**

@@ -1,6 +1,7 @@
 /** The `ctx` a tool receives for one attempt. @module */
 import { CancelledError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
+import type { Clock } from '../core/clock.js'
 import type { ToolContext, ToolProgress } from '../core/tool.js'
 import type { TaskSpec } from '../workflow/types.js'
 import type { TaskNode } from './task-node.js'
@@ -11,6 +12,7 @@ export interface AttemptHost {
   runSignal(): AbortSignal
   progress(node: TaskNode, token: number, progress: ToolProgress): void
   baseLogger(): Logger
+  readonly clock: Clock
   validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>): void
 }
 
@@ -55,6 +57,10 @@ export class AttemptContext implements ToolContext {
 
   get idempotencyKey(): string {
     return `${this.#host.id}/${this.#node.id}`
+  }
+
+  get clock(): Clock {
+    return this.#host.clock
   }
 
   get logger(): Logger {

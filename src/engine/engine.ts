@@ -27,11 +27,21 @@ import type { RunControl, TaskCompleteHandler } from './run.js'
 import type { RunResult } from './report.js'
 import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
+import { AgentSessionPool, createAgentTool } from '../agents/index.js'
+import { ConcurrentExecutor } from '../background/index.js'
+import type { ConcurrentExecutorOptions } from '../background/index.js'
+import type { AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
   /** Tools (besides the built-ins) that workflows may call. */
   readonly tools?: Iterable<AnyTool>
+  /** Agents that workflow tasks may name (`agent: <name>`); their instances are pooled per session in `engine.agents`. */
+  readonly agents?: Iterable<AnyAgent>
+  /** Settings of `engine.background` (finished-task TTL and bound, default timeout, completion callback). */
+  readonly background?: Omit<ConcurrentExecutorOptions, 'engine' | 'clock'>
+  /** Settings of the agent session pool (idle timeout, max instances, max concurrent executions). */
+  readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock'>
   /** Built-in tools (`fs.*`, `http.fetch`) and their settings; `false` leaves them out. @default {} (fs rooted at the working directory; http refuses private addresses) */
   readonly builtins?: BuiltinToolOptions | false
   /** Attempts running at once across all runs of this engine. @default 64 */
@@ -89,6 +99,10 @@ export interface RunHandle {
 /** The engine. Dispose it (`await using`) to cancel what still runs. */
 export interface Engine extends AsyncDisposable {
   readonly registry: ToolRegistry
+  /** Background work beside conversations: functions, workflows and state machines per conversation. */
+  readonly background: ConcurrentExecutor
+  /** The agent session pool (health, metrics, direct and streaming execution), when agents were given. */
+  readonly agents: AgentSessionPool | undefined
   readonly clock: Clock
   /** Events of every run. */
   readonly events: EventEmitter
@@ -122,6 +136,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   if (options.builtins !== false) for (const tool of builtinTools(options.builtins ?? {})) registry.register(tool)
   for (const tool of options.tools ?? []) registry.register(tool)
   const clock = options.clock ?? systemClock
+  const agentList = [...(options.agents ?? [])]
+  const agents = agentList.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents: agentList, ...(options.clock ? { clock: options.clock } : {}) }) : undefined
+  if (agents !== undefined) for (const agent of agentList) registry.register(createAgentTool(agents, agent.name))
   const events = new EventEmitter()
   const env = {
     clock,
@@ -183,17 +200,24 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
   }
 
+  const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start } })
+
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Background tasks first, so their workflows end cancelled with the executor's reason.
+      await background.close()
       const runs = [...active]
       for (const execution of runs) execution.cancel('the engine is closing')
       await Promise.all(runs.map((execution) => execution.result))
+      await agents?.close({ force: true })
     })()
     return closing
   }
 
   return {
     registry,
+    agents,
+    background,
     clock,
     events,
     compile,

@@ -703,6 +703,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (this.#events.wants('task:progress')) this.#emit('task:progress', { taskId: node.id, attempt: node.attempts, progress })
   }
 
+  /** The engine's clock (tools read it through `ctx.clock`). */
+  get clock(): Clock {
+    return this.#env.clock
+  }
+
   /** @internal */ baseLogger(): Logger {
     return this.#env.logger
   }

@@ -269,17 +269,23 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   if (dependsOn !== undefined) for (let k = 0; k < dependsOn.length; k++) addDep(dependsOn[k] as string, () => ['dependsOn', k], 'dependency')
 
   let tool: AnyTool | undefined
-  if (task.tool === undefined) issue([], 'a task needs a tool')
+  // An agent task runs the tool `agent.<name>` with `{ session, input }` (see agents/agent-tool.ts).
+  const toolName = task.agent !== undefined ? `agent.${task.agent}` : task.tool
+  if (task.agent !== undefined && task.tool !== undefined) issue([], 'a task names either a tool or an agent, not both')
+  else if (toolName === undefined) issue([], 'a task needs a tool (or an agent)')
   else {
-    tool = ctx.registry.get(task.tool)
+    tool = ctx.registry.get(toolName)
     if (tool === undefined) {
-      const close = ctx.registry.suggest(task.tool)
-      issue(['tool'], `unknown tool "${task.tool}"${close.length > 0 ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''}`)
+      const kind = task.agent !== undefined ? 'agent' : 'tool'
+      const close = ctx.registry.suggest(toolName).filter((name) => (kind === 'agent') === name.startsWith('agent.'))
+      const shown = kind === 'agent' ? close.map((name) => name.slice('agent.'.length)) : close
+      issue([kind], `unknown ${kind} "${task.agent ?? task.tool}"${shown.length > 0 ? `; did you mean ${shown.map((c) => `"${c}"`).join(', ')}?` : ''}`)
     }
   }
 
   const templateIssues: TemplateIssue[] = []
-  const input = task.input === undefined ? EMPTY_INPUT : compileValue(task.input, 'input', templateIssues)
+  const rawInput = task.agent !== undefined ? { input: task.input ?? {}, ...(task.session !== undefined ? { session: task.session } : {}) } : task.input
+  const input = rawInput === undefined ? EMPTY_INPUT : compileValue(rawInput, 'input', templateIssues)
   for (const { field, ref } of input.refs) {
     if (ref.root === 'tasks') addDep(ref.path[0] as string, () => splitField(field), 'template reference to task')
     if ((ref.root === 'item' || ref.root === 'index') && task.forEach === undefined) {
@@ -298,7 +304,9 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     }
     for (const { ref } of forEach.refs) if (ref.root === 'tasks') addDep(ref.path[0] as string, () => ['forEach'], 'forEach reference to task')
   }
-  for (const t of templateIssues) issue(splitField(t.field), t.message)
+  // An agent task's input sits under `input.input` of the agent tool; report it where the user wrote it.
+  const where = task.agent === undefined ? (field: string) => field : (field: string) => field.replace(/^input\.input\b/, 'input').replace(/^input\.session\b/, 'session')
+  for (const t of templateIssues) issue(splitField(where(t.field)), t.message)
 
   let when: CompiledCondition | undefined
   if (task.when !== undefined) {
@@ -312,14 +320,14 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
 
   let staticInput: { value: unknown } | undefined
   if (tool !== undefined && input.isStatic && forEach === undefined) {
-    if (task.input === undefined) {
+    if (rawInput === undefined) {
       const empty = cache.emptyInput(tool)
       if (empty !== false) staticInput = empty
-      else reportInputIssues(tool, {}, issue)
+      else reportInputIssues(tool, {}, issue, task.agent !== undefined)
     } else {
-      const checked = tool.input.safeParse(task.input)
+      const checked = tool.input.safeParse(rawInput)
       if (checked.success) staticInput = { value: checked.data }
-      else reportInputIssues(tool, task.input, issue)
+      else reportInputIssues(tool, rawInput, issue, task.agent !== undefined)
     }
   }
 
@@ -327,7 +335,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   return {
     index,
     id: task.id,
-    toolName: task.tool ?? '',
+    toolName: toolName ?? '',
     tool: tool as AnyTool,
     input,
     staticInput,
@@ -346,11 +354,14 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
 
 const EMPTY_INPUT: CompiledValue = Object.freeze({ isStatic: true, refs: [], resolve: () => ({}) })
 
-function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue']): void {
+function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue'], isAgent = false): void {
   const checked = tool.input.safeParse(input)
   if (checked.success) return
   for (const zi of checked.error.issues) {
-    issue(['input', ...zi.path.filter((p): p is string | number => typeof p !== 'symbol')], `input rejected by tool "${tool.name}": ${zi.message}`)
+    const path = zi.path.filter((p): p is string | number => typeof p !== 'symbol')
+    // For an agent task, the tool's `input.x` is the task's `input.x` and the tool's `session` its `session`.
+    const at = isAgent ? path : ['input', ...path]
+    issue(at, `input rejected by ${isAgent ? `agent "${tool.name.slice('agent.'.length)}"` : `tool "${tool.name}"`}: ${zi.message}`)
   }
 }
 

@@ -35,7 +35,9 @@ export const triggerSchema = z.enum(['all_succeeded', 'all_done', 'any_succeeded
 export const taskSchema = z
   .object({
     id: id.describe('Unique id within the workflow.'),
-    tool: z.string().min(1).optional().describe('Name of the tool to run.'),
+    tool: z.string().min(1).optional().describe('Name of the tool to run (or give `agent`).'),
+    agent: z.string().min(1).optional().describe('Name of the agent to run instead of a tool; the task input is the agent input.'),
+    session: z.string().min(1).optional().describe('Agent session whose instance runs the task (may be a template). Default: the run id.'),
     description: z.string().optional(),
     input: z.record(z.string(), z.unknown()).optional().describe('Tool input; string values may hold {{ templates }}.'),
     dependsOn: z.array(id).optional().describe('Tasks that must finish first (templates add their own).'),

@@ -1,0 +1,58 @@
+/**
+ * An agent as a workflow tool: `agent.<name>`, so a task can run an agent execution today with
+ * `tool: agent.chat`, and a future `agent:` task field can compile to exactly this tool.
+ * @module
+ */
+import { z } from 'zod'
+import { defineTool } from '../core/tool.js'
+import type { AnyTool } from '../core/tool.js'
+import { unknownAgentError } from './errors.js'
+import { EXECUTE_PARSED } from './session-pool.js'
+import type { AgentSessionPool } from './session-pool.js'
+
+/** Options of {@link createAgentTool}. */
+export interface AgentToolOptions {
+  /** Tool description. @default the agent's description */
+  readonly description?: string
+  /** Mean cost hint (ms) for the ready queue's critical-path ordering. */
+  readonly cost?: number
+}
+
+/**
+ * Makes the tool `agent.<agentName>` that runs one execution of the agent in `pool`.
+ *
+ * Tool input: `{ session?: string, input: <the agent's input> }`. `session` picks the instance;
+ * without it the run id is used, so the tasks of one run share one instance and separate runs do
+ * not. The agent's input schema (if any) is part of the tool's schema, so static task inputs are
+ * checked when the workflow compiles. The output is the agent's output; `ctx.signal` (task
+ * timeout, run cancel) aborts the execution.
+ * @example
+ * await using pool = new AgentSessionPool({ agents: [chat] })
+ * await using engine = createEngine({ tools: [createAgentTool(pool, 'chat')] })
+ * const flow = workflow({ id: 'ask' })
+ *   .task('first', 'agent.chat', { input: { session: 'user-42', input: { message: 'hello' } } })
+ *   .task('second', 'agent.chat', { input: { session: 'user-42', input: { message: '{{ tasks.first.output.reply }}' } } })
+ *   .build()
+ * await engine.run(flow)
+ */
+export function createAgentTool(pool: AgentSessionPool, agentName: string, options: AgentToolOptions = {}): AnyTool {
+  const agent = pool.agent(agentName)
+  if (agent === undefined) throw unknownAgentError(agentName, pool.agentNames)
+  const input = z
+    .object({
+      session: z.string().min(1).max(512).optional().describe('Session whose instance runs the execution. Default: the run id.'),
+      input: (agent.input ?? z.unknown()).describe(`Input of agent "${agent.name}".`),
+    })
+    .strict()
+  const description = options.description ?? agent.description
+  return defineTool({
+    name: `agent.${agent.name}`,
+    input,
+    ...(description !== undefined ? { description } : {}),
+    ...(options.cost !== undefined ? { cost: options.cost } : {}),
+    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }),
+  })
+}
+
+/** Alias of {@link createAgentTool}. */
+export const agentTool = createAgentTool

@@ -1,0 +1,16 @@
+/**
+ * Agent sessions (seed 002): `defineAgent`, the session pool (`AgentSessionPool`, also exported as
+ * `AgentTaskManager`), streaming chunks, health and metrics, and `createAgentTool`.
+ * @module
+ */
+export { defineAgent, isAgent, AGENT_NAME_PATTERN } from './define-agent.js'
+export type { Agent, AgentExecutionContext, AgentDefinition, AnyAgent } from './define-agent.js'
+export { AgentSessionPool, AgentSessionPool as AgentTaskManager } from './session-pool.js'
+export type { AgentExecuteOptions, AgentPoolCloseOptions } from './session-pool.js'
+export type { AgentSessionPoolOptions } from './options.js'
+export type { AgentChunk } from './stream.js'
+export type { AgentMetrics, AgentPoolHealth, AgentPoolMetrics } from './metrics.js'
+export { AgentError } from './errors.js'
+export type { AgentErrorCode } from './errors.js'
+export { agentTool, createAgentTool } from './agent-tool.js'
+export type { AgentToolOptions } from './agent-tool.js'

@@ -1,0 +1,82 @@
+/** Options of the agent session pool, and their one-time resolution into plain numbers. @module */
+import type { Clock } from '../core/clock.js'
+import { toMs } from '../core/duration.js'
+import type { Duration } from '../core/duration.js'
+import { InvalidOptionError } from '../core/errors.js'
+import { silentLogger } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
+import { isAgent } from './define-agent.js'
+import type { AnyAgent } from './define-agent.js'
+
+/** Options of {@link AgentSessionPool}. */
+export interface AgentSessionPoolOptions {
+  /** The agents the pool can run; names must be unique. */
+  readonly agents: Iterable<AnyAgent>
+  /**
+   * Source of time for idle timeouts and durations. Pass a `ManualClock` in tests.
+   * @default the system clock, with idle timers unref'd so they never keep the process alive
+   */
+  readonly clock?: Clock
+  /**
+   * How long an instance may sit unused before it is disposed (the seed's `INSTANCE_TIMEOUT`).
+   * Counted from the end of the session's last execution. @default '5m'
+   */
+  readonly idleTimeout?: Duration
+  /**
+   * Most instances alive (or being created) at once, over all agents. Beyond it the least
+   * recently used *idle* instance is evicted; when every instance is busy, the new session waits
+   * until one becomes idle (it never evicts an instance with executions running or queued).
+   * @default Infinity
+   */
+  readonly maxInstances?: number
+  /** Executions running at once, over all sessions (the seed's `TASK_MANAGER_WORKERS`). @default 10 */
+  readonly maxConcurrent?: number
+  /** Where disposal failures are reported. @default silent */
+  readonly logger?: Logger
+}
+
+/** Options with every default applied and durations in ms. */
+export interface ResolvedAgentSessionPoolOptions {
+  readonly agents: ReadonlyMap<string, AnyAgent>
+  readonly clock: Clock
+  readonly idleTimeoutMs: number
+  readonly maxInstances: number
+  readonly maxConcurrent: number
+  readonly logger: Logger
+}
+
+/**
+ * The system clock, except that timers are unref'd: a pool whose only pending timers are idle
+ * timeouts (hours, by the seed's defaults) must not keep a finished program running.
+ */
+const idleFriendlyClock: Clock = {
+  now: () => performance.now(),
+  setTimer(ms, fn) {
+    const handle = setTimeout(fn, ms)
+    handle.unref()
+    return () => clearTimeout(handle)
+  },
+}
+
+/** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
+export function resolveAgentSessionPoolOptions(options: AgentSessionPoolOptions): ResolvedAgentSessionPoolOptions {
+  const agents = new Map<string, AnyAgent>()
+  if (options.agents === undefined || typeof (options.agents as Partial<Iterable<AnyAgent>>)[Symbol.iterator] !== 'function') {
+    throw new InvalidOptionError('agents', 'an iterable of agents made by defineAgent()', options.agents)
+  }
+  for (const agent of options.agents) {
+    if (!isAgent(agent)) throw new InvalidOptionError('agents', 'agents made by defineAgent()', agent)
+    if (agents.has(agent.name)) throw new InvalidOptionError('agents', `unique names (duplicate "${agent.name}")`, agent.name)
+    agents.set(agent.name, agent)
+  }
+  const idleTimeoutMs = toMs('idleTimeout', options.idleTimeout ?? '5m')
+  const maxInstances = options.maxInstances ?? Infinity
+  if (!(maxInstances >= 1) || (Number.isFinite(maxInstances) && !Number.isInteger(maxInstances))) {
+    throw new InvalidOptionError('maxInstances', 'an integer ≥ 1 or Infinity', maxInstances)
+  }
+  const maxConcurrent = options.maxConcurrent ?? 10
+  if (!(maxConcurrent >= 1) || (Number.isFinite(maxConcurrent) && !Number.isInteger(maxConcurrent))) {
+    throw new InvalidOptionError('maxConcurrent', 'an integer ≥ 1 or Infinity', maxConcurrent)
+  }
+  return { agents, clock: options.clock ?? idleFriendlyClock, idleTimeoutMs, maxInstances, maxConcurrent, logger: options.logger ?? silentLogger }
+}

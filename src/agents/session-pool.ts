@@ -1,0 +1,326 @@
+/**
+ * The agent session pool (the seed's `AgentTaskManager`): instances pooled per
+ * `agentName#sessionId`, created on first use, reused by every execution of the session, disposed
+ * after an idle timeout, on eviction and at shutdown. Executions are queued in memory.
+ *
+ * One execution goes through three waits, in this order, each abortable and first come, first served:
+ * 1. its session's turn: one execution at a time per session, in submission order (all at once
+ *    for `concurrentSafe` agents), so an instance never serves two executions at once;
+ * 2. an instance place, when the session has none (`maxInstances`; see `session-table.ts`);
+ * 3. a worker slot (`maxConcurrent`), so waiting on a busy session never holds a slot.
+ * Then the instance is created if needed and the agent runs. Whatever happens to the caller, the
+ * session's next execution starts only after this one has returned.
+ *
+ * Lifecycle: `running` → `draining` (after `close()`: no new executions, accepted ones finish,
+ * idle instances are disposed as they become idle) → `closed`. `close({ force: true })` aborts the
+ * executions still running or queued.
+ * @module
+ */
+import type { Clock } from '../core/clock.js'
+import { CancelledError } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
+import { anySignal, untilAborted } from './abort.js'
+import type { Agent, AgentExecutionContext, AnyAgent } from './define-agent.js'
+import { agentInputError, createFailedError, poolClosedError, unknownAgentError } from './errors.js'
+import { Gate } from './gate.js'
+import { AgentCounters } from './metrics.js'
+import type { AgentMetrics, AgentPoolHealth, AgentPoolMetrics } from './metrics.js'
+import { resolveAgentSessionPoolOptions } from './options.js'
+import type { AgentSessionPoolOptions, ResolvedAgentSessionPoolOptions } from './options.js'
+import { SessionTable } from './session-table.js'
+import type { Creation, InstanceHolder, ReleaseReason, Session } from './session-table.js'
+import { ChunkStream, pumpStream } from './stream.js'
+import type { AgentChunk } from './stream.js'
+
+/** Options of one execution. */
+export interface AgentExecuteOptions {
+  /** Aborting it cancels the execution: it leaves the queue, or its `ctx.signal` aborts. */
+  readonly signal?: AbortSignal
+}
+
+/** Options of {@link AgentSessionPool.close}. */
+export interface AgentPoolCloseOptions {
+  /** Abort running and queued executions instead of letting them finish. @default false */
+  readonly force?: boolean
+}
+
+type Body = (instance: unknown, ctx: AgentExecutionContext) => Promise<unknown>
+
+/** Lets the agent tool run input its own schema already parsed (parsing twice would re-apply transforms). */
+export const EXECUTE_PARSED = Symbol('taskweave.agents.executeParsed')
+
+/**
+ * Runs agent executions on pooled, per-session instances.
+ * @example
+ * await using pool = new AgentSessionPool({ agents: [chat], idleTimeout: '2h', maxConcurrent: 10 })
+ * await pool.execute('chat', 'conversation-1', { message: 'hi' })        // creates the instance
+ * const second = await pool.execute(chat, 'conversation-1', { message: 'again' }) // reuses it, typed
+ * for await (const chunk of pool.stream('chat', 'conversation-1', { message: 'tell me more' })) {
+ *   if (chunk.type === 'delta') process.stdout.write(String(chunk.data))
+ * }
+ * console.log(pool.health(), pool.metrics())
+ */
+export class AgentSessionPool implements AsyncDisposable {
+  /** The clock idle timeouts and durations are measured on. */
+  readonly clock: Clock
+  readonly #options: ResolvedAgentSessionPoolOptions
+  readonly #table: SessionTable
+  readonly #workers: Gate
+  readonly #counters = new Map<string, AgentCounters>()
+  readonly #force = new AbortController()
+  readonly #disposals = new Set<Promise<void>>()
+  #state: 'running' | 'draining' | 'closed' = 'running'
+  #closing: Promise<void> | undefined
+  #drained: (() => void) | undefined
+  #work = 0
+  #pending = 0
+  #running = 0
+  #completed = 0
+  #failed = 0
+  #seq = 0
+
+  constructor(options: AgentSessionPoolOptions) {
+    this.#options = resolveAgentSessionPoolOptions(options)
+    this.clock = this.#options.clock
+    for (const name of this.#options.agents.keys()) this.#counters.set(name, new AgentCounters())
+    this.#workers = new Gate(this.#options.maxConcurrent)
+    this.#table = new SessionTable(this.#options.maxInstances, {
+      assigned: (session) => this.#countersOf(session.agent).activeInstances++,
+      released: (session, holder, reason) => this.#dispose(session, holder, reason),
+    })
+  }
+
+  /** The agent registered under `name`. */
+  agent(name: string): AnyAgent | undefined {
+    return this.#options.agents.get(name)
+  }
+
+  /** Names of the pool's agents. */
+  get agentNames(): string[] {
+    return [...this.#options.agents.keys()]
+  }
+
+  /** True while `agentName#sessionId` holds an instance (alive or being created). */
+  hasInstance(agentName: string, sessionId: string): boolean {
+    return this.#table.get(`${agentName}#${sessionId}`)?.instance !== undefined
+  }
+
+  /**
+   * Runs one execution on the session's instance and resolves with the agent's output. Rejects
+   * with the agent's error, `TW_AGENT_CREATE_FAILED`, `TW_AGENT_INPUT`, `TW_AGENT_UNKNOWN`,
+   * `TW_AGENT_CLOSED`, or `signal.reason` as soon as the signal aborts.
+   */
+  execute<Input, Output>(agent: Agent<unknown, Input, Output, unknown>, sessionId: string, input: Input, options?: AgentExecuteOptions): Promise<Output>
+  execute(agentName: string, sessionId: string, input: unknown, options?: AgentExecuteOptions): Promise<unknown>
+  execute(agent: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): Promise<unknown> {
+    try {
+      const resolved = this.#admit(agent)
+      return this[EXECUTE_PARSED](resolved, sessionId, this.#parse(resolved, input), options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** {@link execute} for input already parsed by the agent's schema. Not public API. */
+  [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions): Promise<unknown> {
+    if (this.#state !== 'running') return Promise.reject(poolClosedError())
+    const run = this.#run(agent, sessionId, options.signal, undefined, (instance, ctx) => Promise.resolve(agent.execute(instance, input, ctx)))
+    return untilAborted(run, options.signal)
+  }
+
+  /**
+   * Runs one execution as a stream of {@link AgentChunk}s. Unknown agents, invalid input and a
+   * closed pool throw at once; everything later arrives as an `error` chunk. The iterator's
+   * `return()` (a `break`) aborts the execution.
+   */
+  stream<Input, Chunk>(agent: Agent<unknown, Input, unknown, Chunk>, sessionId: string, input: Input, options?: AgentExecuteOptions): AsyncIterableIterator<AgentChunk<Chunk>>
+  stream(agentName: string, sessionId: string, input: unknown, options?: AgentExecuteOptions): AsyncIterableIterator<AgentChunk>
+  stream(agentRef: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): AsyncIterableIterator<AgentChunk> {
+    const agent = this.#admit(agentRef)
+    const parsed = this.#parse(agent, input)
+    if (this.#state !== 'running') throw poolClosedError()
+    const chunks = new ChunkStream<unknown>()
+    const run = this.#run(agent, sessionId, options.signal, chunks.stopSignal, (instance, ctx) => pumpStream(agent, instance, parsed, ctx, chunks))
+    run.then(
+      () => {},
+      (err: unknown) => chunks.fail(err),
+    )
+    return chunks
+  }
+
+  /** Health in the seed's shape. */
+  health(): AgentPoolHealth {
+    return {
+      running: this.#state === 'running',
+      state: this.#state,
+      workerCount: this.#options.maxConcurrent,
+      activeInstances: this.#table.instances,
+      runningTasks: this.#running,
+      queueType: 'memory',
+      queue: { pending: this.#pending, completed: this.#completed, failed: this.#failed },
+    }
+  }
+
+  /** Per-agent counters and the overall mean execution time. */
+  metrics(): AgentPoolMetrics {
+    const agents: Record<string, AgentMetrics> = {}
+    let executions = 0
+    let totalMs = 0
+    for (const [name, counters] of this.#counters) {
+      agents[name] = counters.snapshot()
+      executions += counters.executions
+      totalMs += counters.totalDurationMs
+    }
+    return { agents, meanDurationMs: executions === 0 ? 0 : totalMs / executions }
+  }
+
+  /**
+   * Stops taking executions, lets accepted ones finish (or aborts them with `force`), then disposes
+   * every instance. Idempotent: every call returns the same promise; a later `force` escalates.
+   */
+  close(options: AgentPoolCloseOptions = {}): Promise<void> {
+    if (options.force === true && !this.#force.signal.aborted) this.#force.abort(new CancelledError('the agent session pool was force-closed'))
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#state = 'draining'
+    for (const session of this.#table.sessions()) if (session.work === 0) void this.#table.release(session, 'closed')
+    if (this.#work > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
+    // Sessions that went idle while draining were released as they did; wait for their disposal.
+    while (this.#disposals.size > 0) await Promise.all([...this.#disposals])
+    this.#state = 'closed'
+  }
+
+  /** The three waits, the instance, the body, and the bookkeeping (see the module header). */
+  async #run(agent: AnyAgent, sessionId: string, callerSignal: AbortSignal | undefined, stopSignal: AbortSignal | undefined, body: Body): Promise<unknown> {
+    const signal = anySignal([this.#force.signal, callerSignal, stopSignal])
+    const counters = this.#countersOf(agent)
+    // Everything up to turn.acquire() is synchronous: the call order is the session's queue order.
+    const session = this.#table.enter(agent, sessionId)
+    this.#work++
+    this.#pending++
+    let startedAt: number | undefined
+    let failed = false
+    try {
+      await session.turn.acquire(signal)
+      try {
+        await this.#table.reserve(session, signal)
+        await this.#workers.acquire(signal)
+        try {
+          this.#pending--
+          this.#running++
+          startedAt = this.clock.now()
+          const instance = await this.#instanceOf(session, signal)
+          const executionId = `${session.key}/${++this.#seq}`
+          const logger: Logger = this.#options.logger.child({ agent: agent.name, sessionId, executionId })
+          return await body(instance, { signal, agentName: agent.name, sessionId, executionId, logger })
+        } finally {
+          this.#workers.release()
+        }
+      } finally {
+        session.turn.release()
+      }
+    } catch (err) {
+      failed = true
+      throw err
+    } finally {
+      if (startedAt === undefined) this.#pending--
+      else {
+        this.#running--
+        counters.finished(this.clock.now() - startedAt, failed)
+      }
+      if (failed) this.#failed++
+      else this.#completed++
+      this.#work--
+      this.#afterExecution(session)
+    }
+  }
+
+  /** The session's instance, created by the first execution that needs it. */
+  async #instanceOf(session: Session, signal: AbortSignal): Promise<unknown> {
+    const holder = session.instance
+    if (holder === undefined) throw new Error('invariant: an execution holding a worker slot has an instance place')
+    holder.creation ??= this.#create(session, holder)
+    // An execution aborted while the instance is being created leaves; the creation goes on for the next one.
+    const creation = await untilAborted(holder.creation, signal)
+    if (creation.ok) return creation.instance
+    throw createFailedError(session.agent.name, session.sessionId, creation.error)
+  }
+
+  async #create(session: Session, holder: InstanceHolder): Promise<Creation> {
+    try {
+      const instance = await session.agent.create(session.sessionId, holder.lifetime.signal)
+      this.#countersOf(session.agent).instancesCreated++
+      return { ok: true, instance }
+    } catch (error) {
+      // Give the place back, so the session's next execution tries again.
+      if (session.instance === holder) void this.#table.release(session, 'failed')
+      return { ok: false, error }
+    }
+  }
+
+  #afterExecution(session: Session): void {
+    const idle = this.#table.leave(session)
+    if (idle && session.instance !== undefined) {
+      if (this.#state === 'running') {
+        session.cancelIdle = this.clock.setTimer(this.#options.idleTimeoutMs, () => {
+          session.cancelIdle = undefined
+          if (session.work === 0) void this.#table.release(session, 'idle')
+        })
+      } else {
+        void this.#table.release(session, 'closed')
+      }
+    }
+    if (this.#work === 0) this.#drained?.()
+  }
+
+  /** Disposes a released instance once its creation settles; failures are logged, never thrown. */
+  #dispose(session: Session, holder: InstanceHolder, reason: ReleaseReason): Promise<void> {
+    const counters = this.#countersOf(session.agent)
+    counters.activeInstances--
+    if (reason === 'evicted') counters.instancesEvicted++
+    if (!holder.lifetime.signal.aborted) holder.lifetime.abort(new CancelledError(`the instance was released (${reason})`))
+    const creation = holder.creation
+    if (creation === undefined || reason === 'failed') return Promise.resolve()
+    const disposal = (async () => {
+      const created = await creation
+      if (!created.ok) return
+      try {
+        await session.agent.dispose?.(created.instance)
+      } catch (err) {
+        this.#options.logger.warn('agent instance dispose failed', { agent: session.agent.name, sessionId: session.sessionId, reason, error: String(err) })
+      } finally {
+        counters.instancesDisposed++
+      }
+    })()
+    this.#disposals.add(disposal)
+    void disposal.then(() => this.#disposals.delete(disposal))
+    return disposal
+  }
+
+  #admit(ref: string | AnyAgent): AnyAgent {
+    const name = typeof ref === 'string' ? ref : ref.name
+    const agent = this.#options.agents.get(name)
+    if (agent === undefined || (typeof ref !== 'string' && ref !== agent)) throw unknownAgentError(name, this.agentNames)
+    return agent
+  }
+
+  #parse(agent: AnyAgent, input: unknown): unknown {
+    if (agent.input === undefined) return input
+    const parsed = agent.input.safeParse(input)
+    if (parsed.success) return parsed.data
+    const issues = parsed.error.issues.map((issue) => ({ message: issue.message, ...(issue.path.length > 0 ? { field: issue.path.map(String).join('.') } : {}) }))
+    throw agentInputError(agent.name, issues, parsed.error)
+  }
+
+  #countersOf(agent: AnyAgent): AgentCounters {
+    return this.#counters.get(agent.name) as AgentCounters
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * Background work beside a conversation: functions, workflow runs and state machines submitted
+ * under a `conversationId`, watched with `status`/`result`/`peek`, stopped with `cancel`, and all
+ * cancelled and forgotten by `endConversation`. A thin layer: functions run as they are, workflows
+ * through `engine.start`, machines through `runStateMachine`; this class only keeps the books.
+ *
+ * Completions reach the conversation three ways, independent of each other: the `onComplete`
+ * callback, a live `completions(conversationId)` iterator, and an inbox that `drainInbox` empties
+ * (for "the next turn"). Finished tasks are remembered for `finishedTtl` and at most `maxFinished`
+ * of them (oldest first out), so a long-lived process stays bounded however many tasks it runs.
+ * Task states and their triggers are listed in `states.ts`.
+ * @module
+ */
+import { CancelledError, deserializeError, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { toMs } from '../core/duration.js'
+import type { RunResult } from '../engine/report.js'
+import type { StateMachineResult } from '../fsm/run.js'
+import { CompletionStream } from './completion-stream.js'
+import { FinishedIndex } from './finished-index.js'
+import { resolveExecutorOptions } from './options.js'
+import type { ConcurrentExecutorOptions, ResolvedExecutorOptions } from './options.js'
+import { canMove, isFinal } from './states.js'
+import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
+import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
+import type { Conversation, Entry } from './records.js'
+import type { BackgroundOutcome, BackgroundStats, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import { kindOf, startWork } from './work.js'
+
+/** What `endConversation` did. */
+export interface EndConversationResult {
+  /** Tasks that were still pending or running. */
+  readonly cancelled: number
+  /** Tasks forgotten (the cancelled ones included). */
+  readonly removed: number
+}
+
+/**
+ * Runs work in the background, per conversation.
+ * @example
+ * await using background = new ConcurrentExecutor({ engine, onComplete: (c) => console.log(c.taskId, c.status) })
+ * const id = background.submit({ conversationId: 'conv-1', name: 'balance', timeout: '30s', run: async ({ signal }) => bank.balance(signal) })
+ * // … the conversation goes on; at the next turn:
+ * for (const done of background.drainInbox('conv-1')) say(`By the way: ${JSON.stringify(done.value)}`)
+ * background.endConversation('conv-1') // cancels what still runs, forgets everything of conv-1
+ */
+export class ConcurrentExecutor implements AsyncDisposable {
+  readonly #options: ResolvedExecutorOptions
+  readonly #tasks = new Map<string, Entry>()
+  readonly #conversations = new Map<string, Conversation>()
+  readonly #finished: FinishedIndex
+  #active = 0
+  #seq = 0
+  #closing: Promise<void> | undefined
+
+  constructor(options: ConcurrentExecutorOptions = {}) {
+    this.#options = resolveExecutorOptions(options)
+    this.#finished = new FinishedIndex(this.#options.clock, this.#options.finishedTtlMs, this.#options.maxFinished, (id) => this.#forget(id))
+  }
+
+  /**
+   * Submits work; returns its id at once. The work starts on the next microtask. Throws only for
+   * a bad call (`TW_INVALID_OPTION`) or a closed executor (`TW_CANCELLED`); failures of the work
+   * itself are captured in its outcome.
+   */
+  submit<T>(options: SubmitFunction<T>): BackgroundTaskId<T>
+  submit<C, S extends string>(options: SubmitStateMachine<C, S>): BackgroundTaskId<StateMachineResult<C, S>>
+  submit(options: SubmitWorkflow): BackgroundTaskId<RunResult>
+  submit(options: SubmitOptions): BackgroundTaskId {
+    if (this.#closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the background executor is closed', { retryable: false })
+    checkSubmit(options)
+    const timeoutMs = options.timeout !== undefined ? toMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
+    const conversation = this.#conversation(options.conversationId)
+    const id = `${options.conversationId}:${options.name}:${++this.#seq}`
+    const entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
+    this.#tasks.set(id, entry)
+    conversation.tasks.add(id)
+    this.#active++
+    const signal = options.signal
+    if (signal !== undefined) {
+      const onAbort = (): void => void this.#stop(entry, 'cancelled', new CancelledError(`background task "${id}" was aborted`, { cause: signal.reason, details: { taskId: id } }))
+      if (signal.aborted) {
+        onAbort()
+        return id
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      entry.unhookSignal = () => signal.removeEventListener('abort', onAbort)
+    }
+    queueMicrotask(() => this.#start(entry, options, timeoutMs))
+    return id
+  }
+
+  /** The task's state and timings, or undefined when unknown or already forgotten. */
+  status(id: string): BackgroundTaskInfo | undefined {
+    const entry = this.#tasks.get(id)
+    return entry === undefined ? undefined : this.#info(entry)
+  }
+
+  /** Resolves with the task's outcome when it ends; never rejects. Undefined when the id is unknown or forgotten. */
+  result<T>(id: BackgroundTaskId<T> | string): Promise<BackgroundOutcome<T> | undefined> {
+    const entry = this.#tasks.get(id)
+    if (entry === undefined) return Promise.resolve(undefined)
+    if (entry.outcome !== undefined) return Promise.resolve(entry.outcome as BackgroundOutcome<T>)
+    return new Promise((resolve) => (entry.waiters ??= []).push(resolve as (outcome: BackgroundOutcome) => void))
+  }
+
+  /** The outcome if the task has ended; undefined while it runs (or when unknown). */
+  peek<T>(id: BackgroundTaskId<T> | string): BackgroundOutcome<T> | undefined {
+    return this.#tasks.get(id)?.outcome as BackgroundOutcome<T> | undefined
+  }
+
+  /** Cancels a pending or running task (its signal aborts; a workflow run is cancelled). False when it had already ended or is unknown. */
+  cancel(id: string, reason?: string): boolean {
+    const entry = this.#tasks.get(id)
+    if (entry === undefined) return false
+    return this.#stop(entry, 'cancelled', new CancelledError(reason ?? `background task "${id}" was cancelled`, { details: { taskId: id } }))
+  }
+
+  /** Every remembered task of a conversation, in submit order. */
+  list(conversationId: string): BackgroundTaskInfo[] {
+    const conversation = this.#conversations.get(conversationId)
+    if (conversation === undefined) return []
+    const infos: BackgroundTaskInfo[] = []
+    for (const id of conversation.tasks) {
+      const entry = this.#tasks.get(id)
+      if (entry !== undefined) infos.push(this.#info(entry))
+    }
+    return infos
+  }
+
+  /**
+   * Ends a conversation: cancels its pending and running tasks (their `result` promises resolve
+   * `cancelled`, `onComplete` and its iterators see it), ends its iterators, and forgets all its
+   * tasks and inbox. Other conversations are untouched.
+   */
+  endConversation(conversationId: string): EndConversationResult {
+    const conversation = this.#conversations.get(conversationId)
+    if (conversation === undefined) return { cancelled: 0, removed: 0 }
+    // Detach first: work submitted from a callback below starts a fresh conversation.
+    this.#conversations.delete(conversationId)
+    const ids = [...conversation.tasks]
+    let cancelled = 0
+    for (const id of ids) {
+      const entry = this.#tasks.get(id)
+      const reason = new CancelledError(`conversation "${conversationId}" ended`, { details: { conversationId, taskId: id } })
+      if (entry !== undefined && this.#stop(entry, 'cancelled', reason)) cancelled++
+    }
+    for (const id of ids) {
+      if (this.#tasks.get(id)?.conversation === conversation) this.#tasks.delete(id)
+      this.#finished.delete(id)
+    }
+    conversation.tasks.clear()
+    conversation.inbox.clear()
+    for (const stream of [...conversation.streams]) stream.end()
+    return { cancelled, removed: ids.length }
+  }
+
+  /**
+   * Completions of a conversation's tasks from now on, as they happen. Ends when `signal` aborts,
+   * the conversation ends or the executor closes; `break` ends it too.
+   */
+  completions(conversationId: string, options: { readonly signal?: AbortSignal } = {}): AsyncIterableIterator<BackgroundOutcome> {
+    if (this.#closing !== undefined || options.signal?.aborted === true) {
+      const ended = new CompletionStream(() => {})
+      ended.end()
+      return ended
+    }
+    const conversation = this.#conversation(conversationId)
+    const stream = new CompletionStream((s) => {
+      conversation.streams.delete(s)
+      this.#dropIfIdle(conversation)
+    }, options.signal)
+    conversation.streams.add(stream)
+    return stream
+  }
+
+  /** Returns the conversation's completions not drained yet, oldest first, and empties its inbox. */
+  drainInbox(conversationId: string): BackgroundOutcome[] {
+    const conversation = this.#conversations.get(conversationId)
+    if (conversation === undefined) return []
+    const outcomes: BackgroundOutcome[] = []
+    for (const id of conversation.inbox) {
+      const outcome = this.#tasks.get(id)?.outcome
+      if (outcome !== undefined) outcomes.push(outcome)
+    }
+    conversation.inbox.clear()
+    return outcomes
+  }
+
+  /** Sizes of the bookkeeping. */
+  stats(): BackgroundStats {
+    let inboxed = 0
+    for (const conversation of this.#conversations.values()) inboxed += conversation.inbox.size
+    return { tasks: this.#tasks.size, active: this.#active, finished: this.#finished.size, conversations: this.#conversations.size, inboxed }
+  }
+
+  /** Cancels every pending and running task, ends every iterator and stops the TTL timer. Idempotent; outcomes stay readable. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const reason = (id: string): CancelledError => new CancelledError('the background executor is closing', { details: { taskId: id } })
+      for (const entry of [...this.#tasks.values()]) this.#stop(entry, 'cancelled', reason(entry.id))
+      for (const conversation of [...this.#conversations.values()]) for (const stream of [...conversation.streams]) stream.end()
+      this.#finished.close()
+    })()
+    return this.#closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  #start(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
+    if (entry.status !== 'pending') return // cancelled before it started
+    const clock = this.#options.clock
+    this.#move(entry, 'running')
+    entry.startedAt = clock.now()
+    if (timeoutMs !== undefined) {
+      entry.cancelTimer = clock.setTimer(timeoutMs, () =>
+        this.#stop(entry, 'timed_out', new TimeoutError(`background task "${entry.id}" timed out after ${timeoutMs} ms`, { retryable: false, details: { taskId: entry.id, timeoutMs } })),
+      )
+    }
+    try {
+      const signalOf = (): AbortSignal => this.#signalOf(entry)
+      const work = startWork(options, {
+        taskId: entry.id,
+        get signal() {
+          return signalOf()
+        },
+        clock,
+        engine: this.#options.engine,
+        progress: (progress) => {
+          if (!isFinal(entry.status)) entry.progress = progress
+        },
+      })
+      entry.snapshot = work.snapshot
+      void work.done.then(
+        (result) => this.#finish(entry, result.status, result.value, result.error),
+        (error: unknown) => this.#finish(entry, 'failed', undefined, error),
+      )
+    } catch (error) {
+      this.#finish(entry, 'failed', undefined, error)
+    }
+  }
+
+  /**
+   * The task's signal, created on first use: most short functions never look at it, and an
+   * AbortController per task is the largest cost of a submit. Asked for after the task ended, it
+   * comes already aborted.
+   */
+  #signalOf(entry: Entry): AbortSignal {
+    if (entry.controller !== undefined) return entry.controller.signal
+    const controller = new AbortController()
+    if (isFinal(entry.status)) {
+      // Asked for after the task was stopped: abort with why it stopped (TW_TIMEOUT, TW_CANCELLED…).
+      const error = entry.outcome?.error
+      controller.abort(error !== undefined ? deserializeError(error) : new CancelledError(`background task "${entry.id}" is over`, { details: { taskId: entry.id } }))
+    }
+    else entry.controller = controller
+    return controller.signal
+  }
+
+  /** Stops a live task from outside (cancel, timeout, conversation end, close). False if it had ended. */
+  #stop(entry: Entry, status: 'cancelled' | 'timed_out', error: TaskweaveError): boolean {
+    if (isFinal(entry.status)) return false
+    const controller = entry.controller
+    this.#finish(entry, status, entry.snapshot?.(error), error)
+    // Abort after the books are closed, so abort listeners already see the final state.
+    controller?.abort(error)
+    return true
+  }
+
+  #finish(entry: Entry, status: BackgroundFinalStatus, value: unknown, error: unknown): void {
+    if (isFinal(entry.status)) return // a late result of a task already cancelled or timed out
+    const now = this.#options.clock.now()
+    this.#move(entry, status)
+    this.#active--
+    entry.cancelTimer?.()
+    entry.unhookSignal?.()
+    const outcome = toOutcome(entry, status, value, error, now)
+    entry.outcome = outcome
+    const waiters = entry.waiters
+    entry.controller = entry.cancelTimer = entry.unhookSignal = entry.snapshot = entry.waiters = undefined
+    if (waiters !== undefined) for (const resolve of waiters) resolve(outcome)
+    const conversation = entry.conversation
+    if (this.#tasks.get(entry.id) === entry) {
+      conversation.inbox.add(entry.id) // before the index: an immediate eviction must also empty the inbox
+      this.#finished.add(entry.id)
+    }
+    for (const stream of conversation.streams) stream.push(outcome)
+    this.#notify(outcome)
+  }
+
+  #notify(outcome: BackgroundOutcome): void {
+    const onComplete = this.#options.onComplete
+    if (onComplete === undefined) return
+    const report = (err: unknown): void => this.#options.logger.error('a background onComplete handler failed', { taskId: outcome.taskId, error: serializeError(err) })
+    try {
+      const returned: unknown = onComplete(outcome)
+      // A handler typed `void` may still be async: never let its rejection go unhandled.
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, report)
+    } catch (err) {
+      report(err)
+    }
+  }
+
+  #move(entry: Entry, to: BackgroundStatus): void {
+    if (!canMove(entry.status, to)) throw new Error(`taskweave internal error: background task "${entry.id}" cannot go from ${entry.status} to ${to}`)
+    entry.status = to
+  }
+
+  #info(entry: Entry): BackgroundTaskInfo {
+    return toInfo(entry, this.#options.clock.now())
+  }
+
+  #conversation(id: string): Conversation {
+    let conversation = this.#conversations.get(id)
+    if (conversation === undefined) this.#conversations.set(id, (conversation = newConversation(id)))
+    return conversation
+  }
+
+  /** Called by the finished index when a task ages out or is evicted by the bound. */
+  #forget(id: string): void {
+    const entry = this.#tasks.get(id)
+    if (entry === undefined) return
+    this.#tasks.delete(id)
+    entry.conversation.tasks.delete(id)
+    entry.conversation.inbox.delete(id)
+    this.#dropIfIdle(entry.conversation)
+  }
+
+  #dropIfIdle(conversation: Conversation): void {
+    if (conversation.tasks.size === 0 && conversation.streams.size === 0 && this.#conversations.get(conversation.id) === conversation) {
+      this.#conversations.delete(conversation.id)
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Options of the `ConcurrentExecutor`, typed once and resolved once: durations become
+ * milliseconds and bad values throw `TW_INVALID_OPTION` naming the option.
+ * @module
+ */
+import { systemClock } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
+import type { Duration } from '../core/duration.js'
+import { toMs } from '../core/duration.js'
+import { InvalidOptionError } from '../core/errors.js'
+import { silentLogger } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
+import type { BackgroundEngine, BackgroundOutcome } from './types.js'
+
+/** Options of `ConcurrentExecutor`. */
+export interface ConcurrentExecutorOptions {
+  /** The engine that runs workflow tasks; its clock becomes the default clock. @default none (workflow tasks fail with TW_INVALID_OPTION) */
+  readonly engine?: BackgroundEngine
+  /** Source of time for timeouts, timings and the finished TTL. @default the engine's clock, else the system clock */
+  readonly clock?: Clock
+  /** Time limit of tasks that set none. @default none */
+  readonly defaultTimeout?: Duration
+  /** How long a finished task stays readable (`result`, `peek`, inbox); `Infinity` keeps it until `maxFinished` evicts it. @default '10m' */
+  readonly finishedTtl?: Duration | typeof Infinity
+  /** Most finished tasks kept; the oldest finished is removed first. @default 10,000 */
+  readonly maxFinished?: number
+  /** Called once per task when it ends (errors it throws are logged, never rethrown). */
+  readonly onComplete?: (completion: BackgroundOutcome) => void
+  /** Where errors of `onComplete` are reported. @default silent */
+  readonly logger?: Logger
+}
+
+/** {@link ConcurrentExecutorOptions} with defaults filled and durations in ms. */
+export interface ResolvedExecutorOptions {
+  readonly engine: BackgroundEngine | undefined
+  readonly clock: Clock
+  readonly defaultTimeoutMs: number | undefined
+  readonly finishedTtlMs: number
+  readonly maxFinished: number
+  readonly onComplete: ((completion: BackgroundOutcome) => void) | undefined
+  readonly logger: Logger
+}
+
+/** Resolves the options; throws `TW_INVALID_OPTION` naming the first bad one. */
+export function resolveExecutorOptions(options: ConcurrentExecutorOptions): ResolvedExecutorOptions {
+  const maxFinished = options.maxFinished ?? 10_000
+  if (!Number.isInteger(maxFinished) || maxFinished < 0) throw new InvalidOptionError('maxFinished', 'an integer ≥ 0', maxFinished)
+  if (options.onComplete !== undefined && typeof options.onComplete !== 'function') throw new InvalidOptionError('onComplete', 'a function', options.onComplete)
+  const ttl = options.finishedTtl ?? '10m'
+  return {
+    engine: options.engine,
+    clock: options.clock ?? options.engine?.clock ?? systemClock,
+    defaultTimeoutMs: options.defaultTimeout === undefined ? undefined : toMs('defaultTimeout', options.defaultTimeout),
+    finishedTtlMs: ttl === Infinity ? Infinity : toMs('finishedTtl', ttl),
+    maxFinished,
+    onComplete: options.onComplete,
+    logger: options.logger ?? silentLogger,
+  }
+}

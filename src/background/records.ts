@@ -1,0 +1,103 @@
+/**
+ * The executor's records: one per task (live fields dropped when it ends, so a finished task
+ * costs little) and one per conversation, plus the pure functions that turn a record into what
+ * callers see.
+ * @module
+ */
+import { InvalidOptionError, serializeError } from '../core/errors.js'
+import type { ToolProgress } from '../core/tool.js'
+import { isStateMachine } from '../fsm/define.js'
+import type { CompletionStream } from './completion-stream.js'
+import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
+import type { BackgroundKind, BackgroundOutcome, BackgroundTaskInfo, SubmitOptions } from './types.js'
+
+/** A conversation's books. */
+export interface Conversation {
+  readonly id: string
+  /** Every task of the conversation still remembered, in submit order. */
+  readonly tasks: Set<string>
+  /** Finished tasks not yet drained (a subset of `tasks`). */
+  readonly inbox: Set<string>
+  readonly streams: Set<CompletionStream>
+}
+
+/** One task's books. */
+export interface Entry {
+  readonly id: string
+  readonly conversation: Conversation
+  readonly name: string
+  readonly kind: BackgroundKind
+  readonly submittedAt: number
+  status: BackgroundStatus
+  startedAt: number | undefined
+  progress: ToolProgress | undefined
+  outcome: BackgroundOutcome | undefined
+  // Live-only fields, dropped when the task ends.
+  controller: AbortController | undefined
+  cancelTimer: (() => void) | undefined
+  unhookSignal: (() => void) | undefined
+  snapshot: ((error: unknown) => unknown) | undefined
+  waiters: ((outcome: BackgroundOutcome) => void)[] | undefined
+}
+
+/** An empty conversation. */
+export function newConversation(id: string): Conversation {
+  return { id, tasks: new Set(), inbox: new Set(), streams: new Set() }
+}
+
+/** A pending task. Every field is present from the start, so all entries share one object shape. */
+export function newEntry(id: string, conversation: Conversation, name: string, kind: BackgroundKind, submittedAt: number): Entry {
+  return {
+    id, conversation, name, kind, submittedAt, status: 'pending',
+    startedAt: undefined, progress: undefined, outcome: undefined,
+    controller: undefined, cancelTimer: undefined, unhookSignal: undefined, snapshot: undefined, waiters: undefined,
+  }
+}
+
+/** The outcome of a task ending now with `status`. */
+export function toOutcome(entry: Entry, status: BackgroundFinalStatus, value: unknown, error: unknown, now: number): BackgroundOutcome {
+  const startedAt = entry.startedAt
+  return {
+    taskId: entry.id,
+    conversationId: entry.conversation.id,
+    name: entry.name,
+    kind: entry.kind,
+    status,
+    ...(value !== undefined ? { value } : {}),
+    ...(error !== undefined ? { error: serializeError(error) } : {}),
+    submittedAt: entry.submittedAt,
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    finishedAt: now,
+    durationMs: now - (startedAt ?? entry.submittedAt),
+  }
+}
+
+/** What `status` and `list` show; a running task's duration runs until `now`. */
+export function toInfo(entry: Entry, now: number): BackgroundTaskInfo {
+  const finishedAt = entry.outcome?.finishedAt
+  const from = entry.startedAt
+  const durationMs = from === undefined ? undefined : (finishedAt ?? now) - from
+  return {
+    taskId: entry.id,
+    conversationId: entry.conversation.id,
+    name: entry.name,
+    kind: entry.kind,
+    status: entry.status,
+    submittedAt: entry.submittedAt,
+    ...(from !== undefined ? { startedAt: from } : {}),
+    ...(finishedAt !== undefined ? { finishedAt } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    ...(entry.progress !== undefined ? { progress: entry.progress } : {}),
+  }
+}
+
+/** Throws `TW_INVALID_OPTION` naming the first bad field of a submit. */
+export function checkSubmit(options: SubmitOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('submit options', 'an object', options)
+  if (typeof options.conversationId !== 'string' || options.conversationId.length === 0) throw new InvalidOptionError('conversationId', 'a non-empty string', options.conversationId)
+  if (typeof options.name !== 'string' || options.name.length === 0) throw new InvalidOptionError('name', 'a non-empty string', options.name)
+  const run: unknown = options.run
+  if (typeof run !== 'function' && !isStateMachine(run) && (typeof run !== 'object' || run === null)) {
+    throw new InvalidOptionError('run', 'a function, a workflow definition or a state machine', run)
+  }
+}

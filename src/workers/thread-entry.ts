@@ -1,0 +1,69 @@
+/**
+ * Runs inside a pool thread: loads the worker module, calls its export, and answers with an
+ * envelope. Piscina would call the module directly, but then only an error's name and message
+ * cross back (no `code`, no `retryable`), and a TypeScript module that fails to load is reported
+ * as "Unknown file extension" instead of its own error. The envelope carries the error as
+ * `serializeError` data, so `TaskweaveError.is(err, code)` works on the main thread.
+ *
+ * TypeScript modules are loaded with `require`: in Node 20 threads tsx hooks `require` but not
+ * `import`, and tsx compiles ESM syntax for `require` (so top-level await is unavailable there).
+ * @module
+ */
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { serializeError, TaskweaveError } from '../core/errors.js'
+import type { SerializedError } from '../core/errors.js'
+
+/** What the main thread posts. */
+export interface ThreadTask {
+  readonly filename: string
+  readonly exportName: string
+  readonly input: unknown
+}
+
+/** What the thread answers. */
+export type ThreadResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SerializedError }
+
+const TS_EXTENSION = /\.[mc]?ts$/i
+const modules = new Map<string, Promise<Record<string, unknown>>>()
+
+function load(filename: string): Promise<Record<string, unknown>> {
+  let loaded = modules.get(filename)
+  if (loaded === undefined) {
+    loaded = TS_EXTENSION.test(filename)
+      ? Promise.resolve().then(() => createRequire(import.meta.url)(filename) as Record<string, unknown>)
+      : (import(pathToFileURL(filename).href) as Promise<Record<string, unknown>>)
+    // A module that failed to load is tried again by the next task (it may have been fixed on disk).
+    loaded.catch(() => modules.delete(filename))
+    modules.set(filename, loaded)
+  }
+  return loaded
+}
+
+/** Piscina calls this default export with each task. It never throws: failures are in the envelope. */
+export default async function runThreadTask(task: ThreadTask): Promise<ThreadResult> {
+  let namespace: Record<string, unknown>
+  try {
+    namespace = await load(task.filename)
+  } catch (err) {
+    const error = new TaskweaveError('TW_WORKER_MODULE', `worker module ${task.filename} failed to load: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+      retryable: false,
+      details: { module: task.filename },
+    })
+    return { ok: false, error: serializeError(error) }
+  }
+  const fn = namespace[task.exportName]
+  if (typeof fn !== 'function') {
+    const error = new TaskweaveError('TW_WORKER_EXPORT', `${task.filename} has no function export "${task.exportName}"`, {
+      retryable: false,
+      details: { module: task.filename, exportName: task.exportName, exports: Object.keys(namespace) },
+    })
+    return { ok: false, error: serializeError(error) }
+  }
+  try {
+    return { ok: true, value: await (fn as (input: unknown) => unknown)(task.input) }
+  } catch (err) {
+    return { ok: false, error: serializeError(err) }
+  }
+}

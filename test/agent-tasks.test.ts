@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine } from '../src/engine/engine.js'
+import { defineAgent } from '../src/agents/index.js'
+import type { ValidationError } from '../src/core/errors.js'
+
+function chatAgent() {
+  let created = 0
+  const agent = defineAgent({
+    name: 'chat',
+    input: z.object({ message: z.string() }),
+    create: (sessionId) => ({ sessionId, serial: ++created, history: [] as string[] }),
+    execute: (instance, { message }) => {
+      instance.history.push(message)
+      return { reply: `${instance.sessionId}#${instance.serial}: ${instance.history.join(' / ')}` }
+    },
+  })
+  return { agent, created: () => created }
+}
+
+describe('agent tasks in workflows', () => {
+  it('runs tasks that name an agent, reusing the instance of their session', async () => {
+    const { agent, created } = chatAgent()
+    await using engine = createEngine({ agents: [agent], builtins: false })
+    const result = await engine.run(
+      {
+        id: 'chat',
+        inputs: { user: { type: 'string' } },
+        tasks: [
+          { id: 'hello', agent: 'chat', session: '{{ inputs.user }}', input: { message: 'hello' } },
+          { id: 'again', agent: 'chat', session: '{{ inputs.user }}', input: { message: '{{ tasks.hello.output.reply }}' } },
+          { id: 'other', agent: 'chat', session: 'someone-else', input: { message: 'hi' } },
+          { id: 'default', agent: 'chat', input: { message: 'no session' } },
+        ],
+      },
+      { inputs: { user: 'ada' } },
+    )
+    expect(result.status).toBe('succeeded')
+    expect(result.tasks['again']!.output).toEqual({ reply: 'ada#1: hello / ada#1: hello' })
+    expect(result.tasks['other']!.output).toEqual({ reply: expect.stringMatching(/^someone-else#\d: hi$/) })
+    expect(result.tasks['default']!.output).toEqual({ reply: expect.stringMatching(new RegExp(`^${result.runId}#\\d: no session$`)) })
+    expect(created()).toBe(3)
+    expect(result.tasks['hello']!.tool).toBe('agent.chat')
+    expect(engine.agents!.health().activeInstances).toBe(3)
+  })
+
+  it('reports unknown agents, bad static input and a task with both a tool and an agent', async () => {
+    const { agent } = chatAgent()
+    await using engine = createEngine({ agents: [agent], builtins: false })
+    let error: ValidationError | undefined
+    try {
+      engine.compile({
+        id: 'bad',
+        tasks: [
+          { id: 'a', agent: 'caht', input: { message: 'x' } },
+          { id: 'b', agent: 'chat', input: { message: 42 } },
+          { id: 'c', agent: 'chat', tool: 'x.y' },
+        ],
+      })
+    } catch (err) {
+      error = err as ValidationError
+    }
+    expect(error?.issues.map((i) => `${i.taskId} ${i.field}: ${i.message}`)).toEqual([
+      'a tasks[0].agent: unknown agent "caht"; did you mean "chat"?',
+      expect.stringMatching(/^b tasks\[1\]\.input\.message: input rejected by agent "chat": /),
+      'c tasks[2]: a task names either a tool or an agent, not both',
+    ])
+  })
+})
