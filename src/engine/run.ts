@@ -99,9 +99,12 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   readonly #extraIds = new Map<string, number>()
   /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
   readonly #settleStack: TaskNode[] = []
-  readonly #priority: number[] = []
-  readonly #rank: number[] = []
-  readonly #seq: number[] = []
+  /**
+   * Ready-queue keys per node, in typed arrays (no per-task heap objects for the collector to trace).
+   * The queues read them through this object, so growing an array (tasks added at run time) only
+   * replaces the property.
+   */
+  readonly #keys: { priority: Int32Array; rank: Float64Array; seq: Float64Array }
   readonly #queue: ReadyQueue
   readonly #groupQueues = new Map<string, ReadyQueue>()
   readonly #groupRunning = new Map<string, number>()
@@ -125,11 +128,12 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#env = env
     this.#settings = settings
     this.#events = events
-    this.#queue = new ReadyQueue({ priority: this.#priority, rank: this.#rank, seq: this.#seq })
+    const capacity = Math.max(16, workflow.tasks.length)
+    this.#keys = { priority: new Int32Array(capacity), rank: new Float64Array(capacity), seq: new Float64Array(capacity) }
+    this.#queue = new ReadyQueue(this.#keys)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     const tasks = workflow.tasks
     for (const task of tasks) this.#addNode(task.id, task, task.parents, task.children, true)
-    const children = tasks.map((t) => t.children)
     const order = workflow.order
     const toolCost = new Map<string, number>()
     const cost = (i: number): number => {
@@ -139,8 +143,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       if (c === undefined) toolCost.set(task.toolName, (c = this.#costOf(task)))
       return c
     }
-    const ranks = criticalPathRanks(order, children, cost)
-    for (let i = 0; i < tasks.length; i++) this.#rank[i] = ranks[i] as number
+    const ranks = criticalPathRanks(order, (i) => (tasks[i] as CompiledTask).children, cost)
+    this.#keys.rank.set(ranks)
   }
 
   /** Current status of a task, or undefined when there is no such task. */
@@ -206,9 +210,18 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       this.#extraIds.set(id, index)
     }
     this.#nodes.push(node)
-    this.#priority.push(task.priority)
-    this.#rank.push(0)
-    this.#seq.push(0)
+    const keys = this.#keys
+    if (index >= keys.priority.length) {
+      const grow = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+        const next = make(old.length * 2)
+        next.set(old)
+        return next
+      }
+      keys.priority = grow(keys.priority, (n) => new Int32Array(n))
+      keys.rank = grow(keys.rank, (n) => new Float64Array(n))
+      keys.seq = grow(keys.seq, (n) => new Float64Array(n))
+    }
+    keys.priority[index] = task.priority
     return node
   }
 
@@ -294,7 +307,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       return true
     }
     const itemTask: CompiledTask = { ...task, forEach: undefined }
-    const rank = this.#rank[owner.index] as number
+    const rank = this.#keys.rank[owner.index] as number
     owner.items = []
     owner.pendingItems = list.length
     for (let i = 0; i < list.length; i++) {
@@ -303,7 +316,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       child.itemIndex = i
       child.hasItem = true
       child.forEachOwner = owner.index
-      this.#rank[child.index] = rank
+      this.#keys.rank[child.index] = rank
       owner.items.push(child.index)
       if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: child.id, tool: task.toolName, forEachOf: owner.id })
       this.#makeReady(child)
@@ -366,7 +379,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   #makeReady(node: TaskNode): void {
     this.#transition(node, 'ready')
-    this.#seq[node.index] = this.#nextSeq++
+    this.#keys.seq[node.index] = this.#nextSeq++
     this.#queue.push(node.index)
     if (this.#events.wants('task:ready')) this.#emit('task:ready', { taskId: node.id })
   }
@@ -424,7 +437,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #groupQueue(group: string): ReadyQueue {
     let queue = this.#groupQueues.get(group)
     if (queue === undefined) {
-      queue = new ReadyQueue({ priority: this.#priority, rank: this.#rank, seq: this.#seq })
+      queue = new ReadyQueue(this.#keys)
       this.#groupQueues.set(group, queue)
     }
     return queue
@@ -626,7 +639,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       const parent = this.#nodes[p] as TaskNode
       if (!isTerminal(parent.status)) parent.addChild(node.index)
     }
-    this.#rank[node.index] = this.#costOf(task)
+    this.#keys.rank[node.index] = this.#costOf(task)
     if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: node.id, tool: task.toolName, ...(addedBy !== undefined ? { addedBy } : {}) })
     if (node.waiting === 0 && this.#evaluate(node)) this.#settle(node)
     this.#pump()

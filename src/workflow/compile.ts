@@ -266,7 +266,17 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     else if (!deps.includes(dep)) deps.push(dep)
   }
   const dependsOn = task.dependsOn
-  if (dependsOn !== undefined) for (let k = 0; k < dependsOn.length; k++) addDep(dependsOn[k] as string, () => ['dependsOn', k], 'dependency')
+  if (dependsOn !== undefined) {
+    // The common case, inlined: no closure per dependency unless one is wrong.
+    for (let k = 0; k < dependsOn.length; k++) {
+      const id = dependsOn[k] as string
+      const dep = ctx.indexOf(id)
+      if (dep !== undefined && dep !== index) {
+        if (deps === undefined) deps = [dep]
+        else if (!deps.includes(dep)) deps.push(dep)
+      } else addDep(id, () => ['dependsOn', k], 'dependency')
+    }
+  }
 
   let tool: AnyTool | undefined
   // An agent task runs the tool `agent.<name>` with `{ session, input }` (see agents/agent-tool.ts).

@@ -62,12 +62,12 @@ export function topologicalOrder(parents: readonly (readonly number[])[], childr
  * Longest remaining path from each node to a sink, counting the node's own cost: the key that keeps
  * the tasks on the critical path moving first when slots are scarce (list scheduling, HLFET).
  */
-export function criticalPathRanks(order: readonly number[], children: readonly (readonly number[])[], cost: (node: number) => number): Float64Array {
-  const rank = new Float64Array(children.length)
+export function criticalPathRanks(order: readonly number[], childrenOf: (node: number) => readonly number[], cost: (node: number) => number): Float64Array {
+  const rank = new Float64Array(order.length)
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k] as number
     let best = 0
-    for (const child of children[node] ?? []) {
+    for (const child of childrenOf(node)) {
       const r = rank[child] as number
       if (r > best) best = r
     }
