@@ -25,6 +25,9 @@ describe('progress views', () => {
     for (const event of events) view.handle(event)
     now = 1200
     view.stop()
+    const drawn = written.length
+    view.stop() // the command stops the view once after the run and once on the way out
+    expect(written.length).toBe(drawn)
     // eslint-disable-next-line no-control-regex -- stripping the ANSI codes the view wrote
     const frame = written.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
     expect(frame).toContain('demo  1.2s')

@@ -118,6 +118,7 @@ export function createLiveView(stream: NodeJS.WriteStream, taskIds: readonly str
     return lines
   }
   const timer = setInterval(draw, intervalMs)
+  let stopped = false
   return {
     handle(event) {
       dirty = true
@@ -143,6 +144,9 @@ export function createLiveView(stream: NodeJS.WriteStream, taskIds: readonly str
           break
         case 'task:succeeded':
           row.finishedAt = event.at
+          // A forEach task has no start event of its own: its duration tells when it began.
+          row.startedAt ??= event.at - event.durationMs
+          row.note = undefined
           break
         case 'task:failed':
           row.finishedAt = event.at
@@ -160,6 +164,8 @@ export function createLiveView(stream: NodeJS.WriteStream, taskIds: readonly str
       }
     },
     stop() {
+      if (stopped) return
+      stopped = true
       clearInterval(timer)
       dirty = true
       draw()
