@@ -113,3 +113,15 @@ describe('taskweave CLI', () => {
     expect(await main(['run', 'a.yaml', '--input', 'novalue'], captureIo())).toBe(2)
   })
 })
+
+describe('taskweave validate --json', () => {
+  it('prints the issues as JSON on stdout when the workflow is invalid', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-validate-'))
+    const file = join(dir, 'flow.yaml')
+    await writeFile(file, 'id: w\ntasks:\n  - id: a\n    tool: fs.nope\n')
+    const io = captureIo()
+    expect(await main(['validate', file, '--json'], io)).toBe(2)
+    const answer = JSON.parse(io.out.join('\n'))
+    expect(answer).toMatchObject({ valid: false, issues: [{ taskId: 'a', field: 'tasks[0].tool', line: 4 }] })
+  })
+})

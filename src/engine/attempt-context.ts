@@ -13,7 +13,7 @@ export interface AttemptHost {
   progress(node: TaskNode, token: number, progress: ToolProgress): void
   baseLogger(): Logger
   readonly clock: Clock
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>): void
+  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by: TaskNode, token: number): void
 }
 
 /** A tool's context; its signal and logger are created only when the tool asks for them. */
@@ -33,7 +33,8 @@ export class AttemptContext implements ToolContext {
 
   get signal(): AbortSignal {
     const node = this.#node
-    if (node.token !== this.#token) return AbortSignal.abort(new CancelledError('this attempt is over'))
+    // An attempt that already ended (timed out, failed, cancelled) gets an aborted signal.
+    if (node.token !== this.#token || node.status !== 'running') return AbortSignal.abort(new CancelledError('this attempt is over'))
     if (node.controller === undefined) {
       const controller = new AbortController()
       node.controller = controller
@@ -73,7 +74,7 @@ export class AttemptContext implements ToolContext {
 
   addTask(task: TaskSpec): void {
     const taken = new Set((this.spawned ?? []).map((t) => t.id))
-    this.#host.validateAddedTask(task, taken)
+    this.#host.validateAddedTask(task, taken, this.#node, this.#token)
     ;(this.spawned ??= []).push(task)
   }
 }

@@ -118,8 +118,14 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #state: 'idle' | 'running' | 'cancelling' | 'finished' = 'idle'
   #stopStatus: RunStatus | undefined
   #stopReason: string | undefined
-  #startedAt = 0
-  #startedWall = ''
+  #startedAt: number
+  #startedWall: string
+  /** Slots granted by the engine's pool and not yet used by the dispatch loop. */
+  #granted = 0
+  /** Depth of event delivery in progress (listeners may call back into the run). */
+  #emitting = 0
+  /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends). */
+  readonly #reservedIds = new Map<string, TaskNode>()
   #unhookSignal: (() => void) | undefined
 
   constructor(workflow: CompiledWorkflow, env: RunEnvironment, settings: RunSettings, events: EventEmitter) {
@@ -132,6 +138,9 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#keys = { priority: new Int32Array(capacity), rank: new Float64Array(capacity), seq: new Float64Array(capacity) }
     this.#queue = new ReadyQueue(this.#keys)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
+    // Set here too, so a run cancelled before it starts still reports sensible times.
+    this.#startedAt = env.clock.now()
+    this.#startedWall = new Date().toISOString()
     const tasks = workflow.tasks
     for (const task of tasks) this.#addNode(task.id, task, task.parents, task.children, true)
     const order = workflow.order
@@ -187,14 +196,23 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#maybeFinish()
   }
 
-  /** Cancels the run: nothing new starts, running attempts are aborted, the result says `cancelled`. */
+  /**
+   * Cancels the run: nothing new starts, running attempts are aborted, the result says `cancelled`.
+   * Called from an event listener, it takes effect right after the transition being reported,
+   * never in the middle of it.
+   */
   cancel(reason = 'the run was cancelled'): void {
-    this.#stop('cancelled', reason)
+    if (this.#emitting > 0) queueMicrotask(() => this.#stop('cancelled', reason))
+    else this.#stop('cancelled', reason)
   }
 
-  /** Called by the slot pool when a global slot frees up. */
-  wake(): void {
+  /** Called by the slot pool with a slot this run now holds; false hands it back unused. */
+  grant(): boolean {
+    this.#granted++
     this.#pump()
+    const unused = this.#granted
+    this.#granted = 0
+    return unused === 0
   }
 
   // ---------------------------------------------------------------- graph
@@ -260,7 +278,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   }
 
   #conditionScope(taskRefs: readonly string[]): Record<string, unknown> {
-    const tasks: Record<string, unknown> = {}
+    const tasks = Object.create(null) as Record<string, unknown>
     for (const id of taskRefs) {
       const index = this.#indexOf(id)
       const node = index === undefined ? undefined : this.#nodes[index]
@@ -304,12 +322,15 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       this.#transition(owner, 'succeeded')
       owner.finishedAt = owner.firstStartedAt
       if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: owner.id, attempt: 0, durationMs: 0 })
+      this.#afterTerminal(owner)
       return true
     }
     const itemTask: CompiledTask = { ...task, forEach: undefined }
     const rank = this.#keys.rank[owner.index] as number
     owner.items = []
     owner.pendingItems = list.length
+    // Every item is made ready before any is reported, so a listener that cancels the run sees
+    // (and cancels) all of them.
     for (let i = 0; i < list.length; i++) {
       const child = this.#addNode(`${owner.id}[${i}]`, itemTask, NO_TASKS, NO_TASKS)
       child.item = list[i]
@@ -318,8 +339,14 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       child.forEachOwner = owner.index
       this.#keys.rank[child.index] = rank
       owner.items.push(child.index)
-      if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: child.id, tool: task.toolName, forEachOf: owner.id })
-      this.#makeReady(child)
+      this.#makeReady(child, false)
+    }
+    if (this.#events.wants('task:added') || this.#events.wants('task:ready')) {
+      for (const index of owner.items) {
+        const child = this.#nodes[index] as TaskNode
+        this.#emit('task:added', { taskId: child.id, tool: task.toolName, forEachOf: owner.id })
+        this.#emit('task:ready', { taskId: child.id })
+      }
     }
     return false
   }
@@ -377,11 +404,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     node.status = to
   }
 
-  #makeReady(node: TaskNode): void {
+  #makeReady(node: TaskNode, report = true): void {
     this.#transition(node, 'ready')
     this.#keys.seq[node.index] = this.#nextSeq++
     this.#queue.push(node.index)
-    if (this.#events.wants('task:ready')) this.#emit('task:ready', { taskId: node.id })
+    if (report && this.#events.wants('task:ready')) this.#emit('task:ready', { taskId: node.id })
   }
 
   #skip(node: TaskNode, reason: string, root: number): void {
@@ -400,7 +427,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#transition(node, 'failed')
     if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: node.id, attempt: node.attempts, error: node.error })
     this.#afterTerminal(node)
-    if (this.#settings.failFast) queueMicrotask(() => this.#stop('failed', `failFast: task "${node.id}" failed`))
+    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${node.id}" failed`)
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -423,7 +450,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
             continue
           }
         }
-        if (!this.#env.slots.tryAcquire(this)) {
+        if (this.#granted > 0) this.#granted--
+        else if (!this.#env.slots.tryAcquire(this)) {
           queue.push(index)
           break
         }
@@ -466,7 +494,10 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (node.firstStartedAt < 0) node.firstStartedAt = now
     node.controller = undefined
     const task = node.task
-    if (this.#events.wants('task:started')) this.#emit('task:started', { taskId: node.id, attempt: node.attempts, tool: task.toolName })
+    if (this.#events.wants('task:started')) {
+      this.#emit('task:started', { taskId: node.id, attempt: node.attempts, tool: task.toolName })
+      if (node.token !== token || node.status !== 'running') return
+    }
 
     let input: unknown
     if (task.staticInput !== undefined) input = task.staticInput.value
@@ -530,7 +561,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#releaseSlot(node)
     this.#env.toolStats.record(node.task.toolName, now - node.attemptStartedAt)
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: node.id, attempt: node.attempts, durationMs: now - node.firstStartedAt })
-    if (ctx.spawned !== undefined) for (const spec of ctx.spawned) this.#commitAddedTask(spec, node.id)
+    if (ctx.spawned !== undefined) {
+      this.#releaseReserved(node)
+      // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
+      if (this.#state === 'running') for (const spec of ctx.spawned) this.#commitAddedTask(spec, node.id)
+    }
     this.#afterTerminal(node)
     this.#settle(node)
     this.#pump()
@@ -539,29 +574,33 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   #attemptFailed(node: TaskNode, token: number, err: unknown): void {
     if (node.token !== token || node.status !== 'running') return
+    this.#releaseReserved(node)
     node.timer?.()
     node.timer = undefined
     const now = this.#env.clock.now()
     const error = serializeError(err)
-    this.#releaseSlot(node)
     const policy = node.task.retry
+    // The state changes before the slot is released, so nothing the release sets off can see this
+    // attempt as still running.
     if (this.#state === 'running' && shouldRetry(policy, node.attempts, err)) {
       ;(node.failedAttempts ??= []).push({ attempt: node.attempts, startedAt: node.attemptStartedAt, finishedAt: now, error })
       const delayMs = Math.max(backoffDelayMs(policy, node.attempts, this.#env.random), retryAfterHintMs(err) ?? 0)
       this.#transition(node, 'retrying')
-      if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId: node.id, attempt: node.attempts, delayMs, error })
+      this.#releaseSlot(node)
       node.retryTimer = this.#env.clock.setTimer(delayMs, () => {
         node.retryTimer = undefined
         if (node.status !== 'retrying' || this.#state !== 'running') return
         this.#makeReady(node)
         this.#pump()
       })
+      if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId: node.id, attempt: node.attempts, delayMs, error })
       this.#pump()
       return
     }
     node.error = error
     node.finishedAt = now
     this.#transition(node, 'failed')
+    this.#releaseSlot(node)
     if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: node.id, attempt: node.attempts, error })
     this.#afterTerminal(node)
     this.#settle(node)
@@ -593,8 +632,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       this.#pendingHandlers--
       return
     }
-    if (outcome instanceof Promise) {
-      outcome
+    if (typeof (outcome as PromiseLike<void> | undefined)?.then === 'function') {
+      Promise.resolve(outcome)
         .catch((err: unknown) => this.#env.logger.error('a task completion handler failed', { runId: this.id, taskId: node.id, error: serializeError(err) }))
         .finally(() => {
           this.#pendingHandlers--
@@ -608,8 +647,16 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   // ---------------------------------------------------------------- dynamic tasks
 
   /** Validates a task added at run time (throws `TW_VALIDATION`), without adding it. */
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>): void {
+  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by?: TaskNode, token?: number): void {
+    if (by !== undefined && (by.token !== token || by.status !== 'running')) {
+      throw new TaskweaveError('TW_DYNAMIC_TASK', `task "${by.id}" cannot add tasks: its attempt is over`, { retryable: false })
+    }
+    if (this.#reservedIds.has(spec.id)) {
+      throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}": another running task already added it`, { retryable: false, details: { taskId: spec.id } })
+    }
     this.#compileAdded(spec, alsoTaken)
+    // Reserved until the adding attempt ends, so two running tools cannot add the same id.
+    if (by !== undefined) this.#reservedIds.set(spec.id, by)
   }
 
   /** Adds a task to the running workflow; it joins the same report. */
@@ -631,6 +678,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   }
 
   #commitAddedTask(spec: TaskSpec, addedBy: string | undefined): void {
+    if (this.#state !== 'running') return
     const task = this.#compileAdded(spec, new Set())
     const parents = task.parents
     const node = this.#addNode(task.id, task, parents, NO_TASKS)
@@ -643,6 +691,12 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: node.id, tool: task.toolName, ...(addedBy !== undefined ? { addedBy } : {}) })
     if (node.waiting === 0 && this.#evaluate(node)) this.#settle(node)
     this.#pump()
+  }
+
+  /** Frees the task ids an attempt of `node` reserved with `ctx.addTask`. */
+  #releaseReserved(node: TaskNode): void {
+    if (this.#reservedIds.size === 0) return
+    for (const [id, by] of this.#reservedIds) if (by === node) this.#reservedIds.delete(id)
   }
 
   // ---------------------------------------------------------------- ending
@@ -673,6 +727,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       node.finishedAt = now
       this.#settled++
       if (this.#events.wants('task:cancelled')) this.#emit('task:cancelled', { taskId: node.id, reason })
+      this.#afterTerminal(node)
     }
     this.#queue.removeWhere(() => true)
     for (const queue of this.#groupQueues.values()) queue.removeWhere(() => true)
@@ -682,7 +737,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   #maybeFinish(): void {
     if (this.#state === 'finished' || this.#state === 'idle') return
-    if (this.#settled < this.#nodes.length || this.#pendingHandlers > 0) return
+    // A cancelled run does not wait for completion handlers: they can add nothing to it any more.
+    if (this.#settled < this.#nodes.length || (this.#pendingHandlers > 0 && this.#state === 'running')) return
     if (this.#running > 0) return
     this.#state = 'finished'
     this.#unhookSignal?.()
@@ -726,7 +782,12 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   }
 
   #emit<K extends EventName>(type: K, payload: Omit<EventMap[K], 'runId' | 'at'>): void {
-    this.#events.emit({ type, runId: this.id, at: this.#env.clock.now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
+    this.#emitting++
+    try {
+      this.#events.emit({ type, runId: this.id, at: this.#env.clock.now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
+    } finally {
+      this.#emitting--
+    }
   }
 }
 

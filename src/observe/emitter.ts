@@ -83,13 +83,17 @@ export class EventEmitter {
       buffer.push(event)
       wake?.()
     })
+    const signal = options.signal
     const end = (): void => {
+      if (ended) return
       ended = true
       off()
+      signal?.removeEventListener('abort', end)
       wake?.()
     }
     options.until?.then(end, end)
-    options.signal?.addEventListener('abort', end, { once: true })
+    if (signal?.aborted === true) end()
+    else signal?.addEventListener('abort', end, { once: true })
     const iterator: AsyncIterableIterator<TaskweaveEvent> = {
       async next() {
         for (;;) {

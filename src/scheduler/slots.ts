@@ -1,18 +1,25 @@
 /**
- * Engine-wide slots: the global concurrency limit shared by every run of one engine. A run that
- * finds no free slot registers to be woken when one is released.
+ * Engine-wide slots: the global concurrency limit shared by every run of one engine.
+ *
+ * A run takes a free slot directly while nobody waits. Once runs wait, freed slots go to them in
+ * first-come order (a served run that wants more goes to the back of the line), so one busy run
+ * cannot starve another. A freed slot is granted on a microtask rather than inside `release()`:
+ * the releasing run finishes its own bookkeeping before any run (itself included) starts anything.
  * @module
  */
 
-/** Something that can be woken to try again (a run's dispatch loop). */
+/** Something that can be handed a slot (a run's dispatch loop). */
 export interface SlotWaiter {
-  wake(): void
+  /** Receives a slot it holds from now on; returns false (and keeps nothing) when it has no use for it. */
+  grant(): boolean
 }
 
-/** A counting semaphore without promises: try, or wait to be woken. */
+/** A counting semaphore without promises: take a free slot, or queue to be granted one. */
 export class SlotPool {
   #used = 0
-  readonly #waiters = new Set<SlotWaiter>()
+  readonly #waiters: SlotWaiter[] = []
+  readonly #waiting = new Set<SlotWaiter>()
+  #draining = false
 
   /** @param capacity slots in all (Infinity for no limit) */
   constructor(readonly capacity: number) {}
@@ -22,27 +29,46 @@ export class SlotPool {
     return this.#used
   }
 
-  /** Takes a slot if one is free; otherwise remembers `waiter` and returns false. */
+  /** Takes a slot if one is free and nobody is waiting; otherwise queues `waiter` and returns false. */
   tryAcquire(waiter: SlotWaiter): boolean {
-    if (this.#used < this.capacity) {
+    if (this.#used < this.capacity && this.#waiters.length === 0) {
       this.#used++
       return true
     }
-    this.#waiters.add(waiter)
+    if (!this.#waiting.has(waiter)) {
+      this.#waiting.add(waiter)
+      this.#waiters.push(waiter)
+    }
+    this.#scheduleDrain()
     return false
   }
 
-  /** Gives a slot back and wakes the waiters (each retries; the first ones get the slot). */
+  /** Gives a slot back; waiting runs are served on the next microtask. */
   release(): void {
     this.#used--
-    if (this.#waiters.size === 0) return
-    const waiters = [...this.#waiters]
-    this.#waiters.clear()
-    for (const waiter of waiters) waiter.wake()
+    if (this.#waiters.length > 0) this.#scheduleDrain()
   }
 
-  /** Forgets a waiter (its run ended). */
+  /** Forgets a waiter (its run ended or needs no slot any more). */
   forget(waiter: SlotWaiter): void {
-    this.#waiters.delete(waiter)
+    if (!this.#waiting.delete(waiter)) return
+    const at = this.#waiters.indexOf(waiter)
+    if (at >= 0) this.#waiters.splice(at, 1)
+  }
+
+  #scheduleDrain(): void {
+    if (this.#draining || this.#used >= this.capacity) return
+    this.#draining = true
+    queueMicrotask(() => this.#drain())
+  }
+
+  #drain(): void {
+    this.#draining = false
+    while (this.#used < this.capacity && this.#waiters.length > 0) {
+      const waiter = this.#waiters.shift() as SlotWaiter
+      this.#waiting.delete(waiter)
+      this.#used++
+      if (!waiter.grant()) this.#used--
+    }
   }
 }

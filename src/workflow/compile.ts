@@ -395,7 +395,7 @@ export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record
   const declared = workflow.inputs
   const file = workflow.file !== undefined ? { file: workflow.file } : {}
   for (const [name, value] of Object.entries(given)) {
-    if (Object.keys(declared).length > 0 && !(name in declared)) issues.push({ ...file, field: `inputs.${name}`, message: `"${name}" is not a declared input (declared: ${Object.keys(declared).join(', ')})` })
+    if (Object.keys(declared).length > 0 && !Object.hasOwn(declared, name)) issues.push({ ...file, field: `inputs.${name}`, message: `"${name}" is not a declared input (declared: ${Object.keys(declared).join(', ')})` })
     else out[name] = value
   }
   for (const [name, input] of Object.entries(declared)) {

@@ -26,6 +26,9 @@ function* candidates(): Generator<unknown> {
   yield Object.assign(Object.create({ inherited: 1 }) as object, { id: 'a', tool: 't' })
   yield null
   yield []
+  for (const input of [new Date(), new Map(), /x/, Promise.resolve(), new (class Thing {})(), Object.create(null) as object]) yield { id: 'a', tool: 't', input }
+  yield Object.defineProperty({ id: 'a', tool: 't' }, 'when', { value: 42, enumerable: false })
+  yield { id: 'a', tool: 't', [Symbol('s')]: 1 }
 }
 
 describe('isPlainValidTask', () => {

@@ -14,7 +14,10 @@ const MAX_PRIORITY = 1_000_000
 export function isPlainValidTask(task: unknown): boolean {
   if (typeof task !== 'object' || task === null || Array.isArray(task)) return false
   if (Object.getPrototypeOf(task) !== Object.prototype) return false
-  for (const key in task) {
+  const keys = Object.keys(task)
+  // Hidden (non-enumerable or symbol) keys are seen by the schema but not by this loop.
+  if (Reflect.ownKeys(task).length !== keys.length) return false
+  for (const key of keys) {
     const value = (task as Record<string, unknown>)[key]
     switch (key) {
       case 'id':
@@ -31,9 +34,13 @@ export function isPlainValidTask(task: unknown): boolean {
         if (!Array.isArray(value)) return false
         for (const dep of value) if (typeof dep !== 'string' || !ID_PATTERN.test(dep)) return false
         break
-      case 'input':
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+      case 'input': {
+        if (typeof value !== 'object' || value === null) return false
+        const proto: unknown = Object.getPrototypeOf(value)
+        // Plain objects only: a Date, Map or class instance is not a record to the schema.
+        if (proto !== Object.prototype && proto !== null) return false
         break
+      }
       case 'priority':
         if (!Number.isInteger(value) || (value as number) < -MAX_PRIORITY || (value as number) > MAX_PRIORITY) return false
         break

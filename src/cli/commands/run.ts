@@ -22,6 +22,8 @@ export interface RunCommandArgs {
 /** Runs the command; resolves to the exit code. */
 export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<number> {
   await using engine = createEngine({
+    // The engine-wide limit must not cap a larger --concurrency.
+    ...(args.concurrency !== undefined ? { concurrency: Math.max(64, args.concurrency) } : {}),
     builtins: { fs: { root: args.fsRoot ?? process.cwd() }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
   })
   const workflow = await prepareWorkflow(engine, args.file, args.tools)

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest'
+import { SlotPool } from './slots.js'
+import type { SlotWaiter } from './slots.js'
+
+describe('SlotPool', () => {
+  it('serves waiting runs in turn, on a microtask, so none starves', async () => {
+    const pool = new SlotPool(1)
+    const served: string[] = []
+    const waiter = (name: string, wants: { n: number }): SlotWaiter => ({
+      grant: () => {
+        if (wants.n === 0) return false
+        wants.n--
+        served.push(name)
+        queueMicrotask(() => {
+          pool.release()
+          if (wants.n > 0) pool.tryAcquire(self[name]!)
+        })
+        return true
+      },
+    })
+    const self: Record<string, SlotWaiter> = {}
+    self['a'] = waiter('a', { n: 3 })
+    self['b'] = waiter('b', { n: 3 })
+    expect(pool.tryAcquire(self['a'])).toBe(true) // free and nobody waits
+    expect(pool.tryAcquire(self['b'])).toBe(false)
+    expect(pool.tryAcquire(self['a'])).toBe(false)
+    pool.release()
+    for (let i = 0; i < 20; i++) await Promise.resolve()
+    expect(served).toEqual(['b', 'a', 'b', 'a', 'b', 'a'])
+    expect(pool.used).toBe(0)
+  })
+
+  it('takes back a granted slot the waiter has no use for', async () => {
+    const pool = new SlotPool(1)
+    const idle: SlotWaiter = { grant: () => false }
+    const holder: SlotWaiter = { grant: () => true }
+    pool.tryAcquire(holder)
+    pool.tryAcquire(idle)
+    pool.release()
+    await Promise.resolve()
+    expect(pool.used).toBe(0)
+  })
+})
