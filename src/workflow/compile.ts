@@ -115,16 +115,20 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   const valid = new Uint8Array(tasks.length)
   for (let i = 0; i < tasks.length; i++) {
     const raw = tasks[i]
-    const checked = isPlainValidTask(raw) ? { success: true as const, data: raw as { id: string } } : taskSchema.safeParse(raw)
-    if (!checked.success) {
-      for (const zodIssue of checked.error.issues) {
-        const path = ['tasks', i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')]
-        issue(path, zodIssue.message, taskIdAt(definition, path))
+    let id: string
+    if (isPlainValidTask(raw)) id = (raw as { id: string }).id
+    else {
+      const checked = taskSchema.safeParse(raw)
+      if (!checked.success) {
+        for (const zodIssue of checked.error.issues) {
+          const path = ['tasks', i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')]
+          issue(path, zodIssue.message, taskIdAt(definition, path))
+        }
+        continue
       }
-      continue
+      id = checked.data.id
     }
     valid[i] = 1
-    const id = checked.data.id
     const first = indexById.get(id)
     if (first !== undefined) issue(['tasks', i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
     else indexById.set(id, i)
@@ -293,7 +297,8 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     }
   }
 
-  const templateIssues: TemplateIssue[] = []
+  // Most tasks of a big workflow have no input, condition or fan-out: no issue list for them.
+  const templateIssues: TemplateIssue[] = task.input === undefined && task.forEach === undefined && task.agent === undefined ? NO_ISSUES : []
   const rawInput = task.agent !== undefined ? { input: task.input ?? {}, ...(task.session !== undefined ? { session: task.session } : {}) } : task.input
   const input = rawInput === undefined ? EMPTY_INPUT : compileValue(rawInput, 'input', templateIssues)
   for (const { field, ref } of input.refs) {
@@ -361,6 +366,9 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     children: NO_TASKS,
   }
 }
+
+/** Shared by tasks that cannot have template issues; frozen, so a wrong push would throw at once. */
+const NO_ISSUES: TemplateIssue[] = Object.freeze([]) as unknown as TemplateIssue[]
 
 const EMPTY_INPUT: CompiledValue = Object.freeze({ isStatic: true, refs: [], resolve: () => ({}) })
 

@@ -10,15 +10,19 @@ import { ID_PATTERN } from './schema.js'
 
 const MAX_PRIORITY = 1_000_000
 
+/** Fields the compiler reads from a task; a hidden (non-enumerable) one must not slip past this check. */
+const READ_FIELDS = ['id', 'tool', 'agent', 'session', 'input', 'dependsOn', 'when', 'trigger', 'forEach', 'priority', 'group', 'cost', 'retry', 'timeout', 'description'] as const
+
 /** True when `task` is certainly valid; false means "ask the schema" (not "invalid"). */
 export function isPlainValidTask(task: unknown): boolean {
   if (typeof task !== 'object' || task === null || Array.isArray(task)) return false
   if (Object.getPrototypeOf(task) !== Object.prototype) return false
-  const keys = Object.keys(task)
-  // Hidden (non-enumerable or symbol) keys are seen by the schema but not by this loop.
-  if (Reflect.ownKeys(task).length !== keys.length) return false
-  for (const key of keys) {
-    const value = (task as Record<string, unknown>)[key]
+  const record = task as Record<string, unknown>
+  let seen = 0
+  // for…in allocates nothing; the prototype is Object.prototype, so only own keys are visited.
+  for (const key in record) {
+    const value = record[key]
+    seen++
     switch (key) {
       case 'id':
       case 'group':
@@ -32,7 +36,10 @@ export function isPlainValidTask(task: unknown): boolean {
         break
       case 'dependsOn':
         if (!Array.isArray(value)) return false
-        for (const dep of value) if (typeof dep !== 'string' || !ID_PATTERN.test(dep)) return false
+        for (let i = 0; i < value.length; i++) {
+          const dep: unknown = value[i]
+          if (typeof dep !== 'string' || !ID_PATTERN.test(dep)) return false
+        }
         break
       case 'input': {
         if (typeof value !== 'object' || value === null) return false
@@ -51,5 +58,10 @@ export function isPlainValidTask(task: unknown): boolean {
         return false
     }
   }
-  return typeof (task as { id?: unknown }).id === 'string'
+  if (typeof record['id'] !== 'string') return false
+  // The schema also sees non-enumerable keys: any field the compiler reads must have been checked
+  // above, so one hidden from for…in sends the task to the schema.
+  let visible = 0
+  for (const field of READ_FIELDS) if (record[field] !== undefined) visible++
+  return visible <= seen
 }
