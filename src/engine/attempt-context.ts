@@ -23,12 +23,15 @@ export class AttemptContext implements ToolContext {
   readonly #host: AttemptHost
   readonly #node: TaskNode
   readonly #token: number
+  /** This attempt's number, fixed: a later retry of the same task must not change what this one reports. */
+  readonly #attempt: number
   #logger: Logger | undefined
 
   constructor(host: AttemptHost, node: TaskNode, token: number) {
     this.#host = host
     this.#node = node
     this.#token = token
+    this.#attempt = node.attempts
   }
 
   get signal(): AbortSignal {
@@ -53,7 +56,7 @@ export class AttemptContext implements ToolContext {
   }
 
   get attempt(): number {
-    return this.#node.attempts
+    return this.#attempt
   }
 
   get idempotencyKey(): string {
@@ -65,7 +68,7 @@ export class AttemptContext implements ToolContext {
   }
 
   get logger(): Logger {
-    return (this.#logger ??= this.#host.baseLogger().child({ runId: this.#host.id, taskId: this.#node.id, attempt: this.#node.attempts }))
+    return (this.#logger ??= this.#host.baseLogger().child({ runId: this.#host.id, taskId: this.#node.id, attempt: this.#attempt }))
   }
 
   progress(progress: ToolProgress): void {
