@@ -12,6 +12,7 @@ import { int, median, mib, times } from './lib/format.js'
 import { layeredDag } from './lib/prng.js'
 import { renderReport } from './lib/report.js'
 import type { BenchReport } from './lib/report.js'
+import { noopEngine } from './lib/taskweave.js'
 
 const CONCURRENCY = 64
 const SEED = 42
@@ -41,9 +42,7 @@ function taskweave(size: Size): ContenderSpec {
     reps: 1,
     warmups: WARMUPS,
     async setup() {
-      const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
-      const noop = defineTool({ name: 'bench.noop', input: z.object({}), run: work })
-      const engine = createEngine({ builtins: false, tools: [noop], concurrency: CONCURRENCY })
+      const engine = await noopEngine(work, CONCURRENCY)
       const parents = layeredDag(size.layers, size.width, SEED)
       const n = parents.length
       return async (): Promise<Sample> => {

@@ -9,6 +9,7 @@ import type { ContenderResult, ContenderSpec } from './lib/harness.js'
 import { int, median, mib, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
 import type { BenchReport } from './lib/report.js'
+import { noopEngine } from './lib/taskweave.js'
 
 const TASKS = 100_000
 const CONCURRENCY = 64
@@ -28,9 +29,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     reps: 1,
     warmups: WARMUPS,
     async setup() {
-      const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
-      const noop = defineTool({ name: 'bench.noop', input: z.object({}), run: work })
-      const engine = createEngine({ builtins: false, tools: [noop], concurrency: CONCURRENCY })
+      const engine = await noopEngine(work, CONCURRENCY)
       return async () => {
         const t0 = performance.now()
         const tasks: { id: string; tool: string }[] = new Array<{ id: string; tool: string }>(TASKS)

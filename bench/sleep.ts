@@ -11,7 +11,7 @@ import { int, mib, ms, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
 import type { BenchReport } from './lib/report.js'
 // Type-only: erased, so the peers' children never load taskweave.
-import type { Engine, WorkflowSpec } from '../src/index.js'
+import type { Engine, WorkflowSpec } from '../dist/index.js'
 
 const TASKS = 2_000
 const SLEEP_MS = 10

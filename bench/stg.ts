@@ -13,7 +13,7 @@ import { renderReport } from './lib/report.js'
 import type { BenchReport, TargetCheck } from './lib/report.js'
 import { loadGraphs, loadOptimal, referenceSchedule, stgDir } from './lib/stg.js'
 import type { StgGraph } from './lib/stg.js'
-import type { Engine, WorkflowSpec } from '../src/index.js'
+import type { Engine, WorkflowSpec } from '../dist/index.js'
 
 const SIZES = [50, 100] as const
 const PROCESSORS = [2, 4, 8, 16] as const
