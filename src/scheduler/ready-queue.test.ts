@@ -26,3 +26,39 @@ describe('ReadyQueue', () => {
     expect(out).toEqual(seq.filter((i) => i % 2 === 0))
   })
 })
+
+describe('ReadyQueue against a reference', () => {
+  it('pops in exactly the order of a sorted list under random pushes and pops', () => {
+    let seed = 7
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const n = 5000
+    const priority = Array.from({ length: n }, () => Math.floor(random() * 3))
+    const rank = Array.from({ length: n }, () => Math.floor(random() * 4))
+    const seq = Array.from({ length: n }, (_, i) => i)
+    const queue = new ReadyQueue({ priority, rank, seq })
+    const reference: number[] = []
+    const better = (a: number, b: number): number => (priority[b]! - priority[a]!) || (rank[b]! - rank[a]!) || (seq[a]! - seq[b]!)
+    const popped: number[] = []
+    const expected: number[] = []
+    let next = 0
+    while (next < n || reference.length > 0) {
+      // Bursts of pushes in order (a layer becoming ready) and at random, mixed with pops.
+      const action = random()
+      if (next < n && action < 0.6) {
+        const burst = action < 0.3 ? 1 + Math.floor(random() * 50) : 1
+        for (let k = 0; k < burst && next < n; k++, next++) {
+          queue.push(next)
+          reference.push(next)
+        }
+      } else if (reference.length > 0) {
+        reference.sort(better)
+        expected.push(reference.shift()!)
+        expect(queue.peek()).toBe(expected.at(-1))
+        popped.push(queue.pop())
+      }
+      expect(queue.size).toBe(reference.length)
+    }
+    expect(popped).toEqual(expected)
+    expect(queue.pop()).toBe(-1)
+  })
+})

@@ -1,8 +1,11 @@
 /**
- * The ready queue: a binary heap of task slots ordered by `priority` (higher first), then rank
- * (longest remaining critical path first), then FIFO by the order tasks became ready.
- * Pure: no timers, no I/O. Entries are small integers (task indices) so the heap does no allocation
- * per push beyond array growth.
+ * The ready queue: task indices ordered by `priority` (higher first), then rank (longest remaining
+ * critical path first), then FIFO by the order tasks became ready.
+ *
+ * Two structures hold the entries: a sorted run (entries pushed in queue order, the common case when
+ * a whole layer of equal tasks becomes ready, consumed from its head in O(1)) and a binary heap for
+ * entries that arrive out of order. `pop` takes the better of the two heads, so the order is exactly
+ * the heap's order. Pure: no timers, no I/O, no allocation per entry beyond array growth.
  * @module
  */
 
@@ -16,6 +19,9 @@ export interface ReadyKeys {
 /** A heap of task indices. */
 export class ReadyQueue {
   readonly #heap: number[] = []
+  /** Entries in queue order; the live ones are `#run[#runHead…]`. */
+  #run: number[] = []
+  #runHead = 0
   readonly #keys: ReadyKeys
 
   constructor(keys: ReadyKeys) {
@@ -24,11 +30,72 @@ export class ReadyQueue {
 
   /** Number of queued entries. */
   get size(): number {
-    return this.#heap.length
+    return this.#heap.length + this.#run.length - this.#runHead
   }
 
   /** Adds a task index. */
   push(node: number): void {
+    const run = this.#run
+    if (this.#runHead === run.length) {
+      if (run.length > 0) {
+        run.length = 0
+        this.#runHead = 0
+      }
+      run.push(node)
+      return
+    }
+    if (!this.#before(node, run[run.length - 1] as number)) {
+      run.push(node)
+      return
+    }
+    this.#heapPush(node)
+  }
+
+  /** Removes and returns the first task index, or -1 when empty. */
+  pop(): number {
+    const run = this.#run
+    const head = this.#runHead
+    if (head < run.length) {
+      const candidate = run[head] as number
+      if (this.#heap.length === 0 || !this.#before(this.#heap[0] as number, candidate)) {
+        this.#runHead = head + 1
+        // Drop the consumed prefix now and then, so a run that never empties does not grow forever.
+        if (this.#runHead > 1024 && this.#runHead * 2 > run.length) {
+          this.#run = run.slice(this.#runHead)
+          this.#runHead = 0
+        }
+        return candidate
+      }
+    }
+    return this.#heapPop()
+  }
+
+  /** The first task index without removing it, or -1. */
+  peek(): number {
+    const head = this.#runHead < this.#run.length ? (this.#run[this.#runHead] as number) : -1
+    const top = this.#heap.length > 0 ? (this.#heap[0] as number) : -1
+    if (head < 0) return top
+    if (top < 0) return head
+    return this.#before(top, head) ? top : head
+  }
+
+  /** Removes every entry for which `drop` is true (used by cancellation). */
+  removeWhere(drop: (node: number) => boolean): number[] {
+    const kept: number[] = []
+    const removed: number[] = []
+    for (const node of this.#heap) (drop(node) ? removed : kept).push(node)
+    for (let i = this.#runHead; i < this.#run.length; i++) {
+      const node = this.#run[i] as number
+      ;(drop(node) ? removed : kept).push(node)
+    }
+    this.#heap.length = 0
+    this.#run = []
+    this.#runHead = 0
+    for (const node of kept) this.#heapPush(node)
+    return removed
+  }
+
+  #heapPush(node: number): void {
     const heap = this.#heap
     heap.push(node)
     let i = heap.length - 1
@@ -42,8 +109,7 @@ export class ReadyQueue {
     heap[i] = node
   }
 
-  /** Removes and returns the first task index, or -1 when empty. */
-  pop(): number {
+  #heapPop(): number {
     const heap = this.#heap
     const n = heap.length
     if (n === 0) return -1
@@ -66,21 +132,6 @@ export class ReadyQueue {
       heap[i] = last
     }
     return top
-  }
-
-  /** The first task index without removing it, or -1. */
-  peek(): number {
-    return this.#heap.length > 0 ? (this.#heap[0] as number) : -1
-  }
-
-  /** Removes every entry for which `drop` is true (used by cancellation). */
-  removeWhere(drop: (node: number) => boolean): number[] {
-    const kept: number[] = []
-    const removed: number[] = []
-    for (const node of this.#heap) (drop(node) ? removed : kept).push(node)
-    this.#heap.length = 0
-    for (const node of kept) this.push(node)
-    return removed
   }
 
   #before(a: number, b: number): boolean {
