@@ -3,7 +3,7 @@ import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { compileTaskSpec } from '../workflow/compile.js'
-import type { CompiledTask, CompiledWorkflow } from '../workflow/compile.js'
+import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { taskSchema } from '../workflow/schema.js'
 import type { TaskSpec } from '../workflow/types.js'
 
@@ -19,8 +19,15 @@ export interface AddedTaskContext {
   readonly alsoTaken: ReadonlySet<string>
 }
 
+/** An added task, compiled. */
+export interface AddedTask {
+  readonly id: string
+  readonly shape: TaskShape
+  readonly parents: readonly number[]
+}
+
 /** Validates and compiles an added task; throws `TW_VALIDATION` naming every problem. */
-export function compileAddedTask(spec: TaskSpec, ctx: AddedTaskContext): CompiledTask {
+export function compileAddedTask(spec: TaskSpec, ctx: AddedTaskContext): AddedTask {
   const parsed = taskSchema.safeParse(spec)
   const where = typeof (spec as { id?: unknown }).id === 'string' ? { taskId: spec.id } : {}
   if (!parsed.success) {
@@ -30,7 +37,9 @@ export function compileAddedTask(spec: TaskSpec, ctx: AddedTaskContext): Compile
   const task = parsed.data
   if (ctx.indexOf(task.id) !== undefined || ctx.alsoTaken.has(task.id)) issues.push({ ...where, field: 'id', message: `duplicate task id "${task.id}"` })
   const inputs = ctx.workflow.inputs
-  const compiled = compileTaskSpec(task, ctx.index, {
+  const deps: number[] = []
+  const shape = compileTaskSpec(task, ctx.index, {
+    deps,
     registry: ctx.registry,
     indexOf: ctx.indexOf,
     declaredInputs: Object.keys(inputs).length > 0 ? inputs : undefined,
@@ -38,5 +47,5 @@ export function compileAddedTask(spec: TaskSpec, ctx: AddedTaskContext): Compile
     issue: (path, message) => issues.push({ ...where, ...(path.length > 0 ? { field: path.map(String).join('.') } : {}), message }),
   })
   if (issues.length > 0) throw new ValidationError(issues)
-  return compiled
+  return { id: task.id, shape, parents: deps }
 }

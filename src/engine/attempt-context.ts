@@ -4,16 +4,19 @@ import type { Logger } from '../core/logger.js'
 import type { Clock } from '../core/clock.js'
 import type { ToolContext, ToolProgress } from '../core/tool.js'
 import type { TaskSpec } from '../workflow/types.js'
-import type { TaskNode } from './task-node.js'
 
-/** What an attempt context needs from its run. */
+/** What an attempt context needs from its run; tasks are named by index, attempts by token. */
 export interface AttemptHost {
   readonly id: string
-  runSignal(): AbortSignal
-  progress(node: TaskNode, token: number, progress: ToolProgress): void
+  /** Whether the attempt holding `token` is still the running attempt of task `index`. */
+  isCurrentAttempt(index: number, token: number): boolean
+  /** The abort signal of the running attempt of task `index` (made on first use). */
+  attemptSignal(index: number): AbortSignal
+  taskId(index: number): string
+  progress(index: number, token: number, progress: ToolProgress): void
   baseLogger(): Logger
   readonly clock: Clock
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by: TaskNode, token: number): void
+  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by: number, token: number): void
 }
 
 /** A tool's context; its signal and logger are created only when the tool asks for them. */
@@ -21,30 +24,23 @@ export class AttemptContext implements ToolContext {
   /** Tasks this attempt added; committed only if the attempt succeeds. */
   spawned: TaskSpec[] | undefined
   readonly #host: AttemptHost
-  readonly #node: TaskNode
+  readonly #index: number
   readonly #token: number
   /** This attempt's number, fixed: a later retry of the same task must not change what this one reports. */
   readonly #attempt: number
   #logger: Logger | undefined
 
-  constructor(host: AttemptHost, node: TaskNode, token: number) {
+  constructor(host: AttemptHost, index: number, token: number, attempt: number) {
     this.#host = host
-    this.#node = node
+    this.#index = index
     this.#token = token
-    this.#attempt = node.attempts
+    this.#attempt = attempt
   }
 
   get signal(): AbortSignal {
-    const node = this.#node
     // An attempt that already ended (timed out, failed, cancelled) gets an aborted signal.
-    if (node.token !== this.#token || node.status !== 'running') return AbortSignal.abort(new CancelledError('this attempt is over'))
-    if (node.controller === undefined) {
-      const controller = new AbortController()
-      node.controller = controller
-      const runSignal = this.#host.runSignal()
-      if (runSignal.aborted) controller.abort(runSignal.reason)
-    }
-    return node.controller.signal
+    if (!this.#host.isCurrentAttempt(this.#index, this.#token)) return AbortSignal.abort(new CancelledError('this attempt is over'))
+    return this.#host.attemptSignal(this.#index)
   }
 
   get runId(): string {
@@ -52,7 +48,7 @@ export class AttemptContext implements ToolContext {
   }
 
   get taskId(): string {
-    return this.#node.id
+    return this.#host.taskId(this.#index)
   }
 
   get attempt(): number {
@@ -60,7 +56,7 @@ export class AttemptContext implements ToolContext {
   }
 
   get idempotencyKey(): string {
-    return `${this.#host.id}/${this.#node.id}`
+    return `${this.#host.id}/${this.#host.taskId(this.#index)}`
   }
 
   get clock(): Clock {
@@ -68,16 +64,16 @@ export class AttemptContext implements ToolContext {
   }
 
   get logger(): Logger {
-    return (this.#logger ??= this.#host.baseLogger().child({ runId: this.#host.id, taskId: this.#node.id, attempt: this.#attempt }))
+    return (this.#logger ??= this.#host.baseLogger().child({ runId: this.#host.id, taskId: this.#host.taskId(this.#index), attempt: this.#attempt }))
   }
 
   progress(progress: ToolProgress): void {
-    this.#host.progress(this.#node, this.#token, progress)
+    this.#host.progress(this.#index, this.#token, progress)
   }
 
   addTask(task: TaskSpec): void {
     const taken = new Set((this.spawned ?? []).map((t) => t.id))
-    this.#host.validateAddedTask(task, taken, this.#node, this.#token)
+    this.#host.validateAddedTask(task, taken, this.#index, this.#token)
     ;(this.spawned ??= []).push(task)
   }
 }

@@ -1,7 +1,9 @@
 /** Builds the run result from the task nodes; the per-task report is built on first read. @module */
 import type { RunResult, TaskReport } from './report.js'
 import type { RunStatus, TaskStatus } from './states.js'
-import type { TaskNode } from './task-node.js'
+import type { TaskShape } from '../workflow/compile.js'
+import type { RunState } from './run-state.js'
+import { FAILED, SKIPPED, STATUS_NAMES } from './states.js'
 
 /** What the result needs besides the nodes. */
 export interface RunSummary {
@@ -16,15 +18,18 @@ export interface RunSummary {
 }
 
 /** The result of a finished run. */
-export function buildRunResult(nodes: readonly TaskNode[], summary: RunSummary): RunResult {
-  const counts: Record<TaskStatus, number> = { pending: 0, ready: 0, running: 0, retrying: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 }
+export function buildRunResult(state: RunState, summary: RunSummary): RunResult {
+  const byCode = new Array<number>(STATUS_NAMES.length).fill(0)
   const failed: string[] = []
   let failureSkips = 0
-  for (const node of nodes) {
-    counts[node.status]++
-    if (node.status === 'failed') failed.push(node.id)
-    else if (node.status === 'skipped' && node.rootFailure >= 0) failureSkips++
+  const status_ = state.status
+  for (let i = 0; i < state.size; i++) {
+    const s = status_[i] as number
+    byCode[s] = (byCode[s] as number) + 1
+    if (s === FAILED) failed.push(state.ids[i] as string)
+    else if (s === SKIPPED && state.peek(i).rootFailure >= 0) failureSkips++
   }
+  const counts = Object.fromEntries(STATUS_NAMES.map((name, code) => [name, byCode[code] as number])) as Record<TaskStatus, number>
   let status: RunStatus
   if (summary.stopStatus !== undefined) status = summary.stopStatus
   else if (failed.length === 0 && failureSkips === 0) status = 'succeeded'
@@ -44,31 +49,34 @@ export function buildRunResult(nodes: readonly TaskNode[], summary: RunSummary):
   }
   // A run of 100,000 tasks should not pay for 100,000 report objects nobody reads: both are
   // computed on first access (enumerable, so JSON.stringify includes them).
-  Object.defineProperty(result, 'tasks', { enumerable: true, get: () => (tasks ??= reportTasks(nodes)) })
+  Object.defineProperty(result, 'tasks', { enumerable: true, get: () => (tasks ??= reportTasks(state)) })
   let hash: string | undefined
   Object.defineProperty(result, 'workflowHash', { enumerable: true, get: () => (hash ??= summary.workflowHash()) })
   return result
 }
 
-function reportTasks(nodes: readonly TaskNode[]): Record<string, TaskReport> {
+function reportTasks(state: RunState): Record<string, TaskReport> {
   const tasks = Object.create(null) as Record<string, TaskReport>
-  for (const node of nodes) tasks[node.id] = reportOf(node, nodes)
+  for (let i = 0; i < state.size; i++) tasks[state.ids[i] as string] = reportOf(state, i)
   return tasks
 }
 
-function reportOf(node: TaskNode, nodes: readonly TaskNode[]): TaskReport {
-  const started = node.firstStartedAt >= 0
-  const finished = node.finishedAt >= 0
-  const report: Record<string, unknown> = { id: node.id, tool: node.task.toolName, status: node.status, attempts: node.attempts }
-  if (started) report['startedAt'] = node.firstStartedAt
-  if (finished) report['finishedAt'] = node.finishedAt
-  if (started && finished) report['durationMs'] = node.finishedAt - node.firstStartedAt
-  if (node.output !== undefined) report['output'] = node.output
-  if (node.error !== undefined) report['error'] = node.error
-  if (node.failedAttempts !== undefined) report['failedAttempts'] = node.failedAttempts
-  if (node.reason !== undefined) report['reason'] = node.reason
-  if (node.blocked !== undefined) report['blocked'] = node.blocked
-  if (node.forEachOwner >= 0) report['forEachOf'] = (nodes[node.forEachOwner] as TaskNode).id
-  if (node.addedBy !== undefined) report['addedBy'] = node.addedBy
+function reportOf(state: RunState, i: number): TaskReport {
+  const firstStartedAt = state.firstStartedAt[i] as number
+  const finishedAt = state.finishedAt[i] as number
+  const started = firstStartedAt >= 0
+  const finished = finishedAt >= 0
+  const x = state.peek(i)
+  const report: Record<string, unknown> = { id: state.ids[i], tool: (state.shapes[i] as TaskShape).toolName, status: STATUS_NAMES[state.status[i] as number], attempts: state.attempts[i] }
+  if (started) report['startedAt'] = firstStartedAt
+  if (finished) report['finishedAt'] = finishedAt
+  if (started && finished) report['durationMs'] = finishedAt - firstStartedAt
+  if (state.outputs[i] !== undefined) report['output'] = state.outputs[i]
+  if (x.error !== undefined) report['error'] = x.error
+  if (x.failedAttempts !== undefined) report['failedAttempts'] = x.failedAttempts
+  if (x.reason !== undefined) report['reason'] = x.reason
+  if (x.blocked !== undefined) report['blocked'] = x.blocked
+  if (x.forEachOwner >= 0) report['forEachOf'] = state.ids[x.forEachOwner]
+  if (x.addedBy !== undefined) report['addedBy'] = x.addedBy
   return report as unknown as TaskReport
 }

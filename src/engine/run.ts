@@ -1,5 +1,6 @@
 /**
- * One run of a compiled workflow: the scheduler loop.
+ * One run of a compiled workflow: the scheduler loop. Tasks are numbered (workflow tasks first,
+ * then forEach items and added tasks) and their state lives in the columns of a {@link RunState}.
  *
  * Tasks wait (`pending`) until every parent is terminal; then the trigger rule and the `when`
  * condition decide between `ready` and `skipped`, and skips propagate along the same rules.
@@ -25,20 +26,21 @@ import type { EventMap, EventName } from '../observe/events.js'
 import { ReadyQueue } from '../scheduler/ready-queue.js'
 import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retry.js'
 import type { SlotPool, SlotWaiter } from '../scheduler/slots.js'
-import { NO_TASKS } from '../workflow/compile.js'
-import { compileAddedTask } from './added-task.js'
-import { triggerVerdict } from './trigger-rules.js'
-import type { CompiledTask, CompiledWorkflow } from '../workflow/compile.js'
+import { itemShape, NO_TASKS } from '../workflow/compile.js'
+import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { criticalPathRanks } from '../workflow/dag.js'
 import type { TemplateScope } from '../workflow/template.js'
 import type { TaskSpec } from '../workflow/types.js'
+import { compileAddedTask } from './added-task.js'
+import type { AddedTask } from './added-task.js'
+import { triggerVerdict } from './trigger-rules.js'
 import { toPlainData } from './plain-data.js'
 import type { RunResult } from './report.js'
 import { buildRunResult } from './run-report.js'
-import { TaskNode } from './task-node.js'
+import { RunState } from './run-state.js'
 import { AttemptContext } from './attempt-context.js'
 import type { AttemptHost } from './attempt-context.js'
-import { assertTransition, isTerminal } from './states.js'
+import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
 import type { ToolStats } from './tool-stats.js'
 
@@ -94,17 +96,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   readonly #env: RunEnvironment
   readonly #settings: RunSettings
   readonly #events: EventEmitter
-  readonly #nodes: TaskNode[] = []
-  /** Ids of nodes not in the compiled workflow (forEach items, added tasks). */
+  readonly #s: RunState
+  /** Ids of tasks not in the compiled workflow (forEach items, added tasks). */
   readonly #extraIds = new Map<string, number>()
   /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
-  readonly #settleStack: TaskNode[] = []
-  /**
-   * Ready-queue keys per node, in typed arrays (no per-task heap objects for the collector to trace).
-   * The queues read them through this object, so growing an array (tasks added at run time) only
-   * replaces the property.
-   */
-  readonly #keys: { priority: Int32Array; rank: Float64Array; seq: Float64Array }
+  readonly #settleStack: number[] = []
   readonly #queue: ReadyQueue
   readonly #groupQueues = new Map<string, ReadyQueue>()
   readonly #groupRunning = new Map<string, number>()
@@ -124,8 +120,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #granted = 0
   /** Depth of event delivery in progress (listeners may call back into the run). */
   #emitting = 0
-  /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends). */
-  readonly #reservedIds = new Map<string, TaskNode>()
+  /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends), with the adding task. */
+  readonly #reservedIds = new Map<string, number>()
   #unhookSignal: (() => void) | undefined
 
   constructor(workflow: CompiledWorkflow, env: RunEnvironment, settings: RunSettings, events: EventEmitter) {
@@ -134,32 +130,31 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#env = env
     this.#settings = settings
     this.#events = events
-    const capacity = Math.max(16, workflow.tasks.length)
-    this.#keys = { priority: new Int32Array(capacity), rank: new Float64Array(capacity), seq: new Float64Array(capacity) }
-    this.#queue = new ReadyQueue(this.#keys)
+    const s = (this.#s = new RunState(workflow))
+    this.#queue = new ReadyQueue(s)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Set here too, so a run cancelled before it starts still reports sensible times.
     this.#startedAt = env.clock.now()
     this.#startedWall = new Date().toISOString()
-    const tasks = workflow.tasks
-    for (const task of tasks) this.#addNode(task.id, task, task.parents, task.children, true)
-    const order = workflow.order
-    const toolCost = new Map<string, number>()
-    const cost = (i: number): number => {
-      const task = tasks[i] as CompiledTask
-      if (task.cost !== undefined) return task.cost
-      let c = toolCost.get(task.toolName)
-      if (c === undefined) toolCost.set(task.toolName, (c = this.#costOf(task)))
-      return c
+    // Costs per task; consecutive tasks mostly share a shape, so the last one is remembered.
+    const costs = new Float64Array(workflow.size)
+    let lastShape: TaskShape | undefined
+    let lastCost = 0
+    for (let i = 0; i < workflow.size; i++) {
+      const shape = s.shapes[i] as TaskShape
+      if (shape !== lastShape) {
+        lastShape = shape
+        lastCost = this.#costOf(shape)
+      }
+      costs[i] = lastCost
     }
-    const ranks = criticalPathRanks(order, (i) => (tasks[i] as CompiledTask).children, cost)
-    this.#keys.rank.set(ranks)
+    s.rank.set(criticalPathRanks(workflow.graph, workflow.order, costs))
   }
 
   /** Current status of a task, or undefined when there is no such task. */
   taskStatus(taskId: string): TaskStatus | undefined {
     const index = this.#indexOf(taskId)
-    return index === undefined ? undefined : this.#nodes[index]?.status
+    return index === undefined ? undefined : STATUS_NAMES[this.#s.status[index] as number]
   }
 
   #indexOf(id: string): number | undefined {
@@ -181,17 +176,20 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (signal !== undefined) {
       const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
       if (signal.aborted) {
-        this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#nodes.length })
+        this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
         this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
         return
       }
       signal.addEventListener('abort', onAbort, { once: true })
       this.#unhookSignal = () => signal.removeEventListener('abort', onAbort)
     }
-    if (this.#events.wants('run:started')) this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#nodes.length })
-    const roots: TaskNode[] = []
-    for (const node of this.#nodes) if (node.waiting === 0) roots.push(node)
-    for (const node of roots) if (this.#evaluate(node)) this.#settle(node)
+    if (this.#events.wants('run:started')) this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
+    // Roots in declaration order. A root's consequences may decide later tasks (they are then no
+    // longer pending) and a fan-out appends items (beyond `base`, made ready on their own).
+    const s = this.#s
+    for (let i = 0; i < s.base; i++) {
+      if (s.waiting[i] === 0 && s.status[i] === PENDING && this.#evaluate(i)) this.#settle(i)
+    }
     this.#pump()
     this.#maybeFinish()
   }
@@ -217,217 +215,231 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   // ---------------------------------------------------------------- graph
 
-  #addNode(id: string, task: CompiledTask, parents: readonly number[], children: readonly number[], compiled = false): TaskNode {
-    const index = this.#nodes.length
-    const node = new TaskNode(index, id, task, parents, children)
-    if (compiled) node.waiting = parents.length
-    else {
-      let waiting = 0
-      for (const p of parents) if (!isTerminal(this.#nodes[p]?.status ?? 'pending')) waiting++
-      node.waiting = waiting
-      this.#extraIds.set(id, index)
-    }
-    this.#nodes.push(node)
-    const keys = this.#keys
-    if (index >= keys.priority.length) {
-      const grow = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
-        const next = make(old.length * 2)
-        next.set(old)
-        return next
-      }
-      keys.priority = grow(keys.priority, (n) => new Int32Array(n))
-      keys.rank = grow(keys.rank, (n) => new Float64Array(n))
-      keys.seq = grow(keys.seq, (n) => new Float64Array(n))
-    }
-    keys.priority[index] = task.priority
-    return node
+  /** Appends a task that is not in the compiled workflow; it waits for its parents not yet terminal. */
+  #appendTask(id: string, shape: TaskShape, parents: readonly number[]): number {
+    const s = this.#s
+    const index = s.append(id, shape, parents)
+    let waiting = 0
+    for (const p of parents) if ((s.status[p] as number) < SUCCEEDED) waiting++
+    s.waiting[index] = waiting
+    this.#extraIds.set(id, index)
+    return index
   }
 
-  #costOf(task: CompiledTask): number {
-    return task.cost ?? this.#env.toolStats.meanMs(task.toolName) ?? 1
+  #costOf(shape: TaskShape): number {
+    return shape.cost ?? this.#env.toolStats.meanMs(shape.toolName) ?? 1
   }
 
   /**
    * Decides a task whose parents are all terminal: skipped, failed (condition or forEach error),
    * expanded (forEach) or ready. Returns true when the task became terminal right here.
    */
-  #evaluate(node: TaskNode): boolean {
+  #evaluate(i: number): boolean {
     if (this.#state !== 'running') return false
-    const verdict = triggerVerdict(node, this.#nodes)
+    const verdict = triggerVerdict(this.#s, i)
     if (verdict !== undefined) {
-      this.#skip(node, verdict.reason, verdict.root)
+      this.#skip(i, verdict.reason, verdict.root)
       return true
     }
-    const task = node.task
-    if (task.when !== undefined) {
+    const shape = this.#s.shapes[i] as TaskShape
+    if (shape.when !== undefined) {
       let holds: boolean
       try {
-        holds = task.when.evaluate(this.#conditionScope(task.when.taskRefs))
+        holds = shape.when.evaluate(this.#conditionScope(shape.when.taskRefs))
       } catch (err) {
-        this.#failWithoutAttempt(node, err)
+        this.#failWithoutAttempt(i, err)
         return true
       }
       if (!holds) {
-        this.#skip(node, `condition is false: ${task.when.source}`, -1)
+        this.#skip(i, `condition is false: ${shape.when.source}`, -1)
         return true
       }
     }
-    if (task.forEach !== undefined) return this.#expandForEach(node)
-    this.#makeReady(node)
+    if (shape.forEach !== undefined) return this.#expandForEach(i)
+    this.#makeReady(i)
     return false
   }
 
   #conditionScope(taskRefs: readonly string[]): Record<string, unknown> {
+    const s = this.#s
     const tasks = Object.create(null) as Record<string, unknown>
     for (const id of taskRefs) {
       const index = this.#indexOf(id)
-      const node = index === undefined ? undefined : this.#nodes[index]
-      if (node !== undefined) tasks[id] = node.status === 'succeeded' && node.output !== undefined ? { status: node.status, output: node.output } : { status: node.status }
+      if (index === undefined) continue
+      const status = STATUS_NAMES[s.status[index] as number]
+      const output = s.outputs[index]
+      tasks[id] = status === 'succeeded' && output !== undefined ? { status, output } : { status }
     }
     return { inputs: this.#settings.inputs, tasks }
   }
 
-  #scope(node: TaskNode): TemplateScope {
+  #scope(i: number): TemplateScope {
+    const s = this.#s
     const lookup = (id: string): { status: string; output: unknown } | undefined => {
       const index = this.#indexOf(id)
-      const target = index === undefined ? undefined : this.#nodes[index]
-      return target === undefined ? undefined : { status: target.status, output: target.output }
+      return index === undefined ? undefined : { status: STATUS_NAMES[s.status[index] as number] as string, output: s.outputs[index] }
     }
-    return node.hasItem
-      ? { inputs: this.#settings.inputs, task: lookup, item: node.item, index: node.itemIndex, hasItem: true }
-      : { inputs: this.#settings.inputs, task: lookup, ...NO_ITEM_SCOPE }
+    const x = s.peek(i)
+    return x.hasItem ? { inputs: this.#settings.inputs, task: lookup, item: x.item, index: x.itemIndex, hasItem: true } : { inputs: this.#settings.inputs, task: lookup, ...NO_ITEM_SCOPE }
   }
 
-  #expandForEach(owner: TaskNode): boolean {
-    const task = owner.task
+  #expandForEach(owner: number): boolean {
+    const s = this.#s
+    const shape = s.shapes[owner] as TaskShape
+    const ownerId = s.ids[owner] as string
     let list: unknown
     try {
-      list = task.forEach?.resolve(this.#scope(owner))
+      list = shape.forEach?.resolve(this.#scope(owner))
     } catch (err) {
       this.#failWithoutAttempt(owner, err)
       return true
     }
     if (!Array.isArray(list)) {
-      this.#failWithoutAttempt(owner, new TaskweaveError('TW_FOR_EACH', `forEach of task "${owner.id}" must give a list; it gave ${list === null ? 'null' : typeof list}`, { retryable: false }))
+      this.#failWithoutAttempt(owner, new TaskweaveError('TW_FOR_EACH', `forEach of task "${ownerId}" must give a list; it gave ${list === null ? 'null' : typeof list}`, { retryable: false }))
       return true
     }
     if (list.length > this.#env.maxForEachItems) {
-      this.#failWithoutAttempt(owner, new TaskweaveError('TW_FOR_EACH', `forEach of task "${owner.id}" gave ${list.length} items; the limit is ${this.#env.maxForEachItems}`, { retryable: false }))
+      this.#failWithoutAttempt(owner, new TaskweaveError('TW_FOR_EACH', `forEach of task "${ownerId}" gave ${list.length} items; the limit is ${this.#env.maxForEachItems}`, { retryable: false }))
       return true
     }
-    this.#transition(owner, 'running')
-    owner.firstStartedAt = this.#env.clock.now()
+    this.#transition(owner, RUNNING)
+    const now = this.#env.clock.now()
+    s.firstStartedAt[owner] = now
     if (list.length === 0) {
-      owner.output = []
-      this.#transition(owner, 'succeeded')
-      owner.finishedAt = owner.firstStartedAt
-      if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: owner.id, attempt: 0, durationMs: 0 })
+      s.outputs[owner] = []
+      this.#transition(owner, SUCCEEDED)
+      s.finishedAt[owner] = now
+      if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: ownerId, attempt: 0, durationMs: 0 })
       this.#afterTerminal(owner)
       return true
     }
-    const itemTask: CompiledTask = { ...task, forEach: undefined }
-    const rank = this.#keys.rank[owner.index] as number
-    owner.items = []
-    owner.pendingItems = list.length
+    const items = itemShape(shape)
+    const rank = s.rank[owner] as number
+    const ox = s.extra(owner)
+    const indices: number[] = (ox.items = [])
+    ox.pendingItems = list.length
     // Every item is made ready before any is reported, so a listener that cancels the run sees
     // (and cancels) all of them.
-    for (let i = 0; i < list.length; i++) {
-      const child = this.#addNode(`${owner.id}[${i}]`, itemTask, NO_TASKS, NO_TASKS)
-      child.item = list[i]
-      child.itemIndex = i
-      child.hasItem = true
-      child.forEachOwner = owner.index
-      this.#keys.rank[child.index] = rank
-      owner.items.push(child.index)
+    for (let k = 0; k < list.length; k++) {
+      const child = this.#appendTask(`${ownerId}[${k}]`, items, NO_TASKS)
+      const cx = s.extra(child)
+      cx.item = list[k]
+      cx.itemIndex = k
+      cx.hasItem = true
+      cx.forEachOwner = owner
+      s.rank[child] = rank
+      indices.push(child)
       this.#makeReady(child, false)
     }
     if (this.#events.wants('task:added') || this.#events.wants('task:ready')) {
-      for (const index of owner.items) {
-        const child = this.#nodes[index] as TaskNode
-        this.#emit('task:added', { taskId: child.id, tool: task.toolName, forEachOf: owner.id })
-        this.#emit('task:ready', { taskId: child.id })
+      for (const child of indices) {
+        const childId = s.ids[child] as string
+        this.#emit('task:added', { taskId: childId, tool: shape.toolName, forEachOf: ownerId })
+        this.#emit('task:ready', { taskId: childId })
       }
     }
     return false
   }
 
-  #finishForEach(owner: TaskNode): void {
-    const items = (owner.items ?? []).map((i) => this.#nodes[i] as TaskNode)
-    owner.finishedAt = this.#env.clock.now()
-    const failed = items.filter((item) => item.status !== 'succeeded')
+  #finishForEach(owner: number): void {
+    const s = this.#s
+    const ownerId = s.ids[owner] as string
+    const items = s.peek(owner).items ?? []
+    const now = this.#env.clock.now()
+    s.finishedAt[owner] = now
+    const failed = items.filter((item) => s.status[item] !== SUCCEEDED)
     if (failed.length === 0) {
-      owner.output = items.map((item) => item.output)
-      this.#transition(owner, 'succeeded')
-      if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: owner.id, attempt: 0, durationMs: owner.finishedAt - owner.firstStartedAt })
+      s.outputs[owner] = items.map((item) => s.outputs[item])
+      this.#transition(owner, SUCCEEDED)
+      if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: ownerId, attempt: 0, durationMs: now - (s.firstStartedAt[owner] as number) })
     } else {
-      const error = new TaskweaveError('TW_FOR_EACH', `${failed.length} of ${items.length} items of task "${owner.id}" did not succeed (first: "${(failed[0] as TaskNode).id}" ${(failed[0] as TaskNode).status})`, {
+      const first = failed[0] as number
+      const error = new TaskweaveError('TW_FOR_EACH', `${failed.length} of ${items.length} items of task "${ownerId}" did not succeed (first: "${s.ids[first]}" ${STATUS_NAMES[s.status[first] as number]})`, {
         retryable: false,
-        details: { failedItems: failed.map((f) => f.id) },
+        details: { failedItems: failed.map((f) => s.ids[f]) },
       })
-      owner.error = serializeError(error)
-      this.#transition(owner, 'failed')
-      if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: owner.id, attempt: 0, error: owner.error })
+      const serialized = serializeError(error)
+      s.extra(owner).error = serialized
+      this.#transition(owner, FAILED)
+      if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: ownerId, attempt: 0, error: serialized })
     }
     this.#afterTerminal(owner)
   }
 
   /** Marks a task terminal-handled and walks the consequences iteratively (no recursion on long chains). */
-  #settle(first: TaskNode): void {
+  #settle(first: number): void {
     const stack = this.#settleStack
-    const base = stack.length
+    const bottom = stack.length
     stack.push(first)
-    const nodes = this.#nodes
-    while (stack.length > base) {
-      const node = stack.pop() as TaskNode
+    const s = this.#s
+    const { childStart, children } = s.graph
+    while (stack.length > bottom) {
+      const i = stack.pop() as number
       this.#settled++
-      if (node.forEachOwner >= 0) {
-        const owner = nodes[node.forEachOwner] as TaskNode
-        owner.pendingItems--
-        if (owner.pendingItems === 0 && owner.status === 'running') {
+      const x = s.extraOrUndefined(i)
+      if (x !== undefined && x.forEachOwner >= 0) {
+        const owner = x.forEachOwner
+        const ox = s.extra(owner)
+        ox.pendingItems--
+        if (ox.pendingItems === 0 && s.status[owner] === RUNNING) {
           this.#finishForEach(owner)
           stack.push(owner)
         }
       }
-      for (const c of node.children) {
-        const child = nodes[c] as TaskNode
-        if (child.status !== 'pending') continue
-        child.waiting--
-        if (child.waiting === 0 && this.#evaluate(child)) stack.push(child)
+      if (i < s.base) {
+        const end = childStart[i + 1] as number
+        for (let k = childStart[i] as number; k < end; k++) this.#parentSettled(children[k] as number, stack)
       }
+      const more = x?.children
+      if (more !== undefined) for (let k = 0; k < more.length; k++) this.#parentSettled(more[k] as number, stack)
     }
+  }
+
+  /** One parent of `child` became terminal: once none is left, the child is decided. */
+  #parentSettled(child: number, stack: number[]): void {
+    const s = this.#s
+    if (s.status[child] !== PENDING) return
+    const waiting = (s.waiting[child] as number) - 1
+    s.waiting[child] = waiting
+    if (waiting === 0 && this.#evaluate(child)) stack.push(child)
   }
 
   // ---------------------------------------------------------------- transitions
 
-  #transition(node: TaskNode, to: TaskStatus): void {
-    assertTransition(node.id, node.status, to)
-    node.status = to
+  #transition(i: number, to: number): void {
+    const s = this.#s
+    assertTransitionCode(s.ids[i] as string, s.status[i] as number, to)
+    s.status[i] = to
   }
 
-  #makeReady(node: TaskNode, report = true): void {
-    this.#transition(node, 'ready')
-    this.#keys.seq[node.index] = this.#nextSeq++
-    this.#queue.push(node.index)
-    if (report && this.#events.wants('task:ready')) this.#emit('task:ready', { taskId: node.id })
+  #makeReady(i: number, report = true): void {
+    this.#transition(i, READY)
+    this.#s.seq[i] = this.#nextSeq++
+    this.#queue.push(i)
+    if (report && this.#events.wants('task:ready')) this.#emit('task:ready', { taskId: this.#s.ids[i] as string })
   }
 
-  #skip(node: TaskNode, reason: string, root: number): void {
-    this.#transition(node, 'skipped')
-    node.reason = reason
-    node.rootFailure = root
-    node.finishedAt = this.#env.clock.now()
-    if (root >= 0) ((this.#nodes[root] as TaskNode).blocked ??= []).push(node.id)
-    if (this.#events.wants('task:skipped')) this.#emit('task:skipped', { taskId: node.id, reason })
-    this.#afterTerminal(node)
+  #skip(i: number, reason: string, root: number): void {
+    const s = this.#s
+    this.#transition(i, SKIPPED)
+    const x = s.extra(i)
+    x.reason = reason
+    x.rootFailure = root
+    s.finishedAt[i] = this.#env.clock.now()
+    if (root >= 0) (s.extra(root).blocked ??= []).push(s.ids[i] as string)
+    if (this.#events.wants('task:skipped')) this.#emit('task:skipped', { taskId: s.ids[i] as string, reason })
+    this.#afterTerminal(i)
   }
 
-  #failWithoutAttempt(node: TaskNode, err: unknown): void {
-    node.error = serializeError(err)
-    node.finishedAt = this.#env.clock.now()
-    this.#transition(node, 'failed')
-    if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: node.id, attempt: node.attempts, error: node.error })
-    this.#afterTerminal(node)
-    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${node.id}" failed`)
+  #failWithoutAttempt(i: number, err: unknown): void {
+    const s = this.#s
+    const error = serializeError(err)
+    s.extra(i).error = error
+    s.finishedAt[i] = this.#env.clock.now()
+    this.#transition(i, FAILED)
+    if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, error })
+    this.#afterTerminal(i)
+    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${s.ids[i]}" failed`)
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -439,10 +451,10 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       const queue = this.#queue
       const limit = this.#settings.concurrency
       const groups = this.#workflow.groups
+      const shapes = this.#s.shapes
       while (this.#state === 'running' && this.#running < limit && queue.size > 0) {
         const index = queue.pop()
-        const node = this.#nodes[index] as TaskNode
-        const group = node.task.group
+        const group = (shapes[index] as TaskShape).group
         if (group !== undefined) {
           const cap = groups[group]
           if (cap !== undefined && (this.#groupRunning.get(group) ?? 0) >= cap) {
@@ -455,7 +467,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
           queue.push(index)
           break
         }
-        this.#startAttempt(node)
+        this.#startAttempt(index)
       }
     } finally {
       this.#pumping = false
@@ -465,16 +477,16 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #groupQueue(group: string): ReadyQueue {
     let queue = this.#groupQueues.get(group)
     if (queue === undefined) {
-      queue = new ReadyQueue(this.#keys)
+      queue = new ReadyQueue(this.#s)
       this.#groupQueues.set(group, queue)
     }
     return queue
   }
 
-  #releaseSlot(node: TaskNode): void {
+  #releaseSlot(i: number): void {
     this.#running--
     this.#env.slots.release()
-    const group = node.task.group
+    const group = (this.#s.shapes[i] as TaskShape).group
     if (group !== undefined) {
       this.#groupRunning.set(group, (this.#groupRunning.get(group) ?? 1) - 1)
       const waiting = this.#groupQueues.get(group)
@@ -482,159 +494,177 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     }
   }
 
-  #startAttempt(node: TaskNode): void {
-    this.#transition(node, 'running')
+  #startAttempt(i: number): void {
+    const s = this.#s
+    this.#transition(i, RUNNING)
     this.#running++
-    const group = node.task.group
+    const shape = s.shapes[i] as TaskShape
+    const group = shape.group
     if (group !== undefined) this.#groupRunning.set(group, (this.#groupRunning.get(group) ?? 0) + 1)
-    node.attempts++
-    const token = ++node.token
+    const attempt = (s.attempts[i] as number) + 1
+    s.attempts[i] = attempt
+    const token = (s.token[i] as number) + 1
+    s.token[i] = token
     const now = this.#env.clock.now()
-    node.attemptStartedAt = now
-    if (node.firstStartedAt < 0) node.firstStartedAt = now
-    node.controller = undefined
-    const task = node.task
+    s.attemptStartedAt[i] = now
+    if ((s.firstStartedAt[i] as number) < 0) s.firstStartedAt[i] = now
+    const x = s.extraOrUndefined(i)
+    if (x !== undefined) x.controller = undefined
     if (this.#events.wants('task:started')) {
-      this.#emit('task:started', { taskId: node.id, attempt: node.attempts, tool: task.toolName })
-      if (node.token !== token || node.status !== 'running') return
+      this.#emit('task:started', { taskId: s.ids[i] as string, attempt, tool: shape.toolName })
+      if (s.token[i] !== token || s.status[i] !== RUNNING) return
     }
 
     let input: unknown
-    if (task.staticInput !== undefined) input = task.staticInput.value
+    if (shape.staticInput !== undefined) input = shape.staticInput.value
     else {
       try {
-        const raw = task.input.resolve(this.#scope(node))
-        const checked = task.tool.input.safeParse(raw)
+        const raw = shape.input.resolve(this.#scope(i))
+        const checked = shape.tool.input.safeParse(raw)
         if (!checked.success) {
-          const problems = checked.error.issues.map((i) => `${['input', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ')
-          throw new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${task.toolName}": ${problems}`, { retryable: false })
+          const problems = checked.error.issues.map((issue) => `${['input', ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ')
+          throw new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${shape.toolName}": ${problems}`, { retryable: false })
         }
         input = checked.data
       } catch (err) {
-        this.#attemptFailed(node, token, err)
+        this.#attemptFailed(i, token, err)
         return
       }
     }
-    if (task.timeoutMs !== undefined) {
-      const timeoutMs = task.timeoutMs
-      node.timer = this.#env.clock.setTimer(timeoutMs, () => {
-        node.timer = undefined
-        if (node.token !== token || node.status !== 'running') return
-        const error = new TimeoutError(`task "${node.id}" attempt ${node.attempts} timed out after ${timeoutMs} ms`, { details: { taskId: node.id, timeoutMs } })
-        node.controller?.abort(error)
-        this.#attemptFailed(node, token, error)
+    if (shape.timeoutMs !== undefined) {
+      const timeoutMs = shape.timeoutMs
+      s.extra(i).timer = this.#env.clock.setTimer(timeoutMs, () => {
+        const tx = s.extra(i)
+        tx.timer = undefined
+        if (s.token[i] !== token || s.status[i] !== RUNNING) return
+        const taskId = s.ids[i] as string
+        const error = new TimeoutError(`task "${taskId}" attempt ${attempt} timed out after ${timeoutMs} ms`, { details: { taskId, timeoutMs } })
+        tx.controller?.abort(error)
+        this.#attemptFailed(i, token, error)
       })
     }
-    const ctx = new AttemptContext(this, node, token)
+    const ctx = new AttemptContext(this, i, token, attempt)
     let outcome: unknown
     try {
-      outcome = task.tool.run(input, ctx)
+      outcome = shape.tool.run(input, ctx)
     } catch (err) {
-      this.#attemptFailed(node, token, err)
+      this.#attemptFailed(i, token, err)
       return
     }
     if (typeof (outcome as PromiseLike<unknown> | null)?.then === 'function') {
       ;(outcome as PromiseLike<unknown>).then(
-        (value) => this.#attemptSucceeded(node, token, value, ctx),
-        (err: unknown) => this.#attemptFailed(node, token, err),
+        (value) => this.#attemptSucceeded(i, token, value, ctx),
+        (err: unknown) => this.#attemptFailed(i, token, err),
       )
     } else {
-      this.#attemptSucceeded(node, token, outcome, ctx)
+      this.#attemptSucceeded(i, token, outcome, ctx)
     }
   }
 
-  #attemptSucceeded(node: TaskNode, token: number, value: unknown, ctx: AttemptContext): void {
-    if (node.token !== token || node.status !== 'running') return
+  #attemptSucceeded(i: number, token: number, value: unknown, ctx: AttemptContext): void {
+    const s = this.#s
+    if (s.token[i] !== token || s.status[i] !== RUNNING) return
+    const shape = s.shapes[i] as TaskShape
     let output: unknown
     try {
-      output = toPlainData(value, node.task.tool.maxOutputBytes ?? this.#env.maxOutputBytes, node.id)
+      output = toPlainData(value, shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes, s.ids[i] as string)
     } catch (err) {
-      this.#attemptFailed(node, token, err)
+      this.#attemptFailed(i, token, err)
       return
     }
-    node.timer?.()
-    node.timer = undefined
-    node.output = output
-    const now = this.#env.clock.now()
-    node.finishedAt = now
-    this.#transition(node, 'succeeded')
-    this.#releaseSlot(node)
-    this.#env.toolStats.record(node.task.toolName, now - node.attemptStartedAt)
-    if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: node.id, attempt: node.attempts, durationMs: now - node.firstStartedAt })
-    if (ctx.spawned !== undefined) {
-      this.#releaseReserved(node)
-      // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
-      if (this.#state === 'running') for (const spec of ctx.spawned) this.#commitAddedTask(spec, node.id)
+    const x = s.extraOrUndefined(i)
+    if (x !== undefined) {
+      x.timer?.()
+      x.timer = undefined
     }
-    this.#afterTerminal(node)
-    this.#settle(node)
+    s.outputs[i] = output
+    const now = this.#env.clock.now()
+    s.finishedAt[i] = now
+    this.#transition(i, SUCCEEDED)
+    this.#releaseSlot(i)
+    this.#env.toolStats.record(shape.toolName, now - (s.attemptStartedAt[i] as number))
+    if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
+    if (ctx.spawned !== undefined) {
+      this.#releaseReserved(i)
+      // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
+      if (this.#state === 'running') for (const spec of ctx.spawned) this.#commitAddedTask(spec, s.ids[i])
+    }
+    this.#afterTerminal(i)
+    this.#settle(i)
     this.#pump()
     this.#maybeFinish()
   }
 
-  #attemptFailed(node: TaskNode, token: number, err: unknown): void {
-    if (node.token !== token || node.status !== 'running') return
-    this.#releaseReserved(node)
-    node.timer?.()
-    node.timer = undefined
+  #attemptFailed(i: number, token: number, err: unknown): void {
+    const s = this.#s
+    if (s.token[i] !== token || s.status[i] !== RUNNING) return
+    this.#releaseReserved(i)
+    const x = s.extra(i)
+    x.timer?.()
+    x.timer = undefined
     const now = this.#env.clock.now()
     const error = serializeError(err)
-    const policy = node.task.retry
+    const policy = (s.shapes[i] as TaskShape).retry
+    const attempt = s.attempts[i] as number
+    const taskId = s.ids[i] as string
     // The state changes before the slot is released, so nothing the release sets off can see this
     // attempt as still running.
-    if (this.#state === 'running' && shouldRetry(policy, node.attempts, err)) {
-      ;(node.failedAttempts ??= []).push({ attempt: node.attempts, startedAt: node.attemptStartedAt, finishedAt: now, error })
-      const delayMs = Math.max(backoffDelayMs(policy, node.attempts, this.#env.random), retryAfterHintMs(err) ?? 0)
-      this.#transition(node, 'retrying')
-      this.#releaseSlot(node)
-      node.retryTimer = this.#env.clock.setTimer(delayMs, () => {
-        node.retryTimer = undefined
-        if (node.status !== 'retrying' || this.#state !== 'running') return
-        this.#makeReady(node)
+    if (this.#state === 'running' && shouldRetry(policy, attempt, err)) {
+      ;(x.failedAttempts ??= []).push({ attempt, startedAt: s.attemptStartedAt[i] as number, finishedAt: now, error })
+      const delayMs = Math.max(backoffDelayMs(policy, attempt, this.#env.random), retryAfterHintMs(err) ?? 0)
+      this.#transition(i, RETRYING)
+      this.#releaseSlot(i)
+      x.retryTimer = this.#env.clock.setTimer(delayMs, () => {
+        x.retryTimer = undefined
+        if (s.status[i] !== RETRYING || this.#state !== 'running') return
+        this.#makeReady(i)
         this.#pump()
       })
-      if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId: node.id, attempt: node.attempts, delayMs, error })
+      if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId, attempt, delayMs, error })
       this.#pump()
       return
     }
-    node.error = error
-    node.finishedAt = now
-    this.#transition(node, 'failed')
-    this.#releaseSlot(node)
-    if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: node.id, attempt: node.attempts, error })
-    this.#afterTerminal(node)
-    this.#settle(node)
-    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${node.id}" failed`)
+    x.error = error
+    s.finishedAt[i] = now
+    this.#transition(i, FAILED)
+    this.#releaseSlot(i)
+    if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId, attempt, error })
+    this.#afterTerminal(i)
+    this.#settle(i)
+    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${taskId}" failed`)
     this.#pump()
     this.#maybeFinish()
   }
 
   /** Runs the completion handler of a task that just became terminal. */
-  #afterTerminal(node: TaskNode): void {
+  #afterTerminal(i: number): void {
     const handlers = this.#settings.onTaskComplete
     if (handlers === undefined) return
-    const handler = typeof handlers === 'function' ? handlers : Object.hasOwn(handlers, node.id) ? handlers[node.id] : undefined
+    const s = this.#s
+    const taskId = s.ids[i] as string
+    const handler = typeof handlers === 'function' ? handlers : Object.hasOwn(handlers, taskId) ? handlers[taskId] : undefined
     if (handler === undefined) return
+    const error = s.peek(i).error
     const completion: TaskCompletion = {
       runId: this.id,
-      taskId: node.id,
-      status: node.status,
-      output: node.output,
-      ...(node.error ? { error: node.error } : {}),
+      taskId,
+      status: STATUS_NAMES[s.status[i] as number] as TaskStatus,
+      output: s.outputs[i],
+      ...(error ? { error } : {}),
     }
-    const control: RunControl = { runId: this.id, addTask: (spec) => this.addTask(spec, node.id) }
+    const control: RunControl = { runId: this.id, addTask: (spec) => this.addTask(spec, taskId) }
     this.#pendingHandlers++
     let outcome: void | Promise<void>
     try {
       outcome = handler(completion, control)
     } catch (err) {
-      this.#env.logger.error('a task completion handler threw', { runId: this.id, taskId: node.id, error: serializeError(err) })
+      this.#env.logger.error('a task completion handler threw', { runId: this.id, taskId, error: serializeError(err) })
       this.#pendingHandlers--
       return
     }
     if (typeof (outcome as PromiseLike<void> | undefined)?.then === 'function') {
       Promise.resolve(outcome)
-        .catch((err: unknown) => this.#env.logger.error('a task completion handler failed', { runId: this.id, taskId: node.id, error: serializeError(err) }))
+        .catch((err: unknown) => this.#env.logger.error('a task completion handler failed', { runId: this.id, taskId, error: serializeError(err) }))
         .finally(() => {
           this.#pendingHandlers--
           this.#maybeFinish()
@@ -647,9 +677,9 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   // ---------------------------------------------------------------- dynamic tasks
 
   /** Validates a task added at run time (throws `TW_VALIDATION`), without adding it. */
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by?: TaskNode, token?: number): void {
-    if (by !== undefined && (by.token !== token || by.status !== 'running')) {
-      throw new TaskweaveError('TW_DYNAMIC_TASK', `task "${by.id}" cannot add tasks: its attempt is over`, { retryable: false })
+  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by?: number, token?: number): void {
+    if (by !== undefined && !this.isCurrentAttempt(by, token ?? -1)) {
+      throw new TaskweaveError('TW_DYNAMIC_TASK', `task "${this.#s.ids[by]}" cannot add tasks: its attempt is over`, { retryable: false })
     }
     if (this.#reservedIds.has(spec.id)) {
       throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}": another running task already added it`, { retryable: false, details: { taskId: spec.id } })
@@ -667,11 +697,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#commitAddedTask(spec, addedBy)
   }
 
-  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): CompiledTask {
+  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): AddedTask {
     return compileAddedTask(spec, {
       registry: this.#env.registry,
       workflow: this.#workflow,
-      index: this.#nodes.length,
+      index: this.#s.size,
       indexOf: (id) => this.#indexOf(id),
       alsoTaken,
     })
@@ -679,24 +709,21 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   #commitAddedTask(spec: TaskSpec, addedBy: string | undefined): void {
     if (this.#state !== 'running') return
-    const task = this.#compileAdded(spec, new Set())
-    const parents = task.parents
-    const node = this.#addNode(task.id, task, parents, NO_TASKS)
-    node.addedBy = addedBy
-    for (const p of parents) {
-      const parent = this.#nodes[p] as TaskNode
-      if (!isTerminal(parent.status)) parent.addChild(node.index)
-    }
-    this.#keys.rank[node.index] = this.#costOf(task)
-    if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: node.id, tool: task.toolName, ...(addedBy !== undefined ? { addedBy } : {}) })
-    if (node.waiting === 0 && this.#evaluate(node)) this.#settle(node)
+    const s = this.#s
+    const added = this.#compileAdded(spec, new Set())
+    const i = this.#appendTask(added.id, added.shape, added.parents)
+    if (addedBy !== undefined) s.extra(i).addedBy = addedBy
+    for (const p of added.parents) if ((s.status[p] as number) < SUCCEEDED) s.addChild(p, i)
+    s.rank[i] = this.#costOf(added.shape)
+    if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: added.id, tool: added.shape.toolName, ...(addedBy !== undefined ? { addedBy } : {}) })
+    if (s.waiting[i] === 0 && this.#evaluate(i)) this.#settle(i)
     this.#pump()
   }
 
-  /** Frees the task ids an attempt of `node` reserved with `ctx.addTask`. */
-  #releaseReserved(node: TaskNode): void {
+  /** Frees the task ids an attempt of task `i` reserved with `ctx.addTask`. */
+  #releaseReserved(i: number): void {
     if (this.#reservedIds.size === 0) return
-    for (const [id, by] of this.#reservedIds) if (by === node) this.#reservedIds.delete(id)
+    for (const [id, by] of this.#reservedIds) if (by === i) this.#reservedIds.delete(id)
   }
 
   // ---------------------------------------------------------------- ending
@@ -710,24 +737,27 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (this.#events.wants('run:cancelling')) this.#emit('run:cancelling', { reason })
     const now = this.#env.clock.now()
     const abortReason = new CancelledError(reason)
-    for (const node of this.#nodes) {
-      if (isTerminal(node.status)) continue
+    const s = this.#s
+    for (let i = 0; i < s.size; i++) {
+      const current = s.status[i] as number
+      if (current >= SUCCEEDED) continue
+      const x = s.extra(i)
       // A forEach task in progress holds no slot; its items are cancelled one by one here.
-      if (node.status === 'running' && node.items === undefined) {
-        node.timer?.()
-        node.timer = undefined
-        node.controller?.abort(abortReason)
-        this.#releaseSlot(node)
+      if (current === RUNNING && x.items === undefined) {
+        x.timer?.()
+        x.timer = undefined
+        x.controller?.abort(abortReason)
+        this.#releaseSlot(i)
       }
-      node.retryTimer?.()
-      node.retryTimer = undefined
-      node.token++
-      this.#transition(node, 'cancelled')
-      node.reason = reason
-      node.finishedAt = now
+      x.retryTimer?.()
+      x.retryTimer = undefined
+      s.token[i] = (s.token[i] as number) + 1
+      this.#transition(i, CANCELLED)
+      x.reason = reason
+      s.finishedAt[i] = now
       this.#settled++
-      if (this.#events.wants('task:cancelled')) this.#emit('task:cancelled', { taskId: node.id, reason })
-      this.#afterTerminal(node)
+      if (this.#events.wants('task:cancelled')) this.#emit('task:cancelled', { taskId: s.ids[i] as string, reason })
+      this.#afterTerminal(i)
     }
     this.#queue.removeWhere(() => true)
     for (const queue of this.#groupQueues.values()) queue.removeWhere(() => true)
@@ -738,7 +768,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #maybeFinish(): void {
     if (this.#state === 'finished' || this.#state === 'idle') return
     // A cancelled run does not wait for completion handlers: they can add nothing to it any more.
-    if (this.#settled < this.#nodes.length || (this.#pendingHandlers > 0 && this.#state === 'running')) return
+    if (this.#settled < this.#s.size || (this.#pendingHandlers > 0 && this.#state === 'running')) return
     if (this.#running > 0) return
     this.#state = 'finished'
     this.#unhookSignal?.()
@@ -750,7 +780,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   #buildResult(): RunResult {
     const workflow = this.#workflow
-    return buildRunResult(this.#nodes, {
+    return buildRunResult(this.#s, {
       runId: this.id,
       workflowId: workflow.id,
       workflowHash: () => workflow.hash,
@@ -763,13 +793,27 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   // ---------------------------------------------------------------- attempt context support
 
-  /** @internal */ runSignal(): AbortSignal {
-    return this.#runSignal.signal
+  /** @internal */ isCurrentAttempt(i: number, token: number): boolean {
+    return this.#s.token[i] === token && this.#s.status[i] === RUNNING
   }
 
-  /** @internal */ progress(node: TaskNode, token: number, progress: ToolProgress): void {
-    if (node.token !== token || node.status !== 'running') return
-    if (this.#events.wants('task:progress')) this.#emit('task:progress', { taskId: node.id, attempt: node.attempts, progress })
+  /** @internal */ attemptSignal(i: number): AbortSignal {
+    const x = this.#s.extra(i)
+    if (x.controller === undefined) {
+      const controller = new AbortController()
+      x.controller = controller
+      if (this.#runSignal.signal.aborted) controller.abort(this.#runSignal.signal.reason)
+    }
+    return x.controller.signal
+  }
+
+  /** @internal */ taskId(i: number): string {
+    return this.#s.ids[i] as string
+  }
+
+  /** @internal */ progress(i: number, token: number, progress: ToolProgress): void {
+    if (!this.isCurrentAttempt(i, token)) return
+    if (this.#events.wants('task:progress')) this.#emit('task:progress', { taskId: this.#s.ids[i] as string, attempt: this.#s.attempts[i] as number, progress })
   }
 
   /** The engine's clock (tools read it through `ctx.clock`). */

@@ -48,3 +48,38 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
 export function assertTransition(taskId: string, from: TaskStatus, to: TaskStatus): void {
   if (!canTransition(from, to)) throw new Error(`taskweave internal error: task "${taskId}" cannot go from ${from} to ${to}`)
 }
+
+/**
+ * Task states as small integers, the form the engine keeps per task (in a `Uint8Array`); the
+ * order matters: every code from {@link SUCCEEDED} up is terminal.
+ */
+export const PENDING = 0
+/** See {@link PENDING}. */
+export const READY = 1
+/** See {@link PENDING}. */
+export const RUNNING = 2
+/** See {@link PENDING}. */
+export const RETRYING = 3
+/** See {@link PENDING}. */
+export const SUCCEEDED = 4
+/** See {@link PENDING}. */
+export const FAILED = 5
+/** See {@link PENDING}. */
+export const SKIPPED = 6
+/** See {@link PENDING}. */
+export const CANCELLED = 7
+
+/** The name of each state code. */
+export const STATUS_NAMES: readonly TaskStatus[] = ['pending', 'ready', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled']
+
+/** Bit `to` of `ALLOWED_CODES[from]` is set when `from → to` is allowed (the table above, by code). */
+const ALLOWED_CODES = Uint8Array.from(STATUS_NAMES, (from) => {
+  let mask = 0
+  for (const to of TASK_TRANSITIONS[from]) mask |= 1 << STATUS_NAMES.indexOf(to)
+  return mask
+})
+
+/** Throws when the move between two state codes is not in the table (an engine bug, never a user error). */
+export function assertTransitionCode(taskId: string, from: number, to: number): void {
+  if (((ALLOWED_CODES[from] as number) & (1 << to)) === 0) assertTransition(taskId, STATUS_NAMES[from] as TaskStatus, STATUS_NAMES[to] as TaskStatus)
+}

@@ -7,48 +7,51 @@
  * because of a failure (a parent skipped by its condition is fine).
  * @module
  */
-import type { TaskNode } from './task-node.js'
-import type { TaskStatus } from './states.js'
+import type { TaskShape } from '../workflow/compile.js'
+import type { RunState } from './run-state.js'
+import { CANCELLED, FAILED, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 
 /** Undefined when the task may run; otherwise the skip reason and the index of the failed task behind it (or -1). */
-export function triggerVerdict(node: TaskNode, nodes: readonly TaskNode[]): { reason: string; root: number } | undefined {
-  const parents = node.parents
-  if (parents.length === 0) return undefined
-  switch (node.task.trigger) {
+export function triggerVerdict(state: RunState, i: number): { reason: string; root: number } | undefined {
+  const count = state.parentCount(i)
+  if (count === 0) return undefined
+  const status = state.status
+  switch ((state.shapes[i] as TaskShape).trigger) {
     case 'all_succeeded':
-      for (const p of parents) {
-        const parent = nodes[p] as TaskNode
-        if (parent.status !== 'succeeded') return { reason: `upstream task "${parent.id}" ${verb(parent.status)}`, root: rootOf(parent) }
+      for (let k = 0; k < count; k++) {
+        const p = state.parentAt(i, k)
+        if (status[p] !== SUCCEEDED) return { reason: `upstream task "${state.ids[p]}" ${verb(status[p] as number)}`, root: rootOf(state, p) }
       }
       return undefined
     case 'all_done':
       return undefined
     case 'any_succeeded': {
       let root = -1
-      for (const p of parents) {
-        const parent = nodes[p] as TaskNode
-        if (parent.status === 'succeeded') return undefined
-        if (root < 0) root = rootOf(parent)
+      for (let k = 0; k < count; k++) {
+        const p = state.parentAt(i, k)
+        if (status[p] === SUCCEEDED) return undefined
+        if (root < 0) root = rootOf(state, p)
       }
       return { reason: 'no upstream task succeeded', root }
     }
     case 'none_failed':
-      for (const p of parents) {
-        const parent = nodes[p] as TaskNode
-        if (parent.status === 'failed' || parent.status === 'cancelled') return { reason: `upstream task "${parent.id}" ${verb(parent.status)}`, root: rootOf(parent) }
-        if (parent.status === 'skipped' && parent.rootFailure >= 0) return { reason: `upstream task "${parent.id}" was skipped because "${(nodes[parent.rootFailure] as TaskNode).id}" failed`, root: parent.rootFailure }
+      for (let k = 0; k < count; k++) {
+        const p = state.parentAt(i, k)
+        const s = status[p]
+        if (s === FAILED || s === CANCELLED) return { reason: `upstream task "${state.ids[p]}" ${verb(s)}`, root: rootOf(state, p) }
+        const root = state.peek(p).rootFailure
+        if (s === SKIPPED && root >= 0) return { reason: `upstream task "${state.ids[p]}" was skipped because "${state.ids[root]}" failed`, root }
       }
       return undefined
   }
 }
 
 /** The failed task behind a parent's state: itself when it failed, else what it was skipped for. */
-function rootOf(parent: TaskNode): number {
-  if (parent.status === 'failed') return parent.index
-  return parent.rootFailure
+function rootOf(state: RunState, p: number): number {
+  if (state.status[p] === FAILED) return p
+  return state.peek(p).rootFailure
 }
 
-function verb(status: TaskStatus): string {
-  return status === 'skipped' ? 'was skipped' : status === 'cancelled' ? 'was cancelled' : status
+function verb(status: number): string {
+  return status === SKIPPED ? 'was skipped' : status === CANCELLED ? 'was cancelled' : (STATUS_NAMES[status] as string)
 }
-

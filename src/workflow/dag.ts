@@ -3,10 +3,12 @@
  * the stack): cycle search with the cycle's path, topological order, and critical-path ranks.
  * @module
  */
+import type { TaskGraph } from './task-graph.js'
 
 /** Finds one cycle and returns it as a closed path of nodes (`[a, b, a]`), or undefined when acyclic. */
-export function findCycle(children: readonly (readonly number[])[]): number[] | undefined {
-  const n = children.length
+export function findCycle(graph: TaskGraph): number[] | undefined {
+  const n = graph.size
+  const { childStart, children } = graph
   const color = new Uint8Array(n) // 0 unvisited, 1 on the stack, 2 done
   const parentOf = new Int32Array(n).fill(-1)
   const nextChild = new Int32Array(n)
@@ -14,16 +16,17 @@ export function findCycle(children: readonly (readonly number[])[]): number[] | 
     if (color[start] !== 0) continue
     const stack = [start]
     color[start] = 1
+    nextChild[start] = childStart[start] as number
     while (stack.length > 0) {
       const node = stack[stack.length - 1] as number
-      const list = children[node] ?? []
-      const i = nextChild[node] as number
-      if (i < list.length) {
-        nextChild[node] = i + 1
-        const child = list[i] as number
+      const k = nextChild[node] as number
+      if (k < (childStart[node + 1] as number)) {
+        nextChild[node] = k + 1
+        const child = children[k] as number
         if (color[child] === 0) {
           color[child] = 1
           parentOf[child] = node
+          nextChild[child] = childStart[child] as number
           stack.push(child)
         } else if (color[child] === 1) {
           const path = [child]
@@ -40,38 +43,49 @@ export function findCycle(children: readonly (readonly number[])[]): number[] | 
   return undefined
 }
 
-/** Kahn's topological order; assumes the graph is acyclic (check with {@link findCycle} first). */
-export function topologicalOrder(parents: readonly (readonly number[])[], children: readonly (readonly number[])[]): number[] {
-  const n = parents.length
+/**
+ * Kahn's topological order. Tasks on (or behind) a cycle are left out, so an order shorter than
+ * the graph means there is a cycle (then {@link findCycle} finds its path).
+ */
+export function topologicalOrder(graph: TaskGraph): Int32Array {
+  const n = graph.size
+  const { parentStart, childStart, children } = graph
   const waiting = new Int32Array(n)
-  const order: number[] = []
+  const order = new Int32Array(n)
+  let tail = 0
   for (let i = 0; i < n; i++) {
-    waiting[i] = (parents[i] ?? []).length
-    if (waiting[i] === 0) order.push(i)
+    const w = (parentStart[i + 1] as number) - (parentStart[i] as number)
+    waiting[i] = w
+    if (w === 0) order[tail++] = i
   }
-  for (let head = 0; head < order.length; head++) {
-    for (const child of children[order[head] as number] ?? []) {
-      waiting[child] = (waiting[child] as number) - 1
-      if (waiting[child] === 0) order.push(child)
+  for (let head = 0; head < tail; head++) {
+    const node = order[head] as number
+    for (let k = childStart[node] as number; k < (childStart[node + 1] as number); k++) {
+      const child = children[k] as number
+      const w = (waiting[child] as number) - 1
+      waiting[child] = w
+      if (w === 0) order[tail++] = child
     }
   }
-  return order
+  return tail === n ? order : order.subarray(0, tail)
 }
 
 /**
  * Longest remaining path from each node to a sink, counting the node's own cost: the key that keeps
  * the tasks on the critical path moving first when slots are scarce (list scheduling, HLFET).
+ * `cost[i]` is the cost of task `i`.
  */
-export function criticalPathRanks(order: readonly number[], childrenOf: (node: number) => readonly number[], cost: (node: number) => number): Float64Array {
-  const rank = new Float64Array(order.length)
+export function criticalPathRanks(graph: TaskGraph, order: ArrayLike<number>, cost: ArrayLike<number>): Float64Array {
+  const rank = new Float64Array(graph.size)
+  const { childStart, children } = graph
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k] as number
     let best = 0
-    for (const child of childrenOf(node)) {
-      const r = rank[child] as number
+    for (let c = childStart[node] as number; c < (childStart[node + 1] as number); c++) {
+      const r = rank[children[c] as number] as number
       if (r > best) best = r
     }
-    rank[node] = best + cost(node)
+    rank[node] = best + (cost[node] as number)
   }
   return rank
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { isPlainValidTask } from './fast-task-check.js'
-import { taskSchema } from './schema.js'
+import { isPlainId, isPlainValidTask } from './fast-task-check.js'
+import { ID_PATTERN, taskSchema } from './schema.js'
 
 // A small deterministic generator of task-like values, valid and not.
 function* candidates(): Generator<unknown> {
@@ -44,5 +44,11 @@ describe('isPlainValidTask', () => {
     }
     expect(checked).toBeGreaterThan(10_000)
     expect(accepted).toBeGreaterThan(100) // the fast path does take the common shapes
+  })
+
+  it('checks ids exactly as the schema pattern does', () => {
+    const samples = ['a', 'A-z_9', '', 'a'.repeat(128), 'a'.repeat(129), 'a b', 'é', 'a.b', '-', '_', 'x\n', 'Z0']
+    for (let c = 0; c < 256; c++) samples.push(`x${String.fromCharCode(c)}y`)
+    for (const id of samples) expect(isPlainId(id), JSON.stringify(id)).toBe(ID_PATTERN.test(id))
   })
 })

@@ -1,0 +1,175 @@
+/**
+ * The state of every task of one run, kept as columns (typed arrays indexed by task) rather than
+ * an object per task. A run of 100,000 tasks then holds a few dozen arrays instead of 100,000
+ * objects the garbage collector must copy and trace for the run's whole life. Workflow tasks take
+ * indices 0…n-1 in declaration order; forEach items and added tasks are appended after them.
+ * @module
+ */
+import type { CancelTimer } from '../core/clock.js'
+import type { SerializedError } from '../core/errors.js'
+import type { ReadyKeys } from '../scheduler/ready-queue.js'
+import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
+import type { TaskGraph } from '../workflow/task-graph.js'
+import type { AttemptRecord } from './report.js'
+import { PENDING } from './states.js'
+
+/** State few tasks need (errors, timers, fan-out, tasks added at run time): made on first use. */
+export class TaskExtra {
+  error: SerializedError | undefined = undefined
+  reason: string | undefined = undefined
+  /** The failed task that caused this skip, or -1 (a condition, not a failure). */
+  rootFailure = -1
+  blocked: string[] | undefined = undefined
+  failedAttempts: AttemptRecord[] | undefined = undefined
+  controller: AbortController | undefined = undefined
+  timer: CancelTimer | undefined = undefined
+  retryTimer: CancelTimer | undefined = undefined
+  /** The fan-out item this task runs on. */
+  item: unknown = undefined
+  itemIndex = 0
+  hasItem = false
+  /** Index of the forEach task this item belongs to, or -1. */
+  forEachOwner = -1
+  pendingItems = 0
+  /** Indices of a forEach task's items, once it expanded. */
+  items: number[] | undefined = undefined
+  addedBy: string | undefined = undefined
+  /** Parents of a task appended at run time (workflow tasks have theirs in the graph). */
+  parents: readonly number[] | undefined = undefined
+  /** Children gained at run time (all the children of an appended task). */
+  children: number[] | undefined = undefined
+}
+
+const NO_EXTRA_DEFAULTS = new TaskExtra()
+
+/** Per-task columns of one run. */
+export class RunState implements ReadyKeys {
+  /** Tasks in the run (workflow tasks, then appended ones). */
+  size: number
+  /** Number of workflow tasks (their parents and children are in {@link graph}). */
+  readonly base: number
+  readonly graph: TaskGraph
+  status: Uint8Array
+  /** Parents not yet terminal. */
+  waiting: Int32Array
+  attempts: Int32Array
+  /** Incremented per attempt and on cancel: a result carrying an older token is stale. */
+  token: Int32Array
+  firstStartedAt: Float64Array
+  attemptStartedAt: Float64Array
+  finishedAt: Float64Array
+  /** Ready-queue keys. */
+  priority: Int32Array
+  rank: Float64Array
+  seq: Float64Array
+  readonly ids: string[]
+  readonly shapes: TaskShape[]
+  readonly outputs: unknown[]
+  readonly #extras: (TaskExtra | undefined)[]
+
+  constructor(workflow: CompiledWorkflow) {
+    const n = workflow.size
+    const capacity = Math.max(16, n)
+    this.size = n
+    this.base = n
+    this.graph = workflow.graph
+    this.status = new Uint8Array(capacity)
+    this.waiting = new Int32Array(capacity)
+    this.attempts = new Int32Array(capacity)
+    this.token = new Int32Array(capacity)
+    this.firstStartedAt = new Float64Array(capacity).fill(-1)
+    this.attemptStartedAt = new Float64Array(capacity).fill(-1)
+    this.finishedAt = new Float64Array(capacity).fill(-1)
+    this.priority = new Int32Array(capacity)
+    this.rank = new Float64Array(capacity)
+    this.seq = new Float64Array(capacity)
+    this.ids = workflow.ids.slice()
+    this.shapes = workflow.shapes.slice()
+    this.outputs = filled(n, undefined)
+    this.#extras = filled<TaskExtra | undefined>(n, undefined)
+    const { parentStart } = workflow.graph
+    for (let i = 0; i < n; i++) {
+      this.waiting[i] = (parentStart[i + 1] as number) - (parentStart[i] as number)
+      this.priority[i] = (this.shapes[i] as TaskShape).priority
+    }
+  }
+
+  /** Appends a task (a forEach item or an added task) in state pending; returns its index. */
+  append(id: string, shape: TaskShape, parents: readonly number[]): number {
+    const index = this.size
+    if (index === this.status.length) this.#grow()
+    this.size++
+    this.ids.push(id)
+    this.shapes.push(shape)
+    this.outputs.push(undefined)
+    this.#extras.push(undefined)
+    this.status[index] = PENDING
+    this.priority[index] = shape.priority
+    if (parents.length > 0) this.extra(index).parents = parents
+    return index
+  }
+
+  /** The rare state of a task, made on first use. */
+  extra(i: number): TaskExtra {
+    let x = this.#extras[i]
+    if (x === undefined) this.#extras[i] = x = new TaskExtra()
+    return x
+  }
+
+  /** The rare state of a task for reading: defaults when it has none. */
+  peek(i: number): Readonly<TaskExtra> {
+    return this.#extras[i] ?? NO_EXTRA_DEFAULTS
+  }
+
+  /** The rare state of a task, or undefined when it has none. */
+  extraOrUndefined(i: number): TaskExtra | undefined {
+    return this.#extras[i]
+  }
+
+  /** Number of parents of task `i`. */
+  parentCount(i: number): number {
+    if (i < this.base) return (this.graph.parentStart[i + 1] as number) - (this.graph.parentStart[i] as number)
+    return this.#extras[i]?.parents?.length ?? 0
+  }
+
+  /** The `k`-th parent of task `i`. */
+  parentAt(i: number, k: number): number {
+    if (i < this.base) return this.graph.parents[(this.graph.parentStart[i] as number) + k] as number
+    return (this.#extras[i]?.parents as readonly number[])[k] as number
+  }
+
+  /** Gives task `i` a child at run time (a task added later that depends on it). */
+  addChild(i: number, child: number): void {
+    ;(this.extra(i).children ??= []).push(child)
+  }
+
+  #grow(): void {
+    const capacity = this.status.length * 2
+    const grow = <T extends Uint8Array | Int32Array | Float64Array>(old: T, make: (n: number) => T, fill = 0): T => {
+      const next = make(capacity)
+      if (fill !== 0) next.fill(fill)
+      next.set(old)
+      return next
+    }
+    this.status = grow(this.status, (n) => new Uint8Array(n))
+    this.waiting = grow(this.waiting, (n) => new Int32Array(n))
+    this.attempts = grow(this.attempts, (n) => new Int32Array(n))
+    this.token = grow(this.token, (n) => new Int32Array(n))
+    this.firstStartedAt = grow(this.firstStartedAt, (n) => new Float64Array(n), -1)
+    this.attemptStartedAt = grow(this.attemptStartedAt, (n) => new Float64Array(n), -1)
+    this.finishedAt = grow(this.finishedAt, (n) => new Float64Array(n), -1)
+    this.priority = grow(this.priority, (n) => new Int32Array(n))
+    this.rank = grow(this.rank, (n) => new Float64Array(n))
+    this.seq = grow(this.seq, (n) => new Float64Array(n))
+  }
+}
+
+/**
+ * An array of `n` copies of `value` with fast elements: `new Array(n)` for a large `n` may give a
+ * dictionary-backed array, much slower to index.
+ */
+function filled<T>(n: number, value: T): T[] {
+  const out: T[] = []
+  for (let i = 0; i < n; i++) out.push(value)
+  return out
+}

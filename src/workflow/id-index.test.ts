@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest'
+import { IdIndex } from './id-index.js'
+
+describe('IdIndex', () => {
+  it('finds every id it holds, reports duplicates with the first index, and misses unknown ids', () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => `task-${i % 4000}`)
+    const index = new IdIndex(ids, ids.length)
+    for (let i = 0; i < ids.length; i++) expect(index.add(i)).toBe(i < 4000 ? -1 : i - 4000)
+    expect(index.size).toBe(4000)
+    for (let i = 0; i < 4000; i++) expect(index.get(`task-${i}`)).toBe(i)
+    expect(index.get('task-4000')).toBeUndefined()
+    expect(index.has('')).toBe(false)
+    expect(index.has('task-0')).toBe(true)
+  })
+
+  it('grows past the capacity it was sized for', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => String(i))
+    const index = new IdIndex(ids, 1)
+    ids.forEach((_, i) => expect(index.add(i)).toBe(-1))
+    ids.forEach((id, i) => expect(index.get(id)).toBe(i))
+  })
+})
