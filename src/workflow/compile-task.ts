@@ -47,6 +47,9 @@ export class TaskCompileCache {
   readonly #toolOnly = new Map<string, TaskShape>()
   /** Shapes of tasks with a tool and some of priority, group and cost, by all four. */
   readonly #plain = new Map<string, TaskShape>()
+  /** The last tool-only shape handed out, by tool name: consecutive tasks mostly share it. */
+  #lastName: string | undefined
+  #lastShape: TaskShape | undefined
 
   constructor(readonly defaults: WorkflowSpec['defaults'] | undefined) {
     this.defaultRetry = resolveRetry(defaults?.retry, undefined)
@@ -62,6 +65,25 @@ export class TaskCompileCache {
       this.#emptyInputs.set(tool, entry)
     }
     return entry
+  }
+
+  /**
+   * The shared shape of a task made of a tool name and perhaps priority, group and cost; undefined
+   * when the tool is unknown or rejects an empty input (the full compile then reports why).
+   */
+  bareShape(registry: ToolRegistry, toolName: string, priority: number | undefined, group: string | undefined, cost: number | undefined): TaskShape | undefined {
+    const simple = priority === undefined && group === undefined && cost === undefined
+    if (simple && toolName === this.#lastName) return this.#lastShape
+    const tool = registry.get(toolName)
+    if (tool === undefined) return undefined
+    const empty = this.emptyInput(tool)
+    if (empty === false) return undefined
+    const shape = this.plainShape(tool, empty, priority, group, cost)
+    if (simple) {
+      this.#lastName = toolName
+      this.#lastShape = shape
+    }
+    return shape
   }
 
   /** The shared shape of a task that names only these (its tool accepts an empty input). */
@@ -100,7 +122,7 @@ export interface TaskCompileContext {
  */
 export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileContext): TaskShape {
   const { issue, deps } = ctx
-  deps.length = 0
+  if (deps.length > 0) deps.length = 0
   const cache = ctx.cache ?? new TaskCompileCache(ctx.defaults)
   const defaults = ctx.defaults
   const dependsOn = task.dependsOn

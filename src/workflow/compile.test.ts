@@ -61,6 +61,64 @@ describe('compileWorkflow', () => {
     expect(issues.every((i) => i.file === 'flow.yaml')).toBe(true)
   })
 
+  it('compiles bare tasks (tool and dependencies only) on the fast path with the same results and errors', () => {
+    const noop = defineTool({ name: 'noop', input: z.object({}), run: () => undefined })
+    const reg = new ToolRegistry([noop, fetchTool])
+    const compiled = compileWorkflow(
+      {
+        id: 'w',
+        tasks: [
+          { id: 'a', tool: 'noop' },
+          { id: 'b', tool: 'noop', dependsOn: ['a', 'a'] },
+          { id: 'c', tool: 'noop', dependsOn: ['b', 'a'], priority: 3, cost: 2 },
+          { id: 'd', tool: 'noop', dependsOn: ['c'], group: 'g' },
+        ],
+      },
+      { registry: reg },
+    )
+    expect(compiled.tasks.map((t) => t.parents)).toEqual([[], [0], [1, 0], [2]])
+    expect(compiled.tasks.map((t) => t.children)).toEqual([[1, 2], [2], [3], []])
+    expect(compiled.tasks.map((t) => [t.priority, t.cost, t.group])).toEqual([[0, undefined, undefined], [0, undefined, undefined], [3, 2, undefined], [0, undefined, 'g']])
+    // Tasks that differ only in id and dependencies share one shape.
+    expect(compiled.shapes[0]).toBe(compiled.shapes[1])
+    expect(Array.from(compiled.order)).toEqual([0, 1, 2, 3])
+
+    let issues: ValidationIssue[] = []
+    try {
+      compileWorkflow(
+        {
+          id: 'w',
+          tasks: [
+            { id: 'a', tool: 'noop' },
+            { id: 'b', tool: 'noop', dependsOn: ['a', 'ghost'] },
+            { id: 'c', tool: 'noop', dependsOn: ['c'] },
+            { id: 'd', tool: 'nop' },
+            { id: 'e', tool: 'web.fetch', dependsOn: ['a'] },
+          ],
+        },
+        { registry: reg, file: 'flow.yaml' },
+      )
+    } catch (err) {
+      if (err instanceof ValidationError) issues = [...err.issues]
+    }
+    expect(issues.map((i) => `${i.taskId} ${i.field}: ${i.message}`)).toEqual([
+      'b tasks[1].dependsOn[1]: dependency "ghost" is not a task of this workflow',
+      'c tasks[2].dependsOn[0]: task depends on itself',
+      'd tasks[3].tool: unknown tool "nop"; did you mean "noop"?',
+      expect.stringMatching(/^e tasks\[4\]\.input\.url: input rejected by tool "web\.fetch"/),
+    ])
+  })
+
+  it('drops repeated dependencies of a 10,000-way join in linear time', () => {
+    const noop = defineTool({ name: 'noop', input: z.object({}), run: () => undefined })
+    const branches = Array.from({ length: 10_000 }, (_, i) => ({ id: `b${i}`, tool: 'noop' }))
+    const ids = branches.map((b) => b.id)
+    const join = { id: 'join', tool: 'noop', dependsOn: [...ids, ...ids] }
+    const compiled = compileWorkflow({ id: 'w', tasks: [...branches, join] }, { registry: new ToolRegistry([noop]) })
+    expect(compiled.tasks[10_000]?.parents).toHaveLength(10_000)
+    expect(compiled.tasks[0]?.children).toEqual([10_000])
+  })
+
   it('prints the path of a cycle, including one made through template references', () => {
     const direct = issuesOf({
       id: 'w',

@@ -12,7 +12,7 @@ import type { ToolRegistry } from '../core/registry.js'
 import { taskSchema, workflowShellSchema } from './schema.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
-import { isPlainValidTask } from './fast-task-check.js'
+import { NOT_PLAIN, PLAIN_BARE, plainTaskKind } from './fast-task-check.js'
 import { compileTaskSpec, TaskCompileCache } from './compile-task.js'
 import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
@@ -114,13 +114,17 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   // Filled by push: `new Array(n)` of a large n may give slow dictionary elements.
   const ids: string[] = []
   const indexById = new IdIndex(ids, tasks.length)
-  const valid = new Uint8Array(tasks.length)
+  // Per task: 0 invalid (schema errors), FULL to compile in full, BARE for the fast path.
+  const kinds = new Uint8Array(tasks.length)
   for (let i = 0; i < tasks.length; i++) {
     const raw = tasks[i]
     ids.push('')
     let id: string
-    if (isPlainValidTask(raw)) id = (raw as { id: string }).id
-    else {
+    const kind = plainTaskKind(raw)
+    if (kind !== NOT_PLAIN) {
+      id = (raw as { id: string }).id
+      kinds[i] = kind === PLAIN_BARE ? BARE : FULL
+    } else {
       const checked = taskSchema.safeParse(raw)
       if (!checked.success) {
         for (const zodIssue of checked.error.issues) {
@@ -130,10 +134,10 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
         continue
       }
       id = checked.data.id
+      kinds[i] = FULL
     }
     ids[i] = id
     const first = indexById.add(i)
-    valid[i] = 1
     if (first >= 0) issue(['tasks', i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
   }
 
@@ -150,13 +154,22 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   const graph = new TaskGraphBuilder(tasks.length)
   let at = 0
   ctx.issue = (path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id)
+  const cache = ctx.cache as TaskCompileCache
   for (; at < tasks.length; at++) {
-    if (valid[at] === 1) {
+    const kind = kinds[at]
+    if (kind === BARE) {
+      const shape = compileBareTask(tasks[at] as BareTask, at, indexById, cache, options.registry, graph)
+      if (shape !== undefined) {
+        shapes.push(shape)
+        continue
+      }
+    }
+    if (kind === 0) {
+      shapes.push(INVALID_SHAPE)
+      graph.endRow()
+    } else {
       shapes.push(compileTaskSpec(tasks[at] as TaskSpec, at, ctx))
       graph.addRow(ctx.deps)
-    } else {
-      shapes.push(INVALID_SHAPE)
-      graph.addRow(NO_TASKS)
     }
   }
   if (issues.length > 0) throw new ValidationError(issues)
@@ -216,6 +229,41 @@ const COMPILED = Symbol.for('taskweave.compiledWorkflow')
 /** True when `value` was made by {@link compileWorkflow}. */
 export function isCompiledWorkflow(value: unknown): value is CompiledWorkflow {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[COMPILED] === true
+}
+
+const FULL = 1
+const BARE = 2
+
+/** A task {@link plainTaskKind} found bare: a tool, dependencies and scheduling hints. */
+interface BareTask {
+  readonly tool: string
+  readonly dependsOn?: readonly string[]
+  readonly priority?: number
+  readonly group?: string
+  readonly cost?: number
+}
+
+/**
+ * The fast path for the bulk of a large workflow: a bare task whose dependencies all resolve and
+ * whose tool takes an empty input gets the shared shape and its graph row; anything else returns
+ * undefined (with no row added) for the full compile, which also words the problems.
+ */
+function compileBareTask(task: BareTask, index: number, indexById: IdIndex, cache: TaskCompileCache, registry: ToolRegistry, graph: TaskGraphBuilder): TaskShape | undefined {
+  const shape = cache.bareShape(registry, task.tool, task.priority, task.group, task.cost)
+  if (shape === undefined) return undefined
+  const deps = task.dependsOn
+  if (deps !== undefined) {
+    for (let k = 0; k < deps.length; k++) {
+      const dep = indexById.get(deps[k] as string)
+      if (dep === undefined || dep === index) {
+        graph.discardRow()
+        return undefined
+      }
+      graph.addParent(dep)
+    }
+  }
+  graph.endRow()
+  return shape
 }
 
 /** Stands in for a task that failed validation (the workflow is then rejected before use). */

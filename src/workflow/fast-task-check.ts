@@ -33,9 +33,24 @@ export function isPlainId(value: string): boolean {
 
 /** True when `task` is certainly valid; false means "ask the schema" (not "invalid"). */
 export function isPlainValidTask(task: unknown): boolean {
-  if (typeof task !== 'object' || task === null) return false
+  return plainTaskKind(task) !== NOT_PLAIN
+}
+
+/** {@link plainTaskKind}: the schema must decide. */
+export const NOT_PLAIN = 0
+/** {@link plainTaskKind}: certainly valid, with an `input`. */
+export const PLAIN_WITH_INPUT = 1
+/**
+ * {@link plainTaskKind}: certainly valid, made of id, tool and perhaps description, dependsOn,
+ * priority, group and cost only: nothing to compile but its dependencies and shared shape.
+ */
+export const PLAIN_BARE = 2
+
+/** Classifies a task for the compiler's fast paths (see the constants above). */
+export function plainTaskKind(task: unknown): number {
+  if (typeof task !== 'object' || task === null) return NOT_PLAIN
   // Plain objects only (this also excludes arrays).
-  if (Object.getPrototypeOf(task) !== Object.prototype) return false
+  if (Object.getPrototypeOf(task) !== Object.prototype) return NOT_PLAIN
   const record = task as Record<string, unknown>
   let seen = 0
   // for…in allocates nothing; the prototype is Object.prototype, so only own keys are visited.
@@ -43,62 +58,62 @@ export function isPlainValidTask(task: unknown): boolean {
     const value = record[key]
     switch (key) {
       case 'id':
-        if (typeof value !== 'string' || !isPlainId(value)) return false
+        if (typeof value !== 'string' || !isPlainId(value)) return NOT_PLAIN
         seen |= ID
         break
       case 'group':
-        if (typeof value !== 'string' || !isPlainId(value)) return false
+        if (typeof value !== 'string' || !isPlainId(value)) return NOT_PLAIN
         seen |= GROUP
         break
       case 'tool':
-        if (typeof value !== 'string' || value.length === 0) return false
+        if (typeof value !== 'string' || value.length === 0) return NOT_PLAIN
         seen |= TOOL
         break
       case 'description':
-        if (typeof value !== 'string') return false
+        if (typeof value !== 'string') return NOT_PLAIN
         seen |= DESCRIPTION
         break
       case 'dependsOn':
-        if (!Array.isArray(value)) return false
+        if (!Array.isArray(value)) return NOT_PLAIN
         for (let i = 0; i < value.length; i++) {
           const dep: unknown = value[i]
-          if (typeof dep !== 'string' || !isPlainId(dep)) return false
+          if (typeof dep !== 'string' || !isPlainId(dep)) return NOT_PLAIN
         }
         seen |= DEPENDS_ON
         break
       case 'input': {
-        if (typeof value !== 'object' || value === null) return false
+        if (typeof value !== 'object' || value === null) return NOT_PLAIN
         const proto: unknown = Object.getPrototypeOf(value)
         // Plain objects only: a Date, Map or class instance is not a record to the schema.
-        if (proto !== Object.prototype && proto !== null) return false
+        if (proto !== Object.prototype && proto !== null) return NOT_PLAIN
         seen |= INPUT
         break
       }
       case 'priority':
-        if (!Number.isInteger(value) || (value as number) < -MAX_PRIORITY || (value as number) > MAX_PRIORITY) return false
+        if (!Number.isInteger(value) || (value as number) < -MAX_PRIORITY || (value as number) > MAX_PRIORITY) return NOT_PLAIN
         seen |= PRIORITY
         break
       case 'cost':
-        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return false
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return NOT_PLAIN
         seen |= COST
         break
       default:
-        return false
+        return NOT_PLAIN
     }
   }
-  if ((seen & ID) === 0) return false
+  if ((seen & ID) === 0 || (seen & TOOL) === 0) return NOT_PLAIN
   // The schema also sees non-enumerable keys: any field the compiler reads must have been seen
   // above, so one hidden from for…in sends the task to the schema. Named reads, one per field,
   // stay fast when every task has the same layout.
   const t = record as { [K in ReadField]?: unknown }
-  if ((seen & TOOL) === 0 && t.tool !== undefined) return false
-  if ((seen & DESCRIPTION) === 0 && t.description !== undefined) return false
-  if ((seen & DEPENDS_ON) === 0 && t.dependsOn !== undefined) return false
-  if ((seen & INPUT) === 0 && t.input !== undefined) return false
-  if ((seen & PRIORITY) === 0 && t.priority !== undefined) return false
-  if ((seen & COST) === 0 && t.cost !== undefined) return false
-  if ((seen & GROUP) === 0 && t.group !== undefined) return false
-  return t.agent === undefined && t.session === undefined && t.when === undefined && t.trigger === undefined && t.forEach === undefined && t.retry === undefined && t.timeout === undefined
+  if ((seen & DESCRIPTION) === 0 && t.description !== undefined) return NOT_PLAIN
+  if ((seen & DEPENDS_ON) === 0 && t.dependsOn !== undefined) return NOT_PLAIN
+  if ((seen & INPUT) === 0 && t.input !== undefined) return NOT_PLAIN
+  if ((seen & PRIORITY) === 0 && t.priority !== undefined) return NOT_PLAIN
+  if ((seen & COST) === 0 && t.cost !== undefined) return NOT_PLAIN
+  if ((seen & GROUP) === 0 && t.group !== undefined) return NOT_PLAIN
+  if (t.agent !== undefined || t.session !== undefined || t.when !== undefined || t.trigger !== undefined || t.forEach !== undefined || t.retry !== undefined || t.timeout !== undefined) return NOT_PLAIN
+  return (seen & INPUT) === 0 ? PLAIN_BARE : PLAIN_WITH_INPUT
 }
 
 /** Fields the compiler reads from a task. */

@@ -31,31 +31,53 @@ export class TaskGraphBuilder {
   readonly #size: number
   readonly #parentStart: Int32Array
   #parents: Int32Array
+  /** `#mark[p] === #stamp` when `p` is already a parent in the current row: duplicates drop in O(1). */
+  readonly #mark: Int32Array
+  #stamp = 1
   #count = 0
-  #next = 0
+  #row = 0
 
   constructor(size: number) {
     this.#size = size
     this.#parentStart = new Int32Array(size + 1)
     this.#parents = new Int32Array(Math.max(16, size))
+    this.#mark = new Int32Array(size)
+  }
+
+  /** Adds a parent to the current row (a repeated one is ignored). */
+  addParent(parent: number): void {
+    if (this.#mark[parent] === this.#stamp) return
+    this.#mark[parent] = this.#stamp
+    if (this.#count === this.#parents.length) {
+      const grown = new Int32Array(this.#parents.length * 2)
+      grown.set(this.#parents)
+      this.#parents = grown
+    }
+    this.#parents[this.#count++] = parent
+  }
+
+  /** Ends the current row: the next parents belong to the next task. */
+  endRow(): void {
+    this.#parentStart[++this.#row] = this.#count
+    this.#stamp++
+  }
+
+  /** Drops the parents added to the current row so far. */
+  discardRow(): void {
+    this.#count = this.#parentStart[this.#row] as number
+    this.#stamp++
   }
 
   /** Sets the parents of the next task (tasks come in index order; an invalid task gets none). */
   addRow(parents: readonly number[]): void {
-    const n = parents.length
-    if (this.#count + n > this.#parents.length) {
-      const grown = new Int32Array(Math.max(this.#parents.length * 2, this.#count + n))
-      grown.set(this.#parents)
-      this.#parents = grown
-    }
-    for (let k = 0; k < n; k++) this.#parents[this.#count++] = parents[k] as number
-    this.#parentStart[++this.#next] = this.#count
+    for (let k = 0; k < parents.length; k++) this.addParent(parents[k] as number)
+    this.endRow()
   }
 
   /** Ends the graph; every task must have had its row. */
   finish(): TaskGraph {
     const size = this.#size
-    if (this.#next !== size) throw new Error(`taskweave internal error: graph has ${this.#next} of ${size} rows`)
+    if (this.#row !== size) throw new Error(`taskweave internal error: graph has ${this.#row} of ${size} rows`)
     const parentStart = this.#parentStart
     const parents = this.#parents.subarray(0, this.#count)
     const childStart = new Int32Array(size + 1)
