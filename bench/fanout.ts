@@ -19,6 +19,8 @@ const CONCURRENCY = 64
 /** taskweave and p-queue: 5 children each (in turn), each timing 1 run after 2 warm-ups; 3 more children each for peak RSS of one run. */
 const ROUNDS = 5
 const WARMUPS = 2
+/** Short runs: warm-up continues until this much time went into it (the same for every contender). */
+const WARMUP_MS = 1000
 const MEMORY_CHILDREN = 3
 /** LangGraph's warm-up: a small fan-out, then one measured run at full size. */
 const LANGGRAPH_WARMUP_ITEMS = 100
@@ -39,6 +41,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
       const list = defineTool({ name: 'fan.list', input: z.object({ n: z.number().int() }), run: ({ n }) => listWork(n) })
@@ -69,6 +72,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   'p-queue': {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async (): Promise<Sample> => {
@@ -150,7 +154,7 @@ export async function run(): Promise<BenchReport> {
   return {
     name: 'fanout',
     title: '3. fanout — 1 → 10,000 → 1',
-    workload: `\`list\` returns ${int(ITEMS)} numbers, one item task per number (returns it), \`aggregate\` sums the ${int(ITEMS)} outputs; concurrency ${CONCURRENCY} (also the engine default). taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after ${WARMUPS} warm-up runs, contenders taking turns; LangGraph: 1 run after a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up.`,
+    workload: `\`list\` returns ${int(ITEMS)} numbers, one item task per number (returns it), \`aggregate\` sums the ${int(ITEMS)} outputs; concurrency ${CONCURRENCY} (also the engine default). taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns; LangGraph: 1 run after a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up.`,
     headers: ['contender', 'items', 'time (median)', 'runs', 'CPU time (median)', 'tasks/s', 'peak RSS, one run', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets: [{ what: 'taskweave time, 1 → 10,000 → 1', target: '< 200 ms', measured: ms(tw.medianMs), pass: tw.medianMs < 200 }],

@@ -19,11 +19,13 @@ const SEED = 42
 /** taskweave and p-queue runs are short: 5 children each (in turn), each timing 1 run after 2 warm-ups. LangGraph: 1 child, 3 runs after 1 warm-up. */
 const ROUNDS = 5
 const WARMUPS = 2
+/** Short runs: warm-up continues until this much time went into it (the same for every contender). */
+const WARMUP_MS = 1000
 const FULL = { layers: 20, width: 500 }
-/** LangGraph's size: compile + run of the full graph took ~2 min on the 2-core machine, so it runs a smaller graph. */
+/** A smaller graph on which LangGraph is also timed repeatedly (one run on the full graph takes minutes). */
 const SMALL = { layers: 10, width: 200 }
-/** Set to `1` to also run LangGraph once on the full graph (adds about 2–3 minutes). */
-const LANGGRAPH_FULL = process.env['BENCH_LANGGRAPH_FULL'] === '1'
+/** LangGraph runs the full graph once (about 2 minutes); `BENCH_LANGGRAPH_FULL=0` skips that for a quick run. */
+const LANGGRAPH_FULL = process.env['BENCH_LANGGRAPH_FULL'] !== '0'
 
 /** The work of every node, the same function for every contender. */
 const work = async (): Promise<undefined> => undefined
@@ -41,6 +43,7 @@ function taskweave(size: Size): ContenderSpec {
   return {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const engine = await noopEngine(work, CONCURRENCY)
       const parents = layeredDag(size.layers, size.width, SEED)
@@ -65,6 +68,7 @@ function pQueue(size: Size): ContenderSpec {
   return {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       const parents = layeredDag(size.layers, size.width, SEED)
@@ -176,23 +180,22 @@ export async function run(): Promise<BenchReport> {
   ])
   const lgRatio = twSmall.tasksPerSec / lgSmall.tasksPerSec
   const lgRatioMixed = tw.tasksPerSec / lgSmall.tasksPerSec
-  const targets = [
-    { what: 'taskweave tasks/s ÷ p-queue tasks/s (20 × 500)', target: '≥ 3×', measured: times(tw.tasksPerSec / pq.tasksPerSec), pass: tw.tasksPerSec >= 3 * pq.tasksPerSec },
-    { what: `taskweave tasks/s ÷ LangGraph tasks/s (both on ${label(SMALL)})`, target: '≥ 500×', measured: times(lgRatio), pass: lgRatio >= 500 },
-  ]
+  const targets = [{ what: 'taskweave tasks/s ÷ p-queue tasks/s (20 × 500)', target: '≥ 3×', measured: times(tw.tasksPerSec / pq.tasksPerSec), pass: tw.tasksPerSec >= 3 * pq.tasksPerSec }]
   if (lgFull !== undefined) {
     const full = tw.tasksPerSec / lgFull.tasksPerSec
-    targets.push({ what: 'taskweave tasks/s ÷ LangGraph tasks/s (both 20 × 500; LangGraph 1 run)', target: '≥ 500×', measured: times(full), pass: full >= 500 })
+    targets.push({ what: 'taskweave tasks/s ÷ LangGraph tasks/s (both on the 20 × 500 graph; LangGraph 1 run)', target: '≥ 500×', measured: times(full), pass: full >= 500 })
+  } else {
+    targets.push({ what: `taskweave tasks/s ÷ LangGraph tasks/s (both on ${label(SMALL)}; full graph skipped)`, target: '≥ 500×', measured: times(lgRatio), pass: lgRatio >= 500 })
   }
   return {
     name: 'layered',
     title: '2. layered — 20 × 500 DAG, two random parents per node, concurrency 64',
-    workload: `A layered DAG (mulberry32 seed ${SEED}; every node after layer 0 depends on two distinct random nodes of the previous layer), no-op async work per node, concurrency ${CONCURRENCY} for every contender; taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after ${WARMUPS} warm-up runs, contenders taking turns; LangGraph: median of 3 runs after 1 warm-up in one child.`,
+    workload: `A layered DAG (mulberry32 seed ${SEED}; every node after layer 0 depends on two distinct random nodes of the previous layer), no-op async work per node, concurrency ${CONCURRENCY} for every contender; taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns; LangGraph: median of 3 runs after 1 warm-up in one child.`,
     headers: ['contender', 'graph', 'tasks/s', 'median', 'runs (ms)', 'CPU time (median)', 'peak RSS (max of its children)', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets,
     notes: [
-      `LangGraph is scaled down: its figure is on a ${label(SMALL)} graph built by the same generator, because building, compiling and running the full 10,000-node graph once took about 2 minutes (≈30 s to build and compile, ≈85 s to run) in a trial run on this machine, too long to repeat. taskweave is measured on that same small graph too, and the ≥ 500× target is judged on that like-for-like pair. LangGraph's per-node cost grows with graph size, so the small graph flatters LangGraph, not taskweave. For reference, taskweave on the full graph ÷ LangGraph on the small graph is ${times(lgRatioMixed)}.${LANGGRAPH_FULL ? '' : ' Set BENCH_LANGGRAPH_FULL=1 to also run LangGraph once on the full graph.'}`,
+      `LangGraph on the full 20 × 500 graph (the graph the target names) is timed once: building, compiling and running it takes about 2 minutes here, too long to repeat. ${lgFull !== undefined ? `That run is what the ≥ 500× target is judged on.` : 'It was skipped in this run (BENCH_LANGGRAPH_FULL=0), so the target is judged on the small graph.'} Both are also timed on a ${label(SMALL)} graph from the same generator (median of 3 runs for LangGraph), where LangGraph's per-node cost is lower: there taskweave is ${times(lgRatio)} LangGraph (and taskweave on the full graph ÷ LangGraph on the small graph is ${times(lgRatioMixed)}).`,
       'Timing covers building the graph definition from the parent lists through the final result: for taskweave the workflow spec plus its validation, compilation and run; for LangGraph `new StateGraph`, `addNode`/`addEdge`, `compile()` and `invoke()`; for p-queue creating the queue and the dependency promises.',
       'p-queue: each node waits on `Promise.all` of its parents\' promises and then `queue.add()`s its work, so a waiting node holds no slot. LangGraph: one node per DAG node, a summing reducer channel (`count`), `addEdge(START, n)` for layer 0, `addEdge([p1, p2], n)` waiting edges, nodes without children go to END; `invoke({}, { maxConcurrency: 64 })`, no checkpointer.',
     ],

@@ -32,6 +32,12 @@ export interface ContenderSpec {
   readonly reps?: number
   /** Untimed runs before the measured ones (JIT warm-up). @default 1 */
   readonly warmups?: number
+  /**
+   * Keep warming up (beyond `warmups` runs) until this much time went into warm-up, so a short
+   * workload reaches the same steady state as a long one: the optimizing compiler needs many calls
+   * of a function before it compiles it. The same rule applies to every contender. @default 0
+   */
+  readonly warmupMs?: number
 }
 
 /** One measured repetition. */
@@ -178,7 +184,10 @@ export async function childMain(contenders: Readonly<Record<string, ContenderSpe
   const baseRssKiB = Math.round(process.memoryUsage().rss / 1024)
   // BENCH_ONCE=1: a single repetition and no warm-up, for a peak RSS that belongs to one run alone.
   const once1 = process.env['BENCH_ONCE'] === '1'
-  for (let i = 0; i < (once1 ? 0 : (spec.warmups ?? 1)); i++) await warmup()
+  if (!once1) {
+    const warmupStart = performance.now()
+    for (let i = 0; i < (spec.warmups ?? 1) || performance.now() - warmupStart < (spec.warmupMs ?? 0); i++) await warmup()
+  }
   const samples: Sample[] = []
   const cpuMs: number[] = []
   for (let i = 0; i < (once1 ? 1 : (spec.reps ?? 3)); i++) {

@@ -120,6 +120,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #granted = 0
   /** Depth of event delivery in progress (listeners may call back into the run). */
   #emitting = 0
+  /**
+   * The time of the completion being handled, or -1: one clock read serves the completion and
+   * everything it sets off synchronously (children decided and started in the same instant).
+   */
+  #eventTime = -1
   /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends), with the adding task. */
   readonly #reservedIds = new Map<string, number>()
   #unhookSignal: (() => void) | undefined
@@ -226,6 +231,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     return index
   }
 
+  #now(): number {
+    const t = this.#eventTime
+    return t >= 0 ? t : this.#env.clock.now()
+  }
+
   #costOf(shape: TaskShape): number {
     return shape.cost ?? this.#env.toolStats.meanMs(shape.toolName) ?? 1
   }
@@ -303,7 +313,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       return true
     }
     this.#transition(owner, RUNNING)
-    const now = this.#env.clock.now()
+    const now = this.#now()
     s.firstStartedAt[owner] = now
     if (list.length === 0) {
       s.outputs[owner] = []
@@ -345,7 +355,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const s = this.#s
     const ownerId = s.ids[owner] as string
     const items = s.peek(owner).items ?? []
-    const now = this.#env.clock.now()
+    const now = this.#now()
     s.finishedAt[owner] = now
     const failed = items.filter((item) => s.status[item] !== SUCCEEDED)
     if (failed.length === 0) {
@@ -425,7 +435,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const x = s.extra(i)
     x.reason = reason
     x.rootFailure = root
-    s.finishedAt[i] = this.#env.clock.now()
+    s.finishedAt[i] = this.#now()
     if (root >= 0) (s.extra(root).blocked ??= []).push(s.ids[i] as string)
     if (this.#events.wants('task:skipped')) this.#emit('task:skipped', { taskId: s.ids[i] as string, reason })
     this.#afterTerminal(i)
@@ -435,7 +445,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const s = this.#s
     const error = serializeError(err)
     s.extra(i).error = error
-    s.finishedAt[i] = this.#env.clock.now()
+    s.finishedAt[i] = this.#now()
     this.#transition(i, FAILED)
     if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, error })
     this.#afterTerminal(i)
@@ -505,7 +515,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     s.attempts[i] = attempt
     const token = (s.token[i] as number) + 1
     s.token[i] = token
-    const now = this.#env.clock.now()
+    const now = this.#now()
     s.attemptStartedAt[i] = now
     if ((s.firstStartedAt[i] as number) < 0) s.firstStartedAt[i] = now
     const x = s.extraOrUndefined(i)
@@ -579,6 +589,19 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     }
     s.outputs[i] = output
     const now = this.#env.clock.now()
+    const outer = this.#eventTime
+    this.#eventTime = now
+    try {
+      this.#succeeded(i, now, ctx)
+    } finally {
+      this.#eventTime = outer
+    }
+  }
+
+  /** The bookkeeping of a successful attempt, at `now` (the time everything it sets off also reads). */
+  #succeeded(i: number, now: number, ctx: AttemptContext): void {
+    const s = this.#s
+    const shape = s.shapes[i] as TaskShape
     s.finishedAt[i] = now
     this.#transition(i, SUCCEEDED)
     this.#releaseSlot(i)
@@ -602,7 +625,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const x = s.extra(i)
     x.timer?.()
     x.timer = undefined
-    const now = this.#env.clock.now()
+    const now = this.#now()
     const error = serializeError(err)
     const policy = (s.shapes[i] as TaskShape).retry
     const attempt = s.attempts[i] as number
@@ -735,7 +758,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#stopStatus = status
     this.#stopReason = reason
     if (this.#events.wants('run:cancelling')) this.#emit('run:cancelling', { reason })
-    const now = this.#env.clock.now()
+    const now = this.#now()
     const abortReason = new CancelledError(reason)
     const s = this.#s
     for (let i = 0; i < s.size; i++) {
@@ -828,7 +851,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #emit<K extends EventName>(type: K, payload: Omit<EventMap[K], 'runId' | 'at'>): void {
     this.#emitting++
     try {
-      this.#events.emit({ type, runId: this.id, at: this.#env.clock.now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
+      this.#events.emit({ type, runId: this.id, at: this.#now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
     } finally {
       this.#emitting--
     }
