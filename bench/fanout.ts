@@ -4,7 +4,7 @@
  * a worker node with a reducer) and, for scale, p-queue. Run alone with `node --import tsx bench/fanout.ts`.
  * @module
  */
-import { check, childMain, isMain, measure, measurePeakRss, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, WARMUP_MS, measure, measurePeakRss, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
 import { int, median, mib, ms, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
@@ -19,8 +19,6 @@ const CONCURRENCY = 64
 /** taskweave and p-queue: 5 children each (in turn), each timing 1 run after 2 warm-ups; 3 more children each for peak RSS of one run. */
 const ROUNDS = 5
 const WARMUPS = 2
-/** Short runs: warm-up continues until this much time went into it (the same for every contender). */
-const WARMUP_MS = 1000
 const MEMORY_CHILDREN = 3
 /** LangGraph's warm-up: a small fan-out, then one measured run at full size. */
 const LANGGRAPH_WARMUP_ITEMS = 100

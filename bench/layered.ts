@@ -6,7 +6,7 @@
  * Run alone with `node --import tsx bench/layered.ts`.
  * @module
  */
-import { check, childMain, isMain, measure, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, WARMUP_MS, measure, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
 import { int, median, mib, times } from './lib/format.js'
 import { layeredDag } from './lib/prng.js'
@@ -19,8 +19,6 @@ const SEED = 42
 /** taskweave and p-queue runs are short: 5 children each (in turn), each timing 1 run after 2 warm-ups. LangGraph: 1 child, 3 runs after 1 warm-up. */
 const ROUNDS = 5
 const WARMUPS = 2
-/** Short runs: warm-up continues until this much time went into it (the same for every contender). */
-const WARMUP_MS = 1000
 const FULL = { layers: 20, width: 500 }
 /** A smaller graph on which LangGraph is also timed repeatedly (one run on the full graph takes minutes). */
 const SMALL = { layers: 10, width: 200 }

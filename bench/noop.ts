@@ -4,7 +4,7 @@
  * and p-limit. Run alone with `node --import tsx bench/noop.ts`.
  * @module
  */
-import { check, childMain, isMain, measurePeakRss, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, WARMUP_MS, measurePeakRss, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec } from './lib/harness.js'
 import { int, median, mib, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
@@ -28,6 +28,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const engine = await noopEngine(work, CONCURRENCY)
       return async () => {
@@ -46,6 +47,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   'p-queue': {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async () => {
@@ -67,6 +69,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   'p-limit': {
     reps: 1,
     warmups: WARMUPS,
+    warmupMs: WARMUP_MS,
     async setup() {
       const { default: pLimit } = await import('p-limit')
       return async () => {
@@ -107,7 +110,7 @@ export async function run(): Promise<BenchReport> {
   return {
     name: 'noop',
     title: '1. noop — 100,000 no-op tasks, concurrency 64',
-    workload: `${int(TASKS)} independent tasks, each \`async () => undefined\`, concurrency ${CONCURRENCY}; median of ${ROUNDS} timed runs, each in a fresh child process after ${WARMUPS} warm-up runs, contenders taking turns.`,
+    workload: `${int(TASKS)} independent tasks, each \`async () => undefined\`, concurrency ${CONCURRENCY}; median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns.`,
     headers: ['contender', 'tasks/s', 'median', 'runs (ms)', 'CPU time (median)', 'peak RSS, one run: median (each)', 'RSS before work', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets: [

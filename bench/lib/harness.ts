@@ -40,6 +40,13 @@ export interface ContenderSpec {
   readonly warmupMs?: number
 }
 
+/**
+ * Warm-up time for the throughput contenders: every one of them keeps running untimed until this
+ * much time went into it, so each is timed in its steady state (optimized code), whether one run
+ * takes 10 ms or 500 ms.
+ */
+export const WARMUP_MS = 3000
+
 /** One measured repetition. */
 export type Repetition = () => Promise<Sample>
 

@@ -111,68 +111,10 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   if (!Array.isArray(rawTasks) || !parsed.success) throw new ValidationError(issues)
   const spec = parsed.data
   const tasks = rawTasks as TaskSpec[]
-  // Filled by push: `new Array(n)` of a large n may give slow dictionary elements.
-  const ids: string[] = []
-  const indexById = new IdIndex(ids, tasks.length)
-  // Per task: 0 invalid (schema errors), FULL to compile in full, BARE for the fast path.
-  const kinds = new Uint8Array(tasks.length)
-  for (let i = 0; i < tasks.length; i++) {
-    const raw = tasks[i]
-    ids.push('')
-    let id: string
-    const kind = plainTaskKind(raw)
-    if (kind !== NOT_PLAIN) {
-      id = (raw as { id: string }).id
-      kinds[i] = kind === PLAIN_BARE ? BARE : FULL
-    } else {
-      const checked = taskSchema.safeParse(raw)
-      if (!checked.success) {
-        for (const zodIssue of checked.error.issues) {
-          const path = ['tasks', i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')]
-          issue(path, zodIssue.message, taskIdAt(definition, path))
-        }
-        continue
-      }
-      id = checked.data.id
-      kinds[i] = FULL
-    }
-    ids[i] = id
-    const first = indexById.add(i)
-    if (first >= 0) issue(['tasks', i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
-  }
-
-  const ctx: TaskCompileContext = {
-    registry: options.registry,
-    indexOf: (id) => indexById.get(id),
-    declaredInputs: spec.inputs,
-    defaults: spec.defaults,
-    issue: () => undefined,
-    cache: new TaskCompileCache(spec.defaults),
-    deps: [],
-  }
-  const shapes: TaskShape[] = []
-  const graph = new TaskGraphBuilder(tasks.length)
-  let at = 0
-  ctx.issue = (path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id)
-  const cache = ctx.cache as TaskCompileCache
-  for (; at < tasks.length; at++) {
-    const kind = kinds[at]
-    if (kind === BARE) {
-      const shape = compileBareTask(tasks[at] as BareTask, at, indexById, cache, options.registry, graph)
-      if (shape !== undefined) {
-        shapes.push(shape)
-        continue
-      }
-    }
-    if (kind === 0) {
-      shapes.push(INVALID_SHAPE)
-      graph.endRow()
-    } else {
-      shapes.push(compileTaskSpec(tasks[at] as TaskSpec, at, ctx))
-      graph.addRow(ctx.deps)
-    }
-  }
+  const index = indexTasks(tasks, (path, message, taskId) => issue(['tasks', ...path], message, taskId ?? taskIdAt(definition, ['tasks', ...path])))
+  const { shapes, graph } = compileTasks(tasks, index, spec, options.registry, (at, path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id))
   if (issues.length > 0) throw new ValidationError(issues)
+  const { ids, indexById } = index
   const built = graph.finish()
   // Kahn's order doubles as the cycle check: a task left out of it sits on (or behind) a cycle,
   // and only then is the slower search for the cycle's path run.
@@ -229,6 +171,87 @@ const COMPILED = Symbol.for('taskweave.compiledWorkflow')
 /** True when `value` was made by {@link compileWorkflow}. */
 export function isCompiledWorkflow(value: unknown): value is CompiledWorkflow {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[COMPILED] === true
+}
+
+/** Task ids, their index, and how each task is to be compiled. */
+interface TaskIndex {
+  /** Task ids by index ('' for a task whose id is invalid). */
+  readonly ids: string[]
+  readonly indexById: IdIndex
+  /** Per task: 0 invalid (schema errors), FULL to compile in full, BARE for the fast path. */
+  readonly kinds: Uint8Array
+}
+
+/** First pass: checks each task's fields (fast path first, the schema otherwise) and indexes the ids. */
+function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[], message: string, taskId?: string) => void): TaskIndex {
+  // Filled by push: `new Array(n)` of a large n may give slow dictionary elements.
+  const ids: string[] = []
+  const indexById = new IdIndex(ids, tasks.length)
+  const kinds = new Uint8Array(tasks.length)
+  for (let i = 0; i < tasks.length; i++) {
+    const raw = tasks[i]
+    ids.push('')
+    let id: string
+    const kind = plainTaskKind(raw)
+    if (kind !== NOT_PLAIN) {
+      id = (raw as { id: string }).id
+      kinds[i] = kind === PLAIN_BARE ? BARE : FULL
+    } else {
+      const checked = taskSchema.safeParse(raw)
+      if (!checked.success) {
+        for (const zodIssue of checked.error.issues) issue([i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')], zodIssue.message)
+        continue
+      }
+      id = checked.data.id
+      kinds[i] = FULL
+    }
+    ids[i] = id
+    const first = indexById.add(i)
+    if (first >= 0) issue([i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
+  }
+  return { ids, indexById, kinds }
+}
+
+/** Second pass: each task's shape and dependencies (bare tasks on the fast path). */
+function compileTasks(
+  tasks: readonly TaskSpec[],
+  index: TaskIndex,
+  spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>,
+  registry: ToolRegistry,
+  issue: (at: number, path: (string | number)[], message: string) => void,
+): { shapes: TaskShape[]; graph: TaskGraphBuilder } {
+  const { indexById, kinds } = index
+  const cache = new TaskCompileCache(spec.defaults)
+  let at = 0
+  const ctx: TaskCompileContext = {
+    registry,
+    indexOf: (id) => indexById.get(id),
+    declaredInputs: spec.inputs,
+    defaults: spec.defaults,
+    issue: (path, message) => issue(at, path, message),
+    cache,
+    deps: [],
+  }
+  const shapes: TaskShape[] = []
+  const graph = new TaskGraphBuilder(tasks.length)
+  for (; at < tasks.length; at++) {
+    const kind = kinds[at]
+    if (kind === BARE) {
+      const shape = compileBareTask(tasks[at] as BareTask, at, indexById, cache, registry, graph)
+      if (shape !== undefined) {
+        shapes.push(shape)
+        continue
+      }
+    }
+    if (kind === 0) {
+      shapes.push(INVALID_SHAPE)
+      graph.endRow()
+    } else {
+      shapes.push(compileTaskSpec(tasks[at] as TaskSpec, at, ctx))
+      graph.addRow(ctx.deps)
+    }
+  }
+  return { shapes, graph }
 }
 
 const FULL = 1
