@@ -6,6 +6,12 @@
  */
 import type { EventMap, EventName, TaskweaveEvent } from './events.js'
 
+/**
+ * Bumped whenever a listener is added or removed on any emitter: an emitter that found no listener
+ * in itself or its parents can answer `wants` with one comparison until something subscribes.
+ */
+let subscriptionVersion = 0
+
 /** Removes the listener it was returned for. */
 export type Unsubscribe = () => void
 
@@ -14,8 +20,10 @@ export class EventEmitter {
   readonly #byName = new Map<EventName, Set<(event: never) => void>>()
   readonly #all = new Set<(event: TaskweaveEvent) => void>()
   readonly #parents: EventEmitter[]
-  /** Listeners registered here, of any name: lets `wants` answer "no" in one comparison. */
+  /** Listeners registered here, of any name. */
   #count = 0
+  /** The {@link subscriptionVersion} at which no listener was found here or in a parent, or -1. */
+  #silentAt = -1
 
   /** @param parents emitters that also receive every event (the engine's, for a run's emitter). */
   constructor(parents: EventEmitter[] = []) {
@@ -29,8 +37,12 @@ export class EventEmitter {
     const stored = listener as (event: never) => void
     set.add(stored)
     this.#count++
+    subscriptionVersion++
     return () => {
-      if (set.delete(stored)) this.#count--
+      if (set.delete(stored)) {
+        this.#count--
+        subscriptionVersion++
+      }
     }
   }
 
@@ -47,19 +59,34 @@ export class EventEmitter {
   onAny(listener: (event: TaskweaveEvent) => void): Unsubscribe {
     this.#all.add(listener)
     this.#count++
+    subscriptionVersion++
     return () => {
-      if (this.#all.delete(listener)) this.#count--
+      if (this.#all.delete(listener)) {
+        this.#count--
+        subscriptionVersion++
+      }
     }
   }
 
   /** True when something listens to `name` here or in a parent (build the payload only then). */
   wants(name: EventName): boolean {
+    if (this.#silentAt === subscriptionVersion) return false
+    if (!this.#anyListener()) {
+      this.#silentAt = subscriptionVersion
+      return false
+    }
     if (this.#count === 0) {
       for (const parent of this.#parents) if (parent.wants(name)) return true
       return false
     }
     if (this.#all.size > 0 || (this.#byName.get(name)?.size ?? 0) > 0) return true
     for (const parent of this.#parents) if (parent.wants(name)) return true
+    return false
+  }
+
+  #anyListener(): boolean {
+    if (this.#count > 0) return true
+    for (const parent of this.#parents) if (parent.#anyListener()) return true
     return false
   }
 

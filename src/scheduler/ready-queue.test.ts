@@ -61,4 +61,41 @@ describe('ReadyQueue against a reference', () => {
     expect(popped).toEqual(expected)
     expect(queue.pop()).toBe(-1)
   })
+
+  it('keeps the order when entries come back out of order (handed back, moved from a group queue)', () => {
+    let seed = 11
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const n = 3000
+    const priority = Array.from({ length: n }, () => (random() < 0.1 ? 1 : 0))
+    const rank = Array.from({ length: n }, () => Math.floor(random() * 3))
+    const seq = Array.from({ length: n }, (_, i) => i)
+    const queue = new ReadyQueue({ priority, rank, seq })
+    const better = (a: number, b: number): number => (priority[b]! - priority[a]!) || (rank[b]! - rank[a]!) || (seq[a]! - seq[b]!)
+    const reference: number[] = []
+    // Entries arrive in a shuffled order; some popped entries are handed straight back.
+    const arrival = Array.from({ length: n }, (_, i) => i).sort(() => random() - 0.5)
+    for (const node of arrival) {
+      queue.push(node)
+      reference.push(node)
+      if (random() < 0.3) {
+        reference.sort(better)
+        const popped = queue.pop()
+        expect(popped).toBe(reference.shift())
+        if (random() < 0.5) {
+          queue.push(popped)
+          reference.push(popped)
+        }
+      }
+      if (random() < 0.01) {
+        const gone = queue.removeWhere((i) => i % 7 === 0)
+        for (const g of gone) reference.splice(reference.indexOf(g), 1)
+        expect(gone.every((g) => g % 7 === 0)).toBe(true)
+      }
+      expect(queue.size).toBe(reference.length)
+    }
+    reference.sort(better)
+    const rest: number[] = []
+    while (queue.size > 0) rest.push(queue.pop())
+    expect(rest).toEqual(reference)
+  })
 })

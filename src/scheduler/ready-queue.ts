@@ -1,28 +1,45 @@
 /**
  * The ready queue: task indices ordered by `priority` (higher first), then rank (longest remaining
- * critical path first), then FIFO by the order tasks became ready.
+ * critical path first), then FIFO by the order tasks became ready (`seq`).
  *
- * Two structures hold the entries: a sorted run (entries pushed in queue order, the common case when
- * a whole layer of equal tasks becomes ready, consumed from its head in O(1)) and a binary heap for
- * entries that arrive out of order. `pop` takes the better of the two heads, so the order is exactly
- * the heap's order. Pure: no timers, no I/O, no allocation per entry beyond array growth.
+ * Tasks with the same priority and rank share a bucket, a FIFO list; a small binary heap orders
+ * the non-empty buckets. Large workflows have few distinct keys (tasks of one tool at the same
+ * depth of the graph share a rank), so a push or pop usually touches one array and no heap at all,
+ * where a heap of tasks would sift through a dozen levels. Pure: no timers, no I/O.
  * @module
  */
 
-/** Keys the queue orders by, looked up per entry. */
+/** Keys the queue orders by, looked up per entry; they must not change while an entry is queued. */
 export interface ReadyKeys {
   readonly priority: ArrayLike<number>
   readonly rank: ArrayLike<number>
   readonly seq: ArrayLike<number>
 }
 
-/** A heap of task indices. */
+/** The entries of one (priority, rank) key, oldest first: the live ones are `items[head…]`. */
+class Bucket {
+  items: number[] = []
+  head = 0
+  constructor(
+    readonly priority: number,
+    readonly rank: number,
+  ) {}
+
+  get isEmpty(): boolean {
+    return this.head === this.items.length
+  }
+}
+
+/** Ready task indices in queue order. */
 export class ReadyQueue {
-  readonly #heap: number[] = []
-  /** Entries in queue order; the live ones are `#run[#runHead…]`. */
-  #run: number[] = []
-  #runHead = 0
   readonly #keys: ReadyKeys
+  /** Buckets by priority, then rank (kept once made: a key that empties usually fills again). */
+  readonly #buckets = new Map<number, Map<number, Bucket>>()
+  /** Non-empty buckets, a binary heap: higher priority, then higher rank, on top. */
+  readonly #heap: Bucket[] = []
+  /** The bucket of the last push: consecutive pushes mostly share a key. */
+  #last: Bucket | undefined
+  #size = 0
 
   constructor(keys: ReadyKeys) {
     this.#keys = keys
@@ -30,118 +47,137 @@ export class ReadyQueue {
 
   /** Number of queued entries. */
   get size(): number {
-    return this.#heap.length + this.#run.length - this.#runHead
+    return this.#size
   }
 
   /** Adds a task index. */
   push(node: number): void {
-    const run = this.#run
-    if (this.#runHead === run.length) {
-      if (run.length > 0) {
-        run.length = 0
-        this.#runHead = 0
-      }
-      run.push(node)
-      return
+    const keys = this.#keys
+    const priority = keys.priority[node] as number
+    const rank = keys.rank[node] as number
+    let bucket = this.#last
+    if (bucket === undefined || bucket.rank !== rank || bucket.priority !== priority) {
+      bucket = this.#bucketOf(priority, rank)
+      this.#last = bucket
     }
-    if (!this.#before(node, run[run.length - 1] as number)) {
-      run.push(node)
-      return
+    const items = bucket.items
+    if (bucket.isEmpty) {
+      items.length = 0
+      bucket.head = 0
+      items.push(node)
+      this.#heapPush(bucket)
+    } else if ((keys.seq[node] as number) > (keys.seq[items[items.length - 1] as number] as number)) {
+      items.push(node)
+    } else {
+      // Older than the newest entry (a task handed back or moved from its group's queue): keep FIFO.
+      insertBySeq(bucket, node, keys.seq)
     }
-    this.#heapPush(node)
+    this.#size++
   }
 
   /** Removes and returns the first task index, or -1 when empty. */
   pop(): number {
-    const run = this.#run
-    const head = this.#runHead
-    if (head < run.length) {
-      const candidate = run[head] as number
-      if (this.#heap.length === 0 || !this.#before(this.#heap[0] as number, candidate)) {
-        this.#runHead = head + 1
-        // Drop the consumed prefix now and then, so a run that never empties does not grow forever.
-        if (this.#runHead > 1024 && this.#runHead * 2 > run.length) {
-          this.#run = run.slice(this.#runHead)
-          this.#runHead = 0
-        }
-        return candidate
-      }
+    if (this.#size === 0) return -1
+    const bucket = this.#heap[0] as Bucket
+    const node = bucket.items[bucket.head++] as number
+    if (bucket.isEmpty) this.#heapPopTop()
+    else if (bucket.head > 1024 && bucket.head * 2 > bucket.items.length) {
+      // Drop the consumed prefix now and then, so a bucket that never empties does not grow forever.
+      bucket.items = bucket.items.slice(bucket.head)
+      bucket.head = 0
     }
-    return this.#heapPop()
+    this.#size--
+    return node
   }
 
   /** The first task index without removing it, or -1. */
   peek(): number {
-    const head = this.#runHead < this.#run.length ? (this.#run[this.#runHead] as number) : -1
-    const top = this.#heap.length > 0 ? (this.#heap[0] as number) : -1
-    if (head < 0) return top
-    if (top < 0) return head
-    return this.#before(top, head) ? top : head
+    if (this.#size === 0) return -1
+    const bucket = this.#heap[0] as Bucket
+    return bucket.items[bucket.head] as number
   }
 
   /** Removes every entry for which `drop` is true (used by cancellation). */
   removeWhere(drop: (node: number) => boolean): number[] {
-    const kept: number[] = []
     const removed: number[] = []
-    for (const node of this.#heap) (drop(node) ? removed : kept).push(node)
-    for (let i = this.#runHead; i < this.#run.length; i++) {
-      const node = this.#run[i] as number
-      ;(drop(node) ? removed : kept).push(node)
+    const kept: Bucket[] = []
+    for (const bucket of this.#heap) {
+      const live: number[] = []
+      for (let i = bucket.head; i < bucket.items.length; i++) {
+        const node = bucket.items[i] as number
+        ;(drop(node) ? removed : live).push(node)
+      }
+      bucket.items = live
+      bucket.head = 0
+      if (live.length > 0) kept.push(bucket)
     }
     this.#heap.length = 0
-    this.#run = []
-    this.#runHead = 0
-    for (const node of kept) this.#heapPush(node)
+    for (const bucket of kept) this.#heapPush(bucket)
+    this.#size -= removed.length
     return removed
   }
 
-  #heapPush(node: number): void {
+  #bucketOf(priority: number, rank: number): Bucket {
+    let byRank = this.#buckets.get(priority)
+    if (byRank === undefined) this.#buckets.set(priority, (byRank = new Map()))
+    let bucket = byRank.get(rank)
+    if (bucket === undefined) byRank.set(rank, (bucket = new Bucket(priority, rank)))
+    return bucket
+  }
+
+  #heapPush(bucket: Bucket): void {
     const heap = this.#heap
-    heap.push(node)
+    heap.push(bucket)
     let i = heap.length - 1
     while (i > 0) {
       const parent = (i - 1) >> 1
-      const p = heap[parent] as number
-      if (!this.#before(node, p)) break
-      heap[i] = p
+      const above = heap[parent] as Bucket
+      if (!before(bucket, above)) break
+      heap[i] = above
       i = parent
     }
-    heap[i] = node
+    heap[i] = bucket
   }
 
-  #heapPop(): number {
+  #heapPopTop(): void {
     const heap = this.#heap
-    const n = heap.length
-    if (n === 0) return -1
-    const top = heap[0] as number
-    const last = heap.pop() as number
-    if (n > 1) {
-      const size = n - 1
-      let i = 0
-      for (;;) {
-        const left = 2 * i + 1
-        if (left >= size) break
-        const right = left + 1
-        let child = left
-        if (right < size && this.#before(heap[right] as number, heap[left] as number)) child = right
-        const c = heap[child] as number
-        if (!this.#before(c, last)) break
-        heap[i] = c
-        i = child
-      }
-      heap[i] = last
+    const last = heap.pop() as Bucket
+    const size = heap.length
+    if (size === 0) return
+    let i = 0
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= size) break
+      const right = child + 1
+      if (right < size && before(heap[right] as Bucket, heap[child] as Bucket)) child = right
+      const c = heap[child] as Bucket
+      if (!before(c, last)) break
+      heap[i] = c
+      i = child
     }
-    return top
+    heap[i] = last
   }
+}
 
-  #before(a: number, b: number): boolean {
-    const { priority, rank, seq } = this.#keys
-    const pa = priority[a] as number
-    const pb = priority[b] as number
-    if (pa !== pb) return pa > pb
-    const ra = rank[a] as number
-    const rb = rank[b] as number
-    if (ra !== rb) return ra > rb
-    return (seq[a] as number) < (seq[b] as number)
+/** Whether bucket `a` comes before bucket `b` (their keys differ). */
+function before(a: Bucket, b: Bucket): boolean {
+  return a.priority !== b.priority ? a.priority > b.priority : a.rank > b.rank
+}
+
+/** Inserts `node` among the live entries of `bucket` by its seq (binary search). */
+function insertBySeq(bucket: Bucket, node: number, seq: ArrayLike<number>): void {
+  const items = bucket.items
+  const key = seq[node] as number
+  let lo = bucket.head
+  let hi = items.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((seq[items[mid] as number] as number) < key) lo = mid + 1
+    else hi = mid
   }
+  if (lo === bucket.head && bucket.head > 0) {
+    // The common hand-back: the entry just popped goes back in front, without moving the rest.
+    bucket.head--
+    items[bucket.head] = node
+  } else items.splice(lo, 0, node)
 }
