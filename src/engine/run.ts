@@ -121,8 +121,10 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   /** Depth of event delivery in progress (listeners may call back into the run). */
   #emitting = 0
   /**
-   * The time of the completion being handled, or -1: one clock read serves the completion and
-   * everything it sets off synchronously (children decided and started in the same instant).
+   * The time of the completion being handled, or -1: one clock read serves the completion and the
+   * bookkeeping it sets off synchronously (children decided, the next task started). User code
+   * (a tool's synchronous part, a completion handler, an event listener) may take time, so the
+   * cached time is dropped whenever some has run.
    */
   #eventTime = -1
   /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends), with the adding task. */
@@ -153,7 +155,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       }
       costs[i] = lastCost
     }
-    s.rank.set(criticalPathRanks(workflow.graph, workflow.order, costs))
+    s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, costs))
   }
 
   /** Current status of a task, or undefined when there is no such task. */
@@ -558,9 +560,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     try {
       outcome = shape.tool.run(input, ctx)
     } catch (err) {
+      this.#eventTime = -1
       this.#attemptFailed(i, token, err)
       return
     }
+    this.#eventTime = -1
     if (typeof (outcome as PromiseLike<unknown> | null)?.then === 'function') {
       ;(outcome as PromiseLike<unknown>).then(
         (value) => this.#attemptSucceeded(i, token, value, ctx),
@@ -589,12 +593,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     }
     s.outputs[i] = output
     const now = this.#env.clock.now()
-    const outer = this.#eventTime
     this.#eventTime = now
     try {
       this.#succeeded(i, now, ctx)
     } finally {
-      this.#eventTime = outer
+      this.#eventTime = -1
     }
   }
 
@@ -607,11 +610,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#releaseSlot(i)
     this.#env.toolStats.record(shape.toolName, now - (s.attemptStartedAt[i] as number))
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
-    if (ctx.spawned !== undefined) {
-      this.#releaseReserved(i)
-      // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
-      if (this.#state === 'running') for (const spec of ctx.spawned) this.#commitAddedTask(spec, s.ids[i])
-    }
+    if (ctx.spawned !== undefined) this.#commitSpawned(i, ctx.spawned)
     this.#afterTerminal(i)
     this.#settle(i)
     this.#pump()
@@ -680,7 +679,9 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     let outcome: void | Promise<void>
     try {
       outcome = handler(completion, control)
+      this.#eventTime = -1
     } catch (err) {
+      this.#eventTime = -1
       this.#env.logger.error('a task completion handler threw', { runId: this.id, taskId, error: serializeError(err) })
       this.#pendingHandlers--
       return
@@ -717,6 +718,9 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (this.#state !== 'running') {
       throw new TaskweaveError('TW_DYNAMIC_TASK', `cannot add task "${String(spec.id)}": the run is ${this.#state === 'idle' ? 'not started' : 'ending'}`, { retryable: false })
     }
+    if (this.#reservedIds.has(spec.id)) {
+      throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}": a running task already added it`, { retryable: false, details: { taskId: spec.id } })
+    }
     this.#commitAddedTask(spec, addedBy)
   }
 
@@ -741,6 +745,30 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (this.#events.wants('task:added')) this.#emit('task:added', { taskId: added.id, tool: added.shape.toolName, ...(addedBy !== undefined ? { addedBy } : {}) })
     if (s.waiting[i] === 0 && this.#evaluate(i)) this.#settle(i)
     this.#pump()
+  }
+
+  /**
+   * Commits the tasks a successful attempt of task `i` added with `ctx.addTask`. Nothing starts
+   * until all are in and their ids released, so no tool started meanwhile can claim one of them.
+   */
+  #commitSpawned(i: number, spawned: readonly TaskSpec[]): void {
+    const wasPumping = this.#pumping
+    this.#pumping = true
+    try {
+      // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
+      for (const spec of spawned) {
+        if (this.#state !== 'running') break
+        try {
+          this.#commitAddedTask(spec, this.#s.ids[i])
+        } catch (err) {
+          // Validated when added, so this is an engine bug; it must not leave the run hanging.
+          this.#env.logger.error('a task added by a tool could not join the run', { runId: this.id, taskId: this.#s.ids[i], addedTaskId: spec.id, error: serializeError(err) })
+        }
+      }
+    } finally {
+      this.#pumping = wasPumping
+      this.#releaseReserved(i)
+    }
   }
 
   /** Frees the task ids an attempt of task `i` reserved with `ctx.addTask`. */
@@ -854,6 +882,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       this.#events.emit({ type, runId: this.id, at: this.#now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
     } finally {
       this.#emitting--
+      // Listeners are user code: time may have passed.
+      this.#eventTime = -1
     }
   }
 }

@@ -119,7 +119,7 @@ export class ReadyQueue {
 
   #bucketOf(priority: number, rank: number): Bucket {
     let byRank = this.#buckets.get(priority)
-    if (byRank === undefined) this.#buckets.set(priority, (byRank = new Map()))
+    if (byRank === undefined) this.#buckets.set(priority, (byRank = new Map<number, Bucket>()))
     let bucket = byRank.get(rank)
     if (bucket === undefined) byRank.set(rank, (bucket = new Bucket(priority, rank)))
     return bucket

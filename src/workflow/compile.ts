@@ -18,12 +18,10 @@ import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
 import type { TaskGraph } from './task-graph.js'
 import { IdIndex } from './id-index.js'
-import type { IdLookup } from './id-index.js'
 
 export { compileTaskSpec, itemShape, resolveRetry, TaskCompileCache } from './compile-task.js'
 export type { TaskCompileContext, TaskShape } from './compile-task.js'
 export type { TaskGraph } from './task-graph.js'
-export type { IdLookup } from './id-index.js'
 
 /**
  * A task as a plain object: its shape plus its place in the graph. The engine reads the workflow's
@@ -64,10 +62,12 @@ export interface CompiledWorkflow {
   readonly graph: TaskGraph
   /** Every task as an object (made on first read). */
   readonly tasks: readonly CompiledTask[]
-  /** Task indices in a topological order (parents before children). */
-  readonly order: Int32Array
+  /** Task indices in a topological order (parents before children), made on first read. */
+  readonly order: readonly number[]
+  /** The same order as a typed array (what the engine reads). */
+  readonly topoOrder: Int32Array
   /** Task id → index. */
-  readonly indexById: IdLookup
+  readonly indexById: ReadonlyMap<string, number>
   readonly inputs: Readonly<Record<string, CompiledInput>>
   readonly concurrency?: number
   readonly groups: Readonly<Record<string, number>>
@@ -138,6 +138,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   }
   let hash: string | undefined
   let views: CompiledTask[] | undefined
+  let orderView: number[] | undefined
   return {
     [COMPILED]: true,
     id: spec.id,
@@ -155,7 +156,10 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     get tasks() {
       return (views ??= ids.map((id, index) => ({ ...(shapes[index] as TaskShape), index, id, parents: parentsOf(built, index), children: childrenOf(built, index) })))
     },
-    order,
+    get order() {
+      return (orderView ??= Array.from(order))
+    },
+    topoOrder: order,
     indexById,
     inputs,
     ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),

@@ -29,6 +29,7 @@ function* candidates(): Generator<unknown> {
   for (const input of [new Date(), new Map(), /x/, Promise.resolve(), new (class Thing {})(), Object.create(null) as object]) yield { id: 'a', tool: 't', input }
   yield Object.defineProperty({ id: 'a', tool: 't' }, 'when', { value: 42, enumerable: false })
   yield { id: 'a', tool: 't', [Symbol('s')]: 1 }
+  yield { id: 'a', tool: 't', input: { [Symbol('s')]: 1 } }
 }
 
 describe('isPlainValidTask', () => {

@@ -86,6 +86,8 @@ export function plainTaskKind(task: unknown): number {
         const proto: unknown = Object.getPrototypeOf(value)
         // Plain objects only: a Date, Map or class instance is not a record to the schema.
         if (proto !== Object.prototype && proto !== null) return NOT_PLAIN
+        // The schema rejects symbol keys (YAML and JSON cannot make them; code can).
+        if (Object.getOwnPropertySymbols(value).length > 0) return NOT_PLAIN
         seen |= INPUT
         break
       }

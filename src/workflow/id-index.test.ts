@@ -19,4 +19,17 @@ describe('IdIndex', () => {
     ids.forEach((_, i) => expect(index.add(i)).toBe(-1))
     ids.forEach((id, i) => expect(index.get(id)).toBe(i))
   })
+
+  it('iterates like a Map of id → index, in index order', () => {
+    const ids = ['b', 'a', 'b', 'c']
+    const index = new IdIndex(ids, ids.length)
+    ids.forEach((_, i) => index.add(i))
+    expect([...index]).toEqual([['b', 0], ['a', 1], ['c', 3]])
+    expect([...index.keys()]).toEqual(['b', 'a', 'c'])
+    expect([...index.values()]).toEqual([0, 1, 3])
+    const seen: string[] = []
+    index.forEach((value, key) => seen.push(`${key}=${value}`))
+    expect(seen).toEqual(['b=0', 'a=1', 'c=3'])
+    expect(new Map(index)).toEqual(new Map([['b', 0], ['a', 1], ['c', 3]]))
+  })
 })

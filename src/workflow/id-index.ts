@@ -6,19 +6,14 @@
  * @module
  */
 
-/** Looks up task indices by id. */
-export interface IdLookup {
-  /** Index of the task with this id, or undefined. */
-  get(id: string): number | undefined
-  has(id: string): boolean
-  /** Number of ids held. */
-  readonly size: number
-}
 
 const EMPTY = -1
 
-/** An id table sized for `capacity` ids (it grows past that), each stored as its index into `ids`. */
-export class IdIndex implements IdLookup {
+/**
+ * An id table sized for `capacity` ids (it grows past that), each stored as its index into `ids`.
+ * It is a read-only `Map` of id → index to its users (iteration in index order).
+ */
+export class IdIndex implements ReadonlyMap<string, number> {
   readonly #ids: readonly string[]
   #slots: Int32Array
   #mask: number
@@ -70,6 +65,28 @@ export class IdIndex implements IdLookup {
 
   has(id: string): boolean {
     return this.get(id) !== undefined
+  }
+
+  forEach(callback: (value: number, key: string, map: ReadonlyMap<string, number>) => void, thisArg?: unknown): void {
+    for (const [id, index] of this.entries()) callback.call(thisArg, index, id, this)
+  }
+
+  *entries(): MapIterator<[string, number]> {
+    const ids = this.#ids
+    // Each held id once, at the index that holds it (a later duplicate is not held).
+    for (let i = 0; i < ids.length; i++) if (this.get(ids[i] as string) === i) yield [ids[i] as string, i]
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [id] of this.entries()) yield id
+  }
+
+  *values(): MapIterator<number> {
+    for (const [, index] of this.entries()) yield index
+  }
+
+  [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.entries()
   }
 
   #grow(): void {
