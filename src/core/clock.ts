@@ -20,7 +20,8 @@ export interface Clock {
  * waiting only on a retry backoff must keep the process alive until it ends.
  */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  // Bound once: skips the receiver check a `performance.now()` call pays (measurable at one call per task).
+  now: performance.now.bind(performance),
   setTimer(ms, fn) {
     const handle = setTimeout(fn, ms)
     return () => clearTimeout(handle)

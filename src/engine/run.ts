@@ -581,7 +581,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const shape = s.shapes[i] as TaskShape
     let output: unknown
     try {
-      output = toPlainData(value, shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes, s.ids[i] as string)
+      output = value === undefined ? undefined : toPlainData(value, shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes, s.ids[i] as string)
     } catch (err) {
       this.#attemptFailed(i, token, err)
       return

@@ -92,7 +92,12 @@ export const workflowSchema = z
  * {@link taskSchema}, so the checked copy of one task is garbage before the next is checked
  * (a 100,000-task workflow would otherwise keep a second copy of every task alive).
  */
-export const workflowShellSchema = workflowSchema.extend({ tasks: z.array(z.unknown()).min(1, 'a workflow needs at least one task') })
+export const workflowShellSchema = workflowSchema.extend({
+  // Checked as a whole, without visiting (and copying) every task: each task gets its own check next.
+  tasks: z
+    .custom<unknown[]>((value) => Array.isArray(value), { error: (issue) => `Invalid input: expected array, received ${issue.input === null ? 'null' : typeof issue.input}` })
+    .refine((tasks) => tasks.length > 0, 'a workflow needs at least one task'),
+})
 
 /** JSON Schema (draft 2020-12) of a workflow file, for editors and other tools. */
 export function workflowJsonSchema(): Record<string, unknown> {
