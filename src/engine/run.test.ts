@@ -316,6 +316,19 @@ describe('forEach and dynamic tasks', () => {
     expect(tools.maxRunning).toBe(2)
   })
 
+  it('fans out over 1,000 items (the run grows well past its first size) and joins their outputs in order', async () => {
+    const { run } = setup({ concurrency: 50 })
+    const items = Array.from({ length: 1000 }, (_, i) => i)
+    const result = await run({
+      id: 'w',
+      tasks: [t('list', { value: items, ms: 1 }), { id: 'each', tool: 'test.work', forEach: '{{ tasks.list.output }}', input: { ms: 1, value: '{{ item }}' } }, t('after', { dependsOn: ['each'], ms: 1, value: '{{ tasks.each.output }}' })],
+    })
+    expect(result.status).toBe('succeeded')
+    expect(result.counts.succeeded).toBe(1003)
+    expect(result.tasks['after']!.output).toEqual(items)
+    expect(result.tasks['each[999]']).toMatchObject({ status: 'succeeded', output: 999, forEachOf: 'each' })
+  })
+
   it('fails the forEach task when an item fails, naming it', async () => {
     const { run } = setup()
     const result = await run({

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { ToolRegistry } from '../core/registry.js'
+import { defineTool } from '../core/tool.js'
+import { compileWorkflow } from '../workflow/compile.js'
+import { RunState } from './run-state.js'
+import { PENDING } from './states.js'
+
+const noop = defineTool({ name: 'noop', input: z.object({}), run: () => undefined })
+const workflow = compileWorkflow(
+  { id: 'w', tasks: [{ id: 'a', tool: 'noop' }, { id: 'b', tool: 'noop', priority: 2, dependsOn: ['a'] }] },
+  { registry: new ToolRegistry([noop]) },
+)
+
+describe('RunState', () => {
+  it('starts every workflow task pending, waiting for its parents, with unset times', () => {
+    const state = new RunState(workflow)
+    expect(state.size).toBe(2)
+    expect(Array.from(state.waiting.subarray(0, 2))).toEqual([0, 1])
+    expect(Array.from(state.priority.subarray(0, 2))).toEqual([0, 2])
+    expect(state.firstStartedAt[0]).toBe(-1)
+    expect(state.parentCount(1)).toBe(1)
+    expect(state.parentAt(1, 0)).toBe(0)
+    expect(state.peek(0).rootFailure).toBe(-1)
+    expect(state.extraOrUndefined(0)).toBeUndefined()
+  })
+
+  it('appends tasks past its capacity, keeping every column and the parents of appended tasks', () => {
+    const state = new RunState(workflow)
+    state.status[0] = 4
+    state.outputs[0] = 'kept'
+    state.firstStartedAt[0] = 7
+    const shape = workflow.shapes[0]!
+    const added: number[] = []
+    for (let k = 0; k < 100; k++) added.push(state.append(`x${k}`, shape, k === 0 ? [0, 1] : [added[k - 1]!]))
+    expect(state.size).toBe(102)
+    expect(state.status.length).toBeGreaterThanOrEqual(102)
+    // Old values survive growth; new rows start pending with unset times.
+    expect([state.status[0], state.outputs[0], state.firstStartedAt[0]]).toEqual([4, 'kept', 7])
+    expect([state.status[101], state.firstStartedAt[101], state.finishedAt[101]]).toEqual([PENDING, -1, -1])
+    expect(state.ids[101]).toBe('x99')
+    expect(state.parentCount(2)).toBe(2)
+    expect([state.parentAt(2, 0), state.parentAt(2, 1)]).toEqual([0, 1])
+    expect(state.parentAt(101, 0)).toBe(100)
+    state.addChild(0, 2)
+    expect(state.extra(0).children).toEqual([2])
+  })
+})
