@@ -28,12 +28,13 @@ import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retr
 import type { SlotPool, SlotWaiter } from '../scheduler/slots.js'
 import { itemShape, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
-import { criticalPathRanks } from '../workflow/dag.js'
+import { criticalPathRanks, taskCosts } from '../workflow/dag.js'
 import type { TemplateScope } from '../workflow/template.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { compileAddedTask } from './added-task.js'
 import type { AddedTask } from './added-task.js'
 import { triggerVerdict } from './trigger-rules.js'
+import { conditionScope, resolveToolInput, templateScope } from './scopes.js'
 import { toPlainData } from './plain-data.js'
 import type { RunResult } from './report.js'
 import { buildRunResult } from './run-report.js'
@@ -85,8 +86,6 @@ export interface RunEnvironment {
   readonly maxOutputBytes: number
   readonly maxForEachItems: number
 }
-
-const NO_ITEM_SCOPE = { hasItem: false } as const
 
 /** Executes one run. Create through the engine. */
 export class RunExecution implements SlotWaiter, AttemptHost {
@@ -143,19 +142,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     // Set here too, so a run cancelled before it starts still reports sensible times.
     this.#startedAt = env.clock.now()
     this.#startedWall = new Date().toISOString()
-    // Costs per task; consecutive tasks mostly share a shape, so the last one is remembered.
-    const costs = new Float64Array(workflow.size)
-    let lastShape: TaskShape | undefined
-    let lastCost = 0
-    for (let i = 0; i < workflow.size; i++) {
-      const shape = s.shapes[i] as TaskShape
-      if (shape !== lastShape) {
-        lastShape = shape
-        lastCost = this.#costOf(shape)
-      }
-      costs[i] = lastCost
-    }
-    s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, costs))
+    s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, (shape) => this.#costOf(shape))))
   }
 
   /** Current status of a task, or undefined when there is no such task. */
@@ -167,6 +154,9 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #indexOf(id: string): number | undefined {
     return this.#workflow.indexById.get(id) ?? this.#extraIds.get(id)
   }
+
+  /** {@link #indexOf} as a function value, for the scopes. */
+  readonly #indexOfTask = (id: string): number | undefined => this.#indexOf(id)
 
   /** Whether the run has ended. */
   get isFinished(): boolean {
@@ -257,7 +247,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (shape.when !== undefined) {
       let holds: boolean
       try {
-        holds = shape.when.evaluate(this.#conditionScope(shape.when.taskRefs))
+        holds = shape.when.evaluate(conditionScope(this.#s, this.#indexOfTask, this.#settings.inputs, shape.when.taskRefs))
       } catch (err) {
         this.#failWithoutAttempt(i, err)
         return true
@@ -272,27 +262,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     return false
   }
 
-  #conditionScope(taskRefs: readonly string[]): Record<string, unknown> {
-    const s = this.#s
-    const tasks = Object.create(null) as Record<string, unknown>
-    for (const id of taskRefs) {
-      const index = this.#indexOf(id)
-      if (index === undefined) continue
-      const status = STATUS_NAMES[s.status[index] as number]
-      const output = s.outputs[index]
-      tasks[id] = status === 'succeeded' && output !== undefined ? { status, output } : { status }
-    }
-    return { inputs: this.#settings.inputs, tasks }
-  }
-
   #scope(i: number): TemplateScope {
-    const s = this.#s
-    const lookup = (id: string): { status: string; output: unknown } | undefined => {
-      const index = this.#indexOf(id)
-      return index === undefined ? undefined : { status: STATUS_NAMES[s.status[index] as number] as string, output: s.outputs[index] }
-    }
-    const x = s.peek(i)
-    return x.hasItem ? { inputs: this.#settings.inputs, task: lookup, item: x.item, index: x.itemIndex, hasItem: true } : { inputs: this.#settings.inputs, task: lookup, ...NO_ITEM_SCOPE }
+    return templateScope(this.#s, this.#indexOfTask, this.#settings.inputs, i)
   }
 
   #expandForEach(owner: number): boolean {
@@ -531,13 +502,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (shape.staticInput !== undefined) input = shape.staticInput.value
     else {
       try {
-        const raw = shape.input.resolve(this.#scope(i))
-        const checked = shape.tool.input.safeParse(raw)
-        if (!checked.success) {
-          const problems = checked.error.issues.map((issue) => `${['input', ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ')
-          throw new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${shape.toolName}": ${problems}`, { retryable: false })
-        }
-        input = checked.data
+        input = resolveToolInput(shape, this.#scope(i))
       } catch (err) {
         this.#attemptFailed(i, token, err)
         return

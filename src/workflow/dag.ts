@@ -4,6 +4,7 @@
  * @module
  */
 import type { TaskGraph } from './task-graph.js'
+import type { TaskShape } from './compile-task.js'
 
 /** Finds one cycle and returns it as a closed path of nodes (`[a, b, a]`), or undefined when acyclic. */
 export function findCycle(graph: TaskGraph): number[] | undefined {
@@ -88,4 +89,20 @@ export function criticalPathRanks(graph: TaskGraph, order: ArrayLike<number>, co
     rank[node] = best + (cost[node] as number)
   }
   return rank
+}
+
+/** Cost of each of the first `size` tasks by its shape; shapes repeat in runs, so the last answer is reused. */
+export function taskCosts(shapes: readonly TaskShape[], size: number, costOf: (shape: TaskShape) => number): Float64Array {
+  const costs = new Float64Array(size)
+  let lastShape: TaskShape | undefined
+  let lastCost = 0
+  for (let i = 0; i < size; i++) {
+    const shape = shapes[i] as TaskShape
+    if (shape !== lastShape) {
+      lastShape = shape
+      lastCost = costOf(shape)
+    }
+    costs[i] = lastCost
+  }
+  return costs
 }
