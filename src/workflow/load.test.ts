@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { loadWorkflowFile, parseWorkflowText } from './load.js'
+import { loadWorkflowFile, parseWithPositions, parseWorkflowText } from './load.js'
 import { ToolRegistry } from '../core/registry.js'
 import { defineTool } from '../core/tool.js'
 import { ValidationError } from '../core/errors.js'
@@ -61,5 +61,82 @@ describe('workflow files', () => {
   it('accepts JSON and a byte-order mark', () => {
     const parsed = parseWorkflowText('\ufeff{"id": "w", "tasks": [{"id": "a", "tool": "echo", "input": {"text": "hi"}}]}', 'flow.json')
     expect((parsed.value as { id: string }).id).toBe('w')
+  })
+})
+
+/** Exact text form of plain data: non-finite numbers, -0 and non-plain prototypes show. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, function (this: unknown, _key, v: unknown) {
+    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) return `#number ${String(Object.is(v, -0) ? '-0' : v)}`
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype) return { '#prototype': String(Object.getPrototypeOf(v)), ...v }
+    return v
+  })
+}
+
+describe('the two YAML readers', () => {
+  // Every plain file is read by js-yaml; the yaml parser reads the rest and locates issues.
+  // Where both accept a text, they must give the same value.
+  const scalars = ['x', '"quoted"', "'single'", '0b101', '1_000', '0o17', '0x1F', '1e3', '-2.5E-3', '.inf', '-.Inf', '.NaN', '~', 'null', 'Null', 'NULL', '', 'yes', 'no', 'on', 'off', 'y', 'True', 'FALSE', '012', '+12', '-0', '1.', '.5', '2001-12-14', '12:30:00', '!!str 12', '!!int "7"', '"\\u00e9\\t\\u0000"', '"a\\\\b"', 'a #not a comment', 'é', '9007199254740993', '[1, [2, {a: b}]]', '{}', '[]', '{ k: v, n: 1 }', '"{{ tasks.a.output }}"', '{{ tasks.a.output }}']
+  const texts = [
+    ...scalars.map((value) => `id: w\nvalue: ${value}\n`),
+    'id: w\nblock: |\n  line one\n  line two\n\nfolded: >-\n  one\n  two\nkeep: |+\n  x\n\n',
+    'id: w\n# a comment\ntasks:\n  - id: a   # trailing\n    tool: t\n    input:\n      list:\n        - 1\n        - two\n        - { three: 3 }\n',
+    '{"id": "w", "tasks": [{"id": "a", "tool": "t", "input": {"n": 1.5, "s": "x", "b": true, "z": null}}]}',
+    'id: w\n1: one\ntrue: yes\nnull: nothing\n"quoted key": v\n',
+    'id: w\nanchored: &a { x: 1 }\n',
+    'id: w\ninput: {__proto__: {polluted: 1}, constructor: {prototype: {x: 1}}}\n',
+    'id: w\nmulti: "line one\n  line two"\nplain: a\n  b\n',
+  ]
+
+  it('agree on every text both accept, and js-yaml reads the repository examples', async () => {
+    const { readFile, readdir } = await import('node:fs/promises')
+    const dirs = await readdir(new URL('../../examples/', import.meta.url), { withFileTypes: true })
+    for (const dir of dirs) {
+      if (!dir.isDirectory()) continue
+      const path = new URL(`../../examples/${dir.name}/workflow.yaml`, import.meta.url)
+      const text = await readFile(path, 'utf8').catch(() => undefined)
+      if (text !== undefined) texts.push(text)
+    }
+    let compared = 0
+    for (const text of texts) {
+      let fast: unknown
+      try {
+        fast = parseWorkflowText(text, 'f.yaml').value
+      } catch {
+        fast = undefined
+      }
+      let slow: unknown
+      try {
+        slow = parseWithPositions(text, 'f.yaml').value
+      } catch {
+        slow = undefined
+      }
+      expect(canonical(fast), text).toBe(canonical(slow))
+      if (slow !== undefined) compared++
+    }
+    expect(compared).toBeGreaterThan(50)
+  })
+
+  it('locates issues of a file read on the fast path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-load-'))
+    const file = join(dir, 'flow.yaml')
+    await writeFile(file, 'id: w\ntasks:\n  - id: a\n    tool: echo\n    input: { text: hi }\n  - id: b\n    tool: ehco\n')
+    try {
+      await loadWorkflowFile(file, registry)
+      throw new Error('expected a validation error')
+    } catch (err) {
+      expect(err).toBeInstanceOf(ValidationError)
+      expect((err as ValidationError).issues[0]).toMatchObject({ file, taskId: 'b', field: 'tasks[1].tool', line: 7, column: 11 })
+    }
+  })
+
+  it('reads a 20,000-task file and still refuses aliases beyond the cap and duplicate keys', () => {
+    const lines = ['id: big', 'tasks:']
+    for (let i = 0; i < 20_000; i++) lines.push(`  - id: t${i}`, '    tool: echo', '    input: { text: "x" }', ...(i > 0 ? [`    dependsOn: [t${i - 1}]`] : []))
+    const parsed = parseWorkflowText(lines.join('\n'), 'big.yaml')
+    expect((parsed.value as { tasks: unknown[] }).tasks).toHaveLength(20_000)
+    expect(parseIssues('id: w\nid: x\n')[0]).toMatchObject({ line: 2, message: expect.stringContaining('unique') })
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, k) => `${String.fromCharCode(98 + k)}: &${String.fromCharCode(98 + k)} [${Array(10).fill(`*${String.fromCharCode(97 + k)}`).join(', ')}]`)].join('\n')
+    expect(parseIssues(bomb)[0]!.message).toMatch(/alias/i)
   })
 })

@@ -45,7 +45,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
       ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
     })
     if (!args.quiet) {
-      view = io.isTTY && !args.json ? createLiveView(io.stdoutStream, workflow.tasks.map((t) => t.id), () => engine.clock.now()) : createLineView(args.json ? (line) => io.stderr(line) : (line) => io.stdout(line))
+      view = io.isTTY && !args.json ? createLiveView(io.stdoutStream, workflow.ids, () => engine.clock.now()) : createLineView(args.json ? (line) => io.stderr(line) : (line) => io.stdout(line))
       const sink = view
       handle.onAny((event) => sink.handle(event))
     }
@@ -53,7 +53,8 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     view?.stop()
     if (args.json) io.stdout(JSON.stringify(result, null, 2))
     else {
-      const leaves = workflow.tasks.filter((t) => t.children.length === 0).map((t) => t.id)
+      const { childStart } = workflow.graph
+      const leaves = workflow.ids.filter((_id, i) => childStart[i] === childStart[i + 1])
       io.stdout(formatSummary(result, { outputs: leaves }))
     }
     return result.status === 'succeeded' ? EXIT.ok : EXIT.failed

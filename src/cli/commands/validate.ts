@@ -15,7 +15,7 @@ export async function validateCommand(args: { readonly file: string; readonly to
     if (args.json && err instanceof ValidationError) io.stdout(JSON.stringify({ valid: false, issues: err.issues }))
     throw err
   }
-  if (args.json) io.stdout(JSON.stringify({ valid: true, workflowId: workflow.id, tasks: workflow.tasks.length, hash: workflow.hash }))
-  else io.stdout(`${args.file}: valid workflow "${workflow.id}" with ${workflow.tasks.length} task${workflow.tasks.length === 1 ? '' : 's'}`)
+  if (args.json) io.stdout(JSON.stringify({ valid: true, workflowId: workflow.id, tasks: workflow.size, hash: workflow.hash }))
+  else io.stdout(`${args.file}: valid workflow "${workflow.id}" with ${workflow.size} task${workflow.size === 1 ? '' : 's'}`)
   return EXIT.ok
 }
