@@ -98,6 +98,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   readonly #s: RunState
   /** Ids of tasks not in the compiled workflow (forEach items, added tasks). */
   readonly #extraIds = new Map<string, number>()
+  /** Task id → index over all tasks of the run, as a function value (for the scopes). */
+  readonly #indexOfTask = (id: string): number | undefined => this.#indexOf(id)
   /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
   readonly #settleStack: number[] = []
   readonly #queue: ReadyQueue
@@ -154,9 +156,6 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   #indexOf(id: string): number | undefined {
     return this.#workflow.indexById.get(id) ?? this.#extraIds.get(id)
   }
-
-  /** {@link #indexOf} as a function value, for the scopes. */
-  readonly #indexOfTask = (id: string): number | undefined => this.#indexOf(id)
 
   /** Whether the run has ended. */
   get isFinished(): boolean {
