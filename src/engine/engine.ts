@@ -17,7 +17,7 @@ import { SlotPool } from '../scheduler/slots.js'
 import { builtinTools } from '../tools/index.js'
 import type { BuiltinToolOptions } from '../tools/index.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
-import { compileWorkflow, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
+import { compileWorkflow, DEFAULT_MAX_INPUT_BYTES, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { loadWorkflowFile } from '../workflow/load.js'
 import type { LoadOptions } from '../workflow/load.js'
@@ -56,6 +56,8 @@ export interface EngineOptions {
   readonly maxOutputBytes?: number
   /** Most items one forEach may expand into. @default 100,000 */
   readonly maxForEachItems?: number
+  /** Largest JSON size of one run input, in bytes (larger data belongs in files). @default 1 MiB */
+  readonly maxInputBytes?: number
 }
 
 /** Options of one run. */
@@ -130,6 +132,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   if (!(concurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', concurrency)
   const maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024
   if (!(maxOutputBytes > 0)) throw new InvalidOptionError('maxOutputBytes', 'a positive number of bytes', maxOutputBytes)
+  const maxInputBytes = options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
+  if (!(maxInputBytes > 0)) throw new InvalidOptionError('maxInputBytes', 'a positive number of bytes', maxInputBytes)
   const maxForEachItems = options.maxForEachItems ?? 100_000
   if (!(maxForEachItems >= 0)) throw new InvalidOptionError('maxForEachItems', 'a number ≥ 0', maxForEachItems)
   const registry = new ToolRegistry()
@@ -166,7 +170,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const start = (definition: WorkflowInput, runOptions: RunOptions = {}): RunHandle => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     const compiled = compile(definition)
-    const inputs = resolveInputs(compiled, runOptions.inputs ?? {})
+    const inputs = resolveInputs(compiled, runOptions.inputs ?? {}, maxInputBytes)
     const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? concurrency
     if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
     const runEvents = new EventEmitter([events])

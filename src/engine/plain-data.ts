@@ -5,6 +5,7 @@
  * fails the task with a clear error, and so does an output over the size limit.
  * @module
  */
+import { formatBytes } from '../core/bytes.js'
 import { TaskweaveError } from '../core/errors.js'
 
 /** Returns `value` as plain JSON data; throws `TW_OUTPUT_TOO_LARGE` or `TW_OUTPUT_NOT_SERIALIZABLE`. */
@@ -44,9 +45,4 @@ function checkSize(bytes: number, maxBytes: number, taskId: string): void {
   })
 }
 
-/** `1536` → `1.5 KiB`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-}
+export { formatBytes }

@@ -480,3 +480,14 @@ describe('events', () => {
     expect(progress).toEqual([{ fraction: 0.5, message: 'half' }])
   })
 })
+
+describe('engine limits', () => {
+  it('refuses a run input over maxInputBytes before anything runs, and a limit that is not a positive size', async () => {
+    expect(() => createEngine({ builtins: false, maxInputBytes: 0 })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION' }))
+    const { tools } = setup()
+    const engine = createEngine({ builtins: false, tools: [tools.work], maxInputBytes: 100 })
+    const flow = { id: 'w', inputs: { doc: { type: 'string' as const } }, tasks: [{ id: 'a', tool: 'test.work', input: { ms: 1, value: '{{ inputs.doc }}' } }] }
+    expect(() => engine.start(flow, { inputs: { doc: 'x'.repeat(200) } })).toThrow(expect.objectContaining({ code: 'TW_VALIDATION', issues: [expect.objectContaining({ field: 'inputs.doc' })] }))
+    expect(tools.started).toEqual([])
+  })
+})

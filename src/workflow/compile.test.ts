@@ -188,6 +188,26 @@ describe('resolveInputs', () => {
     expect({ ...resolveInputs(compiled, { n: '42', tags: '["a"]' }) }).toEqual({ n: 42, tags: ['a'], flag: false })
   })
 
+  it('keeps run inputs plain data under the size limit, naming the input that is not', () => {
+    const compiled = compileWorkflow({ id: 'w', inputs: { doc: { type: 'string' }, meta: { type: 'object', required: false } }, tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: '{{ inputs.doc }}' } }] }, { registry })
+    expect(resolveInputs(compiled, { doc: 'x', meta: { at: new Date(0), skip: undefined } })).toEqual({ doc: 'x', meta: { at: '1970-01-01T00:00:00.000Z' } })
+    const issuesFor = (given: Record<string, unknown>, max?: number): string[] => {
+      try {
+        resolveInputs(compiled, given, max)
+      } catch (err) {
+        if (err instanceof ValidationError) return err.issues.map((i) => `${i.field}: ${i.message}`)
+        throw err
+      }
+      return []
+    }
+    expect(issuesFor({ doc: 'é'.repeat(600_000) })).toEqual(['inputs.doc: input "doc" is 1.1 MiB as JSON; the limit is 1.0 MiB (raise the engine\'s maxInputBytes, or pass a file path and read it in a task)'])
+    expect(issuesFor({ doc: 'short', meta: { n: 10n } })).toEqual([expect.stringMatching(/^inputs\.meta: input "meta" is not plain data: .*BigInt/)])
+    const cyclic: Record<string, unknown> = {}
+    cyclic['self'] = cyclic
+    expect(issuesFor({ doc: 'x', meta: cyclic })).toEqual([expect.stringMatching(/^inputs\.meta: input "meta" is not plain data/)])
+    expect(issuesFor({ doc: 'x'.repeat(100) }, 64)).toEqual([expect.stringContaining('is 102 B as JSON; the limit is 64 B')])
+  })
+
   it('names missing, mistyped and undeclared inputs', () => {
     expect(() => resolveInputs(compiled, { flag: 'maybe', extra: 1 })).toThrow(ValidationError)
     try {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
+import { formatBytes } from '../core/bytes.js'
 import { taskSchema, workflowShellSchema } from './schema.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
@@ -299,8 +300,15 @@ const INVALID_SHAPE = undefined as unknown as TaskShape
 /** The shared empty list of task indices (never mutated). */
 export const NO_TASKS: readonly number[] = Object.freeze([])
 
-/** Checks run inputs against the declared ones: fills defaults, rejects missing, mistyped and undeclared inputs. */
-export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/** Largest JSON size of one run input, in bytes, unless the engine says otherwise. */
+export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024
+
+/**
+ * Checks run inputs against the declared ones: fills defaults, rejects missing, mistyped and
+ * undeclared inputs, and inputs that are not plain data or exceed `maxBytes` as JSON. Returns the
+ * inputs as plain data (what templates read, and what a checkpoint can hold).
+ */
+export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record<string, unknown>>, maxBytes = DEFAULT_MAX_INPUT_BYTES): Record<string, unknown> {
   const issues: ValidationIssue[] = []
   const out = Object.create(null) as Record<string, unknown>
   const declared = workflow.inputs
@@ -322,8 +330,31 @@ export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record
     if (coerced === undefined) issues.push({ ...file, field: `inputs.${name}`, message: `input "${name}" must be a ${input.type}; received ${JSON.stringify(value)}` })
     else out[name] = coerced
   }
+  for (const name of Object.keys(out)) {
+    const checked = plainInput(name, out[name], maxBytes)
+    if (typeof checked === 'string') issues.push({ ...file, field: `inputs.${name}`, message: checked })
+    else out[name] = checked.value
+  }
   if (issues.length > 0) throw new ValidationError(issues)
   return out
+}
+
+/** A run input as plain JSON data, or what is wrong with it. */
+function plainInput(name: string, value: unknown, maxBytes: number): { value: unknown } | string {
+  if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return { value }
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    return `input "${name}" is not plain data: ${err instanceof Error ? err.message : String(err)}`
+  }
+  if (text === undefined) return `input "${name}" is not plain data (a ${typeof value})`
+  // A UTF-8 byte is at most 3 per UTF-16 unit: measure exactly only when it could matter.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text)
+    if (bytes > maxBytes) return `input "${name}" is ${formatBytes(bytes)} as JSON; the limit is ${formatBytes(maxBytes)} (raise the engine's maxInputBytes, or pass a file path and read it in a task)`
+  }
+  return { value: typeof value === 'string' ? value : (JSON.parse(text) as unknown) }
 }
 
 // CLI inputs arrive as text; a declared type turns them into the value the workflow expects.
