@@ -67,7 +67,7 @@ const NOT_PLAIN = Symbol('not plain')
  * text as written; such files go to the `yaml` parser instead. `__proto__` stays an own key.
  */
 const stringKeyMap = defineMappingTag('tag:yaml.org,2002:map', {
-  create: () => ({}) as Record<string, unknown>,
+  create: (): Record<string, unknown> => ({}),
   identify: (value: unknown) => typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype,
   addPair: (map, key, value) => {
     if (typeof key !== 'string') return 'a mapping key that is not a string'
