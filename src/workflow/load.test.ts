@@ -136,6 +136,16 @@ describe('the two YAML readers', () => {
     expect(compared).toBeGreaterThan(60)
   })
 
+  it('refuses duplicate keys on the positional path too, at the repeated key, in one pass over large mappings', () => {
+    // An alias sends the text to the yaml parser.
+    const aliased = 'id: w\nanchor: &a 1\nref: *a\n'
+    expect(parseIssues(`${aliased}v:\n  - {b: 1, "b": 2}\n`)[0]).toMatchObject({ message: 'Map keys must be unique', line: 5, column: 12 })
+    expect(parseIssues(`${aliased}1: x\n"1": y\n`)[0]).toMatchObject({ line: 5, column: 1 })
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: ${i}`).join(', ')
+    expect(Object.keys((parseWorkflowText(`${aliased}v: {${keys}}\n`, 'f.yaml').value as { v: object }).v)).toHaveLength(20_000)
+    expect(parseIssues(`${aliased}v: {${keys}, k7: again}\n`)[0]).toMatchObject({ message: 'Map keys must be unique', line: 4 })
+  })
+
   it('refuses tags beyond the core schema on both paths', () => {
     for (const tag of ['!!binary aGVsbG8=', '!!timestamp 2001-12-14', '!!set {a}', '!!omap [a: 1]', '!!pairs [a: 1]']) {
       expect(() => parseWorkflowText(`id: w\nv: ${tag}\n`, 'f.yaml'), tag).toThrow(ValidationError)

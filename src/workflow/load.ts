@@ -13,7 +13,7 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import { CORE_SCHEMA, defineMappingTag, load as loadPlainYaml } from 'js-yaml'
-import { LineCounter, parseDocument, isNode } from 'yaml'
+import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml'
 import type { Document } from 'yaml'
 import { TaskweaveError, ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
@@ -121,11 +121,20 @@ export function parseWithPositions(body: string, file: string | undefined, optio
   let doc: Document.Parsed
   try {
     // resolveKnownTags: false refuses !!binary, !!timestamp, !!set, !!omap and !!pairs (only core tags are known).
-    doc = parseDocument(body, { lineCounter, version: '1.2', schema: 'core', uniqueKeys: true, prettyErrors: true, strict: true, stringKeys: true, resolveKnownTags: false })
+    // Duplicate keys are found by duplicateKeys() below: the parser's own check compares every pair
+    // of keys of a mapping, which takes minutes on a mapping of 100,000 keys.
+    doc = parseDocument(body, { lineCounter, version: '1.2', schema: 'core', uniqueKeys: false, prettyErrors: true, strict: true, stringKeys: true, resolveKnownTags: false })
   } catch (err) {
     throw new ValidationError([{ ...fileField, message: `cannot parse: ${err instanceof Error ? err.message : String(err)}` }])
   }
   const problems = [...doc.errors, ...doc.warnings]
+  if (problems.length === 0) {
+    const duplicate = duplicateKey(doc)
+    if (duplicate !== undefined) {
+      const pos = lineCounter.linePos(duplicate)
+      throw new ValidationError([{ ...fileField, message: 'Map keys must be unique', line: pos.line, column: pos.col }])
+    }
+  }
   if (problems.length > 0) {
     throw new ValidationError(
       problems.map((problem) => {
@@ -154,6 +163,25 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     return undefined
   }
   return { value, locate }
+}
+
+/** The source offset of the first repeated key of any mapping in the document (one set per mapping: linear). */
+function duplicateKey(doc: Document.Parsed): number | undefined {
+  const stack: unknown[] = [doc.contents]
+  while (stack.length > 0) {
+    const node = stack.pop()
+    if (isMap(node)) {
+      const seen = new Set<unknown>()
+      for (const pair of node.items) {
+        // Scalar keys compare by value (as the parser's own check did); other keys by their text.
+        const key: unknown = isScalar(pair.key) ? pair.key.value : isNode(pair.key) ? String(pair.key) : pair.key
+        if (seen.has(key)) return isNode(pair.key) && pair.key.range ? pair.key.range[0] : (node.range?.[0] ?? 0)
+        seen.add(key)
+        stack.push(pair.key, pair.value)
+      }
+    } else if (isSeq(node)) for (const item of node.items) stack.push(item)
+  }
+  return undefined
 }
 
 /** A workflow file holds a mapping, nested no deeper than the limit. */
