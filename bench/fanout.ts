@@ -4,7 +4,7 @@
  * a worker node with a reducer) and, for scale, p-queue. Run alone with `node --import tsx bench/fanout.ts`.
  * @module
  */
-import { check, childMain, isMain, WARMUP_MS, measure, measurePeakRss, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, STEADY_STATE, measure, measurePeakRss, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
 import { int, median, mib, ms, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
@@ -18,7 +18,6 @@ const LANGGRAPH_ITEMS = Number(process.env['BENCH_FANOUT_LANGGRAPH_ITEMS'] ?? IT
 const CONCURRENCY = 64
 /** taskweave and p-queue: 5 children each (in turn), each timing 1 run after 2 warm-ups; 3 more children each for peak RSS of one run. */
 const ROUNDS = 5
-const WARMUPS = 2
 const MEMORY_CHILDREN = 3
 /** LangGraph's warm-up: a small fan-out, then one measured run at full size. */
 const LANGGRAPH_WARMUP_ITEMS = 100
@@ -37,9 +36,7 @@ const sumWork = async (values: readonly number[]): Promise<number> => {
 /** Contenders, each measured in its own child process. */
 export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
       const list = defineTool({ name: 'fan.list', input: z.object({ n: z.number().int() }), run: ({ n }) => listWork(n) })
@@ -68,9 +65,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-queue': {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async (): Promise<Sample> => {
@@ -152,7 +147,7 @@ export async function run(): Promise<BenchReport> {
   return {
     name: 'fanout',
     title: '3. fanout — 1 → 10,000 → 1',
-    workload: `\`list\` returns ${int(ITEMS)} numbers, one item task per number (returns it), \`aggregate\` sums the ${int(ITEMS)} outputs; concurrency ${CONCURRENCY} (also the engine default). taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns; LangGraph: 1 run after a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up.`,
+    workload: `\`list\` returns ${int(ITEMS)} numbers, one item task per number (returns it), \`aggregate\` sums the ${int(ITEMS)} outputs; concurrency ${CONCURRENCY} (also the engine default). taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns; LangGraph: 1 run after a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up.`,
     headers: ['contender', 'items', 'time (median)', 'runs', 'CPU time (median)', 'tasks/s', 'peak RSS, one run', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets: [{ what: 'taskweave time, 1 → 10,000 → 1', target: '< 200 ms', measured: ms(tw.medianMs), pass: tw.medianMs < 200 }],

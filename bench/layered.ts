@@ -6,7 +6,7 @@
  * Run alone with `node --import tsx bench/layered.ts`.
  * @module
  */
-import { check, childMain, isMain, WARMUP_MS, measure, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, STEADY_STATE, measure, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
 import { int, median, mib, times } from './lib/format.js'
 import { layeredDag } from './lib/prng.js'
@@ -18,7 +18,6 @@ const CONCURRENCY = 64
 const SEED = 42
 /** taskweave and p-queue runs are short: 5 children each (in turn), each timing 1 run after 2 warm-ups. LangGraph: 1 child, 3 runs after 1 warm-up. */
 const ROUNDS = 5
-const WARMUPS = 2
 const FULL = { layers: 20, width: 500 }
 /** A smaller graph on which LangGraph is also timed repeatedly (one run on the full graph takes minutes). */
 const SMALL = { layers: 10, width: 200 }
@@ -39,9 +38,7 @@ function label(size: Size): string {
 
 function taskweave(size: Size): ContenderSpec {
   return {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const engine = await noopEngine(work, CONCURRENCY)
       const parents = layeredDag(size.layers, size.width, SEED)
@@ -64,9 +61,7 @@ function taskweave(size: Size): ContenderSpec {
 
 function pQueue(size: Size): ContenderSpec {
   return {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       const parents = layeredDag(size.layers, size.width, SEED)
@@ -188,7 +183,7 @@ export async function run(): Promise<BenchReport> {
   return {
     name: 'layered',
     title: '2. layered — 20 × 500 DAG, two random parents per node, concurrency 64',
-    workload: `A layered DAG (mulberry32 seed ${SEED}; every node after layer 0 depends on two distinct random nodes of the previous layer), no-op async work per node, concurrency ${CONCURRENCY} for every contender; taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns; LangGraph: median of 3 runs after 1 warm-up in one child.`,
+    workload: `A layered DAG (mulberry32 seed ${SEED}; every node after layer 0 depends on two distinct random nodes of the previous layer), no-op async work per node, concurrency ${CONCURRENCY} for every contender; taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns; LangGraph: median of 3 runs after 1 warm-up in one child.`,
     headers: ['contender', 'graph', 'tasks/s', 'median', 'runs (ms)', 'CPU time (median)', 'peak RSS (max of its children)', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets,

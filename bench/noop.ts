@@ -4,7 +4,7 @@
  * and p-limit. Run alone with `node --import tsx bench/noop.ts`.
  * @module
  */
-import { check, childMain, isMain, WARMUP_MS, measurePeakRss, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, STEADY_STATE, measurePeakRss, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec } from './lib/harness.js'
 import { int, median, mib, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
@@ -15,8 +15,6 @@ const TASKS = 100_000
 const CONCURRENCY = 64
 /** Children per contender, started in turn; each times one run after its warm-ups. */
 const ROUNDS = 5
-/** Short runs: two untimed runs first, so the heap has grown to its working size before timing. */
-const WARMUPS = 2
 /** Fresh children that each run the workload once, for the peak-RSS figure. */
 const MEMORY_CHILDREN = 3
 
@@ -26,9 +24,7 @@ const work = async (): Promise<undefined> => undefined
 /** Contenders, each measured in its own child process. */
 export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const engine = await noopEngine(work, CONCURRENCY)
       return async () => {
@@ -45,9 +41,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-queue': {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async () => {
@@ -67,9 +61,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-limit': {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { default: pLimit } = await import('p-limit')
       return async () => {
@@ -110,7 +102,7 @@ export async function run(): Promise<BenchReport> {
   return {
     name: 'noop',
     title: '1. noop — 100,000 no-op tasks, concurrency 64',
-    workload: `${int(TASKS)} independent tasks, each \`async () => undefined\`, concurrency ${CONCURRENCY}; median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns.`,
+    workload: `${int(TASKS)} independent tasks, each \`async () => undefined\`, concurrency ${CONCURRENCY}; median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns.`,
     headers: ['contender', 'tasks/s', 'median', 'runs (ms)', 'CPU time (median)', 'peak RSS, one run: median (each)', 'RSS before work', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets: [

@@ -5,7 +5,7 @@
  * LangGraph. Run alone with `node --import tsx bench/sleep.ts`.
  * @module
  */
-import { check, childMain, isMain, WARMUP_MS, measure, measureRounds } from './lib/harness.js'
+import { check, childMain, isMain, STEADY_STATE, measure, measureRounds } from './lib/harness.js'
 import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
 import { int, mib, ms, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
@@ -19,7 +19,6 @@ const CONCURRENCY = 100
 const IDEAL_MS = (TASKS * SLEEP_MS) / CONCURRENCY
 /** 5 children per contender (in turn), each timing 1 run after 2 warm-ups; LangGraph: 1 child, 3 runs after 1 warm-up. */
 const ROUNDS = 5
-const WARMUPS = 2
 
 /** The work of every task, the same for every contender: a real 10 ms timer. */
 const work = (): Promise<undefined> => new Promise((resolve) => setTimeout(() => resolve(undefined), SLEEP_MS))
@@ -41,9 +40,7 @@ async function taskweaveSetup(): Promise<TaskweaveSetup> {
 /** Contenders, each measured in its own child process. */
 export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { engine, spec } = await taskweaveSetup()
       return async (): Promise<Sample> => {
@@ -56,9 +53,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'taskweave-precompiled': {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { engine, spec } = await taskweaveSetup()
       const compiled = engine.compile(spec())
@@ -72,9 +67,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   pool: {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       return async (): Promise<Sample> => {
         const t0 = performance.now()
@@ -97,9 +90,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-queue': {
-    reps: 1,
-    warmups: WARMUPS,
-    warmupMs: WARMUP_MS,
+    ...STEADY_STATE,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async (): Promise<Sample> => {
@@ -169,7 +160,7 @@ export async function run(): Promise<BenchReport> {
   return {
     name: 'sleep',
     title: '4. sleep — 2,000 × 10 ms timers, concurrency 100',
-    workload: `${int(TASKS)} tasks, each \`await new Promise(r => setTimeout(r, 10))\`, concurrency ${CONCURRENCY}; ideal makespan ${IDEAL_MS} ms. Median of ${ROUNDS} timed runs, each in a fresh child process after at least ${WARMUPS} warm-up runs and ${WARMUP_MS / 1000} s of warm-up, contenders taking turns; LangGraph: median of 3 runs after 1 warm-up in one child.`,
+    workload: `${int(TASKS)} tasks, each \`await new Promise(r => setTimeout(r, 10))\`, concurrency ${CONCURRENCY}; ideal makespan ${IDEAL_MS} ms. Median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns; LangGraph: median of 3 runs after 1 warm-up in one child.`,
     headers: ['contender', 'makespan (median)', 'runs', 'makespan ÷ ideal', 'taskweave ÷ it', 'peak RSS (max of its children)'],
     rows,
     targets: [{ what: 'taskweave makespan ÷ hand-rolled pool makespan', target: '≤ 1.02×', measured: times(ratio), pass: ratio <= 1.02 }],

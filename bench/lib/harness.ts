@@ -47,6 +47,9 @@ export interface ContenderSpec {
  */
 export const WARMUP_MS = 3000
 
+/** How every throughput contender is measured: one timed run per child, after at least 2 warm-up runs and {@link WARMUP_MS}. */
+export const STEADY_STATE = { reps: 1, warmups: 2, warmupMs: WARMUP_MS } as const satisfies Partial<ContenderSpec>
+
 /** One measured repetition. */
 export type Repetition = () => Promise<Sample>
 
