@@ -16,15 +16,61 @@ export interface Clock {
 }
 
 /**
- * The real clock: `performance.now()` and `setTimeout`. Timers are not unref'd on purpose: a run
- * waiting only on a retry backoff must keep the process alive until it ends.
+ * Longest delay one Node timer holds: a larger value (or a non-finite one) makes `setTimeout`
+ * fire after 1 ms with a warning, so `timeout: '30d'` would fail at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Options of {@link setLongTimeout}. */
+export interface LongTimeoutOptions {
+  /** Let the process exit while only this timer is pending (housekeeping, idle timeouts). */
+  readonly unref?: boolean
+}
+
+/**
+ * `setTimeout` for any delay: delays past {@link MAX_TIMER_MS} are chained as several Node timers,
+ * so a 30-day deadline fires after 30 days, not after 1 ms. Negative or NaN delays fire on the
+ * next turn; `Infinity` never fires.
+ */
+export function setLongTimeout(ms: number, fn: () => void, options: LongTimeoutOptions = {}): CancelTimer {
+  if (ms <= MAX_TIMER_MS || Number.isNaN(ms)) {
+    const handle = setTimeout(fn, ms)
+    if (options.unref === true) handle.unref()
+    return () => clearTimeout(handle)
+  }
+  let handle: NodeJS.Timeout | undefined
+  let cancelled = false
+  // Chained from an absolute deadline, so the drift of each hop does not add up.
+  const deadline = performance.now() + ms
+  const arm = (): void => {
+    if (cancelled) return
+    const left = deadline - performance.now()
+    if (left <= 0) return fn()
+    if (!Number.isFinite(left)) return // Infinity: never fires; nothing to hold either
+    handle = setTimeout(arm, Math.min(left, MAX_TIMER_MS))
+    if (options.unref === true) handle.unref()
+  }
+  arm()
+  return () => {
+    cancelled = true
+    if (handle !== undefined) clearTimeout(handle)
+  }
+}
+
+/**
+ * The real clock: `performance.now()` and `setTimeout` (chained past {@link MAX_TIMER_MS}). Timers
+ * are not unref'd on purpose: a run waiting only on a retry backoff must keep the process alive
+ * until it ends.
  */
 export const systemClock: Clock = {
   // Bound once: skips the receiver check a `performance.now()` call pays (measurable at one call per task).
   now: performance.now.bind(performance),
   setTimer(ms, fn) {
-    const handle = setTimeout(fn, ms)
-    return () => clearTimeout(handle)
+    if (ms <= MAX_TIMER_MS) {
+      const handle = setTimeout(fn, ms)
+      return () => clearTimeout(handle)
+    }
+    return setLongTimeout(ms, fn)
   },
 }
 
