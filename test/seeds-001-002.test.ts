@@ -65,7 +65,7 @@ describe('seed 002: agent sessions', () => {
     const result = await engine.run(flow)
     expect(result.status).toBe('succeeded')
     // a and b ran on the same instance one after the other; read sees both.
-    expect((result.tasks['read']!.output as { items: string[] }).items.sort()).toEqual(['alpha', 'beta'])
+    expect((result.tasks['read']!.output as { items: string[] }).items.toSorted()).toEqual(['alpha', 'beta'])
     expect(pool.health().queue).toEqual({ pending: 0, completed: 3, failed: 0 })
   })
 })

@@ -51,6 +51,7 @@ export interface ResolvedAgentSessionPoolOptions {
  */
 const idleFriendlyClock: Clock = {
   now: () => performance.now(),
+  wallNow: Date.now,
   setTimer(ms, fn) {
     const handle = setTimeout(fn, ms)
     handle.unref()

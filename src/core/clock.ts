@@ -11,6 +11,11 @@ export type CancelTimer = () => void
 export interface Clock {
   /** Milliseconds on a monotonic scale (only differences matter). */
   now(): number
+  /**
+   * Wall-clock time in milliseconds since the Unix epoch: what reports, journals and leases
+   * record, since it must mean the same in another process or after a restart.
+   */
+  wallNow(): number
   /** Calls `fn` once after `ms`; returns a function that cancels it. */
   setTimer(ms: number, fn: () => void): CancelTimer
 }
@@ -65,6 +70,7 @@ export function setLongTimeout(ms: number, fn: () => void, options: LongTimeoutO
 export const systemClock: Clock = {
   // Bound once: skips the receiver check a `performance.now()` call pays (measurable at one call per task).
   now: performance.now.bind(performance),
+  wallNow: Date.now,
   setTimer(ms, fn) {
     if (ms <= MAX_TIMER_MS) {
       const handle = setTimeout(fn, ms)

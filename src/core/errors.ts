@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'TW_TOOL_INPUT'
   | 'TW_TOOL_FAILED'
   | 'TW_OUTPUT_TOO_LARGE'
+  | 'TW_INPUT_TOO_LARGE'
   | 'TW_OUTPUT_NOT_SERIALIZABLE'
   | 'TW_FOR_EACH'
   | 'TW_DYNAMIC_TASK'

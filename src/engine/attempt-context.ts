@@ -1,5 +1,4 @@
 /** The `ctx` a tool receives for one attempt. @module */
-import { CancelledError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { Clock } from '../core/clock.js'
 import type { ToolContext, ToolProgress } from '../core/tool.js'
@@ -10,13 +9,18 @@ export interface AttemptHost {
   readonly id: string
   /** Whether the attempt holding `token` is still the running attempt of task `index`. */
   isCurrentAttempt(index: number, token: number): boolean
-  /** The abort signal of the running attempt of task `index` (made on first use). */
-  attemptSignal(index: number): AbortSignal
+  /**
+   * The abort signal of attempt `token` of task `index`, made on first use. An attempt that is
+   * already over gets a signal aborted with the reason it ended (its timeout, its failure, the
+   * run's cancellation).
+   */
+  attemptSignal(index: number, token: number): AbortSignal
   taskId(index: number): string
   progress(index: number, token: number, progress: ToolProgress): void
   baseLogger(): Logger
   readonly clock: Clock
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by: number, token: number): void
+  /** Checks a task the attempt adds (throws `TW_VALIDATION`) and returns the plain-data copy that will join. */
+  validateAddedTask(spec: TaskSpec, earlier: readonly TaskSpec[], by: number, token: number): TaskSpec
 }
 
 /** A tool's context; its signal and logger are created only when the tool asks for them. */
@@ -38,9 +42,7 @@ export class AttemptContext implements ToolContext {
   }
 
   get signal(): AbortSignal {
-    // An attempt that already ended (timed out, failed, cancelled) gets an aborted signal.
-    if (!this.#host.isCurrentAttempt(this.#index, this.#token)) return AbortSignal.abort(new CancelledError('this attempt is over'))
-    return this.#host.attemptSignal(this.#index)
+    return this.#host.attemptSignal(this.#index, this.#token)
   }
 
   get runId(): string {
@@ -72,8 +74,7 @@ export class AttemptContext implements ToolContext {
   }
 
   addTask(task: TaskSpec): void {
-    const taken = new Set((this.spawned ?? []).map((t) => t.id))
-    this.#host.validateAddedTask(task, taken, this.#index, this.#token)
-    ;(this.spawned ??= []).push(task)
+    const plain = this.#host.validateAddedTask(task, this.spawned ?? [], this.#index, this.#token)
+    ;(this.spawned ??= []).push(plain)
   }
 }

@@ -22,6 +22,8 @@ import type { CompiledWorkflow } from '../workflow/compile.js'
 import { loadWorkflowFile } from '../workflow/load.js'
 import type { LoadOptions } from '../workflow/load.js'
 import type { TaskSpec, WorkflowSpec } from '../workflow/types.js'
+import { freezeDeep } from './plain-data.js'
+import { checkRunId } from './run-id.js'
 import { RunExecution } from './run.js'
 import type { RunControl, TaskCompleteHandler } from './run.js'
 import type { RunResult } from './report.js'
@@ -170,7 +172,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const start = (definition: WorkflowInput, runOptions: RunOptions = {}): RunHandle => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     const compiled = compile(definition)
-    const inputs = resolveInputs(compiled, runOptions.inputs ?? {}, maxInputBytes)
+    if (runOptions.runId !== undefined) checkRunId(runOptions.runId)
+    // A private copy, frozen: no task can change what the others (or the report) see.
+    const inputs = freezeDeep(resolveInputs(compiled, runOptions.inputs ?? {}, maxInputBytes))
     const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? concurrency
     if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
     const runEvents = new EventEmitter([events])

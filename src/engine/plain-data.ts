@@ -1,14 +1,18 @@
 /**
- * Task outputs become plain JSON data before anyone sees them: that is what a report, a checkpoint
- * or a remote worker can carry, and it is deterministic (JSON semantics: `undefined` fields drop,
- * `Date` becomes its ISO string, `NaN` becomes null). What JSON cannot carry (BigInt, a cycle)
- * fails the task with a clear error, and so does an output over the size limit.
+ * Values that cross a task boundary are plain JSON data, deep-frozen: a task output, a run input,
+ * a static tool input and everything made from them (template results, forEach items, what a
+ * completion handler sees). That is what a report, a journal or a remote worker can carry, it is
+ * deterministic (JSON semantics: `undefined` fields drop, `Date` becomes its ISO string, `NaN`
+ * becomes null), and no task can change what another task, a retry, the report or the next run of
+ * the same compiled workflow sees. Freezing was chosen over a private copy per consumer because it
+ * costs one walk per value however many tasks read it (see docs/performance.md). What JSON cannot
+ * carry (BigInt, a cycle) fails the task with a clear error, and so does a value over its size limit.
  * @module
  */
 import { formatBytes } from '../core/bytes.js'
 import { TaskweaveError } from '../core/errors.js'
 
-/** Returns `value` as plain JSON data; throws `TW_OUTPUT_TOO_LARGE` or `TW_OUTPUT_NOT_SERIALIZABLE`. */
+/** Returns `value` as deep-frozen plain JSON data; throws `TW_OUTPUT_TOO_LARGE` or `TW_OUTPUT_NOT_SERIALIZABLE`. */
 export function toPlainData(value: unknown, maxBytes: number, taskId: string): unknown {
   switch (typeof value) {
     case 'undefined':
@@ -26,23 +30,136 @@ export function toPlainData(value: unknown, maxBytes: number, taskId: string): u
       try {
         text = JSON.stringify(value)
       } catch (err) {
-        throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `output of task "${taskId}" is not plain data: ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err, details: { taskId } })
+        throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `output of task "${taskId}" is not plain data: ${describeStringifyFailure(err)}`, { retryable: false, cause: err, details: { taskId } })
       }
       if (text === undefined) return undefined
       if (text.length * 3 > maxBytes) checkSize(Buffer.byteLength(text), maxBytes, taskId)
-      return JSON.parse(text) as unknown
+      return freezeDeep(JSON.parse(text) as unknown)
     }
     default:
       throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `output of task "${taskId}" is a ${typeof value}, which is not plain data`, { retryable: false, details: { taskId } })
   }
 }
 
+/** Values known to be deeply frozen (a frozen root alone does not say its children are). */
+const deeplyFrozen = new WeakSet<object>()
+
+/**
+ * Freezes plain data in place, all the way down, and returns it. Iterative, so a deeply nested
+ * value cannot overflow the stack; a value frozen this way before is not walked again.
+ */
+export function freezeDeep<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || deeplyFrozen.has(value)) return value
+  const stack: object[] = [value]
+  while (stack.length > 0) {
+    const node = stack.pop() as object
+    if (deeplyFrozen.has(node)) continue
+    deeplyFrozen.add(node)
+    Object.freeze(node)
+    if (Array.isArray(node)) {
+      for (let k = 0; k < node.length; k++) {
+        const child: unknown = node[k]
+        if (typeof child === 'object' && child !== null) stack.push(child)
+      }
+    } else {
+      for (const key in node) {
+        const child: unknown = (node as Record<string, unknown>)[key]
+        if (typeof child === 'object' && child !== null) stack.push(child)
+      }
+    }
+  }
+  return value
+}
+
+/**
+ * The input an attempt receives when its task's input holds no template: the value was checked by
+ * the tool's schema once, at compile time, and is shared by every attempt of every run of the
+ * compiled workflow. Each attempt gets its own copy, so a tool may change its input as it likes;
+ * an empty object (what most tasks without input get) is frozen instead, since copying it per
+ * attempt would cost more than the rest of a no-op task. A value `structuredClone` cannot copy
+ * (a function the schema let through) is frozen too.
+ */
+export function privateStaticInput(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (isEmpty(value)) return freezeDeep(value)
+  try {
+    return structuredClone(value)
+  } catch {
+    return freezeDeep(value)
+  }
+}
+
+function isEmpty(value: object): boolean {
+  for (const _ in value) return false
+  return true
+}
+
+/**
+ * Whether the JSON text of plain data `value` would take more than `maxBytes`, found by a walk
+ * that stops as soon as the limit is passed: a value built from many references to one large
+ * output is refused without ever being serialised. Strings count their UTF-16 length (exact
+ * for ASCII, and within 3× of the UTF-8 size otherwise).
+ */
+export function jsonExceeds(value: unknown, maxBytes: number): boolean {
+  let total = 0
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const node = stack.pop()
+    switch (typeof node) {
+      case 'string':
+        total += node.length + 2
+        break
+      case 'number':
+        total += 8
+        break
+      case 'boolean':
+        total += 5
+        break
+      case 'object':
+        if (node === null) total += 4
+        else if (Array.isArray(node)) {
+          total += 1 + node.length
+          for (let k = 0; k < node.length; k++) stack.push(node[k])
+        } else {
+          total += 2
+          for (const key in node) {
+            total += key.length + 4
+            stack.push((node as Record<string, unknown>)[key])
+          }
+        }
+        break
+      default:
+        break
+    }
+    if (total > maxBytes) return true
+  }
+  return false
+}
+
+/** Throws `TW_INPUT_TOO_LARGE` naming the task and field when `value` is over `maxBytes` as JSON. */
+export function checkValueSize(value: unknown, maxBytes: number, taskId: string, field: string): void {
+  if (!jsonExceeds(value, maxBytes)) return
+  throw new TaskweaveError('TW_INPUT_TOO_LARGE', `${field} of task "${taskId}" is over ${formatBytes(maxBytes)} as JSON (raise maxOutputBytes, or pass file paths instead of large data)`, {
+    retryable: false,
+    details: { taskId, field, maxBytes },
+  })
+}
+
 function checkSize(bytes: number, maxBytes: number, taskId: string): void {
   if (bytes <= maxBytes) return
-  throw new TaskweaveError('TW_OUTPUT_TOO_LARGE', `output of task "${taskId}" is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)} (raise maxOutputBytes, or store large data in files and pass their paths)`, {
+  throw new TaskweaveError('TW_OUTPUT_TOO_LARGE', `output of task "${taskId}" is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)} (raise the engine's maxOutputBytes option, or the tool's own maxOutputBytes, or store large data in files and pass their paths)`, {
     retryable: false,
     details: { taskId, bytes, maxBytes },
   })
+}
+
+/** The reason JSON.stringify gave up, without trusting the thrown value (it may come from a user's toJSON). */
+function describeStringifyFailure(err: unknown): string {
+  try {
+    return err instanceof Error ? String(err.message) : String(err)
+  } catch {
+    return 'a value in it could not be serialised'
+  }
 }
 
 export { formatBytes }

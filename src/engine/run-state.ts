@@ -21,7 +21,8 @@ export class TaskExtra {
   rootFailure = -1
   blocked: string[] | undefined = undefined
   failedAttempts: AttemptRecord[] | undefined = undefined
-  controller: AbortController | undefined = undefined
+  /** How the last attempt that ended before succeeding ended (its token and abort reason). */
+  ended: { readonly token: number; readonly reason: unknown } | undefined = undefined
   timer: CancelTimer | undefined = undefined
   retryTimer: CancelTimer | undefined = undefined
   /** The fan-out item this task runs on. */

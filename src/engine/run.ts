@@ -35,7 +35,8 @@ import { compileAddedTask } from './added-task.js'
 import type { AddedTask } from './added-task.js'
 import { triggerVerdict } from './trigger-rules.js'
 import { conditionScope, resolveToolInput, templateScope } from './scopes.js'
-import { toPlainData } from './plain-data.js'
+import { freezeDeep, jsonExceeds, privateStaticInput, toPlainData } from './plain-data.js'
+import { plainTaskSpec } from './plain-spec.js'
 import type { RunResult } from './report.js'
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
@@ -131,6 +132,16 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends), with the adding task. */
   readonly #reservedIds = new Map<string, number>()
   #unhookSignal: (() => void) | undefined
+  /**
+   * Abort controllers of running attempts whose tool asked for `ctx.signal`, by task index (with
+   * the attempt's token): an attempt that fails, times out or is cancelled aborts its own signal
+   * with that reason, so sub-work it started never runs on beside the next attempt.
+   */
+  readonly #signals = new Map<number, { readonly token: number; readonly controller: AbortController }>()
+  /** Set while a cancel asked for from an event listener waits for the report in progress to end. */
+  #stopRequested = false
+  /** Tasks added through the handle before the run started; they join when it starts. */
+  #early: TaskSpec[] | undefined
 
   constructor(workflow: CompiledWorkflow, env: RunEnvironment, settings: RunSettings, events: EventEmitter) {
     this.id = settings.runId ?? randomUUID()
@@ -143,7 +154,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Set here too, so a run cancelled before it starts still reports sensible times.
     this.#startedAt = env.clock.now()
-    this.#startedWall = new Date().toISOString()
+    this.#startedWall = new Date(env.clock.wallNow()).toISOString()
     s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, (shape) => this.#costOf(shape))))
   }
 
@@ -167,7 +178,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     if (this.#state !== 'idle') return
     this.#state = 'running'
     this.#startedAt = this.#env.clock.now()
-    this.#startedWall = new Date().toISOString()
+    this.#startedWall = new Date(this.#env.clock.wallNow()).toISOString()
     const signal = this.#settings.signal
     if (signal !== undefined) {
       const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
@@ -186,6 +197,9 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     for (let i = 0; i < s.base; i++) {
       if (s.waiting[i] === 0 && s.status[i] === PENDING && this.#evaluate(i)) this.#settle(i)
     }
+    const early = this.#early
+    this.#early = undefined
+    if (early !== undefined) for (const spec of early) if (this.#state === 'running') this.#commitAddedTask(spec, undefined)
     this.#pump()
     this.#maybeFinish()
   }
@@ -196,8 +210,11 @@ export class RunExecution implements SlotWaiter, AttemptHost {
    * never in the middle of it.
    */
   cancel(reason = 'the run was cancelled'): void {
-    if (this.#emitting > 0) queueMicrotask(() => this.#stop('cancelled', reason))
-    else this.#stop('cancelled', reason)
+    if (this.#emitting > 0) {
+      // Nothing new starts from here on (the dispatch loop and a starting attempt check this flag).
+      this.#stopRequested = true
+      queueMicrotask(() => this.#stop('cancelled', reason))
+    } else this.#stop('cancelled', reason)
   }
 
   /** Called by the slot pool with a slot this run now holds; false hands it back unused. */
@@ -206,6 +223,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#pump()
     const unused = this.#granted
     this.#granted = 0
+    this.#maybeFinish()
     return unused === 0
   }
 
@@ -330,8 +348,13 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const now = this.#now()
     s.finishedAt[owner] = now
     const failed = items.filter((item) => s.status[item] !== SUCCEEDED)
-    if (failed.length === 0) {
-      s.outputs[owner] = items.map((item) => s.outputs[item])
+    const gathered = failed.length === 0 ? items.map((item) => s.outputs[item]) : undefined
+    if (gathered !== undefined && jsonExceeds(gathered, this.#env.maxOutputBytes)) {
+      this.#failWithoutAttempt(owner, new TaskweaveError('TW_OUTPUT_TOO_LARGE', `the ${items.length} item outputs of forEach task "${ownerId}" together are over the output limit (raise the engine's maxOutputBytes, or have items write files and return their paths)`, { retryable: false, details: { taskId: ownerId, maxBytes: this.#env.maxOutputBytes } }))
+      return
+    }
+    if (gathered !== undefined) {
+      s.outputs[owner] = freezeDeep(gathered)
       this.#transition(owner, SUCCEEDED)
       if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: ownerId, attempt: 0, durationMs: now - (s.firstStartedAt[owner] as number) })
     } else {
@@ -434,7 +457,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       const limit = this.#settings.concurrency
       const groups = this.#workflow.groups
       const shapes = this.#s.shapes
-      while (this.#state === 'running' && this.#running < limit && queue.size > 0) {
+      while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
         const index = queue.pop()
         const group = (shapes[index] as TaskShape).group
         if (group !== undefined) {
@@ -490,18 +513,17 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const now = this.#now()
     s.attemptStartedAt[i] = now
     if ((s.firstStartedAt[i] as number) < 0) s.firstStartedAt[i] = now
-    const x = s.extraOrUndefined(i)
-    if (x !== undefined) x.controller = undefined
     if (this.#events.wants('task:started')) {
       this.#emit('task:started', { taskId: s.ids[i] as string, attempt, tool: shape.toolName })
-      if (s.token[i] !== token || s.status[i] !== RUNNING) return
+      // A listener may have ended this attempt, or asked the run to stop: then the tool never runs.
+      if (s.token[i] !== token || s.status[i] !== RUNNING || this.#stopRequested) return
     }
 
     let input: unknown
-    if (shape.staticInput !== undefined) input = shape.staticInput.value
+    if (shape.staticInput !== undefined) input = privateStaticInput(shape.staticInput.value)
     else {
       try {
-        input = resolveToolInput(shape, this.#scope(i))
+        input = resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, s.ids[i] as string)
       } catch (err) {
         this.#attemptFailed(i, token, err)
         return
@@ -513,39 +535,62 @@ export class RunExecution implements SlotWaiter, AttemptHost {
         const tx = s.extra(i)
         tx.timer = undefined
         if (s.token[i] !== token || s.status[i] !== RUNNING) return
-        const taskId = s.ids[i] as string
-        const error = new TimeoutError(`task "${taskId}" attempt ${attempt} timed out after ${timeoutMs} ms`, { details: { taskId, timeoutMs } })
-        tx.controller?.abort(error)
-        this.#attemptFailed(i, token, error)
+        this.#attemptFailed(i, token, this.#timeoutError(i, attempt, timeoutMs))
+        this.#maybeFinish()
       })
     }
     const ctx = new AttemptContext(this, i, token, attempt)
     let outcome: unknown
+    let then: unknown
     try {
       outcome = shape.tool.run(input, ctx)
+      // Reading `then` runs user code too (a getter, a Proxy trap): it may throw.
+      then = typeof outcome === 'object' || typeof outcome === 'function' ? (outcome as { then?: unknown } | null)?.then : undefined
     } catch (err) {
       this.#eventTime = -1
       this.#attemptFailed(i, token, err)
       return
     }
     this.#eventTime = -1
-    if (typeof (outcome as PromiseLike<unknown> | null)?.then === 'function') {
-      ;(outcome as PromiseLike<unknown>).then(
-        (value) => this.#attemptSucceeded(i, token, value, ctx),
-        (err: unknown) => this.#attemptFailed(i, token, err),
-      )
+    if (typeof then === 'function') {
+      const onValue = (value: unknown): void => {
+        this.#attemptSucceeded(i, token, value, ctx)
+        this.#maybeFinish()
+      }
+      const onError = (err: unknown): void => {
+        this.#attemptFailed(i, token, err)
+        this.#maybeFinish()
+      }
+      try {
+        ;(then as PromiseLike<unknown>['then']).call(outcome, onValue, onError)
+      } catch (err) {
+        this.#attemptFailed(i, token, err)
+      }
     } else {
       this.#attemptSucceeded(i, token, outcome, ctx)
     }
+  }
+
+  #timeoutError(i: number, attempt: number, timeoutMs: number): TimeoutError {
+    const taskId = this.#s.ids[i] as string
+    return new TimeoutError(`task "${taskId}" attempt ${attempt} timed out after ${timeoutMs} ms`, { details: { taskId, timeoutMs } })
   }
 
   #attemptSucceeded(i: number, token: number, value: unknown, ctx: AttemptContext): void {
     const s = this.#s
     if (s.token[i] !== token || s.status[i] !== RUNNING) return
     const shape = s.shapes[i] as TaskShape
+    // A tool that kept the event loop busy past its deadline returns before its timer could fire:
+    // the deadline is checked here too, so such an attempt is a timeout, not a success.
+    if (shape.timeoutMs !== undefined && this.#env.clock.now() - (s.attemptStartedAt[i] as number) > shape.timeoutMs) {
+      this.#attemptFailed(i, token, this.#timeoutError(i, s.attempts[i] as number, shape.timeoutMs))
+      return
+    }
     let output: unknown
+    let spawned: PreparedTask[] | undefined
     try {
       output = value === undefined ? undefined : toPlainData(value, shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes, s.ids[i] as string)
+      if (ctx.spawned !== undefined) spawned = this.#prepareSpawned(ctx.spawned)
     } catch (err) {
       this.#attemptFailed(i, token, err)
       return
@@ -559,22 +604,23 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     const now = this.#env.clock.now()
     this.#eventTime = now
     try {
-      this.#succeeded(i, now, ctx)
+      this.#succeeded(i, now, spawned)
     } finally {
       this.#eventTime = -1
     }
   }
 
   /** The bookkeeping of a successful attempt, at `now` (the time everything it sets off also reads). */
-  #succeeded(i: number, now: number, ctx: AttemptContext): void {
+  #succeeded(i: number, now: number, spawned: readonly PreparedTask[] | undefined): void {
     const s = this.#s
     const shape = s.shapes[i] as TaskShape
     s.finishedAt[i] = now
     this.#transition(i, SUCCEEDED)
     this.#releaseSlot(i)
+    this.#signals.delete(i)
     this.#env.toolStats.record(shape.toolName, now - (s.attemptStartedAt[i] as number))
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
-    if (ctx.spawned !== undefined) this.#commitSpawned(i, ctx.spawned)
+    if (spawned !== undefined) this.#commitSpawned(i, spawned)
     this.#afterTerminal(i)
     this.#settle(i)
     this.#pump()
@@ -590,6 +636,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     x.timer = undefined
     const now = this.#now()
     const error = serializeError(err)
+    this.#endAttemptSignal(i, token, isTimeout(err) ? err : new CancelledError(`attempt ${s.attempts[i]} of task "${s.ids[i]}" failed: ${error.message}`))
     const policy = (s.shapes[i] as TaskShape).retry
     const attempt = s.attempts[i] as number
     const taskId = s.ids[i] as string
@@ -605,6 +652,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
         if (s.status[i] !== RETRYING || this.#state !== 'running') return
         this.#makeReady(i)
         this.#pump()
+        this.#maybeFinish()
       })
       if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId, attempt, delayMs, error })
       this.#pump()
@@ -664,44 +712,74 @@ export class RunExecution implements SlotWaiter, AttemptHost {
 
   // ---------------------------------------------------------------- dynamic tasks
 
-  /** Validates a task added at run time (throws `TW_VALIDATION`), without adding it. */
-  validateAddedTask(spec: TaskSpec, alsoTaken: ReadonlySet<string>, by?: number, token?: number): void {
-    if (by !== undefined && !this.isCurrentAttempt(by, token ?? -1)) {
+  /**
+   * Checks a task a running tool adds with `ctx.addTask` (throws `TW_VALIDATION` naming the task
+   * and field) and returns its plain-data copy, which is what joins the run if the attempt
+   * succeeds. `earlier` are the tasks this attempt added before, in order: the new task may
+   * depend on them (a chain added in one attempt).
+   */
+  validateAddedTask(spec: TaskSpec, earlier: readonly TaskSpec[], by: number, token: number): TaskSpec {
+    if (!this.isCurrentAttempt(by, token)) {
       throw new TaskweaveError('TW_DYNAMIC_TASK', `task "${this.#s.ids[by]}" cannot add tasks: its attempt is over`, { retryable: false })
     }
-    if (this.#reservedIds.has(spec.id)) {
-      throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}": another running task already added it`, { retryable: false, details: { taskId: spec.id } })
+    const plain = plainTaskSpec(spec)
+    if (this.#reservedIds.has(plain.id)) {
+      throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${plain.id}": another running task already added it`, { retryable: false, details: { taskId: plain.id } })
     }
-    this.#compileAdded(spec, alsoTaken)
+    this.#compileAdded(plain, earlier)
     // Reserved until the adding attempt ends, so two running tools cannot add the same id.
-    if (by !== undefined) this.#reservedIds.set(spec.id, by)
+    this.#reservedIds.set(plain.id, by)
+    return plain
   }
 
-  /** Adds a task to the running workflow; it joins the same report. */
+  /**
+   * Adds a task to the running workflow; it joins the same report. Before the run has started
+   * (right after `engine.start()`), the task is checked now and joins when the run starts.
+   */
   addTask(spec: TaskSpec, addedBy?: string): void {
+    if (this.#state === 'idle') {
+      const plain = plainTaskSpec(spec)
+      this.#compileAdded(plain, this.#early ?? [])
+      ;(this.#early ??= []).push(plain)
+      return
+    }
     if (this.#state !== 'running') {
-      throw new TaskweaveError('TW_DYNAMIC_TASK', `cannot add task "${String(spec.id)}": the run is ${this.#state === 'idle' ? 'not started' : 'ending'}`, { retryable: false })
+      throw new TaskweaveError('TW_DYNAMIC_TASK', `cannot add task "${safeId(spec)}": the run is ending`, { retryable: false })
     }
-    if (this.#reservedIds.has(spec.id)) {
-      throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}": a running task already added it`, { retryable: false, details: { taskId: spec.id } })
+    const plain = plainTaskSpec(spec)
+    if (this.#reservedIds.has(plain.id)) {
+      throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${plain.id}": a running task already added it`, { retryable: false, details: { taskId: plain.id } })
     }
-    this.#commitAddedTask(spec, addedBy)
+    this.#commitAddedTask(plain, addedBy)
+    // Called from outside the run's own call stack (the handle, a handler): the task may have
+    // failed or been skipped at once, or a listener may have cancelled the run.
+    this.#maybeFinish()
   }
 
-  #compileAdded(spec: TaskSpec, alsoTaken: ReadonlySet<string>): AddedTask {
+  #compileAdded(spec: TaskSpec, earlier: readonly TaskSpec[]): AddedTask {
+    const base = this.#s.size
     return compileAddedTask(spec, {
       registry: this.#env.registry,
       workflow: this.#workflow,
-      index: this.#s.size,
-      indexOf: (id) => this.#indexOf(id),
-      alsoTaken,
+      index: base + earlier.length,
+      indexOf: (id) => {
+        const index = this.#indexOf(id)
+        if (index !== undefined) return index
+        // A task added before this one in the same batch takes the next index when committed.
+        const k = earlier.findIndex((t) => t.id === id)
+        return k < 0 ? undefined : base + k
+      },
+      alsoTaken: new Set(earlier.map((t) => t.id)),
     })
   }
 
   #commitAddedTask(spec: TaskSpec, addedBy: string | undefined): void {
     if (this.#state !== 'running') return
+    this.#appendAdded(this.#compileAdded(spec, []), addedBy)
+  }
+
+  #appendAdded(added: AddedTask, addedBy: string | undefined): void {
     const s = this.#s
-    const added = this.#compileAdded(spec, new Set())
     const i = this.#appendTask(added.id, added.shape, added.parents)
     if (addedBy !== undefined) s.extra(i).addedBy = addedBy
     for (const p of added.parents) if ((s.status[p] as number) < SUCCEEDED) s.addChild(p, i)
@@ -712,22 +790,36 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   }
 
   /**
+   * Checks, before a successful attempt is recorded, the tasks it added: a task that cannot join
+   * (its dependency was removed meanwhile, say) fails the attempt that added it, so no added task
+   * ever vanishes while the run reports success.
+   */
+  #prepareSpawned(spawned: readonly TaskSpec[]): PreparedTask[] {
+    const prepared: PreparedTask[] = []
+    for (let k = 0; k < spawned.length; k++) {
+      const spec = spawned[k] as TaskSpec
+      if (this.#reservedIds.get(spec.id) === undefined && this.#indexOf(spec.id) !== undefined) {
+        throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}"`, { retryable: false, details: { taskId: spec.id } })
+      }
+      prepared.push({ spec, position: k })
+    }
+    // Compiled against the run as it is now, in order, so a chain resolves to its own members.
+    for (const p of prepared) this.#compileAdded(p.spec, spawned.slice(0, p.position))
+    return prepared
+  }
+
+  /**
    * Commits the tasks a successful attempt of task `i` added with `ctx.addTask`. Nothing starts
    * until all are in and their ids released, so no tool started meanwhile can claim one of them.
    */
-  #commitSpawned(i: number, spawned: readonly TaskSpec[]): void {
+  #commitSpawned(i: number, spawned: readonly PreparedTask[]): void {
     const wasPumping = this.#pumping
     this.#pumping = true
     try {
       // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
-      for (const spec of spawned) {
+      for (const { spec } of spawned) {
         if (this.#state !== 'running') break
-        try {
-          this.#commitAddedTask(spec, this.#s.ids[i])
-        } catch (err) {
-          // Validated when added, so this is an engine bug; it must not leave the run hanging.
-          this.#env.logger.error('a task added by a tool could not join the run', { runId: this.id, taskId: this.#s.ids[i], addedTaskId: spec.id, error: serializeError(err) })
-        }
+        this.#appendAdded(this.#compileAdded(spec, []), this.#s.ids[i])
       }
     } finally {
       this.#pumping = wasPumping
@@ -761,7 +853,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       if (current === RUNNING && x.items === undefined) {
         x.timer?.()
         x.timer = undefined
-        x.controller?.abort(abortReason)
+        this.#endAttemptSignal(i, s.token[i] as number, abortReason)
         this.#releaseSlot(i)
       }
       x.retryTimer?.()
@@ -812,14 +904,30 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     return this.#s.token[i] === token && this.#s.status[i] === RUNNING
   }
 
-  /** @internal */ attemptSignal(i: number): AbortSignal {
-    const x = this.#s.extra(i)
-    if (x.controller === undefined) {
-      const controller = new AbortController()
-      x.controller = controller
-      if (this.#runSignal.signal.aborted) controller.abort(this.#runSignal.signal.reason)
-    }
-    return x.controller.signal
+  /** @internal */ attemptSignal(i: number, token: number): AbortSignal {
+    if (!this.isCurrentAttempt(i, token)) return AbortSignal.abort(this.#endReasonOf(i, token))
+    const live = this.#signals.get(i)
+    if (live !== undefined && live.token === token) return live.controller.signal
+    const controller = new AbortController()
+    this.#signals.set(i, { token, controller })
+    return controller.signal
+  }
+
+  /** Why attempt `token` of task `i` is over, for a tool that asks for its signal only afterwards. */
+  #endReasonOf(i: number, token: number): unknown {
+    const ended = this.#s.peek(i).ended
+    if (ended !== undefined && ended.token === token) return ended.reason
+    if (this.#runSignal.signal.aborted) return this.#runSignal.signal.reason as unknown
+    return new CancelledError('this attempt is over')
+  }
+
+  /** Aborts the signal handed to attempt `token` of task `i` (if any) and remembers why it ended. */
+  #endAttemptSignal(i: number, token: number, reason: unknown): void {
+    this.#s.extra(i).ended = { token, reason }
+    const live = this.#signals.get(i)
+    if (live === undefined || live.token !== token) return
+    this.#signals.delete(i)
+    live.controller.abort(reason)
   }
 
   /** @internal */ taskId(i: number): string {
@@ -852,7 +960,33 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   }
 }
 
+/** A task added by a tool, checked and waiting for its attempt to be recorded. */
+interface PreparedTask {
+  readonly spec: TaskSpec
+  /** Its place among the tasks the attempt added. */
+  readonly position: number
+}
+
+/** The text of an abort reason, without trusting it (a getter may throw). */
 function reasonText(reason: unknown): string | undefined {
-  if (reason instanceof Error) return reason.message
-  return typeof reason === 'string' ? reason : undefined
+  try {
+    if (reason instanceof Error) return String(reason.message)
+    return typeof reason === 'string' ? reason : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isTimeout(err: unknown): err is TimeoutError {
+  return err instanceof TimeoutError
+}
+
+/** The id of a spec that may not be plain data, for an error message. */
+function safeId(spec: unknown): string {
+  try {
+    const id = (spec as { id?: unknown } | null)?.id
+    return typeof id === 'string' ? id : '(no id)'
+  } catch {
+    return '(no id)'
+  }
 }

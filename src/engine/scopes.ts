@@ -7,6 +7,7 @@ import type { TaskShape } from '../workflow/compile.js'
 import type { TemplateScope } from '../workflow/template.js'
 import { TaskweaveError } from '../core/errors.js'
 import type { RunState } from './run-state.js'
+import { checkValueSize } from './plain-data.js'
 import { STATUS_NAMES } from './states.js'
 
 /** Finds a task of the run (workflow task, item or added task) by id. */
@@ -37,9 +38,15 @@ export function templateScope(state: RunState, indexOf: IndexOf, inputs: Readonl
   return x.hasItem ? { inputs, task, item: x.item, index: x.itemIndex, hasItem: true } : { inputs, task, ...NO_ITEM }
 }
 
-/** Resolves a templated input and validates it with the tool's schema; throws `TW_TOOL_INPUT` naming each problem. */
-export function resolveToolInput(shape: TaskShape, scope: TemplateScope): unknown {
-  const checked = shape.tool.input.safeParse(shape.input.resolve(scope))
+/**
+ * Resolves a templated input and validates it with the tool's schema; throws `TW_TOOL_INPUT`
+ * naming each problem, or `TW_INPUT_TOO_LARGE` when what the templates built is over `maxBytes`
+ * as JSON (a few references to one large output can make a huge value).
+ */
+export function resolveToolInput(shape: TaskShape, scope: TemplateScope, maxBytes: number, taskId: string): unknown {
+  const resolved = shape.input.resolve(scope)
+  checkValueSize(resolved, maxBytes, taskId, 'input')
+  const checked = shape.tool.input.safeParse(resolved)
   if (checked.success) return checked.data
   const problems = checked.error.issues.map((issue) => `${['input', ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ')
   throw new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${shape.toolName}": ${problems}`, { retryable: false })

@@ -18,14 +18,30 @@ export class ManualClock implements Clock {
   #now: number
   #seq = 0
   #timers: Timer[] = []
+  /** Wall time (epoch ms) at monotonic time 0. */
+  #epoch: number
 
-  /** @param start the initial time, in ms */
-  constructor(start = 0) {
+  /**
+   * @param start the initial monotonic time, in ms
+   * @param epoch the wall time (epoch ms) that monotonic time 0 stands for @default 0 (1970-01-01T00:00:00Z), so reports are reproducible
+   */
+  constructor(start = 0, epoch = 0) {
     this.#now = start
+    this.#epoch = epoch
   }
 
   now(): number {
     return this.#now
+  }
+
+  /** Wall time in epoch ms: the epoch plus the monotonic time, so it moves with `advance()`. */
+  wallNow(): number {
+    return this.#epoch + this.#now
+  }
+
+  /** Sets the wall time the clock reports now (epoch ms), without moving monotonic time or firing timers. */
+  setWallTime(epochMs: number): void {
+    this.#epoch = epochMs - this.#now
   }
 
   setTimer(ms: number, fn: () => void): CancelTimer {
