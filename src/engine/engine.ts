@@ -14,6 +14,9 @@ import { EventEmitter } from '../observe/emitter.js'
 import type { Unsubscribe } from '../observe/emitter.js'
 import type { EventMap, EventName, TaskweaveEvent } from '../observe/events.js'
 import { SlotPool } from '../scheduler/slots.js'
+import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
+import type { KeyStats } from '../scheduler/keyed-limiter.js'
+import { checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
 import { builtinTools } from '../tools/index.js'
 import type { BuiltinToolOptions } from '../tools/index.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
@@ -60,6 +63,12 @@ export interface EngineOptions {
   readonly maxForEachItems?: number
   /** Largest JSON size of one run input, in bytes (larger data belongs in files). @default 1 MiB */
   readonly maxInputBytes?: number
+  /**
+   * Concurrency caps per group, engine-wide: `{ llm: 4 }` allows four `group: llm` attempts at
+   * once across every run of this engine. They override a workflow's `limits.groups` for the same
+   * group; a group capped by neither is not limited.
+   */
+  readonly groups?: Readonly<Record<string, number>>
 }
 
 /** Options of one run. */
@@ -76,6 +85,11 @@ export interface RunOptions {
   readonly runId?: string
   /** Called when a task ends: one handler for all tasks, or one per task id. Handlers may add tasks. */
   readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
+  /**
+   * Whether `limits.groups` caps count every run of the engine (`'engine'`: a group is a shared
+   * provider cap) or only this run's own tasks (`'run'`). @default 'engine'
+   */
+  readonly groupScope?: 'engine' | 'run'
 }
 
 /** What {@link Engine.start} and {@link Engine.run} accept. */
@@ -118,8 +132,25 @@ export interface Engine extends AsyncDisposable {
   start(definition: WorkflowInput, options?: RunOptions): RunHandle
   /** Runs a workflow to its end. */
   run(definition: WorkflowInput, options?: RunOptions): Promise<RunResult>
+  /**
+   * Changes the number of attempts that may run at once across all runs (load-aware scaling).
+   * Lowering it interrupts nothing: running attempts finish, new ones wait.
+   */
+  setConcurrency(concurrency: number): void
+  /** What is in use now: engine slots, and permits held and waited for per limiter key. */
+  stats(): EngineStats
   /** Cancels every active run and waits for them to end. Idempotent. */
   close(): Promise<void>
+}
+
+/** A snapshot of the engine's limits, from {@link Engine.stats}. */
+export interface EngineStats {
+  /** Engine slots: in use now, and in all. */
+  readonly slots: { readonly used: number; readonly capacity: number }
+  /** Runs not yet finished. */
+  readonly activeRuns: number
+  /** Keys of the keyed limiter with holders or waiters (`group:llm`, …). */
+  readonly keys: readonly KeyStats[]
 }
 
 /**
@@ -130,8 +161,10 @@ export interface Engine extends AsyncDisposable {
  * console.log(result.status, result.tasks['summary']?.output)
  */
 export function createEngine(options: EngineOptions = {}): Engine {
+  refuseUnknownOptions('createEngine', options, ENGINE_OPTION_NAMES)
   const concurrency = options.concurrency ?? 64
   if (!(concurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', concurrency)
+  const groupLimits = checkGroupLimits(options.groups)
   const maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024
   if (!(maxOutputBytes > 0)) throw new InvalidOptionError('maxOutputBytes', 'a positive number of bytes', maxOutputBytes)
   const maxInputBytes = options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
@@ -152,6 +185,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     logger: options.logger ?? silentLogger,
     registry,
     slots: new SlotPool(concurrency),
+    limiter: new KeyedLimiter(),
+    groupLimits,
     events,
     toolStats: new ToolStats(),
     maxOutputBytes,
@@ -171,11 +206,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   const start = (definition: WorkflowInput, runOptions: RunOptions = {}): RunHandle => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
+    refuseUnknownOptions('run', runOptions, RUN_OPTION_NAMES)
+    if (runOptions.groupScope !== undefined && runOptions.groupScope !== 'engine' && runOptions.groupScope !== 'run') {
+      throw new InvalidOptionError('groupScope', '"engine" or "run"', runOptions.groupScope)
+    }
     const compiled = compile(definition)
     if (runOptions.runId !== undefined) checkRunId(runOptions.runId)
     // A private copy, frozen: no task can change what the others (or the report) see.
     const inputs = freezeDeep(resolveInputs(compiled, runOptions.inputs ?? {}, maxInputBytes))
-    const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? concurrency
+    // Without a limit of its own a run is bounded by the engine's slots alone, which may change at run time.
+    const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? Infinity
     if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
     const runEvents = new EventEmitter([events])
     const execution = new RunExecution(
@@ -188,6 +228,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         ...(runOptions.runId !== undefined ? { runId: runOptions.runId } : {}),
         ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {}),
         ...(runOptions.onTaskComplete !== undefined ? { onTaskComplete: runOptions.onTaskComplete } : {}),
+        ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
       },
       runEvents,
     )
@@ -232,6 +273,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
     load: (file, loadOptions) => loadWorkflowFile(file, registry, loadOptions),
     start,
     run: (definition, runOptions) => start(definition, runOptions).result,
+    setConcurrency: (next) => {
+      if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
+      env.slots.setCapacity(next)
+    },
+    stats: () => ({ slots: { used: env.slots.used, capacity: env.slots.capacity }, activeRuns: active.size, keys: env.limiter.stats() }),
     close,
     [Symbol.asyncDispose]: close,
   }

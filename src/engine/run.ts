@@ -26,6 +26,7 @@ import type { EventMap, EventName } from '../observe/events.js'
 import { ReadyQueue } from '../scheduler/ready-queue.js'
 import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retry.js'
 import type { SlotPool, SlotWaiter } from '../scheduler/slots.js'
+import type { KeyedLimiter, PermitHolder } from '../scheduler/keyed-limiter.js'
 import { itemShape, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { criticalPathRanks, taskCosts } from '../workflow/dag.js'
@@ -73,6 +74,8 @@ export interface RunSettings {
   readonly failFast: boolean
   readonly signal?: AbortSignal
   readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
+  /** Whether group caps count across the engine's runs (default) or within this run only. */
+  readonly groupScope?: 'engine' | 'run'
 }
 
 /** What a run borrows from its engine. */
@@ -82,6 +85,10 @@ export interface RunEnvironment {
   readonly logger: Logger
   readonly registry: ToolRegistry
   readonly slots: SlotPool
+  /** Engine-wide keyed permits (concurrency groups, and later rate keys and sessions). */
+  readonly limiter: KeyedLimiter
+  /** Group caps set on the engine; they override what a workflow declares for the same group. */
+  readonly groupLimits?: Readonly<Record<string, number>> | undefined
   readonly events: EventEmitter
   readonly toolStats: ToolStats
   readonly maxOutputBytes: number
@@ -89,7 +96,7 @@ export interface RunEnvironment {
 }
 
 /** Executes one run. Create through the engine. */
-export class RunExecution implements SlotWaiter, AttemptHost {
+export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
   readonly id: string
   readonly result: Promise<RunResult>
   readonly #workflow: CompiledWorkflow
@@ -104,8 +111,8 @@ export class RunExecution implements SlotWaiter, AttemptHost {
   /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
   readonly #settleStack: number[] = []
   readonly #queue: ReadyQueue
-  readonly #groupQueues = new Map<string, ReadyQueue>()
-  readonly #groupRunning = new Map<string, number>()
+  /** Keyed permits (limiter key by task index) held by tasks of this run: waiting for a slot, or running. */
+  readonly #heldPermits = new Map<number, string>()
   readonly #runSignal: AbortController = new AbortController()
   #resolve!: (result: RunResult) => void
   #nextSeq = 0
@@ -455,16 +462,22 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     try {
       const queue = this.#queue
       const limit = this.#settings.concurrency
-      const groups = this.#workflow.groups
       const shapes = this.#s.shapes
+      const held = this.#heldPermits
+      // Admission: the run's own limit, then the task's keyed permit (engine-wide), then an engine
+      // slot. A task waiting for a key holds no slot; one waiting for a slot keeps its permit.
       while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
         const index = queue.pop()
-        const group = (shapes[index] as TaskShape).group
-        if (group !== undefined) {
-          const cap = groups[group]
-          if (cap !== undefined && (this.#groupRunning.get(group) ?? 0) >= cap) {
-            this.#groupQueue(group).push(index)
-            continue
+        const shape = shapes[index] as TaskShape
+        if (shape.group !== undefined && !held.has(index)) {
+          const cap = this.#groupCap(shape.group)
+          if (cap !== undefined) {
+            const key = this.#groupKey(shape.group)
+            if (!this.#env.limiter.tryAcquire(key, cap)) {
+              this.#env.limiter.wait(key, cap, this, index, shape.priority)
+              continue
+            }
+            held.set(index, key)
           }
         }
         if (this.#granted > 0) this.#granted--
@@ -479,23 +492,36 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     }
   }
 
-  #groupQueue(group: string): ReadyQueue {
-    let queue = this.#groupQueues.get(group)
-    if (queue === undefined) {
-      queue = new ReadyQueue(this.#s)
-      this.#groupQueues.set(group, queue)
-    }
-    return queue
+  /** The cap of `group`: the engine's setting for it, else the workflow's; undefined when uncapped. */
+  #groupCap(group: string): number | undefined {
+    const engineCaps = this.#env.groupLimits
+    if (engineCaps !== undefined && Object.hasOwn(engineCaps, group)) return engineCaps[group]
+    const caps = this.#workflow.groups
+    return Object.hasOwn(caps, group) ? caps[group] : undefined
+  }
+
+  /** The limiter key of `group`: shared by the engine's runs, or this run's own with `groupScope: 'run'`. */
+  #groupKey(group: string): string {
+    return this.#settings.groupScope === 'run' ? `run:${this.id}:group:${group}` : `group:${group}`
+  }
+
+  /** Called by the limiter with the permit task `index` waited for; false hands it back unused. */
+  permitGranted(key: string, index: number): boolean {
+    if (this.#state !== 'running' || this.#stopRequested || this.#s.status[index] !== READY) return false
+    this.#heldPermits.set(index, key)
+    this.#queue.push(index)
+    this.#pump()
+    this.#maybeFinish()
+    return true
   }
 
   #releaseSlot(i: number): void {
     this.#running--
     this.#env.slots.release()
-    const group = (this.#s.shapes[i] as TaskShape).group
-    if (group !== undefined) {
-      this.#groupRunning.set(group, (this.#groupRunning.get(group) ?? 1) - 1)
-      const waiting = this.#groupQueues.get(group)
-      if (waiting !== undefined && waiting.size > 0) this.#queue.push(waiting.pop())
+    const key = this.#heldPermits.get(i)
+    if (key !== undefined) {
+      this.#heldPermits.delete(i)
+      this.#env.limiter.release(key)
     }
   }
 
@@ -504,8 +530,6 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#transition(i, RUNNING)
     this.#running++
     const shape = s.shapes[i] as TaskShape
-    const group = shape.group
-    if (group !== undefined) this.#groupRunning.set(group, (this.#groupRunning.get(group) ?? 0) + 1)
     const attempt = (s.attempts[i] as number) + 1
     s.attempts[i] = attempt
     const token = (s.token[i] as number) + 1
@@ -867,7 +891,10 @@ export class RunExecution implements SlotWaiter, AttemptHost {
       this.#afterTerminal(i)
     }
     this.#queue.removeWhere(() => true)
-    for (const queue of this.#groupQueues.values()) queue.removeWhere(() => true)
+    this.#env.limiter.forget(this)
+    // Permits of tasks that were waiting for a slot (running ones were released above).
+    for (const key of this.#heldPermits.values()) this.#env.limiter.release(key)
+    this.#heldPermits.clear()
     this.#runSignal.abort(abortReason)
     this.#maybeFinish()
   }
@@ -880,6 +907,7 @@ export class RunExecution implements SlotWaiter, AttemptHost {
     this.#state = 'finished'
     this.#unhookSignal?.()
     this.#env.slots.forget(this)
+    this.#env.limiter.forget(this)
     const result = this.#buildResult()
     if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
     this.#resolve(result)

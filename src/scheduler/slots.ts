@@ -21,8 +21,26 @@ export class SlotPool {
   readonly #waiting = new Set<SlotWaiter>()
   #draining = false
 
+  #capacity: number
+
   /** @param capacity slots in all (Infinity for no limit) */
-  constructor(readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.#capacity = capacity
+  }
+
+  /** Slots in all. */
+  get capacity(): number {
+    return this.#capacity
+  }
+
+  /**
+   * Changes the number of slots at run time (load-aware scaling). More slots are granted to
+   * waiting runs at once; fewer take effect as running attempts end (nothing is interrupted).
+   */
+  setCapacity(capacity: number): void {
+    this.#capacity = capacity
+    if (this.#waiters.length > 0) this.#scheduleDrain()
+  }
 
   /** Slots in use. */
   get used(): number {

@@ -1,0 +1,50 @@
+/**
+ * Checks of engine and run options that are not a single value's range: names nobody declared
+ * (a typo, or a feature of another library such as `rateLimits` or `checkpoint`) are refused with
+ * the close matches, rather than silently ignored; group caps are checked per group.
+ * @module
+ */
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+
+/** Every option `createEngine()` knows. */
+export const ENGINE_OPTION_NAMES: readonly string[] = [
+  'tools',
+  'agents',
+  'background',
+  'agentPool',
+  'builtins',
+  'concurrency',
+  'clock',
+  'random',
+  'logger',
+  'maxOutputBytes',
+  'maxForEachItems',
+  'maxInputBytes',
+  'groups',
+]
+
+/** Every option `engine.start()` / `engine.run()` knows. */
+export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope']
+
+/** Throws `TW_INVALID_OPTION` naming the first option of `options` that `known` does not list. */
+export function refuseUnknownOptions(where: string, options: object, known: readonly string[]): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue
+    const close = known.filter((k) => k.toLowerCase().startsWith(name.toLowerCase().slice(0, 3)))
+    const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${k}"`).join(' or ')}?` : `; known options: ${known.join(', ')}`
+    throw new TaskweaveError('TW_INVALID_OPTION', `unknown option "${name}" of ${where}()${hint}`, { retryable: false, details: { option: name } })
+  }
+}
+
+/** Checks engine-wide group caps: each an integer ≥ 1; a null-prototype copy, so `__proto__` is an ordinary name. */
+export function checkGroupLimits(groups: Readonly<Record<string, number>> | undefined): Readonly<Record<string, number>> | undefined {
+  if (groups === undefined) return undefined
+  if (typeof groups !== 'object' || groups === null) throw new InvalidOptionError('groups', 'an object of group name → cap', groups)
+  const out = Object.create(null) as Record<string, number>
+  for (const name of Object.keys(groups)) {
+    const cap = groups[name]
+    if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1) throw new InvalidOptionError(`groups.${name}`, 'an integer ≥ 1', cap)
+    out[name] = cap
+  }
+  return out
+}
