@@ -22,6 +22,11 @@ export interface ToolContext {
   readonly attempt: number
   /** Stable across attempts of one task (`runId/taskId`): use it to make side effects idempotent. */
   readonly idempotencyKey: string
+  /**
+   * Names this attempt alone (`runId/taskId#attempt`): differs between attempts, and between a run
+   * and its resumption. Always set by the engine; optional so hand-made contexts may omit it.
+   */
+  readonly attemptId?: string
   /** Structured logger scoped to this run, task and attempt. */
   readonly logger: Logger
   /**

@@ -27,6 +27,7 @@ import type { LoadOptions } from '../workflow/load.js'
 import type { TaskSpec, WorkflowSpec } from '../workflow/types.js'
 import { freezeDeep } from './plain-data.js'
 import { checkRunId } from './run-id.js'
+import { LocalAttemptRunner } from './local-runner.js'
 import { RunExecution } from './run.js'
 import type { RunControl, TaskCompleteHandler } from './run.js'
 import type { RunResult } from './report.js'
@@ -179,11 +180,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const agents = agentList.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents: agentList, ...(options.clock ? { clock: options.clock } : {}) }) : undefined
   if (agents !== undefined) for (const agent of agentList) registry.register(createAgentTool(agents, agent.name))
   const events = new EventEmitter()
+  const logger = options.logger ?? silentLogger
   const env = {
     clock,
     random: options.random ?? Math.random,
-    logger: options.logger ?? silentLogger,
+    logger,
     registry,
+    runner: new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock, logger }),
     slots: new SlotPool(concurrency),
     limiter: new KeyedLimiter(),
     groupLimits,
@@ -195,8 +198,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const active = new Set<RunExecution>()
   let closing: Promise<void> | undefined
 
+  /** Compiled workflows whose tools are known to the registry. */
+  const known = new WeakSet<CompiledWorkflow>()
   const compile = (definition: WorkflowInput, compileOptions: { readonly file?: string } = {}): CompiledWorkflow => {
-    if (isCompiled(definition)) return definition
+    if (isCompiled(definition)) {
+      // A workflow compiled by another engine may call tools this one has not seen: the runner
+      // finds tools by name, so register them (once per workflow).
+      if (!known.has(definition)) {
+        for (const shape of new Set(definition.shapes)) if (shape.tool !== undefined && registry.get(shape.toolName) !== shape.tool) registry.register(shape.tool)
+        known.add(definition)
+      }
+      return definition
+    }
     if (isBuilt(definition)) {
       for (const tool of definition.tools) registry.register(tool)
       return compileWorkflow(definition.spec, { registry, ...compileOptions })

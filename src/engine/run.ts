@@ -41,8 +41,8 @@ import { plainTaskSpec } from './plain-spec.js'
 import type { RunResult } from './report.js'
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
-import { AttemptContext } from './attempt-context.js'
-import type { AttemptHost } from './attempt-context.js'
+import { attemptIdOf } from '../core/attempt.js'
+import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
 import type { ToolStats } from './tool-stats.js'
@@ -85,6 +85,8 @@ export interface RunEnvironment {
   readonly logger: Logger
   readonly registry: ToolRegistry
   readonly slots: SlotPool
+  /** Runs the attempts the run dispatches (the local runner, unless the engine was given another). */
+  readonly runner: AttemptRunner
   /** Engine-wide keyed permits (concurrency groups, and later rate keys and sessions). */
   readonly limiter: KeyedLimiter
   /** Group caps set on the engine; they override what a workflow declares for the same group. */
@@ -96,7 +98,7 @@ export interface RunEnvironment {
 }
 
 /** Executes one run. Create through the engine. */
-export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
+export class RunExecution implements SlotWaiter, PermitHolder {
   readonly id: string
   readonly result: Promise<RunResult>
   readonly #workflow: CompiledWorkflow
@@ -139,12 +141,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
   /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends), with the adding task. */
   readonly #reservedIds = new Map<string, number>()
   #unhookSignal: (() => void) | undefined
-  /**
-   * Abort controllers of running attempts whose tool asked for `ctx.signal`, by task index (with
-   * the attempt's token): an attempt that fails, times out or is cancelled aborts its own signal
-   * with that reason, so sub-work it started never runs on beside the next attempt.
-   */
-  readonly #signals = new Map<number, { readonly token: number; readonly controller: AbortController }>()
   /** Set while a cancel asked for from an event listener waits for the report in progress to end. */
   #stopRequested = false
   /** Tasks added through the handle before the run started; they join when it starts. */
@@ -563,36 +559,20 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
         this.#maybeFinish()
       })
     }
-    const ctx = new AttemptContext(this, i, token, attempt)
-    let outcome: unknown
-    let then: unknown
-    try {
-      outcome = shape.tool.run(input, ctx)
-      // Reading `then` runs user code too (a getter, a Proxy trap): it may throw.
-      then = typeof outcome === 'object' || typeof outcome === 'function' ? (outcome as { then?: unknown } | null)?.then : undefined
-    } catch (err) {
-      this.#eventTime = -1
-      this.#attemptFailed(i, token, err)
-      return
+    const taskId = s.ids[i] as string
+    const request: AttemptRequest = {
+      runId: this.id,
+      taskId,
+      attempt,
+      attemptId: attemptIdOf(this.id, taskId, attempt),
+      idempotencyKey: `${this.id}/${taskId}`,
+      tool: shape.toolName,
+      input,
+      inputChecked: true,
+      timeoutMs: shape.timeoutMs,
+      priority: shape.priority,
     }
-    this.#eventTime = -1
-    if (typeof then === 'function') {
-      const onValue = (value: unknown): void => {
-        this.#attemptSucceeded(i, token, value, ctx)
-        this.#maybeFinish()
-      }
-      const onError = (err: unknown): void => {
-        this.#attemptFailed(i, token, err)
-        this.#maybeFinish()
-      }
-      try {
-        ;(then as PromiseLike<unknown>['then']).call(outcome, onValue, onError)
-      } catch (err) {
-        this.#attemptFailed(i, token, err)
-      }
-    } else {
-      this.#attemptSucceeded(i, token, outcome, ctx)
-    }
+    this.#env.runner.start(request, new RunAttempt(this, i, token))
   }
 
   #timeoutError(i: number, attempt: number, timeoutMs: number): TimeoutError {
@@ -600,7 +580,22 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     return new TimeoutError(`task "${taskId}" attempt ${attempt} timed out after ${timeoutMs} ms`, { details: { taskId, timeoutMs } })
   }
 
-  #attemptSucceeded(i: number, token: number, value: unknown, ctx: AttemptContext): void {
+  /** @internal Records a successful attempt (the runner's sink calls it). */
+  attemptSucceeded(i: number, token: number, value: unknown, added: readonly TaskSpec[] | undefined): void {
+    // User code ran since the last clock read.
+    this.#eventTime = -1
+    this.#attemptSucceeded(i, token, value, added)
+    this.#maybeFinish()
+  }
+
+  /** @internal Records a failed attempt (the runner's sink calls it). */
+  attemptFailed(i: number, token: number, err: unknown): void {
+    this.#eventTime = -1
+    this.#attemptFailed(i, token, err)
+    this.#maybeFinish()
+  }
+
+  #attemptSucceeded(i: number, token: number, value: unknown, added: readonly TaskSpec[] | undefined): void {
     const s = this.#s
     if (s.token[i] !== token || s.status[i] !== RUNNING) return
     const shape = s.shapes[i] as TaskShape
@@ -614,7 +609,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     let spawned: PreparedTask[] | undefined
     try {
       output = value === undefined ? undefined : toPlainData(value, shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes, s.ids[i] as string)
-      if (ctx.spawned !== undefined) spawned = this.#prepareSpawned(ctx.spawned)
+      if (added !== undefined) spawned = this.#prepareSpawned(added)
     } catch (err) {
       this.#attemptFailed(i, token, err)
       return
@@ -641,7 +636,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     s.finishedAt[i] = now
     this.#transition(i, SUCCEEDED)
     this.#releaseSlot(i)
-    this.#signals.delete(i)
     this.#env.toolStats.record(shape.toolName, now - (s.attemptStartedAt[i] as number))
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
     if (spawned !== undefined) this.#commitSpawned(i, spawned)
@@ -932,30 +926,22 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     return this.#s.token[i] === token && this.#s.status[i] === RUNNING
   }
 
-  /** @internal */ attemptSignal(i: number, token: number): AbortSignal {
-    if (!this.isCurrentAttempt(i, token)) return AbortSignal.abort(this.#endReasonOf(i, token))
-    const live = this.#signals.get(i)
-    if (live !== undefined && live.token === token) return live.controller.signal
-    const controller = new AbortController()
-    this.#signals.set(i, { token, controller })
-    return controller.signal
-  }
-
-  /** Why attempt `token` of task `i` is over, for a tool that asks for its signal only afterwards. */
-  #endReasonOf(i: number, token: number): unknown {
+  /** @internal Why attempt `token` of task `i` is over, for a tool that asks for its signal only afterwards. */
+  endReasonOf(i: number, token: number): unknown {
     const ended = this.#s.peek(i).ended
     if (ended !== undefined && ended.token === token) return ended.reason
     if (this.#runSignal.signal.aborted) return this.#runSignal.signal.reason as unknown
     return new CancelledError('this attempt is over')
   }
 
-  /** Aborts the signal handed to attempt `token` of task `i` (if any) and remembers why it ended. */
+  /**
+   * Remembers why the current attempt of task `i` ended and asks the runner to stop it: the signal
+   * its tool was handed (if it asked for one) is aborted with `reason`.
+   */
   #endAttemptSignal(i: number, token: number, reason: unknown): void {
-    this.#s.extra(i).ended = { token, reason }
-    const live = this.#signals.get(i)
-    if (live === undefined || live.token !== token) return
-    this.#signals.delete(i)
-    live.controller.abort(reason)
+    const s = this.#s
+    s.extra(i).ended = { token, reason }
+    this.#env.runner.cancel(attemptIdOf(this.id, s.ids[i] as string, s.attempts[i] as number), reason)
   }
 
   /** @internal */ taskId(i: number): string {
@@ -985,6 +971,47 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
       // Listeners are user code: time may have passed.
       this.#eventTime = -1
     }
+  }
+}
+
+/**
+ * The sink of one attempt: what its runner reports to. It carries the task index and the
+ * attempt's token, so a report from an attempt that is no longer current changes nothing.
+ */
+class RunAttempt implements AttemptSink {
+  /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
+  #added: TaskSpec[] | undefined
+
+  constructor(
+    readonly run: RunExecution,
+    readonly index: number,
+    readonly token: number,
+  ) {}
+
+  progress(progress: ToolProgress): void {
+    this.run.progress(this.index, this.token, progress)
+  }
+
+  addTask(spec: TaskSpec): TaskSpec {
+    const plain = this.run.validateAddedTask(spec, this.#added ?? [], this.index, this.token)
+    ;(this.#added ??= []).push(plain)
+    return plain
+  }
+
+  succeeded(output: unknown): void {
+    this.run.attemptSucceeded(this.index, this.token, output, this.#added)
+  }
+
+  failed(error: unknown): void {
+    this.run.attemptFailed(this.index, this.token, error)
+  }
+
+  isCurrent(): boolean {
+    return this.run.isCurrentAttempt(this.index, this.token)
+  }
+
+  endReason(): unknown {
+    return this.run.endReasonOf(this.index, this.token)
   }
 }
 

@@ -1,0 +1,99 @@
+/**
+ * The attempt boundary. A run splits each attempt of a task into four steps:
+ *
+ * 1. **dispatch** (the run): resolve the input, arm the deadline, take the attempt's token, and
+ *    describe the attempt as an {@link AttemptRequest} — plain data only;
+ * 2. **run** (an {@link AttemptRunner}): call the tool, locally or anywhere else, and report back
+ *    through the {@link AttemptSink} the run handed it;
+ * 3. **record** (the run): the task's state, its slot and permits, tool statistics, the event;
+ * 4. **apply** (the run): tasks the attempt added, completion handlers, dependents, the next
+ *    dispatch, the end of the run.
+ *
+ * Nothing but plain data crosses from the run to a runner, and a runner speaks back only through
+ * its sink, so the same run can use the local runner (the default, with a fast path for
+ * synchronous tools), a runner that replays a journal, or one that sends attempts to workers.
+ * @module
+ */
+import type { SerializedError } from './errors.js'
+import type { ToolProgress } from './tool.js'
+import type { TaskSpec } from '../workflow/types.js'
+
+/** One attempt of one task, as plain data: everything a runner needs to run it anywhere. */
+export interface AttemptRequest {
+  readonly runId: string
+  readonly taskId: string
+  /** 1 for the first attempt, 2 for the first retry… */
+  readonly attempt: number
+  /** Names this attempt alone (see {@link attemptIdOf}): outcomes and cancels are matched by it. */
+  readonly attemptId: string
+  /** Stable across every attempt of the task (`runId/taskId`), so side effects can be made idempotent. */
+  readonly idempotencyKey: string
+  /** The tool to call, by name. */
+  readonly tool: string
+  /**
+   * The resolved input: plain JSON data, deep-frozen where it is shared. `inputChecked` says
+   * whether the tool's schema already parsed it (a static input is checked once, at compile
+   * time); a runner elsewhere parses it with its own copy of the schema either way.
+   */
+  readonly input: unknown
+  readonly inputChecked: boolean
+  /** The attempt's time limit, in ms; the run enforces it (the runner only sees a cancel). */
+  readonly timeoutMs: number | undefined
+  /** The task's priority (higher first), for runners that queue. */
+  readonly priority: number
+}
+
+/**
+ * How an attempt ended, as plain data: what a remote runner sends back (the local runner calls
+ * the sink's methods directly). `output` is the tool's result before the run normalises it.
+ */
+export type AttemptOutcome =
+  | { readonly attemptId: string; readonly ok: true; readonly output: unknown; readonly added?: readonly TaskSpec[] }
+  | { readonly attemptId: string; readonly ok: false; readonly error: SerializedError }
+
+/** What a runner reports to while an attempt runs. One sink per attempt; calls after the first outcome are ignored. */
+export interface AttemptSink {
+  /** The tool reported progress. */
+  progress(progress: ToolProgress): void
+  /**
+   * The tool adds a task: checked now against the run (throws `TW_VALIDATION` naming the task and
+   * field) and returned as the plain-data copy that joins the run if the attempt succeeds.
+   */
+  addTask(spec: TaskSpec): TaskSpec
+  /** The attempt succeeded with `output` (not yet normalised). */
+  succeeded(output: unknown): void
+  /** The attempt failed with `error` (any thrown value). */
+  failed(error: unknown): void
+  /** Whether the attempt is still the task's current one (not timed out, cancelled or ended). */
+  isCurrent(): boolean
+  /** Why the attempt ended, once it has: its timeout, its failure, the run's cancellation. */
+  endReason(): unknown
+}
+
+/** Runs attempts: locally (the default), from a journal, or on workers. */
+export interface AttemptRunner {
+  /** Starts the attempt `request` describes; reports through `sink`. Never throws: failures go to `sink.failed`. */
+  start(request: AttemptRequest, sink: AttemptSink): void
+  /** Asks a running attempt to stop: its tool's `ctx.signal` is aborted with `reason`. Unknown ids are ignored. */
+  cancel(attemptId: string, reason: unknown): void
+  /** Stops taking attempts and releases what the runner holds. */
+  close(): Promise<void>
+}
+
+/** The id of attempt `attempt` of task `taskId` in run `runId`: unique per attempt, readable in logs. */
+export function attemptIdOf(runId: string, taskId: string, attempt: number): string {
+  return `${runId}/${taskId}#${attempt}`
+}
+
+/** Delivers an outcome that arrived as plain data (from a remote runner) to the attempt's sink. */
+export function deliverOutcome(outcome: AttemptOutcome, sink: AttemptSink, toError: (error: SerializedError) => unknown): void {
+  if (outcome.ok) {
+    try {
+      for (const spec of outcome.added ?? []) sink.addTask(spec)
+    } catch (err) {
+      sink.failed(err)
+      return
+    }
+    sink.succeeded(outcome.output)
+  } else sink.failed(toError(outcome.error))
+}

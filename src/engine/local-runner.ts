@@ -1,0 +1,105 @@
+/**
+ * The local attempt runner: calls the tool in this process. A synchronous tool's result is
+ * reported before `start()` returns (no promise, no microtask: the fast path that keeps a no-op
+ * task cheaper than a promise pool's), an async one's when its promise settles. A tool's
+ * `ctx.signal` is made only when the tool asks for it; only then does the runner track the attempt,
+ * so `cancel()` can abort it.
+ * @module
+ */
+import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
+import type { Clock } from '../core/clock.js'
+import { TaskweaveError } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
+import type { AnyTool } from '../core/tool.js'
+import { LocalToolContext } from './local-tool-context.js'
+import type { SignalRegistry } from './local-tool-context.js'
+
+/** What the local runner needs from its engine. */
+export interface LocalRunnerOptions {
+  /** The tool of a name (the engine's registry). */
+  readonly lookup: (name: string) => AnyTool | undefined
+  readonly clock: Clock
+  readonly logger: Logger
+}
+
+/** Runs attempts in this process. */
+export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
+  readonly #options: LocalRunnerOptions
+  /** Running attempts whose tool asked for its signal, by attempt id. */
+  readonly #live = new Map<string, LocalToolContext>()
+
+  constructor(options: LocalRunnerOptions) {
+    this.#options = options
+  }
+
+  start(request: AttemptRequest, sink: AttemptSink): void {
+    const tool = this.#options.lookup(request.tool)
+    if (tool === undefined) {
+      sink.failed(new TaskweaveError('TW_UNKNOWN_TOOL', `tool "${request.tool}" is not registered with this engine`, { retryable: false }))
+      return
+    }
+    let input = request.input
+    if (!request.inputChecked) {
+      const checked = tool.input.safeParse(input)
+      if (!checked.success) {
+        sink.failed(new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${tool.name}": ${checked.error.issues.map((i) => i.message).join('; ')}`, { retryable: false }))
+        return
+      }
+      input = checked.data
+    }
+    const ctx = new LocalToolContext(request, sink, this, this.#options)
+    let outcome: unknown
+    let then: unknown
+    try {
+      outcome = tool.run(input, ctx)
+      // Reading `then` runs user code too (a getter, a Proxy trap): it may throw.
+      then = typeof outcome === 'object' || typeof outcome === 'function' ? (outcome as { then?: unknown } | null)?.then : undefined
+    } catch (err) {
+      sink.failed(err)
+      this.#settled(ctx)
+      return
+    }
+    if (typeof then !== 'function') {
+      sink.succeeded(outcome)
+      this.#settled(ctx)
+      return
+    }
+    try {
+      ;(then as PromiseLike<unknown>['then']).call(
+        outcome,
+        (value: unknown) => {
+          sink.succeeded(value)
+          this.#settled(ctx)
+        },
+        (err: unknown) => {
+          sink.failed(err)
+          this.#settled(ctx)
+        },
+      )
+    } catch (err) {
+      sink.failed(err)
+      this.#settled(ctx)
+    }
+  }
+
+  cancel(attemptId: string, reason: unknown): void {
+    const ctx = this.#live.get(attemptId)
+    if (ctx === undefined) return
+    this.#live.delete(attemptId)
+    ctx.abort(reason)
+  }
+
+  /** Nothing to release: attempts still running are cancelled by their runs. */
+  close(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  /** @internal */ track(ctx: LocalToolContext): void {
+    this.#live.set(ctx.attemptId, ctx)
+  }
+
+  /** Stops tracking an attempt once its outcome is reported (after the report, so a failure's cancel still reaches its signal). */
+  #settled(ctx: LocalToolContext): void {
+    if (ctx.tracked && this.#live.get(ctx.attemptId) === ctx) this.#live.delete(ctx.attemptId)
+  }
+}
