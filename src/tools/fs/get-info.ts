@@ -9,7 +9,7 @@ import { TaskweaveError } from '../../core/errors.js'
 import { defineTool, type Tool } from '../../core/tool.js'
 import { confinePath, resolveConfined } from './confine.js'
 import { lstatConfined } from './confined-dir.js'
-import { entryType, type EntryType } from './open.js'
+import { assertSingleLink, entryType, type EntryType } from './open.js'
 import type { ResolvedFsToolOptions } from './options.js'
 
 const getInfoInput = z.object({
@@ -19,7 +19,8 @@ const getInfoInput = z.object({
 /**
  * Output of `fs.getInfo`. A missing path is not an error: it gives `{ path, exists: false }`.
  * `type`, `size` and `modifiedAt` describe the path itself (`lstat`), so a symlink reports
- * `'symlink'`; a symlink whose target is outside the root is refused, like every other tool.
+ * `'symlink'`; a symlink whose target is outside the root is refused, like every other tool, and
+ * so is a regular file with more than one hard link unless the `allowHardLinks` option is set.
  */
 export type GetInfoOutput =
   | {
@@ -54,6 +55,8 @@ export function createGetInfoTool(options: ResolvedFsToolOptions): GetInfoTool {
       }
       // Looked up through the verified parent directory: the path itself may have changed since it was resolved.
       const stats = await lstatConfined(confined.named, confined.realRoot, path, ctx.signal)
+      // Size and time of a hard-linked file may be those of a file outside the root.
+      assertSingleLink(stats, path, options.allowHardLinks)
       return { path: confined.relative, exists: true, type: entryType(stats), size: stats.size, modifiedAt: stats.mtime.toISOString() }
     },
   })

@@ -14,7 +14,7 @@ import { resolvePath } from './confine.js'
 import { lstatConfined, openConfinedDirectory, type ConfinedDirectory } from './confined-dir.js'
 import { fsDenied } from './errors.js'
 import { matchesAny } from './glob.js'
-import { entryType, type EntryType } from './open.js'
+import { entryType, isSizeShown, type EntryType } from './open.js'
 import type { ResolvedFsToolOptions } from './options.js'
 
 const listDirectoryInput = z.object({
@@ -35,8 +35,11 @@ export interface DirectoryEntry {
   /** The entry's own name. */
   readonly name: string
   readonly type: EntryType
-  /** Size in bytes (`lstat`). */
-  readonly size: number
+  /**
+   * Size in bytes (`lstat`). Absent for a regular file with more than one hard link (it may be
+   * the size of a file outside the root) unless the `allowHardLinks` option is set.
+   */
+  readonly size?: number
 }
 
 /** Output of `fs.listDirectory`. */
@@ -92,7 +95,7 @@ export function createListDirectoryTool(options: ResolvedFsToolOptions): ListDir
                 truncated = true
                 break walk
               }
-              entries.push({ path: relative, name, type, size: stats.size })
+              entries.push(isSizeShown(stats, options.allowHardLinks) ? { path: relative, name, type, size: stats.size } : { path: relative, name, type })
             }
             if (recursive && type === 'directory') children.push({ real: join(dir.real, name), relative: `${relative}/`, input: relative })
           }

@@ -3,10 +3,11 @@
  * symlink, a FIFO, another directory) before it is opened, so the file is opened through its
  * verified parent directory (`confined-dir.ts`), without following a final symlink, and then
  * what was actually opened is checked: a regular file, the same inode that was looked at, still
- * inside the root.
+ * inside the root, with no other hard link.
  *
- * Hardlinks cannot be told apart from the file they link to by any path check: a hardlink
- * planted inside the root is readable (the tools never create links).
+ * A hard link cannot be told apart from the file it links to by any path check: one planted
+ * inside the root may be a second name for a file outside. So a regular file with more than one
+ * link is refused unless the `allowHardLinks` option says the caller accepts that.
  * @module
  */
 import { constants, type Stats } from 'node:fs'
@@ -39,6 +40,23 @@ function describe(stats: Stats): string {
   return 'not a regular file'
 }
 
+/**
+ * Refuses (`TW_FS_DENIED`) a regular file with more than one hard link unless `allowHardLinks`;
+ * directories always have several links and are not concerned.
+ */
+export function assertSingleLink(stats: Stats, input: string, allowHardLinks: boolean): void {
+  if (allowHardLinks || !stats.isFile() || stats.nlink <= 1) return
+  throw fsDenied(
+    input,
+    `it is a regular file with ${stats.nlink} hard links, and another link may lie outside the root; set the fs tools' option allowHardLinks: true to accept such files`,
+  )
+}
+
+/** Whether a regular file's size may be reported: not for a file with other hard links, unless allowed (see {@link assertSingleLink}). */
+export function isSizeShown(stats: Stats, allowHardLinks: boolean): boolean {
+  return allowHardLinks || !stats.isFile() || stats.nlink <= 1
+}
+
 /** An opened regular file inside the root. The caller closes `handle`. */
 export interface OpenedFile {
   readonly handle: FileHandle
@@ -46,8 +64,11 @@ export interface OpenedFile {
   readonly size: number
 }
 
-/** Opens a resolved path for reading; refuses anything but a regular file still inside the root. */
-export function openRegularFile(target: ResolvedPath, signal: AbortSignal): Promise<OpenedFile> {
+/**
+ * Opens a resolved path for reading; refuses anything but a regular file still inside the root,
+ * and a file with other hard links unless `allowHardLinks`.
+ */
+export function openRegularFile(target: ResolvedPath, signal: AbortSignal, allowHardLinks: boolean): Promise<OpenedFile> {
   return withConfinedParent(target.real, target.realRoot, target.input, signal, async (dir, name) => {
     if (name === undefined) throw fsDenied(target.input, 'it is a directory, not a regular file')
     // Checked before opening so a FIFO or a device is never opened at all (that can block or have side effects).
@@ -61,6 +82,7 @@ export function openRegularFile(target: ResolvedPath, signal: AbortSignal): Prom
       if (!opened.isFile()) throw fsDenied(target.input, `it became ${describe(opened)} while being opened`)
       if (opened.dev !== before.dev || opened.ino !== before.ino) throw fsDenied(target.input, 'it was replaced while being opened')
       await assertOpenedInside(handle, opened, target)
+      assertSingleLink(opened, target.input, allowHardLinks)
       return { handle, size: opened.size }
     } catch (err) {
       await handle.close()

@@ -38,7 +38,7 @@ export function createReadFileTool(options: ResolvedFsToolOptions): ReadFileTool
     cost: 5,
     async run({ path, encoding = 'utf8' }, ctx) {
       const target = await resolvePath(options.root, path, ctx.signal)
-      const { handle, size } = await openRegularFile(target, ctx.signal)
+      const { handle, size } = await openRegularFile(target, ctx.signal, options.allowHardLinks)
       try {
         // The size from fstat rejects a big file without reading it; the read below is capped too,
         // because a file can grow after fstat (or report size 0, like some special files).
