@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { TaskweaveError, TimeoutError } from '../../core/errors.js'
 import { defineTool, type Tool } from '../../core/tool.js'
 import { createAddressGuard, type AddressGuard } from './address-guard.js'
+import { startDeadline } from './deadline.js'
 import { httpDenied, httpStatusError, redactUrl } from './errors.js'
 import type { ResolvedHttpToolOptions } from './options.js'
 import { createPinnedAgent } from './pinned-agent.js'
@@ -68,15 +69,17 @@ export function createFetchTool(options: ResolvedHttpToolOptions): HttpFetchTool
     cost: 500,
     async run(input, ctx): Promise<HttpFetchOutput> {
       ctx.signal.throwIfAborted()
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs)])
+      // Held in this frame until `finally`: the timer must outlive every await of the call, the body read included.
+      const deadline = startDeadline(ctx.signal, options.timeoutMs, () => timeoutError(input, options.timeoutMs))
       // One agent per call: its sockets and pinned addresses die with the call, so nothing leaks
       // between calls and no pool outlives the tool (tools have no close hook).
       const agent = createPinnedAgent(guard)
       try {
-        return await fetchFollowingRedirects(input, { guard, agent, signal, options })
+        return await fetchFollowingRedirects(input, { guard, agent, signal: deadline.signal, options })
       } catch (err) {
-        throw translateError(err, input, ctx.signal, signal, options.timeoutMs)
+        throw translateError(err, input, ctx.signal, deadline.timedOut, options.timeoutMs)
       } finally {
+        deadline[Symbol.dispose]()
         await agent.destroy().catch(() => undefined)
       }
     },
@@ -158,15 +161,20 @@ function headersRecord(headers: Headers): Record<string, string> {
  * them in "fetch failed"), the caller's abort reason, a timeout, or a network error keeping its
  * system code (`ECONNREFUSED`…) so `retryOn` can name it.
  */
-function translateError(err: unknown, input: FetchInput, callerSignal: AbortSignal, signal: AbortSignal, timeoutMs: number): unknown {
+function translateError(err: unknown, input: FetchInput, callerSignal: AbortSignal, timedOut: boolean, timeoutMs: number): unknown {
   const own = findInCauses(err, (e) => TaskweaveError.is(e))
   if (own !== undefined) return own
   if (callerSignal.aborted) return callerSignal.reason
+  if (timedOut) return timeoutError(input, timeoutMs, err)
   const url = redactUrl(input.url)
-  if (signal.aborted) return new TimeoutError(`http.fetch ${input.method} ${url} took longer than ${timeoutMs} ms`, { cause: err, details: { url, timeoutMs } })
   const system = findInCauses(err, (e) => typeof (e as { code?: unknown }).code === 'string') as { code: string; message: string } | undefined
   const message = system?.message ?? (err instanceof Error ? err.message : String(err))
   return new TaskweaveError(system?.code ?? 'TW_TOOL_FAILED', `http.fetch ${input.method} ${url} failed: ${message}`, { cause: err, details: { url } })
+}
+
+function timeoutError(input: FetchInput, timeoutMs: number, cause?: unknown): TimeoutError {
+  const url = redactUrl(input.url)
+  return new TimeoutError(`http.fetch ${input.method} ${url} took longer than ${timeoutMs} ms`, { ...(cause === undefined ? {} : { cause }), details: { url, timeoutMs } })
 }
 
 function findInCauses(err: unknown, test: (e: object) => boolean): unknown {
