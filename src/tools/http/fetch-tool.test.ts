@@ -58,6 +58,12 @@ function externalRoutes(req: IncomingMessage, res: ServerResponse): void {
     case '/redirect-canary-name': return redirect(302, `http://canary.test:${P1}/`)
     case '/redirect-pinned-other-port': return redirect(302, `http://pinned.test:${P1}/`)
     case '/redirect-file': return redirect(302, 'file:///etc/passwd')
+    case '/proto-headers': {
+      // Header names that are also Object.prototype properties.
+      for (const name of ['constructor', '__proto__', 'tostring']) res.setHeader(name, `${name}-value`)
+      res.setHeader('x-twice', ['one', 'two'])
+      return void res.writeHead(200).end()
+    }
     case '/redirect-text': return redirect(301, '/text')
     case '/redirect-echo-303': return redirect(303, '/echo')
     case '/redirect-echo-307': return redirect(307, '/echo')
@@ -261,6 +267,15 @@ describe('http.fetch', () => {
       headers: expect.objectContaining({ 'content-type': 'text/plain; charset=utf-8', 'x-test': 'yes' }),
       body: 'héllo',
     })
+  })
+
+  it('returns headers named after Object.prototype properties as they were sent', async () => {
+    const { headers } = await fetchTool()({ url: `http://127.0.0.1:${P2}/proto-headers` })
+    for (const name of ['constructor', '__proto__', 'tostring']) {
+      expect(Object.getOwnPropertyDescriptor(headers, name)?.value).toBe(`${name}-value`)
+    }
+    expect(headers['x-twice']).toBe('one, two')
+    expect(Object.getPrototypeOf(headers)).toBe(null)
   })
 
   it('parses JSON when asked, and fails clearly when the body is not JSON', async () => {

@@ -150,9 +150,14 @@ function parseJson(text: string, url: URL): unknown {
   }
 }
 
+/**
+ * The response headers as a record. Null-prototype, and own-property checks only: header names
+ * come from the server, and `constructor` or `toString` must be headers like any other, never
+ * read through (or `__proto__` written into) `Object.prototype`.
+ */
 function headersRecord(headers: Headers): Record<string, string> {
-  const record: Record<string, string> = {}
-  for (const [name, value] of headers) record[name] = name in record ? `${record[name]}, ${value}` : value
+  const record = Object.create(null) as Record<string, string>
+  for (const [name, value] of headers) record[name] = Object.hasOwn(record, name) ? `${record[name]}, ${value}` : value
   return record
 }
 
