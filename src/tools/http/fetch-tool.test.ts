@@ -355,7 +355,30 @@ describe('http.fetch', () => {
     const closed = createServer()
     const port = await listen(closed, '127.0.0.1')
     await close(closed)
-    await expect(fetchTool({ allowHosts: [`127.0.0.1:${port}`] })({ url: `http://127.0.0.1:${port}/` })).rejects.toMatchObject({ code: 'ECONNREFUSED', retryable: true })
+    const error = await failure(fetchTool({ allowHosts: [`127.0.0.1:${port}`] })({ url: `http://127.0.0.1:${port}/` }))
+    expect(error).toMatchObject({ code: 'ECONNREFUSED', retryable: true, cause: { code: 'ECONNREFUSED' } })
+    // The real cause, not undici's "fetch failed".
+    expect(error.message).toContain(`ECONNREFUSED 127.0.0.1:${port}`)
+    expect(error.message).not.toContain('fetch failed')
+  })
+
+  it('names a DNS failure in the message and the cause', async () => {
+    const error = await failure(fetchTool({ allowHosts: ['nowhere.test'] })({ url: 'http://nowhere.test/' }))
+    expect(error).toMatchObject({ code: 'ENOTFOUND', cause: { code: 'ENOTFOUND' } })
+    expect(error.message).toContain('ENOTFOUND nowhere.test')
+  })
+
+  it('names a TLS failure and does not retry it', async () => {
+    // TLS spoken to a plain HTTP server.
+    const error = await failure(fetchTool()({ url: `https://127.0.0.1:${P2}/text` }))
+    expect(error).toMatchObject({ code: expect.stringMatching(/^ERR_SSL_/) as unknown, retryable: false, cause: { code: error.code } })
+    expect(error.message).not.toContain('fetch failed')
+  })
+
+  it('refuses a port the fetch standard blocks with TW_HTTP_DENIED', async () => {
+    const error = await failure(fetchTool({ allowHosts: ['127.0.0.1:9'] })({ url: 'http://127.0.0.1:9/' }))
+    expect(error).toMatchObject({ code: 'TW_HTTP_DENIED', retryable: false })
+    expect(error.message).toContain('port')
   })
 
   it('rejects a body on GET and reserved headers at input validation', () => {

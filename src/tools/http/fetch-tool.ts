@@ -12,6 +12,7 @@ import { createAddressGuard, type AddressGuard } from './address-guard.js'
 import { startDeadline } from './deadline.js'
 import { httpDenied, httpStatusError, redactUrl } from './errors.js'
 import type { ResolvedHttpToolOptions } from './options.js'
+import { describeNetworkFailure } from './network-error.js'
 import { createPinnedAgent } from './pinned-agent.js'
 import { decodeText, discard, readBodyPrefix, readCappedBody } from './read-body.js'
 import { parseRetryAfter } from './retry-after.js'
@@ -163,8 +164,9 @@ function headersRecord(headers: Headers): Record<string, string> {
 
 /**
  * Maps what `fetch` threw to what the task should see: our own errors (even when undici wrapped
- * them in "fetch failed"), the caller's abort reason, a timeout, or a network error keeping its
- * system code (`ECONNREFUSED`…) so `retryOn` can name it.
+ * them in "fetch failed"), the caller's abort reason, a timeout, or the network failure under
+ * undici's wrapper: its message in ours, its system code (`ECONNREFUSED`…) as the code so
+ * `retryOn` can name it, and the failure itself as the cause.
  */
 function translateError(err: unknown, input: FetchInput, callerSignal: AbortSignal, timedOut: boolean, timeoutMs: number): unknown {
   const own = findInCauses(err, (e) => TaskweaveError.is(e))
@@ -172,9 +174,16 @@ function translateError(err: unknown, input: FetchInput, callerSignal: AbortSign
   if (callerSignal.aborted) return callerSignal.reason
   if (timedOut) return timeoutError(input, timeoutMs, err)
   const url = redactUrl(input.url)
-  const system = findInCauses(err, (e) => typeof (e as { code?: unknown }).code === 'string') as { code: string; message: string } | undefined
-  const message = system?.message ?? (err instanceof Error ? err.message : String(err))
-  return new TaskweaveError(system?.code ?? 'TW_TOOL_FAILED', `http.fetch ${input.method} ${url} failed: ${message}`, { cause: err, details: { url } })
+  const failure = describeNetworkFailure(err)
+  // undici refuses the fetch standard's "bad ports" (SMTP, IRC…) itself, before connecting: a refusal, not a failure.
+  if (failure.code === undefined && failure.description === 'bad port') {
+    return httpDenied(input.url, 'it (or a redirect) names a port the fetch standard blocks, such as 9, 25 or 6667')
+  }
+  return new TaskweaveError(failure.code ?? 'TW_TOOL_FAILED', `http.fetch ${input.method} ${url} failed: ${failure.description}`, {
+    cause: failure.cause,
+    retryable: failure.retryable,
+    details: { url, ...(failure.code === undefined ? {} : { systemCode: failure.code }) },
+  })
 }
 
 function timeoutError(input: FetchInput, timeoutMs: number, cause?: unknown): TimeoutError {
