@@ -45,13 +45,20 @@ describe('fs.readFile', () => {
   })
 
   it('reads a file exactly at the size limit', async () => {
-    expect(await read({ path: 'ten.bin' }, 10)).toMatchObject({ size: 10 })
+    expect(await read({ path: 'ten.bin', encoding: 'base64' }, 10)).toMatchObject({ size: 10 })
+  })
+
+  it('refuses a UTF-8 reading that JSON escaping makes larger than base64 would be, suggesting base64', async () => {
+    // Ten control bytes: 58 bytes of JSON as text, against 16 for the base64 of 10 bytes.
+    const error = await read({ path: 'ten.bin' }, 10).catch((err: unknown) => err)
+    expect(error).toMatchObject({ code: 'TW_FS_TOO_LARGE', retryable: false, details: { size: 10, limit: 16, option: 'maxReadBytes' } })
+    expect(String(error)).toMatch(/read it with encoding "base64", or raise the fs tools' maxReadBytes option/)
   })
 
   it('refuses a file over the limit with TW_FS_TOO_LARGE naming size and limit', async () => {
     const error = await read({ path: 'ten.bin' }, 9).catch((err: unknown) => err)
     expect(error).toMatchObject({ code: 'TW_FS_TOO_LARGE', retryable: false, details: { size: 10, limit: 9 } })
-    expect(String(error)).toMatch(/"ten\.bin" is 10 bytes, over the limit of 9 bytes/)
+    expect(String(error)).toMatch(/"ten\.bin" is 10 bytes, over the limit of 9 bytes; to read it, raise the fs tools' maxReadBytes option/)
   })
 
   it.skipIf(process.platform !== 'linux')('caps the read itself, not only the size reported by fstat', async () => {
