@@ -25,6 +25,7 @@ beforeAll(async () => {
   await mkdir(join(base, 'outside'))
   await writeFile(join(base, 'canary'), CANARY)
   await writeFile(join(base, 'outside', 'secret.txt'), CANARY)
+  await writeFile(join(base, 'outside', 'outside-only.txt'), CANARY)
   await writeFile(join(root, 'hello.txt'), 'hello')
   await symlink(join(base, 'canary'), join(root, 'link-out'))
   await symlink('../../canary', join(root, 'a', 'relative-link-out'))
@@ -48,6 +49,49 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
     expect((err as TaskweaveError).retryable).toBe(false)
     expect(String((err as Error).message)).not.toContain(CANARY)
     return (err as TaskweaveError).code
+  }
+}
+
+/**
+ * Runs `attempt` `times` times while a child process flips `<root>/<name>` between a directory
+ * (holding a small `secret.txt`) and a symlink to the directory outside; returns how many
+ * attempts reported a leak.
+ */
+async function underRace(name: string, times: number, attempt: (i: number) => Promise<boolean>): Promise<number> {
+  await mkdir(join(root, `${name}-real`))
+  await writeFile(join(root, `${name}-real`, 'secret.txt'), 'inside')
+  await symlink(join(base, 'outside'), join(root, `${name}-link`))
+  const script = `
+    const fs = require('node:fs'), path = require('node:path'), [root, name] = process.argv.slice(1)
+    const j = (suffix) => path.join(root, name + suffix)
+    fs.renameSync(j('-real'), j(''))
+    process.stdout.write('ready\\n')
+    for (let i = 0; ; i++) {
+      const link = i % 2 === 0
+      fs.renameSync(j(link ? '-link' : '-real'), j('.tmp')); fs.renameSync(j(''), j(link ? '-real' : '-link')); fs.renameSync(j('.tmp'), j(''))
+    }`
+  const swapper = spawn(process.execPath, ['-e', script, root, name], { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      swapper.stdout.once('data', () => resolve())
+      swapper.once('exit', (code) => reject(new Error(`swapper exited with ${code}`)))
+    })
+    let leaks = 0
+    for (let i = 0; i < times; i++) {
+      try {
+        if (await attempt(i)) leaks++
+      } catch (err) {
+        // Refusals and "not found" are fine answers under a race; anything untyped is not.
+        expect(TaskweaveError.is(err)).toBe(true)
+      }
+    }
+    return leaks
+  } finally {
+    if (swapper.exitCode === null && swapper.signalCode === null) {
+      const exited = new Promise((resolve) => swapper.once('exit', resolve))
+      swapper.kill()
+      await exited
+    }
   }
 }
 
@@ -159,5 +203,21 @@ describe('fs tools confinement (TL-01)', () => {
     } finally {
       swapper.kill()
     }
+  })
+
+  it('fs.getInfo never reports a file outside the root while a directory is flipped to a symlink', async () => {
+    const leaks = await underRace('info', 2000, async () => {
+      const info = await call(tools[2], { path: 'info/secret.txt' })
+      return info.exists && info.size === CANARY.length
+    })
+    expect(leaks).toBe(0)
+  })
+
+  it('fs.listDirectory never lists a file outside the root while a directory is flipped to a symlink', async () => {
+    const leaks = await underRace('list', 1000, async (i) => {
+      const listing = await call(tools[1], i % 2 === 0 ? { path: 'list' } : { recursive: true })
+      return listing.entries.some((e) => e.size === CANARY.length || e.name === 'outside-only.txt')
+    })
+    expect(leaks).toBe(0)
   })
 })

@@ -1,6 +1,7 @@
 /**
  * Path confinement for the filesystem tools (RELIABILITY TL-01), part one: from a user-supplied
- * path to a canonical path inside the root. `open.ts` holds part two, checks on opened handles.
+ * path to a canonical path inside the root. `confined-dir.ts` holds part two, lookups through
+ * verified directory handles, and `open.ts` the opening of files.
  *
  * Layers, each closing a hole the previous one leaves:
  * 1. Lexical, before any I/O: NUL bytes, backslashes, any `..` segment, paths over PATH_MAX,

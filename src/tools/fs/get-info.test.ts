@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,13 +16,15 @@ beforeAll(async () => {
   await writeFile(join(root, 'dir', 'file.txt'), 'abc')
   await utimes(join(root, 'dir', 'file.txt'), new Date('2024-01-02T03:04:05Z'), new Date('2024-01-02T03:04:05Z'))
   await symlink('dir/file.txt', join(root, 'link'))
+  await writeFile(join(root, 'dir', 'linked.txt'), 'twice')
+  await link(join(root, 'dir', 'linked.txt'), join(root, 'dir', 'linked-again.txt'))
 })
 afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-const info = (path: string) => {
-  const tool = createGetInfoTool(resolveFsToolOptions({ root }))
+const info = (path: string, allowHardLinks = false) => {
+  const tool = createGetInfoTool(resolveFsToolOptions({ root, allowHardLinks }))
   return Promise.resolve(tool.run(tool.input.parse({ path }), ctx))
 }
 
@@ -46,5 +48,10 @@ describe('fs.getInfo', () => {
 
   it('still refuses a missing path outside the root', async () => {
     await expect(info('../nope')).rejects.toMatchObject({ code: 'TW_FS_DENIED' })
+  })
+
+  it('refuses a regular file with more than one hard link unless allowHardLinks is set', async () => {
+    await expect(info('dir/linked.txt')).rejects.toMatchObject({ code: 'TW_FS_DENIED', message: expect.stringMatching(/"dir\/linked\.txt".*allowHardLinks/) as unknown })
+    expect(await info('dir/linked.txt', true)).toMatchObject({ exists: true, type: 'file', size: 5 })
   })
 })

@@ -1,10 +1,15 @@
-/** The `fs.getInfo` tool: what a path inside the root is, without reading it. @module */
-import { lstat } from 'node:fs/promises'
+/**
+ * The `fs.getInfo` tool: what a path inside the root is, without reading it. The `lstat` goes
+ * through a verified handle of the parent directory (`confined-dir.ts`), so a directory swapped
+ * for a symlink after the path was checked cannot make it describe a file outside the root.
+ * @module
+ */
 import { z } from 'zod'
 import { TaskweaveError } from '../../core/errors.js'
 import { defineTool, type Tool } from '../../core/tool.js'
-import { confinePath, mapIoError, resolveConfined } from './confine.js'
-import { entryType, type EntryType } from './open.js'
+import { confinePath, resolveConfined } from './confine.js'
+import { lstatConfined } from './confined-dir.js'
+import { assertSingleLink, entryType, type EntryType } from './open.js'
 import type { ResolvedFsToolOptions } from './options.js'
 
 const getInfoInput = z.object({
@@ -14,7 +19,8 @@ const getInfoInput = z.object({
 /**
  * Output of `fs.getInfo`. A missing path is not an error: it gives `{ path, exists: false }`.
  * `type`, `size` and `modifiedAt` describe the path itself (`lstat`), so a symlink reports
- * `'symlink'`; a symlink whose target is outside the root is refused, like every other tool.
+ * `'symlink'`; a symlink whose target is outside the root is refused, like every other tool, and
+ * so is a regular file with more than one hard link unless the `allowHardLinks` option is set.
  */
 export type GetInfoOutput =
   | {
@@ -47,8 +53,10 @@ export function createGetInfoTool(options: ResolvedFsToolOptions): GetInfoTool {
         if (TaskweaveError.is(err, 'TW_FS_NOT_FOUND')) return { path: confined.relative, exists: false }
         throw err
       }
-      ctx.signal.throwIfAborted()
-      const stats = await lstat(confined.named).catch((err: unknown) => Promise.reject(mapIoError(path, err)))
+      // Looked up through the verified parent directory: the path itself may have changed since it was resolved.
+      const stats = await lstatConfined(confined.named, confined.realRoot, path, ctx.signal)
+      // Size and time of a hard-linked file may be those of a file outside the root.
+      assertSingleLink(stats, path, options.allowHardLinks)
       return { path: confined.relative, exists: true, type: entryType(stats), size: stats.size, modifiedAt: stats.mtime.toISOString() }
     },
   })

@@ -1,6 +1,7 @@
 /**
  * The built-in filesystem tools, `fs.readFile`, `fs.listDirectory` and `fs.getInfo`, all
- * confined to one root directory (RELIABILITY TL-01; see `confine.ts` and `open.ts` for how).
+ * confined to one root directory (RELIABILITY TL-01; see `confine.ts`, `confined-dir.ts` and
+ * `open.ts` for how).
  * They only read: nothing here creates, changes or deletes files.
  * @module
  */

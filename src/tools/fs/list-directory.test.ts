@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -28,9 +28,9 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true })
 })
 
-const tool = () => createListDirectoryTool(resolveFsToolOptions({ root }))
-const list = (input: z.input<ReturnType<typeof tool>['input']>, context = ctx) => {
-  const t = tool()
+const tool = (options: { root?: string; allowHardLinks?: boolean } = {}) => createListDirectoryTool(resolveFsToolOptions({ root, ...options }))
+const list = (input: z.input<ReturnType<typeof tool>['input']>, context = ctx, options: { root?: string; allowHardLinks?: boolean } = {}) => {
+  const t = tool(options)
   return Promise.resolve(t.run(t.input.parse(input), context))
 }
 
@@ -80,5 +80,13 @@ describe('fs.listDirectory', () => {
     const controller = new AbortController()
     controller.abort(new Error('cancelled'))
     await expect(list({ recursive: true }, { ...ctx, signal: controller.signal })).rejects.toThrow('cancelled')
+  })
+
+  it('lists a file with other hard links without its size, unless allowHardLinks is set', async () => {
+    const linksRoot = join(base, 'links-root')
+    await mkdir(join(linksRoot, 'links'), { recursive: true })
+    await link(join(base, 'outside', 'secret.ts'), join(linksRoot, 'links', 'hard.ts'))
+    expect((await list({ path: 'links' }, ctx, { root: linksRoot })).entries).toEqual([{ path: 'links/hard.ts', name: 'hard.ts', type: 'file' }])
+    expect((await list({ path: 'links' }, ctx, { root: linksRoot, allowHardLinks: true })).entries).toEqual([{ path: 'links/hard.ts', name: 'hard.ts', type: 'file', size: 6 }])
   })
 })

@@ -1,19 +1,20 @@
 /**
  * The `fs.listDirectory` tool: a directory's entries, optionally recursive, filtered by name
  * globs and capped in count. Symlinks are reported as `'symlink'` and never descended into, and
- * each directory is read through a checked handle (`open.ts`), so a directory swapped for a
- * symlink mid-walk cannot lead the walk outside the root.
+ * each directory is read, and its entries are looked at, through a verified handle
+ * (`confined-dir.ts`), so a directory swapped for a symlink mid-walk can neither lead the walk
+ * outside the root nor make it report the sizes of files outside.
  * @module
  */
-import { lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { TaskweaveError } from '../../core/errors.js'
 import { defineTool, type Tool } from '../../core/tool.js'
-import { mapIoError, resolvePath } from './confine.js'
+import { resolvePath } from './confine.js'
+import { lstatConfined, openConfinedDirectory, type ConfinedDirectory } from './confined-dir.js'
 import { fsDenied } from './errors.js'
 import { matchesAny } from './glob.js'
-import { entryType, readDirectory, type EntryType } from './open.js'
+import { entryType, isSizeShown, type EntryType } from './open.js'
 import type { ResolvedFsToolOptions } from './options.js'
 
 const listDirectoryInput = z.object({
@@ -34,8 +35,11 @@ export interface DirectoryEntry {
   /** The entry's own name. */
   readonly name: string
   readonly type: EntryType
-  /** Size in bytes (`lstat`). */
-  readonly size: number
+  /**
+   * Size in bytes (`lstat`). Absent for a regular file with more than one hard link (it may be
+   * the size of a file outside the root) unless the `allowHardLinks` option is set.
+   */
+  readonly size?: number
 }
 
 /** Output of `fs.listDirectory`. */
@@ -65,12 +69,12 @@ export function createListDirectoryTool(options: ResolvedFsToolOptions): ListDir
       // Depth-first, with an explicit stack: depth is bounded only by PATH_MAX.
       const pending = [{ real: target.real, relative: base, input: path }]
       let truncated = false
-      const start = await stat(target.real).catch((err: unknown) => Promise.reject(mapIoError(path, err)))
+      const start = await lstatConfined(target.real, target.realRoot, path, ctx.signal)
       if (!start.isDirectory()) throw fsDenied(path, 'it is not a directory')
       walk: for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
-        let names: string[]
+        let opened: ConfinedDirectory
         try {
-          names = (await readDirectory(dir.real, target.realRoot, dir.input, ctx.signal)).map((entry) => entry.name).sort()
+          opened = await openConfinedDirectory(dir.real, target.realRoot, dir.input, ctx.signal)
         } catch (err) {
           // A subdirectory that vanished or cannot be read is listed but not descended into; the
           // start directory and any confinement failure are errors.
@@ -78,21 +82,25 @@ export function createListDirectoryTool(options: ResolvedFsToolOptions): ListDir
           continue
         }
         const children: typeof pending = []
-        for (const name of names) {
-          ctx.signal.throwIfAborted()
-          const real = join(dir.real, name)
-          const stats = await lstat(real).catch(() => undefined)
-          if (stats === undefined) continue // removed since the directory was read
-          const type = entryType(stats)
-          const relative = `${dir.relative}${name}`
-          if (matchesAny(include, name)) {
-            if (entries.length >= maxEntries) {
-              truncated = true
-              break walk
+        try {
+          const names = (await opened.entries()).map((entry) => entry.name).sort()
+          for (const name of names) {
+            ctx.signal.throwIfAborted()
+            const stats = await opened.lstatChild(name).catch(() => undefined)
+            if (stats === undefined) continue // removed since the directory was read
+            const type = entryType(stats)
+            const relative = `${dir.relative}${name}`
+            if (matchesAny(include, name)) {
+              if (entries.length >= maxEntries) {
+                truncated = true
+                break walk
+              }
+              entries.push(isSizeShown(stats, options.allowHardLinks) ? { path: relative, name, type, size: stats.size } : { path: relative, name, type })
             }
-            entries.push({ path: relative, name, type, size: stats.size })
+            if (recursive && type === 'directory') children.push({ real: join(dir.real, name), relative: `${relative}/`, input: relative })
           }
-          if (recursive && type === 'directory') children.push({ real, relative: `${relative}/`, input: relative })
+        } finally {
+          await opened.close()
         }
         // Reversed onto the stack so subdirectories are walked in name order.
         pending.push(...children.reverse())

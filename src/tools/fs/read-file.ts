@@ -1,12 +1,17 @@
-/** The `fs.readFile` tool: reads one regular file inside the root, capped at `maxReadBytes`. @module */
+/**
+ * The `fs.readFile` tool: reads one regular file inside the root, capped at `maxReadBytes`. The
+ * content returned is never larger, as JSON, than the base64 of `maxReadBytes` bytes, so the
+ * default limit and the engine's default output limit agree (see `options.ts`).
+ * @module
+ */
 import { Buffer } from 'node:buffer'
 import type { FileHandle } from 'node:fs/promises'
 import { z } from 'zod'
 import { defineTool, type Tool } from '../../core/tool.js'
 import { resolvePath } from './confine.js'
-import { fsTooLarge } from './errors.js'
+import { fsTextTooLarge, fsTooLarge } from './errors.js'
 import { openRegularFile } from './open.js'
-import type { ResolvedFsToolOptions } from './options.js'
+import { contentBudget, type ResolvedFsToolOptions } from './options.js'
 
 const CHUNK_BYTES = 64 * 1024
 
@@ -38,18 +43,27 @@ export function createReadFileTool(options: ResolvedFsToolOptions): ReadFileTool
     cost: 5,
     async run({ path, encoding = 'utf8' }, ctx) {
       const target = await resolvePath(options.root, path, ctx.signal)
-      const { handle, size } = await openRegularFile(target, ctx.signal)
+      const { handle, size } = await openRegularFile(target, ctx.signal, options.allowHardLinks)
       try {
         // The size from fstat rejects a big file without reading it; the read below is capped too,
         // because a file can grow after fstat (or report size 0, like some special files).
         if (size > options.maxReadBytes) throw fsTooLarge(path, size, options.maxReadBytes)
         const bytes = await readCapped(handle, path, options.maxReadBytes, ctx.signal)
-        return { path: target.relative, size: bytes.length, content: bytes.toString(encoding) }
+        const content = bytes.toString(encoding)
+        if (encoding === 'utf8') checkTextSize(content, path, bytes.length, contentBudget(options.maxReadBytes))
+        return { path: target.relative, size: bytes.length, content }
       } finally {
         await handle.close()
       }
     },
   })
+}
+
+/** Refuses text that JSON would make larger than `budget` bytes: at most 6 bytes per UTF-16 unit (`\u0000`), so most text is never measured. */
+function checkTextSize(content: string, path: string, size: number, budget: number): void {
+  if (content.length * 6 + 2 <= budget) return
+  const jsonBytes = Buffer.byteLength(JSON.stringify(content))
+  if (jsonBytes > budget) throw fsTextTooLarge(path, size, jsonBytes, budget)
 }
 
 async function readCapped(handle: FileHandle, path: string, limit: number, signal: AbortSignal): Promise<Buffer> {

@@ -58,6 +58,12 @@ function externalRoutes(req: IncomingMessage, res: ServerResponse): void {
     case '/redirect-canary-name': return redirect(302, `http://canary.test:${P1}/`)
     case '/redirect-pinned-other-port': return redirect(302, `http://pinned.test:${P1}/`)
     case '/redirect-file': return redirect(302, 'file:///etc/passwd')
+    case '/proto-headers': {
+      // Header names that are also Object.prototype properties.
+      for (const name of ['constructor', '__proto__', 'tostring']) res.setHeader(name, `${name}-value`)
+      res.setHeader('x-twice', ['one', 'two'])
+      return void res.writeHead(200).end()
+    }
     case '/redirect-text': return redirect(301, '/text')
     case '/redirect-echo-303': return redirect(303, '/echo')
     case '/redirect-echo-307': return redirect(307, '/echo')
@@ -263,6 +269,15 @@ describe('http.fetch', () => {
     })
   })
 
+  it('returns headers named after Object.prototype properties as they were sent', async () => {
+    const { headers } = await fetchTool()({ url: `http://127.0.0.1:${P2}/proto-headers` })
+    for (const name of ['constructor', '__proto__', 'tostring']) {
+      expect(Object.getOwnPropertyDescriptor(headers, name)?.value).toBe(`${name}-value`)
+    }
+    expect(headers['x-twice']).toBe('one, two')
+    expect(Object.getPrototypeOf(headers)).toBe(null)
+  })
+
   it('parses JSON when asked, and fails clearly when the body is not JSON', async () => {
     expect(await fetchTool()({ url: `http://127.0.0.1:${P2}/json`, responseType: 'json' })).toMatchObject({ body: { ok: true, items: [1, 2] } })
     await expect(fetchTool()({ url: `http://127.0.0.1:${P2}/not-json`, responseType: 'json' })).rejects.toMatchObject({ code: 'TW_TOOL_FAILED', retryable: false })
@@ -340,7 +355,30 @@ describe('http.fetch', () => {
     const closed = createServer()
     const port = await listen(closed, '127.0.0.1')
     await close(closed)
-    await expect(fetchTool({ allowHosts: [`127.0.0.1:${port}`] })({ url: `http://127.0.0.1:${port}/` })).rejects.toMatchObject({ code: 'ECONNREFUSED', retryable: true })
+    const error = await failure(fetchTool({ allowHosts: [`127.0.0.1:${port}`] })({ url: `http://127.0.0.1:${port}/` }))
+    expect(error).toMatchObject({ code: 'ECONNREFUSED', retryable: true, cause: { code: 'ECONNREFUSED' } })
+    // The real cause, not undici's "fetch failed".
+    expect(error.message).toContain(`ECONNREFUSED 127.0.0.1:${port}`)
+    expect(error.message).not.toContain('fetch failed')
+  })
+
+  it('names a DNS failure in the message and the cause', async () => {
+    const error = await failure(fetchTool({ allowHosts: ['nowhere.test'] })({ url: 'http://nowhere.test/' }))
+    expect(error).toMatchObject({ code: 'ENOTFOUND', cause: { code: 'ENOTFOUND' } })
+    expect(error.message).toContain('ENOTFOUND nowhere.test')
+  })
+
+  it('names a TLS failure and does not retry it', async () => {
+    // TLS spoken to a plain HTTP server.
+    const error = await failure(fetchTool()({ url: `https://127.0.0.1:${P2}/text` }))
+    expect(error).toMatchObject({ code: expect.stringMatching(/^ERR_SSL_/) as unknown, retryable: false, cause: { code: error.code } })
+    expect(error.message).not.toContain('fetch failed')
+  })
+
+  it('refuses a port the fetch standard blocks with TW_HTTP_DENIED', async () => {
+    const error = await failure(fetchTool({ allowHosts: ['127.0.0.1:9'] })({ url: 'http://127.0.0.1:9/' }))
+    expect(error).toMatchObject({ code: 'TW_HTTP_DENIED', retryable: false })
+    expect(error.message).toContain('port')
   })
 
   it('rejects a body on GET and reserved headers at input validation', () => {

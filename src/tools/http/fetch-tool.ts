@@ -9,8 +9,10 @@ import { z } from 'zod'
 import { TaskweaveError, TimeoutError } from '../../core/errors.js'
 import { defineTool, type Tool } from '../../core/tool.js'
 import { createAddressGuard, type AddressGuard } from './address-guard.js'
+import { startDeadline } from './deadline.js'
 import { httpDenied, httpStatusError, redactUrl } from './errors.js'
 import type { ResolvedHttpToolOptions } from './options.js'
+import { describeNetworkFailure } from './network-error.js'
 import { createPinnedAgent } from './pinned-agent.js'
 import { decodeText, discard, readBodyPrefix, readCappedBody } from './read-body.js'
 import { parseRetryAfter } from './retry-after.js'
@@ -68,15 +70,17 @@ export function createFetchTool(options: ResolvedHttpToolOptions): HttpFetchTool
     cost: 500,
     async run(input, ctx): Promise<HttpFetchOutput> {
       ctx.signal.throwIfAborted()
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs)])
+      // Held in this frame until `finally`: the timer must outlive every await of the call, the body read included.
+      const deadline = startDeadline(ctx.signal, options.timeoutMs, () => timeoutError(input, options.timeoutMs))
       // One agent per call: its sockets and pinned addresses die with the call, so nothing leaks
       // between calls and no pool outlives the tool (tools have no close hook).
       const agent = createPinnedAgent(guard)
       try {
-        return await fetchFollowingRedirects(input, { guard, agent, signal, options })
+        return await fetchFollowingRedirects(input, { guard, agent, signal: deadline.signal, options })
       } catch (err) {
-        throw translateError(err, input, ctx.signal, signal, options.timeoutMs)
+        throw translateError(err, input, ctx.signal, deadline.timedOut, options.timeoutMs)
       } finally {
+        deadline[Symbol.dispose]()
         await agent.destroy().catch(() => undefined)
       }
     },
@@ -147,26 +151,44 @@ function parseJson(text: string, url: URL): unknown {
   }
 }
 
+/**
+ * The response headers as a record. Null-prototype, and own-property checks only: header names
+ * come from the server, and `constructor` or `toString` must be headers like any other, never
+ * read through (or `__proto__` written into) `Object.prototype`.
+ */
 function headersRecord(headers: Headers): Record<string, string> {
-  const record: Record<string, string> = {}
-  for (const [name, value] of headers) record[name] = name in record ? `${record[name]}, ${value}` : value
+  const record = Object.create(null) as Record<string, string>
+  for (const [name, value] of headers) record[name] = Object.hasOwn(record, name) ? `${record[name]}, ${value}` : value
   return record
 }
 
 /**
  * Maps what `fetch` threw to what the task should see: our own errors (even when undici wrapped
- * them in "fetch failed"), the caller's abort reason, a timeout, or a network error keeping its
- * system code (`ECONNREFUSED`…) so `retryOn` can name it.
+ * them in "fetch failed"), the caller's abort reason, a timeout, or the network failure under
+ * undici's wrapper: its message in ours, its system code (`ECONNREFUSED`…) as the code so
+ * `retryOn` can name it, and the failure itself as the cause.
  */
-function translateError(err: unknown, input: FetchInput, callerSignal: AbortSignal, signal: AbortSignal, timeoutMs: number): unknown {
+function translateError(err: unknown, input: FetchInput, callerSignal: AbortSignal, timedOut: boolean, timeoutMs: number): unknown {
   const own = findInCauses(err, (e) => TaskweaveError.is(e))
   if (own !== undefined) return own
   if (callerSignal.aborted) return callerSignal.reason
+  if (timedOut) return timeoutError(input, timeoutMs, err)
   const url = redactUrl(input.url)
-  if (signal.aborted) return new TimeoutError(`http.fetch ${input.method} ${url} took longer than ${timeoutMs} ms`, { cause: err, details: { url, timeoutMs } })
-  const system = findInCauses(err, (e) => typeof (e as { code?: unknown }).code === 'string') as { code: string; message: string } | undefined
-  const message = system?.message ?? (err instanceof Error ? err.message : String(err))
-  return new TaskweaveError(system?.code ?? 'TW_TOOL_FAILED', `http.fetch ${input.method} ${url} failed: ${message}`, { cause: err, details: { url } })
+  const failure = describeNetworkFailure(err)
+  // undici refuses the fetch standard's "bad ports" (SMTP, IRC…) itself, before connecting: a refusal, not a failure.
+  if (failure.code === undefined && failure.description === 'bad port') {
+    return httpDenied(input.url, 'it (or a redirect) names a port the fetch standard blocks, such as 9, 25 or 6667')
+  }
+  return new TaskweaveError(failure.code ?? 'TW_TOOL_FAILED', `http.fetch ${input.method} ${url} failed: ${failure.description}`, {
+    cause: failure.cause,
+    retryable: failure.retryable,
+    details: { url, ...(failure.code === undefined ? {} : { systemCode: failure.code }) },
+  })
+}
+
+function timeoutError(input: FetchInput, timeoutMs: number, cause?: unknown): TimeoutError {
+  const url = redactUrl(input.url)
+  return new TimeoutError(`http.fetch ${input.method} ${url} took longer than ${timeoutMs} ms`, { ...(cause === undefined ? {} : { cause }), details: { url, timeoutMs } })
 }
 
 function findInCauses(err: unknown, test: (e: object) => boolean): unknown {

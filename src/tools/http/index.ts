@@ -21,7 +21,9 @@ export type HttpTools = readonly [HttpFetchTool]
  * `allowHosts`), and more than `maxRedirects` redirects. A body over `maxResponseBytes` gives
  * `TW_HTTP_TOO_LARGE`; status 429 and 5xx give a retryable `TW_HTTP_STATUS` (with
  * `details.retryAfterMs` when the server sent `Retry-After`), other 4xx a non-retryable one.
- * Each call uses its own connection pool, closed when the call ends.
+ * A network failure keeps the system code of its cause as the error code (`ECONNREFUSED`,
+ * `ENOTFOUND`, `ERR_SSL_…`; TLS and certificate failures are not retryable), names it in the
+ * message and carries it as `cause`. Each call uses its own connection pool, closed when the call ends.
  *
  * @example
  * const registry = new ToolRegistry(createHttpTools({ allowHosts: ['localhost:8080'], timeoutMs: 10_000 }))
