@@ -29,6 +29,14 @@ export function poolClosedError(): AgentError {
   return new AgentError('TW_AGENT_CLOSED', 'the agent session pool is closed', { retryable: false })
 }
 
+/** The pool's close grace period ran out before this work settled; the pool abandoned it. Never retryable. */
+export function abandonedError(graceMs: number): AgentError {
+  return new AgentError('TW_AGENT_CLOSED', `the agent session pool closed after its ${graceMs} ms grace period; this execution had not finished and was abandoned`, {
+    retryable: false,
+    details: { graceMs },
+  })
+}
+
 /** The input failed the agent's schema. Never retryable. */
 export function agentInputError(agent: string, issues: readonly ValidationIssue[], cause: unknown): AgentError {
   const text = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ')
