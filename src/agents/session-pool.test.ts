@@ -398,4 +398,27 @@ describe('AgentSessionPool: input, errors, metrics, shutdown', () => {
       await expect(pool.close()).resolves.toEqual({ clean: true, graceMs: 5000, abandoned: [] })
     })
   })
+
+  it('runs more than 10 concurrent executions without a MaxListenersExceededWarning', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name)
+    }
+    process.on('warning', onWarning)
+    try {
+      const { agent, release } = harness({ concurrentSafe: true })
+      const pool = new AgentSessionPool({ agents: [agent], clock: new ManualClock() })
+      const labels = Array.from({ length: 30 }, (_, i) => `w${i}`)
+      // Ten run and twenty wait for a worker slot, half on one session, half on their own.
+      const runs = labels.map((label, i) => pool.execute(agent, i % 2 === 0 ? 'shared' : label, { label, hold: true }))
+      await ticks()
+      for (const label of labels) await release(label)
+      await Promise.all(runs)
+      await pool.close()
+      await ticks()
+      expect(warnings).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
 })
