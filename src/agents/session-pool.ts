@@ -22,11 +22,13 @@
  */
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { CancelledError } from '../core/errors.js'
+import { readThrown } from '../fsm/thrown.js'
 import type { Logger } from '../core/logger.js'
 import { anySignal, untilAborted } from './abort.js'
 import type { Agent, AgentExecutionContext, AnyAgent } from './define-agent.js'
 import { abandonedError, agentInputError, createFailedError, poolClosedError, unknownAgentError } from './errors.js'
 import { Gate } from './gate.js'
+import { callAgent, reportableAgentError } from './guard.js'
 import { InFlight } from './in-flight.js'
 import type { AgentPoolCloseReport } from './in-flight.js'
 import { AgentCounters } from './metrics.js'
@@ -132,7 +134,7 @@ export class AgentSessionPool implements AsyncDisposable {
   [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions): Promise<unknown> {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
     const signal = anySignal([this.#force.signal, options.signal])
-    const run = this.#run(agent, sessionId, signal, (instance, ctx) => Promise.resolve(agent.execute(instance, input, ctx)))
+    const run = this.#run(agent, sessionId, signal, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)))
     return untilAborted(run, signal)
   }
 
@@ -291,7 +293,8 @@ export class AgentSessionPool implements AsyncDisposable {
 
   async #create(session: Session, holder: InstanceHolder): Promise<Creation> {
     try {
-      const instance = await session.agent.create(session.sessionId, holder.lifetime.signal)
+      // The raw value is kept: createFailedError() reads it defensively and makes it reportable.
+      const instance = await callAgent(() => session.agent.create(session.sessionId, holder.lifetime.signal), (thrown) => thrown)
       this.#countersOf(session.agent).instancesCreated++
       return { ok: true, instance }
     } catch (error) {
@@ -329,9 +332,9 @@ export class AgentSessionPool implements AsyncDisposable {
       if (!created.ok) return
       try {
         const work = { stage: 'dispose', agent: session.agent.name, sessionId: session.sessionId } as const
-        await this.#inFlight.track(work, Promise.resolve().then(() => session.agent.dispose?.(created.instance)))
+        await this.#inFlight.track(work, callAgent(() => session.agent.dispose?.(created.instance), (thrown) => thrown))
       } catch (err) {
-        this.#options.logger.warn('agent instance dispose failed', { agent: session.agent.name, sessionId: session.sessionId, reason, error: String(err) })
+        this.#options.logger.warn('agent instance dispose failed', { agent: session.agent.name, sessionId: session.sessionId, reason, error: readThrown(err).message })
       } finally {
         counters.instancesDisposed++
       }
