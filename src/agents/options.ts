@@ -1,5 +1,5 @@
 /** Options of the agent session pool, and their one-time resolution into plain numbers. @module */
-import { systemClock } from '../core/clock.js'
+import { setLongTimeout, systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
 import type { Duration } from '../core/duration.js'
@@ -57,15 +57,12 @@ export interface ResolvedAgentSessionPoolOptions {
 
 /**
  * The system clock, except that timers are unref'd: a pool whose only pending timers are idle
- * timeouts (hours, by the seed's defaults) must not keep a finished program running.
+ * timeouts (hours, by the seed's defaults) must not keep a finished program running. Timers are
+ * chained past 2^31 ms: a bare `setTimeout` fires a 30-day idle timeout after 1 ms.
  */
 const idleFriendlyClock: Clock = {
   now: () => performance.now(),
-  setTimer(ms, fn) {
-    const handle = setTimeout(fn, ms)
-    handle.unref()
-    return () => clearTimeout(handle)
-  },
+  setTimer: (ms, fn) => setLongTimeout(ms, fn, { unref: true }),
 }
 
 /** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
