@@ -22,6 +22,10 @@
  *                → entering(T)         the step named T; a transition S → T is recorded and the
  *                                      context is replaced when the step returned one
  *
+ * Whatever a step throws or returns is read defensively (`thrown.ts`): a revoked Proxy, an Error
+ * whose `code` getter throws or an object whose `toString` throws fails the machine with a clear
+ * error; it never makes the run reject, crash the process or hang.
+ *
  * Every error names the state (`details.state`). `finalState` is the state the run ended in: the
  * one that returned DONE, failed, or was running when the signal aborted.
  *
@@ -40,6 +44,7 @@ import type { SerializedError } from '../core/errors.js'
 import { listStates, resolvedStates } from './define.js'
 import type { ResolvedState, StateContext, StateMachine, Transition } from './define.js'
 import { StateMachineError } from './errors.js'
+import { readThrown, toReportable } from './thrown.js'
 
 /** Options of {@link runStateMachine}. */
 export interface RunStateMachineOptions<C, S extends string = string> {
@@ -135,7 +140,8 @@ export async function runStateMachine<C, S extends string>(machine: StateMachine
         break
       }
       if (outcome.kind === 'cancelled') return cancelled(outcome.reason)
-      if (attempt < spec.maxAttempts && isRetryable(outcome.error)) {
+      const error = toReportable(outcome.error, 'TW_FSM_STATE_FAILED', `state "${state}" of "${machine.name}" threw an unreadable value`)
+      if (attempt < spec.maxAttempts && isRetryable(error)) {
         if (spec.delayMs > 0) {
           try {
             await sleep(clock, spec.delayMs, signal)
@@ -145,10 +151,10 @@ export async function runStateMachine<C, S extends string>(machine: StateMachine
         }
         continue
       }
-      if (outcome.timedOut) return end('failed', outcome.error)
-      return end('failed', new StateMachineError('TW_FSM_STATE_FAILED', `state "${state}" of "${machine.name}" failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${messageOf(outcome.error)}`, {
+      if (outcome.timedOut) return end('failed', error)
+      return end('failed', new StateMachineError('TW_FSM_STATE_FAILED', `state "${state}" of "${machine.name}" failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${readThrown(error).message}`, {
         state,
-        cause: outcome.error,
+        cause: error,
         details: { attempts: attempt },
       }))
     }
@@ -255,7 +261,16 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 
 type ParsedStep<C> = { readonly next: string | null; readonly hasContext: boolean; readonly context?: C }
 
+// A step is user data: reading it (`in`, a `next` or `context` getter, a revoked Proxy) may throw.
 function parseStep<C>(step: unknown): ParsedStep<C> | undefined {
+  try {
+    return readStep<C>(step)
+  } catch {
+    return undefined
+  }
+}
+
+function readStep<C>(step: unknown): ParsedStep<C> | undefined {
   if (step === null || typeof step === 'string') return { next: step, hasContext: false }
   if (typeof step === 'object' && 'next' in step) {
     const { next } = step
@@ -269,10 +284,12 @@ function parseStep<C>(step: unknown): ParsedStep<C> | undefined {
 
 function describeStep(step: unknown): string {
   if (step === undefined) return 'undefined'
-  if (typeof step === 'object') return Array.isArray(step) ? 'an array' : 'an object without "next"'
+  if (typeof step === 'object') {
+    try {
+      return Array.isArray(step) ? 'an array' : 'an object without a readable "next"'
+    } catch {
+      return 'an unreadable value (a revoked Proxy)'
+    }
+  }
   return `a ${typeof step}`
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
