@@ -27,9 +27,12 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
   })
 }
 
-/** One signal that aborts when any of `signals` does (the only one, when there is one). */
+/**
+ * A new signal of its own that aborts when any of `signals` does. Always a new one, even for a
+ * single source: the pool's shared signal handed to every execution collected one `abort`
+ * listener per waiting execution (queue waits, the caller's race) and Node warned
+ * (`MaxListenersExceededWarning`) past ten. `AbortSignal.any` links sources without listeners.
+ */
 export function anySignal(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined)
-  if (present.length === 1) return present[0] as AbortSignal
-  return AbortSignal.any(present)
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined))
 }

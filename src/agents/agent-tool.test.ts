@@ -55,6 +55,8 @@ describe('createAgentTool', () => {
     const flow = workflow({ id: 'timeout' }).task('wait', 'agent.stuck', { input: { session: 's', input: null }, timeout: 50 }).build()
     const result = await engine.run(flow)
     expect(result.tasks['wait']).toMatchObject({ status: 'failed', error: { code: 'TW_TIMEOUT' } })
+    // The task settles on the abort itself; the pool counts the execution once the agent returns.
+    await new Promise((resolve) => setImmediate(resolve))
     expect(pool.metrics().agents['stuck']).toMatchObject({ executions: 1, failures: 1 })
   })
 })

@@ -8,6 +8,7 @@ export type { Agent, AgentExecutionContext, AgentDefinition, AnyAgent } from './
 export { AgentSessionPool, AgentSessionPool as AgentTaskManager } from './session-pool.js'
 export type { AgentExecuteOptions, AgentPoolCloseOptions } from './session-pool.js'
 export type { AgentSessionPoolOptions } from './options.js'
+export type { AbandonedWork, AgentPoolCloseReport, InFlightStage } from './in-flight.js'
 export type { AgentChunk } from './stream.js'
 export type { AgentMetrics, AgentPoolHealth, AgentPoolMetrics } from './metrics.js'
 export { AgentError } from './errors.js'

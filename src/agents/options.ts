@@ -1,4 +1,5 @@
 /** Options of the agent session pool, and their one-time resolution into plain numbers. @module */
+import { setLongTimeout, systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
 import type { Duration } from '../core/duration.js'
@@ -33,6 +34,12 @@ export interface AgentSessionPoolOptions {
   readonly maxConcurrent?: number
   /** Where disposal failures are reported. @default silent */
   readonly logger?: Logger
+  /**
+   * Longest time `close()` waits for executions, creations and disposals to settle (on the pool's
+   * clock). When it runs out, what is still running is aborted, its callers' promises reject with
+   * `TW_AGENT_CLOSED`, and `close()` resolves with a report of what it abandoned. @default '5s'
+   */
+  readonly closeTimeout?: Duration
 }
 
 /** Options with every default applied and durations in ms. */
@@ -43,20 +50,20 @@ export interface ResolvedAgentSessionPoolOptions {
   readonly maxInstances: number
   readonly maxConcurrent: number
   readonly logger: Logger
+  readonly closeTimeoutMs: number
+  /** The clock of the close grace period: the given clock, else the system clock (not unref'd, so a closing program waits for it). */
+  readonly closeClock: Clock
 }
 
 /**
  * The system clock, except that timers are unref'd: a pool whose only pending timers are idle
- * timeouts (hours, by the seed's defaults) must not keep a finished program running.
+ * timeouts (hours, by the seed's defaults) must not keep a finished program running. Timers are
+ * chained past 2^31 ms: a bare `setTimeout` fires a 30-day idle timeout after 1 ms.
  */
 const idleFriendlyClock: Clock = {
   now: () => performance.now(),
   wallNow: Date.now,
-  setTimer(ms, fn) {
-    const handle = setTimeout(fn, ms)
-    handle.unref()
-    return () => clearTimeout(handle)
-  },
+  setTimer: (ms, fn) => setLongTimeout(ms, fn, { unref: true }),
 }
 
 /** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
@@ -79,5 +86,15 @@ export function resolveAgentSessionPoolOptions(options: AgentSessionPoolOptions)
   if (!(maxConcurrent >= 1) || (Number.isFinite(maxConcurrent) && !Number.isInteger(maxConcurrent))) {
     throw new InvalidOptionError('maxConcurrent', 'an integer ≥ 1 or Infinity', maxConcurrent)
   }
-  return { agents, clock: options.clock ?? idleFriendlyClock, idleTimeoutMs, maxInstances, maxConcurrent, logger: options.logger ?? silentLogger }
+  const closeTimeoutMs = toMs('closeTimeout', options.closeTimeout ?? '5s')
+  return {
+    agents,
+    clock: options.clock ?? idleFriendlyClock,
+    idleTimeoutMs,
+    maxInstances,
+    maxConcurrent,
+    logger: options.logger ?? silentLogger,
+    closeTimeoutMs,
+    closeClock: options.clock ?? systemClock,
+  }
 }

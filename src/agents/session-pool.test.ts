@@ -330,4 +330,95 @@ describe('AgentSessionPool: input, errors, metrics, shutdown', () => {
     expect(disposed).toBe(2)
     expect(warnings).toEqual(['agent instance dispose failed'])
   })
+
+  describe('close within a grace period', () => {
+    const never = <T>(): Promise<T> => new Promise<T>(() => {})
+
+    it('abandons a dispose that never settles once closeTimeout passes on the clock, and reports it', async () => {
+      const clock = new ManualClock()
+      const stuck = defineAgent({ name: 'stuck', create: () => ({}), execute: () => 'ok', dispose: () => never<void>() })
+      const pool = new AgentSessionPool({ agents: [stuck], clock, closeTimeout: '2s' })
+      await pool.execute(stuck, 's1', null)
+      let done = false
+      const closing = pool.close().finally(() => (done = true))
+      await ticks()
+      clock.advance(1999)
+      await ticks()
+      expect(done).toBe(false)
+      clock.advance(1)
+      const report = await closing
+      expect(report).toEqual({ clean: false, graceMs: 2000, abandoned: [{ stage: 'dispose', agent: 'stuck', sessionId: 's1' }] })
+      expect(pool.health().state).toBe('closed')
+    })
+
+    it('rejects the caller of an execution that ignores its signal with TW_AGENT_CLOSED and reports the execution', async () => {
+      const clock = new ManualClock()
+      const deaf = defineAgent({ name: 'deaf', create: () => ({}), execute: () => never<string>() })
+      const pool = new AgentSessionPool({ agents: [deaf], clock, closeTimeout: 1000 })
+      const caller = pool.execute(deaf, 's1', null).catch((err: unknown) => err)
+      const queued = pool.execute(deaf, 's1', null).catch((err: unknown) => err)
+      await ticks()
+      const closing = pool.close()
+      clock.advance(1000)
+      const report = await closing
+      expect(await caller).toMatchObject({ code: 'TW_AGENT_CLOSED', message: expect.stringContaining('1000 ms grace period') })
+      expect(await queued).toMatchObject({ code: 'TW_AGENT_CLOSED' })
+      expect(report.abandoned).toEqual([{ stage: 'execute', agent: 'deaf', sessionId: 's1', executionId: 'deaf#s1/1' }])
+    })
+
+    it('reports a create() that ignores its signal', async () => {
+      const clock = new ManualClock()
+      const slowStart = defineAgent({ name: 'slowStart', create: () => never<object>(), execute: () => 'ok' })
+      const pool = new AgentSessionPool({ agents: [slowStart], clock, closeTimeout: 500 })
+      const caller = pool.execute(slowStart, 'x', null).catch((err: unknown) => err)
+      await ticks()
+      const closing = pool.close()
+      clock.advance(500)
+      const report = await closing
+      expect(await caller).toMatchObject({ code: 'TW_AGENT_CLOSED' })
+      expect(report.abandoned).toEqual([{ stage: 'create', agent: 'slowStart', sessionId: 'x' }])
+    })
+
+    it('settles the callers at once on close({ force: true }) and still bounds the close', async () => {
+      const clock = new ManualClock()
+      const deaf = defineAgent({ name: 'deaf', create: () => ({}), execute: () => never<string>() })
+      const pool = new AgentSessionPool({ agents: [deaf], clock, closeTimeout: 300 })
+      const caller = pool.execute(deaf, 's1', null)
+      await ticks()
+      const closing = pool.close({ force: true })
+      await expect(caller).rejects.toMatchObject({ code: 'TW_CANCELLED' })
+      clock.advance(300)
+      expect((await closing).abandoned.map((w) => w.stage)).toEqual(['execute'])
+    })
+
+    it('reports a clean close when everything settles', async () => {
+      const { agent } = harness()
+      const pool = new AgentSessionPool({ agents: [agent], clock: new ManualClock() })
+      await pool.execute(agent, 's', { label: 'a' })
+      await expect(pool.close()).resolves.toEqual({ clean: true, graceMs: 5000, abandoned: [] })
+    })
+  })
+
+  it('runs more than 10 concurrent executions without a MaxListenersExceededWarning', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name)
+    }
+    process.on('warning', onWarning)
+    try {
+      const { agent, release } = harness({ concurrentSafe: true })
+      const pool = new AgentSessionPool({ agents: [agent], clock: new ManualClock() })
+      const labels = Array.from({ length: 30 }, (_, i) => `w${i}`)
+      // Ten run and twenty wait for a worker slot, half on one session, half on their own.
+      const runs = labels.map((label, i) => pool.execute(agent, i % 2 === 0 ? 'shared' : label, { label, hold: true }))
+      await ticks()
+      for (const label of labels) await release(label)
+      await Promise.all(runs)
+      await pool.close()
+      await ticks()
+      expect(warnings).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
 })

@@ -13,16 +13,24 @@
  *
  * Lifecycle: `running` → `draining` (after `close()`: no new executions, accepted ones finish,
  * idle instances are disposed as they become idle) → `closed`. `close({ force: true })` aborts the
- * executions still running or queued.
+ * executions still running or queued. Either way the close is bounded by `closeTimeout` on the
+ * pool's clock: agent code may ignore its signal or never settle (`create`, `execute`, `dispose`),
+ * so when the grace period runs out the pool aborts what is left, rejects the waiting callers with
+ * `TW_AGENT_CLOSED`, stops waiting, and resolves `close()` with a report of what it abandoned.
+ * A caller's promise never waits on agent code past an abort: it races the execution's signal.
  * @module
  */
-import type { Clock } from '../core/clock.js'
+import type { CancelTimer, Clock } from '../core/clock.js'
 import { CancelledError } from '../core/errors.js'
+import { readThrown } from '../fsm/thrown.js'
 import type { Logger } from '../core/logger.js'
 import { anySignal, untilAborted } from './abort.js'
 import type { Agent, AgentExecutionContext, AnyAgent } from './define-agent.js'
-import { agentInputError, createFailedError, poolClosedError, unknownAgentError } from './errors.js'
+import { abandonedError, agentInputError, createFailedError, poolClosedError, unknownAgentError } from './errors.js'
 import { Gate } from './gate.js'
+import { callAgent, reportableAgentError } from './guard.js'
+import { InFlight } from './in-flight.js'
+import type { AgentPoolCloseReport } from './in-flight.js'
 import { AgentCounters } from './metrics.js'
 import type { AgentMetrics, AgentPoolHealth, AgentPoolMetrics } from './metrics.js'
 import { resolveAgentSessionPoolOptions } from './options.js'
@@ -69,8 +77,9 @@ export class AgentSessionPool implements AsyncDisposable {
   readonly #counters = new Map<string, AgentCounters>()
   readonly #force = new AbortController()
   readonly #disposals = new Set<Promise<void>>()
+  readonly #inFlight = new InFlight()
   #state: 'running' | 'draining' | 'closed' = 'running'
-  #closing: Promise<void> | undefined
+  #closing: Promise<AgentPoolCloseReport> | undefined
   #drained: (() => void) | undefined
   #work = 0
   #pending = 0
@@ -124,8 +133,9 @@ export class AgentSessionPool implements AsyncDisposable {
   /** {@link execute} for input already parsed by the agent's schema. Not public API. */
   [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions): Promise<unknown> {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
-    const run = this.#run(agent, sessionId, options.signal, undefined, (instance, ctx) => Promise.resolve(agent.execute(instance, input, ctx)))
-    return untilAborted(run, options.signal)
+    const signal = anySignal([this.#force.signal, options.signal])
+    const run = this.#run(agent, sessionId, signal, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)))
+    return untilAborted(run, signal)
   }
 
   /**
@@ -140,8 +150,9 @@ export class AgentSessionPool implements AsyncDisposable {
     const parsed = this.#parse(agent, input)
     if (this.#state !== 'running') throw poolClosedError()
     const chunks = new ChunkStream<unknown>()
-    const run = this.#run(agent, sessionId, options.signal, chunks.stopSignal, (instance, ctx) => pumpStream(agent, instance, parsed, ctx, chunks))
-    run.then(
+    const signal = anySignal([this.#force.signal, options.signal, chunks.stopSignal])
+    const run = this.#run(agent, sessionId, signal, (instance, ctx) => pumpStream(agent, instance, parsed, ctx, chunks))
+    untilAborted(run, signal).then(
       () => {},
       (err: unknown) => chunks.fail(err),
     )
@@ -176,31 +187,56 @@ export class AgentSessionPool implements AsyncDisposable {
 
   /**
    * Stops taking executions, lets accepted ones finish (or aborts them with `force`), then disposes
-   * every instance. Idempotent: every call returns the same promise; a later `force` escalates.
+   * every instance, within the `closeTimeout` grace period; resolves with what it had to abandon.
+   * Idempotent: every call returns the same promise; a later `force` escalates.
    */
-  close(options: AgentPoolCloseOptions = {}): Promise<void> {
+  close(options: AgentPoolCloseOptions = {}): Promise<AgentPoolCloseReport> {
     if (options.force === true && !this.#force.signal.aborted) this.#force.abort(new CancelledError('the agent session pool was force-closed'))
     this.#closing ??= this.#shutdown()
     return this.#closing
   }
 
   /** Same as `close()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(): Promise<AgentPoolCloseReport> {
     this.#state = 'draining'
     for (const session of this.#table.sessions()) if (session.work === 0) void this.#table.release(session, 'closed')
+    const graceMs = this.#options.closeTimeoutMs
+    const settled = this.#settled()
+    let expired = false
+    let cancelTimer: CancelTimer | undefined
+    const timeUp = new Promise<void>((resolve) => {
+      cancelTimer = this.#options.closeClock.setTimer(graceMs, () => {
+        expired = true
+        resolve()
+      })
+    })
+    await Promise.race([settled, timeUp])
+    cancelTimer?.()
+    if (expired) {
+      if (!this.#force.signal.aborted) this.#force.abort(abandonedError(graceMs))
+      // Work that honours the abort settles within a turn; only what ignores it is abandoned.
+      await Promise.race([settled, new Promise<void>((resolve) => setImmediate(resolve))])
+    }
+    this.#state = 'closed'
+    const abandoned = this.#inFlight.list()
+    const report: AgentPoolCloseReport = { clean: abandoned.length === 0, graceMs, abandoned }
+    if (!report.clean) this.#options.logger.warn('agent session pool closed with work abandoned', { graceMs, abandoned })
+    return report
+  }
+
+  /** Resolves once no execution is accepted and every released instance is disposed. */
+  async #settled(): Promise<void> {
     if (this.#work > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     // Sessions that went idle while draining were released as they did; wait for their disposal.
     while (this.#disposals.size > 0) await Promise.all([...this.#disposals])
-    this.#state = 'closed'
   }
 
   /** The three waits, the instance, the body, and the bookkeeping (see the module header). */
-  async #run(agent: AnyAgent, sessionId: string, callerSignal: AbortSignal | undefined, stopSignal: AbortSignal | undefined, body: Body): Promise<unknown> {
-    const signal = anySignal([this.#force.signal, callerSignal, stopSignal])
+  async #run(agent: AnyAgent, sessionId: string, signal: AbortSignal, body: Body): Promise<unknown> {
     const counters = this.#countersOf(agent)
     // Everything up to turn.acquire() is synchronous: the call order is the session's queue order.
     const session = this.#table.enter(agent, sessionId)
@@ -217,10 +253,11 @@ export class AgentSessionPool implements AsyncDisposable {
           this.#pending--
           this.#running++
           startedAt = this.clock.now()
-          const instance = await this.#instanceOf(session, signal)
           const executionId = `${session.key}/${++this.#seq}`
+          const instance = await this.#instanceOf(session, signal)
           const logger: Logger = this.#options.logger.child({ agent: agent.name, sessionId, executionId })
-          return await body(instance, { signal, agentName: agent.name, sessionId, executionId, logger })
+          const work = { stage: 'execute', agent: agent.name, sessionId, executionId } as const
+          return await this.#inFlight.track(work, body(instance, { signal, agentName: agent.name, sessionId, executionId, logger }))
         } finally {
           this.#workers.release()
         }
@@ -247,7 +284,7 @@ export class AgentSessionPool implements AsyncDisposable {
   async #instanceOf(session: Session, signal: AbortSignal): Promise<unknown> {
     const holder = session.instance
     if (holder === undefined) throw new Error('invariant: an execution holding a worker slot has an instance place')
-    holder.creation ??= this.#create(session, holder)
+    holder.creation ??= this.#inFlight.track({ stage: 'create', agent: session.agent.name, sessionId: session.sessionId }, this.#create(session, holder))
     // An execution aborted while the instance is being created leaves; the creation goes on for the next one.
     const creation = await untilAborted(holder.creation, signal)
     if (creation.ok) return creation.instance
@@ -256,7 +293,8 @@ export class AgentSessionPool implements AsyncDisposable {
 
   async #create(session: Session, holder: InstanceHolder): Promise<Creation> {
     try {
-      const instance = await session.agent.create(session.sessionId, holder.lifetime.signal)
+      // The raw value is kept: createFailedError() reads it defensively and makes it reportable.
+      const instance = await callAgent(() => session.agent.create(session.sessionId, holder.lifetime.signal), (thrown) => thrown)
       this.#countersOf(session.agent).instancesCreated++
       return { ok: true, instance }
     } catch (error) {
@@ -293,9 +331,10 @@ export class AgentSessionPool implements AsyncDisposable {
       const created = await creation
       if (!created.ok) return
       try {
-        await session.agent.dispose?.(created.instance)
+        const work = { stage: 'dispose', agent: session.agent.name, sessionId: session.sessionId } as const
+        await this.#inFlight.track(work, callAgent(() => session.agent.dispose?.(created.instance), (thrown) => thrown))
       } catch (err) {
-        this.#options.logger.warn('agent instance dispose failed', { agent: session.agent.name, sessionId: session.sessionId, reason, error: String(err) })
+        this.#options.logger.warn('agent instance dispose failed', { agent: session.agent.name, sessionId: session.sessionId, reason, error: readThrown(err).message })
       } finally {
         counters.instancesDisposed++
       }

@@ -12,6 +12,7 @@
 import { CancelledError, serializeError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
 import type { AgentExecutionContext, AnyAgent } from './define-agent.js'
+import { callAgent, reportableAgentError } from './guard.js'
 
 /** One chunk of a streamed execution. */
 export type AgentChunk<Data = unknown, Result = unknown> =
@@ -92,22 +93,31 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
   }
 }
 
-/** Feeds one streamed execution into `chunks`; falls back to `execute` for agents without `stream`. */
+/**
+ * Feeds one streamed execution into `chunks`; falls back to `execute` for agents without `stream`.
+ * Every call into the agent's code (the stream, its iterator's `next` and `return`, reading a
+ * step) goes through the pool's guard, so what it throws arrives as a reportable error.
+ */
 export async function pumpStream(agent: AnyAgent, instance: unknown, input: unknown, ctx: AgentExecutionContext, chunks: ChunkStream<unknown>): Promise<void> {
+  const onThrown = reportableAgentError(agent.name, ctx.sessionId)
   if (agent.stream === undefined) {
-    chunks.done(await agent.execute(instance, input, ctx))
+    chunks.done(await callAgent(() => agent.execute(instance, input, ctx), onThrown))
     return
   }
-  const iterator = agent.stream(instance, input, ctx)[Symbol.asyncIterator]()
+  const startStream = agent.stream.bind(agent)
+  const iterator = await callAgent(() => startStream(instance, input, ctx)[Symbol.asyncIterator](), onThrown)
   for (;;) {
-    const step = await iterator.next()
-    if (step.done === true) {
+    const step = await callAgent(async () => {
+      const result: IteratorResult<unknown, unknown> = await iterator.next()
+      return { done: result.done === true, value: result.value }
+    }, onThrown)
+    if (step.done) {
       chunks.done(step.value)
       return
     }
     if (ctx.signal.aborted) {
       // The agent kept yielding after the abort: close its iterator so its `finally` blocks run.
-      await iterator.return?.()
+      await callAgent(() => iterator.return?.(), onThrown)
       throw ctx.signal.reason
     }
     chunks.delta(step.value)

@@ -60,7 +60,7 @@ export interface StateContext<C, S extends string = string> {
   readonly signal: AbortSignal
   /** 1 for the first attempt of this visit to the state, 2 for its first retry… */
   readonly attempt: number
-  /** Transitions made before this state was entered (a copy). */
+  /** Transitions made before this state was entered (a copy, made when first read). */
   readonly transitions: readonly Transition<S>[]
   /** Waits on the machine's clock (a `ManualClock` in tests); rejects when `signal` aborts. */
   readonly sleep: (duration: Duration) => Promise<void>

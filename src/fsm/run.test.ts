@@ -219,4 +219,40 @@ describe('runStateMachine', () => {
     expect(result.status).toBe('succeeded')
     expect(seen).toEqual(['a->b:1', 'b->null:1'])
   })
+
+  describe('hostile values from a step', () => {
+    function hostileValues(): Record<string, unknown> {
+      const { proxy: revoked, revoke } = Proxy.revocable({}, {})
+      revoke()
+      const codeGetterThrows = new Error('boom')
+      Object.defineProperty(codeGetterThrows, 'code', { get: () => { throw new Error('code getter') } })
+      return { revoked, codeGetterThrows, toStringThrows: { toString: () => { throw new Error('toString') } } }
+    }
+
+    it('fails the machine with TW_FSM_STATE_FAILED when a step throws an unreadable value, retries included', async () => {
+      for (const [kind, value] of Object.entries(hostileValues())) {
+        let attempts = 0
+        const machine = defineStateMachine({
+          initial: 'a',
+          context: {},
+          states: { a: { run: () => { attempts++; throw value }, retry: { maxAttempts: 2 } } },
+        })
+        const result = await runStateMachine(machine, { clock: new ManualClock() })
+        expect(result.status, kind).toBe('failed')
+        expect(result.error, kind).toMatchObject({ code: 'TW_FSM_STATE_FAILED', details: { state: 'a' } })
+        expect(attempts, kind).toBe(2)
+      }
+    })
+
+    it('fails the machine when a step returns a value that cannot be read', async () => {
+      const { revoked } = hostileValues()
+      const getterThrows = { get next(): string { throw new Error('next getter') } }
+      // Awaiting a revoked Proxy reads its `then`, which throws: the step counts as throwing.
+      for (const [step, code] of [[revoked, 'TW_FSM_STATE_FAILED'], [getterThrows, 'TW_FSM_UNKNOWN_STATE']] as const) {
+        const machine = defineStateMachine({ initial: 'a', context: {}, states: { a: { run: () => step as never } } })
+        const result = await runStateMachine(machine, { clock: new ManualClock() })
+        expect(result).toMatchObject({ status: 'failed', error: { code, details: { state: 'a' } } })
+      }
+    })
+  })
 })

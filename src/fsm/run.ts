@@ -22,10 +22,20 @@
  *                → entering(T)         the step named T; a transition S → T is recorded and the
  *                                      context is replaced when the step returned one
  *
+ * Whatever a step throws or returns is read defensively (`thrown.ts`): a revoked Proxy, an Error
+ * whose `code` getter throws or an object whose `toString` throws fails the machine with a clear
+ * error; it never makes the run reject, crash the process or hang.
+ *
  * Every error names the state (`details.state`). `finalState` is the state the run ended in: the
  * one that returned DONE, failed, or was running when the signal aborted.
+ *
+ * Cost: linear in the transitions made. `ctx.transitions` is copied only when a step reads it
+ * (once per visit to a state), and every {@link YIELD_EVERY} attempts the run yields to the event
+ * loop through a macrotask (`setImmediate`, not the clock: a manual clock must not stop it), so a
+ * long machine of synchronous steps never starves timers, I/O or other runs.
  * @module
  */
+import { setImmediate as nextMacrotask } from 'node:timers/promises'
 import { sleep, systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
@@ -34,6 +44,7 @@ import type { SerializedError } from '../core/errors.js'
 import { listStates, resolvedStates } from './define.js'
 import type { ResolvedState, StateContext, StateMachine, Transition } from './define.js'
 import { StateMachineError } from './errors.js'
+import { readThrown, toReportable } from './thrown.js'
 
 /** Options of {@link runStateMachine}. */
 export interface RunStateMachineOptions<C, S extends string = string> {
@@ -64,6 +75,9 @@ export interface StateMachineResult<C = unknown, S extends string = string> {
   readonly finishedAt: number
   readonly durationMs: number
 }
+
+/** Attempts made between two yields to the event loop. */
+export const YIELD_EVERY = 64
 
 type AttemptOutcome =
   | { readonly kind: 'stepped'; readonly value: unknown }
@@ -103,22 +117,31 @@ export async function runStateMachine<C, S extends string>(machine: StateMachine
   const cancelled = (reason: unknown): StateMachineResult<C, S> =>
     end('cancelled', TaskweaveError.is(reason) ? reason : new CancelledError(`state machine "${machine.name}" was cancelled in state "${state}"`, { cause: reason, details: { state } }))
 
+  let sinceYield = 0
   for (;;) {
     if (signal?.aborted === true) return cancelled(signal.reason)
     const spec = states.get(state) as ResolvedState<C, S> // every name reaching here was checked
     const enteredAt = clock.now()
-    const seen = transitions.slice()
+    let seen: readonly Transition<S>[] | undefined
+    const history = (): readonly Transition<S>[] => (seen ??= transitions.slice())
     let attempt = 0
     let step: unknown
     for (;;) {
       attempt++
-      const outcome = await runAttempt(spec, { state, context, attempt, transitions: seen }, clock, signal)
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0
+        await nextMacrotask()
+        // Read through a function: TypeScript would keep the narrowing from the loop's top across the await.
+        if (isAborted(signal)) return cancelled(signal?.reason)
+      }
+      const outcome = await runAttempt(spec, { state, context, attempt, history }, clock, signal)
       if (outcome.kind === 'stepped') {
         step = outcome.value
         break
       }
       if (outcome.kind === 'cancelled') return cancelled(outcome.reason)
-      if (attempt < spec.maxAttempts && isRetryable(outcome.error)) {
+      const error = toReportable(outcome.error, 'TW_FSM_STATE_FAILED', `state "${state}" of "${machine.name}" threw an unreadable value`)
+      if (attempt < spec.maxAttempts && isRetryable(error)) {
         if (spec.delayMs > 0) {
           try {
             await sleep(clock, spec.delayMs, signal)
@@ -128,10 +151,10 @@ export async function runStateMachine<C, S extends string>(machine: StateMachine
         }
         continue
       }
-      if (outcome.timedOut) return end('failed', outcome.error)
-      return end('failed', new StateMachineError('TW_FSM_STATE_FAILED', `state "${state}" of "${machine.name}" failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${messageOf(outcome.error)}`, {
+      if (outcome.timedOut) return end('failed', error)
+      return end('failed', new StateMachineError('TW_FSM_STATE_FAILED', `state "${state}" of "${machine.name}" failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${readThrown(error).message}`, {
         state,
-        cause: outcome.error,
+        cause: error,
         details: { attempts: attempt },
       }))
     }
@@ -167,13 +190,19 @@ export async function runStateMachine<C, S extends string>(machine: StateMachine
 /** One attempt of one state: settles with the first of its step, its error, its timeout or the machine's abort. */
 function runAttempt<C, S extends string>(
   spec: ResolvedState<C, S>,
-  view: { readonly state: S; readonly context: C; readonly attempt: number; readonly transitions: readonly Transition<S>[] },
+  view: { readonly state: S; readonly context: C; readonly attempt: number; readonly history: () => readonly Transition<S>[] },
   clock: Clock,
   machineSignal: AbortSignal | undefined,
 ): Promise<AttemptOutcome> {
-  const controller = new AbortController()
-  const onMachineAbort = (): void => controller.abort(machineSignal?.reason)
-  machineSignal?.addEventListener('abort', onMachineAbort, { once: true })
+  // The attempt's AbortController is made only when the step reads `ctx.signal` or sleeps: most
+  // synchronous steps never do, and one controller per attempt was most of a long machine's cost.
+  let controller: AbortController | undefined
+  let abortReason: { readonly reason: unknown } | undefined
+  const signalOf = (): AbortSignal => {
+    controller ??= new AbortController()
+    if (abortReason !== undefined && !controller.signal.aborted) controller.abort(abortReason.reason)
+    return controller.signal
+  }
   let cancelTimer: (() => void) | undefined
   return new Promise<AttemptOutcome>((resolve) => {
     let settled = false
@@ -182,27 +211,36 @@ function runAttempt<C, S extends string>(
       settled = true
       cancelTimer?.()
       machineSignal?.removeEventListener('abort', onMachineAbort)
-      controller.signal.removeEventListener('abort', onAbort)
       resolve(outcome)
     }
-    const onAbort = (): void => {
-      const reason: unknown = controller.signal.reason
-      settle(machineSignal?.aborted === true ? { kind: 'cancelled', reason } : { kind: 'threw', error: reason, timedOut: true })
+    const abort = (reason: unknown, outcome: AttemptOutcome): void => {
+      abortReason = { reason }
+      controller?.abort(reason)
+      settle(outcome)
     }
-    controller.signal.addEventListener('abort', onAbort, { once: true })
+    const onMachineAbort = (): void => {
+      const reason: unknown = machineSignal?.reason
+      abort(reason, { kind: 'cancelled', reason })
+    }
+    machineSignal?.addEventListener('abort', onMachineAbort, { once: true })
     if (spec.timeoutMs !== undefined) {
       const timeoutMs = spec.timeoutMs
-      cancelTimer = clock.setTimer(timeoutMs, () =>
-        controller.abort(new TimeoutError(`state "${view.state}" timed out after ${timeoutMs} ms (attempt ${view.attempt})`, { details: { state: view.state, attempt: view.attempt, timeoutMs } })),
-      )
+      cancelTimer = clock.setTimer(timeoutMs, () => {
+        const error = new TimeoutError(`state "${view.state}" timed out after ${timeoutMs} ms (attempt ${view.attempt})`, { details: { state: view.state, attempt: view.attempt, timeoutMs } })
+        abort(error, { kind: 'threw', error, timedOut: true })
+      })
     }
     const ctx: StateContext<C, S> = {
       state: view.state,
       context: view.context,
-      signal: controller.signal,
+      get signal() {
+        return signalOf()
+      },
       attempt: view.attempt,
-      transitions: view.transitions,
-      sleep: (duration) => sleep(clock, toMs('duration', duration), controller.signal),
+      get transitions() {
+        return view.history()
+      },
+      sleep: (duration) => sleep(clock, toMs('duration', duration), signalOf()),
     }
     let result: Promise<unknown>
     try {
@@ -217,9 +255,22 @@ function runAttempt<C, S extends string>(
   })
 }
 
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}
+
 type ParsedStep<C> = { readonly next: string | null; readonly hasContext: boolean; readonly context?: C }
 
+// A step is user data: reading it (`in`, a `next` or `context` getter, a revoked Proxy) may throw.
 function parseStep<C>(step: unknown): ParsedStep<C> | undefined {
+  try {
+    return readStep<C>(step)
+  } catch {
+    return undefined
+  }
+}
+
+function readStep<C>(step: unknown): ParsedStep<C> | undefined {
   if (step === null || typeof step === 'string') return { next: step, hasContext: false }
   if (typeof step === 'object' && 'next' in step) {
     const { next } = step
@@ -233,10 +284,12 @@ function parseStep<C>(step: unknown): ParsedStep<C> | undefined {
 
 function describeStep(step: unknown): string {
   if (step === undefined) return 'undefined'
-  if (typeof step === 'object') return Array.isArray(step) ? 'an array' : 'an object without "next"'
+  if (typeof step === 'object') {
+    try {
+      return Array.isArray(step) ? 'an array' : 'an object without a readable "next"'
+    } catch {
+      return 'an unreadable value (a revoked Proxy)'
+    }
+  }
   return `a ${typeof step}`
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
