@@ -17,10 +17,13 @@ const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 
 Usage:
   taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet]
-                       [--root DIR] [--allow-private-network]
+                       [--root DIR] [--allow-private-network] [--allow-tools-from DIR]...
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave schema                 print the JSON Schema of workflow files
+
+A workflow file's own tools: modules load only in run, and only from the file's directory (or a
+directory given with --allow-tools-from); validate and viz run no code from the file.
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input.`
 
@@ -41,6 +44,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             quiet: { type: 'boolean', short: 'q' },
             root: { type: 'string' },
             'allow-private-network': { type: 'boolean' },
+            'allow-tools-from': { type: 'string', multiple: true },
           },
         })
         return await runCommand(
@@ -53,6 +57,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             quiet: values.quiet ?? false,
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
             allowPrivateNetwork: values['allow-private-network'] ?? false,
+            allowToolsFrom: values['allow-tools-from'] ?? [],
           },
           io,
         )

@@ -235,11 +235,11 @@ export async function loadWorkflowFile(file: string, registry: ToolRegistry, opt
 }
 
 /** Reads the `tools:` module list of a workflow file without compiling it (to load them first). */
-export function toolModulesOf(parsed: ParsedWorkflowText): string[] {
+export function toolModulesOf(parsed: ParsedWorkflowText, file?: string): string[] {
   const tools = (parsed.value as { tools?: unknown }).tools
   if (tools === undefined) return []
   if (!Array.isArray(tools) || !tools.every((t) => typeof t === 'string')) {
-    throw new TaskweaveError('TW_VALIDATION', '"tools" must be a list of module paths', { retryable: false })
+    throw new TaskweaveError('TW_VALIDATION', `${file !== undefined ? `${file}: ` : ''}"tools" must be a list of module paths`, { retryable: false })
   }
   return tools
 }

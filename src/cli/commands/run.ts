@@ -17,6 +17,8 @@ export interface RunCommandArgs {
   readonly quiet: boolean
   readonly fsRoot?: string
   readonly allowPrivateNetwork: boolean
+  /** Directories besides the workflow's own from which its `tools:` modules may load. */
+  readonly allowToolsFrom?: readonly string[]
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -26,7 +28,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     ...(args.concurrency !== undefined ? { concurrency: Math.max(64, args.concurrency) } : {}),
     builtins: { fs: { root: args.fsRoot ?? process.cwd() }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
   })
-  const workflow = await prepareWorkflow(engine, args.file, args.tools)
+  const { workflow } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'load', allowToolsFrom: args.allowToolsFrom ?? [] })
   const controller = new AbortController()
   let interrupts = 0
   const onSigint = (): void => {

@@ -3,6 +3,7 @@ import { createEngine } from '../../engine/engine.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { prepareWorkflow } from '../prepare.js'
 import { EXIT, type CliIo } from '../io.js'
+import { uncheckedNote } from '../unchecked-tools.js'
 
 /** Diagram formats `viz` writes. */
 export type VizFormat = 'mermaid' | 'dot'
@@ -32,10 +33,12 @@ export function renderGraph(workflow: CompiledWorkflow, format: VizFormat): stri
   return lines.join('\n')
 }
 
-/** Prints the graph. */
+/** Prints the graph, without running code from the file (its `tools:` modules are not imported). */
 export async function vizCommand(args: { readonly file: string; readonly tools: readonly string[]; readonly format: VizFormat }, io: CliIo): Promise<number> {
   await using engine = createEngine()
-  const workflow = await prepareWorkflow(engine, args.file, args.tools)
+  const { workflow, unchecked } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'skip' })
   io.stdout(renderGraph(workflow, args.format))
+  const note = uncheckedNote(unchecked)
+  if (note !== undefined) io.stderr(note)
   return EXIT.ok
 }
