@@ -90,6 +90,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 }
 
 function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof ValidationError && err.issues.length === 1 && err.issues[0] !== undefined) {
+    io.stderr(`invalid workflow: ${formatIssue(err.issues[0])}`)
+    return EXIT.invalid
+  }
   if (err instanceof ValidationError) {
     io.stderr(`invalid workflow (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
     for (const issue of err.issues) io.stderr(`  ${formatIssue(issue)}`)

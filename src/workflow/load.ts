@@ -11,7 +11,6 @@
  * issues. Both apply the YAML 1.2 core schema; a test checks they agree on every file both accept.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises'
 import { CORE_SCHEMA, defineMappingTag, load as loadPlainYaml } from 'js-yaml'
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml'
 import type { Document } from 'yaml'
@@ -20,6 +19,7 @@ import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { compileWorkflow } from './compile.js'
 import type { CompiledWorkflow } from './compile.js'
+import { readRegularFile } from './read-bounded.js'
 
 /** Limits applied while reading a workflow file. */
 export interface LoadOptions {
@@ -207,18 +207,10 @@ function depthOf(root: unknown): number {
   return max
 }
 
-/** Reads and parses a workflow file (size limit, UTF-8 check) without compiling it. */
+/** Reads and parses a workflow file (regular files only, size limit, UTF-8 check) without compiling it. */
 export async function readWorkflowFile(file: string, options: LoadOptions = {}): Promise<ParsedWorkflowText> {
   options.signal?.throwIfAborted()
-  const maxBytes = options.maxBytes ?? 10 * 1024 * 1024
-  let size: number
-  try {
-    size = (await stat(file)).size
-  } catch (err) {
-    throw new ValidationError([{ file, message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
-  }
-  if (size > maxBytes) throw new ValidationError([{ file, message: `the file is ${size} bytes; the limit is ${maxBytes}` }])
-  const bytes = await readFile(file, options.signal ? { signal: options.signal } : {})
+  const bytes = await readRegularFile(file, options.maxBytes ?? 10 * 1024 * 1024, options.signal)
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
