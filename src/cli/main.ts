@@ -9,6 +9,7 @@ import { formatIssue, TaskweaveError, ValidationError } from '../core/errors.js'
 import { workflowJsonSchema } from '../workflow/schema.js'
 import { EXIT, processIo } from './io.js'
 import type { CliIo } from './io.js'
+import { terminalSafe } from './terminal-text.js'
 import { runCommand } from './commands/run.js'
 import { validateCommand } from './commands/validate.js'
 import { vizCommand } from './commands/viz.js'
@@ -89,25 +90,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
 }
 
+// Error text may quote a file or a module's own message: shown with its control characters escaped.
 function reportError(err: unknown, io: CliIo): number {
+  const safe = (text: string): string => terminalSafe(text, { multiline: true })
   if (err instanceof ValidationError && err.issues.length === 1 && err.issues[0] !== undefined) {
-    io.stderr(`invalid workflow: ${formatIssue(err.issues[0])}`)
+    io.stderr(`invalid workflow: ${terminalSafe(formatIssue(err.issues[0]))}`)
     return EXIT.invalid
   }
   if (err instanceof ValidationError) {
     io.stderr(`invalid workflow (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
-    for (const issue of err.issues) io.stderr(`  ${formatIssue(issue)}`)
+    for (const issue of err.issues) io.stderr(`  ${terminalSafe(formatIssue(issue))}`)
     return EXIT.invalid
   }
   if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION')) {
-    io.stderr(`error: ${err.message}`)
+    io.stderr(`error: ${safe(err.message)}`)
     return EXIT.invalid
   }
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-    io.stderr(`error: ${err.message}\n\n${USAGE}`)
+    io.stderr(`error: ${safe(err.message)}\n\n${USAGE}`)
     return EXIT.invalid
   }
-  io.stderr(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  io.stderr(`error: ${safe(err instanceof Error ? (err.stack ?? err.message) : String(err))}`)
   return EXIT.failed
 }
 

@@ -11,6 +11,7 @@ import { TaskweaveError } from '../core/errors.js'
 import { ToolRegistry } from '../core/registry.js'
 import { defineTool } from '../core/tool.js'
 import type { AnyTool } from '../core/tool.js'
+import { terminalSafe } from './terminal-text.js'
 
 /**
  * A registry over `base` that answers every unknown name with a stand-in tool accepting any input,
@@ -79,5 +80,5 @@ export function uncheckedNote(report: UncheckedReport | undefined): string | und
   if (report === undefined || report.modules.length === 0) return undefined
   const modules = report.modules.map((m) => `"${m}"`).join(', ')
   const tools = report.tools.length > 0 ? `; tools not checked: ${report.tools.join(', ')}` : ''
-  return `note: tool module${report.modules.length === 1 ? '' : 's'} ${modules} named in the file ${report.modules.length === 1 ? 'was' : 'were'} not loaded (checking a file runs no code from it; pass them with --tools to check them)${tools}`
+  return terminalSafe(`note: tool module${report.modules.length === 1 ? '' : 's'} ${modules} named in the file ${report.modules.length === 1 ? 'was' : 'were'} not loaded (checking a file runs no code from it; pass them with --tools to check them)${tools}`)
 }

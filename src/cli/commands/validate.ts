@@ -4,6 +4,7 @@ import { prepareWorkflow } from '../prepare.js'
 import { EXIT, type CliIo } from '../io.js'
 import { ValidationError } from '../../core/errors.js'
 import { uncheckedNote } from '../unchecked-tools.js'
+import { terminalSafe } from '../terminal-text.js'
 
 /**
  * Validates without running code from the file (its `tools:` modules are not imported); prints a
@@ -23,7 +24,7 @@ export async function validateCommand(args: { readonly file: string; readonly to
   const { workflow, unchecked } = prepared
   if (args.json) io.stdout(JSON.stringify({ valid: true, workflowId: workflow.id, tasks: workflow.size, hash: workflow.hash, ...(unchecked ? { unchecked } : {}) }))
   else {
-    io.stdout(`${args.file}: valid workflow "${workflow.id}" with ${workflow.size} task${workflow.size === 1 ? '' : 's'}`)
+    io.stdout(`${terminalSafe(args.file)}: valid workflow "${terminalSafe(workflow.id)}" with ${workflow.size} task${workflow.size === 1 ? '' : 's'}`)
     const note = uncheckedNote(unchecked)
     if (note !== undefined) io.stderr(note)
   }
