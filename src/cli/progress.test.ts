@@ -51,7 +51,7 @@ describe('control characters in event text', () => {
     const stream = { write: (text: string) => ((written += text), true), rows: 20 } as unknown as NodeJS.WriteStream
     const view = createLiveView(stream, ['fetch'], () => 0, 60_000)
     view.handle({ type: 'run:started', runId: 'r', at: 0, workflowId: `demo${evil}`, taskCount: 1 })
-    view.handle({ type: 'task:progress', runId: 'r', at: 0, taskId: 'fetch', progress: { message: `half${evil}` } })
+    view.handle({ type: 'task:progress', runId: 'r', at: 0, taskId: 'fetch', attempt: 1, progress: { message: `half${evil}` } })
     view.stop()
     expect(written).toContain('half\\x1b]0;pwned\\x07\\x1b[2J')
     expect(written).toContain('demo\\x1b]0;pwned')
