@@ -6,6 +6,7 @@ import { createLineView, createLiveView } from '../progress.js'
 import type { ProgressView } from '../progress.js'
 import { formatSummary } from '../summary.js'
 import { EXIT, type CliIo } from '../io.js'
+import { cancelOnSignals } from '../signals.js'
 
 /** Parsed arguments of `run`. */
 export interface RunCommandArgs {
@@ -30,15 +31,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
   })
   const { workflow } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'load', allowToolsFrom: args.allowToolsFrom ?? [] })
   const controller = new AbortController()
-  let interrupts = 0
-  const onSigint = (): void => {
-    interrupts++
-    if (interrupts === 1) {
-      io.stderr('\ncancelling the run (press Ctrl-C again to quit at once)…')
-      controller.abort(new Error('interrupted (SIGINT)'))
-    } else process.exit(130)
-  }
-  process.on('SIGINT', onSigint)
+  const stopListening = cancelOnSignals(controller, (text) => io.stderr(text))
   let view: ProgressView | undefined
   try {
     const handle = engine.start(workflow, {
@@ -62,6 +55,6 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     return result.status === 'succeeded' ? EXIT.ok : EXIT.failed
   } finally {
     view?.stop()
-    process.off('SIGINT', onSigint)
+    stopListening()
   }
 }
