@@ -208,6 +208,19 @@ describe('resolveInputs', () => {
     expect(issuesFor({ doc: 'x'.repeat(100) }, 64)).toEqual([expect.stringContaining('is 102 B as JSON; the limit is 64 B')])
   })
 
+  it('refuses integers a number would round instead of changing them; a string input keeps the text', () => {
+    const big = compileWorkflow({ id: 'w', inputs: { n: { type: 'number' }, list: { type: 'array', required: false }, id: { type: 'string', required: false } }, tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' } }] }, { registry })
+    for (const given of [{ n: '9007199254740993' }, { n: '1', list: '[9007199254740993]' }]) {
+      try {
+        resolveInputs(big, given)
+        expect.unreachable('the input was rounded')
+      } catch (err) {
+        expect((err as ValidationError).issues[0]!.message).toMatch(/^input "(n|list)" holds the integer 9007199254740993, beyond what a number holds exactly .* type: string/)
+      }
+    }
+    expect(resolveInputs(big, { n: '9007199254740991', id: '9007199254740993' })).toMatchObject({ n: 9007199254740991, id: '9007199254740993' })
+  })
+
   it('names missing, mistyped and undeclared inputs', () => {
     expect(() => resolveInputs(compiled, { flag: 'maybe', extra: 1 })).toThrow(ValidationError)
     try {

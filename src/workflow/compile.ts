@@ -19,6 +19,7 @@ import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
 import type { TaskGraph } from './task-graph.js'
 import { IdIndex } from './id-index.js'
+import { firstInexactInteger, inexactIntegerMessage } from './exact-integers.js'
 
 export { compileTaskSpec, itemShape, resolveRetry, TaskCompileCache } from './compile-task.js'
 export type { TaskCompileContext, TaskShape } from './compile-task.js'
@@ -325,6 +326,11 @@ export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record
         issues.push({ ...file, field: `inputs.${name}`, message: `required input "${name}" is missing` })
         continue
       } else continue
+    }
+    const inexact = typeof value === 'string' && input.type !== 'string' ? firstInexactInteger(value) : undefined
+    if (inexact !== undefined) {
+      issues.push({ ...file, field: `inputs.${name}`, message: inexactIntegerMessage(name, inexact) })
+      continue
     }
     const coerced = coerce(value, input.type)
     if (coerced === undefined) issues.push({ ...file, field: `inputs.${name}`, message: `input "${name}" must be a ${input.type}; received ${JSON.stringify(value)}` })
