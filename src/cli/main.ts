@@ -10,6 +10,7 @@ import { workflowJsonSchema } from '../workflow/schema.js'
 import { EXIT, processIo } from './io.js'
 import type { CliIo } from './io.js'
 import { terminalSafe } from './terminal-text.js'
+import { packageVersion } from './version.js'
 import { runCommand } from './commands/run.js'
 import { validateCommand } from './commands/validate.js'
 import { vizCommand } from './commands/viz.js'
@@ -22,6 +23,7 @@ Usage:
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave schema                 print the JSON Schema of workflow files
+  taskweave --version              print the version
 
 A workflow file's own tools: modules load only in run, and only from the file's directory (or a
 directory given with --allow-tools-from); validate and viz run no code from the file.
@@ -75,6 +77,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
       case 'schema':
         io.stdout(JSON.stringify(workflowJsonSchema(), null, 2))
+        return EXIT.ok
+      case '--version':
+      case '-v':
+      case 'version':
+        io.stdout(packageVersion())
         return EXIT.ok
       case undefined:
       case 'help':
