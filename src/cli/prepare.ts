@@ -39,7 +39,7 @@ export async function prepareWorkflow(engine: Engine, file: string, options: Pre
   for (const module of options.toolModules) await loadToolModule(module, process.cwd(), engine.registry)
   if (options.fileModules === 'load' || fileModules.length === 0) {
     const absolute = fileModules.map((module) => confineWorkflowToolModule(module, file, options.allowToolsFrom ?? []))
-    for (const [i, module] of absolute.entries()) await loadToolModule(module, '/', engine.registry, fileModules[i])
+    for (const [i, module] of absolute.entries()) await loadToolModule(module, '/', engine.registry, { shownAs: fileModules[i] ?? module })
     return { workflow: compileWorkflow(parsed.value, { registry: engine.registry, file, locate: parsed.locate }) }
   }
   const registry = new UncheckedToolRegistry(engine.registry)
