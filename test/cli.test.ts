@@ -18,11 +18,23 @@ beforeAll(ensureBuilt, 120_000)
 
 describe('taskweave CLI', () => {
   it('runs the README main job and prints the report (exit 0)', async () => {
-    const { code, stdout } = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src'])
+    const { code, stdout } = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src', '--verbose'])
     expect(code).toBe(0)
     expect(stdout).toMatch(/run succeeded in [\d.]+s: \d+ succeeded/)
     expect(stdout).toMatch(/"files": \d+/)
     expect(stdout).toContain('task:started list (fs.listDirectory, attempt 1)')
+  })
+
+  it('prints a compact log, not every event, when stdout is not a terminal (the demo)', async () => {
+    const verbose = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src', '--verbose'])
+    const compact = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src'])
+    expect(compact.code).toBe(0)
+    const events = (text: string): string[] => text.split('\n').filter((l) => /^\s+\d+\.\d{3}s (run|task):/.test(l))
+    // Before: one line per event (over a thousand for this demo).
+    expect(events(verbose.stdout).length).toBeGreaterThan(100)
+    expect(events(compact.stdout).length).toBeLessThan(20)
+    expect(compact.stdout).toMatch(/run:started analyse-source/)
+    expect(compact.stdout).toMatch(/run succeeded in [\d.]+s/)
   })
 
   it('exits 1 when the run is partial and 2 on invalid input, naming file, line and task', async () => {

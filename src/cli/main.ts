@@ -18,7 +18,7 @@ import { vizCommand } from './commands/viz.js'
 const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 
 Usage:
-  taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet]
+  taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
                        [--root DIR] [--allow-private-network] [--allow-tools-from DIR]...
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
@@ -45,6 +45,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             concurrency: { type: 'string', short: 'c' },
             json: { type: 'boolean' },
             quiet: { type: 'boolean', short: 'q' },
+            verbose: { type: 'boolean', short: 'V' },
             root: { type: 'string' },
             'allow-private-network': { type: 'boolean' },
             'allow-tools-from': { type: 'string', multiple: true },
@@ -58,6 +59,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
             json: values.json ?? false,
             quiet: values.quiet ?? false,
+            verbose: values.verbose ?? false,
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
             allowPrivateNetwork: values['allow-private-network'] ?? false,
             allowToolsFrom: values['allow-tools-from'] ?? [],

@@ -1,9 +1,14 @@
-/** `taskweave run <file>`: runs a workflow file with live progress, a summary, and an exit code. @module */
+/**
+ * `taskweave run <file>`: runs a workflow file with progress (a live table on a terminal, a compact
+ * log elsewhere, every event with `--verbose`), a summary, and an exit code.
+ * @module
+ */
 import { createEngine } from '../../engine/engine.js'
 import type { RunResult } from '../../engine/report.js'
 import { prepareWorkflow } from '../prepare.js'
 import { createLineView, createLiveView } from '../progress.js'
 import type { ProgressView } from '../progress.js'
+import { createCompactView } from '../compact-view.js'
 import { formatSummary } from '../summary.js'
 import { EXIT, type CliIo } from '../io.js'
 import { cancelOnSignals } from '../signals.js'
@@ -16,6 +21,8 @@ export interface RunCommandArgs {
   readonly concurrency?: number
   readonly json: boolean
   readonly quiet: boolean
+  /** Not on a terminal: print every event instead of the compact log. */
+  readonly verbose?: boolean
   readonly fsRoot?: string
   readonly allowPrivateNetwork: boolean
   /** Directories besides the workflow's own from which its `tools:` modules may load. */
@@ -40,7 +47,13 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
       ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
     })
     if (!args.quiet) {
-      view = io.isTTY && !args.json ? createLiveView(io.stdoutStream, workflow.ids, () => engine.clock.now()) : createLineView(args.json ? (line) => io.stderr(line) : (line) => io.stdout(line))
+      const write = args.json ? (line: string) => io.stderr(line) : (line: string) => io.stdout(line)
+      view =
+        io.isTTY && !args.json
+          ? createLiveView(io.stdoutStream, workflow.ids, () => engine.clock.now())
+          : args.verbose === true
+            ? createLineView(write)
+            : createCompactView(write, engine.clock)
       const sink = view
       handle.onAny((event) => sink.handle(event))
     }
