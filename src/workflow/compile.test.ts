@@ -234,3 +234,23 @@ describe('resolveInputs', () => {
     }
   })
 })
+
+describe('what a newcomer hits first', () => {
+  it('a file that is not a workflow gets one clear problem, not one per key', () => {
+    const packageJson = { name: 'x', version: '1.0.0', scripts: { test: 'vitest' }, dependencies: { zod: '^4' }, devDependencies: {}, license: 'MIT', main: 'index.js' }
+    const issues = issuesOf(packageJson)
+    expect(issues).toHaveLength(1)
+    expect(issues[0]!.message).toBe('this is not a taskweave workflow: a workflow holds "id" and "tasks" (a list of tasks), and this file has "name", "version", "scripts", "dependencies", "devDependencies", "license", …')
+  })
+
+  it('a task written with the seed\'s "dependencies" key is told to use "dependsOn"', () => {
+    const issues = issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' }, dependencies: ['b'] }, { id: 'b', tool: 'llm.summarize', input: { text: 'x' } }] })
+    expect(issues.map((i) => i.message)).toEqual([expect.stringContaining('"dependencies" (use "dependsOn" instead of "dependencies")')])
+  })
+
+  it('a cycle is reported together with an unknown dependency', () => {
+    const task = (id: string, dependsOn: string[]) => ({ id, tool: 'llm.summarize', input: { text: 'x' }, dependsOn })
+    const issues = issuesOf({ id: 'w', tasks: [task('a', ['b', 'zz']), task('b', ['a'])] })
+    expect(issues.map((i) => i.message)).toEqual(['dependency "zz" is not a task of this workflow', expect.stringMatching(/^dependency cycle: (a → b → a|b → a → b)$/)])
+  })
+})
