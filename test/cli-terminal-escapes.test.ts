@@ -19,7 +19,7 @@ describe('terminal escapes from a run', () => {
     )
     await writeFile(join(dir, 'flow.yaml'), 'id: w\ntasks:\n  - id: say\n    tool: evil.say\n  - id: fail\n    tool: evil.fail\n')
     const io = captureIo()
-    expect(await main(['run', join(dir, 'flow.yaml'), '--tools', join(dir, 'tools.ts')], io)).toBe(1)
+    expect(await main(['run', join(dir, 'flow.yaml'), '--tools', join(dir, 'tools.ts'), '--verbose'], io)).toBe(1)
     // The CLI's own colours (when FORCE_COLOR is set) are the only escapes allowed.
     // eslint-disable-next-line no-control-regex -- stripping SGR colour codes
     const text = io.text().replace(/\x1b\[[0-9;]*m/g, '')
