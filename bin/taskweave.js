@@ -1,5 +1,19 @@
 #!/usr/bin/env node
-// The CLI entry: the compiled command-line program lives in dist/ (built by `npm install` through `prepare`).
-import { main } from '../dist/cli/main.js'
+// The CLI entry (`npx taskweave …`). The command-line program is the compiled one in dist/: an
+// installed package ships it built, and a clone builds it with `npm install` (through `prepare`)
+// or `npm run build`. Without it, say so rather than print a module-resolution stack.
+// It exits explicitly once its output is flushed: work a run abandoned (a tool that ignored its
+// abort signal) must not keep the command alive after the summary.
+import { existsSync } from 'node:fs'
 
-process.exitCode = await main(process.argv.slice(2))
+const entry = new URL('../dist/cli/main.js', import.meta.url)
+if (!existsSync(entry)) {
+  process.stderr.write(
+    `taskweave: the compiled CLI is missing (${decodeURIComponent(entry.pathname)}).\n` +
+      'If this is a clone of taskweave, run `npm run build` in it; an installed package ships it built.\n',
+  )
+  process.exit(1)
+}
+const { main } = await import('../dist/cli/main.js')
+const { exitWhenFlushed } = await import('../dist/cli/exit.js')
+await exitWhenFlushed(await main(process.argv.slice(2)))

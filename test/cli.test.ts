@@ -1,25 +1,10 @@
-import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../src/cli/main.js'
+import { bin, collect, ensureBuilt, root, spawnBin } from './cli-bin.js'
 import { captureIo } from './cli-io.js'
-
-const run = promisify(execFile)
-const root = new URL('..', import.meta.url).pathname
-
-async function bin(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(root, 'bin/taskweave.js'), ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
 
 async function workflowFile(text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tw-cli-'))
@@ -28,18 +13,28 @@ async function workflowFile(text: string): Promise<string> {
   return file
 }
 
-beforeAll(async () => {
-  // The bin runs the compiled CLI; `npm install` builds it, but a test run must not depend on that.
-  if (!existsSync(join(root, 'dist/cli/main.js'))) await run('npm', ['run', 'build'], { cwd: root })
-}, 120_000)
+// The bin runs the compiled CLI; `npm install` builds it, but a test run must not depend on that.
+beforeAll(ensureBuilt, 120_000)
 
 describe('taskweave CLI', () => {
   it('runs the README main job and prints the report (exit 0)', async () => {
-    const { code, stdout } = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src'])
+    const { code, stdout } = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src', '--verbose'])
     expect(code).toBe(0)
     expect(stdout).toMatch(/run succeeded in [\d.]+s: \d+ succeeded/)
     expect(stdout).toMatch(/"files": \d+/)
     expect(stdout).toContain('task:started list (fs.listDirectory, attempt 1)')
+  })
+
+  it('prints a compact log, not every event, when stdout is not a terminal (the demo)', async () => {
+    const verbose = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src', '--verbose'])
+    const compact = await bin(['run', 'examples/analyse-source/workflow.yaml', '--input', 'root=src'])
+    expect(compact.code).toBe(0)
+    const events = (text: string): string[] => text.split('\n').filter((l) => /^\s+\d+\.\d{3}s (run|task):/.test(l))
+    // Before: one line per event (over a thousand for this demo).
+    expect(events(verbose.stdout).length).toBeGreaterThan(100)
+    expect(events(compact.stdout).length).toBeLessThan(20)
+    expect(compact.stdout).toMatch(/run:started analyse-source/)
+    expect(compact.stdout).toMatch(/run succeeded in [\d.]+s/)
   })
 
   it('exits 1 when the run is partial and 2 on invalid input, naming file, line and task', async () => {
@@ -85,9 +80,8 @@ describe('taskweave CLI', () => {
 
   it('cancels the run cleanly on SIGINT (exit 1, tasks cancelled)', async () => {
     const file = await workflowFile('id: w\ntools: [' + JSON.stringify(join(root, 'test/fixtures/slow-tools.ts')) + ']\ntasks:\n  - id: slow\n    tool: slow.wait\n    input: { ms: 60000 }\n')
-    const child = spawn(process.execPath, [join(root, 'bin/taskweave.js'), 'run', file, '--json'], { cwd: root })
+    const child = spawnBin(['run', file, '--json', '--allow-tools-from', join(root, 'test/fixtures')])
     let stderr = ''
-    let stdout = ''
     let interrupted = false
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
@@ -96,8 +90,7 @@ describe('taskweave CLI', () => {
         child.kill('SIGINT')
       }
     })
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    const { code, stdout } = await collect(child, 20_000)
     expect(code).toBe(1)
     const result = JSON.parse(stdout)
     expect(result.status).toBe('cancelled')

@@ -1,7 +1,8 @@
 /**
  * Loads user tool modules (`--tools ./my-tools.ts`, or a workflow's `tools:` list): every exported
  * tool (made with `defineTool`), or array of tools, joins the registry. TypeScript modules load
- * through tsx, so no build step is needed.
+ * through tsx (see typescript-loader.ts), so no build step is needed. A module that cannot load is
+ * reported with the reason and what to do about it.
  * @module
  */
 import { existsSync } from 'node:fs'
@@ -11,32 +12,51 @@ import { TaskweaveError } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { isTool } from '../core/tool.js'
 import type { AnyTool } from '../core/tool.js'
+import { ensureTypeScriptLoader, TYPESCRIPT_MODULE } from './typescript-loader.js'
+import type { TsxImporter } from './typescript-loader.js'
 
-let tsxRegistered = false
+/** How {@link loadToolModule} names the module and imports tsx. */
+export interface LoadToolModuleOptions {
+  /** How messages name the module (as the user wrote it). @default the module path */
+  readonly shownAs?: string
+  /** Imports tsx (tests replace it). */
+  readonly importTsx?: TsxImporter
+}
 
 /** Imports `modulePath` (relative to `baseDir`) and registers its tools; returns their names. */
-export async function loadToolModule(modulePath: string, baseDir: string, registry: ToolRegistry): Promise<string[]> {
+export async function loadToolModule(modulePath: string, baseDir: string, registry: ToolRegistry, options: LoadToolModuleOptions = {}): Promise<string[]> {
+  const shownAs = options.shownAs ?? modulePath
   const absolute = resolve(baseDir, modulePath)
   if (!existsSync(absolute)) {
-    throw new TaskweaveError('TW_VALIDATION', `tool module "${modulePath}" does not exist (looked for ${absolute})`, { retryable: false })
+    throw new TaskweaveError('TW_VALIDATION', `tool module "${shownAs}" does not exist (looked for ${absolute})`, { retryable: false })
   }
-  if (/\.(c|m)?tsx?$/.test(absolute) && !tsxRegistered) {
-    const { register } = await import('tsx/esm/api')
-    register()
-    tsxRegistered = true
-  }
+  if (TYPESCRIPT_MODULE.test(absolute)) await ensureTypeScriptLoader(shownAs, options.importTsx)
   let exports: Record<string, unknown>
   try {
     exports = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
   } catch (err) {
-    throw new TaskweaveError('TW_VALIDATION', `cannot load tool module "${modulePath}": ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err })
+    throw new TaskweaveError('TW_VALIDATION', `cannot load tool module "${shownAs}": ${explainLoadFailure(err)}`, { retryable: false, cause: err })
   }
   const tools: AnyTool[] = []
   for (const value of Object.values(exports)) {
     if (isTool(value)) tools.push(value)
     else if (Array.isArray(value)) for (const item of value) if (isTool(item)) tools.push(item)
   }
-  if (tools.length === 0) throw new TaskweaveError('TW_VALIDATION', `tool module "${modulePath}" exports no tool (export values made with defineTool)`, { retryable: false })
+  if (tools.length === 0) throw new TaskweaveError('TW_VALIDATION', `tool module "${shownAs}" exports no tool (export values made with defineTool)`, { retryable: false })
   for (const tool of tools) registry.register(tool)
   return tools.map((tool) => tool.name)
+}
+
+/** The error's own words plus what usually fixes it. */
+export function explainLoadFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  const code = (err as { code?: unknown } | null)?.code
+  const missingPackage = code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find package '([^']+)'/.exec(message ?? '')?.[1] : undefined
+  if (missingPackage !== undefined) return `${message}. Install it in your project (npm i ${missingPackage})`
+  if (code === 'ERR_MODULE_NOT_FOUND') return `${message}. Check the import paths in the module (relative imports need the file extension)`
+  if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
+    return `${message}. The module was loaded as CommonJS; write it with import/export, or name it .mts (or .mjs)`
+  }
+  if (err instanceof SyntaxError) return `${message}. Fix the syntax error in the module`
+  return message ?? String(err)
 }

@@ -9,6 +9,8 @@ import { formatIssue, TaskweaveError, ValidationError } from '../core/errors.js'
 import { workflowJsonSchema } from '../workflow/schema.js'
 import { EXIT, processIo } from './io.js'
 import type { CliIo } from './io.js'
+import { terminalSafe } from './terminal-text.js'
+import { packageVersion } from './version.js'
 import { runCommand } from './commands/run.js'
 import { validateCommand } from './commands/validate.js'
 import { vizCommand } from './commands/viz.js'
@@ -16,11 +18,15 @@ import { vizCommand } from './commands/viz.js'
 const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 
 Usage:
-  taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet]
-                       [--root DIR] [--allow-private-network]
+  taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
+                       [--root DIR] [--allow-private-network] [--allow-tools-from DIR]...
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave schema                 print the JSON Schema of workflow files
+  taskweave --version              print the version
+
+A workflow file's own tools: modules load only in run, and only from the file's directory (or a
+directory given with --allow-tools-from); validate and viz run no code from the file.
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input.`
 
@@ -39,8 +45,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             concurrency: { type: 'string', short: 'c' },
             json: { type: 'boolean' },
             quiet: { type: 'boolean', short: 'q' },
+            verbose: { type: 'boolean', short: 'V' },
             root: { type: 'string' },
             'allow-private-network': { type: 'boolean' },
+            'allow-tools-from': { type: 'string', multiple: true },
           },
         })
         return await runCommand(
@@ -51,8 +59,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
             json: values.json ?? false,
             quiet: values.quiet ?? false,
+            verbose: values.verbose ?? false,
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
             allowPrivateNetwork: values['allow-private-network'] ?? false,
+            allowToolsFrom: values['allow-tools-from'] ?? [],
           },
           io,
         )
@@ -70,6 +80,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       case 'schema':
         io.stdout(JSON.stringify(workflowJsonSchema(), null, 2))
         return EXIT.ok
+      case '--version':
+      case '-v':
+      case 'version':
+        io.stdout(packageVersion())
+        return EXIT.ok
       case undefined:
       case 'help':
       case '--help':
@@ -84,21 +99,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
 }
 
+// Error text may quote a file or a module's own message: shown with its control characters escaped.
 function reportError(err: unknown, io: CliIo): number {
+  const safe = (text: string): string => terminalSafe(text, { multiline: true })
+  if (err instanceof ValidationError && err.issues.length === 1 && err.issues[0] !== undefined) {
+    io.stderr(`invalid workflow: ${terminalSafe(formatIssue(err.issues[0]))}`)
+    return EXIT.invalid
+  }
   if (err instanceof ValidationError) {
     io.stderr(`invalid workflow (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
-    for (const issue of err.issues) io.stderr(`  ${formatIssue(issue)}`)
+    for (const issue of err.issues) io.stderr(`  ${terminalSafe(formatIssue(issue))}`)
     return EXIT.invalid
   }
   if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION')) {
-    io.stderr(`error: ${err.message}`)
+    io.stderr(`error: ${safe(err.message)}`)
     return EXIT.invalid
   }
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-    io.stderr(`error: ${err.message}\n\n${USAGE}`)
+    io.stderr(`error: ${safe(err.message)}\n\n${USAGE}`)
     return EXIT.invalid
   }
-  io.stderr(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  io.stderr(`error: ${safe(err instanceof Error ? (err.stack ?? err.message) : String(err))}`)
   return EXIT.failed
 }
 

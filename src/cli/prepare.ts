@@ -1,15 +1,48 @@
-/** Shared by the CLI commands: read a workflow file, load its tool modules, compile it. @module */
-import { dirname } from 'node:path'
+/**
+ * Shared by the CLI commands: read a workflow file, load its tool modules, compile it.
+ *
+ * `run` imports the modules of the file's `tools:` list, confined to the workflow's directory (or
+ * directories allowed with `--allow-tools-from`). `validate` and `viz` never import them: a file
+ * is checked without running code from it, and the tools those modules would define are reported
+ * as unchecked. Modules given with `--tools` are the user's own choice and load in every command.
+ * @module
+ */
 import type { Engine } from '../engine/engine.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { readWorkflowFile, toolModulesOf } from '../workflow/load.js'
 import { loadToolModule } from './load-tools.js'
+import { confineWorkflowToolModule } from './tool-module-path.js'
+import { UncheckedToolRegistry } from './unchecked-tools.js'
+import type { UncheckedReport } from './unchecked-tools.js'
 
-/** Reads `file`, loads the tool modules it lists and those given with `--tools`, and compiles it. */
-export async function prepareWorkflow(engine: Engine, file: string, toolModules: readonly string[]): Promise<CompiledWorkflow> {
+/** How a command treats the file's own tool modules. */
+export interface PrepareOptions {
+  /** Modules given with `--tools` (relative to the working directory). */
+  readonly toolModules: readonly string[]
+  /** `load`: import the file's modules (confined); `skip`: do not, and report what went unchecked. */
+  readonly fileModules: 'load' | 'skip'
+  /** Directories besides the workflow's own from which the file's modules may load. */
+  readonly allowToolsFrom?: readonly string[]
+}
+
+/** A compiled workflow, and what was not checked when the file's modules were skipped. */
+export interface PreparedWorkflow {
+  readonly workflow: CompiledWorkflow
+  readonly unchecked?: UncheckedReport
+}
+
+/** Reads `file`, loads tool modules as `options` say, and compiles it. */
+export async function prepareWorkflow(engine: Engine, file: string, options: PrepareOptions): Promise<PreparedWorkflow> {
   const parsed = await readWorkflowFile(file)
-  for (const module of toolModules) await loadToolModule(module, process.cwd(), engine.registry)
-  for (const module of toolModulesOf(parsed)) await loadToolModule(module, dirname(file), engine.registry)
-  return compileWorkflow(parsed.value, { registry: engine.registry, file, locate: parsed.locate })
+  const fileModules = toolModulesOf(parsed, file)
+  for (const module of options.toolModules) await loadToolModule(module, process.cwd(), engine.registry)
+  if (options.fileModules === 'load' || fileModules.length === 0) {
+    const absolute = fileModules.map((module) => confineWorkflowToolModule(module, file, options.allowToolsFrom ?? []))
+    for (const [i, module] of absolute.entries()) await loadToolModule(module, '/', engine.registry, { shownAs: fileModules[i] ?? module })
+    return { workflow: compileWorkflow(parsed.value, { registry: engine.registry, file, locate: parsed.locate }) }
+  }
+  const registry = new UncheckedToolRegistry(engine.registry)
+  const workflow = compileWorkflow(parsed.value, { registry, file, locate: parsed.locate })
+  return { workflow, unchecked: { modules: fileModules, tools: registry.unchecked } }
 }

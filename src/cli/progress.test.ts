@@ -37,3 +37,25 @@ describe('progress views', () => {
     expect(frame).toMatch(/fetch\s+succeeded\s+0\.8s attempt 2/)
   })
 })
+
+describe('control characters in event text', () => {
+  const evil = '\x1b]0;pwned\x07\x1b[2J'
+  const failed: TaskweaveEvent = { type: 'task:failed', runId: 'r', at: 0, taskId: 'fetch', attempt: 1, error: { ...error, message: `boom${evil}\nsecond line` } }
+
+  it('are shown as escapes on the event line, which stays one line', () => {
+    expect(describeEvent(failed)).toBe('   0.000s task:failed fetch attempt 1: ECONNRESET boom\\x1b]0;pwned\\x07\\x1b[2J\\nsecond line')
+  })
+
+  it('are shown as escapes in the live table', () => {
+    let written = ''
+    const stream = { write: (text: string) => ((written += text), true), rows: 20 } as unknown as NodeJS.WriteStream
+    const view = createLiveView(stream, ['fetch'], () => 0, 60_000)
+    view.handle({ type: 'run:started', runId: 'r', at: 0, workflowId: `demo${evil}`, taskCount: 1 })
+    view.handle({ type: 'task:progress', runId: 'r', at: 0, taskId: 'fetch', attempt: 1, progress: { message: `half${evil}` } })
+    view.stop()
+    expect(written).toContain('half\\x1b]0;pwned\\x07\\x1b[2J')
+    expect(written).toContain('demo\\x1b]0;pwned')
+    expect(written).not.toContain('\x1b]0;')
+    expect(written).not.toContain('\x07')
+  })
+})

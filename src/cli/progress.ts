@@ -7,6 +7,7 @@ import pc from 'picocolors'
 import type { TaskweaveEvent } from '../observe/events.js'
 import { EVENT_TASK_STATUS } from '../observe/events.js'
 import type { TaskStatus } from '../engine/states.js'
+import { terminalSafe } from './terminal-text.js'
 
 /** A sink for run events that renders them. */
 export interface ProgressView {
@@ -46,8 +47,15 @@ export function createLineView(write: (line: string) => void): ProgressView {
   }
 }
 
-/** Text of one event, e.g. `task:failed fetch attempt 2: TW_TIMEOUT task "fetch" … timed out`. */
+/**
+ * Text of one event on one line, e.g. `task:failed fetch attempt 2: TW_TIMEOUT task "fetch" … timed
+ * out`. Control characters from the run (error messages, progress notes) are shown as escapes.
+ */
 export function describeEvent(event: TaskweaveEvent, origin = 0): string {
+  return terminalSafe(eventText(event, origin))
+}
+
+function eventText(event: TaskweaveEvent, origin: number): string {
   const t = `${((event.at - origin) / 1000).toFixed(3).padStart(8)}s`
   switch (event.type) {
     case 'run:started':
@@ -102,7 +110,7 @@ export function createLiveView(stream: NodeJS.WriteStream, taskIds: readonly str
       .filter((s) => (counts.get(s) ?? 0) > 0)
       .map((s) => `${ICON[s]} ${counts.get(s)} ${s}`)
       .join('  ')
-    const header = `${pc.bold(title)}  ${elapsed}s  ${summary}${retries > 0 ? `  ${pc.yellow(`${retries} retries`)}` : ''}`
+    const header = `${pc.bold(terminalSafe(title))}  ${elapsed}s  ${summary}${retries > 0 ? `  ${pc.yellow(`${retries} retries`)}` : ''}`
     const budget = Math.max(5, (stream.rows || 30) - 3)
     const all = [...rows.entries()]
     // Running and failing tasks matter most when the table cannot show every task.
@@ -112,7 +120,7 @@ export function createLiveView(stream: NodeJS.WriteStream, taskIds: readonly str
     for (const [id, row] of shown) {
       const time = row.startedAt === undefined ? '' : `${(((row.finishedAt ?? now()) - row.startedAt) / 1000).toFixed(1)}s`
       const attempts = row.attempts > 1 ? pc.yellow(` attempt ${row.attempts}`) : ''
-      lines.push(`  ${ICON[row.status]} ${id.padEnd(24)} ${row.status.padEnd(9)} ${time.padStart(7)}${attempts}${row.note ? pc.dim(`  ${row.note}`) : ''}`)
+      lines.push(`  ${ICON[row.status]} ${terminalSafe(id).padEnd(24)} ${row.status.padEnd(9)} ${time.padStart(7)}${attempts}${row.note ? pc.dim(`  ${terminalSafe(row.note)}`) : ''}`)
     }
     if (shown.length < all.length) lines.push(pc.dim(`  … ${all.length - shown.length} more`))
     return lines

@@ -1,26 +1,31 @@
 /** The summary printed when a run ends. @module */
 import pc from 'picocolors'
 import type { RunResult } from '../engine/report.js'
+import { terminalSafe } from './terminal-text.js'
 
-/** Human-readable summary: status, counts, and each failure with its error and what it blocked. */
+/**
+ * Human-readable summary: status, counts, and each failure with its error and what it blocked.
+ * Text from the run is passed through {@link terminalSafe}: it may hold terminal escapes.
+ */
 export function formatSummary(result: RunResult, options: { readonly outputs?: readonly string[] } = {}): string {
   const colour = result.status === 'succeeded' ? pc.green : result.status === 'partial' ? pc.yellow : pc.red
   const counts = Object.entries(result.counts)
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${status}`)
     .join(', ')
-  const lines = [`${colour(pc.bold(`run ${result.status}`))} in ${(result.durationMs / 1000).toFixed(2)}s: ${counts}${result.reason ? ` (${result.reason})` : ''}`]
+  const lines = [`${colour(pc.bold(`run ${result.status}`))} in ${(result.durationMs / 1000).toFixed(2)}s: ${counts}${result.reason ? ` (${terminalSafe(result.reason)})` : ''}`]
   for (const id of result.failed) {
     const task = result.tasks[id]
     if (task === undefined) continue
-    lines.push(`  ${pc.red('✖')} ${id} (${task.tool}, ${task.attempts} attempt${task.attempts === 1 ? '' : 's'}): ${task.error?.code ?? ''} ${task.error?.message ?? ''}`)
-    if (task.blocked && task.blocked.length > 0) lines.push(pc.dim(`      blocked: ${task.blocked.join(', ')}`))
+    const error = terminalSafe(`${task.error?.code ?? ''} ${task.error?.message ?? ''}`)
+    lines.push(`  ${pc.red('✖')} ${terminalSafe(id)} (${terminalSafe(task.tool)}, ${task.attempts} attempt${task.attempts === 1 ? '' : 's'}): ${error}`)
+    if (task.blocked && task.blocked.length > 0) lines.push(pc.dim(`      blocked: ${terminalSafe(task.blocked.join(', '))}`))
   }
   for (const id of options.outputs ?? []) {
     const task = result.tasks[id]
     if (task?.output === undefined) continue
     const text = typeof task.output === 'string' ? task.output : JSON.stringify(task.output, null, 2)
-    lines.push('', pc.bold(`${id}:`), text)
+    lines.push('', pc.bold(`${terminalSafe(id)}:`), terminalSafe(text, { multiline: true }))
   }
   return lines.join('\n')
 }

@@ -34,3 +34,12 @@ describe('worker modules', () => {
     expect(THREAD_ENTRY).toEqual({ filename: expect.stringMatching(/src[\\/]workers[\\/]thread-entry\.ts$/), isTypeScript: true })
   })
 })
+
+describe('tsx for TypeScript worker modules', () => {
+  it('asks to install tsx when it cannot be resolved', () => {
+    const missing = (): string => {
+      throw Object.assign(new Error("Cannot find module 'tsx'"), { code: 'MODULE_NOT_FOUND' })
+    }
+    expect(() => tsxLoaderUrl(missing)).toThrow('a TypeScript worker module needs tsx, which is not installed: install it in your project (npm i -D tsx)')
+  })
+})

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { isAbsolute } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { InvalidOptionError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
 
 const TS_EXTENSION = /\.[mc]?ts$/i
 // What a process started by `tsx file.ts` or `node --import tsx` carries in its execArgv.
@@ -43,9 +43,23 @@ export function loadsTsx(execArgv: readonly string[]): boolean {
 
 let tsxLoader: string | undefined
 
-/** The file URL of tsx's loader, as `--import` wants it. */
-export function tsxLoaderUrl(): string {
-  tsxLoader ??= pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+/**
+ * The file URL of tsx's loader, as `--import` wants it. tsx is an optional peer dependency, needed
+ * only for TypeScript worker modules: when it is missing, `TW_INVALID_OPTION` says to install it.
+ */
+export function tsxLoaderUrl(resolveTsx?: () => string): string {
+  if (tsxLoader !== undefined && resolveTsx === undefined) return tsxLoader
+  resolveTsx ??= () => createRequire(import.meta.url).resolve('tsx')
+  let path: string
+  try {
+    path = resolveTsx()
+  } catch (err) {
+    throw new TaskweaveError('TW_INVALID_OPTION', 'a TypeScript worker module needs tsx, which is not installed: install it in your project (npm i -D tsx), or point the worker tool at compiled JavaScript', {
+      retryable: false,
+      cause: err,
+    })
+  }
+  tsxLoader = pathToFileURL(path).href
   return tsxLoader
 }
 

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { serializeError, TaskweaveError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
+import { uncloneableReason } from './cloneable.js'
 
 /** What the main thread posts. */
 export interface ThreadTask {
@@ -61,9 +62,18 @@ export default async function runThreadTask(task: ThreadTask): Promise<ThreadRes
     })
     return { ok: false, error: serializeError(error) }
   }
+  let value: unknown
   try {
-    return { ok: true, value: await (fn as (input: unknown) => unknown)(task.input) }
+    value = await (fn as (input: unknown) => unknown)(task.input)
   } catch (err) {
     return { ok: false, error: serializeError(err) }
   }
+  // Posting an uncloneable value would throw inside the thread after the task ended (see cloneable.ts).
+  const uncloneable = uncloneableReason(value)
+  if (uncloneable === undefined) return { ok: true, value }
+  const error = new TaskweaveError('TW_WORKER_OUTPUT', `${task.filename} export "${task.exportName}" returned a value that cannot be sent back from its thread: ${uncloneable}. Return plain data (objects, arrays, strings, numbers, booleans, null)`, {
+    retryable: false,
+    details: { module: task.filename, exportName: task.exportName },
+  })
+  return { ok: false, error: serializeError(error) }
 }

@@ -164,7 +164,8 @@ function checkOutput<Output>(value: unknown, schema: z.ZodType<Output> | undefin
  */
 function workerFailed(err: unknown, where: Readonly<Record<string, string>>): unknown {
   if (TaskweaveError.is(err)) return err
-  const message = err instanceof Error ? err.message : String(err)
+  // A thread's own error may arrive as a plain object (a DOMException does): its message still says what happened.
+  const message = err instanceof Error ? err.message : typeof (err as { message?: unknown } | null)?.message === 'string' ? (err as { message: string }).message : String(err)
   return new TaskweaveError('TW_WORKER_FAILED', `worker tool "${where['tool']}" failed in its thread: ${message}`, { cause: err, details: where })
 }
 

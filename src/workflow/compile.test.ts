@@ -208,6 +208,19 @@ describe('resolveInputs', () => {
     expect(issuesFor({ doc: 'x'.repeat(100) }, 64)).toEqual([expect.stringContaining('is 102 B as JSON; the limit is 64 B')])
   })
 
+  it('refuses integers a number would round instead of changing them; a string input keeps the text', () => {
+    const big = compileWorkflow({ id: 'w', inputs: { n: { type: 'number' }, list: { type: 'array', required: false }, id: { type: 'string', required: false } }, tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' } }] }, { registry })
+    for (const given of [{ n: '9007199254740993' }, { n: '1', list: '[9007199254740993]' }]) {
+      try {
+        resolveInputs(big, given)
+        expect.unreachable('the input was rounded')
+      } catch (err) {
+        expect((err as ValidationError).issues[0]!.message).toMatch(/^input "(n|list)" holds the integer 9007199254740993, beyond what a number holds exactly .* type: string/)
+      }
+    }
+    expect(resolveInputs(big, { n: '9007199254740991', id: '9007199254740993' })).toMatchObject({ n: 9007199254740991, id: '9007199254740993' })
+  })
+
   it('names missing, mistyped and undeclared inputs', () => {
     expect(() => resolveInputs(compiled, { flag: 'maybe', extra: 1 })).toThrow(ValidationError)
     try {
@@ -219,5 +232,25 @@ describe('resolveInputs', () => {
         'input "flag" must be a boolean; received "maybe"',
       ])
     }
+  })
+})
+
+describe('what a newcomer hits first', () => {
+  it('a file that is not a workflow gets one clear problem, not one per key', () => {
+    const packageJson = { name: 'x', version: '1.0.0', scripts: { test: 'vitest' }, dependencies: { zod: '^4' }, devDependencies: {}, license: 'MIT', main: 'index.js' }
+    const issues = issuesOf(packageJson)
+    expect(issues).toHaveLength(1)
+    expect(issues[0]!.message).toBe('this is not a taskweave workflow: a workflow holds "id" and "tasks" (a list of tasks), and this file has "name", "version", "scripts", "dependencies", "devDependencies", "license", …')
+  })
+
+  it('a task written with the seed\'s "dependencies" key is told to use "dependsOn"', () => {
+    const issues = issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' }, dependencies: ['b'] }, { id: 'b', tool: 'llm.summarize', input: { text: 'x' } }] })
+    expect(issues.map((i) => i.message)).toEqual([expect.stringContaining('"dependencies" (use "dependsOn" instead of "dependencies")')])
+  })
+
+  it('a cycle is reported together with an unknown dependency', () => {
+    const task = (id: string, dependsOn: string[]) => ({ id, tool: 'llm.summarize', input: { text: 'x' }, dependsOn })
+    const issues = issuesOf({ id: 'w', tasks: [task('a', ['b', 'zz']), task('b', ['a'])] })
+    expect(issues.map((i) => i.message)).toEqual(['dependency "zz" is not a task of this workflow', expect.stringMatching(/^dependency cycle: (a → b → a|b → a → b)$/)])
   })
 })

@@ -19,6 +19,8 @@ import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
 import type { TaskGraph } from './task-graph.js'
 import { IdIndex } from './id-index.js'
+import { firstInexactInteger, inexactIntegerMessage } from './exact-integers.js'
+import { keyHint, notAWorkflow } from './not-a-workflow.js'
 
 export { compileTaskSpec, itemShape, resolveRetry, TaskCompileCache } from './compile-task.js'
 export type { TaskCompileContext, TaskShape } from './compile-task.js'
@@ -101,6 +103,11 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     })
   }
 
+  const notWorkflow = notAWorkflow(definition)
+  if (notWorkflow !== undefined) {
+    issue([], notWorkflow)
+    throw new ValidationError(issues)
+  }
   const parsed = workflowShellSchema.safeParse(definition)
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
@@ -114,8 +121,9 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   const tasks = rawTasks as TaskSpec[]
   const index = indexTasks(tasks, (path, message, taskId) => issue(['tasks', ...path], message, taskId ?? taskIdAt(definition, ['tasks', ...path])))
   const { shapes, graph } = compileTasks(tasks, index, spec, options.registry, (at, path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id))
-  if (issues.length > 0) throw new ValidationError(issues)
   const { ids, indexById } = index
+  // The cycle check runs even when other problems were found: every problem is reported at once
+  // (dependencies that did not resolve are simply not in the graph).
   const built = graph.finish()
   // Kahn's order doubles as the cycle check: a task left out of it sits on (or behind) a cycle,
   // and only then is the slower search for the cycle's path run.
@@ -204,7 +212,7 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
     } else {
       const checked = taskSchema.safeParse(raw)
       if (!checked.success) {
-        for (const zodIssue of checked.error.issues) issue([i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')], zodIssue.message)
+        for (const zodIssue of checked.error.issues) issue([i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')], zodIssue.message + keyHint(zodIssue))
         continue
       }
       id = checked.data.id
@@ -325,6 +333,11 @@ export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record
         issues.push({ ...file, field: `inputs.${name}`, message: `required input "${name}" is missing` })
         continue
       } else continue
+    }
+    const inexact = typeof value === 'string' && input.type !== 'string' ? firstInexactInteger(value) : undefined
+    if (inexact !== undefined) {
+      issues.push({ ...file, field: `inputs.${name}`, message: inexactIntegerMessage(name, inexact) })
+      continue
     }
     const coerced = coerce(value, input.type)
     if (coerced === undefined) issues.push({ ...file, field: `inputs.${name}`, message: `input "${name}" must be a ${input.type}; received ${JSON.stringify(value)}` })

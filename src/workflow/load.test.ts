@@ -175,3 +175,31 @@ describe('the two YAML readers', () => {
     expect(parseIssues(bomb)[0]!.message).toMatch(/alias/i)
   })
 })
+
+describe('deep nesting', () => {
+  // Before the cap was checked on the text, both parsers overflowed the stack on these.
+  it('reports flow nesting beyond the cap with file, line and column, not a stack overflow', () => {
+    for (const [text, line] of [[`id: w\ntasks: []\nx: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`, 3], [`{"id": "w", "tasks": [], "x": ${'{"a": '.repeat(20_000)}1${'}'.repeat(20_000)}}`, 1]] as const) {
+      const issues = parseIssues(text)
+      expect(issues).toHaveLength(1)
+      expect(issues[0]).toMatchObject({ file: 'flow.yaml', message: 'the document is nested deeper than 64 levels', line })
+    }
+  })
+
+  it('reports block nesting the parser cannot follow with the same words, once', () => {
+    const dashes = `id: w\ntasks: []\nx:\n  ${'- '.repeat(5000)}a\n`
+    const mappings = `id: w\ntasks: []\nx:\n${Array.from({ length: 2000 }, (_, i) => `${' '.repeat(i + 1)}k:`).join('\n')} 1\n`
+    for (const text of [dashes, mappings]) {
+      const issues = parseIssues(text)
+      expect(issues).toHaveLength(1)
+      expect(issues[0]).toMatchObject({ file: 'flow.yaml', message: 'the document is nested deeper than 64 levels', line: expect.any(Number) })
+      expect(issues[0]!.message).not.toMatch(/call stack/)
+    }
+  })
+
+  it('does not count brackets inside quotes, comments, plain text and block scalars', () => {
+    const deep = '['.repeat(100)
+    const text = `id: w\ntasks: []\na: "${deep}"\nb: '${deep}'\n# ${deep}\nc: x${deep}\nd: |\n  ${deep}\n  ${deep}\ne: ok\n`
+    expect((parseWorkflowText(text, 'flow.yaml').value as { e: string }).e).toBe('ok')
+  })
+})

@@ -11,7 +11,6 @@
  * issues. Both apply the YAML 1.2 core schema; a test checks they agree on every file both accept.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises'
 import { CORE_SCHEMA, defineMappingTag, load as loadPlainYaml } from 'js-yaml'
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml'
 import type { Document } from 'yaml'
@@ -20,6 +19,8 @@ import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { compileWorkflow } from './compile.js'
 import type { CompiledWorkflow } from './compile.js'
+import { readRegularFile } from './read-bounded.js'
+import { findFlowNestingExcess, NESTING_OVERFLOW, nestingMessage } from './nesting.js'
 
 /** Limits applied while reading a workflow file. */
 export interface LoadOptions {
@@ -40,6 +41,10 @@ export interface ParsedWorkflowText {
 /** Parses YAML or JSON text; throws {@link ValidationError} with line and column on malformed input. */
 export function parseWorkflowText(text: string, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> = {}): ParsedWorkflowText {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+  // Before either parser: both recurse per level and would overflow the stack on deep brackets.
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
+  const excess = findFlowNestingExcess(body, maxDepth)
+  if (excess !== undefined) throw new ValidationError([{ ...(file !== undefined ? { file } : {}), message: nestingMessage(maxDepth), ...excess }])
   const fast = parsePlain(body)
   if (fast === NOT_PLAIN) return parseWithPositions(body, file, options)
   checkShape(fast, file, options)
@@ -60,6 +65,7 @@ export function parseWorkflowText(text: string, file: string | undefined, option
 }
 
 const NOT_PLAIN = Symbol('not plain')
+const DEFAULT_MAX_DEPTH = 64
 
 /**
  * Mappings for the fast read: string keys only. `js-yaml` would turn a key such as `0x10`, `1.10`
@@ -136,10 +142,14 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     }
   }
   if (problems.length > 0) {
+    // One stack overflow is reported once, where it was first seen.
+    const overflow = problems.find((problem) => NESTING_OVERFLOW.test(problem.message))
     throw new ValidationError(
-      problems.map((problem) => {
+      (overflow ? [overflow] : problems).map((problem) => {
         const pos = problem.linePos?.[0]
-        return { ...fileField, message: problem.message.split('\n')[0] ?? problem.message, ...(pos ? { line: pos.line, column: pos.col } : {}) }
+        // The parser reports its own stack overflow (block nesting the text scan does not count) as a problem.
+        const message = NESTING_OVERFLOW.test(problem.message) ? nestingMessage(options.maxDepth ?? DEFAULT_MAX_DEPTH) : (problem.message.split('\n')[0] ?? problem.message)
+        return { ...fileField, message, ...(pos ? { line: pos.line, column: pos.col } : {}) }
       }),
     )
   }
@@ -148,7 +158,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     // maxAliasCount caps alias expansion: a small file cannot expand into gigabytes.
     value = doc.toJS({ maxAliasCount: 100 })
   } catch (err) {
-    const message = err instanceof RangeError ? 'the document is nested too deeply' : err instanceof Error ? err.message : String(err)
+    const message = err instanceof RangeError ? nestingMessage(options.maxDepth ?? DEFAULT_MAX_DEPTH) : err instanceof Error ? err.message : String(err)
     throw new ValidationError([{ ...fileField, message }])
   }
   checkShape(value, file, options)
@@ -187,8 +197,8 @@ function duplicateKey(doc: Document.Parsed): number | undefined {
 /** A workflow file holds a mapping, nested no deeper than the limit. */
 function checkShape(value: unknown, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'>): void {
   const fileField = file !== undefined ? { file } : {}
-  const maxDepth = options.maxDepth ?? 64
-  if (depthOf(value) > maxDepth) throw new ValidationError([{ ...fileField, message: `the document is nested deeper than ${maxDepth} levels` }])
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
+  if (depthOf(value) > maxDepth) throw new ValidationError([{ ...fileField, message: nestingMessage(maxDepth) }])
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError([{ ...fileField, message: 'a workflow file must hold a mapping (id, tasks, …)' }])
   }
@@ -207,18 +217,10 @@ function depthOf(root: unknown): number {
   return max
 }
 
-/** Reads and parses a workflow file (size limit, UTF-8 check) without compiling it. */
+/** Reads and parses a workflow file (regular files only, size limit, UTF-8 check) without compiling it. */
 export async function readWorkflowFile(file: string, options: LoadOptions = {}): Promise<ParsedWorkflowText> {
   options.signal?.throwIfAborted()
-  const maxBytes = options.maxBytes ?? 10 * 1024 * 1024
-  let size: number
-  try {
-    size = (await stat(file)).size
-  } catch (err) {
-    throw new ValidationError([{ file, message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
-  }
-  if (size > maxBytes) throw new ValidationError([{ file, message: `the file is ${size} bytes; the limit is ${maxBytes}` }])
-  const bytes = await readFile(file, options.signal ? { signal: options.signal } : {})
+  const bytes = await readRegularFile(file, options.maxBytes ?? 10 * 1024 * 1024, options.signal)
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
@@ -235,11 +237,11 @@ export async function loadWorkflowFile(file: string, registry: ToolRegistry, opt
 }
 
 /** Reads the `tools:` module list of a workflow file without compiling it (to load them first). */
-export function toolModulesOf(parsed: ParsedWorkflowText): string[] {
+export function toolModulesOf(parsed: ParsedWorkflowText, file?: string): string[] {
   const tools = (parsed.value as { tools?: unknown }).tools
   if (tools === undefined) return []
   if (!Array.isArray(tools) || !tools.every((t) => typeof t === 'string')) {
-    throw new TaskweaveError('TW_VALIDATION', '"tools" must be a list of module paths', { retryable: false })
+    throw new TaskweaveError('TW_VALIDATION', `${file !== undefined ? `${file}: ` : ''}"tools" must be a list of module paths`, { retryable: false })
   }
   return tools
 }

@@ -1,11 +1,17 @@
-/** `taskweave run <file>`: runs a workflow file with live progress, a summary, and an exit code. @module */
+/**
+ * `taskweave run <file>`: runs a workflow file with progress (a live table on a terminal, a compact
+ * log elsewhere, every event with `--verbose`), a summary, and an exit code.
+ * @module
+ */
 import { createEngine } from '../../engine/engine.js'
 import type { RunResult } from '../../engine/report.js'
 import { prepareWorkflow } from '../prepare.js'
 import { createLineView, createLiveView } from '../progress.js'
 import type { ProgressView } from '../progress.js'
+import { createCompactView } from '../compact-view.js'
 import { formatSummary } from '../summary.js'
 import { EXIT, type CliIo } from '../io.js'
+import { cancelOnSignals } from '../signals.js'
 
 /** Parsed arguments of `run`. */
 export interface RunCommandArgs {
@@ -15,8 +21,12 @@ export interface RunCommandArgs {
   readonly concurrency?: number
   readonly json: boolean
   readonly quiet: boolean
+  /** Not on a terminal: print every event instead of the compact log. */
+  readonly verbose?: boolean
   readonly fsRoot?: string
   readonly allowPrivateNetwork: boolean
+  /** Directories besides the workflow's own from which its `tools:` modules may load. */
+  readonly allowToolsFrom?: readonly string[]
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -26,17 +36,9 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     ...(args.concurrency !== undefined ? { concurrency: Math.max(64, args.concurrency) } : {}),
     builtins: { fs: { root: args.fsRoot ?? process.cwd() }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
   })
-  const workflow = await prepareWorkflow(engine, args.file, args.tools)
+  const { workflow } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'load', allowToolsFrom: args.allowToolsFrom ?? [] })
   const controller = new AbortController()
-  let interrupts = 0
-  const onSigint = (): void => {
-    interrupts++
-    if (interrupts === 1) {
-      io.stderr('\ncancelling the run (press Ctrl-C again to quit at once)…')
-      controller.abort(new Error('interrupted (SIGINT)'))
-    } else process.exit(130)
-  }
-  process.on('SIGINT', onSigint)
+  const stopListening = cancelOnSignals(controller, (text) => io.stderr(text))
   let view: ProgressView | undefined
   try {
     const handle = engine.start(workflow, {
@@ -45,7 +47,13 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
       ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
     })
     if (!args.quiet) {
-      view = io.isTTY && !args.json ? createLiveView(io.stdoutStream, workflow.ids, () => engine.clock.now()) : createLineView(args.json ? (line) => io.stderr(line) : (line) => io.stdout(line))
+      const write = args.json ? (line: string) => io.stderr(line) : (line: string) => io.stdout(line)
+      view =
+        io.isTTY && !args.json
+          ? createLiveView(io.stdoutStream, workflow.ids, () => engine.clock.now())
+          : args.verbose === true
+            ? createLineView(write)
+            : createCompactView(write, engine.clock)
       const sink = view
       handle.onAny((event) => sink.handle(event))
     }
@@ -60,6 +68,6 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     return result.status === 'succeeded' ? EXIT.ok : EXIT.failed
   } finally {
     view?.stop()
-    process.off('SIGINT', onSigint)
+    stopListening()
   }
 }

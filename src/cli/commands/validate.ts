@@ -3,19 +3,30 @@ import { createEngine } from '../../engine/engine.js'
 import { prepareWorkflow } from '../prepare.js'
 import { EXIT, type CliIo } from '../io.js'
 import { ValidationError } from '../../core/errors.js'
+import { uncheckedNote } from '../unchecked-tools.js'
+import { terminalSafe } from '../terminal-text.js'
 
-/** Validates; prints a one-line summary (or JSON with `--json`). Errors propagate as ValidationError. */
+/**
+ * Validates without running code from the file (its `tools:` modules are not imported); prints a
+ * one-line summary and a note on what went unchecked (or JSON with `--json`). Errors propagate as
+ * ValidationError.
+ */
 export async function validateCommand(args: { readonly file: string; readonly tools: readonly string[]; readonly json: boolean }, io: CliIo): Promise<number> {
   await using engine = createEngine()
-  let workflow
+  let prepared
   try {
-    workflow = await prepareWorkflow(engine, args.file, args.tools)
+    prepared = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'skip' })
   } catch (err) {
     // With --json the answer is JSON either way; the exit code still says the workflow is invalid.
     if (args.json && err instanceof ValidationError) io.stdout(JSON.stringify({ valid: false, issues: err.issues }))
     throw err
   }
-  if (args.json) io.stdout(JSON.stringify({ valid: true, workflowId: workflow.id, tasks: workflow.size, hash: workflow.hash }))
-  else io.stdout(`${args.file}: valid workflow "${workflow.id}" with ${workflow.size} task${workflow.size === 1 ? '' : 's'}`)
+  const { workflow, unchecked } = prepared
+  if (args.json) io.stdout(JSON.stringify({ valid: true, workflowId: workflow.id, tasks: workflow.size, hash: workflow.hash, ...(unchecked ? { unchecked } : {}) }))
+  else {
+    io.stdout(`${terminalSafe(args.file)}: valid workflow "${terminalSafe(workflow.id)}" with ${workflow.size} task${workflow.size === 1 ? '' : 's'}`)
+    const note = uncheckedNote(unchecked)
+    if (note !== undefined) io.stderr(note)
+  }
   return EXIT.ok
 }

@@ -3,6 +3,8 @@ import { createEngine } from '../../engine/engine.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { prepareWorkflow } from '../prepare.js'
 import { EXIT, type CliIo } from '../io.js'
+import { uncheckedNote } from '../unchecked-tools.js'
+import { terminalSafe } from '../terminal-text.js'
 
 /** Diagram formats `viz` writes. */
 export type VizFormat = 'mermaid' | 'dot'
@@ -13,13 +15,14 @@ export function renderGraph(workflow: CompiledWorkflow, format: VizFormat): stri
     const task = workflow.tasks[i]
     if (task === undefined) return ''
     const extras = [task.toolName, task.forEach ? 'forEach' : '', task.when ? `when ${task.when.source}` : ''].filter(Boolean).join(', ')
-    return `${task.id}\n${extras}`
+    // Ids and conditions come from the file: control characters are shown, not sent to the terminal.
+    return `${terminalSafe(task.id)}\n${terminalSafe(extras)}`
   }
   if (format === 'dot') {
     const quote = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`
-    const lines = [`digraph ${quote(workflow.id)} {`, '  rankdir=LR;', '  node [shape=box, style=rounded];']
-    for (const task of workflow.tasks) lines.push(`  ${quote(task.id)} [label=${quote(label(task.index))}];`)
-    for (const task of workflow.tasks) for (const child of task.children) lines.push(`  ${quote(task.id)} -> ${quote(workflow.tasks[child]?.id ?? '')};`)
+    const lines = [`digraph ${quote(terminalSafe(workflow.id))} {`, '  rankdir=LR;', '  node [shape=box, style=rounded];']
+    for (const task of workflow.tasks) lines.push(`  ${quote(terminalSafe(task.id))} [label=${quote(label(task.index))}];`)
+    for (const task of workflow.tasks) for (const child of task.children) lines.push(`  ${quote(terminalSafe(task.id))} -> ${quote(terminalSafe(workflow.tasks[child]?.id ?? ''))};`)
     lines.push('}')
     return lines.join('\n')
   }
@@ -32,10 +35,12 @@ export function renderGraph(workflow: CompiledWorkflow, format: VizFormat): stri
   return lines.join('\n')
 }
 
-/** Prints the graph. */
+/** Prints the graph, without running code from the file (its `tools:` modules are not imported). */
 export async function vizCommand(args: { readonly file: string; readonly tools: readonly string[]; readonly format: VizFormat }, io: CliIo): Promise<number> {
   await using engine = createEngine()
-  const workflow = await prepareWorkflow(engine, args.file, args.tools)
+  const { workflow, unchecked } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'skip' })
   io.stdout(renderGraph(workflow, args.format))
+  const note = uncheckedNote(unchecked)
+  if (note !== undefined) io.stderr(note)
   return EXIT.ok
 }

@@ -1,0 +1,31 @@
+/**
+ * Stopping `taskweave run` from outside. Ctrl-C (SIGINT), SIGTERM (what systemd, `docker stop` and
+ * CI timeouts send) and SIGHUP (the terminal went away) all mean the same: cancel the run, which
+ * aborts every running tool's signal, and let the command print its summary and exit as a
+ * cancelled run does. A second signal means "now": the process exits at once with 128 + the
+ * signal's number, as a shell reports a process killed by it.
+ * @module
+ */
+import { constants } from 'node:os'
+
+/** The signals that cancel a run. */
+export const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/**
+ * Listens for {@link CANCEL_SIGNALS}: the first aborts `controller` with
+ * `interrupted (<signal>)`, the next exits the process. Returns the function that stops listening.
+ */
+export function cancelOnSignals(controller: AbortController, say: (text: string) => void): () => void {
+  let received = 0
+  const listener = (signal: NodeJS.Signals): void => {
+    received++
+    if (received > 1) process.exit(128 + (constants.signals[signal] ?? 0))
+    const again = signal === 'SIGINT' ? 'press Ctrl-C again' : `send ${signal} again`
+    say(`\n${signal === 'SIGINT' ? '' : `${signal} received: `}cancelling the run (${again} to quit at once)…`)
+    controller.abort(new Error(`interrupted (${signal})`))
+  }
+  for (const signal of CANCEL_SIGNALS) process.on(signal, listener)
+  return () => {
+    for (const signal of CANCEL_SIGNALS) process.off(signal, listener)
+  }
+}

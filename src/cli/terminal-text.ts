@@ -1,0 +1,33 @@
+/**
+ * Text from a run (task output, error messages, progress notes, ids, reasons, file contents quoted
+ * in errors) is data, and a terminal obeys control characters in data: an `ESC [ 2 J` in a tool's
+ * error clears the screen, an OSC sequence sets the window title or writes a hyperlink, a CR
+ * overwrites the line before it. Every CLI printer passes such text through {@link terminalSafe},
+ * which shows each control character as a visible escape instead (`\x1b`, `\u009b`), so what the
+ * user reads is what the run produced. The CLI's own colours are added after this, by the printer.
+ * @module
+ */
+
+// C0 controls, DEL, C1 controls, and the Unicode controls that reorder or break lines.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+// eslint-disable-next-line no-control-regex -- the same set without the line feed
+const CONTROL_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+function visible(c: string): string {
+  const code = c.charCodeAt(0)
+  if (c === '\t') return '\\t'
+  if (c === '\r') return '\\r'
+  if (c === '\n') return '\\n'
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+}
+
+/**
+ * `text` with every control character shown as an escape. `multiline: true` keeps line feeds
+ * (for outputs printed as blocks); elsewhere a line feed is escaped too, so one event stays one line.
+ */
+export function terminalSafe(text: string, options: { readonly multiline?: boolean } = {}): string {
+  const pattern = options.multiline === true ? CONTROL_BUT_NEWLINE : CONTROL
+  pattern.lastIndex = 0
+  return pattern.test(text) ? text.replace(pattern, visible) : text
+}

@@ -1,0 +1,38 @@
+/**
+ * Words for the two mistakes a newcomer makes first. Pointing `taskweave validate` at a file that
+ * is not a workflow at all (a package.json, a compose file) gives one sentence saying so, not one
+ * schema error per key. And a task written in the shape of the LAIOS seed, with `dependencies:`,
+ * is told that taskweave calls it `dependsOn`.
+ * @module
+ */
+
+/** Keys other task formats use, and the taskweave field meant. */
+const TASK_KEY_HINTS: Readonly<Record<string, string>> = {
+  dependencies: 'dependsOn',
+  depends_on: 'dependsOn',
+  deps: 'dependsOn',
+  needs: 'dependsOn',
+  after: 'dependsOn',
+  params: 'input',
+  parameters: 'input',
+  args: 'input',
+}
+
+/** A hint to append to a schema issue about unknown task keys, or ''. */
+export function keyHint(issue: { readonly code?: string; readonly keys?: readonly string[] }): string {
+  if (issue.code !== 'unrecognized_keys' || issue.keys === undefined) return ''
+  const hints = issue.keys.filter((key) => Object.hasOwn(TASK_KEY_HINTS, key)).map((key) => `use "${TASK_KEY_HINTS[key]}" instead of "${key}"`)
+  return hints.length > 0 ? ` (${hints.join('; ')})` : ''
+}
+
+/**
+ * Why `definition` is not a workflow at all (a mapping with neither `id` nor `tasks`), or undefined
+ * when it may be one and the schema should word its problems.
+ */
+export function notAWorkflow(definition: unknown): string | undefined {
+  if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) return undefined
+  if (Object.hasOwn(definition, 'id') || Object.hasOwn(definition, 'tasks')) return undefined
+  const keys = Object.keys(definition)
+  const shown = keys.slice(0, 6).map((key) => `"${key}"`).join(', ')
+  return `this is not a taskweave workflow: a workflow holds "id" and "tasks" (a list of tasks)${keys.length > 0 ? `, and this file has ${shown}${keys.length > 6 ? ', …' : ''}` : ''}`
+}

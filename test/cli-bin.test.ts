@@ -1,0 +1,46 @@
+import { copyFile, mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { bin, binPath, collect, ensureBuilt, root } from './cli-bin.js'
+import { spawn } from 'node:child_process'
+
+beforeAll(ensureBuilt, 120_000)
+
+const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }).version
+
+describe('the taskweave bin', () => {
+  it('prints the package version with --version and -v', async () => {
+    for (const flag of ['--version', '-v']) {
+      const result = await bin([flag])
+      expect(result.code).toBe(0)
+      expect(result.stdout.trim()).toBe(version)
+    }
+  })
+
+  it('runs as an installed dependency does: through node_modules/.bin, from another project', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'tw-installed-'))
+    await mkdir(join(project, 'node_modules/.bin'), { recursive: true })
+    await symlink(root, join(project, 'node_modules/taskweave'))
+    await symlink('../taskweave/bin/taskweave.js', join(project, 'node_modules/.bin/taskweave'))
+    // Executed through its shebang, as npx and npm scripts do.
+    const child = spawn(join(project, 'node_modules/.bin/taskweave'), ['--version'], { cwd: project })
+    child.stdin.end()
+    const result = await collect(child, 20_000)
+    expect(result.stderr).toBe('')
+    expect(result.stdout.trim()).toBe(version)
+  })
+
+  it('says the compiled CLI is missing, and how to build it, instead of a stack', async () => {
+    const pkg = await mkdtemp(join(tmpdir(), 'tw-unbuilt-'))
+    await mkdir(join(pkg, 'bin'))
+    await copyFile(binPath, join(pkg, 'bin/taskweave.js'))
+    const child = spawn(process.execPath, [join(pkg, 'bin/taskweave.js'), '--version'])
+    child.stdin.end()
+    const result = await collect(child, 20_000)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`taskweave: the compiled CLI is missing (${join(pkg, 'dist/cli/main.js')})`)
+    expect(result.stderr).toContain('npm run build')
+    expect(result.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|\n\s+at /)
+  })
+})

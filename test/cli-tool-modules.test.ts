@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { main } from '../src/cli/main.js'
+import { captureIo } from './cli-io.js'
+
+const toolModule = (marker: string): string =>
+  `import { writeFileSync } from 'node:fs'\nimport { z } from 'zod'\nimport { defineTool } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)}\n` +
+  `writeFileSync(${JSON.stringify(marker)}, 'ran')\nexport const t = defineTool({ name: 'mine.echo', input: z.object({ text: z.string() }), run: ({ text }) => text })\n`
+
+/** A workflow in `<tmp>/flows/flow.yaml` naming `<tmp>/outside/tools.ts` by `modulePath`. */
+async function setup(modulePath: (outside: string) => string): Promise<{ dir: string; file: string; marker: string; outside: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tw-toolpaths-'))
+  const outside = join(dir, 'outside')
+  await mkdir(outside)
+  await mkdir(join(dir, 'flows'))
+  const marker = join(dir, 'ran.txt')
+  await writeFile(join(outside, 'tools.ts'), toolModule(marker))
+  const file = join(dir, 'flows', 'flow.yaml')
+  await writeFile(file, `id: w\ntools: [${JSON.stringify(modulePath(outside))}]\ntasks:\n  - id: a\n    tool: mine.echo\n    input: { text: hi }\n`)
+  return { dir, file, marker, outside }
+}
+
+describe('tool modules named in a workflow file', () => {
+  it('validate and viz run no code from the file, and say which modules and tools went unchecked', async () => {
+    for (const form of [(outside: string) => join(outside, 'tools.ts'), () => '../outside/tools.ts']) {
+      const { file, marker } = await setup(form)
+      const validate = captureIo()
+      expect(await main(['validate', file], validate)).toBe(0)
+      expect(validate.out.join('\n')).toContain('valid workflow "w" with 1 task')
+      expect(validate.err.join('\n')).toMatch(/tool module ".*tools\.ts" named in the file was not loaded .*tools not checked: mine\.echo/)
+      const json = captureIo()
+      expect(await main(['validate', file, '--json'], json)).toBe(0)
+      expect(JSON.parse(json.out.join(''))).toMatchObject({ valid: true, unchecked: { tools: ['mine.echo'] } })
+      const viz = captureIo()
+      expect(await main(['viz', file], viz)).toBe(0)
+      expect(viz.out.join('\n')).toContain('mine.echo')
+      expect(existsSync(marker)).toBe(false)
+    }
+  })
+
+  it('validate still rejects an unknown tool when the file names no module', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-toolpaths-'))
+    const file = join(dir, 'flow.yaml')
+    await writeFile(file, 'id: w\ntasks:\n  - id: a\n    tool: mine.echo\n')
+    const io = captureIo()
+    expect(await main(['validate', file], io)).toBe(2)
+    expect(io.text()).toContain('unknown tool "mine.echo"')
+  })
+
+  it('run refuses a module outside the workflow directory unless --allow-tools-from allows it', async () => {
+    for (const form of [(outside: string) => join(outside, 'tools.ts'), () => '../outside/tools.ts']) {
+      const { file, marker, outside } = await setup(form)
+      const refused = captureIo()
+      expect(await main(['run', file, '--quiet'], refused)).toBe(2)
+      expect(refused.err.join('\n')).toMatch(/tool module ".*tools\.ts" is outside the workflow's directory .* --allow-tools-from/)
+      expect(existsSync(marker)).toBe(false)
+      const allowed = captureIo()
+      expect(await main(['run', file, '--quiet', '--json', '--allow-tools-from', outside], allowed)).toBe(0)
+      expect(JSON.parse(allowed.out.join('\n')).tasks.a.output).toBe('hi')
+      expect(existsSync(marker)).toBe(true)
+    }
+  })
+})
