@@ -3,6 +3,7 @@
  * `createEngine()` is the entry point of the library.
  * @module
  */
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
 import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
@@ -36,7 +37,7 @@ import { ToolStats } from './tool-stats.js'
 import { AgentSessionPool, createAgentTool } from '../agents/index.js'
 import { ConcurrentExecutor } from '../background/index.js'
 import type { ConcurrentExecutorOptions } from '../background/index.js'
-import type { AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
+import type { AbandonedWork, AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
@@ -129,9 +130,17 @@ export interface Engine extends AsyncDisposable {
   compile(definition: WorkflowInput, options?: { readonly file?: string }): CompiledWorkflow
   /** Reads, validates and compiles a YAML or JSON workflow file. */
   load(file: string, options?: LoadOptions): Promise<CompiledWorkflow>
-  /** Starts a run and returns at once; subscribe to its events before awaiting `result`. */
+  /**
+   * Starts a run and returns at once; subscribe to its events before awaiting `result`. Throws
+   * (`TW_VALIDATION`, `TW_INVALID_OPTION`) when the run cannot start: an invalid workflow, inputs
+   * or options. Once it returns, `result` never rejects: every failure is in the result.
+   */
   start(definition: WorkflowInput, options?: RunOptions): RunHandle
-  /** Runs a workflow to its end. */
+  /**
+   * Runs a workflow to its end. Never throws synchronously: the promise rejects
+   * (`TW_VALIDATION`, `TW_INVALID_OPTION`) only when the run cannot start, and otherwise resolves
+   * with the result, whatever happened to the tasks.
+   */
   run(definition: WorkflowInput, options?: RunOptions): Promise<RunResult>
   /**
    * Changes the number of attempts that may run at once across all runs (load-aware scaling).
@@ -140,8 +149,20 @@ export interface Engine extends AsyncDisposable {
   setConcurrency(concurrency: number): void
   /** What is in use now: engine slots, and permits held and waited for per limiter key. */
   stats(): EngineStats
-  /** Cancels every active run and waits for them to end. Idempotent. */
-  close(): Promise<void>
+  /**
+   * Cancels every active run and background task, waits for them to end, and closes the agent
+   * pool within its grace period (`agentPool.closeTimeout`). Resolves with what had to be
+   * abandoned (agent code that ignored its abort signal). Idempotent.
+   */
+  close(): Promise<EngineCloseReport>
+}
+
+/** What {@link Engine.close} could not stop cleanly. */
+export interface EngineCloseReport {
+  /** True when everything the engine started ended within its grace period. */
+  readonly clean: boolean
+  /** Agent calls (create, execute, dispose) still pending when the pool stopped waiting for them. */
+  readonly abandoned: readonly AbandonedWork[]
 }
 
 /** A snapshot of the engine's limits, from {@link Engine.stats}. */
@@ -166,7 +187,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const concurrency = options.concurrency ?? 64
   if (!(concurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', concurrency)
   const groupLimits = checkGroupLimits(options.groups)
-  const maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
   if (!(maxOutputBytes > 0)) throw new InvalidOptionError('maxOutputBytes', 'a positive number of bytes', maxOutputBytes)
   const maxInputBytes = options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
   if (!(maxInputBytes > 0)) throw new InvalidOptionError('maxInputBytes', 'a positive number of bytes', maxInputBytes)
@@ -196,7 +217,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     maxForEachItems,
   }
   const active = new Set<RunExecution>()
-  let closing: Promise<void> | undefined
+  let closing: Promise<EngineCloseReport> | undefined
 
   /** Compiled workflows whose tools are known to the registry. */
   const known = new WeakSet<CompiledWorkflow>()
@@ -264,14 +285,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start } })
 
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
+  const close = (): Promise<EngineCloseReport> => {
+    closing ??= (async (): Promise<EngineCloseReport> => {
       // Background tasks first, so their workflows end cancelled with the executor's reason.
       await background.close()
       const runs = [...active]
       for (const execution of runs) execution.cancel('the engine is closing')
       await Promise.all(runs.map((execution) => execution.result))
-      await agents?.close({ force: true })
+      const report = await agents?.close({ force: true })
+      if (report !== undefined && !report.clean) logger.warn('the engine closed with agent work abandoned', { abandoned: report.abandoned.length, graceMs: report.graceMs })
+      return { clean: report?.clean ?? true, abandoned: report?.abandoned ?? [] }
     })()
     return closing
   }
@@ -285,14 +308,22 @@ export function createEngine(options: EngineOptions = {}): Engine {
     compile,
     load: (file, loadOptions) => loadWorkflowFile(file, registry, loadOptions),
     start,
-    run: (definition, runOptions) => start(definition, runOptions).result,
+    run: (definition, runOptions) => {
+      try {
+        return start(definition, runOptions).result
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    },
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
       env.slots.setCapacity(next)
     },
     stats: () => ({ slots: { used: env.slots.used, capacity: env.slots.capacity }, activeRuns: active.size, keys: env.limiter.stats() }),
     close,
-    [Symbol.asyncDispose]: close,
+    [Symbol.asyncDispose]: async () => {
+      await close()
+    },
   }
 }
 

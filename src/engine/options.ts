@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import { ID_PATTERN } from '../workflow/schema.js'
 
 /** Every option `createEngine()` knows. */
 export const ENGINE_OPTION_NAMES: readonly string[] = [
@@ -42,6 +43,7 @@ export function checkGroupLimits(groups: Readonly<Record<string, number>> | unde
   if (typeof groups !== 'object' || groups === null) throw new InvalidOptionError('groups', 'an object of group name → cap', groups)
   const out = Object.create(null) as Record<string, number>
   for (const name of Object.keys(groups)) {
+    if (!ID_PATTERN.test(name)) throw new InvalidOptionError(`groups.${name}`, 'a group name of letters, digits, "_" and "-" (not __proto__, constructor or prototype)', name)
     const cap = groups[name]
     if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < 1) throw new InvalidOptionError(`groups.${name}`, 'an integer ≥ 1', cap)
     out[name] = cap

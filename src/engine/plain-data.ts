@@ -147,10 +147,11 @@ export function checkValueSize(value: unknown, maxBytes: number, taskId: string,
 
 function checkSize(bytes: number, maxBytes: number, taskId: string): void {
   if (bytes <= maxBytes) return
-  throw new TaskweaveError('TW_OUTPUT_TOO_LARGE', `output of task "${taskId}" is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)} (raise the engine's maxOutputBytes option, or the tool's own maxOutputBytes, or store large data in files and pass their paths)`, {
-    retryable: false,
-    details: { taskId, bytes, maxBytes },
-  })
+  throw new TaskweaveError(
+    'TW_OUTPUT_TOO_LARGE',
+    `output of task "${taskId}" is ${formatBytes(bytes)} of JSON; the limit is ${formatBytes(maxBytes)}. Raise the engine's maxOutputBytes (createEngine({ maxOutputBytes })) or this tool's own maxOutputBytes; for fs.readFile, lower the fs tools' maxReadBytes instead; or store large data in files and pass their paths`,
+    { retryable: false, details: { taskId, bytes, maxBytes, option: 'maxOutputBytes' } },
+  )
 }
 
 /** The reason JSON.stringify gave up, without trusting the thrown value (it may come from a user's toJSON). */

@@ -432,7 +432,7 @@ describe('outputs', () => {
     const engine = createEngine({ clock, tools: [big, bigint], builtins: false, maxOutputBytes: 1024 })
     const result = await engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'big' }, { id: 'b', tool: 'bigint' }] })
     expect(result.tasks['a']!.error).toMatchObject({ code: 'TW_OUTPUT_TOO_LARGE' })
-    expect(result.tasks['a']!.error!.message).toContain('output of task "a" is 2.0 KiB; the limit is 1.0 KiB')
+    expect(result.tasks['a']!.error!.message).toContain('output of task "a" is 2.0 KiB of JSON; the limit is 1.0 KiB')
     expect(result.tasks['b']!.error).toMatchObject({ code: 'TW_OUTPUT_NOT_SERIALIZABLE' })
   })
 })

@@ -254,3 +254,23 @@ describe('what a newcomer hits first', () => {
     expect(issues.map((i) => i.message)).toEqual(['dependency "zz" is not a task of this workflow', expect.stringMatching(/^dependency cycle: (a → b → a|b → a → b)$/)])
   })
 })
+
+describe('names JavaScript objects treat specially', () => {
+  it('refuses __proto__, constructor and prototype as task ids, group names and input names', () => {
+    const registry = new ToolRegistry([defineTool({ name: 'x', input: z.object({}), run: () => 1 })])
+    const definition = JSON.parse(
+      '{"id":"w","inputs":{"__proto__":{"type":"string"}},"limits":{"groups":{"__proto__":1}},"tasks":[{"id":"constructor","tool":"x"},{"id":"ok","tool":"x","group":"prototype"}]}',
+    ) as unknown
+    let error: unknown
+    try {
+      compileWorkflow(definition, { registry })
+    } catch (err) {
+      error = err
+    }
+    const message = String((error as Error).message)
+    expect(message).toContain('limits.groups.__proto__')
+    expect(message).toContain('inputs.__proto__')
+    expect(message).toContain('not be __proto__, constructor or prototype')
+    expect(message).toContain('tasks[1].group')
+  })
+})

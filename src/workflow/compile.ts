@@ -10,7 +10,7 @@ import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { formatBytes } from '../core/bytes.js'
-import { taskSchema, workflowShellSchema } from './schema.js'
+import { RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
 import { NOT_PLAIN, PLAIN_BARE, plainTaskKind } from './fast-task-check.js'
@@ -107,6 +107,14 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   if (notWorkflow !== undefined) {
     issue([], notWorkflow)
     throw new ValidationError(issues)
+  }
+  // A parser drops such keys of a record before its key schema sees them: look at the raw maps.
+  for (const [path, map] of [
+    [['limits', 'groups'], (definition as { limits?: { groups?: unknown } }).limits?.groups],
+    [['inputs'], (definition as { inputs?: unknown }).inputs],
+  ] as const) {
+    if (typeof map !== 'object' || map === null) continue
+    for (const name of RESERVED_IDS) if (Object.hasOwn(map, name)) issue([...path, name], `"${name}" cannot be a name here: use another (it is reserved by JavaScript objects)`)
   }
   const parsed = workflowShellSchema.safeParse(definition)
   if (!parsed.success) {

@@ -19,7 +19,7 @@ const PRIORITY = 32
 const COST = 64
 const GROUP = 128
 
-/** True when `value` matches the schema's id pattern `[A-Za-z0-9_-]{1,128}` (a loop: several times faster than the regex). */
+/** True when `value` matches the schema's id pattern `[A-Za-z0-9_-]{1,128}`, reserved names aside (a loop: several times faster than the regex). */
 export function isPlainId(value: string): boolean {
   const n = value.length
   if (n === 0 || n > MAX_ID_LENGTH) return false
@@ -28,7 +28,8 @@ export function isPlainId(value: string): boolean {
     // 0-9, A-Z, a-z, '_', '-'
     if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45)) return false
   }
-  return true
+  // `__proto__`, `constructor`, `prototype`: the schema refuses them with its own message.
+  return !(n >= 9 && n <= 11 && (value === '__proto__' || value === 'constructor' || value === 'prototype'))
 }
 
 /** True when `task` is certainly valid; false means "ask the schema" (not "invalid"). */

@@ -6,10 +6,17 @@
 import { z } from 'zod'
 import { parseDuration } from '../core/duration.js'
 
-/** Ids of tasks, workflows and inputs: letters, digits, `_` and `-`, at most 128 characters. */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
+/**
+ * Ids of tasks, workflows, inputs and groups: letters, digits, `_` and `-`, at most 128
+ * characters, and not a name JavaScript objects treat specially (`__proto__`, `constructor`,
+ * `prototype`): such an id would vanish from, or corrupt, every object keyed by ids.
+ */
+export const ID_PATTERN = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z0-9_-]{1,128}$/
 
-const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9_-]{1,128}')
+/** Names refused as ids although they match the character rule. */
+export const RESERVED_IDS: readonly string[] = ['__proto__', 'constructor', 'prototype']
+
+const id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9_-]{1,128} and not be __proto__, constructor or prototype')
 
 const duration = z
   .union([z.number().nonnegative(), z.string()])

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
+import type { WorkflowSpec } from '../../src/workflow/types.js'
 
 /** A tool whose calls stay in flight until the test releases them, counting how many overlap. */
 function heldTool() {
@@ -76,13 +77,12 @@ describe('concurrency groups', () => {
     expect(held.order).toEqual(['r0/first', 'r2/high', 'r1/low'])
   })
 
-  it('keeps a group named __proto__ capped', async () => {
+  it('refuses a group named __proto__ instead of dropping its cap', async () => {
     const held = heldTool()
-    const engine = createEngine({ builtins: false, tools: [held.tool], groups: JSON.parse('{"__proto__": 1}') as Record<string, number> })
-    const run = engine.run({ id: 'w', tasks: Array.from({ length: 5 }, (_, k) => ({ id: `t${k}`, tool: 'call', group: '__proto__' })) })
-    await held.drain()
-    await run
-    expect(held.maxInFlight).toBe(1)
+    expect(() => createEngine({ builtins: false, tools: [held.tool], groups: JSON.parse('{"__proto__": 1}') as Record<string, number> })).toThrow(/groups\.__proto__/)
+    const engine = createEngine({ builtins: false, tools: [held.tool] })
+    const definition = JSON.parse('{"id":"w","limits":{"groups":{"__proto__":1}},"tasks":[{"id":"t","tool":"call","group":"__proto__"}]}') as WorkflowSpec
+    await expect(engine.run(definition)).rejects.toThrow(/limits\.groups\.__proto__/)
   })
 
   it('holds no engine slot while a task waits for its group', async () => {
@@ -131,5 +131,22 @@ describe('engine slots and options', () => {
     expect(() => createEngine({ concurency: 2 } as never)).toThrow(/did you mean "concurrency"/)
     const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'x', input: z.object({}), run: () => 1 })] })
     expect(() => engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'x' }] }, { checkpoint: true } as never)).toThrow(/unknown option "checkpoint" of run\(\)/)
+  })
+})
+
+describe('the run contract', () => {
+  it('rejects run() of a workflow that cannot start instead of throwing, and never rejects once started', async () => {
+    const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'boom', input: z.object({}), run: () => Promise.reject(new Error('boom')) })] })
+    let returned: Promise<unknown> | undefined
+    expect(() => (returned = engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'missing' }] }))).not.toThrow()
+    await expect(returned).rejects.toMatchObject({ code: 'TW_VALIDATION' })
+    const result = await engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'boom' }] })
+    expect(result.tasks['a']?.status).toBe('failed')
+    expect(() => engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'missing' }] })).toThrow(/unknown tool/)
+  })
+
+  it('reports a clean close', async () => {
+    const engine = createEngine({ builtins: false })
+    await expect(engine.close()).resolves.toEqual({ clean: true, abandoned: [] })
   })
 })

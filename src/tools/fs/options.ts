@@ -1,4 +1,5 @@
 /** Options of the filesystem tools, checked once when the tools are created. @module */
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../../core/bytes.js'
 import { resolve } from 'node:path'
 import { InvalidOptionError } from '../../core/errors.js'
 
@@ -36,11 +37,8 @@ export interface ResolvedFsToolOptions {
   readonly allowHardLinks: boolean
 }
 
-/**
- * The engine's default `maxOutputBytes` (1 MiB of JSON per task output). Mirrored here because
- * tools sit below the engine and cannot import it; the two must stay equal.
- */
-export const ENGINE_DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+/** The engine's default `maxOutputBytes` (1 MiB of JSON per task output), from `core`. */
+export const ENGINE_DEFAULT_MAX_OUTPUT_BYTES = DEFAULT_MAX_OUTPUT_BYTES
 
 /**
  * What an `fs.readFile` output holds besides its content, at most: the field names, the size and
