@@ -1,22 +1,27 @@
-/** Types of workflow definitions (derived from the schema) and of their resolved, internal form. @module */
+/**
+ * Types of workflow definitions. The plain types live in `core/spec.ts` (every layer names them);
+ * this module checks at compile time that the zod schema accepts exactly them.
+ * @module
+ */
 import type { z } from 'zod'
+import type { ResolvedRetry, RetrySpec, TaskSpec, TriggerRule, WorkflowSpec } from '../core/spec.js'
 import type { retrySchema, taskSchema, triggerSchema, workflowSchema } from './schema.js'
 
-/** A task as written by a user (YAML, JSON or code). */
-export type TaskSpec = z.input<typeof taskSchema>
-/** A workflow as written by a user. */
-export type WorkflowSpec = z.input<typeof workflowSchema>
-/** A trigger rule. */
-export type TriggerRule = z.infer<typeof triggerSchema>
-/** A retry policy as written. */
-export type RetrySpec = z.input<typeof retrySchema>
+export type { ResolvedRetry, RetrySpec, TaskSpec, TriggerRule, WorkflowSpec }
 
-/** Retry policy with every default filled and durations in ms. */
-export interface ResolvedRetry {
-  readonly maxAttempts: number
-  readonly initialDelayMs: number
-  readonly factor: number
-  readonly maxDelayMs: number
-  readonly jitter: 'full' | 'none'
-  readonly retryOn: readonly string[] | undefined
-}
+/** `true` only when `A` and `B` are assignable both ways. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+
+/** Fails to compile when a schema and its plain type drift apart. */
+export type SchemaMatchesSpec = [
+  Same<z.input<typeof taskSchema>, TaskSpec>,
+  Same<z.input<typeof workflowSchema>, WorkflowSpec>,
+  Same<z.infer<typeof triggerSchema>, TriggerRule>,
+  Same<z.input<typeof retrySchema>, RetrySpec>,
+] extends [true, true, true, true]
+  ? true
+  : never
+
+// Evaluated by the type checker only: `never` here means a schema and its spec type differ.
+const schemaMatchesSpec: SchemaMatchesSpec = true
+void schemaMatchesSpec

@@ -1,0 +1,95 @@
+/**
+ * The plain types of workflow definitions: what a user writes (YAML, JSON or code), what a task
+ * added at run time is, what a journal or a worker message carries. They live in `core` so every
+ * layer can name them; the zod schema in `workflow/schema.ts` validates them, and a type check
+ * there keeps the two the same.
+ * @module
+ */
+
+/** A duration: milliseconds, or a string like `'500ms'`, `'30s'`, `'5m'`, `'1h'`. */
+export type DurationSpec = number | string
+
+/** How a task's parents must have ended for it to run. */
+export type TriggerRule = 'all_succeeded' | 'all_done' | 'any_succeeded' | 'none_failed'
+
+/** A retry policy as written; every field has a default. */
+export interface RetrySpec {
+  /** Attempts in all, the first included. @default 1 */
+  maxAttempts?: number | undefined
+  /** Backoff ceiling before the first retry. @default 200 */
+  initialDelay?: DurationSpec | undefined
+  /** Growth of the backoff ceiling per retry. @default 2 */
+  factor?: number | undefined
+  /** Largest backoff ceiling. @default 30s */
+  maxDelay?: DurationSpec | undefined
+  /** `full`: wait a random time between 0 and the ceiling. @default 'full' */
+  jitter?: 'full' | 'none' | undefined
+  /** Retry only errors with one of these codes (e.g. `ECONNRESET`, `TW_TIMEOUT`). */
+  retryOn?: string[] | undefined
+}
+
+/** A retry policy with every default filled and durations in ms. */
+export interface ResolvedRetry {
+  readonly maxAttempts: number
+  readonly initialDelayMs: number
+  readonly factor: number
+  readonly maxDelayMs: number
+  readonly jitter: 'full' | 'none'
+  readonly retryOn: readonly string[] | undefined
+}
+
+/** A task as written by a user (YAML, JSON or code), or added at run time. */
+export interface TaskSpec {
+  /** Unique id within the workflow: letters, digits, `_` and `-`. */
+  id: string
+  /** Name of the tool to run (or give `agent`). */
+  tool?: string | undefined
+  /** Name of the agent to run instead of a tool; the task input is the agent input. */
+  agent?: string | undefined
+  /** Agent session whose instance runs the task (may be a template). Default: the run id. */
+  session?: string | undefined
+  description?: string | undefined
+  /** Tool input; string values may hold `{{ templates }}`. */
+  input?: Record<string, unknown> | undefined
+  /** Tasks that must finish first (templates add their own). */
+  dependsOn?: string[] | undefined
+  /** CEL condition; the task is skipped when false. */
+  when?: string | undefined
+  /** Rule over parents. @default 'all_succeeded' */
+  trigger?: TriggerRule | undefined
+  /** Template giving a list; one task per item (`{{ item }}`, `{{ index }}`). */
+  forEach?: string | undefined
+  /** Higher runs first when slots are scarce. @default 0 */
+  priority?: number | undefined
+  /** Concurrency group (`limits.groups` caps it). */
+  group?: string | undefined
+  /** Expected duration hint (ms) for critical-path ordering. */
+  cost?: number | undefined
+  retry?: RetrySpec | undefined
+  /** Per-attempt time limit. */
+  timeout?: DurationSpec | undefined
+}
+
+/** A declared workflow input. */
+export interface InputSpec {
+  type?: 'string' | 'number' | 'boolean' | 'object' | 'array' | undefined
+  description?: string | undefined
+  default?: unknown
+  required?: boolean | undefined
+}
+
+/** A workflow as written by a user. */
+export interface WorkflowSpec {
+  id: string
+  name?: string | undefined
+  version?: string | number | undefined
+  description?: string | undefined
+  /** Modules (relative to the workflow file) whose exported tools join the registry. */
+  tools?: string[] | undefined
+  inputs?: Record<string, InputSpec> | undefined
+  defaults?: { retry?: RetrySpec | undefined; timeout?: DurationSpec | undefined; group?: string | undefined } | undefined
+  limits?: { concurrency?: number | undefined; groups?: Record<string, number> | undefined } | undefined
+  /** Stop the run at the first task failure. */
+  failFast?: boolean | undefined
+  tasks: TaskSpec[]
+}
