@@ -11,7 +11,9 @@
  * Task states and their triggers are listed in `states.ts`.
  * @module
  */
-import { CancelledError, deserializeError, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { CancelledError, deserializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { logFailure } from '../core/log-failure.js'
+import { whenSettled } from '../core/returned.js'
 import { toMs } from '../core/duration.js'
 import type { RunResult } from '../engine/report.js'
 import type { StateMachineResult } from '../fsm/run.js'
@@ -292,14 +294,16 @@ export class ConcurrentExecutor implements AsyncDisposable {
   #notify(outcome: BackgroundOutcome): void {
     const onComplete = this.#options.onComplete
     if (onComplete === undefined) return
-    const report = (err: unknown): void => this.#options.logger.error('a background onComplete handler failed', { taskId: outcome.taskId, error: serializeError(err) })
+    const report = (err: unknown): void => logFailure(this.#options.logger, 'a background onComplete handler failed', err, { taskId: outcome.taskId })
+    let returned: unknown
     try {
-      const returned: unknown = onComplete(outcome)
-      // A handler typed `void` may still be async: never let its rejection go unhandled.
-      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, report)
+      returned = onComplete(outcome)
     } catch (err) {
       report(err)
+      return
     }
+    // A handler typed `void` may still be async: never let its rejection go unhandled.
+    if (returned !== undefined) whenSettled(returned, ignore, report)
   }
 
   #move(entry: Entry, to: BackgroundStatus): void {
@@ -333,3 +337,5 @@ export class ConcurrentExecutor implements AsyncDisposable {
     }
   }
 }
+
+function ignore(): void {}
