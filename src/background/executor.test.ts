@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { sleep } from '../core/clock.js'
+import { MAX_TIMER_MS, sleep } from '../core/clock.js'
 import { defineTool } from '../core/tool.js'
 import { createEngine } from '../engine/engine.js'
 import type { RunStatus } from '../engine/states.js'
@@ -172,6 +172,23 @@ describe('ConcurrentExecutor: cancel and timeouts', () => {
     const id = executor.submit({ conversationId: 'c', name: 'quick', timeout: '5s', run: () => 'ok' })
     expect(await executor.result(id)).toMatchObject({ status: 'succeeded' })
     expect(clock.pendingTimers).toBe(0)
+  })
+})
+
+describe('ConcurrentExecutor: durations past 2^31 ms', () => {
+  it('times a task out after 30 days on a clock whose timers cannot hold that long, not after 1 ms', async () => {
+    const manual = new ManualClock()
+    // setTimeout semantics: a delay past MAX_TIMER_MS fires after 1 ms.
+    const clock = { now: () => manual.now(), setTimer: (ms: number, fn: () => void) => manual.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn) }
+    const executor = new ConcurrentExecutor({ clock, finishedTtl: Infinity })
+    const id = executor.submit({ conversationId: 'c', name: 'long', timeout: '30d', run: ({ signal }) => untilAborted(signal).catch(() => undefined) })
+    await tick()
+    manual.advance(1000)
+    await tick()
+    expect(executor.status(id)?.status).toBe('running')
+    manual.advance(30 * 24 * 3600 * 1000)
+    await tick()
+    expect(executor.peek(id)).toMatchObject({ status: 'timed_out', error: { code: 'TW_TIMEOUT' } })
   })
 })
 

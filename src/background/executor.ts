@@ -14,6 +14,7 @@
 import { CancelledError, deserializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
+import { setClockTimer } from '../core/clock-timer.js'
 import { toMs } from '../core/duration.js'
 import type { RunResult } from '../engine/report.js'
 import type { StateMachineResult } from '../fsm/run.js'
@@ -216,7 +217,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     this.#move(entry, 'running')
     entry.startedAt = clock.now()
     if (timeoutMs !== undefined) {
-      entry.cancelTimer = clock.setTimer(timeoutMs, () =>
+      // Through setClockTimer: an injected clock need not hold a delay past 2^31 ms (a '30d' timeout).
+      entry.cancelTimer = setClockTimer(clock, timeoutMs, () =>
         this.#stop(entry, 'timed_out', new TimeoutError(`background task "${entry.id}" timed out after ${timeoutMs} ms`, { retryable: false, details: { taskId: entry.id, timeoutMs } })),
       )
     }

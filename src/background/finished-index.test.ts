@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { MAX_TIMER_MS, systemClock } from '../core/clock.js'
 import { ManualClock } from '../testing/manual-clock.js'
 import { FinishedIndex } from './finished-index.js'
 
@@ -45,5 +46,50 @@ describe('FinishedIndex', () => {
     clock.advance(100)
     expect(evicted).toEqual(['b'])
     expect(clock.pendingTimers).toBe(0)
+  })
+
+  describe('a TTL past 2^31 ms', () => {
+    const thirtyDays = 30 * 24 * 3600 * 1000
+    afterEach(() => {
+      vi.useRealTimers()
+      vi.restoreAllMocks()
+    })
+
+    it('on the system clock: one unref\'d timer chain, no re-arm loop, eviction after 30 days', () => {
+      vi.useFakeTimers()
+      // systemClock.now is bound to the real performance.now at load: read the faked one instead.
+      vi.spyOn(systemClock, 'now').mockImplementation(() => performance.now())
+      const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+      const evicted: string[] = []
+      const index = new FinishedIndex(systemClock, thirtyDays, 10, (id) => evicted.push(id))
+      index.add('a')
+      vi.advanceTimersByTime(1000)
+      expect(evicted).toEqual([])
+      expect(setTimeoutSpy.mock.calls.length).toBe(1) // a spinning sweep re-arms every millisecond
+      expect(setTimeoutSpy.mock.calls.every(([, ms]) => (ms ?? 0) <= MAX_TIMER_MS)).toBe(true)
+      vi.advanceTimersByTime(thirtyDays)
+      expect(evicted).toEqual(['a'])
+      index.close()
+    })
+
+    it('on an injected clock: never asks it for more than MAX_TIMER_MS, so a setTimeout-based clock cannot spin', () => {
+      const manual = new ManualClock()
+      const requests: number[] = []
+      const clock = {
+        now: () => manual.now(),
+        setTimer: (ms: number, fn: () => void) => {
+          requests.push(ms)
+          return manual.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn) // setTimeout semantics
+        },
+      }
+      const evicted: string[] = []
+      const index = new FinishedIndex(clock, thirtyDays, 10, (id) => evicted.push(id))
+      index.add('a')
+      manual.advance(1000)
+      expect(requests).toHaveLength(1)
+      manual.advance(thirtyDays)
+      expect(evicted).toEqual(['a'])
+      expect(Math.max(...requests)).toBeLessThanOrEqual(MAX_TIMER_MS)
+    })
   })
 })

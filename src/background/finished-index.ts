@@ -9,8 +9,9 @@
  * `onEvict`.
  * @module
  */
-import { systemClock } from '../core/clock.js'
+import { setLongTimeout, systemClock } from '../core/clock.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
+import { setClockTimer } from '../core/clock-timer.js'
 
 /** Finish-ordered set of ids with a TTL and a size bound. */
 export class FinishedIndex {
@@ -92,11 +93,11 @@ export class FinishedIndex {
 /**
  * Housekeeping must never keep a process alive (an executor nobody closed would otherwise hold it
  * for up to `ttlMs` after its last task). The Clock port cannot unref a timer, so on the system
- * clock the sweep uses an unref'd Node timer directly; any injected clock is used as is.
+ * clock the sweep uses an unref'd Node timer directly; any injected clock is used through the port.
+ * Either way a TTL past 2^31 ms is chained, not handed to one timer: a single `setTimeout` would
+ * fire after 1 ms, find nothing expired and re-arm, a loop that kept a core 12% busy.
  */
 function housekeepingTimer(clock: Clock, ms: number, fn: () => void): CancelTimer {
-  if (clock !== systemClock) return clock.setTimer(ms, fn)
-  const handle = setTimeout(fn, ms)
-  handle.unref()
-  return () => clearTimeout(handle)
+  if (clock !== systemClock) return setClockTimer(clock, ms, fn)
+  return setLongTimeout(ms, fn, { unref: true })
 }
