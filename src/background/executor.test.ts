@@ -64,6 +64,14 @@ describe('ConcurrentExecutor: one task', () => {
     expect(await executor.result(odd)).toMatchObject({ status: 'failed', error: { message: 'a string' } })
   })
 
+  it('finishes a synchronous function in its start microtask, with no promise of its own', async () => {
+    const executor = new ConcurrentExecutor({ clock: new ManualClock() })
+    const id = executor.submit({ conversationId: 'c', name: 'sync', run: () => 7 })
+    expect(executor.status(id)?.status).toBe('pending')
+    await Promise.resolve()
+    expect(executor.peek(id)).toMatchObject({ status: 'succeeded', value: 7 })
+  })
+
   it('records the latest progress', async () => {
     const clock = new ManualClock()
     const executor = new ConcurrentExecutor({ clock })

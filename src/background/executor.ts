@@ -26,7 +26,8 @@ import { canMove, isFinal } from './states.js'
 import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
 import type { Conversation, Entry } from './records.js'
-import type { BackgroundOutcome, BackgroundStats, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import { FunctionContext } from './function-context.js'
+import type { BackgroundFunction, BackgroundOutcome, BackgroundStats, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
 import { kindOf, startWork } from './work.js'
 
 /** What `endConversation` did. */
@@ -54,6 +55,13 @@ export class ConcurrentExecutor implements AsyncDisposable {
   #active = 0
   #seq = 0
   #closing: Promise<void> | undefined
+  // Tasks submitted and not started yet, in submit order, as parallel arrays: one microtask starts
+  // them all, instead of a microtask and a closure per submit.
+  #toStart: Entry[] = []
+  #toStartOptions: SubmitOptions[] = []
+  #toStartTimeouts: (number | undefined)[] = []
+  /** `#signalOf` bound once, for every function task's context. */
+  readonly #signalOfEntry = (entry: Entry): AbortSignal => this.#signalOf(entry)
 
   constructor(options: ConcurrentExecutorOptions = {}) {
     this.#options = resolveExecutorOptions(options)
@@ -88,7 +96,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       signal.addEventListener('abort', onAbort, { once: true })
       entry.unhookSignal = () => signal.removeEventListener('abort', onAbort)
     }
-    queueMicrotask(() => this.#start(entry, options, timeoutMs))
+    this.#queueStart(entry, options, timeoutMs)
     return id
   }
 
@@ -200,7 +208,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const reason = (id: string): CancelledError => new CancelledError('the background executor is closing', { details: { taskId: id } })
-      for (const entry of [...this.#tasks.values()]) this.#stop(entry, 'cancelled', reason(entry.id))
+      for (const entry of [...this.#tasks.values()]) if (!isFinal(entry.status)) this.#stop(entry, 'cancelled', reason(entry.id))
       for (const conversation of [...this.#conversations.values()]) for (const stream of [...conversation.streams]) stream.end()
       this.#finished.close()
     })()
@@ -209,6 +217,30 @@ export class ConcurrentExecutor implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
+  }
+
+  #queueStart(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
+    if (this.#toStart.push(entry) === 1) queueMicrotask(this.#startQueued)
+    this.#toStartOptions.push(options)
+    this.#toStartTimeouts.push(timeoutMs)
+  }
+
+  /** Starts every queued task, in submit order; tasks submitted meanwhile (by a sync function) too. */
+  readonly #startQueued = (): void => {
+    const entries = this.#toStart
+    const options = this.#toStartOptions
+    const timeouts = this.#toStartTimeouts
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry
+      try {
+        this.#start(entry, options[i] as SubmitOptions, timeouts[i])
+      } catch (error) {
+        this.#finish(entry, 'failed', undefined, error) // e.g. an injected clock that throws: this task only
+      }
+    }
+    this.#toStart = []
+    this.#toStartOptions = []
+    this.#toStartTimeouts = []
   }
 
   #start(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
@@ -222,12 +254,14 @@ export class ConcurrentExecutor implements AsyncDisposable {
         this.#stop(entry, 'timed_out', new TimeoutError(`background task "${entry.id}" timed out after ${timeoutMs} ms`, { retryable: false, details: { taskId: entry.id, timeoutMs } })),
       )
     }
+    const run = options.run
+    if (typeof run === 'function') return this.#runFunction(entry, run)
     try {
-      const signalOf = (): AbortSignal => this.#signalOf(entry)
-      const work = startWork(options, {
+      const signalOf = this.#signalOfEntry
+      const work = startWork(options as SubmitWorkflow | SubmitStateMachine<unknown, string>, {
         taskId: entry.id,
         get signal() {
-          return signalOf()
+          return signalOf(entry)
         },
         clock,
         engine: this.#options.engine,
@@ -243,6 +277,25 @@ export class ConcurrentExecutor implements AsyncDisposable {
     } catch (error) {
       this.#finish(entry, 'failed', undefined, error)
     }
+  }
+
+  /**
+   * Calls a function task directly: a synchronous value finishes the task at once (no promise at
+   * all), a promise is adopted once, and a throw, a rejection or an unreadable `then` fails it.
+   */
+  #runFunction(entry: Entry, run: BackgroundFunction<unknown>): void {
+    let returned: unknown
+    try {
+      returned = run(new FunctionContext(entry, this.#signalOfEntry))
+    } catch (error) {
+      return this.#finish(entry, 'failed', undefined, error)
+    }
+    if ((typeof returned !== 'object' && typeof returned !== 'function') || returned === null) return this.#finish(entry, 'succeeded', returned, undefined)
+    whenSettled(
+      returned,
+      (value) => this.#finish(entry, 'succeeded', value, undefined),
+      (error) => this.#finish(entry, 'failed', undefined, error),
+    )
   }
 
   /**
@@ -287,7 +340,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const conversation = entry.conversation
     if (this.#tasks.get(entry.id) === entry) {
       conversation.inbox.add(entry.id) // before the index: an immediate eviction must also empty the inbox
-      this.#finished.add(entry.id)
+      this.#finished.add(entry.id, now)
     }
     for (const stream of conversation.streams) stream.push(outcome)
     this.#notify(outcome)

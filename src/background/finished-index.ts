@@ -13,10 +13,23 @@ import { setLongTimeout, systemClock } from '../core/clock.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { setClockTimer } from '../core/clock-timer.js'
 
-/** Finish-ordered set of ids with a TTL and a size bound. */
+/**
+ * Finish-ordered set of ids with a TTL and a size bound.
+ *
+ * A FIFO of parallel arrays (ids, expiry times) read from `#head`, plus a Set of the ids still
+ * live. Not a Map iterated from its start: V8 leaves a deleted Map entry as a hole until the next
+ * rehash, so finding the oldest entry after many evictions walks every hole, and 100,000 tasks
+ * through a 10,000 bound took most of a second in this one step. `delete` only drops the id from
+ * the live set; its slot is skipped when it reaches the head, and the arrays are compacted once
+ * more than half of them is dead, so memory follows the live size.
+ */
 export class FinishedIndex {
-  /** id → expiry time; Map iteration order is insertion order, i.e. oldest first. */
-  readonly #expiry = new Map<string, number>()
+  /** Ids in finish order, from `#head`; an id no longer in `#live` is a dead slot. */
+  #ids: string[] = []
+  /** Expiry time of the id in the same slot. */
+  #expiries: number[] = []
+  #head = 0
+  readonly #live = new Set<string>()
   readonly #clock: Clock
   readonly #ttlMs: number
   readonly #max: number
@@ -32,26 +45,34 @@ export class FinishedIndex {
     this.#onEvict = onEvict
   }
 
+  /** Ids currently remembered. */
   get size(): number {
-    return this.#expiry.size
+    return this.#live.size
   }
 
-  /** Records that `id` just finished; evicts the oldest entries beyond the bound. */
-  add(id: string): void {
+  /**
+   * Records that `id` just finished; evicts the oldest entries beyond the bound.
+   * @param now the clock time of the finish, when the caller has it (saves a clock read per task)
+   */
+  add(id: string, now?: number): void {
     if (this.#closed) return
-    this.#expiry.set(id, this.#clock.now() + this.#ttlMs)
-    while (this.#expiry.size > this.#max) {
-      const oldest = this.#expiry.keys().next().value as string
-      this.#expiry.delete(oldest)
-      this.#onEvict(oldest)
-    }
+    this.#ids.push(id)
+    // The clock is read only when a TTL applies: `Infinity` needs no expiry time.
+    this.#expiries.push(Number.isFinite(this.#ttlMs) ? (now ?? this.#clock.now()) + this.#ttlMs : Infinity)
+    this.#live.add(id)
+    while (this.#live.size > this.#max) this.#evictOldest()
     this.#arm()
   }
 
   /** Forgets `id` without calling `onEvict` (its owner is removing it). */
   delete(id: string): void {
-    this.#expiry.delete(id)
-    if (this.#expiry.size === 0) this.#disarm()
+    if (!this.#live.delete(id)) return
+    if (this.#live.size === 0) {
+      this.#reset()
+      this.#disarm()
+    } else if (this.#ids.length - this.#head > 2 * this.#live.size + 64) {
+      this.#compact()
+    }
   }
 
   /** Stops the timer; later adds are ignored. */
@@ -60,11 +81,47 @@ export class FinishedIndex {
     this.#disarm()
   }
 
+  /** Removes the head slot and reports it when it was live. */
+  #evictOldest(): void {
+    const id = this.#ids[this.#head] as string
+    this.#head++
+    if (this.#live.delete(id)) this.#onEvict(id)
+    if (this.#head === this.#ids.length) this.#reset()
+    else if (this.#head >= 1024 && this.#head * 2 >= this.#ids.length) this.#compact()
+  }
+
+  /** Skips dead slots at the head; the expiry of the oldest live id, if any. */
+  #oldestExpiry(): number | undefined {
+    while (this.#head < this.#ids.length && !this.#live.has(this.#ids[this.#head] as string)) this.#head++
+    return this.#head < this.#ids.length ? this.#expiries[this.#head] : undefined
+  }
+
+  #reset(): void {
+    this.#ids = []
+    this.#expiries = []
+    this.#head = 0
+  }
+
+  /** Drops the consumed head and every dead slot, keeping finish order. */
+  #compact(): void {
+    const ids: string[] = []
+    const expiries: number[] = []
+    for (let i = this.#head; i < this.#ids.length; i++) {
+      const id = this.#ids[i] as string
+      if (!this.#live.has(id)) continue
+      ids.push(id)
+      expiries.push(this.#expiries[i] as number)
+    }
+    this.#ids = ids
+    this.#expiries = expiries
+    this.#head = 0
+  }
+
   #arm(): void {
     if (this.#cancelTimer !== undefined || !Number.isFinite(this.#ttlMs)) return
-    const oldest = this.#expiry.values().next()
-    if (oldest.done === true) return
-    this.#cancelTimer = housekeepingTimer(this.#clock, Math.max(0, oldest.value - this.#clock.now()), () => {
+    const oldest = this.#oldestExpiry()
+    if (oldest === undefined) return
+    this.#cancelTimer = housekeepingTimer(this.#clock, Math.max(0, oldest - this.#clock.now()), () => {
       this.#cancelTimer = undefined
       this.#sweep()
     })
@@ -77,15 +134,7 @@ export class FinishedIndex {
 
   #sweep(): void {
     const now = this.#clock.now()
-    const expired: string[] = []
-    for (const [id, expiresAt] of this.#expiry) {
-      if (expiresAt > now) break
-      expired.push(id)
-    }
-    for (const id of expired) {
-      this.#expiry.delete(id)
-      this.#onEvict(id)
-    }
+    for (let oldest = this.#oldestExpiry(); oldest !== undefined && oldest <= now; oldest = this.#oldestExpiry()) this.#evictOldest()
     this.#arm()
   }
 }

@@ -54,23 +54,29 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
   }
 }
 
-/** The outcome of a task ending now with `status`. */
+/**
+ * The outcome of a task ending now with `status`. Optional fields are added only when present
+ * (no conditional spreads: each would allocate a throw-away object per task).
+ */
 export function toOutcome(entry: Entry, status: BackgroundFinalStatus, value: unknown, error: unknown, now: number): BackgroundOutcome {
   const startedAt = entry.startedAt
-  return {
+  const outcome: Mutable<BackgroundOutcome> = {
     taskId: entry.id,
     conversationId: entry.conversation.id,
     name: entry.name,
     kind: entry.kind,
     status,
-    ...(value !== undefined ? { value } : {}),
-    ...(error !== undefined ? { error: serializeError(error) } : {}),
     submittedAt: entry.submittedAt,
-    ...(startedAt !== undefined ? { startedAt } : {}),
     finishedAt: now,
     durationMs: now - (startedAt ?? entry.submittedAt),
   }
+  if (value !== undefined) outcome.value = value
+  if (error !== undefined) outcome.error = serializeError(error)
+  if (startedAt !== undefined) outcome.startedAt = startedAt
+  return outcome
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** What `status` and `list` show; a running task's duration runs until `now`. */
 export function toInfo(entry: Entry, now: number): BackgroundTaskInfo {
