@@ -72,6 +72,14 @@ describe('ConcurrentExecutor: one task', () => {
     expect(executor.peek(id)).toMatchObject({ status: 'succeeded', value: 7 })
   })
 
+  it('gives every caller of result() the same promise while the task runs', async () => {
+    const executor = new ConcurrentExecutor({ clock: new ManualClock() })
+    const id = executor.submit({ conversationId: 'c', name: 'sync', run: () => 7 })
+    const first = executor.result(id)
+    expect(executor.result(id)).toBe(first)
+    expect(await first).toMatchObject({ status: 'succeeded', value: 7 })
+  })
+
   it('records the latest progress', async () => {
     const clock = new ManualClock()
     const executor = new ConcurrentExecutor({ clock })

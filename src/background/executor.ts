@@ -51,7 +51,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   readonly #options: ResolvedExecutorOptions
   readonly #tasks = new Map<string, Entry>()
   readonly #conversations = new Map<string, Conversation>()
-  readonly #finished: FinishedIndex
+  readonly #finished: FinishedIndex<Entry>
   #active = 0
   #seq = 0
   #closing: Promise<void> | undefined
@@ -65,7 +65,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
 
   constructor(options: ConcurrentExecutorOptions = {}) {
     this.#options = resolveExecutorOptions(options)
-    this.#finished = new FinishedIndex(this.#options.clock, this.#options.finishedTtlMs, this.#options.maxFinished, (id) => this.#forget(id))
+    this.#finished = new FinishedIndex(this.#options.clock, this.#options.finishedTtlMs, this.#options.maxFinished, (entry) => this.#forget(entry))
   }
 
   /**
@@ -84,7 +84,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const id = `${options.conversationId}:${options.name}:${++this.#seq}`
     const entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
     this.#tasks.set(id, entry)
-    conversation.tasks.add(id)
+    entry.remembered = true
+    conversation.tasks.push(entry)
     this.#active++
     const signal = options.signal
     if (signal !== undefined) {
@@ -111,7 +112,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const entry = this.#tasks.get(id)
     if (entry === undefined) return Promise.resolve(undefined)
     if (entry.outcome !== undefined) return Promise.resolve(entry.outcome as BackgroundOutcome<T>)
-    return new Promise((resolve) => (entry.waiters ??= []).push(resolve as (outcome: BackgroundOutcome) => void))
+    // One promise per task, however many callers wait: no waiter list to allocate.
+    entry.waiting ??= new Promise<BackgroundOutcome>((resolve) => (entry.resolveWaiting = resolve))
+    return entry.waiting as Promise<BackgroundOutcome<T>>
   }
 
   /** The outcome if the task has ended; undefined while it runs (or when unknown). */
@@ -130,12 +133,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   list(conversationId: string): BackgroundTaskInfo[] {
     const conversation = this.#conversations.get(conversationId)
     if (conversation === undefined) return []
-    const infos: BackgroundTaskInfo[] = []
-    for (const id of conversation.tasks) {
-      const entry = this.#tasks.get(id)
-      if (entry !== undefined) infos.push(this.#info(entry))
-    }
-    return infos
+    return conversation.tasks.members().map((entry) => this.#info(entry))
   }
 
   /**
@@ -148,21 +146,22 @@ export class ConcurrentExecutor implements AsyncDisposable {
     if (conversation === undefined) return { cancelled: 0, removed: 0 }
     // Detach first: work submitted from a callback below starts a fresh conversation.
     this.#conversations.delete(conversationId)
-    const ids = [...conversation.tasks]
+    const entries = conversation.tasks.members()
     let cancelled = 0
-    for (const id of ids) {
-      const entry = this.#tasks.get(id)
-      const reason = new CancelledError(`conversation "${conversationId}" ended`, { details: { conversationId, taskId: id } })
-      if (entry !== undefined && this.#stop(entry, 'cancelled', reason)) cancelled++
+    for (const entry of entries) {
+      if (isFinal(entry.status)) continue
+      const reason = new CancelledError(`conversation "${conversationId}" ended`, { details: { conversationId, taskId: entry.id } })
+      if (this.#stop(entry, 'cancelled', reason)) cancelled++
     }
-    for (const id of ids) {
-      if (this.#tasks.get(id)?.conversation === conversation) this.#tasks.delete(id)
-      this.#finished.delete(id)
+    for (const entry of entries) {
+      if (entry.remembered) this.#tasks.delete(entry.id)
+      entry.remembered = entry.inInbox = false
+      this.#finished.delete(entry)
     }
     conversation.tasks.clear()
     conversation.inbox.clear()
     for (const stream of [...conversation.streams]) stream.end()
-    return { cancelled, removed: ids.length }
+    return { cancelled, removed: entries.length }
   }
 
   /**
@@ -189,9 +188,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const conversation = this.#conversations.get(conversationId)
     if (conversation === undefined) return []
     const outcomes: BackgroundOutcome[] = []
-    for (const id of conversation.inbox) {
-      const outcome = this.#tasks.get(id)?.outcome
-      if (outcome !== undefined) outcomes.push(outcome)
+    for (const entry of conversation.inbox.members()) {
+      entry.inInbox = false
+      if (entry.outcome !== undefined) outcomes.push(entry.outcome)
     }
     conversation.inbox.clear()
     return outcomes
@@ -334,15 +333,16 @@ export class ConcurrentExecutor implements AsyncDisposable {
     entry.unhookSignal?.()
     const outcome = toOutcome(entry, status, value, error, now)
     entry.outcome = outcome
-    const waiters = entry.waiters
-    entry.controller = entry.cancelTimer = entry.unhookSignal = entry.snapshot = entry.waiters = undefined
-    if (waiters !== undefined) for (const resolve of waiters) resolve(outcome)
+    const resolveWaiting = entry.resolveWaiting
+    entry.controller = entry.cancelTimer = entry.unhookSignal = entry.snapshot = entry.waiting = entry.resolveWaiting = undefined
+    resolveWaiting?.(outcome)
     const conversation = entry.conversation
-    if (this.#tasks.get(entry.id) === entry) {
-      conversation.inbox.add(entry.id) // before the index: an immediate eviction must also empty the inbox
-      this.#finished.add(entry.id, now)
+    if (entry.remembered) {
+      entry.inInbox = true // before the index: an immediate eviction must also empty the inbox
+      conversation.inbox.push(entry)
+      this.#finished.add(entry, now)
     }
-    for (const stream of conversation.streams) stream.push(outcome)
+    if (conversation.streams.size > 0) for (const stream of conversation.streams) stream.push(outcome) // no iterator when nobody listens
     this.#notify(outcome)
   }
 
@@ -377,13 +377,17 @@ export class ConcurrentExecutor implements AsyncDisposable {
   }
 
   /** Called by the finished index when a task ages out or is evicted by the bound. */
-  #forget(id: string): void {
-    const entry = this.#tasks.get(id)
-    if (entry === undefined) return
-    this.#tasks.delete(id)
-    entry.conversation.tasks.delete(id)
-    entry.conversation.inbox.delete(id)
-    this.#dropIfIdle(entry.conversation)
+  #forget(entry: Entry): void {
+    if (!entry.remembered) return
+    const conversation = entry.conversation
+    this.#tasks.delete(entry.id)
+    entry.remembered = false
+    conversation.tasks.dropped()
+    if (entry.inInbox) {
+      entry.inInbox = false
+      conversation.inbox.dropped()
+    }
+    this.#dropIfIdle(conversation)
   }
 
   #dropIfIdle(conversation: Conversation): void {

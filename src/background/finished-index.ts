@@ -1,6 +1,7 @@
 /**
  * The finished tasks an executor still remembers, oldest first, bounded twice: by age (`ttlMs` on
- * the clock) and by count (`max`, the oldest evicted first).
+ * the clock) and by count (`max`, the oldest evicted first). It holds the owner's records and
+ * marks membership with a flag on them (no hash table to update per task).
  *
  * Because every entry lives the same `ttlMs`, finish order is expiry order: the oldest entry is
  * always the next to expire. So one timer, armed for the oldest entry only, serves the whole
@@ -13,64 +14,74 @@ import { setLongTimeout, systemClock } from '../core/clock.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { setClockTimer } from '../core/clock-timer.js'
 
+/** A record the index can hold: the index alone sets and clears its flag. */
+export interface Indexable {
+  /** True while the record is in a {@link FinishedIndex}. */
+  inFinishedIndex: boolean
+}
+
 /**
- * Finish-ordered set of ids with a TTL and a size bound.
+ * Finish-ordered set of records with a TTL and a size bound.
  *
- * A FIFO of parallel arrays (ids, expiry times) read from `#head`, plus a Set of the ids still
- * live. Not a Map iterated from its start: V8 leaves a deleted Map entry as a hole until the next
- * rehash, so finding the oldest entry after many evictions walks every hole, and 100,000 tasks
- * through a 10,000 bound took most of a second in this one step. `delete` only drops the id from
- * the live set; its slot is skipped when it reaches the head, and the arrays are compacted once
+ * A FIFO of parallel arrays (records, expiry times) read from `#head`; a record whose flag is
+ * cleared is a dead slot. Not a Map iterated from its start: V8 leaves a deleted Map entry as a
+ * hole until the next rehash, so finding the oldest entry after many evictions walks every hole,
+ * and 100,000 tasks through a 10,000 bound took most of a second in this one step. `delete` only
+ * clears the flag; the slot is skipped when it reaches the head, and the arrays are compacted once
  * more than half of them is dead, so memory follows the live size.
  */
-export class FinishedIndex {
-  /** Ids in finish order, from `#head`; an id no longer in `#live` is a dead slot. */
-  #ids: string[] = []
-  /** Expiry time of the id in the same slot. */
+export class FinishedIndex<T extends Indexable> {
+  /** Records in finish order, from `#head`; one whose flag is cleared is a dead slot. */
+  #items: T[] = []
+  /** Expiry time of the record in the same slot. */
   #expiries: number[] = []
   #head = 0
-  readonly #live = new Set<string>()
+  #size = 0
   readonly #clock: Clock
   readonly #ttlMs: number
   readonly #max: number
-  readonly #onEvict: (id: string) => void
+  readonly #onEvict: (item: T) => void
   #cancelTimer: CancelTimer | undefined
   #closed = false
 
-  /** @param onEvict called for every id removed by age or by the bound (not by {@link delete}) */
-  constructor(clock: Clock, ttlMs: number, max: number, onEvict: (id: string) => void) {
+  /** @param onEvict called for every record removed by age or by the bound (not by {@link delete}) */
+  constructor(clock: Clock, ttlMs: number, max: number, onEvict: (item: T) => void) {
     this.#clock = clock
     this.#ttlMs = ttlMs
     this.#max = max
     this.#onEvict = onEvict
   }
 
-  /** Ids currently remembered. */
+  /** Records currently remembered. */
   get size(): number {
-    return this.#live.size
+    return this.#size
   }
 
   /**
-   * Records that `id` just finished; evicts the oldest entries beyond the bound.
+   * Records that `item` just finished; evicts the oldest records beyond the bound. Ignored for a
+   * record already in the index.
    * @param now the clock time of the finish, when the caller has it (saves a clock read per task)
    */
-  add(id: string, now?: number): void {
-    if (this.#closed) return
-    this.#ids.push(id)
+  add(item: T, now?: number): void {
+    if (this.#closed || item.inFinishedIndex) return
+    item.inFinishedIndex = true
+    this.#items.push(item)
     // The clock is read only when a TTL applies: `Infinity` needs no expiry time.
     this.#expiries.push(Number.isFinite(this.#ttlMs) ? (now ?? this.#clock.now()) + this.#ttlMs : Infinity)
-    this.#live.add(id)
-    while (this.#live.size > this.#max) this.#evictOldest()
+    this.#size++
+    while (this.#size > this.#max) this.#evictOldest()
     this.#arm()
   }
 
-  /** Forgets `id` without calling `onEvict` (its owner is removing it). */
-  delete(id: string): void {
-    if (!this.#live.delete(id)) return
-    if (this.#live.size === 0) {
+  /** Forgets `item` without calling `onEvict` (its owner is removing it). */
+  delete(item: T): void {
+    if (!item.inFinishedIndex) return
+    item.inFinishedIndex = false
+    this.#size--
+    if (this.#size === 0) {
       this.#reset()
       this.#disarm()
-    } else if (this.#ids.length - this.#head > 2 * this.#live.size + 64) {
+    } else if (this.#items.length - this.#head > 2 * this.#size + 64) {
       this.#compact()
     }
   }
@@ -83,36 +94,40 @@ export class FinishedIndex {
 
   /** Removes the head slot and reports it when it was live. */
   #evictOldest(): void {
-    const id = this.#ids[this.#head] as string
+    const item = this.#items[this.#head] as T
     this.#head++
-    if (this.#live.delete(id)) this.#onEvict(id)
-    if (this.#head === this.#ids.length) this.#reset()
-    else if (this.#head >= 1024 && this.#head * 2 >= this.#ids.length) this.#compact()
+    if (item.inFinishedIndex) {
+      item.inFinishedIndex = false
+      this.#size--
+      this.#onEvict(item)
+    }
+    if (this.#head === this.#items.length) this.#reset()
+    else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) this.#compact()
   }
 
-  /** Skips dead slots at the head; the expiry of the oldest live id, if any. */
+  /** Skips dead slots at the head; the expiry of the oldest live record, if any. */
   #oldestExpiry(): number | undefined {
-    while (this.#head < this.#ids.length && !this.#live.has(this.#ids[this.#head] as string)) this.#head++
-    return this.#head < this.#ids.length ? this.#expiries[this.#head] : undefined
+    while (this.#head < this.#items.length && !(this.#items[this.#head] as T).inFinishedIndex) this.#head++
+    return this.#head < this.#items.length ? this.#expiries[this.#head] : undefined
   }
 
   #reset(): void {
-    this.#ids = []
+    this.#items = []
     this.#expiries = []
     this.#head = 0
   }
 
   /** Drops the consumed head and every dead slot, keeping finish order. */
   #compact(): void {
-    const ids: string[] = []
+    const items: T[] = []
     const expiries: number[] = []
-    for (let i = this.#head; i < this.#ids.length; i++) {
-      const id = this.#ids[i] as string
-      if (!this.#live.has(id)) continue
-      ids.push(id)
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i] as T
+      if (!item.inFinishedIndex) continue
+      items.push(item)
       expiries.push(this.#expiries[i] as number)
     }
-    this.#ids = ids
+    this.#items = items
     this.#expiries = expiries
     this.#head = 0
   }
