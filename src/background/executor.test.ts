@@ -72,6 +72,14 @@ describe('ConcurrentExecutor: one task', () => {
     expect(executor.peek(id)).toMatchObject({ status: 'succeeded', value: 7 })
   })
 
+  it('writes outcomes with their fields in one order, whichever way the task ended', async () => {
+    const executor = new ConcurrentExecutor({ clock: new ManualClock() })
+    const ok = executor.submit({ conversationId: 'c', name: 'ok', run: () => 1 })
+    const failed = executor.submit({ conversationId: 'c', name: 'failed', run: () => { throw new Error('no') } })
+    expect(Object.keys((await executor.result(ok))!)).toEqual(['taskId', 'conversationId', 'name', 'kind', 'status', 'value', 'submittedAt', 'startedAt', 'finishedAt', 'durationMs'])
+    expect(Object.keys((await executor.result(failed))!)).toEqual(['taskId', 'conversationId', 'name', 'kind', 'status', 'error', 'submittedAt', 'startedAt', 'finishedAt', 'durationMs'])
+  })
+
   it('gives every caller of result() the same promise while the task runs', async () => {
     const executor = new ConcurrentExecutor({ clock: new ManualClock() })
     const id = executor.submit({ conversationId: 'c', name: 'sync', run: () => 7 })

@@ -74,25 +74,27 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
 }
 
 /**
- * The outcome of a task ending now with `status`. Optional fields are added only when present
- * (no conditional spreads: each would allocate a throw-away object per task).
+ * The outcome of a task ending now with `status`. The usual ending (a started task that returned a
+ * value) is one object literal of fixed shape; other endings add their optional fields one by
+ * one, in the same key order, with no throw-away object per conditional field.
  */
 export function toOutcome(entry: Entry, status: BackgroundFinalStatus, value: unknown, error: unknown, now: number): BackgroundOutcome {
   const startedAt = entry.startedAt
-  const outcome: Mutable<BackgroundOutcome> = {
-    taskId: entry.id,
-    conversationId: entry.conversation.id,
-    name: entry.name,
-    kind: entry.kind,
-    status,
-    submittedAt: entry.submittedAt,
-    finishedAt: now,
-    durationMs: now - (startedAt ?? entry.submittedAt),
+  const taskId = entry.id
+  const conversationId = entry.conversation.id
+  const submittedAt = entry.submittedAt
+  const durationMs = now - (startedAt ?? submittedAt)
+  if (startedAt !== undefined && value !== undefined && error === undefined) {
+    return { taskId, conversationId, name: entry.name, kind: entry.kind, status, value, submittedAt, startedAt, finishedAt: now, durationMs }
   }
+  const outcome: Partial<Mutable<BackgroundOutcome>> = { taskId, conversationId, name: entry.name, kind: entry.kind, status }
   if (value !== undefined) outcome.value = value
   if (error !== undefined) outcome.error = serializeError(error)
+  outcome.submittedAt = submittedAt
   if (startedAt !== undefined) outcome.startedAt = startedAt
-  return outcome
+  outcome.finishedAt = now
+  outcome.durationMs = durationMs
+  return outcome as BackgroundOutcome
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
