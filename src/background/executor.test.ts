@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { sleep } from '../core/clock.js'
+import { MAX_TIMER_MS, sleep } from '../core/clock.js'
 import { defineTool } from '../core/tool.js'
 import { createEngine } from '../engine/engine.js'
 import type { RunStatus } from '../engine/states.js'
@@ -62,6 +62,30 @@ describe('ConcurrentExecutor: one task', () => {
     expect(await executor.result(sync)).toMatchObject({ status: 'failed', error: { message: 'sync boom', code: 'TW_TOOL_FAILED' } })
     expect(await executor.result(async)).toMatchObject({ status: 'failed', error: { message: 'reset', code: 'ECONNRESET' } })
     expect(await executor.result(odd)).toMatchObject({ status: 'failed', error: { message: 'a string' } })
+  })
+
+  it('finishes a synchronous function in its start microtask, with no promise of its own', async () => {
+    const executor = new ConcurrentExecutor({ clock: new ManualClock() })
+    const id = executor.submit({ conversationId: 'c', name: 'sync', run: () => 7 })
+    expect(executor.status(id)?.status).toBe('pending')
+    await Promise.resolve()
+    expect(executor.peek(id)).toMatchObject({ status: 'succeeded', value: 7 })
+  })
+
+  it('writes outcomes with their fields in one order, whichever way the task ended', async () => {
+    const executor = new ConcurrentExecutor({ clock: new ManualClock() })
+    const ok = executor.submit({ conversationId: 'c', name: 'ok', run: () => 1 })
+    const failed = executor.submit({ conversationId: 'c', name: 'failed', run: () => { throw new Error('no') } })
+    expect(Object.keys((await executor.result(ok))!)).toEqual(['taskId', 'conversationId', 'name', 'kind', 'status', 'value', 'submittedAt', 'startedAt', 'finishedAt', 'durationMs'])
+    expect(Object.keys((await executor.result(failed))!)).toEqual(['taskId', 'conversationId', 'name', 'kind', 'status', 'error', 'submittedAt', 'startedAt', 'finishedAt', 'durationMs'])
+  })
+
+  it('gives every caller of result() the same promise while the task runs', async () => {
+    const executor = new ConcurrentExecutor({ clock: new ManualClock() })
+    const id = executor.submit({ conversationId: 'c', name: 'sync', run: () => 7 })
+    const first = executor.result(id)
+    expect(executor.result(id)).toBe(first)
+    expect(await first).toMatchObject({ status: 'succeeded', value: 7 })
   })
 
   it('records the latest progress', async () => {
@@ -172,6 +196,23 @@ describe('ConcurrentExecutor: cancel and timeouts', () => {
     const id = executor.submit({ conversationId: 'c', name: 'quick', timeout: '5s', run: () => 'ok' })
     expect(await executor.result(id)).toMatchObject({ status: 'succeeded' })
     expect(clock.pendingTimers).toBe(0)
+  })
+})
+
+describe('ConcurrentExecutor: durations past 2^31 ms', () => {
+  it('times a task out after 30 days on a clock whose timers cannot hold that long, not after 1 ms', async () => {
+    const manual = new ManualClock()
+    // setTimeout semantics: a delay past MAX_TIMER_MS fires after 1 ms.
+    const clock = { now: () => manual.now(), setTimer: (ms: number, fn: () => void) => manual.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn) }
+    const executor = new ConcurrentExecutor({ clock, finishedTtl: Infinity })
+    const id = executor.submit({ conversationId: 'c', name: 'long', timeout: '30d', run: ({ signal }) => untilAborted(signal).catch(() => undefined) })
+    await tick()
+    manual.advance(1000)
+    await tick()
+    expect(executor.status(id)?.status).toBe('running')
+    manual.advance(30 * 24 * 3600 * 1000)
+    await tick()
+    expect(executor.peek(id)).toMatchObject({ status: 'timed_out', error: { code: 'TW_TIMEOUT' } })
   })
 })
 

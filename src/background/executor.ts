@@ -11,7 +11,10 @@
  * Task states and their triggers are listed in `states.ts`.
  * @module
  */
-import { CancelledError, deserializeError, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { CancelledError, deserializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { logFailure } from '../core/log-failure.js'
+import { whenSettled } from '../core/returned.js'
+import { setClockTimer } from '../core/clock-timer.js'
 import { toMs } from '../core/duration.js'
 import type { RunResult } from '../engine/report.js'
 import type { StateMachineResult } from '../fsm/run.js'
@@ -23,7 +26,8 @@ import { canMove, isFinal } from './states.js'
 import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
 import type { Conversation, Entry } from './records.js'
-import type { BackgroundOutcome, BackgroundStats, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import { FunctionContext } from './function-context.js'
+import type { BackgroundFunction, BackgroundOutcome, BackgroundStats, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
 import { kindOf, startWork } from './work.js'
 
 /** What `endConversation` did. */
@@ -47,14 +51,21 @@ export class ConcurrentExecutor implements AsyncDisposable {
   readonly #options: ResolvedExecutorOptions
   readonly #tasks = new Map<string, Entry>()
   readonly #conversations = new Map<string, Conversation>()
-  readonly #finished: FinishedIndex
+  readonly #finished: FinishedIndex<Entry>
   #active = 0
   #seq = 0
   #closing: Promise<void> | undefined
+  // Tasks submitted and not started yet, in submit order, as parallel arrays: one microtask starts
+  // them all, instead of a microtask and a closure per submit.
+  #toStart: Entry[] = []
+  #toStartOptions: SubmitOptions[] = []
+  #toStartTimeouts: (number | undefined)[] = []
+  /** `#signalOf` bound once, for every function task's context. */
+  readonly #signalOfEntry = (entry: Entry): AbortSignal => this.#signalOf(entry)
 
   constructor(options: ConcurrentExecutorOptions = {}) {
     this.#options = resolveExecutorOptions(options)
-    this.#finished = new FinishedIndex(this.#options.clock, this.#options.finishedTtlMs, this.#options.maxFinished, (id) => this.#forget(id))
+    this.#finished = new FinishedIndex(this.#options.clock, this.#options.finishedTtlMs, this.#options.maxFinished, (entry) => this.#forget(entry))
   }
 
   /**
@@ -73,7 +84,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const id = `${options.conversationId}:${options.name}:${++this.#seq}`
     const entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
     this.#tasks.set(id, entry)
-    conversation.tasks.add(id)
+    entry.remembered = true
+    conversation.tasks.push(entry)
     this.#active++
     const signal = options.signal
     if (signal !== undefined) {
@@ -85,7 +97,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       signal.addEventListener('abort', onAbort, { once: true })
       entry.unhookSignal = () => signal.removeEventListener('abort', onAbort)
     }
-    queueMicrotask(() => this.#start(entry, options, timeoutMs))
+    this.#queueStart(entry, options, timeoutMs)
     return id
   }
 
@@ -100,7 +112,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const entry = this.#tasks.get(id)
     if (entry === undefined) return Promise.resolve(undefined)
     if (entry.outcome !== undefined) return Promise.resolve(entry.outcome as BackgroundOutcome<T>)
-    return new Promise((resolve) => (entry.waiters ??= []).push(resolve as (outcome: BackgroundOutcome) => void))
+    // One promise per task, however many callers wait: no waiter list to allocate.
+    entry.waiting ??= new Promise<BackgroundOutcome>((resolve) => (entry.resolveWaiting = resolve))
+    return entry.waiting as Promise<BackgroundOutcome<T>>
   }
 
   /** The outcome if the task has ended; undefined while it runs (or when unknown). */
@@ -119,12 +133,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   list(conversationId: string): BackgroundTaskInfo[] {
     const conversation = this.#conversations.get(conversationId)
     if (conversation === undefined) return []
-    const infos: BackgroundTaskInfo[] = []
-    for (const id of conversation.tasks) {
-      const entry = this.#tasks.get(id)
-      if (entry !== undefined) infos.push(this.#info(entry))
-    }
-    return infos
+    return conversation.tasks.members().map((entry) => this.#info(entry))
   }
 
   /**
@@ -137,21 +146,22 @@ export class ConcurrentExecutor implements AsyncDisposable {
     if (conversation === undefined) return { cancelled: 0, removed: 0 }
     // Detach first: work submitted from a callback below starts a fresh conversation.
     this.#conversations.delete(conversationId)
-    const ids = [...conversation.tasks]
+    const entries = conversation.tasks.members()
     let cancelled = 0
-    for (const id of ids) {
-      const entry = this.#tasks.get(id)
-      const reason = new CancelledError(`conversation "${conversationId}" ended`, { details: { conversationId, taskId: id } })
-      if (entry !== undefined && this.#stop(entry, 'cancelled', reason)) cancelled++
+    for (const entry of entries) {
+      if (isFinal(entry.status)) continue
+      const reason = new CancelledError(`conversation "${conversationId}" ended`, { details: { conversationId, taskId: entry.id } })
+      if (this.#stop(entry, 'cancelled', reason)) cancelled++
     }
-    for (const id of ids) {
-      if (this.#tasks.get(id)?.conversation === conversation) this.#tasks.delete(id)
-      this.#finished.delete(id)
+    for (const entry of entries) {
+      if (entry.remembered) this.#tasks.delete(entry.id)
+      entry.remembered = entry.inInbox = false
+      this.#finished.delete(entry)
     }
     conversation.tasks.clear()
     conversation.inbox.clear()
     for (const stream of [...conversation.streams]) stream.end()
-    return { cancelled, removed: ids.length }
+    return { cancelled, removed: entries.length }
   }
 
   /**
@@ -178,9 +188,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const conversation = this.#conversations.get(conversationId)
     if (conversation === undefined) return []
     const outcomes: BackgroundOutcome[] = []
-    for (const id of conversation.inbox) {
-      const outcome = this.#tasks.get(id)?.outcome
-      if (outcome !== undefined) outcomes.push(outcome)
+    for (const entry of conversation.inbox.members()) {
+      entry.inInbox = false
+      if (entry.outcome !== undefined) outcomes.push(entry.outcome)
     }
     conversation.inbox.clear()
     return outcomes
@@ -197,7 +207,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const reason = (id: string): CancelledError => new CancelledError('the background executor is closing', { details: { taskId: id } })
-      for (const entry of [...this.#tasks.values()]) this.#stop(entry, 'cancelled', reason(entry.id))
+      for (const entry of [...this.#tasks.values()]) if (!isFinal(entry.status)) this.#stop(entry, 'cancelled', reason(entry.id))
       for (const conversation of [...this.#conversations.values()]) for (const stream of [...conversation.streams]) stream.end()
       this.#finished.close()
     })()
@@ -208,22 +218,49 @@ export class ConcurrentExecutor implements AsyncDisposable {
     return this.close()
   }
 
+  #queueStart(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
+    if (this.#toStart.push(entry) === 1) queueMicrotask(this.#startQueued)
+    this.#toStartOptions.push(options)
+    this.#toStartTimeouts.push(timeoutMs)
+  }
+
+  /** Starts every queued task, in submit order; tasks submitted meanwhile (by a sync function) too. */
+  readonly #startQueued = (): void => {
+    const entries = this.#toStart
+    const options = this.#toStartOptions
+    const timeouts = this.#toStartTimeouts
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry
+      try {
+        this.#start(entry, options[i] as SubmitOptions, timeouts[i])
+      } catch (error) {
+        this.#finish(entry, 'failed', undefined, error) // e.g. an injected clock that throws: this task only
+      }
+    }
+    this.#toStart = []
+    this.#toStartOptions = []
+    this.#toStartTimeouts = []
+  }
+
   #start(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
     if (entry.status !== 'pending') return // cancelled before it started
     const clock = this.#options.clock
     this.#move(entry, 'running')
     entry.startedAt = clock.now()
     if (timeoutMs !== undefined) {
-      entry.cancelTimer = clock.setTimer(timeoutMs, () =>
+      // Through setClockTimer: an injected clock need not hold a delay past 2^31 ms (a '30d' timeout).
+      entry.cancelTimer = setClockTimer(clock, timeoutMs, () =>
         this.#stop(entry, 'timed_out', new TimeoutError(`background task "${entry.id}" timed out after ${timeoutMs} ms`, { retryable: false, details: { taskId: entry.id, timeoutMs } })),
       )
     }
+    const run = options.run
+    if (typeof run === 'function') return this.#runFunction(entry, run)
     try {
-      const signalOf = (): AbortSignal => this.#signalOf(entry)
-      const work = startWork(options, {
+      const signalOf = this.#signalOfEntry
+      const work = startWork(options as SubmitWorkflow | SubmitStateMachine<unknown, string>, {
         taskId: entry.id,
         get signal() {
-          return signalOf()
+          return signalOf(entry)
         },
         clock,
         engine: this.#options.engine,
@@ -239,6 +276,25 @@ export class ConcurrentExecutor implements AsyncDisposable {
     } catch (error) {
       this.#finish(entry, 'failed', undefined, error)
     }
+  }
+
+  /**
+   * Calls a function task directly: a synchronous value finishes the task at once (no promise at
+   * all), a promise is adopted once, and a throw, a rejection or an unreadable `then` fails it.
+   */
+  #runFunction(entry: Entry, run: BackgroundFunction<unknown>): void {
+    let returned: unknown
+    try {
+      returned = run(new FunctionContext(entry, this.#signalOfEntry))
+    } catch (error) {
+      return this.#finish(entry, 'failed', undefined, error)
+    }
+    if ((typeof returned !== 'object' && typeof returned !== 'function') || returned === null) return this.#finish(entry, 'succeeded', returned, undefined)
+    whenSettled(
+      returned,
+      (value) => this.#finish(entry, 'succeeded', value, undefined),
+      (error) => this.#finish(entry, 'failed', undefined, error),
+    )
   }
 
   /**
@@ -277,29 +333,32 @@ export class ConcurrentExecutor implements AsyncDisposable {
     entry.unhookSignal?.()
     const outcome = toOutcome(entry, status, value, error, now)
     entry.outcome = outcome
-    const waiters = entry.waiters
-    entry.controller = entry.cancelTimer = entry.unhookSignal = entry.snapshot = entry.waiters = undefined
-    if (waiters !== undefined) for (const resolve of waiters) resolve(outcome)
+    const resolveWaiting = entry.resolveWaiting
+    entry.controller = entry.cancelTimer = entry.unhookSignal = entry.snapshot = entry.waiting = entry.resolveWaiting = undefined
+    resolveWaiting?.(outcome)
     const conversation = entry.conversation
-    if (this.#tasks.get(entry.id) === entry) {
-      conversation.inbox.add(entry.id) // before the index: an immediate eviction must also empty the inbox
-      this.#finished.add(entry.id)
+    if (entry.remembered) {
+      entry.inInbox = true // before the index: an immediate eviction must also empty the inbox
+      conversation.inbox.push(entry)
+      this.#finished.add(entry, now)
     }
-    for (const stream of conversation.streams) stream.push(outcome)
+    if (conversation.streams.size > 0) for (const stream of conversation.streams) stream.push(outcome) // no iterator when nobody listens
     this.#notify(outcome)
   }
 
   #notify(outcome: BackgroundOutcome): void {
     const onComplete = this.#options.onComplete
     if (onComplete === undefined) return
-    const report = (err: unknown): void => this.#options.logger.error('a background onComplete handler failed', { taskId: outcome.taskId, error: serializeError(err) })
+    const report = (err: unknown): void => logFailure(this.#options.logger, 'a background onComplete handler failed', err, { taskId: outcome.taskId })
+    let returned: unknown
     try {
-      const returned: unknown = onComplete(outcome)
-      // A handler typed `void` may still be async: never let its rejection go unhandled.
-      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, report)
+      returned = onComplete(outcome)
     } catch (err) {
       report(err)
+      return
     }
+    // A handler typed `void` may still be async: never let its rejection go unhandled.
+    if (returned !== undefined) whenSettled(returned, ignore, report)
   }
 
   #move(entry: Entry, to: BackgroundStatus): void {
@@ -318,13 +377,17 @@ export class ConcurrentExecutor implements AsyncDisposable {
   }
 
   /** Called by the finished index when a task ages out or is evicted by the bound. */
-  #forget(id: string): void {
-    const entry = this.#tasks.get(id)
-    if (entry === undefined) return
-    this.#tasks.delete(id)
-    entry.conversation.tasks.delete(id)
-    entry.conversation.inbox.delete(id)
-    this.#dropIfIdle(entry.conversation)
+  #forget(entry: Entry): void {
+    if (!entry.remembered) return
+    const conversation = entry.conversation
+    this.#tasks.delete(entry.id)
+    entry.remembered = false
+    conversation.tasks.dropped()
+    if (entry.inInbox) {
+      entry.inInbox = false
+      conversation.inbox.dropped()
+    }
+    this.#dropIfIdle(conversation)
   }
 
   #dropIfIdle(conversation: Conversation): void {
@@ -333,3 +396,5 @@ export class ConcurrentExecutor implements AsyncDisposable {
     }
   }
 }
+
+function ignore(): void {}

@@ -8,16 +8,17 @@ import { InvalidOptionError, serializeError } from '../core/errors.js'
 import type { ToolProgress } from '../core/tool.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { CompletionStream } from './completion-stream.js'
+import { EntryList } from './entry-list.js'
 import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import type { BackgroundKind, BackgroundOutcome, BackgroundTaskInfo, SubmitOptions } from './types.js'
 
 /** A conversation's books. */
 export interface Conversation {
   readonly id: string
-  /** Every task of the conversation still remembered, in submit order. */
-  readonly tasks: Set<string>
-  /** Finished tasks not yet drained (a subset of `tasks`). */
-  readonly inbox: Set<string>
+  /** Every task of the conversation still remembered (`remembered`), in submit order. */
+  readonly tasks: EntryList<Entry>
+  /** Finished tasks not yet drained (`inInbox`; a subset of `tasks`). */
+  readonly inbox: EntryList<Entry>
   readonly streams: Set<CompletionStream>
 }
 
@@ -37,12 +38,29 @@ export interface Entry {
   cancelTimer: (() => void) | undefined
   unhookSignal: (() => void) | undefined
   snapshot: ((error: unknown) => unknown) | undefined
-  waiters: ((outcome: BackgroundOutcome) => void)[] | undefined
+  /** What `result()` returned while the task runs, and its resolver. */
+  waiting: Promise<BackgroundOutcome> | undefined
+  resolveWaiting: ((outcome: BackgroundOutcome) => void) | undefined
+  // Membership flags (see EntryList and FinishedIndex): no hash table per list.
+  /** In the executor's tasks and its conversation's `tasks`. */
+  remembered: boolean
+  /** In its conversation's `inbox`. */
+  inInbox: boolean
+  /** In the executor's finished index. */
+  inFinishedIndex: boolean
 }
 
 /** An empty conversation. */
 export function newConversation(id: string): Conversation {
-  return { id, tasks: new Set(), inbox: new Set(), streams: new Set() }
+  return { id, tasks: new EntryList(isRemembered), inbox: new EntryList(isInInbox), streams: new Set() }
+}
+
+function isRemembered(entry: Entry): boolean {
+  return entry.remembered
+}
+
+function isInInbox(entry: Entry): boolean {
+  return entry.inInbox
 }
 
 /** A pending task. Every field is present from the start, so all entries share one object shape. */
@@ -50,27 +68,36 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
   return {
     id, conversation, name, kind, submittedAt, status: 'pending',
     startedAt: undefined, progress: undefined, outcome: undefined,
-    controller: undefined, cancelTimer: undefined, unhookSignal: undefined, snapshot: undefined, waiters: undefined,
+    controller: undefined, cancelTimer: undefined, unhookSignal: undefined, snapshot: undefined, waiting: undefined, resolveWaiting: undefined,
+    remembered: false, inInbox: false, inFinishedIndex: false,
   }
 }
 
-/** The outcome of a task ending now with `status`. */
+/**
+ * The outcome of a task ending now with `status`. The usual ending (a started task that returned a
+ * value) is one object literal of fixed shape; other endings add their optional fields one by
+ * one, in the same key order, with no throw-away object per conditional field.
+ */
 export function toOutcome(entry: Entry, status: BackgroundFinalStatus, value: unknown, error: unknown, now: number): BackgroundOutcome {
   const startedAt = entry.startedAt
-  return {
-    taskId: entry.id,
-    conversationId: entry.conversation.id,
-    name: entry.name,
-    kind: entry.kind,
-    status,
-    ...(value !== undefined ? { value } : {}),
-    ...(error !== undefined ? { error: serializeError(error) } : {}),
-    submittedAt: entry.submittedAt,
-    ...(startedAt !== undefined ? { startedAt } : {}),
-    finishedAt: now,
-    durationMs: now - (startedAt ?? entry.submittedAt),
+  const taskId = entry.id
+  const conversationId = entry.conversation.id
+  const submittedAt = entry.submittedAt
+  const durationMs = now - (startedAt ?? submittedAt)
+  if (startedAt !== undefined && value !== undefined && error === undefined) {
+    return { taskId, conversationId, name: entry.name, kind: entry.kind, status, value, submittedAt, startedAt, finishedAt: now, durationMs }
   }
+  const outcome: Partial<Mutable<BackgroundOutcome>> = { taskId, conversationId, name: entry.name, kind: entry.kind, status }
+  if (value !== undefined) outcome.value = value
+  if (error !== undefined) outcome.error = serializeError(error)
+  outcome.submittedAt = submittedAt
+  if (startedAt !== undefined) outcome.startedAt = startedAt
+  outcome.finishedAt = now
+  outcome.durationMs = durationMs
+  return outcome as BackgroundOutcome
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** What `status` and `list` show; a running task's duration runs until `now`. */
 export function toInfo(entry: Entry, now: number): BackgroundTaskInfo {

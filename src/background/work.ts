@@ -1,8 +1,9 @@
 /**
- * Starting the three kinds of background work. Each returns a promise that never rejects: how the
- * work ended, as data. A plain function runs as it is (no DAG, no scheduler); a workflow goes
- * through `engine.start`; a state machine through `runStateMachine`. All three share one abort
- * signal, which the executor aborts on cancel, timeout and conversation end.
+ * Starting workflow and state-machine background work. Each returns a promise that never rejects:
+ * how the work ended, as data. A workflow goes through `engine.start`; a state machine through
+ * `runStateMachine`. Both use the task's abort signal, which the executor aborts on cancel,
+ * timeout and conversation end. (A plain function is called by the executor itself, with a
+ * `FunctionContext`: no promise of its own, so a sync function costs no promise at all.)
  * @module
  */
 import type { Clock } from '../core/clock.js'
@@ -13,7 +14,7 @@ import { isStateMachine } from '../fsm/define.js'
 import type { StateMachine, Transition } from '../fsm/define.js'
 import { runStateMachine } from '../fsm/run.js'
 import type { StateMachineResult } from '../fsm/run.js'
-import type { BackgroundContext, BackgroundEngine, BackgroundKind, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import type { BackgroundEngine, BackgroundKind, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
 
 /** How a piece of work ended. `error` is anything thrown. */
 export interface WorkResult {
@@ -45,23 +46,9 @@ export function kindOf(run: SubmitOptions['run']): BackgroundKind {
   return isStateMachine(run) ? 'state-machine' : 'workflow'
 }
 
-/** Starts the work described by `options`. May throw synchronously (e.g. no engine); the caller captures it. */
-export function startWork(options: SubmitOptions, setup: WorkSetup): Work {
-  const run = options.run
-  if (typeof run === 'function') {
-    const ctx: BackgroundContext = {
-      get signal() {
-        return setup.signal // lazy: created only if the function asks
-      },
-      taskId: setup.taskId,
-      conversationId: options.conversationId,
-      name: options.name,
-      progress: setup.progress,
-    }
-    // async wrapper: a synchronous throw becomes a rejection like any other failure.
-    return { done: settle((async () => run(ctx))()) }
-  }
-  if (isStateMachine(run)) return startMachine(options as SubmitStateMachine<unknown, string>, setup)
+/** Starts a workflow or a state machine. May throw synchronously (e.g. no engine); the caller captures it. */
+export function startWork(options: SubmitWorkflow | SubmitStateMachine<unknown, string>, setup: WorkSetup): Work {
+  if (isStateMachine(options.run)) return startMachine(options as SubmitStateMachine<unknown, string>, setup)
   return startWorkflow(options as SubmitWorkflow, setup)
 }
 
@@ -114,11 +101,4 @@ function startMachine(options: SubmitStateMachine<unknown, string>, setup: WorkS
     done: done.then((result): WorkResult => ({ status: result.status, value: result, ...(result.error !== undefined ? { error: deserializeError(result.error) } : {}) })),
     snapshot,
   }
-}
-
-function settle(promise: Promise<unknown>): Promise<WorkResult> {
-  return promise.then(
-    (value) => ({ status: 'succeeded', value }),
-    (error: unknown) => ({ status: 'failed', error }),
-  )
 }

@@ -1,9 +1,12 @@
 /**
  * Errors carry a stable `code` (callers branch on it), structured `details`, and a `cause`.
  * Identity checks use the code or a symbol marker, never `instanceof` alone, so errors survive
- * duplicate package copies and a trip through JSON (a remote worker or a checkpoint).
+ * duplicate package copies and a trip through JSON (a remote worker or a checkpoint). Thrown values
+ * are read only through `thrown.ts`, so no helper here throws, whatever was thrown.
  * @module
  */
+
+import { capString, describeThrown, isErrorLike, readProperty, readString, MAX_STACK_CHARS } from './thrown.js'
 
 const MARK = Symbol.for('taskweave.error')
 
@@ -78,8 +81,10 @@ export class TaskweaveError extends Error {
 
   /** True when `err` is a taskweave error, optionally with the given code. */
   static is(err: unknown, code?: ErrorCode | (string & {})): err is TaskweaveError {
-    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[MARK] === true &&
-      (code === undefined || (err as TaskweaveError).code === code)
+    if (typeof err !== 'object' || err === null) return false
+    const mark = readProperty(err, MARK)
+    if (!mark.ok || mark.value !== true) return false
+    return code === undefined || readString(err, 'code') === code
   }
 
   /** Plain-data form (for reports, checkpoints and the wire). */
@@ -168,39 +173,66 @@ export class InvalidOptionError extends TaskweaveError {
   }
 }
 
+/** A short description of an option's value; never throws (the value may be a revoked Proxy). */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'string') return JSON.stringify(capString(value, 200))
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+  try {
+    return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+  } catch {
+    return 'a revoked Proxy'
+  }
 }
 
-/** Turns anything thrown into plain data, following the cause chain (bounded, cycle-safe). */
+/** Deepest cause serialised; a deeper chain is cut there. */
+export const MAX_CAUSE_DEPTH = 8
+
+/**
+ * Turns anything thrown into plain data, following the cause chain (at most
+ * {@link MAX_CAUSE_DEPTH} deep; a cause met twice ends the chain). Never throws: a value whose
+ * properties cannot be read (revoked Proxy, throwing getters, throwing `toString`) becomes
+ * `TW_TOOL_FAILED` with a message saying why it cannot be described; messages and stacks are
+ * capped at {@link MAX_MESSAGE_CHARS} and {@link MAX_STACK_CHARS}.
+ */
 export function serializeError(err: unknown, depth = 0): SerializedError {
-  if (TaskweaveError.is(err)) {
-    const cause = depth < 8 && err.cause !== undefined ? serializeError(err.cause, depth + 1) : undefined
-    return {
-      name: err.name,
-      code: err.code,
-      message: err.message,
-      retryable: err.retryable,
-      ...(Object.keys(err.details).length > 0 ? { details: err.details } : {}),
-      ...(err.stack !== undefined ? { stack: err.stack } : {}),
-      ...(cause ? { cause } : {}),
-    }
+  return serializeOne(err, depth, new Set())
+}
+
+function serializeOne(err: unknown, depth: number, seen: Set<unknown>): SerializedError {
+  if ((typeof err !== 'object' && typeof err !== 'function') || err === null) {
+    return { name: 'Error', code: 'TW_TOOL_FAILED', message: describeThrown(err), retryable: true }
   }
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    const cause = depth < 8 && err.cause !== undefined ? serializeError(err.cause, depth + 1) : undefined
-    return {
-      name: err.name,
-      code: typeof code === 'string' ? code : 'TW_TOOL_FAILED',
-      message: err.message,
-      retryable: true,
-      ...(err.stack !== undefined ? { stack: err.stack } : {}),
-      ...(cause ? { cause } : {}),
-    }
+  seen.add(err)
+  const isOurs = TaskweaveError.is(err)
+  const isError = isOurs || isErrorLike(err)
+  const name = readString(err, 'name') ?? 'Error'
+  const code = readString(err, 'code') ?? 'TW_TOOL_FAILED'
+  const message = describeThrown(err)
+  const stack = isError ? readString(err, 'stack', MAX_STACK_CHARS) : undefined
+  const details = isOurs ? readDetails(err) : undefined
+  const cause = isError && depth < MAX_CAUSE_DEPTH ? readProperty(err, 'cause') : undefined
+  const next = cause?.ok === true && cause.value !== undefined && !seen.has(cause.value) ? serializeOne(cause.value, depth + 1, seen) : undefined
+  if (!isError) return { name: 'Error', code: 'TW_TOOL_FAILED', message, retryable: true }
+  return {
+    name,
+    code,
+    message,
+    retryable: isRetryable(err),
+    ...(details !== undefined ? { details } : {}),
+    ...(stack !== undefined ? { stack } : {}),
+    ...(next !== undefined ? { cause: next } : {}),
   }
-  return { name: 'Error', code: 'TW_TOOL_FAILED', message: typeof err === 'string' ? err : describe(err), retryable: true }
+}
+
+/** A taskweave error's details when it has any; never throws. */
+function readDetails(err: object): Readonly<Record<string, unknown>> | undefined {
+  const read = readProperty(err, 'details')
+  if (!read.ok || typeof read.value !== 'object' || read.value === null) return undefined
+  try {
+    return Object.keys(read.value).length > 0 ? (read.value as Readonly<Record<string, unknown>>) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Rebuilds an error from its plain-data form; `TaskweaveError.is(e, code)` keeps working. */
@@ -215,18 +247,21 @@ export function deserializeError(data: SerializedError): TaskweaveError {
   return err
 }
 
-/** The code of any thrown value: a taskweave code, a Node `code` (e.g. `ECONNRESET`), or `TW_TOOL_FAILED`. */
+/**
+ * The code of any thrown value: a taskweave code, a Node `code` (e.g. `ECONNRESET`), or
+ * `TW_TOOL_FAILED`. Never throws (a throwing `code` getter counts as no code).
+ */
 export function errorCode(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const code = (err as { code?: unknown }).code
-    if (typeof code === 'string') return code
-  }
+  if ((typeof err === 'object' || typeof err === 'function') && err !== null) return readString(err, 'code') ?? 'TW_TOOL_FAILED'
   return 'TW_TOOL_FAILED'
 }
 
-/** Whether a retry policy may retry this error (false for terminal and cancellation errors). */
+/**
+ * Whether a retry policy may retry this error (false for terminal and cancellation errors, and for
+ * anything with `retryable: false`). Never throws: an unreadable flag counts as retryable.
+ */
 export function isRetryable(err: unknown): boolean {
-  if (TaskweaveError.is(err)) return err.retryable
-  if (typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false) return false
-  return true
+  if ((typeof err !== 'object' && typeof err !== 'function') || err === null) return true
+  const read = readProperty(err, 'retryable')
+  return !(read.ok && read.value === false)
 }

@@ -2,8 +2,16 @@
  * A typed event emitter with listeners per event name, catch-all listeners, and async iterators.
  * Emitting with no listener costs one property read, so the engine's hot path stays cheap; the
  * engine also checks {@link EventEmitter.wants} before it builds a payload.
+ *
+ * Listeners are user code and never break the engine: a listener that throws, or an async one
+ * whose promise rejects, is reported through the logger and otherwise ignored. A listener that
+ * returns undefined (the usual case) costs one comparison for this.
  * @module
  */
+import { logFailure } from '../core/log-failure.js'
+import { silentLogger } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
+import { whenSettled } from '../core/returned.js'
 import type { EventMap, EventName, TaskweaveEvent } from './events.js'
 
 /**
@@ -17,24 +25,34 @@ export type Unsubscribe = () => void
 
 /** Typed emitter of {@link TaskweaveEvent}s. */
 export class EventEmitter {
-  readonly #byName = new Map<EventName, Set<(event: never) => void>>()
-  readonly #all = new Set<(event: TaskweaveEvent) => void>()
+  readonly #byName = new Map<EventName, Set<(event: never) => unknown>>()
+  readonly #all = new Set<(event: TaskweaveEvent) => unknown>()
   readonly #parents: EventEmitter[]
+  readonly #logger: Logger
   /** Listeners registered here, of any name. */
   #count = 0
   /** The {@link subscriptionVersion} at which no listener was found here or in a parent, or -1. */
   #silentAt = -1
 
-  /** @param parents emitters that also receive every event (the engine's, for a run's emitter). */
-  constructor(parents: EventEmitter[] = []) {
+  /**
+   * @param parents emitters that also receive every event (the engine's, for a run's emitter).
+   * @param logger where failing listeners are reported. @default the first parent's, else silent
+   */
+  constructor(parents: EventEmitter[] = [], logger?: Logger) {
     this.#parents = parents
+    const parent = parents[0]
+    this.#logger = logger ?? (parent !== undefined ? parent.#logger : silentLogger)
   }
 
-  /** Listens to one event name. A throwing listener never breaks the engine (the error is swallowed). */
-  on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => void): Unsubscribe {
+  /**
+   * Listens to one event name. The listener may be async (what it returns is otherwise ignored).
+   * A listener that throws or rejects never breaks the engine: the error is reported through the
+   * emitter's logger.
+   */
+  on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => unknown): Unsubscribe {
     let set = this.#byName.get(name)
     if (set === undefined) this.#byName.set(name, (set = new Set()))
-    const stored = listener as (event: never) => void
+    const stored = listener as (event: never) => unknown
     set.add(stored)
     this.#count++
     subscriptionVersion++
@@ -47,16 +65,16 @@ export class EventEmitter {
   }
 
   /** Listens to one event, once. */
-  once<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => void): Unsubscribe {
+  once<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => unknown): Unsubscribe {
     const off = this.on(name, (event) => {
       off()
-      listener(event)
+      return listener(event) // returned, so an async listener's rejection is still caught
     })
     return off
   }
 
   /** Listens to every event. */
-  onAny(listener: (event: TaskweaveEvent) => void): Unsubscribe {
+  onAny(listener: (event: TaskweaveEvent) => unknown): Unsubscribe {
     this.#all.add(listener)
     this.#count++
     subscriptionVersion++
@@ -93,8 +111,8 @@ export class EventEmitter {
   /** Delivers an event to its listeners, then to the parents'. */
   emit(event: TaskweaveEvent): void {
     const set = this.#byName.get(event.type)
-    if (set !== undefined) for (const listener of set) safeCall(listener as (event: TaskweaveEvent) => void, event)
-    for (const listener of this.#all) safeCall(listener, event)
+    if (set !== undefined) for (const listener of set) this.#call(listener as (event: TaskweaveEvent) => unknown, event)
+    for (const listener of this.#all) this.#call(listener, event)
     for (const parent of this.#parents) parent.emit(event)
   }
 
@@ -142,12 +160,23 @@ export class EventEmitter {
     }
     return iterator
   }
-}
 
-function safeCall(listener: (event: TaskweaveEvent) => void, event: TaskweaveEvent): void {
-  try {
-    listener(event)
-  } catch {
-    // A listener's bug must not corrupt a run; listeners own their error handling.
+  /** Calls a listener; its throw or rejection is logged, never propagated (a listener's bug must not corrupt a run). */
+  #call(listener: (event: TaskweaveEvent) => unknown, event: TaskweaveEvent): void {
+    let returned: unknown
+    try {
+      returned = listener(event)
+    } catch (err) {
+      this.#report(event, err)
+      return
+    }
+    if (returned !== undefined) whenSettled(returned, ignore, (err) => this.#report(event, err))
+  }
+
+  #report(event: TaskweaveEvent, err: unknown): void {
+    logFailure(this.#logger, 'an event listener failed', err, { event: event.type, runId: event.runId })
   }
 }
+
+function ignore(): void {}
+
