@@ -203,7 +203,7 @@ describe('ConcurrentExecutor: durations past 2^31 ms', () => {
   it('times a task out after 30 days on a clock whose timers cannot hold that long, not after 1 ms', async () => {
     const manual = new ManualClock()
     // setTimeout semantics: a delay past MAX_TIMER_MS fires after 1 ms.
-    const clock = { now: () => manual.now(), setTimer: (ms: number, fn: () => void) => manual.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn) }
+    const clock = { now: () => manual.now(), wallNow: () => manual.wallNow(), setTimer: (ms: number, fn: () => void) => manual.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn) }
     const executor = new ConcurrentExecutor({ clock, finishedTtl: Infinity })
     const id = executor.submit({ conversationId: 'c', name: 'long', timeout: '30d', run: ({ signal }) => untilAborted(signal).catch(() => undefined) })
     await tick()

@@ -124,6 +124,7 @@ describe('FinishedIndex', () => {
       const requests: number[] = []
       const clock = {
         now: () => manual.now(),
+        wallNow: () => manual.wallNow(),
         setTimer: (ms: number, fn: () => void) => {
           requests.push(ms)
           return manual.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn) // setTimeout semantics

@@ -12,6 +12,7 @@ function overflowingClock(clock: ManualClock): Clock & { readonly requests: numb
   return {
     requests,
     now: () => clock.now(),
+    wallNow: () => clock.wallNow(),
     setTimer: (ms, fn) => {
       requests.push(ms)
       return clock.setTimer(ms > MAX_TIMER_MS ? 1 : ms, fn)

@@ -109,9 +109,9 @@ export interface RunHandle {
   /** Adds a task to the running workflow. */
   addTask(task: TaskSpec): void
   /** Listens to one event of this run. */
-  on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => void): Unsubscribe
+  on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => unknown): Unsubscribe
   /** Listens to every event of this run. */
-  onAny(listener: (event: TaskweaveEvent) => void): Unsubscribe
+  onAny(listener: (event: TaskweaveEvent) => unknown): Unsubscribe
   /** Every event of this run as an async iterator; ends when the run ends. */
   events(options?: { readonly signal?: AbortSignal }): AsyncIterableIterator<TaskweaveEvent>
 }
@@ -200,8 +200,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const agentList = [...(options.agents ?? [])]
   const agents = agentList.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents: agentList, ...(options.clock ? { clock: options.clock } : {}) }) : undefined
   if (agents !== undefined) for (const agent of agentList) registry.register(createAgentTool(agents, agent.name))
-  const events = new EventEmitter()
   const logger = options.logger ?? silentLogger
+  const events = new EventEmitter([], logger)
   const env = {
     clock,
     random: options.random ?? Math.random,

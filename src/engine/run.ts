@@ -42,6 +42,8 @@ import type { RunResult } from './report.js'
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
 import { attemptIdOf } from '../core/attempt.js'
+import { logFailure } from '../core/log-failure.js'
+import { whenSettled } from '../core/returned.js'
 import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
@@ -706,26 +708,27 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     }
     const control: RunControl = { runId: this.id, addTask: (spec) => this.addTask(spec, taskId) }
     this.#pendingHandlers++
-    let outcome: void | Promise<void>
+    let outcome: unknown
     try {
       outcome = handler(completion, control)
       this.#eventTime = -1
     } catch (err) {
       this.#eventTime = -1
-      this.#env.logger.error('a task completion handler threw', { runId: this.id, taskId, error: serializeError(err) })
+      logFailure(this.#env.logger, 'a task completion handler threw', err, { runId: this.id, taskId })
       this.#pendingHandlers--
       return
     }
-    if (typeof (outcome as PromiseLike<void> | undefined)?.then === 'function') {
-      Promise.resolve(outcome)
-        .catch((err: unknown) => this.#env.logger.error('a task completion handler failed', { runId: this.id, taskId, error: serializeError(err) }))
-        .finally(() => {
-          this.#pendingHandlers--
-          this.#maybeFinish()
-        })
-    } else {
+    // A handler that returned a plain value is done now; a promise (or a hostile `then`) later.
+    let sync = true
+    const done = (): void => {
       this.#pendingHandlers--
+      if (!sync) this.#maybeFinish()
     }
+    whenSettled(outcome, done, (err) => {
+      logFailure(this.#env.logger, 'a task completion handler failed', err, { runId: this.id, taskId })
+      done()
+    })
+    sync = false
   }
 
   // ---------------------------------------------------------------- dynamic tasks

@@ -1,4 +1,5 @@
 /** Retry timing and eligibility: exponential backoff with full jitter, `retryOn` codes, terminal errors. @module */
+import { readProperty } from '../core/thrown.js'
 import { errorCode, isRetryable } from '../core/errors.js'
 import type { ResolvedRetry } from '../workflow/types.js'
 
@@ -22,7 +23,16 @@ export function shouldRetry(policy: ResolvedRetry, attempt: number, error: unkno
 /** A provider's `Retry-After` hint carried by the error (`details.retryAfterMs`), if any. */
 export function retryAfterHintMs(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined
-  const details = (error as { details?: { retryAfterMs?: unknown } }).details
-  const hint = details?.retryAfterMs ?? (error as { retryAfterMs?: unknown }).retryAfterMs
+  // The thrown value is user code's: a getter or a revoked Proxy must not throw out of here.
+  const details = readProperty(error, 'details')
+  let hint: unknown
+  if (details.ok && typeof details.value === 'object' && details.value !== null) {
+    const inDetails = readProperty(details.value, 'retryAfterMs')
+    if (inDetails.ok) hint = inDetails.value
+  }
+  if (hint === undefined) {
+    const own = readProperty(error, 'retryAfterMs')
+    if (own.ok) hint = own.value
+  }
   return typeof hint === 'number' && Number.isFinite(hint) && hint >= 0 ? hint : undefined
 }

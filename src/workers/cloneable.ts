@@ -6,6 +6,7 @@
  * checks first and answers with an error that says what could not be sent and where.
  * @module
  */
+import { describeThrown } from '../core/thrown.js'
 
 /** Why `value` cannot be structured-cloned (with the path of the offending part), or undefined. */
 export function uncloneableReason(value: unknown): string | undefined {
@@ -15,7 +16,7 @@ export function uncloneableReason(value: unknown): string | undefined {
     structuredClone(value)
     return undefined
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err)
+    const reason = describeThrown(err)
     const path = pathOfUncloneable(value)
     return path === undefined ? reason : `${reason} (at output${path})`
   }

@@ -9,6 +9,7 @@
  * `import`, and tsx compiles ESM syntax for `require` (so top-level await is unavailable there).
  * @module
  */
+import { describeThrown } from '../core/thrown.js'
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { serializeError, TaskweaveError } from '../core/errors.js'
@@ -47,7 +48,7 @@ export default async function runThreadTask(task: ThreadTask): Promise<ThreadRes
   try {
     namespace = await load(task.filename)
   } catch (err) {
-    const error = new TaskweaveError('TW_WORKER_MODULE', `worker module ${task.filename} failed to load: ${err instanceof Error ? err.message : String(err)}`, {
+    const error = new TaskweaveError('TW_WORKER_MODULE', `worker module ${task.filename} failed to load: ${describeThrown(err)}`, {
       cause: err,
       retryable: false,
       details: { module: task.filename },

@@ -5,6 +5,7 @@
  * bulk of a large generated workflow) share one shape object.
  * @module
  */
+import { describeThrown } from '../core/thrown.js'
 import { parseDuration } from '../core/duration.js'
 import type { AnyTool } from '../core/tool.js'
 import type { ToolRegistry } from '../core/registry.js'
@@ -190,7 +191,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
       when = compileCondition(task.when)
       for (const ref of when.taskRefs) addDependency(ctx, index, ref, () => ['when'], 'condition reference to task')
     } catch (err) {
-      issue(['when'], err instanceof Error ? err.message : String(err))
+      issue(['when'], describeThrown(err))
     }
   }
 

@@ -5,6 +5,7 @@
  * templates and conditions, and static inputs that fail their tool's schema.
  * @module
  */
+import { describeThrown } from '../core/thrown.js'
 import { createHash } from 'node:crypto'
 import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
@@ -367,7 +368,7 @@ function plainInput(name: string, value: unknown, maxBytes: number): { value: un
   try {
     text = JSON.stringify(value)
   } catch (err) {
-    return `input "${name}" is not plain data: ${err instanceof Error ? err.message : String(err)}`
+    return `input "${name}" is not plain data: ${describeThrown(err)}`
   }
   if (text === undefined) return `input "${name}" is not plain data (a ${typeof value})`
   // A UTF-8 byte is at most 3 per UTF-16 unit: measure exactly only when it could matter.

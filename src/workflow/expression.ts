@@ -17,6 +17,7 @@
  *   condition that contains one, so start-up never pays for it.
  * @module
  */
+import { describeThrown } from '../core/thrown.js'
 import { createRequire } from 'node:module'
 import { parse } from '@marcbachmann/cel-js'
 import type { RE2JS } from 're2js'
@@ -224,7 +225,7 @@ function withoutStrings(source: string): string {
 function firstLine(err: unknown): string {
   let text: string
   try {
-    text = err instanceof Error ? err.message : String(err)
+    text = describeThrown(err)
   } catch {
     text = 'unreadable error'
   }

@@ -11,6 +11,7 @@
  * issues. Both apply the YAML 1.2 core schema; a test checks they agree on every file both accept.
  * @module
  */
+import { describeThrown } from '../core/thrown.js'
 import { CORE_SCHEMA, defineMappingTag, load as loadPlainYaml } from 'js-yaml'
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml'
 import type { Document } from 'yaml'
@@ -131,7 +132,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     // of keys of a mapping, which takes minutes on a mapping of 100,000 keys.
     doc = parseDocument(body, { lineCounter, version: '1.2', schema: 'core', uniqueKeys: false, prettyErrors: true, strict: true, stringKeys: true, resolveKnownTags: false })
   } catch (err) {
-    throw new ValidationError([{ ...fileField, message: `cannot parse: ${err instanceof Error ? err.message : String(err)}` }])
+    throw new ValidationError([{ ...fileField, message: `cannot parse: ${describeThrown(err)}` }])
   }
   const problems = [...doc.errors, ...doc.warnings]
   if (problems.length === 0) {
@@ -158,7 +159,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     // maxAliasCount caps alias expansion: a small file cannot expand into gigabytes.
     value = doc.toJS({ maxAliasCount: 100 })
   } catch (err) {
-    const message = err instanceof RangeError ? nestingMessage(options.maxDepth ?? DEFAULT_MAX_DEPTH) : err instanceof Error ? err.message : String(err)
+    const message = err instanceof RangeError ? nestingMessage(options.maxDepth ?? DEFAULT_MAX_DEPTH) : describeThrown(err)
     throw new ValidationError([{ ...fileField, message }])
   }
   checkShape(value, file, options)
