@@ -1,6 +1,7 @@
 // Type-aware lint: the async rules (floating and misused promises) are the ones a scheduler lives or dies by.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+import layers from './scripts/eslint/layers.js'
 
 export default tseslint.config(
   { ignores: ['dist/**', '.probes/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**'] },
@@ -24,6 +25,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    plugins: { layers },
+    rules: { 'layers/order': 'error', 'layers/no-cycle': 'error' },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts', 'examples/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
@@ -33,7 +39,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['eslint.config.js', 'scripts/eslint/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
 )

@@ -2,7 +2,9 @@
 import type { SerializedError } from '../core/errors.js'
 import type { Duration } from '../core/duration.js'
 import type { ToolProgress } from '../core/tool.js'
-import type { Engine, WorkflowInput } from '../engine/engine.js'
+import type { Clock } from '../core/clock.js'
+import type { RunResult } from '../core/report.js'
+import type { WorkflowInput } from '../workflow/input.js'
 import type { StateMachine } from '../fsm/define.js'
 import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 
@@ -14,8 +16,14 @@ declare const VALUE: unique symbol
  */
 export type BackgroundTaskId<T = unknown> = string & { readonly [VALUE]?: T }
 
-/** What the executor needs from an engine: its clock, and `start` for workflow tasks. */
-export type BackgroundEngine = Pick<Engine, 'clock' | 'start'>
+/**
+ * What the executor needs from an engine: its clock, and `start` for workflow tasks. An engine
+ * made by `createEngine()` is one; the executor sits below the engine and names only this port.
+ */
+export interface BackgroundEngine {
+  readonly clock: Clock
+  start(definition: WorkflowInput, options: { readonly signal?: AbortSignal; readonly inputs?: Readonly<Record<string, unknown>> }): { readonly result: Promise<RunResult> }
+}
 
 /** What a function task receives. */
 export interface BackgroundContext {

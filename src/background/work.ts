@@ -9,7 +9,7 @@
 import type { Clock } from '../core/clock.js'
 import { CancelledError, deserializeError, serializeError, TaskweaveError } from '../core/errors.js'
 import type { ToolProgress } from '../core/tool.js'
-import type { RunResult } from '../engine/report.js'
+import type { RunResult } from '../core/report.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { StateMachine, Transition } from '../fsm/define.js'
 import { runStateMachine } from '../fsm/run.js'

@@ -16,7 +16,7 @@
  */
 import type { SerializedError } from './errors.js'
 import type { ToolProgress } from './tool.js'
-import type { TaskSpec } from '../workflow/types.js'
+import type { TaskSpec } from './spec.js'
 
 /** One attempt of one task, as plain data: everything a runner needs to run it anywhere. */
 export interface AttemptRequest {

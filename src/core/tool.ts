@@ -6,7 +6,7 @@
 import type { z } from 'zod'
 import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
-import type { TaskSpec } from '../workflow/types.js'
+import type { TaskSpec } from './spec.js'
 
 const TOOL_MARK = Symbol.for('taskweave.tool')
 

@@ -21,11 +21,12 @@ import { checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION
 import { builtinTools } from '../tools/index.js'
 import type { BuiltinToolOptions } from '../tools/index.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
+import type { WorkflowInput } from '../workflow/input.js'
 import { compileWorkflow, DEFAULT_MAX_INPUT_BYTES, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { loadWorkflowFile } from '../workflow/load.js'
 import type { LoadOptions } from '../workflow/load.js'
-import type { TaskSpec, WorkflowSpec } from '../workflow/types.js'
+import type { TaskSpec } from '../workflow/types.js'
 import { freezeDeep } from './plain-data.js'
 import { checkRunId } from './run-id.js'
 import { LocalAttemptRunner } from './local-runner.js'
@@ -94,8 +95,7 @@ export interface RunOptions {
   readonly groupScope?: 'engine' | 'run'
 }
 
-/** What {@link Engine.start} and {@link Engine.run} accept. */
-export type WorkflowInput = CompiledWorkflow | WorkflowSpec | BuiltWorkflow
+export type { WorkflowInput }
 
 /** A run in progress. */
 export interface RunHandle {

@@ -12,11 +12,9 @@
  * @module
  */
 
-/** State of one task. */
-export type TaskStatus = 'pending' | 'ready' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
+import type { RunStatus, TaskStatus } from '../core/status.js'
 
-/** Final state of a run. */
-export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'cancelled'
+export type { RunStatus, TaskStatus }
 
 /** Allowed moves per state. */
 export const TASK_TRANSITIONS = {

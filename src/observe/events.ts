@@ -5,7 +5,7 @@
  */
 import type { SerializedError } from '../core/errors.js'
 import type { ToolProgress } from '../core/tool.js'
-import type { RunStatus, TaskStatus } from '../engine/states.js'
+import type { RunStatus, TaskStatus } from '../core/status.js'
 
 interface Base {
   readonly runId: string

@@ -1,7 +1,7 @@
 /** Retry timing and eligibility: exponential backoff with full jitter, `retryOn` codes, terminal errors. @module */
 import { readProperty } from '../core/thrown.js'
 import { errorCode, isRetryable } from '../core/errors.js'
-import type { ResolvedRetry } from '../workflow/types.js'
+import type { ResolvedRetry } from '../core/spec.js'
 
 /**
  * Delay before retry number `retry` (1 for the first retry): the ceiling grows as
