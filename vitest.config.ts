@@ -1,6 +1,21 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+const src = (path: string): string => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
+
 export default defineConfig({
+  // Examples import the package by name, as users do; in tests the name means the sources
+  // (tsconfig.json "paths" says the same to the type checker).
+  resolve: {
+    alias: [
+      { find: /^taskweave$/, replacement: src('index.ts') },
+      { find: /^taskweave\/compat\/(.+)$/, replacement: src('compat/$1.ts') },
+      { find: /^taskweave\/ports$/, replacement: src('ports.ts') },
+      { find: /^taskweave\/state-machines$/, replacement: src('fsm/index.ts') },
+      { find: /^taskweave\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^taskweave\/(workflow|tools|agents|background|workers)$/, replacement: src('$1/index.ts') },
+    ],
+  },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -1,6 +1,14 @@
 /**
  * taskweave: run AI-agent and tool work in parallel — DAG workflows with priorities, concurrency
- * groups, retries, timeouts, cancellation and live events.
+ * groups, retries, timeouts, cancellation and live events; agents with sessions; background work
+ * beside a conversation; state machines.
+ *
+ * The root holds what a user learns first. More lives on subpaths: `taskweave/workflow`
+ * (compile, load, schema), `taskweave/tools` (built-in tools), `taskweave/agents` (the session
+ * pool), `taskweave/background`, `taskweave/state-machines`, `taskweave/workers`,
+ * `taskweave/ports` (attempt runners, clock, registry), `taskweave/testing` (ManualClock), and
+ * the seed facades `taskweave/compat/laios` (Executor) and `taskweave/compat/beeai`
+ * (WorkflowOrchestrator).
  * @example
  * import { createEngine, defineTool, workflow } from 'taskweave'
  * import { z } from 'zod'
@@ -15,146 +23,49 @@
  * console.log(result.tasks['b']?.output) // 84
  * @module
  */
+// Engine and runs
 export { createEngine } from './engine/engine.js'
-export type { Engine, EngineOptions, RunHandle, RunOptions, WorkflowInput } from './engine/engine.js'
+export type { Engine, EngineCloseReport, EngineOptions, EngineStats, RunHandle, RunOptions } from './engine/engine.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run.js'
-export type { AttemptRecord, RunResult, TaskReport } from './engine/report.js'
-export { TASK_TRANSITIONS, canTransition, isTerminal } from './engine/states.js'
-export type { RunStatus, TaskStatus } from './engine/states.js'
+export type { AttemptRecord, RunResult, TaskReport } from './core/report.js'
+export type { RunStatus, TaskStatus } from './core/status.js'
 
-export { defineTool, isTool } from './core/tool.js'
+// Tools
+export { defineTool } from './core/tool.js'
 export type { AnyTool, Tool, ToolContext, ToolDefinition, ToolProgress } from './core/tool.js'
-export { ToolRegistry } from './core/registry.js'
-export {
-  CancelledError,
-  InvalidOptionError,
-  TaskweaveError,
-  TerminalError,
-  TimeoutError,
-  ValidationError,
-  deserializeError,
-  formatIssue,
-  serializeError,
-} from './core/errors.js'
-export type { ErrorCode, SerializedError, TaskweaveErrorOptions, ValidationIssue } from './core/errors.js'
+
+// Workflows
+export { defineWorkflow, workflow } from './workflow/builder.js'
+export type { BuiltWorkflow } from './workflow/builder.js'
+export type { CompiledWorkflow } from './workflow/compile.js'
+export type { WorkflowInput } from './workflow/input.js'
+export { loadWorkflowFile } from './workflow/load.js'
+export type { TaskSpec, WorkflowSpec } from './core/spec.js'
+
+// Errors
+export { CancelledError, InvalidOptionError, TaskweaveError, TerminalError, TimeoutError, ValidationError, deserializeError, serializeError } from './core/errors.js'
+export type { ErrorCode, SerializedError, ValidationIssue } from './core/errors.js'
+
+// Time and logs
 export { sleep, systemClock } from './core/clock.js'
-export type { CancelTimer, Clock } from './core/clock.js'
-export { parseDuration } from './core/duration.js'
-export type { Duration } from './core/duration.js'
+export type { Clock } from './core/clock.js'
 export { createConsoleLogger, silentLogger } from './core/logger.js'
-export type { LogFields, Logger } from './core/logger.js'
+export type { Logger } from './core/logger.js'
 
-export { defineWorkflow, workflow, WorkflowBuilder } from './workflow/builder.js'
-export type { BuilderTaskOptions, BuiltWorkflow, TemplateInput, TemplateString } from './workflow/builder.js'
-export { compileWorkflow } from './workflow/compile.js'
-export type { CompiledTask, CompiledWorkflow, CompileOptions, TaskGraph, TaskShape } from './workflow/compile.js'
-export { loadWorkflowFile, parseWorkflowText } from './workflow/load.js'
-export type { LoadOptions } from './workflow/load.js'
-export { workflowJsonSchema, workflowSchema } from './workflow/schema.js'
-export type { RetrySpec, TaskSpec, TriggerRule, WorkflowSpec } from './workflow/types.js'
-
-export { EventEmitter } from './observe/emitter.js'
-export type { Unsubscribe } from './observe/emitter.js'
+// Events
 export type { EventMap, EventName, TaskweaveEvent } from './observe/events.js'
+export type { Unsubscribe } from './observe/emitter.js'
 
-export { builtinTools, createFsTools, createHttpTools } from './tools/index.js'
-export type { BuiltinToolOptions, FsToolOptions, HttpToolOptions } from './tools/index.js'
+// Agents
+export { AgentError, defineAgent } from './agents/index.js'
+export type { Agent, AgentDefinition, AgentExecutionContext } from './agents/index.js'
 
-export { Executor, createTask } from './seeds/executor/index.js'
-export type {
-  Task as ExecutorTask,
-  Context as ExecutorContext,
-  TaskResult as ExecutorTaskResult,
-  IdentifiedTask,
-  TaskErrorInfo,
-  TaskResultMetadata,
-  TaskMetrics,
-  Checkpoint as TaskCheckpoint,
-  ProgressEvent,
-  ProgressEventMap,
-  ProgressData,
-  ProgressListener,
-  ExecutorOptions,
-  ExecutorLimits,
-  ExecuteOptions,
-  RetryOptions,
-  ShutdownOptions,
-} from './seeds/executor/index.js'
-export { WorkflowOrchestrator } from './seeds/orchestrator/index.js'
-export type {
-  WorkflowOrchestratorOptions,
-  ExecuteWorkflowOptions,
-  AgentHandler,
-  AgentFunction,
-  AgentObject,
-  AgentContext,
-  AgentData,
-  AgentTask,
-  AgentTaskResult,
-  OrchestratorControl,
-  TaskCompleteListener,
-  TaskFailure,
-  HandlerFailure,
-  WorkflowResult,
-} from './seeds/orchestrator/index.js'
+// Background work
+export type { BackgroundContext, BackgroundFunction, BackgroundOutcome, BackgroundTaskInfo, SubmitOptions } from './background/index.js'
 
-export { ConcurrentExecutor, FsmExecutor, BACKGROUND_TRANSITIONS } from './background/index.js'
-export type {
-  BackgroundContext,
-  BackgroundEngine,
-  BackgroundFinalStatus,
-  BackgroundFunction,
-  BackgroundKind,
-  BackgroundOutcome,
-  BackgroundStats,
-  BackgroundStatus,
-  BackgroundTaskId,
-  BackgroundTaskInfo,
-  ConcurrentExecutorOptions,
-  EndConversationResult,
-  FsmExecutorOptions,
-  FsmSubmitOptions,
-  SubmitBase,
-  SubmitFunction,
-  SubmitOptions,
-  SubmitStateMachine,
-  SubmitWorkflow,
-} from './background/index.js'
-export { DONE, defineStateMachine, isStateMachine, runStateMachine, stateMachineTool, StateMachineError } from './fsm/index.js'
-export type {
-  Done,
-  RunStateMachineOptions,
-  StateContext,
-  StateMachine,
-  StateMachineDefinition,
-  StateMachineErrorCode,
-  StateMachineErrorOptions,
-  StateMachineResult,
-  StateMachineToolInput,
-  StateMachineToolOptions,
-  StateMachineToolOutput,
-  StateRetry,
-  StateSpec,
-  StepResult,
-  StepReturn,
-  Transition,
-} from './fsm/index.js'
+// State machines
+export { DONE, defineStateMachine, runStateMachine, stateMachineTool, StateMachineError } from './fsm/index.js'
+export type { StateContext, StateMachine, StateMachineResult, StateSpec } from './fsm/index.js'
 
-export { defineAgent, isAgent, AgentSessionPool, AgentTaskManager, AgentError, agentTool, createAgentTool } from './agents/index.js'
-export type {
-  Agent,
-  AnyAgent,
-  AgentDefinition,
-  AgentExecutionContext,
-  AgentSessionPoolOptions,
-  AgentExecuteOptions,
-  AgentPoolCloseOptions,
-  AgentChunk,
-  AgentPoolHealth,
-  AgentPoolMetrics,
-  AgentMetrics,
-  AgentErrorCode,
-  AgentToolOptions,
-} from './agents/index.js'
-export { defineWorkerTool, WorkerPools, closeWorkerPools, sharedWorkerPools, createYielder, yieldToEventLoop } from './workers/index.js'
-export type { WorkerTool, WorkerToolDefinition, WorkerToolInfo, WorkerPoolStats, WorkerPoolOptions, YielderOptions } from './workers/index.js'
+// Worker threads
+export { defineWorkerTool } from './workers/index.js'

@@ -1,6 +1,6 @@
 /** Tools of the analyse-source example: per-file measures and the final report. */
 import { z } from 'zod'
-import { defineTool } from '../../src/index.js'
+import { defineTool } from 'taskweave'
 
 const fileMeasures = z.object({
   path: z.string(),

@@ -1,7 +1,7 @@
 /** Tools of the flaky-retry example: a service that fails before it answers, and a notifier. */
 import { setTimeout as delay } from 'node:timers/promises'
 import { z } from 'zod'
-import { defineTool, TaskweaveError } from '../../src/index.js'
+import { defineTool, TaskweaveError } from 'taskweave'
 
 /** Fails with ECONNRESET on its first `failures` attempts, then reports a stock level. */
 export const flakyInventory = defineTool({

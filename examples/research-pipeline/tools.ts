@@ -1,7 +1,7 @@
 /** Simulated agent tools: deterministic answers, realistic latency, honouring cancellation. */
 import { setTimeout as delay } from 'node:timers/promises'
 import { z } from 'zod'
-import { defineTool } from '../../src/index.js'
+import { defineTool } from 'taskweave'
 
 // Latency derived from the text, so runs are repeatable.
 function latencyMs(text: string, base: number): number {

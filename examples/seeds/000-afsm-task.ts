@@ -10,9 +10,9 @@
  * Run: npx tsx examples/seeds/000-afsm-task.ts
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { FsmExecutor } from '../../src/background/index.js'
-import { DONE } from '../../src/fsm/index.js'
-import type { StateMachineResult, StateSpec } from '../../src/fsm/index.js'
+import { FsmExecutor } from 'taskweave/background'
+import { DONE } from 'taskweave/state-machines'
+import type { StateMachineResult, StateSpec } from 'taskweave/state-machines'
 
 /** The context the machine carries; states return a new one rather than mutating it. */
 export interface VerificationContext {

@@ -8,9 +8,9 @@
  * Run: npx tsx examples/seeds/000-background-task.ts
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { createEngine } from '../../src/index.js'
-import { ConcurrentExecutor } from '../../src/background/index.js'
-import type { BackgroundContext, BackgroundOutcome, BackgroundTaskInfo } from '../../src/background/index.js'
+import { createEngine } from 'taskweave'
+import { ConcurrentExecutor } from 'taskweave/background'
+import type { BackgroundContext, BackgroundOutcome, BackgroundTaskInfo } from 'taskweave/background'
 
 /** Performs some work; honours the signal so cancelling it really stops it. */
 async function myTask({ signal }: BackgroundContext): Promise<{ status: string; data: string }> {

@@ -12,9 +12,9 @@
  * Run: npx tsx examples/seeds/000-balance-check.ts
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { createEngine } from '../../src/index.js'
-import { ConcurrentExecutor } from '../../src/background/index.js'
-import type { BackgroundOutcome, BackgroundStats, EndConversationResult } from '../../src/background/index.js'
+import { createEngine } from 'taskweave'
+import { ConcurrentExecutor } from 'taskweave/background'
+import type { BackgroundOutcome, BackgroundStats, EndConversationResult } from 'taskweave/background'
 
 const CONVERSATION = 'conversation123'
 

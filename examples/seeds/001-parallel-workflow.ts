@@ -15,9 +15,9 @@
  * Run: npx tsx examples/seeds/001-parallel-workflow.ts
  */
 import { z } from 'zod'
-import { createEngine, defineTool, sleep, systemClock, TerminalError, workflow } from '../../src/index.js'
-import type { RunResult } from '../../src/index.js'
-import { defineWorkerTool, WorkerPools } from '../../src/workers/index.js'
+import { createEngine, defineTool, sleep, systemClock, TerminalError, workflow } from 'taskweave'
+import type { RunResult } from 'taskweave'
+import { defineWorkerTool, WorkerPools } from 'taskweave/workers'
 
 /** I/O-bound: a stand-in for a search API call (40 ms of waiting, no CPU). */
 const webSearch = defineTool({

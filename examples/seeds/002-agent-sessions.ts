@@ -1,5 +1,6 @@
 /**
- * Seed 002, "async task management", in TypeScript: an AgentTaskManager that runs agent
+ * Seed 002, "async task management", in TypeScript: the seed's AgentTaskManager is taskweave's
+ * agent session pool (`AgentSessionPool` from `taskweave/agents`), which runs agent
  * executions from an in-memory queue, keeps one agent instance per `agent#session` (conversation
  * context survives between requests), streams chunks in a standard shape, cleans up idle
  * instances, and reports health and metrics.
@@ -10,9 +11,9 @@
  * Run: npx tsx examples/seeds/002-agent-sessions.ts
  */
 import { z } from 'zod'
-import { AgentTaskManager, defineAgent } from '../../src/agents/index.js'
-import type { AgentChunk, AgentPoolHealth, AgentPoolMetrics } from '../../src/agents/index.js'
-import { sleep, systemClock } from '../../src/index.js'
+import { AgentSessionPool, defineAgent } from 'taskweave/agents'
+import type { AgentChunk, AgentPoolHealth, AgentPoolMetrics } from 'taskweave/agents'
+import { sleep, systemClock } from 'taskweave'
 
 /** The seed's settings, read from the environment with the seed's defaults. */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): { maxConcurrent: number; idleTimeoutMs: number } {
@@ -98,7 +99,7 @@ export async function main(log: (line: string) => void = console.log): Promise<S
   const config = configFromEnv({})
   const observed: Observed = { instances: 0, running: 0, maxRunning: 0 }
   const assistant = createAssistant(observed)
-  const manager = new AgentTaskManager({ agents: [assistant], maxConcurrent: config.maxConcurrent, idleTimeout: config.idleTimeoutMs })
+  const manager = new AgentSessionPool({ agents: [assistant], maxConcurrent: config.maxConcurrent, idleTimeout: config.idleTimeoutMs })
   try {
     // Standard execution: the first request of a session creates its agent instance.
     const first = await manager.execute(assistant, 'conv-1', { message: 'Hi there' })

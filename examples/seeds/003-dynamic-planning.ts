@@ -5,10 +5,10 @@
  * (`addedBy: 'create_plan'`). Agents are simulated, deterministic, and honour `ctx.signal`.
  * Run: npx tsx examples/seeds/003-dynamic-planning.ts
  */
-import { sleep, systemClock } from '../../src/index.js'
-import type { Clock } from '../../src/index.js'
-import { WorkflowOrchestrator } from '../../src/seeds/orchestrator/index.js'
-import type { AgentContext, AgentData, WorkflowResult } from '../../src/seeds/orchestrator/index.js'
+import { sleep, systemClock } from 'taskweave'
+import type { Clock } from 'taskweave'
+import { WorkflowOrchestrator } from 'taskweave/compat/beeai'
+import type { AgentContext, AgentData, WorkflowResult } from 'taskweave/compat/beeai'
 
 /** The planner's output (BeeAI: `task_result.plan.steps`). */
 export interface PlanOutput {

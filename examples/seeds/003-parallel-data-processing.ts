@@ -6,10 +6,10 @@
  * honour `ctx.signal`.
  * Run: npx tsx examples/seeds/003-parallel-data-processing.ts
  */
-import { sleep, systemClock } from '../../src/index.js'
-import type { Clock } from '../../src/index.js'
-import { WorkflowOrchestrator } from '../../src/seeds/orchestrator/index.js'
-import type { AgentContext, AgentData, AgentTask, WorkflowResult } from '../../src/seeds/orchestrator/index.js'
+import { sleep, systemClock } from 'taskweave'
+import type { Clock } from 'taskweave'
+import { WorkflowOrchestrator } from 'taskweave/compat/beeai'
+import type { AgentContext, AgentData, AgentTask, WorkflowResult } from 'taskweave/compat/beeai'
 
 /** The datasets (in BeeAI: `datasets`, each with an id and a path). */
 export const DATASETS = [

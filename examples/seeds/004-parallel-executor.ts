@@ -7,10 +7,12 @@
  * Run from the repository root: npx tsx examples/seeds/004-parallel-executor.ts
  */
 import { z } from 'zod'
-import { builtinTools, defineTool, TaskweaveError, ToolRegistry } from '../../src/index.js'
-import type { Duration } from '../../src/index.js'
-import { createTask, Executor } from '../../src/seeds/executor/index.js'
-import type { Context, ProgressEvent, TaskMetrics, TaskResult } from '../../src/seeds/executor/index.js'
+import { defineTool, TaskweaveError } from 'taskweave'
+import { ToolRegistry } from 'taskweave/ports'
+import { builtinTools } from 'taskweave/tools'
+import type { Duration } from 'taskweave/workflow'
+import { createTask, Executor } from 'taskweave/compat/laios'
+import type { Context, ProgressEvent, TaskMetrics, TaskResult } from 'taskweave/compat/laios'
 
 /** Stands in for LAIOS's `web.fetch`: fails `failures` times with a retryable connection reset, then answers. */
 export function createFlakyFetch(failures = 2) {

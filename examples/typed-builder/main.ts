@@ -4,8 +4,8 @@
  * Run: npx tsx examples/typed-builder/main.ts
  */
 import { z } from 'zod'
-import { createEngine, defineTool, workflow } from '../../src/index.js'
-import type { RunResult } from '../../src/index.js'
+import { createEngine, defineTool, workflow } from 'taskweave'
+import type { RunResult } from 'taskweave'
 
 const plan = defineTool({
   name: 'agent.plan',

@@ -1,11 +1,12 @@
 /**
- * Agent sessions (seed 002): `defineAgent`, the session pool (`AgentSessionPool`, also exported as
- * `AgentTaskManager`), streaming chunks, health and metrics, and `createAgentTool`.
+ * Agent sessions (seed 002): `defineAgent`, the session pool (`AgentSessionPool`, what seed 002
+ * calls an AgentTaskManager), streaming chunks, health and metrics, and `createAgentTool`.
+ * Import from `taskweave/agents` (`defineAgent` is also at the root).
  * @module
  */
 export { defineAgent, isAgent, AGENT_NAME_PATTERN } from './define-agent.js'
 export type { Agent, AgentExecutionContext, AgentDefinition, AnyAgent } from './define-agent.js'
-export { AgentSessionPool, AgentSessionPool as AgentTaskManager } from './session-pool.js'
+export { AgentSessionPool } from './session-pool.js'
 export type { AgentExecuteOptions, AgentPoolCloseOptions } from './session-pool.js'
 export type { AgentSessionPoolOptions } from './options.js'
 export type { AbandonedWork, AgentPoolCloseReport, InFlightStage } from './in-flight.js'

@@ -13,7 +13,6 @@ export type { EndConversationResult } from './executor.js'
 export { FsmExecutor } from './fsm-executor.js'
 export type { FsmExecutorOptions, FsmSubmitOptions } from './fsm-executor.js'
 export type { ConcurrentExecutorOptions } from './options.js'
-export { BACKGROUND_TRANSITIONS } from './states.js'
 export type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 export type {
   BackgroundContext,

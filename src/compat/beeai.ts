@@ -1,0 +1,23 @@
+/**
+ * The BeeAI parallel execution controller's interface (seed 004's "WorkflowOrchestrator") over
+ * the taskweave engine: agent tasks with dependencies, concurrency groups and tasks added by
+ * completion handlers. Import from `taskweave/compat/beeai`; new code should use `createEngine()`.
+ * @module
+ */
+export { WorkflowOrchestrator } from '../seeds/orchestrator/index.js'
+export type {
+  WorkflowOrchestratorOptions,
+  ExecuteWorkflowOptions,
+  AgentHandler,
+  AgentFunction,
+  AgentObject,
+  AgentContext,
+  AgentData,
+  AgentTask,
+  AgentTaskResult,
+  OrchestratorControl,
+  TaskCompleteListener,
+  TaskFailure,
+  HandlerFailure,
+  WorkflowResult,
+} from '../seeds/orchestrator/index.js'

@@ -1,0 +1,56 @@
+/** The published surface, as a user's `import` meets it: the built package through its own name. */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { ensureBuilt, root } from './cli-bin.js'
+
+const run = promisify(execFile)
+
+/** Names each specifier exports, read in a fresh Node process from the built package. */
+async function exportsOf(specifiers: readonly string[]): Promise<Record<string, string[]>> {
+  const script = `const out = {}; for (const s of ${JSON.stringify(specifiers)}) out[s] = Object.keys(await import(s)).sort(); console.log(JSON.stringify(out))`
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root })
+  return JSON.parse(stdout) as Record<string, string[]>
+}
+
+describe('package exports', () => {
+  beforeAll(() => ensureBuilt(), 120_000)
+
+  it('keeps the root small and every subpath importable by name', async () => {
+    const found = await exportsOf([
+      'taskweave',
+      'taskweave/workflow',
+      'taskweave/tools',
+      'taskweave/agents',
+      'taskweave/background',
+      'taskweave/state-machines',
+      'taskweave/workers',
+      'taskweave/ports',
+      'taskweave/testing',
+      'taskweave/compat/laios',
+      'taskweave/compat/beeai',
+    ])
+    const root = found['taskweave'] ?? []
+    // Values only (types vanish at run time); with the types the root has about 70 names.
+    expect(root.length).toBeLessThanOrEqual(30)
+    expect(root).toContain('createEngine')
+    expect(root).not.toContain('Executor')
+    expect(root).not.toContain('EventEmitter')
+    expect(root).not.toContain('TASK_TRANSITIONS')
+    expect(found['taskweave/compat/laios']).toContain('Executor')
+    expect(found['taskweave/compat/beeai']).toContain('WorkflowOrchestrator')
+    expect(found['taskweave/testing']).toContain('ManualClock')
+    expect(found['taskweave/ports']).toContain('attemptIdOf')
+    expect(found['taskweave/agents']).toContain('AgentSessionPool')
+    expect(found['taskweave/agents']).not.toContain('AgentTaskManager')
+    expect(found['taskweave/background']).toContain('ConcurrentExecutor')
+    expect(found['taskweave/state-machines']).toContain('defineStateMachine')
+    expect(found['taskweave/workflow']).toContain('compileWorkflow')
+    expect(found['taskweave/tools']).toContain('builtinTools')
+    expect(found['taskweave/workers']).toContain('defineWorkerTool')
+  })
+
+  it('does not export internals by path', async () => {
+    await expect(run(process.execPath, ['--input-type=module', '-e', "await import('taskweave/dist/engine/run.js')"], { cwd: root })).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
+  })
+})
