@@ -174,7 +174,7 @@ export class Executor implements AsyncDisposable {
       const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
       monitor?.finish(slot.taskId, at, result.executionTimeMs)
       // Emitted once the call's run ended (for a single task, that is when it ended), in input order.
-      notify(options.onProgress, { event: 'finished', ...eventBase(slot, context, at), result })
+      if (options.onProgress !== undefined) notify(options.onProgress, { event: 'finished', ...eventBase(slot, context, at), result })
       return result
     })
   }
