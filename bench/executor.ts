@@ -6,8 +6,9 @@
  * Run alone with `node --import tsx bench/executor.ts`.
  * @module
  */
-import { check, childMain, isMain, STEADY_STATE, measureRounds } from './lib/harness.js'
-import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
+import { check, childMain, isMain, measureColdWarm, WARM } from './lib/harness.js'
+import type { ColdWarm, ContenderSpec, Sample } from './lib/harness.js'
+import { bothWays, COLD_WARM_HEADERS, coldWarmCells, method, speedup } from './lib/cold-warm.js'
 import { int, median, times } from './lib/format.js'
 import { pQueueContender } from './lib/peers.js'
 import { renderReport } from './lib/report.js'
@@ -15,7 +16,7 @@ import type { BenchReport } from './lib/report.js'
 
 const SIZES = [1_000, 10_000] as const
 const CONCURRENCY = 64
-/** Children per contender, started in turn; each times one run after its warm-ups. */
+/** Children per contender and mode (warm, cold), started in turn. */
 const ROUNDS = 5
 
 /** The work of every call, the same function for every contender: it echoes nothing back. */
@@ -28,7 +29,7 @@ function parameters(i: number): { readonly n: number } {
 
 function taskweave(calls: number): ContenderSpec {
   return {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const [{ Executor, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
       const noop = defineTool({ name: 'bench.noop', input: z.object({ n: z.number() }), run: work })
@@ -67,31 +68,33 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = Object.fromEn
 /** Runs every contender and compares them. */
 export async function run(): Promise<BenchReport> {
   const started = performance.now()
-  const results = await measureRounds(import.meta.url, Object.keys(contenders), { rounds: ROUNDS })
+  const results = await measureColdWarm(import.meta.url, Object.keys(contenders), { rounds: ROUNDS })
   const rows: string[][] = []
-  const ratios = new Map<number, number>()
+  const ratios = new Map<number, { warm: number; cold: number }>()
   for (const n of SIZES) {
-    const tw = results[`taskweave-${n}`] as ContenderResult
-    const pq = results[`p-queue-${n}`] as ContenderResult
-    ratios.set(n, tw.tasksPerSec / pq.tasksPerSec)
-    for (const r of [tw, pq]) rows.push([r.contender.replace(/-\d+$/, ''), int(n), int(r.tasksPerSec), `${int(r.medianMs)} ms`, r.samplesMs.map((s) => int(s)).join(', '), `${int(median(r.cpuMs))} ms`, r === tw ? times(ratios.get(n) ?? 0) : '—'])
+    const tw = results[`taskweave-${n}`] as ColdWarm
+    const pq = results[`p-queue-${n}`] as ColdWarm
+    ratios.set(n, speedup(tw, pq))
+    for (const r of [tw, pq]) rows.push([r === tw ? 'taskweave' : 'p-queue', int(n), int(r.warm.tasksPerSec), ...coldWarmCells(r), r === tw ? bothWays(speedup(tw, pq)) : '—'])
   }
-  const big = ratios.get(10_000) ?? 0
+  const big = ratios.get(10_000) ?? { warm: 0, cold: 0 }
   // CPU time, not wall time: a collection or another process landing in one 2 ms run would swamp the ratio.
-  const perCall = (n: number): number => median((results[`taskweave-${n}`] as ContenderResult).cpuMs) / n
+  const perCall = (n: number): number => median((results[`taskweave-${n}`] as ColdWarm).cold.cpuMs) / n
   const growth = perCall(10_000) / perCall(1_000)
   return {
     name: 'executor',
     title: 'executor — Executor.executeParallel, 1,000 and 10,000 no-op calls',
-    workload: `One \`executeParallel\` call of 1,000 or 10,000 no-op tool calls (parameters \`{ n: i }\`, validated by the tool's zod schema), \`maxWorkers: ${CONCURRENCY}\`, monitoring off; p-queue: \`add()\` per call at concurrency ${CONCURRENCY}, results collected in input order. Median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns.`,
-    headers: ['contender', 'calls', 'calls/s', 'median', 'runs (ms)', 'CPU time (median)', 'taskweave ÷ p-queue (calls/s)'],
+    workload: `One \`executeParallel\` call of 1,000 or 10,000 no-op tool calls (parameters \`{ n: i }\`, validated by the tool's zod schema), \`maxWorkers: ${CONCURRENCY}\`, monitoring off; p-queue: \`add()\` per call at concurrency ${CONCURRENCY}, results collected in input order. ${method(ROUNDS)}`,
+    headers: ['contender', 'calls', 'calls/s (warm)', ...COLD_WARM_HEADERS, 'taskweave ÷ p-queue (calls/s)'],
     rows,
     targets: [
-      { what: 'executeParallel calls/s ÷ p-queue calls/s, 10,000 calls', target: '≥ 1×', measured: times(big), pass: big >= 1 },
-      { what: 'CPU time per call at 10,000 ÷ per call at 1,000 (linear: about 1)', target: '≤ 2×', measured: times(growth), pass: growth <= 2 },
+      { what: 'executeParallel calls/s ÷ p-queue calls/s, 10,000 calls, warm', target: '≥ 1×', measured: times(big.warm), pass: big.warm >= 1 },
+      { what: 'executeParallel calls/s ÷ p-queue calls/s, 10,000 calls, cold', target: '≥ 1×', measured: times(big.cold), pass: big.cold >= 1 },
+      { what: 'cold CPU time per call at 10,000 ÷ per call at 1,000 (linear: about 1)', target: '≤ 2×', measured: times(growth), pass: growth <= 2 },
     ],
     notes: [
       'taskweave time runs from building the task list through `await executor.executeParallel(tasks, context)`: planning the batch (each call checked against its tool), validating and compiling the workflow, the run, and mapping every task report back to a result in input order. The executor is created once per process, outside the timing.',
+      'The linearity figure compares cold runs, where the quadratic cost this benchmark guards against showed (10,000 calls took 8.4 s, 1,000 took 49 ms).',
     ],
     seconds: (performance.now() - started) / 1000,
   }

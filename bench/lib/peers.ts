@@ -5,7 +5,7 @@
  * @module
  */
 import type PQueue from 'p-queue'
-import { STEADY_STATE } from './harness.js'
+import { WARM } from './harness.js'
 import type { ContenderSpec, Sample } from './harness.js'
 
 /** What a p-queue contender's body returns: a repetition's figures except its time. */
@@ -14,7 +14,7 @@ export type Untimed = Omit<Sample, 'ms'>
 /** A p-queue contender at `concurrency`: `body` gets a fresh queue per repetition. */
 export function pQueueContender(concurrency: number, body: (queue: PQueue) => Promise<Untimed>): ContenderSpec {
   return {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const { default: Queue } = await import('p-queue')
       return async (): Promise<Sample> => {
