@@ -6,12 +6,12 @@
  * Run alone with `node --import tsx bench/executor.ts`.
  * @module
  */
-import { check, childMain, isMain, measureColdWarm, WARM } from './lib/harness.js'
+import { check, measureColdWarm, WARM } from './lib/harness.js'
 import type { ColdWarm, ContenderSpec, Sample } from './lib/harness.js'
-import { bothWays, COLD_WARM_HEADERS, coldWarmCells, method, speedup } from './lib/cold-warm.js'
+import { atLeastBothWays, bothWays, COLD_WARM_HEADERS, coldWarmCells, method, speedup } from './lib/cold-warm.js'
 import { int, median, times } from './lib/format.js'
 import { pQueueContender } from './lib/peers.js'
-import { renderReport } from './lib/report.js'
+import { benchMain } from './lib/main.js'
 import type { BenchReport } from './lib/report.js'
 
 const SIZES = [1_000, 10_000] as const
@@ -88,8 +88,7 @@ export async function run(): Promise<BenchReport> {
     headers: ['contender', 'calls', 'calls/s (warm)', ...COLD_WARM_HEADERS, 'taskweave ÷ p-queue (calls/s)'],
     rows,
     targets: [
-      { what: 'executeParallel calls/s ÷ p-queue calls/s, 10,000 calls, warm', target: '≥ 1×', measured: times(big.warm), pass: big.warm >= 1 },
-      { what: 'executeParallel calls/s ÷ p-queue calls/s, 10,000 calls, cold', target: '≥ 1×', measured: times(big.cold), pass: big.cold >= 1 },
+      ...atLeastBothWays('executeParallel calls/s ÷ p-queue calls/s, 10,000 calls', big, 1),
       { what: 'cold CPU time per call at 10,000 ÷ per call at 1,000 (linear: about 1)', target: '≤ 2×', measured: times(growth), pass: growth <= 2 },
     ],
     notes: [
@@ -100,7 +99,4 @@ export async function run(): Promise<BenchReport> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  if (process.argv[2] !== undefined) await childMain(contenders)
-  else console.log(renderReport(await run()))
-}
+await benchMain(import.meta.url, contenders, run)

@@ -5,8 +5,9 @@
  * @module
  */
 import { int, median, ms, times } from './format.js'
-import { SETTLE_RUNS, WARM } from './harness.js'
+import { measureColdWarm, SETTLE_RUNS, WARM } from './harness.js'
 import type { ColdWarm, ContenderResult } from './harness.js'
+import type { TargetCheck } from './report.js'
 
 /** Headers matching {@link coldWarmCells}. */
 export const COLD_WARM_HEADERS = ['warm (median)', 'warm runs', 'warm CPU', 'cold (median)', 'cold runs', 'cold CPU'] as const
@@ -48,4 +49,27 @@ export function baseRssKiB(r: ColdWarm): number {
 /** How the cold and warm figures were taken, for a benchmark's workload line. */
 export function method(rounds: number): string {
   return `Warm: median of ${rounds} timed runs, each in a fresh child process after ${WARM.warmups} untimed runs, a collection and ${SETTLE_RUNS} more untimed runs. Cold: median of ${rounds} fresh child processes, each timing its first run. Contenders take turns.`
+}
+
+/** taskweave against p-queue, both measured cold and warm in one benchmark. */
+export interface PeerPair {
+  readonly taskweave: ColdWarm
+  readonly peer: ColdWarm
+  /** taskweave's throughput ÷ the peer's. */
+  readonly ratio: { readonly warm: number; readonly cold: number }
+  /** Every contender measured, by name. */
+  readonly all: Readonly<Record<string, ColdWarm>>
+}
+
+/** Measures the contenders `taskweave` and `p-queue` of a bench file cold and warm, in turns. */
+export async function measurePair(moduleUrl: string, rounds: number): Promise<PeerPair> {
+  const all = await measureColdWarm(moduleUrl, ['taskweave', 'p-queue'], { rounds })
+  const taskweave = all['taskweave'] as ColdWarm
+  const peer = all['p-queue'] as ColdWarm
+  return { taskweave, peer, ratio: speedup(taskweave, peer), all }
+}
+
+/** The two targets of a ratio that must be at least `goal`, warm and cold. */
+export function atLeastBothWays(what: string, ratio: { readonly warm: number; readonly cold: number }, goal: number): TargetCheck[] {
+  return (['warm', 'cold'] as const).map((mode) => ({ what: `${what}, ${mode}`, target: `≥ ${goal}×`, measured: times(ratio[mode]), pass: ratio[mode] >= goal }))
 }
