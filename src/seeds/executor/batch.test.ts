@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ToolRegistry } from '../../core/registry.js'
 import { defineTool } from '../../core/tool.js'
-import { planBatch, toTaskResult } from './batch.js'
+import { planBatch, slotIndexOf, toTaskResult } from './batch.js'
 import { Executor } from './executor.js'
 
 const echo = defineTool({ name: 'echo', input: z.record(z.string(), z.unknown()), run: (input) => input })
@@ -38,6 +38,24 @@ describe('planBatch', () => {
     expect(batch.spec?.tasks.map((t) => t.input)).toEqual([{ a: '{{ inputs.t0["a"] }}' }, { at: '{{ inputs.t1["at"] }}' }, { n: '{{ inputs.t2["n"] }}' }, { ok: true }])
     expect(Object.keys(batch.spec?.inputs ?? {})).toEqual(['t0', 't1', 't2'])
     expect(batch.inputs['t1']).toEqual({ at })
+  })
+
+  it('fails only the rejected call in its slot when the schema check is left to compilation', async () => {
+    await using executor = new Executor({ tools: [echo, strict], builtins: false })
+    const results = await executor.executeParallel(
+      [
+        { toolName: 'strict', parameters: { n: 1 } },
+        { toolName: 'strict', parameters: { n: 'x' } },
+        { toolName: 'strict', parameters: { n: 2, extra: undefined } },
+      ],
+      { sessionId: 's' },
+    )
+    expect(results.map((r) => (r.success ? r.output : r.error?.code))).toEqual([1, 'TW_TOOL_INPUT', 'TW_TOOL_INPUT'])
+  })
+
+  it('maps a workflow task id back to its slot, and nothing else', () => {
+    const batch = planBatch([{ toolName: 'nope', parameters: {} }, { toolName: 'echo', parameters: {} }], new ToolRegistry([echo]), { deferSchemaCheck: true })
+    expect([slotIndexOf(batch, 't1'), slotIndexOf(batch, 't0'), slotIndexOf(batch, 'x1'), slotIndexOf(batch, 't01')]).toEqual([1, undefined, undefined, undefined])
   })
 
   it('hands a tool the same input whichever path its parameters take', async () => {

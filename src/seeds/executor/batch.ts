@@ -40,14 +40,25 @@ export interface Batch {
   /** Undefined when no task can run. */
   readonly spec?: WorkflowSpec
   readonly inputs: Readonly<Record<string, unknown>>
-  /** Workflow task id → slot index. */
-  readonly slotOf: ReadonlyMap<string, number>
 }
 
 /** Settings applied to every task of a batch. */
 export interface BatchSettings {
   readonly timeoutMs?: number | undefined
   readonly retry?: RetryPolicy | undefined
+  /**
+   * Leave the schema check of exactly copied parameters to the workflow's compilation, which checks
+   * every static input anyway: one validation per call instead of two. The caller must then plan the
+   * batch again without it when compilation reports a problem, so a rejected call fails in its own
+   * slot. @default false
+   */
+  readonly deferSchemaCheck?: boolean
+}
+
+/** The slot index of workflow task `nodeId` (`t<index>`), or undefined when it is not one of the batch's. */
+export function slotIndexOf(batch: Batch, nodeId: string): number | undefined {
+  const index = nodeId.startsWith('t') ? Number(nodeId.slice(1)) : Number.NaN
+  return Number.isInteger(index) && batch.slots[index]?.nodeId === nodeId ? index : undefined
 }
 
 /** Plans a batch; never throws for a bad task (that task fails in its slot). */
@@ -56,15 +67,16 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
   const specs: TaskSpec[] = []
   const inputs: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   const declared: Record<string, { type: 'object' }> = {}
-  const slotOf = new Map<string, number>()
-  tasks.forEach((task, index) => {
+  const defer = settings.deferSchemaCheck === true
+  // Literal objects rather than conditional spreads below: a batch may hold many thousands of calls.
+  for (let index = 0; index < tasks.length; index++) {
+    const task = tasks[index] as Task
     const taskId = typeof task.id === 'string' && task.id !== '' ? task.id : randomUUID()
     const toolName = String(task.toolName)
-    const base = { taskId, toolName, ...(task.planId !== undefined ? { planId: task.planId } : {}) }
-    const checked = checkTask(task, registry)
+    const checked = checkTask(task, registry, defer)
     if ('failure' in checked) {
-      slots.push({ ...base, failure: checked.failure })
-      return
+      slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, failure: checked.failure } : { taskId, toolName, failure: checked.failure })
+      continue
     }
     const nodeId = `t${index}`
     let input: Record<string, unknown>
@@ -75,27 +87,23 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
       declared[nodeId] = { type: 'object' }
       inputs[nodeId] = task.parameters
     }
-    specs.push({
-      id: nodeId,
-      tool: toolName,
-      input,
-      ...(task.description !== undefined ? { description: task.description } : {}),
-      ...(settings.timeoutMs !== undefined ? { timeout: settings.timeoutMs } : {}),
-      ...(settings.retry !== undefined ? { retry: settings.retry } : {}),
-    })
-    slotOf.set(nodeId, index)
-    slots.push({ ...base, nodeId })
-  })
+    const spec: TaskSpec = { id: nodeId, tool: toolName, input }
+    if (task.description !== undefined) spec.description = task.description
+    if (settings.timeoutMs !== undefined) spec.timeout = settings.timeoutMs
+    if (settings.retry !== undefined) spec.retry = settings.retry
+    specs.push(spec)
+    slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId } : { taskId, toolName, nodeId })
+  }
+  if (specs.length === 0) return { slots, inputs }
   const hasDeclared = Object.keys(declared).length > 0
-  const spec: WorkflowSpec | undefined = specs.length > 0 ? { id: 'executor', ...(hasDeclared ? { inputs: declared } : {}), tasks: specs } : undefined
-  return { slots, inputs, slotOf, ...(spec !== undefined ? { spec } : {}) }
+  return { slots, inputs, spec: hasDeclared ? { id: 'executor', inputs: declared, tasks: specs } : { id: 'executor', tasks: specs } }
 }
 
 /** What {@link checkTask} found: why the task cannot run, or the static input it can run with (undefined: use a run input). */
 type TaskCheck = { readonly failure: TaskErrorInfo } | { readonly staticInput: Record<string, unknown> | undefined }
 
-/** Why a task cannot run, or how its parameters reach its tool. */
-function checkTask(task: Task, registry: ToolRegistry): TaskCheck {
+/** Why a task cannot run, or how its parameters reach its tool (`defer`: see {@link BatchSettings.deferSchemaCheck}). */
+function checkTask(task: Task, registry: ToolRegistry, defer: boolean): TaskCheck {
   const tool = typeof task.toolName === 'string' ? registry.get(task.toolName) : undefined
   if (tool === undefined) {
     const hints = typeof task.toolName === 'string' ? registry.suggest(task.toolName) : []
@@ -111,6 +119,8 @@ function checkTask(task: Task, registry: ToolRegistry): TaskCheck {
     if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return { failure: { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` } }
   }
   const copy = staticCopy(parameters)
+  // The workflow's compilation checks a static input against the same schema.
+  if (defer && copy?.exact === true) return { staticInput: copy.value }
   // An exact copy has the parameters' very shape, so one schema check judges both.
   const checked = tool.input.safeParse(copy?.exact === true ? copy.value : parameters)
   // Checked now so a bad input fails this task alone, before the batch starts.
