@@ -4,8 +4,9 @@
  * a worker node with a reducer) and, for scale, p-queue. Run alone with `node --import tsx bench/fanout.ts`.
  * @module
  */
-import { check, childMain, isMain, STEADY_STATE, measure, measurePeakRss, measureRounds } from './lib/harness.js'
-import type { ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
+import { check, childMain, isMain, measure, measureColdWarm, WARM } from './lib/harness.js'
+import type { ColdWarm, ContenderResult, ContenderSpec, Sample } from './lib/harness.js'
+import { bothWays, COLD_WARM_HEADERS, coldWarmCells, method, oneRunPeakKiB, speedup } from './lib/cold-warm.js'
 import { int, median, mib, ms, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
 import type { BenchReport } from './lib/report.js'
@@ -16,9 +17,8 @@ const LANGGRAPH_FALLBACK_ITEMS = 1_000
 const LANGGRAPH_LIMIT_MS = 3 * 60_000
 const LANGGRAPH_ITEMS = Number(process.env['BENCH_FANOUT_LANGGRAPH_ITEMS'] ?? ITEMS)
 const CONCURRENCY = 64
-/** taskweave and p-queue: 5 children each (in turn), each timing 1 run after 2 warm-ups; 3 more children each for peak RSS of one run. */
+/** taskweave and p-queue: 5 children per mode (warm, cold), in turn; the cold ones also give the peak RSS of one run. */
 const ROUNDS = 5
-const MEMORY_CHILDREN = 3
 /** LangGraph's warm-up: a small fan-out, then one measured run at full size. */
 const LANGGRAPH_WARMUP_ITEMS = 100
 
@@ -36,7 +36,7 @@ const sumWork = async (values: readonly number[]): Promise<number> => {
 /** Contenders, each measured in its own child process. */
 export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
       const list = defineTool({ name: 'fan.list', input: z.object({ n: z.number().int() }), run: ({ n }) => listWork(n) })
@@ -65,7 +65,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-queue': {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async (): Promise<Sample> => {
@@ -114,47 +114,34 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
 /** Runs every contender and compares them. */
 export async function run(): Promise<BenchReport> {
   const started = performance.now()
-  const results: Record<string, ContenderResult> = {}
-  Object.assign(results, await measureRounds(import.meta.url, ['taskweave', 'p-queue'], { rounds: ROUNDS }))
-  const memory = await measurePeakRss(import.meta.url, ['taskweave', 'p-queue'], MEMORY_CHILDREN)
+  const both = await measureColdWarm(import.meta.url, ['taskweave', 'p-queue'], { rounds: ROUNDS })
+  let lg: ContenderResult
   let langGraphReduced = false
   try {
     // The warm-up is small; the limit is on the one full-size run.
-    results['langgraph'] = await measure(import.meta.url, 'langgraph', { timeoutMs: LANGGRAPH_LIMIT_MS + 30_000 })
+    lg = await measure(import.meta.url, 'langgraph', { timeoutMs: LANGGRAPH_LIMIT_MS + 30_000 })
   } catch (err) {
     if (!(err instanceof Error && err.message.includes('SIGKILL'))) throw err
     langGraphReduced = true
-    results['langgraph'] = await measure(import.meta.url, 'langgraph', { env: { BENCH_FANOUT_LANGGRAPH_ITEMS: String(LANGGRAPH_FALLBACK_ITEMS) } })
+    lg = await measure(import.meta.url, 'langgraph', { env: { BENCH_FANOUT_LANGGRAPH_ITEMS: String(LANGGRAPH_FALLBACK_ITEMS) } })
   }
-  const tw = results['taskweave'] as ContenderResult
-  const lg = results['langgraph'] as ContenderResult
-  const display: Record<string, string> = { taskweave: 'taskweave', langgraph: 'LangGraph (1 run)', 'p-queue': 'p-queue (reference)' }
-  // Peak RSS of one run: the median of the one-run children; LangGraph's one child runs once (after a tiny warm-up).
-  const peakRss = (r: ContenderResult): number => {
-    const once = memory[r.contender]
-    return once === undefined ? r.maxRssKiB : median(once.map((m) => m.maxRssKiB))
-  }
-  const rows = ['taskweave', 'langgraph', 'p-queue'].map((name) => results[name] as ContenderResult).map((r) => [
-    display[r.contender] ?? r.contender,
-    int(Number(r.info['items'] ?? 0)),
-    ms(r.medianMs),
-    r.samplesMs.map((s) => ms(s)).join(', '),
-    ms(median(r.cpuMs)),
-    int(r.tasksPerSec),
-    mib(peakRss(r)),
-    r === tw ? '—' : times(tw.tasksPerSec / r.tasksPerSec),
-  ])
+  const twBoth = both['taskweave'] as ColdWarm
+  const tw = twBoth.warm
+  const display: Record<string, string> = { taskweave: 'taskweave', 'p-queue': 'p-queue (reference)' }
+  const rows = Object.entries(both).map(([name, r]) => [display[name] ?? name, int(ITEMS), ...coldWarmCells(r), int(r.warm.tasksPerSec), mib(oneRunPeakKiB(r)), r === twBoth ? '—' : bothWays(speedup(twBoth, r))])
+  // LangGraph's one child runs once at full size, after a tiny warm-up: its peak RSS is that of one run.
+  rows.push(['LangGraph (1 run)', int(Number(lg.info['items'] ?? 0)), ms(lg.medianMs), lg.samplesMs.map((s) => int(s)).join(', '), ms(median(lg.cpuMs)), '—', '—', '—', int(lg.tasksPerSec), mib(lg.maxRssKiB), times(tw.tasksPerSec / lg.tasksPerSec)])
   return {
     name: 'fanout',
     title: '3. fanout — 1 → 10,000 → 1',
-    workload: `\`list\` returns ${int(ITEMS)} numbers, one item task per number (returns it), \`aggregate\` sums the ${int(ITEMS)} outputs; concurrency ${CONCURRENCY} (also the engine default). taskweave and p-queue: median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns; LangGraph: 1 run after a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up.`,
-    headers: ['contender', 'items', 'time (median)', 'runs', 'CPU time (median)', 'tasks/s', 'peak RSS, one run', 'taskweave ÷ it (tasks/s)'],
+    workload: `\`list\` returns ${int(ITEMS)} numbers, one item task per number (returns it), \`aggregate\` sums the ${int(ITEMS)} outputs; concurrency ${CONCURRENCY} (also the engine default). taskweave and p-queue: ${method(ROUNDS)} LangGraph: 1 run after a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up.`,
+    headers: ['contender', 'items', ...COLD_WARM_HEADERS, 'tasks/s (warm)', 'peak RSS, one run', 'taskweave ÷ it (tasks/s)'],
     rows,
-    targets: [{ what: 'taskweave time, 1 → 10,000 → 1', target: '< 200 ms', measured: ms(tw.medianMs), pass: tw.medianMs < 200 }],
+    targets: [{ what: 'taskweave time, 1 → 10,000 → 1 (warm)', target: '< 200 ms', measured: ms(tw.medianMs), pass: tw.medianMs < 200 }],
     notes: [
       `taskweave: \`list\` → \`each\` with \`forEach: '{{ tasks.list.output }}'\` and \`input: { value: '{{ item }}' }\` → \`aggregate\` with \`input: { values: '{{ tasks.each.output }}' }\`; the time includes validating the 3-task spec, expanding the forEach, validating every item's input against its zod schema, and reading the aggregate's output from \`result.tasks\` (which builds the report of all 10,003 tasks). The engine is created once per process.`,
       `LangGraph: \`addConditionalEdges('list', s => s.items.map(item => new Send('worker', { item })))\`, a concatenating reducer for \`results\`, then \`aggregate\`; \`invoke({}, { maxConcurrency: 64 })\`. ${langGraphReduced ? `The ${int(ITEMS)}-item run did not finish within 3 minutes, so LangGraph was measured once at ${int(LANGGRAPH_FALLBACK_ITEMS)} items (${ms(lg.medianMs)}); compare its tasks/s, not its time.` : `Measured once at ${int(ITEMS)} items (${ms(lg.medianMs)}, within the 3-minute limit, so not reduced to ${int(LANGGRAPH_FALLBACK_ITEMS)}).`} Its time includes building and compiling the graph.`,
-      `Peak RSS (\`process.resourceUsage().maxRSS\`): for taskweave and p-queue the median over ${MEMORY_CHILDREN} fresh children that each run the workload once without warm-up; for LangGraph its one child (a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up, then the measured run).`,
+      `Peak RSS (\`process.resourceUsage().maxRSS\`): for taskweave and p-queue the median over the cold children, which each run the workload once without warm-up; for LangGraph its one child (a ${LANGGRAPH_WARMUP_ITEMS}-item warm-up, then the measured run). Cold, taskweave takes ${ms(twBoth.cold.medianMs)} (no target).`,
       'p-queue is not a target; it shows what the same work costs with a plain promise queue (`add` the list, `add` each item, `Promise.all`, `add` the sum).',
     ],
     seconds: (performance.now() - started) / 1000,

@@ -4,19 +4,18 @@
  * and p-limit. Run alone with `node --import tsx bench/noop.ts`.
  * @module
  */
-import { check, childMain, isMain, STEADY_STATE, measurePeakRss, measureRounds } from './lib/harness.js'
-import type { ContenderResult, ContenderSpec } from './lib/harness.js'
-import { int, median, mib, times } from './lib/format.js'
+import { check, childMain, isMain, measureColdWarm, WARM } from './lib/harness.js'
+import type { ColdWarm, ContenderSpec } from './lib/harness.js'
+import { baseRssKiB, bothWays, COLD_WARM_HEADERS, coldWarmCells, method, oneRunPeakKiB, speedup } from './lib/cold-warm.js'
+import { int, mib, times } from './lib/format.js'
 import { renderReport } from './lib/report.js'
 import type { BenchReport } from './lib/report.js'
 import { noopEngine } from './lib/taskweave.js'
 
 const TASKS = 100_000
 const CONCURRENCY = 64
-/** Children per contender, started in turn; each times one run after its warm-ups. */
+/** Children per contender and mode (warm, cold), started in turn. */
 const ROUNDS = 5
-/** Fresh children that each run the workload once, for the peak-RSS figure. */
-const MEMORY_CHILDREN = 3
 
 /** The work of every task, the same function for every contender. */
 const work = async (): Promise<undefined> => undefined
@@ -24,7 +23,7 @@ const work = async (): Promise<undefined> => undefined
 /** Contenders, each measured in its own child process. */
 export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const engine = await noopEngine(work, CONCURRENCY)
       return async () => {
@@ -41,7 +40,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-queue': {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const { default: PQueue } = await import('p-queue')
       return async () => {
@@ -61,7 +60,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
     },
   },
   'p-limit': {
-    ...STEADY_STATE,
+    ...WARM,
     async setup() {
       const { default: pLimit } = await import('p-limit')
       return async () => {
@@ -82,38 +81,31 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
 export async function run(): Promise<BenchReport> {
   const started = performance.now()
   const names = Object.keys(contenders)
-  const results = await measureRounds(import.meta.url, names, { rounds: ROUNDS })
-  const memory = await measurePeakRss(import.meta.url, names, MEMORY_CHILDREN)
-  const tw = results['taskweave'] as ContenderResult
-  const pq = results['p-queue'] as ContenderResult
-  const pl = results['p-limit'] as ContenderResult
-  const peaks = (r: ContenderResult): number[] => (memory[r.contender] ?? []).map((m) => m.maxRssKiB)
-  const rssOf = (r: ContenderResult): number => median(peaks(r))
-  const rows = [tw, pq, pl].map((r) => [
-    r.contender,
-    int(r.tasksPerSec),
-    `${int(r.medianMs)} ms`,
-    r.samplesMs.map((s) => int(s)).join(', '),
-    `${int(median(r.cpuMs))} ms`,
-    `${mib(rssOf(r))} (${peaks(r).map((k) => (k / 1024).toFixed(0)).join(', ')})`,
-    mib(median((memory[r.contender] ?? []).map((m) => m.baseRssKiB))),
-    r === tw ? '—' : times(tw.tasksPerSec / r.tasksPerSec),
-  ])
+  const results = await measureColdWarm(import.meta.url, names, { rounds: ROUNDS })
+  const tw = results['taskweave'] as ColdWarm
+  const pq = results['p-queue'] as ColdWarm
+  const rows = names.map((name) => {
+    const r = results[name] as ColdWarm
+    const peaks = r.coldChildren.map((c) => (c.maxRssKiB / 1024).toFixed(0)).join(', ')
+    return [name, int(r.warm.tasksPerSec), ...coldWarmCells(r), `${mib(oneRunPeakKiB(r))} (${peaks})`, mib(baseRssKiB(r)), r === tw ? '—' : bothWays(speedup(tw, r))]
+  })
+  const vsPq = speedup(tw, pq)
   return {
     name: 'noop',
     title: '1. noop — 100,000 no-op tasks, concurrency 64',
-    workload: `${int(TASKS)} independent tasks, each \`async () => undefined\`, concurrency ${CONCURRENCY}; median of ${ROUNDS} timed runs, each in a fresh child process after at least ${STEADY_STATE.warmups} warm-up runs and ${STEADY_STATE.warmupMs / 1000} s of warm-up, contenders taking turns.`,
-    headers: ['contender', 'tasks/s', 'median', 'runs (ms)', 'CPU time (median)', 'peak RSS, one run: median (each)', 'RSS before work', 'taskweave ÷ it (tasks/s)'],
+    workload: `${int(TASKS)} independent tasks, each \`async () => undefined\`, concurrency ${CONCURRENCY}. ${method(ROUNDS)}`,
+    headers: ['contender', 'tasks/s (warm)', ...COLD_WARM_HEADERS, 'peak RSS, one run: median (each)', 'RSS before work', 'taskweave ÷ it (tasks/s)'],
     rows,
     targets: [
-      { what: 'taskweave tasks/s ÷ p-queue tasks/s', target: '≥ 2×', measured: times(tw.tasksPerSec / pq.tasksPerSec), pass: tw.tasksPerSec >= 2 * pq.tasksPerSec },
-      { what: 'taskweave peak RSS vs p-queue peak RSS (one run each)', target: '≤ p-queue', measured: `${mib(rssOf(tw))} vs ${mib(rssOf(pq))}`, pass: rssOf(tw) <= rssOf(pq) },
+      { what: 'taskweave tasks/s ÷ p-queue tasks/s (warm)', target: '≥ 2×', measured: times(vsPq.warm), pass: vsPq.warm >= 2 },
+      { what: 'taskweave peak RSS vs p-queue peak RSS (one run each)', target: '≤ p-queue', measured: `${mib(oneRunPeakKiB(tw))} vs ${mib(oneRunPeakKiB(pq))}`, pass: oneRunPeakKiB(tw) <= oneRunPeakKiB(pq) },
     ],
     notes: [
-      `taskweave time runs from building the 100,000-task spec array through \`await engine.run(spec, { concurrency: 64 })\`, so it includes schema validation and compilation of the workflow and the run. ${tw.info['lazyReport'] === true ? 'The engine builds the per-task report (`result.tasks`) lazily on first read; the benchmark reads only `status` and `counts`, so the timing does not include that report (p-queue and p-limit produce none either).' : 'It also includes building the per-task report (`result.tasks`).'} The engine (\`builtins: false\`) is created once per process, outside the timing.`,
+      `taskweave time runs from building the 100,000-task spec array through \`await engine.run(spec, { concurrency: 64 })\`, so it includes schema validation and compilation of the workflow and the run. ${tw.warm.info['lazyReport'] === true ? 'The engine builds the per-task report (`result.tasks`) lazily on first read; the benchmark reads only `status` and `counts`, so the timing does not include that report (p-queue and p-limit produce none either; `report.ts` measures it).' : 'It also includes building the per-task report (`result.tasks`).'} The engine (\`builtins: false\`) is created once per process, outside the timing.`,
+      `Cold taskweave ÷ p-queue: ${times(vsPq.cold)} (no target).`,
       'CPU time is user + system time of the child (all its threads, GC included) during a timed run: on a busy machine it moves less than wall time and shows the work each library does.',
       'p-queue: `new PQueue({ concurrency: 64 })`, 100,000 `add()`, then `onIdle()`. p-limit: `pLimit(64)` over 100,000 calls and `Promise.all`. Their timing includes creating the queue/limiter.',
-      `Peak RSS is \`process.resourceUsage().maxRSS\` of the contender's own child. "One run" (the figure judged against the target) is the median over ${MEMORY_CHILDREN} more children per contender that each run the workload exactly once, without warm-up (each child's peak in MiB in brackets). Every child loads tsx; the taskweave child also loads \`dist/\` and zod. "RSS before work" is the one-run children's RSS after those imports, before the first task — a floor included in their peak.`,
+      `Peak RSS is \`process.resourceUsage().maxRSS\` of a contender's own child. "One run" (the figure judged against the target) is the median over the cold children, which each run the workload exactly once (each child's peak in MiB in brackets). Every child loads tsx; the taskweave child also loads \`dist/\` and zod. "RSS before work" is the cold children's RSS after those imports, before the first task — a floor included in their peak.`,
     ],
     seconds: (performance.now() - started) / 1000,
   }

@@ -6,8 +6,20 @@
  * Parent side: {@link measure} spawns `node --expose-gc --import tsx <bench file> <contender>` from
  * the repo root and reads the one JSON line the child prints on stdout.
  * Child side: {@link childMain} sets the contender up (its imports happen here, so a p-queue child
- * never loads taskweave or LangGraph), runs the warm-up, then the measured repetitions with a GC
- * before each, and prints a {@link ContenderResult}.
+ * never loads taskweave or LangGraph) and prints a {@link ContenderResult}. A child runs in one of
+ * two modes:
+ *
+ * - **cold** (`BENCH_COLD=1`): the first run in a fresh process, timed, nothing before it but the
+ *   imports: what a CLI user or a freshly started service sees. Its peak RSS is that of one run.
+ * - **warm** (the default): a short warm-up (a few untimed runs, {@link WARM}), a collection, two
+ *   more untimed runs, then the timed repetitions.
+ *
+ * The collection is a bare `gc()`. On Node 20.20.2 `gc({ type: 'major' })` frees nothing (a heap
+ * with 80 MiB of garbage still holds it afterwards), while a bare `gc()` frees it but also shrinks
+ * the heap, and the run right after it is several times slower for every contender (layered:
+ * taskweave 30 → 150–220 ms, p-queue 40–130 → 360–440 ms). So the collection clears what the
+ * warm-up left, and the untimed runs after it let the heap grow back before the clock starts: the
+ * timed run carries the garbage of about one run, the same for every contender.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -33,22 +45,24 @@ export interface ContenderSpec {
   /** Untimed runs before the measured ones (JIT warm-up). @default 1 */
   readonly warmups?: number
   /**
-   * Keep warming up (beyond `warmups` runs) until this much time went into warm-up, so a short
-   * workload reaches the same steady state as a long one: the optimizing compiler needs many calls
-   * of a function before it compiles it. The same rule applies to every contender. @default 0
+   * Keep warming up (beyond `warmups` runs) until this much time went into warm-up. @default 0,
+   * or `BENCH_WARMUP_MS` from the environment (a long warm-up, to compare with the short one).
    */
   readonly warmupMs?: number
 }
 
 /**
- * Warm-up time for the throughput contenders: every one of them keeps running untimed until this
- * much time went into it, so each is timed in its steady state (optimized code), whether one run
- * takes 10 ms or 500 ms.
+ * Untimed runs before a warm measurement. Short on purpose: a service that has handled a few
+ * requests is warm in this sense, and the targets must hold there, not only after seconds of
+ * repeated runs (set `BENCH_WARMUP_MS=3000` to add a long warm-up and compare).
  */
-export const WARMUP_MS = 3000
+export const WARMUP_RUNS = 5
 
-/** How every throughput contender is measured: one timed run per child, after at least 2 warm-up runs and {@link WARMUP_MS}. */
-export const STEADY_STATE = { reps: 1, warmups: 2, warmupMs: WARMUP_MS } as const satisfies Partial<ContenderSpec>
+/** Untimed runs between the collection after the warm-up and the timed run: the heap grows back to its working size. */
+export const SETTLE_RUNS = 2
+
+/** How every throughput contender is measured warm: one timed run per child, after {@link WARMUP_RUNS} untimed runs. */
+export const WARM = { reps: 1, warmups: WARMUP_RUNS } as const satisfies Partial<ContenderSpec>
 
 /** One measured repetition. */
 export type Repetition = () => Promise<Sample>
@@ -92,7 +106,7 @@ export interface MeasureOptions {
 
 /**
  * Runs one contender of the bench file at `moduleUrl` in a fresh child process and returns its result.
- * With `env: { BENCH_ONCE: '1' }` the child runs one repetition without warm-up (peak RSS of one run).
+ * With `env: { BENCH_COLD: '1' }` the child times its first run, without warm-up (see {@link measureColdWarm}).
  */
 export function measure(moduleUrl: string, contender: string, options: MeasureOptions = {}): Promise<ContenderResult> {
   const timeoutMs = options.timeoutMs ?? CHILD_TIMEOUT_MS
@@ -153,15 +167,35 @@ export async function measureRounds(moduleUrl: string, names: readonly string[],
   return merged
 }
 
+/** A contender measured both ways: cold (first run in a fresh process) and warm. */
+export interface ColdWarm {
+  /** Pooled over the cold children: each timed its first run; `maxRssKiB` is the highest peak of one run. */
+  readonly cold: ContenderResult
+  /** Each cold child's own result (for the median peak RSS of one run). */
+  readonly coldChildren: readonly ContenderResult[]
+  /** Pooled over the warm children, as {@link measureRounds}. */
+  readonly warm: ContenderResult
+}
+
 /**
- * Peak RSS of one run on its own: per contender, `children` fresh children (in turn, like
- * {@link measureRounds}) that each run the workload once without warm-up — warm-ups and repetitions
- * grow each library's heap differently. Returns every child's result; report the median `maxRssKiB`.
+ * Measures every contender cold and warm, `rounds` children of each kind per contender, all taking
+ * turns (a warm, b warm, a cold, b cold, a warm…), so load from elsewhere lands on every figure.
  */
-export async function measurePeakRss(moduleUrl: string, names: readonly string[], children = 3): Promise<Record<string, ContenderResult[]>> {
-  const results: Record<string, ContenderResult[]> = Object.fromEntries(names.map((n) => [n, []]))
-  for (let i = 0; i < children; i++) for (const name of names) results[name]?.push(await measure(moduleUrl, name, { env: { BENCH_ONCE: '1' } }))
-  return results
+export async function measureColdWarm(moduleUrl: string, names: readonly string[], options: RoundOptions = {}): Promise<Record<string, ColdWarm>> {
+  const rounds = options.rounds ?? 5
+  const warm = new Map<string, ContenderResult[]>(names.map((n) => [n, []]))
+  const cold = new Map<string, ContenderResult[]>(names.map((n) => [n, []]))
+  const coldEnv = { ...options.env, BENCH_COLD: '1' }
+  for (let r = 0; r < rounds; r++) {
+    for (const name of names) warm.get(name)?.push(await measure(moduleUrl, name, options))
+    for (const name of names) cold.get(name)?.push(await measure(moduleUrl, name, { ...options, env: coldEnv }))
+  }
+  const out: Record<string, ColdWarm> = {}
+  for (const name of names) {
+    const coldChildren = cold.get(name) ?? []
+    out[name] = { cold: pool(coldChildren), coldChildren, warm: pool(warm.get(name) ?? []) }
+  }
+  return out
 }
 
 function pool(results: readonly ContenderResult[]): ContenderResult {
@@ -190,18 +224,20 @@ export async function childMain(contenders: Readonly<Record<string, ContenderSpe
   const prepared = await spec.setup()
   const once = typeof prepared === 'function' ? prepared : prepared.run
   const warmup = typeof prepared === 'function' ? prepared : prepared.warmup
-  collectGarbage()
+  // No collection here: a cold run starts as a freshly started process would, imports' garbage and all.
   const baseRssKiB = Math.round(process.memoryUsage().rss / 1024)
-  // BENCH_ONCE=1: a single repetition and no warm-up, for a peak RSS that belongs to one run alone.
-  const once1 = process.env['BENCH_ONCE'] === '1'
-  if (!once1) {
+  const isCold = process.env['BENCH_COLD'] === '1'
+  if (!isCold) {
+    const warmupMs = spec.warmupMs ?? Number(process.env['BENCH_WARMUP_MS'] ?? 0)
     const warmupStart = performance.now()
-    for (let i = 0; i < (spec.warmups ?? 1) || performance.now() - warmupStart < (spec.warmupMs ?? 0); i++) await warmup()
+    for (let i = 0; i < (spec.warmups ?? 1) || performance.now() - warmupStart < warmupMs; i++) await warmup()
+    // Clears the warm-up's garbage; the heap then shrinks, so untimed runs grow it back first.
+    collectGarbage()
+    for (let i = 0; i < SETTLE_RUNS; i++) await warmup()
   }
   const samples: Sample[] = []
   const cpuMs: number[] = []
-  for (let i = 0; i < (once1 ? 1 : (spec.reps ?? 3)); i++) {
-    collectGarbage()
+  for (let i = 0; i < (isCold ? 1 : (spec.reps ?? 3)); i++) {
     const cpuBefore = process.cpuUsage()
     samples.push(await once())
     const cpu = process.cpuUsage(cpuBefore)
@@ -224,14 +260,11 @@ export async function childMain(contenders: Readonly<Record<string, ContenderSpe
 }
 
 /**
- * Runs a full (major) collection when node was started with `--expose-gc` (children always are),
- * so garbage left by warm-ups does not land in the timed run. It asks for `{ type: 'major' }`
- * explicitly: a bare `gc()` also reduces memory, which in V8 discards the optimized code of every
- * function, so each timed run would start cold and re-optimize (measured on the layered graph:
- * about 80 ms instead of 25 ms for taskweave, 117 ms instead of 62 ms for p-queue).
+ * Collects all garbage when node was started with `--expose-gc` (children always are). A bare
+ * `gc()`: on Node 20.20.2 `gc({ type: 'major' })` frees nothing (see the module header).
  */
 export function collectGarbage(): void {
-  ;(globalThis as { gc?: (options?: { type: 'major' | 'minor' }) => void }).gc?.({ type: 'major' })
+  ;(globalThis as { gc?: () => void }).gc?.()
 }
 
 /** Throws when a benchmark's own check fails, so a wrong result is never reported as a timing. */

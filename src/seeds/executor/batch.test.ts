@@ -2,21 +2,73 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ToolRegistry } from '../../core/registry.js'
 import { defineTool } from '../../core/tool.js'
-import { planBatch, toTaskResult } from './batch.js'
+import { planBatch, slotIndexOf, toTaskResult } from './batch.js'
 import { Executor } from './executor.js'
 
 const echo = defineTool({ name: 'echo', input: z.record(z.string(), z.unknown()), run: (input) => input })
 const strict = defineTool({ name: 'strict', input: z.object({ n: z.number() }).strict(), run: ({ n }) => n })
 
 describe('planBatch', () => {
-  it('numbers workflow tasks by position and reads each parameter from the run inputs', () => {
-    const batch = planBatch([{ id: 'same', toolName: 'echo', parameters: { a: 1, skip: undefined } }, { id: 'same', toolName: 'echo', parameters: {} }], new ToolRegistry([echo]), {})
+  it('numbers workflow tasks by position and passes plain parameters as a static copy, declaring no run input', () => {
+    const parameters = { a: 1, skip: undefined, nested: { list: [1, 'x', null] } }
+    const batch = planBatch([{ id: 'same', toolName: 'echo', parameters }, { id: 'same', toolName: 'echo', parameters: {} }], new ToolRegistry([echo]), {})
     expect(batch.slots.map((s) => [s.taskId, s.nodeId])).toEqual([
       ['same', 't0'],
       ['same', 't1'],
     ])
-    expect(batch.spec?.tasks[0]).toEqual({ id: 't0', tool: 'echo', input: { a: '{{ inputs.t0["a"] }}' } })
-    expect(batch.inputs['t0']).toEqual({ a: 1, skip: undefined })
+    expect(batch.spec?.tasks[0]).toEqual({ id: 't0', tool: 'echo', input: { a: 1, nested: { list: [1, 'x', null] } } })
+    // Declared inputs are checked against each other when a run starts: a batch of plain calls has none.
+    expect(batch.spec?.inputs).toBeUndefined()
+    parameters.nested.list.push(2)
+    expect(batch.spec?.tasks[0]?.input).toEqual({ a: 1, nested: { list: [1, 'x', null] } })
+  })
+
+  it('passes parameters holding a template marker or non-JSON data as run inputs read by templates', () => {
+    const at = new Date(0)
+    const batch = planBatch(
+      [
+        { toolName: 'echo', parameters: { a: 'x {{ inputs.y }}' } },
+        { toolName: 'echo', parameters: { at } },
+        { toolName: 'echo', parameters: { n: Number.NaN } },
+        { toolName: 'echo', parameters: { ok: true } },
+      ],
+      new ToolRegistry([echo]),
+      {},
+    )
+    expect(batch.spec?.tasks.map((t) => t.input)).toEqual([{ a: '{{ inputs.t0["a"] }}' }, { at: '{{ inputs.t1["at"] }}' }, { n: '{{ inputs.t2["n"] }}' }, { ok: true }])
+    expect(Object.keys(batch.spec?.inputs ?? {})).toEqual(['t0', 't1', 't2'])
+    expect(batch.inputs['t1']).toEqual({ at })
+  })
+
+  it('fails only the rejected call in its slot when the schema check is left to compilation', async () => {
+    await using executor = new Executor({ tools: [echo, strict], builtins: false })
+    const results = await executor.executeParallel(
+      [
+        { toolName: 'strict', parameters: { n: 1 } },
+        { toolName: 'strict', parameters: { n: 'x' } },
+        { toolName: 'strict', parameters: { n: 2, extra: undefined } },
+      ],
+      { sessionId: 's' },
+    )
+    expect(results.map((r) => (r.success ? r.output : r.error?.code))).toEqual([1, 'TW_TOOL_INPUT', 'TW_TOOL_INPUT'])
+  })
+
+  it('maps a workflow task id back to its slot, and nothing else', () => {
+    const batch = planBatch([{ toolName: 'nope', parameters: {} }, { toolName: 'echo', parameters: {} }], new ToolRegistry([echo]), { deferSchemaCheck: true })
+    expect([slotIndexOf(batch, 't1'), slotIndexOf(batch, 't0'), slotIndexOf(batch, 'x1'), slotIndexOf(batch, 't01')]).toEqual([1, undefined, undefined, undefined])
+  })
+
+  it('hands a tool the same input whichever path its parameters take', async () => {
+    await using executor = new Executor({ tools: [echo], builtins: false })
+    const results = await executor.executeParallel(
+      [
+        { toolName: 'echo', parameters: { at: new Date(0), drop: undefined } },
+        { toolName: 'echo', parameters: { at: '1970-01-01T00:00:00.000Z' } },
+        { toolName: 'echo', parameters: { text: '{{ inputs.t0 }}' } },
+      ],
+      { sessionId: 's' },
+    )
+    expect(results.map((r) => r.output)).toEqual([{ at: '1970-01-01T00:00:00.000Z' }, { at: '1970-01-01T00:00:00.000Z' }, { text: '{{ inputs.t0 }}' }])
   })
 
   it('fails a task in its slot for an unknown tool, a rejected input or a parameter name a template cannot hold', () => {

@@ -5,8 +5,13 @@
  * Each task becomes workflow task `t<index>`, so caller ids may be anything (even duplicates) and
  * results map back by position. A task that cannot run (unknown tool, parameters its tool rejects)
  * is left out of the workflow and fails in its own slot, so it never fails the batch.
- * Parameters travel as run inputs, read by whole-value templates (`{{ inputs.t0["path"] }}`): a
- * substituted value is data and never parsed again, so a `{{ … }}` inside a parameter stays text.
+ *
+ * Parameters are data, never templates. Most calls' parameters are plain JSON data without a `{{`:
+ * they become the task's static input, deep-copied (see `static-input.ts`), so the batch costs the
+ * same per call whatever its size. Any other call keeps the general path: its parameters travel as a declared run input, read by
+ * whole-value templates (`{{ inputs.t0["path"] }}`), so a substituted value is never parsed again
+ * and the engine's checks (plain data, size) apply to it unchanged. Declared inputs are checked
+ * against each other when a run starts, so only those few calls use them.
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -15,6 +20,7 @@ import type { TaskReport } from '../../engine/report.js'
 import { FORBIDDEN_SEGMENTS } from '../../workflow/template.js'
 import type { TaskSpec, WorkflowSpec } from '../../workflow/types.js'
 import type { RetryPolicy } from './options.js'
+import { staticCopy } from './static-input.js'
 import type { Task, TaskErrorInfo, TaskResult } from './types.js'
 
 /** One input task, as planned. */
@@ -34,14 +40,25 @@ export interface Batch {
   /** Undefined when no task can run. */
   readonly spec?: WorkflowSpec
   readonly inputs: Readonly<Record<string, unknown>>
-  /** Workflow task id → slot index. */
-  readonly slotOf: ReadonlyMap<string, number>
 }
 
 /** Settings applied to every task of a batch. */
 export interface BatchSettings {
   readonly timeoutMs?: number | undefined
   readonly retry?: RetryPolicy | undefined
+  /**
+   * Leave the schema check of exactly copied parameters to the workflow's compilation, which checks
+   * every static input anyway: one validation per call instead of two. The caller must then plan the
+   * batch again without it when compilation reports a problem, so a rejected call fails in its own
+   * slot. @default false
+   */
+  readonly deferSchemaCheck?: boolean
+}
+
+/** The slot index of workflow task `nodeId` (`t<index>`), or undefined when it is not one of the batch's. */
+export function slotIndexOf(batch: Batch, nodeId: string): number | undefined {
+  const index = nodeId.startsWith('t') ? Number(nodeId.slice(1)) : Number.NaN
+  return Number.isInteger(index) && batch.slots[index]?.nodeId === nodeId ? index : undefined
 }
 
 /** Plans a batch; never throws for a bad task (that task fails in its slot). */
@@ -50,59 +67,72 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
   const specs: TaskSpec[] = []
   const inputs: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   const declared: Record<string, { type: 'object' }> = {}
-  const slotOf = new Map<string, number>()
-  tasks.forEach((task, index) => {
+  const defer = settings.deferSchemaCheck === true
+  // Literal objects rather than conditional spreads below: a batch may hold many thousands of calls.
+  for (let index = 0; index < tasks.length; index++) {
+    const task = tasks[index] as Task
     const taskId = typeof task.id === 'string' && task.id !== '' ? task.id : randomUUID()
     const toolName = String(task.toolName)
-    const base = { taskId, toolName, ...(task.planId !== undefined ? { planId: task.planId } : {}) }
-    const failure = checkTask(task, registry)
-    if (failure !== undefined) {
-      slots.push({ ...base, failure })
-      return
+    const checked = checkTask(task, registry, defer)
+    if ('failure' in checked) {
+      slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, failure: checked.failure } : { taskId, toolName, failure: checked.failure })
+      continue
     }
     const nodeId = `t${index}`
-    const input: Record<string, string> = {}
-    for (const [key, value] of Object.entries(task.parameters)) if (value !== undefined) input[key] = `{{ inputs.${nodeId}[${quote(key)}] }}`
-    specs.push({
-      id: nodeId,
-      tool: toolName,
-      input,
-      ...(task.description !== undefined ? { description: task.description } : {}),
-      ...(settings.timeoutMs !== undefined ? { timeout: settings.timeoutMs } : {}),
-      ...(settings.retry !== undefined ? { retry: settings.retry } : {}),
-    })
-    declared[nodeId] = { type: 'object' }
-    inputs[nodeId] = task.parameters
-    slotOf.set(nodeId, index)
-    slots.push({ ...base, nodeId })
-  })
-  const spec: WorkflowSpec | undefined = specs.length > 0 ? { id: 'executor', inputs: declared, tasks: specs } : undefined
-  return { slots, inputs, slotOf, ...(spec !== undefined ? { spec } : {}) }
+    let input: Record<string, unknown>
+    if (checked.staticInput !== undefined) input = checked.staticInput
+    else {
+      input = {}
+      for (const [key, value] of Object.entries(task.parameters)) if (value !== undefined) input[key] = `{{ inputs.${nodeId}[${quote(key)}] }}`
+      declared[nodeId] = { type: 'object' }
+      inputs[nodeId] = task.parameters
+    }
+    const spec: TaskSpec = { id: nodeId, tool: toolName, input }
+    if (task.description !== undefined) spec.description = task.description
+    if (settings.timeoutMs !== undefined) spec.timeout = settings.timeoutMs
+    if (settings.retry !== undefined) spec.retry = settings.retry
+    specs.push(spec)
+    slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId } : { taskId, toolName, nodeId })
+  }
+  if (specs.length === 0) return { slots, inputs }
+  const hasDeclared = Object.keys(declared).length > 0
+  return { slots, inputs, spec: hasDeclared ? { id: 'executor', inputs: declared, tasks: specs } : { id: 'executor', tasks: specs } }
 }
 
-/** Why a task cannot run, or undefined when it can. */
-function checkTask(task: Task, registry: ToolRegistry): TaskErrorInfo | undefined {
+/** What {@link checkTask} found: why the task cannot run, or the static input it can run with (undefined: use a run input). */
+type TaskCheck = { readonly failure: TaskErrorInfo } | { readonly staticInput: Record<string, unknown> | undefined }
+
+/** Why a task cannot run, or how its parameters reach its tool (`defer`: see {@link BatchSettings.deferSchemaCheck}). */
+function checkTask(task: Task, registry: ToolRegistry, defer: boolean): TaskCheck {
   const tool = typeof task.toolName === 'string' ? registry.get(task.toolName) : undefined
   if (tool === undefined) {
     const hints = typeof task.toolName === 'string' ? registry.suggest(task.toolName) : []
     const hint = hints.length > 0 ? `; did you mean ${hints.map((h) => `"${h}"`).join(', ')}?` : ''
-    return { code: 'TW_UNKNOWN_TOOL', message: `unknown tool "${String(task.toolName)}"${hint}` }
+    return { failure: { code: 'TW_UNKNOWN_TOOL', message: `unknown tool "${String(task.toolName)}"${hint}` } }
   }
   const parameters: unknown = task.parameters
   if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
-    return { code: 'TW_TOOL_INPUT', message: `parameters of tool "${tool.name}" must be an object` }
+    return { failure: { code: 'TW_TOOL_INPUT', message: `parameters of tool "${tool.name}" must be an object` } }
   }
   for (const key of Object.keys(parameters)) {
     // A template path cannot hold these keys; refusing here keeps the failure in this task's slot.
-    if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` }
+    if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return { failure: { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` } }
   }
+  const copy = staticCopy(parameters)
+  // The workflow's compilation checks a static input against the same schema.
+  if (defer && copy?.exact === true) return { staticInput: copy.value }
+  // An exact copy has the parameters' very shape, so one schema check judges both.
+  const checked = tool.input.safeParse(copy?.exact === true ? copy.value : parameters)
   // Checked now so a bad input fails this task alone, before the batch starts.
-  const checked = tool.input.safeParse(parameters)
   if (!checked.success) {
     const problems = checked.error.issues.map((i) => `${['input', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ')
-    return { code: 'TW_TOOL_INPUT', message: `input rejected by tool "${tool.name}": ${problems}` }
+    return { failure: { code: 'TW_TOOL_INPUT', message: `input rejected by tool "${tool.name}": ${problems}` } }
   }
-  return undefined
+  if (copy === undefined) return { staticInput: undefined }
+  // The copy is what the tool receives. It is static only when it passes the schema too: the
+  // workflow's compile-time check of it then passes, so the batch never fails as a whole.
+  if (copy.exact || tool.input.safeParse(copy.value).success) return { staticInput: copy.value }
+  return { staticInput: undefined }
 }
 
 function quote(key: string): string {
@@ -113,14 +143,12 @@ function quote(key: string): string {
 export function toTaskResult(slot: BatchSlot, report: TaskReport | undefined, retry: RetryPolicy | undefined): TaskResult {
   const attempts = report?.attempts ?? 0
   const success = report?.status === 'succeeded'
-  const metadata = {
-    attempts,
-    retries: Math.max(0, attempts - 1),
-    ...(retry !== undefined ? { retryExhausted: report?.status === 'failed' && attempts >= retry.maxAttempts } : {}),
-  }
-  const base = { taskId: slot.taskId, executionTimeMs: report?.durationMs ?? 0, metadata }
-  if (success) return { ...base, success: true, ...(report.output !== undefined ? { output: report.output } : {}) }
-  return { ...base, success: false, error: errorOf(slot, report) }
+  const retries = attempts > 1 ? attempts - 1 : 0
+  const metadata = retry !== undefined ? { attempts, retries, retryExhausted: report?.status === 'failed' && attempts >= retry.maxAttempts } : { attempts, retries }
+  const executionTimeMs = report?.durationMs ?? 0
+  // Literal objects rather than spreads: one result per call, and a batch may hold many thousands.
+  if (success) return report.output !== undefined ? { taskId: slot.taskId, executionTimeMs, metadata, success: true, output: report.output } : { taskId: slot.taskId, executionTimeMs, metadata, success: true }
+  return { taskId: slot.taskId, executionTimeMs, metadata, success: false, error: errorOf(slot, report) }
 }
 
 function errorOf(slot: BatchSlot, report: TaskReport | undefined): TaskErrorInfo {

@@ -13,10 +13,11 @@
 import { createEngine } from '../../engine/engine.js'
 import type { Engine, RunHandle } from '../../engine/engine.js'
 import type { TaskReport } from '../../engine/report.js'
-import { InvalidOptionError, TaskweaveError } from '../../core/errors.js'
+import type { CompiledWorkflow } from '../../workflow/compile.js'
+import { InvalidOptionError, TaskweaveError, ValidationError } from '../../core/errors.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
-import { planBatch, toTaskResult } from './batch.js'
-import type { Batch } from './batch.js'
+import { planBatch, slotIndexOf, toTaskResult } from './batch.js'
+import type { Batch, BatchSettings } from './batch.js'
 import { progressName, TaskMonitor } from './monitor.js'
 import { resolveExecutorOptions, resolveRetryOptions } from './options.js'
 import type { ExecuteOptions, ExecutorOptions, ResolvedExecutorOptions, RetryPolicy, RetryOptions, ShutdownOptions } from './options.js'
@@ -148,13 +149,13 @@ export class Executor implements AsyncDisposable {
     if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of tasks', tasks)
     checkContext(context)
     const clock = this.engine.clock
-    const batch = planBatch(tasks, this.engine.registry, { timeoutMs: this.#options.timeoutMs, retry })
+    const { batch, workflow } = planAndCompile(this.engine, tasks, { timeoutMs: this.#options.timeoutMs, retry })
     const monitor = this.#options.monitoring ? this.#monitor : undefined
     const queuedAt = clock.now()
     for (const slot of batch.slots) monitor?.begin(slot.taskId, slot.toolName, queuedAt)
     let reports: Readonly<Record<string, TaskReport>> = {}
-    if (batch.spec !== undefined) {
-      const handle = this.engine.start(batch.spec, { inputs: batch.inputs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+    if (workflow !== undefined) {
+      const handle = this.engine.start(workflow, { inputs: batch.inputs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
       this.#active.add(handle)
       this.#contexts.set(handle.id, context)
       const observer = new BatchObserver(batch, context, monitor, options.onProgress)
@@ -174,10 +175,28 @@ export class Executor implements AsyncDisposable {
       const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
       monitor?.finish(slot.taskId, at, result.executionTimeMs)
       // Emitted once the call's run ended (for a single task, that is when it ended), in input order.
-      notify(options.onProgress, { event: 'finished', ...eventBase(slot, context, at), result })
+      if (options.onProgress !== undefined) notify(options.onProgress, { event: 'finished', ...eventBase(slot, context, at), result })
       return result
     })
   }
+}
+
+/**
+ * Plans a call's batch and compiles its workflow. Plain parameters are first left to the
+ * compilation's own schema check (one validation per call instead of two); when it reports a
+ * problem, the batch is planned again with every call checked on its own, so a rejected call fails
+ * in its slot and the others run, exactly as if each had been checked first.
+ */
+function planAndCompile(engine: Engine, tasks: readonly Task[], settings: BatchSettings): { batch: Batch; workflow: CompiledWorkflow | undefined } {
+  const optimistic = planBatch(tasks, engine.registry, { ...settings, deferSchemaCheck: true })
+  if (optimistic.spec === undefined) return { batch: optimistic, workflow: undefined }
+  try {
+    return { batch: optimistic, workflow: engine.compile(optimistic.spec) }
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err
+  }
+  const batch = planBatch(tasks, engine.registry, settings)
+  return { batch, workflow: batch.spec === undefined ? undefined : engine.compile(batch.spec) }
 }
 
 /** Turns a run's task events into checkpoints and progress events. */
@@ -191,7 +210,7 @@ class BatchObserver {
 
   observe(event: TaskweaveEvent): void {
     if (event.type !== 'task:started' && event.type !== 'task:progress' && event.type !== 'task:retrying') return
-    const index = this.batch.slotOf.get(event.taskId)
+    const index = slotIndexOf(this.batch, event.taskId)
     const slot = index === undefined ? undefined : this.batch.slots[index]
     if (slot === undefined) return
     const base = { ...eventBase(slot, this.context, event.at), attempt: event.attempt }

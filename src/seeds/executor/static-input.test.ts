@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest'
+import { MAX_STATIC_UNITS, staticCopy } from './static-input.js'
+
+describe('staticCopy', () => {
+  it('deep-copies plain JSON data and marks it exact', () => {
+    const parameters = { s: 'x', n: 1.5, b: false, z: null, list: [1, { k: 'v' }], nothing: Object.create(null) as object }
+    const copy = staticCopy(parameters)
+    expect(copy).toEqual({ value: parameters, exact: true })
+    expect(copy?.value['list']).not.toBe(parameters.list)
+  })
+
+  it('leaves out undefined object values as JSON would, and marks the copy not exact', () => {
+    expect(staticCopy({ a: 1, b: undefined })).toEqual({ value: { a: 1 }, exact: false })
+  })
+
+  it('refuses what JSON would change or a template would read', () => {
+    for (const parameters of [{ d: new Date(0) }, { n: Number.NaN }, { a: [undefined] }, { t: 'a {{ b }}' }, { ['{{k']: 1 }, { f: () => 1 }, { big: 1n }, JSON.parse('{"x": {"__proto__": 1}}') as object, { toJSON: () => 1 }]) {
+      expect(staticCopy(parameters)).toBeUndefined()
+    }
+  })
+
+  it('refuses text past the size bound and nesting past the depth bound', () => {
+    expect(staticCopy({ s: 'x'.repeat(MAX_STATIC_UNITS + 1) })).toBeUndefined()
+    let deep: object = {}
+    for (let i = 0; i < 100; i++) deep = { deep }
+    expect(staticCopy(deep)).toBeUndefined()
+  })
+})

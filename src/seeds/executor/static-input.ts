@@ -1,0 +1,100 @@
+/**
+ * Decides whether a call's parameters can be its task's static input, and copies them. A static
+ * input costs the same per call however many calls a batch holds; a declared run input does not
+ * (the run checks declared inputs against each other). It is taken only where it changes nothing
+ * the tool sees:
+ *
+ * - plain JSON data only: strings, finite numbers, booleans, null, arrays and objects whose
+ *   prototype is `Object.prototype` or null, without `toJSON`. Anything else (a `Date`, a class
+ *   instance, `NaN`, a BigInt, a cycle) keeps the run-input path, whose JSON conversion and error
+ *   messages stay exactly what they were;
+ * - no `{{` in any string or key, because a static input's strings are read as templates;
+ * - at most {@link MAX_STATIC_UNITS} UTF-16 units of text, so the engine's input size limit (1 MiB
+ *   by default) could never have refused it.
+ *
+ * The copy is deep, so a caller changing its parameters after the call starts changes nothing (as
+ * with a run input). An `undefined` object value is left out, as JSON would; the copy then differs
+ * from the parameters and is marked not `exact`.
+ * @module
+ */
+
+/**
+ * Most text (keys and strings, in UTF-16 units) taken as a static input. A UTF-16 unit is at most
+ * 3 UTF-8 bytes, so this many can never exceed the engine's default 1 MiB input limit.
+ */
+export const MAX_STATIC_UNITS = Math.floor((1024 * 1024) / 3)
+
+/** Deepest nesting copied; deeper parameters keep the run-input path (no stack overflow here). */
+const MAX_DEPTH = 64
+
+/** A static copy of a call's parameters. */
+export interface StaticCopy {
+  readonly value: Record<string, unknown>
+  /** True when the copy has the same shape as the parameters (no `undefined` value was left out), so a schema judges both alike. */
+  readonly exact: boolean
+}
+
+/** Copies `parameters` when they can be a static input; undefined when they must stay a run input. */
+export function staticCopy(parameters: object): StaticCopy | undefined {
+  const state = { units: 0, exact: true }
+  const value = copyObject(parameters, state, 0)
+  return value === undefined ? undefined : { value, exact: state.exact }
+}
+
+interface CopyState {
+  units: number
+  exact: boolean
+}
+
+// A unique marker: `undefined` is a legal result (an object value left out), so failure needs its own.
+const NOT_PLAIN: unique symbol = Symbol('not plain')
+
+function copyValue(value: unknown, state: CopyState, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+      state.units += value.length
+      return value.includes('{{') ? NOT_PLAIN : value
+    case 'number':
+      return Number.isFinite(value) ? value : NOT_PLAIN
+    case 'boolean':
+      return value
+    case 'object':
+      if (value === null) return null
+      if (depth >= MAX_DEPTH) return NOT_PLAIN
+      if (Array.isArray(value)) return copyArray(value, state, depth + 1) ?? NOT_PLAIN
+      return copyObject(value, state, depth + 1) ?? NOT_PLAIN
+    default:
+      return NOT_PLAIN
+  }
+}
+
+function copyArray(items: readonly unknown[], state: CopyState, depth: number): unknown[] | undefined {
+  const out = new Array<unknown>(items.length)
+  for (let i = 0; i < items.length; i++) {
+    // JSON turns a hole or `undefined` in an array into null: not the same data, so not static.
+    const item = copyValue(items[i], state, depth)
+    if (item === NOT_PLAIN || item === undefined) return undefined
+    out[i] = item
+  }
+  return state.units > MAX_STATIC_UNITS ? undefined : out
+}
+
+function copyObject(source: object, state: CopyState, depth: number): Record<string, unknown> | undefined {
+  const proto: unknown = Object.getPrototypeOf(source)
+  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in source) return undefined
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(source)) {
+    const raw = (source as Record<string, unknown>)[key]
+    if (raw === undefined) {
+      state.exact = false
+      continue
+    }
+    state.units += key.length
+    // `__proto__` would set the copy's prototype rather than a key; such parameters keep the run-input path.
+    if (key.includes('{{') || key === '__proto__') return undefined
+    const item = copyValue(raw, state, depth)
+    if (item === NOT_PLAIN) return undefined
+    out[key] = item
+  }
+  return state.units > MAX_STATIC_UNITS ? undefined : out
+}
