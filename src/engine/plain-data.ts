@@ -41,30 +41,27 @@ export function toPlainData(value: unknown, maxBytes: number, taskId: string): u
   }
 }
 
-/** Values known to be deeply frozen (a frozen root alone does not say its children are). */
-const deeplyFrozen = new WeakSet<object>()
-
 /**
  * Freezes plain data in place, all the way down, and returns it. Iterative, so a deeply nested
- * value cannot overflow the stack; a value frozen this way before is not walked again.
+ * value cannot overflow the stack. A frozen node is taken as frozen all the way down and not
+ * walked again: every value this module freezes is made fresh (by `JSON.parse`, or by the run
+ * from values frozen this way), so no node is frozen above a mutable child.
  */
 export function freezeDeep<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || deeplyFrozen.has(value)) return value
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
   const stack: object[] = [value]
   while (stack.length > 0) {
     const node = stack.pop() as object
-    if (deeplyFrozen.has(node)) continue
-    deeplyFrozen.add(node)
     Object.freeze(node)
     if (Array.isArray(node)) {
       for (let k = 0; k < node.length; k++) {
         const child: unknown = node[k]
-        if (typeof child === 'object' && child !== null) stack.push(child)
+        if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) stack.push(child)
       }
     } else {
       for (const key in node) {
         const child: unknown = (node as Record<string, unknown>)[key]
-        if (typeof child === 'object' && child !== null) stack.push(child)
+        if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) stack.push(child)
       }
     }
   }
@@ -81,7 +78,7 @@ export function freezeDeep<T>(value: T): T {
  */
 export function privateStaticInput(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
-  if (isEmpty(value)) return freezeDeep(value)
+  if (isEmpty(value)) return Object.isFrozen(value) ? value : Object.freeze(value)
   try {
     return structuredClone(value)
   } catch {

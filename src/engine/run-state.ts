@@ -70,20 +70,20 @@ export class RunState implements ReadyKeys {
 
   constructor(workflow: CompiledWorkflow) {
     const n = workflow.size
-    const capacity = Math.max(16, n)
     this.size = n
     this.base = n
     this.graph = workflow.graph
-    this.status = new Uint8Array(capacity)
-    this.waiting = new Int32Array(capacity)
-    this.attempts = new Int32Array(capacity)
-    this.token = new Int32Array(capacity)
-    this.firstStartedAt = new Float64Array(capacity).fill(-1)
-    this.attemptStartedAt = new Float64Array(capacity).fill(-1)
-    this.finishedAt = new Float64Array(capacity).fill(-1)
-    this.priority = new Int32Array(capacity)
-    this.rank = new Float64Array(capacity)
-    this.seq = new Float64Array(capacity)
+    const c = allocateColumns(Math.max(8, n))
+    this.status = c.status
+    this.waiting = c.waiting
+    this.attempts = c.attempts
+    this.token = c.token
+    this.firstStartedAt = c.firstStartedAt
+    this.attemptStartedAt = c.attemptStartedAt
+    this.finishedAt = c.finishedAt
+    this.priority = c.priority
+    this.rank = c.rank
+    this.seq = c.seq
     this.ids = workflow.ids.slice()
     this.shapes = workflow.shapes.slice()
     this.outputs = filled(n, undefined)
@@ -145,30 +145,80 @@ export class RunState implements ReadyKeys {
   }
 
   #grow(): void {
-    const capacity = this.status.length * 2
-    const grow = <T extends Uint8Array | Int32Array | Float64Array>(old: T, make: (n: number) => T, fill = 0): T => {
-      const next = make(capacity)
-      if (fill !== 0) next.fill(fill)
-      next.set(old)
-      return next
-    }
-    this.status = grow(this.status, (n) => new Uint8Array(n))
-    this.waiting = grow(this.waiting, (n) => new Int32Array(n))
-    this.attempts = grow(this.attempts, (n) => new Int32Array(n))
-    this.token = grow(this.token, (n) => new Int32Array(n))
-    this.firstStartedAt = grow(this.firstStartedAt, (n) => new Float64Array(n), -1)
-    this.attemptStartedAt = grow(this.attemptStartedAt, (n) => new Float64Array(n), -1)
-    this.finishedAt = grow(this.finishedAt, (n) => new Float64Array(n), -1)
-    this.priority = grow(this.priority, (n) => new Int32Array(n))
-    this.rank = grow(this.rank, (n) => new Float64Array(n))
-    this.seq = grow(this.seq, (n) => new Float64Array(n))
+    const c = allocateColumns(this.status.length * 2)
+    c.status.set(this.status)
+    c.waiting.set(this.waiting)
+    c.attempts.set(this.attempts)
+    c.token.set(this.token)
+    c.firstStartedAt.set(this.firstStartedAt)
+    c.attemptStartedAt.set(this.attemptStartedAt)
+    c.finishedAt.set(this.finishedAt)
+    c.priority.set(this.priority)
+    c.rank.set(this.rank)
+    c.seq.set(this.seq)
+    this.status = c.status
+    this.waiting = c.waiting
+    this.attempts = c.attempts
+    this.token = c.token
+    this.firstStartedAt = c.firstStartedAt
+    this.attemptStartedAt = c.attemptStartedAt
+    this.finishedAt = c.finishedAt
+    this.priority = c.priority
+    this.rank = c.rank
+    this.seq = c.seq
   }
+
 }
 
 /**
  * An array of `n` copies of `value` with fast elements: `new Array(n)` for a large `n` may give a
  * dictionary-backed array, much slower to index.
  */
+/** The typed-array columns of a run, as views over one buffer. */
+interface Columns {
+  readonly firstStartedAt: Float64Array
+  readonly attemptStartedAt: Float64Array
+  readonly finishedAt: Float64Array
+  readonly rank: Float64Array
+  readonly seq: Float64Array
+  readonly waiting: Int32Array
+  readonly attempts: Int32Array
+  readonly token: Int32Array
+  readonly priority: Int32Array
+  readonly status: Uint8Array
+}
+
+/**
+ * Every column for `capacity` tasks in one `ArrayBuffer`: one allocation per run instead of ten
+ * (a small run's columns would each be a separate off-heap buffer). The 8-byte columns come first
+ * so every view is aligned; times start at -1 ("not yet").
+ */
+function allocateColumns(capacity: number): Columns {
+  const buffer = new ArrayBuffer(capacity * (5 * 8 + 4 * 4 + 1))
+  let at = 0
+  const f64 = (): Float64Array => {
+    const view = new Float64Array(buffer, at, capacity)
+    at += capacity * 8
+    return view
+  }
+  const i32 = (): Int32Array => {
+    const view = new Int32Array(buffer, at, capacity)
+    at += capacity * 4
+    return view
+  }
+  const firstStartedAt = f64().fill(-1)
+  const attemptStartedAt = f64().fill(-1)
+  const finishedAt = f64().fill(-1)
+  const rank = f64()
+  const seq = f64()
+  const waiting = i32()
+  const attempts = i32()
+  const token = i32()
+  const priority = i32()
+  const status = new Uint8Array(buffer, at, capacity)
+  return { firstStartedAt, attemptStartedAt, finishedAt, rank, seq, waiting, attempts, token, priority, status }
+}
+
 function filled<T>(n: number, value: T): T[] {
   const out: T[] = []
   for (let i = 0; i < n; i++) out.push(value)
