@@ -32,7 +32,7 @@ export type { RunStatus, TaskStatus } from './core/status.js'
 
 // Tools
 export { defineTool } from './core/tool.js'
-export type { AnyTool, Tool, ToolContext, ToolDefinition, ToolProgress } from './core/tool.js'
+export type { AnyTool, Tool, ToolContext, ToolDefinition, ToolPermit, ToolProgress } from './core/tool.js'
 
 // Workflows
 export { defineWorkflow, workflow } from './workflow/builder.js'

@@ -3,6 +3,9 @@ import { z } from 'zod'
 import { createEngine } from '../src/engine/engine.js'
 import { defineAgent } from '../src/agents/index.js'
 import type { ValidationError } from '../src/core/errors.js'
+import { sleep } from '../src/core/clock.js'
+import { defineTool } from '../src/core/tool.js'
+import { ManualClock } from '../src/testing/manual-clock.js'
 
 function chatAgent() {
   let created = 0
@@ -65,5 +68,31 @@ describe('agent tasks in workflows', () => {
       expect.stringMatching(/^b tasks\[1\]\.input\.message: input rejected by agent "chat": /),
       'c tasks[2]: a task names either a tool or an agent, not both',
     ])
+  })
+})
+
+describe('agent tasks under the engine-wide limiter', () => {
+  it('does not count the wait for a session against the timeout, nor hold a slot while waiting', async () => {
+    const clock = new ManualClock()
+    const order: string[] = []
+    const agent = defineAgent({
+      name: 'slow',
+      input: z.object({ n: z.number() }),
+      create: () => ({}),
+      execute: async (_instance, { n }, ctx) => {
+        order.push(`start ${n}`)
+        await sleep(clock, 100, ctx.signal)
+        return n
+      },
+    })
+    const quick = defineTool({ name: 'quick', input: z.object({}), run: () => (order.push('quick'), 'q') })
+    await using engine = createEngine({ agents: [agent], tools: [quick], builtins: false, clock, concurrency: 4 })
+    const tasks = [1, 2, 3, 4].map((n) => ({ id: `s${n}`, agent: 'slow', session: 'one', input: { n }, timeout: '250ms', priority: 10 - n }))
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: [...tasks, { id: 'free', tool: 'quick', priority: -5 }] }))
+    expect(result.status).toBe('succeeded')
+    // The session runs one execution at a time, in priority order; the unrelated task did not wait for them.
+    expect(order.filter((e) => e !== 'quick')).toEqual(['start 1', 'start 2', 'start 3', 'start 4'])
+    expect(order.indexOf('quick')).toBeLessThan(order.indexOf('start 2'))
+    expect(result.tasks['s4']?.output).toBe(4)
   })
 })

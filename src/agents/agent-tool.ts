@@ -50,6 +50,9 @@ export function createAgentTool(pool: AgentSessionPool, agentName: string, optio
     input,
     ...(description !== undefined ? { description } : {}),
     ...(options.cost !== undefined ? { cost: options.cost } : {}),
+    // One execution per session at a time is decided by the engine before the task takes a slot,
+    // so a task waiting for its session's turn holds none and its timeout does not run.
+    permit: { key: (task, call) => `session:${agent.name}#${task.session ?? call.runId}`, limit: 1 },
     run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }),
   })
 }

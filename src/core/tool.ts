@@ -63,8 +63,23 @@ export interface ToolDefinition<Schema extends z.ZodType, Output> {
   readonly maxOutputBytes?: number
   /** Mean cost hint (ms) used to order the ready queue before any duration is measured. */
   readonly cost?: number
+  /**
+   * A keyed limit of the tool's own, decided per call from its input: the engine admits at most
+   * `limit` attempts with the same key at once, engine-wide, before it gives one a slot. A task
+   * waiting for its key holds no slot, and its timeout starts only when it runs. The agent tools
+   * use it so one session runs one execution at a time (`session:<agent>#<session>`).
+   */
+  readonly permit?: ToolPermit<z.output<Schema>>
   /** Does the work. Must honour `ctx.signal`. */
   run(input: z.output<Schema>, ctx: ToolContext): Promise<Output> | Output
+}
+
+/** A keyed limit a tool asks for per call (see {@link ToolDefinition.permit}). */
+export interface ToolPermit<Input> {
+  /** The limiter key of a call, or undefined for no limit. */
+  key(input: Input, call: { readonly runId: string }): string | undefined
+  /** Calls with one key at once. */
+  readonly limit: number
 }
 
 /** A registered tool. */

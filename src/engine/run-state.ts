@@ -21,6 +21,9 @@ export class TaskExtra {
   rootFailure = -1
   blocked: string[] | undefined = undefined
   failedAttempts: AttemptRecord[] | undefined = undefined
+  /** The input resolved when the task was admitted (a tool's permit key needed it), for its next attempt. */
+  admittedInput: unknown = undefined
+  hasAdmittedInput = false
   /** How the last attempt that ended before succeeding ended (its token and abort reason). */
   ended: { readonly token: number; readonly reason: unknown } | undefined = undefined
   timer: CancelTimer | undefined = undefined

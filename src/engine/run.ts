@@ -20,7 +20,7 @@ import { CancelledError, serializeError, TaskweaveError, TimeoutError } from '..
 import type { SerializedError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolRegistry } from '../core/registry.js'
-import type { ToolProgress } from '../core/tool.js'
+import type { ToolPermit, ToolProgress } from '../core/tool.js'
 import type { EventEmitter } from '../observe/emitter.js'
 import type { EventMap, EventName } from '../observe/events.js'
 import { ReadyQueue } from '../scheduler/ready-queue.js'
@@ -117,6 +117,8 @@ export class RunExecution implements SlotWaiter, PermitHolder {
   readonly #queue: ReadyQueue
   /** Keyed permits (limiter key by task index) held by tasks of this run: waiting for a slot, or running. */
   readonly #heldPermits = new Map<number, string>()
+  /** The same for the keys tools ask for per call (`ToolDefinition.permit`). */
+  readonly #heldToolPermits = new Map<number, string>()
   readonly #runSignal: AbortController = new AbortController()
   #resolve!: (result: RunResult) => void
   #nextSeq = 0
@@ -467,6 +469,8 @@ export class RunExecution implements SlotWaiter, PermitHolder {
       while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
         const index = queue.pop()
         const shape = shapes[index] as TaskShape
+        const permit = shape.tool.permit
+        if (permit !== undefined && !this.#heldToolPermits.has(index) && !this.#admitToolPermit(index, shape, permit)) continue
         if (shape.group !== undefined && !held.has(index)) {
           const cap = this.#groupCap(shape.group)
           if (cap !== undefined) {
@@ -490,6 +494,43 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     }
   }
 
+  /**
+   * Takes the keyed permit the task's tool asks for (an agent session's turn, say), resolving the
+   * input now since the key depends on it. False when the task must wait: it is queued in the
+   * limiter and holds nothing else. A key that cannot be worked out (bad input, a throwing key
+   * function) admits the task: its attempt then fails the usual way.
+   */
+  #admitToolPermit(index: number, shape: TaskShape, permit: ToolPermit<unknown>): boolean {
+    const x = this.#s.extra(index)
+    if (!x.hasAdmittedInput) {
+      try {
+        x.admittedInput = this.#resolveInput(index, shape)
+      } catch {
+        return true
+      }
+      x.hasAdmittedInput = true
+    }
+    let key: string | undefined
+    try {
+      key = permit.key(x.admittedInput, { runId: this.id })
+    } catch {
+      return true
+    }
+    if (key === undefined) return true
+    if (!this.#env.limiter.tryAcquire(key, permit.limit)) {
+      this.#env.limiter.wait(key, permit.limit, this, -(index + 1), shape.priority)
+      return false
+    }
+    this.#heldToolPermits.set(index, key)
+    return true
+  }
+
+  /** The input of task `i`'s next attempt: a private copy of a static input, or its templates resolved. */
+  #resolveInput(i: number, shape: TaskShape): unknown {
+    if (shape.staticInput !== undefined) return privateStaticInput(shape.staticInput.value)
+    return resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, this.#s.ids[i] as string)
+  }
+
   /** The cap of `group`: the engine's setting for it, else the workflow's; undefined when uncapped. */
   #groupCap(group: string): number | undefined {
     const engineCaps = this.#env.groupLimits
@@ -503,10 +544,14 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     return this.#settings.groupScope === 'run' ? `run:${this.id}:group:${group}` : `group:${group}`
   }
 
-  /** Called by the limiter with the permit task `index` waited for; false hands it back unused. */
-  permitGranted(key: string, index: number): boolean {
+  /**
+   * Called by the limiter with a permit a task waited for: `ticket` is the task index for its
+   * group, `-(index + 1)` for its tool's key. False hands the permit back unused.
+   */
+  permitGranted(key: string, ticket: number): boolean {
+    const index = ticket < 0 ? -ticket - 1 : ticket
     if (this.#state !== 'running' || this.#stopRequested || this.#s.status[index] !== READY) return false
-    this.#heldPermits.set(index, key)
+    ;(ticket < 0 ? this.#heldToolPermits : this.#heldPermits).set(index, key)
     this.#queue.push(index)
     this.#pump()
     this.#maybeFinish()
@@ -520,6 +565,11 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     if (key !== undefined) {
       this.#heldPermits.delete(i)
       this.#env.limiter.release(key)
+    }
+    const toolKey = this.#heldToolPermits.get(i)
+    if (toolKey !== undefined) {
+      this.#heldToolPermits.delete(i)
+      this.#env.limiter.release(toolKey)
     }
   }
 
@@ -542,7 +592,12 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     }
 
     let input: unknown
-    if (shape.staticInput !== undefined) input = privateStaticInput(shape.staticInput.value)
+    const admitted = s.extraOrUndefined(i)
+    if (admitted !== undefined && admitted.hasAdmittedInput) {
+      input = admitted.admittedInput
+      admitted.admittedInput = undefined
+      admitted.hasAdmittedInput = false
+    } else if (shape.staticInput !== undefined) input = privateStaticInput(shape.staticInput.value)
     else {
       try {
         input = resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, s.ids[i] as string)
@@ -892,6 +947,8 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     // Permits of tasks that were waiting for a slot (running ones were released above).
     for (const key of this.#heldPermits.values()) this.#env.limiter.release(key)
     this.#heldPermits.clear()
+    for (const key of this.#heldToolPermits.values()) this.#env.limiter.release(key)
+    this.#heldToolPermits.clear()
     this.#runSignal.abort(abortReason)
     this.#maybeFinish()
   }
