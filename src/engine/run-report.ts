@@ -66,6 +66,19 @@ function reportOf(state: RunState, i: number): TaskReport {
   const finishedAt = state.finishedAt[i] as number
   const started = firstStartedAt >= 0
   const finished = finishedAt >= 0
+  // The common case (a task that ran and has no rare state) as one literal of a fixed shape:
+  // half the cost of adding the fields one by one, which matters at 100,000 tasks.
+  if (started && finished && state.extraOrUndefined(i) === undefined) {
+    const id = state.ids[i] as string
+    const tool = (state.shapes[i] as TaskShape).toolName
+    const status = STATUS_NAMES[state.status[i] as number] as TaskStatus
+    const attempts = state.attempts[i] as number
+    const output = state.outputs[i]
+    const durationMs = finishedAt - firstStartedAt
+    return output === undefined
+      ? { id, tool, status, attempts, startedAt: firstStartedAt, finishedAt, durationMs }
+      : { id, tool, status, attempts, startedAt: firstStartedAt, finishedAt, durationMs, output }
+  }
   const x = state.peek(i)
   const report: Record<string, unknown> = { id: state.ids[i], tool: (state.shapes[i] as TaskShape).toolName, status: STATUS_NAMES[state.status[i] as number], attempts: state.attempts[i] }
   if (started) report['startedAt'] = firstStartedAt
