@@ -96,3 +96,27 @@ describe('agent tasks under the engine-wide limiter', () => {
     expect(result.tasks['s4']?.output).toBe(4)
   })
 })
+
+describe('concurrency-safe agents in workflows', () => {
+  it('lets executions of one session overlap when the agent is concurrentSafe', async () => {
+    let inFlight = 0
+    let most = 0
+    const agent = defineAgent({
+      name: 'safe',
+      concurrentSafe: true,
+      input: z.object({}),
+      create: () => ({}),
+      execute: async () => {
+        inFlight++
+        most = Math.max(most, inFlight)
+        await new Promise((resolve) => setImmediate(resolve))
+        inFlight--
+        return 'ok'
+      },
+    })
+    await using engine = createEngine({ agents: [agent], builtins: false })
+    const result = await engine.run({ id: 'w', tasks: [1, 2, 3].map((n) => ({ id: `t${n}`, agent: 'safe', session: 'one' })) })
+    expect(result.status).toBe('succeeded')
+    expect(most).toBe(3)
+  })
+})

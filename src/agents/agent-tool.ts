@@ -52,7 +52,8 @@ export function createAgentTool(pool: AgentSessionPool, agentName: string, optio
     ...(options.cost !== undefined ? { cost: options.cost } : {}),
     // One execution per session at a time is decided by the engine before the task takes a slot,
     // so a task waiting for its session's turn holds none and its timeout does not run.
-    permit: { key: (task, call) => `session:${agent.name}#${task.session ?? call.runId}`, limit: 1 },
+    // An agent marked concurrentSafe takes no such turn: its session's executions may overlap.
+    ...(agent.concurrentSafe === true ? {} : { permit: { key: (task: { session?: string | undefined }, call: { readonly runId: string }) => `session:${agent.name}#${task.session ?? call.runId}`, limit: 1 } }),
     run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }),
   })
 }

@@ -29,6 +29,7 @@ import type { LoadOptions } from '../workflow/load.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { freezeDeep } from './plain-data.js'
 import { checkRunId } from './run-id.js'
+import type { AttemptRunner } from '../core/attempt.js'
 import { LocalAttemptRunner } from './local-runner.js'
 import { RunExecution } from './run.js'
 import type { RunControl, TaskCompleteHandler } from './run.js'
@@ -66,6 +67,12 @@ export interface EngineOptions {
   readonly maxForEachItems?: number
   /** Largest JSON size of one run input, in bytes (larger data belongs in files). @default 1 MiB */
   readonly maxInputBytes?: number
+  /**
+   * Runs the attempts the engine dispatches. @default a runner that calls each tool in this
+   * process. Another runner (a journal replay, a remote worker pool) implements the same port
+   * (`taskweave/ports`); it finds tools by name, so register them with the engine as usual.
+   */
+  readonly runner?: AttemptRunner
   /**
    * Concurrency caps per group, engine-wide: `{ llm: 4 }` allows four `group: llm` attempts at
    * once across every run of this engine. They override a workflow's `limits.groups` for the same
@@ -207,7 +214,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     random: options.random ?? Math.random,
     logger,
     registry,
-    runner: new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock, logger }),
+    runner: options.runner ?? new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock, logger }),
     slots: new SlotPool(concurrency),
     limiter: new KeyedLimiter(),
     groupLimits,
@@ -292,6 +299,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const runs = [...active]
       for (const execution of runs) execution.cancel('the engine is closing')
       await Promise.all(runs.map((execution) => execution.result))
+      await env.runner.close()
       const report = await agents?.close({ force: true })
       if (report !== undefined && !report.clean) logger.warn('the engine closed with agent work abandoned', { abandoned: report.abandoned.length, graceMs: report.graceMs })
       return { clean: report?.clean ?? true, abandoned: report?.abandoned ?? [] }

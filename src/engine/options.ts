@@ -22,6 +22,7 @@ export const ENGINE_OPTION_NAMES: readonly string[] = [
   'maxForEachItems',
   'maxInputBytes',
   'groups',
+  'runner',
 ]
 
 /** Every option `engine.start()` / `engine.run()` knows. */

@@ -75,8 +75,11 @@ export function stateMachineTool<C extends object, S extends string>(
   })
 }
 
-/** The engine's clock, once `ToolContext` carries one (forward compatible; absent today). */
+/**
+ * The engine's clock from the tool's context (the engine always sets it; a hand-made context may
+ * not), so a machine run as a task follows a manual clock in tests.
+ */
 function engineClock(ctx: ToolContext): Clock | undefined {
-  const clock = (ctx as ToolContext & { readonly clock?: Clock }).clock
+  const clock = ctx.clock
   return clock !== undefined && typeof clock.now === 'function' && typeof clock.setTimer === 'function' ? clock : undefined
 }

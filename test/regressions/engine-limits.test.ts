@@ -1,6 +1,7 @@
 /** The engine-wide keyed limiter as users meet it: group caps across runs, scopes, priorities, slots. */
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import type { AttemptRequest, AttemptRunner } from '../../src/core/attempt.js'
 import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
 import type { WorkflowSpec } from '../../src/workflow/types.js'
@@ -148,5 +149,33 @@ describe('the run contract', () => {
   it('reports a clean close', async () => {
     const engine = createEngine({ builtins: false })
     await expect(engine.close()).resolves.toEqual({ clean: true, abandoned: [] })
+  })
+})
+
+describe('the attempt runner port', () => {
+  it('hands a runner given to the engine plain-data requests and records what its sink reports', async () => {
+    const requests: AttemptRequest[] = []
+    let closed = false
+    const runner: AttemptRunner = {
+      start(request, sink) {
+        requests.push(JSON.parse(JSON.stringify(request)) as AttemptRequest)
+        // Answers later, as a remote worker would.
+        setImmediate(() => (request.taskId === 'b' ? sink.failed(new Error('worker lost')) : sink.succeeded({ echoed: request.input })))
+      },
+      cancel() {},
+      close: async () => {
+        closed = true
+      },
+    }
+    const engine = createEngine({ builtins: false, runner, tools: [defineTool({ name: 'x', input: z.object({ n: z.number() }), run: () => 'local' })] })
+    const result = await engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'x', input: { n: 1 } }, { id: 'b', tool: 'x', input: { n: 2 } }] }, { runId: 'r1' })
+    expect(result.tasks['a']?.output).toEqual({ echoed: { n: 1 } })
+    expect(result.tasks['b']?.error?.message).toBe('worker lost')
+    expect(requests.map((r) => [r.attemptId, r.idempotencyKey, r.tool, r.input])).toEqual([
+      ['r1/a#1', 'r1/a', 'x', { n: 1 }],
+      ['r1/b#1', 'r1/b', 'x', { n: 2 }],
+    ])
+    await engine.close()
+    expect(closed).toBe(true)
   })
 })
