@@ -11,6 +11,7 @@
  */
 import { formatBytes } from '../core/bytes.js'
 import { TaskweaveError } from '../core/errors.js'
+import { freezeDeep } from '../core/freeze.js'
 
 /** Returns `value` as deep-frozen plain JSON data; throws `TW_OUTPUT_TOO_LARGE` or `TW_OUTPUT_NOT_SERIALIZABLE`. */
 export function toPlainData(value: unknown, maxBytes: number, taskId: string): unknown {
@@ -39,33 +40,6 @@ export function toPlainData(value: unknown, maxBytes: number, taskId: string): u
     default:
       throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `output of task "${taskId}" is a ${typeof value}, which is not plain data`, { retryable: false, details: { taskId } })
   }
-}
-
-/**
- * Freezes plain data in place, all the way down, and returns it. Iterative, so a deeply nested
- * value cannot overflow the stack. A frozen node is taken as frozen all the way down and not
- * walked again: every value this module freezes is made fresh (by `JSON.parse`, or by the run
- * from values frozen this way), so no node is frozen above a mutable child.
- */
-export function freezeDeep<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
-  const stack: object[] = [value]
-  while (stack.length > 0) {
-    const node = stack.pop() as object
-    Object.freeze(node)
-    if (Array.isArray(node)) {
-      for (let k = 0; k < node.length; k++) {
-        const child: unknown = node[k]
-        if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) stack.push(child)
-      }
-    } else {
-      for (const key in node) {
-        const child: unknown = (node as Record<string, unknown>)[key]
-        if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) stack.push(child)
-      }
-    }
-  }
-  return value
 }
 
 /**
@@ -160,4 +134,4 @@ function describeStringifyFailure(err: unknown): string {
   }
 }
 
-export { formatBytes }
+export { formatBytes, freezeDeep }

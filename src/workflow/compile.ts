@@ -5,6 +5,8 @@
  * templates and conditions, and static inputs that fail their tool's schema.
  * @module
  */
+import { canonicalJson } from '../core/canonical-json.js'
+import { freezeDeep } from '../core/freeze.js'
 import { describeThrown } from '../core/thrown.js'
 import { createHash } from 'node:crypto'
 import { ValidationError } from '../core/errors.js'
@@ -54,8 +56,13 @@ export interface CompiledWorkflow {
   readonly version?: string | number
   readonly name?: string
   readonly file?: string
-  /** SHA-256 of the definition: a run pins the definition it started with (computed on first read). */
+  /** SHA-256 of {@link snapshot}: the same for the same definition, whatever its key order. */
   readonly hash: string
+  /**
+   * The definition as compiled, as canonical JSON (keys sorted). Pinned when the workflow is
+   * compiled: changing the caller's object afterwards changes neither this nor the runs.
+   */
+  readonly snapshot: string
   /** Number of tasks. */
   readonly size: number
   /** Task ids by index. */
@@ -76,7 +83,7 @@ export interface CompiledWorkflow {
   readonly concurrency?: number
   readonly groups: Readonly<Record<string, number>>
   readonly failFast: boolean
-  /** The definition as given (plain data). */
+  /** The definition as compiled (plain data, deep-frozen; a copy, not the caller's object). */
   readonly spec: WorkflowSpec
 }
 
@@ -129,7 +136,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   const spec = parsed.data
   const tasks = rawTasks as TaskSpec[]
   const index = indexTasks(tasks, (path, message, taskId) => issue(['tasks', ...path], message, taskId ?? taskIdAt(definition, ['tasks', ...path])))
-  const { shapes, graph } = compileTasks(tasks, index, spec, options.registry, (at, path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id))
+  const { shapes, graph, pinned } = compileTasks(tasks, index, spec, options.registry, (at, path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id))
   const { ids, indexById } = index
   // The cycle check runs even when other problems were found: every problem is reported at once
   // (dependencies that did not resolve are simply not in the graph).
@@ -144,6 +151,16 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       issue(['tasks', first], `dependency cycle: ${cycle.map((n) => tasks[n]?.id).join(' → ')}`, tasks[first]?.id)
     }
   }
+  // The definition is pinned now: whatever the caller does to its object afterwards, the runs of
+  // this compiled workflow, their added tasks' defaults and its hash see this version. Bare tasks
+  // are pinned by what compiling them kept (ids, graph, hints); the rest, and the workflow's own
+  // fields, as JSON text — so a 100,000-task workflow of bare tasks pays almost nothing here.
+  let shellText = ''
+  try {
+    shellText = JSON.stringify({ ...(definition as object), tasks: undefined })
+  } catch (err) {
+    issue([], `the definition is not plain data: ${describeThrown(err)}`)
+  }
   if (issues.length > 0) throw new ValidationError(issues)
   const inputs: Record<string, CompiledInput> = {}
   for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
@@ -155,6 +172,8 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     }
   }
   let hash: string | undefined
+  let snapshot: string | undefined
+  let pinnedSpec: WorkflowSpec | undefined
   let views: CompiledTask[] | undefined
   let orderView: number[] | undefined
   return {
@@ -163,9 +182,13 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     ...(spec.version !== undefined ? { version: spec.version } : {}),
     ...(spec.name !== undefined ? { name: spec.name } : {}),
     ...(options.file !== undefined ? { file: options.file } : {}),
-    // Hashing a 100,000-task definition costs tens of ms; only runs that pin it pay for it.
+    // Canonical text and hash are derived from the pinned text on first read: a 100,000-task
+    // definition costs tens of ms to canonicalise, which only runs that need it pay.
+    get snapshot() {
+      return (snapshot ??= canonicalJson(pinnedDefinition(shellText, ids, shapes, built, pinned)))
+    },
     get hash() {
-      return (hash ??= createHash('sha256').update(JSON.stringify(definition)).digest('hex'))
+      return (hash ??= createHash('sha256').update(this.snapshot).digest('hex'))
     },
     size: tasks.length,
     ids,
@@ -183,7 +206,9 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),
     groups: spec.limits?.groups ?? {},
     failFast: spec.failFast ?? false,
-    spec: definition as WorkflowSpec,
+    get spec() {
+      return (pinnedSpec ??= freezeDeep(JSON.parse(this.snapshot) as WorkflowSpec))
+    },
   } as CompiledWorkflow
 }
 
@@ -241,8 +266,9 @@ function compileTasks(
   spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>,
   registry: ToolRegistry,
   issue: (at: number, path: (string | number)[], message: string) => void,
-): { shapes: TaskShape[]; graph: TaskGraphBuilder } {
+): { shapes: TaskShape[]; graph: TaskGraphBuilder; pinned: PinnedTasks } {
   const { indexById, kinds } = index
+  const pinned: PinnedTasks = { texts: new Map(), hints: new Map() }
   const cache = new TaskCompileCache(spec.defaults)
   let at = 0
   const ctx: TaskCompileContext = {
@@ -259,10 +285,19 @@ function compileTasks(
   for (; at < tasks.length; at++) {
     const kind = kinds[at]
     if (kind === BARE) {
-      const shape = compileBareTask(tasks[at] as BareTask, at, indexById, cache, registry, graph)
+      const bare = tasks[at] as BareTask
+      const shape = compileBareTask(bare, at, indexById, cache, registry, graph)
       if (shape !== undefined) {
         shapes.push(shape)
+        if (bare.priority !== undefined || bare.group !== undefined || bare.cost !== undefined) pinned.hints.set(at, { priority: bare.priority, group: bare.group, cost: bare.cost })
         continue
+      }
+    }
+    if (kind !== 0) {
+      try {
+        pinned.texts.set(at, JSON.stringify(tasks[at]))
+      } catch (err) {
+        issue(at, [], `the task is not plain data: ${describeThrown(err)}`)
       }
     }
     if (kind === 0) {
@@ -273,7 +308,34 @@ function compileTasks(
       graph.addRow(ctx.deps)
     }
   }
-  return { shapes, graph }
+  return { shapes, graph, pinned }
+}
+
+/** What compiling kept of each task to pin the definition: JSON text of full tasks, hints of bare ones. */
+interface PinnedTasks {
+  readonly texts: Map<number, string>
+  readonly hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined }>
+}
+
+/** The definition as compiled, rebuilt from what compiling pinned (for its canonical snapshot). */
+function pinnedDefinition(shellText: string, ids: readonly string[], shapes: readonly TaskShape[], graph: TaskGraph, pinned: PinnedTasks): unknown {
+  const shell = JSON.parse(shellText) as Record<string, unknown>
+  const tasks: unknown[] = []
+  for (let i = 0; i < ids.length; i++) {
+    const text = pinned.texts.get(i)
+    if (text !== undefined) {
+      tasks.push(JSON.parse(text))
+      continue
+    }
+    const task: Record<string, unknown> = { id: ids[i], tool: (shapes[i] as TaskShape).toolName }
+    const parents = parentsOf(graph, i)
+    if (parents.length > 0) task['dependsOn'] = parents.map((p) => ids[p])
+    const hints = pinned.hints.get(i)
+    if (hints !== undefined) Object.assign(task, JSON.parse(JSON.stringify(hints)) as object)
+    tasks.push(task)
+  }
+  shell['tasks'] = tasks
+  return shell
 }
 
 const FULL = 1

@@ -359,3 +359,35 @@ describe('wall time', () => {
     expect(result.startedAt).toBe('2030-01-02T03:04:05.000Z')
   })
 })
+
+describe('the pinned definition', () => {
+  it('keeps the snapshot, the hash and added-task defaults when the caller changes its object after start', async () => {
+    const gate = deferred<string>()
+    const seen: unknown[] = []
+    const engine = createEngine({
+      builtins: false,
+      tools: [
+        defineTool({ name: 'hold', input: z.object({}), run: () => gate.promise }),
+        defineTool({ name: 'x', input: z.object({}), run: (_input, ctx) => (seen.push(ctx.taskId), 'x') }),
+      ],
+    })
+    const definition = { id: 'w', defaults: { timeout: '5s' }, tasks: [{ id: 'a', tool: 'hold' }] }
+    const handle = engine.start(definition)
+    const compiledHash = engine.compile({ id: 'w', defaults: { timeout: '5s' }, tasks: [{ tool: 'hold', id: 'a' }] }).hash
+    definition.id = 'changed'
+    definition.defaults.timeout = '1ms'
+    definition.tasks.push({ id: 'b', tool: 'hold' })
+    handle.addTask({ id: 'late', tool: 'x' })
+    gate.resolve('done')
+    const result = await handle.result
+    expect(result.workflowId).toBe('w')
+    expect(result.workflowHash).toBe(compiledHash)
+    expect(Object.keys(result.tasks).sort()).toEqual(['a', 'late'])
+    expect(result.tasks['late']?.status).toBe('succeeded')
+  })
+
+  it('refuses a definition whose input holds a BigInt, naming the problem', () => {
+    const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'x', input: z.object({ n: z.unknown() }), run: () => 1 })] })
+    expect(() => engine.compile({ id: 'w', tasks: [{ id: 'a', tool: 'x', input: { n: 1n } }] })).toThrow(/not plain data/)
+  })
+})
