@@ -326,6 +326,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
       env.slots.setCapacity(next)
+      // Runs not waiting for a slot may start more now.
+      for (const execution of active) execution.wake()
     },
     stats: () => ({ slots: { used: env.slots.used, capacity: env.slots.capacity }, activeRuns: active.size, keys: env.limiter.stats() }),
     close,

@@ -29,29 +29,40 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
     if (s === FAILED) failed.push(state.ids[i] as string)
     else if (s === SKIPPED && state.peek(i).rootFailure >= 0) failureSkips++
   }
-  const counts = Object.fromEntries(STATUS_NAMES.map((name, code) => [name, byCode[code] as number])) as Record<TaskStatus, number>
+  const counts: Record<TaskStatus, number> = {
+    pending: byCode[0] as number,
+    ready: byCode[1] as number,
+    running: byCode[2] as number,
+    retrying: byCode[3] as number,
+    succeeded: byCode[4] as number,
+    failed: byCode[5] as number,
+    skipped: byCode[6] as number,
+    cancelled: byCode[7] as number,
+  }
   let status: RunStatus
   if (summary.stopStatus !== undefined) status = summary.stopStatus
   else if (failed.length === 0 && failureSkips === 0) status = 'succeeded'
   else status = counts.succeeded > 0 ? 'partial' : 'failed'
   let tasks: Record<string, TaskReport> | undefined
-  const result = {
+  let hash: string | undefined
+  // A run of 100,000 tasks should not pay for 100,000 report objects nobody reads: the report and
+  // the hash are getters, computed on first read (own and enumerable, so JSON.stringify includes them).
+  const result: RunResult = {
     runId: summary.runId,
     workflowId: summary.workflowId,
-    workflowHash: '',
+    get workflowHash() {
+      return (hash ??= summary.workflowHash())
+    },
     status,
     startedAt: summary.startedAt,
     durationMs: summary.durationMs,
     counts,
-    tasks: {} as Record<string, TaskReport>,
+    get tasks() {
+      return (tasks ??= reportTasks(state))
+    },
     failed,
     ...(summary.stopReason !== undefined ? { reason: summary.stopReason } : {}),
   }
-  // A run of 100,000 tasks should not pay for 100,000 report objects nobody reads: both are
-  // computed on first access (enumerable, so JSON.stringify includes them).
-  Object.defineProperty(result, 'tasks', { enumerable: true, get: () => (tasks ??= reportTasks(state)) })
-  let hash: string | undefined
-  Object.defineProperty(result, 'workflowHash', { enumerable: true, get: () => (hash ??= summary.workflowHash()) })
   return result
 }
 

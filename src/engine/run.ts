@@ -224,6 +224,13 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     } else this.#stop('cancelled', reason)
   }
 
+  /** Dispatches what the run's limits now allow (called when the engine's slot count changed). */
+  wake(): void {
+    if (this.#state !== 'running') return
+    this.#pump()
+    this.#maybeFinish()
+  }
+
   /** Called by the slot pool with a slot this run now holds; false hands it back unused. */
   grant(): boolean {
     this.#granted++
@@ -461,7 +468,9 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#pumping = true
     try {
       const queue = this.#queue
-      const limit = this.#settings.concurrency
+      // Never more than the engine has slots: a run alone then takes a freed slot at once instead
+      // of queueing for it (and the engine's slot count may change at run time).
+      const limit = Math.min(this.#settings.concurrency, this.#env.slots.capacity)
       const shapes = this.#s.shapes
       const held = this.#heldPermits
       // Admission: the run's own limit, then the task's keyed permit (engine-wide), then an engine
