@@ -7,6 +7,7 @@
  * Run alone with `node --import tsx bench/stg.ts`.
  * @module
  */
+import { relative } from 'node:path'
 import { isMain } from './lib/harness.js'
 import { mean, pct } from './lib/format.js'
 import { renderReport } from './lib/report.js'
@@ -134,7 +135,7 @@ export async function run(): Promise<BenchReport> {
       'FIFO baseline: the same workflow with `cost: 0` on every task. The ready queue (src/scheduler/ready-queue.ts) orders by priority, then rank, then the sequence number given when a task becomes ready; run.ts computes rank as the longest remaining path with `#costOf` = `task.cost ?? measured mean ?? 1`, so with cost 0 every rank is 0 and, priorities being equal, dispatch is FIFO by readiness.',
       `Check: an independent reference list scheduler in bench/lib/stg.ts (same rules: rank then readiness order; same-instant completions handled one at a time in start order) gives the same length as the engine on ${runs - mismatches} of ${runs} runs${mismatches > 0 ? ` — ${mismatches} DISAGREE` : ''}. Runs shorter than the table's value: ${below}.`,
       'The optimal-value tables give `graph,processors,optimal[,upper]`; where a fourth column is present the third is the best lower bound and the fourth the best known schedule. The third column is used as "optimal" throughout, so on those graphs the % above optimal is an upper bound of the true gap.',
-      `Graphs from ${dir} (override with STG_DIR).`,
+      `Graphs from ${relative(process.cwd(), dir) || '.'} (relative to the repository root; override with STG_DIR).`,
     ],
     seconds: (performance.now() - started) / 1000,
   }

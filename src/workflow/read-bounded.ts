@@ -7,10 +7,10 @@
  * The open is non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
  * @module
  */
+import { describeFileKind } from '../core/file-kind.js'
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import type { Stats } from 'node:fs'
 import { ValidationError } from '../core/errors.js'
 
 /** Reads at most `maxBytes` of a regular file; throws {@link ValidationError} naming the file otherwise. */
@@ -23,7 +23,7 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
   }
   try {
     const stats = await handle.stat()
-    if (!stats.isFile()) throw refused(file, `not a regular file (${kindOf(stats)}); give the path of a YAML or JSON workflow file`)
+    if (!stats.isFile()) throw refused(file, `not a regular file (${describeFileKind(stats)}); give the path of a YAML or JSON workflow file`)
     if (stats.size > maxBytes) throw tooLarge(file, `is ${stats.size} bytes`, maxBytes)
     // One byte over the limit is enough to know it is too large. A `/proc` file says 0 bytes and
     // holds more: the buffer grows, up to the cap.
@@ -44,15 +44,6 @@ export async function readRegularFile(file: string, maxBytes: number, signal?: A
   } finally {
     await handle.close()
   }
-}
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return 'a directory'
-  if (stats.isFIFO()) return 'a pipe or FIFO'
-  if (stats.isCharacterDevice()) return 'a character device'
-  if (stats.isBlockDevice()) return 'a block device'
-  if (stats.isSocket()) return 'a socket'
-  return 'not a file'
 }
 
 function tooLarge(file: string, what: string, maxBytes: number): ValidationError {

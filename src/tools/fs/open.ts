@@ -10,6 +10,7 @@
  * link is refused unless the `allowHardLinks` option says the caller accepts that.
  * @module
  */
+import { describeFileKind } from '../../core/file-kind.js'
 import { constants, type Stats } from 'node:fs'
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises'
 import { isInside, mapIoError, type ResolvedPath } from './confine.js'
@@ -29,15 +30,6 @@ export function entryType(stats: Stats): EntryType {
   if (stats.isDirectory()) return 'directory'
   if (stats.isSymbolicLink()) return 'symlink'
   return 'other'
-}
-
-function describe(stats: Stats): string {
-  if (stats.isDirectory()) return 'a directory'
-  if (stats.isFIFO()) return 'a FIFO'
-  if (stats.isSocket()) return 'a socket'
-  if (stats.isCharacterDevice()) return 'a character device'
-  if (stats.isBlockDevice()) return 'a block device'
-  return 'not a regular file'
 }
 
 /**
@@ -74,12 +66,12 @@ export function openRegularFile(target: ResolvedPath, signal: AbortSignal, allow
     // Checked before opening so a FIFO or a device is never opened at all (that can block or have side effects).
     const before = await dir.lstatChild(name)
     if (before.isSymbolicLink()) throw fsDenied(target.input, 'it was replaced by a symbolic link while being opened')
-    if (!before.isFile()) throw fsDenied(target.input, `it is ${describe(before)}, not a regular file`)
+    if (!before.isFile()) throw fsDenied(target.input, `it is ${describeFileKind(before)}, not a regular file`)
     signal.throwIfAborted()
     const handle = await open(dir.childPath(name), FILE_FLAGS).catch((err: unknown) => Promise.reject(mapIoError(target.input, err)))
     try {
       const opened = await handle.stat()
-      if (!opened.isFile()) throw fsDenied(target.input, `it became ${describe(opened)} while being opened`)
+      if (!opened.isFile()) throw fsDenied(target.input, `it became ${describeFileKind(opened)} while being opened`)
       if (opened.dev !== before.dev || opened.ino !== before.ino) throw fsDenied(target.input, 'it was replaced while being opened')
       await assertOpenedInside(handle, opened, target)
       assertSingleLink(opened, target.input, allowHardLinks)
