@@ -43,7 +43,7 @@ export function compileAddedTask(spec: TaskSpec, ctx: AddedTaskContext): AddedTa
     registry: ctx.registry,
     indexOf: ctx.indexOf,
     declaredInputs: Object.keys(inputs).length > 0 ? inputs : undefined,
-    defaults: ctx.workflow.spec.defaults,
+    defaults: ctx.workflow.defaults,
     issue: (path, message) => issues.push({ ...where, ...(path.length > 0 ? { field: path.map(String).join('.') } : {}), message }),
   })
   if (issues.length > 0) throw new ValidationError(issues)

@@ -83,6 +83,8 @@ export interface CompiledWorkflow {
   readonly concurrency?: number
   readonly groups: Readonly<Record<string, number>>
   readonly failFast: boolean
+  /** The workflow's `defaults` (retry, timeout, group), as compiled: what tasks added at run time get too. */
+  readonly defaults: WorkflowSpec['defaults']
   /** The definition as compiled (plain data, deep-frozen; a copy, not the caller's object). */
   readonly spec: WorkflowSpec
 }
@@ -206,6 +208,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),
     groups: spec.limits?.groups ?? {},
     failFast: spec.failFast ?? false,
+    defaults: spec.defaults === undefined ? undefined : freezeDeep(spec.defaults),
     get spec() {
       return (pinnedSpec ??= freezeDeep(JSON.parse(this.snapshot) as WorkflowSpec))
     },
