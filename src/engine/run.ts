@@ -626,19 +626,8 @@ export class RunExecution implements SlotWaiter, PermitHolder {
       })
     }
     const taskId = s.ids[i] as string
-    const request: AttemptRequest = {
-      runId: this.id,
-      taskId,
-      attempt,
-      attemptId: attemptIdOf(this.id, taskId, attempt),
-      idempotencyKey: `${this.id}/${taskId}`,
-      tool: shape.toolName,
-      input,
-      inputChecked: true,
-      timeoutMs: shape.timeoutMs,
-      priority: shape.priority,
-    }
-    this.#env.runner.start(request, new RunAttempt(this, i, token))
+    const request = new RunAttempt(this, i, token, taskId, attempt, shape, input)
+    this.#env.runner.start(request, request)
   }
 
   #timeoutError(i: number, attempt: number, timeoutMs: number): TimeoutError {
@@ -1044,43 +1033,68 @@ export class RunExecution implements SlotWaiter, PermitHolder {
 }
 
 /**
- * The sink of one attempt: what its runner reports to. It carries the task index and the
+ * One attempt, as the runner sees it: the plain-data request (its public fields) and the sink it
+ * reports to (its methods), in one object per attempt. The sink carries the task index and the
  * attempt's token, so a report from an attempt that is no longer current changes nothing.
  */
-class RunAttempt implements AttemptSink {
+class RunAttempt implements AttemptRequest, AttemptSink {
+  // The request: public fields, plain data (what JSON.stringify or structuredClone of this object
+  // carries). The sink's state is private, so it never travels with the request.
+  readonly runId: string
+  readonly taskId: string
+  readonly attempt: number
+  readonly attemptId: string
+  readonly idempotencyKey: string
+  readonly tool: string
+  readonly input: unknown
+  readonly inputChecked = true
+  readonly timeoutMs: number | undefined
+  readonly priority: number
+  readonly #run: RunExecution
+  readonly #index: number
+  readonly #token: number
   /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
   #added: TaskSpec[] | undefined
 
-  constructor(
-    readonly run: RunExecution,
-    readonly index: number,
-    readonly token: number,
-  ) {}
+  constructor(run: RunExecution, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown) {
+    this.runId = run.id
+    this.taskId = taskId
+    this.attempt = attempt
+    this.attemptId = attemptIdOf(run.id, taskId, attempt)
+    this.idempotencyKey = `${run.id}/${taskId}`
+    this.tool = shape.toolName
+    this.input = input
+    this.timeoutMs = shape.timeoutMs
+    this.priority = shape.priority
+    this.#run = run
+    this.#index = index
+    this.#token = token
+  }
 
   progress(progress: ToolProgress): void {
-    this.run.progress(this.index, this.token, progress)
+    this.#run.progress(this.#index, this.#token, progress)
   }
 
   addTask(spec: TaskSpec): TaskSpec {
-    const plain = this.run.validateAddedTask(spec, this.#added ?? [], this.index, this.token)
+    const plain = this.#run.validateAddedTask(spec, this.#added ?? [], this.#index, this.#token)
     ;(this.#added ??= []).push(plain)
     return plain
   }
 
   succeeded(output: unknown): void {
-    this.run.attemptSucceeded(this.index, this.token, output, this.#added)
+    this.#run.attemptSucceeded(this.#index, this.#token, output, this.#added)
   }
 
   failed(error: unknown): void {
-    this.run.attemptFailed(this.index, this.token, error)
+    this.#run.attemptFailed(this.#index, this.#token, error)
   }
 
   isCurrent(): boolean {
-    return this.run.isCurrentAttempt(this.index, this.token)
+    return this.#run.isCurrentAttempt(this.#index, this.#token)
   }
 
   endReason(): unknown {
-    return this.run.endReasonOf(this.index, this.token)
+    return this.#run.endReasonOf(this.#index, this.#token)
   }
 }
 
