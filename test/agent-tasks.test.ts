@@ -120,3 +120,34 @@ describe('concurrency-safe agents in workflows', () => {
     expect(most).toBe(3)
   })
 })
+
+describe("the agent pool's places in the engine's limiter", () => {
+  it('serves waiting executions by priority and shows them in engine.stats()', async () => {
+    const order: string[] = []
+    const gates = new Map<string, () => void>()
+    const agent = defineAgent({
+      name: 'worker',
+      input: z.object({ name: z.string() }),
+      create: () => ({}),
+      execute: (_instance, { name }) => {
+        order.push(name)
+        return new Promise<string>((resolve) => gates.set(name, () => resolve(name)))
+      },
+    })
+    await using engine = createEngine({ agents: [agent], builtins: false, agentPool: { maxConcurrent: 1 } })
+    const pool = engine.agents!
+    const first = pool.execute('worker', 's1', { name: 'first' })
+    await new Promise((resolve) => setImmediate(resolve))
+    const low = pool.execute('worker', 's2', { name: 'low' }, { priority: 1 })
+    const high = pool.execute('worker', 's3', { name: 'high' }, { priority: 9 })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(engine.stats().keys).toEqual([expect.objectContaining({ key: expect.stringMatching(/^agents:/), inUse: 1, waiting: 2 })])
+    for (const name of ['first', 'high', 'low']) {
+      gates.get(name)?.()
+      await new Promise((resolve) => setImmediate(resolve))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await Promise.all([first, low, high])
+    expect(order).toEqual(['first', 'high', 'low'])
+  })
+})

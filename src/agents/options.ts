@@ -8,6 +8,7 @@ import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import { isAgent } from './define-agent.js'
 import type { AnyAgent } from './define-agent.js'
+import type { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 
 /** Options of {@link AgentSessionPool}. */
 export interface AgentSessionPoolOptions {
@@ -40,6 +41,12 @@ export interface AgentSessionPoolOptions {
    * `TW_AGENT_CLOSED`, and `close()` resolves with a report of what it abandoned. @default '5s'
    */
   readonly closeTimeout?: Duration
+  /**
+   * A keyed limiter to take the `maxConcurrent` permits from, instead of a gate of the pool's own:
+   * an engine passes its limiter, so the pool's executions show in `engine.stats()` and queued
+   * executions are served by `priority`. @default a gate of the pool's own (first come, first served)
+   */
+  readonly limiter?: KeyedLimiter
 }
 
 /** Options with every default applied and durations in ms. */
@@ -53,6 +60,7 @@ export interface ResolvedAgentSessionPoolOptions {
   readonly closeTimeoutMs: number
   /** The clock of the close grace period: the given clock, else the system clock (not unref'd, so a closing program waits for it). */
   readonly closeClock: Clock
+  readonly limiter: KeyedLimiter | undefined
 }
 
 /**
@@ -96,5 +104,6 @@ export function resolveAgentSessionPoolOptions(options: AgentSessionPoolOptions)
     logger: options.logger ?? silentLogger,
     closeTimeoutMs,
     closeClock: options.clock ?? systemClock,
+    limiter: options.limiter,
   }
 }

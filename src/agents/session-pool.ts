@@ -28,6 +28,7 @@ import { anySignal, untilAborted } from './abort.js'
 import type { Agent, AgentExecutionContext, AnyAgent } from './define-agent.js'
 import { abandonedError, agentInputError, createFailedError, poolClosedError, unknownAgentError } from './errors.js'
 import { Gate } from './gate.js'
+import type { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import { callAgent, reportableAgentError } from './guard.js'
 import { InFlight } from './in-flight.js'
 import type { AgentPoolCloseReport } from './in-flight.js'
@@ -44,6 +45,11 @@ import type { AgentChunk } from './stream.js'
 export interface AgentExecuteOptions {
   /** Aborting it cancels the execution: it leaves the queue, or its `ctx.signal` aborts. */
   readonly signal?: AbortSignal
+  /**
+   * Higher runs first when executions wait for one of the pool's `maxConcurrent` places; honoured
+   * when the pool takes them from a keyed limiter (an engine's pool does). @default 0
+   */
+  readonly priority?: number
 }
 
 /** Options of {@link AgentSessionPool.close}. */
@@ -73,7 +79,7 @@ export class AgentSessionPool implements AsyncDisposable {
   readonly clock: Clock
   readonly #options: ResolvedAgentSessionPoolOptions
   readonly #table: SessionTable
-  readonly #workers: Gate
+  readonly #workers: WorkerPlaces
   readonly #counters = new Map<string, AgentCounters>()
   readonly #force = new AbortController()
   readonly #disposals = new Set<Promise<void>>()
@@ -92,7 +98,7 @@ export class AgentSessionPool implements AsyncDisposable {
     this.#options = resolveAgentSessionPoolOptions(options)
     this.clock = this.#options.clock
     for (const name of this.#options.agents.keys()) this.#counters.set(name, new AgentCounters())
-    this.#workers = new Gate(this.#options.maxConcurrent)
+    this.#workers = workerPlaces(this.#options.maxConcurrent, this.#options.limiter)
     this.#table = new SessionTable(this.#options.maxInstances, {
       assigned: (session) => this.#countersOf(session.agent).activeInstances++,
       released: (session, holder, reason) => this.#dispose(session, holder, reason),
@@ -134,7 +140,7 @@ export class AgentSessionPool implements AsyncDisposable {
   [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions): Promise<unknown> {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
     const signal = anySignal([this.#force.signal, options.signal])
-    const run = this.#run(agent, sessionId, signal, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)))
+    const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)))
     return untilAborted(run, signal)
   }
 
@@ -151,7 +157,7 @@ export class AgentSessionPool implements AsyncDisposable {
     if (this.#state !== 'running') throw poolClosedError()
     const chunks = new ChunkStream<unknown>()
     const signal = anySignal([this.#force.signal, options.signal, chunks.stopSignal])
-    const run = this.#run(agent, sessionId, signal, (instance, ctx) => pumpStream(agent, instance, parsed, ctx, chunks))
+    const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => pumpStream(agent, instance, parsed, ctx, chunks))
     untilAborted(run, signal).then(
       () => {},
       (err: unknown) => chunks.fail(err),
@@ -236,7 +242,7 @@ export class AgentSessionPool implements AsyncDisposable {
   }
 
   /** The three waits, the instance, the body, and the bookkeeping (see the module header). */
-  async #run(agent: AnyAgent, sessionId: string, signal: AbortSignal, body: Body): Promise<unknown> {
+  async #run(agent: AnyAgent, sessionId: string, signal: AbortSignal, priority: number, body: Body): Promise<unknown> {
     const counters = this.#countersOf(agent)
     // Everything up to turn.acquire() is synchronous: the call order is the session's queue order.
     const session = this.#table.enter(agent, sessionId)
@@ -248,7 +254,7 @@ export class AgentSessionPool implements AsyncDisposable {
       await session.turn.acquire(signal)
       try {
         await this.#table.reserve(session, signal)
-        await this.#workers.acquire(signal)
+        await this.#workers.acquire(signal, priority)
         try {
           this.#pending--
           this.#running++
@@ -362,4 +368,22 @@ export class AgentSessionPool implements AsyncDisposable {
   #countersOf(agent: AnyAgent): AgentCounters {
     return this.#counters.get(agent.name) as AgentCounters
   }
+}
+
+/** The pool's `maxConcurrent` places: a gate of its own, or permits of a keyed limiter. */
+interface WorkerPlaces {
+  acquire(signal: AbortSignal, priority: number): Promise<void>
+  release(): void
+}
+
+/** Distinguishes the keys of several pools sharing one limiter. */
+let poolSerial = 0
+
+function workerPlaces(maxConcurrent: number, limiter: KeyedLimiter | undefined): WorkerPlaces {
+  if (limiter === undefined) {
+    const gate = new Gate(maxConcurrent)
+    return { acquire: (signal) => gate.acquire(signal), release: () => gate.release() }
+  }
+  const key = `agents:pool-${++poolSerial}`
+  return { acquire: (signal, priority) => limiter.acquire(key, maxConcurrent, { signal, priority }), release: () => limiter.release(key) }
 }

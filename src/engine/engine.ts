@@ -50,7 +50,7 @@ export interface EngineOptions {
   /** Settings of `engine.background` (finished-task TTL and bound, default timeout, completion callback). */
   readonly background?: Omit<ConcurrentExecutorOptions, 'engine' | 'clock'>
   /** Settings of the agent session pool (idle timeout, max instances, max concurrent executions). */
-  readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock'>
+  readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock' | 'limiter'>
   /** Built-in tools (`fs.*`, `http.fetch`) and their settings; `false` leaves them out. @default {} (fs rooted at the working directory; http refuses private addresses) */
   readonly builtins?: BuiltinToolOptions | false
   /** Attempts running at once across all runs of this engine. @default 64 */
@@ -205,7 +205,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   for (const tool of options.tools ?? []) registry.register(tool)
   const clock = options.clock ?? systemClock
   const agentList = [...(options.agents ?? [])]
-  const agents = agentList.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents: agentList, ...(options.clock ? { clock: options.clock } : {}) }) : undefined
+  // One limiter for every kind of work: runs' groups and sessions, and the agent pool's places.
+  const limiter = new KeyedLimiter()
+  const agents = agentList.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents: agentList, limiter, ...(options.clock ? { clock: options.clock } : {}) }) : undefined
   if (agents !== undefined) for (const agent of agentList) registry.register(createAgentTool(agents, agent.name))
   const logger = options.logger ?? silentLogger
   const events = new EventEmitter([], logger)
@@ -216,7 +218,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     registry,
     runner: options.runner ?? new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock, logger }),
     slots: new SlotPool(concurrency),
-    limiter: new KeyedLimiter(),
+    limiter,
     groupLimits,
     events,
     toolStats: new ToolStats(),

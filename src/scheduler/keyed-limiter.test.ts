@@ -73,4 +73,22 @@ describe('KeyedLimiter', () => {
     limiter.release('k')
     expect(limiter.stats()).toEqual([])
   })
+
+  it('lets awaiting code take permits in the same order, and leave the queue when its signal aborts', async () => {
+    const limiter = new KeyedLimiter()
+    const log: string[] = []
+    await limiter.acquire('k', 1)
+    const aborted = new AbortController()
+    const low = limiter.acquire('k', 1, { priority: 1 }).then(() => log.push('low'))
+    const gone = limiter.acquire('k', 1, { priority: 5, signal: aborted.signal }).catch((err: unknown) => log.push(`gone: ${String(err)}`))
+    const high = limiter.acquire('k', 1, { priority: 9 }).then(() => log.push('high'))
+    aborted.abort('no longer needed')
+    await gone
+    limiter.release('k')
+    await high
+    limiter.release('k')
+    await low
+    expect(log).toEqual(['gone: no longer needed', 'high', 'low'])
+    expect(limiter.stats()).toEqual([{ key: 'k', inUse: 1, waiting: 0 }])
+  })
 })

@@ -86,6 +86,38 @@ export class KeyedLimiter {
     if (state.inUse < limit) this.#scheduleDrain(key)
   }
 
+  /**
+   * Takes a permit of `key` for code that awaits (the agent pool, background work): resolves once
+   * it is held, in the same priority-then-arrival order as every other request of the key; rejects
+   * with the signal's reason if the signal aborts first (the request leaves the queue). Give the
+   * permit back with {@link release}.
+   */
+  acquire(key: string, limit: number, options: { readonly priority?: number; readonly signal?: AbortSignal } = {}): Promise<void> {
+    const signal = options.signal
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error)
+    if (this.tryAcquire(key, limit)) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      let settled = false
+      const onAbort = (): void => {
+        if (settled) return
+        settled = true
+        this.forget(holder)
+        reject(signal?.reason as Error)
+      }
+      const holder: PermitHolder = {
+        permitGranted: () => {
+          if (settled) return false
+          settled = true
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+          return true
+        },
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.wait(key, limit, holder, 0, options.priority ?? 0)
+    })
+  }
+
   /** Gives back one permit of `key`. */
   release(key: string): void {
     const state = this.#keys.get(key)
