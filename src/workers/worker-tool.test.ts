@@ -6,6 +6,8 @@ import type { ToolContext } from '../core/tool.js'
 import { ManualClock } from '../testing/manual-clock.js'
 import { WorkerPools } from './pools.js'
 import { defineWorkerTool } from './worker-tool.js'
+import { createEngine } from '../engine/engine.js'
+import { defineTool } from '../core/tool.js'
 
 const fixture = new URL('../../examples/seeds/fixtures/cpu-work.ts', import.meta.url)
 const pools = new WorkerPools()
@@ -106,3 +108,28 @@ describe('defineWorkerTool', () => {
     expect(() => defineWorkerTool({ ...base, module: fixture, timeout: 'later' as '1s' })).toThrow(/timeout/)
   })
 })
+
+describe('worker tools in a workflow', () => {
+  it('wait for a thread of their pool without holding an engine slot', async () => {
+    const burn = defineWorkerTool({ name: 'cpu.burn', input: z.object({ ms: z.number() }), module: fixture, exportName: 'burn', pools, pool })
+    const quick = defineTool({ name: 'quick', input: z.object({}), run: () => 'quick' })
+    const engine = createEngine({ builtins: false, concurrency: 2, tools: [burn, quick] })
+    const handle = engine.start({
+      id: 'w',
+      tasks: [
+        { id: 'w1', tool: 'cpu.burn', input: { ms: 200 }, priority: 2 },
+        { id: 'w2', tool: 'cpu.burn', input: { ms: 200 }, priority: 2 },
+        { id: 'quick', tool: 'quick', priority: 1 },
+      ],
+    })
+    const done: string[] = []
+    handle.on('task:succeeded', (e) => done.push(e.taskId))
+    await new Promise((resolve) => setImmediate(resolve))
+    // One thread: w2 waits for it in the limiter, so the second slot went to "quick".
+    expect(engine.stats().keys).toEqual([expect.objectContaining({ key: expect.stringMatching(/^workers:/), inUse: 1, waiting: 1 })])
+    const result = await handle.result
+    expect(result.status).toBe('succeeded')
+    expect(done).toEqual(['quick', 'w1', 'w2'])
+  })
+})
+

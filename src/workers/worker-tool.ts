@@ -134,6 +134,9 @@ export function defineWorkerTool<Schema extends z.ZodType, Output = unknown>(def
   }
 
   const run = mode === 'pool' ? runInPool : runInline
+  // In a workflow, a task waits for one of its pool's threads before it takes an engine slot (and
+  // before its timeout starts), through the engine's keyed limiter, instead of inside piscina's queue.
+  const threadKey = `workers:${JSON.stringify([module.filename, poolOptions.maxThreads, poolOptions.minThreads, poolOptions.idleTimeoutMs])}`
   const tool: ToolDefinition<Schema, Output> & { readonly worker: WorkerToolInfo } = {
     name: definition.name,
     input: definition.input,
@@ -141,6 +144,7 @@ export function defineWorkerTool<Schema extends z.ZodType, Output = unknown>(def
     ...(definition.cost !== undefined ? { cost: definition.cost } : {}),
     ...(definition.maxOutputBytes !== undefined ? { maxOutputBytes: definition.maxOutputBytes } : {}),
     worker: { module: module.filename, exportName, mode },
+    ...(mode === 'pool' ? { permit: { key: () => threadKey, limit: poolOptions.maxThreads } } : {}),
     run: async (input, ctx) => checkOutput(await run(input, ctx), definition.output, where),
   }
   return defineTool(tool) as WorkerTool<Schema, Output>
