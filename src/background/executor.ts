@@ -49,6 +49,8 @@ export interface EndConversationResult {
  */
 export class ConcurrentExecutor implements AsyncDisposable {
   readonly #options: ResolvedExecutorOptions
+  /** The limiter key of this executor's `maxConcurrent` places. */
+  readonly #placesKey = `background:${++executorSerial}`
   readonly #tasks = new Map<string, Entry>()
   readonly #conversations = new Map<string, Conversation>()
   readonly #finished: FinishedIndex<Entry>
@@ -244,6 +246,29 @@ export class ConcurrentExecutor implements AsyncDisposable {
 
   #start(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
     if (entry.status !== 'pending') return // cancelled before it started
+    const limiter = this.#options.limiter
+    if (limiter !== undefined && entry.permit === undefined) {
+      // A place first: a task waiting for one stays pending, and its timeout has not started.
+      const cap = this.#options.maxConcurrent
+      const key = this.#placesKey
+      if (!limiter.tryAcquire(key, cap)) {
+        const holder = {
+          permitGranted: (): boolean => {
+            if (entry.status !== 'pending') return false
+            entry.permit = key
+            try {
+              this.#start(entry, options, timeoutMs)
+            } catch (error) {
+              this.#finish(entry, 'failed', undefined, error)
+            }
+            return true
+          },
+        }
+        limiter.wait(key, cap, holder, 0, options.priority ?? 0)
+        return
+      }
+      entry.permit = key
+    }
     const clock = this.#options.clock
     this.#move(entry, 'running')
     entry.startedAt = clock.now()
@@ -326,6 +351,10 @@ export class ConcurrentExecutor implements AsyncDisposable {
 
   #finish(entry: Entry, status: BackgroundFinalStatus, value: unknown, error: unknown): void {
     if (isFinal(entry.status)) return // a late result of a task already cancelled or timed out
+    if (entry.permit !== undefined) {
+      this.#options.limiter?.release(entry.permit)
+      entry.permit = undefined
+    }
     const now = this.#options.clock.now()
     this.#move(entry, status)
     this.#active--
@@ -398,3 +427,6 @@ export class ConcurrentExecutor implements AsyncDisposable {
 }
 
 function ignore(): void {}
+
+/** Distinguishes the keys of several executors sharing one limiter. */
+let executorSerial = 0

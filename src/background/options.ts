@@ -3,6 +3,7 @@
  * milliseconds and bad values throw `TW_INVALID_OPTION` naming the option.
  * @module
  */
+import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import type { Duration } from '../core/duration.js'
@@ -28,6 +29,16 @@ export interface ConcurrentExecutorOptions {
   readonly onComplete?: (completion: BackgroundOutcome) => void
   /** Where errors of `onComplete` are reported. @default silent */
   readonly logger?: Logger
+  /**
+   * Tasks running at once; more wait (still `pending`) and start by `priority`, then in submit
+   * order. Their timeout starts when they start. @default Infinity
+   */
+  readonly maxConcurrent?: number
+  /**
+   * The keyed limiter the `maxConcurrent` places are taken from: an engine passes its own, so the
+   * background's places show in `engine.stats()`. @default a limiter of the executor's own
+   */
+  readonly limiter?: KeyedLimiter
 }
 
 /** {@link ConcurrentExecutorOptions} with defaults filled and durations in ms. */
@@ -39,6 +50,9 @@ export interface ResolvedExecutorOptions {
   readonly maxFinished: number
   readonly onComplete: ((completion: BackgroundOutcome) => void) | undefined
   readonly logger: Logger
+  readonly maxConcurrent: number
+  /** Where the places come from, when `maxConcurrent` is finite. */
+  readonly limiter: KeyedLimiter | undefined
 }
 
 /** Resolves the options; throws `TW_INVALID_OPTION` naming the first bad one. */
@@ -47,6 +61,10 @@ export function resolveExecutorOptions(options: ConcurrentExecutorOptions): Reso
   if (!Number.isInteger(maxFinished) || maxFinished < 0) throw new InvalidOptionError('maxFinished', 'an integer ≥ 0', maxFinished)
   if (options.onComplete !== undefined && typeof options.onComplete !== 'function') throw new InvalidOptionError('onComplete', 'a function', options.onComplete)
   const ttl = options.finishedTtl ?? '10m'
+  const maxConcurrent = options.maxConcurrent ?? Infinity
+  if (!(maxConcurrent >= 1) || (Number.isFinite(maxConcurrent) && !Number.isInteger(maxConcurrent))) {
+    throw new InvalidOptionError('maxConcurrent', 'an integer ≥ 1 or Infinity', maxConcurrent)
+  }
   return {
     engine: options.engine,
     clock: options.clock ?? options.engine?.clock ?? systemClock,
@@ -55,5 +73,7 @@ export function resolveExecutorOptions(options: ConcurrentExecutorOptions): Reso
     maxFinished,
     onComplete: options.onComplete,
     logger: options.logger ?? silentLogger,
+    maxConcurrent,
+    limiter: maxConcurrent === Infinity ? undefined : (options.limiter ?? new KeyedLimiter()),
   }
 }

@@ -36,6 +36,8 @@ export interface Entry {
   // Live-only fields, dropped when the task ends.
   controller: AbortController | undefined
   cancelTimer: (() => void) | undefined
+  /** The limiter key of the `maxConcurrent` place the task holds, if any. */
+  permit: string | undefined
   unhookSignal: (() => void) | undefined
   snapshot: ((error: unknown) => unknown) | undefined
   /** What `result()` returned while the task runs, and its resolver. */
@@ -68,7 +70,7 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
   return {
     id, conversation, name, kind, submittedAt, status: 'pending',
     startedAt: undefined, progress: undefined, outcome: undefined,
-    controller: undefined, cancelTimer: undefined, unhookSignal: undefined, snapshot: undefined, waiting: undefined, resolveWaiting: undefined,
+    controller: undefined, cancelTimer: undefined, permit: undefined, unhookSignal: undefined, snapshot: undefined, waiting: undefined, resolveWaiting: undefined,
     remembered: false, inInbox: false, inFinishedIndex: false,
   }
 }

@@ -52,6 +52,8 @@ export interface SubmitBase {
   readonly timeout?: Duration
   /** Aborting it cancels the task. */
   readonly signal?: AbortSignal
+  /** Higher starts first when the executor's `maxConcurrent` places are taken. @default 0 */
+  readonly priority?: number
 }
 
 /** Submits a function. */

@@ -48,7 +48,7 @@ export interface EngineOptions {
   /** Agents that workflow tasks may name (`agent: <name>`); their instances are pooled per session in `engine.agents`. */
   readonly agents?: Iterable<AnyAgent>
   /** Settings of `engine.background` (finished-task TTL and bound, default timeout, completion callback). */
-  readonly background?: Omit<ConcurrentExecutorOptions, 'engine' | 'clock'>
+  readonly background?: Omit<ConcurrentExecutorOptions, 'engine' | 'clock' | 'limiter'>
   /** Settings of the agent session pool (idle timeout, max instances, max concurrent executions). */
   readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock' | 'limiter'>
   /** Built-in tools (`fs.*`, `http.fetch`) and their settings; `false` leaves them out. @default {} (fs rooted at the working directory; http refuses private addresses) */
@@ -292,7 +292,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
   }
 
-  const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start } })
+  const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start }, limiter })
 
   const close = (): Promise<EngineCloseReport> => {
     closing ??= (async (): Promise<EngineCloseReport> => {
