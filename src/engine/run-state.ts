@@ -53,19 +53,20 @@ export class RunState implements ReadyKeys {
   /** Number of workflow tasks (their parents and children are in {@link graph}). */
   readonly base: number
   readonly graph: TaskGraph
-  status: Uint8Array
+  // The typed-array columns below are views over one buffer, set together by #adopt.
+  status!: Uint8Array
   /** Parents not yet terminal. */
-  waiting: Int32Array
-  attempts: Int32Array
+  waiting!: Int32Array
+  attempts!: Int32Array
   /** Incremented per attempt and on cancel: a result carrying an older token is stale. */
-  token: Int32Array
-  firstStartedAt: Float64Array
-  attemptStartedAt: Float64Array
-  finishedAt: Float64Array
+  token!: Int32Array
+  firstStartedAt!: Float64Array
+  attemptStartedAt!: Float64Array
+  finishedAt!: Float64Array
   /** Ready-queue keys. */
-  priority: Int32Array
-  rank: Float64Array
-  seq: Float64Array
+  priority!: Int32Array
+  rank!: Float64Array
+  seq!: Float64Array
   readonly ids: string[]
   readonly shapes: TaskShape[]
   readonly outputs: unknown[]
@@ -76,17 +77,7 @@ export class RunState implements ReadyKeys {
     this.size = n
     this.base = n
     this.graph = workflow.graph
-    const c = allocateColumns(Math.max(8, n))
-    this.status = c.status
-    this.waiting = c.waiting
-    this.attempts = c.attempts
-    this.token = c.token
-    this.firstStartedAt = c.firstStartedAt
-    this.attemptStartedAt = c.attemptStartedAt
-    this.finishedAt = c.finishedAt
-    this.priority = c.priority
-    this.rank = c.rank
-    this.seq = c.seq
+    this.#adopt(allocateColumns(Math.max(8, n)))
     this.ids = workflow.ids.slice()
     this.shapes = workflow.shapes.slice()
     this.outputs = filled(n, undefined)
@@ -159,6 +150,11 @@ export class RunState implements ReadyKeys {
     c.priority.set(this.priority)
     c.rank.set(this.rank)
     c.seq.set(this.seq)
+    this.#adopt(c)
+  }
+
+  /** Takes `c` as the run's columns (at construction, and when they grow). */
+  #adopt(c: Columns): void {
     this.status = c.status
     this.waiting = c.waiting
     this.attempts = c.attempts
