@@ -16,6 +16,7 @@ export const LAYER_RANKS = {
   core: 0,
   testing: 1,
   workflow: 1,
+  stores: 1,
   scheduler: 2,
   observe: 2,
   tools: 2,

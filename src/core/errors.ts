@@ -39,6 +39,12 @@ export type ErrorCode =
   | 'TW_FSM_MAX_TRANSITIONS'
   | 'TW_FSM_STATE_FAILED'
   | 'TW_RUN_FAILED'
+  | 'TW_STORE'
+  | 'TW_STORE_CONFLICT'
+  | 'TW_STORE_NOT_FOUND'
+  | 'TW_LEASE_LOST'
+  | 'TW_INTERRUPTED'
+  | 'TW_UNCERTAIN'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {

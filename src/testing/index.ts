@@ -3,3 +3,5 @@
  * @module
  */
 export { ManualClock } from './manual-clock.js'
+export { storeConformanceCases } from './store-conformance.js'
+export type { StoreConformanceCase, StoreUnderTest } from './store-conformance.js'

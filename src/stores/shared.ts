@@ -1,0 +1,37 @@
+/**
+ * Helpers every store adapter shares: reading a `finish` entry, matching list filters.
+ * @module
+ */
+import { TaskweaveError } from '../core/errors.js'
+import type { JournalEntry, RunFilter, StoredRunStatus } from '../core/store.js'
+
+const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'partial', 'failed', 'cancelled'])
+
+/** The status and counts a `finish` entry carries; throws `TW_STORE` for a malformed one. */
+export function finishOf(entry: JournalEntry): { readonly status: StoredRunStatus; readonly counts: Readonly<Record<string, number>> } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(entry.data ?? 'null')
+  } catch {
+    parsed = undefined
+  }
+  const status = (parsed as { status?: unknown } | null | undefined)?.status
+  const counts = (parsed as { counts?: unknown } | null | undefined)?.counts
+  if (typeof status !== 'string' || !FINISHED.has(status) || typeof counts !== 'object' || counts === null) {
+    throw new TaskweaveError('TW_STORE', `journal entry ${entry.seq}: a finish entry needs { status, counts }`, { retryable: false })
+  }
+  return { status: status as StoredRunStatus, counts: counts as Record<string, number> }
+}
+
+/** Whether `status` passes the filter's status (one or several; none passes all). */
+export function statusMatches(status: StoredRunStatus, wanted: RunFilter['status']): boolean {
+  if (wanted === undefined) return true
+  return typeof wanted === 'string' ? status === wanted : wanted.includes(status)
+}
+
+/** Whether `labels` carry every label of `wanted`. */
+export function hasLabels(labels: Readonly<Record<string, string>>, wanted: Readonly<Record<string, string>> | undefined): boolean {
+  if (wanted === undefined) return true
+  for (const [key, value] of Object.entries(wanted)) if (!Object.hasOwn(labels, key) || labels[key] !== value) return false
+  return true
+}
