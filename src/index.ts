@@ -25,7 +25,10 @@
  */
 // Engine and runs
 export { createEngine } from './engine/engine.js'
-export type { Engine, EngineCloseReport, EngineOptions, EngineStats, RunHandle, RunOptions } from './engine/engine.js'
+export { MemoryRunStore } from './stores/memory.js'
+export type { JournalEntry, Lease, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
+export type { DurabilityOptions } from './engine/durable.js'
+export type { Engine, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run.js'
 export type { AttemptRecord, RunResult, TaskReport } from './core/report.js'
 export type { RunStatus, TaskStatus } from './core/status.js'

@@ -20,7 +20,7 @@ describe('examples', () => {
     expect(report.files).toBe(listed)
     expect(report.files).toBeGreaterThanOrEqual(4)
     expect(report.lines).toBeGreaterThan(100)
-    expect(result.tasks['read[0]']).toMatchObject({ status: 'succeeded', forEachOf: 'read' })
+    expect(result.tasks['measure[0]']).toMatchObject({ status: 'succeeded', forEachOf: 'measure' })
   })
 
   it('flaky-retry absorbs two connection resets and takes the low-stock branch', async () => {

@@ -1,4 +1,5 @@
 /** Tools of the analyse-source example: per-file measures and the final report. */
+import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { defineTool } from 'taskweave'
 
@@ -10,12 +11,13 @@ const fileMeasures = z.object({
   exports: z.number(),
 })
 
-/** Counts lines, blank lines, TODO/FIXME markers and exported symbols of one file. */
+/** Reads one file and counts its lines, blank lines, TODO/FIXME markers and exported symbols. */
 export const measure = defineTool({
   name: 'code.measure',
   description: 'Counts lines, blank lines, TODO markers and exports of one source file.',
-  input: z.object({ path: z.string(), content: z.string() }),
-  run: ({ path, content }) => {
+  input: z.object({ path: z.string() }),
+  run: async ({ path }, ctx) => {
+    const content = await readFile(path, { encoding: 'utf8', signal: ctx.signal })
     const lines = content.split('\n')
     return {
       path,

@@ -68,6 +68,12 @@ export interface TaskSpec {
   retry?: RetrySpec | undefined
   /** Per-attempt time limit. */
   timeout?: DurationSpec | undefined
+  /**
+   * False when running the task twice would do harm: a durable run then writes its start before
+   * the tool runs, and after a crash during the attempt fails it `TW_UNCERTAIN` for a person to
+   * decide instead of running it again. @default true (the tool's `idempotent`, else true)
+   */
+  idempotent?: boolean | undefined
 }
 
 /** A declared workflow input. */

@@ -64,6 +64,13 @@ export interface ToolDefinition<Schema extends z.ZodType, Output> {
   /** Mean cost hint (ms) used to order the ready queue before any duration is measured. */
   readonly cost?: number
   /**
+   * False when calling the tool twice with the same input would do harm (a payment, an email):
+   * in a durable run its start is written before it runs, and after a crash during the call the
+   * task fails `TW_UNCERTAIN` instead of running again. A task's own `idempotent` overrides it.
+   * @default true
+   */
+  readonly idempotent?: boolean
+  /**
    * A keyed limit of the tool's own, decided per call from its input: the engine admits at most
    * `limit` attempts with the same key at once, engine-wide, before it gives one a slot. A task
    * waiting for its key holds no slot, and its timeout starts only when it runs. The agent tools

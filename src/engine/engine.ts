@@ -36,6 +36,11 @@ import type { RunControl, TaskCompleteHandler } from './run.js'
 import type { RunResult } from './report.js'
 import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
+import type { RunStore, StoredRun } from '../core/store.js'
+import { Journal } from './journal.js'
+import { ReplayLog } from './replay-log.js'
+import { newRunRecord, readStoredRun, resolveDurability } from './durable.js'
+import type { DurabilityOptions } from './durable.js'
 import { AgentSessionPool, createAgentTool } from '../agents/index.js'
 import { ConcurrentExecutor } from '../background/index.js'
 import type { ConcurrentExecutorOptions } from '../background/index.js'
@@ -79,6 +84,24 @@ export interface EngineOptions {
    * group; a group capped by neither is not limited.
    */
   readonly groups?: Readonly<Record<string, number>>
+  /**
+   * Makes runs durable: each run's pinned definition and journal go to this store, and a run
+   * that did not finish (a crash, `kill -9`, a deploy) is resumed with `engine.resume(runId)`
+   * without running again what had finished. `openSqliteStore` (`taskweave/stores/sqlite`),
+   * `openPostgresStore` (`taskweave/stores/postgres`) or a `MemoryRunStore`. The caller owns the
+   * store: close it after the engine.
+   */
+  readonly store?: RunStore
+  /** Lease and resume settings of durable runs. */
+  readonly durability?: DurabilityOptions
+}
+
+/** Options of {@link Engine.resume}. */
+export interface ResumeOptions {
+  /** Aborting it cancels the resumed run. */
+  readonly signal?: AbortSignal
+  /** Completion handlers, as given to the run (they are code, so the store cannot keep them). */
+  readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
 }
 
 /** Options of one run. */
@@ -100,6 +123,10 @@ export interface RunOptions {
    * provider cap) or only this run's own tasks (`'run'`). @default 'engine'
    */
   readonly groupScope?: 'engine' | 'run'
+  /** Whether the run is journaled to the engine's store. @default true when the engine has a store */
+  readonly durable?: boolean
+  /** Labels stored with a durable run, for listing and filtering (`{ source: 'flow.yaml' }`). */
+  readonly labels?: Readonly<Record<string, string>>
 }
 
 export type { WorkflowInput }
@@ -154,11 +181,23 @@ export interface Engine extends AsyncDisposable {
    * Lowering it interrupts nothing: running attempts finish, new ones wait.
    */
   setConcurrency(concurrency: number): void
+  /** The store of durable runs, when the engine was given one. */
+  readonly store: RunStore | undefined
+  /**
+   * Resumes a durable run that did not finish: its pinned definition is compiled again with this
+   * engine's tools, the journal is replayed (finished tasks never run again), and what was in
+   * flight runs again with the same idempotency key. Rejects with `TW_STORE_NOT_FOUND`, or
+   * `TW_INVALID_STATE` when the run has finished or another live process owns it.
+   */
+  resume(runId: string, options?: ResumeOptions): Promise<RunHandle>
+  /** Resumes every unfinished run of the store that no live process owns. */
+  resumeUnfinished(options?: ResumeOptions): Promise<RunHandle[]>
   /** What is in use now: engine slots, and permits held and waited for per limiter key. */
   stats(): EngineStats
   /**
    * Cancels every active run and background task, waits for them to end, and closes the agent
-   * pool within its grace period (`agentPool.closeTimeout`). Resolves with what had to be
+   * pool within its grace period (`agentPool.closeTimeout`). Durable runs are suspended rather
+   * than cancelled: they stay unfinished in the store, their leases released, ready to resume. Resolves with what had to be
    * abandoned (agent code that ignored its abort signal). Idempotent.
    */
   close(): Promise<EngineCloseReport>
@@ -225,6 +264,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
     maxOutputBytes,
     maxForEachItems,
   }
+  const store = options.store
+  const durability = resolveDurability(options.durability)
+  const journal = store === undefined ? undefined : new Journal({ store, clock, logger, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs })
+  const durableRuns = new WeakSet<RunExecution>()
   const active = new Set<RunExecution>()
   let closing: Promise<EngineCloseReport> | undefined
 
@@ -277,8 +320,32 @@ export function createEngine(options: EngineOptions = {}): Engine {
     )
     active.add(execution)
     void execution.result.then(() => active.delete(execution))
-    // Start on the next microtask so the caller can subscribe to events first.
-    queueMicrotask(() => execution.start())
+    const durable = runOptions.durable ?? journal !== undefined
+    if (durable && journal !== undefined && store !== undefined) {
+      durableRuns.add(execution)
+      const record = newRunRecord(compiled, execution.id, inputs, {
+        ...(runOptions.concurrency ?? compiled.concurrency) !== undefined ? { concurrency: runOptions.concurrency ?? compiled.concurrency } : {},
+        failFast: runOptions.failFast ?? compiled.failFast,
+        ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
+      }, runOptions.labels, clock.wallNow())
+      // The run starts once the store has accepted it (its definition and lease are durable).
+      store.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
+        (lease) => {
+          execution.attachJournal(journal, lease, undefined, durability.maxStartsWithoutOutcome)
+          execution.start()
+        },
+        (err: unknown) => execution.refuse(`the run store (${store.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
+      )
+    } else if (runOptions.durable === true) {
+      throw new InvalidOptionError('durable', 'false unless the engine has a store (createEngine({ store }))', true)
+    } else {
+      // Start on the next microtask so the caller can subscribe to events first.
+      queueMicrotask(() => execution.start())
+    }
+    return handleOf(execution, runEvents)
+  }
+
+  const handleOf = (execution: RunExecution, runEvents: EventEmitter): RunHandle => {
     const control: RunControl = { runId: execution.id, addTask: (task) => execution.addTask(task) }
     return {
       id: execution.id,
@@ -292,6 +359,87 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
   }
 
+  const requireStore = (): { store: RunStore; journal: Journal } => {
+    if (store === undefined || journal === undefined) throw new TaskweaveError('TW_INVALID_STATE', 'this engine has no run store: create it with createEngine({ store })', { retryable: false })
+    return { store, journal }
+  }
+
+  const resume = async (runId: string, resumeOptions: ResumeOptions = {}): Promise<RunHandle> => {
+    refuseUnknownOptions('resume', resumeOptions, ['signal', 'onTaskComplete'])
+    if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
+    const { store: runStore, journal: runJournal } = requireStore()
+    for (const execution of active) {
+      if (execution.id === runId) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
+    }
+    const before = await runStore.load(runId)
+    if (before === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store (${runStore.location})`, { retryable: false, details: { runId } })
+    if (before.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has finished (${before.status}): there is nothing to resume`, { retryable: false, details: { runId, status: before.status } })
+    // The lease first: once the epoch has moved on, no earlier owner can append, so the journal
+    // read next is complete.
+    const lease = await runStore.acquire(runId, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow(), takeOver: runStore.exclusive })
+    if (lease === undefined) {
+      const held = before.lease
+      throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is owned by ${held?.owner ?? 'another process'}${held ? ` until ${new Date(held.expiresAt).toISOString()}` : ''}: resume it once that lease has expired`, { retryable: true, details: { runId } })
+    }
+    let stored: StoredRun | undefined
+    let compiled: CompiledWorkflow
+    let replay: ReplayLog
+    let read: ReturnType<typeof readStoredRun>
+    try {
+      stored = await runStore.load(runId)
+      if (stored === undefined || stored.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" finished while it was being resumed`, { retryable: false, details: { runId } })
+      read = readStoredRun(stored)
+      // The pinned definition, compiled against this engine's tools (TW_VALIDATION names a tool
+      // that is not registered).
+      compiled = compile(read.definition as WorkflowInput)
+      replay = new ReplayLog(stored.entries, runId)
+    } catch (err) {
+      await runStore.release([lease])
+      throw err
+    }
+    const { inputs, settings } = read
+    const runEvents = new EventEmitter([events])
+    const execution = new RunExecution(
+      compiled,
+      env,
+      {
+        runId,
+        inputs: freezeDeep(inputs),
+        concurrency: settings.concurrency ?? Infinity,
+        failFast: settings.failFast,
+        ...(settings.groupScope !== undefined ? { groupScope: settings.groupScope } : {}),
+        ...(resumeOptions.signal !== undefined ? { signal: resumeOptions.signal } : {}),
+        ...(resumeOptions.onTaskComplete !== undefined ? { onTaskComplete: resumeOptions.onTaskComplete } : {}),
+      },
+      runEvents,
+    )
+    if (compiled.hash !== stored.workflowHash) logger.warn('the resumed run\'s definition hashes differently than when it started', { runId, stored: stored.workflowHash, now: compiled.hash })
+    execution.attachJournal(runJournal, lease, replay, durability.maxStartsWithoutOutcome)
+    durableRuns.add(execution)
+    active.add(execution)
+    void execution.result.then(() => active.delete(execution))
+    // After the caller's continuation (which may subscribe to events) has run.
+    setImmediate(() => execution.start())
+    return handleOf(execution, runEvents)
+  }
+
+  const resumeUnfinished = async (resumeOptions: ResumeOptions = {}): Promise<RunHandle[]> => {
+    const { store: runStore } = requireStore()
+    const handles: RunHandle[] = []
+    const now = clock.wallNow()
+    for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
+      if ([...active].some((execution) => execution.id === summary.runId)) continue
+      // Another live owner's run is left alone (an exclusive store has no other live owner).
+      if (!runStore.exclusive && summary.lease !== undefined && summary.lease.owner !== durability.owner && summary.lease.expiresAt > now) continue
+      try {
+        handles.push(await resume(summary.runId, resumeOptions))
+      } catch (err) {
+        if (!TaskweaveError.is(err, 'TW_INVALID_STATE')) throw err
+      }
+    }
+    return handles
+  }
+
   const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start }, limiter })
 
   const close = (): Promise<EngineCloseReport> => {
@@ -299,8 +447,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // Background tasks first, so their workflows end cancelled with the executor's reason.
       await background.close()
       const runs = [...active]
-      for (const execution of runs) execution.cancel('the engine is closing')
+      for (const execution of runs) {
+        if (durableRuns.has(execution)) execution.suspend(`the engine closed; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
+        else execution.cancel('the engine is closing')
+      }
       await Promise.all(runs.map((execution) => execution.result))
+      if (journal !== undefined) await journal.releaseAll()
       await env.runner.close()
       const report = await agents?.close({ force: true })
       if (report !== undefined && !report.clean) logger.warn('the engine closed with agent work abandoned', { abandoned: report.abandoned.length, graceMs: report.graceMs })
@@ -325,6 +477,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return Promise.reject(err)
       }
     },
+    store,
+    resume,
+    resumeUnfinished,
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
       env.slots.setCapacity(next)

@@ -23,10 +23,12 @@ export const ENGINE_OPTION_NAMES: readonly string[] = [
   'maxInputBytes',
   'groups',
   'runner',
+  'store',
+  'durability',
 ]
 
 /** Every option `engine.start()` / `engine.run()` knows. */
-export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope']
+export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope', 'durable', 'labels']
 
 /** Throws `TW_INVALID_OPTION` naming the first option of `options` that `known` does not list. */
 export function refuseUnknownOptions(where: string, options: object, known: readonly string[]): void {

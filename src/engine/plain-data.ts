@@ -43,6 +43,26 @@ export function toPlainData(value: unknown, maxBytes: number, taskId: string): u
 }
 
 /**
+ * {@link toPlainData}, also giving the JSON text of the value (undefined for `undefined`): a
+ * durable run stores the text made while normalising, rather than stringifying the output twice.
+ */
+export function toPlainDataWithText(value: unknown, maxBytes: number, taskId: string): { readonly value: unknown; readonly text: string | undefined } {
+  if (typeof value === 'object' && value !== null) {
+    let text: string | undefined
+    try {
+      text = JSON.stringify(value)
+    } catch (err) {
+      throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `output of task "${taskId}" is not plain data: ${describeStringifyFailure(err)}`, { retryable: false, cause: err, details: { taskId } })
+    }
+    if (text === undefined) return { value: undefined, text: undefined }
+    if (text.length * 3 > maxBytes) checkSize(Buffer.byteLength(text), maxBytes, taskId)
+    return { value: freezeDeep(JSON.parse(text) as unknown), text }
+  }
+  const plain = toPlainData(value, maxBytes, taskId)
+  return { value: plain, text: plain === undefined ? undefined : JSON.stringify(plain) }
+}
+
+/**
  * The input an attempt receives when its task's input holds no template: the value was checked by
  * the tool's schema once, at compile time, and is shared by every attempt of every run of the
  * compiled workflow. Each attempt gets its own copy, so a tool may change its input as it likes;

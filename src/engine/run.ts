@@ -36,7 +36,12 @@ import { compileAddedTask } from './added-task.js'
 import type { AddedTask } from './added-task.js'
 import { triggerVerdict } from './trigger-rules.js'
 import { conditionScope, resolveToolInput, templateScope } from './scopes.js'
-import { freezeDeep, jsonExceeds, privateStaticInput, toPlainData } from './plain-data.js'
+import { freezeDeep, jsonExceeds, privateStaticInput, toPlainData, toPlainDataWithText } from './plain-data.js'
+import type { Journal, JournalRun, NewEntry } from './journal.js'
+import type { RecordedAttempt, ReplayLog } from './replay-log.js'
+import type { Lease } from '../core/store.js'
+import { canonicalJson } from '../core/canonical-json.js'
+import type { AttemptRecord } from './report.js'
 import { plainTaskSpec } from './plain-spec.js'
 import type { RunResult } from './report.js'
 import { buildRunResult } from './run-report.js'
@@ -149,6 +154,28 @@ export class RunExecution implements SlotWaiter, PermitHolder {
   #stopRequested = false
   /** Tasks added through the handle before the run started; they join when it starts. */
   #early: TaskSpec[] | undefined
+  // ------------------------------------------------------------- durable mode (see attachJournal)
+  #journal: Journal | undefined
+  #jrun: JournalRun | undefined
+  /** The journal of an earlier life of this run, replayed on resume. */
+  #replay: ReplayLog | undefined
+  /** True during the first pass of a replay (committed outcomes are answered from the journal). */
+  #replaying = false
+  /** Starts without an outcome after which a resumed task fails `TW_UNCERTAIN`. */
+  #maxStarts = 3
+  /** Set by suspend(): the run stops here and writes nothing more, so it stays resumable. */
+  #suspended = false
+  /** Set when the journal refused or lost the run: nothing more is written. */
+  #journalLost = false
+  /** Set while a stop read from the journal is applied (it is not written again). */
+  #stopFromJournal = false
+  /** Work waiting for its journal entry to be durable, in seq order (from #afterDurableHead). */
+  #afterDurable: AfterDurable[] = []
+  #afterDurableHead = 0
+  /** Task-level `idempotent` settings (they override the tool's). */
+  readonly #idempotent = new Map<string, boolean>()
+  /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
+  readonly #addedText = new Map<string, string>()
 
   constructor(workflow: CompiledWorkflow, env: RunEnvironment, settings: RunSettings, events: EventEmitter) {
     this.id = settings.runId ?? randomUUID()
@@ -206,9 +233,33 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     }
     const early = this.#early
     this.#early = undefined
-    if (early !== undefined) for (const spec of early) if (this.#state === 'running') this.#commitAddedTask(spec, undefined)
+    if (early !== undefined) for (const spec of early) if (this.#state === 'running') this.#addEarly(spec)
+    const replay = this.#replay
+    if (replay !== undefined) {
+      const later: TaskSpec[] = []
+      this.#replayAdds(undefined, later)
+      this.#replayPass()
+      if (later.length > 0 && this.#state === 'running') this.#replayAdds(undefined, undefined)
+      if (replay.stop !== undefined && this.#state === 'running') {
+        this.#stopFromJournal = true
+        this.#stop(replay.stop.status, replay.stop.reason)
+      }
+    }
     this.#pump()
     this.#maybeFinish()
+  }
+
+  /** A task added through the handle before the run started joins now (and is journaled). */
+  #addEarly(spec: TaskSpec): void {
+    if (this.#durable()) this.#writeAdd(spec, undefined)
+    this.#commitAddedTask(spec, undefined)
+  }
+
+  #writeAdd(spec: TaskSpec, addedBy: string | undefined): void {
+    const text = canonicalJson(spec)
+    this.#addedText.set(spec.id, text)
+    if (typeof spec.idempotent === 'boolean') this.#idempotent.set(spec.id, spec.idempotent)
+    this.#write({ kind: 'add', ...(addedBy !== undefined ? { taskId: addedBy } : {}), data: text })
   }
 
   /**
@@ -239,6 +290,261 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#granted = 0
     this.#maybeFinish()
     return unused === 0
+  }
+
+  // ---------------------------------------------------------------- durable mode
+
+  /**
+   * Makes the run durable (called by the engine before start): its facts go to `journal` under
+   * `lease`, and with `replay` the run first answers the attempts that journal recorded. A
+   * dependent then starts only once its parents' outcomes are durable.
+   */
+  attachJournal(journal: Journal, lease: Lease, replay: ReplayLog | undefined, maxStartsWithoutOutcome: number): void {
+    this.#journal = journal
+    this.#replay = replay
+    this.#maxStarts = maxStartsWithoutOutcome
+    this.#jrun = journal.join(lease, replay?.lastSeq ?? 0, {
+      durable: (seq) => this.#onDurable(seq),
+      fenced: (reason) => this.#onJournalLost(reason),
+      failed: (error) => this.#onJournalLost(error.message),
+    })
+    // Task-level `idempotent` settings, read from the pinned definition only when it has any.
+    if (this.#workflow.snapshot.includes('"idempotent":')) {
+      for (const task of this.#workflow.spec.tasks) if (typeof task.idempotent === 'boolean') this.#idempotent.set(task.id, task.idempotent)
+    }
+  }
+
+  /** Ends a run that could not be accepted (the store refused it) before it started: `failed`, with the reason. */
+  refuse(reason: string): void {
+    this.#stop('failed', reason)
+  }
+
+  /**
+   * Stops the run without writing a stop: running attempts are aborted, nothing new starts, and
+   * the journal keeps the run unfinished so it can be resumed (an engine closing, Ctrl-C).
+   */
+  suspend(reason: string): void {
+    if (this.#state === 'finished') return
+    this.#suspended = true
+    this.cancel(reason)
+  }
+
+  /** Whether outcomes go to the journal (and their consequences wait until they are durable). */
+  #durable(): boolean {
+    return this.#jrun !== undefined && !this.#journalLost && !this.#suspended
+  }
+
+  #write(entry: NewEntry): number {
+    return (this.#journal as Journal).append(this.#jrun as JournalRun, entry)
+  }
+
+  #onDurable(seq: number): void {
+    this.#eventTime = -1
+    const list = this.#afterDurable
+    while (this.#afterDurableHead < list.length && (list[this.#afterDurableHead] as AfterDurable).seq <= seq) {
+      const item = list[this.#afterDurableHead] as AfterDurable
+      this.#afterDurableHead++
+      this.#applyDurable(item)
+    }
+    if (this.#afterDurableHead === list.length) {
+      this.#afterDurable = []
+      this.#afterDurableHead = 0
+    }
+    this.#pump()
+    this.#maybeFinish()
+  }
+
+  /** What an outcome sets off, once its journal entry is durable. */
+  #applyDurable(item: AfterDurable): void {
+    switch (item.kind) {
+      case 'ok':
+        if (item.spawned !== undefined) this.#commitSpawned(item.index, item.spawned)
+        this.#afterTerminal(item.index)
+        this.#settle(item.index)
+        return
+      case 'fail':
+        this.#afterFailure(item.index)
+        return
+      case 'start':
+        if (item.request.isCurrent()) this.#env.runner.start(item.request, item.request)
+        return
+      case 'finish':
+        this.#finished(item.result)
+        return
+    }
+  }
+
+  /** The journal refused or lost the run: stop here, write nothing more, let everything waiting go. */
+  #onJournalLost(reason: string): void {
+    if (this.#journalLost) return
+    this.#journalLost = true
+    this.#eventTime = -1
+    this.#stop('failed', `the run store stopped this run: ${reason}`)
+    const list = this.#afterDurable
+    this.#afterDurable = []
+    for (let k = this.#afterDurableHead; k < list.length; k++) this.#applyDurable(list[k] as AfterDurable)
+    this.#afterDurableHead = 0
+    this.#pump()
+    this.#maybeFinish()
+  }
+
+  /** Whether task `i` must not run twice: its own setting, its forEach owner's, else its tool's. */
+  #isNonIdempotent(i: number): boolean {
+    const s = this.#s
+    if (this.#idempotent.size > 0) {
+      const own = this.#idempotent.get(s.ids[i] as string)
+      if (own !== undefined) return !own
+      const owner = s.peek(i).forEachOwner
+      const inherited = owner >= 0 ? this.#idempotent.get(s.ids[owner] as string) : undefined
+      if (inherited !== undefined) return !inherited
+    }
+    return (s.shapes[i] as TaskShape).tool.idempotent === false
+  }
+
+  // ---------------------------------------------------------------- replay
+
+  /**
+   * Answers task `i`'s next attempt from the journal being replayed, if it recorded one: no tool
+   * call, no slot. Returns true when the task was handled here; false when it must run for real
+   * (nothing recorded, or the recorded attempt was interrupted by the crash).
+   */
+  #replayNext(i: number): boolean {
+    const replay = this.#replay as ReplayLog
+    const s = this.#s
+    const id = s.ids[i] as string
+    const attempt = (s.attempts[i] as number) + 1
+    const recorded = replay.attempt(id, attempt)
+    if (recorded === undefined) {
+      // A replay that ends in a recorded stop starts nothing new: the stop cancels what is left.
+      return this.#replaying && replay.stop !== undefined
+    }
+    const now = this.#now()
+    s.attempts[i] = attempt
+    s.token[i] = (s.token[i] as number) + 1
+    if ((s.firstStartedAt[i] as number) < 0) s.firstStartedAt[i] = now
+    s.attemptStartedAt[i] = now
+    switch (recorded.outcome) {
+      case 'ok':
+        this.#replaySucceeded(i, recorded, now)
+        return true
+      case 'fail':
+        this.#transition(i, RUNNING)
+        if (recorded.retryAt === undefined) {
+          this.#failedForGood(i, recorded.error, now, false)
+          return true
+        }
+        this.#transition(i, RETRYING)
+        this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
+        // The retry's own attempt is recorded too: no need to wait for its time.
+        if (replay.attempt(id, attempt + 1) !== undefined) this.#makeReady(i)
+        else this.#armRetry(i, Math.max(0, recorded.retryAt - this.#env.clock.wallNow()), recorded.error)
+        return true
+      case 'none': {
+        const starts = replay.startsWithoutOutcome(id)
+        const nonIdempotent = this.#isNonIdempotent(i)
+        if (!nonIdempotent && starts < this.#maxStarts) {
+          // Interrupted by the crash: it runs again as the next attempt (a new attemptId, the same idempotency key).
+          this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: serializeError(new TaskweaveError('TW_INTERRUPTED', `attempt ${attempt} of task "${id}" was interrupted: the process running it stopped`, { retryable: true })) })
+          return false
+        }
+        this.#transition(i, RUNNING)
+        const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `after ${starts} such starts it is not run again`
+        const error = new TaskweaveError('TW_UNCERTAIN', `task "${id}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}. Check what it did, then add it again if it must run.`, { retryable: false, details: { taskId: id, starts } })
+        this.#failedForGood(i, serializeError(error), now, true)
+        return true
+      }
+    }
+  }
+
+  #replaySucceeded(i: number, recorded: Extract<RecordedAttempt, { outcome: 'ok' }>, now: number): void {
+    const s = this.#s
+    this.#transition(i, RUNNING)
+    let output: unknown
+    let spawned: PreparedTask[] | undefined
+    try {
+      output = recorded.output === undefined ? undefined : freezeDeep(JSON.parse(recorded.output) as unknown)
+      if (recorded.added !== undefined) spawned = this.#prepareSpawned((JSON.parse(recorded.added) as TaskSpec[]).map((spec) => plainTaskSpec(spec)))
+    } catch (err) {
+      this.#failedForGood(i, serializeError(err), now, false)
+      return
+    }
+    s.outputs[i] = output
+    s.finishedAt[i] = now
+    this.#transition(i, SUCCEEDED)
+    if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
+    if (spawned !== undefined) this.#commitSpawned(i, spawned)
+    this.#afterTerminal(i)
+    this.#settle(i)
+  }
+
+  /**
+   * A task that is RUNNING without holding a slot fails for good with `error`: a failure read from
+   * the journal (`write` false) or one decided on resume (`write` true: it is a new fact).
+   */
+  #failedForGood(i: number, error: SerializedError, now: number, write: boolean): void {
+    const s = this.#s
+    s.extra(i).error = error
+    s.finishedAt[i] = now
+    this.#transition(i, FAILED)
+    const taskId = s.ids[i] as string
+    if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId, attempt: s.attempts[i] as number, error })
+    if (write && this.#durable()) {
+      const seq = this.#write({ kind: 'fail', taskId, attempt: s.attempts[i] as number, data: JSON.stringify({ error }) })
+      this.#afterDurable.push({ seq, kind: 'fail', index: i })
+      return
+    }
+    this.#afterFailure(i)
+  }
+
+  /** What a task's final failure sets off: its handler, its dependents, failFast. */
+  #afterFailure(i: number): void {
+    this.#afterTerminal(i)
+    this.#settle(i)
+    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${this.#s.ids[i]}" failed`)
+  }
+
+  #recordFailedAttempt(i: number, record: AttemptRecord): void {
+    ;(this.#s.extra(i).failedAttempts ??= []).push(record)
+  }
+
+  /**
+   * The first pass of a resume: every ready task whose attempt the journal recorded is answered
+   * from it, which makes its dependents ready, and so on; tasks with nothing recorded go back to
+   * the queue to run for real once the pass is over (or are cancelled by a recorded stop).
+   */
+  #replayPass(): void {
+    const queue = this.#queue
+    const live: number[] = []
+    const wasPumping = this.#pumping
+    this.#pumping = true
+    this.#replaying = true
+    try {
+      while (this.#state === 'running' && queue.size > 0) {
+        const index = queue.pop()
+        if (!this.#replayNext(index)) live.push(index)
+      }
+    } finally {
+      this.#replaying = false
+      this.#pumping = wasPumping
+    }
+    for (const index of live) if (this.#s.status[index] === READY) queue.push(index)
+  }
+
+  /** Adds the tasks the journal says the handle added (or a handler of `addedBy`), as they were. */
+  #replayAdds(addedBy: string | undefined, later: TaskSpec[] | undefined): void {
+    const replay = this.#replay
+    if (replay === undefined) return
+    for (const add of replay.adds) {
+      if (add.addedBy !== addedBy || this.#indexOf(add.spec.id) !== undefined) continue
+      try {
+        this.#addedText.set(add.spec.id, add.text)
+        this.#commitAddedTask(plainTaskSpec(add.spec), addedBy)
+      } catch (err) {
+        // Its dependencies may not exist yet (added later in the replay): tried again at the end.
+        if (later !== undefined) later.push(add.spec)
+        else logFailure(this.#env.logger, 'a task recorded in the journal could not be added again', err, { runId: this.id, taskId: add.spec.id })
+      }
+    }
   }
 
   // ---------------------------------------------------------------- graph
@@ -477,6 +783,7 @@ export class RunExecution implements SlotWaiter, PermitHolder {
       // slot. A task waiting for a key holds no slot; one waiting for a slot keeps its permit.
       while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
         const index = queue.pop()
+        if (this.#replay !== undefined && this.#replayNext(index)) continue
         const shape = shapes[index] as TaskShape
         const permit = shape.tool.permit
         if (permit !== undefined && !this.#heldToolPermits.has(index) && !this.#admitToolPermit(index, shape, permit)) continue
@@ -599,6 +906,7 @@ export class RunExecution implements SlotWaiter, PermitHolder {
       // A listener may have ended this attempt, or asked the run to stop: then the tool never runs.
       if (s.token[i] !== token || s.status[i] !== RUNNING || this.#stopRequested) return
     }
+    const startSeq = this.#durable() ? this.#write({ kind: 'start', taskId: s.ids[i] as string, attempt }) : -1
 
     let input: unknown
     const admitted = s.extraOrUndefined(i)
@@ -627,7 +935,10 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     }
     const taskId = s.ids[i] as string
     const request = new RunAttempt(this, i, token, taskId, attempt, shape, input)
-    this.#env.runner.start(request, request)
+    // A task that must not run twice runs only once its start is durable: after a crash the
+    // journal then says it may have run, and it is not run again blindly.
+    if (startSeq > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ seq: startSeq, kind: 'start', request })
+    else this.#env.runner.start(request, request)
   }
 
   #timeoutError(i: number, attempt: number, timeoutMs: number): TimeoutError {
@@ -661,9 +972,13 @@ export class RunExecution implements SlotWaiter, PermitHolder {
       return
     }
     let output: unknown
+    let text: string | undefined
     let spawned: PreparedTask[] | undefined
     try {
-      output = value === undefined ? undefined : toPlainData(value, shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes, s.ids[i] as string)
+      const maxBytes = shape.tool.maxOutputBytes ?? this.#env.maxOutputBytes
+      if (value === undefined) output = undefined
+      else if (this.#durable()) ({ value: output, text } = toPlainDataWithText(value, maxBytes, s.ids[i] as string))
+      else output = toPlainData(value, maxBytes, s.ids[i] as string)
       if (added !== undefined) spawned = this.#prepareSpawned(added)
     } catch (err) {
       this.#attemptFailed(i, token, err)
@@ -678,14 +993,14 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     const now = this.#env.clock.now()
     this.#eventTime = now
     try {
-      this.#succeeded(i, now, spawned)
+      this.#succeeded(i, now, spawned, text)
     } finally {
       this.#eventTime = -1
     }
   }
 
   /** The bookkeeping of a successful attempt, at `now` (the time everything it sets off also reads). */
-  #succeeded(i: number, now: number, spawned: readonly PreparedTask[] | undefined): void {
+  #succeeded(i: number, now: number, spawned: readonly PreparedTask[] | undefined, text: string | undefined): void {
     const s = this.#s
     const shape = s.shapes[i] as TaskShape
     s.finishedAt[i] = now
@@ -693,6 +1008,15 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#releaseSlot(i)
     this.#env.toolStats.record(shape.toolName, now - (s.attemptStartedAt[i] as number))
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
+    if (this.#durable()) {
+      // Recorded now (the slot is free for the next task); applied once durable: the tasks it
+      // added join, its handler runs and its dependents start only then.
+      const entry: NewEntry = { kind: 'ok', taskId: s.ids[i] as string, attempt: s.attempts[i] as number }
+      const seq = this.#write(text === undefined && spawned === undefined ? entry : { ...entry, ...(text !== undefined ? { data: text } : {}), ...(spawned !== undefined ? { added: JSON.stringify(spawned.map((p) => p.spec)) } : {}) })
+      this.#afterDurable.push({ seq, kind: 'ok', index: i, spawned })
+      this.#pump()
+      return
+    }
     if (spawned !== undefined) this.#commitSpawned(i, spawned)
     this.#afterTerminal(i)
     this.#settle(i)
@@ -720,14 +1044,8 @@ export class RunExecution implements SlotWaiter, PermitHolder {
       const delayMs = Math.max(backoffDelayMs(policy, attempt, this.#env.random), retryAfterHintMs(err) ?? 0)
       this.#transition(i, RETRYING)
       this.#releaseSlot(i)
-      x.retryTimer = this.#env.clock.setTimer(delayMs, () => {
-        x.retryTimer = undefined
-        if (s.status[i] !== RETRYING || this.#state !== 'running') return
-        this.#makeReady(i)
-        this.#pump()
-        this.#maybeFinish()
-      })
-      if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId, attempt, delayMs, error })
+      if (this.#durable()) this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error, retryAt: this.#env.clock.wallNow() + delayMs }) })
+      this.#armRetry(i, delayMs, error)
       this.#pump()
       return
     }
@@ -736,11 +1054,26 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#transition(i, FAILED)
     this.#releaseSlot(i)
     if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId, attempt, error })
-    this.#afterTerminal(i)
-    this.#settle(i)
-    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${taskId}" failed`)
+    if (this.#durable()) {
+      const seq = this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error }) })
+      this.#afterDurable.push({ seq, kind: 'fail', index: i })
+    } else this.#afterFailure(i)
     this.#pump()
     this.#maybeFinish()
+  }
+
+  /** Task `i` (retrying) becomes ready again after `delayMs`. */
+  #armRetry(i: number, delayMs: number, error: SerializedError): void {
+    const s = this.#s
+    const x = s.extra(i)
+    x.retryTimer = this.#env.clock.setTimer(delayMs, () => {
+      x.retryTimer = undefined
+      if (s.status[i] !== RETRYING || this.#state !== 'running') return
+      this.#makeReady(i)
+      this.#pump()
+      this.#maybeFinish()
+    })
+    if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, delayMs, error })
   }
 
   /** Runs the completion handler of a task that just became terminal. */
@@ -751,6 +1084,12 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     const taskId = s.ids[i] as string
     const handler = typeof handlers === 'function' ? handlers : Object.hasOwn(handlers, taskId) ? handlers[taskId] : undefined
     if (handler === undefined) return
+    if (this.#replay !== undefined) {
+      // What the handler added before the crash joins as it was; a handler that had settled does
+      // not run again (one that had not runs again: adding the same task twice is a no-op).
+      this.#replayAdds(taskId, undefined)
+      if (this.#replay.handled.has(taskId)) return
+    }
     const error = s.peek(i).error
     const completion: TaskCompletion = {
       runId: this.id,
@@ -768,12 +1107,14 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     } catch (err) {
       this.#eventTime = -1
       logFailure(this.#env.logger, 'a task completion handler threw', err, { runId: this.id, taskId })
+      if (this.#durable()) this.#write({ kind: 'handled', taskId })
       this.#pendingHandlers--
       return
     }
     // A handler that returned a plain value is done now; a promise (or a hostile `then`) later.
     let sync = true
     const done = (): void => {
+      if (this.#durable()) this.#write({ kind: 'handled', taskId })
       this.#pendingHandlers--
       if (!sync) this.#maybeFinish()
     }
@@ -823,6 +1164,12 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     const plain = plainTaskSpec(spec)
     if (this.#reservedIds.has(plain.id)) {
       throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${plain.id}": a running task already added it`, { retryable: false, details: { taskId: plain.id } })
+    }
+    // In a durable run a handler may run again after a resume: the same task added again is a no-op.
+    if (this.#jrun !== undefined && this.#addedText.get(plain.id) === canonicalJson(plain) && this.#indexOf(plain.id) !== undefined) return
+    if (this.#durable()) {
+      this.#compileAdded(plain, [])
+      this.#writeAdd(plain, addedBy)
     }
     this.#commitAddedTask(plain, addedBy)
     // Called from outside the run's own call stack (the handle, a handler): the task may have
@@ -915,6 +1262,7 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#state = 'cancelling'
     this.#stopStatus = status
     this.#stopReason = reason
+    if (this.#durable() && !this.#stopFromJournal) this.#write({ kind: 'stop', data: JSON.stringify({ status, reason }) })
     if (this.#events.wants('run:cancelling')) this.#emit('run:cancelling', { reason })
     const now = this.#now()
     const abortReason = new CancelledError(reason)
@@ -961,6 +1309,17 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#env.slots.forget(this)
     this.#env.limiter.forget(this)
     const result = this.#buildResult()
+    if (this.#durable()) {
+      const seq = this.#write({ kind: 'finish', data: JSON.stringify({ status: result.status, counts: nonZero(result.counts) }) })
+      this.#afterDurable.push({ seq, kind: 'finish', result })
+      return
+    }
+    this.#finished(result)
+  }
+
+  /** The end, once the `finish` entry is durable (at once for a run without a journal). */
+  #finished(result: RunResult): void {
+    if (this.#jrun !== undefined) (this.#journal as Journal).leave(this.#jrun, this.#suspended)
     if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
     this.#resolve(result)
   }
@@ -1096,6 +1455,20 @@ class RunAttempt implements AttemptRequest, AttemptSink {
   endReason(): unknown {
     return this.#run.endReasonOf(this.#index, this.#token)
   }
+}
+
+/** Work that waits for the journal entry `seq` to be durable. */
+type AfterDurable =
+  | { readonly seq: number; readonly kind: 'ok'; readonly index: number; readonly spawned: readonly PreparedTask[] | undefined }
+  | { readonly seq: number; readonly kind: 'fail'; readonly index: number }
+  | { readonly seq: number; readonly kind: 'start'; readonly request: RunAttempt }
+  | { readonly seq: number; readonly kind: 'finish'; readonly result: RunResult }
+
+/** Counts without the zeros, for the `finish` entry. */
+function nonZero(counts: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [key, n] of Object.entries(counts)) if (n > 0) out[key] = n
+  return out
 }
 
 /** A task added by a tool, checked and waiting for its attempt to be recorded. */

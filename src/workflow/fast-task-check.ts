@@ -115,9 +115,9 @@ export function plainTaskKind(task: unknown): number {
   if ((seen & PRIORITY) === 0 && t.priority !== undefined) return NOT_PLAIN
   if ((seen & COST) === 0 && t.cost !== undefined) return NOT_PLAIN
   if ((seen & GROUP) === 0 && t.group !== undefined) return NOT_PLAIN
-  if (t.agent !== undefined || t.session !== undefined || t.when !== undefined || t.trigger !== undefined || t.forEach !== undefined || t.retry !== undefined || t.timeout !== undefined) return NOT_PLAIN
+  if (t.agent !== undefined || t.session !== undefined || t.when !== undefined || t.trigger !== undefined || t.forEach !== undefined || t.retry !== undefined || t.timeout !== undefined || t.idempotent !== undefined) return NOT_PLAIN
   return (seen & INPUT) === 0 ? PLAIN_BARE : PLAIN_WITH_INPUT
 }
 
 /** Fields the compiler reads from a task. */
-type ReadField = 'id' | 'tool' | 'agent' | 'session' | 'input' | 'dependsOn' | 'when' | 'trigger' | 'forEach' | 'priority' | 'group' | 'cost' | 'retry' | 'timeout' | 'description'
+type ReadField = 'id' | 'tool' | 'agent' | 'session' | 'input' | 'dependsOn' | 'when' | 'trigger' | 'forEach' | 'priority' | 'group' | 'cost' | 'retry' | 'timeout' | 'description' | 'idempotent'

@@ -56,6 +56,7 @@ export const taskSchema = z
     cost: z.number().nonnegative().optional().describe('Expected duration hint (ms) for critical-path ordering.'),
     retry: retrySchema.partial().optional(),
     timeout: duration.optional().describe('Per-attempt time limit.'),
+    idempotent: z.boolean().optional().describe('False when running the task twice would do harm: after a crash in its attempt, a durable run fails it TW_UNCERTAIN instead of running it again.'),
   })
   .strict()
 

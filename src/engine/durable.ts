@@ -1,0 +1,75 @@
+/**
+ * The engine's side of durable runs: the settings a run record keeps (so a resume runs the run
+ * as it was started), the owner name of this process in leases, and the durability options.
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import type { NewRun, StoredRun } from '../core/store.js'
+import type { CompiledWorkflow } from '../workflow/compile.js'
+
+/** Durability settings of an engine with a store. */
+export interface DurabilityOptions {
+  /**
+   * How long a run's lease lasts without renewal, in ms: after a crash another process may take
+   * the run over once it has expired (a single-process store like SQLite needs no wait).
+   * @default 30,000
+   */
+  readonly leaseTtlMs?: number
+  /**
+   * A task whose attempts started this many times without an outcome (each time the process
+   * running it died) fails `TW_UNCERTAIN` on the next resume instead of running again. @default 3
+   */
+  readonly maxStartsWithoutOutcome?: number
+  /** This engine's name in leases. @default host:pid:random */
+  readonly owner?: string
+}
+
+/** Durability settings with their defaults applied. */
+export interface ResolvedDurability {
+  readonly leaseTtlMs: number
+  readonly maxStartsWithoutOutcome: number
+  readonly owner: string
+}
+
+/** Checks and completes {@link DurabilityOptions}. */
+export function resolveDurability(options: DurabilityOptions = {}): ResolvedDurability {
+  const leaseTtlMs = options.leaseTtlMs ?? 30_000
+  if (!(leaseTtlMs >= 100)) throw new InvalidOptionError('durability.leaseTtlMs', 'a number of ms ≥ 100', leaseTtlMs)
+  const maxStarts = options.maxStartsWithoutOutcome ?? 3
+  if (!(Number.isInteger(maxStarts) && maxStarts >= 1)) throw new InvalidOptionError('durability.maxStartsWithoutOutcome', 'an integer ≥ 1', maxStarts)
+  return { leaseTtlMs, maxStartsWithoutOutcome: maxStarts, owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` }
+}
+
+/** The settings of a run that its record keeps: what a resume needs to run it the same way. */
+export interface StoredRunSettings {
+  /** The run's own concurrency limit (absent: bounded by the engine's slots). */
+  readonly concurrency?: number
+  readonly failFast: boolean
+  readonly groupScope?: 'engine' | 'run'
+}
+
+/** The record of a new durable run. */
+export function newRunRecord(workflow: CompiledWorkflow, runId: string, inputs: unknown, settings: StoredRunSettings, labels: Readonly<Record<string, string>> | undefined, now: number): NewRun {
+  return {
+    runId,
+    workflowId: workflow.id,
+    workflowHash: workflow.hash,
+    definition: workflow.snapshot,
+    inputs: JSON.stringify(inputs),
+    settings: JSON.stringify(settings),
+    createdAt: now,
+    ...(labels !== undefined ? { labels } : {}),
+  }
+}
+
+/** Reads a stored run's settings and inputs back; throws `TW_STORE` naming the run when they cannot be read. */
+export function readStoredRun(stored: StoredRun): { readonly definition: unknown; readonly inputs: Record<string, unknown>; readonly settings: StoredRunSettings } {
+  try {
+    const settings = JSON.parse(stored.settings) as StoredRunSettings
+    return { definition: JSON.parse(stored.definition) as unknown, inputs: JSON.parse(stored.inputs) as Record<string, unknown>, settings }
+  } catch (err) {
+    throw new TaskweaveError('TW_STORE', `run "${stored.runId}" in the store cannot be read: ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err })
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * A durable run's journal, read back for a resume: per task, its attempts in order (succeeded,
+ * failed with a retry due, failed for good, or started with no outcome); the tasks added by
+ * handlers and the handle; the handlers that settled; a stop in progress. The run replays these
+ * facts through its unchanged scheduler: readiness, skips, conditions and forEach expansion are
+ * recomputed, never read.
+ * @module
+ */
+import { TaskweaveError } from '../core/errors.js'
+import type { SerializedError } from '../core/errors.js'
+import type { JournalEntry } from '../core/store.js'
+import type { TaskSpec } from '../core/spec.js'
+import type { RunStatus } from './states.js'
+
+/** One recorded attempt of a task. */
+export type RecordedAttempt =
+  | { readonly outcome: 'ok'; readonly attempt: number; readonly at: number; readonly output: string | undefined; readonly added: string | undefined }
+  | { readonly outcome: 'fail'; readonly attempt: number; readonly at: number; readonly error: SerializedError; readonly retryAt: number | undefined }
+  | { readonly outcome: 'none'; readonly attempt: number; readonly at: number }
+
+/** A task added by a handler or the handle. */
+export interface RecordedAdd {
+  readonly spec: TaskSpec
+  /** Canonical text of the spec, for the no-op when it is added again. */
+  readonly text: string
+  readonly addedBy: string | undefined
+}
+
+/** The facts of a journal, ready for replay. */
+export class ReplayLog {
+  /** Attempts per task id, in order; consumed as the replay goes. */
+  readonly #attempts = new Map<string, RecordedAttempt[]>()
+  readonly adds: RecordedAdd[] = []
+  readonly handled = new Set<string>()
+  stop: { readonly status: RunStatus; readonly reason: string } | undefined
+  /** Entries in the journal (the next append continues after them). */
+  readonly lastSeq: number
+
+  constructor(entries: readonly JournalEntry[], runId: string) {
+    this.lastSeq = entries.length === 0 ? 0 : (entries[entries.length - 1] as JournalEntry).seq
+    for (const entry of entries) {
+      try {
+        this.#read(entry)
+      } catch (err) {
+        throw new TaskweaveError('TW_STORE', `journal of run "${runId}", entry ${entry.seq} (${entry.kind}) cannot be read: ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err })
+      }
+    }
+  }
+
+  #read(entry: JournalEntry): void {
+    switch (entry.kind) {
+      case 'start':
+        this.#list(entry.taskId).push({ outcome: 'none', attempt: entry.attempt ?? 0, at: entry.at })
+        return
+      case 'ok':
+        this.#settle(entry.taskId, { outcome: 'ok', attempt: entry.attempt ?? 0, at: entry.at, output: entry.data, added: entry.added })
+        return
+      case 'fail': {
+        const data = JSON.parse(entry.data ?? '{}') as { error?: SerializedError; retryAt?: number }
+        if (data.error === undefined) throw new Error('a fail entry needs an error')
+        this.#settle(entry.taskId, { outcome: 'fail', attempt: entry.attempt ?? 0, at: entry.at, error: data.error, retryAt: data.retryAt })
+        return
+      }
+      case 'add': {
+        const text = entry.data ?? ''
+        this.adds.push({ spec: JSON.parse(text) as TaskSpec, text, addedBy: entry.taskId })
+        return
+      }
+      case 'handled':
+        if (entry.taskId !== undefined) this.handled.add(entry.taskId)
+        return
+      case 'stop': {
+        const data = JSON.parse(entry.data ?? '{}') as { status?: RunStatus; reason?: string }
+        this.stop = { status: data.status ?? 'cancelled', reason: data.reason ?? 'the run was stopped' }
+        return
+      }
+      case 'finish':
+        return
+    }
+  }
+
+  #list(taskId: string | undefined): RecordedAttempt[] {
+    if (taskId === undefined) throw new Error('the entry names no task')
+    let list = this.#attempts.get(taskId)
+    if (list === undefined) this.#attempts.set(taskId, (list = []))
+    return list
+  }
+
+  /** An outcome replaces the `start` of the same attempt (written before it). */
+  #settle(taskId: string | undefined, outcome: RecordedAttempt): void {
+    const list = this.#list(taskId)
+    const last = list[list.length - 1]
+    if (last !== undefined && last.outcome === 'none' && last.attempt === outcome.attempt) list[list.length - 1] = outcome
+    else list.push(outcome)
+  }
+
+  /** The recorded attempt `attempt` of a task, if any. */
+  attempt(taskId: string, attempt: number): RecordedAttempt | undefined {
+    const list = this.#attempts.get(taskId)
+    if (list === undefined) return undefined
+    for (const recorded of list) if (recorded.attempt === attempt) return recorded
+    return undefined
+  }
+
+  /** How many attempts of a task started and never reported, from the journal. */
+  startsWithoutOutcome(taskId: string): number {
+    let n = 0
+    for (const recorded of this.#attempts.get(taskId) ?? []) if (recorded.outcome === 'none') n++
+    return n
+  }
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine, defineTool, MemoryRunStore } from 'taskweave'
+import type { TaskSpec } from 'taskweave'
+
+/** Tools that count their calls per task id, and a gate that holds chosen tasks until released. */
+function tools() {
+  const calls = new Map<string, number>()
+  const ctxs: { taskId: string; attemptId: string | undefined; idempotencyKey: string }[] = []
+  const held = new Set<string>()
+  const count = (id: string): void => void calls.set(id, (calls.get(id) ?? 0) + 1)
+  const step = defineTool({
+    name: 'step',
+    input: z.object({ id: z.string(), hold: z.boolean().optional() }),
+    run: async ({ id, hold }, ctx) => {
+      count(id)
+      ctxs.push({ taskId: ctx.taskId, attemptId: ctx.attemptId, idempotencyKey: ctx.idempotencyKey })
+      if (hold === true && held.has(id)) await new Promise(() => undefined)
+      return { id }
+    },
+  })
+  return { step, calls, ctxs, held }
+}
+
+function chain(ids: string[], hold?: string): { id: string; tasks: TaskSpec[] } {
+  return { id: 'flow', tasks: ids.map((id, k) => ({ id, tool: 'step', input: { id, ...(id === hold ? { hold: true } : {}) }, ...(k > 0 ? { dependsOn: [ids[k - 1] as string] } : {}) })) }
+}
+
+describe('durable runs', () => {
+  it('journals each task and marks the run finished in the store', async () => {
+    const store = new MemoryRunStore()
+    const t = tools()
+    const engine = createEngine({ tools: [t.step], store, builtins: false })
+    const result = await engine.run(chain(['a', 'b', 'c']), { runId: 'r1', labels: { source: 'x.yaml' } })
+    expect(result.status).toBe('succeeded')
+    const stored = await store.load('r1')
+    expect(stored?.status).toBe('succeeded')
+    expect(stored?.counts).toEqual({ succeeded: 3 })
+    expect(stored?.labels).toEqual({ source: 'x.yaml' })
+    expect(stored?.entries.map((e) => `${e.kind}:${e.taskId ?? ''}`)).toEqual(['start:a', 'ok:a', 'start:b', 'ok:b', 'start:c', 'ok:c', 'finish:'])
+    expect(stored?.entries[1]?.data).toBe('{"id":"a"}')
+    await engine.close()
+  })
+
+  it('resumes an interrupted run without running finished tasks again', async () => {
+    const store = new MemoryRunStore()
+    const first = tools()
+    first.held.add('c')
+    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const handle = engine1.start(chain(['a', 'b', 'c', 'd'], 'c'), { runId: 'r2' })
+    await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'c' && resolve())))
+    // The process "dies": nothing more is written by engine1 (its tool never returns).
+    const second = tools()
+    const engine2 = createEngine({ tools: [second.step], store, builtins: false })
+    const resumed = await engine2.resume('r2')
+    const result = await resumed.result
+    expect(result.reason).toBeUndefined()
+    expect(result.status).toBe('succeeded')
+    expect([...second.calls.keys()].sort()).toEqual(['c', 'd'])
+    expect(result.tasks['a']?.output).toEqual({ id: 'a' })
+    expect(result.tasks['c']?.attempts).toBe(2)
+    expect(result.tasks['c']?.failedAttempts?.[0]?.error.code).toBe('TW_INTERRUPTED')
+    const firstC = first.ctxs.find((c) => c.taskId === 'c')
+    const secondC = second.ctxs.find((c) => c.taskId === 'c')
+    expect(secondC?.idempotencyKey).toBe(firstC?.idempotencyKey)
+    expect(secondC?.attemptId).not.toBe(firstC?.attemptId)
+    expect((await store.load('r2'))?.status).toBe('succeeded')
+    await engine2.close()
+    await engine1.close()
+  })
+})
