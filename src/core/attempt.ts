@@ -80,9 +80,14 @@ export interface AttemptRunner {
   close(): Promise<void>
 }
 
-/** The id of attempt `attempt` of task `taskId` in run `runId`: unique per attempt, readable in logs. */
-export function attemptIdOf(runId: string, taskId: string, attempt: number): string {
-  return `${runId}/${taskId}#${attempt}`
+/**
+ * The id of attempt `attempt` of task `taskId` in run `runId`: unique per attempt, readable in
+ * logs. `epoch` is the lease epoch of a durable run: from its first resume on, the id carries it
+ * (`#2@3`), so an attempt that runs again after a crash (its start perhaps never written) never
+ * shares its id with the one that was lost.
+ */
+export function attemptIdOf(runId: string, taskId: string, attempt: number, epoch = 1): string {
+  return epoch > 1 ? `${runId}/${taskId}#${attempt}@${epoch}` : `${runId}/${taskId}#${attempt}`
 }
 
 /** Delivers an outcome that arrived as plain data (from a remote runner) to the attempt's sink. */

@@ -38,6 +38,7 @@ import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
 import type { RunStore, StoredRun } from '../core/store.js'
 import { Journal } from './journal.js'
+import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
 import { newRunRecord, readStoredRun, resolveDurability } from './durable.js'
 import type { DurabilityOptions } from './durable.js'
@@ -331,6 +332,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // The run starts once the store has accepted it (its definition and lease are durable).
       store.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
         (lease) => {
+          crashPoint('run.afterCreate')
           execution.attachJournal(journal, lease, undefined, durability.maxStartsWithoutOutcome)
           execution.start()
         },
@@ -381,6 +383,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const held = before.lease
       throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is owned by ${held?.owner ?? 'another process'}${held ? ` until ${new Date(held.expiresAt).toISOString()}` : ''}: resume it once that lease has expired`, { retryable: true, details: { runId } })
     }
+    crashPoint('resume.afterAcquire')
     let stored: StoredRun | undefined
     let compiled: CompiledWorkflow
     let replay: ReplayLog

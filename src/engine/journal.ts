@@ -18,6 +18,7 @@ import { TaskweaveError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { JournalBatch, JournalEntry, JournalKind, Lease, RunStore } from '../core/store.js'
 import { describeThrown } from '../core/thrown.js'
+import { crashPoint } from '../core/crash-point.js'
 
 /** What a durable run hears from the journal. */
 export interface JournalListener {
@@ -191,7 +192,9 @@ export class Journal {
     let lastError: unknown
     for (let attempt = 1; attempt <= maxTries; attempt++) {
       try {
+        crashPoint('journal.beforeAppend')
         const { fenced } = await this.#options.store.append(batches)
+        crashPoint('journal.afterAppend')
         const fencedIds = new Set(fenced)
         for (const [k, run] of runs.entries()) {
           const batch = batches[k] as JournalBatch

@@ -329,6 +329,11 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.cancel(reason)
   }
 
+  /** The lease epoch of a durable run (1 for a run without a journal). */
+  get epoch(): number {
+    return this.#jrun?.lease.epoch ?? 1
+  }
+
   /** Whether outcomes go to the journal (and their consequences wait until they are durable). */
   #durable(): boolean {
     return this.#jrun !== undefined && !this.#journalLost && !this.#suspended
@@ -1358,7 +1363,7 @@ export class RunExecution implements SlotWaiter, PermitHolder {
   #endAttemptSignal(i: number, token: number, reason: unknown): void {
     const s = this.#s
     s.extra(i).ended = { token, reason }
-    this.#env.runner.cancel(attemptIdOf(this.id, s.ids[i] as string, s.attempts[i] as number), reason)
+    this.#env.runner.cancel(attemptIdOf(this.id, s.ids[i] as string, s.attempts[i] as number, this.epoch), reason)
   }
 
   /** @internal */ taskId(i: number): string {
@@ -1419,7 +1424,7 @@ class RunAttempt implements AttemptRequest, AttemptSink {
     this.runId = run.id
     this.taskId = taskId
     this.attempt = attempt
-    this.attemptId = attemptIdOf(run.id, taskId, attempt)
+    this.attemptId = attemptIdOf(run.id, taskId, attempt, run.epoch)
     this.idempotencyKey = `${run.id}/${taskId}`
     this.tool = shape.toolName
     this.input = input
