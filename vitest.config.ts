@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^taskweave\/compat\/(.+)$/, replacement: src('compat/$1.ts') },
       { find: /^taskweave\/ports$/, replacement: src('ports.ts') },
       { find: /^taskweave\/state-machines$/, replacement: src('fsm/index.ts') },
+      { find: /^taskweave\/stores\/postgres$/, replacement: src('stores/postgres/index.ts') },
       { find: /^taskweave\/testing$/, replacement: src('testing/index.ts') },
       { find: /^taskweave\/(workflow|tools|agents|background|workers)$/, replacement: src('$1/index.ts') },
     ],

@@ -1,0 +1,106 @@
+/**
+ * The store's access to PostgreSQL over a `pg` pool: single statements on the pool, and
+ * transactions on one checked-out connection. Every failure leaves here as `TW_STORE` naming the
+ * URL and the operation, and every connection that failed in a way that may have left it in an
+ * unknown state (a broken socket, a timed-out answer still on its way) is destroyed rather than
+ * handed back to the pool, so a later call never reads a stale answer or inherits an open
+ * transaction.
+ * @module
+ */
+import type { Pool, PoolClient } from 'pg'
+import { TaskweaveError } from '../../core/errors.js'
+import type { PostgresConnection, Queryable, TransactionMode } from './connection.js'
+import { closedError, sqlStateOf, storeError } from './errors.js'
+import type { Tables } from './tables.js'
+
+/** A {@link PostgresConnection} over a `pg` pool. */
+export class PoolConnection implements PostgresConnection {
+  readonly location: string
+  readonly tables: Tables
+  readonly #pool: Pool
+  #ending: Promise<void> | undefined
+
+  constructor(pool: Pool, location: string, tables: Tables) {
+    this.#pool = pool
+    this.location = location
+    this.tables = tables
+  }
+
+  async rows<R extends object>(operation: string, text: string, values?: readonly unknown[]): Promise<R[]> {
+    this.#open(operation)
+    try {
+      // pool.query releases the client with the error on failure, which destroys it.
+      const result = await this.#pool.query<R>(text, values === undefined ? undefined : [...values])
+      return result.rows
+    } catch (err) {
+      throw storeError(this.location, operation, err)
+    }
+  }
+
+  async transaction<T>(operation: string, fn: (tx: Queryable) => Promise<T>, mode: TransactionMode = 'write'): Promise<T> {
+    this.#open(operation)
+    let client: PoolClient
+    try {
+      client = await this.#pool.connect()
+    } catch (err) {
+      throw storeError(this.location, operation, err)
+    }
+    let committing = false
+    try {
+      await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN')
+      const result = await fn(queryableOf(client))
+      committing = true
+      await client.query('COMMIT')
+      client.release()
+      return result
+    } catch (err) {
+      await abandon(client, err)
+      if (TaskweaveError.is(err)) throw err
+      // A server error during COMMIT (a failed check) means it was rolled back; a broken or silent
+      // connection during COMMIT leaves the outcome unknown, and the error says so.
+      throw storeError(this.location, operation, err, committing && sqlStateOf(err) === undefined)
+    }
+  }
+
+  end(): Promise<void> {
+    this.#ending ??= this.#pool.end().catch(() => undefined)
+    return this.#ending
+  }
+
+  #open(operation: string): void {
+    if (this.#ending !== undefined) throw closedError(this.location, operation)
+  }
+}
+
+function queryableOf(client: PoolClient): Queryable {
+  const copy = (values: readonly unknown[] | undefined): unknown[] => (values === undefined ? [] : [...values])
+  return {
+    async rows<R extends object>(text: string, values?: readonly unknown[], name?: string): Promise<R[]> {
+      // Without values and name, the simple protocol: it allows several statements in one text (migrations).
+      const result = name === undefined && values === undefined ? await client.query<R>(text) : await client.query<R>({ text, values: copy(values), ...(name === undefined ? {} : { name }) })
+      return result.rows
+    },
+    async arrays(text: string, values?: readonly unknown[]): Promise<unknown[][]> {
+      return (await client.query<unknown[]>({ text, values: copy(values), rowMode: 'array' })).rows
+    },
+  }
+}
+
+/**
+ * Ends a failed transaction. After a server error (or the store's own refusal) the connection is
+ * sound: ROLLBACK, and it goes back to the pool. After anything else (a socket error, a timed-out
+ * answer) its state is unknown: it is destroyed, and the server rolls back when the socket closes.
+ */
+async function abandon(client: PoolClient, err: unknown): Promise<void> {
+  if (sqlStateOf(err) !== undefined || TaskweaveError.is(err)) {
+    try {
+      await client.query('ROLLBACK')
+      client.release()
+      return
+    } catch (rollbackError) {
+      client.release(rollbackError instanceof Error ? rollbackError : true)
+      return
+    }
+  }
+  client.release(err instanceof Error ? err : true)
+}

@@ -1,0 +1,73 @@
+/** The PostgreSQL adapter of the run store port. @module */
+import type { AppendResult, JournalBatch, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
+import type { PostgresConnection } from './connection.js'
+import { append } from './ops/append.js'
+import { createRun } from './ops/create-run.js'
+import { acquire, release, renew } from './ops/leases.js'
+import { list } from './ops/list.js'
+import { load } from './ops/load.js'
+import { prune } from './ops/prune.js'
+
+/**
+ * A {@link RunStore} in a PostgreSQL schema, shared by any number of processes (leases and epochs
+ * decide who writes a run). Make one with {@link openPostgresStore}, which also creates or
+ * migrates the schema. Every method is one statement or one transaction; failures reject with
+ * `TW_STORE` naming the URL (without password) and the cause, and never hang longer than the
+ * connect or query timeout.
+ */
+export class PostgresRunStore implements RunStore, AsyncDisposable {
+  readonly kind = 'postgres'
+  /** The URL without its password. */
+  readonly location: string
+  /** False: other processes may hold live leases, so `takeOver` never takes an unexpired one. */
+  readonly exclusive = false
+  readonly #db: PostgresConnection
+
+  /** Use {@link openPostgresStore}; this wraps a connection whose schema is already migrated. */
+  constructor(db: PostgresConnection) {
+    this.#db = db
+    this.location = db.location
+  }
+
+  createRun(run: NewRun, lease: LeaseRequest): Promise<Lease> {
+    return createRun(this.#db, run, lease)
+  }
+
+  acquire(runId: string, lease: LeaseRequest & { readonly takeOver?: boolean }): Promise<Lease | undefined> {
+    return acquire(this.#db, runId, lease)
+  }
+
+  renew(leases: readonly Lease[], now: number, ttlMs: number): Promise<readonly string[]> {
+    return renew(this.#db, leases, now, ttlMs)
+  }
+
+  release(leases: readonly Lease[]): Promise<void> {
+    return release(this.#db, leases)
+  }
+
+  append(batches: readonly JournalBatch[]): Promise<AppendResult> {
+    return append(this.#db, batches)
+  }
+
+  load(runId: string): Promise<StoredRun | undefined> {
+    return load(this.#db, runId)
+  }
+
+  list(filter?: RunFilter): Promise<readonly RunSummary[]> {
+    return list(this.#db, filter)
+  }
+
+  prune(options: PruneOptions): Promise<number> {
+    return prune(this.#db, options)
+  }
+
+  /** Waits for the calls in flight, then closes the pool. Later calls reject with `TW_STORE`. Idempotent. */
+  close(): Promise<void> {
+    return this.#db.end()
+  }
+
+  /** Same as {@link close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
