@@ -1,0 +1,51 @@
+/**
+ * `append`: the batches of many runs in one transaction, on the database thread. Each batch is
+ * fenced by its run's current epoch, read in the same transaction that writes, so a writer whose
+ * lease moved on can never slip an entry in. Sequence numbers must continue each run's journal
+ * without a gap or a repeat; one that does not throws, and the transaction takes back everything
+ * the call wrote, other runs included. A `finish` entry closes its run (status, counts, finish
+ * time, no lease) in the same transaction.
+ * @module
+ */
+import { TaskweaveError } from '../../core/errors.js'
+import type { AppendResult, JournalBatch, JournalEntry } from '../../core/store.js'
+import { finishOf } from '../shared.js'
+import { kindCode } from './journal-codec.js'
+import type { Statements } from './statements.js'
+
+/** Appends `batches` in one transaction; returns the runs whose batch was fenced. */
+export function append(sql: Statements, batches: readonly JournalBatch[]): AppendResult {
+  return sql.transaction(() => {
+    const fenced: string[] = []
+    // A run may come twice in one call: its second batch continues after its first.
+    const nextSeq = new Map<number, number>()
+    for (const batch of batches) {
+      const run = sql.fenceOf.get(batch.runId)
+      if (run === undefined || run[1] !== 'running' || run[2] !== batch.epoch) {
+        fenced.push(batch.runId)
+        continue
+      }
+      const key = run[0]
+      let next = nextSeq.get(key) ?? (sql.lastSeq.get(key) ?? 0) + 1
+      for (const entry of batch.entries) {
+        if (entry.seq !== next) {
+          throw new TaskweaveError('TW_STORE', `journal of run "${batch.runId}": entry ${entry.seq} appended where ${next} was due; nothing of this append was written`, { retryable: false, details: { runId: batch.runId } })
+        }
+        insert(sql, key, batch.runId, entry)
+        next++
+      }
+      nextSeq.set(key, next)
+    }
+    return { fenced }
+  })
+}
+
+function insert(sql: Statements, key: number, runId: string, entry: JournalEntry): void {
+  const kind = kindCode(entry.kind)
+  if (kind === undefined) throw new TaskweaveError('TW_STORE', `journal of run "${runId}": entry ${entry.seq} has an unknown kind ${JSON.stringify(entry.kind)}`, { retryable: false, details: { runId } })
+  sql.insertEntry.run(key, entry.seq, kind, entry.taskId ?? null, entry.attempt ?? null, entry.at, entry.data ?? null, entry.added ?? null)
+  if (entry.kind === 'finish') {
+    const { status, counts } = finishOf(entry)
+    sql.finishRun.run(status, JSON.stringify(counts), entry.at, key)
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The table of calls the database thread serves, each bound to the thread's one connection.
+ * @module
+ */
+import type { Database } from 'better-sqlite3'
+import { append } from './append.js'
+import { acquire, createRun, release, renew } from './lease-ops.js'
+import type { CallHandlers, CallMessage } from './protocol.js'
+import { list, load, prune } from './read-ops.js'
+import { prepareStatements } from './statements.js'
+
+/** The handlers of every call, on `db` (open and migrated). */
+export function callHandlers(db: Database): CallHandlers {
+  const sql = prepareStatements(db)
+  return {
+    createRun: (run, lease) => createRun(sql, run, lease),
+    acquire: (runId, lease) => acquire(sql, runId, lease),
+    renew: (leases, now, ttlMs) => renew(sql, leases, now, ttlMs),
+    release: (leases) => release(sql, leases),
+    append: (batches) => append(sql, batches),
+    load: (runId) => load(sql, runId),
+    list: (filter) => list(sql, filter),
+    prune: (options) => prune(sql, options),
+    close: () => {
+      db.close()
+    },
+  }
+}
+
+/** Runs one call. The message came from the store's own thread, which typed its arguments. */
+export function dispatch(handlers: CallHandlers, call: CallMessage): unknown {
+  const handler = handlers[call.name] as (...args: readonly unknown[]) => unknown
+  return handler(...call.args)
+}

@@ -1,0 +1,47 @@
+/**
+ * How a journal entry sits in a `journal` row: the kind as a small integer (the two kinds of
+ * every task, `start` and `ok`, get 0 and 1, which SQLite stores in no bytes at all), and an
+ * absent field as NULL. These codes are on disk: never renumber one, only add.
+ * @module
+ */
+import type { JournalEntry, JournalKind } from '../../core/store.js'
+
+/** The code of each kind in the `journal.kind` column. */
+export const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6 }
+
+const CODE_OF: ReadonlyMap<string, number> = new Map(Object.entries(KIND_CODES))
+
+/** The code of `kind`, or undefined for a string that is no kind (looked up by own key only). */
+export function kindCode(kind: string): number | undefined {
+  return CODE_OF.get(kind)
+}
+
+const KIND_OF: readonly (JournalKind | undefined)[] = (() => {
+  const kinds: (JournalKind | undefined)[] = []
+  for (const [kind, code] of Object.entries(KIND_CODES) as [JournalKind, number][]) kinds[code] = kind
+  return kinds
+})()
+
+/** The kind stored as `code`, or undefined for a code this version does not know. */
+export function kindOf(code: number): JournalKind | undefined {
+  return KIND_OF[code]
+}
+
+/** A row as `SELECT seq, kind, task_id, attempt, at, data, added` returns it in raw mode. */
+export type JournalRow = readonly [seq: number, kind: number, taskId: string | null, attempt: number | null, at: number, data: string | null, added: string | null]
+
+/**
+ * The entry a row holds. Absent fields stay absent (not `undefined`-valued), so an entry read
+ * back equals the one written, key for key.
+ */
+export function entryOf(row: JournalRow): JournalEntry {
+  const [seq, code, taskId, attempt, at, data, added] = row
+  const kind = kindOf(code)
+  if (kind === undefined) throw new RangeError(`journal entry ${seq} has kind code ${code}, unknown to this taskweave`)
+  const entry: { -readonly [K in keyof JournalEntry]: JournalEntry[K] } = { seq, kind, at }
+  if (taskId !== null) entry.taskId = taskId
+  if (attempt !== null) entry.attempt = attempt
+  if (data !== null) entry.data = data
+  if (added !== null) entry.added = added
+  return entry
+}

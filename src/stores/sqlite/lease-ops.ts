@@ -1,0 +1,55 @@
+/**
+ * The run and lease calls of the store (`createRun`, `acquire`, `renew`, `release`), run on the
+ * database thread. One connection serves one call at a time, so a read followed by a write in
+ * one transaction is never interleaved with another call.
+ * @module
+ */
+import { TaskweaveError } from '../../core/errors.js'
+import type { Lease, LeaseRequest, NewRun } from '../../core/store.js'
+import { leaseOf } from './run-codec.js'
+import type { Statements } from './statements.js'
+
+/** Records a new run with its first lease (epoch 1); `TW_STORE_CONFLICT` when the id exists. */
+export function createRun(sql: Statements, run: NewRun, request: LeaseRequest): Lease {
+  const expiresAt = request.now + request.ttlMs
+  const { changes } = sql.insertRun.run(run.runId, run.workflowId, run.workflowHash, run.definition, run.inputs, run.settings, JSON.stringify(run.labels ?? {}), run.createdAt, request.owner, expiresAt)
+  if (changes === 0) throw new TaskweaveError('TW_STORE_CONFLICT', `run "${run.runId}" already exists in the store`, { retryable: false, details: { runId: run.runId } })
+  return { runId: run.runId, owner: request.owner, epoch: 1, expiresAt }
+}
+
+/**
+ * Takes the lease of an unfinished run when it is free (expired, released, already the caller's)
+ * or, with `takeOver`, always: the store is exclusive (one process owns the file), so a lease
+ * another owner holds can only be a dead process's.
+ */
+export function acquire(sql: Statements, runId: string, request: LeaseRequest & { readonly takeOver?: boolean }): Lease | undefined {
+  return sql.transaction(() => {
+    const row = sql.runById.get(runId)
+    if (row === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
+    if (row.status !== 'running') return undefined
+    const held = leaseOf(row)
+    const free = held === undefined || held.expiresAt <= request.now || held.owner === request.owner || request.takeOver === true
+    if (!free) return undefined
+    const lease: Lease = { runId, owner: request.owner, epoch: row.lease_epoch + 1, expiresAt: request.now + request.ttlMs }
+    sql.setLease.run(lease.owner, lease.epoch, lease.expiresAt, row.key)
+    return lease
+  })
+}
+
+/** Extends the leases still the caller's (same owner and epoch, run unfinished); returns the others' run ids. */
+export function renew(sql: Statements, leases: readonly Lease[], now: number, ttlMs: number): readonly string[] {
+  return sql.transaction(() => {
+    const lost: string[] = []
+    for (const lease of leases) {
+      if (sql.renewLease.run(now + ttlMs, lease.runId, lease.epoch, lease.owner).changes === 0) lost.push(lease.runId)
+    }
+    return lost
+  })
+}
+
+/** Ends the leases still the caller's without finishing their runs; others are ignored. */
+export function release(sql: Statements, leases: readonly Lease[]): void {
+  sql.transaction(() => {
+    for (const lease of leases) sql.releaseLease.run(lease.runId, lease.epoch, lease.owner)
+  })
+}
