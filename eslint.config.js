@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint'
 import layers from './scripts/eslint/layers.js'
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.probes/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**'] },
+  // test/**/*.mjs: child programs that import the built package (dist/), outside the TypeScript project.
+  { ignores: ['dist/**', '.probes/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**', 'test/**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -81,7 +81,8 @@ export async function bin(args: readonly string[], options: { cwd?: string; env?
 
 /** Starts the CLI and returns the child, for tests that signal it. */
 export function spawnBin(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [binPath, ...args], { cwd: options.cwd ?? root, env: { ...process.env, NO_COLOR: '1', ...options.env } })
+  // Runs keep no store unless a test asks for one: parallel test files would share ./.taskweave.
+  return spawn(process.execPath, [binPath, ...args], { cwd: options.cwd ?? root, env: { ...process.env, NO_COLOR: '1', TASKWEAVE_STORE: 'memory', ...options.env } })
 }
 
 /** Waits for a child to exit; kills it (and reports the hang in stderr) after `timeoutMs`. */

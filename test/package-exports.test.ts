@@ -29,6 +29,8 @@ describe('package exports', () => {
       'taskweave/testing',
       'taskweave/compat/laios',
       'taskweave/compat/beeai',
+      'taskweave/stores/sqlite',
+      'taskweave/stores/postgres',
     ])
     const root = found['taskweave'] ?? []
     // Values only (types vanish at run time); with the types the root has about 70 names.
@@ -48,6 +50,16 @@ describe('package exports', () => {
     expect(found['taskweave/workflow']).toContain('compileWorkflow')
     expect(found['taskweave/tools']).toContain('builtinTools')
     expect(found['taskweave/workers']).toContain('defineWorkerTool')
+    expect(found['taskweave/stores/sqlite']).toContain('openSqliteStore')
+    expect(found['taskweave/stores/postgres']).toContain('openPostgresStore')
+    expect(found['taskweave/testing']).toContain('storeConformanceCases')
+    expect(root).toContain('MemoryRunStore')
+  })
+
+  it('loads a store driver only through its own subpath', async () => {
+    const script = "await import('taskweave'); await import('taskweave/testing'); const loaded = Object.keys(await import('node:module').then((m) => m.createRequire(import.meta.url).cache)); console.log(JSON.stringify(loaded.filter((p) => /better-sqlite3|[\\/]pg[\\/]/.test(p))))"
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root })
+    expect(JSON.parse(stdout)).toEqual([])
   })
 
   it('does not export internals by path', async () => {

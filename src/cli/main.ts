@@ -1,5 +1,5 @@
 /**
- * The `taskweave` command line: `run`, `validate`, `viz`, `schema`. Exit codes: 0 the run
+ * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `schema`. Exit codes: 0 the run
  * succeeded; 1 it failed, was partial or was cancelled; 2 the input was invalid (file, schema,
  * cycle, options).
  * @module
@@ -12,6 +12,10 @@ import type { CliIo } from './io.js'
 import { terminalSafe } from './terminal-text.js'
 import { packageVersion } from './version.js'
 import { runCommand } from './commands/run.js'
+import { resumeCommand } from './commands/resume.js'
+import { runsCommand } from './commands/runs.js'
+import { showCommand } from './commands/show.js'
+import { pruneCommand } from './commands/prune.js'
 import { validateCommand } from './commands/validate.js'
 import { vizCommand } from './commands/viz.js'
 
@@ -19,7 +23,11 @@ const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 
 Usage:
   taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
-                       [--root DIR] [--allow-private-network] [--allow-tools-from DIR]...
+                       [--root DIR] [--allow-private-network] [--allow-tools-from DIR]... [--store S] [--run-id ID]
+  taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose]
+  taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S]
+  taskweave show <runId> [--json] [--store S]
+  taskweave prune --older-than 7d [--store S]
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave schema                 print the JSON Schema of workflow files
@@ -27,6 +35,10 @@ Usage:
 
 A workflow file's own tools: modules load only in run, and only from the file's directory (or a
 directory given with --allow-tools-from); validate and viz run no code from the file.
+
+Runs are durable: they are kept in --store (memory, sqlite:PATH or postgres://…; default
+TASKWEAVE_STORE, else sqlite:.taskweave/runs.db), so a run stopped by Ctrl-C or a crash goes on
+with "taskweave resume <runId>" without running its finished tasks again.
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input.`
 
@@ -49,6 +61,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             root: { type: 'string' },
             'allow-private-network': { type: 'boolean' },
             'allow-tools-from': { type: 'string', multiple: true },
+            store: { type: 'string' },
+            'run-id': { type: 'string' },
           },
         })
         return await runCommand(
@@ -63,9 +77,48 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
             allowPrivateNetwork: values['allow-private-network'] ?? false,
             allowToolsFrom: values['allow-tools-from'] ?? [],
+            ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values['run-id'] !== undefined ? { runId: values['run-id'] } : {}),
           },
           io,
         )
+      }
+      case 'resume': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' } },
+        })
+        return await resumeCommand({ runId: onlyRunId(positionals, 'resume'), tools: values.tools ?? [], json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false, ...(values.store !== undefined ? { store: values.store } : {}) }, io)
+      }
+      case 'runs': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { store: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+        })
+        if (positionals.length > 0) throw usageError('"runs" takes no file')
+        return await runsCommand(
+          {
+            json: values.json ?? false,
+            ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values.status !== undefined ? { status: values.status } : {}),
+            ...(values.workflow !== undefined ? { workflow: values.workflow } : {}),
+            ...(values.since !== undefined ? { since: values.since } : {}),
+            ...(values.limit !== undefined ? { limit: parseConcurrency(values.limit) } : {}),
+          },
+          io,
+        )
+      }
+      case 'show': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, json: { type: 'boolean' } } })
+        return await showCommand({ runId: onlyRunId(positionals, 'show'), json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}) }, io)
+      }
+      case 'prune': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, 'older-than': { type: 'string' } } })
+        if (positionals.length > 0) throw usageError('"prune" takes no file')
+        if (values['older-than'] === undefined) throw usageError('"prune" needs --older-than (e.g. 7d)')
+        return await pruneCommand({ olderThan: values['older-than'], ...(values.store !== undefined ? { store: values.store } : {}) }, io)
       }
       case 'validate': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' } } })
@@ -125,6 +178,11 @@ function reportError(err: unknown, io: CliIo): number {
 
 function usageError(message: string): TaskweaveError {
   return new TaskweaveError('TW_INVALID_OPTION', `${message}\n\n${USAGE}`, { retryable: false })
+}
+
+function onlyRunId(positionals: readonly string[], command: string): string {
+  if (positionals.length !== 1 || positionals[0] === undefined) throw usageError(`"${command}" needs exactly one run id`)
+  return positionals[0]
 }
 
 function onlyFile(positionals: readonly string[], command: string): string {

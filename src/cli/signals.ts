@@ -15,13 +15,13 @@ export const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
  * Listens for {@link CANCEL_SIGNALS}: the first aborts `controller` with
  * `interrupted (<signal>)`, the next exits the process. Returns the function that stops listening.
  */
-export function cancelOnSignals(controller: AbortController, say: (text: string) => void): () => void {
+export function cancelOnSignals(controller: AbortController, say: (text: string) => void, doing = 'cancelling the run'): () => void {
   let received = 0
   const listener = (signal: NodeJS.Signals): void => {
     received++
     if (received > 1) process.exit(128 + (constants.signals[signal] ?? 0))
     const again = signal === 'SIGINT' ? 'press Ctrl-C again' : `send ${signal} again`
-    say(`\n${signal === 'SIGINT' ? '' : `${signal} received: `}cancelling the run (${again} to quit at once)…`)
+    say(`\n${signal === 'SIGINT' ? '' : `${signal} received: `}${doing} (${again} to quit at once)…`)
     controller.abort(new Error(`interrupted (${signal})`))
   }
   for (const signal of CANCEL_SIGNALS) process.on(signal, listener)

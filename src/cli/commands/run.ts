@@ -1,17 +1,17 @@
 /**
- * `taskweave run <file>`: runs a workflow file with progress (a live table on a terminal, a compact
- * log elsewhere, every event with `--verbose`), a summary, and an exit code.
+ * `taskweave run <file>`: runs a workflow file with progress, a summary and an exit code. The run
+ * is durable in the CLI's store (`./.taskweave/runs.db` unless `--store` or `TASKWEAVE_STORE`
+ * says otherwise): Ctrl-C leaves it resumable with `taskweave resume <runId>`, and so does a crash.
  * @module
  */
+import { resolve } from 'node:path'
 import { createEngine } from '../../engine/engine.js'
-import type { RunResult } from '../../engine/report.js'
 import { prepareWorkflow } from '../prepare.js'
-import { createLineView, createLiveView } from '../progress.js'
-import type { ProgressView } from '../progress.js'
-import { createCompactView } from '../compact-view.js'
-import { formatSummary } from '../summary.js'
-import { EXIT, type CliIo } from '../io.js'
+import { followRun } from '../follow-run.js'
+import type { CliIo } from '../io.js'
 import { cancelOnSignals } from '../signals.js'
+import { openStore, parseStoreSpec } from '../open-store.js'
+import { runLabels } from '../run-labels.js'
 
 /** Parsed arguments of `run`. */
 export interface RunCommandArgs {
@@ -27,47 +27,46 @@ export interface RunCommandArgs {
   readonly allowPrivateNetwork: boolean
   /** Directories besides the workflow's own from which its `tools:` modules may load. */
   readonly allowToolsFrom?: readonly string[]
+  /** `--store`: memory, sqlite:PATH or postgres://… (default: `TASKWEAVE_STORE`, else `./.taskweave/runs.db`). */
+  readonly store?: string
+  /** `--run-id`: the run's id (default: a random UUID). */
+  readonly runId?: string
 }
 
 /** Runs the command; resolves to the exit code. */
 export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<number> {
-  await using engine = createEngine({
-    // The engine-wide limit must not cap a larger --concurrency.
-    ...(args.concurrency !== undefined ? { concurrency: Math.max(64, args.concurrency) } : {}),
-    builtins: { fs: { root: args.fsRoot ?? process.cwd() }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
-  })
-  const { workflow } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'load', allowToolsFrom: args.allowToolsFrom ?? [] })
-  const controller = new AbortController()
-  const stopListening = cancelOnSignals(controller, (text) => io.stderr(text))
-  let view: ProgressView | undefined
+  const spec = parseStoreSpec(args.store, process.cwd())
+  const store = await openStore(spec)
   try {
-    const handle = engine.start(workflow, {
-      inputs: args.inputs,
-      signal: controller.signal,
-      ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+    const fsRoot = resolve(args.fsRoot ?? process.cwd())
+    const engine = createEngine({
+      // The engine-wide limit must not cap a larger --concurrency.
+      ...(args.concurrency !== undefined ? { concurrency: Math.max(64, args.concurrency) } : {}),
+      builtins: { fs: { root: fsRoot }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
+      store,
     })
-    if (!args.quiet) {
-      const write = args.json ? (line: string) => io.stderr(line) : (line: string) => io.stdout(line)
-      view =
-        io.isTTY && !args.json
-          ? createLiveView(io.stdoutStream, workflow.ids, () => engine.clock.now())
-          : args.verbose === true
-            ? createLineView(write)
-            : createCompactView(write, engine.clock)
-      const sink = view
-      handle.onAny((event) => sink.handle(event))
+    const durable = spec.kind !== 'memory'
+    const controller = new AbortController()
+    // Ctrl-C suspends a durable run (it stays resumable) and cancels one that is not.
+    const onInterrupt = (): void => void engine.close()
+    if (durable) controller.signal.addEventListener('abort', onInterrupt, { once: true })
+    const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), durable ? 'stopping the run; it stays resumable' : 'cancelling the run')
+    try {
+      const { workflow } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'load', allowToolsFrom: args.allowToolsFrom ?? [] })
+      const handle = engine.start(workflow, {
+        inputs: args.inputs,
+        ...(durable ? {} : { signal: controller.signal }),
+        ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+        ...(args.runId !== undefined ? { runId: args.runId } : {}),
+        labels: runLabels({ file: args.file, tools: args.tools, allowToolsFrom: args.allowToolsFrom ?? [], fsRoot, allowPrivateNetwork: args.allowPrivateNetwork, ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}) }),
+      })
+      if (durable && !args.quiet) io.stderr(`run ${handle.id} (resumable from ${store.location}: taskweave resume ${handle.id})`)
+      return (await followRun(handle, workflow, engine.clock, args, io, durable ? store : undefined)).code
+    } finally {
+      stopListening()
+      await engine.close()
     }
-    const result: RunResult = await handle.result
-    view?.stop()
-    if (args.json) io.stdout(JSON.stringify(result, null, 2))
-    else {
-      const { childStart } = workflow.graph
-      const leaves = workflow.ids.filter((_id, i) => childStart[i] === childStart[i + 1])
-      io.stdout(formatSummary(result, { outputs: leaves }))
-    }
-    return result.status === 'succeeded' ? EXIT.ok : EXIT.failed
   } finally {
-    view?.stop()
-    stopListening()
+    await store.close()
   }
 }

@@ -1,0 +1,28 @@
+/**
+ * `taskweave prune --older-than 7d`: removes finished runs (and their journals) that ended longer
+ * ago than that. Unfinished runs are never removed.
+ * @module
+ */
+import { toMs } from '../../core/duration.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { openStore, parseStoreSpec } from '../open-store.js'
+
+/** Parsed arguments of `prune`. */
+export interface PruneCommandArgs {
+  readonly olderThan: string
+  readonly store?: string
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function pruneCommand(args: PruneCommandArgs, io: CliIo, now = Date.now()): Promise<number> {
+  const finishedBefore = now - toMs('--older-than', args.olderThan)
+  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  try {
+    const removed = await store.prune({ finishedBefore })
+    io.stdout(`removed ${removed} run${removed === 1 ? '' : 's'} finished before ${new Date(finishedBefore).toISOString()} from ${store.location}`)
+    return EXIT.ok
+  } finally {
+    await store.close()
+  }
+}

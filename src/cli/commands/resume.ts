@@ -1,0 +1,86 @@
+/**
+ * `taskweave resume <runId>`: continues a durable run that did not finish (a crash, `kill -9`,
+ * Ctrl-C). The engine is rebuilt as `run` built it (tool modules, built-in tools' settings, from
+ * the run's labels), the journal is replayed (finished tasks never run again) and the rest runs.
+ * The run uses the definition pinned when it started; the command says so when the file changed.
+ * @module
+ */
+import { dirname } from 'node:path'
+import { TaskweaveError } from '../../core/errors.js'
+import { createEngine } from '../../engine/engine.js'
+import { compileWorkflow } from '../../workflow/compile.js'
+import { readWorkflowFile } from '../../workflow/load.js'
+import { followRun } from '../follow-run.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { loadToolModule } from '../load-tools.js'
+import { openStore, parseStoreSpec } from '../open-store.js'
+import { readRunLabels } from '../run-labels.js'
+import { cancelOnSignals } from '../signals.js'
+import { confineWorkflowToolModule } from '../tool-module-path.js'
+
+/** Parsed arguments of `resume`. */
+export interface ResumeCommandArgs {
+  readonly runId: string
+  readonly store?: string
+  /** More tool modules (for a run started from the library, whose modules the store does not know). */
+  readonly tools: readonly string[]
+  readonly json: boolean
+  readonly quiet: boolean
+  readonly verbose?: boolean
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise<number> {
+  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  try {
+    const stored = await store.load(args.runId)
+    if (stored === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
+    if (stored.status !== 'running') {
+      io.stderr(`run ${args.runId} has already finished: ${stored.status} (taskweave show ${args.runId})`)
+      return stored.status === 'succeeded' ? EXIT.ok : EXIT.failed
+    }
+    const settings = readRunLabels(stored.labels)
+    const engine = createEngine({
+      store,
+      ...(settings?.concurrency !== undefined ? { concurrency: Math.max(64, settings.concurrency) } : {}),
+      builtins: settings === undefined ? {} : { fs: { root: settings.fsRoot }, http: { allowPrivateNetwork: settings.allowPrivateNetwork } },
+    })
+    const controller = new AbortController()
+    controller.signal.addEventListener('abort', () => void engine.close(), { once: true })
+    const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), 'stopping the run; it stays resumable')
+    try {
+      for (const module of [...(settings?.tools ?? []), ...args.tools]) await loadToolModule(module, process.cwd(), engine.registry)
+      const definition = JSON.parse(stored.definition) as { tools?: unknown }
+      if (settings !== undefined && Array.isArray(definition.tools)) {
+        for (const module of definition.tools) {
+          if (typeof module !== 'string') continue
+          await loadToolModule(confineWorkflowToolModule(module, settings.file, settings.allowToolsFrom), '/', engine.registry, { shownAs: module })
+        }
+      }
+      if (settings !== undefined) await sayWhenTheFileChanged(settings.file, stored.workflowHash, engine.registry, io)
+      const handle = await engine.resume(args.runId)
+      if (!args.quiet) io.stderr(`resuming run ${args.runId} of ${stored.workflowId} (${dirname(settings?.file ?? '.') === '.' ? 'library run' : settings?.file})`)
+      const workflow = engine.compile(JSON.parse(stored.definition) as Parameters<typeof engine.compile>[0])
+      return (await followRun(handle, workflow, engine.clock, args, io, store)).code
+    } finally {
+      stopListening()
+      await engine.close()
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+/** Tells the user when the workflow file no longer holds the definition the run pinned. */
+async function sayWhenTheFileChanged(file: string, pinnedHash: string, registry: Parameters<typeof compileWorkflow>[1]['registry'], io: CliIo): Promise<void> {
+  let now: string | undefined
+  try {
+    const parsed = await readWorkflowFile(file)
+    now = compileWorkflow(parsed.value, { registry, file }).hash
+  } catch {
+    now = undefined
+  }
+  if (now === pinnedHash) return
+  io.stderr(`note: ${file} ${now === undefined ? 'cannot be read or compiled now' : 'has changed'} since this run started; the run goes on with the definition pinned then (sha256 ${pinnedHash.slice(0, 12)}…)`)
+}

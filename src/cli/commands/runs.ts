@@ -1,0 +1,78 @@
+/**
+ * `taskweave runs`: the runs in the CLI's store, newest first: id, workflow, status, start,
+ * duration and task counts; filtered by status, workflow and age.
+ * @module
+ */
+import { toMs } from '../../core/duration.js'
+import type { RunSummary, StoredRunStatus } from '../../core/store.js'
+import { TaskweaveError } from '../../core/errors.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { openStore, parseStoreSpec } from '../open-store.js'
+import { terminalSafe } from '../terminal-text.js'
+
+const STATUSES: readonly StoredRunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'cancelled']
+
+/** Parsed arguments of `runs`. */
+export interface RunsCommandArgs {
+  readonly store?: string
+  readonly status?: string
+  readonly workflow?: string
+  /** Only runs started within this long (`1h`, `7d`). */
+  readonly since?: string
+  readonly limit?: number
+  readonly json: boolean
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.now()): Promise<number> {
+  if (args.status !== undefined && !STATUSES.includes(args.status as StoredRunStatus)) {
+    throw new TaskweaveError('TW_INVALID_OPTION', `--status must be one of ${STATUSES.join(', ')}; received "${args.status}"`, { retryable: false })
+  }
+  const since = args.since === undefined ? undefined : now - toMs('--since', args.since)
+  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  try {
+    const runs = await store.list({
+      ...(args.status !== undefined ? { status: args.status as StoredRunStatus } : {}),
+      ...(args.workflow !== undefined ? { workflowId: args.workflow } : {}),
+      ...(since !== undefined ? { since } : {}),
+      limit: args.limit ?? 50,
+    })
+    if (args.json) {
+      io.stdout(JSON.stringify(runs.map((run) => ({ ...run, createdAt: new Date(run.createdAt).toISOString(), finishedAt: run.finishedAt === undefined ? undefined : new Date(run.finishedAt).toISOString() })), null, 2))
+      return EXIT.ok
+    }
+    if (runs.length === 0) {
+      io.stdout(`no runs in ${store.location}`)
+      return EXIT.ok
+    }
+    io.stdout(formatRunsTable(runs, now))
+    return EXIT.ok
+  } finally {
+    await store.close()
+  }
+}
+
+/** The runs as an aligned table. */
+export function formatRunsTable(runs: readonly RunSummary[], now: number): string {
+  const rows = [['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION', 'TASKS']]
+  for (const run of runs) {
+    const ended = run.finishedAt ?? now
+    rows.push([
+      run.runId,
+      run.workflowId,
+      run.status,
+      new Date(run.createdAt).toISOString().replace('T', ' ').slice(0, 19),
+      `${formatSeconds(ended - run.createdAt)}${run.finishedAt === undefined ? '+' : ''}`,
+      Object.entries(run.counts).map(([status, n]) => `${n} ${status}`).join(', '),
+    ].map((cell) => terminalSafe(cell)))
+  }
+  const widths = rows[0]!.map((_cell, k) => Math.max(...rows.map((row) => row[k]!.length)))
+  return rows.map((row) => row.map((cell, k) => cell.padEnd(widths[k]!)).join('  ').trimEnd()).join('\n')
+}
+
+function formatSeconds(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`
+  return `${Math.floor(ms / 3_600_000)}h${Math.round((ms % 3_600_000) / 60_000)}m`
+}

@@ -1,0 +1,88 @@
+/**
+ * `taskweave show <runId>`: one stored run: its status, definition hash, times, counts, and each
+ * task's outcome as the journal has it (attempts, output, error). No tool module is loaded.
+ * @module
+ */
+import { TaskweaveError } from '../../core/errors.js'
+import type { SerializedError } from '../../core/errors.js'
+import type { StoredRun } from '../../core/store.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { openStore, parseStoreSpec } from '../open-store.js'
+import { terminalSafe } from '../terminal-text.js'
+
+/** Parsed arguments of `show`. */
+export interface ShowCommandArgs {
+  readonly runId: string
+  readonly store?: string
+  readonly json: boolean
+}
+
+/** A task as the journal tells it. */
+export interface JournaledTask {
+  readonly id: string
+  /** `succeeded`, `failed`, `retrying`, or `running` (started, no outcome yet: in flight or interrupted). */
+  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running'
+  readonly attempts: number
+  readonly output?: unknown
+  readonly error?: SerializedError
+  readonly addedBy?: string
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<number> {
+  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  try {
+    const run = await store.load(args.runId)
+    if (run === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
+    const tasks = journaledTasks(run)
+    const { entries: _entries, definition: _definition, settings: _settings, ...summary } = run
+    if (args.json) {
+      io.stdout(JSON.stringify({ ...summary, inputs: JSON.parse(run.inputs) as unknown, tasks: Object.fromEntries(tasks.map((task) => [task.id, task])) }, null, 2))
+      return EXIT.ok
+    }
+    const definedTasks = (JSON.parse(run.definition) as { tasks?: unknown[] }).tasks?.length ?? 0
+    const lines = [
+      `run ${run.runId} of ${run.workflowId}: ${run.status}`,
+      `  definition sha256 ${run.workflowHash}`,
+      `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt !== undefined ? `, finished ${new Date(run.finishedAt).toISOString()} (${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s)` : ''}`,
+      `  ${definedTasks} tasks defined; ${Object.entries(run.counts).map(([status, n]) => `${n} ${status}`).join(', ') || 'not finished'}`,
+      ...Object.entries(run.labels).filter(([key]) => key === 'source').map(([, value]) => `  from ${value}`),
+      '',
+    ]
+    for (const task of tasks) {
+      const detail = task.error !== undefined ? `${task.error.code} ${task.error.message}` : task.output !== undefined ? JSON.stringify(task.output) : ''
+      lines.push(`  ${task.status.padEnd(9)} ${task.id} (${task.attempts} attempt${task.attempts === 1 ? '' : 's'})${detail !== '' ? `: ${detail.length > 120 ? `${detail.slice(0, 117)}…` : detail}` : ''}`)
+    }
+    io.stdout(terminalSafe(lines.join('\n'), { multiline: true }))
+    return EXIT.ok
+  } finally {
+    await store.close()
+  }
+}
+
+/** Each task's outcome from the journal, in the order tasks first appear in it. */
+export function journaledTasks(run: StoredRun): JournaledTask[] {
+  const tasks = new Map<string, { status: JournaledTask['status']; attempts: number; output?: unknown; error?: SerializedError; addedBy?: string }>()
+  const addedBy = new Map<string, string>()
+  for (const entry of run.entries) {
+    if (entry.kind === 'add' && entry.data !== undefined && entry.taskId !== undefined) {
+      const spec = JSON.parse(entry.data) as { id?: string }
+      if (spec.id !== undefined) addedBy.set(spec.id, entry.taskId)
+    }
+    if (entry.taskId === undefined || (entry.kind !== 'start' && entry.kind !== 'ok' && entry.kind !== 'fail')) continue
+    let task = tasks.get(entry.taskId)
+    if (task === undefined) tasks.set(entry.taskId, (task = { status: 'running', attempts: 0 }))
+    task.attempts = Math.max(task.attempts, entry.attempt ?? 0)
+    if (entry.kind === 'start') task.status = 'running'
+    else if (entry.kind === 'ok') {
+      task.status = 'succeeded'
+      if (entry.data !== undefined) task.output = JSON.parse(entry.data) as unknown
+    } else {
+      const data = JSON.parse(entry.data ?? '{}') as { error?: SerializedError; retryAt?: number }
+      task.status = data.retryAt !== undefined ? 'retrying' : 'failed'
+      if (data.error !== undefined) task.error = data.error
+    }
+  }
+  return [...tasks].map(([id, task]) => ({ id, ...task, ...(addedBy.has(id) ? { addedBy: addedBy.get(id) } : {}) }) as JournaledTask)
+}

@@ -1,0 +1,116 @@
+/**
+ * The durable CLI as a newcomer meets it: `taskweave run` → `kill -9` → `taskweave runs` →
+ * `taskweave resume` → `taskweave show` → `taskweave prune`, in real processes on a SQLite file.
+ * The project lives inside the repository, so its tool module imports `taskweave` and `zod` by
+ * name, as in a user's project.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bin, ensureBuilt, root, spawnBin, collect } from './cli-bin.js'
+
+const project = join(root, `test/.tmp-durable-${process.pid}`)
+const ledger = join(project, 'ledger.txt')
+const store = `sqlite:${join(project, '.taskweave/runs.db')}`
+
+const TOOLS = `import { appendFileSync } from 'node:fs'
+import { z } from 'zod'
+import { defineTool } from 'taskweave'
+export const step = defineTool({
+  name: 'demo.step',
+  input: z.object({ n: z.number() }),
+  run: async ({ n }, ctx) => {
+    appendFileSync(process.env.LEDGER, ctx.taskId + ' ' + ctx.attempt + '\\n')
+    if (process.env.CRASH_AT === ctx.taskId) process.kill(process.pid, 'SIGKILL')
+    if (process.env.HANG_AT === ctx.taskId) {
+      process.stdout.write('hanging at ' + ctx.taskId + '\\n')
+      await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
+    }
+    return n * 2
+  },
+})
+`
+
+const FLOW = (extra = ''): string => `id: chain
+tools: [./tools.mjs]
+tasks:
+  - { id: a, tool: demo.step, input: { n: 1 } }
+  - { id: b, tool: demo.step, input: { n: '{{ tasks.a.output }}' } }
+  - { id: c, tool: demo.step, input: { n: '{{ tasks.b.output }}' } }
+  - { id: d, tool: demo.step, input: { n: '{{ tasks.c.output }}' } }
+${extra}`
+
+function ledgerLines(): string[] {
+  return existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().split('\n') : []
+}
+
+beforeAll(async () => {
+  await ensureBuilt()
+  mkdirSync(project, { recursive: true })
+  writeFileSync(join(project, 'tools.mjs'), TOOLS)
+}, 120_000)
+
+afterAll(() => rmSync(project, { recursive: true, force: true }))
+
+describe('taskweave run → kill -9 → resume (SQLite store)', () => {
+  it('resumes a killed run without running finished tasks again, then shows and prunes it', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: store }
+    const killed = await bin(['run', 'flow.yaml', '--run-id', 'r-kill'], { cwd: project, env: { ...env, CRASH_AT: 'c' } })
+    expect(killed.signal).toBe('SIGKILL')
+    expect(killed.stderr).toContain('taskweave resume r-kill')
+    expect(ledgerLines()).toEqual(['a 1', 'b 1', 'c 1'])
+
+    const runs = await bin(['runs'], { cwd: project, env })
+    expect(runs.code).toBe(0)
+    expect(runs.stdout).toMatch(/r-kill\s+chain\s+running/)
+
+    // The file changed since: the run goes on with the definition it started with, and says so.
+    writeFileSync(join(project, 'flow.yaml'), FLOW('  - { id: e, tool: demo.step, input: { n: 5 } }\n'))
+    const resumed = await bin(['resume', 'r-kill'], { cwd: project, env })
+    expect(resumed.stderr).toContain('has changed since this run started')
+    expect(resumed.code).toBe(0)
+    expect(resumed.stdout).toContain('run succeeded')
+    // a and b ran once; c, in flight when the process died, ran again (its start had not been
+    // written yet, so as attempt 1 once more, under a new attempt id); d ran; e (added to the
+    // file later) did not.
+    expect(ledgerLines()).toEqual(['a 1', 'b 1', 'c 1', 'c 1', 'd 1'])
+
+    const show = await bin(['show', 'r-kill', '--json'], { cwd: project, env })
+    const shown = JSON.parse(show.stdout) as { status: string; tasks: Record<string, { status: string; output: unknown; attempts: number }> }
+    expect(shown.status).toBe('succeeded')
+    expect(shown.tasks['d']).toMatchObject({ status: 'succeeded', output: 16 })
+    expect(Object.keys(shown.tasks)).not.toContain('e')
+
+    const again = await bin(['resume', 'r-kill'], { cwd: project, env })
+    expect(again.stderr).toContain('has already finished: succeeded')
+
+    const prune = await bin(['prune', '--older-than', '0s'], { cwd: project, env })
+    expect(prune.stdout).toMatch(/removed 1 run /)
+    expect((await bin(['show', 'r-kill'], { cwd: project, env })).code).toBe(2)
+  }, 60_000)
+
+  it('Ctrl-C leaves the run resumable and says how', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    rmSync(ledger, { force: true })
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: store }
+    const child = spawnBin(['run', 'flow.yaml', '--run-id', 'r-int'], { cwd: project, env: { ...env, HANG_AT: 'b' } })
+    child.stdin.end()
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('hanging at b')) child.kill('SIGINT')
+    })
+    const interrupted = await collect(child, 20_000)
+    expect(interrupted.code).toBe(1)
+    expect(interrupted.stderr).toContain('it stays resumable')
+    expect(interrupted.stderr).toContain('continue it with: taskweave resume r-int')
+    const resumed = await bin(['resume', 'r-int'], { cwd: project, env })
+    expect(resumed.code).toBe(0)
+    expect(ledgerLines()).toEqual(['a 1', 'b 1', 'b 2', 'c 1', 'd 1'])
+  }, 60_000)
+
+  it('refuses a store it does not know, naming the option', async () => {
+    const bad = await bin(['runs', '--store', 'mongodb://x'], { cwd: project })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--store (or TASKWEAVE_STORE) must be memory, sqlite:PATH or postgres://')
+  })
+})
