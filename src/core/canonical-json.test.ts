@@ -16,3 +16,19 @@ describe('canonicalJson', () => {
     expect(canonicalJson(deep).length).toBe(40_001)
   })
 })
+
+describe('canonicalJson, recursive and iterative writers', () => {
+  it('give the same text around the recursion limit', () => {
+    for (const depth of [399, 400, 401, 402, 1_000]) {
+      let deep: unknown = { b: [1, { z: 'x', a: null }], a: 'é"\n' }
+      for (let k = 0; k < depth; k++) deep = k % 2 === 0 ? [deep, { y: k, x: undefined }] : { k: deep, a: k }
+      const text = canonicalJson(deep)
+      expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(deep)))
+      expect(text).not.toContain(' ')
+    }
+  })
+
+  it('drops undefined fields and writes undefined array items as null, like JSON', () => {
+    expect(canonicalJson({ a: undefined, b: [undefined, 1] })).toBe('{"b":[null,1]}')
+  })
+})

@@ -1,12 +1,61 @@
 /**
  * Canonical JSON: object keys sorted, no whitespace, JSON's own number and string forms. Two
  * definitions that differ only in key order (a YAML file and the same workflow built in code, say)
- * have one canonical text, hence one hash. Iterative, so depth cannot overflow the stack.
+ * have one canonical text, hence one hash.
+ *
+ * Written recursively with string concatenation (a durable run canonicalises its whole
+ * definition when it starts, so this is on the path of every such run); data nested deeper than
+ * {@link MAX_RECURSION} falls back to an iterative writer, so depth cannot overflow the stack.
  * @module
  */
 
+const MAX_RECURSION = 400
+const TOO_DEEP = Symbol('too deep')
+
 /** The canonical JSON text of plain data `value` (what `JSON.parse` gives back). */
 export function canonicalJson(value: unknown): string {
+  try {
+    return write(value, 0)
+  } catch (err) {
+    if (err === TOO_DEEP) return writeIteratively(value)
+    throw err
+  }
+}
+
+/** The canonical text of a string (a key or a value): JSON's own escaping. */
+export function jsonString(text: string): string {
+  return JSON.stringify(text)
+}
+
+function write(v: unknown, depth: number): string {
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? 'null'
+  if (depth > MAX_RECURSION) throw TOO_DEEP
+  if (Array.isArray(v)) {
+    let out = '['
+    for (let k = 0; k < v.length; k++) {
+      if (k > 0) out += ','
+      const item: unknown = v[k]
+      out += item === undefined ? 'null' : write(item, depth + 1)
+    }
+    return `${out}]`
+  }
+  const record = v as Record<string, unknown>
+  const keys = Object.keys(record).sort()
+  let out = '{'
+  let first = true
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k] as string
+    const item = record[key]
+    if (item === undefined) continue
+    if (!first) out += ','
+    first = false
+    out += `${JSON.stringify(key)}:${write(item, depth + 1)}`
+  }
+  return `${out}}`
+}
+
+/** The same text without recursion, for very deep data. */
+function writeIteratively(value: unknown): string {
   const out: string[] = []
   // Work items: a value to write, or a literal piece of text (a separator or a closing bracket).
   const stack: Array<{ readonly text: string } | { readonly value: unknown }> = [{ value }]

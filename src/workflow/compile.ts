@@ -8,7 +8,7 @@
 import { canonicalJson } from '../core/canonical-json.js'
 import { freezeDeep } from '../core/freeze.js'
 import { describeThrown } from '../core/thrown.js'
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
@@ -187,7 +187,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     // Canonical text and hash are derived from the pinned text on first read: a 100,000-task
     // definition costs tens of ms to canonicalise, which only runs that need it pay.
     get snapshot() {
-      return (snapshot ??= canonicalJson(pinnedDefinition(shellText, ids, shapes, built, pinned)))
+      return (snapshot ??= pinnedSnapshot(shellText, ids, shapes, built, pinned))
     },
     get hash() {
       return (hash ??= createHash('sha256').update(this.snapshot).digest('hex'))
@@ -320,25 +320,37 @@ interface PinnedTasks {
   readonly hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined }>
 }
 
-/** The definition as compiled, rebuilt from what compiling pinned (for its canonical snapshot). */
-function pinnedDefinition(shellText: string, ids: readonly string[], shapes: readonly TaskShape[], graph: TaskGraph, pinned: PinnedTasks): unknown {
+/**
+ * The canonical text of the definition as compiled, rebuilt from what compiling pinned. A bare
+ * task's text is written directly (its keys in canonical order), so the snapshot of a 100,000-task
+ * workflow costs a few ms: a durable run takes it when it starts.
+ */
+function pinnedSnapshot(shellText: string, ids: readonly string[], shapes: readonly TaskShape[], graph: TaskGraph, pinned: PinnedTasks): string {
   const shell = JSON.parse(shellText) as Record<string, unknown>
-  const tasks: unknown[] = []
+  // A placeholder no definition can hold, replaced by the tasks' text.
+  const placeholder = `\u0000tasks-${randomUUID()}`
+  shell['tasks'] = placeholder
+  const parts: string[] = []
   for (let i = 0; i < ids.length; i++) {
     const text = pinned.texts.get(i)
-    if (text !== undefined) {
-      tasks.push(JSON.parse(text))
-      continue
-    }
-    const task: Record<string, unknown> = { id: ids[i], tool: (shapes[i] as TaskShape).toolName }
-    const parents = parentsOf(graph, i)
-    if (parents.length > 0) task['dependsOn'] = parents.map((p) => ids[p])
-    const hints = pinned.hints.get(i)
-    if (hints !== undefined) Object.assign(task, JSON.parse(JSON.stringify(hints)) as object)
-    tasks.push(task)
+    parts.push(text !== undefined ? canonicalJson(JSON.parse(text)) : bareTaskText(ids, i, (shapes[i] as TaskShape).toolName, parentsOf(graph, i), pinned.hints.get(i)))
   }
-  shell['tasks'] = tasks
-  return shell
+  return canonicalJson(shell).replace(JSON.stringify(placeholder), () => `[${parts.join(',')}]`)
+}
+
+/** The canonical text of bare task `i`: its keys (cost, dependsOn, group, id, priority, tool) in order. */
+function bareTaskText(ids: readonly string[], i: number, tool: string, parents: readonly number[], hints: { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined } | undefined): string {
+  let out = '{'
+  if (hints?.cost !== undefined) out += `"cost":${JSON.stringify(hints.cost)},`
+  if (parents.length > 0) {
+    out += '"dependsOn":['
+    for (let k = 0; k < parents.length; k++) out += `${k > 0 ? ',' : ''}${JSON.stringify(ids[parents[k] as number])}`
+    out += '],'
+  }
+  if (hints?.group !== undefined) out += `"group":${JSON.stringify(hints.group)},`
+  out += `"id":${JSON.stringify(ids[i])},`
+  if (hints?.priority !== undefined) out += `"priority":${JSON.stringify(hints.priority)},`
+  return `${out}"tool":${JSON.stringify(tool)}}`
 }
 
 const FULL = 1
