@@ -27,8 +27,11 @@ import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
 import type { Conversation, Entry } from './records.js'
 import { FunctionContext } from './function-context.js'
-import type { BackgroundFunction, BackgroundOutcome, BackgroundStats, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
-import { kindOf, startWork } from './work.js'
+import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import { fromRunResult, kindOf, startWork } from './work.js'
+import type { Work } from './work.js'
+import { isStateMachine } from '../fsm/define.js'
+import type { StateMachine } from '../fsm/define.js'
 
 /** What `endConversation` did. */
 export interface EndConversationResult {
@@ -163,7 +166,106 @@ export class ConcurrentExecutor implements AsyncDisposable {
     conversation.tasks.clear()
     conversation.inbox.clear()
     for (const stream of [...conversation.streams]) stream.end()
+    const records = this.#options.engine?.records
+    if (records !== undefined) {
+      // The store forgets the conversation once what it keeps of these tasks is final.
+      void Promise.allSettled(entries.flatMap((entry) => (entry.durableDone !== undefined ? [entry.durableDone] : [])))
+        .then(() => records.forget(conversationId))
+        .catch((err: unknown) => logFailure(this.#options.logger, 'the run store could not forget a conversation', err, { conversationId }))
+    }
     return { cancelled, removed: entries.length }
+  }
+
+  /**
+   * After a restart, takes over the background work the engine's run store holds unfinished:
+   * workflows are resumed (finished tasks are not run again), state machines named in `machines`
+   * restart from their initial context, and functions (which cannot be resumed) end `failed` with
+   * `TW_LOST`. Each comes back under its conversation with its id, and its outcome reaches the
+   * conversation as any other (`result`, `completions`, `drainInbox`, `onComplete`).
+   */
+  async recover(options: { readonly machines?: Iterable<StateMachine<unknown, string>> } = {}): Promise<RecoverySummary> {
+    const records = this.#options.engine?.records
+    if (records === undefined) return { workflows: 0, stateMachines: 0, lost: 0 }
+    const machines = new Map<string, StateMachine<unknown, string>>()
+    for (const machine of options.machines ?? []) machines.set(machine.name ?? 'state-machine', machine)
+    const summary = { workflows: 0, stateMachines: 0, lost: 0 }
+    for (const work of await records.recover(new Set(machines.keys()))) {
+      const entry = this.#adopt(work.taskId, work.conversationId, work.name, work.kind === 'lost' ? work.work : work.kind)
+      if (work.kind === 'workflow') {
+        summary.workflows++
+        entry.snapshot = undefined
+        entry.controller = new AbortController()
+        const aborted = entry.controller.signal
+        aborted.addEventListener('abort', () => work.cancel(aborted.reason instanceof Error ? aborted.reason.message : 'the background task was stopped'), { once: true })
+        entry.durableDone = work.result
+        void work.result.then(
+          (result) => {
+            const ended = fromRunResult(result)
+            this.#finish(entry, ended.status, result, ended.error)
+          },
+          (error: unknown) => this.#finish(entry, 'failed', undefined, error),
+        )
+      } else if (work.kind === 'state-machine') {
+        const machine = machines.get(work.machine) as StateMachine<unknown, string>
+        summary.stateMachines++
+        entry.record = work.record
+        this.#runRecoveredMachine(entry, machine, work.context)
+      } else {
+        summary.lost++
+        entry.record = work.record
+        const why = work.work === 'function' ? 'a function cannot be resumed' : 'its state machine was not given to recover({ machines })'
+        this.#finish(entry, 'failed', undefined, new TaskweaveError('TW_LOST', `background task "${work.taskId}" (a ${work.work}) was running when its process stopped; ${why}, so it is lost`, { retryable: false, details: { taskId: work.taskId, conversationId: work.conversationId } }))
+      }
+    }
+    return summary
+  }
+
+  /** An entry for work taken over from the store, running, under its old id. */
+  #adopt(id: string, conversationId: string, name: string, kind: BackgroundKind): Entry {
+    const conversation = this.#conversation(conversationId)
+    const entry = newEntry(id, conversation, name, kind, this.#options.clock.now())
+    // New ids must not repeat a recovered one (`conv:name:n`).
+    const n = Number(id.slice(id.lastIndexOf(':') + 1))
+    if (Number.isInteger(n) && n > this.#seq) this.#seq = n
+    this.#tasks.set(id, entry)
+    entry.remembered = true
+    conversation.tasks.push(entry)
+    this.#active++
+    this.#move(entry, 'running')
+    entry.startedAt = entry.submittedAt
+    return entry
+  }
+
+  #runRecoveredMachine(entry: Entry, machine: StateMachine<unknown, string>, context: unknown): void {
+    this.#startWork(entry, { conversationId: entry.conversation.id, name: entry.name, run: machine, context }, undefined)
+  }
+
+  /** Starts a workflow or state machine for `entry` and finishes the entry when it ends; returns the work (undefined if it could not start). */
+  #startWork(entry: Entry, options: SubmitWorkflow | SubmitStateMachine<unknown, string>, labels: Readonly<Record<string, string>> | undefined): Work | undefined {
+    const signalOf = this.#signalOfEntry
+    try {
+      const work = startWork(options, {
+        taskId: entry.id,
+        get signal() {
+          return signalOf(entry)
+        },
+        clock: this.#options.clock,
+        engine: this.#options.engine,
+        progress: (progress) => {
+          if (!isFinal(entry.status)) entry.progress = progress
+        },
+        ...(labels !== undefined ? { labels } : {}),
+      })
+      entry.snapshot = work.snapshot
+      void work.done.then(
+        (result) => this.#finish(entry, result.status, result.value, result.error),
+        (error: unknown) => this.#finish(entry, 'failed', undefined, error),
+      )
+      return work
+    } catch (error) {
+      this.#finish(entry, 'failed', undefined, error)
+      return undefined
+    }
   }
 
   /**
@@ -279,28 +381,19 @@ export class ConcurrentExecutor implements AsyncDisposable {
       )
     }
     const run = options.run
-    if (typeof run === 'function') return this.#runFunction(entry, run)
-    try {
-      const signalOf = this.#signalOfEntry
-      const work = startWork(options as SubmitWorkflow | SubmitStateMachine<unknown, string>, {
-        taskId: entry.id,
-        get signal() {
-          return signalOf(entry)
-        },
-        clock,
-        engine: this.#options.engine,
-        progress: (progress) => {
-          if (!isFinal(entry.status)) entry.progress = progress
-        },
-      })
-      entry.snapshot = work.snapshot
-      void work.done.then(
-        (result) => this.#finish(entry, result.status, result.value, result.error),
-        (error: unknown) => this.#finish(entry, 'failed', undefined, error),
-      )
-    } catch (error) {
-      this.#finish(entry, 'failed', undefined, error)
+    const records = options.durable === false ? undefined : this.#options.engine?.records
+    if (typeof run === 'function') {
+      if (records !== undefined) entry.record = records.open({ kind: 'function', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id })
+      return this.#runFunction(entry, run)
     }
+    if (records !== undefined && isStateMachine(run)) {
+      const machine = options as SubmitStateMachine<unknown, string>
+      entry.record = records.open({ kind: 'state-machine', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
+    }
+    // A workflow is a durable run of the engine's own, labelled with its conversation.
+    const labels = records !== undefined ? { conversation: entry.conversation.id, backgroundTask: entry.id, backgroundName: entry.name } : undefined
+    const work = this.#startWork(entry, options as SubmitWorkflow | SubmitStateMachine<unknown, string>, labels)
+    if (work !== undefined && records !== undefined && !isStateMachine(run)) entry.durableDone = work.done
   }
 
   /**
@@ -362,6 +455,10 @@ export class ConcurrentExecutor implements AsyncDisposable {
     entry.unhookSignal?.()
     const outcome = toOutcome(entry, status, value, error, now)
     entry.outcome = outcome
+    if (entry.record !== undefined) {
+      entry.durableDone = entry.record.finish(status)
+      entry.record = undefined
+    }
     const resolveWaiting = entry.resolveWaiting
     entry.controller = entry.cancelTimer = entry.unhookSignal = entry.snapshot = entry.waiting = entry.resolveWaiting = undefined
     resolveWaiting?.(outcome)

@@ -10,7 +10,7 @@ import { isStateMachine } from '../fsm/define.js'
 import type { CompletionStream } from './completion-stream.js'
 import { EntryList } from './entry-list.js'
 import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
-import type { BackgroundKind, BackgroundOutcome, BackgroundTaskInfo, SubmitOptions } from './types.js'
+import type { BackgroundKind, BackgroundOutcome, BackgroundRecordHandle, BackgroundTaskInfo, SubmitOptions } from './types.js'
 
 /** A conversation's books. */
 export interface Conversation {
@@ -40,6 +40,10 @@ export interface Entry {
   permit: string | undefined
   unhookSignal: (() => void) | undefined
   snapshot: ((error: unknown) => unknown) | undefined
+  /** The task's record in the run store (a durable function or state machine), until it ends. */
+  record: BackgroundRecordHandle | undefined
+  /** Settles once what the store keeps of the task is final (its record or its run finished). */
+  durableDone: Promise<unknown> | undefined
   /** What `result()` returned while the task runs, and its resolver. */
   waiting: Promise<BackgroundOutcome> | undefined
   resolveWaiting: ((outcome: BackgroundOutcome) => void) | undefined
@@ -70,7 +74,7 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
   return {
     id, conversation, name, kind, submittedAt, status: 'pending',
     startedAt: undefined, progress: undefined, outcome: undefined,
-    controller: undefined, cancelTimer: undefined, permit: undefined, unhookSignal: undefined, snapshot: undefined, waiting: undefined, resolveWaiting: undefined,
+    controller: undefined, cancelTimer: undefined, permit: undefined, unhookSignal: undefined, snapshot: undefined, record: undefined, durableDone: undefined, waiting: undefined, resolveWaiting: undefined,
     remembered: false, inInbox: false, inFinishedIndex: false,
   }
 }

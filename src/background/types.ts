@@ -22,8 +22,57 @@ export type BackgroundTaskId<T = unknown> = string & { readonly [VALUE]?: T }
  */
 export interface BackgroundEngine {
   readonly clock: Clock
-  start(definition: WorkflowInput, options: { readonly signal?: AbortSignal; readonly inputs?: Readonly<Record<string, unknown>> }): { readonly result: Promise<RunResult> }
+  start(definition: WorkflowInput, options: { readonly signal?: AbortSignal; readonly inputs?: Readonly<Record<string, unknown>>; readonly labels?: Readonly<Record<string, string>> }): { readonly result: Promise<RunResult> }
+  /** The durable side of background work: present when the engine has a run store. */
+  readonly records?: BackgroundRecorder
 }
+
+/**
+ * Keeps background work across restarts: an engine with a run store provides it. Workflows are
+ * durable runs labelled with their conversation; functions and state machines get a record that
+ * says they started and how they ended, so after a crash they come back (a state machine whose
+ * definition is given again restarts) or are reported lost (a function cannot be resumed).
+ */
+export interface BackgroundRecorder {
+  /** Records a function or state machine that starts now. */
+  open(work: BackgroundWorkRecord): BackgroundRecordHandle
+  /** Takes over the unfinished background work of the store's conversations (after a restart). */
+  recover(machineNames: ReadonlySet<string>): Promise<RecoveredWork[]>
+  /** Removes the finished records of a conversation (its durable runs included). */
+  forget(conversationId: string): Promise<void>
+}
+
+/** What a background record says of a function or state machine. */
+export interface BackgroundWorkRecord {
+  readonly kind: 'function' | 'state-machine'
+  readonly name: string
+  readonly conversationId: string
+  readonly taskId: string
+  /** A state machine's name and its initial context (JSON data), to restart it. */
+  readonly machine?: { readonly name: string; readonly context: unknown }
+}
+
+/** An open background record. */
+export interface BackgroundRecordHandle {
+  /** Writes how the work ended; resolves once that is durable (it never rejects). */
+  finish(status: BackgroundFinalStatus): Promise<void>
+}
+
+/** What `ConcurrentExecutor.recover()` took over. */
+export interface RecoverySummary {
+  /** Workflow runs resumed under their conversations. */
+  readonly workflows: number
+  /** State machines restarted (their definitions were given). */
+  readonly stateMachines: number
+  /** Functions (and state machines not given) reported lost: `failed` with `TW_LOST`. */
+  readonly lost: number
+}
+
+/** Background work found unfinished in the store, taken over by this process. */
+export type RecoveredWork =
+  | { readonly kind: 'workflow'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly result: Promise<RunResult>; readonly cancel: (reason: string) => void }
+  | { readonly kind: 'lost'; readonly work: 'function' | 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly record: BackgroundRecordHandle }
+  | { readonly kind: 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly machine: string; readonly context: unknown; readonly record: BackgroundRecordHandle }
 
 /** What a function task receives. */
 export interface BackgroundContext {
@@ -54,6 +103,11 @@ export interface SubmitBase {
   readonly signal?: AbortSignal
   /** Higher starts first when the executor's `maxConcurrent` places are taken. @default 0 */
   readonly priority?: number
+  /**
+   * Whether the task is kept in the engine's run store (when the engine has one), so that after a
+   * restart `background.recover()` brings it back under its conversation. @default true
+   */
+  readonly durable?: boolean
 }
 
 /** Submits a function. */

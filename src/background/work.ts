@@ -38,6 +38,8 @@ export interface WorkSetup {
   readonly clock: Clock
   readonly engine: BackgroundEngine | undefined
   readonly progress: (progress: ToolProgress) => void
+  /** Labels for a workflow's durable run (its conversation and task). */
+  readonly labels?: Readonly<Record<string, string>>
 }
 
 /** The kind of work `run` is. */
@@ -57,11 +59,12 @@ function startWorkflow(options: SubmitWorkflow, setup: WorkSetup): Work {
   if (engine === undefined) {
     throw new TaskweaveError('TW_INVALID_OPTION', `background task "${setup.taskId}" is a workflow, and the executor has no engine: create it with new ConcurrentExecutor({ engine })`, { retryable: false })
   }
-  const handle = engine.start(options.run, { signal: setup.signal, ...(options.inputs !== undefined ? { inputs: options.inputs } : {}) })
+  const handle = engine.start(options.run, { signal: setup.signal, ...(options.inputs !== undefined ? { inputs: options.inputs } : {}), ...(setup.labels !== undefined ? { labels: setup.labels } : {}) })
   return { done: handle.result.then(fromRunResult, (error: unknown) => ({ status: 'failed', error })) }
 }
 
-function fromRunResult(result: RunResult): WorkResult {
+/** How a workflow's run ended, as a background result. */
+export function fromRunResult(result: RunResult): WorkResult {
   if (result.status === 'succeeded') return { status: 'succeeded', value: result }
   if (result.status === 'cancelled') return { status: 'cancelled', value: result, error: new CancelledError(result.reason ?? 'the run was cancelled', { details: { runId: result.runId } }) }
   const failed = result.failed.length > 0 ? `; failed: ${result.failed.join(', ')}` : ''

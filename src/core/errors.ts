@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'TW_LEASE_LOST'
   | 'TW_INTERRUPTED'
   | 'TW_UNCERTAIN'
+  | 'TW_LOST'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {

@@ -24,10 +24,18 @@ export interface DurabilityOptions {
   readonly maxStartsWithoutOutcome?: number
   /** This engine's name in leases. @default host:pid:random */
   readonly owner?: string
+  /**
+   * Resume every unfinished run of the store right after the engine is created (what
+   * `engine.resumeUnfinished()` does), and bring back the conversations' background work (what
+   * `engine.background.recover()` does, without state machines). Progress shows in
+   * `engine.events`; failures go to the logger. @default false
+   */
+  readonly resumeOnStart?: boolean
 }
 
 /** Durability settings with their defaults applied. */
 export interface ResolvedDurability {
+  readonly resumeOnStart: boolean
   readonly leaseTtlMs: number
   readonly maxStartsWithoutOutcome: number
   readonly owner: string
@@ -39,7 +47,7 @@ export function resolveDurability(options: DurabilityOptions = {}): ResolvedDura
   if (!(leaseTtlMs >= 100)) throw new InvalidOptionError('durability.leaseTtlMs', 'a number of ms ≥ 100', leaseTtlMs)
   const maxStarts = options.maxStartsWithoutOutcome ?? 3
   if (!(Number.isInteger(maxStarts) && maxStarts >= 1)) throw new InvalidOptionError('durability.maxStartsWithoutOutcome', 'an integer ≥ 1', maxStarts)
-  return { leaseTtlMs, maxStartsWithoutOutcome: maxStarts, owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` }
+  return { resumeOnStart: options.resumeOnStart === true, leaseTtlMs, maxStartsWithoutOutcome: maxStarts, owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` }
 }
 
 /** The settings of a run that its record keeps: what a resume needs to run it the same way. */

@@ -38,6 +38,7 @@ import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
 import type { RunStore, StoredRun } from '../core/store.js'
 import { Journal } from './journal.js'
+import { backgroundRecorder } from './background-records.js'
 import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
 import { newRunRecord, readStoredRun, resolveDurability } from './durable.js'
@@ -432,6 +433,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const now = clock.wallNow()
     for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
       if ([...active].some((execution) => execution.id === summary.runId)) continue
+      // Background work comes back under its conversation with engine.background.recover().
+      if (summary.labels['conversation'] !== undefined) continue
       // Another live owner's run is left alone (an exclusive store has no other live owner).
       if (!runStore.exclusive && summary.lease !== undefined && summary.lease.owner !== durability.owner && summary.lease.expiresAt > now) continue
       try {
@@ -443,18 +446,27 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return handles
   }
 
-  const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start }, limiter })
+  const records = store !== undefined && journal !== undefined ? backgroundRecorder({ store, journal, clock, logger, durability, resume }) : undefined
+  const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start, ...(records !== undefined ? { records } : {}) }, limiter })
+
+  if (durability.resumeOnStart && store !== undefined) {
+    // After the caller has had the engine (and could subscribe to its events).
+    setImmediate(() => {
+      resumeUnfinished().catch((err: unknown) => logger.error('resuming unfinished runs at start failed', { store: store.location, error: err instanceof Error ? err.message : String(err) }))
+      background.recover().catch((err: unknown) => logger.error('recovering background work at start failed', { store: store.location, error: err instanceof Error ? err.message : String(err) }))
+    })
+  }
 
   const close = (): Promise<EngineCloseReport> => {
     closing ??= (async (): Promise<EngineCloseReport> => {
-      // Background tasks first, so their workflows end cancelled with the executor's reason.
+      // Durable runs are suspended first (those of background work too: they stay resumable);
+      // then background tasks end, so their other workflows end cancelled with the executor's reason.
+      const suspended = [...active].filter((execution) => durableRuns.has(execution))
+      for (const execution of suspended) execution.suspend(`the engine closed; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
       await background.close()
       const runs = [...active]
-      for (const execution of runs) {
-        if (durableRuns.has(execution)) execution.suspend(`the engine closed; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
-        else execution.cancel('the engine is closing')
-      }
-      await Promise.all(runs.map((execution) => execution.result))
+      for (const execution of runs) execution.cancel('the engine is closing')
+      await Promise.all([...suspended, ...runs].map((execution) => execution.result))
       if (journal !== undefined) await journal.releaseAll()
       await env.runner.close()
       const report = await agents?.close({ force: true })

@@ -69,3 +69,22 @@ describe('durable runs', () => {
     await engine1.close()
   })
 })
+
+describe('durability.resumeOnStart', () => {
+  it('resumes unfinished runs when the engine is created', async () => {
+    const store = new MemoryRunStore()
+    const first = tools()
+    first.held.add('b')
+    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const handle = engine1.start(chain(['a', 'b'], 'b'), { runId: 'ros' })
+    await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
+    await new Promise((resolve) => setImmediate(resolve))
+    const second = tools()
+    const engine2 = createEngine({ tools: [second.step], store, builtins: false, durability: { resumeOnStart: true } })
+    const finished = await new Promise<string>((resolve) => engine2.events.on('run:finished', (e) => resolve(`${e.runId}:${e.status}`)))
+    expect(finished).toBe('ros:succeeded')
+    expect([...second.calls.keys()]).toEqual(['b'])
+    await engine2.close()
+    await engine1.close()
+  })
+})

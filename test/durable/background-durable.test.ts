@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine, defineStateMachine, defineTool, DONE, MemoryRunStore } from 'taskweave'
+
+const never = (): Promise<never> => new Promise(() => undefined)
+const ticks = async (n = 10): Promise<void> => {
+  for (let k = 0; k < n; k++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+function toolsWith(hold: { value: boolean }) {
+  const calls: string[] = []
+  const step = defineTool({
+    name: 'step',
+    input: z.object({ id: z.string() }),
+    run: async ({ id }) => {
+      calls.push(id)
+      if (hold.value && id === 'b') await never()
+      return id
+    },
+  })
+  return { step, calls }
+}
+
+const flow = { id: 'bg-flow', tasks: [{ id: 'a', tool: 'step', input: { id: 'a' } }, { id: 'b', tool: 'step', input: { id: 'b' }, dependsOn: ['a'] }] }
+
+describe('background work in a durable engine', () => {
+  it('a workflow under a conversation comes back under it after a restart, finished tasks not run again', async () => {
+    const store = new MemoryRunStore()
+    const first = toolsWith({ value: true })
+    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const id = engine1.background.submit({ conversationId: 'conv-1', name: 'research', run: flow })
+    await ticks()
+    expect(first.calls).toEqual(['a', 'b'])
+    // The process "dies" here. Another engine on the same store takes the conversation's work over.
+    const second = toolsWith({ value: false })
+    const engine2 = createEngine({ tools: [second.step], store, builtins: false })
+    expect(await engine2.background.recover()).toEqual({ workflows: 1, stateMachines: 0, lost: 0 })
+    const outcome = await engine2.background.result(id)
+    expect(outcome).toMatchObject({ taskId: id, conversationId: 'conv-1', kind: 'workflow', status: 'succeeded' })
+    expect(second.calls).toEqual(['b'])
+    expect(engine2.background.list('conv-1').map((task) => task.taskId)).toEqual([id])
+    expect(engine2.background.drainInbox('conv-1').map((o) => o.taskId)).toEqual([id])
+    // A new submit does not reuse the recovered id.
+    expect(engine2.background.submit({ conversationId: 'conv-1', name: 'research', run: () => 1 })).not.toBe(id)
+    await engine2.close()
+    await engine1.close()
+  })
+
+  it('a function that was running is reported lost; one that finished is recorded as finished', async () => {
+    const store = new MemoryRunStore()
+    const engine1 = createEngine({ store, builtins: false })
+    const done = engine1.background.submit({ conversationId: 'conv-2', name: 'quick', run: () => 42 })
+    const lost = engine1.background.submit({ conversationId: 'conv-2', name: 'slow', run: never })
+    expect((await engine1.background.result(done))?.value).toBe(42)
+    await ticks()
+    const kept = await store.list({ labels: { conversation: 'conv-2' } })
+    expect(kept.map((run) => `${run.labels['backgroundName']}:${run.status}`).sort()).toEqual(['quick:succeeded', 'slow:running'])
+    const engine2 = createEngine({ store, builtins: false })
+    expect(await engine2.background.recover()).toEqual({ workflows: 0, stateMachines: 0, lost: 1 })
+    const outcome = await engine2.background.result(lost)
+    expect(outcome).toMatchObject({ status: 'failed', kind: 'function', error: { code: 'TW_LOST' } })
+    expect(outcome?.error?.message).toContain('a function cannot be resumed')
+    await ticks()
+    expect((await store.list({ labels: { conversation: 'conv-2', backgroundName: 'slow' } }))[0]?.status).toBe('failed')
+    await engine2.close()
+    await engine1.close()
+  })
+
+  it('a state machine restarts from its initial context when its definition is given, and is lost otherwise', async () => {
+    const machine = (hang: boolean) =>
+      defineStateMachine({
+        name: 'counter',
+        initial: 'count',
+        context: { n: 0 },
+        states: { count: { run: async ({ context }) => (hang ? never() : { next: 'end', context: { n: context.n + 1 } }) }, end: { run: () => DONE } },
+      })
+    for (const given of [true, false]) {
+      const store = new MemoryRunStore()
+      const engine1 = createEngine({ store, builtins: false })
+      const id = engine1.background.submit({ conversationId: 'conv-3', name: 'fsm', run: machine(true), context: { n: 5 } })
+      await ticks()
+      const engine2 = createEngine({ store, builtins: false })
+      const summary = await engine2.background.recover(given ? { machines: [machine(false)] } : {})
+      expect(summary).toEqual(given ? { workflows: 0, stateMachines: 1, lost: 0 } : { workflows: 0, stateMachines: 0, lost: 1 })
+      const outcome = await engine2.background.result(id)
+      if (given) expect(outcome).toMatchObject({ status: 'succeeded', value: { context: { n: 6 } } })
+      else expect(outcome).toMatchObject({ status: 'failed', error: { code: 'TW_LOST' } })
+      await engine2.close()
+      await engine1.close()
+    }
+  })
+
+  it('endConversation removes the conversation\'s records from the store; other conversations keep theirs', async () => {
+    const store = new MemoryRunStore()
+    const t = toolsWith({ value: false })
+    const engine = createEngine({ tools: [t.step], store, builtins: false })
+    const a = engine.background.submit({ conversationId: 'conv-4', name: 'flow', run: flow })
+    engine.background.submit({ conversationId: 'conv-4', name: 'fn', run: () => 'x' })
+    engine.background.submit({ conversationId: 'conv-4', name: 'hang', run: never })
+    const other = engine.background.submit({ conversationId: 'conv-5', name: 'fn', run: () => 'y' })
+    await engine.background.result(a)
+    await engine.background.result(other)
+    await ticks()
+    expect((await store.list({ labels: { conversation: 'conv-4' } })).length).toBe(3)
+    expect(engine.background.endConversation('conv-4')).toEqual({ cancelled: 1, removed: 3 })
+    await ticks(20)
+    expect(await store.list({ labels: { conversation: 'conv-4' } })).toEqual([])
+    expect((await store.list({ labels: { conversation: 'conv-5' } })).length).toBe(1)
+    await engine.close()
+  })
+
+  it('durable: false keeps a task out of the store', async () => {
+    const store = new MemoryRunStore()
+    const engine = createEngine({ store, builtins: false })
+    await engine.background.result(engine.background.submit({ conversationId: 'conv-6', name: 'fn', run: () => 1, durable: false }))
+    await ticks()
+    expect(await store.list()).toEqual([])
+    await engine.close()
+  })
+})
