@@ -8,6 +8,11 @@ import { hostname } from 'node:os'
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
 import type { NewRun, StoredRun } from '../core/store.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
+import { toMs } from '../core/duration.js'
+import type { Duration } from '../core/duration.js'
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/logger.js'
+import type { RunStore } from '../core/store.js'
 
 /** Durability settings of an engine with a store. */
 export interface DurabilityOptions {
@@ -31,11 +36,18 @@ export interface DurabilityOptions {
    * `engine.events`; failures go to the logger. @default false
    */
   readonly resumeOnStart?: boolean
+  /**
+   * How long finished runs are kept: older ones (and their journals) are pruned when the engine
+   * starts and then, as runs finish, at most once an hour. @default kept until pruned (`taskweave prune`)
+   */
+  readonly retention?: Duration
 }
 
 /** Durability settings with their defaults applied. */
 export interface ResolvedDurability {
   readonly resumeOnStart: boolean
+  /** In ms; undefined keeps finished runs. */
+  readonly retentionMs: number | undefined
   readonly leaseTtlMs: number
   readonly maxStartsWithoutOutcome: number
   readonly owner: string
@@ -47,7 +59,7 @@ export function resolveDurability(options: DurabilityOptions = {}): ResolvedDura
   if (!(leaseTtlMs >= 100)) throw new InvalidOptionError('durability.leaseTtlMs', 'a number of ms ≥ 100', leaseTtlMs)
   const maxStarts = options.maxStartsWithoutOutcome ?? 3
   if (!(Number.isInteger(maxStarts) && maxStarts >= 1)) throw new InvalidOptionError('durability.maxStartsWithoutOutcome', 'an integer ≥ 1', maxStarts)
-  return { resumeOnStart: options.resumeOnStart === true, leaseTtlMs, maxStartsWithoutOutcome: maxStarts, owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` }
+  return { resumeOnStart: options.resumeOnStart === true, retentionMs: options.retention === undefined ? undefined : toMs('durability.retention', options.retention), leaseTtlMs, maxStartsWithoutOutcome: maxStarts, owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` }
 }
 
 /** The settings of a run that its record keeps: what a resume needs to run it the same way. */
@@ -79,5 +91,40 @@ export function readStoredRun(stored: StoredRun): { readonly definition: unknown
     return { definition: JSON.parse(stored.definition) as unknown, inputs: JSON.parse(stored.inputs) as Record<string, unknown>, settings }
   } catch (err) {
     throw new TaskweaveError('TW_STORE', `run "${stored.runId}" in the store cannot be read: ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err })
+  }
+}
+
+/** Prunes finished runs older than the retention: now, then as runs finish, at most once an hour. */
+export class RetentionPruner {
+  readonly #store: RunStore
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #retentionMs: number
+  #last = -Infinity
+  #running = false
+
+  constructor(store: RunStore, clock: Clock, logger: Logger, retentionMs: number) {
+    this.#store = store
+    this.#clock = clock
+    this.#logger = logger
+    this.#retentionMs = retentionMs
+  }
+
+  /** Prunes unless it did within the last hour (or the last retention period, if shorter). */
+  tick(): void {
+    const now = this.#clock.wallNow()
+    if (this.#running || now - this.#last < Math.min(this.#retentionMs, 3_600_000)) return
+    this.#last = now
+    this.#running = true
+    this.#store.prune({ finishedBefore: now - this.#retentionMs }).then(
+      (removed) => {
+        this.#running = false
+        if (removed > 0) this.#logger.info('pruned finished runs past their retention', { store: this.#store.location, removed })
+      },
+      (err: unknown) => {
+        this.#running = false
+        this.#logger.warn('pruning finished runs failed', { store: this.#store.location, error: err instanceof Error ? err.message : String(err) })
+      },
+    )
   }
 }

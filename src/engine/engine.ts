@@ -41,7 +41,7 @@ import { Journal } from './journal.js'
 import { backgroundRecorder } from './background-records.js'
 import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
-import { newRunRecord, readStoredRun, resolveDurability } from './durable.js'
+import { newRunRecord, readStoredRun, resolveDurability, RetentionPruner } from './durable.js'
 import type { DurabilityOptions } from './durable.js'
 import { AgentSessionPool, createAgentTool } from '../agents/index.js'
 import { ConcurrentExecutor } from '../background/index.js'
@@ -270,6 +270,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const durability = resolveDurability(options.durability)
   const journal = store === undefined ? undefined : new Journal({ store, clock, logger, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs })
   const durableRuns = new WeakSet<RunExecution>()
+  const pruner = store !== undefined && durability.retentionMs !== undefined ? new RetentionPruner(store, clock, logger, durability.retentionMs) : undefined
+  pruner?.tick()
   const active = new Set<RunExecution>()
   let closing: Promise<EngineCloseReport> | undefined
 
@@ -321,7 +323,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
       runEvents,
     )
     active.add(execution)
-    void execution.result.then(() => active.delete(execution))
+    void execution.result.then(() => {
+      active.delete(execution)
+      if (durableRuns.has(execution)) pruner?.tick()
+    })
     const durable = runOptions.durable ?? journal !== undefined
     if (durable && journal !== undefined && store !== undefined) {
       durableRuns.add(execution)

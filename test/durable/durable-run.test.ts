@@ -88,3 +88,26 @@ describe('durability.resumeOnStart', () => {
     await engine1.close()
   })
 })
+
+describe('durability.retention', () => {
+  it('prunes finished runs older than the retention when the engine starts, and keeps the rest', async () => {
+    const { ManualClock } = await import('taskweave/testing')
+    const day = 86_400_000
+    const store = new MemoryRunStore()
+    const clock = new ManualClock(0, 1_000 * day)
+    const t = tools()
+    const engine1 = createEngine({ tools: [t.step], store, builtins: false, clock })
+    await engine1.run(chain(['a']), { runId: 'old' })
+    clock.setWallTime(1_006 * day)
+    await engine1.run(chain(['a']), { runId: 'recent' })
+    const unfinished = engine1.start(chain(['a', 'b'], 'b'), { runId: 'unfinished' })
+    t.held.add('b')
+    await new Promise<void>((resolve) => unfinished.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
+    clock.setWallTime(1_008 * day)
+    const engine2 = createEngine({ tools: [t.step], store, builtins: false, clock, durability: { retention: '7d' } })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect((await store.list()).map((run) => run.runId).sort()).toEqual(['recent', 'unfinished'])
+    await engine2.close()
+    await engine1.close()
+  })
+})
