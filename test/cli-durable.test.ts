@@ -114,3 +114,33 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect(bad.stderr).toContain('--store (or TASKWEAVE_STORE) must be memory, sqlite:PATH or postgres://')
   })
 })
+
+describe('taskweave with a store it cannot use', () => {
+  it('a corrupt SQLite file, a file held by another process and an unreachable PostgreSQL: one clear line, exit 3, the file untouched', async () => {
+    const bad = join(project, 'corrupt.db')
+    const garbage = 'this is not a database '.repeat(100)
+    writeFileSync(bad, garbage)
+    const corrupt = await bin(['runs', '--store', `sqlite:${bad}`], { cwd: project })
+    expect(corrupt.code).toBe(3)
+    expect(corrupt.stderr).toContain(bad)
+    expect(corrupt.stderr).toContain('restore from a backup; do not delete it')
+    expect(corrupt.stderr).not.toMatch(/\n\s+at /)
+    expect(readFileSync(bad, 'utf8')).toBe(garbage)
+
+    const unreachable = await bin(['runs', '--store', 'postgres://postgres@127.0.0.1:1/none'], { cwd: project })
+    expect(unreachable.code).toBe(3)
+    expect(unreachable.stderr).toContain('postgres://postgres@127.0.0.1:1/none')
+
+    // A run holds the file while it waits; a second command on the same file is refused at once.
+    const held = join(project, 'held.db')
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    const child = spawnBin(['run', 'flow.yaml', '--run-id', 'r-held'], { cwd: project, env: { LEDGER: ledger, TASKWEAVE_STORE: `sqlite:${held}`, HANG_AT: 'a' } })
+    child.stdin.end()
+    await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => void (chunk.toString().includes('hanging at a') && resolve())))
+    const second = await bin(['runs', '--store', `sqlite:${held}`], { cwd: project })
+    expect(second.code).toBe(3)
+    expect(second.stderr).toContain(held)
+    child.kill('SIGKILL')
+    await collect(child, 10_000)
+  }, 60_000)
+})

@@ -40,7 +40,7 @@ Runs are durable: they are kept in --store (memory, sqlite:PATH or postgres://â€
 TASKWEAVE_STORE, else sqlite:.taskweave/runs.db), so a run stopped by Ctrl-C or a crash goes on
 with "taskweave resume <runId>" without running its finished tasks again.
 
-Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input.`
+Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used.`
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
@@ -167,6 +167,11 @@ function reportError(err: unknown, io: CliIo): number {
   if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION')) {
     io.stderr(`error: ${safe(err.message)}`)
     return EXIT.invalid
+  }
+  if (TaskweaveError.is(err) && err.code.startsWith('TW_STORE')) {
+    // The message names the file or URL and what to do; a stack would only hide it.
+    io.stderr(`error: ${safe(err.message)}`)
+    return EXIT.store
   }
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
     io.stderr(`error: ${safe(err.message)}\n\n${USAGE}`)
