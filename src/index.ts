@@ -29,7 +29,7 @@ export { MemoryRunStore } from './stores/memory.js'
 export type { JournalEntry, Lease, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
 export type { DurabilityOptions } from './engine/durable.js'
 export type { Engine, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
-export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run.js'
+export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run-types.js'
 export type { AttemptRecord, RunResult, TaskReport } from './core/report.js'
 export type { RunStatus, TaskStatus } from './core/status.js'
 

@@ -19,14 +19,13 @@ import type { Clock } from '../core/clock.js'
 import { CancelledError, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
-import type { ToolRegistry } from '../core/registry.js'
 import type { ToolPermit, ToolProgress } from '../core/tool.js'
 import type { EventEmitter } from '../observe/emitter.js'
 import type { EventMap, EventName } from '../observe/events.js'
 import { ReadyQueue } from '../scheduler/ready-queue.js'
 import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retry.js'
-import type { SlotPool, SlotWaiter } from '../scheduler/slots.js'
-import type { KeyedLimiter, PermitHolder } from '../scheduler/keyed-limiter.js'
+import type { SlotWaiter } from '../scheduler/slots.js'
+import type { PermitHolder } from '../scheduler/keyed-limiter.js'
 import { itemShape, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { criticalPathRanks, taskCosts } from '../workflow/dag.js'
@@ -44,68 +43,22 @@ import { canonicalJson } from '../core/canonical-json.js'
 import type { AttemptRecord } from './report.js'
 import { plainTaskSpec } from './plain-spec.js'
 import type { RunResult } from './report.js'
+import { RunAttempt } from './run-attempt.js'
+import type { AttemptHost } from './run-attempt.js'
+import { DurableQueue } from './durable-queue.js'
+import type { AfterDurable, PreparedTask } from './durable-queue.js'
+import type { RunControl, RunEnvironment, RunSettings, TaskCompletion } from './run-types.js'
+export type { RunControl, RunEnvironment, RunSettings, TaskCompleteHandler, TaskCompletion } from './run-types.js'
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
 import { attemptIdOf } from '../core/attempt.js'
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
-import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
-import type { ToolStats } from './tool-stats.js'
-
-/** What a completion handler receives. */
-export interface TaskCompletion {
-  readonly runId: string
-  readonly taskId: string
-  readonly status: TaskStatus
-  readonly output: unknown
-  readonly error?: SerializedError
-}
-
-/** Lets a completion handler grow the running workflow. */
-export interface RunControl {
-  readonly runId: string
-  /** Adds a task; throws `TW_VALIDATION` naming the problem (unknown tool, unknown dependency…). */
-  addTask(task: TaskSpec): void
-}
-
-/** Called when a task reaches a final state; may add tasks. */
-export type TaskCompleteHandler = (completion: TaskCompletion, run: RunControl) => void | Promise<void>
-
-/** Settings of one run, resolved by the engine. */
-export interface RunSettings {
-  readonly runId?: string
-  readonly inputs: Readonly<Record<string, unknown>>
-  readonly concurrency: number
-  readonly failFast: boolean
-  readonly signal?: AbortSignal
-  readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
-  /** Whether group caps count across the engine's runs (default) or within this run only. */
-  readonly groupScope?: 'engine' | 'run'
-}
-
-/** What a run borrows from its engine. */
-export interface RunEnvironment {
-  readonly clock: Clock
-  readonly random: () => number
-  readonly logger: Logger
-  readonly registry: ToolRegistry
-  readonly slots: SlotPool
-  /** Runs the attempts the run dispatches (the local runner, unless the engine was given another). */
-  readonly runner: AttemptRunner
-  /** Engine-wide keyed permits (concurrency groups, and later rate keys and sessions). */
-  readonly limiter: KeyedLimiter
-  /** Group caps set on the engine; they override what a workflow declares for the same group. */
-  readonly groupLimits?: Readonly<Record<string, number>> | undefined
-  readonly events: EventEmitter
-  readonly toolStats: ToolStats
-  readonly maxOutputBytes: number
-  readonly maxForEachItems: number
-}
 
 /** Executes one run. Create through the engine. */
-export class RunExecution implements SlotWaiter, PermitHolder {
+export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
   readonly id: string
   readonly result: Promise<RunResult>
   readonly #workflow: CompiledWorkflow
@@ -169,9 +122,8 @@ export class RunExecution implements SlotWaiter, PermitHolder {
   #journalLost = false
   /** Set while a stop read from the journal is applied (it is not written again). */
   #stopFromJournal = false
-  /** Work waiting for its journal entry to be durable, in seq order (from #afterDurableHead). */
-  #afterDurable: AfterDurable[] = []
-  #afterDurableHead = 0
+  /** Work waiting for its journal entry to be durable. */
+  readonly #afterDurable = new DurableQueue()
   /** Task-level `idempotent` settings (they override the tool's). */
   readonly #idempotent = new Map<string, boolean>()
   /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
@@ -345,19 +297,12 @@ export class RunExecution implements SlotWaiter, PermitHolder {
 
   #onDurable(seq: number): void {
     this.#eventTime = -1
-    const list = this.#afterDurable
-    while (this.#afterDurableHead < list.length && (list[this.#afterDurableHead] as AfterDurable).seq <= seq) {
-      const item = list[this.#afterDurableHead] as AfterDurable
-      this.#afterDurableHead++
-      this.#applyDurable(item)
-    }
-    if (this.#afterDurableHead === list.length) {
-      this.#afterDurable = []
-      this.#afterDurableHead = 0
-    }
+    this.#afterDurable.takeUpTo(seq, this.#applyDurableItem)
     this.#pump()
     this.#maybeFinish()
   }
+
+  readonly #applyDurableItem = (item: AfterDurable): void => this.#applyDurable(item)
 
   /** What an outcome sets off, once its journal entry is durable. */
   #applyDurable(item: AfterDurable): void {
@@ -385,10 +330,7 @@ export class RunExecution implements SlotWaiter, PermitHolder {
     this.#journalLost = true
     this.#eventTime = -1
     this.#stop('failed', `the run store stopped this run: ${reason}`)
-    const list = this.#afterDurable
-    this.#afterDurable = []
-    for (let k = this.#afterDurableHead; k < list.length; k++) this.#applyDurable(list[k] as AfterDurable)
-    this.#afterDurableHead = 0
+    this.#afterDurable.drain(this.#applyDurableItem)
     this.#pump()
     this.#maybeFinish()
   }
@@ -1396,91 +1338,11 @@ export class RunExecution implements SlotWaiter, PermitHolder {
   }
 }
 
-/**
- * One attempt, as the runner sees it: the plain-data request (its public fields) and the sink it
- * reports to (its methods), in one object per attempt. The sink carries the task index and the
- * attempt's token, so a report from an attempt that is no longer current changes nothing.
- */
-class RunAttempt implements AttemptRequest, AttemptSink {
-  // The request: public fields, plain data (what JSON.stringify or structuredClone of this object
-  // carries). The sink's state is private, so it never travels with the request.
-  readonly runId: string
-  readonly taskId: string
-  readonly attempt: number
-  readonly attemptId: string
-  readonly idempotencyKey: string
-  readonly tool: string
-  readonly input: unknown
-  readonly inputChecked = true
-  readonly timeoutMs: number | undefined
-  readonly priority: number
-  readonly #run: RunExecution
-  readonly #index: number
-  readonly #token: number
-  /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
-  #added: TaskSpec[] | undefined
-
-  constructor(run: RunExecution, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown) {
-    this.runId = run.id
-    this.taskId = taskId
-    this.attempt = attempt
-    this.attemptId = attemptIdOf(run.id, taskId, attempt, run.epoch)
-    this.idempotencyKey = `${run.id}/${taskId}`
-    this.tool = shape.toolName
-    this.input = input
-    this.timeoutMs = shape.timeoutMs
-    this.priority = shape.priority
-    this.#run = run
-    this.#index = index
-    this.#token = token
-  }
-
-  progress(progress: ToolProgress): void {
-    this.#run.progress(this.#index, this.#token, progress)
-  }
-
-  addTask(spec: TaskSpec): TaskSpec {
-    const plain = this.#run.validateAddedTask(spec, this.#added ?? [], this.#index, this.#token)
-    ;(this.#added ??= []).push(plain)
-    return plain
-  }
-
-  succeeded(output: unknown): void {
-    this.#run.attemptSucceeded(this.#index, this.#token, output, this.#added)
-  }
-
-  failed(error: unknown): void {
-    this.#run.attemptFailed(this.#index, this.#token, error)
-  }
-
-  isCurrent(): boolean {
-    return this.#run.isCurrentAttempt(this.#index, this.#token)
-  }
-
-  endReason(): unknown {
-    return this.#run.endReasonOf(this.#index, this.#token)
-  }
-}
-
-/** Work that waits for the journal entry `seq` to be durable. */
-type AfterDurable =
-  | { readonly seq: number; readonly kind: 'ok'; readonly index: number; readonly spawned: readonly PreparedTask[] | undefined }
-  | { readonly seq: number; readonly kind: 'fail'; readonly index: number }
-  | { readonly seq: number; readonly kind: 'start'; readonly request: RunAttempt }
-  | { readonly seq: number; readonly kind: 'finish'; readonly result: RunResult }
-
 /** Counts without the zeros, for the `finish` entry. */
 function nonZero(counts: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {}
   for (const [key, n] of Object.entries(counts)) if (n > 0) out[key] = n
   return out
-}
-
-/** A task added by a tool, checked and waiting for its attempt to be recorded. */
-interface PreparedTask {
-  readonly spec: TaskSpec
-  /** Its place among the tasks the attempt added. */
-  readonly position: number
 }
 
 /** The text of an abort reason, without trusting it (a getter may throw). */

@@ -37,7 +37,14 @@ function runChild(args: string[], options: { env?: Record<string, string>; killA
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs)
+    // A random kill is timed from the child's "ready" (its run started), not from the spawn.
+    let killer: NodeJS.Timeout | undefined
+    const armKiller = (): void => {
+      if (options.killAfterMs !== undefined && killer === undefined) killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs)
+    }
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) armKiller()
+    })
     const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
@@ -128,7 +135,7 @@ describe('crash tests (SIGKILL, SQLite store)', () => {
       const ledger = join(dir, `${runId}.ledger`)
       const args = [db, ledger, runId, '40', '50']
       for (;;) {
-        const exit = await runChild(args, { killAfterMs: 120 + Math.floor(random() * 400) })
+        const exit = await runChild(args, { killAfterMs: Math.floor(random() * 250) })
         if (exit.signal === 'SIGKILL') kills++
         else if (exit.code === 0) break
         else throw new Error(`the child failed (exit ${exit.code}): ${exit.stderr}`)

@@ -1,0 +1,57 @@
+/**
+ * What a durable run does once a journal entry is durable: the consequences of an outcome (its
+ * dependents, its handler, the tasks its tool added), the start of a task that must not run
+ * twice, the end of the run. Kept in `seq` order, taken from the front as commits come back.
+ * @module
+ */
+import type { RunResult } from './report.js'
+import type { RunAttempt } from './run-attempt.js'
+import type { TaskSpec } from '../workflow/types.js'
+
+/** A task added by a tool, checked and waiting for its attempt to be recorded. */
+export interface PreparedTask {
+  readonly spec: TaskSpec
+  /** Its place among the tasks the attempt added. */
+  readonly position: number
+}
+
+/** Work that waits for the journal entry `seq` to be durable. */
+export type AfterDurable =
+  | { readonly seq: number; readonly kind: 'ok'; readonly index: number; readonly spawned: readonly PreparedTask[] | undefined }
+  | { readonly seq: number; readonly kind: 'fail'; readonly index: number }
+  | { readonly seq: number; readonly kind: 'start'; readonly request: RunAttempt }
+  | { readonly seq: number; readonly kind: 'finish'; readonly result: RunResult }
+
+/** Work waiting for durability, in seq order. */
+export class DurableQueue {
+  #items: AfterDurable[] = []
+  #head = 0
+
+  /** Queues `item` (its seq is after every item queued before). */
+  push(item: AfterDurable): void {
+    this.#items.push(item)
+  }
+
+  /** Calls `apply` for each item with a seq up to `seq`, in order; items queued meanwhile wait for their own commit. */
+  takeUpTo(seq: number, apply: (item: AfterDurable) => void): void {
+    const items = this.#items
+    while (this.#head < items.length && (items[this.#head] as AfterDurable).seq <= seq) {
+      const item = items[this.#head] as AfterDurable
+      this.#head++
+      apply(item)
+    }
+    if (this.#head === items.length) {
+      this.#items = []
+      this.#head = 0
+    }
+  }
+
+  /** Calls `apply` for every item left (the journal gave up: nothing more will be durable). */
+  drain(apply: (item: AfterDurable) => void): void {
+    const items = this.#items
+    const head = this.#head
+    this.#items = []
+    this.#head = 0
+    for (let k = head; k < items.length; k++) apply(items[k] as AfterDurable)
+  }
+}

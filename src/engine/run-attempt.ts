@@ -1,0 +1,90 @@
+/**
+ * One attempt of one task as a runner sees it (see `core/attempt.ts`): the plain-data request and
+ * the sink it reports to. The run that dispatched it is seen only through {@link AttemptHost}.
+ * @module
+ */
+import { attemptIdOf } from '../core/attempt.js'
+import type { AttemptRequest, AttemptSink } from '../core/attempt.js'
+import type { ToolProgress } from '../core/tool.js'
+import type { TaskShape } from '../workflow/compile.js'
+import type { TaskSpec } from '../workflow/types.js'
+
+/** What an attempt needs of the run that dispatched it (`RunExecution` is one). */
+export interface AttemptHost {
+  readonly id: string
+  /** The lease epoch of a durable run (1 otherwise): it goes into attempt ids after a resume. */
+  readonly epoch: number
+  progress(i: number, token: number, progress: ToolProgress): void
+  validateAddedTask(spec: TaskSpec, earlier: readonly TaskSpec[], by: number, token: number): TaskSpec
+  attemptSucceeded(i: number, token: number, value: unknown, added: readonly TaskSpec[] | undefined): void
+  attemptFailed(i: number, token: number, err: unknown): void
+  isCurrentAttempt(i: number, token: number): boolean
+  endReasonOf(i: number, token: number): unknown
+}
+
+/**
+ * One attempt, as the runner sees it: the plain-data request (its public fields) and the sink it
+ * reports to (its methods), in one object per attempt. The sink carries the task index and the
+ * attempt's token, so a report from an attempt that is no longer current changes nothing.
+ */
+export class RunAttempt implements AttemptRequest, AttemptSink {
+  // The request: public fields, plain data (what JSON.stringify or structuredClone of this object
+  // carries). The sink's state is private, so it never travels with the request.
+  readonly runId: string
+  readonly taskId: string
+  readonly attempt: number
+  readonly attemptId: string
+  readonly idempotencyKey: string
+  readonly tool: string
+  readonly input: unknown
+  readonly inputChecked = true
+  readonly timeoutMs: number | undefined
+  readonly priority: number
+  readonly #run: AttemptHost
+  readonly #index: number
+  readonly #token: number
+  /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
+  #added: TaskSpec[] | undefined
+
+  constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown) {
+    this.runId = run.id
+    this.taskId = taskId
+    this.attempt = attempt
+    this.attemptId = attemptIdOf(run.id, taskId, attempt, run.epoch)
+    this.idempotencyKey = `${run.id}/${taskId}`
+    this.tool = shape.toolName
+    this.input = input
+    this.timeoutMs = shape.timeoutMs
+    this.priority = shape.priority
+    this.#run = run
+    this.#index = index
+    this.#token = token
+  }
+
+  progress(progress: ToolProgress): void {
+    this.#run.progress(this.#index, this.#token, progress)
+  }
+
+  addTask(spec: TaskSpec): TaskSpec {
+    const plain = this.#run.validateAddedTask(spec, this.#added ?? [], this.#index, this.#token)
+    ;(this.#added ??= []).push(plain)
+    return plain
+  }
+
+  succeeded(output: unknown): void {
+    this.#run.attemptSucceeded(this.#index, this.#token, output, this.#added)
+  }
+
+  failed(error: unknown): void {
+    this.#run.attemptFailed(this.#index, this.#token, error)
+  }
+
+  isCurrent(): boolean {
+    return this.#run.isCurrentAttempt(this.#index, this.#token)
+  }
+
+  endReason(): unknown {
+    return this.#run.endReasonOf(this.#index, this.#token)
+  }
+}
+
