@@ -141,7 +141,10 @@ describe("the agent pool's places in the engine's limiter", () => {
     const low = pool.execute('worker', 's2', { name: 'low' }, { priority: 1 })
     const high = pool.execute('worker', 's3', { name: 'high' }, { priority: 9 })
     await new Promise((resolve) => setImmediate(resolve))
-    expect(engine.stats().keys).toEqual([expect.objectContaining({ key: expect.stringMatching(/^agents:/), inUse: 1, waiting: 2 })])
+    const keys = engine.stats().keys
+    expect(keys.filter((k) => k.key.startsWith('agents:'))).toEqual([expect.objectContaining({ inUse: 1, waiting: 2 })])
+    // Each execution holds its session's turn, a permit of the same limiter.
+    expect(keys.filter((k) => k.key.startsWith('session:')).map((k) => k.key).sort()).toEqual(['session:worker#s1', 'session:worker#s2', 'session:worker#s3'])
     for (const name of ['first', 'high', 'low']) {
       gates.get(name)?.()
       await new Promise((resolve) => setImmediate(resolve))

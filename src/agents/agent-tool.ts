@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { defineTool } from '../core/tool.js'
 import type { AnyTool } from '../core/tool.js'
 import { unknownAgentError } from './errors.js'
-import { EXECUTE_PARSED } from './session-pool.js'
+import { EXECUTE_PARSED, sessionPermitKey } from './session-pool.js'
 import type { AgentSessionPool } from './session-pool.js'
 
 /** Options of {@link createAgentTool}. */
@@ -53,8 +53,9 @@ export function createAgentTool(pool: AgentSessionPool, agentName: string, optio
     // One execution per session at a time is decided by the engine before the task takes a slot,
     // so a task waiting for its session's turn holds none and its timeout does not run.
     // An agent marked concurrentSafe takes no such turn: its session's executions may overlap.
-    ...(agent.concurrentSafe === true ? {} : { permit: { key: (task: { session?: string | undefined }, call: { readonly runId: string }) => `session:${agent.name}#${task.session ?? call.runId}`, limit: 1 } }),
-    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }),
+    ...(agent.concurrentSafe === true ? {} : { permit: { key: (task: { session?: string | undefined }, call: { readonly runId: string }) => sessionPermitKey(agent.name, task.session ?? call.runId), limit: 1 } }),
+    // The engine admitted the task with the session's permit: the pool must not wait for it again.
+    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }, agent.concurrentSafe !== true),
   })
 }
 

@@ -136,11 +136,14 @@ export class AgentSessionPool implements AsyncDisposable {
     }
   }
 
-  /** {@link execute} for input already parsed by the agent's schema. Not public API. */
-  [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions): Promise<unknown> {
+  /**
+   * {@link execute} for input already parsed by the agent's schema. Not public API. `turnHeld`:
+   * the caller already holds the session's turn (an engine task took its `session:` permit).
+   */
+  [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions, turnHeld = false): Promise<unknown> {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
     const signal = anySignal([this.#force.signal, options.signal])
-    const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)))
+    const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)), turnHeld)
     return untilAborted(run, signal)
   }
 
@@ -242,16 +245,17 @@ export class AgentSessionPool implements AsyncDisposable {
   }
 
   /** The three waits, the instance, the body, and the bookkeeping (see the module header). */
-  async #run(agent: AnyAgent, sessionId: string, signal: AbortSignal, priority: number, body: Body): Promise<unknown> {
+  async #run(agent: AnyAgent, sessionId: string, signal: AbortSignal, priority: number, body: Body, turnHeld = false): Promise<unknown> {
     const counters = this.#countersOf(agent)
-    // Everything up to turn.acquire() is synchronous: the call order is the session's queue order.
+    // Everything up to the turn's acquire is synchronous: the call order is the session's queue order.
     const session = this.#table.enter(agent, sessionId)
+    const turn = this.#turnOf(session, agent, sessionId, turnHeld)
     this.#work++
     this.#pending++
     let startedAt: number | undefined
     let failed = false
     try {
-      await session.turn.acquire(signal)
+      await turn.acquire(signal, priority)
       try {
         await this.#table.reserve(session, signal)
         await this.#workers.acquire(signal, priority)
@@ -268,7 +272,7 @@ export class AgentSessionPool implements AsyncDisposable {
           this.#workers.release()
         }
       } finally {
-        session.turn.release()
+        turn.release()
       }
     } catch (err) {
       failed = true
@@ -284,6 +288,22 @@ export class AgentSessionPool implements AsyncDisposable {
       this.#work--
       this.#afterExecution(session)
     }
+  }
+
+  /**
+   * The session's turn: with a keyed limiter (an engine's pool), the same `session:<agent>#<id>`
+   * permit the engine's agent tasks take, so direct executions and workflow tasks of one session
+   * queue together; otherwise a gate of the session's own. No wait at all when the caller already
+   * holds it.
+   */
+  #turnOf(session: Session, agent: AnyAgent, sessionId: string, turnHeld: boolean): WorkerPlaces {
+    const limiter = this.#options.limiter
+    if (turnHeld || limiter === undefined || agent.concurrentSafe === true) {
+      if (turnHeld) return NO_WAIT
+      return { acquire: (signal) => session.turn.acquire(signal), release: () => session.turn.release() }
+    }
+    const key = sessionPermitKey(agent.name, sessionId)
+    return { acquire: (signal, priority) => limiter.acquire(key, 1, { signal, priority }), release: () => limiter.release(key) }
   }
 
   /** The session's instance, created by the first execution that needs it. */
@@ -374,6 +394,14 @@ export class AgentSessionPool implements AsyncDisposable {
 interface WorkerPlaces {
   acquire(signal: AbortSignal, priority: number): Promise<void>
   release(): void
+}
+
+/** A turn the caller already holds. */
+const NO_WAIT: WorkerPlaces = { acquire: () => Promise.resolve(), release: () => undefined }
+
+/** The keyed-limiter key of an agent session's turn (what the agent tool's permit takes too). */
+export function sessionPermitKey(agentName: string, sessionId: string): string {
+  return `session:${agentName}#${sessionId}`
 }
 
 /** Distinguishes the keys of several pools sharing one limiter. */
