@@ -36,10 +36,23 @@ export interface Sample {
   readonly info?: Readonly<Record<string, unknown>>
 }
 
+/** A prepared contender with a lighter warm-up and/or a last step after the timed runs. */
+export interface Prepared {
+  readonly run: Repetition
+  /** An untimed run (the warm-up and settle runs). @default `run` */
+  readonly warmup?: () => Promise<unknown>
+  /**
+   * Called once after the timed runs, before the result is printed: closes what the contender
+   * opened (a store, a pool, a temp dir, a database) and may return figures that only exist once it
+   * is closed (a file's size), which are added to the result's `info`.
+   */
+  readonly finish?: () => Promise<Readonly<Record<string, unknown>> | undefined>
+}
+
 /** How a contender is measured inside its child. */
 export interface ContenderSpec {
-  /** Imports and prepares the contender; returns one repetition (or it and a lighter warm-up). Not timed. */
-  readonly setup: () => Promise<Repetition | { readonly run: Repetition; readonly warmup: () => Promise<unknown> }>
+  /** Imports and prepares the contender; returns one repetition (or a {@link Prepared}). Not timed. */
+  readonly setup: () => Promise<Repetition | Prepared>
   /** Measured repetitions; the median is reported. @default 3 */
   readonly reps?: number
   /** Untimed runs before the measured ones (JIT warm-up). @default 1 */
@@ -175,6 +188,8 @@ export interface ColdWarm {
   readonly coldChildren: readonly ContenderResult[]
   /** Pooled over the warm children, as {@link measureRounds}. */
   readonly warm: ContenderResult
+  /** Each warm child's own result (for figures the pool does not merge, such as per-run lists in `info`). */
+  readonly warmChildren: readonly ContenderResult[]
 }
 
 /**
@@ -193,7 +208,8 @@ export async function measureColdWarm(moduleUrl: string, names: readonly string[
   const out: Record<string, ColdWarm> = {}
   for (const name of names) {
     const coldChildren = cold.get(name) ?? []
-    out[name] = { cold: pool(coldChildren), coldChildren, warm: pool(warm.get(name) ?? []) }
+    const warmChildren = warm.get(name) ?? []
+    out[name] = { cold: pool(coldChildren), coldChildren, warm: pool(warmChildren), warmChildren }
   }
   return out
 }
@@ -223,7 +239,7 @@ export async function childMain(contenders: Readonly<Record<string, ContenderSpe
   if (spec === undefined) throw new Error(`unknown contender "${name}"; expected one of ${Object.keys(contenders).join(', ')}`)
   const prepared = await spec.setup()
   const once = typeof prepared === 'function' ? prepared : prepared.run
-  const warmup = typeof prepared === 'function' ? prepared : prepared.warmup
+  const warmup = typeof prepared === 'function' ? prepared : (prepared.warmup ?? prepared.run)
   // No collection here: a cold run starts as a freshly started process would, imports' garbage and all.
   const baseRssKiB = Math.round(process.memoryUsage().rss / 1024)
   const isCold = process.env['BENCH_COLD'] === '1'
@@ -245,6 +261,7 @@ export async function childMain(contenders: Readonly<Record<string, ContenderSpe
   }
   const medianMs = median(samples.map((s) => s.ms))
   const mid = samples.find((s) => s.ms === medianMs) ?? (samples[0] as Sample)
+  const finished = typeof prepared === 'function' ? undefined : await prepared.finish?.()
   const result: ContenderResult = {
     contender: name,
     samplesMs: samples.map((s) => round(s.ms, 2)),
@@ -253,7 +270,7 @@ export async function childMain(contenders: Readonly<Record<string, ContenderSpe
     tasksPerSec: Math.round((mid.tasks / medianMs) * 1000),
     maxRssKiB: process.resourceUsage().maxRSS,
     baseRssKiB,
-    info: mid.info ?? {},
+    info: { ...mid.info, ...finished },
     cpuMs,
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
