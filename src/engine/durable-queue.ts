@@ -1,7 +1,7 @@
 /**
  * What a durable run does once a journal entry is durable: the consequences of an outcome (its
  * dependents, its handler, the tasks its tool added), the start of a task that must not run
- * twice, the end of the run. Kept in `seq` order, taken from the front as commits come back.
+ * twice, the end of the run. Kept in ticket order, taken from the front as commits come back.
  * @module
  */
 import type { RunResult } from './report.js'
@@ -15,27 +15,27 @@ export interface PreparedTask {
   readonly position: number
 }
 
-/** Work that waits for the journal entry `seq` to be durable. */
+/** Work that waits for the journal entry with this ticket to be durable. */
 export type AfterDurable =
-  | { readonly seq: number; readonly kind: 'ok'; readonly index: number; readonly spawned: readonly PreparedTask[] | undefined }
-  | { readonly seq: number; readonly kind: 'fail'; readonly index: number }
-  | { readonly seq: number; readonly kind: 'start'; readonly request: RunAttempt }
-  | { readonly seq: number; readonly kind: 'finish'; readonly result: RunResult }
+  | { readonly ticket: number; readonly kind: 'ok'; readonly index: number; readonly spawned: readonly PreparedTask[] | undefined }
+  | { readonly ticket: number; readonly kind: 'fail'; readonly index: number }
+  | { readonly ticket: number; readonly kind: 'start'; readonly request: RunAttempt }
+  | { readonly ticket: number; readonly kind: 'finish'; readonly result: RunResult }
 
-/** Work waiting for durability, in seq order. */
+/** Work waiting for durability, in ticket order. */
 export class DurableQueue {
   #items: AfterDurable[] = []
   #head = 0
 
-  /** Queues `item` (its seq is after every item queued before). */
+  /** Queues `item` (its ticket is after every item queued before). */
   push(item: AfterDurable): void {
     this.#items.push(item)
   }
 
-  /** Calls `apply` for each item with a seq up to `seq`, in order; items queued meanwhile wait for their own commit. */
-  takeUpTo(seq: number, apply: (item: AfterDurable) => void): void {
+  /** Calls `apply` for each item with a ticket up to `ticket`, in order; items queued meanwhile wait for their own commit. */
+  takeUpTo(ticket: number, apply: (item: AfterDurable) => void): void {
     const items = this.#items
-    while (this.#head < items.length && (items[this.#head] as AfterDurable).seq <= seq) {
+    while (this.#head < items.length && (items[this.#head] as AfterDurable).ticket <= ticket) {
       const item = items[this.#head] as AfterDurable
       this.#head++
       apply(item)

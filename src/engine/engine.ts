@@ -339,7 +339,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       store.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
         (lease) => {
           crashPoint('run.afterCreate')
-          execution.attachJournal(journal, lease, undefined, durability.maxStartsWithoutOutcome)
+          execution.attachJournal(journal, lease, undefined, durability.maxStartsWithoutOutcome, record.definition)
           execution.start()
         },
         (err: unknown) => execution.refuse(`the run store (${store.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
@@ -379,15 +379,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
     for (const execution of active) {
       if (execution.id === runId) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
     }
-    const before = await runStore.load(runId)
-    if (before === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store (${runStore.location})`, { retryable: false, details: { runId } })
-    if (before.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has finished (${before.status}): there is nothing to resume`, { retryable: false, details: { runId, status: before.status } })
     // The lease first: once the epoch has moved on, no earlier owner can append, so the journal
-    // read next is complete.
+    // read next is complete. (The whole run is read once, after: a journal can be large.)
     const lease = await runStore.acquire(runId, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow(), takeOver: runStore.exclusive })
     if (lease === undefined) {
-      const held = before.lease
-      throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is owned by ${held?.owner ?? 'another process'}${held ? ` until ${new Date(held.expiresAt).toISOString()}` : ''}: resume it once that lease has expired`, { retryable: true, details: { runId } })
+      const held = await runStore.load(runId)
+      if (held !== undefined && held.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has finished (${held.status}): there is nothing to resume`, { retryable: false, details: { runId, status: held.status } })
+      const owner = held?.lease
+      throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is owned by ${owner?.owner ?? 'another process'}${owner ? ` until ${new Date(owner.expiresAt).toISOString()}` : ''}: resume it once that lease has expired`, { retryable: true, details: { runId } })
     }
     crashPoint('resume.afterAcquire')
     let stored: StoredRun | undefined
@@ -422,8 +421,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       },
       runEvents,
     )
-    if (compiled.hash !== stored.workflowHash) logger.warn('the resumed run\'s definition hashes differently than when it started', { runId, stored: stored.workflowHash, now: compiled.hash })
-    execution.attachJournal(runJournal, lease, replay, durability.maxStartsWithoutOutcome)
+    execution.attachJournal(runJournal, lease, replay, durability.maxStartsWithoutOutcome, stored.definition)
     durableRuns.add(execution)
     active.add(execution)
     void execution.result.then(() => active.delete(execution))

@@ -1,12 +1,18 @@
 /**
  * The engine's journal: one per engine, shared by its durable runs. Runs append entries; the
  * journal writes them to the store with **group commit without a timer**: a flush starts on the
- * microtask after the first entry, and while a commit is in flight new entries accumulate and go
- * in the next one, which starts as soon as the previous returns. A busy engine's batches thus grow
- * by themselves and one transaction carries every run's entries, while a lone entry waits only
- * for one commit.
+ * next turn of the event loop after the first entry (so the completions that arrive as promise
+ * callbacks in the same turn join it), and while a commit is in flight new entries accumulate and
+ * go in the next one, which starts on the turn after the previous returns. A busy engine's batches
+ * thus grow by themselves and one transaction carries every run's entries, while a lone entry
+ * waits only for one commit.
  *
- * After a commit each run hears up to which `seq` its entries are durable (so it can let the
+ * An attempt's `start` and its outcome taken in the same batch are written as the outcome alone:
+ * the `start` exists to tell, after a crash, that an attempt may have run without an outcome, and
+ * an outcome committed with it says more. Store sequence numbers are given when a batch is taken,
+ * so they stay gapless; what a run holds is a ticket per entry it appended.
+ *
+ * After a commit each run hears up to which ticket its entries are durable (so it can let the
  * dependents of a finished task start); a run whose lease moved on hears that it was fenced, and
  * every run in a commit that failed hears the error (after a bounded, reported retry).
  *
@@ -22,8 +28,8 @@ import { crashPoint } from '../core/crash-point.js'
 
 /** What a durable run hears from the journal. */
 export interface JournalListener {
-  /** Every entry up to `seq` is durable. */
-  durable(seq: number): void
+  /** Every entry up to the one `append` gave `ticket` for is durable. */
+  durable(ticket: number): void
   /** The run's lease is gone (another owner took it, or the store says it is finished): stop writing. */
   fenced(reason: string): void
   /** The store failed and the journal gave up on this run's pending entries. */
@@ -58,10 +64,12 @@ export interface JournalOptions {
 export class JournalRun {
   readonly runId: string
   lease: Lease
-  /** Seq of the last entry handed over. */
+  /** Store seq of the last entry taken for a commit (or already in the journal when the run joined). */
   lastSeq: number
+  /** Ticket of the last entry appended. */
+  ticket = 0
   /** Entries not yet in a flush. */
-  pending: JournalEntry[] = []
+  pending: PendingEntry[] = []
   readonly listener: JournalListener
   /** False once fenced or failed: later entries are dropped. */
   open = true
@@ -117,20 +125,22 @@ export class Journal {
     }
   }
 
-  /** Appends an entry for `run`; resolves nothing: the run hears `durable(seq)`. Returns its seq. */
+  /** Appends an entry for `run`; resolves nothing: the run hears `durable(ticket)`. Returns its ticket. */
   append(run: JournalRun, entry: NewEntry): number {
-    const seq = ++run.lastSeq
-    if (!run.open) return seq
-    run.pending.push({ seq, at: this.#options.clock.wallNow(), ...entry })
+    const ticket = ++run.ticket
+    if (!run.open) return ticket
+    run.pending.push({ ticket, at: this.#options.clock.wallNow(), entry })
     this.#dirty.add(run)
     if (!this.#flushing && !this.#scheduled) {
       this.#scheduled = true
-      queueMicrotask(() => {
-        this.#scheduled = false
-        void this.#flush()
-      })
+      setImmediate(this.#startFlush)
     }
-    return seq
+    return ticket
+  }
+
+  readonly #startFlush = (): void => {
+    this.#scheduled = false
+    void this.#flush()
   }
 
   /** Resolves once nothing is waiting to be written. */
@@ -155,8 +165,11 @@ export class Journal {
     this.#flushing = true
     try {
       while (this.#dirty.size > 0) {
-        const { batches, runs } = this.#takeBatch()
-        await this.#commit(batches, runs)
+        const { batches, runs, tickets } = this.#takeBatch()
+        await this.#commit(batches, runs, tickets)
+        // One turn of the event loop, so what the commit set off (dependents that finish in
+        // promise callbacks) joins the next batch rather than trickling into several.
+        if (this.#dirty.size > 0) await new Promise<void>((resolve) => setImmediate(resolve))
       }
     } finally {
       this.#flushing = false
@@ -166,27 +179,32 @@ export class Journal {
     }
   }
 
-  /** Takes up to `maxBatchEntries` entries, whole runs first (a run's entries keep their order). */
-  #takeBatch(): { batches: JournalBatch[]; runs: JournalRun[] } {
+  /**
+   * Takes up to `maxBatchEntries` entries, whole runs first (a run's entries keep their order),
+   * drops each `start` whose outcome is in the same batch, and numbers what is left.
+   */
+  #takeBatch(): { batches: JournalBatch[]; runs: JournalRun[]; tickets: number[] } {
     const max = this.#options.maxBatchEntries ?? 20_000
     const batches: JournalBatch[] = []
     const runs: JournalRun[] = []
+    const tickets: number[] = []
     let taken = 0
     for (const run of this.#dirty) {
       if (taken >= max) break
       const room = max - taken
-      const entries = run.pending.length <= room ? run.pending : run.pending.slice(0, room)
+      const pending = run.pending.length <= room ? run.pending : run.pending.slice(0, room)
       run.pending = run.pending.length <= room ? [] : run.pending.slice(room)
       if (run.pending.length === 0) this.#dirty.delete(run)
-      taken += entries.length
-      if (!run.open) continue
-      batches.push({ runId: run.runId, epoch: run.lease.epoch, entries })
+      taken += pending.length
+      if (!run.open || pending.length === 0) continue
+      batches.push({ runId: run.runId, epoch: run.lease.epoch, entries: numbered(run, pending) })
       runs.push(run)
+      tickets.push((pending[pending.length - 1] as PendingEntry).ticket)
     }
-    return { batches, runs }
+    return { batches, runs, tickets }
   }
 
-  async #commit(batches: JournalBatch[], runs: JournalRun[]): Promise<void> {
+  async #commit(batches: JournalBatch[], runs: JournalRun[], tickets: number[]): Promise<void> {
     if (batches.length === 0) return
     const maxTries = this.#options.maxTries ?? 4
     let lastError: unknown
@@ -201,10 +219,7 @@ export class Journal {
           if (fencedIds.has(run.runId)) {
             this.#close(run)
             run.listener.fenced(`run "${run.runId}" is now owned elsewhere (lease epoch ${run.lease.epoch} is no longer current)`)
-          } else {
-            const last = batch.entries[batch.entries.length - 1]
-            if (last !== undefined) run.listener.durable(last.seq)
-          }
+          } else run.listener.durable(tickets[k] as number)
         }
         return
       } catch (err) {
@@ -259,4 +274,28 @@ export class Journal {
     }
     this.#renewTimer = this.#options.clock.setTimer(every, tick)
   }
+}
+
+/** An entry waiting for a flush, with the ticket its run holds for it. */
+interface PendingEntry {
+  readonly ticket: number
+  readonly at: number
+  readonly entry: NewEntry
+}
+
+/**
+ * The store entries of `pending`, numbered after the run's last seq: a `start` whose attempt's
+ * outcome (`ok`, `fail`) is in the same batch is left out.
+ */
+function numbered(run: JournalRun, pending: readonly PendingEntry[]): JournalEntry[] {
+  let settled: Set<string> | undefined
+  for (const { entry } of pending) {
+    if ((entry.kind === 'ok' || entry.kind === 'fail') && entry.taskId !== undefined) (settled ??= new Set()).add(`${entry.attempt ?? 0}#${entry.taskId}`)
+  }
+  const entries: JournalEntry[] = []
+  for (const { at, entry } of pending) {
+    if (entry.kind === 'start' && settled !== undefined && settled.has(`${entry.attempt ?? 0}#${entry.taskId ?? ''}`)) continue
+    entries.push({ seq: ++run.lastSeq, at, ...entry })
+  }
+  return entries
 }

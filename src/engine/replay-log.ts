@@ -28,8 +28,11 @@ export interface RecordedAdd {
 
 /** The facts of a journal, ready for replay. */
 export class ReplayLog {
-  /** Attempts per task id, in order; consumed as the replay goes. */
-  readonly #attempts = new Map<string, RecordedAttempt[]>()
+  /**
+   * Attempts per task id, in order: most tasks have one, kept as is; several make a list. (A
+   * 100,000-task journal should not cost 100,000 arrays.)
+   */
+  readonly #attempts = new Map<string, RecordedAttempt | RecordedAttempt[]>()
   readonly adds: RecordedAdd[] = []
   readonly handled = new Set<string>()
   stop: { readonly status: RunStatus; readonly reason: string } | undefined
@@ -50,7 +53,7 @@ export class ReplayLog {
   #read(entry: JournalEntry): void {
     switch (entry.kind) {
       case 'start':
-        this.#list(entry.taskId).push({ outcome: 'none', attempt: entry.attempt ?? 0, at: entry.at })
+        this.#add(entry.taskId, { outcome: 'none', attempt: entry.attempt ?? 0, at: entry.at })
         return
       case 'ok':
         this.#settle(entry.taskId, { outcome: 'ok', attempt: entry.attempt ?? 0, at: entry.at, output: entry.data, added: entry.added })
@@ -79,33 +82,42 @@ export class ReplayLog {
     }
   }
 
-  #list(taskId: string | undefined): RecordedAttempt[] {
+  #add(taskId: string | undefined, recorded: RecordedAttempt): void {
     if (taskId === undefined) throw new Error('the entry names no task')
-    let list = this.#attempts.get(taskId)
-    if (list === undefined) this.#attempts.set(taskId, (list = []))
-    return list
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) this.#attempts.set(taskId, recorded)
+    else if (Array.isArray(known)) known.push(recorded)
+    else this.#attempts.set(taskId, [known, recorded])
   }
 
   /** An outcome replaces the `start` of the same attempt (written before it). */
   #settle(taskId: string | undefined, outcome: RecordedAttempt): void {
-    const list = this.#list(taskId)
-    const last = list[list.length - 1]
-    if (last !== undefined && last.outcome === 'none' && last.attempt === outcome.attempt) list[list.length - 1] = outcome
+    if (taskId === undefined) throw new Error('the entry names no task')
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) return void this.#attempts.set(taskId, outcome)
+    const list = Array.isArray(known) ? known : [known]
+    const last = list[list.length - 1] as RecordedAttempt
+    if (last.outcome === 'none' && last.attempt === outcome.attempt) list[list.length - 1] = outcome
     else list.push(outcome)
+    this.#attempts.set(taskId, list.length === 1 ? (list[0] as RecordedAttempt) : list)
   }
 
   /** The recorded attempt `attempt` of a task, if any. */
   attempt(taskId: string, attempt: number): RecordedAttempt | undefined {
-    const list = this.#attempts.get(taskId)
-    if (list === undefined) return undefined
-    for (const recorded of list) if (recorded.attempt === attempt) return recorded
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) return undefined
+    if (!Array.isArray(known)) return known.attempt === attempt ? known : undefined
+    for (const recorded of known) if (recorded.attempt === attempt) return recorded
     return undefined
   }
 
   /** How many attempts of a task started and never reported, from the journal. */
   startsWithoutOutcome(taskId: string): number {
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) return 0
+    if (!Array.isArray(known)) return known.outcome === 'none' ? 1 : 0
     let n = 0
-    for (const recorded of this.#attempts.get(taskId) ?? []) if (recorded.outcome === 'none') n++
+    for (const recorded of known) if (recorded.outcome === 'none') n++
     return n
   }
 }

@@ -251,18 +251,19 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
    * `lease`, and with `replay` the run first answers the attempts that journal recorded. A
    * dependent then starts only once its parents' outcomes are durable.
    */
-  attachJournal(journal: Journal, lease: Lease, replay: ReplayLog | undefined, maxStartsWithoutOutcome: number): void {
+  attachJournal(journal: Journal, lease: Lease, replay: ReplayLog | undefined, maxStartsWithoutOutcome: number, definitionText: string): void {
     this.#journal = journal
     this.#replay = replay
     this.#maxStarts = maxStartsWithoutOutcome
     this.#jrun = journal.join(lease, replay?.lastSeq ?? 0, {
-      durable: (seq) => this.#onDurable(seq),
+      durable: (ticket) => this.#onDurable(ticket),
       fenced: (reason) => this.#onJournalLost(reason),
       failed: (error) => this.#onJournalLost(error.message),
     })
-    // Task-level `idempotent` settings, read from the pinned definition only when it has any.
-    if (this.#workflow.snapshot.includes('"idempotent":')) {
-      for (const task of this.#workflow.spec.tasks) if (typeof task.idempotent === 'boolean') this.#idempotent.set(task.id, task.idempotent)
+    // Task-level `idempotent` settings, read from the pinned definition's text (as stored) only
+    // when it has any.
+    if (definitionText.includes('"idempotent":')) {
+      for (const task of (JSON.parse(definitionText) as { tasks: TaskSpec[] }).tasks) if (typeof task.idempotent === 'boolean') this.#idempotent.set(task.id, task.idempotent)
     }
   }
 
@@ -295,9 +296,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     return (this.#journal as Journal).append(this.#jrun as JournalRun, entry)
   }
 
-  #onDurable(seq: number): void {
+  #onDurable(ticket: number): void {
     this.#eventTime = -1
-    this.#afterDurable.takeUpTo(seq, this.#applyDurableItem)
+    this.#afterDurable.takeUpTo(ticket, this.#applyDurableItem)
     this.#pump()
     this.#maybeFinish()
   }
@@ -436,8 +437,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     const taskId = s.ids[i] as string
     if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId, attempt: s.attempts[i] as number, error })
     if (write && this.#durable()) {
-      const seq = this.#write({ kind: 'fail', taskId, attempt: s.attempts[i] as number, data: JSON.stringify({ error }) })
-      this.#afterDurable.push({ seq, kind: 'fail', index: i })
+      const ticket = this.#write({ kind: 'fail', taskId, attempt: s.attempts[i] as number, data: JSON.stringify({ error }) })
+      this.#afterDurable.push({ ticket, kind: 'fail', index: i })
       return
     }
     this.#afterFailure(i)
@@ -853,7 +854,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
       // A listener may have ended this attempt, or asked the run to stop: then the tool never runs.
       if (s.token[i] !== token || s.status[i] !== RUNNING || this.#stopRequested) return
     }
-    const startSeq = this.#durable() ? this.#write({ kind: 'start', taskId: s.ids[i] as string, attempt }) : -1
+    const startTicket = this.#durable() ? this.#write({ kind: 'start', taskId: s.ids[i] as string, attempt }) : -1
 
     let input: unknown
     const admitted = s.extraOrUndefined(i)
@@ -884,7 +885,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     const request = new RunAttempt(this, i, token, taskId, attempt, shape, input)
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
-    if (startSeq > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ seq: startSeq, kind: 'start', request })
+    if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
     else this.#env.runner.start(request, request)
   }
 
@@ -959,8 +960,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
       // Recorded now (the slot is free for the next task); applied once durable: the tasks it
       // added join, its handler runs and its dependents start only then.
       const entry: NewEntry = { kind: 'ok', taskId: s.ids[i] as string, attempt: s.attempts[i] as number }
-      const seq = this.#write(text === undefined && spawned === undefined ? entry : { ...entry, ...(text !== undefined ? { data: text } : {}), ...(spawned !== undefined ? { added: JSON.stringify(spawned.map((p) => p.spec)) } : {}) })
-      this.#afterDurable.push({ seq, kind: 'ok', index: i, spawned })
+      const ticket = this.#write(text === undefined && spawned === undefined ? entry : { ...entry, ...(text !== undefined ? { data: text } : {}), ...(spawned !== undefined ? { added: JSON.stringify(spawned.map((p) => p.spec)) } : {}) })
+      this.#afterDurable.push({ ticket, kind: 'ok', index: i, spawned })
       this.#pump()
       return
     }
@@ -1002,8 +1003,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     this.#releaseSlot(i)
     if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId, attempt, error })
     if (this.#durable()) {
-      const seq = this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error }) })
-      this.#afterDurable.push({ seq, kind: 'fail', index: i })
+      const ticket = this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error }) })
+      this.#afterDurable.push({ ticket, kind: 'fail', index: i })
     } else this.#afterFailure(i)
     this.#pump()
     this.#maybeFinish()
@@ -1257,8 +1258,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     this.#env.limiter.forget(this)
     const result = this.#buildResult()
     if (this.#durable()) {
-      const seq = this.#write({ kind: 'finish', data: JSON.stringify({ status: result.status, counts: nonZero(result.counts) }) })
-      this.#afterDurable.push({ seq, kind: 'finish', result })
+      const ticket = this.#write({ kind: 'finish', data: JSON.stringify({ status: result.status, counts: nonZero(result.counts) }) })
+      this.#afterDurable.push({ ticket, kind: 'finish', result })
       return
     }
     this.#finished(result)
