@@ -87,16 +87,10 @@ function celLibrary(): typeof Cel {
   return cel
 }
 
-/** Whether a workflow definition (as parsed from a file) has a `when` condition anywhere. */
-export function hasCondition(value: unknown): boolean {
-  const stack: unknown[] = [value]
-  while (stack.length > 0) {
-    const node = stack.pop()
-    if (typeof node !== 'object' || node === null) continue
-    if (!Array.isArray(node) && typeof (node as { when?: unknown }).when === 'string') return true
-    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push(child)
-  }
-  return false
+/** Whether a workflow definition (as parsed from a file, not yet checked) has a task with a `when` condition. */
+export function hasCondition(definition: unknown): boolean {
+  const tasks = (definition as { tasks?: unknown } | null)?.tasks
+  return Array.isArray(tasks) && tasks.some((task: unknown) => typeof (task as { when?: unknown } | null)?.when === 'string')
 }
 
 /** Parses a condition; throws `TW_EXPRESSION` with the parser's message when it is malformed. */
