@@ -40,7 +40,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js', 'scripts/eslint/*.js'],
+    files: ['eslint.config.js', 'scripts/eslint/*.js', 'scripts/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
 )

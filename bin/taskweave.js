@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// The CLI entry (`npx taskweave …`). The command-line program is the compiled one in dist/: an
-// installed package ships it built, and a clone builds it with `npm install` (through `prepare`)
+// The CLI entry (`npx taskweave …`). The command-line program is the compiled one in dist/, bundled
+// into dist/bin/ so that a command loads a few files rather than a hundred (scripts/build-cli.js):
+// an installed package ships it built, and a clone builds it with `npm install` (through `prepare`)
 // or `npm run build`. Without it, say so rather than print a module-resolution stack.
 // It exits explicitly once its output is flushed: work a run abandoned (a tool that ignored its
 // abort signal) must not keep the command alive after the summary.
 import { existsSync } from 'node:fs'
 
-const entry = new URL('../dist/cli/main.js', import.meta.url)
+const entry = new URL('../dist/bin/cli.js', import.meta.url)
 if (!existsSync(entry)) {
   process.stderr.write(
     `taskweave: the compiled CLI is missing (${decodeURIComponent(entry.pathname)}).\n` +
@@ -14,6 +15,5 @@ if (!existsSync(entry)) {
   )
   process.exit(1)
 }
-const { main } = await import('../dist/cli/main.js')
-const { exitWhenFlushed } = await import('../dist/cli/exit.js')
+const { main, exitWhenFlushed } = await import('../dist/bin/cli.js')
 await exitWhenFlushed(await main(process.argv.slice(2)))

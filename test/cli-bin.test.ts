@@ -39,7 +39,7 @@ describe('the taskweave bin', () => {
     child.stdin.end()
     const result = await collect(child, 20_000)
     expect(result.code).toBe(1)
-    expect(result.stderr).toContain(`taskweave: the compiled CLI is missing (${join(pkg, 'dist/cli/main.js')})`)
+    expect(result.stderr).toContain(`taskweave: the compiled CLI is missing (${join(pkg, 'dist/bin/cli.js')})`)
     expect(result.stderr).toContain('npm run build')
     expect(result.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|\n\s+at /)
   })

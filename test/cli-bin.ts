@@ -32,7 +32,8 @@ function newestSource(dir: string): number {
 }
 
 function isFresh(): boolean {
-  return existsSync(STAMP) && statSync(STAMP).mtimeMs >= newestSource(join(root, 'src'))
+  // dist/bin/ is the bundle the bin loads (scripts/build-cli.js): a dist/ built before it existed is stale.
+  return existsSync(STAMP) && existsSync(join(root, 'dist/bin/cli.js')) && statSync(STAMP).mtimeMs >= newestSource(join(root, 'src'))
 }
 
 let built: Promise<void> | undefined

@@ -6,18 +6,14 @@
  */
 import { parseArgs } from 'node:util'
 import { formatIssue, TaskweaveError, ValidationError } from '../core/errors.js'
-import { workflowJsonSchema } from '../workflow/schema.js'
 import { EXIT, processIo } from './io.js'
 import type { CliIo } from './io.js'
 import { terminalSafe } from './terminal-text.js'
 import { packageVersion } from './version.js'
-import { runCommand } from './commands/run.js'
-import { resumeCommand } from './commands/resume.js'
-import { runsCommand } from './commands/runs.js'
-import { showCommand } from './commands/show.js'
-import { pruneCommand } from './commands/prune.js'
-import { validateCommand } from './commands/validate.js'
-import { vizCommand } from './commands/viz.js'
+
+// Each command's module is imported when that command runs (`import()` below), not here: start-up
+// then loads only what the command uses (`validate` never loads the engine, the run store or the
+// HTTP client).
 
 const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 
@@ -65,6 +61,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             'run-id': { type: 'string' },
           },
         })
+        const { runCommand } = await import('./commands/run.js')
         return await runCommand(
           {
             file: onlyFile(positionals, 'run'),
@@ -89,6 +86,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           allowPositionals: true,
           options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' } },
         })
+        const { resumeCommand } = await import('./commands/resume.js')
         return await resumeCommand({ runId: onlyRunId(positionals, 'resume'), tools: values.tools ?? [], json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false, ...(values.store !== undefined ? { store: values.store } : {}) }, io)
       }
       case 'runs': {
@@ -98,6 +96,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           options: { store: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
         })
         if (positionals.length > 0) throw usageError('"runs" takes no file')
+        const { runsCommand } = await import('./commands/runs.js')
         return await runsCommand(
           {
             json: values.json ?? false,
@@ -112,27 +111,33 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
       case 'show': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, json: { type: 'boolean' } } })
+        const { showCommand } = await import('./commands/show.js')
         return await showCommand({ runId: onlyRunId(positionals, 'show'), json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}) }, io)
       }
       case 'prune': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, 'older-than': { type: 'string' } } })
         if (positionals.length > 0) throw usageError('"prune" takes no file')
         if (values['older-than'] === undefined) throw usageError('"prune" needs --older-than (e.g. 7d)')
+        const { pruneCommand } = await import('./commands/prune.js')
         return await pruneCommand({ olderThan: values['older-than'], ...(values.store !== undefined ? { store: values.store } : {}) }, io)
       }
       case 'validate': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' } } })
+        const { validateCommand } = await import('./commands/validate.js')
         return await validateCommand({ file: onlyFile(positionals, 'validate'), tools: values.tools ?? [], json: values.json ?? false }, io)
       }
       case 'viz': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, format: { type: 'string', short: 'f', default: 'mermaid' } } })
         const format = values.format
         if (format !== 'mermaid' && format !== 'dot') throw usageError(`--format must be mermaid or dot; received "${format}"`)
+        const { vizCommand } = await import('./commands/viz.js')
         return await vizCommand({ file: onlyFile(positionals, 'viz'), tools: values.tools ?? [], format }, io)
       }
-      case 'schema':
+      case 'schema': {
+        const { workflowJsonSchema } = await import('../workflow/schema.js')
         io.stdout(JSON.stringify(workflowJsonSchema(), null, 2))
         return EXIT.ok
+      }
       case '--version':
       case '-v':
       case 'version':

@@ -7,7 +7,8 @@
  * as unchecked. Modules given with `--tools` are the user's own choice and load in every command.
  * @module
  */
-import type { Engine } from '../engine/engine.js'
+import { ToolRegistry } from '../core/registry.js'
+import { builtinTools } from '../tools/index.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { readWorkflowFile, toolModulesOf } from '../workflow/load.js'
@@ -32,17 +33,31 @@ export interface PreparedWorkflow {
   readonly unchecked?: UncheckedReport
 }
 
+/** Where tool modules register their tools: an engine, or a bare registry for commands that run nothing. */
+export interface ToolsTarget {
+  readonly registry: ToolRegistry
+}
+
+/**
+ * The tools of an engine made with `createEngine()`'s defaults (the built-ins, fs rooted at the
+ * working directory), without the engine: `validate` and `viz` compile and run nothing, and so do
+ * not load the engine's code at all.
+ */
+export function defaultToolsTarget(): ToolsTarget {
+  return { registry: new ToolRegistry(builtinTools()) }
+}
+
 /** Reads `file`, loads tool modules as `options` say, and compiles it. */
-export async function prepareWorkflow(engine: Engine, file: string, options: PrepareOptions): Promise<PreparedWorkflow> {
+export async function prepareWorkflow(target: ToolsTarget, file: string, options: PrepareOptions): Promise<PreparedWorkflow> {
   const parsed = await readWorkflowFile(file)
   const fileModules = toolModulesOf(parsed, file)
-  for (const module of options.toolModules) await loadToolModule(module, process.cwd(), engine.registry)
+  for (const module of options.toolModules) await loadToolModule(module, process.cwd(), target.registry)
   if (options.fileModules === 'load' || fileModules.length === 0) {
     const absolute = fileModules.map((module) => confineWorkflowToolModule(module, file, options.allowToolsFrom ?? []))
-    for (const [i, module] of absolute.entries()) await loadToolModule(module, '/', engine.registry, { shownAs: fileModules[i] ?? module })
-    return { workflow: compileWorkflow(parsed.value, { registry: engine.registry, file, locate: parsed.locate }) }
+    for (const [i, module] of absolute.entries()) await loadToolModule(module, '/', target.registry, { shownAs: fileModules[i] ?? module })
+    return { workflow: compileWorkflow(parsed.value, { registry: target.registry, file, locate: parsed.locate }) }
   }
-  const registry = new UncheckedToolRegistry(engine.registry)
+  const registry = new UncheckedToolRegistry(target.registry)
   const workflow = compileWorkflow(parsed.value, { registry, file, locate: parsed.locate })
   return { workflow, unchecked: { modules: fileModules, tools: registry.unchecked } }
 }

@@ -10,7 +10,8 @@
  * envelope (see `thread-entry.ts`).
  * @module
  */
-import { Piscina } from 'piscina'
+import { createRequire } from 'node:module'
+import type { Piscina } from 'piscina'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import { deserializeError } from '../core/errors.js'
@@ -18,6 +19,15 @@ import type { WorkerModule } from './module.js'
 import { THREAD_ENTRY, threadExecArgv } from './module.js'
 import type { ResolvedWorkerPoolOptions } from './options.js'
 import type { ThreadResult, ThreadTask } from './thread-entry.js'
+
+let piscina: typeof Piscina | undefined
+
+// piscina loads with the first pool, not with the package: most processes never start a thread.
+// It is CommonJS, so it loads synchronously here (the same module `import` would give).
+function loadPiscina(): typeof Piscina {
+  piscina ??= (createRequire(import.meta.url)('piscina') as { Piscina: typeof Piscina }).Piscina
+  return piscina
+}
 
 /** A snapshot of one pool. */
 export interface WorkerPoolStats {
@@ -109,7 +119,8 @@ export class WorkerPools implements AsyncDisposable {
     const key = JSON.stringify([module.filename, options.maxThreads, options.minThreads, options.idleTimeoutMs, execArgv ?? null])
     let entry = this.#entries.get(key)
     if (entry === undefined) {
-      const pool = new Piscina({
+      const PiscinaPool = loadPiscina()
+      const pool = new PiscinaPool({
         maxThreads: options.maxThreads,
         minThreads: options.minThreads,
         idleTimeout: options.idleTimeoutMs,

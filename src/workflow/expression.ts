@@ -15,11 +15,14 @@
  * - **RE2 for `matches()`.** cel-js uses the backtracking `RegExp`; CEL specifies RE2 (linear
  *   time). `matches` calls are evaluated with `re2js`, loaded synchronously on the first
  *   condition that contains one, so start-up never pays for it.
+ *
+ * cel-js itself loads with the first condition too, not with the package: most workflows have
+ * none. See {@link loadConditionLanguage}.
  * @module
  */
 import { describeThrown } from '../core/thrown.js'
 import { createRequire } from 'node:module'
-import { parse } from '@marcbachmann/cel-js'
+import type * as Cel from '@marcbachmann/cel-js'
 import type { RE2JS } from 're2js'
 import { TaskweaveError } from '../core/errors.js'
 
@@ -56,6 +59,40 @@ export const SIZE_UNIT = 8
 const TASK_REF = /\btasks\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
 const FORBIDDEN = /(?:\.|\[\s*["'])\s*(__proto__|constructor|prototype)\b/
 
+let cel: typeof Cel | undefined
+
+/**
+ * Loads the CEL library, once; {@link compileCondition} then needs nothing more. Optional: the
+ * first condition compiled loads it synchronously if it is not loaded yet (cel-js is an ES module,
+ * and Node loads one synchronously since 20.19 and 22.12). Code that reads a workflow from a file
+ * calls it first, when the file has a condition, so that file workflows work on earlier Nodes too.
+ */
+export async function loadConditionLanguage(): Promise<void> {
+  cel ??= await import('@marcbachmann/cel-js')
+}
+
+// Where `require` cannot load an ES module (Node before 20.19 and 22.12), the import starts in the
+// background as this module loads: it is ready for any condition compiled after the first await.
+if (process.features.require_module !== true) loadConditionLanguage().catch(() => undefined)
+
+function celLibrary(): typeof Cel {
+  if (cel !== undefined) return cel
+  try {
+    cel = createRequire(import.meta.url)('@marcbachmann/cel-js') as typeof Cel
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code
+    if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw err
+    throw new TaskweaveError('TW_EXPRESSION', `conditions need the CEL library, and this Node (${process.version}) cannot load it synchronously: use Node ≥ 20.19 (or ≥ 22.12), or \`await loadConditionLanguage()\` (from taskweave/workflow) before compiling`, { retryable: false, cause: err })
+  }
+  return cel
+}
+
+/** Whether a workflow definition (as parsed from a file, not yet checked) has a task with a `when` condition. */
+export function hasCondition(definition: unknown): boolean {
+  const tasks = (definition as { tasks?: unknown } | null)?.tasks
+  return Array.isArray(tasks) && tasks.some((task: unknown) => typeof (task as { when?: unknown } | null)?.when === 'string')
+}
+
 /** Parses a condition; throws `TW_EXPRESSION` with the parser's message when it is malformed. */
 export function compileCondition(source: string, options: ConditionOptions = {}): CompiledCondition {
   const where = options.taskId === undefined ? '' : `task "${options.taskId}": `
@@ -63,7 +100,8 @@ export function compileCondition(source: string, options: ConditionOptions = {})
   if (forbidden) throw new TaskweaveError('TW_EXPRESSION', `${where}condition "${source}": "${forbidden[1]}" is not allowed`, { retryable: false })
   const maxCost = options.maxCost ?? DEFAULT_CONDITION_COST
   if (!(maxCost > 0)) throw new TaskweaveError('TW_INVALID_OPTION', `${where}option "maxCost" of condition "${source}" must be a positive number; received ${String(maxCost)}`, { retryable: false })
-  let program: ReturnType<typeof parse>
+  let program: Cel.ParseResult
+  const { parse } = celLibrary()
   try {
     program = parse(source)
   } catch (err) {

@@ -11,14 +11,16 @@
  * issues. Both apply the YAML 1.2 core schema; a test checks they agree on every file both accept.
  * @module
  */
+import { createRequire } from 'node:module'
 import { describeThrown } from '../core/thrown.js'
 import { CORE_SCHEMA, defineMappingTag, load as loadPlainYaml } from 'js-yaml'
-import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq } from 'yaml'
+import type * as Yaml from 'yaml'
 import type { Document } from 'yaml'
 import { TaskweaveError, ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { compileWorkflow } from './compile.js'
+import { hasCondition, loadConditionLanguage } from './expression.js'
 import type { CompiledWorkflow } from './compile.js'
 import { readRegularFile } from './read-bounded.js'
 import { findFlowNestingExcess, NESTING_OVERFLOW, nestingMessage } from './nesting.js'
@@ -63,6 +65,15 @@ export function parseWorkflowText(text: string, file: string | undefined, option
     return located(path)
   }
   return { value: fast, locate }
+}
+
+let yamlModule: typeof Yaml | undefined
+
+// The positional parser loads on first use: a plain file (most of them) that is valid never needs
+// it. `yaml` is CommonJS under Node, so it loads synchronously (the same module `import` gives).
+function yaml(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml
+  return yamlModule
 }
 
 const NOT_PLAIN = Symbol('not plain')
@@ -123,6 +134,7 @@ function parsePlain(body: string): unknown {
 
 /** The positional read with the `yaml` parser: exact errors with line and column, and a node locator. */
 export function parseWithPositions(body: string, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> = {}): ParsedWorkflowText {
+  const { LineCounter, parseDocument } = yaml()
   const lineCounter = new LineCounter()
   const fileField = file !== undefined ? { file } : {}
   let doc: Document.Parsed
@@ -163,6 +175,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     throw new ValidationError([{ ...fileField, message }])
   }
   checkShape(value, file, options)
+  const { isNode } = yaml()
   const locate: ParsedWorkflowText['locate'] = (path) => {
     for (let n = path.length; n >= 0; n--) {
       const node: unknown = doc.getIn(path.slice(0, n), true)
@@ -178,6 +191,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
 
 /** The source offset of the first repeated key of any mapping in the document (one set per mapping: linear). */
 function duplicateKey(doc: Document.Parsed): number | undefined {
+  const { isMap, isNode, isScalar, isSeq } = yaml()
   const stack: unknown[] = [doc.contents]
   while (stack.length > 0) {
     const node = stack.pop()
@@ -228,7 +242,10 @@ export async function readWorkflowFile(file: string, options: LoadOptions = {}):
   } catch {
     throw new ValidationError([{ file, message: 'the file is not valid UTF-8' }])
   }
-  return parseWorkflowText(text, file, options)
+  const parsed = parseWorkflowText(text, file, options)
+  // The CEL library loads only for a file with a condition (and here, asynchronously, so any Node can).
+  if (hasCondition(parsed.value)) await loadConditionLanguage()
+  return parsed
 }
 
 /** Reads, parses and compiles a workflow file against a registry. */

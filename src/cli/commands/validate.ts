@@ -1,6 +1,5 @@
 /** `taskweave validate <file>`: checks a workflow without running it. @module */
-import { createEngine } from '../../engine/engine.js'
-import { prepareWorkflow } from '../prepare.js'
+import { defaultToolsTarget, prepareWorkflow } from '../prepare.js'
 import { EXIT, type CliIo } from '../io.js'
 import { ValidationError } from '../../core/errors.js'
 import { uncheckedNote } from '../unchecked-tools.js'
@@ -12,10 +11,10 @@ import { terminalSafe } from '../terminal-text.js'
  * ValidationError.
  */
 export async function validateCommand(args: { readonly file: string; readonly tools: readonly string[]; readonly json: boolean }, io: CliIo): Promise<number> {
-  await using engine = createEngine()
+  const tools = defaultToolsTarget()
   let prepared
   try {
-    prepared = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'skip' })
+    prepared = await prepareWorkflow(tools, args.file, { toolModules: args.tools, fileModules: 'skip' })
   } catch (err) {
     // With --json the answer is JSON either way; the exit code still says the workflow is invalid.
     if (args.json && err instanceof ValidationError) io.stdout(JSON.stringify({ valid: false, issues: err.issues }))

@@ -1,7 +1,6 @@
 /** `taskweave viz <file> --format mermaid|dot`: the workflow's graph as text for diagram tools. @module */
-import { createEngine } from '../../engine/engine.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
-import { prepareWorkflow } from '../prepare.js'
+import { defaultToolsTarget, prepareWorkflow } from '../prepare.js'
 import { EXIT, type CliIo } from '../io.js'
 import { uncheckedNote } from '../unchecked-tools.js'
 import { terminalSafe } from '../terminal-text.js'
@@ -37,8 +36,8 @@ export function renderGraph(workflow: CompiledWorkflow, format: VizFormat): stri
 
 /** Prints the graph, without running code from the file (its `tools:` modules are not imported). */
 export async function vizCommand(args: { readonly file: string; readonly tools: readonly string[]; readonly format: VizFormat }, io: CliIo): Promise<number> {
-  await using engine = createEngine()
-  const { workflow, unchecked } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'skip' })
+  const tools = defaultToolsTarget()
+  const { workflow, unchecked } = await prepareWorkflow(tools, args.file, { toolModules: args.tools, fileModules: 'skip' })
   io.stdout(renderGraph(workflow, args.format))
   const note = uncheckedNote(unchecked)
   if (note !== undefined) io.stderr(note)

@@ -13,16 +13,26 @@
  * connected to (see `pinned-agent.ts`).
  * @module
  */
+import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
-import ipaddr from 'ipaddr.js'
+import type ipaddrModule from 'ipaddr.js'
 import { httpDenied } from './errors.js'
 import { canonicalHostname, type ResolvedAddress, type ResolvedHttpToolOptions } from './options.js'
+
+let ipaddr: typeof ipaddrModule | undefined
+
+// ipaddr.js loads with the first address checked, not with the built-in tools (which every
+// engine and CLI command creates). It is CommonJS, so it loads synchronously here.
+function loadIpaddr(): typeof ipaddrModule {
+  ipaddr ??= createRequire(import.meta.url)('ipaddr.js') as typeof ipaddrModule
+  return ipaddr
+}
 
 /** The ipaddr.js range name of an address (`'unicast'` for a public one), or undefined if it is not an IP address. */
 export function addressRange(address: string): string | undefined {
   const bare = stripBrackets(address)
   if (isIP(bare) === 0) return undefined
-  return ipaddr.parse(bare).range()
+  return loadIpaddr().parse(bare).range()
 }
 
 /** Whether an IP address is public (ipaddr.js range `'unicast'`). Anything else, including non-IPs, is not. */

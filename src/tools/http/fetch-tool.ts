@@ -4,26 +4,21 @@
  * call (all hops and the body) bounded by `timeoutMs` and the task's signal.
  * @module
  */
-import { fetch, Headers, type Agent } from 'undici'
 import { z } from 'zod'
 import { TaskweaveError, TimeoutError } from '../../core/errors.js'
 import { defineTool, type Tool } from '../../core/tool.js'
-import { createAddressGuard, type AddressGuard } from './address-guard.js'
+import { createAddressGuard } from './address-guard.js'
 import { startDeadline } from './deadline.js'
-import { httpDenied, httpStatusError, redactUrl } from './errors.js'
+import { httpDenied, redactUrl } from './errors.js'
 import type { ResolvedHttpToolOptions } from './options.js'
 import { describeNetworkFailure } from './network-error.js'
-import { createPinnedAgent } from './pinned-agent.js'
-import { decodeText, discard, readBodyPrefix, readCappedBody } from './read-body.js'
-import { parseRetryAfter } from './retry-after.js'
+import type { HttpFetchOutput } from './fetch-call.js'
+
+export type { HttpFetchOutput } from './fetch-call.js'
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // Headers that describe the connection or the framing: set by the client, never by the caller.
 const RESERVED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'proxy-connection'])
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
-// Dropped when a redirect leaves the origin, as browsers do, so a redirect cannot exfiltrate them.
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
-const ERROR_BODY_SNIPPET_BYTES = 2048
 
 const fetchInput = z
   .object({
@@ -46,17 +41,6 @@ const fetchInput = z
 
 type FetchInput = z.output<typeof fetchInput>
 
-/** Output of `http.fetch`. */
-export interface HttpFetchOutput {
-  /** The final URL, after redirects. */
-  readonly url: string
-  readonly status: number
-  /** Response headers, names in lower case; repeated headers joined with `, `. */
-  readonly headers: Record<string, string>
-  /** The body: a string for `responseType: 'text'`, the parsed value for `'json'`, `''` for HEAD. */
-  readonly body: unknown
-}
-
 /** The `http.fetch` tool. */
 export type HttpFetchTool = Tool<typeof fetchInput, HttpFetchOutput>
 
@@ -69,6 +53,10 @@ export function createFetchTool(options: ResolvedHttpToolOptions): HttpFetchTool
     input: fetchInput,
     cost: 500,
     async run(input, ctx): Promise<HttpFetchOutput> {
+      ctx.signal.throwIfAborted()
+      // The HTTP client (undici) loads on the first request, not with the tool: most processes
+      // that create the built-in tools never fetch anything. Loaded before the deadline starts.
+      const { createPinnedAgent, fetchFollowingRedirects } = await import('./fetch-call.js')
       ctx.signal.throwIfAborted()
       // Held in this frame until `finally`: the timer must outlive every await of the call, the body read included.
       const deadline = startDeadline(ctx.signal, options.timeoutMs, () => timeoutError(input, options.timeoutMs))
@@ -85,81 +73,6 @@ export function createFetchTool(options: ResolvedHttpToolOptions): HttpFetchTool
       }
     },
   })
-}
-
-interface Call {
-  readonly guard: AddressGuard
-  readonly agent: Agent
-  readonly signal: AbortSignal
-  readonly options: ResolvedHttpToolOptions
-}
-
-async function fetchFollowingRedirects(input: FetchInput, call: Call): Promise<HttpFetchOutput> {
-  let url = parseUrl(input.url)
-  let method: string = input.method
-  let body = input.body
-  const headers = new Headers(input.headers)
-  for (let redirects = 0; ; redirects++) {
-    call.guard.checkUrl(url)
-    call.signal.throwIfAborted()
-    const response = await fetch(url, { method, headers, body: body ?? null, redirect: 'manual', signal: call.signal, dispatcher: call.agent })
-    const location = response.headers.get('location')
-    if (REDIRECTS.has(response.status) && location !== null) {
-      await discard(response)
-      if (redirects >= call.options.maxRedirects) {
-        throw httpDenied(url, `more than ${call.options.maxRedirects} redirects`, { maxRedirects: call.options.maxRedirects })
-      }
-      const next = parseUrl(location, url)
-      // Fetch-standard method rewriting: 303 always becomes GET (except HEAD); 301/302 turn POST into GET.
-      if ((response.status === 303 && method !== 'HEAD') || ((response.status === 301 || response.status === 302) && method === 'POST')) {
-        method = 'GET'
-        body = undefined
-        headers.delete('content-type')
-      }
-      if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name)
-      url = next
-      continue
-    }
-    if (response.status >= 400) {
-      const snippet = decodeText(await readBodyPrefix(response, ERROR_BODY_SNIPPET_BYTES), response.headers.get('content-type'))
-      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
-      throw httpStatusError(url, response.status, { ...(retryAfterMs === undefined ? {} : { retryAfterMs }), bodySnippet: snippet })
-    }
-    const bytes = method === 'HEAD' ? new Uint8Array(0) : await readCappedBody(response, url, call.options.maxResponseBytes)
-    const text = decodeText(bytes, response.headers.get('content-type'))
-    return { url: url.href, status: response.status, headers: headersRecord(response.headers), body: input.responseType === 'json' ? parseJson(text, url) : text }
-  }
-}
-
-function parseUrl(text: string, base?: URL): URL {
-  try {
-    return new URL(text, base)
-  } catch {
-    throw httpDenied(text, 'not a valid absolute URL')
-  }
-}
-
-function parseJson(text: string, url: URL): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch (err) {
-    throw new TaskweaveError('TW_TOOL_FAILED', `response of ${redactUrl(url)} is not valid JSON: ${(err as Error).message}`, {
-      retryable: false,
-      cause: err,
-      details: { url: redactUrl(url) },
-    })
-  }
-}
-
-/**
- * The response headers as a record. Null-prototype, and own-property checks only: header names
- * come from the server, and `constructor` or `toString` must be headers like any other, never
- * read through (or `__proto__` written into) `Object.prototype`.
- */
-function headersRecord(headers: Headers): Record<string, string> {
-  const record = Object.create(null) as Record<string, string>
-  for (const [name, value] of headers) record[name] = Object.hasOwn(record, name) ? `${record[name]}, ${value}` : value
-  return record
 }
 
 /**
