@@ -215,7 +215,6 @@ export class Journal {
         crashPoint('journal.afterAppend')
         const fencedIds = new Set(fenced)
         for (const [k, run] of runs.entries()) {
-          const batch = batches[k] as JournalBatch
           if (fencedIds.has(run.runId)) {
             this.#close(run)
             run.listener.fenced(`run "${run.runId}" is now owned elsewhere (lease epoch ${run.lease.epoch} is no longer current)`)
