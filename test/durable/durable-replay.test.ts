@@ -306,3 +306,33 @@ describe('durable runs: ownership and failures', () => {
     await plain.close()
   })
 })
+
+describe('durable runs: forEach items', () => {
+  it('items that finished come back from the journal; the rest run; the gathered output is whole', async () => {
+    const store = new MemoryRunStore()
+    const list = defineTool({ name: 'list', input: z.object({}), run: () => ['x', 'y', 'z'] })
+    const c = counter()
+    const tasks: TaskSpec[] = [
+      { id: 'list', tool: 'list' },
+      { id: 'each', tool: 'step', forEach: '{{ tasks.list.output }}', input: { id: '{{ item }}' } },
+      { id: 'after', tool: 'step', input: { id: 'after' }, dependsOn: ['each'] },
+    ]
+    const seeded = createEngine({ tools: [c.tool, list], builtins: false })
+    const compiled = seeded.compile({ id: 'fe', tasks })
+    await store.createRun({ runId: 'fe', workflowId: 'fe', workflowHash: compiled.hash, definition: compiled.snapshot, inputs: '{}', settings: '{"failFast":false}', createdAt: 0 }, { owner: 'dead', ttlMs: 1000, now: 0 })
+    await store.append([{ runId: 'fe', epoch: 1, entries: [
+      { seq: 1, at: 1, kind: 'ok', taskId: 'list', attempt: 1, data: '["x","y","z"]' },
+      { seq: 2, at: 2, kind: 'ok', taskId: 'each[0]', attempt: 1, data: '{"id":"x"}' },
+      { seq: 3, at: 3, kind: 'start', taskId: 'each[1]', attempt: 1 },
+      { seq: 4, at: 4, kind: 'ok', taskId: 'each[2]', attempt: 1, data: '{"id":"z"}' },
+    ] }])
+    await seeded.close()
+    const engine = createEngine({ tools: [c.tool, list], store, builtins: false })
+    const result = await (await engine.resume('fe')).result
+    expect(result.status).toBe('succeeded')
+    expect(c.calls).toEqual(['y', 'after'])
+    expect(result.tasks['each']?.output).toEqual([{ id: 'x' }, { id: 'y' }, { id: 'z' }])
+    expect(result.tasks['each[1]']?.attempts).toBe(2)
+    await engine.close()
+  })
+})
