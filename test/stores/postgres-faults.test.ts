@@ -287,8 +287,10 @@ describe('PostgreSQL store faults', () => {
     expect(error.message).toContain(`127.0.0.1:${fault.port}`)
     expect(ms).toBeLessThan(5000)
 
-    // While the server is down, calls fail at once rather than wait.
+    // While the server is down, calls fail at once rather than wait. (Connections the calls beside
+    // the append opened after the cut go down with the server.)
     fault.mode = 'down'
+    fault.cutAll()
     const down = await failure(store.load('r'))
     expect(down.error.code).toBe('TW_STORE')
     expect(down.ms).toBeLessThan(2000)
@@ -302,13 +304,14 @@ describe('PostgreSQL store faults', () => {
     expect((await store.load('r'))?.entries).toHaveLength(10_100)
   })
 
-  it('says the outcome is unknown when the connection breaks during COMMIT', async () => {
+  it('says the outcome is unknown when the connection breaks while an append commits', async () => {
     const fault = await proxy()
     const store = await openStore(fault.url, 'commit')
     const lease = await store.createRun(newRun('r'), { owner: 'a', ttlMs: 60_000, now: T0 })
-    const isCommit = (chunk: Buffer): boolean => chunk.includes('COMMIT')
+    // An append is one statement, its own transaction: the call of tw_append is the commit.
+    const isCommit = (chunk: Buffer): boolean => chunk.includes('tw_append')
 
-    // COMMIT never reaches the server: rolled back, yet the client cannot know.
+    // The call never reaches the server: nothing is applied, yet the client cannot know.
     const lost = fault.cutWhen(isCommit, false)
     const first = failure(store.append([{ runId: 'r', epoch: lease.epoch, entries: entries(1, 10) }]))
     await lost
@@ -316,12 +319,12 @@ describe('PostgreSQL store faults', () => {
     expect((await first).error.message).toMatch(/unknown/)
     expect((await store.load('r'))?.entries).toHaveLength(0)
 
-    // COMMIT reaches the server and the answer is lost: applied, and the client still cannot know.
+    // The call reaches the server and the answer is lost: applied, and the client still cannot know.
     const applied = fault.cutWhen(isCommit, true)
     const second = failure(store.append([{ runId: 'r', epoch: lease.epoch, entries: entries(1, 10) }]))
     await applied
     expect((await second).error).toMatchObject({ code: 'TW_STORE', details: { uncertain: true } })
-    // The server may still be working through the COMMIT of the vanished client. That transaction
+    // The server may still be working through the call of the vanished client. That transaction
     // holds the run's row lock until it ends, so taking the lock waits exactly until then.
     const direct = new pg.Client({ connectionString: URL })
     await direct.connect()

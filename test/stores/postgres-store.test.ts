@@ -115,7 +115,7 @@ describe('PostgresRunStore', () => {
     await client.connect()
     try {
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${client.escapeIdentifier(schemaFor('migrate_race'))}.migrations ORDER BY version`)
-      expect(rows.map((row) => row.version)).toEqual([1])
+      expect(rows.map((row) => row.version)).toEqual([1, 2])
     } finally {
       await client.end()
     }

@@ -24,8 +24,11 @@ export interface PostgresConnection {
   /** The URL without password, for messages. */
   readonly location: string
   readonly tables: Tables
-  /** One statement on any pooled connection. */
-  rows<R extends object>(operation: string, text: string, values?: readonly unknown[]): Promise<R[]>
+  /**
+   * One statement on any pooled connection (its own transaction). `writes`: when the connection
+   * breaks after the statement was sent, the error says whether it was applied is unknown.
+   */
+  rows<R extends object>(operation: string, text: string, values?: readonly unknown[], writes?: boolean): Promise<R[]>
   /** `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(operation: string, fn: (tx: Queryable) => Promise<T>, mode?: TransactionMode): Promise<T>
   /** Waits for the calls in flight, then closes every connection. Idempotent. */

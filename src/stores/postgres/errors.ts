@@ -54,7 +54,7 @@ export function describeCause(err: unknown): string {
 export function storeError(location: string, operation: string, cause: unknown, uncertain = false): TaskweaveError {
   const state = sqlStateOf(cause)
   const retryable = state === undefined || state.startsWith('08') || RETRYABLE_STATES.has(state)
-  const outcome = uncertain ? '; the connection broke during COMMIT, so whether it was applied is unknown' : ''
+  const outcome = uncertain ? '; the connection broke while the change was being committed, so whether it was applied is unknown' : ''
   return new TaskweaveError('TW_STORE', `PostgreSQL store ${location}: ${operation} failed: ${describeCause(cause)}${outcome}`, {
     cause,
     retryable,

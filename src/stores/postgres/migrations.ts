@@ -69,4 +69,50 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'append in one round trip',
+    // The whole append (lock, fence, seq check, insert, finish) as one function call, so a group
+    // commit costs one round trip instead of five (BEGIN, lock, next seq, insert, COMMIT): a
+    // durable run's dependents wait for it. In READ COMMITTED each statement of a PL/pgSQL
+    // function takes a fresh snapshot, so the last seq read after the row locks sees every append
+    // that committed while this one waited for them.
+    sql: (t) => `
+      CREATE FUNCTION ${t.schema}.tw_append(
+        b_run text[], b_epoch integer[], b_first_seq integer[],
+        e_batch integer[], e_seq integer[], e_kind smallint[], e_task text[], e_attempt integer[], e_at bigint[], e_data text[], e_added text[],
+        f_batch integer[], f_status text[], f_counts text[], f_at bigint[]
+      ) RETURNS text[] LANGUAGE plpgsql AS $fn$
+      DECLARE
+        fenced text[] := '{}';
+        keys bigint[] := '{}';
+        run record;
+        last_seq integer;
+      BEGIN
+        PERFORM 1 FROM ${t.runs} WHERE run_id = ANY(b_run) ORDER BY key FOR UPDATE;
+        FOR i IN 1 .. coalesce(array_length(b_run, 1), 0) LOOP
+          SELECT key, status, lease_epoch INTO run FROM ${t.runs} WHERE run_id = b_run[i];
+          IF NOT FOUND OR run.status <> 'running' OR run.lease_epoch <> b_epoch[i] THEN
+            fenced := fenced || b_run[i];
+            keys := keys || NULL::bigint;
+            CONTINUE;
+          END IF;
+          SELECT seq INTO last_seq FROM ${t.journal} WHERE run_key = run.key ORDER BY seq DESC LIMIT 1;
+          IF b_first_seq[i] IS NOT NULL AND b_first_seq[i] <> coalesce(last_seq, 0) + 1 THEN
+            RAISE EXCEPTION 'journal of run "%": entry % appended where % was due', b_run[i], b_first_seq[i], coalesce(last_seq, 0) + 1 USING ERRCODE = 'TWSEQ';
+          END IF;
+          keys := keys || run.key;
+        END LOOP;
+        INSERT INTO ${t.journal} (run_key, seq, kind, task_id, attempt, at, data, added)
+          SELECT keys[u.b], u.seq, u.kind, u.task, u.attempt, u.at, u.data, u.added
+          FROM unnest(e_batch, e_seq, e_kind, e_task, e_attempt, e_at, e_data, e_added) AS u(b, seq, kind, task, attempt, at, data, added)
+          WHERE keys[u.b] IS NOT NULL;
+        UPDATE ${t.runs} r SET status = f.status, counts = f.counts::jsonb, finished_at = f.at, lease_owner = NULL, lease_expires_at = NULL
+          FROM unnest(f_batch, f_status, f_counts, f_at) AS f(b, status, counts, at)
+          WHERE keys[f.b] IS NOT NULL AND r.key = keys[f.b];
+        RETURN fenced;
+      END
+      $fn$;
+    `,
+  },
 ]

@@ -26,8 +26,9 @@ export class PoolConnection implements PostgresConnection {
     this.tables = tables
   }
 
-  async rows<R extends object>(operation: string, text: string, values?: readonly unknown[]): Promise<R[]> {
+  async rows<R extends object>(operation: string, text: string, values?: readonly unknown[], writes = false): Promise<R[]> {
     this.#open(operation)
+    if (writes) return this.#write<R>(operation, text, values ?? [])
     try {
       // pool.query releases the client with the error on failure, which destroys it.
       const result = await this.#pool.query<R>(text, values === undefined ? undefined : [...values])
@@ -59,6 +60,27 @@ export class PoolConnection implements PostgresConnection {
       // A server error during COMMIT (a failed check) means it was rolled back; a broken or silent
       // connection during COMMIT leaves the outcome unknown, and the error says so.
       throw storeError(this.location, operation, err, committing && sqlStateOf(err) === undefined)
+    }
+  }
+
+  /** A writing statement: connected first, so a failure to connect is known to have written nothing. */
+  async #write<R extends object>(operation: string, text: string, values: readonly unknown[]): Promise<R[]> {
+    let client: PoolClient
+    try {
+      client = await this.#pool.connect()
+    } catch (err) {
+      throw storeError(this.location, operation, err)
+    }
+    try {
+      const result = await client.query<R>(text, [...values])
+      client.release()
+      return result.rows
+    } catch (err) {
+      // A server error: the statement (its own transaction) was rolled back and the connection is
+      // sound. Anything else (a broken or silent connection): it may have been committed.
+      const known = sqlStateOf(err) !== undefined
+      client.release(known ? undefined : err instanceof Error ? err : true)
+      throw storeError(this.location, operation, err, !known)
     }
   }
 
