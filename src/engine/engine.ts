@@ -307,6 +307,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     // Without a limit of its own a run is bounded by the engine's slots alone, which may change at run time.
     const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? Infinity
     if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
+    // Refused before the run exists: a run that is never started must not be left among the active ones.
+    if (runOptions.durable === true && journal === undefined) throw new InvalidOptionError('durable', 'false unless the engine has a store (createEngine({ store }))', true)
     const runEvents = new EventEmitter([events])
     const execution = new RunExecution(
       compiled,
@@ -339,13 +341,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
       store.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
         (lease) => {
           crashPoint('run.afterCreate')
+          // Cancelled (or the engine closed) while the store was accepting it: nothing ran, and the
+          // run stays resumable.
+          if (execution.isFinished) return void store.release([lease]).catch(() => undefined)
           execution.attachJournal(journal, lease, undefined, durability.maxStartsWithoutOutcome, record.definition)
           execution.start()
         },
         (err: unknown) => execution.refuse(`the run store (${store.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
       )
-    } else if (runOptions.durable === true) {
-      throw new InvalidOptionError('durable', 'false unless the engine has a store (createEngine({ store }))', true)
     } else {
       // Start on the next microtask so the caller can subscribe to events first.
       queueMicrotask(() => execution.start())

@@ -302,6 +302,7 @@ describe('durable runs: ownership and failures', () => {
     const plain = createEngine({ tools: [c.tool], builtins: false })
     await expect(plain.resume('done')).rejects.toMatchObject({ code: 'TW_INVALID_STATE' })
     expect(() => plain.start({ id: 'flow', tasks: [task('a')] }, { durable: true })).toThrow(/store/)
+    expect(plain.stats().activeRuns).toBe(0)
     await engine.close()
     await plain.close()
   })

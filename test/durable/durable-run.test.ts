@@ -114,3 +114,33 @@ describe('durability.retention', () => {
     await engine1.close()
   })
 })
+
+describe('a durable run closed before the store accepted it', () => {
+  it('ends at once, leaves nothing joined, and stays resumable', async () => {
+    // The store accepts the run only after the engine has closed (a slow disk, a remote database).
+    let accept: () => void = () => undefined
+    const accepted = new Promise<void>((resolve) => (accept = resolve))
+    class SlowStore extends MemoryRunStore {
+      override async createRun(...args: Parameters<MemoryRunStore['createRun']>): ReturnType<MemoryRunStore['createRun']> {
+        await accepted
+        return super.createRun(...args)
+      }
+    }
+    const store = new SlowStore()
+    const t = tools()
+    const engine = createEngine({ tools: [t.step], store, builtins: false })
+    const handle = engine.start(chain(['a']), { runId: 'early' })
+    await engine.close()
+    expect((await handle.result).status).toBe('cancelled')
+    accept()
+    for (let k = 0; k < 5; k++) await new Promise((resolve) => setImmediate(resolve))
+    expect(t.calls.size).toBe(0)
+    const stored = await store.load('early')
+    expect(stored?.status).toBe('running')
+    // Its lease was given back, so any process may resume it at once.
+    expect(stored?.lease?.expiresAt).toBe(0)
+    const again = createEngine({ tools: [t.step], store, builtins: false })
+    expect((await (await again.resume('early')).result).status).toBe('succeeded')
+    await again.close()
+  })
+})
