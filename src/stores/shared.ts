@@ -3,7 +3,7 @@
  * @module
  */
 import { TaskweaveError } from '../core/errors.js'
-import type { JournalEntry, RunFilter, StoredRunStatus } from '../core/store.js'
+import type { JournalEntry, JournalKind, RunFilter, StoredRunStatus } from '../core/store.js'
 
 const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'partial', 'failed', 'cancelled'])
 
@@ -34,4 +34,17 @@ export function hasLabels(labels: Readonly<Record<string, string>>, wanted: Read
   if (wanted === undefined) return true
   for (const [key, value] of Object.entries(wanted)) if (!Object.hasOwn(labels, key) || labels[key] !== value) return false
   return true
+}
+
+/**
+ * A journal entry from the columns of a stored row (NULL for an absent field). Built field by
+ * field, so an entry read back has the keys of the one written, no `undefined`-valued ones.
+ */
+export function entryFromColumns(seq: number, kind: JournalKind, taskId: string | null, attempt: number | null, at: number, data: string | null, added: string | null): JournalEntry {
+  const entry: { -readonly [K in keyof JournalEntry]: JournalEntry[K] } = { seq, kind, at }
+  if (taskId !== null) entry.taskId = taskId
+  if (attempt !== null) entry.attempt = attempt
+  if (data !== null) entry.data = data
+  if (added !== null) entry.added = added
+  return entry
 }

@@ -1,6 +1,7 @@
 /** Rows of the store's tables to and from the port's records. @module */
 import { TaskweaveError } from '../../core/errors.js'
 import type { JournalEntry, JournalKind, Lease, RunSummary, StoredRunStatus } from '../../core/store.js'
+import { entryFromColumns } from '../shared.js'
 
 /**
  * Journal kinds as small integers (a `smallint` column: two bytes a row instead of a string).
@@ -24,13 +25,7 @@ export function entryOf(row: readonly unknown[]): JournalEntry {
   const [seq, code, taskId, attempt, at, data, added] = row as [number, number, string | null, number | null, number, string | null, string | null]
   const kind = KINDS[code]
   if (kind === undefined) throw new TaskweaveError('TW_STORE', `journal entry ${seq} has an unknown kind code ${code}`, { retryable: false })
-  // Built field by field so that the object has the shape the engine writes (no undefined-valued keys).
-  const entry: { -readonly [K in keyof JournalEntry]: JournalEntry[K] } = { seq, kind, at }
-  if (taskId !== null) entry.taskId = taskId
-  if (attempt !== null) entry.attempt = attempt
-  if (data !== null) entry.data = data
-  if (added !== null) entry.added = added
-  return entry
+  return entryFromColumns(seq, kind, taskId, attempt, at, data, added)
 }
 
 /** The columns of `runs` a summary needs. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { JournalEntry, JournalKind } from '../../core/store.js'
+import { entryFromColumns } from '../shared.js'
 
 /** The code of each kind in the `journal.kind` column. */
 export const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6 }
@@ -38,10 +39,5 @@ export function entryOf(row: JournalRow): JournalEntry {
   const [seq, code, taskId, attempt, at, data, added] = row
   const kind = kindOf(code)
   if (kind === undefined) throw new RangeError(`journal entry ${seq} has kind code ${code}, unknown to this taskweave`)
-  const entry: { -readonly [K in keyof JournalEntry]: JournalEntry[K] } = { seq, kind, at }
-  if (taskId !== null) entry.taskId = taskId
-  if (attempt !== null) entry.attempt = attempt
-  if (data !== null) entry.data = data
-  if (added !== null) entry.added = added
-  return entry
+  return entryFromColumns(seq, kind, taskId, attempt, at, data, added)
 }
