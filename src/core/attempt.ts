@@ -16,6 +16,7 @@
  */
 import type { SerializedError } from './errors.js'
 import type { ToolProgress } from './tool.js'
+import type { LlmUsage, ProviderLimits } from './rate.js'
 import type { TaskSpec } from './spec.js'
 
 /** One attempt of one task, as plain data: everything a runner needs to run it anywhere. */
@@ -60,6 +61,10 @@ export interface AttemptSink {
    * field) and returned as the plain-data copy that joins the run if the attempt succeeds.
    */
   addTask(spec: TaskSpec): TaskSpec
+  /** The tool reported what its call consumed (tokens, cost). */
+  usage(usage: LlmUsage): void
+  /** The tool reported the provider's view of its limits. */
+  limits(limits: ProviderLimits): void
   /** The attempt succeeded with `output` (not yet normalised). */
   succeeded(output: unknown): void
   /** The attempt failed with `error` (any thrown value). */

@@ -46,6 +46,10 @@ export type ErrorCode =
   | 'TW_INTERRUPTED'
   | 'TW_UNCERTAIN'
   | 'TW_LOST'
+  | 'TW_RATE_LIMITED'
+  | 'TW_RATE_NEVER_FITS'
+  | 'TW_BUDGET_EXHAUSTED'
+  | 'TW_LLM'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {
@@ -122,6 +126,27 @@ export class CancelledError extends TaskweaveError {
     super('TW_CANCELLED', message, { ...options, retryable: false })
     this.name = 'CancelledError'
   }
+}
+
+/**
+ * A provider refused a call for its rate limit (HTTP 429). Thrown by a tool whose task has a rate
+ * key, it pauses the whole key until `retryAfterMs` has passed and sends the task back to ready
+ * without spending an attempt (up to the key's `maxBounces`). Elsewhere it is an ordinary,
+ * retryable failure.
+ */
+export class RateLimitedError extends TaskweaveError {
+  constructor(message: string, options: Omit<TaskweaveErrorOptions, 'retryable'> & { readonly retryAfterMs?: number | undefined } = {}) {
+    const retryAfterMs = options.retryAfterMs
+    super('TW_RATE_LIMITED', message, { ...options, retryable: true, details: { ...options.details, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } })
+    this.name = 'RateLimitedError'
+  }
+}
+
+/** The wait a `TW_RATE_LIMITED` error asks for (ms), read from its details; undefined when it names none. */
+export function retryAfterOf(err: unknown): number | undefined {
+  if (!TaskweaveError.is(err, 'TW_RATE_LIMITED')) return undefined
+  const ms = err.details.retryAfterMs
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined
 }
 
 /** One problem found while validating a workflow, pinned to where it is. */

@@ -5,6 +5,7 @@
  * there keeps the two the same.
  * @module
  */
+import type { RateLimitSpec, RunBudgetSpec } from './rate.js'
 
 /** A duration: milliseconds, or a string like `'500ms'`, `'30s'`, `'5m'`, `'1h'`. */
 export type DurationSpec = number | string
@@ -74,6 +75,11 @@ export interface TaskSpec {
    * decide instead of running it again. @default true (the tool's `idempotent`, else true)
    */
   idempotent?: boolean | undefined
+  /**
+   * The rate key whose budgets the task's calls count against (`openai:gpt-4o`): requests,
+   * tokens and concurrent calls as `limits.rates` sets them, engine-wide. Overrides the tool's.
+   */
+  rateKey?: string | undefined
 }
 
 /** A declared workflow input. */
@@ -94,7 +100,16 @@ export interface WorkflowSpec {
   tools?: string[] | undefined
   inputs?: Record<string, InputSpec> | undefined
   defaults?: { retry?: RetrySpec | undefined; timeout?: DurationSpec | undefined; group?: string | undefined } | undefined
-  limits?: { concurrency?: number | undefined; groups?: Record<string, number> | undefined } | undefined
+  limits?:
+    | {
+        concurrency?: number | undefined
+        groups?: Record<string, number> | undefined
+        /** Budgets per rate key (`openai:gpt-4o: { requests: 500/min, tokens: 200000/min }`). */
+        rates?: Record<string, RateLimitSpec> | undefined
+      }
+    | undefined
+  /** What one run may spend on LLM calls. */
+  budget?: RunBudgetSpec | undefined
   /** Stop the run at the first task failure. */
   failFast?: boolean | undefined
   tasks: TaskSpec[]

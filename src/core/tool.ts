@@ -7,6 +7,7 @@ import type { z } from 'zod'
 import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { TaskSpec } from './spec.js'
+import type { LlmUsage, ProviderLimits } from './rate.js'
 
 const TOOL_MARK = Symbol.for('taskweave.tool')
 
@@ -41,6 +42,17 @@ export interface ToolContext {
    * attempt adds nothing), and the added task's result joins the same run report.
    */
   addTask(task: TaskSpec): void
+  /**
+   * Reports what this attempt consumed (an LLM call's tokens and cost): the task's rate key takes
+   * back what its estimate over-reserved, run budgets count it, and the task's report shows it.
+   * Always set by the engine; optional so hand-made contexts may omit it.
+   */
+  reportUsage?(usage: LlmUsage): void
+  /**
+   * Reports what the provider said about its limits (its `x-ratelimit-*` headers), so the task's
+   * rate key follows the provider's own count. Always set by the engine; optional as above.
+   */
+  reportLimits?(limits: ProviderLimits): void
 }
 
 /** A progress report: a fraction done, a message, or both, plus any data. */
@@ -77,6 +89,15 @@ export interface ToolDefinition<Schema extends z.ZodType, Output> {
    * use it so one session runs one execution at a time (`session:<agent>#<session>`).
    */
   readonly permit?: ToolPermit<z.output<Schema>>
+  /** The rate key every call counts against (`openai:gpt-4o`); a task's own `rateKey` overrides it. See `limits.rates`. */
+  readonly rateKey?: string
+  /** The rate key of one call, decided from its input (the model it names, say); wins over {@link rateKey}. */
+  rateKeyOf?(input: z.output<Schema>): string | undefined
+  /**
+   * Tokens a call will use at most (prompt + completion), reserved from its rate key's token
+   * budget before it starts and reconciled with {@link ToolContext.reportUsage} after.
+   */
+  estimateTokens?(input: z.output<Schema>): number
   /** Does the work. Must honour `ctx.signal`. */
   run(input: z.output<Schema>, ctx: ToolContext): Promise<Output> | Output
 }

@@ -17,6 +17,8 @@ function recordingSink(current = () => true) {
   const sink: AttemptSink = {
     progress: (p) => log.push(`progress ${p.message ?? ''}`),
     addTask: (spec) => spec,
+    usage: () => undefined,
+    limits: () => undefined,
     succeeded: (output) => log.push(`ok ${String(output)}`),
     failed: (err) => log.push(`failed ${err instanceof Error ? err.message : String(err)}`),
     isCurrent: current,

@@ -8,6 +8,7 @@ import type { AttemptRequest, AttemptSink } from '../core/attempt.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolContext, ToolProgress } from '../core/tool.js'
+import type { LlmUsage, ProviderLimits } from '../core/rate.js'
 import type { TaskSpec } from '../workflow/types.js'
 
 /** Where a context registers once its tool asked for a signal (so a cancel can reach it). */
@@ -84,5 +85,13 @@ export class LocalToolContext implements ToolContext {
 
   addTask(task: TaskSpec): void {
     this.#sink.addTask(task)
+  }
+
+  reportUsage(usage: LlmUsage): void {
+    this.#sink.usage(usage)
+  }
+
+  reportLimits(limits: ProviderLimits): void {
+    this.#sink.limits(limits)
   }
 }

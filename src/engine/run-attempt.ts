@@ -6,6 +6,7 @@
 import { attemptIdOf } from '../core/attempt.js'
 import type { AttemptRequest, AttemptSink } from '../core/attempt.js'
 import type { ToolProgress } from '../core/tool.js'
+import type { LlmUsage, ProviderLimits } from '../core/rate.js'
 import type { TaskShape } from '../workflow/compile.js'
 import type { TaskSpec } from '../workflow/types.js'
 
@@ -15,6 +16,8 @@ export interface AttemptHost {
   /** The lease epoch of a durable run (1 otherwise): it goes into attempt ids after a resume. */
   readonly epoch: number
   progress(i: number, token: number, progress: ToolProgress): void
+  usage(i: number, token: number, usage: LlmUsage): void
+  providerLimits(i: number, token: number, limits: ProviderLimits): void
   validateAddedTask(spec: TaskSpec, earlier: readonly TaskSpec[], by: number, token: number): TaskSpec
   attemptSucceeded(i: number, token: number, value: unknown, added: readonly TaskSpec[] | undefined): void
   attemptFailed(i: number, token: number, err: unknown): void
@@ -63,6 +66,14 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
 
   progress(progress: ToolProgress): void {
     this.#run.progress(this.#index, this.#token, progress)
+  }
+
+  usage(usage: LlmUsage): void {
+    this.#run.usage(this.#index, this.#token, usage)
+  }
+
+  limits(limits: ProviderLimits): void {
+    this.#run.providerLimits(this.#index, this.#token, limits)
   }
 
   addTask(spec: TaskSpec): TaskSpec {

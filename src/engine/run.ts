@@ -26,6 +26,7 @@ import { ReadyQueue } from '../scheduler/ready-queue.js'
 import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retry.js'
 import type { SlotWaiter } from '../scheduler/slots.js'
 import type { PermitHolder } from '../scheduler/keyed-limiter.js'
+import type { LlmUsage, ProviderLimits } from '../core/rate.js'
 import { itemShape, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { criticalPathRanks, taskCosts } from '../workflow/dag.js'
@@ -1309,6 +1310,10 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     this.#env.runner.cancel(attemptIdOf(this.id, s.ids[i] as string, s.attempts[i] as number, this.epoch), reason)
   }
 
+  #recordUsage(_i: number, _usage: LlmUsage): void {}
+
+  #observeProviderLimits(_i: number, _limits: ProviderLimits): void {}
+
   /** @internal */ taskId(i: number): string {
     return this.#s.ids[i] as string
   }
@@ -1316,6 +1321,16 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
   /** @internal */ progress(i: number, token: number, progress: ToolProgress): void {
     if (!this.isCurrentAttempt(i, token)) return
     if (this.#events.wants('task:progress')) this.#emit('task:progress', { taskId: this.#s.ids[i] as string, attempt: this.#s.attempts[i] as number, progress })
+  }
+
+  /** @internal */ usage(i: number, token: number, usage: LlmUsage): void {
+    if (!this.isCurrentAttempt(i, token)) return
+    this.#recordUsage(i, usage)
+  }
+
+  /** @internal */ providerLimits(i: number, token: number, limits: ProviderLimits): void {
+    if (!this.isCurrentAttempt(i, token)) return
+    this.#observeProviderLimits(i, limits)
   }
 
   /** The engine's clock (tools read it through `ctx.clock`). */
