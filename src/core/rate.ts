@@ -5,14 +5,12 @@
  * their context.
  * @module
  */
-import type { DurationSpec } from './spec.js'
-
 /**
  * A budget over a window: `'600/min'`, `'10/s'`, `'200000/1m'`, `'5/250ms'`, or
  * `{ limit: 600, per: '1m' }`. Budgets refill continuously (a token bucket holding at most
  * `limit`), the way providers count.
  */
-export type RateWindowSpec = string | { readonly limit: number; readonly per: DurationSpec }
+export type RateWindowSpec = string | { readonly limit: number; readonly per: number | string }
 
 /** Adaptive concurrency of a rate key (AIMD): grow by one after a healthy window, halve on 429 or timeout. */
 export interface AdaptiveSpec {
