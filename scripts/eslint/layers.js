@@ -20,6 +20,7 @@ export const LAYER_RANKS = {
   scheduler: 2,
   observe: 2,
   tools: 2,
+  llm: 2,
   fsm: 2,
   workers: 2,
   agents: 3,
