@@ -75,6 +75,10 @@ function eventText(event: TaskweaveEvent, origin: number): string {
     case 'task:skipped':
     case 'task:cancelled':
       return `${t} ${event.type} ${event.taskId}: ${event.reason}`
+    case 'task:throttled':
+      return `${t} task:throttled ${event.taskId} on ${event.key} (${event.reason})${event.until !== undefined ? ` until ${new Date(event.until).toISOString()}` : ''}`
+    case 'run:budget-exhausted':
+      return `${t} run:budget-exhausted ${event.reason}`
     case 'task:progress':
       return `${t} task:progress ${event.taskId} ${event.progress.fraction !== undefined ? `${Math.round(event.progress.fraction * 100)}% ` : ''}${event.progress.message ?? ''}`
     case 'task:added':

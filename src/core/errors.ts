@@ -142,13 +142,6 @@ export class RateLimitedError extends TaskweaveError {
   }
 }
 
-/** The wait a `TW_RATE_LIMITED` error asks for (ms), read from its details; undefined when it names none. */
-export function retryAfterOf(err: unknown): number | undefined {
-  if (!TaskweaveError.is(err, 'TW_RATE_LIMITED')) return undefined
-  const ms = err.details.retryAfterMs
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined
-}
-
 /** One problem found while validating a workflow, pinned to where it is. */
 export interface ValidationIssue {
   /** What is wrong, in words. */

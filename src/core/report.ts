@@ -36,6 +36,22 @@ export interface TaskReport {
   readonly forEachOf?: string
   /** For a task added at run time: the task whose completion (or tool) added it. */
   readonly addedBy?: string
+  /** LLM tokens and cost its attempts reported (summed over attempts). */
+  readonly usage?: RunUsage
+  /** Times a 429 sent it back to ready without spending an attempt. */
+  readonly throttled?: number
+  /** The rate key its calls counted against. */
+  readonly rateKey?: string
+}
+
+/** LLM usage summed over a task's attempts or a whole run. */
+export interface RunUsage {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  /** US dollars, when the tools priced their calls. */
+  readonly costUsd?: number
+  /** Calls that reported usage. */
+  readonly calls: number
 }
 
 /** The result of a run. */
@@ -47,7 +63,8 @@ export interface RunResult {
   /**
    * succeeded: no task failed. partial: some failed (or were skipped because of a failure) and
    * others succeeded. failed: `failFast` stopped the run, or tasks failed and none succeeded.
-   * cancelled: the run was cancelled.
+   * cancelled: the run was cancelled. A run whose budget ran out before every LLM task could
+   * start is partial, with the reason in {@link reason}.
    */
   readonly status: RunStatus
   /** Wall-clock start, ISO 8601. */
@@ -61,4 +78,6 @@ export interface RunResult {
   readonly failed: readonly string[]
   /** Why the run was cancelled or stopped early, when it was. */
   readonly reason?: string
+  /** LLM tokens and cost reported by the run's tasks, when any reported usage. */
+  readonly usage?: RunUsage
 }

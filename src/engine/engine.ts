@@ -17,7 +17,11 @@ import type { EventMap, EventName, TaskweaveEvent } from '../observe/events.js'
 import { SlotPool } from '../scheduler/slots.js'
 import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import type { KeyStats } from '../scheduler/keyed-limiter.js'
-import { checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
+import { RateLimiter } from '../scheduler/rate-limiter.js'
+import type { RateKeyStats } from '../scheduler/rate-limiter.js'
+import { resolveRateTable } from '../core/rate-spec.js'
+import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
+import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
 import { builtinTools } from '../tools/index.js'
 import type { BuiltinToolOptions } from '../tools/index.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
@@ -96,6 +100,15 @@ export interface EngineOptions {
   readonly store?: RunStore
   /** Lease and resume settings of durable runs. */
   readonly durability?: DurabilityOptions
+  /**
+   * Budgets per rate key, engine-wide (`{ 'openai:gpt-4o': { requests: '500/min', tokens:
+   * '200000/min', concurrent: 16 } }`): every task whose tool or spec names the key counts
+   * against it, in every run. A `tool:<name>` key applies to every task of that tool (with
+   * `attemptsPerSecond`, the cap that stops a retry storm). They override a workflow's
+   * `limits.rates` for the same key. A key configured nowhere adapts its concurrency (AIMD) and
+   * learns its budgets from the provider's `x-ratelimit-*` headers.
+   */
+  readonly rates?: Readonly<Record<string, RateLimitSpec>>
 }
 
 /** Options of {@link Engine.resume}. */
@@ -129,6 +142,12 @@ export interface RunOptions {
   readonly durable?: boolean
   /** Labels stored with a durable run, for listing and filtering (`{ source: 'flow.yaml' }`). */
   readonly labels?: Readonly<Record<string, string>>
+  /**
+   * What the run may spend on LLM calls (`{ maxTokens: 200_000, maxCostUsd: 2 }`): once reached,
+   * no new task with a rate key starts, running ones finish, and the run ends `partial` with the
+   * reason. @default the workflow's `budget`
+   */
+  readonly budget?: RunBudgetSpec
 }
 
 export type { WorkflowInput }
@@ -221,6 +240,8 @@ export interface EngineStats {
   readonly activeRuns: number
   /** Keys of the keyed limiter with holders or waiters (`group:llm`, …). */
   readonly keys: readonly KeyStats[]
+  /** Rate keys in use: calls in flight and waiting, the adaptive limit, what is left of each budget, a pause. */
+  readonly rates: readonly RateKeyStats[]
 }
 
 /**
@@ -261,6 +282,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     slots: new SlotPool(concurrency),
     limiter,
     groupLimits,
+    rates: new RateLimiter(clock, resolveRateTable('rates', options.rates)),
     events,
     toolStats: new ToolStats(),
     maxOutputBytes,
@@ -318,6 +340,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         concurrency: runConcurrency,
         failFast: runOptions.failFast ?? compiled.failFast,
         ...(runOptions.runId !== undefined ? { runId: runOptions.runId } : {}),
+        ...(runOptions.budget !== undefined ? { budget: checkBudget(runOptions.budget) } : {}),
         ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {}),
         ...(runOptions.onTaskComplete !== undefined ? { onTaskComplete: runOptions.onTaskComplete } : {}),
         ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
@@ -475,6 +498,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       await Promise.all([...suspended, ...runs].map((execution) => execution.result))
       if (journal !== undefined) await journal.releaseAll()
       await env.runner.close()
+      env.rates.close()
       const report = await agents?.close({ force: true })
       if (report !== undefined && !report.clean) logger.warn('the engine closed with agent work abandoned', { abandoned: report.abandoned.length, graceMs: report.graceMs })
       return { clean: report?.clean ?? true, abandoned: report?.abandoned ?? [] }
@@ -507,7 +531,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // Runs not waiting for a slot may start more now.
       for (const execution of active) execution.wake()
     },
-    stats: () => ({ slots: { used: env.slots.used, capacity: env.slots.capacity }, activeRuns: active.size, keys: env.limiter.stats() }),
+    stats: () => ({ slots: { used: env.slots.used, capacity: env.slots.capacity }, activeRuns: active.size, keys: env.limiter.stats(), rates: env.rates.stats() }),
     close,
     [Symbol.asyncDispose]: async () => {
       await close()

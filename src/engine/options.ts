@@ -6,6 +6,7 @@
  */
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
 import { ID_PATTERN } from '../workflow/schema.js'
+import type { RunBudgetSpec } from '../core/rate.js'
 
 /** Every option `createEngine()` knows. */
 export const ENGINE_OPTION_NAMES: readonly string[] = [
@@ -25,10 +26,11 @@ export const ENGINE_OPTION_NAMES: readonly string[] = [
   'runner',
   'store',
   'durability',
+  'rates',
 ]
 
 /** Every option `engine.start()` / `engine.run()` knows. */
-export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope', 'durable', 'labels']
+export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope', 'durable', 'labels', 'budget']
 
 /** Throws `TW_INVALID_OPTION` naming the first option of `options` that `known` does not list. */
 export function refuseUnknownOptions(where: string, options: object, known: readonly string[]): void {
@@ -52,4 +54,14 @@ export function checkGroupLimits(groups: Readonly<Record<string, number>> | unde
     out[name] = cap
   }
   return out
+}
+
+/** Checks a run's `budget`: `maxTokens` an integer ≥ 1, `maxCostUsd` a number > 0, nothing else. */
+export function checkBudget(budget: RunBudgetSpec): RunBudgetSpec {
+  if (typeof budget !== 'object' || budget === null) throw new InvalidOptionError('budget', 'an object with maxTokens and/or maxCostUsd', budget)
+  for (const name of Object.keys(budget)) if (name !== 'maxTokens' && name !== 'maxCostUsd') throw new InvalidOptionError(`budget.${name}`, 'maxTokens or maxCostUsd', name)
+  const { maxTokens, maxCostUsd } = budget
+  if (maxTokens !== undefined && (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1)) throw new InvalidOptionError('budget.maxTokens', 'an integer ≥ 1', maxTokens)
+  if (maxCostUsd !== undefined && (typeof maxCostUsd !== 'number' || !Number.isFinite(maxCostUsd) || maxCostUsd <= 0)) throw new InvalidOptionError('budget.maxCostUsd', 'a number > 0', maxCostUsd)
+  return { ...budget }
 }

@@ -1,5 +1,5 @@
 /** Builds the run result from the task nodes; the per-task report is built on first read. @module */
-import type { RunResult, TaskReport } from './report.js'
+import type { RunResult, RunUsage, TaskReport } from './report.js'
 import type { RunStatus, TaskStatus } from './states.js'
 import type { TaskShape } from '../workflow/compile.js'
 import type { RunState } from './run-state.js'
@@ -15,6 +15,8 @@ export interface RunSummary {
   /** Set when cancel or failFast decided the status. */
   readonly stopStatus: RunStatus | undefined
   readonly stopReason: string | undefined
+  /** LLM usage the run's tools reported, if any. */
+  readonly usage: RunUsage | undefined
 }
 
 /** The result of a finished run. */
@@ -62,6 +64,7 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
     },
     failed,
     ...(summary.stopReason !== undefined ? { reason: summary.stopReason } : {}),
+    ...(summary.usage !== undefined ? { usage: summary.usage } : {}),
   }
   return result
 }
@@ -102,5 +105,8 @@ function reportOf(state: RunState, i: number): TaskReport {
   if (x.blocked !== undefined) report['blocked'] = x.blocked
   if (x.forEachOwner >= 0) report['forEachOf'] = state.ids[x.forEachOwner]
   if (x.addedBy !== undefined) report['addedBy'] = x.addedBy
+  if (x.rateKey !== undefined) report['rateKey'] = x.rateKey
+  if (x.usage !== undefined) report['usage'] = x.usage
+  if (x.bounces > 0) report['throttled'] = x.bounces
   return report as unknown as TaskReport
 }

@@ -5,6 +5,7 @@
  * indices 0…n-1 in declaration order; forEach items and added tasks are appended after them.
  * @module
  */
+import type { RunUsage } from '../core/report.js'
 import type { CancelTimer } from '../core/clock.js'
 import type { SerializedError } from '../core/errors.js'
 import type { ReadyKeys } from '../scheduler/ready-queue.js'
@@ -42,6 +43,12 @@ export class TaskExtra {
   parents: readonly number[] | undefined = undefined
   /** Children gained at run time (all the children of an appended task). */
   children: number[] | undefined = undefined
+  /** The rate key its calls count against, once admitted under one. */
+  rateKey: string | undefined = undefined
+  /** Times a 429 sent it back to ready without spending an attempt. */
+  bounces = 0
+  /** LLM usage its attempts reported. */
+  usage: RunUsage | undefined = undefined
 }
 
 const NO_EXTRA_DEFAULTS = new TaskExtra()

@@ -11,6 +11,8 @@ import type { ToolRegistry } from '../core/registry.js'
 import type { EventEmitter } from '../observe/emitter.js'
 import type { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import type { SlotPool } from '../scheduler/slots.js'
+import type { RateLimiter } from '../scheduler/rate-limiter.js'
+import type { RunBudgetSpec } from '../core/rate.js'
 import type { TaskSpec } from '../workflow/types.js'
 import type { TaskStatus } from './states.js'
 import type { ToolStats } from './tool-stats.js'
@@ -44,6 +46,8 @@ export interface RunSettings {
   readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
   /** Whether group caps count across the engine's runs (default) or within this run only. */
   readonly groupScope?: 'engine' | 'run'
+  /** What the run may spend on LLM calls (overrides the workflow's `budget`). */
+  readonly budget?: RunBudgetSpec | undefined
 }
 
 /** What a run borrows from its engine. */
@@ -59,6 +63,8 @@ export interface RunEnvironment {
   readonly limiter: KeyedLimiter
   /** Group caps set on the engine; they override what a workflow declares for the same group. */
   readonly groupLimits?: Readonly<Record<string, number>> | undefined
+  /** Engine-wide rate keys: budgets per provider key, shared by every run. */
+  readonly rates: RateLimiter
   readonly events: EventEmitter
   readonly toolStats: ToolStats
   readonly maxOutputBytes: number

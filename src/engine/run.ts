@@ -27,6 +27,8 @@ import { backoffDelayMs, retryAfterHintMs, shouldRetry } from '../scheduler/retr
 import type { SlotWaiter } from '../scheduler/slots.js'
 import type { PermitHolder } from '../scheduler/keyed-limiter.js'
 import type { LlmUsage, ProviderLimits } from '../core/rate.js'
+import { addUsage, neverFits, RunRates } from './run-rates.js'
+import type { RateGrantTarget } from './run-rates.js'
 import { itemShape, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { criticalPathRanks, taskCosts } from '../workflow/dag.js'
@@ -59,7 +61,7 @@ import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNN
 import type { RunStatus, TaskStatus } from './states.js'
 
 /** Executes one run. Create through the engine. */
-export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
+export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget {
   readonly id: string
   readonly result: Promise<RunResult>
   readonly #workflow: CompiledWorkflow
@@ -78,6 +80,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
   readonly #heldPermits = new Map<number, string>()
   /** The same for the keys tools ask for per call (`ToolDefinition.permit`). */
   readonly #heldToolPermits = new Map<number, string>()
+  /** Rate keys and the run's budget: admissions its tasks hold, usage its tools reported. */
+  readonly #rates: RunRates
   readonly #runSignal: AbortController = new AbortController()
   #resolve!: (result: RunResult) => void
   #nextSeq = 0
@@ -138,6 +142,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     this.#events = events
     const s = (this.#s = new RunState(workflow))
     this.#queue = new ReadyQueue(s)
+    this.#rates = new RunRates(env.rates, this, settings.budget ?? workflow.budget, this.id)
+    for (const [key, limits] of workflow.rates) env.rates.declare(key, limits)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Set here too, so a run cancelled before it starts still reports sensible times.
     this.#startedAt = env.clock.now()
@@ -747,6 +753,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
             held.set(index, key)
           }
         }
+        if (this.#rates.mayHaveKey(shape) && !this.#admitRate(index, shape)) continue
         if (this.#granted > 0) this.#granted--
         else if (!this.#env.slots.tryAcquire(this)) {
           queue.push(index)
@@ -790,6 +797,98 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     return true
   }
 
+  /**
+   * Takes task `index`'s admission under its rate key, if it has one. False when the task must
+   * wait (it is queued in the rate limiter and is handed back through {@link rateAdmitted}), or
+   * ended here: skipped because the run's budget is used up, failed because its estimate can
+   * never fit the key's token budget.
+   */
+  #admitRate(index: number, shape: TaskShape): boolean {
+    const rates = this.#rates
+    if (rates.holds(index)) {
+      if (rates.exhausted === undefined) return true
+      rates.undo(index)
+      this.#skipForBudget(index)
+      return false
+    }
+    const needsInput = shape.tool.rateKeyOf !== undefined || shape.tool.estimateTokens !== undefined
+    let input: unknown
+    if (needsInput) {
+      const x = this.#s.extra(index)
+      if (!x.hasAdmittedInput) {
+        try {
+          x.admittedInput = this.#resolveInput(index, shape)
+        } catch {
+          return true
+        }
+        x.hasAdmittedInput = true
+      }
+      input = x.admittedInput
+    }
+    const key = rates.keyOf(shape, input)
+    if (key === undefined) return true
+    if (rates.exhausted !== undefined) {
+      this.#skipForBudget(index)
+      return false
+    }
+    this.#s.extra(index).rateKey = key
+    const admission = rates.admit(index, key, needsInput ? rates.estimateOf(shape, input) : 0, shape.priority)
+    if (admission.admitted) return true
+    const block = admission.block
+    if (block.blocked === 'never') {
+      this.#dropPermits(index)
+      this.#failWithoutAttempt(index, neverFits(key, block.reason))
+      this.#settle(index)
+      return false
+    }
+    if (this.#events.wants('task:throttled')) {
+      const until = block.waitMs === undefined ? undefined : this.#env.clock.wallNow() + block.waitMs
+      this.#emit('task:throttled', { taskId: this.#s.ids[index] as string, key, reason: block.blocked, ...(until !== undefined ? { until } : {}) })
+    }
+    return false
+  }
+
+  /** An LLM task that will not start because the run's budget is used up: skipped, with the reason. */
+  #skipForBudget(index: number): void {
+    this.#dropPermits(index)
+    this.#rates.budgetSkipped++
+    this.#skip(index, this.#rates.exhausted as string, -1)
+    this.#settle(index)
+  }
+
+  /** Gives back the keyed permits task `i` took but will not use (it ends without an attempt). */
+  #dropPermits(i: number): void {
+    const key = this.#heldPermits.get(i)
+    if (key !== undefined) {
+      this.#heldPermits.delete(i)
+      this.#env.limiter.release(key)
+    }
+    const toolKey = this.#heldToolPermits.get(i)
+    if (toolKey !== undefined) {
+      this.#heldToolPermits.delete(i)
+      this.#env.limiter.release(toolKey)
+    }
+  }
+
+  /** @internal Called by the rate limiter (through {@link RunRates}) with an admission task `index` waited for. */
+  rateAdmitted(index: number): boolean {
+    if (this.#state !== 'running' || this.#stopRequested || this.#s.status[index] !== READY) return false
+    this.#queue.push(index)
+    this.#pump()
+    this.#maybeFinish()
+    return true
+  }
+
+  /** @internal Task `index` can never be admitted under its rate key. */
+  rateRefused(index: number, error: TaskweaveError): void {
+    if (this.#state !== 'running' || this.#s.status[index] !== READY) return
+    this.#dropPermits(index)
+    this.#failWithoutAttempt(index, error)
+    this.#settle(index)
+    this.#pump()
+    this.#maybeFinish()
+  }
+
   /** The input of task `i`'s next attempt: a private copy of a static input, or its templates resolved. */
   #resolveInput(i: number, shape: TaskShape): unknown {
     if (shape.staticInput !== undefined) return privateStaticInput(shape.staticInput.value)
@@ -826,16 +925,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
   #releaseSlot(i: number): void {
     this.#running--
     this.#env.slots.release()
-    const key = this.#heldPermits.get(i)
-    if (key !== undefined) {
-      this.#heldPermits.delete(i)
-      this.#env.limiter.release(key)
-    }
-    const toolKey = this.#heldToolPermits.get(i)
-    if (toolKey !== undefined) {
-      this.#heldToolPermits.delete(i)
-      this.#env.limiter.release(toolKey)
-    }
+    this.#dropPermits(i)
+    this.#rates.settle(i, false)
   }
 
   #startAttempt(i: number): void {
@@ -986,11 +1077,18 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     const policy = (s.shapes[i] as TaskShape).retry
     const attempt = s.attempts[i] as number
     const taskId = s.ids[i] as string
+    if (this.#rates.holds(i)) {
+      if (TaskweaveError.is(err, 'TW_RATE_LIMITED')) {
+        if (this.#bounce(i, err, error, now)) return
+      } else this.#rates.settle(i, isTimeout(err))
+    }
+    // Attempts a 429 sent back to ready are not spent: the retry policy counts the others.
+    const counted = attempt - x.bounces
     // The state changes before the slot is released, so nothing the release sets off can see this
     // attempt as still running.
-    if (this.#state === 'running' && shouldRetry(policy, attempt, err)) {
+    if (this.#state === 'running' && shouldRetry(policy, counted, err)) {
       ;(x.failedAttempts ??= []).push({ attempt, startedAt: s.attemptStartedAt[i] as number, finishedAt: now, error })
-      const delayMs = Math.max(backoffDelayMs(policy, attempt, this.#env.random), retryAfterHintMs(err) ?? 0)
+      const delayMs = Math.max(backoffDelayMs(policy, counted, this.#env.random), retryAfterHintMs(err) ?? 0)
       this.#transition(i, RETRYING)
       this.#releaseSlot(i)
       if (this.#durable()) this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error, retryAt: this.#env.clock.wallNow() + delayMs }) })
@@ -1009,6 +1107,29 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     } else this.#afterFailure(i)
     this.#pump()
     this.#maybeFinish()
+  }
+
+  /**
+   * Attempt of task `i` got a 429 under its rate key: the whole key pauses, and the task goes
+   * back to ready without spending an attempt — unless it has bounced `maxBounces` times already,
+   * when the 429 counts as an ordinary failure (false: the caller goes on with the retry policy).
+   */
+  #bounce(i: number, err: TaskweaveError, error: SerializedError, now: number): boolean {
+    const s = this.#s
+    const x = s.extra(i)
+    const throttled = this.#rates.throttle(i, retryAfterHintMs(err))
+    if (throttled === undefined || this.#state !== 'running' || x.bounces >= this.#env.rates.limitsOf(throttled.key).maxBounces) return false
+    x.bounces++
+    const taskId = s.ids[i] as string
+    const attempt = s.attempts[i] as number
+    const until = this.#env.clock.wallNow() + Math.max(0, throttled.until - now)
+    this.#transition(i, RETRYING)
+    this.#releaseSlot(i)
+    if (this.#durable()) this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error, retryAt: this.#env.clock.wallNow(), bounce: true }) })
+    if (this.#events.wants('task:throttled')) this.#emit('task:throttled', { taskId, key: throttled.key, reason: 'rate-limited', until, bounces: x.bounces })
+    this.#makeReady(i)
+    this.#pump()
+    return true
   }
 
   /** Task `i` (retrying) becomes ready again after `delayMs`. */
@@ -1239,6 +1360,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     }
     this.#queue.removeWhere(() => true)
     this.#env.limiter.forget(this)
+    this.#rates.close((index) => s.status[index] === RUNNING)
     // Permits of tasks that were waiting for a slot (running ones were released above).
     for (const key of this.#heldPermits.values()) this.#env.limiter.release(key)
     this.#heldPermits.clear()
@@ -1257,6 +1379,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     this.#unhookSignal?.()
     this.#env.slots.forget(this)
     this.#env.limiter.forget(this)
+    this.#rates.close(() => false)
     const result = this.#buildResult()
     if (this.#durable()) {
       const ticket = this.#write({ kind: 'finish', data: JSON.stringify({ status: result.status, counts: nonZero(result.counts) }) })
@@ -1281,8 +1404,10 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
       workflowHash: () => workflow.hash,
       startedAt: this.#startedWall,
       durationMs: this.#env.clock.now() - this.#startedAt,
-      stopStatus: this.#stopStatus,
-      stopReason: this.#stopReason,
+      // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.
+      stopStatus: this.#stopStatus ?? (this.#rates.budgetSkipped > 0 ? 'partial' : undefined),
+      stopReason: this.#stopReason ?? (this.#rates.budgetSkipped > 0 ? this.#rates.exhausted : undefined),
+      usage: this.#rates.usage(),
     })
   }
 
@@ -1310,9 +1435,16 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost {
     this.#env.runner.cancel(attemptIdOf(this.id, s.ids[i] as string, s.attempts[i] as number, this.epoch), reason)
   }
 
-  #recordUsage(_i: number, _usage: LlmUsage): void {}
+  #recordUsage(i: number, usage: LlmUsage): void {
+    const { usage: cleaned, exhaustedNow } = this.#rates.record(i, usage)
+    const x = this.#s.extra(i)
+    x.usage = addUsage(x.usage, cleaned)
+    if (exhaustedNow && this.#events.wants('run:budget-exhausted')) this.#emit('run:budget-exhausted', { reason: this.#rates.exhausted as string, usage: this.#rates.usage() ?? cleaned })
+  }
 
-  #observeProviderLimits(_i: number, _limits: ProviderLimits): void {}
+  #observeProviderLimits(i: number, limits: ProviderLimits): void {
+    this.#rates.observe(i, limits)
+  }
 
   /** @internal */ taskId(i: number): string {
     return this.#s.ids[i] as string

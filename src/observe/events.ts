@@ -6,6 +6,7 @@
 import type { SerializedError } from '../core/errors.js'
 import type { ToolProgress } from '../core/tool.js'
 import type { RunStatus, TaskStatus } from '../core/status.js'
+import type { RunUsage } from '../core/report.js'
 
 interface Base {
   readonly runId: string
@@ -30,7 +31,19 @@ export interface EventMap {
   'task:failed': TaskBase & { readonly attempt: number; readonly error: SerializedError }
   'task:skipped': TaskBase & { readonly reason: string }
   'task:cancelled': TaskBase & { readonly reason: string }
+  /**
+   * A task waits for its rate key: `reason` says which budget (`requests`, `tokens`, `attempts`,
+   * `concurrency`, `paused` by an earlier 429, `queued` behind other calls) or `rate-limited` (its
+   * call got a 429 and it goes back to ready without spending an attempt). `until` is the wall
+   * time (epoch ms) the key is expected to allow it, when that is known.
+   */
+  'task:throttled': TaskBase & { readonly key: string; readonly reason: ThrottleReason; readonly until?: number; readonly bounces?: number }
+  /** The run's budget (`budget.maxTokens` / `maxCostUsd`) is used up: no new LLM task starts. */
+  'run:budget-exhausted': Base & { readonly reason: string; readonly usage: RunUsage }
 }
+
+/** Why a task waits for its rate key (see the `task:throttled` event). */
+export type ThrottleReason = 'requests' | 'tokens' | 'attempts' | 'concurrency' | 'paused' | 'queued' | 'rate-limited'
 
 /** Any event name. */
 export type EventName = keyof EventMap

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { heapPop, heapPush, heapRemove } from './waiter-heap.js'
+
 /** Someone who can be handed a permit it waited for (a run, the background executor, the agent pool). */
 export interface PermitHolder {
   /**
@@ -130,10 +132,7 @@ export class KeyedLimiter {
   /** Drops every queued request of `holder` (its run ended, or it was cancelled). Permits it holds stay held until released. */
   forget(holder: PermitHolder): void {
     for (const [key, state] of this.#keys) {
-      const kept = state.waiters.filter((w) => w.holder !== holder)
-      if (kept.length === state.waiters.length) continue
-      state.waiters.length = 0
-      for (const w of kept) heapPush(state.waiters, w)
+      if (!heapRemove(state.waiters, (w) => w.holder === holder)) continue
       if (state.waiters.length === 0 && state.inUse <= 0) this.#keys.delete(key)
       else this.#scheduleDrain(key)
     }
@@ -173,39 +172,4 @@ export class KeyedLimiter {
       if (state.waiters.length === 0 && state.inUse <= 0) this.#keys.delete(key)
     }
   }
-}
-
-function before(a: Waiter, b: Waiter): boolean {
-  return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq
-}
-
-function heapPush(heap: Waiter[], item: Waiter): void {
-  heap.push(item)
-  let at = heap.length - 1
-  while (at > 0) {
-    const parent = (at - 1) >> 1
-    if (!before(heap[at] as Waiter, heap[parent] as Waiter)) break
-    ;[heap[at], heap[parent]] = [heap[parent] as Waiter, heap[at] as Waiter]
-    at = parent
-  }
-}
-
-function heapPop(heap: Waiter[]): Waiter {
-  const top = heap[0] as Waiter
-  const last = heap.pop() as Waiter
-  if (heap.length > 0) {
-    heap[0] = last
-    let at = 0
-    for (;;) {
-      const left = 2 * at + 1
-      const right = left + 1
-      let best = at
-      if (left < heap.length && before(heap[left] as Waiter, heap[best] as Waiter)) best = left
-      if (right < heap.length && before(heap[right] as Waiter, heap[best] as Waiter)) best = right
-      if (best === at) break
-      ;[heap[at], heap[best]] = [heap[best] as Waiter, heap[at] as Waiter]
-      at = best
-    }
-  }
-  return top
 }

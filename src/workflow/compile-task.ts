@@ -33,6 +33,8 @@ export interface TaskShape {
   readonly cost: number | undefined
   readonly retry: ResolvedRetry
   readonly timeoutMs: number | undefined
+  /** The task's own rate key (`rateKey`); the tool's applies when this is undefined. */
+  readonly rateKey: string | undefined
 }
 
 const DEFAULT_RETRY: ResolvedRetry = { maxAttempts: 1, initialDelayMs: 200, factor: 2, maxDelayMs: 30_000, jitter: 'full', retryOn: undefined }
@@ -154,7 +156,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   }
 
   // The bulk of a large workflow: a tool and options, nothing to compile. One shared shape.
-  if (tool !== undefined && task.agent === undefined && task.input === undefined && task.when === undefined && task.forEach === undefined && task.retry === undefined && task.timeout === undefined && task.trigger === undefined) {
+  if (tool !== undefined && task.agent === undefined && task.input === undefined && task.when === undefined && task.forEach === undefined && task.retry === undefined && task.timeout === undefined && task.trigger === undefined && task.rateKey === undefined) {
     const empty = cache.emptyInput(tool)
     if (empty !== false) return cache.plainShape(tool, empty, task.priority, task.group, task.cost)
   }
@@ -222,6 +224,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     task.cost ?? tool?.cost,
     task.retry === undefined ? cache.defaultRetry : resolveRetry(defaults?.retry, task.retry),
     timeout === undefined ? undefined : parseDuration(timeout),
+    task.rateKey,
   )
 }
 
@@ -239,13 +242,14 @@ function makeShape(
   cost: number | undefined,
   retry: ResolvedRetry,
   timeoutMs: number | undefined,
+  rateKey: string | undefined = undefined,
 ): TaskShape {
-  return { toolName, tool, input, staticInput, when, forEach, trigger, priority, group, cost, retry, timeoutMs }
+  return { toolName, tool, input, staticInput, when, forEach, trigger, priority, group, cost, retry, timeoutMs, rateKey }
 }
 
 /** A fan-out item's shape: its owner's, without the fan-out. */
 export function itemShape(owner: TaskShape): TaskShape {
-  return makeShape(owner.toolName, owner.tool, owner.input, owner.staticInput, owner.when, undefined, owner.trigger, owner.priority, owner.group, owner.cost, owner.retry, owner.timeoutMs)
+  return makeShape(owner.toolName, owner.tool, owner.input, owner.staticInput, owner.when, undefined, owner.trigger, owner.priority, owner.group, owner.cost, owner.retry, owner.timeoutMs, owner.rateKey)
 }
 
 function defaultTimeoutMs(defaults: WorkflowSpec['defaults'] | undefined): number | undefined {

@@ -13,6 +13,8 @@ import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { formatBytes } from '../core/bytes.js'
+import { resolveRateTable, type RateKeyLimits } from '../core/rate-spec.js'
+import type { RunBudgetSpec } from '../core/rate.js'
 import { RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
@@ -82,6 +84,10 @@ export interface CompiledWorkflow {
   readonly inputs: Readonly<Record<string, CompiledInput>>
   readonly concurrency?: number
   readonly groups: Readonly<Record<string, number>>
+  /** Budgets per rate key (`limits.rates`), resolved. */
+  readonly rates: ReadonlyMap<string, RateKeyLimits>
+  /** What one run may spend on LLM calls (`budget`). */
+  readonly budget: RunBudgetSpec | undefined
   readonly failFast: boolean
   /** The workflow's `defaults` (retry, timeout, group), as compiled: what tasks added at run time get too. */
   readonly defaults: WorkflowSpec['defaults']
@@ -207,6 +213,8 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     inputs,
     ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),
     groups: spec.limits?.groups ?? {},
+    rates: resolveRateTable('limits.rates', spec.limits?.rates),
+    budget: spec.budget,
     failFast: spec.failFast ?? false,
     defaults: spec.defaults === undefined ? undefined : freezeDeep(spec.defaults),
     get spec() {

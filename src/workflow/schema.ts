@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { parseDuration } from '../core/duration.js'
+import { parseRateWindow } from '../core/rate-spec.js'
 
 /**
  * Ids of tasks, workflows, inputs and groups: letters, digits, `_` and `-`, at most 128
@@ -38,6 +39,30 @@ export const retrySchema = z
 /** How a task's parents must have ended for it to run. */
 export const triggerSchema = z.enum(['all_succeeded', 'all_done', 'any_succeeded', 'none_failed'])
 
+/** A rate key: `provider:model` or any name, 1–200 characters. */
+const rateKey = z.string().min(1).max(200)
+
+/** A budget over a window: `'600/min'` or `{ limit, per }`. */
+const rateWindowSchema = z.union([z.string(), z.object({ limit: z.number().positive(), per: duration }).strict()]).superRefine((value, ctx) => {
+  try {
+    parseRateWindow('budget', value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^option "budget" must be/, 'expected') : String(err) })
+  }
+})
+
+/** The limits of one rate key. */
+const rateLimitSchema = z
+  .object({
+    requests: rateWindowSchema.optional().describe("Requests per window, e.g. '500/min'."),
+    tokens: rateWindowSchema.optional().describe("Input + output tokens per window, e.g. '200000/min'."),
+    concurrent: z.number().int().min(1).optional().describe('Calls in flight at once.'),
+    adaptive: z.union([z.boolean(), z.object({ initial: z.number().int().min(1).optional(), min: z.number().int().min(1).optional(), max: z.number().int().min(1).optional() }).strict()]).optional(),
+    maxBounces: z.number().int().min(0).optional().describe('429s one task may take before one counts as a failed attempt (default 8).'),
+    attemptsPerSecond: z.number().positive().optional().describe('Attempts started per second, retries included (the retry-storm cap).'),
+  })
+  .strict()
+
 /** One task of a workflow. */
 export const taskSchema = z
   .object({
@@ -57,6 +82,7 @@ export const taskSchema = z
     retry: retrySchema.partial().optional(),
     timeout: duration.optional().describe('Per-attempt time limit.'),
     idempotent: z.boolean().optional().describe('False when running the task twice would do harm: after a crash in its attempt, a durable run fails it TW_UNCERTAIN instead of running it again.'),
+    rateKey: rateKey.optional().describe('Rate key whose budgets the task counts against (limits.rates), e.g. openai:gpt-4o. Overrides the tool\'s.'),
   })
   .strict()
 
@@ -87,9 +113,18 @@ export const workflowSchema = z
       .object({
         concurrency: z.number().int().min(1).max(1_000_000).optional(),
         groups: z.record(id, z.number().int().min(1)).optional(),
+        rates: z.record(rateKey, rateLimitSchema).optional().describe('Budgets per rate key, engine-wide: requests and tokens per window, calls in flight.'),
       })
       .strict()
       .optional(),
+    budget: z
+      .object({
+        maxTokens: z.number().int().min(1).optional().describe('Input + output tokens the run may use.'),
+        maxCostUsd: z.number().positive().optional().describe('US dollars the run may spend (needs prices on the LLM tool).'),
+      })
+      .strict()
+      .optional()
+      .describe('Once reached, no new LLM task (task with a rate key) starts; the run ends partial.'),
     failFast: z.boolean().optional().describe('Stop the run at the first task failure.'),
     tasks: z.array(taskSchema).min(1, 'a workflow needs at least one task'),
   })
