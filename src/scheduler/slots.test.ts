@@ -40,4 +40,36 @@ describe('SlotPool', () => {
     await Promise.resolve()
     expect(pool.used).toBe(0)
   })
+
+  it('lowering capacity revokes no held slot: freed slots are not granted again until fewer are held', async () => {
+    const pool = new SlotPool(3)
+    const granted: string[] = []
+    const holder: SlotWaiter = { grant: () => true }
+    const waiter: SlotWaiter = { grant: () => (granted.push('w'), true) }
+    for (let i = 0; i < 3; i++) expect(pool.tryAcquire(holder)).toBe(true)
+    pool.setCapacity(1)
+    expect(pool.used).toBe(3)
+    expect(pool.tryAcquire(waiter)).toBe(false)
+    pool.release()
+    pool.release()
+    await Promise.resolve()
+    expect(granted).toEqual([]) // 1 held of 1
+    pool.release()
+    await Promise.resolve()
+    expect(granted).toEqual(['w'])
+    expect(pool.used).toBe(1)
+  })
+
+  it('raising capacity wakes waiters at once, up to the new capacity', async () => {
+    const pool = new SlotPool(1)
+    const granted: string[] = []
+    const waiter = (name: string): SlotWaiter => ({ grant: () => (granted.push(name), true) })
+    expect(pool.tryAcquire(waiter('a'))).toBe(true)
+    for (const name of ['b', 'c', 'd']) expect(pool.tryAcquire(waiter(name))).toBe(false)
+    pool.setCapacity(3)
+    await Promise.resolve()
+    expect(granted).toEqual(['b', 'c'])
+    expect(pool.used).toBe(3)
+    expect(pool.tryAcquire(waiter('e'))).toBe(false) // full, and d still waits ahead
+  })
 })
