@@ -55,6 +55,8 @@ export function createCompactView(write: (line: string) => void, clock: Clock, o
         case 'run:started':
         case 'run:finished':
         case 'run:cancelling':
+        case 'run:budget-exhausted':
+        case 'engine:scaled':
         case 'task:retrying':
         case 'task:failed':
           if ('taskId' in event) running.delete(event.taskId)

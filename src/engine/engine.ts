@@ -18,6 +18,8 @@ import { SlotPool } from '../scheduler/slots.js'
 import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import type { KeyStats } from '../scheduler/keyed-limiter.js'
 import { RateLimiter } from '../scheduler/rate-limiter.js'
+import { LoadScaler } from '../scheduler/load-scaler.js'
+import type { LoadScalerOptions, LoadScalerStats } from '../scheduler/load-scaler.js'
 import type { RateKeyStats } from '../scheduler/rate-limiter.js'
 import { resolveRateTable } from '../core/rate-spec.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
@@ -109,7 +111,17 @@ export interface EngineOptions {
    * learns its budgets from the provider's `x-ratelimit-*` headers.
    */
   readonly rates?: Readonly<Record<string, RateLimitSpec>>
+  /**
+   * Load-aware scaling: the engine's slot count (`concurrency` is its ceiling) halves when the
+   * event loop lags past `maxEventLoopLagMs` (100) or RSS passes `maxRssBytes`, and climbs back
+   * after healthy readings. Each change is an `engine:scaled` event; `engine.stats().autoscale`
+   * shows the state. `true` takes every default. @default off
+   */
+  readonly autoscale?: boolean | AutoscaleOptions
 }
+
+/** Settings of load-aware scaling (see {@link EngineOptions.autoscale}). */
+export type AutoscaleOptions = Omit<LoadScalerOptions, 'target' | 'max' | 'clock' | 'onChange' | 'logger'>
 
 /** Options of {@link Engine.resume}. */
 export interface ResumeOptions {
@@ -242,6 +254,8 @@ export interface EngineStats {
   readonly keys: readonly KeyStats[]
   /** Rate keys in use: calls in flight and waiting, the adaptive limit, what is left of each budget, a pause. */
   readonly rates: readonly RateKeyStats[]
+  /** Load-aware scaling, when on: the slot count now, its bounds, the last readings, changes so far. */
+  readonly autoscale?: LoadScalerStats
 }
 
 /**
@@ -296,6 +310,29 @@ export function createEngine(options: EngineOptions = {}): Engine {
   pruner?.tick()
   const active = new Set<RunExecution>()
   let closing: Promise<EngineCloseReport> | undefined
+  const resize = (next: number): void => {
+    env.slots.setCapacity(next)
+    // Runs not waiting for a slot may start more now.
+    for (const execution of active) execution.wake()
+  }
+  const scaler = options.autoscale === undefined || options.autoscale === false ? undefined : createScaler(options.autoscale === true ? {} : options.autoscale)
+  function createScaler(settings: AutoscaleOptions): LoadScaler {
+    if (!Number.isInteger(concurrency)) throw new InvalidOptionError('concurrency', 'a whole number when autoscale is on (it is the ceiling autoscale climbs back to)', concurrency)
+    return new LoadScaler({
+      ...settings,
+      max: concurrency,
+      clock,
+      logger,
+      target: {
+        setCapacity: resize,
+        get capacity() {
+          return env.slots.capacity
+        },
+      },
+      onChange: (change) => events.emit({ type: 'engine:scaled', at: clock.now(), ...change }),
+    })
+  }
+  scaler?.start()
 
   /** Compiled workflows whose tools are known to the registry. */
   const known = new WeakSet<CompiledWorkflow>()
@@ -488,6 +525,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   const close = (): Promise<EngineCloseReport> => {
     closing ??= (async (): Promise<EngineCloseReport> => {
+      scaler?.stop()
       // Durable runs are suspended first (those of background work too: they stay resumable);
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
       const suspended = [...active].filter((execution) => durableRuns.has(execution))
@@ -527,11 +565,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
     resumeUnfinished,
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
-      env.slots.setCapacity(next)
-      // Runs not waiting for a slot may start more now.
-      for (const execution of active) execution.wake()
+      // With autoscale on, the new value is the ceiling it works under.
+      if (scaler !== undefined) scaler.setMax(next)
+      else resize(next)
     },
-    stats: () => ({ slots: { used: env.slots.used, capacity: env.slots.capacity }, activeRuns: active.size, keys: env.limiter.stats(), rates: env.rates.stats() }),
+    stats: () => ({
+      slots: { used: env.slots.used, capacity: env.slots.capacity },
+      activeRuns: active.size,
+      keys: env.limiter.stats(),
+      rates: env.rates.stats(),
+      ...(scaler !== undefined ? { autoscale: scaler.stats() } : {}),
+    }),
     close,
     [Symbol.asyncDispose]: async () => {
       await close()

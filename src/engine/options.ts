@@ -27,6 +27,7 @@ export const ENGINE_OPTION_NAMES: readonly string[] = [
   'store',
   'durability',
   'rates',
+  'autoscale',
 ]
 
 /** Every option `engine.start()` / `engine.run()` knows. */

@@ -31,6 +31,8 @@ export class RunRates implements RateHolder {
   readonly #leases = new Map<number, RateLease>()
   /** Tokens reported by each running attempt that holds a lease (to settle its reservation). */
   readonly #attemptTokens = new Map<number, number>()
+  /** Each LLM task's place in its key's line, kept while a 429 may send it back. */
+  readonly #places = new Map<number, number>()
   #inputTokens = 0
   #outputTokens = 0
   #costUsd = 0
@@ -96,10 +98,11 @@ export class RunRates implements RateHolder {
   admit(index: number, key: string, tokens: number, priority: number): RateAdmission {
     const result = this.#limiter.tryTake(key, tokens)
     if ('blocked' in result) {
-      if (result.blocked !== 'never') this.#limiter.wait(key, tokens, this, index, priority)
+      if (result.blocked !== 'never') this.#places.set(index, this.#limiter.wait(key, tokens, this, index, priority, this.#places.get(index)))
       return { admitted: false, block: result }
     }
     this.#leases.set(index, result)
+    if (!this.#places.has(index)) this.#places.set(index, this.#limiter.place())
     return { admitted: true }
   }
 
@@ -119,6 +122,7 @@ export class RunRates implements RateHolder {
   /** Gives back the admission of task `index` unused (it will not start: skipped, cancelled). */
   undo(index: number): void {
     const lease = this.#leases.get(index)
+    this.#places.delete(index)
     if (lease === undefined) return
     this.#leases.delete(index)
     this.#limiter.undo(lease)
@@ -129,6 +133,7 @@ export class RunRates implements RateHolder {
     const lease = this.#leases.get(index)
     if (lease === undefined) return
     this.#leases.delete(index)
+    this.#places.delete(index)
     const used = this.#attemptTokens.get(index)
     this.#attemptTokens.delete(index)
     this.#limiter.settle(lease, used, congested)

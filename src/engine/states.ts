@@ -5,7 +5,8 @@
  * pending   → ready (its trigger rule and condition hold) | skipped (they do not) | running (a
  *             forEach task expanding into items) | failed (a condition or forEach list could not
  *             be evaluated) | cancelled
- * ready     → running (a slot was free) | cancelled
+ * ready     → running (a slot was free) | skipped (the run's budget is used up before an LLM
+ *             task could start) | failed (its call can never fit its rate key) | cancelled
  * running   → succeeded | failed | retrying (the error is retryable and attempts remain) | cancelled
  * retrying  → ready (the backoff elapsed) | cancelled
  * succeeded, failed, skipped, cancelled: terminal.
@@ -19,7 +20,7 @@ export type { RunStatus, TaskStatus }
 /** Allowed moves per state. */
 export const TASK_TRANSITIONS = {
   pending: ['ready', 'skipped', 'running', 'failed', 'cancelled'],
-  ready: ['running', 'cancelled'],
+  ready: ['running', 'skipped', 'failed', 'cancelled'],
   running: ['succeeded', 'failed', 'retrying', 'cancelled'],
   retrying: ['ready', 'cancelled'],
   succeeded: [],

@@ -13,6 +13,12 @@ interface Base {
   /** Clock time of the event, in ms. */
   readonly at: number
 }
+/** Events of the engine as a whole (no run). */
+interface EngineBase {
+  readonly runId?: undefined
+  /** Clock time of the event, in ms. */
+  readonly at: number
+}
 interface TaskBase extends Base {
   readonly taskId: string
 }
@@ -40,6 +46,14 @@ export interface EventMap {
   'task:throttled': TaskBase & { readonly key: string; readonly reason: ThrottleReason; readonly until?: number; readonly bounces?: number }
   /** The run's budget (`budget.maxTokens` / `maxCostUsd`) is used up: no new LLM task starts. */
   'run:budget-exhausted': Base & { readonly reason: string; readonly usage: RunUsage }
+  /** Load-aware scaling (`autoscale`) changed the engine's slot count. */
+  'engine:scaled': EngineBase & {
+    readonly from: number
+    readonly to: number
+    readonly reason: 'event-loop-lag' | 'memory' | 'healthy'
+    readonly eventLoopLagMs: number
+    readonly rssBytes: number
+  }
 }
 
 /** Why a task waits for its rate key (see the `task:throttled` event). */

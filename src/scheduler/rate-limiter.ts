@@ -178,11 +178,22 @@ export class RateLimiter {
     return this.#admit(key, state, tokens)
   }
 
-  /** Queues a call of `key` that could not start; `holder.rateGranted(lease, ticket)` is called once it is admitted. */
-  wait(key: string, tokens: number, holder: RateHolder, ticket: number, priority: number): void {
+  /**
+   * Queues a call of `key` that could not start; `holder.rateGranted(lease, ticket)` is called
+   * once it is admitted. Returns its place in line; a call sent back by a 429 passes the place it
+   * had (`place`), so it goes before those that queued after it.
+   */
+  wait(key: string, tokens: number, holder: RateHolder, ticket: number, priority: number, place?: number): number {
     const state = this.#state(key)
-    heapPush(state.waiters, { holder, ticket, tokens, priority, seq: this.#seq++ })
+    const seq = place ?? this.#seq++
+    heapPush(state.waiters, { holder, ticket, tokens, priority, seq })
     this.#scheduleDrain(key)
+    return seq
+  }
+
+  /** A place in line for a call that started without waiting (kept in case a 429 sends it back). */
+  place(): number {
+    return this.#seq++
   }
 
   /**
@@ -240,7 +251,7 @@ export class RateLimiter {
         learned.adjust(-(state.requestsTaken - lease.requestsTaken), now)
         state.learned = true
       }
-    } else if (state.requests !== undefined && limits.remainingRequests !== undefined && limits.remainingRequests < lease.requestsLevel) {
+    } else if (state.requests !== undefined && limits.remainingRequests !== undefined && Number.isFinite(lease.requestsLevel) && limits.remainingRequests < lease.requestsLevel) {
       state.requests.adjust(limits.remainingRequests - lease.requestsLevel, now)
     }
     if (state.tokens === undefined && state.limits.tokens === undefined) {
@@ -250,7 +261,7 @@ export class RateLimiter {
         learned.adjust(-(state.tokensTaken - lease.tokensTaken), now)
         state.learned = true
       }
-    } else if (state.tokens !== undefined && limits.remainingTokens !== undefined && limits.remainingTokens < lease.tokensLevel) {
+    } else if (state.tokens !== undefined && limits.remainingTokens !== undefined && Number.isFinite(lease.tokensLevel) && limits.remainingTokens < lease.tokensLevel) {
       state.tokens.adjust(limits.remainingTokens - lease.tokensLevel, now)
     }
     this.#scheduleDrain(lease.key)

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../testing/manual-clock.js'
+import { resolveRateTable } from '../core/rate-spec.js'
+import { RateLimiter } from './rate-limiter.js'
+import type { RateHolder, RateLease } from './rate-limiter.js'
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+function limiterWith(rates: Parameters<typeof resolveRateTable>[1]) {
+  const clock = new ManualClock()
+  return { clock, limiter: new RateLimiter(clock, resolveRateTable('rates', rates)) }
+}
+
+function lease(result: RateLease | { blocked: string }): RateLease {
+  if ('blocked' in result) throw new Error(`blocked: ${result.blocked}`)
+  return result
+}
+
+/** A holder that records grants and refusals. */
+function recorder() {
+  const granted: number[] = []
+  const refused: string[] = []
+  const leases: RateLease[] = []
+  const holder: RateHolder = {
+    rateGranted: (l, ticket) => {
+      granted.push(ticket)
+      leases.push(l)
+      return true
+    },
+    rateRefused: (_key, ticket, reason) => refused.push(`${ticket}: ${reason}`),
+  }
+  return { holder, granted, refused, leases }
+}
+
+describe('RateLimiter', () => {
+  it('admits while every budget allows, and says which one blocks and for how long', () => {
+    const { limiter } = limiterWith({ k: { requests: '2/s', tokens: '100/s', concurrent: 5 } })
+    lease(limiter.tryTake('k', 60))
+    expect(limiter.tryTake('k', 60)).toEqual({ blocked: 'tokens', waitMs: 200 })
+    lease(limiter.tryTake('k', 40))
+    expect(limiter.tryTake('k', 0)).toEqual({ blocked: 'requests', waitMs: 500 })
+  })
+
+  it('serves waiters by priority, then arrival, when a budget refills', async () => {
+    const { clock, limiter } = limiterWith({ k: { requests: '1/s', adaptive: false } })
+    lease(limiter.tryTake('k', 0))
+    const { holder, granted } = recorder()
+    limiter.wait('k', 0, holder, 1, 0)
+    limiter.wait('k', 0, holder, 2, 5)
+    limiter.wait('k', 0, holder, 3, 0)
+    await flush()
+    expect(granted).toEqual([])
+    clock.advance(1000)
+    expect(granted).toEqual([2])
+    clock.advance(1000)
+    clock.advance(1000)
+    expect(granted).toEqual([2, 1, 3])
+  })
+
+  it('pauses the whole key after a 429 and gives the refused call its reservation back', async () => {
+    const { clock, limiter } = limiterWith({ k: { requests: '10/s', concurrent: 4 } })
+    const first = lease(limiter.tryTake('k', 0))
+    expect(limiter.throttle(first, 3000)).toBe(3000)
+    expect(limiter.tryTake('k', 0)).toEqual({ blocked: 'paused', waitMs: 3000 })
+    expect(limiter.stats()[0]).toMatchObject({ inFlight: 0, requestsLeft: 10, throttled: 1, pausedUntil: 3000 })
+    const { holder, granted } = recorder()
+    limiter.wait('k', 0, holder, 7, 0)
+    await flush()
+    clock.advance(2999)
+    expect(granted).toEqual([])
+    clock.advance(1)
+    expect(granted).toEqual([7])
+  })
+
+  it('gives back unused tokens when a call settles with its usage, and charges overdraft', () => {
+    const { limiter } = limiterWith({ k: { tokens: '1000/min' } })
+    const a = lease(limiter.tryTake('k', 800))
+    limiter.settle(a, 100)
+    expect(limiter.stats()[0]?.tokensLeft).toBe(900)
+    const b = lease(limiter.tryTake('k', 100))
+    limiter.settle(b, 600)
+    expect(limiter.stats()[0]?.tokensLeft).toBe(300)
+  })
+
+  it('learns unconfigured budgets from the provider, counting calls made since', () => {
+    const { limiter } = limiterWith({})
+    const a = lease(limiter.tryTake('k', 10))
+    lease(limiter.tryTake('k', 10))
+    // After a's call the provider had 599 of 600 requests left, full again in 100 ms: 600 per minute.
+    limiter.observe(a, { limitRequests: 600, remainingRequests: 599, resetRequestsMs: 100, limitTokens: 10_000, remainingTokens: 9990, resetTokensMs: 60 })
+    const stats = limiter.stats()[0]
+    expect(stats?.learned).toBe(true)
+    // 599 then, less the one call made after a, less the 2% margin kept for header rounding.
+    expect(stats?.requestsLeft).toBe(Math.floor(599 * 0.98 - 1))
+    expect(stats?.tokensLeft).toBe(Math.floor(9990 * 0.98 - 10))
+  })
+
+  it('pulls a configured budget down when the provider has counted more (another client on the key)', () => {
+    const { limiter } = limiterWith({ k: { requests: '100/min' } })
+    const a = lease(limiter.tryTake('k', 0))
+    limiter.observe(a, { remainingRequests: 50 })
+    expect(limiter.stats()[0]?.requestsLeft).toBe(50)
+    // Never up: a higher count from the provider is older than this engine's own.
+    limiter.observe(a, { remainingRequests: 99 })
+    expect(limiter.stats()[0]?.requestsLeft).toBe(50)
+  })
+
+  it('refuses a waiting call that can never fit once the key learns its budget', async () => {
+    const { limiter } = limiterWith({ k: { concurrent: 1 } })
+    const a = lease(limiter.tryTake('k', 0))
+    const { holder, refused } = recorder()
+    limiter.wait('k', 50_000, holder, 4, 0)
+    limiter.observe(a, { limitTokens: 10_000, remainingTokens: 10_000, resetTokensMs: 0 })
+    limiter.settle(a, undefined)
+    await flush()
+    expect(refused).toEqual([expect.stringMatching(/^4: its estimate of 50000 tokens is more than the key's whole token budget/)])
+  })
+
+  it('drops the waiters of a holder that left, and undoes a lease nobody used', async () => {
+    const { limiter } = limiterWith({ k: { concurrent: 1 } })
+    const a = lease(limiter.tryTake('k', 0))
+    const { holder, granted } = recorder()
+    limiter.wait('k', 0, holder, 1, 0)
+    limiter.forget(holder)
+    limiter.undo(a)
+    await flush()
+    expect(granted).toEqual([])
+    expect(limiter.stats()[0]).toMatchObject({ inFlight: 0, waiting: 0 })
+  })
+})

@@ -1,0 +1,263 @@
+/**
+ * Rate keys, run budgets and the retry-storm cap, through the engine, on the manual clock: the
+ * tools here stand in for an LLM client by reporting usage and throwing `RateLimitedError`.
+ */
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine } from '../src/engine/engine.js'
+import { defineTool } from '../src/core/tool.js'
+import type { ToolContext } from '../src/core/tool.js'
+import { RateLimitedError, TaskweaveError } from '../src/core/errors.js'
+import { ManualClock } from '../src/testing/manual-clock.js'
+import { sleep } from '../src/core/clock.js'
+import type { TaskweaveEvent } from '../src/observe/events.js'
+import type { TaskSpec } from '../src/core/spec.js'
+
+/** A fake LLM call: waits `ms` on the clock, reports `used` tokens, and records when it started. */
+function llmTool(clock: ManualClock, options: { readonly ms?: number; readonly estimate?: number; readonly used?: number; readonly key?: string } = {}) {
+  const starts: { id: string; at: number }[] = []
+  const tool = defineTool({
+    name: 'llm.fake',
+    input: z.object({ n: z.number().optional(), tokens: z.number().optional() }),
+    rateKey: options.key ?? 'prov:model',
+    estimateTokens: (input) => input.tokens ?? options.estimate ?? 0,
+    run: async (_input, ctx: ToolContext) => {
+      starts.push({ id: ctx.taskId, at: clock.now() })
+      await sleep(clock, options.ms ?? 100, ctx.signal)
+      if (options.used !== undefined) ctx.reportUsage?.({ inputTokens: options.used, outputTokens: 0 })
+      return 'ok'
+    },
+  })
+  return { tool, starts }
+}
+
+const tasks = (n: number, extra: Partial<TaskSpec> = {}): TaskSpec[] => Array.from({ length: n }, (_, i) => ({ id: `t${i}`, tool: 'llm.fake', ...extra }))
+
+describe('rate keys', () => {
+  it('five calls under "2 per second" start two at once, then one every 500 ms', async () => {
+    const clock = new ManualClock()
+    const { tool, starts } = llmTool(clock, { ms: 10 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { requests: '2/s', adaptive: false } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: tasks(5) }))
+    expect(result.status).toBe('succeeded')
+    expect(starts.map((s) => s.at)).toEqual([0, 0, 500, 1000, 1500])
+    expect(result.tasks['t0']?.rateKey).toBe('prov:model')
+  })
+
+  it('the key is shared by every run of the engine (a workflow declares it in limits.rates)', async () => {
+    const clock = new ManualClock()
+    const { tool, starts } = llmTool(clock, { ms: 10 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool] })
+    const flow = { id: 'w', limits: { rates: { 'prov:model': { requests: { limit: 1, per: '1s' }, adaptive: false } } }, tasks: tasks(2) }
+    await clock.runUntilSettled(Promise.all([engine.run(flow), engine.run(flow)]))
+    expect(starts.map((s) => s.at)).toEqual([0, 1000, 2000, 3000])
+  })
+
+  it('reserves the token estimate before a call and gives back what the reported usage did not use', async () => {
+    const clock = new ManualClock()
+    const { tool, starts } = llmTool(clock, { ms: 100, estimate: 600, used: 100 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { tokens: '1000/min', adaptive: false } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: tasks(3) }))
+    // 600 reserved at 0; the second (600) does not fit in the 400 left; when the first settles
+    // having used 100, 500 come back (900 left), so the second starts at 100 and the third waits
+    // until the bucket refills to 600 again.
+    expect(starts[0]?.at).toBe(0)
+    expect(starts[1]?.at).toBe(100)
+    expect(starts[2]?.at).toBeGreaterThan(100)
+    expect(result.usage).toEqual({ inputTokens: 300, outputTokens: 0, calls: 3 })
+    expect(result.tasks['t1']?.usage).toEqual({ inputTokens: 100, outputTokens: 0, calls: 1 })
+  })
+
+  it('fails a task whose estimate can never fit the key at once, naming the key', async () => {
+    const clock = new ManualClock()
+    const { tool } = llmTool(clock, { estimate: 5000 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { tokens: '1000/min' } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: tasks(1) }))
+    expect(result.status).toBe('failed')
+    expect(result.tasks['t0']?.error?.code).toBe('TW_RATE_NEVER_FITS')
+    expect(result.tasks['t0']?.error?.message).toContain('"prov:model"')
+    expect(result.tasks['t0']?.attempts).toBe(0)
+  })
+
+  it('a 429 pauses the whole key for Retry-After and sends the task back without spending an attempt', async () => {
+    const clock = new ManualClock()
+    const starts: { id: string; at: number }[] = []
+    let refused = 0
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({}),
+      rateKey: 'prov:model',
+      run: async (_input, ctx) => {
+        starts.push({ id: ctx.taskId, at: clock.now() })
+        if (ctx.taskId === 't0' && refused++ === 0) throw new RateLimitedError('429 Too Many Requests', { retryAfterMs: 5000 })
+        await sleep(clock, 10, ctx.signal)
+        return 'ok'
+      },
+    })
+    const events: TaskweaveEvent[] = []
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], concurrency: 1, rates: { 'prov:model': { concurrent: 1 } } })
+    engine.events.on('task:throttled', (e) => events.push(e))
+    clock.setWallTime(1_000_000)
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: tasks(3) }))
+    expect(result.status).toBe('succeeded')
+    // t0 got its 429 at 0: nothing on the key starts before 5000, and t0 (first in line) goes first.
+    expect(starts).toEqual([
+      { id: 't0', at: 0 },
+      { id: 't0', at: 5000 },
+      { id: 't1', at: 5010 },
+      { id: 't2', at: 5020 },
+    ])
+    expect(result.tasks['t0']).toMatchObject({ status: 'succeeded', throttled: 1 })
+    const bounce = events.find((e) => e.type === 'task:throttled' && e.reason === 'rate-limited')
+    expect(bounce).toMatchObject({ taskId: 't0', key: 'prov:model', until: 1_005_000, bounces: 1 })
+  })
+
+  it('after maxBounces a 429 counts as a failed attempt', async () => {
+    const clock = new ManualClock()
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({}),
+      rateKey: 'prov:model',
+      run: () => {
+        throw new RateLimitedError('429', { retryAfterMs: 100 })
+      },
+    })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { maxBounces: 2 } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: tasks(1) }))
+    expect(result.tasks['t0']).toMatchObject({ status: 'failed', attempts: 3, throttled: 2 })
+    expect(result.tasks['t0']?.error?.code).toBe('TW_RATE_LIMITED')
+  })
+
+  it('tasks waiting on a paused key start in priority order, across runs', async () => {
+    const clock = new ManualClock()
+    const starts: string[] = []
+    let first = true
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({}),
+      rateKey: 'prov:model',
+      run: async (_input, ctx) => {
+        if (first) {
+          first = false
+          throw new RateLimitedError('429', { retryAfterMs: 1000 })
+        }
+        starts.push(ctx.taskId)
+        await sleep(clock, 10, ctx.signal)
+        return 'ok'
+      },
+    })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { concurrent: 1 } } })
+    const a = engine.run({ id: 'a', tasks: [{ id: 'a-first', tool: 'llm.fake', priority: 100 }] })
+    await new Promise((resolve) => setImmediate(resolve))
+    const b = engine.run({ id: 'b', tasks: [{ id: 'b-low', tool: 'llm.fake', priority: 1 }, { id: 'b-high', tool: 'llm.fake', priority: 50 }] })
+    const c = engine.run({ id: 'c', tasks: [{ id: 'c-mid', tool: 'llm.fake', priority: 10 }] })
+    await clock.runUntilSettled(Promise.all([a, b, c]))
+    expect(starts).toEqual(['a-first', 'b-high', 'c-mid', 'b-low'])
+  })
+
+  it('stops starting LLM tasks once the run budget is used up: running ones finish, the run is partial with the reason', async () => {
+    const clock = new ManualClock()
+    const { tool, starts } = llmTool(clock, { ms: 100, used: 100 })
+    const plain = defineTool({ name: 'plain', input: z.object({}), run: () => 'done' })
+    const events: TaskweaveEvent[] = []
+    await using engine = createEngine({ builtins: false, clock, tools: [tool, plain], rates: { 'prov:model': { concurrent: 1 } } })
+    engine.events.on('run:budget-exhausted', (e) => events.push(e))
+    const flow = { id: 'w', budget: { maxTokens: 250 }, tasks: [...tasks(5), { id: 'after', tool: 'plain' }] }
+    const result = await clock.runUntilSettled(engine.run(flow))
+    expect(starts.map((s) => s.id)).toEqual(['t0', 't1', 't2'])
+    expect(result.status).toBe('partial')
+    expect(result.reason).toMatch(/budget exhausted: 300 tokens used of maxTokens 250/)
+    expect(result.tasks['t3']).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/budget exhausted/) })
+    expect(result.tasks['after']?.status).toBe('succeeded')
+    expect(result.usage).toEqual({ inputTokens: 300, outputTokens: 0, calls: 3 })
+    expect(events).toHaveLength(1)
+  })
+
+  it('a run option budget overrides the workflow and is checked', async () => {
+    const clock = new ManualClock()
+    const { tool } = llmTool(clock, { ms: 1, used: 10 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { concurrent: 1 } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', budget: { maxTokens: 1000 }, tasks: tasks(3) }, { budget: { maxTokens: 10 } }))
+    expect(result.counts.succeeded).toBe(1)
+    expect(() => engine.start({ id: 'w', tasks: tasks(1) }, { budget: { maxTokens: -1 } })).toThrow(/budget.maxTokens/)
+  })
+
+  it('adapts the concurrency of an unconfigured key: halves on 429s, grows back while healthy', async () => {
+    const clock = new ManualClock()
+    let inFlight = 0
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({}),
+      rateKey: 'prov:model',
+      run: async (_input, ctx) => {
+        // A provider that takes three calls at once and refuses the rest.
+        if (inFlight >= 3) throw new RateLimitedError('429', { retryAfterMs: 50 })
+        inFlight++
+        try {
+          await sleep(clock, 100, ctx.signal)
+        } finally {
+          inFlight--
+        }
+        return 'ok'
+      },
+    })
+    const seen: number[] = []
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { adaptive: { initial: 8, max: 16 }, maxBounces: 100 } } })
+    const running = engine.run({ id: 'w', tasks: tasks(60) })
+    const sample = setInterval(() => seen.push(engine.stats().rates[0]?.concurrency ?? 0), 0)
+    const result = await clock.runUntilSettled(running)
+    clearInterval(sample)
+    expect(result.status).toBe('succeeded')
+    const low = Math.min(...seen.filter((n) => n > 0))
+    expect(low).toBeLessThanOrEqual(4)
+    // Healthy windows after the back-off raise it again (+1 per window of `limit` completions).
+    expect(seen.slice(seen.indexOf(low)).some((n) => n > low)).toBe(true)
+  })
+
+  it('caps attempts per second of a tool, retries included, so a retry storm does not hammer a failing server', async () => {
+    const clock = new ManualClock()
+    const attempts: number[] = []
+    const failing = defineTool({
+      name: 'flaky',
+      input: z.object({}),
+      run: () => {
+        attempts.push(clock.now())
+        throw new TaskweaveError('TW_HTTP_STATUS', '503 Service Unavailable')
+      },
+    })
+    await using engine = createEngine({ builtins: false, clock, tools: [failing], random: () => 0, rates: { 'tool:flaky': { attemptsPerSecond: 50 } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', tasks: Array.from({ length: 500 }, (_, i) => ({ id: `f${i}`, tool: 'flaky', retry: { maxAttempts: 3, initialDelay: 0, jitter: 'none' as const } })) }))
+    expect(result.counts.failed).toBe(500)
+    expect(attempts).toHaveLength(1500)
+    const perSecond = new Map<number, number>()
+    for (const at of attempts) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1)
+    // The bucket starts full (a burst of 50), then refills 50 per second.
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(100)
+    expect([...perSecond.values()].slice(2).every((n) => n <= 51)).toBe(true)
+  })
+
+  it('learns a key’s budgets from the provider’s x-ratelimit headers', async () => {
+    const clock = new ManualClock()
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({}),
+      rateKey: 'prov:model',
+      run: async (_input, ctx) => {
+        await sleep(clock, 10, ctx.signal)
+        ctx.reportLimits?.({ limitRequests: 60, remainingRequests: 0, resetRequestsMs: 60_000 })
+        return 'ok'
+      },
+    })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool] })
+    const running = engine.run({ id: 'w', tasks: tasks(6) })
+    await clock.runUntilSettled(running)
+    const stats = engine.stats().rates.find((r) => r.key === 'prov:model')
+    expect(stats?.learned).toBe(true)
+    expect(stats?.requestsLeft).toBeLessThan(60)
+  })
+
+  it('refuses a malformed rate limit naming the key and field', () => {
+    expect(() => createEngine({ builtins: false, rates: { 'prov:model': { requests: 'lots' } } })).toThrow(/rates\.prov:model\.requests/)
+    expect(() => createEngine({ builtins: false, rates: { 'prov:model': { concurrent: 0 } } })).toThrow(/rates\.prov:model\.concurrent/)
+  })
+})
