@@ -20,7 +20,8 @@ const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 Usage:
   taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
                        [--root DIR] [--allow-private-network] [--allow-tools-from DIR]... [--store S] [--run-id ID]
-  taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose]
+                       [--config FILE]
+  taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S]
   taskweave show <runId> [--json] [--store S]
   taskweave prune --older-than 7d [--store S]
@@ -35,6 +36,9 @@ directory given with --allow-tools-from); validate and viz run no code from the 
 Runs are durable: they are kept in --store (memory, sqlite:PATH or postgres://…; default
 TASKWEAVE_STORE, else sqlite:.taskweave/runs.db), so a run stopped by Ctrl-C or a crash goes on
 with "taskweave resume <runId>" without running its finished tasks again.
+
+--config FILE (else TASKWEAVE_CONFIG) reads engine settings from YAML or JSON: concurrency, store,
+rates (budgets per provider key), autoscale and a default run budget.
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used.`
 
@@ -59,6 +63,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             'allow-tools-from': { type: 'string', multiple: true },
             store: { type: 'string' },
             'run-id': { type: 'string' },
+            config: { type: 'string' },
           },
         })
         const { runCommand } = await import('./commands/run.js')
@@ -76,6 +81,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             allowToolsFrom: values['allow-tools-from'] ?? [],
             ...(values.store !== undefined ? { store: values.store } : {}),
             ...(values['run-id'] !== undefined ? { runId: values['run-id'] } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
           },
           io,
         )
@@ -84,10 +90,21 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' } },
+          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, config: { type: 'string' } },
         })
         const { resumeCommand } = await import('./commands/resume.js')
-        return await resumeCommand({ runId: onlyRunId(positionals, 'resume'), tools: values.tools ?? [], json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false, ...(values.store !== undefined ? { store: values.store } : {}) }, io)
+        return await resumeCommand(
+          {
+            runId: onlyRunId(positionals, 'resume'),
+            tools: values.tools ?? [],
+            json: values.json ?? false,
+            quiet: values.quiet ?? false,
+            verbose: values.verbose ?? false,
+            ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
+          },
+          io,
+        )
       }
       case 'runs': {
         const { values, positionals } = parseArgs({

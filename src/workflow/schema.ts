@@ -40,7 +40,7 @@ export const retrySchema = z
 export const triggerSchema = z.enum(['all_succeeded', 'all_done', 'any_succeeded', 'none_failed'])
 
 /** A rate key: `provider:model` or any name, 1–200 characters. */
-const rateKey = z.string().min(1).max(200)
+export const rateKey = z.string().min(1).max(200)
 
 /** A budget over a window: `'600/min'` or `{ limit, per }`. */
 const rateWindowSchema = z.union([z.string(), z.object({ limit: z.number().positive(), per: duration }).strict()]).superRefine((value, ctx) => {
@@ -51,8 +51,8 @@ const rateWindowSchema = z.union([z.string(), z.object({ limit: z.number().posit
   }
 })
 
-/** The limits of one rate key. */
-const rateLimitSchema = z
+/** The limits of one rate key (in a workflow's `limits.rates` and the CLI config). */
+export const rateLimitSchema = z
   .object({
     requests: rateWindowSchema.optional().describe("Requests per window, e.g. '500/min'."),
     tokens: rateWindowSchema.optional().describe("Input + output tokens per window, e.g. '200000/min'."),

@@ -17,6 +17,7 @@ import { loadToolModule } from '../load-tools.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { readRunLabels } from '../run-labels.js'
 import { cancelOnSignals } from '../signals.js'
+import { loadCliConfig } from '../config.js'
 import { confineWorkflowToolModule } from '../tool-module-path.js'
 
 /** Parsed arguments of `resume`. */
@@ -28,11 +29,14 @@ export interface ResumeCommandArgs {
   readonly json: boolean
   readonly quiet: boolean
   readonly verbose?: boolean
+  /** `--config`: the configuration file (rates, autoscale, store). */
+  readonly config?: string
 }
 
 /** Runs the command; resolves to the exit code. */
 export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise<number> {
-  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  const config = await loadCliConfig(args.config)
+  const store = await openStore(parseStoreSpec(args.store ?? config.store, process.cwd()))
   try {
     const stored = await store.load(args.runId)
     if (stored === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
@@ -45,6 +49,8 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       store,
       ...(settings?.concurrency !== undefined ? { concurrency: Math.max(64, settings.concurrency) } : {}),
       builtins: settings === undefined ? {} : { fs: { root: settings.fsRoot }, http: { allowPrivateNetwork: settings.allowPrivateNetwork } },
+      ...(config.rates !== undefined ? { rates: config.rates } : {}),
+      ...(config.autoscale !== undefined ? { autoscale: config.autoscale } : {}),
     })
     const controller = new AbortController()
     controller.signal.addEventListener('abort', () => void engine.close(), { once: true })

@@ -12,6 +12,7 @@ import type { CliIo } from '../io.js'
 import { cancelOnSignals } from '../signals.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { runLabels } from '../run-labels.js'
+import { loadCliConfig } from '../config.js'
 
 /** Parsed arguments of `run`. */
 export interface RunCommandArgs {
@@ -31,19 +32,24 @@ export interface RunCommandArgs {
   readonly store?: string
   /** `--run-id`: the run's id (default: a random UUID). */
   readonly runId?: string
+  /** `--config`: the configuration file (rates, autoscale, concurrency, store, budget). */
+  readonly config?: string
 }
 
 /** Runs the command; resolves to the exit code. */
 export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<number> {
-  const spec = parseStoreSpec(args.store, process.cwd())
+  const config = await loadCliConfig(args.config)
+  const spec = parseStoreSpec(args.store ?? config.store, process.cwd())
   const store = await openStore(spec)
   try {
     const fsRoot = resolve(args.fsRoot ?? process.cwd())
     const engine = createEngine({
       // The engine-wide limit must not cap a larger --concurrency.
-      ...(args.concurrency !== undefined ? { concurrency: Math.max(64, args.concurrency) } : {}),
+      ...(args.concurrency !== undefined ? { concurrency: Math.max(config.concurrency ?? 64, args.concurrency) } : config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
       builtins: { fs: { root: fsRoot }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
       store,
+      ...(config.rates !== undefined ? { rates: config.rates } : {}),
+      ...(config.autoscale !== undefined ? { autoscale: config.autoscale } : {}),
     })
     const durable = spec.kind !== 'memory'
     const controller = new AbortController()
@@ -58,6 +64,8 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
         ...(durable ? {} : { signal: controller.signal }),
         ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
         ...(args.runId !== undefined ? { runId: args.runId } : {}),
+        // A workflow's own budget wins over the configuration's default.
+        ...(config.budget !== undefined && workflow.budget === undefined ? { budget: config.budget } : {}),
         labels: runLabels({ file: args.file, tools: args.tools, allowToolsFrom: args.allowToolsFrom ?? [], fsRoot, allowPrivateNetwork: args.allowPrivateNetwork, ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}) }),
       })
       if (durable && !args.quiet) io.stderr(`run ${handle.id} (resumable from ${store.location}: taskweave resume ${handle.id})`)
