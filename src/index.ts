@@ -28,9 +28,12 @@ export { createEngine } from './engine/engine.js'
 export { MemoryRunStore } from './stores/memory.js'
 export type { JournalEntry, Lease, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
 export type { DurabilityOptions } from './engine/durable.js'
-export type { Engine, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
+export type { AutoscaleOptions, Engine, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run-types.js'
-export type { AttemptRecord, RunResult, TaskReport } from './core/report.js'
+export type { AttemptRecord, RunResult, RunUsage, TaskReport } from './core/report.js'
+
+// LLM-aware limits (rate keys, usage, budgets); the llm.chat tool and the fake provider are on `taskweave/llm`
+export type { AdaptiveSpec, LlmUsage, ProviderLimits, RateLimitSpec, RateWindowSpec, RunBudgetSpec } from './core/rate.js'
 export type { RunStatus, TaskStatus } from './core/status.js'
 
 // Tools
@@ -46,7 +49,7 @@ export { loadWorkflowFile } from './workflow/load.js'
 export type { TaskSpec, WorkflowSpec } from './core/spec.js'
 
 // Errors
-export { CancelledError, InvalidOptionError, TaskweaveError, TerminalError, TimeoutError, ValidationError, deserializeError, serializeError } from './core/errors.js'
+export { CancelledError, InvalidOptionError, RateLimitedError, TaskweaveError, TerminalError, TimeoutError, ValidationError, deserializeError, serializeError } from './core/errors.js'
 export type { ErrorCode, SerializedError, ValidationIssue } from './core/errors.js'
 
 // Time and logs
@@ -56,7 +59,7 @@ export { createConsoleLogger, silentLogger } from './core/logger.js'
 export type { Logger } from './core/logger.js'
 
 // Events
-export type { EventMap, EventName, TaskweaveEvent } from './observe/events.js'
+export type { EventMap, EventName, TaskweaveEvent, ThrottleReason } from './observe/events.js'
 export type { Unsubscribe } from './observe/emitter.js'
 
 // Agents
