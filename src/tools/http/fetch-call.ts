@@ -10,7 +10,7 @@ import type { AddressGuard } from './address-guard.js'
 import { httpDenied, httpStatusError, redactUrl } from './errors.js'
 import type { ResolvedHttpToolOptions } from './options.js'
 import { decodeText, discard, readBodyPrefix, readCappedBody } from './read-body.js'
-import { parseRetryAfter } from './retry-after.js'
+import { parseRetryAfter } from '../../core/retry-after.js'
 
 export { createPinnedAgent } from './pinned-agent.js'
 
@@ -76,7 +76,7 @@ export async function fetchFollowingRedirects(input: FetchRequest, call: Call): 
     }
     if (response.status >= 400) {
       const snippet = decodeText(await readBodyPrefix(response, ERROR_BODY_SNIPPET_BYTES), response.headers.get('content-type'))
-      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
       throw httpStatusError(url, response.status, { ...(retryAfterMs === undefined ? {} : { retryAfterMs }), bodySnippet: snippet })
     }
     const bytes = method === 'HEAD' ? new Uint8Array(0) : await readCappedBody(response, url, call.options.maxResponseBytes)
