@@ -27,6 +27,7 @@ describe('package exports', () => {
       'taskweave/workers',
       'taskweave/ports',
       'taskweave/testing',
+      'taskweave/llm',
       'taskweave/compat/laios',
       'taskweave/compat/beeai',
       'taskweave/stores/sqlite',
@@ -54,6 +55,8 @@ describe('package exports', () => {
     expect(found['taskweave/stores/postgres']).toContain('openPostgresStore')
     expect(found['taskweave/testing']).toContain('storeConformanceCases')
     expect(root).toContain('MemoryRunStore')
+    expect(root).toContain('RateLimitedError')
+    expect(found['taskweave/llm']).toContain('createChatTool')
   })
 
   it('loads a store driver only through its own subpath', async () => {

@@ -9,6 +9,7 @@
  */
 import { ToolRegistry } from '../core/registry.js'
 import { builtinTools } from '../tools/index.js'
+import { createChatTool } from '../llm/chat/index.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { readWorkflowFile, toolModulesOf } from '../workflow/load.js'
@@ -44,7 +45,7 @@ export interface ToolsTarget {
  * not load the engine's code at all.
  */
 export function defaultToolsTarget(): ToolsTarget {
-  return { registry: new ToolRegistry(builtinTools()) }
+  return { registry: new ToolRegistry([...builtinTools(), createChatTool({ preloadTokenizer: false })]) }
 }
 
 /** Reads `file`, loads tool modules as `options` say, and compiles it. */

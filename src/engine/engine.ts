@@ -18,6 +18,8 @@ import { SlotPool } from '../scheduler/slots.js'
 import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import type { KeyStats } from '../scheduler/keyed-limiter.js'
 import { RateLimiter } from '../scheduler/rate-limiter.js'
+import { createChatTool } from '../llm/chat/index.js'
+import type { ChatToolOptions } from '../llm/chat/index.js'
 import { LoadScaler } from '../scheduler/load-scaler.js'
 import type { LoadScalerOptions, LoadScalerStats } from '../scheduler/load-scaler.js'
 import type { RateKeyStats } from '../scheduler/rate-limiter.js'
@@ -64,8 +66,13 @@ export interface EngineOptions {
   readonly background?: Omit<ConcurrentExecutorOptions, 'engine' | 'clock' | 'limiter'>
   /** Settings of the agent session pool (idle timeout, max instances, max concurrent executions). */
   readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock' | 'limiter'>
-  /** Built-in tools (`fs.*`, `http.fetch`) and their settings; `false` leaves them out. @default {} (fs rooted at the working directory; http refuses private addresses) */
-  readonly builtins?: BuiltinToolOptions | false
+  /**
+   * Built-in tools (`fs.*`, `http.fetch`, `llm.chat`) and their settings; `false` leaves them
+   * out, `llm: false` leaves out `llm.chat`. @default {} (fs rooted at the working directory; http
+   * refuses private addresses; llm.chat on `OPENAI_BASE_URL` / `OPENAI_API_KEY` /
+   * `TASKWEAVE_LLM_MODEL`, its tokenizer loaded on first use)
+   */
+  readonly builtins?: (BuiltinToolOptions & { readonly llm?: ChatToolOptions | false }) | false
   /** Attempts running at once across all runs of this engine. @default 64 */
   readonly concurrency?: number
   /** Source of time and timers. Pass a `ManualClock` (from `taskweave/testing`) to skip time. @default the system clock */
@@ -277,7 +284,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const maxForEachItems = options.maxForEachItems ?? 100_000
   if (!(maxForEachItems >= 0)) throw new InvalidOptionError('maxForEachItems', 'a number ≥ 0', maxForEachItems)
   const registry = new ToolRegistry()
-  if (options.builtins !== false) for (const tool of builtinTools(options.builtins ?? {})) registry.register(tool)
+  if (options.builtins !== false) {
+    for (const tool of builtinTools(options.builtins ?? {})) registry.register(tool)
+    const llm = options.builtins?.llm
+    if (llm !== false) registry.register(createChatTool({ preloadTokenizer: false, ...llm }))
+  }
   for (const tool of options.tools ?? []) registry.register(tool)
   const clock = options.clock ?? systemClock
   const agentList = [...(options.agents ?? [])]

@@ -1,7 +1,8 @@
 /** `llm.chat` against a real local HTTP server speaking the Chat Completions protocol, called with a hand-made context. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Clock } from '../../src/core/clock.js'
-import { TaskweaveError, retryAfterOf, serializeError } from '../../src/core/errors.js'
+import { TaskweaveError, serializeError } from '../../src/core/errors.js'
+import { retryAfterHintMs } from '../../src/scheduler/retry.js'
 import { silentLogger } from '../../src/core/logger.js'
 import type { LlmUsage, ProviderLimits } from '../../src/core/rate.js'
 import type { ToolContext, ToolProgress } from '../../src/core/tool.js'
@@ -175,7 +176,7 @@ describe('llm.chat errors', () => {
       const c = context()
       const err = await failure(call({ prompt: 'x', stream }, c.ctx))
       expect(err).toMatchObject({ code: 'TW_RATE_LIMITED', name: 'RateLimitedError', retryable: true, details: { status: 429, provider: '127.0.0.1:' + new URL(server.baseURL).port, model: 'gpt-4o-mini' } })
-      expect(retryAfterOf(err)).toBe(1500)
+      expect(retryAfterHintMs(err)).toBe(1500)
       expect(c.limits).toEqual([expect.objectContaining({ remainingRequests: 0, resetRequestsMs: 120 })])
       expect(c.usage).toEqual([])
       expect(server.requests).toHaveLength(1)
