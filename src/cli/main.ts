@@ -1,7 +1,7 @@
 /**
- * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `schema`. Exit codes: 0 the run
- * succeeded; 1 it failed, was partial or was cancelled; 2 the input was invalid (file, schema,
- * cycle, options).
+ * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `schema`,
+ * `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was cancelled; 2 the
+ * input was invalid (file, schema, cycle, options).
  * @module
  */
 import { parseArgs } from 'node:util'
@@ -28,6 +28,10 @@ Usage:
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave schema                 print the JSON Schema of workflow files
+  taskweave dev fake-llm [--port N] [--host H] [--rpm N] [--tpm N] [--window 60s] [--latency MS|MIN..MAX]
+                         [--error-rate F] [--no-headers]
+                                   a local fake OpenAI-compatible API (default port 8787) with quotas,
+                                   429s, latency and errors, until Ctrl-C
   taskweave --version              print the version
 
 A workflow file's own tools: modules load only in run, and only from the file's directory (or a
@@ -149,6 +153,39 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         if (format !== 'mermaid' && format !== 'dot') throw usageError(`--format must be mermaid or dot; received "${format}"`)
         const { vizCommand } = await import('./commands/viz.js')
         return await vizCommand({ file: onlyFile(positionals, 'viz'), tools: values.tools ?? [], format }, io)
+      }
+      case 'dev': {
+        const [tool, ...flags] = rest
+        if (tool !== 'fake-llm') throw usageError(tool === undefined ? '"dev" needs a command: fake-llm' : `unknown dev command "${tool}"`)
+        const { values, positionals } = parseArgs({
+          args: flags,
+          allowPositionals: true,
+          options: {
+            port: { type: 'string', short: 'p' },
+            host: { type: 'string' },
+            rpm: { type: 'string' },
+            tpm: { type: 'string' },
+            window: { type: 'string' },
+            latency: { type: 'string' },
+            'error-rate': { type: 'string' },
+            'no-headers': { type: 'boolean' },
+          },
+        })
+        if (positionals.length > 0) throw usageError('"dev fake-llm" takes no file')
+        const { devFakeLlmCommand } = await import('./commands/dev-fake-llm.js')
+        return await devFakeLlmCommand(
+          {
+            headers: values['no-headers'] !== true,
+            ...(values.port !== undefined ? { port: values.port } : {}),
+            ...(values.host !== undefined ? { host: values.host } : {}),
+            ...(values.rpm !== undefined ? { rpm: values.rpm } : {}),
+            ...(values.tpm !== undefined ? { tpm: values.tpm } : {}),
+            ...(values.window !== undefined ? { window: values.window } : {}),
+            ...(values.latency !== undefined ? { latency: values.latency } : {}),
+            ...(values['error-rate'] !== undefined ? { errorRate: values['error-rate'] } : {}),
+          },
+          io,
+        )
       }
       case 'schema': {
         const { workflowJsonSchema } = await import('../workflow/schema.js')
