@@ -5,3 +5,4 @@
  * @module
  */
 export * from './chat/index.js'
+export * from './fake/index.js'
