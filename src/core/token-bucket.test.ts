@@ -37,4 +37,14 @@ describe('TokenBucket', () => {
     bucket.tryTake(100, 0)
     expect(bucket.waitFor(10, 0)).toBe(1000)
   })
+
+  it('forgives floating-point dust, refills nothing when the clock steps back, and resets to full', () => {
+    const bucket = new TokenBucket(3, 60_000, 0)
+    bucket.tryTake(3, 0)
+    // 20 s refill exactly one request, give or take the last bit of a double.
+    expect(bucket.tryTake(1, 20_000 - 1e-7)).toBe(true)
+    expect(bucket.level(10_000)).toBeCloseTo(0, 6)
+    bucket.reset(30_000)
+    expect(bucket.level(30_000)).toBe(3)
+  })
 })

@@ -8,6 +8,13 @@
  * @module
  */
 
+/**
+ * Shortfalls smaller than this count as none. The refill is `elapsed × rate` in floating point: a
+ * caller that waited exactly the advertised time may find `0.9999999999` where `1` is due, and
+ * must not be refused again for it.
+ */
+const EPSILON = 1e-9
+
 /** A continuously refilled budget. */
 export class TokenBucket {
   #capacity: number
@@ -42,16 +49,17 @@ export class TokenBucket {
   /** Takes `amount` if the bucket holds it at `now`; false (nothing taken) otherwise. */
   tryTake(amount: number, now: number): boolean {
     this.#refill(now)
-    if (this.#level < amount) return false
+    if (amount - this.#level > EPSILON) return false
     this.#level -= amount
     return true
   }
 
   /** Milliseconds from `now` until the bucket holds `amount` (0 if it does; Infinity if it never can). */
   waitFor(amount: number, now: number): number {
-    if (amount > this.#capacity) return Infinity
+    if (amount > this.#capacity + EPSILON) return Infinity
     this.#refill(now)
-    return this.#level >= amount ? 0 : Math.ceil((amount - this.#level) / this.#perMs)
+    const short = amount - this.#level
+    return short <= EPSILON ? 0 : Math.ceil(short / this.#perMs)
   }
 
   /** Gives back `amount` (or charges more, when negative), never above capacity. */
@@ -63,7 +71,14 @@ export class TokenBucket {
   /** Milliseconds from `now` until the bucket is full. */
   msUntilFull(now: number): number {
     this.#refill(now)
-    return Math.ceil((this.#capacity - this.#level) / this.#perMs)
+    const missing = this.#capacity - this.#level
+    return missing <= EPSILON ? 0 : Math.ceil(missing / this.#perMs)
+  }
+
+  /** Fills the bucket at `now`, as if it had just been made. */
+  reset(now: number): void {
+    this.#level = this.#capacity
+    this.#at = now
   }
 
   /** Changes the capacity and window (a provider said what its limits are), keeping the level within the new capacity. */
@@ -75,6 +90,7 @@ export class TokenBucket {
   }
 
   #refill(now: number): void {
+    // A clock that steps back refills nothing (and does not drain the bucket either).
     if (now <= this.#at) return
     this.#level = Math.min(this.#capacity, this.#level + (now - this.#at) * this.#perMs)
     this.#at = now

@@ -12,8 +12,6 @@
  */
 export { startFakeLlm, DEFAULT_WINDOW_MS } from './server.js'
 export { formatResetDuration } from './reset-duration.js'
-export { TokenBucket } from './token-bucket.js'
-export type { TakeResult } from './token-bucket.js'
 export type {
   FakeChatMessage,
   FakeChatRequest,

@@ -5,7 +5,7 @@
  * OpenAI).
  * @module
  */
-import { TokenBucket } from './token-bucket.js'
+import { TokenBucket } from '../../core/token-bucket.js'
 
 /** Which quota refused a request. */
 export type QuotaLimit = 'requests' | 'tokens'
@@ -34,8 +34,8 @@ export class Quota {
   readonly tokens: TokenBucket | undefined
 
   constructor(limits: QuotaLimits, now: number) {
-    this.requests = limits.rpm === undefined ? undefined : new TokenBucket(limits.rpm, limits.rpm / limits.windowMs, now)
-    this.tokens = limits.tpm === undefined ? undefined : new TokenBucket(limits.tpm, limits.tpm / limits.windowMs, now)
+    this.requests = limits.rpm === undefined ? undefined : new TokenBucket(limits.rpm, limits.windowMs, now)
+    this.tokens = limits.tpm === undefined ? undefined : new TokenBucket(limits.tpm, limits.windowMs, now)
   }
 
   /**
@@ -45,26 +45,26 @@ export class Quota {
    * When both buckets are short, the refusal names `requests` and the wait covers both.
    */
   admit(tokens: number, now: number): Admission {
-    const tokenWait = this.tokens?.waitMs(tokens, now) ?? 0
+    const tokenWait = this.tokens?.waitFor(tokens, now) ?? 0
     if (tokenWait === Infinity) return { ok: false, limit: 'tokens', waitMs: Infinity }
-    const requestWait = this.requests?.waitMs(1, now) ?? 0
+    const requestWait = this.requests?.waitFor(1, now) ?? 0
     if (requestWait > 0 || tokenWait > 0) return { ok: false, limit: requestWait > 0 ? 'requests' : 'tokens', waitMs: Math.max(requestWait, tokenWait) }
-    this.requests?.take(1, now)
-    this.tokens?.take(tokens, now)
+    this.requests?.tryTake(1, now)
+    this.tokens?.tryTake(tokens, now)
     return { ok: true }
   }
 
   /**
    * Reconciles an admitted request's token reservation with what it used: the difference goes
-   * back to the bucket (or, if it used more, is charged; see {@link TokenBucket.refund}).
+   * back to the bucket (or, if it used more, is charged; see {@link TokenBucket.adjust}).
    */
   settle(reserved: number, used: number, now: number): void {
-    this.tokens?.refund(reserved - used, now)
+    this.tokens?.adjust(reserved - used, now)
   }
 
   /** Gives an admitted request back (a scripted 429 consumes nothing). */
   returnRequest(now: number): void {
-    this.requests?.refund(1, now)
+    this.requests?.adjust(1, now)
   }
 
   /** Fills both buckets. */

@@ -15,7 +15,7 @@
  */
 import type { Quota } from './quota.js'
 import { formatResetDuration } from './reset-duration.js'
-import type { TokenBucket } from './token-bucket.js'
+import type { TokenBucket } from '../../core/token-bucket.js'
 
 /** The `x-ratelimit-*` headers of `quota` at `now`. */
 export function rateLimitHeaders(quota: Quota, now: number): Record<string, string> {
