@@ -3,6 +3,7 @@
  * as it was started), the owner name of this process in leases, and the durability options.
  * @module
  */
+import type { RunBudgetSpec } from '../core/rate.js'
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
@@ -68,6 +69,8 @@ export interface StoredRunSettings {
   readonly concurrency?: number
   readonly failFast: boolean
   readonly groupScope?: 'engine' | 'run'
+  /** The run's own budget (a run option; the workflow's is in its pinned definition). */
+  readonly budget?: RunBudgetSpec
 }
 
 /** The record of a new durable run. */

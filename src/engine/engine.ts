@@ -407,6 +407,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         ...(runOptions.concurrency ?? compiled.concurrency) !== undefined ? { concurrency: runOptions.concurrency ?? compiled.concurrency } : {},
         failFast: runOptions.failFast ?? compiled.failFast,
         ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
+        ...(runOptions.budget !== undefined ? { budget: runOptions.budget } : {}),
       }, runOptions.labels, clock.wallNow())
       // The run starts once the store has accepted it (its definition and lease are durable).
       store.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
@@ -490,6 +491,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         concurrency: settings.concurrency ?? Infinity,
         failFast: settings.failFast,
         ...(settings.groupScope !== undefined ? { groupScope: settings.groupScope } : {}),
+        ...(settings.budget !== undefined ? { budget: settings.budget } : {}),
         ...(resumeOptions.signal !== undefined ? { signal: resumeOptions.signal } : {}),
         ...(resumeOptions.onTaskComplete !== undefined ? { onTaskComplete: resumeOptions.onTaskComplete } : {}),
       },

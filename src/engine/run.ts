@@ -389,7 +389,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
           return true
         }
         this.#transition(i, RETRYING)
-        this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
+        // A 429 that sent the task back spent no attempt: it is counted as a bounce again.
+        if (recorded.bounce) s.extra(i).bounces++
+        else this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
         // The retry's own attempt is recorded too: no need to wait for its time.
         if (replay.attempt(id, attempt + 1) !== undefined) this.#makeReady(i)
         else this.#armRetry(i, Math.max(0, recorded.retryAt - this.#env.clock.wallNow()), recorded.error)
