@@ -67,11 +67,6 @@ export class RunRates implements RateHolder {
     return this.#limiter.isConfigured(toolKey) ? toolKey : undefined
   }
 
-  /** Whether a task of `shape` may have a rate key (cheap: no input needed). */
-  mayHaveKey(shape: TaskShape): boolean {
-    return shape.rateKey !== undefined || shape.tool.rateKey !== undefined || shape.tool.rateKeyOf !== undefined || this.#limiter.hasToolKeys
-  }
-
   /** Tokens a call of `shape` with `input` reserves: the tool's estimate, 0 without one. */
   estimateOf(shape: TaskShape, input: unknown): number {
     const tool = shape.tool

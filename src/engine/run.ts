@@ -81,7 +81,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** The same for the keys tools ask for per call (`ToolDefinition.permit`). */
   readonly #heldToolPermits = new Map<number, string>()
   /** Rate keys and the run's budget: admissions its tasks hold, usage its tools reported. */
-  readonly #rates: RunRates
+  /** Made when a task first has a rate key or a tool first reports usage: most runs never need it. */
+  #ratesMade: RunRates | undefined
   readonly #runSignal: AbortController = new AbortController()
   #resolve!: (result: RunResult) => void
   #nextSeq = 0
@@ -142,7 +143,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#events = events
     const s = (this.#s = new RunState(workflow))
     this.#queue = new ReadyQueue(s)
-    this.#rates = new RunRates(env.rates, this, settings.budget ?? workflow.budget, this.id)
     for (const [key, limits] of workflow.rates) env.rates.declare(key, limits)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Set here too, so a run cancelled before it starts still reports sensible times.
@@ -755,7 +755,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
             held.set(index, key)
           }
         }
-        if (this.#rates.mayHaveKey(shape) && !this.#admitRate(index, shape)) continue
+        if ((shape.rateKey !== undefined || shape.tool.rateKey !== undefined || shape.tool.rateKeyOf !== undefined || this.#env.rates.hasToolKeys) && !this.#admitRate(index, shape)) continue
         if (this.#granted > 0) this.#granted--
         else if (!this.#env.slots.tryAcquire(this)) {
           queue.push(index)
@@ -806,7 +806,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    * never fit the key's token budget.
    */
   #admitRate(index: number, shape: TaskShape): boolean {
-    const rates = this.#rates
+    const rates = this.#rates()
     if (rates.holds(index)) {
       if (rates.exhausted === undefined) return true
       rates.undo(index)
@@ -850,11 +850,16 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     return false
   }
 
+  /** The run's rate bookkeeping, made on first use. */
+  #rates(): RunRates {
+    return (this.#ratesMade ??= new RunRates(this.#env.rates, this, this.#settings.budget ?? this.#workflow.budget, this.id))
+  }
+
   /** An LLM task that will not start because the run's budget is used up: skipped, with the reason. */
   #skipForBudget(index: number): void {
     this.#dropPermits(index)
-    this.#rates.budgetSkipped++
-    this.#skip(index, this.#rates.exhausted as string, -1)
+    this.#rates().budgetSkipped++
+    this.#skip(index, this.#rates().exhausted as string, -1)
     this.#settle(index)
   }
 
@@ -928,7 +933,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#running--
     this.#env.slots.release()
     this.#dropPermits(i)
-    this.#rates.settle(i, false)
+    this.#ratesMade?.settle(i, false)
   }
 
   #startAttempt(i: number): void {
@@ -1079,10 +1084,10 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const policy = (s.shapes[i] as TaskShape).retry
     const attempt = s.attempts[i] as number
     const taskId = s.ids[i] as string
-    if (this.#rates.holds(i)) {
+    if (this.#ratesMade?.holds(i) === true) {
       if (TaskweaveError.is(err, 'TW_RATE_LIMITED')) {
         if (this.#bounce(i, err, error, now)) return
-      } else this.#rates.settle(i, isTimeout(err))
+      } else this.#rates().settle(i, isTimeout(err))
     }
     // Attempts a 429 sent back to ready are not spent: the retry policy counts the others.
     const counted = attempt - x.bounces
@@ -1119,7 +1124,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #bounce(i: number, err: TaskweaveError, error: SerializedError, now: number): boolean {
     const s = this.#s
     const x = s.extra(i)
-    const throttled = this.#rates.throttle(i, retryAfterHintMs(err))
+    const throttled = this.#rates().throttle(i, retryAfterHintMs(err))
     if (throttled === undefined || this.#state !== 'running' || x.bounces >= this.#env.rates.limitsOf(throttled.key).maxBounces) return false
     x.bounces++
     const taskId = s.ids[i] as string
@@ -1362,7 +1367,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     }
     this.#queue.removeWhere(() => true)
     this.#env.limiter.forget(this)
-    this.#rates.close((index) => s.status[index] === RUNNING)
+    this.#ratesMade?.close((index) => s.status[index] === RUNNING)
     // Permits of tasks that were waiting for a slot (running ones were released above).
     for (const key of this.#heldPermits.values()) this.#env.limiter.release(key)
     this.#heldPermits.clear()
@@ -1381,7 +1386,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#unhookSignal?.()
     this.#env.slots.forget(this)
     this.#env.limiter.forget(this)
-    this.#rates.close(() => false)
+    this.#ratesMade?.close(() => false)
     const result = this.#buildResult()
     if (this.#durable()) {
       const ticket = this.#write({ kind: 'finish', data: JSON.stringify({ status: result.status, counts: nonZero(result.counts) }) })
@@ -1407,9 +1412,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       startedAt: this.#startedWall,
       durationMs: this.#env.clock.now() - this.#startedAt,
       // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.
-      stopStatus: this.#stopStatus ?? (this.#rates.budgetSkipped > 0 ? 'partial' : undefined),
-      stopReason: this.#stopReason ?? (this.#rates.budgetSkipped > 0 ? this.#rates.exhausted : undefined),
-      usage: this.#rates.usage(),
+      stopStatus: this.#stopStatus ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? 'partial' : undefined),
+      stopReason: this.#stopReason ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? this.#ratesMade?.exhausted : undefined),
+      usage: this.#ratesMade?.usage(),
     })
   }
 
@@ -1438,14 +1443,14 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
 
   #recordUsage(i: number, usage: LlmUsage): void {
-    const { usage: cleaned, exhaustedNow } = this.#rates.record(i, usage)
+    const { usage: cleaned, exhaustedNow } = this.#rates().record(i, usage)
     const x = this.#s.extra(i)
     x.usage = addUsage(x.usage, cleaned)
-    if (exhaustedNow && this.#events.wants('run:budget-exhausted')) this.#emit('run:budget-exhausted', { reason: this.#rates.exhausted as string, usage: this.#rates.usage() ?? cleaned })
+    if (exhaustedNow && this.#events.wants('run:budget-exhausted')) this.#emit('run:budget-exhausted', { reason: this.#rates().exhausted as string, usage: this.#rates().usage() ?? cleaned })
   }
 
   #observeProviderLimits(i: number, limits: ProviderLimits): void {
-    this.#rates.observe(i, limits)
+    this.#rates().observe(i, limits)
   }
 
   /** @internal */ taskId(i: number): string {
