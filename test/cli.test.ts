@@ -118,3 +118,23 @@ describe('taskweave validate --json', () => {
     expect(answer).toMatchObject({ valid: false, issues: [{ taskId: 'a', field: 'tasks[0].tool', line: 4 }] })
   })
 })
+
+describe('taskweave validate with llm.chat', () => {
+  it('knows the built-in llm.chat and checks its input, rate limits and budget', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-validate-llm-'))
+    const good = join(dir, 'good.yaml')
+    await writeFile(good, 'id: w\nlimits:\n  rates:\n    openai:gpt-4o-mini: { requests: 500/min, tokens: 200000/min }\nbudget: { maxTokens: 1000 }\ntasks:\n  - id: a\n    tool: llm.chat\n    input: { prompt: hi, maxTokens: 5 }\n')
+    expect(await main(['validate', good], captureIo())).toBe(0)
+    const bad = join(dir, 'bad.yaml')
+    await writeFile(bad, 'id: w\nlimits:\n  rates:\n    k: { requests: lots }\ntasks:\n  - id: a\n    tool: llm.chat\n    input: { prompt: hi }\n')
+    const io = captureIo()
+    expect(await main(['validate', bad, '--json'], io)).toBe(2)
+    const answer = JSON.parse(io.out.join('\n')) as { issues: { field?: string; message: string }[] }
+    expect(answer.issues).toEqual([expect.objectContaining({ field: 'limits.rates.k.requests', message: expect.stringContaining("'600/min'") })])
+    const badInput = join(dir, 'bad-input.yaml')
+    await writeFile(badInput, 'id: w\ntasks:\n  - id: a\n    tool: llm.chat\n    input: { maxTokens: 5 }\n')
+    const io2 = captureIo()
+    expect(await main(['validate', badInput, '--json'], io2)).toBe(2)
+    expect(io2.out.join('\n')).toContain('prompt')
+  })
+})

@@ -9,7 +9,6 @@
  */
 import { ToolRegistry } from '../core/registry.js'
 import { builtinTools } from '../tools/index.js'
-import { createChatTool } from '../llm/chat/index.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { readWorkflowFile, toolModulesOf } from '../workflow/load.js'
@@ -37,6 +36,8 @@ export interface PreparedWorkflow {
 /** Where tool modules register their tools: an engine, or a bare registry for commands that run nothing. */
 export interface ToolsTarget {
   readonly registry: ToolRegistry
+  /** `llm.chat` joins the registry only when the file uses it (its module is not loaded for nothing). */
+  readonly chatOnDemand?: boolean
 }
 
 /**
@@ -45,12 +46,22 @@ export interface ToolsTarget {
  * not load the engine's code at all.
  */
 export function defaultToolsTarget(): ToolsTarget {
-  return { registry: new ToolRegistry([...builtinTools(), createChatTool({ preloadTokenizer: false })]) }
+  return { registry: new ToolRegistry(builtinTools()), chatOnDemand: true }
+}
+
+/** Whether a parsed workflow names `tool` in one of its tasks (a shallow look: tasks added at run time are not known here). */
+function namesTool(value: unknown, tool: string): boolean {
+  const tasks = (value as { tasks?: unknown } | null)?.tasks
+  return Array.isArray(tasks) && tasks.some((task) => (task as { tool?: unknown } | null)?.tool === tool)
 }
 
 /** Reads `file`, loads tool modules as `options` say, and compiles it. */
 export async function prepareWorkflow(target: ToolsTarget, file: string, options: PrepareOptions): Promise<PreparedWorkflow> {
   const parsed = await readWorkflowFile(file)
+  if (target.chatOnDemand === true && target.registry.get('llm.chat') === undefined && namesTool(parsed.value, 'llm.chat')) {
+    const { createChatTool } = await import('../llm/chat/index.js')
+    target.registry.register(createChatTool({ preloadTokenizer: false }))
+  }
   const fileModules = toolModulesOf(parsed, file)
   for (const module of options.toolModules) await loadToolModule(module, process.cwd(), target.registry)
   if (options.fileModules === 'load' || fileModules.length === 0) {
