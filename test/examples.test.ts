@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli/main.js'
 import { main as typedBuilder } from '../examples/typed-builder/main.js'
+import { main as llmQuota } from '../examples/llm-quota/main.js'
 import type { RunResult } from '../src/engine/report.js'
 import { captureIo } from './cli-io.js'
 
@@ -66,4 +67,27 @@ describe('examples', () => {
     expect(result.tasks['step-3']!.output).toBe('outline the launch post → draft the launch post → review the launch post')
     expect(lines.at(-1)).toBe('run succeeded: outline the launch post → draft the launch post → review the launch post')
   })
+})
+
+describe('examples: llm-quota', () => {
+  it('summarises 150 notes against the fake provider past one window of its quota with no 429, and reports usage', async () => {
+    const lines: string[] = []
+    const report = await llmQuota((line) => lines.push(line), 150)
+    expect(report.result.status).toBe('succeeded')
+    expect(report.rateLimited).toBe(0)
+    expect(report.requests).toBe(151)
+    // 120 requests fit the first window; the other 31 wait for the bucket to refill (20 per second).
+    expect(report.seconds).toBeGreaterThan(1.4)
+    expect(report.result.usage?.calls).toBe(151)
+    expect(report.result.tasks['summarise[0]']).toMatchObject({ status: 'succeeded', rateKey: 'fake:gpt-4o-mini' })
+    expect(lines[0]).toMatch(/^run succeeded in .* 151 requests, 0 answered 429$/)
+  }, 60_000)
+
+  it('stops starting calls once the run budget is spent: the run is partial, with the reason', async () => {
+    const report = await llmQuota(() => {}, 60, 3000)
+    expect(report.result.status).toBe('partial')
+    expect(report.result.reason).toMatch(/budget exhausted: \d+ tokens used of maxTokens 3000/)
+    expect(report.result.counts.skipped).toBeGreaterThan(0)
+    expect(report.rateLimited).toBe(0)
+  }, 60_000)
 })
