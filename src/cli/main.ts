@@ -1,7 +1,7 @@
 /**
- * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `schema`,
- * `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was cancelled; 2 the
- * input was invalid (file, schema, cycle, options).
+ * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `plan`,
+ * `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
+ * cancelled; 2 the input was invalid (file, schema, cycle, options).
  * @module
  */
 import { parseArgs } from 'node:util'
@@ -27,6 +27,9 @@ Usage:
   taskweave prune --older-than 7d [--store S]
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
+  taskweave plan "<goal>" [--out flow.yaml] [--tools ./tools.ts]... [--model M] [--base-url URL]
+                                   a language model plans a workflow for the goal (OPENAI_BASE_URL,
+                                   OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
   taskweave schema                 print the JSON Schema of workflow files
   taskweave dev fake-llm [--port N] [--host H] [--rpm N] [--tpm N] [--window 60s] [--latency MS|MIN..MAX]
                          [--error-rate F] [--no-headers]
@@ -153,6 +156,26 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         if (format !== 'mermaid' && format !== 'dot') throw usageError(`--format must be mermaid or dot; received "${format}"`)
         const { vizCommand } = await import('./commands/viz.js')
         return await vizCommand({ file: onlyFile(positionals, 'viz'), tools: values.tools ?? [], format }, io)
+      }
+      case 'plan': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { out: { type: 'string', short: 'o' }, tools: { type: 'string', short: 't', multiple: true }, model: { type: 'string', short: 'm' }, 'base-url': { type: 'string' } },
+        })
+        // The goal's words, quoted or not: `taskweave plan summarise the README` reads as one goal.
+        if (positionals.length === 0) throw usageError('"plan" needs a goal: taskweave plan "<what the workflow should do>"')
+        const { planCommand } = await import('./commands/plan.js')
+        return await planCommand(
+          {
+            goal: positionals.join(' '),
+            tools: values.tools ?? [],
+            ...(values.out !== undefined ? { out: values.out } : {}),
+            ...(values.model !== undefined ? { model: values.model } : {}),
+            ...(values['base-url'] !== undefined ? { baseURL: values['base-url'] } : {}),
+          },
+          io,
+        )
       }
       case 'dev': {
         const [tool, ...flags] = rest

@@ -50,6 +50,7 @@ export type ErrorCode =
   | 'TW_RATE_NEVER_FITS'
   | 'TW_BUDGET_EXHAUSTED'
   | 'TW_LLM'
+  | 'TW_PLAN'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {

@@ -6,3 +6,4 @@
  */
 export * from './chat/index.js'
 export * from './fake/index.js'
+export * from './planner/index.js'
