@@ -105,6 +105,19 @@ describe('RateLimiter', () => {
     expect(limiter.stats()[0]?.requestsLeft).toBe(50)
   })
 
+  it('does not count twice the calls admitted while a call ran, whether the provider read its count at arrival or at answer', () => {
+    const { limiter } = limiterWith({ k: { requests: '100/min' } })
+    const a = lease(limiter.tryTake('k', 0))
+    lease(limiter.tryTake('k', 0))
+    lease(limiter.tryTake('k', 0))
+    // Read when a's answer left: b and c are counted there too.
+    limiter.observe(a, { remainingRequests: 97 })
+    expect(limiter.stats()[0]?.requestsLeft).toBe(97)
+    // Read when a arrived: 99.
+    limiter.observe(a, { remainingRequests: 99 })
+    expect(limiter.stats()[0]?.requestsLeft).toBe(97)
+  })
+
   it('refuses a waiting call that can never fit once the key learns its budget', async () => {
     const { limiter } = limiterWith({ k: { concurrent: 1 } })
     const a = lease(limiter.tryTake('k', 0))

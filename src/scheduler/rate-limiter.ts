@@ -251,8 +251,8 @@ export class RateLimiter {
         learned.adjust(-(state.requestsTaken - lease.requestsTaken), now)
         state.learned = true
       }
-    } else if (state.requests !== undefined && limits.remainingRequests !== undefined && Number.isFinite(lease.requestsLevel) && limits.remainingRequests < lease.requestsLevel) {
-      state.requests.adjust(limits.remainingRequests - lease.requestsLevel, now)
+    } else if (state.requests !== undefined && limits.remainingRequests !== undefined) {
+      pullDown(state.requests, limits.remainingRequests, lease.requestsLevel, now)
     }
     if (state.tokens === undefined && state.limits.tokens === undefined) {
       const learned = learnedBucket(limits.limitTokens, limits.remainingTokens, limits.resetTokensMs, now)
@@ -261,8 +261,8 @@ export class RateLimiter {
         learned.adjust(-(state.tokensTaken - lease.tokensTaken), now)
         state.learned = true
       }
-    } else if (state.tokens !== undefined && limits.remainingTokens !== undefined && Number.isFinite(lease.tokensLevel) && limits.remainingTokens < lease.tokensLevel) {
-      state.tokens.adjust(limits.remainingTokens - lease.tokensLevel, now)
+    } else if (state.tokens !== undefined && limits.remainingTokens !== undefined) {
+      pullDown(state.tokens, limits.remainingTokens, lease.tokensLevel, now)
     }
     this.#scheduleDrain(lease.key)
   }
@@ -420,6 +420,21 @@ export class RateLimiter {
       this.#serve(key, state)
     })
   }
+}
+
+/**
+ * Lowers `bucket` when the provider says it has `remaining` and this engine counts more. Which of
+ * this engine's counts to compare with depends on when the provider took its reading: when the
+ * call arrived (then it matches the level right after the call was admitted, `atAdmission`) or
+ * when it answered (then it matches the level now, calls admitted since included). Comparing with
+ * the lower of the two never lowers the bucket by more than the provider has really counted in
+ * excess, whichever it is; comparing with the wrong one would count the calls admitted meanwhile
+ * twice, and starve the key.
+ */
+function pullDown(bucket: TokenBucket, remaining: number, atAdmission: number, now: number): void {
+  if (!Number.isFinite(atAdmission)) return
+  const ours = Math.min(atAdmission, bucket.level(now))
+  if (remaining < ours) bucket.adjust(remaining - ours, now)
 }
 
 /**
