@@ -71,8 +71,8 @@ describe('dev fake-llm flags', () => {
         (e: unknown) => e,
       )
       expect(err).toBeInstanceOf(OpenAI.RateLimitError)
-      // One request per minute: the next one in about 60 s.
-      expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after'))).toBe(60)
+      // One request per minute, and the refusal used one too: the next one in about 120 s.
+      expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after'))).toBe(120)
     })
     expect(code).toBe(EXIT.ok)
     expect(io.out.join('\n')).toContain('quota: 1 request per 60s; latency: 30–40 ms; error rate: 0%; rate-limit headers: off')

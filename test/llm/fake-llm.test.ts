@@ -191,10 +191,11 @@ describe('startFakeLlm with the openai client', () => {
     expect(limited.type).toBe('requests')
     expect(limited.code).toBe('rate_limit_exceeded')
     expect(limited.message).toContain('Rate limit reached for requests')
+    // The refusal uses a request too (as OpenAI counts them): two requests' refill, about 40 s.
     const retryAfterMs = Number(limited.headers.get('retry-after-ms'))
-    expect(retryAfterMs).toBeGreaterThan(19_000)
-    expect(retryAfterMs).toBeLessThanOrEqual(20_000)
-    expect(limited.headers.get('retry-after')).toBe('20')
+    expect(retryAfterMs).toBeGreaterThan(39_000)
+    expect(retryAfterMs).toBeLessThanOrEqual(40_000)
+    expect(limited.headers.get('retry-after')).toBe('40')
     expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0')
     expect(fake.stats()).toMatchObject({ requests: 4, completed: 3, rateLimited: 1 })
   })
@@ -205,10 +206,19 @@ describe('startFakeLlm with the openai client', () => {
     await client.chat.completions.create({ model: 'm', messages: user('x') })
     const err = (await rejection(client.chat.completions.create({ model: 'm', messages: user('x') }))) as InstanceType<typeof OpenAI.RateLimitError>
     const wait = Number(err.headers.get('retry-after-ms'))
-    expect(wait).toBeGreaterThan(0)
-    expect(wait).toBeLessThanOrEqual(100)
+    // The refusal used a request too (as OpenAI counts them): two requests' refill, not one.
+    expect(wait).toBeGreaterThan(100)
+    expect(wait).toBeLessThanOrEqual(200)
     await new Promise((resolve) => setTimeout(resolve, wait + 5))
     await expect(client.chat.completions.create({ model: 'm', messages: user('x') })).resolves.toBeDefined()
+  })
+
+  it('with refusalsCount: false a refusal uses nothing', async () => {
+    const { client } = await fakeAndClient({ rpm: 2, windowMs: 200, refusalsCount: false })
+    await client.chat.completions.create({ model: 'm', messages: user('x') })
+    await client.chat.completions.create({ model: 'm', messages: user('x') })
+    const err = (await rejection(client.chat.completions.create({ model: 'm', messages: user('x') }))) as InstanceType<typeof OpenAI.RateLimitError>
+    expect(Number(err.headers.get('retry-after-ms'))).toBeLessThanOrEqual(100)
   })
 
   it('enforces tpm: max_tokens is reserved at arrival and the unused part refunded on completion', async () => {

@@ -25,6 +25,8 @@ export interface ChatContext {
   readonly latency: FakeLatency | undefined
   readonly errorRate: number
   readonly headers: boolean
+  /** Whether a quota refusal uses a request of the window (see `FakeLlmOptions.refusalsCount`). */
+  readonly refusalsCount: boolean
   readonly random: () => number
   readonly tokensPerSecond: number | undefined
   /** Monotonic milliseconds (the buckets' clock). */
@@ -79,13 +81,19 @@ export async function handleChat(ctx: ChatContext, req: IncomingMessage, res: Se
   try {
     const admission = ctx.quota.admit(reserved, ctx.now())
     if (!admission.ok) {
-      settled = true // nothing was taken
+      settled = true // no tokens were taken
       const tooLarge = admission.waitMs === Infinity
+      // The refusal itself counts against the request quota, as with OpenAI (the bucket may go into debt).
+      let waitMs = admission.waitMs
+      if (ctx.refusalsCount && !tooLarge && ctx.quota.requests !== undefined) {
+        ctx.quota.requests.adjust(-1, ctx.now())
+        waitMs = Math.max(waitMs, ctx.quota.requests.waitFor(1, ctx.now()))
+      }
       const message = tooLarge
         ? `Request too large for ${request.model ?? 'the model'}: limit ${ctx.quota.tokens?.capacity} tokens per window, requested ${reserved} (prompt ${request.promptTokens} + max tokens ${request.maxTokens ?? 0}). Send fewer tokens or lower max_tokens.`
-        : `Rate limit reached for ${admission.limit}. Please try again in ${Math.ceil(admission.waitMs)}ms.`
+        : `Rate limit reached for ${admission.limit}. Please try again in ${Math.ceil(waitMs)}ms.`
       done(429)
-      return sendJson(res, 429, errorBody(message, admission.limit, 'rate_limit_exceeded'), { ...limitHeaders(ctx), ...(tooLarge ? {} : retryAfterHeaders(admission.waitMs)) })
+      return sendJson(res, 429, errorBody(message, admission.limit, 'rate_limit_exceeded'), { ...limitHeaders(ctx), ...(tooLarge ? {} : retryAfterHeaders(waitMs)) })
     }
 
     const scripted = ctx.state.scriptedReply(request)

@@ -52,6 +52,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     latency: options.latencyMs,
     errorRate: options.errorRate ?? 0,
     headers: options.headers ?? true,
+    refusalsCount: options.refusalsCount ?? true,
     random: options.random ?? Math.random,
     tokensPerSecond: options.tokensPerSecond,
     now,

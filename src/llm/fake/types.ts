@@ -111,6 +111,13 @@ export interface FakeLlmOptions {
   readonly errorRate?: number
   /** Send `x-ratelimit-*` headers. @default true */
   readonly headers?: boolean
+  /**
+   * A request refused for the quota still uses one request of the window (not tokens), as
+   * OpenAI documents ("unsuccessful requests contribute to your per-minute limit, so continuously
+   * resending a request won't work"): a client that resends blindly on 429 digs itself deeper.
+   * `false` makes refusals free. @default true
+   */
+  readonly refusalsCount?: boolean
   /** Scripted replies; requests beyond the script get default answers. */
   readonly script?: FakeScript
   /** Randomness for latency, errors and answer length, in [0, 1). @default Math.random */
