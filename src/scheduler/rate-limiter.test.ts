@@ -95,6 +95,21 @@ describe('RateLimiter', () => {
     expect(stats?.tokensLeft).toBe(Math.floor(9990 * 0.98 - 10))
   })
 
+  it('revises a learned window that a first reading could only guess', () => {
+    const { limiter } = limiterWith({ k: { adaptive: false } })
+    const a = lease(limiter.tryTake('k', 0))
+    // The answer came when the bucket was full again: nothing to work the window out from (a minute is assumed).
+    limiter.observe(a, { limitRequests: 600, remainingRequests: 600, resetRequestsMs: 0 })
+    const b = lease(limiter.tryTake('k', 0))
+    // 100 used, full again in 1 s: 600 per 6 s.
+    limiter.observe(b, { limitRequests: 600, remainingRequests: 500, resetRequestsMs: 1000 })
+    for (let i = 0; i < 600; i++) if ('blocked' in limiter.tryTake('k', 0)) break
+    const blocked = limiter.tryTake('k', 0)
+    expect(blocked).toMatchObject({ blocked: 'requests' })
+    // One request every 6000 / (600 × 0.98) ≈ 10.2 ms, not every 102 ms.
+    expect((blocked as { waitMs: number }).waitMs).toBeLessThanOrEqual(11)
+  })
+
   it('pulls a configured budget down when the provider has counted more (another client on the key)', () => {
     const { limiter } = limiterWith({ k: { requests: '100/min' } })
     const a = lease(limiter.tryTake('k', 0))

@@ -92,6 +92,13 @@ class KeyState {
   attempts: TokenBucket | undefined
   adaptive: AimdLimit | undefined
   learned = false
+  /**
+   * For a learned budget: how far below its limit the provider's count was in the reading its
+   * window was worked out from (0: no reading showed any use, the window is the default minute).
+   * A later reading with twice the basis revises the window.
+   */
+  requestsBasis = 0
+  tokensBasis = 0
   inFlight = 0
   pausedUntil = 0
   startSeq = 0
@@ -247,21 +254,25 @@ export class RateLimiter {
     if (state.requests === undefined && state.limits.requests === undefined) {
       const learned = learnedBucket(limits.limitRequests, limits.remainingRequests, limits.resetRequestsMs, now)
       if (learned !== undefined) {
-        state.requests = learned
-        learned.adjust(-(state.requestsTaken - lease.requestsTaken), now)
+        state.requests = learned.bucket
+        state.requestsBasis = learned.basis
+        learned.bucket.adjust(-(state.requestsTaken - lease.requestsTaken), now)
         state.learned = true
       }
     } else if (state.requests !== undefined && limits.remainingRequests !== undefined) {
+      if (state.limits.requests === undefined) state.requestsBasis = revise(state.requests, state.requestsBasis, limits.limitRequests, limits.remainingRequests, limits.resetRequestsMs, now)
       pullDown(state.requests, limits.remainingRequests, lease.requestsLevel, now)
     }
     if (state.tokens === undefined && state.limits.tokens === undefined) {
       const learned = learnedBucket(limits.limitTokens, limits.remainingTokens, limits.resetTokensMs, now)
       if (learned !== undefined) {
-        state.tokens = learned
-        learned.adjust(-(state.tokensTaken - lease.tokensTaken), now)
+        state.tokens = learned.bucket
+        state.tokensBasis = learned.basis
+        learned.bucket.adjust(-(state.tokensTaken - lease.tokensTaken), now)
         state.learned = true
       }
     } else if (state.tokens !== undefined && limits.remainingTokens !== undefined) {
+      if (state.limits.tokens === undefined) state.tokensBasis = revise(state.tokens, state.tokensBasis, limits.limitTokens, limits.remainingTokens, limits.resetTokensMs, now)
       pullDown(state.tokens, limits.remainingTokens, lease.tokensLevel, now)
     }
     this.#scheduleDrain(lease.key)
@@ -438,18 +449,41 @@ function pullDown(bucket: TokenBucket, remaining: number, atAdmission: number, n
 }
 
 /**
- * A bucket for a budget the provider announced (`limit`, with `remaining` left and full again in
- * `resetMs`): its window is worked out from the refill rate those imply, `limit × reset ÷ (limit −
- * remaining)`, and the budget runs slightly under the provider's to absorb header rounding.
+ * The window of a budget the provider announced (`limit`, with `remaining` left and full again
+ * in `resetMs`), worked out from the refill rate those imply: `limit × reset ÷ (limit −
+ * remaining)`; undefined when the reading shows no use or gives a window outside what providers
+ * quote.
  */
-function learnedBucket(limit: number | undefined, remaining: number | undefined, resetMs: number | undefined, now: number): TokenBucket | undefined {
+function windowOf(limit: number, remaining: number | undefined, resetMs: number | undefined): number | undefined {
+  if (remaining === undefined || resetMs === undefined || !(resetMs > 0) || limit - remaining < 1) return undefined
+  const estimate = (limit * resetMs) / (limit - remaining)
+  return estimate >= MIN_LEARNED_WINDOW_MS && estimate <= MAX_LEARNED_WINDOW_MS ? estimate : undefined
+}
+
+/**
+ * A bucket for a budget the provider announced, its window worked out by {@link windowOf} (a
+ * minute when the reading shows no use yet), running slightly under the provider's budget to
+ * absorb header rounding; and the basis of its window (see `KeyState.requestsBasis`).
+ */
+function learnedBucket(limit: number | undefined, remaining: number | undefined, resetMs: number | undefined, now: number): { readonly bucket: TokenBucket; readonly basis: number } | undefined {
   if (limit === undefined || !(limit > 0)) return undefined
-  let windowMs = DEFAULT_LEARNED_WINDOW_MS
-  if (remaining !== undefined && resetMs !== undefined && resetMs > 0 && limit - remaining >= 1) {
-    const estimate = (limit * resetMs) / (limit - remaining)
-    if (estimate >= MIN_LEARNED_WINDOW_MS && estimate <= MAX_LEARNED_WINDOW_MS) windowMs = estimate
-  }
-  const bucket = new TokenBucket(limit * LEARNED_MARGIN, windowMs, now)
+  const windowMs = windowOf(limit, remaining, resetMs)
+  const bucket = new TokenBucket(limit * LEARNED_MARGIN, windowMs ?? DEFAULT_LEARNED_WINDOW_MS, now)
   if (remaining !== undefined) bucket.adjust(Math.min(remaining, limit) * LEARNED_MARGIN - bucket.capacity, now)
-  return bucket
+  return { bucket, basis: windowMs === undefined ? 0 : limit - (remaining ?? limit) }
+}
+
+/**
+ * Revises a learned budget's window from a later reading that rests on at least twice the use of
+ * the one it came from (and on 2% of the limit): a first reading that showed the bucket full left
+ * it at a guessed minute, and a reading of one call's use is coarse. Returns the basis now in use.
+ */
+function revise(bucket: TokenBucket, basis: number, limit: number | undefined, remaining: number, resetMs: number | undefined, now: number): number {
+  if (limit === undefined || !(limit > 0)) return basis
+  const used = limit - remaining
+  if (used < Math.max(1, 0.02 * limit) || used < 2 * basis) return basis
+  const windowMs = windowOf(limit, remaining, resetMs)
+  if (windowMs === undefined) return basis
+  bucket.resize(limit * LEARNED_MARGIN, windowMs, now)
+  return used
 }
