@@ -1,6 +1,6 @@
 /**
  * Runs every benchmark (noop, layered, fanout, sleep, stg, executor, many-runs, report, startup,
- * background, durable) one after the other, prints a summary and writes `bench/RESULTS.md`. `npm run bench` from the repo root installs the peers first and then
+ * background, durable, llm) one after the other, prints a summary and writes `bench/RESULTS.md`. `npm run bench` from the repo root installs the peers first and then
  * runs this file. A benchmark that errors is reported as ERROR and the others still run; the exit
  * code is then 1. A missed target is a result, not an error.
  * @module
@@ -13,7 +13,7 @@ import { markdownTable } from './lib/format.js'
 import { renderReport } from './lib/report.js'
 import type { BenchModule, BenchReport } from './lib/report.js'
 
-const BENCHMARKS = ['noop', 'layered', 'fanout', 'sleep', 'stg', 'executor', 'many-runs', 'report', 'startup', 'background', 'durable'] as const
+const BENCHMARKS = ['noop', 'layered', 'fanout', 'sleep', 'stg', 'executor', 'many-runs', 'report', 'startup', 'background', 'durable', 'llm'] as const
 const RESULTS_FILE = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
 
 interface Failure {
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     `- Date: ${startedAt.toISOString()}`,
     `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} (${os.arch()})`,
     `- Node ${process.version}; taskweave from \`dist/\` (the \`tsc\` build of git ${gitRevision()})`,
-    `- Peers: p-queue ${versionOf('p-queue')}, p-limit ${versionOf('p-limit')}, @langchain/langgraph ${versionOf('@langchain/langgraph')}, @langchain/core ${versionOf('@langchain/core')}, @langchain/langgraph-checkpoint-sqlite ${versionOf('@langchain/langgraph-checkpoint-sqlite')}, @langchain/langgraph-checkpoint-postgres ${versionOf('@langchain/langgraph-checkpoint-postgres')}, @dbos-inc/dbos-sdk ${versionOf('@dbos-inc/dbos-sdk')}`,
+    `- Peers: p-queue ${versionOf('p-queue')}, p-limit ${versionOf('p-limit')}, @langchain/langgraph ${versionOf('@langchain/langgraph')}, @langchain/core ${versionOf('@langchain/core')}, @langchain/langgraph-checkpoint-sqlite ${versionOf('@langchain/langgraph-checkpoint-sqlite')}, @langchain/langgraph-checkpoint-postgres ${versionOf('@langchain/langgraph-checkpoint-postgres')}, @dbos-inc/dbos-sdk ${versionOf('@dbos-inc/dbos-sdk')}, bottleneck ${versionOf('bottleneck')}`,
     `- Load average (1 / 5 / 15 min) before: ${loadBefore}; after: ${loadAfter}. Other processes on this 2-core machine add noise to the wall-clock figures (not to the stg figures, which use a virtual clock).`,
     `- Total wall time: ${totalSeconds.toFixed(0)} s`,
     '',
