@@ -74,13 +74,18 @@ describe('examples: llm-quota', () => {
     const lines: string[] = []
     const report = await llmQuota((line) => lines.push(line), 150)
     expect(report.result.status).toBe('succeeded')
-    expect(report.rateLimited).toBe(0)
-    expect(report.requests).toBe(151)
+    // None of the 150 fan-out calls is refused. The last call (the digest, a ~15,000-token prompt
+    // against a 20,000-token window) may be refused once and bounced back without spending an
+    // attempt: see the rate-key notes in docs/llm.md.
+    const bounced = Object.values(report.result.tasks).filter((task) => (task.throttled ?? 0) > 0).map((task) => task.id)
+    expect(bounced.filter((id) => id !== 'digest')).toEqual([])
+    expect(report.rateLimited).toBeLessThanOrEqual(1)
+    expect(report.requests).toBe(151 + report.rateLimited)
     // 120 requests fit the first window; the other 31 wait for the bucket to refill (20 per second).
     expect(report.seconds).toBeGreaterThan(1.4)
     expect(report.result.usage?.calls).toBe(151)
     expect(report.result.tasks['summarise[0]']).toMatchObject({ status: 'succeeded', rateKey: 'fake:gpt-4o-mini' })
-    expect(lines[0]).toMatch(/^run succeeded in .* 151 requests, 0 answered 429$/)
+    expect(lines[0]).toMatch(/^run succeeded in .* 15[12] requests, [01] answered 429$/)
   }, 60_000)
 
   it('stops starting calls once the run budget is spent: the run is partial, with the reason', async () => {

@@ -2,8 +2,9 @@
  * An LLM fan-out under a provider's quota, against the local fake provider (no API key needed):
  * 60 notes summarised by `llm.chat`, then merged. The fake server enforces 120 requests and 20,000
  * tokens per 6 s window and answers 429 past them; the workflow declares the same budgets for its
- * rate key, so the engine keeps under them and gets no 429 at all. The run's token budget stops
- * new calls once spent.
+ * rate key, so the engine keeps the fan-out under them with no 429 (the final digest, one large
+ * prompt late in a tight window, may meet one and is sent back without spending an attempt). The
+ * run's token budget stops new calls once spent.
  * Run: npx tsx examples/llm-quota/main.ts
  */
 import { fileURLToPath } from 'node:url'

@@ -40,6 +40,9 @@ export interface PlanCommandArgs {
 export async function planCommand(args: PlanCommandArgs, io: CliIo, stop?: AbortSignal): Promise<number> {
   if (args.goal.trim() === '') throw new TaskweaveError('TW_INVALID_OPTION', '"plan" needs a goal: taskweave plan "<what the workflow should do>"', { retryable: false })
   const { registry } = defaultToolsTarget()
+  // The plan may use llm.chat too (validate loads it only for files that name it).
+  const { createChatTool } = await import('../../llm/chat/index.js')
+  registry.register(createChatTool({ preloadTokenizer: false }))
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
   // Resolved here, not in the planner, so a bad --base-url is an invalid option (exit 2) before anything is sent.
   const llm = resolveLlmConnection({ ...(args.baseURL !== undefined ? { baseURL: args.baseURL } : {}), ...(args.model !== undefined ? { model: args.model } : {}) }, process.env)
