@@ -54,6 +54,7 @@ import type { RunControl, RunEnvironment, RunSettings, TaskCompletion } from './
 export type { RunControl, RunEnvironment, RunSettings, TaskCompleteHandler, TaskCompletion } from './run-types.js'
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
+import type { TaskExtra } from './run-state.js'
 import { attemptIdOf } from '../core/attempt.js'
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
@@ -775,15 +776,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    * function) admits the task: its attempt then fails the usual way.
    */
   #admitToolPermit(index: number, shape: TaskShape, permit: ToolPermit<unknown>): boolean {
-    const x = this.#s.extra(index)
-    if (!x.hasAdmittedInput) {
-      try {
-        x.admittedInput = this.#resolveInput(index, shape)
-      } catch {
-        return true
-      }
-      x.hasAdmittedInput = true
-    }
+    const x = this.#admittedInput(index, shape)
+    if (x === undefined) return true
     let key: string | undefined
     try {
       key = permit.key(x.admittedInput, { runId: this.id })
@@ -797,6 +791,24 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     }
     this.#heldToolPermits.set(index, key)
     return true
+  }
+
+  /**
+   * Resolves task `index`'s input at admission (a permit or rate key depends on it), once: the
+   * attempt then uses that input. Undefined when it cannot be resolved: the task is admitted and
+   * its attempt fails the usual way.
+   */
+  #admittedInput(index: number, shape: TaskShape): TaskExtra | undefined {
+    const x = this.#s.extra(index)
+    if (!x.hasAdmittedInput) {
+      try {
+        x.admittedInput = this.#resolveInput(index, shape)
+      } catch {
+        return undefined
+      }
+      x.hasAdmittedInput = true
+    }
+    return x
   }
 
   /**
@@ -816,15 +828,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const needsInput = shape.tool.rateKeyOf !== undefined || shape.tool.estimateTokens !== undefined
     let input: unknown
     if (needsInput) {
-      const x = this.#s.extra(index)
-      if (!x.hasAdmittedInput) {
-        try {
-          x.admittedInput = this.#resolveInput(index, shape)
-        } catch {
-          return true
-        }
-        x.hasAdmittedInput = true
-      }
+      const x = this.#admittedInput(index, shape)
+      if (x === undefined) return true
       input = x.admittedInput
     }
     const key = rates.keyOf(shape, input)
