@@ -51,6 +51,9 @@ export type ErrorCode =
   | 'TW_BUDGET_EXHAUSTED'
   | 'TW_LLM'
   | 'TW_PLAN'
+  | 'TW_QUEUE'
+  | 'TW_QUEUE_FULL'
+  | 'TW_TRANSPORT'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {
@@ -140,6 +143,17 @@ export class RateLimitedError extends TaskweaveError {
     const retryAfterMs = options.retryAfterMs
     super('TW_RATE_LIMITED', message, { ...options, retryable: true, details: { ...options.details, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } })
     this.name = 'RateLimitedError'
+  }
+}
+
+/**
+ * A message queue refused messages because it holds its `maxSize` already (`TW_QUEUE_FULL`).
+ * Nothing of the refused call was enqueued; retryable once consumers catch up.
+ */
+export class QueueFullError extends TaskweaveError {
+  constructor(queue: string, maxSize: number, options: Omit<TaskweaveErrorOptions, 'retryable'> = {}) {
+    super('TW_QUEUE_FULL', `queue "${queue}" is full: it holds its maximum of ${maxSize} waiting messages`, { ...options, retryable: true, details: { ...options.details, queue, maxSize } })
+    this.name = 'QueueFullError'
   }
 }
 

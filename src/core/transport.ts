@@ -1,0 +1,152 @@
+/**
+ * The transport port: how an owner (the process that holds a run's lease and orders its tasks)
+ * hands attempts to worker processes and hears back from them. **The store is the truth, the
+ * transport is delivery, the owner orders**: the transport never decides what runs next. An owner
+ * publishes only the attempts it has admitted (a bounded window), a worker runs each with its own
+ * copy of the tools and reports the outcome to the owner's own channel, and the owner commits it.
+ *
+ * Delivery is at least once, so the owner matches every report to a current attempt by its id and
+ * drops the rest (an outcome from an attempt that timed out, was cancelled, or lost its lease).
+ *
+ * Adapters: in-process (`memory`), BullMQ on Redis, RabbitMQ through amqplib. Every guarantee
+ * below is checked by `transportConformanceCases` in `taskweave/testing` against each.
+ * @module
+ */
+import type { AttemptOutcome, AttemptRequest } from './attempt.js'
+import type { SerializedError } from './errors.js'
+import type { LlmUsage, ProviderLimits } from './rate.js'
+import type { ToolProgress } from './tool.js'
+
+/** The queue attempts go to when their task names none. */
+export const DEFAULT_WORK_QUEUE = 'default'
+
+/** One attempt on its way to a worker. Plain JSON data. */
+export interface AttemptEnvelope {
+  readonly request: AttemptRequest
+  /** The owner that published it: where reports about it go. */
+  readonly owner: string
+  /** The work queue: workers consume the queues they are started with (`--queues llm,io`). */
+  readonly queue: string
+  /**
+   * A worker id: deliver to that worker only (session affinity: it holds the agent session's
+   * instance). The owner routes so only while the worker is alive.
+   */
+  readonly worker?: string
+  /** When the owner published it (epoch ms): workers measure dispatch latency from it. */
+  readonly publishedAt: number
+  /** W3C trace context of the task's span, when tracing is on. */
+  readonly traceparent?: string
+}
+
+/** What a worker tells the owner about an attempt. Plain JSON data. */
+export type AttemptReport =
+  | { readonly kind: 'started'; readonly attemptId: string; readonly worker: string }
+  | { readonly kind: 'progress'; readonly attemptId: string; readonly progress: ToolProgress }
+  | { readonly kind: 'usage'; readonly attemptId: string; readonly usage: LlmUsage }
+  | { readonly kind: 'limits'; readonly attemptId: string; readonly limits: ProviderLimits }
+  | { readonly kind: 'outcome'; readonly attemptId: string; readonly worker: string; readonly outcome: AttemptOutcome }
+
+/** An attempt as a worker receives it. */
+export interface AttemptDelivery {
+  readonly envelope: AttemptEnvelope
+  /** 1 the first time; more after a nack or after a worker that held it died. */
+  readonly deliveries: number
+  /** The attempt was run and its outcome reported: remove it. */
+  ack(): Promise<void>
+  /** Give it back, to be delivered again after `delayMs` (default at once). */
+  nack(options?: { readonly delayMs?: number }): Promise<void>
+  /** Never deliver it again (a worker that cannot even read it). */
+  deadLetter(reason: string): Promise<void>
+  /** Keep holding it for `ms` more (a long attempt); a no-op where the broker needs none. */
+  extend(ms: number): Promise<void>
+}
+
+/** Options of a worker's `consume`. */
+export interface TransportConsumeOptions {
+  /** This worker's id: it also receives attempts routed to it. */
+  readonly worker: string
+  /** The work queues it takes attempts from. @default ['default'] */
+  readonly queues?: readonly string[]
+  /** Most attempts it holds at once. */
+  readonly concurrency: number
+  readonly signal?: AbortSignal
+}
+
+/** A running subscription or consumer. */
+export interface TransportSubscription {
+  /** Stops it; a consumer waits for its running handlers for at most `graceMs`, then gives their attempts back. */
+  close(options?: { readonly graceMs?: number }): Promise<void>
+}
+
+/** A worker, as it announces itself. */
+export interface WorkerInfo {
+  readonly worker: string
+  readonly queues: readonly string[]
+  readonly concurrency: number
+  /** Attempts it runs now. */
+  readonly running: number
+  /** Agent sessions (`agent#session`) whose instances it holds. */
+  readonly sessions: readonly string[]
+  readonly host: string
+  readonly pid: number
+  /** When it said so (epoch ms). */
+  readonly at: number
+}
+
+/** One work queue's numbers. */
+export interface WorkQueueStats {
+  readonly queue: string
+  /** Waiting for a worker. */
+  readonly waiting: number
+  /** Held by workers. */
+  readonly active: number
+  /** Waiting for a delay. */
+  readonly delayed: number
+  /** Given up (dead-lettered). */
+  readonly dead: number
+}
+
+/** A transport's numbers. */
+export interface TransportStats {
+  readonly type: string
+  readonly queues: readonly WorkQueueStats[]
+  /** Workers that announced themselves within the last heartbeat timeout. */
+  readonly workers: readonly WorkerInfo[]
+}
+
+/** Delivers attempts from owners to workers and reports back. */
+export interface Transport {
+  /** `memory`, `redis`, `rabbitmq` or a third party's. */
+  readonly type: string
+  /** Publishes attempts; resolves once the broker holds every one (durably where it can). */
+  publish(envelopes: readonly AttemptEnvelope[]): Promise<void>
+  /** Worker side: takes attempts from its queues and its own route, at most `concurrency` at once. */
+  consume(handler: (delivery: AttemptDelivery) => Promise<void>, options: TransportConsumeOptions): Promise<TransportSubscription>
+  /** Worker side: sends a report to `owner`. Reports to one owner arrive in the order they were sent. */
+  report(owner: string, report: AttemptReport): Promise<void>
+  /**
+   * Owner side: hears the reports sent to `owner`, including those sent while it was not listening
+   * (they wait on the broker until it is, or until {@link removeOwner}).
+   */
+  receive(owner: string, handler: (report: AttemptReport) => void): Promise<TransportSubscription>
+  /** Removes what the broker keeps for `owner` (its report channel): an owner that closes cleanly calls it. */
+  removeOwner(owner: string): Promise<void>
+  /** Asks whichever worker runs `attemptId` to stop it (every worker hears it; a broadcast). */
+  cancel(attemptId: string, reason: SerializedError): Promise<void>
+  /** Worker side: hears cancels. */
+  onCancel(handler: (attemptId: string, reason: SerializedError) => void): Promise<TransportSubscription>
+  /**
+   * Which of `attemptIds` the broker still holds (waiting, delayed or being processed), for the
+   * owner's reconciler: an attempt the owner started that the broker no longer holds and that no
+   * worker reported is published again. A broker that cannot look messages up answers from what
+   * it can know (a durable queue that exists holds its messages).
+   */
+  holds(attemptIds: readonly string[]): Promise<ReadonlySet<string>>
+  /** Worker side: says this worker is alive (a heartbeat), with what it runs and holds. */
+  announce(info: WorkerInfo): Promise<void>
+  /** The workers heard from within `withinMs` (default 15 s). */
+  workers(options?: { readonly withinMs?: number }): Promise<readonly WorkerInfo[]>
+  stats(): Promise<TransportStats>
+  /** Closes connections and every consumer and subscription of this handle. */
+  close(): Promise<void>
+}
