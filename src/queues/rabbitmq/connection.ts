@@ -17,7 +17,7 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { TaskweaveError } from '../../core/errors.js'
 import type { AmqpModule } from './driver.js'
-import { closedError, describeCause, rabbitError } from './errors.js'
+import { closedError, describeCause, rabbitError, replyCodeOf } from './errors.js'
 import type { Scope } from './errors.js'
 import type { ResolvedConnectionOptions } from './options.js'
 
@@ -40,6 +40,13 @@ export interface Session {
 export type SessionHook = (session: Session) => Promise<void>
 
 type Waiter = { readonly resolve: (session: Session) => void; readonly reject: (err: unknown) => void }
+
+/**
+ * AMQP reply codes the broker closes a channel with to answer an operation (content too large,
+ * no route, no consumers, access refused, not found, resource locked, precondition failed): the
+ * operation failed, the connection did not.
+ */
+const CHANNEL_ANSWERS = new Set([311, 312, 313, 403, 404, 405, 406])
 
 /** A swallowed listener: amqplib emits `error` before `close`, and an `error` without a listener would crash the process. */
 const ignore = (): void => {}
@@ -179,6 +186,28 @@ export class RabbitConnection {
       }
       this.#waiters.push(waiter)
     })
+  }
+
+  /**
+   * Runs `fn` on the session, within `publishTimeoutMs`: when the connection goes while it runs
+   * (the session was closing, a channel could not be opened on it), waits for the next connection
+   * and runs it again. Errors the broker answered with (a missing queue, refused arguments) and
+   * taskweave errors pass through at once.
+   */
+  async withSession<R>(operation: string, fn: (session: Session) => Promise<R>): Promise<R> {
+    const deadline = Date.now() + this.#options.publishTimeoutMs
+    for (;;) {
+      const session = await this.ready(deadline, operation)
+      try {
+        return await fn(session)
+      } catch (err) {
+        if (!session.closed && (TaskweaveError.is(err) || CHANNEL_ANSWERS.has(replyCodeOf(err) ?? 0))) throw err
+        this.#lastError = err
+        if (Date.now() >= deadline) throw this.unreachableError(operation)
+        // The connection's close event may still be on its way: let it land, so ready() waits for the next one.
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+    }
   }
 
   /** The error of an operation that gave up waiting for the connection to come back. */

@@ -61,22 +61,19 @@ export class RabbitDeadLetters<T> implements DeadLetterList<T> {
   readonly #connection: RabbitConnection
   readonly #publisher: Publisher
   readonly #names: WorkQueueNames
-  readonly #timeoutMs: number
   readonly #scope: Scope
 
-  constructor(connection: RabbitConnection, publisher: Publisher, scope: Scope, names: WorkQueueNames, timeoutMs: number) {
+  constructor(connection: RabbitConnection, publisher: Publisher, scope: Scope, names: WorkQueueNames) {
     this.#connection = connection
     this.#scope = scope
     this.#publisher = publisher
     this.#names = names
-    this.#timeoutMs = timeoutMs
   }
 
   list(options: { readonly limit?: number } = {}): Promise<readonly DeadLetter<T>[]> {
     return guarded(this.#scope, 'list', async () => {
       const limit = Math.max(0, Math.floor(options.limit ?? 100))
-      const session = await this.#connection.ready(Date.now() + this.#timeoutMs, 'listing dead letters')
-      return session.scratch(async (channel) => {
+      return this.#connection.withSession('listing dead letters', (session) => session.scratch(async (channel) => {
         const found: DeadLetter<T>[] = []
         while (found.length < limit) {
           const message = await channel.get(this.#names.dead, { noAck: false })
@@ -85,7 +82,7 @@ export class RabbitDeadLetters<T> implements DeadLetterList<T> {
         }
         // Closing the channel (scratch does) gives every message back, in place.
         return found
-      })
+      }))
     })
   }
 
@@ -93,8 +90,7 @@ export class RabbitDeadLetters<T> implements DeadLetterList<T> {
     return guarded(this.#scope, 'requeue', async () => {
       const wanted = ids === undefined ? undefined : new Set(ids)
       if (wanted?.size === 0) return []
-      const session = await this.#connection.ready(Date.now() + this.#timeoutMs, 'requeueing dead letters')
-      return session.scratch(async (channel) => {
+      return this.#connection.withSession('requeueing dead letters', (session) => session.scratch(async (channel) => {
         const requeued: string[] = []
         // Only what was there when it began: dead letters that arrive meanwhile wait for the next call.
         let left = (await channel.checkQueue(this.#names.dead)).messageCount
@@ -124,14 +120,13 @@ export class RabbitDeadLetters<T> implements DeadLetterList<T> {
         }
         await send()
         return requeued
-      })
+      }))
     })
   }
 
   purge(): Promise<number> {
     return guarded(this.#scope, 'purge', async () => {
-      const session = await this.#connection.ready(Date.now() + this.#timeoutMs, 'purging dead letters')
-      return (await (await session.ops()).purgeQueue(this.#names.dead)).messageCount
+      return this.#connection.withSession('purging dead letters', async (session) => (await (await session.ops()).purgeQueue(this.#names.dead)).messageCount)
     })
   }
 }

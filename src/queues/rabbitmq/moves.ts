@@ -23,15 +23,13 @@ export class Mover {
   readonly #connection: RabbitConnection
   readonly #publisher: Publisher
   readonly #scope: Scope
-  readonly #timeoutMs: number
   /** When each delay queue was last declared, and on which connection. */
   readonly #declared = new Map<string, { readonly generation: number; readonly at: number }>()
 
-  constructor(connection: RabbitConnection, publisher: Publisher, scope: Scope, timeoutMs: number) {
+  constructor(connection: RabbitConnection, publisher: Publisher, scope: Scope) {
     this.#connection = connection
     this.#publisher = publisher
     this.#scope = scope
-    this.#timeoutMs = timeoutMs
   }
 
   /** The delay queues this handle declared (bucketed delays), per work queue main name. */
@@ -48,11 +46,12 @@ export class Mover {
    */
   async ensureDelayQueue(names: WorkQueueNames, delayMs: number): Promise<void> {
     const name = names.delay(delayMs)
-    const session = await this.#connection.ready(Date.now() + this.#timeoutMs, 'declaring a delay queue')
-    const last = this.#declared.get(name)
-    if (last !== undefined && last.generation === session.generation && Date.now() - last.at < DELAY_REDECLARE_MS) return
-    await declareDelayQueue(await session.ops(), this.#scope, names, delayMs)
-    this.#declared.set(name, { generation: session.generation, at: Date.now() })
+    await this.#connection.withSession('declaring a delay queue', async (session) => {
+      const last = this.#declared.get(name)
+      if (last !== undefined && last.generation === session.generation && Date.now() - last.at < DELAY_REDECLARE_MS) return
+      await declareDelayQueue(await session.ops(), this.#scope, names, delayMs)
+      this.#declared.set(name, { generation: session.generation, at: Date.now() })
+    })
   }
 
   /** Publishes `content` (a new message or a copy) to wait `delayMs`, then land in the later queue. */

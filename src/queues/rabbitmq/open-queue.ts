@@ -36,6 +36,6 @@ export async function openRabbitQueue<T = unknown>(options: RabbitQueueOptions):
   await connection.addHook(async (session) => declareWorkQueue(await session.ops(), scope, shape))
   await connection.open()
   const publisher = new Publisher(connection, scope, resolved.publishTimeoutMs)
-  const mover = new Mover(connection, publisher, scope, resolved.publishTimeoutMs)
+  const mover = new Mover(connection, publisher, scope)
   return new RabbitMessageQueue<T>({ connection, publisher, mover, scope, options: resolved, shape })
 }

@@ -49,7 +49,7 @@ export async function openRabbitTransport(options: RabbitTransportOptions = {}):
   const ledger = new Ledger(connection, publisher, names.ledger)
   await ledger.start()
   await connection.open()
-  const mover = new Mover(connection, publisher, scope, resolved.publishTimeoutMs)
-  const reports = new Reports(connection, publisher, scope, names, resolved.ownerExpiresMs, resolved.publishTimeoutMs, ledger)
+  const mover = new Mover(connection, publisher, scope)
+  const reports = new Reports(connection, publisher, scope, names, resolved.ownerExpiresMs, ledger)
   return new RabbitTransport({ connection, publisher, mover, scope, options: resolved, names, reports, registry, ledger })
 }

@@ -74,7 +74,7 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
     this.#parts = parts
     this.name = parts.options.name
     this.#names = parts.shape.names
-    this.deadLetters = new RabbitDeadLetters<T>(parts.connection, parts.publisher, parts.scope, this.#names, parts.options.publishTimeoutMs)
+    this.deadLetters = new RabbitDeadLetters<T>(parts.connection, parts.publisher, parts.scope, this.#names)
   }
 
   async enqueue(body: T, options: EnqueueOptions = {}): Promise<string> {
@@ -149,9 +149,8 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
   stats(): Promise<QueueStats> {
     return guarded(this.#parts.scope, 'stats', async () => {
       this.#checkOpen('stats')
-      const session = await this.#parts.connection.ready(Date.now() + this.#parts.options.publishTimeoutMs, 'reading stats')
       const delayQueues = this.#delayQueues()
-      const counts = await countQueues(session, [this.#names.main, this.#names.later, this.#names.dead, ...delayQueues])
+      const counts = await this.#parts.connection.withSession('reading stats', (session) => countQueues(session, [this.#names.main, this.#names.later, this.#names.dead, ...delayQueues]))
       const c = this.#counts
       return {
         pending: sumOf(counts, [this.#names.main, this.#names.later]),
@@ -169,8 +168,7 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
   purge(): Promise<number> {
     return guarded(this.#parts.scope, 'purge', async () => {
       this.#checkOpen('purge')
-      const session = await this.#parts.connection.ready(Date.now() + this.#parts.options.publishTimeoutMs, 'purging')
-      return purgeQueues(session, [this.#names.main, this.#names.later, ...this.#delayQueues()])
+      return this.#parts.connection.withSession('purging', (session) => purgeQueues(session, [this.#names.main, this.#names.later, ...this.#delayQueues()]))
     })
   }
 
@@ -181,15 +179,16 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
 
   async destroy(): Promise<void> {
     if (this.#closing !== undefined) throw closedError(this.#parts.scope, 'destroy')
-    const { connection, options } = this.#parts
+    const { connection } = this.#parts
     let failure: unknown
     this.#closing = (async () => {
       await this.#closeConsumers()
       try {
-        const session = await connection.ready(Date.now() + options.publishTimeoutMs, 'destroying the queue')
-        const channel = await session.ops()
-        for (const queue of [this.#names.main, this.#names.later, this.#names.dead, ...this.#delayQueues()]) await channel.deleteQueue(queue)
-        await channel.deleteExchange(this.#names.deadExchange)
+        await connection.withSession('destroying the queue', async (session) => {
+          const channel = await session.ops()
+          for (const queue of [this.#names.main, this.#names.later, this.#names.dead, ...this.#delayQueues()]) await channel.deleteQueue(queue)
+          await channel.deleteExchange(this.#names.deadExchange)
+        })
       } catch (err) {
         failure = TaskweaveError.is(err) ? err : rabbitError(this.#parts.scope, 'destroying the queue', err)
       }
@@ -208,10 +207,9 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
   }
 
   async #checkRoom(adding: number, maxSize: number): Promise<void> {
-    const { connection, options } = this.#parts
+    const { connection } = this.#parts
     if (adding > maxSize) throw new QueueFullError(this.name, maxSize, { details: { location: connection.location, adding } })
-    const session = await connection.ready(Date.now() + options.publishTimeoutMs, 'enqueueing')
-    const { messageCount } = await (await session.ops()).checkQueue(this.#names.main)
+    const { messageCount } = await connection.withSession('enqueueing', async (session) => (await session.ops()).checkQueue(this.#names.main))
     if (messageCount + adding > maxSize) throw new QueueFullError(this.name, maxSize, { details: { location: connection.location, waiting: messageCount, adding } })
   }
 

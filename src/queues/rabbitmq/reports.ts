@@ -54,7 +54,6 @@ export class Reports {
   readonly #scope: Scope
   readonly #names: TransportNames
   readonly #expiresMs: number
-  readonly #timeoutMs: number
   readonly #ledger: Ledger
   readonly #declared = new Map<string, { readonly generation: number; readonly at: number }>()
   readonly #receivers = new Map<string, Set<Subscriber>>()
@@ -62,13 +61,12 @@ export class Reports {
   #scheduled = false
   #chain: Promise<void> = Promise.resolve()
 
-  constructor(connection: RabbitConnection, publisher: Publisher, scope: Scope, names: TransportNames, expiresMs: number, timeoutMs: number, ledger: Ledger) {
+  constructor(connection: RabbitConnection, publisher: Publisher, scope: Scope, names: TransportNames, expiresMs: number, ledger: Ledger) {
     this.#connection = connection
     this.#publisher = publisher
     this.#scope = scope
     this.#names = names
     this.#expiresMs = expiresMs
-    this.#timeoutMs = timeoutMs
     this.#ledger = ledger
   }
 
@@ -150,8 +148,7 @@ export class Reports {
     for (const subscriber of receivers ?? []) await subscriber.close()
     const queue = this.#names.owner(owner)
     this.#declared.delete(queue)
-    const session = await this.#connection.ready(Date.now() + this.#timeoutMs, 'removing an owner')
-    await (await session.ops()).deleteQueue(queue)
+    await this.#connection.withSession('removing an owner', async (session) => (await session.ops()).deleteQueue(queue))
   }
 
   /** Closes every receiver of this handle. */
@@ -216,10 +213,11 @@ export class Reports {
   }
 
   async #ensureDeclared(queue: string): Promise<void> {
-    const session = await this.#connection.ready(Date.now() + this.#timeoutMs, 'reporting')
-    const last = this.#declared.get(queue)
-    if (last !== undefined && last.generation === session.generation && Date.now() - last.at < REDECLARE_MS) return
-    await this.#declare(await session.ops(), queue)
-    this.#declared.set(queue, { generation: session.generation, at: Date.now() })
+    await this.#connection.withSession('reporting', async (session) => {
+      const last = this.#declared.get(queue)
+      if (last !== undefined && last.generation === session.generation && Date.now() - last.at < REDECLARE_MS) return
+      await this.#declare(await session.ops(), queue)
+      this.#declared.set(queue, { generation: session.generation, at: Date.now() })
+    })
   }
 }

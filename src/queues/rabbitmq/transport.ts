@@ -196,9 +196,8 @@ export class RabbitTransport implements Transport {
         ids.push(id)
       }
       if (byQueue.size === 0) return new Set<string>()
-      const session = await connection.ready(Date.now() + options.publishTimeoutMs, 'checking which attempts the broker holds')
       // A durable queue that exists holds its messages: only a queue that is gone lost them.
-      const existing = await countQueues(session, [...byQueue.keys()])
+      const existing = await connection.withSession('checking which attempts the broker holds', (session) => countQueues(session, [...byQueue.keys()]))
       const found = new Set<string>()
       for (const [queue, ids] of byQueue) if (existing.has(queue)) for (const id of ids) found.add(id)
       return found
@@ -220,16 +219,12 @@ export class RabbitTransport implements Transport {
   stats(): Promise<TransportStats> {
     return guarded(this.#parts.scope, 'stats', async () => {
       this.#checkOpen('stats')
-      const { connection, options, names, mover } = this.#parts
-      const session = await connection.ready(Date.now() + options.publishTimeoutMs, 'reading stats')
+      const { connection, names, mover } = this.#parts
       const perQueue: { readonly queue: string; readonly names: WorkQueueNames; readonly delays: string[] }[] = [...this.#parts.ledger.queues].map((queue) => {
         const n = names.work(queue)
         return { queue, names: n, delays: mover.delaysUsed(n).map((d) => n.delay(d)) }
       })
-      const counts = await countQueues(
-        session,
-        perQueue.flatMap((q) => [q.names.main, q.names.later, q.names.dead, ...q.delays]),
-      )
+      const counts = await connection.withSession('reading stats', (session) => countQueues(session, perQueue.flatMap((q) => [q.names.main, q.names.later, q.names.dead, ...q.delays])))
       const queues: WorkQueueStats[] = perQueue.map((q) => ({
         queue: q.queue,
         waiting: sumOf(counts, [q.names.main, q.names.later]),
@@ -313,12 +308,13 @@ export class RabbitTransport implements Transport {
   }
 
   async #ensureDeclared(shape: WorkQueueShape): Promise<void> {
-    const { connection, options, scope } = this.#parts
-    const session = await connection.ready(Date.now() + options.publishTimeoutMs, 'publishing attempts')
-    const last = this.#declared.get(shape.names.main)
-    if (last !== undefined && last.generation === session.generation && Date.now() - last.at < REDECLARE_MS) return
-    await declareWorkQueue(await session.ops(), scope, shape)
-    this.#declared.set(shape.names.main, { generation: session.generation, at: Date.now() })
+    const { connection, scope } = this.#parts
+    await connection.withSession('publishing attempts', async (session) => {
+      const last = this.#declared.get(shape.names.main)
+      if (last !== undefined && last.generation === session.generation && Date.now() - last.at < REDECLARE_MS) return
+      await declareWorkQueue(await session.ops(), scope, shape)
+      this.#declared.set(shape.names.main, { generation: session.generation, at: Date.now() })
+    })
   }
 
   #track(subscription: TransportSubscription): TransportSubscription {
