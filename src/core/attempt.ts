@@ -42,6 +42,8 @@ export interface AttemptRequest {
   readonly timeoutMs: number | undefined
   /** The task's priority (higher first), for runners that queue. */
   readonly priority: number
+  /** The task's concurrency group, if any: a remote runner sends the attempt to the work queue of that name. */
+  readonly group?: string | undefined
 }
 
 /**

@@ -43,6 +43,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   readonly inputChecked = true
   readonly timeoutMs: number | undefined
   readonly priority: number
+  readonly group: string | undefined
   readonly #run: AttemptHost
   readonly #index: number
   readonly #token: number
@@ -59,6 +60,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     this.input = input
     this.timeoutMs = shape.timeoutMs
     this.priority = shape.priority
+    this.group = shape.group
     this.#run = run
     this.#index = index
     this.#token = token
