@@ -5,9 +5,14 @@
  * dispatches only what its slots and permits admit, so the transport holds a bounded window of
  * attempts (the engine's `concurrency`) and priority order stays with the owner.
  *
+ * An attempt with a `route` (an agent session's turn) goes to the worker that ran the route's last
+ * attempt while that worker announces itself, so the session's instance is reused; otherwise to
+ * any worker of its queue.
+ *
  * A reconciler looks, every `reconcileEveryMs`, for attempts that are neither reported on nor held
- * by the broker (a broker restarted without its data, a queue purged): one missing twice in a row
- * is published again. A report for an attempt the owner no longer waits for (it timed out, was
+ * by the broker (a broker restarted without its data, a queue purged), and for attempts routed to a
+ * worker that stopped announcing itself: one missing twice in a row is published again (a routed
+ * one to any worker). A report for an attempt the owner no longer waits for (it timed out, was
  * cancelled, or belongs to an earlier owner of the run) is dropped.
  * @module
  */
@@ -32,6 +37,8 @@ export interface RemoteRunnerOptions {
   readonly queueOf?: (request: AttemptRequest) => string
   /** How often the reconciler looks for attempts the broker lost, in ms; 0 turns it off. @default 10000 */
   readonly reconcileEveryMs?: number
+  /** A worker not heard from for this long is taken for dead: routes to it are forgotten. @default 15000 */
+  readonly workerTimeoutMs?: number
   readonly clock?: Clock
   readonly logger?: Logger
 }
@@ -67,6 +74,13 @@ export class RemoteAttemptRunner implements AttemptRunner {
   readonly #logger: Logger
   readonly #reconcileEveryMs: number
   readonly #inFlight = new Map<string, InFlight>()
+  readonly #workerTimeoutMs: number
+  /** Route → the worker that ran its last attempt. */
+  readonly #routes = new Map<string, string>()
+  /** Workers heard from lately (by id → when), refreshed while routes exist. */
+  #alive = new Map<string, number>()
+  #aliveReadAt = -Infinity
+  #aliveReading: Promise<void> | undefined
   /** Envelopes waiting for this tick's batch publish. */
   #batch: AttemptEnvelope[] = []
   #subscription: Promise<TransportSubscription> | undefined
@@ -84,6 +98,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 10_000
+    this.#workerTimeoutMs = options.workerTimeoutMs ?? 15_000
   }
 
   /**
@@ -113,8 +128,10 @@ export class RemoteAttemptRunner implements AttemptRunner {
       timeoutMs: request.timeoutMs,
       priority: request.priority,
       group: request.group,
+      route: request.route,
     }
-    const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow() }
+    const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
+    const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
     this.#inFlight.set(request.attemptId, { envelope, sink, worker: undefined, missing: 0 })
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush())
     this.#batch.push(envelope)
@@ -187,9 +204,44 @@ export class RemoteAttemptRunner implements AttemptRunner {
         return
       case 'outcome':
         this.#inFlight.delete(report.attemptId)
+        if (live.envelope.request.route !== undefined) {
+          this.#routes.set(live.envelope.request.route, report.worker)
+          // An outcome is as good as a heartbeat.
+          this.#alive.set(report.worker, Math.max(this.#alive.get(report.worker) ?? 0, this.#clock.wallNow()))
+          this.#refreshAlive()
+        }
         deliverOutcome(report.outcome, live.sink, deserializeError)
         return
     }
+  }
+
+  /** The live worker that ran `route`'s last attempt, if any. */
+  #workerFor(route: string): string | undefined {
+    const worker = this.#routes.get(route)
+    if (worker === undefined) return undefined
+    this.#refreshAlive()
+    const seen = this.#alive.get(worker)
+    if (seen !== undefined && seen > this.#clock.wallNow() - this.#workerTimeoutMs) return worker
+    // Not heard from lately: the session's instance went with it.
+    this.#routes.delete(route)
+    return undefined
+  }
+
+  /** Reads the workers' announcements again when the last reading is older than a third of the timeout. */
+  #refreshAlive(): void {
+    const now = this.#clock.wallNow()
+    if (this.#aliveReading !== undefined || now - this.#aliveReadAt < this.#workerTimeoutMs / 3) return
+    this.#aliveReading = this.#transport
+      .workers({ withinMs: this.#workerTimeoutMs })
+      .then((workers) => {
+        // Keep what outcomes said meanwhile: the later of the two sightings counts.
+        const alive = new Map(workers.map((w) => [w.worker, w.at]))
+        for (const [worker, at] of this.#alive) if (at > (alive.get(worker) ?? 0)) alive.set(worker, at)
+        this.#alive = alive
+        this.#aliveReadAt = this.#clock.wallNow()
+      })
+      .catch((err: unknown) => this.#logger.warn('could not read the workers; routing to any worker', { error: String(err) }))
+      .finally(() => (this.#aliveReading = undefined))
   }
 
   #armReconciler(): void {
@@ -211,13 +263,18 @@ export class RemoteAttemptRunner implements AttemptRunner {
       const candidates = [...this.#inFlight.values()].filter((f) => f.envelope.publishedAt <= cutoff)
       if (candidates.length === 0) return
       const held = await this.#transport.holds(candidates.map((f) => f.envelope.request.attemptId))
+      const routed = candidates.some((f) => f.envelope.worker !== undefined)
+      const alive = routed ? new Set((await this.#transport.workers({ withinMs: this.#workerTimeoutMs })).map((w) => w.worker)) : undefined
       const again: AttemptEnvelope[] = []
       for (const f of candidates) {
         if (this.#inFlight.get(f.envelope.request.attemptId) !== f) continue
-        if (held.has(f.envelope.request.attemptId)) f.missing = 0
+        const stranded = f.envelope.worker !== undefined && alive?.has(f.envelope.worker) === false
+        if (held.has(f.envelope.request.attemptId) && !stranded) f.missing = 0
         else if (++f.missing >= 2) {
           f.missing = 0
-          f.envelope = { ...f.envelope, publishedAt: this.#clock.wallNow() }
+          // Routed to a worker that is gone: any worker of the queue takes it now.
+          const { worker: _gone, ...rest } = f.envelope
+          f.envelope = { ...(stranded ? rest : f.envelope), publishedAt: this.#clock.wallNow() }
           again.push(f.envelope)
         }
       }

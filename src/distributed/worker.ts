@@ -25,12 +25,22 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
 import { buildToolRegistry } from '../engine/tool-registry.js'
 import type { BuiltinsOption } from '../engine/tool-registry.js'
 import { WorkerAttempt } from './worker-attempt.js'
+import { AgentSessionPool, createAgentTool } from '../agents/index.js'
+import type { AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
+import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
   readonly transport: Transport
   /** Tools this worker runs, besides the built-in ones. Owners and workers must agree on them. */
   readonly tools?: Iterable<AnyTool>
+  /**
+   * Agents whose tasks this worker runs. Their instances live here, one per session, reused while
+   * the owner routes the session's next executions to this worker (it does while the worker lives).
+   */
+  readonly agents?: Iterable<AnyAgent>
+  /** The agent pool's settings (instance timeout, cleanup interval…), as on `createEngine`. */
+  readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock' | 'limiter'>
   /** Built-in tools, as on `createEngine`. @default all */
   readonly builtins?: BuiltinsOption
   /** This worker's id. @default `<host>:<pid>:<random>` */
@@ -90,6 +100,7 @@ class TransportWorker implements Worker {
   readonly #runner: LocalAttemptRunner
   readonly #signal: AbortSignal | undefined
   readonly #running = new Map<string, WorkerAttempt>()
+  readonly #agents: AgentSessionPool | undefined
   #consumer: TransportSubscription | undefined
   #cancels: TransportSubscription | undefined
   #heartbeat: CancelTimer | undefined
@@ -110,6 +121,10 @@ class TransportWorker implements Worker {
     this.#logger = options.logger ?? silentLogger
     this.#signal = options.signal
     const registry = buildToolRegistry(options.builtins, options.tools)
+    const agents = [...(options.agents ?? [])]
+    // The owner admits one execution per session at a time: the pool's own turn-taking stays idle.
+    this.#agents = agents.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents, limiter: new KeyedLimiter(), ...(options.clock ? { clock: options.clock } : {}) }) : undefined
+    if (this.#agents !== undefined) for (const agent of agents) registry.register(createAgentTool(this.#agents, agent.name))
     this.#runner = new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock: this.#clock, logger: this.#logger })
   }
 
@@ -148,6 +163,7 @@ class TransportWorker implements Worker {
     // Past the grace, what still runs has gone back to the broker: its outcome must not be reported.
     for (const attempt of this.#running.values()) attempt.cancelled(new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true }))
     await this.#cancels?.close()
+    await this.#agents?.close({ force: true })
     if (closeTransport) await this.#transport.close()
   }
 
