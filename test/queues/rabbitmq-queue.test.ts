@@ -1,6 +1,6 @@
 /**
  * The RabbitMQ queue against the broker at `RABBITMQ_URL` (default amqp://guest:guest@127.0.0.1:5672):
- * what the conformance suite cannot show on its own: consumers whose process is killed, a poison
+ * the conformance suite, then what it cannot show on its own: consumers whose process is killed, a poison
  * message that kills every consumer, delays that do not hold each other up, a size limit fixed at
  * declaration, a connection cut (through a TCP proxy in the test) and one closed by the broker
  * (`rabbitmqctl close_connection`, when rabbitmqctl is on this host), an unreachable broker, and a
@@ -21,6 +21,7 @@ import type { RabbitQueueOptions } from '../../src/queues/rabbitmq/index.js'
 import { inequivalentError } from '../../src/queues/rabbitmq/errors.js'
 import { locationOf } from '../../src/queues/rabbitmq/location.js'
 import { delayBucket, namePart, workQueueNames } from '../../src/queues/rabbitmq/names.js'
+import { queueConformanceCases } from '../../src/testing/queue-conformance.js'
 
 const URL_ = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'
 const PREFIX = `twtest-${randomBytes(4).toString('hex')}`
@@ -143,6 +144,10 @@ function consumerProcess(name: string, options: Partial<RabbitQueueOptions>, onD
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()))
 }
+
+describe('RabbitMQ queue conformance', () => {
+  for (const c of queueConformanceCases(async (options) => ({ queue: await open(options.name, options), reopen: () => open(options.name, options) }))) it(c.name, c.run)
+})
 
 describe('names and messages', () => {
   it('rounds a delay up to two significant digits and keeps the backoff steps exact', () => {

@@ -1,7 +1,7 @@
 /**
  * The RabbitMQ transport against the broker at `RABBITMQ_URL` (default amqp://guest:guest@127.0.0.1:5672),
- * as an owner and workers on separate connections: what the conformance suite cannot show on its
- * own: priorities, large report bursts in order, connections cut under a running attempt and a
+ * as an owner and workers on separate connections: the conformance suite, then what it cannot show
+ * on its own: priorities, large report bursts in order, connections cut under a running attempt and a
  * listening owner (a TCP proxy in the test), a poison attempt, the worker registry of a fresh
  * handle, arguments every process must share, and an unreachable broker. Every name starts with
  * `twtest-<random>`; what a test leaves is deleted after.
@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, WorkerInfo } from '../../src/core/transport.js'
 import { openRabbitTransport } from '../../src/queues/rabbitmq/index.js'
 import type { RabbitTransportOptions } from '../../src/queues/rabbitmq/index.js'
+import { transportConformanceCases } from '../../src/testing/transport-conformance.js'
 
 const URL_ = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'
 const PREFIX = `twtest-${randomBytes(4).toString('hex')}`
@@ -124,6 +125,14 @@ class Proxy {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
+
+describe('RabbitMQ transport conformance (owner and worker handles)', () => {
+  for (const c of transportConformanceCases(async () => ({ transport: await open(), second: () => open() }))) it(c.name, c.run)
+})
+
+describe('RabbitMQ transport conformance (one handle)', () => {
+  for (const c of transportConformanceCases(async () => ({ transport: await open() }))) it(c.name, c.run)
+})
 
 describe('RabbitMQ transport', () => {
   it('carries attempts to a worker by priority and its reports back to the owner, in order', async () => {
