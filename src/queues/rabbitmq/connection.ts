@@ -259,8 +259,13 @@ export class RabbitConnection {
       const live = session
       model.on('close', (err?: Error) => this.#lost(live, err))
       // A publishing channel closed by the broker (a publish to an exchange that is gone) would
-      // leave every publish waiting: start over on a new connection.
-      publisher.on('close', () => this.recycle(live, new Error('the publishing channel was closed by the broker')))
+      // leave every publish waiting: start over on a new connection. Channels also close just
+      // before their connection does; the next turn tells the two apart.
+      publisher.on('close', () =>
+        setImmediate(() => {
+          if (!live.closed) this.recycle(live, new Error('the publishing channel was closed by the broker'))
+        }),
+      )
       // By index: a hook added while this runs (a consumer started meanwhile) runs here too.
       for (let i = 0; i < this.#hooks.length && !this.#closed && !session.closed; i++) await this.#hooks[i]?.(session)
       if (session.closed) throw this.#lastError ?? new Error('the connection closed while it was being set up')

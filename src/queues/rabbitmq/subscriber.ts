@@ -2,7 +2,8 @@
  * A subscription that outlives connections: `setup` declares what it needs and starts consuming
  * on a channel of its own, on the current connection and again on every later one (a connection
  * hook). A channel the broker closed while the connection stays up, or a subscription the broker
- * cancelled (its queue deleted), is set up again a second later, until `close()`.
+ * cancelled (its queue deleted), is set up again a second later, until `close()`; so is a setup
+ * that failed on a later connection (only the first failure is the caller's).
  * @module
  */
 import type { Channel } from 'amqplib'
@@ -25,7 +26,18 @@ export interface SubscriberChannel {
 export class Subscriber {
   readonly #connection: RabbitConnection
   readonly #setup: (sub: SubscriberChannel) => Promise<void>
-  readonly #hook: SessionHook = (session) => this.#subscribe(session)
+  readonly #hook: SessionHook = async (session) => {
+    try {
+      await this.#subscribe(session)
+      this.#subscribed = true
+    } catch (err) {
+      // The first setup's failure is the caller's (a refused declaration); a later one must not
+      // keep the whole connection from coming back: this subscription tries again by itself.
+      if (!this.#subscribed) throw err
+      if (!session.closed) this.#later(session)
+    }
+  }
+  #subscribed = false
   #channel: Channel | undefined
   #closed = false
   #timer: NodeJS.Timeout | undefined
