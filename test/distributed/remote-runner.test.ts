@@ -64,13 +64,13 @@ function toolsFor(name: string, ledger: string[]) {
   return [step, flaky, slow, spawner, bigint]
 }
 
-async function setup(workers: { name: string; queues?: string[] }[], ledger: string[]) {
+async function setup(workers: { name: string; queues?: string[] }[], ledger: string[], queueOf?: 'group') {
   const transport: Transport = createMemoryTransport()
   const started: Worker[] = []
   for (const w of workers) {
     started.push(await startWorker({ transport, tools: toolsFor(w.name, ledger), builtins: false, worker: w.name, concurrency: 4, ...(w.queues ? { queues: w.queues } : {}) }))
   }
-  const runner = createRemoteRunner({ transport, owner: `owner-${Math.random().toString(36).slice(2)}` })
+  const runner = createRemoteRunner({ transport, owner: `owner-${Math.random().toString(36).slice(2)}`, ...(queueOf !== undefined ? { queueOf } : {}) })
   await runner.listen()
   const engine = createEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
   cleanups.push(async () => {
@@ -144,9 +144,9 @@ describe('remote execution on the in-process transport', () => {
     expect(ledger).toContain('w1:aborted:TW_TIMEOUT')
   })
 
-  it('sends a grouped task to the workers of that queue only', async () => {
+  it("with queueOf 'group', sends a grouped task to the workers of that group's queue only", async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger)
+    const { engine } = await setup([{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger, 'group')
     const result = await engine.run({
       id: 'groups',
       tasks: [
