@@ -20,8 +20,9 @@ const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 Usage:
   taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
                        [--root DIR] [--allow-private-network] [--allow-tools-from DIR]... [--store S] [--run-id ID]
-                       [--config FILE]
+                       [--config FILE] [--transport URL] [--prefix P]
   taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
+                           [--transport URL] [--prefix P]
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S]
   taskweave show <runId> [--json] [--store S]
   taskweave prune --older-than 7d [--store S]
@@ -31,10 +32,10 @@ Usage:
                                    a language model plans a workflow for the goal (OPENAI_BASE_URL,
                                    OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
   taskweave worker [--transport URL] [--tools ./tools.ts]... [--concurrency N] [--queues llm,io] [--id ID]
-                   [--port N] [--grace 30s] [--root DIR] [--allow-private-network]
+                   [--port N] [--grace 30s] [--lease 30s] [--prefix P] [--root DIR] [--allow-private-network]
                                    run attempts for any run on a broker (redis://… or amqp://…) until
                                    SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
-  taskweave queues [--transport URL] [--json]
+  taskweave queues [--transport URL] [--prefix P] [--json]
                                    attempts waiting, running, delayed and dead per work queue; workers
   taskweave schema                 print the JSON Schema of workflow files
   taskweave dev fake-llm [--port N] [--host H] [--rpm N] [--tpm N] [--window 60s] [--latency MS|MIN..MAX]
@@ -51,7 +52,8 @@ TASKWEAVE_STORE, else sqlite:.taskweave/runs.db), so a run stopped by Ctrl-C or 
 with "taskweave resume <runId>" without running its finished tasks again.
 
 With --transport redis://… or amqp://… (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE=redis|rabbitmq
-with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave worker" processes.
+with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave worker" processes
+(--prefix P, else TASKWEAVE_QUEUE_PREFIX, keeps deployments sharing a broker apart).
 
 --config FILE (else TASKWEAVE_CONFIG) reads engine settings from YAML or JSON: concurrency, store,
 rates (budgets per provider key), autoscale and a default run budget.
@@ -82,6 +84,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             'run-id': { type: 'string' },
             config: { type: 'string' },
             transport: { type: 'string' },
+            prefix: { type: 'string' },
           },
         })
         const { runCommand } = await import('./commands/run.js')
@@ -101,6 +104,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values['run-id'] !== undefined ? { runId: values['run-id'] } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),
             ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
           },
           io,
         )
@@ -109,7 +113,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, config: { type: 'string' }, transport: { type: 'string' } },
+          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, config: { type: 'string' }, transport: { type: 'string' }, prefix: { type: 'string' } },
         })
         const { resumeCommand } = await import('./commands/resume.js')
         return await resumeCommand(
@@ -122,6 +126,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.store !== undefined ? { store: values.store } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),
             ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
           },
           io,
         )
@@ -229,6 +234,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           allowPositionals: true,
           options: {
             transport: { type: 'string' },
+            prefix: { type: 'string' },
+            lease: { type: 'string' },
             tools: { type: 'string', short: 't', multiple: true },
             concurrency: { type: 'string', short: 'c' },
             queues: { type: 'string', short: 'q', multiple: true },
@@ -249,6 +256,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             queues: (values.queues ?? []).flatMap((q) => q.split(',')).map((q) => q.trim()).filter((q) => q !== ''),
             allowPrivateNetwork: values['allow-private-network'] ?? false,
             ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+            ...(values.lease !== undefined ? { leaseMs: toMs('--lease', values.lease) } : {}),
             ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
             ...(values.id !== undefined ? { id: values.id } : {}),
             ...(values.port !== undefined ? { port: parsePort(values.port) } : {}),
@@ -260,10 +269,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         )
       }
       case 'queues': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { transport: { type: 'string' }, json: { type: 'boolean' } } })
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { transport: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } } })
         if (positionals.length > 0) throw usageError('"queues" takes no file')
         const { queuesCommand } = await import('./commands/queues.js')
-        return await queuesCommand({ json: values.json ?? false, ...(values.transport !== undefined ? { transport: values.transport } : {}) }, io)
+        return await queuesCommand({ json: values.json ?? false, ...(values.transport !== undefined ? { transport: values.transport } : {}), ...(values.prefix !== undefined ? { prefix: values.prefix } : {}) }, io)
       }
       case 'schema': {
         const { workflowJsonSchema } = await import('../workflow/schema.js')

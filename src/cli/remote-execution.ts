@@ -18,8 +18,8 @@ export interface RemoteExecution {
 }
 
 /** Opens the broker `--transport` (or the environment) names, if any. */
-export async function openRemoteExecution(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<RemoteExecution> {
-  const spec = transportSpecOf(flag, env)
+export async function openRemoteExecution(flag: string | undefined, prefix: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<RemoteExecution> {
+  const spec = transportSpecOf(flag, env, prefix)
   if (spec === undefined) return { engineOptions: {}, close: () => Promise.resolve() }
   const transport = await openTransport(spec)
   const runner = createRemoteRunner({ transport })

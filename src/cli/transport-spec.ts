@@ -13,6 +13,8 @@ export interface TransportSpec {
   readonly url: string
   /** Where it came from, for messages: `--transport`, `TASKWEAVE_TRANSPORT`, `MESSAGE_QUEUE_TYPE`. */
   readonly from: string
+  /** Names on the broker start with it (`--prefix`, else `TASKWEAVE_QUEUE_PREFIX`, else `taskweave`). */
+  readonly prefix?: string
 }
 
 /** The URL without its password, for messages and logs. */
@@ -43,7 +45,15 @@ export function parseTransportUrl(url: string, from: string): TransportSpec {
  * The transport a command should use, or undefined for none (a run then executes in this process).
  * `required` makes "none" an error (the worker needs a broker).
  */
-export function transportSpecOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): TransportSpec | undefined {
+export function transportSpecOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, prefixFlag?: string): TransportSpec | undefined {
+  const spec = transportOf(flag, env)
+  const prefix = prefixFlag ?? (env['TASKWEAVE_QUEUE_PREFIX'] || undefined)
+  if (spec === undefined || prefix === undefined) return spec
+  if (!/^[A-Za-z0-9._-]{1,60}$/.test(prefix)) throw invalid(prefixFlag !== undefined ? '--prefix' : 'TASKWEAVE_QUEUE_PREFIX', `"${prefix}" is not a usable prefix; use letters, digits, ".", "-" and "_" (at most 60)`)
+  return { ...spec, prefix }
+}
+
+function transportOf(flag: string | undefined, env: NodeJS.ProcessEnv): TransportSpec | undefined {
   if (flag !== undefined) return parseTransportUrl(flag, '--transport')
   const own = env['TASKWEAVE_TRANSPORT']
   if (own !== undefined && own !== '') return parseTransportUrl(own, 'TASKWEAVE_TRANSPORT')

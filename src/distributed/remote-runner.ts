@@ -33,8 +33,12 @@ export interface RemoteRunnerOptions {
   readonly transport: Transport
   /** This owner's name: its report channel. @default `<host>:<pid>:<random>` */
   readonly owner?: string
-  /** The work queue of an attempt. @default the task's group, else `default` */
-  readonly queueOf?: (request: AttemptRequest) => string
+  /**
+   * The work queue of an attempt: `'group'` sends each task to the queue named for its
+   * concurrency group (`default` without one), so workers started with `--queues llm` take the
+   * `llm` group's tasks; a function decides per attempt. @default every attempt to `default`
+   */
+  readonly queueOf?: 'group' | ((request: AttemptRequest) => string)
   /** How often the reconciler looks for attempts the broker lost, in ms; 0 turns it off. @default 10000 */
   readonly reconcileEveryMs?: number
   /** A worker not heard from for this long is taken for dead: routes to it are forgotten. @default 15000 */
@@ -94,7 +98,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
   constructor(options: RemoteRunnerOptions) {
     this.#transport = options.transport
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-    this.#queueOf = options.queueOf ?? ((request) => request.group ?? DEFAULT_WORK_QUEUE)
+    const queueOf = options.queueOf
+    this.#queueOf = queueOf === 'group' ? (request) => request.group ?? DEFAULT_WORK_QUEUE : (queueOf ?? (() => DEFAULT_WORK_QUEUE))
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 10_000

@@ -82,6 +82,12 @@ export interface CreateTransportOptions {
   readonly type: QueueType
   /** The broker (`redis://…`, `amqp://…`); the memory transport has none (it uses the process's default broker). */
   readonly url?: string
+  /** Names on the broker start with it, so several deployments (or test runs) share one broker apart. @default 'taskweave' */
+  readonly prefix?: string
+  /** How long a worker holds an attempt before a broker that detects dead workers by lease (Redis) hands it to another. @default 30000 */
+  readonly leaseMs?: number
+  /** How often a worker announces itself, in ms. @default 5000 */
+  readonly heartbeatMs?: number
 }
 
 /** What {@link messageQueueOptionsFromEnv} read: spread it into {@link createMessageQueue} with a `name`, or pass it to {@link createTransport}. */
@@ -96,11 +102,11 @@ export interface MessageQueueEnvOptions {
 interface AdapterModules {
   readonly redis: {
     openRedisQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
-    openRedisTransport(options: { readonly url?: string }): Promise<Transport>
+    openRedisTransport(options: { readonly url?: string; readonly prefix?: string; readonly leaseMs?: number; readonly heartbeatMs?: number }): Promise<Transport>
   }
   readonly rabbitmq: {
     openRabbitQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
-    openRabbitTransport(options: { readonly url?: string }): Promise<Transport>
+    openRabbitTransport(options: { readonly url?: string; readonly prefix?: string; readonly heartbeatMs?: number }): Promise<Transport>
   }
 }
 
@@ -130,15 +136,16 @@ export async function createMessageQueue<T = unknown>(options: CreateMessageQueu
 
 /** Opens an attempt transport on the adapter `options.type` (as {@link createMessageQueue} does). */
 export async function createTransport(options: CreateTransportOptions): Promise<Transport> {
-  const { type, url } = options
-  const withUrl = url !== undefined ? { url } : {}
+  const { type, url, prefix, leaseMs, heartbeatMs } = options
+  const common = { ...(url !== undefined ? { url } : {}), ...(prefix !== undefined ? { prefix } : {}), ...(heartbeatMs !== undefined ? { heartbeatMs } : {}) }
   switch (type) {
     case 'memory':
       return createMemoryTransport()
     case 'redis':
-      return (await loadAdapter('redis', 'openRedisTransport')).openRedisTransport(withUrl)
+      return (await loadAdapter('redis', 'openRedisTransport')).openRedisTransport({ ...common, ...(leaseMs !== undefined ? { leaseMs } : {}) })
     case 'rabbitmq':
-      return (await loadAdapter('rabbitmq', 'openRabbitTransport')).openRabbitTransport(withUrl)
+      // RabbitMQ sees a dead worker's connection close and redelivers at once: no lease to set.
+      return (await loadAdapter('rabbitmq', 'openRabbitTransport')).openRabbitTransport(common)
     default:
       throw unknownType(type)
   }

@@ -64,13 +64,13 @@ function toolsFor(name: string, ledger: string[]) {
   return [step, flaky, slow, spawner, bigint]
 }
 
-async function setup(workers: { name: string; queues?: string[] }[], ledger: string[]) {
+async function setup(workers: { name: string; queues?: string[] }[], ledger: string[], queueOf?: 'group') {
   const transport: Transport = createMemoryTransport()
   const started: Worker[] = []
   for (const w of workers) {
     started.push(await startWorker({ transport, tools: toolsFor(w.name, ledger), builtins: false, worker: w.name, concurrency: 4, ...(w.queues ? { queues: w.queues } : {}) }))
   }
-  const runner = createRemoteRunner({ transport, owner: `owner-${Math.random().toString(36).slice(2)}` })
+  const runner = createRemoteRunner({ transport, owner: `owner-${Math.random().toString(36).slice(2)}`, ...(queueOf !== undefined ? { queueOf } : {}) })
   await runner.listen()
   const engine = createEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
   cleanups.push(async () => {
@@ -144,9 +144,9 @@ describe('remote execution on the in-process transport', () => {
     expect(ledger).toContain('w1:aborted:TW_TIMEOUT')
   })
 
-  it('sends a grouped task to the workers of that queue only', async () => {
+  it("with queueOf 'group', sends a grouped task to the workers of that group's queue only", async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger)
+    const { engine } = await setup([{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger, 'group')
     const result = await engine.run({
       id: 'groups',
       tasks: [
@@ -184,9 +184,14 @@ describe('remote execution on the in-process transport', () => {
           made.push(`${worker}:${sessionId}`)
           return { worker, turns: 0 }
         },
-        execute: (instance, { message }) => ({ worker: instance.worker, turn: ++instance.turns, message }),
+        execute: async (instance, { message }, ctx) => {
+          // Turns of unequal length, so which worker is free changes from turn to turn.
+          await new Promise((resolve) => setTimeout(resolve, ctx.sessionId === 'bob' ? 15 : 1))
+          return { worker: instance.worker, turn: ++instance.turns, message }
+        },
       })
-    const workers = [await startWorker({ transport, agents: [chat('w1')], builtins: false, worker: 'w1', heartbeatMs: 50 }), await startWorker({ transport, agents: [chat('w2')], builtins: false, worker: 'w2', heartbeatMs: 50 })]
+    const workers: Worker[] = []
+    for (const name of ['w1', 'w2', 'w3']) workers.push(await startWorker({ transport, agents: [chat(name)], builtins: false, worker: name, concurrency: 1, heartbeatMs: 50 }))
     const runner = createRemoteRunner({ transport })
     const engine = createEngine({ agents: [chat('owner')], builtins: false, runner })
     cleanups.push(async () => {
@@ -194,13 +199,18 @@ describe('remote execution on the in-process transport', () => {
       for (const w of workers) await w.close({ graceMs: 100 })
       await transport.close()
     })
+    // Two sessions, six turns each, taking turns: a worker is often busy with the other session.
     const tasks: TaskSpec[] = []
-    for (let k = 0; k < 6; k++) tasks.push({ id: `m${k}`, agent: 'chat', session: 'ada', input: { message: `m${k}` }, ...(k > 0 ? { dependsOn: [`m${k - 1}`] } : {}) })
+    for (const session of ['ada', 'bob']) {
+      for (let k = 0; k < 6; k++) tasks.push({ id: `${session}${k}`, agent: 'chat', session, input: { message: `m${k}` }, ...(k > 0 ? { dependsOn: [`${session}${k - 1}`] } : {}) })
+    }
     const result = await engine.run({ id: 'session', tasks })
     expect(result.status).toBe('succeeded')
-    // One instance, created once, on one worker, served every turn.
-    expect(made).toHaveLength(1)
-    const first = result.tasks['m0']?.output as { worker: string }
-    for (let k = 0; k < 6; k++) expect(result.tasks[`m${k}`]?.output).toMatchObject({ worker: first.worker, turn: k + 1 })
+    // One instance per session, created once, and every turn of a session served by it.
+    expect(made.map((m) => m.split(':')[1]).sort()).toEqual(['ada', 'bob'])
+    for (const session of ['ada', 'bob']) {
+      const first = result.tasks[`${session}0`]?.output as { worker: string }
+      for (let k = 0; k < 6; k++) expect(result.tasks[`${session}${k}`]?.output).toMatchObject({ worker: first.worker, turn: k + 1 })
+    }
   })
 })

@@ -12,12 +12,13 @@ import { redactUrl, transportSpecOf } from '../transport-spec.js'
 /** Parsed arguments of `queues`. */
 export interface QueuesCommandArgs {
   readonly transport?: string
+  readonly prefix?: string
   readonly json: boolean
 }
 
 /** Prints the broker's queues and workers; resolves to the exit code. */
 export async function queuesCommand(args: QueuesCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const spec = transportSpecOf(args.transport, env)
+  const spec = transportSpecOf(args.transport, env, args.prefix)
   if (spec === undefined) throw new TaskweaveError('TW_INVALID_OPTION', '"queues" needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE)', { retryable: false })
   const transport = await openTransport(spec)
   try {

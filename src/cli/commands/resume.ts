@@ -34,6 +34,8 @@ export interface ResumeCommandArgs {
   readonly config?: string
   /** `--transport`: send the remaining tasks to workers through this broker (redis://… or amqp://…). */
   readonly transport?: string
+  /** `--prefix`: names on the broker start with it. */
+  readonly prefix?: string
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -48,7 +50,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       return stored.status === 'succeeded' ? EXIT.ok : EXIT.failed
     }
     const settings = readRunLabels(stored.labels)
-    const remote = await openRemoteExecution(args.transport)
+    const remote = await openRemoteExecution(args.transport, args.prefix)
     const engine = createEngine({
       store,
       ...remote.engineOptions,

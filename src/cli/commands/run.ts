@@ -37,6 +37,8 @@ export interface RunCommandArgs {
   readonly config?: string
   /** `--transport`: send the tasks to workers through this broker (redis://… or amqp://…). */
   readonly transport?: string
+  /** `--prefix`: names on the broker start with it. */
+  readonly prefix?: string
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -46,7 +48,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
   const store = await openStore(spec)
   try {
     const fsRoot = resolve(args.fsRoot ?? process.cwd())
-    const remote = await openRemoteExecution(args.transport)
+    const remote = await openRemoteExecution(args.transport, args.prefix)
     const engine = createEngine({
       ...remote.engineOptions,
       // The engine-wide limit must not cap a larger --concurrency.

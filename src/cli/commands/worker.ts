@@ -23,6 +23,10 @@ import { startWorkerServer } from '../worker-server.js'
 export interface WorkerCommandArgs {
   /** `--transport`: redis://… or amqp://… (default: `TASKWEAVE_TRANSPORT`, else `MESSAGE_QUEUE_TYPE` with `REDIS_URL` / `RABBITMQ_URL`). */
   readonly transport?: string
+  /** `--prefix`: names on the broker start with it (default: `TASKWEAVE_QUEUE_PREFIX`, else `taskweave`). */
+  readonly prefix?: string
+  /** `--lease`: how long the broker lets this worker hold an attempt unheard before another may take it (Redis), in ms. */
+  readonly leaseMs?: number
   readonly tools: readonly string[]
   /** `--concurrency` (default: `TASK_MANAGER_WORKERS`, else 16). */
   readonly concurrency?: number
@@ -50,14 +54,14 @@ function concurrencyFromEnv(env: NodeJS.ProcessEnv): number | undefined {
 
 /** Runs the worker until a signal drains it; resolves to the exit code. */
 export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const spec = transportSpecOf(args.transport, env)
+  const spec = transportSpecOf(args.transport, env, args.prefix)
   if (spec === undefined) {
     throw new TaskweaveError('TW_INVALID_OPTION', 'a worker needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE with REDIS_URL / RABBITMQ_URL)', { retryable: false })
   }
   const concurrency = args.concurrency ?? concurrencyFromEnv(env) ?? 16
   const registry = new ToolRegistry()
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
-  const transport = await openTransport(spec)
+  const transport = await openTransport(spec, args.leaseMs !== undefined ? { leaseMs: args.leaseMs } : {})
   const controller = new AbortController()
   const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), 'draining: running attempts may finish, the rest go back to the broker')
   try {
