@@ -91,7 +91,7 @@ async function setup(workers: { name: string; queues?: string[] }[], ledger: str
   }
   const ownerTransport = await open()
   transports.push(ownerTransport)
-  const runner = createRemoteRunner({ transport: ownerTransport, owner: `${PREFIX}-owner-${randomBytes(3).toString('hex')}` })
+  const runner = createRemoteRunner({ transport: ownerTransport, owner: `${PREFIX}-owner-${randomBytes(3).toString('hex')}`, queueOf: 'group' })
   await runner.listen()
   const engine = createEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
   cleanups.push(async () => {
@@ -123,7 +123,7 @@ describe('remote execution on RabbitMQ', () => {
     expect(ledger.some((line) => line.startsWith('w1:')) && ledger.some((line) => line.startsWith('w2:'))).toBe(true)
   }, 30_000)
 
-  it('retries a failed attempt, and sends a grouped task to the workers of its queue only', async () => {
+  it("retries a failed attempt, and with queueOf 'group' sends a grouped task to the workers of its queue only", async () => {
     const ledger: string[] = []
     const { engine } = await setup([{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger)
     const result = await engine.run({

@@ -44,7 +44,7 @@ export async function openRabbitTransport(options: RabbitTransportOptions = {}):
     })
   })
   const publisher = new Publisher(connection, scope, resolved.publishTimeoutMs)
-  const registry = new WorkerRegistry(connection, publisher, names.workers)
+  const registry = new WorkerRegistry(connection, publisher, names.workers, resolved.heartbeatMs)
   await registry.start()
   const ledger = new Ledger(connection, publisher, names.ledger)
   await ledger.start()

@@ -11,7 +11,7 @@ export interface RabbitConnectionOptions {
   /** Starts the name of every queue and exchange made: letters, digits, `.`, `-`, `_` (1–100). @default 'taskweave' */
   readonly prefix?: string
   /** AMQP heartbeat: how soon a silent broker or a dead network is noticed (sent in whole seconds, at least 1). @default 10000 */
-  readonly heartbeatMs?: number
+  readonly amqpHeartbeatMs?: number
   /** Longest wait to open a connection (TCP, TLS, handshake); an unreachable broker fails within it. @default 5000 */
   readonly connectTimeoutMs?: number
   /**
@@ -32,6 +32,12 @@ export type RabbitQueueOptions = MessageQueueOptions & RabbitConnectionOptions
 
 /** Options of `openRabbitTransport`. */
 export interface RabbitTransportOptions extends RabbitConnectionOptions {
+  /**
+   * How often workers announce themselves (`announce()`): `stats().workers` lists those heard
+   * from within three heartbeats, and a handle answers a fresh handle's ping for the workers it
+   * announced within twenty (at least a minute). @default 5000
+   */
+  readonly heartbeatMs?: number
   /**
    * How long an owner's report queue outlives its last reader: an owner that died without
    * `removeOwner` leaves a queue the broker deletes, reports and all, once nobody read or
@@ -75,6 +81,7 @@ export interface ResolvedRabbitQueueOptions extends ResolvedConnectionOptions {
 
 /** The transport's options with every default applied. */
 export interface ResolvedRabbitTransportOptions extends ResolvedConnectionOptions {
+  readonly heartbeatMs: number
   readonly ownerExpiresMs: number
   readonly workerExpiresMs: number
   readonly maxDeliveries: number
@@ -95,7 +102,7 @@ export function resolveConnectionOptions(options: RabbitConnectionOptions, serve
   if (typeof url !== 'string' || !/^amqps?:\/\//.test(url)) throw new InvalidOptionError('url', 'an amqp:// or amqps:// URL', typeof url === 'string' ? locationOf(url) : url)
   const prefix = options.prefix ?? 'taskweave'
   if (typeof prefix !== 'string' || !NAME.test(prefix)) throw new InvalidOptionError('prefix', 'letters, digits, ".", "-" or "_" (1–100 characters)', prefix)
-  const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 10_000)
+  const amqpHeartbeatMs = positiveInteger('amqpHeartbeatMs', options.amqpHeartbeatMs, 10_000)
   const reconnectDelayMs = positiveInteger('reconnectDelayMs', options.reconnectDelayMs, 100)
   const maxReconnectDelayMs = positiveInteger('maxReconnectDelayMs', options.maxReconnectDelayMs, 5000)
   if (maxReconnectDelayMs < reconnectDelayMs) throw new InvalidOptionError('maxReconnectDelayMs', `at least reconnectDelayMs (${reconnectDelayMs})`, maxReconnectDelayMs)
@@ -105,7 +112,7 @@ export function resolveConnectionOptions(options: RabbitConnectionOptions, serve
     url,
     location: locationOf(url),
     prefix,
-    heartbeatSeconds: Math.max(1, Math.ceil(heartbeatMs / 1000)),
+    heartbeatSeconds: Math.max(1, Math.ceil(amqpHeartbeatMs / 1000)),
     connectTimeoutMs: positiveInteger('connectTimeoutMs', options.connectTimeoutMs, 5000),
     publishTimeoutMs: positiveInteger('publishTimeoutMs', options.publishTimeoutMs, 10_000),
     reconnectDelayMs,
@@ -132,6 +139,7 @@ export function resolveQueueOptions(options: RabbitQueueOptions): ResolvedRabbit
 export function resolveTransportOptions(options: RabbitTransportOptions): ResolvedRabbitTransportOptions {
   return {
     ...resolveConnectionOptions(options, 'transport'),
+    heartbeatMs: positiveInteger('heartbeatMs', options.heartbeatMs, 5000),
     ownerExpiresMs: positiveInteger('ownerExpiresMs', options.ownerExpiresMs, 3_600_000),
     workerExpiresMs: positiveInteger('workerExpiresMs', options.workerExpiresMs, 900_000),
     maxDeliveries: positiveInteger('maxDeliveries', options.maxDeliveries, 5),

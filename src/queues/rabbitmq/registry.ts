@@ -5,9 +5,10 @@
  * host, so clocks that differ between hosts do not matter).
  *
  * A handle that starts listening knows nobody yet, so it sends a `ping`: every handle that
- * announced a worker within {@link ANSWER_PINGS_WITHIN_MS} announces it again at once. A fresh
- * handle thus knows the live workers within a round trip rather than a heartbeat interval
- * (workers that announced last more than that ago are heard at their next heartbeat).
+ * announced a worker within {@link ANSWER_PINGS_WITHIN_HEARTBEATS} heartbeats (at least a minute)
+ * announces it again at once. A fresh handle thus knows the live workers within a round trip
+ * rather than a heartbeat interval (workers that announced last more than that ago are heard at
+ * their next heartbeat).
  * Heartbeats are not persistent and not kept: a worker is known only while it keeps announcing.
  * @module
  */
@@ -16,8 +17,8 @@ import type { RabbitConnection } from './connection.js'
 import type { Publisher } from './publisher.js'
 import { Subscriber } from './subscriber.js'
 
-/** A handle answers a ping for the workers it announced within this long. */
-export const ANSWER_PINGS_WITHIN_MS = 60_000
+/** A handle answers a ping for the workers it announced within this many heartbeats (and at least a minute). */
+export const ANSWER_PINGS_WITHIN_HEARTBEATS = 20
 
 type Heartbeat = { readonly kind: 'announce'; readonly info: WorkerInfo } | { readonly kind: 'ping' }
 
@@ -36,8 +37,10 @@ export class WorkerRegistry {
   readonly #subscriber: Subscriber
   readonly #heard = new Map<string, Heard>()
   readonly #mine = new Map<string, Heard>()
+  readonly #answerWithinMs: number
 
-  constructor(connection: RabbitConnection, publisher: Publisher, exchange: string) {
+  constructor(connection: RabbitConnection, publisher: Publisher, exchange: string, heartbeatMs: number) {
+    this.#answerWithinMs = Math.max(60_000, ANSWER_PINGS_WITHIN_HEARTBEATS * heartbeatMs)
     this.#publisher = publisher
     this.#exchange = exchange
     this.#subscriber = new Subscriber(connection, async ({ channel }) => {
@@ -85,9 +88,9 @@ export class WorkerRegistry {
     if (heartbeat.kind === 'announce' && typeof heartbeat.info?.worker === 'string') {
       this.#heard.set(heartbeat.info.worker, { info: heartbeat.info, at: Date.now() })
       // Forget workers not heard from for long: a registry that runs for weeks stays small.
-      if (this.#heard.size > 1000) for (const [id, h] of this.#heard) if (h.at < Date.now() - 10 * ANSWER_PINGS_WITHIN_MS) this.#heard.delete(id)
+      if (this.#heard.size > 1000) for (const [id, h] of this.#heard) if (h.at < Date.now() - 10 * this.#answerWithinMs) this.#heard.delete(id)
     } else if (heartbeat.kind === 'ping') {
-      const since = Date.now() - ANSWER_PINGS_WITHIN_MS
+      const since = Date.now() - this.#answerWithinMs
       for (const mine of this.#mine.values()) if (mine.at >= since) this.#send({ kind: 'announce', info: mine.info }).catch(ignore)
     }
   }

@@ -232,7 +232,7 @@ export class RabbitTransport implements Transport {
         delayed: sumOf(counts, q.delays),
         dead: counts.get(q.names.dead) ?? 0,
       }))
-      return { type: this.type, queues, workers: this.#parts.registry.workers(DEFAULT_WITHIN_MS) }
+      return { type: this.type, queues, workers: this.#parts.registry.workers(3 * this.#parts.options.heartbeatMs) }
     })
   }
 
