@@ -31,7 +31,6 @@ import type {
 import { listenCancels, sendCancel } from './cancels.js'
 import type { RabbitConnection } from './connection.js'
 import { RabbitConsumer } from './consumer.js'
-import type { RawDelivery } from './consumer.js'
 import { closedError, guarded, rabbitError } from './errors.js'
 import type { Scope } from './errors.js'
 import type { Ledger, LedgerEntry } from './ledger.js'
@@ -41,6 +40,7 @@ import type { Mover } from './moves.js'
 import type { TransportNames, WorkQueueNames } from './names.js'
 import type { ResolvedRabbitTransportOptions } from './options.js'
 import type { Outgoing, Publisher } from './publisher.js'
+import { handleAttempt } from './transport-delivery.js'
 import type { WorkerRegistry } from './registry.js'
 import type { Reports } from './reports.js'
 import { declareWorkQueue } from './topology.js'
@@ -126,7 +126,7 @@ export class RabbitTransport implements Transport {
         sources,
         concurrency,
         maxDeliveries: resolved.maxDeliveries,
-        handle: (raw) => this.#handle(raw, handler, () => closing),
+        handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active }),
         onLimit: (meta) => ledger.gone(meta.id),
       })
       this.#consumers.add(consumer)
@@ -252,45 +252,6 @@ export class RabbitTransport implements Transport {
     await ledger.close()
     publisher.failAll(closedError(scope, 'publishing'))
     await connection.close()
-  }
-
-  async #handle(raw: RawDelivery, handler: (delivery: AttemptDelivery) => Promise<void>, closing: () => boolean): Promise<void> {
-    const { ledger } = this.#parts
-    let envelope: AttemptEnvelope
-    try {
-      envelope = JSON.parse(raw.message.content.toString('utf8')) as AttemptEnvelope
-      if (typeof envelope?.request?.attemptId !== 'string') throw new Error('it is not an attempt envelope')
-    } catch (err) {
-      await raw.deadLetter(`the message is not an attempt: ${err instanceof Error ? err.message : 'not JSON'}`).catch(ignore)
-      return
-    }
-    const queue = envelope.queue
-    this.#active.set(queue, (this.#active.get(queue) ?? 0) + 1)
-    const attemptId = envelope.request.attemptId
-    const delivery: AttemptDelivery = {
-      envelope,
-      deliveries: raw.deliveries,
-      ack: async () => {
-        await raw.ack()
-        ledger.gone(attemptId)
-      },
-      nack: (options) => raw.retry(options?.delayMs ?? 0),
-      deadLetter: async (reason) => {
-        await raw.deadLetter(reason)
-        ledger.gone(attemptId)
-      },
-      extend: async () => {},
-    }
-    try {
-      await handler(delivery)
-      if (!raw.settled && !closing()) await raw.retry(0)
-    } catch {
-      if (!raw.settled) await raw.retry(0).catch(ignore)
-    } finally {
-      const left = (this.#active.get(queue) ?? 1) - 1
-      if (left > 0) this.#active.set(queue, left)
-      else this.#active.delete(queue)
-    }
   }
 
   #shapeOf(envelope: AttemptEnvelope): WorkQueueShape {
