@@ -4,6 +4,9 @@
  *
  *     node --import tsx test/queues/rabbitmq-throughput.ts [count]
  *
+ * `CONCURRENCY` sets the worker's concurrency (default 256); `BROKER_PID`, the broker's process
+ * id when it runs on this host, adds its CPU time per run (a fairer measure on a busy machine).
+ *
  * - **transport**: an owner publishes `count` attempt envelopes (batches of 1,000), a worker
  *   (its own transport handle and connection, concurrency 256) consumes each, reports its
  *   outcome to the owner and acks it; timed until the owner heard every outcome.
