@@ -241,11 +241,12 @@ describe('a Redis server that restarts (empty: it keeps nothing on disk)', () =>
       seen.push(d.body.k)
     })
     cleanups.push(() => consumer.close({ graceMs: 0 }))
+    const spare = await queue.consume(() => {})
     await queue.enqueue({ k: 'before' })
     await waitFor('the first message', () => seen.includes('before'), 5000)
 
     await server.stop()
-    const started = Date.now()
+    let started = Date.now()
     const err = await rejection(queue.enqueue({ k: 'while down' }))
     expect(Date.now() - started).toBeLessThan(1500)
     expect(TaskweaveError.is(err, 'TW_QUEUE')).toBe(true)
@@ -254,6 +255,12 @@ describe('a Redis server that restarts (empty: it keeps nothing on disk)', () =>
     expect(message).toContain('"restarts"')
     expect(message).not.toContain(server.password)
     expect(TaskweaveError.is(await rejection(queue.stats()), 'TW_QUEUE')).toBe(true)
+    // A new consumer cannot connect: it says so within the connect timeout. One closing while
+    // Redis is down does not wait for Redis.
+    started = Date.now()
+    expect(TaskweaveError.is(await rejection(queue.consume(() => {})), 'TW_QUEUE')).toBe(true)
+    await spare.close({ graceMs: 0 })
+    expect(Date.now() - started).toBeLessThan(1000 + 2500)
 
     await server.start()
     // The command connection comes back on its own (reconnect attempts at most 2 s apart).

@@ -5,9 +5,13 @@
  * - transport: `publish` of N attempt envelopes, a worker that reports each outcome back to the
  *   owner and acks, and the owner's `receive` hearing every outcome.
  *
+ * Both carry the same envelopes, with the same job ids and priority. The two alternate for
+ * `rounds` rounds (other work on the machine shifts single runs a lot); each round's rates are
+ * printed, then the best and the median of each.
+ *
  * Not a test (vitest does not pick it up): run `node --import tsx test/queues/redis-throughput.ts
- * [count] [concurrency]` with Redis at TASKWEAVE_TEST_REDIS_URL (default redis://127.0.0.1:6379).
- * Every key it makes is under a random prefix and removed at the end.
+ * [count] [concurrency] [rounds]` with Redis at TASKWEAVE_TEST_REDIS_URL (default
+ * redis://127.0.0.1:6379). Every key it makes is under a random prefix and removed at the end.
  */
 import { randomBytes } from 'node:crypto'
 import { Queue, Worker } from 'bullmq'
@@ -18,6 +22,7 @@ import type { AttemptEnvelope } from '../../src/core/transport.js'
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const COUNT = Number(process.argv[2] ?? 20_000)
 const CONCURRENCY = Number(process.argv[3] ?? 100)
+const ROUNDS = Number(process.argv[4] ?? 3)
 const BATCH = 1000
 const prefix = `twtest-${randomBytes(4).toString('hex')}`
 
@@ -89,8 +94,21 @@ async function transport(): Promise<number> {
   return rate
 }
 
-const rawRate = await raw()
-const transportRate = await transport()
-console.log(`${COUNT} attempts, concurrency ${CONCURRENCY}`)
-console.log(`raw BullMQ (addBulk + Worker):            ${rawRate.toFixed(0)} jobs/s`)
-console.log(`Redis transport (publish + report + ack): ${transportRate.toFixed(0)} attempts/s (${((transportRate / rawRate) * 100).toFixed(0)}% of raw)`)
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+console.log(`${COUNT} attempts, concurrency ${CONCURRENCY}, ${ROUNDS} rounds`)
+const raws: number[] = []
+const transports: number[] = []
+for (let round = 1; round <= ROUNDS; round++) {
+  raws.push(await raw())
+  transports.push(await transport())
+  console.log(`round ${round}: raw BullMQ ${raws.at(-1)?.toFixed(0)} jobs/s, transport ${transports.at(-1)?.toFixed(0)} attempts/s`)
+}
+const best = (list: readonly number[]): number => Math.max(...list)
+console.log(`raw BullMQ (addBulk + Worker):            best ${best(raws).toFixed(0)}, median ${median(raws).toFixed(0)} jobs/s`)
+console.log(`Redis transport (publish + report + ack): best ${best(transports).toFixed(0)}, median ${median(transports).toFixed(0)} attempts/s`)
+console.log(`transport / raw: best ${((best(transports) / best(raws)) * 100).toFixed(0)}%, median ${((median(transports) / median(raws)) * 100).toFixed(0)}%`)

@@ -20,7 +20,7 @@ import { TaskweaveError } from '../../core/errors.js'
 import type { Logger } from '../../core/logger.js'
 import { logFailure } from '../../core/log-failure.js'
 import type { BullModule } from './driver.js'
-import { describeCause, redisError, scopeText } from './errors.js'
+import { describeCause, redisError, scopeText, throttledWarn } from './errors.js'
 import type { ErrorScope } from './errors.js'
 import { HeldJob } from './held-job.js'
 import type { Verdict } from './held-job.js'
@@ -28,6 +28,29 @@ import type { LeaseTiming } from './options.js'
 import { PermitPool } from './permits.js'
 import { pooledWorkerClass } from './worker.js'
 import type { AnyJob, BullWorker } from './worker.js'
+
+/** How long a closing consumer with nothing left to write waits for BullMQ's QUIT before cutting the connections. */
+const QUIT_WAIT_MS = 1000
+/** How long a consumer whose connections were cut waits for BullMQ's close to notice. */
+const CUT_WAIT_MS = 200
+
+/**
+ * Drops a worker's own connection, the blocking one, without a word to Redis (which may be down).
+ * BullMQ's own disconnect waits for an `end` event that a client between two reconnect attempts
+ * never emits, and its QUIT waits for a reconnect: so the connection is closed by force if BullMQ
+ * has not begun closing it, and its client disconnected if it has (which also stops its
+ * reconnects). The worker's other connection is the handle's consumer client, which BullMQ shares
+ * between all the handle's workers and never closes: it is the handle's to close.
+ */
+function cutConnections(worker: BullWorker): void {
+  const { blockingConnection } = worker.backend
+  if (blockingConnection === undefined) return
+  blockingConnection.close(true).catch(() => {})
+  blockingConnection.client.then(
+    (client) => client.disconnect(),
+    () => {},
+  )
+}
 
 /** What a consumer of one port (queue or transport) decides. */
 export interface ConsumerPolicy<D> {
@@ -73,6 +96,7 @@ export class RedisConsumer<D> {
   /** Acknowledged jobs whose completion BullMQ is writing. */
   readonly #acking = new Map<AnyJob, HeldJob>()
   #closing: Promise<void> | undefined
+  #onIdle: (() => void) | undefined
   readonly #onClosed: (consumer: RedisConsumer<D>) => void
 
   private constructor(setup: ConsumerSetup<D>, onClosed: (consumer: RedisConsumer<D>) => void) {
@@ -88,7 +112,8 @@ export class RedisConsumer<D> {
     try {
       await consumer.#ready()
     } catch (err) {
-      await consumer.close({ graceMs: 0 })
+      consumer.#closing = consumer.#abandon()
+      await consumer.#closing
       throw err
     }
     setup.signal?.addEventListener('abort', consumer.#onAbort, { once: true })
@@ -114,6 +139,7 @@ export class RedisConsumer<D> {
   #startWorkers(): void {
     const { bullmq, queues, prefix, connection, lease, concurrency, logger, scope } = this.#setup
     const Worker = pooledWorkerClass(bullmq)
+    const warn = throttledWarn(logger)
     const hooks = {
       permits: new PermitPool(concurrency),
       stopSignal: this.#stop.signal,
@@ -139,7 +165,7 @@ export class RedisConsumer<D> {
         hooks,
       )
       worker.on('error', (err) => {
-        if (this.#closing === undefined) logger.warn(`${scopeText(scope)}: consumer: ${describeCause(err)}`, { queue: name })
+        if (this.#closing === undefined) warn(`${scopeText(scope)}: consumer: ${describeCause(err)}`)
       })
       this.#workers.push(worker)
       worker.run().catch((err: unknown) => logFailure(logger, `${scopeText(scope)}: consumer stopped`, err, { queue: name }))
@@ -170,6 +196,22 @@ export class RedisConsumer<D> {
       await this.#settle(held)
     } finally {
       this.#held.delete(job)
+      this.#checkIdle()
+    }
+  }
+
+  /** Resolves once no processor runs and no acknowledgement waits to be written. */
+  #whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#onIdle = resolve
+      this.#checkIdle()
+    })
+  }
+
+  #checkIdle(): void {
+    if (this.#onIdle !== undefined && this.#held.size === 0 && this.#acking.size === 0) {
+      this.#onIdle()
+      this.#onIdle = undefined
     }
   }
 
@@ -186,7 +228,7 @@ export class RedisConsumer<D> {
         () => ({ threw: false as const }),
         (error: unknown) => ({ threw: true as const, error }),
       )
-      const first = await Promise.race([handled, held.decided.then(() => undefined), held.forcedBack.then(() => undefined)])
+      const first = await Promise.race([handled, held.woken])
       if (first !== undefined) held.decideIfOpen(first.threw ? policy.onThrow(held, first.error) : { kind: 'ack' })
     }
     const verdict = held.verdict
@@ -221,6 +263,7 @@ export class RedisConsumer<D> {
     const held = this.#acking.get(job)
     if (held === undefined) return
     this.#acking.delete(job)
+    this.#checkIdle()
     if (error !== undefined) {
       held.markFailed(redisError(this.#setup.scope, `acknowledging message ${job.id ?? '?'}`, error))
       return
@@ -243,28 +286,51 @@ export class RedisConsumer<D> {
   async #close(graceMs: number): Promise<void> {
     this.#stop.abort()
     const { closeSlackMs, logger, scope } = this.#setup
-    const closed = Promise.allSettled(this.#workers.map((w) => w.close()))
+    const closed = Promise.allSettled(this.#workers.map((w) => w.close())).then(() => 'closed' as const)
     const force = setTimeout(() => {
       for (const held of this.#held.values()) held.forceBack()
     }, graceMs)
-    let cut: NodeJS.Timeout | undefined
-    const bounded = new Promise<'cut'>((resolve) => {
-      cut = setTimeout(() => resolve('cut'), graceMs + closeSlackMs)
-    })
+    const timers: NodeJS.Timeout[] = []
+    const after = (ms: number): Promise<'cut'> => new Promise((resolve) => timers.push(setTimeout(() => resolve('cut'), ms).unref()))
+    let done = false
+    // Once nothing is left to write, all BullMQ still does is say QUIT, which waits for ever on a
+    // Redis that is down: give it a moment, then cut, if still nothing runs (a job fetched just
+    // before the close may have started meanwhile). Writes still waiting past the grace and the
+    // slack are cut as well.
+    const idleThenQuit = (async (): Promise<'cut'> => {
+      for (;;) {
+        await this.#whenIdle()
+        await after(Math.min(QUIT_WAIT_MS, closeSlackMs))
+        if (done || (this.#held.size === 0 && this.#acking.size === 0)) return 'cut'
+      }
+    })()
     try {
-      if ((await Promise.race([closed, bounded])) === 'cut') {
-        // Writes still waiting for a Redis that is down: cutting the connections ends them.
-        logger.warn(`${scopeText(scope)}: consumer did not close within ${graceMs + closeSlackMs} ms; cutting its connections`)
-        await Promise.allSettled(this.#workers.map((w) => w.disconnect()))
-        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, closeSlackMs).unref())])
+      if ((await Promise.race([closed, idleThenQuit, after(graceMs + closeSlackMs)])) === 'cut') {
+        if (this.#held.size > 0 || this.#acking.size > 0) logger.warn(`${scopeText(scope)}: consumer did not close within ${graceMs + closeSlackMs} ms; cutting its connections`)
+        for (const worker of this.#workers) cutConnections(worker)
+        // BullMQ's close may never settle now (it waits for events a cut client does not emit).
+        await Promise.race([closed, after(Math.min(CUT_WAIT_MS, closeSlackMs))])
       }
     } finally {
+      done = true
       clearTimeout(force)
-      clearTimeout(cut)
+      for (const timer of timers) clearTimeout(timer)
+      this.#onIdle = undefined
       for (const held of this.#acking.values()) held.markFailed(this.#refusal(held, 'unwritten'))
       this.#acking.clear()
       this.#setup.signal?.removeEventListener('abort', this.#onAbort)
       this.#onClosed(this)
     }
   }
+
+  /** Closes workers that never got ready: nothing of theirs can be running, so nothing is waited for. */
+  async #abandon(): Promise<void> {
+    this.#stop.abort()
+    for (const worker of this.#workers) {
+      void worker.close(true).catch(() => {})
+      cutConnections(worker)
+    }
+    this.#onClosed(this)
+  }
+
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { TaskweaveError } from '../../core/errors.js'
+import type { Logger } from '../../core/logger.js'
 import { describeThrown, readProperty, readString } from '../../core/thrown.js'
 
 /** Which port an error belongs to: the message queue or the transport. */
@@ -65,4 +66,23 @@ export function closedError(scope: ErrorScope, operation: string): TaskweaveErro
 export function isConnectionError(err: unknown): boolean {
   const message = describeThrown(err)
   return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Stream isn't writeable|Command timed out|MaxRetriesPerRequest|connect ENOENT|getaddrinfo/i.test(message)
+}
+
+/** How long the same warning is not repeated. */
+const REPEAT_AFTER_MS = 30_000
+
+/**
+ * A warning function that says each message once per {@link REPEAT_AFTER_MS}: while Redis is down,
+ * BullMQ reports every failed reconnect, several times a second.
+ */
+export function throttledWarn(logger: Logger): (message: string) => void {
+  const said = new Map<string, number>()
+  return (message) => {
+    const now = Date.now()
+    const last = said.get(message)
+    if (last !== undefined && now - last < REPEAT_AFTER_MS) return
+    if (said.size > 100) said.clear()
+    said.set(message, now)
+    logger.warn(message)
+  }
 }

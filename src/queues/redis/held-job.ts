@@ -37,16 +37,16 @@ export class HeldJob {
   readonly startedAt = performance.now()
   #verdict: Verdict | undefined
   #forced = false
-  readonly #decided = new Deferred<void>()
-  readonly #written = new Deferred<void>()
-  readonly #force = new Deferred<void>()
+  /** Resolves when a verdict is given or the job is forced back: what the processor waits for besides the handler. */
+  readonly #wake = new Deferred<undefined>()
+  /** Made on the first settle call: most deliveries are settled by the handler returning, and nobody waits for their write. */
+  #written: Deferred<void> | undefined
+  #writeResult: { readonly error: unknown } | undefined
 
   constructor(job: AnyJob, token: string) {
     this.job = job
     this.token = token
     this.deliveries = Math.max(1, job.attemptsStarted)
-    // Nobody may be waiting for the write (a handler that never settles by hand).
-    this.#written.promise.catch(() => {})
   }
 
   /** The verdict, once given. */
@@ -59,19 +59,9 @@ export class HeldJob {
     return this.#forced
   }
 
-  /** Resolves when a verdict is given. */
-  get decided(): Promise<void> {
-    return this.#decided.promise
-  }
-
-  /** Resolves when the consumer forces the job back (its grace period ran out). */
-  get forcedBack(): Promise<void> {
-    return this.#force.promise
-  }
-
-  /** Resolves once the verdict is in Redis; rejects when it could not be written. */
-  get written(): Promise<void> {
-    return this.#written.promise
+  /** Resolves (to undefined) when a verdict is given or the job is forced back. */
+  get woken(): Promise<undefined> {
+    return this.#wake.promise
   }
 
   /**
@@ -82,15 +72,15 @@ export class HeldJob {
     if (this.#forced) return Promise.reject(refusal('released'))
     if (this.#verdict !== undefined) return Promise.reject(refusal('settled'))
     this.#verdict = verdict
-    this.#decided.resolve()
-    return this.#written.promise
+    this.#wake.resolve(undefined)
+    return this.#whenWritten()
   }
 
   /** Gives the verdict only if none was given yet (the handler returned or threw). */
   decideIfOpen(verdict: Verdict): void {
     if (this.#verdict === undefined && !this.#forced) {
       this.#verdict = verdict
-      this.#decided.resolve()
+      this.#wake.resolve(undefined)
     }
   }
 
@@ -98,16 +88,30 @@ export class HeldJob {
   forceBack(): void {
     if (this.#verdict !== undefined || this.#forced) return
     this.#forced = true
-    this.#force.resolve()
+    this.#wake.resolve(undefined)
   }
 
   /** The verdict is in Redis. */
   markWritten(): void {
-    this.#written.resolve()
+    this.#settleWrite({ error: undefined })
   }
 
   /** The verdict could not be written. */
   markFailed(error: unknown): void {
-    this.#written.reject(error)
+    this.#settleWrite({ error: error ?? new Error('unknown error') })
+  }
+
+  #settleWrite(result: { readonly error: unknown }): void {
+    if (this.#writeResult !== undefined) return
+    this.#writeResult = result
+    if (this.#written === undefined) return
+    if (result.error === undefined) this.#written.resolve()
+    else this.#written.reject(result.error)
+  }
+
+  #whenWritten(): Promise<void> {
+    if (this.#writeResult !== undefined) return this.#writeResult.error === undefined ? Promise.resolve() : Promise.reject(this.#writeResult.error)
+    this.#written ??= new Deferred<void>()
+    return this.#written.promise
   }
 }

@@ -2,7 +2,7 @@
 import type { MessageQueue } from '../../core/queue.js'
 import { dropClient, openClients } from './clients.js'
 import { loadDrivers } from './driver.js'
-import { describeCause, redisError, scopeText } from './errors.js'
+import { describeCause, redisError, scopeText, throttledWarn } from './errors.js'
 import type { ErrorScope } from './errors.js'
 import { resolveQueueOptions } from './options.js'
 import type { RedisQueueOptions } from './options.js'
@@ -55,7 +55,8 @@ export async function openRedisQueue<T = unknown>(options: RedisQueueOptions): P
       prefix: resolved.prefix,
       skipVersionCheck: true,
     })
-    queue.on('error', (err) => resolved.logger.warn(`${scopeText(scope)}: ${describeCause(err)}`))
+    const warn = throttledWarn(resolved.logger)
+    queue.on('error', (err) => warn(`${scopeText(scope)}: ${describeCause(err)}`))
     await queue.waitUntilReady()
     return new RedisMessageQueue<T>(drivers, clients, queue, resolved, scope)
   } catch (err) {

@@ -57,12 +57,12 @@ export function queuePolicy<T>(setup: QueuePolicySetup): ConsumerPolicy<Delivery
         ack: () => settle({ kind: 'ack' }),
         nack: (options = {}) => {
           const { delayMs } = options
-          if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0)) return Promise.reject(badArgument(scope, 'nack', 'delayMs', delayMs))
+          if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0)) return Promise.reject(badArgument(scope, 'nack', 'delayMs', 'a number of ms ≥ 0', delayMs))
           return settle(failure(held, delayMs, options.reason))
         },
         deadLetter: (reason) => settle({ kind: 'dead', reason: String(reason) }),
         extend: async (ms) => {
-          if (!Number.isFinite(ms) || ms <= 0) throw badArgument(scope, 'extend', 'ms', ms)
+          if (!Number.isFinite(ms) || ms <= 0) throw badArgument(scope, 'extend', 'ms', 'a number of ms > 0', ms)
           let extended: number
           try {
             extended = await job.extendLock(held.token, Math.ceil(ms))
@@ -84,6 +84,6 @@ export function queuePolicy<T>(setup: QueuePolicySetup): ConsumerPolicy<Delivery
   }
 }
 
-function badArgument(scope: ErrorScope, call: string, argument: string, value: unknown): TaskweaveError {
-  return new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: ${call}(): ${argument} must be a number of ms ≥ 0; received ${String(value)}`, { retryable: false, details: { option: argument } })
+function badArgument(scope: ErrorScope, call: string, argument: string, expected: string, value: unknown): TaskweaveError {
+  return new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: ${call}(): ${argument} must be ${expected}; received ${String(value)}`, { retryable: false, details: { option: argument, expected } })
 }

@@ -1,6 +1,7 @@
 /**
  * Reports to an owner: one Redis stream per owner. A worker appends (`XADD`, trimmed to the
- * backlog); the owner reads with a blocking `XREAD` on a connection of its own, from the start of
+ * backlog), the reports of one turn of the event loop in one pipeline (a worker at full speed
+ * sends many at once, and one write for all of them costs Redis and Node far less); the owner reads with a blocking `XREAD` on a connection of its own, from the start of
  * the stream, so reports sent while it was not listening arrive first, and deletes what it has
  * handed to its handler (`XTRIM MINID`). One stream is ordered, and one process's `XADD`s go out
  * in call order on one connection, so reports of one worker to one owner arrive in the order they
@@ -28,9 +29,55 @@ export function reportsKey(prefix: string, owner: string): string {
   return `${prefix}:tw-reports:${owner}`
 }
 
-/** Appends `report` to `owner`'s stream, keeping at most about `backlog` reports. */
-export async function appendReport(client: Redis, key: string, report: AttemptReport, backlog: number): Promise<void> {
-  await client.xadd(key, 'MAXLEN', '~', backlog, '*', 'r', JSON.stringify(report))
+interface PendingReport {
+  readonly key: string
+  readonly text: string
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
+
+/**
+ * Appends reports to their owners' streams, keeping at most about `backlog` reports per owner.
+ * Reports appended in one turn of the event loop go out together, in the order they were
+ * appended, in one pipeline on one connection: the order of one process's reports holds.
+ */
+export class ReportWriter {
+  readonly #client: Redis
+  readonly #backlog: number
+  #pending: PendingReport[] = []
+
+  constructor(client: Redis, backlog: number) {
+    this.#client = client
+    this.#backlog = backlog
+  }
+
+  /** Resolves once Redis holds `report`. */
+  append(key: string, report: AttemptReport): Promise<void> {
+    const text = JSON.stringify(report)
+    return new Promise<void>((resolve, reject) => {
+      if (this.#pending.length === 0) setImmediate(() => this.#flush())
+      this.#pending.push({ key, text, resolve, reject })
+    })
+  }
+
+  #flush(): void {
+    const batch = this.#pending
+    this.#pending = []
+    const pipeline = this.#client.pipeline()
+    for (const report of batch) pipeline.xadd(report.key, 'MAXLEN', '~', this.#backlog, '*', 'r', report.text)
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((report, k) => {
+          const error: unknown = results?.[k]?.[0]
+          if (results === null || error) report.reject(error ?? new Error('the pipeline was discarded'))
+          else report.resolve()
+        })
+      },
+      (error: unknown) => {
+        for (const report of batch) report.reject(error)
+      },
+    )
+  }
 }
 
 /** The stream id just after `id`: `XTRIM MINID` keeps ids at or above its threshold. */

@@ -27,14 +27,14 @@ import type { Clients } from './clients.js'
 import { RedisConsumer } from './consumer.js'
 import type { BullQueue } from './dead-letters.js'
 import type { Drivers } from './driver.js'
-import { closedError, describeCause, redisError, scopeText } from './errors.js'
+import { closedError, describeCause, redisError, scopeText, throttledWarn } from './errors.js'
 import type { ErrorScope } from './errors.js'
 import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
 import type { ResolvedTransportOptions } from './options.js'
 import { bullPriority } from './priority.js'
 import { announceWorker, registryKeys, workersSince } from './registry.js'
 import type { RegistryKeys } from './registry.js'
-import { appendReport, ReportReader, reportsKey } from './reports.js'
+import { ReportReader, ReportWriter, reportsKey } from './reports.js'
 import { transportPolicy } from './transport-policy.js'
 
 /** BullMQ's name for attempt jobs. */
@@ -55,6 +55,8 @@ export class RedisTransport implements Transport {
   readonly #queueSet: string
   readonly #registry: RegistryKeys
   readonly #subscriptions = new Set<TransportSubscription>()
+  readonly #reports: ReportWriter
+  readonly #warn: (message: string) => void
   #closing: Promise<void> | undefined
 
   constructor(drivers: Drivers, clients: Clients, options: ResolvedTransportOptions, scope: ErrorScope) {
@@ -64,6 +66,8 @@ export class RedisTransport implements Transport {
     this.#scope = scope
     this.#queueSet = `${options.prefix}:tw-queues`
     this.#registry = registryKeys(options.prefix)
+    this.#reports = new ReportWriter(clients.command, options.reportBacklog)
+    this.#warn = throttledWarn(options.logger)
   }
 
   async publish(envelopes: readonly AttemptEnvelope[]): Promise<void> {
@@ -115,7 +119,6 @@ export class RedisTransport implements Transport {
         connection: this.#clients.consumerTemplate,
         lease,
         concurrency,
-        workerName: worker,
         handler,
         policy: transportPolicy(this.#options.maxDeliveries, this.#scope),
         scope: this.#scope,
@@ -133,7 +136,7 @@ export class RedisTransport implements Transport {
   async report(owner: string, report: AttemptReport): Promise<void> {
     this.#checkOpen('report')
     try {
-      await appendReport(this.#clients.command, reportsKey(this.#options.prefix, owner), report, this.#options.reportBacklog)
+      await this.#reports.append(reportsKey(this.#options.prefix, owner), report)
     } catch (err) {
       throw redisError(this.#scope, `report to owner ${owner}`, err)
     }
@@ -303,7 +306,7 @@ export class RedisTransport implements Transport {
     let queue = this.#queues.get(name)
     if (queue === undefined) {
       queue = new this.#drivers.bullmq.Queue<unknown, unknown, string>(name, { connection: this.#clients.command, prefix: this.#options.prefix, skipVersionCheck: true })
-      queue.on('error', (err) => this.#options.logger.warn(`${scopeText(this.#scope)}: queue ${name}: ${describeCause(err)}`))
+      queue.on('error', (err) => this.#warn(`${scopeText(this.#scope)}: queue ${name}: ${describeCause(err)}`))
       this.#queues.set(name, queue)
     }
     return queue
