@@ -13,6 +13,8 @@
  * grace period, every delivery not yet settled is handed back to the queue at once (its handler
  * keeps running, but its settle calls are refused); if even that cannot be written (Redis down),
  * the job's lock expires and a live consumer's stalled check moves it back within the lease.
+ * Closing never waits on a Redis that is down for longer than the grace period plus
+ * `closeSlackMs` (and about a second once nothing is left to write).
  * @module
  */
 import type { Redis } from 'ioredis'
@@ -29,17 +31,16 @@ import { PermitPool } from './permits.js'
 import { pooledWorkerClass } from './worker.js'
 import type { AnyJob, BullWorker } from './worker.js'
 
-/** How long a closing consumer with nothing left to write waits for BullMQ's QUIT before cutting the connections. */
-const QUIT_WAIT_MS = 1000
+/** How long a closing consumer with nothing left to write waits for BullMQ to finish before cutting its connections. */
+const IDLE_WAIT_MS = 1000
 /** How long a consumer whose connections were cut waits for BullMQ's close to notice. */
 const CUT_WAIT_MS = 200
 
 /**
  * Drops a worker's own connection, the blocking one, without a word to Redis (which may be down).
  * BullMQ's own disconnect waits for an `end` event that a client between two reconnect attempts
- * never emits, and its QUIT waits for a reconnect: so the connection is closed by force if BullMQ
- * has not begun closing it, and its client disconnected if it has (which also stops its
- * reconnects). The worker's other connection is the handle's consumer client, which BullMQ shares
+ * never emits: so the connection is closed by force if BullMQ has not begun closing it, and its
+ * client disconnected if it has (which also stops its reconnects). The worker's other connection is the handle's consumer client, which BullMQ shares
  * between all the handle's workers and never closes: it is the handle's to close.
  */
 function cutConnections(worker: BullWorker): void {
@@ -70,12 +71,10 @@ export interface ConsumerSetup<D> {
   /** BullMQ queue names to take from. */
   readonly queues: readonly string[]
   readonly prefix: string
-  /** The ioredis client BullMQ duplicates for each worker's connections. */
+  /** The handle's consumer client: every worker's command connection (BullMQ shares it), and the template of each worker's blocking connection. */
   readonly connection: Redis
   readonly lease: LeaseTiming
   readonly concurrency: number
-  /** Stored on each job a worker processes (BullMQ's worker name). */
-  readonly workerName?: string
   readonly handler: (delivery: D) => void | Promise<void>
   readonly policy: ConsumerPolicy<D>
   readonly scope: ErrorScope
@@ -120,11 +119,6 @@ export class RedisConsumer<D> {
     return consumer
   }
 
-  /** Deliveries whose handlers run now. */
-  get running(): number {
-    return this.#held.size
-  }
-
   /**
    * Stops taking jobs, waits for running handlers for at most `graceMs`, then hands the unsettled
    * ones back. Idempotent: later calls return the first call's promise.
@@ -160,7 +154,6 @@ export class RedisConsumer<D> {
           removeOnComplete: { count: 0 },
           // After a lost connection BullMQ waits this long before trying again (15 s by default).
           runRetryDelay: 1000,
-          ...(this.#setup.workerName === undefined ? {} : { name: this.#setup.workerName }),
         },
         hooks,
       )
@@ -293,19 +286,19 @@ export class RedisConsumer<D> {
     const timers: NodeJS.Timeout[] = []
     const after = (ms: number): Promise<'cut'> => new Promise((resolve) => timers.push(setTimeout(() => resolve('cut'), ms).unref()))
     let done = false
-    // Once nothing is left to write, all BullMQ still does is say QUIT, which waits for ever on a
-    // Redis that is down: give it a moment, then cut, if still nothing runs (a job fetched just
-    // before the close may have started meanwhile). Writes still waiting past the grace and the
-    // slack are cut as well.
-    const idleThenQuit = (async (): Promise<'cut'> => {
+    // Once nothing is left to write, all BullMQ still does is drop its blocking connection, which
+    // on a Redis that is down waits for ever for an event that never comes: give it a moment,
+    // then cut, if still nothing runs (a job fetched just before the close may have started
+    // meanwhile). Writes still waiting past the grace and the slack are cut as well.
+    const idleThenCut = (async (): Promise<'cut'> => {
       for (;;) {
         await this.#whenIdle()
-        await after(Math.min(QUIT_WAIT_MS, closeSlackMs))
+        await after(Math.min(IDLE_WAIT_MS, closeSlackMs))
         if (done || (this.#held.size === 0 && this.#acking.size === 0)) return 'cut'
       }
     })()
     try {
-      if ((await Promise.race([closed, idleThenQuit, after(graceMs + closeSlackMs)])) === 'cut') {
+      if ((await Promise.race([closed, idleThenCut, after(graceMs + closeSlackMs)])) === 'cut') {
         if (this.#held.size > 0 || this.#acking.size > 0) logger.warn(`${scopeText(scope)}: consumer did not close within ${graceMs + closeSlackMs} ms; cutting its connections`)
         for (const worker of this.#workers) cutConnections(worker)
         // BullMQ's close may never settle now (it waits for events a cut client does not emit).
@@ -332,5 +325,4 @@ export class RedisConsumer<D> {
     }
     this.#onClosed(this)
   }
-
 }

@@ -26,8 +26,8 @@
  * outcome (retry, dead letter, hand-back) is written by the processor itself while it holds the
  * job's lock, after which it throws BullMQ's `DelayedError` so BullMQ leaves the job alone.
  *
- * This relies on three methods BullMQ declares `protected` for subclasses (`moveToActive`,
- * `handleCompleted`, `handleFailed`), as of BullMQ 6.7.
+ * This relies on four methods BullMQ declares `protected` for subclasses (`moveToActive`,
+ * `callProcessJob`, `handleCompleted`, `handleFailed`), as of BullMQ 6.7.
  * @module
  */
 import type { Job, Processor, Span, Worker, WorkerOptions } from 'bullmq'
