@@ -1,0 +1,10 @@
+/**
+ * `taskweave/queues/redis`: the message queue and the attempt transport on Redis, built on
+ * BullMQ. Needs the `bullmq` and `ioredis` packages (optional peer dependencies), which only this
+ * entry point loads.
+ * @module
+ */
+export { openRedisQueue } from './open-queue.js'
+export { openRedisTransport } from './open-transport.js'
+export type { RedisTransportHandle } from './open-transport.js'
+export type { RedisCommonOptions, RedisConnectionOptions, RedisQueueOptions, RedisTransportOptions } from './options.js'

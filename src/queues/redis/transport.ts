@@ -1,0 +1,340 @@
+/**
+ * The attempt transport on Redis:
+ *
+ * - **attempts** travel as BullMQ jobs, in one BullMQ queue per work queue (`work.<queue>`) and one
+ *   per worker for routed attempts (`route.<worker>`); the job id is the attempt id (escaped, see
+ *   `names.ts`), so `holds()` can look an attempt up, and the job's priority follows the task's.
+ *   `publish` adds each queue's share in one `addBulk`. Workers consume through pooled BullMQ
+ *   workers (see `consumer.ts`), so a worker's `concurrency` bounds what it holds across all its
+ *   queues, and a worker that dies has its attempts delivered again within `leaseMs`;
+ * - **reports** go to a Redis stream per owner (see `reports.ts`), which keeps them while the
+ *   owner is not listening, in order;
+ * - **cancels** are a pub/sub broadcast (see `cancels.ts`);
+ * - **workers** announce themselves in a sorted set by time (see `registry.ts`).
+ *
+ * The names of the BullMQ queues in use are kept in a set (`<prefix>:tw-queues`), for `holds()`
+ * and `stats()`, which look at every queue of the transport.
+ * @module
+ */
+import type { Redis } from 'ioredis'
+import { InvalidOptionError } from '../../core/errors.js'
+import type { SerializedError } from '../../core/errors.js'
+import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, TransportConsumeOptions, TransportStats, TransportSubscription, WorkerInfo, WorkQueueStats } from '../../core/transport.js'
+import { DEFAULT_WORK_QUEUE } from '../../core/transport.js'
+import { CancelListener, cancelChannel, publishCancel } from './cancels.js'
+import { blockingClient, dropClient, waitReady } from './clients.js'
+import type { Clients } from './clients.js'
+import { RedisConsumer } from './consumer.js'
+import type { BullQueue } from './dead-letters.js'
+import type { Drivers } from './driver.js'
+import { closedError, describeCause, redisError, scopeText, throttledWarn } from './errors.js'
+import type { ErrorScope } from './errors.js'
+import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
+import type { ResolvedTransportOptions } from './options.js'
+import { bullPriority } from './priority.js'
+import { announceWorker, registryKeys, workersSince } from './registry.js'
+import type { RegistryKeys } from './registry.js'
+import { ReportReader, ReportWriter, reportsKey } from './reports.js'
+import { transportPolicy } from './transport-policy.js'
+
+/** BullMQ's name for attempt jobs. */
+const JOB_NAME = 'a'
+/** States in which BullMQ still holds a job for delivery. */
+const HELD_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'])
+/** How long `workers()` looks back by default, as the port says. */
+const DEFAULT_WORKERS_WITHIN_MS = 15_000
+
+/** The transport on Redis (see the module header). */
+export class RedisTransport implements Transport {
+  readonly type = 'redis'
+  readonly #drivers: Drivers
+  readonly #clients: Clients
+  readonly #options: ResolvedTransportOptions
+  readonly #scope: ErrorScope
+  readonly #queues = new Map<string, BullQueue>()
+  readonly #queueSet: string
+  readonly #registry: RegistryKeys
+  readonly #subscriptions = new Set<TransportSubscription>()
+  readonly #reports: ReportWriter
+  readonly #warn: (message: string) => void
+  #closing: Promise<void> | undefined
+
+  constructor(drivers: Drivers, clients: Clients, options: ResolvedTransportOptions, scope: ErrorScope) {
+    this.#drivers = drivers
+    this.#clients = clients
+    this.#options = options
+    this.#scope = scope
+    this.#queueSet = `${options.prefix}:tw-queues`
+    this.#registry = registryKeys(options.prefix)
+    this.#reports = new ReportWriter(clients.command, options.reportBacklog)
+    this.#warn = throttledWarn(options.logger)
+  }
+
+  async publish(envelopes: readonly AttemptEnvelope[]): Promise<void> {
+    this.#checkOpen('publish')
+    if (envelopes.length === 0) return
+    const groups = new Map<string, AttemptEnvelope[]>()
+    for (const envelope of envelopes) {
+      const name = envelope.worker === undefined ? workQueueName(envelope.queue) : routeQueueName(envelope.worker)
+      const group = groups.get(name)
+      if (group === undefined) groups.set(name, [envelope])
+      else group.push(envelope)
+    }
+    try {
+      await Promise.all([
+        this.#clients.command.sadd(this.#queueSet, ...groups.keys()),
+        ...[...groups].map(([name, group]) =>
+          this.#queue(name).addBulk(
+            group.map((envelope) => ({
+              name: JOB_NAME,
+              data: envelope,
+              opts: { jobId: jobIdOf(envelope.request.attemptId), priority: bullPriority(envelope.request.priority), attempts: 1, removeOnComplete: true },
+            })),
+          ),
+        ),
+      ])
+    } catch (err) {
+      throw redisError(this.#scope, 'publish', err)
+    }
+  }
+
+  async consume(handler: (delivery: AttemptDelivery) => Promise<void>, options: TransportConsumeOptions): Promise<TransportSubscription> {
+    this.#checkOpen('consume')
+    const { worker, concurrency } = options
+    if (typeof worker !== 'string' || worker === '') throw new InvalidOptionError('worker', 'a non-empty string', worker)
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', 'an integer ≥ 1', concurrency)
+    const queues = [...new Set(options.queues ?? [DEFAULT_WORK_QUEUE])].map(workQueueName)
+    const names = [...queues, routeQueueName(worker)]
+    try {
+      await this.#clients.command.sadd(this.#queueSet, ...names)
+    } catch (err) {
+      throw redisError(this.#scope, 'consume', err)
+    }
+    const { logger, lease, prefix, connectTimeoutMs, commandTimeoutMs } = this.#options
+    const consumer = await RedisConsumer.start<AttemptDelivery>(
+      {
+        bullmq: this.#drivers.bullmq,
+        queues: names,
+        prefix,
+        connection: this.#clients.consumerTemplate,
+        lease,
+        concurrency,
+        handler,
+        policy: transportPolicy(this.#options.maxDeliveries, this.#scope),
+        scope: this.#scope,
+        logger,
+        connectTimeoutMs,
+        closeSlackMs: commandTimeoutMs,
+        signal: options.signal,
+      },
+      (closed) => this.#subscriptions.delete(closed),
+    )
+    this.#subscriptions.add(consumer)
+    return { close: (closeOptions) => consumer.close(closeOptions) }
+  }
+
+  async report(owner: string, report: AttemptReport): Promise<void> {
+    this.#checkOpen('report')
+    try {
+      await this.#reports.append(reportsKey(this.#options.prefix, owner), report)
+    } catch (err) {
+      throw redisError(this.#scope, `report to owner ${owner}`, err)
+    }
+  }
+
+  async receive(owner: string, handler: (report: AttemptReport) => void): Promise<TransportSubscription> {
+    this.#checkOpen('receive')
+    const client = blockingClient(this.#drivers.Redis, this.#options)
+    try {
+      await waitReady(client, this.#options.connectTimeoutMs, this.#scope)
+    } catch (err) {
+      dropClient(client)
+      throw err
+    }
+    const reader = new ReportReader(client, this.#clients.command, reportsKey(this.#options.prefix, owner), handler, this.#options.logger, this.#scope)
+    reader.start()
+    return this.#track(reader)
+  }
+
+  async removeOwner(owner: string): Promise<void> {
+    this.#checkOpen('removeOwner')
+    try {
+      await this.#clients.command.del(reportsKey(this.#options.prefix, owner))
+    } catch (err) {
+      throw redisError(this.#scope, `removing owner ${owner}`, err)
+    }
+  }
+
+  async cancel(attemptId: string, reason: SerializedError): Promise<void> {
+    this.#checkOpen('cancel')
+    try {
+      await publishCancel(this.#clients.command, cancelChannel(this.#options.prefix), attemptId, reason)
+    } catch (err) {
+      throw redisError(this.#scope, `cancelling attempt ${attemptId}`, err)
+    }
+  }
+
+  async onCancel(handler: (attemptId: string, reason: SerializedError) => void): Promise<TransportSubscription> {
+    this.#checkOpen('onCancel')
+    const client = blockingClient(this.#drivers.Redis, this.#options)
+    try {
+      await waitReady(client, this.#options.connectTimeoutMs, this.#scope)
+      const listener = await CancelListener.listen(client, cancelChannel(this.#options.prefix), handler, this.#options.logger, this.#scope)
+      return this.#track(listener)
+    } catch (err) {
+      dropClient(client)
+      throw redisError(this.#scope, 'onCancel', err)
+    }
+  }
+
+  /**
+   * Looks each attempt up in every queue of the transport. An attempt found dead-lettered (or
+   * completed and kept) is not held, and its job is removed: BullMQ ignores an add whose job id
+   * exists, so the reconciler's republish would otherwise be dropped.
+   */
+  async holds(attemptIds: readonly string[]): Promise<ReadonlySet<string>> {
+    this.#checkOpen('holds')
+    const held = new Set<string>()
+    if (attemptIds.length === 0) return held
+    try {
+      const names = await this.#clients.command.smembers(this.#queueSet)
+      const checks: Promise<void>[] = []
+      for (const name of names) {
+        if (roleOf(name) === undefined) continue
+        const queue = this.#queue(name)
+        for (const attemptId of attemptIds) {
+          checks.push(this.#lookUp(queue, attemptId, held))
+        }
+      }
+      await Promise.all(checks)
+    } catch (err) {
+      throw redisError(this.#scope, 'holds', err)
+    }
+    return held
+  }
+
+  async #lookUp(queue: BullQueue, attemptId: string, held: Set<string>): Promise<void> {
+    const jobId = jobIdOf(attemptId)
+    // Most attempts are in no queue but one: an EXISTS (pipelined with the rest) settles those.
+    if ((await this.#clients.command.exists(queue.toKey(jobId))) === 0) return
+    const state = await queue.getJobState(jobId)
+    if (HELD_STATES.has(state)) held.add(attemptId)
+    else if (state === 'failed' || state === 'completed') await queue.remove(jobId).catch(() => 0)
+  }
+
+  async announce(info: WorkerInfo): Promise<void> {
+    this.#checkOpen('announce')
+    try {
+      await announceWorker(this.#clients.command, this.#registry, info, Math.max(60_000, 20 * this.#options.heartbeatMs))
+    } catch (err) {
+      throw redisError(this.#scope, `announcing worker ${info.worker}`, err)
+    }
+  }
+
+  async workers(options: { readonly withinMs?: number } = {}): Promise<readonly WorkerInfo[]> {
+    this.#checkOpen('workers')
+    try {
+      return await workersSince(this.#clients.command, this.#registry, Date.now() - (options.withinMs ?? DEFAULT_WORKERS_WITHIN_MS))
+    } catch (err) {
+      throw redisError(this.#scope, 'workers', err)
+    }
+  }
+
+  async stats(): Promise<TransportStats> {
+    this.#checkOpen('stats')
+    try {
+      const names = (await this.#clients.command.smembers(this.#queueSet)).sort()
+      const [queues, workers] = await Promise.all([Promise.all(names.map((name) => this.#queueStats(name))), this.workers({ withinMs: 3 * this.#options.heartbeatMs })])
+      return { type: this.type, queues: queues.filter((q): q is WorkQueueStats => q !== undefined), workers }
+    } catch (err) {
+      throw redisError(this.#scope, 'stats', err)
+    }
+  }
+
+  /** One queue's numbers; route queues only when they hold something (there is one per worker that ever ran). */
+  async #queueStats(name: string): Promise<WorkQueueStats | undefined> {
+    const role = roleOf(name)
+    if (role === undefined) return undefined
+    const counts = await this.#queue(name).getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed')
+    const count = (type: string): number => counts[type] ?? 0
+    const stats: WorkQueueStats = {
+      queue: role.kind === 'work' ? role.queue : `@${role.worker}`,
+      waiting: count('wait') + count('prioritized'),
+      active: count('active'),
+      delayed: count('delayed'),
+      dead: count('failed'),
+    }
+    if (role.kind === 'route' && stats.waiting + stats.active + stats.delayed + stats.dead === 0) return undefined
+    return stats
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  /**
+   * Removes every queue, report stream, worker record and count of this transport's prefix, then
+   * closes the handle: for tests and for tearing a deployment down. Consumers elsewhere keep
+   * running against empty queues.
+   */
+  async destroy(): Promise<void> {
+    this.#checkOpen('destroy')
+    const command = this.#clients.command
+    try {
+      for (const name of await command.smembers(this.#queueSet)) {
+        if (roleOf(name) !== undefined) await this.#queue(name).obliterate({ force: true })
+      }
+      const owners = await scanKeys(command, `${this.#options.prefix}:tw-reports:*`)
+      await command.del(this.#queueSet, this.#registry.times, this.#registry.infos, ...owners)
+    } catch (err) {
+      throw redisError(this.#scope, 'destroy', err)
+    } finally {
+      await this.close()
+    }
+  }
+
+  async #close(): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()))
+    await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()))
+    dropClient(this.#clients.command)
+    dropClient(this.#clients.consumerTemplate)
+  }
+
+  /** The BullMQ queue `name`, made on first use (they share the command client). */
+  #queue(name: string): BullQueue {
+    let queue = this.#queues.get(name)
+    if (queue === undefined) {
+      queue = new this.#drivers.bullmq.Queue<unknown, unknown, string>(name, { connection: this.#clients.command, prefix: this.#options.prefix, skipVersionCheck: true })
+      queue.on('error', (err) => this.#warn(`${scopeText(this.#scope)}: queue ${name}: ${describeCause(err)}`))
+      this.#queues.set(name, queue)
+    }
+    return queue
+  }
+
+  #track(subscription: TransportSubscription): TransportSubscription {
+    this.#subscriptions.add(subscription)
+    return {
+      close: async () => {
+        this.#subscriptions.delete(subscription)
+        await subscription.close()
+      },
+    }
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closing !== undefined) throw closedError(this.#scope, operation)
+  }
+}
+
+/** Every key matching `pattern` (SCAN, so the server is never blocked for long). */
+async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, found] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    keys.push(...found)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}

@@ -1,0 +1,368 @@
+/**
+ * The Redis queue and transport when things fail: a consumer's process killed (its message must
+ * come back within the lease, counted), a Redis server that restarts (calls fail fast and name the
+ * server while it is down, consumers and report readers resume on their own once it is back), a
+ * server that cannot be reached at all. The shared Redis at 127.0.0.1:6379 is never restarted:
+ * the restart cases run a private `redis-server` of their own on a free port.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { createInterface } from 'node:readline'
+import { afterEach, describe, expect, it } from 'vitest'
+import { openRedisQueue, openRedisTransport } from 'taskweave/queues/redis'
+import type { RedisTransportHandle } from 'taskweave/queues/redis'
+import { TaskweaveError } from '../../src/core/errors.js'
+import type { Delivery, MessageQueue } from '../../src/core/queue.js'
+import type { AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
+
+const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+const ADAPTER = new globalThis.URL('../../src/queues/redis/index.ts', import.meta.url).href
+const RUN = `twtest-${randomBytes(4).toString('hex')}`
+/** What a redelivery may take beyond the lease: a stalled check's own round trips and the handler's start. */
+const LEASE_SLACK_MS = 700
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+})
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** The rejection of `promise`, which must reject. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (err) {
+    return err
+  }
+  throw new Error('expected a rejection')
+}
+
+function envelope(taskId: string, queue: string, owner: string): AttemptEnvelope {
+  return {
+    request: { runId: `${RUN}-run`, taskId, attempt: 1, attemptId: `${RUN}-run/${taskId}#1`, idempotencyKey: `${RUN}-run/${taskId}`, tool: 'echo', input: { taskId }, inputChecked: true, timeoutMs: 10_000, priority: 0 },
+    owner,
+    queue,
+    publishedAt: Date.now(),
+  }
+}
+
+/**
+ * A child process that consumes from Redis through the adapter and holds the first delivery for
+ * ever, printing `holding <id> <deliveries>`: killing it is a consumer dying mid-message.
+ */
+function startHoldingChild(kind: 'queue' | 'transport', env: Record<string, string>): { readonly child: ChildProcess; readonly holding: Promise<string> } {
+  const program =
+    kind === 'queue'
+      ? `const { openRedisQueue } = await import(process.env.TW_ADAPTER)
+         const queue = await openRedisQueue({ url: process.env.TW_URL, prefix: process.env.TW_PREFIX, name: process.env.TW_NAME, leaseMs: Number(process.env.TW_LEASE_MS) })
+         await queue.consume(async (d) => { process.stdout.write('holding ' + d.id + ' ' + d.deliveries + '\\n'); await new Promise(() => {}) })`
+      : `const { openRedisTransport } = await import(process.env.TW_ADAPTER)
+         const transport = await openRedisTransport({ url: process.env.TW_URL, prefix: process.env.TW_PREFIX, leaseMs: Number(process.env.TW_LEASE_MS) })
+         await transport.consume(async (d) => { process.stdout.write('holding ' + d.envelope.request.attemptId + ' ' + d.deliveries + '\\n'); await new Promise(() => {}) }, { worker: 'doomed', queues: [process.env.TW_NAME], concurrency: 1 })`
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {
+    env: { ...process.env, TW_ADAPTER: ADAPTER, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+  })
+  const holding = new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+    lines.on('line', (line) => {
+      if (line.startsWith('holding ')) resolve(line)
+    })
+    child.once('exit', (code, signal) => reject(new Error(`the consumer child exited (${code ?? signal}) before it held a message`)))
+  })
+  return { child, holding }
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  const exited = once(child, 'exit')
+  child.kill('SIGKILL')
+  await exited
+}
+
+/** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** A redis-server of the test's own, keeping nothing on disk, that the test can kill and start again on the same port. */
+class PrivateRedis {
+  #process: ChildProcess | undefined
+
+  private constructor(
+    readonly port: number,
+    readonly password: string,
+  ) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const server = new PrivateRedis(await freePort(), `pw-${randomBytes(6).toString('hex')}`)
+    await server.start()
+    cleanups.push(() => server.stop())
+    return server
+  }
+
+  /** Its URL, with the password. */
+  get url(): string {
+    return `redis://:${this.password}@127.0.0.1:${this.port}`
+  }
+
+  async start(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', this.password], { stdio: ['ignore', 'pipe', 'inherit'] })
+    this.#process = child
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout })
+      lines.on('line', (line) => {
+        if (line.includes('Ready to accept connections')) resolve()
+      })
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code ?? 'a signal'} before it was ready`)))
+    })
+  }
+
+  /** Kills the server at once, as a crash would. */
+  async stop(): Promise<void> {
+    const child = this.#process
+    this.#process = undefined
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    await kill(child)
+  }
+}
+
+describe('a consumer whose process dies', () => {
+  it('queue: its message is delivered again within the lease, with deliveries 2', async () => {
+    const leaseMs = 1500
+    const name = `crash-${randomBytes(3).toString('hex')}`
+    const queue = await openRedisQueue<{ k: string }>({ url: URL, prefix: RUN, name, leaseMs })
+    cleanups.push(() => queue.destroy())
+    const id = await queue.enqueue({ k: 'held by the doomed consumer' })
+    const { child, holding } = startHoldingChild('queue', { TW_URL: URL, TW_PREFIX: RUN, TW_NAME: name, TW_LEASE_MS: String(leaseMs) })
+    expect(await holding).toBe(`holding ${id} 1`)
+    const seen: Array<{ readonly delivery: Delivery<{ k: string }>; readonly at: number }> = []
+    const survivor = await queue.consume((delivery) => {
+      seen.push({ delivery, at: Date.now() })
+    })
+    cleanups.push(() => survivor.close({ graceMs: 0 }))
+    await kill(child)
+    const killedAt = Date.now()
+    await waitFor('the redelivery', () => seen.length === 1, leaseMs + 5000)
+    const [again] = seen
+    expect(again?.delivery.id).toBe(id)
+    expect(again?.delivery.deliveries).toBe(2)
+    expect(again?.delivery.body).toEqual({ k: 'held by the doomed consumer' })
+    expect((again?.at ?? Infinity) - killedAt).toBeLessThan(leaseMs + LEASE_SLACK_MS)
+    await waitFor('the acknowledgement', async () => (await queue.stats()).completed === 1, 3000)
+    expect(await queue.stats()).toMatchObject({ pending: 0, processing: 0, completed: 1, deadLettered: 0 })
+  })
+
+  it('queue: past maxDeliveries, a message whose consumers keep dying is dead-lettered unseen', async () => {
+    const leaseMs = 800
+    const name = `poison-${randomBytes(3).toString('hex')}`
+    const queue = await openRedisQueue({ url: URL, prefix: RUN, name, leaseMs, retry: { maxDeliveries: 1 } })
+    cleanups.push(() => queue.destroy())
+    const id = await queue.enqueue({ k: 'kills its consumer' })
+    const { child, holding } = startHoldingChild('queue', { TW_URL: URL, TW_PREFIX: RUN, TW_NAME: name, TW_LEASE_MS: String(leaseMs) })
+    await holding
+    let handled = 0
+    const survivor = await queue.consume(() => {
+      handled++
+    })
+    cleanups.push(() => survivor.close({ graceMs: 0 }))
+    await kill(child)
+    await waitFor('the dead letter', async () => (await queue.deadLetters.list()).length === 1, leaseMs + 5000)
+    const [letter] = await queue.deadLetters.list()
+    expect(letter?.id).toBe(id)
+    expect(letter?.reason).toMatch(/delivered 2 times, more than the 1 allowed/)
+    expect(handled).toBe(0)
+    expect(await queue.stats()).toMatchObject({ completed: 0, failed: 1, deadLettered: 1 })
+  })
+
+  it('transport: its attempt is delivered again within the lease, with deliveries 2', async () => {
+    const leaseMs = 1500
+    const queueName = `crash-${randomBytes(3).toString('hex')}`
+    const prefix = `${RUN}-t1`
+    const transport = await openRedisTransport({ url: URL, prefix, leaseMs })
+    cleanups.push(() => transport.destroy())
+    const sent = envelope('doomed', queueName, 'owner')
+    await transport.publish([sent])
+    const { child, holding } = startHoldingChild('transport', { TW_URL: URL, TW_PREFIX: prefix, TW_NAME: queueName, TW_LEASE_MS: String(leaseMs) })
+    expect(await holding).toBe(`holding ${sent.request.attemptId} 1`)
+    expect([...(await transport.holds([sent.request.attemptId]))]).toEqual([sent.request.attemptId])
+    const seen: Array<{ readonly deliveries: number; readonly envelope: AttemptEnvelope; readonly at: number }> = []
+    const survivor = await transport.consume(
+      async (delivery) => {
+        seen.push({ deliveries: delivery.deliveries, envelope: delivery.envelope, at: Date.now() })
+        await delivery.ack()
+      },
+      { worker: 'survivor', queues: [queueName], concurrency: 1 },
+    )
+    cleanups.push(() => survivor.close({ graceMs: 0 }))
+    await kill(child)
+    const killedAt = Date.now()
+    await waitFor('the redelivery', () => seen.length === 1, leaseMs + 5000)
+    expect(seen[0]?.deliveries).toBe(2)
+    expect(seen[0]?.envelope).toEqual(sent)
+    expect((seen[0]?.at ?? Infinity) - killedAt).toBeLessThan(leaseMs + LEASE_SLACK_MS)
+    await waitFor('the attempt to leave the broker', async () => (await transport.holds([sent.request.attemptId])).size === 0, 3000)
+  })
+})
+
+describe('a Redis server that restarts (empty: it keeps nothing on disk)', () => {
+  it('queue: calls fail fast naming the server (not its password) while it is down; the consumer resumes once it is back', async () => {
+    const server = await PrivateRedis.start()
+    const queue: MessageQueue<{ k: string }> = await openRedisQueue({ url: server.url, prefix: RUN, name: 'restarts', leaseMs: 1000, connection: { connectTimeoutMs: 1000, commandTimeoutMs: 1000 } })
+    cleanups.push(() => queue.close())
+    const seen: string[] = []
+    const consumer = await queue.consume((d) => {
+      seen.push(d.body.k)
+    })
+    cleanups.push(() => consumer.close({ graceMs: 0 }))
+    const spare = await queue.consume(() => {})
+    await queue.enqueue({ k: 'before' })
+    await waitFor('the first message', () => seen.includes('before'), 5000)
+
+    await server.stop()
+    let started = Date.now()
+    const err = await rejection(queue.enqueue({ k: 'while down' }))
+    expect(Date.now() - started).toBeLessThan(1500)
+    expect(TaskweaveError.is(err, 'TW_QUEUE')).toBe(true)
+    const message = (err as Error).message
+    expect(message).toContain(`127.0.0.1:${server.port}`)
+    expect(message).toContain('"restarts"')
+    expect(message).not.toContain(server.password)
+    expect(TaskweaveError.is(await rejection(queue.stats()), 'TW_QUEUE')).toBe(true)
+    // A new consumer cannot connect: it says so within the connect timeout. One closing while
+    // Redis is down does not wait for Redis.
+    started = Date.now()
+    expect(TaskweaveError.is(await rejection(queue.consume(() => {})), 'TW_QUEUE')).toBe(true)
+    await spare.close({ graceMs: 0 })
+    expect(Date.now() - started).toBeLessThan(1000 + 2500)
+
+    await server.start()
+    // The command connection comes back on its own (reconnect attempts at most 2 s apart).
+    await waitFor(
+      'enqueue to work again',
+      async () => {
+        try {
+          await queue.enqueue({ k: 'after' })
+          return true
+        } catch {
+          return false
+        }
+      },
+      10_000,
+    )
+    await waitFor('the consumer to take a message again', () => seen.includes('after'), 10_000)
+    expect(seen).toEqual(['before', 'after'])
+    await waitFor('the acknowledgement to be counted', async () => (await queue.stats()).completed === 1, 5000)
+  }, 40_000)
+
+  it('transport: publish and report fail fast while it is down; workers and the report reader resume once it is back', async () => {
+    const server = await PrivateRedis.start()
+    const options = { url: server.url, prefix: RUN, leaseMs: 1000, connection: { connectTimeoutMs: 1000, commandTimeoutMs: 1000 } }
+    const owner = await openRedisTransport(options)
+    const worker = await openRedisTransport(options)
+    cleanups.push(() => owner.close(), () => worker.close())
+    const heard: AttemptReport[] = []
+    const inbox = await owner.receive('owner', (report) => heard.push(report))
+    cleanups.push(() => inbox.close())
+    const consumer = await worker.consume(
+      async (delivery) => {
+        const { attemptId } = delivery.envelope.request
+        await worker.report(delivery.envelope.owner, { kind: 'outcome', attemptId, worker: 'w', outcome: { attemptId, ok: true, output: delivery.envelope.request.input } })
+        await delivery.ack()
+      },
+      { worker: 'w', queues: ['work'], concurrency: 2 },
+    )
+    cleanups.push(() => consumer.close({ graceMs: 0 }))
+    const first = envelope('first', 'work', 'owner')
+    await owner.publish([first])
+    await waitFor('the first outcome', () => heard.length === 1, 5000)
+
+    await server.stop()
+    const started = Date.now()
+    const err = await rejection(owner.publish([envelope('lost', 'work', 'owner')]))
+    expect(Date.now() - started).toBeLessThan(1500)
+    expect(TaskweaveError.is(err, 'TW_TRANSPORT')).toBe(true)
+    expect((err as Error).message).toContain(`127.0.0.1:${server.port}`)
+    expect((err as Error).message).not.toContain(server.password)
+    expect(TaskweaveError.is(await rejection(worker.report('owner', { kind: 'started', attemptId: 'x', worker: 'w' })), 'TW_TRANSPORT')).toBe(true)
+
+    await server.start()
+    const second = envelope('second', 'work', 'owner')
+    await waitFor(
+      'publish to work again',
+      async () => {
+        try {
+          await owner.publish([second])
+          return true
+        } catch {
+          return false
+        }
+      },
+      10_000,
+    )
+    await waitFor('the outcome of the attempt published after the restart', () => heard.length === 2, 10_000)
+    expect(heard.map((r) => r.attemptId)).toEqual([first.request.attemptId, second.request.attemptId])
+  }, 40_000)
+})
+
+describe('a server that cannot be reached', () => {
+  it('openRedisQueue rejects with TW_QUEUE within the connect timeout, naming the URL without its password', async () => {
+    const port = await freePort()
+    const started = Date.now()
+    const err = await rejection(openRedisQueue({ url: `redis://:hunter2@127.0.0.1:${port}`, name: 'nowhere', connection: { connectTimeoutMs: 500 } }))
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(TaskweaveError.is(err, 'TW_QUEUE')).toBe(true)
+    const message = (err as Error).message
+    expect(message).toContain(`redis://:***@127.0.0.1:${port}`)
+    expect(message).toContain('could not connect within 500 ms')
+    expect(message).toContain('ECONNREFUSED')
+    expect(message).not.toContain('hunter2')
+  })
+
+  it('openRedisTransport rejects with TW_TRANSPORT within the connect timeout', async () => {
+    const port = await freePort()
+    const started = Date.now()
+    const err = await rejection(openRedisTransport({ url: `redis://127.0.0.1:${port}`, connection: { connectTimeoutMs: 500 } }))
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(TaskweaveError.is(err, 'TW_TRANSPORT')).toBe(true)
+    expect((err as Error).message).toContain(`redis://127.0.0.1:${port}`)
+  })
+
+  it('a transport whose server went away rejects receive() and onCancel() within the connect timeout instead of waiting', async () => {
+    const server = await PrivateRedis.start()
+    const transport: RedisTransportHandle = await openRedisTransport({ url: server.url, prefix: RUN, connection: { connectTimeoutMs: 500, commandTimeoutMs: 500 } })
+    cleanups.push(() => transport.close())
+    await server.stop()
+    const started = Date.now()
+    expect(TaskweaveError.is(await rejection(transport.receive('owner', () => {})), 'TW_TRANSPORT')).toBe(true)
+    expect(TaskweaveError.is(await rejection(transport.onCancel(() => {})), 'TW_TRANSPORT')).toBe(true)
+    expect(TaskweaveError.is(await rejection(transport.consume(async () => {}, { worker: 'w', concurrency: 1 })), 'TW_TRANSPORT')).toBe(true)
+    expect(Date.now() - started).toBeLessThan(4000)
+  })
+})

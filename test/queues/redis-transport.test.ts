@@ -1,0 +1,236 @@
+/**
+ * The attempt transport on Redis (BullMQ queues, a report stream per owner, pub/sub cancels),
+ * against the shared Redis at TASKWEAVE_TEST_REDIS_URL (default redis://127.0.0.1:6379): what is
+ * particular to this adapter: attempt ids as BullMQ job ids, `holds()` clearing dead copies so a
+ * republish is accepted, the delivery limit, priorities within a work queue, reports trimmed as
+ * read, what it leaves in Redis. Every key is under a prefix unique to the test. Faults (crashes,
+ * restarts) are in redis-faults.test.ts.
+ */
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { openRedisTransport } from 'taskweave/queues/redis'
+import type { RedisTransportHandle, RedisTransportOptions } from 'taskweave/queues/redis'
+import type { AttemptDelivery, AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
+
+const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+const RUN = `twtest-${randomBytes(4).toString('hex')}`
+const redis = new Redis(URL)
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+})
+afterAll(async () => {
+  const left = await keysUnder(RUN)
+  if (left.length > 0) await redis.del(...left)
+  redis.disconnect()
+})
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    keys.push(...found)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}
+
+/** A transport under a prefix of its own, destroyed at the end; returns the prefix too. */
+async function open(options: Omit<RedisTransportOptions, 'url' | 'prefix'> = {}): Promise<{ readonly transport: RedisTransportHandle; readonly prefix: string }> {
+  const prefix = `${RUN}-${randomBytes(3).toString('hex')}`
+  const transport = await openRedisTransport({ ...options, url: URL, prefix })
+  cleanups.push(() => transport.destroy())
+  return { transport, prefix }
+}
+
+function envelope(attemptId: string, options: { readonly queue?: string; readonly priority?: number; readonly worker?: string } = {}): AttemptEnvelope {
+  return {
+    request: { runId: 'run', taskId: attemptId, attempt: 1, attemptId, idempotencyKey: attemptId, tool: 'echo', input: { attemptId }, inputChecked: true, timeoutMs: 10_000, priority: options.priority ?? 0 },
+    owner: 'owner',
+    queue: options.queue ?? 'default',
+    ...(options.worker === undefined ? {} : { worker: options.worker }),
+    publishedAt: Date.now(),
+  }
+}
+
+async function consume(transport: RedisTransportHandle, handler: (delivery: AttemptDelivery) => Promise<void>, queues: readonly string[] = ['default'], concurrency = 1): Promise<void> {
+  const consumer = await transport.consume(handler, { worker: `w-${randomBytes(3).toString('hex')}`, queues, concurrency })
+  cleanups.push(() => consumer.close({ graceMs: 0 }))
+}
+
+describe('attempt ids as BullMQ job ids', () => {
+  it('keeps apart ids BullMQ would refuse or confuse (":", integers, "%") and finds each with holds()', async () => {
+    const { transport } = await open()
+    const ids = ['run:1/task:2#1', '42', '-7', '%3A', ':', 'run/t#1@2', 'ü ✓/τ#1']
+    await transport.publish(ids.map((id) => envelope(id)))
+    expect([...(await transport.holds([...ids, 'never published']))].sort()).toEqual([...ids].sort())
+    const seen: string[] = []
+    await consume(
+      transport,
+      async (d) => {
+        seen.push(d.envelope.request.attemptId)
+        await d.ack()
+      },
+      ['default'],
+      4,
+    )
+    await waitFor('every attempt', () => seen.length === ids.length)
+    expect(seen.sort()).toEqual([...ids].sort())
+    await waitFor('no attempt held', async () => (await transport.holds(ids)).size === 0)
+  })
+
+  it('a republished attempt the broker still holds is not delivered twice', async () => {
+    const { transport } = await open()
+    const sent = envelope('run/dup#1')
+    await transport.publish([sent])
+    await transport.publish([sent])
+    const seen: number[] = []
+    await consume(transport, async (d) => {
+      seen.push(d.deliveries)
+      await d.ack()
+    })
+    await waitFor('the delivery', () => seen.length === 1)
+    await sleep(200)
+    expect(seen).toEqual([1])
+  })
+
+  it('holds() clears a dead-lettered copy, so the reconciler’s republish is delivered again', async () => {
+    const { transport } = await open()
+    const sent = envelope('run/unlucky#1')
+    await transport.publish([sent])
+    const seen: number[] = []
+    let bury = true
+    await consume(transport, async (d) => {
+      seen.push(d.deliveries)
+      if (bury) {
+        bury = false
+        await d.deadLetter('worker could not load the tool')
+      } else await d.ack()
+    })
+    await waitFor('the dead letter', async () => (await transport.stats()).queues.find((q) => q.queue === 'default')?.dead === 1)
+    expect([...(await transport.holds([sent.request.attemptId]))]).toEqual([])
+    expect((await transport.stats()).queues.find((q) => q.queue === 'default')?.dead).toBe(0)
+    await transport.publish([sent])
+    await waitFor('the republished attempt', () => seen.length === 2)
+    expect(seen).toEqual([1, 1])
+  })
+})
+
+describe('deliveries', () => {
+  it('an attempt given back more than maxDeliveries times is dead-lettered', async () => {
+    const { transport } = await open({ maxDeliveries: 2 })
+    const sent = envelope('run/bounced#1')
+    await transport.publish([sent])
+    const seen: number[] = []
+    await consume(transport, async (d) => {
+      seen.push(d.deliveries)
+      await d.nack()
+    })
+    await waitFor('the dead letter', async () => (await transport.stats()).queues.find((q) => q.queue === 'default')?.dead === 1)
+    expect(seen).toEqual([1, 2])
+  })
+
+  it('a handler that throws gives its attempt back at once', async () => {
+    const { transport } = await open()
+    await transport.publish([envelope('run/throws#1')])
+    const seen: number[] = []
+    await consume(transport, async (d) => {
+      seen.push(d.deliveries)
+      if (d.deliveries === 1) throw new Error('worker bug')
+      await d.ack()
+    })
+    await waitFor('the second delivery', () => seen.length === 2)
+    expect(seen).toEqual([1, 2])
+  })
+
+  it('follows the task priority within a work queue, first in first out within a level', async () => {
+    const { transport } = await open()
+    await transport.publish([envelope('p0-a', { priority: 0 }), envelope('p7-a', { priority: 7 }), envelope('p0-b', { priority: 0 }), envelope('p7-b', { priority: 7 }), envelope('p100', { priority: 100 })])
+    const seen: string[] = []
+    await consume(transport, async (d) => {
+      seen.push(d.envelope.request.attemptId)
+      await d.ack()
+    })
+    await waitFor('five deliveries', () => seen.length === 5)
+    expect(seen).toEqual(['p100', 'p7-a', 'p7-b', 'p0-a', 'p0-b'])
+  })
+
+  it('stats list a worker’s route queue while it holds attempts, as @worker', async () => {
+    const { transport } = await open()
+    await transport.publish([envelope('routed', { worker: 'w:1' })])
+    expect((await transport.stats()).queues).toContainEqual({ queue: '@w:1', waiting: 1, active: 0, delayed: 0, dead: 0 })
+  })
+})
+
+describe('reports', () => {
+  it('are trimmed from the owner’s stream once handed to its handler', async () => {
+    const { transport, prefix } = await open()
+    const attemptId = 'run/t#1'
+    for (let k = 0; k < 50; k++) await transport.report('owner', { kind: 'progress', attemptId, progress: { message: `p${k}` } })
+    expect(await redis.xlen(`${prefix}:tw-reports:owner`)).toBe(50)
+    const heard: AttemptReport[] = []
+    const inbox = await transport.receive('owner', (report) => heard.push(report))
+    cleanups.push(() => inbox.close())
+    await waitFor('every report', () => heard.length === 50)
+    await waitFor('the stream to be trimmed', async () => (await redis.xlen(`${prefix}:tw-reports:owner`)) === 0)
+    expect(heard.map((r) => (r.kind === 'progress' ? r.progress.message : ''))).toEqual(Array.from({ length: 50 }, (_, k) => `p${k}`))
+  })
+
+  it('a handler that throws loses only that report', async () => {
+    const { transport } = await open()
+    const heard: string[] = []
+    const inbox = await transport.receive('owner', (report) => {
+      if (report.kind === 'started') throw new Error('owner bug')
+      heard.push(report.kind)
+    })
+    cleanups.push(() => inbox.close())
+    await transport.report('owner', { kind: 'started', attemptId: 'a', worker: 'w' })
+    await transport.report('owner', { kind: 'outcome', attemptId: 'a', worker: 'w', outcome: { attemptId: 'a', ok: true, output: 1 } })
+    await waitFor('the outcome', () => heard.length === 1)
+    expect(heard).toEqual(['outcome'])
+  })
+})
+
+describe('housekeeping', () => {
+  it('destroy leaves no key under the prefix', async () => {
+    const prefix = `${RUN}-gone`
+    const transport = await openRedisTransport({ url: URL, prefix })
+    await transport.publish([envelope('a', { queue: 'q1' }), envelope('b', { queue: 'q2' }), envelope('c', { worker: 'w1' })])
+    await transport.report('owner', { kind: 'started', attemptId: 'a', worker: 'w1' })
+    await transport.announce({ worker: 'w1', queues: ['q1'], concurrency: 1, running: 0, sessions: [], host: 'h', pid: 1, at: Date.now() })
+    expect((await keysUnder(`${prefix}:`)).length).toBeGreaterThan(0)
+    await transport.destroy()
+    expect(await keysUnder(`${prefix}:`)).toEqual([])
+  })
+
+  it('the registry forgets workers silent for long, when another announces', async () => {
+    const { transport } = await open({ heartbeatMs: 1000 })
+    const info = { queues: ['q'], concurrency: 1, running: 0, sessions: [], host: 'h', pid: 1 }
+    await transport.announce({ ...info, worker: 'gone', at: Date.now() - 3_600_000 })
+    await transport.announce({ ...info, worker: 'alive', at: Date.now() })
+    expect((await transport.workers({ withinMs: 7_200_000 })).map((w) => w.worker)).toEqual(['alive'])
+  })
+
+  it('checks its options: a bad one is TW_INVALID_OPTION naming it', async () => {
+    await expect(openRedisTransport({ prefix: 'has space' })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/"prefix"/) as unknown })
+    await expect(openRedisTransport({ maxDeliveries: 0 })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION' })
+    const { transport } = await open()
+    await expect(transport.consume(async () => {}, { worker: '', concurrency: 1 })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION' })
+    await expect(transport.consume(async () => {}, { worker: 'w', concurrency: 0 })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION' })
+  })
+})
