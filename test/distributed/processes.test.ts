@@ -15,7 +15,7 @@ import { createRemoteRunner } from 'taskweave/distributed'
 import { createTransport } from 'taskweave/queues'
 import type { Transport } from 'taskweave/queues'
 import { ensureBuilt } from '../cli-bin.js'
-import { BROKERS, FIXTURE_TOOLS, readLedger, startWorkerChild, stopWorkerChild } from './harness.js'
+import { BROKERS, FIXTURE_TOOLS, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild } from './harness.js'
 import type { WorkerChild } from './harness.js'
 
 let dir: string
@@ -29,7 +29,15 @@ beforeAll(async () => {
   tools = [fixture.work, fixture.poison]
 }, 180_000)
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+/** Every name this file puts on the brokers starts with it. */
+const FILE_PREFIX = `twtest-${randomUUID().slice(0, 8)}`
+let serial = 0
+const newPrefix = (): string => `${FILE_PREFIX}-${++serial}`
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  for (const { type, url } of BROKERS) await removeBrokerLeftovers(type, url, FILE_PREFIX)
+}, 60_000)
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -83,7 +91,7 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }
 
   it('three workers finish a 5,000-task DAG, every task run once', async () => {
-    const prefix = `twtest-${randomUUID().slice(0, 8)}`
+    const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     const started = await workers(prefix, ledger, 3)
     const { engine, runner } = await owner(prefix, { concurrency: 48 })
@@ -102,7 +110,7 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }, 120_000)
 
   it('a worker killed with SIGKILL mid-task: its attempt finishes on another worker within the lease bound', async () => {
-    const prefix = `twtest-${randomUUID().slice(0, 8)}`
+    const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     // Redis sees a dead worker by its lease: a short one keeps the test short.
     const started = await workers(prefix, ledger, 2, { concurrency: 1, lease: '2s' })
@@ -132,7 +140,7 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }, 60_000)
 
   it('a group cap holds across three workers: never more attempts of the group at once than the cap', async () => {
-    const prefix = `twtest-${randomUUID().slice(0, 8)}`
+    const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     await workers(prefix, ledger, 3, { concurrency: 8 })
     const { engine } = await owner(prefix)
@@ -144,4 +152,28 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
     // The cap, not the workers, was what bound it.
     expect(peak).toBe(4)
   }, 60_000)
+
+  it('a poison attempt that kills every worker ends in the dead letters after its delivery limit, and its task fails', async () => {
+    const prefix = newPrefix()
+    const ledger = join(dir, `${prefix}.jsonl`)
+    const { engine, transport } = await owner(prefix)
+    const handle = engine.start({ id: 'poison', tasks: [{ id: 'bad', tool: 'ledger.poison' }, { id: 'fine', tool: 'ledger.work', input: { n: 1 } }] })
+    let settled = false
+    void handle.result.then(() => (settled = true))
+    // Each worker dies on the attempt; a new one takes its place until the broker gives up on it.
+    const spawned: WorkerChild[] = []
+    cleanups.push(() => Promise.all(spawned.map((w) => stopWorkerChild(w))))
+    for (let k = 0; k < 8 && !settled; k++) {
+      const worker = await startWorkerChild({ url, prefix, id: `${prefix}-p${k}`, ledger, concurrency: 1, lease: '1s', maxDeliveries: 3, mayDie: true })
+      spawned.push(worker)
+      await Promise.race([worker.exited, handle.result])
+    }
+    const result = await handle.result
+    expect(result.tasks['fine']?.status).toBe('succeeded')
+    expect(result.tasks['bad']?.status).toBe('failed')
+    expect(result.tasks['bad']?.error?.code).toBe('TW_DELIVERY_LIMIT')
+    expect(readLedger(ledger).filter((l) => l.phase === 'poison')).toHaveLength(3)
+    const stats = await transport.stats()
+    expect(stats.queues.find((q) => q.queue === 'default')?.dead).toBe(1)
+  }, 120_000)
 })
