@@ -32,6 +32,10 @@ describe('package exports', () => {
       'taskweave/compat/beeai',
       'taskweave/stores/sqlite',
       'taskweave/stores/postgres',
+      'taskweave/queues',
+      'taskweave/queues/redis',
+      'taskweave/queues/rabbitmq',
+      'taskweave/distributed',
     ])
     const root = found['taskweave'] ?? []
     // Values only (types vanish at run time); with the types the root has about 70 names.
@@ -57,6 +61,18 @@ describe('package exports', () => {
     expect(root).toContain('MemoryRunStore')
     expect(root).toContain('RateLimitedError')
     expect(found['taskweave/llm']).toContain('createChatTool')
+    expect(found['taskweave/queues']).toEqual(expect.arrayContaining(['createMessageQueue', 'createTransport', 'createMemoryQueue', 'QueueFullError']))
+    expect(found['taskweave/queues/redis']).toEqual(expect.arrayContaining(['openRedisQueue', 'openRedisTransport']))
+    expect(found['taskweave/queues/rabbitmq']).toEqual(expect.arrayContaining(['openRabbitQueue', 'openRabbitTransport']))
+    expect(found['taskweave/distributed']).toEqual(expect.arrayContaining(['createRemoteRunner', 'startWorker']))
+    expect(found['taskweave/testing']).toEqual(expect.arrayContaining(['queueConformanceCases', 'transportConformanceCases']))
+  })
+
+  it('loads a broker client only when an adapter is asked for', async () => {
+    const script =
+      "await import('taskweave'); await import('taskweave/queues'); await import('taskweave/distributed'); const loaded = Object.keys(await import('node:module').then((m) => m.createRequire(import.meta.url).cache)); console.log(JSON.stringify(loaded.filter((p) => /[\\/](bullmq|ioredis|amqplib)[\\/]/.test(p))))"
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root })
+    expect(JSON.parse(stdout)).toEqual([])
   })
 
   it('loads a store driver only through its own subpath', async () => {

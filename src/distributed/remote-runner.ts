@@ -111,7 +111,14 @@ export class RemoteAttemptRunner implements AttemptRunner {
    * first to be sure reports are heard before anything is published (and to see a broker error).
    */
   listen(): Promise<TransportSubscription> {
-    this.#subscription ??= this.#transport.receive(this.owner, (report) => this.#onReport(report))
+    if (this.#subscription === undefined) {
+      const subscription = this.#transport.receive(this.owner, (report) => this.#onReport(report))
+      this.#subscription = subscription
+      // A broker that refused now may take it later: the next call tries again.
+      subscription.catch(() => {
+        if (this.#subscription === subscription) this.#subscription = undefined
+      })
+    }
     return this.#subscription
   }
 
@@ -158,7 +165,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#reconcileTimer?.()
     this.#reconcileTimer = undefined
     const subscription = this.#subscription
-    if (subscription !== undefined) await (await subscription).close()
+    if (subscription !== undefined) await (await subscription.catch(() => undefined))?.close()
     // With nothing out, nothing can still report here: the channel goes.
     if (this.#inFlight.size === 0 && subscription !== undefined) await this.#transport.removeOwner(this.owner)
     this.#inFlight.clear()
@@ -174,16 +181,25 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#batch = []
     if (batch.length === 0) return
     this.#published += batch.length
+    this.#publish(batch, 0)
+  }
+
+  /**
+   * Publishes `batch`; while the broker cannot take it (down, restarting), tries again with a
+   * growing pause: an outage delays attempts, it does not fail their tasks (a task's timeout
+   * still applies). Attempts cancelled meanwhile are left out.
+   */
+  #publish(batch: readonly AttemptEnvelope[], failures: number): void {
     this.listen()
       .then(() => this.#transport.publish(batch))
       .catch((err: unknown) => {
-        const error = new TaskweaveError('TW_TRANSPORT', `could not publish ${batch.length} attempt(s): ${err instanceof Error ? err.message : String(err)}`, { retryable: true, cause: err })
-        for (const envelope of batch) {
-          const live = this.#inFlight.get(envelope.request.attemptId)
-          if (live === undefined || live.envelope !== envelope) continue
-          this.#inFlight.delete(envelope.request.attemptId)
-          live.sink.failed(error)
+        const still = batch.filter((envelope) => this.#inFlight.get(envelope.request.attemptId)?.envelope === envelope)
+        if (this.#closed || still.length === 0) return
+        const delayMs = Math.min(5000, 100 * 2 ** failures)
+        if (failures === 0 || failures % 10 === 0) {
+          this.#logger.warn('could not publish attempts; trying again', { count: still.length, delayMs, error: err instanceof Error ? err.message : String(err) })
         }
+        this.#clock.setTimer(delayMs, () => this.#publish(still, failures + 1))
       })
   }
 

@@ -3,13 +3,12 @@
  * run it), the ledger the fixture tools write, and private broker servers that a test may kill and
  * start again without disturbing the shared ones other test files use.
  */
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import { binPath, root } from '../cli-bin.js'
 
 /** The shared brokers of this machine (CI starts them). */
@@ -205,43 +204,5 @@ export async function privateRabbit(): Promise<PrivateBroker> {
   return broker
 }
 
-/**
- * Removes what tests left on a shared broker under names starting with `prefix`: Redis keys, or
- * RabbitMQ queues and exchanges (listed with rabbitmqctl).
- */
-export async function removeBrokerLeftovers(type: 'redis' | 'rabbitmq', url: string, prefix: string): Promise<void> {
-  if (type === 'redis') {
-    const { Redis } = await import('ioredis')
-    const redis = new Redis(url)
-    try {
-      const keys: string[] = []
-      let cursor = '0'
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000)
-        cursor = next
-        keys.push(...found)
-      } while (cursor !== '0')
-      for (let k = 0; k < keys.length; k += 500) await redis.del(...keys.slice(k, k + 500))
-    } finally {
-      redis.disconnect()
-    }
-    return
-  }
-  const run = promisify(execFile)
-  const list = async (what: string): Promise<string[]> => {
-    const { stdout } = await run('rabbitmqctl', [what, 'name', '-q', '--no-table-headers']).catch(() => ({ stdout: '' }))
-    return stdout
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((name) => name.startsWith(prefix))
-  }
-  const amqp = await import('amqplib')
-  const connection = await amqp.connect(url)
-  try {
-    const channel = await connection.createChannel()
-    for (const queue of await list('list_queues')) await channel.deleteQueue(queue)
-    for (const exchange of await list('list_exchanges')) await channel.deleteExchange(exchange)
-  } finally {
-    await connection.close()
-  }
-}
+
+export { removeBrokerLeftovers } from '../queues/broker-kit.js'

@@ -1,22 +1,47 @@
 /**
- * An owner engine with a remote runner and workers on the in-process transport: the engine's
- * semantics (dependencies, added tasks, retries, timeouts, groups, reports, agent sessions) hold
- * when every attempt crosses the transport as plain data. The same flows run on Redis and
- * RabbitMQ with real processes in `processes.test.ts`.
+ * An owner engine with a remote runner and workers in this process, on each transport (in-process,
+ * Redis, RabbitMQ; owner and each worker on a handle of their own, as separate processes would
+ * be): the engine's semantics (dependencies, added tasks, retries, timeouts, groups, reports,
+ * agent sessions) hold when every attempt crosses the transport as plain data. Real worker
+ * processes, kills and restarts are in `processes.test.ts`.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineAgent, defineTool } from 'taskweave'
 import type { TaskSpec } from 'taskweave'
 import { createRemoteRunner, startWorker } from 'taskweave/distributed'
 import type { Worker } from 'taskweave/distributed'
-import { createMemoryTransport } from 'taskweave/queues'
+import { createMemoryBroker, createMemoryTransport, createTransport } from 'taskweave/queues'
 import type { Transport } from 'taskweave/queues'
+import { removeBrokerLeftovers } from '../queues/broker-kit.js'
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
+
+const PREFIX = `twtest-${randomUUID().slice(0, 8)}`
+afterAll(async () => {
+  await removeBrokerLeftovers('redis', 'redis://127.0.0.1:6379', PREFIX)
+  await removeBrokerLeftovers('rabbitmq', 'amqp://guest:guest@127.0.0.1:5672', PREFIX)
+}, 60_000)
+
+/** Opens handles on one broker: each call is another process's connection. */
+type Opener = () => Promise<Transport>
+
+const TRANSPORTS: readonly { readonly type: string; readonly opener: (prefix: string) => Opener }[] = [
+  {
+    type: 'memory',
+    opener: () => {
+      const broker = createMemoryBroker()
+      return () => Promise.resolve(createMemoryTransport({ broker }))
+    },
+  },
+  { type: 'redis', opener: (prefix) => () => createTransport({ type: 'redis', url: 'redis://127.0.0.1:6379', prefix }) },
+  { type: 'rabbitmq', opener: (prefix) => () => createTransport({ type: 'rabbitmq', url: 'amqp://guest:guest@127.0.0.1:5672', prefix }) },
+]
+let serial = 0
 
 /** Tools that say which worker ran them (each worker gets its own copy, as another process would). */
 function toolsFor(name: string, ledger: string[]) {
@@ -64,27 +89,44 @@ function toolsFor(name: string, ledger: string[]) {
   return [step, flaky, slow, spawner, bigint]
 }
 
-async function setup(workers: { name: string; queues?: string[] }[], ledger: string[], queueOf?: 'group') {
-  const transport: Transport = createMemoryTransport()
-  const started: Worker[] = []
-  for (const w of workers) {
-    started.push(await startWorker({ transport, tools: toolsFor(w.name, ledger), builtins: false, worker: w.name, concurrency: 4, ...(w.queues ? { queues: w.queues } : {}) }))
+/** Workers (each on its own handle) and an owner engine with a remote runner (on its own handle). */
+async function setup(open: Opener, workers: { name: string; queues?: string[] }[], ledger: string[], queueOf?: 'group') {
+  const handles: Transport[] = []
+  const handle = async (): Promise<Transport> => {
+    const transport = await open()
+    handles.push(transport)
+    return transport
   }
-  const runner = createRemoteRunner({ transport, owner: `owner-${Math.random().toString(36).slice(2)}`, ...(queueOf !== undefined ? { queueOf } : {}) })
-  await runner.listen()
-  const engine = createEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
+  const started: Worker[] = []
   cleanups.push(async () => {
-    await engine.close()
     for (const w of started) await w.close({ graceMs: 100 })
-    await transport.close()
+    for (const h of handles) await h.close()
   })
-  return { transport, engine, runner, workers: started }
+  for (const w of workers) {
+    started.push(await startWorker({ transport: await handle(), tools: toolsFor(w.name, ledger), builtins: false, worker: w.name, concurrency: 4, heartbeatMs: 200, ...(w.queues ? { queues: w.queues } : {}) }))
+  }
+  const runner = createRemoteRunner({ transport: await handle(), owner: `owner-${randomUUID().slice(0, 8)}`, ...(queueOf !== undefined ? { queueOf } : {}) })
+  await runner.listen()
+  return { runner, handle, workers: started }
 }
 
-describe('remote execution on the in-process transport', () => {
+/** An engine over `runner`, closed after the test (before the workers and handles). */
+function ownerEngine(options: Parameters<typeof createEngine>[0]) {
+  const engine = createEngine(options)
+  cleanups.push(() => engine.close())
+  return engine
+}
+
+describe.each(TRANSPORTS)('remote execution on the $type transport', ({ opener }) => {
+  let open: Opener
+  beforeEach(() => {
+    open = opener(`${PREFIX}-${++serial}`)
+  })
+
   it('runs a layered DAG on two workers with every task run once and outputs passed along', async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'w1' }, { name: 'w2' }], ledger)
+    const { runner } = await setup(open, [{ name: 'w1' }, { name: 'w2' }], ledger)
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
     const tasks: TaskSpec[] = []
     for (let layer = 0; layer < 5; layer++) {
       for (let k = 0; k < 20; k++) {
@@ -107,7 +149,8 @@ describe('remote execution on the in-process transport', () => {
 
   it('adds the tasks a tool added on a worker, a chain included, and relays its progress', async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'w1' }], ledger)
+    const { runner } = await setup(open, [{ name: 'w1' }], ledger)
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
     const handle = engine.start({ id: 'spawn', tasks: [{ id: 'first', tool: 'spawner' }] })
     const progress: string[] = []
     handle.on('task:progress', (e) => progress.push(`${e.taskId}:${e.progress.message ?? ''}`))
@@ -119,7 +162,8 @@ describe('remote execution on the in-process transport', () => {
 
   it('retries a failed attempt and fails a task whose output cannot travel, naming it', async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'w1' }], ledger)
+    const { runner } = await setup(open, [{ name: 'w1' }], ledger)
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
     const result = await engine.run({
       id: 'retry',
       tasks: [
@@ -136,7 +180,8 @@ describe('remote execution on the in-process transport', () => {
 
   it("times out on the owner and aborts the worker's attempt with the timeout as its reason", async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'w1' }], ledger)
+    const { runner } = await setup(open, [{ name: 'w1' }], ledger)
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
     const result = await engine.run({ id: 'slow', tasks: [{ id: 's', tool: 'slow', input: { ms: 5000 }, timeout: '100ms' }] })
     expect(result.tasks['s']?.status).toBe('failed')
     expect(result.tasks['s']?.error?.code).toBe('TW_TIMEOUT')
@@ -146,7 +191,8 @@ describe('remote execution on the in-process transport', () => {
 
   it("with queueOf 'group', sends a grouped task to the workers of that group's queue only", async () => {
     const ledger: string[] = []
-    const { engine } = await setup([{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger, 'group')
+    const { runner } = await setup(open, [{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger, 'group')
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
     const result = await engine.run({
       id: 'groups',
       tasks: [
@@ -160,21 +206,15 @@ describe('remote execution on the in-process transport', () => {
   })
 
   it('fails a task whose tool the worker does not have with TW_UNKNOWN_TOOL', async () => {
-    const transport = createMemoryTransport()
-    const worker = await startWorker({ transport, tools: [], builtins: false, worker: 'bare' })
-    const runner = createRemoteRunner({ transport })
-    const engine = createEngine({ tools: toolsFor('owner', []), builtins: false, runner })
-    cleanups.push(async () => {
-      await engine.close()
-      await worker.close({ graceMs: 100 })
-      await transport.close()
-    })
+    const worker = await startWorker({ transport: await open(), tools: [], builtins: false, worker: 'bare' })
+    const { runner } = await setup(open, [], [])
+    cleanups.push(() => worker.close({ graceMs: 100, closeTransport: true }))
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner })
     const result = await engine.run({ id: 'unknown', tasks: [{ id: 'a', tool: 'step', input: { id: 'a' } }] })
     expect(result.tasks['a']?.error?.code).toBe('TW_UNKNOWN_TOOL')
   })
 
   it("sends an agent session's executions to the worker that holds its instance", async () => {
-    const transport = createMemoryTransport()
     const made: string[] = []
     const chat = (worker: string) =>
       defineAgent({
@@ -191,14 +231,12 @@ describe('remote execution on the in-process transport', () => {
         },
       })
     const workers: Worker[] = []
-    for (const name of ['w1', 'w2', 'w3']) workers.push(await startWorker({ transport, agents: [chat(name)], builtins: false, worker: name, concurrency: 1, heartbeatMs: 50 }))
-    const runner = createRemoteRunner({ transport })
-    const engine = createEngine({ agents: [chat('owner')], builtins: false, runner })
     cleanups.push(async () => {
-      await engine.close()
-      for (const w of workers) await w.close({ graceMs: 100 })
-      await transport.close()
+      for (const w of workers) await w.close({ graceMs: 100, closeTransport: true })
     })
+    for (const name of ['w1', 'w2', 'w3']) workers.push(await startWorker({ transport: await open(), agents: [chat(name)], builtins: false, worker: name, concurrency: 1, heartbeatMs: 200 }))
+    const { runner } = await setup(open, [], [])
+    const engine = ownerEngine({ agents: [chat('owner')], builtins: false, runner })
     // Two sessions, six turns each, taking turns: a worker is often busy with the other session.
     const tasks: TaskSpec[] = []
     for (const session of ['ada', 'bob']) {

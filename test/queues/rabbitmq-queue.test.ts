@@ -9,11 +9,9 @@
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer, connect as tcpConnect } from 'node:net'
-import type { Server, Socket } from 'node:net'
 import { promisify } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import amqp from 'amqplib'
+import { removeBrokerLeftovers, TcpProxy } from './broker-kit.js'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import type { Delivery, MessageQueue } from '../../src/core/queue.js'
 import { openRabbitQueue } from '../../src/queues/rabbitmq/index.js'
@@ -47,79 +45,12 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
   }
 }
 
-/** Deletes every queue and exchange named with this file's prefix (listed with rabbitmqctl, when it is here). */
-async function removeLeftovers(): Promise<void> {
-  const list = async (what: string): Promise<string[]> => {
-    try {
-      const { stdout } = await run('rabbitmqctl', [what, 'name', '-q', '--no-table-headers'])
-      return stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith(PREFIX))
-    } catch {
-      return []
-    }
-  }
-  const connection = await amqp.connect(URL_)
-  const channel = await connection.createChannel()
-  for (const queue of await list('list_queues')) await channel.deleteQueue(queue)
-  for (const exchange of await list('list_exchanges')) await channel.deleteExchange(exchange)
-  await connection.close()
-}
 
 afterAll(async () => {
   for (const queue of opened) await queue.close().catch(() => {})
-  await removeLeftovers()
+  await removeBrokerLeftovers('rabbitmq', URL_, PREFIX)
 }, 60_000)
 
-/** A TCP proxy to the broker that a test can cut (drop every connection) or stop (refuse new ones). */
-class Proxy {
-  readonly #target: URL
-  readonly #sockets = new Set<Socket>()
-  #server: Server | undefined
-  port = 0
-
-  constructor(target: string) {
-    this.#target = new URL(target)
-  }
-
-  /** The broker URL through the proxy. */
-  get url(): string {
-    const url = new URL(this.#target)
-    url.host = `127.0.0.1:${this.port}`
-    return url.toString()
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = tcpConnect(Number(this.#target.port || 5672), this.#target.hostname)
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s)
-        s.on('error', () => {})
-        s.on('close', () => {
-          this.#sockets.delete(s)
-          client.destroy()
-          upstream.destroy()
-        })
-      }
-      client.pipe(upstream)
-      upstream.pipe(client)
-    })
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
-    this.port = (server.address() as { port: number }).port
-    this.#server = server
-  }
-
-  /** Drops every connection (the broker sees them go, as when a network fails). */
-  cut(): void {
-    for (const s of this.#sockets) s.destroy()
-  }
-
-  /** Drops every connection and refuses new ones until {@link start}. */
-  async stop(): Promise<void> {
-    const server = this.#server
-    this.#server = undefined
-    this.cut()
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
-  }
-}
 
 /** A child process that opens the queue and consumes; `onDelivery` is JS run on each delivery `d`. */
 function consumerProcess(name: string, options: Partial<RabbitQueueOptions>, onDelivery: string): ChildProcess & { readonly lines: string[] } {
@@ -274,7 +205,7 @@ describe('RabbitMQ queue', () => {
   })
 
   it('reconnects after the connection is cut: publishes wait, consumers resume, a running handler’s message comes back counted', async () => {
-    const proxy = new Proxy(URL_)
+    const proxy = new TcpProxy(URL_)
     await proxy.start()
     const queue = await open<{ k: string }>('reconnect', { url: proxy.url, publishTimeoutMs: 8000 })
     const seen: string[] = []
@@ -314,7 +245,7 @@ describe('RabbitMQ queue', () => {
   }, 40_000)
 
   it('a publish during an outage longer than publishTimeoutMs rejects with TW_QUEUE naming the URL without its password', async () => {
-    const proxy = new Proxy(URL_)
+    const proxy = new TcpProxy(URL_)
     await proxy.start()
     const queue = await open('outage', { url: proxy.url, publishTimeoutMs: 400 })
     await proxy.stop()

@@ -6,12 +6,8 @@
  * handle, arguments every process must share, and an unreachable broker. Every name starts with
  * `twtest-<random>`; what a test leaves is deleted after.
  */
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer, connect as tcpConnect } from 'node:net'
-import type { Server, Socket } from 'node:net'
-import { promisify } from 'node:util'
-import amqp from 'amqplib'
+import { removeBrokerLeftovers, TcpProxy } from './broker-kit.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, WorkerInfo } from '../../src/core/transport.js'
 import { openRabbitTransport } from '../../src/queues/rabbitmq/index.js'
@@ -20,7 +16,6 @@ import { transportConformanceCases } from '../../src/testing/transport-conforman
 
 const URL_ = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'
 const PREFIX = `twtest-${randomBytes(4).toString('hex')}`
-const run = promisify(execFile)
 const opened: Transport[] = []
 
 async function open(options: Partial<RabbitTransportOptions> = {}): Promise<Transport> {
@@ -55,76 +50,12 @@ function envelope(queue: string, owner: string, options: { readonly priority?: n
   }
 }
 
-/** Deletes every queue and exchange named with this file's prefix (listed with rabbitmqctl, when it is here). */
-async function removeLeftovers(): Promise<void> {
-  const list = async (what: string): Promise<string[]> => {
-    try {
-      const { stdout } = await run('rabbitmqctl', [what, 'name', '-q', '--no-table-headers'])
-      return stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith(PREFIX))
-    } catch {
-      return []
-    }
-  }
-  const connection = await amqp.connect(URL_)
-  const channel = await connection.createChannel()
-  for (const queue of await list('list_queues')) await channel.deleteQueue(queue)
-  for (const exchange of await list('list_exchanges')) await channel.deleteExchange(exchange)
-  await connection.close()
-}
 
 afterAll(async () => {
   for (const transport of opened) await transport.close().catch(() => {})
-  await removeLeftovers()
+  await removeBrokerLeftovers('rabbitmq', URL_, PREFIX)
 }, 60_000)
 
-/** A TCP proxy to the broker that a test can cut (drop every connection) or stop (refuse new ones). */
-class Proxy {
-  readonly #target: URL
-  readonly #sockets = new Set<Socket>()
-  #server: Server | undefined
-  port = 0
-
-  constructor(target: string) {
-    this.#target = new URL(target)
-  }
-
-  get url(): string {
-    const url = new URL(this.#target)
-    url.host = `127.0.0.1:${this.port}`
-    return url.toString()
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = tcpConnect(Number(this.#target.port || 5672), this.#target.hostname)
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s)
-        s.on('error', () => {})
-        s.on('close', () => {
-          this.#sockets.delete(s)
-          client.destroy()
-          upstream.destroy()
-        })
-      }
-      client.pipe(upstream)
-      upstream.pipe(client)
-    })
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
-    this.port = (server.address() as { port: number }).port
-    this.#server = server
-  }
-
-  cut(): void {
-    for (const s of this.#sockets) s.destroy()
-  }
-
-  async stop(): Promise<void> {
-    const server = this.#server
-    this.#server = undefined
-    this.cut()
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
-  }
-}
 
 describe('RabbitMQ transport conformance (owner and worker handles)', () => {
   for (const c of transportConformanceCases(async () => ({ transport: await open(), second: () => open() }))) it(c.name, c.run)
@@ -183,7 +114,7 @@ describe('RabbitMQ transport', () => {
   })
 
   it('connections cut under a running attempt and a listening owner come back: the attempt is delivered again with deliveries 2, reports still arrive', async () => {
-    const proxy = new Proxy(URL_)
+    const proxy = new TcpProxy(URL_)
     await proxy.start()
     const owner = await open({ url: proxy.url })
     const worker = await open({ url: proxy.url })
@@ -221,7 +152,7 @@ describe('RabbitMQ transport', () => {
   }, 30_000)
 
   it('an attempt whose worker dies at every delivery is dead-lettered after maxDeliveries, and no longer held', async () => {
-    const proxy = new Proxy(URL_)
+    const proxy = new TcpProxy(URL_)
     await proxy.start()
     const owner = await open({ maxDeliveries: 3 })
     const worker = await open({ url: proxy.url, maxDeliveries: 3 })
@@ -269,7 +200,7 @@ describe('RabbitMQ transport', () => {
   })
 
   it('a publish while the broker is unreachable waits publishTimeoutMs, then rejects with TW_TRANSPORT naming the URL without its password', async () => {
-    const proxy = new Proxy(URL_)
+    const proxy = new TcpProxy(URL_)
     await proxy.start()
     const owner = await open({ url: proxy.url, publishTimeoutMs: 400 })
     await proxy.stop()

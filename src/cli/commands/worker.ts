@@ -11,6 +11,7 @@ import { createConsoleLogger } from '../../core/logger.js'
 import { ToolRegistry } from '../../core/registry.js'
 import { TaskweaveError } from '../../core/errors.js'
 import { startWorker } from '../../distributed/worker.js'
+import { workerSettingsFromEnv } from '../../distributed/env.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { loadToolModule } from '../load-tools.js'
@@ -45,22 +46,13 @@ export interface WorkerCommandArgs {
   readonly allowPrivateNetwork: boolean
 }
 
-/** The concurrency `TASK_MANAGER_WORKERS` asks for, if set. */
-function concurrencyFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const text = env['TASK_MANAGER_WORKERS']
-  if (text === undefined || text === '') return undefined
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new TaskweaveError('TW_INVALID_OPTION', `TASK_MANAGER_WORKERS must be a whole number ≥ 1; received "${text}"`, { retryable: false })
-  return n
-}
-
 /** Runs the worker until a signal drains it; resolves to the exit code. */
 export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const spec = transportSpecOf(args.transport, env, args.prefix)
   if (spec === undefined) {
     throw new TaskweaveError('TW_INVALID_OPTION', 'a worker needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE with REDIS_URL / RABBITMQ_URL)', { retryable: false })
   }
-  const concurrency = args.concurrency ?? concurrencyFromEnv(env) ?? 16
+  const concurrency = args.concurrency ?? workerSettingsFromEnv(env).concurrency ?? 16
   const registry = new ToolRegistry()
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
   const transport = await openTransport(spec, { ...(args.leaseMs !== undefined ? { leaseMs: args.leaseMs } : {}), ...(args.maxDeliveries !== undefined ? { maxDeliveries: args.maxDeliveries } : {}) })
