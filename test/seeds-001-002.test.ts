@@ -3,10 +3,13 @@
  * examples' results, agents and worker tools inside `engine.run`, and the event loop staying
  * responsive while CPU-heavy tasks run in a worker pool.
  */
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { main as seedOne } from '../examples/seeds/001-parallel-workflow.js'
 import { configFromEnv, main as seedTwo } from '../examples/seeds/002-agent-sessions.js'
+import { main as seedTwoQueue } from '../examples/seeds/002-agent-queue.js'
+import { removeBrokerLeftovers } from './queues/broker-kit.js'
 import { AgentSessionPool, createAgentTool, defineAgent } from '../src/agents/index.js'
 import { createEngine, silentLogger, workflow } from '../src/index.js'
 import { defineWorkerTool, WorkerPools } from '../src/workers/index.js'
@@ -40,9 +43,9 @@ describe('seed 002: agent sessions', () => {
     expect(lines).toHaveLength(7)
   })
 
-  it('reads the seed settings from the environment and refuses queues that do not exist yet', () => {
+  it('reads the seed settings from the environment and sends broker queues to the queue example', () => {
     expect(configFromEnv({ TASK_MANAGER_WORKERS: '4', INSTANCE_TIMEOUT: '60' })).toEqual({ maxConcurrent: 4, idleTimeoutMs: 60_000 })
-    expect(() => configFromEnv({ MESSAGE_QUEUE_TYPE: 'redis' })).toThrow(/only the in-memory queue/)
+    expect(() => configFromEnv({ MESSAGE_QUEUE_TYPE: 'redis' })).toThrow(/002-agent-queue\.ts/)
   })
 
   it('lets workflow tasks talk to agent sessions through agent tools', async () => {
@@ -180,4 +183,24 @@ describe('seed 001: CPU-heavy work in a worker pool', () => {
     expect(result.tasks['a']!.status).toBe('cancelled')
     expect(result.tasks['b']!.status).toBe('cancelled')
   })
+})
+
+describe.each([
+  { type: 'memory', env: { MESSAGE_QUEUE_TYPE: 'memory' } },
+  { type: 'redis', env: { MESSAGE_QUEUE_TYPE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', TASK_MANAGER_WORKERS: '4', INSTANCE_TIMEOUT: '60' } },
+  { type: 'rabbitmq', env: { MESSAGE_QUEUE_TYPE: 'rabbitmq', RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672', TASK_MANAGER_WORKERS: '4' } },
+])('seed 002: agent executions through a $type queue', ({ type, env }) => {
+  it('keeps a session on the worker that holds its instance and spreads sessions over the workers', async () => {
+    const prefix = `twtest-seed002-${randomUUID().slice(0, 8)}`
+    try {
+      const out = await seedTwoQueue(env, () => undefined, prefix)
+      expect(out.queueType).toBe(type)
+      expect(out.turns.map((t) => t.turn)).toEqual([1, 2, 3])
+      expect(new Set(out.turns.map((t) => t.worker)).size).toBe(1)
+      expect(Object.keys(out.parallel)).toHaveLength(4)
+      expect(out.stats.workers.length).toBe(2)
+    } finally {
+      if (type !== 'memory') await removeBrokerLeftovers(type as 'redis' | 'rabbitmq', (env as Record<string, string>)[type === 'redis' ? 'REDIS_URL' : 'RABBITMQ_URL'] as string, prefix)
+    }
+  }, 60_000)
 })

@@ -5,8 +5,9 @@
  * context survives between requests), streams chunks in a standard shape, cleans up idle
  * instances, and reports health and metrics.
  *
- * Only the seed's `MESSAGE_QUEUE_TYPE=memory` flavour exists so far; `redis` and `rabbitmq`
- * queues come later and are refused here with a clear message.
+ * This pool runs the executions in this process (the seed's `MESSAGE_QUEUE_TYPE=memory`); with
+ * `redis` or `rabbitmq`, executions travel through the broker to worker processes: see
+ * `002-agent-queue.ts`.
  *
  * Run: npx tsx examples/seeds/002-agent-sessions.ts
  */
@@ -19,7 +20,7 @@ import { sleep, systemClock } from 'taskweave'
 export function configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): { maxConcurrent: number; idleTimeoutMs: number } {
   const queueType = env['MESSAGE_QUEUE_TYPE'] ?? 'memory'
   if (queueType !== 'memory') {
-    throw new Error(`MESSAGE_QUEUE_TYPE=${queueType} is not available yet: only the in-memory queue is (Redis and RabbitMQ queues come later)`)
+    throw new Error(`MESSAGE_QUEUE_TYPE=${queueType}: this example's pool runs executions in this process; for executions through a ${queueType} queue to workers, run examples/seeds/002-agent-queue.ts`)
   }
   return {
     maxConcurrent: Number(env['TASK_MANAGER_WORKERS'] ?? 10), // TASK_MANAGER_WORKERS=10
