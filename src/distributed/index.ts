@@ -12,7 +12,7 @@
  * @module
  */
 export { createRemoteRunner, RemoteAttemptRunner } from './remote-runner.js'
-export type { RemoteRunnerOptions, RemoteRunnerStats } from './remote-runner.js'
+export type { RemoteRunnerOptions, RemoteRunnerStats, SharedLimits } from './remote-runner.js'
 export { startWorker } from './worker.js'
 export type { Worker, WorkerOptions, WorkerStats } from './worker.js'
 export { workerSettingsFromEnv } from './env.js'

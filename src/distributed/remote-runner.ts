@@ -27,6 +27,7 @@ import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
 import type { AttemptEnvelope, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
+import type { SharedLimiter } from '../core/shared-limiter.js'
 
 /** Options of {@link createRemoteRunner}. */
 export interface RemoteRunnerOptions {
@@ -43,8 +44,25 @@ export interface RemoteRunnerOptions {
   readonly reconcileEveryMs?: number
   /** A worker not heard from for this long is taken for dead: routes to it are forgotten. @default 15000 */
   readonly workerTimeoutMs?: number
+  /**
+   * Group caps that hold across every owner using the same `limiter` (Redis:
+   * `openRedisSharedLimiter`), besides this engine's own caps: an attempt of a capped group is
+   * published only once it holds one of the group's places, and gives it back with its outcome.
+   * Places are leases renewed while the attempt runs, so an owner that dies leaks none. The wait
+   * for a place counts towards the attempt's timeout.
+   */
+  readonly shared?: SharedLimits
   readonly clock?: Clock
   readonly logger?: Logger
+}
+
+/** Caps shared across owners (see {@link RemoteRunnerOptions.shared}). */
+export interface SharedLimits {
+  readonly limiter: SharedLimiter
+  /** Places per group name. */
+  readonly groups: Readonly<Record<string, number>>
+  /** A place's lease, renewed every third of it. @default 30000 */
+  readonly leaseMs?: number
 }
 
 /** An attempt sent and not yet answered. */
@@ -55,6 +73,8 @@ interface InFlight {
   worker: string | undefined
   /** Reconciler rounds in a row in which the broker did not hold it. */
   missing: number
+  /** The shared group key whose place it holds, once it holds one. */
+  place: string | undefined
 }
 
 /** Figures of a remote runner, for `engine.stats()`-style reporting and tests. */
@@ -85,6 +105,12 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #alive = new Map<string, number>()
   #aliveReadAt = -Infinity
   #aliveReading: Promise<void> | undefined
+  readonly #shared: SharedLimits | undefined
+  /** Attempts waiting for a shared place, per group, in the order the engine dispatched them. */
+  readonly #waiting = new Map<string, InFlight[]>()
+  /** Groups whose waiters are being admitted now (one round trip at a time per group). */
+  readonly #admitting = new Set<string>()
+  #renewTimer: CancelTimer | undefined
   /** Envelopes waiting for this tick's batch publish. */
   #batch: AttemptEnvelope[] = []
   #subscription: Promise<TransportSubscription> | undefined
@@ -104,6 +130,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#logger = options.logger ?? silentLogger
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 10_000
     this.#workerTimeoutMs = options.workerTimeoutMs ?? 15_000
+    this.#shared = options.shared
   }
 
   /**
@@ -144,14 +171,23 @@ export class RemoteAttemptRunner implements AttemptRunner {
     }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
-    this.#inFlight.set(request.attemptId, { envelope, sink, worker: undefined, missing: 0 })
-    if (this.#batch.length === 0) queueMicrotask(() => this.#flush())
-    this.#batch.push(envelope)
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, place: undefined }
+    this.#inFlight.set(request.attemptId, entry)
+    const group = request.group
+    if (group !== undefined && this.#shared !== undefined && Object.hasOwn(this.#shared.groups, group)) {
+      const waiting = this.#waiting.get(group) ?? []
+      waiting.push(entry)
+      this.#waiting.set(group, waiting)
+      this.#admitShared(group)
+    } else this.#enqueue(envelope)
     this.#armReconciler()
   }
 
   cancel(attemptId: string, reason: unknown): void {
-    if (!this.#inFlight.delete(attemptId)) return
+    const entry = this.#inFlight.get(attemptId)
+    if (entry === undefined) return
+    this.#inFlight.delete(attemptId)
+    this.#releasePlace(entry)
     this.#batch = this.#batch.filter((e) => e.request.attemptId !== attemptId)
     this.#transport.cancel(attemptId, serializeError(reason)).catch((err: unknown) => {
       this.#logger.warn('could not send a cancel to the workers', { attemptId, error: String(err) })
@@ -164,6 +200,10 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#closed = true
     this.#reconcileTimer?.()
     this.#reconcileTimer = undefined
+    this.#renewTimer?.()
+    this.#renewTimer = undefined
+    // Places of attempts still out expire with their leases; waiters never got one.
+    this.#waiting.clear()
     const subscription = this.#subscription
     if (subscription !== undefined) await (await subscription.catch(() => undefined))?.close()
     // With nothing out, nothing can still report here: the channel goes.
@@ -174,6 +214,82 @@ export class RemoteAttemptRunner implements AttemptRunner {
   /** How many attempts are out, published, republished; reports dropped. */
   stats(): RemoteRunnerStats {
     return { owner: this.owner, inFlight: this.#inFlight.size, published: this.#published, republished: this.#republished, stale: this.#stale }
+  }
+
+  /** Adds `envelope` to this tick's batch. */
+  #enqueue(envelope: AttemptEnvelope): void {
+    if (this.#batch.length === 0) queueMicrotask(() => this.#flush())
+    this.#batch.push(envelope)
+  }
+
+  /**
+   * Admits `group`'s waiting attempts while the shared limiter gives places, in order; when it
+   * refuses, tries again shortly (a place given back here retries at once). One round trip at a
+   * time per group keeps the order.
+   */
+  #admitShared(group: string): void {
+    const shared = this.#shared
+    if (shared === undefined || this.#admitting.has(group) || this.#closed) return
+    const waiting = this.#waiting.get(group)
+    // Attempts cancelled while they waited are dropped here.
+    while (waiting !== undefined && waiting.length > 0 && this.#inFlight.get((waiting[0] as InFlight).envelope.request.attemptId) !== waiting[0]) waiting.shift()
+    const head = waiting?.[0]
+    if (head === undefined) return
+    this.#admitting.add(group)
+    const leaseMs = shared.leaseMs ?? 30_000
+    shared.limiter
+      .tryAcquire(`group:${group}`, shared.groups[group] as number, head.envelope.request.attemptId, leaseMs)
+      .then(
+        (taken) => {
+          this.#admitting.delete(group)
+          if (!taken) {
+            this.#clock.setTimer(50, () => this.#admitShared(group))
+            return
+          }
+          waiting?.shift()
+          if (this.#inFlight.get(head.envelope.request.attemptId) !== head) {
+            void shared.limiter.release(`group:${group}`, head.envelope.request.attemptId).catch(() => undefined)
+          } else {
+            head.place = `group:${group}`
+            this.#armRenewal()
+            this.#enqueue(head.envelope)
+          }
+          this.#admitShared(group)
+        },
+        (err: unknown) => {
+          this.#admitting.delete(group)
+          this.#logger.warn('the shared limiter did not answer; trying again', { group, error: err instanceof Error ? err.message : String(err) })
+          this.#clock.setTimer(500, () => this.#admitShared(group))
+        },
+      )
+  }
+
+  /** Gives back the shared place an attempt held, and lets the next waiter of its group in. */
+  #releasePlace(entry: InFlight): void {
+    const place = entry.place
+    if (place === undefined || this.#shared === undefined) return
+    entry.place = undefined
+    const group = place.slice('group:'.length)
+    this.#shared.limiter
+      .release(place, entry.envelope.request.attemptId)
+      .catch((err: unknown) => this.#logger.warn('could not give a shared place back; its lease will expire', { place, error: String(err) }))
+      .finally(() => this.#admitShared(group))
+  }
+
+  /** Renews the leases of the places held, every third of a lease, while any is held. */
+  #armRenewal(): void {
+    const shared = this.#shared
+    if (shared === undefined || this.#renewTimer !== undefined || this.#closed) return
+    const leaseMs = shared.leaseMs ?? 30_000
+    this.#renewTimer = this.#clock.setTimer(leaseMs / 3, () => {
+      this.#renewTimer = undefined
+      const permits = [...this.#inFlight.values()].flatMap((f) => (f.place === undefined ? [] : [{ key: f.place, holder: f.envelope.request.attemptId }]))
+      if (permits.length === 0) return
+      shared.limiter
+        .renew(permits, leaseMs)
+        .catch((err: unknown) => this.#logger.warn('could not renew shared places', { count: permits.length, error: String(err) }))
+        .finally(() => this.#armRenewal())
+    })
   }
 
   #flush(): void {
@@ -225,6 +341,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
         return
       case 'outcome':
         this.#inFlight.delete(report.attemptId)
+        this.#releasePlace(live)
         if (live.envelope.request.route !== undefined) {
           this.#routes.set(live.envelope.request.route, report.worker)
           // An outcome is as good as a heartbeat.

@@ -28,6 +28,8 @@ export type { MemoryQueueOptions } from './memory/message-queue.js'
 export { createMemoryTransport } from './memory/transport.js'
 export type { MemoryTransportOptions } from './memory/transport.js'
 export { createMemoryBroker } from './memory/broker.js'
+export { createMemorySharedLimiter } from './memory/shared-limiter.js'
+export type { SharedLimiter, SharedPermit } from '../core/shared-limiter.js'
 export type { MemoryBroker } from './memory/broker.js'
 export { MAX_MESSAGE_PRIORITY, backoffDelayMs, priorityLevel } from '../core/queue.js'
 export type {

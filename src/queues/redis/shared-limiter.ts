@@ -1,0 +1,87 @@
+/**
+ * The shared limiter on Redis: each key a sorted set of holders scored by lease end, in the
+ * server's clock (`TIME`), so processes on machines whose clocks differ agree on what expired.
+ * Taking a place is one script: drop expired leases, then add the holder if fewer than the limit
+ * hold one.
+ * @module
+ */
+import type { Redis } from 'ioredis'
+import type { SharedLimiter, SharedPermit } from '../../core/shared-limiter.js'
+import { loadDrivers } from './driver.js'
+import { redisError } from './errors.js'
+import type { ErrorScope } from './errors.js'
+import { locationOf } from './location.js'
+
+// KEYS[1] the set; ARGV: holder, limit, ttl ms. Returns 1 when the holder has a place.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ttl = tonumber(ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+  return 1
+end
+return 0`
+
+// KEYS the sets; ARGV: ttl ms, then one holder per key. Extends only leases still held.
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local score = redis.call('ZSCORE', key, ARGV[i + 1])
+  if score and tonumber(score) > now then
+    redis.call('ZADD', key, 'XX', now + ttl, ARGV[i + 1])
+    redis.call('PEXPIRE', key, ttl * 2)
+  end
+end
+return 0`
+
+// KEYS[1] the set. Holders whose lease has not ended.
+const HELD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`
+
+/** Options of {@link openRedisSharedLimiter}. */
+export interface RedisSharedLimiterOptions {
+  /** @default redis://127.0.0.1:6379 */
+  readonly url?: string
+  /** Keys start with it. @default 'taskweave' */
+  readonly prefix?: string
+}
+
+/** Opens a {@link SharedLimiter} on the Redis server at `options.url`. */
+export async function openRedisSharedLimiter(options: RedisSharedLimiterOptions = {}): Promise<SharedLimiter> {
+  const url = options.url ?? 'redis://127.0.0.1:6379'
+  const scope: ErrorScope = { code: 'TW_TRANSPORT', location: locationOf(url) }
+  const { Redis } = await loadDrivers(scope)
+  const client: Redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true })
+  client.on('error', () => undefined) // reported through the calls that fail
+  try {
+    await client.connect()
+  } catch (err) {
+    client.disconnect()
+    throw redisError(scope, 'connecting the shared limiter', err)
+  }
+  const keyOf = (key: string): string => `${options.prefix ?? 'taskweave'}:limit:${key}`
+  const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (err) {
+      throw redisError(scope, what, err)
+    }
+  }
+  return {
+    tryAcquire: (key, limit, holder, ttlMs) => call('taking a shared place', async () => (await client.eval(ACQUIRE, 1, keyOf(key), holder, String(limit), String(Math.ceil(ttlMs)))) === 1),
+    release: (key, holder) => call('giving a shared place back', async () => void (await client.zrem(keyOf(key), holder))),
+    renew: (permits: readonly SharedPermit[], ttlMs) =>
+      permits.length === 0 ? Promise.resolve() : call('renewing shared places', async () => void (await client.eval(RENEW, permits.length, ...permits.map((p) => keyOf(p.key)), String(Math.ceil(ttlMs)), ...permits.map((p) => p.holder)))),
+    held: (key) => call('counting shared places', async () => Number(await client.eval(HELD, 1, keyOf(key)))),
+    close: async () => {
+      await client.quit().catch(() => client.disconnect())
+    },
+  }
+}
