@@ -62,11 +62,14 @@ export async function startWorkerChild(options: {
   readonly extraEnv?: Record<string, string>
   /** Resolve even if it exits before it says it is ready (a worker a poison attempt kills at once). */
   readonly mayDie?: boolean
+  /** More flags (`--port 0`…). */
+  readonly extraArgs?: readonly string[]
 }): Promise<WorkerChild> {
   const args = [binPath, 'worker', '--transport', options.url, '--prefix', options.prefix, '--id', options.id, '--tools', FIXTURE_TOOLS, '--concurrency', String(options.concurrency ?? 8), '--grace', '2s']
   if (options.lease !== undefined) args.push('--lease', options.lease)
   if (options.maxDeliveries !== undefined) args.push('--max-deliveries', String(options.maxDeliveries))
   if (options.queues !== undefined) args.push('--queues', options.queues)
+  args.push(...(options.extraArgs ?? []))
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TW_LEDGER: options.ledger, ...options.extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
