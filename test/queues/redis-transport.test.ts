@@ -218,12 +218,16 @@ describe('housekeeping', () => {
     expect(await keysUnder(`${prefix}:`)).toEqual([])
   })
 
-  it('the registry forgets workers silent for long, when another announces', async () => {
-    const { transport } = await open({ heartbeatMs: 1000 })
+  it('the registry forgets workers silent for long when another announces, and drops their route queues', async () => {
+    const { transport, prefix } = await open({ heartbeatMs: 1000 })
     const info = { queues: ['q'], concurrency: 1, running: 0, sessions: [], host: 'h', pid: 1 }
+    await transport.publish([envelope('stranded', { worker: 'gone' }), envelope('live', { worker: 'alive' })])
     await transport.announce({ ...info, worker: 'gone', at: Date.now() - 3_600_000 })
     await transport.announce({ ...info, worker: 'alive', at: Date.now() })
     expect((await transport.workers({ withinMs: 7_200_000 })).map((w) => w.worker)).toEqual(['alive'])
+    await waitFor('the route queue of the gone worker to be removed', async () => (await keysUnder(`${prefix}:route.gone:`)).length === 0)
+    expect(await redis.smembers(`${prefix}:tw-queues`)).toEqual(['route.alive'])
+    expect([...(await transport.holds(['stranded', 'live']))]).toEqual(['live'])
   })
 
   it('checks its options: a bad one is TW_INVALID_OPTION naming it', async () => {

@@ -224,10 +224,32 @@ export class RedisTransport implements Transport {
 
   async announce(info: WorkerInfo): Promise<void> {
     this.#checkOpen('announce')
+    let dropped: readonly string[]
     try {
-      await announceWorker(this.#clients.command, this.#registry, info, Math.max(60_000, 20 * this.#options.heartbeatMs))
+      dropped = await announceWorker(this.#clients.command, this.#registry, info, Math.max(60_000, 20 * this.#options.heartbeatMs))
     } catch (err) {
       throw redisError(this.#scope, `announcing worker ${info.worker}`, err)
+    }
+    for (const worker of dropped) void this.#dropRoute(worker)
+  }
+
+  /**
+   * Removes the route queue of a worker silent for long (its process is gone; each new process
+   * has a new id), so `holds()` and `stats()` do not look through one queue per worker that ever
+   * ran. An attempt still routed there is lost with it; the owner publishes it again to any worker
+   * of its queue, as for any attempt routed to a worker that stopped announcing itself.
+   */
+  async #dropRoute(worker: string): Promise<void> {
+    const name = routeQueueName(worker)
+    try {
+      await this.#clients.command.srem(this.#queueSet, name)
+      await this.#queue(name).obliterate({ force: true })
+    } catch (err) {
+      this.#warn(`${scopeText(this.#scope)}: the route queue of worker ${worker}, silent for long, could not be removed: ${describeCause(err)}`)
+    } finally {
+      const queue = this.#queues.get(name)
+      this.#queues.delete(name)
+      await queue?.close().catch(() => {})
     }
   }
 
