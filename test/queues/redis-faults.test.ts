@@ -331,6 +331,35 @@ describe('a Redis server that restarts (empty: it keeps nothing on disk)', () =>
   }, 40_000)
 })
 
+describe('a missing driver package', () => {
+  it('is TW_QUEUE / TW_TRANSPORT saying how to install it', async () => {
+    // A resolve hook makes "bullmq" missing for the child, as in an application that never installed it.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (specifier === 'bullmq') throw Object.assign(new Error("Cannot find package 'bullmq'"), { code: 'ERR_MODULE_NOT_FOUND' })
+      return next(specifier, context)
+    }`
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)})`
+    const program = `const { openRedisQueue, openRedisTransport } = await import(process.env.TW_ADAPTER)
+      const errors = []
+      for (const open of [() => openRedisQueue({ name: 'q' }), () => openRedisTransport({})]) {
+        try { await open(); errors.push(null) } catch (err) { errors.push({ code: err.code, message: err.message }) }
+      }
+      process.stdout.write(JSON.stringify(errors))`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', program], {
+      env: { ...process.env, TW_ADAPTER: ADAPTER },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await once(child, 'exit')
+    const [queueError, transportError] = JSON.parse(output) as Array<{ code: string; message: string } | null>
+    expect(queueError?.code).toBe('TW_QUEUE')
+    expect(queueError?.message).toContain('the "bullmq" package could not be loaded (install it with `npm install bullmq ioredis`)')
+    expect(transportError?.code).toBe('TW_TRANSPORT')
+    expect(transportError?.message).toContain('npm install bullmq')
+  })
+})
+
 describe('a server that cannot be reached', () => {
   it('openRedisQueue rejects with TW_QUEUE within the connect timeout, naming the URL without its password', async () => {
     const port = await freePort()
