@@ -8,6 +8,8 @@
  * - `dist/core/errors.js` stays external: a tool module imports the error classes from the package
  *   (`taskweave`, the unbundled `dist/`), and `instanceof` must hold between its errors and the
  *   CLI's, both ways.
+ * - `dist/queues/` stays external: it imports its Redis and RabbitMQ adapters by relative paths
+ *   worked out at run time, which a bundle would break.
  * - Modules that find files next to themselves through `import.meta.url` (the SQLite store's
  *   thread, the worker-thread entry) stay external too: in a bundle that URL names another folder.
  *   The build fails if any other use of `import.meta.url` ends up in the bundle.
@@ -25,7 +27,7 @@ const dist = resolve(root, 'dist')
 const outdir = resolve(dist, 'bin')
 
 /** Compiled modules loaded from `dist/` as they are rather than bundled (see above). */
-const UNBUNDLED = [/^core\/errors\.js$/, /^stores\/sqlite\//, /^stores\/postgres\//, /^workers\//]
+const UNBUNDLED = [/^core\/errors\.js$/, /^stores\/sqlite\//, /^stores\/postgres\//, /^workers\//, /^queues\//]
 
 /** The uses of `import.meta.url` that mean the same in `dist/bin/` as in `dist/cli/`. */
 const SAFE_META_URL = [/createRequire\d*\(import\.meta\.url\)/g, /new URL\("\.\.\/\.\.\/package\.json", import\.meta\.url\)/g]

@@ -56,6 +56,7 @@ export function createCompactView(write: (line: string) => void, clock: Clock, o
         case 'run:finished':
         case 'run:cancelling':
         case 'run:budget-exhausted':
+        case 'run:taken-over':
         case 'engine:scaled':
         case 'task:retrying':
         case 'task:failed':

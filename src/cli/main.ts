@@ -1,6 +1,6 @@
 /**
  * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `plan`,
- * `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
+ * `worker`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
  * cancelled; 2 the input was invalid (file, schema, cycle, options).
  * @module
  */
@@ -20,8 +20,9 @@ const USAGE = `taskweave: run AI-agent and tool workflows in parallel
 Usage:
   taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
                        [--root DIR] [--allow-private-network] [--allow-tools-from DIR]... [--store S] [--run-id ID]
-                       [--config FILE]
+                       [--config FILE] [--transport URL] [--prefix P]
   taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
+                           [--transport URL] [--prefix P]
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S]
   taskweave show <runId> [--json] [--store S]
   taskweave prune --older-than 7d [--store S]
@@ -30,6 +31,12 @@ Usage:
   taskweave plan "<goal>" [--out flow.yaml] [--tools ./tools.ts]... [--model M] [--base-url URL]
                                    a language model plans a workflow for the goal (OPENAI_BASE_URL,
                                    OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
+  taskweave worker [--transport URL] [--tools ./tools.ts]... [--concurrency N] [--queues llm,io] [--id ID]
+                   [--port N] [--grace 30s] [--lease 30s] [--prefix P] [--root DIR] [--allow-private-network]
+                                   run attempts for any run on a broker (redis://… or amqp://…) until
+                                   SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
+  taskweave queues [--transport URL] [--prefix P] [--json]
+                                   attempts waiting, running, delayed and dead per work queue; workers
   taskweave schema                 print the JSON Schema of workflow files
   taskweave dev fake-llm [--port N] [--host H] [--rpm N] [--tpm N] [--window 60s] [--latency MS|MIN..MAX]
                          [--error-rate F] [--no-headers]
@@ -44,10 +51,15 @@ Runs are durable: they are kept in --store (memory, sqlite:PATH or postgres://�
 TASKWEAVE_STORE, else sqlite:.taskweave/runs.db), so a run stopped by Ctrl-C or a crash goes on
 with "taskweave resume <runId>" without running its finished tasks again.
 
+With --transport redis://… or amqp://… (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE=redis|rabbitmq
+with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave worker" processes
+(--prefix P, else TASKWEAVE_QUEUE_PREFIX, keeps deployments sharing a broker apart).
+
 --config FILE (else TASKWEAVE_CONFIG) reads engine settings from YAML or JSON: concurrency, store,
 rates (budgets per provider key), autoscale and a default run budget.
 
-Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used.`
+Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
+4 the broker cannot be used.`
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
@@ -71,6 +83,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             store: { type: 'string' },
             'run-id': { type: 'string' },
             config: { type: 'string' },
+            transport: { type: 'string' },
+            prefix: { type: 'string' },
           },
         })
         const { runCommand } = await import('./commands/run.js')
@@ -89,6 +103,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.store !== undefined ? { store: values.store } : {}),
             ...(values['run-id'] !== undefined ? { runId: values['run-id'] } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),
+            ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
           },
           io,
         )
@@ -97,7 +113,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, config: { type: 'string' } },
+          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, config: { type: 'string' }, transport: { type: 'string' }, prefix: { type: 'string' } },
         })
         const { resumeCommand } = await import('./commands/resume.js')
         return await resumeCommand(
@@ -109,6 +125,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             verbose: values.verbose ?? false,
             ...(values.store !== undefined ? { store: values.store } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),
+            ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
           },
           io,
         )
@@ -210,6 +228,52 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           io,
         )
       }
+      case 'worker': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            transport: { type: 'string' },
+            prefix: { type: 'string' },
+            lease: { type: 'string' },
+            tools: { type: 'string', short: 't', multiple: true },
+            concurrency: { type: 'string', short: 'c' },
+            queues: { type: 'string', short: 'q', multiple: true },
+            id: { type: 'string' },
+            port: { type: 'string', short: 'p' },
+            host: { type: 'string' },
+            grace: { type: 'string' },
+            root: { type: 'string' },
+            'allow-private-network': { type: 'boolean' },
+          },
+        })
+        if (positionals.length > 0) throw usageError('"worker" takes no file: its tools come from --tools modules')
+        const { workerCommand } = await import('./commands/worker.js')
+        const { toMs } = await import('../core/duration.js')
+        return await workerCommand(
+          {
+            tools: values.tools ?? [],
+            queues: (values.queues ?? []).flatMap((q) => q.split(',')).map((q) => q.trim()).filter((q) => q !== ''),
+            allowPrivateNetwork: values['allow-private-network'] ?? false,
+            ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+            ...(values.lease !== undefined ? { leaseMs: toMs('--lease', values.lease) } : {}),
+            ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
+            ...(values.id !== undefined ? { id: values.id } : {}),
+            ...(values.port !== undefined ? { port: parsePort(values.port) } : {}),
+            ...(values.host !== undefined ? { host: values.host } : {}),
+            ...(values.grace !== undefined ? { graceMs: toMs('--grace', values.grace) } : {}),
+            ...(values.root !== undefined ? { fsRoot: values.root } : {}),
+          },
+          io,
+        )
+      }
+      case 'queues': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { transport: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } } })
+        if (positionals.length > 0) throw usageError('"queues" takes no file')
+        const { queuesCommand } = await import('./commands/queues.js')
+        return await queuesCommand({ json: values.json ?? false, ...(values.transport !== undefined ? { transport: values.transport } : {}), ...(values.prefix !== undefined ? { prefix: values.prefix } : {}) }, io)
+      }
       case 'schema': {
         const { workflowJsonSchema } = await import('../workflow/schema.js')
         io.stdout(JSON.stringify(workflowJsonSchema(), null, 2))
@@ -255,6 +319,10 @@ function reportError(err: unknown, io: CliIo): number {
     io.stderr(`error: ${safe(err.message)}`)
     return EXIT.store
   }
+  if (TaskweaveError.is(err) && (err.code === 'TW_TRANSPORT' || err.code === 'TW_QUEUE')) {
+    io.stderr(`error: ${safe(err.message)}`)
+    return EXIT.broker
+  }
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
     io.stderr(`error: ${safe(err.message)}\n\n${USAGE}`)
     return EXIT.invalid
@@ -285,6 +353,12 @@ function parseInputs(pairs: readonly string[]): Record<string, string> {
     inputs[pair.slice(0, eq)] = pair.slice(eq + 1)
   }
   return inputs
+}
+
+function parsePort(text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw usageError(`--port must be a port number from 0 to 65535; received "${text}"`)
+  return n
 }
 
 function parseConcurrency(text: string): number {

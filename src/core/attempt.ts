@@ -42,6 +42,14 @@ export interface AttemptRequest {
   readonly timeoutMs: number | undefined
   /** The task's priority (higher first), for runners that queue. */
   readonly priority: number
+  /** The task's concurrency group, if any: a remote runner sends the attempt to the work queue of that name. */
+  readonly group?: string | undefined
+  /**
+   * Where the attempt's state lives, when a tool permit names it (an agent session's turn:
+   * `session:<agent>#<session>`): a remote runner sends it to the worker that ran the last attempt
+   * with the same route while that worker lives.
+   */
+  readonly route?: string | undefined
 }
 
 /**

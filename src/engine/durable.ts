@@ -38,6 +38,13 @@ export interface DurabilityOptions {
    */
   readonly resumeOnStart?: boolean
   /**
+   * Every this many ms, resume the store's unfinished runs whose owner's lease has expired (what
+   * `engine.resumeUnfinished()` does): a standby process, or any owner that shares a PostgreSQL
+   * store, takes over the runs of an owner that died. Off unless set. Taken-over runs show as
+   * `run:taken-over` events.
+   */
+  readonly takeOverEvery?: Duration
+  /**
    * How long finished runs are kept: older ones (and their journals) are pruned when the engine
    * starts and then, as runs finish, at most once an hour. @default kept until pruned (`taskweave prune`)
    */
@@ -52,6 +59,8 @@ export interface ResolvedDurability {
   readonly leaseTtlMs: number
   readonly maxStartsWithoutOutcome: number
   readonly owner: string
+  /** In ms; undefined: no periodic takeover. */
+  readonly takeOverEveryMs: number | undefined
 }
 
 /** Checks and completes {@link DurabilityOptions}. */
@@ -60,7 +69,16 @@ export function resolveDurability(options: DurabilityOptions = {}): ResolvedDura
   if (!(leaseTtlMs >= 100)) throw new InvalidOptionError('durability.leaseTtlMs', 'a number of ms ≥ 100', leaseTtlMs)
   const maxStarts = options.maxStartsWithoutOutcome ?? 3
   if (!(Number.isInteger(maxStarts) && maxStarts >= 1)) throw new InvalidOptionError('durability.maxStartsWithoutOutcome', 'an integer ≥ 1', maxStarts)
-  return { resumeOnStart: options.resumeOnStart === true, retentionMs: options.retention === undefined ? undefined : toMs('durability.retention', options.retention), leaseTtlMs, maxStartsWithoutOutcome: maxStarts, owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` }
+  const takeOverEveryMs = options.takeOverEvery === undefined ? undefined : toMs('durability.takeOverEvery', options.takeOverEvery)
+  if (takeOverEveryMs !== undefined && !(takeOverEveryMs >= 10)) throw new InvalidOptionError('durability.takeOverEvery', 'a duration ≥ 10 ms', options.takeOverEvery)
+  return {
+    resumeOnStart: options.resumeOnStart === true,
+    retentionMs: options.retention === undefined ? undefined : toMs('durability.retention', options.retention),
+    leaseTtlMs,
+    maxStartsWithoutOutcome: maxStarts,
+    owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    takeOverEveryMs,
+  }
 }
 
 /** The settings of a run that its record keeps: what a resume needs to run it the same way. */

@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.js'
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
-import { ToolRegistry } from '../core/registry.js'
+import type { ToolRegistry } from '../core/registry.js'
 import type { AnyTool } from '../core/tool.js'
 import { EventEmitter } from '../observe/emitter.js'
 import type { Unsubscribe } from '../observe/emitter.js'
@@ -18,16 +18,12 @@ import { SlotPool } from '../scheduler/slots.js'
 import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import type { KeyStats } from '../scheduler/keyed-limiter.js'
 import { RateLimiter } from '../scheduler/rate-limiter.js'
-import { createChatTool } from '../llm/chat/index.js'
-import type { ChatToolOptions } from '../llm/chat/index.js'
 import { LoadScaler } from '../scheduler/load-scaler.js'
 import type { LoadScalerOptions, LoadScalerStats } from '../scheduler/load-scaler.js'
 import type { RateKeyStats } from '../scheduler/rate-limiter.js'
 import { resolveRateTable } from '../core/rate-spec.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
 import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
-import { builtinTools } from '../tools/index.js'
-import type { BuiltinToolOptions } from '../tools/index.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
 import type { WorkflowInput } from '../workflow/input.js'
 import { compileWorkflow, DEFAULT_MAX_INPUT_BYTES, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
@@ -39,6 +35,8 @@ import { freezeDeep } from './plain-data.js'
 import { checkRunId } from './run-id.js'
 import type { AttemptRunner } from '../core/attempt.js'
 import { LocalAttemptRunner } from './local-runner.js'
+import { buildToolRegistry } from './tool-registry.js'
+import type { BuiltinsOption } from './tool-registry.js'
 import { RunExecution } from './run.js'
 import type { RunControl, TaskCompleteHandler } from './run-types.js'
 import type { RunResult } from './report.js'
@@ -72,7 +70,7 @@ export interface EngineOptions {
    * refuses private addresses; llm.chat on `OPENAI_BASE_URL` / `OPENAI_API_KEY` /
    * `TASKWEAVE_LLM_MODEL`, its tokenizer loaded on first use)
    */
-  readonly builtins?: (BuiltinToolOptions & { readonly llm?: ChatToolOptions | false }) | false
+  readonly builtins?: BuiltinsOption
   /** Attempts running at once across all runs of this engine. @default 64 */
   readonly concurrency?: number
   /** Source of time and timers. Pass a `ManualClock` (from `taskweave/testing`) to skip time. @default the system clock */
@@ -283,13 +281,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   if (!(maxInputBytes > 0)) throw new InvalidOptionError('maxInputBytes', 'a positive number of bytes', maxInputBytes)
   const maxForEachItems = options.maxForEachItems ?? 100_000
   if (!(maxForEachItems >= 0)) throw new InvalidOptionError('maxForEachItems', 'a number ≥ 0', maxForEachItems)
-  const registry = new ToolRegistry()
-  if (options.builtins !== false) {
-    for (const tool of builtinTools(options.builtins ?? {})) registry.register(tool)
-    const llm = options.builtins?.llm
-    if (llm !== false) registry.register(createChatTool({ preloadTokenizer: false, ...llm }))
-  }
-  for (const tool of options.tools ?? []) registry.register(tool)
+  const registry = buildToolRegistry(options.builtins, options.tools)
   const clock = options.clock ?? systemClock
   const agentList = [...(options.agents ?? [])]
   // One limiter for every kind of work: runs' groups and sessions, and the agent pool's places.
@@ -525,6 +517,35 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return handles
   }
 
+  /** Resumes the runs whose owner's lease has expired (another process died holding them). */
+  const takeOverExpired = async (): Promise<void> => {
+    const { store: runStore } = requireStore()
+    const now = clock.wallNow()
+    for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
+      const lease = summary.lease
+      if (lease === undefined || lease.owner === durability.owner || lease.expiresAt > now) continue
+      if (summary.labels['conversation'] !== undefined || [...active].some((execution) => execution.id === summary.runId)) continue
+      try {
+        await resume(summary.runId)
+        events.emit({ type: 'run:taken-over', runId: summary.runId, at: clock.now(), previousOwner: lease.owner, leaseExpiredAt: lease.expiresAt })
+      } catch (err) {
+        // Another standby got there first, or the run finished meanwhile.
+        if (!TaskweaveError.is(err, 'TW_INVALID_STATE') && !TaskweaveError.is(err, 'TW_STORE_CONFLICT')) throw err
+      }
+    }
+  }
+  let takeOverTimer: (() => void) | undefined
+  const armTakeOver = (): void => {
+    const every = durability.takeOverEveryMs
+    if (every === undefined || store === undefined || closing !== undefined) return
+    takeOverTimer = clock.setTimer(every, () => {
+      takeOverTimer = undefined
+      takeOverExpired()
+        .catch((err: unknown) => logger.error('taking over runs of expired owners failed; trying again', { store: store.location, error: err instanceof Error ? err.message : String(err) }))
+        .finally(armTakeOver)
+    })
+  }
+
   const records = store !== undefined && journal !== undefined ? backgroundRecorder({ store, journal, clock, logger, durability, resume }) : undefined
   const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start, ...(records !== undefined ? { records } : {}) }, limiter })
 
@@ -536,9 +557,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
     })
   }
 
+  armTakeOver()
+
   const close = (): Promise<EngineCloseReport> => {
     closing ??= (async (): Promise<EngineCloseReport> => {
       scaler?.stop()
+      takeOverTimer?.()
+      takeOverTimer = undefined
       // Durable runs are suspended first (those of background work too: they stay resumable);
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
       const suspended = [...active].filter((execution) => durableRuns.has(execution))

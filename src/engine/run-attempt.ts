@@ -43,13 +43,15 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   readonly inputChecked = true
   readonly timeoutMs: number | undefined
   readonly priority: number
+  readonly group: string | undefined
+  readonly route: string | undefined
   readonly #run: AttemptHost
   readonly #index: number
   readonly #token: number
   /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
   #added: TaskSpec[] | undefined
 
-  constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown) {
+  constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown, route: string | undefined) {
     this.runId = run.id
     this.taskId = taskId
     this.attempt = attempt
@@ -59,6 +61,8 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     this.input = input
     this.timeoutMs = shape.timeoutMs
     this.priority = shape.priority
+    this.group = shape.group
+    this.route = route
     this.#run = run
     this.#index = index
     this.#token = token

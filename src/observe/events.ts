@@ -44,6 +44,11 @@ export interface EventMap {
    * time (epoch ms) the key is expected to allow it, when that is known.
    */
   'task:throttled': TaskBase & { readonly key: string; readonly reason: ThrottleReason; readonly until?: number; readonly bounces?: number }
+  /**
+   * This engine took over a durable run whose owner's lease had expired (`durability.takeOverEvery`):
+   * it goes on here by replay, from what the journal holds.
+   */
+  'run:taken-over': Base & { readonly previousOwner: string; readonly leaseExpiredAt: number }
   /** The run's budget (`budget.maxTokens` / `maxCostUsd`) is used up: no new LLM task starts. */
   'run:budget-exhausted': Base & { readonly reason: string; readonly usage: RunUsage }
   /** Load-aware scaling (`autoscale`) changed the engine's slot count. */

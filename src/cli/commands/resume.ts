@@ -18,6 +18,7 @@ import { openStore, parseStoreSpec } from '../open-store.js'
 import { readRunLabels } from '../run-labels.js'
 import { cancelOnSignals } from '../signals.js'
 import { loadCliConfig } from '../config.js'
+import { openRemoteExecution } from '../remote-execution.js'
 import { confineWorkflowToolModule } from '../tool-module-path.js'
 
 /** Parsed arguments of `resume`. */
@@ -31,6 +32,10 @@ export interface ResumeCommandArgs {
   readonly verbose?: boolean
   /** `--config`: the configuration file (rates, autoscale, store). */
   readonly config?: string
+  /** `--transport`: send the remaining tasks to workers through this broker (redis://… or amqp://…). */
+  readonly transport?: string
+  /** `--prefix`: names on the broker start with it. */
+  readonly prefix?: string
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -45,8 +50,10 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       return stored.status === 'succeeded' ? EXIT.ok : EXIT.failed
     }
     const settings = readRunLabels(stored.labels)
+    const remote = await openRemoteExecution(args.transport, args.prefix)
     const engine = createEngine({
       store,
+      ...remote.engineOptions,
       ...(settings?.concurrency !== undefined ? { concurrency: Math.max(64, settings.concurrency) } : {}),
       builtins: settings === undefined ? {} : { fs: { root: settings.fsRoot }, http: { allowPrivateNetwork: settings.allowPrivateNetwork } },
       ...(config.rates !== undefined ? { rates: config.rates } : {}),
@@ -72,6 +79,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
     } finally {
       stopListening()
       await engine.close()
+      await remote.close()
     }
   } finally {
     await store.close()

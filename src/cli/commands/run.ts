@@ -13,6 +13,7 @@ import { cancelOnSignals } from '../signals.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { runLabels } from '../run-labels.js'
 import { loadCliConfig } from '../config.js'
+import { openRemoteExecution } from '../remote-execution.js'
 
 /** Parsed arguments of `run`. */
 export interface RunCommandArgs {
@@ -34,6 +35,10 @@ export interface RunCommandArgs {
   readonly runId?: string
   /** `--config`: the configuration file (rates, autoscale, concurrency, store, budget). */
   readonly config?: string
+  /** `--transport`: send the tasks to workers through this broker (redis://… or amqp://…). */
+  readonly transport?: string
+  /** `--prefix`: names on the broker start with it. */
+  readonly prefix?: string
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -43,7 +48,9 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
   const store = await openStore(spec)
   try {
     const fsRoot = resolve(args.fsRoot ?? process.cwd())
+    const remote = await openRemoteExecution(args.transport, args.prefix)
     const engine = createEngine({
+      ...remote.engineOptions,
       // The engine-wide limit must not cap a larger --concurrency.
       ...(args.concurrency !== undefined ? { concurrency: Math.max(config.concurrency ?? 64, args.concurrency) } : config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
       builtins: { fs: { root: fsRoot }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
@@ -73,6 +80,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     } finally {
       stopListening()
       await engine.close()
+      await remote.close()
     }
   } finally {
     await store.close()

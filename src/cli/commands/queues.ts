@@ -1,0 +1,43 @@
+/**
+ * `taskweave queues`: the work queues and workers of a broker — attempts waiting, held by workers,
+ * delayed and dead per queue, and each worker heard from lately with what it runs.
+ * @module
+ */
+import { TaskweaveError } from '../../core/errors.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { openTransport } from '../open-transport.js'
+import { redactUrl, transportSpecOf } from '../transport-spec.js'
+
+/** Parsed arguments of `queues`. */
+export interface QueuesCommandArgs {
+  readonly transport?: string
+  readonly prefix?: string
+  readonly json: boolean
+}
+
+/** Prints the broker's queues and workers; resolves to the exit code. */
+export async function queuesCommand(args: QueuesCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const spec = transportSpecOf(args.transport, env, args.prefix)
+  if (spec === undefined) throw new TaskweaveError('TW_INVALID_OPTION', '"queues" needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE)', { retryable: false })
+  const transport = await openTransport(spec)
+  try {
+    const stats = await transport.stats()
+    if (args.json) {
+      io.stdout(JSON.stringify(stats, null, 2))
+      return EXIT.ok
+    }
+    io.stdout(`${stats.type} broker ${redactUrl(spec.url)}`)
+    if (stats.queues.length === 0) io.stdout('no work queues yet')
+    else {
+      const width = Math.max(5, ...stats.queues.map((q) => q.queue.length))
+      io.stdout(`${'queue'.padEnd(width)}  waiting   active  delayed     dead`)
+      for (const q of stats.queues) io.stdout(`${q.queue.padEnd(width)}  ${[q.waiting, q.active, q.delayed, q.dead].map((n) => String(n).padStart(7)).join('  ')}`)
+    }
+    if (stats.workers.length === 0) io.stdout('no worker heard from lately')
+    for (const w of stats.workers) io.stdout(`worker ${w.worker} (${w.host}, pid ${w.pid}): ${w.running}/${w.concurrency} running, queues ${w.queues.join(', ')}`)
+    return EXIT.ok
+  } finally {
+    await transport.close()
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * `taskweave worker`: a worker process. It takes attempts from a broker (`--transport`), runs
+ * them with the built-in tools and the `--tools` modules, and reports each outcome to the process
+ * that owns the run (`taskweave run --transport …`, or an engine with a remote runner). SIGTERM or
+ * Ctrl-C drains it: no new attempts, running ones get the grace period, then what is left goes
+ * back to the broker for another worker; a second signal stops it at once.
+ * @module
+ */
+import { resolve } from 'node:path'
+import { createConsoleLogger } from '../../core/logger.js'
+import { ToolRegistry } from '../../core/registry.js'
+import { TaskweaveError } from '../../core/errors.js'
+import { startWorker } from '../../distributed/worker.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { loadToolModule } from '../load-tools.js'
+import { openTransport } from '../open-transport.js'
+import { cancelOnSignals } from '../signals.js'
+import { redactUrl, transportSpecOf } from '../transport-spec.js'
+import { startWorkerServer } from '../worker-server.js'
+
+/** Parsed arguments of `worker`. */
+export interface WorkerCommandArgs {
+  /** `--transport`: redis://… or amqp://… (default: `TASKWEAVE_TRANSPORT`, else `MESSAGE_QUEUE_TYPE` with `REDIS_URL` / `RABBITMQ_URL`). */
+  readonly transport?: string
+  /** `--prefix`: names on the broker start with it (default: `TASKWEAVE_QUEUE_PREFIX`, else `taskweave`). */
+  readonly prefix?: string
+  /** `--lease`: how long the broker lets this worker hold an attempt unheard before another may take it (Redis), in ms. */
+  readonly leaseMs?: number
+  readonly tools: readonly string[]
+  /** `--concurrency` (default: `TASK_MANAGER_WORKERS`, else 16). */
+  readonly concurrency?: number
+  /** `--queues llm,io` (default: `default`). */
+  readonly queues: readonly string[]
+  /** `--id`: the worker's id (default: host:pid:random). */
+  readonly id?: string
+  /** `--port`: serve /healthz, /readyz and /metrics on it (0: any free port). */
+  readonly port?: number
+  readonly host?: string
+  /** `--grace`: how long running attempts may finish after SIGTERM, in ms (default 30 s). */
+  readonly graceMs?: number
+  readonly fsRoot?: string
+  readonly allowPrivateNetwork: boolean
+}
+
+/** The concurrency `TASK_MANAGER_WORKERS` asks for, if set. */
+function concurrencyFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env['TASK_MANAGER_WORKERS']
+  if (text === undefined || text === '') return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new TaskweaveError('TW_INVALID_OPTION', `TASK_MANAGER_WORKERS must be a whole number ≥ 1; received "${text}"`, { retryable: false })
+  return n
+}
+
+/** Runs the worker until a signal drains it; resolves to the exit code. */
+export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const spec = transportSpecOf(args.transport, env, args.prefix)
+  if (spec === undefined) {
+    throw new TaskweaveError('TW_INVALID_OPTION', 'a worker needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE with REDIS_URL / RABBITMQ_URL)', { retryable: false })
+  }
+  const concurrency = args.concurrency ?? concurrencyFromEnv(env) ?? 16
+  const registry = new ToolRegistry()
+  for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
+  const transport = await openTransport(spec, args.leaseMs !== undefined ? { leaseMs: args.leaseMs } : {})
+  const controller = new AbortController()
+  const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), 'draining: running attempts may finish, the rest go back to the broker')
+  try {
+    const worker = await startWorker({
+      transport,
+      tools: registry.list(),
+      builtins: { fs: { root: resolve(args.fsRoot ?? process.cwd()) }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },
+      concurrency,
+      queues: args.queues,
+      ...(args.id !== undefined ? { worker: args.id } : {}),
+      logger: createConsoleLogger('warn'),
+    })
+    const server = args.port !== undefined ? await startWorkerServer(worker, transport, args.port, args.host) : undefined
+    io.stderr(
+      `worker ${worker.id} on ${redactUrl(spec.url)}: queues ${worker.stats().queues.join(', ')}, concurrency ${concurrency}` +
+        (server !== undefined ? `, /healthz /readyz /metrics on port ${server.port}` : ''),
+    )
+    await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
+    await worker.close({ graceMs: args.graceMs ?? 30_000 })
+    await server?.close()
+    const s = worker.stats()
+    io.stderr(`worker ${worker.id} stopped: ${s.completed} succeeded, ${s.failed} failed, ${s.returned} returned to the broker`)
+    return EXIT.ok
+  } finally {
+    stopListening()
+    await transport.close()
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The worker's HTTP side: `/healthz` (the process answers), `/readyz` (it takes attempts: started
+ * and not draining — an orchestrator stops sending traffic and waits for the drain) and
+ * `/metrics` in Prometheus text: the worker's own figures and the depth of every work queue, so an
+ * autoscaler can add workers when attempts wait.
+ * @module
+ */
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Transport } from '../core/transport.js'
+import type { Worker } from '../distributed/worker.js'
+
+/** A running health and metrics server. */
+export interface WorkerServer {
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** Starts the server on `host:port` (port 0: any free one). */
+export async function startWorkerServer(worker: Worker, transport: Transport, port: number, host = '0.0.0.0'): Promise<WorkerServer> {
+  const metrics = await workerMetrics(worker, transport)
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+      return
+    }
+    if (path === '/readyz') {
+      const ready = worker.ready()
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'draining\n')
+      return
+    }
+    if (path === '/metrics') {
+      metrics
+        .text()
+        .then((body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body))
+        .catch((err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`))
+      return
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n')
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+/** The Prometheus registry of a worker: its figures and the transport's queue depths, read at each scrape. */
+async function workerMetrics(worker: Worker, transport: Transport): Promise<{ readonly contentType: string; text(): Promise<string> }> {
+  // prom-client loads only when a worker serves metrics.
+  const { Registry, Gauge } = await import('prom-client')
+  const registry = new Registry()
+  const labels = { worker: worker.id }
+  registry.setDefaultLabels(labels)
+  const stat = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read())
+      },
+    })
+  }
+  stat('taskweave_worker_concurrency', 'Most attempts this worker runs at once.', () => worker.stats().concurrency)
+  stat('taskweave_worker_running', 'Attempts this worker runs now.', () => worker.stats().running)
+  stat('taskweave_worker_completed_total', 'Attempts this worker ran to a success.', () => worker.stats().completed)
+  stat('taskweave_worker_failed_total', 'Attempts this worker ran to a failure.', () => worker.stats().failed)
+  stat('taskweave_worker_returned_total', 'Attempts this worker gave back to the broker unreported.', () => worker.stats().returned)
+  stat('taskweave_worker_ready', '1 while the worker takes attempts, 0 while it drains.', () => (worker.ready() ? 1 : 0))
+  const depth = new Gauge({ name: 'taskweave_queue_attempts', help: 'Attempts in each work queue, by state (waiting, active, delayed, dead).', labelNames: ['queue', 'state'], registers: [registry] })
+  return {
+    contentType: registry.contentType,
+    async text() {
+      const stats = await transport.stats()
+      depth.reset()
+      for (const q of stats.queues) {
+        depth.set({ queue: q.queue, state: 'waiting' }, q.waiting)
+        depth.set({ queue: q.queue, state: 'active' }, q.active)
+        depth.set({ queue: q.queue, state: 'delayed' }, q.delayed)
+        depth.set({ queue: q.queue, state: 'dead' }, q.dead)
+      }
+      return registry.metrics()
+    },
+  }
+}

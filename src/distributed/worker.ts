@@ -1,0 +1,234 @@
+/**
+ * A worker process's loop: take attempts from the transport, run each with this process's copy of
+ * the tools (the same registry an engine builds), report the outcome to the attempt's owner, then
+ * acknowledge it. The report goes before the acknowledgement, so a worker that dies in between
+ * leaves the attempt to run again (at least once), never an attempt acknowledged and unreported.
+ *
+ * Cancels from owners abort the tool's `ctx.signal` with the owner's reason. A heartbeat announces
+ * the worker (queues, capacity, attempts running) so owners and `taskweave queues` see it. Closing
+ * drains: no new attempts, running ones get `graceMs` to finish, then what is left goes back to
+ * the broker for another worker.
+ * @module
+ */
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import type { CancelTimer, Clock } from '../core/clock.js'
+import { systemClock } from '../core/clock.js'
+import { TaskweaveError, deserializeError } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
+import { silentLogger } from '../core/logger.js'
+import type { AnyTool } from '../core/tool.js'
+import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
+import type { AttemptDelivery, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
+import { LocalAttemptRunner } from '../engine/local-runner.js'
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
+import { buildToolRegistry } from '../engine/tool-registry.js'
+import type { BuiltinsOption } from '../engine/tool-registry.js'
+import { WorkerAttempt } from './worker-attempt.js'
+import { AgentSessionPool, createAgentTool } from '../agents/index.js'
+import type { AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
+import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
+
+/** Options of {@link startWorker}. */
+export interface WorkerOptions {
+  readonly transport: Transport
+  /** Tools this worker runs, besides the built-in ones. Owners and workers must agree on them. */
+  readonly tools?: Iterable<AnyTool>
+  /**
+   * Agents whose tasks this worker runs. Their instances live here, one per session, reused while
+   * the owner routes the session's next executions to this worker (it does while the worker lives).
+   */
+  readonly agents?: Iterable<AnyAgent>
+  /** The agent pool's settings (instance timeout, cleanup interval…), as on `createEngine`. */
+  readonly agentPool?: Omit<AgentSessionPoolOptions, 'agents' | 'clock' | 'limiter'>
+  /** Built-in tools, as on `createEngine`. @default all */
+  readonly builtins?: BuiltinsOption
+  /** This worker's id. @default `<host>:<pid>:<random>` */
+  readonly worker?: string
+  /** Work queues to take attempts from. @default ['default'] */
+  readonly queues?: readonly string[]
+  /** Most attempts run at once. @default 16 */
+  readonly concurrency?: number
+  /** How often it announces itself, in ms. @default 5000 */
+  readonly heartbeatMs?: number
+  /** Largest output, in bytes of JSON, as on `createEngine`. */
+  readonly maxOutputBytes?: number
+  /** Aborting it closes the worker as `close()` would. */
+  readonly signal?: AbortSignal
+  readonly clock?: Clock
+  readonly logger?: Logger
+}
+
+/** A worker's figures. */
+export interface WorkerStats {
+  readonly worker: string
+  readonly queues: readonly string[]
+  readonly concurrency: number
+  readonly running: number
+  readonly completed: number
+  readonly failed: number
+  /** Attempts whose report or acknowledgement failed: they go back to the broker. */
+  readonly returned: number
+}
+
+/** A running worker. */
+export interface Worker {
+  readonly id: string
+  stats(): WorkerStats
+  /** Whether it takes attempts (started, not draining). */
+  ready(): boolean
+  /** Stops taking attempts, gives running ones `graceMs` (default 30 s) to finish, then closes the transport handle it was given only if `closeTransport`. */
+  close(options?: { readonly graceMs?: number; readonly closeTransport?: boolean }): Promise<void>
+}
+
+/** Starts a worker on `options.transport`; resolves once it consumes. */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const worker = new TransportWorker(options)
+  await worker.start()
+  return worker
+}
+
+class TransportWorker implements Worker {
+  readonly id: string
+  readonly #transport: Transport
+  readonly #queues: readonly string[]
+  readonly #concurrency: number
+  readonly #heartbeatMs: number
+  readonly #maxOutputBytes: number
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #runner: LocalAttemptRunner
+  readonly #signal: AbortSignal | undefined
+  readonly #running = new Map<string, WorkerAttempt>()
+  readonly #agents: AgentSessionPool | undefined
+  #consumer: TransportSubscription | undefined
+  #cancels: TransportSubscription | undefined
+  #heartbeat: CancelTimer | undefined
+  #closing: Promise<void> | undefined
+  #completed = 0
+  #failed = 0
+  #returned = 0
+
+  constructor(options: WorkerOptions) {
+    this.#transport = options.transport
+    this.id = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    this.#queues = options.queues !== undefined && options.queues.length > 0 ? [...options.queues] : [DEFAULT_WORK_QUEUE]
+    this.#concurrency = options.concurrency ?? 16
+    if (!(Number.isInteger(this.#concurrency) && this.#concurrency >= 1)) throw new TaskweaveError('TW_INVALID_OPTION', `worker concurrency must be a whole number ≥ 1; received ${String(options.concurrency)}`, { retryable: false })
+    this.#heartbeatMs = options.heartbeatMs ?? 5000
+    this.#maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+    this.#clock = options.clock ?? systemClock
+    this.#logger = options.logger ?? silentLogger
+    this.#signal = options.signal
+    const registry = buildToolRegistry(options.builtins, options.tools)
+    const agents = [...(options.agents ?? [])]
+    // The owner admits one execution per session at a time: the pool's own turn-taking stays idle.
+    this.#agents = agents.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents, limiter: new KeyedLimiter(), ...(options.clock ? { clock: options.clock } : {}) }) : undefined
+    if (this.#agents !== undefined) for (const agent of agents) registry.register(createAgentTool(this.#agents, agent.name))
+    this.#runner = new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock: this.#clock, logger: this.#logger })
+  }
+
+  async start(): Promise<void> {
+    this.#cancels = await this.#transport.onCancel((attemptId, reason) => this.#cancel(attemptId, reason))
+    this.#consumer = await this.#transport.consume((delivery) => this.#handle(delivery), {
+      worker: this.id,
+      queues: this.#queues,
+      concurrency: this.#concurrency,
+    })
+    await this.#announce()
+    this.#armHeartbeat()
+    if (this.#signal !== undefined) {
+      if (this.#signal.aborted) await this.close()
+      else this.#signal.addEventListener('abort', () => void this.close(), { once: true })
+    }
+  }
+
+  stats(): WorkerStats {
+    return { worker: this.id, queues: this.#queues, concurrency: this.#concurrency, running: this.#running.size, completed: this.#completed, failed: this.#failed, returned: this.#returned }
+  }
+
+  ready(): boolean {
+    return this.#consumer !== undefined && this.#closing === undefined
+  }
+
+  close(options: { readonly graceMs?: number; readonly closeTransport?: boolean } = {}): Promise<void> {
+    this.#closing ??= this.#drain(options.graceMs ?? 30_000, options.closeTransport === true)
+    return this.#closing
+  }
+
+  async #drain(graceMs: number, closeTransport: boolean): Promise<void> {
+    this.#heartbeat?.()
+    this.#heartbeat = undefined
+    await this.#consumer?.close({ graceMs })
+    // Past the grace, what still runs has gone back to the broker: its outcome must not be reported.
+    for (const attempt of this.#running.values()) attempt.cancelled(new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true }))
+    await this.#cancels?.close()
+    await this.#agents?.close({ force: true })
+    if (closeTransport) await this.#transport.close()
+  }
+
+  async #handle(delivery: AttemptDelivery): Promise<void> {
+    const { request, owner } = delivery.envelope
+    const send = (report: AttemptReport): void => {
+      this.#transport.report(owner, report).catch((err: unknown) => this.#logger.warn('could not send a report to the owner', { owner, attemptId: request.attemptId, error: String(err) }))
+    }
+    const attempt = new WorkerAttempt(request.attemptId, request.taskId, send, this.#maxOutputBytes)
+    this.#running.set(request.attemptId, attempt)
+    try {
+      this.#runner.start(request, attempt)
+      const outcome = await attempt.outcome
+      if (this.#closing !== undefined && this.#running.get(request.attemptId) !== attempt) return
+      await this.#transport.report(owner, { kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome })
+      if (outcome.ok) this.#completed++
+      else this.#failed++
+      await delivery.ack()
+    } catch (err) {
+      // The owner may not have heard: the broker keeps the attempt for another try.
+      this.#returned++
+      this.#logger.warn('could not report an attempt; it goes back to the broker', { owner, attemptId: request.attemptId, error: String(err) })
+      throw err
+    } finally {
+      if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
+    }
+  }
+
+  #cancel(attemptId: string, reason: unknown): void {
+    const attempt = this.#running.get(attemptId)
+    if (attempt === undefined) return
+    const error = deserializeErrorSafe(reason)
+    this.#runner.cancel(attemptId, error)
+    attempt.cancelled(error)
+  }
+
+  async #announce(): Promise<void> {
+    await this.#transport.announce({
+      worker: this.id,
+      queues: this.#queues,
+      concurrency: this.#concurrency,
+      running: this.#running.size,
+      sessions: [],
+      host: hostname(),
+      pid: process.pid,
+      at: this.#clock.wallNow(),
+    })
+  }
+
+  #armHeartbeat(): void {
+    this.#heartbeat = this.#clock.setTimer(this.#heartbeatMs, () => {
+      this.#announce()
+        .catch((err: unknown) => this.#logger.warn('heartbeat failed', { error: String(err) }))
+        .finally(() => {
+          if (this.#closing === undefined) this.#armHeartbeat()
+        })
+    })
+  }
+}
+
+/** A cancel reason off the wire, as an error (a malformed one still cancels). */
+function deserializeErrorSafe(reason: unknown): unknown {
+  try {
+    return deserializeError(reason as Parameters<typeof deserializeError>[0])
+  } catch {
+    return new TaskweaveError('TW_CANCELLED', 'cancelled by the owner', { retryable: false })
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Which workers are alive: heartbeats on a fanout exchange (`prefix:workers`). A worker's
+ * `announce()` publishes its `WorkerInfo` there; every handle listens on an exclusive queue of
+ * its own and remembers the last info of each worker with when it arrived (arrival time on this
+ * host, so clocks that differ between hosts do not matter).
+ *
+ * A handle that starts listening knows nobody yet, so it sends a `ping`: every handle that
+ * announced a worker within {@link ANSWER_PINGS_WITHIN_HEARTBEATS} heartbeats (at least a minute)
+ * announces it again at once. A fresh handle thus knows the live workers within a round trip
+ * rather than a heartbeat interval (workers that announced last more than that ago are heard at
+ * their next heartbeat).
+ * Heartbeats are not persistent and not kept: a worker is known only while it keeps announcing.
+ * @module
+ */
+import type { WorkerInfo } from '../../core/transport.js'
+import type { RabbitConnection } from './connection.js'
+import type { Publisher } from './publisher.js'
+import { Subscriber } from './subscriber.js'
+
+/** A handle answers a ping for the workers it announced within this many heartbeats (and at least a minute). */
+export const ANSWER_PINGS_WITHIN_HEARTBEATS = 20
+
+type Heartbeat = { readonly kind: 'announce'; readonly info: WorkerInfo } | { readonly kind: 'ping' }
+
+interface Heard {
+  readonly info: WorkerInfo
+  /** When it arrived here (epoch ms). */
+  readonly at: number
+}
+
+const ignore = (): void => {}
+
+/** The worker registry of a transport handle (see the module header). */
+export class WorkerRegistry {
+  readonly #publisher: Publisher
+  readonly #exchange: string
+  readonly #subscriber: Subscriber
+  readonly #heard = new Map<string, Heard>()
+  readonly #mine = new Map<string, Heard>()
+  readonly #answerWithinMs: number
+
+  constructor(connection: RabbitConnection, publisher: Publisher, exchange: string, heartbeatMs: number) {
+    this.#answerWithinMs = Math.max(60_000, ANSWER_PINGS_WITHIN_HEARTBEATS * heartbeatMs)
+    this.#publisher = publisher
+    this.#exchange = exchange
+    this.#subscriber = new Subscriber(connection, async ({ channel }) => {
+      const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false })
+      await channel.bindQueue(queue, exchange, '')
+      await channel.consume(queue, (message) => {
+        if (message === null) return
+        try {
+          this.#heard_(JSON.parse(message.content.toString('utf8')) as Heartbeat)
+        } catch {
+          // Not a heartbeat of ours: ignored.
+        }
+      }, { noAck: true })
+      this.#send({ kind: 'ping' }).catch(ignore)
+    })
+  }
+
+  /** Starts listening (and again on every connection). */
+  start(): Promise<void> {
+    return this.#subscriber.start()
+  }
+
+  /** Says `info.worker` is alive; known to this handle at once, to others once the broker passed it on. */
+  async announce(info: WorkerInfo): Promise<void> {
+    const heard = { info, at: Date.now() }
+    this.#heard.set(info.worker, heard)
+    this.#mine.set(info.worker, heard)
+    await this.#send({ kind: 'announce', info })
+  }
+
+  /** The workers heard from within `withinMs`. */
+  workers(withinMs: number): WorkerInfo[] {
+    const since = Date.now() - withinMs
+    const alive: WorkerInfo[] = []
+    for (const heard of this.#heard.values()) if (heard.at >= since) alive.push(heard.info)
+    return alive
+  }
+
+  /** Stops listening. */
+  close(): Promise<void> {
+    return this.#subscriber.close()
+  }
+
+  #heard_(heartbeat: Heartbeat): void {
+    if (heartbeat.kind === 'announce' && typeof heartbeat.info?.worker === 'string') {
+      this.#heard.set(heartbeat.info.worker, { info: heartbeat.info, at: Date.now() })
+      // Forget workers not heard from for long: a registry that runs for weeks stays small.
+      if (this.#heard.size > 1000) for (const [id, h] of this.#heard) if (h.at < Date.now() - 10 * this.#answerWithinMs) this.#heard.delete(id)
+    } else if (heartbeat.kind === 'ping') {
+      const since = Date.now() - this.#answerWithinMs
+      for (const mine of this.#mine.values()) if (mine.at >= since) this.#send({ kind: 'announce', info: mine.info }).catch(ignore)
+    }
+  }
+
+  async #send(heartbeat: Heartbeat): Promise<void> {
+    await this.#publisher.publish([{ exchange: this.#exchange, routingKey: '', content: Buffer.from(JSON.stringify(heartbeat)), options: { persistent: false, contentType: 'application/json' } }], 'announcing a worker')
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The transport's view of a delivery: the worker's `AttemptDelivery` over a consumer's raw one.
+ * A message that is not an attempt envelope is dead-lettered at once. Settling through it keeps
+ * the ledger (`ledger.ts`) and the per-queue count of attempts held by this handle's workers.
+ * @module
+ */
+import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import { describeThrown } from '../../core/thrown.js'
+import type { RawDelivery } from './consumer.js'
+import type { Ledger } from './ledger.js'
+
+/** What handling an attempt touches besides the delivery. */
+export interface AttemptContext {
+  /** Whether the consumer is closing: an attempt its handler left unsettled then goes back with the channel. */
+  readonly closing: () => boolean
+  readonly ledger: Ledger
+  /** Attempts held by this handle's workers now, per work queue. */
+  readonly active: Map<string, number>
+}
+
+const ignore = (): void => {}
+
+/**
+ * Runs `handler` on one raw delivery. A handler that throws gives the attempt back at once, as
+ * does one that returns without settling it (unless the consumer is closing). Never rejects.
+ */
+export async function handleAttempt(raw: RawDelivery, handler: (delivery: AttemptDelivery) => Promise<void>, context: AttemptContext): Promise<void> {
+  const { ledger, active } = context
+  let envelope: AttemptEnvelope
+  try {
+    envelope = JSON.parse(raw.message.content.toString('utf8')) as AttemptEnvelope
+    if (typeof envelope?.request?.attemptId !== 'string' || typeof envelope.queue !== 'string') throw new Error('it is not an attempt envelope')
+  } catch (err) {
+    await raw.deadLetter(`the message is not an attempt: ${describeThrown(err)}`).catch(ignore)
+    return
+  }
+  const queue = envelope.queue
+  active.set(queue, (active.get(queue) ?? 0) + 1)
+  const attemptId = envelope.request.attemptId
+  const delivery: AttemptDelivery = {
+    envelope,
+    deliveries: raw.deliveries,
+    ack: async () => {
+      await raw.ack()
+      ledger.gone(attemptId)
+    },
+    nack: (options) => raw.retry(options?.delayMs ?? 0),
+    deadLetter: async (reason) => {
+      await raw.deadLetter(reason)
+      ledger.gone(attemptId)
+    },
+    extend: async () => {},
+  }
+  try {
+    await handler(delivery)
+    if (!raw.settled && !context.closing()) await raw.retry(0)
+  } catch {
+    if (!raw.settled) await raw.retry(0).catch(ignore)
+  } finally {
+    const left = (active.get(queue) ?? 1) - 1
+    if (left > 0) active.set(queue, left)
+    else active.delete(queue)
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The attempt transport on RabbitMQ. Attempts travel as persistent messages (id = attempt id,
+ * priority = the task's priority as a level 0–9) through work queues built like the message
+ * queue's (`names.ts`): one per work queue name (`prefix:work:<queue>`) and one per worker id for
+ * routed attempts (`prefix:worker:<id>`, expiring `workerExpiresMs` after its worker stopped
+ * consuming). Reports, cancels and the worker registry are in `reports.ts`, `cancels.ts` and
+ * `registry.ts`; `holds()` is answered from the ledger (`ledger.ts`).
+ *
+ * A worker's consumer takes from its work queues and its own queue on one channel, at most
+ * `concurrency` attempts at once. `nack()` gives an attempt back (counted in `deliveries`, never
+ * dead-lettered); an attempt whose worker died is given back by the broker and counted, and
+ * past `maxDeliveries` it is dead-lettered instead. A handler that throws gives its attempt back
+ * at once; one that returns without settling does too, except while its consumer closes (the
+ * channel's close then gives it back).
+ * @module
+ */
+import type { SerializedError } from '../../core/errors.js'
+import { priorityLevel } from '../../core/queue.js'
+import { DEFAULT_WORK_QUEUE } from '../../core/transport.js'
+import type {
+  AttemptDelivery,
+  AttemptEnvelope,
+  AttemptReport,
+  Transport,
+  TransportConsumeOptions,
+  TransportStats,
+  TransportSubscription,
+  WorkerInfo,
+  WorkQueueStats,
+} from '../../core/transport.js'
+import { listenCancels, sendCancel } from './cancels.js'
+import type { RabbitConnection } from './connection.js'
+import { RabbitConsumer } from './consumer.js'
+import { closedError, guarded, rabbitError } from './errors.js'
+import type { Scope } from './errors.js'
+import type { Ledger, LedgerEntry } from './ledger.js'
+import { countQueues, sumOf } from './inspect.js'
+import { publishOptions } from './message.js'
+import type { Mover } from './moves.js'
+import type { TransportNames, WorkQueueNames } from './names.js'
+import type { ResolvedRabbitTransportOptions } from './options.js'
+import type { Outgoing, Publisher } from './publisher.js'
+import { handleAttempt } from './transport-delivery.js'
+import type { WorkerRegistry } from './registry.js'
+import type { Reports } from './reports.js'
+import { declareWorkQueue } from './topology.js'
+import type { WorkQueueShape } from './topology.js'
+
+/** What a transport handle is built from. */
+export interface TransportParts {
+  readonly connection: RabbitConnection
+  readonly publisher: Publisher
+  readonly mover: Mover
+  readonly scope: Scope
+  readonly options: ResolvedRabbitTransportOptions
+  readonly names: TransportNames
+  readonly reports: Reports
+  readonly registry: WorkerRegistry
+  readonly ledger: Ledger
+}
+
+/** A work queue declared by a publisher recently enough to publish to without declaring it again. */
+const REDECLARE_MS = 60_000
+const DEFAULT_WITHIN_MS = 15_000
+const ignore = (): void => {}
+
+/** A RabbitMQ transport (see the module header). */
+export class RabbitTransport implements Transport {
+  readonly type = 'rabbitmq'
+  readonly #parts: TransportParts
+  readonly #consumers = new Set<RabbitConsumer>()
+  readonly #subscriptions = new Set<TransportSubscription>()
+  readonly #declared = new Map<string, { readonly generation: number; readonly at: number }>()
+  /** Attempts this handle's workers hold now, per work queue. */
+  readonly #active = new Map<string, number>()
+  #closing: Promise<void> | undefined
+
+  constructor(parts: TransportParts) {
+    this.#parts = parts
+  }
+
+  publish(envelopes: readonly AttemptEnvelope[]): Promise<void> {
+    return guarded(this.#parts.scope, 'publish', async () => {
+      this.#checkOpen('publish')
+      if (envelopes.length === 0) return
+      const { publisher, ledger, scope } = this.#parts
+      const outgoing: Outgoing[] = []
+      const shapes = new Set<WorkQueueShape>()
+      const attempts: [string, LedgerEntry][] = []
+      for (const envelope of envelopes) {
+        const shape = this.#shapeOf(envelope)
+        shapes.add(shape)
+        let content: string
+        try {
+          content = JSON.stringify(envelope)
+        } catch (err) {
+          throw rabbitError(scope, 'encoding an attempt as JSON', err, { retryable: false })
+        }
+        const attemptId = envelope.request.attemptId
+        attempts.push([attemptId, { queue: envelope.queue, worker: envelope.worker }])
+        outgoing.push({ exchange: '', routingKey: shape.names.main, content: Buffer.from(content), options: publishOptions(attemptId, priorityLevel(envelope.request.priority), undefined) })
+      }
+      for (const shape of shapes) await this.#ensureDeclared(shape)
+      // The ledger's notice goes first: every handle has it before any worker can settle one of these.
+      const results = await publisher.publish([ledger.publishing(attempts), ...outgoing], 'publishing attempts').catch((err: unknown) => {
+        for (const [id] of attempts) ledger.forget(id)
+        throw err
+      })
+      const refused = results.slice(1).filter((r) => r !== 'ok').length
+      if (refused > 0) throw rabbitError(scope, 'publishing attempts', new Error(`the broker refused ${refused} of ${envelopes.length} attempts`))
+    })
+  }
+
+  consume(handler: (delivery: AttemptDelivery) => Promise<void>, options: TransportConsumeOptions): Promise<TransportSubscription> {
+    return guarded(this.#parts.scope, 'consume', async () => {
+      this.#checkOpen('consume')
+      options.signal?.throwIfAborted()
+      const { connection, mover, scope, options: resolved, names, ledger } = this.#parts
+      const concurrency = options.concurrency
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65535) throw rabbitError(scope, 'starting a consumer', new Error(`concurrency must be an integer from 1 to 65535, not ${String(concurrency)}`), { retryable: false })
+      const queues = options.queues ?? [DEFAULT_WORK_QUEUE]
+      for (const queue of queues) ledger.noteQueue(queue)
+      const sources: WorkQueueShape[] = [...queues.map((q) => ({ names: names.work(q) })), { names: names.worker(options.worker), expiresMs: resolved.workerExpiresMs }]
+      let closing = false
+      const consumer = new RabbitConsumer(connection, mover, scope, {
+        sources,
+        concurrency,
+        maxDeliveries: resolved.maxDeliveries,
+        handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active }),
+        onLimit: (meta) => ledger.gone(meta.id),
+      })
+      this.#consumers.add(consumer)
+      try {
+        await consumer.start()
+      } catch (err) {
+        this.#consumers.delete(consumer)
+        await consumer.close(0)
+        throw err
+      }
+      const close = async (graceMs = 30_000): Promise<void> => {
+        closing = true
+        await consumer.close(graceMs)
+        this.#consumers.delete(consumer)
+      }
+      options.signal?.addEventListener('abort', () => void close(), { once: true })
+      return { close: (o) => close(o?.graceMs) }
+    })
+  }
+
+  report(owner: string, report: AttemptReport): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(closedError(this.#parts.scope, 'report'))
+    return this.#parts.reports.send(owner, report)
+  }
+
+  receive(owner: string, handler: (report: AttemptReport) => void): Promise<TransportSubscription> {
+    return guarded(this.#parts.scope, 'receive', async () => {
+      this.#checkOpen('receive')
+      return this.#track(await this.#parts.reports.receive(owner, handler))
+    })
+  }
+
+  removeOwner(owner: string): Promise<void> {
+    return guarded(this.#parts.scope, 'removeOwner', async () => {
+      this.#checkOpen('removeOwner')
+      await this.#parts.reports.remove(owner)
+    })
+  }
+
+  cancel(attemptId: string, reason: SerializedError): Promise<void> {
+    return guarded(this.#parts.scope, 'cancel', async () => {
+      this.#checkOpen('cancel')
+      await sendCancel(this.#parts.publisher, this.#parts.names.cancels, attemptId, reason)
+    })
+  }
+
+  onCancel(handler: (attemptId: string, reason: SerializedError) => void): Promise<TransportSubscription> {
+    return guarded(this.#parts.scope, 'onCancel', async () => {
+      this.#checkOpen('onCancel')
+      return this.#track(await listenCancels(this.#parts.connection, this.#parts.names.cancels, handler))
+    })
+  }
+
+  holds(attemptIds: readonly string[]): Promise<ReadonlySet<string>> {
+    return guarded(this.#parts.scope, 'holds', async () => {
+      this.#checkOpen('holds')
+      if (attemptIds.length === 0) return new Set<string>()
+      const { connection, ledger, names, options } = this.#parts
+      await ledger.sync(options.publishTimeoutMs)
+      const byQueue = new Map<string, string[]>()
+      for (const id of attemptIds) {
+        const entry = ledger.entry(id)
+        if (entry === undefined) continue
+        const queue = entry.worker !== undefined ? names.worker(entry.worker).main : names.work(entry.queue).main
+        let ids = byQueue.get(queue)
+        if (ids === undefined) byQueue.set(queue, (ids = []))
+        ids.push(id)
+      }
+      if (byQueue.size === 0) return new Set<string>()
+      // A durable queue that exists holds its messages: only a queue that is gone lost them.
+      const existing = await connection.withSession('checking which attempts the broker holds', (session) => countQueues(session, [...byQueue.keys()]))
+      const found = new Set<string>()
+      for (const [queue, ids] of byQueue) if (existing.has(queue)) for (const id of ids) found.add(id)
+      return found
+    })
+  }
+
+  announce(info: WorkerInfo): Promise<void> {
+    return guarded(this.#parts.scope, 'announce', async () => {
+      this.#checkOpen('announce')
+      await this.#parts.registry.announce(info)
+    })
+  }
+
+  async workers(options: { readonly withinMs?: number } = {}): Promise<readonly WorkerInfo[]> {
+    this.#checkOpen('workers')
+    return this.#parts.registry.workers(options.withinMs ?? DEFAULT_WITHIN_MS)
+  }
+
+  stats(): Promise<TransportStats> {
+    return guarded(this.#parts.scope, 'stats', async () => {
+      this.#checkOpen('stats')
+      const { connection, names, mover } = this.#parts
+      const perQueue: { readonly queue: string; readonly names: WorkQueueNames; readonly delays: string[] }[] = [...this.#parts.ledger.queues].map((queue) => {
+        const n = names.work(queue)
+        return { queue, names: n, delays: mover.delaysUsed(n).map((d) => n.delay(d)) }
+      })
+      const counts = await connection.withSession('reading stats', (session) => countQueues(session, perQueue.flatMap((q) => [q.names.main, q.names.later, q.names.dead, ...q.delays])))
+      const queues: WorkQueueStats[] = perQueue.map((q) => ({
+        queue: q.queue,
+        waiting: sumOf(counts, [q.names.main, q.names.later]),
+        active: this.#active.get(q.queue) ?? 0,
+        delayed: sumOf(counts, q.delays),
+        dead: counts.get(q.names.dead) ?? 0,
+      }))
+      return { type: this.type, queues, workers: this.#parts.registry.workers(3 * this.#parts.options.heartbeatMs) }
+    })
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    const { connection, publisher, reports, registry, ledger, scope } = this.#parts
+    await Promise.all([...this.#consumers].map((c) => c.close(0)))
+    this.#consumers.clear()
+    await Promise.all([...this.#subscriptions].map((s) => s.close().catch(ignore)))
+    this.#subscriptions.clear()
+    await reports.close()
+    await registry.close()
+    await ledger.close()
+    publisher.failAll(closedError(scope, 'publishing'))
+    await connection.close()
+  }
+
+  #shapeOf(envelope: AttemptEnvelope): WorkQueueShape {
+    const { names, options } = this.#parts
+    if (envelope.worker !== undefined) return this.#shape(names.worker(envelope.worker), options.workerExpiresMs)
+    return this.#shape(names.work(envelope.queue), undefined)
+  }
+
+  /** One shape object per main queue name, so a batch declares each queue once. */
+  readonly #shapes = new Map<string, WorkQueueShape>()
+  #shape(names: WorkQueueNames, expiresMs: number | undefined): WorkQueueShape {
+    let shape = this.#shapes.get(names.main)
+    if (shape === undefined) this.#shapes.set(names.main, (shape = { names, expiresMs }))
+    return shape
+  }
+
+  async #ensureDeclared(shape: WorkQueueShape): Promise<void> {
+    const { connection, scope } = this.#parts
+    await connection.withSession('publishing attempts', async (session) => {
+      const last = this.#declared.get(shape.names.main)
+      if (last !== undefined && last.generation === session.generation && Date.now() - last.at < REDECLARE_MS) return
+      await declareWorkQueue(await session.ops(), scope, shape)
+      this.#declared.set(shape.names.main, { generation: session.generation, at: Date.now() })
+    })
+  }
+
+  #track(subscription: TransportSubscription): TransportSubscription {
+    this.#subscriptions.add(subscription)
+    return {
+      close: async (options) => {
+        this.#subscriptions.delete(subscription)
+        await subscription.close(options)
+      },
+    }
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closing !== undefined) throw closedError(this.#parts.scope, operation)
+  }
+}

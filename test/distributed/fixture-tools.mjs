@@ -1,0 +1,43 @@
+// Tools for the distributed process tests, loaded by `taskweave worker --tools` and by the
+// owners. `ledger.work` appends a line when an attempt starts and when it ends to the file named by
+// TW_LEDGER (appendFileSync: a killed process cannot lose what the kernel already has), with the
+// worker's pid and wall times, the oracle the tests check: which task ran where, how often, and
+// how many ran at once.
+import { appendFileSync } from 'node:fs'
+import { z } from 'zod'
+import { defineTool } from '../../dist/index.js'
+
+function note(ctx, phase, extra = {}) {
+  const file = process.env.TW_LEDGER
+  if (file) appendFileSync(file, `${JSON.stringify({ runId: ctx.runId, taskId: ctx.taskId, attempt: ctx.attempt, attemptId: ctx.attemptId, pid: process.pid, phase, at: Date.now(), ...extra })}\n`)
+}
+
+export const work = defineTool({
+  name: 'ledger.work',
+  input: z.object({ n: z.number(), ms: z.number().optional() }),
+  run: async ({ n, ms }, ctx) => {
+    note(ctx, 'start')
+    if (ms !== undefined && ms > 0) {
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, ms)
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer)
+          reject(ctx.signal.reason)
+        })
+      })
+    }
+    note(ctx, 'end')
+    return { n }
+  },
+})
+
+/** Kills the process that runs it: a poison task. */
+export const poison = defineTool({
+  name: 'ledger.poison',
+  input: z.object({}),
+  run: (_input, ctx) => {
+    note(ctx, 'poison')
+    process.kill(process.pid, 'SIGKILL')
+    return new Promise(() => undefined)
+  },
+})

@@ -1,0 +1,291 @@
+/**
+ * The RabbitMQ transport against the broker at `RABBITMQ_URL` (default amqp://guest:guest@127.0.0.1:5672),
+ * as an owner and workers on separate connections: the conformance suite, then what it cannot show
+ * on its own: priorities, large report bursts in order, connections cut under a running attempt and a
+ * listening owner (a TCP proxy in the test), a poison attempt, the worker registry of a fresh
+ * handle, arguments every process must share, and an unreachable broker. Every name starts with
+ * `twtest-<random>`; what a test leaves is deleted after.
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createServer, connect as tcpConnect } from 'node:net'
+import type { Server, Socket } from 'node:net'
+import { promisify } from 'node:util'
+import amqp from 'amqplib'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, WorkerInfo } from '../../src/core/transport.js'
+import { openRabbitTransport } from '../../src/queues/rabbitmq/index.js'
+import type { RabbitTransportOptions } from '../../src/queues/rabbitmq/index.js'
+import { transportConformanceCases } from '../../src/testing/transport-conformance.js'
+
+const URL_ = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'
+const PREFIX = `twtest-${randomBytes(4).toString('hex')}`
+const run = promisify(execFile)
+const opened: Transport[] = []
+
+async function open(options: Partial<RabbitTransportOptions> = {}): Promise<Transport> {
+  const transport = await openRabbitTransport({ url: URL_, prefix: PREFIX, reconnectDelayMs: 50, maxReconnectDelayMs: 500, ...options })
+  opened.push(transport)
+  return transport
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+let tasks = 0
+/** An envelope for a new task of this file's run. */
+function envelope(queue: string, owner: string, options: { readonly priority?: number; readonly worker?: string } = {}): AttemptEnvelope {
+  const taskId = `task-${++tasks}`
+  const attemptId = `${PREFIX}-run/${taskId}#1`
+  return {
+    request: { runId: `${PREFIX}-run`, taskId, attempt: 1, attemptId, idempotencyKey: `${PREFIX}-run/${taskId}`, tool: 'echo', input: { taskId }, inputChecked: true, timeoutMs: 30_000, priority: options.priority ?? 0 },
+    owner,
+    queue,
+    ...(options.worker !== undefined ? { worker: options.worker } : {}),
+    publishedAt: Date.now(),
+  }
+}
+
+/** Deletes every queue and exchange named with this file's prefix (listed with rabbitmqctl, when it is here). */
+async function removeLeftovers(): Promise<void> {
+  const list = async (what: string): Promise<string[]> => {
+    try {
+      const { stdout } = await run('rabbitmqctl', [what, 'name', '-q', '--no-table-headers'])
+      return stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith(PREFIX))
+    } catch {
+      return []
+    }
+  }
+  const connection = await amqp.connect(URL_)
+  const channel = await connection.createChannel()
+  for (const queue of await list('list_queues')) await channel.deleteQueue(queue)
+  for (const exchange of await list('list_exchanges')) await channel.deleteExchange(exchange)
+  await connection.close()
+}
+
+afterAll(async () => {
+  for (const transport of opened) await transport.close().catch(() => {})
+  await removeLeftovers()
+}, 60_000)
+
+/** A TCP proxy to the broker that a test can cut (drop every connection) or stop (refuse new ones). */
+class Proxy {
+  readonly #target: URL
+  readonly #sockets = new Set<Socket>()
+  #server: Server | undefined
+  port = 0
+
+  constructor(target: string) {
+    this.#target = new URL(target)
+  }
+
+  get url(): string {
+    const url = new URL(this.#target)
+    url.host = `127.0.0.1:${this.port}`
+    return url.toString()
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = tcpConnect(Number(this.#target.port || 5672), this.#target.hostname)
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s)
+        s.on('error', () => {})
+        s.on('close', () => {
+          this.#sockets.delete(s)
+          client.destroy()
+          upstream.destroy()
+        })
+      }
+      client.pipe(upstream)
+      upstream.pipe(client)
+    })
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
+    this.port = (server.address() as { port: number }).port
+    this.#server = server
+  }
+
+  cut(): void {
+    for (const s of this.#sockets) s.destroy()
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    this.cut()
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+describe('RabbitMQ transport conformance (owner and worker handles)', () => {
+  for (const c of transportConformanceCases(async () => ({ transport: await open(), second: () => open() }))) it(c.name, c.run)
+})
+
+describe('RabbitMQ transport conformance (one handle)', () => {
+  for (const c of transportConformanceCases(async () => ({ transport: await open() }))) it(c.name, c.run)
+})
+
+describe('RabbitMQ transport', () => {
+  it('carries attempts to a worker by priority and its reports back to the owner, in order', async () => {
+    const owner = await open()
+    const worker = await open()
+    const queue = `${PREFIX}-prio`
+    const ownerId = `${PREFIX}-owner-prio`
+    const published = [0, 9, 4, 9, 12].map((priority) => envelope(queue, ownerId, { priority }))
+    await owner.publish(published)
+    const reports: AttemptReport[] = []
+    const receiving = await owner.receive(ownerId, (r) => reports.push(r))
+    const order: number[] = []
+    const consumer = await worker.consume(
+      async (d) => {
+        const { attemptId } = d.envelope.request
+        order.push(d.envelope.request.priority)
+        await worker.report(d.envelope.owner, { kind: 'started', attemptId, worker: 'w1' })
+        await worker.report(d.envelope.owner, { kind: 'outcome', attemptId, worker: 'w1', outcome: { attemptId, ok: true, output: d.envelope.request.input } })
+        await d.ack()
+      },
+      { worker: `${PREFIX}-w1`, queues: [queue], concurrency: 1 },
+    )
+    await waitFor('every outcome', () => reports.filter((r) => r.kind === 'outcome').length === published.length)
+    // Levels 0–9, higher first, FIFO within a level (12 is level 9).
+    expect(order).toEqual([9, 9, 12, 4, 0])
+    for (let k = 0; k < reports.length; k += 2) {
+      expect(reports[k]?.kind).toBe('started')
+      expect(reports[k + 1]).toMatchObject({ kind: 'outcome', attemptId: (reports[k] as { attemptId: string }).attemptId })
+    }
+    expect(await owner.holds(published.map((e) => e.request.attemptId))).toEqual(new Set())
+    await consumer.close({ graceMs: 1000 })
+    await receiving.close()
+    await owner.removeOwner(ownerId)
+  })
+
+  it('a burst of reports larger than one batch arrives whole and in order', async () => {
+    const owner = await open()
+    const worker = await open()
+    const ownerId = `${PREFIX}-owner-burst`
+    const sent: AttemptReport[] = Array.from({ length: 2500 }, (_, k) => ({ kind: 'progress', attemptId: 'a#1', progress: { message: `step ${k}`, fraction: k / 2500 } }))
+    await Promise.all(sent.map((r) => worker.report(ownerId, r)))
+    const heard: AttemptReport[] = []
+    const receiving = await owner.receive(ownerId, (r) => heard.push(r))
+    await waitFor('every report', () => heard.length === sent.length)
+    expect(heard).toEqual(sent)
+    await receiving.close()
+    await owner.removeOwner(ownerId)
+  })
+
+  it('connections cut under a running attempt and a listening owner come back: the attempt is delivered again with deliveries 2, reports still arrive', async () => {
+    const proxy = new Proxy(URL_)
+    await proxy.start()
+    const owner = await open({ url: proxy.url })
+    const worker = await open({ url: proxy.url })
+    const queue = `${PREFIX}-cut`
+    const ownerId = `${PREFIX}-owner-cut`
+    const reports: AttemptReport[] = []
+    const receiving = await owner.receive(ownerId, (r) => reports.push(r))
+    const seen: number[] = []
+    let first: AttemptDelivery | undefined
+    const consumer = await worker.consume(
+      async (d) => {
+        seen.push(d.deliveries)
+        if (d.deliveries === 1) {
+          first = d
+          return new Promise<void>(() => {}) // stuck, as a worker whose connection is about to go
+        }
+        const { attemptId } = d.envelope.request
+        await worker.report(d.envelope.owner, { kind: 'outcome', attemptId, worker: 'w', outcome: { attemptId, ok: true, output: null } })
+        await d.ack()
+      },
+      { worker: `${PREFIX}-w-cut`, queues: [queue], concurrency: 2 },
+    )
+    const attempt = envelope(queue, ownerId)
+    await owner.publish([attempt])
+    await waitFor('the first delivery', () => first !== undefined)
+    proxy.cut()
+    await waitFor('the outcome after the reconnection', () => reports.length === 1, 15_000)
+    expect(seen).toEqual([1, 2])
+    expect(reports[0]).toMatchObject({ kind: 'outcome', attemptId: attempt.request.attemptId })
+    await expect((first as AttemptDelivery).ack()).rejects.toMatchObject({ code: 'TW_TRANSPORT' })
+    await consumer.close({ graceMs: 0 })
+    await receiving.close()
+    await owner.removeOwner(ownerId)
+    await proxy.stop()
+  }, 30_000)
+
+  it('an attempt whose worker dies at every delivery is dead-lettered after maxDeliveries, and no longer held', async () => {
+    const proxy = new Proxy(URL_)
+    await proxy.start()
+    const owner = await open({ maxDeliveries: 3 })
+    const worker = await open({ url: proxy.url, maxDeliveries: 3 })
+    const queue = `${PREFIX}-poison`
+    const seen: number[] = []
+    const consumer = await worker.consume(
+      async (d) => {
+        seen.push(d.deliveries)
+        // The worker's connection dies with the attempt in hand, as when its process is killed.
+        proxy.cut()
+        await new Promise<void>(() => {})
+      },
+      { worker: `${PREFIX}-w-poison`, queues: [queue], concurrency: 1 },
+    )
+    const poison = envelope(queue, `${PREFIX}-owner-poison`)
+    await owner.publish([poison])
+    await waitFor('the dead letter', async () => (await owner.stats()).queues.find((q) => q.queue === queue)?.dead === 1, 20_000)
+    expect(seen).toEqual([1, 2, 3])
+    await waitFor('the attempt no longer held', async () => (await owner.holds([poison.request.attemptId])).size === 0)
+    await consumer.close({ graceMs: 0 })
+    await proxy.stop()
+  }, 40_000)
+
+  it('a fresh handle knows the live workers at once, without waiting for their next heartbeat', async () => {
+    const workerSide = await open()
+    const info: WorkerInfo = { worker: `${PREFIX}-w-reg`, queues: ['default'], concurrency: 4, running: 1, sessions: ['agent#s1'], host: 'test-host', pid: 1234, at: Date.now() }
+    await workerSide.announce(info)
+    const t0 = Date.now()
+    const fresh = await open()
+    await waitFor('the worker at the fresh handle', async () => (await fresh.workers()).some((w) => w.worker === info.worker), 2000)
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect((await fresh.workers()).find((w) => w.worker === info.worker)).toEqual(info)
+    expect((await fresh.stats()).workers.map((w) => w.worker)).toContain(info.worker)
+  })
+
+  it('every process must use the same ownerExpiresMs: another value gets a clear TW_TRANSPORT error', async () => {
+    const a = await open({ ownerExpiresMs: 3_600_000 })
+    const b = await open({ ownerExpiresMs: 60_000 })
+    const ownerId = `${PREFIX}-owner-args`
+    await a.report(ownerId, { kind: 'progress', attemptId: 'x#1', progress: { message: 'hello' } })
+    const err = (await b.report(ownerId, { kind: 'progress', attemptId: 'x#1', progress: { message: 'again' } }).catch((e: unknown) => e)) as Error & { code: string; details: Record<string, unknown> }
+    expect(err.code).toBe('TW_TRANSPORT')
+    expect(err.details).toMatchObject({ argument: 'x-expires', current: "'3600000'", requested: "'60000'" })
+    await a.removeOwner(ownerId)
+  })
+
+  it('a publish while the broker is unreachable waits publishTimeoutMs, then rejects with TW_TRANSPORT naming the URL without its password', async () => {
+    const proxy = new Proxy(URL_)
+    await proxy.start()
+    const owner = await open({ url: proxy.url, publishTimeoutMs: 400 })
+    await proxy.stop()
+    const t0 = Date.now()
+    const err = (await owner.publish([envelope(`${PREFIX}-outage`, `${PREFIX}-owner-outage`)]).catch((e: unknown) => e)) as Error & { code: string }
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect(err.code).toBe('TW_TRANSPORT')
+    expect(err.message).toMatch(/^RabbitMQ transport at amqp:\/\/guest@127\.0\.0\.1:\d+: .*could not be reached in time/)
+  })
+
+  it('an unreachable broker fails the open at once with TW_TRANSPORT', async () => {
+    const t0 = Date.now()
+    const err = (await openRabbitTransport({ url: 'amqp://guest:secret@127.0.0.1:1' }).catch((e: unknown) => e)) as Error & { code: string }
+    expect(Date.now() - t0).toBeLessThan(3000)
+    expect(err.code).toBe('TW_TRANSPORT')
+    expect(err.message).toContain('RabbitMQ transport at amqp://guest@127.0.0.1:1')
+    expect(err.message).not.toContain('secret')
+  })
+})
