@@ -1,9 +1,10 @@
 /**
  * The message queue on Redis (BullMQ), against the shared Redis at TASKWEAVE_TEST_REDIS_URL
- * (default redis://127.0.0.1:6379): what is particular to this adapter: how levels map onto BullMQ
- * priorities, backoff timing, maxSize between racing producers, counts shared by every handle, a
- * lease renewed while a handler runs, what it leaves in Redis. Every key is under a prefix unique
- * to this run, and removed at the end. Faults (crashes, restarts) are in redis-faults.test.ts.
+ * (default redis://127.0.0.1:6379): the conformance suite, then what is particular to this
+ * adapter: how levels map onto BullMQ priorities, backoff timing, maxSize between racing
+ * producers, counts shared by every handle, a lease renewed while a handler runs, what it leaves
+ * in Redis. Every key is under a prefix unique to this run, and removed at the end. Faults
+ * (crashes, restarts, a missing driver) are in redis-faults.test.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -12,6 +13,7 @@ import { openRedisQueue } from 'taskweave/queues/redis'
 import type { RedisQueueOptions } from 'taskweave/queues/redis'
 import { TaskweaveError } from '../../src/core/errors.js'
 import type { Delivery, MessageQueue } from '../../src/core/queue.js'
+import { queueConformanceCases } from '../../src/testing/queue-conformance.js'
 
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `twtest-${randomBytes(4).toString('hex')}`
@@ -61,6 +63,11 @@ async function consume<T>(queue: MessageQueue<T>, handler: (delivery: Delivery<T
   const consumer = await queue.consume(handler, { concurrency })
   cleanups.push(() => consumer.close({ graceMs: 0 }))
 }
+
+describe('Redis queue conformance', () => {
+  const openCase = (options: Omit<RedisQueueOptions, 'url' | 'prefix'>): Promise<MessageQueue> => openRedisQueue({ ...options, url: URL, prefix: PREFIX })
+  for (const c of queueConformanceCases(async (options) => ({ queue: await openCase(options), reopen: () => openCase(options) }))) it(c.name, c.run)
+})
 
 describe('priorities on BullMQ', () => {
   it('stores level L as BullMQ priority 10 − L, so higher levels come first and each level stays first in, first out', async () => {

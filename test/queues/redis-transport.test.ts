@@ -1,10 +1,11 @@
 /**
  * The attempt transport on Redis (BullMQ queues, a report stream per owner, pub/sub cancels),
- * against the shared Redis at TASKWEAVE_TEST_REDIS_URL (default redis://127.0.0.1:6379): what is
- * particular to this adapter: attempt ids as BullMQ job ids, `holds()` clearing dead copies so a
- * republish is accepted, the delivery limit, priorities within a work queue, reports trimmed as
- * read, what it leaves in Redis. Every key is under a prefix unique to the test. Faults (crashes,
- * restarts) are in redis-faults.test.ts.
+ * against the shared Redis at TASKWEAVE_TEST_REDIS_URL (default redis://127.0.0.1:6379): the
+ * conformance suite (owner and worker on separate handles, as separate processes would be), then
+ * what is particular to this adapter: attempt ids as BullMQ job ids, `holds()` clearing dead
+ * copies so a republish is accepted, the delivery limit, priorities within a work queue, reports
+ * trimmed as read, the registry, what it leaves in Redis. Every key is under a prefix unique to
+ * the test. Faults (crashes, restarts, a missing driver) are in redis-faults.test.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -12,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openRedisTransport } from 'taskweave/queues/redis'
 import type { RedisTransportHandle, RedisTransportOptions } from 'taskweave/queues/redis'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
+import { transportConformanceCases } from '../../src/testing/transport-conformance.js'
 
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const RUN = `twtest-${randomBytes(4).toString('hex')}`
@@ -72,6 +74,17 @@ async function consume(transport: RedisTransportHandle, handler: (delivery: Atte
   const consumer = await transport.consume(handler, { worker: `w-${randomBytes(3).toString('hex')}`, queues, concurrency })
   cleanups.push(() => consumer.close({ graceMs: 0 }))
 }
+
+describe('Redis transport conformance (owner and worker handles)', () => {
+  let opened = 0
+  const cases = transportConformanceCases(async () => {
+    // A prefix per case: what the case leaves (queues it emptied, its registry entries) goes with it.
+    const prefix = `${RUN}-c${++opened}`
+    const open = (): Promise<RedisTransportHandle> => openRedisTransport({ url: URL, prefix })
+    return { transport: await open(), second: open, cleanup: async () => (await open()).destroy() }
+  })
+  for (const c of cases) it(c.name, c.run)
+})
 
 describe('attempt ids as BullMQ job ids', () => {
   it('keeps apart ids BullMQ would refuse or confuse (":", integers, "%") and finds each with holds()', async () => {
