@@ -230,6 +230,22 @@ describe('housekeeping', () => {
     await expect(queue.enqueue({ k: 'after' })).rejects.toMatchObject({ code: 'TW_QUEUE' })
   })
 
+  it('refuses a body that is not JSON data (BullMQ would store it as something else), adding nothing of the call', async () => {
+    const queue = await open()
+    const cycle: Record<string, unknown> = {}
+    cycle['self'] = cycle
+    for (const call of [queue.enqueue(undefined), queue.enqueueMany([{ body: { k: 'fine' } }, { body: () => 1 }]), queue.enqueue(cycle), queue.enqueue({ n: 10n })]) {
+      const err: unknown = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(TaskweaveError.is(err, 'TW_QUEUE')).toBe(true)
+      expect((err as TaskweaveError).retryable).toBe(false)
+      expect((err as Error).message).toMatch(/is not JSON data/)
+    }
+    expect((await queue.stats()).pending).toBe(0)
+  })
+
   it('checks its options: a bad one is TW_INVALID_OPTION naming it, before any connection', async () => {
     await expect(openRedisQueue({ name: 'has space' })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/"name"/) as unknown })
     await expect(openRedisQueue({ name: 'ok', leaseMs: 10 })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/"leaseMs"/) as unknown })
