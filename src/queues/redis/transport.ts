@@ -296,31 +296,35 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * Removes every queue, report stream, worker record and count of this transport's prefix, then
-   * closes the handle: for tests and for tearing a deployment down. Consumers elsewhere keep
-   * running against empty queues.
+   * Closes the handle, then removes every queue, report stream and worker record under its
+   * prefix: for tests and for tearing a deployment down. Consumers of other handles keep running
+   * against empty queues.
    */
   async destroy(): Promise<void> {
     this.#checkOpen('destroy')
-    const command = this.#clients.command
-    try {
+    this.#closing = this.#close(async () => {
+      const command = this.#clients.command
       for (const name of await command.smembers(this.#queueSet)) {
         if (roleOf(name) !== undefined) await this.#queue(name).obliterate({ force: true })
       }
       const owners = await scanKeys(command, `${this.#options.prefix}:tw-reports:*`)
       await command.del(this.#queueSet, this.#registry.times, this.#registry.infos, ...owners)
+    })
+    return this.#closing
+  }
+
+  /** Closes consumers and subscriptions first (so none of this handle's own handlers run against what `remove` deletes), then connections. */
+  async #close(remove?: () => Promise<void>): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()))
+    try {
+      await remove?.()
     } catch (err) {
       throw redisError(this.#scope, 'destroy', err)
     } finally {
-      await this.close()
+      await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()))
+      dropClient(this.#clients.command)
+      dropClient(this.#clients.consumerTemplate)
     }
-  }
-
-  async #close(): Promise<void> {
-    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()))
-    await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()))
-    dropClient(this.#clients.command)
-    dropClient(this.#clients.consumerTemplate)
   }
 
   /** The BullMQ queue `name`, made on first use (they share the command client). */
