@@ -32,7 +32,8 @@ Usage:
                                    a language model plans a workflow for the goal (OPENAI_BASE_URL,
                                    OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
   taskweave worker [--transport URL] [--tools ./tools.ts]... [--concurrency N] [--queues llm,io] [--id ID]
-                   [--port N] [--grace 30s] [--lease 30s] [--prefix P] [--root DIR] [--allow-private-network]
+                   [--port N] [--grace 30s] [--lease 30s] [--max-deliveries N] [--prefix P] [--root DIR]
+                   [--allow-private-network]
                                    run attempts for any run on a broker (redis://… or amqp://…) until
                                    SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
   taskweave queues [--transport URL] [--prefix P] [--json]
@@ -236,6 +237,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             transport: { type: 'string' },
             prefix: { type: 'string' },
             lease: { type: 'string' },
+            'max-deliveries': { type: 'string' },
             tools: { type: 'string', short: 't', multiple: true },
             concurrency: { type: 'string', short: 'c' },
             queues: { type: 'string', short: 'q', multiple: true },
@@ -258,6 +260,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.transport !== undefined ? { transport: values.transport } : {}),
             ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
             ...(values.lease !== undefined ? { leaseMs: toMs('--lease', values.lease) } : {}),
+            ...(values['max-deliveries'] !== undefined ? { maxDeliveries: parseCount('--max-deliveries', values['max-deliveries']) } : {}),
             ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
             ...(values.id !== undefined ? { id: values.id } : {}),
             ...(values.port !== undefined ? { port: parsePort(values.port) } : {}),
@@ -358,6 +361,12 @@ function parseInputs(pairs: readonly string[]): Record<string, string> {
 function parsePort(text: string): number {
   const n = Number(text)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw usageError(`--port must be a port number from 0 to 65535; received "${text}"`)
+  return n
+}
+
+function parseCount(flag: string, text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw usageError(`${flag} must be a whole number ≥ 1; received "${text}"`)
   return n
 }
 

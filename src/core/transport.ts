@@ -14,6 +14,7 @@
  */
 import type { AttemptOutcome, AttemptRequest } from './attempt.js'
 import type { SerializedError } from './errors.js'
+import { serializeError, TaskweaveError } from './errors.js'
 import type { LlmUsage, ProviderLimits } from './rate.js'
 import type { ToolProgress } from './tool.js'
 
@@ -45,6 +46,22 @@ export type AttemptReport =
   | { readonly kind: 'usage'; readonly attemptId: string; readonly usage: LlmUsage }
   | { readonly kind: 'limits'; readonly attemptId: string; readonly limits: ProviderLimits }
   | { readonly kind: 'outcome'; readonly attemptId: string; readonly worker: string; readonly outcome: AttemptOutcome }
+
+/**
+ * The report a transport sends an attempt's owner when it dead-letters the attempt past its
+ * delivery limit (each worker that took it died or gave it back): a failed outcome with
+ * `TW_DELIVERY_LIMIT`, not retryable, so the task fails instead of waiting for an answer that
+ * will never come, and the owner's reconciler does not publish a poison attempt again.
+ */
+export function deliveryLimitReport(envelope: AttemptEnvelope, deliveries: number, maxDeliveries: number): AttemptReport {
+  const { attemptId, taskId } = envelope.request
+  const error = new TaskweaveError(
+    'TW_DELIVERY_LIMIT',
+    `task "${taskId}": attempt ${attemptId} was delivered ${deliveries} times (at most ${maxDeliveries}) and no worker finished it — each one died or gave it back; it is in the dead letters of work queue "${envelope.queue}"`,
+    { retryable: false, details: { taskId, attemptId, deliveries, queue: envelope.queue } },
+  )
+  return { kind: 'outcome', attemptId, worker: 'broker', outcome: { attemptId, ok: false, error: serializeError(error) } }
+}
 
 /** An attempt as a worker receives it. */
 export interface AttemptDelivery {
@@ -120,7 +137,11 @@ export interface Transport {
   readonly type: string
   /** Publishes attempts; resolves once the broker holds every one (durably where it can). */
   publish(envelopes: readonly AttemptEnvelope[]): Promise<void>
-  /** Worker side: takes attempts from its queues and its own route, at most `concurrency` at once. */
+  /**
+   * Worker side: takes attempts from its queues and its own route, at most `concurrency` at once.
+   * An attempt delivered more often than the transport's delivery limit is dead-lettered instead of
+   * handed to `handler`, and its owner gets {@link deliveryLimitReport}.
+   */
   consume(handler: (delivery: AttemptDelivery) => Promise<void>, options: TransportConsumeOptions): Promise<TransportSubscription>
   /** Worker side: sends a report to `owner`. Reports to one owner arrive in the order they were sent. */
   report(owner: string, report: AttemptReport): Promise<void>

@@ -88,6 +88,11 @@ export interface CreateTransportOptions {
   readonly leaseMs?: number
   /** How often a worker announces itself, in ms. @default 5000 */
   readonly heartbeatMs?: number
+  /**
+   * Deliveries of one attempt (each taken by a worker that died or gave it back) before it is
+   * dead-lettered and its owner told (`TW_DELIVERY_LIMIT`). @default Redis 10, RabbitMQ 5
+   */
+  readonly maxDeliveries?: number
 }
 
 /** What {@link messageQueueOptionsFromEnv} read: spread it into {@link createMessageQueue} with a `name`, or pass it to {@link createTransport}. */
@@ -102,11 +107,11 @@ export interface MessageQueueEnvOptions {
 interface AdapterModules {
   readonly redis: {
     openRedisQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
-    openRedisTransport(options: { readonly url?: string; readonly prefix?: string; readonly leaseMs?: number; readonly heartbeatMs?: number }): Promise<Transport>
+    openRedisTransport(options: { readonly url?: string; readonly prefix?: string; readonly leaseMs?: number; readonly heartbeatMs?: number; readonly maxDeliveries?: number }): Promise<Transport>
   }
   readonly rabbitmq: {
     openRabbitQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
-    openRabbitTransport(options: { readonly url?: string; readonly prefix?: string; readonly heartbeatMs?: number }): Promise<Transport>
+    openRabbitTransport(options: { readonly url?: string; readonly prefix?: string; readonly heartbeatMs?: number; readonly maxDeliveries?: number }): Promise<Transport>
   }
 }
 
@@ -136,8 +141,13 @@ export async function createMessageQueue<T = unknown>(options: CreateMessageQueu
 
 /** Opens an attempt transport on the adapter `options.type` (as {@link createMessageQueue} does). */
 export async function createTransport(options: CreateTransportOptions): Promise<Transport> {
-  const { type, url, prefix, leaseMs, heartbeatMs } = options
-  const common = { ...(url !== undefined ? { url } : {}), ...(prefix !== undefined ? { prefix } : {}), ...(heartbeatMs !== undefined ? { heartbeatMs } : {}) }
+  const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries } = options
+  const common = {
+    ...(url !== undefined ? { url } : {}),
+    ...(prefix !== undefined ? { prefix } : {}),
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+    ...(maxDeliveries !== undefined ? { maxDeliveries } : {}),
+  }
   switch (type) {
     case 'memory':
       return createMemoryTransport()

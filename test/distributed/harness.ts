@@ -3,12 +3,13 @@
  * run it), the ledger the fixture tools write, and private broker servers that a test may kill and
  * start again without disturbing the shared ones other test files use.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { binPath, root } from '../cli-bin.js'
 
 /** The shared brokers of this machine (CI starts them). */
@@ -57,11 +58,15 @@ export async function startWorkerChild(options: {
   readonly ledger: string
   readonly concurrency?: number
   readonly lease?: string
+  readonly maxDeliveries?: number
   readonly queues?: string
   readonly extraEnv?: Record<string, string>
+  /** Resolve even if it exits before it says it is ready (a worker a poison attempt kills at once). */
+  readonly mayDie?: boolean
 }): Promise<WorkerChild> {
   const args = [binPath, 'worker', '--transport', options.url, '--prefix', options.prefix, '--id', options.id, '--tools', FIXTURE_TOOLS, '--concurrency', String(options.concurrency ?? 8), '--grace', '2s']
   if (options.lease !== undefined) args.push('--lease', options.lease)
+  if (options.maxDeliveries !== undefined) args.push('--max-deliveries', String(options.maxDeliveries))
   if (options.queues !== undefined) args.push('--queues', options.queues)
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, TW_LEDGER: options.ledger, ...options.extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -73,7 +78,7 @@ export async function startWorkerChild(options: {
       if (stderr.includes(`worker ${options.id} on`)) resolve()
     }
     child.stderr.on('data', onData)
-    void exited.then(({ code, signal }) => reject(new Error(`worker ${options.id} exited before it was ready (code ${String(code)}, signal ${String(signal)}):\n${stderr}`)))
+    void exited.then(({ code, signal }) => (options.mayDie === true ? resolve() : reject(new Error(`worker ${options.id} exited before it was ready (code ${String(code)}, signal ${String(signal)}):\n${stderr}`))))
   })
   await Promise.race([ready, delay(20_000).then(() => Promise.reject(new Error(`worker ${options.id} not ready after 20 s:\n${stderr}`)))])
   return { child, id: options.id, stderr: () => stderr, exited }
@@ -198,4 +203,45 @@ export async function privateRabbit(): Promise<PrivateBroker> {
   }
   await broker.start()
   return broker
+}
+
+/**
+ * Removes what tests left on a shared broker under names starting with `prefix`: Redis keys, or
+ * RabbitMQ queues and exchanges (listed with rabbitmqctl).
+ */
+export async function removeBrokerLeftovers(type: 'redis' | 'rabbitmq', url: string, prefix: string): Promise<void> {
+  if (type === 'redis') {
+    const { Redis } = await import('ioredis')
+    const redis = new Redis(url)
+    try {
+      const keys: string[] = []
+      let cursor = '0'
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000)
+        cursor = next
+        keys.push(...found)
+      } while (cursor !== '0')
+      for (let k = 0; k < keys.length; k += 500) await redis.del(...keys.slice(k, k + 500))
+    } finally {
+      redis.disconnect()
+    }
+    return
+  }
+  const run = promisify(execFile)
+  const list = async (what: string): Promise<string[]> => {
+    const { stdout } = await run('rabbitmqctl', [what, 'name', '-q', '--no-table-headers']).catch(() => ({ stdout: '' }))
+    return stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((name) => name.startsWith(prefix))
+  }
+  const amqp = await import('amqplib')
+  const connection = await amqp.connect(url)
+  try {
+    const channel = await connection.createChannel()
+    for (const queue of await list('list_queues')) await channel.deleteQueue(queue)
+    for (const exchange of await list('list_exchanges')) await channel.deleteExchange(exchange)
+  } finally {
+    await connection.close()
+  }
 }

@@ -3,6 +3,7 @@
  * the attempts an owner (this test process, an engine with a remote runner) publishes. The ledger
  * the fixture tools write is the oracle: which task ran where, how often, and how many at once.
  */
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,8 +15,10 @@ import type { AnyTool, TaskSpec } from 'taskweave'
 import { createRemoteRunner } from 'taskweave/distributed'
 import { createTransport } from 'taskweave/queues'
 import type { Transport } from 'taskweave/queues'
-import { ensureBuilt } from '../cli-bin.js'
-import { BROKERS, FIXTURE_TOOLS, readLedger, startWorkerChild, stopWorkerChild } from './harness.js'
+import pg from 'pg'
+import { openPostgresStore } from 'taskweave/stores/postgres'
+import { ensureBuilt, root } from '../cli-bin.js'
+import { BROKERS, FIXTURE_TOOLS, privateRabbit, privateRedis, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild } from './harness.js'
 import type { WorkerChild } from './harness.js'
 
 let dir: string
@@ -29,7 +32,24 @@ beforeAll(async () => {
   tools = [fixture.work, fixture.poison]
 }, 180_000)
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const PG_URL = process.env['TASKWEAVE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`)
+  await client.end()
+}
+
+/** Every name this file puts on the brokers starts with it. */
+const FILE_PREFIX = `twtest-${randomUUID().slice(0, 8)}`
+let serial = 0
+const newPrefix = (): string => `${FILE_PREFIX}-${++serial}`
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  for (const { type, url } of BROKERS) await removeBrokerLeftovers(type, url, FILE_PREFIX)
+}, 60_000)
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -83,7 +103,7 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }
 
   it('three workers finish a 5,000-task DAG, every task run once', async () => {
-    const prefix = `twtest-${randomUUID().slice(0, 8)}`
+    const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     const started = await workers(prefix, ledger, 3)
     const { engine, runner } = await owner(prefix, { concurrency: 48 })
@@ -102,7 +122,7 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }, 120_000)
 
   it('a worker killed with SIGKILL mid-task: its attempt finishes on another worker within the lease bound', async () => {
-    const prefix = `twtest-${randomUUID().slice(0, 8)}`
+    const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     // Redis sees a dead worker by its lease: a short one keeps the test short.
     const started = await workers(prefix, ledger, 2, { concurrency: 1, lease: '2s' })
@@ -132,7 +152,7 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }, 60_000)
 
   it('a group cap holds across three workers: never more attempts of the group at once than the cap', async () => {
-    const prefix = `twtest-${randomUUID().slice(0, 8)}`
+    const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     await workers(prefix, ledger, 3, { concurrency: 8 })
     const { engine } = await owner(prefix)
@@ -144,4 +164,112 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
     // The cap, not the workers, was what bound it.
     expect(peak).toBe(4)
   }, 60_000)
+
+  it('a poison attempt that kills every worker ends in the dead letters after its delivery limit, and its task fails', async () => {
+    const prefix = newPrefix()
+    const ledger = join(dir, `${prefix}.jsonl`)
+    const { engine, transport } = await owner(prefix)
+    const handle = engine.start({ id: 'poison', tasks: [{ id: 'bad', tool: 'ledger.poison' }, { id: 'fine', tool: 'ledger.work', input: { n: 1 } }] })
+    let settled = false
+    void handle.result.then(() => (settled = true))
+    // Each worker dies on the attempt; a new one takes its place until the broker gives up on it.
+    const spawned: WorkerChild[] = []
+    cleanups.push(() => Promise.all(spawned.map((w) => stopWorkerChild(w))))
+    for (let k = 0; k < 8 && !settled; k++) {
+      const worker = await startWorkerChild({ url, prefix, id: `${prefix}-p${k}`, ledger, concurrency: 1, lease: '1s', maxDeliveries: 3, mayDie: true })
+      spawned.push(worker)
+      await Promise.race([worker.exited, handle.result])
+    }
+    const result = await handle.result
+    expect(result.tasks['fine']?.status).toBe('succeeded')
+    expect(result.tasks['bad']?.status).toBe('failed')
+    expect(result.tasks['bad']?.error?.code).toBe('TW_DELIVERY_LIMIT')
+    expect(readLedger(ledger).filter((l) => l.phase === 'poison')).toHaveLength(3)
+    const stats = await transport.stats()
+    expect(stats.queues.find((q) => q.queue === 'default')?.dead).toBe(1)
+  }, 120_000)
+
+  it('the owner killed with SIGKILL: a standby process takes the run over once its lease expires and finishes it', async () => {
+    const prefix = newPrefix()
+    const ledger = join(dir, `${prefix}.jsonl`)
+    const schema = `${prefix.replace(/-/g, '_')}_${type}`
+    cleanups.push(() => dropSchema(schema))
+    await workers(prefix, ledger, 2, { concurrency: 4 })
+    const runId = `run-${prefix}`
+    const child = spawn(process.execPath, [join(root, 'test/distributed/owner-child.mjs'), PG_URL, schema, type, url, prefix, runId, '24', '150'], {
+      cwd: root,
+      env: { ...process.env, TW_LEDGER: ledger },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let childErr = ''
+    child.stderr.on('data', (chunk: Buffer) => (childErr += chunk.toString()))
+    const childExit = new Promise((resolve) => child.on('close', resolve))
+    cleanups.push(async () => {
+      child.kill('SIGKILL')
+      await childExit
+    })
+    // Kill the owner once some tasks have finished and others are on the workers.
+    for (let k = 0; k < 400 && readLedger(ledger).filter((l) => l.phase === 'end').length < 6; k++) await new Promise((resolve) => setTimeout(resolve, 25))
+    expect(readLedger(ledger).filter((l) => l.phase === 'end').length, childErr).toBeGreaterThanOrEqual(6)
+    child.kill('SIGKILL')
+    await childExit
+    const killedAt = Date.now()
+
+    const store = await openPostgresStore({ connectionString: PG_URL, schema })
+    const committedAtKill = new Set((await store.load(runId))?.entries.filter((e) => e.kind === 'ok').map((e) => e.taskId))
+    const transport = await createTransport({ type, url, prefix })
+    const runner = createRemoteRunner({ transport, reconcileEveryMs: 1000 })
+    await runner.listen()
+    const standby = createEngine({ tools, builtins: false, runner, store, concurrency: 4, durability: { leaseTtlMs: 2000, takeOverEvery: '250ms' } })
+    cleanups.push(async () => {
+      await standby.close()
+      await transport.close()
+      await store.close()
+    })
+    const takenOver = new Promise<number>((resolve) => standby.events.on('run:taken-over', (e) => void (e.runId === runId && resolve(Date.now()))))
+    const tookOverAt = await takenOver
+    // Within the lease (2 s) and one look (0.25 s), with room for a busy machine.
+    expect(tookOverAt - killedAt).toBeLessThan(6000)
+    for (let k = 0; k < 600 && (await store.load(runId))?.status === 'running'; k++) await new Promise((resolve) => setTimeout(resolve, 50))
+    const stored = await store.load(runId)
+    expect(stored?.status).toBe('succeeded')
+    // No task whose outcome was committed before the kill ran again.
+    const starts = readLedger(ledger).filter((l) => l.phase === 'start')
+    for (const taskId of committedAtKill) expect(starts.filter((l) => l.taskId === taskId)).toHaveLength(1)
+    // Every task finished at least once.
+    expect(new Set(readLedger(ledger).filter((l) => l.phase === 'end').map((l) => l.taskId)).size).toBe(24)
+  }, 120_000)
+})
+
+describe.each([
+  { type: 'redis' as const, start: privateRedis },
+  { type: 'rabbitmq' as const, start: privateRabbit },
+])('a $type broker restarted mid-run', ({ type, start }) => {
+  it('workers and the owner reconnect by themselves and the run finishes', async () => {
+    const broker = await start()
+    cleanups.push(() => broker.dispose())
+    const prefix = newPrefix()
+    const ledger = join(dir, `${prefix}.jsonl`)
+    const started = await Promise.all([1, 2].map((k) => startWorkerChild({ url: broker.url, prefix, id: `${prefix}-w${k}`, ledger, concurrency: 4, lease: '2s' })))
+    cleanups.push(() => Promise.all(started.map((w) => stopWorkerChild(w))))
+    const transport = await createTransport({ type, url: broker.url, prefix })
+    const runner = createRemoteRunner({ transport, reconcileEveryMs: 1000 })
+    await runner.listen()
+    const engine = createEngine({ tools, builtins: false, runner, concurrency: 8 })
+    cleanups.push(async () => {
+      await engine.close()
+      await transport.close()
+    })
+    const tasks: TaskSpec[] = Array.from({ length: 60 }, (_, k) => ({ id: `r${k}`, tool: 'ledger.work', input: { n: k, ms: 100 } }))
+    const handle = engine.start({ id: 'restart', tasks })
+    for (let k = 0; k < 400 && readLedger(ledger).filter((l) => l.phase === 'end').length < 10; k++) await new Promise((resolve) => setTimeout(resolve, 25))
+    await broker.stop()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await broker.start()
+    const result = await handle.result
+    expect(result.status).toBe('succeeded')
+    expect(new Set(readLedger(ledger).filter((l) => l.phase === 'end').map((l) => l.taskId)).size).toBe(60)
+    // The workers lived through it.
+    for (const w of started) expect(w.child.exitCode).toBeNull()
+  }, 180_000)
 })

@@ -67,7 +67,7 @@ export interface ConsumerSpec {
   /** Handles one delivery; never rejects (the caller settles on its own failures). */
   readonly handle: (delivery: RawDelivery) => Promise<void>
   /** A redelivered message was dead-lettered for the limit without being handled. */
-  readonly onLimit?: (meta: MessageMeta, deliveries: number) => void
+  readonly onLimit?: (meta: MessageMeta, deliveries: number, message: Message) => void
 }
 
 interface Subscription {
@@ -232,7 +232,7 @@ export class RabbitConsumer {
     const delivery = new Delivery(message, meta, lost, names, sub, this)
     if (lost >= this.#spec.maxDeliveries) {
       await delivery.deadLetter(`delivery limit reached: delivered ${lost} times (at most ${this.#spec.maxDeliveries}); the consumer of the last delivery was lost before it settled it`)
-      this.#spec.onLimit?.(meta, lost)
+      this.#spec.onLimit?.(meta, lost, message)
     } else await delivery.retry(0)
   }
 

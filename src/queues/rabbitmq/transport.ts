@@ -16,7 +16,7 @@
  */
 import type { SerializedError } from '../../core/errors.js'
 import { priorityLevel } from '../../core/queue.js'
-import { DEFAULT_WORK_QUEUE } from '../../core/transport.js'
+import { DEFAULT_WORK_QUEUE, deliveryLimitReport } from '../../core/transport.js'
 import type {
   AttemptDelivery,
   AttemptEnvelope,
@@ -28,6 +28,7 @@ import type {
   WorkerInfo,
   WorkQueueStats,
 } from '../../core/transport.js'
+import type { Message } from 'amqplib'
 import { listenCancels, sendCancel } from './cancels.js'
 import type { RabbitConnection } from './connection.js'
 import { RabbitConsumer } from './consumer.js'
@@ -127,7 +128,10 @@ export class RabbitTransport implements Transport {
         concurrency,
         maxDeliveries: resolved.maxDeliveries,
         handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active }),
-        onLimit: (meta) => ledger.gone(meta.id),
+        onLimit: (meta, deliveries, message) => {
+          ledger.gone(meta.id)
+          this.#reportLimit(message, deliveries)
+        },
       })
       this.#consumers.add(consumer)
       try {
@@ -286,6 +290,18 @@ export class RabbitTransport implements Transport {
         await subscription.close(options)
       },
     }
+  }
+
+  /** Tells the owner of an attempt dead-lettered past the delivery limit (a broken message tells no one). */
+  #reportLimit(message: Message, deliveries: number): void {
+    let envelope: AttemptEnvelope
+    try {
+      envelope = JSON.parse(message.content.toString('utf8')) as AttemptEnvelope
+      if (typeof envelope?.request?.attemptId !== 'string' || typeof envelope.owner !== 'string') return
+    } catch {
+      return
+    }
+    this.report(envelope.owner, deliveryLimitReport(envelope, deliveries, this.#parts.options.maxDeliveries)).catch(() => undefined)
   }
 
   #checkOpen(operation: string): void {

@@ -10,8 +10,11 @@ import type { ConsumerPolicy } from './consumer.js'
 import { redisError, scopeText } from './errors.js'
 import type { ErrorScope } from './errors.js'
 
-/** The consumer policy of the Redis transport. */
-export function transportPolicy(maxDeliveries: number, scope: ErrorScope): ConsumerPolicy<AttemptDelivery> {
+/**
+ * The consumer policy of the Redis transport. `onLimit` hears of each attempt dead-lettered past
+ * `maxDeliveries` (the transport reports it to the attempt's owner).
+ */
+export function transportPolicy(maxDeliveries: number, scope: ErrorScope, onLimit: (envelope: AttemptEnvelope, deliveries: number) => void): ConsumerPolicy<AttemptDelivery> {
   return {
     precheck(held) {
       if (held.deliveries <= maxDeliveries) return undefined
@@ -44,6 +47,8 @@ export function transportPolicy(maxDeliveries: number, scope: ErrorScope): Consu
         },
       }
     },
-    async afterWrite() {},
+    async afterWrite(held, verdict) {
+      if (verdict.kind === 'dead' && held.deliveries > maxDeliveries) onLimit(held.job.data as AttemptEnvelope, held.deliveries)
+    },
   }
 }

@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis'
 import { InvalidOptionError } from '../../core/errors.js'
 import type { SerializedError } from '../../core/errors.js'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, TransportConsumeOptions, TransportStats, TransportSubscription, WorkerInfo, WorkQueueStats } from '../../core/transport.js'
-import { DEFAULT_WORK_QUEUE } from '../../core/transport.js'
+import { DEFAULT_WORK_QUEUE, deliveryLimitReport } from '../../core/transport.js'
 import { CancelListener, cancelChannel, publishCancel } from './cancels.js'
 import { blockingClient, dropClient, waitReady } from './clients.js'
 import type { Clients } from './clients.js'
@@ -120,7 +120,11 @@ export class RedisTransport implements Transport {
         lease,
         concurrency,
         handler,
-        policy: transportPolicy(this.#options.maxDeliveries, this.#scope),
+        policy: transportPolicy(this.#options.maxDeliveries, this.#scope, (envelope, deliveries) => {
+          this.report(envelope.owner, deliveryLimitReport(envelope, deliveries, this.#options.maxDeliveries)).catch((err: unknown) =>
+            logger.warn('could not tell an owner its attempt reached the delivery limit', { owner: envelope.owner, attemptId: envelope.request.attemptId, error: String(err) }),
+          )
+        }),
         scope: this.#scope,
         logger,
         connectTimeoutMs,
