@@ -145,8 +145,11 @@ describe('attempt ids as BullMQ job ids', () => {
 })
 
 describe('deliveries', () => {
-  it('an attempt given back more than maxDeliveries times is dead-lettered', async () => {
+  it('an attempt given back more than maxDeliveries times is dead-lettered, and its owner told (TW_DELIVERY_LIMIT)', async () => {
     const { transport } = await open({ maxDeliveries: 2 })
+    const heard: AttemptReport[] = []
+    const inbox = await transport.receive('owner', (report) => heard.push(report))
+    cleanups.push(() => inbox.close())
     const sent = envelope('run/bounced#1')
     await transport.publish([sent])
     const seen: number[] = []
@@ -156,6 +159,12 @@ describe('deliveries', () => {
     })
     await waitFor('the dead letter', async () => (await transport.stats()).queues.find((q) => q.queue === 'default')?.dead === 1)
     expect(seen).toEqual([1, 2])
+    await waitFor('the owner to hear of it', () => heard.length === 1)
+    const [report] = heard
+    expect(report?.kind).toBe('outcome')
+    if (report?.kind !== 'outcome' || report.outcome.ok) throw new Error('expected a failed outcome')
+    expect(report.outcome.error).toMatchObject({ code: 'TW_DELIVERY_LIMIT', retryable: false })
+    expect(report.outcome.error.message).toContain('delivered 3 times (at most 2)')
   })
 
   it('a handler that throws gives its attempt back at once', async () => {
