@@ -193,7 +193,7 @@ describe('a consumer whose process dies', () => {
     })
     cleanups.push(() => survivor.close({ graceMs: 0 }))
     await kill(child)
-    await waitFor('the dead letter', async () => (await queue.deadLetters.list()).length === 1, leaseMs + 5000)
+    await waitFor('the dead letter and its count', async () => (await queue.deadLetters.list()).length === 1 && (await queue.stats()).failed === 1, leaseMs + 5000)
     const [letter] = await queue.deadLetters.list()
     expect(letter?.id).toBe(id)
     expect(letter?.reason).toMatch(/delivered 2 times, more than the 1 allowed/)

@@ -100,7 +100,7 @@ describe('retries', () => {
       at.push(Date.now())
       throw new Error(`boom #${d.deliveries}`)
     })
-    await waitFor('the dead letter', async () => (await queue.deadLetters.list()).length === 1)
+    await waitFor('the dead letter and its count', async () => (await queue.deadLetters.list()).length === 1 && (await queue.stats()).failed === 3)
     expect(at).toHaveLength(3)
     const [first = 0, second = 0, third = 0] = at
     // 150 ms after the first failure, 300 ms after the second (BullMQ's delayed set has a granularity of a few ms).
@@ -158,9 +158,10 @@ describe('counts kept in Redis', () => {
       await sleep(40)
       if (d.body.k === 'bad') await d.deadLetter('bad body')
     })
-    await waitFor('every outcome, seen from the other handle', async () => {
+    // A count is written just after its outcome: wait for the counts, not only the outcomes.
+    await waitFor('every outcome and its count, seen from the other handle', async () => {
       const stats = await watcher.stats()
-      return stats.completed === 2 && stats.deadLettered === 1
+      return stats.completed === 2 && stats.deadLettered === 1 && stats.failed === 1
     })
     const stats = await watcher.stats()
     expect(stats).toMatchObject({ pending: 0, processing: 0, completed: 2, failed: 1, deadLettered: 1, countsScope: 'queue' })
