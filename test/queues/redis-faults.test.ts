@@ -193,7 +193,7 @@ describe('a consumer whose process dies', () => {
     })
     cleanups.push(() => survivor.close({ graceMs: 0 }))
     await kill(child)
-    await waitFor('the dead letter', async () => (await queue.deadLetters.list()).length === 1, leaseMs + 5000)
+    await waitFor('the dead letter and its count', async () => (await queue.deadLetters.list()).length === 1 && (await queue.stats()).failed === 1, leaseMs + 5000)
     const [letter] = await queue.deadLetters.list()
     expect(letter?.id).toBe(id)
     expect(letter?.reason).toMatch(/delivered 2 times, more than the 1 allowed/)
@@ -329,6 +329,35 @@ describe('a Redis server that restarts (empty: it keeps nothing on disk)', () =>
     await waitFor('the outcome of the attempt published after the restart', () => heard.length === 2, 10_000)
     expect(heard.map((r) => r.attemptId)).toEqual([first.request.attemptId, second.request.attemptId])
   }, 40_000)
+})
+
+describe('a missing driver package', () => {
+  it('is TW_QUEUE / TW_TRANSPORT saying how to install it', async () => {
+    // A resolve hook makes "bullmq" missing for the child, as in an application that never installed it.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (specifier === 'bullmq') throw Object.assign(new Error("Cannot find package 'bullmq'"), { code: 'ERR_MODULE_NOT_FOUND' })
+      return next(specifier, context)
+    }`
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)})`
+    const program = `const { openRedisQueue, openRedisTransport } = await import(process.env.TW_ADAPTER)
+      const errors = []
+      for (const open of [() => openRedisQueue({ name: 'q' }), () => openRedisTransport({})]) {
+        try { await open(); errors.push(null) } catch (err) { errors.push({ code: err.code, message: err.message }) }
+      }
+      process.stdout.write(JSON.stringify(errors))`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', program], {
+      env: { ...process.env, TW_ADAPTER: ADAPTER },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await once(child, 'exit')
+    const [queueError, transportError] = JSON.parse(output) as Array<{ code: string; message: string } | null>
+    expect(queueError?.code).toBe('TW_QUEUE')
+    expect(queueError?.message).toContain('the "bullmq" package could not be loaded (install it with `npm install bullmq ioredis`)')
+    expect(transportError?.code).toBe('TW_TRANSPORT')
+    expect(transportError?.message).toContain('npm install bullmq')
+  })
 })
 
 describe('a server that cannot be reached', () => {

@@ -1,9 +1,10 @@
 /**
  * The message queue on Redis (BullMQ), against the shared Redis at TASKWEAVE_TEST_REDIS_URL
- * (default redis://127.0.0.1:6379): what is particular to this adapter: how levels map onto BullMQ
- * priorities, backoff timing, maxSize between racing producers, counts shared by every handle, a
- * lease renewed while a handler runs, what it leaves in Redis. Every key is under a prefix unique
- * to this run, and removed at the end. Faults (crashes, restarts) are in redis-faults.test.ts.
+ * (default redis://127.0.0.1:6379): the conformance suite, then what is particular to this
+ * adapter: how levels map onto BullMQ priorities, backoff timing, maxSize between racing
+ * producers, counts shared by every handle, a lease renewed while a handler runs, what it leaves
+ * in Redis. Every key is under a prefix unique to this run, and removed at the end. Faults
+ * (crashes, restarts, a missing driver) are in redis-faults.test.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -12,6 +13,7 @@ import { openRedisQueue } from 'taskweave/queues/redis'
 import type { RedisQueueOptions } from 'taskweave/queues/redis'
 import { TaskweaveError } from '../../src/core/errors.js'
 import type { Delivery, MessageQueue } from '../../src/core/queue.js'
+import { queueConformanceCases } from '../../src/testing/queue-conformance.js'
 
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const PREFIX = `twtest-${randomBytes(4).toString('hex')}`
@@ -62,6 +64,11 @@ async function consume<T>(queue: MessageQueue<T>, handler: (delivery: Delivery<T
   cleanups.push(() => consumer.close({ graceMs: 0 }))
 }
 
+describe('Redis queue conformance', () => {
+  const openCase = (options: Omit<RedisQueueOptions, 'url' | 'prefix'>): Promise<MessageQueue> => openRedisQueue({ ...options, url: URL, prefix: PREFIX })
+  for (const c of queueConformanceCases(async (options) => ({ queue: await openCase(options), reopen: () => openCase(options) }))) it(c.name, c.run)
+})
+
 describe('priorities on BullMQ', () => {
   it('stores level L as BullMQ priority 10 − L, so higher levels come first and each level stays first in, first out', async () => {
     const queue = await open<{ k: string }>({}, 'levels')
@@ -93,7 +100,7 @@ describe('retries', () => {
       at.push(Date.now())
       throw new Error(`boom #${d.deliveries}`)
     })
-    await waitFor('the dead letter', async () => (await queue.deadLetters.list()).length === 1)
+    await waitFor('the dead letter and its count', async () => (await queue.deadLetters.list()).length === 1 && (await queue.stats()).failed === 3)
     expect(at).toHaveLength(3)
     const [first = 0, second = 0, third = 0] = at
     // 150 ms after the first failure, 300 ms after the second (BullMQ's delayed set has a granularity of a few ms).
@@ -151,9 +158,10 @@ describe('counts kept in Redis', () => {
       await sleep(40)
       if (d.body.k === 'bad') await d.deadLetter('bad body')
     })
-    await waitFor('every outcome, seen from the other handle', async () => {
+    // A count is written just after its outcome: wait for the counts, not only the outcomes.
+    await waitFor('every outcome and its count, seen from the other handle', async () => {
       const stats = await watcher.stats()
-      return stats.completed === 2 && stats.deadLettered === 1
+      return stats.completed === 2 && stats.deadLettered === 1 && stats.failed === 1
     })
     const stats = await watcher.stats()
     expect(stats).toMatchObject({ pending: 0, processing: 0, completed: 2, failed: 1, deadLettered: 1, countsScope: 'queue' })
@@ -221,6 +229,22 @@ describe('housekeeping', () => {
     await queue.destroy()
     expect(await keysUnder(`${PREFIX}:${name}`)).toEqual([])
     await expect(queue.enqueue({ k: 'after' })).rejects.toMatchObject({ code: 'TW_QUEUE' })
+  })
+
+  it('refuses a body that is not JSON data (BullMQ would store it as something else), adding nothing of the call', async () => {
+    const queue = await open()
+    const cycle: Record<string, unknown> = {}
+    cycle['self'] = cycle
+    for (const call of [queue.enqueue(undefined), queue.enqueueMany([{ body: { k: 'fine' } }, { body: () => 1 }]), queue.enqueue(cycle), queue.enqueue({ n: 10n })]) {
+      const err: unknown = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(TaskweaveError.is(err, 'TW_QUEUE')).toBe(true)
+      expect((err as TaskweaveError).retryable).toBe(false)
+      expect((err as Error).message).toMatch(/is not JSON data/)
+    }
+    expect((await queue.stats()).pending).toBe(0)
   })
 
   it('checks its options: a bad one is TW_INVALID_OPTION naming it, before any connection', async () => {

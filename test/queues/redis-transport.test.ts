@@ -1,10 +1,11 @@
 /**
  * The attempt transport on Redis (BullMQ queues, a report stream per owner, pub/sub cancels),
- * against the shared Redis at TASKWEAVE_TEST_REDIS_URL (default redis://127.0.0.1:6379): what is
- * particular to this adapter: attempt ids as BullMQ job ids, `holds()` clearing dead copies so a
- * republish is accepted, the delivery limit, priorities within a work queue, reports trimmed as
- * read, what it leaves in Redis. Every key is under a prefix unique to the test. Faults (crashes,
- * restarts) are in redis-faults.test.ts.
+ * against the shared Redis at TASKWEAVE_TEST_REDIS_URL (default redis://127.0.0.1:6379): the
+ * conformance suite (owner and worker on separate handles, as separate processes would be), then
+ * what is particular to this adapter: attempt ids as BullMQ job ids, `holds()` clearing dead
+ * copies so a republish is accepted, the delivery limit, priorities within a work queue, reports
+ * trimmed as read, the registry, what it leaves in Redis. Every key is under a prefix unique to
+ * the test. Faults (crashes, restarts, a missing driver) are in redis-faults.test.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -12,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openRedisTransport } from 'taskweave/queues/redis'
 import type { RedisTransportHandle, RedisTransportOptions } from 'taskweave/queues/redis'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
+import { transportConformanceCases } from '../../src/testing/transport-conformance.js'
 
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const RUN = `twtest-${randomBytes(4).toString('hex')}`
@@ -73,6 +75,17 @@ async function consume(transport: RedisTransportHandle, handler: (delivery: Atte
   cleanups.push(() => consumer.close({ graceMs: 0 }))
 }
 
+describe('Redis transport conformance (owner and worker handles)', () => {
+  let opened = 0
+  const cases = transportConformanceCases(async () => {
+    // A prefix per case: what the case leaves (queues it emptied, its registry entries) goes with it.
+    const prefix = `${RUN}-c${++opened}`
+    const open = (): Promise<RedisTransportHandle> => openRedisTransport({ url: URL, prefix })
+    return { transport: await open(), second: open, cleanup: async () => (await open()).destroy() }
+  })
+  for (const c of cases) it(c.name, c.run)
+})
+
 describe('attempt ids as BullMQ job ids', () => {
   it('keeps apart ids BullMQ would refuse or confuse (":", integers, "%") and finds each with holds()', async () => {
     const { transport } = await open()
@@ -132,8 +145,11 @@ describe('attempt ids as BullMQ job ids', () => {
 })
 
 describe('deliveries', () => {
-  it('an attempt given back more than maxDeliveries times is dead-lettered', async () => {
+  it('an attempt given back more than maxDeliveries times is dead-lettered, and its owner told (TW_DELIVERY_LIMIT)', async () => {
     const { transport } = await open({ maxDeliveries: 2 })
+    const heard: AttemptReport[] = []
+    const inbox = await transport.receive('owner', (report) => heard.push(report))
+    cleanups.push(() => inbox.close())
     const sent = envelope('run/bounced#1')
     await transport.publish([sent])
     const seen: number[] = []
@@ -143,6 +159,12 @@ describe('deliveries', () => {
     })
     await waitFor('the dead letter', async () => (await transport.stats()).queues.find((q) => q.queue === 'default')?.dead === 1)
     expect(seen).toEqual([1, 2])
+    await waitFor('the owner to hear of it', () => heard.length === 1)
+    const [report] = heard
+    expect(report?.kind).toBe('outcome')
+    if (report?.kind !== 'outcome' || report.outcome.ok) throw new Error('expected a failed outcome')
+    expect(report.outcome.error).toMatchObject({ code: 'TW_DELIVERY_LIMIT', retryable: false })
+    expect(report.outcome.error.message).toContain('delivered 3 times (at most 2)')
   })
 
   it('a handler that throws gives its attempt back at once', async () => {
@@ -218,12 +240,16 @@ describe('housekeeping', () => {
     expect(await keysUnder(`${prefix}:`)).toEqual([])
   })
 
-  it('the registry forgets workers silent for long, when another announces', async () => {
-    const { transport } = await open({ heartbeatMs: 1000 })
+  it('the registry forgets workers silent for long when another announces, and drops their route queues', async () => {
+    const { transport, prefix } = await open({ heartbeatMs: 1000 })
     const info = { queues: ['q'], concurrency: 1, running: 0, sessions: [], host: 'h', pid: 1 }
+    await transport.publish([envelope('stranded', { worker: 'gone' }), envelope('live', { worker: 'alive' })])
     await transport.announce({ ...info, worker: 'gone', at: Date.now() - 3_600_000 })
     await transport.announce({ ...info, worker: 'alive', at: Date.now() })
     expect((await transport.workers({ withinMs: 7_200_000 })).map((w) => w.worker)).toEqual(['alive'])
+    await waitFor('the route queue of the gone worker to be removed', async () => (await keysUnder(`${prefix}:route.gone:`)).length === 0)
+    expect(await redis.smembers(`${prefix}:tw-queues`)).toEqual(['route.alive'])
+    expect([...(await transport.holds(['stranded', 'live']))]).toEqual(['live'])
   })
 
   it('checks its options: a bad one is TW_INVALID_OPTION naming it', async () => {

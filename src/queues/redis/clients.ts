@@ -5,26 +5,27 @@
  *   queue, no retry of a command cut by a disconnect, a timeout per command. A call made while
  *   Redis is down rejects at once and one made to a server that stopped answering rejects after
  *   `commandTimeoutMs`, so no caller waits for ever;
- * - the **consumer template** is never connected itself: BullMQ duplicates it for each worker's
- *   two connections, which must wait out an outage rather than fail (BullMQ requires
- *   `maxRetriesPerRequest: null` there and resumes by itself once Redis is back);
+ * - the **consumer** client is what BullMQ workers use: all the handle's workers share it for their
+ *   commands (it connects with the first of them), and each duplicates it for its blocking
+ *   connection. Both must wait out an outage rather than fail: BullMQ requires
+ *   `maxRetriesPerRequest: null` there, and its workers resume by themselves once Redis is back;
  * - a **blocking** client (reading an owner's reports, hearing cancels) waits out outages too.
  *
  * Every client reconnects by itself (ioredis `retryStrategy`, at most 2 s apart).
  * @module
  */
 import type { Redis, RedisOptions } from 'ioredis'
+import { TaskweaveError } from '../../core/errors.js'
 import type { RedisClass } from './driver.js'
 import { describeCause, scopeText } from './errors.js'
 import type { ErrorScope } from './errors.js'
-import { TaskweaveError } from '../../core/errors.js'
 import type { ResolvedCommon } from './options.js'
 
 /** The clients an adapter starts with. */
 export interface Clients {
   /** Fail-fast client for commands; connected and ready. */
   readonly command: Redis
-  /** Template BullMQ workers duplicate; never connected itself. */
+  /** For BullMQ workers: their shared command connection (connected by the first), the template of their blocking ones. */
   readonly consumerTemplate: Redis
 }
 

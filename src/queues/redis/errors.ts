@@ -59,15 +59,6 @@ export function closedError(scope: ErrorScope, operation: string): TaskweaveErro
   })
 }
 
-/**
- * Whether `err` says the connection to Redis failed (closed, refused, timed out, offline) rather
- * than that Redis refused the command: BullMQ retries the former by itself.
- */
-export function isConnectionError(err: unknown): boolean {
-  const message = describeThrown(err)
-  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Stream isn't writeable|Command timed out|MaxRetriesPerRequest|connect ENOENT|getaddrinfo/i.test(message)
-}
-
 /** How long the same warning is not repeated. */
 const REPEAT_AFTER_MS = 30_000
 

@@ -9,7 +9,7 @@ import { RedisTransport } from './transport.js'
 
 /** A Redis transport handle: the port, plus `destroy()` for tests and teardown. */
 export interface RedisTransportHandle extends Transport {
-  /** Removes every queue, report stream and worker record under the transport's prefix, then closes the handle. */
+  /** Closes the handle, then removes every queue, report stream and worker record under its prefix (consumers of other handles keep running, against empty queues). */
   destroy(): Promise<void>
 }
 

@@ -59,7 +59,10 @@ export interface RedisTransportOptions extends RedisCommonOptions {
    * attempt whose workers keep dying, or that every worker nacks). @default 10
    */
   readonly maxDeliveries?: number
-  /** Most reports kept for one owner that does not read them (older ones are dropped). @default 100000 */
+  /**
+   * About how many stream entries (each one report, or the burst a worker sent one owner in one
+   * event-loop turn) are kept for an owner that does not read them; older ones are dropped. @default 100000
+   */
   readonly reportBacklog?: number
 }
 

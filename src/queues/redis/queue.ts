@@ -6,7 +6,7 @@
  * lock (see `size-guard.ts`).
  * @module
  */
-import { InvalidOptionError, QueueFullError } from '../../core/errors.js'
+import { InvalidOptionError, QueueFullError, TaskweaveError } from '../../core/errors.js'
 import type { Consumer, ConsumeOptions, DeadLetterList, Delivery, DeliveryHandler, EnqueueOptions, MessageQueue, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import type { Clients } from './clients.js'
 import { dropClient } from './clients.js'
@@ -15,7 +15,7 @@ import { countsKey, readCounts } from './counts.js'
 import { RedisDeadLetters } from './dead-letters.js'
 import type { BullQueue } from './dead-letters.js'
 import type { Drivers } from './driver.js'
-import { closedError, redisError } from './errors.js'
+import { closedError, redisError, scopeText } from './errors.js'
 import type { ErrorScope } from './errors.js'
 import type { ResolvedQueueOptions } from './options.js'
 import { bullPriority } from './priority.js'
@@ -64,6 +64,9 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
     const jobs = messages.map((message, index) => {
       const delayMs = message.delayMs ?? 0
       if (!Number.isFinite(delayMs) || delayMs < 0) throw new InvalidOptionError(`messages[${index}].delayMs`, 'a number of ms ≥ 0', delayMs)
+      // BullMQ would store these as `{}`: refused, as JSON.stringify has nothing to write for them.
+      const kind = typeof message.body
+      if (kind === 'undefined' || kind === 'function' || kind === 'symbol') throw notJson(this.#scope, index, messages.length, `it is ${kind === 'undefined' ? 'undefined' : `a ${kind}`}`)
       return {
         name: JOB_NAME,
         data: message.body,
@@ -87,6 +90,8 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
         add,
       )
     } catch (err) {
+      // BullMQ writes each body with JSON.stringify, which throws a TypeError for a cycle or a BigInt.
+      if (err instanceof TypeError) throw notJson(this.#scope, undefined, messages.length, err.message)
       throw redisError(this.#scope, 'enqueue', err)
     }
   }
@@ -182,4 +187,13 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
   #checkOpen(operation: string): void {
     if (this.#closing !== undefined) throw closedError(this.#scope, operation)
   }
+}
+
+/** The error of a body that is not JSON data (message `index` of `count`, when known): not retryable. */
+function notJson(scope: ErrorScope, index: number | undefined, count: number, problem: string): TaskweaveError {
+  const which = index === undefined ? (count === 1 ? 'the body' : 'a body') : `the body of message ${index + 1} of ${count}`
+  return new TaskweaveError(scope.code, `${scopeText(scope)}: enqueue failed: ${which} is not JSON data: ${problem}`, {
+    retryable: false,
+    details: { location: scope.location, queue: scope.queue, operation: 'enqueue', ...(index === undefined ? {} : { index }) },
+  })
 }

@@ -1,11 +1,15 @@
 /**
- * Reports to an owner: one Redis stream per owner. A worker appends (`XADD`, trimmed to the
- * backlog), the reports of one turn of the event loop in one pipeline (a worker at full speed
- * sends many at once, and one write for all of them costs Redis and Node far less); the owner reads with a blocking `XREAD` on a connection of its own, from the start of
- * the stream, so reports sent while it was not listening arrive first, and deletes what it has
- * handed to its handler (`XTRIM MINID`). One stream is ordered, and one process's `XADD`s go out
- * in call order on one connection, so reports of one worker to one owner arrive in the order they
- * were sent.
+ * Reports to an owner: one Redis stream per owner. A worker appends with `XADD`; the reports it
+ * sends to one owner in one turn of the event loop (a worker at full speed sends many at once) go
+ * in one stream entry, as a JSON array, and the entries of one turn in one pipeline: one command
+ * and one write for a whole burst costs Redis and Node far less than one per report. The stream
+ * is capped at about `reportBacklog` entries (`MAXLEN ~`), for an owner that never reads it.
+ *
+ * The owner reads with a blocking `XREAD` on a connection of its own, from the start of the
+ * stream, so reports sent while it was not listening arrive first, and deletes what it has handed
+ * to its handler (`XTRIM MINID`). A stream is ordered, the reports in an entry are in the order
+ * they were sent, and one process's entries go out in order on one connection: the reports of one
+ * worker to one owner arrive in the order they were sent.
  *
  * Delivery is at least once: an owner that dies between handling reports and trimming them hears
  * them again on its next `receive` (the owner drops what it no longer expects). One reader per
@@ -30,21 +34,24 @@ export function reportsKey(prefix: string, owner: string): string {
 }
 
 interface PendingReport {
-  readonly key: string
   readonly text: string
   readonly resolve: () => void
   readonly reject: (error: unknown) => void
 }
 
+/** The field of an entry holding one report (JSON), and of one holding several (a JSON array). */
+const ONE = 'r'
+const MANY = 'b'
+
 /**
- * Appends reports to their owners' streams, keeping at most about `backlog` reports per owner.
- * Reports appended in one turn of the event loop go out together, in the order they were
- * appended, in one pipeline on one connection: the order of one process's reports holds.
+ * Appends reports to their owners' streams: those of one turn of the event loop together (see the
+ * module header), in the order they were appended.
  */
 export class ReportWriter {
   readonly #client: Redis
   readonly #backlog: number
-  #pending: PendingReport[] = []
+  /** Reports waiting for this turn's flush, by stream key (a Map keeps the keys' first-use order). */
+  #pending = new Map<string, PendingReport[]>()
 
   constructor(client: Redis, backlog: number) {
     this.#client = client
@@ -55,26 +62,35 @@ export class ReportWriter {
   append(key: string, report: AttemptReport): Promise<void> {
     const text = JSON.stringify(report)
     return new Promise<void>((resolve, reject) => {
-      if (this.#pending.length === 0) setImmediate(() => this.#flush())
-      this.#pending.push({ key, text, resolve, reject })
+      if (this.#pending.size === 0) setImmediate(() => this.#flush())
+      const list = this.#pending.get(key)
+      const pending: PendingReport = { text, resolve, reject }
+      if (list === undefined) this.#pending.set(key, [pending])
+      else list.push(pending)
     })
   }
 
   #flush(): void {
-    const batch = this.#pending
-    this.#pending = []
+    const batches = [...this.#pending]
+    this.#pending = new Map()
     const pipeline = this.#client.pipeline()
-    for (const report of batch) pipeline.xadd(report.key, 'MAXLEN', '~', this.#backlog, '*', 'r', report.text)
+    for (const [key, reports] of batches) {
+      const [only] = reports
+      if (reports.length === 1 && only !== undefined) pipeline.xadd(key, 'MAXLEN', '~', this.#backlog, '*', ONE, only.text)
+      else pipeline.xadd(key, 'MAXLEN', '~', this.#backlog, '*', MANY, `[${reports.map((r) => r.text).join(',')}]`)
+    }
     pipeline.exec().then(
       (results) => {
-        batch.forEach((report, k) => {
-          const error: unknown = results?.[k]?.[0]
-          if (results === null || error) report.reject(error ?? new Error('the pipeline was discarded'))
-          else report.resolve()
+        batches.forEach(([, reports], k) => {
+          const error: unknown = results === null ? new Error('the pipeline was discarded') : results[k]?.[0]
+          for (const report of reports) {
+            if (error) report.reject(error)
+            else report.resolve()
+          }
         })
       },
       (error: unknown) => {
-        for (const report of batch) report.reject(error)
+        for (const [, reports] of batches) for (const report of reports) report.reject(error)
       },
     )
   }
@@ -149,20 +165,32 @@ export class ReportReader implements TransportSubscription {
   }
 
   #deliver(fields: string[]): void {
-    const at = fields.indexOf('r')
-    const text = at >= 0 ? fields[at + 1] : undefined
-    if (text === undefined) return
-    let report: AttemptReport
+    let reports: AttemptReport[]
     try {
-      report = JSON.parse(text) as AttemptReport
+      reports = parseEntry(fields)
     } catch (err) {
       logFailure(this.#logger, `${scopeText(this.#scope)}: a report could not be read`, err)
       return
     }
-    try {
-      this.#handler(report)
-    } catch (err) {
-      logFailure(this.#logger, `${scopeText(this.#scope)}: the report handler threw`, err)
+    for (const report of reports) {
+      if (this.#stopped) return
+      try {
+        this.#handler(report)
+      } catch (err) {
+        logFailure(this.#logger, `${scopeText(this.#scope)}: the report handler threw`, err)
+      }
     }
   }
+
+}
+
+/** The reports of one stream entry (`r`: one, `b`: several), in the order they were sent. */
+function parseEntry(fields: readonly string[]): AttemptReport[] {
+  const reports: AttemptReport[] = []
+  for (let k = 0; k + 1 < fields.length; k += 2) {
+    const text = fields[k + 1] as string
+    if (fields[k] === ONE) reports.push(JSON.parse(text) as AttemptReport)
+    else if (fields[k] === MANY) reports.push(...(JSON.parse(text) as AttemptReport[]))
+  }
+  return reports
 }

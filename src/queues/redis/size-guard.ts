@@ -46,14 +46,17 @@ export interface ReadyKeys {
 
 /**
  * Runs `add` while holding the enqueue lock, when the ready count plus `adding` stays within
- * `maxSize`; otherwise throws `refuse()` and adds nothing. Waits its turn for at most `waitMs`.
+ * `maxSize`; otherwise throws `refuse()` and adds nothing. The lock expires `lockMs` after it was
+ * taken (a producer that died holding it blocks the others that long at most); a producer waits
+ * its turn for at most twice that.
  */
-export async function withinSize<T>(client: Redis, lockKey: string, ready: ReadyKeys, maxSize: number, adding: number, waitMs: number, scope: ErrorScope, refuse: () => Error, add: () => Promise<T>): Promise<T> {
+export async function withinSize<T>(client: Redis, lockKey: string, ready: ReadyKeys, maxSize: number, adding: number, lockMs: number, scope: ErrorScope, refuse: () => Error, add: () => Promise<T>): Promise<T> {
   const token = randomUUID()
+  const waitMs = 2 * lockMs
   const deadline = Date.now() + waitMs
   let pause = 1
   for (;;) {
-    const count = Number(await client.eval(TAKE_AND_COUNT, 4, lockKey, ready.wait, ready.prioritized, ready.paused, token, String(waitMs)))
+    const count = Number(await client.eval(TAKE_AND_COUNT, 4, lockKey, ready.wait, ready.prioritized, ready.paused, token, String(lockMs)))
     if (count >= 0) {
       try {
         if (count + adding > maxSize) throw refuse()

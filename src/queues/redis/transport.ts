@@ -228,10 +228,32 @@ export class RedisTransport implements Transport {
 
   async announce(info: WorkerInfo): Promise<void> {
     this.#checkOpen('announce')
+    let dropped: readonly string[]
     try {
-      await announceWorker(this.#clients.command, this.#registry, info, Math.max(60_000, 20 * this.#options.heartbeatMs))
+      dropped = await announceWorker(this.#clients.command, this.#registry, info, Math.max(60_000, 20 * this.#options.heartbeatMs))
     } catch (err) {
       throw redisError(this.#scope, `announcing worker ${info.worker}`, err)
+    }
+    for (const worker of dropped) void this.#dropRoute(worker)
+  }
+
+  /**
+   * Removes the route queue of a worker silent for long (its process is gone; each new process
+   * has a new id), so `holds()` and `stats()` do not look through one queue per worker that ever
+   * ran. An attempt still routed there is lost with it; the owner publishes it again to any worker
+   * of its queue, as for any attempt routed to a worker that stopped announcing itself.
+   */
+  async #dropRoute(worker: string): Promise<void> {
+    const name = routeQueueName(worker)
+    try {
+      await this.#clients.command.srem(this.#queueSet, name)
+      await this.#queue(name).obliterate({ force: true })
+    } catch (err) {
+      this.#warn(`${scopeText(this.#scope)}: the route queue of worker ${worker}, silent for long, could not be removed: ${describeCause(err)}`)
+    } finally {
+      const queue = this.#queues.get(name)
+      this.#queues.delete(name)
+      await queue?.close().catch(() => {})
     }
   }
 
@@ -278,31 +300,35 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * Removes every queue, report stream, worker record and count of this transport's prefix, then
-   * closes the handle: for tests and for tearing a deployment down. Consumers elsewhere keep
-   * running against empty queues.
+   * Closes the handle, then removes every queue, report stream and worker record under its
+   * prefix: for tests and for tearing a deployment down. Consumers of other handles keep running
+   * against empty queues.
    */
   async destroy(): Promise<void> {
     this.#checkOpen('destroy')
-    const command = this.#clients.command
-    try {
+    this.#closing = this.#close(async () => {
+      const command = this.#clients.command
       for (const name of await command.smembers(this.#queueSet)) {
         if (roleOf(name) !== undefined) await this.#queue(name).obliterate({ force: true })
       }
       const owners = await scanKeys(command, `${this.#options.prefix}:tw-reports:*`)
       await command.del(this.#queueSet, this.#registry.times, this.#registry.infos, ...owners)
+    })
+    return this.#closing
+  }
+
+  /** Closes consumers and subscriptions first (so none of this handle's own handlers run against what `remove` deletes), then connections. */
+  async #close(remove?: () => Promise<void>): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()))
+    try {
+      await remove?.()
     } catch (err) {
       throw redisError(this.#scope, 'destroy', err)
     } finally {
-      await this.close()
+      await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()))
+      dropClient(this.#clients.command)
+      dropClient(this.#clients.consumerTemplate)
     }
-  }
-
-  async #close(): Promise<void> {
-    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()))
-    await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()))
-    dropClient(this.#clients.command)
-    dropClient(this.#clients.consumerTemplate)
   }
 
   /** The BullMQ queue `name`, made on first use (they share the command client). */
