@@ -32,7 +32,7 @@ export async function removeBrokerLeftovers(type: 'redis' | 'rabbitmq', url: str
     const { Redis } = await import('ioredis')
     const redis = new Redis(url)
     try {
-      const keys = await redisKeysUnder(redis, prefix)
+      const keys = await redisKeys(redis, `*${prefix}*`)
       for (let k = 0; k < keys.length; k += 500) await redis.del(...keys.slice(k, k + 500))
     } finally {
       redis.disconnect()
@@ -50,12 +50,12 @@ export async function removeBrokerLeftovers(type: 'redis' | 'rabbitmq', url: str
   }
 }
 
-/** Every Redis key that contains `prefix` (SCAN, not KEYS). */
-export async function redisKeysUnder(redis: Redis, prefix: string): Promise<string[]> {
+/** Every Redis key that matches `pattern` (SCAN, not KEYS). */
+export async function redisKeys(redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = []
   let cursor = '0'
   do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000)
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
     cursor = next
     keys.push(...found)
   } while (cursor !== '0')
@@ -109,5 +109,18 @@ export class TcpProxy {
     this.#server = undefined
     this.cut()
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Waits until `check` holds, polling every 10 ms; throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(10)
   }
 }

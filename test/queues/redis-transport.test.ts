@@ -14,6 +14,7 @@ import { openRedisTransport } from 'taskweave/queues/redis'
 import type { RedisTransportHandle, RedisTransportOptions } from 'taskweave/queues/redis'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
 import { transportConformanceCases } from '../../src/testing/transport-conformance.js'
+import { redisKeys, sleep, waitFor } from './broker-kit.js'
 
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const RUN = `twtest-${randomBytes(4).toString('hex')}`
@@ -29,27 +30,9 @@ afterAll(async () => {
   redis.disconnect()
 })
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(10)
-  }
-}
-
-async function keysUnder(prefix: string): Promise<string[]> {
-  const keys: string[] = []
-  let cursor = '0'
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    keys.push(...found)
-    cursor = next
-  } while (cursor !== '0')
-  return keys
+function keysUnder(prefix: string): Promise<string[]> {
+  return redisKeys(redis, `${prefix}*`)
 }
 
 /** A transport under a prefix of its own, destroyed at the end; returns the prefix too. */
