@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { removeBrokerLeftovers, TcpProxy } from './broker-kit.js'
+import { removeBrokerLeftovers, sleep, TcpProxy, waitFor } from './broker-kit.js'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import type { Delivery, MessageQueue } from '../../src/core/queue.js'
 import { openRabbitQueue } from '../../src/queues/rabbitmq/index.js'
@@ -33,17 +33,6 @@ async function open<T = unknown>(name: string, options: Partial<RabbitQueueOptio
   return queue
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 
 afterAll(async () => {

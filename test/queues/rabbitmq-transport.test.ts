@@ -7,7 +7,7 @@
  * `twtest-<random>`; what a test leaves is deleted after.
  */
 import { randomBytes } from 'node:crypto'
-import { removeBrokerLeftovers, TcpProxy } from './broker-kit.js'
+import { removeBrokerLeftovers, TcpProxy, waitFor } from './broker-kit.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, WorkerInfo } from '../../src/core/transport.js'
 import { openRabbitTransport } from '../../src/queues/rabbitmq/index.js'
@@ -24,17 +24,6 @@ async function open(options: Partial<RabbitTransportOptions> = {}): Promise<Tran
   return transport
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 let tasks = 0
 /** An envelope for a new task of this file's run. */
