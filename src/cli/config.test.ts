@@ -17,6 +17,11 @@ describe('loadCliConfig', () => {
     expect(await loadCliConfig(path)).toEqual({ concurrency: 8, store: 'memory', rates: { 'openai:gpt-4o': { requests: '500/min', tokens: '200000/min' } }, autoscale: true, budget: { maxTokens: 1000 } })
   })
 
+  it('reads the broker: transport and prefix', async () => {
+    const path = file('broker.yaml', 'transport: amqp://guest:guest@localhost:5672\nprefix: prod\n')
+    expect(await loadCliConfig(path)).toEqual({ transport: 'amqp://guest:guest@localhost:5672', prefix: 'prod' })
+  })
+
   it('falls back to TASKWEAVE_CONFIG, and to nothing', async () => {
     const path = file('env.json', '{"concurrency": 3}')
     expect(await loadCliConfig(undefined, { TASKWEAVE_CONFIG: path })).toEqual({ concurrency: 3 })

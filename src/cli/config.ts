@@ -10,6 +10,8 @@
  *   openai:gpt-4o-mini: { requests: 500/min, tokens: 200000/min }
  * autoscale: { maxEventLoopLagMs: 100 }
  * budget: { maxTokens: 1000000 }
+ * transport: redis://localhost:6379   # run and resume send tasks to workers; workers take them
+ * prefix: prod
  * ```
  * @module
  */
@@ -27,6 +29,10 @@ export interface CliConfig {
   readonly rates?: Readonly<Record<string, RateLimitSpec>>
   readonly autoscale?: boolean | { readonly min?: number; readonly maxEventLoopLagMs?: number; readonly maxRssBytes?: number; readonly intervalMs?: number }
   readonly budget?: RunBudgetSpec
+  /** The broker runs send their tasks through, and workers take them from (`redis://…`, `amqp://…`). */
+  readonly transport?: string
+  /** Names on the broker start with it. */
+  readonly prefix?: string
 }
 
 const configSchema = z
@@ -48,6 +54,8 @@ const configSchema = z
       ])
       .optional(),
     budget: z.object({ maxTokens: z.number().int().min(1).optional(), maxCostUsd: z.number().positive().optional() }).strict().optional(),
+    transport: z.string().min(1).optional(),
+    prefix: z.string().min(1).optional(),
   })
   .strict()
 

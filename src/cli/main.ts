@@ -33,10 +33,10 @@ Usage:
                                    OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
   taskweave worker [--transport URL] [--tools ./tools.ts]... [--concurrency N] [--queues llm,io] [--id ID]
                    [--port N] [--grace 30s] [--lease 30s] [--max-deliveries N] [--prefix P] [--root DIR]
-                   [--allow-private-network]
+                   [--allow-private-network] [--config FILE]
                                    run attempts for any run on a broker (redis://… or amqp://…) until
                                    SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
-  taskweave queues [--transport URL] [--prefix P] [--json]
+  taskweave queues [--transport URL] [--prefix P] [--json] [--config FILE]
                                    attempts waiting, running, delayed and dead per work queue; workers
   taskweave schema                 print the JSON Schema of workflow files
   taskweave dev fake-llm [--port N] [--host H] [--rpm N] [--tpm N] [--window 60s] [--latency MS|MIN..MAX]
@@ -57,7 +57,7 @@ with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave wor
 (--prefix P, else TASKWEAVE_QUEUE_PREFIX, keeps deployments sharing a broker apart).
 
 --config FILE (else TASKWEAVE_CONFIG) reads engine settings from YAML or JSON: concurrency, store,
-rates (budgets per provider key), autoscale and a default run budget.
+rates (budgets per provider key), autoscale, a default run budget, and the broker (transport, prefix).
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
 4 the broker cannot be used.`
@@ -247,6 +247,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             grace: { type: 'string' },
             root: { type: 'string' },
             'allow-private-network': { type: 'boolean' },
+            config: { type: 'string' },
           },
         })
         if (positionals.length > 0) throw usageError('"worker" takes no file: its tools come from --tools modules')
@@ -267,15 +268,24 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.host !== undefined ? { host: values.host } : {}),
             ...(values.grace !== undefined ? { graceMs: toMs('--grace', values.grace) } : {}),
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
           },
           io,
         )
       }
       case 'queues': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { transport: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' } } })
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { transport: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' } } })
         if (positionals.length > 0) throw usageError('"queues" takes no file')
         const { queuesCommand } = await import('./commands/queues.js')
-        return await queuesCommand({ json: values.json ?? false, ...(values.transport !== undefined ? { transport: values.transport } : {}), ...(values.prefix !== undefined ? { prefix: values.prefix } : {}) }, io)
+        return await queuesCommand(
+          {
+            json: values.json ?? false,
+            ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
+          },
+          io,
+        )
       }
       case 'schema': {
         const { workflowJsonSchema } = await import('../workflow/schema.js')

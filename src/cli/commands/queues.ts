@@ -6,6 +6,7 @@
 import { TaskweaveError } from '../../core/errors.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
+import { loadCliConfig } from '../config.js'
 import { openTransport } from '../open-transport.js'
 import { redactUrl, transportSpecOf } from '../transport-spec.js'
 
@@ -14,11 +15,14 @@ export interface QueuesCommandArgs {
   readonly transport?: string
   readonly prefix?: string
   readonly json: boolean
+  /** `--config`: the configuration file (its `transport` and `prefix`). */
+  readonly config?: string
 }
 
 /** Prints the broker's queues and workers; resolves to the exit code. */
 export async function queuesCommand(args: QueuesCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const spec = transportSpecOf(args.transport, env, args.prefix)
+  const config = await loadCliConfig(args.config, env)
+  const spec = transportSpecOf(args.transport ?? config.transport, env, args.prefix ?? config.prefix)
   if (spec === undefined) throw new TaskweaveError('TW_INVALID_OPTION', '"queues" needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE)', { retryable: false })
   const transport = await openTransport(spec)
   try {

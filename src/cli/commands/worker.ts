@@ -14,6 +14,7 @@ import { startWorker } from '../../distributed/worker.js'
 import { workerSettingsFromEnv } from '../../distributed/env.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
+import { loadCliConfig } from '../config.js'
 import { loadToolModule } from '../load-tools.js'
 import { openTransport } from '../open-transport.js'
 import { cancelOnSignals } from '../signals.js'
@@ -44,11 +45,14 @@ export interface WorkerCommandArgs {
   readonly graceMs?: number
   readonly fsRoot?: string
   readonly allowPrivateNetwork: boolean
+  /** `--config`: the configuration file (its `transport` and `prefix`). */
+  readonly config?: string
 }
 
 /** Runs the worker until a signal drains it; resolves to the exit code. */
 export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const spec = transportSpecOf(args.transport, env, args.prefix)
+  const config = await loadCliConfig(args.config, env)
+  const spec = transportSpecOf(args.transport ?? config.transport, env, args.prefix ?? config.prefix)
   if (spec === undefined) {
     throw new TaskweaveError('TW_INVALID_OPTION', 'a worker needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE with REDIS_URL / RABBITMQ_URL)', { retryable: false })
   }
