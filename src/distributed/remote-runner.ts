@@ -29,6 +29,9 @@ import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
 import type { AttemptEnvelope, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
 import type { SharedLimiter } from '../core/shared-limiter.js'
 
+/** Routes (agent sessions) remembered at most; beyond, the least recently used is forgotten (its next turn goes to any worker). */
+const MAX_ROUTES = 100_000
+
 /** Options of {@link createRemoteRunner}. */
 export interface RemoteRunnerOptions {
   readonly transport: Transport
@@ -343,7 +346,10 @@ export class RemoteAttemptRunner implements AttemptRunner {
         this.#inFlight.delete(report.attemptId)
         this.#releasePlace(live)
         if (live.envelope.request.route !== undefined) {
+          // Most recently used last; the oldest route goes once there are too many to keep.
+          this.#routes.delete(live.envelope.request.route)
           this.#routes.set(live.envelope.request.route, report.worker)
+          if (this.#routes.size > MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
           // An outcome is as good as a heartbeat.
           this.#alive.set(report.worker, Math.max(this.#alive.get(report.worker) ?? 0, this.#clock.wallNow()))
           this.#refreshAlive()
