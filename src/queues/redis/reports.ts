@@ -23,6 +23,9 @@ import type { AttemptReport, TransportSubscription } from '../../core/transport.
 import { scopeText } from './errors.js'
 import type { ErrorScope } from './errors.js'
 
+/** How long reports nobody reads are kept: an owner's channel outlives it by a day at most. */
+const UNREAD_REPORTS_EXPIRE_MS = 24 * 60 * 60 * 1000
+
 /** Most reports read in one `XREAD`. */
 const READ_BATCH = 1000
 /** Longest block of one `XREAD`: a bound on how long a dropped connection goes unnoticed. */
@@ -78,11 +81,13 @@ export class ReportWriter {
       const [only] = reports
       if (reports.length === 1 && only !== undefined) pipeline.xadd(key, 'MAXLEN', '~', this.#backlog, '*', ONE, only.text)
       else pipeline.xadd(key, 'MAXLEN', '~', this.#backlog, '*', MANY, `[${reports.map((r) => r.text).join(',')}]`)
+      // The channel of an owner that died unread goes away on its own (a live reader keeps up long before).
+      pipeline.pexpire(key, UNREAD_REPORTS_EXPIRE_MS)
     }
     pipeline.exec().then(
       (results) => {
         batches.forEach(([, reports], k) => {
-          const error: unknown = results === null ? new Error('the pipeline was discarded') : results[k]?.[0]
+          const error: unknown = results === null ? new Error('the pipeline was discarded') : results[2 * k]?.[0]
           for (const report of reports) {
             if (error) report.reject(error)
             else report.resolve()
