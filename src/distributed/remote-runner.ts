@@ -197,7 +197,11 @@ export class RemoteAttemptRunner implements AttemptRunner {
     })
   }
 
-  /** Stops listening; attempts still out are left to their workers (their reports wait on the broker for the run's next owner). */
+  /**
+   * Stops listening. Attempts still out are left to their workers; their reports go unread (a
+   * durable run's next owner runs them again under new attempt ids) and the broker lets this
+   * owner's channel expire.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
