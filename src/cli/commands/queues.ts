@@ -3,12 +3,10 @@
  * delayed and dead per queue, and each worker heard from lately with what it runs.
  * @module
  */
-import { TaskweaveError } from '../../core/errors.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { loadCliConfig } from '../config.js'
-import { openTransport } from '../open-transport.js'
-import { redactUrl, transportSpecOf } from '../transport-spec.js'
+import { openTransport, requiredBroker } from '../open-transport.js'
+import { redactUrl } from '../transport-spec.js'
 
 /** Parsed arguments of `queues`. */
 export interface QueuesCommandArgs {
@@ -21,9 +19,7 @@ export interface QueuesCommandArgs {
 
 /** Prints the broker's queues and workers; resolves to the exit code. */
 export async function queuesCommand(args: QueuesCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const config = await loadCliConfig(args.config, env)
-  const spec = transportSpecOf(args.transport ?? config.transport, env, args.prefix ?? config.prefix)
-  if (spec === undefined) throw new TaskweaveError('TW_INVALID_OPTION', '"queues" needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE)', { retryable: false })
+  const spec = await requiredBroker(args, env, '"queues"')
   const transport = await openTransport(spec)
   try {
     const stats = await transport.stats()

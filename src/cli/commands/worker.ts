@@ -9,16 +9,14 @@
 import { resolve } from 'node:path'
 import { createConsoleLogger } from '../../core/logger.js'
 import { ToolRegistry } from '../../core/registry.js'
-import { TaskweaveError } from '../../core/errors.js'
 import { startWorker } from '../../distributed/worker.js'
 import { workerSettingsFromEnv } from '../../distributed/env.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { loadCliConfig } from '../config.js'
 import { loadToolModule } from '../load-tools.js'
-import { openTransport } from '../open-transport.js'
+import { openTransport, requiredBroker } from '../open-transport.js'
 import { cancelOnSignals } from '../signals.js'
-import { redactUrl, transportSpecOf } from '../transport-spec.js'
+import { redactUrl } from '../transport-spec.js'
 import { startWorkerServer } from '../worker-server.js'
 
 /** Parsed arguments of `worker`. */
@@ -51,11 +49,7 @@ export interface WorkerCommandArgs {
 
 /** Runs the worker until a signal drains it; resolves to the exit code. */
 export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const config = await loadCliConfig(args.config, env)
-  const spec = transportSpecOf(args.transport ?? config.transport, env, args.prefix ?? config.prefix)
-  if (spec === undefined) {
-    throw new TaskweaveError('TW_INVALID_OPTION', 'a worker needs a broker: --transport redis://host:6379 or amqp://host:5672 (or TASKWEAVE_TRANSPORT, or MESSAGE_QUEUE_TYPE with REDIS_URL / RABBITMQ_URL)', { retryable: false })
-  }
+  const spec = await requiredBroker(args, env, 'a worker')
   const concurrency = args.concurrency ?? workerSettingsFromEnv(env).concurrency ?? 16
   const registry = new ToolRegistry()
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
