@@ -130,10 +130,13 @@ export function resolveRateLimits(where: string, key: string, spec: RateLimitSpe
   }
 }
 
+/** The table of a definition without `rates` (shared: it is read-only). */
+const NO_RATES: ReadonlyMap<string, RateKeyLimits> = new Map()
+
 /** Resolves every key of a `rates` option (a null-prototype map, so `__proto__` is an ordinary key). */
 export function resolveRateTable(where: string, rates: Readonly<Record<string, RateLimitSpec>> | undefined): ReadonlyMap<string, RateKeyLimits> {
+  if (rates === undefined) return NO_RATES
   const out = new Map<string, RateKeyLimits>()
-  if (rates === undefined) return out
   if (typeof rates !== 'object' || rates === null) throw new InvalidOptionError(where, 'an object of rate key → limits', rates)
   for (const key of Object.keys(rates)) {
     if (key.length === 0 || key.length > 200) throw new InvalidOptionError(`${where}.${key}`, 'a rate key of 1 to 200 characters', key)

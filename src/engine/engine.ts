@@ -26,6 +26,7 @@ import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
 import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
 import type { WorkflowInput } from '../workflow/input.js'
+import { CompileCache } from '../workflow/compile-cache.js'
 import { compileWorkflow, DEFAULT_MAX_INPUT_BYTES, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { loadWorkflowFile } from '../workflow/load.js'
@@ -337,6 +338,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
   scaler?.start()
 
+  // Tools are only ever added to the registry (never replaced), so a definition that compiled
+  // once compiles the same way again.
+  const compileCache = new CompileCache()
   /** Compiled workflows whose tools are known to the registry. */
   const known = new WeakSet<CompiledWorkflow>()
   const compile = (definition: WorkflowInput, compileOptions: { readonly file?: string } = {}): CompiledWorkflow => {
@@ -353,10 +357,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
       for (const tool of definition.tools) registry.register(tool)
       return compileWorkflow(definition.spec, { registry, ...compileOptions })
     }
-    return compileWorkflow(definition, { registry, ...compileOptions })
+    if (compileOptions.file !== undefined) return compileWorkflow(definition, { registry, file: compileOptions.file })
+    return compileCache.get(definition, () => compileWorkflow(definition, { registry }))
   }
 
-  const start = (definition: WorkflowInput, runOptions: RunOptions = {}): RunHandle => {
+  /** Starts a run; `engine.run()` needs only its result, so the handle is made by {@link start} alone. */
+  const launch = (definition: WorkflowInput, runOptions: RunOptions = {}): { readonly execution: RunExecution; readonly runEvents: EventEmitter } => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     refuseUnknownOptions('run', runOptions, RUN_OPTION_NAMES)
     if (runOptions.groupScope !== undefined && runOptions.groupScope !== 'engine' && runOptions.groupScope !== 'run') {
@@ -417,6 +423,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // Start on the next microtask so the caller can subscribe to events first.
       queueMicrotask(() => execution.start())
     }
+    return { execution, runEvents }
+  }
+
+  const start = (definition: WorkflowInput, runOptions?: RunOptions): RunHandle => {
+    const { execution, runEvents } = launch(definition, runOptions)
     return handleOf(execution, runEvents)
   }
 
@@ -593,7 +604,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     start,
     run: (definition, runOptions) => {
       try {
-        return start(definition, runOptions).result
+        return launch(definition, runOptions).execution.result
       } catch (err) {
         return Promise.reject(err)
       }

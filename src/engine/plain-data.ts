@@ -73,11 +73,31 @@ export function toPlainDataWithText(value: unknown, maxBytes: number, taskId: st
 export function privateStaticInput(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
   if (isEmpty(value)) return Object.isFrozen(value) ? value : Object.freeze(value)
+  const flat = flatCopy(value)
+  if (flat !== undefined) return flat
   try {
     return structuredClone(value)
   } catch {
     return freezeDeep(value)
   }
+}
+
+/**
+ * A copy of a plain object whose values are all primitives (the usual `{ n: 1, url: '…' }`), or
+ * undefined for anything else. For such an object a shallow copy is a deep one, and it costs a
+ * small fraction of `structuredClone` (which a 10,000-call batch paid per call).
+ */
+function flatCopy(value: object): object | undefined {
+  if (Object.getPrototypeOf(value) !== Object.prototype) return undefined
+  const copy: Record<string, unknown> = {}
+  const source = value as Record<string, unknown>
+  for (const key in source) {
+    const field = source[key]
+    // `__proto__` as an own key (JSON.parse makes one) would set the copy's prototype here.
+    if (key === '__proto__' || (typeof field === 'object' ? field !== null : typeof field === 'function')) return undefined
+    copy[key] = field
+  }
+  return copy
 }
 
 function isEmpty(value: object): boolean {

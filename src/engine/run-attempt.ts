@@ -31,13 +31,13 @@ export interface AttemptHost {
  * attempt's token, so a report from an attempt that is no longer current changes nothing.
  */
 export class RunAttempt implements AttemptRequest, AttemptSink {
-  // The request: public fields, plain data (what JSON.stringify or structuredClone of this object
-  // carries). The sink's state is private, so it never travels with the request.
+  // The request: public fields, plain data (what `toJSON` carries). The sink's state is private,
+  // so it never travels with the request. The two ids are made on first read: the local runner
+  // reads them only for a tool that asks, and building them for every attempt of a no-op task
+  // was a tenth of its allocations.
   readonly runId: string
   readonly taskId: string
   readonly attempt: number
-  readonly attemptId: string
-  readonly idempotencyKey: string
   readonly tool: string
   readonly input: unknown
   readonly inputChecked = true
@@ -48,6 +48,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   readonly #run: AttemptHost
   readonly #index: number
   readonly #token: number
+  #attemptId: string | undefined = undefined
   /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
   #added: TaskSpec[] | undefined
 
@@ -55,8 +56,6 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     this.runId = run.id
     this.taskId = taskId
     this.attempt = attempt
-    this.attemptId = attemptIdOf(run.id, taskId, attempt, run.epoch)
-    this.idempotencyKey = `${run.id}/${taskId}`
     this.tool = shape.toolName
     this.input = input
     this.timeoutMs = shape.timeoutMs
@@ -66,6 +65,34 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     this.#run = run
     this.#index = index
     this.#token = token
+  }
+
+  /** Names this attempt alone (see {@link attemptIdOf}). */
+  get attemptId(): string {
+    return (this.#attemptId ??= attemptIdOf(this.runId, this.taskId, this.attempt, this.#run.epoch))
+  }
+
+  /** Stable across every attempt of the task. */
+  get idempotencyKey(): string {
+    return `${this.runId}/${this.taskId}`
+  }
+
+  /** The request as plain data (what a runner that sends it elsewhere carries). */
+  toJSON(): AttemptRequest {
+    return {
+      runId: this.runId,
+      taskId: this.taskId,
+      attempt: this.attempt,
+      attemptId: this.attemptId,
+      idempotencyKey: this.idempotencyKey,
+      tool: this.tool,
+      input: this.input,
+      inputChecked: this.inputChecked,
+      timeoutMs: this.timeoutMs,
+      priority: this.priority,
+      group: this.group,
+      route: this.route,
+    }
   }
 
   progress(progress: ToolProgress): void {

@@ -71,20 +71,21 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   readonly #events: EventEmitter
   readonly #s: RunState
   /** Ids of tasks not in the compiled workflow (forEach items, added tasks). */
-  readonly #extraIds = new Map<string, number>()
+  #extraIds: Map<string, number> | undefined
   /** Task id → index over all tasks of the run, as a function value (for the scopes). */
   readonly #indexOfTask = (id: string): number | undefined => this.#indexOf(id)
   /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
   readonly #settleStack: number[] = []
   readonly #queue: ReadyQueue
   /** Keyed permits (limiter key by task index) held by tasks of this run: waiting for a slot, or running. */
-  readonly #heldPermits = new Map<number, string>()
+  #heldPermits: Map<number, string> | undefined
   /** The same for the keys tools ask for per call (`ToolDefinition.permit`). */
-  readonly #heldToolPermits = new Map<number, string>()
+  #heldToolPermits: Map<number, string> | undefined
   /** Rate keys and the run's budget: admissions its tasks hold, usage its tools reported. */
   /** Made when a task first has a rate key or a tool first reports usage: most runs never need it. */
   #ratesMade: RunRates | undefined
-  readonly #runSignal: AbortController = new AbortController()
+  /** Why the run was stopped (what a tool asking for its signal afterwards sees), once it was. */
+  #abortReason: { readonly reason: unknown } | undefined
   #resolve!: (result: RunResult) => void
   #nextSeq = 0
   #running = 0
@@ -108,7 +109,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    */
   #eventTime = -1
   /** Ids of tasks that tools added during attempts still running (reserved until the attempt ends), with the adding task. */
-  readonly #reservedIds = new Map<string, number>()
+  #reservedIds: Map<string, number> | undefined
   #unhookSignal: (() => void) | undefined
   /** Set while a cancel asked for from an event listener waits for the report in progress to end. */
   #stopRequested = false
@@ -132,9 +133,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** Work waiting for its journal entry to be durable. */
   readonly #afterDurable = new DurableQueue()
   /** Task-level `idempotent` settings (they override the tool's). */
-  readonly #idempotent = new Map<string, boolean>()
+  #idempotent: Map<string, boolean> | undefined
   /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
-  readonly #addedText = new Map<string, string>()
+  #addedText: Map<string, string> | undefined
 
   constructor(workflow: CompiledWorkflow, env: RunEnvironment, settings: RunSettings, events: EventEmitter) {
     this.id = settings.runId ?? randomUUID()
@@ -159,7 +160,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
 
   #indexOf(id: string): number | undefined {
-    return this.#workflow.indexById.get(id) ?? this.#extraIds.get(id)
+    return this.#workflow.indexById.get(id) ?? this.#extraIds?.get(id)
   }
 
   /** Whether the run has ended. */
@@ -217,8 +218,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   #writeAdd(spec: TaskSpec, addedBy: string | undefined): void {
     const text = canonicalJson(spec)
-    this.#addedText.set(spec.id, text)
-    if (typeof spec.idempotent === 'boolean') this.#idempotent.set(spec.id, spec.idempotent)
+    ;(this.#addedText ??= new Map()).set(spec.id, text)
+    if (typeof spec.idempotent === 'boolean') (this.#idempotent ??= new Map()).set(spec.id, spec.idempotent)
     this.#write({ kind: 'add', ...(addedBy !== undefined ? { taskId: addedBy } : {}), data: text })
   }
 
@@ -271,7 +272,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // Task-level `idempotent` settings, read from the pinned definition's text (as stored) only
     // when it has any.
     if (definitionText.includes('"idempotent":')) {
-      for (const task of (JSON.parse(definitionText) as { tasks: TaskSpec[] }).tasks) if (typeof task.idempotent === 'boolean') this.#idempotent.set(task.id, task.idempotent)
+      for (const task of (JSON.parse(definitionText) as { tasks: TaskSpec[] }).tasks) if (typeof task.idempotent === 'boolean') (this.#idempotent ??= new Map()).set(task.id, task.idempotent)
     }
   }
 
@@ -347,11 +348,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** Whether task `i` must not run twice: its own setting, its forEach owner's, else its tool's. */
   #isNonIdempotent(i: number): boolean {
     const s = this.#s
-    if (this.#idempotent.size > 0) {
-      const own = this.#idempotent.get(s.ids[i] as string)
+    const settings = this.#idempotent
+    if (settings !== undefined) {
+      const own = settings.get(s.ids[i] as string)
       if (own !== undefined) return !own
       const owner = s.peek(i).forEachOwner
-      const inherited = owner >= 0 ? this.#idempotent.get(s.ids[owner] as string) : undefined
+      const inherited = owner >= 0 ? settings.get(s.ids[owner] as string) : undefined
       if (inherited !== undefined) return !inherited
     }
     return (s.shapes[i] as TaskShape).tool.idempotent === false
@@ -495,7 +497,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     for (const add of replay.adds) {
       if (add.addedBy !== addedBy || this.#indexOf(add.spec.id) !== undefined) continue
       try {
-        this.#addedText.set(add.spec.id, add.text)
+        ;(this.#addedText ??= new Map()).set(add.spec.id, add.text)
         this.#commitAddedTask(plainTaskSpec(add.spec), addedBy)
       } catch (err) {
         // Its dependencies may not exist yet (added later in the replay): tried again at the end.
@@ -514,7 +516,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     let waiting = 0
     for (const p of parents) if ((s.status[p] as number) < SUCCEEDED) waiting++
     s.waiting[index] = waiting
-    this.#extraIds.set(id, index)
+    ;(this.#extraIds ??= new Map()).set(id, index)
     return index
   }
 
@@ -736,7 +738,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       // of queueing for it (and the engine's slot count may change at run time).
       const limit = Math.min(this.#settings.concurrency, this.#env.slots.capacity)
       const shapes = this.#s.shapes
-      const held = this.#heldPermits
       // Admission: the run's own limit, then the task's keyed permit (engine-wide), then an engine
       // slot. A task waiting for a key holds no slot; one waiting for a slot keeps its permit.
       while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
@@ -744,8 +745,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         if (this.#replay !== undefined && this.#replayNext(index)) continue
         const shape = shapes[index] as TaskShape
         const permit = shape.tool.permit
-        if (permit !== undefined && !this.#heldToolPermits.has(index) && !this.#admitToolPermit(index, shape, permit)) continue
-        if (shape.group !== undefined && !held.has(index)) {
+        if (permit !== undefined && this.#heldToolPermits?.has(index) !== true && !this.#admitToolPermit(index, shape, permit)) continue
+        if (shape.group !== undefined && this.#heldPermits?.has(index) !== true) {
           const cap = this.#groupCap(shape.group)
           if (cap !== undefined) {
             const key = this.#groupKey(shape.group)
@@ -753,7 +754,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
               this.#env.limiter.wait(key, cap, this, index, shape.priority)
               continue
             }
-            held.set(index, key)
+            ;(this.#heldPermits ??= new Map()).set(index, key)
           }
         }
         if ((shape.rateKey !== undefined || shape.tool.rateKey !== undefined || shape.tool.rateKeyOf !== undefined || this.#env.rates.hasToolKeys) && !this.#admitRate(index, shape)) continue
@@ -789,7 +790,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       this.#env.limiter.wait(key, permit.limit, this, -(index + 1), shape.priority)
       return false
     }
-    this.#heldToolPermits.set(index, key)
+    ;(this.#heldToolPermits ??= new Map()).set(index, key)
     return true
   }
 
@@ -870,14 +871,14 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   /** Gives back the keyed permits task `i` took but will not use (it ends without an attempt). */
   #dropPermits(i: number): void {
-    const key = this.#heldPermits.get(i)
+    const key = this.#heldPermits?.get(i)
     if (key !== undefined) {
-      this.#heldPermits.delete(i)
+      ;(this.#heldPermits as Map<number, string>).delete(i)
       this.#env.limiter.release(key)
     }
-    const toolKey = this.#heldToolPermits.get(i)
+    const toolKey = this.#heldToolPermits?.get(i)
     if (toolKey !== undefined) {
-      this.#heldToolPermits.delete(i)
+      ;(this.#heldToolPermits as Map<number, string>).delete(i)
       this.#env.limiter.release(toolKey)
     }
   }
@@ -927,7 +928,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   permitGranted(key: string, ticket: number): boolean {
     const index = ticket < 0 ? -ticket - 1 : ticket
     if (this.#state !== 'running' || this.#stopRequested || this.#s.status[index] !== READY) return false
-    ;(ticket < 0 ? this.#heldToolPermits : this.#heldPermits).set(index, key)
+    ;(ticket < 0 ? (this.#heldToolPermits ??= new Map()) : (this.#heldPermits ??= new Map())).set(index, key)
     this.#queue.push(index)
     this.#pump()
     this.#maybeFinish()
@@ -988,7 +989,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const taskId = s.ids[i] as string
     // A tool permit (an agent session's turn) names where the work's state lives: a remote runner
     // sends the attempt to the worker that ran the key's last one.
-    const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits.get(i))
+    const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i))
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
@@ -1222,12 +1223,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       throw new TaskweaveError('TW_DYNAMIC_TASK', `task "${this.#s.ids[by]}" cannot add tasks: its attempt is over`, { retryable: false })
     }
     const plain = plainTaskSpec(spec)
-    if (this.#reservedIds.has(plain.id)) {
+    if (this.#reservedIds?.has(plain.id) === true) {
       throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${plain.id}": another running task already added it`, { retryable: false, details: { taskId: plain.id } })
     }
     this.#compileAdded(plain, earlier)
     // Reserved until the adding attempt ends, so two running tools cannot add the same id.
-    this.#reservedIds.set(plain.id, by)
+    ;(this.#reservedIds ??= new Map()).set(plain.id, by)
     return plain
   }
 
@@ -1246,11 +1247,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       throw new TaskweaveError('TW_DYNAMIC_TASK', `cannot add task "${safeId(spec)}": the run is ending`, { retryable: false })
     }
     const plain = plainTaskSpec(spec)
-    if (this.#reservedIds.has(plain.id)) {
+    if (this.#reservedIds?.has(plain.id) === true) {
       throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${plain.id}": a running task already added it`, { retryable: false, details: { taskId: plain.id } })
     }
     // In a durable run a handler may run again after a resume: the same task added again is a no-op.
-    if (this.#jrun !== undefined && this.#addedText.get(plain.id) === canonicalJson(plain) && this.#indexOf(plain.id) !== undefined) return
+    if (this.#jrun !== undefined && this.#addedText?.get(plain.id) === canonicalJson(plain) && this.#indexOf(plain.id) !== undefined) return
     if (this.#durable()) {
       this.#compileAdded(plain, [])
       this.#writeAdd(plain, addedBy)
@@ -1303,7 +1304,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const prepared: PreparedTask[] = []
     for (let k = 0; k < spawned.length; k++) {
       const spec = spawned[k] as TaskSpec
-      if (this.#reservedIds.get(spec.id) === undefined && this.#indexOf(spec.id) !== undefined) {
+      if (this.#reservedIds?.get(spec.id) === undefined && this.#indexOf(spec.id) !== undefined) {
         throw new TaskweaveError('TW_VALIDATION', `duplicate task id "${spec.id}"`, { retryable: false, details: { taskId: spec.id } })
       }
       prepared.push({ spec, position: k })
@@ -1334,8 +1335,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   /** Frees the task ids an attempt of task `i` reserved with `ctx.addTask`. */
   #releaseReserved(i: number): void {
-    if (this.#reservedIds.size === 0) return
-    for (const [id, by] of this.#reservedIds) if (by === i) this.#reservedIds.delete(id)
+    const reserved = this.#reservedIds
+    if (reserved === undefined || reserved.size === 0) return
+    for (const [id, by] of reserved) if (by === i) reserved.delete(id)
   }
 
   // ---------------------------------------------------------------- ending
@@ -1376,11 +1378,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#env.limiter.forget(this)
     this.#ratesMade?.close((index) => s.status[index] === RUNNING)
     // Permits of tasks that were waiting for a slot (running ones were released above).
-    for (const key of this.#heldPermits.values()) this.#env.limiter.release(key)
-    this.#heldPermits.clear()
-    for (const key of this.#heldToolPermits.values()) this.#env.limiter.release(key)
-    this.#heldToolPermits.clear()
-    this.#runSignal.abort(abortReason)
+    for (const key of this.#heldPermits?.values() ?? []) this.#env.limiter.release(key)
+    this.#heldPermits?.clear()
+    for (const key of this.#heldToolPermits?.values() ?? []) this.#env.limiter.release(key)
+    this.#heldToolPermits?.clear()
+    this.#abortReason ??= { reason: abortReason }
     this.#maybeFinish()
   }
 
@@ -1435,7 +1437,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   endReasonOf(i: number, token: number): unknown {
     const ended = this.#s.peek(i).ended
     if (ended !== undefined && ended.token === token) return ended.reason
-    if (this.#runSignal.signal.aborted) return this.#runSignal.signal.reason as unknown
+    if (this.#abortReason !== undefined) return this.#abortReason.reason
     return new CancelledError('this attempt is over')
   }
 

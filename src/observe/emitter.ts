@@ -25,8 +25,9 @@ export type Unsubscribe = () => void
 
 /** Typed emitter of {@link TaskweaveEvent}s. */
 export class EventEmitter {
-  readonly #byName = new Map<EventName, Set<(event: never) => unknown>>()
-  readonly #all = new Set<(event: TaskweaveEvent) => unknown>()
+  // Made on the first subscription: most runs' emitters never get a listener of their own.
+  #byName: Map<EventName, Set<(event: never) => unknown>> | undefined
+  #all: Set<(event: TaskweaveEvent) => unknown> | undefined
   readonly #parents: EventEmitter[]
   readonly #logger: Logger
   /** Listeners registered here, of any name. */
@@ -50,8 +51,9 @@ export class EventEmitter {
    * emitter's logger.
    */
   on<K extends EventName>(name: K, listener: (event: { readonly type: K } & EventMap[K]) => unknown): Unsubscribe {
-    let set = this.#byName.get(name)
-    if (set === undefined) this.#byName.set(name, (set = new Set()))
+    const byName = (this.#byName ??= new Map<EventName, Set<(event: never) => unknown>>())
+    let set = byName.get(name)
+    if (set === undefined) byName.set(name, (set = new Set()))
     const stored = listener as (event: never) => unknown
     set.add(stored)
     this.#count++
@@ -75,11 +77,12 @@ export class EventEmitter {
 
   /** Listens to every event. */
   onAny(listener: (event: TaskweaveEvent) => unknown): Unsubscribe {
-    this.#all.add(listener)
+    const all = (this.#all ??= new Set<(event: TaskweaveEvent) => unknown>())
+    all.add(listener)
     this.#count++
     subscriptionVersion++
     return () => {
-      if (this.#all.delete(listener)) {
+      if (all.delete(listener)) {
         this.#count--
         subscriptionVersion++
       }
@@ -97,7 +100,7 @@ export class EventEmitter {
       for (const parent of this.#parents) if (parent.wants(name)) return true
       return false
     }
-    if (this.#all.size > 0 || (this.#byName.get(name)?.size ?? 0) > 0) return true
+    if ((this.#all?.size ?? 0) > 0 || (this.#byName?.get(name)?.size ?? 0) > 0) return true
     for (const parent of this.#parents) if (parent.wants(name)) return true
     return false
   }
@@ -110,9 +113,9 @@ export class EventEmitter {
 
   /** Delivers an event to its listeners, then to the parents'. */
   emit(event: TaskweaveEvent): void {
-    const set = this.#byName.get(event.type)
+    const set = this.#byName?.get(event.type)
     if (set !== undefined) for (const listener of set) this.#call(listener as (event: TaskweaveEvent) => unknown, event)
-    for (const listener of this.#all) this.#call(listener, event)
+    if (this.#all !== undefined) for (const listener of this.#all) this.#call(listener, event)
     for (const parent of this.#parents) parent.emit(event)
   }
 

@@ -279,7 +279,7 @@ function compileTasks(
   issue: (at: number, path: (string | number)[], message: string) => void,
 ): { shapes: TaskShape[]; graph: TaskGraphBuilder; pinned: PinnedTasks } {
   const { indexById, kinds } = index
-  const pinned: PinnedTasks = { texts: new Map(), hints: new Map() }
+  const pinned: PinnedTasks = { texts: undefined, hints: undefined }
   const cache = new TaskCompileCache(spec.defaults)
   let at = 0
   const ctx: TaskCompileContext = {
@@ -300,13 +300,13 @@ function compileTasks(
       const shape = compileBareTask(bare, at, indexById, cache, registry, graph)
       if (shape !== undefined) {
         shapes.push(shape)
-        if (bare.priority !== undefined || bare.group !== undefined || bare.cost !== undefined) pinned.hints.set(at, { priority: bare.priority, group: bare.group, cost: bare.cost })
+        if (bare.priority !== undefined || bare.group !== undefined || bare.cost !== undefined) (pinned.hints ??= new Map()).set(at, { priority: bare.priority, group: bare.group, cost: bare.cost })
         continue
       }
     }
     if (kind !== 0) {
       try {
-        pinned.texts.set(at, JSON.stringify(tasks[at]))
+        ;(pinned.texts ??= new Map()).set(at, JSON.stringify(tasks[at]))
       } catch (err) {
         issue(at, [], `the task is not plain data: ${describeThrown(err)}`)
       }
@@ -324,8 +324,9 @@ function compileTasks(
 
 /** What compiling kept of each task to pin the definition: JSON text of full tasks, hints of bare ones. */
 interface PinnedTasks {
-  readonly texts: Map<number, string>
-  readonly hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined }>
+  /** Made on first use: a workflow of bare tasks has none. */
+  texts: Map<number, string> | undefined
+  hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined }> | undefined
 }
 
 /**
@@ -340,8 +341,8 @@ function pinnedSnapshot(shellText: string, ids: readonly string[], shapes: reado
   shell['tasks'] = placeholder
   const parts: string[] = []
   for (let i = 0; i < ids.length; i++) {
-    const text = pinned.texts.get(i)
-    parts.push(text !== undefined ? canonicalJson(JSON.parse(text)) : bareTaskText(ids, i, (shapes[i] as TaskShape).toolName, parentsOf(graph, i), pinned.hints.get(i)))
+    const text = pinned.texts?.get(i)
+    parts.push(text !== undefined ? canonicalJson(JSON.parse(text)) : bareTaskText(ids, i, (shapes[i] as TaskShape).toolName, parentsOf(graph, i), pinned.hints?.get(i)))
   }
   return canonicalJson(shell).replace(JSON.stringify(placeholder), () => `[${parts.join(',')}]`)
 }
