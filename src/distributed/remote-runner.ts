@@ -16,9 +16,9 @@
  * cancelled, or belongs to an earlier owner of the run) is dropped.
  *
  * With `shared`, an attempt passes two gates shared with other owners before it is published, in
- * this order: a place of its group (`shared.groups`), then its rate key's budgets
- * (`shared.rates`, see `shared-rates.ts`). The budget comes last so that it is spent when the
- * call goes out, not while it still waits for a place.
+ * this order: a place of its group (`shared.groups`, see `shared-groups.ts`), then its rate key's
+ * budgets (`shared.rates`, see `shared-rates.ts`). The budget comes last so that it is spent when
+ * the call goes out, not while the attempt still waits for a place.
  * @module
  */
 import { hostname } from 'node:os'
@@ -35,6 +35,7 @@ import type { AttemptEnvelope, AttemptReport, Transport, TransportSubscription }
 import type { SharedLimiter } from '../core/shared-limiter.js'
 import type { SharedRateBudget } from '../core/shared-rate.js'
 import type { AnyTool } from '../core/tool.js'
+import { SharedGroupGate } from './shared-groups.js'
 import { SharedRateGate } from './shared-rates.js'
 import type { RatePlan, SharedRateSpec } from './shared-rates.js'
 
@@ -108,8 +109,6 @@ interface InFlight {
   worker: string | undefined
   /** Reconciler rounds in a row in which the broker did not hold it. */
   missing: number
-  /** The shared group key whose place it holds, once it holds one. */
-  place: string | undefined
   /** Its shared rate key and what it takes there, if any. */
   readonly rate: RatePlan | undefined
 }
@@ -144,14 +143,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #alive = new Map<string, number>()
   #aliveReadAt = -Infinity
   #aliveReading: Promise<void> | undefined
-  readonly #shared: SharedLimits | undefined
-  readonly #sharedGroups: Readonly<Record<string, number>>
+  readonly #groups: SharedGroupGate | undefined
   readonly #rates: SharedRateGate | undefined
-  /** Attempts waiting for a shared place, per group, in the order the engine dispatched them. */
-  readonly #waiting = new Map<string, InFlight[]>()
-  /** Groups whose waiters are being admitted now (one round trip at a time per group). */
-  readonly #admitting = new Set<string>()
-  #renewTimer: CancelTimer | undefined
   /** Envelopes waiting for this tick's batch publish. */
   #batch: AttemptEnvelope[] = []
   #subscription: Promise<TransportSubscription> | undefined
@@ -171,9 +164,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#logger = options.logger ?? silentLogger
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 10_000
     this.#workerTimeoutMs = options.workerTimeoutMs ?? 15_000
-    this.#shared = options.shared
-    this.#sharedGroups = options.shared?.groups ?? {}
-    if (Object.keys(this.#sharedGroups).length > 0 && options.shared?.limiter === undefined) throw new InvalidOptionError('shared.limiter', 'a SharedLimiter when shared.groups is given', undefined)
+    const { limiter, groups } = options.shared ?? {}
+    if (groups !== undefined && Object.keys(groups).length > 0 && limiter === undefined) throw new InvalidOptionError('shared.limiter', 'a SharedLimiter when shared.groups is given', undefined)
+    this.#groups = limiter === undefined || groups === undefined ? undefined : new SharedGroupGate(limiter, groups, options.shared?.leaseMs ?? 30_000, this.#clock, this.#logger)
     const budget = options.shared?.budget
     const rates = options.shared?.rates
     if (rates !== undefined && Object.keys(rates).length > 0 && budget === undefined) throw new InvalidOptionError('shared.budget', 'a SharedRateBudget when shared.rates is given', undefined)
@@ -226,14 +219,12 @@ export class RemoteAttemptRunner implements AttemptRunner {
     }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
-    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, place: undefined, rate }
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, rate }
     this.#inFlight.set(request.attemptId, entry)
-    const group = request.group
-    if (group !== undefined && Object.hasOwn(this.#sharedGroups, group)) {
-      const waiting = this.#waiting.get(group) ?? []
-      waiting.push(entry)
-      this.#waiting.set(group, waiting)
-      this.#admitShared(group)
+    if (this.#groups?.has(request.group) === true) {
+      this.#groups.wait(request.attemptId, request.group, () => {
+        if (this.#inFlight.get(request.attemptId) === entry) this.#pass(entry)
+      })
     } else this.#pass(entry)
     this.#armReconciler()
   }
@@ -242,7 +233,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     const entry = this.#inFlight.get(attemptId)
     if (entry === undefined) return
     this.#inFlight.delete(attemptId)
-    this.#releasePlace(entry)
+    this.#groups?.end(attemptId)
     const unsent = this.#batch.includes(entry.envelope)
     this.#rates?.end(attemptId, unsent ? 'unsent' : 'cancelled')
     this.#batch = this.#batch.filter((e) => e.request.attemptId !== attemptId)
@@ -261,10 +252,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#closed = true
     this.#reconcileTimer?.()
     this.#reconcileTimer = undefined
-    this.#renewTimer?.()
-    this.#renewTimer = undefined
     // Places of attempts still out expire with their leases; waiters never got one. Budgets refill.
-    this.#waiting.clear()
+    this.#groups?.close()
     this.#rates?.close()
     const subscription = this.#subscription
     if (subscription !== undefined) await (await subscription.catch(() => undefined))?.close()
@@ -275,9 +264,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
 
   /** How many attempts are out, published, republished; reports dropped. */
   stats(): RemoteRunnerStats {
-    let groupWaiting = 0
-    for (const waiting of this.#waiting.values()) groupWaiting += waiting.length
-    return { owner: this.owner, inFlight: this.#inFlight.size, published: this.#published, republished: this.#republished, stale: this.#stale, sharedWaiting: groupWaiting + (this.#rates?.waiting ?? 0) }
+    const sharedWaiting = (this.#groups?.waiting ?? 0) + (this.#rates?.waiting ?? 0)
+    return { owner: this.owner, inFlight: this.#inFlight.size, published: this.#published, republished: this.#republished, stale: this.#stale, sharedWaiting }
   }
 
   /** Past its group's place (or without one): takes from its shared rate budget if it has one, then goes out. */
@@ -296,7 +284,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
       (error) => {
         if (this.#inFlight.get(attemptId) !== entry) return
         this.#inFlight.delete(attemptId)
-        this.#releasePlace(entry)
+        this.#groups?.end(attemptId)
         entry.sink.failed(error)
       },
     )
@@ -306,77 +294,6 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #enqueue(envelope: AttemptEnvelope): void {
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush())
     this.#batch.push(envelope)
-  }
-
-  /**
-   * Admits `group`'s waiting attempts while the shared limiter gives places, in order; when it
-   * refuses, tries again shortly (a place given back here retries at once). One round trip at a
-   * time per group keeps the order.
-   */
-  #admitShared(group: string): void {
-    const limiter = this.#shared?.limiter
-    if (limiter === undefined || this.#admitting.has(group) || this.#closed) return
-    const waiting = this.#waiting.get(group)
-    // Attempts cancelled while they waited are dropped here.
-    while (waiting !== undefined && waiting.length > 0 && this.#inFlight.get((waiting[0] as InFlight).envelope.request.attemptId) !== waiting[0]) waiting.shift()
-    const head = waiting?.[0]
-    if (head === undefined) return
-    this.#admitting.add(group)
-    const leaseMs = this.#shared?.leaseMs ?? 30_000
-    limiter
-      .tryAcquire(`group:${group}`, this.#sharedGroups[group] as number, head.envelope.request.attemptId, leaseMs)
-      .then(
-        (taken) => {
-          this.#admitting.delete(group)
-          if (!taken) {
-            this.#clock.setTimer(50, () => this.#admitShared(group))
-            return
-          }
-          waiting?.shift()
-          if (this.#inFlight.get(head.envelope.request.attemptId) !== head) {
-            void limiter.release(`group:${group}`, head.envelope.request.attemptId).catch(() => undefined)
-          } else {
-            head.place = `group:${group}`
-            this.#armRenewal()
-            this.#pass(head)
-          }
-          this.#admitShared(group)
-        },
-        (err: unknown) => {
-          this.#admitting.delete(group)
-          this.#logger.warn('the shared limiter did not answer; trying again', { group, error: err instanceof Error ? err.message : String(err) })
-          this.#clock.setTimer(500, () => this.#admitShared(group))
-        },
-      )
-  }
-
-  /** Gives back the shared place an attempt held, and lets the next waiter of its group in. */
-  #releasePlace(entry: InFlight): void {
-    const place = entry.place
-    const limiter = this.#shared?.limiter
-    if (place === undefined || limiter === undefined) return
-    entry.place = undefined
-    const group = place.slice('group:'.length)
-    limiter
-      .release(place, entry.envelope.request.attemptId)
-      .catch((err: unknown) => this.#logger.warn('could not give a shared place back; its lease will expire', { place, error: String(err) }))
-      .finally(() => this.#admitShared(group))
-  }
-
-  /** Renews the leases of the places held, every third of a lease, while any is held. */
-  #armRenewal(): void {
-    const limiter = this.#shared?.limiter
-    if (limiter === undefined || this.#renewTimer !== undefined || this.#closed) return
-    const leaseMs = this.#shared?.leaseMs ?? 30_000
-    this.#renewTimer = this.#clock.setTimer(leaseMs / 3, () => {
-      this.#renewTimer = undefined
-      const permits = [...this.#inFlight.values()].flatMap((f) => (f.place === undefined ? [] : [{ key: f.place, holder: f.envelope.request.attemptId }]))
-      if (permits.length === 0) return
-      limiter
-        .renew(permits, leaseMs)
-        .catch((err: unknown) => this.#logger.warn('could not renew shared places', { count: permits.length, error: String(err) }))
-        .finally(() => this.#armRenewal())
-    })
   }
 
   #flush(): void {
@@ -429,7 +346,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
         return
       case 'outcome':
         this.#inFlight.delete(report.attemptId)
-        this.#releasePlace(live)
+        this.#groups?.end(report.attemptId)
         this.#rates?.end(report.attemptId, 'outcome')
         if (live.envelope.request.route !== undefined) {
           // Most recently used last; the oldest route goes once there are too many to keep.

@@ -134,8 +134,9 @@ export class SharedRateGate {
 
   /** Attempts waiting for their key. */
   get waiting(): number {
+    // Counted from the live entries: lines drop ended ones only when they next move.
     let n = 0
-    for (const line of this.#lines.values()) n += line.length
+    for (const entry of this.#entries.values()) if (!entry.taken) n++
     return n
   }
 
@@ -169,6 +170,7 @@ export class SharedRateGate {
     for (const cancel of this.#timers.values()) cancel()
     this.#timers.clear()
     this.#lines.clear()
+    for (const [id, entry] of this.#entries) if (!entry.taken) this.#entries.delete(id)
   }
 
   /** Asks the budget for the head of `key`'s line, unless a take or a timer is under way. */

@@ -13,8 +13,8 @@ import { createEngine, defineTool } from 'taskweave'
 import type { Engine, RunResult, TaskSpec } from 'taskweave'
 import { createRemoteRunner, startWorker } from 'taskweave/distributed'
 import type { RemoteAttemptRunner, SharedRateSpec } from 'taskweave/distributed'
-import { createMemoryBroker, createMemorySharedRateBudget, createMemoryTransport, createTransport } from 'taskweave/queues'
-import type { SharedRateBudget, Transport } from 'taskweave/queues'
+import { createMemoryBroker, createMemorySharedLimiter, createMemorySharedRateBudget, createMemoryTransport, createTransport } from 'taskweave/queues'
+import type { SharedLimiter, SharedRateBudget, Transport } from 'taskweave/queues'
 import { openRedisSharedRateBudget } from 'taskweave/queues/redis'
 import { ManualClock } from 'taskweave/testing'
 import type { AnyTool, Clock } from 'taskweave'
@@ -51,7 +51,7 @@ interface Deployment {
 }
 
 /** Two workers and two owners on one transport; each owner's runner draws from `budget` under `rates`. */
-async function deploy(options: { open: () => Promise<Transport>; budget: SharedRateBudget; rates: Record<string, SharedRateSpec>; tools: readonly AnyTool[]; clock?: Clock }): Promise<Deployment> {
+async function deploy(options: { open: () => Promise<Transport>; budget: SharedRateBudget; rates: Record<string, SharedRateSpec>; tools: readonly AnyTool[]; clock?: Clock; owners?: number; groups?: { limiter: SharedLimiter; caps: Record<string, number> } }): Promise<Deployment> {
   const transports: Transport[] = []
   const handle = async (): Promise<Transport> => {
     const transport = await options.open()
@@ -65,9 +65,10 @@ async function deploy(options: { open: () => Promise<Transport>; budget: SharedR
   })
   for (let k = 0; k < 2; k++) workers.push(await startWorker({ transport: await handle(), tools: options.tools, builtins: false, worker: `w${k}`, concurrency: 8 }))
   const owners = []
-  for (let k = 0; k < 2; k++) {
+  for (let k = 0; k < (options.owners ?? 2); k++) {
     const budget = counted(options.budget)
-    const runner = createRemoteRunner({ transport: await handle(), reconcileEveryMs: 0, ...(options.clock ? { clock: options.clock } : {}), shared: { budget, rates: options.rates, tools: options.tools } })
+    const groups = options.groups ? { limiter: options.groups.limiter, groups: options.groups.caps } : {}
+    const runner = createRemoteRunner({ transport: await handle(), reconcileEveryMs: 0, ...(options.clock ? { clock: options.clock } : {}), shared: { budget, rates: options.rates, tools: options.tools, ...groups } })
     await runner.listen()
     const engine = createEngine({ tools: options.tools, builtins: false, runner, concurrency: 16 })
     cleanups.push(() => engine.close())
@@ -143,6 +144,35 @@ describe('shared rate budgets across owners (memory, manual clock)', () => {
     const big = results[1]?.tasks['big']
     expect(big?.status).toBe('failed')
     expect(big?.error?.code).toBe('TW_RATE_NEVER_FITS')
+  }, 30_000)
+})
+
+describe('shared rate budgets with shared group caps (memory, manual clock)', () => {
+  it('takes the budget after the group place, and a cancel gives the place back without touching the budget', async () => {
+    const clock = new ManualClock()
+    const starts: number[] = []
+    const call = defineTool({ name: 'provider.call', input: z.object({ n: z.number() }), rateKey: 'openai', run: ({ n }) => (starts.push(n), { n }) })
+    const budget = createMemorySharedRateBudget({ clock })
+    const limiter = createMemorySharedLimiter({ clock })
+    const broker = createMemoryBroker()
+    const { owners } = await deploy({ open: () => Promise.resolve(createMemoryTransport({ broker })), budget, rates: { openai: { requests: '3/h' } }, tools: [call], clock, owners: 1, groups: { limiter, caps: { llm: 1 } } })
+    const [owner] = owners
+    if (owner === undefined) throw new Error('no owner')
+    const stop = new AbortController()
+    const run = owner.engine.run({ id: 'calls', tasks: callsOf(5).map((t) => ({ ...t, group: 'llm' })) }, { signal: stop.signal })
+    // Three calls go one at a time; the fourth holds the group's place and waits for the budget, the fifth for the place.
+    await vi.waitFor(() => {
+      expect(owner.budget.refused).toBeGreaterThan(0)
+      expect(owner.runner.stats().sharedWaiting).toBe(2)
+    })
+    expect(starts).toHaveLength(3)
+    expect(await limiter.held('group:llm')).toBe(1)
+    stop.abort()
+    expect((await run).status).toBe('cancelled')
+    await vi.waitFor(async () => expect(await limiter.held('group:llm')).toBe(0))
+    expect(owner.runner.stats().sharedWaiting).toBe(0)
+    expect(await budget.level('openai', { budget: 'requests', limit: 3, windowMs: 3_600_000, amount: 0 })).toBe(0)
+    expect(starts).toHaveLength(3)
   }, 30_000)
 })
 
