@@ -30,8 +30,8 @@ export interface SharedRateCharge {
 
 /**
  * The answer to a take: granted, or refused with the time after which the budgets will hold the
- * amounts asked for if nobody else takes first (`Infinity` when an amount exceeds its budget's
- * limit: it never will).
+ * amounts asked for (and the key's pause is over) if nobody else takes first (`Infinity` when an
+ * amount exceeds its budget's limit: it never will).
  */
 export type SharedRateAnswer = { readonly granted: true } | { readonly granted: false; readonly retryAfterMs: number }
 
@@ -48,6 +48,11 @@ export interface SharedRateBudget {
    * (hold less than zero) until it refills.
    */
   adjust(key: string, charges: readonly SharedRateCharge[]): Promise<void>
+  /**
+   * Pauses key `key` for `forMs` from now: every take is refused until then (a provider answered
+   * 429 with `Retry-After`). A pause never shortens one already longer.
+   */
+  pause(key: string, forMs: number): Promise<void>
   /** Units budget `charge.budget` of `key` holds now (`charge.amount` is ignored). */
   level(key: string, charge: SharedRateCharge): Promise<number>
   /** Releases the connection (the budgets stay, and refill by themselves). */
@@ -59,7 +64,7 @@ export interface SharedRateBudget {
  * checks them the same way before it touches a budget.
  */
 export function checkCharges(key: string, charges: readonly SharedRateCharge[]): void {
-  if (typeof key !== 'string' || key.length === 0 || key.length > 200) throw new InvalidOptionError('key', 'a rate key of 1 to 200 characters', key)
+  checkKey(key)
   // Checked as what a caller without types may pass.
   const list: readonly SharedRateCharge[] = charges
   if (!Array.isArray(charges)) throw new InvalidOptionError('charges', 'an array of { budget, limit, windowMs, amount }', charges)
@@ -74,4 +79,15 @@ export function checkCharges(key: string, charges: readonly SharedRateCharge[]):
     if (!(typeof charge.windowMs === 'number' && Number.isFinite(charge.windowMs) && charge.windowMs > 0)) throw new InvalidOptionError('charge.windowMs', 'a finite number > 0', charge.windowMs)
     if (!(typeof charge.amount === 'number' && Number.isFinite(charge.amount))) throw new InvalidOptionError('charge.amount', 'a finite number', charge.amount)
   }
+}
+
+/** Refuses a rate key no backend can name (`TW_INVALID_OPTION`). */
+export function checkKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 200) throw new InvalidOptionError('key', 'a rate key of 1 to 200 characters', key)
+}
+
+/** Refuses a pause that is not a finite number of ms ≥ 0 (`TW_INVALID_OPTION`). */
+export function checkPause(key: string, forMs: number): void {
+  checkKey(key)
+  if (!(typeof forMs === 'number' && Number.isFinite(forMs) && forMs >= 0)) throw new InvalidOptionError('forMs', 'a finite number of ms ≥ 0', forMs)
 }

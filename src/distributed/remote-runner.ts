@@ -24,7 +24,7 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { deliverOutcome } from '../core/attempt.js'
-import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
+import type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 import { InvalidOptionError, TaskweaveError, deserializeError, serializeError } from '../core/errors.js'
@@ -347,7 +347,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
       case 'outcome':
         this.#inFlight.delete(report.attemptId)
         this.#groups?.end(report.attemptId)
-        this.#rates?.end(report.attemptId, 'outcome')
+        this.#rates?.end(report.attemptId, 'outcome', retryAfterOf(report.outcome))
         if (live.envelope.request.route !== undefined) {
           // Most recently used last; the oldest route goes once there are too many to keep.
           this.#routes.delete(live.envelope.request.route)
@@ -436,6 +436,13 @@ export class RemoteAttemptRunner implements AttemptRunner {
       this.#reconciling = false
     }
   }
+}
+
+/** The `retryAfterMs` of an outcome that is a provider's 429 (`TW_RATE_LIMITED`), if it named one. */
+function retryAfterOf(outcome: AttemptOutcome): number | undefined {
+  if (outcome.ok || outcome.error.code !== 'TW_RATE_LIMITED') return undefined
+  const ms = outcome.error.details?.['retryAfterMs']
+  return typeof ms === 'number' ? ms : undefined
 }
 
 /** An attempt runner that sends attempts to workers through `options.transport` (see {@link RemoteAttemptRunner}). */

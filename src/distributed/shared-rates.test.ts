@@ -114,6 +114,25 @@ describe('SharedRateGate', () => {
     expect(clock.now()).toBe(0)
   })
 
+  it('pauses the key for every owner when a call ends in a 429 that named its Retry-After', async () => {
+    const { gate, budget, clock, granted, wait } = gateWith({ rates: { 'openai:default': { requests: '100/h' } } })
+    wait('a')
+    await settle()
+    gate.end('a', 'outcome', 5000)
+    await settle()
+    // Another owner's take is refused as well as this owner's.
+    expect((await budget.take('openai:default', [{ ...requests, limit: 100, windowMs: HOUR, amount: 1 }])).granted).toBe(false)
+    wait('b')
+    for (let s = 0; s < 4; s++) {
+      clock.advance(1000)
+      await settle()
+    }
+    expect(granted).toEqual(['a'])
+    clock.advance(1000)
+    await settle()
+    expect(granted).toEqual(['a', 'b'])
+  })
+
   it('gives back what a take got for an attempt that ended while the take was under way', async () => {
     const budget = createMemorySharedRateBudget()
     let release: () => void = () => undefined

@@ -11,7 +11,8 @@
  *   soon), or at once when this owner gives units back; an amount over a budget's limit → it
  *   fails `TW_RATE_NEVER_FITS`. The budget not answering → tried again after {@link ERROR_RETRY_MS}.
  * - **taken**: tokens its worker reports add up. It ends with an outcome (the estimate not used
- *   goes back, tokens used beyond it are charged), a cancel after it was published (tokens used
+ *   goes back, tokens used beyond it are charged; a 429 whose `retryAfterMs` the tool reported
+ *   pauses the key for every owner), a cancel after it was published (tokens used
  *   beyond the estimate are charged, nothing goes back: the call may have reached the provider),
  *   or a cancel before it was published (everything goes back).
  * - An attempt cancelled while it waits leaves the line; one cancelled while its take is under
@@ -148,12 +149,17 @@ export class SharedRateGate {
 
   /**
    * The attempt ended (see the module comment): `outcome` with its outcome, `cancelled` by a
-   * cancel after it was published, `unsent` before.
+   * cancel after it was published, `unsent` before. `pauseMs`: the provider refused the call (429)
+   * and said when to come back; the key pauses that long for every owner.
    */
-  end(attemptId: string, how: 'outcome' | 'cancelled' | 'unsent'): void {
+  end(attemptId: string, how: 'outcome' | 'cancelled' | 'unsent', pauseMs?: number): void {
     const entry = this.#entries.get(attemptId)
     if (entry === undefined) return
     this.#entries.delete(attemptId)
+    if (entry.taken && pauseMs !== undefined && Number.isFinite(pauseMs) && pauseMs > 0) {
+      const key = entry.plan.key
+      this.#budget.pause(key, pauseMs).catch((err: unknown) => this.#logger.warn('could not pause a shared rate key', { rateKey: key, error: err instanceof Error ? err.message : String(err) }))
+    }
     // Still waiting: it leaves its line when the line next moves. Taking: the take's answer gives back.
     if (!entry.taken) return
     const { plan, used } = entry

@@ -40,6 +40,7 @@ function counted(budget: SharedRateBudget): SharedRateBudget & { granted: number
       return answer
     },
     adjust: (...args: Parameters<SharedRateBudget['adjust']>) => budget.adjust(...args),
+    pause: (...args: Parameters<SharedRateBudget['pause']>) => budget.pause(...args),
     level: (...args: Parameters<SharedRateBudget['level']>) => budget.level(...args),
     close: () => Promise.resolve(),
   }

@@ -118,6 +118,26 @@ describe.each(BACKENDS)('shared rate budget ($type)', ({ open }) => {
     expect(await a.take(k, [requests(2, 300)])).toEqual({ granted: true })
   })
 
+  it('a pause refuses every take of the key until it ends, and a shorter pause does not shorten it', async () => {
+    const { a, b } = await open()
+    const long = key()
+    await a.pause(long, HOUR)
+    await b.pause(long, 10)
+    const refused = await b.take(long, [requests(100, HOUR)])
+    expect(refused.granted).toBe(false)
+    if (!refused.granted) expect(refused.retryAfterMs).toBeGreaterThan(HOUR - MINUTE)
+    expect(await a.level(long, requests(100, HOUR))).toBe(100)
+    const short = key()
+    await a.pause(short, 200)
+    const waiting = await b.take(short, [requests(100, HOUR)])
+    expect(waiting.granted).toBe(false)
+    if (waiting.granted) return
+    expect(waiting.retryAfterMs).toBeLessThanOrEqual(200)
+    await new Promise((resolve) => setTimeout(resolve, waiting.retryAfterMs + 5))
+    expect(await b.take(short, [requests(100, HOUR)])).toEqual({ granted: true })
+    await expect(a.pause(short, -1)).rejects.toSatisfy((err: unknown) => TaskweaveError.is(err, 'TW_INVALID_OPTION'))
+  })
+
   it('two clients taking at once together get no more than the budget holds', async () => {
     const { a, b } = await open()
     const k = key()
@@ -176,5 +196,10 @@ describe('shared rate budget (redis keys)', () => {
     // Given back in full: the budget is full, its key goes at once.
     await budget.adjust(k, [requests(10, HOUR, 1)])
     expect(await redis.exists(requestKey)).toBe(0)
+    // A pause lasts as long as its key.
+    await budget.pause(k, 5000)
+    const pauseTtl = await redis.pttl(`${prefix}:rate-pause:{${k}}`)
+    expect(pauseTtl).toBeGreaterThan(4000)
+    expect(pauseTtl).toBeLessThanOrEqual(5000)
   })
 })

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../../core/clock.js'
 import { systemClock } from '../../core/clock.js'
-import { checkCharges } from '../../core/shared-rate.js'
+import { checkCharges, checkPause } from '../../core/shared-rate.js'
 import type { SharedRateAnswer, SharedRateBudget, SharedRateCharge } from '../../core/shared-rate.js'
 
 /** Shortfalls smaller than this count as none: refills are floating point, and a caller that waited the time it was told must not be refused again for a rounding error. */
@@ -37,6 +37,15 @@ export function createMemorySharedRateBudget(options: MemorySharedRateBudgetOpti
   /** `<key>\0<budget>` → state; absent means full. */
   const buckets = new Map<string, Bucket>()
   const idOf = (key: string, budget: string): string => `${key}\0${budget}`
+  /** key → clock time its pause ends; dropped once over. */
+  const pauses = new Map<string, number>()
+  const pausedFor = (key: string, now: number): number => {
+    const until = pauses.get(key)
+    if (until === undefined) return 0
+    if (until > now) return Math.ceil(until - now)
+    pauses.delete(key)
+    return 0
+  }
   /** The level of `charge`'s budget at `now`, refilled since it was last seen. */
   const levelAt = (key: string, charge: SharedRateCharge, now: number): number => {
     const bucket = buckets.get(idOf(key, charge.budget))
@@ -53,7 +62,7 @@ export function createMemorySharedRateBudget(options: MemorySharedRateBudgetOpti
       answer((): SharedRateAnswer => {
         checkCharges(key, charges)
         const now = clock.now()
-        let waitMs = 0
+        let waitMs = pausedFor(key, now)
         for (const charge of charges) {
           if (charge.amount > charge.limit + EPSILON) return { granted: false, retryAfterMs: Infinity }
           const short = charge.amount - levelAt(key, charge, now)
@@ -68,6 +77,12 @@ export function createMemorySharedRateBudget(options: MemorySharedRateBudgetOpti
         checkCharges(key, charges)
         const now = clock.now()
         for (const charge of charges) store(key, charge, Math.min(charge.limit, levelAt(key, charge, now) + charge.amount), now)
+      }),
+    pause: (key, forMs) =>
+      answer(() => {
+        checkPause(key, forMs)
+        const until = clock.now() + forMs
+        if (until > (pauses.get(key) ?? -Infinity)) pauses.set(key, until)
       }),
     level: (key, charge) =>
       answer(() => {

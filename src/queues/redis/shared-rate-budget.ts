@@ -9,7 +9,7 @@
  * Redis Cluster slot, as a script over several keys needs.
  * @module
  */
-import { checkCharges } from '../../core/shared-rate.js'
+import { checkCharges, checkPause } from '../../core/shared-rate.js'
 import type { SharedRateAnswer, SharedRateBudget, SharedRateCharge } from '../../core/shared-rate.js'
 import { openLimiterClient } from './limiter-client.js'
 
@@ -33,23 +33,33 @@ local function store(key, level, limit, window)
 end
 `
 
-// KEYS one hash per charge; ARGV limit, window ms, amount per charge. Returns {1, 0} when taken,
-// {0, ms} when refused (-1: an amount over its limit, never).
+// KEYS[1] the key's pause, then one hash per charge; ARGV limit, window ms, amount per charge.
+// Returns {1, 0} when taken, {0, ms} when refused (-1: an amount over its limit, never).
 const TAKE = `${COMMON}
 local levels = {}
 local wait = 0
-for i, key in ipairs(KEYS) do
-  local limit, window, amount = tonumber(ARGV[i * 3 - 2]), tonumber(ARGV[i * 3 - 1]), tonumber(ARGV[i * 3])
+local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
+if paused > now then wait = math.ceil(paused - now) end
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local limit, window, amount = tonumber(ARGV[i * 3 - 5]), tonumber(ARGV[i * 3 - 4]), tonumber(ARGV[i * 3 - 3])
   if amount > limit + eps then return {0, -1} end
   levels[i] = level_of(key, limit, window)
   local short = amount - levels[i]
   if short > eps then wait = math.max(wait, math.ceil(short * window / limit)) end
 end
 if wait > 0 then return {0, wait} end
-for i, key in ipairs(KEYS) do
-  store(key, levels[i] - tonumber(ARGV[i * 3]), tonumber(ARGV[i * 3 - 2]), tonumber(ARGV[i * 3 - 1]))
+for i = 2, #KEYS do
+  store(KEYS[i], levels[i] - tonumber(ARGV[i * 3 - 3]), tonumber(ARGV[i * 3 - 5]), tonumber(ARGV[i * 3 - 4]))
 end
 return {1, 0}`
+
+// KEYS[1] the key's pause; ARGV[1] its length in ms. Kept as the server time it ends, never shortened.
+const PAUSE = `${COMMON}
+local ms = tonumber(ARGV[1])
+local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ms > 0 and now + ms > paused then redis.call('SET', KEYS[1], string.format('%.17g', now + ms), 'PX', math.ceil(ms)) end
+return 0`
 
 // As TAKE; gives each amount back (negative: charges more), never above the limit.
 const ADJUST = `${COMMON}
@@ -85,18 +95,23 @@ export async function openRedisSharedRateBudget(options: RedisSharedRateBudgetOp
   const { client, call } = connection
   const prefix = options.prefix ?? 'taskweave'
   const keysOf = (key: string, charges: readonly SharedRateCharge[]): string[] => charges.map((c) => `${prefix}:rate:{${key}}:${c.budget}`)
+  // Not under `rate:{key}:`, where a budget of any name may live; the braces keep it in the key's slot.
+  const pauseKeyOf = (key: string): string => `${prefix}:rate-pause:{${key}}`
   const argsOf = (charges: readonly SharedRateCharge[]): string[] => charges.flatMap((c) => [String(c.limit), String(c.windowMs), String(c.amount)])
   return {
     take: async (key, charges) => {
       checkCharges(key, charges)
-      if (charges.length === 0) return { granted: true }
-      const [granted, waitMs] = (await call('taking from a shared rate budget', () => client.eval(TAKE, charges.length, ...keysOf(key, charges), ...argsOf(charges)))) as [number, number]
+      const [granted, waitMs] = (await call('taking from a shared rate budget', () => client.eval(TAKE, charges.length + 1, pauseKeyOf(key), ...keysOf(key, charges), ...argsOf(charges)))) as [number, number]
       return granted === 1 ? { granted: true } : ({ granted: false, retryAfterMs: waitMs < 0 ? Infinity : waitMs } satisfies SharedRateAnswer)
     },
     adjust: async (key, charges) => {
       checkCharges(key, charges)
       if (charges.length === 0) return
       await call('adjusting a shared rate budget', () => client.eval(ADJUST, charges.length, ...keysOf(key, charges), ...argsOf(charges)))
+    },
+    pause: async (key, forMs) => {
+      checkPause(key, forMs)
+      await call('pausing a shared rate key', () => client.eval(PAUSE, 1, pauseKeyOf(key), String(forMs)))
     },
     level: async (key, charge) => {
       checkCharges(key, [charge])
