@@ -13,6 +13,7 @@
  */
 export { createRemoteRunner, RemoteAttemptRunner } from './remote-runner.js'
 export type { RemoteRunnerOptions, RemoteRunnerStats, SharedLimits } from './remote-runner.js'
+export type { SharedRateSpec } from './shared-rates.js'
 export { startWorker } from './worker.js'
 export type { Worker, WorkerOptions, WorkerStats } from './worker.js'
 export { workerSettingsFromEnv } from './env.js'

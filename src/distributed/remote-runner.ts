@@ -14,20 +14,30 @@
  * worker that stopped announcing itself: one missing twice in a row is published again (a routed
  * one to any worker). A report for an attempt the owner no longer waits for (it timed out, was
  * cancelled, or belongs to an earlier owner of the run) is dropped.
+ *
+ * With `shared`, an attempt passes two gates shared with other owners before it is published, in
+ * this order: a place of its group (`shared.groups`, see `shared-groups.ts`), then its rate key's
+ * budgets (`shared.rates`, see `shared-rates.ts`). The budget comes last so that it is spent when
+ * the call goes out, not while the attempt still waits for a place.
  * @module
  */
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { deliverOutcome } from '../core/attempt.js'
-import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
+import type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
-import { TaskweaveError, deserializeError, serializeError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError, deserializeError, serializeError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
 import type { AttemptEnvelope, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
 import type { SharedLimiter } from '../core/shared-limiter.js'
+import type { SharedRateBudget } from '../core/shared-rate.js'
+import type { AnyTool } from '../core/tool.js'
+import { SharedGroupGate } from './shared-groups.js'
+import { SharedRateGate } from './shared-rates.js'
+import type { RatePlan, SharedRateSpec } from './shared-rates.js'
 
 /** Routes (agent sessions) remembered at most; beyond, the least recently used is forgotten (its next turn goes to any worker). */
 const MAX_ROUTES = 100_000
@@ -48,24 +58,47 @@ export interface RemoteRunnerOptions {
   /** A worker not heard from for this long is taken for dead: routes to it are forgotten. @default 15000 */
   readonly workerTimeoutMs?: number
   /**
-   * Group caps that hold across every owner using the same `limiter` (Redis:
-   * `openRedisSharedLimiter`), besides this engine's own caps: an attempt of a capped group is
-   * published only once it holds one of the group's places, and gives it back with its outcome.
-   * Places are leases renewed while the attempt runs, so an owner that dies leaks none. The wait
-   * for a place counts towards the attempt's timeout.
+   * Limits that hold across every owner using the same backend, besides this engine's own:
+   * group caps (`limiter` and `groups`) and rate key budgets (`budget` and `rates`). See
+   * {@link SharedLimits}. The wait for them counts towards the attempt's timeout.
    */
   readonly shared?: SharedLimits
   readonly clock?: Clock
   readonly logger?: Logger
 }
 
-/** Caps shared across owners (see {@link RemoteRunnerOptions.shared}). */
+/**
+ * Limits shared across owners (see {@link RemoteRunnerOptions.shared}).
+ *
+ * **Group caps**: an attempt of a group in `groups` is published only once it holds one of the
+ * group's places in `limiter` (Redis: `openRedisSharedLimiter`), and gives it back with its
+ * outcome. Places are leases renewed while the attempt runs, so an owner that dies leaks none.
+ *
+ * **Rate budgets**: an attempt whose rate key is in `rates` is published only once it took one
+ * request and its token estimate from the key's budgets in `budget` (Redis:
+ * `openRedisSharedRateBudget`); when it ends, the estimate it did not use goes back and tokens it
+ * used beyond it are charged, from the usage its worker reported. Budgets refill by themselves, so
+ * an owner that dies leaks nothing. The attempt's key is found as the engine finds it, from the
+ * tool (pass the owner's `tools`): its `rateKeyOf(input)`, else its `rateKey`, else
+ * `tool:<name>`; a task's own `rateKey` is not known here, so give `rateKeyOf` when tasks set one.
+ */
 export interface SharedLimits {
-  readonly limiter: SharedLimiter
+  /** Where group places are held; required with `groups`. */
+  readonly limiter?: SharedLimiter
   /** Places per group name. */
-  readonly groups: Readonly<Record<string, number>>
+  readonly groups?: Readonly<Record<string, number>>
   /** A place's lease, renewed every third of it. @default 30000 */
   readonly leaseMs?: number
+  /** Where rate budgets are counted; required with `rates`. */
+  readonly budget?: SharedRateBudget
+  /** Budgets per rate key (`{ 'openai:gpt-4o': { requests: '500/min', tokens: '200000/min' } }`), for every owner together. */
+  readonly rates?: Readonly<Record<string, SharedRateSpec>>
+  /** The owner's tools: their `rateKey`, `rateKeyOf` and `estimateTokens` decide an attempt's key and estimate. */
+  readonly tools?: readonly AnyTool[]
+  /** An attempt's rate key, instead of the tool's (undefined: no shared budget). */
+  readonly rateKeyOf?: (request: AttemptRequest) => string | undefined
+  /** An attempt's token estimate, instead of the tool's `estimateTokens`. */
+  readonly estimateTokens?: (request: AttemptRequest) => number
 }
 
 /** An attempt sent and not yet answered. */
@@ -76,8 +109,8 @@ interface InFlight {
   worker: string | undefined
   /** Reconciler rounds in a row in which the broker did not hold it. */
   missing: number
-  /** The shared group key whose place it holds, once it holds one. */
-  place: string | undefined
+  /** Its shared rate key and what it takes there, if any. */
+  readonly rate: RatePlan | undefined
 }
 
 /** Figures of a remote runner, for `engine.stats()`-style reporting and tests. */
@@ -90,6 +123,8 @@ export interface RemoteRunnerStats {
   readonly republished: number
   /** Reports dropped: for attempts this owner no longer waits for. */
   readonly stale: number
+  /** Attempts waiting for a shared group place or rate budget before they are published. */
+  readonly sharedWaiting: number
 }
 
 /** The owner side of distributed execution (see the module comment). */
@@ -108,12 +143,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #alive = new Map<string, number>()
   #aliveReadAt = -Infinity
   #aliveReading: Promise<void> | undefined
-  readonly #shared: SharedLimits | undefined
-  /** Attempts waiting for a shared place, per group, in the order the engine dispatched them. */
-  readonly #waiting = new Map<string, InFlight[]>()
-  /** Groups whose waiters are being admitted now (one round trip at a time per group). */
-  readonly #admitting = new Set<string>()
-  #renewTimer: CancelTimer | undefined
+  readonly #groups: SharedGroupGate | undefined
+  readonly #rates: SharedRateGate | undefined
   /** Envelopes waiting for this tick's batch publish. */
   #batch: AttemptEnvelope[] = []
   #subscription: Promise<TransportSubscription> | undefined
@@ -133,7 +164,13 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#logger = options.logger ?? silentLogger
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 10_000
     this.#workerTimeoutMs = options.workerTimeoutMs ?? 15_000
-    this.#shared = options.shared
+    const { limiter, groups } = options.shared ?? {}
+    if (groups !== undefined && Object.keys(groups).length > 0 && limiter === undefined) throw new InvalidOptionError('shared.limiter', 'a SharedLimiter when shared.groups is given', undefined)
+    this.#groups = limiter === undefined || groups === undefined ? undefined : new SharedGroupGate(limiter, groups, options.shared?.leaseMs ?? 30_000, this.#clock, this.#logger)
+    const budget = options.shared?.budget
+    const rates = options.shared?.rates
+    if (rates !== undefined && Object.keys(rates).length > 0 && budget === undefined) throw new InvalidOptionError('shared.budget', 'a SharedRateBudget when shared.rates is given', undefined)
+    this.#rates = budget === undefined || rates === undefined ? undefined : new SharedRateGate({ ...options.shared, budget, rates }, this.#clock, this.#logger)
   }
 
   /**
@@ -172,17 +209,23 @@ export class RemoteAttemptRunner implements AttemptRunner {
       group: request.group,
       route: request.route,
     }
+    let rate: RatePlan | undefined
+    try {
+      rate = this.#rates?.plan(request)
+    } catch (err) {
+      // The caller's rateKeyOf or estimateTokens threw.
+      sink.failed(err)
+      return
+    }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
-    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, place: undefined }
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, rate }
     this.#inFlight.set(request.attemptId, entry)
-    const group = request.group
-    if (group !== undefined && this.#shared !== undefined && Object.hasOwn(this.#shared.groups, group)) {
-      const waiting = this.#waiting.get(group) ?? []
-      waiting.push(entry)
-      this.#waiting.set(group, waiting)
-      this.#admitShared(group)
-    } else this.#enqueue(envelope)
+    if (this.#groups?.has(request.group) === true) {
+      this.#groups.wait(request.attemptId, request.group, () => {
+        if (this.#inFlight.get(request.attemptId) === entry) this.#pass(entry)
+      })
+    } else this.#pass(entry)
     this.#armReconciler()
   }
 
@@ -190,7 +233,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
     const entry = this.#inFlight.get(attemptId)
     if (entry === undefined) return
     this.#inFlight.delete(attemptId)
-    this.#releasePlace(entry)
+    this.#groups?.end(attemptId)
+    const unsent = this.#batch.includes(entry.envelope)
+    this.#rates?.end(attemptId, unsent ? 'unsent' : 'cancelled')
     this.#batch = this.#batch.filter((e) => e.request.attemptId !== attemptId)
     this.#transport.cancel(attemptId, serializeError(reason)).catch((err: unknown) => {
       this.#logger.warn('could not send a cancel to the workers', { attemptId, error: String(err) })
@@ -207,10 +252,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#closed = true
     this.#reconcileTimer?.()
     this.#reconcileTimer = undefined
-    this.#renewTimer?.()
-    this.#renewTimer = undefined
-    // Places of attempts still out expire with their leases; waiters never got one.
-    this.#waiting.clear()
+    // Places of attempts still out expire with their leases; waiters never got one. Budgets refill.
+    this.#groups?.close()
+    this.#rates?.close()
     const subscription = this.#subscription
     if (subscription !== undefined) await (await subscription.catch(() => undefined))?.close()
     // With nothing out, nothing can still report here: the channel goes.
@@ -220,83 +264,36 @@ export class RemoteAttemptRunner implements AttemptRunner {
 
   /** How many attempts are out, published, republished; reports dropped. */
   stats(): RemoteRunnerStats {
-    return { owner: this.owner, inFlight: this.#inFlight.size, published: this.#published, republished: this.#republished, stale: this.#stale }
+    const sharedWaiting = (this.#groups?.waiting ?? 0) + (this.#rates?.waiting ?? 0)
+    return { owner: this.owner, inFlight: this.#inFlight.size, published: this.#published, republished: this.#republished, stale: this.#stale, sharedWaiting }
+  }
+
+  /** Past its group's place (or without one): takes from its shared rate budget if it has one, then goes out. */
+  #pass(entry: InFlight): void {
+    const attemptId = entry.envelope.request.attemptId
+    if (entry.rate === undefined || this.#rates === undefined) {
+      this.#enqueue(entry.envelope)
+      return
+    }
+    this.#rates.wait(
+      attemptId,
+      entry.rate,
+      () => {
+        if (this.#inFlight.get(attemptId) === entry) this.#enqueue(entry.envelope)
+      },
+      (error) => {
+        if (this.#inFlight.get(attemptId) !== entry) return
+        this.#inFlight.delete(attemptId)
+        this.#groups?.end(attemptId)
+        entry.sink.failed(error)
+      },
+    )
   }
 
   /** Adds `envelope` to this tick's batch. */
   #enqueue(envelope: AttemptEnvelope): void {
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush())
     this.#batch.push(envelope)
-  }
-
-  /**
-   * Admits `group`'s waiting attempts while the shared limiter gives places, in order; when it
-   * refuses, tries again shortly (a place given back here retries at once). One round trip at a
-   * time per group keeps the order.
-   */
-  #admitShared(group: string): void {
-    const shared = this.#shared
-    if (shared === undefined || this.#admitting.has(group) || this.#closed) return
-    const waiting = this.#waiting.get(group)
-    // Attempts cancelled while they waited are dropped here.
-    while (waiting !== undefined && waiting.length > 0 && this.#inFlight.get((waiting[0] as InFlight).envelope.request.attemptId) !== waiting[0]) waiting.shift()
-    const head = waiting?.[0]
-    if (head === undefined) return
-    this.#admitting.add(group)
-    const leaseMs = shared.leaseMs ?? 30_000
-    shared.limiter
-      .tryAcquire(`group:${group}`, shared.groups[group] as number, head.envelope.request.attemptId, leaseMs)
-      .then(
-        (taken) => {
-          this.#admitting.delete(group)
-          if (!taken) {
-            this.#clock.setTimer(50, () => this.#admitShared(group))
-            return
-          }
-          waiting?.shift()
-          if (this.#inFlight.get(head.envelope.request.attemptId) !== head) {
-            void shared.limiter.release(`group:${group}`, head.envelope.request.attemptId).catch(() => undefined)
-          } else {
-            head.place = `group:${group}`
-            this.#armRenewal()
-            this.#enqueue(head.envelope)
-          }
-          this.#admitShared(group)
-        },
-        (err: unknown) => {
-          this.#admitting.delete(group)
-          this.#logger.warn('the shared limiter did not answer; trying again', { group, error: err instanceof Error ? err.message : String(err) })
-          this.#clock.setTimer(500, () => this.#admitShared(group))
-        },
-      )
-  }
-
-  /** Gives back the shared place an attempt held, and lets the next waiter of its group in. */
-  #releasePlace(entry: InFlight): void {
-    const place = entry.place
-    if (place === undefined || this.#shared === undefined) return
-    entry.place = undefined
-    const group = place.slice('group:'.length)
-    this.#shared.limiter
-      .release(place, entry.envelope.request.attemptId)
-      .catch((err: unknown) => this.#logger.warn('could not give a shared place back; its lease will expire', { place, error: String(err) }))
-      .finally(() => this.#admitShared(group))
-  }
-
-  /** Renews the leases of the places held, every third of a lease, while any is held. */
-  #armRenewal(): void {
-    const shared = this.#shared
-    if (shared === undefined || this.#renewTimer !== undefined || this.#closed) return
-    const leaseMs = shared.leaseMs ?? 30_000
-    this.#renewTimer = this.#clock.setTimer(leaseMs / 3, () => {
-      this.#renewTimer = undefined
-      const permits = [...this.#inFlight.values()].flatMap((f) => (f.place === undefined ? [] : [{ key: f.place, holder: f.envelope.request.attemptId }]))
-      if (permits.length === 0) return
-      shared.limiter
-        .renew(permits, leaseMs)
-        .catch((err: unknown) => this.#logger.warn('could not renew shared places', { count: permits.length, error: String(err) }))
-        .finally(() => this.#armRenewal())
-    })
   }
 
   #flush(): void {
@@ -341,6 +338,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
         live.sink.progress(report.progress)
         return
       case 'usage':
+        this.#rates?.usage(report.attemptId, report.usage)
         live.sink.usage(report.usage)
         return
       case 'limits':
@@ -348,7 +346,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
         return
       case 'outcome':
         this.#inFlight.delete(report.attemptId)
-        this.#releasePlace(live)
+        this.#groups?.end(report.attemptId)
+        this.#rates?.end(report.attemptId, 'outcome', retryAfterOf(report.outcome))
         if (live.envelope.request.route !== undefined) {
           // Most recently used last; the oldest route goes once there are too many to keep.
           this.#routes.delete(live.envelope.request.route)
@@ -437,6 +436,13 @@ export class RemoteAttemptRunner implements AttemptRunner {
       this.#reconciling = false
     }
   }
+}
+
+/** The `retryAfterMs` of an outcome that is a provider's 429 (`TW_RATE_LIMITED`), if it named one. */
+function retryAfterOf(outcome: AttemptOutcome): number | undefined {
+  if (outcome.ok || outcome.error.code !== 'TW_RATE_LIMITED') return undefined
+  const ms = outcome.error.details?.['retryAfterMs']
+  return typeof ms === 'number' ? ms : undefined
 }
 
 /** An attempt runner that sends attempts to workers through `options.transport` (see {@link RemoteAttemptRunner}). */

@@ -5,12 +5,8 @@
  * hold one.
  * @module
  */
-import type { Redis } from 'ioredis'
 import type { SharedLimiter, SharedPermit } from '../../core/shared-limiter.js'
-import { loadDrivers } from './driver.js'
-import { redisError } from './errors.js'
-import type { ErrorScope } from './errors.js'
-import { locationOf } from './location.js'
+import { openLimiterClient } from './limiter-client.js'
 
 // KEYS[1] the set; ARGV: holder, limit, ttl ms. Returns 1 when the holder has a place.
 const ACQUIRE = `
@@ -55,33 +51,15 @@ export interface RedisSharedLimiterOptions {
 
 /** Opens a {@link SharedLimiter} on the Redis server at `options.url`. */
 export async function openRedisSharedLimiter(options: RedisSharedLimiterOptions = {}): Promise<SharedLimiter> {
-  const url = options.url ?? 'redis://127.0.0.1:6379'
-  const scope: ErrorScope = { code: 'TW_TRANSPORT', location: locationOf(url) }
-  const { Redis } = await loadDrivers(scope)
-  const client: Redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true })
-  client.on('error', () => undefined) // reported through the calls that fail
-  try {
-    await client.connect()
-  } catch (err) {
-    client.disconnect()
-    throw redisError(scope, 'connecting the shared limiter', err)
-  }
+  const connection = await openLimiterClient(options.url ?? 'redis://127.0.0.1:6379', 'the shared limiter')
+  const { client, call } = connection
   const keyOf = (key: string): string => `${options.prefix ?? 'taskweave'}:limit:${key}`
-  const call = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run()
-    } catch (err) {
-      throw redisError(scope, what, err)
-    }
-  }
   return {
     tryAcquire: (key, limit, holder, ttlMs) => call('taking a shared place', async () => (await client.eval(ACQUIRE, 1, keyOf(key), holder, String(limit), String(Math.ceil(ttlMs)))) === 1),
     release: (key, holder) => call('giving a shared place back', async () => void (await client.zrem(keyOf(key), holder))),
     renew: (permits: readonly SharedPermit[], ttlMs) =>
       permits.length === 0 ? Promise.resolve() : call('renewing shared places', async () => void (await client.eval(RENEW, permits.length, ...permits.map((p) => keyOf(p.key)), String(Math.ceil(ttlMs)), ...permits.map((p) => p.holder)))),
     held: (key) => call('counting shared places', async () => Number(await client.eval(HELD, 1, keyOf(key)))),
-    close: async () => {
-      await client.quit().catch(() => client.disconnect())
-    },
+    close: () => connection.close(),
   }
 }
