@@ -50,6 +50,11 @@ export interface AttemptRequest {
    * with the same route while that worker lives.
    */
   readonly route?: string | undefined
+  /**
+   * The rate key the engine counted the attempt against (the task's `rateKey`, else its tool's),
+   * when it has one: a runner that enforces budgets shared by several processes charges this key.
+   */
+  readonly rateKey?: string | undefined
 }
 
 /**

@@ -78,9 +78,10 @@ export interface RemoteRunnerOptions {
  * request and its token estimate from the key's budgets in `budget` (Redis:
  * `openRedisSharedRateBudget`); when it ends, the estimate it did not use goes back and tokens it
  * used beyond it are charged, from the usage its worker reported. Budgets refill by themselves, so
- * an owner that dies leaks nothing. The attempt's key is found as the engine finds it, from the
- * tool (pass the owner's `tools`): its `rateKeyOf(input)`, else its `rateKey`, else
- * `tool:<name>`; a task's own `rateKey` is not known here, so give `rateKeyOf` when tasks set one.
+ * an owner that dies leaks nothing. The attempt's key is the one the engine counted it against
+ * (`request.rateKey`: the task's `rateKey`, else its tool's), else, for a task the engine counted
+ * under no key, the tool's found the same way (pass the owner's `tools`: its `rateKeyOf(input)`,
+ * else its `rateKey`), else `tool:<name>`; `rateKeyOf` overrides all of these.
  */
 export interface SharedLimits {
   /** Where group places are held; required with `groups`. */
@@ -208,6 +209,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
       priority: request.priority,
       group: request.group,
       route: request.route,
+      rateKey: request.rateKey,
     }
     let rate: RatePlan | undefined
     try {

@@ -112,12 +112,12 @@ export class SharedRateGate {
 
   /**
    * The shared key `request` counts against and what it takes, or undefined when none of
-   * `rates` applies. The key is `rateKeyOf(request)` when given, else the tool's (`rateKeyOf`
-   * of its input, else `rateKey`), else `tool:<name>`. Throws what `rateKeyOf` or
-   * `estimateTokens` throws.
+   * `rates` applies. The key is `rateKeyOf(request)` when given, else the key the engine counted
+   * the attempt against (`request.rateKey`), else the tool's (`rateKeyOf` of its input, else
+   * `rateKey`), else `tool:<name>`. Throws what `rateKeyOf` or `estimateTokens` throws.
    */
   plan(request: AttemptRequest): RatePlan | undefined {
-    const key = this.#rateKeyOf !== undefined ? this.#rateKeyOf(request) : this.#toolKeyOf(request)
+    const key = this.#rateKeyOf !== undefined ? this.#rateKeyOf(request) : (request.rateKey ?? this.#toolKeyOf(request))
     const limits = key === undefined ? undefined : this.#limits.get(key)
     if (key === undefined || limits === undefined) return undefined
     return { key, ...limits, estimate: limits.tokens === undefined ? 0 : this.#estimateOf(request) }

@@ -45,6 +45,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   readonly priority: number
   readonly group: string | undefined
   readonly route: string | undefined
+  readonly rateKey: string | undefined
   readonly #run: AttemptHost
   readonly #index: number
   readonly #token: number
@@ -52,7 +53,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
   #added: TaskSpec[] | undefined
 
-  constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown, route: string | undefined) {
+  constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown, route: string | undefined, rateKey: string | undefined) {
     this.runId = run.id
     this.taskId = taskId
     this.attempt = attempt
@@ -62,6 +63,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     this.priority = shape.priority
     this.group = shape.group
     this.route = route
+    this.rateKey = rateKey
     this.#run = run
     this.#index = index
     this.#token = token
@@ -92,6 +94,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
       priority: this.priority,
       group: this.group,
       route: this.route,
+      rateKey: this.rateKey,
     }
   }
 

@@ -989,7 +989,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const taskId = s.ids[i] as string
     // A tool permit (an agent session's turn) names where the work's state lives: a remote runner
     // sends the attempt to the worker that ran the key's last one.
-    const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i))
+    const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i), admitted?.rateKey)
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })

@@ -177,6 +177,30 @@ describe('shared rate budgets with shared group caps (memory, manual clock)', ()
   }, 30_000)
 })
 
+describe('the key an attempt is charged to', () => {
+  it("is the task's own rateKey, which the engine sends with the attempt", async () => {
+    const started: number[] = []
+    // The tool names no key: only the workflow's tasks do.
+    const call = defineTool({ name: 'provider.call', input: z.object({ n: z.number() }), run: ({ n }) => (started.push(n), { n }) })
+    const broker = createMemoryBroker()
+    const { owners } = await deploy({ open: () => Promise.resolve(createMemoryTransport({ broker })), budget: createMemorySharedRateBudget({ clock: new ManualClock() }), rates: { 'openai:gpt-4o': { requests: '3/h' } }, tools: [call] })
+    const stop = new AbortController()
+    const tasks = (n: number): TaskSpec[] => callsOf(n).map((task) => ({ ...task, rateKey: 'openai:gpt-4o' }))
+    const runs = owners.map(({ engine }) => engine.run({ id: 'calls', tasks: tasks(4) }, { signal: stop.signal }))
+    await vi.waitFor(() => {
+      expect(owners.every((o) => o.budget.refused > 0)).toBe(true)
+      expect(started).toHaveLength(owners.reduce((sum, o) => sum + o.budget.granted, 0))
+    })
+    expect(started).toHaveLength(3)
+    stop.abort()
+    expect((await Promise.all(runs)).map((r) => r.status)).toEqual(['cancelled', 'cancelled'])
+    // A task without the key is not charged.
+    const free = await owners[0]?.engine.run({ id: 'free', tasks: callsOf(3) })
+    expect(free?.status).toBe('succeeded')
+    expect(started).toHaveLength(6)
+  }, 30_000)
+})
+
 describe('shared rate budgets across owners (redis)', () => {
   it('two owners on one Redis budget start exactly what it holds, and wait for the rest', async () => {
     const prefix = `${PREFIX}-${randomUUID().slice(0, 4)}`
