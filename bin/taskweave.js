@@ -6,6 +6,12 @@
 // It exits explicitly once its output is flushed: work a run abandoned (a tool that ignored its
 // abort signal) must not keep the command alive after the summary.
 import { existsSync } from 'node:fs'
+import module from 'node:module'
+
+// Node ≥ 22.1 keeps compiled code between runs when asked (Node 20 has no such cache for ES
+// modules: there the CLI's copies of zod and js-yaml carry their own, see scripts/build-cli.js);
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+module.enableCompileCache?.()
 
 const entry = new URL('../dist/bin/cli.js', import.meta.url)
 if (!existsSync(entry)) {

@@ -8,7 +8,6 @@
 import { canonicalJson } from '../core/canonical-json.js'
 import { freezeDeep } from '../core/freeze.js'
 import { describeThrown } from '../core/thrown.js'
-import { createHash, randomUUID } from 'node:crypto'
 import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
@@ -26,6 +25,11 @@ import type { TaskGraph } from './task-graph.js'
 import { IdIndex } from './id-index.js'
 import { firstInexactInteger, inexactIntegerMessage } from './exact-integers.js'
 import { keyHint, notAWorkflow } from './not-a-workflow.js'
+import type * as Crypto from 'node:crypto'
+
+// node:crypto loads when the hash or the snapshot is first read, not with this module: checking a
+// workflow needs neither, and loading it is a noticeable part of `taskweave validate`'s start-up.
+const crypto = (): typeof Crypto => process.getBuiltinModule('node:crypto')
 
 export { compileTaskSpec, itemShape, resolveRetry, TaskCompileCache } from './compile-task.js'
 export type { TaskCompileContext, TaskShape } from './compile-task.js'
@@ -196,7 +200,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       return (snapshot ??= pinnedSnapshot(shellText, ids, shapes, built, pinned))
     },
     get hash() {
-      return (hash ??= createHash('sha256').update(this.snapshot).digest('hex'))
+      return (hash ??= crypto().createHash('sha256').update(this.snapshot).digest('hex'))
     },
     size: tasks.length,
     ids,
@@ -337,7 +341,7 @@ interface PinnedTasks {
 function pinnedSnapshot(shellText: string, ids: readonly string[], shapes: readonly TaskShape[], graph: TaskGraph, pinned: PinnedTasks): string {
   const shell = JSON.parse(shellText) as Record<string, unknown>
   // A placeholder no definition can hold, replaced by the tasks' text.
-  const placeholder = `\u0000tasks-${randomUUID()}`
+  const placeholder = `\u0000tasks-${crypto().randomUUID()}`
   shell['tasks'] = placeholder
   const parts: string[] = []
   for (let i = 0; i < ids.length; i++) {
