@@ -72,6 +72,10 @@ const WORKER_CONCURRENCY = envInt('BENCH_DIST_CONCURRENCY', 256)
 const WINDOW_PER_WORKER = envInt('BENCH_DIST_WINDOW', 256)
 /** The light-load probe: this many no-op tasks with a window of 1 (one attempt out at a time), one worker. */
 const PROBE_TASKS = envInt('BENCH_DIST_PROBE_TASKS', 200)
+/** The paced probe: this many no-op tasks, each its own run, started at PACED_RATE a second whatever came back (open loop), one worker. */
+const PACED_TASKS = envInt('BENCH_DIST_PACED_TASKS', 3000)
+/** Runs started per second by the paced probe: a steady load well under one worker's ceiling. */
+const PACED_RATE = envInt('BENCH_DIST_PACED_RATE', 500)
 /** Timed (warm) runs per child after its first run (the first, in fresh processes, is reported as cold). One keeps the benchmark near 3 minutes. */
 const TIMED_RUNS = envInt('BENCH_DIST_RUNS', 1)
 /** STG: graphs per size (all 180 by default). */
@@ -175,7 +179,7 @@ interface OwnerRun {
   readonly latencies: number[]
 }
 
-type OwnerKind = 'noop' | 'layered' | 'probe'
+type OwnerKind = 'noop' | 'layered' | 'probe' | 'paced'
 
 async function ownerChild(kind: OwnerKind): Promise<void> {
   const type = requiredEnv('BENCH_DIST_TYPE') as BrokerType
@@ -197,10 +201,41 @@ async function ownerChild(kind: OwnerKind): Promise<void> {
   const startedAt = new Map<string, number>()
   engine.events.on('task:started', (event) => void startedAt.set(event.taskId, Date.now()))
   const parents = kind === 'layered' ? layeredDag(LAYERS, WIDTH, SEED) : undefined
-  const n = parents?.length ?? (kind === 'probe' ? PROBE_TASKS : TASKS)
+  const n = parents?.length ?? (kind === 'probe' ? PROBE_TASKS : kind === 'paced' ? PACED_TASKS : TASKS)
   const baseRssKiB = Math.round(process.memoryUsage().rss / 1024)
 
+  /**
+   * Open loop: a one-task run every 1/PACED_RATE s on a fixed timetable (started late runs catch
+   * up at once), each timed from its own `task:started` to the worker's start. What a service
+   * sees when calls arrive at a steady rate rather than as one batch of 20,000.
+   */
+  const paced = async (): Promise<OwnerRun> => {
+    const byRun = new Map<string, number>()
+    const off = engine.events.on('task:started', (event) => void byRun.set(event.runId, Date.now()))
+    const t0 = performance.now()
+    const runs: Promise<{ runId: string; at: unknown }>[] = []
+    for (let i = 0; i < n; i++) {
+      const due = t0 + (i * 1000) / PACED_RATE
+      const wait = due - performance.now()
+      if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait))
+      runs.push(engine.run({ id: 'paced', tasks: [{ id: 't', tool: 'bench.noop' }] }).then((result) => {
+        check(result.status === 'succeeded', `paced run ended ${result.status}`)
+        return { runId: result.runId, at: (result.tasks['t']?.output as { at?: number } | undefined)?.at }
+      }))
+    }
+    const done = await Promise.all(runs)
+    const elapsed = performance.now() - t0
+    off()
+    const latencies = done.map(({ runId, at }) => {
+      const started = byRun.get(runId)
+      check(typeof at === 'number' && started !== undefined, `paced run ${runId}: no start time or no worker time`)
+      return (at as number) - (started as number)
+    })
+    return { ms: elapsed, latencies }
+  }
+
   const once = async (): Promise<OwnerRun> => {
+    if (kind === 'paced') return paced()
     startedAt.clear()
     const t0 = performance.now()
     const tasks = new Array<{ id: string; tool: string; dependsOn?: string[] }>(n)
@@ -831,7 +866,10 @@ export async function run(): Promise<BenchReport> {
               const env = { BENCH_DIST_TYPE: type, BENCH_DIST_URL: url, BENCH_DIST_PREFIX: sub, BENCH_DIST_OWNER_WINDOW: String(window) }
               measured.owner.set(`${type}/noop/${workers}`, await child('owner-noop', env))
               measured.owner.set(`${type}/layered/${workers}`, await child('owner-layered', env))
-              if (workers === 1) measured.owner.set(`${type}/probe/1`, await child('owner-probe', env))
+              if (workers === 1) {
+                measured.owner.set(`${type}/probe/1`, await child('owner-probe', env))
+                measured.owner.set(`${type}/paced/1`, await child('owner-paced', env))
+              }
             },
           ),
         )
@@ -899,7 +937,10 @@ function report(measured: Measured, down: ReadonlyMap<BrokerType, string>, versi
         rows.push(row(`taskweave, ${label}, ${kind === 'noop' ? `${int(TASKS)} no-op` : `layered ${LAYERS} × ${WIDTH}`}`, w, type, r, versus, true))
       }
     }
-    if (WORKER_COUNTS.includes(1)) rows.push(row(`taskweave, ${label}, light load: ${int(PROBE_TASKS)} no-op, window 1`, 1, type, owner.get(`${type}/probe/1`), '—', true))
+    if (WORKER_COUNTS.includes(1)) {
+      rows.push(row(`taskweave, ${label}, light load: ${int(PROBE_TASKS)} no-op, window 1`, 1, type, owner.get(`${type}/probe/1`), '—', true))
+      rows.push(row(`taskweave, ${label}, steady load: ${int(PACED_TASKS)} one-task runs at ${int(PACED_RATE)}/s`, 1, type, owner.get(`${type}/paced/1`), '—', true))
+    }
     const peers = type === 'redis' ? [['raw-bullmq', `raw BullMQ, addBulk + Worker, ${int(TASKS)} jobs`]] : [['raw-amqp-one-hop', `raw amqplib, one hop, ${int(TASKS)} msgs`], ['raw-amqp-round-trip', `raw amqplib, round trip (confirmed reply per msg), ${int(TASKS)} msgs`]]
     for (const [peer, what] of peers) for (const w of WORKER_COUNTS) rows.push(row(what as string, w, type, raw.get(`${peer as string}/${w}`), '—', false))
   }
@@ -928,6 +969,14 @@ function report(measured: Measured, down: ReadonlyMap<BrokerType, string>, versi
     const probe = owner.get(`${type}/probe/1`)?.info['latencyP50'] as number | undefined
     const light = probe === undefined ? '' : `; light load, window 1: ${ms(probe)}`
     targets.push({ what: `dispatch latency p50, ${label}, ${int(TASKS)} no-op, worst of 1–3 workers, warm`, target: `≤ ${TARGET_DISPATCH_P50_MS} ms`, measured: Number.isFinite(worst) ? `${ms(worst)} (${p50s.map((p) => (p === undefined ? '—' : ms(p))).join(' / ')}${light})` : 'not measured', pass: worst <= TARGET_DISPATCH_P50_MS })
+    const steady = owner.get(`${type}/paced/1`)
+    const steadyP50 = steady?.info['latencyP50'] as number | undefined
+    targets.push({
+      what: `dispatch latency p50, ${label}, steady load: one-task runs started at ${int(PACED_RATE)}/s, 1 worker, warm`,
+      target: `≤ ${TARGET_DISPATCH_P50_MS} ms`,
+      measured: steadyP50 === undefined ? 'not measured' : `${ms(steadyP50)} (p99 ${ms(steady?.info['latencyP99'] as number)}, ${int(rate(steady))} runs/s kept up)`,
+      pass: steadyP50 !== undefined && steadyP50 <= TARGET_DISPATCH_P50_MS,
+    })
   }
 
   // STG: mean % above optimal, in process and through the remote runner.
@@ -963,7 +1012,7 @@ function report(measured: Measured, down: ReadonlyMap<BrokerType, string>, versi
     `Window and worker concurrency: the owner publishes at most ${WINDOW_PER_WORKER} × W attempts (its engine concurrency), as many as the W workers have slots (${WORKER_CONCURRENCY} each). Chosen from short development runs: a worker concurrency of 64 held RabbitMQ to about 2,600 tasks/s against 4,400 at 256 (a worker's slot is held until its persistent report is confirmed), and a window twice the slots did not raise either broker's rate while it doubled dispatch latency. The raw peers use the same ${WORKER_CONCURRENCY} per process (BullMQ \`concurrency\`, amqplib \`prefetch\`).`,
     `tasks/s: ${int(TASKS)} (or ${int(LAYERS * WIDTH)} DAG nodes) ÷ the time from building the workflow to \`engine.run\`'s result (every outcome heard by the owner); raw peers: from the first publish to the last completion heard (below). Cold: the first run in fresh processes (fresh owner or producer and fresh workers; for the DAG, a fresh owner and workers that just ran the no-op batch). Warm: ${TIMED_RUNS === 1 ? 'the next run' : `the median of the next ${TIMED_RUNS} runs`} in the same processes (one warm run keeps the benchmark near 3 minutes, so single figures move with the machine's load). Measurements take turns by worker count (W = 1: Redis transport, raw BullMQ, RabbitMQ transport, raw amqplib; then W = 2, …), so a burst of load lands on both sides of a comparison. Every owner run is checked: all tasks succeeded.`,
     `"÷ raw peer, same workers": the transport's warm rate over its like-for-like peer's at the same number of processes: raw BullMQ for Redis, raw amqplib with a confirmed reply per message for RabbitMQ. CPU is the owner's (or producer's) process during the warm run; the workers' and the broker's CPU are not in it.`,
-    `Dispatch latency: for every task, the tool's \`Date.now()\` at its start on the worker minus the owner's \`Date.now()\` in a \`task:started\` listener (emitted just before the engine hands the attempt to the runner), over all tasks of the warm run(s); both clocks are this machine's, at 1 ms resolution. At full load it is mostly queueing: the owner keeps ${WINDOW_PER_WORKER} × W attempts out, and by Little's law an attempt waits about (attempts ahead of it) ÷ (rate): the attempts a worker has not fetched yet wait in the broker. The light-load probe (one worker, ${PROBE_TASKS} tasks, window 1: one attempt out at a time, after a first run of the same) gives the latency without a queue; its tasks/s is the sequential round trip (publish, run, report, hear).`,
+    `Dispatch latency: for every task, the tool's \`Date.now()\` at its start on the worker minus the owner's \`Date.now()\` in a \`task:started\` listener (emitted just before the engine hands the attempt to the runner), over all tasks of the warm run(s); both clocks are this machine's, at 1 ms resolution. At full load it is mostly queueing: the owner keeps ${WINDOW_PER_WORKER} × W attempts out, and by Little's law an attempt waits about (attempts ahead of it) ÷ (rate): the attempts a worker has not fetched yet wait in the broker. The light-load probe (one worker, ${PROBE_TASKS} tasks, window 1: one attempt out at a time, after a first run of the same) gives the latency without a queue; its tasks/s is the sequential round trip (publish, run, report, hear). The steady-load probe (one worker, ${int(PACED_TASKS)} one-task runs started on a fixed timetable of ${int(PACED_RATE)} a second, whatever came back: an open loop, as calls reach a service) gives the latency a service sees at a stated load below the ceiling; at full load a batch measures its own queue (window ÷ rate), which the full-load rows show.`,
     `Raw BullMQ: a producer child adds the ${int(TASKS)} jobs with \`addBulk\` in batches of ${BATCH} issued together (job data: an envelope of the transport's shape; options as the transport's: the attempt id as \`jobId\`, \`priority\` 10, \`attempts\` 1, \`removeOnComplete\`; plain FIFO jobs were not measurably faster in development runs), while W worker processes run \`new Worker(name, async () => ({ at: Date.now() }), { concurrency: ${WORKER_CONCURRENCY} })\`; timed from the first add until the producer heard all ${int(TASKS)} \`completed\` events through \`QueueEvents\` (read from the stream's start, stream length raised so nothing is trimmed unheard): like the owner, which hears every outcome.`,
     `Raw amqplib: a publisher child sends ${int(TASKS)} persistent messages (the same envelope JSON) through a confirm channel to a durable queue with \`maxPriority\` 9 (like the transport's work queues), \`waitForConfirms\` every ${BATCH}; W consumer processes with \`prefetch(${WORKER_CONCURRENCY})\` ack each message. One hop: timed from the first publish to the last ack (each consumer sends the publisher its count and last ack time, at most every 20 ms, on a side queue). Round trip: each consumer publishes a persistent reply to a durable queue the publisher consumes (acking each) and acks the request once the broker confirmed the reply (as the transport's worker reports before it acks); timed until the publisher has every reply.`,
     `Targets: BullMQ, the best warm rate of each side over W = 1–3 (each side's ceiling on this machine, whatever W it needs; the per-W ratios are in the table); RabbitMQ, the best of W = 1–3; dispatch p50, the worst of W = 1–3 of each broker at full load (the light-load figure is shown beside it).`,
@@ -1006,6 +1055,7 @@ const CHILDREN: Readonly<Record<string, () => Promise<void>>> = {
   'owner-noop': () => ownerChild('noop'),
   'owner-layered': () => ownerChild('layered'),
   'owner-probe': () => ownerChild('probe'),
+  'owner-paced': () => ownerChild('paced'),
   'bullmq-worker': bullmqWorkerChild,
   'bullmq-producer': bullmqProducerChild,
   'amqp-consumer': amqpConsumerChild,

@@ -248,6 +248,10 @@ export class RabbitConnection {
     if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(this.#options.heartbeatSeconds))
     const model = await this.#amqp.connect(url.toString(), {
       timeout: this.#options.connectTimeoutMs,
+      // Frames go out at once. With Nagle's algorithm on (amqplib's default), a lone attempt or
+      // report waited for the broker's delayed ACK of the previous one: 20 ms at the median under
+      // a steady 500 attempts a second, against 1 ms on Redis.
+      noDelay: true,
       clientProperties: { connection_name: this.#options.connectionName },
     })
     model.on('error', ignore)

@@ -9,8 +9,9 @@
  * - an attempt acked or dead-lettered through a handle (its worker settled it) is announced gone,
  *   together with those of the next {@link GONE_NOTICE_MS}; an owner that hears an attempt's outcome
  *   forgets it at once too;
- * - `holds()` first sends a barrier notice to itself and waits for it: every notice sent before
- *   it has then been heard. It answers held for an attempt published and not gone whose queue
+ * - `holds()` first lets {@link GONE_NOTICE_MS} pass (so attempts settled anywhere before the
+ *   call have been announced), then sends a barrier notice to itself and waits for it: every
+ *   notice sent before it has then been heard. It answers held for an attempt published and not gone whose queue
  *   still exists (a durable queue that exists holds its messages: waiting, delayed or being
  *   processed); gone, unknown, or in a queue that is gone (a worker's queue that expired) is
  *   not held.
@@ -125,8 +126,13 @@ export class Ledger {
     this.#entries.delete(attemptId)
   }
 
-  /** Waits until every notice sent before now was heard, or `timeoutMs` passed. */
+  /**
+   * Waits until every notice sent before now was heard, or `timeoutMs` passed. An attempt settled
+   * through another handle just before is announced up to {@link GONE_NOTICE_MS} later: the
+   * barrier goes out only after that long, so the announcement is ahead of it.
+   */
   async sync(timeoutMs: number): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, GONE_NOTICE_MS + 5))
     const token = randomUUID()
     let timer: NodeJS.Timeout | undefined
     const heard = new Promise<void>((resolve) => {
