@@ -49,6 +49,8 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   readonly #run: AttemptHost
   readonly #index: number
   readonly #token: number
+  /** The run's lease epoch when the attempt started (it names the attempt even if the lease moves on). */
+  readonly #epoch: number
   #attemptId: string | undefined = undefined
   /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
   #added: TaskSpec[] | undefined
@@ -65,13 +67,14 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     this.route = route
     this.rateKey = rateKey
     this.#run = run
+    this.#epoch = run.epoch
     this.#index = index
     this.#token = token
   }
 
   /** Names this attempt alone (see {@link attemptIdOf}). */
   get attemptId(): string {
-    return (this.#attemptId ??= attemptIdOf(this.runId, this.taskId, this.attempt, this.#run.epoch))
+    return (this.#attemptId ??= attemptIdOf(this.runId, this.taskId, this.attempt, this.#epoch))
   }
 
   /** Stable across every attempt of the task. */
