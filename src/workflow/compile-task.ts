@@ -54,8 +54,12 @@ export class TaskCompileCache {
   #lastName: string | undefined
   #lastShape: TaskShape | undefined
 
+  /** The workflow's default timeout in ms (undefined: none). */
+  readonly #defaultTimeoutMs: number | undefined
+
   constructor(readonly defaults: WorkflowSpec['defaults'] | undefined) {
     this.defaultRetry = resolveRetry(defaults?.retry, undefined)
+    this.#defaultTimeoutMs = defaultTimeoutMs(defaults)
   }
 
   /** The tool-validated form of an absent input, or false when the tool rejects it. */
@@ -96,10 +100,15 @@ export class TaskCompileCache {
     const cache = simple ? this.#toolOnly : this.#plain
     let shape = cache.get(key)
     if (shape === undefined || shape.tool !== tool) {
-      shape = makeShape(tool.name, tool, EMPTY_INPUT, staticInput, undefined, undefined, 'all_succeeded', priority ?? 0, group ?? this.defaults?.group, cost ?? tool.cost, this.defaultRetry, defaultTimeoutMs(this.defaults))
+      shape = this.inputShape(tool, EMPTY_INPUT, staticInput, priority, group, cost)
       cache.set(key, shape)
     }
     return shape
+  }
+
+  /** The shape of a task that names a tool, a static input and perhaps priority, group and cost (the workflow's defaults for the rest). */
+  inputShape(tool: AnyTool, input: CompiledValue, staticInput: { readonly value: unknown }, priority: number | undefined, group: string | undefined, cost: number | undefined): TaskShape {
+    return makeShape(tool.name, tool, input, staticInput, undefined, undefined, 'all_succeeded', priority ?? 0, group ?? this.defaults?.group, cost ?? tool.cost, this.defaultRetry, this.#defaultTimeoutMs)
   }
 }
 

@@ -17,7 +17,9 @@ import type { RunBudgetSpec } from '../core/rate.js'
 import { RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
-import { NOT_PLAIN, PLAIN_BARE, plainTaskKind } from './fast-task-check.js'
+import { NOT_PLAIN, PLAIN_BARE, PLAIN_WITH_INPUT, plainTaskKind } from './fast-task-check.js'
+import { compileFlatTask, FlatInput, flatTaskText } from './flat-task.js'
+import type { FlatTaskCandidate, FlatTaskExtras } from './flat-task.js'
 import { compileTaskSpec, TaskCompileCache } from './compile-task.js'
 import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
@@ -207,7 +209,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     shapes,
     graph: built,
     get tasks() {
-      return (views ??= ids.map((id, index) => ({ ...(shapes[index] as TaskShape), index, id, parents: parentsOf(built, index), children: childrenOf(built, index) })))
+      return (views ??= ids.map((id, index) => taskView(shapes[index] as TaskShape, index, id, built)))
     },
     get order() {
       return (orderView ??= Array.from(order))
@@ -227,6 +229,12 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   } as CompiledWorkflow
 }
 
+/** Task `index` as a plain object (a flat task's shared input/static-input object shown as the `{ value }` every static input is). */
+function taskView(shape: TaskShape, index: number, id: string, graph: TaskGraph): CompiledTask {
+  const staticInput = shape.staticInput instanceof FlatInput ? { value: shape.staticInput.value } : shape.staticInput
+  return { ...shape, staticInput, index, id, parents: parentsOf(graph, index), children: childrenOf(graph, index) }
+}
+
 /** Marks objects made by {@link compileWorkflow}. */
 const COMPILED = Symbol.for('taskweave.compiledWorkflow')
 
@@ -240,7 +248,7 @@ interface TaskIndex {
   /** Task ids by index ('' for a task whose id is invalid). */
   readonly ids: string[]
   readonly indexById: IdIndex
-  /** Per task: 0 invalid (schema errors), FULL to compile in full, BARE for the fast path. */
+  /** Per task: 0 invalid (schema errors), FULL to compile in full, BARE or WITH_INPUT for a fast path. */
   readonly kinds: Uint8Array
 }
 
@@ -257,7 +265,7 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
     const kind = plainTaskKind(raw)
     if (kind !== NOT_PLAIN) {
       id = (raw as { id: string }).id
-      kinds[i] = kind === PLAIN_BARE ? BARE : FULL
+      kinds[i] = kind === PLAIN_BARE ? BARE : kind === PLAIN_WITH_INPUT ? WITH_INPUT : FULL
     } else {
       const checked = taskSchema.safeParse(raw)
       if (!checked.success) {
@@ -283,7 +291,7 @@ function compileTasks(
   issue: (at: number, path: (string | number)[], message: string) => void,
 ): { shapes: TaskShape[]; graph: TaskGraphBuilder; pinned: PinnedTasks } {
   const { indexById, kinds } = index
-  const pinned: PinnedTasks = { texts: undefined, hints: undefined }
+  const pinned: PinnedTasks = { texts: undefined, hints: undefined, flat: undefined }
   const cache = new TaskCompileCache(spec.defaults)
   let at = 0
   const ctx: TaskCompileContext = {
@@ -305,6 +313,15 @@ function compileTasks(
       if (shape !== undefined) {
         shapes.push(shape)
         if (bare.priority !== undefined || bare.group !== undefined || bare.cost !== undefined) (pinned.hints ??= new Map()).set(at, { priority: bare.priority, group: bare.group, cost: bare.cost })
+        continue
+      }
+    } else if (kind === WITH_INPUT) {
+      const task = tasks[at] as FlatTaskCandidate & { readonly description?: string }
+      const shape = compileFlatTask(task, at, indexById, cache, registry, graph)
+      if (shape !== undefined) {
+        shapes.push(shape)
+        const { description, priority, group, cost } = task
+        if (description !== undefined || priority !== undefined || group !== undefined || cost !== undefined) (pinned.flat ??= new Map()).set(at, { description, priority, group, cost })
         continue
       }
     }
@@ -331,6 +348,8 @@ interface PinnedTasks {
   /** Made on first use: a workflow of bare tasks has none. */
   texts: Map<number, string> | undefined
   hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined }> | undefined
+  /** Fields of flat tasks (see `flat-task.ts`) that their shape does not keep as written, for those that have any. */
+  flat: Map<number, FlatTaskExtras> | undefined
 }
 
 /**
@@ -346,7 +365,10 @@ function pinnedSnapshot(shellText: string, ids: readonly string[], shapes: reado
   const parts: string[] = []
   for (let i = 0; i < ids.length; i++) {
     const text = pinned.texts?.get(i)
-    parts.push(text !== undefined ? canonicalJson(JSON.parse(text)) : bareTaskText(ids, i, (shapes[i] as TaskShape).toolName, parentsOf(graph, i), pinned.hints?.get(i)))
+    const shape = shapes[i] as TaskShape
+    if (text !== undefined) parts.push(canonicalJson(JSON.parse(text)))
+    else if (shape.input instanceof FlatInput) parts.push(flatTaskText(ids[i] as string, shape.toolName, shape.input, parentsOf(graph, i).map((p) => ids[p] as string), pinned.flat?.get(i)))
+    else parts.push(bareTaskText(ids, i, shape.toolName, parentsOf(graph, i), pinned.hints?.get(i)))
   }
   return canonicalJson(shell).replace(JSON.stringify(placeholder), () => `[${parts.join(',')}]`)
 }
@@ -368,6 +390,8 @@ function bareTaskText(ids: readonly string[], i: number, tool: string, parents: 
 
 const FULL = 1
 const BARE = 2
+/** Valid with an input: the flat path first (see `flat-task.ts`), else in full. */
+const WITH_INPUT = 3
 
 /** A task {@link plainTaskKind} found bare: a tool, dependencies and scheduling hints. */
 interface BareTask {
@@ -385,19 +409,7 @@ interface BareTask {
  */
 function compileBareTask(task: BareTask, index: number, indexById: IdIndex, cache: TaskCompileCache, registry: ToolRegistry, graph: TaskGraphBuilder): TaskShape | undefined {
   const shape = cache.bareShape(registry, task.tool, task.priority, task.group, task.cost)
-  if (shape === undefined) return undefined
-  const deps = task.dependsOn
-  if (deps !== undefined) {
-    for (let k = 0; k < deps.length; k++) {
-      const dep = indexById.get(deps[k] as string)
-      if (dep === undefined || dep === index) {
-        graph.discardRow()
-        return undefined
-      }
-      graph.addParent(dep)
-    }
-  }
-  graph.endRow()
+  if (shape === undefined || !graph.addRowOfIds(task.dependsOn, index, indexById)) return undefined
   return shape
 }
 

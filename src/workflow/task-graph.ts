@@ -5,6 +5,7 @@
  * collector nothing to trace here.
  * @module
  */
+import type { IdIndex } from './id-index.js'
 
 /** Parents and children of every task, by index. */
 export interface TaskGraph {
@@ -72,6 +73,25 @@ export class TaskGraphBuilder {
   addRow(parents: readonly number[]): void {
     for (let k = 0; k < parents.length; k++) this.addParent(parents[k] as number)
     this.endRow()
+  }
+
+  /**
+   * Sets the parents of task `self` (the next row) from their ids. Returns false, with no row
+   * added, when an id is not a task or is `self`: the caller's full compile then words the problem.
+   */
+  addRowOfIds(ids: readonly string[] | undefined, self: number, index: Pick<IdIndex, 'get'>): boolean {
+    if (ids !== undefined) {
+      for (let k = 0; k < ids.length; k++) {
+        const parent = index.get(ids[k] as string)
+        if (parent === undefined || parent === self) {
+          this.discardRow()
+          return false
+        }
+        this.addParent(parent)
+      }
+    }
+    this.endRow()
+    return true
   }
 
   /** Ends the graph; every task must have had its row. */
