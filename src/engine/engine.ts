@@ -381,15 +381,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const execution = new RunExecution(
       compiled,
       env,
+      // One literal of a fixed shape (absent options undefined): no spread per option, one per run.
       {
         inputs,
         concurrency: runConcurrency,
         failFast: runOptions.failFast ?? compiled.failFast,
-        ...(runOptions.runId !== undefined ? { runId: runOptions.runId } : {}),
-        ...(runOptions.budget !== undefined ? { budget: checkBudget(runOptions.budget) } : {}),
-        ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {}),
-        ...(runOptions.onTaskComplete !== undefined ? { onTaskComplete: runOptions.onTaskComplete } : {}),
-        ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
+        runId: runOptions.runId,
+        budget: runOptions.budget !== undefined ? checkBudget(runOptions.budget) : undefined,
+        signal: runOptions.signal,
+        onTaskComplete: runOptions.onTaskComplete,
+        groupScope: runOptions.groupScope,
       },
       runEvents,
     )

@@ -38,14 +38,14 @@ export type TaskCompleteHandler = (completion: TaskCompletion, run: RunControl) 
 
 /** Settings of one run, resolved by the engine. */
 export interface RunSettings {
-  readonly runId?: string
+  readonly runId?: string | undefined
   readonly inputs: Readonly<Record<string, unknown>>
   readonly concurrency: number
   readonly failFast: boolean
-  readonly signal?: AbortSignal
-  readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>>
+  readonly signal?: AbortSignal | undefined
+  readonly onTaskComplete?: TaskCompleteHandler | Readonly<Record<string, TaskCompleteHandler>> | undefined
   /** Whether group caps count across the engine's runs (default) or within this run only. */
-  readonly groupScope?: 'engine' | 'run'
+  readonly groupScope?: 'engine' | 'run' | undefined
   /** What the run may spend on LLM calls (overrides the workflow's `budget`). */
   readonly budget?: RunBudgetSpec | undefined
 }

@@ -73,7 +73,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** Ids of tasks not in the compiled workflow (forEach items, added tasks). */
   #extraIds: Map<string, number> | undefined
   /** Task id → index over all tasks of the run, as a function value (for the scopes). */
-  readonly #indexOfTask = (id: string): number | undefined => this.#indexOf(id)
+  #indexOfTaskFn: ((id: string) => number | undefined) | undefined
+  /** Made on first use: only runs with templates or conditions need it. */
+  get #indexOfTask(): (id: string) => number | undefined {
+    return (this.#indexOfTaskFn ??= (id) => this.#indexOf(id))
+  }
   /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
   readonly #settleStack: number[] = []
   readonly #queue: ReadyQueue
@@ -96,7 +100,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #stopStatus: RunStatus | undefined
   #stopReason: string | undefined
   #startedAt: number
-  #startedWall: string
+  /** Wall-clock start (epoch ms); written as ISO text only in the result. */
+  #startedWall: number
   /** Slots granted by the engine's pool and not yet used by the dispatch loop. */
   #granted = 0
   /** Depth of event delivery in progress (listeners may call back into the run). */
@@ -131,7 +136,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** Set while a stop read from the journal is applied (it is not written again). */
   #stopFromJournal = false
   /** Work waiting for its journal entry to be durable. */
-  readonly #afterDurable = new DurableQueue()
+  #afterDurableQueue: DurableQueue | undefined
+  /** Made on first use: only durable runs wait for commits. */
+  get #afterDurable(): DurableQueue {
+    return (this.#afterDurableQueue ??= new DurableQueue())
+  }
   /** Task-level `idempotent` settings (they override the tool's). */
   #idempotent: Map<string, boolean> | undefined
   /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
@@ -149,7 +158,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Set here too, so a run cancelled before it starts still reports sensible times.
     this.#startedAt = env.clock.now()
-    this.#startedWall = new Date(env.clock.wallNow()).toISOString()
+    this.#startedWall = env.clock.wallNow()
     s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, (shape) => this.#costOf(shape))))
   }
 
@@ -173,7 +182,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#state !== 'idle') return
     this.#state = 'running'
     this.#startedAt = this.#env.clock.now()
-    this.#startedWall = new Date(this.#env.clock.wallNow()).toISOString()
+    this.#startedWall = this.#env.clock.wallNow()
     const signal = this.#settings.signal
     if (signal !== undefined) {
       const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
@@ -1418,7 +1427,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       runId: this.id,
       workflowId: workflow.id,
       workflowHash: () => workflow.hash,
-      startedAt: this.#startedWall,
+      startedAt: new Date(this.#startedWall).toISOString(),
       durationMs: this.#env.clock.now() - this.#startedAt,
       // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.
       stopStatus: this.#stopStatus ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? 'partial' : undefined),

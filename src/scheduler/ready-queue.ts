@@ -30,11 +30,19 @@ class Bucket {
   }
 }
 
+/** Buckets looked up by a linear search before the queue makes its maps. */
+const FEW_BUCKETS = 8
+
 /** Ready task indices in queue order. */
 export class ReadyQueue {
   readonly #keys: ReadyKeys
-  /** Buckets by priority, then rank (kept once made: a key that empties usually fills again). */
-  readonly #buckets = new Map<number, Map<number, Bucket>>()
+  /**
+   * Buckets made so far (kept once made: a key that empties usually fills again): the first few
+   * in a list searched in turn (a small run has a handful of keys, and two maps per run cost more
+   * than the search), then by priority, then rank.
+   */
+  readonly #few: Bucket[] = []
+  #buckets: Map<number, Map<number, Bucket>> | undefined
   /** Non-empty buckets, a binary heap: higher priority, then higher rank, on top. */
   readonly #heap: Bucket[] = []
   /** The bucket of the last push: consecutive pushes mostly share a key. */
@@ -118,8 +126,19 @@ export class ReadyQueue {
   }
 
   #bucketOf(priority: number, rank: number): Bucket {
-    let byRank = this.#buckets.get(priority)
-    if (byRank === undefined) this.#buckets.set(priority, (byRank = new Map<number, Bucket>()))
+    const few = this.#few
+    for (let k = 0; k < few.length; k++) {
+      const bucket = few[k] as Bucket
+      if (bucket.rank === rank && bucket.priority === priority) return bucket
+    }
+    if (few.length < FEW_BUCKETS) {
+      const bucket = new Bucket(priority, rank)
+      few.push(bucket)
+      return bucket
+    }
+    const buckets = (this.#buckets ??= new Map<number, Map<number, Bucket>>())
+    let byRank = buckets.get(priority)
+    if (byRank === undefined) buckets.set(priority, (byRank = new Map<number, Bucket>()))
     let bucket = byRank.get(rank)
     if (bucket === undefined) byRank.set(rank, (bucket = new Bucket(priority, rank)))
     return bucket

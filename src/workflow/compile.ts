@@ -428,6 +428,8 @@ export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024
  * inputs as plain data (what templates read, and what a checkpoint can hold).
  */
 export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record<string, unknown>>, maxBytes = DEFAULT_MAX_INPUT_BYTES): Record<string, unknown> {
+  // Most runs declare and get no inputs: nothing to check, and no list of keys to make.
+  if (isEmptyRecord(given) && isEmptyRecord(workflow.inputs)) return Object.create(null) as Record<string, unknown>
   const issues: ValidationIssue[] = []
   const out = Object.create(null) as Record<string, unknown>
   const declared = workflow.inputs
@@ -463,6 +465,11 @@ export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record
   }
   if (issues.length > 0) throw new ValidationError(issues)
   return out
+}
+
+function isEmptyRecord(record: Readonly<Record<string, unknown>>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return false
+  return true
 }
 
 /** A run input as plain JSON data, or what is wrong with it. */
