@@ -172,6 +172,25 @@ describe('PostgresRunStore', () => {
     expect(run?.lease).toBeUndefined()
   })
 
+  it('keeps every text exactly: quotes, backslashes, braces, commas, the word NULL, empty strings; absent data stays absent', async () => {
+    const store = await open('awkward_text')
+    const a = await store.createRun(newRun('a'), { owner: 'o', ttlMs: 60_000, now: T0 })
+    const b = await store.createRun(newRun('b'), { owner: 'o', ttlMs: 60_000, now: T0 })
+    const texts = ['NULL', '', ' ', '{}', '{"a":"b\\"c"}', 'x,y', '\\', '"', '\\"', 'é ✓ 😀', 'tab\there', 'line\nbreak', "'single'"]
+    const awkward: JournalEntry[] = texts.map((text, k) => ({ seq: k + 1, kind: 'ok', taskId: text, attempt: k, at: T0 + k, data: text, added: `[${JSON.stringify(text)}]` }))
+    // Run b: no entry carries data or adds (those columns go as empty arrays), one has no attempt.
+    const plain: JournalEntry[] = [
+      { seq: 1, kind: 'start', taskId: 'p', attempt: 1, at: T0 },
+      { seq: 2, kind: 'handled', taskId: 'p', at: T0 + 1 },
+    ]
+    await store.append([
+      { runId: 'a', epoch: a.epoch, entries: awkward },
+      { runId: 'b', epoch: b.epoch, entries: plain },
+    ])
+    expect((await store.load('a'))?.entries).toEqual(awkward)
+    expect((await store.load('b'))?.entries).toEqual(plain)
+  })
+
   it('rejects a second append that continues a journal past a gap, and keeps the first', async () => {
     const store = await open('gap')
     const lease = await store.createRun(newRun('r'), { owner: 'a', ttlMs: 60_000, now: T0 })

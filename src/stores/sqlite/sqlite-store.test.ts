@@ -106,6 +106,22 @@ describe('SqliteRunStore', () => {
     expect(await store.list({ labels: { 'a.b': 'y' } })).toEqual([])
   })
 
+  it('writes a batch longer than one multi-row insert whole, and a gap in a later statement takes back the whole append', async () => {
+    await using store = await openSqliteStore({ path: join(dir, 'runs.db') })
+    await store.createRun(newRun('r1'), { owner: 'o', ttlMs: 1000, now: T0 })
+    await store.createRun(newRun('r2'), { owner: 'o', ttlMs: 1000, now: T0 })
+    // 61 entries: two full statements (25 rows each) and 11 rows one by one; the finish in the middle of the last ones.
+    const tasks = noopTasks(0, 30)
+    const finish: JournalEntry = { seq: 61, kind: 'finish', at: T0 + 100, data: '{"status":"succeeded","counts":{"succeeded":30}}' }
+    await store.append([{ runId: 'r1', epoch: 1, entries: [...tasks, finish] }])
+    const r1 = await store.load('r1')
+    expect(r1?.entries).toEqual([...tasks, finish])
+    expect(r1?.status).toBe('succeeded')
+    const gap = noopTasks(0, 30).map((e) => (e.seq > 40 ? { ...e, seq: e.seq + 1 } : e))
+    await expect(store.append([{ runId: 'r2', epoch: 1, entries: noopTasks(0, 20) }, { runId: 'r2', epoch: 1, entries: gap.slice(40) }])).rejects.toMatchObject({ code: 'TW_STORE' })
+    expect((await store.load('r2'))?.entries).toEqual([])
+  })
+
   it('refuses a journal entry of an unknown kind, writing nothing of the append', async () => {
     await using store = await openSqliteStore({ path: join(dir, 'runs.db') })
     await store.createRun(newRun('r1'), { owner: 'o', ttlMs: 1000, now: T0 })

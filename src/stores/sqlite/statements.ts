@@ -22,6 +22,8 @@ export interface Statements {
   readonly lastSeq: Statement<[number], number | null>
   /** (key, seq, kind, taskId, attempt, at, data, added). */
   readonly insertEntry: Statement<unknown[]>
+  /** {@link ENTRIES_PER_INSERT} rows of `insertEntry`'s parameters, one after the other. */
+  readonly insertEntries: Statement<unknown[]>
   /** (status, counts, finishedAt, key): the run ended; its lease goes with it. */
   readonly finishRun: Statement<unknown[]>
   /** (owner, epoch, expiresAt, key). */
@@ -45,6 +47,16 @@ export interface Statements {
   transaction<T>(body: () => T): T
 }
 
+/**
+ * Rows per multi-row journal insert. One statement per row cost ~1.1 µs a row on the database
+ * thread (500 rows: 0.57 ms before the fsync); 25 rows a statement cut that to ~0.37 ms, which
+ * every dependent waiting for a group commit gains. 25 × 8 = 200 parameters, far below SQLite's
+ * limit (32,766).
+ */
+export const ENTRIES_PER_INSERT = 25
+
+const ENTRY_COLUMNS = 'INSERT INTO journal (run, seq, kind, task_id, attempt, at, data, added) VALUES '
+
 /** Compiles the statements on `db` (the schema must be in place). */
 export function prepareStatements(db: Database): Statements {
   const byText = new Map<string, Statement<unknown[]>>()
@@ -60,7 +72,8 @@ export function prepareStatements(db: Database): Statements {
     runById: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE run_id = ?'),
     fenceOf: db.prepare<[string], [number, string, number]>('SELECT key, status, lease_epoch FROM runs WHERE run_id = ?').raw(true),
     lastSeq: db.prepare<[number], number | null>('SELECT max(seq) FROM journal WHERE run = ?').pluck(true),
-    insertEntry: db.prepare('INSERT INTO journal (run, seq, kind, task_id, attempt, at, data, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insertEntry: db.prepare(`${ENTRY_COLUMNS}(?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertEntries: db.prepare(ENTRY_COLUMNS + new Array<string>(ENTRIES_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')),
     finishRun: db.prepare('UPDATE runs SET status = ?, counts = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE key = ?'),
     setLease: db.prepare('UPDATE runs SET lease_owner = ?, lease_epoch = ?, lease_expires_at = ? WHERE key = ?'),
     renewLease: db.prepare("UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND status = 'running' AND lease_epoch = ? AND lease_owner = ?"),
