@@ -66,7 +66,23 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
     ...(summary.stopReason !== undefined ? { reason: summary.stopReason } : {}),
     ...(summary.usage !== undefined ? { usage: summary.usage } : {}),
   }
+  statesOfResults.set(result, state)
   return result
+}
+
+/** The state behind each result this module built, for {@link taskReportAt}. */
+const statesOfResults = new WeakMap<RunResult, RunState>()
+
+/**
+ * The report of the task at `index` (its place in the compiled workflow) of a finished run, built
+ * alone: for code inside the package that knows its tasks by index (the executor facade maps a
+ * batch back this way), without making the whole `result.tasks` record. Undefined for a result
+ * not built here or an index out of range.
+ */
+export function taskReportAt(result: RunResult, index: number): TaskReport | undefined {
+  const state = statesOfResults.get(result)
+  if (state === undefined || !(index >= 0 && index < state.size)) return undefined
+  return reportOf(state, index)
 }
 
 function reportTasks(state: RunState): Record<string, TaskReport> {

@@ -30,6 +30,8 @@ export interface BatchSlot {
   readonly planId?: string
   /** Id of its workflow task; undefined when it failed before running. */
   readonly nodeId?: string
+  /** Index of its workflow task in the compiled workflow (with `nodeId`). */
+  readonly nodeIndex?: number
   /** Why it cannot run, when it cannot. */
   readonly failure?: TaskErrorInfo
 }
@@ -92,7 +94,8 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
     if (settings.timeoutMs !== undefined) spec.timeout = settings.timeoutMs
     if (settings.retry !== undefined) spec.retry = settings.retry
     specs.push(spec)
-    slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId } : { taskId, toolName, nodeId })
+    const nodeIndex = specs.length - 1
+    slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId, nodeIndex } : { taskId, toolName, nodeId, nodeIndex })
   }
   if (specs.length === 0) return { slots, inputs }
   const hasDeclared = Object.keys(declared).length > 0

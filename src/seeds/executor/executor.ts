@@ -12,7 +12,8 @@
  */
 import { createEngine } from '../../engine/engine.js'
 import type { Engine, RunHandle } from '../../engine/engine.js'
-import type { TaskReport } from '../../engine/report.js'
+import type { RunResult } from '../../engine/report.js'
+import { taskReportAt } from '../../engine/run-report.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { InvalidOptionError, TaskweaveError, ValidationError } from '../../core/errors.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
@@ -153,7 +154,7 @@ export class Executor implements AsyncDisposable {
     const monitor = this.#options.monitoring ? this.#monitor : undefined
     const queuedAt = clock.now()
     for (const slot of batch.slots) monitor?.begin(slot.taskId, slot.toolName, queuedAt)
-    let reports: Readonly<Record<string, TaskReport>> = {}
+    let runResult: RunResult | undefined
     if (workflow !== undefined) {
       const handle = this.engine.start(workflow, { inputs: batch.inputs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
       this.#active.add(handle)
@@ -161,7 +162,7 @@ export class Executor implements AsyncDisposable {
       const observer = new BatchObserver(batch, context, monitor, options.onProgress)
       const off = monitor !== undefined || options.onProgress !== undefined ? handle.onAny((event) => observer.observe(event)) : undefined
       try {
-        reports = (await handle.result).tasks
+        runResult = await handle.result
       } finally {
         off?.()
         this.#active.delete(handle)
@@ -170,7 +171,8 @@ export class Executor implements AsyncDisposable {
     }
     const endedAt = clock.now()
     return batch.slots.map((slot) => {
-      const report = slot.nodeId !== undefined ? reports[slot.nodeId] : undefined
+      // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record.
+      const report = runResult !== undefined && slot.nodeIndex !== undefined ? taskReportAt(runResult, slot.nodeIndex) : undefined
       const result = toTaskResult(slot, report, retry)
       const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
       monitor?.finish(slot.taskId, at, result.executionTimeMs)
