@@ -114,3 +114,63 @@ describe('engine runs of a cached definition', () => {
     await engine.close()
   })
 })
+
+describe('CompileCache without writing the text', () => {
+  it('finds a definition equal value by value, in the same key order, without a new compile', () => {
+    const { compile, compiles } = counted()
+    const first = compile(diamond())
+    expect(compile(diamond())).toBe(first)
+    expect(compiles()).toBe(1)
+  })
+
+  it('tells apart definitions that differ only in key order, a value, a length or a nested value', () => {
+    const { compile, compiles } = counted()
+    const first = compile(diamond())
+    const reordered = diamond()
+    reordered.tasks[0] = { tool: 'echo', id: 'a', input: { text: 'hi' } }
+    expect(compile(reordered)).not.toBe(first)
+    const deeper = diamond()
+    ;(deeper.tasks[2] as { dependsOn: string[] }).dependsOn = ['a']
+    expect(compile(deeper)).not.toBe(first)
+    const longer = diamond()
+    longer.tasks.push({ id: 'd', tool: 'echo' })
+    expect(compile(longer)).not.toBe(first)
+    const other = diamond('ho')
+    expect(compile(other)).not.toBe(first)
+    expect(compiles()).toBe(5)
+    // Each is now cached in its turn.
+    expect(compile(diamond('ho'))).toBe(compile(other))
+    expect(compiles()).toBe(5)
+  })
+
+  it('treats what JSON writes in its own way as the text does: an undefined value is left out, toJSON is called', () => {
+    const { compile, compiles } = counted()
+    const first = compile(diamond())
+    const withUndefined: ReturnType<typeof diamond> & { description?: string | undefined } = diamond()
+    withUndefined.description = undefined
+    // Same text (JSON leaves the key out): the text path finds it.
+    expect(compile(withUndefined)).toBe(first)
+    const withToJson = { ...diamond(), tasks: diamond().tasks.map((t, i) => (i === 0 ? { ...t, input: { text: { toJSON: () => 'hi' } } } : t)) }
+    // Its text is the diamond's: the same workflow, found through the text.
+    expect(JSON.stringify(withToJson)).toBe(JSON.stringify(diamond()))
+    expect(compile(withToJson)).toBe(first)
+    expect(compiles()).toBe(1)
+  })
+
+  it('survives a definition whose getter throws, leaving it to the compile', () => {
+    const { compile } = counted()
+    compile(diamond())
+    const hostile = diamond()
+    Object.defineProperty(hostile, 'tasks', { enumerable: true, get: () => { throw new Error('boom') } })
+    expect(() => compile(hostile)).toThrow()
+  })
+
+  it('forgets an evicted entry on both paths', () => {
+    const { cache, compile, compiles } = counted(1)
+    compile(diamond('1'))
+    compile(diamond('2'))
+    expect(cache.size).toBe(1)
+    compile(diamond('1'))
+    expect(compiles()).toBe(3)
+  })
+})

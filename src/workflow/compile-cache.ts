@@ -15,9 +15,31 @@ export const MAX_CACHED_TASKS = 64
 /** Nor are definitions whose JSON text is longer than this. */
 export const MAX_CACHED_TEXT = 32_768
 
-/** A bounded least-recently-used map of definition text → compiled workflow. */
+/** One cached definition: its text, its plain form (parsed back from the text) and what it compiled to. */
+interface CacheEntry {
+  readonly text: string
+  readonly id: string
+  readonly plain: PlainDefinition
+  readonly compiled: CompiledWorkflow
+}
+
+/** Definitions of one id compared in turn before the text is made; the most recent are kept. */
+const MAX_SAME_ID = 8
+
+/**
+ * A bounded least-recently-used map of definition text → compiled workflow.
+ *
+ * Writing a definition as JSON text to look it up was a tenth of a small run's cost. So a
+ * definition is first compared, value by value, with the cached definitions of the same id (their
+ * plain form, parsed back from their text): one that has the same keys in the same order and the
+ * same values, with nothing JSON would write differently (see {@link sameAsJson}), has the same
+ * text, and is a hit without making it. Anything else takes the text path.
+ */
 export class CompileCache {
-  readonly #entries = new Map<string, CompiledWorkflow>()
+  /** By text, least recently used first. */
+  readonly #entries = new Map<string, CacheEntry>()
+  /** The same entries by definition id, oldest first (at most {@link MAX_SAME_ID} per id). */
+  readonly #byId = new Map<string, CacheEntry[]>()
   readonly #capacity: number
 
   /** @param capacity definitions kept (the least recently used goes first) */
@@ -32,24 +54,134 @@ export class CompileCache {
    * go straight to `compile()`.
    */
   get(definition: unknown, compile: () => CompiledWorkflow): CompiledWorkflow {
+    let same: CacheEntry | undefined
+    try {
+      same = this.#sameAs(definition)
+    } catch {
+      // A throwing getter or Proxy trap: the text path (and compiling) report it as before.
+      same = undefined
+    }
+    if (same !== undefined) return this.#touch(same).compiled
     const text = cacheKeyOf(definition)
     if (text === undefined) return compile()
     const hit = this.#entries.get(text)
-    if (hit !== undefined) {
-      // Most recently used last.
-      this.#entries.delete(text)
-      this.#entries.set(text, hit)
-      return hit
-    }
+    if (hit !== undefined) return this.#touch(hit).compiled
     const compiled = compile()
-    this.#entries.set(text, compiled)
-    if (this.#entries.size > this.#capacity) this.#entries.delete(this.#entries.keys().next().value as string)
+    this.#add(text, compiled)
     return compiled
   }
 
   /** Definitions held. */
   get size(): number {
     return this.#entries.size
+  }
+
+  /** A cached entry whose text `definition` would have, found without writing it. */
+  #sameAs(definition: unknown): CacheEntry | undefined {
+    if (typeof definition !== 'object' || definition === null) return undefined
+    const id = (definition as { id?: unknown }).id
+    if (typeof id !== 'string') return undefined
+    const candidates = this.#byId.get(id)
+    if (candidates === undefined) return undefined
+    const tasks = (definition as { tasks?: unknown }).tasks
+    if (!Array.isArray(tasks)) return undefined
+    for (let k = candidates.length - 1; k >= 0; k--) {
+      const entry = candidates[k] as CacheEntry
+      if (entry.plain.tasks.length === tasks.length && sameAsJson(definition, entry.plain, 0)) return entry
+    }
+    return undefined
+  }
+
+  /** Marks `entry` most recently used. */
+  #touch(entry: CacheEntry): CacheEntry {
+    this.#entries.delete(entry.text)
+    this.#entries.set(entry.text, entry)
+    return entry
+  }
+
+  #add(text: string, compiled: CompiledWorkflow): void {
+    const plain = JSON.parse(text) as PlainDefinition
+    const entry: CacheEntry = { text, id: plain.id, plain, compiled }
+    recordKeyOrder(plain)
+    this.#entries.set(text, entry)
+    let sameId = this.#byId.get(entry.id)
+    if (sameId === undefined) this.#byId.set(entry.id, (sameId = []))
+    sameId.push(entry)
+    if (sameId.length > MAX_SAME_ID) sameId.shift()
+    if (this.#entries.size > this.#capacity) this.#evict(this.#entries.values().next().value as CacheEntry)
+  }
+
+  #evict(entry: CacheEntry): void {
+    this.#entries.delete(entry.text)
+    const sameId = this.#byId.get(entry.id)
+    if (sameId === undefined) return
+    const at = sameId.indexOf(entry)
+    if (at >= 0) sameId.splice(at, 1)
+    if (sameId.length === 0) this.#byId.delete(entry.id)
+  }
+}
+
+/** A cached definition's plain form: what `JSON.parse` gave back for its text. */
+interface PlainDefinition {
+  readonly id: string
+  readonly tasks: readonly unknown[]
+}
+
+/** The keys of every object of a cached plain form, in order: compared against a definition's without a list per lookup. */
+const keyOrder = new WeakMap<object, readonly string[]>()
+
+function recordKeyOrder(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return
+  if (Array.isArray(value)) {
+    for (const item of value) recordKeyOrder(item)
+    return
+  }
+  const keys = Object.keys(value)
+  keyOrder.set(value, keys)
+  for (const key of keys) recordKeyOrder((value as Record<string, unknown>)[key])
+}
+
+/** Deepest nesting compared; anything deeper takes the text path. */
+const MAX_DEPTH = 64
+
+/**
+ * True only when `JSON.stringify(value)` would be the text `plain` was parsed from: the same keys in
+ * the same order, equal strings, booleans, nulls and finite numbers (a finite number survives JSON
+ * exactly), arrays of the same length. Whatever JSON would write in a way of its own (an
+ * `undefined` or a function, a non-finite number, a `toJSON` method, an object that is not plain,
+ * a hole) makes it false, and the definition takes the text path, which handles it as before.
+ */
+function sameAsJson(value: unknown, plain: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value === plain
+    case 'number':
+      return Number.isFinite(value) && value === plain
+    case 'object': {
+      if (value === null) return plain === null
+      if (typeof plain !== 'object' || plain === null || depth >= MAX_DEPTH) return false
+      if (Array.isArray(value)) {
+        if (!Array.isArray(plain) || value.length !== plain.length) return false
+        for (let i = 0; i < value.length; i++) if (!sameAsJson(value[i], plain[i], depth + 1)) return false
+        return true
+      }
+      if (Array.isArray(plain)) return false
+      const proto: unknown = Object.getPrototypeOf(value)
+      if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return false
+      const keys = keyOrder.get(plain)
+      if (keys === undefined) return false
+      let k = 0
+      // for…in visits own string keys in the order JSON writes them (the prototype is Object.prototype or null).
+      for (const key in value) {
+        if (key !== keys[k]) return false
+        if (!sameAsJson((value as Record<string, unknown>)[key], (plain as Record<string, unknown>)[key], depth + 1)) return false
+        k++
+      }
+      return k === keys.length
+    }
+    default:
+      return false
   }
 }
 
