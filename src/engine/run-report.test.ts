@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { defineTool } from '../core/tool.js'
 import { createEngine } from './engine.js'
 import { taskReportAt } from './run-report.js'
+import { ManualClock } from '../testing/manual-clock.js'
 
 describe('taskReportAt', () => {
   it('gives the report of one task by its index, the same as result.tasks holds, and nothing for other indices or results', async () => {
@@ -26,6 +27,16 @@ describe('taskReportAt', () => {
     expect(taskReportAt(result, 3)).toBeUndefined()
     expect(taskReportAt(result, -1)).toBeUndefined()
     expect(taskReportAt({ ...result }, 0)).toBeUndefined()
+    await engine.close()
+  })
+})
+
+describe('a run whose clock gives no usable wall time', () => {
+  it('is refused with an error naming the clock, instead of a result that never settles', async () => {
+    const clock = new ManualClock()
+    clock.wallNow = () => Number.NaN
+    const engine = createEngine({ clock, builtins: false, tools: [defineTool({ name: 'one', input: z.object({}), run: () => 1 })] })
+    await expect(engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'one' }] })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/clock\.wallNow\(\)/) as unknown })
     await engine.close()
   })
 })

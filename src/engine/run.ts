@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../core/clock.js'
-import { CancelledError, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { CancelledError, serializeError, TaskweaveError, TimeoutError, InvalidOptionError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolPermit, ToolProgress } from '../core/tool.js'
@@ -158,7 +158,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Set here too, so a run cancelled before it starts still reports sensible times.
     this.#startedAt = env.clock.now()
-    this.#startedWall = env.clock.wallNow()
+    this.#startedWall = checkedWallTime(env.clock.wallNow())
     s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, (shape) => this.#costOf(shape))))
   }
 
@@ -182,7 +182,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#state !== 'idle') return
     this.#state = 'running'
     this.#startedAt = this.#env.clock.now()
-    this.#startedWall = this.#env.clock.wallNow()
+    // Checked when the run was made; a clock that goes wrong since keeps that time.
+    const wall = this.#env.clock.wallNow()
+    if (Math.abs(wall) <= MAX_DATE_MS) this.#startedWall = wall
     const signal = this.#settings.signal
     if (signal !== undefined) {
       const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
@@ -1540,4 +1542,16 @@ function safeId(spec: unknown): string {
   } catch {
     return '(no id)'
   }
+}
+
+/** The largest time from the epoch a `Date` holds, in ms. */
+const MAX_DATE_MS = 8.64e15
+
+/**
+ * A clock's wall time, refused at once when a `Date` cannot hold it (NaN, or past ±8.64e15 ms):
+ * the result writes it as ISO text only when the run ends, too late to fail.
+ */
+function checkedWallTime(ms: number): number {
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) throw new InvalidOptionError('clock.wallNow()', 'epoch milliseconds a Date can hold', ms)
+  return ms
 }

@@ -62,6 +62,15 @@ describe('ReadyQueue against a reference', () => {
     expect(queue.pop()).toBe(-1)
   })
 
+  it('keeps FIFO order among tasks whose rank is NaN (a tool cost of NaN)', () => {
+    const n = 12
+    const queue = new ReadyQueue({ priority: new Array<number>(n).fill(0), rank: new Array<number>(n).fill(Number.NaN), seq: Array.from({ length: n }, (_, i) => i) })
+    for (let i = 0; i < n; i++) queue.push(i)
+    const popped: number[] = []
+    while (queue.size > 0) popped.push(queue.pop())
+    expect(popped).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
+
   it('keeps the order when entries come back out of order (handed back, moved from a group queue)', () => {
     let seed = 11
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)

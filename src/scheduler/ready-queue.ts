@@ -129,7 +129,8 @@ export class ReadyQueue {
     const few = this.#few
     for (let k = 0; k < few.length; k++) {
       const bucket = few[k] as Bucket
-      if (bucket.rank === rank && bucket.priority === priority) return bucket
+      // NaN ranks (a tool whose cost is NaN) share one bucket, as they do as Map keys below.
+      if ((bucket.rank === rank || (rank !== rank && bucket.rank !== bucket.rank)) && bucket.priority === priority) return bucket
     }
     if (few.length < FEW_BUCKETS) {
       const bucket = new Bucket(priority, rank)

@@ -157,6 +157,19 @@ describe('CompileCache without writing the text', () => {
     expect(compiles()).toBe(1)
   })
 
+  it('never takes an array with toJSON, or a Proxy, for the cached definition it looks like', () => {
+    const { compile, compiles } = counted()
+    const first = compile(diamond())
+    const arrayWithToJson = diamond()
+    ;(arrayWithToJson.tasks[2] as { dependsOn: string[] }).dependsOn = Object.assign(['a', 'b'], { toJSON: () => ['a'] })
+    expect(compile(arrayWithToJson)).not.toBe(first)
+    const proxied = diamond()
+    ;(proxied.tasks[0] as { input: unknown }).input = new Proxy({ text: 'hi' }, { get: (target, key) => (key === 'toJSON' ? () => ({ text: 'other' }) : (Reflect.get(target, key) as unknown)) })
+    const viaProxy = compile(proxied)
+    expect(viaProxy).not.toBe(first)
+    expect(compiles()).toBe(3)
+  })
+
   it('survives a definition whose getter throws, leaving it to the compile', () => {
     const { compile } = counted()
     compile(diamond())

@@ -67,6 +67,29 @@ describe('flat tasks', () => {
     await engine.close()
   })
 
+  it('shows a frozen pinned input: the compiled view cannot change the snapshot', () => {
+    const compiled = compileWorkflow(definition(), { registry })
+    const before = compiled.snapshot
+    const shown = compiled.tasks[0]?.staticInput?.value as Record<string, unknown>
+    expect(Object.isFrozen(shown)).toBe(true)
+    expect(() => {
+      shown['path'] = 'view'
+    }).toThrow(TypeError)
+    expect(compileWorkflow(definition(), { registry }).snapshot).toBe(before)
+    expect(JSON.parse(compiled.snapshot).tasks[0].input).toEqual({ path: 'a.txt' })
+  })
+
+  it('keeps a private copy when the schema hands the input back as is (z.any())', async () => {
+    const anything = defineTool({ name: 'anything', input: z.any(), run: (input: unknown) => input })
+    const engine = createEngine({ tools: [anything], builtins: false })
+    const input = { s: 'x' }
+    const compiled = engine.compile({ id: 'any', tasks: [{ id: 'a', tool: 'anything', input }] })
+    input.s = 'changed'
+    expect((await engine.run(compiled)).tasks['a']?.output).toEqual({ s: 'x' })
+    expect(JSON.parse(compiled.snapshot).tasks[0].input).toEqual({ s: 'x' })
+    await engine.close()
+  })
+
   it('gives every attempt its own copy of the static input', async () => {
     const mutate = defineTool({
       name: 'mutate',

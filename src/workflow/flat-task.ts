@@ -91,10 +91,14 @@ export function compileFlatTask(task: FlatTaskCandidate, index: number, indexByI
   if (!checked.success) return undefined
   if (!graph.addRowOfIds(task.dependsOn, index, indexById)) return undefined
   const data: unknown = checked.data
-  // The schema's output is a new object (zod copies): when it equals the input, it pins the input too.
-  const pinned = isSameFlat(data, input) ? (data as Readonly<Record<string, unknown>>) : flatCopy(input)
+  // The schema's output is usually a new object (zod copies): when it equals the input, it pins the
+  // input too. A schema that hands the input back as is (`z.any()`) gets the copy instead: the
+  // caller's object must not reach the workflow. Frozen: the compiled workflow shows it
+  // (`compiled.tasks[i].staticInput`), and its snapshot is written from it later.
+  const same = data === input || isSameFlat(data, input)
+  const pinned = Object.freeze(same && data !== input ? (data as Record<string, unknown>) : flatCopy(input))
   const flat = new FlatInput(pinned)
-  return cache.inputShape(tool, flat, pinned === data ? flat : { value: data }, task.priority, task.group, task.cost)
+  return cache.inputShape(tool, flat, same ? flat : { value: data }, task.priority, task.group, task.cost)
 }
 
 /** True when `value` is an object with exactly the keys of `input`, each holding the same value. */
@@ -110,7 +114,7 @@ function isSameFlat(value: unknown, input: Readonly<Record<string, unknown>>): b
   return count === 0 && Object.getPrototypeOf(record) === Object.prototype
 }
 
-function flatCopy(input: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+function flatCopy(input: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const key in input) out[key] = input[key]
   return out
