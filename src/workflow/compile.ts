@@ -15,6 +15,7 @@ import { formatBytes } from '../core/bytes.js'
 import { resolveRateTable, type RateKeyLimits } from '../core/rate-spec.js'
 import type { RunBudgetSpec } from '../core/rate.js'
 import { RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
+import { plainShell } from './plain-shell.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
 import { NOT_PLAIN, PLAIN_BARE, PLAIN_WITH_INPUT, plainTaskKind } from './fast-task-check.js'
@@ -28,6 +29,10 @@ import { IdIndex } from './id-index.js'
 import { firstInexactInteger, inexactIntegerMessage } from './exact-integers.js'
 import { keyHint, notAWorkflow } from './not-a-workflow.js'
 import type * as Crypto from 'node:crypto'
+import type { z } from 'zod'
+
+/** A checked workflow shell: what compiling reads of the definition besides its tasks. */
+type WorkflowShell = Omit<z.output<typeof workflowShellSchema>, 'tasks'>
 
 // node:crypto loads when the hash or the snapshot is first read, not with this module: checking a
 // workflow needs neither, and loading it is a noticeable part of `taskweave validate`'s start-up.
@@ -138,7 +143,9 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     if (typeof map !== 'object' || map === null) continue
     for (const name of RESERVED_IDS) if (Object.hasOwn(map, name)) issue([...path, name], `"${name}" cannot be a name here: use another (it is reserved by JavaScript objects)`)
   }
-  const parsed = workflowShellSchema.safeParse(definition)
+  // The common shell is checked by hand; the schema checks (and words) everything else.
+  const plain = plainShell(definition)
+  const parsed: { success: true; data: WorkflowShell } | ReturnType<typeof workflowShellSchema.safeParse> = plain !== undefined ? { success: true, data: plain } : workflowShellSchema.safeParse(definition)
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
@@ -147,7 +154,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   }
   const rawTasks = (definition as { tasks?: unknown }).tasks
   if (!Array.isArray(rawTasks) || !parsed.success) throw new ValidationError(issues)
-  const spec = parsed.data
+  const spec: WorkflowShell = parsed.data
   const tasks = rawTasks as TaskSpec[]
   const index = indexTasks(tasks, (path, message, taskId) => issue(['tasks', ...path], message, taskId ?? taskIdAt(definition, ['tasks', ...path])))
   const { shapes, graph, pinned } = compileTasks(tasks, index, spec, options.registry, (at, path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id))

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { IdIndex } from './id-index.js'
+import { IdIndex, SMALL_INDEX } from './id-index.js'
 
-describe('IdIndex', () => {
+// Both representations: a capacity up to SMALL_INDEX gives the Map, above it the table.
+describe.each([
+  ['Map', 16],
+  ['table', SMALL_INDEX + 1],
+])('IdIndex (%s)', (_name, capacity) => {
   it('finds every id it holds, reports duplicates with the first index, and misses unknown ids', () => {
     const ids = Array.from({ length: 5000 }, (_, i) => `task-${i % 4000}`)
-    const index = new IdIndex(ids, ids.length)
+    const index = new IdIndex(ids, capacity)
     for (let i = 0; i < ids.length; i++) expect(index.add(i)).toBe(i < 4000 ? -1 : i - 4000)
     expect(index.size).toBe(4000)
     for (let i = 0; i < 4000; i++) expect(index.get(`task-${i}`)).toBe(i)
@@ -14,15 +18,16 @@ describe('IdIndex', () => {
   })
 
   it('grows past the capacity it was sized for', () => {
-    const ids = Array.from({ length: 1000 }, (_, i) => String(i))
-    const index = new IdIndex(ids, 1)
+    const ids = Array.from({ length: 3 * capacity + 1000 }, (_, i) => String(i))
+    const index = new IdIndex(ids, capacity)
     ids.forEach((_, i) => expect(index.add(i)).toBe(-1))
     ids.forEach((id, i) => expect(index.get(id)).toBe(i))
+    expect(index.size).toBe(ids.length)
   })
 
   it('iterates like a Map of id → index, in index order', () => {
     const ids = ['b', 'a', 'b', 'c']
-    const index = new IdIndex(ids, ids.length)
+    const index = new IdIndex(ids, capacity)
     ids.forEach((_, i) => index.add(i))
     expect([...index]).toEqual([['b', 0], ['a', 1], ['c', 3]])
     expect([...index.keys()]).toEqual(['b', 'a', 'c'])
