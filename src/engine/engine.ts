@@ -355,10 +355,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
     if (isBuilt(definition)) {
       for (const tool of definition.tools) registry.register(tool)
-      return compileWorkflow(definition.spec, { registry, ...compileOptions })
+      return compiledHere(compileWorkflow(definition.spec, { registry, ...compileOptions }))
     }
-    if (compileOptions.file !== undefined) return compileWorkflow(definition, { registry, file: compileOptions.file })
-    return compileCache.get(definition, () => compileWorkflow(definition, { registry }))
+    if (compileOptions.file !== undefined) return compiledHere(compileWorkflow(definition, { registry, file: compileOptions.file }))
+    return compileCache.get(definition, () => compiledHere(compileWorkflow(definition, { registry })))
+  }
+  /**
+   * A workflow this engine compiled calls only tools of its registry: known at once, so running it
+   * later does not look through its shapes (10,000 of them for an executor batch of 10,000 calls).
+   */
+  const compiledHere = (workflow: CompiledWorkflow): CompiledWorkflow => {
+    known.add(workflow)
+    return workflow
   }
 
   /** Starts a run; `engine.run()` needs only its result, so the handle is made by {@link start} alone. */

@@ -117,7 +117,9 @@ function checkTask(task: Task, registry: ToolRegistry, defer: boolean): TaskChec
   if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
     return { failure: { code: 'TW_TOOL_INPUT', message: `parameters of tool "${tool.name}" must be an object` } }
   }
-  for (const key of Object.keys(parameters)) {
+  // Own enumerable keys, as Object.keys gives them, without a key list per call.
+  for (const key in parameters) {
+    if (!Object.hasOwn(parameters, key)) continue
     // A template path cannot hold these keys; refusing here keeps the failure in this task's slot.
     if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return { failure: { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` } }
   }
