@@ -40,3 +40,39 @@ describe('a run whose clock gives no usable wall time', () => {
     await engine.close()
   })
 })
+
+describe('the run result object', () => {
+  it('has its fields in the documented order, builds tasks and the hash on first read, and copies as plain data', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: (input) => input.n })
+    const engine = createEngine({ tools: [echo], builtins: false })
+    const compiled = engine.compile({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 7 } }] })
+    const result = await engine.run(compiled)
+    expect(Object.keys(result)).toEqual(['runId', 'workflowId', 'workflowHash', 'status', 'startedAt', 'durationMs', 'counts', 'tasks', 'failed'])
+    expect(result.workflowHash).toBe(compiled.hash)
+    // The same record on every read.
+    expect(result.tasks).toBe(result.tasks)
+    expect(result.tasks['a']?.output).toBe(7)
+    const json = JSON.parse(JSON.stringify(result)) as typeof result
+    expect(json.tasks['a']?.output).toBe(7)
+    expect(json.workflowHash).toBe(compiled.hash)
+    expect(Object.keys(json)).toEqual(Object.keys(result))
+    const cloned = structuredClone(result)
+    expect(cloned.tasks['a']?.status).toBe('succeeded')
+    expect(Object.getOwnPropertySymbols(cloned)).toEqual([])
+    const spread = { ...result }
+    expect(spread.tasks).toBe(result.tasks)
+    await engine.close()
+  })
+
+  it('holds reason and usage after failed, when the run has them', async () => {
+    const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'wait', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped')))) })] })
+    const handle = engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'wait' }] })
+    await new Promise((resolve) => setImmediate(resolve))
+    handle.cancel('enough')
+    const result = await handle.result
+    expect(result.status).toBe('cancelled')
+    expect(Object.keys(result).slice(-2)).toEqual(['failed', 'reason'])
+    expect(result.reason).toBe('enough')
+    await engine.close()
+  })
+})

@@ -45,33 +45,58 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   if (summary.stopStatus !== undefined) status = summary.stopStatus
   else if (failed.length === 0 && failureSkips === 0) status = 'succeeded'
   else status = counts.succeeded > 0 ? 'partial' : 'failed'
-  let tasks: Record<string, TaskReport> | undefined
-  let hash: string | undefined
   // A run of 100,000 tasks should not pay for 100,000 report objects nobody reads: the report and
-  // the hash are getters, computed on first read (own and enumerable, so JSON.stringify includes them).
-  const result: RunResult = {
-    runId: summary.runId,
-    workflowId: summary.workflowId,
-    get workflowHash() {
-      return (hash ??= summary.workflowHash())
-    },
-    status,
-    startedAt: summary.startedAt,
-    durationMs: summary.durationMs,
-    counts,
-    get tasks() {
-      return (tasks ??= reportTasks(state))
-    },
-    failed,
-    ...(summary.stopReason !== undefined ? { reason: summary.stopReason } : {}),
-    ...(summary.usage !== undefined ? { usage: summary.usage } : {}),
-  }
-  statesOfResults.set(result, state)
-  return result
+  // the hash are getters, computed on first read (own and enumerable, so JSON.stringify includes
+  // them). They are shared functions defined one by one on a plain object, in the documented key
+  // order: an object literal with getters is made in dictionary mode, twice as slow to make and
+  // slower to read, and its closures and a WeakMap entry per result cost a small run a few µs.
+  const result = { runId: summary.runId, workflowId: summary.workflowId } as Partial<Record<keyof RunResult, unknown>>
+  Object.defineProperty(result, 'workflowHash', HASH_PROPERTY)
+  result.status = status
+  result.startedAt = summary.startedAt
+  result.durationMs = summary.durationMs
+  result.counts = counts
+  Object.defineProperty(result, 'tasks', TASKS_PROPERTY)
+  result.failed = failed
+  if (summary.stopReason !== undefined) result.reason = summary.stopReason
+  if (summary.usage !== undefined) result.usage = summary.usage
+  const behind: ResultState = { state, workflowHash: summary.workflowHash, hash: undefined, tasks: undefined }
+  Object.defineProperty(result, RESULT_STATE, { value: behind })
+  return result as unknown as RunResult
 }
 
-/** The state behind each result this module built, for {@link taskReportAt}. */
-const statesOfResults = new WeakMap<RunResult, RunState>()
+/** What a result's getters read: the run's state, and what they computed already. */
+interface ResultState {
+  readonly state: RunState
+  readonly workflowHash: () => string
+  hash: string | undefined
+  tasks: Record<string, TaskReport> | undefined
+}
+
+/** The key of a result's {@link ResultState} (not enumerable: JSON, spreads and structured clones leave it out). */
+const RESULT_STATE = Symbol('taskweave.runResultState')
+
+function stateBehind(result: unknown): ResultState | undefined {
+  return typeof result === 'object' && result !== null ? ((result as Record<symbol, ResultState | undefined>)[RESULT_STATE] ?? undefined) : undefined
+}
+
+const HASH_PROPERTY: PropertyDescriptor = {
+  get(this: unknown): string | undefined {
+    const behind = stateBehind(this)
+    return behind === undefined ? undefined : (behind.hash ??= behind.workflowHash())
+  },
+  enumerable: true,
+  configurable: true,
+}
+
+const TASKS_PROPERTY: PropertyDescriptor = {
+  get(this: unknown): Record<string, TaskReport> | undefined {
+    const behind = stateBehind(this)
+    return behind === undefined ? undefined : (behind.tasks ??= reportTasks(behind.state))
+  },
+  enumerable: true,
+  configurable: true,
+}
 
 /**
  * The report of the task at `index` (its place in the compiled workflow) of a finished run, built
@@ -80,7 +105,7 @@ const statesOfResults = new WeakMap<RunResult, RunState>()
  * not built here or an index out of range.
  */
 export function taskReportAt(result: RunResult, index: number): TaskReport | undefined {
-  const state = statesOfResults.get(result)
+  const state = stateBehind(result)?.state
   if (state === undefined || !(index >= 0 && index < state.size)) return undefined
   return reportOf(state, index)
 }

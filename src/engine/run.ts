@@ -15,6 +15,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
+import { isoTime } from '../core/iso-time.js'
 import type { Clock } from '../core/clock.js'
 import { CancelledError, serializeError, TaskweaveError, TimeoutError, InvalidOptionError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
@@ -1429,7 +1430,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       runId: this.id,
       workflowId: workflow.id,
       workflowHash: () => workflow.hash,
-      startedAt: new Date(this.#startedWall).toISOString(),
+      startedAt: isoTime(this.#startedWall),
       durationMs: this.#env.clock.now() - this.#startedAt,
       // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.
       stopStatus: this.#stopStatus ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? 'partial' : undefined),

@@ -426,17 +426,23 @@ const INVALID_SHAPE = undefined as unknown as TaskShape
 /** The shared empty list of task indices (never mutated). */
 export const NO_TASKS: readonly number[] = Object.freeze([])
 
+/** The inputs of a run that declares and gets none (frozen: shared by every such run). */
+const NO_INPUTS: Record<string, unknown> = Object.freeze(Object.create(null) as Record<string, unknown>)
+
 /** Largest JSON size of one run input, in bytes, unless the engine says otherwise. */
 export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024
 
 /**
  * Checks run inputs against the declared ones: fills defaults, rejects missing, mistyped and
  * undeclared inputs, and inputs that are not plain data or exceed `maxBytes` as JSON. Returns the
- * inputs as plain data (what templates read, and what a checkpoint can hold).
+ * inputs as plain data (what templates read, and what a checkpoint can hold); with none declared
+ * and none given, a shared frozen empty record.
  */
 export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record<string, unknown>>, maxBytes = DEFAULT_MAX_INPUT_BYTES): Record<string, unknown> {
-  // Most runs declare and get no inputs: nothing to check, and no list of keys to make.
-  if (isEmptyRecord(given) && isEmptyRecord(workflow.inputs)) return Object.create(null) as Record<string, unknown>
+  // Most runs declare and get no inputs: nothing to check, no list of keys to make, and one shared
+  // frozen record (an object without a prototype is a dictionary in V8: making and freezing one
+  // per run cost a small run about half a µs).
+  if (isEmptyRecord(given) && isEmptyRecord(workflow.inputs)) return NO_INPUTS
   const issues: ValidationIssue[] = []
   const out = Object.create(null) as Record<string, unknown>
   const declared = workflow.inputs
