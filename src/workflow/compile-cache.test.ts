@@ -97,6 +97,21 @@ describe('CompileCache', () => {
     compile(diamond('2'))
     expect(compiles()).toBe(4)
   })
+
+  it('keeps the order right when the newest definition is hit again and again', () => {
+    const { compile, compiles } = counted(2)
+    compile(diamond('1'))
+    compile(diamond('2'))
+    compile(diamond('2')) // already the newest
+    compile(diamond('2'))
+    compile(diamond('3')) // evicts 1, the least recently used
+    expect(compiles()).toBe(3)
+    compile(diamond('2'))
+    compile(diamond('3'))
+    expect(compiles()).toBe(3)
+    compile(diamond('1'))
+    expect(compiles()).toBe(4)
+  })
 })
 
 describe('engine runs of a cached definition', () => {

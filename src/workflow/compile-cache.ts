@@ -42,6 +42,8 @@ export class CompileCache {
   /** The same entries by definition id, oldest first (at most {@link MAX_SAME_ID} per id). */
   readonly #byId = new Map<string, CacheEntry[]>()
   readonly #capacity: number
+  /** The most recently used entry (the last of {@link #entries}). */
+  #newest: CacheEntry | undefined = undefined
 
   /** @param capacity definitions kept (the least recently used goes first) */
   constructor(capacity = 256) {
@@ -95,8 +97,12 @@ export class CompileCache {
 
   /** Marks `entry` most recently used. */
   #touch(entry: CacheEntry): CacheEntry {
+    // A conversation runs the same definition again and again: it is most often the newest already,
+    // and moving it costs two hash operations on its text per run.
+    if (this.#newest === entry) return entry
     this.#entries.delete(entry.text)
     this.#entries.set(entry.text, entry)
+    this.#newest = entry
     return entry
   }
 
@@ -105,6 +111,7 @@ export class CompileCache {
     const entry: CacheEntry = { text, id: plain.id, plain, compiled }
     recordKeyOrder(plain)
     this.#entries.set(text, entry)
+    this.#newest = entry
     let sameId = this.#byId.get(entry.id)
     if (sameId === undefined) this.#byId.set(entry.id, (sameId = []))
     sameId.push(entry)
@@ -114,6 +121,7 @@ export class CompileCache {
 
   #evict(entry: CacheEntry): void {
     this.#entries.delete(entry.text)
+    if (this.#newest === entry) this.#newest = undefined
     const sameId = this.#byId.get(entry.id)
     if (sameId === undefined) return
     const at = sameId.indexOf(entry)
