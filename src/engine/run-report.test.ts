@@ -64,6 +64,29 @@ describe('the run result object', () => {
     await engine.close()
   })
 
+  it('reads tasks and the hash through a Proxy that wraps what it returns (a reactive or read-only view), and after Object.freeze', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: (input) => input.n })
+    const engine = createEngine({ tools: [echo], builtins: false })
+    const result = await engine.run({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 5 } }] })
+    const deepReadonly = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(t, key, receiver) {
+          const value: unknown = Reflect.get(t, key, receiver)
+          return typeof value === 'object' && value !== null ? deepReadonly(value) : value
+        },
+        set: () => false,
+      })
+    const view = deepReadonly(result)
+    expect(Object.keys(view.tasks)).toEqual(['a'])
+    expect(view.tasks['a']?.output).toBe(5)
+    expect(view.workflowHash).toBe(result.workflowHash)
+    expect(taskReportAt(view, 0)?.output).toBe(5)
+    const frozen = await engine.run({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 6 } }] })
+    Object.freeze(frozen)
+    expect(frozen.tasks['a']?.output).toBe(6)
+    await engine.close()
+  })
+
   it('holds reason and usage after failed, when the run has them', async () => {
     const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'wait', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped')))) })] })
     const handle = engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'wait' }] })

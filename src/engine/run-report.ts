@@ -48,8 +48,7 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   // A run of 100,000 tasks should not pay for 100,000 report objects nobody reads: the report and
   // the hash are getters, computed on first read (own and enumerable, so JSON.stringify includes
   // them). They are shared functions defined one by one on a plain object, in the documented key
-  // order: an object literal with getters is made in dictionary mode, twice as slow to make and
-  // slower to read, and its closures and a WeakMap entry per result cost a small run a few µs.
+  // order: an object literal with getters is made in dictionary mode, slower to make and to read.
   const result = { runId: summary.runId, workflowId: summary.workflowId } as Partial<Record<keyof RunResult, unknown>>
   Object.defineProperty(result, 'workflowHash', HASH_PROPERTY)
   result.status = status
@@ -60,8 +59,12 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   result.failed = failed
   if (summary.stopReason !== undefined) result.reason = summary.stopReason
   if (summary.usage !== undefined) result.usage = summary.usage
-  const behind: ResultState = { state, workflowHash: summary.workflowHash, hash: undefined, tasks: undefined }
-  Object.defineProperty(result, RESULT_STATE, { value: behind })
+  // The result holds a fresh symbol and the state is found by it: a primitive, so a Proxy around
+  // the result (Vue's reactive(), a read-only view) hands it through unchanged, where an object
+  // would be wrapped (and the run's state behind it would no longer be readable).
+  const key = Symbol('run result')
+  statesByKey.set(key, { state, workflowHash: summary.workflowHash, hash: undefined, tasks: undefined })
+  Object.defineProperty(result, RESULT_KEY, { value: key })
   return result as unknown as RunResult
 }
 
@@ -73,11 +76,16 @@ interface ResultState {
   tasks: Record<string, TaskReport> | undefined
 }
 
-/** The key of a result's {@link ResultState} (not enumerable: JSON, spreads and structured clones leave it out). */
-const RESULT_STATE = Symbol('taskweave.runResultState')
+/** The property of a result holding its key into {@link statesByKey} (not enumerable: JSON, spreads and structured clones leave it out). */
+const RESULT_KEY = Symbol('taskweave.runResult')
+
+/** Each result's {@link ResultState}, by the result's own symbol (dropped with the result). */
+const statesByKey = new WeakMap<symbol, ResultState>()
 
 function stateBehind(result: unknown): ResultState | undefined {
-  return typeof result === 'object' && result !== null ? ((result as Record<symbol, ResultState | undefined>)[RESULT_STATE] ?? undefined) : undefined
+  if (typeof result !== 'object' || result === null) return undefined
+  const key = (result as Record<symbol, unknown>)[RESULT_KEY]
+  return typeof key === 'symbol' ? statesByKey.get(key) : undefined
 }
 
 const HASH_PROPERTY: PropertyDescriptor = {

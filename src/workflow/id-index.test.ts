@@ -15,6 +15,7 @@ describe.each([
     expect(index.get('task-4000')).toBeUndefined()
     expect(index.has('')).toBe(false)
     expect(index.has('task-0')).toBe(true)
+    for (const notAnId of [undefined, null, 7, {}]) expect(index.get(notAnId as never)).toBeUndefined()
   })
 
   it('grows past the capacity it was sized for', () => {

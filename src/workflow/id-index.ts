@@ -76,6 +76,8 @@ export class IdIndex implements ReadonlyMap<string, number> {
 
   get(id: string): number | undefined {
     if (this.#map !== undefined) return this.#map.get(id)
+    // Not an id (a caller in plain JavaScript): missing, as the Map above says, rather than a TypeError from hashing.
+    if (typeof id !== 'string') return undefined
     const slots = this.#slots
     const mask = this.#mask
     for (let at = hashOf(id) & mask; ; at = (at + 1) & mask) {
