@@ -25,7 +25,7 @@ import { compileTaskSpec, TaskCompileCache } from './compile-task.js'
 import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
 import type { TaskGraph } from './task-graph.js'
-import { IdIndex } from './id-index.js'
+import { IdIndex, SMALL_INDEX } from './id-index.js'
 import { firstInexactInteger, inexactIntegerMessage } from './exact-integers.js'
 import { keyHint, notAWorkflow } from './not-a-workflow.js'
 import type * as Crypto from 'node:crypto'
@@ -265,11 +265,13 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
   const ids: string[] = []
   const indexById = new IdIndex(ids, tasks.length)
   const kinds = new Uint8Array(tasks.length)
+  // A small workflow is checked with what needs no warm-up (see plainTaskKind and IdIndex).
+  const small = tasks.length <= SMALL_INDEX
   for (let i = 0; i < tasks.length; i++) {
     const raw = tasks[i]
     ids.push('')
     let id: string
-    const kind = plainTaskKind(raw)
+    const kind = plainTaskKind(raw, small)
     if (kind !== NOT_PLAIN) {
       id = (raw as { id: string }).id
       kinds[i] = kind === PLAIN_BARE ? BARE : kind === PLAIN_WITH_INPUT ? WITH_INPUT : FULL

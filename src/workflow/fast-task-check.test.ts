@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { isPlainId, isPlainValidTask } from './fast-task-check.js'
+import { isPlainId, isPlainValidTask, plainTaskKind } from './fast-task-check.js'
 import { ID_PATTERN, taskSchema } from './schema.js'
 
 // A small deterministic generator of task-like values, valid and not.
 function* candidates(): Generator<unknown> {
-  const ids = ['a', 'task-1', 'x_y', '', 'a/b', 'a'.repeat(129), 7, undefined]
+  const ids = ['a', 'task-1', 'x_y', '', 'a/b', 'a'.repeat(128), 'a'.repeat(129), '__proto__', 'constructor', 7, undefined]
   const tools = ['t', '', 3, undefined]
   const deps = [undefined, [], ['a'], ['a', 'b-2'], ['bad id'], 'a', [1]]
   const inputs = [undefined, {}, { a: 1 }, [], null, 'x']
@@ -45,6 +45,10 @@ describe('isPlainValidTask', () => {
     }
     expect(checked).toBeGreaterThan(10_000)
     expect(accepted).toBeGreaterThan(100) // the fast path does take the common shapes
+  })
+
+  it('classifies every candidate the same way for a small workflow (ids by pattern) and a large one (ids by loop)', () => {
+    for (const task of candidates()) expect(plainTaskKind(task, true), JSON.stringify(task)).toBe(plainTaskKind(task, false))
   })
 
   it('checks ids exactly as the schema pattern does', () => {

@@ -32,6 +32,20 @@ export function isPlainId(value: string): boolean {
   return !(n >= 9 && n <= 11 && (value === '__proto__' || value === 'constructor' || value === 'prototype'))
 }
 
+/**
+ * The schema's id pattern (`ID_PATTERN` in schema.ts, repeated here so this module loads no zod).
+ * A regular expression runs as native code from its first use, where the loop of {@link isPlainId}
+ * is interpreted until V8 optimizes it: for a small workflow, checked once in a process that may
+ * have just started, the pattern is about 3× faster (2,000 ids: 0.5 ms against 1.4 ms); once the
+ * loop is optimized it is about 2× faster than the pattern, which pays on large workflows.
+ */
+const ID_SHAPE = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z0-9_-]{1,128}$/
+
+/** True when `value` is a valid id: by the pattern for a small workflow, by the loop for a large one (see {@link ID_SHAPE}). */
+function isId(value: string, small: boolean): boolean {
+  return small ? ID_SHAPE.test(value) : isPlainId(value)
+}
+
 /** True when `task` is certainly valid; false means "ask the schema" (not "invalid"). */
 export function isPlainValidTask(task: unknown): boolean {
   return plainTaskKind(task) !== NOT_PLAIN
@@ -47,8 +61,11 @@ export const PLAIN_WITH_INPUT = 1
  */
 export const PLAIN_BARE = 2
 
-/** Classifies a task for the compiler's fast paths (see the constants above). */
-export function plainTaskKind(task: unknown): number {
+/**
+ * Classifies a task for the compiler's fast paths (see the constants above). `small`: the task
+ * belongs to a small workflow, whose ids are checked by pattern (see {@link ID_SHAPE}).
+ */
+export function plainTaskKind(task: unknown, small = false): number {
   if (typeof task !== 'object' || task === null) return NOT_PLAIN
   // Plain objects only (this also excludes arrays).
   if (Object.getPrototypeOf(task) !== Object.prototype) return NOT_PLAIN
@@ -59,11 +76,11 @@ export function plainTaskKind(task: unknown): number {
     const value = record[key]
     switch (key) {
       case 'id':
-        if (typeof value !== 'string' || !isPlainId(value)) return NOT_PLAIN
+        if (typeof value !== 'string' || !isId(value, small)) return NOT_PLAIN
         seen |= ID
         break
       case 'group':
-        if (typeof value !== 'string' || !isPlainId(value)) return NOT_PLAIN
+        if (typeof value !== 'string' || !isId(value, small)) return NOT_PLAIN
         seen |= GROUP
         break
       case 'tool':
@@ -78,7 +95,7 @@ export function plainTaskKind(task: unknown): number {
         if (!Array.isArray(value)) return NOT_PLAIN
         for (let i = 0; i < value.length; i++) {
           const dep: unknown = value[i]
-          if (typeof dep !== 'string' || !isPlainId(dep)) return NOT_PLAIN
+          if (typeof dep !== 'string' || !isId(dep, small)) return NOT_PLAIN
         }
         seen |= DEPENDS_ON
         break
