@@ -103,8 +103,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #startedAt: number
   /** Wall-clock start (epoch ms); written as ISO text only in the result. */
   #startedWall: number
-  /** A {@link #pumpLater} continuation is pending. */
-  #pumpScheduled = false
   /** Slots granted by the engine's pool and not yet used by the dispatch loop. */
   #granted = 0
   /** Depth of event delivery in progress (listeners may call back into the run). */
@@ -743,17 +741,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   // ---------------------------------------------------------------- dispatch
 
-  /** Continues {@link #pump} on a later turn of the event loop (once, however often asked). */
-  #pumpLater(): void {
-    if (this.#pumpScheduled) return
-    this.#pumpScheduled = true
-    setImmediate(() => {
-      this.#pumpScheduled = false
-      this.#pump()
-      this.#maybeFinish()
-    })
-  }
-
   #pump(): void {
     if (this.#pumping) return
     this.#pumping = true
@@ -763,8 +750,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       // of queueing for it (and the engine's slot count may change at run time).
       const limit = Math.min(this.#settings.concurrency, this.#env.slots.capacity)
       const shapes = this.#s.shapes
-      // Rate-keyed admissions estimate tokens (a tokenizer pass over each prompt): see PUMP_SLICE_MS.
-      let sliceStart = -1
       // Admission: the run's own limit, then the task's keyed permit (engine-wide), then an engine
       // slot. A task waiting for a key holds no slot; one waiting for a slot keeps its permit.
       while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
@@ -784,17 +769,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
             ;(this.#heldPermits ??= new Map()).set(index, key)
           }
         }
-        if (shape.rateKey !== undefined || shape.tool.rateKey !== undefined || shape.tool.rateKeyOf !== undefined || this.#env.rates.hasToolKeys) {
-          // The engine's clock: a manual clock stands still within one turn, so a test never yields here.
-          if (sliceStart < 0) sliceStart = this.#env.clock.now()
-          else if (this.#env.clock.now() - sliceStart > PUMP_SLICE_MS) {
-            // The attempts started so far get to send their requests before the next estimates.
-            queue.push(index)
-            this.#pumpLater()
-            break
-          }
-          if (!this.#admitRate(index, shape)) continue
-        }
+        if ((shape.rateKey !== undefined || shape.tool.rateKey !== undefined || shape.tool.rateKeyOf !== undefined || this.#env.rates.hasToolKeys) && !this.#admitRate(index, shape)) continue
         if (this.#granted > 0) this.#granted--
         else if (!this.#env.slots.tryAcquire(this)) {
           queue.push(index)
@@ -1572,14 +1547,6 @@ function safeId(spec: unknown): string {
 
 /** The largest time from the epoch a `Date` holds, in ms. */
 const MAX_DATE_MS = 8.64e15
-
-/**
- * Longest stretch, in ms, the dispatch loop spends admitting rate-keyed tasks before it lets the
- * attempts it started run. Admitting an LLM call estimates its tokens with a tokenizer (about 1–2
- * ms for a long prompt): a window's worth of admissions in one loop (hundreds) kept the first
- * request from leaving for over half a second while its siblings were being estimated.
- */
-const PUMP_SLICE_MS = 4
 
 /**
  * A clock's wall time, refused at once when a `Date` cannot hold it (NaN, or past ±8.64e15 ms):
