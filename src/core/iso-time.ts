@@ -7,7 +7,7 @@
  */
 
 /** The largest distance from the epoch a Date can hold, in ms. */
-const MAX_DATE_MS = 8.64e15
+export const MAX_DATE_MS = 8.64e15
 
 let cachedSecond = Number.NaN
 /** `YYYY-MM-DDTHH:MM:SS.` of {@link cachedSecond}. */

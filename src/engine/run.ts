@@ -15,7 +15,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import { isoTime } from '../core/iso-time.js'
+import { isoTime, MAX_DATE_MS } from '../core/iso-time.js'
 import type { Clock } from '../core/clock.js'
 import { CancelledError, serializeError, TaskweaveError, TimeoutError, InvalidOptionError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
@@ -1544,9 +1544,6 @@ function safeId(spec: unknown): string {
     return '(no id)'
   }
 }
-
-/** The largest time from the epoch a `Date` holds, in ms. */
-const MAX_DATE_MS = 8.64e15
 
 /**
  * A clock's wall time, refused at once when a `Date` cannot hold it (NaN, or past ±8.64e15 ms):
