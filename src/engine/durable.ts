@@ -6,6 +6,7 @@
 import type { RunBudgetSpec } from '../core/rate.js'
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
 import type { NewRun, StoredRun } from '../core/store.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
@@ -63,10 +64,16 @@ export interface ResolvedDurability {
   readonly takeOverEveryMs: number | undefined
 }
 
+/** The names {@link DurabilityOptions} has. */
+const DURABILITY_OPTION_NAMES: readonly (keyof DurabilityOptions)[] = ['leaseTtlMs', 'maxStartsWithoutOutcome', 'owner', 'resumeOnStart', 'retention', 'takeOverEvery']
+
 /** Checks and completes {@link DurabilityOptions}. */
 export function resolveDurability(options: DurabilityOptions = {}): ResolvedDurability {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('durability', 'an object of durability options', options)
+  refuseUnknownOptions('createEngine', options, DURABILITY_OPTION_NAMES, 'durability.')
   const leaseTtlMs = options.leaseTtlMs ?? 30_000
-  if (!(leaseTtlMs >= 100)) throw new InvalidOptionError('durability.leaseTtlMs', 'a number of ms ≥ 100', leaseTtlMs)
+  // Whole milliseconds: lease times are stored as integers (a PostgreSQL bigint).
+  if (!(Number.isSafeInteger(leaseTtlMs) && leaseTtlMs >= 100)) throw new InvalidOptionError('durability.leaseTtlMs', 'a whole number of ms ≥ 100', leaseTtlMs)
   const maxStarts = options.maxStartsWithoutOutcome ?? 3
   if (!(Number.isInteger(maxStarts) && maxStarts >= 1)) throw new InvalidOptionError('durability.maxStartsWithoutOutcome', 'an integer ≥ 1', maxStarts)
   const takeOverEveryMs = options.takeOverEvery === undefined ? undefined : toMs('durability.takeOverEvery', options.takeOverEvery)

@@ -313,6 +313,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const pruner = store !== undefined && durability.retentionMs !== undefined ? new RetentionPruner(store, clock, logger, durability.retentionMs) : undefined
   pruner?.tick()
   const active = new Set<RunExecution>()
+  /** Ids of the runs being resumed (between the first read of the store and joining `active`). */
+  const resuming = new Set<string>()
+  /** Resumes reading the store, each settling when it has started its run or given its lease back: close() waits for them. */
+  const resumesInFlight = new Set<Promise<void>>()
   let closing: Promise<EngineCloseReport> | undefined
   const resize = (next: number): void => {
     env.slots.setCapacity(next)
@@ -463,9 +467,29 @@ export function createEngine(options: EngineOptions = {}): Engine {
     refuseUnknownOptions('resume', resumeOptions, ['signal', 'onTaskComplete'])
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     const { store: runStore, journal: runJournal } = requireStore()
-    for (const execution of active) {
-      if (execution.id === runId) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
+    if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
+    // Every store grants its lease again to the same owner: without this mark, a second resume
+    // while the first awaits the store would also win and run the interrupted task twice.
+    resuming.add(runId)
+    const resumed = resumeHeld(runId, resumeOptions, runStore, runJournal)
+    const settled = resumed.then(
+      () => undefined,
+      () => undefined,
+    )
+    resumesInFlight.add(settled)
+    try {
+      return await resumed
+    } finally {
+      resuming.delete(runId)
+      resumesInFlight.delete(settled)
     }
+  }
+
+  /** Whether run `runId` is running or being resumed in this engine. */
+  const isActive = (runId: string): boolean => resuming.has(runId) || [...active].some((execution) => execution.id === runId)
+
+  /** {@link resume} once the run is marked as being resumed here. */
+  const resumeHeld = async (runId: string, resumeOptions: ResumeOptions, runStore: RunStore, runJournal: Journal): Promise<RunHandle> => {
     // The lease first: once the epoch has moved on, no earlier owner can append, so the journal
     // read next is complete. (The whole run is read once, after: a journal can be large.)
     const lease = await runStore.acquire(runId, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow(), takeOver: runStore.exclusive })
@@ -488,6 +512,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // that is not registered).
       compiled = compile(read.definition as WorkflowInput)
       replay = new ReplayLog(stored.entries, runId)
+      // close() may have begun while the store was read: it waits for this resume, which then
+      // gives the lease back instead of starting a run on a closing engine.
+      if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine closed while the run was being resumed', { retryable: false, details: { runId } })
     } catch (err) {
       await runStore.release([lease])
       throw err
@@ -523,7 +550,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const handles: RunHandle[] = []
     const now = clock.wallNow()
     for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
-      if ([...active].some((execution) => execution.id === summary.runId)) continue
+      if (isActive(summary.runId)) continue
       // Background work comes back under its conversation with engine.background.recover().
       if (summary.labels['conversation'] !== undefined) continue
       // Another live owner's run is left alone (an exclusive store has no other live owner).
@@ -543,8 +570,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const now = clock.wallNow()
     for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
       const lease = summary.lease
-      if (lease === undefined || lease.owner === durability.owner || lease.expiresAt > now) continue
-      if (summary.labels['conversation'] !== undefined || [...active].some((execution) => execution.id === summary.runId)) continue
+      // A run of this engine's own whose lease expired is taken back too: it is one whose journal
+      // gave up (the store was away), and the store must still see it end.
+      if (lease === undefined || lease.expiresAt > now) continue
+      if (summary.labels['conversation'] !== undefined || isActive(summary.runId)) continue
       try {
         await resume(summary.runId)
         events.emit({ type: 'run:taken-over', runId: summary.runId, at: clock.now(), previousOwner: lease.owner, leaseExpiredAt: lease.expiresAt })
@@ -584,6 +613,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       scaler?.stop()
       takeOverTimer?.()
       takeOverTimer = undefined
+      // A resume that is reading the store sees `closing` and gives its lease back.
+      await Promise.all(resumesInFlight)
       // Durable runs are suspended first (those of background work too: they stay resumable);
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
       const suspended = [...active].filter((execution) => durableRuns.has(execution))

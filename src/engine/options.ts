@@ -4,7 +4,7 @@
  * the close matches, rather than silently ignored; group caps are checked per group.
  * @module
  */
-import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import { InvalidOptionError } from '../core/errors.js'
 import { ID_PATTERN } from '../workflow/schema.js'
 import type { RunBudgetSpec } from '../core/rate.js'
 
@@ -33,15 +33,7 @@ export const ENGINE_OPTION_NAMES: readonly string[] = [
 /** Every option `engine.start()` / `engine.run()` knows. */
 export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope', 'durable', 'labels', 'budget']
 
-/** Throws `TW_INVALID_OPTION` naming the first option of `options` that `known` does not list. */
-export function refuseUnknownOptions(where: string, options: object, known: readonly string[]): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue
-    const close = known.filter((k) => k.toLowerCase().startsWith(name.toLowerCase().slice(0, 3)))
-    const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${k}"`).join(' or ')}?` : `; known options: ${known.join(', ')}`
-    throw new TaskweaveError('TW_INVALID_OPTION', `unknown option "${name}" of ${where}()${hint}`, { retryable: false, details: { option: name } })
-  }
-}
+export { refuseUnknownOptions } from '../core/known-options.js'
 
 /** Checks engine-wide group caps: each an integer ≥ 1; a null-prototype copy, so `__proto__` is an ordinary name. */
 export function checkGroupLimits(groups: Readonly<Record<string, number>> | undefined): Readonly<Record<string, number>> | undefined {

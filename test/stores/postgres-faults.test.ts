@@ -350,4 +350,16 @@ describe('PostgreSQL store faults', () => {
     fault.pass()
     expect((await store.load('r'))?.runId).toBe('r')
   })
+
+  it('close() lets the calls issued before it finish (pg-pool serves no queued request once it is ending)', async () => {
+    const store = await openStore(URL, 'close_pending')
+    const written = store.createRun(newRun('r'), { owner: 'a', ttlMs: 60_000, now: T0 })
+    const loaded = store.load('missing')
+    await store.close()
+    expect((await written).owner).toBe('a')
+    expect(await loaded).toBeUndefined()
+    const reopened = await openStore(URL, 'close_pending')
+    expect((await reopened.load('r'))?.runId).toBe('r')
+    await expect(store.load('r')).rejects.toMatchObject({ code: 'TW_STORE' })
+  })
 })

@@ -1,6 +1,7 @@
 /** Options of the PostgreSQL run store, and their one-time resolution into plain values. @module */
 import { toMs } from '../../core/duration.js'
 import type { Duration } from '../../core/duration.js'
+import { refuseUnknownOptions } from '../../core/known-options.js'
 import { InvalidOptionError } from '../../core/errors.js'
 import { locationOf } from './location.js'
 
@@ -50,6 +51,8 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
 /** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
 export function resolvePostgresStoreOptions(options: PostgresStoreOptions): ResolvedPostgresStoreOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object with a connectionString', options)
+  refuseUnknownOptions('openPostgresStore', options, ['connectionString', 'schema', 'poolSize', 'connectTimeout', 'queryTimeout', 'signal'])
   const { connectionString } = options
   if (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString)) {
     throw new InvalidOptionError('connectionString', 'a postgres:// URL', typeof connectionString === 'string' ? locationOf(connectionString) : connectionString)

@@ -18,6 +18,8 @@ export class PoolConnection implements PostgresConnection {
   readonly location: string
   readonly tables: Tables
   readonly #pool: Pool
+  /** Calls begun and not yet settled: `end()` lets them finish (pg-pool serves no queued request once it is ending). */
+  readonly #inFlight = new Set<Promise<unknown>>()
   #ending: Promise<void> | undefined
 
   constructor(pool: Pool, location: string, tables: Tables) {
@@ -26,8 +28,12 @@ export class PoolConnection implements PostgresConnection {
     this.tables = tables
   }
 
-  async rows<R extends object>(operation: string, text: string, values?: readonly unknown[], writes = false): Promise<R[]> {
+  rows<R extends object>(operation: string, text: string, values?: readonly unknown[], writes = false): Promise<R[]> {
     this.#open(operation)
+    return this.#track(this.#rows<R>(operation, text, values, writes))
+  }
+
+  async #rows<R extends object>(operation: string, text: string, values: readonly unknown[] | undefined, writes: boolean): Promise<R[]> {
     if (writes) return this.#write<R>(operation, text, values ?? [])
     try {
       // pool.query releases the client with the error on failure, which destroys it.
@@ -38,8 +44,12 @@ export class PoolConnection implements PostgresConnection {
     }
   }
 
-  async transaction<T>(operation: string, fn: (tx: Queryable) => Promise<T>, mode: TransactionMode = 'write'): Promise<T> {
+  transaction<T>(operation: string, fn: (tx: Queryable) => Promise<T>, mode: TransactionMode = 'write'): Promise<T> {
     this.#open(operation)
+    return this.#track(this.#transaction(operation, fn, mode))
+  }
+
+  async #transaction<T>(operation: string, fn: (tx: Queryable) => Promise<T>, mode: TransactionMode): Promise<T> {
     let client: PoolClient
     try {
       client = await this.#pool.connect()
@@ -84,9 +94,19 @@ export class PoolConnection implements PostgresConnection {
     }
   }
 
+  /** Refuses new calls at once, lets the calls already begun finish, then closes the pool. */
   end(): Promise<void> {
-    this.#ending ??= this.#pool.end().catch(() => undefined)
+    this.#ending ??= Promise.allSettled([...this.#inFlight])
+      .then(() => this.#pool.end())
+      .catch(() => undefined)
     return this.#ending
+  }
+
+  #track<T>(call: Promise<T>): Promise<T> {
+    this.#inFlight.add(call)
+    const forget = (): void => void this.#inFlight.delete(call)
+    call.then(forget, forget)
+    return call
   }
 
   #open(operation: string): void {

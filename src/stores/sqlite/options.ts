@@ -3,6 +3,7 @@
  * @module
  */
 import { resolve } from 'node:path'
+import { refuseUnknownOptions } from '../../core/known-options.js'
 import { InvalidOptionError } from '../../core/errors.js'
 
 /** Options of `openSqliteStore`. */
@@ -41,6 +42,7 @@ const MAX_BUSY_TIMEOUT_MS = 2 ** 31 - 1
 /** Checks `options`; throws `TW_INVALID_OPTION` naming the option. */
 export function resolveSqliteStoreOptions(options: SqliteStoreOptions): ResolvedSqliteStoreOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object with a path', options)
+  refuseUnknownOptions('openSqliteStore', options, ['path', 'busyTimeoutMs', 'signal'])
   const { path, busyTimeoutMs = 0, signal } = options
   if (typeof path !== 'string' || path.trim() === '' || path.includes('\0')) throw new InvalidOptionError('path', 'a file path', path)
   if (path === ':memory:' || path.startsWith('file:')) throw new InvalidOptionError('path', 'a file path (for a store in memory, use MemoryRunStore)', path)
