@@ -208,22 +208,29 @@ export class Journal {
     if (batches.length === 0) return
     const maxTries = this.#options.maxTries ?? 4
     let lastError: unknown
+    /** Whether an earlier try may have been written (its answer was lost). */
+    let uncertain = false
     for (let attempt = 1; attempt <= maxTries; attempt++) {
       try {
         crashPoint('journal.beforeAppend')
         const { fenced } = await this.#options.store.append(batches)
         crashPoint('journal.afterAppend')
-        const fencedIds = new Set(fenced)
-        for (const [k, run] of runs.entries()) {
-          if (fencedIds.has(run.runId)) {
-            this.#close(run)
-            run.listener.fenced(`run "${run.runId}" is now owned elsewhere (lease epoch ${run.lease.epoch} is no longer current)`)
-          } else run.listener.durable(tickets[k] as number)
-        }
+        this.#settle(runs, tickets, new Set(fenced))
         return
       } catch (err) {
         lastError = err
-        // A rejected append wrote nothing; the same entries can be offered again.
+        uncertain ||= isUncertain(err)
+        // An append is one transaction: after a lost answer, the store says whether it was
+        // written. Offering the same entries again would be refused as a repeat, forever.
+        if (uncertain) {
+          const fenced = await this.#writtenBefore(batches).catch(() => undefined)
+          if (fenced !== undefined) {
+            this.#settle(runs, tickets, fenced)
+            return
+          }
+        }
+        // A refusal the store calls final (a gap in a journal, say) is not offered again.
+        if (TaskweaveError.is(err) && err.retryable === false && !uncertain) break
         if (attempt < maxTries) {
           const delayMs = Math.min(2_000, 100 * 2 ** (attempt - 1))
           this.#options.logger.warn('the run store refused a journal append; trying again', { store: this.#options.store.location, attempt, delayMs, error: describeThrown(err) })
@@ -239,6 +246,36 @@ export class Journal {
       this.#close(run)
       run.listener.failed(error)
     }
+  }
+
+  /** Tells each run of a written append that its entries are durable, or that it was fenced. */
+  #settle(runs: readonly JournalRun[], tickets: readonly number[], fenced: ReadonlySet<string>): void {
+    for (const [k, run] of runs.entries()) {
+      if (fenced.has(run.runId)) {
+        this.#close(run)
+        run.listener.fenced(`run "${run.runId}" is now owned elsewhere (lease epoch ${run.lease.epoch} is no longer current)`)
+      } else run.listener.durable(tickets[k] as number)
+    }
+  }
+
+  /**
+   * Whether an append whose answer was lost was written, read back from the store: the runs it
+   * fenced when it was (their stored journal lacks their batch), undefined when it was not. Reads
+   * whole runs, which only this rare path does.
+   */
+  async #writtenBefore(batches: readonly JournalBatch[]): Promise<ReadonlySet<string> | undefined> {
+    const fenced = new Set<string>()
+    let written = false
+    for (const batch of batches) {
+      const last = batch.entries[batch.entries.length - 1]
+      if (last === undefined) continue
+      const stored = await this.#options.store.load(batch.runId)
+      // The same fact at the same place (a later owner may have written another entry there).
+      const same = stored?.entries.find((entry) => entry.seq === last.seq)
+      if (same !== undefined && same.kind === last.kind && same.taskId === last.taskId && same.attempt === last.attempt && same.at === last.at) written = true
+      else fenced.add(batch.runId)
+    }
+    return written ? fenced : undefined
   }
 
   #close(run: JournalRun): void {
@@ -297,4 +334,9 @@ function numbered(run: JournalRun, pending: readonly PendingEntry[]): JournalEnt
     entries.push({ seq: ++run.lastSeq, at, ...entry })
   }
   return entries
+}
+
+/** Whether a store error says its change may have been applied (the answer was lost). */
+function isUncertain(err: unknown): boolean {
+  return TaskweaveError.is(err) && (err.details as { readonly uncertain?: unknown } | undefined)?.uncertain === true
 }

@@ -4,8 +4,10 @@
  *   to the same owner) and ran the interrupted task twice;
  * - `close()` during a `resume()` resolved first, and the resumed run then started on the closed
  *   engine;
- * - a run of this engine whose journal gave up (the store lost an answer) stayed `running` in the
- *   store for good: `takeOverEvery` skipped every lease of its own, even long expired;
+ * - an append whose answer was lost (written, but the connection broke during COMMIT) was offered
+ *   again, refused as a repeat, and every run of that batch failed;
+ * - a run of this engine whose journal gave up (a store outage) stayed `running` in the store for
+ *   good: `takeOverEvery` skipped every lease of its own, even long expired;
  * - misspelt durability and store options were ignored, and a fractional lease was accepted.
  */
 import { rmSync } from 'node:fs'
@@ -92,8 +94,8 @@ describe('durable runs: review defects', () => {
     expect(stored?.lease?.expiresAt).toBe(0)
   })
 
-  it('takes back its own run once the journal gave up on it and its lease expired', async () => {
-    /** A store whose first append is written but its answer lost (the journal then gives up on the run). */
+  it('an append whose answer was lost is read back, not offered again: the runs of that batch go on', async () => {
+    /** A store that writes its first append but loses the answer (a connection broken during COMMIT). */
     class AnswerLost extends MemoryRunStore {
       #drops = 1
       override async append(batches: Parameters<MemoryRunStore['append']>[0]): ReturnType<MemoryRunStore['append']> {
@@ -102,13 +104,38 @@ describe('durable runs: review defects', () => {
         return written
       }
     }
-    const store = new AnswerLost({ exclusive: false })
+    const store = new AnswerLost()
+    const calls: string[] = []
+    const engine = createEngine({ tools: [stepTool(calls, new Set())], store, builtins: false })
+    try {
+      // Two runs, so the first append holds both (a bystander in the same group commit).
+      const [victim, bystander] = await Promise.all([engine.run(chain, { runId: 'victim' }), engine.run(chain, { runId: 'bystander' })])
+      expect([victim.status, bystander.status]).toEqual(['succeeded', 'succeeded'])
+      expect((await store.load('victim'))?.status).toBe('succeeded')
+      expect((await store.load('bystander'))?.status).toBe('succeeded')
+      expect(calls.sort()).toEqual(['a', 'a', 'b', 'b', 'c', 'c'])
+    } finally {
+      await engine.close()
+    }
+  })
+
+  it('takes back its own run once the journal gave up on it and its lease expired', async () => {
+    /** A store that refuses every append for a while (an outage longer than the journal's tries). */
+    class Outage extends MemoryRunStore {
+      down = true
+      override async append(batches: Parameters<MemoryRunStore['append']>[0]): ReturnType<MemoryRunStore['append']> {
+        if (this.down) throw new TaskweaveError('TW_STORE', 'the store is away', { retryable: true })
+        return super.append(batches)
+      }
+    }
+    const store = new Outage({ exclusive: false })
     const calls: string[] = []
     const engine = createEngine({ tools: [stepTool(calls, new Set())], store, builtins: false, durability: { takeOverEvery: 20, leaseTtlMs: 100 } })
     try {
       const taken = new Promise<string>((resolve) => engine.events.on('run:taken-over', (event) => resolve(event.runId)))
       const told = await engine.run(chain, { runId: 'victim' })
       expect(told.status).toBe('failed')
+      store.down = false
       expect(await taken).toBe('victim')
       for (let k = 0; k < 200 && (await store.load('victim'))?.status === 'running'; k++) await new Promise((resolve) => setTimeout(resolve, 10))
       expect((await store.load('victim'))?.status).toBe('succeeded')
