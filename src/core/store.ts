@@ -40,7 +40,10 @@ export interface LeaseRequest {
   readonly owner: string
   /** How long the lease lasts without renewal, in ms. */
   readonly ttlMs: number
-  /** The caller's wall time (epoch ms): the lease expires at `now + ttlMs`. */
+  /**
+   * The caller's wall time (epoch ms): the lease expires at `now + ttlMs`. A store with a clock of
+   * its own may go by that instead (PostgreSQL does, by default); the `expiresAt` it returns says.
+   */
   readonly now: number
 }
 

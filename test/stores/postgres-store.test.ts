@@ -61,12 +61,12 @@ describe('PostgresRunStore conformance', () => {
   const cases = storeConformanceCases(async (caseId) => {
     await serverAnswers()
     const schema = schemaFor(caseId)
-    const store = await openPostgresStore({ connectionString: URL, schema, poolSize: 4 })
+    const store = await openPostgresStore({ connectionString: URL, schema, poolSize: 4, leaseClock: 'caller' })
     return {
       store,
       reopen: async () => {
         await store.close()
-        return openPostgresStore({ connectionString: URL, schema, poolSize: 4 })
+        return openPostgresStore({ connectionString: URL, schema, poolSize: 4, leaseClock: 'caller' })
       },
       cleanup: () => dropSchema(schema),
     }
@@ -89,7 +89,7 @@ describe('PostgresRunStore', () => {
     await serverAnswers()
     const schema = schemaFor(name)
     if (!schemas.includes(schema)) schemas.push(schema)
-    const store = await openPostgresStore({ connectionString: extra.connectionString ?? URL, schema, poolSize: 4 })
+    const store = await openPostgresStore({ connectionString: extra.connectionString ?? URL, schema, poolSize: 4, leaseClock: 'caller' })
     stores.push(store)
     return store
   }

@@ -42,7 +42,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     void db.end()
     throw err
   }
-  return new PostgresRunStore(db)
+  return new PostgresRunStore(db, resolved.leaseClock)
 }
 
 /** Settles like `work`, or rejects with `signal.reason` as soon as `signal` aborts. */

@@ -31,6 +31,13 @@ export interface PostgresStoreOptions {
   readonly queryTimeout?: Duration
   /** Aborts the opening (connecting and migrating); the promise then rejects with `signal.reason`. */
   readonly signal?: AbortSignal
+  /**
+   * Whose clock times leases: `'server'` (PostgreSQL's `clock_timestamp()`), so a process whose
+   * clock runs ahead cannot take a live run and one whose clock lags cannot keep a dead one; or
+   * `'caller'` (the `now` each call passes), for tests that move time with a manual clock.
+   * @default 'server'
+   */
+  readonly leaseClock?: 'server' | 'caller'
 }
 
 /** {@link PostgresStoreOptions} with every default applied and durations in ms. */
@@ -41,6 +48,7 @@ export interface ResolvedPostgresStoreOptions {
   readonly connectTimeoutMs: number
   readonly queryTimeoutMs: number
   readonly signal: AbortSignal | undefined
+  readonly leaseClock: 'server' | 'caller'
 }
 
 /**
@@ -52,7 +60,7 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 /** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
 export function resolvePostgresStoreOptions(options: PostgresStoreOptions): ResolvedPostgresStoreOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object with a connectionString', options)
-  refuseUnknownOptions('openPostgresStore', options, ['connectionString', 'schema', 'poolSize', 'connectTimeout', 'queryTimeout', 'signal'])
+  refuseUnknownOptions('openPostgresStore', options, ['connectionString', 'schema', 'poolSize', 'connectTimeout', 'queryTimeout', 'signal', 'leaseClock'])
   const { connectionString } = options
   if (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString)) {
     throw new InvalidOptionError('connectionString', 'a postgres:// URL', typeof connectionString === 'string' ? locationOf(connectionString) : connectionString)
@@ -66,5 +74,7 @@ export function resolvePostgresStoreOptions(options: PostgresStoreOptions): Reso
   // pg treats 0 as "no timeout": a store must never wait forever, so 0 is refused.
   if (connectTimeoutMs < 1) throw new InvalidOptionError('connectTimeout', 'a duration of at least 1 ms', options.connectTimeout)
   if (queryTimeoutMs < 1) throw new InvalidOptionError('queryTimeout', 'a duration of at least 1 ms', options.queryTimeout)
-  return { connectionString, schema, poolSize, connectTimeoutMs, queryTimeoutMs, signal: options.signal }
+  const leaseClock = options.leaseClock ?? 'server'
+  if (leaseClock !== 'server' && leaseClock !== 'caller') throw new InvalidOptionError('leaseClock', "'server' or 'caller'", leaseClock)
+  return { connectionString, schema, poolSize, connectTimeoutMs, queryTimeoutMs, signal: options.signal, leaseClock }
 }

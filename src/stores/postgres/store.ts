@@ -22,23 +22,26 @@ export class PostgresRunStore implements RunStore, AsyncDisposable {
   /** False: other processes may hold live leases, so `takeOver` never takes an unexpired one. */
   readonly exclusive = false
   readonly #db: PostgresConnection
+  /** Leases timed by the server (`now` passed as null) or by the caller's `now`. */
+  readonly #serverClock: boolean
 
   /** Use {@link openPostgresStore}; this wraps a connection whose schema is already migrated. */
-  constructor(db: PostgresConnection) {
+  constructor(db: PostgresConnection, leaseClock: 'server' | 'caller' = 'server') {
     this.#db = db
+    this.#serverClock = leaseClock === 'server'
     this.location = db.location
   }
 
   createRun(run: NewRun, lease: LeaseRequest): Promise<Lease> {
-    return createRun(this.#db, run, lease)
+    return createRun(this.#db, run, lease.owner, this.#now(lease.now), lease.ttlMs)
   }
 
   acquire(runId: string, lease: LeaseRequest & { readonly takeOver?: boolean }): Promise<Lease | undefined> {
-    return acquire(this.#db, runId, lease)
+    return acquire(this.#db, runId, lease.owner, this.#now(lease.now), lease.ttlMs)
   }
 
   renew(leases: readonly Lease[], now: number, ttlMs: number): Promise<readonly string[]> {
-    return renew(this.#db, leases, now, ttlMs)
+    return renew(this.#db, leases, this.#now(now), ttlMs)
   }
 
   release(leases: readonly Lease[]): Promise<void> {
@@ -62,6 +65,11 @@ export class PostgresRunStore implements RunStore, AsyncDisposable {
   }
 
   /** Waits for the calls in flight, then closes the pool. Later calls reject with `TW_STORE`. Idempotent. */
+  /** The time a lease operation goes by: the caller's, or null for the server's. */
+  #now(callerNow: number): number | null {
+    return this.#serverClock ? null : callerNow
+  }
+
   close(): Promise<void> {
     return this.#db.end()
   }
