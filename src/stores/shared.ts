@@ -48,3 +48,20 @@ export function entryFromColumns(seq: number, kind: JournalKind, taskId: string 
   if (added !== null) entry.added = added
   return entry
 }
+
+/**
+ * A JSON column of run `runId` read back (`labels`, `counts`); a damaged one is a `TW_STORE`
+ * error naming the run and the column, not the bare message of the JSON parser.
+ */
+export function jsonColumn<T>(runId: string, column: string, text: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (err) {
+    throw new TaskweaveError('TW_STORE', `run "${runId}": its ${column} column does not hold JSON (${err instanceof Error ? err.message : String(err)}); the row is damaged`, { retryable: false, details: { runId, column } })
+  }
+}
+
+/** The error for a journal row whose kind code this version does not know (a newer writer, or damage). */
+export function unknownKindError(runId: string, seq: number, code: unknown): TaskweaveError {
+  return new TaskweaveError('TW_STORE', `journal of run "${runId}": entry ${seq} has kind code ${String(code)}, unknown to this taskweave`, { retryable: false, details: { runId, seq } })
+}

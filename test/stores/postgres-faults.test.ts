@@ -362,4 +362,19 @@ describe('PostgreSQL store faults', () => {
     expect((await reopened.load('r'))?.runId).toBe('r')
     await expect(store.load('r')).rejects.toMatchObject({ code: 'TW_STORE' })
   })
+
+  it('a damaged journal row is reported naming the store, the run and the entry', async () => {
+    const store = await openStore(URL, 'damaged')
+    const lease = await store.createRun(newRun('bad-kind'), { owner: 'a', ttlMs: 60_000, now: T0 })
+    await store.append([{ runId: 'bad-kind', epoch: lease.epoch, entries: entries(1, 1) }])
+    const admin = new pg.Client({ connectionString: URL })
+    await admin.connect()
+    try {
+      await admin.query(`UPDATE ${admin.escapeIdentifier(`tw_test_${RUN}_faults_damaged`)}.journal SET kind = 9`)
+    } finally {
+      await admin.end()
+    }
+    await expect(store.load('bad-kind')).rejects.toMatchObject({ code: 'TW_STORE', details: { runId: 'bad-kind', seq: 1, operation: 'load' } })
+    await expect(store.load('bad-kind')).rejects.toThrow(/^PostgreSQL store postgres:\/\/[^:]+@127\.0\.0\.1:5432\/test: load failed: journal of run "bad-kind": entry 1 has kind code 9/)
+  })
 })

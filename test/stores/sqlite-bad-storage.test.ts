@@ -91,6 +91,28 @@ describe('SQLite store on bad storage', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
+  it('a damaged row is reported naming the file, the run and the column (labels not JSON, an unknown journal kind)', async () => {
+    const path = join(dir, 'rows.db')
+    const store = await openSqliteStore({ path })
+    for (const id of ['bad-labels', 'bad-kind']) {
+      await store.createRun(newRun(id), { owner: 'o', ttlMs: 1000, now: T0 })
+      await store.append([{ runId: id, epoch: 1, entries: tasks(1, 1) }])
+    }
+    await store.close()
+    const db = new Database(path)
+    db.prepare("UPDATE runs SET labels = '{oops' WHERE run_id = 'bad-labels'").run()
+    db.prepare("UPDATE journal SET kind = 9 WHERE run = (SELECT key FROM runs WHERE run_id = 'bad-kind')").run()
+    db.close()
+    const reopened = await openSqliteStore({ path })
+    try {
+      await expect(reopened.list()).rejects.toMatchObject({ code: 'TW_STORE', details: { runId: 'bad-labels', column: 'labels', path } })
+      await expect(reopened.list()).rejects.toThrow(`SQLite store ${path}: run "bad-labels": its labels column does not hold JSON`)
+      await expect(reopened.load('bad-kind')).rejects.toThrow(`SQLite store ${path}: journal of run "bad-kind": entry 1 has kind code 9, unknown to this taskweave`)
+    } finally {
+      await reopened.close()
+    }
+  })
+
   it('(1) a truncated file (to half, to 0 bytes) is refused as corrupt with TW_STORE and left untouched', async () => {
     const half = join(dir, 'half.db')
     await storeFile(half)

@@ -1,7 +1,7 @@
 /** Rows of the store's tables to and from the port's records. @module */
 import { TaskweaveError } from '../../core/errors.js'
 import type { JournalEntry, JournalKind, Lease, RunSummary, StoredRunStatus } from '../../core/store.js'
-import { entryFromColumns } from '../shared.js'
+import { entryFromColumns, unknownKindError } from '../shared.js'
 
 /**
  * Journal kinds as small integers (a `smallint` column: two bytes a row instead of a string).
@@ -21,10 +21,10 @@ export function kindCode(kind: JournalKind): number {
 export const JOURNAL_COLUMNS = 'seq, kind, task_id, attempt, at, data, added'
 
 /** A journal entry from a row selected as {@link JOURNAL_COLUMNS} (array row mode); absent fields stay absent. */
-export function entryOf(row: readonly unknown[]): JournalEntry {
+export function entryOf(row: readonly unknown[], runId: string): JournalEntry {
   const [seq, code, taskId, attempt, at, data, added] = row as [number, number, string | null, number | null, number, string | null, string | null]
   const kind = KINDS[code]
-  if (kind === undefined) throw new TaskweaveError('TW_STORE', `journal entry ${seq} has an unknown kind code ${code}`, { retryable: false })
+  if (kind === undefined) throw unknownKindError(runId, seq, code)
   return entryFromColumns(seq, kind, taskId, attempt, at, data, added)
 }
 

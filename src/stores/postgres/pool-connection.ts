@@ -66,7 +66,7 @@ export class PoolConnection implements PostgresConnection {
       return result
     } catch (err) {
       await abandon(client, err)
-      if (TaskweaveError.is(err)) throw err
+      if (TaskweaveError.is(err)) throw this.#located(operation, err)
       // A server error during COMMIT (a failed check) means it was rolled back; a broken or silent
       // connection during COMMIT leaves the outcome unknown, and the error says so.
       throw storeError(this.location, operation, err, committing && sqlStateOf(err) === undefined)
@@ -100,6 +100,12 @@ export class PoolConnection implements PostgresConnection {
       .then(() => this.#pool.end())
       .catch(() => undefined)
     return this.#ending
+  }
+
+  /** A store error raised inside a transaction (a damaged row, say), named with the store and operation like every other. */
+  #located(operation: string, err: TaskweaveError): TaskweaveError {
+    if (err.code !== 'TW_STORE' || err.message.startsWith('PostgreSQL store ')) return err
+    return new TaskweaveError('TW_STORE', `PostgreSQL store ${this.location}: ${operation} failed: ${err.message}`, { retryable: err.retryable, details: { ...err.details, location: this.location, operation }, cause: err })
   }
 
   #track<T>(call: Promise<T>): Promise<T> {

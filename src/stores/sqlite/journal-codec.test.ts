@@ -15,13 +15,13 @@ describe('journal codec', () => {
   })
 
   it('reads NULL columns as absent fields, not undefined-valued ones', () => {
-    const entry = entryOf([3, KIND_CODES.stop, null, null, 17, '{"status":"cancelled"}', null])
+    const entry = entryOf([3, KIND_CODES.stop, null, null, 17, '{"status":"cancelled"}', null], 'r')
     expect(entry).toStrictEqual({ seq: 3, kind: 'stop', at: 17, data: '{"status":"cancelled"}' })
     expect(Object.keys(entry)).not.toContain('taskId')
-    expect(entryOf([1, KIND_CODES.ok, 'a', 2, 5, null, '[]'])).toStrictEqual({ seq: 1, kind: 'ok', taskId: 'a', attempt: 2, at: 5, added: '[]' })
+    expect(entryOf([1, KIND_CODES.ok, 'a', 2, 5, null, '[]'], 'r')).toStrictEqual({ seq: 1, kind: 'ok', taskId: 'a', attempt: 2, at: 5, added: '[]' })
   })
 
-  it('refuses a kind code it does not know', () => {
-    expect(() => entryOf([9, 42, null, null, 1, null, null])).toThrow(/kind code 42/)
+  it('refuses a kind code it does not know, naming the run and the entry', () => {
+    expect(() => entryOf([9, 42, null, null, 1, null, null], 'r-1')).toThrow(/journal of run "r-1": entry 9 has kind code 42/)
   })
 })

@@ -5,7 +5,7 @@
  * @module
  */
 import type { JournalEntry, JournalKind } from '../../core/store.js'
-import { entryFromColumns } from '../shared.js'
+import { entryFromColumns, unknownKindError } from '../shared.js'
 
 /** The code of each kind in the `journal.kind` column. */
 export const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6 }
@@ -35,9 +35,9 @@ export type JournalRow = readonly [seq: number, kind: number, taskId: string | n
  * The entry a row holds. Absent fields stay absent (not `undefined`-valued), so an entry read
  * back equals the one written, key for key.
  */
-export function entryOf(row: JournalRow): JournalEntry {
+export function entryOf(row: JournalRow, runId: string): JournalEntry {
   const [seq, code, taskId, attempt, at, data, added] = row
   const kind = kindOf(code)
-  if (kind === undefined) throw new RangeError(`journal entry ${seq} has kind code ${code}, unknown to this taskweave`)
+  if (kind === undefined) throw unknownKindError(runId, seq, code)
   return entryFromColumns(seq, kind, taskId, attempt, at, data, added)
 }

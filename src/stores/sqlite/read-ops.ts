@@ -17,7 +17,7 @@ export function load(sql: Statements, runId: string): StoredRun | undefined {
   return sql.transaction(() => {
     const row = sql.runById.get(runId)
     if (row === undefined) return undefined
-    return { ...summaryOf(row), definition: row.definition, inputs: row.inputs, settings: row.settings, entries: sql.journalOf.all(row.key).map(entryOf) }
+    return { ...summaryOf(row), definition: row.definition, inputs: row.inputs, settings: row.settings, entries: sql.journalOf.all(row.key).map((entry) => entryOf(entry, runId)) }
   })
 }
 

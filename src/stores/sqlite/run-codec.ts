@@ -4,6 +4,7 @@
  * @module
  */
 import type { Lease, RunSummary, StoredRunStatus } from '../../core/store.js'
+import { jsonColumn } from '../shared.js'
 
 /** A `runs` row as `SELECT *` returns it. */
 export interface RunRow {
@@ -45,8 +46,8 @@ export function summaryOf(row: SummaryRow): RunSummary {
     status: row.status,
     createdAt: row.created_at,
     finishedAt: row.finished_at ?? undefined,
-    counts: JSON.parse(row.counts) as Record<string, number>,
-    labels: JSON.parse(row.labels) as Record<string, string>,
+    counts: jsonColumn<Record<string, number>>(row.run_id, 'counts', row.counts),
+    labels: jsonColumn<Record<string, string>>(row.run_id, 'labels', row.labels),
     lease: leaseOf(row),
   }
 }

@@ -23,7 +23,7 @@ export async function load(db: PostgresConnection, runId: string): Promise<Store
       if (run === undefined) return undefined
       // Array rows: no object per row with column names to build, which counts at 100,000 entries.
       const rows = await tx.arrays(`SELECT ${JOURNAL_COLUMNS} FROM ${t.journal} WHERE run_key = $1 ORDER BY seq`, [run.key])
-      const entries = rows.map(entryOf)
+      const entries = rows.map((row) => entryOf(row, runId))
       return { ...summaryOf(run), definition: run.definition, inputs: run.inputs, settings: run.settings, entries }
     },
     'snapshot',
