@@ -49,4 +49,19 @@ describe('engine.background with maxConcurrent', () => {
     expect((await engine.background.result(first))?.status).toBe('succeeded')
     expect((await engine.background.result(second))?.status).toBe('succeeded')
   })
+
+  it('a task cancelled while it waits for a place leaves the limiter\'s queue at once (nothing of it is kept there)', async () => {
+    await using engine = createEngine({ builtins: false, background: { maxConcurrent: 1 } })
+    let release: (() => void) | undefined
+    engine.background.submit({ conversationId: 'long', name: 'blocker', run: () => new Promise<void>((resolve) => (release = resolve)) })
+    for (let i = 0; i < 100; i++) engine.background.submit({ conversationId: `c${i}`, name: 'n', run: () => i })
+    await turn()
+    expect(engine.stats().keys).toEqual([expect.objectContaining({ inUse: 1, waiting: 100 })])
+    for (let i = 0; i < 100; i++) engine.background.endConversation(`c${i}`)
+    expect(engine.stats().keys).toEqual([expect.objectContaining({ inUse: 1, waiting: 0 })])
+    release?.()
+    await turn()
+    await turn()
+    expect(engine.stats().keys).toEqual([])
+  })
 })

@@ -293,17 +293,34 @@ export class AgentSessionPool implements AsyncDisposable {
   /**
    * The session's turn: with a keyed limiter (an engine's pool), the same `session:<agent>#<id>`
    * permit the engine's agent tasks take, so direct executions and workflow tasks of one session
-   * queue together; otherwise a gate of the session's own. No wait at all when the caller already
-   * holds it.
+   * queue together; otherwise a gate of the session's own. A caller that already holds the permit
+   * (an engine task) does not take it again.
+   *
+   * Every execution also takes the session's own gate, held until its body has returned: the
+   * engine gives an agent task's permit back as soon as the attempt ends (a timeout, a cancel),
+   * while an agent slow to honour its signal may still be running on the instance, and the next
+   * execution must not join it there.
    */
   #turnOf(session: Session, agent: AnyAgent, sessionId: string, turnHeld: boolean): WorkerPlaces {
+    const own: WorkerPlaces = { acquire: (signal) => session.turn.acquire(signal), release: () => session.turn.release() }
     const limiter = this.#options.limiter
-    if (turnHeld || limiter === undefined || agent.concurrentSafe === true) {
-      if (turnHeld) return NO_WAIT
-      return { acquire: (signal) => session.turn.acquire(signal), release: () => session.turn.release() }
-    }
+    if (turnHeld || limiter === undefined || agent.concurrentSafe === true) return own
     const key = sessionPermitKey(agent.name, sessionId)
-    return { acquire: (signal, priority) => limiter.acquire(key, 1, { signal, priority }), release: () => limiter.release(key) }
+    return {
+      acquire: async (signal, priority) => {
+        await limiter.acquire(key, 1, { signal, priority })
+        try {
+          await own.acquire(signal, priority)
+        } catch (err) {
+          limiter.release(key)
+          throw err
+        }
+      },
+      release: () => {
+        own.release()
+        limiter.release(key)
+      },
+    }
   }
 
   /** The session's instance, created by the first execution that needs it. */
@@ -397,7 +414,6 @@ interface WorkerPlaces {
 }
 
 /** A turn the caller already holds. */
-const NO_WAIT: WorkerPlaces = { acquire: () => Promise.resolve(), release: () => undefined }
 
 /** The keyed-limiter key of an agent session's turn (what the agent tool's permit takes too). */
 export function sessionPermitKey(agentName: string, sessionId: string): string {

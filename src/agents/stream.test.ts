@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../testing/manual-clock.js'
 import { defineAgent } from './define-agent.js'
 import { AgentSessionPool } from './session-pool.js'
+import { ChunkStream } from './stream.js'
 import type { AgentChunk } from './stream.js'
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -145,5 +146,17 @@ describe('AgentSessionPool.stream', () => {
     expect(() => pool.stream('nope', 's', null)).toThrow(/no agent named "nope"/)
     await pool.close()
     expect(() => pool.stream(words, 's', { text: 'a' })).toThrow(/closed/)
+  })
+
+  it('serves several next() calls waiting at once in call order, and ends them all', async () => {
+    const chunks = new ChunkStream<string>()
+    const first = chunks.next()
+    const second = chunks.next()
+    const third = chunks.next()
+    chunks.delta('a')
+    chunks.done('end')
+    expect((await first).value).toEqual({ type: 'delta', data: 'a', index: 0 })
+    expect((await second).value).toEqual({ type: 'done', data: 'end', index: 1 })
+    expect((await third).done).toBe(true)
   })
 })

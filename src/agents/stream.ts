@@ -30,7 +30,8 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
   #index = 0
   /** No more chunks will be written (the last one was, or the consumer left). */
   #sealed = false
-  #wake: (() => void) | undefined
+  /** The `next()` calls waiting for a chunk, in call order (the protocol allows several at once). */
+  #waiting: (() => void)[] = []
 
   /** Aborts when the consumer stops reading; the pool folds it into the execution's signal. */
   get stopSignal(): AbortSignal {
@@ -56,7 +57,7 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
 
   async next(): Promise<IteratorResult<AgentChunk<Data>, undefined>> {
     while (this.#buffer.length === 0 && !this.#sealed) {
-      await new Promise<void>((resolve) => (this.#wake = resolve))
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
     }
     const chunk = this.#buffer.shift()
     return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk }
@@ -86,10 +87,12 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
     this.#wakeReader()
   }
 
+  /** Wakes every waiting `next()`: in call order, each takes a chunk or waits again. */
   #wakeReader(): void {
-    const wake = this.#wake
-    this.#wake = undefined
-    wake?.()
+    const waiting = this.#waiting
+    if (waiting.length === 0) return
+    this.#waiting = []
+    for (const resolve of waiting) resolve()
   }
 }
 

@@ -38,4 +38,17 @@ describe('CompletionStream', () => {
     expect(ended).toBe(true)
     expect((await other.next()).done).toBe(true)
   })
+
+  it('serves several next() calls waiting at once in call order, and ends them all', async () => {
+    const stream = new CompletionStream(() => {})
+    const first = stream.next()
+    const second = stream.next()
+    const third = stream.next()
+    stream.push(outcome('a'))
+    stream.push(outcome('b'))
+    expect((await first).value?.taskId).toBe('a')
+    expect((await second).value?.taskId).toBe('b')
+    stream.end()
+    expect((await third).done).toBe(true)
+  })
 })

@@ -11,7 +11,8 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
   readonly #buffer: BackgroundOutcome[] = []
   readonly #onEnd: (stream: CompletionStream) => void
   readonly #signal: AbortSignal | undefined
-  #wake: (() => void) | undefined
+  /** The `next()` calls waiting for an outcome, in call order (the protocol allows several at once). */
+  #waiting: (() => void)[] = []
   #ended = false
 
   /** @param onEnd unregisters the stream from its conversation (called once) */
@@ -26,7 +27,7 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
   push(outcome: BackgroundOutcome): void {
     if (this.#ended) return
     this.#buffer.push(outcome)
-    this.#wake?.()
+    this.#wake()
   }
 
   /** Ends the stream: the consumer still gets what is buffered, then `done`. Idempotent. */
@@ -35,7 +36,15 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
     this.#ended = true
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#onEnd(this)
-    this.#wake?.()
+    this.#wake()
+  }
+
+  /** Wakes every waiting `next()`: in call order, each takes an outcome or waits again. */
+  #wake(): void {
+    const waiting = this.#waiting
+    if (waiting.length === 0) return
+    this.#waiting = []
+    for (const resolve of waiting) resolve()
   }
 
   async next(): Promise<IteratorResult<BackgroundOutcome, undefined>> {
@@ -43,8 +52,7 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
       const outcome = this.#buffer.shift()
       if (outcome !== undefined) return { value: outcome, done: false }
       if (this.#ended) return { value: undefined, done: true }
-      await new Promise<void>((resolve) => (this.#wake = resolve))
-      this.#wake = undefined
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
     }
   }
 

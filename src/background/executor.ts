@@ -356,6 +356,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       if (!limiter.tryAcquire(key, cap)) {
         const holder = {
           permitGranted: (): boolean => {
+            entry.placeRequest = undefined
             if (entry.status !== 'pending') return false
             entry.permit = key
             try {
@@ -366,6 +367,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
             return true
           },
         }
+        entry.placeRequest = holder
         limiter.wait(key, cap, holder, 0, options.priority ?? 0)
         return
       }
@@ -447,6 +449,11 @@ export class ConcurrentExecutor implements AsyncDisposable {
     if (entry.permit !== undefined) {
       this.#options.limiter?.release(entry.permit)
       entry.permit = undefined
+    }
+    // Ended while waiting for a place: its request leaves the queue (it would keep the task alive there).
+    if (entry.placeRequest !== undefined) {
+      this.#options.limiter?.forget(entry.placeRequest)
+      entry.placeRequest = undefined
     }
     const now = this.#options.clock.now()
     this.#move(entry, status)

@@ -6,6 +6,7 @@
  */
 import { InvalidOptionError, serializeError } from '../core/errors.js'
 import type { ToolProgress } from '../core/tool.js'
+import type { PermitHolder } from '../scheduler/keyed-limiter.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { CompletionStream } from './completion-stream.js'
 import { EntryList } from './entry-list.js'
@@ -38,6 +39,8 @@ export interface Entry {
   cancelTimer: (() => void) | undefined
   /** The limiter key of the `maxConcurrent` place the task holds, if any. */
   permit: string | undefined
+  /** Its request in the limiter's queue while it waits for such a place (forgotten if it ends first). */
+  placeRequest: PermitHolder | undefined
   unhookSignal: (() => void) | undefined
   snapshot: ((error: unknown) => unknown) | undefined
   /** The task's record in the run store (a durable function or state machine), until it ends. */
@@ -74,7 +77,7 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
   return {
     id, conversation, name, kind, submittedAt, status: 'pending',
     startedAt: undefined, progress: undefined, outcome: undefined,
-    controller: undefined, cancelTimer: undefined, permit: undefined, unhookSignal: undefined, snapshot: undefined, record: undefined, durableDone: undefined, waiting: undefined, resolveWaiting: undefined,
+    controller: undefined, cancelTimer: undefined, permit: undefined, placeRequest: undefined, unhookSignal: undefined, snapshot: undefined, record: undefined, durableDone: undefined, waiting: undefined, resolveWaiting: undefined,
     remembered: false, inInbox: false, inFinishedIndex: false,
   }
 }
