@@ -110,6 +110,8 @@ interface InFlight {
   worker: string | undefined
   /** Reconciler rounds in a row in which the broker did not hold it. */
   missing: number
+  /** Whether it went to the broker: one still waiting for a shared place or budget is not the broker's to lose. */
+  sent: boolean
   /** Its shared rate key and what it takes there, if any. */
   readonly rate: RatePlan | undefined
 }
@@ -221,7 +223,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
-    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, rate }
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, sent: false, rate }
     this.#inFlight.set(request.attemptId, entry)
     if (this.#groups?.has(request.group) === true) {
       this.#groups.wait(request.attemptId, request.group, () => {
@@ -299,11 +301,22 @@ export class RemoteAttemptRunner implements AttemptRunner {
   }
 
   #flush(): void {
-    const batch = this.#batch
+    const waiting = this.#batch
     this.#batch = []
-    if (batch.length === 0) return
+    if (waiting.length === 0) return
+    // Stamped now: the time it went out is what the reconciler counts from (an attempt may have
+    // waited long for a shared place before).
+    const now = this.#clock.wallNow()
+    const batch: AttemptEnvelope[] = []
+    for (const envelope of waiting) {
+      const entry = this.#inFlight.get(envelope.request.attemptId)
+      if (entry === undefined || entry.envelope !== envelope) continue
+      entry.envelope = { ...envelope, publishedAt: now }
+      entry.sent = true
+      batch.push(entry.envelope)
+    }
     this.#published += batch.length
-    this.#publish(batch, 0)
+    if (batch.length > 0) this.#publish(batch, 0)
   }
 
   /**
@@ -409,7 +422,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#reconciling = true
     try {
       const cutoff = this.#clock.wallNow() - this.#reconcileEveryMs
-      const candidates = [...this.#inFlight.values()].filter((f) => f.envelope.publishedAt <= cutoff)
+      const candidates = [...this.#inFlight.values()].filter((f) => f.sent && f.envelope.publishedAt <= cutoff)
       if (candidates.length === 0) return
       const held = await this.#transport.holds(candidates.map((f) => f.envelope.request.attemptId))
       const routed = candidates.some((f) => f.envelope.worker !== undefined)

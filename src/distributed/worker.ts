@@ -29,6 +29,17 @@ import { AgentSessionPool, createAgentTool } from '../agents/index.js'
 import type { AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
 import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 
+/**
+ * An attempt that ran this long is asked of the broker before its outcome is reported (one round
+ * trip on Redis, so not for the short ones): a worker paused past its lease must not report over
+ * the worker that took the attempt over. Every lease is longer than this (Redis: at least 200 ms).
+ */
+const LEASE_CHECK_AFTER_MS = 100
+/** How long that check extends the lease (the outcome and the ack follow at once). */
+const LEASE_CHECK_EXTEND_MS = 30_000
+/** Ids of attempts cancelled elsewhere that a worker remembers, in case the broker delivers them later. */
+const MAX_REMEMBERED_CANCELS = 10_000
+
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
   readonly transport: Transport
@@ -100,6 +111,8 @@ class TransportWorker implements Worker {
   readonly #runner: LocalAttemptRunner
   readonly #signal: AbortSignal | undefined
   readonly #running = new Map<string, WorkerAttempt>()
+  /** Attempts cancelled before they reached this worker (see {@link #rememberCancel}). */
+  readonly #cancelled = new Set<string>()
   readonly #agents: AgentSessionPool | undefined
   #consumer: TransportSubscription | undefined
   #cancels: TransportSubscription | undefined
@@ -160,8 +173,15 @@ class TransportWorker implements Worker {
     this.#heartbeat?.()
     this.#heartbeat = undefined
     await this.#consumer?.close({ graceMs })
-    // Past the grace, what still runs has gone back to the broker: its outcome must not be reported.
-    for (const attempt of this.#running.values()) attempt.cancelled(new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true }))
+    // Past the grace, what still runs has gone back to the broker, and another worker runs it: its
+    // tool is stopped, and no outcome of it is reported (it would fail a task that still runs).
+    const left = [...this.#running]
+    this.#running.clear()
+    const error = new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true })
+    for (const [attemptId, attempt] of left) {
+      this.#runner.cancel(attemptId, error)
+      attempt.cancelled(error)
+    }
     await this.#cancels?.close()
     await this.#agents?.close({ force: true })
     if (closeTransport) await this.#transport.close()
@@ -172,12 +192,21 @@ class TransportWorker implements Worker {
     const send = (report: AttemptReport): void => {
       this.#transport.report(owner, report).catch((err: unknown) => this.#logger.warn('could not send a report to the owner', { owner, attemptId: request.attemptId, error: String(err) }))
     }
+    // Cancelled before it reached this worker (it waited in the broker): done with, unrun.
+    if (this.#cancelled.delete(request.attemptId)) {
+      await delivery.ack()
+      return
+    }
     const attempt = new WorkerAttempt(request.attemptId, request.taskId, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
+    const startedAt = this.#clock.now()
     try {
       this.#runner.start(request, attempt)
       const outcome = await attempt.outcome
-      if (this.#closing !== undefined && this.#running.get(request.attemptId) !== attempt) return
+      if (this.#running.get(request.attemptId) !== attempt) return
+      // A long attempt (or a worker paused past its lease) may have lost the attempt to another
+      // worker meanwhile: its outcome must not beat that one's to the owner.
+      if (this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS && !(await this.#stillHeld(delivery, request.attemptId))) return
       await this.#transport.report(owner, { kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome })
       if (outcome.ok) this.#completed++
       else this.#failed++
@@ -192,12 +221,36 @@ class TransportWorker implements Worker {
     }
   }
 
+  /** Whether the broker still gives this worker the attempt (false: its lease went to another delivery). */
+  async #stillHeld(delivery: AttemptDelivery, attemptId: string): Promise<boolean> {
+    try {
+      await delivery.extend(LEASE_CHECK_EXTEND_MS)
+      return true
+    } catch (err) {
+      this.#returned++
+      this.#logger.warn('an attempt lost its lease before its outcome was reported; its outcome is dropped', { attemptId, error: String(err) })
+      return false
+    }
+  }
+
   #cancel(attemptId: string, reason: unknown): void {
     const attempt = this.#running.get(attemptId)
-    if (attempt === undefined) return
+    if (attempt === undefined) {
+      this.#rememberCancel(attemptId)
+      return
+    }
     const error = deserializeErrorSafe(reason)
     this.#runner.cancel(attemptId, error)
     attempt.cancelled(error)
+  }
+
+  /**
+   * Keeps the id of an attempt cancelled while it is not running here: if the broker delivers it
+   * to this worker later, it is acknowledged unrun. Bounded: the oldest ids go first.
+   */
+  #rememberCancel(attemptId: string): void {
+    this.#cancelled.add(attemptId)
+    if (this.#cancelled.size > MAX_REMEMBERED_CANCELS) this.#cancelled.delete(this.#cancelled.values().next().value as string)
   }
 
   async #announce(): Promise<void> {

@@ -241,6 +241,49 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }, 120_000)
 })
 
+describe('a worker paused past its lease (Redis)', () => {
+  it('reports nothing when it resumes: the outcome committed is that of the worker that took the attempt over', async () => {
+    const url = 'redis://127.0.0.1:6379'
+    const prefix = newPrefix()
+    const ledger = join(dir, `${prefix}.jsonl`)
+    const started = await Promise.all([1, 2].map((k) => startWorkerChild({ url, prefix, id: `${prefix}-w${k}`, ledger, concurrency: 1, lease: '1s' })))
+    cleanups.push(() => Promise.all(started.map((w) => stopWorkerChild(w))))
+    const transport = await createTransport({ type: 'redis', url, prefix })
+    const runner = createRemoteRunner({ transport, reconcileEveryMs: 0 })
+    await runner.listen()
+    const engine = createEngine({ tools, builtins: false, runner, concurrency: 4 })
+    cleanups.push(async () => {
+      await engine.close()
+      await transport.close()
+    })
+    const handle = engine.start({ id: 'zombie', tasks: [{ id: 'long', tool: 'ledger.work', input: { n: 1, ms: 1500 } }] })
+    const startOf = (pid?: number) => readLedger(ledger).find((l) => l.phase === 'start' && (pid === undefined || l.pid !== pid))
+    let first: ReturnType<typeof readLedger>[number] | undefined
+    for (let k = 0; k < 200 && first === undefined; k++) {
+      first = startOf()
+      if (first === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const paused = started.find((w) => w.child.pid === first?.pid)
+    expect(paused).toBeDefined()
+    paused?.child.kill('SIGSTOP')
+    cleanups.push(async () => void paused?.child.kill('SIGCONT'))
+    // Its lease ends; the other worker takes the attempt.
+    let second: ReturnType<typeof readLedger>[number] | undefined
+    for (let k = 0; k < 600 && second === undefined; k++) {
+      second = startOf(first?.pid)
+      if (second === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(second).toBeDefined()
+    // Resumed, the paused worker finishes at once (its 1.5 s are over) while the other still runs.
+    paused?.child.kill('SIGCONT')
+    const result = await handle.result
+    expect(result.status).toBe('succeeded')
+    const ends = readLedger(ledger).filter((l) => l.phase === 'end')
+    // The run waited for the live worker's outcome: its end is in the ledger when the run ends.
+    expect(ends.map((l) => l.pid)).toContain(second?.pid)
+  }, 60_000)
+})
+
 describe.each([
   { type: 'redis' as const, start: privateRedis },
   { type: 'rabbitmq' as const, start: privateRabbit },

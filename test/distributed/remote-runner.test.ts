@@ -189,6 +189,40 @@ describe.each(TRANSPORTS)('remote execution on the $type transport', ({ opener }
     expect(ledger).toContain('w1:aborted:TW_TIMEOUT')
   })
 
+  it('a worker closed while an attempt runs stops its tool and reports nothing: another worker runs it and the task succeeds', async () => {
+    const ledger: string[] = []
+    const { runner, handle, workers } = await setup(open, [{ name: 'w1' }], ledger)
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
+    const running = engine.run({ id: 'drain', tasks: [{ id: 's', tool: 'slow', input: { ms: 400 } }] })
+    const first = workers[0] as Worker
+    for (let k = 0; k < 400 && first.stats().running === 0; k++) await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = await startWorker({ transport: await handle(), tools: toolsFor('w2', ledger), builtins: false, worker: 'w2', concurrency: 4, heartbeatMs: 200 })
+    cleanups.push(() => second.close({ graceMs: 100 }))
+    await first.close({ graceMs: 20 })
+    const result = await running
+    expect(result.tasks['s']?.status).toBe('succeeded')
+    expect(result.tasks['s']?.attempts).toBe(1)
+    expect(ledger).toContain('w1:aborted:TW_CANCELLED')
+  })
+
+  it('an attempt cancelled while it waits in the broker is not run when a worker gets it', async () => {
+    const ledger: string[] = []
+    const { runner, workers } = await setup(open, [{ name: 'w1' }], ledger)
+    const worker = workers[0] as Worker
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16 })
+    // The worker runs four at once: four slow attempts hold its slots, a fifth waits in the broker.
+    const handle = engine.start({ id: 'queued', tasks: [...Array.from({ length: 4 }, (_, k) => ({ id: `s${k}`, tool: 'slow', input: { ms: 300 } })), { id: 'pay', tool: 'step', input: { id: 'pay' } }] })
+    for (let k = 0; k < 400 && worker.stats().running < 4; k++) await new Promise((resolve) => setTimeout(resolve, 5))
+    // The fifth is in the broker by now (published with the others, in one batch).
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    handle.cancel('enough')
+    const result = await handle.result
+    expect(result.status).toBe('cancelled')
+    // The worker's slots free up; the cancelled attempt it then receives is acknowledged unrun.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(ledger).not.toContain('w1:pay')
+  })
+
   it("with queueOf 'group', sends a grouped task to the workers of that group's queue only", async () => {
     const ledger: string[] = []
     const { runner } = await setup(open, [{ name: 'general' }, { name: 'llm-worker', queues: ['llm'] }], ledger, 'group')

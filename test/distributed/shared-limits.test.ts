@@ -86,6 +86,40 @@ describe.each(BACKENDS)('shared limits ($type)', ({ setup }) => {
     expect(running.peak).toBe(3)
   }, 60_000)
 
+  it('the reconciler leaves alone an attempt still waiting for a shared place (it is not the broker\'s to lose)', async () => {
+    const { open, limiter } = setup()
+    const running = { now: 0, peak: 0 }
+    const call = defineTool({
+      name: 'provider.call',
+      input: z.object({}),
+      run: async () => {
+        running.peak = Math.max(running.peak, ++running.now)
+        await new Promise((resolve) => setTimeout(resolve, 600))
+        running.now--
+        return 'ok'
+      },
+    })
+    const owner = await open()
+    const workerHandle = await open()
+    const sharedLimiter = await limiter()
+    const worker = await startWorker({ transport: workerHandle, tools: [call], builtins: false, concurrency: 4 })
+    cleanups.push(async () => {
+      await worker.close({ graceMs: 100 })
+      await workerHandle.close()
+      await owner.close()
+      await sharedLimiter.close()
+    })
+    // Rounds every 100 ms: the second task waits 600 ms for the one place, six rounds.
+    const runner = createRemoteRunner({ transport: owner, reconcileEveryMs: 100, shared: { limiter: sharedLimiter, groups: { llm: 1 }, leaseMs: 5000 } })
+    await runner.listen()
+    const engine = createEngine({ tools: [call], builtins: false, runner, concurrency: 8 })
+    cleanups.push(() => engine.close())
+    const result = await engine.run({ id: 'capped', tasks: [{ id: 'a', tool: 'provider.call', group: 'llm' }, { id: 'b', tool: 'provider.call', group: 'llm' }] })
+    expect(result.status).toBe('succeeded')
+    expect(running.peak).toBe(1)
+    expect(runner.stats().republished).toBe(0)
+  }, 30_000)
+
   it('hands out leases: up to the limit, renewed by their holder, gone when released or expired', async () => {
     const { limiter } = setup()
     const shared = await limiter()
@@ -106,5 +140,18 @@ describe.each(BACKENDS)('shared limits ($type)', ({ setup }) => {
     expect(await shared.held(key)).toBe(1)
     expect(await shared.tryAcquire(key, 2, 'd', 300)).toBe(true)
     expect(await shared.tryAcquire(key, 2, 'e', 300)).toBe(false)
+  })
+
+  it('a short lease taken after a long one does not cut the long one short', async () => {
+    const { limiter } = setup()
+    const shared = await limiter()
+    cleanups.push(() => shared.close())
+    const key = `group:${randomUUID().slice(0, 6)}`
+    expect(await shared.tryAcquire(key, 2, 'long', 60_000)).toBe(true)
+    expect(await shared.tryAcquire(key, 2, 'short', 100)).toBe(true)
+    await shared.release(key, 'short')
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(await shared.held(key)).toBe(1)
+    expect(await shared.tryAcquire(key, 1, 'third', 60_000)).toBe(false)
   })
 })

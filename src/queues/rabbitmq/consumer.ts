@@ -50,6 +50,8 @@ export interface RawDelivery {
   readonly names: WorkQueueNames
   /** Whether it was settled (or is being settled). */
   readonly settled: boolean
+  /** Whether this consumer still holds it: false once its channel closed (the broker then delivers it again). */
+  readonly held: boolean
   /** Removes it from the queue. */
   ack(): Promise<void>
   /** Sends it back for another delivery after `delayMs` (counted with this one), then removes this copy. */
@@ -83,6 +85,10 @@ const ignore = (): void => {}
 
 class Delivery implements RawDelivery {
   settled = false
+
+  get held(): boolean {
+    return this.sub.open
+  }
 
   constructor(
     readonly message: Message,

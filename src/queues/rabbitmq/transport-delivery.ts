@@ -5,6 +5,7 @@
  * @module
  */
 import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import { TaskweaveError } from '../../core/errors.js'
 import { describeThrown } from '../../core/thrown.js'
 import type { RawDelivery } from './consumer.js'
 import type { Ledger } from './ledger.js'
@@ -49,7 +50,10 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
       await raw.deadLetter(reason)
       ledger.gone(attemptId)
     },
-    extend: async () => {},
+    // RabbitMQ needs no renewal; what it can tell is whether this consumer still holds the attempt.
+    extend: async () => {
+      if (!raw.held) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId } })
+    },
   }
   try {
     await handler(delivery)

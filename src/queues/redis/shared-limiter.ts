@@ -10,19 +10,29 @@ import { openLimiterClient } from './limiter-client.js'
 
 // KEYS[1] the set; ARGV: holder, limit, ttl ms. Returns 1 when the holder has a place.
 const ACQUIRE = `
+-- The set lives as long as its longest lease (and as long again): never shortened by a caller with a shorter one.
+local function keepUntilLastLease(key, ttl)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', key, math.floor(tonumber(top[2])) + ttl) end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local ttl = tonumber(ARGV[3])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+  keepUntilLastLease(KEYS[1], ttl)
   return 1
 end
 return 0`
 
 // KEYS the sets; ARGV: ttl ms, then one holder per key. Extends only leases still held.
 const RENEW = `
+-- The set lives as long as its longest lease (and as long again): never shortened by a caller with a shorter one.
+local function keepUntilLastLease(key, ttl)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', key, math.floor(tonumber(top[2])) + ttl) end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
@@ -30,7 +40,7 @@ for i, key in ipairs(KEYS) do
   local score = redis.call('ZSCORE', key, ARGV[i + 1])
   if score and tonumber(score) > now then
     redis.call('ZADD', key, 'XX', now + ttl, ARGV[i + 1])
-    redis.call('PEXPIRE', key, ttl * 2)
+    keepUntilLastLease(key, ttl)
   end
 end
 return 0`
