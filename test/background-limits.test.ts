@@ -64,4 +64,11 @@ describe('engine.background with maxConcurrent', () => {
     await turn()
     expect(engine.stats().keys).toEqual([])
   })
+
+  it('refuses a priority that is not a finite number, naming it', async () => {
+    await using engine = createEngine({ builtins: false, background: { maxConcurrent: 1 } })
+    for (const priority of [Number.NaN, Infinity, 'high']) {
+      expect(() => engine.background.submit({ conversationId: 'c', name: 'n', priority: priority as number, run: () => 1 })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', details: expect.objectContaining({ option: 'priority' }) }))
+    }
+  })
 })

@@ -4,6 +4,7 @@
  * The {@link AgentSessionPool} decides when instances are created, reused and disposed.
  * @module
  */
+import { TaskweaveError } from '../core/errors.js'
 import type { z } from 'zod'
 import type { Logger } from '../core/logger.js'
 
@@ -86,14 +87,14 @@ export function defineAgent<Instance, Input, Output, Chunk = unknown>(
   definition: AgentDefinition<Instance, Input, Output, Chunk>,
 ): Agent<Instance, Input, Output, Chunk> {
   if (typeof definition.name !== 'string' || !AGENT_NAME_PATTERN.test(definition.name)) {
-    throw new TypeError(`agent name must match ${String(AGENT_NAME_PATTERN)}; received ${JSON.stringify(definition.name)}`)
+    throw new TaskweaveError('TW_INVALID_OPTION', `agent name must match ${String(AGENT_NAME_PATTERN)}; received ${JSON.stringify(definition.name)}`, { retryable: false, details: { option: 'name' } })
   }
   for (const method of ['create', 'execute'] as const) {
-    if (typeof definition[method] !== 'function') throw new TypeError(`agent "${definition.name}": ${method} must be a function`)
+    if (typeof definition[method] !== 'function') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": ${method} must be a function`, { retryable: false, details: { option: method } })
   }
   for (const method of ['stream', 'dispose'] as const) {
     if (definition[method] !== undefined && typeof definition[method] !== 'function') {
-      throw new TypeError(`agent "${definition.name}": ${method} must be a function when given`)
+      throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": ${method} must be a function when given`, { retryable: false, details: { option: method } })
     }
   }
   return Object.freeze({ ...definition, [AGENT_MARK]: true as const })

@@ -23,6 +23,7 @@
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { CancelledError } from '../core/errors.js'
 import { readThrown } from '../fsm/thrown.js'
+import { checkPriority } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import { anySignal, untilAborted } from './abort.js'
 import type { Agent, AgentExecutionContext, AnyAgent } from './define-agent.js'
@@ -129,6 +130,7 @@ export class AgentSessionPool implements AsyncDisposable {
   execute(agentName: string, sessionId: string, input: unknown, options?: AgentExecuteOptions): Promise<unknown>
   execute(agent: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): Promise<unknown> {
     try {
+      checkPriority(options.priority)
       const resolved = this.#admit(agent)
       return this[EXECUTE_PARSED](resolved, sessionId, this.#parse(resolved, input), options)
     } catch (err) {
@@ -155,6 +157,7 @@ export class AgentSessionPool implements AsyncDisposable {
   stream<Input, Chunk>(agent: Agent<unknown, Input, unknown, Chunk>, sessionId: string, input: Input, options?: AgentExecuteOptions): AsyncIterableIterator<AgentChunk<Chunk>>
   stream(agentName: string, sessionId: string, input: unknown, options?: AgentExecuteOptions): AsyncIterableIterator<AgentChunk>
   stream(agentRef: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): AsyncIterableIterator<AgentChunk> {
+    checkPriority(options.priority)
     const agent = this.#admit(agentRef)
     const parsed = this.#parse(agent, input)
     if (this.#state !== 'running') throw poolClosedError()
@@ -325,8 +328,10 @@ export class AgentSessionPool implements AsyncDisposable {
 
   /** The session's instance, created by the first execution that needs it. */
   async #instanceOf(session: Session, signal: AbortSignal): Promise<unknown> {
+    // A concurrent-safe session's place may have gone while this execution waited for its worker
+    // slot (another execution's create() failed and gave it back): take one again, and create.
+    while (session.instance === undefined) await this.#table.reserve(session, signal)
     const holder = session.instance
-    if (holder === undefined) throw new Error('invariant: an execution holding a worker slot has an instance place')
     holder.creation ??= this.#inFlight.track({ stage: 'create', agent: session.agent.name, sessionId: session.sessionId }, this.#create(session, holder))
     // An execution aborted while the instance is being created leaves; the creation goes on for the next one.
     const creation = await untilAborted(holder.creation, signal)

@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidOptionError, serializeError } from '../core/errors.js'
+import { checkPriority } from '../core/known-options.js'
 import type { ToolProgress } from '../core/tool.js'
 import type { PermitHolder } from '../scheduler/keyed-limiter.js'
 import { isStateMachine } from '../fsm/define.js'
@@ -136,4 +137,5 @@ export function checkSubmit(options: SubmitOptions): void {
   if (typeof run !== 'function' && !isStateMachine(run) && (typeof run !== 'object' || run === null)) {
     throw new InvalidOptionError('run', 'a function, a workflow definition or a state machine', run)
   }
+  checkPriority(options.priority)
 }

@@ -3,7 +3,7 @@
  * names it instead of a default silently applied.
  * @module
  */
-import { TaskweaveError } from './errors.js'
+import { InvalidOptionError, TaskweaveError } from './errors.js'
 
 /**
  * Throws `TW_INVALID_OPTION` naming the first option of `options` that `known` does not list.
@@ -17,4 +17,12 @@ export function refuseUnknownOptions(where: string, options: object, known: read
     const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${prefix}${k}"`).join(' or ')}?` : `; known options: ${known.map((k) => `${prefix}${k}`).join(', ')}`
     throw new TaskweaveError('TW_INVALID_OPTION', `unknown option "${prefix}${name}" of ${where}()${hint}`, { retryable: false, details: { option: `${prefix}${name}` } })
   }
+}
+
+/**
+ * Throws `TW_INVALID_OPTION` for a `priority` that is not a finite number: a NaN among the
+ * priorities of a queue would break its order for everyone else waiting there.
+ */
+export function checkPriority(priority: unknown, field = 'priority'): void {
+  if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) throw new InvalidOptionError(field, 'a finite number', priority)
 }

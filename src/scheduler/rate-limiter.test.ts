@@ -72,6 +72,22 @@ describe('RateLimiter', () => {
     expect(granted).toEqual([7])
   })
 
+  it('backs off without a named wait by 429s in a row: a call that ends well starts the count again', () => {
+    const { clock, limiter } = limiterWith({ k: { concurrent: 4 } })
+    const pauseAfter429 = (): number => {
+      const until = limiter.throttle(lease(limiter.tryTake('k', 0)), undefined)
+      const pause = until - clock.now()
+      clock.advance(pause)
+      return pause
+    }
+    expect([pauseAfter429(), pauseAfter429(), pauseAfter429()]).toEqual([250, 500, 1000])
+    limiter.settle(lease(limiter.tryTake('k', 0)), undefined)
+    expect(pauseAfter429()).toBe(250)
+    for (let k = 0; k < 12; k++) pauseAfter429()
+    expect(pauseAfter429()).toBe(30_000)
+    expect(limiter.stats()[0]).toMatchObject({ throttled: 17 })
+  })
+
   it('gives back unused tokens when a call settles with its usage, and charges overdraft', () => {
     const { limiter } = limiterWith({ k: { tokens: '1000/min' } })
     const a = lease(limiter.tryTake('k', 800))

@@ -105,6 +105,8 @@ class KeyState {
   requestsTaken = 0
   tokensTaken = 0
   throttled = 0
+  /** 429s since the last call that ended well: what the back-off without a named wait grows with. */
+  throttledInARow = 0
   admitted = 0
   readonly waiters: Waiter[] = []
   timer: CancelTimer | undefined
@@ -211,6 +213,7 @@ export class RateLimiter {
     const state = this.#keys.get(lease.key)
     if (state === undefined) return
     state.inFlight--
+    if (!congested) state.throttledInARow = 0
     const now = this.#clock.now()
     if (usedTokens !== undefined && state.tokens !== undefined) state.tokens.adjust(lease.tokens - usedTokens, now)
     if (state.adaptive !== undefined) {
@@ -232,10 +235,13 @@ export class RateLimiter {
     if (state === undefined) return now
     state.inFlight--
     state.throttled++
+    state.throttledInARow++
     state.requests?.adjust(1, now)
     state.tokens?.adjust(lease.tokens, now)
     state.adaptive?.congested(lease.startSeq, state.startSeq)
-    const pauseMs = retryAfterMs ?? Math.min(30_000, 250 * 2 ** Math.min(7, state.throttled - 1))
+    // Without a named wait: 250 ms, doubling with each 429 in a row, at most 30 s; a call that
+    // ends well starts the count again.
+    const pauseMs = retryAfterMs ?? Math.min(30_000, 250 * 2 ** Math.min(7, state.throttledInARow - 1))
     state.pausedUntil = Math.max(state.pausedUntil, now + pauseMs)
     this.#scheduleDrain(lease.key)
     return state.pausedUntil
