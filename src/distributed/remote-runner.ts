@@ -28,6 +28,7 @@ import type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink } from 
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 import { InvalidOptionError, TaskweaveError, deserializeError, serializeError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
@@ -159,6 +160,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #stale = 0
 
   constructor(options: RemoteRunnerOptions) {
+    checkRunnerOptions(options)
     this.#transport = options.transport
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
     const queueOf = options.queueOf
@@ -458,6 +460,20 @@ function retryAfterOf(outcome: AttemptOutcome): number | undefined {
   if (outcome.ok || outcome.error.code !== 'TW_RATE_LIMITED') return undefined
   const ms = outcome.error.details?.['retryAfterMs']
   return typeof ms === 'number' ? ms : undefined
+}
+
+/** Throws `TW_INVALID_OPTION` naming the first unknown or bad option of a remote runner. */
+function checkRunnerOptions(options: RemoteRunnerOptions): void {
+  refuseUnknownOptions('createRemoteRunner', options, ['transport', 'owner', 'queueOf', 'reconcileEveryMs', 'workerTimeoutMs', 'shared', 'clock', 'logger'])
+  const { reconcileEveryMs, workerTimeoutMs, shared } = options
+  if (reconcileEveryMs !== undefined && !(Number.isFinite(reconcileEveryMs) && reconcileEveryMs >= 0)) throw new InvalidOptionError('reconcileEveryMs', 'a number of ms ≥ 0 (0: off)', reconcileEveryMs)
+  if (workerTimeoutMs !== undefined && !(Number.isFinite(workerTimeoutMs) && workerTimeoutMs > 0)) throw new InvalidOptionError('workerTimeoutMs', 'a number of ms > 0', workerTimeoutMs)
+  if (shared === undefined) return
+  refuseUnknownOptions('createRemoteRunner', shared, ['limiter', 'groups', 'leaseMs', 'budget', 'rates', 'tools', 'rateKeyOf', 'estimateTokens'], 'shared.')
+  if (shared.leaseMs !== undefined && !(Number.isSafeInteger(shared.leaseMs) && shared.leaseMs >= 100)) throw new InvalidOptionError('shared.leaseMs', 'a whole number of ms ≥ 100', shared.leaseMs)
+  for (const [group, cap] of Object.entries(shared.groups ?? {})) {
+    if (!(Number.isSafeInteger(cap) && cap >= 1)) throw new InvalidOptionError(`shared.groups.${group}`, 'a whole number ≥ 1', cap)
+  }
 }
 
 /** An attempt runner that sends attempts to workers through `options.transport` (see {@link RemoteAttemptRunner}). */

@@ -14,7 +14,8 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
-import { TaskweaveError, deserializeError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError, deserializeError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { AnyTool } from '../core/tool.js'
@@ -39,6 +40,9 @@ const LEASE_CHECK_AFTER_MS = 100
 const LEASE_CHECK_EXTEND_MS = 30_000
 /** Ids of attempts cancelled elsewhere that a worker remembers, in case the broker delivers them later. */
 const MAX_REMEMBERED_CANCELS = 10_000
+
+/** The names {@link WorkerOptions} has. */
+const WORKER_OPTION_NAMES: readonly (keyof WorkerOptions)[] = ['transport', 'tools', 'agents', 'agentPool', 'builtins', 'worker', 'queues', 'concurrency', 'heartbeatMs', 'maxOutputBytes', 'signal', 'clock', 'logger']
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -123,12 +127,14 @@ class TransportWorker implements Worker {
   #returned = 0
 
   constructor(options: WorkerOptions) {
+    refuseUnknownOptions('startWorker', options, WORKER_OPTION_NAMES)
     this.#transport = options.transport
     this.id = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
     this.#queues = options.queues !== undefined && options.queues.length > 0 ? [...options.queues] : [DEFAULT_WORK_QUEUE]
     this.#concurrency = options.concurrency ?? 16
     if (!(Number.isInteger(this.#concurrency) && this.#concurrency >= 1)) throw new TaskweaveError('TW_INVALID_OPTION', `worker concurrency must be a whole number ≥ 1; received ${String(options.concurrency)}`, { retryable: false })
     this.#heartbeatMs = options.heartbeatMs ?? 5000
+    if (!(Number.isFinite(this.#heartbeatMs) && this.#heartbeatMs >= 10)) throw new InvalidOptionError('heartbeatMs', 'a number of ms ≥ 10', options.heartbeatMs)
     this.#maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger

@@ -17,6 +17,7 @@
  * @module
  */
 import { TaskweaveError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { MessageQueue, MessageQueueOptions } from '../core/queue.js'
 import { describeThrown } from '../core/thrown.js'
 import type { Transport } from '../core/transport.js'
@@ -129,7 +130,17 @@ const ADAPTER_DRIVERS: Readonly<Record<keyof AdapterModules, string>> = { redis:
  * imported on first use. An unknown type is refused with `TW_INVALID_OPTION`; an adapter that
  * cannot be loaded (its driver not installed) with `TW_QUEUE`.
  */
+/** The names a retry back-off takes (`retry.backoff`). */
+const BACKOFF_OPTION_NAMES = ['type', 'delayMs', 'maxDelayMs']
+
 export async function createMessageQueue<T = unknown>(options: CreateMessageQueueOptions): Promise<MessageQueue<T>> {
+  refuseUnknownOptions('createMessageQueue', options, ['type', 'url', 'name', 'maxSize', 'retry', 'leaseMs'])
+  const retry: unknown = options.retry
+  if (typeof retry === 'object' && retry !== null) {
+    refuseUnknownOptions('createMessageQueue', retry, ['maxDeliveries', 'backoff'], 'retry.')
+    const backoff: unknown = (retry as { readonly backoff?: unknown }).backoff
+    if (typeof backoff === 'object' && backoff !== null) refuseUnknownOptions('createMessageQueue', backoff, BACKOFF_OPTION_NAMES, 'retry.backoff.')
+  }
   const { type, url, ...queueOptions } = options
   const withUrl = url !== undefined ? { ...queueOptions, url } : queueOptions
   switch (type) {
@@ -146,6 +157,7 @@ export async function createMessageQueue<T = unknown>(options: CreateMessageQueu
 
 /** Opens an attempt transport on the adapter `options.type` (as {@link createMessageQueue} does). */
 export async function createTransport(options: CreateTransportOptions): Promise<Transport> {
+  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries'])
   const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries } = options
   const common = {
     ...(url !== undefined ? { url } : {}),
