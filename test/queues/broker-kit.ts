@@ -104,6 +104,14 @@ export class TcpProxy {
     for (const s of this.#sockets) s.destroy()
   }
 
+  /** Keeps every connection open but forwards nothing more either way: a broker gone silent (a host lost, a half-open link). */
+  silence(): void {
+    for (const s of this.#sockets) {
+      s.unpipe()
+      s.pause()
+    }
+  }
+
   async stop(): Promise<void> {
     const server = this.#server
     this.#server = undefined

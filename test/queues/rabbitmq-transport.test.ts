@@ -140,6 +140,19 @@ describe('RabbitMQ transport', () => {
     await proxy.stop()
   }, 30_000)
 
+  it('a consumer and its handle close within seconds when the broker has gone silent (not at the heartbeat\'s 30 s)', async () => {
+    const proxy = new TcpProxy(URL_)
+    await proxy.start()
+    const worker = await open({ url: proxy.url })
+    const consumer = await worker.consume(async () => {}, { worker: `${PREFIX}-w-silent`, queues: [`${PREFIX}-silent`], concurrency: 2 })
+    proxy.silence()
+    const t0 = Date.now()
+    await consumer.close({ graceMs: 100 })
+    await worker.close()
+    expect(Date.now() - t0).toBeLessThan(8_000)
+    await proxy.stop()
+  }, 20_000)
+
   it('an attempt whose worker dies at every delivery is dead-lettered after maxDeliveries, and no longer held', async () => {
     const proxy = new TcpProxy(URL_)
     await proxy.start()

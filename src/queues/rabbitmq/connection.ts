@@ -20,6 +20,7 @@ import type { AmqpModule } from './driver.js'
 import { closedError, describeCause, rabbitError, replyCodeOf } from './errors.js'
 import type { Scope } from './errors.js'
 import type { ResolvedConnectionOptions } from './options.js'
+import { settledWithin } from './bounded.js'
 
 /** One live connection and the channels every user of it shares. */
 export interface Session {
@@ -239,7 +240,10 @@ export class RabbitConnection {
     this.#session = undefined
     if (session !== undefined) {
       session.closed = true
-      await session.model.close().catch(ignore)
+      // A silent broker never answers the close: past the bound, the socket is dropped.
+      let answered = false
+      await settledWithin(session.model.close().then(() => (answered = true)))
+      if (!answered) (session.model as unknown as { readonly connection?: { readonly stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.()
     }
   }
 

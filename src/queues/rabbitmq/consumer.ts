@@ -39,6 +39,7 @@ import { Subscriber } from './subscriber.js'
 import type { SubscriberChannel } from './subscriber.js'
 import { declareWorkQueue } from './topology.js'
 import type { WorkQueueShape } from './topology.js'
+import { settledWithin } from './bounded.js'
 
 /** A delivery as the consumer hands it to its handler; settle it once (later calls do nothing). */
 export interface RawDelivery {
@@ -176,7 +177,7 @@ export class RabbitConsumer {
 
   async #close(graceMs: number): Promise<void> {
     const sub = this.#sub
-    if (sub?.open === true) for (const tag of sub.tags) await sub.channel.cancel(tag).catch(ignore)
+    if (sub?.open === true) await settledWithin(Promise.all(sub.tags.map((tag) => sub.channel.cancel(tag))))
     if (this.#running > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs)

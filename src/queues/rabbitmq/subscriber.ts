@@ -8,6 +8,7 @@
  */
 import type { Channel } from 'amqplib'
 import type { RabbitConnection, Session, SessionHook } from './connection.js'
+import { settledWithin } from './bounded.js'
 
 const ignore = (): void => {}
 
@@ -60,7 +61,7 @@ export class Subscriber {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     const channel = this.#channel
     this.#channel = undefined
-    if (channel !== undefined) await channel.close().catch(ignore)
+    if (channel !== undefined) await settledWithin(channel.close())
   }
 
   async #subscribe(session: Session): Promise<void> {
