@@ -157,7 +157,8 @@ export async function createMessageQueue<T = unknown>(options: CreateMessageQueu
 
 /** Opens an attempt transport on the adapter `options.type` (as {@link createMessageQueue} does). */
 export async function createTransport(options: CreateTransportOptions): Promise<Transport> {
-  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries'])
+  // `maxSize` is what messageQueueOptionsFromEnv() may add (MAX_QUEUE_SIZE): a queue's, not a transport's, so accepted and unused.
+  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries', 'maxSize'])
   const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries } = options
   const common = {
     ...(url !== undefined ? { url } : {}),
