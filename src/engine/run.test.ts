@@ -405,7 +405,7 @@ describe('templates at run time', () => {
     const result = await run({ id: 'w', tasks: [t('src', { value: { items: [] } }), t('use', { value: '{{ tasks.src.output.items[0].url }}' })] })
     expect(result.tasks['use']!.status).toBe('failed')
     expect(result.tasks['use']!.error).toMatchObject({ code: 'TW_TEMPLATE' })
-    expect(result.tasks['use']!.error!.message).toBe('input.value: {{ tasks.src.output.items[0].url }}: index 0 is out of range (length 0)')
+    expect(result.tasks['use']!.error!.message).toBe('task "use": input.value: {{ tasks.src.output.items[0].url }}: index 0 is out of range (length 0)')
   })
 
   it('never lets an output pollute prototypes', async () => {

@@ -38,7 +38,7 @@ import type { TaskSpec } from '../workflow/types.js'
 import { compileAddedTask } from './added-task.js'
 import type { AddedTask } from './added-task.js'
 import { triggerVerdict } from './trigger-rules.js'
-import { conditionScope, resolveToolInput, templateScope } from './scopes.js'
+import { conditionScope, namingTask, resolveNamingTask, resolveToolInput, templateScope } from './scopes.js'
 import { freezeDeep, jsonExceeds, privateStaticInput, toPlainData, toPlainDataWithText } from './plain-data.js'
 import type { Journal, JournalRun, NewEntry } from './journal.js'
 import type { RecordedAttempt, ReplayLog } from './replay-log.js'
@@ -190,6 +190,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (signal !== undefined) {
       const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
       if (signal.aborted) {
+        this.#joinEarlyUnstarted()
         this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
         this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
         return
@@ -220,6 +221,17 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     }
     this.#pump()
     this.#maybeFinish()
+  }
+
+  /** The tasks added through the handle before the run started join it as pending, none made ready (the run is being stopped). */
+  #joinEarlyUnstarted(): void {
+    const early = this.#early
+    this.#early = undefined
+    for (const spec of early ?? []) {
+      if (this.#durable()) this.#writeAdd(spec, undefined)
+      const added = this.#compileAdded(spec, [])
+      this.#appendTask(added.id, added.shape, added.parents)
+    }
   }
 
   /** A task added through the handle before the run started joins now (and is journaled). */
@@ -558,7 +570,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       try {
         holds = shape.when.evaluate(conditionScope(this.#s, this.#indexOfTask, this.#settings.inputs, shape.when.taskRefs))
       } catch (err) {
-        this.#failWithoutAttempt(i, err)
+        this.#failWithoutAttempt(i, namingTask(err, this.#s.ids[i] as string))
         return true
       }
       if (!holds) {
@@ -581,7 +593,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const ownerId = s.ids[owner] as string
     let list: unknown
     try {
-      list = shape.forEach?.resolve(this.#scope(owner))
+      list = resolveNamingTask(() => shape.forEach?.resolve(this.#scope(owner)), ownerId)
     } catch (err) {
       this.#failWithoutAttempt(owner, err)
       return true
@@ -796,6 +808,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       key = permit.key(x.admittedInput, { runId: this.id })
     } catch {
       return true
+    } finally {
+      // User code ran: the attempt's start reads the clock again.
+      this.#eventTime = -1
     }
     if (key === undefined) return true
     if (!this.#env.limiter.tryAcquire(key, permit.limit)) {
@@ -818,6 +833,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         x.admittedInput = this.#resolveInput(index, shape)
       } catch {
         return undefined
+      } finally {
+        // The tool's schema (its transforms) ran: the attempt's start reads the clock again.
+        this.#eventTime = -1
       }
       x.hasAdmittedInput = true
     }
@@ -846,6 +864,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       input = x.admittedInput
     }
     const key = rates.keyOf(shape, input)
+    if (needsInput) this.#eventTime = -1 // rateKeyOf ran (estimateTokens runs below): the start reads the clock again
     if (key === undefined) return true
     if (rates.exhausted !== undefined) {
       this.#skipForBudget(index)
@@ -853,6 +872,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     }
     this.#s.extra(index).rateKey = key
     const admission = rates.admit(index, key, needsInput ? rates.estimateOf(shape, input) : 0, shape.priority)
+    if (needsInput) this.#eventTime = -1
     if (admission.admitted) return true
     const block = admission.block
     if (block.blocked === 'never') {
@@ -1005,7 +1025,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
-    else this.#env.runner.start(request, request)
+    else {
+      this.#env.runner.start(request, request)
+      // The tool's synchronous part ran (it may have taken a while): the next start reads the clock.
+      this.#eventTime = -1
+    }
   }
 
   #timeoutError(i: number, attempt: number, timeoutMs: number): TimeoutError {
@@ -1356,7 +1380,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   #stop(status: RunStatus, reason: string): void {
     if (this.#state === 'finished' || this.#state === 'cancelling') return
-    if (this.#state === 'idle') this.#state = 'running'
+    if (this.#state === 'idle') {
+      // Stopped before it started: the tasks added through the handle meanwhile are part of the
+      // run (cancelled with the rest), and the run did start, to end at once.
+      this.#state = 'running'
+      this.#joinEarlyUnstarted()
+      if (this.#events.wants('run:started')) this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
+    }
     this.#state = 'cancelling'
     this.#stopStatus = status
     this.#stopReason = reason
@@ -1532,7 +1562,12 @@ function reasonText(reason: unknown): string | undefined {
 }
 
 function isTimeout(err: unknown): err is TimeoutError {
-  return err instanceof TimeoutError
+  // `instanceof` throws for a revoked Proxy a tool may throw: that is simply not a timeout.
+  try {
+    return err instanceof TimeoutError
+  } catch {
+    return false
+  }
 }
 
 /** The id of a spec that may not be plain data, for an error message. */

@@ -44,10 +44,30 @@ export function templateScope(state: RunState, indexOf: IndexOf, inputs: Readonl
  * as JSON (a few references to one large output can make a huge value).
  */
 export function resolveToolInput(shape: TaskShape, scope: TemplateScope, maxBytes: number, taskId: string): unknown {
-  const resolved = shape.input.resolve(scope)
+  let resolved: unknown
+  try {
+    resolved = shape.input.resolve(scope)
+  } catch (err) {
+    throw namingTask(err, taskId)
+  }
   checkValueSize(resolved, maxBytes, taskId, 'input')
   const checked = shape.tool.input.safeParse(resolved)
   if (checked.success) return checked.data
   const problems = checked.error.issues.map((issue) => `${['input', ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ')
   throw new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${shape.toolName}": ${problems}`, { retryable: false })
+}
+
+/** Runs `resolve` (a template's resolution); a template error it throws names task `taskId` too. */
+export function resolveNamingTask<T>(resolve: () => T, taskId: string): T {
+  try {
+    return resolve()
+  } catch (err) {
+    throw namingTask(err, taskId)
+  }
+}
+
+/** A template or condition error raised at run time, naming task `taskId` too; anything else as it is. */
+export function namingTask(err: unknown, taskId: string): unknown {
+  if (!TaskweaveError.is(err, 'TW_TEMPLATE') && !TaskweaveError.is(err, 'TW_EXPRESSION')) return err
+  return new TaskweaveError(err.code, `task "${taskId}": ${err.message}`, { retryable: err.retryable, details: { ...err.details, taskId } })
 }

@@ -5,6 +5,7 @@
  * bulk of a large generated workflow) share one shape object.
  * @module
  */
+import { freezeDeep } from '../core/freeze.js'
 import { describeThrown } from '../core/thrown.js'
 import { parseDuration } from '../core/duration.js'
 import type { AnyTool } from '../core/tool.js'
@@ -172,7 +173,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
 
   // Most tasks of a big workflow have no input, condition or fan-out: no issue list for them.
   const templateIssues: TemplateIssue[] = task.input === undefined && task.forEach === undefined && task.agent === undefined ? NO_ISSUES : []
-  const rawInput = task.agent !== undefined ? { input: task.input ?? {}, ...(task.session !== undefined ? { session: task.session } : {}) } : task.input
+  const rawInput = pinTemplated(task.agent !== undefined ? { input: task.input ?? {}, ...(task.session !== undefined ? { session: task.session } : {}) } : task.input)
   const input = rawInput === undefined ? EMPTY_INPUT : compileValue(rawInput, 'input', templateIssues)
   for (const { field, ref } of input.refs) {
     if (ref.root === 'tasks') addDependency(ctx, index, ref.path[0] as string, () => splitField(field), 'template reference to task')
@@ -307,4 +308,21 @@ function splitField(field: string): (string | number)[] {
   const out: (string | number)[] = []
   for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string))
   return out
+}
+
+/**
+ * A copy of an input that holds a template, deep-frozen: the template's static parts are handed
+ * to every attempt as they are, so they must not be the caller's objects (changed afterwards, they
+ * would change what runs, and the compiled definition the compile cache hands out again) nor be
+ * changed by a tool. An input without a template is copied when its tool's schema checks it.
+ */
+function pinTemplated(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return input
+  let text: string
+  try {
+    text = JSON.stringify(input)
+  } catch {
+    return input // not plain data: the schema check reports it
+  }
+  return text.includes('{{') ? freezeDeep(JSON.parse(text) as unknown) : input
 }
