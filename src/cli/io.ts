@@ -15,10 +15,26 @@ export interface CliIo {
   readonly stdoutStream: NodeJS.WriteStream
 }
 
+/**
+ * A stream's writer that stops writing once the reader went away (`taskweave run … | head -1`):
+ * Node reports a closed pipe as an `EPIPE` error event, which, unhandled, would end the process
+ * mid-run and leave a durable run unfinished. The run goes on; only its output has nowhere to go.
+ */
+function writerTo(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    closed = true
+  })
+  return (text) => {
+    if (!closed) stream.write(`${text}\n`)
+  }
+}
+
 /** The process's own stdout and stderr. */
 export const processIo: CliIo = {
-  stdout: (text) => process.stdout.write(`${text}\n`),
-  stderr: (text) => process.stderr.write(`${text}\n`),
+  stdout: writerTo(process.stdout),
+  stderr: writerTo(process.stderr),
   isTTY: process.stdout.isTTY === true,
   stdoutStream: process.stdout,
 }

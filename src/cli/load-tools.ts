@@ -49,7 +49,7 @@ export async function loadToolModule(modulePath: string, baseDir: string, regist
 
 /** The error's own words plus what usually fixes it. */
 export function explainLoadFailure(err: unknown): string {
-  const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  const message = err instanceof Error ? firstLines(err.message) : String(err)
   const code = (err as { code?: unknown } | null)?.code
   const missingPackage = code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find package '([^']+)'/.exec(message ?? '')?.[1] : undefined
   if (missingPackage !== undefined) return `${message}. Install it in your project (npm i ${missingPackage})`
@@ -59,4 +59,14 @@ export function explainLoadFailure(err: unknown): string {
   }
   if (err instanceof SyntaxError) return `${message}. Fix the syntax error in the module`
   return message ?? String(err)
+}
+
+/**
+ * The first line of a message, or the first two when the first only announces what follows (a
+ * TypeScript transform's "Transform failed with 1 error:", whose next line names the file, line,
+ * column and problem).
+ */
+function firstLines(message: string): string {
+  const [first = '', second] = message.split('\n')
+  return first.trimEnd().endsWith(':') && second !== undefined && second.trim() !== '' ? `${first} ${second.trim()}` : first
 }

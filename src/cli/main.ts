@@ -23,9 +23,9 @@ Usage:
                        [--config FILE] [--transport URL] [--prefix P]
   taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
                            [--transport URL] [--prefix P]
-  taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S]
-  taskweave show <runId> [--json] [--store S]
-  taskweave prune --older-than 7d [--store S]
+  taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S] [--config FILE]
+  taskweave show <runId> [--json] [--store S] [--config FILE]
+  taskweave prune --older-than 7d [--store S] [--config FILE]
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave plan "<goal>" [--out flow.yaml] [--tools ./tools.ts]... [--model M] [--base-url URL]
@@ -136,7 +136,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { store: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+          options: { store: { type: 'string' }, config: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
         })
         if (positionals.length > 0) throw usageError('"runs" takes no file')
         const { runsCommand } = await import('./commands/runs.js')
@@ -144,25 +144,26 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           {
             json: values.json ?? false,
             ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
             ...(values.status !== undefined ? { status: values.status } : {}),
             ...(values.workflow !== undefined ? { workflow: values.workflow } : {}),
             ...(values.since !== undefined ? { since: values.since } : {}),
-            ...(values.limit !== undefined ? { limit: parseConcurrency(values.limit) } : {}),
+            ...(values.limit !== undefined ? { limit: parseCount('--limit', values.limit) } : {}),
           },
           io,
         )
       }
       case 'show': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, json: { type: 'boolean' } } })
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } })
         const { showCommand } = await import('./commands/show.js')
-        return await showCommand({ runId: onlyRunId(positionals, 'show'), json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}) }, io)
+        return await showCommand({ runId: onlyRunId(positionals, 'show'), json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}), ...(values.config !== undefined ? { config: values.config } : {}) }, io)
       }
       case 'prune': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, 'older-than': { type: 'string' } } })
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, config: { type: 'string' }, 'older-than': { type: 'string' } } })
         if (positionals.length > 0) throw usageError('"prune" takes no file')
         if (values['older-than'] === undefined) throw usageError('"prune" needs --older-than (e.g. 7d)')
         const { pruneCommand } = await import('./commands/prune.js')
-        return await pruneCommand({ olderThan: values['older-than'], ...(values.store !== undefined ? { store: values.store } : {}) }, io)
+        return await pruneCommand({ olderThan: values['older-than'], ...(values.store !== undefined ? { store: values.store } : {}), ...(values.config !== undefined ? { config: values.config } : {}) }, io)
       }
       case 'validate': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' } } })

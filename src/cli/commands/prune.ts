@@ -7,9 +7,12 @@ import { toMs } from '../../core/duration.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
+import { loadCliConfig } from '../config.js'
 
 /** Parsed arguments of `prune`. */
 export interface PruneCommandArgs {
+  /** A config file (`--config`, else `TASKWEAVE_CONFIG`): its `store` applies when `--store` is not given. */
+  readonly config?: string
   readonly olderThan: string
   readonly store?: string
 }
@@ -17,7 +20,7 @@ export interface PruneCommandArgs {
 /** Runs the command; resolves to the exit code. */
 export async function pruneCommand(args: PruneCommandArgs, io: CliIo, now = Date.now()): Promise<number> {
   const finishedBefore = now - toMs('--older-than', args.olderThan)
-  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
   try {
     const removed = await store.prune({ finishedBefore })
     io.stdout(`removed ${removed} run${removed === 1 ? '' : 's'} finished before ${new Date(finishedBefore).toISOString()} from ${store.location}`)

@@ -8,12 +8,13 @@ import { resolve } from 'node:path'
 import { createEngine } from '../../engine/engine.js'
 import { prepareWorkflow } from '../prepare.js'
 import { followRun } from '../follow-run.js'
-import type { CliIo } from '../io.js'
 import { cancelOnSignals } from '../signals.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { runLabels } from '../run-labels.js'
 import { loadCliConfig } from '../config.js'
 import { openRemoteExecution } from '../remote-execution.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
 
 /** Parsed arguments of `run`. */
 export interface RunCommandArgs {
@@ -66,6 +67,11 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), durable ? 'stopping the run; it stays resumable' : 'cancelling the run')
     try {
       const { workflow } = await prepareWorkflow(engine, args.file, { toolModules: args.tools, fileModules: 'load', allowToolsFrom: args.allowToolsFrom ?? [] })
+      // Interrupted while the workflow and its tools were loading: no run was made.
+      if (controller.signal.aborted) {
+        if (!args.quiet) io.stderr('interrupted before the run started; nothing ran')
+        return EXIT.failed
+      }
       const handle = engine.start(workflow, {
         inputs: args.inputs,
         ...(durable ? {} : { signal: controller.signal }),

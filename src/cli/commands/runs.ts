@@ -10,11 +10,14 @@ import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { terminalSafe } from '../terminal-text.js'
+import { loadCliConfig } from '../config.js'
 
 const STATUSES: readonly StoredRunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'cancelled']
 
 /** Parsed arguments of `runs`. */
 export interface RunsCommandArgs {
+  /** A config file (`--config`, else `TASKWEAVE_CONFIG`): its `store` applies when `--store` is not given. */
+  readonly config?: string
   readonly store?: string
   readonly status?: string
   readonly workflow?: string
@@ -30,7 +33,7 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
     throw new TaskweaveError('TW_INVALID_OPTION', `--status must be one of ${STATUSES.join(', ')}; received "${args.status}"`, { retryable: false })
   }
   const since = args.since === undefined ? undefined : now - toMs('--since', args.since)
-  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
   try {
     const runs = await store.list({
       ...(args.status !== undefined ? { status: args.status as StoredRunStatus } : {}),

@@ -10,9 +10,12 @@ import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { terminalSafe } from '../terminal-text.js'
+import { loadCliConfig } from '../config.js'
 
 /** Parsed arguments of `show`. */
 export interface ShowCommandArgs {
+  /** A config file (`--config`, else `TASKWEAVE_CONFIG`): its `store` applies when `--store` is not given. */
+  readonly config?: string
   readonly runId: string
   readonly store?: string
   readonly json: boolean
@@ -31,7 +34,7 @@ export interface JournaledTask {
 
 /** Runs the command; resolves to the exit code. */
 export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<number> {
-  const store = await openStore(parseStoreSpec(args.store, process.cwd()))
+  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
   try {
     const run = await store.load(args.runId)
     if (run === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })

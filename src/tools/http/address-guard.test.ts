@@ -75,6 +75,21 @@ describe('AddressGuard.checkUrl', () => {
     expect(asked).toEqual([])
   })
 
+  it('refuses a URL with credentials, without showing them', () => {
+    const { guard: g } = guard()
+    for (const url of ['https://deploy:hunter2secret@example.com/private', 'https://token@example.com/']) {
+      let message = ''
+      try {
+        g.checkUrl(new URL(url))
+      } catch (err) {
+        message = (err as Error).message
+      }
+      expect(message).toMatch(/credentials/)
+      expect(message).not.toContain('hunter2secret')
+      expect(message).not.toContain('token@')
+    }
+  })
+
   it('lets host names and public literals through to the connector', () => {
     const { guard: g } = guard()
     expect(() => g.checkUrl(new URL('https://example.com/'))).not.toThrow()

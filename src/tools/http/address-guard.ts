@@ -68,6 +68,9 @@ export function createAddressGuard(options: ResolvedHttpToolOptions): AddressGua
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw httpDenied(url, `scheme ${JSON.stringify(url.protocol)} is not allowed; only http: and https:`)
       }
+      // Credentials in a URL (the first one or a redirect's) would travel in every message about it:
+      // refused here, where the message hides them. Send them in a header instead.
+      if (url.username !== '' || url.password !== '') throw httpDenied(url, 'a URL with credentials (user:password@) is not allowed; send them in an Authorization header')
       const hostname = canonicalHostname(url.hostname)
       const port = url.port === '' ? defaultPort(url.protocol) : Number(url.port)
       const range = addressRange(hostname)
