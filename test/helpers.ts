@@ -45,3 +45,29 @@ export function scriptedTools(clock: Clock) {
     },
   }
 }
+
+/**
+ * The `step` tool of the durable-run tests: records each task it runs in `calls`; a task named
+ * in `hold` never returns (the process that runs it is about to die).
+ */
+export function stepTool(calls: string[], hold: Set<string>) {
+  return defineTool({
+    name: 'step',
+    input: z.object({ id: z.string() }),
+    run: async ({ id }) => {
+      calls.push(id)
+      if (hold.has(id)) await new Promise(() => undefined)
+      return { id }
+    },
+  })
+}
+
+/** The three-task chain a → b → c of `step` tasks that the durable-run tests interrupt and resume. */
+export const stepChain = {
+  id: 'flow',
+  tasks: [
+    { id: 'a', tool: 'step', input: { id: 'a' } },
+    { id: 'b', tool: 'step', input: { id: 'b' }, dependsOn: ['a'] },
+    { id: 'c', tool: 'step', input: { id: 'c' }, dependsOn: ['b'] },
+  ],
+}

@@ -12,6 +12,7 @@
 import { CancelledError, serializeError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
 import type { AgentExecutionContext, AnyAgent } from './define-agent.js'
+import { WakeList } from '../core/wake-list.js'
 import { callAgent, reportableAgentError } from './guard.js'
 
 /** One chunk of a streamed execution. */
@@ -30,8 +31,8 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
   #index = 0
   /** No more chunks will be written (the last one was, or the consumer left). */
   #sealed = false
-  /** The `next()` calls waiting for a chunk, in call order (the protocol allows several at once). */
-  #waiting: (() => void)[] = []
+  /** The `next()` calls waiting for a chunk (the protocol allows several at once). */
+  readonly #waiting = new WakeList()
 
   /** Aborts when the consumer stops reading; the pool folds it into the execution's signal. */
   get stopSignal(): AbortSignal {
@@ -57,7 +58,7 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
 
   async next(): Promise<IteratorResult<AgentChunk<Data>, undefined>> {
     while (this.#buffer.length === 0 && !this.#sealed) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      await this.#waiting.next()
     }
     const chunk = this.#buffer.shift()
     return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk }
@@ -87,12 +88,8 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
     this.#wakeReader()
   }
 
-  /** Wakes every waiting `next()`: in call order, each takes a chunk or waits again. */
   #wakeReader(): void {
-    const waiting = this.#waiting
-    if (waiting.length === 0) return
-    this.#waiting = []
-    for (const resolve of waiting) resolve()
+    this.#waiting.wakeAll()
   }
 }
 

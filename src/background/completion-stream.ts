@@ -4,6 +4,7 @@
  * `end()`, on its signal, or when the consumer stops iterating, and then unregisters itself.
  * @module
  */
+import { WakeList } from '../core/wake-list.js'
 import type { BackgroundOutcome } from './types.js'
 
 /** Async iterator of one conversation's completions. */
@@ -11,8 +12,8 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
   readonly #buffer: BackgroundOutcome[] = []
   readonly #onEnd: (stream: CompletionStream) => void
   readonly #signal: AbortSignal | undefined
-  /** The `next()` calls waiting for an outcome, in call order (the protocol allows several at once). */
-  #waiting: (() => void)[] = []
+  /** The `next()` calls waiting for an outcome (the protocol allows several at once). */
+  readonly #waiting = new WakeList()
   #ended = false
 
   /** @param onEnd unregisters the stream from its conversation (called once) */
@@ -27,7 +28,7 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
   push(outcome: BackgroundOutcome): void {
     if (this.#ended) return
     this.#buffer.push(outcome)
-    this.#wake()
+    this.#waiting.wakeAll()
   }
 
   /** Ends the stream: the consumer still gets what is buffered, then `done`. Idempotent. */
@@ -36,15 +37,7 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
     this.#ended = true
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#onEnd(this)
-    this.#wake()
-  }
-
-  /** Wakes every waiting `next()`: in call order, each takes an outcome or waits again. */
-  #wake(): void {
-    const waiting = this.#waiting
-    if (waiting.length === 0) return
-    this.#waiting = []
-    for (const resolve of waiting) resolve()
+    this.#waiting.wakeAll()
   }
 
   async next(): Promise<IteratorResult<BackgroundOutcome, undefined>> {
@@ -52,7 +45,7 @@ export class CompletionStream implements AsyncIterableIterator<BackgroundOutcome
       const outcome = this.#buffer.shift()
       if (outcome !== undefined) return { value: outcome, done: false }
       if (this.#ended) return { value: undefined, done: true }
-      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      await this.#waiting.next()
     }
   }
 

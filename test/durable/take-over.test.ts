@@ -5,32 +5,13 @@
  * manual clocks move the wall time past the lease.
  */
 import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import { createEngine, defineTool, MemoryRunStore } from 'taskweave'
+import { createEngine, MemoryRunStore } from 'taskweave'
 import { ManualClock } from 'taskweave/testing'
+import { stepChain, stepTool } from '../helpers.js'
 
 const T0 = 1_800_000_000_000
 
-function stepTool(calls: string[], hold: Set<string>) {
-  return defineTool({
-    name: 'step',
-    input: z.object({ id: z.string() }),
-    run: async ({ id }) => {
-      calls.push(id)
-      if (hold.has(id)) await new Promise(() => undefined)
-      return { id }
-    },
-  })
-}
-
-const flow = {
-  id: 'flow',
-  tasks: [
-    { id: 'a', tool: 'step', input: { id: 'a' } },
-    { id: 'b', tool: 'step', input: { id: 'b' }, dependsOn: ['a'] },
-    { id: 'c', tool: 'step', input: { id: 'c' }, dependsOn: ['b'] },
-  ],
-}
+const flow = stepChain
 
 async function settle(): Promise<void> {
   for (let k = 0; k < 20; k++) await new Promise((resolve) => setImmediate(resolve))

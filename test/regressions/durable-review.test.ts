@@ -14,32 +14,13 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
+import { createEngine, MemoryRunStore, TaskweaveError } from 'taskweave'
 import type { Engine } from 'taskweave'
 import { openSqliteStore } from 'taskweave/stores/sqlite'
 import { openPostgresStore } from 'taskweave/stores/postgres'
+import { stepChain, stepTool } from '../helpers.js'
 
-function stepTool(calls: string[], hold: Set<string>) {
-  return defineTool({
-    name: 'step',
-    input: z.object({ id: z.string() }),
-    run: async ({ id }) => {
-      calls.push(id)
-      if (hold.has(id)) await new Promise(() => undefined)
-      return { id }
-    },
-  })
-}
-
-const chain = {
-  id: 'flow',
-  tasks: [
-    { id: 'a', tool: 'step', input: { id: 'a' } },
-    { id: 'b', tool: 'step', input: { id: 'b' }, dependsOn: ['a'] },
-    { id: 'c', tool: 'step', input: { id: 'c' }, dependsOn: ['b'] },
-  ],
-}
+const chain = stepChain
 
 async function turns(n = 20): Promise<void> {
   for (let k = 0; k < n; k++) await new Promise((resolve) => setImmediate(resolve))
