@@ -212,7 +212,7 @@ class TransportWorker implements Worker {
       if (this.#running.get(request.attemptId) !== attempt) return
       // A long attempt (or a worker paused past its lease) may have lost the attempt to another
       // worker meanwhile: its outcome must not beat that one's to the owner.
-      if (this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS && !(await this.#stillHeld(delivery, request.attemptId))) return
+      if (this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS) await this.#checkStillHeld(delivery, request.attemptId)
       await this.#transport.report(owner, { kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome })
       if (outcome.ok) this.#completed++
       else this.#failed++
@@ -227,15 +227,19 @@ class TransportWorker implements Worker {
     }
   }
 
-  /** Whether the broker still gives this worker the attempt (false: its lease went to another delivery). */
-  async #stillHeld(delivery: AttemptDelivery, attemptId: string): Promise<boolean> {
+  /**
+   * Throws when the broker says this worker no longer holds the attempt (its lease went to another
+   * delivery): the outcome is not reported, and the give-back that follows is refused as stale,
+   * which changes nothing. Any other failure of the check (a passing broker error) is not taken
+   * for a lost lease: the outcome is reported as usual.
+   */
+  async #checkStillHeld(delivery: AttemptDelivery, attemptId: string): Promise<void> {
     try {
       await delivery.extend(LEASE_CHECK_EXTEND_MS)
-      return true
     } catch (err) {
-      this.#returned++
+      if ((err as { readonly details?: { readonly leaseLost?: unknown } } | null)?.details?.leaseLost !== true) return
       this.#logger.warn('an attempt lost its lease before its outcome was reported; its outcome is dropped', { attemptId, error: String(err) })
-      return false
+      throw err
     }
   }
 

@@ -52,7 +52,7 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
     },
     // RabbitMQ needs no renewal; what it can tell is whether this consumer still holds the attempt.
     extend: async () => {
-      if (!raw.held) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId } })
+      if (!raw.held) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
     },
   }
   try {

@@ -43,7 +43,7 @@ export function transportPolicy(maxDeliveries: number, scope: ErrorScope, onLimi
           } catch (err) {
             throw redisError(scope, `extending attempt ${(job.data as AttemptEnvelope).request.attemptId}`, err)
           }
-          if (!extended) throw new TaskweaveError(scope.code, `${scopeText(scope)}: attempt ${(job.data as AttemptEnvelope).request.attemptId} lost its lease (its lock expired); it may be delivered again`, { details: { location: scope.location } })
+          if (!extended) throw new TaskweaveError(scope.code, `${scopeText(scope)}: attempt ${(job.data as AttemptEnvelope).request.attemptId} lost its lease (its lock expired); it may be delivered again`, { details: { location: scope.location, leaseLost: true } })
         },
       }
     },
