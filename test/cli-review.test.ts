@@ -80,4 +80,14 @@ describe('taskweave CLI: review defects', () => {
     expect(await main(['runs', '--limit', '0', '--store', 'memory'], io)).toBe(2)
     expect(io.text()).toContain('--limit must be a whole number ≥ 1; received "0"')
   })
+
+  it('calls a bad config file an invalid configuration, naming the file and the field', async () => {
+    const dir = await tempDir()
+    const config = join(dir, 'taskweave.config.yaml')
+    await writeFile(config, 'concurrency: lots\n')
+    const io = captureIo()
+    expect(await main(['runs', '--config', config], io)).toBe(2)
+    expect(io.text()).toMatch(/^invalid configuration: .*taskweave\.config\.yaml.*concurrency/m)
+    expect(io.text()).not.toContain('invalid workflow')
+  })
 })

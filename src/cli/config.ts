@@ -67,15 +67,15 @@ export async function loadCliConfig(file: string | undefined, env: NodeJS.Proces
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new ValidationError([{ file: path, message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+    throw new ValidationError([{ file: path, message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], { subject: 'configuration' })
   }
   let value: unknown
   try {
     value = parse(text, { maxAliasCount: 100 }) ?? {}
   } catch (err) {
-    throw new ValidationError([{ file: path, message: `not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}` }])
+    throw new ValidationError([{ file: path, message: `not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}` }], { subject: 'configuration' })
   }
   const checked = configSchema.safeParse(value)
-  if (!checked.success) throw new ValidationError(checked.error.issues.map((issue) => ({ file: path, field: issue.path.join('.'), message: issue.message })))
+  if (!checked.success) throw new ValidationError(checked.error.issues.map((issue) => ({ file: path, field: issue.path.join('.'), message: issue.message })), { subject: 'configuration' })
   return checked.data as CliConfig
 }

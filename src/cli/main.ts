@@ -316,11 +316,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 function reportError(err: unknown, io: CliIo): number {
   const safe = (text: string): string => terminalSafe(text, { multiline: true })
   if (err instanceof ValidationError && err.issues.length === 1 && err.issues[0] !== undefined) {
-    io.stderr(`invalid workflow: ${terminalSafe(formatIssue(err.issues[0]))}`)
+    io.stderr(`invalid ${err.subject}: ${terminalSafe(formatIssue(err.issues[0]))}`)
     return EXIT.invalid
   }
   if (err instanceof ValidationError) {
-    io.stderr(`invalid workflow (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
+    io.stderr(`invalid ${err.subject} (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
     for (const issue of err.issues) io.stderr(`  ${terminalSafe(formatIssue(issue))}`)
     return EXIT.invalid
   }

@@ -190,16 +190,20 @@ export function formatIssue(issue: ValidationIssue): string {
 /** A workflow (or an option) is invalid; lists every problem found, not just the first. */
 export class ValidationError extends TaskweaveError {
   readonly issues: readonly ValidationIssue[]
+  /** What was invalid: `workflow` (the default), or another input read like one (`configuration`). */
+  readonly subject: string
 
-  constructor(issues: readonly ValidationIssue[], options: { readonly cause?: unknown } = {}) {
+  constructor(issues: readonly ValidationIssue[], options: { readonly cause?: unknown; readonly subject?: string } = {}) {
     const head = issues.length === 1 ? '1 problem' : `${issues.length} problems`
-    super('TW_VALIDATION', `invalid workflow (${head}):\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`, {
-      ...options,
+    const subject = options.subject ?? 'workflow'
+    super('TW_VALIDATION', `invalid ${subject} (${head}):\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`, {
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
       retryable: false,
       details: { issues },
     })
     this.name = 'ValidationError'
     this.issues = issues
+    this.subject = subject
   }
 }
 
