@@ -54,6 +54,7 @@ import { AgentSessionPool, createAgentTool } from '../agents/index.js'
 import { ConcurrentExecutor } from '../background/index.js'
 import type { ConcurrentExecutorOptions } from '../background/index.js'
 import type { AbandonedWork, AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
+import { IndexedSet } from '../core/indexed-set.js'
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
@@ -312,7 +313,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const durableRuns = new WeakSet<RunExecution>()
   const pruner = store !== undefined && durability.retentionMs !== undefined ? new RetentionPruner(store, clock, logger, durability.retentionMs) : undefined
   pruner?.tick()
-  const active = new Set<RunExecution>()
+  /** Runs not finished (an {@link IndexedSet}, not a `Set`: see why there). */
+  const active = new IndexedSet<RunExecution>()
   /** Ids of the runs being resumed (between the first read of the store and joining `active`). */
   const resuming = new Set<string>()
   /** Resumes reading the store, each settling when it has started its run or given its lease back: close() waits for them. */
@@ -486,7 +488,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   /** Whether run `runId` is running or being resumed in this engine. */
-  const isActive = (runId: string): boolean => resuming.has(runId) || [...active].some((execution) => execution.id === runId)
+  const isActive = (runId: string): boolean => resuming.has(runId) || active.toArray().some((execution) => execution.id === runId)
 
   /** {@link resume} once the run is marked as being resumed here. */
   const resumeHeld = async (runId: string, resumeOptions: ResumeOptions, runStore: RunStore, runJournal: Journal): Promise<RunHandle> => {
@@ -617,10 +619,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
       await Promise.all(resumesInFlight)
       // Durable runs are suspended first (those of background work too: they stay resumable);
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
-      const suspended = [...active].filter((execution) => durableRuns.has(execution))
+      const suspended = active.toArray().filter((execution) => durableRuns.has(execution))
       for (const execution of suspended) execution.suspend(`the engine closed; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
       await background.close()
-      const runs = [...active]
+      const runs = active.toArray()
       for (const execution of runs) execution.cancel('the engine is closing')
       await Promise.all([...suspended, ...runs].map((execution) => execution.result))
       if (journal !== undefined) await journal.releaseAll()

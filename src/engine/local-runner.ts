@@ -25,8 +25,12 @@ export interface LocalRunnerOptions {
 /** Runs attempts in this process. */
 export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   readonly #options: LocalRunnerOptions
-  /** Running attempts whose tool asked for its signal, by attempt id. */
-  readonly #live = new Map<string, LocalToolContext>()
+  /**
+   * Running attempts whose tool asked for its signal, by attempt id: a dictionary object, not a
+   * `Map`, because every attempt comes and goes here and a long-lived `Map`'s retired tables keep
+   * what they held alive through young-generation collections (see `core/indexed-set.ts`).
+   */
+  readonly #live: Record<string, LocalToolContext | undefined> = Object.create(null) as Record<string, LocalToolContext | undefined>
 
   constructor(options: LocalRunnerOptions) {
     this.#options = options
@@ -83,9 +87,9 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   }
 
   cancel(attemptId: string, reason: unknown): void {
-    const ctx = this.#live.get(attemptId)
+    const ctx = this.#live[attemptId]
     if (ctx === undefined) return
-    this.#live.delete(attemptId)
+    delete this.#live[attemptId]
     ctx.abort(reason)
   }
 
@@ -95,11 +99,11 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   }
 
   /** @internal */ track(ctx: LocalToolContext): void {
-    this.#live.set(ctx.attemptId, ctx)
+    this.#live[ctx.attemptId] = ctx
   }
 
   /** Stops tracking an attempt once its outcome is reported (after the report, so a failure's cancel still reaches its signal). */
   #settled(ctx: LocalToolContext): void {
-    if (ctx.tracked && this.#live.get(ctx.attemptId) === ctx) this.#live.delete(ctx.attemptId)
+    if (ctx.tracked && this.#live[ctx.attemptId] === ctx) delete this.#live[ctx.attemptId]
   }
 }

@@ -6,7 +6,8 @@ import { taskReportAt } from './run-report.js'
 import { ManualClock } from '../testing/manual-clock.js'
 
 describe('taskReportAt', () => {
-  it('gives the report of one task by its index, the same as result.tasks holds, and nothing for other indices or results', async () => {
+  // A small run's report is made with its result, a large one's on first read: both answer alike.
+  it.each([0, 40])('gives the report of one task by its index and id, the same as result.tasks holds, and nothing for other tasks or results (%i more tasks)', async (extra) => {
     const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: (input) => input.n * 2 })
     const fail = defineTool({ name: 'fail', input: z.object({}), run: () => Promise.reject(new Error('no')) })
     const engine = createEngine({ tools: [echo, fail], builtins: false })
@@ -16,17 +17,20 @@ describe('taskReportAt', () => {
         { id: 'a', tool: 'echo', input: { n: 1 } },
         { id: 'b', tool: 'fail' },
         { id: 'c', tool: 'echo', input: { n: 3 }, dependsOn: ['b'] },
+        ...Array.from({ length: extra }, (_, k) => ({ id: `x${k}`, tool: 'echo', input: { n: k } })),
       ],
     })
-    expect(taskReportAt(result, 0)).toEqual(result.tasks['a'])
-    expect(taskReportAt(result, 0)?.output).toBe(2)
-    expect(taskReportAt(result, 1)).toEqual(result.tasks['b'])
-    expect(taskReportAt(result, 1)?.status).toBe('failed')
-    expect(taskReportAt(result, 2)).toEqual(result.tasks['c'])
-    expect(taskReportAt(result, 2)?.status).toBe('skipped')
-    expect(taskReportAt(result, 3)).toBeUndefined()
-    expect(taskReportAt(result, -1)).toBeUndefined()
-    expect(taskReportAt({ ...result }, 0)).toBeUndefined()
+    expect(taskReportAt(result, 0, 'a')).toEqual(result.tasks['a'])
+    expect(taskReportAt(result, 0, 'a')?.output).toBe(2)
+    expect(taskReportAt(result, 1, 'b')).toEqual(result.tasks['b'])
+    expect(taskReportAt(result, 1, 'b')?.status).toBe('failed')
+    expect(taskReportAt(result, 2, 'c')).toEqual(result.tasks['c'])
+    expect(taskReportAt(result, 2, 'c')?.status).toBe('skipped')
+    expect(taskReportAt(result, 3 + extra, 'nope')).toBeUndefined()
+    expect(taskReportAt(result, -1, 'nope')).toBeUndefined()
+    // A copy (its `tasks` made by the spread) answers alike.
+    expect(taskReportAt({ ...result }, 0, 'a')).toEqual(result.tasks['a'])
+    expect(taskReportAt({ ...result }, 0, 'nope')).toBeUndefined()
     await engine.close()
   })
 })
@@ -64,10 +68,11 @@ describe('the run result object', () => {
     await engine.close()
   })
 
-  it('reads tasks and the hash through a Proxy that wraps what it returns (a reactive or read-only view), and after Object.freeze', async () => {
+  it.each([0, 40])('reads tasks and the hash through a Proxy that wraps what it returns (a reactive or read-only view), and after Object.freeze (%i more tasks)', async (extra) => {
     const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: (input) => input.n })
     const engine = createEngine({ tools: [echo], builtins: false })
-    const result = await engine.run({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 5 } }] })
+    const more = Array.from({ length: extra }, (_, k) => ({ id: `x${k}`, tool: 'echo', input: { n: k } }))
+    const result = await engine.run({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 5 } }, ...more] })
     const deepReadonly = <T extends object>(target: T): T =>
       new Proxy(target, {
         get(t, key, receiver) {
@@ -77,13 +82,15 @@ describe('the run result object', () => {
         set: () => false,
       })
     const view = deepReadonly(result)
-    expect(Object.keys(view.tasks)).toEqual(['a'])
+    expect(Object.keys(view.tasks)).toEqual(['a', ...more.map((t) => t.id)])
     expect(view.tasks['a']?.output).toBe(5)
     expect(view.workflowHash).toBe(result.workflowHash)
-    expect(taskReportAt(view, 0)?.output).toBe(5)
-    const frozen = await engine.run({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 6 } }] })
+    expect(view.workflowHash).toMatch(/^[0-9a-f]{64}$/)
+    expect(taskReportAt(view, 0, 'a')?.output).toBe(5)
+    const frozen = await engine.run({ id: 'r', tasks: [{ id: 'a', tool: 'echo', input: { n: 6 } }, ...more] })
     Object.freeze(frozen)
     expect(frozen.tasks['a']?.output).toBe(6)
+    expect(frozen.workflowHash).toMatch(/^[0-9a-f]{64}$/)
     await engine.close()
   })
 

@@ -1,7 +1,8 @@
 /** Builds the run result from the task nodes; the per-task report is built on first read. @module */
 import type { RunResult, RunUsage, TaskReport } from './report.js'
 import type { RunStatus, TaskStatus } from './states.js'
-import type { TaskShape } from '../workflow/compile.js'
+import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
+import { knownHash } from '../workflow/compile.js'
 import type { RunState } from './run-state.js'
 import { FAILED, SKIPPED, STATUS_NAMES } from './states.js'
 
@@ -9,7 +10,8 @@ import { FAILED, SKIPPED, STATUS_NAMES } from './states.js'
 export interface RunSummary {
   readonly runId: string
   readonly workflowId: string
-  readonly workflowHash: () => string
+  /** The workflow run (its hash is read on first access to `result.workflowHash`, unless known already). */
+  readonly workflow: CompiledWorkflow
   readonly startedAt: string
   readonly durationMs: number
   /** Set when cancel or failFast decided the status. */
@@ -49,29 +51,44 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   // the hash are getters, computed on first read (own and enumerable, so JSON.stringify includes
   // them). They are shared functions defined one by one on a plain object, in the documented key
   // order: an object literal with getters is made in dictionary mode, slower to make and to read.
+  //
+  // What a getter reads is found through a symbol the result holds: a primitive, so a Proxy around
+  // the result (Vue's reactive(), a read-only view) hands it through unchanged, where an object
+  // would be wrapped. A symbol lives in the old generation, so its entry (and all it reaches)
+  // outlives the result until the next full collection: a small run's report is therefore made
+  // now, as plain data, and its hash is found through its workflow's symbol, one per workflow,
+  // so a service running thousands of small runs a second leaves no run state behind its results.
+  const workflow = summary.workflow
+  const small = state.size <= EAGER_REPORT_TASKS
+  const hash = knownHash(workflow)
   const result = { runId: summary.runId, workflowId: summary.workflowId } as Partial<Record<keyof RunResult, unknown>>
-  Object.defineProperty(result, 'workflowHash', HASH_PROPERTY)
+  if (hash !== undefined) result.workflowHash = hash
+  else Object.defineProperty(result, 'workflowHash', HASH_PROPERTY)
   result.status = status
   result.startedAt = summary.startedAt
   result.durationMs = summary.durationMs
   result.counts = counts
-  Object.defineProperty(result, 'tasks', TASKS_PROPERTY)
+  if (small) result.tasks = reportTasks(state)
+  else Object.defineProperty(result, 'tasks', TASKS_PROPERTY)
   result.failed = failed
   if (summary.stopReason !== undefined) result.reason = summary.stopReason
   if (summary.usage !== undefined) result.usage = summary.usage
-  // The result holds a fresh symbol and the state is found by it: a primitive, so a Proxy around
-  // the result (Vue's reactive(), a read-only view) hands it through unchanged, where an object
-  // would be wrapped (and the run's state behind it would no longer be readable).
-  const key = Symbol('run result')
-  statesByKey.set(key, { state, workflowHash: summary.workflowHash, hash: undefined, tasks: undefined })
-  Object.defineProperty(result, RESULT_KEY, { value: key })
+  if (!small) {
+    const key = Symbol('run result')
+    statesByKey.set(key, { state, workflow, hash, tasks: undefined })
+    Object.defineProperty(result, RESULT_KEY, { value: key })
+  } else if (hash === undefined) {
+    Object.defineProperty(result, RESULT_KEY, { value: keyOfWorkflow(workflow) })
+  }
   return result as unknown as RunResult
 }
 
 /** What a result's getters read: the run's state, and what they computed already. */
 interface ResultState {
-  readonly state: RunState
-  readonly workflowHash: () => string
+  /** The run's state, for a report made on first read (undefined when it was made with the result). */
+  readonly state: RunState | undefined
+  /** Only the workflow: a closure made inside the run would keep the whole run alive as long as the entry. */
+  readonly workflow: CompiledWorkflow
   hash: string | undefined
   tasks: Record<string, TaskReport> | undefined
 }
@@ -79,8 +96,24 @@ interface ResultState {
 /** The property of a result holding its key into {@link statesByKey} (not enumerable: JSON, spreads and structured clones leave it out). */
 const RESULT_KEY = Symbol('taskweave.runResult')
 
-/** Each result's {@link ResultState}, by the result's own symbol (dropped with the result). */
+/**
+ * Each large result's {@link ResultState} by the result's own symbol, and each workflow's (without
+ * a run state) by the workflow's symbol; dropped with the result or the workflow.
+ */
 const statesByKey = new WeakMap<symbol, ResultState>()
+
+/** The symbol of each workflow a small run's result found its hash through. */
+const workflowKeys = new WeakMap<CompiledWorkflow, symbol>()
+
+function keyOfWorkflow(workflow: CompiledWorkflow): symbol {
+  let key = workflowKeys.get(workflow)
+  if (key === undefined) {
+    key = Symbol('workflow')
+    workflowKeys.set(workflow, key)
+    statesByKey.set(key, { state: undefined, workflow, hash: undefined, tasks: undefined })
+  }
+  return key
+}
 
 function stateBehind(result: unknown): ResultState | undefined {
   if (typeof result !== 'object' || result === null) return undefined
@@ -88,10 +121,13 @@ function stateBehind(result: unknown): ResultState | undefined {
   return typeof key === 'symbol' ? statesByKey.get(key) : undefined
 }
 
+/** Runs of at most this many tasks get their `tasks` report with the result (see {@link buildRunResult}). */
+const EAGER_REPORT_TASKS = 16
+
 const HASH_PROPERTY: PropertyDescriptor = {
   get(this: unknown): string | undefined {
     const behind = stateBehind(this)
-    return behind === undefined ? undefined : (behind.hash ??= behind.workflowHash())
+    return behind === undefined ? undefined : (behind.hash ??= behind.workflow.hash)
   },
   enumerable: true,
   configurable: true,
@@ -100,21 +136,23 @@ const HASH_PROPERTY: PropertyDescriptor = {
 const TASKS_PROPERTY: PropertyDescriptor = {
   get(this: unknown): Record<string, TaskReport> | undefined {
     const behind = stateBehind(this)
-    return behind === undefined ? undefined : (behind.tasks ??= reportTasks(behind.state))
+    return behind?.state === undefined ? undefined : (behind.tasks ??= reportTasks(behind.state))
   },
   enumerable: true,
   configurable: true,
 }
 
 /**
- * The report of the task at `index` (its place in the compiled workflow) of a finished run, built
- * alone: for code inside the package that knows its tasks by index (the executor facade maps a
- * batch back this way), without making the whole `result.tasks` record. Undefined for a result
- * not built here or an index out of range.
+ * The report of task `taskId`, at `index` (its place in the compiled workflow), of a finished run,
+ * built alone: for code inside the package that knows its tasks by index (the executor facade maps
+ * a batch back this way), without making the whole `result.tasks` record of a large run. Undefined
+ * when the run has no task of that index and id.
  */
-export function taskReportAt(result: RunResult, index: number): TaskReport | undefined {
+export function taskReportAt(result: RunResult, index: number, taskId: string): TaskReport | undefined {
   const state = stateBehind(result)?.state
-  if (state === undefined || !(index >= 0 && index < state.size)) return undefined
+  // A small run's report was made with the result.
+  if (state === undefined) return Object.hasOwn(result, 'tasks') && Object.hasOwn(result.tasks, taskId) ? result.tasks[taskId] : undefined
+  if (!(index >= 0 && index < state.size) || state.ids[index] !== taskId) return undefined
   return reportOf(state, index)
 }
 

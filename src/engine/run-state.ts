@@ -84,7 +84,7 @@ export class RunState implements ReadyKeys {
     this.size = n
     this.base = n
     this.graph = workflow.graph
-    this.#adopt(allocateColumns(Math.max(8, n)))
+    this.#adopt(allocateColumns(Math.max(IN_HEAP_CAPACITY, n)))
     this.ids = workflow.ids.slice()
     this.shapes = workflow.shapes.slice()
     this.outputs = filled(n, undefined)
@@ -176,11 +176,7 @@ export class RunState implements ReadyKeys {
 
 }
 
-/**
- * An array of `n` copies of `value` with fast elements: `new Array(n)` for a large `n` may give a
- * dictionary-backed array, much slower to index.
- */
-/** The typed-array columns of a run, as views over one buffer. */
+/** The typed-array columns of a run. */
 interface Columns {
   readonly firstStartedAt: Float64Array
   readonly attemptStartedAt: Float64Array
@@ -195,11 +191,32 @@ interface Columns {
 }
 
 /**
- * Every column for `capacity` tasks in one `ArrayBuffer`: one allocation per run instead of ten
- * (a small run's columns would each be a separate off-heap buffer). The 8-byte columns come first
- * so every view is aligned; times start at -1 ("not yet").
+ * Capacities whose columns are allocated one by one: V8 keeps a typed array of at most 64 bytes
+ * inside the heap, an allocation about as cheap as an object's, where an `ArrayBuffer` is memory
+ * outside the heap that the collector tracks (three times the cost for a run of a few tasks).
+ */
+const IN_HEAP_CAPACITY = 8
+
+/**
+ * Every column for `capacity` tasks: for a small run, ten typed arrays inside the heap; beyond,
+ * views over one `ArrayBuffer` (one allocation outside the heap instead of ten). The 8-byte
+ * columns come first so every view is aligned; times start at -1 ("not yet").
  */
 function allocateColumns(capacity: number): Columns {
+  if (capacity <= IN_HEAP_CAPACITY) {
+    return {
+      firstStartedAt: new Float64Array(capacity).fill(-1),
+      attemptStartedAt: new Float64Array(capacity).fill(-1),
+      finishedAt: new Float64Array(capacity).fill(-1),
+      rank: new Float64Array(capacity),
+      seq: new Float64Array(capacity),
+      waiting: new Int32Array(capacity),
+      attempts: new Int32Array(capacity),
+      token: new Int32Array(capacity),
+      priority: new Int32Array(capacity),
+      status: new Uint8Array(capacity),
+    }
+  }
   const buffer = new ArrayBuffer(capacity * (5 * 8 + 4 * 4 + 1))
   let at = 0
   const f64 = (): Float64Array => {
@@ -225,6 +242,10 @@ function allocateColumns(capacity: number): Columns {
   return { firstStartedAt, attemptStartedAt, finishedAt, rank, seq, waiting, attempts, token, priority, status }
 }
 
+/**
+ * An array of `n` copies of `value` with fast elements: `new Array(n)` for a large `n` may give a
+ * dictionary-backed array, much slower to index.
+ */
 function filled<T>(n: number, value: T): T[] {
   const out: T[] = []
   for (let i = 0; i < n; i++) out.push(value)

@@ -57,14 +57,19 @@ import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
 import type { TaskExtra } from './run-state.js'
 import { attemptIdOf } from '../core/attempt.js'
+import type { Indexed } from '../core/indexed-set.js'
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
 import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
 
 /** Executes one run. Create through the engine. */
-export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget {
+export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget, Indexed {
   readonly id: string
+  /** @internal Its place among the engine's active runs. */
+  indexInSet = -1
+  /** @internal Whether it waits in the engine's line for a slot. */
+  inSlotLine = false
   readonly result: Promise<RunResult>
   readonly #workflow: CompiledWorkflow
   readonly #env: RunEnvironment
@@ -1459,7 +1464,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     return buildRunResult(this.#s, {
       runId: this.id,
       workflowId: workflow.id,
-      workflowHash: () => workflow.hash,
+      workflow,
       startedAt: isoTime(this.#startedWall),
       durationMs: this.#env.clock.now() - this.#startedAt,
       // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.

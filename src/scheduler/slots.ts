@@ -12,13 +12,18 @@
 export interface SlotWaiter {
   /** Receives a slot it holds from now on; returns false (and keeps nothing) when it has no use for it. */
   grant(): boolean
+  /**
+   * Whether it is in a pool's line now. Only the pool writes it: kept on the waiter rather than in
+   * a `Set` of the pool's, whose retired tables would keep every run that ever waited alive
+   * through young-generation collections (see `core/indexed-set.ts`).
+   */
+  inSlotLine?: boolean
 }
 
 /** A counting semaphore without promises: take a free slot, or queue to be granted one. */
 export class SlotPool {
   #used = 0
   readonly #waiters: SlotWaiter[] = []
-  readonly #waiting = new Set<SlotWaiter>()
   #draining = false
 
   #capacity: number
@@ -53,8 +58,8 @@ export class SlotPool {
       this.#used++
       return true
     }
-    if (!this.#waiting.has(waiter)) {
-      this.#waiting.add(waiter)
+    if (waiter.inSlotLine !== true) {
+      waiter.inSlotLine = true
       this.#waiters.push(waiter)
     }
     this.#scheduleDrain()
@@ -69,7 +74,8 @@ export class SlotPool {
 
   /** Forgets a waiter (its run ended or needs no slot any more). */
   forget(waiter: SlotWaiter): void {
-    if (!this.#waiting.delete(waiter)) return
+    if (waiter.inSlotLine !== true) return
+    waiter.inSlotLine = false
     const at = this.#waiters.indexOf(waiter)
     if (at >= 0) this.#waiters.splice(at, 1)
   }
@@ -84,7 +90,7 @@ export class SlotPool {
     this.#draining = false
     while (this.#used < this.capacity && this.#waiters.length > 0) {
       const waiter = this.#waiters.shift() as SlotWaiter
-      this.#waiting.delete(waiter)
+      waiter.inSlotLine = false
       this.#used++
       if (!waiter.grant()) this.#used--
     }

@@ -199,6 +199,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   let orderView: number[] | undefined
   return {
     [COMPILED]: true,
+    [KNOWN_HASH]: () => hash,
     id: spec.id,
     ...(spec.version !== undefined ? { version: spec.version } : {}),
     ...(spec.name !== undefined ? { name: spec.name } : {}),
@@ -244,6 +245,18 @@ function taskView(shape: TaskShape, index: number, id: string, graph: TaskGraph)
 
 /** Marks objects made by {@link compileWorkflow}. */
 const COMPILED = Symbol.for('taskweave.compiledWorkflow')
+
+/** Reads a compiled workflow's hash without computing it. */
+const KNOWN_HASH = Symbol('taskweave.knownHash')
+
+/**
+ * The hash of `workflow` when it was computed already (by an earlier read of `hash`), else
+ * undefined: for code that can use it at once but must not pay for it (canonical text and
+ * SHA-256 of a definition) when nobody asked.
+ */
+export function knownHash(workflow: CompiledWorkflow): string | undefined {
+  return (workflow as unknown as { [KNOWN_HASH]?: () => string | undefined })[KNOWN_HASH]?.()
+}
 
 /** True when `value` was made by {@link compileWorkflow}. */
 export function isCompiledWorkflow(value: unknown): value is CompiledWorkflow {

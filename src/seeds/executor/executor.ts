@@ -172,7 +172,7 @@ export class Executor implements AsyncDisposable {
     const endedAt = clock.now()
     return batch.slots.map((slot) => {
       // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record.
-      const report = runResult !== undefined && slot.nodeIndex !== undefined ? taskReportAt(runResult, slot.nodeIndex) : undefined
+      const report = runResult !== undefined && slot.nodeIndex !== undefined && slot.nodeId !== undefined ? taskReportAt(runResult, slot.nodeIndex, slot.nodeId) : undefined
       const result = toTaskResult(slot, report, retry)
       const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
       monitor?.finish(slot.taskId, at, result.executionTimeMs)
