@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { defineTool } from '../core/tool.js'
 import { createEngine } from './engine.js'
 import { taskReportAt } from './run-report.js'
+import { knownHash } from '../workflow/compile.js'
 import { ManualClock } from '../testing/manual-clock.js'
 
 describe('taskReportAt', () => {
@@ -91,6 +92,21 @@ describe('the run result object', () => {
     Object.freeze(frozen)
     expect(frozen.tasks['a']?.output).toBe(6)
     expect(frozen.workflowHash).toMatch(/^[0-9a-f]{64}$/)
+    await engine.close()
+  })
+
+  it('computes the hash of a definition run once only when it is read, and holds it as plain data from the second run of a workflow on', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: (input) => input.n })
+    const engine = createEngine({ tools: [echo], builtins: false })
+    const compiled = engine.compile({ id: 'h', tasks: [{ id: 'a', tool: 'echo', input: { n: 1 } }] })
+    const first = await engine.run(compiled)
+    expect(knownHash(compiled)).toBeUndefined()
+    expect(typeof Object.getOwnPropertyDescriptor(first, 'workflowHash')?.get).toBe('function')
+    const second = await engine.run(compiled)
+    expect(knownHash(compiled)).toBe(compiled.hash)
+    expect(Object.getOwnPropertyDescriptor(second, 'workflowHash')).toMatchObject({ value: compiled.hash, enumerable: true })
+    expect(first.workflowHash).toBe(compiled.hash)
+    expect(Object.keys(second)).toEqual(Object.keys(first))
     await engine.close()
   })
 

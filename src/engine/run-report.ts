@@ -60,7 +60,9 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   // so a service running thousands of small runs a second leaves no run state behind its results.
   const workflow = summary.workflow
   const small = state.size <= EAGER_REPORT_TASKS
-  const hash = knownHash(workflow)
+  // A workflow run a second time pays its hash once (its later results then hold it as plain
+  // data, with no getter to define); a definition run once, as a new one per run, pays it only if read.
+  const hash = knownHash(workflow) ?? (small && workflowKeys.has(workflow) ? workflow.hash : undefined)
   const result = { runId: summary.runId, workflowId: summary.workflowId } as Partial<Record<keyof RunResult, unknown>>
   if (hash !== undefined) result.workflowHash = hash
   else Object.defineProperty(result, 'workflowHash', HASH_PROPERTY)
