@@ -248,6 +248,25 @@ describe('what a newcomer hits first', () => {
     expect(issues.map((i) => i.message)).toEqual([expect.stringContaining('"dependencies" (use "dependsOn" instead of "dependencies")')])
   })
 
+  it('a task with a wrong field is still a task: its dependents are not told it does not exist, and a retry key of another library gets a hint', () => {
+    const issues = issuesOf({
+      id: 'w',
+      tasks: [
+        { id: 'a', tool: 'llm.summarize', input: { text: 'x' }, retry: { attempts: 3 } },
+        { id: 'b', tool: 'llm.summarize', input: { text: 'x' }, dependsOn: ['a', 'zz'], timeout: 'soon' },
+        { id: 'c', tool: 'llm.summarize', input: { text: 'x' }, dependsOn: ['a', 'b'] },
+        { id: 'a', tool: 'llm.summarize', input: { text: 'x' }, retry: { max_retries: 2 } },
+      ],
+    })
+    expect(issues.map((i) => [i.field, i.message])).toEqual([
+      ['tasks[0].retry', 'Unrecognized key: "attempts" (use "maxAttempts" instead of "attempts")'],
+      ['tasks[1].timeout', expect.stringContaining('must be a duration') as unknown],
+      ['tasks[3].retry', 'Unrecognized key: "max_retries" (use "maxAttempts" instead of "max_retries" (attempts in all, the first included))'],
+      ['tasks[3].id', 'duplicate task id "a" (first defined at tasks[0])'],
+      ['tasks[1].dependsOn[1]', 'dependency "zz" is not a task of this workflow'],
+    ])
+  })
+
   it('a cycle is reported together with an unknown dependency', () => {
     const task = (id: string, dependsOn: string[]) => ({ id, tool: 'llm.summarize', input: { text: 'x' }, dependsOn })
     const issues = issuesOf({ id: 'w', tasks: [task('a', ['b', 'zz']), task('b', ['a'])] })

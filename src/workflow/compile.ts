@@ -14,7 +14,7 @@ import type { ToolRegistry } from '../core/registry.js'
 import { formatBytes } from '../core/bytes.js'
 import { resolveRateTable, type RateKeyLimits } from '../core/rate-spec.js'
 import type { RunBudgetSpec } from '../core/rate.js'
-import { RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
+import { ID_PATTERN, RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
 import { plainShell } from './plain-shell.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
@@ -292,6 +292,14 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
       const checked = taskSchema.safeParse(raw)
       if (!checked.success) {
         for (const zodIssue of checked.error.issues) issue([i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')], zodIssue.message + keyHint(zodIssue))
+        // A task with a valid id and a wrong field is still a task: its dependents are not told it
+        // does not exist (it stays invalid, and the workflow with it).
+        const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined
+        if (typeof rawId === 'string' && ID_PATTERN.test(rawId)) {
+          ids[i] = rawId
+          const first = indexById.add(i)
+          if (first >= 0) issue([i, 'id'], `duplicate task id "${rawId}" (first defined at tasks[${first}])`, rawId)
+        }
         continue
       }
       id = checked.data.id
@@ -355,6 +363,18 @@ function compileTasks(
       }
     }
     if (kind === 0) {
+      // Its other fields are wrong, but a dependency it names that no task has is one more problem
+      // to report now, not after the first are fixed.
+      try {
+        const dependsOn = (tasks[at] as { dependsOn?: unknown } | null)?.dependsOn
+        if (Array.isArray(dependsOn)) {
+          dependsOn.forEach((id: unknown, k) => {
+            if (typeof id === 'string' && indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
+          })
+        }
+      } catch {
+        // A getter or Proxy trap that throws: the schema's problems with the task stand alone.
+      }
       shapes.push(INVALID_SHAPE)
       graph.endRow()
     } else {

@@ -18,10 +18,27 @@ const TASK_KEY_HINTS: Readonly<Record<string, string>> = {
   args: 'input',
 }
 
-/** A hint to append to a schema issue about unknown task keys, or ''. */
-export function keyHint(issue: { readonly code?: string; readonly keys?: readonly string[] }): string {
+/** Keys other retry settings use (p-retry, Celery, Temporal), and the taskweave field meant. */
+const RETRY_KEY_HINTS: Readonly<Record<string, string>> = {
+  attempts: 'maxAttempts',
+  max_attempts: 'maxAttempts',
+  maximumAttempts: 'maxAttempts',
+  retries: 'maxAttempts',
+  max_retries: 'maxAttempts',
+  maxRetries: 'maxAttempts',
+  delay: 'initialDelay',
+  minTimeout: 'initialDelay',
+  initialInterval: 'initialDelay',
+  backoffCoefficient: 'factor',
+  maxTimeout: 'maxDelay',
+  maximumInterval: 'maxDelay',
+}
+
+/** A hint to append to a schema issue about unknown task (or task retry) keys, or ''. */
+export function keyHint(issue: { readonly code?: string; readonly keys?: readonly string[]; readonly path?: readonly PropertyKey[] }): string {
   if (issue.code !== 'unrecognized_keys' || issue.keys === undefined) return ''
-  const hints = issue.keys.filter((key) => Object.hasOwn(TASK_KEY_HINTS, key)).map((key) => `use "${TASK_KEY_HINTS[key]}" instead of "${key}"`)
+  const table = issue.path?.[issue.path.length - 1] === 'retry' ? RETRY_KEY_HINTS : TASK_KEY_HINTS
+  const hints = issue.keys.filter((key) => Object.hasOwn(table, key)).map((key) => `use "${table[key]}" instead of "${key}"${table === RETRY_KEY_HINTS && key.toLowerCase().includes('retries') ? ' (attempts in all, the first included)' : ''}`)
   return hints.length > 0 ? ` (${hints.join('; ')})` : ''
 }
 
