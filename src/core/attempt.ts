@@ -96,6 +96,12 @@ export interface AttemptRunner {
   cancel(attemptId: string, reason: unknown): void
   /** Stops taking attempts and releases what the runner holds. */
   close(): Promise<void>
+  /**
+   * True when the sink still hears from an attempt after `cancel()` (its late outcome, ignored by
+   * the run): the run then knows when a tool that ignored the cancel has really stopped, and keeps
+   * the attempt's group permit until then. A runner that forgets cancelled attempts leaves it out.
+   */
+  readonly reportsAfterCancel?: boolean
 }
 
 /**

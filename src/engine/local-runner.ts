@@ -32,6 +32,9 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
    */
   readonly #live: Record<string, LocalToolContext | undefined> = Object.create(null) as Record<string, LocalToolContext | undefined>
 
+  /** A tool's late outcome still reaches its sink after a cancel (see {@link AttemptRunner.reportsAfterCancel}). */
+  readonly reportsAfterCancel = true
+
   constructor(options: LocalRunnerOptions) {
     this.#options = options
   }

@@ -5,6 +5,7 @@
  */
 import { attemptIdOf } from '../core/attempt.js'
 import type { AttemptRequest, AttemptSink } from '../core/attempt.js'
+import type { CancelTimer } from '../core/clock.js'
 import type { ToolProgress } from '../core/tool.js'
 import type { LlmUsage, ProviderLimits } from '../core/rate.js'
 import type { TaskShape } from '../workflow/compile.js'
@@ -54,6 +55,8 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   #attemptId: string | undefined = undefined
   /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
   #added: TaskSpec[] | undefined
+  /** Gives back a permit kept while the tool runs on after the engine gave up on it (see {@link linger}). */
+  #lingering: (() => void) | undefined
 
   constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown, route: string | undefined, rateKey: string | undefined) {
     this.runId = run.id
@@ -121,10 +124,35 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
 
   succeeded(output: unknown): void {
     this.#run.attemptSucceeded(this.#index, this.#token, output, this.#added)
+    this.#lingering?.()
   }
 
   failed(error: unknown): void {
     this.#run.attemptFailed(this.#index, this.#token, error)
+    this.#lingering?.()
+  }
+
+  /**
+   * @internal The run gave up on this attempt (it timed out, or the run was cancelled) while its
+   * tool may still be running: `release` is called when the tool returns after all (its outcome,
+   * stale by then, still reaches this sink), or after `boundMs` (timed by `setTimer`) if it never
+   * does (then `abandoned` first).
+   */
+  linger(release: () => void, setTimer: (ms: number, fn: () => void) => CancelTimer, boundMs: number, abandoned: () => void): void {
+    let cancelTimer: CancelTimer | undefined
+    const once = (): void => {
+      if (this.#lingering !== once) return
+      this.#lingering = undefined
+      cancelTimer?.()
+      release()
+    }
+    this.#lingering = once
+    cancelTimer = setTimer(boundMs, () => {
+      cancelTimer = undefined
+      if (this.#lingering !== once) return
+      abandoned()
+      once()
+    })
   }
 
   isCurrent(): boolean {

@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto'
 import { isoTime, MAX_DATE_MS } from '../core/iso-time.js'
 import type { Clock } from '../core/clock.js'
+import { setLongTimeout, systemClock } from '../core/clock.js'
 import { CancelledError, serializeError, TaskweaveError, TimeoutError, InvalidOptionError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
@@ -63,6 +64,9 @@ import { whenSettled } from '../core/returned.js'
 import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
 
+/** How long a group permit stays taken by a tool still running after its attempt ended (see RunExecution#lingerPermit). */
+export const LINGER_MS = 60_000
+
 /** Executes one run. Create through the engine. */
 export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget, Indexed {
   readonly id: string
@@ -91,6 +95,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #heldPermits: Map<number, string> | undefined
   /** The same for the keys tools ask for per call (`ToolDefinition.permit`). */
   #heldToolPermits: Map<number, string> | undefined
+  /** The running attempt of each task that holds a group permit (its permit may outlive the attempt: see #lingerPermit). */
+  #permitAttempts: Map<number, RunAttempt> | undefined
   /** Rate keys and the run's budget: admissions its tasks hold, usage its tools reported. */
   /** Made when a task first has a rate key or a tool first reports usage: most runs never need it. */
   #ratesMade: RunRates | undefined
@@ -906,6 +912,32 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#settle(index)
   }
 
+  /**
+   * The run gives up on the running attempt of task `i` (it timed out, or the run is stopped) while
+   * its tool may still be running. A group is a provider cap: a call the tool has not given up is
+   * still in flight there, so the attempt's group permit is given back only when the tool returns,
+   * or {@link LINGER_MS} later if it never does (a tool that ignores its abort signal must not
+   * block its group for ever). The engine slot is freed at once. For tools run in this process:
+   * a remote runner forgets a cancelled attempt (its workers free their cross-process group places).
+   */
+  #lingerPermit(i: number): void {
+    // Only a runner that reports after a cancel can say when the tool stopped.
+    if (this.#env.runner.reportsAfterCancel !== true) return
+    const request = this.#permitAttempts?.get(i)
+    const key = this.#heldPermits?.get(i)
+    if (request === undefined || key === undefined) return
+    ;(this.#permitAttempts as Map<number, RunAttempt>).delete(i)
+    ;(this.#heldPermits as Map<number, string>).delete(i)
+    const { limiter, logger } = this.#env
+    const taskId = this.#s.ids[i] as string
+    // Housekeeping: on the real clock the bound does not keep the process alive by itself.
+    const clock = this.#env.clock
+    const setTimer = clock === systemClock ? (ms: number, fn: () => void) => setLongTimeout(ms, fn, { unref: true }) : (ms: number, fn: () => void) => clock.setTimer(ms, fn)
+    request.linger(() => limiter.release(key), setTimer, LINGER_MS, () =>
+      logger.warn(`the tool of task "${taskId}" still runs ${LINGER_MS / 1000} s after its attempt ended (it ignores its abort signal): its permit of "${key}" is given back`, { runId: this.id, taskId, key }),
+    )
+  }
+
   /** Gives back the keyed permits task `i` took but will not use (it ends without an attempt). */
   #dropPermits(i: number): void {
     const key = this.#heldPermits?.get(i)
@@ -975,6 +1007,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #releaseSlot(i: number): void {
     this.#running--
     this.#env.slots.release()
+    this.#permitAttempts?.delete(i)
     this.#dropPermits(i)
     this.#ratesMade?.settle(i, false)
   }
@@ -1019,6 +1052,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         const tx = s.extra(i)
         tx.timer = undefined
         if (s.token[i] !== token || s.status[i] !== RUNNING) return
+        this.#lingerPermit(i)
         this.#attemptFailed(i, token, this.#timeoutError(i, attempt, timeoutMs))
         this.#maybeFinish()
       })
@@ -1027,6 +1061,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // A tool permit (an agent session's turn) names where the work's state lives: a remote runner
     // sends the attempt to the worker that ran the key's last one.
     const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i), admitted?.rateKey)
+    if (this.#heldPermits?.has(i) === true) (this.#permitAttempts ??= new Map()).set(i, request)
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
@@ -1408,6 +1443,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       if (current === RUNNING && x.items === undefined) {
         x.timer?.()
         x.timer = undefined
+        this.#lingerPermit(i)
         this.#endAttemptSignal(i, s.token[i] as number, abortReason)
         this.#releaseSlot(i)
       }
