@@ -97,6 +97,57 @@ describe('agent tasks under the engine-wide limiter', () => {
   })
 })
 
+describe('an agent execution that ignores its signal after its task timed out', () => {
+  it('keeps the session\'s turn until it returns: the next task of the session neither overlaps it nor spends its timeout behind it', async () => {
+    const clock = new ManualClock()
+    let inFlight = 0
+    let most = 0
+    const release = new Map<number, () => void>()
+    const agent = defineAgent({
+      name: 'stubborn',
+      input: z.object({ n: z.number() }),
+      create: () => ({}),
+      // Ignores ctx.signal: returns only when the test lets it.
+      execute: async (_instance, { n }) => {
+        inFlight++
+        most = Math.max(most, inFlight)
+        await new Promise<void>((resolve) => release.set(n, resolve))
+        inFlight--
+        return n
+      },
+    })
+    await using engine = createEngine({ agents: [agent], builtins: false, clock })
+    const handle = engine.start({
+      id: 'w',
+      tasks: [
+        { id: 'first', agent: 'stubborn', session: 'one', input: { n: 1 }, timeout: '50ms' },
+        { id: 'second', agent: 'stubborn', session: 'one', input: { n: 2 }, timeout: '50ms', dependsOn: [], priority: -1 },
+      ],
+    })
+    const flush = async (): Promise<void> => {
+      for (let k = 0; k < 30; k++) await Promise.resolve()
+    }
+    await flush()
+    clock.advance(50)
+    await flush()
+    expect(handle.taskStatus('first')).toBe('failed')
+    // The first execution still runs: the second has not started, and its timeout is not running.
+    expect(release.has(2)).toBe(false)
+    clock.advance(500)
+    await flush()
+    expect(release.has(2)).toBe(false)
+    release.get(1)?.()
+    await flush()
+    expect(release.has(2)).toBe(true)
+    clock.advance(10)
+    release.get(2)?.()
+    const result = await handle.result
+    expect(result.tasks['first']?.error?.code).toBe('TW_TIMEOUT')
+    expect(result.tasks['second']?.status).toBe('succeeded')
+    expect(most).toBe(1)
+  })
+})
+
 describe('concurrency-safe agents in workflows', () => {
   it('lets executions of one session overlap when the agent is concurrentSafe', async () => {
     let inFlight = 0

@@ -146,7 +146,10 @@ export class AgentSessionPool implements AsyncDisposable {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
     const signal = anySignal([this.#force.signal, options.signal])
     const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)), turnHeld)
-    return untilAborted(run, signal)
+    // An engine task holding the session's turn settles only when the execution has ended, even
+    // after an abort: the engine keeps the turn until then, so the session's next task neither
+    // overlaps an execution that ignores its signal nor spends its timeout waiting behind it.
+    return turnHeld ? run : untilAborted(run, signal)
   }
 
   /**

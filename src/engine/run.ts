@@ -95,7 +95,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #heldPermits: Map<number, string> | undefined
   /** The same for the keys tools ask for per call (`ToolDefinition.permit`). */
   #heldToolPermits: Map<number, string> | undefined
-  /** The running attempt of each task that holds a group permit (its permit may outlive the attempt: see #lingerPermit). */
+  /** The running attempt of each task that holds a keyed permit (its permits may outlive the attempt: see #lingerPermit). */
   #permitAttempts: Map<number, RunAttempt> | undefined
   /** Rate keys and the run's budget: admissions its tasks hold, usage its tools reported. */
   /** Made when a task first has a rate key or a tool first reports usage: most runs never need it. */
@@ -915,7 +915,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /**
    * The run gives up on the running attempt of task `i` (it timed out, or the run is stopped) while
    * its tool may still be running. A group is a provider cap: a call the tool has not given up is
-   * still in flight there, so the attempt's group permit is given back only when the tool returns,
+   * still in flight there; a tool's own key (an agent session's turn) guards state the tool still
+   * uses. So the attempt's keyed permits are given back only when the tool returns,
    * or {@link LINGER_MS} later if it never does (a tool that ignores its abort signal must not
    * block its group for ever). The engine slot is freed at once. For tools run in this process:
    * a remote runner forgets a cancelled attempt (its workers free their cross-process group places).
@@ -924,17 +925,29 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // Only a runner that reports after a cancel can say when the tool stopped.
     if (this.#env.runner.reportsAfterCancel !== true) return
     const request = this.#permitAttempts?.get(i)
-    const key = this.#heldPermits?.get(i)
-    if (request === undefined || key === undefined) return
+    if (request === undefined) return
     ;(this.#permitAttempts as Map<number, RunAttempt>).delete(i)
-    ;(this.#heldPermits as Map<number, string>).delete(i)
+    const keys: string[] = []
+    const group = this.#heldPermits?.get(i)
+    if (group !== undefined) {
+      ;(this.#heldPermits as Map<number, string>).delete(i)
+      keys.push(group)
+    }
+    const toolKey = this.#heldToolPermits?.get(i)
+    if (toolKey !== undefined) {
+      ;(this.#heldToolPermits as Map<number, string>).delete(i)
+      keys.push(toolKey)
+    }
+    if (keys.length === 0) return
     const { limiter, logger } = this.#env
     const taskId = this.#s.ids[i] as string
     // Housekeeping: on the real clock the bound does not keep the process alive by itself.
     const clock = this.#env.clock
     const setTimer = clock === systemClock ? (ms: number, fn: () => void) => setLongTimeout(ms, fn, { unref: true }) : (ms: number, fn: () => void) => clock.setTimer(ms, fn)
-    request.linger(() => limiter.release(key), setTimer, LINGER_MS, () =>
-      logger.warn(`the tool of task "${taskId}" still runs ${LINGER_MS / 1000} s after its attempt ended (it ignores its abort signal): its permit of "${key}" is given back`, { runId: this.id, taskId, key }),
+    request.linger(() => {
+      for (const key of keys) limiter.release(key)
+    }, setTimer, LINGER_MS, () =>
+      logger.warn(`the tool of task "${taskId}" still runs ${LINGER_MS / 1000} s after its attempt ended (it ignores its abort signal): its permit of ${keys.map((key) => `"${key}"`).join(' and ')} is given back`, { runId: this.id, taskId, keys }),
     )
   }
 
@@ -1061,7 +1074,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // A tool permit (an agent session's turn) names where the work's state lives: a remote runner
     // sends the attempt to the worker that ran the key's last one.
     const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i), admitted?.rateKey)
-    if (this.#heldPermits?.has(i) === true) (this.#permitAttempts ??= new Map()).set(i, request)
+    if (this.#heldPermits?.has(i) === true || this.#heldToolPermits?.has(i) === true) (this.#permitAttempts ??= new Map()).set(i, request)
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
