@@ -22,6 +22,23 @@ describe('loadCliConfig', () => {
     expect(await loadCliConfig(path)).toEqual({ transport: 'amqp://guest:guest@localhost:5672', prefix: 'prod' })
   })
 
+  it('reads engine-wide group caps', async () => {
+    expect(await loadCliConfig(file('groups.yaml', 'groups: { llm: 8, io: 2 }\n'))).toEqual({ groups: { llm: 8, io: 2 } })
+    await expect(loadCliConfig(file('groups-bad.yaml', 'groups: { llm: 0 }\n'))).rejects.toThrow(/groups-bad\.yaml:1:16 groups\.llm: /)
+  })
+
+  it('says where each mistake is (line and column), names an unknown setting and hints at what was meant', async () => {
+    const path = file('where.yaml', 'concurrency: 4\nstore:\n  kind: sqlite\nlimits:\n  groups: { llm: 2 }\nautoscale: { minn: 1 }\n')
+    const error = (await loadCliConfig(path).then(() => new Error('accepted'), (err: unknown) => err as Error))
+    expect(error.message.split('\n')).toEqual([
+      'invalid configuration (3 problems):',
+      `  - ${path}:3:3 store: Invalid input: expected string, received object`,
+      `  - ${path}:6:14 autoscale.minn: unknown key`,
+      `  - ${path}:4:1 limits: unknown setting (a workflow's \`limits\` do not go here: engine-wide caps are \`groups: { name: n }\`, provider limits \`rates\`); the settings are concurrency, store, rates, autoscale, budget, transport, prefix, groups`,
+    ])
+    await expect(loadCliConfig(file('broken.yaml', 'concurrency: 4\n  bad: [\n'))).rejects.toThrow(/invalid configuration[\s\S]*broken\.yaml:1:14: /)
+  })
+
   it('falls back to TASKWEAVE_CONFIG, and to nothing', async () => {
     const path = file('env.json', '{"concurrency": 3}')
     expect(await loadCliConfig(undefined, { TASKWEAVE_CONFIG: path })).toEqual({ concurrency: 3 })

@@ -10,16 +10,18 @@
  *   openai:gpt-4o-mini: { requests: 500/min, tokens: 200000/min }
  * autoscale: { maxEventLoopLagMs: 100 }
  * budget: { maxTokens: 1000000 }
+ * groups: { llm: 8 }          # engine-wide caps per concurrency group, over every workflow's
  * transport: redis://localhost:6379   # run and resume send tasks to workers; workers take them
  * prefix: prod
  * ```
  * @module
  */
 import { readFile } from 'node:fs/promises'
-import { parse } from 'yaml'
 import { z } from 'zod'
 import { ValidationError } from '../core/errors.js'
+import type { ValidationIssue } from '../core/errors.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
+import { parseWithPositions } from '../workflow/load.js'
 import { rateKey, rateLimitSchema } from '../workflow/schema.js'
 
 /** What a configuration file may set. */
@@ -33,6 +35,20 @@ export interface CliConfig {
   readonly transport?: string
   /** Names on the broker start with it. */
   readonly prefix?: string
+  /** Engine-wide caps per concurrency group (`{ llm: 8 }`): they override a workflow's `limits.groups`. */
+  readonly groups?: Readonly<Record<string, number>>
+}
+
+/** Keys a newcomer may write in a configuration file, and what is meant. */
+const CONFIG_KEY_HINTS: Readonly<Record<string, string>> = {
+  limits: 'a workflow\'s `limits` do not go here: engine-wide caps are `groups: { name: n }`, provider limits `rates`',
+  maxConcurrency: 'use "concurrency"',
+  workers: 'use "concurrency"',
+  rateLimits: 'use "rates"',
+  database: 'use "store" (sqlite:FILE, postgres://…, memory)',
+  db: 'use "store" (sqlite:FILE, postgres://…, memory)',
+  broker: 'use "transport" (redis://…, amqp://…)',
+  queue: 'use "transport" (redis://…, amqp://…)',
 }
 
 const configSchema = z
@@ -56,8 +72,11 @@ const configSchema = z
     budget: z.object({ maxTokens: z.number().int().min(1).optional(), maxCostUsd: z.number().positive().optional() }).strict().optional(),
     transport: z.string().min(1).optional(),
     prefix: z.string().min(1).optional(),
+    groups: z.record(z.string().min(1).max(200), z.number().int().min(1)).optional(),
   })
   .strict()
+
+const CONFIG_KEYS = Object.keys(configSchema.shape)
 
 /** Reads the configuration `file` (or `TASKWEAVE_CONFIG`'s; none: empty). Problems throw `TW_VALIDATION` naming the file and field. */
 export async function loadCliConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
@@ -69,13 +88,31 @@ export async function loadCliConfig(file: string | undefined, env: NodeJS.Proces
   } catch (err) {
     throw new ValidationError([{ file: path, message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], { subject: 'configuration' })
   }
-  let value: unknown
+  let parsed: ReturnType<typeof parseWithPositions>
   try {
-    value = parse(text, { maxAliasCount: 100 }) ?? {}
+    parsed = parseWithPositions(text, path)
   } catch (err) {
-    throw new ValidationError([{ file: path, message: `not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}` }], { subject: 'configuration' })
+    // The parser's problems (with their lines), reported as the configuration's.
+    if (err instanceof ValidationError) throw new ValidationError(err.issues, { subject: 'configuration' })
+    throw err
   }
+  const value = parsed.value ?? {}
   const checked = configSchema.safeParse(value)
-  if (!checked.success) throw new ValidationError(checked.error.issues.map((issue) => ({ file: path, field: issue.path.join('.'), message: issue.message })), { subject: 'configuration' })
+  if (!checked.success) {
+    const issues: ValidationIssue[] = []
+    for (const issue of checked.error.issues) {
+      const at = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
+      // An unknown key is named as the field, where it is written.
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined]
+      for (const key of keys) {
+        const path_ = key === undefined ? at : [...at, key]
+        const pos = key === undefined ? parsed.locate(path_) : (parsed.locateKey ?? parsed.locate)(path_)
+        const hint = key !== undefined && at.length === 0 && Object.hasOwn(CONFIG_KEY_HINTS, key) ? ` (${CONFIG_KEY_HINTS[key]})` : ''
+        const message = key === undefined ? issue.message : at.length === 0 ? `unknown setting${hint}; the settings are ${CONFIG_KEYS.join(', ')}` : 'unknown key'
+        issues.push({ file: path, ...(pos !== undefined ? { line: pos.line, column: pos.column } : {}), ...(path_.length > 0 ? { field: path_.join('.') } : {}), message })
+      }
+    }
+    throw new ValidationError(issues, { subject: 'configuration' })
+  }
   return checked.data as CliConfig
 }

@@ -38,7 +38,10 @@ export interface LoadOptions {
 /** A parsed (not yet compiled) workflow text with a locator for its nodes. */
 export interface ParsedWorkflowText {
   readonly value: unknown
+  /** Where the value at `path` (or its nearest ancestor) is written. */
   readonly locate: (path: readonly (string | number)[]) => { line: number; column: number } | undefined
+  /** Where the key ending `path` is written (YAML only), else where its value is. */
+  readonly locateKey?: (path: readonly (string | number)[]) => { line: number; column: number } | undefined
 }
 
 /** Parses YAML or JSON text; throws {@link ValidationError} with line and column on malformed input. */
@@ -186,7 +189,21 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     }
     return undefined
   }
-  return { value, locate }
+  const { isMap, isScalar } = yaml()
+  const locateKey: ParsedWorkflowText['locateKey'] = (path) => {
+    const parent: unknown = path.length > 0 ? doc.getIn(path.slice(0, -1), true) : undefined
+    if (path.length > 0 && isMap(parent)) {
+      for (const pair of parent.items) {
+        const key: unknown = pair.key
+        if (isScalar(key) && key.value === path[path.length - 1] && key.range) {
+          const pos = lineCounter.linePos(key.range[0])
+          return { line: pos.line, column: pos.col }
+        }
+      }
+    }
+    return locate(path)
+  }
+  return { value, locate, locateKey }
 }
 
 /** The source offset of the first repeated key of any mapping in the document (one set per mapping: linear). */

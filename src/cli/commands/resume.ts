@@ -58,6 +58,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       builtins: settings === undefined ? {} : { fs: { root: settings.fsRoot }, http: { allowPrivateNetwork: settings.allowPrivateNetwork } },
       ...(config.rates !== undefined ? { rates: config.rates } : {}),
       ...(config.autoscale !== undefined ? { autoscale: config.autoscale } : {}),
+      ...(config.groups !== undefined ? { groups: config.groups } : {}),
     })
     const controller = new AbortController()
     controller.signal.addEventListener('abort', () => void engine.close(), { once: true })

@@ -58,6 +58,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
       store,
       ...(config.rates !== undefined ? { rates: config.rates } : {}),
       ...(config.autoscale !== undefined ? { autoscale: config.autoscale } : {}),
+      ...(config.groups !== undefined ? { groups: config.groups } : {}),
     })
     const durable = spec.kind !== 'memory'
     const controller = new AbortController()
