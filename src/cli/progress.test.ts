@@ -38,6 +38,22 @@ describe('progress views', () => {
   })
 })
 
+describe('the live table on a narrow terminal', () => {
+  it('cuts every line to the terminal width, so a redraw moves up over exactly the lines it drew', () => {
+    let written = ''
+    const stream = { write: (text: string) => ((written += text), true), rows: 20, columns: 30 } as unknown as NodeJS.WriteStream
+    const view = createLiveView(stream, ['a-task-with-a-rather-long-name'], () => 0, 60_000)
+    view.handle({ type: 'run:started', runId: 'r', at: 0, workflowId: 'a-workflow-whose-name-is-long-too', taskCount: 1 })
+    view.handle({ type: 'task:progress', runId: 'r', at: 0, taskId: 'a-task-with-a-rather-long-name', attempt: 1, progress: { message: 'a long note about what the task is doing now' } })
+    view.stop()
+    // eslint-disable-next-line no-control-regex -- the view's own codes
+    const lines = written.split('\n').map((line) => line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')).filter((line) => line !== '')
+    expect(lines.length).toBeGreaterThan(0)
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(30)
+    expect(lines.some((line) => line.endsWith('…'))).toBe(true)
+  })
+})
+
 describe('control characters in event text', () => {
   const evil = '\x1b]0;pwned\x07\x1b[2J'
   const failed: TaskweaveEvent = { type: 'task:failed', runId: 'r', at: 0, taskId: 'fetch', attempt: 1, error: { ...error, message: `boom${evil}\nsecond line` } }

@@ -7,7 +7,7 @@ import pc from 'picocolors'
 import type { TaskweaveEvent } from '../observe/events.js'
 import { EVENT_TASK_STATUS } from '../observe/events.js'
 import type { TaskStatus } from '../engine/states.js'
-import { terminalSafe } from './terminal-text.js'
+import { clipToWidth, terminalSafe } from './terminal-text.js'
 
 /** A sink for run events that renders them. */
 export interface ProgressView {
@@ -105,7 +105,9 @@ export function createLiveView(stream: NodeJS.WriteStream, taskIds: readonly str
     dirty = false
     const lines = frame()
     let out = drawnLines > 0 ? `\x1b[${drawnLines}F` : ''
-    for (const line of lines) out += `\x1b[2K${line}\n`
+    // Each line fits the terminal: a wrapped one would take two rows and the redraw would miss one.
+    const width = stream.columns > 0 ? stream.columns : Infinity
+    for (const line of lines) out += `\x1b[2K${clipToWidth(line, width)}\n`
     if (drawnLines > lines.length) out += '\x1b[J'
     stream.write(out)
     drawnLines = lines.length

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { terminalSafe } from './terminal-text.js'
+import { clipToWidth, terminalSafe } from './terminal-text.js'
 
 describe('terminalSafe', () => {
   it('shows C0, ESC, DEL, C1 and bidi controls as visible escapes', () => {
@@ -13,3 +13,23 @@ describe('terminalSafe', () => {
     expect(terminalSafe(plain)).toBe(plain)
   })
 })
+
+describe('clipToWidth', () => {
+  it('leaves a line that fits, and cuts a longer one to the width with an ellipsis', () => {
+    expect(clipToWidth('abcdef', 6)).toBe('abcdef')
+    expect(clipToWidth('abcdefg', 6)).toBe('abcde…')
+    expect(clipToWidth('abc', Infinity)).toBe('abc')
+  })
+
+  it('counts no column for colour codes, keeps them, and resets after a cut', () => {
+    const green = (s: string): string => `\x1b[32m${s}\x1b[39m`
+    expect(clipToWidth(`${green('ok')} fine`, 7)).toBe(`${green('ok')} fine`)
+    expect(clipToWidth(`${green('ok')} fine and more`, 7)).toBe(`${green('ok')} fin…\x1b[0m`)
+  })
+
+  it('does not split a character outside the basic plane', () => {
+    expect(clipToWidth('ab😀cd', 4)).toBe('ab😀…')
+    expect(clipToWidth('ab😀', 3)).toBe('ab😀')
+  })
+})
+

@@ -31,3 +31,55 @@ export function terminalSafe(text: string, options: { readonly multiline?: boole
   pattern.lastIndex = 0
   return pattern.test(text) ? text.replace(pattern, visible) : text
 }
+
+// The CLI's own colour codes (SGR sequences): the only escapes a line may still hold after terminalSafe.
+// eslint-disable-next-line no-control-regex -- matching the escape character is the point
+const SGR = /\x1b\[[0-9;]*m/y
+
+/**
+ * `line` cut to `width` columns on screen, ending in `…` when cut: the CLI's colour codes take no
+ * column and are kept (a reset follows a cut, so no colour leaks into the next line). A line
+ * wider than the terminal wraps onto a second row, and a view that redraws itself in place by
+ * counting its lines would then leave the extra rows behind on every frame.
+ */
+export function clipToWidth(line: string, width: number): string {
+  if (!(width >= 1) || line.length <= width) return line
+  let out = ''
+  let columns = 0
+  let coloured = false
+  for (let i = 0; i < line.length; ) {
+    SGR.lastIndex = i
+    const code = SGR.exec(line)
+    if (code !== null) {
+      out += code[0]
+      coloured = true
+      i += code[0].length
+      continue
+    }
+    const char = String.fromCodePoint(line.codePointAt(i) as number)
+    if (columns === width - 1) {
+      // One column left: the ellipsis, if anything visible follows.
+      if (visibleWidthFrom(line, i) > 1) return `${out}…${coloured ? '\x1b[0m' : ''}`
+    }
+    out += char
+    columns++
+    i += char.length
+  }
+  return out
+}
+
+/** Columns the rest of `line` from `start` takes on screen (its colour codes take none). */
+function visibleWidthFrom(line: string, start: number): number {
+  let columns = 0
+  for (let i = start; i < line.length; ) {
+    SGR.lastIndex = i
+    const code = SGR.exec(line)
+    if (code !== null) {
+      i += code[0].length
+      continue
+    }
+    i += (line.codePointAt(i) as number) > 0xffff ? 2 : 1
+    columns++
+  }
+  return columns
+}
