@@ -327,3 +327,16 @@ describe('ConcurrentExecutor: close', () => {
     expect((await executor.completions('c1').next()).done).toBe(true)
   })
 })
+
+describe('ConcurrentExecutor: a submit with a bad option', () => {
+  it('is refused with TW_INVALID_OPTION naming it, and leaves nothing behind', async () => {
+    const background = new ConcurrentExecutor()
+    const submit = (options: Record<string, unknown>): unknown => background.submit({ conversationId: 'c', name: 'n', run: () => 1, ...options } as never)
+    expect(() => submit({ signal: {} })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('option "signal" must be an AbortSignal') as unknown }))
+    expect(() => submit({ timeoutMs: 10 })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('unknown option "timeoutMs" of background.submit(); did you mean "timeout"?') as unknown }))
+    expect(() => submit({ durable: 'no' })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('"durable"') as unknown }))
+    expect(() => submit({ context: {} })).toThrow(/unknown option "context"/)
+    expect(background.stats()).toMatchObject({ tasks: 0, active: 0, conversations: 0 })
+    await background.close()
+  })
+})

@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidOptionError, serializeError } from '../core/errors.js'
-import { checkPriority } from '../core/known-options.js'
+import { checkPriority, checkSignal, refuseUnknownOptions } from '../core/known-options.js'
 import type { ToolProgress } from '../core/tool.js'
 import type { PermitHolder } from '../scheduler/keyed-limiter.js'
 import { isStateMachine } from '../fsm/define.js'
@@ -138,4 +138,13 @@ export function checkSubmit(options: SubmitOptions): void {
     throw new InvalidOptionError('run', 'a function, a workflow definition or a state machine', run)
   }
   checkPriority(options.priority)
+  checkSignal(options.signal)
+  if (options.durable !== undefined && typeof options.durable !== 'boolean') throw new InvalidOptionError('durable', 'true or false', options.durable)
+  // A misspelt option (`timeoutMs`) would otherwise be a setting silently not applied.
+  refuseUnknownOptions('background.submit', options, typeof run === 'function' ? FUNCTION_OPTIONS : isStateMachine(run) ? MACHINE_OPTIONS : WORKFLOW_OPTIONS)
 }
+
+const COMMON_OPTIONS = ['conversationId', 'name', 'run', 'timeout', 'signal', 'priority', 'durable']
+const FUNCTION_OPTIONS: readonly string[] = COMMON_OPTIONS
+const WORKFLOW_OPTIONS: readonly string[] = [...COMMON_OPTIONS, 'inputs']
+const MACHINE_OPTIONS: readonly string[] = [...COMMON_OPTIONS, 'context']

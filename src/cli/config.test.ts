@@ -39,6 +39,12 @@ describe('loadCliConfig', () => {
     await expect(loadCliConfig(file('broken.yaml', 'concurrency: 4\n  bad: [\n'))).rejects.toThrow(/invalid configuration[\s\S]*broken\.yaml:1:14: /)
   })
 
+  it('takes an empty file (or only comments) as no settings, and says a list is not a configuration', async () => {
+    expect(await loadCliConfig(file('empty.yaml', '# concurrency: 8\n# store: memory\n'))).toEqual({})
+    expect(await loadCliConfig(file('blank.yaml', ''))).toEqual({})
+    await expect(loadCliConfig(file('list.yaml', '- concurrency: 8\n'))).rejects.toThrow(/invalid configuration[\s\S]*list\.yaml: a configuration file must hold a mapping of settings/)
+  })
+
   it('falls back to TASKWEAVE_CONFIG, and to nothing', async () => {
     const path = file('env.json', '{"concurrency": 3}')
     expect(await loadCliConfig(undefined, { TASKWEAVE_CONFIG: path })).toEqual({ concurrency: 3 })

@@ -90,7 +90,7 @@ export async function loadCliConfig(file: string | undefined, env: NodeJS.Proces
   }
   let parsed: ReturnType<typeof parseWithPositions>
   try {
-    parsed = parseWithPositions(text, path)
+    parsed = parseWithPositions(text, path, { allowEmpty: true, mappingMessage: 'a configuration file must hold a mapping of settings (concurrency, store, rates, …)' })
   } catch (err) {
     // The parser's problems (with their lines), reported as the configuration's.
     if (err instanceof ValidationError) throw new ValidationError(err.issues, { subject: 'configuration' })

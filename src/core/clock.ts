@@ -80,7 +80,32 @@ export const systemClock: Clock = {
   },
 }
 
-/** Resolves after `ms` on `clock`; rejects with the signal's reason when aborted first. */
+/**
+ * Calls `fn` once after `ms` on `clock`, whatever the size of `ms`; returns a function that
+ * cancels it (see `clock-timer.ts`). A delay within {@link MAX_TIMER_MS} is one `clock.setTimer`
+ * call (no extra cost); a longer one is split into hops from one absolute deadline; `Infinity`
+ * never fires and holds no timer.
+ */
+export function setClockTimer(clock: Clock, ms: number, fn: () => void): CancelTimer {
+  if (!(ms > MAX_TIMER_MS)) return clock.setTimer(ms, fn)
+  if (ms === Infinity) return () => {}
+  const deadline = clock.now() + ms
+  let cancelHop: CancelTimer | undefined
+  let cancelled = false
+  const hop = (): void => {
+    if (cancelled) return
+    const left = deadline - clock.now()
+    if (left <= 0) return fn()
+    cancelHop = clock.setTimer(Math.min(left, MAX_TIMER_MS), hop)
+  }
+  hop()
+  return () => {
+    cancelled = true
+    cancelHop?.()
+  }
+}
+
+/** Resolves after `ms` on `clock` (any length: see {@link setClockTimer}); rejects with the signal's reason when aborted first. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()
   return new Promise<void>((resolve, reject) => {
@@ -88,7 +113,7 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
       cancel()
       reject(signal?.reason)
     }
-    const cancel = clock.setTimer(ms, () => {
+    const cancel = setClockTimer(clock, ms, () => {
       signal?.removeEventListener('abort', onAbort)
       resolve()
     })

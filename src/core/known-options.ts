@@ -26,3 +26,16 @@ export function refuseUnknownOptions(where: string, options: object, known: read
 export function checkPriority(priority: unknown, field = 'priority'): void {
   if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) throw new InvalidOptionError(field, 'a finite number', priority)
 }
+
+/**
+ * Throws `TW_INVALID_OPTION` for a `signal` that is not an `AbortSignal`: taken as one, it would
+ * throw later, inside a callback, where no caller can catch it.
+ */
+export function checkSignal(signal: unknown, field = 'signal'): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError(field, 'an AbortSignal', signal)
+}
+
+/** Throws `TW_INVALID_OPTION` for a callback option that is not a function. */
+export function checkFunction(value: unknown, field: string): void {
+  if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(field, 'a function', value)
+}

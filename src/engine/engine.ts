@@ -24,6 +24,7 @@ import type { RateKeyStats } from '../scheduler/rate-limiter.js'
 import { resolveRateTable } from '../core/rate-spec.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
 import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
+import { checkSignal } from '../core/known-options.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
 import type { WorkflowInput } from '../workflow/input.js'
 import { CompileCache } from '../workflow/compile-cache.js'
@@ -379,6 +380,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const launch = (definition: WorkflowInput, runOptions: RunOptions = {}): { readonly execution: RunExecution; readonly runEvents: EventEmitter } => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     refuseUnknownOptions('run', runOptions, RUN_OPTION_NAMES)
+    checkSignal(runOptions.signal)
     if (runOptions.groupScope !== undefined && runOptions.groupScope !== 'engine' && runOptions.groupScope !== 'run') {
       throw new InvalidOptionError('groupScope', '"engine" or "run"', runOptions.groupScope)
     }
@@ -467,6 +469,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   const resume = async (runId: string, resumeOptions: ResumeOptions = {}): Promise<RunHandle> => {
     refuseUnknownOptions('resume', resumeOptions, ['signal', 'onTaskComplete'])
+    checkSignal(resumeOptions.signal)
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     const { store: runStore, journal: runJournal } = requireStore()
     if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })

@@ -491,3 +491,13 @@ describe('engine limits', () => {
     expect(tools.started).toEqual([])
   })
 })
+
+describe('a run option that is not what it says', () => {
+  it('a signal that is not an AbortSignal is refused when the run starts, not thrown later where nobody can catch it', async () => {
+    const { engine } = setup()
+    expect(() => engine.start({ id: 'w', tasks: [t('a')] }, { signal: {} as AbortSignal })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('option "signal" must be an AbortSignal') as unknown }))
+    await expect(engine.run({ id: 'w', tasks: [t('a')] }, { signal: 'stop' as unknown as AbortSignal })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION' })
+    expect(engine.stats().activeRuns).toBe(0)
+    await engine.close()
+  })
+})

@@ -37,6 +37,7 @@
  */
 import { setImmediate as nextMacrotask } from 'node:timers/promises'
 import { sleep, systemClock } from '../core/clock.js'
+import { setClockTimer } from '../core/clock-timer.js'
 import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
 import { CancelledError, isRetryable, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
@@ -222,10 +223,17 @@ function runAttempt<C, S extends string>(
       const reason: unknown = machineSignal?.reason
       abort(reason, { kind: 'cancelled', reason })
     }
+    // Aborted since the machine last looked (between a failed attempt and its retry, say): this
+    // attempt does not run at all, and its step never sees a live signal.
+    if (machineSignal?.aborted === true) {
+      onMachineAbort()
+      return
+    }
     machineSignal?.addEventListener('abort', onMachineAbort, { once: true })
     if (spec.timeoutMs !== undefined) {
       const timeoutMs = spec.timeoutMs
-      cancelTimer = clock.setTimer(timeoutMs, () => {
+      // Through setClockTimer: an injected clock need not hold a delay past 2^31 ms (a '30d' timeout).
+      cancelTimer = setClockTimer(clock, timeoutMs, () => {
         const error = new TimeoutError(`state "${view.state}" timed out after ${timeoutMs} ms (attempt ${view.attempt})`, { details: { state: view.state, attempt: view.attempt, timeoutMs } })
         abort(error, { kind: 'threw', error, timedOut: true })
       })

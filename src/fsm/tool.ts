@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
-import { deserializeError } from '../core/errors.js'
+import { deserializeError, isRetryable, TaskweaveError } from '../core/errors.js'
 import { defineTool } from '../core/tool.js'
 import type { Tool, ToolContext } from '../core/tool.js'
 import type { StateMachine, Transition } from './define.js'
@@ -70,7 +70,12 @@ export function stateMachineTool<C extends object, S extends string>(
       if (result.status === 'succeeded') return { finalState: result.finalState, context: result.context, transitions: result.transitions }
       // Cancelled: rethrow the signal's own reason so the engine sees its cancellation or timeout.
       if (result.status === 'cancelled' && ctx.signal.aborted) throw ctx.signal.reason
-      throw result.error !== undefined ? deserializeError(result.error) : new Error(`state machine "${machine.name}" ${result.status}`)
+      if (result.error === undefined) throw new Error(`state machine "${machine.name}" ${result.status}`)
+      const error = deserializeError(result.error)
+      // As a task, the workflow's retry policy (and retryOn) decides again whether to run the
+      // machine once more, by the nature of the state's last error.
+      if (result.error.code === 'TW_FSM_STATE_FAILED') throw new TaskweaveError(error.code, error.message, { retryable: isRetryable(error.cause), details: error.details, ...(error.cause !== undefined ? { cause: error.cause } : {}) })
+      throw error
     },
   })
 }

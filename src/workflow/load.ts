@@ -136,7 +136,7 @@ function parsePlain(body: string): unknown {
 }
 
 /** The positional read with the `yaml` parser: exact errors with line and column, and a node locator. */
-export function parseWithPositions(body: string, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> = {}): ParsedWorkflowText {
+export function parseWithPositions(body: string, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> & ShapeOptions = {}): ParsedWorkflowText {
   const { LineCounter, parseDocument } = yaml()
   const lineCounter = new LineCounter()
   const fileField = file !== undefined ? { file } : {}
@@ -227,13 +227,22 @@ function duplicateKey(doc: Document.Parsed): number | undefined {
 }
 
 /** A workflow file holds a mapping, nested no deeper than the limit. */
-function checkShape(value: unknown, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'>): void {
+function checkShape(value: unknown, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> & ShapeOptions): void {
   const fileField = file !== undefined ? { file } : {}
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
   if (depthOf(value) > maxDepth) throw new ValidationError([{ ...fileField, message: nestingMessage(maxDepth) }])
+  if (value === null && options.allowEmpty === true) return
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError([{ ...fileField, message: 'a workflow file must hold a mapping (id, tasks, …)' }])
+    throw new ValidationError([{ ...fileField, message: options.mappingMessage ?? 'a workflow file must hold a mapping (id, tasks, …)' }])
   }
+}
+
+/** How {@link parseWithPositions} checks the document's shape, for files other than workflows. */
+export interface ShapeOptions {
+  /** An empty document (or only comments) is allowed: its value is null. */
+  readonly allowEmpty?: boolean
+  /** What to say when the document is not a mapping. */
+  readonly mappingMessage?: string
 }
 
 function depthOf(root: unknown): number {
