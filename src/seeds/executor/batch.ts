@@ -55,6 +55,8 @@ export interface BatchSettings {
    * slot. @default false
    */
   readonly deferSchemaCheck?: boolean
+  /** A concurrency group every task joins, with its cap (an executor on a shared engine: its `maxWorkers`). */
+  readonly group?: { readonly name: string; readonly cap: number } | undefined
 }
 
 /** The slot index of workflow task `nodeId` (`t<index>`), or undefined when it is not one of the batch's. */
@@ -72,8 +74,19 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
   const defer = settings.deferSchemaCheck === true
   // Literal objects rather than conditional spreads below: a batch may hold many thousands of calls.
   for (let index = 0; index < tasks.length; index++) {
-    const task = tasks[index] as Task
-    const taskId = typeof task.id === 'string' && task.id !== '' ? task.id : randomUUID()
+    const task = tasks[index] as Task | null | undefined
+    // An entry that is not a task, or whose id is not a usable one, fails in its own slot, named
+    // by its place in the list (never by an id the caller did not give).
+    if (typeof task !== 'object' || task === null) {
+      slots.push({ taskId: `tasks[${index}]`, toolName: '', failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}] must be a task object ({ toolName, parameters }); received ${task === null ? 'null' : typeof task}` } })
+      continue
+    }
+    const id: unknown = task.id
+    if (id !== undefined && (typeof id !== 'string' || id === '')) {
+      slots.push({ taskId: `tasks[${index}]`, toolName: String(task.toolName), failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}].id must be a non-empty string; received ${typeof id === 'string' ? 'an empty string' : typeof id === 'number' || typeof id === 'boolean' ? String(id) : typeof id}` } })
+      continue
+    }
+    const taskId = id ?? randomUUID()
     const toolName = String(task.toolName)
     const checked = checkTask(task, registry, defer)
     if ('failure' in checked) {
@@ -93,13 +106,15 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
     if (task.description !== undefined) spec.description = task.description
     if (settings.timeoutMs !== undefined) spec.timeout = settings.timeoutMs
     if (settings.retry !== undefined) spec.retry = settings.retry
+    if (settings.group !== undefined) spec.group = settings.group.name
     specs.push(spec)
     const nodeIndex = specs.length - 1
     slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId, nodeIndex } : { taskId, toolName, nodeId, nodeIndex })
   }
   if (specs.length === 0) return { slots, inputs }
   const hasDeclared = Object.keys(declared).length > 0
-  return { slots, inputs, spec: hasDeclared ? { id: 'executor', inputs: declared, tasks: specs } : { id: 'executor', tasks: specs } }
+  const spec: WorkflowSpec = hasDeclared ? { id: 'executor', inputs: declared, tasks: specs } : { id: 'executor', tasks: specs }
+  return { slots, inputs, spec: settings.group === undefined ? spec : { ...spec, limits: { groups: { [settings.group.name]: settings.group.cap } } } }
 }
 
 /** What {@link checkTask} found: why the task cannot run, or the static input it can run with (undefined: use a run input). */

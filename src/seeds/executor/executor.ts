@@ -20,14 +20,19 @@ import type { TaskweaveEvent } from '../../observe/events.js'
 import { planBatch, slotIndexOf, toTaskResult } from './batch.js'
 import type { Batch, BatchSettings } from './batch.js'
 import { progressName, TaskMonitor } from './monitor.js'
-import { resolveExecutorOptions, resolveRetryOptions } from './options.js'
+import { checkCallOptions, resolveExecutorOptions, resolveRetryOptions } from './options.js'
 import type { ExecuteOptions, ExecutorOptions, ResolvedExecutorOptions, RetryPolicy, RetryOptions, ShutdownOptions } from './options.js'
 import type { Context, ProgressData, ProgressListener, Task, TaskMetrics, TaskResult } from './types.js'
+
+/** Numbers the executors that share an engine: each caps its tasks with a concurrency group of its own. */
+let executorSerial = 0
 
 /**
  * Executes tool calls for a session (LAIOS `Executor`). Dispose it (`await using`) to drain it.
  * @example
- * import { Executor, ToolRegistry, builtinTools } from 'taskweave'
+ * import { ToolRegistry } from 'taskweave/ports'
+ * import { builtinTools } from 'taskweave/tools'
+ * import { Executor } from 'taskweave/compat/laios'
  *
  * await using executor = new Executor({ registry: new ToolRegistry(builtinTools()), limits: { timeout: '30s' }, maxWorkers: 4 })
  * const context = { sessionId: 'tutorial-03', userId: 'demo' }
@@ -48,18 +53,32 @@ export class Executor implements AsyncDisposable {
   readonly #active = new Set<RunHandle>()
   readonly #contexts = new Map<string, Context>()
   #state: 'open' | 'draining' | 'closed' = 'open'
+  /** False when the engine was given (`{ engine }`): shutdown then leaves it open. */
+  readonly #ownsEngine: boolean
+  /** On a given engine, the group this executor's tasks share (capped at maxWorkers). */
+  readonly #group: { readonly name: string; readonly cap: number } | undefined
   #closing: Promise<void> | undefined
 
   constructor(options: ExecutorOptions = {}) {
     this.#options = resolveExecutorOptions(options)
     const tools = [...(options.registry?.list() ?? []), ...(options.tools ?? [])]
-    this.engine = createEngine({
-      tools,
-      builtins: options.builtins ?? (options.registry !== undefined ? false : {}),
-      concurrency: this.#options.maxWorkers,
-      ...(options.clock !== undefined ? { clock: options.clock } : {}),
-      ...(options.logger !== undefined ? { logger: options.logger } : {}),
-    })
+    if (options.engine !== undefined) {
+      // Calls share the engine's slots; maxWorkers caps this executor's tasks together.
+      for (const tool of tools) options.engine.registry.register(tool)
+      this.engine = options.engine
+      this.#ownsEngine = false
+      this.#group = { name: `executor-${++executorSerial}`, cap: this.#options.maxWorkers }
+    } else {
+      this.engine = createEngine({
+        tools,
+        builtins: options.builtins ?? (options.registry !== undefined ? false : {}),
+        concurrency: this.#options.maxWorkers,
+        ...(options.clock !== undefined ? { clock: options.clock } : {}),
+        ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      })
+      this.#ownsEngine = true
+      this.#group = undefined
+    }
   }
 
   /** `open`, `draining` (after `shutdown()`, while calls finish) or `closed`. */
@@ -104,6 +123,7 @@ export class Executor implements AsyncDisposable {
    * console.log(result.success, result.metadata.retries, result.metadata.retryExhausted)
    */
   async executeWithRetry(task: Task, context: Context, options: RetryOptions = {}): Promise<TaskResult> {
+    checkCallOptions(options, true)
     const [result] = await this.#run([task], context, options, resolveRetryOptions(options))
     return result as TaskResult
   }
@@ -134,7 +154,7 @@ export class Executor implements AsyncDisposable {
     if (mode === 'cancel') for (const handle of this.#active) handle.cancel('the executor is shutting down')
     this.#closing ??= (async () => {
       while (this.#active.size > 0) await Promise.all([...this.#active].map((handle) => handle.result))
-      await this.engine.close()
+      if (this.#ownsEngine) await this.engine.close()
       this.#state = 'closed'
     })()
     return this.#closing
@@ -147,10 +167,11 @@ export class Executor implements AsyncDisposable {
 
   async #run(tasks: readonly Task[], context: Context, options: ExecuteOptions, retry: RetryPolicy | undefined): Promise<TaskResult[]> {
     if (this.#state !== 'open') throw new TaskweaveError('TW_CANCELLED', 'the executor is shut down; create a new one', { retryable: false })
+    if (retry === undefined) checkCallOptions(options, false)
     if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of tasks', tasks)
     checkContext(context)
     const clock = this.engine.clock
-    const { batch, workflow } = planAndCompile(this.engine, tasks, { timeoutMs: this.#options.timeoutMs, retry })
+    const { batch, workflow } = planAndCompile(this.engine, tasks, { timeoutMs: this.#options.timeoutMs, retry, group: this.#group })
     const monitor = this.#options.monitoring ? this.#monitor : undefined
     const queuedAt = clock.now()
     for (const slot of batch.slots) monitor?.begin(slot.taskId, slot.toolName, queuedAt)

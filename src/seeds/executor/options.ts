@@ -7,8 +7,10 @@ import type { Clock } from '../../core/clock.js'
 import type { Duration } from '../../core/duration.js'
 import { toMs } from '../../core/duration.js'
 import { InvalidOptionError } from '../../core/errors.js'
+import { checkFunction, checkSignal, refuseUnknownOptions } from '../../core/known-options.js'
 import type { Logger } from '../../core/logger.js'
-import type { ToolRegistry } from '../../core/registry.js'
+import { ToolRegistry } from '../../core/registry.js'
+import type { Engine } from '../../engine/engine.js'
 import type { AnyTool } from '../../core/tool.js'
 import type { BuiltinToolOptions } from '../../tools/index.js'
 import type { ProgressListener } from './types.js'
@@ -40,6 +42,14 @@ export interface ExecutorOptions {
   readonly clock?: Clock
   /** Structured logger handed to the engine and tools. @default silent */
   readonly logger?: Logger
+  /**
+   * An engine to run on instead of one of its own: calls then share its slots, its limits and
+   * its store with everything else it runs. The executor's tools (`registry`, `tools`) are added
+   * to it; `maxWorkers` caps this executor's calls together (a concurrency group of its own);
+   * `builtins`, `clock` and `logger` are the engine's. `shutdown()` ends this executor's calls and
+   * leaves the engine open.
+   */
+  readonly engine?: Engine
 }
 
 /** Options of the executor after validation. */
@@ -92,8 +102,35 @@ export interface RetryPolicy {
   readonly jitter: 'none' | 'full'
 }
 
+const EXECUTOR_OPTION_NAMES: readonly (keyof ExecutorOptions)[] = ['registry', 'tools', 'builtins', 'limits', 'maxWorkers', 'monitoring', 'clock', 'logger', 'engine']
+
+/** Checks the options of one call (`execute…`) before anything starts; `retry`: of `executeWithRetry`. */
+export function checkCallOptions(options: ExecuteOptions | RetryOptions, retry: boolean): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options)
+  refuseUnknownOptions(retry ? 'executeWithRetry' : 'execute', options, retry ? RETRY_OPTION_NAMES : CALL_OPTION_NAMES)
+  checkSignal(options.signal)
+  checkFunction(options.onProgress, 'onProgress')
+}
+
+const CALL_OPTION_NAMES: readonly string[] = ['signal', 'onProgress']
+const RETRY_OPTION_NAMES: readonly string[] = [...CALL_OPTION_NAMES, 'maxRetries', 'retryDelay', 'backoffFactor', 'maxDelay', 'jitter']
+
 /** Checks the executor's options. */
 export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecutorOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options)
+  // A LAIOS-style key (max_workers, timeout_seconds) or a typo would otherwise be a setting silently not applied.
+  refuseUnknownOptions('new Executor', options, EXECUTOR_OPTION_NAMES)
+  if (options.limits !== undefined) {
+    if (typeof options.limits !== 'object' || options.limits === null) throw new InvalidOptionError('limits', 'an object ({ timeout })', options.limits)
+    refuseUnknownOptions('new Executor', options.limits, ['timeout'], 'limits.')
+  }
+  if (options.registry !== undefined && !(options.registry instanceof ToolRegistry)) throw new InvalidOptionError('registry', 'a ToolRegistry (taskweave/ports)', options.registry)
+  if (options.tools !== undefined && typeof (options.tools as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== 'function') throw new InvalidOptionError('tools', 'a list of tools', options.tools)
+  if (options.monitoring !== undefined && typeof options.monitoring !== 'boolean') throw new InvalidOptionError('monitoring', 'true or false', options.monitoring)
+  if (options.engine !== undefined) {
+    if (typeof options.engine !== 'object' || options.engine === null || typeof options.engine.start !== 'function') throw new InvalidOptionError('engine', 'an engine from createEngine()', options.engine)
+    for (const name of ['builtins', 'clock', 'logger'] as const) if (options[name] !== undefined) throw new InvalidOptionError(name, 'left out when an engine is given (the engine has its own)', options[name])
+  }
   const maxWorkers = options.maxWorkers ?? 4
   if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new InvalidOptionError('maxWorkers', 'an integer ≥ 1', maxWorkers)
   const timeout = options.limits?.timeout

@@ -12,8 +12,8 @@ import type { AgentContext, AgentData, AgentHandler } from './types.js'
 const agentInput = z.object({ dependencies: z.record(z.string(), z.unknown()).optional() })
 
 /** Name of the tool running agents of `agentType`. */
-export function agentToolName(agentType: string): string {
-  return `agent.${agentType}`
+export function agentToolName(agentType: string, namespace = 'agent'): string {
+  return `${namespace}.${agentType}`
 }
 
 /** The tool input of a task depending on `dependencies`. */
@@ -25,10 +25,10 @@ export function agentInputOf(dependencies: readonly string[]): Record<string, un
 }
 
 /** Wraps an agent handler into a tool; `dataOf` finds a task's data. */
-export function createAgentTool(agentType: string, handler: AgentHandler, dataOf: (runId: string, taskId: string) => AgentData): AnyTool {
+export function createAgentTool(agentType: string, handler: AgentHandler, dataOf: (runId: string, taskId: string) => AgentData, namespace = 'agent'): AnyTool {
   const process = typeof handler === 'function' ? handler : handler.process.bind(handler)
   return defineTool({
-    name: agentToolName(agentType),
+    name: agentToolName(agentType, namespace),
     description: `Runs the "${agentType}" agent.`,
     input: agentInput,
     run: (input, ctx) => process(dataOf(ctx.runId, ctx.taskId), agentContext(ctx, agentType, input.dependencies ?? {})),

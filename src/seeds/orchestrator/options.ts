@@ -1,7 +1,9 @@
 /** Options of the {@link WorkflowOrchestrator}, resolved once at construction. @module */
 import type { Clock } from '../../core/clock.js'
 import { InvalidOptionError } from '../../core/errors.js'
+import { checkFunction, checkSignal, refuseUnknownOptions } from '../../core/known-options.js'
 import type { Logger } from '../../core/logger.js'
+import type { Engine } from '../../engine/engine.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
 import { ID_PATTERN } from '../../workflow/schema.js'
 import type { AgentHandler } from './types.js'
@@ -22,6 +24,13 @@ export interface WorkflowOrchestratorOptions {
   readonly clock?: Clock
   /** Structured logger handed to the engine and agents. @default silent */
   readonly logger?: Logger
+  /**
+   * An engine to run on instead of one of its own: the workflows then share its slots, its
+   * limits (a group cap counts this orchestrator's tasks with everyone else's) and its store.
+   * The agents become its tools `orchestrator-<n>.<type>` (n per orchestrator, so two
+   * orchestrators on one engine never clash); `clock` and `logger` are the engine's.
+   */
+  readonly engine?: Engine
 }
 
 /** Options of one `executeWorkflow()`. */
@@ -41,8 +50,28 @@ export interface ResolvedOrchestratorOptions {
 
 const AGENT_TYPE = /^[\w.-]{1,100}$/
 
+const ORCHESTRATOR_OPTION_NAMES: readonly (keyof WorkflowOrchestratorOptions)[] = ['agents', 'parallelExecution', 'maxConcurrentTasks', 'dynamicTasks', 'concurrencyLimits', 'clock', 'logger', 'engine']
+
+/** Checks the options of one `executeWorkflow()` (before anything starts). */
+export function checkExecuteWorkflowOptions(options: ExecuteWorkflowOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options)
+  refuseUnknownOptions('executeWorkflow', options, ['signal', 'onEvent'])
+  checkSignal(options.signal)
+  checkFunction(options.onEvent, 'onEvent')
+}
+
 /** Checks the options; names the offending option on error. */
 export function resolveOrchestratorOptions(options: WorkflowOrchestratorOptions): ResolvedOrchestratorOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object with agents', options)
+  // A BeeAI-style key (max_concurrent_tasks) or a typo would otherwise be a setting silently not applied.
+  refuseUnknownOptions('new WorkflowOrchestrator', options, ORCHESTRATOR_OPTION_NAMES)
+  for (const name of ['parallelExecution', 'dynamicTasks'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') throw new InvalidOptionError(name, 'true or false', options[name])
+  }
+  if (options.engine !== undefined) {
+    if (typeof options.engine !== 'object' || options.engine === null || typeof options.engine.start !== 'function') throw new InvalidOptionError('engine', 'an engine from createEngine()', options.engine)
+    for (const name of ['clock', 'logger'] as const) if (options[name] !== undefined) throw new InvalidOptionError(name, 'left out when an engine is given (the engine has its own)', options[name])
+  }
   if (typeof options.agents !== 'object' || options.agents === null) throw new InvalidOptionError('agents', 'an object of agent handlers by type', options.agents)
   for (const [type, handler] of Object.entries(options.agents)) {
     if (!AGENT_TYPE.test(type)) throw new InvalidOptionError(`agents.${type}`, 'a type of letters, digits, "_", "." or "-" (at most 100)', type)

@@ -15,7 +15,7 @@ import type { RunControl, TaskCompleteHandler } from '../../engine/run-types.js'
 import type { Unsubscribe } from '../../observe/emitter.js'
 import type { TaskSpec, WorkflowSpec } from '../../workflow/types.js'
 import { createAgentTool } from './agent-tool.js'
-import { resolveOrchestratorOptions } from './options.js'
+import { checkExecuteWorkflowOptions, resolveOrchestratorOptions } from './options.js'
 import type { ExecuteWorkflowOptions, ResolvedOrchestratorOptions, WorkflowOrchestratorOptions } from './options.js'
 import { toWorkflowResult } from './result.js'
 import { toTaskSpec } from './task-spec.js'
@@ -37,6 +37,9 @@ interface ActiveRun {
 
 const NO_DATA: AgentData = Object.freeze({})
 
+/** Numbers the orchestrators that share an engine, so their agents' tool names never clash. */
+let orchestratorSerial = 0
+
 /**
  * Runs agent tasks in parallel while respecting their dependencies (BeeAI `WorkflowOrchestrator`).
  * @example
@@ -55,6 +58,8 @@ export class WorkflowOrchestrator {
   readonly engine: Engine
   readonly #options: ResolvedOrchestratorOptions
   readonly #agentTypes: readonly string[]
+  /** The first part of its agents' tool names (see {@link WorkflowOrchestratorOptions.engine}). */
+  readonly #namespace: string
   readonly #tasks = new Map<string, StaticTask>()
   readonly #listeners = new Map<string, TaskCompleteListener[]>()
   readonly #runs = new Map<string, ActiveRun>()
@@ -63,15 +68,22 @@ export class WorkflowOrchestrator {
   constructor(options: WorkflowOrchestratorOptions) {
     this.#options = resolveOrchestratorOptions(options)
     this.#agentTypes = Object.keys(options.agents)
+    // On an engine of its own the agents are `agent.<type>`; on a shared one, names of this orchestrator's.
+    this.#namespace = options.engine === undefined ? 'agent' : `orchestrator-${++orchestratorSerial}`
     const dataOf = (runId: string, taskId: string): AgentData => this.#runs.get(runId)?.data.get(taskId) ?? NO_DATA
-    const tools = Object.entries(options.agents).map(([type, handler]) => createAgentTool(type, handler, dataOf))
-    this.engine = createEngine({
-      tools,
-      builtins: false,
-      concurrency: this.#options.concurrency,
-      ...(options.clock !== undefined ? { clock: options.clock } : {}),
-      ...(options.logger !== undefined ? { logger: options.logger } : {}),
-    })
+    const tools = Object.entries(options.agents).map(([type, handler]) => createAgentTool(type, handler, dataOf, this.#namespace))
+    if (options.engine !== undefined) {
+      for (const tool of tools) options.engine.registry.register(tool)
+      this.engine = options.engine
+    } else {
+      this.engine = createEngine({
+        tools,
+        builtins: false,
+        concurrency: this.#options.concurrency,
+        ...(options.clock !== undefined ? { clock: options.clock } : {}),
+        ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      })
+    }
   }
 
   /** The tasks every `executeWorkflow()` starts with, in the order they were added. */
@@ -91,7 +103,7 @@ export class WorkflowOrchestrator {
    * `dynamicTasks: true`; otherwise `TW_DYNAMIC_TASK`), and there its dependencies must exist.
    */
   addTask(task: AgentTask): this {
-    const spec = toTaskSpec(task, this.#agentTypes)
+    const spec = toTaskSpec(task, this.#agentTypes, this.#namespace)
     const run = this.#current
     if (run !== undefined) {
       this.#addToRun(run, task, spec, undefined)
@@ -129,6 +141,7 @@ export class WorkflowOrchestrator {
    * (no tasks, unknown dependency, cycle) and `TW_INVALID_STATE` while another run is in progress.
    */
   async executeWorkflow(options: ExecuteWorkflowOptions = {}): Promise<WorkflowResult> {
+    checkExecuteWorkflowOptions(options)
     if (this.#current !== undefined) throw new TaskweaveError('TW_INVALID_STATE', 'a workflow is already running on this orchestrator; await it first', { retryable: false })
     if (this.#tasks.size === 0) throw new ValidationError([{ message: 'the workflow has no tasks: add some with addTask() first' }])
     const groups = this.#options.groups
@@ -191,7 +204,7 @@ export class WorkflowOrchestrator {
       }
       const scope: OrchestratorControl = {
         runId: run.id,
-        addTask: (task) => this.#addToRun(run, task, toTaskSpec(task, this.#agentTypes), control),
+        addTask: (task) => this.#addToRun(run, task, toTaskSpec(task, this.#agentTypes, this.#namespace), control),
       }
       const record = (err: unknown): void => {
         const { code, message } = serializeError(err)

@@ -13,11 +13,35 @@ import type { AgentTask } from './types.js'
 // Engine field → the name the caller wrote, so messages speak the orchestrator's language.
 const FIELD_NAMES: Readonly<Record<string, string>> = { tool: 'agentType', dependsOn: 'dependencies', group: 'concurrencyGroup' }
 
+/** The fields of an {@link AgentTask}. */
+const AGENT_TASK_FIELDS: readonly string[] = ['id', 'agentType', 'data', 'dependencies', 'concurrencyGroup', 'priority', 'retry', 'timeout', 'description']
+
+/** Names from the engine's task spec and the seed's Python fields, and the field meant. */
+const FIELD_HINTS: Readonly<Record<string, string>> = {
+  dependsOn: 'dependencies',
+  depends_on: 'dependencies',
+  group: 'concurrencyGroup',
+  concurrency_group: 'concurrencyGroup',
+  agent_type: 'agentType',
+  agent: 'agentType',
+  tool: 'agentType',
+  timeout_seconds: 'timeout',
+  input: 'data',
+  task_id: 'id',
+}
+
 /** Validates a task against the known agent types and returns its engine spec. */
-export function toTaskSpec(task: AgentTask, agentTypes: readonly string[]): TaskSpec {
+export function toTaskSpec(task: AgentTask, agentTypes: readonly string[], namespace = 'agent'): TaskSpec {
   if (typeof task !== 'object' || task === null) throw new ValidationError([{ message: 'a task must be an object with id and agentType' }])
   const where = typeof task.id === 'string' ? { taskId: task.id } : {}
   const issues: ValidationIssue[] = []
+  // A field this task shape does not have would otherwise be dropped in silence (a `dependsOn`
+  // written the engine's way would run the task before its dependency).
+  for (const key of Object.keys(task)) {
+    if (AGENT_TASK_FIELDS.includes(key)) continue
+    const meant = FIELD_HINTS[key]
+    issues.push({ ...where, field: key, message: `unknown field${meant !== undefined ? `; did you mean "${meant}"?` : `; the fields are ${AGENT_TASK_FIELDS.join(', ')}`}` })
+  }
   if (!agentTypes.includes(task.agentType)) {
     issues.push({ ...where, field: 'agentType', message: `unknown agent type ${JSON.stringify(task.agentType)} (known: ${agentTypes.map((t) => `"${t}"`).join(', ') || 'none'})` })
   }
@@ -29,7 +53,7 @@ export function toTaskSpec(task: AgentTask, agentTypes: readonly string[]): Task
   const input = agentInputOf(deps.filter((d) => typeof d === 'string'))
   const spec: TaskSpec = {
     id: task.id,
-    tool: agentToolName(String(task.agentType)),
+    tool: agentToolName(String(task.agentType), namespace),
     ...(task.description !== undefined ? { description: task.description } : {}),
     ...(deps.length > 0 ? { dependsOn: deps } : {}),
     ...(input !== undefined ? { input } : {}),
