@@ -186,10 +186,15 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   }
   let forEach: CompiledValue | undefined
   if (task.forEach !== undefined) {
-    forEach = compileValue(task.forEach, 'forEach', templateIssues)
+    // Compiled without the whitespace around it (a YAML folded scalar ends in a line feed): the
+    // whole reference is then the value itself, a list, not a text with the list written in it.
     const text = task.forEach.trim()
+    forEach = compileValue(text, 'forEach', templateIssues)
     if (forEach.isStatic || forEach.refs.length !== 1 || !text.startsWith('{{') || !text.endsWith('}}')) {
       templateIssues.push({ field: 'forEach', message: 'forEach must be one whole reference to a list, e.g. "{{ tasks.list.output.items }}"' })
+    }
+    for (const { ref } of forEach.refs) {
+      if (ref.root === 'item' || ref.root === 'index') templateIssues.push({ field: 'forEach', message: `forEach cannot read {{ ${ref.expression} }}: the items do not exist yet; name a task's output or an input` })
     }
     for (const { ref } of forEach.refs) if (ref.root === 'tasks') addDependency(ctx, index, ref.path[0] as string, () => ['forEach'], 'forEach reference to task')
   }

@@ -267,6 +267,12 @@ describe('what a newcomer hits first', () => {
     ])
   })
 
+  it('an invalid task id is reported on the task, not again as an unknown dependency of every task naming it', () => {
+    const issues = issuesOf({ id: 'w', tasks: [{ id: 'fetch.data', tool: 'llm.summarize', input: { text: 'x' } }, { id: 'b', tool: 'llm.summarize', input: { text: 'x' }, dependsOn: ['fetch.data'] }] })
+    expect(issues.map((i) => i.field)).toEqual(['tasks[0].id', 'tasks[1].dependsOn[0]'])
+    expect(issues.map((i) => i.message).join('\n')).not.toContain('is not a task of this workflow')
+  })
+
   it('a cycle is reported together with an unknown dependency', () => {
     const task = (id: string, dependsOn: string[]) => ({ id, tool: 'llm.summarize', input: { text: 'x' }, dependsOn })
     const issues = issuesOf({ id: 'w', tasks: [task('a', ['b', 'zz']), task('b', ['a'])] })
@@ -291,5 +297,19 @@ describe('names JavaScript objects treat specially', () => {
     expect(message).toContain('inputs.__proto__')
     expect(message).toContain('not be __proto__, constructor or prototype')
     expect(message).toContain('tasks[1].group')
+  })
+})
+
+describe('forEach written with whitespace around its reference', () => {
+  it('fans out over the list (a YAML folded scalar ends in a line feed), and a forEach reading item or index is refused at once', async () => {
+    const list = defineTool({ name: 'list', input: z.object({}), run: () => ({ items: ['a', 'b', 'c'] }) })
+    const upper = defineTool({ name: 'upper', input: z.object({ s: z.string() }), run: (input) => input.s.toUpperCase() })
+    const { createEngine } = await import('../engine/engine.js')
+    const engine = createEngine({ builtins: false, tools: [list, upper] })
+    const result = await engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'list' }, { id: 'each', tool: 'upper', forEach: ' {{ tasks.a.output.items }}\n', input: { s: '{{ item }}' } }] })
+    expect(result.status).toBe('succeeded')
+    expect(result.tasks['each']?.output).toEqual(['A', 'B', 'C'])
+    expect(() => engine.compile({ id: 'w', tasks: [{ id: 'a', tool: 'upper', forEach: '{{ index }}', input: { s: 'x' } }] })).toThrow(/forEach cannot read \{\{ index \}\}/)
+    await engine.close()
   })
 })

@@ -294,8 +294,10 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
         for (const zodIssue of checked.error.issues) issue([i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')], zodIssue.message + keyHint(zodIssue))
         // A task with a valid id and a wrong field is still a task: its dependents are not told it
         // does not exist (it stays invalid, and the workflow with it).
+        // Even an id the schema refused: it is reported once, on the task, and not again on every
+        // task that names it.
         const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined
-        if (typeof rawId === 'string' && ID_PATTERN.test(rawId)) {
+        if (typeof rawId === 'string' && rawId !== '') {
           ids[i] = rawId
           const first = indexById.add(i)
           if (first >= 0) issue([i, 'id'], `duplicate task id "${rawId}" (first defined at tasks[${first}])`, rawId)
@@ -369,7 +371,8 @@ function compileTasks(
         const dependsOn = (tasks[at] as { dependsOn?: unknown } | null)?.dependsOn
         if (Array.isArray(dependsOn)) {
           dependsOn.forEach((id: unknown, k) => {
-            if (typeof id === 'string' && indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
+            // An id the schema refused is reported already (as not a valid id).
+            if (typeof id === 'string' && ID_PATTERN.test(id) && indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
           })
         }
       } catch {
