@@ -207,6 +207,9 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     try {
       when = compileCondition(task.when)
       for (const ref of when.taskRefs) addDependency(ctx, index, ref, () => ['when'], 'condition reference to task')
+      // As for templates: a condition reading an input the workflow does not declare is a typo.
+      const declared = ctx.declaredInputs
+      if (declared !== undefined) for (const name of when.inputRefs) if (!Object.hasOwn(declared, name)) issue(['when'], `condition reads inputs.${name}, which is not a declared input (declared: ${Object.keys(declared).join(', ') || 'none'})`)
     } catch (err) {
       issue(['when'], describeThrown(err))
     }

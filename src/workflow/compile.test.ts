@@ -313,3 +313,39 @@ describe('forEach written with whitespace around its reference', () => {
     await engine.close()
   })
 })
+
+describe('input defaults', () => {
+  it('are checked when the workflow is compiled (validate reports them), not only by the first run that falls back on them', () => {
+    const issues = issuesOf({
+      id: 'w',
+      inputs: { n: { type: 'number', default: 'abc' }, flag: { type: 'boolean', default: 'yes' }, big: { type: 'number', default: 2 ** 53 + 2 }, ok: { type: 'number', default: 3 } },
+      tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' } }],
+    })
+    expect(issues.map((i) => [i.field, i.message])).toEqual([
+      ['inputs.n.default', 'the default of input "n" must be a number; received "abc"'],
+      ['inputs.flag.default', 'the default of input "flag" must be a boolean; received "yes"'],
+      ['inputs.big.default', expect.stringContaining('beyond what a number holds exactly') as unknown],
+    ])
+  })
+})
+
+describe('conditions (when)', () => {
+  it('reading an input the workflow does not declare is reported at validation, as in a template; has(inputs.x) is no reference', () => {
+    const issues = issuesOf({
+      id: 'w',
+      inputs: { threshold: { type: 'number', default: 3 } },
+      tasks: [
+        { id: 'a', tool: 'llm.summarize', input: { text: 'x' }, when: 'inputs.treshold > 1' },
+        { id: 'b', tool: 'llm.summarize', input: { text: 'x' }, when: 'has(inputs.other) || inputs["threshold"] > 1' },
+      ],
+    })
+    expect(issues.map((i) => [i.field, i.message])).toEqual([['tasks[0].when', 'condition reads inputs.treshold, which is not a declared input (declared: threshold)']])
+  })
+
+  it('written like a template, or with a task id holding "-" after a dot, gets a hint instead of the parser\'s message', () => {
+    const task = (id: string, when?: string) => ({ id, tool: 'llm.summarize', input: { text: 'x' }, ...(when !== undefined ? { when } : {}) })
+    expect(issuesOf({ id: 'w', tasks: [task('a'), task('b', '{{ tasks.a.output.n }} > 1')] })[0]?.message).toMatch(/a condition is a CEL expression, written without \{\{ \}\}/)
+    expect(issuesOf({ id: 'w', tasks: [task('all-good'), task('b', 'tasks.all-good.status == "succeeded"')] })[0]?.message).toMatch(/an id with "-" is written tasks\["all-good"\] in a condition/)
+    expect(() => compileWorkflow({ id: 'w', tasks: [task('all-good'), task('b', 'tasks["all-good"].status == "succeeded"')] }, { registry })).not.toThrow()
+  })
+})

@@ -182,6 +182,17 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   } catch (err) {
     issue([], `the definition is not plain data: ${describeThrown(err)}`)
   }
+  // A default is checked now, not only by the first run that falls back on it: `validate` then
+  // reports it, with its line.
+  for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
+    const value: unknown = declared.default
+    if (value === undefined) continue
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      issue(['inputs', name, 'default'], `the default of input "${name}" is an integer beyond what a number holds exactly (±2^53): it may have been rounded already; write it as a string and declare the input type: string`)
+    } else if (coerce(value, declared.type) === undefined) {
+      issue(['inputs', name, 'default'], `the default of input "${name}" must be a ${declared.type}; received ${shown(value)}`)
+    }
+  }
   if (issues.length > 0) throw new ValidationError(issues)
   const inputs: Record<string, CompiledInput> = {}
   for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
@@ -542,6 +553,15 @@ function plainInput(name: string, value: unknown, maxBytes: number): { value: un
 }
 
 // CLI inputs arrive as text; a declared type turns them into the value the workflow expects.
+/** A value as JSON for a message, or its type when it has no JSON form. */
+function shown(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? typeof value
+  } catch {
+    return typeof value
+  }
+}
+
 function coerce(value: unknown, type: CompiledInput['type']): unknown {
   switch (type) {
     case 'string':

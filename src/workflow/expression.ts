@@ -31,6 +31,8 @@ export interface CompiledCondition {
   readonly source: string
   /** Ids of tasks the condition reads (they become dependencies). */
   readonly taskRefs: readonly string[]
+  /** Names of inputs the condition reads outside `has(…)` (checked against the declared ones). */
+  readonly inputRefs: readonly string[]
   /**
    * Evaluates to a boolean; throws `TW_EXPRESSION` when the result is not a boolean, a key is
    * missing, or the evaluation cost exceeds the budget.
@@ -57,6 +59,9 @@ export const DEFAULT_CONDITION_COST = 1_000_000
 export const SIZE_UNIT = 8
 
 const TASK_REF = /\btasks\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
+const INPUT_REF = /\binputs\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
+/** `has(inputs.x)`: asking whether an input was given is no reference to it. */
+const HAS_INPUT = /\bhas\s*\(\s*inputs\s*(?:\.\s*[A-Za-z_][A-Za-z0-9_]*|\[\s*(?:"[^"]+"|'[^']+')\s*\])\s*\)/g
 const FORBIDDEN = /(?:\.|\[\s*["'])\s*(__proto__|constructor|prototype)\b/
 
 let cel: typeof Cel | undefined
@@ -100,6 +105,16 @@ export function compileCondition(source: string, options: ConditionOptions = {})
   if (forbidden) throw new TaskweaveError('TW_EXPRESSION', `${where}condition "${source}": "${forbidden[1]}" is not allowed`, { retryable: false })
   const maxCost = options.maxCost ?? DEFAULT_CONDITION_COST
   if (!(maxCost > 0)) throw new TaskweaveError('TW_INVALID_OPTION', `${where}option "maxCost" of condition "${source}" must be a positive number; received ${String(maxCost)}`, { retryable: false })
+  // The two slips of someone used to the templates: a `{{ }}` around the expression, and a task
+  // id with a "-" written after a dot (CEL reads `tasks.all-good` as `tasks.all - good`).
+  if (source.includes('{{')) throw new TaskweaveError('TW_EXPRESSION', `${where}condition "${source}": a condition is a CEL expression, written without {{ }} (e.g. tasks.fetch.output.count > 0)`, { retryable: false })
+  for (const match of withoutStrings(source).matchAll(TASK_REF)) {
+    const after = withoutStrings(source).slice((match.index ?? 0) + match[0].length)
+    if (match[1] !== undefined && /^-[A-Za-z0-9_]/.test(after)) {
+      const id = `${match[1]}${/^[-A-Za-z0-9_]+/.exec(after)?.[0] ?? ''}`
+      throw new TaskweaveError('TW_EXPRESSION', `${where}condition "${source}": an id with "-" is written tasks["${id}"] in a condition (tasks.${id} reads as a subtraction)`, { retryable: false })
+    }
+  }
   let program: Cel.ParseResult
   const { parse } = celLibrary()
   try {
@@ -114,10 +129,16 @@ export function compileCondition(source: string, options: ConditionOptions = {})
     const id = match[1] ?? match[2] ?? match[3]
     if (id !== undefined) taskRefs.add(id)
   }
+  const inputRefs = new Set<string>()
+  for (const match of withoutStrings(source).replace(HAS_INPUT, 'true').matchAll(INPUT_REF)) {
+    const name = match[1] ?? match[2] ?? match[3]
+    if (name !== undefined) inputRefs.add(name)
+  }
   const details = { ...(options.taskId === undefined ? {} : { taskId: options.taskId }), condition: source }
   return {
     source,
     taskRefs: [...taskRefs],
+    inputRefs: [...inputRefs],
     evaluate(scope) {
       let result: unknown
       meter.left = maxCost
