@@ -90,6 +90,20 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect((await bin(['show', 'r-kill'], { cwd: project, env })).code).toBe(2)
   }, 60_000)
 
+  it('refuses a --run-id the store holds already, before anything runs (exit 2), and says how to go on with it', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    rmSync(ledger, { force: true })
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: store }
+    expect((await bin(['run', 'flow.yaml', '--run-id', 'r-twice', '--quiet'], { cwd: project, env })).code).toBe(0)
+    const ran = ledgerLines().length
+    const again = await bin(['run', 'flow.yaml', '--run-id', 'r-twice'], { cwd: project, env })
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain('option "--run-id" must be an id no run in')
+    expect(again.stderr).toContain('taskweave resume r-twice')
+    expect(again.stdout + again.stderr).not.toContain('run:started')
+    expect(ledgerLines().length).toBe(ran)
+  })
+
   it('Ctrl-C leaves the run resumable and says how', async () => {
     writeFileSync(join(project, 'flow.yaml'), FLOW())
     rmSync(ledger, { force: true })

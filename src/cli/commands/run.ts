@@ -5,6 +5,7 @@
  * @module
  */
 import { resolve } from 'node:path'
+import { InvalidOptionError } from '../../core/errors.js'
 import { createEngine } from '../../engine/engine.js'
 import { prepareWorkflow } from '../prepare.js'
 import { followRun } from '../follow-run.js'
@@ -72,6 +73,11 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
       if (controller.signal.aborted) {
         if (!args.quiet) io.stderr('interrupted before the run started; nothing ran')
         return EXIT.failed
+      }
+      // A run id the store holds already is refused before anything starts (not a run that
+      // starts, is refused by the store and reports its tasks cancelled).
+      if (durable && args.runId !== undefined && (await store.load(args.runId)) !== undefined) {
+        throw new InvalidOptionError('--run-id', `an id no run in ${store.location} has (run "${args.runId}" is there already: \`taskweave resume ${args.runId}\` goes on with it, \`taskweave show ${args.runId}\` shows it)`, args.runId)
       }
       const handle = engine.start(workflow, {
         inputs: args.inputs,
