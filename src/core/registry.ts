@@ -1,4 +1,5 @@
 /** The tool registry: name → tool; duplicate names fail loudly; unknown names suggest close matches. @module */
+import { editDistance } from './closest.js'
 import type { AnyTool } from './tool.js'
 import { TaskweaveError } from './errors.js'
 
@@ -50,17 +51,4 @@ export class ToolRegistry {
       .slice(0, max)
       .map(({ candidate }) => candidate)
   }
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution))
-    }
-    previous = current
-  }
-  return previous[b.length] ?? 0
 }

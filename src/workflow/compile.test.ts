@@ -173,8 +173,8 @@ describe('compileWorkflow', () => {
   it('rejects bad ids, unknown fields and an empty workflow', () => {
     expect(issuesOf({ id: 'w', tasks: [] })[0]!.message).toBe('a workflow needs at least one task')
     const issues = issuesOf({ id: 'w', tasks: [{ id: 'a/../b', tool: 'llm.summarize', input: { text: 'x' }, retires: 3 }] })
-    expect(issues.map((i) => i.field)).toEqual(['tasks[0].id', 'tasks[0]'])
-    expect(issues[1]!.message).toContain('retires')
+    expect(issues.map((i) => i.field)).toEqual(['tasks[0].id', 'tasks[0].retires'])
+    expect(issues[1]!.message).toBe('unknown key "retires"')
   })
 })
 
@@ -259,9 +259,9 @@ describe('what a newcomer hits first', () => {
       ],
     })
     expect(issues.map((i) => [i.field, i.message])).toEqual([
-      ['tasks[0].retry', 'Unrecognized key: "attempts" (use "maxAttempts" instead of "attempts")'],
+      ['tasks[0].retry.attempts', 'unknown key "attempts" (use "maxAttempts" instead of "attempts")'],
       ['tasks[1].timeout', expect.stringContaining('must be a duration') as unknown],
-      ['tasks[3].retry', 'Unrecognized key: "max_retries" (use "maxAttempts" instead of "max_retries" (attempts in all, the first included))'],
+      ['tasks[3].retry.max_retries', 'unknown key "max_retries" (use "maxAttempts" instead of "max_retries" (attempts in all, the first included))'],
       ['tasks[3].id', 'duplicate task id "a" (first defined at tasks[0])'],
       ['tasks[1].dependsOn[1]', 'dependency "zz" is not a task of this workflow'],
     ])
@@ -347,5 +347,18 @@ describe('conditions (when)', () => {
     expect(issuesOf({ id: 'w', tasks: [task('a'), task('b', '{{ tasks.a.output.n }} > 1')] })[0]?.message).toMatch(/a condition is a CEL expression, written without \{\{ \}\}/)
     expect(issuesOf({ id: 'w', tasks: [task('all-good'), task('b', 'tasks.all-good.status == "succeeded"')] })[0]?.message).toMatch(/an id with "-" is written tasks\["all-good"\] in a condition/)
     expect(() => compileWorkflow({ id: 'w', tasks: [task('all-good'), task('b', 'tasks["all-good"].status == "succeeded"')] }, { registry })).not.toThrow()
+  })
+})
+
+describe('unknown keys in a workflow file', () => {
+  it('are each named where they are written, with a hint, and one in the workflow does not hide those of its tasks', async () => {
+    const fs = await import('node:fs')
+    const os = await import('node:os')
+    const path = await import('node:path')
+    const load = await import('./load.js')
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tw-keys-')), 'k1.yaml')
+    fs.writeFileSync(file, '# a comment\nid: k1\ntasks:\n  - id: a\n    tool: llm.summarize\n    retires: 3\n    input: { text: x }\nfaillFast: true\n')
+    const error = await load.loadWorkflowFile(file, registry).then(() => undefined, (err: unknown) => err as ValidationError)
+    expect(error?.issues.map((i) => `${i.line}:${i.field}: ${i.message}`)).toEqual(['8:faillFast: unknown key "faillFast" (did you mean "failFast"?)', '6:tasks[0].retires: unknown key "retires"'])
   })
 })

@@ -28,6 +28,7 @@ import type { TaskGraph } from './task-graph.js'
 import { IdIndex, SMALL_INDEX } from './id-index.js'
 import { firstInexactInteger, inexactIntegerMessage } from './exact-integers.js'
 import { keyHint, notAWorkflow } from './not-a-workflow.js'
+import { closestName } from '../core/closest.js'
 import type * as Crypto from 'node:crypto'
 import type { z } from 'zod'
 
@@ -149,12 +150,14 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
-      issue(path, zodIssue.message, taskIdAt(definition, path))
+      for (const one of perKey(path, zodIssue, shellKeysAt(path))) issue(one.path, one.message, taskIdAt(definition, path))
     }
   }
   const rawTasks = (definition as { tasks?: unknown }).tasks
-  if (!Array.isArray(rawTasks) || !parsed.success) throw new ValidationError(issues)
-  const spec: WorkflowShell = parsed.data
+  if (!Array.isArray(rawTasks)) throw new ValidationError(issues)
+  // A mistake in the workflow's own fields does not hide those of its tasks: they are checked too
+  // (without the declared inputs and defaults, which the shell's mistake may concern).
+  const spec: WorkflowShell = parsed.success ? parsed.data : ({ id: '', tasks: rawTasks } as unknown as WorkflowShell)
   const tasks = rawTasks as TaskSpec[]
   const index = indexTasks(tasks, (path, message, taskId) => issue(['tasks', ...path], message, taskId ?? taskIdAt(definition, ['tasks', ...path])))
   const { shapes, graph, pinned } = compileTasks(tasks, index, spec, options.registry, (at, path, message) => issue(['tasks', at, ...path], message, tasks[at]?.id))
@@ -274,6 +277,51 @@ export function isCompiledWorkflow(value: unknown): value is CompiledWorkflow {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[COMPILED] === true
 }
 
+/**
+ * A schema issue as reported: an unknown-keys issue once per key, at the key (its line, its name as
+ * the field), with the field meant when the key is a known slip (`keyHint`) or close to one of
+ * `known`; any other issue as it is.
+ */
+function perKey(path: readonly (string | number)[], zodIssue: { readonly code?: string; readonly message: string; readonly keys?: readonly string[] }, known: readonly string[]): { path: (string | number)[]; message: string }[] {
+  if (zodIssue.code !== 'unrecognized_keys' || zodIssue.keys === undefined) return [{ path: [...path], message: zodIssue.message }]
+  return zodIssue.keys.map((key) => {
+    const hint = keyHint({ code: 'unrecognized_keys', keys: [key], path })
+    const close = hint === '' ? closestName(key, known) : undefined
+    return { path: [...path, key], message: `unknown key "${key}"${hint !== '' ? hint : close !== undefined ? ` (did you mean "${close}"?)` : ''}` }
+  })
+}
+
+/** The keys the workflow schema knows at `path` (its top level, `limits`, `budget`, `defaults`), for hints. */
+function shellKeysAt(path: readonly (string | number)[]): readonly string[] {
+  const shape = schemaShapeAt(workflowShellSchema, path)
+  return shape === undefined ? [] : Object.keys(shape)
+}
+
+/** The keys the task schema knows at `path` (the task, its `retry`), for hints. */
+function taskKeysAt(path: readonly (string | number)[]): readonly string[] {
+  const shape = schemaShapeAt(taskSchema, path)
+  return shape === undefined ? [] : Object.keys(shape)
+}
+
+/** The shape of the object schema at `path` inside `schema` (through optional and default wrappers), if any. */
+function schemaShapeAt(schema: unknown, path: readonly (string | number)[]): Record<string, unknown> | undefined {
+  let at: unknown = schema
+  for (let k = 0; k <= path.length; k++) {
+    // Unwrap optional/default/nullable wrappers (zod keeps the inner schema in def.innerType).
+    for (let unwrap = 0; unwrap < 5; unwrap++) {
+      const inner = (at as { def?: { innerType?: unknown } } | undefined)?.def?.innerType
+      if (inner === undefined) break
+      at = inner
+    }
+    const shape = (at as { shape?: Record<string, unknown> } | undefined)?.shape
+    if (k === path.length) return typeof shape === 'object' && shape !== null ? shape : undefined
+    const key = path[k]
+    if (typeof key !== 'string' || shape === undefined || !Object.hasOwn(shape, key)) return undefined
+    at = shape[key]
+  }
+  return undefined
+}
+
 /** Task ids, their index, and how each task is to be compiled. */
 interface TaskIndex {
   /** Task ids by index ('' for a task whose id is invalid). */
@@ -302,7 +350,10 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
     } else {
       const checked = taskSchema.safeParse(raw)
       if (!checked.success) {
-        for (const zodIssue of checked.error.issues) issue([i, ...zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')], zodIssue.message + keyHint(zodIssue))
+        for (const zodIssue of checked.error.issues) {
+          const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
+          for (const one of perKey(path, zodIssue, taskKeysAt(path))) issue([i, ...one.path], one.message)
+        }
         // A task with a valid id and a wrong field is still a task: its dependents are not told it
         // does not exist (it stays invalid, and the workflow with it).
         // Even an id the schema refused: it is reported once, on the task, and not again on every
