@@ -28,7 +28,7 @@ import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './rec
 import type { Conversation, Entry } from './records.js'
 import { FunctionContext } from './function-context.js'
 import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
-import { fromRunResult, kindOf, startWork } from './work.js'
+import { fromRunResult, kindOf, startWork, unstartedMachineSnapshot } from './work.js'
 import type { Work } from './work.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { StateMachine } from '../fsm/define.js'
@@ -92,6 +92,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     entry.remembered = true
     conversation.tasks.push(entry)
     this.#active++
+    // A machine stopped before it starts still reports a machine's result (its initial state).
+    if (isStateMachine(options.run)) entry.snapshot = unstartedMachineSnapshot(options as SubmitStateMachine<unknown, string>, () => this.#options.clock.now())
     const signal = options.signal
     if (signal !== undefined) {
       const onAbort = (): void => void this.#stop(entry, 'cancelled', new CancelledError(`background task "${id}" was aborted`, { cause: signal.reason, details: { taskId: id } }))

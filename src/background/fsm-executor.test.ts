@@ -71,3 +71,15 @@ describe('FsmExecutor', () => {
     expect(await waiting).toMatchObject({ status: 'cancelled', finalState: 'wait', context: { step: 1 }, error: { code: 'TW_CANCELLED', message: 'no longer needed' } })
   })
 })
+
+describe('FsmExecutor: a machine stopped before it started', () => {
+  it('still gives a machine result: cancelled, in its initial state, with its context and no transitions', async () => {
+    const fsm = new FsmExecutor()
+    const id = fsm.submit({ conversationId: 'c', name: 'm', initialState: 'a', states: { a: { run: () => DONE } }, context: { x: 1 } })
+    const pending = fsm.result(id)
+    expect(fsm.cancel(id)).toBe(true)
+    const result = await pending
+    expect(result).toMatchObject({ status: 'cancelled', finalState: 'a', context: { x: 1 }, transitions: [], error: { code: 'TW_CANCELLED' } })
+    await fsm.close()
+  })
+})

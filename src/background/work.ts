@@ -78,6 +78,18 @@ export function fromRunResult(result: RunResult): WorkResult {
   }
 }
 
+/**
+ * What a state machine stopped before it started reports (cancelled while it waited for a place,
+ * by `endConversation` or `close`): its initial state and context, no transitions.
+ */
+export function unstartedMachineSnapshot(options: SubmitStateMachine<unknown, string>, now: () => number): (error: unknown) => StateMachineResult {
+  const machine: StateMachine<unknown, string> = options.run
+  return (error) => {
+    const at = now()
+    return { status: 'cancelled', finalState: machine.initial, context: options.context !== undefined ? options.context : machine.context, transitions: [], error: serializeError(error), startedAt: at, finishedAt: at, durationMs: 0 }
+  }
+}
+
 function startMachine(options: SubmitStateMachine<unknown, string>, setup: WorkSetup): Work {
   const machine: StateMachine<unknown, string> = options.run
   const startedAt = setup.clock.now()

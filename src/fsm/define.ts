@@ -12,6 +12,7 @@
  * @module
  */
 import { TaskweaveError, InvalidOptionError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Duration } from '../core/duration.js'
 import { toMs } from '../core/duration.js'
 import { StateMachineError } from './errors.js'
@@ -138,6 +139,9 @@ export interface StateMachine<C = unknown, S extends string = string> {
  * console.log(result.finalState, result.context.verified) // 'confirm' true
  */
 export function defineStateMachine<C, S extends string>(definition: StateMachineDefinition<C, S>): StateMachine<C, S> {
+  if (typeof definition !== 'object' || definition === null) throw new InvalidOptionError('definition', 'an object ({ initial, states, context })', definition)
+  // A misspelt field (contxt, maxTransition) would otherwise be a setting silently not applied.
+  refuseUnknownOptions('defineStateMachine', definition, ['initial', 'states', 'context', 'maxTransitions', 'name'])
   const maxTransitions = definition.maxTransitions ?? 1000
   if (!Number.isInteger(maxTransitions) || maxTransitions < 1) throw new InvalidOptionError('maxTransitions', 'an integer ≥ 1', maxTransitions)
   const name = definition.name ?? 'state-machine'
@@ -186,6 +190,12 @@ export function listStates(names: Iterable<string>): string {
 function resolveState<C, S extends string>(name: S, spec: StateSpec<C, S> | undefined): ResolvedState<C, S> {
   const run: unknown = typeof spec === 'object' && spec !== null ? (spec as { readonly run?: unknown }).run : spec
   if (typeof spec !== 'object' || spec === null || typeof run !== 'function') throw new InvalidOptionError(`states.${name}.run`, 'a function', run)
+  refuseUnknownOptions('defineStateMachine', spec, ['run', 'timeout', 'retry', 'description'], `states.${name}.`)
+  const retry: unknown = spec.retry
+  if (retry !== undefined) {
+    if (typeof retry !== 'object' || retry === null || Array.isArray(retry)) throw new InvalidOptionError(`states.${name}.retry`, 'an object ({ maxAttempts, delay })', retry)
+    refuseUnknownOptions('defineStateMachine', retry, ['maxAttempts', 'delay'], `states.${name}.retry.`)
+  }
   const timeoutMs = spec.timeout === undefined ? undefined : toMs(`states.${name}.timeout`, spec.timeout)
   const maxAttempts = spec.retry?.maxAttempts ?? 1
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new InvalidOptionError(`states.${name}.retry.maxAttempts`, 'an integer ≥ 1', maxAttempts)

@@ -107,3 +107,16 @@ describe('a state machine run as a workflow task', () => {
   })
 })
 
+
+describe('a state machine definition with a misspelt or malformed field', () => {
+  it('is refused with TW_INVALID_OPTION naming the field, instead of a setting silently not applied', () => {
+    const run = (): null => DONE
+    const define = (extra: Record<string, unknown>, state: Record<string, unknown> = {}): unknown => defineStateMachine({ initial: 'a', context: {}, states: { a: { run, ...state } }, ...extra })
+    expect(() => define({}, { retry: 3 })).toThrow(/option "states\.a\.retry" must be an object/)
+    expect(() => define({}, { retry: { attempts: 3 } })).toThrow(/unknown option "states\.a\.retry\.attempts" of defineStateMachine\(\)/)
+    expect(() => define({}, { retry: { maxAttempts: 3, dealy: '10ms' } })).toThrow(/unknown option "states\.a\.retry\.dealy"; did you mean "states\.a\.retry\.delay"\?|unknown option "states\.a\.retry\.dealy" of defineStateMachine\(\)/)
+    expect(() => define({}, { timeoutMs: 10 })).toThrow(/unknown option "states\.a\.timeoutMs" of defineStateMachine\(\); did you mean "states\.a\.timeout"\?/)
+    expect(() => define({ contxt: {} })).toThrow(/unknown option "contxt" of defineStateMachine\(\); did you mean "context"\?/)
+    expect(() => define({}, { retry: { maxAttempts: 2, delay: '5ms' }, timeout: '1s', description: 'fine' })).not.toThrow()
+  })
+})
