@@ -133,3 +133,27 @@ describe('the facades refuse what they would otherwise drop in silence', () => {
     expect(orchestrator.tasks.map((t) => t.id)).toEqual(['extract'])
   })
 })
+
+describe('Executor: parameters the engine cannot take as run inputs', () => {
+  it('fail their own task, named after it, and the other tasks of the call run', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({ note: z.unknown() }).passthrough(), run: (input) => Object.keys(input).length })
+    const executor = new Executor({ builtins: false, tools: [echo] })
+    const results = await executor.executeParallel(
+      [
+        { id: 'fine', toolName: 'echo', parameters: { note: 'hi' } },
+        { id: 'huge', toolName: 'echo', parameters: { note: 'x'.repeat(2 * 1024 * 1024), '{{': 1 } },
+        { id: 'big-int', toolName: 'echo', parameters: { note: 10n, '{{': 1 } },
+      ],
+      { sessionId: 's' },
+    )
+    expect(results.map((r) => [r.taskId, r.success, r.error?.code])).toEqual([
+      ['fine', true, undefined],
+      ['huge', false, 'TW_TOOL_INPUT'],
+      ['big-int', false, 'TW_TOOL_INPUT'],
+    ])
+    expect(results[1]?.error?.message).toMatch(/^the parameters of task "huge" is 2\.0 MiB as JSON/)
+    expect(results[2]?.error?.message).toMatch(/^the parameters of task "big-int" is not plain data/)
+    expect(executor.getAllMetrics().find((m) => m.taskId === 'fine')?.checkpoints.map((c) => c.name)).toContain('finished')
+    await executor.shutdown()
+  })
+})

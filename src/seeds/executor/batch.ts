@@ -55,8 +55,29 @@ export interface BatchSettings {
    * slot. @default false
    */
   readonly deferSchemaCheck?: boolean
+  /** Ids of the tasks without one of their own, by index, from an earlier plan of the same call (so a second plan keeps them). */
+  readonly taskIds?: readonly string[] | undefined
+  /** Tasks that fail in their slot without running, by index (parameters the engine refused as run inputs). */
+  readonly failed?: ReadonlyMap<number, TaskErrorInfo> | undefined
   /** A concurrency group every task joins, with its cap (an executor on a shared engine: its `maxWorkers`). */
   readonly group?: { readonly name: string; readonly cap: number } | undefined
+}
+
+/**
+ * The tasks of `batch` whose parameters the engine refused as run inputs (issues on `inputs.t<i>`:
+ * not plain data, too large), each with its failure named after the task: the batch then runs
+ * without them instead of failing as a whole. Empty when no issue is about one task's parameters.
+ */
+export function refusedParameters(batch: Batch, issues: readonly { readonly field?: string; readonly message: string }[]): Map<number, TaskErrorInfo> {
+  const refused = new Map<number, TaskErrorInfo>()
+  for (const issue of issues) {
+    const nodeId = /^inputs\.(t\d+)$/.exec(issue.field ?? '')?.[1]
+    const index = nodeId === undefined ? undefined : slotIndexOf(batch, nodeId)
+    if (index === undefined) continue
+    const slot = batch.slots[index] as BatchSlot
+    refused.set(index, { code: 'TW_TOOL_INPUT', message: issue.message.replace(/^input "t\d+"/, `the parameters of task "${slot.taskId}"`) })
+  }
+  return refused
 }
 
 /** The slot index of workflow task `nodeId` (`t<index>`), or undefined when it is not one of the batch's. */
@@ -86,9 +107,10 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
       slots.push({ taskId: `tasks[${index}]`, toolName: String(task.toolName), failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}].id must be a non-empty string; received ${typeof id === 'string' ? 'an empty string' : typeof id === 'number' || typeof id === 'boolean' ? String(id) : typeof id}` } })
       continue
     }
-    const taskId = id ?? randomUUID()
+    const taskId = id ?? settings.taskIds?.[index] ?? randomUUID()
     const toolName = String(task.toolName)
-    const checked = checkTask(task, registry, defer)
+    const preset = settings.failed?.get(index)
+    const checked = preset !== undefined ? { failure: preset } : checkTask(task, registry, defer)
     if ('failure' in checked) {
       slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, failure: checked.failure } : { taskId, toolName, failure: checked.failure })
       continue

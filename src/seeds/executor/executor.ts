@@ -17,8 +17,9 @@ import { taskReportAt } from '../../engine/run-report.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { InvalidOptionError, TaskweaveError, ValidationError } from '../../core/errors.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
-import { planBatch, slotIndexOf, toTaskResult } from './batch.js'
+import { planBatch, refusedParameters, slotIndexOf, toTaskResult } from './batch.js'
 import type { Batch, BatchSettings } from './batch.js'
+import type { TaskErrorInfo } from './types.js'
 import { progressName, TaskMonitor } from './monitor.js'
 import { checkCallOptions, resolveExecutorOptions, resolveRetryOptions } from './options.js'
 import type { ExecuteOptions, ExecutorOptions, ResolvedExecutorOptions, RetryPolicy, RetryOptions, ShutdownOptions } from './options.js'
@@ -171,13 +172,27 @@ export class Executor implements AsyncDisposable {
     if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of tasks', tasks)
     checkContext(context)
     const clock = this.engine.clock
-    const { batch, workflow } = planAndCompile(this.engine, tasks, { timeoutMs: this.#options.timeoutMs, retry, group: this.#group })
+    const settings = { timeoutMs: this.#options.timeoutMs, retry, group: this.#group }
+    let { batch, workflow } = planAndCompile(this.engine, tasks, settings)
+    const start = (compiled: CompiledWorkflow, inputs: Batch['inputs']): RunHandle => this.engine.start(compiled, { inputs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+    let handle: RunHandle | undefined
+    if (workflow !== undefined) {
+      try {
+        handle = start(workflow, batch.inputs)
+      } catch (err) {
+        // Parameters the engine refused as run inputs (not plain data, too large) fail their own
+        // task; the others run.
+        const refused = err instanceof ValidationError ? refusedParameters(batch, err.issues) : new Map<number, TaskErrorInfo>()
+        if (refused.size === 0) throw err
+        ;({ batch, workflow } = planAndCompile(this.engine, tasks, { ...settings, failed: refused, taskIds: batch.slots.map((slot) => slot.taskId) }))
+        handle = workflow === undefined ? undefined : start(workflow, batch.inputs)
+      }
+    }
     const monitor = this.#options.monitoring ? this.#monitor : undefined
     const queuedAt = clock.now()
     for (const slot of batch.slots) monitor?.begin(slot.taskId, slot.toolName, queuedAt)
     let runResult: RunResult | undefined
-    if (workflow !== undefined) {
-      const handle = this.engine.start(workflow, { inputs: batch.inputs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+    if (handle !== undefined) {
       this.#active.add(handle)
       this.#contexts.set(handle.id, context)
       const observer = new BatchObserver(batch, context, monitor, options.onProgress)
