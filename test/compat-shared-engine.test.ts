@@ -157,3 +157,13 @@ describe('Executor: parameters the engine cannot take as run inputs', () => {
     await executor.shutdown()
   })
 })
+
+describe('Executor: error messages', () => {
+  it('name the task by the caller\'s id, not by its place in the engine\'s workflow', async () => {
+    const slow = defineTool({ name: 'slow', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error))) })
+    const executor = new Executor({ builtins: false, tools: [slow], limits: { timeout: 20 } })
+    const [result] = await executor.executeParallel([{ id: 'fetch-readme', toolName: 'slow', parameters: {} }], { sessionId: 's' })
+    expect(result?.error).toEqual({ code: 'TW_TIMEOUT', message: 'task "fetch-readme" attempt 1 timed out after 20 ms' })
+    await executor.shutdown()
+  })
+})

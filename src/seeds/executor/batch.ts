@@ -195,7 +195,13 @@ export function toTaskResult(slot: BatchSlot, report: TaskReport | undefined, re
 
 function errorOf(slot: BatchSlot, report: TaskReport | undefined): TaskErrorInfo {
   if (slot.failure !== undefined) return slot.failure
-  if (report?.error !== undefined) return { code: report.error.code, message: report.error.message }
-  if (report === undefined || report.status === 'cancelled') return { code: 'TW_CANCELLED', message: report?.reason ?? 'the task was cancelled' }
-  return { code: 'TW_TOOL_FAILED', message: report.reason ?? `the task ended ${report.status}` }
+  if (report?.error !== undefined) return { code: report.error.code, message: callersNames(slot, report.error.message) }
+  if (report === undefined || report.status === 'cancelled') return { code: 'TW_CANCELLED', message: callersNames(slot, report?.reason ?? 'the task was cancelled') }
+  return { code: 'TW_TOOL_FAILED', message: callersNames(slot, report.reason ?? `the task ended ${report.status}`) }
+}
+
+/** `message` with the engine's name of the task (`task "t3"`) replaced by the caller's id. */
+function callersNames(slot: BatchSlot, message: string): string {
+  const nodeId = slot.nodeId
+  return nodeId === undefined ? message : message.replaceAll(`task "${nodeId}"`, `task "${slot.taskId}"`)
 }
