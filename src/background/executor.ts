@@ -59,6 +59,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
   readonly #finished: FinishedIndex<Entry>
   #active = 0
   #seq = 0
+  /** The last `recover()` call, settled or not (calls run one after another). */
+  #recovering: Promise<unknown> = Promise.resolve()
   #closing: Promise<void> | undefined
   // Tasks submitted and not started yet, in submit order, as parallel arrays: one microtask starts
   // them all, instead of a microtask and a closure per submit.
@@ -185,13 +187,25 @@ export class ConcurrentExecutor implements AsyncDisposable {
    * `TW_LOST`. Each comes back under its conversation with its id, and its outcome reaches the
    * conversation as any other (`result`, `completions`, `drainInbox`, `onComplete`).
    */
-  async recover(options: { readonly machines?: Iterable<StateMachine<unknown, string>> } = {}): Promise<RecoverySummary> {
+  recover(options: { readonly machines?: Iterable<StateMachine<unknown, string>> } = {}): Promise<RecoverySummary> {
+    // One at a time: two overlapping calls would each take over the same records.
+    const next = this.#recovering.then(() => this.#recover(options))
+    this.#recovering = next.then(
+      () => undefined,
+      () => undefined,
+    )
+    return next
+  }
+
+  async #recover(options: { readonly machines?: Iterable<StateMachine<unknown, string>> }): Promise<RecoverySummary> {
     const records = this.#options.engine?.records
     if (records === undefined) return { workflows: 0, stateMachines: 0, lost: 0 }
     const machines = new Map<string, StateMachine<unknown, string>>()
-    for (const machine of options.machines ?? []) machines.set(machine.name ?? 'state-machine', machine)
+    for (const machine of [...this.#options.machines, ...(options.machines ?? [])]) machines.set(machine.name ?? 'state-machine', machine)
     const summary = { workflows: 0, stateMachines: 0, lost: 0 }
     for (const work of await records.recover(new Set(machines.keys()))) {
+      // Already back (an earlier recover of this process): never two entries for one task.
+      if (this.#tasks.has(work.taskId)) continue
       const entry = this.#adopt(work.taskId, work.conversationId, work.name, work.kind === 'lost' ? work.work : work.kind)
       if (work.kind === 'workflow') {
         summary.workflows++

@@ -12,6 +12,8 @@ import { InvalidOptionError } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import type { BackgroundEngine, BackgroundOutcome } from './types.js'
+import { isStateMachine } from '../fsm/define.js'
+import type { StateMachine } from '../fsm/define.js'
 
 /** Options of `ConcurrentExecutor`. */
 export interface ConcurrentExecutorOptions {
@@ -39,6 +41,11 @@ export interface ConcurrentExecutorOptions {
    * background's places show in `engine.stats()`. @default a limiter of the executor's own
    */
   readonly limiter?: KeyedLimiter
+  /**
+   * State machines that `recover()` restarts by name after a crash (with those it is given), so
+   * that `durability.resumeOnStart` brings them back too. @default none
+   */
+  readonly machines?: Iterable<StateMachine<unknown, string>>
 }
 
 /** {@link ConcurrentExecutorOptions} with defaults filled and durations in ms. */
@@ -53,6 +60,7 @@ export interface ResolvedExecutorOptions {
   readonly maxConcurrent: number
   /** Where the places come from, when `maxConcurrent` is finite. */
   readonly limiter: KeyedLimiter | undefined
+  readonly machines: readonly StateMachine<unknown, string>[]
 }
 
 /** Resolves the options; throws `TW_INVALID_OPTION` naming the first bad one. */
@@ -75,5 +83,14 @@ export function resolveExecutorOptions(options: ConcurrentExecutorOptions): Reso
     logger: options.logger ?? silentLogger,
     maxConcurrent,
     limiter: maxConcurrent === Infinity ? undefined : (options.limiter ?? new KeyedLimiter()),
+    machines: machinesOf(options.machines),
   }
+}
+
+function machinesOf(machines: Iterable<StateMachine<unknown, string>> | undefined): StateMachine<unknown, string>[] {
+  if (machines === undefined) return []
+  if (typeof (machines as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== 'function') throw new InvalidOptionError('machines', 'a list of state machines', machines)
+  const list = [...machines]
+  for (const [i, machine] of list.entries()) if (!isStateMachine(machine)) throw new InvalidOptionError(`machines[${i}]`, 'a state machine from defineStateMachine()', machine)
+  return list
 }

@@ -34,7 +34,8 @@ export interface DurabilityOptions {
   /**
    * Resume every unfinished run of the store right after the engine is created (what
    * `engine.resumeUnfinished()` does), and bring back the conversations' background work (what
-   * `engine.background.recover()` does, without state machines). Progress shows in
+   * `engine.background.recover()` does: state machines come back when they are listed in
+   * `createEngine({ background: { machines } })`, else they end `TW_LOST`). Progress shows in
    * `engine.events`; failures go to the logger. @default false
    */
   readonly resumeOnStart?: boolean

@@ -118,3 +118,26 @@ describe('background work in a durable engine', () => {
     await engine.close()
   })
 })
+
+describe('background state machines after a restart, with resumeOnStart', () => {
+  it('come back when the engine lists them (background.machines), once each, even with an explicit recover() overlapping the automatic one', async () => {
+    const store = new MemoryRunStore()
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const machine = defineStateMachine({ name: 'verify', initial: 'a', context: { n: 1 }, states: { a: { run: async () => (await gate, DONE) } } })
+    const crashed = createEngine({ store, builtins: false })
+    const id = crashed.background.submit({ conversationId: 'conv', name: 'verify', run: machine })
+    await ticks(20)
+    // The first process "crashes": it is never closed; a second one starts on the same store.
+    const seen: string[] = []
+    const engine = createEngine({ store, builtins: false, durability: { resumeOnStart: true }, background: { machines: [machine], onComplete: (o) => void seen.push(`${o.taskId} ${o.status}`) } })
+    await new Promise((resolve) => setImmediate(resolve))
+    const explicit = await engine.background.recover({ machines: [machine] })
+    expect(explicit).toEqual({ workflows: 0, stateMachines: 0, lost: 0 })
+    release()
+    expect((await engine.background.result(id))?.status).toBe('succeeded')
+    expect(seen).toEqual([`${id} succeeded`])
+    expect(engine.background.list('conv').map((t) => t.status)).toEqual(['succeeded'])
+    await engine.close()
+  })
+})
