@@ -362,3 +362,14 @@ describe('unknown keys in a workflow file', () => {
     expect(error?.issues.map((i) => `${i.line}:${i.field}: ${i.message}`)).toEqual(['8:faillFast: unknown key "faillFast" (did you mean "failFast"?)', '6:tasks[0].retires: unknown key "retires"'])
   })
 })
+
+describe('the pinned definition of a task on the fast path', () => {
+  it('keeps its description: in the spec, the snapshot and the hash', () => {
+    const noops = new ToolRegistry([defineTool({ name: 'noop', input: z.object({}), run: () => undefined })])
+    const bare = (description?: string) => compileWorkflow({ id: 'd', tasks: [{ id: 'a', tool: 'noop', ...(description !== undefined ? { description } : {}) }] }, { registry: noops })
+    expect(bare('Fetch the list').spec.tasks).toEqual([{ description: 'Fetch the list', id: 'a', tool: 'noop' }])
+    expect(bare('Fetch the list').hash).not.toBe(bare('Fetch another').hash)
+    expect(bare('Fetch the list').hash).not.toBe(bare().hash)
+    expect(bare().spec.tasks).toEqual([{ id: 'a', tool: 'noop' }])
+  })
+})

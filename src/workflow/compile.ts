@@ -406,7 +406,8 @@ function compileTasks(
       const shape = compileBareTask(bare, at, indexById, cache, registry, graph)
       if (shape !== undefined) {
         shapes.push(shape)
-        if (bare.priority !== undefined || bare.group !== undefined || bare.cost !== undefined) (pinned.hints ??= new Map()).set(at, { priority: bare.priority, group: bare.group, cost: bare.cost })
+        // Kept as written too, so the snapshot (and the hash, and a durable run's stored definition) holds it.
+        if (bare.priority !== undefined || bare.group !== undefined || bare.cost !== undefined || bare.description !== undefined) (pinned.hints ??= new Map()).set(at, { priority: bare.priority, group: bare.group, cost: bare.cost, description: bare.description })
         continue
       }
     } else if (kind === WITH_INPUT) {
@@ -454,7 +455,7 @@ function compileTasks(
 interface PinnedTasks {
   /** Made on first use: a workflow of bare tasks has none. */
   texts: Map<number, string> | undefined
-  hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined }> | undefined
+  hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined; readonly description: string | undefined }> | undefined
   /** Fields of flat tasks (see `flat-task.ts`) that their shape does not keep as written, for those that have any. */
   flat: Map<number, FlatTaskExtras> | undefined
 }
@@ -481,7 +482,7 @@ function pinnedSnapshot(shellText: string, ids: readonly string[], shapes: reado
 }
 
 /** The canonical text of bare task `i`: its keys (cost, dependsOn, group, id, priority, tool) in order. */
-function bareTaskText(ids: readonly string[], i: number, tool: string, parents: readonly number[], hints: { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined } | undefined): string {
+function bareTaskText(ids: readonly string[], i: number, tool: string, parents: readonly number[], hints: { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined; readonly description: string | undefined } | undefined): string {
   let out = '{'
   if (hints?.cost !== undefined) out += `"cost":${JSON.stringify(hints.cost)},`
   if (parents.length > 0) {
@@ -489,6 +490,7 @@ function bareTaskText(ids: readonly string[], i: number, tool: string, parents: 
     for (let k = 0; k < parents.length; k++) out += `${k > 0 ? ',' : ''}${JSON.stringify(ids[parents[k] as number])}`
     out += '],'
   }
+  if (hints?.description !== undefined) out += `"description":${JSON.stringify(hints.description)},`
   if (hints?.group !== undefined) out += `"group":${JSON.stringify(hints.group)},`
   out += `"id":${JSON.stringify(ids[i])},`
   if (hints?.priority !== undefined) out += `"priority":${JSON.stringify(hints.priority)},`
@@ -507,6 +509,7 @@ interface BareTask {
   readonly priority?: number
   readonly group?: string
   readonly cost?: number
+  readonly description?: string
 }
 
 /**
