@@ -11,7 +11,7 @@
  * Task states and their triggers are listed in `states.ts`.
  * @module
  */
-import { CancelledError, deserializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { CancelledError, deserializeError, InvalidOptionError, TaskweaveError, TimeoutError } from '../core/errors.js'
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
 import { setClockTimer } from '../core/clock-timer.js'
@@ -32,6 +32,20 @@ import { fromRunResult, kindOf, startWork, unstartedMachineSnapshot } from './wo
 import type { Work } from './work.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { StateMachine } from '../fsm/define.js'
+
+/**
+ * Throws `TW_INVALID_OPTION` when the context of a state machine to be recorded in the run store
+ * cannot be: it is stored as JSON, so a BigInt or a cycle would fail the task at its start, with a
+ * message about serialisation rather than about the option to change.
+ */
+function checkStorableContext(options: SubmitStateMachine<unknown, string>): void {
+  const context = options.context !== undefined ? options.context : options.run.context
+  try {
+    JSON.stringify(context)
+  } catch (err) {
+    throw new InvalidOptionError('context', `JSON data, since the engine's run store keeps a state machine's context (${err instanceof Error ? err.message : String(err)}); or submit with durable: false`, context)
+  }
+}
 
 /** What `endConversation` did. */
 export interface EndConversationResult {
@@ -86,6 +100,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   submit(options: SubmitOptions): BackgroundTaskId {
     if (this.#closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the background executor is closed', { retryable: false })
     checkSubmit(options)
+    if (isStateMachine(options.run) && options.durable !== false && this.#options.engine?.records !== undefined) checkStorableContext(options as SubmitStateMachine<unknown, string>)
     const timeoutMs = options.timeout !== undefined ? toMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
     const conversation = this.#conversation(options.conversationId)
     const id = `${options.conversationId}:${options.name}:${++this.#seq}`

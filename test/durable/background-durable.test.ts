@@ -141,3 +141,14 @@ describe('background state machines after a restart, with resumeOnStart', () => 
     await engine.close()
   })
 })
+
+describe('a background state machine on an engine with a store', () => {
+  it('whose context is not JSON is refused at submit, naming the context and the way out (durable: false)', async () => {
+    const engine = createEngine({ store: new MemoryRunStore(), builtins: false })
+    const machine = defineStateMachine({ name: 'm', initial: 'a', context: { amount: 10n }, states: { a: { run: () => DONE } } })
+    expect(() => engine.background.submit({ conversationId: 'c', name: 'm', run: machine })).toThrow(/option "context" must be JSON data, since the engine's run store keeps a state machine's context \(Do not know how to serialize a BigInt\); or submit with durable: false/)
+    const id = engine.background.submit({ conversationId: 'c', name: 'm', run: machine, durable: false })
+    expect((await engine.background.result(id))?.status).toBe('succeeded')
+    await engine.close()
+  })
+})
