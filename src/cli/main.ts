@@ -57,7 +57,8 @@ with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave wor
 (--prefix P, else TASKWEAVE_QUEUE_PREFIX, keeps deployments sharing a broker apart).
 
 --config FILE (else TASKWEAVE_CONFIG) reads engine settings from YAML or JSON: concurrency, store,
-rates (budgets per provider key), autoscale, a default run budget, and the broker (transport, prefix).
+groups (engine-wide caps), rates (budgets per provider key), autoscale, a default run budget, and the
+broker (transport, prefix).
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
 4 the broker cannot be used.`
@@ -360,11 +361,15 @@ function onlyFile(positionals: readonly string[], command: string): string {
 }
 
 function parseInputs(pairs: readonly string[]): Record<string, string> {
-  const inputs: Record<string, string> = {}
+  // No prototype: `__proto__=x` is then an input like any other (and refused as undeclared), not
+  // a prototype change that drops it in silence.
+  const inputs = Object.create(null) as Record<string, string>
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     if (eq <= 0) throw usageError(`--input must look like key=value; received "${pair}"`)
-    inputs[pair.slice(0, eq)] = pair.slice(eq + 1)
+    const name = pair.slice(0, eq)
+    if (Object.hasOwn(inputs, name)) throw usageError(`--input ${name} is given twice`)
+    inputs[name] = pair.slice(eq + 1)
   }
   return inputs
 }

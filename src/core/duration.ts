@@ -1,11 +1,15 @@
-/** Durations: a number of milliseconds or a string such as `'250ms'`, `'30s'`, `'5m'`, `'1h'`, `'1.5s'`. @module */
+/**
+ * Durations: a number of milliseconds or a string such as `'250ms'`, `'30s'`, `'5m'`, `'1h'`,
+ * `'1.5s'`; a string without a unit (`'5000'`, what a command-line flag gives) is milliseconds.
+ * @module
+ */
 import { InvalidOptionError } from './errors.js'
 
 /** A duration in milliseconds, or a string with a unit (`ms`, `s`, `m`, `h`, `d`). */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/
+const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/
 
 /** Parses a duration; returns undefined when the text is not a duration. */
 export function parseDuration(value: unknown): number | undefined {

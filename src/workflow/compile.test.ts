@@ -373,3 +373,12 @@ describe('the pinned definition of a task on the fast path', () => {
     expect(bare().spec.tasks).toEqual([{ id: 'a', tool: 'noop' }])
   })
 })
+
+describe('a timeout of 0', () => {
+  it('is refused (it would fail every attempt at once), on a task and in the defaults', () => {
+    const withInput = issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' }, timeout: 0 }] })
+    expect(withInput.map((i) => [i.field, i.message])).toEqual([['tasks[0].timeout', expect.stringContaining('must be a duration above 0') as unknown]])
+    const defaults = issuesOf({ id: 'w', defaults: { timeout: '0s' }, tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' } }] })
+    expect(defaults.map((i) => i.field)).toEqual(['defaults.timeout'])
+  })
+})

@@ -24,6 +24,11 @@ const duration = z
   .refine((value) => parseDuration(value) !== undefined, { message: "must be a duration: milliseconds, or a string like '500ms', '30s', '5m'" })
   .describe("Milliseconds, or a string like '500ms', '30s', '5m', '1h'.")
 
+/** A time limit: a duration above 0 (a limit of 0 would fail every attempt at once). */
+const timeLimit = duration
+  .refine((value) => !(parseDuration(value) === 0), { message: 'must be a duration above 0: a timeout of 0 would fail every attempt at once (leave it out for no limit)' })
+  .describe("Milliseconds, or a string like '500ms', '30s', '5m', '1h'; above 0.")
+
 /** Retry policy of a task. */
 export const retrySchema = z
   .object({
@@ -80,7 +85,7 @@ export const taskSchema = z
     group: id.optional().describe('Concurrency group (limits.groups caps it).'),
     cost: z.number().nonnegative().optional().describe('Expected duration hint (ms) for critical-path ordering.'),
     retry: retrySchema.partial().optional(),
-    timeout: duration.optional().describe('Per-attempt time limit.'),
+    timeout: timeLimit.optional().describe('Per-attempt time limit.'),
     idempotent: z.boolean().optional().describe('False when running the task twice would do harm: after a crash in its attempt, a durable run fails it TW_UNCERTAIN instead of running it again.'),
     rateKey: rateKey.optional().describe('Rate key whose budgets the task counts against (limits.rates), e.g. openai:gpt-4o. Overrides the tool\'s.'),
   })
@@ -106,7 +111,7 @@ export const workflowSchema = z
     tools: z.array(z.string().min(1)).optional().describe('Modules (relative to this file) whose exported tools join the registry.'),
     inputs: z.record(id, inputSchema).optional(),
     defaults: z
-      .object({ retry: retrySchema.partial().optional(), timeout: duration.optional(), group: id.optional() })
+      .object({ retry: retrySchema.partial().optional(), timeout: timeLimit.optional(), group: id.optional() })
       .strict()
       .optional(),
     limits: z
