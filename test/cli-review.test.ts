@@ -90,4 +90,16 @@ describe('taskweave CLI: review defects', () => {
     expect(io.text()).toMatch(/^invalid configuration: .*taskweave\.config\.yaml.*concurrency/m)
     expect(io.text()).not.toContain('invalid workflow')
   })
+
+  it('takes --input __proto__=x as an input like any other (refused as undeclared), and refuses an input given twice', async () => {
+    const dir = await tempDir()
+    const file = join(dir, 'flow.yaml')
+    await writeFile(file, 'id: w\ninputs:\n  topic: { type: string }\ntasks:\n  - id: a\n    tool: fs.listDirectory\n    input: { path: . }\n')
+    const proto = captureIo()
+    expect(await main(['run', file, '--store', 'memory', '--quiet', '--input', 'topic=x', '--input', '__proto__=y'], proto)).toBe(2)
+    expect(proto.text()).toContain('"__proto__" is not a declared input')
+    const twice = captureIo()
+    expect(await main(['run', file, '--store', 'memory', '--quiet', '--input', 'topic=x', '--input', 'topic=y'], twice)).toBe(2)
+    expect(twice.text()).toContain('--input topic is given twice')
+  })
 })
