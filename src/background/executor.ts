@@ -28,6 +28,7 @@ import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './rec
 import type { Conversation, Entry } from './records.js'
 import { FunctionContext } from './function-context.js'
 import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import { BACKGROUND_DEADLINE_LABEL } from './types.js'
 import { fromRunResult, kindOf, startWork, unstartedMachineSnapshot } from './work.js'
 import type { Work } from './work.js'
 import { isStateMachine } from '../fsm/define.js'
@@ -222,6 +223,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       // Already back (an earlier recover of this process): never two entries for one task.
       if (this.#tasks.has(work.taskId)) continue
       const entry = this.#adopt(work.taskId, work.conversationId, work.name, work.kind === 'lost' ? work.work : work.kind)
+      if (work.kind !== 'lost') this.#armRecoveredDeadline(entry, work.deadline)
       if (work.kind === 'workflow') {
         summary.workflows++
         entry.snapshot = undefined
@@ -265,6 +267,19 @@ export class ConcurrentExecutor implements AsyncDisposable {
     this.#move(entry, 'running')
     entry.startedAt = entry.submittedAt
     return entry
+  }
+
+  /**
+   * A recovered task keeps the deadline it had (what is left of its timeout, at once when it has
+   * passed); one recorded without a deadline gets the executor's `defaultTimeout`, if any.
+   */
+  #armRecoveredDeadline(entry: Entry, deadline: number | undefined): void {
+    const clock = this.#options.clock
+    const leftMs = deadline !== undefined ? Math.max(0, deadline - clock.wallNow()) : this.#options.defaultTimeoutMs
+    if (leftMs === undefined) return
+    entry.cancelTimer = setClockTimer(clock, leftMs, () =>
+      this.#stop(entry, 'timed_out', new TimeoutError(`background task "${entry.id}" timed out (its deadline passed while it was being recovered or after)`, { retryable: false, details: { taskId: entry.id } })),
+    )
   }
 
   #runRecoveredMachine(entry: Entry, machine: StateMachine<unknown, string>, context: unknown): void {
@@ -407,6 +422,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const clock = this.#options.clock
     this.#move(entry, 'running')
     entry.startedAt = clock.now()
+    // Kept in the task's record, so that after a restart the recovered task keeps its deadline.
+    const deadline = timeoutMs !== undefined && Number.isFinite(timeoutMs) ? clock.wallNow() + timeoutMs : undefined
     if (timeoutMs !== undefined) {
       // Through setClockTimer: an injected clock need not hold a delay past 2^31 ms (a '30d' timeout).
       entry.cancelTimer = setClockTimer(clock, timeoutMs, () =>
@@ -416,15 +433,15 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const run = options.run
     const records = options.durable === false ? undefined : this.#options.engine?.records
     if (typeof run === 'function') {
-      if (records !== undefined) entry.record = records.open({ kind: 'function', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id })
+      if (records !== undefined) entry.record = records.open({ kind: 'function', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, ...(deadline !== undefined ? { deadline } : {}) })
       return this.#runFunction(entry, run)
     }
     if (records !== undefined && isStateMachine(run)) {
       const machine = options as SubmitStateMachine<unknown, string>
-      entry.record = records.open({ kind: 'state-machine', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
+      entry.record = records.open({ kind: 'state-machine', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context }, ...(deadline !== undefined ? { deadline } : {}) })
     }
     // A workflow is a durable run of the engine's own, labelled with its conversation.
-    const labels = records !== undefined ? { conversation: entry.conversation.id, backgroundTask: entry.id, backgroundName: entry.name } : undefined
+    const labels = records !== undefined ? { conversation: entry.conversation.id, backgroundTask: entry.id, backgroundName: entry.name, ...(deadline !== undefined ? { [BACKGROUND_DEADLINE_LABEL]: String(deadline) } : {}) } : undefined
     const work = this.#startWork(entry, options as SubmitWorkflow | SubmitStateMachine<unknown, string>, labels)
     if (work !== undefined && records !== undefined && !isStateMachine(run)) entry.durableDone = work.done
   }

@@ -50,7 +50,12 @@ export interface BackgroundWorkRecord {
   readonly taskId: string
   /** A state machine's name and its initial context (JSON data), to restart it. */
   readonly machine?: { readonly name: string; readonly context: unknown }
+  /** When its timeout ends (epoch ms), if it has one: a recovered task keeps its deadline. */
+  readonly deadline?: number
 }
+
+/** The label holding when a background task's timeout ends (epoch ms, as text) on its stored record or run. */
+export const BACKGROUND_DEADLINE_LABEL = 'backgroundDeadline'
 
 /** An open background record. */
 export interface BackgroundRecordHandle {
@@ -69,10 +74,14 @@ export interface RecoverySummary {
 }
 
 /** Background work found unfinished in the store, taken over by this process. */
-export type RecoveredWork =
+export type RecoveredWork = (
   | { readonly kind: 'workflow'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly result: Promise<RunResult>; readonly cancel: (reason: string) => void }
   | { readonly kind: 'lost'; readonly work: 'function' | 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly record: BackgroundRecordHandle }
   | { readonly kind: 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly machine: string; readonly context: unknown; readonly record: BackgroundRecordHandle }
+) & {
+  /** When the task's timeout ends (epoch ms), if it had one. */
+  readonly deadline?: number | undefined
+}
 
 /** What a function task receives. */
 export interface BackgroundContext {

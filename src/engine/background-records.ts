@@ -13,6 +13,7 @@ import type { Logger } from '../core/logger.js'
 import { logFailure } from '../core/log-failure.js'
 import type { Lease, RunStore, RunSummary } from '../core/store.js'
 import type { BackgroundRecorder, BackgroundRecordHandle, BackgroundWorkRecord, RecoveredWork } from '../background/types.js'
+import { BACKGROUND_DEADLINE_LABEL } from '../background/types.js'
 import type { BackgroundFinalStatus } from '../background/states.js'
 import type { Journal } from './journal.js'
 import type { ResolvedDurability } from './durable.js'
@@ -23,6 +24,7 @@ const CONVERSATION = 'conversation'
 const TASK = 'backgroundTask'
 const NAME = 'backgroundName'
 const KIND = 'backgroundKind'
+const BACKGROUND_DEADLINE = BACKGROUND_DEADLINE_LABEL
 
 /** What the recorder needs from the engine. */
 export interface RecorderEnvironment {
@@ -74,7 +76,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
             inputs: '{}',
             settings: '{}',
             createdAt: env.clock.wallNow(),
-            labels: { [CONVERSATION]: work.conversationId, [TASK]: work.taskId, [NAME]: work.name, [KIND]: work.kind },
+            labels: { [CONVERSATION]: work.conversationId, [TASK]: work.taskId, [NAME]: work.name, [KIND]: work.kind, ...(work.deadline !== undefined ? { [BACKGROUND_DEADLINE]: String(work.deadline) } : {}) },
           },
           leaseOf(),
         )
@@ -95,11 +97,13 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
         const taskId = run.labels[TASK] ?? run.runId
         const name = run.labels[NAME] ?? run.workflowId
         const kind = run.labels[KIND]
+        const deadlineText = run.labels[BACKGROUND_DEADLINE]
+        const deadline = deadlineText !== undefined && Number.isFinite(Number(deadlineText)) ? Number(deadlineText) : undefined
         if (kind === undefined) {
           // A workflow: resume its run (the lease just taken is ours, so resume takes it again).
           try {
             const handle = await env.resume(run.runId)
-            recovered.push({ kind: 'workflow', conversationId, taskId, name, result: handle.result, cancel: (reason) => handle.cancel(reason) })
+            recovered.push({ kind: 'workflow', conversationId, taskId, name, result: handle.result, cancel: (reason) => handle.cancel(reason), deadline })
           } catch (err) {
             logFailure(env.logger, 'a background workflow could not be resumed', err, { runId: run.runId, conversationId })
           }
@@ -110,11 +114,11 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
           const stored = await env.store.load(run.runId)
           const machine = JSON.parse(stored?.definition ?? '{}') as { name?: string; context?: unknown }
           if (machine.name !== undefined && machineNames.has(machine.name)) {
-            recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record })
+            recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record, deadline })
             continue
           }
         }
-        recovered.push({ kind: 'lost', work: kind === 'state-machine' ? 'state-machine' : 'function', conversationId, taskId, name, record })
+        recovered.push({ kind: 'lost', work: kind === 'state-machine' ? 'state-machine' : 'function', conversationId, taskId, name, record, deadline })
       }
       return recovered
     },

@@ -152,3 +152,31 @@ describe('a background state machine on an engine with a store', () => {
     await engine.close()
   })
 })
+
+describe('a recovered background task', () => {
+  it('keeps the deadline its timeout gave it (what is left of it), and times out then', async () => {
+    const { ManualClock } = await import('taskweave/testing')
+    const store = new MemoryRunStore()
+    const waits = defineStateMachine({
+      name: 'waits',
+      initial: 'a',
+      context: {},
+      states: { a: { run: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) } },
+    })
+    const first = new ManualClock(0, 1_000_000)
+    const crashed = createEngine({ store, builtins: false, clock: first })
+    const id = crashed.background.submit({ conversationId: 'c', name: 'waits', run: waits, timeout: '300ms' })
+    await ticks(20)
+    // The process dies 50 ms in; another starts on the store and takes the machine back.
+    const clock = new ManualClock(0, 1_000_050)
+    const engine = createEngine({ store, builtins: false, clock })
+    expect(await engine.background.recover({ machines: [waits] })).toEqual({ workflows: 0, stateMachines: 1, lost: 0 })
+    clock.advance(249)
+    await ticks(20)
+    expect(engine.background.status(id)?.status).toBe('running')
+    clock.advance(1)
+    await ticks(20)
+    expect((await engine.background.result(id))?.status).toBe('timed_out')
+    await engine.close()
+  })
+})
