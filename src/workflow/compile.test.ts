@@ -382,3 +382,23 @@ describe('a timeout of 0', () => {
     expect(defaults.map((i) => i.field)).toEqual(['defaults.timeout'])
   })
 })
+
+describe('integers a number cannot hold exactly, written in a workflow file', () => {
+  it('are refused with their line (the parser would round them), in YAML and in JSON; a large float is left alone', async () => {
+    const fs = await import('node:fs')
+    const os = await import('node:os')
+    const path = await import('node:path')
+    const load = await import('./load.js')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-bigint-'))
+    const yamlFile = path.join(dir, 'big.yaml')
+    fs.writeFileSync(yamlFile, 'id: big\ntasks:\n  - id: a\n    tool: llm.summarize\n    input:\n      text: "9007199254740993"\n      retries: 9007199254740993\n')
+    const yamlError = await load.readWorkflowFile(yamlFile).then(() => undefined, (err: unknown) => err as ValidationError)
+    expect(yamlError?.issues.map((i) => `${i.line}:${i.column} ${i.message}`)).toEqual(['7:16 the integer 9007199254740993 is beyond what a number holds exactly (±9007199254740991): it would be read as 9007199254740992; write it in quotes to keep it as text'])
+    const jsonFile = path.join(dir, 'big.json')
+    fs.writeFileSync(jsonFile, '{"id":"big","tasks":[{"id":"a","tool":"llm.summarize","input":{"text":"x","n":12345678901234567890}}]}')
+    expect((await load.readWorkflowFile(jsonFile).then(() => undefined, (err: unknown) => err as ValidationError))?.issues[0]?.message).toMatch(/^the integer 12345678901234567890 is beyond what a number holds exactly/)
+    const floatFile = path.join(dir, 'float.yaml')
+    fs.writeFileSync(floatFile, 'id: f\ntasks:\n  - id: a\n    tool: llm.summarize\n    input: { text: x, scale: 1e20 }\n')
+    expect(((await load.readWorkflowFile(floatFile)).value as { tasks: { input: { scale: number } }[] }).tasks[0]?.input.scale).toBe(1e20)
+  })
+})

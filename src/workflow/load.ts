@@ -52,7 +52,8 @@ export function parseWorkflowText(text: string, file: string | undefined, option
   const excess = findFlowNestingExcess(body, maxDepth)
   if (excess !== undefined) throw new ValidationError([{ ...(file !== undefined ? { file } : {}), message: nestingMessage(maxDepth), ...excess }])
   const fast = parsePlain(body)
-  if (fast === NOT_PLAIN) return parseWithPositions(body, file, options)
+  // An integer past 2^53 was rounded by the parser: the positional parser finds and refuses it.
+  if (fast === NOT_PLAIN || holdsUnsafeInteger(fast)) return parseWithPositions(body, file, options)
   checkShape(fast, file, options)
   // Positions are needed only for issues: the positional parse runs on the first lookup, if any.
   let located: ParsedWorkflowText['locate'] | undefined
@@ -178,6 +179,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     throw new ValidationError([{ ...fileField, message }])
   }
   checkShape(value, file, options)
+  if (holdsUnsafeInteger(value)) refuseRoundedIntegers(doc, body, lineCounter, fileField)
   const { isNode } = yaml()
   const locate: ParsedWorkflowText['locate'] = (path) => {
     for (let n = path.length; n >= 0; n--) {
@@ -204,6 +206,40 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     return locate(path)
   }
   return { value, locate, locateKey }
+}
+
+/** Whether a parsed value holds an integer a number cannot hold exactly (a literal the parser rounded, or a large float). */
+function holdsUnsafeInteger(root: unknown): boolean {
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value === 'number') {
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) return true
+    } else if (typeof value === 'object' && value !== null) {
+      for (const item of Array.isArray(value) ? value : Object.values(value)) stack.push(item)
+    }
+  }
+  return false
+}
+
+/**
+ * Refuses every integer literal of the document beyond ±(2^53 − 1): the parser read it as the
+ * nearest number, so an id or an amount written in the file would reach the tools changed. A
+ * float written as one (`1e20`) is left alone. Each is reported with its line.
+ */
+function refuseRoundedIntegers(doc: Document.Parsed, body: string, lineCounter: Yaml.LineCounter, fileField: { readonly file?: string }): void {
+  const { isScalar, visit } = yaml()
+  const issues: ValidationIssue[] = []
+  visit(doc, {
+    Scalar(_key, node) {
+      if (!isScalar(node) || typeof node.value !== 'number' || Number.isSafeInteger(node.value) || !Number.isInteger(node.value) || node.range === undefined || node.range === null) return
+      const literal = body.slice(node.range[0], node.range[1]).trim()
+      if (!/^[-+]?(?:\d[\d_]*|0x[0-9a-fA-F]+|0o[0-7]+)$/.test(literal)) return
+      const pos = lineCounter.linePos(node.range[0])
+      issues.push({ ...fileField, line: pos.line, column: pos.col, message: `the integer ${literal} is beyond what a number holds exactly (±${Number.MAX_SAFE_INTEGER}): it would be read as ${String(node.value)}; write it in quotes to keep it as text` })
+    },
+  })
+  if (issues.length > 0) throw new ValidationError(issues)
 }
 
 /** The source offset of the first repeated key of any mapping in the document (one set per mapping: linear). */
