@@ -167,3 +167,14 @@ describe('Executor: error messages', () => {
     await executor.shutdown()
   })
 })
+
+describe('Executor: metrics of a task id given twice in one call', () => {
+  it('hold the latest execution only, not the checkpoints of both mixed in one entry', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({ v: z.number() }), run: (input) => input.v })
+    const executor = new Executor({ builtins: false, tools: [echo] })
+    await executor.executeParallel([{ id: 'X', toolName: 'echo', parameters: { v: 1 } }, { id: 'X', toolName: 'echo', parameters: { v: 2 } }], { sessionId: 's' })
+    const metrics = executor.getAllMetrics()
+    expect(metrics.map((m) => [m.taskId, m.checkpoints.map((c) => c.name)])).toEqual([['X', ['queued', 'started', 'finished']]])
+    await executor.shutdown()
+  })
+})

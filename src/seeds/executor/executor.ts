@@ -21,6 +21,7 @@ import { planBatch, refusedParameters, slotIndexOf, toTaskResult } from './batch
 import type { Batch, BatchSettings } from './batch.js'
 import type { TaskErrorInfo } from './types.js'
 import { progressName, TaskMonitor } from './monitor.js'
+import type { MetricsEntry } from './monitor.js'
 import { checkCallOptions, resolveExecutorOptions, resolveRetryOptions } from './options.js'
 import type { ExecuteOptions, ExecutorOptions, ResolvedExecutorOptions, RetryPolicy, RetryOptions, ShutdownOptions } from './options.js'
 import type { Context, ProgressData, ProgressListener, Task, TaskMetrics, TaskResult } from './types.js'
@@ -190,12 +191,12 @@ export class Executor implements AsyncDisposable {
     }
     const monitor = this.#options.monitoring ? this.#monitor : undefined
     const queuedAt = clock.now()
-    for (const slot of batch.slots) monitor?.begin(slot.taskId, slot.toolName, queuedAt)
+    const metrics = monitor === undefined ? undefined : batch.slots.map((slot) => monitor.begin(slot.taskId, slot.toolName, queuedAt))
     let runResult: RunResult | undefined
     if (handle !== undefined) {
       this.#active.add(handle)
       this.#contexts.set(handle.id, context)
-      const observer = new BatchObserver(batch, context, monitor, options.onProgress)
+      const observer = new BatchObserver(batch, context, monitor, metrics, options.onProgress)
       const off = monitor !== undefined || options.onProgress !== undefined ? handle.onAny((event) => observer.observe(event)) : undefined
       try {
         runResult = await handle.result
@@ -206,12 +207,13 @@ export class Executor implements AsyncDisposable {
       }
     }
     const endedAt = clock.now()
-    return batch.slots.map((slot) => {
+    return batch.slots.map((slot, index) => {
       // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record.
       const report = runResult !== undefined && slot.nodeIndex !== undefined && slot.nodeId !== undefined ? taskReportAt(runResult, slot.nodeIndex, slot.nodeId) : undefined
       const result = toTaskResult(slot, report, retry)
       const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
-      monitor?.finish(slot.taskId, at, result.executionTimeMs)
+      const entry = metrics?.[index]
+      if (entry !== undefined) monitor?.finish(entry, at, result.executionTimeMs)
       // Emitted once the call's run ended (for a single task, that is when it ended), in input order.
       if (options.onProgress !== undefined) notify(options.onProgress, { event: 'finished', ...eventBase(slot, context, at), result })
       return result
@@ -243,6 +245,8 @@ class BatchObserver {
     readonly batch: Batch,
     readonly context: Context,
     readonly monitor: TaskMonitor | undefined,
+    /** Each slot's metrics entry, by slot index (with a monitor). */
+    readonly metrics: readonly MetricsEntry[] | undefined,
     readonly listener: ProgressListener | undefined,
   ) {}
 
@@ -250,21 +254,22 @@ class BatchObserver {
     if (event.type !== 'task:started' && event.type !== 'task:progress' && event.type !== 'task:retrying') return
     const index = slotIndexOf(this.batch, event.taskId)
     const slot = index === undefined ? undefined : this.batch.slots[index]
-    if (slot === undefined) return
+    if (slot === undefined || index === undefined) return
+    const entry = this.metrics?.[index]
     const base = { ...eventBase(slot, this.context, event.at), attempt: event.attempt }
     switch (event.type) {
       case 'task:started':
-        this.monitor?.checkpoint(slot.taskId, { name: 'started', at: event.at, attempt: event.attempt })
+        if (entry !== undefined) this.monitor?.checkpoint(entry, { name: 'started', at: event.at, attempt: event.attempt })
         notify(this.listener, { event: 'started', ...base, toolName: slot.toolName })
         break
       case 'task:progress': {
         const { fraction, message, data } = event.progress
-        this.monitor?.checkpoint(slot.taskId, { name: progressName(event.progress), at: event.at, attempt: event.attempt })
+        if (entry !== undefined) this.monitor?.checkpoint(entry, { name: progressName(event.progress), at: event.at, attempt: event.attempt })
         notify(this.listener, { event: 'progress', ...base, ...(fraction !== undefined ? { fraction } : {}), ...(message !== undefined ? { message } : {}), ...(data !== undefined ? { data } : {}) })
         break
       }
       case 'task:retrying':
-        this.monitor?.checkpoint(slot.taskId, { name: 'retrying', at: event.at, attempt: event.attempt })
+        if (entry !== undefined) this.monitor?.checkpoint(entry, { name: 'retrying', at: event.at, attempt: event.attempt })
         notify(this.listener, { event: 'retrying', ...base, delayMs: event.delayMs, error: { code: event.error.code, message: event.error.message } })
         break
     }

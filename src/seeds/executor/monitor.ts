@@ -5,7 +5,8 @@
  */
 import type { Checkpoint, TaskMetrics } from './types.js'
 
-interface Entry {
+/** One execution's metrics (what {@link TaskMonitor.begin} returns, to record into). */
+export interface MetricsEntry {
   readonly taskId: string
   readonly toolName: string
   executionTimeMs: number
@@ -17,23 +18,28 @@ interface Entry {
  * each id holds its latest execution; entries are in the order their latest execution was queued.
  */
 export class TaskMonitor {
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries = new Map<string, MetricsEntry>()
 
-  /** Starts (or restarts) the metrics of a task with its `queued` checkpoint. */
-  begin(taskId: string, toolName: string, at: number): void {
+  /**
+   * Starts (or restarts) the metrics of a task with its `queued` checkpoint; returns the entry its
+   * execution records into. Recording goes to the entry, not to the id: when the same id runs
+   * twice at once (duplicate ids in one call), the earlier execution's checkpoints never mix into
+   * the latest one's.
+   */
+  begin(taskId: string, toolName: string, at: number): MetricsEntry {
+    const entry: MetricsEntry = { taskId, toolName, executionTimeMs: 0, checkpoints: [{ name: 'queued', at }] }
     this.#entries.delete(taskId)
-    this.#entries.set(taskId, { taskId, toolName, executionTimeMs: 0, checkpoints: [{ name: 'queued', at }] })
+    this.#entries.set(taskId, entry)
+    return entry
   }
 
-  /** Adds a checkpoint to a task that was begun. */
-  checkpoint(taskId: string, checkpoint: Checkpoint): void {
-    this.#entries.get(taskId)?.checkpoints.push(checkpoint)
+  /** Adds a checkpoint to an execution that was begun. */
+  checkpoint(entry: MetricsEntry, checkpoint: Checkpoint): void {
+    entry.checkpoints.push(checkpoint)
   }
 
   /** Adds the `finished` checkpoint and the execution time. */
-  finish(taskId: string, at: number, executionTimeMs: number): void {
-    const entry = this.#entries.get(taskId)
-    if (entry === undefined) return
+  finish(entry: MetricsEntry, at: number, executionTimeMs: number): void {
     entry.executionTimeMs = executionTimeMs
     entry.checkpoints.push({ name: 'finished', at })
   }
