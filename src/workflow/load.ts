@@ -150,7 +150,18 @@ export function parseWithPositions(body: string, file: string | undefined, optio
   } catch (err) {
     throw new ValidationError([{ ...fileField, message: `cannot parse: ${describeThrown(err)}` }])
   }
-  const problems = [...doc.errors, ...doc.warnings]
+  let problems = [...doc.errors, ...doc.warnings]
+  // More than one document: fine when the others are empty (a trailing `---`), else said plainly.
+  const multiple = problems.find((problem) => problem.code === 'MULTIPLE_DOCS')
+  if (multiple !== undefined) {
+    const documents = yaml().parseAllDocuments(body, { version: '1.2', schema: 'core', uniqueKeys: false, strict: true, stringKeys: true, resolveKnownTags: false })
+    const list = Array.isArray(documents) ? documents : [documents]
+    const { isScalar } = yaml()
+    const isEmpty = (document: (typeof list)[number]): boolean => document.errors.length === 0 && (document.contents === null || (isScalar(document.contents) && document.contents.value === null))
+    const withContent = list.filter((document) => !isEmpty(document)).length
+    if (withContent <= 1) problems = problems.filter((problem) => problem !== multiple)
+    else multiple.message = `a workflow file holds one workflow (one YAML document); this one holds ${withContent}, separated by ---: put each in a file of its own`
+  }
   if (problems.length === 0) {
     const duplicate = duplicateKey(doc)
     if (duplicate !== undefined) {
