@@ -22,3 +22,17 @@ describe('loading tool modules', () => {
     expect(explainLoadFailure(new SyntaxError('Unexpected token'))).toBe('Unexpected token. Fix the syntax error in the module')
   })
 })
+
+describe('a tool module whose tool has the name of one loaded already', () => {
+  it('is named in the error, with what it clashes with', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-clash-'))
+    const zod = JSON.stringify(new URL('../../node_modules/zod/index.js', import.meta.url).href)
+    const tool = new URL('../core/tool.ts', import.meta.url).href
+    const body = (value: number): string => `import { z } from ${zod}\nimport { defineTool } from ${JSON.stringify(tool)}\nexport const echo = defineTool({ name: 't.echo', input: z.object({}), run: () => ${value} })\n`
+    await writeFile(join(dir, 'a.mjs'), body(1))
+    await writeFile(join(dir, 'b.mjs'), body(2))
+    const registry = new ToolRegistry()
+    await loadToolModule('./a.mjs', dir, registry)
+    await expect(loadToolModule('./b.mjs', dir, registry)).rejects.toThrow('tool module "./b.mjs" exports a tool named "t.echo", and a different tool of that name is already loaded (by a built-in or a tool module given before this one: rename one of them)')
+  })
+})

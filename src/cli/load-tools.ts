@@ -23,6 +23,9 @@ export interface LoadToolModuleOptions {
   readonly importTsx?: TsxImporter
 }
 
+/** Name prefixes of the built-in tools (`fs.readFile`, `http.fetch`, `llm.chat`…). */
+const BUILTIN_PREFIXES: readonly string[] = ['fs.', 'http.', 'llm.']
+
 /** Imports `modulePath` (relative to `baseDir`) and registers its tools; returns their names. */
 export async function loadToolModule(modulePath: string, baseDir: string, registry: ToolRegistry, options: LoadToolModuleOptions = {}): Promise<string[]> {
   const shownAs = options.shownAs ?? modulePath
@@ -43,7 +46,15 @@ export async function loadToolModule(modulePath: string, baseDir: string, regist
     else if (Array.isArray(value)) for (const item of value) if (isTool(item)) tools.push(item)
   }
   if (tools.length === 0) throw new TaskweaveError('TW_VALIDATION', `tool module "${shownAs}" exports no tool (export values made with defineTool)`, { retryable: false })
-  for (const tool of tools) registry.register(tool)
+  for (const tool of tools) {
+    try {
+      registry.register(tool)
+    } catch (err) {
+      // Name the module: the clash is with a built-in tool or one of another module given before.
+      const builtin = BUILTIN_PREFIXES.some((prefix) => tool.name.startsWith(prefix))
+      throw new TaskweaveError('TW_VALIDATION', `tool module "${shownAs}" exports a tool named "${tool.name}", and a different tool of that name is already loaded (${builtin ? 'a built-in tool: name yours otherwise' : 'by a built-in or a tool module given before this one: rename one of them'})`, { retryable: false, cause: err })
+    }
+  }
   return tools.map((tool) => tool.name)
 }
 
