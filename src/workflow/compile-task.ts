@@ -153,6 +153,8 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   let tool: AnyTool | undefined
   // An agent task runs the tool `agent.<name>` with `{ session, input }` (see agents/agent-tool.ts).
   const toolName = task.agent !== undefined ? `agent.${task.agent}` : task.tool
+  // A session means something to an agent task only: on a tool task it would be ignored in silence.
+  if (task.session !== undefined && task.agent === undefined) issue(['session'], 'session applies to agent tasks (agent: <name>) only; a tool task has none (an agent tool called as a tool takes it in its input)')
   if (task.agent !== undefined && task.tool !== undefined) issue([], 'a task names either a tool or an agent, not both')
   else if (toolName === undefined) issue([], 'a task needs a tool (or an agent)')
   else {

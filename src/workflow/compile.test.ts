@@ -419,3 +419,10 @@ describe('a YAML workflow file with more than one document', () => {
     expect(error?.issues.map((i) => `${i.line}: ${i.message}`)).toEqual(['5: a workflow file holds one workflow (one YAML document); this one holds 2, separated by ---: put each in a file of its own'])
   })
 })
+
+describe('a session on a tool task', () => {
+  it('is refused (it means something to agent tasks only, and would be ignored)', () => {
+    const issues = issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' }, session: 'user-1' }] })
+    expect(issues.map((i) => [i.field, i.message])).toEqual([['tasks[0].session', expect.stringContaining('session applies to agent tasks (agent: <name>) only') as unknown]])
+  })
+})
