@@ -11,8 +11,9 @@ import { InvalidOptionError, TaskweaveError } from './errors.js'
  * (`durability.`), so the message names the option as the caller wrote it.
  */
 export function refuseUnknownOptions(where: string, options: object, known: readonly string[], prefix = ''): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue
+  // for…in rather than Object.keys: no array per call (it runs on every background submit).
+  for (const name in options) {
+    if (!Object.hasOwn(options, name) || known.includes(name)) continue
     const close = known.filter((k) => k.toLowerCase().startsWith(name.toLowerCase().slice(0, 3)))
     const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${prefix}${k}"`).join(' or ')}?` : `; known options: ${known.map((k) => `${prefix}${k}`).join(', ')}`
     throw new TaskweaveError('TW_INVALID_OPTION', `unknown option "${prefix}${name}" of ${where}()${hint}`, { retryable: false, details: { option: `${prefix}${name}` } })

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { compileWorkflow, resolveInputs } from './compile.js'
+import { loadWorkflowFile, readWorkflowFile } from './load.js'
 import { ToolRegistry } from '../core/registry.js'
 import { defineTool } from '../core/tool.js'
 import { ValidationError } from '../core/errors.js'
@@ -9,6 +13,13 @@ import type { ValidationIssue } from '../core/errors.js'
 const fetchTool = defineTool({ name: 'web.fetch', input: z.object({ url: z.url(), retries: z.number().int().optional() }), run: () => 'x' })
 const summarize = defineTool({ name: 'llm.summarize', input: z.object({ text: z.string() }), run: () => 'x' })
 const registry = new ToolRegistry([fetchTool, summarize])
+
+/** Writes `text` as file `name` in a directory of its own; returns its path. */
+function workflowFileOf(name: string, text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tw-file-')), name)
+  writeFileSync(file, text)
+  return file
+}
 
 function issuesOf(definition: unknown): ValidationIssue[] {
   try {
@@ -352,13 +363,8 @@ describe('conditions (when)', () => {
 
 describe('unknown keys in a workflow file', () => {
   it('are each named where they are written, with a hint, and one in the workflow does not hide those of its tasks', async () => {
-    const fs = await import('node:fs')
-    const os = await import('node:os')
-    const path = await import('node:path')
-    const load = await import('./load.js')
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tw-keys-')), 'k1.yaml')
-    fs.writeFileSync(file, '# a comment\nid: k1\ntasks:\n  - id: a\n    tool: llm.summarize\n    retires: 3\n    input: { text: x }\nfaillFast: true\n')
-    const error = await load.loadWorkflowFile(file, registry).then(() => undefined, (err: unknown) => err as ValidationError)
+    const file = workflowFileOf('k1.yaml', '# a comment\nid: k1\ntasks:\n  - id: a\n    tool: llm.summarize\n    retires: 3\n    input: { text: x }\nfaillFast: true\n')
+    const error = await loadWorkflowFile(file, registry).then(() => undefined, (err: unknown) => err as ValidationError)
     expect(error?.issues.map((i) => `${i.line}:${i.field}: ${i.message}`)).toEqual(['8:faillFast: unknown key "faillFast" (did you mean "failFast"?)', '6:tasks[0].retires: unknown key "retires"'])
   })
 })
@@ -385,37 +391,22 @@ describe('a timeout of 0', () => {
 
 describe('integers a number cannot hold exactly, written in a workflow file', () => {
   it('are refused with their line (the parser would round them), in YAML and in JSON; a large float is left alone', async () => {
-    const fs = await import('node:fs')
-    const os = await import('node:os')
-    const path = await import('node:path')
-    const load = await import('./load.js')
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-bigint-'))
-    const yamlFile = path.join(dir, 'big.yaml')
-    fs.writeFileSync(yamlFile, 'id: big\ntasks:\n  - id: a\n    tool: llm.summarize\n    input:\n      text: "9007199254740993"\n      retries: 9007199254740993\n')
-    const yamlError = await load.readWorkflowFile(yamlFile).then(() => undefined, (err: unknown) => err as ValidationError)
+    const yamlFile = workflowFileOf('big.yaml', 'id: big\ntasks:\n  - id: a\n    tool: llm.summarize\n    input:\n      text: "9007199254740993"\n      retries: 9007199254740993\n')
+    const yamlError = await readWorkflowFile(yamlFile).then(() => undefined, (err: unknown) => err as ValidationError)
     expect(yamlError?.issues.map((i) => `${i.line}:${i.column} ${i.message}`)).toEqual(['7:16 the integer 9007199254740993 is beyond what a number holds exactly (±9007199254740991): it would be read as 9007199254740992; write it in quotes to keep it as text'])
-    const jsonFile = path.join(dir, 'big.json')
-    fs.writeFileSync(jsonFile, '{"id":"big","tasks":[{"id":"a","tool":"llm.summarize","input":{"text":"x","n":12345678901234567890}}]}')
-    expect((await load.readWorkflowFile(jsonFile).then(() => undefined, (err: unknown) => err as ValidationError))?.issues[0]?.message).toMatch(/^the integer 12345678901234567890 is beyond what a number holds exactly/)
-    const floatFile = path.join(dir, 'float.yaml')
-    fs.writeFileSync(floatFile, 'id: f\ntasks:\n  - id: a\n    tool: llm.summarize\n    input: { text: x, scale: 1e20 }\n')
-    expect(((await load.readWorkflowFile(floatFile)).value as { tasks: { input: { scale: number } }[] }).tasks[0]?.input.scale).toBe(1e20)
+    const jsonFile = workflowFileOf('big.json', '{"id":"big","tasks":[{"id":"a","tool":"llm.summarize","input":{"text":"x","n":12345678901234567890}}]}')
+    expect((await readWorkflowFile(jsonFile).then(() => undefined, (err: unknown) => err as ValidationError))?.issues[0]?.message).toMatch(/^the integer 12345678901234567890 is beyond what a number holds exactly/)
+    const floatFile = workflowFileOf('float.yaml', 'id: f\ntasks:\n  - id: a\n    tool: llm.summarize\n    input: { text: x, scale: 1e20 }\n')
+    expect(((await readWorkflowFile(floatFile)).value as { tasks: { input: { scale: number } }[] }).tasks[0]?.input.scale).toBe(1e20)
   })
 })
 
 describe('a YAML workflow file with more than one document', () => {
   it('is read when the others are empty (a trailing ---), and refused plainly when they hold something', async () => {
-    const fs = await import('node:fs')
-    const os = await import('node:os')
-    const path = await import('node:path')
-    const load = await import('./load.js')
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-docs-'))
-    const trailing = path.join(dir, 'trailing.yaml')
-    fs.writeFileSync(trailing, 'id: w1\ntasks:\n  - id: a\n    tool: llm.summarize\n    input: { text: x }\n---\n')
-    expect(((await load.readWorkflowFile(trailing)).value as { id: string }).id).toBe('w1')
-    const two = path.join(dir, 'two.yaml')
-    fs.writeFileSync(two, 'id: w1\ntasks:\n  - id: a\n    tool: llm.summarize\n---\nid: w2\ntasks: []\n')
-    const error = await load.readWorkflowFile(two).then(() => undefined, (err: unknown) => err as ValidationError)
+    const trailing = workflowFileOf('trailing.yaml', 'id: w1\ntasks:\n  - id: a\n    tool: llm.summarize\n    input: { text: x }\n---\n')
+    expect(((await readWorkflowFile(trailing)).value as { id: string }).id).toBe('w1')
+    const two = workflowFileOf('two.yaml', 'id: w1\ntasks:\n  - id: a\n    tool: llm.summarize\n---\nid: w2\ntasks: []\n')
+    const error = await readWorkflowFile(two).then(() => undefined, (err: unknown) => err as ValidationError)
     expect(error?.issues.map((i) => `${i.line}: ${i.message}`)).toEqual(['5: a workflow file holds one workflow (one YAML document); this one holds 2, separated by ---: put each in a file of its own'])
   })
 })
