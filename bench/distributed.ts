@@ -71,22 +71,22 @@ const WORKER_CONCURRENCY = envInt('BENCH_DIST_CONCURRENCY', 256)
 /**
  * The owner's window (engine concurrency): how many attempts it keeps out at once.
  *
- * - Redis: per worker process, W workers → 512 × W, twice the workers' slots, so a BullMQ worker
- *   (which claims one job per round trip) always finds the next one waiting: BullMQ's throughput
- *   needs a backlog in Redis, and the dispatch latency at full load is that backlog's wait.
+ * - Redis: 48 in all, whatever W. The transport sends the attempts an owner publishes together
+ *   for one queue as one BullMQ job (up to 16: its `batchSize`), so one claim hands a worker
+ *   several, and no backlog in Redis is needed for throughput; more attempts out only wait.
  * - RabbitMQ: 32 in all, whatever W. RabbitMQ pushes attempts to the workers (up to their
  *   prefetch), so no backlog is needed for throughput; on this machine the workers share two cores
  *   with the broker and the owner, so a larger window (or one that grows with W) only makes
  *   attempts wait in the workers' event loops (sweep in the notes).
  *
- * `BENCH_DIST_WINDOW_REDIS` (per worker) and `BENCH_DIST_WINDOW_RABBITMQ` (in all) override them.
+ * `BENCH_DIST_WINDOW_REDIS` and `BENCH_DIST_WINDOW_RABBITMQ` (both in all) override them.
  */
-const WINDOW_PER_REDIS_WORKER = envInt('BENCH_DIST_WINDOW_REDIS', 512)
+const WINDOW_REDIS = envInt('BENCH_DIST_WINDOW_REDIS', 48)
 const WINDOW_RABBITMQ = envInt('BENCH_DIST_WINDOW_RABBITMQ', 32)
 
 /** The owner's window for `workers` worker processes on `type` (see above). */
-function ownerWindow(type: BrokerType, workers: number): number {
-  return type === 'redis' ? WINDOW_PER_REDIS_WORKER * workers : WINDOW_RABBITMQ
+function ownerWindow(type: BrokerType): number {
+  return type === 'redis' ? WINDOW_REDIS : WINDOW_RABBITMQ
 }
 /** The light-load probe: this many no-op tasks with a window of 1 (one attempt out at a time), one worker. */
 const PROBE_TASKS = envInt('BENCH_DIST_PROBE_TASKS', 200)
@@ -112,10 +112,14 @@ const TARGET_DISPATCH_P50_MS = 3
 const TARGET_STG_POINTS = 0.5
 
 type BrokerType = 'redis' | 'rabbitmq'
+/** The brokers measured; `BENCH_DIST_BROKERS=redis` (or `rabbitmq`) measures one alone. */
 const BROKERS: readonly { readonly type: BrokerType; readonly url: string; readonly label: string }[] = [
-  { type: 'redis', url: REDIS_URL, label: 'Redis (BullMQ)' },
-  { type: 'rabbitmq', url: RABBITMQ_URL, label: 'RabbitMQ' },
-]
+  { type: 'redis' as const, url: REDIS_URL, label: 'Redis (BullMQ)' },
+  { type: 'rabbitmq' as const, url: RABBITMQ_URL, label: 'RabbitMQ' },
+].filter(({ type }) => {
+  const only = process.env['BENCH_DIST_BROKERS']
+  return only === undefined || only === '' || only.split(',').includes(type)
+})
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url))
 const THIS_FILE = fileURLToPath(import.meta.url)
@@ -872,7 +876,7 @@ export async function run(): Promise<BenchReport> {
     for (const workers of WORKER_COUNTS) {
       for (const { type, url } of BROKERS) {
         if (down.has(type)) continue
-        const window = ownerWindow(type, workers)
+        const window = ownerWindow(type)
         const sub = `${prefix}-${type === 'redis' ? 'r' : 'q'}${workers}`
         // taskweave: W worker processes serve two owners in turn (the no-op batch, then the DAG).
         process.stderr.write(`distributed: ${type} transport, ${workers} worker(s), window ${window} …\n`)
@@ -1027,7 +1031,7 @@ function report(measured: Measured, down: ReadonlyMap<BrokerType, string>, versi
 
   const notes = [
     `Workers: \`node bin/taskweave.js worker --transport URL --prefix P --tools bench/fixtures/distributed-tools.mjs --concurrency ${WORKER_CONCURRENCY} --id ID\` (the built CLI), W = 1, 2, 3 of them, started together and fresh for each broker and W, each ready ("worker <id> on") before the owner starts; the same W processes serve the no-op owner, then the layered-DAG owner (and, at W = 1, the light-load probe). The owner is a child process: \`createEngine({ tools, builtins: false, runner: createRemoteRunner({ transport }), concurrency: window })\` (the window below) on \`createTransport({ type, url, prefix })\` (defaults: lease 30 s, heartbeat 5 s, reconciler every 10 s); each broker and W has a prefix of its own.`,
-    `Window and worker concurrency: the owner keeps at most a window of attempts out (its engine concurrency): on Redis ${int(WINDOW_PER_REDIS_WORKER)} × W, twice the W workers' slots (${WORKER_CONCURRENCY} each); on RabbitMQ ${int(WINDOW_RABBITMQ)} in all, whatever W. A BullMQ worker claims one job per round trip (the next one with each completion), so with a window equal to its slots it often found none waiting while the owner was still hearing reports; measured on a quiet machine with one worker, 20,000 no-op tasks: window 256 gave 6,470 tasks/s, 512 gave 8,841 and 1,024 gave 8,529, against raw BullMQ's 9,629 in the same minutes. So on Redis throughput needs a backlog in Redis, and at full load dispatch latency is that backlog's wait; a small window trades one for the other (one worker, 20,000 no-op tasks, quiet machine: window 16 → 4,752 tasks/s, p50 3 ms; 32 → 6,074, 4 ms; 64 → 7,389, 7 ms; 128 → 9,551, 11 ms; 256 → 9,814, 21 ms; 512 → 12,153, 33 ms). RabbitMQ pushes attempts up to each consumer's prefetch, so it needs no backlog: the window only has to cover what the workers can start at once, and on this machine they share two cores with the broker and the owner, so more attempts out only wait in the workers' event loops (one worker: window 16 → 6,510 tasks/s, p50 1 ms; 32 → 9,498, 2 ms; 64 → 11,350, 3 ms; 128 → 14,249, 5 ms; 256 → 15,725, 10 ms; a window of 48 in all gave p50 2–3 ms and 7,274–11,237 tasks/s with 1–3 workers, 32 in all gave 2 ms and 5,601–9,498 tasks/s, where 64 × W gave 5–8 ms with 2–3; in a full benchmark run, 48 came out at 3–4 ms with 3 workers, so the benchmark keeps 32). A worker concurrency of 64 held RabbitMQ to about 2,600 tasks/s against 4,400 at 256 on a loaded machine (a worker's slot is held until its persistent report is confirmed). The raw peers use the same ${WORKER_CONCURRENCY} per process (BullMQ \`concurrency\`, amqplib \`prefetch\`).`,
+    `Window and worker concurrency: the owner keeps at most a window of attempts out (its engine concurrency): ${int(WINDOW_REDIS)} in all on Redis and ${int(WINDOW_RABBITMQ)} in all on RabbitMQ, whatever W. On Redis, the attempts an owner publishes together for one queue travel as one BullMQ job of up to 16 (the transport's \`batchSize\`): a BullMQ worker claims one job per round trip, so with a job per attempt its rate needed a backlog in Redis, and at full load every attempt waited behind it (window 512 × W: 8,441 tasks/s with one worker, dispatch p50 49 ms; a window of 16 gave p50 3 ms but 4,752 tasks/s). With batches, measured with 1 / 2 / 3 workers, 20,000 no-op tasks: a window of 32 in all gave 11,096 / 10,981 / 9,066 tasks/s, p50 2 / 1 / 2 ms; 48 gave 14,934 / 13,726 / 12,183, p50 2 ms; 64 gave 13,994 / 12,673 / 13,012, p50 3 / 2 / 2 ms; 32 × W gave p50 4 ms with 3 workers and 128 × W 10–14 ms. RabbitMQ pushes attempts up to each consumer's prefetch, so it needs no backlog: the window only has to cover what the workers can start at once, and on this machine they share two cores with the broker and the owner, so more attempts out only wait in the workers' event loops (one worker: window 16 → 6,510 tasks/s, p50 1 ms; 32 → 9,498, 2 ms; 64 → 11,350, 3 ms; 128 → 14,249, 5 ms; 256 → 15,725, 10 ms; a window of 48 in all gave p50 2–3 ms and 7,274–11,237 tasks/s with 1–3 workers, 32 in all gave 2 ms and 5,601–9,498 tasks/s, where 64 × W gave 5–8 ms with 2–3; in a full benchmark run, 48 came out at 3–4 ms with 3 workers, so the benchmark keeps 32). A worker concurrency of 64 held RabbitMQ to about 2,600 tasks/s against 4,400 at 256 on a loaded machine (a worker's slot is held until its persistent report is confirmed). The raw peers use the same ${WORKER_CONCURRENCY} per process (BullMQ \`concurrency\`, amqplib \`prefetch\`).`,
     `tasks/s: ${int(TASKS)} (or ${int(LAYERS * WIDTH)} DAG nodes) ÷ the time from building the workflow to \`engine.run\`'s result (every outcome heard by the owner); raw peers: from the first publish to the last completion heard (below). Cold: the first run in fresh processes (fresh owner or producer and fresh workers; for the DAG, a fresh owner and workers that just ran the no-op batch). Warm: ${TIMED_RUNS === 1 ? 'the next run' : `the median of the next ${TIMED_RUNS} runs`} in the same processes (one warm run keeps the benchmark near 3 minutes, so single figures move with the machine's load). Measurements take turns by worker count (W = 1: Redis transport, raw BullMQ, RabbitMQ transport, raw amqplib; then W = 2, …), so a burst of load lands on both sides of a comparison. Every owner run is checked: all tasks succeeded.`,
     `"÷ raw peer, same workers": the transport's warm rate over its like-for-like peer's at the same number of processes: raw BullMQ for Redis, raw amqplib with a confirmed reply per message for RabbitMQ. CPU is the owner's (or producer's) process during the warm run; the workers' and the broker's CPU are not in it.`,
     `Dispatch latency: for every task, the tool's \`Date.now()\` at its start on the worker minus the owner's \`Date.now()\` in a \`task:started\` listener (emitted just before the engine hands the attempt to the runner), over all tasks of the warm run(s); both clocks are this machine's, at 1 ms resolution. At full load it is mostly queueing: the owner keeps a window of attempts out, and by Little's law an attempt waits about (attempts ahead of it) ÷ (rate): the attempts a worker has not fetched yet wait in the broker (Redis) or in the worker (RabbitMQ). The light-load probe (one worker, ${PROBE_TASKS} tasks, window 1: one attempt out at a time, after a first run of the same) gives the latency without a queue; its tasks/s is the sequential round trip (publish, run, report, hear). The steady-load probe (one worker, ${int(PACED_TASKS)} one-task runs started on a fixed timetable of ${int(PACED_RATE)} a second, whatever came back: an open loop, as calls reach a service) gives the latency a service sees at a stated load below the ceiling; at full load a batch measures its own queue (window ÷ rate), which the full-load rows show.`,
@@ -1049,7 +1053,7 @@ function report(measured: Measured, down: ReadonlyMap<BrokerType, string>, versi
   return {
     name: 'distributed',
     title: `distributed — remote runner and \`taskweave worker\` processes on Redis and RabbitMQ, raw BullMQ and amqplib, STG through the transport`,
-    workload: `${int(TASKS)} independent no-op tasks and the layered ${LAYERS} × ${WIDTH} DAG (seed ${SEED}, two random parents per node) through the Redis (BullMQ) and RabbitMQ transports with 1, 2 and 3 worker processes (concurrency ${WORKER_CONCURRENCY} each, owner window ${int(WINDOW_PER_REDIS_WORKER)} × workers on Redis, ${int(WINDOW_RABBITMQ)} in all on RabbitMQ); raw BullMQ and raw amqplib moving ${int(TASKS)} messages with the same numbers of processes; and the STG set through the remote runner on the in-process transport.\n\n${stgTable}`,
+    workload: `${int(TASKS)} independent no-op tasks and the layered ${LAYERS} × ${WIDTH} DAG (seed ${SEED}, two random parents per node) through the Redis (BullMQ) and RabbitMQ transports with 1, 2 and 3 worker processes (concurrency ${WORKER_CONCURRENCY} each, owner window ${int(WINDOW_REDIS)} in all on Redis, ${int(WINDOW_RABBITMQ)} in all on RabbitMQ); raw BullMQ and raw amqplib moving ${int(TASKS)} messages with the same numbers of processes; and the STG set through the remote runner on the in-process transport.\n\n${stgTable}`,
     headers,
     rows,
     targets,

@@ -99,6 +99,12 @@ export interface CreateTransportOptions {
    * dead-lettered and its owner told (`TW_DELIVERY_LIMIT`). @default Redis 10, RabbitMQ 5
    */
   readonly maxDeliveries?: number
+  /**
+   * Redis: most attempts published together for one queue that travel as one BullMQ job (a
+   * worker claims them in one round trip; each is still settled on its own); 1 for a job per
+   * attempt. RabbitMQ pushes each attempt to a worker on its own and has no use for it. @default 16
+   */
+  readonly batchSize?: number
 }
 
 /** What {@link messageQueueOptionsFromEnv} read: spread it into {@link createMessageQueue} with a `name`, or pass it to {@link createTransport}. */
@@ -113,7 +119,7 @@ export interface MessageQueueEnvOptions {
 interface AdapterModules {
   readonly redis: {
     openRedisQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
-    openRedisTransport(options: { readonly url?: string; readonly prefix?: string; readonly leaseMs?: number; readonly heartbeatMs?: number; readonly maxDeliveries?: number }): Promise<Transport>
+    openRedisTransport(options: { readonly url?: string; readonly prefix?: string; readonly leaseMs?: number; readonly heartbeatMs?: number; readonly maxDeliveries?: number; readonly batchSize?: number }): Promise<Transport>
   }
   readonly rabbitmq: {
     openRabbitQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
@@ -158,8 +164,8 @@ export async function createMessageQueue<T = unknown>(options: CreateMessageQueu
 /** Opens an attempt transport on the adapter `options.type` (as {@link createMessageQueue} does). */
 export async function createTransport(options: CreateTransportOptions): Promise<Transport> {
   // `maxSize` is what messageQueueOptionsFromEnv() may add (MAX_QUEUE_SIZE): a queue's, not a transport's, so accepted and unused.
-  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries', 'maxSize'])
-  const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries } = options
+  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries', 'batchSize', 'maxSize'])
+  const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries, batchSize } = options
   const common = {
     ...(url !== undefined ? { url } : {}),
     ...(prefix !== undefined ? { prefix } : {}),
@@ -170,9 +176,10 @@ export async function createTransport(options: CreateTransportOptions): Promise<
     case 'memory':
       return createMemoryTransport()
     case 'redis':
-      return (await loadAdapter('redis', 'openRedisTransport')).openRedisTransport({ ...common, ...(leaseMs !== undefined ? { leaseMs } : {}) })
+      return (await loadAdapter('redis', 'openRedisTransport')).openRedisTransport({ ...common, ...(leaseMs !== undefined ? { leaseMs } : {}), ...(batchSize !== undefined ? { batchSize } : {}) })
     case 'rabbitmq':
-      // RabbitMQ sees a dead worker's connection close and redelivers at once: no lease to set.
+      // RabbitMQ sees a dead worker's connection close and redelivers at once: no lease to set;
+      // it pushes attempts to workers one by one: no batches.
       return (await loadAdapter('rabbitmq', 'openRabbitTransport')).openRabbitTransport(common)
     default:
       throw unknownType(type)

@@ -283,6 +283,59 @@ export function transportConformanceCases(open: () => Promise<TransportUnderTest
     assert.equal(received.length, 1, 'a dead-lettered attempt was delivered again')
   })
 
+  add('attempts published together are settled each on its own: an ack, a nack with a delay and a dead letter', async (c) => {
+    const queue = c.name('q')
+    const sent = ['done', 'later', 'unreadable', 'also-done'].map((taskId) => c.envelope(taskId, { queue }))
+    await c.other.publish(sent)
+    const received = await c.collect({ worker: c.name('w'), queues: [queue], concurrency: 4 }, async (d) => {
+      const taskId = d.envelope.request.taskId
+      if (taskId === 'unreadable') await d.deadLetter('cannot read the envelope')
+      else if (taskId === 'later' && d.deliveries === 1) await d.nack({ delayMs: NACK_DELAY_MS })
+      else await d.ack()
+    })
+    await waitFor('five deliveries', () => received.length === 5, NACK_DELAY_MS + WAIT_MS)
+    const seen = (taskId: string): number[] => received.filter((r) => r.envelope.request.taskId === taskId).map((r) => r.deliveries)
+    assert.deepEqual(seen('done'), [1])
+    assert.deepEqual(seen('also-done'), [1])
+    assert.deepEqual(seen('unreadable'), [1])
+    assert.deepEqual(seen('later'), [1, 2])
+    // Stats before holds(): an adapter may drop a dead copy that holds() finds (so a republish is accepted).
+    await eventually(async () => assert.deepEqual((await c.other.stats()).queues.find((q) => q.queue === queue) ?? { queue, waiting: 0, active: 0, delayed: 0, dead: 0 }, { queue, waiting: 0, active: 0, delayed: 0, dead: 1 }))
+    await eventually(async () => assert.deepEqual([...(await c.other.holds(sent.map((e) => e.request.attemptId)))], []))
+    await sleep(QUIET_MS)
+    assert.equal(received.length, 5, 'an attempt was delivered again after it was settled')
+  })
+
+  add('a consumer closed past its grace gives back only what it had not settled of attempts published together', async (c) => {
+    const queue = c.name('q')
+    const sent = ['quick-1', 'stuck', 'quick-2'].map((taskId) => c.envelope(taskId, { queue }))
+    await c.other.publish(sent)
+    const stuck = gate()
+    let acked = 0
+    let started = false
+    const first = await c.consume(
+      async (d) => {
+        if (d.envelope.request.taskId !== 'stuck') {
+          await d.ack()
+          acked++
+          return
+        }
+        started = true
+        await stuck.promise
+      },
+      { worker: c.name('w1'), queues: [queue], concurrency: 3 },
+    )
+    await waitFor('the quick attempts acknowledged and the stuck one started', () => acked === 2 && started)
+    await first.close({ graceMs: 100 })
+    const received = await c.collect({ worker: c.name('w2'), queues: [queue], concurrency: 3 }, async (d) => d.ack(), c.other)
+    await waitFor('the attempt given back', () => received.length === 1, 2 * WAIT_MS)
+    assert.equal(nth(received, 0).envelope.request.taskId, 'stuck')
+    assert.equal(nth(received, 0).deliveries, 2)
+    await sleep(QUIET_MS)
+    assert.equal(received.length, 1, 'an acknowledged attempt was delivered again')
+    stuck.open()
+  })
+
   add('reports reach their owner in the order they were sent; other owners hear none of them', async (c) => {
     const o1 = c.name('owner-1')
     const o2 = c.name('owner-2')

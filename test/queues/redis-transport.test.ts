@@ -8,6 +8,7 @@
  * the test. Faults (crashes, restarts, a missing driver) are in redis-faults.test.ts.
  */
 import { randomBytes } from 'node:crypto'
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openRedisTransport } from 'taskweave/queues/redis'
@@ -179,6 +180,119 @@ describe('deliveries', () => {
     const { transport } = await open()
     await transport.publish([envelope('routed', { worker: 'w:1' })])
     expect((await transport.stats()).queues).toContainEqual({ queue: '@w:1', waiting: 1, active: 0, delayed: 0, dead: 0 })
+  })
+})
+
+describe('batches', () => {
+  /** BullMQ's own count of the jobs waiting in a work queue (a batch is one job). */
+  async function jobsWaiting(prefix: string, queue = 'default'): Promise<number> {
+    const bull = new Queue(`work.${queue}`, { connection: redis, prefix })
+    const counts = await bull.getJobCounts('wait', 'prioritized')
+    await bull.close()
+    return (counts['wait'] ?? 0) + (counts['prioritized'] ?? 0)
+  }
+
+  it('attempts published together travel as jobs of at most batchSize attempts of one priority level; stats count attempts', async () => {
+    const { transport, prefix } = await open({ batchSize: 4 })
+    await transport.publish([...Array.from({ length: 9 }, (_, k) => envelope(`low-${k}`)), envelope('high-0', { priority: 5 }), envelope('high-1', { priority: 5 })])
+    // low: 4 + 4 + 1; high: 2.
+    expect(await jobsWaiting(prefix)).toBe(4)
+    expect((await transport.stats()).queues).toContainEqual({ queue: 'default', waiting: 11, active: 0, delayed: 0, dead: 0 })
+    const seen: string[] = []
+    await consume(transport, async (d) => {
+      seen.push(d.envelope.request.attemptId)
+      await d.ack()
+    })
+    await waitFor('every attempt', () => seen.length === 11)
+    expect(seen.slice(0, 2)).toEqual(['high-0', 'high-1'])
+    expect(seen.slice(2)).toEqual(Array.from({ length: 9 }, (_, k) => `low-${k}`))
+    await sleep(200)
+    expect(seen.length).toBe(11)
+  })
+
+  it('batchSize 1 publishes a job per attempt; a bad batchSize is refused naming it', async () => {
+    const { transport, prefix } = await open({ batchSize: 1 })
+    await transport.publish([envelope('a'), envelope('b'), envelope('c')])
+    expect(await jobsWaiting(prefix)).toBe(3)
+    for (const batchSize of [0, 1.5, 1001, '4' as unknown as number]) {
+      await expect(openRedisTransport({ url: URL, prefix: `${RUN}-bad`, batchSize })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/"batchSize"/) as unknown })
+    }
+  })
+
+  it('a worker with fewer free slots than a batch runs what it can and puts the rest back: never more than its concurrency, each attempt once', async () => {
+    const { transport } = await open()
+    const sent = Array.from({ length: 16 }, (_, k) => envelope(`t${k}`))
+    await transport.publish(sent)
+    let running = 0
+    let most = 0
+    const seen: string[] = []
+    await consume(
+      transport,
+      async (d) => {
+        seen.push(d.envelope.request.attemptId)
+        most = Math.max(most, ++running)
+        await sleep(20)
+        running--
+        await d.ack()
+      },
+      ['default'],
+      3,
+    )
+    await waitFor('every attempt', () => seen.length === 16)
+    expect(most).toBe(3)
+    expect([...seen].sort()).toEqual(sent.map((e) => e.request.attemptId).sort())
+    await waitFor('nothing held', async () => (await transport.holds(sent.map((e) => e.request.attemptId))).size === 0)
+  })
+
+  it('the same attempts published again while their batch is held are not delivered twice', async () => {
+    const { transport } = await open()
+    const sent = [envelope('run/x#1'), envelope('run/y#1')]
+    await transport.publish(sent)
+    await transport.publish(sent)
+    const seen: string[] = []
+    await consume(transport, async (d) => {
+      seen.push(d.envelope.request.attemptId)
+      await d.ack()
+    })
+    await waitFor('the deliveries', () => seen.length === 2)
+    await sleep(200)
+    expect(seen.sort()).toEqual(['run/x#1', 'run/y#1'])
+  })
+
+  it('a batch given back is split: a poison attempt meets its delivery limit alone, its owner is told, the others are not run again', async () => {
+    const { transport } = await open({ maxDeliveries: 2 })
+    const heard: AttemptReport[] = []
+    const inbox = await transport.receive('owner', (report) => heard.push(report))
+    cleanups.push(() => inbox.close())
+    await transport.publish([envelope('run/poison#1'), envelope('run/fine#1')])
+    const seen: string[] = []
+    // Each worker hangs on the poison attempt and is closed past its grace, as a dying one would be.
+    for (let k = 1; k <= 2; k++) {
+      let hung = false
+      const consumer = await transport.consume(
+        async (d) => {
+          seen.push(`${d.envelope.request.attemptId}@${d.deliveries}`)
+          if (d.envelope.request.attemptId === 'run/fine#1') return d.ack()
+          hung = true
+          await new Promise(() => {})
+        },
+        { worker: `w${k}`, queues: ['default'], concurrency: 2 },
+      )
+      await waitFor(`worker ${k} to hang`, () => hung)
+      await consumer.close({ graceMs: 0 })
+    }
+    await consume(transport, async (d) => {
+      seen.push(`${d.envelope.request.attemptId}@${d.deliveries}`)
+      await d.ack()
+    })
+    await waitFor('the owner to hear of the dead letter', () => heard.length === 1)
+    const [report] = heard
+    if (report?.kind !== 'outcome' || report.outcome.ok) throw new Error('expected a failed outcome')
+    expect(report.outcome.error).toMatchObject({ code: 'TW_DELIVERY_LIMIT' })
+    expect(report.outcome.error.message).toContain('delivered 3 times (at most 2)')
+    await sleep(200)
+    expect(seen).toEqual(['run/poison#1@1', 'run/fine#1@1', 'run/poison#1@2'])
+    expect((await transport.stats()).queues).toContainEqual({ queue: 'default', waiting: 0, active: 0, delayed: 0, dead: 1 })
   })
 })
 

@@ -9,6 +9,10 @@
  * (`moveToFailed`) or a hand-back (`moveToWait`) is written by the processor while it still holds
  * the job's lock. The settle call's promise resolves once the verdict is in Redis.
  *
+ * A job that holds several messages (a transport's batch) is run by the policy's `fanOut`, which
+ * settles each message on its own and tells the consumer whether the job is done (ack) or must be
+ * delivered again (a settle could not be written).
+ *
  * Closing: the workers stop claiming jobs and BullMQ waits for the running processors. Past the
  * grace period, every delivery not yet settled is handed back to the queue at once (its handler
  * keeps running, but its settle calls are refused); if even that cannot be written (Redis down),
@@ -63,6 +67,13 @@ export interface ConsumerPolicy<D> {
   delivery(held: HeldJob, settle: (verdict: Verdict) => Promise<void>): D
   /** Runs once a verdict is written, before the settle call resolves (the queue counts it here). Must not throw. */
   afterWrite(held: HeldJob, verdict: Verdict): Promise<void>
+  /**
+   * For a job that holds several messages (a transport's batch): runs them itself, with the
+   * consumer's permits (the job holds one), and resolves true once every one is settled (the job
+   * is then acknowledged) or false when a settle could not be written (the job is given back, to
+   * be delivered again). Undefined for a job of one message.
+   */
+  fanOut?(held: HeldJob, permits: PermitPool): Promise<boolean> | undefined
 }
 
 /** What starting a consumer takes. */
@@ -90,6 +101,7 @@ export class RedisConsumer<D> {
   readonly #setup: ConsumerSetup<D>
   readonly #stop = new AbortController()
   readonly #workers: BullWorker[] = []
+  readonly #permits: PermitPool
   /** Jobs whose processor is running. */
   readonly #held = new Map<AnyJob, HeldJob>()
   /** Acknowledged jobs whose completion BullMQ is writing. */
@@ -101,6 +113,7 @@ export class RedisConsumer<D> {
   private constructor(setup: ConsumerSetup<D>, onClosed: (consumer: RedisConsumer<D>) => void) {
     this.#setup = setup
     this.#onClosed = onClosed
+    this.#permits = new PermitPool(setup.concurrency)
   }
 
   /** Starts the workers and resolves once they are connected; rejects (closing them) when they are not within `connectTimeoutMs`. */
@@ -135,7 +148,7 @@ export class RedisConsumer<D> {
     const Worker = pooledWorkerClass(bullmq)
     const warn = throttledWarn(logger)
     const hooks = {
-      permits: new PermitPool(concurrency),
+      permits: this.#permits,
       stopSignal: this.#stop.signal,
       completionWritten: (job: AnyJob, error: unknown) => this.#completionWritten(job, error),
     }
@@ -212,8 +225,16 @@ export class RedisConsumer<D> {
   async #settle(held: HeldJob): Promise<void> {
     const { policy, handler, bullmq } = this.#setup
     const early = policy.precheck(held)
+    const fanOut = early === undefined ? policy.fanOut?.(held, this.#permits) : undefined
     if (early !== undefined) held.decideIfOpen(early)
-    else {
+    else if (fanOut !== undefined) {
+      const settled = fanOut.then(
+        (all) => ({ threw: false as const, all }),
+        (error: unknown) => ({ threw: true as const, error }),
+      )
+      const first = await Promise.race([settled, held.woken])
+      if (first !== undefined) held.decideIfOpen(first.threw ? policy.onThrow(held, first.error) : first.all ? { kind: 'ack' } : { kind: 'retry', delayMs: 0 })
+    } else {
       const delivery = policy.delivery(held, (verdict) => held.decide(verdict, (why) => this.#refusal(held, why)))
       const handled = (async () => {
         await handler(delivery)

@@ -3,6 +3,7 @@ import { InvalidOptionError } from '../../core/errors.js'
 import type { Logger } from '../../core/logger.js'
 import { silentLogger } from '../../core/logger.js'
 import type { BackoffPolicy, MessageQueueOptions } from '../../core/queue.js'
+import { DEFAULT_BATCH_SIZE } from './batches.js'
 import { locationOf } from './location.js'
 
 /** How the adapters talk to Redis. */
@@ -64,6 +65,13 @@ export interface RedisTransportOptions extends RedisCommonOptions {
    * event-loop turn) are kept for an owner that does not read them; older ones are dropped. @default 100000
    */
   readonly reportBacklog?: number
+  /**
+   * Most attempts published together for one queue that travel as one BullMQ job (a batch). A
+   * worker claims a batch in one round trip and runs as many of its attempts as it has free
+   * slots, putting the rest back; each attempt is still acknowledged, given back and dead-lettered
+   * on its own. 1 publishes every attempt as a job of its own. @default 16
+   */
+  readonly batchSize?: number
 }
 
 /** What both adapters need once resolved. */
@@ -101,6 +109,7 @@ export interface ResolvedTransportOptions extends ResolvedCommon {
   readonly heartbeatMs: number
   readonly maxDeliveries: number
   readonly reportBacklog: number
+  readonly batchSize: number
   readonly lease: LeaseTiming
 }
 
@@ -132,7 +141,9 @@ export function resolveTransportOptions(options: RedisTransportOptions): Resolve
   if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) throw new InvalidOptionError('maxDeliveries', 'an integer ≥ 1', maxDeliveries)
   const reportBacklog = options.reportBacklog ?? 100_000
   if (!Number.isInteger(reportBacklog) || reportBacklog < 1) throw new InvalidOptionError('reportBacklog', 'an integer ≥ 1', reportBacklog)
-  return { ...common, heartbeatMs, maxDeliveries, reportBacklog, lease: leaseTiming('leaseMs', options.leaseMs ?? 30_000) }
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000) throw new InvalidOptionError('batchSize', 'an integer from 1 to 1000', batchSize)
+  return { ...common, heartbeatMs, maxDeliveries, reportBacklog, batchSize, lease: leaseTiming('leaseMs', options.leaseMs ?? 30_000) }
 }
 
 function resolveCommon(options: RedisCommonOptions): ResolvedCommon {

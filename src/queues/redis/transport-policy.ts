@@ -1,54 +1,111 @@
 /**
  * What a transport consumer decides about its deliveries: the attempt delivery a worker gets, a
- * nack or a throwing handler delivered again (at once by default), and a dead letter past
- * `maxDeliveries` (an attempt whose workers keep dying or giving it back).
+ * nack or a throwing handler delivered again (at once by default), a dead letter past
+ * `maxDeliveries` (an attempt whose workers keep dying or giving it back), and batch jobs, whose
+ * attempts are run and settled one by one (see `batches.ts`).
  * @module
  */
+import type { Redis } from 'ioredis'
 import { TaskweaveError } from '../../core/errors.js'
+import type { Logger } from '../../core/logger.js'
 import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import { runBatch } from './batch-run.js'
+import { batchedKey, deadReason, envelopeOf, isBatch, priorDeliveries } from './batches.js'
+import type { BulkJob } from './batches.js'
 import type { ConsumerPolicy } from './consumer.js'
 import { redisError, scopeText } from './errors.js'
 import type { ErrorScope } from './errors.js'
+import type { HeldJob, Verdict } from './held-job.js'
 
-/**
- * The consumer policy of the Redis transport. `onLimit` hears of each attempt dead-lettered past
- * `maxDeliveries` (the transport reports it to the attempt's owner).
- */
-export function transportPolicy(maxDeliveries: number, scope: ErrorScope, onLimit: (envelope: AttemptEnvelope, deliveries: number) => void): ConsumerPolicy<AttemptDelivery> {
+/** What the transport's consumer policy needs of the transport. */
+export interface TransportPolicySetup {
+  readonly maxDeliveries: number
+  readonly scope: ErrorScope
+  readonly prefix: string
+  /** The command connection (batched hashes). */
+  readonly client: Redis
+  /** Adds jobs to the BullMQ queue `queue` (attempts leaving a batch). */
+  readonly add: (queue: string, jobs: readonly BulkJob[]) => Promise<void>
+  /** The worker's handler: the policy calls it itself for each attempt of a batch. */
+  readonly handler: (delivery: AttemptDelivery) => Promise<void>
+  readonly logger: Logger
+  /** Hears of each attempt dead-lettered past `maxDeliveries` (the transport reports it to the attempt's owner). */
+  readonly onLimit: (envelope: AttemptEnvelope, deliveries: number) => void
+}
+
+/** The consumer policy of the Redis transport. */
+export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<AttemptDelivery> {
+  const { maxDeliveries, scope } = setup
+  const deliveriesOf = (held: HeldJob): number => priorDeliveries(held.job.data) + held.deliveries
+  const refusal = (why: 'settled' | 'released' | 'split', attemptId: string): Error => {
+    const text =
+      why === 'settled'
+        ? `attempt ${attemptId} was already settled`
+        : why === 'released'
+          ? `the consumer closed and gave attempt ${attemptId} back to the queue`
+          : `attempt ${attemptId} lost its lease (its batch was delivered again); it may be delivered again`
+    return new TaskweaveError(scope.code, `${scopeText(scope)}: ${text}`, { retryable: false, details: { location: scope.location, attemptId, ...(why === 'split' ? { leaseLost: true } : {}) } })
+  }
+
+  /** The delivery of one attempt, of a single job or of a batch. */
+  const attemptDelivery = (held: HeldJob, envelope: AttemptEnvelope, deliveries: number, settle: (verdict: Verdict) => Promise<void>): AttemptDelivery => ({
+    envelope,
+    deliveries,
+    ack: () => settle({ kind: 'ack' }),
+    nack: (options = {}) => {
+      const delayMs = options.delayMs ?? 0
+      if (!Number.isFinite(delayMs) || delayMs < 0) return Promise.reject(new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: nack(): delayMs must be a number of ms ≥ 0; received ${String(delayMs)}`, { retryable: false, details: { option: 'delayMs' } }))
+      return settle({ kind: 'retry', delayMs })
+    },
+    deadLetter: (reason) => settle({ kind: 'dead', reason: String(reason) }),
+    extend: async (ms) => {
+      if (!Number.isFinite(ms) || ms <= 0) throw new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: extend(): ms must be a number of ms > 0; received ${String(ms)}`, { retryable: false, details: { option: 'ms' } })
+      let extended: number
+      try {
+        extended = await held.job.extendLock(held.token, Math.ceil(ms))
+      } catch (err) {
+        throw redisError(scope, `extending attempt ${envelope.request.attemptId}`, err)
+      }
+      if (!extended) throw new TaskweaveError(scope.code, `${scopeText(scope)}: attempt ${envelope.request.attemptId} lost its lease (its lock expired); it may be delivered again`, { details: { location: scope.location, leaseLost: true } })
+    },
+  })
+
   return {
     precheck(held) {
-      if (held.deliveries <= maxDeliveries) return undefined
-      return { kind: 'dead', reason: `delivered ${held.deliveries} times, more than the ${maxDeliveries} allowed` }
+      const { data } = held.job
+      if (isBatch(data)) return undefined
+      const dead = deadReason(data)
+      if (dead !== undefined) return { kind: 'dead', reason: dead }
+      const deliveries = deliveriesOf(held)
+      if (deliveries <= maxDeliveries) return undefined
+      return { kind: 'dead', reason: `delivered ${deliveries} times, more than the ${maxDeliveries} allowed` }
     },
     onThrow() {
       return { kind: 'retry', delayMs: 0 }
     },
     delivery(held, settle) {
-      const { job } = held
-      return {
-        envelope: job.data as AttemptEnvelope,
-        deliveries: held.deliveries,
-        ack: () => settle({ kind: 'ack' }),
-        nack: (options = {}) => {
-          const delayMs = options.delayMs ?? 0
-          if (!Number.isFinite(delayMs) || delayMs < 0) return Promise.reject(new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: nack(): delayMs must be a number of ms ≥ 0; received ${String(delayMs)}`, { retryable: false, details: { option: 'delayMs' } }))
-          return settle({ kind: 'retry', delayMs })
-        },
-        deadLetter: (reason) => settle({ kind: 'dead', reason: String(reason) }),
-        extend: async (ms) => {
-          if (!Number.isFinite(ms) || ms <= 0) throw new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: extend(): ms must be a number of ms > 0; received ${String(ms)}`, { retryable: false, details: { option: 'ms' } })
-          let extended: number
-          try {
-            extended = await job.extendLock(held.token, Math.ceil(ms))
-          } catch (err) {
-            throw redisError(scope, `extending attempt ${(job.data as AttemptEnvelope).request.attemptId}`, err)
-          }
-          if (!extended) throw new TaskweaveError(scope.code, `${scopeText(scope)}: attempt ${(job.data as AttemptEnvelope).request.attemptId} lost its lease (its lock expired); it may be delivered again`, { details: { location: scope.location, leaseLost: true } })
-        },
-      }
+      return attemptDelivery(held, envelopeOf(held.job.data), deliveriesOf(held), settle)
+    },
+    fanOut(held, permits) {
+      const { data } = held.job
+      if (!isBatch(data)) return undefined
+      const queue = held.job.queueName
+      return runBatch(held, data.batch, {
+        permits,
+        client: setup.client,
+        hash: batchedKey(setup.prefix, queue),
+        add: (jobs) => setup.add(queue, jobs),
+        handler: setup.handler,
+        delivery: (envelope, deliveries, settle) => attemptDelivery(held, envelope, deliveries, settle),
+        onThrow: () => ({ kind: 'retry', delayMs: 0 }),
+        refusal,
+        onWriteFailure: (attemptId, error) => setup.logger.warn(`${scopeText(scope)}: the verdict on attempt ${attemptId} of a batch could not be written; the batch is delivered again and split`, { attemptId, error: String(error) }),
+      })
     },
     async afterWrite(held, verdict) {
-      if (verdict.kind === 'dead' && held.deliveries > maxDeliveries) onLimit(held.job.data as AttemptEnvelope, held.deliveries)
+      if (verdict.kind !== 'dead' || isBatch(held.job.data)) return
+      const deliveries = deliveriesOf(held)
+      if (deliveries > maxDeliveries && deadReason(held.job.data) === undefined) setup.onLimit(envelopeOf(held.job.data), deliveries)
     },
   }
 }

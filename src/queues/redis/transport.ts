@@ -29,16 +29,15 @@ import type { BullQueue } from './dead-letters.js'
 import type { Drivers } from './driver.js'
 import { closedError, describeCause, redisError, scopeText, throttledWarn } from './errors.js'
 import type { ErrorScope } from './errors.js'
+import { batchedKey, planPublish, unsettledByBatch } from './batches.js'
+import type { BulkJob } from './batches.js'
 import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
 import type { ResolvedTransportOptions } from './options.js'
-import { bullPriority } from './priority.js'
 import { announceWorker, registryKeys, workersSince } from './registry.js'
 import type { RegistryKeys } from './registry.js'
 import { ReportReader, ReportWriter, reportsKey } from './reports.js'
 import { transportPolicy } from './transport-policy.js'
 
-/** BullMQ's name for attempt jobs. */
-const JOB_NAME = 'a'
 /** States in which BullMQ still holds a job for delivery. */
 const HELD_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'])
 /** How long `workers()` looks back by default, as the port says. */
@@ -80,18 +79,17 @@ export class RedisTransport implements Transport {
       if (group === undefined) groups.set(name, [envelope])
       else group.push(envelope)
     }
+    const command = this.#clients.command
     try {
       await Promise.all([
-        this.#clients.command.sadd(this.#queueSet, ...groups.keys()),
-        ...[...groups].map(([name, group]) =>
-          this.#queue(name).addBulk(
-            group.map((envelope) => ({
-              name: JOB_NAME,
-              data: envelope,
-              opts: { jobId: jobIdOf(envelope.request.attemptId), priority: bullPriority(envelope.request.priority), attempts: 1, removeOnComplete: true },
-            })),
-          ),
-        ),
+        command.sadd(this.#queueSet, ...groups.keys()),
+        ...[...groups].map(async ([name, group]) => {
+          const plan = planPublish(group, this.#options.batchSize)
+          // The batched hash is written first (sent first on the same connection, so Redis runs it
+          // first): a worker that claims a batch job finds its attempts there.
+          const mapped = plan.batchedCount > 0 ? command.hset(batchedKey(this.#options.prefix, name), plan.batched) : undefined
+          await Promise.all([mapped, this.#queue(name).addBulk(plan.jobs as BulkJob[])])
+        }),
       ])
     } catch (err) {
       throw redisError(this.#scope, 'publish', err)
@@ -120,10 +118,19 @@ export class RedisTransport implements Transport {
         lease,
         concurrency,
         handler,
-        policy: transportPolicy(this.#options.maxDeliveries, this.#scope, (envelope, deliveries) => {
-          this.report(envelope.owner, deliveryLimitReport(envelope, deliveries, this.#options.maxDeliveries)).catch((err: unknown) =>
-            logger.warn('could not tell an owner its attempt reached the delivery limit', { owner: envelope.owner, attemptId: envelope.request.attemptId, error: String(err) }),
-          )
+        policy: transportPolicy({
+          maxDeliveries: this.#options.maxDeliveries,
+          scope: this.#scope,
+          prefix,
+          client: this.#clients.command,
+          add: async (name, jobs) => void (await this.#queue(name).addBulk(jobs as BulkJob[])),
+          handler,
+          logger,
+          onLimit: (envelope, deliveries) => {
+            this.report(envelope.owner, deliveryLimitReport(envelope, deliveries, this.#options.maxDeliveries)).catch((err: unknown) =>
+              logger.warn('could not tell an owner its attempt reached the delivery limit', { owner: envelope.owner, attemptId: envelope.request.attemptId, error: String(err) }),
+            )
+          },
         }),
         scope: this.#scope,
         logger,
@@ -206,6 +213,7 @@ export class RedisTransport implements Transport {
       for (const name of names) {
         if (roleOf(name) === undefined) continue
         const queue = this.#queue(name)
+        checks.push(this.#lookUpBatched(name, queue, attemptIds, held))
         for (const attemptId of attemptIds) {
           checks.push(this.#lookUp(queue, attemptId, held))
         }
@@ -224,6 +232,24 @@ export class RedisTransport implements Transport {
     const state = await queue.getJobState(jobId)
     if (HELD_STATES.has(state)) held.add(attemptId)
     else if (state === 'failed' || state === 'completed') await queue.remove(jobId).catch(() => 0)
+  }
+
+  /** Attempts of `attemptIds` in a batch of queue `name` that is still held, settled or not (a batch is held until every attempt in it is). */
+  async #lookUpBatched(name: string, queue: BullQueue, attemptIds: readonly string[], held: Set<string>): Promise<void> {
+    const batches = await this.#clients.command.hmget(batchedKey(this.#options.prefix, name), ...attemptIds)
+    const states = new Map<string, Promise<boolean>>()
+    await Promise.all(
+      attemptIds.map(async (attemptId, i) => {
+        const jobId = batches[i]
+        if (jobId === null || jobId === undefined) return
+        let state = states.get(jobId)
+        if (state === undefined) {
+          state = queue.getJobState(jobId).then((s) => HELD_STATES.has(s))
+          states.set(jobId, state)
+        }
+        if (await state) held.add(attemptId)
+      }),
+    )
   }
 
   async announce(info: WorkerInfo): Promise<void> {
@@ -248,6 +274,7 @@ export class RedisTransport implements Transport {
     try {
       await this.#clients.command.srem(this.#queueSet, name)
       await this.#queue(name).obliterate({ force: true })
+      await this.#clients.command.del(batchedKey(this.#options.prefix, name))
     } catch (err) {
       this.#warn(`${scopeText(this.#scope)}: the route queue of worker ${worker}, silent for long, could not be removed: ${describeCause(err)}`)
     } finally {
@@ -281,13 +308,23 @@ export class RedisTransport implements Transport {
   async #queueStats(name: string): Promise<WorkQueueStats | undefined> {
     const role = roleOf(name)
     if (role === undefined) return undefined
-    const counts = await this.#queue(name).getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed')
+    const queue = this.#queue(name)
+    const [counts, batches] = await Promise.all([queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed'), unsettledByBatch(this.#clients.command, batchedKey(this.#options.prefix, name))])
     const count = (type: string): number => counts[type] ?? 0
+    // A batch job counts as the attempts in it not settled yet, in the state of the job.
+    const extra = { waiting: 0, active: 0, delayed: 0 }
+    await Promise.all(
+      [...batches].map(async ([jobId, attempts]) => {
+        const state = await queue.getJobState(jobId)
+        const key = state === 'active' ? 'active' : state === 'delayed' ? 'delayed' : state === 'waiting' || state === 'prioritized' ? 'waiting' : undefined
+        if (key !== undefined) extra[key] += attempts - 1
+      }),
+    )
     const stats: WorkQueueStats = {
       queue: role.kind === 'work' ? role.queue : `@${role.worker}`,
-      waiting: count('wait') + count('prioritized'),
-      active: count('active'),
-      delayed: count('delayed'),
+      waiting: count('wait') + count('prioritized') + extra.waiting,
+      active: count('active') + extra.active,
+      delayed: count('delayed') + extra.delayed,
       dead: count('failed'),
     }
     if (role.kind === 'route' && stats.waiting + stats.active + stats.delayed + stats.dead === 0) return undefined
@@ -312,7 +349,8 @@ export class RedisTransport implements Transport {
         if (roleOf(name) !== undefined) await this.#queue(name).obliterate({ force: true })
       }
       const owners = await scanKeys(command, `${this.#options.prefix}:tw-reports:*`)
-      await command.del(this.#queueSet, this.#registry.times, this.#registry.infos, ...owners)
+      const batched = await scanKeys(command, `${this.#options.prefix}:tw-batched:*`)
+      await command.del(this.#queueSet, this.#registry.times, this.#registry.infos, ...owners, ...batched)
     })
     return this.#closing
   }

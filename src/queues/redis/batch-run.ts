@@ -1,0 +1,127 @@
+/**
+ * A consumer's side of a batch job (see `batches.ts`): the first delivery runs its attempts, as
+ * many at once as the consumer has free slots, and puts the rest back as jobs of their own; a
+ * later delivery (the worker that held it died or gave it back) runs nothing and puts back every
+ * attempt not settled yet. The batch job itself is acknowledged once every attempt in it is
+ * settled, or given back for another split when a settle could not be written.
+ * @module
+ */
+import type { Redis } from 'ioredis'
+import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import type { LooseAttempt, BulkJob } from './batches.js'
+import { looseJob, unsettledOf } from './batches.js'
+import type { HeldJob, Verdict } from './held-job.js'
+import type { PermitPool } from './permits.js'
+
+/**
+ * Deletes an attempt's entry in a batched hash if it still names this batch: 1 when deleted, 0
+ * when the batch was split meanwhile (another delivery put the attempt back).
+ */
+const UNMAP = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+
+/** What running a batch takes from the transport. */
+export interface BatchContext {
+  readonly permits: PermitPool
+  /** The command connection. */
+  readonly client: Redis
+  /** The batched hash of the job's queue. */
+  readonly hash: string
+  /** Adds jobs to the job's queue. */
+  readonly add: (jobs: readonly BulkJob[]) => Promise<void>
+  readonly handler: (delivery: AttemptDelivery) => Promise<void>
+  /** The delivery of one attempt of the batch; `settle` gives its verdict and resolves once written. */
+  readonly delivery: (envelope: AttemptEnvelope, deliveries: number, settle: (verdict: Verdict) => Promise<void>) => AttemptDelivery
+  /** The verdict for a handler that threw without settling. */
+  readonly onThrow: (error: unknown) => Verdict
+  /** The error of a settle call refused: a second verdict, one after the batch was forced back, or one for an attempt split off meanwhile. */
+  readonly refusal: (why: 'settled' | 'released' | 'split', attemptId: string) => Error
+  /** Hears a verdict that could not be written (the batch is split again later). */
+  readonly onWriteFailure: (attemptId: string, error: unknown) => void
+}
+
+/** Runs or splits the batch `held` holds (see the module header); true when every attempt in it is settled. */
+export async function runBatch(held: HeldJob, batch: readonly AttemptEnvelope[], ctx: BatchContext): Promise<boolean> {
+  const jobId = String(held.job.id)
+  if (held.deliveries > 1) {
+    const unsettled = await unsettledOf(ctx.client, ctx.hash, jobId, batch)
+    await putBack(ctx, jobId, unsettled.map((envelope) => ({ envelope, prior: held.deliveries - 1 })))
+    return true
+  }
+  // The job holds one slot; its other attempts run as far as slots are free now.
+  let slots = 1
+  while (slots < batch.length && ctx.permits.tryAcquire()) slots++
+  let extraSlots = slots - 1
+  const freeSlot = (): void => {
+    if (extraSlots > 0) {
+      extraSlots--
+      ctx.permits.release()
+    }
+  }
+  const surplus = batch.slice(slots).map((envelope) => ({ envelope, prior: 0 }))
+  const results = await Promise.all([
+    putBack(ctx, jobId, surplus).then(
+      () => true,
+      (err: unknown) => {
+        for (const { envelope } of surplus) ctx.onWriteFailure(envelope.request.attemptId, err)
+        return false
+      },
+    ),
+    ...batch.slice(0, slots).map((envelope) => runAttempt(held, jobId, envelope, ctx).finally(freeSlot)),
+  ])
+  return results.every(Boolean)
+}
+
+/**
+ * Takes attempts out of the batch and adds each as a job of its own at the front of the queue
+ * (they were at its head when the batch was claimed); those another delivery took out already
+ * are skipped.
+ */
+async function putBack(ctx: BatchContext, jobId: string, items: readonly LooseAttempt[]): Promise<void> {
+  if (items.length === 0) return
+  const taken = await Promise.all(items.map((loose) => unmap(ctx, loose.envelope.request.attemptId, jobId)))
+  const jobs = items.filter((_, i) => taken[i]).map((loose) => looseJob(loose, { front: true }))
+  if (jobs.length > 0) await ctx.add(jobs)
+}
+
+async function unmap(ctx: BatchContext, attemptId: string, jobId: string): Promise<boolean> {
+  return (await ctx.client.eval(UNMAP, 1, ctx.hash, attemptId, jobId)) === 1
+}
+
+/**
+ * Runs one attempt of a batch: its handler settles it (or returns: ack; or throws: the policy's
+ * verdict), and the verdict is written: the attempt's entry deleted, and for a give-back or a dead
+ * letter, the attempt added back as a job of its own. Resolves, true once written, when both the
+ * handler and the write are done.
+ */
+async function runAttempt(held: HeldJob, jobId: string, envelope: AttemptEnvelope, ctx: BatchContext): Promise<boolean> {
+  const { attemptId } = envelope.request
+  let verdict: Verdict | undefined
+  let written: Promise<void> | undefined
+  const write = async (given: Verdict): Promise<void> => {
+    if (!(await unmap(ctx, attemptId, jobId))) throw ctx.refusal('split', attemptId)
+    if (given.kind === 'retry') await ctx.add([looseJob({ envelope, prior: 1 }, { front: false, delayMs: given.delayMs })])
+    else if (given.kind === 'dead') await ctx.add([looseJob({ envelope, prior: 1, dead: given.reason }, { front: true })])
+  }
+  const settle = (given: Verdict): Promise<void> => {
+    if (held.forced) return Promise.reject(ctx.refusal('released', attemptId))
+    if (verdict !== undefined) return Promise.reject(ctx.refusal('settled', attemptId))
+    verdict = given
+    written = write(given)
+    return written
+  }
+  let thrown: { readonly error: unknown } | undefined
+  try {
+    await ctx.handler(ctx.delivery(envelope, 1, settle))
+  } catch (error) {
+    thrown = { error }
+  }
+  if (verdict === undefined && !held.forced) void settle(thrown === undefined ? { kind: 'ack' } : ctx.onThrow(thrown.error)).catch(() => {})
+  if (written === undefined) return false
+  try {
+    await written
+    return true
+  } catch (err) {
+    ctx.onWriteFailure(attemptId, err)
+    return false
+  }
+}
