@@ -50,6 +50,22 @@ describe('tool modules named in a workflow file', () => {
     expect(io.text()).toContain('unknown tool "mine.echo"')
   })
 
+  it('run says plainly that an empty tools entry or a directory names no module', async () => {
+    for (const [entry, expected] of [
+      ['', /an entry of "tools" is empty; each names a tool module file/],
+      ['  ', /an entry of "tools" is empty/],
+      ['.', /tool module "\." names a directory .*, not a module file/],
+    ] as const) {
+      const dir = await mkdtemp(join(tmpdir(), 'tw-toolpaths-'))
+      const file = join(dir, 'flow.yaml')
+      await writeFile(file, `id: w\ntools: [${JSON.stringify(entry)}]\ntasks:\n  - id: a\n    tool: echo\n`)
+      const io = captureIo()
+      expect(await main(['run', file, '--quiet'], io)).toBe(2)
+      expect(io.err.join('\n')).toMatch(expected)
+      expect(io.err.join('\n')).not.toContain('--allow-tools-from')
+    }
+  })
+
   it('run refuses a module outside the workflow directory unless --allow-tools-from allows it', async () => {
     for (const form of [(outside: string) => join(outside, 'tools.ts'), () => '../outside/tools.ts']) {
       const { file, marker, outside } = await setup(form)

@@ -18,15 +18,22 @@ import { TaskweaveError } from '../core/errors.js'
  */
 export function confineWorkflowToolModule(modulePath: string, workflowFile: string, allowedDirs: readonly string[]): string {
   const workflowDir = dirname(resolve(workflowFile))
+  const details = { file: workflowFile, field: 'tools', module: modulePath }
+  if (typeof modulePath !== 'string' || modulePath.trim() === '') {
+    throw new TaskweaveError('TW_VALIDATION', `${workflowFile}: an entry of "tools" is empty; each names a tool module file, such as ./tools.js`, { retryable: false, details })
+  }
   const absolute = resolve(workflowDir, modulePath)
   const real = realOrSelf(absolute)
   const roots = [workflowDir, ...allowedDirs.map((dir) => resolve(dir))].map(realOrSelf)
+  if (roots.includes(real)) {
+    throw new TaskweaveError('TW_VALIDATION', `${workflowFile}: tool module "${modulePath}" names a directory (${real}), not a module file; name the file, such as ./tools.js`, { retryable: false, details })
+  }
   if (roots.some((dir) => isInside(real, dir))) return absolute
   throw new TaskweaveError(
     'TW_VALIDATION',
     `${workflowFile}: tool module "${modulePath}" is outside the workflow's directory (${workflowDir}); ` +
       `taskweave loads modules named in a workflow file only from there. Move the module, pass it with --tools, or allow its directory with --allow-tools-from ${dirname(real)}`,
-    { retryable: false, details: { file: workflowFile, field: 'tools', module: modulePath } },
+    { retryable: false, details },
   )
 }
 

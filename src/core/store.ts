@@ -160,6 +160,14 @@ export interface RunStore {
    */
   readonly exclusive: boolean
   /**
+   * The time leases go by (epoch ms), where the store times them by a clock of its own (PostgreSQL
+   * with `leaseClock: 'server'`): a caller that compares a lease's `expiresAt` itself (to pass over
+   * live owners' runs, or to find expired ones) asks for it, so a local clock that lags or runs
+   * ahead of the store's neither delays a takeover nor starts one early. Absent where leases go by
+   * the `now` each call passes.
+   */
+  readonly now?: () => Promise<number>
+  /**
    * Records a new run with a lease (epoch 1) for `lease.owner`, atomically.
    * Throws `TW_STORE_CONFLICT` when the run id exists.
    */

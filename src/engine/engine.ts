@@ -553,7 +553,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const resumeUnfinished = async (resumeOptions: ResumeOptions = {}): Promise<RunHandle[]> => {
     const { store: runStore } = requireStore()
     const handles: RunHandle[] = []
-    const now = clock.wallNow()
+    const now = await leaseNow(runStore)
     for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
       if (isActive(summary.runId)) continue
       // Background work comes back under its conversation with engine.background.recover().
@@ -569,10 +569,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return handles
   }
 
+  /** The time the store's leases go by: its own clock where it has one, else this engine's. */
+  const leaseNow = (runStore: RunStore): Promise<number> | number => (runStore.now !== undefined ? runStore.now() : clock.wallNow())
+
   /** Resumes the runs whose owner's lease has expired (another process died holding them). */
   const takeOverExpired = async (): Promise<void> => {
     const { store: runStore } = requireStore()
-    const now = clock.wallNow()
+    const now = await leaseNow(runStore)
     for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
       const lease = summary.lease
       // A run of this engine's own whose lease expired is taken back too: it is one whose journal

@@ -152,6 +152,16 @@ describe('the two YAML readers', () => {
     }
   })
 
+  it('reads !!float on a number written without a fraction as that number (YAML 1.2), and refuses it on a word', () => {
+    const read = (v: string): unknown => (parseWorkflowText(`id: w\nv: ${v}\n`, 'f.yaml').value as { v: unknown }).v
+    expect(read('!!float 1')).toBe(1)
+    expect(read('!!float -3')).toBe(-3)
+    expect(read('!!float "2"')).toBe(2)
+    expect(read('!!float 1.5e3')).toBe(1500)
+    expect(read('!!float -.Inf')).toBe(-Infinity)
+    expect(parseIssues('id: w\nv: !!float abc\n')[0]).toMatchObject({ message: expect.stringContaining('!!float needs a number; "abc" is not one') as unknown, line: 2, column: 4 })
+  })
+
   it('locates issues of a file read on the fast path', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-load-'))
     const file = join(dir, 'flow.yaml')

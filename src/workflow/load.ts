@@ -136,6 +136,25 @@ function parsePlain(body: string): unknown {
   }
 }
 
+/**
+ * YAML 1.2's `!!float` on a number written without a fraction (`!!float 1`): the `yaml` parser's
+ * core float tags only take numbers written as floats and would leave it unresolved; in
+ * JavaScript it is the same number. Only for an explicit tag: plain scalars resolve as before.
+ */
+const EXPLICIT_FLOAT: Yaml.ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  identify: () => false,
+  resolve(text, onError) {
+    const value = /^[-+]?\.(?:inf|Inf|INF)$/.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : /^\.(?:nan|NaN|NAN)$/.test(text) ? NaN : FLOAT_TEXT.test(text) ? Number(text) : undefined
+    if (value === undefined) onError(`!!float needs a number; "${text}" is not one`)
+    return value ?? text
+  },
+}
+/** YAML 1.2 core schema's decimal numbers. */
+const FLOAT_TEXT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/
+/** The parser options both reads of the positional parser share. */
+const POSITIONAL_OPTIONS = { version: '1.2', schema: 'core', uniqueKeys: false, strict: true, stringKeys: true, resolveKnownTags: false, customTags: (tags: Yaml.Tags) => [EXPLICIT_FLOAT, ...tags] } as const
+
 /** The positional read with the `yaml` parser: exact errors with line and column, and a node locator. */
 export function parseWithPositions(body: string, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> & ShapeOptions = {}): ParsedWorkflowText {
   const { LineCounter, parseDocument } = yaml()
@@ -146,7 +165,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
     // resolveKnownTags: false refuses !!binary, !!timestamp, !!set, !!omap and !!pairs (only core tags are known).
     // Duplicate keys are found by duplicateKeys() below: the parser's own check compares every pair
     // of keys of a mapping, which takes minutes on a mapping of 100,000 keys.
-    doc = parseDocument(body, { lineCounter, version: '1.2', schema: 'core', uniqueKeys: false, prettyErrors: true, strict: true, stringKeys: true, resolveKnownTags: false })
+    doc = parseDocument(body, { ...POSITIONAL_OPTIONS, lineCounter, prettyErrors: true })
   } catch (err) {
     throw new ValidationError([{ ...fileField, message: `cannot parse: ${describeThrown(err)}` }])
   }
@@ -154,7 +173,7 @@ export function parseWithPositions(body: string, file: string | undefined, optio
   // More than one document: fine when the others are empty (a trailing `---`), else said plainly.
   const multiple = problems.find((problem) => problem.code === 'MULTIPLE_DOCS')
   if (multiple !== undefined) {
-    const documents = yaml().parseAllDocuments(body, { version: '1.2', schema: 'core', uniqueKeys: false, strict: true, stringKeys: true, resolveKnownTags: false })
+    const documents = yaml().parseAllDocuments(body, POSITIONAL_OPTIONS)
     const list = Array.isArray(documents) ? documents : [documents]
     const { isScalar } = yaml()
     const isEmpty = (document: (typeof list)[number]): boolean => document.errors.length === 0 && (document.contents === null || (isScalar(document.contents) && document.contents.value === null))

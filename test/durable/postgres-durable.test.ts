@@ -108,6 +108,34 @@ describe('durable runs on PostgreSQL', () => {
     await store2.close()
   }, 30_000)
 
+  it('a standby whose clock lags the server\'s takes a run over once its lease expired by the server\'s clock', async () => {
+    const name = schema('lag')
+    const store1 = await openPostgresStore({ connectionString: URL, schema: name })
+    const store2 = await openPostgresStore({ connectionString: URL, schema: name })
+    // The owner "dies" holding b: its manual clock never moves, so its lease is never renewed.
+    const first = ledgerTool(new Set(['b']))
+    const engine1 = createEngine({ tools: [first.tool], store: store1, builtins: false, clock: new ManualClock(0, Date.now()), durability: { owner: 'dead', leaseTtlMs: 300 } })
+    const handle = engine1.start(chain(['a', 'b', 'c']), { runId: 'pg-lag' })
+    await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
+    const expiresAt = (await store2.load('pg-lag'))?.lease?.expiresAt ?? Infinity
+    while ((await (store2.now as () => Promise<number>)()) <= expiresAt) await new Promise((resolve) => setTimeout(resolve, 50))
+    // The standby's wall clock is an hour behind the server's.
+    const second = ledgerTool(new Set())
+    const behind = new ManualClock(0, Date.now() - 3_600_000)
+    const engine2 = createEngine({ tools: [second.tool], store: store2, builtins: false, clock: behind, durability: { owner: 'standby', takeOverEvery: '1s' } })
+    const takenOver = new Promise<string>((resolve) => engine2.events.on('run:taken-over', (e) => resolve(e.runId)))
+    behind.advance(1000)
+    expect(await takenOver).toBe('pg-lag')
+    while ((await store2.load('pg-lag'))?.status === 'running') await new Promise((resolve) => setTimeout(resolve, 20))
+    expect((await store2.load('pg-lag'))?.status).toBe('succeeded')
+    expect(second.calls).toEqual(['b', 'c'])
+    first.release()
+    await engine2.close()
+    await engine1.close().catch(() => {})
+    await store1.close()
+    await store2.close()
+  }, 30_000)
+
   it('every connection cut mid-run: no hang, nothing committed runs again, and the run completes (at once or on resume)', async () => {
     const name = schema('cut')
     const target = new globalThis.URL(URL)

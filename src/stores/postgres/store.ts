@@ -3,6 +3,7 @@ import type { AppendResult, JournalBatch, Lease, LeaseRequest, NewRun, PruneOpti
 import type { PostgresConnection } from './connection.js'
 import { append } from './ops/append.js'
 import { createRun } from './ops/create-run.js'
+import { serverNow } from './ops/lease-clock.js'
 import { acquire, release, renew } from './ops/leases.js'
 import { list } from './ops/list.js'
 import { load } from './ops/load.js'
@@ -24,12 +25,15 @@ export class PostgresRunStore implements RunStore, AsyncDisposable {
   readonly #db: PostgresConnection
   /** Leases timed by the server (`now` passed as null) or by the caller's `now`. */
   readonly #serverClock: boolean
+  /** PostgreSQL's clock, when leases go by it (see {@link RunStore.now}). */
+  readonly now?: () => Promise<number>
 
   /** Use {@link openPostgresStore}; this wraps a connection whose schema is already migrated. */
   constructor(db: PostgresConnection, leaseClock: 'server' | 'caller' = 'server') {
     this.#db = db
     this.#serverClock = leaseClock === 'server'
     this.location = db.location
+    if (this.#serverClock) this.now = () => serverNow(db)
   }
 
   createRun(run: NewRun, lease: LeaseRequest): Promise<Lease> {
