@@ -259,6 +259,28 @@ describe('batches', () => {
     expect(seen.sort()).toEqual(['run/x#1', 'run/y#1'])
   })
 
+  it('a publish retried with fewer of the attempts, or one alone, runs each attempt once', async () => {
+    const { transport } = await open()
+    // As an owner retrying a publish whose answer it lost, after some attempts had resolved.
+    await transport.publish([envelope('run/a#1'), envelope('run/b#1'), envelope('run/c#1'), envelope('run/d#1')])
+    await transport.publish([envelope('run/a#1'), envelope('run/b#1')])
+    await transport.publish([envelope('run/c#1')])
+    const seen: string[] = []
+    await consume(
+      transport,
+      async (d) => {
+        seen.push(d.envelope.request.attemptId)
+        await d.ack()
+      },
+      ['default'],
+      4,
+    )
+    await waitFor('the deliveries', () => seen.length === 4)
+    await sleep(300)
+    expect(seen.sort()).toEqual(['run/a#1', 'run/b#1', 'run/c#1', 'run/d#1'])
+    expect((await transport.stats()).queues.find((q) => q.queue === 'default')).toMatchObject({ waiting: 0, active: 0 })
+  })
+
   it('a batch given back is split: a poison attempt meets its delivery limit alone, its owner is told, the others are not run again', async () => {
     const { transport } = await open({ maxDeliveries: 2 })
     const heard: AttemptReport[] = []
@@ -344,7 +366,7 @@ describe('housekeeping', () => {
     await transport.announce({ ...info, worker: 'gone', at: Date.now() - 3_600_000 })
     await transport.announce({ ...info, worker: 'alive', at: Date.now() })
     expect((await transport.workers({ withinMs: 7_200_000 })).map((w) => w.worker)).toEqual(['alive'])
-    await waitFor('the route queue of the gone worker to be removed', async () => (await keysUnder(`${prefix}:route.gone:`)).length === 0)
+    await waitFor('the route queue of the gone worker to be removed', async () => (await keysUnder(`${prefix}:route.gone:`)).length === 0 && (await redis.smembers(`${prefix}:tw-queues`)).length === 1)
     expect(await redis.smembers(`${prefix}:tw-queues`)).toEqual(['route.alive'])
     expect([...(await transport.holds(['stranded', 'live']))]).toEqual(['live'])
   })

@@ -42,14 +42,17 @@ export interface BatchContext {
 /** Runs or splits the batch `held` holds (see the module header); true when every attempt in it is settled. */
 export async function runBatch(held: HeldJob, batch: readonly AttemptEnvelope[], ctx: BatchContext): Promise<boolean> {
   const jobId = String(held.job.id)
+  // Only the attempts whose entry still names this batch: the others were settled before a crash,
+  // or published again since (a publish retried after a lost answer, with fewer attempts or alone)
+  // and travel in that job now.
+  const carried = await unsettledOf(ctx.client, ctx.hash, jobId, batch)
   if (held.deliveries > 1) {
-    const unsettled = await unsettledOf(ctx.client, ctx.hash, jobId, batch)
-    await putBack(ctx, jobId, unsettled.map((envelope) => ({ envelope, prior: held.deliveries - 1 })))
+    await putBack(ctx, jobId, carried.map((envelope) => ({ envelope, prior: held.deliveries - 1 })))
     return true
   }
   // The job holds one slot; its other attempts run as far as slots are free now.
-  let slots = 1
-  while (slots < batch.length && ctx.permits.tryAcquire()) slots++
+  let slots = Math.min(1, carried.length)
+  while (slots < carried.length && ctx.permits.tryAcquire()) slots++
   let extraSlots = slots - 1
   const freeSlot = (): void => {
     if (extraSlots > 0) {
@@ -57,7 +60,7 @@ export async function runBatch(held: HeldJob, batch: readonly AttemptEnvelope[],
       ctx.permits.release()
     }
   }
-  const surplus = batch.slice(slots).map((envelope) => ({ envelope, prior: 0 }))
+  const surplus = carried.slice(slots).map((envelope) => ({ envelope, prior: 0 }))
   const results = await Promise.all([
     putBack(ctx, jobId, surplus).then(
       () => true,
@@ -66,21 +69,21 @@ export async function runBatch(held: HeldJob, batch: readonly AttemptEnvelope[],
         return false
       },
     ),
-    ...batch.slice(0, slots).map((envelope) => runAttempt(held, jobId, envelope, ctx).finally(freeSlot)),
+    ...carried.slice(0, slots).map((envelope) => runAttempt(held, jobId, envelope, ctx).finally(freeSlot)),
   ])
   return results.every(Boolean)
 }
 
 /**
- * Takes attempts out of the batch and adds each as a job of its own at the front of the queue
- * (they were at its head when the batch was claimed); those another delivery took out already
- * are skipped.
+ * Takes attempts out of the batch: adds each as a job of its own at the front of the queue (they
+ * were at its head when the batch was claimed), then deletes their entries. In that order, a
+ * crash or a failed write between the two leaves the attempt in the batch, to be put back again
+ * when the batch is delivered again; adding twice adds nothing (the job id is the attempt's).
  */
 async function putBack(ctx: BatchContext, jobId: string, items: readonly LooseAttempt[]): Promise<void> {
   if (items.length === 0) return
-  const taken = await Promise.all(items.map((loose) => unmap(ctx, loose.envelope.request.attemptId, jobId)))
-  const jobs = items.filter((_, i) => taken[i]).map((loose) => looseJob(loose, { front: true }))
-  if (jobs.length > 0) await ctx.add(jobs)
+  await ctx.add(items.map((loose) => looseJob(loose, { front: true })))
+  await Promise.all(items.map((loose) => unmap(ctx, loose.envelope.request.attemptId, jobId)))
 }
 
 async function unmap(ctx: BatchContext, attemptId: string, jobId: string): Promise<boolean> {
@@ -98,9 +101,12 @@ async function runAttempt(held: HeldJob, jobId: string, envelope: AttemptEnvelop
   let verdict: Verdict | undefined
   let written: Promise<void> | undefined
   const write = async (given: Verdict): Promise<void> => {
+    if (given.kind !== 'ack') {
+      // Added before the entry goes (see putBack), unless the batch was split meanwhile.
+      if ((await ctx.client.hget(ctx.hash, attemptId)) !== jobId) throw ctx.refusal('split', attemptId)
+      await ctx.add([given.kind === 'retry' ? looseJob({ envelope, prior: 1 }, { front: false, delayMs: given.delayMs }) : looseJob({ envelope, prior: 1, dead: given.reason }, { front: true })])
+    }
     if (!(await unmap(ctx, attemptId, jobId))) throw ctx.refusal('split', attemptId)
-    if (given.kind === 'retry') await ctx.add([looseJob({ envelope, prior: 1 }, { front: false, delayMs: given.delayMs })])
-    else if (given.kind === 'dead') await ctx.add([looseJob({ envelope, prior: 1, dead: given.reason }, { front: true })])
   }
   const settle = (given: Verdict): Promise<void> => {
     if (held.forced) return Promise.reject(ctx.refusal('released', attemptId))

@@ -112,6 +112,8 @@ export interface PublishPlan {
   /** attempt id → batch job id, for the queue's batched hash. */
   readonly batched: Readonly<Record<string, string>>
   readonly batchedCount: number
+  /** Attempts published as jobs of their own: an entry an earlier publish left for them goes (see `runBatch`). */
+  readonly singles: readonly string[]
 }
 
 /**
@@ -122,6 +124,7 @@ export interface PublishPlan {
 export function planPublish(envelopes: readonly AttemptEnvelope[], batchSize: number): PublishPlan {
   const jobs: BulkJob[] = []
   const batched: Record<string, string> = {}
+  const singles: string[] = []
   let batchedCount = 0
   const levels = envelopes.map((e) => bullPriority(e.request.priority))
   const order = envelopes.map((_, i) => i)
@@ -134,7 +137,9 @@ export function planPublish(envelopes: readonly AttemptEnvelope[], batchSize: nu
     const part = order.slice(from, to).map((i) => envelopes[i] as AttemptEnvelope)
     from = to
     if (part.length === 1) {
-      jobs.push(singleJob(part[0] as AttemptEnvelope))
+      const envelope = part[0] as AttemptEnvelope
+      jobs.push(singleJob(envelope))
+      singles.push(envelope.request.attemptId)
       continue
     }
     const jobId = batchJobId(part)
@@ -142,7 +147,7 @@ export function planPublish(envelopes: readonly AttemptEnvelope[], batchSize: nu
     batchedCount += part.length
     jobs.push({ name: BATCH_JOB, data: { batch: part }, opts: { jobId, priority, attempts: 1, removeOnComplete: true } })
   }
-  return { jobs, batched, batchedCount }
+  return { jobs, batched, batchedCount, singles }
 }
 
 /**

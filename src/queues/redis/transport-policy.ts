@@ -90,7 +90,7 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
       const { data } = held.job
       if (!isBatch(data)) return undefined
       const queue = held.job.queueName
-      return runBatch(held, data.batch, {
+      const run = runBatch(held, data.batch, {
         permits,
         client: setup.client,
         hash: batchedKey(setup.prefix, queue),
@@ -100,6 +100,10 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
         onThrow: () => ({ kind: 'retry', delayMs: 0 }),
         refusal,
         onWriteFailure: (attemptId, error) => setup.logger.warn(`${scopeText(scope)}: the verdict on attempt ${attemptId} of a batch could not be written; the batch is delivered again and split`, { attemptId, error: String(error) }),
+      })
+      return run.catch((error: unknown) => {
+        setup.logger.warn(`${scopeText(scope)}: batch ${String(held.job.id)} could not be split or started; it is delivered again`, { error: String(error) })
+        throw error
       })
     },
     async afterWrite(held, verdict) {

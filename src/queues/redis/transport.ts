@@ -87,8 +87,12 @@ export class RedisTransport implements Transport {
           const plan = planPublish(group, this.#options.batchSize)
           // The batched hash is written first (sent first on the same connection, so Redis runs it
           // first): a worker that claims a batch job finds its attempts there.
-          const mapped = plan.batchedCount > 0 ? command.hset(batchedKey(this.#options.prefix, name), plan.batched) : undefined
-          await Promise.all([mapped, this.#queue(name).addBulk(plan.jobs as BulkJob[])])
+          // An attempt published again alone (a publish retried after a lost answer) is no longer
+          // its earlier batch's to run.
+          const hash = batchedKey(this.#options.prefix, name)
+          const mapped = plan.batchedCount > 0 ? command.hset(hash, plan.batched) : undefined
+          const unmapped = plan.singles.length > 0 ? command.hdel(hash, ...plan.singles) : undefined
+          await Promise.all([mapped, unmapped, this.#queue(name).addBulk(plan.jobs as BulkJob[])])
         }),
       ])
     } catch (err) {
@@ -272,9 +276,10 @@ export class RedisTransport implements Transport {
   async #dropRoute(worker: string): Promise<void> {
     const name = routeQueueName(worker)
     try {
-      await this.#clients.command.srem(this.#queueSet, name)
+      // Out of the set last: a removal cut short is still found by destroy().
       await this.#queue(name).obliterate({ force: true })
       await this.#clients.command.del(batchedKey(this.#options.prefix, name))
+      await this.#clients.command.srem(this.#queueSet, name)
     } catch (err) {
       this.#warn(`${scopeText(this.#scope)}: the route queue of worker ${worker}, silent for long, could not be removed: ${describeCause(err)}`)
     } finally {
