@@ -59,6 +59,21 @@ async function consume(transport: RedisTransportHandle, handler: (delivery: Atte
   cleanups.push(() => consumer.close({ graceMs: 0 }))
 }
 
+/** Acknowledges every attempt delivered; returns the ids seen, in delivery order. */
+async function ackAll(transport: RedisTransportHandle, concurrency = 1): Promise<string[]> {
+  const seen: string[] = []
+  await consume(
+    transport,
+    async (d) => {
+      seen.push(d.envelope.request.attemptId)
+      await d.ack()
+    },
+    ['default'],
+    concurrency,
+  )
+  return seen
+}
+
 describe('Redis transport conformance (owner and worker handles)', () => {
   let opened = 0
   const cases = transportConformanceCases(async () => {
@@ -76,16 +91,7 @@ describe('attempt ids as BullMQ job ids', () => {
     const ids = ['run:1/task:2#1', '42', '-7', '%3A', ':', 'run/t#1@2', 'ü ✓/τ#1']
     await transport.publish(ids.map((id) => envelope(id)))
     expect([...(await transport.holds([...ids, 'never published']))].sort()).toEqual([...ids].sort())
-    const seen: string[] = []
-    await consume(
-      transport,
-      async (d) => {
-        seen.push(d.envelope.request.attemptId)
-        await d.ack()
-      },
-      ['default'],
-      4,
-    )
+    const seen = await ackAll(transport, 4)
     await waitFor('every attempt', () => seen.length === ids.length)
     expect(seen.sort()).toEqual([...ids].sort())
     await waitFor('no attempt held', async () => (await transport.holds(ids)).size === 0)
@@ -167,11 +173,7 @@ describe('deliveries', () => {
   it('follows the task priority within a work queue, first in first out within a level', async () => {
     const { transport } = await open()
     await transport.publish([envelope('p0-a', { priority: 0 }), envelope('p7-a', { priority: 7 }), envelope('p0-b', { priority: 0 }), envelope('p7-b', { priority: 7 }), envelope('p100', { priority: 100 })])
-    const seen: string[] = []
-    await consume(transport, async (d) => {
-      seen.push(d.envelope.request.attemptId)
-      await d.ack()
-    })
+    const seen = await ackAll(transport)
     await waitFor('five deliveries', () => seen.length === 5)
     expect(seen).toEqual(['p100', 'p7-a', 'p7-b', 'p0-a', 'p0-b'])
   })
@@ -198,11 +200,7 @@ describe('batches', () => {
     // low: 4 + 4 + 1; high: 2.
     expect(await jobsWaiting(prefix)).toBe(4)
     expect((await transport.stats()).queues).toContainEqual({ queue: 'default', waiting: 11, active: 0, delayed: 0, dead: 0 })
-    const seen: string[] = []
-    await consume(transport, async (d) => {
-      seen.push(d.envelope.request.attemptId)
-      await d.ack()
-    })
+    const seen = await ackAll(transport)
     await waitFor('every attempt', () => seen.length === 11)
     expect(seen.slice(0, 2)).toEqual(['high-0', 'high-1'])
     expect(seen.slice(2)).toEqual(Array.from({ length: 9 }, (_, k) => `low-${k}`))
@@ -249,11 +247,7 @@ describe('batches', () => {
     const sent = [envelope('run/x#1'), envelope('run/y#1')]
     await transport.publish(sent)
     await transport.publish(sent)
-    const seen: string[] = []
-    await consume(transport, async (d) => {
-      seen.push(d.envelope.request.attemptId)
-      await d.ack()
-    })
+    const seen = await ackAll(transport)
     await waitFor('the deliveries', () => seen.length === 2)
     await sleep(200)
     expect(seen.sort()).toEqual(['run/x#1', 'run/y#1'])
@@ -265,16 +259,7 @@ describe('batches', () => {
     await transport.publish([envelope('run/a#1'), envelope('run/b#1'), envelope('run/c#1'), envelope('run/d#1')])
     await transport.publish([envelope('run/a#1'), envelope('run/b#1')])
     await transport.publish([envelope('run/c#1')])
-    const seen: string[] = []
-    await consume(
-      transport,
-      async (d) => {
-        seen.push(d.envelope.request.attemptId)
-        await d.ack()
-      },
-      ['default'],
-      4,
-    )
+    const seen = await ackAll(transport, 4)
     await waitFor('the deliveries', () => seen.length === 4)
     await sleep(300)
     expect(seen.sort()).toEqual(['run/a#1', 'run/b#1', 'run/c#1', 'run/d#1'])
