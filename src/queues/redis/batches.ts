@@ -8,12 +8,15 @@
  * dead-lettered on its own:
  *
  * - a per-queue hash (`<prefix>:tw-batched:<queue>`) maps each attempt of a batch that is not
- *   settled yet to its batch's job id: `holds()` and `stats()` read it, and settling an attempt
- *   deletes its entry (an entry already gone means the batch was delivered again meanwhile: the
- *   settle is refused as a lost lease);
+ *   settled yet to the job that carries it: `holds()` and `stats()` read it, a worker that claims a
+ *   batch runs only the attempts whose entry names that batch (an attempt published again since,
+ *   in another batch or alone, is that job's to run), and settling an attempt deletes its entry
+ *   (an entry already gone means the batch was delivered again meanwhile: the settle is refused as
+ *   a lost lease);
  * - an attempt given back (nack, a throwing handler) or dead-lettered goes back to its queue as a
- *   job of its own (a {@link LooseAttempt}: job id its attempt id, with the deliveries it had), and
- *   a dead-lettered one is failed by the first consumer that claims it, unrun;
+ *   job of its own (a {@link LooseAttempt}: job id its attempt id, with the deliveries it had),
+ *   added before its entry is deleted, so no failure between the two loses it; a dead-lettered one
+ *   is failed by the first consumer that claims it, unrun;
  * - a worker takes as many attempts of a batch as it has free slots, and puts the rest back as
  *   jobs of their own, so a batch never makes a worker hold more than its `concurrency`;
  * - a batch delivered again (its worker died or gave it back) is split: every attempt of it not
