@@ -67,6 +67,25 @@ import type { RunStatus, TaskStatus } from './states.js'
 /** How long a group permit stays taken by a tool still running after its attempt ended (see RunExecution#lingerPermit). */
 export const LINGER_MS = 60_000
 
+/** Roots made ready between two starts of a run of independent tasks (see `start`). */
+const START_WHILE_READYING = 128
+
+/**
+ * True when the workflow's tasks are independent (no dependency at all), none fans out, and all
+ * share one priority and one rank: the ready queue then hands them out in declaration order
+ * however many of them it holds, so starting some before the others are queued changes no order.
+ */
+function independentOfOneKey(s: RunState): boolean {
+  if (s.base <= START_WHILE_READYING || s.graph.children.length > 0) return false
+  const { priority, rank, shapes } = s
+  const p = priority[0]
+  const r = rank[0]
+  for (let i = 0; i < s.base; i++) {
+    if (priority[i] !== p || rank[i] !== r || (shapes[i] as TaskShape).forEach !== undefined) return false
+  }
+  return true
+}
+
 /** Executes one run. Create through the engine. */
 export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget, Indexed {
   readonly id: string
@@ -213,8 +232,15 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // Roots in declaration order. A root's consequences may decide later tasks (they are then no
     // longer pending) and a fan-out appends items (beyond `base`, made ready on their own).
     const s = this.#s
+    const startEvery = this.#early === undefined && this.#replay === undefined && independentOfOneKey(s) ? START_WHILE_READYING : 0
     for (let i = 0; i < s.base; i++) {
       if (s.waiting[i] === 0 && s.status[i] === PENDING && this.#evaluate(i)) this.#settle(i)
+      // Independent tasks of one key leave the queue in declaration order whenever they join it,
+      // so the first ones start (and the waits of their tools begin) while the rest join.
+      if (startEvery > 0 && i % startEvery === startEvery - 1) {
+        this.#pump()
+        if (this.#state !== 'running') break
+      }
     }
     const early = this.#early
     this.#early = undefined
