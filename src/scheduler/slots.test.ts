@@ -72,4 +72,35 @@ describe('SlotPool', () => {
     expect(pool.used).toBe(3)
     expect(pool.tryAcquire(waiter('e'))).toBe(false) // full, and d still waits ahead
   })
+  it('serves a long line first come first, across the cut of its served front, and forgets a waiter anywhere in it', async () => {
+    const pool = new SlotPool(1)
+    const served: number[] = []
+    const waiters: SlotWaiter[] = []
+    for (let i = 0; i < 300; i++) {
+      waiters.push({
+        grant: () => {
+          served.push(i)
+          // Each holds its slot until the next microtask, so the line is served one by one.
+          queueMicrotask(() => pool.release())
+          return true
+        },
+      })
+    }
+    const holder: SlotWaiter = { grant: () => true }
+    expect(pool.tryAcquire(holder)).toBe(true)
+    for (const w of waiters) expect(pool.tryAcquire(w)).toBe(false)
+    pool.forget(waiters[5] as SlotWaiter)
+    pool.release()
+    for (let i = 0; i < 10_000 && served.length < 200; i++) await Promise.resolve()
+    expect(served.length).toBe(200)
+    // Past the point where the served front is cut off: a forget and a newcomer still land right.
+    pool.forget(waiters[250] as SlotWaiter)
+    const late: SlotWaiter = { grant: () => (served.push(1000), queueMicrotask(() => pool.release()), true) }
+    expect(pool.tryAcquire(late)).toBe(false)
+    for (let i = 0; i < 1000; i++) await Promise.resolve()
+    const expected = [...Array.from({ length: 300 }, (_, i) => i).filter((i) => i !== 5 && i !== 250), 1000]
+    expect(served).toEqual(expected)
+    expect(pool.used).toBe(0)
+    expect(waiters[250]?.inSlotLine).toBe(false)
+  })
 })
