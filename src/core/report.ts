@@ -67,8 +67,12 @@ export interface RunResult {
    * start is partial, with the reason in {@link reason}.
    */
   readonly status: RunStatus
-  /** Wall-clock start, ISO 8601. */
+  /**
+   * Wall-clock start, ISO 8601: when `run()`/`start()` made the run (a durable run: when its store
+   * accepted it and it started).
+   */
   readonly startedAt: string
+  /** From the run's start to its end on the engine's clock; 0 for a run cancelled before it started. */
   readonly durationMs: number
   /** Task counts per final state. */
   readonly counts: Readonly<Record<TaskStatus, number>>

@@ -58,6 +58,37 @@ describe('dependencies and concurrency', () => {
   })
 })
 
+describe('run times', () => {
+  it('times a run from its start, its roots start then, and its wall start is when it was made', async () => {
+    const clock = new ManualClock(1000, Date.UTC(2026, 0, 1))
+    const tools = scriptedTools(clock)
+    const engine = createEngine({ clock, tools: [tools.work], builtins: false })
+    const handle = engine.start({ id: 'w', tasks: [t('a', { ms: 40 }), t('b', { ms: 10, dependsOn: ['a'] })] })
+    // Time passes between making the run and its start (the next microtask): the monotonic start
+    // (which the durations count from) is the start, not the making.
+    clock.advance(5)
+    const result = await clock.runUntilSettled(handle.result)
+    expect(result.startedAt).toBe('2026-01-01T00:00:01.000Z')
+    expect(result.tasks['a']!.startedAt).toBe(1005)
+    expect(result.tasks['b']!.finishedAt).toBe(1055)
+    expect(result.durationMs).toBe(50)
+  })
+
+  it('gives a run cancelled before it started no duration, and the time it was made', async () => {
+    const clock = new ManualClock(1000, Date.UTC(2026, 0, 1))
+    const tools = scriptedTools(clock)
+    const engine = createEngine({ clock, tools: [tools.work], builtins: false })
+    const handle = engine.start({ id: 'w', tasks: [t('a')] })
+    clock.advance(5)
+    handle.cancel('not needed')
+    const result = await handle.result
+    expect(result.status).toBe('cancelled')
+    expect(result.startedAt).toBe('2026-01-01T00:00:01.000Z')
+    expect(result.durationMs).toBe(0)
+    expect(tools.started).toEqual([])
+  })
+})
+
 describe('ready-queue order', () => {
   it('runs higher priority first, then FIFO', async () => {
     const { run, tools } = setup()

@@ -130,7 +130,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #state: 'idle' | 'running' | 'cancelling' | 'finished' = 'idle'
   #stopStatus: RunStatus | undefined
   #stopReason: string | undefined
-  #startedAt: number
+  /** The engine clock's reading when the run started, or -1 before (a run that never started took no time). */
+  #startedAt = -1
   /** Wall-clock start (epoch ms); written as ISO text only in the result. */
   #startedWall: number
   /** Slots granted by the engine's pool and not yet used by the dispatch loop. */
@@ -187,8 +188,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#queue = new ReadyQueue(s)
     for (const [key, limits] of workflow.rates) env.rates.declare(key, limits)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
-    // Set here too, so a run cancelled before it starts still reports sensible times.
-    this.#startedAt = env.clock.now()
+    // Read (and checked) here, so a run cancelled before it starts still has a start time, and a
+    // clock that cannot give one refuses the run before it exists.
     this.#startedWall = checkedWallTime(env.clock.wallNow())
     s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, (shape) => this.#costOf(shape))))
   }
@@ -213,9 +214,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#state !== 'idle') return
     this.#state = 'running'
     this.#startedAt = this.#env.clock.now()
-    // Checked when the run was made; a clock that goes wrong since keeps that time.
-    const wall = this.#env.clock.wallNow()
-    if (Math.abs(wall) <= MAX_DATE_MS) this.#startedWall = wall
+    // A run started on the microtask after it was made keeps the wall time read then; a durable
+    // one waited for its store, so it reads it again. Checked when the run was made; a clock that
+    // goes wrong since keeps that time.
+    if (this.#journal !== undefined) {
+      const wall = this.#env.clock.wallNow()
+      if (Math.abs(wall) <= MAX_DATE_MS) this.#startedWall = wall
+    }
     const signal = this.#settings.signal
     if (signal !== undefined) {
       const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
@@ -232,6 +237,19 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // Roots in declaration order. A root's consequences may decide later tasks (they are then no
     // longer pending) and a fan-out appends items (beyond `base`, made ready on their own).
     const s = this.#s
+    // The first attempts start at the run's start time (until a tool's synchronous part has run).
+    this.#eventTime = this.#startedAt
+    try {
+      this.#startRoots(s)
+      this.#pump()
+    } finally {
+      this.#eventTime = -1
+    }
+    this.#maybeFinish()
+  }
+
+  /** Start, past its first checks: the roots, tasks added early, a replay. */
+  #startRoots(s: RunState): void {
     const startEvery = this.#early === undefined && this.#replay === undefined && independentOfOneKey(s) ? START_WHILE_READYING : 0
     for (let i = 0; i < s.base; i++) {
       if (s.waiting[i] === 0 && s.status[i] === PENDING && this.#evaluate(i)) this.#settle(i)
@@ -256,8 +274,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         this.#stop(replay.stop.status, replay.stop.reason)
       }
     }
-    this.#pump()
-    this.#maybeFinish()
   }
 
   /** The tasks added through the handle before the run started join it as pending, none made ready (the run is being stopped). */
@@ -1541,7 +1557,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       workflowId: workflow.id,
       workflow,
       startedAt: isoTime(this.#startedWall),
-      durationMs: this.#env.clock.now() - this.#startedAt,
+      durationMs: this.#startedAt >= 0 ? this.#now() - this.#startedAt : 0,
       // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.
       stopStatus: this.#stopStatus ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? 'partial' : undefined),
       stopReason: this.#stopReason ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? this.#ratesMade?.exhausted : undefined),

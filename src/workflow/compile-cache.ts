@@ -8,7 +8,6 @@
  * their runs are long enough for compiling not to matter.
  * @module
  */
-import { types } from 'node:util'
 import type { CompiledWorkflow } from './compile.js'
 
 /** Definitions with more tasks than this are compiled every time. */
@@ -157,9 +156,9 @@ const MAX_DEPTH = 64
  * True only when `JSON.stringify(value)` would be the text `plain` was parsed from: the same keys in
  * the same order, equal strings, booleans, nulls and finite numbers (a finite number survives JSON
  * exactly), arrays of the same length. Whatever JSON would write in a way of its own (an
- * `undefined` or a function, a non-finite number, a `toJSON` method on an object or an array, an
- * object or array that is not plain, a Proxy, a hole) makes it false, and the definition takes the
- * text path, which handles it as before.
+ * `undefined` or a function, a non-finite number, a `toJSON` on an object or an array, an object
+ * or array that is not plain, a hole) makes it false, and the definition takes the text path, which
+ * handles it as before. Every read is one JSON makes too, so a Proxy is compared as JSON would see it.
  */
 function sameAsJson(value: unknown, plain: unknown, depth: number): boolean {
   switch (typeof value) {
@@ -171,17 +170,19 @@ function sameAsJson(value: unknown, plain: unknown, depth: number): boolean {
     case 'object': {
       if (value === null) return plain === null
       if (typeof plain !== 'object' || plain === null || depth >= MAX_DEPTH) return false
-      // A Proxy can answer `toJSON` to JSON and not to `in`: never compared.
-      if (types.isProxy(value)) return false
+      // `toJSON` is read as JSON reads it (a Get, which a Proxy answers through its `get` trap,
+      // unlike `in`): anything there takes the text path. A Proxy otherwise answers every read
+      // below as it answers JSON's, through its traps.
+      if ((value as { toJSON?: unknown }).toJSON !== undefined) return false
       if (Array.isArray(value)) {
         if (!Array.isArray(plain) || value.length !== plain.length) return false
-        if (Object.getPrototypeOf(value) !== Array.prototype || 'toJSON' in value) return false
+        if (Object.getPrototypeOf(value) !== Array.prototype) return false
         for (let i = 0; i < value.length; i++) if (!sameAsJson(value[i], plain[i], depth + 1)) return false
         return true
       }
       if (Array.isArray(plain)) return false
       const proto: unknown = Object.getPrototypeOf(value)
-      if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return false
+      if (proto !== Object.prototype && proto !== null) return false
       const keys = keyOrder.get(plain)
       if (keys === undefined) return false
       let k = 0
