@@ -13,7 +13,7 @@
 import { createEngine } from '../../engine/engine.js'
 import type { Engine, RunHandle } from '../../engine/engine.js'
 import type { RunResult } from '../../engine/report.js'
-import { taskReportAt } from '../../engine/run-report.js'
+import { taskReportReader } from '../../engine/run-report.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { InvalidOptionError, TaskweaveError, ValidationError } from '../../core/errors.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
@@ -207,9 +207,10 @@ export class Executor implements AsyncDisposable {
       }
     }
     const endedAt = clock.now()
+    // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record.
+    const reportAt = runResult !== undefined ? taskReportReader(runResult) : undefined
     return batch.slots.map((slot, index) => {
-      // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record.
-      const report = runResult !== undefined && slot.nodeIndex !== undefined && slot.nodeId !== undefined ? taskReportAt(runResult, slot.nodeIndex, slot.nodeId) : undefined
+      const report = reportAt !== undefined && slot.nodeIndex !== undefined && slot.nodeId !== undefined ? reportAt(slot.nodeIndex, slot.nodeId) : undefined
       const result = toTaskResult(slot, report, retry)
       const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
       const entry = metrics?.[index]
