@@ -307,6 +307,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     toolStats: new ToolStats(),
     maxOutputBytes,
     maxForEachItems,
+    onRunEnded: (run: object) => runEnded(run as RunExecution),
   }
   const store = options.store
   const durability = resolveDurability(options.durability)
@@ -321,6 +322,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** Resumes reading the store, each settling when it has started its run or given its lease back: close() waits for them. */
   const resumesInFlight = new Set<Promise<void>>()
   let closing: Promise<EngineCloseReport> | undefined
+  /** A run ended (see `RunEnvironment.onRunEnded`): it leaves the active runs, and a durable one lets the store prune. */
+  const runEnded = (execution: RunExecution): void => {
+    active.delete(execution)
+    if (durableRuns.has(execution)) pruner?.tick()
+  }
   const resize = (next: number): void => {
     env.slots.setCapacity(next)
     // Runs not waiting for a slot may start more now.
@@ -377,7 +383,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   /** Starts a run; `engine.run()` needs only its result, so the handle is made by {@link start} alone. */
-  const launch = (definition: WorkflowInput, runOptions: RunOptions = {}): { readonly execution: RunExecution; readonly runEvents: EventEmitter } => {
+  const launch = (definition: WorkflowInput, runOptions: RunOptions = {}, withHandle = true): { readonly execution: RunExecution; readonly runEvents: EventEmitter } => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     refuseUnknownOptions('run', runOptions, RUN_OPTION_NAMES)
     checkSignal(runOptions.signal)
@@ -393,7 +399,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
     // Refused before the run exists: a run that is never started must not be left among the active ones.
     if (runOptions.durable === true && journal === undefined) throw new InvalidOptionError('durable', 'false unless the engine has a store (createEngine({ store }))', true)
-    const runEvents = new EventEmitter([events])
+    // Only a handle can subscribe to one run's events: a run without one emits to the engine's.
+    const runEvents = withHandle ? new EventEmitter([events]) : events
     const execution = new RunExecution(
       compiled,
       env,
@@ -411,10 +418,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
       runEvents,
     )
     active.add(execution)
-    void execution.result.then(() => {
-      active.delete(execution)
-      if (durableRuns.has(execution)) pruner?.tick()
-    })
     const durable = runOptions.durable ?? journal !== undefined
     if (durable && journal !== undefined && store !== undefined) {
       durableRuns.add(execution)
@@ -544,7 +547,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
     execution.attachJournal(runJournal, lease, replay, durability.maxStartsWithoutOutcome, stored.definition)
     durableRuns.add(execution)
     active.add(execution)
-    void execution.result.then(() => active.delete(execution))
     // After the caller's continuation (which may subscribe to events) has run.
     setImmediate(() => execution.start())
     return handleOf(execution, runEvents)
@@ -652,7 +654,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     start,
     run: (definition, runOptions) => {
       try {
-        return launch(definition, runOptions).execution.result
+        return launch(definition, runOptions, false).execution.result
       } catch (err) {
         return Promise.reject(err)
       }

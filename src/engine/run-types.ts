@@ -69,5 +69,11 @@ export interface RunEnvironment {
   readonly toolStats: ToolStats
   readonly maxOutputBytes: number
   readonly maxForEachItems: number
+  /**
+   * Told that a run ended, just before its result resolves (the engine drops it from its active
+   * runs): one engine function for every run, where a reaction to each run's promise cost an
+   * allocation and a microtask per run.
+   */
+  readonly onRunEnded?: ((run: object) => void) | undefined
 }
 

@@ -1547,6 +1547,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #finished(result: RunResult): void {
     if (this.#jrun !== undefined) (this.#journal as Journal).leave(this.#jrun, this.#suspended)
     if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
+    this.#env.onRunEnded?.(this)
     this.#resolve(result)
   }
 
