@@ -86,6 +86,12 @@ function independentOfOneKey(s: RunState): boolean {
   return true
 }
 
+/** Whether a task is admitted by an engine slot alone: no tool permit, group cap or rate key to take first. */
+function needsOnlySlot(shape: TaskShape, toolRateKeys: boolean): boolean {
+  const tool = shape.tool
+  return tool.permit === undefined && shape.group === undefined && shape.rateKey === undefined && tool.rateKey === undefined && tool.rateKeyOf === undefined && !toolRateKeys
+}
+
 /** Executes one run. Create through the engine. */
 export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget, Indexed {
   readonly id: string
@@ -818,6 +824,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       // Admission: the run's own limit, then the task's keyed permit (engine-wide), then an engine
       // slot. A task waiting for a key holds no slot; one waiting for a slot keeps its permit.
       while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
+        // A task that needs nothing but a slot takes it before leaving the queue: when every slot
+        // is taken (many runs share them) it stays where it is, instead of being taken out and
+        // handed back on every try.
+        if (this.#granted === 0 && this.#replay === undefined && needsOnlySlot(shapes[queue.peek()] as TaskShape, this.#env.rates.hasToolKeys)) {
+          if (!this.#env.slots.tryAcquire(this)) break
+          this.#granted++
+        }
         const index = queue.pop()
         if (this.#replay !== undefined && this.#replayNext(index)) continue
         const shape = shapes[index] as TaskShape
