@@ -192,12 +192,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#events = events
     const s = (this.#s = new RunState(workflow))
     this.#queue = new ReadyQueue(s)
-    for (const [key, limits] of workflow.rates) env.rates.declare(key, limits)
+    if (workflow.rates.size > 0) for (const [key, limits] of workflow.rates) env.rates.declare(key, limits)
     this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
     // Read (and checked) here, so a run cancelled before it starts still has a start time, and a
     // clock that cannot give one refuses the run before it exists.
     this.#startedWall = checkedWallTime(env.clock.wallNow())
-    s.rank.set(criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, (shape) => this.#costOf(shape))))
+    criticalPathRanks(workflow.graph, workflow.topoOrder, taskCosts(s.shapes, workflow.size, env.toolStats), s.rank)
   }
 
   /** Current status of a task, or undefined when there is no such task. */

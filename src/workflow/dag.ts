@@ -74,10 +74,11 @@ export function topologicalOrder(graph: TaskGraph): Int32Array {
 /**
  * Longest remaining path from each node to a sink, counting the node's own cost: the key that keeps
  * the tasks on the critical path moving first when slots are scarce (list scheduling, HLFET).
- * `cost[i]` is the cost of task `i`.
+ * `cost[i]` is the cost of task `i`. Written into `out` when given (every node of `order` is
+ * written), else into a new array.
  */
-export function criticalPathRanks(graph: TaskGraph, order: ArrayLike<number>, cost: ArrayLike<number>): Float64Array {
-  const rank = new Float64Array(graph.size)
+export function criticalPathRanks(graph: TaskGraph, order: ArrayLike<number>, cost: ArrayLike<number>, out?: Float64Array): Float64Array {
+  const rank = out ?? new Float64Array(graph.size)
   const { childStart, children } = graph
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k] as number
@@ -91,16 +92,29 @@ export function criticalPathRanks(graph: TaskGraph, order: ArrayLike<number>, co
   return rank
 }
 
-/** Cost of each of the first `size` tasks by its shape; shapes repeat in runs, so the last answer is reused. */
-export function taskCosts(shapes: readonly TaskShape[], size: number, costOf: (shape: TaskShape) => number): Float64Array {
-  const costs = new Float64Array(size)
+/** Where a task without a cost of its own gets one: the mean duration of its tool's attempts so far. */
+export interface ToolDurations {
+  meanMs(tool: string): number | undefined
+}
+
+/** Reused by {@link taskCosts} for workflows that fit (its answer is read at once, never kept). */
+let scratchCosts = new Float64Array(256)
+
+/**
+ * Cost of each of the first `size` tasks: its `cost`, else its tool's mean duration, else 1. Shapes
+ * repeat in runs, so the last answer is reused. The array returned is shared scratch space for
+ * workflows of up to 256 tasks: read it before the next call.
+ */
+export function taskCosts(shapes: readonly TaskShape[], size: number, durations: ToolDurations): Float64Array {
+  if (size > scratchCosts.length && size <= 4096) scratchCosts = new Float64Array(4096)
+  const costs = size <= scratchCosts.length ? scratchCosts : new Float64Array(size)
   let lastShape: TaskShape | undefined
   let lastCost = 0
   for (let i = 0; i < size; i++) {
     const shape = shapes[i] as TaskShape
     if (shape !== lastShape) {
       lastShape = shape
-      lastCost = costOf(shape)
+      lastCost = shape.cost ?? durations.meanMs(shape.toolName) ?? 1
     }
     costs[i] = lastCost
   }
