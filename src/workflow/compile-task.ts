@@ -67,7 +67,9 @@ export class TaskCompileCache {
   emptyInput(tool: AnyTool): { readonly value: unknown } | false {
     let entry = this.#emptyInputs.get(tool)
     if (entry === undefined) {
-      const checked = tool.input.safeParse({})
+      // Checked once per tool and compile: zod's compiled fast path (code generated and compiled
+      // on a schema's first parse) would cost more than this one check, in a fresh process.
+      const checked = tool.input.safeParse({}, { jitless: true })
       // Shared by every task of this tool: frozen, so one task cannot change another's input.
       entry = checked.success ? { value: typeof checked.data === 'object' && checked.data !== null ? Object.freeze(checked.data) : checked.data } : false
       this.#emptyInputs.set(tool, entry)
