@@ -158,6 +158,19 @@ describe('CompileCache without writing the text', () => {
     expect(compiles()).toBe(5)
   })
 
+  it('tells apart values JSON writes differently: an array and an object of the same entries, null and {}, 1 and "1", an extra key', () => {
+    const cache = new CompileCache()
+    let compiles = 0
+    const get = (definition: unknown): CompiledWorkflow => cache.get(definition, () => ({ n: ++compiles }) as unknown as CompiledWorkflow)
+    const withInput = (x: unknown): unknown => ({ id: 'w', tasks: [{ id: 'a', tool: 'echo', input: { x } }] })
+    const variants: unknown[] = [['p', 'q'], { 0: 'p', 1: 'q' }, null, {}, [], 1, '1', true, { y: 1 }, { y: 1, z: 2 }, [[1]], [{}]]
+    const first = variants.map((v) => get(withInput(v)))
+    expect(compiles).toBe(variants.length)
+    // Each is found again as a new object with the same text.
+    variants.forEach((v, i) => expect(get(withInput(structuredClone(v)))).toBe(first[i]))
+    expect(compiles).toBe(variants.length)
+  })
+
   it('treats what JSON writes in its own way as the text does: an undefined value is left out, toJSON is called', () => {
     const { compile, compiles } = counted()
     const first = compile(diamond())

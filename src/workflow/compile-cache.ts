@@ -15,11 +15,13 @@ export const MAX_CACHED_TASKS = 64
 /** Nor are definitions whose JSON text is longer than this. */
 export const MAX_CACHED_TEXT = 32_768
 
-/** One cached definition: its text, its plain form (parsed back from the text) and what it compiled to. */
+/** One cached definition: its text, its form as a tree to compare against, and what it compiled to. */
 interface CacheEntry {
   readonly text: string
   readonly id: string
-  readonly plain: PlainDefinition
+  /** Tasks in the definition. */
+  readonly taskCount: number
+  readonly tree: JsonNode
   readonly compiled: CompiledWorkflow
 }
 
@@ -89,7 +91,7 @@ export class CompileCache {
     if (!Array.isArray(tasks)) return undefined
     for (let k = candidates.length - 1; k >= 0; k--) {
       const entry = candidates[k] as CacheEntry
-      if (entry.plain.tasks.length === tasks.length && sameAsJson(definition, entry.plain, 0)) return entry
+      if (entry.taskCount === tasks.length && sameAsJson(definition, entry.tree, 0)) return entry
     }
     return undefined
   }
@@ -107,8 +109,7 @@ export class CompileCache {
 
   #add(text: string, compiled: CompiledWorkflow): void {
     const plain = JSON.parse(text) as PlainDefinition
-    const entry: CacheEntry = { text, id: plain.id, plain, compiled }
-    recordKeyOrder(plain)
+    const entry: CacheEntry = { text, id: plain.id, taskCount: plain.tasks.length, tree: jsonTree(plain), compiled }
     this.#entries.set(text, entry)
     this.#newest = entry
     let sameId = this.#byId.get(entry.id)
@@ -135,68 +136,74 @@ interface PlainDefinition {
   readonly tasks: readonly unknown[]
 }
 
-/** The keys of every object of a cached plain form, in order: compared against a definition's without a list per lookup. */
-const keyOrder = new WeakMap<object, readonly string[]>()
+/**
+ * A cached definition's plain form as a tree: each object's keys in order with their values'
+ * nodes beside them, each array's items. Compared by index, where looking each object's keys up
+ * (a `WeakMap`) and reading the plain form by key cost a third of a lookup.
+ */
+interface JsonNode {
+  /** A string, number, boolean or null (for the other kinds: undefined). */
+  readonly value: unknown
+  /** An object's keys in order, or undefined for an array or a value. */
+  readonly keys: readonly string[] | undefined
+  /** An object's values (in key order) or an array's items, as nodes; undefined for a value. */
+  readonly children: readonly JsonNode[] | undefined
+}
 
-function recordKeyOrder(value: unknown): void {
-  if (typeof value !== 'object' || value === null) return
-  if (Array.isArray(value)) {
-    for (const item of value) recordKeyOrder(item)
-    return
-  }
-  const keys = Object.keys(value)
-  keyOrder.set(value, keys)
-  for (const key of keys) recordKeyOrder((value as Record<string, unknown>)[key])
+function jsonTree(plain: unknown): JsonNode {
+  if (typeof plain !== 'object' || plain === null) return { value: plain, keys: undefined, children: undefined }
+  if (Array.isArray(plain)) return { value: undefined, keys: undefined, children: plain.map(jsonTree) }
+  const keys = Object.keys(plain)
+  return { value: undefined, keys, children: keys.map((key) => jsonTree((plain as Record<string, unknown>)[key])) }
 }
 
 /** Deepest nesting compared; anything deeper takes the text path. */
 const MAX_DEPTH = 64
 
 /**
- * True only when `JSON.stringify(value)` would be the text `plain` was parsed from: the same keys in
+ * True only when `JSON.stringify(value)` would be the text `node` was parsed from: the same keys in
  * the same order, equal strings, booleans, nulls and finite numbers (a finite number survives JSON
  * exactly), arrays of the same length. Whatever JSON would write in a way of its own (an
  * `undefined` or a function, a non-finite number, a `toJSON` on an object or an array, an object
  * or array that is not plain, a hole) makes it false, and the definition takes the text path, which
  * handles it as before. Every read is one JSON makes too, so a Proxy is compared as JSON would see it.
  */
-function sameAsJson(value: unknown, plain: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value === plain
-    case 'number':
-      return Number.isFinite(value) && value === plain
-    case 'object': {
-      if (value === null) return plain === null
-      if (typeof plain !== 'object' || plain === null || depth >= MAX_DEPTH) return false
-      // `toJSON` is read as JSON reads it (a Get, which a Proxy answers through its `get` trap,
-      // unlike `in`): anything there takes the text path. A Proxy otherwise answers every read
-      // below as it answers JSON's, through its traps.
-      if ((value as { toJSON?: unknown }).toJSON !== undefined) return false
-      if (Array.isArray(value)) {
-        if (!Array.isArray(plain) || value.length !== plain.length) return false
-        if (Object.getPrototypeOf(value) !== Array.prototype) return false
-        for (let i = 0; i < value.length; i++) if (!sameAsJson(value[i], plain[i], depth + 1)) return false
-        return true
-      }
-      if (Array.isArray(plain)) return false
-      const proto: unknown = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) return false
-      const keys = keyOrder.get(plain)
-      if (keys === undefined) return false
-      let k = 0
-      // for…in visits own string keys in the order JSON writes them (the prototype is Object.prototype or null).
-      for (const key in value) {
-        if (key !== keys[k]) return false
-        if (!sameAsJson((value as Record<string, unknown>)[key], (plain as Record<string, unknown>)[key], depth + 1)) return false
-        k++
-      }
-      return k === keys.length
+function sameAsJson(value: unknown, node: JsonNode, depth: number): boolean {
+  const children = node.children
+  if (children === undefined) {
+    const plain = node.value
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value === plain
+      case 'number':
+        return Number.isFinite(value) && value === plain
+      case 'object':
+        return value === null && plain === null
+      default:
+        return false
     }
-    default:
-      return false
   }
+  if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return false
+  // `toJSON` is read as JSON reads it (a Get, which a Proxy answers through its `get` trap,
+  // unlike `in`): anything there takes the text path.
+  if ((value as { toJSON?: unknown }).toJSON !== undefined) return false
+  const keys = node.keys
+  if (keys === undefined) {
+    if (!Array.isArray(value) || value.length !== children.length || Object.getPrototypeOf(value) !== Array.prototype) return false
+    for (let i = 0; i < children.length; i++) if (!sameAsJson(value[i], children[i] as JsonNode, depth + 1)) return false
+    return true
+  }
+  if (Array.isArray(value)) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  let k = 0
+  // for…in visits own string keys in the order JSON writes them (the prototype is Object.prototype or null).
+  for (const key in value) {
+    if (key !== keys[k] || !sameAsJson((value as Record<string, unknown>)[key], children[k] as JsonNode, depth + 1)) return false
+    k++
+  }
+  return k === keys.length
 }
 
 /** The JSON text of a small definition, or undefined when it is not one (or not JSON). */
