@@ -74,6 +74,20 @@ describe('run times', () => {
     expect(result.durationMs).toBe(50)
   })
 
+  it('counts the time a tool input check took: the check is user code, and the clock is read again after it', async () => {
+    for (const tasks of [[{ id: 'a', tool: 'slow', input: { v: '{{ inputs.doc }}' } }], [{ id: 'first', tool: 'quick' }, { id: 'a', tool: 'slow', input: { v: '{{ inputs.doc }}' }, dependsOn: ['first'] }]]) {
+      const clock = new ManualClock(1000)
+      // A refinement that takes 100 ms (on the manual clock) and then refuses the input.
+      const slow = defineTool({ name: 'slow', input: z.object({ v: z.string().refine(() => (clock.advance(100), false), 'no') }), run: () => 1 })
+      const quick = defineTool({ name: 'quick', input: z.object({}), run: () => 1 })
+      const engine = createEngine({ clock, tools: [slow, quick], builtins: false })
+      const result = await clock.runUntilSettled(engine.run({ id: 'w', inputs: { doc: { type: 'string' } }, tasks }, { inputs: { doc: 'x' } }))
+      expect(result.tasks['a']!.status).toBe('failed')
+      expect(result.tasks['a']!.finishedAt).toBe(1100)
+      expect(result.durationMs).toBe(100)
+    }
+  })
+
   it('gives a run cancelled before it started no duration, and the time it was made', async () => {
     const clock = new ManualClock(1000, Date.UTC(2026, 0, 1))
     const tools = scriptedTools(clock)

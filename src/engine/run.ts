@@ -1110,9 +1110,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       try {
         input = resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, s.ids[i] as string)
       } catch (err) {
+        // The tool's schema (its refinements and transforms) ran: the failure reads the clock again.
+        this.#eventTime = -1
         this.#attemptFailed(i, token, err)
         return
       }
+      this.#eventTime = -1
     }
     if (shape.timeoutMs !== undefined) {
       const timeoutMs = shape.timeoutMs
@@ -1408,6 +1411,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   #compileAdded(spec: TaskSpec, earlier: readonly TaskSpec[]): AddedTask {
     const base = this.#s.size
+    // The tool's schema checks a static input (user code): what follows reads the clock again.
+    this.#eventTime = -1
     return compileAddedTask(spec, {
       registry: this.#env.registry,
       workflow: this.#workflow,

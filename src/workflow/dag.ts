@@ -103,7 +103,7 @@ let scratchCosts = new Float64Array(256)
 /**
  * Cost of each of the first `size` tasks: its `cost`, else its tool's mean duration, else 1. Shapes
  * repeat in runs, so the last answer is reused. The array returned is shared scratch space for
- * workflows of up to 256 tasks: read it before the next call.
+ * workflows of up to 4,096 tasks: read it before the next call.
  */
 export function taskCosts(shapes: readonly TaskShape[], size: number, durations: ToolDurations): Float64Array {
   if (size > scratchCosts.length && size <= 4096) scratchCosts = new Float64Array(4096)
