@@ -53,6 +53,39 @@ describe('planBatch', () => {
     expect(results.map((r) => (r.success ? r.output : r.error?.code))).toEqual([1, 'TW_TOOL_INPUT', 'TW_TOOL_INPUT'])
   })
 
+  it('gives each tool a private copy of flat parameters: the caller changing them after the call, or the tool changing its input, touches nothing else', async () => {
+    const seen: Record<string, unknown>[] = []
+    const grab = defineTool({
+      name: 'grab',
+      input: z.object({ n: z.number(), s: z.string() }).passthrough(),
+      run: (input) => {
+        seen.push({ ...input })
+        ;(input as { n: number }).n = -1
+        return input.n
+      },
+    })
+    await using executor = new Executor({ tools: [grab], builtins: false })
+    const parameters = [
+      { n: 1, s: 'a' },
+      { n: 2, s: 'b' },
+    ]
+    const pending = executor.executeParallel(parameters.map((p) => ({ toolName: 'grab', parameters: p })), { sessionId: 's' })
+    for (const p of parameters) {
+      p.n = 99
+      p.s = 'changed'
+    }
+    const results = await pending
+    expect(seen).toEqual([
+      { n: 1, s: 'a' },
+      { n: 2, s: 'b' },
+    ])
+    expect(results.map((r) => r.output)).toEqual([-1, -1])
+    expect(parameters).toEqual([
+      { n: 99, s: 'changed' },
+      { n: 99, s: 'changed' },
+    ])
+  })
+
   it('maps a workflow task id back to its slot, and nothing else', () => {
     const batch = planBatch([{ toolName: 'nope', parameters: {} }, { toolName: 'echo', parameters: {} }], new ToolRegistry([echo]), { deferSchemaCheck: true })
     expect([slotIndexOf(batch, 't1'), slotIndexOf(batch, 't0'), slotIndexOf(batch, 'x1'), slotIndexOf(batch, 't01')]).toEqual([1, undefined, undefined, undefined])

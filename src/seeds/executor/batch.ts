@@ -7,7 +7,8 @@
  * is left out of the workflow and fails in its own slot, so it never fails the batch.
  *
  * Parameters are data, never templates. Most calls' parameters are plain JSON data without a `{{`:
- * they become the task's static input, deep-copied (see `static-input.ts`), so the batch costs the
+ * they become the task's static input, copied (deep by `static-input.ts`; flat ones, left to the
+ * workflow's compilation, which pins them as a copy of its own), so the batch costs the
  * same per call whatever its size. Any other call keeps the general path: its parameters travel as a declared run input, read by
  * whole-value templates (`{{ inputs.t0["path"] }}`), so a substituted value is never parsed again
  * and the engine's checks (plain data, size) apply to it unchanged. Declared inputs are checked
@@ -20,7 +21,7 @@ import type { TaskReport } from '../../engine/report.js'
 import { FORBIDDEN_SEGMENTS } from '../../workflow/template.js'
 import type { TaskSpec, WorkflowSpec } from '../../workflow/types.js'
 import type { RetryPolicy } from './options.js'
-import { staticCopy } from './static-input.js'
+import { isStaticAsIs, staticCopy } from './static-input.js'
 import type { Task, TaskErrorInfo, TaskResult } from './types.js'
 
 /** One input task, as planned. */
@@ -160,8 +161,10 @@ function checkTask(task: Task, registry: ToolRegistry, defer: boolean): TaskChec
     // A template path cannot hold these keys; refusing here keeps the failure in this task's slot.
     if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return { failure: { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` } }
   }
+  // The workflow's compilation checks a static input against the same schema, and pins flat
+  // parameters as a copy of its own.
+  if (defer && isStaticAsIs(parameters)) return { staticInput: parameters as Record<string, unknown> }
   const copy = staticCopy(parameters)
-  // The workflow's compilation checks a static input against the same schema.
   if (defer && copy?.exact === true) return { staticInput: copy.value }
   // An exact copy has the parameters' very shape, so one schema check judges both.
   const checked = tool.input.safeParse(copy?.exact === true ? copy.value : parameters)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_STATIC_UNITS, staticCopy } from './static-input.js'
+import { isStaticAsIs, MAX_STATIC_UNITS, staticCopy } from './static-input.js'
 
 describe('staticCopy', () => {
   it('deep-copies plain JSON data and marks it exact', () => {
@@ -24,5 +24,17 @@ describe('staticCopy', () => {
     let deep: object = {}
     for (let i = 0; i < 100; i++) deep = { deep }
     expect(staticCopy(deep)).toBeUndefined()
+  })
+})
+
+describe('isStaticAsIs', () => {
+  it('takes a plain object of plain values as it is', () => {
+    for (const parameters of [{}, { s: 'x', n: 1.5, b: false, z: null }, Object.assign(Object.create(null) as object, { k: 'v' })]) expect(isStaticAsIs(parameters)).toBe(true)
+  })
+
+  it('leaves to the copy anything nested, undefined, templated, not JSON, or too long', () => {
+    for (const parameters of [{ o: {} }, { a: [] }, { u: undefined }, { t: 'a {{ b }}' }, { ['{{k']: 1 }, { n: Number.NaN }, { d: new Date(0) }, { f: () => 1 }, { big: 1n }, { toJSON: () => 1 }, JSON.parse('{"__proto__": 1}') as object, new (class K {})(), { s: 'x'.repeat(MAX_STATIC_UNITS + 1) }]) {
+      expect(isStaticAsIs(parameters)).toBe(false)
+    }
   })
 })

@@ -41,6 +41,44 @@ export function staticCopy(parameters: object): StaticCopy | undefined {
   return value === undefined ? undefined : { value, exact: state.exact }
 }
 
+/**
+ * True when `parameters` can be a static input as they are: a plain object (no `toJSON`) whose own
+ * values are all strings without `{{`, finite numbers, booleans or null, with no `{{` in a key and
+ * at most {@link MAX_STATIC_UNITS} units of text. Such parameters need no copy of ours when the
+ * workflow's compilation checks them: it pins a flat input as a copy of its own (the object the
+ * tool's schema returned, or a one-level copy: see `workflow/flat-task.ts`) before anything else
+ * runs, so the copy {@link staticCopy} makes would only be thrown away. Allocates nothing.
+ */
+export function isStaticAsIs(parameters: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(parameters)
+  if ((proto !== Object.prototype && proto !== null) || (parameters as { toJSON?: unknown }).toJSON !== undefined) return false
+  let units = 0
+  // The prototype is Object.prototype or null: for…in sees own keys only.
+  for (const key in parameters) {
+    if (key === '__proto__' || key.includes('{{')) return false
+    units += key.length
+    const value = (parameters as Record<string, unknown>)[key]
+    switch (typeof value) {
+      case 'string':
+        if (value.includes('{{')) return false
+        units += value.length
+        break
+      case 'number':
+        if (!Number.isFinite(value)) return false
+        break
+      case 'boolean':
+        break
+      case 'object':
+        if (value !== null) return false
+        break
+      default:
+        // undefined (which JSON leaves out: the copy path marks it), functions, symbols, BigInts.
+        return false
+    }
+  }
+  return units <= MAX_STATIC_UNITS
+}
+
 interface CopyState {
   units: number
   exact: boolean
