@@ -18,6 +18,8 @@
  * @module
  */
 
+import { isFlatInput } from '../../workflow/flat-task.js'
+
 /**
  * Most text (keys and strings, in UTF-16 units) taken as a static input. A UTF-16 unit is at most
  * 3 UTF-8 bytes, so this many can never exceed the engine's default 1 MiB input limit.
@@ -52,29 +54,15 @@ export function staticCopy(parameters: object): StaticCopy | undefined {
 export function isStaticAsIs(parameters: object): boolean {
   const proto: unknown = Object.getPrototypeOf(parameters)
   if ((proto !== Object.prototype && proto !== null) || (parameters as { toJSON?: unknown }).toJSON !== undefined) return false
+  const record = parameters as Readonly<Record<string, unknown>>
+  // The values (what the compilation's flat path takes), then what only a static input needs: no
+  // `{{` in a key, the size bound.
+  if (!isFlatInput(record)) return false
   let units = 0
-  // The prototype is Object.prototype or null: for…in sees own keys only.
-  for (const key in parameters) {
-    if (key === '__proto__' || key.includes('{{')) return false
-    units += key.length
-    const value = (parameters as Record<string, unknown>)[key]
-    switch (typeof value) {
-      case 'string':
-        if (value.includes('{{')) return false
-        units += value.length
-        break
-      case 'number':
-        if (!Number.isFinite(value)) return false
-        break
-      case 'boolean':
-        break
-      case 'object':
-        if (value !== null) return false
-        break
-      default:
-        // undefined (which JSON leaves out: the copy path marks it), functions, symbols, BigInts.
-        return false
-    }
+  for (const key in record) {
+    if (key.includes('{{')) return false
+    const value = record[key]
+    units += key.length + (typeof value === 'string' ? value.length : 0)
   }
   return units <= MAX_STATIC_UNITS
 }
