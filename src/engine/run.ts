@@ -33,7 +33,7 @@ import { addUsage, neverFits, RunRates } from './run-rates.js'
 import type { RateGrantTarget } from './run-rates.js'
 import { itemShape, NO_TASKS } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
-import { criticalPathRanks, taskCosts } from '../workflow/dag.js'
+import { criticalPathRanks, taskCost, taskCosts } from '../workflow/dag.js'
 import type { TemplateScope } from '../workflow/template.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { compileAddedTask } from './added-task.js'
@@ -609,7 +609,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
 
   #costOf(shape: TaskShape): number {
-    return shape.cost ?? this.#env.toolStats.meanMs(shape.toolName) ?? 1
+    return taskCost(shape, this.#env.toolStats)
   }
 
   /**

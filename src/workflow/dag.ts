@@ -97,12 +97,17 @@ export interface ToolDurations {
   meanMs(tool: string): number | undefined
 }
 
+/** A task's cost: its `cost`, else its tool's mean duration so far, else 1. */
+export function taskCost(shape: TaskShape, durations: ToolDurations): number {
+  return shape.cost ?? durations.meanMs(shape.toolName) ?? 1
+}
+
 /** Reused by {@link taskCosts} for workflows that fit (its answer is read at once, never kept). */
 let scratchCosts = new Float64Array(256)
 
 /**
- * Cost of each of the first `size` tasks: its `cost`, else its tool's mean duration, else 1. Shapes
- * repeat in runs, so the last answer is reused. The array returned is shared scratch space for
+ * Cost of each of the first `size` tasks ({@link taskCost}). Shapes repeat in runs, so the last
+ * answer is reused. The array returned is shared scratch space for
  * workflows of up to 4,096 tasks: read it before the next call.
  */
 export function taskCosts(shapes: readonly TaskShape[], size: number, durations: ToolDurations): Float64Array {
@@ -114,7 +119,7 @@ export function taskCosts(shapes: readonly TaskShape[], size: number, durations:
     const shape = shapes[i] as TaskShape
     if (shape !== lastShape) {
       lastShape = shape
-      lastCost = shape.cost ?? durations.meanMs(shape.toolName) ?? 1
+      lastCost = taskCost(shape, durations)
     }
     costs[i] = lastCost
   }
