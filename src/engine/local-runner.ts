@@ -54,7 +54,7 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
       }
       input = checked.data
     }
-    const ctx = new LocalToolContext(request, sink, this, this.#options)
+    const ctx = new LocalToolContext(request, sink, this)
     let outcome: unknown
     let then: unknown
     try {
@@ -63,30 +63,30 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
       then = typeof outcome === 'object' || typeof outcome === 'function' ? (outcome as { then?: unknown } | null)?.then : undefined
     } catch (err) {
       sink.failed(err)
-      this.#settled(ctx)
+      this.settled(ctx)
       return
     }
     if (typeof then !== 'function') {
       sink.succeeded(outcome)
-      this.#settled(ctx)
+      this.settled(ctx)
       return
     }
     try {
-      ;(then as PromiseLike<unknown>['then']).call(
-        outcome,
-        (value: unknown) => {
-          sink.succeeded(value)
-          this.#settled(ctx)
-        },
-        (err: unknown) => {
-          sink.failed(err)
-          this.#settled(ctx)
-        },
-      )
+      ctx.follow(then as PromiseLike<unknown>['then'], outcome)
     } catch (err) {
       sink.failed(err)
-      this.#settled(ctx)
+      this.settled(ctx)
     }
+  }
+
+  /** The clock tools see (`ctx.clock`). */
+  get clock(): Clock {
+    return this.#options.clock
+  }
+
+  /** The logger tools' loggers derive from (`ctx.logger`). */
+  get logger(): Logger {
+    return this.#options.logger
   }
 
   cancel(attemptId: string, reason: unknown): void {
@@ -105,8 +105,8 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
     this.#live[ctx.attemptId] = ctx
   }
 
-  /** Stops tracking an attempt once its outcome is reported (after the report, so a failure's cancel still reaches its signal). */
-  #settled(ctx: LocalToolContext): void {
+  /** @internal Stops tracking an attempt once its outcome is reported (after the report, so a failure's cancel still reaches its signal). */
+  settled(ctx: LocalToolContext): void {
     if (ctx.tracked && this.#live[ctx.attemptId] === ctx) delete this.#live[ctx.attemptId]
   }
 }

@@ -11,9 +11,16 @@ import type { ToolContext, ToolProgress } from '../core/tool.js'
 import type { LlmUsage, ProviderLimits } from '../core/rate.js'
 import type { TaskSpec } from '../workflow/types.js'
 
-/** Where a context registers once its tool asked for a signal (so a cancel can reach it). */
+/**
+ * The runner a context belongs to: where it registers once its tool asked for a signal (so a
+ * cancel can reach it), where it says its attempt's outcome was reported, and the clock and logger
+ * its tool sees (read through it, not kept per attempt).
+ */
 export interface SignalRegistry {
+  readonly clock: Clock
+  readonly logger: Logger
   track(ctx: LocalToolContext): void
+  settled(ctx: LocalToolContext): void
 }
 
 /** A tool's context for one local attempt. */
@@ -21,17 +28,15 @@ export class LocalToolContext implements ToolContext {
   readonly #request: AttemptRequest
   readonly #sink: AttemptSink
   readonly #registry: SignalRegistry
-  readonly #env: { readonly clock: Clock; readonly logger: Logger }
   #controller: AbortController | undefined
   #logger: Logger | undefined
   /** Whether the runner tracks this attempt (its tool asked for the signal while it ran). */
   tracked = false
 
-  constructor(request: AttemptRequest, sink: AttemptSink, registry: SignalRegistry, env: { readonly clock: Clock; readonly logger: Logger }) {
+  constructor(request: AttemptRequest, sink: AttemptSink, registry: SignalRegistry) {
     this.#request = request
     this.#sink = sink
     this.#registry = registry
-    this.#env = env
   }
 
   get signal(): AbortSignal {
@@ -71,12 +76,31 @@ export class LocalToolContext implements ToolContext {
   }
 
   get clock(): Clock {
-    return this.#env.clock
+    return this.#registry.clock
   }
 
   get logger(): Logger {
     const r = this.#request
-    return (this.#logger ??= this.#env.logger.child({ runId: r.runId, taskId: r.taskId, attempt: r.attempt, attemptId: r.attemptId }))
+    return (this.#logger ??= this.#registry.logger.child({ runId: r.runId, taskId: r.taskId, attempt: r.attempt, attemptId: r.attemptId }))
+  }
+
+  /**
+   * @internal Reports the outcome of the tool's promise (`then` read from it once) to the sink,
+   * then lets the runner stop tracking the attempt. Bound methods rather than arrow functions:
+   * two small objects per attempt, with no closure scope beside them. Throws what `then` throws.
+   */
+  follow(then: PromiseLike<unknown>['then'], outcome: unknown): void {
+    then.call(outcome, this.#fulfilled.bind(this), this.#rejected.bind(this))
+  }
+
+  #fulfilled(value: unknown): void {
+    this.#sink.succeeded(value)
+    this.#registry.settled(this)
+  }
+
+  #rejected(err: unknown): void {
+    this.#sink.failed(err)
+    this.#registry.settled(this)
   }
 
   progress(progress: ToolProgress): void {

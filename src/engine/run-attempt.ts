@@ -32,52 +32,68 @@ export interface AttemptHost {
  * attempt's token, so a report from an attempt that is no longer current changes nothing.
  */
 export class RunAttempt implements AttemptRequest, AttemptSink {
-  // The request: public fields, plain data (what `toJSON` carries). The sink's state is private,
-  // so it never travels with the request. The two ids are made on first read: the local runner
-  // reads them only for a tool that asks, and building them for every attempt of a no-op task
-  // was a tenth of its allocations.
-  readonly runId: string
+  // The request: public fields and getters, plain data (what `toJSON` carries). The sink's state
+  // is private, so it never travels with the request. The two ids are made on first read: the
+  // local runner reads them only for a tool that asks, and building them for every attempt of a
+  // no-op task was a tenth of its allocations. What the task's shape holds (tool, timeout,
+  // priority, group) and the run's id are read through them rather than copied: every attempt
+  // is one of these objects, and each field is 8 bytes of it.
   readonly taskId: string
   readonly attempt: number
-  readonly tool: string
   readonly input: unknown
-  readonly inputChecked = true
-  readonly timeoutMs: number | undefined
-  readonly priority: number
-  readonly group: string | undefined
   readonly route: string | undefined
   readonly rateKey: string | undefined
   readonly #run: AttemptHost
+  readonly #shape: TaskShape
   readonly #index: number
   readonly #token: number
   /** The run's lease epoch when the attempt started (it names the attempt even if the lease moves on). */
   readonly #epoch: number
-  #attemptId: string | undefined = undefined
-  /** Tasks the attempt added, as plain-data copies; they join only if it succeeds. */
-  #added: TaskSpec[] | undefined
-  /** Gives back a permit kept while the tool runs on after the engine gave up on it (see {@link linger}). */
-  #lingering: (() => void) | undefined
+  /** What few attempts need (see {@link RareAttemptState}), made on first use. */
+  #rare: RareAttemptState | undefined = undefined
 
   constructor(run: AttemptHost, index: number, token: number, taskId: string, attempt: number, shape: TaskShape, input: unknown, route: string | undefined, rateKey: string | undefined) {
-    this.runId = run.id
     this.taskId = taskId
     this.attempt = attempt
-    this.tool = shape.toolName
     this.input = input
-    this.timeoutMs = shape.timeoutMs
-    this.priority = shape.priority
-    this.group = shape.group
     this.route = route
     this.rateKey = rateKey
     this.#run = run
+    this.#shape = shape
     this.#epoch = run.epoch
     this.#index = index
     this.#token = token
   }
 
+  get runId(): string {
+    return this.#run.id
+  }
+
+  get tool(): string {
+    return this.#shape.toolName
+  }
+
+  /** The engine checked the input against the tool's schema before dispatch. */
+  get inputChecked(): boolean {
+    return true
+  }
+
+  get timeoutMs(): number | undefined {
+    return this.#shape.timeoutMs
+  }
+
+  get priority(): number {
+    return this.#shape.priority
+  }
+
+  get group(): string | undefined {
+    return this.#shape.group
+  }
+
   /** Names this attempt alone (see {@link attemptIdOf}). */
   get attemptId(): string {
-    return (this.#attemptId ??= attemptIdOf(this.runId, this.taskId, this.attempt, this.#epoch))
+    const rare = this.#rareState()
+    return (rare.attemptId ??= attemptIdOf(this.runId, this.taskId, this.attempt, this.#epoch))
   }
 
   /** Stable across every attempt of the task. */
@@ -117,19 +133,20 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   }
 
   addTask(spec: TaskSpec): TaskSpec {
-    const plain = this.#run.validateAddedTask(spec, this.#added ?? [], this.#index, this.#token)
-    ;(this.#added ??= []).push(plain)
+    const rare = this.#rareState()
+    const plain = this.#run.validateAddedTask(spec, rare.added ?? [], this.#index, this.#token)
+    ;(rare.added ??= []).push(plain)
     return plain
   }
 
   succeeded(output: unknown): void {
-    this.#run.attemptSucceeded(this.#index, this.#token, output, this.#added)
-    this.#lingering?.()
+    this.#run.attemptSucceeded(this.#index, this.#token, output, this.#rare?.added)
+    this.#rare?.lingering?.()
   }
 
   failed(error: unknown): void {
     this.#run.attemptFailed(this.#index, this.#token, error)
-    this.#lingering?.()
+    this.#rare?.lingering?.()
   }
 
   /**
@@ -141,18 +158,23 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   linger(release: () => void, setTimer: (ms: number, fn: () => void) => CancelTimer, boundMs: number, abandoned: () => void): void {
     let cancelTimer: CancelTimer | undefined
     const once = (): void => {
-      if (this.#lingering !== once) return
-      this.#lingering = undefined
+      const rare = this.#rareState()
+      if (rare.lingering !== once) return
+      rare.lingering = undefined
       cancelTimer?.()
       release()
     }
-    this.#lingering = once
+    this.#rareState().lingering = once
     cancelTimer = setTimer(boundMs, () => {
       cancelTimer = undefined
-      if (this.#lingering !== once) return
+      if (this.#rare?.lingering !== once) return
       abandoned()
       once()
     })
+  }
+
+  #rareState(): RareAttemptState {
+    return (this.#rare ??= { attemptId: undefined, added: undefined, lingering: undefined })
   }
 
   isCurrent(): boolean {
@@ -164,3 +186,13 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
   }
 }
 
+/**
+ * The state only some attempts need, kept apart so the attempt of a plain task stays small: its
+ * id once read, the tasks it added (plain-data copies; they join only if it succeeds), and the
+ * release of a permit kept while its tool runs on after the engine gave up on it.
+ */
+interface RareAttemptState {
+  attemptId: string | undefined
+  added: TaskSpec[] | undefined
+  lingering: (() => void) | undefined
+}

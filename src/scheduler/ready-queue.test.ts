@@ -27,6 +27,45 @@ describe('ReadyQueue', () => {
   })
 })
 
+describe('ReadyQueue bucket reuse', () => {
+  it('refills an emptied bucket over its old entries without popping a stale one', () => {
+    const n = 8
+    const zeros = new Array<number>(n).fill(0)
+    const seq = Array.from({ length: n }, (_, i) => i)
+    const queue = new ReadyQueue({ priority: zeros, rank: zeros, seq })
+    for (let i = 0; i < 6; i++) queue.push(i)
+    for (let i = 0; i < 6; i++) expect(queue.pop()).toBe(i)
+    // The bucket is empty with six old entries in its array: refill it, then hand back an older
+    // entry that lands between the live ones (the ordered insert).
+    queue.push(5)
+    queue.push(7)
+    queue.push(6)
+    expect(queue.size).toBe(3)
+    const out: number[] = []
+    while (queue.size > 0) out.push(queue.pop())
+    expect(out).toEqual([5, 6, 7])
+    expect(queue.pop()).toBe(-1)
+  })
+
+  it('passes the array of a drained key to the next key that fills, layer after layer', () => {
+    // Three layers of four tasks, each layer a rank of its own (the deeper, the lower).
+    const n = 12
+    const priority = new Array<number>(n).fill(0)
+    const rank = Array.from({ length: n }, (_, i) => 3 - Math.floor(i / 4))
+    const seq = Array.from({ length: n }, (_, i) => i)
+    const queue = new ReadyQueue({ priority, rank, seq })
+    const out: number[] = []
+    for (let layer = 0; layer < 3; layer++) {
+      for (let k = 0; k < 4; k++) queue.push(layer * 4 + k)
+      // Half of the layer runs before the next one fills: two keys are live at once.
+      if (layer > 0) while (queue.size > 4) out.push(queue.pop())
+      out.push(queue.pop(), queue.pop())
+    }
+    while (queue.size > 0) out.push(queue.pop())
+    expect(out).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+  })
+})
+
 describe('ReadyQueue against a reference', () => {
   it('pops in exactly the order of a sorted list under random pushes and pops', () => {
     let seed = 7

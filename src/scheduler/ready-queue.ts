@@ -16,17 +16,29 @@ export interface ReadyKeys {
   readonly seq: ArrayLike<number>
 }
 
-/** The entries of one (priority, rank) key, oldest first: the live ones are `items[head…]`. */
+/**
+ * The entries of one (priority, rank) key, oldest first: the live ones are `items[head…tail)`.
+ * An emptied bucket starts again at 0 over the same array: shortening it would give its storage
+ * back, and refilling it would allocate that storage again, for every layer of a large workflow.
+ */
 class Bucket {
   items: number[] = []
   head = 0
+  tail = 0
   constructor(
     readonly priority: number,
     readonly rank: number,
   ) {}
 
   get isEmpty(): boolean {
-    return this.head === this.items.length
+    return this.head === this.tail
+  }
+
+  /** Appends an entry after the live ones. */
+  append(node: number): void {
+    if (this.tail === this.items.length) this.items.push(node)
+    else this.items[this.tail] = node
+    this.tail++
   }
 }
 
@@ -47,6 +59,12 @@ export class ReadyQueue {
   readonly #heap: Bucket[] = []
   /** The bucket of the last push: consecutive pushes mostly share a key. */
   #last: Bucket | undefined
+  /**
+   * The array of the last bucket that emptied, for the next one that fills: in a layered graph
+   * every layer has a key of its own, filled once and drained once, and one array passed along
+   * saves growing a new one per layer.
+   */
+  #spare: number[] | undefined
   #size = 0
 
   constructor(keys: ReadyKeys) {
@@ -68,14 +86,16 @@ export class ReadyQueue {
       bucket = this.#bucketOf(priority, rank)
       this.#last = bucket
     }
-    const items = bucket.items
     if (bucket.isEmpty) {
-      items.length = 0
-      bucket.head = 0
-      items.push(node)
+      bucket.head = bucket.tail = 0
+      if (bucket.items.length === 0 && this.#spare !== undefined) {
+        bucket.items = this.#spare
+        this.#spare = undefined
+      }
+      bucket.append(node)
       this.#heapPush(bucket)
-    } else if ((keys.seq[node] as number) > (keys.seq[items[items.length - 1] as number] as number)) {
-      items.push(node)
+    } else if ((keys.seq[node] as number) > (keys.seq[bucket.items[bucket.tail - 1] as number] as number)) {
+      bucket.append(node)
     } else {
       // Older than the newest entry (a task handed back or moved from its group's queue): keep FIFO.
       insertBySeq(bucket, node, keys.seq)
@@ -88,10 +108,17 @@ export class ReadyQueue {
     if (this.#size === 0) return -1
     const bucket = this.#heap[0] as Bucket
     const node = bucket.items[bucket.head++] as number
-    if (bucket.isEmpty) this.#heapPopTop()
-    else if (bucket.head > 1024 && bucket.head * 2 > bucket.items.length) {
+    if (bucket.isEmpty) {
+      this.#heapPopTop()
+      if (this.#spare === undefined || bucket.items.length > this.#spare.length) {
+        this.#spare = bucket.items
+        bucket.items = []
+      }
+    }
+    else if (bucket.head > 1024 && bucket.head * 2 > bucket.tail) {
       // Drop the consumed prefix now and then, so a bucket that never empties does not grow forever.
-      bucket.items = bucket.items.slice(bucket.head)
+      bucket.items = bucket.items.slice(bucket.head, bucket.tail)
+      bucket.tail -= bucket.head
       bucket.head = 0
     }
     this.#size--
@@ -111,12 +138,13 @@ export class ReadyQueue {
     const kept: Bucket[] = []
     for (const bucket of this.#heap) {
       const live: number[] = []
-      for (let i = bucket.head; i < bucket.items.length; i++) {
+      for (let i = bucket.head; i < bucket.tail; i++) {
         const node = bucket.items[i] as number
         ;(drop(node) ? removed : live).push(node)
       }
       bucket.items = live
       bucket.head = 0
+      bucket.tail = live.length
       if (live.length > 0) kept.push(bucket)
     }
     this.#heap.length = 0
@@ -189,7 +217,7 @@ function insertBySeq(bucket: Bucket, node: number, seq: ArrayLike<number>): void
   const items = bucket.items
   const key = seq[node] as number
   let lo = bucket.head
-  let hi = items.length
+  let hi = bucket.tail
   while (lo < hi) {
     const mid = (lo + hi) >> 1
     if ((seq[items[mid] as number] as number) < key) lo = mid + 1
@@ -199,5 +227,10 @@ function insertBySeq(bucket: Bucket, node: number, seq: ArrayLike<number>): void
     // The common hand-back: the entry just popped goes back in front, without moving the rest.
     bucket.head--
     items[bucket.head] = node
-  } else items.splice(lo, 0, node)
+  } else {
+    // Past the live entries the array may hold stale ones: drop them before shifting the rest up.
+    items.length = bucket.tail
+    items.splice(lo, 0, node)
+    bucket.tail++
+  }
 }
