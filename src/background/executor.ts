@@ -27,6 +27,7 @@ import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
 import type { Conversation, Entry } from './records.js'
 import { FunctionContext } from './function-context.js'
+import type { FunctionHost } from './function-context.js'
 import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
 import { BACKGROUND_DEADLINE_LABEL } from './types.js'
 import { fromRunResult, kindOf, startWork, unstartedMachineSnapshot } from './work.js'
@@ -82,8 +83,13 @@ export class ConcurrentExecutor implements AsyncDisposable {
   #toStart: Entry[] = []
   #toStartOptions: SubmitOptions[] = []
   #toStartTimeouts: (number | undefined)[] = []
-  /** `#signalOf` bound once, for every function task's context. */
+  /** `#signalOf` bound once, for workflows and state machines. */
   readonly #signalOfEntry = (entry: Entry): AbortSignal => this.#signalOf(entry)
+  /** What every function task's context calls back, made once. */
+  readonly #functionHost: FunctionHost = {
+    signalOf: this.#signalOfEntry,
+    settled: (entry, succeeded, valueOrError) => (succeeded ? this.#finish(entry, 'succeeded', valueOrError, undefined) : this.#finish(entry, 'failed', undefined, valueOrError)),
+  }
 
   constructor(options: ConcurrentExecutorOptions = {}) {
     this.#options = resolveExecutorOptions(options)
@@ -452,17 +458,14 @@ export class ConcurrentExecutor implements AsyncDisposable {
    */
   #runFunction(entry: Entry, run: BackgroundFunction<unknown>): void {
     let returned: unknown
+    const ctx = new FunctionContext(entry, this.#functionHost)
     try {
-      returned = run(new FunctionContext(entry, this.#signalOfEntry))
+      returned = run(ctx)
     } catch (error) {
       return this.#finish(entry, 'failed', undefined, error)
     }
     if ((typeof returned !== 'object' && typeof returned !== 'function') || returned === null) return this.#finish(entry, 'succeeded', returned, undefined)
-    whenSettled(
-      returned,
-      (value) => this.#finish(entry, 'succeeded', value, undefined),
-      (error) => this.#finish(entry, 'failed', undefined, error),
-    )
+    ctx.follow(returned)
   }
 
   /**

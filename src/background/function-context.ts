@@ -2,35 +2,50 @@
  * What a function task receives. One object per task and nothing else: its abort signal and its
  * `progress` function are made only when the function reads them, because most short functions
  * read neither, and a signal, a getter closure and a progress closure per task were most of what a
- * submit allocated.
+ * submit allocated. The task's ids are read from its entry rather than copied, and the context
+ * also follows the function's promise for the executor (two bound methods, no closure scope).
  * @module
  */
 import type { ToolProgress } from '../core/tool.js'
+import { whenSettled } from '../core/returned.js'
 import type { Entry } from './records.js'
 import { isFinal } from './states.js'
 import type { BackgroundContext } from './types.js'
 
+/** What a function task's context needs from its executor. */
+export interface FunctionHost {
+  /** The task's signal, created on first read. */
+  signalOf(entry: Entry): AbortSignal
+  /** The function's promise settled (or its `then` could not be read). */
+  settled(entry: Entry, succeeded: boolean, valueOrError: unknown): void
+}
+
 /** The context of one function task. */
 export class FunctionContext implements BackgroundContext {
-  readonly taskId: string
-  readonly conversationId: string
-  readonly name: string
   readonly #entry: Entry
-  readonly #signalOf: (entry: Entry) => AbortSignal
+  readonly #host: FunctionHost
   #progress: ((progress: ToolProgress) => void) | undefined
 
-  /** @param signalOf the executor's lazy signal of a task (created on first read) */
-  constructor(entry: Entry, signalOf: (entry: Entry) => AbortSignal) {
-    this.taskId = entry.id
-    this.conversationId = entry.conversation.id
-    this.name = entry.name
+  constructor(entry: Entry, host: FunctionHost) {
     this.#entry = entry
-    this.#signalOf = signalOf
+    this.#host = host
+  }
+
+  get taskId(): string {
+    return this.#entry.id
+  }
+
+  get conversationId(): string {
+    return this.#entry.conversation.id
+  }
+
+  get name(): string {
+    return this.#entry.name
   }
 
   /** Aborted when the task is cancelled, times out, or its conversation ends. */
   get signal(): AbortSignal {
-    return this.#signalOf(this.#entry)
+    return this.#host.signalOf(this.#entry)
   }
 
   /** Records progress (ignored once the task ended); a function, so it can be destructured. */
@@ -39,5 +54,18 @@ export class FunctionContext implements BackgroundContext {
     return (this.#progress ??= (progress) => {
       if (!isFinal(entry.status)) entry.progress = progress
     })
+  }
+
+  /** @internal Reports to the host how `returned` (an object the function returned: a promise, a thenable or a value) settles. */
+  follow(returned: object): void {
+    whenSettled(returned, this.#fulfilled.bind(this), this.#rejected.bind(this))
+  }
+
+  #fulfilled(value: unknown): void {
+    this.#host.settled(this.#entry, true, value)
+  }
+
+  #rejected(error: unknown): void {
+    this.#host.settled(this.#entry, false, error)
   }
 }
