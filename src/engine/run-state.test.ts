@@ -25,6 +25,23 @@ describe('RunState', () => {
     expect(state.extraOrUndefined(0)).toBeUndefined()
   })
 
+  it('gives every small run columns of its own, across the runs that share a slab', () => {
+    // More runs than one slab holds: each writes its own values, none sees another's.
+    const states = Array.from({ length: 40 }, () => new RunState(workflow))
+    states.forEach((state, k) => {
+      state.status[1] = k % 8
+      state.token[1] = k
+      state.attempts[0] = k + 1
+      state.finishedAt[1] = k * 10
+      state.seq[0] = k / 2
+    })
+    states.forEach((state, k) => {
+      expect([state.status[1], state.token[1], state.attempts[0], state.finishedAt[1], state.seq[0]]).toEqual([k % 8, k, k + 1, k * 10, k / 2])
+      // Untouched cells keep their start values.
+      expect([state.firstStartedAt[0], state.attemptStartedAt[1], state.waiting[1], state.priority[1]]).toEqual([-1, -1, 1, 2])
+    })
+  })
+
   it('appends tasks past its capacity, keeping every column and the parents of appended tasks', () => {
     const state = new RunState(workflow)
     state.status[0] = 4
