@@ -34,6 +34,7 @@ import { fromRunResult, kindOf, startWork, unstartedMachineSnapshot } from './wo
 import type { Work } from './work.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { StateMachine } from '../fsm/define.js'
+import { onMicrotask } from '../core/microtask.js'
 
 /**
  * Throws `TW_INVALID_OPTION` when the context of a state machine to be recorded in the run store
@@ -375,7 +376,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   }
 
   #queueStart(entry: Entry, options: SubmitOptions, timeoutMs: number | undefined): void {
-    if (this.#toStart.push(entry) === 1) queueMicrotask(this.#startQueued)
+    if (this.#toStart.push(entry) === 1) onMicrotask(this.#startQueued)
     this.#toStartOptions.push(options)
     this.#toStartTimeouts.push(timeoutMs)
   }

@@ -17,6 +17,7 @@
  */
 
 import { heapPop, heapPush, heapRemove } from './waiter-heap.js'
+import { onMicrotask } from '../core/microtask.js'
 
 /** Someone who can be handed a permit it waited for (a run, the background executor, the agent pool). */
 export interface PermitHolder {
@@ -152,8 +153,11 @@ export class KeyedLimiter {
     this.#toDrain.add(key)
     if (this.#drainScheduled) return
     this.#drainScheduled = true
-    queueMicrotask(() => this.#drain())
+    onMicrotask(this.#drainNow)
   }
+
+  /** {@link #drain} bound once. */
+  readonly #drainNow = (): void => this.#drain()
 
   #drain(): void {
     this.#drainScheduled = false

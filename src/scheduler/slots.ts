@@ -7,6 +7,7 @@
  * the releasing run finishes its own bookkeeping before any run (itself included) starts anything.
  * @module
  */
+import { onMicrotask } from '../core/microtask.js'
 
 /** Something that can be handed a slot (a run's dispatch loop). */
 export interface SlotWaiter {
@@ -94,8 +95,11 @@ export class SlotPool {
   #scheduleDrain(): void {
     if (this.#draining || this.#used >= this.capacity) return
     this.#draining = true
-    queueMicrotask(() => this.#drain())
+    onMicrotask(this.#drainNow)
   }
+
+  /** {@link #drain} bound once: a drain is scheduled whenever a slot frees while runs wait. */
+  readonly #drainNow = (): void => this.#drain()
 
   #drain(): void {
     this.#draining = false
