@@ -144,8 +144,12 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const entry = this.#tasks.get(id)
     if (entry === undefined) return Promise.resolve(undefined)
     if (entry.outcome !== undefined) return Promise.resolve(entry.outcome as BackgroundOutcome<T>)
-    // One promise per task, however many callers wait: no waiter list to allocate.
-    entry.waiting ??= new Promise<BackgroundOutcome>((resolve) => (entry.resolveWaiting = resolve))
+    // One promise per task, however many callers wait: no waiter list to allocate, and no
+    // closure per promise either (the shared executor hands its resolver over at once).
+    if (entry.waiting === undefined) {
+      entry.waiting = new Promise<BackgroundOutcome>(keepResolver)
+      entry.resolveWaiting = takeResolver()
+    }
     return entry.waiting as Promise<BackgroundOutcome<T>>
   }
 
@@ -583,6 +587,20 @@ export class ConcurrentExecutor implements AsyncDisposable {
 }
 
 function ignore(): void {}
+
+/** The resolver {@link keepResolver} was last handed (read once by {@link takeResolver}). */
+let lastResolver: ((outcome: BackgroundOutcome) => void) | undefined
+
+/** A promise executor shared by every `result()` promise: `new Promise` calls it synchronously. */
+function keepResolver(resolve: (outcome: BackgroundOutcome) => void): void {
+  lastResolver = resolve
+}
+
+function takeResolver(): (outcome: BackgroundOutcome) => void {
+  const resolve = lastResolver as (outcome: BackgroundOutcome) => void
+  lastResolver = undefined
+  return resolve
+}
 
 /** Distinguishes the keys of several executors sharing one limiter. */
 let executorSerial = 0
