@@ -183,7 +183,7 @@ function reportOf(state: RunState, i: number): TaskReport {
     const tool = (state.shapes[i] as TaskShape).toolName
     const status = STATUS_NAMES[state.status[i] as number] as TaskStatus
     const attempts = state.attempts[i] as number
-    const output = state.outputs[i]
+    const output = state.output(i)
     const durationMs = finishedAt - firstStartedAt
     return output === undefined
       ? { id, tool, status, attempts, startedAt: firstStartedAt, finishedAt, durationMs }
@@ -194,7 +194,8 @@ function reportOf(state: RunState, i: number): TaskReport {
   if (started) report['startedAt'] = firstStartedAt
   if (finished) report['finishedAt'] = finishedAt
   if (started && finished) report['durationMs'] = finishedAt - firstStartedAt
-  if (state.outputs[i] !== undefined) report['output'] = state.outputs[i]
+  const output = state.output(i)
+  if (output !== undefined) report['output'] = output
   if (x.error !== undefined) report['error'] = x.error
   if (x.failedAttempts !== undefined) report['failedAttempts'] = x.failedAttempts
   if (x.reason !== undefined) report['reason'] = x.reason

@@ -25,6 +25,25 @@ describe('RunState', () => {
     expect(state.extraOrUndefined(0)).toBeUndefined()
   })
 
+  it('makes outputs and rare state on first use, for every task appended before or after', () => {
+    const state = new RunState(workflow)
+    expect([state.output(0), state.output(1), state.extraOrUndefined(1)]).toEqual([undefined, undefined, undefined])
+    // An undefined output makes nothing; the first real one makes the column, sized for every task.
+    state.setOutput(0, undefined)
+    const shape = workflow.shapes[0]!
+    const early = state.append('early', shape, [])
+    state.setOutput(1, { n: 1 })
+    const late = state.append('late', shape, [0])
+    state.setOutput(late, 'late output')
+    expect([state.output(0), state.output(1), state.output(early), state.output(late)]).toEqual([undefined, { n: 1 }, undefined, 'late output'])
+    // The appended task with a parent made the rare state; the others still read the defaults.
+    expect(state.parentCount(late)).toBe(1)
+    expect(state.parentAt(late, 0)).toBe(0)
+    expect(state.peek(early).rootFailure).toBe(-1)
+    state.extra(early).reason = 'set'
+    expect([state.peek(early).reason, state.peek(0).reason]).toEqual(['set', undefined])
+  })
+
   it('gives every small run columns of its own, across the runs that share a slab', () => {
     // More runs than one slab holds: each writes its own values, none sees another's.
     const states = Array.from({ length: 40 }, () => new RunState(workflow))
@@ -45,7 +64,7 @@ describe('RunState', () => {
   it('appends tasks past its capacity, keeping every column and the parents of appended tasks', () => {
     const state = new RunState(workflow)
     state.status[0] = 4
-    state.outputs[0] = 'kept'
+    state.setOutput(0, 'kept')
     state.firstStartedAt[0] = 7
     const shape = workflow.shapes[0]!
     const added: number[] = []
@@ -53,7 +72,7 @@ describe('RunState', () => {
     expect(state.size).toBe(102)
     expect(state.status.length).toBeGreaterThanOrEqual(102)
     // Old values survive growth; new rows start pending with unset times.
-    expect([state.status[0], state.outputs[0], state.firstStartedAt[0]]).toEqual([4, 'kept', 7])
+    expect([state.status[0], state.output(0), state.firstStartedAt[0]]).toEqual([4, 'kept', 7])
     expect([state.status[101], state.firstStartedAt[101], state.finishedAt[101]]).toEqual([PENDING, -1, -1])
     expect(state.ids[101]).toBe('x99')
     expect(state.parentCount(2)).toBe(2)

@@ -76,8 +76,13 @@ export class RunState implements ReadyKeys {
   seq!: Float64Array
   readonly ids: string[]
   readonly shapes: TaskShape[]
-  readonly outputs: unknown[]
-  readonly #extras: (TaskExtra | undefined)[]
+  /**
+   * Outputs and rare state by task, each made on first use: most tasks of a large run return
+   * nothing and need no rare state, and two arrays of 100,000 entries were a fortieth of such a
+   * run's time.
+   */
+  #outputs: unknown[] | undefined = undefined
+  #extras: (TaskExtra | undefined)[] | undefined = undefined
 
   constructor(workflow: CompiledWorkflow) {
     const n = workflow.size
@@ -87,8 +92,6 @@ export class RunState implements ReadyKeys {
     this.#adopt(allocateColumns(Math.max(SMALL_RUN_CAPACITY, n)))
     this.ids = workflow.ids.slice()
     this.shapes = workflow.shapes.slice()
-    this.outputs = filled(n, undefined)
-    this.#extras = filled<TaskExtra | undefined>(n, undefined)
     const { parentStart } = workflow.graph
     for (let i = 0; i < n; i++) {
       this.waiting[i] = (parentStart[i + 1] as number) - (parentStart[i] as number)
@@ -103,41 +106,57 @@ export class RunState implements ReadyKeys {
     this.size++
     this.ids.push(id)
     this.shapes.push(shape)
-    this.outputs.push(undefined)
-    this.#extras.push(undefined)
+    this.#outputs?.push(undefined)
+    this.#extras?.push(undefined)
     this.status[index] = PENDING
     this.priority[index] = shape.priority
     if (parents.length > 0) this.extra(index).parents = parents
     return index
   }
 
+  /** The output of task `i` (undefined until it succeeds with one). */
+  output(i: number): unknown {
+    return this.#outputs?.[i]
+  }
+
+  /** Sets the output of task `i`. */
+  setOutput(i: number, value: unknown): void {
+    let outputs = this.#outputs
+    if (outputs === undefined) {
+      if (value === undefined) return
+      this.#outputs = outputs = filled(this.size, undefined)
+    }
+    outputs[i] = value
+  }
+
   /** The rare state of a task, made on first use. */
   extra(i: number): TaskExtra {
-    let x = this.#extras[i]
-    if (x === undefined) this.#extras[i] = x = new TaskExtra()
+    const extras = (this.#extras ??= filled<TaskExtra | undefined>(this.size, undefined))
+    let x = extras[i]
+    if (x === undefined) extras[i] = x = new TaskExtra()
     return x
   }
 
   /** The rare state of a task for reading: defaults when it has none. */
   peek(i: number): Readonly<TaskExtra> {
-    return this.#extras[i] ?? NO_EXTRA_DEFAULTS
+    return this.#extras?.[i] ?? NO_EXTRA_DEFAULTS
   }
 
   /** The rare state of a task, or undefined when it has none. */
   extraOrUndefined(i: number): TaskExtra | undefined {
-    return this.#extras[i]
+    return this.#extras?.[i]
   }
 
   /** Number of parents of task `i`. */
   parentCount(i: number): number {
     if (i < this.base) return (this.graph.parentStart[i + 1] as number) - (this.graph.parentStart[i] as number)
-    return this.#extras[i]?.parents?.length ?? 0
+    return this.#extras?.[i]?.parents?.length ?? 0
   }
 
   /** The `k`-th parent of task `i`. */
   parentAt(i: number, k: number): number {
     if (i < this.base) return this.graph.parents[(this.graph.parentStart[i] as number) + k] as number
-    return (this.#extras[i]?.parents as readonly number[])[k] as number
+    return (this.#extras?.[i]?.parents as readonly number[])[k] as number
   }
 
   /** Gives task `i` a child at run time (a task added later that depends on it). */

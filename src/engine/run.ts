@@ -511,7 +511,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       this.#failedForGood(i, serializeError(err), now, false)
       return
     }
-    s.outputs[i] = output
+    s.setOutput(i, output)
     s.finishedAt[i] = now
     this.#transition(i, SUCCEEDED)
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
@@ -669,7 +669,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const now = this.#now()
     s.firstStartedAt[owner] = now
     if (list.length === 0) {
-      s.outputs[owner] = []
+      s.setOutput(owner, [])
       this.#transition(owner, SUCCEEDED)
       s.finishedAt[owner] = now
       if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: ownerId, attempt: 0, durationMs: 0 })
@@ -711,13 +711,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const now = this.#now()
     s.finishedAt[owner] = now
     const failed = items.filter((item) => s.status[item] !== SUCCEEDED)
-    const gathered = failed.length === 0 ? items.map((item) => s.outputs[item]) : undefined
+    const gathered = failed.length === 0 ? items.map((item) => s.output(item)) : undefined
     if (gathered !== undefined && jsonExceeds(gathered, this.#env.maxOutputBytes)) {
       this.#failWithoutAttempt(owner, new TaskweaveError('TW_OUTPUT_TOO_LARGE', `the ${items.length} item outputs of forEach task "${ownerId}" together are over the output limit (raise the engine's maxOutputBytes, or have items write files and return their paths)`, { retryable: false, details: { taskId: ownerId, maxBytes: this.#env.maxOutputBytes } }))
       return
     }
     if (gathered !== undefined) {
-      s.outputs[owner] = freezeDeep(gathered)
+      s.setOutput(owner, freezeDeep(gathered))
       this.#transition(owner, SUCCEEDED)
       if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: ownerId, attempt: 0, durationMs: now - (s.firstStartedAt[owner] as number) })
     } else {
@@ -1191,7 +1191,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       x.timer?.()
       x.timer = undefined
     }
-    s.outputs[i] = output
+    s.setOutput(i, output)
     const now = this.#env.clock.now()
     this.#eventTime = now
     try {
@@ -1327,7 +1327,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       runId: this.id,
       taskId,
       status: STATUS_NAMES[s.status[i] as number] as TaskStatus,
-      output: s.outputs[i],
+      output: s.output(i),
       ...(error ? { error } : {}),
     }
     const control: RunControl = { runId: this.id, addTask: (spec) => this.addTask(spec, taskId) }

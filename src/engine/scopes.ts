@@ -22,7 +22,7 @@ export function conditionScope(state: RunState, indexOf: IndexOf, inputs: Readon
     const index = indexOf(id)
     if (index === undefined) continue
     const status = STATUS_NAMES[state.status[index] as number]
-    const output = state.outputs[index]
+    const output = state.output(index)
     tasks[id] = status === 'succeeded' && output !== undefined ? { status, output } : { status }
   }
   return { inputs, tasks }
@@ -32,7 +32,7 @@ export function conditionScope(state: RunState, indexOf: IndexOf, inputs: Readon
 export function templateScope(state: RunState, indexOf: IndexOf, inputs: Readonly<Record<string, unknown>>, i: number): TemplateScope {
   const task = (id: string): { status: string; output: unknown } | undefined => {
     const index = indexOf(id)
-    return index === undefined ? undefined : { status: STATUS_NAMES[state.status[index] as number] as string, output: state.outputs[index] }
+    return index === undefined ? undefined : { status: STATUS_NAMES[state.status[index] as number] as string, output: state.output(index) }
   }
   const x = state.peek(i)
   return x.hasItem ? { inputs, task, item: x.item, index: x.itemIndex, hasItem: true } : { inputs, task, ...NO_ITEM }
