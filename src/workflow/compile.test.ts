@@ -72,6 +72,34 @@ describe('compileWorkflow', () => {
     expect(issues.every((i) => i.file === 'flow.yaml')).toBe(true)
   })
 
+  it('gives a bare task of a z.object({}) tool an empty input without parsing, and parses every other schema', () => {
+    // The bare empty object's parse is watched: it must not be called.
+    const parsed: string[] = []
+    const watched = (name: string, schema: z.ZodType) => defineTool({ name, input: schema, run: () => undefined })
+    const empty = z.object({})
+    const originalParse = empty.safeParse.bind(empty)
+    empty.safeParse = ((value: unknown, params?: unknown) => {
+      parsed.push('empty')
+      return originalParse(value, params as never)
+    })
+    const tools = [
+      watched('empty', empty),
+      watched('refined', z.object({}).refine(() => false, 'never valid')),
+      watched('strict', z.strictObject({})),
+      watched('transformed', z.object({}).transform(() => ({ added: true }))),
+      watched('defaulted', z.object({ n: z.number().default(3) })),
+    ]
+    const compiled = compileWorkflow(
+      { id: 'w', tasks: [{ id: 'a', tool: 'empty' }, { id: 'b', tool: 'strict' }, { id: 'c', tool: 'transformed' }, { id: 'd', tool: 'defaulted' }] },
+      { registry: new ToolRegistry(tools) },
+    )
+    expect(parsed).toEqual([])
+    expect(compiled.shapes.map((shape) => shape.staticInput?.value)).toEqual([{}, {}, { added: true }, { n: 3 }])
+    expect(Object.isFrozen(compiled.shapes[0]?.staticInput?.value)).toBe(true)
+    // A refinement is still run, and refuses the task.
+    expect(() => compileWorkflow({ id: 'w', tasks: [{ id: 'a', tool: 'refined' }] }, { registry: new ToolRegistry(tools) })).toThrow(/never valid/)
+  })
+
   it('compiles bare tasks (tool and dependencies only) on the fast path with the same results and errors', () => {
     const noop = defineTool({ name: 'noop', input: z.object({}), run: () => undefined })
     const reg = new ToolRegistry([noop, fetchTool])
