@@ -206,6 +206,61 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       ...(declared.description !== undefined ? { description: declared.description } : {}),
     }
   }
+  return compiledWorkflowOf(
+    {
+      id: spec.id,
+      version: spec.version,
+      name: spec.name,
+      file: options.file,
+      size: tasks.length,
+      ids,
+      shapes,
+      graph: built,
+      topoOrder: order,
+      indexById,
+      inputs,
+      concurrency: spec.limits?.concurrency,
+      groups: spec.limits?.groups ?? {},
+      rates: resolveRateTable('limits.rates', spec.limits?.rates),
+      budget: spec.budget,
+      failFast: spec.failFast ?? false,
+      defaults: spec.defaults === undefined ? undefined : freezeDeep(spec.defaults),
+    },
+    shellText,
+    pinned,
+  )
+}
+
+/** What {@link compiledWorkflowOf} puts in a compiled workflow as it is. */
+interface CompiledParts {
+  readonly id: string
+  readonly version: string | number | undefined
+  readonly name: string | undefined
+  readonly file: string | undefined
+  readonly size: number
+  readonly ids: string[]
+  readonly shapes: TaskShape[]
+  readonly graph: TaskGraph
+  readonly topoOrder: Int32Array
+  readonly indexById: IdIndex
+  readonly inputs: Readonly<Record<string, CompiledInput>>
+  readonly concurrency: number | undefined
+  readonly groups: Readonly<Record<string, number>>
+  readonly rates: ReadonlyMap<string, RateKeyLimits>
+  readonly budget: RunBudgetSpec | undefined
+  readonly failFast: boolean
+  readonly defaults: WorkflowSpec['defaults']
+}
+
+/**
+ * The compiled workflow object, made apart from {@link compileWorkflow} on purpose: the closures
+ * of its getters share the scope of the function that makes them, and in `compileWorkflow` that
+ * scope holds the caller's definition (its issue reporters read it). Made there, a compiled
+ * workflow kept every task object of the definition alive for as long as it lived: for a run,
+ * a young-generation collection copied the whole definition again.
+ */
+function compiledWorkflowOf(parts: CompiledParts, shellText: string, pinned: PinnedTasks): CompiledWorkflow {
+  const { ids, shapes, graph: built, topoOrder: order } = parts
   let hash: string | undefined
   let snapshot: string | undefined
   let pinnedSpec: WorkflowSpec | undefined
@@ -214,10 +269,10 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   return {
     [COMPILED]: true,
     [KNOWN_HASH]: () => hash,
-    id: spec.id,
-    ...(spec.version !== undefined ? { version: spec.version } : {}),
-    ...(spec.name !== undefined ? { name: spec.name } : {}),
-    ...(options.file !== undefined ? { file: options.file } : {}),
+    id: parts.id,
+    ...(parts.version !== undefined ? { version: parts.version } : {}),
+    ...(parts.name !== undefined ? { name: parts.name } : {}),
+    ...(parts.file !== undefined ? { file: parts.file } : {}),
     // Canonical text and hash are derived from the pinned text on first read: a 100,000-task
     // definition costs tens of ms to canonicalise, which only runs that need it pay.
     get snapshot() {
@@ -226,7 +281,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     get hash() {
       return (hash ??= crypto().createHash('sha256').update(this.snapshot).digest('hex'))
     },
-    size: tasks.length,
+    size: parts.size,
     ids,
     shapes,
     graph: built,
@@ -237,14 +292,14 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
       return (orderView ??= Array.from(order))
     },
     topoOrder: order,
-    indexById,
-    inputs,
-    ...(spec.limits?.concurrency !== undefined ? { concurrency: spec.limits.concurrency } : {}),
-    groups: spec.limits?.groups ?? {},
-    rates: resolveRateTable('limits.rates', spec.limits?.rates),
-    budget: spec.budget,
-    failFast: spec.failFast ?? false,
-    defaults: spec.defaults === undefined ? undefined : freezeDeep(spec.defaults),
+    indexById: parts.indexById,
+    inputs: parts.inputs,
+    ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
+    groups: parts.groups,
+    rates: parts.rates,
+    budget: parts.budget,
+    failFast: parts.failFast,
+    defaults: parts.defaults,
     get spec() {
       return (pinnedSpec ??= freezeDeep(JSON.parse(this.snapshot) as WorkflowSpec))
     },

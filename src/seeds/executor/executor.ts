@@ -232,12 +232,21 @@ function planAndCompile(engine: Engine, tasks: readonly Task[], settings: BatchS
   const optimistic = planBatch(tasks, engine.registry, { ...settings, deferSchemaCheck: true })
   if (optimistic.spec === undefined) return { batch: optimistic, workflow: undefined }
   try {
-    return { batch: optimistic, workflow: engine.compile(optimistic.spec) }
+    return { batch: withoutSpec(optimistic), workflow: engine.compile(optimistic.spec) }
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err
   }
   const batch = planBatch(tasks, engine.registry, settings)
-  return { batch, workflow: batch.spec === undefined ? undefined : engine.compile(batch.spec) }
+  return { batch: withoutSpec(batch), workflow: batch.spec === undefined ? undefined : engine.compile(batch.spec) }
+}
+
+/**
+ * The batch without its workflow definition, once compiled: the call keeps its slots until the
+ * run ends, and a definition of 10,000 task objects kept beside them would be copied by every
+ * young-generation collection during the run.
+ */
+function withoutSpec(batch: Batch): Batch {
+  return { slots: batch.slots, inputs: batch.inputs }
 }
 
 /** Turns a run's task events into checkpoints and progress events. */
