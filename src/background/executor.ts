@@ -470,7 +470,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       return this.#finish(entry, 'failed', undefined, error)
     }
     if ((typeof returned !== 'object' && typeof returned !== 'function') || returned === null) return this.#finish(entry, 'succeeded', returned, undefined)
-    ctx.follow(returned)
+    FunctionContext.follow(ctx, returned)
   }
 
   /**

@@ -2,8 +2,8 @@
  * What a function task receives. One object per task and nothing else: its abort signal and its
  * `progress` function are made only when the function reads them, because most short functions
  * read neither, and a signal, a getter closure and a progress closure per task were most of what a
- * submit allocated. The task's ids are read from its entry rather than copied, and the context
- * also follows the function's promise for the executor (two bound methods, no closure scope).
+ * submit allocated. The context also follows the function's promise for the executor (two bound
+ * methods, no closure scope).
  * @module
  */
 import type { ToolProgress } from '../core/tool.js'
@@ -22,25 +22,19 @@ export interface FunctionHost {
 
 /** The context of one function task. */
 export class FunctionContext implements BackgroundContext {
+  readonly taskId: string
+  readonly conversationId: string
+  readonly name: string
   readonly #entry: Entry
   readonly #host: FunctionHost
   #progress: ((progress: ToolProgress) => void) | undefined
 
   constructor(entry: Entry, host: FunctionHost) {
+    this.taskId = entry.id
+    this.conversationId = entry.conversation.id
+    this.name = entry.name
     this.#entry = entry
     this.#host = host
-  }
-
-  get taskId(): string {
-    return this.#entry.id
-  }
-
-  get conversationId(): string {
-    return this.#entry.conversation.id
-  }
-
-  get name(): string {
-    return this.#entry.name
   }
 
   /** Aborted when the task is cancelled, times out, or its conversation ends. */
@@ -56,9 +50,12 @@ export class FunctionContext implements BackgroundContext {
     })
   }
 
-  /** @internal Reports to the host how `returned` (an object the function returned: a promise, a thenable or a value) settles. */
-  follow(returned: object): void {
-    whenSettled(returned, this.#fulfilled.bind(this), this.#rejected.bind(this))
+  /**
+   * Reports to `ctx`'s host how `returned` (an object its function returned: a promise, a thenable
+   * or a value) settles. Static, so the object a function receives has no such method.
+   */
+  static follow(ctx: FunctionContext, returned: object): void {
+    whenSettled(returned, ctx.#fulfilled.bind(ctx), ctx.#rejected.bind(ctx))
   }
 
   #fulfilled(value: unknown): void {

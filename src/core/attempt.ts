@@ -19,7 +19,13 @@ import type { ToolProgress } from './tool.js'
 import type { LlmUsage, ProviderLimits } from './rate.js'
 import type { TaskSpec } from './spec.js'
 
-/** One attempt of one task, as plain data: everything a runner needs to run it anywhere. */
+/**
+ * One attempt of one task, as plain data: everything a runner needs to run it anywhere. The
+ * object a run hands its runner is also the run's record of the attempt, and reads some fields
+ * through getters: a runner that copies it (to post it to a thread, to queue it) copies its
+ * fields by name or through JSON (`JSON.stringify` writes them all), not with a spread or a
+ * structured clone, which leave getters out.
+ */
 export interface AttemptRequest {
   readonly runId: string
   readonly taskId: string

@@ -217,14 +217,16 @@ export class RemoteAttemptRunner implements AttemptRunner {
     }
     let rate: RatePlan | undefined
     try {
-      rate = this.#rates?.plan(request)
+      // The caller's functions see the plain copy: the run's own request reads some fields
+      // through getters, which a spread or a structured clone would leave out.
+      rate = this.#rates?.plan(plain)
     } catch (err) {
       // The caller's rateKeyOf or estimateTokens threw.
       sink.failed(err)
       return
     }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
-    const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(request), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
+    const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(plain), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
     const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, sent: false, rate }
     this.#inFlight.set(request.attemptId, entry)
     if (this.#groups?.has(request.group) === true) {

@@ -56,7 +56,7 @@ import { ConcurrentExecutor } from '../background/index.js'
 import type { ConcurrentExecutorOptions } from '../background/index.js'
 import type { AbandonedWork, AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
 import { IndexedSet } from '../core/indexed-set.js'
-import { onMicrotask } from '../core/microtask.js'
+import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
@@ -397,9 +397,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       } catch (err) {
         // Never expected; it surfaces as it did when each run started on a microtask of its own,
         // and the runs after it still start.
-        queueMicrotask(() => {
-          throw err
-        })
+        rethrowUncaught(err)
       }
     }
   }

@@ -72,7 +72,7 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
       return
     }
     try {
-      ctx.follow(then as PromiseLike<unknown>['then'], outcome)
+      LocalToolContext.follow(ctx, then as PromiseLike<unknown>['then'], outcome)
     } catch (err) {
       sink.failed(err)
       this.settled(ctx)

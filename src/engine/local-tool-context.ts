@@ -85,12 +85,13 @@ export class LocalToolContext implements ToolContext {
   }
 
   /**
-   * @internal Reports the outcome of the tool's promise (`then` read from it once) to the sink,
-   * then lets the runner stop tracking the attempt. Bound methods rather than arrow functions:
-   * two small objects per attempt, with no closure scope beside them. Throws what `then` throws.
+   * Reports the outcome of `ctx`'s tool's promise (`then`, read from it once) to its sink, then
+   * lets the runner stop tracking the attempt. Bound methods rather than arrow functions: two
+   * small objects per attempt, with no closure scope beside them. Static, so the context a tool
+   * receives has no such method. Throws what `then` throws.
    */
-  follow(then: PromiseLike<unknown>['then'], outcome: unknown): void {
-    then.call(outcome, this.#fulfilled.bind(this), this.#rejected.bind(this))
+  static follow(ctx: LocalToolContext, then: PromiseLike<unknown>['then'], outcome: unknown): void {
+    then.call(outcome, ctx.#fulfilled.bind(ctx), ctx.#rejected.bind(ctx))
   }
 
   #fulfilled(value: unknown): void {

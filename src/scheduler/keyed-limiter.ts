@@ -17,7 +17,7 @@
  */
 
 import { heapPop, heapPush, heapRemove } from './waiter-heap.js'
-import { onMicrotask } from '../core/microtask.js'
+import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
 
 /** Someone who can be handed a permit it waited for (a run, the background executor, the agent pool). */
 export interface PermitHolder {
@@ -156,8 +156,14 @@ export class KeyedLimiter {
     onMicrotask(this.#drainNow)
   }
 
-  /** {@link #drain} bound once. */
-  readonly #drainNow = (): void => this.#drain()
+  /** {@link #drain} bound once; what a granted holder throws surfaces as an uncaught exception. */
+  readonly #drainNow = (): void => {
+    try {
+      this.#drain()
+    } catch (err) {
+      rethrowUncaught(err)
+    }
+  }
 
   #drain(): void {
     this.#drainScheduled = false

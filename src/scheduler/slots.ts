@@ -7,7 +7,7 @@
  * the releasing run finishes its own bookkeeping before any run (itself included) starts anything.
  * @module
  */
-import { onMicrotask } from '../core/microtask.js'
+import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
 
 /** Something that can be handed a slot (a run's dispatch loop). */
 export interface SlotWaiter {
@@ -98,8 +98,17 @@ export class SlotPool {
     onMicrotask(this.#drainNow)
   }
 
-  /** {@link #drain} bound once: a drain is scheduled whenever a slot frees while runs wait. */
-  readonly #drainNow = (): void => this.#drain()
+  /**
+   * {@link #drain} bound once: a drain is scheduled whenever a slot frees while runs wait. What a
+   * granted run throws (a runner that breaks its contract) surfaces as an uncaught exception.
+   */
+  readonly #drainNow = (): void => {
+    try {
+      this.#drain()
+    } catch (err) {
+      rethrowUncaught(err)
+    }
+  }
 
   #drain(): void {
     this.#draining = false

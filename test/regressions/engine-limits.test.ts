@@ -168,12 +168,13 @@ describe('the attempt runner port', () => {
       },
     }
     const engine = createEngine({ builtins: false, runner, tools: [defineTool({ name: 'x', input: z.object({ n: z.number() }), run: () => 'local' })] })
-    const result = await engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'x', input: { n: 1 } }, { id: 'b', tool: 'x', input: { n: 2 } }] }, { runId: 'r1' })
+    const result = await engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'x', input: { n: 1 }, priority: 3, group: 'g', timeout: '5s' }, { id: 'b', tool: 'x', input: { n: 2 } }] }, { runId: 'r1' })
     expect(result.tasks['a']?.output).toEqual({ echoed: { n: 1 } })
     expect(result.tasks['b']?.error?.message).toBe('worker lost')
-    expect(requests.map((r) => [r.attemptId, r.idempotencyKey, r.tool, r.input])).toEqual([
-      ['r1/a#1', 'r1/a', 'x', { n: 1 }],
-      ['r1/b#1', 'r1/b', 'x', { n: 2 }],
+    // Every field survives a JSON copy, those the run's request reads through getters too.
+    expect(requests.map((r) => [r.runId, r.attemptId, r.idempotencyKey, r.tool, r.input, r.inputChecked, r.priority, r.group, r.timeoutMs])).toEqual([
+      ['r1', 'r1/a#1', 'r1/a', 'x', { n: 1 }, true, 3, 'g', 5000],
+      ['r1', 'r1/b#1', 'r1/b', 'x', { n: 2 }, true, 0, undefined, undefined],
     ])
     await engine.close()
     expect(closed).toBe(true)
