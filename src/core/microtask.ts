@@ -21,3 +21,14 @@ export function rethrowUncaught(error: unknown): void {
     throw error
   })
 }
+
+/** `callback` wrapped so that what it throws surfaces through {@link rethrowUncaught}: for callbacks run by {@link onMicrotask}. */
+export function uncaughtOnThrow(callback: () => void): () => void {
+  return () => {
+    try {
+      callback()
+    } catch (err) {
+      rethrowUncaught(err)
+    }
+  }
+}

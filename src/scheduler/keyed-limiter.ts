@@ -17,7 +17,7 @@
  */
 
 import { heapPop, heapPush, heapRemove } from './waiter-heap.js'
-import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
+import { onMicrotask, uncaughtOnThrow } from '../core/microtask.js'
 
 /** Someone who can be handed a permit it waited for (a run, the background executor, the agent pool). */
 export interface PermitHolder {
@@ -157,13 +157,7 @@ export class KeyedLimiter {
   }
 
   /** {@link #drain} bound once; what a granted holder throws surfaces as an uncaught exception. */
-  readonly #drainNow = (): void => {
-    try {
-      this.#drain()
-    } catch (err) {
-      rethrowUncaught(err)
-    }
-  }
+  readonly #drainNow = uncaughtOnThrow(() => this.#drain())
 
   #drain(): void {
     this.#drainScheduled = false

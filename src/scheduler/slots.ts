@@ -7,7 +7,7 @@
  * the releasing run finishes its own bookkeeping before any run (itself included) starts anything.
  * @module
  */
-import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
+import { onMicrotask, uncaughtOnThrow } from '../core/microtask.js'
 
 /** Something that can be handed a slot (a run's dispatch loop). */
 export interface SlotWaiter {
@@ -102,13 +102,7 @@ export class SlotPool {
    * {@link #drain} bound once: a drain is scheduled whenever a slot frees while runs wait. What a
    * granted run throws (a runner that breaks its contract) surfaces as an uncaught exception.
    */
-  readonly #drainNow = (): void => {
-    try {
-      this.#drain()
-    } catch (err) {
-      rethrowUncaught(err)
-    }
-  }
+  readonly #drainNow = uncaughtOnThrow(() => this.#drain())
 
   #drain(): void {
     this.#draining = false
