@@ -35,6 +35,7 @@ import type { Work } from './work.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { StateMachine } from '../fsm/define.js'
 import { onMicrotask } from '../core/microtask.js'
+import { keepResolver, takeResolver } from '../core/promise-resolver.js'
 
 /**
  * Throws `TW_INVALID_OPTION` when the context of a state machine to be recorded in the run store
@@ -148,7 +149,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
     // closure per promise either (the shared executor hands its resolver over at once).
     if (entry.waiting === undefined) {
       entry.waiting = new Promise<BackgroundOutcome>(keepResolver)
-      entry.resolveWaiting = takeResolver()
+      entry.resolveWaiting = takeResolver<BackgroundOutcome>()
     }
     return entry.waiting as Promise<BackgroundOutcome<T>>
   }
@@ -587,20 +588,6 @@ export class ConcurrentExecutor implements AsyncDisposable {
 }
 
 function ignore(): void {}
-
-/** The resolver {@link keepResolver} was last handed (read once by {@link takeResolver}). */
-let lastResolver: ((outcome: BackgroundOutcome) => void) | undefined
-
-/** A promise executor shared by every `result()` promise: `new Promise` calls it synchronously. */
-function keepResolver(resolve: (outcome: BackgroundOutcome) => void): void {
-  lastResolver = resolve
-}
-
-function takeResolver(): (outcome: BackgroundOutcome) => void {
-  const resolve = lastResolver as (outcome: BackgroundOutcome) => void
-  lastResolver = undefined
-  return resolve
-}
 
 /** Distinguishes the keys of several executors sharing one limiter. */
 let executorSerial = 0

@@ -14,10 +14,15 @@ export function refuseUnknownOptions(where: string, options: object, known: read
   // for…in rather than Object.keys: no array per call (it runs on every background submit).
   for (const name in options) {
     if (!Object.hasOwn(options, name) || known.includes(name)) continue
-    const close = known.filter((k) => k.toLowerCase().startsWith(name.toLowerCase().slice(0, 3)))
-    const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${prefix}${k}"`).join(' or ')}?` : `; known options: ${known.map((k) => `${prefix}${k}`).join(', ')}`
-    throw new TaskweaveError('TW_INVALID_OPTION', `unknown option "${prefix}${name}" of ${where}()${hint}`, { retryable: false, details: { option: `${prefix}${name}` } })
+    throw unknownOption(where, name, known, prefix)
   }
+}
+
+/** The error for option `name`, with the known names closest to it. Apart: its closures would give every call above a context. */
+function unknownOption(where: string, name: string, known: readonly string[], prefix: string): TaskweaveError {
+  const close = known.filter((k) => k.toLowerCase().startsWith(name.toLowerCase().slice(0, 3)))
+  const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${prefix}${k}"`).join(' or ')}?` : `; known options: ${known.map((k) => `${prefix}${k}`).join(', ')}`
+  return new TaskweaveError('TW_INVALID_OPTION', `unknown option "${prefix}${name}" of ${where}()${hint}`, { retryable: false, details: { option: `${prefix}${name}` } })
 }
 
 /**

@@ -357,6 +357,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const compileCache = new CompileCache()
   /** Compiled workflows whose tools are known to the registry. */
   const known = new WeakSet<CompiledWorkflow>()
+  /** A definition the cache does not hold yet (one function for every call: a closure per call would cost a context per run). */
+  const compileFresh = (definition: WorkflowInput): CompiledWorkflow => compiledHere(compileWorkflow(definition, { registry }))
   const compile = (definition: WorkflowInput, compileOptions: { readonly file?: string } = {}): CompiledWorkflow => {
     if (isCompiled(definition)) {
       // A workflow compiled by another engine may call tools this one has not seen: the runner
@@ -372,7 +374,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return compiledHere(compileWorkflow(definition.spec, { registry, ...compileOptions }))
     }
     if (compileOptions.file !== undefined) return compiledHere(compileWorkflow(definition, { registry, file: compileOptions.file }))
-    return compileCache.get(definition, () => compiledHere(compileWorkflow(definition, { registry })))
+    return compileCache.get(definition, compileFresh)
   }
   /**
    * A workflow this engine compiled calls only tools of its registry: known at once, so running it
@@ -442,31 +444,36 @@ export function createEngine(options: EngineOptions = {}): Engine {
     )
     active.add(execution)
     const durable = runOptions.durable ?? journal !== undefined
-    if (durable && journal !== undefined && store !== undefined) {
-      durableRuns.add(execution)
-      const record = newRunRecord(compiled, execution.id, inputs, {
-        ...(runOptions.concurrency ?? compiled.concurrency) !== undefined ? { concurrency: runOptions.concurrency ?? compiled.concurrency } : {},
-        failFast: runOptions.failFast ?? compiled.failFast,
-        ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
-        ...(runOptions.budget !== undefined ? { budget: runOptions.budget } : {}),
-      }, runOptions.labels, clock.wallNow())
-      // The run starts once the store has accepted it (its definition and lease are durable).
-      store.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
-        (lease) => {
-          crashPoint('run.afterCreate')
-          // Cancelled (or the engine closed) while the store was accepting it: nothing ran, and the
-          // run stays resumable.
-          if (execution.isFinished) return void store.release([lease]).catch(() => undefined)
-          execution.attachJournal(journal, lease, undefined, durability.maxStartsWithoutOutcome, record.definition)
-          execution.start()
-        },
-        (err: unknown) => execution.refuse(`the run store (${store.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
-      )
-    } else {
-      // Start on the next microtask so the caller can subscribe to events first.
-      if (toStart.push(execution) === 1) onMicrotask(startQueued)
-    }
+    if (durable && journal !== undefined && store !== undefined) startDurable(execution, compiled, inputs, runOptions, store, journal)
+    // Start on the next microtask so the caller can subscribe to events first.
+    else if (toStart.push(execution) === 1) onMicrotask(startQueued)
     return execution
+  }
+
+  /**
+   * Starts a durable run once the store has accepted it (its definition and lease are durable).
+   * Apart from {@link launch}, whose every call would otherwise make a context for what these
+   * callbacks read, durable or not.
+   */
+  const startDurable = (execution: RunExecution, compiled: CompiledWorkflow, inputs: Readonly<Record<string, unknown>>, runOptions: RunOptions, runStore: RunStore, runJournal: Journal): void => {
+    durableRuns.add(execution)
+    const record = newRunRecord(compiled, execution.id, inputs, {
+      ...(runOptions.concurrency ?? compiled.concurrency) !== undefined ? { concurrency: runOptions.concurrency ?? compiled.concurrency } : {},
+      failFast: runOptions.failFast ?? compiled.failFast,
+      ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
+      ...(runOptions.budget !== undefined ? { budget: runOptions.budget } : {}),
+    }, runOptions.labels, clock.wallNow())
+    runStore.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
+      (lease) => {
+        crashPoint('run.afterCreate')
+        // Cancelled (or the engine closed) while the store was accepting it: nothing ran, and the
+        // run stays resumable.
+        if (execution.isFinished) return void runStore.release([lease]).catch(() => undefined)
+        execution.attachJournal(runJournal, lease, undefined, durability.maxStartsWithoutOutcome, record.definition)
+        execution.start()
+      },
+      (err: unknown) => execution.refuse(`the run store (${runStore.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
+    )
   }
 
   const start = (definition: WorkflowInput, runOptions?: RunOptions): RunHandle => {

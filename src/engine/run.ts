@@ -52,7 +52,7 @@ import { RunAttempt } from './run-attempt.js'
 import type { AttemptHost } from './run-attempt.js'
 import { DurableQueue } from './durable-queue.js'
 import type { AfterDurable, PreparedTask } from './durable-queue.js'
-import type { RunControl, RunEnvironment, RunSettings, TaskCompletion } from './run-types.js'
+import type { RunControl, RunEnvironment, RunSettings, TaskCompleteHandler, TaskCompletion } from './run-types.js'
 export type { RunControl, RunEnvironment, RunSettings, TaskCompleteHandler, TaskCompletion } from './run-types.js'
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
@@ -61,8 +61,9 @@ import { attemptIdOf } from '../core/attempt.js'
 import type { Indexed } from '../core/indexed-set.js'
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
-import { assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
+import { ALLOWED_CODES, assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
+import { keepResolver, takeResolver } from '../core/promise-resolver.js'
 
 /** How long a group permit stays taken by a tool still running after its attempt ended (see RunExecution#lingerPermit). */
 export const LINGER_MS = 60_000
@@ -127,7 +128,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #ratesMade: RunRates | undefined
   /** Why the run was stopped (what a tool asking for its signal afterwards sees), once it was. */
   #abortReason: { readonly reason: unknown } | undefined
-  #resolve!: (result: RunResult) => void
+  readonly #resolve: (result: RunResult) => void
   #nextSeq = 0
   #running = 0
   #settled = 0
@@ -193,7 +194,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const s = (this.#s = new RunState(workflow))
     this.#queue = new ReadyQueue(s)
     if (workflow.rates.size > 0) for (const [key, limits] of workflow.rates) env.rates.declare(key, limits)
-    this.result = new Promise<RunResult>((resolve) => (this.#resolve = resolve))
+    this.result = new Promise<RunResult>(keepResolver)
+    this.#resolve = takeResolver<RunResult>()
     // Read (and checked) here, so a run cancelled before it starts still has a start time, and a
     // clock that cannot give one refuses the run before it exists.
     this.#startedWall = checkedWallTime(env.clock.wallNow())
@@ -228,17 +230,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       if (Math.abs(wall) <= MAX_DATE_MS) this.#startedWall = wall
     }
     const signal = this.#settings.signal
-    if (signal !== undefined) {
-      const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
-      if (signal.aborted) {
-        this.#joinEarlyUnstarted()
-        this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
-        this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
-        return
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.#unhookSignal = () => signal.removeEventListener('abort', onAbort)
-    }
+    if (signal !== undefined && !this.#hookSignal(signal)) return
     if (this.#events.wants('run:started')) this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
     // Roots in declaration order. A root's consequences may decide later tasks (they are then no
     // longer pending) and a fan-out appends items (beyond `base`, made ready on their own).
@@ -252,6 +244,24 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       this.#eventTime = -1
     }
     this.#maybeFinish()
+  }
+
+  /**
+   * Follows the run's abort signal; false when it was aborted already (the run is then cancelled).
+   * A method of its own: the listener's closure inside {@link start} would give every run's start
+   * a context, signal or not.
+   */
+  #hookSignal(signal: AbortSignal): boolean {
+    if (signal.aborted) {
+      this.#joinEarlyUnstarted()
+      this.#emit('run:started', { workflowId: this.#workflow.id, taskCount: this.#s.size })
+      this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
+      return false
+    }
+    const onAbort = (): void => this.cancel(reasonText(signal.reason) ?? 'the run was aborted')
+    signal.addEventListener('abort', onAbort, { once: true })
+    this.#unhookSignal = () => signal.removeEventListener('abort', onAbort)
+    return true
   }
 
   /** Start, past its first checks: the roots, tasks added early, a replay. */
@@ -776,7 +786,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   #transition(i: number, to: number): void {
     const s = this.#s
-    assertTransitionCode(s.ids[i] as string, s.status[i] as number, to)
+    const from = s.status[i] as number
+    // The table checked here rather than through a call: this runs on every move of every task.
+    if (((ALLOWED_CODES[from] as number) & (1 << to)) === 0) assertTransitionCode(s.ids[i] as string, from, to)
     s.status[i] = to
   }
 
@@ -1117,17 +1129,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       }
       this.#eventTime = -1
     }
-    if (shape.timeoutMs !== undefined) {
-      const timeoutMs = shape.timeoutMs
-      s.extra(i).timer = this.#env.clock.setTimer(timeoutMs, () => {
-        const tx = s.extra(i)
-        tx.timer = undefined
-        if (s.token[i] !== token || s.status[i] !== RUNNING) return
-        this.#lingerPermit(i)
-        this.#attemptFailed(i, token, this.#timeoutError(i, attempt, timeoutMs))
-        this.#maybeFinish()
-      })
-    }
+    if (shape.timeoutMs !== undefined) this.#armTimeout(i, token, attempt, shape.timeoutMs)
     const taskId = s.ids[i] as string
     // A tool permit (an agent session's turn) names where the work's state lives: a remote runner
     // sends the attempt to the worker that ran the key's last one.
@@ -1141,6 +1143,23 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       // The tool's synchronous part ran (it may have taken a while): the next start reads the clock.
       this.#eventTime = -1
     }
+  }
+
+  /**
+   * Arms the deadline of attempt `attempt` (token `token`) of task `i`. A method of its own: a
+   * closure inside {@link #startAttempt} would give every call of it a context for the variables
+   * the closure reads, timeout or not.
+   */
+  #armTimeout(i: number, token: number, attempt: number, timeoutMs: number): void {
+    const s = this.#s
+    s.extra(i).timer = this.#env.clock.setTimer(timeoutMs, () => {
+      const tx = s.extra(i)
+      tx.timer = undefined
+      if (s.token[i] !== token || s.status[i] !== RUNNING) return
+      this.#lingerPermit(i)
+      this.#attemptFailed(i, token, this.#timeoutError(i, attempt, timeoutMs))
+      this.#maybeFinish()
+    })
   }
 
   #timeoutError(i: number, attempt: number, timeoutMs: number): TimeoutError {
@@ -1308,14 +1327,21 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#events.wants('task:retrying')) this.#emit('task:retrying', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, delayMs, error })
   }
 
-  /** Runs the completion handler of a task that just became terminal. */
+  /** Runs the completion handler of a task that just became terminal, if it has one. */
   #afterTerminal(i: number): void {
     const handlers = this.#settings.onTaskComplete
     if (handlers === undefined) return
-    const s = this.#s
-    const taskId = s.ids[i] as string
+    const taskId = this.#s.ids[i] as string
     const handler = typeof handlers === 'function' ? handlers : Object.hasOwn(handlers, taskId) ? handlers[taskId] : undefined
-    if (handler === undefined) return
+    if (handler !== undefined) this.#runHandler(i, taskId, handler)
+  }
+
+  /**
+   * {@link #afterTerminal} with a handler to run. Apart because its closures would otherwise give
+   * every task's call a context, handler or not.
+   */
+  #runHandler(i: number, taskId: string, handler: TaskCompleteHandler): void {
+    const s = this.#s
     if (this.#replay !== undefined) {
       // What the handler added before the crash joins as it was; a handler that had settled does
       // not run again (one that had not runs again: adding the same task twice is a no-op).

@@ -72,7 +72,7 @@ export const CANCELLED = 7
 export const STATUS_NAMES: readonly TaskStatus[] = ['pending', 'ready', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled']
 
 /** Bit `to` of `ALLOWED_CODES[from]` is set when `from → to` is allowed (the table above, by code). */
-const ALLOWED_CODES = Uint8Array.from(STATUS_NAMES, (from) => {
+export const ALLOWED_CODES: Uint8Array = Uint8Array.from(STATUS_NAMES, (from) => {
   let mask = 0
   for (const to of TASK_TRANSITIONS[from]) mask |= 1 << STATUS_NAMES.indexOf(to)
   return mask

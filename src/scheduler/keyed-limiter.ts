@@ -132,6 +132,11 @@ export class KeyedLimiter {
 
   /** Drops every queued request of `holder` (its run ended, or it was cancelled). Permits it holds stay held until released. */
   forget(holder: PermitHolder): void {
+    // Most runs end with no key in use: the walk below (and its closure's context) is skipped.
+    if (this.#keys.size > 0) this.#forgetIn(holder)
+  }
+
+  #forgetIn(holder: PermitHolder): void {
     for (const [key, state] of this.#keys) {
       if (!heapRemove(state.waiters, (w) => w.holder === holder)) continue
       if (state.waiters.length === 0 && state.inUse <= 0) this.#keys.delete(key)

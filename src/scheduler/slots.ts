@@ -61,7 +61,8 @@ export class SlotPool {
 
   /** Takes a slot if one is free and nobody is waiting; otherwise queues `waiter` and returns false. */
   tryAcquire(waiter: SlotWaiter): boolean {
-    if (this.#used < this.capacity && this.#waiting() === 0) {
+    // Fields rather than the getter and #waiting(): a call each, on every task, in code not yet optimized.
+    if (this.#used < this.#capacity && this.#waiters.length === this.#head) {
       this.#used++
       return true
     }
@@ -76,7 +77,7 @@ export class SlotPool {
   /** Gives a slot back; waiting runs are served on the next microtask. */
   release(): void {
     this.#used--
-    if (this.#waiting() > 0) this.#scheduleDrain()
+    if (this.#waiters.length > this.#head) this.#scheduleDrain()
   }
 
   /** Forgets a waiter (its run ended or needs no slot any more). */
@@ -93,7 +94,7 @@ export class SlotPool {
   }
 
   #scheduleDrain(): void {
-    if (this.#draining || this.#used >= this.capacity) return
+    if (this.#draining || this.#used >= this.#capacity) return
     this.#draining = true
     onMicrotask(this.#drainNow)
   }
@@ -107,7 +108,7 @@ export class SlotPool {
   #drain(): void {
     this.#draining = false
     const line = this.#waiters
-    while (this.#used < this.capacity && this.#head < line.length) {
+    while (this.#used < this.#capacity && this.#head < line.length) {
       const waiter = line[this.#head] as SlotWaiter
       line[this.#head++] = undefined
       waiter.inSlotLine = false

@@ -53,11 +53,11 @@ export class CompileCache {
 
   /**
    * The compiled form of `definition`: from the cache when a definition with the same text was
-   * compiled before, else `compile()`'s (kept when it succeeds; a definition that fails to compile
+   * compiled before, else `compile(definition)`'s (kept when it succeeds; a definition that fails to compile
    * throws again every time). Definitions too large to cache, or that cannot be written as JSON,
-   * go straight to `compile()`.
+   * go straight to `compile(definition)`.
    */
-  get(definition: unknown, compile: () => CompiledWorkflow): CompiledWorkflow {
+  get<D>(definition: D, compile: (definition: D) => CompiledWorkflow): CompiledWorkflow {
     let same: CacheEntry | undefined
     try {
       same = this.#sameAs(definition)
@@ -67,10 +67,10 @@ export class CompileCache {
     }
     if (same !== undefined) return this.#touch(same).compiled
     const text = cacheKeyOf(definition)
-    if (text === undefined) return compile()
+    if (text === undefined) return compile(definition)
     const hit = this.#entries.get(text)
     if (hit !== undefined) return this.#touch(hit).compiled
-    const compiled = compile()
+    const compiled = compile(definition)
     this.#add(text, compiled)
     return compiled
   }
