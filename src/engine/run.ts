@@ -114,8 +114,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   get #indexOfTask(): (id: string) => number | undefined {
     return (this.#indexOfTaskFn ??= (id) => this.#indexOf(id))
   }
-  /** Work stack of #settle, reused across calls (and nested calls) to avoid an allocation per task. */
+  /**
+   * Work stack of #settle, `#settleStack[0…#settleTop)`, reused across calls (and nested calls) to
+   * avoid an allocation per task. Written by index, never pushed and popped: in code V8 has not
+   * optimized yet, a fast array popped empty drops its storage, and the next push allocates it again.
+   */
   readonly #settleStack: number[] = []
+  #settleTop = 0
   readonly #queue: ReadyQueue
   /** Keyed permits (limiter key by task index) held by tasks of this run: waiting for a slot, or running. */
   #heldPermits: Map<number, string> | undefined
@@ -747,12 +752,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** Marks a task terminal-handled and walks the consequences iteratively (no recursion on long chains). */
   #settle(first: number): void {
     const stack = this.#settleStack
-    const bottom = stack.length
-    stack.push(first)
+    const bottom = this.#settleTop
+    stack[this.#settleTop++] = first
     const s = this.#s
     const { childStart, children } = s.graph
-    while (stack.length > bottom) {
-      const i = stack.pop() as number
+    while (this.#settleTop > bottom) {
+      const i = stack[--this.#settleTop] as number
       this.#settled++
       const x = s.extraOrUndefined(i)
       if (x !== undefined && x.forEachOwner >= 0) {
@@ -761,25 +766,25 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         ox.pendingItems--
         if (ox.pendingItems === 0 && s.status[owner] === RUNNING) {
           this.#finishForEach(owner)
-          stack.push(owner)
+          stack[this.#settleTop++] = owner
         }
       }
       if (i < s.base) {
         const end = childStart[i + 1] as number
-        for (let k = childStart[i] as number; k < end; k++) this.#parentSettled(children[k] as number, stack)
+        for (let k = childStart[i] as number; k < end; k++) this.#parentSettled(children[k] as number)
       }
       const more = x?.children
-      if (more !== undefined) for (let k = 0; k < more.length; k++) this.#parentSettled(more[k] as number, stack)
+      if (more !== undefined) for (let k = 0; k < more.length; k++) this.#parentSettled(more[k] as number)
     }
   }
 
   /** One parent of `child` became terminal: once none is left, the child is decided. */
-  #parentSettled(child: number, stack: number[]): void {
+  #parentSettled(child: number): void {
     const s = this.#s
     if (s.status[child] !== PENDING) return
     const waiting = (s.waiting[child] as number) - 1
     s.waiting[child] = waiting
-    if (waiting === 0 && this.#evaluate(child)) stack.push(child)
+    if (waiting === 0 && this.#evaluate(child)) this.#settleStack[this.#settleTop++] = child
   }
 
   // ---------------------------------------------------------------- transitions

@@ -101,6 +101,35 @@ describe('ReadyQueue against a reference', () => {
     expect(queue.pop()).toBe(-1)
   })
 
+  it('keeps its order through removals and through emptying and refilling its heap of keys', () => {
+    const n = 60
+    const priority = Array.from({ length: n }, (_, i) => i % 3)
+    const rank = Array.from({ length: n }, (_, i) => (i * 7) % 5)
+    const seq = Array.from({ length: n }, (_, i) => i)
+    const queue = new ReadyQueue({ priority, rank, seq })
+    const order = (ids: number[]): number[] => [...ids].sort((a, b) => priority[b]! - priority[a]! || rank[b]! - rank[a]! || a - b)
+    const drain = (): number[] => {
+      const out: number[] = []
+      while (queue.size > 0) out.push(queue.pop())
+      return out
+    }
+    // Empty and refill the heap of keys several times: nothing stale comes back out.
+    for (let round = 0; round < 3; round++) {
+      const ids = seq.slice(round * 20, round * 20 + 20)
+      for (const i of ids) queue.push(i)
+      expect(drain()).toEqual(order(ids))
+    }
+    // Removal rebuilds the heap from the keys still holding entries; pushes after it keep the order.
+    for (let i = 0; i < 30; i++) queue.push(i)
+    const removed = queue.removeWhere((i) => priority[i] === 1 || rank[i] === 0)
+    expect(removed.sort((a, b) => a - b)).toEqual(seq.slice(0, 30).filter((i) => priority[i] === 1 || rank[i] === 0))
+    for (let i = 30; i < 40; i++) queue.push(i)
+    const kept = seq.slice(0, 40).filter((i) => i >= 30 || !(priority[i] === 1 || rank[i] === 0))
+    expect(drain()).toEqual(order(kept))
+    expect(queue.pop()).toBe(-1)
+    expect(queue.peek()).toBe(-1)
+  })
+
   it('keeps FIFO order among tasks whose rank is NaN (a tool cost of NaN)', () => {
     const n = 12
     const queue = new ReadyQueue({ priority: new Array<number>(n).fill(0), rank: new Array<number>(n).fill(Number.NaN), seq: Array.from({ length: n }, (_, i) => i) })

@@ -55,8 +55,14 @@ export class ReadyQueue {
    */
   readonly #few: Bucket[] = []
   #buckets: Map<number, Map<number, Bucket>> | undefined
-  /** Non-empty buckets, a binary heap: higher priority, then higher rank, on top. */
-  readonly #heap: Bucket[] = []
+  /**
+   * Non-empty buckets, a binary heap in `#heap[0…#heapSize)`: higher priority, then higher rank, on
+   * top. Written by index rather than pushed and popped: in code V8 has not optimized yet, a
+   * fast array popped empty drops its storage and the next push allocates it again, once or more
+   * per run.
+   */
+  readonly #heap: (Bucket | undefined)[] = []
+  #heapSize = 0
   /** The bucket of the last push: consecutive pushes mostly share a key. */
   #last: Bucket | undefined
   /**
@@ -136,7 +142,8 @@ export class ReadyQueue {
   removeWhere(drop: (node: number) => boolean): number[] {
     const removed: number[] = []
     const kept: Bucket[] = []
-    for (const bucket of this.#heap) {
+    for (let h = 0; h < this.#heapSize; h++) {
+      const bucket = this.#heap[h] as Bucket
       const live: number[] = []
       for (let i = bucket.head; i < bucket.tail; i++) {
         const node = bucket.items[i] as number
@@ -147,7 +154,8 @@ export class ReadyQueue {
       bucket.tail = live.length
       if (live.length > 0) kept.push(bucket)
     }
-    this.#heap.length = 0
+    this.#heap.fill(undefined)
+    this.#heapSize = 0
     for (const bucket of kept) this.#heapPush(bucket)
     this.#size -= removed.length
     return removed
@@ -175,8 +183,7 @@ export class ReadyQueue {
 
   #heapPush(bucket: Bucket): void {
     const heap = this.#heap
-    heap.push(bucket)
-    let i = heap.length - 1
+    let i = this.#heapSize++
     while (i > 0) {
       const parent = (i - 1) >> 1
       const above = heap[parent] as Bucket
@@ -189,8 +196,10 @@ export class ReadyQueue {
 
   #heapPopTop(): void {
     const heap = this.#heap
-    const last = heap.pop() as Bucket
-    const size = heap.length
+    const size = --this.#heapSize
+    const last = heap[size] as Bucket
+    // The slot past the heap lets go of its bucket (the array keeps its length and storage).
+    heap[size] = undefined
     if (size === 0) return
     let i = 0
     for (;;) {
