@@ -360,21 +360,26 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** A definition the cache does not hold yet (one function for every call: a closure per call would cost a context per run). */
   const compileFresh = (definition: WorkflowInput): CompiledWorkflow => compiledHere(compileWorkflow(definition, { registry }))
   const compile = (definition: WorkflowInput, compileOptions: { readonly file?: string } = {}): CompiledWorkflow => {
-    if (isCompiled(definition)) {
-      // A workflow compiled by another engine may call tools this one has not seen: the runner
-      // finds tools by name, so register them (once per workflow).
-      if (!known.has(definition)) {
-        for (const shape of new Set(definition.shapes)) if (shape.tool !== undefined && registry.get(shape.toolName) !== shape.tool) registry.register(shape.tool)
-        known.add(definition)
-      }
-      return definition
-    }
+    if (isCompiled(definition)) return known.has(definition) ? definition : adoptCompiled(definition)
+    if (isBuilt(definition) || compileOptions.file !== undefined) return compileUncached(definition, compileOptions)
+    return compileCache.get(definition, compileFresh)
+  }
+  /**
+   * A workflow compiled by another engine may call tools this one has not seen: the runner finds
+   * tools by name, so they are registered (once per workflow).
+   */
+  const adoptCompiled = (definition: CompiledWorkflow): CompiledWorkflow => {
+    for (const shape of new Set(definition.shapes)) if (shape.tool !== undefined && registry.get(shape.toolName) !== shape.tool) registry.register(shape.tool)
+    known.add(definition)
+    return definition
+  }
+  /** A built workflow (its tools registered first) or one read from a file: compiled each time, not cached. */
+  const compileUncached = (definition: Exclude<WorkflowInput, CompiledWorkflow>, compileOptions: { readonly file?: string }): CompiledWorkflow => {
     if (isBuilt(definition)) {
       for (const tool of definition.tools) registry.register(tool)
       return compiledHere(compileWorkflow(definition.spec, { registry, ...compileOptions }))
     }
-    if (compileOptions.file !== undefined) return compiledHere(compileWorkflow(definition, { registry, file: compileOptions.file }))
-    return compileCache.get(definition, compileFresh)
+    return compiledHere(compileWorkflow(definition, { registry, ...compileOptions }))
   }
   /**
    * A workflow this engine compiled calls only tools of its registry: known at once, so running it

@@ -42,17 +42,13 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   start(request: AttemptRequest, sink: AttemptSink): void {
     const tool = this.#options.lookup(request.tool)
     if (tool === undefined) {
-      sink.failed(new TaskweaveError('TW_UNKNOWN_TOOL', `tool "${request.tool}" is not registered with this engine`, { retryable: false }))
+      sink.failed(unknownTool(request.tool))
       return
     }
     let input = request.input
     if (!request.inputChecked) {
-      const checked = tool.input.safeParse(input)
-      if (!checked.success) {
-        sink.failed(new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${tool.name}": ${checked.error.issues.map((i) => i.message).join('; ')}`, { retryable: false }))
-        return
-      }
-      input = checked.data
+      input = parsedInput(tool, input, sink)
+      if (input === INPUT_REJECTED) return
     }
     const ctx = new LocalToolContext(request, sink, this)
     let outcome: unknown
@@ -109,4 +105,22 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   settled(ctx: LocalToolContext): void {
     if (ctx.tracked && this.#live[ctx.attemptId] === ctx) delete this.#live[ctx.attemptId]
   }
+}
+
+// What the engine's own requests never need (their tool is registered and their input checked):
+// apart from start(), so a fresh process does not compile it for its first attempt.
+
+/** What {@link parsedInput} returns for an input the tool's schema rejected (the sink was told). */
+const INPUT_REJECTED: unique symbol = Symbol('input rejected')
+
+/** `input` as the tool's schema parses it; {@link INPUT_REJECTED}, reported to `sink`, when it does not. */
+function parsedInput(tool: AnyTool, input: unknown, sink: AttemptSink): unknown {
+  const checked = tool.input.safeParse(input)
+  if (checked.success) return checked.data
+  sink.failed(new TaskweaveError('TW_TOOL_INPUT', `input rejected by tool "${tool.name}": ${checked.error.issues.map((i) => i.message).join('; ')}`, { retryable: false }))
+  return INPUT_REJECTED
+}
+
+function unknownTool(name: string): TaskweaveError {
+  return new TaskweaveError('TW_UNKNOWN_TOOL', `tool "${name}" is not registered with this engine`, { retryable: false })
 }

@@ -87,6 +87,9 @@ function independentOfOneKey(s: RunState): boolean {
   return true
 }
 
+/** What #attemptInput gives when resolving the input failed the attempt. */
+const NO_INPUT: unique symbol = Symbol('no input')
+
 /** Whether a task is admitted by an engine slot alone: no tool permit, group cap or rate key to take first. */
 function needsOnlySlot(shape: TaskShape, toolRateKeys: boolean): boolean {
   const tool = shape.tool
@@ -281,6 +284,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         if (this.#state !== 'running') break
       }
     }
+    if (this.#early !== undefined || this.#replay !== undefined) this.#startLater()
+  }
+
+  /** The rest of {@link #startRoots} for a run with tasks added early or a journal to replay. */
+  #startLater(): void {
     const early = this.#early
     this.#early = undefined
     if (early !== undefined) for (const spec of early) if (this.#state === 'running') this.#addEarly(spec)
@@ -639,22 +647,24 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       return true
     }
     const shape = this.#s.shapes[i] as TaskShape
-    if (shape.when !== undefined) {
-      let holds: boolean
-      try {
-        holds = shape.when.evaluate(conditionScope(this.#s, this.#indexOfTask, this.#settings.inputs, shape.when.taskRefs))
-      } catch (err) {
-        this.#failWithoutAttempt(i, namingTask(err, this.#s.ids[i] as string))
-        return true
-      }
-      if (!holds) {
-        this.#skip(i, `condition is false: ${shape.when.source}`, -1)
-        return true
-      }
-    }
+    if (shape.when !== undefined && this.#conditionDecided(i, shape.when)) return true
     if (shape.forEach !== undefined) return this.#expandForEach(i)
     this.#makeReady(i)
     return false
+  }
+
+  /** Evaluates task `i`'s condition: true when that decided the task (skipped, or failed by an error). */
+  #conditionDecided(i: number, when: NonNullable<TaskShape['when']>): boolean {
+    let holds: boolean
+    try {
+      holds = when.evaluate(conditionScope(this.#s, this.#indexOfTask, this.#settings.inputs, when.taskRefs))
+    } catch (err) {
+      this.#failWithoutAttempt(i, namingTask(err, this.#s.ids[i] as string))
+      return true
+    }
+    if (holds) return false
+    this.#skip(i, `condition is false: ${when.source}`, -1)
+    return true
   }
 
   #scope(i: number): TemplateScope {
@@ -853,17 +863,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         const shape = shapes[index] as TaskShape
         const permit = shape.tool.permit
         if (permit !== undefined && this.#heldToolPermits?.has(index) !== true && !this.#admitToolPermit(index, shape, permit)) continue
-        if (shape.group !== undefined && this.#heldPermits?.has(index) !== true) {
-          const cap = this.#groupCap(shape.group)
-          if (cap !== undefined) {
-            const key = this.#groupKey(shape.group)
-            if (!this.#env.limiter.tryAcquire(key, cap)) {
-              this.#env.limiter.wait(key, cap, this, index, shape.priority)
-              continue
-            }
-            ;(this.#heldPermits ??= new Map()).set(index, key)
-          }
-        }
+        if (shape.group !== undefined && this.#heldPermits?.has(index) !== true && !this.#admitGroup(index, shape.group, shape.priority)) continue
         if ((shape.rateKey !== undefined || shape.tool.rateKey !== undefined || shape.tool.rateKeyOf !== undefined || this.#env.rates.hasToolKeys) && !this.#admitRate(index, shape)) continue
         if (this.#granted > 0) this.#granted--
         else if (!this.#env.slots.tryAcquire(this)) {
@@ -875,6 +875,22 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     } finally {
       this.#pumping = false
     }
+  }
+
+  /**
+   * Takes a permit of the task's capped group, if its group is capped. False when the task must
+   * wait: it is queued in the limiter and holds nothing else.
+   */
+  #admitGroup(index: number, group: string, priority: number): boolean {
+    const cap = this.#groupCap(group)
+    if (cap === undefined) return true
+    const key = this.#groupKey(group)
+    if (!this.#env.limiter.tryAcquire(key, cap)) {
+      this.#env.limiter.wait(key, cap, this, index, priority)
+      return false
+    }
+    ;(this.#heldPermits ??= new Map()).set(index, key)
+    return true
   }
 
   /**
@@ -1109,37 +1125,20 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const now = this.#now()
     s.attemptStartedAt[i] = now
     if ((s.firstStartedAt[i] as number) < 0) s.firstStartedAt[i] = now
-    if (this.#events.wants('task:started')) {
-      this.#emit('task:started', { taskId: s.ids[i] as string, attempt, tool: shape.toolName })
-      // A listener may have ended this attempt, or asked the run to stop: then the tool never runs.
-      if (s.token[i] !== token || s.status[i] !== RUNNING || this.#stopRequested) return
-    }
-    const startTicket = this.#durable() ? this.#write({ kind: 'start', taskId: s.ids[i] as string, attempt }) : -1
-
-    let input: unknown
+    if (this.#events.wants('task:started') && !this.#reportStarted(i, attempt, token, shape)) return
+    const startTicket = this.#durable() ? this.#writeStart(i, attempt) : -1
     const admitted = s.extraOrUndefined(i)
-    if (admitted !== undefined && admitted.hasAdmittedInput) {
-      input = admitted.admittedInput
-      admitted.admittedInput = undefined
-      admitted.hasAdmittedInput = false
-    } else if (shape.staticInput !== undefined) input = privateStaticInput(shape.staticInput.value)
+    let input: unknown
+    if (admitted === undefined && shape.staticInput !== undefined) input = privateStaticInput(shape.staticInput.value)
     else {
-      try {
-        input = resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, s.ids[i] as string)
-      } catch (err) {
-        // The tool's schema (its refinements and transforms) ran: the failure reads the clock again.
-        this.#eventTime = -1
-        this.#attemptFailed(i, token, err)
-        return
-      }
-      this.#eventTime = -1
+      input = this.#attemptInput(i, shape, admitted, token)
+      if (input === NO_INPUT) return
     }
     if (shape.timeoutMs !== undefined) this.#armTimeout(i, token, attempt, shape.timeoutMs)
-    const taskId = s.ids[i] as string
     // A tool permit (an agent session's turn) names where the work's state lives: a remote runner
     // sends the attempt to the worker that ran the key's last one.
-    const request = new RunAttempt(this, i, token, taskId, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i), admitted?.rateKey)
-    if (this.#heldPermits?.has(i) === true || this.#heldToolPermits?.has(i) === true) (this.#permitAttempts ??= new Map()).set(i, request)
+    const request = new RunAttempt(this, i, token, s.ids[i] as string, attempt, shape, input, shape.tool.permit === undefined ? undefined : this.#heldToolPermits?.get(i), admitted?.rateKey)
+    if (this.#heldPermits !== undefined || this.#heldToolPermits !== undefined) this.#notePermitAttempt(i, request)
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
@@ -1148,6 +1147,50 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       // The tool's synchronous part ran (it may have taken a while): the next start reads the clock.
       this.#eventTime = -1
     }
+  }
+
+  // What #startAttempt needs for some tasks only, in methods of their own: a fresh process then
+  // compiles (V8 compiles a function on its first call) only what its first run uses.
+
+  /** Reports `task:started`; false when a listener ended the attempt or asked the run to stop (the tool then never runs). */
+  #reportStarted(i: number, attempt: number, token: number, shape: TaskShape): boolean {
+    const s = this.#s
+    this.#emit('task:started', { taskId: s.ids[i] as string, attempt, tool: shape.toolName })
+    return s.token[i] === token && s.status[i] === RUNNING && !this.#stopRequested
+  }
+
+  #writeStart(i: number, attempt: number): number {
+    return this.#write({ kind: 'start', taskId: this.#s.ids[i] as string, attempt })
+  }
+
+  /**
+   * The input of an attempt whose task was admitted with its input resolved, or has no static
+   * input; {@link NO_INPUT} when resolving it failed the attempt.
+   */
+  #attemptInput(i: number, shape: TaskShape, admitted: TaskExtra | undefined, token: number): unknown {
+    if (admitted !== undefined && admitted.hasAdmittedInput) {
+      const input = admitted.admittedInput
+      admitted.admittedInput = undefined
+      admitted.hasAdmittedInput = false
+      return input
+    }
+    if (shape.staticInput !== undefined) return privateStaticInput(shape.staticInput.value)
+    let input: unknown
+    try {
+      input = resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, this.#s.ids[i] as string)
+    } catch (err) {
+      // The tool's schema (its refinements and transforms) ran: the failure reads the clock again.
+      this.#eventTime = -1
+      this.#attemptFailed(i, token, err)
+      return NO_INPUT
+    }
+    this.#eventTime = -1
+    return input
+  }
+
+  /** Keeps the attempt of a task that holds a keyed permit (its permits may outlive it: see #lingerPermit). */
+  #notePermitAttempt(i: number, request: RunAttempt): void {
+    if (this.#heldPermits?.has(i) === true || this.#heldToolPermits?.has(i) === true) (this.#permitAttempts ??= new Map()).set(i, request)
   }
 
   /**
@@ -1235,12 +1278,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#env.toolStats.record(shape.toolName, now - (s.attemptStartedAt[i] as number))
     if (this.#events.wants('task:succeeded')) this.#emit('task:succeeded', { taskId: s.ids[i] as string, attempt: s.attempts[i] as number, durationMs: now - (s.firstStartedAt[i] as number) })
     if (this.#durable()) {
-      // Recorded now (the slot is free for the next task); applied once durable: the tasks it
-      // added join, its handler runs and its dependents start only then.
-      const entry: NewEntry = { kind: 'ok', taskId: s.ids[i] as string, attempt: s.attempts[i] as number }
-      const ticket = this.#write(text === undefined && spawned === undefined ? entry : { ...entry, ...(text !== undefined ? { data: text } : {}), ...(spawned !== undefined ? { added: JSON.stringify(spawned.map((p) => p.spec)) } : {}) })
-      this.#afterDurable.push({ ticket, kind: 'ok', index: i, spawned })
-      this.#pump()
+      this.#succeededDurably(i, spawned, text)
       return
     }
     if (spawned !== undefined) this.#commitSpawned(i, spawned)
@@ -1248,6 +1286,18 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#settle(i)
     this.#pump()
     this.#maybeFinish()
+  }
+
+  /**
+   * {@link #succeeded} in a durable run: recorded now (the slot is free for the next task), applied
+   * once durable: the tasks it added join, its handler runs and its dependents start only then.
+   */
+  #succeededDurably(i: number, spawned: readonly PreparedTask[] | undefined, text: string | undefined): void {
+    const s = this.#s
+    const entry: NewEntry = { kind: 'ok', taskId: s.ids[i] as string, attempt: s.attempts[i] as number }
+    const ticket = this.#write(text === undefined && spawned === undefined ? entry : { ...entry, ...(text !== undefined ? { data: text } : {}), ...(spawned !== undefined ? { added: JSON.stringify(spawned.map((p) => p.spec)) } : {}) })
+    this.#afterDurable.push({ ticket, kind: 'ok', index: i, spawned })
+    this.#pump()
   }
 
   #attemptFailed(i: number, token: number, err: unknown): void {

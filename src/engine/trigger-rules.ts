@@ -15,14 +15,28 @@ import { CANCELLED, FAILED, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js
 export function triggerVerdict(state: RunState, i: number): { reason: string; root: number } | undefined {
   const count = state.parentCount(i)
   if (count === 0) return undefined
+  const trigger = (state.shapes[i] as TaskShape).trigger
+  if (trigger !== 'all_succeeded') return otherTriggerVerdict(state, i, count, trigger)
   const status = state.status
-  switch ((state.shapes[i] as TaskShape).trigger) {
-    case 'all_succeeded':
-      for (let k = 0; k < count; k++) {
-        const p = state.parentAt(i, k)
-        if (status[p] !== SUCCEEDED) return { reason: `upstream task "${state.ids[p]}" ${verb(status[p] as number)}`, root: rootOf(state, p) }
-      }
-      return undefined
+  for (let k = 0; k < count; k++) {
+    const p = state.parentAt(i, k)
+    if (status[p] !== SUCCEEDED) return blockedBy(state, p)
+  }
+  return undefined
+}
+
+/** The skip of a task under the default rule whose parent `p` did not succeed. */
+function blockedBy(state: RunState, p: number): { reason: string; root: number } {
+  return { reason: `upstream task "${state.ids[p]}" ${verb(state.status[p] as number)}`, root: rootOf(state, p) }
+}
+
+/**
+ * {@link triggerVerdict} under a rule other than the default. Apart: a fresh process then compiles
+ * it only for a workflow that uses one (V8 compiles a function on its first call).
+ */
+function otherTriggerVerdict(state: RunState, i: number, count: number, trigger: Exclude<TaskShape['trigger'], 'all_succeeded'>): { reason: string; root: number } | undefined {
+  const status = state.status
+  switch (trigger) {
     case 'all_done':
       return undefined
     case 'any_succeeded': {

@@ -147,12 +147,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   // The common shell is checked by hand; the schema checks (and words) everything else.
   const plain = plainShell(definition)
   const parsed: { success: true; data: WorkflowShell } | ReturnType<typeof workflowShellSchema.safeParse> = plain !== undefined ? { success: true, data: plain } : workflowShellSchema.safeParse(definition)
-  if (!parsed.success) {
-    for (const zodIssue of parsed.error.issues) {
-      const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
-      for (const one of perKey(path, zodIssue, shellKeysAt(path))) issue(one.path, one.message, taskIdAt(definition, path))
-    }
-  }
+  if (!parsed.success) reportShellIssues(parsed.error.issues, definition, issue)
   const rawTasks = (definition as { tasks?: unknown }).tasks
   if (!Array.isArray(rawTasks)) throw new ValidationError(issues)
   // A mistake in the workflow's own fields does not hide those of its tasks: they are checked too
@@ -168,13 +163,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   // Kahn's order doubles as the cycle check: a task left out of it sits on (or behind) a cycle,
   // and only then is the slower search for the cycle's path run.
   const order = topologicalOrder(built)
-  if (order.length < tasks.length) {
-    const cycle = findCycle(built)
-    if (cycle) {
-      const first = cycle[0] as number
-      issue(['tasks', first], `dependency cycle: ${cycle.map((n) => tasks[n]?.id).join(' → ')}`, tasks[first]?.id)
-    }
-  }
+  if (order.length < tasks.length) reportCycle(built, tasks, issue)
   // The definition is pinned now: whatever the caller does to its object afterwards, the runs of
   // this compiled workflow, their added tasks' defaults and its hash see this version. Bare tasks
   // are pinned by what compiling them kept (ids, graph, hints); the rest, and the workflow's own
@@ -187,25 +176,9 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   }
   // A default is checked now, not only by the first run that falls back on it: `validate` then
   // reports it, with its line.
-  for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
-    const value: unknown = declared.default
-    if (value === undefined) continue
-    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
-      issue(['inputs', name, 'default'], `the default of input "${name}" is an integer beyond what a number holds exactly (±2^53): it may have been rounded already; write it as a string and declare the input type: string`)
-    } else if (coerce(value, declared.type) === undefined) {
-      issue(['inputs', name, 'default'], `the default of input "${name}" must be a ${declared.type}; received ${shown(value)}`)
-    }
-  }
+  if (spec.inputs !== undefined) checkInputDefaults(spec.inputs, issue)
   if (issues.length > 0) throw new ValidationError(issues)
-  const inputs: Record<string, CompiledInput> = {}
-  for (const [name, declared] of Object.entries(spec.inputs ?? {})) {
-    inputs[name] = {
-      type: declared.type,
-      required: declared.required ?? declared.default === undefined,
-      ...(declared.default !== undefined ? { default: declared.default } : {}),
-      ...(declared.description !== undefined ? { description: declared.description } : {}),
-    }
-  }
+  const inputs = spec.inputs === undefined ? {} : compiledInputs(spec.inputs)
   return compiledWorkflowOf(
     {
       id: spec.id,
@@ -229,6 +202,55 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
     shellText,
     pinned,
   )
+}
+
+/** Where {@link compileWorkflow} records a problem. */
+type IssueSink = (path: readonly (string | number)[], message: string, taskId?: string) => void
+
+// The helpers below hold what a valid workflow never runs: apart from compileWorkflow, a fresh
+// process does not compile them for its first workflow (V8 compiles a function on its first call).
+
+/** The shell schema's problems, one per key where the schema gives one for several. */
+function reportShellIssues(zodIssues: readonly z.core.$ZodIssue[], definition: unknown, issue: IssueSink): void {
+  for (const zodIssue of zodIssues) {
+    const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
+    for (const one of perKey(path, zodIssue, shellKeysAt(path))) issue(one.path, one.message, taskIdAt(definition, path))
+  }
+}
+
+/** The path of a cycle among `tasks`, found once Kahn's order left some out. */
+function reportCycle(graph: TaskGraph, tasks: readonly TaskSpec[], issue: IssueSink): void {
+  const cycle = findCycle(graph)
+  if (!cycle) return
+  const first = cycle[0] as number
+  issue(['tasks', first], `dependency cycle: ${cycle.map((n) => tasks[n]?.id).join(' → ')}`, tasks[first]?.id)
+}
+
+/** Checks every declared input's default against its type. */
+function checkInputDefaults(declaredInputs: NonNullable<WorkflowShell['inputs']>, issue: IssueSink): void {
+  for (const [name, declared] of Object.entries(declaredInputs)) {
+    const value: unknown = declared.default
+    if (value === undefined) continue
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      issue(['inputs', name, 'default'], `the default of input "${name}" is an integer beyond what a number holds exactly (±2^53): it may have been rounded already; write it as a string and declare the input type: string`)
+    } else if (coerce(value, declared.type) === undefined) {
+      issue(['inputs', name, 'default'], `the default of input "${name}" must be a ${declared.type}; received ${shown(value)}`)
+    }
+  }
+}
+
+/** The declared inputs as a compiled workflow holds them. */
+function compiledInputs(declaredInputs: NonNullable<WorkflowShell['inputs']>): Record<string, CompiledInput> {
+  const inputs: Record<string, CompiledInput> = {}
+  for (const [name, declared] of Object.entries(declaredInputs)) {
+    inputs[name] = {
+      type: declared.type,
+      required: declared.required ?? declared.default === undefined,
+      ...(declared.default !== undefined ? { default: declared.default } : {}),
+      ...(declared.description !== undefined ? { description: declared.description } : {}),
+    }
+  }
+  return inputs
 }
 
 /** What {@link compiledWorkflowOf} puts in a compiled workflow as it is. */
@@ -397,38 +419,46 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
   for (let i = 0; i < tasks.length; i++) {
     const raw = tasks[i]
     ids.push('')
-    let id: string
     const kind = plainTaskKind(raw, small)
-    if (kind !== NOT_PLAIN) {
-      id = (raw as { id: string }).id
-      kinds[i] = kind === PLAIN_BARE ? BARE : kind === PLAIN_WITH_INPUT ? WITH_INPUT : FULL
-    } else {
-      const checked = taskSchema.safeParse(raw)
-      if (!checked.success) {
-        for (const zodIssue of checked.error.issues) {
-          const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
-          for (const one of perKey(path, zodIssue, taskKeysAt(path))) issue([i, ...one.path], one.message)
-        }
-        // A task with a valid id and a wrong field is still a task: its dependents are not told it
-        // does not exist (it stays invalid, and the workflow with it).
-        // Even an id the schema refused: it is reported once, on the task, and not again on every
-        // task that names it.
-        const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined
-        if (typeof rawId === 'string' && rawId !== '') {
-          ids[i] = rawId
-          const first = indexById.add(i)
-          if (first >= 0) issue([i, 'id'], `duplicate task id "${rawId}" (first defined at tasks[${first}])`, rawId)
-        }
-        continue
-      }
-      id = checked.data.id
-      kinds[i] = FULL
+    if (kind === NOT_PLAIN) {
+      indexBySchema(raw, i, ids, indexById, kinds, issue)
+      continue
     }
+    const id = (raw as { id: string }).id
+    kinds[i] = kind === PLAIN_BARE ? BARE : kind === PLAIN_WITH_INPUT ? WITH_INPUT : FULL
     ids[i] = id
     const first = indexById.add(i)
     if (first >= 0) issue([i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
   }
   return { ids, indexById, kinds }
+}
+
+/**
+ * {@link indexTasks} for a task the fast check could not vouch for: the schema decides, and words
+ * its problems. Apart, so a workflow of plain tasks never compiles it.
+ */
+function indexBySchema(raw: unknown, i: number, ids: string[], indexById: IdIndex, kinds: Uint8Array, issue: (path: (string | number)[], message: string, taskId?: string) => void): void {
+  const checked = taskSchema.safeParse(raw)
+  let id: string
+  if (!checked.success) {
+    for (const zodIssue of checked.error.issues) {
+      const path = zodIssue.path.filter((p): p is string | number => typeof p !== 'symbol')
+      for (const one of perKey(path, zodIssue, taskKeysAt(path))) issue([i, ...one.path], one.message)
+    }
+    // A task with a valid id and a wrong field is still a task: its dependents are not told it
+    // does not exist (it stays invalid, and the workflow with it).
+    // Even an id the schema refused: it is reported once, on the task, and not again on every
+    // task that names it.
+    const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined
+    if (typeof rawId !== 'string' || rawId === '') return
+    id = rawId
+  } else {
+    id = checked.data.id
+    kinds[i] = FULL
+  }
+  ids[i] = id
+  const first = indexById.add(i)
+  if (first >= 0) issue([i, 'id'], `duplicate task id "${id}" (first defined at tasks[${first}])`, id)
 }
 
 /** Second pass: each task's shape and dependencies (bare tasks on the fast path). */
@@ -442,19 +472,11 @@ function compileTasks(
   const { indexById, kinds } = index
   const pinned: PinnedTasks = { texts: undefined, hints: undefined, flat: undefined }
   const cache = new TaskCompileCache(spec.defaults)
-  let at = 0
-  const ctx: TaskCompileContext = {
-    registry,
-    indexOf: (id) => indexById.get(id),
-    declaredInputs: spec.inputs,
-    defaults: spec.defaults,
-    issue: (path, message) => issue(at, path, message),
-    cache,
-    deps: [],
-  }
+  /** For tasks off the fast paths, made on first use. */
+  let full: FullTaskCompile | undefined
   const shapes: TaskShape[] = []
   const graph = new TaskGraphBuilder(tasks.length)
-  for (; at < tasks.length; at++) {
+  for (let at = 0; at < tasks.length; at++) {
     const kind = kinds[at]
     if (kind === BARE) {
       const bare = tasks[at] as BareTask
@@ -475,35 +497,71 @@ function compileTasks(
         continue
       }
     }
+    full ??= new FullTaskCompile(tasks, index, spec, registry, cache, issue)
+    shapes.push(full.compile(at, kind as number, pinned, graph))
+  }
+  return { shapes, graph, pinned }
+}
+
+/**
+ * {@link compileTasks} for the tasks off its fast paths: the full compile, and what an invalid
+ * task can still report. Apart, so a workflow of bare and flat tasks never compiles it.
+ */
+class FullTaskCompile {
+  /** The task being compiled (its problems are recorded at this index). */
+  #at = 0
+  readonly #ctx: TaskCompileContext
+
+  constructor(
+    private readonly tasks: readonly TaskSpec[],
+    private readonly index: TaskIndex,
+    spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>,
+    registry: ToolRegistry,
+    cache: TaskCompileCache,
+    private readonly issue: (at: number, path: (string | number)[], message: string) => void,
+  ) {
+    const { indexById } = index
+    this.#ctx = {
+      registry,
+      indexOf: (id) => indexById.get(id),
+      declaredInputs: spec.inputs,
+      defaults: spec.defaults,
+      issue: (path, message) => issue(this.#at, path, message),
+      cache,
+      deps: [],
+    }
+  }
+
+  /** Task `at`'s shape (its row of the graph added); `kind` 0 for a task the schema refused. */
+  compile(at: number, kind: number, pinned: PinnedTasks, graph: TaskGraphBuilder): TaskShape {
+    const { tasks, issue } = this
+    this.#at = at
     if (kind !== 0) {
       try {
         ;(pinned.texts ??= new Map()).set(at, JSON.stringify(tasks[at]))
       } catch (err) {
         issue(at, [], `the task is not plain data: ${describeThrown(err)}`)
       }
+      const shape = compileTaskSpec(tasks[at] as TaskSpec, at, this.#ctx)
+      graph.addRow(this.#ctx.deps)
+      return shape
     }
-    if (kind === 0) {
-      // Its other fields are wrong, but a dependency it names that no task has is one more problem
-      // to report now, not after the first are fixed.
-      try {
-        const dependsOn = (tasks[at] as { dependsOn?: unknown } | null)?.dependsOn
-        if (Array.isArray(dependsOn)) {
-          dependsOn.forEach((id: unknown, k) => {
-            // An id the schema refused is reported already (as not a valid id).
-            if (typeof id === 'string' && ID_PATTERN.test(id) && indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
-          })
-        }
-      } catch {
-        // A getter or Proxy trap that throws: the schema's problems with the task stand alone.
+    // Its other fields are wrong, but a dependency it names that no task has is one more problem
+    // to report now, not after the first are fixed.
+    try {
+      const dependsOn = (tasks[at] as { dependsOn?: unknown } | null)?.dependsOn
+      if (Array.isArray(dependsOn)) {
+        dependsOn.forEach((id: unknown, k) => {
+          // An id the schema refused is reported already (as not a valid id).
+          if (typeof id === 'string' && ID_PATTERN.test(id) && this.index.indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
+        })
       }
-      shapes.push(INVALID_SHAPE)
-      graph.endRow()
-    } else {
-      shapes.push(compileTaskSpec(tasks[at] as TaskSpec, at, ctx))
-      graph.addRow(ctx.deps)
+    } catch {
+      // A getter or Proxy trap that throws: the schema's problems with the task stand alone.
     }
+    graph.endRow()
+    return INVALID_SHAPE
   }
-  return { shapes, graph, pinned }
 }
 
 /** What compiling kept of each task to pin the definition: JSON text of full tasks, hints of bare ones. */
@@ -601,6 +659,14 @@ export function resolveInputs(workflow: CompiledWorkflow, given: Readonly<Record
   // frozen record (an object without a prototype is a dictionary in V8: making and freezing one
   // per run cost a small run about half a µs).
   if (isEmptyRecord(given) && isEmptyRecord(workflow.inputs)) return NO_INPUTS
+  return resolveGivenInputs(workflow, given, maxBytes)
+}
+
+/**
+ * {@link resolveInputs} for a run that gets or declares inputs. Apart, so the first run of a
+ * workflow without inputs (most) does not compile it.
+ */
+function resolveGivenInputs(workflow: CompiledWorkflow, given: Readonly<Record<string, unknown>>, maxBytes: number): Record<string, unknown> {
   const issues: ValidationIssue[] = []
   const out = Object.create(null) as Record<string, unknown>
   const declared = workflow.inputs

@@ -79,17 +79,9 @@ export function plainTaskKind(task: unknown, small = false): number {
         if (typeof value !== 'string' || !isId(value, small)) return NOT_PLAIN
         seen |= ID
         break
-      case 'group':
-        if (typeof value !== 'string' || !isId(value, small)) return NOT_PLAIN
-        seen |= GROUP
-        break
       case 'tool':
         if (typeof value !== 'string' || value.length === 0) return NOT_PLAIN
         seen |= TOOL
-        break
-      case 'description':
-        if (typeof value !== 'string') return NOT_PLAIN
-        seen |= DESCRIPTION
         break
       case 'dependsOn':
         if (!Array.isArray(value)) return NOT_PLAIN
@@ -99,26 +91,11 @@ export function plainTaskKind(task: unknown, small = false): number {
         }
         seen |= DEPENDS_ON
         break
-      case 'input': {
-        if (typeof value !== 'object' || value === null) return NOT_PLAIN
-        const proto: unknown = Object.getPrototypeOf(value)
-        // Plain objects only: a Date, Map or class instance is not a record to the schema.
-        if (proto !== Object.prototype && proto !== null) return NOT_PLAIN
-        // The schema rejects symbol keys (YAML and JSON cannot make them; code can).
-        if (Object.getOwnPropertySymbols(value).length > 0) return NOT_PLAIN
-        seen |= INPUT
-        break
+      default: {
+        const bit = otherFieldBit(key, value, small)
+        if (bit === 0) return NOT_PLAIN
+        seen |= bit
       }
-      case 'priority':
-        if (!Number.isInteger(value) || (value as number) < -MAX_PRIORITY || (value as number) > MAX_PRIORITY) return NOT_PLAIN
-        seen |= PRIORITY
-        break
-      case 'cost':
-        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return NOT_PLAIN
-        seen |= COST
-        break
-      default:
-        return NOT_PLAIN
     }
   }
   if ((seen & ID) === 0 || (seen & TOOL) === 0) return NOT_PLAIN
@@ -134,6 +111,34 @@ export function plainTaskKind(task: unknown, small = false): number {
   if ((seen & GROUP) === 0 && t.group !== undefined) return NOT_PLAIN
   if (t.agent !== undefined || t.session !== undefined || t.when !== undefined || t.trigger !== undefined || t.forEach !== undefined || t.retry !== undefined || t.timeout !== undefined || t.idempotent !== undefined) return NOT_PLAIN
   return (seen & INPUT) === 0 ? PLAIN_BARE : PLAIN_WITH_INPUT
+}
+
+/**
+ * The bit of a field other than id, tool and dependsOn, or 0 when the field or its value needs
+ * the schema. Apart from {@link plainTaskKind}: a fresh process then compiles it only for a
+ * workflow whose tasks have such fields (V8 compiles a function on its first call).
+ */
+function otherFieldBit(key: string, value: unknown, small: boolean): number {
+  switch (key) {
+    case 'group':
+      return typeof value === 'string' && isId(value, small) ? GROUP : 0
+    case 'description':
+      return typeof value === 'string' ? DESCRIPTION : 0
+    case 'input': {
+      if (typeof value !== 'object' || value === null) return 0
+      const proto: unknown = Object.getPrototypeOf(value)
+      // Plain objects only: a Date, Map or class instance is not a record to the schema.
+      if (proto !== Object.prototype && proto !== null) return 0
+      // The schema rejects symbol keys (YAML and JSON cannot make them; code can).
+      return Object.getOwnPropertySymbols(value).length > 0 ? 0 : INPUT
+    }
+    case 'priority':
+      return Number.isInteger(value) && (value as number) >= -MAX_PRIORITY && (value as number) <= MAX_PRIORITY ? PRIORITY : 0
+    case 'cost':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? COST : 0
+    default:
+      return 0
+  }
 }
 
 /** Fields the compiler reads from a task. */
