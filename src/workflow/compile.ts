@@ -497,7 +497,7 @@ function compileTasks(
         continue
       }
     }
-    full ??= new FullTaskCompile(tasks, index, spec, registry, cache, issue)
+    full ??= new FullTaskCompile(tasks, indexById, spec, registry, cache, issue)
     shapes.push(full.compile(at, kind as number, pinned, graph))
   }
   return { shapes, graph, pinned }
@@ -508,19 +508,17 @@ function compileTasks(
  * task can still report. Apart, so a workflow of bare and flat tasks never compiles it.
  */
 class FullTaskCompile {
+  readonly #tasks: readonly TaskSpec[]
+  readonly #indexById: IdIndex
+  readonly #issue: (at: number, path: (string | number)[], message: string) => void
+  readonly #ctx: TaskCompileContext
   /** The task being compiled (its problems are recorded at this index). */
   #at = 0
-  readonly #ctx: TaskCompileContext
 
-  constructor(
-    private readonly tasks: readonly TaskSpec[],
-    private readonly index: TaskIndex,
-    spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>,
-    registry: ToolRegistry,
-    cache: TaskCompileCache,
-    private readonly issue: (at: number, path: (string | number)[], message: string) => void,
-  ) {
-    const { indexById } = index
+  constructor(tasks: readonly TaskSpec[], indexById: IdIndex, spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>, registry: ToolRegistry, cache: TaskCompileCache, issue: (at: number, path: (string | number)[], message: string) => void) {
+    this.#tasks = tasks
+    this.#indexById = indexById
+    this.#issue = issue
     this.#ctx = {
       registry,
       indexOf: (id) => indexById.get(id),
@@ -534,7 +532,8 @@ class FullTaskCompile {
 
   /** Task `at`'s shape (its row of the graph added); `kind` 0 for a task the schema refused. */
   compile(at: number, kind: number, pinned: PinnedTasks, graph: TaskGraphBuilder): TaskShape {
-    const { tasks, issue } = this
+    const tasks = this.#tasks
+    const issue = this.#issue
     this.#at = at
     if (kind !== 0) {
       try {
@@ -553,7 +552,7 @@ class FullTaskCompile {
       if (Array.isArray(dependsOn)) {
         dependsOn.forEach((id: unknown, k) => {
           // An id the schema refused is reported already (as not a valid id).
-          if (typeof id === 'string' && ID_PATTERN.test(id) && this.index.indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
+          if (typeof id === 'string' && ID_PATTERN.test(id) && this.#indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
         })
       }
     } catch {
