@@ -1177,7 +1177,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (shape.staticInput !== undefined) return privateStaticInput(shape.staticInput.value)
     let input: unknown
     try {
-      input = resolveToolInput(shape, this.#scope(i), this.#env.maxOutputBytes, this.#s.ids[i] as string)
+      input = this.#resolveInput(i, shape)
     } catch (err) {
       // The tool's schema (its refinements and transforms) ran: the failure reads the clock again.
       this.#eventTime = -1

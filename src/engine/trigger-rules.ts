@@ -25,7 +25,7 @@ export function triggerVerdict(state: RunState, i: number): { reason: string; ro
   return undefined
 }
 
-/** The skip of a task under the default rule whose parent `p` did not succeed. */
+/** The skip of a task whose parent `p` did not succeed (failed, cancelled or skipped). */
 function blockedBy(state: RunState, p: number): { reason: string; root: number } {
   return { reason: `upstream task "${state.ids[p]}" ${verb(state.status[p] as number)}`, root: rootOf(state, p) }
 }
@@ -52,7 +52,7 @@ function otherTriggerVerdict(state: RunState, i: number, count: number, trigger:
       for (let k = 0; k < count; k++) {
         const p = state.parentAt(i, k)
         const s = status[p]
-        if (s === FAILED || s === CANCELLED) return { reason: `upstream task "${state.ids[p]}" ${verb(s)}`, root: rootOf(state, p) }
+        if (s === FAILED || s === CANCELLED) return blockedBy(state, p)
         const root = state.peek(p).rootFailure
         if (s === SKIPPED && root >= 0) return { reason: `upstream task "${state.ids[p]}" was skipped because "${state.ids[root]}" failed`, root }
       }
