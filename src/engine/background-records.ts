@@ -7,7 +7,7 @@
  * conversations' unfinished runs and records over.
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { randomId } from '../core/uuid.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/logger.js'
 import { logFailure } from '../core/log-failure.js'
@@ -65,7 +65,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
 
   return {
     open(work: BackgroundWorkRecord): BackgroundRecordHandle {
-      const runId = `bg:${randomUUID()}`
+      const runId = `bg:${randomId()}`
       const created = env.store
         .createRun(
           {

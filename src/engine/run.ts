@@ -14,7 +14,7 @@
  * cancelled with the reason.
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { randomId } from '../core/uuid.js'
 import { isoTime, MAX_DATE_MS } from '../core/iso-time.js'
 import type { Clock } from '../core/clock.js'
 import { setLongTimeout, systemClock } from '../core/clock.js'
@@ -194,7 +194,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #addedText: Map<string, string> | undefined
 
   constructor(workflow: CompiledWorkflow, env: RunEnvironment, settings: RunSettings, events: EventEmitter) {
-    this.id = settings.runId ?? randomUUID()
+    this.id = settings.runId ?? randomId()
     this.#workflow = workflow
     this.#env = env
     this.#settings = settings

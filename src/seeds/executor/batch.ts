@@ -15,7 +15,7 @@
  * against each other when a run starts, so only those few calls use them.
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { randomId } from '../../core/uuid.js'
 import type { ToolRegistry } from '../../core/registry.js'
 import type { TaskReport } from '../../engine/report.js'
 import { FORBIDDEN_SEGMENTS } from '../../workflow/template.js'
@@ -108,7 +108,7 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
       slots.push({ taskId: `tasks[${index}]`, toolName: String(task.toolName), failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}].id must be a non-empty string; received ${typeof id === 'string' ? 'an empty string' : typeof id === 'number' || typeof id === 'boolean' ? String(id) : typeof id}` } })
       continue
     }
-    const taskId = id ?? settings.taskIds?.[index] ?? randomUUID()
+    const taskId = id ?? settings.taskIds?.[index] ?? randomId()
     const toolName = String(task.toolName)
     const preset = settings.failed?.get(index)
     const checked = preset !== undefined ? { failure: preset } : checkTask(task, registry, defer)

@@ -3,7 +3,7 @@
  * progress events and metrics. Plain objects only, so results can be logged, stored or sent as JSON.
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { randomId } from '../../core/uuid.js'
 
 /**
  * One tool call to execute (LAIOS `Task`). `toolName` names a tool of the executor's registry:
@@ -134,5 +134,5 @@ export type ProgressListener = (event: ProgressEvent, data: ProgressData) => voi
  * result.taskId === readme.id // true
  */
 export function createTask(fields: Task): IdentifiedTask {
-  return { ...fields, id: fields.id ?? randomUUID() }
+  return { ...fields, id: fields.id ?? randomId() }
 }

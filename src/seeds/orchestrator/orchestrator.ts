@@ -7,7 +7,7 @@
  * `dynamicTasks` is on; a second `executeWorkflow()` is refused). The run ends → idle again.
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { randomId } from '../../core/uuid.js'
 import { TaskweaveError, ValidationError, serializeError } from '../../core/errors.js'
 import { createEngine } from '../../engine/engine.js'
 import type { Engine, RunHandle } from '../../engine/engine.js'
@@ -150,7 +150,7 @@ export class WorkflowOrchestrator {
       ...(Object.keys(groups).length > 0 ? { limits: { groups } } : {}),
       tasks: [...this.#tasks.values()].map((t) => t.spec),
     }
-    const run: ActiveRun = { id: randomUUID(), data: new Map(), handlerErrors: [] }
+    const run: ActiveRun = { id: randomId(), data: new Map(), handlerErrors: [] }
     for (const { task } of this.#tasks.values()) run.data.set(task.id, task.data ?? NO_DATA)
     // Throws TW_VALIDATION (unknown dependency, cycle) before anything is registered.
     const handle = this.engine.start(workflow, {
