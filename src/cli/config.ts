@@ -22,7 +22,7 @@ import { ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
 import { parseWithPositions } from '../workflow/load.js'
-import { rateKey, rateLimitSchema } from '../workflow/schema.js'
+import { workflowSchemas } from '../workflow/schema.js'
 
 /** What a configuration file may set. */
 export interface CliConfig {
@@ -51,32 +51,40 @@ const CONFIG_KEY_HINTS: Readonly<Record<string, string>> = {
   queue: 'use "transport" (redis://…, amqp://…)',
 }
 
-const configSchema = z
-  .object({
-    concurrency: z.number().int().min(1).optional(),
-    store: z.string().min(1).optional(),
-    rates: z.record(rateKey, rateLimitSchema).optional(),
-    autoscale: z
-      .union([
-        z.boolean(),
-        z
-          .object({
-            min: z.number().int().min(1).optional(),
-            maxEventLoopLagMs: z.number().positive().optional(),
-            maxRssBytes: z.number().int().positive().optional(),
-            intervalMs: z.number().int().min(10).optional(),
-          })
-          .strict(),
-      ])
-      .optional(),
-    budget: z.object({ maxTokens: z.number().int().min(1).optional(), maxCostUsd: z.number().positive().optional() }).strict().optional(),
-    transport: z.string().min(1).optional(),
-    prefix: z.string().min(1).optional(),
-    groups: z.record(z.string().min(1).max(200), z.number().int().min(1)).optional(),
-  })
-  .strict()
+/** The schema of a configuration file, built on first use (see `workflowSchemas`). */
+function buildConfigSchema() {
+  const { rateKey, rateLimit } = workflowSchemas()
+  return z
+    .object({
+      concurrency: z.number().int().min(1).optional(),
+      store: z.string().min(1).optional(),
+      rates: z.record(rateKey, rateLimit).optional(),
+      autoscale: z
+        .union([
+          z.boolean(),
+          z
+            .object({
+              min: z.number().int().min(1).optional(),
+              maxEventLoopLagMs: z.number().positive().optional(),
+              maxRssBytes: z.number().int().positive().optional(),
+              intervalMs: z.number().int().min(10).optional(),
+            })
+            .strict(),
+        ])
+        .optional(),
+      budget: z.object({ maxTokens: z.number().int().min(1).optional(), maxCostUsd: z.number().positive().optional() }).strict().optional(),
+      transport: z.string().min(1).optional(),
+      prefix: z.string().min(1).optional(),
+      groups: z.record(z.string().min(1).max(200), z.number().int().min(1)).optional(),
+    })
+    .strict()
+}
 
-const CONFIG_KEYS = Object.keys(configSchema.shape)
+let configSchemaMade: ReturnType<typeof buildConfigSchema> | undefined
+
+function configSchema(): ReturnType<typeof buildConfigSchema> {
+  return (configSchemaMade ??= buildConfigSchema())
+}
 
 /** Reads the configuration `file` (or `TASKWEAVE_CONFIG`'s; none: empty). Problems throw `TW_VALIDATION` naming the file and field. */
 export async function loadCliConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
@@ -97,7 +105,7 @@ export async function loadCliConfig(file: string | undefined, env: NodeJS.Proces
     throw err
   }
   const value = parsed.value ?? {}
-  const checked = configSchema.safeParse(value)
+  const checked = configSchema().safeParse(value)
   if (!checked.success) {
     const issues: ValidationIssue[] = []
     for (const issue of checked.error.issues) {
@@ -108,7 +116,7 @@ export async function loadCliConfig(file: string | undefined, env: NodeJS.Proces
         const path_ = key === undefined ? at : [...at, key]
         const pos = key === undefined ? parsed.locate(path_) : (parsed.locateKey ?? parsed.locate)(path_)
         const hint = key !== undefined && at.length === 0 && Object.hasOwn(CONFIG_KEY_HINTS, key) ? ` (${CONFIG_KEY_HINTS[key]})` : ''
-        const message = key === undefined ? issue.message : at.length === 0 ? `unknown setting${hint}; the settings are ${CONFIG_KEYS.join(', ')}` : 'unknown key'
+        const message = key === undefined ? issue.message : at.length === 0 ? `unknown setting${hint}; the settings are ${Object.keys(configSchema().shape).join(', ')}` : 'unknown key'
         issues.push({ file: path, ...(pos !== undefined ? { line: pos.line, column: pos.column } : {}), ...(path_.length > 0 ? { field: path_.join('.') } : {}), message })
       }
     }

@@ -4,7 +4,7 @@ import type { ValidationIssue } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
 import { compileTaskSpec } from '../workflow/compile.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
-import { taskSchema } from '../workflow/schema.js'
+import { workflowSchemas } from '../workflow/schema.js'
 import type { TaskSpec } from '../workflow/types.js'
 
 /** What the run knows that an added task is checked against. */
@@ -28,7 +28,7 @@ export interface AddedTask {
 
 /** Validates and compiles an added task; throws `TW_VALIDATION` naming every problem. */
 export function compileAddedTask(spec: TaskSpec, ctx: AddedTaskContext): AddedTask {
-  const parsed = taskSchema.safeParse(spec)
+  const parsed = workflowSchemas().task.safeParse(spec)
   const where = typeof (spec as { id?: unknown }).id === 'string' ? { taskId: spec.id } : {}
   if (!parsed.success) {
     throw new ValidationError(parsed.error.issues.map((i): ValidationIssue => ({ ...where, field: i.path.map(String).join('.'), message: i.message })))

@@ -14,7 +14,8 @@ import type { ToolRegistry } from '../core/registry.js'
 import { formatBytes } from '../core/bytes.js'
 import { resolveRateTable, type RateKeyLimits } from '../core/rate-spec.js'
 import type { RunBudgetSpec } from '../core/rate.js'
-import { ID_PATTERN, RESERVED_IDS, taskSchema, workflowShellSchema } from './schema.js'
+import { ID_PATTERN, RESERVED_IDS, workflowSchemas } from './schema.js'
+import type { WorkflowSchemas } from './schema.js'
 import { plainShell } from './plain-shell.js'
 import type { TaskSpec, WorkflowSpec } from './types.js'
 import { findCycle, topologicalOrder } from './dag.js'
@@ -33,7 +34,7 @@ import type * as Crypto from 'node:crypto'
 import type { z } from 'zod'
 
 /** A checked workflow shell: what compiling reads of the definition besides its tasks. */
-type WorkflowShell = Omit<z.output<typeof workflowShellSchema>, 'tasks'>
+type WorkflowShell = Omit<z.output<WorkflowSchemas['workflowShell']>, 'tasks'>
 
 // node:crypto loads when the hash or the snapshot is first read, not with this module: checking a
 // workflow needs neither, and loading it is a noticeable part of `taskweave validate`'s start-up.
@@ -146,7 +147,7 @@ export function compileWorkflow(definition: unknown, options: CompileOptions): C
   }
   // The common shell is checked by hand; the schema checks (and words) everything else.
   const plain = plainShell(definition)
-  const parsed: { success: true; data: WorkflowShell } | ReturnType<typeof workflowShellSchema.safeParse> = plain !== undefined ? { success: true, data: plain } : workflowShellSchema.safeParse(definition)
+  const parsed: { success: true; data: WorkflowShell } | ReturnType<WorkflowSchemas['workflowShell']['safeParse']> = plain !== undefined ? { success: true, data: plain } : workflowSchemas().workflowShell.safeParse(definition)
   if (!parsed.success) reportShellIssues(parsed.error.issues, definition, issue)
   const rawTasks = (definition as { tasks?: unknown }).tasks
   if (!Array.isArray(rawTasks)) throw new ValidationError(issues)
@@ -370,13 +371,13 @@ function perKey(path: readonly (string | number)[], zodIssue: { readonly code?: 
 
 /** The keys the workflow schema knows at `path` (its top level, `limits`, `budget`, `defaults`), for hints. */
 function shellKeysAt(path: readonly (string | number)[]): readonly string[] {
-  const shape = schemaShapeAt(workflowShellSchema, path)
+  const shape = schemaShapeAt(workflowSchemas().workflowShell, path)
   return shape === undefined ? [] : Object.keys(shape)
 }
 
 /** The keys the task schema knows at `path` (the task, its `retry`), for hints. */
 function taskKeysAt(path: readonly (string | number)[]): readonly string[] {
-  const shape = schemaShapeAt(taskSchema, path)
+  const shape = schemaShapeAt(workflowSchemas().task, path)
   return shape === undefined ? [] : Object.keys(shape)
 }
 
@@ -438,7 +439,7 @@ function indexTasks(tasks: readonly unknown[], issue: (path: (string | number)[]
  * its problems. Apart, so a workflow of plain tasks never compiles it.
  */
 function indexBySchema(raw: unknown, i: number, ids: string[], indexById: IdIndex, kinds: Uint8Array, issue: (path: (string | number)[], message: string, taskId?: string) => void): void {
-  const checked = taskSchema.safeParse(raw)
+  const checked = workflowSchemas().task.safeParse(raw)
   let id: string
   if (!checked.success) {
     for (const zodIssue of checked.error.issues) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isPlainId, isPlainValidTask, plainTaskKind } from './fast-task-check.js'
-import { ID_PATTERN, taskSchema } from './schema.js'
+import { ID_PATTERN, workflowSchemas } from './schema.js'
 
 // A small deterministic generator of task-like values, valid and not.
 function* candidates(): Generator<unknown> {
@@ -40,7 +40,7 @@ describe('isPlainValidTask', () => {
       checked++
       if (isPlainValidTask(task)) {
         accepted++
-        expect(taskSchema.safeParse(task).success, JSON.stringify(task)).toBe(true)
+        expect(workflowSchemas().task.safeParse(task).success, JSON.stringify(task)).toBe(true)
       }
     }
     expect(checked).toBeGreaterThan(10_000)

@@ -2,7 +2,7 @@
  * A fast pre-check for the common shapes of tasks, so a 100,000-task workflow does not pay a full
  * schema parse per task. It is deliberately stricter than the schema: it accepts only tasks made of
  * the simplest fields with plainly valid values, and everything else goes through
- * `taskSchema.safeParse`, which also produces the error messages. Accepting only a subset of what
+ * `workflowSchemas().task.safeParse`, which also produces the error messages. Accepting only a subset of what
  * the schema accepts is what keeps the two from disagreeing (tested in fast-task-check.test.ts).
  * @module
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { plainShell } from './plain-shell.js'
-import { workflowShellSchema } from './schema.js'
+import { workflowSchemas } from './schema.js'
 import { compileWorkflow } from './compile.js'
 import { ToolRegistry } from '../core/registry.js'
 import { ValidationError } from '../core/errors.js'
@@ -45,7 +45,7 @@ describe('plainShell', () => {
       const plain = plainShell(shell)
       if (plain === undefined) continue
       accepted++
-      const parsed = workflowShellSchema.safeParse(shell)
+      const parsed = workflowSchemas().workflowShell.safeParse(shell)
       expect(parsed.success, JSON.stringify(shell)).toBe(true)
       const { tasks: _tasks, ...fields } = parsed.data as Record<string, unknown>
       expect(plain, JSON.stringify(shell)).toEqual(fields)

@@ -3,8 +3,8 @@
  * description and failFast), so the first compile in a fresh process does not pay for the shell
  * schema: zod's first parse of that schema costs about 3 ms before it is warm, a fifth of a first
  * 500-task run. Like `fast-task-check.ts` it is stricter than the schema: it accepts only shells it
- * is sure of, and everything else goes through `workflowShellSchema.safeParse`, which also words
- * the problems (tested against the schema in plain-shell.test.ts).
+ * is sure of, and everything else goes through the shell schema (`workflowSchemas().workflowShell`),
+ * which also words the problems (tested against the schema in plain-shell.test.ts).
  * @module
  */
 import { isPlainId } from './fast-task-check.js'

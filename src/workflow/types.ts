@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod'
 import type { ResolvedRetry, RetrySpec, TaskSpec, TriggerRule, WorkflowSpec } from '../core/spec.js'
-import type { retrySchema, taskSchema, triggerSchema, workflowSchema } from './schema.js'
+import type { WorkflowSchemas } from './schema.js'
 
 export type { ResolvedRetry, RetrySpec, TaskSpec, TriggerRule, WorkflowSpec }
 
@@ -14,10 +14,10 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
 /** Fails to compile when a schema and its plain type drift apart. */
 export type SchemaMatchesSpec = [
-  Same<z.input<typeof taskSchema>, TaskSpec>,
-  Same<z.input<typeof workflowSchema>, WorkflowSpec>,
-  Same<z.infer<typeof triggerSchema>, TriggerRule>,
-  Same<z.input<typeof retrySchema>, RetrySpec>,
+  Same<z.input<WorkflowSchemas['task']>, TaskSpec>,
+  Same<z.input<WorkflowSchemas['workflow']>, WorkflowSpec>,
+  Same<z.infer<WorkflowSchemas['trigger']>, TriggerRule>,
+  Same<z.input<WorkflowSchemas['retry']>, RetrySpec>,
 ] extends [true, true, true, true]
   ? true
   : never

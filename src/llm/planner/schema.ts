@@ -8,7 +8,9 @@
  * @module
  */
 import { z } from 'zod'
-import { taskSchema, workflowSchema } from '../../workflow/schema.js'
+import { workflowSchemas } from '../../workflow/schema.js'
+
+const { task: taskSchema, workflow: workflowSchema } = workflowSchemas()
 
 /** The fields a planned workflow may have, in the order they are written. */
 export const PLAN_WORKFLOW_FIELDS = ['id', 'description', 'tasks'] as const

@@ -5,7 +5,7 @@
  */
 import { ValidationError } from '../../core/errors.js'
 import type { ValidationIssue } from '../../core/errors.js'
-import { taskSchema } from '../../workflow/schema.js'
+import { workflowSchemas } from '../../workflow/schema.js'
 import type { TaskSpec } from '../../workflow/types.js'
 import { agentInputOf, agentToolName } from './agent-tool.js'
 import type { AgentTask } from './types.js'
@@ -62,7 +62,7 @@ export function toTaskSpec(task: AgentTask, agentTypes: readonly string[], names
     ...(task.retry !== undefined ? { retry: task.retry } : {}),
     ...(task.timeout !== undefined ? { timeout: task.timeout } : {}),
   }
-  const parsed = taskSchema.safeParse(spec)
+  const parsed = workflowSchemas().task.safeParse(spec)
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const [head, ...rest] = issue.path.map(String)

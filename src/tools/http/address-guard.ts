@@ -14,10 +14,9 @@
  * @module
  */
 import { createRequire } from 'node:module'
-import { isIP } from 'node:net'
 import type ipaddrModule from 'ipaddr.js'
 import { httpDenied } from './errors.js'
-import { canonicalHostname, type ResolvedAddress, type ResolvedHttpToolOptions } from './options.js'
+import { canonicalHostname, net, type ResolvedAddress, type ResolvedHttpToolOptions } from './options.js'
 
 let ipaddr: typeof ipaddrModule | undefined
 
@@ -31,7 +30,7 @@ function loadIpaddr(): typeof ipaddrModule {
 /** The ipaddr.js range name of an address (`'unicast'` for a public one), or undefined if it is not an IP address. */
 export function addressRange(address: string): string | undefined {
   const bare = stripBrackets(address)
-  if (isIP(bare) === 0) return undefined
+  if (net().isIP(bare) === 0) return undefined
   return loadIpaddr().parse(bare).range()
 }
 
@@ -81,10 +80,10 @@ export function createAddressGuard(options: ResolvedHttpToolOptions): AddressGua
 
     async resolve(host, port) {
       const bare = stripBrackets(host)
-      const hostname = canonicalHostname(isIP(bare) === 6 ? `[${bare}]` : bare)
+      const hostname = canonicalHostname(net().isIP(bare) === 6 ? `[${bare}]` : bare)
       const where = `//${hostname}:${port}`
       const exempt = isExempt(hostname, port)
-      const literal = isIP(bare)
+      const literal = net().isIP(bare)
       if (literal !== 0) {
         const range = addressRange(bare)
         if (!exempt && range !== 'unicast') throw httpDenied(where, `${hostname} is a ${range} address, not a public one`, { address: bare, range })
@@ -93,7 +92,7 @@ export function createAddressGuard(options: ResolvedHttpToolOptions): AddressGua
       const found = await options.lookup(bare)
       const addresses: ResolvedAddress[] = []
       for (const { address } of found) {
-        const family = isIP(address)
+        const family = net().isIP(address)
         if (family === 0) throw httpDenied(where, `the resolver returned ${JSON.stringify(address)}, which is not an IP address`)
         const range = addressRange(address)
         // One bad address refuses the host: a connection may try any of them.
