@@ -14,7 +14,8 @@ import { randomFillSync } from 'node:crypto'
 /** Ids drawn from one `randomFillSync` call. */
 const IDS_PER_FILL = 128
 
-const random = Buffer.allocUnsafe(16 * IDS_PER_FILL)
+// Memory of its own, not a slice of Node's shared buffer pool that other buffers' `.buffer` reach.
+const random = Buffer.allocUnsafeSlow(16 * IDS_PER_FILL)
 /** Bytes of {@link random} already used (all of them at first, so the first call fills it). */
 let used = random.length
 

@@ -55,9 +55,11 @@ export interface ResolvedHttpToolOptions {
 
 // node:net and node:dns load with the first request or allowHosts entry, not with the built-in
 // tools that every engine and CLI command creates: together they are about 4 ms of start-up.
+let netModule: typeof Net | undefined
+let dnsModule: typeof Dns | undefined
 /** `node:net`, loaded on first use. */
-export const net = (): typeof Net => process.getBuiltinModule('node:net')
-const dns = (): typeof Dns => process.getBuiltinModule('node:dns/promises')
+export const net = (): typeof Net => (netModule ??= process.getBuiltinModule('node:net'))
+const dns = (): typeof Dns => (dnsModule ??= process.getBuiltinModule('node:dns/promises'))
 
 const defaultLookup: HostLookup = async (hostname) =>
   (await dns().lookup(hostname, { all: true })).map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 }))
