@@ -369,7 +369,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
    * tools by name, so they are registered (once per workflow).
    */
   const adoptCompiled = (definition: CompiledWorkflow): CompiledWorkflow => {
-    for (const shape of new Set(definition.shapes)) if (shape.tool !== undefined && registry.get(shape.toolName) !== shape.tool) registry.register(shape.tool)
+    // Consecutive tasks mostly call one tool: looked up once per run of them, with nothing allocated
+    // (an executor batch of 10,000 calls has 10,000 shapes of one tool).
+    let last: AnyTool | undefined
+    for (const shape of definition.shapes) {
+      if (shape.tool === last || shape.tool === undefined) continue
+      last = shape.tool
+      if (registry.get(shape.toolName) !== shape.tool) registry.register(shape.tool)
+    }
     known.add(definition)
     return definition
   }

@@ -254,8 +254,8 @@ function compiledInputs(declaredInputs: NonNullable<WorkflowShell['inputs']>): R
   return inputs
 }
 
-/** What {@link compiledWorkflowOf} puts in a compiled workflow as it is. */
-interface CompiledParts {
+/** What {@link compiledWorkflowOf} puts in a compiled workflow as it is. @internal */
+export interface CompiledParts {
   readonly id: string
   readonly version: string | number | undefined
   readonly name: string | undefined
@@ -280,9 +280,10 @@ interface CompiledParts {
  * of its getters share the scope of the function that makes them, and in `compileWorkflow` that
  * scope holds the caller's definition (its issue reporters read it). Made there, a compiled
  * workflow kept every task object of the definition alive for as long as it lived: for a run,
- * a young-generation collection copied the whole definition again.
+ * a young-generation collection copied the whole definition again. Also what `flat-calls.ts`
+ * assembles its workflows with. @internal
  */
-function compiledWorkflowOf(parts: CompiledParts, shellText: string, pinned: PinnedTasks): CompiledWorkflow {
+export function compiledWorkflowOf(parts: CompiledParts, shellText: string, pinned: PinnedTasks): CompiledWorkflow {
   const { ids, shapes, graph: built, topoOrder: order } = parts
   let hash: string | undefined
   let snapshot: string | undefined
@@ -564,8 +565,8 @@ class FullTaskCompile {
   }
 }
 
-/** What compiling kept of each task to pin the definition: JSON text of full tasks, hints of bare ones. */
-interface PinnedTasks {
+/** What compiling kept of each task to pin the definition: JSON text of full tasks, hints of bare ones. @internal */
+export interface PinnedTasks {
   /** Made on first use: a workflow of bare tasks has none. */
   texts: Map<number, string> | undefined
   hints: Map<number, { readonly priority: number | undefined; readonly group: string | undefined; readonly cost: number | undefined; readonly description: string | undefined }> | undefined

@@ -12,6 +12,7 @@
  */
 import { canonicalJson } from '../core/canonical-json.js'
 import type { ToolRegistry } from '../core/registry.js'
+import type { AnyTool } from '../core/tool.js'
 import type { CompiledValue } from './value-template.js'
 import type { TaskCompileCache, TaskShape } from './compile-task.js'
 import type { IdIndex } from './id-index.js'
@@ -55,26 +56,24 @@ export class FlatInput implements CompiledValue {
  */
 export function isFlatInput(input: Readonly<Record<string, unknown>>): boolean {
   // The caller checked the prototype (Object.prototype or null) and symbol keys: for…in sees own keys only.
-  for (const key in input) {
-    if (key === '__proto__') return false
-    const value = input[key]
-    switch (typeof value) {
-      case 'string':
-        if (value.includes('{{')) return false
-        break
-      case 'number':
-        if (!Number.isFinite(value)) return false
-        break
-      case 'boolean':
-        break
-      case 'object':
-        if (value !== null) return false
-        break
-      default:
-        return false
-    }
-  }
+  for (const key in input) if (key === '__proto__' || !isFlatValue(input[key])) return false
   return true
+}
+
+/** True for the values a flat input holds: a string without `{{`, a finite number, a boolean, null. */
+export function isFlatValue(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !value.includes('{{')
+    case 'number':
+      return Number.isFinite(value)
+    case 'boolean':
+      return true
+    case 'object':
+      return value === null
+    default:
+      return false
+  }
 }
 
 /**
@@ -87,9 +86,18 @@ export function compileFlatTask(task: FlatTaskCandidate, index: number, indexByI
   if (!isFlatInput(input)) return undefined
   const tool = registry.get(task.tool)
   if (tool === undefined) return undefined
+  const shape = flatInputShape(tool, input, cache, task.priority, task.group, task.cost)
+  if (shape === undefined || !graph.addRowOfIds(task.dependsOn, index, indexById)) return undefined
+  return shape
+}
+
+/**
+ * The shape of a task calling `tool` with `input`, which {@link isFlatInput} accepted: one schema
+ * check, and the input pinned. Undefined when the tool's schema rejects the input.
+ */
+export function flatInputShape(tool: AnyTool, input: Readonly<Record<string, unknown>>, cache: TaskCompileCache, priority: number | undefined, group: string | undefined, cost: number | undefined): TaskShape | undefined {
   const checked = tool.input.safeParse(input)
   if (!checked.success) return undefined
-  if (!graph.addRowOfIds(task.dependsOn, index, indexById)) return undefined
   const data: unknown = checked.data
   // The schema's output is usually a new object (zod copies): when it equals the input, it pins the
   // input too. A schema that hands the input back as is (`z.any()`) gets the copy instead: the
@@ -98,7 +106,7 @@ export function compileFlatTask(task: FlatTaskCandidate, index: number, indexByI
   const same = data === input || isSameFlat(data, input)
   const pinned = Object.freeze(same && data !== input ? (data as Record<string, unknown>) : flatCopy(input))
   const flat = new FlatInput(pinned)
-  return cache.inputShape(tool, flat, same ? flat : { value: data }, task.priority, task.group, task.cost)
+  return cache.inputShape(tool, flat, same ? flat : { value: data }, priority, group, cost)
 }
 
 /** True when `value` is an object with exactly the keys of `input`, each holding the same value. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ToolRegistry } from '../../core/registry.js'
 import { defineTool } from '../../core/tool.js'
-import { planBatch, slotIndexOf, toTaskResult } from './batch.js'
+import { planBatch, planFlatBatch, slotIndexOf, toTaskResult } from './batch.js'
 import { Executor } from './executor.js'
 
 const echo = defineTool({ name: 'echo', input: z.record(z.string(), z.unknown()), run: (input) => input })
@@ -126,5 +126,62 @@ describe('planBatch', () => {
     const parameters = { 'say "hi"': 'a', 'back\\slash': 'b', plain: { nested: '{{ inputs.x }}' } }
     const result = await executor.execute({ toolName: 'echo', parameters }, { sessionId: 's' })
     expect(result.output).toEqual(parameters)
+  })
+})
+
+describe('planFlatBatch', () => {
+  const registry = new ToolRegistry([echo, strict])
+
+  it('plans calls of flat parameters as they are, numbered by position, with failures in their slots', () => {
+    const parameters = { n: 1 }
+    const flat = planFlatBatch(
+      [
+        { id: 'mine', toolName: 'strict', parameters, description: 'one' },
+        { toolName: 'nope', parameters: {} },
+        { toolName: 'echo', parameters: { 'a}}b': 1 } },
+        { toolName: 'echo', parameters: [] as unknown as Record<string, unknown> },
+        { planId: 'p', toolName: 'echo', parameters: { s: 'x', z: null } },
+      ],
+      registry,
+      {},
+    )
+    expect(flat?.slots.map((s) => [s.nodeId, s.nodeIndex, s.failure?.code])).toEqual([
+      ['t0', 0, undefined],
+      [undefined, undefined, 'TW_UNKNOWN_TOOL'],
+      [undefined, undefined, 'TW_TOOL_INPUT'],
+      [undefined, undefined, 'TW_TOOL_INPUT'],
+      ['t4', 1, undefined],
+    ])
+    expect(flat?.slots[0]?.taskId).toBe('mine')
+    expect(flat?.slots[2]?.failure?.message).toBe('parameter name "a}}b" is not allowed')
+    expect(flat?.slots[4]?.planId).toBe('p')
+    expect(flat?.calls.map((c) => [c.id, c.tool.name, c.description])).toEqual([
+      ['t0', 'strict', 'one'],
+      ['t4', 'echo', undefined],
+    ])
+    // Not copied here: the compilation pins its own copy.
+    expect(flat?.calls[0]?.input).toBe(parameters)
+  })
+
+  it('leaves to planBatch a batch with parameters that are not flat, or settings a flat workflow does not hold', () => {
+    const flatCalls = [{ toolName: 'echo', parameters: { a: 1 } }]
+    expect(planFlatBatch([...flatCalls, { toolName: 'echo', parameters: { nested: {} } }], registry, {})).toBeUndefined()
+    expect(planFlatBatch([...flatCalls, { toolName: 'echo', parameters: { t: '{{ x }}' } }], registry, {})).toBeUndefined()
+    expect(planFlatBatch(flatCalls, registry, { timeoutMs: 1000 })).toBeUndefined()
+    expect(planFlatBatch(flatCalls, registry, { retry: { maxAttempts: 2, initialDelay: 1, factor: 1, maxDelay: 1, jitter: 'none' } })).toBeUndefined()
+    expect(planFlatBatch(flatCalls, registry, { failed: new Map() })).toBeUndefined()
+  })
+
+  it('runs a batch of flat calls without compiling a workflow definition, and one with a nested parameter with it', async () => {
+    await using executor = new Executor({ tools: [echo, strict], builtins: false })
+    const compiled: unknown[] = []
+    const compile = executor.engine.compile.bind(executor.engine)
+    Object.assign(executor.engine, { compile: (...args: Parameters<typeof compile>) => (compiled.push(args[0]), compile(...args)) })
+    const flat = await executor.executeParallel([{ toolName: 'strict', parameters: { n: 1 } }, { toolName: 'echo', parameters: { s: 'x' } }], { sessionId: 's' })
+    expect(flat.map((r) => r.output)).toEqual([1, { s: 'x' }])
+    expect(compiled).toHaveLength(0)
+    const nested = await executor.executeParallel([{ toolName: 'strict', parameters: { n: 1 } }, { toolName: 'echo', parameters: { o: { k: 1 } } }], { sessionId: 's' })
+    expect(nested.map((r) => r.output)).toEqual([1, { o: { k: 1 } }])
+    expect(compiled).toHaveLength(1)
   })
 })

@@ -17,11 +17,13 @@
  */
 import { randomId } from '../../core/uuid.js'
 import type { ToolRegistry } from '../../core/registry.js'
+import type { AnyTool } from '../../core/tool.js'
 import type { TaskReport } from '../../engine/report.js'
 import { FORBIDDEN_SEGMENTS } from '../../workflow/template.js'
 import type { TaskSpec, WorkflowSpec } from '../../workflow/types.js'
+import type { FlatCall } from '../../workflow/flat-calls.js'
 import type { RetryPolicy } from './options.js'
-import { isStaticAsIs, staticCopy } from './static-input.js'
+import { AS_IS, FORBIDDEN_NAME, NOT_AS_IS, parametersKind, staticCopy } from './static-input.js'
 import type { Task, TaskErrorInfo, TaskResult } from './types.js'
 
 /** One input task, as planned. */
@@ -96,26 +98,17 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
   const defer = settings.deferSchemaCheck === true
   // Literal objects rather than conditional spreads below: a batch may hold many thousands of calls.
   for (let index = 0; index < tasks.length; index++) {
-    const task = tasks[index] as Task | null | undefined
-    // An entry that is not a task, or whose id is not a usable one, fails in its own slot, named
-    // by its place in the list (never by an id the caller did not give).
-    if (typeof task !== 'object' || task === null) {
-      slots.push({ taskId: `tasks[${index}]`, toolName: '', failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}] must be a task object ({ toolName, parameters }); received ${task === null ? 'null' : typeof task}` } })
+    const call = checkCall(tasks[index], index, registry, settings)
+    if (call.failure !== undefined) {
+      slots.push(call)
       continue
     }
-    const id: unknown = task.id
-    if (id !== undefined && (typeof id !== 'string' || id === '')) {
-      slots.push({ taskId: `tasks[${index}]`, toolName: String(task.toolName), failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}].id must be a non-empty string; received ${typeof id === 'string' ? 'an empty string' : typeof id === 'number' || typeof id === 'boolean' ? String(id) : typeof id}` } })
-      continue
-    }
-    const taskId = id ?? settings.taskIds?.[index] ?? randomId()
-    const toolName = String(task.toolName)
-    const preset = settings.failed?.get(index)
-    const checked = preset !== undefined ? { failure: preset } : checkTask(task, registry, defer)
+    const checked = checkParameters(call, defer)
     if ('failure' in checked) {
-      slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, failure: checked.failure } : { taskId, toolName, failure: checked.failure })
+      slots.push(failedSlot(call, checked.failure))
       continue
     }
+    const { task, toolName } = call
     const nodeId = `t${index}`
     let input: Record<string, unknown>
     if (checked.staticInput !== undefined) input = checked.staticInput
@@ -131,8 +124,7 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
     if (settings.retry !== undefined) spec.retry = settings.retry
     if (settings.group !== undefined) spec.group = settings.group.name
     specs.push(spec)
-    const nodeIndex = specs.length - 1
-    slots.push(task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId, nodeIndex } : { taskId, toolName, nodeId, nodeIndex })
+    slots.push(runnableSlot(call, nodeId, specs.length - 1))
   }
   if (specs.length === 0) return { slots, inputs }
   const hasDeclared = Object.keys(declared).length > 0
@@ -140,30 +132,120 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
   return { slots, inputs, spec: settings.group === undefined ? spec : { ...spec, limits: { groups: { [settings.group.name]: settings.group.cap } } } }
 }
 
-/** What {@link checkTask} found: why the task cannot run, or the static input it can run with (undefined: use a run input). */
+/** A batch planned by {@link planFlatBatch}: its slots, and the calls of its workflow. */
+export interface FlatBatch {
+  readonly slots: readonly BatchSlot[]
+  readonly calls: readonly FlatCall[]
+}
+
+/**
+ * Plans a batch whose every runnable call has parameters that can be its static input as they are
+ * (flat plain values: see `parametersKind`), the common shape of a large batch, for
+ * `compileFlatCalls`: each call's parameters are looked at once here and once by its tool's schema
+ * there. Undefined when a call's parameters are not so, or the settings ask for more than such a
+ * workflow holds (a timeout, a retry policy, tasks that already failed): the batch then takes
+ * {@link planBatch}. A task that cannot run fails in its slot, as there.
+ */
+export function planFlatBatch(tasks: readonly Task[], registry: ToolRegistry, settings: BatchSettings): FlatBatch | undefined {
+  if (settings.timeoutMs !== undefined || settings.retry !== undefined || settings.failed !== undefined) return undefined
+  const slots: BatchSlot[] = []
+  const calls: FlatCall[] = []
+  for (let index = 0; index < tasks.length; index++) {
+    const call = checkCall(tasks[index], index, registry, settings)
+    if (call.failure !== undefined) {
+      slots.push(call)
+      continue
+    }
+    const kind = parametersKind(call.parameters)
+    if (kind === NOT_AS_IS) return undefined
+    if (kind === FORBIDDEN_NAME) {
+      slots.push(failedSlot(call, forbiddenName(call.parameters)))
+      continue
+    }
+    const nodeId = `t${index}`
+    slots.push(runnableSlot(call, nodeId, calls.length))
+    calls.push({ id: nodeId, tool: call.tool, input: call.parameters as Readonly<Record<string, unknown>>, description: call.task.description })
+  }
+  return { slots, calls }
+}
+
+/** The slot of a task that cannot run. */
+type FailedSlot = BatchSlot & { readonly failure: TaskErrorInfo }
+
+/** A task that passed the checks every call gets, before its parameters are looked at. */
+interface CheckedCall {
+  readonly failure?: undefined
+  readonly task: Task
+  readonly taskId: string
+  readonly toolName: string
+  readonly tool: AnyTool
+  readonly parameters: object
+}
+
+/**
+ * The failed slot of an entry that cannot be a call (not a task object, an unusable id, an unknown
+ * tool, parameters that are not an object), or the call it makes.
+ */
+function checkCall(entry: Task | null | undefined, index: number, registry: ToolRegistry, settings: BatchSettings): FailedSlot | CheckedCall {
+  // An entry that is not a task, or whose id is not a usable one, fails in its own slot, named
+  // by its place in the list (never by an id the caller did not give).
+  if (typeof entry !== 'object' || entry === null) {
+    return { taskId: `tasks[${index}]`, toolName: '', failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}] must be a task object ({ toolName, parameters }); received ${entry === null ? 'null' : typeof entry}` } }
+  }
+  const task = entry
+  const id: unknown = task.id
+  if (id !== undefined && (typeof id !== 'string' || id === '')) {
+    return { taskId: `tasks[${index}]`, toolName: String(task.toolName), failure: { code: 'TW_TOOL_INPUT', message: `tasks[${index}].id must be a non-empty string; received ${typeof id === 'string' ? 'an empty string' : typeof id === 'number' || typeof id === 'boolean' ? String(id) : typeof id}` } }
+  }
+  const taskId = id ?? settings.taskIds?.[index] ?? randomId()
+  const toolName = String(task.toolName)
+  const tool = typeof task.toolName === 'string' ? registry.get(task.toolName) : undefined
+  const failure = settings.failed?.get(index) ?? (tool === undefined ? unknownTool(task, registry) : parametersNotAnObject(tool, task.parameters))
+  if (failure !== undefined) return task.planId !== undefined ? { taskId, toolName, planId: task.planId, failure } : { taskId, toolName, failure }
+  return { task, taskId, toolName, tool: tool as AnyTool, parameters: task.parameters }
+}
+
+function unknownTool(task: Task, registry: ToolRegistry): TaskErrorInfo {
+  const hints = typeof task.toolName === 'string' ? registry.suggest(task.toolName) : []
+  const hint = hints.length > 0 ? `; did you mean ${hints.map((h) => `"${h}"`).join(', ')}?` : ''
+  return { code: 'TW_UNKNOWN_TOOL', message: `unknown tool "${String(task.toolName)}"${hint}` }
+}
+
+function parametersNotAnObject(tool: AnyTool, parameters: unknown): TaskErrorInfo | undefined {
+  return typeof parameters !== 'object' || parameters === null || Array.isArray(parameters) ? { code: 'TW_TOOL_INPUT', message: `parameters of tool "${tool.name}" must be an object` } : undefined
+}
+
+/** The slot of a call that cannot run. */
+function failedSlot(call: CheckedCall, failure: TaskErrorInfo): FailedSlot {
+  const { task, taskId, toolName } = call
+  return task.planId !== undefined ? { taskId, toolName, planId: task.planId, failure } : { taskId, toolName, failure }
+}
+
+/** The slot of a call that runs as workflow task `nodeId`, at `nodeIndex`. */
+function runnableSlot(call: CheckedCall, nodeId: string, nodeIndex: number): BatchSlot {
+  const { task, taskId, toolName } = call
+  // Literal objects rather than a conditional spread: a batch may hold many thousands of calls.
+  return task.planId !== undefined ? { taskId, toolName, planId: task.planId, nodeId, nodeIndex } : { taskId, toolName, nodeId, nodeIndex }
+}
+
+/** The failure of parameters {@link parametersKind} found a refused name in. */
+function forbiddenName(parameters: object): TaskErrorInfo {
+  const key = Object.keys(parameters).find((k) => FORBIDDEN_SEGMENTS.has(k) || k.includes('}}')) ?? ''
+  // A template path cannot hold these keys; refusing here keeps the failure in this task's slot.
+  return { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` }
+}
+
+/** What {@link checkParameters} found: why the task cannot run, or the static input it can run with (undefined: use a run input). */
 type TaskCheck = { readonly failure: TaskErrorInfo } | { readonly staticInput: Record<string, unknown> | undefined }
 
-/** Why a task cannot run, or how its parameters reach its tool (`defer`: see {@link BatchSettings.deferSchemaCheck}). */
-function checkTask(task: Task, registry: ToolRegistry, defer: boolean): TaskCheck {
-  const tool = typeof task.toolName === 'string' ? registry.get(task.toolName) : undefined
-  if (tool === undefined) {
-    const hints = typeof task.toolName === 'string' ? registry.suggest(task.toolName) : []
-    const hint = hints.length > 0 ? `; did you mean ${hints.map((h) => `"${h}"`).join(', ')}?` : ''
-    return { failure: { code: 'TW_UNKNOWN_TOOL', message: `unknown tool "${String(task.toolName)}"${hint}` } }
-  }
-  const parameters: unknown = task.parameters
-  if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
-    return { failure: { code: 'TW_TOOL_INPUT', message: `parameters of tool "${tool.name}" must be an object` } }
-  }
-  // Own enumerable keys, as Object.keys gives them, without a key list per call.
-  for (const key in parameters) {
-    if (!Object.hasOwn(parameters, key)) continue
-    // A template path cannot hold these keys; refusing here keeps the failure in this task's slot.
-    if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return { failure: { code: 'TW_TOOL_INPUT', message: `parameter name ${JSON.stringify(key)} is not allowed` } }
-  }
+/** How a call's parameters reach its tool, or why they cannot (`defer`: see {@link BatchSettings.deferSchemaCheck}). */
+function checkParameters(call: CheckedCall, defer: boolean): TaskCheck {
+  const { tool, parameters } = call
+  const kind = parametersKind(parameters)
+  if (kind === FORBIDDEN_NAME) return { failure: forbiddenName(parameters) }
   // The workflow's compilation checks a static input against the same schema, and pins flat
   // parameters as a copy of its own.
-  if (defer && isStaticAsIs(parameters)) return { staticInput: parameters as Record<string, unknown> }
+  if (defer && kind === AS_IS) return { staticInput: parameters as Record<string, unknown> }
   const copy = staticCopy(parameters)
   if (defer && copy?.exact === true) return { staticInput: copy.value }
   // An exact copy has the parameters' very shape, so one schema check judges both.

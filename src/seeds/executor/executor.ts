@@ -17,7 +17,8 @@ import { taskReportReader } from '../../engine/run-report.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { InvalidOptionError, TaskweaveError, ValidationError } from '../../core/errors.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
-import { planBatch, refusedParameters, slotIndexOf, toTaskResult } from './batch.js'
+import { planBatch, planFlatBatch, refusedParameters, slotIndexOf, toTaskResult } from './batch.js'
+import { compileFlatCalls } from '../../workflow/flat-calls.js'
 import type { Batch, BatchSettings } from './batch.js'
 import type { TaskErrorInfo } from './types.js'
 import { progressName, TaskMonitor } from './monitor.js'
@@ -223,22 +224,34 @@ export class Executor implements AsyncDisposable {
 }
 
 /**
- * Plans a call's batch and compiles its workflow. Plain parameters are first left to the
- * compilation's own schema check (one validation per call instead of two); when it reports a
- * problem, the batch is planned again with every call checked on its own, so a rejected call fails
- * in its slot and the others run, exactly as if each had been checked first.
+ * Plans a call's batch and compiles its workflow. A batch whose calls all have flat parameters
+ * (the common shape of a large one) is compiled in one pass over its calls, each call's parameters
+ * checked once by its tool's schema. Otherwise plain parameters are first left to the
+ * compilation's own schema check (one validation per call instead of two). When a schema rejects
+ * a call on either path, the batch is planned again with every call checked on its own, so a
+ * rejected call fails in its slot and the others run, exactly as if each had been checked first.
  */
 function planAndCompile(engine: Engine, tasks: readonly Task[], settings: BatchSettings): { batch: Batch; workflow: CompiledWorkflow | undefined } {
-  const optimistic = planBatch(tasks, engine.registry, { ...settings, deferSchemaCheck: true })
-  if (optimistic.spec === undefined) return { batch: optimistic, workflow: undefined }
-  try {
-    return { batch: withoutSpec(optimistic), workflow: engine.compile(optimistic.spec) }
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err
+  const flat = planFlatBatch(tasks, engine.registry, settings)
+  if (flat !== undefined) {
+    if (flat.calls.length === 0) return { batch: { slots: flat.slots, inputs: NO_INPUTS }, workflow: undefined }
+    const workflow = compileFlatCalls(flat.calls, { id: 'executor', group: settings.group })
+    if (workflow !== undefined) return { batch: { slots: flat.slots, inputs: NO_INPUTS }, workflow }
+  } else {
+    const optimistic = planBatch(tasks, engine.registry, { ...settings, deferSchemaCheck: true })
+    if (optimistic.spec === undefined) return { batch: optimistic, workflow: undefined }
+    try {
+      return { batch: withoutSpec(optimistic), workflow: engine.compile(optimistic.spec) }
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err
+    }
   }
   const batch = planBatch(tasks, engine.registry, settings)
   return { batch: withoutSpec(batch), workflow: batch.spec === undefined ? undefined : engine.compile(batch.spec) }
 }
+
+/** The run inputs of a batch that needs none (shared: frozen). */
+const NO_INPUTS: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null) as Record<string, unknown>)
 
 /**
  * The batch without its workflow definition, once compiled: the call keeps its slots until the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isStaticAsIs, MAX_STATIC_UNITS, staticCopy } from './static-input.js'
+import { AS_IS, FORBIDDEN_NAME, MAX_STATIC_UNITS, NOT_AS_IS, parametersKind, staticCopy } from './static-input.js'
 
 describe('staticCopy', () => {
   it('deep-copies plain JSON data and marks it exact', () => {
@@ -27,14 +27,28 @@ describe('staticCopy', () => {
   })
 })
 
-describe('isStaticAsIs', () => {
+describe('parametersKind', () => {
   it('takes a plain object of plain values as it is', () => {
-    for (const parameters of [{}, { s: 'x', n: 1.5, b: false, z: null }, Object.assign(Object.create(null) as object, { k: 'v' })]) expect(isStaticAsIs(parameters)).toBe(true)
+    for (const parameters of [{}, { s: 'x', n: 1.5, b: false, z: null }, Object.assign(Object.create(null) as object, { k: 'v' })]) expect(parametersKind(parameters)).toBe(AS_IS)
   })
 
   it('leaves to the copy anything nested, undefined, templated, not JSON, or too long', () => {
-    for (const parameters of [{ o: {} }, { a: [] }, { u: undefined }, { t: 'a {{ b }}' }, { ['{{k']: 1 }, { n: Number.NaN }, { d: new Date(0) }, { f: () => 1 }, { big: 1n }, { toJSON: () => 1 }, JSON.parse('{"__proto__": 1}') as object, new (class K {})(), { s: 'x'.repeat(MAX_STATIC_UNITS + 1) }]) {
-      expect(isStaticAsIs(parameters)).toBe(false)
+    for (const parameters of [{ o: {} }, { a: [] }, { u: undefined }, { t: 'a {{ b }}' }, { ['{{k']: 1 }, { n: Number.NaN }, { d: new Date(0) }, { f: () => 1 }, { big: 1n }, { toJSON: () => 1 }, new (class K {})(), { s: 'x'.repeat(MAX_STATIC_UNITS + 1) }]) {
+      expect(parametersKind(parameters)).toBe(NOT_AS_IS)
     }
+  })
+
+  it('refuses a name no template path can hold, wherever it stands', () => {
+    for (const parameters of [JSON.parse('{"__proto__": 1}') as object, { a: { nested: true }, constructor: 1 }, { 'a}}b': 1 }, { ok: 1, prototype: 'x' }]) {
+      expect(parametersKind(parameters)).toBe(FORBIDDEN_NAME)
+    }
+  })
+
+  it('reads own keys only', () => {
+    const parameters = Object.create({ inherited: { nested: true } }) as Record<string, unknown>
+    parameters['own'] = 1
+    // Not a plain object (its prototype is not Object.prototype), so not as is; the inherited key is not looked at.
+    expect(parametersKind(parameters)).toBe(NOT_AS_IS)
+    expect(parametersKind(Object.create({ constructor: 1 }) as object)).toBe(NOT_AS_IS)
   })
 })

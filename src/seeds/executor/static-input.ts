@@ -18,7 +18,8 @@
  * @module
  */
 
-import { isFlatInput } from '../../workflow/flat-task.js'
+import { isFlatValue } from '../../workflow/flat-task.js'
+import { FORBIDDEN_SEGMENTS } from '../../workflow/template.js'
 
 /**
  * Most text (keys and strings, in UTF-16 units) taken as a static input. A UTF-16 unit is at most
@@ -43,28 +44,39 @@ export function staticCopy(parameters: object): StaticCopy | undefined {
   return value === undefined ? undefined : { value, exact: state.exact }
 }
 
+/** {@link parametersKind}: the parameters can be a static input as they are. */
+export const AS_IS = 0
+/** {@link parametersKind}: the parameters need a copy (or a run input) to reach their tool. */
+export const NOT_AS_IS = 1
+/** {@link parametersKind}: a parameter's name is one no template path can hold (`__proto__`, a `}}`): the call cannot run. */
+export const FORBIDDEN_NAME = 2
+
 /**
- * True when `parameters` can be a static input as they are: a plain object (no `toJSON`) whose own
- * values are all strings without `{{`, finite numbers, booleans or null, with no `{{` in a key and
- * at most {@link MAX_STATIC_UNITS} units of text. Such parameters need no copy of ours when the
- * workflow's compilation checks them: it pins a flat input as a copy of its own (the object the
- * tool's schema returned, or a one-level copy: see `workflow/flat-task.ts`) before anything else
- * runs, so the copy {@link staticCopy} makes would only be thrown away. Allocates nothing.
+ * What the parameters of a call are, in one pass over their own keys:
+ * - {@link FORBIDDEN_NAME} when a name is refused (see `FORBIDDEN_SEGMENTS`);
+ * - {@link AS_IS} when they can be a static input as they are: a plain object (no `toJSON`) whose
+ *   own values are all strings without `{{`, finite numbers, booleans or null, with no `{{` in a
+ *   key and at most {@link MAX_STATIC_UNITS} units of text. Such parameters need no copy of ours:
+ *   the workflow's compilation pins a flat input as a copy of its own (the object the tool's schema
+ *   returned, or a one-level copy: see `workflow/flat-task.ts`) before anything else runs;
+ * - {@link NOT_AS_IS} otherwise.
+ *
+ * Allocates nothing.
  */
-export function isStaticAsIs(parameters: object): boolean {
+export function parametersKind(parameters: object): number {
   const proto: unknown = Object.getPrototypeOf(parameters)
-  if ((proto !== Object.prototype && proto !== null) || (parameters as { toJSON?: unknown }).toJSON !== undefined) return false
-  const record = parameters as Readonly<Record<string, unknown>>
-  // The values (what the compilation's flat path takes), then what only a static input needs: no
-  // `{{` in a key, the size bound.
-  if (!isFlatInput(record)) return false
+  let asIs = (proto === Object.prototype || proto === null) && (parameters as { toJSON?: unknown }).toJSON === undefined
   let units = 0
+  const record = parameters as Readonly<Record<string, unknown>>
   for (const key in record) {
-    if (key.includes('{{')) return false
+    if (!Object.hasOwn(record, key)) continue
+    if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return FORBIDDEN_NAME
+    if (!asIs) continue
     const value = record[key]
-    units += key.length + (typeof value === 'string' ? value.length : 0)
+    if (key === '__proto__' || key.includes('{{') || !isFlatValue(value)) asIs = false
+    else units += key.length + (typeof value === 'string' ? value.length : 0)
   }
-  return units <= MAX_STATIC_UNITS
+  return asIs && units <= MAX_STATIC_UNITS ? AS_IS : NOT_AS_IS
 }
 
 interface CopyState {

@@ -1,0 +1,97 @@
+/**
+ * A workflow of independent tool calls with flat inputs, compiled in one pass over the calls: the
+ * shape of an executor batch of thousands of calls. The caller has already resolved each call's
+ * tool and checked that its input is flat (see `isFlatInput`), so what is left per call is its
+ * tool's schema check, its shape and its place in the id index: none of the fast task check, the
+ * second look at the input, the dependency rows or the topological sort that `compileWorkflow`
+ * spends on a definition it knows nothing about.
+ *
+ * The result is the same compiled workflow that `compileWorkflow` makes of the equivalent
+ * definition (`{ id, tasks: [{ id, tool, input, description?, group? }], limits? }`): the same
+ * shapes, graph, snapshot and hash. Anything off this path returns undefined, and the caller
+ * compiles the definition in full, which words the problem.
+ * @module
+ */
+import type { AnyTool } from '../core/tool.js'
+import type { RateKeyLimits } from '../core/rate-spec.js'
+import { compiledWorkflowOf } from './compile.js'
+import type { CompiledWorkflow } from './compile.js'
+import { TaskCompileCache } from './compile-task.js'
+import type { TaskShape } from './compile-task.js'
+import { isPlainId } from './fast-task-check.js'
+import { flatInputShape } from './flat-task.js'
+import type { FlatTaskExtras } from './flat-task.js'
+import { IdIndex } from './id-index.js'
+import { TaskGraphBuilder } from './task-graph.js'
+
+/** One call of a batch. */
+export interface FlatCall {
+  /** The task's id in the workflow. */
+  readonly id: string
+  readonly tool: AnyTool
+  /** An input `isFlatInput` accepted (its tool's schema not yet asked). */
+  readonly input: Readonly<Record<string, unknown>>
+  readonly description: string | undefined
+}
+
+/** The workflow around the calls. */
+export interface FlatCallsWorkflow {
+  readonly id: string
+  /** A concurrency group every call joins, and its cap (`limits.groups`). */
+  readonly group?: { readonly name: string; readonly cap: number } | undefined
+}
+
+/**
+ * Compiles `calls` as one workflow of independent tasks. Undefined when a call's id is not a
+ * valid id or repeats one, or when a tool's schema rejects its input.
+ */
+export function compileFlatCalls(calls: readonly FlatCall[], workflow: FlatCallsWorkflow): CompiledWorkflow | undefined {
+  const size = calls.length
+  const group = workflow.group?.name
+  const ids: string[] = []
+  const shapes: TaskShape[] = []
+  const indexById = new IdIndex(ids, size)
+  const graph = new TaskGraphBuilder(size)
+  const cache = new TaskCompileCache(undefined)
+  const order = new Int32Array(size)
+  let extras: Map<number, FlatTaskExtras> | undefined
+  for (let i = 0; i < size; i++) {
+    const call = calls[i] as FlatCall
+    const id = call.id
+    ids.push(id)
+    if (!isPlainId(id) || indexById.add(i) >= 0) return undefined
+    const shape = flatInputShape(call.tool, call.input, cache, undefined, group, undefined)
+    if (shape === undefined) return undefined
+    shapes.push(shape)
+    graph.endRow()
+    order[i] = i
+    if (call.description !== undefined || group !== undefined) (extras ??= new Map()).set(i, { description: call.description, priority: undefined, group, cost: undefined })
+  }
+  const groups: Record<string, number> = workflow.group === undefined ? {} : { [workflow.group.name]: workflow.group.cap }
+  const shell = workflow.group === undefined ? { id: workflow.id } : { id: workflow.id, limits: { groups } }
+  return compiledWorkflowOf(
+    {
+      id: workflow.id,
+      version: undefined,
+      name: undefined,
+      file: undefined,
+      size,
+      ids,
+      shapes,
+      graph: graph.finish(),
+      topoOrder: order,
+      indexById,
+      inputs: {},
+      concurrency: undefined,
+      groups,
+      rates: NO_RATES,
+      budget: undefined,
+      failFast: false,
+      defaults: undefined,
+    },
+    JSON.stringify(shell),
+    { texts: undefined, hints: undefined, flat: extras },
+  )
+}
+
+const NO_RATES: ReadonlyMap<string, RateKeyLimits> = new Map()
