@@ -14,8 +14,8 @@ const upper = defineTool({ name: 'upper', input: z.object({ s: z.string().transf
 const registry = new ToolRegistry([add, upper])
 
 /** The definition `compileFlatCalls` stands for. */
-function definitionOf(calls: readonly FlatCall[], group?: { name: string; cap: number }): WorkflowSpec {
-  const tasks = calls.map((c) => ({ id: c.id, tool: c.tool.name, input: c.input, ...(c.description !== undefined ? { description: c.description } : {}), ...(group !== undefined ? { group: group.name } : {}) }))
+function definitionOf(calls: readonly FlatCall[], group?: { name: string; cap: number }, timeout?: number): WorkflowSpec {
+  const tasks = calls.map((c) => ({ id: c.id, tool: c.tool.name, input: c.input, ...(c.description !== undefined ? { description: c.description } : {}), ...(group !== undefined ? { group: group.name } : {}), ...(timeout !== undefined ? { timeout } : {}) }))
   return group === undefined ? { id: 'batch', tasks } : { id: 'batch', tasks, limits: { groups: { [group.name]: group.cap } } }
 }
 
@@ -50,6 +50,15 @@ describe('compileFlatCalls', () => {
     const full = compileWorkflow(definitionOf(calls, group), { registry })
     expect(flat?.groups).toEqual({ 'executor-1': 4 })
     expect(flat?.shapes.map((s) => s.group)).toEqual(['executor-1', 'executor-1', 'executor-1'])
+    expect(flat?.hash).toBe(full.hash)
+  })
+
+  it('gives every call the timeout, as a timeout on each task of the definition does, and the workflow no defaults', () => {
+    const flat = compileFlatCalls(calls, { id: 'batch', timeoutMs: 1500 })
+    const full = compileWorkflow(definitionOf(calls, undefined, 1500), { registry })
+    expect(flat?.shapes.map((s) => s.timeoutMs)).toEqual([1500, 1500, 1500])
+    expect(flat?.shapes.map((s) => s.timeoutMs)).toEqual(full.shapes.map((s) => s.timeoutMs))
+    expect(flat?.defaults).toBeUndefined()
     expect(flat?.hash).toBe(full.hash)
   })
 

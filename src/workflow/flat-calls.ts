@@ -7,7 +7,7 @@
  * spends on a definition it knows nothing about.
  *
  * The result is the same compiled workflow that `compileWorkflow` makes of the equivalent
- * definition (`{ id, tasks: [{ id, tool, input, description?, group? }], limits? }`): the same
+ * definition (`{ id, tasks: [{ id, tool, input, description?, group?, timeout? }], limits? }`): the same
  * shapes, graph, snapshot and hash. Anything off this path returns undefined, and the caller
  * compiles the definition in full, which words the problem.
  * @module
@@ -39,6 +39,8 @@ export interface FlatCallsWorkflow {
   readonly id: string
   /** A concurrency group every call joins, and its cap (`limits.groups`). */
   readonly group?: { readonly name: string; readonly cap: number } | undefined
+  /** Every call's timeout in ms (each task's `timeout`). */
+  readonly timeoutMs?: number | undefined
 }
 
 /**
@@ -48,11 +50,14 @@ export interface FlatCallsWorkflow {
 export function compileFlatCalls(calls: readonly FlatCall[], workflow: FlatCallsWorkflow): CompiledWorkflow | undefined {
   const size = calls.length
   const group = workflow.group?.name
+  const timeout = workflow.timeoutMs
   const ids: string[] = []
   const shapes: TaskShape[] = []
   const indexById = new IdIndex(ids, size)
   const graph = new TaskGraphBuilder(size)
-  const cache = new TaskCompileCache(undefined)
+  // The shapes take the timeout as a default would give it; the workflow itself has no defaults
+  // (a task a tool adds gets none, as with a timeout on each task).
+  const cache = new TaskCompileCache(timeout === undefined ? undefined : { timeout })
   const order = new Int32Array(size)
   let extras: Map<number, FlatTaskExtras> | undefined
   for (let i = 0; i < size; i++) {
@@ -65,7 +70,7 @@ export function compileFlatCalls(calls: readonly FlatCall[], workflow: FlatCalls
     shapes.push(shape)
     graph.endRow()
     order[i] = i
-    if (call.description !== undefined || group !== undefined) (extras ??= new Map()).set(i, { description: call.description, priority: undefined, group, cost: undefined })
+    if (call.description !== undefined || group !== undefined || timeout !== undefined) (extras ??= new Map()).set(i, { description: call.description, priority: undefined, group, cost: undefined, timeout })
   }
   const groups: Record<string, number> = workflow.group === undefined ? {} : { [workflow.group.name]: workflow.group.cap }
   const shell = workflow.group === undefined ? { id: workflow.id } : { id: workflow.id, limits: { groups } }

@@ -134,6 +134,8 @@ export interface FlatTaskExtras {
   readonly priority: number | undefined
   readonly group: string | undefined
   readonly cost: number | undefined
+  /** Its timeout in ms (only a batch of calls compiled together has one: see `flat-calls.ts`). */
+  readonly timeout?: number | undefined
 }
 
 /**
@@ -148,6 +150,7 @@ export function flatTaskText(id: string, tool: string, input: FlatInput, parents
     if (extras.priority !== undefined) task['priority'] = extras.priority
     if (extras.group !== undefined) task['group'] = extras.group
     if (extras.cost !== undefined) task['cost'] = extras.cost
+    if (extras.timeout !== undefined) task['timeout'] = extras.timeout
   }
   return canonicalJson(task)
 }

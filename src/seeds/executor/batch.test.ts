@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { ToolRegistry } from '../../core/registry.js'
 import { defineTool } from '../../core/tool.js'
+import { sleep } from '../../core/clock.js'
+import { ManualClock } from '../../testing/manual-clock.js'
 import { planBatch, planFlatBatch, slotIndexOf, toTaskResult } from './batch.js'
 import { Executor } from './executor.js'
 
@@ -163,25 +165,33 @@ describe('planFlatBatch', () => {
     expect(flat?.calls[0]?.input).toBe(parameters)
   })
 
-  it('leaves to planBatch a batch with parameters that are not flat, or settings a flat workflow does not hold', () => {
+  it('leaves to planBatch a batch with parameters that are not flat, or settings a flat workflow does not hold (a timeout it does)', () => {
     const flatCalls = [{ toolName: 'echo', parameters: { a: 1 } }]
     expect(planFlatBatch([...flatCalls, { toolName: 'echo', parameters: { nested: {} } }], registry, {})).toBeUndefined()
     expect(planFlatBatch([...flatCalls, { toolName: 'echo', parameters: { t: '{{ x }}' } }], registry, {})).toBeUndefined()
-    expect(planFlatBatch(flatCalls, registry, { timeoutMs: 1000 })).toBeUndefined()
     expect(planFlatBatch(flatCalls, registry, { retry: { maxAttempts: 2, initialDelay: 1, factor: 1, maxDelay: 1, jitter: 'none' } })).toBeUndefined()
     expect(planFlatBatch(flatCalls, registry, { failed: new Map() })).toBeUndefined()
+    expect(planFlatBatch(flatCalls, registry, { timeoutMs: 1000 })?.calls).toHaveLength(1)
   })
 
   it('runs a batch of flat calls without compiling a workflow definition, and one with a nested parameter with it', async () => {
     await using executor = new Executor({ tools: [echo, strict], builtins: false })
-    const compiled: unknown[] = []
-    const compile = executor.engine.compile.bind(executor.engine)
-    Object.assign(executor.engine, { compile: (...args: Parameters<typeof compile>) => (compiled.push(args[0]), compile(...args)) })
+    const compile = vi.spyOn(executor.engine, 'compile')
     const flat = await executor.executeParallel([{ toolName: 'strict', parameters: { n: 1 } }, { toolName: 'echo', parameters: { s: 'x' } }], { sessionId: 's' })
     expect(flat.map((r) => r.output)).toEqual([1, { s: 'x' }])
-    expect(compiled).toHaveLength(0)
+    expect(compile).not.toHaveBeenCalled()
     const nested = await executor.executeParallel([{ toolName: 'strict', parameters: { n: 1 } }, { toolName: 'echo', parameters: { o: { k: 1 } } }], { sessionId: 's' })
     expect(nested.map((r) => r.output)).toEqual([1, { o: { k: 1 } }])
-    expect(compiled).toHaveLength(1)
+    expect(compile).toHaveBeenCalledTimes(1)
+  })
+
+  it('times out a call of a flat batch under the executor timeout, without compiling a definition', async () => {
+    const clock = new ManualClock()
+    const wait = defineTool({ name: 'wait', input: z.object({ ms: z.number() }), run: ({ ms }, ctx) => sleep(clock, ms, ctx.signal).then(() => ms) })
+    await using executor = new Executor({ tools: [wait], builtins: false, clock, limits: { timeout: 100 } })
+    const compile = vi.spyOn(executor.engine, 'compile')
+    const results = await clock.runUntilSettled(executor.executeParallel([{ id: 'quick', toolName: 'wait', parameters: { ms: 50 } }, { id: 'slow', toolName: 'wait', parameters: { ms: 500 } }], { sessionId: 's' }))
+    expect(results.map((r) => r.output ?? r.error)).toEqual([50, { code: 'TW_TIMEOUT', message: 'task "slow" attempt 1 timed out after 100 ms' }])
+    expect(compile).not.toHaveBeenCalled()
   })
 })
