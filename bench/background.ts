@@ -27,7 +27,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
     ...WARM,
     async setup() {
-      const { createEngine } = await import('../dist/index.js')
+      const { createEngine } = await import('../dist/lib/index.js')
       const engine = createEngine({ builtins: false })
       const background = engine.background
       return async (): Promise<Sample> => {

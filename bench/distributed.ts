@@ -211,8 +211,8 @@ async function ownerChild(kind: OwnerKind): Promise<void> {
   const window = kind === 'probe' ? 1 : Number(requiredEnv('BENCH_DIST_OWNER_WINDOW'))
   const timedRuns = kind === 'probe' ? 1 : TIMED_RUNS
   const [{ createEngine }, { createRemoteRunner }, { createTransport }, tools] = await Promise.all([
-    import('../dist/index.js'),
-    import('../dist/distributed/index.js'),
+    import('../dist/lib/index.js'),
+    import('../dist/lib/distributed.js'),
     import('../dist/queues/index.js'),
     import(new URL('./fixtures/distributed-tools.mjs', import.meta.url).href) as Promise<{ noop: AnyTool }>,
   ])
@@ -585,10 +585,10 @@ function stgWorkflow(graph: StgGraph): WorkflowSpec {
 
 async function stgChild(mode: 'local' | 'remote'): Promise<void> {
   const [{ createEngine, defineTool, sleep }, { ManualClock }, { createMemoryBroker, createMemoryTransport }, { createRemoteRunner, startWorker }, { z }] = await Promise.all([
-    import('../dist/index.js'),
-    import('../dist/testing/index.js'),
+    import('../dist/lib/index.js'),
+    import('../dist/lib/testing.js'),
     import('../dist/queues/index.js'),
-    import('../dist/distributed/index.js'),
+    import('../dist/lib/distributed.js'),
     import('zod'),
   ])
   const dir = stgDir()

@@ -218,7 +218,7 @@ function timedStore(store: RunStore, commitsMs: number[]): RunStore {
 
 /** A durable engine (no built-ins) with the one tool `bench.noop`. */
 async function durableEngine(store: RunStore, run: (input: unknown, ctx: { readonly signal: AbortSignal }) => Promise<undefined> = work): Promise<Engine> {
-  const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
+  const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/lib/index.js'), import('zod')])
   const noop = defineTool({ name: 'bench.noop', input: z.object({}), run })
   return createEngine({ builtins: false, tools: [noop], concurrency: CONCURRENCY, store })
 }

@@ -31,7 +31,7 @@ function taskweave(calls: number): ContenderSpec {
   return {
     ...WARM,
     async setup() {
-      const [{ Executor }, { defineTool }, { z }] = await Promise.all([import('../dist/compat/laios.js'), import('../dist/index.js'), import('zod')])
+      const [{ Executor }, { defineTool }, { z }] = await Promise.all([import('../dist/lib/compat-laios.js'), import('../dist/lib/index.js'), import('zod')])
       const noop = defineTool({ name: 'bench.noop', input: z.object({ n: z.number() }), run: work })
       const executor = new Executor({ tools: [noop], builtins: false, maxWorkers: CONCURRENCY, monitoring: false })
       const context = { sessionId: 'bench' }

@@ -38,7 +38,7 @@ export const contenders: Readonly<Record<string, ContenderSpec>> = {
   taskweave: {
     ...WARM,
     async setup() {
-      const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
+      const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/lib/index.js'), import('zod')])
       const list = defineTool({ name: 'fan.list', input: z.object({ n: z.number().int() }), run: ({ n }) => listWork(n) })
       const each = defineTool({ name: 'fan.each', input: z.object({ value: z.number() }), run: ({ value }) => itemWork(value) })
       const aggregate = defineTool({ name: 'fan.aggregate', input: z.object({ values: z.array(z.number()) }), run: ({ values }) => sumWork(values) })

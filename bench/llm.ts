@@ -162,7 +162,7 @@ function taskweaveContender(configured: boolean): ContenderSpec {
     warmups: 0,
     async setup(): Promise<Prepared> {
       const { url, windowMs } = childEnv()
-      const [{ createEngine }, { createChatTool, preloadTokenizer }] = await Promise.all([import('../dist/index.js'), import('../dist/llm/index.js')])
+      const [{ createEngine }, { createChatTool, preloadTokenizer }] = await Promise.all([import('../dist/lib/index.js'), import('../dist/lib/llm.js')])
       // Loaded before the clock starts, as a running service has them: the tokenizer (exact
       // estimates from the first call) and the openai client module the tool imports on first use.
       await Promise.all([preloadTokenizer(), import('openai')])
@@ -390,7 +390,7 @@ interface Measured {
 const PEER_DEADLINE_FACTOR = 4
 
 async function startProvider(calls: readonly Call[], scale: number, headers: boolean): Promise<FakeLlm> {
-  const { startFakeLlm } = await import('../dist/llm/index.js')
+  const { startFakeLlm } = await import('../dist/lib/llm.js')
   return startFakeLlm({
     rpm: RPM,
     tpm: TPM,

@@ -30,7 +30,7 @@ interface TaskweaveSetup {
 }
 
 async function taskweaveSetup(): Promise<TaskweaveSetup> {
-  const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/index.js'), import('zod')])
+  const [{ createEngine, defineTool }, { z }] = await Promise.all([import('../dist/lib/index.js'), import('zod')])
   const nap = defineTool({ name: 'bench.sleep', input: z.object({}), run: work })
   // The engine-wide limit (default 64) must not cap the run's 100.
   const engine = createEngine({ builtins: false, tools: [nap], concurrency: CONCURRENCY })

@@ -22,7 +22,7 @@ const FIXTURE = 'bench/fixtures/three-tasks.yaml'
 const COMMANDS: Readonly<Record<string, readonly string[]>> = {
   'taskweave validate (3 tasks)': ['bin/taskweave.js', 'validate', FIXTURE],
   'node -e 0': ['-e', '0'],
-  'import taskweave only': ['--input-type=module', '-e', "await import('./dist/index.js')"],
+  'import taskweave only': ['--input-type=module', '-e', "await import('./dist/lib/index.js')"],
 }
 
 /** Spawns `node …args` from the repo root; resolves with its wall time in ms (from spawn to exit). */
@@ -68,7 +68,7 @@ export async function run(): Promise<BenchReport> {
     targets: [{ what: '`taskweave validate` (3 tasks) ÷ `node -e 0`', target: '≤ 2×', measured: times(validate / bare), pass: validate <= 2 * bare }],
     notes: [
       `\`${FIXTURE}\`: three \`fs.*\` tasks with static inputs and dependencies; \`validate\` loads the CLI, reads and parses the file, checks it against the schema and compiles it (tools looked up, inputs checked).`,
-      '"import taskweave only" is `node --input-type=module -e "await import(\'./dist/index.js\')"`: what importing the package costs before any work (not a target).',
+      '"import taskweave only" is `node --input-type=module -e "await import(\'./dist/lib/index.js\')"`: what importing the package costs before any work (not a target).',
     ],
     seconds: (performance.now() - started) / 1000,
   }

@@ -52,7 +52,7 @@ interface Cell {
 export async function run(): Promise<BenchReport> {
   const started = performance.now()
   const dir = stgDir()
-  const [{ createEngine, defineTool, sleep }, { ManualClock }, { z }] = await Promise.all([import('../dist/index.js'), import('../dist/testing/index.js'), import('zod')])
+  const [{ createEngine, defineTool, sleep }, { ManualClock }, { z }] = await Promise.all([import('../dist/lib/index.js'), import('../dist/lib/testing.js'), import('zod')])
 
   // One engine and clock per graph and order (the ToolStats of an engine never see the other order's runs).
   const engineFor = (): { engine: Engine; clock: InstanceType<typeof ManualClock> } => {

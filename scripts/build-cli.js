@@ -20,21 +20,20 @@
  *   thread, the worker-thread entry) stay external too: in a bundle that URL names another folder.
  *   The build fails if any other use of `import.meta.url` ends up in the bundle.
  *
- * The library entry points (`dist/index.js` and the subpaths) are not bundled.
+ * The library's entry points are bundled apart, into `dist/lib/` (scripts/build-lib.js), with the
+ * same modules left out (scripts/unbundled.js).
  * @module
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
-import { dirname, relative, resolve, sep } from 'node:path'
+import { rmSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { buildVendored, VENDORED, writeVendoredCaches } from './build-cli-vendored.js'
+import { BUNDLE_OPTIONS, refuseRelativeMetaUrl, unbundledModules } from './unbundled.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = resolve(root, 'dist')
 const outdir = resolve(dist, 'bin')
-
-/** Compiled modules loaded from `dist/` as they are rather than bundled (see above). */
-const UNBUNDLED = [/^core\/errors\.js$/, /^stores\/sqlite\//, /^stores\/postgres\//, /^workers\//, /^queues\//]
 
 /** The uses of `import.meta.url` that mean the same in `dist/bin/` as in `dist/cli/`. */
 const SAFE_META_URL = [/createRequire\d*\(import\.meta\.url\)/g, /new URL\("\.\.\/\.\.\/package\.json", import\.meta\.url\)/g]
@@ -44,40 +43,19 @@ await buildVendored(root, dist, resolve(outdir, 'vendor'))
 await build({
   entryPoints: { cli: resolve(dist, 'cli/program.js') },
   outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20.11',
-  packages: 'external',
-  // Class and function names survive bundling (error names, stack traces).
-  keepNames: true,
-  sourcemap: true,
-  charset: 'utf8',
-  logLevel: 'warning',
+  ...BUNDLE_OPTIONS,
   plugins: [
     {
-      name: 'unbundled-modules',
+      name: 'vendored-packages',
       setup(b) {
         const vendored = new RegExp(`^(${VENDORED.join('|')})$`)
         b.onResolve({ filter: vendored }, (args) => ({ path: `./vendor/${args.path}.js`, external: true }))
-        b.onResolve({ filter: /^\.\.?\// }, (args) => {
-          const target = resolve(args.resolveDir, args.path)
-          const inDist = relative(dist, target).split(sep).join('/')
-          if (inDist.startsWith('..') || !UNBUNDLED.some((pattern) => pattern.test(inDist))) return undefined
-          return { path: `../${inDist}`, external: true }
-        })
       },
     },
+    unbundledModules(dist),
   ],
 })
 
-for (const file of readdirSync(outdir).filter((name) => name.endsWith('.js'))) {
-  let text = readFileSync(resolve(outdir, file), 'utf8')
-  for (const safe of SAFE_META_URL) text = text.replace(safe, '')
-  if (text.includes('import.meta')) {
-    throw new Error(`dist/bin/${file} uses import.meta in a way bundling may break (a path relative to its module?): leave that module unbundled (UNBUNDLED in scripts/build-cli.js)`)
-  }
-}
+refuseRelativeMetaUrl(outdir, 'dist/bin', SAFE_META_URL)
 
 writeVendoredCaches(dist)

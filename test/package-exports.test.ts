@@ -1,5 +1,8 @@
 /** The published surface, as a user's `import` meets it: the built package through its own name. */
 import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt, root } from './cli-bin.js'
@@ -79,6 +82,42 @@ describe('package exports', () => {
     const script = "await import('taskweave'); await import('taskweave/testing'); const loaded = Object.keys(await import('node:module').then((m) => m.createRequire(import.meta.url).cache)); console.log(JSON.stringify(loaded.filter((p) => /better-sqlite3|[\\/]pg[\\/]/.test(p))))"
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root })
     expect(JSON.parse(stdout)).toEqual([])
+  })
+
+  it('serves the bundled entry points, which share one copy of the engine: a workflow compiled through a subpath runs on the root engine, and errors are one class everywhere', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskweave-exports-'))
+    const workerModule = join(dir, 'double.mjs')
+    writeFileSync(workerModule, 'export function double({ n }) { return n * 2 }\n')
+    const script = [
+      "const { createEngine, defineTool, TaskweaveError, ValidationError } = await import('taskweave')",
+      "const { compileWorkflow } = await import('taskweave/workflow')",
+      "const { Executor } = await import('taskweave/compat/laios')",
+      "const { defineWorkerTool } = await import('taskweave/workers')",
+      "const { z } = await import('zod')",
+      "const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: ({ n }) => n * 2 })",
+      "const engine = createEngine({ builtins: false, tools: [echo] })",
+      "const compiled = compileWorkflow({ id: 'w', tasks: [{ id: 'a', tool: 'echo', input: { n: 2 } }] }, { registry: engine.registry })",
+      "const result = await engine.run(compiled)",
+      "let invalid; try { engine.compile({ id: 'w', tasks: [{ id: 'a', tool: 'nope' }] }) } catch (err) { invalid = err }",
+      "const executor = new Executor({ engine, maxWorkers: 2 })",
+      "const [call] = await executor.executeParallel([{ toolName: 'echo', parameters: { n: 5 } }], { sessionId: 's' })",
+      `const worker = defineWorkerTool({ name: 'w.double', input: z.object({ n: z.number() }), module: ${JSON.stringify(workerModule)}, exportName: 'double', mode: 'inline' })`,
+      "const withWorker = createEngine({ builtins: false, tools: [worker] })",
+      "const viaWorker = await withWorker.run({ id: 'v', tasks: [{ id: 'd', tool: 'w.double', input: { n: 21 } }] })",
+      "await engine.close()",
+      "await withWorker.close()",
+      "console.log(JSON.stringify({ main: import.meta.resolve('taskweave'), workflow: import.meta.resolve('taskweave/workflow'), status: result.status, output: result.tasks.a.output, hash: result.workflowHash === compiled.hash, validation: invalid instanceof ValidationError && invalid instanceof TaskweaveError, call: call.output, worker: viaWorker.tasks.d.output }))",
+    ].join('\n')
+    let stdout: string
+    try {
+      ;({ stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root }))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    const seen = JSON.parse(stdout) as Record<string, unknown>
+    expect(seen['main']).toMatch(/\/dist\/lib\/index\.js$/)
+    expect(seen['workflow']).toMatch(/\/dist\/lib\/workflow\.js$/)
+    expect(seen).toMatchObject({ status: 'succeeded', output: 4, hash: true, validation: true, call: 10, worker: 42 })
   })
 
   it('does not export internals by path', async () => {

@@ -5,7 +5,7 @@
 // how many ran at once.
 import { appendFileSync } from 'node:fs'
 import { z } from 'zod'
-import { defineTool } from '../../dist/index.js'
+import { defineTool } from '../../dist/lib/index.js'
 
 function note(ctx, phase, extra = {}) {
   const file = process.env.TW_LEDGER

@@ -4,8 +4,8 @@
 // soon after it dies.
 //
 // Usage: node owner-child.mjs <pgUrl> <schema> <type> <brokerUrl> <prefix> <runId> <tasks> <ms>
-import { createEngine } from '../../dist/index.js'
-import { createRemoteRunner } from '../../dist/distributed/index.js'
+import { createEngine } from '../../dist/lib/index.js'
+import { createRemoteRunner } from '../../dist/lib/distributed.js'
 import { createTransport } from '../../dist/queues/index.js'
 import { openPostgresStore } from '../../dist/stores/postgres/index.js'
 import { work } from './fixture-tools.mjs'

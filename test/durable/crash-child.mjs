@@ -7,7 +7,7 @@
 // Usage: node crash-child.mjs <db> <ledger> <runId> [layers] [width]
 import { appendFileSync } from 'node:fs'
 import { z } from 'zod'
-import { createEngine, defineTool } from '../../dist/index.js'
+import { createEngine, defineTool } from '../../dist/lib/index.js'
 import { openSqliteStore } from '../../dist/stores/sqlite/index.js'
 
 const [db, ledger, runId, layersArg, widthArg] = process.argv.slice(2)
