@@ -45,7 +45,7 @@ export { defineWorkflow, workflow } from './workflow/builder.js'
 export type { BuiltWorkflow } from './workflow/builder.js'
 export type { CompiledWorkflow } from './workflow/compile.js'
 export type { WorkflowInput } from './workflow/input.js'
-export { loadWorkflowFile } from './workflow/load.js'
+export { loadWorkflowFile } from './workflow/load-on-demand.js'
 export type { TaskSpec, WorkflowSpec } from './core/spec.js'
 
 // Errors

@@ -120,6 +120,32 @@ describe('package exports', () => {
     expect(seen).toMatchObject({ status: 'succeeded', output: 4, hash: true, validation: true, call: 10, worker: 42 })
   })
 
+  it('loads the workflow file reader and its YAML parsers with the first file read, not with the import', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskweave-yaml-'))
+    const file = join(dir, 'flow.yaml')
+    writeFileSync(file, 'id: flow\ntasks:\n  - id: a\n    tool: noop\n')
+    // A loader hook sees every module the process loads (it runs on its own thread: it reports on stderr).
+    const hook = `data:text/javascript,${encodeURIComponent("import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent('export async function load(url, context, next) { if (/[\\\\/]node_modules[\\\\/](js-yaml|yaml)[\\\\/]/.test(url)) process.stderr.write(\"LOADED \" + url + \"\\\\n\"); return next(url, context) }'))")}`
+    const script = [
+      "const { createEngine, defineTool } = await import('taskweave')",
+      "const { z } = await import('zod')",
+      "const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'noop', input: z.object({}), run: () => 1 })] })",
+      "process.stderr.write('IMPORTED\\n')",
+      `const compiled = await engine.load(${JSON.stringify(file)})`,
+      "console.log(compiled.id)",
+    ].join('\n')
+    let out: { stdout: string; stderr: string }
+    try {
+      out = await run(process.execPath, ['--import', hook, '--input-type=module', '-e', script], { cwd: root })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    expect(out.stdout.trim()).toBe('flow')
+    const [beforeRead, afterRead] = out.stderr.split('IMPORTED')
+    expect(beforeRead).not.toMatch(/LOADED/)
+    expect(afterRead).toMatch(/LOADED .*js-yaml/)
+  })
+
   it('does not export internals by path', async () => {
     await expect(run(process.execPath, ['--input-type=module', '-e', "await import('taskweave/dist/engine/run.js')"], { cwd: root })).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
   })

@@ -1,0 +1,16 @@
+/**
+ * {@link loadWorkflowFile} for the package root and the engine (`engine.load`): the file reader and
+ * the YAML parsers (js-yaml, and `yaml` for what js-yaml refuses) load with the first file read,
+ * not with `import 'taskweave'`, which a program that builds its workflows in code never needs.
+ * `taskweave/workflow` exports the module itself, with the synchronous `parseWorkflowText`.
+ * @module
+ */
+import type { ToolRegistry } from '../core/registry.js'
+import type { CompiledWorkflow } from './compile.js'
+import type { LoadOptions } from './load.js'
+
+/** Reads, parses and compiles a workflow file against a registry. */
+export async function loadWorkflowFile(file: string, registry: ToolRegistry, options: LoadOptions = {}): Promise<CompiledWorkflow> {
+  const load = await import('./load.js')
+  return load.loadWorkflowFile(file, registry, options)
+}
