@@ -32,8 +32,19 @@ function newestSource(dir: string): number {
 }
 
 function isFresh(): boolean {
-  // dist/bin/ is the bundle the bin loads (scripts/build-cli.js): a dist/ built before it existed is stale.
-  return existsSync(STAMP) && existsSync(join(root, 'dist/bin/cli.js')) && statSync(STAMP).mtimeMs >= newestSource(join(root, 'src'))
+  // dist/bin/ and dist/lib/ are the bundles the bin and the package's exports load
+  // (scripts/build-cli.js, scripts/build-lib.js): a dist/ built before they existed is stale, and
+  // so is one older than the build scripts or package.json (its exports name the bundles).
+  if (!existsSync(STAMP) || !existsSync(join(root, 'dist/bin/cli.js')) || !existsSync(join(root, 'dist/lib/index.js'))) return false
+  const built = statSync(STAMP).mtimeMs
+  return built >= newestSource(join(root, 'src')) && built >= newestScript(join(root, 'scripts')) && built >= statSync(join(root, 'package.json')).mtimeMs
+}
+
+/** Modification time of the newest build script. */
+function newestScript(dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isFile() && entry.name.endsWith('.js')) newest = Math.max(newest, statSync(join(dir, entry.name)).mtimeMs)
+  return newest
 }
 
 let built: Promise<void> | undefined

@@ -90,7 +90,12 @@ describe('package exports', () => {
     writeFileSync(workerModule, 'export function double({ n }) { return n * 2 }\n')
     const script = [
       "const { createEngine, defineTool, TaskweaveError, ValidationError } = await import('taskweave')",
-      "const { compileWorkflow } = await import('taskweave/workflow')",
+      "const { compileWorkflow, defineWorkflow } = await import('taskweave/workflow')",
+      "const root = await import('taskweave')",
+      "const agents = await import('taskweave/agents')",
+      "const machines = await import('taskweave/state-machines')",
+      // What two entry points both export is one value, not two copies: a symbol, a class, a function.
+      "const same = root.DONE === machines.DONE && root.AgentError === agents.AgentError && root.defineWorkflow === defineWorkflow",
       "const { Executor } = await import('taskweave/compat/laios')",
       "const { defineWorkerTool } = await import('taskweave/workers')",
       "const { z } = await import('zod')",
@@ -106,7 +111,7 @@ describe('package exports', () => {
       "const viaWorker = await withWorker.run({ id: 'v', tasks: [{ id: 'd', tool: 'w.double', input: { n: 21 } }] })",
       "await engine.close()",
       "await withWorker.close()",
-      "console.log(JSON.stringify({ main: import.meta.resolve('taskweave'), workflow: import.meta.resolve('taskweave/workflow'), status: result.status, output: result.tasks.a.output, hash: result.workflowHash === compiled.hash, validation: invalid instanceof ValidationError && invalid instanceof TaskweaveError, call: call.output, worker: viaWorker.tasks.d.output }))",
+      "console.log(JSON.stringify({ main: import.meta.resolve('taskweave'), workflow: import.meta.resolve('taskweave/workflow'), status: result.status, output: result.tasks.a.output, hash: result.workflowHash === compiled.hash, validation: invalid instanceof ValidationError && invalid instanceof TaskweaveError, call: call.output, worker: viaWorker.tasks.d.output, same }))",
     ].join('\n')
     let stdout: string
     try {
@@ -117,7 +122,7 @@ describe('package exports', () => {
     const seen = JSON.parse(stdout) as Record<string, unknown>
     expect(seen['main']).toMatch(/\/dist\/lib\/index\.js$/)
     expect(seen['workflow']).toMatch(/\/dist\/lib\/workflow\.js$/)
-    expect(seen).toMatchObject({ status: 'succeeded', output: 4, hash: true, validation: true, call: 10, worker: 42 })
+    expect(seen).toMatchObject({ status: 'succeeded', output: 4, hash: true, validation: true, call: 10, worker: 42, same: true })
   })
 
   it('loads the workflow file reader and its YAML parsers with the first file read, not with the import', async () => {

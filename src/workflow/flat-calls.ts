@@ -28,14 +28,17 @@ import { TaskGraphBuilder } from './task-graph.js'
 export interface FlatCall {
   /** The task's id in the workflow. */
   readonly id: string
+  /** The tool it calls (a tool of the registry the workflow will run with). */
   readonly tool: AnyTool
-  /** An input `isFlatInput` accepted (its tool's schema not yet asked). */
+  /** An input `isFlatInput` accepted, with no inherited enumerable key (its tool's schema not yet asked). */
   readonly input: Readonly<Record<string, unknown>>
+  /** The task's description, if any. */
   readonly description: string | undefined
 }
 
 /** The workflow around the calls. */
 export interface FlatCallsWorkflow {
+  /** The workflow's id. */
   readonly id: string
   /** A concurrency group every call joins, and its cap (`limits.groups`). */
   readonly group?: { readonly name: string; readonly cap: number } | undefined

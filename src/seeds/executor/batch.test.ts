@@ -171,6 +171,8 @@ describe('planFlatBatch', () => {
     expect(planFlatBatch([...flatCalls, { toolName: 'echo', parameters: { t: '{{ x }}' } }], registry, {})).toBeUndefined()
     expect(planFlatBatch(flatCalls, registry, { retry: { maxAttempts: 2, initialDelay: 1, factor: 1, maxDelay: 1, jitter: 'none' } })).toBeUndefined()
     expect(planFlatBatch(flatCalls, registry, { failed: new Map() })).toBeUndefined()
+    // A description the workflow schema refuses: the full path words it.
+    expect(planFlatBatch([{ toolName: 'echo', parameters: { a: 1 }, description: 42 as unknown as string }], registry, {})).toBeUndefined()
     expect(planFlatBatch(flatCalls, registry, { timeoutMs: 1000 })?.calls).toHaveLength(1)
   })
 

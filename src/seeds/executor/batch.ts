@@ -134,7 +134,9 @@ export function planBatch(tasks: readonly Task[], registry: ToolRegistry, settin
 
 /** A batch planned by {@link planFlatBatch}: its slots, and the calls of its workflow. */
 export interface FlatBatch {
+  /** Every input task's slot, in input order (a runnable one names its workflow task). */
   readonly slots: readonly BatchSlot[]
+  /** The runnable tasks, in input order: the workflow's tasks, by index. */
   readonly calls: readonly FlatCall[]
 }
 
@@ -142,8 +144,8 @@ export interface FlatBatch {
  * Plans a batch whose every runnable call has parameters that can be its static input as they are
  * (flat plain values: see `parametersKind`), the common shape of a large batch, for
  * `compileFlatCalls`: each call's parameters are looked at once here and once by its tool's schema
- * there. Undefined when a call's parameters are not so, or the settings ask for more than such a
- * workflow holds (a retry policy, tasks that already failed): the batch then takes
+ * there. Undefined when a call's parameters are not so, its description is not a string, or the
+ * settings ask for more than such a workflow holds (a retry policy, tasks that already failed): the batch then takes
  * {@link planBatch}. A task that cannot run fails in its slot, as there.
  */
 export function planFlatBatch(tasks: readonly Task[], registry: ToolRegistry, settings: BatchSettings): FlatBatch | undefined {
@@ -157,7 +159,9 @@ export function planFlatBatch(tasks: readonly Task[], registry: ToolRegistry, se
       continue
     }
     const kind = parametersKind(call.parameters)
-    if (kind === NOT_AS_IS) return undefined
+    // A description that is not a string is the workflow schema's to refuse (the batch then
+    // rejects, as it always has): the full path words it.
+    if (kind === NOT_AS_IS || (call.task.description !== undefined && typeof call.task.description !== 'string')) return undefined
     if (kind === FORBIDDEN_NAME) {
       slots.push(failedSlot(call, forbiddenName(call.parameters)))
       continue

@@ -44,11 +44,15 @@ describe('parametersKind', () => {
     }
   })
 
-  it('reads own keys only', () => {
-    const parameters = Object.create({ inherited: { nested: true } }) as Record<string, unknown>
-    parameters['own'] = 1
-    // Not a plain object (its prototype is not Object.prototype), so not as is; the inherited key is not looked at.
-    expect(parametersKind(parameters)).toBe(NOT_AS_IS)
+  it('refuses own names only, and leaves parameters that inherit an enumerable key to the copy', () => {
     expect(parametersKind(Object.create({ constructor: 1 }) as object)).toBe(NOT_AS_IS)
+    Object.defineProperty(Object.prototype, 'polluted', { value: { nested: true }, enumerable: true, configurable: true, writable: true })
+    try {
+      expect(parametersKind({ a: 1 })).toBe(NOT_AS_IS)
+      expect(staticCopy({ a: 1 })).toEqual({ value: { a: 1 }, exact: true })
+    } finally {
+      delete (Object.prototype as Record<string, unknown>)['polluted']
+    }
+    expect(parametersKind({ a: 1 })).toBe(AS_IS)
   })
 })

@@ -59,7 +59,7 @@ export const FORBIDDEN_NAME = 2
  *   key and at most {@link MAX_STATIC_UNITS} units of text. Such parameters need no copy of ours:
  *   the workflow's compilation pins a flat input as a copy of its own (the object the tool's schema
  *   returned, or a one-level copy: see `workflow/flat-task.ts`) before anything else runs;
- * - {@link NOT_AS_IS} otherwise.
+ * - {@link NOT_AS_IS} otherwise (an enumerable inherited key included).
  *
  * Allocates nothing.
  */
@@ -69,9 +69,15 @@ export function parametersKind(parameters: object): number {
   let units = 0
   const record = parameters as Readonly<Record<string, unknown>>
   for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue
-    if (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}')) return FORBIDDEN_NAME
+    const own = Object.hasOwn(record, key)
+    if (own && (FORBIDDEN_SEGMENTS.has(key) || key.includes('}}'))) return FORBIDDEN_NAME
     if (!asIs) continue
+    // An enumerable key inherited from a polluted `Object.prototype`: whatever copies the
+    // parameters by `for…in` would take it along, so they go to the copy, which takes own keys only.
+    if (!own) {
+      asIs = false
+      continue
+    }
     const value = record[key]
     if (key === '__proto__' || key.includes('{{') || !isFlatValue(value)) asIs = false
     else units += key.length + (typeof value === 'string' ? value.length : 0)
