@@ -145,8 +145,8 @@ export interface FlatBatch {
  * (flat plain values: see `parametersKind`), the common shape of a large batch, for
  * `compileFlatCalls`: each call's parameters are looked at once here and once by its tool's schema
  * there. Undefined when a call's parameters are not so, its description is not a string, or the
- * settings ask for more than such a workflow holds (a retry policy, tasks that already failed): the batch then takes
- * {@link planBatch}. A task that cannot run fails in its slot, as there.
+ * settings ask for more than such a workflow holds (a retry policy, tasks that already failed):
+ * the batch then takes {@link planBatch}. A task that cannot run fails in its slot, as there.
  */
 export function planFlatBatch(tasks: readonly Task[], registry: ToolRegistry, settings: BatchSettings): FlatBatch | undefined {
   if (settings.retry !== undefined || settings.failed !== undefined) return undefined
