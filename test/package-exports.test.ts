@@ -129,26 +129,42 @@ describe('package exports', () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskweave-yaml-'))
     const file = join(dir, 'flow.yaml')
     writeFileSync(file, 'id: flow\ntasks:\n  - id: a\n    tool: noop\n')
-    // A loader hook sees every module the process loads (it runs on its own thread: it reports on stderr).
-    const hook = `data:text/javascript,${encodeURIComponent("import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent('export async function load(url, context, next) { if (/[\\\\/]node_modules[\\\\/](js-yaml|yaml)[\\\\/]/.test(url)) process.stderr.write(\"LOADED \" + url + \"\\\\n\"); return next(url, context) }'))")}`
+    // A loader hook sees every module the process loads. It runs on a thread of its own and posts
+    // each YAML parser it loads to a port the script drains synchronously, so what loaded with the
+    // import and what loaded with the read are told apart exactly.
+    const hook = [
+      'let port',
+      'export function initialize(data) { port = data.port }',
+      'export async function load(url, context, next) {',
+      '  if (/[\\/]node_modules[\\/](js-yaml|yaml)[\\/]/.test(url)) port.postMessage(url)',
+      '  return next(url, context)',
+      '}',
+    ].join('\n')
     const script = [
+      "import { register } from 'node:module'",
+      "import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads'",
+      'const { port1, port2 } = new MessageChannel()',
+      `register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}), { data: { port: port2 }, transferList: [port2] })`,
+      'const drain = () => { const urls = []; for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) urls.push(m.message); return urls }',
       "const { createEngine, defineTool } = await import('taskweave')",
       "const { z } = await import('zod')",
       "const engine = createEngine({ builtins: false, tools: [defineTool({ name: 'noop', input: z.object({}), run: () => 1 })] })",
-      "process.stderr.write('IMPORTED\\n')",
+      'const atImport = drain()',
       `const compiled = await engine.load(${JSON.stringify(file)})`,
-      "console.log(compiled.id)",
+      'const atRead = drain()',
+      'port1.close()',
+      'console.log(JSON.stringify({ id: compiled.id, atImport, atRead }))',
     ].join('\n')
-    let out: { stdout: string; stderr: string }
+    let stdout: string
     try {
-      out = await run(process.execPath, ['--import', hook, '--input-type=module', '-e', script], { cwd: root })
+      ;({ stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root }))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
-    expect(out.stdout.trim()).toBe('flow')
-    const [beforeRead, afterRead] = out.stderr.split('IMPORTED')
-    expect(beforeRead).not.toMatch(/LOADED/)
-    expect(afterRead).toMatch(/LOADED .*js-yaml/)
+    const seen = JSON.parse(stdout) as { id: string; atImport: string[]; atRead: string[] }
+    expect(seen.id).toBe('flow')
+    expect(seen.atImport).toEqual([])
+    expect(seen.atRead.some((url) => /[\\/]js-yaml[\\/]/.test(url))).toBe(true)
   })
 
   it('does not export internals by path', async () => {
