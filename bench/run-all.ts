@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     '',
     `- Date: ${startedAt.toISOString()}`,
     `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} (${os.arch()})`,
-    `- Node ${process.version}; taskweave from \`dist/\` (the \`tsc\` build of git ${gitRevision()})`,
+    `- Node ${process.version}; taskweave from \`dist/lib/\` (the bundled build of git ${gitRevision()})`,
     `- Peers: p-queue ${versionOf('p-queue')}, p-limit ${versionOf('p-limit')}, @langchain/langgraph ${versionOf('@langchain/langgraph')}, @langchain/core ${versionOf('@langchain/core')}, @langchain/langgraph-checkpoint-sqlite ${versionOf('@langchain/langgraph-checkpoint-sqlite')}, @langchain/langgraph-checkpoint-postgres ${versionOf('@langchain/langgraph-checkpoint-postgres')}, @dbos-inc/dbos-sdk ${versionOf('@dbos-inc/dbos-sdk')}, bottleneck ${versionOf('bottleneck')}`,
     `- Load average (1 / 5 / 15 min) before: ${loadBefore}; after: ${loadAfter}. Other processes on this 2-core machine add noise to the wall-clock figures (not to the stg figures, which use a virtual clock).`,
     `- Total wall time: ${totalSeconds.toFixed(0)} s`,
