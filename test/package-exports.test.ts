@@ -16,6 +16,23 @@ async function exportsOf(specifiers: readonly string[]): Promise<Record<string, 
   return JSON.parse(stdout) as Record<string, string[]>
 }
 
+/**
+ * Writes `name` with `text` in a fresh temporary folder, runs the ES module script `scriptFor(path)`
+ * in a fresh Node process in the package's folder, removes the folder, and returns what the
+ * script printed, parsed as JSON.
+ */
+async function runWithFile(name: string, text: string, scriptFor: (path: string) => string): Promise<unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'taskweave-exports-'))
+  try {
+    const path = join(dir, name)
+    writeFileSync(path, text)
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', scriptFor(path)], { cwd: root })
+    return JSON.parse(stdout) as unknown
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 describe('package exports', () => {
   beforeAll(() => ensureBuilt(), 120_000)
 
@@ -85,10 +102,7 @@ describe('package exports', () => {
   })
 
   it('serves the bundled entry points, which share one copy of the engine: a workflow compiled through a subpath runs on the root engine, and errors are one class everywhere', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'taskweave-exports-'))
-    const workerModule = join(dir, 'double.mjs')
-    writeFileSync(workerModule, 'export function double({ n }) { return n * 2 }\n')
-    const script = [
+    const script = (workerModule: string): string => [
       "const { createEngine, defineTool, TaskweaveError, ValidationError } = await import('taskweave')",
       "const { compileWorkflow, defineWorkflow } = await import('taskweave/workflow')",
       "const root = await import('taskweave')",
@@ -113,22 +127,13 @@ describe('package exports', () => {
       "await withWorker.close()",
       "console.log(JSON.stringify({ main: import.meta.resolve('taskweave'), workflow: import.meta.resolve('taskweave/workflow'), status: result.status, output: result.tasks.a.output, hash: result.workflowHash === compiled.hash, validation: invalid instanceof ValidationError && invalid instanceof TaskweaveError, call: call.output, worker: viaWorker.tasks.d.output, same }))",
     ].join('\n')
-    let stdout: string
-    try {
-      ;({ stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root }))
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-    const seen = JSON.parse(stdout) as Record<string, unknown>
+    const seen = (await runWithFile('double.mjs', 'export function double({ n }) { return n * 2 }\n', script)) as Record<string, unknown>
     expect(seen['main']).toMatch(/\/dist\/lib\/index\.js$/)
     expect(seen['workflow']).toMatch(/\/dist\/lib\/workflow\.js$/)
     expect(seen).toMatchObject({ status: 'succeeded', output: 4, hash: true, validation: true, call: 10, worker: 42, same: true })
   })
 
   it('loads the workflow file reader and its YAML parsers with the first file read, not with the import', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'taskweave-yaml-'))
-    const file = join(dir, 'flow.yaml')
-    writeFileSync(file, 'id: flow\ntasks:\n  - id: a\n    tool: noop\n')
     // A loader hook sees every module the process loads. It runs on a thread of its own and posts
     // each YAML parser it loads to a port the script drains synchronously, so what loaded with the
     // import and what loaded with the read are told apart exactly.
@@ -140,7 +145,7 @@ describe('package exports', () => {
       '  return next(url, context)',
       '}',
     ].join('\n')
-    const script = [
+    const script = (file: string): string => [
       "import { register } from 'node:module'",
       "import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads'",
       'const { port1, port2 } = new MessageChannel()',
@@ -155,13 +160,7 @@ describe('package exports', () => {
       'port1.close()',
       'console.log(JSON.stringify({ id: compiled.id, atImport, atRead }))',
     ].join('\n')
-    let stdout: string
-    try {
-      ;({ stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root }))
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-    const seen = JSON.parse(stdout) as { id: string; atImport: string[]; atRead: string[] }
+    const seen = (await runWithFile('flow.yaml', 'id: flow\ntasks:\n  - id: a\n    tool: noop\n', script)) as { id: string; atImport: string[]; atRead: string[] }
     expect(seen.id).toBe('flow')
     expect(seen.atImport).toEqual([])
     expect(seen.atRead.some((url) => /[\\/]js-yaml[\\/]/.test(url))).toBe(true)
