@@ -418,7 +418,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#maybeFinish()
   }
 
-  readonly #applyDurableItem = (item: AfterDurable): void => this.#applyDurable(item)
+  /** {@link #applyDurable} as a function value, made on first use: only durable runs need it (a field initialised per run costs every run a closure). */
+  #applyDurableFn: ((item: AfterDurable) => void) | undefined
+  get #applyDurableItem(): (item: AfterDurable) => void {
+    return (this.#applyDurableFn ??= (item) => this.#applyDurable(item))
+  }
 
   /** What an outcome sets off, once its journal entry is durable. */
   #applyDurable(item: AfterDurable): void {
