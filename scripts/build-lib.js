@@ -23,27 +23,12 @@ import { rmSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { LIBRARY_ENTRIES } from './library-entries.js'
 import { BUNDLE_OPTIONS, refuseRelativeMetaUrl, unbundledModules } from './unbundled.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = resolve(root, 'dist')
 const outdir = resolve(dist, 'lib')
-
-/** Bundle name → the module tsc compiled it from (relative to `dist/`). Keep in step with `package.json` `exports`. */
-export const LIBRARY_ENTRIES = {
-  index: 'index.js',
-  workflow: 'workflow/index.js',
-  tools: 'tools/index.js',
-  agents: 'agents/index.js',
-  background: 'background/index.js',
-  'state-machines': 'fsm/index.js',
-  ports: 'ports.js',
-  distributed: 'distributed/index.js',
-  testing: 'testing/index.js',
-  llm: 'llm/index.js',
-  'compat-laios': 'compat/laios.js',
-  'compat-beeai': 'compat/beeai.js',
-}
 
 /** The uses of `import.meta.url` that mean the same in `dist/lib/` as in any folder of `dist/`: a require for packages. */
 const SAFE_META_URL = [/createRequire\d*\(import\.meta\.url\)/g]

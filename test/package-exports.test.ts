@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt, root } from './cli-bin.js'
@@ -164,6 +165,28 @@ describe('package exports', () => {
     expect(seen.id).toBe('flow')
     expect(seen.atImport).toEqual([])
     expect(seen.atRead.some((url) => /[\\/]js-yaml[\\/]/.test(url))).toBe(true)
+  })
+
+  it('names every exported function and class as the modules tsc compiled do (the bundles are built without esbuild\'s keepNames)', async () => {
+    const script = [
+      `const { LIBRARY_ENTRIES } = await import(${JSON.stringify(pathToFileURL(join(root, 'scripts', 'library-entries.js')).href)})`,
+      'const renamed = []',
+      'let checked = 0',
+      'for (const [name, file] of Object.entries(LIBRARY_ENTRIES)) {',
+      '  const bundled = await import(`./dist/lib/${name}.js`)',
+      '  const compiled = await import(`./dist/${file}`)',
+      '  for (const [key, value] of Object.entries(compiled)) {',
+      "    if (typeof value !== 'function') continue",
+      '    checked++',
+      '    if (bundled[key]?.name !== value.name) renamed.push(`${name}.js exports ${key} named ${JSON.stringify(bundled[key]?.name)}, not ${JSON.stringify(value.name)}`)',
+      '  }',
+      '}',
+      'console.log(JSON.stringify({ checked, renamed }))',
+    ].join('\n')
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root })
+    const { checked, renamed } = JSON.parse(stdout) as { checked: number; renamed: string[] }
+    expect(renamed).toEqual([])
+    expect(checked).toBeGreaterThan(50)
   })
 
   it('does not export internals by path', async () => {
