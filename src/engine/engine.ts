@@ -29,7 +29,7 @@ import type { BuiltWorkflow } from '../workflow/builder.js'
 import type { WorkflowInput } from '../workflow/input.js'
 import { CompileCache } from '../workflow/compile-cache.js'
 import { compileWorkflow, DEFAULT_MAX_INPUT_BYTES, isCompiledWorkflow, resolveInputs } from '../workflow/compile.js'
-import type { CompiledWorkflow } from '../workflow/compile.js'
+import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { loadWorkflowFile } from '../workflow/load-on-demand.js'
 import type { LoadOptions } from '../workflow/load.js'
 import type { TaskSpec } from '../workflow/types.js'
@@ -371,8 +371,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const adoptCompiled = (definition: CompiledWorkflow): CompiledWorkflow => {
     // Consecutive tasks mostly call one tool: looked up once per run of them, with nothing allocated
     // (an executor batch of 10,000 calls has 10,000 shapes of one tool).
+    // An indexed loop: `for…of` makes an iterator result per shape until V8 optimizes the loop.
     let last: AnyTool | undefined
-    for (const shape of definition.shapes) {
+    const shapes = definition.shapes
+    for (let k = 0; k < shapes.length; k++) {
+      const shape = shapes[k] as TaskShape
       if (shape.tool === last || shape.tool === undefined) continue
       last = shape.tool
       if (registry.get(shape.toolName) !== shape.tool) registry.register(shape.tool)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineTool } from '../core/tool.js'
 import { createEngine } from './engine.js'
-import { taskReportAt } from './run-report.js'
+import { succeededTaskReader, taskReportAt } from './run-report.js'
 import { knownHash } from '../workflow/compile.js'
 import { ManualClock } from '../testing/manual-clock.js'
 
@@ -32,6 +32,38 @@ describe('taskReportAt', () => {
     // A copy (its `tasks` made by the spread) answers alike.
     expect(taskReportAt({ ...result }, 0, 'a')).toEqual(result.tasks['a'])
     expect(taskReportAt({ ...result }, 0, 'nope')).toBeUndefined()
+    await engine.close()
+  })
+})
+
+describe('succeededTaskReader', () => {
+  it('reads what the report of a succeeded task holds, into one object reused across reads; nothing for other tasks, rare state or a small result', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: (input) => input.n * 2 })
+    const fail = defineTool({ name: 'fail', input: z.object({}), run: () => Promise.reject(new Error('no')) })
+    let calls = 0
+    const flaky = defineTool({ name: 'flaky', input: z.object({}), run: () => (++calls === 1 ? Promise.reject(new Error('once')) : 'ok') })
+    const engine = createEngine({ tools: [echo, fail, flaky], builtins: false })
+    const tasks = [
+      { id: 'a', tool: 'echo', input: { n: 1 } },
+      { id: 'b', tool: 'fail' },
+      { id: 'c', tool: 'flaky', retry: { maxAttempts: 2, initialDelay: 0 } },
+      ...Array.from({ length: 40 }, (_, k) => ({ id: `x${k}`, tool: 'echo', input: { n: k } })),
+    ]
+    const result = await engine.run({ id: 'r', tasks })
+    const read = succeededTaskReader(result)
+    const a = read(0, 'a')
+    expect(a).toEqual({ attempts: 1, finishedAt: result.tasks['a']?.finishedAt, durationMs: result.tasks['a']?.durationMs, output: 2 })
+    const x = read(3 + 7, 'x7')
+    expect(x).toBe(a)
+    expect(x).toEqual({ attempts: 1, finishedAt: result.tasks['x7']?.finishedAt, durationMs: result.tasks['x7']?.durationMs, output: 14 })
+    expect(read(1, 'b')).toBeUndefined()
+    // Succeeded on its second attempt: its report carries the failed one, so it is read whole.
+    expect(result.tasks['c']?.status).toBe('succeeded')
+    expect(read(2, 'c')).toBeUndefined()
+    expect(read(0, 'x0')).toBeUndefined()
+    expect(read(99, 'a')).toBeUndefined()
+    const small = await engine.run({ id: 's', tasks: [{ id: 'a', tool: 'echo', input: { n: 1 } }] })
+    expect(succeededTaskReader(small)(0, 'a')).toBeUndefined()
     await engine.close()
   })
 })

@@ -4,7 +4,7 @@ import type { RunStatus, TaskStatus } from './states.js'
 import type { CompiledWorkflow, TaskShape } from '../workflow/compile.js'
 import { knownHash } from '../workflow/compile.js'
 import type { RunState } from './run-state.js'
-import { FAILED, SKIPPED, STATUS_NAMES } from './states.js'
+import { FAILED, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 
 /** What the result needs besides the nodes. */
 export interface RunSummary {
@@ -163,6 +163,42 @@ export function taskReportReader(result: RunResult): (index: number, taskId: str
   // A small run's report was made with the result.
   if (state === undefined) return (_index, taskId) => (Object.hasOwn(result, 'tasks') && Object.hasOwn(result.tasks, taskId) ? result.tasks[taskId] : undefined)
   return (index, taskId) => (index >= 0 && index < state.size && state.ids[index] === taskId ? reportOf(state, index) : undefined)
+}
+
+/** What {@link succeededTaskReader} reads of a succeeded task. */
+export interface SucceededTask {
+  readonly attempts: number
+  /** The engine clock's reading when it finished. */
+  readonly finishedAt: number
+  /** From its first attempt's start to its end. */
+  readonly durationMs: number
+  readonly output: unknown
+}
+
+/**
+ * For code inside the package that maps every task of a large result back by index (the executor
+ * facade, 10,000 calls in a batch): the attempts, finish, duration and output of a succeeded task
+ * without a report made per task. The answer is one object, reused: it holds the last task read,
+ * until the next call. Undefined when the task is not the one at that index, did not succeed, or
+ * has rare state (retries, usage, a parent by `forEach`…): those need their whole report
+ * ({@link taskReportReader}). Always undefined for a small run's result, whose reports were made
+ * with it.
+ */
+export function succeededTaskReader(result: RunResult): (index: number, taskId: string) => SucceededTask | undefined {
+  const state = stateBehind(result)?.state
+  if (state === undefined) return () => undefined
+  const found = { attempts: 0, finishedAt: 0, durationMs: 0, output: undefined as unknown }
+  return (index, taskId) => {
+    if (!(index >= 0 && index < state.size && state.ids[index] === taskId) || state.status[index] !== SUCCEEDED) return undefined
+    const firstStartedAt = state.firstStartedAt[index] as number
+    const finishedAt = state.finishedAt[index] as number
+    if (firstStartedAt < 0 || finishedAt < 0 || state.extraOrUndefined(index) !== undefined) return undefined
+    found.attempts = state.attempts[index] as number
+    found.finishedAt = finishedAt
+    found.durationMs = finishedAt - firstStartedAt
+    found.output = state.output(index)
+    return found
+  }
 }
 
 function reportTasks(state: RunState): Record<string, TaskReport> {

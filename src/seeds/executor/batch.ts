@@ -272,14 +272,19 @@ function quote(key: string): string {
 
 /** The result of one slot, from its task report (absent when the task never joined the run). */
 export function toTaskResult(slot: BatchSlot, report: TaskReport | undefined, retry: RetryPolicy | undefined): TaskResult {
+  if (report?.status === 'succeeded') return succeededResult(slot, report.attempts, report.durationMs ?? 0, report.output, retry)
   const attempts = report?.attempts ?? 0
-  const success = report?.status === 'succeeded'
   const retries = attempts > 1 ? attempts - 1 : 0
   const metadata = retry !== undefined ? { attempts, retries, retryExhausted: report?.status === 'failed' && attempts >= retry.maxAttempts } : { attempts, retries }
-  const executionTimeMs = report?.durationMs ?? 0
+  return { taskId: slot.taskId, executionTimeMs: report?.durationMs ?? 0, metadata, success: false, error: errorOf(slot, report) }
+}
+
+/** The result of a call whose task succeeded ({@link toTaskResult}'s, from the fields it reads). */
+export function succeededResult(slot: BatchSlot, attempts: number, executionTimeMs: number, output: unknown, retry: RetryPolicy | undefined): TaskResult {
+  const retries = attempts > 1 ? attempts - 1 : 0
+  const metadata = retry !== undefined ? { attempts, retries, retryExhausted: false } : { attempts, retries }
   // Literal objects rather than spreads: one result per call, and a batch may hold many thousands.
-  if (success) return report.output !== undefined ? { taskId: slot.taskId, executionTimeMs, metadata, success: true, output: report.output } : { taskId: slot.taskId, executionTimeMs, metadata, success: true }
-  return { taskId: slot.taskId, executionTimeMs, metadata, success: false, error: errorOf(slot, report) }
+  return output !== undefined ? { taskId: slot.taskId, executionTimeMs, metadata, success: true, output } : { taskId: slot.taskId, executionTimeMs, metadata, success: true }
 }
 
 function errorOf(slot: BatchSlot, report: TaskReport | undefined): TaskErrorInfo {

@@ -13,11 +13,11 @@
 import { createEngine } from '../../engine/engine.js'
 import type { Engine, RunHandle } from '../../engine/engine.js'
 import type { RunResult } from '../../engine/report.js'
-import { taskReportReader } from '../../engine/run-report.js'
+import { succeededTaskReader, taskReportReader } from '../../engine/run-report.js'
 import type { CompiledWorkflow } from '../../workflow/compile.js'
 import { InvalidOptionError, TaskweaveError, ValidationError } from '../../core/errors.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
-import { planBatch, planFlatBatch, refusedParameters, slotIndexOf, toTaskResult } from './batch.js'
+import { planBatch, planFlatBatch, refusedParameters, slotIndexOf, succeededResult, toTaskResult } from './batch.js'
 import { compileFlatCalls } from '../../workflow/flat-calls.js'
 import type { Batch, BatchSettings } from './batch.js'
 import type { TaskErrorInfo } from './types.js'
@@ -208,12 +208,24 @@ export class Executor implements AsyncDisposable {
       }
     }
     const endedAt = clock.now()
-    // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record.
+    // By index: a batch of 10,000 calls need not build the run's 10,000-entry `tasks` record, nor
+    // a report per call that succeeded.
     const reportAt = runResult !== undefined ? taskReportReader(runResult) : undefined
+    const succeededAt = runResult !== undefined ? succeededTaskReader(runResult) : undefined
     return batch.slots.map((slot, index) => {
-      const report = reportAt !== undefined && slot.nodeIndex !== undefined && slot.nodeId !== undefined ? reportAt(slot.nodeIndex, slot.nodeId) : undefined
-      const result = toTaskResult(slot, report, retry)
-      const at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
+      const node = slot.nodeIndex
+      const id = slot.nodeId
+      const done = succeededAt !== undefined && node !== undefined && id !== undefined ? succeededAt(node, id) : undefined
+      let result: TaskResult
+      let at: number
+      if (done !== undefined) {
+        result = succeededResult(slot, done.attempts, done.durationMs, done.output, retry)
+        at = done.finishedAt
+      } else {
+        const report = reportAt !== undefined && node !== undefined && id !== undefined ? reportAt(node, id) : undefined
+        result = toTaskResult(slot, report, retry)
+        at = report?.finishedAt ?? (slot.failure !== undefined ? queuedAt : endedAt)
+      }
       const entry = metrics?.[index]
       if (entry !== undefined) monitor?.finish(entry, at, result.executionTimeMs)
       // Emitted once the call's run ended (for a single task, that is when it ended), in input order.
