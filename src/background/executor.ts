@@ -27,6 +27,7 @@ import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
 import type { Conversation, Entry } from './records.js'
 import { FunctionContext } from './function-context.js'
+import { seqOfId, TaskTable } from './task-table.js'
 import type { FunctionHost } from './function-context.js'
 import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
 import { BACKGROUND_DEADLINE_LABEL } from './types.js'
@@ -72,7 +73,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
   readonly #options: ResolvedExecutorOptions
   /** The limiter key of this executor's `maxConcurrent` places. */
   readonly #placesKey = `background:${++executorSerial}`
-  readonly #tasks = new Map<string, Entry>()
+  /** Every remembered task (`entry.remembered`), by id. */
+  readonly #tasks = new TaskTable<Entry>()
   readonly #conversations = new Map<string, Conversation>()
   readonly #finished: FinishedIndex<Entry>
   #active = 0
@@ -112,9 +114,10 @@ export class ConcurrentExecutor implements AsyncDisposable {
     if (isStateMachine(options.run) && options.durable !== false && this.#options.engine?.records !== undefined) checkStorableContext(options as SubmitStateMachine<unknown, string>)
     const timeoutMs = options.timeout !== undefined ? toMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
     const conversation = this.#conversation(options.conversationId)
-    const id = `${options.conversationId}:${options.name}:${++this.#seq}`
+    const seq = ++this.#seq
+    const id = `${options.conversationId}:${options.name}:${seq}`
     const entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
-    this.#tasks.set(id, entry)
+    this.#tasks.add(entry, seq)
     entry.remembered = true
     conversation.tasks.push(entry)
     this.#active++
@@ -191,7 +194,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       if (this.#stop(entry, 'cancelled', reason)) cancelled++
     }
     for (const entry of entries) {
-      if (entry.remembered) this.#tasks.delete(entry.id)
+      if (entry.remembered) this.#tasks.delete(entry)
       entry.remembered = entry.inInbox = false
       this.#finished.delete(entry)
     }
@@ -270,9 +273,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const conversation = this.#conversation(conversationId)
     const entry = newEntry(id, conversation, name, kind, this.#options.clock.now())
     // New ids must not repeat a recovered one (`conv:name:n`).
-    const n = Number(id.slice(id.lastIndexOf(':') + 1))
-    if (Number.isInteger(n) && n > this.#seq) this.#seq = n
-    this.#tasks.set(id, entry)
+    const n = seqOfId(id)
+    if (n > this.#seq) this.#seq = n
+    this.#tasks.adopt(entry)
     entry.remembered = true
     conversation.tasks.push(entry)
     this.#active++
@@ -369,7 +372,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const reason = (id: string): CancelledError => new CancelledError('the background executor is closing', { details: { taskId: id } })
-      for (const entry of [...this.#tasks.values()]) if (!isFinal(entry.status)) this.#stop(entry, 'cancelled', reason(entry.id))
+      for (const entry of this.#tasks.values()) if (!isFinal(entry.status)) this.#stop(entry, 'cancelled', reason(entry.id))
       for (const conversation of [...this.#conversations.values()]) for (const stream of [...conversation.streams]) stream.end()
       this.#finished.close()
     })()
@@ -570,7 +573,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   #forget(entry: Entry): void {
     if (!entry.remembered) return
     const conversation = entry.conversation
-    this.#tasks.delete(entry.id)
+    this.#tasks.delete(entry)
     entry.remembered = false
     conversation.tasks.dropped()
     if (entry.inInbox) {

@@ -58,6 +58,8 @@ export interface Entry {
   inInbox: boolean
   /** In the executor's finished index. */
   inFinishedIndex: boolean
+  /** Its number in the executor's task table (see TaskTable), -1 when not numbered. */
+  key: number
 }
 
 /** An empty conversation. */
@@ -79,7 +81,7 @@ export function newEntry(id: string, conversation: Conversation, name: string, k
     id, conversation, name, kind, submittedAt, status: 'pending',
     startedAt: undefined, progress: undefined, outcome: undefined,
     controller: undefined, cancelTimer: undefined, permit: undefined, placeRequest: undefined, unhookSignal: undefined, snapshot: undefined, record: undefined, durableDone: undefined, waiting: undefined, resolveWaiting: undefined,
-    remembered: false, inInbox: false, inFinishedIndex: false,
+    remembered: false, inInbox: false, inFinishedIndex: false, key: -1,
   }
 }
 

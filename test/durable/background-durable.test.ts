@@ -46,6 +46,27 @@ describe('background work in a durable engine', () => {
     await engine1.close()
   })
 
+  it('a task submitted before recover() whose id ends in the same number as a recovered one: both are found by id', async () => {
+    const store = new MemoryRunStore()
+    const engine1 = createEngine({ store, builtins: false })
+    const old = engine1.background.submit({ conversationId: 'conv-a', name: 'slow', run: never })
+    await ticks()
+    const engine2 = createEngine({ store, builtins: false })
+    const fresh = engine2.background.submit({ conversationId: 'conv-b', name: 'wait', run: never })
+    expect(fresh.split(':').at(-1)).toBe(old.split(':').at(-1))
+    expect(await engine2.background.recover()).toEqual({ workflows: 0, stateMachines: 0, lost: 1 })
+    expect(engine2.background.status(old)).toMatchObject({ taskId: old, status: 'failed' })
+    expect(engine2.background.status(fresh)).toMatchObject({ taskId: fresh, status: 'running' })
+    expect(engine2.background.cancel(fresh)).toBe(true)
+    expect((await engine2.background.result(fresh))?.status).toBe('cancelled')
+    expect((await engine2.background.result(old))?.error?.code).toBe('TW_LOST')
+    expect(engine2.background.stats().tasks).toBe(2)
+    const next = engine2.background.submit({ conversationId: 'conv-c', name: 'fn', run: () => 3 })
+    expect((await engine2.background.result(next))?.value).toBe(3)
+    await engine2.close()
+    await engine1.close()
+  })
+
   it('a function that was running is reported lost; one that finished is recorded as finished', async () => {
     const store = new MemoryRunStore()
     const engine1 = createEngine({ store, builtins: false })
