@@ -106,9 +106,11 @@ export function taskCost(shape: TaskShape, durations: ToolDurations): number {
 let scratchCosts = new Float64Array(256)
 
 /**
- * Cost of each of the first `size` tasks ({@link taskCost}). Shapes repeat in runs, so the last
- * answer is reused. The array returned is shared scratch space for
- * workflows of up to 4,096 tasks: read it before the next call.
+ * Cost of each of the first `size` tasks ({@link taskCost}). Neighbouring tasks mostly call the
+ * same tool with no cost of their own, so the last answer is reused while the tool and the cost
+ * stay the same: a batch of calls of one tool, a shape per call, asks for the tool's mean once,
+ * not once per call. The array returned is shared scratch space for workflows of up to 4,096
+ * tasks: read it before the next call.
  */
 export function taskCosts(shapes: readonly TaskShape[], size: number, durations: ToolDurations): Float64Array {
   if (size > scratchCosts.length && size <= 4096) scratchCosts = new Float64Array(4096)
@@ -117,10 +119,8 @@ export function taskCosts(shapes: readonly TaskShape[], size: number, durations:
   let lastCost = 0
   for (let i = 0; i < size; i++) {
     const shape = shapes[i] as TaskShape
-    if (shape !== lastShape) {
-      lastShape = shape
-      lastCost = taskCost(shape, durations)
-    }
+    if (shape !== lastShape && (lastShape === undefined || shape.toolName !== lastShape.toolName || shape.cost !== lastShape.cost)) lastCost = taskCost(shape, durations)
+    lastShape = shape
     costs[i] = lastCost
   }
   return costs
