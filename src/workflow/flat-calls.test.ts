@@ -96,4 +96,18 @@ describe('compileFlatCalls', () => {
     expect(result.counts.succeeded).toBe(50)
     expect(Object.values(result.tasks).map((t) => t.output)).toEqual(many.map((_, i) => i + 1))
   })
+
+  it('with ids the caller made distinct: the same workflow, its tasks found by id when a run asks', async () => {
+    const many: FlatCall[] = Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, tool: add, input: { a: i, b: 1 }, description: undefined }))
+    const trusted = compileFlatCalls(many, { id: 'batch', distinctIds: true })
+    const checked = compileFlatCalls(many, { id: 'batch' })
+    expect(trusted?.hash).toBe(checked?.hash)
+    expect(trusted?.ids).toEqual(checked?.ids)
+    await using engine = createEngine({ builtins: false, tools: [add] })
+    const handle = engine.start(trusted ?? { id: 'none', tasks: [] })
+    expect(handle.taskStatus('t7')).toBeDefined()
+    expect(handle.taskStatus('t20')).toBeUndefined()
+    const result = await handle.result
+    expect(result.tasks['t19']?.output).toBe(20)
+  })
 })

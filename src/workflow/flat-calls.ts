@@ -44,6 +44,11 @@ export interface FlatCallsWorkflow {
   readonly group?: { readonly name: string; readonly cap: number } | undefined
   /** Every call's timeout in ms (each task's `timeout`). */
   readonly timeoutMs?: number | undefined
+  /**
+   * The caller made the calls' ids itself, valid and distinct (`t0`, `t1`, …): they are not
+   * checked, and the id index is built only if a run looks a task up by id.
+   */
+  readonly distinctIds?: boolean
 }
 
 /**
@@ -56,7 +61,8 @@ export function compileFlatCalls(calls: readonly FlatCall[], workflow: FlatCalls
   const timeout = workflow.timeoutMs
   const ids: string[] = []
   const shapes: TaskShape[] = []
-  const indexById = new IdIndex(ids, size)
+  const distinct = workflow.distinctIds === true
+  const indexById = distinct ? IdIndex.ofDistinct(ids, size) : new IdIndex(ids, size)
   const graph = new TaskGraphBuilder(size)
   // The shapes take the timeout as a default would give it; the workflow itself has no defaults
   // (a task a tool adds gets none, as with a timeout on each task).
@@ -67,7 +73,7 @@ export function compileFlatCalls(calls: readonly FlatCall[], workflow: FlatCalls
     const call = calls[i] as FlatCall
     const id = call.id
     ids.push(id)
-    if (!isPlainId(id) || indexById.add(i) >= 0) return undefined
+    if (!distinct && (!isPlainId(id) || indexById.add(i) >= 0)) return undefined
     const shape = flatInputShape(call.tool, call.input, cache, undefined, group, undefined)
     if (shape === undefined) return undefined
     shapes.push(shape)

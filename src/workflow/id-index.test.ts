@@ -38,4 +38,23 @@ describe.each([
     expect(seen).toEqual(['b=0', 'a=1', 'c=3'])
     expect(new Map(index)).toEqual(new Map([['b', 0], ['a', 1], ['c', 3]]))
   })
+
+  it('of distinct ids: every lookup, size and iteration sees every id, on either representation', () => {
+    for (const n of [0, 3, capacity + 10]) {
+      const ids = Array.from({ length: n }, (_, i) => `t${i}`)
+      const index = IdIndex.ofDistinct(ids, n)
+      expect(index.get(`t${n - 1}`)).toBe(n === 0 ? undefined : n - 1)
+      expect(index.size).toBe(n)
+      expect(index.has('t0')).toBe(n > 0)
+      expect(index.get('missing')).toBeUndefined()
+      expect([...index.keys()]).toEqual(ids)
+    }
+    // Size asked first, before any lookup.
+    expect(IdIndex.ofDistinct(['a', 'b'], 2).size).toBe(2)
+    // Filled after it was made, as a compile fills it.
+    const later: string[] = []
+    const filled = IdIndex.ofDistinct(later, 2)
+    later.push('x', 'y')
+    expect(filled.get('y')).toBe(1)
+  })
 })

@@ -247,7 +247,8 @@ function planAndCompile(engine: Engine, tasks: readonly Task[], settings: BatchS
   const flat = planFlatBatch(tasks, engine.registry, settings)
   if (flat !== undefined) {
     if (flat.calls.length === 0) return { batch: { slots: flat.slots, inputs: NO_INPUTS }, workflow: undefined }
-    const workflow = compileFlatCalls(flat.calls, { id: 'executor', group: settings.group, timeoutMs: settings.timeoutMs })
+    // The calls' ids are the batch's own `t<index>`: valid and distinct.
+    const workflow = compileFlatCalls(flat.calls, { id: 'executor', group: settings.group, timeoutMs: settings.timeoutMs, distinctIds: true })
     if (workflow !== undefined) return { batch: { slots: flat.slots, inputs: NO_INPUTS }, workflow }
   } else {
     const optimistic = planBatch(tasks, engine.registry, { ...settings, deferSchemaCheck: true })
