@@ -26,7 +26,7 @@ import { canMove, isFinal } from './states.js'
 import type { BackgroundFinalStatus, BackgroundStatus } from './states.js'
 import { checkSubmit, newConversation, newEntry, toInfo, toOutcome } from './records.js'
 import type { Conversation, Entry } from './records.js'
-import { FunctionContext } from './function-context.js'
+import { FunctionContext, keepFunctionContextShape } from './function-context.js'
 import { seqOfId, TaskTable } from './task-table.js'
 import type { FunctionHost } from './function-context.js'
 import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
@@ -97,6 +97,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
 
   constructor(options: ConcurrentExecutorOptions = {}) {
     this.#options = resolveExecutorOptions(options)
+    keepFunctionContextShape()
     this.#finished = new FinishedIndex(this.#options.clock, this.#options.finishedTtlMs, this.#options.maxFinished, (entry) => this.#forget(entry))
   }
 

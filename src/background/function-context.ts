@@ -9,6 +9,7 @@
 import type { ToolProgress } from '../core/tool.js'
 import { whenSettled } from '../core/returned.js'
 import type { Entry } from './records.js'
+import { newConversation, newEntry } from './records.js'
 import { isFinal } from './states.js'
 import type { BackgroundContext } from './types.js'
 
@@ -65,4 +66,24 @@ export class FunctionContext implements BackgroundContext {
   #rejected(error: unknown): void {
     this.#host.settled(this.#entry, false, error)
   }
+}
+
+/**
+ * One context of no task, kept for the life of the process once an executor exists. V8 frees the
+ * hidden classes of a class none of whose objects is alive at a full collection, and throws away
+ * the optimized code that checked them: a process whose background work comes in bursts would
+ * otherwise run each burst after an idle collection in unoptimized code. This object (and the
+ * conversation lists it holds) keeps them. See `engine/shape-anchors.ts`.
+ */
+let kept: FunctionContext | undefined
+
+/** Makes {@link kept} on the first call. */
+export function keepFunctionContextShape(): void {
+  kept ??= new FunctionContext(newEntry('', newConversation(''), '', 'function', 0), NO_HOST)
+}
+
+/** The host of the kept context: it never runs, so nothing calls it. */
+const NO_HOST: FunctionHost = {
+  signalOf: () => new AbortController().signal,
+  settled: () => undefined,
 }
