@@ -7,7 +7,7 @@
  * idle between runs, a service between requests), its maps are freed, and every optimized
  * function that checked them is thrown away with them. `node --trace-deopt` shows it as "marking
  * dependent code … reason: weak objects", for the engine's whole dispatch path at once (the run,
- * its state and ready queue, the attempt and its tool context, the compiler's builders). The next
+ * its state and ready queue, the attempt and its tool context, the compiler's builders, a batch call's input, a limiter key's state). The next
  * run then starts in unoptimized code and pays to optimize it all again: in the `sleep` benchmark
  * the third run after a collection took about 3 ms longer than with the maps kept.
  *
@@ -18,10 +18,12 @@
  */
 import { systemClock } from '../core/clock.js'
 import { silentLogger } from '../core/logger.js'
+import { keyStateExample } from '../scheduler/keyed-limiter.js'
 import { ReadyQueue, bucketExample } from '../scheduler/ready-queue.js'
 import { TaskCompileCache } from '../workflow/compile-task.js'
 import type { TaskShape } from '../workflow/compile-task.js'
 import { compileFlatCalls } from '../workflow/flat-calls.js'
+import { FlatInput } from '../workflow/flat-task.js'
 import { IdIndex } from '../workflow/id-index.js'
 import { TaskGraphBuilder } from '../workflow/task-graph.js'
 import { EventEmitter } from '../observe/emitter.js'
@@ -52,6 +54,7 @@ export function keepRunShapes(): void {
     state,
     new ReadyQueue(state),
     bucketExample(),
+    keyStateExample(),
     new TaskExtra(),
     attempt,
     runner,
@@ -59,5 +62,6 @@ export function keepRunShapes(): void {
     new TaskCompileCache(undefined),
     new TaskGraphBuilder(0),
     new IdIndex([], 0),
+    new FlatInput(Object.freeze({})),
   ]
 }
