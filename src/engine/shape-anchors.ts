@@ -7,9 +7,10 @@
  * idle between runs, a service between requests), its maps are freed, and every optimized
  * function that checked them is thrown away with them. `node --trace-deopt` shows it as "marking
  * dependent code … reason: weak objects", for the engine's whole dispatch path at once (the run,
- * its state and ready queue, the attempt and its tool context, the compiler's builders, a batch call's input, a limiter key's state). The next
- * run then starts in unoptimized code and pays to optimize it all again: in the `sleep` benchmark
- * the third run after a collection took a median 2 ms longer (210.4 against 208.4 ms) than with the maps kept.
+ * its state and ready queue, the attempt and its tool context, the compiler's builders, a batch
+ * call's input, a limiter key's state). The next run then starts in unoptimized code and pays to
+ * optimize it all again: in the `sleep` benchmark the third run after a collection took a median
+ * 2 ms longer (210.4 against 208.4 ms) than with the maps kept.
  *
  * The objects are made once, when the process's first run ends (by then the fields of these
  * classes hold the kinds of values they will hold), from inert values: an empty workflow, a run
