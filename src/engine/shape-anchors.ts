@@ -20,7 +20,7 @@
 import { systemClock } from '../core/clock.js'
 import { silentLogger } from '../core/logger.js'
 import { keyStateExample } from '../scheduler/keyed-limiter.js'
-import { ReadyQueue, bucketExample } from '../scheduler/ready-queue.js'
+import { bucketExample } from '../scheduler/ready-queue.js'
 import { TaskCompileCache } from '../workflow/compile-task.js'
 import type { TaskShape } from '../workflow/compile-task.js'
 import { compileFlatCalls } from '../workflow/flat-calls.js'
@@ -32,7 +32,7 @@ import { LocalAttemptRunner } from './local-runner.js'
 import { LocalToolContext } from './local-tool-context.js'
 import { RunAttempt } from './run-attempt.js'
 import { RunExecution } from './run.js'
-import { RunState, TaskExtra } from './run-state.js'
+import { TaskExtra } from './run-state.js'
 import type { RunEnvironment } from './run-types.js'
 
 /** The kept objects (never read: holding them is the point). */
@@ -49,11 +49,9 @@ export function keepRunShapes(): void {
   const shape = { toolName: 'shapes' } as unknown as TaskShape
   const attempt = new RunAttempt(run, 0, 0, 'shapes', 1, shape, undefined, undefined, undefined)
   const runner = new LocalAttemptRunner({ lookup: () => undefined, clock: systemClock, logger: silentLogger })
-  const state = new RunState(workflow)
+  // The run holds its RunState and ReadyQueue; a bucket is made only by a push.
   anchors = [
     run,
-    state,
-    new ReadyQueue(state),
     bucketExample(),
     keyStateExample(),
     new TaskExtra(),
