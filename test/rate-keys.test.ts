@@ -79,6 +79,42 @@ describe('rate keys', () => {
     expect(result.tasks['t0']?.attempts).toBe(0)
   })
 
+  it('estimates a call queued behind others when it reaches the head of the line, not before the first calls start', async () => {
+    const clock = new ManualClock()
+    const estimated: string[] = []
+    const starts: { id: string; at: number; estimatedBefore: number }[] = []
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({ n: z.number() }),
+      rateKey: 'prov:model',
+      estimateTokens: (input) => {
+        estimated.push(`t${input.n}`)
+        return input.n === 7 ? 5000 : 100
+      },
+      run: async (_input, ctx: ToolContext) => {
+        starts.push({ id: ctx.taskId, at: clock.now(), estimatedBefore: estimated.length })
+        await sleep(clock, 10, ctx.signal)
+        return 'ok'
+      },
+    })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { tokens: '300/s', adaptive: false } } })
+    const flow = { id: 'w', tasks: Array.from({ length: 20 }, (_, n) => ({ id: `t${n}`, tool: 'llm.fake', input: { n } })) }
+    const result = await clock.runUntilSettled(engine.run(flow))
+    // Three fit the full bucket; the fourth is estimated, finds it short and opens the line; the
+    // sixteen behind it are estimated one by one as each reaches the head, once each.
+    expect(starts.slice(0, 4).map((s) => [s.at, s.estimatedBefore])).toEqual([
+      [0, 1],
+      [0, 2],
+      [0, 3],
+      [334, 4],
+    ])
+    expect(estimated).toEqual(flow.tasks.map((t) => t.id))
+    // A call that can never fit is still refused, when its turn comes, and the line moves on.
+    expect(result.tasks['t7']?.error?.code).toBe('TW_RATE_NEVER_FITS')
+    expect(result.tasks['t7']?.attempts).toBe(0)
+    expect(result.counts).toMatchObject({ succeeded: 19, failed: 1 })
+  })
+
   it('a 429 pauses the whole key for Retry-After and sends the task back without spending an attempt', async () => {
     const clock = new ManualClock()
     const starts: { id: string; at: number }[] = []

@@ -974,7 +974,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       return false
     }
     this.#s.extra(index).rateKey = key
-    const admission = rates.admit(index, key, needsInput ? rates.estimateOf(shape, input) : 0, shape.priority)
+    const admission = shape.tool.estimateTokens === undefined ? rates.admit(index, key, 0, shape.priority) : rates.admitEstimated(index, key, shape.priority)
     if (needsInput) this.#eventTime = -1
     if (admission.admitted) return true
     const block = admission.block
@@ -1064,6 +1064,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#pump()
     this.#maybeFinish()
     return true
+  }
+
+  /** @internal The tokens task `index` reserves under its rate key: its tool's estimate for the input it was admitted with. */
+  rateTokens(index: number): number {
+    const tokens = this.#rates().estimateOf(this.#s.shapes[index] as TaskShape, this.#s.extraOrUndefined(index)?.admittedInput)
+    this.#eventTime = -1 // the estimate ran the tool's code: the next event reads the clock again
+    return tokens
   }
 
   /** @internal Task `index` can never be admitted under its rate key. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../testing/manual-clock.js'
 import { resolveRateTable } from '../core/rate-spec.js'
-import { RateLimiter } from './rate-limiter.js'
+import { RateLimiter, TOKENS_LATER } from './rate-limiter.js'
 import type { RateHolder, RateLease } from './rate-limiter.js'
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -55,6 +55,29 @@ describe('RateLimiter', () => {
     clock.advance(1000)
     clock.advance(1000)
     expect(granted).toEqual([2, 1, 3])
+  })
+
+  it('asks a waiter queued with TOKENS_LATER for its tokens only at the head of the line, once', async () => {
+    const { clock, limiter } = limiterWith({ k: { tokens: '100/s', adaptive: false } })
+    lease(limiter.tryTake('k', 100))
+    const asked: number[] = []
+    const { holder: base, granted, refused, leases } = recorder()
+    const tokensOf: Record<number, number> = { 1: 50, 2: 500, 3: 100 }
+    const holder: RateHolder = { ...base, rateTokens: (ticket) => (asked.push(ticket), tokensOf[ticket] ?? 0) }
+    expect(limiter.isQueued('k')).toBe(false)
+    for (const ticket of [1, 2, 3]) limiter.wait('k', TOKENS_LATER, holder, ticket, 0)
+    expect(limiter.isQueued('k')).toBe(true)
+    await flush()
+    expect(asked).toEqual([1])
+    clock.advance(500)
+    // 1 takes its 50; 2 can never fit a 100-token budget and is refused; 3 is asked and waits for a full bucket.
+    expect(granted).toEqual([1])
+    expect(leases[0]?.tokens).toBe(50)
+    expect(refused).toEqual([expect.stringMatching(/^2: its estimate of 500 tokens/)])
+    expect(asked).toEqual([1, 2, 3])
+    clock.advance(1000)
+    expect(granted).toEqual([1, 3])
+    expect(asked).toEqual([1, 2, 3])
   })
 
   it('pauses the whole key after a 429 and gives the refused call its reservation back', async () => {

@@ -30,7 +30,19 @@ export interface RateHolder {
   rateGranted(lease: RateLease, ticket: number): boolean
   /** The request made with `ticket` can never be admitted (its estimate is larger than the key's token budget). */
   rateRefused(key: string, ticket: number, reason: string): void
+  /**
+   * The tokens the request made with `ticket` reserves, asked when it reaches the head of its
+   * key's line if it was queued with {@link TOKENS_LATER}. Must not throw.
+   */
+  rateTokens?(ticket: number): number
 }
+
+/**
+ * Passed to {@link RateLimiter.wait} as the token count of a request whose estimate is worked out
+ * only when it reaches the head of the line ({@link RateHolder.rateTokens}): with a long line,
+ * the first calls then leave without waiting for every queued call's prompt to be tokenized.
+ */
+export const TOKENS_LATER = -1
 
 /** One admitted call: what it reserved, to settle when it ends. */
 export interface RateLease {
@@ -73,7 +85,8 @@ export interface RateKeyStats {
 interface Waiter {
   readonly holder: RateHolder
   readonly ticket: number
-  readonly tokens: number
+  /** {@link TOKENS_LATER} until the holder is asked, at the head of the line. */
+  tokens: number
   readonly priority: number
   readonly seq: number
 }
@@ -190,7 +203,8 @@ export class RateLimiter {
   /**
    * Queues a call of `key` that could not start; `holder.rateGranted(lease, ticket)` is called
    * once it is admitted. Returns its place in line; a call sent back by a 429 passes the place it
-   * had (`place`), so it goes before those that queued after it.
+   * had (`place`), so it goes before those that queued after it. `tokens` may be
+   * {@link TOKENS_LATER}: the holder is asked for them when the call reaches the head of the line.
    */
   wait(key: string, tokens: number, holder: RateHolder, ticket: number, priority: number, place?: number): number {
     const state = this.#state(key)
@@ -198,6 +212,12 @@ export class RateLimiter {
     heapPush(state.waiters, { holder, ticket, tokens, priority, seq })
     this.#scheduleDrain(key)
     return seq
+  }
+
+  /** Whether calls of `key` wait in line now (a new one would queue behind them whatever it reserves). */
+  isQueued(key: string): boolean {
+    const state = this.#keys.get(key)
+    return state !== undefined && state.waiters.length > 0
   }
 
   /** A place in line for a call that started without waiting (kept in case a 429 sends it back). */
@@ -406,6 +426,7 @@ export class RateLimiter {
   #serve(key: string, state: KeyState): void {
     while (state.waiters.length > 0) {
       const head = state.waiters[0] as Waiter
+      if (head.tokens === TOKENS_LATER) head.tokens = tokensOf(head)
       const result = this.#admit(key, state, head.tokens)
       if ('blocked' in result) {
         if (result.blocked === 'never') {
@@ -437,6 +458,12 @@ export class RateLimiter {
       this.#serve(key, state)
     })
   }
+}
+
+/** The tokens of a waiter queued with {@link TOKENS_LATER}, from its holder (0 if it cannot say). */
+function tokensOf(waiter: Waiter): number {
+  const tokens = waiter.holder.rateTokens?.(waiter.ticket) ?? 0
+  return Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : 0
 }
 
 /**
