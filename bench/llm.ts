@@ -459,7 +459,7 @@ function readingNotes(scale: number): string[] {
   ]
   if (scale !== 1) {
     notes.unshift(
-      `At scale ${scale} every fixed cost weighs ${scale} times more in the ratios than in the literal setup: building and checking the workflow, the engine estimating the tokens of every queued call (about 2,000 tokenizer passes) before the first request leaves, the first connection. The gap between the makespan and the provider's span shows them. A window the engine assumes rather than measures (60 s, see below) is ${scale} times too long for this provider; \`--scale 1\` runs the literal setup.`,
+      `At scale ${scale} every fixed cost weighs ${scale} times more in the ratios than in the literal setup: building and checking the workflow, estimating the tokens of the calls the full buckets admit at once (a tokenizer pass each; a call that queues is estimated when it reaches the head of the line), the first connection. The gap between the makespan and the provider's span shows them. A window the engine assumes rather than measures (60 s, see below) is ${scale} times too long for this provider; \`--scale 1\` runs the literal setup.`,
     )
   }
   return notes
