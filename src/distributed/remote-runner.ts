@@ -221,7 +221,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
       // through getters, which a spread or a structured clone would leave out.
       rate = this.#rates?.plan(plain)
     } catch (err) {
-      // The caller's rateKeyOf or estimateTokens threw.
+      // The caller's rateKeyOf threw (estimateTokens runs at the head of the key's line).
       sink.failed(err)
       return
     }

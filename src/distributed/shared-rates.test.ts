@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import type { AttemptRequest } from '../core/attempt.js'
-import type { TaskweaveError } from '../core/errors.js'
+import { TaskweaveError } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { SharedRateBudget } from '../core/shared-rate.js'
 import { defineTool } from '../core/tool.js'
@@ -31,12 +31,13 @@ function gateWith(settings: Partial<SharedRateSettings> & { readonly budget?: Sh
   const gate = new SharedRateGate({ rates: { 'openai:default': { requests: '2/min', tokens: '1000/h' } }, tools: [chat], ...settings, budget }, clock, silentLogger)
   const granted: string[] = []
   const refused: TaskweaveError[] = []
+  const failed: unknown[] = []
   const wait = (id: string, input: unknown = {}): void => {
     const plan = gate.plan(request(id, input))
     if (plan === undefined) throw new Error(`no plan for ${id}`)
-    gate.wait(id, plan, () => granted.push(id), (error) => refused.push(error))
+    gate.wait(id, plan, () => granted.push(id), (error) => (error instanceof TaskweaveError ? refused.push(error) : failed.push(error)))
   }
-  return { gate, budget, clock, granted, refused, wait }
+  return { gate, budget, clock, granted, refused, failed, wait }
 }
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -52,7 +53,7 @@ describe('SharedRateGate', () => {
     expect(gate.plan(request('d', {}, 'fetch'))?.key).toBe('tool:fetch')
     expect(gate.plan(request('e', {}, 'other'))).toBeUndefined()
     const own = gateWith({ rateKeyOf: (r) => (r.taskId === 'x' ? 'openai:default' : undefined), estimateTokens: () => 7 }).gate
-    expect(own.plan(request('x'))).toEqual({ key: 'openai:default', requests: { limit: 2, windowMs: 60_000 }, tokens: { limit: 1000, windowMs: HOUR }, estimate: 7 })
+    expect(own.plan(request('x'))).toEqual({ key: 'openai:default', requests: { limit: 2, windowMs: 60_000 }, tokens: { limit: 1000, windowMs: HOUR }, request: request('x') })
     expect(own.plan(request('y'))).toBeUndefined()
   })
 
@@ -154,6 +155,36 @@ describe('SharedRateGate', () => {
     await settle()
     expect(refused.map((e) => e.code)).toEqual(['TW_RATE_NEVER_FITS'])
     expect(granted).toEqual(['small'])
+  })
+
+  it('works out an estimate only when its attempt reaches the head of the line; one that throws fails that attempt alone', async () => {
+    const asked: string[] = []
+    const { clock, granted, failed, wait } = gateWith({
+      estimateTokens: (r) => {
+        asked.push(r.taskId)
+        if (r.taskId === 'bad') throw new Error('cannot count this prompt')
+        return 10
+      },
+    })
+    for (const id of ['a', 'b', 'c', 'bad', 'd']) wait(id)
+    await settle()
+    // 2 requests a minute: a and b go; c, at the head, was counted and waits; bad and d were not.
+    expect(granted).toEqual(['a', 'b'])
+    expect(asked).toEqual(['a', 'b', 'c'])
+    const pass = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 1000) {
+        clock.advance(1000)
+        await settle()
+      }
+    }
+    await pass(30_000)
+    // A request came back: c goes; bad fails with its own error; d is counted and waits.
+    expect(granted).toEqual(['a', 'b', 'c'])
+    expect(failed).toEqual([new Error('cannot count this prompt')])
+    expect(asked).toEqual(['a', 'b', 'c', 'bad', 'd'])
+    await pass(30_000)
+    expect(granted).toEqual(['a', 'b', 'c', 'd'])
+    expect(asked).toEqual(['a', 'b', 'c', 'bad', 'd'])
   })
 
   it('refuses budgets it cannot read (TW_INVALID_OPTION naming the field)', () => {

@@ -5,7 +5,9 @@
  * reported.
  *
  * Modes of an attempt here, and what moves it:
- * - **waiting**, in its key's line (first come, first served per key): the head asks the budget;
+ * - **waiting**, in its key's line (first come, first served per key): the head works out its
+ *   token estimate (only there: a tokenizer pass over a long prompt is not paid by every queued
+ *   call before the first is published) and asks the budget;
  *   granted → **taken** (the runner publishes it); refused → the key tries again after the delay
  *   the budget named (at most {@link MAX_RETRY_MS}, so units other owners give back are seen
  *   soon), or at once when this owner gives units back; an amount over a budget's limit → it
@@ -53,13 +55,13 @@ export interface SharedRateSettings {
   readonly estimateTokens?: ((request: AttemptRequest) => number) | undefined
 }
 
-/** An attempt's way through the gate: its key and what it takes. */
+/** An attempt's way through the gate: its key and the budgets it takes from. */
 export interface RatePlan {
   readonly key: string
   readonly requests: RateWindow | undefined
   readonly tokens: RateWindow | undefined
-  /** Tokens reserved: the estimate. */
-  readonly estimate: number
+  /** The attempt: its token estimate is worked out when it reaches the head of its key's line. */
+  readonly request: AttemptRequest
 }
 
 /** One attempt in the gate. */
@@ -67,7 +69,9 @@ interface Entry {
   readonly attemptId: string
   readonly plan: RatePlan
   readonly granted: () => void
-  readonly refused: (error: TaskweaveError) => void
+  readonly refused: (error: unknown) => void
+  /** Tokens reserved, once worked out at the head of the line (0 without a token budget). */
+  estimate: number | undefined
   taken: boolean
   /** Tokens its worker reported so far. */
   used: number
@@ -114,18 +118,21 @@ export class SharedRateGate {
    * The shared key `request` counts against and what it takes, or undefined when none of
    * `rates` applies. The key is `rateKeyOf(request)` when given, else the key the engine counted
    * the attempt against (`request.rateKey`), else the tool's (`rateKeyOf` of its input, else
-   * `rateKey`), else `tool:<name>`. Throws what `rateKeyOf` or `estimateTokens` throws.
+   * `rateKey`), else `tool:<name>`. Throws what `rateKeyOf` throws.
    */
   plan(request: AttemptRequest): RatePlan | undefined {
     const key = this.#rateKeyOf !== undefined ? this.#rateKeyOf(request) : (request.rateKey ?? this.#toolKeyOf(request))
     const limits = key === undefined ? undefined : this.#limits.get(key)
     if (key === undefined || limits === undefined) return undefined
-    return { key, ...limits, estimate: limits.tokens === undefined ? 0 : this.#estimateOf(request) }
+    return { key, ...limits, request }
   }
 
-  /** Puts an attempt in its key's line: `granted` once it took its share, `refused` if it never can. */
-  wait(attemptId: string, plan: RatePlan, granted: () => void, refused: (error: TaskweaveError) => void): void {
-    const entry: Entry = { attemptId, plan, granted, refused, taken: false, used: 0 }
+  /**
+   * Puts an attempt in its key's line: `granted` once it took its share, `refused` if it never
+   * can (its estimate is over the budget, or the caller's `estimateTokens` threw: with that error).
+   */
+  wait(attemptId: string, plan: RatePlan, granted: () => void, refused: (error: unknown) => void): void {
+    const entry: Entry = { attemptId, plan, granted, refused, estimate: undefined, taken: false, used: 0 }
     this.#entries.set(attemptId, entry)
     const line = this.#lines.get(plan.key) ?? []
     line.push(entry)
@@ -163,7 +170,8 @@ export class SharedRateGate {
     // Still waiting: it leaves its line when the line next moves. Taking: the take's answer gives back.
     if (!entry.taken) return
     const { plan, used } = entry
-    const back = how === 'unsent' ? plan.estimate : how === 'outcome' ? plan.estimate - used : Math.min(0, plan.estimate - used)
+    const estimate = entry.estimate ?? 0
+    const back = how === 'unsent' ? estimate : how === 'outcome' ? estimate - used : Math.min(0, estimate - used)
     const charges: SharedRateCharge[] = []
     if (how === 'unsent' && plan.requests !== undefined) charges.push(charge('requests', plan.requests, 1))
     if (plan.tokens !== undefined && back !== 0) charges.push(charge('tokens', plan.tokens, back))
@@ -191,12 +199,19 @@ export class SharedRateGate {
       return
     }
     const { plan } = head
-    const charges = chargesOf(plan)
-    if (plan.tokens !== undefined && plan.estimate > plan.tokens.limit) {
-      line?.shift()
-      this.#entries.delete(head.attemptId)
-      head.refused(neverFits(plan, `its estimate of ${plan.estimate} tokens is over the budget of ${plan.tokens.limit}`))
-      queueMicrotask(() => this.#ask(key))
+    let estimate = head.estimate
+    if (estimate === undefined) {
+      try {
+        estimate = head.estimate = plan.tokens === undefined ? 0 : this.#estimateOf(plan.request)
+      } catch (err) {
+        // The caller's estimateTokens threw: the attempt fails with its error.
+        this.#drop(key, head, err)
+        return
+      }
+    }
+    const charges = chargesOf(plan, estimate)
+    if (plan.tokens !== undefined && estimate > plan.tokens.limit) {
+      this.#drop(key, head, neverFits(plan, `its estimate of ${estimate} tokens is over the budget of ${plan.tokens.limit}`))
       return
     }
     this.#asking.add(key)
@@ -228,6 +243,14 @@ export class SharedRateGate {
         this.#retryIn(key, ERROR_RETRY_MS)
       },
     )
+  }
+
+  /** Takes `head` out of `key`'s line, failing it with `error`, and lets the next one ask. */
+  #drop(key: string, head: Entry, error: unknown): void {
+    this.#lines.get(key)?.shift()
+    this.#entries.delete(head.attemptId)
+    head.refused(error)
+    queueMicrotask(() => this.#ask(key))
   }
 
   #retryIn(key: string, ms: number): void {
@@ -283,10 +306,10 @@ export class SharedRateGate {
 }
 
 /** What `plan` takes: one request, and its estimate (0 still waits while the token budget owes). */
-function chargesOf(plan: RatePlan): SharedRateCharge[] {
+function chargesOf(plan: RatePlan, estimate: number): SharedRateCharge[] {
   const charges: SharedRateCharge[] = []
   if (plan.requests !== undefined) charges.push(charge('requests', plan.requests, 1))
-  if (plan.tokens !== undefined) charges.push(charge('tokens', plan.tokens, plan.estimate))
+  if (plan.tokens !== undefined) charges.push(charge('tokens', plan.tokens, estimate))
   return charges
 }
 
