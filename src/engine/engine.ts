@@ -39,7 +39,7 @@ import type { AttemptRunner } from '../core/attempt.js'
 import { LocalAttemptRunner } from './local-runner.js'
 import { buildToolRegistry } from './tool-registry.js'
 import type { BuiltinsOption } from './tool-registry.js'
-import { keepRunShapes } from './shape-anchors.js'
+import { keepRunShapesSoon } from './shape-anchors.js'
 import { RunExecution } from './run.js'
 import type { RunControl, TaskCompleteHandler } from './run-types.js'
 import type { RunResult } from './report.js'
@@ -327,7 +327,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** A run ended (see `RunEnvironment.onRunEnded`): it leaves the active runs, and a durable one lets the store prune. */
   const runEnded = (execution: RunExecution): void => {
     active.delete(execution)
-    keepRunShapes()
+    keepRunShapesSoon()
     if (durableRuns.has(execution)) pruner?.tick()
   }
   const resize = (next: number): void => {
