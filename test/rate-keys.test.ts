@@ -209,6 +209,28 @@ describe('rate keys', () => {
     expect(events).toHaveLength(1)
   })
 
+  it('does not estimate a waiting call of a run whose budget is used up', async () => {
+    const clock = new ManualClock()
+    const estimated: string[] = []
+    const tool = defineTool({
+      name: 'llm.fake',
+      input: z.object({ n: z.number() }),
+      rateKey: 'prov:model',
+      estimateTokens: (input) => (estimated.push(`t${input.n}`), 10),
+      run: async (_input, ctx: ToolContext) => {
+        await sleep(clock, 100, ctx.signal)
+        ctx.reportUsage?.({ inputTokens: 100, outputTokens: 0 })
+        return 'ok'
+      },
+    })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { concurrent: 1 } } })
+    const flow = { id: 'w', budget: { maxTokens: 250 }, tasks: Array.from({ length: 8 }, (_, n) => ({ id: `t${n}`, tool: 'llm.fake', input: { n } })) }
+    const result = await clock.runUntilSettled(engine.run(flow))
+    expect(result.counts).toMatchObject({ succeeded: 3, skipped: 5 })
+    // t0 and t1 found no line; t2 and t3 were counted at the head while the budget still held.
+    expect(estimated).toEqual(['t0', 't1', 't2', 't3'])
+  })
+
   it('a run option budget overrides the workflow and is checked', async () => {
     const clock = new ManualClock()
     const { tool } = llmTool(clock, { ms: 1, used: 10 })

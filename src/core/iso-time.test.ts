@@ -9,8 +9,11 @@ describe('isoTime', () => {
   })
 
   it('writes every day of four centuries and the years at the edges of four digits as a Date does', () => {
-    // 1600-03-01 to 2000-03-01 crosses every kind of leap year (÷4, ÷100, ÷400) once.
-    for (let ms = Date.UTC(1600, 2, 1) + 45_296_789; ms < Date.UTC(2000, 2, 1); ms += 86_400_000) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString())
+    // 1600-03-01 to 2000-03-01: leap years by 4, 1700, 1800 and 1900 (not leap), 2000 (leap by
+    // 400); each day at midnight, the millisecond before it and an hour of the afternoon.
+    for (let day = Date.UTC(1600, 2, 1); day < Date.UTC(2000, 2, 1); day += 86_400_000) {
+      for (const ms of [day, day - 1, day + 45_296_789]) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString())
+    }
     // Date.UTC reads years 0–99 as 1900–1999: the year is set apart.
     const utc = (year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number => {
       const date = new Date(Date.UTC(2000, month, day, hour, minute, second, ms))

@@ -99,7 +99,10 @@ export interface SharedLimits {
   readonly tools?: readonly AnyTool[]
   /** An attempt's rate key, instead of the tool's (undefined: no shared budget). */
   readonly rateKeyOf?: (request: AttemptRequest) => string | undefined
-  /** An attempt's token estimate, instead of the tool's `estimateTokens`. */
+  /**
+   * An attempt's token estimate, instead of the tool's `estimateTokens`; asked when the attempt
+   * reaches the head of its key's line. One that throws fails the attempt with its error.
+   */
   readonly estimateTokens?: (request: AttemptRequest) => number
 }
 

@@ -187,6 +187,24 @@ describe('SharedRateGate', () => {
     expect(asked).toEqual(['a', 'b', 'c', 'bad', 'd'])
   })
 
+  it('never estimates an attempt that ended while it waited behind others', async () => {
+    const asked: string[] = []
+    const { gate, clock, granted, wait } = gateWith({ estimateTokens: (r) => (asked.push(r.taskId), 10) })
+    for (const id of ['a', 'b', 'c', 'd', 'e']) wait(id)
+    await settle()
+    // a and b went; c, at the head, was counted and waits for a request.
+    expect(asked).toEqual(['a', 'b', 'c'])
+    gate.end('d', 'cancelled')
+    gate.end('e', 'unsent')
+    for (let t = 0; t < 60; t++) {
+      clock.advance(1000)
+      await settle()
+    }
+    expect(granted).toEqual(['a', 'b', 'c'])
+    expect(asked).toEqual(['a', 'b', 'c'])
+    expect(gate.waiting).toBe(0)
+  })
+
   it('refuses budgets it cannot read (TW_INVALID_OPTION naming the field)', () => {
     const bad: Record<string, unknown>[] = [{ requests: '10 per minute' }, { tokens: { limit: 0, per: '1m' } }, { concurrent: 4 }, {}]
     for (const spec of bad) {

@@ -967,7 +967,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       input = x.admittedInput
     }
     const key = rates.keyOf(shape, input)
-    if (needsInput) this.#eventTime = -1 // rateKeyOf ran (estimateTokens runs below): the start reads the clock again
+    if (needsInput) this.#eventTime = -1 // rateKeyOf ran (estimateTokens runs below, or at the head of the key's line): the start reads the clock again
     if (key === undefined) return true
     if (rates.exhausted !== undefined) {
       this.#skipForBudget(index)
@@ -1068,6 +1068,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   /** @internal The tokens task `index` reserves under its rate key: its tool's estimate for the input it was admitted with. */
   rateTokens(index: number): number {
+    // A task that will not start when admitted (the run is stopping, the task is no longer ready,
+    // the budget is used up) reserves nothing and costs no tokenizer pass: the grant is refused.
+    if (this.#state !== 'running' || this.#stopRequested || this.#s.status[index] !== READY || this.#rates().exhausted !== undefined) return 0
     const tokens = this.#rates().estimateOf(this.#s.shapes[index] as TaskShape, this.#s.extraOrUndefined(index)?.admittedInput)
     this.#eventTime = -1 // the estimate ran the tool's code: the next event reads the clock again
     return tokens

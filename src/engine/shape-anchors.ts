@@ -51,7 +51,15 @@ export function keepRunShapesSoon(): void {
   if (scheduled) return
   scheduled = true
   // Unreferenced: a process that has nothing else to do exits without waiting for it.
-  setImmediate(keepRunShapes).unref()
+  setImmediate(() => {
+    try {
+      keepRunShapes()
+    } catch {
+      // An optimisation only: it never takes the host process down.
+    }
+    // Not made (it failed): the next run to end tries again.
+    scheduled = anchors !== undefined
+  }).unref()
 }
 
 /** Makes the objects on the first call; later calls do nothing. */

@@ -80,6 +80,26 @@ describe('RateLimiter', () => {
     expect(asked).toEqual([1, 2, 3])
   })
 
+  it('never asks a holder that left the line, and serves on when a holder cannot say (0 tokens)', async () => {
+    const { clock, limiter } = limiterWith({ k: { requests: '1/s', tokens: '100/s', adaptive: false } })
+    lease(limiter.tryTake('k', 0))
+    const asked: string[] = []
+    const gone = recorder()
+    const broken = recorder()
+    const silent = recorder()
+    const leaving: RateHolder = { ...gone.holder, rateTokens: () => (asked.push('gone'), 10) }
+    limiter.wait('k', TOKENS_LATER, leaving, 1, 0)
+    limiter.wait('k', TOKENS_LATER, { ...broken.holder, rateTokens: () => (asked.push('broken'), Number.NaN) }, 2, 0)
+    limiter.wait('k', TOKENS_LATER, silent.holder, 3, 0)
+    limiter.forget(leaving)
+    await flush()
+    clock.advance(1000)
+    clock.advance(1000)
+    expect(asked).toEqual(['broken'])
+    expect(gone.granted).toEqual([])
+    expect([broken.leases[0]?.tokens, silent.leases[0]?.tokens]).toEqual([0, 0])
+  })
+
   it('pauses the whole key after a 429 and gives the refused call its reservation back', async () => {
     const { clock, limiter } = limiterWith({ k: { requests: '10/s', concurrent: 4 } })
     const first = lease(limiter.tryTake('k', 0))

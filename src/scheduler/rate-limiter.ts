@@ -462,7 +462,13 @@ export class RateLimiter {
 
 /** The tokens of a waiter queued with {@link TOKENS_LATER}, from its holder (0 if it cannot say). */
 function tokensOf(waiter: Waiter): number {
-  const tokens = waiter.holder.rateTokens?.(waiter.ticket) ?? 0
+  let tokens: number
+  try {
+    tokens = waiter.holder.rateTokens?.(waiter.ticket) ?? 0
+  } catch {
+    // A holder that breaks its promise not to throw must not stop the line (nor the other keys being served).
+    tokens = 0
+  }
   return Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : 0
 }
 
