@@ -4,6 +4,7 @@ import { defineTool } from '../src/core/tool.js'
 import { sleep } from '../src/core/clock.js'
 import type { Clock } from '../src/core/clock.js'
 import { TaskweaveError } from '../src/core/errors.js'
+import type { RunStore } from '../src/core/store.js'
 
 /** Tools whose durations and failures are scripted, with a log of what ran and when. */
 export function scriptedTools(clock: Clock) {
@@ -70,4 +71,28 @@ export const stepChain = {
     { id: 'b', tool: 'step', input: { id: 'b' }, dependsOn: ['a'] },
     { id: 'c', tool: 'step', input: { id: 'c' }, dependsOn: ['b'] },
   ],
+}
+
+/**
+ * `store` as an engine of another process would use it: the same runs, but a different object,
+ * so an engine made on it is not one of this process's live engines on `store` (whose runs
+ * another engine never takes over). Tests stand for a process that dies with it: its engine
+ * stays up, its tool never returns, and another engine on `store` resumes its runs.
+ */
+export function inAnotherProcess(store: RunStore): RunStore {
+  return {
+    kind: store.kind,
+    location: store.location,
+    exclusive: store.exclusive,
+    ...(store.now !== undefined ? { now: store.now.bind(store) } : {}),
+    createRun: (run, lease) => store.createRun(run, lease),
+    acquire: (runId, lease) => store.acquire(runId, lease),
+    renew: (leases, now, ttlMs) => store.renew(leases, now, ttlMs),
+    release: (leases) => store.release(leases),
+    append: (batches) => store.append(batches),
+    load: (runId) => store.load(runId),
+    list: (filter) => store.list(filter),
+    prune: (options) => store.prune(options),
+    close: () => store.close(),
+  }
 }

@@ -57,6 +57,7 @@ export function createCompactView(write: (line: string) => void, clock: Clock, o
         case 'run:cancelling':
         case 'run:budget-exhausted':
         case 'run:taken-over':
+        case 'run:resume-failed':
         case 'engine:scaled':
         case 'task:retrying':
         case 'task:failed':

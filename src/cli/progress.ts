@@ -79,6 +79,8 @@ function eventText(event: TaskweaveEvent, origin: number): string {
       return `${t} task:throttled ${event.taskId} on ${event.key} (${event.reason})${event.until !== undefined ? ` until ${new Date(event.until).toISOString()}` : ''}`
     case 'run:budget-exhausted':
       return `${t} run:budget-exhausted ${event.reason}`
+    case 'run:resume-failed':
+      return `${t} run:resume-failed ${event.error.code ?? ''} ${event.error.message}`
     case 'run:taken-over':
       return `${t} run:taken-over from ${event.previousOwner} (its lease expired ${new Date(event.leaseExpiredAt).toISOString()})`
     case 'engine:scaled':

@@ -47,6 +47,20 @@ export interface LeaseRequest {
   readonly now: number
 }
 
+/** What {@link RunStore.acquire} is asked: a lease, perhaps taken over from another owner. */
+export interface AcquireRequest extends LeaseRequest {
+  /**
+   * On an exclusive store, take the lease even from another owner whose lease has not expired:
+   * one process owns the store, so that owner is a process that died. Ignored by shared stores.
+   */
+  readonly takeOver?: boolean
+  /**
+   * Owners alive in the caller's process (other engines sharing the store object): their leases
+   * are never taken over, whatever `takeOver` says.
+   */
+  readonly liveOwners?: readonly string[]
+}
+
 /** Ownership of one run: appends are accepted only with the current epoch. */
 export interface Lease {
   readonly runId: string
@@ -174,12 +188,13 @@ export interface RunStore {
   createRun(run: NewRun, lease: LeaseRequest): Promise<Lease>
   /**
    * Takes the lease of an unfinished run: granted when the lease has expired at `lease.now`, is
-   * already `lease.owner`'s, was released, or (with `takeOver` on an exclusive store) always; the
-   * epoch is then one more than before, which fences every append of the previous owner.
+   * already `lease.owner`'s, was released, or (with `takeOver` on an exclusive store) is held by
+   * an owner not among `liveOwners`; the epoch is then one more than before, which fences every
+   * append of the previous owner.
    * Resolves undefined when another owner holds an unexpired lease or the run is finished.
    * Throws `TW_STORE_NOT_FOUND` when there is no such run.
    */
-  acquire(runId: string, lease: LeaseRequest & { readonly takeOver?: boolean }): Promise<Lease | undefined>
+  acquire(runId: string, lease: AcquireRequest): Promise<Lease | undefined>
   /**
    * Extends many leases in one round trip to `now + ttlMs`. Resolves the ids of the runs whose
    * lease is no longer the caller's (another epoch, or finished): their owner must stop writing.

@@ -16,6 +16,7 @@ import type { BackgroundRecorder, BackgroundRecordHandle, BackgroundWorkRecord, 
 import { BACKGROUND_DEADLINE_LABEL } from '../background/types.js'
 import type { BackgroundFinalStatus } from '../background/states.js'
 import type { Journal } from './journal.js'
+import { resumeLeaseRequest } from './live-owners.js'
 import type { ResolvedDurability } from './durable.js'
 import type { RunResult } from '../core/report.js'
 
@@ -132,7 +133,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
 /** Takes the lease of an unfinished run left by a dead process; undefined when a live one holds it. */
 async function takeOver(env: RecorderEnvironment, run: RunSummary): Promise<Lease | undefined> {
   try {
-    return await env.store.acquire(run.runId, { owner: env.durability.owner, ttlMs: env.durability.leaseTtlMs, now: env.clock.wallNow(), takeOver: env.store.exclusive })
+    return await env.store.acquire(run.runId, resumeLeaseRequest(env.store, env.durability.owner, env.durability.leaseTtlMs, env.clock.wallNow()))
   } catch (err) {
     logFailure(env.logger, 'a background record could not be taken over', err, { runId: run.runId })
     return undefined

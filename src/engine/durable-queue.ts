@@ -19,7 +19,7 @@ export interface PreparedTask {
 export type AfterDurable =
   | { readonly ticket: number; readonly kind: 'ok'; readonly index: number; readonly spawned: readonly PreparedTask[] | undefined }
   | { readonly ticket: number; readonly kind: 'fail'; readonly index: number }
-  | { readonly ticket: number; readonly kind: 'start'; readonly request: RunAttempt }
+  | { readonly ticket: number; readonly kind: 'start'; readonly index: number; readonly request: RunAttempt }
   | { readonly ticket: number; readonly kind: 'finish'; readonly result: RunResult }
 
 /** Work waiting for durability, in ticket order. */
@@ -44,6 +44,11 @@ export class DurableQueue {
       this.#items = []
       this.#head = 0
     }
+  }
+
+  /** Calls `visit` for every item still waiting, in order, and leaves them queued. */
+  forEachWaiting(visit: (item: AfterDurable) => void): void {
+    for (let k = this.#head; k < this.#items.length; k++) visit(this.#items[k] as AfterDurable)
   }
 
   /** Calls `apply` for every item left (the journal gave up: nothing more will be durable). */

@@ -6,7 +6,7 @@
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
 import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
-import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import { InvalidOptionError, serializeError, TaskweaveError } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolRegistry } from '../core/registry.js'
@@ -52,6 +52,7 @@ import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
 import { newRunRecord, readStoredRun, resolveDurability, RetentionPruner } from './durable.js'
 import type { DurabilityOptions } from './durable.js'
+import { holdOwner, otherLiveOwners, resumeLeaseRequest } from './live-owners.js'
 import { AgentSessionPool, createAgentTool } from '../agents/index.js'
 import { ConcurrentExecutor } from '../background/index.js'
 import type { ConcurrentExecutorOptions } from '../background/index.js'
@@ -233,7 +234,12 @@ export interface Engine extends AsyncDisposable {
    * `TW_INVALID_STATE` when the run has finished or another live process owns it.
    */
   resume(runId: string, options?: ResumeOptions): Promise<RunHandle>
-  /** Resumes every unfinished run of the store that no live process owns. */
+  /**
+   * Resumes every unfinished run of the store that no live process owns, and resolves their
+   * handles. A run that cannot be resumed here (its pinned definition names a tool this engine
+   * lacks, its journal cannot be read) stays unfinished in the store: it is logged and reported
+   * as a `run:resume-failed` event, and the others are resumed all the same.
+   */
   resumeUnfinished(options?: ResumeOptions): Promise<RunHandle[]>
   /** What is in use now: engine slots, and permits held and waited for per limiter key. */
   stats(): EngineStats
@@ -314,6 +320,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const store = options.store
   const durability = resolveDurability(options.durability)
   const journal = store === undefined ? undefined : new Journal({ store, clock, logger, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs })
+  // Other engines of this process sharing the store must not take this one's runs as a dead process's.
+  const forgetOwner = store === undefined ? undefined : holdOwner(store, durability.owner)
   const durableRuns = new WeakSet<RunExecution>()
   const pruner = store !== undefined && durability.retentionMs !== undefined ? new RetentionPruner(store, clock, logger, durability.retentionMs) : undefined
   pruner?.tick()
@@ -548,7 +556,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const resumeHeld = async (runId: string, resumeOptions: ResumeOptions, runStore: RunStore, runJournal: Journal): Promise<RunHandle> => {
     // The lease first: once the epoch has moved on, no earlier owner can append, so the journal
     // read next is complete. (The whole run is read once, after: a journal can be large.)
-    const lease = await runStore.acquire(runId, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow(), takeOver: runStore.exclusive })
+    const lease = await runStore.acquire(runId, resumeLeaseRequest(runStore, durability.owner, durability.leaseTtlMs, clock.wallNow()))
     if (lease === undefined) {
       const held = await runStore.load(runId)
       if (held !== undefined && held.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has finished (${held.status}): there is nothing to resume`, { retryable: false, details: { runId, status: held.status } })
@@ -608,15 +616,36 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if (isActive(summary.runId)) continue
       // Background work comes back under its conversation with engine.background.recover().
       if (summary.labels['conversation'] !== undefined) continue
-      // Another live owner's run is left alone (an exclusive store has no other live owner).
-      if (!runStore.exclusive && summary.lease !== undefined && summary.lease.owner !== durability.owner && summary.lease.expiresAt > now) continue
+      // Another live owner's run is left alone (an exclusive store's are the other engines of this process).
+      const held = summary.lease
+      if (held !== undefined && held.owner !== durability.owner && (runStore.exclusive ? otherLiveOwners(runStore, durability.owner)?.includes(held.owner) === true : held.expiresAt > now)) continue
       try {
         handles.push(await resume(summary.runId, resumeOptions))
+        unresumable.delete(summary.runId)
       } catch (err) {
-        if (!TaskweaveError.is(err, 'TW_INVALID_STATE')) throw err
+        if (closing !== undefined) break
+        // Another process resumed it first, or it finished meanwhile.
+        if (TaskweaveError.is(err, 'TW_INVALID_STATE')) continue
+        // One run this engine cannot resume (a tool it lacks, a journal it cannot read) must not
+        // keep the others from resuming.
+        resumeFailed(summary.runId, err)
       }
     }
     return handles
+  }
+
+  /** Runs this engine could not resume, with why: reported once, not at every take-over round. */
+  const unresumable = new Map<string, string>()
+  const resumeFailed = (runId: string, err: unknown): void => {
+    const error = serializeError(err)
+    const known = unresumable.get(runId) === error.message
+    unresumable.set(runId, error.message)
+    if (known) {
+      logger.debug('a durable run still cannot be resumed', { runId, error: error.message })
+      return
+    }
+    logger.error('a durable run cannot be resumed; it stays unfinished in the store', { runId, error: error.message })
+    events.emit({ type: 'run:resume-failed', runId, at: clock.now(), error })
   }
 
   /** The time the store's leases go by: its own clock where it has one, else this engine's. */
@@ -634,10 +663,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if (summary.labels['conversation'] !== undefined || isActive(summary.runId)) continue
       try {
         await resume(summary.runId)
+        unresumable.delete(summary.runId)
         events.emit({ type: 'run:taken-over', runId: summary.runId, at: clock.now(), previousOwner: lease.owner, leaseExpiredAt: lease.expiresAt })
       } catch (err) {
+        if (closing !== undefined) return
         // Another standby got there first, or the run finished meanwhile.
-        if (!TaskweaveError.is(err, 'TW_INVALID_STATE') && !TaskweaveError.is(err, 'TW_STORE_CONFLICT')) throw err
+        if (TaskweaveError.is(err, 'TW_INVALID_STATE') || TaskweaveError.is(err, 'TW_STORE_CONFLICT')) continue
+        resumeFailed(summary.runId, err)
       }
     }
   }
@@ -682,6 +714,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       for (const execution of runs) execution.cancel('the engine is closing')
       await Promise.all([...suspended, ...runs].map((execution) => execution.result))
       if (journal !== undefined) await journal.releaseAll()
+      forgetOwner?.()
       await env.runner.close()
       env.rates.close()
       const report = await agents?.close({ force: true })

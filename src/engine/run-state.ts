@@ -47,6 +47,8 @@ export class TaskExtra {
   rateKey: string | undefined = undefined
   /** Times a 429 sent it back to ready without spending an attempt. */
   bounces = 0
+  /** Attempts a suspension stopped (the engine closed): they spend no attempt either. */
+  stops = 0
   /** LLM usage its attempts reported. */
   usage: RunUsage | undefined = undefined
 }

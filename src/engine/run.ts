@@ -393,8 +393,34 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    */
   suspend(reason: string): void {
     if (this.#state === 'finished') return
+    if (this.#durable()) this.#journalStopped(reason)
     this.#suspended = true
     this.cancel(reason)
+  }
+
+  /**
+   * A suspension is not a crash: each attempt in flight is journaled as stopped (a `fail` whose
+   * retry is due at once), so the resume runs it again without counting it as a start without an
+   * outcome (`maxStartsWithoutOutcome`) or as a spent attempt. A task that must not run twice is
+   * journaled so only while its tool was still waiting for its start to be durable; once called,
+   * the tool may have acted before it saw the abort, and the resume treats it as uncertain.
+   */
+  #journalStopped(reason: string): void {
+    const s = this.#s
+    let notCalled: Set<number> | undefined
+    this.#afterDurable.forEachWaiting((item) => {
+      if (item.kind === 'start' && item.request.isCurrent()) (notCalled ??= new Set()).add(item.index)
+    })
+    const retryAt = this.#env.clock.wallNow()
+    for (let i = 0; i < s.size; i++) {
+      // A forEach task in progress runs no attempt of its own (its items do).
+      if (s.status[i] !== RUNNING || s.extraOrUndefined(i)?.items !== undefined) continue
+      if (this.#isNonIdempotent(i) && notCalled?.has(i) !== true) continue
+      const taskId = s.ids[i] as string
+      const attempt = s.attempts[i] as number
+      const error = serializeError(new TaskweaveError('TW_INTERRUPTED', `attempt ${attempt} of task "${taskId}" was stopped: ${reason}`, { retryable: true }))
+      this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error, retryAt, stopped: true }) })
+    }
   }
 
   /** The lease epoch of a durable run (1 for a run without a journal). */
@@ -449,10 +475,35 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#journalLost) return
     this.#journalLost = true
     this.#eventTime = -1
-    this.#stop('failed', `the run store stopped this run: ${reason}`)
-    this.#afterDurable.drain(this.#applyDurableItem)
+    const why = `the run store stopped this run: ${reason}`
+    this.#stop('failed', why)
+    // What still waits was not committed: a success among it is not reported as one (a resume
+    // runs that task again); the rest goes on as if durable, so everything waiting is let go.
+    this.#afterDurable.drain((item) => {
+      if (item.kind === 'ok') this.#successNotCommitted(item.index, why)
+      else this.#applyDurable(item)
+    })
     this.#pump()
     this.#maybeFinish()
+  }
+
+  /**
+   * Task `i` succeeded, but its `ok` entry never became durable: it ends `failed` with `TW_STORE`,
+   * without its output, the tasks it added or its dependents. Its `task:succeeded` event went out
+   * when the attempt ended; this `task:failed` corrects it.
+   */
+  #successNotCommitted(i: number, why: string): void {
+    const s = this.#s
+    const taskId = s.ids[i] as string
+    const attempt = s.attempts[i] as number
+    const error = serializeError(new TaskweaveError('TW_STORE', `attempt ${attempt} of task "${taskId}" succeeded, but its result was not committed (${why}); resuming the run runs it again`, { retryable: true, details: { taskId, attempt } }))
+    s.extra(i).error = error
+    s.setOutput(i, undefined)
+    // Outside the transition table, which describes how a task moves while its outcomes are
+    // kept: this one's success is withdrawn because it could not be kept.
+    s.status[i] = FAILED
+    if (this.#events.wants('task:failed')) this.#emit('task:failed', { taskId, attempt, error })
+    this.#afterFailure(i)
   }
 
   /** Whether task `i` must not run twice: its own setting, its forEach owner's, else its tool's. */
@@ -504,7 +555,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         this.#transition(i, RETRYING)
         // A 429 that sent the task back spent no attempt: it is counted as a bounce again.
         if (recorded.bounce) s.extra(i).bounces++
-        else this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
+        else {
+          // Nor did an attempt a suspension stopped; it is listed among the failed ones, though.
+          if (recorded.stopped) s.extra(i).stops++
+          this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
+        }
         // The retry's own attempt is recorded too: no need to wait for its time.
         if (replay.attempt(id, attempt + 1) !== undefined) this.#makeReady(i)
         else this.#armRetry(i, Math.max(0, recorded.retryAt - this.#env.clock.wallNow()), recorded.error)
@@ -1155,7 +1210,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#heldPermits !== undefined || this.#heldToolPermits !== undefined) this.#notePermitAttempt(i, request)
     // A task that must not run twice runs only once its start is durable: after a crash the
     // journal then says it may have run, and it is not run again blindly.
-    if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', request })
+    if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', index: i, request })
     else {
       this.#env.runner.start(request, request)
       // The tool's synchronous part ran (it may have taken a while): the next start reads the clock.
@@ -1332,8 +1387,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         if (this.#bounce(i, err, error, now)) return
       } else this.#rates().settle(i, isTimeout(err))
     }
-    // Attempts a 429 sent back to ready are not spent: the retry policy counts the others.
-    const counted = attempt - x.bounces
+    // Attempts a 429 sent back to ready, or a suspension stopped, are not spent: the retry policy counts the others.
+    const counted = attempt - x.bounces - x.stops
     // The state changes before the slot is released, so nothing the release sets off can see this
     // attempt as still running.
     if (this.#state === 'running' && shouldRetry(policy, counted, err)) {

@@ -49,6 +49,13 @@ export interface EventMap {
    * it goes on here by replay, from what the journal holds.
    */
   'run:taken-over': Base & { readonly previousOwner: string; readonly leaseExpiredAt: number }
+  /**
+   * This engine could not resume a durable run (`resumeUnfinished`, `durability.resumeOnStart` or
+   * `takeOverEvery`): its pinned definition names a tool the engine lacks, or its journal cannot
+   * be read. The run stays unfinished in the store, its lease given back; reported once per run
+   * and reason.
+   */
+  'run:resume-failed': Base & { readonly error: SerializedError }
   /** The run's budget (`budget.maxTokens` / `maxCostUsd`) is used up: no new LLM task starts. */
   'run:budget-exhausted': Base & { readonly reason: string; readonly usage: RunUsage }
   /** Load-aware scaling (`autoscale`) changed the engine's slot count. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { TaskweaveError } from '../core/errors.js'
-import type { AppendResult, JournalBatch, JournalEntry, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from '../core/store.js'
+import type { AppendResult, JournalBatch, JournalEntry, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from '../core/store.js'
 import { finishOf, hasLabels, statusMatches } from './shared.js'
 
 interface MemoryRun {
@@ -43,13 +43,13 @@ export class MemoryRunStore implements RunStore {
     return lease
   }
 
-  async acquire(runId: string, request: LeaseRequest & { readonly takeOver?: boolean }): Promise<Lease | undefined> {
+  async acquire(runId: string, request: AcquireRequest): Promise<Lease | undefined> {
     this.#open()
     const record = this.#runs.get(runId)
     if (record === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
     if (record.status !== 'running') return undefined
     const held = record.lease
-    const free = held === undefined || held.expiresAt <= request.now || held.owner === request.owner || (request.takeOver === true && this.exclusive)
+    const free = held === undefined || held.expiresAt <= request.now || held.owner === request.owner || (request.takeOver === true && this.exclusive && request.liveOwners?.includes(held.owner) !== true)
     if (!free) return undefined
     const epoch = (held?.epoch ?? 1) + 1
     record.lease = { runId, owner: request.owner, epoch, expiresAt: request.now + request.ttlMs }

@@ -200,6 +200,14 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
     else assert.equal(taken, undefined)
   })
 
+  add('takeOver spares the owners named live', async ({ store }) => {
+    await store.createRun(newRun('r1'), { owner: OWNER_A, ttlMs: TTL, now: T0 })
+    assert.equal(await store.acquire('r1', { owner: OWNER_B, ttlMs: TTL, now: T0 + 1, takeOver: true, liveOwners: [OWNER_A] }), undefined)
+    assert.equal((await store.load('r1'))?.lease?.owner, OWNER_A)
+    // Once expired, it is free to take like any other.
+    assert.equal((await store.acquire('r1', { owner: OWNER_B, ttlMs: TTL, now: T0 + TTL + 1, takeOver: true, liveOwners: [OWNER_A] }))?.owner, OWNER_B)
+  })
+
   add('renew extends many leases at once and names the ones lost', async ({ store }) => {
     const a = await store.createRun(newRun('ra'), { owner: OWNER_A, ttlMs: TTL, now: T0 })
     const b = await store.createRun(newRun('rb'), { owner: OWNER_A, ttlMs: TTL, now: T0 })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineStateMachine, defineTool, DONE, MemoryRunStore } from 'taskweave'
+import { inAnotherProcess } from '../helpers.js'
 
 const never = (): Promise<never> => new Promise(() => undefined)
 const ticks = async (n = 10): Promise<void> => {
@@ -27,7 +28,7 @@ describe('background work in a durable engine', () => {
   it('a workflow under a conversation comes back under it after a restart, finished tasks not run again', async () => {
     const store = new MemoryRunStore()
     const first = toolsWith({ value: true })
-    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const engine1 = createEngine({ tools: [first.step], store: inAnotherProcess(store), builtins: false })
     const id = engine1.background.submit({ conversationId: 'conv-1', name: 'research', run: flow })
     await ticks()
     expect(first.calls).toEqual(['a', 'b'])
@@ -48,7 +49,7 @@ describe('background work in a durable engine', () => {
 
   it('a task submitted before recover() whose id ends in the same number as a recovered one: both are found by id', async () => {
     const store = new MemoryRunStore()
-    const engine1 = createEngine({ store, builtins: false })
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false })
     const old = engine1.background.submit({ conversationId: 'conv-a', name: 'slow', run: never })
     await ticks()
     const engine2 = createEngine({ store, builtins: false })
@@ -69,7 +70,7 @@ describe('background work in a durable engine', () => {
 
   it('a function that was running is reported lost; one that finished is recorded as finished', async () => {
     const store = new MemoryRunStore()
-    const engine1 = createEngine({ store, builtins: false })
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false })
     const done = engine1.background.submit({ conversationId: 'conv-2', name: 'quick', run: () => 42 })
     const lost = engine1.background.submit({ conversationId: 'conv-2', name: 'slow', run: never })
     expect((await engine1.background.result(done))?.value).toBe(42)
@@ -97,7 +98,7 @@ describe('background work in a durable engine', () => {
       })
     for (const given of [true, false]) {
       const store = new MemoryRunStore()
-      const engine1 = createEngine({ store, builtins: false })
+      const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false })
       const id = engine1.background.submit({ conversationId: 'conv-3', name: 'fsm', run: machine(true), context: { n: 5 } })
       await ticks()
       const engine2 = createEngine({ store, builtins: false })
@@ -146,7 +147,7 @@ describe('background state machines after a restart, with resumeOnStart', () => 
     let release: () => void = () => undefined
     const gate = new Promise<void>((resolve) => (release = resolve))
     const machine = defineStateMachine({ name: 'verify', initial: 'a', context: { n: 1 }, states: { a: { run: async () => (await gate, DONE) } } })
-    const crashed = createEngine({ store, builtins: false })
+    const crashed = createEngine({ store: inAnotherProcess(store), builtins: false })
     const id = crashed.background.submit({ conversationId: 'conv', name: 'verify', run: machine })
     await ticks(20)
     // The first process "crashes": it is never closed; a second one starts on the same store.
@@ -185,7 +186,7 @@ describe('a recovered background task', () => {
       states: { a: { run: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) } },
     })
     const first = new ManualClock(0, 1_000_000)
-    const crashed = createEngine({ store, builtins: false, clock: first })
+    const crashed = createEngine({ store: inAnotherProcess(store), builtins: false, clock: first })
     const id = crashed.background.submit({ conversationId: 'c', name: 'waits', run: waits, timeout: '300ms' })
     await ticks(20)
     // The process dies 50 ms in; another starts on the store and takes the machine back.

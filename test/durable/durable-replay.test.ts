@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
-import type { JournalEntry, TaskSpec } from 'taskweave'
+import type { JournalEntry, RunHandle, RunResult, TaskSpec } from 'taskweave'
 import { ManualClock } from 'taskweave/testing'
 
 /** A store whose appends wait until the test lets them through. */
@@ -44,6 +44,17 @@ function counter() {
 }
 
 const task = (id: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ id, tool: 'step', input: { id }, ...extra })
+
+/** The run's result, moving `clock` on a second per turn of the event loop (the store's retries wait on it). */
+async function resultWithClock(handle: RunHandle, clock: ManualClock): Promise<RunResult> {
+  let settled = false
+  void handle.result.then(() => (settled = true))
+  for (let k = 0; k < 50 && !settled; k++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    clock.advance(1_000)
+  }
+  return handle.result
+}
 
 /** Writes a run and a hand-made journal into `store`, as a crashed process would have left them. */
 async function seed(store: MemoryRunStore, runId: string, tasks: TaskSpec[], entries: Omit<JournalEntry, 'seq' | 'at'>[], options: { failFast?: boolean } = {}): Promise<void> {
@@ -253,6 +264,68 @@ describe('durable runs: ownership and failures', () => {
     await engine2.close()
   })
 
+  it('suspensions are not crashes: a task stopped by close() many times runs again, without TW_UNCERTAIN or a spent attempt', async () => {
+    const store = new MemoryRunStore()
+    let finish = false
+    let calls = 0
+    const blocking = defineTool({ name: 'blocking', input: z.object({}), run: (_input, ctx) => {
+      calls++
+      if (finish) return 'done'
+      return new Promise<string>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
+    } })
+    const spec = { id: 'flow', tasks: [{ id: 'b', tool: 'blocking' }] }
+    // One more suspension than durability.maxStartsWithoutOutcome (3).
+    for (let life = 0; life < 4; life++) {
+      const engine = createEngine({ tools: [blocking], store, builtins: false })
+      const handle = life === 0 ? engine.start(spec, { runId: 'many' }) : await engine.resume('many')
+      await new Promise<void>((resolve) => handle.on('task:started', () => resolve()))
+      await engine.close()
+      expect((await handle.result).status).toBe('cancelled')
+    }
+    finish = true
+    const engine = createEngine({ tools: [blocking], store, builtins: false })
+    const result = await (await engine.resume('many')).result
+    expect(result.status).toBe('succeeded')
+    expect(calls).toBe(5)
+    expect(result.tasks['b']?.attempts).toBe(5)
+    expect(result.tasks['b']?.failedAttempts?.map((a) => a.error.code)).toEqual(['TW_INTERRUPTED', 'TW_INTERRUPTED', 'TW_INTERRUPTED', 'TW_INTERRUPTED'])
+    expect(result.tasks['b']?.failedAttempts?.[0]?.error.message).toContain('was stopped: the engine closed')
+    await engine.close()
+  })
+
+  it('a suspended non-idempotent task whose tool was not called yet runs on resume; one whose tool was called is uncertain', async () => {
+    const store = new GatedStore()
+    const called: string[] = []
+    const charge = defineTool({ name: 'charge', idempotent: false, input: z.object({ id: z.string() }), run: ({ id }, ctx) => {
+      called.push(id)
+      return new Promise<string>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
+    } })
+    const engine1 = createEngine({ tools: [charge], store, builtins: false })
+    const spec = { id: 'pay', tasks: [{ id: 'p', tool: 'charge', input: { id: 'p' } }] }
+    const handle = engine1.start(spec, { runId: 'nc1' })
+    // The run is accepted, then its start entry is held back: the tool waits for it.
+    await new Promise<void>((resolve) => handle.on('task:started', () => resolve()))
+    store.close_()
+    await new Promise((resolve) => setImmediate(resolve))
+    const closed = engine1.close()
+    store.open()
+    await closed
+    expect(called).toEqual([])
+    const engine2 = createEngine({ tools: [charge], store, builtins: false })
+    const resumed = await engine2.resume('nc1')
+    await new Promise<void>((resolve) => resumed.on('task:started', () => resolve()))
+    // This time the tool runs (its start is durable) before the engine closes: the outcome is uncertain.
+    for (let k = 0; k < 20 && called.length === 0; k++) await new Promise((resolve) => setImmediate(resolve))
+    expect(called).toEqual(['p'])
+    await engine2.close()
+    const engine3 = createEngine({ tools: [charge], store, builtins: false })
+    const result = await (await engine3.resume('nc1')).result
+    expect(result.status).toBe('failed')
+    expect(result.tasks['p']?.error?.code).toBe('TW_UNCERTAIN')
+    expect(called).toEqual(['p'])
+    await engine3.close()
+  })
+
   it('a run whose lease another owner took is fenced: its late outcome is refused and it stops', async () => {
     const store = new MemoryRunStore()
     let release: () => void = () => undefined
@@ -278,17 +351,30 @@ describe('durable runs: ownership and failures', () => {
     const c = counter()
     const engine = createEngine({ tools: [c.tool], store, builtins: false, clock })
     const handle = engine.start({ id: 'flow', tasks: [task('a'), task('b', { dependsOn: ['a'] })] }, { runId: 'br' })
-    let settled = false
-    void handle.result.then(() => (settled = true))
-    for (let k = 0; k < 50 && !settled; k++) {
-      await new Promise((resolve) => setImmediate(resolve))
-      clock.advance(1_000)
-    }
-    const result = await handle.result
+    const result = await resultWithClock(handle, clock)
     expect(result.status).toBe('failed')
     expect(result.reason).toContain('disk full: /tmp/x.db')
     expect(c.calls).toEqual(['a'])
     expect(result.tasks['b']?.status).toBe('cancelled')
+    await engine.close()
+  })
+
+  it('a success whose result the store never committed is not reported as one', async () => {
+    const store = new BrokenStore()
+    const clock = new ManualClock(0, 1_000)
+    const c = counter()
+    const engine = createEngine({ tools: [c.tool], store, builtins: false, clock })
+    const handle = engine.start({ id: 'flow', tasks: [task('a'), task('b', { dependsOn: ['a'] })] }, { runId: 'nc' })
+    const failedEvents: string[] = []
+    handle.on('task:failed', (e) => void failedEvents.push(`${e.taskId}:${e.error.code ?? ''}`))
+    const result = await resultWithClock(handle, clock)
+    expect(c.calls).toEqual(['a'])
+    expect(result.counts.succeeded).toBe(0)
+    expect(result.tasks['a']).toMatchObject({ status: 'failed', error: { code: 'TW_STORE' } })
+    expect(result.tasks['a']?.output).toBeUndefined()
+    expect(result.tasks['a']?.error?.message).toContain('succeeded, but its result was not committed')
+    expect(result.failed).toEqual(['a'])
+    expect(failedEvents).toEqual(['a:TW_STORE'])
     await engine.close()
   })
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore } from 'taskweave'
 import type { TaskSpec } from 'taskweave'
+import { inAnotherProcess } from '../helpers.js'
 
 /** Tools that count their calls per task id, and a gate that holds chosen tasks until released. */
 function tools() {
@@ -47,7 +48,7 @@ describe('durable runs', () => {
     const store = new MemoryRunStore()
     const first = tools()
     first.held.add('c')
-    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const engine1 = createEngine({ tools: [first.step], store: inAnotherProcess(store), builtins: false })
     const handle = engine1.start(chain(['a', 'b', 'c', 'd'], 'c'), { runId: 'r2' })
     await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'c' && resolve())))
     // c's start reaches the store with the next commit.
@@ -82,13 +83,64 @@ describe('durability.resumeOnStart', () => {
     const handle = engine1.start(chain(['a', 'b'], 'b'), { runId: 'ros' })
     await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
     await new Promise((resolve) => setImmediate(resolve))
+    await engine1.close()
     const second = tools()
     const engine2 = createEngine({ tools: [second.step], store, builtins: false, durability: { resumeOnStart: true } })
     const finished = await new Promise<string>((resolve) => engine2.events.on('run:finished', (e) => resolve(`${e.runId}:${e.status}`)))
     expect(finished).toBe('ros:succeeded')
     expect([...second.calls.keys()]).toEqual(['b'])
     await engine2.close()
+  })
+
+  it('a run this engine cannot resume is reported and does not keep the others from resuming', async () => {
+    const store = new MemoryRunStore()
+    const first = tools()
+    first.held.add('b')
+    const extra = defineTool({ name: 'extra', input: z.object({}), run: () => new Promise(() => undefined) })
+    const engine1 = createEngine({ tools: [first.step, extra], store, builtins: false })
+    const old = engine1.start(chain(['a', 'b'], 'b'), { runId: 'run-old' })
+    const poison = engine1.start({ id: 'other', tasks: [{ id: 'x', tool: 'extra' }] }, { runId: 'run-new' })
+    await Promise.all([old, poison].map((h) => new Promise<void>((resolve) => h.on('task:started', (e) => void (e.taskId !== 'a' && resolve())))))
     await engine1.close()
+    // A deploy dropped the tool `extra`.
+    const second = tools()
+    const engine2 = createEngine({ tools: [second.step], store, builtins: false })
+    const failures: string[] = []
+    engine2.events.on('run:resume-failed', (e) => void failures.push(`${e.runId}:${e.error.code ?? ''}:${e.error.message}`))
+    const handles = await engine2.resumeUnfinished()
+    expect(handles.map((h) => h.id)).toEqual(['run-old'])
+    expect((await handles[0]?.result)?.status).toBe('succeeded')
+    expect(failures).toHaveLength(1)
+    expect(failures[0]).toMatch(/^run-new:TW_VALIDATION:.*unknown tool "extra"/s)
+    const stored = await store.load('run-new')
+    expect(stored?.status).toBe('running')
+    expect(stored?.lease?.expiresAt).toBe(0)
+    // Asked again, it is not reported twice.
+    expect(await engine2.resumeUnfinished()).toEqual([])
+    expect(failures).toHaveLength(1)
+    await engine2.close()
+  })
+
+  it('two engines of one process sharing a store leave the live runs of the other alone', async () => {
+    const store = new MemoryRunStore()
+    const first = tools()
+    first.held.add('b')
+    const engineA = createEngine({ tools: [first.step], store, builtins: false })
+    const handle = engineA.start(chain(['a', 'b'], 'b'), { runId: 'shared' })
+    await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
+    await new Promise((resolve) => setImmediate(resolve))
+    const second = tools()
+    const engineB = createEngine({ tools: [second.step], store, builtins: false })
+    expect(await engineB.resumeUnfinished()).toEqual([])
+    await expect(engineB.resume('shared')).rejects.toMatchObject({ code: 'TW_INVALID_STATE' })
+    expect(second.calls.size).toBe(0)
+    // Once A has closed, its run is B's to resume.
+    await engineA.close()
+    const handles = await engineB.resumeUnfinished()
+    expect(handles.map((h) => h.id)).toEqual(['shared'])
+    expect((await handles[0]?.result)?.status).toBe('succeeded')
+    expect([...second.calls.keys()]).toEqual(['b'])
+    await engineB.close()
   })
 })
 

@@ -1,5 +1,5 @@
 /** The PostgreSQL adapter of the run store port. @module */
-import type { AppendResult, JournalBatch, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
+import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
 import type { PostgresConnection } from './connection.js'
 import { append } from './ops/append.js'
 import { createRun } from './ops/create-run.js'
@@ -40,7 +40,7 @@ export class PostgresRunStore implements RunStore, AsyncDisposable {
     return createRun(this.#db, run, lease.owner, this.#now(lease.now), lease.ttlMs)
   }
 
-  acquire(runId: string, lease: LeaseRequest & { readonly takeOver?: boolean }): Promise<Lease | undefined> {
+  acquire(runId: string, lease: AcquireRequest): Promise<Lease | undefined> {
     return acquire(this.#db, runId, lease.owner, this.#now(lease.now), lease.ttlMs)
   }
 

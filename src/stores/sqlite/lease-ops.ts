@@ -5,7 +5,7 @@
  * @module
  */
 import { TaskweaveError } from '../../core/errors.js'
-import type { Lease, LeaseRequest, NewRun } from '../../core/store.js'
+import type { Lease, AcquireRequest, LeaseRequest, NewRun } from '../../core/store.js'
 import { leaseOf } from './run-codec.js'
 import type { Statements } from './statements.js'
 
@@ -19,16 +19,17 @@ export function createRun(sql: Statements, run: NewRun, request: LeaseRequest): 
 
 /**
  * Takes the lease of an unfinished run when it is free (expired, released, already the caller's)
- * or, with `takeOver`, always: the store is exclusive (one process owns the file), so a lease
- * another owner holds can only be a dead process's.
+ * or, with `takeOver`, held by an owner not in `liveOwners`: the store is exclusive (one process
+ * owns the file), so a lease another owner holds is a dead process's, or another engine's in
+ * this process (those the caller names).
  */
-export function acquire(sql: Statements, runId: string, request: LeaseRequest & { readonly takeOver?: boolean }): Lease | undefined {
+export function acquire(sql: Statements, runId: string, request: AcquireRequest): Lease | undefined {
   return sql.transaction(() => {
     const row = sql.runById.get(runId)
     if (row === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
     if (row.status !== 'running') return undefined
     const held = leaseOf(row)
-    const free = held === undefined || held.expiresAt <= request.now || held.owner === request.owner || request.takeOver === true
+    const free = held === undefined || held.expiresAt <= request.now || held.owner === request.owner || (request.takeOver === true && request.liveOwners?.includes(held.owner) !== true)
     if (!free) return undefined
     const lease: Lease = { runId, owner: request.owner, epoch: row.lease_epoch + 1, expiresAt: request.now + request.ttlMs }
     sql.setLease.run(lease.owner, lease.epoch, lease.expiresAt, row.key)

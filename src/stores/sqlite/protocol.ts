@@ -7,12 +7,12 @@
  * @module
  */
 import type { SerializedError } from '../../core/errors.js'
-import type { AppendResult, JournalBatch, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunSummary, StoredRun } from '../../core/store.js'
+import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunSummary, StoredRun } from '../../core/store.js'
 
 /** Every call the database thread serves: its arguments and its answer. */
 export interface ThreadCalls {
   readonly createRun: { readonly args: readonly [run: NewRun, lease: LeaseRequest]; readonly result: Lease }
-  readonly acquire: { readonly args: readonly [runId: string, lease: LeaseRequest & { readonly takeOver?: boolean }]; readonly result: Lease | undefined }
+  readonly acquire: { readonly args: readonly [runId: string, lease: AcquireRequest]; readonly result: Lease | undefined }
   readonly renew: { readonly args: readonly [leases: readonly Lease[], now: number, ttlMs: number]; readonly result: readonly string[] }
   readonly release: { readonly args: readonly [leases: readonly Lease[]]; readonly result: void }
   readonly append: { readonly args: readonly [batches: readonly JournalBatch[]]; readonly result: AppendResult }

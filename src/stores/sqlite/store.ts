@@ -4,7 +4,7 @@
  * only forwards, so the caller's event loop never waits on the disk.
  * @module
  */
-import type { AppendResult, JournalBatch, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
+import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
 import type { SqliteThread } from './thread.js'
 
 /**
@@ -33,7 +33,7 @@ export class SqliteRunStore implements RunStore, AsyncDisposable {
     return this.#thread.call('createRun', run, lease)
   }
 
-  acquire(runId: string, lease: LeaseRequest & { readonly takeOver?: boolean }): Promise<Lease | undefined> {
+  acquire(runId: string, lease: AcquireRequest): Promise<Lease | undefined> {
     return this.#thread.call('acquire', runId, lease)
   }
 
