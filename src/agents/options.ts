@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
 import type { Duration } from '../core/duration.js'
 import { InvalidOptionError } from '../core/errors.js'
+import { optionNames, refuseUnknownOptions } from '../core/known-options.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import { isAgent } from './define-agent.js'
@@ -74,8 +75,12 @@ const idleFriendlyClock: Clock = {
   setTimer: (ms, fn) => setLongTimeout(ms, fn, { unref: true }),
 }
 
+/** Every option of {@link AgentSessionPoolOptions}. */
+export const AGENT_POOL_OPTION_NAMES = optionNames<AgentSessionPoolOptions>()(['agents', 'clock', 'idleTimeout', 'maxInstances', 'maxConcurrent', 'logger', 'closeTimeout', 'limiter'])
+
 /** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
 export function resolveAgentSessionPoolOptions(options: AgentSessionPoolOptions): ResolvedAgentSessionPoolOptions {
+  refuseUnknownOptions('new AgentSessionPool', options, AGENT_POOL_OPTION_NAMES)
   const agents = new Map<string, AnyAgent>()
   if (options.agents === undefined || typeof (options.agents as Partial<Iterable<AnyAgent>>)[Symbol.iterator] !== 'function') {
     throw new InvalidOptionError('agents', 'an iterable of agents made by defineAgent()', options.agents)

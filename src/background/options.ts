@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js'
 import type { Duration } from '../core/duration.js'
 import { toMs } from '../core/duration.js'
 import { InvalidOptionError } from '../core/errors.js'
+import { optionNames, refuseUnknownOptions } from '../core/known-options.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import type { BackgroundEngine, BackgroundOutcome } from './types.js'
@@ -63,8 +64,12 @@ export interface ResolvedExecutorOptions {
   readonly machines: readonly StateMachine<unknown, string>[]
 }
 
+/** Every option of {@link ConcurrentExecutorOptions}. */
+export const EXECUTOR_OPTION_NAMES = optionNames<ConcurrentExecutorOptions>()(['engine', 'clock', 'defaultTimeout', 'finishedTtl', 'maxFinished', 'onComplete', 'logger', 'maxConcurrent', 'limiter', 'machines'])
+
 /** Resolves the options; throws `TW_INVALID_OPTION` naming the first bad one. */
 export function resolveExecutorOptions(options: ConcurrentExecutorOptions): ResolvedExecutorOptions {
+  refuseUnknownOptions('new ConcurrentExecutor', options, EXECUTOR_OPTION_NAMES)
   const maxFinished = options.maxFinished ?? 10_000
   if (!Number.isInteger(maxFinished) || maxFinished < 0) throw new InvalidOptionError('maxFinished', 'an integer ≥ 0', maxFinished)
   if (options.onComplete !== undefined && typeof options.onComplete !== 'function') throw new InvalidOptionError('onComplete', 'a function', options.onComplete)

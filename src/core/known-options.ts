@@ -6,6 +6,15 @@
 import { InvalidOptionError, TaskweaveError } from './errors.js'
 
 /**
+ * The option names of `T`, listed once beside its interface: `optionNames<FsToolOptions>()(['root', …])`.
+ * The list fails to compile when it names something `T` lacks or leaves out one of its keys, so
+ * it cannot drift from the interface it guards.
+ */
+export function optionNames<T>(): <const N extends readonly (keyof T & string)[]>(names: N & ([Exclude<keyof T & string, N[number]>] extends [never] ? unknown : { readonly missing: Exclude<keyof T & string, N[number]> })) => readonly string[] {
+  return (names) => names
+}
+
+/**
  * Throws `TW_INVALID_OPTION` naming the first option of `options` that `known` does not list.
  * `where` names the function (`createEngine`); `prefix` the options' place in its argument
  * (`durability.`), so the message names the option as the caller wrote it.

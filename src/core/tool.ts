@@ -8,6 +8,8 @@ import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { TaskSpec } from './spec.js'
 import type { LlmUsage, ProviderLimits } from './rate.js'
+import { InvalidOptionError, TaskweaveError } from './errors.js'
+import { optionNames, refuseUnknownOptions } from './known-options.js'
 
 const TOOL_MARK = Symbol.for('taskweave.tool')
 
@@ -128,12 +130,40 @@ export type AnyTool = Tool<z.ZodType, unknown>
  * })
  */
 export function defineTool<Schema extends z.ZodType, Output>(definition: ToolDefinition<Schema, Output>): Tool<Schema, Output> {
-  if (typeof definition.name !== 'string' || !/^[A-Za-z][\w.-]{0,127}$/.test(definition.name)) {
-    throw new TypeError(`tool name must match /^[A-Za-z][\\w.-]{0,127}$/; received ${JSON.stringify(definition.name)}`)
-  }
-  if (typeof definition.run !== 'function') throw new TypeError(`tool "${definition.name}": run must be a function`)
+  checkToolDefinition(definition)
   return Object.freeze({ ...definition, [TOOL_MARK]: true as const })
 }
+
+/**
+ * @internal {@link defineTool} for the package's own tools that carry more than a definition
+ * (a worker tool's `worker`): the definition is checked as ever, and `extra` joins it.
+ */
+export function defineToolWith<Schema extends z.ZodType, Output, Extra extends object>(definition: ToolDefinition<Schema, Output>, extra: Extra): Tool<Schema, Output> & Extra {
+  checkToolDefinition(definition)
+  // The spread of a generic `extra` is not one TypeScript can type as the intersection.
+  return Object.freeze({ ...definition, ...extra, [TOOL_MARK]: true as const }) as unknown as Tool<Schema, Output> & Extra
+}
+
+/** Throws `TW_INVALID_OPTION` for a definition {@link defineTool} cannot make a tool of. */
+function checkToolDefinition(definition: ToolDefinition<z.ZodType, unknown>): void {
+  if (typeof definition !== 'object' || definition === null) throw new InvalidOptionError('defineTool', 'an object with name, input and run', definition)
+  if (typeof definition.name !== 'string' || !/^[A-Za-z][\w.-]{0,127}$/.test(definition.name)) {
+    throw new InvalidOptionError('name', 'a tool name matching /^[A-Za-z][\\w.-]{0,127}$/', definition.name)
+  }
+  const name = definition.name
+  refuseUnknownOptions('defineTool', definition, TOOL_DEFINITION_NAMES)
+  // A plain object of schemas (`input: { query: z.string() }`) is a common slip for z.object(...):
+  // said here, with the tool's name, rather than as "safeParse is not a function" at its first call.
+  const input: unknown = definition.input
+  if (typeof (input as { safeParse?: unknown } | null | undefined)?.safeParse !== 'function') {
+    const received = typeof input === 'object' && input !== null ? `an object with the keys ${Object.keys(input).join(', ') || '(none)'}` : String(input)
+    throw new TaskweaveError('TW_INVALID_OPTION', `tool "${name}": input must be a zod schema, such as z.object({ query: z.string() }); received ${received}`, { retryable: false, details: { tool: name, option: 'input' } })
+  }
+  if (typeof definition.run !== 'function') throw new TaskweaveError('TW_INVALID_OPTION', `tool "${name}": run must be a function`, { retryable: false, details: { tool: name, option: 'run' } })
+}
+
+/** Every field of {@link ToolDefinition}. */
+const TOOL_DEFINITION_NAMES = optionNames<ToolDefinition<z.ZodType, unknown>>()(['name', 'description', 'input', 'maxOutputBytes', 'cost', 'idempotent', 'permit', 'rateKey', 'rateKeyOf', 'estimateTokens', 'run'])
 
 /** True when `value` was made by {@link defineTool}. */
 export function isTool(value: unknown): value is AnyTool {

@@ -139,7 +139,7 @@ class TransportWorker implements Worker {
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
     this.#signal = options.signal
-    const registry = buildToolRegistry(options.builtins, options.tools)
+    const registry = buildToolRegistry(options.builtins, options.tools, 'startWorker')
     const agents = [...(options.agents ?? [])]
     // The owner admits one execution per session at a time: the pool's own turn-taking stays idle.
     this.#agents = agents.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents, limiter: new KeyedLimiter(), ...(options.clock ? { clock: options.clock } : {}) }) : undefined

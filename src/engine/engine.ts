@@ -19,11 +19,12 @@ import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import type { KeyStats } from '../scheduler/keyed-limiter.js'
 import { RateLimiter } from '../scheduler/rate-limiter.js'
 import { LoadScaler } from '../scheduler/load-scaler.js'
-import type { LoadScalerOptions, LoadScalerStats } from '../scheduler/load-scaler.js'
+import type { LoadScalerStats } from '../scheduler/load-scaler.js'
 import type { RateKeyStats } from '../scheduler/rate-limiter.js'
 import { resolveRateTable } from '../core/rate-spec.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
-import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
+import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownGroupOptions, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
+import type { AutoscaleOptions } from './options.js'
 import { checkSignal } from '../core/known-options.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
 import type { WorkflowInput } from '../workflow/input.js'
@@ -132,7 +133,7 @@ export interface EngineOptions {
 }
 
 /** Settings of load-aware scaling (see {@link EngineOptions.autoscale}). */
-export type AutoscaleOptions = Omit<LoadScalerOptions, 'target' | 'max' | 'clock' | 'onChange' | 'logger'>
+export type { AutoscaleOptions } from './options.js'
 
 /** Options of {@link Engine.resume}. */
 export interface ResumeOptions {
@@ -283,6 +284,7 @@ export interface EngineStats {
  */
 export function createEngine(options: EngineOptions = {}): Engine {
   refuseUnknownOptions('createEngine', options, ENGINE_OPTION_NAMES)
+  refuseUnknownGroupOptions(options)
   const concurrency = options.concurrency ?? 64
   if (!(concurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', concurrency)
   const groupLimits = checkGroupLimits(options.groups)
@@ -292,7 +294,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   if (!(maxInputBytes > 0)) throw new InvalidOptionError('maxInputBytes', 'a positive number of bytes', maxInputBytes)
   const maxForEachItems = options.maxForEachItems ?? 100_000
   if (!(maxForEachItems >= 0)) throw new InvalidOptionError('maxForEachItems', 'a number ≥ 0', maxForEachItems)
-  const registry = buildToolRegistry(options.builtins, options.tools)
+  const registry = buildToolRegistry(options.builtins, options.tools, 'createEngine')
   const clock = options.clock ?? systemClock
   const agentList = [...(options.agents ?? [])]
   // One limiter for every kind of work: runs' groups and sessions, and the agent pool's places.

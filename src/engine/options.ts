@@ -5,6 +5,10 @@
  * @module
  */
 import { InvalidOptionError } from '../core/errors.js'
+import { optionNames, refuseUnknownOptions } from '../core/known-options.js'
+import { AGENT_POOL_OPTION_NAMES } from '../agents/options.js'
+import { EXECUTOR_OPTION_NAMES } from '../background/options.js'
+import type { LoadScalerOptions } from '../scheduler/load-scaler.js'
 import { ID_PATTERN } from '../workflow/schema.js'
 import type { RunBudgetSpec } from '../core/rate.js'
 
@@ -34,6 +38,33 @@ export const ENGINE_OPTION_NAMES: readonly string[] = [
 export const RUN_OPTION_NAMES: readonly string[] = ['inputs', 'signal', 'concurrency', 'failFast', 'runId', 'onTaskComplete', 'groupScope', 'durable', 'labels', 'budget']
 
 export { refuseUnknownOptions } from '../core/known-options.js'
+
+/** What `autoscale` takes: the scaler's options but those the engine sets itself. */
+export type AutoscaleOptions = Omit<LoadScalerOptions, 'target' | 'max' | 'clock' | 'onChange' | 'logger'>
+
+const AUTOSCALE_OPTION_NAMES = optionNames<AutoscaleOptions>()(['min', 'maxEventLoopLagMs', 'maxRssBytes', 'intervalMs', 'healthyIntervalsBeforeRaise', 'decreaseFactor', 'increaseStep', 'probe'])
+/** What the engine sets in the agent pool and the background executor itself. */
+const SET_BY_ENGINE = new Set(['agents', 'engine', 'clock', 'limiter'])
+const AGENT_POOL_NAMES = AGENT_POOL_OPTION_NAMES.filter((name) => !SET_BY_ENGINE.has(name))
+const BACKGROUND_NAMES = EXECUTOR_OPTION_NAMES.filter((name) => !SET_BY_ENGINE.has(name))
+
+/**
+ * Refuses names the engine's groups of options do not know, as the caller wrote them
+ * (`agentPool.maxInstance`, `background.finishedTTL`, `autoscale.maxLag`): inside a group a typo
+ * is as silent as at the top.
+ */
+export function refuseUnknownGroupOptions(options: { readonly agentPool?: object; readonly background?: object; readonly autoscale?: boolean | object }): void {
+  const groups: readonly [string, unknown, readonly string[]][] = [
+    ['agentPool', options.agentPool, AGENT_POOL_NAMES],
+    ['background', options.background, BACKGROUND_NAMES],
+    ['autoscale', typeof options.autoscale === 'boolean' ? undefined : options.autoscale, AUTOSCALE_OPTION_NAMES],
+  ]
+  for (const [name, group, known] of groups) {
+    if (group === undefined) continue
+    if (typeof group !== 'object' || group === null) throw new InvalidOptionError(name, name === 'autoscale' ? 'a boolean or an object of options' : 'an object of options', group)
+    refuseUnknownOptions('createEngine', group, known, `${name}.`)
+  }
+}
 
 /** Checks engine-wide group caps: each an integer ≥ 1; a null-prototype copy, so `__proto__` is an ordinary name. */
 export function checkGroupLimits(groups: Readonly<Record<string, number>> | undefined): Readonly<Record<string, number>> | undefined {

@@ -4,6 +4,7 @@
  * makes all of them at once.
  * @module
  */
+import { refuseUnknownOptions } from '../core/known-options.js'
 import { createFsTools, type FsToolOptions, type FsTools } from './fs/index.js'
 import { createHttpTools, type HttpToolOptions, type HttpTools } from './http/index.js'
 
@@ -43,6 +44,7 @@ export type BuiltinTools = readonly [...FsTools, ...HttpTools]
  * registry.names() // ['fs.getInfo', 'fs.listDirectory', 'fs.readFile', 'http.fetch']
  */
 export function builtinTools(options: BuiltinToolOptions = {}): BuiltinTools {
+  refuseUnknownOptions('builtinTools', options, ['fs', 'http'])
   const fs = createFsTools({ ...options.fs, root: options.fs?.root ?? process.cwd() })
   const http = createHttpTools(options.http)
   return Object.freeze([...fs, ...http] as const)

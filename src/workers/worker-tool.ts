@@ -18,7 +18,7 @@ import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
 import type { Duration } from '../core/duration.js'
 import { InvalidOptionError, TaskweaveError, TimeoutError } from '../core/errors.js'
-import { defineTool } from '../core/tool.js'
+import { defineToolWith } from '../core/tool.js'
 import type { Tool, ToolContext, ToolDefinition } from '../core/tool.js'
 import { locateWorkerModule } from './module.js'
 import type { WorkerModule } from './module.js'
@@ -137,17 +137,16 @@ export function defineWorkerTool<Schema extends z.ZodType, Output = unknown>(def
   // In a workflow, a task waits for one of its pool's threads before it takes an engine slot (and
   // before its timeout starts), through the engine's keyed limiter, instead of inside piscina's queue.
   const threadKey = `workers:${JSON.stringify([module.filename, poolOptions.maxThreads, poolOptions.minThreads, poolOptions.idleTimeoutMs])}`
-  const tool: ToolDefinition<Schema, Output> & { readonly worker: WorkerToolInfo } = {
+  const tool: ToolDefinition<Schema, Output> = {
     name: definition.name,
     input: definition.input,
     ...(definition.description !== undefined ? { description: definition.description } : {}),
     ...(definition.cost !== undefined ? { cost: definition.cost } : {}),
     ...(definition.maxOutputBytes !== undefined ? { maxOutputBytes: definition.maxOutputBytes } : {}),
-    worker: { module: module.filename, exportName, mode },
     ...(mode === 'pool' ? { permit: { key: () => threadKey, limit: poolOptions.maxThreads } } : {}),
     run: async (input, ctx) => checkOutput(await run(input, ctx), definition.output, where),
   }
-  return defineTool(tool) as WorkerTool<Schema, Output>
+  return defineToolWith(tool, { worker: { module: module.filename, exportName, mode } satisfies WorkerToolInfo })
 }
 
 function checkOutput<Output>(value: unknown, schema: z.ZodType<Output> | undefined, where: Readonly<Record<string, string>>): Output {

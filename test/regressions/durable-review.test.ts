@@ -18,7 +18,7 @@ import { createEngine, MemoryRunStore, TaskweaveError } from 'taskweave'
 import type { Engine } from 'taskweave'
 import { openSqliteStore } from 'taskweave/stores/sqlite'
 import { openPostgresStore } from 'taskweave/stores/postgres'
-import { stepChain, stepTool } from '../helpers.js'
+import { inAnotherProcess, stepChain, stepTool } from '../helpers.js'
 
 const chain = stepChain
 
@@ -28,7 +28,7 @@ async function turns(n = 20): Promise<void> {
 
 /** Leaves run `r` in `store` as a dead process would: `a` done, `b` started and never finished. */
 async function crashedRun(store: MemoryRunStore): Promise<Engine> {
-  const dead = createEngine({ tools: [stepTool([], new Set(['b']))], store, builtins: false })
+  const dead = createEngine({ tools: [stepTool([], new Set(['b']))], store: inAnotherProcess(store), builtins: false })
   dead.start(chain, { runId: 'r' })
   while (!(await store.load('r'))?.entries.some((entry) => entry.kind === 'start' && entry.taskId === 'b')) await turns(1)
   return dead

@@ -1,5 +1,6 @@
 /** Options of `llm.chat`, checked once when the tool is created. @module */
 import { InvalidOptionError } from '../../core/errors.js'
+import { optionNames, refuseUnknownOptions } from '../../core/known-options.js'
 import { resolveLlmConnection, type Env, type LlmConnection, type ResolvedLlmConnection } from './config.js'
 import { DEFAULT_EXPECTED_OUTPUT_TOKENS } from './estimate.js'
 import { DEFAULT_PRICES, type PriceTable } from './prices.js'
@@ -46,8 +47,30 @@ export interface ResolvedChatToolOptions {
   readonly preloadTokenizer: boolean
 }
 
+/** Every option of {@link ChatToolOptions} (its connection's among them). */
+export const CHAT_TOOL_OPTION_NAMES = optionNames<ChatToolOptions>()([
+  'baseURL',
+  'apiKey',
+  'apiKeyEnv',
+  'model',
+  'provider',
+  'timeoutMs',
+  'organization',
+  'project',
+  'headers',
+  'name',
+  'prices',
+  'expectedOutputTokens',
+  'progressIntervalMs',
+  'maxTokensParam',
+  'preloadTokenizer',
+  'env',
+])
+
 /** Checks the options (throwing `TW_INVALID_OPTION` naming the bad one) and applies defaults. */
 export function resolveChatToolOptions(options: ChatToolOptions = {}): ResolvedChatToolOptions {
+  // A typo here (`baseUrl`) would send the calls, and the key, to the default provider.
+  refuseUnknownOptions('createChatTool', options, CHAT_TOOL_OPTION_NAMES, 'llm.')
   const { name = 'llm.chat', prices = DEFAULT_PRICES, expectedOutputTokens = DEFAULT_EXPECTED_OUTPUT_TOKENS, progressIntervalMs = 100, preloadTokenizer = true, env, ...connectionOptions } = options
   const connection = resolveLlmConnection(connectionOptions, env)
   if (typeof name !== 'string' || !/^[A-Za-z][\w.-]{0,127}$/.test(name)) throw new InvalidOptionError('llm.name', 'a tool name matching /^[A-Za-z][\\w.-]{0,127}$/', name)

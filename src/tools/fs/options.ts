@@ -2,6 +2,7 @@
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../../core/bytes.js'
 import { resolve } from 'node:path'
 import { InvalidOptionError } from '../../core/errors.js'
+import { optionNames, refuseUnknownOptions } from '../../core/known-options.js'
 
 /** Options of {@link createFsTools}. */
 export interface FsToolOptions {
@@ -58,8 +59,12 @@ export function contentBudget(maxReadBytes: number): number {
  */
 export const DEFAULT_MAX_READ_BYTES = Math.floor((ENGINE_DEFAULT_MAX_OUTPUT_BYTES - READ_OUTPUT_ENVELOPE_BYTES) / 4) * 3
 
+/** Every option of {@link FsToolOptions}. */
+export const FS_TOOL_OPTION_NAMES = optionNames<FsToolOptions>()(['root', 'maxReadBytes', 'allowHardLinks'])
+
 /** Checks the options (throwing `TW_INVALID_OPTION` naming the bad one) and applies defaults. */
 export function resolveFsToolOptions(options: FsToolOptions): ResolvedFsToolOptions {
+  refuseUnknownOptions('createFsTools', options, FS_TOOL_OPTION_NAMES, 'fs.')
   const { root, maxReadBytes = DEFAULT_MAX_READ_BYTES, allowHardLinks = false } = options
   if (typeof root !== 'string' || root.length === 0 || root.includes('\0')) {
     throw new InvalidOptionError('fs.root', 'a non-empty directory path without NUL bytes', root)

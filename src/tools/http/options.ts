@@ -2,6 +2,7 @@
 import type * as Dns from 'node:dns/promises'
 import type * as Net from 'node:net'
 import { InvalidOptionError } from '../../core/errors.js'
+import { optionNames, refuseUnknownOptions } from '../../core/known-options.js'
 
 /** One address a host name resolves to. */
 export interface ResolvedAddress {
@@ -64,8 +65,12 @@ const dns = (): typeof Dns => (dnsModule ??= process.getBuiltinModule('node:dns/
 const defaultLookup: HostLookup = async (hostname) =>
   (await dns().lookup(hostname, { all: true })).map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 }))
 
+/** Every option of {@link HttpToolOptions}. */
+export const HTTP_TOOL_OPTION_NAMES = optionNames<HttpToolOptions>()(['allowPrivateNetwork', 'allowHosts', 'maxResponseBytes', 'timeoutMs', 'maxRedirects', 'lookup'])
+
 /** Checks the options (throwing `TW_INVALID_OPTION` naming the bad one) and applies defaults. */
 export function resolveHttpToolOptions(options: HttpToolOptions = {}): ResolvedHttpToolOptions {
+  refuseUnknownOptions('createHttpTools', options, HTTP_TOOL_OPTION_NAMES, 'http.')
   const { allowPrivateNetwork = false, allowHosts = [], maxResponseBytes = 1024 * 1024, timeoutMs = 30_000, maxRedirects = 5, lookup = defaultLookup } = options
   if (typeof allowPrivateNetwork !== 'boolean') throw new InvalidOptionError('http.allowPrivateNetwork', 'a boolean', allowPrivateNetwork)
   if (!Array.isArray(allowHosts)) throw new InvalidOptionError('http.allowHosts', "an array of 'host' or 'host:port' strings", allowHosts)
