@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect, createServer } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -67,6 +69,42 @@ describe('taskweave worker', () => {
       }
     } finally {
       await stopWorkerChild(worker)
+    }
+  }, 60_000)
+
+  it('a SIGTERM that comes while the worker is starting makes it drain and exit 0 once started', async () => {
+    // Every new Redis connection is held back for a while (a slow network), so the start takes
+    // long enough to signal inside it: when the worker opens its second connection, after its
+    // signal handler is in place and before it consumes.
+    let connections = 0
+    let signal: () => void = () => undefined
+    const sockets = new Set<Socket>()
+    const proxy = createServer((client) => {
+      sockets.add(client)
+      client.pause()
+      if (++connections === 2) signal()
+      setTimeout(() => {
+        const upstream = connect(6379, '127.0.0.1')
+        sockets.add(upstream)
+        for (const socket of [client, upstream]) socket.on('error', () => undefined)
+        client.pipe(upstream).pipe(client)
+        client.resume()
+      }, 600)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const prefix = `${PREFIX}-start`
+    const worker = await startWorkerChild({ url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`, prefix, id: `${PREFIX}-starting`, ledger: join(dir, 'start.jsonl'), mayDie: true, wait: false })
+    signal = () => worker.child.kill('SIGTERM')
+    try {
+      const exited = await Promise.race([worker.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000))])
+      expect(exited).toEqual({ code: 0, signal: null })
+      expect(worker.stderr()).toMatch(/draining/)
+      expect(worker.stderr()).toMatch(/stopped: 0 succeeded, 0 failed, 0 returned/)
+    } finally {
+      await stopWorkerChild(worker)
+      for (const socket of sockets) socket.destroy()
+      proxy.close()
+      await removeBrokerLeftovers('redis', URL_, prefix)
     }
   }, 60_000)
 

@@ -64,6 +64,8 @@ export async function startWorkerChild(options: {
   readonly mayDie?: boolean
   /** More flags (`--port 0`…). */
   readonly extraArgs?: readonly string[]
+  /** False: return once it is spawned, without waiting for it to say it is ready. */
+  readonly wait?: boolean
 }): Promise<WorkerChild> {
   const args = [binPath, 'worker', '--transport', options.url, '--prefix', options.prefix, '--id', options.id, '--tools', FIXTURE_TOOLS, '--concurrency', String(options.concurrency ?? 8), '--grace', '2s']
   if (options.lease !== undefined) args.push('--lease', options.lease)
@@ -82,7 +84,8 @@ export async function startWorkerChild(options: {
     child.stderr.on('data', onData)
     void exited.then(({ code, signal }) => (options.mayDie === true ? resolve() : reject(new Error(`worker ${options.id} exited before it was ready (code ${String(code)}, signal ${String(signal)}):\n${stderr}`))))
   })
-  await Promise.race([ready, delay(20_000).then(() => Promise.reject(new Error(`worker ${options.id} not ready after 20 s:\n${stderr}`)))])
+  if (options.wait !== false) await Promise.race([ready, delay(20_000).then(() => Promise.reject(new Error(`worker ${options.id} not ready after 20 s:\n${stderr}`)))])
+  else ready.catch(() => undefined)
   return { child, id: options.id, stderr: () => stderr, exited }
 }
 

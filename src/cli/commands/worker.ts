@@ -71,7 +71,8 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
       `worker ${worker.id} on ${redactUrl(spec.url)}: queues ${worker.stats().queues.join(', ')}, concurrency ${concurrency}` +
         (server !== undefined ? `, /healthz /readyz /metrics on port ${server.port}` : ''),
     )
-    await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
+    // A signal may have come while the worker was starting: it drains now rather than never.
+    if (!controller.signal.aborted) await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
     await worker.close({ graceMs: args.graceMs ?? 30_000 })
     await server?.close()
     const s = worker.stats()
