@@ -7,6 +7,7 @@
  * `twtest-<random>`; what a test leaves is deleted after.
  */
 import { randomBytes } from 'node:crypto'
+import amqp from 'amqplib'
 import { removeBrokerLeftovers, TcpProxy, waitFor } from './broker-kit.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, WorkerInfo } from '../../src/core/transport.js'
@@ -177,6 +178,47 @@ describe('RabbitMQ transport', () => {
     await consumer.close({ graceMs: 0 })
     await proxy.stop()
   }, 40_000)
+
+  it('a message that is not a whole attempt envelope (no owner) is dead-lettered unseen; the attempts after it run', async () => {
+    const transport = await open()
+    const queue = `${PREFIX}-shape`
+    const seen: string[] = []
+    const consumer = await transport.consume(
+      async (d) => {
+        seen.push(d.envelope.request.attemptId)
+        await d.ack()
+      },
+      { worker: `${PREFIX}-w-shape`, queues: [queue], concurrency: 1 },
+    )
+    const { owner: _owner, ...ownerless } = envelope(queue, 'nobody')
+    const connection = await amqp.connect(URL_)
+    try {
+      const channel = await connection.createConfirmChannel()
+      channel.sendToQueue(`${PREFIX}:work:${queue}`, Buffer.from(JSON.stringify(ownerless)), { persistent: true })
+      await channel.waitForConfirms()
+    } finally {
+      await connection.close()
+    }
+    const healthy = envelope(queue, `${PREFIX}-owner-shape`)
+    await transport.publish([healthy])
+    await waitFor('the healthy attempt', () => seen.includes(healthy.request.attemptId))
+    await waitFor('the dead letter', async () => (await transport.stats()).queues.find((q) => q.queue === queue)?.dead === 1)
+    expect(seen).toEqual([healthy.request.attemptId])
+    await consumer.close({ graceMs: 0 })
+  })
+
+  it('a report whose owner cannot be named fails alone: the reports sent with it arrive', async () => {
+    const transport = await open()
+    const owner = `${PREFIX}-owner-reports`
+    const heard: string[] = []
+    const subscription = await transport.receive(owner, (report) => void heard.push(report.attemptId))
+    const sent = [transport.report(owner, { kind: 'started', attemptId: 'fine#1', worker: 'w' }), transport.report(undefined as unknown as string, { kind: 'started', attemptId: 'nameless#1', worker: 'w' })]
+    const [fine, nameless] = await Promise.allSettled(sent)
+    expect(fine.status).toBe('fulfilled')
+    expect(nameless.status).toBe('rejected')
+    await waitFor('the report', () => heard.includes('fine#1'))
+    await subscription.close()
+  })
 
   it('a fresh handle knows the live workers at once, without waiting for their next heartbeat', async () => {
     const workerSide = await open()

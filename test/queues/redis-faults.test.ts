@@ -12,6 +12,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openRedisQueue, openRedisTransport } from 'taskweave/queues/redis'
 import type { RedisTransportHandle } from 'taskweave/queues/redis'
@@ -228,6 +230,51 @@ describe('a consumer whose process dies', () => {
     expect(seen[0]?.envelope).toEqual(sent)
     expect((seen[0]?.at ?? Infinity) - killedAt).toBeLessThan(leaseMs + LEASE_SLACK_MS)
     await waitFor('the attempt to leave the broker', async () => (await transport.holds([sent.request.attemptId])).size === 0, 3000)
+  })
+})
+
+describe('a poison job on a work queue (added by hand, by an older or newer producer)', () => {
+  it('transport: is dead-lettered at its first delivery, a batch too, and the attempts after it run', async () => {
+    const queueName = `poison-${randomBytes(3).toString('hex')}`
+    const prefix = `${RUN}-p`
+    const transport = await openRedisTransport({ url: URL, prefix })
+    cleanups.push(() => transport.destroy())
+    const connection = new Redis(URL, { maxRetriesPerRequest: null })
+    const bull = new Queue(`work.${queueName}`, { connection, prefix })
+    cleanups.push(async () => {
+      await bull.close()
+      connection.disconnect()
+    })
+    const healthy = envelope('healthy', queueName, 'owner')
+    const poison: Record<string, unknown> = {
+      text: 'garbage',
+      empty: {},
+      noRequest: { owner: 'nobody', queue: queueName, publishedAt: 1 },
+      noOwner: { ...healthy, owner: undefined, request: { ...healthy.request, attemptId: 'no-owner#1' } },
+      garbageBatch: { batch: [null, 42] },
+      emptyBatch: { batch: [] },
+    }
+    for (const [id, data] of Object.entries(poison)) await bull.add('a', data, { jobId: id, attempts: 1 })
+    const seen: string[] = []
+    const consumer = await transport.consume(
+      async (delivery) => {
+        seen.push(delivery.envelope.request.attemptId)
+        await delivery.ack()
+      },
+      { worker: 'w', queues: [queueName], concurrency: 2 },
+    )
+    cleanups.push(() => consumer.close({ graceMs: 0 }))
+    await transport.publish([healthy])
+    await waitFor('the healthy attempt', () => seen.includes(healthy.request.attemptId), 10_000)
+    for (const id of Object.keys(poison)) {
+      await waitFor(`job ${id} to be dead`, async () => (await bull.getJob(id))?.failedReason !== undefined, 5_000)
+      const job = await bull.getJob(id)
+      expect(job?.attemptsStarted, id).toBe(1)
+      expect(job?.failedReason, id).toMatch(/^the job is not an attempt: /)
+    }
+    expect((await bull.getJob('garbageBatch'))?.failedReason).toContain('batch item 0: it is not an object')
+    expect((await bull.getJob('noOwner'))?.failedReason).toContain('"owner" is not a non-empty string')
+    expect(seen).toEqual([healthy.request.attemptId])
   })
 })
 

@@ -174,8 +174,11 @@ export class Reports {
     const outgoing: Outgoing[] = []
     const batches: Pending[][] = []
     for (const [owner, pending] of buffers) {
-      const queue = this.#names.owner(owner)
+      // Whatever fails for one owner (its queue's name, its declaration) fails its reports only:
+      // the others in this flush still go out.
+      let queue: string
       try {
+        queue = this.#names.owner(owner)
         await this.#ensureDeclared(queue)
       } catch (err) {
         for (const p of pending) p.reject(err)

@@ -5,6 +5,7 @@
  * @module
  */
 import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import { envelopeProblem } from '../../core/transport.js'
 import { TaskweaveError } from '../../core/errors.js'
 import { describeThrown } from '../../core/thrown.js'
 import type { RawDelivery } from './consumer.js'
@@ -30,7 +31,8 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
   let envelope: AttemptEnvelope
   try {
     envelope = JSON.parse(raw.message.content.toString('utf8')) as AttemptEnvelope
-    if (typeof envelope?.request?.attemptId !== 'string' || typeof envelope.queue !== 'string') throw new Error('it is not an attempt envelope')
+    const problem = envelopeProblem(envelope)
+    if (problem !== undefined) throw new Error(problem)
   } catch (err) {
     await raw.deadLetter(`the message is not an attempt: ${describeThrown(err)}`).catch(ignore)
     return

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis'
 import { TaskweaveError } from '../../core/errors.js'
 import type { Logger } from '../../core/logger.js'
 import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import { envelopeProblem } from '../../core/transport.js'
 import { runBatch } from './batch-run.js'
 import { batchedKey, deadReason, envelopeOf, isBatch, priorDeliveries } from './batches.js'
 import type { BulkJob } from './batches.js'
@@ -73,7 +74,14 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
   return {
     precheck(held) {
       const { data } = held.job
-      if (isBatch(data)) return undefined
+      // A job that is not an attempt (or a batch of them) is dead at once: delivered again it
+      // would only fail again, and a batch is never dead-lettered past maxDeliveries otherwise.
+      const problem = jobProblem(data)
+      if (problem !== undefined) return { kind: 'dead', reason: `the job is not an attempt: ${problem}` }
+      if (isBatch(data)) {
+        if (held.deliveries <= maxDeliveries) return undefined
+        return { kind: 'dead', reason: `a batch delivered ${held.deliveries} times, more than the ${maxDeliveries} allowed` }
+      }
       const dead = deadReason(data)
       if (dead !== undefined) return { kind: 'dead', reason: dead }
       const deliveries = deliveriesOf(held)
@@ -107,9 +115,26 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
       })
     },
     async afterWrite(held, verdict) {
-      if (verdict.kind !== 'dead' || isBatch(held.job.data)) return
+      const { data } = held.job
+      if (verdict.kind !== 'dead' || jobProblem(data) !== undefined) return
+      // Their owners hear of attempts dead past the limit (a batch's, each of them).
+      if (isBatch(data)) {
+        if (held.deliveries > maxDeliveries) for (const envelope of data.batch) setup.onLimit(envelope, held.deliveries)
+        return
+      }
       const deliveries = deliveriesOf(held)
-      if (deliveries > maxDeliveries && deadReason(held.job.data) === undefined) setup.onLimit(envelopeOf(held.job.data), deliveries)
+      if (deliveries > maxDeliveries && deadReason(data) === undefined) setup.onLimit(envelopeOf(data), deliveries)
     },
   }
+}
+
+/** What is wrong with a job's data, or undefined for an attempt, a loose attempt or a non-empty batch of attempts. */
+function jobProblem(data: unknown): string | undefined {
+  if (!isBatch(data)) return envelopeProblem(envelopeOf(data))
+  if (data.batch.length === 0) return 'an empty batch'
+  for (let k = 0; k < data.batch.length; k++) {
+    const problem = envelopeProblem(data.batch[k])
+    if (problem !== undefined) return `batch item ${k}: ${problem}`
+  }
+  return undefined
 }
