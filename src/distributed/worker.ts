@@ -14,13 +14,14 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
-import { InvalidOptionError, TaskweaveError, deserializeError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError, TimeoutError, deserializeError } from '../core/errors.js'
 import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { AnyTool } from '../core/tool.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
 import type { AttemptDelivery, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
+import type { AttemptRequest } from '../core/attempt.js'
 import { LocalAttemptRunner } from '../engine/local-runner.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
 import { buildToolRegistry } from '../engine/tool-registry.js'
@@ -206,9 +207,14 @@ class TransportWorker implements Worker {
     const attempt = new WorkerAttempt(request.attemptId, request.taskId, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
     const startedAt = this.#clock.now()
+    // The owner times the attempt too, but it may have died, or its cancel may not get here (a
+    // broker blip): the worker stops the tool itself at the deadline, so a hung attempt neither
+    // runs on beside its retry nor holds a slot for ever.
+    const deadline = request.timeoutMs === undefined ? undefined : this.#clock.setTimer(request.timeoutMs, () => this.#timedOut(request, attempt))
     try {
       this.#runner.start(request, attempt)
       const outcome = await attempt.outcome
+      deadline?.()
       if (this.#running.get(request.attemptId) !== attempt) return
       // A long attempt (or a worker paused past its lease) may have lost the attempt to another
       // worker meanwhile: its outcome must not beat that one's to the owner.
@@ -223,8 +229,17 @@ class TransportWorker implements Worker {
       this.#logger.warn('could not report an attempt; it goes back to the broker', { owner, attemptId: request.attemptId, error: String(err) })
       throw err
     } finally {
+      deadline?.()
       if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
     }
+  }
+
+  /** The attempt's deadline passed while it still runs here: its tool is stopped, and the attempt fails with a timeout. */
+  #timedOut(request: AttemptRequest, attempt: WorkerAttempt): void {
+    if (this.#running.get(request.attemptId) !== attempt) return
+    const error = new TimeoutError(`task "${request.taskId}" attempt ${request.attempt} timed out after ${request.timeoutMs} ms (on worker ${this.id})`, { details: { taskId: request.taskId, timeoutMs: request.timeoutMs, worker: this.id } })
+    this.#runner.cancel(request.attemptId, error)
+    attempt.cancelled(error)
   }
 
   /**

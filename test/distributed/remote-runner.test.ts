@@ -189,6 +189,24 @@ describe.each(TRANSPORTS)('remote execution on the $type transport', ({ opener }
     expect(ledger).toContain('w1:aborted:TW_TIMEOUT')
   })
 
+  it('a worker stops an attempt at its deadline by itself when no owner is there to (it died)', async () => {
+    const ledger: string[] = []
+    const { handle, workers } = await setup(open, [{ name: 'w1' }], ledger)
+    const orphan = await handle()
+    await orphan.publish([
+      {
+        request: { runId: 'gone', taskId: 's', attempt: 1, attemptId: `gone/s#1-${randomUUID().slice(0, 6)}`, idempotencyKey: 'gone/s', tool: 'slow', input: { ms: 30_000 }, inputChecked: false, timeoutMs: 150, priority: 0 },
+        owner: `dead-owner-${randomUUID().slice(0, 8)}`,
+        queue: 'default',
+        publishedAt: Date.now(),
+      },
+    ])
+    const worker = workers[0] as Worker
+    for (let k = 0; k < 300 && worker.stats().failed === 0; k++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(ledger).toEqual(['w1:aborted:TW_TIMEOUT'])
+    expect(worker.stats()).toMatchObject({ running: 0, failed: 1 })
+  })
+
   it('a worker closed while an attempt runs stops its tool and reports nothing: another worker runs it and the task succeeds', async () => {
     const ledger: string[] = []
     const { runner, handle, workers } = await setup(open, [{ name: 'w1' }], ledger)
