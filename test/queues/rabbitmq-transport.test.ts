@@ -207,6 +207,29 @@ describe('RabbitMQ transport', () => {
     await consumer.close({ graceMs: 0 })
   })
 
+  it('extend() asks the broker: a delivery on a connection gone silent (a paused process, a dead link) counts as lost', async () => {
+    const proxy = new TcpProxy(URL_)
+    await proxy.start()
+    const owner = await open()
+    const worker = await open({ url: proxy.url })
+    const queue = `${PREFIX}-silent`
+    let checked: (outcome: unknown) => void = () => undefined
+    const outcome = new Promise<unknown>((resolve) => (checked = resolve))
+    const consumer = await worker.consume(
+      async (d) => {
+        // The channel looks open here; only the broker can say whether it still is.
+        await d.extend(1000)
+        proxy.silence()
+        checked(await d.extend(1000).then(() => 'held', (err: { details?: { leaseLost?: boolean }; message?: string }) => (err.details?.leaseLost === true ? 'lost' : (err.message ?? 'rejected'))))
+      },
+      { worker: `${PREFIX}-w-silent`, queues: [queue], concurrency: 1 },
+    )
+    await owner.publish([envelope(queue, `${PREFIX}-owner-silent`)])
+    expect(await outcome).toBe('lost')
+    await consumer.close({ graceMs: 0 })
+    await proxy.stop()
+  }, 30_000)
+
   it('a report whose owner cannot be named fails alone: the reports sent with it arrive', async () => {
     const transport = await open()
     const owner = `${PREFIX}-owner-reports`

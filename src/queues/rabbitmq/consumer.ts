@@ -53,6 +53,12 @@ export interface RawDelivery {
   readonly settled: boolean
   /** Whether this consumer still holds it: false once its channel closed (the broker then delivers it again). */
   readonly held: boolean
+  /**
+   * {@link held}, asked of the broker: a round trip on the channel that delivered it, so a channel
+   * the broker closed while this process could not see it (paused past its heartbeat, its socket
+   * dead but not yet read) answers false. False too when the broker does not answer within `ms`.
+   */
+  confirmHeld(ms: number): Promise<boolean>
   /** Removes it from the queue. */
   ack(): Promise<void>
   /** Sends it back for another delivery after `delayMs` (counted with this one), then removes this copy. */
@@ -89,6 +95,15 @@ class Delivery implements RawDelivery {
 
   get held(): boolean {
     return this.sub.open
+  }
+
+  async confirmHeld(ms: number): Promise<boolean> {
+    if (!this.sub.open) return false
+    let answered = false
+    const asked = this.sub.channel.checkQueue(this.names.main).then(() => (answered = true))
+    asked.catch(ignore)
+    await settledWithin(asked, ms)
+    return answered && this.sub.open
   }
 
   constructor(

@@ -22,6 +22,9 @@ export interface AttemptContext {
 
 const ignore = (): void => {}
 
+/** How long the broker has to say a delivery is still held before the worker takes it as lost. */
+const CONFIRM_HELD_MS = 5000
+
 /**
  * Runs `handler` on one raw delivery. A handler that throws gives the attempt back at once, as
  * does one that returns without settling it (unless the consumer is closing). Never rejects.
@@ -52,9 +55,10 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
       await raw.deadLetter(reason)
       ledger.gone(attemptId)
     },
-    // RabbitMQ needs no renewal; what it can tell is whether this consumer still holds the attempt.
+    // RabbitMQ needs no renewal; what it can tell is whether this consumer still holds the
+    // attempt, which it asks the broker (a local flag is stale in a process just woken from a pause).
     extend: async () => {
-      if (!raw.held) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
+      if (!(await raw.confirmHeld(CONFIRM_HELD_MS))) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
     },
   }
   try {
