@@ -430,6 +430,15 @@ describe('a server that cannot be reached', () => {
     expect((err as Error).message).toContain(`redis://127.0.0.1:${port}`)
   })
 
+  it('a URL naming a database the server does not have is refused, not served from database 0', async () => {
+    const err = await rejection(openRedisTransport({ url: `${URL}/999`, prefix: RUN, connection: { connectTimeoutMs: 2000 } }))
+    expect(TaskweaveError.is(err, 'TW_TRANSPORT')).toBe(true)
+    expect((err as Error).message).toMatch(/database 999 cannot be used: .*DB index is out of range/)
+    // A database the server has is used as asked.
+    const transport = await openRedisTransport({ url: `${URL}/3`, prefix: RUN })
+    await transport.close()
+  })
+
   it('a transport whose server went away rejects receive() and onCancel() within the connect timeout instead of waiting', async () => {
     const server = await PrivateRedis.start()
     const transport: RedisTransportHandle = await openRedisTransport({ url: server.url, prefix: RUN, connection: { connectTimeoutMs: 500, commandTimeoutMs: 500 } })

@@ -53,6 +53,7 @@ export async function openClients(Redis: RedisClass, options: ResolvedCommon, sc
   const consumerTemplate = new Redis(options.url, { ...base, lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null })
   try {
     await waitReady(command, options.connectTimeoutMs, scope)
+    await checkDatabase(command, scope)
   } catch (err) {
     command.disconnect()
     consumerTemplate.disconnect()
@@ -99,6 +100,24 @@ export async function waitReady(client: Redis, timeoutMs: number, scope: ErrorSc
     clearTimeout(timer)
     client.off('ready', onReady)
     client.off('error', onError)
+  }
+}
+
+/**
+ * Throws when the database the URL names (`redis://host/3`) is not the one the client uses: ioredis
+ * reports a SELECT the server refused as an error event and then goes on, ready, in database 0.
+ */
+async function checkDatabase(client: Redis, scope: ErrorScope): Promise<void> {
+  const db = client.options.db ?? 0
+  if (db === 0) return
+  try {
+    await client.select(db)
+  } catch (err) {
+    throw new TaskweaveError(scope.code, `${scopeText(scope)}: database ${db} cannot be used: ${describeCause(err)} (the server's \`databases\` setting says how many it has, numbered from 0)`, {
+      cause: err,
+      retryable: false,
+      details: { location: scope.location, operation: 'connect', database: db, ...(scope.queue === undefined ? {} : { queue: scope.queue }) },
+    })
   }
 }
 
