@@ -230,6 +230,26 @@ describe('RabbitMQ transport', () => {
     await proxy.stop()
   }, 30_000)
 
+  it("a worker's route leaves nothing on the broker once it expired, its dead-letter exchange included", async () => {
+    const worker = `${PREFIX}-w-expiring`
+    const transport = await open({ workerExpiresMs: 1000 })
+    const consumer = await transport.consume(async (d) => d.ack(), { worker, queues: [`${PREFIX}-expiring`], concurrency: 1 })
+    await consumer.close({ graceMs: 0 })
+    const exchange = `${PREFIX}:worker:${worker}:dlx-auto`
+    const exists = async (): Promise<boolean> => {
+      const connection = await amqp.connect(URL_)
+      try {
+        const channel = await connection.createChannel()
+        channel.on('error', () => undefined)
+        return await channel.checkExchange(exchange).then(() => true, () => false)
+      } finally {
+        await connection.close().catch(() => undefined)
+      }
+    }
+    expect(await exists()).toBe(true)
+    await waitFor('the exchange to go', async () => !(await exists()), 20_000)
+  }, 30_000)
+
   it('a report whose owner cannot be named fails alone: the reports sent with it arrive', async () => {
     const transport = await open()
     const owner = `${PREFIX}-owner-reports`

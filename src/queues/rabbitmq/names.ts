@@ -77,7 +77,13 @@ export interface TransportNames {
 export function transportNames(prefix: string): TransportNames {
   return {
     work: (queue) => workQueueNames(`${prefix}:work:${namePart(queue)}`),
-    worker: (worker) => workQueueNames(`${prefix}:worker:${namePart(worker)}`),
+    // A worker's queues expire once it is gone; an exchange cannot, so its dead-letter exchange is
+    // an auto-delete one, gone with the dead queue bound to it (named apart from the `:dlx` of
+    // earlier releases, which was declared otherwise).
+    worker: (worker) => {
+      const names = workQueueNames(`${prefix}:worker:${namePart(worker)}`)
+      return { ...names, deadExchange: `${names.main}:dlx-auto` }
+    },
     owner: (owner) => `${prefix}:owner:${namePart(owner)}`,
     cancels: `${prefix}:cancels`,
     workers: `${prefix}:workers`,

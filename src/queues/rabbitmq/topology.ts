@@ -45,7 +45,8 @@ export async function declareWorkQueue(channel: Channel, scope: Scope, shape: Wo
   const { names, maxLength, expiresMs } = shape
   const expires = expiresMs === undefined ? {} : { 'x-expires': expiresMs }
   await declaring(scope, async () => {
-    await channel.assertExchange(names.deadExchange, 'fanout', { durable: true, arguments: {} })
+    // An expiring shape's exchange goes with its dead queue (see TransportNames.worker).
+    await channel.assertExchange(names.deadExchange, 'fanout', { durable: true, autoDelete: expiresMs !== undefined, arguments: {} })
     await channel.assertQueue(names.dead, { durable: true, arguments: { 'x-queue-type': 'classic', ...expires } })
     await channel.bindQueue(names.dead, names.deadExchange, '')
     const priority = { 'x-queue-type': 'classic', 'x-max-priority': MAX_MESSAGE_PRIORITY, 'x-dead-letter-exchange': names.deadExchange, ...expires }
