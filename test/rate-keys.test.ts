@@ -209,6 +209,20 @@ describe('rate keys', () => {
     expect(events).toHaveLength(1)
   })
 
+  it('a run that overspent its budget with its last call, skipping nothing, is partial with the reason too', async () => {
+    const clock = new ManualClock()
+    const { tool } = llmTool(clock, { ms: 10, used: 132 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { concurrent: 1 } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', budget: { maxTokens: 10 }, tasks: tasks(1) }))
+    expect(result.counts).toMatchObject({ succeeded: 1, skipped: 0 })
+    expect(result.status).toBe('partial')
+    expect(result.reason).toMatch(/budget exhausted: 132 tokens used of maxTokens 10/)
+    // Within its budget, a run succeeds as ever.
+    const within = await clock.runUntilSettled(engine.run({ id: 'w', budget: { maxTokens: 1000 }, tasks: tasks(1) }))
+    expect(within.status).toBe('succeeded')
+    expect(within.reason).toBeUndefined()
+  })
+
   it('does not estimate a waiting call of a run whose budget is used up', async () => {
     const clock = new ManualClock()
     const estimated: string[] = []

@@ -17,6 +17,12 @@ export interface RunSummary {
   /** Set when cancel or failFast decided the status. */
   readonly stopStatus: RunStatus | undefined
   readonly stopReason: string | undefined
+  /**
+   * Why the run's budget ran out, if it did: a run that would have succeeded is `partial` (it
+   * spent more than it was allowed, or left tasks unstarted), and this is its reason unless a stop
+   * gave one.
+   */
+  readonly budgetExhausted: string | undefined
   /** LLM usage the run's tools reported, if any. */
   readonly usage: RunUsage | undefined
 }
@@ -45,7 +51,7 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   }
   let status: RunStatus
   if (summary.stopStatus !== undefined) status = summary.stopStatus
-  else if (failed.length === 0 && failureSkips === 0) status = 'succeeded'
+  else if (failed.length === 0 && failureSkips === 0) status = summary.budgetExhausted !== undefined ? 'partial' : 'succeeded'
   else status = counts.succeeded > 0 ? 'partial' : 'failed'
   // A run of 100,000 tasks should not pay for 100,000 report objects nobody reads: the report and
   // the hash are getters, computed on first read (own and enumerable, so JSON.stringify includes
@@ -73,7 +79,8 @@ export function buildRunResult(state: RunState, summary: RunSummary): RunResult 
   if (small) result.tasks = reportTasks(state)
   else Object.defineProperty(result, 'tasks', TASKS_PROPERTY)
   result.failed = failed
-  if (summary.stopReason !== undefined) result.reason = summary.stopReason
+  const reason = summary.stopReason ?? summary.budgetExhausted
+  if (reason !== undefined) result.reason = reason
   if (summary.usage !== undefined) result.usage = summary.usage
   if (!small) {
     const key = Symbol('run result')

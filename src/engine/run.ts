@@ -1727,9 +1727,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       workflow,
       startedAt: isoTime(this.#startedWall),
       durationMs: this.#startedAt >= 0 ? this.#now() - this.#startedAt : 0,
-      // A budget that stopped LLM tasks from starting leaves the run partial, whatever else happened.
-      stopStatus: this.#stopStatus ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? 'partial' : undefined),
-      stopReason: this.#stopReason ?? ((this.#ratesMade?.budgetSkipped ?? 0) > 0 ? this.#ratesMade?.exhausted : undefined),
+      stopStatus: this.#stopStatus,
+      stopReason: this.#stopReason,
+      budgetExhausted: this.#ratesMade?.exhausted,
       usage: this.#ratesMade?.usage(),
     })
   }
