@@ -28,7 +28,7 @@ export { createEngine } from './engine/engine.js'
 export { MemoryRunStore } from './stores/memory.js'
 export type { JournalEntry, Lease, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
 export type { DurabilityOptions } from './engine/durable.js'
-export type { AutoscaleOptions, Engine, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
+export type { AutoscaleOptions, Engine, EngineCloseOptions, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run-types.js'
 export type { AttemptRecord, RunResult, RunUsage, TaskReport } from './core/report.js'
 

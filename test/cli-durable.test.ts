@@ -77,8 +77,13 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect(ledgerLines()).toEqual(['a 1', 'b 1', 'c 1', 'c 1', 'd 1'])
 
     const show = await bin(['show', 'r-kill', '--json'], { cwd: project, env })
-    const shown = JSON.parse(show.stdout) as { status: string; tasks: Record<string, { status: string; output: unknown; attempts: number }> }
+    const shown = JSON.parse(show.stdout) as { status: string; createdAt: string; finishedAt: string; tasks: Record<string, { status: string; output: unknown; attempts: number }> }
     expect(shown.status).toBe('succeeded')
+    // Times as in `runs --json`: ISO text.
+    const listed = JSON.parse((await bin(['runs', '--json'], { cwd: project, env })).stdout) as { runId: string; createdAt: string; finishedAt: string }[]
+    expect(listed.find((run) => run.runId === 'r-kill')).toMatchObject({ createdAt: shown.createdAt, finishedAt: shown.finishedAt })
+    expect(shown.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/)
+    expect((await bin(['runs', '--workflow', 'nope'], { cwd: project, env })).stdout.trim()).toMatch(/^no runs in .* match --workflow nope$/)
     expect(shown.tasks['d']).toMatchObject({ status: 'succeeded', output: 16 })
     expect(Object.keys(shown.tasks)).not.toContain('e')
 
@@ -117,6 +122,9 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect(interrupted.code).toBe(1)
     expect(interrupted.stderr).toContain('it stays resumable')
     expect(interrupted.stderr).toContain('continue it with: taskweave resume r-int')
+    // Said as what happened (Ctrl-C), not as the library's "the engine closed".
+    expect(interrupted.stdout + interrupted.stderr).toContain('interrupted; the run can be resumed')
+    expect(interrupted.stdout + interrupted.stderr).not.toContain('the engine closed')
     const resumed = await bin(['resume', 'r-int'], { cwd: project, env })
     expect(resumed.code).toBe(0)
     expect(ledgerLines()).toEqual(['a 1', 'b 1', 'b 2', 'c 1', 'd 1'])

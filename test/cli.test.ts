@@ -104,6 +104,29 @@ describe('taskweave CLI', () => {
     expect(io.text()).toContain('--concurrency must be a whole number ≥ 1; received "zero"')
     expect(await main(['frobnicate'], captureIo())).toBe(2)
     expect(await main(['run', 'a.yaml', '--input', 'novalue'], captureIo())).toBe(2)
+    const both = captureIo()
+    expect(await main(['run', 'a.yaml', '--quiet', '--verbose'], both)).toBe(2)
+    expect(both.text()).toContain('--quiet and --verbose cannot be given together')
+  })
+
+  it('prints one command\'s usage for <command> --help and -h (exit 0)', async () => {
+    for (const argv of [['run', '--help'], ['validate', '-h'], ['dev', 'fake-llm', '--help'], ['worker', 'x.yaml', '--help']]) {
+      const io = captureIo()
+      expect(await main(argv, io), argv.join(' ')).toBe(0)
+      expect(io.text()).toContain(`taskweave ${argv[0] as string} `)
+      expect(io.text()).not.toContain('Unknown option')
+    }
+    const runHelp = captureIo()
+    await main(['run', '--help'], runHelp)
+    expect(runHelp.text()).not.toContain('taskweave resume')
+  })
+
+  it('says where a YAML file fails to parse once, without a dangling position', async () => {
+    const file = await workflowFile('id: w\ntasks:\n  - id: a\n    tool: x\n    input: {a: 1\nb: 2\n')
+    const io = captureIo()
+    expect(await main(['validate', file], io)).toBe(2)
+    expect(io.text()).toContain(`${file}:6:1: Flow map in block collection must be sufficiently indented and end with a }`)
+    expect(io.text()).not.toMatch(/at line \d+, column \d+/)
   })
 })
 

@@ -63,9 +63,33 @@ broker (transport, prefix).
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
 4 the broker cannot be used.`
 
+/** `--quiet` and `--verbose`, which say opposite things: both at once is refused rather than one silently winning. */
+function outputLevel(quiet: boolean | undefined, verbose: boolean | undefined): { readonly quiet: boolean; readonly verbose: boolean } {
+  if (quiet === true && verbose === true) throw usageError('--quiet and --verbose cannot be given together')
+  return { quiet: quiet ?? false, verbose: verbose ?? false }
+}
+
+/** The usage lines of `command` (its synopsis and what follows it up to the next command), or undefined for a command the usage does not list. */
+function commandUsage(command: string): string | undefined {
+  const lines = USAGE.split('\n')
+  const start = lines.findIndex((line) => line.startsWith(`  taskweave ${command} `) || line === `  taskweave ${command}`)
+  if (start < 0) return undefined
+  let end = start + 1
+  while (end < lines.length && (lines[end] as string).startsWith('   ') && !(lines[end] as string).startsWith('  taskweave ')) end++
+  return `Usage:\n${lines.slice(start, end).join('\n')}\n\nExit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,\n4 the broker cannot be used. "taskweave help" says more.`
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv
+  // `taskweave run --help`: that command's lines of the usage, not an unknown option.
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const help = commandUsage(command)
+    if (help !== undefined) {
+      io.stdout(help)
+      return EXIT.ok
+    }
+  }
   try {
     switch (command) {
       case 'run': {
@@ -97,8 +121,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             tools: values.tools ?? [],
             ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
             json: values.json ?? false,
-            quiet: values.quiet ?? false,
-            verbose: values.verbose ?? false,
+            ...outputLevel(values.quiet, values.verbose),
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
             allowPrivateNetwork: values['allow-private-network'] ?? false,
             allowToolsFrom: values['allow-tools-from'] ?? [],
@@ -123,8 +146,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             runId: onlyRunId(positionals, 'resume'),
             tools: values.tools ?? [],
             json: values.json ?? false,
-            quiet: values.quiet ?? false,
-            verbose: values.verbose ?? false,
+            ...outputLevel(values.quiet, values.verbose),
             ...(values.store !== undefined ? { store: values.store } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),
             ...(values.transport !== undefined ? { transport: values.transport } : {}),

@@ -135,6 +135,15 @@ export interface EngineOptions {
 /** Settings of load-aware scaling (see {@link EngineOptions.autoscale}). */
 export type { AutoscaleOptions } from './options.js'
 
+/** Options of {@link Engine.close}. */
+export interface EngineCloseOptions {
+  /**
+   * Why the engine closes, in the reason its runs end with (`'interrupted'` for a Ctrl-C): a
+   * suspended durable run's reason then goes on to say how to resume it. @default 'the engine closed'
+   */
+  readonly reason?: string
+}
+
 /** Options of {@link Engine.resume}. */
 export interface ResumeOptions {
   /** Aborting it cancels the resumed run. */
@@ -248,9 +257,9 @@ export interface Engine extends AsyncDisposable {
    * Cancels every active run and background task, waits for them to end, and closes the agent
    * pool within its grace period (`agentPool.closeTimeout`). Durable runs are suspended rather
    * than cancelled: they stay unfinished in the store, their leases released, ready to resume. Resolves with what had to be
-   * abandoned (agent code that ignored its abort signal). Idempotent.
+   * abandoned (agent code that ignored its abort signal). Idempotent (a second call's options change nothing).
    */
-  close(): Promise<EngineCloseReport>
+  close(options?: EngineCloseOptions): Promise<EngineCloseReport>
 }
 
 /** What {@link Engine.close} could not stop cleanly. */
@@ -700,7 +709,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   armTakeOver()
 
-  const close = (): Promise<EngineCloseReport> => {
+  const close = (closeOptions: EngineCloseOptions = {}): Promise<EngineCloseReport> => {
+    refuseUnknownOptions('close', closeOptions, ['reason'])
+    const why = closeOptions.reason ?? 'the engine closed'
     closing ??= (async (): Promise<EngineCloseReport> => {
       scaler?.stop()
       takeOverTimer?.()
@@ -710,10 +721,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // Durable runs are suspended first (those of background work too: they stay resumable);
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
       const suspended = active.toArray().filter((execution) => durableRuns.has(execution))
-      for (const execution of suspended) execution.suspend(`the engine closed; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
+      for (const execution of suspended) execution.suspend(`${why}; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
       await background.close()
       const runs = active.toArray()
-      for (const execution of runs) execution.cancel('the engine is closing')
+      for (const execution of runs) execution.cancel(closeOptions.reason ?? 'the engine is closing')
       await Promise.all([...suspended, ...runs].map((execution) => execution.result))
       if (journal !== undefined) await journal.releaseAll()
       forgetOwner?.()

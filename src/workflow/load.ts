@@ -195,7 +195,8 @@ export function parseWithPositions(body: string, file: string | undefined, optio
       (overflow ? [overflow] : problems).map((problem) => {
         const pos = problem.linePos?.[0]
         // The parser reports its own stack overflow (block nesting the text scan does not count) as a problem.
-        const message = NESTING_OVERFLOW.test(problem.message) ? nestingMessage(options.maxDepth ?? DEFAULT_MAX_DEPTH) : (problem.message.split('\n')[0] ?? problem.message)
+        // The parser's first line, without the position it ends with (given as file:line:column already) or the code frame after it.
+        const message = NESTING_OVERFLOW.test(problem.message) ? nestingMessage(options.maxDepth ?? DEFAULT_MAX_DEPTH) : (problem.message.split('\n')[0] ?? problem.message).replace(/ at line \d+, column \d+:?$/, '')
         return { ...fileField, message, ...(pos ? { line: pos.line, column: pos.col } : {}) }
       }),
     )

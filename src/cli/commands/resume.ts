@@ -61,7 +61,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       ...(config.groups !== undefined ? { groups: config.groups } : {}),
     })
     const controller = new AbortController()
-    controller.signal.addEventListener('abort', () => void engine.close(), { once: true })
+    controller.signal.addEventListener('abort', () => void engine.close({ reason: 'interrupted' }), { once: true })
     const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), 'stopping the run; it stays resumable')
     try {
       for (const module of [...(settings?.tools ?? []), ...args.tools]) await loadToolModule(module, process.cwd(), engine.registry)

@@ -64,7 +64,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     const durable = spec.kind !== 'memory'
     const controller = new AbortController()
     // Ctrl-C suspends a durable run (it stays resumable) and cancels one that is not.
-    const onInterrupt = (): void => void engine.close()
+    const onInterrupt = (): void => void engine.close({ reason: 'interrupted' })
     if (durable) controller.signal.addEventListener('abort', onInterrupt, { once: true })
     const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), durable ? 'stopping the run; it stays resumable' : 'cancelling the run')
     try {

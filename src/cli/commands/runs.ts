@@ -42,11 +42,12 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
       limit: args.limit ?? 50,
     })
     if (args.json) {
-      io.stdout(JSON.stringify(runs.map((run) => ({ ...run, createdAt: new Date(run.createdAt).toISOString(), finishedAt: run.finishedAt === undefined ? undefined : new Date(run.finishedAt).toISOString() })), null, 2))
+      io.stdout(JSON.stringify(runs.map(summaryJson), null, 2))
       return EXIT.ok
     }
     if (runs.length === 0) {
-      io.stdout(`no runs in ${store.location}`)
+      const filtered = args.status !== undefined || args.workflow !== undefined || since !== undefined
+      io.stdout(filtered ? `no runs in ${store.location} match ${[args.status !== undefined ? `--status ${args.status}` : '', args.workflow !== undefined ? `--workflow ${args.workflow}` : '', args.since !== undefined ? `--since ${args.since}` : ''].filter((part) => part !== '').join(' ')}` : `no runs in ${store.location}`)
       return EXIT.ok
     }
     io.stdout(formatRunsTable(runs, now))
@@ -54,6 +55,12 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
   } finally {
     await store.close()
   }
+}
+
+/** A run's summary as the JSON of `runs --json` and `show --json`: times as ISO text, as in the table. */
+export function summaryJson<T extends RunSummary>(run: T): Omit<T, 'createdAt' | 'finishedAt' | 'lease'> & { createdAt: string; finishedAt: string | undefined; lease: (Omit<NonNullable<RunSummary['lease']>, 'expiresAt'> & { expiresAt: string }) | undefined } {
+  const iso = (ms: number): string => new Date(ms).toISOString()
+  return { ...run, createdAt: iso(run.createdAt), finishedAt: run.finishedAt === undefined ? undefined : iso(run.finishedAt), lease: run.lease === undefined ? undefined : { ...run.lease, expiresAt: iso(run.lease.expiresAt) } }
 }
 
 /** The runs as an aligned table. */

@@ -11,6 +11,7 @@ import type { CliIo } from '../io.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
+import { summaryJson } from './runs.js'
 
 /** Parsed arguments of `show`. */
 export interface ShowCommandArgs {
@@ -41,7 +42,7 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
     const tasks = journaledTasks(run)
     const { entries: _entries, definition: _definition, settings: _settings, ...summary } = run
     if (args.json) {
-      io.stdout(JSON.stringify({ ...summary, inputs: JSON.parse(run.inputs) as unknown, tasks: Object.fromEntries(tasks.map((task) => [task.id, task])) }, null, 2))
+      io.stdout(JSON.stringify({ ...summaryJson(summary), inputs: JSON.parse(run.inputs) as unknown, tasks: Object.fromEntries(tasks.map((task) => [task.id, task])) }, null, 2))
       return EXIT.ok
     }
     const definedTasks = (JSON.parse(run.definition) as { tasks?: unknown[] }).tasks?.length ?? 0

@@ -49,6 +49,10 @@ describe('resolveLlmConnection', () => {
     expect(() => resolveLlmConnection(options as never, {})).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', details: expect.objectContaining({ option }) }))
   })
 
+  it('quotes a URL without a scheme as written, and says what was meant', () => {
+    expect(() => resolveLlmConnection({ baseURL: 'localhost:8787' }, {})).toThrow('option "llm.baseURL" must be an http: or https: URL without credentials, such as "http://localhost:8787"; received "localhost:8787"')
+  })
+
   it('never quotes a key given in the URL', () => {
     try {
       resolveLlmConnection({ baseURL: 'https://user:sk-secret@x/v1' }, {})

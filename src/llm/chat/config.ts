@@ -122,9 +122,11 @@ function parseBaseUrl(text: unknown, option: string): URL {
   } catch {
     throw new InvalidOptionError(option, expected, text)
   }
-  // A key belongs in `apiKey`; one in the URL would end up in messages.
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
-    throw new InvalidOptionError(option, expected, `${url.protocol}//…`)
+  // A key belongs in `apiKey`; one in the URL would end up in messages (so it is not echoed).
+  if (url.username !== '' || url.password !== '') throw new InvalidOptionError(option, expected, `${url.protocol}//…`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    // `localhost:8787` parses as the scheme `localhost:`: what was meant is plain.
+    throw new InvalidOptionError(option, text.includes('://') ? expected : `${expected}, such as "http://${text}"`, text)
   }
   url.search = ''
   url.hash = ''
