@@ -145,7 +145,8 @@ class TransportWorker implements Worker {
     // The owner admits one execution per session at a time: the pool's own turn-taking stays idle.
     this.#agents = agents.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents, limiter: new KeyedLimiter(), ...(options.clock ? { clock: options.clock } : {}) }) : undefined
     if (this.#agents !== undefined) for (const agent of agents) registry.register(createAgentTool(this.#agents, agent.name))
-    this.#runner = new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock: this.#clock, logger: this.#logger })
+    // A tool missing here (the owner has it) is said to be the worker's: its --tools are what to fix.
+    this.#runner = new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock: this.#clock, logger: this.#logger, where: `worker ${this.id} (${hostname()}:${process.pid}): give it a tool of that name (taskweave worker --tools)` })
   }
 
   async start(): Promise<void> {

@@ -20,6 +20,8 @@ export interface LocalRunnerOptions {
   readonly lookup: (name: string) => AnyTool | undefined
   readonly clock: Clock
   readonly logger: Logger
+  /** Where it runs, in the error for a tool it lacks: `this engine` unless given (`worker w1 on host:pid`). */
+  readonly where?: string
 }
 
 /** Runs attempts in this process. */
@@ -42,7 +44,7 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   start(request: AttemptRequest, sink: AttemptSink): void {
     const tool = this.#options.lookup(request.tool)
     if (tool === undefined) {
-      sink.failed(unknownTool(request.tool))
+      sink.failed(unknownTool(request.tool, this.#options.where))
       return
     }
     let input = request.input
@@ -121,6 +123,6 @@ function parsedInput(tool: AnyTool, input: unknown, sink: AttemptSink): unknown 
   return INPUT_REJECTED
 }
 
-function unknownTool(name: string): TaskweaveError {
-  return new TaskweaveError('TW_UNKNOWN_TOOL', `tool "${name}" is not registered with this engine`, { retryable: false })
+function unknownTool(name: string, where = 'this engine'): TaskweaveError {
+  return new TaskweaveError('TW_UNKNOWN_TOOL', `tool "${name}" is not registered with ${where}`, { retryable: false, details: { tool: name } })
 }

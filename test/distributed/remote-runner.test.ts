@@ -189,6 +189,16 @@ describe.each(TRANSPORTS)('remote execution on the $type transport', ({ opener }
     expect(ledger).toContain('w1:aborted:TW_TIMEOUT')
   })
 
+  it('a tool the worker lacks (the owner has it) fails its task naming the worker', async () => {
+    const { runner } = await setup(open, [{ name: 'w1' }], [])
+    const only = defineTool({ name: 'owner.only', input: z.object({}), run: () => 'here' })
+    const engine = ownerEngine({ tools: [...toolsFor('owner', []), only], builtins: false, runner, concurrency: 4 })
+    const result = await engine.run({ id: 'missing', tasks: [{ id: 'm', tool: 'owner.only' }] })
+    expect(result.tasks['m']?.status).toBe('failed')
+    expect(result.tasks['m']?.error?.code).toBe('TW_UNKNOWN_TOOL')
+    expect(result.tasks['m']?.error?.message).toMatch(/^tool "owner\.only" is not registered with worker w1 \(/)
+  })
+
   it('a worker stops an attempt at its deadline by itself when no owner is there to (it died)', async () => {
     const ledger: string[] = []
     const { handle, workers } = await setup(open, [{ name: 'w1' }], ledger)
