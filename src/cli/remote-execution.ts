@@ -7,7 +7,7 @@
 import type { AttemptRunner } from '../core/attempt.js'
 import { createRemoteRunner } from '../distributed/remote-runner.js'
 import { openTransport } from './open-transport.js'
-import { transportSpecOf } from './transport-spec.js'
+import { redactUrl, transportSpecOf } from './transport-spec.js'
 
 /** What a command adds to its engine for remote execution, and how to let go of the broker. */
 export interface RemoteExecution {
@@ -17,8 +17,15 @@ export interface RemoteExecution {
   close(): Promise<void>
 }
 
-/** Opens the broker `--transport` (or the environment) names, if any. */
-export async function openRemoteExecution(flag: string | undefined, prefix: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<RemoteExecution> {
+/** How often, and after how long, the command looks for workers while attempts wait. */
+const NO_WORKER_CHECK_MS = 10_000
+
+/**
+ * Opens the broker `--transport` (or the environment) names, if any. `warn` hears, once, when
+ * attempts wait and no worker has been heard from: they would wait in the broker for good, the
+ * run showing them started, and nothing else would say why.
+ */
+export async function openRemoteExecution(flag: string | undefined, prefix: string | undefined, warn: (text: string) => void, env: NodeJS.ProcessEnv = process.env, checkEveryMs = NO_WORKER_CHECK_MS): Promise<RemoteExecution> {
   const spec = transportSpecOf(flag, env, prefix)
   if (spec === undefined) return { engineOptions: {}, close: () => Promise.resolve() }
   const transport = await openTransport(spec)
@@ -30,5 +37,24 @@ export async function openRemoteExecution(flag: string | undefined, prefix: stri
     await transport.close()
     throw err
   }
-  return { engineOptions: { runner }, close: () => transport.close() }
+  const check = setInterval(() => {
+    if (runner.stats().inFlight === 0) return
+    transport.workers({ withinMs: checkEveryMs * 3 }).then(
+      (workers) => {
+        if (workers.length > 0 || runner.stats().inFlight === 0) return
+        clearInterval(check)
+        const where = `${redactUrl(spec.url)}${spec.prefix !== undefined ? ` --prefix ${spec.prefix}` : ''}`
+        warn(`no worker has been heard from on ${where}: the run's attempts wait in the broker until one starts (taskweave worker --transport ${where} --tools …)`)
+      },
+      () => undefined,
+    )
+  }, checkEveryMs)
+  check.unref()
+  return {
+    engineOptions: { runner },
+    close: () => {
+      clearInterval(check)
+      return transport.close()
+    },
+  }
 }

@@ -16,6 +16,7 @@ import type { AnyTool } from 'taskweave'
 import { createRemoteRunner } from 'taskweave/distributed'
 import { createTransport } from 'taskweave/queues'
 import { bin, ensureBuilt } from '../cli-bin.js'
+import { openRemoteExecution } from '../../src/cli/remote-execution.js'
 import { FIXTURE_TOOLS, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild } from './harness.js'
 
 const URL_ = 'redis://127.0.0.1:6379'
@@ -107,6 +108,24 @@ describe('taskweave worker', () => {
       await removeBrokerLeftovers('redis', URL_, prefix)
     }
   }, 60_000)
+
+  it('run with a broker and no worker says so once, instead of waiting silently', async () => {
+    const prefix = `${PREFIX}-none`
+    const warnings: string[] = []
+    const remote = await openRemoteExecution(URL_, prefix, (text) => warnings.push(text), {}, 100)
+    const engine = createEngine({ tools, builtins: false, ...remote.engineOptions })
+    try {
+      const handle = engine.start({ id: 'alone', tasks: [{ id: 'a', tool: 'ledger.work', input: { n: 1 } }] })
+      for (let k = 0; k < 100 && warnings.length === 0; k++) await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(warnings).toEqual([`no worker has been heard from on ${URL_} --prefix ${prefix}: the run's attempts wait in the broker until one starts (taskweave worker --transport ${URL_} --prefix ${prefix} --tools …)`])
+      handle.cancel('no worker')
+      expect((await handle.result).status).toBe('cancelled')
+    } finally {
+      await engine.close()
+      await remote.close()
+      await removeBrokerLeftovers('redis', URL_, prefix)
+    }
+  }, 30_000)
 
   it('taskweave queues lists the work queues and the workers heard from', async () => {
     const ledger = join(dir, 'queues.jsonl')

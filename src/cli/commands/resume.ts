@@ -50,7 +50,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       return stored.status === 'succeeded' ? EXIT.ok : EXIT.failed
     }
     const settings = readRunLabels(stored.labels)
-    const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix)
+    const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix, (text) => io.stderr(`warning: ${text}`))
     const engine = createEngine({
       store,
       ...remote.engineOptions,

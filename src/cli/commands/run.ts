@@ -50,7 +50,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
   const store = await openStore(spec)
   try {
     const fsRoot = resolve(args.fsRoot ?? process.cwd())
-    const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix)
+    const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix, (text) => io.stderr(`warning: ${text}`))
     const engine = createEngine({
       ...remote.engineOptions,
       // The engine-wide limit must not cap a larger --concurrency.
