@@ -223,6 +223,17 @@ describe('rate keys', () => {
     expect(within.reason).toBeUndefined()
   })
 
+  it('warns when the workflow limits a key no task went by while its calls went by another', async () => {
+    const clock = new ManualClock()
+    const { tool } = llmTool(clock, { ms: 1, used: 1 })
+    const warnings: string[] = []
+    const logger = { debug: () => undefined, info: () => undefined, warn: (message: string) => void warnings.push(message), error: () => undefined, child: () => logger }
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], logger })
+    const flow = { id: 'w', limits: { rates: { 'openai:gpt-4o-mini': { concurrent: 1 }, 'prov:model': { concurrent: 2 } } }, tasks: tasks(2) }
+    await clock.runUntilSettled(engine.run(flow, { runId: 'keys' }))
+    expect(warnings).toEqual(['limits.rates of workflow "w" names "openai:gpt-4o-mini", which no task of run keys went by; its calls went by "prov:model"'])
+  })
+
   it('does not estimate a waiting call of a run whose budget is used up', async () => {
     const clock = new ManualClock()
     const estimated: string[] = []

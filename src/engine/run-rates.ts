@@ -47,6 +47,8 @@ export class RunRates implements RateHolder {
   exhausted: string | undefined
   /** LLM tasks skipped because the budget was used up. */
   budgetSkipped = 0
+  /** The rate keys this run's tasks went by. */
+  readonly keysUsed = new Set<string>()
 
   constructor(limiter: RateLimiter, target: RateGrantTarget, budget: RunBudgetSpec | undefined, runId: string) {
     this.#limiter = limiter

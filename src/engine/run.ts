@@ -1029,6 +1029,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       return false
     }
     this.#s.extra(index).rateKey = key
+    rates.keysUsed.add(key)
     const admission = shape.tool.estimateTokens === undefined ? rates.admit(index, key, 0, shape.priority) : rates.admitEstimated(index, key, shape.priority)
     if (needsInput) this.#eventTime = -1
     if (admission.admitted) return true
@@ -1714,9 +1715,22 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** The end, once the `finish` entry is durable (at once for a run without a journal). */
   #finished(result: RunResult): void {
     if (this.#jrun !== undefined) (this.#journal as Journal).leave(this.#jrun, this.#suspended)
+    if (this.#workflow.rates.size > 0 && this.#ratesMade !== undefined) this.#warnUnusedRateKeys(this.#ratesMade.keysUsed)
     if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
     this.#env.onRunEnded?.(this)
     this.#resolve(result)
+  }
+
+  /**
+   * Says which keys of the workflow's `limits.rates` no task went by while others were used: a key
+   * written for one provider (`openai:gpt-4o-mini`) limits nothing once the calls go to another
+   * server (`127.0.0.1:8787:gpt-4o-mini`), and nothing else would tell.
+   */
+  #warnUnusedRateKeys(used: ReadonlySet<string>): void {
+    if (used.size === 0) return
+    const unused = [...this.#workflow.rates.keys()].filter((key) => !used.has(key))
+    if (unused.length === 0) return
+    this.#env.logger.warn(`limits.rates of workflow "${this.#workflow.id}" names ${unused.map((key) => `"${key}"`).join(', ')}, which no task of run ${this.id} went by; its calls went by ${[...used].map((key) => `"${key}"`).join(', ')}`, { runId: this.id, unused, used: [...used] })
   }
 
   #buildResult(): RunResult {

@@ -19,6 +19,7 @@ import { readRunLabels } from '../run-labels.js'
 import { cancelOnSignals } from '../signals.js'
 import { loadCliConfig } from '../config.js'
 import { openRemoteExecution } from '../remote-execution.js'
+import { cliLogger } from '../cli-logger.js'
 import { confineWorkflowToolModule } from '../tool-module-path.js'
 
 /** Parsed arguments of `resume`. */
@@ -54,6 +55,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
     const engine = createEngine({
       store,
       ...remote.engineOptions,
+      logger: cliLogger(io),
       ...(settings?.concurrency !== undefined ? { concurrency: Math.max(64, settings.concurrency) } : {}),
       builtins: settings === undefined ? {} : { fs: { root: settings.fsRoot }, http: { allowPrivateNetwork: settings.allowPrivateNetwork } },
       ...(config.rates !== undefined ? { rates: config.rates } : {}),

@@ -14,6 +14,7 @@ import { openStore, parseStoreSpec } from '../open-store.js'
 import { runLabels } from '../run-labels.js'
 import { loadCliConfig } from '../config.js'
 import { openRemoteExecution } from '../remote-execution.js'
+import { cliLogger } from '../cli-logger.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 
@@ -53,6 +54,7 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
     const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix, (text) => io.stderr(`warning: ${text}`))
     const engine = createEngine({
       ...remote.engineOptions,
+      logger: cliLogger(io),
       // The engine-wide limit must not cap a larger --concurrency.
       ...(args.concurrency !== undefined ? { concurrency: Math.max(config.concurrency ?? 64, args.concurrency) } : config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
       builtins: { fs: { root: fsRoot }, http: { allowPrivateNetwork: args.allowPrivateNetwork } },

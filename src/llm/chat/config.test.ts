@@ -49,6 +49,11 @@ describe('resolveLlmConnection', () => {
     expect(() => resolveLlmConnection(options as never, {})).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', details: expect.objectContaining({ option }) }))
   })
 
+  it('takes the provider of the rate key from TASKWEAVE_LLM_PROVIDER unless the option names one', () => {
+    expect(resolveLlmConnection({}, { OPENAI_BASE_URL: 'http://127.0.0.1:8787/v1', TASKWEAVE_LLM_PROVIDER: 'openai' }).provider).toBe('openai')
+    expect(resolveLlmConnection({ provider: 'gw' }, { TASKWEAVE_LLM_PROVIDER: 'openai' }).provider).toBe('gw')
+  })
+
   it('quotes a URL without a scheme as written, and says what was meant', () => {
     expect(() => resolveLlmConnection({ baseURL: 'localhost:8787' }, {})).toThrow('option "llm.baseURL" must be an http: or https: URL without credentials, such as "http://localhost:8787"; received "localhost:8787"')
   })

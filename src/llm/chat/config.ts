@@ -41,7 +41,7 @@ export interface LlmConnection {
   readonly model?: string
   /**
    * Prefix of the rate key (`<provider>:<model>`) every call counts against.
-   * @default 'openai' for api.openai.com, else the base URL's host (with its port when it has one)
+   * @default env `TASKWEAVE_LLM_PROVIDER`, else 'openai' for api.openai.com, else the base URL's host (with its port when it has one)
    */
   readonly provider?: string
   /**
@@ -87,7 +87,7 @@ export function resolveLlmConnection(connection: LlmConnection = {}, env: Env = 
   const isOpenAi = url.hostname === 'api.openai.com'
   const model = connection.model ?? nonEmpty(env['TASKWEAVE_LLM_MODEL']) ?? DEFAULT_MODEL
   checkString('llm.model', model)
-  const provider = connection.provider ?? (isOpenAi ? 'openai' : url.host)
+  const provider = connection.provider ?? nonEmpty(env['TASKWEAVE_LLM_PROVIDER']) ?? (isOpenAi ? 'openai' : url.host)
   checkString('llm.provider', provider)
   const timeoutMs = connection.timeoutMs ?? DEFAULT_TIMEOUT_MS
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) {
