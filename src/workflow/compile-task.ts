@@ -191,9 +191,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
     tool = ctx.registry.get(toolName)
     if (tool === undefined) {
       const kind = task.agent !== undefined ? 'agent' : 'tool'
-      const close = ctx.registry.suggest(toolName).filter((name) => (kind === 'agent') === name.startsWith('agent.'))
-      const shown = kind === 'agent' ? close.map((name) => name.slice('agent.'.length)) : close
-      issue([kind], `unknown ${kind} "${task.agent ?? task.tool}"${shown.length > 0 ? `; did you mean ${shown.map((c) => `"${c}"`).join(', ')}?` : ''}`)
+      issue([kind], unknownToolMessage(ctx.registry, kind, (task.agent ?? task.tool) as string))
     }
   }
 
@@ -258,6 +256,10 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
       if (checked.success) staticInput = { value: checked.data }
       else reportInputIssues(tool, rawInput, issue, task.agent !== undefined)
     }
+  } else if (tool !== undefined && forEach === undefined && rawInput !== undefined) {
+    // The parts written as they are can be wrong already (`count: "x"` beside a template): said
+    // now, with the rest of the file's problems, not at the first attempt.
+    reportInputIssues(tool, rawInput, issue, task.agent !== undefined, rawInput)
   }
 
   const timeout = task.timeout ?? defaults?.timeout
@@ -319,11 +321,17 @@ const NO_ISSUES: TemplateIssue[] = Object.freeze([]) as unknown as TemplateIssue
 
 const EMPTY_INPUT: CompiledValue = Object.freeze({ isStatic: true, refs: [], resolve: () => ({}) })
 
-function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue'], isAgent = false): void {
+/**
+ * Reports what the tool's schema refuses in `input`. With `templated` (the input as written, with
+ * templates), only what no template can change: an issue at or inside a templated value, or
+ * above one (the object holding it), waits for the run.
+ */
+function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue'], isAgent = false, templated?: unknown): void {
   const checked = tool.input.safeParse(input)
   if (checked.success) return
   for (const zi of checked.error.issues) {
     const path = zi.path.filter((p): p is string | number => typeof p !== 'symbol')
+    if (templated !== undefined && touchesTemplate(templated, path)) continue
     // For an agent task, the tool's `input.x` is the task's `input.x` and the tool's `session` its `session`.
     const at = isAgent ? path : ['input', ...path]
     issue(at, `input rejected by ${isAgent ? `agent "${tool.name.slice('agent.'.length)}"` : `tool "${tool.name}"`}: ${zi.message}`)
@@ -365,4 +373,29 @@ function pinTemplated(input: unknown): unknown {
     return input // not plain data: the schema check reports it
   }
   return text.includes('{{') ? freezeDeep(JSON.parse(text) as unknown) : input
+}
+
+/** Whether the value at `path` in `value`, or any value on the way there, is or holds a template. */
+function touchesTemplate(value: unknown, path: readonly (string | number)[]): boolean {
+  let at: unknown = value
+  for (const key of path) {
+    if (typeof at === 'string') return at.includes('{{')
+    if (typeof at !== 'object' || at === null) return false
+    at = (at as Record<string | number, unknown>)[key]
+  }
+  return holdsTemplate(at)
+}
+
+function holdsTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{')
+  if (typeof value !== 'object' || value === null) return false
+  for (const inner of Object.values(value)) if (holdsTemplate(inner)) return true
+  return false
+}
+
+/** The problem of a task naming a tool (or an agent) the registry lacks, with the close names it has. */
+export function unknownToolMessage(registry: ToolRegistry, kind: 'tool' | 'agent', name: string): string {
+  const close = registry.suggest(kind === 'agent' ? `agent.${name}` : name).filter((known) => (kind === 'agent') === known.startsWith('agent.'))
+  const shown = kind === 'agent' ? close.map((known) => known.slice('agent.'.length)) : close
+  return `unknown ${kind} "${name}"${shown.length > 0 ? `; did you mean ${shown.map((c) => `"${c}"`).join(', ')}?` : ''}`
 }

@@ -31,6 +31,32 @@ function issuesOf(definition: unknown): ValidationIssue[] {
   throw new Error('expected the workflow to be invalid')
 }
 
+describe('compileWorkflow: every problem at once', () => {
+  it('a task the schema refuses still has its unknown tool reported', () => {
+    expect(issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'web.fech', priorty: 3 }] }).map((i) => `${i.field}: ${i.message}`)).toEqual([
+      'tasks[0].priorty: unknown key "priorty" (did you mean "priority"?)',
+      'tasks[0].tool: unknown tool "web.fech"; did you mean "web.fetch"?',
+    ])
+  })
+
+  it('a templated input has the fields written as they are checked now; the templated ones wait for the run', () => {
+    const issues = issuesOf({
+      id: 'w',
+      tasks: [
+        { id: 'a', tool: 'web.fetch', input: { url: 'https://example.com' } },
+        { id: 'b', tool: 'web.fetch', input: { url: '{{ tasks.zzz.output }}', retries: 'x' } },
+        { id: 'c', tool: 'web.fetch', input: { url: '{{ tasks.a.output }}', retries: 2 } },
+        { id: 'd', tool: 'web.fetch', input: { retries: '{{ tasks.a.output }}' } },
+      ],
+    })
+    expect(issues.map((i) => `${i.taskId} ${i.field}: ${i.message}`)).toEqual([
+      'b tasks[1].input.url: template reference to task "zzz" is not a task of this workflow',
+      expect.stringMatching(/^b tasks\[1\]\.input\.retries: input rejected by tool "web\.fetch": .*expected number/),
+      expect.stringMatching(/^d tasks\[3\]\.input\.url: input rejected by tool "web\.fetch"/),
+    ])
+  })
+})
+
 describe('compileWorkflow', () => {
   it('accepts a valid workflow and wires dependencies from dependsOn, templates and conditions', () => {
     const compiled = compileWorkflow(

@@ -22,7 +22,7 @@ import { findCycle, topologicalOrder } from './dag.js'
 import { NOT_PLAIN, PLAIN_BARE, PLAIN_WITH_INPUT, plainTaskKind } from './fast-task-check.js'
 import { compileFlatTask, FlatInput, flatTaskText } from './flat-task.js'
 import type { FlatTaskCandidate, FlatTaskExtras } from './flat-task.js'
-import { compileTaskSpec, TaskCompileCache } from './compile-task.js'
+import { compileTaskSpec, TaskCompileCache, unknownToolMessage } from './compile-task.js'
 import type { TaskCompileContext, TaskShape } from './compile-task.js'
 import { childrenOf, parentsOf, TaskGraphBuilder } from './task-graph.js'
 import type { TaskGraph } from './task-graph.js'
@@ -547,9 +547,11 @@ class FullTaskCompile {
       graph.addRow(this.#ctx.deps)
       return shape
     }
-    // Its other fields are wrong, but a dependency it names that no task has is one more problem
-    // to report now, not after the first are fixed.
+    // Its other fields are wrong, but a dependency it names that no task has, or a tool this engine
+    // lacks, is one more problem to report now, not after the first are fixed.
     try {
+      const named = tasks[at] as { tool?: unknown; agent?: unknown } | null
+      if (typeof named?.tool === 'string' && named.agent === undefined && this.#ctx.registry.get(named.tool) === undefined) issue(at, ['tool'], unknownToolMessage(this.#ctx.registry, 'tool', named.tool))
       const dependsOn = (tasks[at] as { dependsOn?: unknown } | null)?.dependsOn
       if (Array.isArray(dependsOn)) {
         dependsOn.forEach((id: unknown, k) => {
