@@ -256,10 +256,10 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
       if (checked.success) staticInput = { value: checked.data }
       else reportInputIssues(tool, rawInput, issue, task.agent !== undefined)
     }
-  } else if (tool !== undefined && forEach === undefined && rawInput !== undefined) {
-    // The parts written as they are can be wrong already (`count: "x"` beside a template): said
+  } else if (tool !== undefined && forEach === undefined && task.agent === undefined) {
+    // The fields written as they are can be wrong already (`count: "x"` beside a template): said
     // now, with the rest of the file's problems, not at the first attempt.
-    reportInputIssues(tool, rawInput, issue, task.agent !== undefined, rawInput)
+    reportPlainFieldIssues(tool, rawInput, issue)
   }
 
   const timeout = task.timeout ?? defaults?.timeout
@@ -321,17 +321,11 @@ const NO_ISSUES: TemplateIssue[] = Object.freeze([]) as unknown as TemplateIssue
 
 const EMPTY_INPUT: CompiledValue = Object.freeze({ isStatic: true, refs: [], resolve: () => ({}) })
 
-/**
- * Reports what the tool's schema refuses in `input`. With `templated` (the input as written, with
- * templates), only what no template can change: an issue at or inside a templated value, or
- * above one (the object holding it), waits for the run.
- */
-function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue'], isAgent = false, templated?: unknown): void {
+function reportInputIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue'], isAgent = false): void {
   const checked = tool.input.safeParse(input)
   if (checked.success) return
   for (const zi of checked.error.issues) {
     const path = zi.path.filter((p): p is string | number => typeof p !== 'symbol')
-    if (templated !== undefined && touchesTemplate(templated, path)) continue
     // For an agent task, the tool's `input.x` is the task's `input.x` and the tool's `session` its `session`.
     const at = isAgent ? path : ['input', ...path]
     issue(at, `input rejected by ${isAgent ? `agent "${tool.name.slice('agent.'.length)}"` : `tool "${tool.name}"`}: ${zi.message}`)
@@ -375,17 +369,27 @@ function pinTemplated(input: unknown): unknown {
   return text.includes('{{') ? freezeDeep(JSON.parse(text) as unknown) : input
 }
 
-/** Whether the value at `path` in `value`, or any value on the way there, is or holds a template. */
-function touchesTemplate(value: unknown, path: readonly (string | number)[]): boolean {
-  let at: unknown = value
-  for (const key of path) {
-    if (typeof at === 'string') return at.includes('{{')
-    if (typeof at !== 'object' || at === null) return false
-    at = (at as Record<string | number, unknown>)[key]
+/**
+ * Reports what an object schema refuses among the fields of a templated input written without a
+ * template, each checked by its own field schema: a field with a template waits for the run, and
+ * the schema's checks of the whole object (which would see template text) run only then too.
+ */
+function reportPlainFieldIssues(tool: AnyTool, input: unknown, issue: TaskCompileContext['issue']): void {
+  const shape = (tool.input as { readonly shape?: unknown }).shape
+  if (typeof shape !== 'object' || shape === null || typeof input !== 'object' || input === null || Array.isArray(input)) return
+  for (const [key, field] of Object.entries(shape as Record<string, { safeParse?: (value: unknown) => { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } }>)) {
+    const value = (input as Record<string, unknown>)[key]
+    if (typeof field?.safeParse !== 'function' || holdsTemplate(value)) continue
+    const checked = field.safeParse(value)
+    if (checked.success) continue
+    for (const zi of checked.error?.issues ?? []) {
+      const path = zi.path.filter((p): p is string | number => typeof p !== 'symbol')
+      issue(['input', key, ...path], `input rejected by tool "${tool.name}": ${zi.message}`)
+    }
   }
-  return holdsTemplate(at)
 }
 
+/** Whether `value` is or holds a template. */
 function holdsTemplate(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('{{')
   if (typeof value !== 'object' || value === null) return false
