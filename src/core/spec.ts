@@ -76,6 +76,14 @@ export interface TaskSpec {
    */
   idempotent?: boolean | undefined
   /**
+   * What a resume does with this task when it may have run without its outcome being recorded
+   * (it was `idempotent: false` and in flight when its process died): `'fail'` fails it
+   * `TW_UNCERTAIN` for a person to decide; `'retry'` runs it again with the same
+   * `ctx.idempotencyKey`, for a tool whose service applies a key once (a payment API).
+   * @default 'fail'
+   */
+  onUncertain?: 'fail' | 'retry' | undefined
+  /**
    * The rate key whose budgets the task's calls count against (`openai:gpt-4o`): requests,
    * tokens and concurrent calls as `limits.rates` sets them, engine-wide. Overrides the tool's.
    */

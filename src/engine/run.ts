@@ -190,6 +190,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
   /** Task-level `idempotent` settings (they override the tool's). */
   #idempotent: Map<string, boolean> | undefined
+  /** Tasks (by id) with `onUncertain: 'retry'`; undefined while none. */
+  #retryUncertain: Set<string> | undefined
   /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
   #addedText: Map<string, string> | undefined
 
@@ -325,7 +327,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #writeAdd(spec: TaskSpec, addedBy: string | undefined): void {
     const text = canonicalJson(spec)
     ;(this.#addedText ??= new Map()).set(spec.id, text)
-    if (typeof spec.idempotent === 'boolean') (this.#idempotent ??= new Map()).set(spec.id, spec.idempotent)
+    this.#noteUncertainSettings(spec)
     this.#write({ kind: 'add', ...(addedBy !== undefined ? { taskId: addedBy } : {}), data: text })
   }
 
@@ -377,8 +379,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     })
     // Task-level `idempotent` settings, read from the pinned definition's text (as stored) only
     // when it has any.
-    if (definitionText.includes('"idempotent":')) {
-      for (const task of (JSON.parse(definitionText) as { tasks: TaskSpec[] }).tasks) if (typeof task.idempotent === 'boolean') (this.#idempotent ??= new Map()).set(task.id, task.idempotent)
+    if (definitionText.includes('"idempotent":') || definitionText.includes('"onUncertain":')) {
+      for (const task of (JSON.parse(definitionText) as { tasks: TaskSpec[] }).tasks) this.#noteUncertainSettings(task)
     }
   }
 
@@ -506,6 +508,22 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#afterFailure(i)
   }
 
+  /** Keeps what a task says of running twice (`idempotent`, `onUncertain`), for a resume to read. */
+  #noteUncertainSettings(spec: TaskSpec): void {
+    if (typeof spec.idempotent === 'boolean') (this.#idempotent ??= new Map()).set(spec.id, spec.idempotent)
+    if (spec.onUncertain === 'retry') (this.#retryUncertain ??= new Set()).add(spec.id)
+  }
+
+  /** Whether task `i` (its own setting, else its forEach owner's) asks to run again when uncertain. */
+  #retriesUncertain(i: number): boolean {
+    const retry = this.#retryUncertain
+    if (retry === undefined) return false
+    const s = this.#s
+    if (retry.has(s.ids[i] as string)) return true
+    const owner = s.peek(i).forEachOwner
+    return owner >= 0 && retry.has(s.ids[owner] as string)
+  }
+
   /** Whether task `i` must not run twice: its own setting, its forEach owner's, else its tool's. */
   #isNonIdempotent(i: number): boolean {
     const s = this.#s
@@ -566,7 +584,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         return true
       case 'none': {
         const starts = replay.startsWithoutOutcome(id)
-        const nonIdempotent = this.#isNonIdempotent(i)
+        const nonIdempotent = this.#isNonIdempotent(i) && !this.#retriesUncertain(i)
         if (!nonIdempotent && starts < this.#maxStarts) {
           // Interrupted by the crash: it runs again as the next attempt (a new attemptId, the same idempotency key).
           this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: serializeError(new TaskweaveError('TW_INTERRUPTED', `attempt ${attempt} of task "${id}" was interrupted: the process running it stopped`, { retryable: true })) })

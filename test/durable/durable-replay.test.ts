@@ -129,6 +129,19 @@ describe('durable runs: replay', () => {
     await engine.close()
   })
 
+  it('a task marked idempotent: false with onUncertain: retry runs again on resume instead of failing TW_UNCERTAIN', async () => {
+    const store = new MemoryRunStore()
+    await seed(store, 'ur', [task('pay', { idempotent: false, onUncertain: 'retry' }), task('after', { dependsOn: ['pay'] })], [{ kind: 'start', taskId: 'pay', attempt: 1 }])
+    const c = counter()
+    const engine = createEngine({ tools: [c.tool], store, builtins: false })
+    const result = await (await engine.resume('ur')).result
+    expect(c.calls).toEqual(['pay', 'after'])
+    expect(result.status).toBe('succeeded')
+    expect(result.tasks['pay']?.attempts).toBe(2)
+    expect(result.tasks['pay']?.failedAttempts?.[0]?.error.code).toBe('TW_INTERRUPTED')
+    await engine.close()
+  })
+
   it('after maxStartsWithoutOutcome starts without an outcome a task fails TW_UNCERTAIN', async () => {
     const store = new MemoryRunStore()
     await seed(store, 'ms', [task('a')], [{ kind: 'start', taskId: 'a', attempt: 1 }, { kind: 'start', taskId: 'a', attempt: 2 }])
