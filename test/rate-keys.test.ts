@@ -217,10 +217,12 @@ describe('rate keys', () => {
     expect(result.counts).toMatchObject({ succeeded: 1, skipped: 0 })
     expect(result.status).toBe('partial')
     expect(result.reason).toMatch(/budget exhausted: 132 tokens used of maxTokens 10/)
-    // Within its budget, a run succeeds as ever.
-    const within = await clock.runUntilSettled(engine.run({ id: 'w', budget: { maxTokens: 1000 }, tasks: tasks(1) }))
-    expect(within.status).toBe('succeeded')
-    expect(within.reason).toBeUndefined()
+    // Within its budget, or spending it exactly with nothing left undone, a run succeeds as ever.
+    for (const maxTokens of [1000, 132]) {
+      const within = await clock.runUntilSettled(engine.run({ id: 'w', budget: { maxTokens }, tasks: tasks(1) }))
+      expect(within.status, String(maxTokens)).toBe('succeeded')
+      expect(within.reason).toBeUndefined()
+    }
   })
 
   it('warns when the workflow limits a key no task went by while its calls went by another', async () => {
@@ -230,7 +232,10 @@ describe('rate keys', () => {
     const logger = { debug: () => undefined, info: () => undefined, warn: (message: string) => void warnings.push(message), error: () => undefined, child: () => logger }
     await using engine = createEngine({ builtins: false, clock, tools: [tool], logger })
     const flow = { id: 'w', limits: { rates: { 'openai:gpt-4o-mini': { concurrent: 1 }, 'prov:model': { concurrent: 2 } } }, tasks: tasks(2) }
-    await clock.runUntilSettled(engine.run(flow, { runId: 'keys' }))
+    const compiled = engine.compile(flow)
+    await clock.runUntilSettled(engine.run(compiled, { runId: 'keys' }))
+    // Once per workflow, not once per run.
+    await clock.runUntilSettled(engine.run(compiled, { runId: 'keys-again' }))
     expect(warnings).toEqual(['limits.rates of workflow "w" names "openai:gpt-4o-mini", which no task of run keys went by; its calls went by "prov:model"'])
   })
 

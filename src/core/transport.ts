@@ -47,19 +47,23 @@ export interface AttemptEnvelope {
 export function envelopeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it is not an object'
   const envelope = value as Record<string, unknown>
-  for (const field of ['owner', 'queue'] as const) if (!isText(envelope[field])) return `"${field}" is not a non-empty string`
+  for (const field of ENVELOPE_TEXTS) if (!isText(envelope[field])) return `"${field}" is not a non-empty string`
   if (envelope['worker'] !== undefined && !isText(envelope['worker'])) return '"worker" is not a non-empty string'
   if (typeof envelope['publishedAt'] !== 'number') return '"publishedAt" is not a number'
   const request = envelope['request']
   if (typeof request !== 'object' || request === null || Array.isArray(request)) return '"request" is not an object'
   const r = request as Record<string, unknown>
-  for (const field of ['runId', 'taskId', 'attemptId', 'idempotencyKey', 'tool'] as const) if (!isText(r[field])) return `"request.${field}" is not a non-empty string`
+  for (const field of REQUEST_TEXTS) if (!isText(r[field])) return `"request.${field}" is not a non-empty string`
   if (!Number.isSafeInteger(r['attempt']) || (r['attempt'] as number) < 1) return '"request.attempt" is not a whole number ≥ 1'
   if (r['timeoutMs'] !== undefined && r['timeoutMs'] !== null && !(typeof r['timeoutMs'] === 'number' && r['timeoutMs'] > 0)) return '"request.timeoutMs" is not a number of ms > 0'
   if (typeof r['inputChecked'] !== 'boolean') return '"request.inputChecked" is not a boolean'
   if (typeof r['priority'] !== 'number') return '"request.priority" is not a number'
   return undefined
 }
+
+/** The text fields {@link envelopeProblem} checks (made once: it runs on every delivery). */
+const ENVELOPE_TEXTS = ['owner', 'queue'] as const
+const REQUEST_TEXTS = ['runId', 'taskId', 'attemptId', 'idempotencyKey', 'tool'] as const
 
 function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0

@@ -211,7 +211,8 @@ class TransportWorker implements Worker {
     // The owner times the attempt too, but it may have died, or its cancel may not get here (a
     // broker blip): the worker stops the tool itself at the deadline, so a hung attempt neither
     // runs on beside its retry nor holds a slot for ever.
-    const deadline = request.timeoutMs === undefined ? undefined : this.#clock.setTimer(request.timeoutMs, () => this.#timedOut(request, attempt))
+    // (A null off the wire, as JSON writes Infinity, is no deadline.)
+    const deadline = typeof request.timeoutMs === 'number' ? this.#clock.setTimer(request.timeoutMs, () => this.#timedOut(request, attempt)) : undefined
     try {
       this.#runner.start(request, attempt)
       const outcome = await attempt.outcome

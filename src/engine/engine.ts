@@ -248,7 +248,8 @@ export interface Engine extends AsyncDisposable {
    * Resumes every unfinished run of the store that no live process owns, and resolves their
    * handles. A run that cannot be resumed here (its pinned definition names a tool this engine
    * lacks, its journal cannot be read) stays unfinished in the store: it is logged and reported
-   * as a `run:resume-failed` event, and the others are resumed all the same.
+   * as a `run:resume-failed` event, and the others are resumed all the same. A store that fails
+   * (a retryable `TW_STORE`) rejects the call.
    */
   resumeUnfinished(options?: ResumeOptions): Promise<RunHandle[]>
   /** What is in use now: engine slots, and permits held and waited for per limiter key. */
@@ -331,8 +332,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const store = options.store
   const durability = resolveDurability(options.durability)
   const journal = store === undefined ? undefined : new Journal({ store, clock, logger, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs })
-  // Other engines of this process sharing the store must not take this one's runs as a dead process's.
-  const forgetOwner = store === undefined ? undefined : holdOwner(store, durability.owner)
   const durableRuns = new WeakSet<RunExecution>()
   const pruner = store !== undefined && durability.retentionMs !== undefined ? new RetentionPruner(store, clock, logger, durability.retentionMs) : undefined
   pruner?.tick()
@@ -629,21 +628,25 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if (summary.labels['conversation'] !== undefined) continue
       // Another live owner's run is left alone (an exclusive store's are the other engines of this process).
       const held = summary.lease
-      if (held !== undefined && held.owner !== durability.owner && (runStore.exclusive ? otherLiveOwners(runStore, durability.owner)?.includes(held.owner) === true : held.expiresAt > now)) continue
+      if (held !== undefined && held.owner !== durability.owner && held.expiresAt > now && (!runStore.exclusive || otherLiveOwners(runStore, durability.owner)?.includes(held.owner) === true)) continue
       try {
         handles.push(await resume(summary.runId, resumeOptions))
         unresumable.delete(summary.runId)
       } catch (err) {
         if (closing !== undefined) break
-        // Another process resumed it first, or it finished meanwhile.
-        if (TaskweaveError.is(err, 'TW_INVALID_STATE')) continue
+        // Another process resumed it first, or it finished (or was pruned) meanwhile.
+        if (TaskweaveError.is(err, 'TW_INVALID_STATE') || TaskweaveError.is(err, 'TW_STORE_NOT_FOUND')) continue
         // One run this engine cannot resume (a tool it lacks, a journal it cannot read) must not
-        // keep the others from resuming.
+        // keep the others from resuming; a store that fails (retryable) fails the call.
+        if (!cannotResume(err)) throw err
         resumeFailed(summary.runId, err)
       }
     }
     return handles
   }
+
+  /** Whether `err` says a run cannot be resumed here for a reason of its own (not a store that fails for a while). */
+  const cannotResume = (err: unknown): boolean => TaskweaveError.is(err) && !err.retryable
 
   /** Runs this engine could not resume, with why: reported once, not at every take-over round. */
   const unresumable = new Map<string, string>()
@@ -679,7 +682,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       } catch (err) {
         if (closing !== undefined) return
         // Another standby got there first, or the run finished meanwhile.
-        if (TaskweaveError.is(err, 'TW_INVALID_STATE') || TaskweaveError.is(err, 'TW_STORE_CONFLICT')) continue
+        if (TaskweaveError.is(err, 'TW_INVALID_STATE') || TaskweaveError.is(err, 'TW_STORE_CONFLICT') || TaskweaveError.is(err, 'TW_STORE_NOT_FOUND')) continue
+        if (!cannotResume(err)) throw err
         resumeFailed(summary.runId, err)
       }
     }
@@ -699,6 +703,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const records = store !== undefined && journal !== undefined ? backgroundRecorder({ store, journal, clock, logger, durability, resume }) : undefined
   const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start, ...(records !== undefined ? { records } : {}) }, limiter })
 
+  // Other engines of this process sharing the store must not take this one's runs as a dead
+  // process's. Last, once nothing above can throw: a failed createEngine leaves no owner behind.
+  const forgetOwner = store === undefined ? undefined : holdOwner(store, durability.owner)
+
   if (durability.resumeOnStart && store !== undefined) {
     // After the caller has had the engine (and could subscribe to its events).
     setImmediate(() => {
@@ -709,8 +717,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   armTakeOver()
 
-  const close = (closeOptions: EngineCloseOptions = {}): Promise<EngineCloseReport> => {
-    refuseUnknownOptions('close', closeOptions, ['reason'])
+  const close = (given?: EngineCloseOptions): Promise<EngineCloseReport> => {
+    if (closing !== undefined) return closing
+    // Anything but an object (`process.once('SIGTERM', engine.close)` passes the signal's name) is no options.
+    const closeOptions: EngineCloseOptions = typeof given === 'object' && given !== null ? given : {}
+    try {
+      refuseUnknownOptions('close', closeOptions, ['reason'])
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const why = closeOptions.reason ?? 'the engine closed'
     closing ??= (async (): Promise<EngineCloseReport> => {
       scaler?.stop()
@@ -726,8 +741,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const runs = active.toArray()
       for (const execution of runs) execution.cancel(closeOptions.reason ?? 'the engine is closing')
       await Promise.all([...suspended, ...runs].map((execution) => execution.result))
-      if (journal !== undefined) await journal.releaseAll()
-      forgetOwner?.()
+      try {
+        if (journal !== undefined) await journal.releaseAll()
+      } finally {
+        forgetOwner?.()
+      }
       await env.runner.close()
       env.rates.close()
       const report = await agents?.close({ force: true })

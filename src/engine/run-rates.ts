@@ -213,6 +213,17 @@ export class RunRates implements RateHolder {
     for (const index of [...this.#leases.keys()]) if (!running(index)) this.undo(index)
   }
 
+  /**
+   * Why the run's result is `partial` for its budget, if it is: tasks were left unstarted, or it
+   * spent more than allowed. A run that spent its budget exactly and left nothing undone is not.
+   */
+  get budgetShortfall(): string | undefined {
+    const budget = this.#budget
+    if (this.exhausted === undefined || budget === undefined) return undefined
+    const over = (budget.maxTokens !== undefined && this.#inputTokens + this.#outputTokens > budget.maxTokens) || (budget.maxCostUsd !== undefined && this.#costUsd > budget.maxCostUsd)
+    return this.budgetSkipped > 0 || over ? this.exhausted : undefined
+  }
+
   #checkBudget(): void {
     const budget = this.#budget
     if (budget === undefined || this.exhausted !== undefined) return

@@ -18,8 +18,8 @@ export interface RunSummary {
   readonly stopStatus: RunStatus | undefined
   readonly stopReason: string | undefined
   /**
-   * Why the run's budget ran out, if it did: a run that would have succeeded is `partial` (it
-   * spent more than it was allowed, or left tasks unstarted), and this is its reason unless a stop
+   * Why the run's budget fell short, if it did (it spent more than allowed, or left tasks
+   * unstarted): a run that would have succeeded is `partial`, and this is its reason unless a stop
    * gave one.
    */
   readonly budgetExhausted: string | undefined

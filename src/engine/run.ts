@@ -96,6 +96,9 @@ function needsOnlySlot(shape: TaskShape, toolRateKeys: boolean): boolean {
   return tool.permit === undefined && shape.group === undefined && shape.rateKey === undefined && tool.rateKey === undefined && tool.rateKeyOf === undefined && !toolRateKeys
 }
 
+/** Workflows whose unused rate keys were warned about already (see `#warnUnusedRateKeys`). */
+const rateKeysChecked = new WeakSet<CompiledWorkflow>()
+
 /** Executes one run. Create through the engine. */
 export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget, Indexed {
   readonly id: string
@@ -1733,7 +1736,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** The end, once the `finish` entry is durable (at once for a run without a journal). */
   #finished(result: RunResult): void {
     if (this.#jrun !== undefined) (this.#journal as Journal).leave(this.#jrun, this.#suspended)
-    if (this.#workflow.rates.size > 0 && this.#ratesMade !== undefined) this.#warnUnusedRateKeys(this.#ratesMade.keysUsed)
+    if (this.#workflow.rates.size > 0 && this.#ratesMade !== undefined && result.status !== 'cancelled' && !rateKeysChecked.has(this.#workflow)) this.#warnUnusedRateKeys(this.#ratesMade.keysUsed)
     if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
     this.#env.onRunEnded?.(this)
     this.#resolve(result)
@@ -1746,6 +1749,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    */
   #warnUnusedRateKeys(used: ReadonlySet<string>): void {
     if (used.size === 0) return
+    // Once per workflow: a service running it a thousand times needs to hear it once.
+    rateKeysChecked.add(this.#workflow)
     const unused = [...this.#workflow.rates.keys()].filter((key) => !used.has(key))
     if (unused.length === 0) return
     this.#env.logger.warn(`limits.rates of workflow "${this.#workflow.id}" names ${unused.map((key) => `"${key}"`).join(', ')}, which no task of run ${this.id} went by; its calls went by ${[...used].map((key) => `"${key}"`).join(', ')}`, { runId: this.id, unused, used: [...used] })
@@ -1761,7 +1766,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       durationMs: this.#startedAt >= 0 ? this.#now() - this.#startedAt : 0,
       stopStatus: this.#stopStatus,
       stopReason: this.#stopReason,
-      budgetExhausted: this.#ratesMade?.exhausted,
+      budgetExhausted: this.#ratesMade?.budgetShortfall,
       usage: this.#ratesMade?.usage(),
     })
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createEngine, defineTool, MemoryRunStore } from 'taskweave'
+import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
 import type { TaskSpec } from 'taskweave'
 import { inAnotherProcess } from '../helpers.js'
 
@@ -79,17 +79,48 @@ describe('durability.resumeOnStart', () => {
     const store = new MemoryRunStore()
     const first = tools()
     first.held.add('b')
-    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const engine1 = createEngine({ tools: [first.step], store: inAnotherProcess(store), builtins: false })
     const handle = engine1.start(chain(['a', 'b'], 'b'), { runId: 'ros' })
     await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
     await new Promise((resolve) => setImmediate(resolve))
-    await engine1.close()
+    // engine1 stands for a process that died holding the run (its tool never returns).
     const second = tools()
     const engine2 = createEngine({ tools: [second.step], store, builtins: false, durability: { resumeOnStart: true } })
     const finished = await new Promise<string>((resolve) => engine2.events.on('run:finished', (e) => resolve(`${e.runId}:${e.status}`)))
     expect(finished).toBe('ros:succeeded')
     expect([...second.calls.keys()]).toEqual(['b'])
     await engine2.close()
+    await engine1.close()
+  })
+
+  it('a store that fails while runs are resumed fails the call, rather than calling each run unresumable', async () => {
+    class DownStore extends MemoryRunStore {
+      down = false
+      override acquire(...args: Parameters<MemoryRunStore['acquire']>): ReturnType<MemoryRunStore['acquire']> {
+        return this.down ? Promise.reject(new TaskweaveError('TW_STORE', 'the store is unreachable', { retryable: true })) : super.acquire(...args)
+      }
+    }
+    const store = new DownStore()
+    const first = tools()
+    first.held.add('b')
+    const engine1 = createEngine({ tools: [first.step], store, builtins: false })
+    const handle = engine1.start(chain(['a', 'b'], 'b'), { runId: 'down' })
+    await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'b' && resolve())))
+    await engine1.close()
+    store.down = true
+    const engine2 = createEngine({ tools: [tools().step], store, builtins: false })
+    const failures: string[] = []
+    engine2.events.on('run:resume-failed', (e) => void failures.push(e.runId))
+    await expect(engine2.resumeUnfinished()).rejects.toMatchObject({ code: 'TW_STORE' })
+    expect(failures).toEqual([])
+    await engine2.close()
+  })
+
+  it('close() given anything but options (a signal name from process.once) closes as ever; unknown options reject', async () => {
+    const engine = createEngine({ tools: [tools().step], builtins: false })
+    await expect(engine.close({ reson: 'x' } as never)).rejects.toMatchObject({ code: 'TW_INVALID_OPTION' })
+    await expect((engine.close as (signal: string) => Promise<unknown>)('SIGTERM')).resolves.toMatchObject({ clean: true })
+    await expect(engine.close()).resolves.toMatchObject({ clean: true })
   })
 
   it('a run this engine cannot resume is reported and does not keep the others from resuming', async () => {

@@ -234,7 +234,6 @@ describe('RabbitMQ transport', () => {
     const worker = `${PREFIX}-w-expiring`
     const transport = await open({ workerExpiresMs: 1000 })
     const consumer = await transport.consume(async (d) => d.ack(), { worker, queues: [`${PREFIX}-expiring`], concurrency: 1 })
-    await consumer.close({ graceMs: 0 })
     const exchange = `${PREFIX}:worker:${worker}:dlx-auto`
     const exists = async (): Promise<boolean> => {
       const connection = await amqp.connect(URL_)
@@ -246,7 +245,10 @@ describe('RabbitMQ transport', () => {
         await connection.close().catch(() => undefined)
       }
     }
+    // While the worker lives, its route stays (its dead queue has no consumer, yet does not expire).
+    await new Promise((resolve) => setTimeout(resolve, 3000))
     expect(await exists()).toBe(true)
+    await consumer.close({ graceMs: 0 })
     await waitFor('the exchange to go', async () => !(await exists()), 20_000)
   }, 30_000)
 

@@ -16,7 +16,7 @@
  */
 import type { SerializedError } from '../../core/errors.js'
 import { priorityLevel } from '../../core/queue.js'
-import { DEFAULT_WORK_QUEUE, deliveryLimitReport } from '../../core/transport.js'
+import { DEFAULT_WORK_QUEUE, deliveryLimitReport, envelopeProblem } from '../../core/transport.js'
 import type {
   AttemptDelivery,
   AttemptEnvelope,
@@ -121,8 +121,15 @@ export class RabbitTransport implements Transport {
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65535) throw rabbitError(scope, 'starting a consumer', new Error(`concurrency must be an integer from 1 to 65535, not ${String(concurrency)}`), { retryable: false })
       const queues = options.queues ?? [DEFAULT_WORK_QUEUE]
       for (const queue of queues) ledger.noteQueue(queue)
-      const sources: WorkQueueShape[] = [...queues.map((q) => ({ names: names.work(q) })), { names: names.worker(options.worker), expiresMs: resolved.workerExpiresMs }]
+      const route: WorkQueueShape = { names: names.worker(options.worker), expiresMs: resolved.workerExpiresMs }
+      const sources: WorkQueueShape[] = [...queues.map((q) => ({ names: names.work(q) })), route]
       let closing = false
+      // The route's dead queue has no consumer: declared again now and then, it (and the
+      // auto-delete exchange bound to it) lives as long as the worker, and expires after it.
+      const keepRoute = setInterval(() => {
+        connection.withSession('keeping the worker route', async (session) => declareWorkQueue(await session.ops(), scope, route)).catch(() => undefined)
+      }, Math.min(60_000, Math.max(100, Math.floor(resolved.workerExpiresMs / 3))))
+      keepRoute.unref()
       const consumer = new RabbitConsumer(connection, mover, scope, {
         sources,
         concurrency,
@@ -137,11 +144,13 @@ export class RabbitTransport implements Transport {
       try {
         await consumer.start()
       } catch (err) {
+        clearInterval(keepRoute)
         this.#consumers.delete(consumer)
         await consumer.close(0)
         throw err
       }
       const close = async (graceMs = 30_000): Promise<void> => {
+        clearInterval(keepRoute)
         closing = true
         await consumer.close(graceMs)
         this.#consumers.delete(consumer)
@@ -297,7 +306,7 @@ export class RabbitTransport implements Transport {
     let envelope: AttemptEnvelope
     try {
       envelope = JSON.parse(message.content.toString('utf8')) as AttemptEnvelope
-      if (typeof envelope?.request?.attemptId !== 'string' || typeof envelope.owner !== 'string') return
+      if (envelopeProblem(envelope) !== undefined) return
     } catch {
       return
     }

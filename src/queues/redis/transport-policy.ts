@@ -11,7 +11,7 @@ import type { Logger } from '../../core/logger.js'
 import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
 import { envelopeProblem } from '../../core/transport.js'
 import { runBatch } from './batch-run.js'
-import { batchedKey, deadReason, envelopeOf, isBatch, priorDeliveries } from './batches.js'
+import { batchedKey, deadReason, envelopeOf, isBatch, priorDeliveries, unsettledOf } from './batches.js'
 import type { BulkJob } from './batches.js'
 import type { ConsumerPolicy } from './consumer.js'
 import { redisError, scopeText } from './errors.js'
@@ -117,9 +117,15 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
     async afterWrite(held, verdict) {
       const { data } = held.job
       if (verdict.kind !== 'dead' || jobProblem(data) !== undefined) return
-      // Their owners hear of attempts dead past the limit (a batch's, each of them).
+      // Their owners hear of attempts dead past the limit: a batch's, those it still carries (not
+      // those settled before, or published again in a job of their own), whose entries then go.
       if (isBatch(data)) {
-        if (held.deliveries > maxDeliveries) for (const envelope of data.batch) setup.onLimit(envelope, held.deliveries)
+        if (held.deliveries <= maxDeliveries) return
+        const hash = batchedKey(setup.prefix, held.job.queueName)
+        const carried = await unsettledOf(setup.client, hash, String(held.job.id), data.batch)
+        if (carried.length === 0) return
+        await setup.client.hdel(hash, ...carried.map((envelope) => envelope.request.attemptId))
+        for (const envelope of carried) setup.onLimit(envelope, held.deliveries)
         return
       }
       const deliveries = deliveriesOf(held)
