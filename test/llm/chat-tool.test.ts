@@ -199,7 +199,10 @@ describe('llm.chat errors', () => {
 
   it('refuses to retry a prompt over the context length, a bad request and a refused key', async () => {
     server.handle((_req, res) => json(res, 400, { error: { message: "This model's maximum context length is 128000 tokens.", type: 'invalid_request_error', code: 'context_length_exceeded' } }))
-    expect(await failure(call({ prompt: 'x' }, context().ctx))).toMatchObject({ code: 'TW_LLM', retryable: false, details: { status: 400, reason: 'context_length' } })
+    const refused = await failure(call({ prompt: 'x' }, context().ctx))
+    expect(refused).toMatchObject({ code: 'TW_LLM', retryable: false, details: { status: 400, reason: 'context_length' } })
+    // The status is said once (the client's own message starts with it too).
+    expect(refused.message).toMatch(/: HTTP 400 This model's maximum context length/)
     server.handle((_req, res) => json(res, 404, { error: { message: 'The model `nope` does not exist', type: 'invalid_request_error', code: 'model_not_found' } }))
     expect(await failure(call({ prompt: 'x', model: 'nope' }, context().ctx))).toMatchObject({ code: 'TW_LLM', retryable: false, details: { status: 404, reason: 'rejected' } })
     server.handle((_req, res) => json(res, 403, { error: { message: 'forbidden' } }))

@@ -71,7 +71,8 @@ function fromApiError(err: ApiError, where: string, base: Record<string, string>
   const status = err.status
   const type = safe(err.type, facts.secret)
   const code = safe(typeof err.code === 'string' ? err.code : undefined, facts.secret)
-  const message = clip(redact(messageOf(err), facts.secret))
+  // The client's message starts with the status already ("404 model not found"): said once.
+  const message = clip(redact(messageOf(err), facts.secret).replace(status === undefined ? /^$/ : new RegExp(`^${status}\\s+`), ''))
   const details: Record<string, unknown> = { ...base, ...(status === undefined ? {} : { status }), ...(type === undefined ? {} : { type }), ...(code === undefined ? {} : { code }) }
   const requestId = safe(err.requestID ?? undefined, facts.secret)
   if (requestId !== undefined) details['requestId'] = requestId

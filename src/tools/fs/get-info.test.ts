@@ -16,6 +16,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'dir', 'file.txt'), 'abc')
   await utimes(join(root, 'dir', 'file.txt'), new Date('2024-01-02T03:04:05Z'), new Date('2024-01-02T03:04:05Z'))
   await symlink('dir/file.txt', join(root, 'link'))
+  await symlink('dir/missing.txt', join(root, 'dangling'))
   await writeFile(join(root, 'dir', 'linked.txt'), 'twice')
   await link(join(root, 'dir', 'linked.txt'), join(root, 'dir', 'linked-again.txt'))
 })
@@ -36,6 +37,11 @@ describe('fs.getInfo', () => {
   it('describes a directory and the root itself', async () => {
     expect(await info('dir')).toMatchObject({ path: 'dir', exists: true, type: 'directory' })
     expect(await info('.')).toMatchObject({ path: '.', exists: true, type: 'directory' })
+  })
+
+  it('reports a symlink whose in-root target is missing as the symlink it is, not as missing', async () => {
+    expect(await info('dangling')).toMatchObject({ path: 'dangling', exists: true, type: 'symlink' })
+    expect(await info('dir/missing.txt')).toEqual({ path: 'dir/missing.txt', exists: false })
   })
 
   it('reports an in-root symlink as a symlink', async () => {

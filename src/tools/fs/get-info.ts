@@ -50,8 +50,12 @@ export function createGetInfoTool(options: ResolvedFsToolOptions): GetInfoTool {
       try {
         await resolveConfined(confined, ctx.signal)
       } catch (err) {
-        if (TaskweaveError.is(err, 'TW_FS_NOT_FOUND')) return { path: confined.relative, exists: false }
-        throw err
+        if (!TaskweaveError.is(err, 'TW_FS_NOT_FOUND')) throw err
+        // A symbolic link inside the root whose target (inside it too) is missing exists itself:
+        // reported as the link it is, as fs.listDirectory lists it.
+        const link = await lstatConfined(confined.named, confined.realRoot, path, ctx.signal).catch(() => undefined)
+        if (link?.isSymbolicLink() !== true) return { path: confined.relative, exists: false }
+        return { path: confined.relative, exists: true, type: 'symlink', size: link.size, modifiedAt: link.mtime.toISOString() }
       }
       // Looked up through the verified parent directory: the path itself may have changed since it was resolved.
       const stats = await lstatConfined(confined.named, confined.realRoot, path, ctx.signal)

@@ -35,6 +35,18 @@ const list = (input: z.input<ReturnType<typeof tool>['input']>, context = ctx, o
 }
 
 describe('fs.listDirectory', () => {
+  it('stops, truncated, before its JSON passes the output the engine takes by default', async () => {
+    const many = join(base, 'many')
+    await mkdir(many)
+    const longName = (k: number): string => `${String(k).padStart(6, '0')}-${'x'.repeat(100)}.txt`
+    for (let k = 0; k < 6000; k += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => writeFile(join(many, longName(k + j)), '')))
+    const listing = await list({}, ctx, { root: many })
+    expect(listing.truncated).toBe(true)
+    expect(listing.entries.length).toBeGreaterThan(1000)
+    expect(listing.entries.length).toBeLessThan(6000)
+    expect(Buffer.byteLength(JSON.stringify(listing))).toBeLessThan(1024 * 1024 - 16 * 1024)
+  })
+
   it('lists the root by default, sorted, with types and sizes', async () => {
     const listing = await list({})
     expect(listing).toEqual({

@@ -15,6 +15,7 @@ import { lstatConfined, openConfinedDirectory, type ConfinedDirectory } from './
 import { fsDenied } from './errors.js'
 import { matchesAny } from './glob.js'
 import { entryType, isSizeShown, type EntryType } from './open.js'
+import { ENGINE_DEFAULT_MAX_OUTPUT_BYTES, READ_OUTPUT_ENVELOPE_BYTES } from './options.js'
 import type { ResolvedFsToolOptions } from './options.js'
 
 const listDirectoryInput = z.object({
@@ -27,6 +28,9 @@ const listDirectoryInput = z.object({
     .optional()
     .describe('Only list entries whose name matches one of these globs (`*` any run, `?` one character), e.g. ["*.ts"]. Directories are still walked.'),
 })
+
+/** Most JSON a listing's entries take: the engine's default output limit, less the room fs.readFile also leaves. */
+const LISTING_MAX_BYTES = ENGINE_DEFAULT_MAX_OUTPUT_BYTES - READ_OUTPUT_ENVELOPE_BYTES
 
 /** One entry of a listing. */
 export interface DirectoryEntry {
@@ -48,7 +52,10 @@ export interface ListDirectoryOutput {
   readonly path: string
   /** Entries, each directory's sorted by name, parents before their children. */
   readonly entries: DirectoryEntry[]
-  /** True when `maxEntries` stopped the listing early. */
+  /**
+   * True when the listing stopped early: at `maxEntries`, or once its JSON would pass what the
+   * engine takes as a task's output by default (1 MiB, less room for the rest of the output).
+   */
   readonly truncated: boolean
 }
 
@@ -66,6 +73,9 @@ export function createListDirectoryTool(options: ResolvedFsToolOptions): ListDir
       const target = await resolvePath(options.root, path, ctx.signal)
       const base = target.relative === '.' ? '' : `${target.relative}/`
       const entries: DirectoryEntry[] = []
+      // The listing's JSON size so far: a long listing of long names must stop before the engine's
+      // output limit refuses the whole of it.
+      let bytes = 0
       // Depth-first, with an explicit stack: depth is bounded only by PATH_MAX.
       const pending = [{ real: target.real, relative: base, input: path }]
       let truncated = false
@@ -91,11 +101,13 @@ export function createListDirectoryTool(options: ResolvedFsToolOptions): ListDir
             const type = entryType(stats)
             const relative = `${dir.relative}${name}`
             if (matchesAny(include, name)) {
-              if (entries.length >= maxEntries) {
+              const entry: DirectoryEntry = isSizeShown(stats, options.allowHardLinks) ? { path: relative, name, type, size: stats.size } : { path: relative, name, type }
+              bytes += Buffer.byteLength(JSON.stringify(entry)) + 1
+              if (entries.length >= maxEntries || bytes > LISTING_MAX_BYTES) {
                 truncated = true
                 break walk
               }
-              entries.push(isSizeShown(stats, options.allowHardLinks) ? { path: relative, name, type, size: stats.size } : { path: relative, name, type })
+              entries.push(entry)
             }
             if (recursive && type === 'directory') children.push({ real: join(dir.real, name), relative: `${relative}/`, input: relative })
           }

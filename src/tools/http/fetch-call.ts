@@ -35,7 +35,7 @@ export interface HttpFetchOutput {
   readonly status: number
   /** Response headers, names in lower case; repeated headers joined with `, `. */
   readonly headers: Record<string, string>
-  /** The body: a string for `responseType: 'text'`, the parsed value for `'json'`, `''` for HEAD. */
+  /** The body: a string for `responseType: 'text'`, the parsed value for `'json'`; `''` when there is none (HEAD, a 204, an empty body). */
   readonly body: unknown
 }
 
@@ -75,13 +75,14 @@ export async function fetchFollowingRedirects(input: FetchRequest, call: Call): 
       continue
     }
     if (response.status >= 400) {
-      const snippet = decodeText(await readBodyPrefix(response, ERROR_BODY_SNIPPET_BYTES), response.headers.get('content-type'))
+      const snippet = decodeText(await readBodyPrefix(response, ERROR_BODY_SNIPPET_BYTES, call.signal), response.headers.get('content-type'))
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
       throw httpStatusError(url, response.status, { ...(retryAfterMs === undefined ? {} : { retryAfterMs }), bodySnippet: snippet })
     }
     const bytes = method === 'HEAD' ? new Uint8Array(0) : await readCappedBody(response, url, call.options.maxResponseBytes)
     const text = decodeText(bytes, response.headers.get('content-type'))
-    return { url: url.href, status: response.status, headers: headersRecord(response.headers), body: input.responseType === 'json' ? parseJson(text, url) : text }
+    // No body (HEAD, a 204, an empty 200) is no JSON to parse: the body stays '' as for text.
+    return { url: url.href, status: response.status, headers: headersRecord(response.headers), body: input.responseType === 'json' && text !== '' ? parseJson(text, url) : text }
   }
 }
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createEngine } from '../../engine/engine.js'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -84,6 +85,11 @@ function externalRoutes(req: IncomingMessage, res: ServerResponse): void {
     case '/slow':
       res.writeHead(200, { 'content-type': 'text/plain' })
       return void res.write('partial…') // and never ends
+    case '/slow-500':
+      res.writeHead(500, { 'content-type': 'text/plain' })
+      return void res.write('partial…') // and never ends
+    case '/204': return void res.writeHead(204).end()
+    case '/quotes': return void res.writeHead(200, { 'content-type': 'text/plain' }).end('"'.repeat(900 * 1024))
     case '/echo': {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
@@ -343,6 +349,23 @@ describe('http.fetch', () => {
     const started = Date.now()
     await expect(fetchTool()({ url: `http://127.0.0.1:${P2}/slow` }, { ...ctx, signal: controller.signal })).rejects.toBe(reason)
     expect(Date.now() - started).toBeLessThan(2000)
+  })
+
+  it('times out with TW_TIMEOUT while it reads an error body that stalls, not with the status', async () => {
+    await expect(fetchTool({ timeoutMs: 150 })({ url: `http://127.0.0.1:${P2}/slow-500` })).rejects.toMatchObject({ code: 'TW_TIMEOUT' })
+  })
+
+  it("gives '' as the body of a HEAD and of a 204 with responseType json, as for text", async () => {
+    await expect(fetchTool()({ url: `http://127.0.0.1:${P2}/json`, method: 'HEAD', responseType: 'json' })).resolves.toMatchObject({ status: 200, body: '' })
+    await expect(fetchTool()({ url: `http://127.0.0.1:${P2}/204`, responseType: 'json' })).resolves.toMatchObject({ status: 204, body: '' })
+  })
+
+  it('returns a body within maxResponseBytes through the engine, whatever JSON escaping makes of it', async () => {
+    const engine = createEngine({ builtins: { http: { allowHosts: [`127.0.0.1:${P2}`], lookup } } })
+    const result = await engine.run({ id: 'big', tasks: [{ id: 'q', tool: 'http.fetch', input: { url: `http://127.0.0.1:${P2}/quotes` } }] })
+    expect(result.tasks['q']?.error).toBeUndefined()
+    expect((result.tasks['q']?.output as { body: string }).body).toHaveLength(900 * 1024)
+    await engine.close()
   })
 
   it('times out a slow response with TW_TIMEOUT', async () => {

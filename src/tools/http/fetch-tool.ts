@@ -44,6 +44,9 @@ type FetchInput = z.output<typeof fetchInput>
 /** The `http.fetch` tool. */
 export type HttpFetchTool = Tool<typeof fetchInput, HttpFetchOutput>
 
+/** What an output holds besides the body: the URL, the status, the headers (at most a few KiB), JSON punctuation. */
+const HTTP_OUTPUT_ENVELOPE_BYTES = 256 * 1024
+
 /** Creates `http.fetch` for resolved options. */
 export function createFetchTool(options: ResolvedHttpToolOptions): HttpFetchTool {
   const guard = createAddressGuard(options)
@@ -52,6 +55,9 @@ export function createFetchTool(options: ResolvedHttpToolOptions): HttpFetchTool
     description: 'Makes an HTTP(S) request to a public address and returns the status, headers and body (text or parsed JSON).',
     input: fetchInput,
     cost: 500,
+    // A body within maxResponseBytes must fit the output: as JSON text, a byte becomes at most
+    // 6 (a control character, \u0000), and headers and the envelope add some.
+    maxOutputBytes: options.maxResponseBytes * 6 + HTTP_OUTPUT_ENVELOPE_BYTES,
     async run(input, ctx): Promise<HttpFetchOutput> {
       ctx.signal.throwIfAborted()
       // The HTTP client (undici) loads on the first request, not with the tool: most processes

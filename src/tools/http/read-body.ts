@@ -37,8 +37,12 @@ export async function readCappedBody(response: Response, url: URL, limit: number
   return concat(chunks, total)
 }
 
-/** Reads at most `max` bytes of a body (for error details), then drops the rest. Never throws. */
-export async function readBodyPrefix(response: Response, max: number): Promise<Uint8Array> {
+/**
+ * Reads at most `max` bytes of a body (for error details), then drops the rest. Never throws,
+ * but for `signal`'s abort (the call's deadline or its cancel), which must not pass for a body
+ * that could not be read.
+ */
+export async function readBodyPrefix(response: Response, max: number, signal?: AbortSignal): Promise<Uint8Array> {
   const reader = bytesReader(response)
   if (reader === undefined) return new Uint8Array(0)
   const chunks: Uint8Array[] = []
@@ -50,7 +54,8 @@ export async function readBodyPrefix(response: Response, max: number): Promise<U
       chunks.push(value)
       total += value.byteLength
     }
-  } catch {
+  } catch (err) {
+    if (signal?.aborted === true) throw err
     // Best effort: an error body that cannot be read is simply left out.
   } finally {
     await reader.cancel().catch(() => undefined)
