@@ -103,3 +103,40 @@ describe('agent session turns through the engine\'s keyed limiter', () => {
     await engine.close()
   })
 })
+
+describe('engine.agents calls', () => {
+  it("keeps one session's executions in submission order whatever their priority", async () => {
+    const order: string[] = []
+    const chat = defineAgent({
+      name: 'chat',
+      input: z.object({ msg: z.string() }),
+      create: () => ({ history: [] as string[] }),
+      execute: async (state, { msg }) => {
+        await new Promise((resolve) => setImmediate(resolve))
+        state.history.push(msg)
+        order.push(msg)
+        return state.history.length
+      },
+    })
+    const engine = createEngine({ agents: [chat], builtins: false })
+    const pool = engine.agents as NonNullable<typeof engine.agents>
+    await Promise.all([pool.execute(chat, 'user-1', { msg: 'first' }), pool.execute(chat, 'user-1', { msg: 'second' }), pool.execute(chat, 'user-1', { msg: 'third' }, { priority: 5 })])
+    expect(order).toEqual(['first', 'second', 'third'])
+    await engine.close()
+  })
+
+  it('refuses a session id that is not a non-empty string, and options it does not know', async () => {
+    const echo = defineAgent({ name: 'echo', input: z.object({}), create: () => ({}), execute: () => 'ok' })
+    const engine = createEngine({ agents: [echo], builtins: false })
+    const pool = engine.agents as NonNullable<typeof engine.agents>
+    for (const sessionId of [undefined, '', null, 42, { user: 'alice' }]) {
+      await expect(pool.execute(echo, sessionId as never, {})).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', details: { option: 'sessionId' } })
+      expect(() => pool.stream(echo, sessionId as never, {})).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION' }))
+    }
+    await expect(pool.execute(echo, 's', {}, { timeout: 50 } as never)).rejects.toThrow(/unknown option "timeout" of execute\(\)/)
+    await expect(pool.execute(echo, 's', {}, { signal: { aborted: false } } as never)).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', details: { option: 'signal' } })
+    await expect(pool.close({ froce: true } as never)).rejects.toThrow(/unknown option "froce" of close\(\)/)
+    await expect(pool.execute(echo, 's', {})).resolves.toBe('ok')
+    await engine.close()
+  })
+})

@@ -21,9 +21,9 @@
  * @module
  */
 import type { CancelTimer, Clock } from '../core/clock.js'
-import { CancelledError } from '../core/errors.js'
+import { CancelledError, InvalidOptionError } from '../core/errors.js'
 import { readThrown } from '../fsm/thrown.js'
-import { checkPriority } from '../core/known-options.js'
+import { checkPriority, checkSignal, refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import { anySignal, untilAborted } from './abort.js'
 import type { Agent, AgentExecutionContext, AnyAgent } from './define-agent.js'
@@ -82,7 +82,14 @@ export class AgentSessionPool implements AsyncDisposable {
   readonly #table: SessionTable
   readonly #workers: WorkerPlaces
   readonly #counters = new Map<string, AgentCounters>()
-  readonly #force = new AbortController()
+  /**
+   * One controller per execution in flight, which a forced close aborts. Not one pool-wide signal
+   * linked into each execution's: on Node 20, a signal kept for the pool's life holds on to every
+   * signal `AbortSignal.any` ever derived from it (about 60 bytes per execution, for good).
+   */
+  readonly #executions = new Set<AbortController>()
+  /** Why a forced close aborted the executions, once it did. */
+  #forced: unknown = undefined
   readonly #disposals = new Set<Promise<void>>()
   readonly #inFlight = new InFlight()
   #state: 'running' | 'draining' | 'closed' = 'running'
@@ -130,7 +137,7 @@ export class AgentSessionPool implements AsyncDisposable {
   execute(agentName: string, sessionId: string, input: unknown, options?: AgentExecuteOptions): Promise<unknown>
   execute(agent: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): Promise<unknown> {
     try {
-      checkPriority(options.priority)
+      checkCall('execute', sessionId, options)
       const resolved = this.#admit(agent)
       return this[EXECUTE_PARSED](resolved, sessionId, this.#parse(resolved, input), options)
     } catch (err) {
@@ -144,8 +151,10 @@ export class AgentSessionPool implements AsyncDisposable {
    */
   [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions, turnHeld = false): Promise<unknown> {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
-    const signal = anySignal([this.#force.signal, options.signal])
+    const own = this.#execution()
+    const signal = anySignal([own.signal, options.signal])
     const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)), turnHeld)
+    this.#forgetWhenSettled(run, own)
     // An engine task holding the session's turn settles only when the execution has ended, even
     // after an abort: the engine keeps the turn until then, so the session's next task neither
     // overlaps an execution that ignores its signal nor spends its timeout waiting behind it.
@@ -160,13 +169,15 @@ export class AgentSessionPool implements AsyncDisposable {
   stream<Input, Chunk>(agent: Agent<unknown, Input, unknown, Chunk>, sessionId: string, input: Input, options?: AgentExecuteOptions): AsyncIterableIterator<AgentChunk<Chunk>>
   stream(agentName: string, sessionId: string, input: unknown, options?: AgentExecuteOptions): AsyncIterableIterator<AgentChunk>
   stream(agentRef: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): AsyncIterableIterator<AgentChunk> {
-    checkPriority(options.priority)
+    checkCall('stream', sessionId, options)
     const agent = this.#admit(agentRef)
     const parsed = this.#parse(agent, input)
     if (this.#state !== 'running') throw poolClosedError()
     const chunks = new ChunkStream<unknown>()
-    const signal = anySignal([this.#force.signal, options.signal, chunks.stopSignal])
+    const own = this.#execution()
+    const signal = anySignal([own.signal, options.signal, chunks.stopSignal])
     const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => pumpStream(agent, instance, parsed, ctx, chunks))
+    this.#forgetWhenSettled(run, own)
     untilAborted(run, signal).then(
       () => {},
       (err: unknown) => chunks.fail(err),
@@ -206,9 +217,36 @@ export class AgentSessionPool implements AsyncDisposable {
    * Idempotent: every call returns the same promise; a later `force` escalates.
    */
   close(options: AgentPoolCloseOptions = {}): Promise<AgentPoolCloseReport> {
-    if (options.force === true && !this.#force.signal.aborted) this.#force.abort(new CancelledError('the agent session pool was force-closed'))
+    try {
+      refuseUnknownOptions('close', options, ['force'])
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (options.force === true) this.#force(new CancelledError('the agent session pool was force-closed'))
     this.#closing ??= this.#shutdown()
     return this.#closing
+  }
+
+  /** The controller of a new execution (aborted at once if the pool was force-closed). */
+  #execution(): AbortController {
+    const own = new AbortController()
+    if (this.#forced !== undefined) own.abort(this.#forced)
+    else this.#executions.add(own)
+    return own
+  }
+
+  /** Forgets an execution's controller once its run settled. */
+  #forgetWhenSettled(run: Promise<unknown>, own: AbortController): void {
+    const done = (): void => void this.#executions.delete(own)
+    run.then(done, done)
+  }
+
+  /** Aborts every execution in flight with `reason` (the first reason stands). */
+  #force(reason: unknown): void {
+    if (this.#forced !== undefined) return
+    this.#forced = reason
+    for (const own of this.#executions) own.abort(reason)
+    this.#executions.clear()
   }
 
   /** Same as `close()`. */
@@ -232,7 +270,7 @@ export class AgentSessionPool implements AsyncDisposable {
     await Promise.race([settled, timeUp])
     cancelTimer?.()
     if (expired) {
-      if (!this.#force.signal.aborted) this.#force.abort(abandonedError(graceMs))
+      this.#force(abandonedError(graceMs))
       // Work that honours the abort settles within a turn; only what ignores it is abandoned.
       await Promise.race([settled, new Promise<void>((resolve) => setImmediate(resolve))])
     }
@@ -313,10 +351,11 @@ export class AgentSessionPool implements AsyncDisposable {
     if (turnHeld || limiter === undefined || agent.concurrentSafe === true) return own
     const key = sessionPermitKey(agent.name, sessionId)
     return {
-      acquire: async (signal, priority) => {
-        await limiter.acquire(key, 1, { signal, priority })
+      // The session's executions take their turn in submission order: priority orders the pool's places only.
+      acquire: async (signal) => {
+        await limiter.acquire(key, 1, { signal })
         try {
-          await own.acquire(signal, priority)
+          await own.acquire(signal, 0)
         } catch (err) {
           limiter.release(key)
           throw err
@@ -438,4 +477,15 @@ function workerPlaces(maxConcurrent: number, limiter: KeyedLimiter | undefined):
   }
   const key = `agents:pool-${++poolSerial}`
   return { acquire: (signal, priority) => limiter.acquire(key, maxConcurrent, { signal, priority }), release: () => limiter.release(key) }
+}
+
+/**
+ * Checks what an execution is called with: a session id that keys nothing else (a non-string would
+ * turn into one shared key, `[object Object]`, and mix sessions), and options it knows.
+ */
+function checkCall(method: string, sessionId: unknown, options: AgentExecuteOptions): void {
+  if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 512) throw new InvalidOptionError('sessionId', 'a non-empty string of at most 512 characters', sessionId)
+  refuseUnknownOptions(method, options, ['signal', 'priority'])
+  checkSignal(options.signal)
+  checkPriority(options.priority)
 }

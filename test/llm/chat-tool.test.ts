@@ -199,7 +199,7 @@ describe('llm.chat errors', () => {
 
   it('refuses to retry a prompt over the context length, a bad request and a refused key', async () => {
     server.handle((_req, res) => json(res, 400, { error: { message: "This model's maximum context length is 128000 tokens.", type: 'invalid_request_error', code: 'context_length_exceeded' } }))
-    const refused = await failure(call({ prompt: 'x' }, context().ctx))
+    const refused = (await failure(call({ prompt: 'x' }, context().ctx))) as Error
     expect(refused).toMatchObject({ code: 'TW_LLM', retryable: false, details: { status: 400, reason: 'context_length' } })
     // The status is said once (the client's own message starts with it too).
     expect(refused.message).toMatch(/: HTTP 400 This model's maximum context length/)
