@@ -65,3 +65,14 @@ describe('AgentSessionPool: review defects', () => {
     expect(refusal(() => defineAgent({ name: 'a', create: () => ({}), execute: () => 1, dispose: 3 as never }))).toMatchObject({ code: 'TW_INVALID_OPTION', details: { option: 'dispose' } })
   })
 })
+
+describe('AgentSessionPool: a stream() that is not async', () => {
+  it('fails its stream with a clear error naming the agent, not retryable', async () => {
+    const syncStream = defineAgent({ name: 'sync', create: () => ({}), execute: () => 'x', stream: (() => [1, 2, 3]) as never })
+    const pool = new AgentSessionPool({ agents: [syncStream] })
+    const chunks: unknown[] = []
+    for await (const chunk of pool.stream(syncStream, 's', {})) chunks.push(chunk)
+    expect(chunks).toEqual([expect.objectContaining({ type: 'error', data: expect.objectContaining({ code: 'TW_INVALID_OPTION', retryable: false, message: expect.stringContaining('agent "sync": stream() must return an AsyncIterable') }) })])
+    await pool.close()
+  })
+})

@@ -9,6 +9,7 @@
  * Calling `return()` on the iterator (a `break` out of `for await`) aborts the execution.
  * @module
  */
+import { TaskweaveError } from '../core/errors.js'
 import { CancelledError, serializeError } from '../core/errors.js'
 import type { SerializedError } from '../core/errors.js'
 import type { AgentExecutionContext, AnyAgent } from './define-agent.js'
@@ -105,7 +106,12 @@ export async function pumpStream(agent: AnyAgent, instance: unknown, input: unkn
     return
   }
   const startStream = agent.stream.bind(agent)
-  const iterator = await callAgent(() => startStream(instance, input, ctx)[Symbol.asyncIterator](), onThrown)
+  const iterator = await callAgent(() => {
+    const stream = startStream(instance, input, ctx) as Partial<AsyncIterable<unknown>> | null | undefined
+    // Said plainly, and not retryable: another try of the same code returns the same thing.
+    if (typeof stream?.[Symbol.asyncIterator] !== 'function') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${agent.name}": stream() must return an AsyncIterable (an async generator); it returned ${stream === null ? 'null' : typeof stream === 'object' && typeof (stream as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function' ? 'a synchronous iterable' : typeof stream}`, { retryable: false, details: { agent: agent.name } })
+    return (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+  }, onThrown)
   for (;;) {
     const step = await callAgent(async () => {
       const result: IteratorResult<unknown, unknown> = await iterator.next()

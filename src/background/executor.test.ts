@@ -340,3 +340,23 @@ describe('ConcurrentExecutor: a submit with a bad option', () => {
     await background.close()
   })
 })
+
+describe('close() and a submit from the work it cancels', () => {
+  it('refuses work an onComplete submits while close() cancels: nothing outlives close()', async () => {
+    let refused: unknown
+    const executor: ConcurrentExecutor = new ConcurrentExecutor({
+      onComplete: () => {
+        try {
+          executor.submit({ conversationId: 'c', name: 'follow-up', run: () => new Promise((resolve) => setTimeout(resolve, 50)) })
+        } catch (err) {
+          refused = err
+        }
+      },
+    })
+    executor.submit({ conversationId: 'c', name: 'long', run: () => new Promise(() => undefined) })
+    await new Promise((resolve) => setImmediate(resolve))
+    await executor.close()
+    expect(refused).toMatchObject({ code: 'TW_CANCELLED' })
+    expect(executor.stats().active).toBe(0)
+  })
+})

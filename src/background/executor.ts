@@ -82,6 +82,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
   /** The last `recover()` call, settled or not (calls run one after another). */
   #recovering: Promise<unknown> = Promise.resolve()
   #closing: Promise<void> | undefined
+  /** Set as close() begins: no submit is taken from then on. */
+  #closed = false
   // Tasks submitted and not started yet, in submit order, as parallel arrays: one microtask starts
   // them all, instead of a microtask and a closure per submit.
   #toStart: Entry[] = []
@@ -110,7 +112,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   submit<C, S extends string>(options: SubmitStateMachine<C, S>): BackgroundTaskId<StateMachineResult<C, S>>
   submit(options: SubmitWorkflow): BackgroundTaskId<RunResult>
   submit(options: SubmitOptions): BackgroundTaskId {
-    if (this.#closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the background executor is closed', { retryable: false })
+    if (this.#closed) throw new TaskweaveError('TW_CANCELLED', 'the background executor is closed', { retryable: false })
     checkSubmit(options)
     if (isStateMachine(options.run) && options.durable !== false && this.#options.engine?.records !== undefined) checkStorableContext(options as SubmitStateMachine<unknown, string>)
     const timeoutMs = options.timeout !== undefined ? toMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
@@ -371,6 +373,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
 
   /** Cancels every pending and running task, ends every iterator and stops the TTL timer. Idempotent; outcomes stay readable. */
   close(): Promise<void> {
+    // Closed before the cancels below run: an onComplete they call cannot submit work that would outlive close().
+    this.#closed = true
     this.#closing ??= (async () => {
       const reason = (id: string): CancelledError => new CancelledError('the background executor is closing', { details: { taskId: id } })
       for (const entry of this.#tasks.values()) if (!isFinal(entry.status)) this.#stop(entry, 'cancelled', reason(entry.id))

@@ -83,3 +83,14 @@ describe('FsmExecutor: a machine stopped before it started', () => {
     await fsm.close()
   })
 })
+
+describe('FsmExecutor.submit options', () => {
+  it('refuses an option it does not know, and passes priority and durable on', async () => {
+    const fsm = new FsmExecutor()
+    const spec = { conversationId: 'c', name: 'm', initialState: 'a' as const, context: {}, states: { a: { run: () => DONE } } }
+    expect(() => fsm.submit({ ...spec, timeoutMs: 10 } as never)).toThrow(/unknown option "timeoutMs" of FsmExecutor\.submit\(\)/)
+    const id = fsm.submit({ ...spec, priority: 5, durable: false })
+    expect((await fsm.executor.result(id))?.status).toBe('succeeded')
+    await fsm.close()
+  })
+})

@@ -4,6 +4,7 @@
  * executor's conversations, timeouts, completions and cleanup.
  * @module
  */
+import { optionNames, refuseUnknownOptions } from '../core/known-options.js'
 import type { Duration } from '../core/duration.js'
 import { defineStateMachine } from '../fsm/define.js'
 import type { StateSpec } from '../fsm/define.js'
@@ -27,7 +28,14 @@ export interface FsmSubmitOptions<C, S extends string> {
   readonly maxTransitions?: number
   /** Aborting it cancels the machine. */
   readonly signal?: AbortSignal
+  /** Higher starts first when the executor's `maxConcurrent` places are scarce. @default 0 */
+  readonly priority?: number
+  /** False keeps it out of the engine's store (an executor with durable records only). @default true */
+  readonly durable?: boolean
 }
+
+/** Every option of {@link FsmSubmitOptions}. */
+const FSM_SUBMIT_OPTION_NAMES = optionNames<FsmSubmitOptions<unknown, string>>()(['conversationId', 'name', 'initialState', 'states', 'context', 'timeout', 'maxTransitions', 'signal', 'priority', 'durable'])
 
 /** Options of {@link FsmExecutor}: an executor to share, or options to create one. */
 export type FsmExecutorOptions = ConcurrentExecutorOptions & {
@@ -59,6 +67,7 @@ export class FsmExecutor implements AsyncDisposable {
 
   /** Defines the machine (throws `TW_FSM_UNKNOWN_STATE` / `TW_INVALID_OPTION` for a bad one) and runs it in the background. */
   submit<C, S extends string>(options: FsmSubmitOptions<C, S>): BackgroundTaskId<StateMachineResult<C, S>> {
+    refuseUnknownOptions('FsmExecutor.submit', options, FSM_SUBMIT_OPTION_NAMES)
     const machine = defineStateMachine<C, S>({
       name: options.name,
       initial: options.initialState,
@@ -72,6 +81,8 @@ export class FsmExecutor implements AsyncDisposable {
       run: machine,
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.durable !== undefined ? { durable: options.durable } : {}),
     })
   }
 

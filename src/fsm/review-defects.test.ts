@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { DONE, defineStateMachine, runStateMachine, stateMachineTool } from './index.js'
+import { TaskweaveError } from '../core/errors.js'
 import { MAX_TIMER_MS } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import { createEngine } from '../engine/engine.js'
@@ -118,5 +119,31 @@ describe('a state machine definition with a misspelt or malformed field', () => 
     expect(() => define({}, { timeoutMs: 10 })).toThrow(/unknown option "states\.a\.timeoutMs" of defineStateMachine\(\); did you mean "states\.a\.timeout"\?/)
     expect(() => define({ contxt: {} })).toThrow(/unknown option "contxt" of defineStateMachine\(\); did you mean "context"\?/)
     expect(() => define({}, { retry: { maxAttempts: 2, delay: '5ms' }, timeout: '1s', description: 'fine' })).not.toThrow()
+  })
+})
+
+describe('runStateMachine and stateMachineTool: calls checked, every stop names its state', () => {
+  const machine = defineStateMachine<Record<string, never>, 'wait'>({
+    name: 'm',
+    initial: 'wait',
+    context: {},
+    states: { wait: { run: (ctx) => new Promise<typeof DONE>((resolve) => ctx.signal.addEventListener('abort', () => resolve(DONE))) } },
+  })
+
+  it('refuses options it does not know, and what is not a machine, with a code', async () => {
+    await expect(runStateMachine(machine, { timeout: 20 } as never)).rejects.toThrow(/unknown option "timeout" of runStateMachine\(\)/)
+    await expect(runStateMachine({ name: 'raw', initial: 'a', states: {} } as never)).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/made by defineStateMachine/) })
+    await expect(runStateMachine(undefined as never)).rejects.toMatchObject({ code: 'TW_INVALID_OPTION' })
+    expect(() => stateMachineTool('t', machine, { descripton: 'x' } as never)).toThrow(/unknown option "descripton" of stateMachineTool\(\)/)
+  })
+
+  it('a stop with an error of its own (a timeout) keeps its code and names the state', async () => {
+    const controller = new AbortController()
+    const running = runStateMachine(machine, { signal: controller.signal })
+    controller.abort(new TaskweaveError('TW_TIMEOUT', 'task "x" attempt 1 timed out after 10 ms', { retryable: true }))
+    const result = await running
+    expect(result.status).toBe('cancelled')
+    expect(result.error).toMatchObject({ code: 'TW_TIMEOUT', details: { state: 'wait' } })
+    expect(result.error?.message).toContain('in state "wait"')
   })
 })

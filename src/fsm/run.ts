@@ -41,8 +41,9 @@ import { setClockTimer } from '../core/clock-timer.js'
 import type { Clock } from '../core/clock.js'
 import { toMs } from '../core/duration.js'
 import { CancelledError, isRetryable, serializeError, TaskweaveError, TimeoutError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { SerializedError } from '../core/errors.js'
-import { listStates, resolvedStates } from './define.js'
+import { isStateMachine, listStates, resolvedStates } from './define.js'
 import type { ResolvedState, StateContext, StateMachine, Transition } from './define.js'
 import { StateMachineError } from './errors.js'
 import { readThrown, toReportable } from './thrown.js'
@@ -93,6 +94,8 @@ type AttemptOutcome =
  * for (const t of result.transitions) console.log(`${t.from} → ${t.to ?? 'done'} after ${t.durationMs} ms`)
  */
 export async function runStateMachine<C, S extends string>(machine: StateMachine<C, S>, options: RunStateMachineOptions<C, S> = {}): Promise<StateMachineResult<C, S>> {
+  if (!isStateMachine(machine)) throw new TaskweaveError('TW_INVALID_OPTION', `runStateMachine() takes a machine made by defineStateMachine(); received ${machine === null ? 'null' : typeof machine}`, { retryable: false })
+  refuseUnknownOptions('runStateMachine', options, ['signal', 'clock', 'context', 'onTransition'])
   const states = resolvedStates(machine)
   const clock = options.clock ?? systemClock
   const signal = options.signal
@@ -114,9 +117,15 @@ export async function runStateMachine<C, S extends string>(machine: StateMachine
       durationMs: finishedAt - startedAt,
     }
   }
-  // A bare abort() gives a DOMException: wrap it so the error still carries TW_CANCELLED.
+  // A bare abort() gives a DOMException: wrap it so the error still carries TW_CANCELLED. A
+  // reason of the engine's own (a task's timeout, a cancel) keeps its code, and says the state too.
   const cancelled = (reason: unknown): StateMachineResult<C, S> =>
-    end('cancelled', TaskweaveError.is(reason) ? reason : new CancelledError(`state machine "${machine.name}" was cancelled in state "${state}"`, { cause: reason, details: { state } }))
+    end(
+      'cancelled',
+      TaskweaveError.is(reason)
+        ? new TaskweaveError(reason.code, `state machine "${machine.name}" stopped in state "${state}": ${reason.message}`, { cause: reason, retryable: reason.retryable, details: { ...reason.details, state } })
+        : new CancelledError(`state machine "${machine.name}" was cancelled in state "${state}"`, { cause: reason, details: { state } }),
+    )
 
   let sinceYield = 0
   for (;;) {

@@ -9,6 +9,7 @@ import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import { deserializeError, isRetryable, TaskweaveError } from '../core/errors.js'
 import { defineTool } from '../core/tool.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Tool, ToolContext } from '../core/tool.js'
 import type { StateMachine, Transition } from './define.js'
 import { runStateMachine } from './run.js'
@@ -55,6 +56,7 @@ export function stateMachineTool<C extends object, S extends string>(
   machine: StateMachine<C, S>,
   options: StateMachineToolOptions = {},
 ): Tool<typeof inputSchema, StateMachineToolOutput<C, S>> {
+  refuseUnknownOptions('stateMachineTool', options, ['description', 'clock'])
   return defineTool({
     name,
     description: options.description ?? `state machine "${machine.name}" (states ${machine.stateNames.join(', ')})`,
