@@ -284,6 +284,12 @@ export class ConcurrentExecutor implements AsyncDisposable {
     this.#active++
     this.#move(entry, 'running')
     entry.startedAt = entry.submittedAt
+    // It was running, so it held a place: new work waits for it as for any running task.
+    const limiter = this.#options.limiter
+    if (limiter !== undefined) {
+      limiter.hold(this.#placesKey)
+      entry.permit = this.#placesKey
+    }
     return entry
   }
 

@@ -83,6 +83,20 @@ export class KeyedLimiter {
   }
 
   /**
+   * Takes a permit of `key` whatever its limit, for work that holds one already in substance (a
+   * task that was running when its process stopped, taken over after the restart): those asking
+   * after it wait until it gives the permit back. Give it back with {@link release}.
+   */
+  hold(key: string): void {
+    let state = this.#keys.get(key)
+    if (state === undefined) {
+      state = new KeyState()
+      this.#keys.set(key, state)
+    }
+    state.inUse++
+  }
+
+  /**
    * Queues a request for a permit of `key`; `holder.permitGranted(key, ticket)` is called once it
    * is granted. A request never jumps ahead of one of equal or higher priority that waits already.
    */

@@ -88,6 +88,24 @@ describe('background work in a durable engine', () => {
     await engine1.close()
   })
 
+  it('recovered work holds its maxConcurrent place: new work waits for it', async () => {
+    const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
+    const store = new MemoryRunStore()
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false, background: { maxConcurrent: 1 } })
+    const old = engine1.background.submit({ conversationId: 'conv-p', name: 'fsm', run: hanging })
+    await ticks()
+    const engine2 = createEngine({ store, builtins: false, background: { maxConcurrent: 1 } })
+    expect(await engine2.background.recover({ machines: [hanging] })).toMatchObject({ stateMachines: 1 })
+    const fresh = engine2.background.submit({ conversationId: 'conv-p', name: 'fn', run: () => 'done' })
+    await ticks()
+    expect(engine2.background.status(old)).toMatchObject({ status: 'running' })
+    expect(engine2.background.status(fresh)).toMatchObject({ status: 'pending' })
+    expect(engine2.background.cancel(old)).toBe(true)
+    expect(await engine2.background.result(fresh)).toMatchObject({ status: 'succeeded', value: 'done' })
+    await engine2.close()
+    await engine1.close()
+  })
+
   it('a state machine restarts from its initial context when its definition is given, and is lost otherwise', async () => {
     const machine = (hang: boolean) =>
       defineStateMachine({
