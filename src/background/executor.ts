@@ -264,8 +264,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
       } else {
         summary.lost++
         entry.record = work.record
-        const why = work.work === 'function' ? 'a function cannot be resumed' : 'its state machine was not given to recover({ machines })'
-        this.#finish(entry, 'failed', undefined, new TaskweaveError('TW_LOST', `background task "${work.taskId}" (a ${work.work}) was running when its process stopped; ${why}, so it is lost`, { retryable: false, details: { taskId: work.taskId, conversationId: work.conversationId } }))
+        const why = work.work === 'function' ? 'a function cannot be resumed' : work.work === 'workflow' ? 'it had not started, and a workflow is kept only once it starts: submit it again' : 'its state machine was not given to recover({ machines })'
+        this.#finish(entry, 'failed', undefined, new TaskweaveError('TW_LOST', `background task "${work.taskId}" (a ${work.work}) was running, or waiting for a place, when its process stopped; ${why}, so it is lost`, { retryable: false, details: { taskId: work.taskId, conversationId: work.conversationId } }))
       }
     }
     return summary
@@ -440,6 +440,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
           },
         }
         entry.placeRequest = holder
+        // Accepted work must outlive a crash while it waits: its record is made now (a
+        // recovered function or queued workflow is reported lost, a machine starts again).
+        this.#openRecord(entry, options)
         limiter.wait(key, cap, holder, 0, options.priority ?? 0)
         return
       }
@@ -458,18 +461,37 @@ export class ConcurrentExecutor implements AsyncDisposable {
     }
     const run = options.run
     const records = options.durable === false ? undefined : this.#options.engine?.records
+    // A queued workflow's record gives way to its run, which is durable from now on; a function's
+    // or a machine's made while it waited stays (without the deadline, which starts only now).
+    if (entry.record !== undefined && !isStateMachine(run) && typeof run !== 'function') {
+      void entry.record.finish('succeeded')
+      entry.record = undefined
+    }
     if (typeof run === 'function') {
-      if (records !== undefined) entry.record = records.open({ kind: 'function', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, ...(deadline !== undefined ? { deadline } : {}) })
+      this.#openRecord(entry, options, deadline)
       return this.#runFunction(entry, run)
     }
-    if (records !== undefined && isStateMachine(run)) {
-      const machine = options as SubmitStateMachine<unknown, string>
-      entry.record = records.open({ kind: 'state-machine', name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context }, ...(deadline !== undefined ? { deadline } : {}) })
-    }
+    if (isStateMachine(run)) this.#openRecord(entry, options, deadline)
     // A workflow is a durable run of the engine's own, labelled with its conversation.
     const labels = records !== undefined ? { conversation: entry.conversation.id, backgroundTask: entry.id, backgroundName: entry.name, ...(deadline !== undefined ? { [BACKGROUND_DEADLINE_LABEL]: String(deadline) } : {}) } : undefined
     const work = this.#startWork(entry, options as SubmitWorkflow | SubmitStateMachine<unknown, string>, labels)
     if (work !== undefined && records !== undefined && !isStateMachine(run)) entry.durableDone = work.done
+  }
+
+  /**
+   * Opens the store record of durable work, unless it has one: when it starts (with its deadline),
+   * or while it waits for a place (a workflow's then stands in until its run is made).
+   */
+  #openRecord(entry: Entry, options: SubmitOptions, deadline?: number): void {
+    const records = options.durable === false ? undefined : this.#options.engine?.records
+    if (records === undefined || entry.record !== undefined) return
+    const run = options.run
+    const base = { name: entry.name, conversationId: entry.conversation.id, taskId: entry.id, ...(deadline !== undefined ? { deadline } : {}) }
+    if (typeof run === 'function') entry.record = records.open({ kind: 'function', ...base })
+    else if (isStateMachine(run)) {
+      const machine = options as SubmitStateMachine<unknown, string>
+      entry.record = records.open({ kind: 'state-machine', ...base, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
+    } else entry.record = records.open({ kind: 'queued-workflow', ...base })
   }
 
   /**

@@ -44,7 +44,8 @@ export interface BackgroundRecorder {
 
 /** What a background record says of a function or state machine. */
 export interface BackgroundWorkRecord {
-  readonly kind: 'function' | 'state-machine'
+  /** `queued-workflow`: a workflow still waiting for a place (its durable run is made when it starts). */
+  readonly kind: 'function' | 'state-machine' | 'queued-workflow'
   readonly name: string
   readonly conversationId: string
   readonly taskId: string
@@ -76,7 +77,7 @@ export interface RecoverySummary {
 /** Background work found unfinished in the store, taken over by this process. */
 export type RecoveredWork = (
   | { readonly kind: 'workflow'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly result: Promise<RunResult>; readonly cancel: (reason: string) => void }
-  | { readonly kind: 'lost'; readonly work: 'function' | 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly record: BackgroundRecordHandle }
+  | { readonly kind: 'lost'; readonly work: 'function' | 'state-machine' | 'workflow'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly record: BackgroundRecordHandle }
   | { readonly kind: 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly machine: string; readonly context: unknown; readonly record: BackgroundRecordHandle }
 ) & {
   /** When the task's timeout ends (epoch ms), if it had one. */

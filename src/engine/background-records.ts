@@ -119,7 +119,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
             continue
           }
         }
-        recovered.push({ kind: 'lost', work: kind === 'state-machine' ? 'state-machine' : 'function', conversationId, taskId, name, record, deadline })
+        recovered.push({ kind: 'lost', work: kind === 'state-machine' ? 'state-machine' : kind === 'queued-workflow' ? 'workflow' : 'function', conversationId, taskId, name, record, deadline })
       }
       return recovered
     },

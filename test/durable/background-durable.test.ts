@@ -106,6 +106,26 @@ describe('background work in a durable engine', () => {
     await engine1.close()
   })
 
+  it('work still waiting for a place when its process stopped comes back too: a machine restarts, a function or a workflow is reported lost', async () => {
+    const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
+    const quick = defineStateMachine({ name: 'quick', initial: 'go', context: { n: 1 }, states: { go: { run: () => DONE } } })
+    const store = new MemoryRunStore()
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false, background: { maxConcurrent: 1 } })
+    const running = engine1.background.submit({ conversationId: 'conv-q', name: 'hang', run: hanging })
+    const queuedMachine = engine1.background.submit({ conversationId: 'conv-q', name: 'quick', run: quick })
+    const queuedFunction = engine1.background.submit({ conversationId: 'conv-q', name: 'fn', run: () => 'never ran' })
+    const queuedFlow = engine1.background.submit({ conversationId: 'conv-q', name: 'flow', run: flow })
+    await ticks()
+    expect(engine1.background.status(queuedFunction)).toMatchObject({ status: 'pending' })
+    const engine2 = createEngine({ store, builtins: false })
+    expect(await engine2.background.recover({ machines: [hanging, quick] })).toEqual({ workflows: 0, stateMachines: 2, lost: 2 })
+    expect(engine2.background.status(running)).toMatchObject({ status: 'running' })
+    expect(await engine2.background.result(queuedMachine)).toMatchObject({ status: 'succeeded' })
+    for (const id of [queuedFunction, queuedFlow]) expect(await engine2.background.result(id)).toMatchObject({ status: 'failed', error: { code: 'TW_LOST', message: expect.stringContaining('waiting for a place') } })
+    await engine2.close()
+    await engine1.close()
+  })
+
   it('a state machine restarts from its initial context when its definition is given, and is lost otherwise', async () => {
     const machine = (hang: boolean) =>
       defineStateMachine({
