@@ -61,6 +61,29 @@ interface LedgerLine {
   readonly phase: 'start' | 'end'
 }
 
+/**
+ * The ledger's lines. A SIGKILL can tear an append (Linux checks for a fatal signal between the
+ * pages a write spans), and the next process's line then goes on the same line: each record is
+ * read from where it starts, and a torn one counts as a start of the attempt it names (the
+ * strictest reading for the audit), or not at all if it names none.
+ */
+function ledgerLines(text: string): LedgerLine[] {
+  const lines: LedgerLine[] = []
+  for (const raw of text.split('\n')) {
+    for (const piece of raw.split(/(?=\{"runId")/)) {
+      if (piece.trim() === '') continue
+      try {
+        lines.push(JSON.parse(piece) as LedgerLine)
+      } catch {
+        const taskId = /"taskId":"([^"]+)"/.exec(piece)?.[1]
+        const attempt = /"attempt":(\d+)[,}]/.exec(piece)?.[1]
+        if (taskId !== undefined && attempt !== undefined) lines.push({ taskId, attempt: Number(attempt), phase: 'start' })
+      }
+    }
+  }
+  return lines
+}
+
 /** Checks the finished run against the ledger; returns the §2 figures. */
 async function audit(db: string, ledgerFile: string, runId: string, tasks: number): Promise<{ lost: number; reexecAfterCommit: number; inflightReexec: number }> {
   const store = await openSqliteStore({ path: db })
@@ -69,7 +92,7 @@ async function audit(db: string, ledgerFile: string, runId: string, tasks: numbe
     expect(run?.status).toBe('succeeded')
     const committed = new Map<string, number>()
     for (const entry of run?.entries ?? []) if (entry.kind === 'ok' && entry.taskId !== undefined) committed.set(entry.taskId, entry.attempt ?? 0)
-    const lines = readFileSync(ledgerFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as LedgerLine)
+    const lines = ledgerLines(readFileSync(ledgerFile, 'utf8'))
     let reexecAfterCommit = 0
     let inflightReexec = 0
     for (const line of lines) {
