@@ -166,3 +166,61 @@ describe('taskweave with a store it cannot use', () => {
     await collect(child, 10_000)
   }, 60_000)
 })
+
+describe('taskweave resolve: a payment whose outcome a crash made unknown (RELIABILITY CR-05, onUncertain: park)', () => {
+  const PAY = `id: checkout
+tools: [./tools.mjs]
+tasks:
+  - { id: a, tool: demo.step, input: { n: 1 } }
+  - { id: c, tool: demo.step, input: { n: 2 }, dependsOn: [a], idempotent: false, onUncertain: park }
+  - { id: d, tool: demo.step, input: { n: '{{ tasks.c.output }}' } }
+`
+
+  it('parks on resume (exit 5, the commands to run), shows it, records the operator\'s decision, then goes on from it', async () => {
+    writeFileSync(join(project, 'pay.yaml'), PAY)
+    rmSync(ledger, { force: true })
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: store }
+    const killed = await bin(['run', 'pay.yaml', '--run-id', 'r-park'], { cwd: project, env: { ...env, CRASH_AT: 'c' } })
+    expect(killed.signal).toBe('SIGKILL')
+    expect(ledgerLines()).toEqual(['a 1', 'c 1'])
+
+    const parked = await bin(['resume', 'r-park'], { cwd: project, env })
+    expect(parked.code).toBe(5)
+    expect(parked.stderr).toContain('run r-park is parked: the outcome of c is unknown')
+    expect(parked.stderr).toContain('taskweave resolve r-park c --succeeded | --failed | --retry')
+    // The payment did not run again, and nothing after it ran.
+    expect(ledgerLines()).toEqual(['a 1', 'c 1'])
+
+    const again = await bin(['resume', 'r-park'], { cwd: project, env })
+    expect(again.code).toBe(5)
+    expect(again.stderr).toMatch(/^error: run "r-park" is parked: "c" waits for an operator/)
+    expect(again.stderr).not.toMatch(/\n\s+at /)
+
+    const show = await bin(['show', 'r-park'], { cwd: project, env })
+    expect(show.stdout).toMatch(/parked\s+c \(1 attempt\): task "c" started 1 time\(s\) without a recorded outcome/)
+    expect(show.stdout).toContain('taskweave resolve r-park c --succeeded | --failed | --retry')
+
+    const badJson = await bin(['resolve', 'r-park', 'c', '--succeeded', '--output', 'ch_1'], { cwd: project, env })
+    expect(badJson.code).toBe(2)
+    expect(badJson.stderr).toContain('--output is not JSON')
+    const twoOutcomes = await bin(['resolve', 'r-park', 'c', '--failed', '--retry'], { cwd: project, env })
+    expect(twoOutcomes.code).toBe(2)
+    expect(twoOutcomes.stderr).toContain('needs exactly one of --succeeded, --failed, --retry; received --failed and --retry')
+    const notParked = await bin(['resolve', 'r-park', 'a', '--retry'], { cwd: project, env })
+    expect(notParked.code).toBe(1)
+    expect(notParked.stderr.trim()).toBe('error: task "a" of run "r-park" is not waiting for a decision (parked: "c")')
+
+    const resolved = await bin(['resolve', 'r-park', 'c', '--succeeded', '--output', '21'], { cwd: project, env })
+    expect(resolved.stderr).toBe('')
+    expect(resolved.code).toBe(0)
+    expect(resolved.stdout).toContain('recorded: task c of run r-park, attempt 1, succeeded; continue the run with: taskweave resume r-park')
+
+    const finished = await bin(['resume', 'r-park', '--json'], { cwd: project, env })
+    expect(finished.code).toBe(0)
+    const result = JSON.parse(finished.stdout) as { status: string; tasks: Record<string, { output: unknown }> }
+    expect(result.status).toBe('succeeded')
+    expect(result.tasks['c']?.output).toBe(21)
+    expect(result.tasks['d']?.output).toBe(42)
+    expect(ledgerLines()).toEqual(['a 1', 'c 1', 'd 1'])
+  }, 60_000)
+})

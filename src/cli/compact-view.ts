@@ -58,6 +58,7 @@ export function createCompactView(write: (line: string) => void, clock: Clock, o
         case 'run:budget-exhausted':
         case 'run:taken-over':
         case 'run:resume-failed':
+        case 'run:parked':
         case 'engine:scaled':
         case 'task:retrying':
         case 'task:failed':

@@ -10,6 +10,7 @@ import type { RunResult } from '../engine/report.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { createCompactView } from './compact-view.js'
 import { EXIT } from './io.js'
+import { resolveHint } from '../engine/resolve-parked.js'
 import type { CliIo } from './io.js'
 import { createLineView, createLiveView } from './progress.js'
 import type { ProgressView } from './progress.js'
@@ -40,6 +41,8 @@ export async function followRun(handle: RunHandle, workflow: CompiledWorkflow, c
       const sink = view
       handle.onAny((event) => sink.handle(event))
     }
+    const parked: { readonly taskId: string }[] = []
+    handle.on('run:parked', (event) => void parked.push(event))
     const result = await handle.result
     view?.stop()
     if (options.json) io.stdout(JSON.stringify(result, null, 2))
@@ -47,6 +50,12 @@ export async function followRun(handle: RunHandle, workflow: CompiledWorkflow, c
       const { childStart } = workflow.graph
       const leaves = workflow.ids.filter((_id, i) => childStart[i] === childStart[i + 1])
       io.stdout(formatSummary(result, { outputs: leaves }))
+    }
+    if (parked.length > 0) {
+      io.stderr(`run ${handle.id} is parked: the outcome of ${parked.map((event) => event.taskId).join(', ')} is unknown. Find out what happened, record it, then resume:`)
+      for (const event of parked) io.stderr(`  ${resolveHint(handle.id, event.taskId)}`)
+      io.stderr(`  taskweave resume ${handle.id}`)
+      return { code: EXIT.parked, result }
     }
     if (store !== undefined && (await store.load(handle.id))?.status === 'running') io.stderr(`run ${handle.id} was stopped before it finished; continue it with: taskweave resume ${handle.id}`)
     return { code: result.status === 'succeeded' ? EXIT.ok : EXIT.failed, result }

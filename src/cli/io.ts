@@ -4,7 +4,7 @@
  * Exit codes: 0 the run succeeded, 1 it failed, was partial or cancelled, 2 the input was invalid,
  * 3 the run store cannot be used (corrupt, locked by another process, unreachable, full).
  */
-export const EXIT = { ok: 0, failed: 1, invalid: 2, store: 3, broker: 4 } as const
+export const EXIT = { ok: 0, failed: 1, invalid: 2, store: 3, broker: 4, parked: 5 } as const
 
 /** Output channels of the CLI. */
 export interface CliIo {

@@ -1,7 +1,8 @@
 /**
- * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `prune`, `validate`, `viz`, `plan`,
+ * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `resolve`, `prune`, `validate`, `viz`, `plan`,
  * `worker`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
- * cancelled; 2 the input was invalid (file, schema, cycle, options).
+ * cancelled; 2 the input was invalid (file, schema, cycle, options); 3 the run store cannot be used;
+ * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`.
  * @module
  */
 import { parseArgs } from 'node:util'
@@ -25,6 +26,10 @@ Usage:
                            [--transport URL] [--prefix P]
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S] [--config FILE]
   taskweave show <runId> [--json] [--store S] [--config FILE]
+  taskweave resolve <runId> <taskId> --succeeded [--output JSON|@FILE] | --failed [--reason TEXT] | --retry [--reason TEXT]
+                    [--json] [--store S] [--config FILE]
+                                   records what happened to a parked task (onUncertain: park), whose
+                                   outcome a resume could not know; then taskweave resume goes on
   taskweave prune --older-than 7d [--store S] [--config FILE]
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
@@ -61,7 +66,7 @@ groups (engine-wide caps), rates (budgets per provider key), autoscale, a defaul
 broker (transport, prefix).
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
-4 the broker cannot be used.`
+4 the broker cannot be used, 5 the run is parked (taskweave resolve, then taskweave resume).`
 
 /** `--quiet` and `--verbose`, which say opposite things: both at once is refused rather than one silently winning. */
 function outputLevel(quiet: boolean | undefined, verbose: boolean | undefined): { readonly quiet: boolean; readonly verbose: boolean } {
@@ -76,7 +81,7 @@ function commandUsage(command: string): string | undefined {
   if (start < 0) return undefined
   let end = start + 1
   while (end < lines.length && (lines[end] as string).startsWith('   ') && !(lines[end] as string).startsWith('  taskweave ')) end++
-  return `Usage:\n${lines.slice(start, end).join('\n')}\n\nExit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,\n4 the broker cannot be used. "taskweave help" says more.`
+  return `Usage:\n${lines.slice(start, end).join('\n')}\n\nExit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,\n4 the broker cannot be used, 5 the run is parked. "taskweave help" says more.`
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -180,6 +185,30 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } })
         const { showCommand } = await import('./commands/show.js')
         return await showCommand({ runId: onlyRunId(positionals, 'show'), json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}), ...(values.config !== undefined ? { config: values.config } : {}) }, io)
+      }
+      case 'resolve': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { succeeded: { type: 'boolean' }, failed: { type: 'boolean' }, retry: { type: 'boolean' }, output: { type: 'string' }, reason: { type: 'string' }, store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } },
+        })
+        if (positionals.length !== 2) throw usageError('"resolve" needs a run id and a task id: taskweave resolve <runId> <taskId> --succeeded | --failed | --retry')
+        const outcomes = (['succeeded', 'failed', 'retry'] as const).filter((outcome) => values[outcome] === true)
+        if (outcomes.length !== 1) throw usageError(`"resolve" needs exactly one of --succeeded, --failed, --retry${outcomes.length > 1 ? `; received ${outcomes.map((outcome) => `--${outcome}`).join(' and ')}` : ''}`)
+        const { resolveCommand } = await import('./commands/resolve.js')
+        return await resolveCommand(
+          {
+            runId: positionals[0] as string,
+            taskId: positionals[1] as string,
+            outcome: outcomes[0] as 'succeeded' | 'failed' | 'retry',
+            json: values.json ?? false,
+            ...(values.output !== undefined ? { output: values.output } : {}),
+            ...(values.reason !== undefined ? { reason: values.reason } : {}),
+            ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
+          },
+          io,
+        )
       }
       case 'prune': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, config: { type: 'string' }, 'older-than': { type: 'string' } } })
@@ -355,6 +384,15 @@ function reportError(err: unknown, io: CliIo): number {
     // The message names the file or URL and what to do; a stack would only hide it.
     io.stderr(`error: ${safe(err.message)}`)
     return EXIT.store
+  }
+  if (TaskweaveError.is(err) && err.code === 'TW_PARKED') {
+    io.stderr(`error: ${safe(err.message)}`)
+    return EXIT.parked
+  }
+  if (TaskweaveError.is(err) && err.code === 'TW_INVALID_STATE') {
+    // A run that is finished, owned elsewhere or not parked: the message says which and what to do.
+    io.stderr(`error: ${safe(err.message)}`)
+    return EXIT.failed
   }
   if (TaskweaveError.is(err) && (err.code === 'TW_TRANSPORT' || err.code === 'TW_QUEUE')) {
     io.stderr(`error: ${safe(err.message)}`)

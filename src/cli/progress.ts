@@ -81,6 +81,8 @@ function eventText(event: TaskweaveEvent, origin: number): string {
       return `${t} run:budget-exhausted ${event.reason}`
     case 'run:resume-failed':
       return `${t} run:resume-failed ${event.error.code ?? ''} ${event.error.message}`
+    case 'run:parked':
+      return `${t} run:parked ${event.taskId} attempt ${event.attempt}: ${event.reason}`
     case 'run:taken-over':
       return `${t} run:taken-over from ${event.previousOwner} (its lease expired ${new Date(event.leaseExpiredAt).toISOString()})`
     case 'engine:scaled':

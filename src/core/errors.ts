@@ -45,6 +45,7 @@ export type ErrorCode =
   | 'TW_LEASE_LOST'
   | 'TW_INTERRUPTED'
   | 'TW_UNCERTAIN'
+  | 'TW_PARKED'
   | 'TW_LOST'
   | 'TW_RATE_LIMITED'
   | 'TW_RATE_NEVER_FITS'

@@ -77,12 +77,15 @@ export interface TaskSpec {
   idempotent?: boolean | undefined
   /**
    * What a resume does with this task when it may have run without its outcome being recorded
-   * (it was `idempotent: false` and in flight when its process died): `'fail'` fails it
-   * `TW_UNCERTAIN` for a person to decide; `'retry'` runs it again with the same
-   * `ctx.idempotencyKey`, for a tool whose service applies a key once (a payment API).
+   * (it was `idempotent: false` and in flight when its process died, or it started
+   * `durability.maxStartsWithoutOutcome` times without an outcome): `'fail'` fails it
+   * `TW_UNCERTAIN` and the run goes on without it; `'retry'` runs it again with the same
+   * `ctx.idempotencyKey`, for a tool whose service applies a key once (a payment API); `'park'`
+   * stops the run, unfinished, until an operator records what happened (`engine.resolveParked()`,
+   * `taskweave resolve`): it succeeded (with its output), it failed, or it must run again.
    * @default 'fail'
    */
-  onUncertain?: 'fail' | 'retry' | undefined
+  onUncertain?: 'fail' | 'retry' | 'park' | undefined
   /**
    * The rate key whose budgets the task's calls count against (`openai:gpt-4o`): requests,
    * tokens and concurrent calls as `limits.rates` sets them, engine-wide. Overrides the tool's.

@@ -72,7 +72,7 @@ export interface Lease {
 }
 
 /** Kinds of journal entries. */
-export type JournalKind = 'start' | 'ok' | 'fail' | 'add' | 'handled' | 'stop' | 'finish'
+export type JournalKind = 'start' | 'ok' | 'fail' | 'add' | 'handled' | 'stop' | 'finish' | 'park'
 
 /**
  * One fact of a run, in the order the run produced it (`seq`, from 1, gapless per run).
@@ -83,7 +83,9 @@ export type JournalKind = 'start' | 'ok' | 'fail' | 'add' | 'handled' | 'stop' |
  * - `add`: the spec of a task added by a handler or the run handle (`taskId` = the adding task, if any);
  * - `handled`: none (`taskId` = the task whose completion handler settled);
  * - `stop`: `{ status, reason }` (a cancel or failFast in progress);
- * - `finish`: `{ status, counts }` (the run ended; the store marks it finished).
+ * - `finish`: `{ status, counts }` (the run ended; the store marks it finished);
+ * - `park`: `{ reason }` (`taskId`, `attempt`): the attempt's outcome is unknown and the task waits
+ *   for an operator's decision, an `ok` or `fail` entry of the same attempt, before the run goes on.
  */
 export interface JournalEntry {
   readonly seq: number

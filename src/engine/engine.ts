@@ -51,6 +51,9 @@ import { Journal } from './journal.js'
 import { backgroundRecorder } from './background-records.js'
 import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
+import type { ParkedTask } from './replay-log.js'
+import { checkDecision, parkedTasksOf, resolveHint, resolveParkedTask } from './resolve-parked.js'
+import type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './resolve-parked.js'
 import { newRunRecord, readStoredRun, resolveDurability, RetentionPruner } from './durable.js'
 import type { DurabilityOptions } from './durable.js'
 import { holdOwner, otherLiveOwners, resumeLeaseRequest } from './live-owners.js'
@@ -252,6 +255,16 @@ export interface Engine extends AsyncDisposable {
    * (a retryable `TW_STORE`) rejects the call.
    */
   resumeUnfinished(options?: ResumeOptions): Promise<RunHandle[]>
+  /**
+   * Records what happened to a parked task (`onUncertain: 'park'`), whose attempt's outcome a
+   * resume could not know: it `succeeded` (with its output), `failed`, or must `retry`. The run
+   * stays unfinished; {@link resume} then goes on from that decision. Rejects with
+   * `TW_INVALID_STATE` when the task is not waiting for one (naming those that are), or the run is
+   * running or finished.
+   */
+  resolveParked(runId: string, taskId: string, decision: ParkedDecision, options?: ResolveParkedOptions): Promise<ParkedResolution>
+  /** The tasks of an unfinished durable run that wait for an operator's decision (none for a finished or unknown run). */
+  parkedTasks(runId: string): Promise<readonly ParkedTask[]>
   /** What is in use now: engine slots, and permits held and waited for per limiter key. */
   stats(): EngineStats
   /**
@@ -586,6 +599,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // that is not registered).
       compiled = compile(read.definition as WorkflowInput)
       replay = new ReplayLog(stored.entries, runId)
+      const parked = replay.parked()
+      if (parked.length > 0) {
+        const names = parked.map((task) => `"${task.taskId}"`).join(', ')
+        throw new TaskweaveError('TW_PARKED', `run "${runId}" is parked: ${names} waits for an operator to record what happened (${resolveHint(runId, (parked[0] as ParkedTask).taskId)}, or engine.resolveParked()); ${(parked[0] as ParkedTask).reason}`, { retryable: false, details: { runId, parked: parked.map((task) => ({ taskId: task.taskId, attempt: task.attempt })) } })
+      }
       // close() may have begun while the store was read: it waits for this resume, which then
       // gives the lease back instead of starting a run on a closing engine.
       if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine closed while the run was being resumed', { retryable: false, details: { runId } })
@@ -616,6 +634,22 @@ export function createEngine(options: EngineOptions = {}): Engine {
     // After the caller's continuation (which may subscribe to events) has run.
     setImmediate(() => execution.start())
     return handleOf(execution, runEvents)
+  }
+
+  const resolveParked = async (runId: string, taskId: string, decision: ParkedDecision, resolveOptions: ResolveParkedOptions = {}): Promise<ParkedResolution> => {
+    refuseUnknownOptions('resolveParked', resolveOptions, ['signal'])
+    checkSignal(resolveOptions.signal)
+    const checked = checkDecision(decision)
+    if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
+    const { store: runStore, journal: runJournal } = requireStore()
+    if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine: it has no parked task`, { retryable: false, details: { runId } })
+    // Held like a resume, so that neither runs while the other reads and writes the journal.
+    resuming.add(runId)
+    try {
+      return await resolveParkedTask({ store: runStore, journal: runJournal, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs, maxOutputBytes }, runId, taskId, checked, resolveOptions)
+    } finally {
+      resuming.delete(runId)
+    }
   }
 
   const resumeUnfinished = async (resumeOptions: ResumeOptions = {}): Promise<RunHandle[]> => {
@@ -774,6 +808,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     store,
     resume,
     resumeUnfinished,
+    resolveParked,
+    parkedTasks: async (runId) => parkedTasksOf(requireStore().store, runId),
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
       // With autoscale on, the new value is the ceiling it works under.

@@ -125,6 +125,23 @@ export class Journal {
     }
   }
 
+  /**
+   * Leaves and gives the run's lease up at once, once what it wrote is durable: a parked run
+   * waits for a person, who may decide from another process right away. A store that fails to
+   * release leaves the lease to expire (`leaseTtlMs`).
+   */
+  async leaveAndRelease(run: JournalRun): Promise<void> {
+    this.leave(run, false)
+    await this.drained()
+    if (!run.open) return
+    run.open = false
+    try {
+      await this.#options.store.release([run.lease])
+    } catch (err) {
+      this.#options.logger.warn('a parked run\'s lease could not be given up; it expires by itself', { runId: run.runId, error: err instanceof Error ? err.message : String(err) })
+    }
+  }
+
   /** Appends an entry for `run`; resolves nothing: the run hears `durable(ticket)`. Returns its ticket. */
   append(run: JournalRun, entry: NewEntry): number {
     const ticket = ++run.ticket

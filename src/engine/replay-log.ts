@@ -26,6 +26,17 @@ export interface RecordedAdd {
   readonly addedBy: string | undefined
 }
 
+/** A task whose attempt's outcome is unknown, waiting for an operator's decision (a `park` entry). */
+export interface ParkedTask {
+  readonly taskId: string
+  /** The attempt whose outcome the decision records. */
+  readonly attempt: number
+  /** Why it parked, as the run worded it. */
+  readonly reason: string
+  /** When it parked (epoch ms). */
+  readonly at: number
+}
+
 /** The facts of a journal, ready for replay. */
 export class ReplayLog {
   /**
@@ -36,6 +47,8 @@ export class ReplayLog {
   readonly adds: RecordedAdd[] = []
   readonly handled = new Set<string>()
   stop: { readonly status: RunStatus; readonly reason: string } | undefined
+  /** Parked tasks not decided yet (a later `ok` or `fail` of the same attempt decides one); made on first use. */
+  #parked: Map<string, ParkedTask> | undefined
   /** Entries in the journal (the next append continues after them). */
   readonly lastSeq: number
 
@@ -77,6 +90,13 @@ export class ReplayLog {
         this.stop = { status: data.status ?? 'cancelled', reason: data.reason ?? 'the run was stopped' }
         return
       }
+      case 'park': {
+        if (entry.taskId === undefined || entry.attempt === undefined) throw new Error('a park entry names a task and an attempt')
+        const data = JSON.parse(entry.data ?? '{}') as { reason?: unknown }
+        const reason = typeof data.reason === 'string' ? data.reason : 'its outcome is unknown'
+        ;(this.#parked ??= new Map()).set(entry.taskId, { taskId: entry.taskId, attempt: entry.attempt, reason, at: entry.at })
+        return
+      }
       case 'finish':
         return
     }
@@ -93,6 +113,7 @@ export class ReplayLog {
   /** An outcome replaces the `start` of the same attempt (written before it). */
   #settle(taskId: string | undefined, outcome: RecordedAttempt): void {
     if (taskId === undefined) throw new Error('the entry names no task')
+    if (this.#parked?.get(taskId)?.attempt === outcome.attempt) this.#parked.delete(taskId)
     const known = this.#attempts.get(taskId)
     if (known === undefined) return void this.#attempts.set(taskId, outcome)
     const list = Array.isArray(known) ? known : [known]
@@ -109,6 +130,21 @@ export class ReplayLog {
     if (!Array.isArray(known)) return known.attempt === attempt ? known : undefined
     for (const recorded of known) if (recorded.attempt === attempt) return recorded
     return undefined
+  }
+
+  /** The number of the last attempt of a task the journal recorded (0 for none). */
+  lastAttempt(taskId: string): number {
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) return 0
+    if (!Array.isArray(known)) return known.attempt
+    let last = 0
+    for (const recorded of known) last = Math.max(last, recorded.attempt)
+    return last
+  }
+
+  /** Tasks parked for an operator and not decided yet, in the order they parked. */
+  parked(): readonly ParkedTask[] {
+    return this.#parked === undefined ? [] : [...this.#parked.values()]
   }
 
   /** How many attempts of a task started and never reported, from the journal. */

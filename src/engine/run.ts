@@ -64,6 +64,7 @@ import { whenSettled } from '../core/returned.js'
 import { ALLOWED_CODES, assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
 import { keepResolver, takeResolver } from '../core/promise-resolver.js'
+import { resolveHint } from './resolve-parked.js'
 
 /** How long a group permit stays taken by a tool still running after its attempt ended (see RunExecution#lingerPermit). */
 export const LINGER_MS = 60_000
@@ -179,6 +180,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #replaying = false
   /** Starts without an outcome after which a resumed task fails `TW_UNCERTAIN`. */
   #maxStarts = 3
+  /** The ticket of the run's `park` entry, once it parked: its result waits for that entry and the lease's release. */
+  #parkTicket: number | undefined
   /** Set by suspend(): the run stops here and writes nothing more, so it stays resumable. */
   #suspended = false
   /** Set when the journal refused or lost the run: nothing more is written. */
@@ -193,8 +196,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
   /** Task-level `idempotent` settings (they override the tool's). */
   #idempotent: Map<string, boolean> | undefined
-  /** Tasks (by id) with `onUncertain: 'retry'`; undefined while none. */
-  #retryUncertain: Set<string> | undefined
+  /** Tasks (by id) with `onUncertain: 'retry'` or `'park'`; undefined while none. */
+  #onUncertain: Map<string, 'retry' | 'park'> | undefined
   /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
   #addedText: Map<string, string> | undefined
 
@@ -472,6 +475,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       case 'finish':
         this.#finished(item.result)
         return
+      case 'parked': {
+        // The result once the lease is given up too: whoever reads it may decide at once, from anywhere.
+        const result = item.result
+        void (this.#journal as Journal).leaveAndRelease(this.#jrun as JournalRun).then(() => this.#finished(result))
+        return
+      }
     }
   }
 
@@ -514,17 +523,18 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** Keeps what a task says of running twice (`idempotent`, `onUncertain`), for a resume to read. */
   #noteUncertainSettings(spec: TaskSpec): void {
     if (typeof spec.idempotent === 'boolean') (this.#idempotent ??= new Map()).set(spec.id, spec.idempotent)
-    if (spec.onUncertain === 'retry') (this.#retryUncertain ??= new Set()).add(spec.id)
+    if (spec.onUncertain === 'retry' || spec.onUncertain === 'park') (this.#onUncertain ??= new Map()).set(spec.id, spec.onUncertain)
   }
 
-  /** Whether task `i` (its own setting, else its forEach owner's) asks to run again when uncertain. */
-  #retriesUncertain(i: number): boolean {
-    const retry = this.#retryUncertain
-    if (retry === undefined) return false
+  /** Task `i`'s own `onUncertain`, else its forEach owner's (`'fail'` when neither says). */
+  #uncertainPolicy(i: number): 'fail' | 'retry' | 'park' {
+    const policies = this.#onUncertain
+    if (policies === undefined) return 'fail'
     const s = this.#s
-    if (retry.has(s.ids[i] as string)) return true
+    const own = policies.get(s.ids[i] as string)
+    if (own !== undefined) return own
     const owner = s.peek(i).forEachOwner
-    return owner >= 0 && retry.has(s.ids[owner] as string)
+    return (owner >= 0 ? policies.get(s.ids[owner] as string) : undefined) ?? 'fail'
   }
 
   /** Whether task `i` must not run twice: its own setting, its forEach owner's, else its tool's. */
@@ -587,19 +597,41 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         return true
       case 'none': {
         const starts = replay.startsWithoutOutcome(id)
-        const nonIdempotent = this.#isNonIdempotent(i) && !this.#retriesUncertain(i)
+        const policy = this.#uncertainPolicy(i)
+        const nonIdempotent = this.#isNonIdempotent(i) && policy !== 'retry'
         if (!nonIdempotent && starts < this.#maxStarts) {
           // Interrupted by the crash: it runs again as the next attempt (a new attemptId, the same idempotency key).
           this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: serializeError(new TaskweaveError('TW_INTERRUPTED', `attempt ${attempt} of task "${id}" was interrupted: the process running it stopped`, { retryable: true })) })
-          return false
+          // Later attempts recorded too (an operator asked for one, or each started and was
+          // interrupted in turn) are answered from the journal as well, not run again over them.
+          return replay.lastAttempt(id) > attempt ? this.#replayNext(i) : false
         }
-        this.#transition(i, RUNNING)
+        if (policy === 'park') {
+          const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `it is not run again after ${starts} such starts`
+          this.#park(i, replay.lastAttempt(id), starts, why)
+          return true
+        }
         const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `after ${starts} such starts it is not run again`
+        this.#transition(i, RUNNING)
         const error = new TaskweaveError('TW_UNCERTAIN', `task "${id}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}. Check what it did, then add it again if it must run.`, { retryable: false, details: { taskId: id, starts } })
         this.#failedForGood(i, serializeError(error), now, true)
         return true
       }
     }
+  }
+
+  /**
+   * `onUncertain: 'park'`: the outcome of task `i`'s attempt `attempt` is unknown, and a person
+   * must say what it was. The run writes a `park` entry and stops, unfinished and resumable, as a
+   * graceful stop does; a resume refuses it (`TW_PARKED`) until an `ok` or `fail` of that attempt
+   * decides it (`engine.resolveParked()`).
+   */
+  #park(i: number, attempt: number, starts: number, why: string): void {
+    const taskId = this.#s.ids[i] as string
+    const reason = `task "${taskId}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}`
+    if (this.#durable()) this.#parkTicket = this.#write({ kind: 'park', taskId, attempt, data: JSON.stringify({ reason }) })
+    if (this.#events.wants('run:parked')) this.#emit('run:parked', { taskId, attempt, reason })
+    this.suspend(`parked: ${reason}; it waits for an operator to record what happened (${resolveHint(this.id, taskId)})`)
   }
 
   #replaySucceeded(i: number, recorded: Extract<RecordedAttempt, { outcome: 'ok' }>, now: number): void {
@@ -1725,6 +1757,10 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#env.limiter.forget(this)
     this.#ratesMade?.close(() => false)
     const result = this.#buildResult()
+    if (this.#parkTicket !== undefined && !this.#journalLost) {
+      this.#afterDurable.push({ ticket: this.#parkTicket, kind: 'parked', result })
+      return
+    }
     if (this.#durable()) {
       const ticket = this.#write({ kind: 'finish', data: JSON.stringify({ status: result.status, counts: nonZero(result.counts) }) })
       this.#afterDurable.push({ ticket, kind: 'finish', result })

@@ -56,6 +56,12 @@ export interface EventMap {
    * and reason.
    */
   'run:resume-failed': Base & { readonly error: SerializedError }
+  /**
+   * A resumed run stopped, unfinished, because the outcome of `taskId`'s attempt `attempt` is
+   * unknown and the task says `onUncertain: 'park'`: it waits for an operator to record what
+   * happened (`engine.resolveParked()`, `taskweave resolve`). Its result follows, `cancelled`.
+   */
+  'run:parked': TaskBase & { readonly attempt: number; readonly reason: string }
   /** The run's budget (`budget.maxTokens` / `maxCostUsd`) is used up: no new LLM task starts. */
   'run:budget-exhausted': Base & { readonly reason: string; readonly usage: RunUsage }
   /** Load-aware scaling (`autoscale`) changed the engine's slot count. */

@@ -123,6 +123,8 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
       { seq: 6, kind: 'add', taskId: 'a', at: T0 + 6, data: '{"id":"c","tool":"noop"}' },
       { seq: 7, kind: 'handled', taskId: 'a', at: T0 + 7 },
       { seq: 8, kind: 'stop', at: T0 + 8, data: '{"status":"cancelled","reason":"asked"}' },
+      { seq: 9, kind: 'start', taskId: 'pay', attempt: 1, at: T0 + 9 },
+      { seq: 10, kind: 'park', taskId: 'pay', attempt: 1, at: T0 + 10, data: '{"reason":"its outcome is unknown"}' },
     ]
     await store.append([{ runId: 'r1', epoch: lease.epoch, entries: written.slice(0, 3) }])
     await store.append([{ runId: 'r1', epoch: lease.epoch, entries: written.slice(3) }])

@@ -94,7 +94,7 @@ function buildSchemas() {
       retry: retrySchema.partial().optional(),
       timeout: timeLimit.optional().describe('Per-attempt time limit.'),
       idempotent: z.boolean().optional().describe('False when running the task twice would do harm: after a crash in its attempt, a durable run fails it TW_UNCERTAIN instead of running it again.'),
-      onUncertain: z.enum(['fail', 'retry']).optional().describe('For an idempotent: false task in flight when its process died: fail it TW_UNCERTAIN for a person to decide (fail, the default), or run it again with the same idempotency key (retry).'),
+      onUncertain: z.enum(['fail', 'retry', 'park']).optional().describe('For a task whose outcome a resume cannot know (idempotent: false and in flight when its process died): fail it TW_UNCERTAIN (fail, the default), run it again with the same idempotency key (retry), or stop the run until an operator records what happened with taskweave resolve (park).'),
       rateKey: rateKey.optional().describe('Rate key whose budgets the task counts against (limits.rates), e.g. openai:gpt-4o. Overrides the tool\'s.'),
     })
     .strict()

@@ -12,6 +12,7 @@ import { openStore, parseStoreSpec } from '../open-store.js'
 import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
 import { summaryJson } from './runs.js'
+import { resolveHint } from '../../engine/resolve-parked.js'
 
 /** Parsed arguments of `show`. */
 export interface ShowCommandArgs {
@@ -25,8 +26,13 @@ export interface ShowCommandArgs {
 /** A task as the journal tells it. */
 export interface JournaledTask {
   readonly id: string
-  /** `succeeded`, `failed`, `retrying`, or `running` (started, no outcome yet: in flight or interrupted). */
-  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running'
+  /**
+   * `succeeded`, `failed`, `retrying`, `running` (started, no outcome yet: in flight or
+   * interrupted), or `parked` (its outcome is unknown and waits for `taskweave resolve`).
+   */
+  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running' | 'parked'
+  /** Why the task parked, while it is parked. */
+  readonly parkedBecause?: string
   readonly attempts: number
   readonly output?: unknown
   readonly error?: SerializedError
@@ -55,9 +61,11 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
       '',
     ]
     for (const task of tasks) {
-      const detail = task.error !== undefined ? `${task.error.code} ${task.error.message}` : task.output !== undefined ? JSON.stringify(task.output) : ''
+      const detail = task.parkedBecause ?? (task.error !== undefined ? `${task.error.code} ${task.error.message}` : task.output !== undefined ? JSON.stringify(task.output) : '')
       lines.push(`  ${task.status.padEnd(9)} ${task.id} (${task.attempts} attempt${task.attempts === 1 ? '' : 's'})${detail !== '' ? `: ${detail.length > 120 ? `${detail.slice(0, 117)}…` : detail}` : ''}`)
     }
+    const parked = run.status === 'running' ? tasks.filter((task) => task.status === 'parked') : []
+    if (parked.length > 0) lines.push('', `  parked: ${parked.map((task) => task.id).join(', ')} wait${parked.length === 1 ? 's' : ''} for you to record what happened, then resume:`, ...parked.map((task) => `    ${resolveHint(run.runId, task.id)}`), `    taskweave resume ${run.runId}`)
     io.stdout(terminalSafe(lines.join('\n'), { multiline: true }))
     return EXIT.ok
   } finally {
@@ -67,18 +75,23 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
 
 /** Each task's outcome from the journal, in the order tasks first appear in it. */
 export function journaledTasks(run: StoredRun): JournaledTask[] {
-  const tasks = new Map<string, { status: JournaledTask['status']; attempts: number; output?: unknown; error?: SerializedError; addedBy?: string }>()
+  const tasks = new Map<string, { status: JournaledTask['status']; attempts: number; output?: unknown; error?: SerializedError; parkedBecause?: string }>()
   const addedBy = new Map<string, string>()
   for (const entry of run.entries) {
     if (entry.kind === 'add' && entry.data !== undefined && entry.taskId !== undefined) {
       const spec = JSON.parse(entry.data) as { id?: string }
       if (spec.id !== undefined) addedBy.set(spec.id, entry.taskId)
     }
-    if (entry.taskId === undefined || (entry.kind !== 'start' && entry.kind !== 'ok' && entry.kind !== 'fail')) continue
+    if (entry.taskId === undefined || (entry.kind !== 'start' && entry.kind !== 'ok' && entry.kind !== 'fail' && entry.kind !== 'park')) continue
     let task = tasks.get(entry.taskId)
     if (task === undefined) tasks.set(entry.taskId, (task = { status: 'running', attempts: 0 }))
     task.attempts = Math.max(task.attempts, entry.attempt ?? 0)
+    delete task.parkedBecause
     if (entry.kind === 'start') task.status = 'running'
+    else if (entry.kind === 'park') {
+      task.status = 'parked'
+      task.parkedBecause = (JSON.parse(entry.data ?? '{}') as { reason?: string }).reason ?? 'its outcome is unknown'
+    }
     else if (entry.kind === 'ok') {
       task.status = 'succeeded'
       if (entry.data !== undefined) task.output = JSON.parse(entry.data) as unknown

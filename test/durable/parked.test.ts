@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
+import type { JournalEntry, TaskSpec, TaskweaveEvent } from 'taskweave'
+
+function counter() {
+  const calls: string[] = []
+  const tool = defineTool({
+    name: 'step',
+    input: z.object({ id: z.string(), from: z.unknown().optional() }),
+    run: ({ id, from }) => {
+      calls.push(id)
+      return from === undefined ? { id } : { id, from }
+    },
+  })
+  return { tool, calls }
+}
+
+const task = (id: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ id, tool: 'step', input: { id }, ...extra })
+
+/** Writes a run and a hand-made journal into `store`, as a crashed process would have left them. */
+async function seed(store: MemoryRunStore, runId: string, tasks: TaskSpec[], entries: Omit<JournalEntry, 'seq' | 'at'>[]): Promise<void> {
+  const engine = createEngine({ tools: [counter().tool], builtins: false })
+  const compiled = engine.compile({ id: 'flow', tasks })
+  await store.createRun({ runId, workflowId: 'flow', workflowHash: compiled.hash, definition: compiled.snapshot, inputs: '{}', settings: JSON.stringify({ failFast: false }), createdAt: 0 }, { owner: 'dead', ttlMs: 1000, now: 0 })
+  await store.append([{ runId, epoch: 1, entries: entries.map((e, k) => ({ ...e, seq: k + 1, at: k })) }])
+  await engine.close()
+}
+
+/** A payment in flight when its process died, and a task that reads its output. */
+const PAYMENT = [task('pay', { idempotent: false, onUncertain: 'park' }), task('receipt', { dependsOn: ['pay'], input: { id: 'receipt', from: '{{ tasks.pay.output }}' } })]
+
+/** Seeds the payment run and resumes it once: it parks. */
+async function parkedPayment(runId: string) {
+  const store = new MemoryRunStore()
+  await seed(store, runId, PAYMENT, [{ kind: 'start', taskId: 'pay', attempt: 1 }])
+  const c = counter()
+  const engine = createEngine({ tools: [c.tool], store, builtins: false })
+  const events: TaskweaveEvent[] = []
+  engine.events.onAny((event) => void events.push(event))
+  const result = await (await engine.resume(runId)).result
+  return { store, engine, c, result, events }
+}
+
+describe('onUncertain: park', () => {
+  it('a resume that finds the task uncertain stops the run, unfinished, with a park entry and a run:parked event; nothing runs', async () => {
+    const { store, engine, c, result, events } = await parkedPayment('p1')
+    expect(c.calls).toEqual([])
+    expect(result.status).toBe('cancelled')
+    expect(result.reason).toMatch(/^parked: task "pay" started 1 time\(s\) without a recorded outcome .*idempotent: false.*taskweave resolve p1 pay --succeeded \| --failed \| --retry/)
+    const parked = events.find((event) => event.type === 'run:parked')
+    expect(parked).toMatchObject({ type: 'run:parked', runId: 'p1', taskId: 'pay', attempt: 1 })
+    const stored = await store.load('p1')
+    expect(stored?.status).toBe('running')
+    expect(stored?.lease?.expiresAt ?? 0).toBeLessThanOrEqual(Date.now())
+    expect(stored?.entries.map((e) => `${e.kind}:${e.taskId ?? ''}:${e.attempt ?? ''}`)).toEqual(['start:pay:1', 'park:pay:1'])
+    expect(await engine.parkedTasks('p1')).toEqual([expect.objectContaining({ taskId: 'pay', attempt: 1, reason: expect.stringContaining('idempotent: false') })])
+    await engine.close()
+  })
+
+  it('a parked run is not resumed until it is decided: resume rejects TW_PARKED, resumeUnfinished reports it once and goes on', async () => {
+    const { store, engine } = await parkedPayment('p2')
+    const error = await engine.resume('p2').catch((err: unknown) => err)
+    expect(TaskweaveError.is(error, 'TW_PARKED')).toBe(true)
+    expect((error as Error).message).toMatch(/run "p2" is parked: "pay" waits for an operator .*taskweave resolve p2 pay/)
+    expect((await store.load('p2'))?.lease?.expiresAt ?? 0).toBeLessThanOrEqual(Date.now())
+    const failed: TaskweaveEvent[] = []
+    engine.events.on('run:resume-failed', (event) => void failed.push(event))
+    expect(await engine.resumeUnfinished()).toEqual([])
+    expect(failed).toHaveLength(1)
+    expect(failed[0]).toMatchObject({ runId: 'p2', error: { code: 'TW_PARKED' } })
+    await engine.close()
+  })
+
+  it('decided succeeded: the resume takes the given output as the attempt\'s, never calls the tool, and the dependents read it', async () => {
+    const { store, engine, c } = await parkedPayment('p3')
+    const resolution = await engine.resolveParked('p3', 'pay', { outcome: 'succeeded', output: { chargeId: 'ch_1' } })
+    expect(resolution).toMatchObject({ runId: 'p3', taskId: 'pay', attempt: 1, outcome: 'succeeded' })
+    expect(await engine.parkedTasks('p3')).toEqual([])
+    const result = await (await engine.resume('p3')).result
+    expect(result.status).toBe('succeeded')
+    expect(c.calls).toEqual(['receipt'])
+    expect(result.tasks['pay']?.output).toEqual({ chargeId: 'ch_1' })
+    expect(result.tasks['receipt']?.output).toEqual({ id: 'receipt', from: { chargeId: 'ch_1' } })
+    expect((await store.load('p3'))?.status).toBe('succeeded')
+    await engine.close()
+  })
+
+  it('decided failed: the task fails TW_UNCERTAIN with the operator\'s reason and the run goes on as after any failure', async () => {
+    const { engine, c } = await parkedPayment('p4')
+    await engine.resolveParked('p4', 'pay', { outcome: 'failed', reason: 'the provider has no charge for this key' })
+    const result = await (await engine.resume('p4')).result
+    expect(c.calls).toEqual([])
+    expect(result.status).toBe('failed')
+    expect(result.tasks['pay']?.error).toMatchObject({ code: 'TW_UNCERTAIN', message: 'task "pay" (attempt 1) was resolved as failed by an operator: the provider has no charge for this key' })
+    expect(result.tasks['receipt']?.status).toBe('skipped')
+    await engine.close()
+  })
+
+  it('decided retry: the task runs again as its next attempt, the stopped one listed, with no attempt spent', async () => {
+    const { engine, c } = await parkedPayment('p5')
+    await engine.resolveParked('p5', 'pay', { outcome: 'retry', reason: 'no charge found' })
+    const result = await (await engine.resume('p5')).result
+    expect(result.status).toBe('succeeded')
+    expect(c.calls).toEqual(['pay', 'receipt'])
+    expect(result.tasks['pay']?.attempts).toBe(2)
+    expect(result.tasks['pay']?.failedAttempts?.[0]?.error).toMatchObject({ code: 'TW_INTERRUPTED', message: expect.stringContaining('an operator asked for it to run again: no charge found') })
+    await engine.close()
+  })
+
+  it('a task that started maxStartsWithoutOutcome times parks at its last attempt; a decision there is replayed over the earlier ones', async () => {
+    for (const [outcome, calls, attempts] of [['retry', ['a'], 4], ['succeeded', [], 3]] as const) {
+      const store = new MemoryRunStore()
+      await seed(store, `ms-${outcome}`, [task('a', { onUncertain: 'park' })], [1, 2, 3].map((attempt) => ({ kind: 'start', taskId: 'a', attempt })))
+      const c = counter()
+      const engine = createEngine({ tools: [c.tool], store, builtins: false })
+      const parked = await (await engine.resume(`ms-${outcome}`)).result
+      expect(parked.reason).toContain('it is not run again after 3 such starts')
+      expect(await engine.parkedTasks(`ms-${outcome}`)).toEqual([expect.objectContaining({ taskId: 'a', attempt: 3 })])
+      await engine.resolveParked(`ms-${outcome}`, 'a', outcome === 'retry' ? { outcome } : { outcome, output: 'done' })
+      const result = await (await engine.resume(`ms-${outcome}`)).result
+      expect(result.status).toBe('succeeded')
+      expect(c.calls).toEqual(calls)
+      expect(result.tasks['a']?.attempts).toBe(attempts)
+      const entries = (await store.load(`ms-${outcome}`))?.entries ?? []
+      // No attempt the journal holds is started again over it.
+      expect(entries.filter((e) => e.kind === 'start' && e.taskId === 'a').map((e) => e.attempt)).toEqual([1, 2, 3])
+      await engine.close()
+    }
+  })
+
+  it('an independent task waiting beside the parked one starts only once the run goes on', async () => {
+    const store = new MemoryRunStore()
+    await seed(store, 'p6', [...PAYMENT, task('other')], [{ kind: 'start', taskId: 'pay', attempt: 1 }])
+    const c = counter()
+    const engine = createEngine({ tools: [c.tool], store, builtins: false })
+    const parked = await (await engine.resume('p6')).result
+    expect(parked.reason).toMatch(/^parked:/)
+    expect(c.calls).toEqual([])
+    await engine.resolveParked('p6', 'pay', { outcome: 'succeeded', output: 'ch_2' })
+    const result = await (await engine.resume('p6')).result
+    expect(result.status).toBe('succeeded')
+    expect(c.calls.sort()).toEqual(['other', 'receipt'])
+    await engine.close()
+  })
+
+  it('refuses a decision it cannot record, naming what is wrong, and writes nothing', async () => {
+    const { store, engine } = await parkedPayment('p7')
+    const before = (await store.load('p7'))?.entries.length
+    const refused = async (call: Promise<unknown>) => call.then(() => { throw new Error('accepted') }, (err: unknown) => err as TaskweaveError)
+    expect(await refused(engine.resolveParked('p7', 'receipt', { outcome: 'failed' }))).toMatchObject({ code: 'TW_INVALID_STATE', message: 'task "receipt" of run "p7" is not waiting for a decision (parked: "pay")' })
+    expect(await refused(engine.resolveParked('p7', 'pay', { outcome: 'done' } as never))).toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringContaining("decision.outcome must be 'succeeded', 'failed' or 'retry'; received \"done\"") })
+    expect(await refused(engine.resolveParked('p7', 'pay', { outcome: 'failed', output: 1 } as never))).toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('unknown decision field "output"') })
+    expect(await refused(engine.resolveParked('p7', 'pay', { outcome: 'succeeded', output: { n: 1n } }))).toMatchObject({ code: 'TW_OUTPUT_NOT_SERIALIZABLE' })
+    expect(await refused(engine.resolveParked('nope', 'pay', { outcome: 'retry' }))).toMatchObject({ code: 'TW_STORE_NOT_FOUND' })
+    expect(await refused(engine.resolveParked('p7', 'pay', { outcome: 'retry' }, { signal: AbortSignal.abort() }))).toMatchObject({ code: 'TW_CANCELLED' })
+    expect((await store.load('p7'))?.entries.length).toBe(before)
+    expect((await store.load('p7'))?.lease?.expiresAt ?? 0).toBeLessThanOrEqual(Date.now())
+    // Decided once, it is decided: a second decision is refused.
+    await engine.resolveParked('p7', 'pay', { outcome: 'retry' })
+    expect(await refused(engine.resolveParked('p7', 'pay', { outcome: 'failed' }))).toMatchObject({ code: 'TW_INVALID_STATE', message: expect.stringContaining('(it has none)') })
+    await engine.close()
+  })
+})
