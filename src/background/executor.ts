@@ -240,6 +240,17 @@ export class ConcurrentExecutor implements AsyncDisposable {
     for (const work of await records.recover(new Set(machines.keys()))) {
       // Already back (an earlier recover of this process): never two entries for one task.
       if (this.#tasks.has(work.taskId)) continue
+      if (work.kind === 'state-machine' && work.queued) {
+        // It never started: it waits for a place again, as when it was submitted, and its timeout
+        // (which had not begun) starts when it does.
+        summary.stateMachines++
+        const entry = this.#adoptPending(work.taskId, work.conversationId, work.name, 'state-machine')
+        entry.record = work.record
+        const submitted: SubmitStateMachine<unknown, string> = { conversationId: work.conversationId, name: work.name, run: machines.get(work.machine) as StateMachine<unknown, string>, context: work.context }
+        entry.snapshot = unstartedMachineSnapshot(submitted, () => this.#options.clock.now())
+        this.#queueStart(entry, submitted, work.timeoutMs ?? this.#options.defaultTimeoutMs)
+        continue
+      }
       const entry = this.#adopt(work.taskId, work.conversationId, work.name, work.kind === 'lost' ? work.work : work.kind)
       if (work.kind !== 'lost') this.#armRecoveredDeadline(entry, work.deadline)
       if (work.kind === 'workflow') {
@@ -271,8 +282,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     return summary
   }
 
-  /** An entry for work taken over from the store, running, under its old id. */
-  #adopt(id: string, conversationId: string, name: string, kind: BackgroundKind): Entry {
+  /** An entry for work taken over from the store, under its old id, still pending. */
+  #adoptPending(id: string, conversationId: string, name: string, kind: BackgroundKind): Entry {
     const conversation = this.#conversation(conversationId)
     const entry = newEntry(id, conversation, name, kind, this.#options.clock.now())
     // New ids must not repeat a recovered one (`conv:name:n`).
@@ -282,6 +293,12 @@ export class ConcurrentExecutor implements AsyncDisposable {
     entry.remembered = true
     conversation.tasks.push(entry)
     this.#active++
+    return entry
+  }
+
+  /** An entry for work taken over from the store, running, under its old id. */
+  #adopt(id: string, conversationId: string, name: string, kind: BackgroundKind): Entry {
+    const entry = this.#adoptPending(id, conversationId, name, kind)
     this.#move(entry, 'running')
     entry.startedAt = entry.submittedAt
     // It was running, so it held a place: new work waits for it as for any running task.
@@ -441,8 +458,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
         }
         entry.placeRequest = holder
         // Accepted work must outlive a crash while it waits: its record is made now (a
-        // recovered function or queued workflow is reported lost, a machine starts again).
-        this.#openRecord(entry, options)
+        // recovered function or queued workflow is reported lost, a machine waits again).
+        this.#openRecord(entry, options, undefined, timeoutMs)
         limiter.wait(key, cap, holder, 0, options.priority ?? 0)
         return
       }
@@ -467,6 +484,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
       void entry.record.finish('succeeded')
       entry.record = undefined
     }
+    // A machine recorded while it waited: from now on a restart finds it running, holding its place.
+    if (entry.record !== undefined && isStateMachine(run)) entry.record.started()
     if (typeof run === 'function') {
       this.#openRecord(entry, options, deadline)
       return this.#runFunction(entry, run)
@@ -482,7 +501,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
    * Opens the store record of durable work, unless it has one: when it starts (with its deadline),
    * or while it waits for a place (a workflow's then stands in until its run is made).
    */
-  #openRecord(entry: Entry, options: SubmitOptions, deadline?: number): void {
+  #openRecord(entry: Entry, options: SubmitOptions, deadline?: number, queuedTimeoutMs?: number): void {
     const records = options.durable === false ? undefined : this.#options.engine?.records
     if (records === undefined || entry.record !== undefined) return
     const run = options.run
@@ -490,7 +509,9 @@ export class ConcurrentExecutor implements AsyncDisposable {
     if (typeof run === 'function') entry.record = records.open({ kind: 'function', ...base })
     else if (isStateMachine(run)) {
       const machine = options as SubmitStateMachine<unknown, string>
-      entry.record = records.open({ kind: 'state-machine', ...base, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
+      // One recorded while it waits for a place says so (and its timeout, which starts when it does).
+      const queued = entry.status === 'pending' ? { queued: true, ...(queuedTimeoutMs !== undefined && Number.isFinite(queuedTimeoutMs) ? { timeoutMs: queuedTimeoutMs } : {}) } : {}
+      entry.record = records.open({ kind: 'state-machine', ...base, ...queued, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
     } else entry.record = records.open({ kind: 'queued-workflow', ...base })
   }
 

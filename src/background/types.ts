@@ -53,6 +53,10 @@ export interface BackgroundWorkRecord {
   readonly machine?: { readonly name: string; readonly context: unknown }
   /** When its timeout ends (epoch ms), if it has one: a recovered task keeps its deadline. */
   readonly deadline?: number
+  /** True for work still waiting for a place: its record says when it starts ({@link BackgroundRecordHandle.started}). */
+  readonly queued?: boolean
+  /** The timeout of work still waiting for a place, in ms: it starts when the work does. */
+  readonly timeoutMs?: number
 }
 
 /** The label holding when a background task's timeout ends (epoch ms, as text) on its stored record or run. */
@@ -60,6 +64,8 @@ export const BACKGROUND_DEADLINE_LABEL = 'backgroundDeadline'
 
 /** An open background record. */
 export interface BackgroundRecordHandle {
+  /** Writes that work recorded while it waited for a place has started (it then holds one). */
+  started(): void
   /** Writes how the work ended; resolves once that is durable (it never rejects). */
   finish(status: BackgroundFinalStatus): Promise<void>
 }
@@ -78,7 +84,19 @@ export interface RecoverySummary {
 export type RecoveredWork = (
   | { readonly kind: 'workflow'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly result: Promise<RunResult>; readonly cancel: (reason: string) => void }
   | { readonly kind: 'lost'; readonly work: 'function' | 'state-machine' | 'workflow'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly record: BackgroundRecordHandle }
-  | { readonly kind: 'state-machine'; readonly conversationId: string; readonly taskId: string; readonly name: string; readonly machine: string; readonly context: unknown; readonly record: BackgroundRecordHandle }
+  | {
+      readonly kind: 'state-machine'
+      readonly conversationId: string
+      readonly taskId: string
+      readonly name: string
+      readonly machine: string
+      readonly context: unknown
+      readonly record: BackgroundRecordHandle
+      /** It was still waiting for a place: it waits for one again instead of starting at once. */
+      readonly queued: boolean
+      /** The timeout it was submitted with, when it was still waiting (its deadline had not begun). */
+      readonly timeoutMs?: number
+    }
 ) & {
   /** When the task's timeout ends (epoch ms), if it had one. */
   readonly deadline?: number | undefined

@@ -11,11 +11,11 @@ import { randomId } from '../core/uuid.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/logger.js'
 import { logFailure } from '../core/log-failure.js'
-import type { Lease, RunStore, RunSummary } from '../core/store.js'
+import type { JournalEntry, Lease, RunStore, RunSummary } from '../core/store.js'
 import type { BackgroundRecorder, BackgroundRecordHandle, BackgroundWorkRecord, RecoveredWork } from '../background/types.js'
 import { BACKGROUND_DEADLINE_LABEL } from '../background/types.js'
 import type { BackgroundFinalStatus } from '../background/states.js'
-import type { Journal } from './journal.js'
+import type { Journal, JournalRun } from './journal.js'
 import { resumeLeaseRequest } from './live-owners.js'
 import type { ResolvedDurability } from './durable.js'
 import type { RunResult } from '../core/report.js'
@@ -26,6 +26,10 @@ const TASK = 'backgroundTask'
 const NAME = 'backgroundName'
 const KIND = 'backgroundKind'
 const BACKGROUND_DEADLINE = BACKGROUND_DEADLINE_LABEL
+/** Set on the record of work that was waiting for a place when it was recorded (a `start` entry follows when it starts). */
+const QUEUED = 'backgroundQueued'
+/** The timeout (ms, as text) of work recorded while it waited: its deadline starts when it does. */
+const QUEUED_TIMEOUT = 'backgroundTimeoutMs'
 
 /** What the recorder needs from the engine. */
 export interface RecorderEnvironment {
@@ -42,24 +46,52 @@ export interface RecorderEnvironment {
 export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder {
   const leaseOf = (): { owner: string; ttlMs: number; now: number } => ({ owner: env.durability.owner, ttlMs: env.durability.leaseTtlMs, now: env.clock.wallNow() })
 
-  /** A record whose run exists under `lease` (now or once `created` resolves): finishing writes its finish entry. */
-  const handleFor = (runId: string, created: Promise<Lease | undefined>): BackgroundRecordHandle => {
+  /**
+   * A record whose run exists under `lease` (now or once `created` resolves), whose journal holds
+   * `lastSeq` entries. It joins the engine's journal as soon as it exists, so its lease is renewed
+   * while the work lives (another process recovers it only once this one is gone), and leaves
+   * once its `finish` entry is durable (or the store gave it up).
+   */
+  const handleFor = (runId: string, created: Promise<Lease | undefined>, lastSeq = 0): BackgroundRecordHandle => {
     let finishing: Promise<void> | undefined
+    let finishTicket: number | undefined
+    let ended = false
+    const waiting: (() => void)[] = []
+    const end = (run: JournalRun): void => {
+      if (ended) return
+      ended = true
+      env.journal.leave(run)
+      for (const resolve of waiting.splice(0)) resolve()
+    }
+    const joined: Promise<JournalRun | undefined> = created.then(
+      (lease) => {
+        if (lease === undefined) return undefined
+        const run: JournalRun = env.journal.join(lease, lastSeq, {
+          durable: (ticket) => {
+            if (finishTicket !== undefined && ticket >= finishTicket) end(run)
+          },
+          fenced: () => end(run),
+          failed: () => end(run),
+        })
+        return run
+      },
+      () => undefined,
+    )
     return {
+      started: () => {
+        void joined.then((run) => {
+          if (run !== undefined && !ended) env.journal.append(run, { kind: 'start', taskId: runId, attempt: 1 })
+        })
+      },
       finish: (status: BackgroundFinalStatus) =>
-        (finishing ??= created.then(
-          (lease) =>
+        (finishing ??= joined.then(
+          (run) =>
             new Promise<void>((resolve) => {
-              if (lease === undefined) return resolve()
-              const done = (): void => {
-                env.journal.leave(run)
-                resolve()
-              }
-              const run = env.journal.join(lease, 0, { durable: done, fenced: done, failed: done })
+              if (run === undefined || ended) return resolve()
+              waiting.push(resolve)
               const stored = status === 'succeeded' ? 'succeeded' : status === 'cancelled' ? 'cancelled' : 'failed'
-              env.journal.append(run, { kind: 'finish', data: JSON.stringify({ status: stored, counts: {}, background: status }) })
+              finishTicket = env.journal.append(run, { kind: 'finish', data: JSON.stringify({ status: stored, counts: {}, background: status }) })
             }),
-          () => undefined,
         )),
     }
   }
@@ -77,7 +109,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
             inputs: '{}',
             settings: '{}',
             createdAt: env.clock.wallNow(),
-            labels: { [CONVERSATION]: work.conversationId, [TASK]: work.taskId, [NAME]: work.name, [KIND]: work.kind, ...(work.deadline !== undefined ? { [BACKGROUND_DEADLINE]: String(work.deadline) } : {}) },
+            labels: { [CONVERSATION]: work.conversationId, [TASK]: work.taskId, [NAME]: work.name, [KIND]: work.kind, ...(work.deadline !== undefined ? { [BACKGROUND_DEADLINE]: String(work.deadline) } : {}), ...(work.queued === true ? { [QUEUED]: 'true' } : {}), ...(work.timeoutMs !== undefined ? { [QUEUED_TIMEOUT]: String(work.timeoutMs) } : {}) },
           },
           leaseOf(),
         )
@@ -110,12 +142,16 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
           }
           continue
         }
-        const record = handleFor(run.runId, Promise.resolve(taken))
+        // A record's journal holds at most its `start` (work that waited for a place, then started).
+        const stored = kind === 'state-machine' ? await env.store.load(run.runId) : undefined
+        const entries = stored?.entries ?? []
+        const record = handleFor(run.runId, Promise.resolve(taken), entries.length === 0 ? 0 : (entries[entries.length - 1] as JournalEntry).seq)
         if (kind === 'state-machine') {
-          const stored = await env.store.load(run.runId)
           const machine = JSON.parse(stored?.definition ?? '{}') as { name?: string; context?: unknown }
           if (machine.name !== undefined && machineNames.has(machine.name)) {
-            recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record, deadline })
+            const queued = run.labels[QUEUED] === 'true' && !entries.some((entry) => entry.kind === 'start')
+            const timeoutMs = Number(run.labels[QUEUED_TIMEOUT])
+            recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record, deadline, queued, ...(queued && Number.isFinite(timeoutMs) && timeoutMs >= 0 ? { timeoutMs } : {}) })
             continue
           }
         }

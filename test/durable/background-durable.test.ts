@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineStateMachine, defineTool, DONE, MemoryRunStore } from 'taskweave'
+import { ManualClock } from 'taskweave/testing'
 import { inAnotherProcess } from '../helpers.js'
 
 const never = (): Promise<never> => new Promise(() => undefined)
@@ -124,6 +125,53 @@ describe('background work in a durable engine', () => {
     for (const id of [queuedFunction, queuedFlow]) expect(await engine2.background.result(id)).toMatchObject({ status: 'failed', error: { code: 'TW_LOST', message: expect.stringContaining('waiting for a place') } })
     await engine2.close()
     await engine1.close()
+  })
+
+  it('a machine that was still waiting for its place comes back waiting: recovered work stays within maxConcurrent', async () => {
+    const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
+    const store = new MemoryRunStore()
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false, background: { maxConcurrent: 1 } })
+    const first = engine1.background.submit({ conversationId: 'conv-w', name: 'first', run: hanging })
+    const second = engine1.background.submit({ conversationId: 'conv-w', name: 'second', run: hanging, timeout: '1h' })
+    await ticks()
+    expect(engine1.background.status(second)).toMatchObject({ status: 'pending' })
+    const engine2 = createEngine({ store, builtins: false, background: { maxConcurrent: 1 } })
+    expect(await engine2.background.recover({ machines: [hanging] })).toMatchObject({ stateMachines: 2 })
+    await ticks()
+    expect(engine2.background.status(first)).toMatchObject({ status: 'running' })
+    expect(engine2.background.status(second)).toMatchObject({ status: 'pending' })
+    expect(engine2.background.cancel(first)).toBe(true)
+    await ticks()
+    expect(engine2.background.status(second)).toMatchObject({ status: 'running' })
+    // It started here: a third process finds it running (it holds its place), not waiting.
+    await ticks(20)
+    const engine3 = createEngine({ store: inAnotherProcess(store), builtins: false, background: { maxConcurrent: 1 } })
+    const fresh = engine3.background.submit({ conversationId: 'conv-w', name: 'fresh', run: hanging })
+    await ticks()
+    expect(await engine3.background.recover({ machines: [hanging] })).toMatchObject({ stateMachines: 1 })
+    expect(engine3.background.status(second)).toMatchObject({ status: 'running' })
+    expect(engine3.background.status(fresh)).toMatchObject({ status: 'running' })
+    await engine3.close()
+    await engine2.close()
+    await engine1.close()
+  })
+
+  it('a live process keeps its records: their leases are renewed, so another process sharing the store recovers nothing of it', async () => {
+    const T0 = 1_800_000_000_000
+    const store = new MemoryRunStore({ exclusive: false })
+    const clock = new ManualClock(0, T0)
+    const live = createEngine({ store, builtins: false, clock, durability: { owner: 'live', leaseTtlMs: 3_000 }, background: { maxConcurrent: 1 } })
+    const working = live.background.submit({ conversationId: 'conv-l', name: 'fn', run: () => never() })
+    await ticks()
+    for (let second = 1; second <= 10; second++) {
+      clock.advance(1_000)
+      await ticks()
+    }
+    const other = createEngine({ store, builtins: false, clock, durability: { owner: 'other', leaseTtlMs: 3_000 } })
+    expect(await other.background.recover()).toEqual({ workflows: 0, stateMachines: 0, lost: 0 })
+    expect(live.background.status(working)).toMatchObject({ status: 'running' })
+    await other.close()
+    await live.close()
   })
 
   it('a state machine restarts from its initial context when its definition is given, and is lost otherwise', async () => {
