@@ -602,7 +602,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const parked = replay.parked()
       if (parked.length > 0) {
         const names = parked.map((task) => `"${task.taskId}"`).join(', ')
-        throw new TaskweaveError('TW_PARKED', `run "${runId}" is parked: ${names} waits for an operator to record what happened (${resolveHint(runId, (parked[0] as ParkedTask).taskId)}, or engine.resolveParked()); ${(parked[0] as ParkedTask).reason}`, { retryable: false, details: { runId, parked: parked.map((task) => ({ taskId: task.taskId, attempt: task.attempt })) } })
+        throw new TaskweaveError('TW_PARKED', `run "${runId}" is parked: ${names} wait${parked.length === 1 ? "s" : ""} for an operator to record what happened (${resolveHint(runId, (parked[0] as ParkedTask).taskId)}, or engine.resolveParked()); ${(parked[0] as ParkedTask).reason}`, { retryable: false, details: { runId, parked: parked.map((task) => ({ taskId: task.taskId, attempt: task.attempt })) } })
       }
       // close() may have begun while the store was read: it waits for this resume, which then
       // gives the lease back instead of starting a run on a closing engine.

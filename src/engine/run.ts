@@ -180,8 +180,10 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #replaying = false
   /** Starts without an outcome after which a resumed task fails `TW_UNCERTAIN`. */
   #maxStarts = 3
-  /** The ticket of the run's `park` entry, once it parked: its result waits for that entry and the lease's release. */
+  /** The ticket of the run's last `park` entry, once it parked: its result waits for that entry and the lease's release. */
   #parkTicket: number | undefined
+  /** Tasks that parked (see {@link #park}); undefined while none. */
+  #parked: { readonly taskId: string; readonly reason: string }[] | undefined
   /** Set by suspend(): the run stops here and writes nothing more, so it stays resumable. */
   #suspended = false
   /** Set when the journal refused or lost the run: nothing more is written. */
@@ -631,7 +633,22 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const reason = `task "${taskId}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}`
     if (this.#durable()) this.#parkTicket = this.#write({ kind: 'park', taskId, attempt, data: JSON.stringify({ reason }) })
     if (this.#events.wants('run:parked')) this.#emit('run:parked', { taskId, attempt, reason })
-    this.suspend(`parked: ${reason}; it waits for an operator to record what happened (${resolveHint(this.id, taskId)})`)
+    ;(this.#parked ??= []).push({ taskId, reason })
+    // Found while the journal is replayed, every task that must park parks in this one resume (a
+    // crash during a batch of payments leaves them all uncertain): the run stops after the pass.
+    if (!this.#replaying) this.#suspendParked()
+  }
+
+  /** Stops the run, unfinished, once tasks parked (see {@link #park}). */
+  #suspendParked(): void {
+    const parked = this.#parked
+    if (parked === undefined || this.#state === 'finished') return
+    const first = parked[0] as { readonly taskId: string; readonly reason: string }
+    const why =
+      parked.length === 1
+        ? `${first.reason}; it waits for an operator to record what happened (${resolveHint(this.id, first.taskId)})`
+        : `the outcomes of ${parked.length} tasks (${parked.map((task) => `"${task.taskId}"`).join(', ')}) are unknown; they wait for an operator to record what happened (${resolveHint(this.id, first.taskId)}, and so on)`
+    this.suspend(`parked: ${why}`)
   }
 
   #replaySucceeded(i: number, recorded: Extract<RecordedAttempt, { outcome: 'ok' }>, now: number): void {
@@ -705,6 +722,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       this.#replaying = false
       this.#pumping = wasPumping
     }
+    if (this.#parked !== undefined) return this.#suspendParked()
     for (const index of live) if (this.#s.status[index] === READY) queue.push(index)
   }
 

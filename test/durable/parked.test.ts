@@ -129,6 +129,27 @@ describe('onUncertain: park', () => {
     }
   })
 
+  it('every uncertain task parks in the same resume, and the run goes on once each is decided', async () => {
+    const store = new MemoryRunStore()
+    await seed(store, 'p8', [task('pay1', { idempotent: false, onUncertain: 'park' }), task('pay2', { idempotent: false, onUncertain: 'park' }), task('done', { dependsOn: ['pay1', 'pay2'] })], [
+      { kind: 'start', taskId: 'pay1', attempt: 1 },
+      { kind: 'start', taskId: 'pay2', attempt: 1 },
+    ])
+    const c = counter()
+    const engine = createEngine({ tools: [c.tool], store, builtins: false })
+    const parked = await (await engine.resume('p8')).result
+    expect(parked.reason).toMatch(/^parked: the outcomes of 2 tasks \("pay1", "pay2"\) are unknown/)
+    expect((await engine.parkedTasks('p8')).map((one) => one.taskId)).toEqual(['pay1', 'pay2'])
+    await engine.resolveParked('p8', 'pay1', { outcome: 'succeeded', output: 1 })
+    const stillParked = await engine.resume('p8').catch((err: unknown) => err)
+    expect(stillParked).toMatchObject({ code: 'TW_PARKED', message: expect.stringContaining('"pay2" waits') })
+    await engine.resolveParked('p8', 'pay2', { outcome: 'retry' })
+    const result = await (await engine.resume('p8')).result
+    expect(result.status).toBe('succeeded')
+    expect(c.calls).toEqual(['pay2', 'done'])
+    await engine.close()
+  })
+
   it('an independent task waiting beside the parked one starts only once the run goes on', async () => {
     const store = new MemoryRunStore()
     await seed(store, 'p6', [...PAYMENT, task('other')], [{ kind: 'start', taskId: 'pay', attempt: 1 }])
