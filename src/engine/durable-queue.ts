@@ -21,7 +21,7 @@ export type AfterDurable =
   | { readonly ticket: number; readonly kind: 'fail'; readonly index: number }
   | { readonly ticket: number; readonly kind: 'start'; readonly index: number; readonly request: RunAttempt }
   | { readonly ticket: number; readonly kind: 'finish'; readonly result: RunResult }
-  | { readonly ticket: number; readonly kind: 'parked'; readonly result: RunResult }
+  | { readonly ticket: number; readonly kind: 'parked' }
 
 /** Work waiting for durability, in ticket order. */
 export class DurableQueue {

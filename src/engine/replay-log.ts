@@ -142,6 +142,15 @@ export class ReplayLog {
     return last
   }
 
+  /** The number of the last attempt of a task that started and has no outcome in the journal (0 for none). */
+  lastStartWithoutOutcome(taskId: string): number {
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) return 0
+    let last = 0
+    for (const recorded of Array.isArray(known) ? known : [known]) if (recorded.outcome === 'none') last = Math.max(last, recorded.attempt)
+    return last
+  }
+
   /** Tasks parked for an operator and not decided yet, in the order they parked. */
   parked(): readonly ParkedTask[] {
     return this.#parked === undefined ? [] : [...this.#parked.values()]

@@ -100,6 +100,13 @@ function needsOnlySlot(shape: TaskShape, toolRateKeys: boolean): boolean {
 /** Workflows whose unused rate keys were warned about already (see `#warnUnusedRateKeys`). */
 const rateKeysChecked = new WeakSet<CompiledWorkflow>()
 
+/** A task a resume parked (`onUncertain: 'park'`), until its entry is durable and the run ends. */
+interface ParkedHere {
+  readonly taskId: string
+  readonly attempt: number
+  readonly reason: string
+}
+
 /** Executes one run. Create through the engine. */
 export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, RateGrantTarget, Indexed {
   readonly id: string
@@ -183,7 +190,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   /** The ticket of the run's last `park` entry, once it parked: its result waits for that entry and the lease's release. */
   #parkTicket: number | undefined
   /** Tasks that parked (see {@link #park}); undefined while none. */
-  #parked: { readonly taskId: string; readonly reason: string }[] | undefined
+  #parked: ParkedHere[] | undefined
+  /** The ticket of the last journal entry known durable. */
+  #durableTicket = 0
+  /** Why the journal gave the run up, once it did. */
+  #journalLostReason: string | undefined
   /** Set by suspend(): the run stops here and writes nothing more, so it stays resumable. */
   #suspended = false
   /** Set when the journal refused or lost the run: nothing more is written. */
@@ -448,6 +459,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
 
   #onDurable(ticket: number): void {
+    this.#durableTicket = ticket
     this.#eventTime = -1
     this.#afterDurable.takeUpTo(ticket, this.#applyDurableItem)
     this.#pump()
@@ -477,12 +489,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       case 'finish':
         this.#finished(item.result)
         return
-      case 'parked': {
-        // The result once the lease is given up too: whoever reads it may decide at once, from anywhere.
-        const result = item.result
-        void (this.#journal as Journal).leaveAndRelease(this.#jrun as JournalRun).then(() => this.#finished(result))
+      case 'parked':
+        this.#parkedDurable()
         return
-      }
     }
   }
 
@@ -490,6 +499,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #onJournalLost(reason: string): void {
     if (this.#journalLost) return
     this.#journalLost = true
+    this.#journalLostReason = reason
     this.#eventTime = -1
     const why = `the run store stopped this run: ${reason}`
     this.#stop('failed', why)
@@ -610,7 +620,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         }
         if (policy === 'park') {
           const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `it is not run again after ${starts} such starts`
-          this.#park(i, replay.lastAttempt(id), starts, why)
+          // The decision is recorded as the outcome of the last attempt that has none.
+          this.#park(i, replay.lastStartWithoutOutcome(id), starts, why)
           return true
         }
         const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `after ${starts} such starts it is not run again`
@@ -632,8 +643,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     const taskId = this.#s.ids[i] as string
     const reason = `task "${taskId}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}`
     if (this.#durable()) this.#parkTicket = this.#write({ kind: 'park', taskId, attempt, data: JSON.stringify({ reason }) })
-    if (this.#events.wants('run:parked')) this.#emit('run:parked', { taskId, attempt, reason })
-    ;(this.#parked ??= []).push({ taskId, reason })
+    ;(this.#parked ??= []).push({ taskId, attempt, reason })
     // Found while the journal is replayed, every task that must park parks in this one resume (a
     // crash during a batch of payments leaves them all uncertain): the run stops after the pass.
     if (!this.#replaying) this.#suspendParked()
@@ -643,12 +653,28 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #suspendParked(): void {
     const parked = this.#parked
     if (parked === undefined || this.#state === 'finished') return
-    const first = parked[0] as { readonly taskId: string; readonly reason: string }
+    const first = parked[0] as ParkedHere
     const why =
       parked.length === 1
         ? `${first.reason}; it waits for an operator to record what happened (${resolveHint(this.id, first.taskId)})`
         : `the outcomes of ${parked.length} tasks (${parked.map((task) => `"${task.taskId}"`).join(', ')}) are unknown; they wait for an operator to record what happened (${resolveHint(this.id, first.taskId)}, and so on)`
     this.suspend(`parked: ${why}`)
+  }
+
+  /**
+   * The end of a parked run, once its `park` entries are durable: `run:parked` for each task, the
+   * lease given up, then the result, so that whoever reads it may decide at once, from anywhere.
+   * If the journal lost them instead, nothing was parked: the run ends `failed` with the store's
+   * reason, and a resume parks the same tasks again.
+   */
+  #parkedDurable(): void {
+    const result = this.#buildResult()
+    if (this.#journalLost) {
+      this.#finished({ ...result, status: 'failed', reason: `the run store stopped this run: ${this.#journalLostReason ?? 'its journal was lost'}; the tasks it was parking were not recorded, and a resume parks them again` })
+      return
+    }
+    for (const { taskId, attempt, reason } of this.#parked ?? []) if (this.#events.wants('run:parked')) this.#emit('run:parked', { taskId, attempt, reason })
+    void (this.#journal as Journal).leaveAndRelease(this.#jrun as JournalRun).then(() => this.#finished(result))
   }
 
   #replaySucceeded(i: number, recorded: Extract<RecordedAttempt, { outcome: 'ok' }>, now: number): void {
@@ -1652,6 +1678,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   #commitAddedTask(spec: TaskSpec, addedBy: string | undefined): void {
     if (this.#state !== 'running') return
+    // A replayed one too: what it says of running twice holds after a crash as before it.
+    this.#noteUncertainSettings(spec)
     this.#appendAdded(this.#compileAdded(spec, []), addedBy)
   }
 
@@ -1696,6 +1724,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       // Tasks added by a tool join only a run that is still going (a cancelled run adds nothing).
       for (const { spec } of spawned) {
         if (this.#state !== 'running') break
+        // Its start waits for durability if it must not run twice, and a resume treats it so.
+        this.#noteUncertainSettings(spec)
         this.#appendAdded(this.#compileAdded(spec, []), this.#s.ids[i])
       }
     } finally {
@@ -1776,7 +1806,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#ratesMade?.close(() => false)
     const result = this.#buildResult()
     if (this.#parkTicket !== undefined && !this.#journalLost) {
-      this.#afterDurable.push({ ticket: this.#parkTicket, kind: 'parked', result })
+      // The park entries may be durable already (committed with an entry written before them).
+      if (this.#parkTicket <= this.#durableTicket) this.#parkedDurable()
+      else this.#afterDurable.push({ ticket: this.#parkTicket, kind: 'parked' })
       return
     }
     if (this.#durable()) {

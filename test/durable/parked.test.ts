@@ -150,6 +150,58 @@ describe('onUncertain: park', () => {
     await engine.close()
   })
 
+  it('a resume whose park entry is committed together with an earlier failure still ends (its result, the lease given up)', async () => {
+    const store = new MemoryRunStore()
+    await seed(store, 'p9', [task('x', { idempotent: false }), ...PAYMENT], [
+      { kind: 'start', taskId: 'x', attempt: 1 },
+      { kind: 'start', taskId: 'pay', attempt: 1 },
+    ])
+    const engine = createEngine({ tools: [counter().tool], store, builtins: false })
+    const result = await (await engine.resume('p9')).result
+    expect(result.reason).toMatch(/^parked:/)
+    expect(result.tasks['x']?.error?.code).toBe('TW_UNCERTAIN')
+    expect((await store.load('p9'))?.entries.map((e) => `${e.kind}:${e.taskId ?? ''}`).sort()).toEqual(['fail:x', 'park:pay', 'start:pay', 'start:x'])
+    await engine.resolveParked('p9', 'pay', { outcome: 'failed' })
+    await engine.close()
+  })
+
+  it('a task added by the handle or by a tool parks as its spec says (it is not run again)', async () => {
+    const pay = { id: 'pay', tool: 'step', input: { id: 'pay' }, idempotent: false, onUncertain: 'park' } as const
+    for (const [runId, entries] of [
+      ['byHandle', [{ kind: 'add', data: JSON.stringify(pay) }, { kind: 'start', taskId: 'pay', attempt: 1 }]],
+      ['byTool', [{ kind: 'ok', taskId: 'a', attempt: 1, data: '{"id":"a"}', added: JSON.stringify([pay]) }, { kind: 'start', taskId: 'pay', attempt: 1 }]],
+    ] as const) {
+      const store = new MemoryRunStore()
+      await seed(store, runId, [task('a')], entries.map((entry) => ({ ...entry })))
+      const c = counter()
+      const engine = createEngine({ tools: [c.tool], store, builtins: false })
+      const result = await (await engine.resume(runId)).result
+      expect(c.calls).not.toContain('pay')
+      expect(result.reason).toMatch(/^parked: task "pay"/)
+      await engine.close()
+    }
+  })
+
+  it('a park the store never wrote is not reported as one: the run ends failed with the store\'s reason, and parks again on the next resume', async () => {
+    class RefusesParks extends MemoryRunStore {
+      override async append(...args: Parameters<MemoryRunStore['append']>): ReturnType<MemoryRunStore['append']> {
+        if (args[0].some((batch) => batch.entries.some((entry) => entry.kind === 'park'))) throw new TaskweaveError('TW_STORE', 'disk full', { retryable: false })
+        return super.append(...args)
+      }
+    }
+    const store = new RefusesParks()
+    await seed(store, 'p10', PAYMENT, [{ kind: 'start', taskId: 'pay', attempt: 1 }])
+    const engine = createEngine({ tools: [counter().tool], store, builtins: false })
+    const parked: unknown[] = []
+    engine.events.on('run:parked', (event) => void parked.push(event))
+    const result = await (await engine.resume('p10')).result
+    expect(parked).toEqual([])
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/^the run store stopped this run: .*disk full.*a resume parks them again/)
+    expect(await engine.parkedTasks('p10')).toEqual([])
+    await engine.close()
+  })
+
   it('an independent task waiting beside the parked one starts only once the run goes on', async () => {
     const store = new MemoryRunStore()
     await seed(store, 'p6', [...PAYMENT, task('other')], [{ kind: 'start', taskId: 'pay', attempt: 1 }])
