@@ -376,7 +376,7 @@ function reportError(err: unknown, io: CliIo): number {
     for (const issue of err.issues) io.stderr(`  ${terminalSafe(formatIssue(issue))}`)
     return EXIT.invalid
   }
-  if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION')) {
+  if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION' || err.code === 'TW_OUTPUT_TOO_LARGE' || err.code === 'TW_OUTPUT_NOT_SERIALIZABLE')) {
     io.stderr(`error: ${safe(err.message)}`)
     return EXIT.invalid
   }

@@ -46,7 +46,7 @@ import type { RunControl, TaskCompleteHandler } from './run-types.js'
 import type { RunResult } from './report.js'
 import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
-import type { RunStore, StoredRun } from '../core/store.js'
+import type { RunStore, RunSummary, StoredRun } from '../core/store.js'
 import { Journal } from './journal.js'
 import { backgroundRecorder } from './background-records.js'
 import { crashPoint } from '../core/crash-point.js'
@@ -601,6 +601,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       replay = new ReplayLog(stored.entries, runId)
       const parked = replay.parked()
       if (parked.length > 0) {
+        parkedAtEpoch.set(runId, lease.epoch)
         const names = parked.map((task) => `"${task.taskId}"`).join(', ')
         throw new TaskweaveError('TW_PARKED', `run "${runId}" is parked: ${names} wait${parked.length === 1 ? "s" : ""} for an operator to record what happened (${resolveHint(runId, (parked[0] as ParkedTask).taskId)}, or engine.resolveParked()); ${(parked[0] as ParkedTask).reason}`, { retryable: false, details: { runId, parked: parked.map((task) => ({ taskId: task.taskId, attempt: task.attempt })) } })
       }
@@ -629,6 +630,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       runEvents,
     )
     execution.attachJournal(runJournal, lease, replay, durability.maxStartsWithoutOutcome, stored.definition)
+    // A run that parks gives its lease up at this epoch.
+    runEvents.on('run:parked', () => void parkedAtEpoch.set(runId, lease.epoch))
     durableRuns.add(execution)
     active.add(execution)
     // After the caller's continuation (which may subscribe to events) has run.
@@ -642,22 +645,33 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const checked = checkDecision(decision)
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     const { store: runStore, journal: runJournal } = requireStore()
+    if (resuming.has(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is being resumed, or decided, in this engine: try again once that is done`, { retryable: true, details: { runId } })
     if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine: it has no parked task`, { retryable: false, details: { runId } })
     // Held like a resume, so that neither runs while the other reads and writes the journal.
     resuming.add(runId)
     try {
-      return await resolveParkedTask({ store: runStore, journal: runJournal, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs, maxOutputBytes }, runId, taskId, checked, resolveOptions)
+      const limitOf = (tool: string | undefined): number => (tool !== undefined ? registry.get(tool)?.maxOutputBytes : undefined) ?? maxOutputBytes
+      const resolution = await resolveParkedTask({ store: runStore, journal: runJournal, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs, maxOutputBytes: limitOf, logger }, runId, taskId, checked, resolveOptions)
+      parkedAtEpoch.delete(runId)
+      return resolution
     } finally {
       resuming.delete(runId)
     }
   }
+
+  /**
+   * Runs seen parked, with the epoch of their lease then: until another process (an operator's
+   * decision) takes the lease, a look for runs to resume passes them by without reading them.
+   */
+  const parkedAtEpoch = new Map<string, number>()
+  const seenParked = (summary: RunSummary): boolean => summary.lease !== undefined && parkedAtEpoch.get(summary.runId) === summary.lease.epoch
 
   const resumeUnfinished = async (resumeOptions: ResumeOptions = {}): Promise<RunHandle[]> => {
     const { store: runStore } = requireStore()
     const handles: RunHandle[] = []
     const now = await leaseNow(runStore)
     for (const summary of await runStore.list({ status: 'running', limit: 10_000 })) {
-      if (isActive(summary.runId)) continue
+      if (isActive(summary.runId) || seenParked(summary)) continue
       // Background work comes back under its conversation with engine.background.recover().
       if (summary.labels['conversation'] !== undefined) continue
       // Another live owner's run is left alone (an exclusive store's are the other engines of this process).
@@ -708,7 +722,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // A run of this engine's own whose lease expired is taken back too: it is one whose journal
       // gave up (the store was away), and the store must still see it end.
       if (lease === undefined || lease.expiresAt > now) continue
-      if (summary.labels['conversation'] !== undefined || isActive(summary.runId)) continue
+      if (summary.labels['conversation'] !== undefined || isActive(summary.runId) || seenParked(summary)) continue
       try {
         await resume(summary.runId)
         unresumable.delete(summary.runId)

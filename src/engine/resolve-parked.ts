@@ -9,6 +9,7 @@
  */
 import { serializeError, TaskweaveError } from '../core/errors.js'
 import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/logger.js'
 import type { JournalEntry, RunStore } from '../core/store.js'
 import type { Journal } from './journal.js'
 import { resumeLeaseRequest } from './live-owners.js'
@@ -34,9 +35,18 @@ export interface ResolveParkedOptions {
 }
 
 /** What {@link Engine.resolveParked} recorded. */
-export interface ParkedResolution extends ParkedTask {
+export interface ParkedResolution {
   readonly runId: string
+  readonly taskId: string
+  /** The attempt whose outcome the decision is. */
+  readonly attempt: number
   readonly outcome: ParkedDecision['outcome']
+  /** The operator's reason, when one was given (`failed`, `retry`). */
+  readonly reason?: string
+  /** When the decision was written (epoch ms). */
+  readonly decidedAt: number
+  /** Why the task had parked. */
+  readonly parkedBecause: string
 }
 
 /** What resolving needs of the engine. */
@@ -47,7 +57,10 @@ export interface ResolveParkedContext {
   readonly clock: Clock
   readonly owner: string
   readonly leaseTtlMs: number
-  readonly maxOutputBytes: number
+  /** The largest output a `succeeded` decision may give, for a task of `tool` (undefined when the tool is not known here). */
+  readonly maxOutputBytes: (tool: string | undefined) => number
+  /** Told when the lease cannot be given back after the decision was written (it then expires by itself). */
+  readonly logger?: Logger
 }
 
 const OUTCOMES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'retry'])
@@ -90,8 +103,10 @@ export async function resolveParkedTask(ctx: ResolveParkedContext, runId: string
   if (lease === undefined) {
     const held = await store.load(runId)
     if (held !== undefined && held.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has finished (${held.status}): it has no parked task`, { retryable: false, details: { runId, status: held.status } })
-    throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is owned by ${held?.lease?.owner ?? 'another process'}: a parked run is not running, so its decision waits until that owner lets it go`, { retryable: true, details: { runId } })
+    const owner = held?.lease
+    throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is held by ${owner?.owner ?? 'another process'}${owner !== undefined ? ` until ${new Date(owner.expiresAt).toISOString()}` : ''} (it runs there, or is being resumed or decided): a decision is written only while no process holds the run`, { retryable: true, details: { runId } })
   }
+  let written: ParkedResolution
   try {
     const stored = await store.load(runId)
     if (stored === undefined || stored.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" finished meanwhile: it has no parked task`, { retryable: false, details: { runId } })
@@ -103,13 +118,53 @@ export async function resolveParkedTask(ctx: ResolveParkedContext, runId: string
       throw new TaskweaveError('TW_INVALID_STATE', `task "${taskId}" of run "${runId}" is not waiting for a decision (${waiting})`, { retryable: false, details: { runId, taskId, parked: parked.map((one) => one.taskId) } })
     }
     refuseIfAborted(options.signal)
-    const entry = decisionEntry(task, decision, replay.lastSeq + 1, clock.wallNow(), ctx.maxOutputBytes)
+    const at = clock.wallNow()
+    const entry = decisionEntry(task, decision, replay.lastSeq + 1, at, ctx.maxOutputBytes(toolOf(stored.definition, stored.entries, taskId)))
     const { fenced } = await store.append([{ runId, epoch: lease.epoch, entries: [entry] }])
     if (fenced.length > 0) throw new TaskweaveError('TW_LEASE_LOST', `run "${runId}" was taken by another owner while its decision was being written; nothing was written`, { retryable: true, details: { runId } })
-    return { runId, ...task, outcome: decision.outcome }
-  } finally {
-    await store.release([lease])
+    const reason = decision.outcome !== 'succeeded' ? decision.reason : undefined
+    written = { runId, taskId, attempt: task.attempt, outcome: decision.outcome, ...(reason !== undefined ? { reason } : {}), decidedAt: at, parkedBecause: task.reason }
+  } catch (err) {
+    // Nothing was written: the lease goes back (or expires, if the store cannot take it now), and the error is the one to tell.
+    await store.release([lease]).catch(() => undefined)
+    throw err
   }
+  try {
+    await store.release([lease])
+  } catch (err) {
+    // Once the decision is written, a lease that cannot be given back changes nothing: it expires.
+    ctx.logger?.warn('the decision is written, but the run\'s lease could not be given back; it expires by itself', { runId, error: err instanceof Error ? err.message : String(err) })
+  }
+  return written
+}
+
+
+
+/**
+ * The tool of task `taskId` as the run knows it: in its pinned definition, or in the spec of a task
+ * added while it ran (by the handle, a handler or a tool). Undefined for one it cannot find.
+ */
+function toolOf(definition: string, entries: readonly JournalEntry[], taskId: string): string | undefined {
+  const named = (spec: unknown): string | undefined => {
+    const task = spec as { id?: unknown; tool?: unknown } | null
+    return typeof task === 'object' && task !== null && task.id === taskId && typeof task.tool === 'string' ? task.tool : undefined
+  }
+  try {
+    for (const spec of (JSON.parse(definition) as { tasks?: unknown[] }).tasks ?? []) {
+      const tool = named(spec)
+      if (tool !== undefined) return tool
+    }
+    for (const entry of entries) {
+      const specs = entry.kind === 'add' && entry.data !== undefined ? [JSON.parse(entry.data) as unknown] : entry.kind === 'ok' && entry.added !== undefined ? (JSON.parse(entry.added) as unknown[]) : []
+      for (const spec of specs) {
+        const tool = named(spec)
+        if (tool !== undefined) return tool
+      }
+    }
+  } catch {
+    // A journal the resume could read is read here too; anything else leaves the default limit.
+  }
+  return undefined
 }
 
 /** The journal entry that records `decision` as the parked attempt's outcome. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
-import type { JournalEntry, TaskSpec, TaskweaveEvent } from 'taskweave'
+import type { JournalEntry, Logger, TaskSpec, TaskweaveEvent } from 'taskweave'
+import { ManualClock } from 'taskweave/testing'
 
 function counter() {
   const calls: string[] = []
@@ -66,10 +67,18 @@ describe('onUncertain: park', () => {
     expect((await store.load('p2'))?.lease?.expiresAt ?? 0).toBeLessThanOrEqual(Date.now())
     const failed: TaskweaveEvent[] = []
     engine.events.on('run:resume-failed', (event) => void failed.push(event))
+    // This engine parked it (and said so with run:parked): it passes it by.
     expect(await engine.resumeUnfinished()).toEqual([])
+    expect(failed).toEqual([])
+    await engine.close()
+    // Another engine finds it parked, says so once, and passes it by from then on.
+    const other = createEngine({ tools: [counter().tool], store, builtins: false })
+    other.events.on('run:resume-failed', (event) => void failed.push(event))
+    expect(await other.resumeUnfinished()).toEqual([])
+    expect(await other.resumeUnfinished()).toEqual([])
     expect(failed).toHaveLength(1)
     expect(failed[0]).toMatchObject({ runId: 'p2', error: { code: 'TW_PARKED' } })
-    await engine.close()
+    await other.close()
   })
 
   it('decided succeeded: the resume takes the given output as the attempt\'s, never calls the tool, and the dependents read it', async () => {
@@ -199,6 +208,90 @@ describe('onUncertain: park', () => {
     expect(result.status).toBe('failed')
     expect(result.reason).toMatch(/^the run store stopped this run: .*disk full.*a resume parks them again/)
     expect(await engine.parkedTasks('p10')).toEqual([])
+    await engine.close()
+  })
+
+  it('a standby taking over expired runs reads a parked run once, then leaves it until a decision moves its lease on', async () => {
+    const T0 = 1_800_000_000_000
+    class Counting extends MemoryRunStore {
+      acquires = 0
+      override async acquire(...args: Parameters<MemoryRunStore['acquire']>): ReturnType<MemoryRunStore['acquire']> {
+        this.acquires++
+        return super.acquire(...args)
+      }
+    }
+    const store = new Counting({ exclusive: false })
+    await seed(store, 'p11', PAYMENT, [{ kind: 'start', taskId: 'pay', attempt: 1 }])
+    const clock = new ManualClock(0, T0)
+    const c = counter()
+    const standby = createEngine({ tools: [c.tool], store, builtins: false, clock, durability: { owner: 'standby', takeOverEvery: '1s' } })
+    const parked: TaskweaveEvent[] = []
+    standby.events.on('run:parked', (event) => void parked.push(event))
+    const settle = async (): Promise<void> => {
+      for (let k = 0; k < 30; k++) await new Promise((resolve) => setImmediate(resolve))
+    }
+    for (let second = 0; second < 3; second++) {
+      clock.advance(1_000)
+      await settle()
+    }
+    const afterParking = store.acquires
+    for (let second = 0; second < 5; second++) {
+      clock.advance(1_000)
+      await settle()
+    }
+    expect(store.acquires).toBe(afterParking)
+    expect(parked).toHaveLength(1)
+    // Another process records the decision: the next look resumes the run, which finishes.
+    const operator = createEngine({ tools: [counter().tool], store, builtins: false, durability: { owner: 'operator' } })
+    const resolution = await operator.resolveParked('p11', 'pay', { outcome: 'failed', reason: 'declined' })
+    expect(resolution).toEqual({ runId: 'p11', taskId: 'pay', attempt: 1, outcome: 'failed', reason: 'declined', decidedAt: expect.any(Number), parkedBecause: expect.stringContaining('idempotent: false') })
+    await operator.close()
+    while ((await store.load('p11'))?.status === 'running') {
+      clock.advance(1_000)
+      await settle()
+    }
+    expect((await store.load('p11'))?.status).toBe('failed')
+    await standby.close()
+  })
+
+  it('a decision written whose lease cannot be given back is still reported recorded (the lease expires); a second one at once is told to wait', async () => {
+    class ReleaseFails extends MemoryRunStore {
+      failReleases = false
+      override async release(...args: Parameters<MemoryRunStore['release']>): ReturnType<MemoryRunStore['release']> {
+        if (this.failReleases) throw new TaskweaveError('TW_STORE', 'connection reset', { retryable: true })
+        return super.release(...args)
+      }
+    }
+    const store = new ReleaseFails()
+    await seed(store, 'p12', PAYMENT, [{ kind: 'start', taskId: 'pay', attempt: 1 }])
+    const warnings: string[] = []
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (message: string) => void warnings.push(message), error: () => undefined, child: () => logger }
+    const engine = createEngine({ tools: [counter().tool], store, builtins: false, logger })
+    await (await engine.resume('p12')).result
+    store.failReleases = true
+    const first = engine.resolveParked('p12', 'pay', { outcome: 'retry' })
+    const second = await engine.resolveParked('p12', 'pay', { outcome: 'failed' }).catch((err: unknown) => err)
+    expect(second).toMatchObject({ code: 'TW_INVALID_STATE', retryable: true, message: 'run "p12" is being resumed, or decided, in this engine: try again once that is done' })
+    expect(await first).toMatchObject({ outcome: 'retry' })
+    expect(warnings).toContain('the decision is written, but the run\'s lease could not be given back; it expires by itself')
+    expect((await store.load('p12'))?.entries.at(-1)).toMatchObject({ kind: 'fail', taskId: 'pay', attempt: 1 })
+    store.failReleases = false
+    await engine.close()
+  })
+
+  it('a succeeded decision\'s output may be as large as the task\'s tool allows', async () => {
+    const big = defineTool({ name: 'big', input: z.object({}), idempotent: false, maxOutputBytes: 4 * 1024 * 1024, run: () => 'x' })
+    const store = new MemoryRunStore()
+    const seeder = createEngine({ tools: [big], builtins: false })
+    const compiled = seeder.compile({ id: 'flow', tasks: [{ id: 'pay', tool: 'big', onUncertain: 'park' }] })
+    await store.createRun({ runId: 'p13', workflowId: 'flow', workflowHash: compiled.hash, definition: compiled.snapshot, inputs: '{}', settings: '{}', createdAt: 0 }, { owner: 'dead', ttlMs: 1000, now: 0 })
+    await store.append([{ runId: 'p13', epoch: 1, entries: [{ seq: 1, kind: 'start', taskId: 'pay', attempt: 1, at: 0 }] }])
+    await seeder.close()
+    const engine = createEngine({ tools: [big], store, builtins: false })
+    await (await engine.resume('p13')).result
+    await engine.resolveParked('p13', 'pay', { outcome: 'succeeded', output: 'y'.repeat(2 * 1024 * 1024) })
+    const result = await (await engine.resume('p13')).result
+    expect((result.tasks['pay']?.output as string).length).toBe(2 * 1024 * 1024)
     await engine.close()
   })
 

@@ -8,7 +8,6 @@
  */
 import { readFile } from 'node:fs/promises'
 import { TaskweaveError } from '../../core/errors.js'
-import { DEFAULT_MAX_OUTPUT_BYTES } from '../../core/bytes.js'
 import { systemClock } from '../../core/clock.js'
 import { randomId } from '../../core/uuid.js'
 import { resolveParkedTask } from '../../engine/resolve-parked.js'
@@ -17,6 +16,13 @@ import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { openStore, parseStoreSpec } from '../open-store.js'
 import { loadCliConfig } from '../config.js'
+import { cliLogger } from '../cli-logger.js'
+
+/**
+ * The largest `--output` taken: the operator's own data, so beyond a tool's usual limit (the CLI
+ * knows no tool's), but not without bound, since every resume reads it back.
+ */
+const CLI_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 
 /** Parsed arguments of `resolve`. */
 export interface ResolveCommandArgs {
@@ -40,7 +46,7 @@ export async function resolveCommand(args: ResolveCommandArgs, io: CliIo): Promi
   const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
   try {
     if ((await store.load(args.runId)) === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
-    const resolution = await resolveParkedTask({ store, clock: systemClock, owner: `cli:${process.pid}:${randomId().slice(0, 8)}`, leaseTtlMs: 30_000, maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES }, args.runId, args.taskId, decision)
+    const resolution = await resolveParkedTask({ store, clock: systemClock, owner: `cli:${process.pid}:${randomId().slice(0, 8)}`, leaseTtlMs: 30_000, maxOutputBytes: () => CLI_MAX_OUTPUT_BYTES, logger: cliLogger(io) }, args.runId, args.taskId, decision)
     if (args.json) io.stdout(JSON.stringify(resolution, null, 2))
     else io.stdout(`recorded: task ${resolution.taskId} of run ${resolution.runId}, attempt ${resolution.attempt}, ${resolution.outcome === 'retry' ? 'runs again' : resolution.outcome}; continue the run with: taskweave resume ${resolution.runId}`)
     return EXIT.ok

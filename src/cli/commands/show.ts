@@ -62,7 +62,7 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
     ]
     for (const task of tasks) {
       const detail = task.parkedBecause ?? (task.error !== undefined ? `${task.error.code} ${task.error.message}` : task.output !== undefined ? JSON.stringify(task.output) : '')
-      lines.push(`  ${task.status.padEnd(9)} ${task.id} (${task.attempts} attempt${task.attempts === 1 ? '' : 's'})${detail !== '' ? `: ${detail.length > 120 ? `${detail.slice(0, 117)}…` : detail}` : ''}`)
+      lines.push(`  ${task.status.padEnd(9)} ${task.id} (${task.attempts} attempt${task.attempts === 1 ? '' : 's'})${detail !== '' ? `: ${detail.length > 120 && task.parkedBecause === undefined ? `${detail.slice(0, 117)}…` : detail}` : ''}`)
     }
     const parked = run.status === 'running' ? tasks.filter((task) => task.status === 'parked') : []
     if (parked.length > 0) lines.push('', `  parked: ${parked.map((task) => task.id).join(', ')} wait${parked.length === 1 ? 's' : ''} for you to record what happened, then resume:`, ...parked.map((task) => `    ${resolveHint(run.runId, task.id)}`), `    taskweave resume ${run.runId}`)
