@@ -295,6 +295,28 @@ describe('onUncertain: park', () => {
     await engine.close()
   })
 
+  it('a task a tool adds with idempotent: false runs only once its start is durable, as a declared one does', async () => {
+    const adder = defineTool({
+      name: 'adder',
+      input: z.object({}),
+      run: (_input, ctx) => {
+        ctx.addTask({ id: 'pay', tool: 'step', input: { id: 'pay' }, idempotent: false })
+        ctx.addTask({ id: 'free', tool: 'step', input: { id: 'free' } })
+        return 'added'
+      },
+    })
+    const store = new MemoryRunStore()
+    const engine = createEngine({ tools: [adder, counter().tool], store, builtins: false })
+    const result = await engine.run({ id: 'adds', tasks: [{ id: 'a', tool: 'adder' }] }, { runId: 'p14' })
+    expect(result.status).toBe('succeeded')
+    const kinds = (await store.load('p14'))?.entries.map((e) => `${e.kind}:${e.taskId ?? ''}`) ?? []
+    // Its start was written on its own, before the tool ran; an idempotent one's goes with its outcome.
+    expect(kinds.indexOf('start:pay')).toBeGreaterThan(-1)
+    expect(kinds.indexOf('start:pay')).toBeLessThan(kinds.indexOf('ok:pay'))
+    expect(kinds).not.toContain('start:free')
+    await engine.close()
+  })
+
   it('an independent task waiting beside the parked one starts only once the run goes on', async () => {
     const store = new MemoryRunStore()
     await seed(store, 'p6', [...PAYMENT, task('other')], [{ kind: 'start', taskId: 'pay', attempt: 1 }])
