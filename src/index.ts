@@ -30,6 +30,7 @@ export type { JournalEntry, Lease, RunFilter, RunStore, RunSummary, StoredRun, S
 export type { DurabilityOptions } from './engine/durable.js'
 export type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './engine/resolve-parked.js'
 export type { ParkedTask } from './engine/replay-log.js'
+export type { CancelledRun, CancelUnfinishedOptions } from './engine/cancel-stored.js'
 export type { AutoscaleOptions, Engine, EngineCloseOptions, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run-types.js'
 export type { AttemptRecord, RunResult, RunUsage, TaskReport } from './core/report.js'

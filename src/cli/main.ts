@@ -1,5 +1,5 @@
 /**
- * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `resolve`, `prune`, `validate`, `viz`, `plan`,
+ * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `resolve`, `cancel`, `prune`, `validate`, `viz`, `plan`,
  * `worker`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
  * cancelled; 2 the input was invalid (file, schema, cycle, options); 3 the run store cannot be used;
  * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`.
@@ -30,6 +30,9 @@ Usage:
                     [--json] [--store S] [--config FILE]
                                    records what happened to a parked task (onUncertain: park), whose
                                    outcome a resume could not know; then taskweave resume goes on
+  taskweave cancel <runId> [--reason TEXT] [--json] [--store S] [--config FILE]
+                                   ends an unfinished run without running anything (a crashed run
+                                   nobody wants resumed, a parked one given up): it is cancelled
   taskweave prune --older-than 7d [--store S] [--config FILE]
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
@@ -203,6 +206,20 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             outcome: outcomes[0] as 'succeeded' | 'failed' | 'retry',
             json: values.json ?? false,
             ...(values.output !== undefined ? { output: values.output } : {}),
+            ...(values.reason !== undefined ? { reason: values.reason } : {}),
+            ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
+          },
+          io,
+        )
+      }
+      case 'cancel': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { reason: { type: 'string' }, store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } })
+        const { cancelCommand } = await import('./commands/cancel.js')
+        return await cancelCommand(
+          {
+            runId: onlyRunId(positionals, 'cancel'),
+            json: values.json ?? false,
             ...(values.reason !== undefined ? { reason: values.reason } : {}),
             ...(values.store !== undefined ? { store: values.store } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),

@@ -54,6 +54,8 @@ import { ReplayLog } from './replay-log.js'
 import type { ParkedTask } from './replay-log.js'
 import { checkDecision, parkedTasksOf, resolveHint, resolveParkedTask } from './resolve-parked.js'
 import type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './resolve-parked.js'
+import { cancelStoredRun } from './cancel-stored.js'
+import type { CancelledRun, CancelUnfinishedOptions } from './cancel-stored.js'
 import { newRunRecord, readStoredRun, resolveDurability, RetentionPruner } from './durable.js'
 import type { DurabilityOptions } from './durable.js'
 import { holdOwner, otherLiveOwners, resumeLeaseRequest } from './live-owners.js'
@@ -265,6 +267,14 @@ export interface Engine extends AsyncDisposable {
   resolveParked(runId: string, taskId: string, decision: ParkedDecision, options?: ResolveParkedOptions): Promise<ParkedResolution>
   /** The tasks of an unfinished durable run that wait for an operator's decision (none for a finished or unknown run). */
   parkedTasks(runId: string): Promise<readonly ParkedTask[]>
+  /**
+   * Cancels a durable run that did not finish, without running anything: one a crash left that
+   * nobody wants resumed, or a parked one given up. Its tasks keep what the journal says of them;
+   * the rest are cancelled; the store marks it `cancelled`, with `options.reason`. A run running in
+   * this engine is cancelled as its handle's `cancel()` would. Rejects with `TW_INVALID_STATE` when
+   * the run has finished or another live process holds it, `TW_STORE_NOT_FOUND` when there is none.
+   */
+  cancelUnfinished(runId: string, options?: CancelUnfinishedOptions): Promise<CancelledRun>
   /** What is in use now: engine slots, and permits held and waited for per limiter key. */
   stats(): EngineStats
   /**
@@ -659,6 +669,28 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
   }
 
+  const cancelUnfinished = async (runId: string, cancelOptions: CancelUnfinishedOptions = {}): Promise<CancelledRun> => {
+    refuseUnknownOptions('cancelUnfinished', cancelOptions, ['reason', 'signal'])
+    checkSignal(cancelOptions.signal)
+    if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
+    const { store: runStore, journal: runJournal } = requireStore()
+    if (resuming.has(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is being resumed, or decided, in this engine: try again once that is done`, { retryable: true, details: { runId } })
+    const live = active.toArray().find((execution) => execution.id === runId)
+    if (live !== undefined) {
+      const reason = cancelOptions.reason ?? 'cancelled by an operator'
+      live.cancel(reason)
+      const result = await live.result
+      if (result.status !== 'cancelled') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" finished (${result.status}) before it could be cancelled`, { retryable: false, details: { runId, status: result.status } })
+      return { runId, status: 'cancelled', counts: result.counts, reason }
+    }
+    resuming.add(runId)
+    try {
+      return await cancelStoredRun({ store: runStore, journal: runJournal, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs }, runId, cancelOptions)
+    } finally {
+      resuming.delete(runId)
+    }
+  }
+
   /**
    * Runs seen parked, with the epoch of their lease then: until another process (an operator's
    * decision) takes the lease, a look for runs to resume passes them by without reading them.
@@ -824,6 +856,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     resumeUnfinished,
     resolveParked,
     parkedTasks: async (runId) => parkedTasksOf(requireStore().store, runId),
+    cancelUnfinished,
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
       // With autoscale on, the new value is the ceiling it works under.

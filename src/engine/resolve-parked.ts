@@ -8,11 +8,10 @@
  * @module
  */
 import { serializeError, TaskweaveError } from '../core/errors.js'
-import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/logger.js'
 import type { JournalEntry, RunStore } from '../core/store.js'
-import type { Journal } from './journal.js'
-import { resumeLeaseRequest } from './live-owners.js'
+import { takeIdleLease } from './idle-lease.js'
+import type { IdleLeaseContext } from './idle-lease.js'
 import { toPlainDataWithText } from './plain-data.js'
 import { ReplayLog } from './replay-log.js'
 import type { ParkedTask } from './replay-log.js'
@@ -50,13 +49,7 @@ export interface ParkedResolution {
 }
 
 /** What resolving needs of the engine. */
-export interface ResolveParkedContext {
-  readonly store: RunStore
-  /** The caller's own journal, if it has one (an engine): what it still has to write goes first. */
-  readonly journal?: Journal
-  readonly clock: Clock
-  readonly owner: string
-  readonly leaseTtlMs: number
+export interface ResolveParkedContext extends IdleLeaseContext {
   /** The largest output a `succeeded` decision may give, for a task of `tool` (undefined when the tool is not known here). */
   readonly maxOutputBytes: (tool: string | undefined) => number
   /** Told when the lease cannot be given back after the decision was written (it then expires by itself). */
@@ -96,16 +89,7 @@ export function checkDecision(decision: unknown): ParkedDecision {
  */
 export async function resolveParkedTask(ctx: ResolveParkedContext, runId: string, taskId: string, decision: ParkedDecision, options: ResolveParkedOptions = {}): Promise<ParkedResolution> {
   const { store, clock } = ctx
-  // This engine's own entries first: the park entry of a run it stopped a moment ago may still be on its way.
-  await ctx.journal?.drained()
-  refuseIfAborted(options.signal)
-  const lease = await store.acquire(runId, resumeLeaseRequest(store, ctx.owner, ctx.leaseTtlMs, clock.wallNow()))
-  if (lease === undefined) {
-    const held = await store.load(runId)
-    if (held !== undefined && held.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has finished (${held.status}): it has no parked task`, { retryable: false, details: { runId, status: held.status } })
-    const owner = held?.lease
-    throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is held by ${owner?.owner ?? 'another process'}${owner !== undefined ? ` until ${new Date(owner.expiresAt).toISOString()}` : ''} (it runs there, or is being resumed or decided): a decision is written only while no process holds the run`, { retryable: true, details: { runId } })
-  }
+  const lease = await takeIdleLease(ctx, runId, { finished: 'it has no parked task', held: 'a decision is written only while no process holds the run' }, () => refuseIfAborted(options.signal))
   let written: ParkedResolution
   try {
     const stored = await store.load(runId)

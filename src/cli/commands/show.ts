@@ -58,6 +58,7 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt !== undefined ? `, finished ${new Date(run.finishedAt).toISOString()} (${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s)` : ''}`,
       `  ${definedTasks} tasks defined; ${Object.entries(run.counts).map(([status, n]) => `${n} ${status}`).join(', ') || 'not finished'}`,
       ...Object.entries(run.labels).filter(([key]) => key === 'source').map(([, value]) => `  from ${value}`),
+      ...stopReason(run),
       '',
     ]
     for (const task of tasks) {
@@ -71,6 +72,14 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
   } finally {
     await store.close()
   }
+}
+
+/** The line saying why the run was stopped (a cancel, failFast, `taskweave cancel`), when it was. */
+function stopReason(run: StoredRun): string[] {
+  const stop = run.entries.findLast((entry) => entry.kind === 'stop')
+  if (stop === undefined) return []
+  const reason = (JSON.parse(stop.data ?? '{}') as { reason?: unknown }).reason
+  return typeof reason === 'string' ? [`  stopped: ${reason}`] : []
 }
 
 /** Each task's outcome from the journal, in the order tasks first appear in it. */
