@@ -63,5 +63,5 @@ export function jsonColumn<T>(runId: string, column: string, text: string): T {
 
 /** The error for a journal row whose kind code this version does not know (a newer writer, or damage). */
 export function unknownKindError(runId: string, seq: number, code: unknown): TaskweaveError {
-  return new TaskweaveError('TW_STORE', `journal of run "${runId}": entry ${seq} has kind code ${String(code)}, unknown to this taskweave`, { retryable: false, details: { runId, seq } })
+  return new TaskweaveError('TW_STORE', `journal of run "${runId}": entry ${seq} has kind code ${String(code)}, unknown to this taskweave (a newer version wrote it: read this store with that version; or the row is damaged)`, { retryable: false, details: { runId, seq } })
 }

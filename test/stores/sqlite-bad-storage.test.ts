@@ -107,7 +107,7 @@ describe('SQLite store on bad storage', () => {
     try {
       await expect(reopened.list()).rejects.toMatchObject({ code: 'TW_STORE', details: { runId: 'bad-labels', column: 'labels', path } })
       await expect(reopened.list()).rejects.toThrow(`SQLite store ${path}: run "bad-labels": its labels column does not hold JSON`)
-      await expect(reopened.load('bad-kind')).rejects.toThrow(`SQLite store ${path}: journal of run "bad-kind": entry 1 has kind code 9, unknown to this taskweave`)
+      await expect(reopened.load('bad-kind')).rejects.toThrow(`SQLite store ${path}: journal of run "bad-kind": entry 1 has kind code 9, unknown to this taskweave (a newer version wrote it: read this store with that version; or the row is damaged)`)
     } finally {
       await reopened.close()
     }
