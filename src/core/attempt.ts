@@ -61,6 +61,12 @@ export interface AttemptRequest {
    * when it has one: a runner that enforces budgets shared by several processes charges this key.
    */
   readonly rateKey?: string | undefined
+  /**
+   * True when the task must not run twice (`idempotent: false`, without `onUncertain: retry`): a
+   * runner that cannot tell whether an earlier delivery of this attempt ran it (a worker that held
+   * it died, was stopped, or could not report) does not run it again, and fails it `TW_UNCERTAIN`.
+   */
+  readonly mustNotRepeat?: boolean | undefined
 }
 
 /**

@@ -217,6 +217,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
       group: request.group,
       route: request.route,
       rateKey: request.rateKey,
+      ...(request.mustNotRepeat === true ? { mustNotRepeat: true } : {}),
     }
     let rate: RatePlan | undefined
     try {

@@ -14,7 +14,7 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
-import { InvalidOptionError, TaskweaveError, TimeoutError, deserializeError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError, TimeoutError, deserializeError, serializeError } from '../core/errors.js'
 import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
@@ -205,6 +205,9 @@ class TransportWorker implements Worker {
       await delivery.ack()
       return
     }
+    // Delivered before to a worker that did not finish it (it died, was stopped, or could not
+    // report): that one may have acted. A task that must not run twice is not run again here.
+    if (request.mustNotRepeat === true && delivery.deliveries > 1) return this.#refuseRepeat(delivery, send)
     const attempt = new WorkerAttempt(request.attemptId, request.taskId, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
     const startedAt = this.#clock.now()
@@ -234,6 +237,19 @@ class TransportWorker implements Worker {
       deadline?.()
       if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
     }
+  }
+
+  /** Fails a redelivered attempt of a task that must not run twice `TW_UNCERTAIN`, unrun, and takes it off the queue. */
+  async #refuseRepeat(delivery: AttemptDelivery, send: (report: AttemptReport) => void): Promise<void> {
+    const { request } = delivery.envelope
+    const error = new TaskweaveError(
+      'TW_UNCERTAIN',
+      `task "${request.taskId}" attempt ${request.attempt} was delivered ${delivery.deliveries} times: a worker that held it before did not finish it (it died, was stopped, or could not report) and may have acted; the task is marked idempotent: false, so worker ${this.id} does not run it again`,
+      { retryable: false, details: { taskId: request.taskId, attempt: request.attempt, deliveries: delivery.deliveries, worker: this.id, redelivered: true } },
+    )
+    this.#failed++
+    send({ kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome: { attemptId: request.attemptId, ok: false, error: serializeError(error) } })
+    await delivery.ack()
   }
 
   /** The attempt's deadline passed while it still runs here: its tool is stopped, and the attempt fails with a timeout. */

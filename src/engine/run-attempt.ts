@@ -24,6 +24,8 @@ export interface AttemptHost {
   attemptFailed(i: number, token: number, err: unknown): void
   isCurrentAttempt(i: number, token: number): boolean
   endReasonOf(i: number, token: number): unknown
+  /** Whether task `i` must not run twice (see `AttemptRequest.mustNotRepeat`). */
+  mustNotRepeat(i: number): boolean
 }
 
 /**
@@ -101,6 +103,11 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
     return `${this.runId}/${this.taskId}`
   }
 
+  /** Read through the run: only runners that send attempts elsewhere ask. */
+  get mustNotRepeat(): boolean {
+    return this.#run.mustNotRepeat(this.#index)
+  }
+
   /** The request as plain data (what a runner that sends it elsewhere carries). */
   toJSON(): AttemptRequest {
     return {
@@ -117,6 +124,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
       group: this.group,
       route: this.route,
       rateKey: this.rateKey,
+      mustNotRepeat: this.mustNotRepeat,
     }
   }
 

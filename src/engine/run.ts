@@ -209,6 +209,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
   /** Task-level `idempotent` settings (they override the tool's). */
   #idempotent: Map<string, boolean> | undefined
+  /** Whether the definition's task-level settings were read (see {@link #readUncertainSettings}). */
+  #uncertainSettingsRead = false
   /** Tasks (by id) with `onUncertain: 'retry'` or `'park'`; undefined while none. */
   #onUncertain: Map<string, 'retry' | 'park'> | undefined
   /** Canonical text of tasks added by handlers and the handle, so adding the same task again is a no-op. */
@@ -396,8 +398,17 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       fenced: (reason) => this.#onJournalLost(reason),
       failed: (error) => this.#onJournalLost(error.message),
     })
-    // Task-level `idempotent` settings, read from the pinned definition's text (as stored) only
-    // when it has any.
+    this.#readUncertainSettings(definitionText)
+  }
+
+  /**
+   * Task-level `idempotent` and `onUncertain` settings, read from a definition's text (as stored)
+   * only when it has any, once: a durable run reads its pinned definition when it starts; another
+   * run only when a runner asks (see {@link mustNotRepeat}).
+   */
+  #readUncertainSettings(definitionText: string): void {
+    if (this.#uncertainSettingsRead) return
+    this.#uncertainSettingsRead = true
     if (definitionText.includes('"idempotent":') || definitionText.includes('"onUncertain":')) {
       for (const task of (JSON.parse(definitionText) as { tasks: TaskSpec[] }).tasks) this.#noteUncertainSettings(task)
     }
@@ -549,6 +560,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     return (owner >= 0 ? policies.get(s.ids[owner] as string) : undefined) ?? 'fail'
   }
 
+  /** Whether task `i` must not run twice whatever happened to its attempt (for runners: `AttemptRequest.mustNotRepeat`). */
+  mustNotRepeat(i: number): boolean {
+    this.#readUncertainSettings(this.#workflow.snapshot)
+    return this.#isNonIdempotent(i) && this.#uncertainPolicy(i) !== 'retry'
+  }
+
   /** Whether task `i` must not run twice: its own setting, its forEach owner's, else its tool's. */
   #isNonIdempotent(i: number): boolean {
     const s = this.#s
@@ -621,7 +638,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         if (policy === 'park') {
           const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `it is not run again after ${starts} such starts`
           // The decision is recorded as the outcome of the last attempt that has none.
-          this.#park(i, replay.lastStartWithoutOutcome(id), starts, why)
+          this.#park(i, replay.lastStartWithoutOutcome(id), `task "${id}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}`)
           return true
         }
         const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `after ${starts} such starts it is not run again`
@@ -639,9 +656,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    * graceful stop does; a resume refuses it (`TW_PARKED`) until an `ok` or `fail` of that attempt
    * decides it (`engine.resolveParked()`).
    */
-  #park(i: number, attempt: number, starts: number, why: string): void {
+  #park(i: number, attempt: number, reason: string): void {
     const taskId = this.#s.ids[i] as string
-    const reason = `task "${taskId}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}`
     if (this.#durable()) this.#parkTicket = this.#write({ kind: 'park', taskId, attempt, data: JSON.stringify({ reason }) })
     ;(this.#parked ??= []).push({ taskId, attempt, reason })
     // Found while the journal is replayed, every task that must park parks in this one resume (a
@@ -1484,6 +1500,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       if (TaskweaveError.is(err, 'TW_RATE_LIMITED')) {
         if (this.#bounce(i, err, error, now)) return
       } else this.#rates().settle(i, isTimeout(err))
+    }
+    // A worker that would not run a redelivered attempt of a task that must not run twice: the
+    // attempt may have acted. With `onUncertain: 'park'` the run parks on it, as a resume would.
+    if (this.#state === 'running' && this.#durable() && TaskweaveError.is(err, 'TW_UNCERTAIN') && (err.details as { readonly redelivered?: unknown } | undefined)?.redelivered === true && this.#uncertainPolicy(i) === 'park') {
+      this.#park(i, attempt, `task "${taskId}" attempt ${attempt} had no outcome when its worker stopped (${error.message})`)
+      return
     }
     // Attempts a 429 sent back to ready, or a suspension stopped, are not spent: the retry policy counts the others.
     const counted = attempt - x.bounces - x.stops

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createEngine, defineAgent, defineTool } from 'taskweave'
+import { createEngine, defineAgent, defineTool, MemoryRunStore } from 'taskweave'
 import type { TaskSpec } from 'taskweave'
 import { createRemoteRunner, startWorker } from 'taskweave/distributed'
 import type { Worker } from 'taskweave/distributed'
@@ -231,6 +231,46 @@ describe.each(TRANSPORTS)('remote execution on the $type transport', ({ opener }
     expect(result.tasks['s']?.status).toBe('succeeded')
     expect(result.tasks['s']?.attempts).toBe(1)
     expect(ledger).toContain('w1:aborted:TW_CANCELLED')
+  })
+
+  /** A slow task whose worker is closed mid-call while a second worker waits: how it ends. */
+  async function workerStopsMidCall(task: Partial<TaskSpec>, store?: MemoryRunStore) {
+    const ledger: string[] = []
+    const { runner, handle, workers } = await setup(open, [{ name: 'w1' }], ledger)
+    const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner, concurrency: 16, ...(store !== undefined ? { store } : {}) })
+    const running = engine.run({ id: 'charge', tasks: [{ id: 's', tool: 'slow', input: { ms: 400 }, ...task }] })
+    const first = workers[0] as Worker
+    for (let k = 0; k < 400 && first.stats().running === 0; k++) await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = await startWorker({ transport: await handle(), tools: toolsFor('w2', ledger), builtins: false, worker: 'w2', concurrency: 4, heartbeatMs: 200 })
+    cleanups.push(() => second.close({ graceMs: 100 }))
+    await first.close({ graceMs: 20 })
+    const result = await running
+    expect(ledger).toContain('w1:aborted:TW_CANCELLED')
+    return { result, ledger, engine }
+  }
+
+  it('a task marked idempotent: false whose worker stopped mid-call is not run again by the next worker: it fails TW_UNCERTAIN', async () => {
+    const { result, ledger } = await workerStopsMidCall({ idempotent: false })
+    expect(result.tasks['s']?.status).toBe('failed')
+    expect(result.tasks['s']?.error).toMatchObject({ code: 'TW_UNCERTAIN', message: expect.stringContaining('was delivered 2 times: a worker that held it before did not finish it') })
+    expect(ledger.filter((line) => line.startsWith('w2:'))).toEqual([])
+  })
+
+  it('with onUncertain: park in a durable run, the run parks on that task for an operator, and goes on from the decision', async () => {
+    const store = new MemoryRunStore()
+    const { result, ledger, engine } = await workerStopsMidCall({ idempotent: false, onUncertain: 'park' }, store)
+    expect(result.status).toBe('cancelled')
+    expect(result.reason).toMatch(/^parked: task "s" attempt 1 had no outcome when its worker stopped/)
+    expect(ledger.filter((line) => line.startsWith('w2:'))).toEqual([])
+    await engine.resolveParked(result.runId, 's', { outcome: 'succeeded', output: { slept: 400 } })
+    const resumed = await (await engine.resume(result.runId)).result
+    expect(resumed.status).toBe('succeeded')
+    expect(resumed.tasks['s']?.output).toEqual({ slept: 400 })
+  })
+
+  it('with onUncertain: retry, that task runs again on the next worker with the same idempotency key', async () => {
+    const { result } = await workerStopsMidCall({ idempotent: false, onUncertain: 'retry' })
+    expect(result.tasks['s']?.status).toBe('succeeded')
   })
 
   it('an attempt cancelled while it waits in the broker is not run when a worker gets it', async () => {
