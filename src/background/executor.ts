@@ -237,7 +237,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const machines = new Map<string, StateMachine<unknown, string>>()
     for (const machine of [...this.#options.machines, ...(options.machines ?? [])]) machines.set(machine.name ?? 'state-machine', machine)
     const summary = { workflows: 0, stateMachines: 0, lost: 0 }
-    for (const work of await records.recover(new Set(machines.keys()))) {
+    for (const work of await records.recover(new Set(machines.keys()), (taskId) => this.#tasks.has(taskId))) {
       // Already back (an earlier recover of this process): never two entries for one task.
       if (this.#tasks.has(work.taskId)) continue
       if (work.kind === 'state-machine' && work.queued) {
@@ -246,7 +246,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
         summary.stateMachines++
         const entry = this.#adoptPending(work.taskId, work.conversationId, work.name, 'state-machine')
         entry.record = work.record
-        const submitted: SubmitStateMachine<unknown, string> = { conversationId: work.conversationId, name: work.name, run: machines.get(work.machine) as StateMachine<unknown, string>, context: work.context }
+        const submitted: SubmitStateMachine<unknown, string> = { conversationId: work.conversationId, name: work.name, run: machines.get(work.machine) as StateMachine<unknown, string>, context: work.context, ...(work.priority !== undefined ? { priority: work.priority } : {}) }
         entry.snapshot = unstartedMachineSnapshot(submitted, () => this.#options.clock.now())
         this.#queueStart(entry, submitted, work.timeoutMs ?? this.#options.defaultTimeoutMs)
         continue
@@ -485,7 +485,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
       entry.record = undefined
     }
     // A machine recorded while it waited: from now on a restart finds it running, holding its place.
-    if (entry.record !== undefined && isStateMachine(run)) entry.record.started()
+    if (entry.record !== undefined && isStateMachine(run)) entry.record.started(deadline)
     if (typeof run === 'function') {
       this.#openRecord(entry, options, deadline)
       return this.#runFunction(entry, run)
@@ -510,7 +510,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
     else if (isStateMachine(run)) {
       const machine = options as SubmitStateMachine<unknown, string>
       // One recorded while it waits for a place says so (and its timeout, which starts when it does).
-      const queued = entry.status === 'pending' ? { queued: true, ...(queuedTimeoutMs !== undefined && Number.isFinite(queuedTimeoutMs) ? { timeoutMs: queuedTimeoutMs } : {}) } : {}
+      const priority = options.priority ?? 0
+      const queued = entry.status === 'pending' ? { queued: true, ...(queuedTimeoutMs !== undefined && Number.isFinite(queuedTimeoutMs) ? { timeoutMs: queuedTimeoutMs } : {}), ...(priority !== 0 ? { priority } : {}) } : {}
       entry.record = records.open({ kind: 'state-machine', ...base, ...queued, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
     } else entry.record = records.open({ kind: 'queued-workflow', ...base })
   }

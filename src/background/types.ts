@@ -36,8 +36,11 @@ export interface BackgroundEngine {
 export interface BackgroundRecorder {
   /** Records a function or state machine that starts now. */
   open(work: BackgroundWorkRecord): BackgroundRecordHandle
-  /** Takes over the unfinished background work of the store's conversations (after a restart). */
-  recover(machineNames: ReadonlySet<string>): Promise<RecoveredWork[]>
+  /**
+   * Takes over the unfinished background work of the store's conversations (after a restart),
+   * leaving this engine's own and the tasks `known` names (already held by the executor).
+   */
+  recover(machineNames: ReadonlySet<string>, known: (taskId: string) => boolean): Promise<RecoveredWork[]>
   /** Removes the finished records of a conversation (its durable runs included). */
   forget(conversationId: string): Promise<void>
 }
@@ -57,6 +60,8 @@ export interface BackgroundWorkRecord {
   readonly queued?: boolean
   /** The timeout of work still waiting for a place, in ms: it starts when the work does. */
   readonly timeoutMs?: number
+  /** The submit's priority of work still waiting for a place. */
+  readonly priority?: number
 }
 
 /** The label holding when a background task's timeout ends (epoch ms, as text) on its stored record or run. */
@@ -64,8 +69,8 @@ export const BACKGROUND_DEADLINE_LABEL = 'backgroundDeadline'
 
 /** An open background record. */
 export interface BackgroundRecordHandle {
-  /** Writes that work recorded while it waited for a place has started (it then holds one). */
-  started(): void
+  /** Writes that work recorded while it waited for a place has started (it then holds one), with its deadline (epoch ms), if it has one. */
+  started(deadline?: number): void
   /** Writes how the work ended; resolves once that is durable (it never rejects). */
   finish(status: BackgroundFinalStatus): Promise<void>
 }
@@ -96,6 +101,8 @@ export type RecoveredWork = (
       readonly queued: boolean
       /** The timeout it was submitted with, when it was still waiting (its deadline had not begun). */
       readonly timeoutMs?: number
+      /** Its submit's priority, when it was still waiting. */
+      readonly priority?: number
     }
 ) & {
   /** When the task's timeout ends (epoch ms), if it had one. */

@@ -30,6 +30,8 @@ const BACKGROUND_DEADLINE = BACKGROUND_DEADLINE_LABEL
 const QUEUED = 'backgroundQueued'
 /** The timeout (ms, as text) of work recorded while it waited: its deadline starts when it does. */
 const QUEUED_TIMEOUT = 'backgroundTimeoutMs'
+/** The submit's priority of work recorded while it waited: it waits again in that order. */
+const QUEUED_PRIORITY = 'backgroundPriority'
 
 /** What the recorder needs from the engine. */
 export interface RecorderEnvironment {
@@ -78,9 +80,9 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
       () => undefined,
     )
     return {
-      started: () => {
+      started: (deadline) => {
         void joined.then((run) => {
-          if (run !== undefined && !ended) env.journal.append(run, { kind: 'start', taskId: runId, attempt: 1 })
+          if (run !== undefined && !ended) env.journal.append(run, { kind: 'start', taskId: runId, attempt: 1, ...(deadline !== undefined ? { data: JSON.stringify({ deadline }) } : {}) })
         })
       },
       finish: (status: BackgroundFinalStatus) =>
@@ -109,7 +111,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
             inputs: '{}',
             settings: '{}',
             createdAt: env.clock.wallNow(),
-            labels: { [CONVERSATION]: work.conversationId, [TASK]: work.taskId, [NAME]: work.name, [KIND]: work.kind, ...(work.deadline !== undefined ? { [BACKGROUND_DEADLINE]: String(work.deadline) } : {}), ...(work.queued === true ? { [QUEUED]: 'true' } : {}), ...(work.timeoutMs !== undefined ? { [QUEUED_TIMEOUT]: String(work.timeoutMs) } : {}) },
+            labels: { [CONVERSATION]: work.conversationId, [TASK]: work.taskId, [NAME]: work.name, [KIND]: work.kind, ...(work.deadline !== undefined ? { [BACKGROUND_DEADLINE]: String(work.deadline) } : {}), ...(work.queued === true ? { [QUEUED]: 'true' } : {}), ...(work.timeoutMs !== undefined ? { [QUEUED_TIMEOUT]: String(work.timeoutMs) } : {}), ...(work.priority !== undefined && work.priority !== 0 ? { [QUEUED_PRIORITY]: String(work.priority) } : {}) },
           },
           leaseOf(),
         )
@@ -120,18 +122,22 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
       return handleFor(runId, created)
     },
 
-    async recover(machineNames: ReadonlySet<string>): Promise<RecoveredWork[]> {
+    async recover(machineNames: ReadonlySet<string>, known: (taskId: string) => boolean): Promise<RecoveredWork[]> {
       const recovered: RecoveredWork[] = []
-      const unfinished = (await env.store.list({ status: 'running', limit: 100_000 })).filter((run) => run.labels[CONVERSATION] !== undefined)
+      // Oldest first: work that waited for a place waits again in the order it was submitted.
+      const unfinished = (await env.store.list({ status: 'running', limit: 100_000 })).filter((run) => run.labels[CONVERSATION] !== undefined).sort((a, b) => a.createdAt - b.createdAt || submitSeq(a) - submitSeq(b))
       for (const run of unfinished) {
+        const taskId = run.labels[TASK] ?? run.runId
+        // This engine's own work (its lease is ours: it lives here), and a task the executor holds
+        // already (an earlier recover), are left alone: taking the lease would fence the live one.
+        if (run.lease?.owner === env.durability.owner || known(taskId)) continue
         const taken = await takeOver(env, run)
         if (taken === undefined) continue
         const conversationId = run.labels[CONVERSATION] as string
-        const taskId = run.labels[TASK] ?? run.runId
         const name = run.labels[NAME] ?? run.workflowId
         const kind = run.labels[KIND]
         const deadlineText = run.labels[BACKGROUND_DEADLINE]
-        const deadline = deadlineText !== undefined && Number.isFinite(Number(deadlineText)) ? Number(deadlineText) : undefined
+        let deadline = deadlineText !== undefined && Number.isFinite(Number(deadlineText)) ? Number(deadlineText) : undefined
         if (kind === undefined) {
           // A workflow: resume its run (the lease just taken is ours, so resume takes it again).
           try {
@@ -149,9 +155,14 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
         if (kind === 'state-machine') {
           const machine = JSON.parse(stored?.definition ?? '{}') as { name?: string; context?: unknown }
           if (machine.name !== undefined && machineNames.has(machine.name)) {
-            const queued = run.labels[QUEUED] === 'true' && !entries.some((entry) => entry.kind === 'start')
+            const start = entries.find((entry) => entry.kind === 'start')
+            const queued = run.labels[QUEUED] === 'true' && start === undefined
+            // One that waited, then started, keeps the deadline its start wrote.
+            const startedDeadline = (JSON.parse(start?.data ?? '{}') as { deadline?: unknown }).deadline
+            if (typeof startedDeadline === 'number') deadline = startedDeadline
             const timeoutMs = Number(run.labels[QUEUED_TIMEOUT])
-            recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record, deadline, queued, ...(queued && Number.isFinite(timeoutMs) && timeoutMs >= 0 ? { timeoutMs } : {}) })
+            const priority = Number(run.labels[QUEUED_PRIORITY] ?? 0)
+            recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record, deadline, queued, ...(queued && Number.isFinite(timeoutMs) && timeoutMs >= 0 ? { timeoutMs } : {}), ...(queued && Number.isFinite(priority) && priority !== 0 ? { priority } : {}) })
             continue
           }
         }
@@ -164,6 +175,12 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
       await env.store.prune({ finishedBefore: Number.MAX_SAFE_INTEGER, labels: { [CONVERSATION]: conversationId } })
     },
   }
+}
+
+/** The submit number of a record's task (its id ends with it: `conv:name:7`), to order records made in the same ms. */
+function submitSeq(run: RunSummary): number {
+  const n = Number((run.labels[TASK] ?? '').split(':').at(-1))
+  return Number.isSafeInteger(n) ? n : 0
 }
 
 /** Takes the lease of an unfinished run left by a dead process; undefined when a live one holds it. */

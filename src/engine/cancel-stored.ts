@@ -22,7 +22,7 @@ export interface CancelUnfinishedOptions {
 export interface CancelledRun {
   readonly runId: string
   readonly status: 'cancelled'
-  /** Its tasks by what the journal says of them: `succeeded` and `failed` ones kept their outcome, the rest are `cancelled`. */
+  /** Its tasks as the journal tells them: how many `succeeded`, `failed`, and were interrupted (`cancelled`); tasks that never started are not counted. */
   readonly counts: Readonly<Record<string, number>>
   readonly reason: string
 }
@@ -40,7 +40,7 @@ export async function cancelStoredRun(ctx: CancelStoredContext, runId: string, o
     const stored = await store.load(runId)
     if (stored === undefined || stored.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" finished meanwhile: there is nothing to cancel`, { retryable: false, details: { runId } })
     refuseIfAborted(options.signal)
-    const counts = countsOf(stored.definition, stored.entries)
+    const counts = countsOf(stored.entries)
     const last = stored.entries.length === 0 ? 0 : (stored.entries[stored.entries.length - 1] as JournalEntry).seq
     const at = clock.wallNow()
     const entries: JournalEntry[] = [
@@ -58,36 +58,20 @@ export async function cancelStoredRun(ctx: CancelStoredContext, runId: string, o
 }
 
 /**
- * The run's tasks by their last outcome in the journal: the definition's tasks and every task the
- * journal names (added ones, forEach items); those without a final outcome count as cancelled.
+ * The run's tasks as its journal tells them: those whose last outcome is a success or a final
+ * failure, and those that started and have none (interrupted: they count as cancelled). Tasks that
+ * never started are not counted; skips are decided by replay and were never written.
  */
-function countsOf(definition: string, entries: readonly JournalEntry[]): Record<string, number> {
-  const outcome = new Map<string, 'succeeded' | 'failed' | undefined>()
-  try {
-    for (const spec of (JSON.parse(definition) as { tasks?: { id?: unknown }[] }).tasks ?? []) if (typeof spec.id === 'string') outcome.set(spec.id, undefined)
-  } catch {
-    // A definition a resume could read is read here too.
-  }
-  const named = (text: string | undefined, many: boolean): void => {
-    try {
-      const specs = text === undefined ? [] : many ? (JSON.parse(text) as { id?: unknown }[]) : [JSON.parse(text) as { id?: unknown }]
-      for (const spec of specs) if (typeof spec.id === 'string' && !outcome.has(spec.id)) outcome.set(spec.id, undefined)
-    } catch {
-      // As above.
-    }
-  }
+function countsOf(entries: readonly JournalEntry[]): Record<string, number> {
+  const outcome = new Map<string, 'succeeded' | 'failed' | 'cancelled'>()
   for (const entry of entries) {
-    if (entry.kind === 'add') named(entry.data, false)
-    if (entry.kind === 'ok') named(entry.added, true)
-    if (entry.taskId === undefined || entry.kind === 'add' || entry.kind === 'handled') continue
+    if (entry.taskId === undefined) continue
     if (entry.kind === 'ok') outcome.set(entry.taskId, 'succeeded')
-    else if (entry.kind === 'fail') outcome.set(entry.taskId, (JSON.parse(entry.data ?? '{}') as { retryAt?: unknown }).retryAt === undefined ? 'failed' : undefined)
-    else if (entry.kind === 'start' || entry.kind === 'park') {
-      if (!outcome.has(entry.taskId)) outcome.set(entry.taskId, undefined)
-    }
+    else if (entry.kind === 'fail') outcome.set(entry.taskId, (JSON.parse(entry.data ?? '{}') as { retryAt?: unknown }).retryAt === undefined ? 'failed' : 'cancelled')
+    else if (entry.kind === 'start' || entry.kind === 'park') outcome.set(entry.taskId, 'cancelled')
   }
   const counts: Record<string, number> = {}
-  for (const status of outcome.values()) counts[status ?? 'cancelled'] = (counts[status ?? 'cancelled'] ?? 0) + 1
+  for (const status of outcome.values()) counts[status] = (counts[status] ?? 0) + 1
   return counts
 }
 

@@ -681,7 +681,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
       live.cancel(reason)
       const result = await live.result
       if (result.status !== 'cancelled') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" finished (${result.status}) before it could be cancelled`, { retryable: false, details: { runId, status: result.status } })
-      return { runId, status: 'cancelled', counts: result.counts, reason }
+      return { runId, status: 'cancelled', counts: Object.fromEntries(Object.entries(result.counts).filter(([, n]) => n > 0)), reason }
+    }
+    // Held by this engine, yet not one of its runs: a record of its own background work.
+    const held = await runStore.load(runId)
+    const conversation = held?.labels['conversation']
+    if (conversation !== undefined && held?.status === 'running' && held.lease?.owner === durability.owner) {
+      throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is background task "${held.labels['backgroundTask'] ?? runId}" of conversation "${conversation}", running in this engine: cancel it with engine.background.cancel()`, { retryable: false, details: { runId } })
     }
     resuming.add(runId)
     try {

@@ -118,7 +118,7 @@ export class Journal {
    */
   leave(run: JournalRun, release = false): void {
     if (release && run.open && this.#runs.has(run.runId)) this.#released.push(run)
-    this.#runs.delete(run.runId)
+    if (this.#runs.get(run.runId) === run) this.#runs.delete(run.runId)
     if (this.#runs.size === 0) {
       this.#renewTimer?.()
       this.#renewTimer = undefined
@@ -299,7 +299,7 @@ export class Journal {
     run.open = false
     run.pending = []
     this.#dirty.delete(run)
-    this.#runs.delete(run.runId)
+    if (this.#runs.get(run.runId) === run) this.#runs.delete(run.runId)
   }
 
   #armRenewal(): void {

@@ -156,6 +156,54 @@ describe('background work in a durable engine', () => {
     await engine1.close()
   })
 
+  it('recover() leaves this engine\'s own live work alone: its records and runs finish as they end, nothing is taken over', async () => {
+    const store = new MemoryRunStore()
+    const engine = createEngine({ tools: [toolsWith({ value: false }).step], store, builtins: false, background: { maxConcurrent: 4 } })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const fn = engine.background.submit({ conversationId: 'conv-own', name: 'fn', run: async () => (await gate, 42) })
+    const wf = engine.background.submit({ conversationId: 'conv-own', name: 'wf', run: flow })
+    await ticks()
+    expect(await engine.background.recover()).toEqual({ workflows: 0, stateMachines: 0, lost: 0 })
+    release()
+    expect(await engine.background.result(fn)).toMatchObject({ status: 'succeeded', value: 42 })
+    expect(await engine.background.result(wf)).toMatchObject({ status: 'succeeded' })
+    await ticks(20)
+    for (const run of await store.list({ labels: { conversation: 'conv-own' } })) expect(run.status).toBe('succeeded')
+    await engine.close()
+  })
+
+  it('a machine that waited for a place and then started keeps its deadline after a crash; recovered waiting work keeps its order and priority', async () => {
+    const T0 = 1_800_000_000_000
+    const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
+    const order: string[] = []
+    const quick = defineStateMachine({ name: 'quick', initial: 'go', context: { n: '' }, states: { go: { run: ({ context }) => (order.push(context.n), DONE) } } })
+    const store = new MemoryRunStore()
+    const clock1 = new ManualClock(0, T0)
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false, clock: clock1, background: { maxConcurrent: 1 } })
+    const first = engine1.background.submit({ conversationId: 'conv-o', name: 'first', run: hanging })
+    const timed = engine1.background.submit({ conversationId: 'conv-o', name: 'timed', run: hanging, timeout: '5s', priority: 20 })
+    for (const [n, priority] of [['q1', 0], ['q2', 0], ['urgent', 10]] as const) {
+      clock1.advance(10)
+      engine1.background.submit({ conversationId: 'conv-o', name: n, run: quick, context: { n }, priority })
+    }
+    await ticks()
+    engine1.background.cancel(first)
+    await ticks(20)
+    // "timed" started at T0 + 30 ms: its deadline is 5 s later, and it is recorded with its start.
+    expect(engine1.background.status(timed)).toMatchObject({ status: 'running' })
+    const clock2 = new ManualClock(0, T0 + 4_000)
+    const engine2 = createEngine({ store, builtins: false, clock: clock2, background: { maxConcurrent: 1 } })
+    expect(await engine2.background.recover({ machines: [hanging, quick] })).toMatchObject({ stateMachines: 4 })
+    clock2.advance(1_100)
+    await ticks()
+    expect(await engine2.background.result(timed)).toMatchObject({ status: 'timed_out' })
+    await ticks(20)
+    expect(order).toEqual(['urgent', 'q1', 'q2'])
+    await engine2.close()
+    await engine1.close()
+  })
+
   it('a live process keeps its records: their leases are renewed, so another process sharing the store recovers nothing of it', async () => {
     const T0 = 1_800_000_000_000
     const store = new MemoryRunStore({ exclusive: false })

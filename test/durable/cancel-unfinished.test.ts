@@ -33,7 +33,7 @@ async function crashedRun(store: MemoryRunStore, runId: string): Promise<void> {
   const first = tools(new Set(['b']))
   const engine = createEngine({ tools: [first.step], store: inAnotherProcess(store), builtins: false })
   engine.start(flow, { runId })
-  while (!(await store.load(runId))?.entries.some((e) => e.kind === 'ok' && e.taskId === 'a')) await new Promise((resolve) => setImmediate(resolve))
+  while (!(await store.load(runId))?.entries.some((e) => e.kind === 'start' && e.taskId === 'b')) await new Promise((resolve) => setImmediate(resolve))
 }
 
 describe('engine.cancelUnfinished', () => {
@@ -43,11 +43,11 @@ describe('engine.cancelUnfinished', () => {
     const second = tools(new Set())
     const engine = createEngine({ tools: [second.step], store, builtins: false })
     const cancelled = await engine.cancelUnfinished('u1', { reason: 'not needed any more' })
-    expect(cancelled).toEqual({ runId: 'u1', status: 'cancelled', counts: { succeeded: 1, cancelled: 2 }, reason: 'not needed any more' })
+    expect(cancelled).toEqual({ runId: 'u1', status: 'cancelled', counts: { succeeded: 1, cancelled: 1 }, reason: 'not needed any more' })
     expect(second.calls).toEqual([])
     const stored = await store.load('u1')
     expect(stored?.status).toBe('cancelled')
-    expect(stored?.counts).toEqual({ succeeded: 1, cancelled: 2 })
+    expect(stored?.counts).toEqual({ succeeded: 1, cancelled: 1 })
     expect(stored?.entries.at(-2)).toMatchObject({ kind: 'stop', data: JSON.stringify({ status: 'cancelled', reason: 'not needed any more' }) })
     expect(await engine.resumeUnfinished()).toEqual([])
     expect(await engine.resume('u1').catch((err: unknown) => err)).toMatchObject({ code: 'TW_INVALID_STATE', message: expect.stringContaining('has finished (cancelled)') })
@@ -64,6 +64,17 @@ describe('engine.cancelUnfinished', () => {
     expect(await engine.cancelUnfinished('u2', { reason: 'stop it' })).toMatchObject({ runId: 'u2', status: 'cancelled', reason: 'stop it' })
     expect((await handle.result).reason).toBe('stop it')
     expect((await store.load('u2'))?.status).toBe('cancelled')
+    await engine.close()
+  })
+
+  it('refuses a record of this engine\'s own live background work, pointing to background.cancel()', async () => {
+    const store = new MemoryRunStore()
+    const engine = createEngine({ store, builtins: false })
+    const id = engine.background.submit({ conversationId: 'conv-c', name: 'fn', run: () => never() })
+    for (let k = 0; k < 10; k++) await new Promise((resolve) => setImmediate(resolve))
+    const record = (await store.list({ labels: { conversation: 'conv-c' } }))[0]
+    expect(await engine.cancelUnfinished(record?.runId as string).catch((err: unknown) => err)).toMatchObject({ code: 'TW_INVALID_STATE', message: expect.stringContaining(`is background task "${id}" of conversation "conv-c", running in this engine: cancel it with engine.background.cancel()`) })
+    expect(engine.background.status(id)).toMatchObject({ status: 'running' })
     await engine.close()
   })
 

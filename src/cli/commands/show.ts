@@ -28,9 +28,10 @@ export interface JournaledTask {
   readonly id: string
   /**
    * `succeeded`, `failed`, `retrying`, `running` (started, no outcome yet: in flight or
-   * interrupted), or `parked` (its outcome is unknown and waits for `taskweave resolve`).
+   * interrupted), `parked` (its outcome is unknown and waits for `taskweave resolve`), or, in a
+   * run that has finished, `cancelled` (it started and the run ended without its outcome).
    */
-  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running' | 'parked'
+  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running' | 'parked' | 'cancelled'
   /** Why the task parked, while it is parked. */
   readonly parkedBecause?: string
   readonly attempts: number
@@ -110,5 +111,6 @@ export function journaledTasks(run: StoredRun): JournaledTask[] {
       if (data.error !== undefined) task.error = data.error
     }
   }
-  return [...tasks].map(([id, task]) => ({ id, ...task, ...(addedBy.has(id) ? { addedBy: addedBy.get(id) } : {}) }) as JournaledTask)
+  const ended = run.status !== 'running'
+  return [...tasks].map(([id, task]) => ({ id, ...task, ...(ended && (task.status === 'running' || task.status === 'retrying' || task.status === 'parked') ? { status: 'cancelled' } : {}), ...(addedBy.has(id) ? { addedBy: addedBy.get(id) } : {}) }) as JournaledTask)
 }
