@@ -246,6 +246,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
         summary.stateMachines++
         const entry = this.#adoptPending(work.taskId, work.conversationId, work.name, 'state-machine')
         entry.record = work.record
+        this.#watchRecord(entry)
         const submitted: SubmitStateMachine<unknown, string> = { conversationId: work.conversationId, name: work.name, run: machines.get(work.machine) as StateMachine<unknown, string>, context: work.context, ...(work.priority !== undefined ? { priority: work.priority } : {}) }
         entry.snapshot = unstartedMachineSnapshot(submitted, () => this.#options.clock.now())
         this.#queueStart(entry, submitted, work.timeoutMs ?? this.#options.defaultTimeoutMs)
@@ -271,10 +272,12 @@ export class ConcurrentExecutor implements AsyncDisposable {
         const machine = machines.get(work.machine) as StateMachine<unknown, string>
         summary.stateMachines++
         entry.record = work.record
+        this.#watchRecord(entry)
         this.#runRecoveredMachine(entry, machine, work.context)
       } else {
         summary.lost++
         entry.record = work.record
+        this.#watchRecord(entry)
         const why = work.work === 'function' ? 'a function cannot be resumed' : work.work === 'workflow' ? 'it had not started, and a workflow is kept only once it starts: submit it again' : 'its state machine was not given to recover({ machines })'
         this.#finish(entry, 'failed', undefined, new TaskweaveError('TW_LOST', `background task "${work.taskId}" (a ${work.work}) was running, or waiting for a place, when its process stopped; ${why}, so it is lost`, { retryable: false, details: { taskId: work.taskId, conversationId: work.conversationId } }))
       }
@@ -514,6 +517,19 @@ export class ConcurrentExecutor implements AsyncDisposable {
       const queued = entry.status === 'pending' ? { queued: true, ...(queuedTimeoutMs !== undefined && Number.isFinite(queuedTimeoutMs) ? { timeoutMs: queuedTimeoutMs } : {}), ...(priority !== 0 ? { priority } : {}) } : {}
       entry.record = records.open({ kind: 'state-machine', ...base, ...queued, machine: { name: run.name ?? 'state-machine', context: machine.context !== undefined ? machine.context : run.context } })
     } else entry.record = records.open({ kind: 'queued-workflow', ...base })
+    this.#watchRecord(entry)
+  }
+
+  /**
+   * A task whose record is lost while it runs (another process took the record's lease after this
+   * one could not renew it, and may run the work itself) stops here: `cancelled`, `TW_LEASE_LOST`.
+   */
+  #watchRecord(entry: Entry): void {
+    entry.record?.whenLost((reason) => {
+      if (isFinal(entry.status)) return
+      this.#options.logger.warn('a background task lost its record in the run store; it stops here', { taskId: entry.id, reason })
+      this.#stop(entry, 'cancelled', new TaskweaveError('TW_LEASE_LOST', `background task "${entry.id}" lost its record in the run store (${reason}): another process may run it now, so it stops here`, { retryable: false, details: { taskId: entry.id } }))
+    })
   }
 
   /**

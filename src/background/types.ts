@@ -43,6 +43,8 @@ export interface BackgroundRecorder {
   recover(machineNames: ReadonlySet<string>, known: (taskId: string) => boolean): Promise<RecoveredWork[]>
   /** Removes the finished records of a conversation (its durable runs included). */
   forget(conversationId: string): Promise<void>
+  /** Resolves once every record write begun so far (a creation, a finish) is done. */
+  settled(): Promise<void>
 }
 
 /** What a background record says of a function or state machine. */
@@ -73,6 +75,11 @@ export interface BackgroundRecordHandle {
   started(deadline?: number): void
   /** Writes how the work ended; resolves once that is durable (it never rejects). */
   finish(status: BackgroundFinalStatus): Promise<void>
+  /**
+   * Calls `listener` (at once if it happened already) when the record is lost before the work
+   * ended: another process took its lease (it may run the work now), or the store gave it up.
+   */
+  whenLost(listener: (reason: string) => void): void
 }
 
 /** What `ConcurrentExecutor.recover()` took over. */

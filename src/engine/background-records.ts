@@ -54,11 +54,29 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
    * while the work lives (another process recovers it only once this one is gone), and leaves
    * once its `finish` entry is durable (or the store gave it up).
    */
+  /** Record writes under way (creations, finishes): an engine closing waits for them before it gives its leases up. */
+  const pending = new Set<Promise<unknown>>()
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    pending.add(promise)
+    void promise.finally(() => pending.delete(promise))
+    return promise
+  }
+
   const handleFor = (runId: string, created: Promise<Lease | undefined>, lastSeq = 0): BackgroundRecordHandle => {
     let finishing: Promise<void> | undefined
     let finishTicket: number | undefined
     let ended = false
     const waiting: (() => void)[] = []
+    let lost: string | undefined
+    let onLost: ((reason: string) => void) | undefined
+    /** The lease went, or the store gave the record up, while the work still runs. */
+    const lose = (run: JournalRun, reason: string): void => {
+      if (finishTicket === undefined && !ended) {
+        lost = reason
+        onLost?.(reason)
+      }
+      end(run)
+    }
     const end = (run: JournalRun): void => {
       if (ended) return
       ended = true
@@ -72,21 +90,25 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
           durable: (ticket) => {
             if (finishTicket !== undefined && ticket >= finishTicket) end(run)
           },
-          fenced: () => end(run),
-          failed: () => end(run),
+          fenced: (reason) => lose(run, reason),
+          failed: (error) => lose(run, error.message),
         })
         return run
       },
       () => undefined,
     )
     return {
+      whenLost: (listener) => {
+        onLost = listener
+        if (lost !== undefined) listener(lost)
+      },
       started: (deadline) => {
         void joined.then((run) => {
           if (run !== undefined && !ended) env.journal.append(run, { kind: 'start', taskId: runId, attempt: 1, ...(deadline !== undefined ? { data: JSON.stringify({ deadline }) } : {}) })
         })
       },
       finish: (status: BackgroundFinalStatus) =>
-        (finishing ??= joined.then(
+        (finishing ??= track(joined.then(
           (run) =>
             new Promise<void>((resolve) => {
               if (run === undefined || ended) return resolve()
@@ -94,7 +116,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
               const stored = status === 'succeeded' ? 'succeeded' : status === 'cancelled' ? 'cancelled' : 'failed'
               finishTicket = env.journal.append(run, { kind: 'finish', data: JSON.stringify({ status: stored, counts: {}, background: status }) })
             }),
-        )),
+        ))),
     }
   }
 
@@ -119,7 +141,11 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
           logFailure(env.logger, 'the run store did not record a background task', err, { taskId: work.taskId })
           return undefined
         })
-      return handleFor(runId, created)
+      return handleFor(runId, track(created))
+    },
+
+    async settled(): Promise<void> {
+      while (pending.size > 0) await Promise.allSettled([...pending])
     },
 
     async recover(machineNames: ReadonlySet<string>, known: (taskId: string) => boolean): Promise<RecoveredWork[]> {

@@ -787,7 +787,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   const records = store !== undefined && journal !== undefined ? backgroundRecorder({ store, journal, clock, logger, durability, resume }) : undefined
-  const background = new ConcurrentExecutor({ ...options.background, engine: { clock, start, ...(records !== undefined ? { records } : {}) }, limiter })
+  // The engine's logger unless the executor has its own: what goes wrong in background work is told where the rest is.
+  const background = new ConcurrentExecutor({ logger, ...options.background, engine: { clock, start, ...(records !== undefined ? { records } : {}) }, limiter })
 
   // Other engines of this process sharing the store must not take this one's runs as a dead
   // process's. Last, once nothing above can throw: a failed createEngine leaves no owner behind.
@@ -824,6 +825,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const suspended = active.toArray().filter((execution) => durableRuns.has(execution))
       for (const execution of suspended) execution.suspend(`${why}; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
       await background.close()
+      // Their records' last writes (a finish, or a creation still on its way) before the leases go.
+      await records?.settled()
       const runs = active.toArray()
       for (const execution of runs) execution.cancel(closeOptions.reason ?? 'the engine is closing')
       await Promise.all([...suspended, ...runs].map((execution) => execution.result))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineStateMachine, defineTool, DONE, MemoryRunStore } from 'taskweave'
+import type { Logger } from 'taskweave'
 import { ManualClock } from 'taskweave/testing'
 import { inAnotherProcess } from '../helpers.js'
 
@@ -202,6 +203,66 @@ describe('background work in a durable engine', () => {
     expect(order).toEqual(['urgent', 'q1', 'q2'])
     await engine2.close()
     await engine1.close()
+  })
+
+  it('engine.close() waits for a record still being made, and writes how its work ended', async () => {
+    class SlowCreate extends MemoryRunStore {
+      open: () => void = () => undefined
+      gate: Promise<void> = new Promise((resolve) => (this.open = resolve))
+      override async createRun(...args: Parameters<MemoryRunStore['createRun']>): ReturnType<MemoryRunStore['createRun']> {
+        await this.gate
+        return super.createRun(...args)
+      }
+    }
+    const store = new SlowCreate()
+    const engine = createEngine({ store, builtins: false })
+    engine.background.submit({ conversationId: 'conv-slow', name: 'fn', run: () => never() })
+    await ticks()
+    const closing = engine.close()
+    await ticks()
+    // The record is made only now, while the engine closes.
+    store.open()
+    await closing
+    const records = await store.list({ labels: { conversation: 'conv-slow' } })
+    expect(records.map((run) => run.status)).toEqual(['cancelled'])
+  })
+
+  it('work whose record another process took over (its leases could not be renewed) stops here, cancelled TW_LEASE_LOST, with a warning', async () => {
+    const T0 = 1_800_000_000_000
+    const store = new MemoryRunStore({ exclusive: false })
+    let outage = false
+    class Flaky extends MemoryRunStore {
+      override renew(...args: Parameters<MemoryRunStore['renew']>): ReturnType<MemoryRunStore['renew']> {
+        return outage ? Promise.reject(new Error('connection refused')) : store.renew(...args)
+      }
+    }
+    const flaky = new Flaky({ exclusive: false })
+    for (const method of ['createRun', 'acquire', 'release', 'append', 'load', 'list', 'prune'] as const) (flaky as unknown as Record<string, unknown>)[method] = (store[method] as (...args: unknown[]) => unknown).bind(store)
+    const warnings: string[] = []
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (message: string) => void warnings.push(message), error: () => undefined, child: () => logger }
+    const clock = new ManualClock(0, T0)
+    const a = createEngine({ store: flaky, builtins: false, clock, logger, durability: { owner: 'A', leaseTtlMs: 3_000 } })
+    let aborted: unknown
+    const id = a.background.submit({ conversationId: 'conv-f', name: 'fn', run: (ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject((aborted = ctx.signal.reason)))) })
+    await ticks()
+    outage = true
+    for (let second = 1; second <= 5; second++) {
+      clock.advance(1_000)
+      await ticks()
+    }
+    outage = false
+    const b = createEngine({ store, builtins: false, clock, durability: { owner: 'B', leaseTtlMs: 3_000 } })
+    expect(await b.background.recover()).toMatchObject({ lost: 1 })
+    for (let second = 1; second <= 5 && a.background.status(id)?.status === 'running'; second++) {
+      clock.advance(1_000)
+      await ticks()
+    }
+    expect(a.background.status(id)).toMatchObject({ status: 'cancelled' })
+    expect(await a.background.result(id)).toMatchObject({ error: { code: 'TW_LEASE_LOST' } })
+    expect(aborted).toMatchObject({ code: 'TW_LEASE_LOST' })
+    expect(warnings).toContain('a background task lost its record in the run store; it stops here')
+    await b.close()
+    await a.close()
   })
 
   it('a live process keeps its records: their leases are renewed, so another process sharing the store recovers nothing of it', async () => {
