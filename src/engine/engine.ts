@@ -46,7 +46,7 @@ import type { RunControl, TaskCompleteHandler } from './run-types.js'
 import type { RunResult } from './report.js'
 import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
-import type { RunStore, RunSummary, StoredRun } from '../core/store.js'
+import type { Lease, NewRun, RunStore, RunSummary, StoredRun } from '../core/store.js'
 import { Journal } from './journal.js'
 import { backgroundRecorder } from './background-records.js'
 import { crashPoint } from '../core/crash-point.js'
@@ -521,7 +521,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
       ...(runOptions.budget !== undefined ? { budget: runOptions.budget } : {}),
     }, runOptions.labels, clock.wallNow())
-    runStore.createRun(record, { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }).then(
+    createOrReadBack(runStore, record).then(
       (lease) => {
         crashPoint('run.afterCreate')
         // Cancelled (or the engine closed) while the store was accepting it: nothing ran, and the
@@ -532,6 +532,26 @@ export function createEngine(options: EngineOptions = {}): Engine {
       },
       (err: unknown) => execution.refuse(`the run store (${runStore.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
     )
+  }
+
+  /**
+   * Creates the run in the store. A creation whose outcome is unknown (the connection broke as it
+   * committed) is read back: a run made by it, under this engine's lease, is the run (otherwise it
+   * would be left in the store for another process to run as one nobody started); anything else
+   * refuses it as before.
+   */
+  const createOrReadBack = async (runStore: RunStore, record: NewRun): Promise<Lease> => {
+    const lease = { owner: durability.owner, ttlMs: durability.leaseTtlMs, now: clock.wallNow() }
+    try {
+      return await runStore.createRun(record, lease)
+    } catch (err) {
+      if (!TaskweaveError.is(err) || (err.details as { readonly uncertain?: unknown } | undefined)?.uncertain !== true) throw err
+      const stored = await runStore.load(record.runId).catch(() => undefined)
+      const held = stored?.lease
+      if (stored === undefined || stored.status !== 'running' || stored.workflowHash !== record.workflowHash || held === undefined || held.owner !== durability.owner || held.epoch !== 1) throw err
+      logger.info('a run whose creation had an unknown outcome was found in the store; it starts', { runId: record.runId, store: runStore.location })
+      return held
+    }
   }
 
   const start = (definition: WorkflowInput, runOptions?: RunOptions): RunHandle => {
