@@ -5,7 +5,7 @@
  * may start again after its outcome was committed.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -108,6 +108,38 @@ async function audit(db: string, ledgerFile: string, runId: string, tasks: numbe
   }
 }
 
+/** The tasks whose success the store holds for `runId` now (none before the store exists). */
+async function committedTasks(db: string, runId: string): Promise<Set<string>> {
+  if (!existsSync(db)) return new Set()
+  const store = await openSqliteStore({ path: db })
+  try {
+    return new Set((await store.load(runId))?.entries.flatMap((entry) => (entry.kind === 'ok' && entry.taskId !== undefined ? [entry.taskId] : [])) ?? [])
+  } finally {
+    await store.close()
+  }
+}
+
+/**
+ * Where each child's ledger lines begin, and what the store held committed when it started: any
+ * start a child wrote for a task committed before it began is a re-execution after commit,
+ * whatever attempt number it carried (a start that was never journaled lets a number repeat).
+ */
+interface ChildSegment {
+  readonly offset: number
+  readonly committed: ReadonlySet<string>
+}
+
+/** Starts of tasks committed before the child that wrote them began (see {@link ChildSegment}). */
+function startsAfterCommit(ledgerFile: string, segments: readonly ChildSegment[]): number {
+  const bytes = readFileSync(ledgerFile)
+  let count = 0
+  segments.forEach((segment, k) => {
+    const end = segments[k + 1]?.offset ?? bytes.length
+    for (const line of ledgerLines(bytes.subarray(segment.offset, end).toString('utf8'))) if (line.phase === 'start' && segment.committed.has(line.taskId)) count++
+  })
+  return count
+}
+
 /** Starts the child again (no crash point) until the run has finished; returns how many starts it took. */
 async function finish(args: string[]): Promise<number> {
   for (let k = 1; k <= 20; k++) {
@@ -150,14 +182,16 @@ describe('crash tests (SIGKILL, SQLite store)', () => {
     const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
     let kills = 0
     const started = Date.now()
-    const totals = { runs: 0, lost: 0, reexecAfterCommit: 0, inflightReexec: 0 }
+    const totals = { runs: 0, lost: 0, reexecAfterCommit: 0, startsAfterCommit: 0, inflightReexec: 0 }
     // Runs one after another (each killed until it finishes) until 100 kills have landed.
     for (let r = 0; kills < 100; r++) {
       const runId = `random-${r}`
       const db = join(dir, 'random.db')
       const ledger = join(dir, `${runId}.ledger`)
       const args = [db, ledger, runId, '40', '50']
+      const segments: ChildSegment[] = []
       for (;;) {
+        segments.push({ offset: existsSync(ledger) ? statSync(ledger).size : 0, committed: await committedTasks(db, runId) })
         const exit = await runChild(args, { killAfterMs: Math.floor(random() * 250) })
         if (exit.signal === 'SIGKILL') kills++
         else if (exit.code === 0) break
@@ -167,11 +201,13 @@ describe('crash tests (SIGKILL, SQLite store)', () => {
       totals.runs++
       totals.lost += figures.lost
       totals.reexecAfterCommit += figures.reexecAfterCommit
+      totals.startsAfterCommit += startsAfterCommit(ledger, segments)
       totals.inflightReexec += figures.inflightReexec
     }
     process.stdout.write(`${JSON.stringify({ case: 'random-kills', backend: 'sqlite', N: 2_000, kills, ...totals, totalMs: Date.now() - started })}\n`)
     expect(kills).toBeGreaterThanOrEqual(100)
     expect(totals.lost).toBe(0)
     expect(totals.reexecAfterCommit).toBe(0)
+    expect(totals.startsAfterCommit).toBe(0)
   }, 600_000)
 })
