@@ -156,7 +156,7 @@ describe('SQLite store on bad storage', () => {
     await expect(openSqliteStore({ path: newer })).rejects.toMatchObject({ code: 'TW_STORE', message: expect.stringContaining('schema version 99, newer than this taskweave knows') as string })
   })
 
-  it('(3) a WAL deleted after a crash loses only what was after the last checkpoint; the store opens without error', async () => {
+  it('(3) a WAL deleted after a crash: the store refuses the file that lost commits (a resume would re-run finished tasks), naming the sidecar; deleting it accepts the loss', async () => {
     const path = join(dir, 'runs.db')
     const c = child('crash', path)
     await c.line('written')
@@ -164,6 +164,13 @@ describe('SQLite store on bad storage', () => {
     // The crash left the WAL with run "after" in it: the fault is real.
     expect(existsSync(`${path}-wal`)).toBe(true)
     await unlink(`${path}-wal`)
+    const refused = await openSqliteStore({ path }).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(refused).toMatchObject({ code: 'TW_STORE', retryable: false, message: expect.stringMatching(/the database lost committed transactions: it is at generation \d+, but .*runs\.db-generation recorded \d+/) })
+    // The operator accepts the loss: the store opens at the older state.
+    await unlink(`${path}-generation`)
     await using store = await openSqliteStore({ path })
     const before = await store.load('before')
     expect(before?.entries.map((e) => e.data)).toEqual(['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}'])

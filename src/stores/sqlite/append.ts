@@ -20,9 +20,10 @@ import type { Statements } from './statements.js'
 /** Parameters of one journal row, as `insertEntry` binds them. */
 const ROW_WIDTH = 8
 
-/** Appends `batches` in one transaction; returns the runs whose batch was fenced. */
-export function append(sql: Statements, batches: readonly JournalBatch[]): AppendResult {
+/** Appends `batches` in one transaction (which `count` counts, see generation.ts); returns the runs whose batch was fenced. */
+export function append(sql: Statements, batches: readonly JournalBatch[], count: () => void = () => undefined): AppendResult {
   return sql.transaction(() => {
+    count()
     const fenced: string[] = []
     // A run may come twice in one call: its second batch continues after its first.
     const nextSeq = new Map<number, number>()

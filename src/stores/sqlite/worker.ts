@@ -14,6 +14,7 @@ import { serializeError } from '../../core/errors.js'
 import { openConnection } from './connection.js'
 import { toStoreError } from './errors.js'
 import { callHandlers, dispatch } from './handlers.js'
+import { GenerationMark } from './generation.js'
 import type { CallMessage, ThreadData, ThreadMessage } from './protocol.js'
 
 function serve(port: MessagePort, data: ThreadData): void {
@@ -21,7 +22,14 @@ function serve(port: MessagePort, data: ThreadData): void {
   let handlers
   try {
     const opened = openConnection(data)
-    handlers = callHandlers(opened.db)
+    let generation: GenerationMark
+    try {
+      generation = new GenerationMark(opened.db, data.file, data.location)
+    } catch (err) {
+      opened.db.close()
+      throw err
+    }
+    handlers = callHandlers(opened.db, generation)
     post({ type: 'opened', sqliteVersion: opened.sqliteVersion, schemaVersion: opened.schemaVersion })
   } catch (err) {
     post({ type: 'failed', error: serializeError(toStoreError(data.location, err)) })
