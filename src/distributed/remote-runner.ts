@@ -385,6 +385,20 @@ export class RemoteAttemptRunner implements AttemptRunner {
     }
   }
 
+  /** Fails an in-flight attempt of a task that must not run twice `TW_UNCERTAIN`: it may have run, and is not sent again. */
+  #uncertain(f: InFlight): void {
+    const { request } = f.envelope
+    this.#inFlight.delete(request.attemptId)
+    this.#groups?.end(request.attemptId)
+    this.#rates?.end(request.attemptId, 'outcome', undefined)
+    const error = new TaskweaveError(
+      'TW_UNCERTAIN',
+      `task "${request.taskId}" attempt ${request.attempt} was lost with ${f.worker !== undefined ? `worker ${f.worker}, which had started it` : 'the worker it was routed to'} (the broker no longer holds it); the task is marked idempotent: false, so it is not sent again`,
+      { retryable: false, details: { taskId: request.taskId, attempt: request.attempt, redelivered: true, ...(f.worker !== undefined ? { worker: f.worker } : {}) } },
+    )
+    f.sink.failed(error)
+  }
+
   /** The live worker that ran `route`'s last attempt, if any. */
   #workerFor(route: string): string | undefined {
     const worker = this.#routes.get(route)
@@ -442,6 +456,13 @@ export class RemoteAttemptRunner implements AttemptRunner {
         if (held.has(f.envelope.request.attemptId) && !stranded) f.missing = 0
         else if (++f.missing >= 2) {
           f.missing = 0
+          // A task that must not run twice, which a worker said it started (or whose worker is
+          // gone): sent again it would reach the next worker as new. It fails here, as a worker
+          // would fail a redelivery of it.
+          if (f.envelope.request.mustNotRepeat === true && (f.worker !== undefined || stranded)) {
+            this.#uncertain(f)
+            continue
+          }
           // Routed to a worker that is gone: any worker of the queue takes it now.
           const { worker: _gone, ...rest } = f.envelope
           f.envelope = { ...(stranded ? rest : f.envelope), publishedAt: this.#clock.wallNow() }

@@ -207,7 +207,7 @@ class TransportWorker implements Worker {
     }
     // Delivered before to a worker that did not finish it (it died, was stopped, or could not
     // report): that one may have acted. A task that must not run twice is not run again here.
-    if (request.mustNotRepeat === true && delivery.deliveries > 1) return this.#refuseRepeat(delivery, send)
+    if (request.mustNotRepeat === true && delivery.deliveries > 1) return this.#refuseRepeat(delivery)
     const attempt = new WorkerAttempt(request.attemptId, request.taskId, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
     const startedAt = this.#clock.now()
@@ -240,15 +240,17 @@ class TransportWorker implements Worker {
   }
 
   /** Fails a redelivered attempt of a task that must not run twice `TW_UNCERTAIN`, unrun, and takes it off the queue. */
-  async #refuseRepeat(delivery: AttemptDelivery, send: (report: AttemptReport) => void): Promise<void> {
+  async #refuseRepeat(delivery: AttemptDelivery): Promise<void> {
     const { request } = delivery.envelope
     const error = new TaskweaveError(
       'TW_UNCERTAIN',
       `task "${request.taskId}" attempt ${request.attempt} was delivered ${delivery.deliveries} times: a worker that held it before did not finish it (it died, was stopped, or could not report) and may have acted; the task is marked idempotent: false, so worker ${this.id} does not run it again`,
       { retryable: false, details: { taskId: request.taskId, attempt: request.attempt, deliveries: delivery.deliveries, worker: this.id, redelivered: true } },
     )
+    // Told before it is taken off the queue: a refusal the owner never hears would leave the
+    // attempt to its reconciler, which sends it again as new. Unheard, it goes back to the broker.
+    await this.#transport.report(delivery.envelope.owner, { kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome: { attemptId: request.attemptId, ok: false, error: serializeError(error) } })
     this.#failed++
-    send({ kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome: { attemptId: request.attemptId, ok: false, error: serializeError(error) } })
     await delivery.ack()
   }
 

@@ -548,7 +548,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if (!TaskweaveError.is(err) || (err.details as { readonly uncertain?: unknown } | undefined)?.uncertain !== true) throw err
       const stored = await runStore.load(record.runId).catch(() => undefined)
       const held = stored?.lease
-      if (stored === undefined || stored.status !== 'running' || stored.workflowHash !== record.workflowHash || held === undefined || held.owner !== durability.owner || held.epoch !== 1) throw err
+      // This very creation, not another run of the id: the same record, under this engine's first lease, with nothing journaled yet.
+      const same = stored !== undefined && stored.createdAt === record.createdAt && stored.definition === record.definition && stored.inputs === record.inputs && stored.settings === record.settings && stored.entries.length === 0
+      if (!same || stored.status !== 'running' || held === undefined || held.owner !== durability.owner || held.epoch !== 1) throw err
       logger.info('a run whose creation had an unknown outcome was found in the store; it starts', { runId: record.runId, store: runStore.location })
       return held
     }

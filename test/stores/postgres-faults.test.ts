@@ -12,6 +12,8 @@ import type { AddressInfo, Server, Socket } from 'node:net'
 import { connect } from 'node:net'
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine, defineTool } from 'taskweave'
 import { openPostgresStore } from 'taskweave/stores/postgres'
 import type { PostgresRunStore } from 'taskweave/stores/postgres'
 import type { JournalEntry, NewRun } from '../../src/core/store.js'
@@ -302,6 +304,26 @@ describe('PostgreSQL store faults', () => {
     expect(after?.lease?.epoch).toBe(1)
     await store.append([{ runId: 'r', epoch: lease.epoch, entries: entries(101, 10_000) }])
     expect((await store.load('r'))?.entries).toHaveLength(10_100)
+  })
+
+  it('says the outcome is unknown when the connection breaks while a run is created, and an engine reads the run back and runs it', async () => {
+    const fault = await proxy()
+    const store = await openStore(fault.url, 'create')
+    const applied = fault.cutWhen((chunk) => chunk.includes('INSERT INTO') && chunk.includes('lease_epoch'), true)
+    const made = failure(store.createRun(newRun('made'), { owner: 'a', ttlMs: 60_000, now: T0 }))
+    await applied
+    expect((await made).error).toMatchObject({ code: 'TW_STORE', details: { uncertain: true } })
+    fault.pass()
+    const step = defineTool({ name: 'step', input: z.object({}), run: () => 'done' })
+    const engine = createEngine({ tools: [step], store, builtins: false })
+    cleanups.push(async () => void (await engine.close()))
+    const cut = fault.cutWhen((chunk) => chunk.includes('INSERT INTO') && chunk.includes('lease_epoch'), true)
+    const running = engine.run({ id: 'flow', tasks: [{ id: 'a', tool: 'step' }] }, { runId: 'read-back' })
+    await cut
+    fault.pass()
+    const result = await running
+    expect(result.status).toBe('succeeded')
+    expect((await store.load('read-back'))?.status).toBe('succeeded')
   })
 
   it('says the outcome is unknown when the connection breaks while an append commits', async () => {

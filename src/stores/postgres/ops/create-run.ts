@@ -18,6 +18,8 @@ export async function createRun(db: PostgresConnection, run: NewRun, owner: stri
      ON CONFLICT (run_id) DO NOTHING
      RETURNING key, lease_expires_at`,
     [run.runId, run.workflowId, run.workflowHash, run.definition, run.inputs, run.settings, JSON.stringify(run.labels ?? {}), run.createdAt, owner, now, ttlMs],
+    // A write: a connection that breaks once the statement was sent leaves its outcome unknown (details.uncertain), and the engine reads the run back.
+    true,
   )
   if (inserted.length === 0) {
     throw new TaskweaveError('TW_STORE_CONFLICT', `run "${run.runId}" already exists in the store ${db.location}`, { retryable: false, details: { runId: run.runId, location: db.location } })
