@@ -168,9 +168,9 @@ describe('SQLite store on bad storage', () => {
       () => undefined,
       (err: unknown) => err,
     )
-    expect(refused).toMatchObject({ code: 'TW_STORE', retryable: false, message: expect.stringMatching(/the database lost committed transactions: it is at generation \d+, but .*runs\.db-generation recorded \d+/) })
+    expect(refused).toMatchObject({ code: 'TW_STORE', retryable: false, message: expect.stringMatching(/the database lost committed transactions: .*runs\.db-commit says run #\d+ had journal entry \d+, but the database has no such run/) })
     // The operator accepts the loss: the store opens at the older state.
-    await unlink(`${path}-generation`)
+    await unlink(`${path}-commit`)
     await using store = await openSqliteStore({ path })
     const before = await store.load('before')
     expect(before?.entries.map((e) => e.data)).toEqual(['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}'])

@@ -20,10 +20,12 @@ import type { Statements } from './statements.js'
 /** Parameters of one journal row, as `insertEntry` binds them. */
 const ROW_WIDTH = 8
 
-/** Appends `batches` in one transaction (which `count` counts, see generation.ts); returns the runs whose batch was fenced. */
-export function append(sql: Statements, batches: readonly JournalBatch[], count: () => void = () => undefined): AppendResult {
+/**
+ * Appends `batches` in one transaction; returns the runs whose batch was fenced. `wrote` hears
+ * each run written and its last entry (the newest commit's place, see commit-mark.ts).
+ */
+export function append(sql: Statements, batches: readonly JournalBatch[], wrote: (key: number, seq: number) => void = () => undefined): AppendResult {
   return sql.transaction(() => {
-    count()
     const fenced: string[] = []
     // A run may come twice in one call: its second batch continues after its first.
     const nextSeq = new Map<number, number>()
@@ -44,6 +46,7 @@ export function append(sql: Statements, batches: readonly JournalBatch[], count:
         next++
       }
       nextSeq.set(key, next)
+      if (batch.entries.length > 0) wrote(key, next - 1)
     }
     rows.flush()
     return { fenced }

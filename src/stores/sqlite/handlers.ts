@@ -8,43 +8,47 @@ import { acquire, createRun, release, renew } from './lease-ops.js'
 import type { CallHandlers, CallMessage } from './protocol.js'
 import { list, load, prune } from './read-ops.js'
 import { prepareStatements } from './statements.js'
-import type { GenerationMark } from './generation.js'
+import type { CommitMark } from './commit-mark.js'
 
-/** The handlers of every call, on `db` (open and migrated); `generation` counts the commits that add facts. */
-export function callHandlers(db: Database, generation: GenerationMark): CallHandlers {
+/** The handlers of every call, on `db` (open and migrated); `mark` follows the newest commit that adds facts. */
+export function callHandlers(db: Database, mark: CommitMark): CallHandlers {
   const sql = prepareStatements(db)
-  /** Runs a call that adds facts: its commit is counted, and recorded once it is durable. */
-  const counted = <T>(call: () => T): T => {
+  /** Runs a call that adds facts: once it has committed, the mark says where its newest fact is. */
+  const marked = <T>(call: () => T): T => {
     try {
       const result = call()
-      generation.committed()
+      mark.committed()
       return result
     } catch (err) {
-      generation.rolledBack()
+      mark.rolledBack()
       throw err
     }
   }
-  const count = (): void => generation.count()
+  const wrote = (key: number, seq: number): void => mark.wrote(key, seq)
   return {
     createRun: (run, lease) =>
-      counted(() =>
-        sql.transaction(() => {
-          count()
-          return createRun(sql, run, lease)
-        }),
-      ),
+      marked(() => {
+        const created = createRun(sql, run, lease)
+        wrote(sql.fenceOf.get(run.runId)?.[0] ?? 0, 0)
+        return created
+      }),
     acquire: (runId, lease) => acquire(sql, runId, lease),
     renew: (leases, now, ttlMs) => renew(sql, leases, now, ttlMs),
     release: (leases) => release(sql, leases),
-    append: (batches) => counted(() => append(sql, batches, count)),
+    append: (batches) => marked(() => append(sql, batches, wrote)),
     load: (runId) => load(sql, runId),
     list: (filter) => list(sql, filter),
-    prune: (options) => prune(sql, options),
+    prune: (options) => {
+      // Cleared first: a prune may delete the run the mark names, and a crash right after must not
+      // find the mark pointing at a run that is rightly gone.
+      mark.clear()
+      return prune(sql, options)
+    },
     close: () => {
       try {
         db.close()
       } finally {
-        generation.close()
+        mark.close()
       }
     },
   }

@@ -15,7 +15,7 @@ describe('migrations', () => {
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
       expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID)
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()
-      expect(tables).toEqual(['generation', 'journal', 'runs'])
+      expect(tables).toEqual(['journal', 'runs'])
       expect(migrate(db)).toBe(SCHEMA_VERSION)
     } finally {
       db.close()

@@ -73,16 +73,6 @@ export const MIGRATIONS: readonly Migration[] = [
       PRAGMA application_id = ${APPLICATION_ID};
     `,
   },
-  {
-    version: 2,
-    name: 'generation',
-    // Counted up by every commit that adds facts, and mirrored to a sidecar file (generation.ts):
-    // a database found behind its sidecar lost commits (a deleted -wal) and is refused.
-    sql: `
-      CREATE TABLE generation (n INTEGER NOT NULL);
-      INSERT INTO generation (n) VALUES (0);
-    `,
-  },
 ]
 
 /** The schema version this code writes. */

@@ -14,7 +14,7 @@ import { serializeError } from '../../core/errors.js'
 import { openConnection } from './connection.js'
 import { toStoreError } from './errors.js'
 import { callHandlers, dispatch } from './handlers.js'
-import { GenerationMark } from './generation.js'
+import { CommitMark } from './commit-mark.js'
 import type { CallMessage, ThreadData, ThreadMessage } from './protocol.js'
 
 function serve(port: MessagePort, data: ThreadData): void {
@@ -22,14 +22,14 @@ function serve(port: MessagePort, data: ThreadData): void {
   let handlers
   try {
     const opened = openConnection(data)
-    let generation: GenerationMark
+    let mark: CommitMark
     try {
-      generation = new GenerationMark(opened.db, data.file, data.location)
+      mark = new CommitMark(opened.db, data.file, data.location)
     } catch (err) {
       opened.db.close()
       throw err
     }
-    handlers = callHandlers(opened.db, generation)
+    handlers = callHandlers(opened.db, mark)
     post({ type: 'opened', sqliteVersion: opened.sqliteVersion, schemaVersion: opened.schemaVersion })
   } catch (err) {
     post({ type: 'failed', error: serializeError(toStoreError(data.location, err)) })
