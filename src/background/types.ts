@@ -45,6 +45,8 @@ export interface BackgroundRecorder {
   forget(conversationId: string): Promise<void>
   /** Resolves once every record write begun so far (a creation, a finish) is done. */
   settled(): Promise<void>
+  /** Whether the record with run id `runId` is of work alive in this engine. */
+  holds(runId: string): boolean
 }
 
 /** What a background record says of a function or state machine. */

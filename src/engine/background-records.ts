@@ -42,6 +42,8 @@ export interface RecorderEnvironment {
   readonly durability: ResolvedDurability
   /** Resumes a durable run (the engine's `resume`). */
   readonly resume: (runId: string) => Promise<{ readonly result: Promise<RunResult>; cancel(reason?: string): void }>
+  /** Whether a run is running (or being resumed) in this engine. */
+  readonly isActive: (runId: string) => boolean
 }
 
 /** Makes the engine's background recorder. */
@@ -54,6 +56,8 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
    * while the work lives (another process recovers it only once this one is gone), and leaves
    * once its `finish` entry is durable (or the store gave it up).
    */
+  /** Records of work alive in this engine (made here, or taken over), by run id, until they end. */
+  const live = new Set<string>()
   /** Record writes under way (creations, finishes): an engine closing waits for them before it gives its leases up. */
   const pending = new Set<Promise<unknown>>()
   const track = <T>(promise: Promise<T>): Promise<T> => {
@@ -77,9 +81,11 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
       }
       end(run)
     }
+    live.add(runId)
     const end = (run: JournalRun): void => {
       if (ended) return
       ended = true
+      live.delete(runId)
       env.journal.leave(run)
       for (const resolve of waiting.splice(0)) resolve()
     }
@@ -144,6 +150,10 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
       return handleFor(runId, track(created))
     },
 
+    holds(runId: string): boolean {
+      return live.has(runId)
+    },
+
     async settled(): Promise<void> {
       while (pending.size > 0) await Promise.allSettled([...pending])
     },
@@ -156,7 +166,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
         const taskId = run.labels[TASK] ?? run.runId
         // This engine's own work (its lease is ours: it lives here), and a task the executor holds
         // already (an earlier recover), are left alone: taking the lease would fence the live one.
-        if (run.lease?.owner === env.durability.owner || known(taskId)) continue
+        if (live.has(run.runId) || env.isActive(run.runId) || known(taskId)) continue
         const taken = await takeOver(env, run)
         if (taken === undefined) continue
         const conversationId = run.labels[CONVERSATION] as string

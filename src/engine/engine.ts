@@ -708,7 +708,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     // Held by this engine, yet not one of its runs: a record of its own background work.
     const held = await runStore.load(runId)
     const conversation = held?.labels['conversation']
-    if (conversation !== undefined && held?.status === 'running' && held.lease?.owner === durability.owner) {
+    if (conversation !== undefined && held?.status === 'running' && records?.holds(runId) === true) {
       throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is background task "${held.labels['backgroundTask'] ?? runId}" of conversation "${conversation}", running in this engine: cancel it with engine.background.cancel()`, { retryable: false, details: { runId } })
     }
     resuming.add(runId)
@@ -808,7 +808,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     })
   }
 
-  const records = store !== undefined && journal !== undefined ? backgroundRecorder({ store, journal, clock, logger, durability, resume }) : undefined
+  const records = store !== undefined && journal !== undefined ? backgroundRecorder({ store, journal, clock, logger, durability, resume, isActive }) : undefined
   // The engine's logger unless the executor has its own: what goes wrong in background work is told where the rest is.
   const background = new ConcurrentExecutor({ logger, ...options.background, engine: { clock, start, ...(records !== undefined ? { records } : {}) }, limiter })
 

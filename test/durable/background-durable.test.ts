@@ -174,6 +174,19 @@ describe('background work in a durable engine', () => {
     await engine.close()
   })
 
+  it('a restart under the same configured owner name recovers what its earlier process left (the name is not taken for this engine\'s own live work)', async () => {
+    const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
+    const store = new MemoryRunStore()
+    const before = createEngine({ store: inAnotherProcess(store), builtins: false, durability: { owner: 'svc-0' } })
+    const id = before.background.submit({ conversationId: 'conv-same', name: 'fsm', run: hanging })
+    await ticks()
+    const after = createEngine({ store, builtins: false, durability: { owner: 'svc-0' } })
+    expect(await after.background.recover({ machines: [hanging] })).toMatchObject({ stateMachines: 1 })
+    expect(after.background.status(id)).toMatchObject({ status: 'running' })
+    await after.close()
+    await before.close()
+  })
+
   it('a machine that waited for a place and then started keeps its deadline after a crash; recovered waiting work keeps its order and priority', async () => {
     const T0 = 1_800_000_000_000
     const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
