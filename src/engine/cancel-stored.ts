@@ -7,7 +7,7 @@
  */
 import { TaskweaveError } from '../core/errors.js'
 import type { JournalEntry } from '../core/store.js'
-import { takeIdleLease } from './idle-lease.js'
+import { refuseIfAborted, takeIdleLease } from './idle-lease.js'
 import type { IdleLeaseContext } from './idle-lease.js'
 
 /** Options of {@link Engine.cancelUnfinished}. */
@@ -35,11 +35,11 @@ export async function cancelStoredRun(ctx: CancelStoredContext, runId: string, o
   const { store, clock } = ctx
   const reason = options.reason ?? 'cancelled by an operator'
   if (typeof reason !== 'string' || reason === '') throw new TaskweaveError('TW_INVALID_OPTION', 'reason must be a non-empty string', { retryable: false, details: { field: 'reason' } })
-  const lease = await takeIdleLease(ctx, runId, { finished: 'there is nothing to cancel', held: 'cancel it there, or once that lease has expired' }, () => refuseIfAborted(options.signal))
+  const lease = await takeIdleLease(ctx, runId, { finished: 'there is nothing to cancel', held: 'cancel it there, or once that lease has expired' }, () => refuseIfAborted(options.signal, 'the run was not cancelled'))
   try {
     const stored = await store.load(runId)
     if (stored === undefined || stored.status !== 'running') throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" finished meanwhile: there is nothing to cancel`, { retryable: false, details: { runId } })
-    refuseIfAborted(options.signal)
+    refuseIfAborted(options.signal, 'the run was not cancelled')
     const counts = countsOf(stored.entries)
     const last = stored.entries.length === 0 ? 0 : (stored.entries[stored.entries.length - 1] as JournalEntry).seq
     const at = clock.wallNow()
@@ -75,6 +75,3 @@ function countsOf(entries: readonly JournalEntry[]): Record<string, number> {
   return counts
 }
 
-function refuseIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw new TaskweaveError('TW_CANCELLED', 'the run was not cancelled: the call was aborted', { retryable: false })
-}

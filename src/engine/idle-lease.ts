@@ -41,3 +41,10 @@ export async function takeIdleLease(ctx: IdleLeaseContext, runId: string, refusa
   const owner = held?.lease
   throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is held by ${owner?.owner ?? 'another process'}${owner !== undefined ? ` until ${new Date(owner.expiresAt).toISOString()}` : ''} (it runs there, or is being resumed or decided): ${refusal.held}`, { retryable: true, details: { runId } })
 }
+
+/** Throws `TW_CANCELLED` once the caller gave up (`signal` aborted): nothing is written after that. `notDone` says what was not done. */
+export function refuseIfAborted(signal: AbortSignal | undefined, notDone: string): void {
+  if (signal?.aborted !== true) return
+  const why = signal.reason instanceof Error ? signal.reason.message : signal.reason !== undefined ? String(signal.reason) : 'the call was aborted'
+  throw new TaskweaveError('TW_CANCELLED', `${notDone}: ${why}`, { retryable: false })
+}

@@ -10,7 +10,7 @@
 import { serializeError, TaskweaveError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { JournalEntry, RunStore } from '../core/store.js'
-import { takeIdleLease } from './idle-lease.js'
+import { refuseIfAborted, takeIdleLease } from './idle-lease.js'
 import type { IdleLeaseContext } from './idle-lease.js'
 import { toPlainDataWithText } from './plain-data.js'
 import { ReplayLog } from './replay-log.js'
@@ -89,7 +89,7 @@ export function checkDecision(decision: unknown): ParkedDecision {
  */
 export async function resolveParkedTask(ctx: ResolveParkedContext, runId: string, taskId: string, decision: ParkedDecision, options: ResolveParkedOptions = {}): Promise<ParkedResolution> {
   const { store, clock } = ctx
-  const lease = await takeIdleLease(ctx, runId, { finished: 'it has no parked task', held: 'a decision is written only while no process holds the run' }, () => refuseIfAborted(options.signal))
+  const lease = await takeIdleLease(ctx, runId, { finished: 'it has no parked task', held: 'a decision is written only while no process holds the run' }, () => refuseIfAborted(options.signal, 'the decision was not recorded'))
   let written: ParkedResolution
   try {
     const stored = await store.load(runId)
@@ -101,7 +101,7 @@ export async function resolveParkedTask(ctx: ResolveParkedContext, runId: string
       const waiting = parked.length === 0 ? 'it has none' : `parked: ${parked.map((one) => `"${one.taskId}"`).join(', ')}`
       throw new TaskweaveError('TW_INVALID_STATE', `task "${taskId}" of run "${runId}" is not waiting for a decision (${waiting})`, { retryable: false, details: { runId, taskId, parked: parked.map((one) => one.taskId) } })
     }
-    refuseIfAborted(options.signal)
+    refuseIfAborted(options.signal, 'the decision was not recorded')
     const at = clock.wallNow()
     const entry = decisionEntry(task, decision, replay.lastSeq + 1, at, ctx.maxOutputBytes(toolOf(stored.definition, stored.entries, taskId)))
     const { fenced } = await store.append([{ runId, epoch: lease.epoch, entries: [entry] }])
@@ -171,10 +171,6 @@ function decisionEntry(task: ParkedTask, decision: ParkedDecision, seq: number, 
   }
 }
 
-/** Nothing is written once the caller gave up. */
-function refuseIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw new TaskweaveError('TW_CANCELLED', `the decision was not recorded: ${signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted')}`, { retryable: false })
-}
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
