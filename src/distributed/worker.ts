@@ -225,6 +225,9 @@ class TransportWorker implements Worker {
       // worker meanwhile: its outcome must not beat that one's to the owner.
       if (this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS) await this.#checkStillHeld(delivery, request.attemptId)
       await this.#transport.report(owner, { kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome })
+      // Reported, it no longer runs here: counted finished and not running in one step, so
+      // `stats()` never shows it as both while the broker's ack is on its way.
+      if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
       if (outcome.ok) this.#completed++
       else this.#failed++
       await delivery.ack()
