@@ -96,3 +96,13 @@ export function inAnotherProcess(store: RunStore): RunStore {
     close: () => store.close(),
   }
 }
+
+/** The rejection of `promise`, which must reject (a test fails with "expected a rejection" otherwise). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (err) {
+    return err
+  }
+  throw new Error('expected a rejection')
+}

@@ -6,10 +6,12 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { binPath, root } from '../cli-bin.js'
+import { freePort } from '../private-servers.js'
+export { freePort }
 
 /** The shared brokers of this machine (CI starts them). */
 export const BROKERS = [
@@ -96,18 +98,6 @@ export async function stopWorkerChild(worker: WorkerChild, ms = 10_000): Promise
   const timer = setTimeout(() => worker.child.kill('SIGKILL'), ms)
   await worker.exited
   clearTimeout(timer)
-}
-
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function waitForPort(port: number, up: boolean, ms: number): Promise<void> {

@@ -6,6 +6,7 @@ import OpenAI from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startFakeLlm } from '../../src/llm/fake/index.js'
 import type { FakeLlm, FakeLlmOptions } from '../../src/llm/fake/index.js'
+import { rejection } from '../helpers.js'
 
 const open: FakeLlm[] = []
 afterEach(async () => {
@@ -19,16 +20,6 @@ async function fakeAndClient(options: FakeLlmOptions = {}): Promise<{ fake: Fake
 }
 
 const user = (content: string): OpenAI.ChatCompletionMessageParam[] => [{ role: 'user', content }]
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5))

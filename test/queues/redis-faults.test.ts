@@ -9,8 +9,6 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
@@ -20,6 +18,8 @@ import type { RedisTransportHandle } from 'taskweave/queues/redis'
 import { TaskweaveError } from '../../src/core/errors.js'
 import type { Delivery, MessageQueue } from '../../src/core/queue.js'
 import type { AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
+import { freePort, kill, PrivateRedis } from '../private-servers.js'
+import { rejection } from '../helpers.js'
 
 const URL = process.env['TASKWEAVE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379'
 const ADAPTER = new globalThis.URL('../../src/queues/redis/index.ts', import.meta.url).href
@@ -42,16 +42,6 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(20)
   }
-}
-
-/** The rejection of `promise`, which must reject. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }
 
 function envelope(taskId: string, queue: string, owner: string): AttemptEnvelope {
@@ -94,65 +84,6 @@ function startHoldingChild(kind: 'queue' | 'transport', env: Record<string, stri
     child.once('exit', (code, signal) => reject(new Error(`the consumer child exited (${code ?? signal}) before it held a message`)))
   })
   return { child, holding }
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit')
-  child.kill('SIGKILL')
-  await exited
-}
-
-/** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-/** A redis-server of the test's own, keeping nothing on disk, that the test can kill and start again on the same port. */
-class PrivateRedis {
-  #process: ChildProcess | undefined
-
-  private constructor(
-    readonly port: number,
-    readonly password: string,
-  ) {}
-
-  static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), `pw-${randomBytes(6).toString('hex')}`)
-    await server.start()
-    cleanups.push(() => server.stop())
-    return server
-  }
-
-  /** Its URL, with the password. */
-  get url(): string {
-    return `redis://:${this.password}@127.0.0.1:${this.port}`
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', this.password], { stdio: ['ignore', 'pipe', 'inherit'] })
-    this.#process = child
-    await new Promise<void>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout })
-      lines.on('line', (line) => {
-        if (line.includes('Ready to accept connections')) resolve()
-      })
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code ?? 'a signal'} before it was ready`)))
-    })
-  }
-
-  /** Kills the server at once, as a crash would. */
-  async stop(): Promise<void> {
-    const child = this.#process
-    this.#process = undefined
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    await kill(child)
-  }
 }
 
 describe('a consumer whose process dies', () => {
@@ -281,6 +212,7 @@ describe('a poison job on a work queue (added by hand, by an older or newer prod
 describe('a Redis server that restarts (empty: it keeps nothing on disk)', () => {
   it('queue: calls fail fast naming the server (not its password) while it is down; the consumer resumes once it is back', async () => {
     const server = await PrivateRedis.start()
+    cleanups.push(() => server.stop())
     const queue: MessageQueue<{ k: string }> = await openRedisQueue({ url: server.url, prefix: RUN, name: 'restarts', leaseMs: 1000, connection: { connectTimeoutMs: 1000, commandTimeoutMs: 1000 } })
     cleanups.push(() => queue.close())
     const seen: string[] = []
@@ -330,6 +262,7 @@ describe('a Redis server that restarts (empty: it keeps nothing on disk)', () =>
 
   it('transport: publish and report fail fast while it is down; workers and the report reader resume once it is back', async () => {
     const server = await PrivateRedis.start()
+    cleanups.push(() => server.stop())
     const options = { url: server.url, prefix: RUN, leaseMs: 1000, connection: { connectTimeoutMs: 1000, commandTimeoutMs: 1000 } }
     const owner = await openRedisTransport(options)
     const worker = await openRedisTransport(options)
@@ -441,6 +374,7 @@ describe('a server that cannot be reached', () => {
 
   it('a transport whose server went away rejects receive() and onCancel() within the connect timeout instead of waiting', async () => {
     const server = await PrivateRedis.start()
+    cleanups.push(() => server.stop())
     const transport: RedisTransportHandle = await openRedisTransport({ url: server.url, prefix: RUN, connection: { connectTimeoutMs: 500, commandTimeoutMs: 500 } })
     cleanups.push(() => transport.close())
     await server.stop()

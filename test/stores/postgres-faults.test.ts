@@ -17,6 +17,7 @@ import { createEngine, defineTool } from 'taskweave'
 import { openPostgresStore } from 'taskweave/stores/postgres'
 import type { PostgresRunStore } from 'taskweave/stores/postgres'
 import type { JournalEntry, NewRun } from '../../src/core/store.js'
+import { freePort } from '../private-servers.js'
 
 const URL = process.env['TASKWEAVE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
 const TARGET = new globalThis.URL(URL)
@@ -167,17 +168,6 @@ async function silentServer(): Promise<{ readonly port: number; readonly sockets
       await once(server, 'close')
     },
   }
-}
-
-/** A port nothing listens on (it was free a moment ago). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 function newRun(runId: string): NewRun {

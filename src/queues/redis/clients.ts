@@ -17,6 +17,7 @@
 import type { Redis, RedisOptions } from 'ioredis'
 import { TaskweaveError } from '../../core/errors.js'
 import type { RedisClass } from './driver.js'
+import { checkEvictionPolicy } from './eviction-policy.js'
 import { describeCause, scopeText } from './errors.js'
 import type { ErrorScope } from './errors.js'
 import type { ResolvedCommon } from './options.js'
@@ -54,6 +55,7 @@ export async function openClients(Redis: RedisClass, options: ResolvedCommon, sc
   try {
     await waitReady(command, options.connectTimeoutMs, scope)
     await checkDatabase(command, scope)
+    await checkEvictionPolicy(command, scope, options.logger)
   } catch (err) {
     command.disconnect()
     consumerTemplate.disconnect()

@@ -42,9 +42,25 @@ export function scopeText(scope: ErrorScope): string {
   return scope.queue === undefined ? `Redis transport at ${scope.location}` : `Redis queue "${scope.queue}" at ${scope.location}`
 }
 
-/** The error of a failed `operation`, with its cause. Errors that already carry a taskweave code pass through unchanged. */
+/** Whether `err` is the server refusing a write because its memory is full (`OOM command not allowed…`). */
+export function isOutOfMemory(err: unknown): boolean {
+  return /^OOM\b/.test(describeCause(err))
+}
+
+/**
+ * The error of a failed `operation`, with its cause. Errors that already carry a taskweave code
+ * pass through unchanged. A write refused for want of memory says so (`details.outOfMemory`): it
+ * was not made, and may succeed once consumers have taken work off the server.
+ */
 export function redisError(scope: ErrorScope, operation: string, cause: unknown): TaskweaveError {
   if (TaskweaveError.is(cause)) return cause
+  if (isOutOfMemory(cause)) {
+    return new TaskweaveError(scope.code, `${scopeText(scope)}: ${operation} failed: the server is out of memory (its maxmemory is reached and it evicts nothing, so it refuses writes); try again once consumers have taken work off it, or raise maxmemory: ${describeCause(cause)}`, {
+      cause,
+      retryable: true,
+      details: { location: scope.location, operation, outOfMemory: true, ...(scope.queue === undefined ? {} : { queue: scope.queue }) },
+    })
+  }
   return new TaskweaveError(scope.code, `${scopeText(scope)}: ${operation} failed: ${describeCause(cause)}`, {
     cause,
     details: { location: scope.location, operation, ...(scope.queue === undefined ? {} : { queue: scope.queue }) },

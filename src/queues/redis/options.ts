@@ -38,6 +38,13 @@ export interface RedisCommonOptions {
   readonly connection?: RedisConnectionOptions
   /** Where failures that no call can report go (a consumer losing its connection, a count that could not be written). @default silent */
   readonly logger?: Logger
+  /**
+   * The share of the server's `maxmemory` kept for consumers: once used memory passes the rest,
+   * enqueues and publishes are refused (retryable, `details.outOfMemory`) while consumers go on
+   * taking work off the server. A server at its limit refuses their writes too, and its queues
+   * wedge. From 0 (off) to 0.5. @default 0.1
+   */
+  readonly memoryReserve?: number
 }
 
 /** Options of `openRedisQueue`. */
@@ -84,6 +91,7 @@ export interface ResolvedCommon {
   readonly commandTimeoutMs: number
   readonly ioredis: Readonly<Record<string, unknown>>
   readonly logger: Logger
+  readonly memoryReserve: number
 }
 
 /** The lock and the stalled check that together bound a lost consumer's redelivery by `leaseMs`. */
@@ -156,7 +164,9 @@ function resolveCommon(options: RedisCommonOptions): ResolvedCommon {
   if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs < 1) throw new InvalidOptionError('connection.connectTimeoutMs', 'a number of ms ≥ 1', connectTimeoutMs)
   const commandTimeoutMs = connection.commandTimeoutMs ?? 10_000
   if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs < 1) throw new InvalidOptionError('connection.commandTimeoutMs', 'a number of ms ≥ 1', commandTimeoutMs)
-  return { url, location: locationOf(url), prefix, connectTimeoutMs, commandTimeoutMs, ioredis: connection.ioredis ?? {}, logger: options.logger ?? silentLogger }
+  const memoryReserve = options.memoryReserve ?? 0.1
+  if (typeof memoryReserve !== 'number' || !(memoryReserve >= 0 && memoryReserve <= 0.5)) throw new InvalidOptionError('memoryReserve', 'a share of maxmemory from 0 to 0.5', memoryReserve)
+  return { url, location: locationOf(url), prefix, connectTimeoutMs, commandTimeoutMs, ioredis: connection.ioredis ?? {}, logger: options.logger ?? silentLogger, memoryReserve }
 }
 
 function checkBackoff(backoff: BackoffPolicy): void {

@@ -20,6 +20,7 @@ import type { ErrorScope } from './errors.js'
 import type { ResolvedQueueOptions } from './options.js'
 import { bullPriority } from './priority.js'
 import { queuePolicy } from './queue-policy.js'
+import { MemoryGuard } from './memory-guard.js'
 import { enqueueLockKey, withinSize } from './size-guard.js'
 
 /** The name BullMQ stores on each job (BullMQ jobs are named; messages are not): short, as it is kept per job. */
@@ -35,6 +36,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
   readonly #queue: BullQueue
   readonly #options: ResolvedQueueOptions
   readonly #scope: ErrorScope
+  readonly #memory: MemoryGuard
   readonly #consumers = new Set<RedisConsumer<Delivery<T>>>()
   #closing: Promise<void> | undefined
 
@@ -44,6 +46,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
     this.#queue = queue
     this.#options = options
     this.#scope = scope
+    this.#memory = new MemoryGuard(clients.command, options.memoryReserve, scope, options.logger)
     this.name = options.name
     this.deadLetters = new RedisDeadLetters<T>(queue, scope, (operation) => this.#checkOpen(operation))
   }
@@ -76,6 +79,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
     const add = (): Promise<readonly string[]> => this.#queue.addBulk(jobs).then((added) => added.map((job) => job.id ?? ''))
     const { maxSize } = this.#options
     try {
+      await this.#memory.admit('enqueue')
       if (maxSize === undefined) return await add()
       const keys = this.#queue.keys
       return await withinSize(

@@ -34,6 +34,7 @@ import type { BulkJob } from './batches.js'
 import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
 import type { ResolvedTransportOptions } from './options.js'
 import { announceWorker, registryKeys, workersSince } from './registry.js'
+import { MemoryGuard } from './memory-guard.js'
 import type { RegistryKeys } from './registry.js'
 import { ReportReader, ReportWriter, reportsKey } from './reports.js'
 import { transportPolicy } from './transport-policy.js'
@@ -50,6 +51,7 @@ export class RedisTransport implements Transport {
   readonly #clients: Clients
   readonly #options: ResolvedTransportOptions
   readonly #scope: ErrorScope
+  readonly #memory: MemoryGuard
   readonly #queues = new Map<string, BullQueue>()
   readonly #queueSet: string
   readonly #registry: RegistryKeys
@@ -63,6 +65,7 @@ export class RedisTransport implements Transport {
     this.#clients = clients
     this.#options = options
     this.#scope = scope
+    this.#memory = new MemoryGuard(clients.command, options.memoryReserve, scope, options.logger)
     this.#queueSet = `${options.prefix}:tw-queues`
     this.#registry = registryKeys(options.prefix)
     this.#reports = new ReportWriter(clients.command, options.reportBacklog)
@@ -81,6 +84,7 @@ export class RedisTransport implements Transport {
     }
     const command = this.#clients.command
     try {
+      await this.#memory.admit('publish')
       await Promise.all([
         command.sadd(this.#queueSet, ...groups.keys()),
         ...[...groups].map(async ([name, group]) => {
