@@ -1,6 +1,8 @@
 /**
- * The worker's HTTP side: `/healthz` (the process answers), `/readyz` (it takes attempts: started
- * and not draining — an orchestrator stops sending traffic and waits for the drain) and
+ * The worker's HTTP side: `/healthz` (the process answers: always 200, its body `ok` or
+ * `degraded: <why>` while the broker cannot be reached or blocks publishing — restarting the
+ * process would not help, the worker recovers by itself), `/readyz` (200 only while it takes
+ * attempts: 503 `degraded: <why>` during a broker outage, `draining` once it closes) and
  * `/metrics` in Prometheus text: the worker's own figures and the depth of every work queue, so an
  * autoscaler can add workers when attempts wait.
  * @module
@@ -9,7 +11,7 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Transport } from '../core/transport.js'
-import type { Worker } from '../distributed/worker.js'
+import type { Worker, WorkerHealth } from '../distributed/worker.js'
 
 /** A running health and metrics server. */
 export interface WorkerServer {
@@ -23,12 +25,13 @@ export async function startWorkerServer(worker: Worker, transport: Transport, po
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+      const health = worker.health()
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(health.status === 'degraded' ? `${describeHealth(health)}\n` : 'ok\n')
       return
     }
     if (path === '/readyz') {
-      const ready = worker.ready()
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'draining\n')
+      const health = worker.health()
+      res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'text/plain' }).end(health.status === 'ok' ? 'ready\n' : `${describeHealth(health)}\n`)
       return
     }
     if (path === '/metrics') {
@@ -46,8 +49,19 @@ export async function startWorkerServer(worker: Worker, transport: Transport, po
   })
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        // A probe's keep-alive connection would hold the close for its idle timeout.
+        server.closeIdleConnections()
+      }),
   }
+}
+
+/** `degraded: <problem> (since <ISO time>)`, `draining` or `starting`. */
+function describeHealth(health: WorkerHealth): string {
+  if (health.status !== 'degraded') return health.status
+  return `degraded: ${health.problem ?? 'the broker cannot be reached'}${health.since === undefined ? '' : ` (since ${new Date(health.since).toISOString()})`}`
 }
 
 /** The Prometheus registry of a worker: its figures and the transport's queue depths, read at each scrape. */
@@ -73,11 +87,13 @@ async function workerMetrics(worker: Worker, transport: Transport): Promise<{ re
   stat('taskweave_worker_failed_total', 'Attempts this worker ran to a failure.', () => worker.stats().failed)
   stat('taskweave_worker_returned_total', 'Attempts this worker gave back to the broker unreported.', () => worker.stats().returned)
   stat('taskweave_worker_ready', '1 while the worker takes attempts, 0 while it drains.', () => (worker.ready() ? 1 : 0))
+  stat('taskweave_worker_broker_up', '1 while the worker reaches its broker and may publish, 0 while it cannot (an outage, a resource alarm).', () => (worker.health().status === 'degraded' ? 0 : 1))
   const depth = new Gauge({ name: 'taskweave_queue_attempts', help: 'Attempts in each work queue, by state (waiting, active, delayed, dead).', labelNames: ['queue', 'state'], registers: [registry] })
   return {
     contentType: registry.contentType,
     async text() {
-      const stats = await transport.stats()
+      // The broker may be down: the worker's own figures are served all the same, without depths.
+      const stats = await transport.stats().catch(() => ({ queues: [] }))
       depth.reset()
       for (const q of stats.queues) {
         depth.set({ queue: q.queue, state: 'waiting' }, q.waiting)

@@ -161,6 +161,16 @@ export interface TransportStats {
   readonly workers: readonly WorkerInfo[]
 }
 
+/** Whether a transport handle reaches its broker now. */
+export interface TransportHealth {
+  /** True while the broker answers and takes publishes. */
+  readonly ok: boolean
+  /** What is wrong when not ok: the broker cannot be reached (and the last error), or it blocks publishing (a resource alarm). */
+  readonly problem?: string
+  /** Since when (epoch ms) the handle is in this state. */
+  readonly since: number
+}
+
 /** Delivers attempts from owners to workers and reports back. */
 export interface Transport {
   /** `memory`, `redis`, `rabbitmq` or a third party's. */
@@ -198,6 +208,11 @@ export interface Transport {
   /** The workers heard from within `withinMs` (default 15 s). */
   workers(options?: { readonly withinMs?: number }): Promise<readonly WorkerInfo[]>
   stats(): Promise<TransportStats>
+  /**
+   * Whether the handle reaches its broker now, from what its connections last saw (no round
+   * trip): for health checks. Optional for third-party transports (taken as always healthy).
+   */
+  health?(): TransportHealth
   /** Closes connections and every consumer and subscription of this handle. */
   close(): Promise<void>
 }

@@ -87,12 +87,29 @@ export interface WorkerStats {
   readonly returned: number
 }
 
+/** How a worker is doing, for health checks. */
+export interface WorkerHealth {
+  /**
+   * `ok`: it takes attempts. `degraded`: it runs, but its broker cannot be reached or blocks
+   * publishing (a resource alarm): no attempt reaches it, and outcomes it cannot report go back to
+   * the broker; it recovers by itself. `starting`, `draining`: before `start` resolved, after
+   * `close` was called.
+   */
+  readonly status: 'ok' | 'degraded' | 'starting' | 'draining'
+  /** What is wrong, when degraded. */
+  readonly problem?: string
+  /** Since when (epoch ms) the broker connection is in its state, when the transport says. */
+  readonly since?: number
+}
+
 /** A running worker. */
 export interface Worker {
   readonly id: string
   stats(): WorkerStats
   /** Whether it takes attempts (started, not draining). */
   ready(): boolean
+  /** Its status, with the broker connection's (see {@link WorkerHealth}). */
+  health(): WorkerHealth
   /** Stops taking attempts, gives running ones `graceMs` (default 30 s) to finish, then closes the transport handle it was given only if `closeTransport`. */
   close(options?: { readonly graceMs?: number; readonly closeTransport?: boolean }): Promise<void>
 }
@@ -126,6 +143,7 @@ class TransportWorker implements Worker {
   #completed = 0
   #failed = 0
   #returned = 0
+  #degraded = false
 
   constructor(options: WorkerOptions) {
     refuseUnknownOptions('startWorker', options, WORKER_OPTION_NAMES)
@@ -170,6 +188,24 @@ class TransportWorker implements Worker {
 
   ready(): boolean {
     return this.#consumer !== undefined && this.#closing === undefined
+  }
+
+  health(): WorkerHealth {
+    if (this.#closing !== undefined) return { status: 'draining' }
+    if (this.#consumer === undefined) return { status: 'starting' }
+    const broker = this.#transport.health?.()
+    if (broker === undefined) return { status: 'ok' }
+    return broker.ok ? { status: 'ok', since: broker.since } : { status: 'degraded', problem: broker.problem ?? 'the broker cannot be reached', since: broker.since }
+  }
+
+  /** Logs when the broker connection goes bad or comes back (checked at each heartbeat). */
+  #noteHealth(): void {
+    const health = this.health()
+    const degraded = health.status === 'degraded'
+    if (degraded === this.#degraded) return
+    this.#degraded = degraded
+    if (degraded) this.#logger.warn(`worker ${this.id} is degraded: ${health.problem ?? 'its broker cannot be reached'}`, { worker: this.id, since: health.since })
+    else this.#logger.info(`worker ${this.id} reaches its broker again`, { worker: this.id })
   }
 
   close(options: { readonly graceMs?: number; readonly closeTransport?: boolean } = {}): Promise<void> {
@@ -316,6 +352,7 @@ class TransportWorker implements Worker {
 
   #armHeartbeat(): void {
     this.#heartbeat = this.#clock.setTimer(this.#heartbeatMs, () => {
+      this.#noteHealth()
       this.#announce()
         .catch((err: unknown) => this.#logger.warn('heartbeat failed', { error: String(err) }))
         .finally(() => {

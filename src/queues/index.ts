@@ -58,6 +58,7 @@ export type {
   AttemptReport,
   Transport,
   TransportConsumeOptions,
+  TransportHealth,
   TransportStats,
   TransportSubscription,
   WorkerInfo,

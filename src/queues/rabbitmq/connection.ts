@@ -16,6 +16,7 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { TaskweaveError } from '../../core/errors.js'
+import type { TransportHealth } from '../../core/transport.js'
 import type { AmqpModule } from './driver.js'
 import { closedError, describeCause, rabbitError, replyCodeOf } from './errors.js'
 import type { Scope } from './errors.js'
@@ -108,6 +109,10 @@ export class RabbitConnection {
   #reconnecting = false
   #timer: NodeJS.Timeout | undefined
   #lastError: unknown
+  /** When the connection last came up or went down. */
+  #since = Date.now()
+  /** Set while the broker blocks this connection's publishes (a resource alarm: `connection.blocked`). */
+  #blocked: { readonly reason: string; readonly at: number } | undefined
 
   constructor(amqp: AmqpModule, options: ResolvedConnectionOptions, scope: Scope) {
     this.#amqp = amqp
@@ -128,6 +133,28 @@ export class RabbitConnection {
   /** The session serving now, if the connection is up. */
   get session(): Session | undefined {
     return this.#session
+  }
+
+  /** Whether the connection is up and may publish now, from its own events (no round trip). */
+  health(): TransportHealth {
+    const where = `${this.#scope.subject} at ${this.#scope.location}`
+    if (this.#session === undefined) return { ok: false, since: this.#since, problem: `${where}: the broker cannot be reached${this.#lastError === undefined ? '' : ` (${describeCause(this.#lastError)})`}` }
+    if (this.#blocked !== undefined) return { ok: false, since: this.#blocked.at, problem: `${where}: the broker blocks publishing: ${this.#blocked.reason} (a resource alarm; publishing resumes when it clears)` }
+    return { ok: true, since: this.#since }
+  }
+
+  /**
+   * The error of a publish made while the broker blocks publishing, undefined when it does not.
+   * Such a publish fails at once: the broker reads nothing from the connection until the alarm
+   * clears, and messages sent meanwhile would pile up in memory.
+   */
+  blockedError(operation: string): TaskweaveError | undefined {
+    const blocked = this.#blocked
+    if (blocked === undefined) return undefined
+    return new TaskweaveError(this.#scope.code, `${this.#scope.subject} at ${this.#scope.location}: ${operation} refused: the broker blocks publishing (${blocked.reason}: a resource alarm). Try again once it clears`, {
+      retryable: true,
+      details: { location: this.#scope.location, operation, blocked: true, reason: blocked.reason, since: blocked.at },
+    })
   }
 
   /** Connects for the first time; rejects at once (within `connectTimeoutMs`) when the broker cannot be reached. */
@@ -266,6 +293,14 @@ export class RabbitConnection {
       session = new LiveSession(++this.#generation, model, publisher)
       const live = session
       model.on('close', (err?: Error) => this.#lost(live, err))
+      model.on('blocked', (reason: unknown) => {
+        if (!live.closed) this.#blocked = { reason: typeof reason === 'string' && reason !== '' ? reason : 'no reason given', at: Date.now() }
+      })
+      model.on('unblocked', () => {
+        if (live.closed || this.#blocked === undefined) return
+        this.#blocked = undefined
+        this.#since = Date.now()
+      })
       // A publishing channel closed by the broker (a publish to an exchange that is gone) would
       // leave every publish waiting: start over on a new connection. Channels also close just
       // before their connection does; the next turn tells the two apart.
@@ -289,6 +324,7 @@ export class RabbitConnection {
     }
     this.#session = session
     this.#lastError = undefined
+    this.#since = Date.now()
     const waiters = this.#waiters
     this.#waiters = []
     for (const w of waiters) w.resolve(session)
@@ -299,6 +335,8 @@ export class RabbitConnection {
     session.closed = true
     if (this.#session !== session) return
     this.#session = undefined
+    this.#blocked = undefined
+    this.#since = Date.now()
     if (err !== undefined) this.#lastError = err
     if (!this.#closed) this.#scheduleReconnect(this.#options.reconnectDelayMs)
   }

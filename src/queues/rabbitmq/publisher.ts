@@ -70,6 +70,8 @@ export class Publisher {
   publish(messages: readonly Outgoing[], operation: string): Promise<Confirmation[]> {
     if (this.#connection.closed) return Promise.reject(this.#connection.unreachableError(operation))
     if (messages.length === 0) return Promise.resolve([])
+    const blocked = this.#connection.blockedError(operation)
+    if (blocked !== undefined) return Promise.reject(blocked)
     return new Promise<Confirmation[]>((resolve, reject) => {
       const batch: Batch = {
         results: new Array<Confirmation>(messages.length),

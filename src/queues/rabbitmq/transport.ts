@@ -23,6 +23,7 @@ import type {
   AttemptReport,
   Transport,
   TransportConsumeOptions,
+  TransportHealth,
   TransportStats,
   TransportSubscription,
   WorkerInfo,
@@ -78,6 +79,10 @@ export class RabbitTransport implements Transport {
 
   constructor(parts: TransportParts) {
     this.#parts = parts
+  }
+
+  health(): TransportHealth {
+    return this.#parts.connection.health()
   }
 
   publish(envelopes: readonly AttemptEnvelope[]): Promise<void> {

@@ -19,7 +19,7 @@
 import type { Redis } from 'ioredis'
 import { InvalidOptionError } from '../../core/errors.js'
 import type { SerializedError } from '../../core/errors.js'
-import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, TransportConsumeOptions, TransportStats, TransportSubscription, WorkerInfo, WorkQueueStats } from '../../core/transport.js'
+import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, TransportConsumeOptions, TransportHealth, TransportStats, TransportSubscription, WorkerInfo, WorkQueueStats } from '../../core/transport.js'
 import { DEFAULT_WORK_QUEUE, deliveryLimitReport } from '../../core/transport.js'
 import { CancelListener, cancelChannel, publishCancel } from './cancels.js'
 import { blockingClient, dropClient, waitReady } from './clients.js'
@@ -34,6 +34,7 @@ import type { BulkJob } from './batches.js'
 import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
 import type { ResolvedTransportOptions } from './options.js'
 import { announceWorker, registryKeys, workersSince } from './registry.js'
+import { watchHealth } from './connection-health.js'
 import { MemoryGuard } from './memory-guard.js'
 import type { RegistryKeys } from './registry.js'
 import { ReportReader, ReportWriter, reportsKey } from './reports.js'
@@ -52,6 +53,7 @@ export class RedisTransport implements Transport {
   readonly #options: ResolvedTransportOptions
   readonly #scope: ErrorScope
   readonly #memory: MemoryGuard
+  readonly #health: () => TransportHealth
   readonly #queues = new Map<string, BullQueue>()
   readonly #queueSet: string
   readonly #registry: RegistryKeys
@@ -66,10 +68,15 @@ export class RedisTransport implements Transport {
     this.#options = options
     this.#scope = scope
     this.#memory = new MemoryGuard(clients.command, options.memoryReserve, scope, options.logger)
+    this.#health = watchHealth(clients.command, options.location)
     this.#queueSet = `${options.prefix}:tw-queues`
     this.#registry = registryKeys(options.prefix)
     this.#reports = new ReportWriter(clients.command, options.reportBacklog)
     this.#warn = throttledWarn(options.logger)
+  }
+
+  health(): TransportHealth {
+    return this.#health()
   }
 
   async publish(envelopes: readonly AttemptEnvelope[]): Promise<void> {
