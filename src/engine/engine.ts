@@ -53,6 +53,7 @@ import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
 import type { ParkedTask } from './replay-log.js'
 import { checkDecision, parkedTasksOf, resolveHint, resolveParkedTask } from './resolve-parked.js'
+import { warnIfJournalAhead } from './clock-jump.js'
 import type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './resolve-parked.js'
 import { cancelStoredRun } from './cancel-stored.js'
 import type { CancelledRun, CancelUnfinishedOptions } from './cancel-stored.js'
@@ -631,6 +632,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // that is not registered).
       compiled = compile(read.definition as WorkflowInput)
       replay = new ReplayLog(stored.entries, runId)
+      warnIfJournalAhead(stored.entries, runId, clock.wallNow(), logger)
       const parked = replay.parked()
       if (parked.length > 0) {
         parkedAtEpoch.set(runId, lease.epoch)

@@ -19,6 +19,7 @@
  * The journal also renews its runs' leases, all in one call, every third of the lease's life.
  * @module
  */
+import { ClockJumpWatch, describeJump } from './clock-jump.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { TaskweaveError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
@@ -91,6 +92,8 @@ export class Journal {
   #flushing = false
   #scheduled = false
   #renewTimer: CancelTimer | undefined
+  /** Lease expiries are wall times: a jump of the wall clock is said at the renewal that sees it. */
+  #jumps: ClockJumpWatch | undefined
   #idle: (() => void)[] = []
   /** Suspended runs whose leases the next releaseAll gives up. */
   #released: JournalRun[] = []
@@ -302,6 +305,20 @@ export class Journal {
     if (this.#runs.get(run.runId) === run) this.#runs.delete(run.runId)
   }
 
+  #noteClockJump(wall: number): void {
+    const mono = this.#options.clock.now()
+    if (this.#jumps === undefined) {
+      this.#jumps = new ClockJumpWatch(wall, mono)
+      return
+    }
+    const jump = this.#jumps.look(wall, mono)
+    if (jump === 0) return
+    this.#options.logger.warn(
+      `the wall clock jumped ${describeJump(jump)}: running tasks' timeouts and retry delays are unaffected (they use a monotonic clock); lease expiries and the due times of retries written to the journal are wall times, and a resume waits at most a retry's own delay`,
+      { jumpMs: Math.round(jump), store: this.#options.store.location },
+    )
+  }
+
   #armRenewal(): void {
     if (this.#renewTimer !== undefined) return
     const every = Math.max(10, Math.floor(this.#options.leaseTtlMs / 3))
@@ -310,6 +327,7 @@ export class Journal {
       const runs = [...this.#runs.values()].filter((run) => run.open)
       if (runs.length === 0) return
       const now = this.#options.clock.wallNow()
+      this.#noteClockJump(now)
       this.#options.store.renew(runs.map((run) => run.lease), now, this.#options.leaseTtlMs).then(
         (lost) => {
           const lostIds = new Set(lost)

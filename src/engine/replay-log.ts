@@ -15,7 +15,17 @@ import type { RunStatus } from './states.js'
 /** One recorded attempt of a task. */
 export type RecordedAttempt =
   | { readonly outcome: 'ok'; readonly attempt: number; readonly at: number; readonly output: string | undefined; readonly added: string | undefined }
-  | { readonly outcome: 'fail'; readonly attempt: number; readonly at: number; readonly error: SerializedError; readonly retryAt: number | undefined; readonly bounce: boolean; readonly stopped: boolean }
+  | {
+      readonly outcome: 'fail'
+      readonly attempt: number
+      readonly at: number
+      readonly error: SerializedError
+      readonly retryAt: number | undefined
+      /** The retry's delay as chosen (absent in journals written before it was recorded). */
+      readonly delayMs: number | undefined
+      readonly bounce: boolean
+      readonly stopped: boolean
+    }
   | { readonly outcome: 'none'; readonly attempt: number; readonly at: number }
 
 /** A task added by a handler or the handle. */
@@ -72,9 +82,10 @@ export class ReplayLog {
         this.#settle(entry.taskId, { outcome: 'ok', attempt: entry.attempt ?? 0, at: entry.at, output: entry.data, added: entry.added })
         return
       case 'fail': {
-        const data = JSON.parse(entry.data ?? '{}') as { error?: SerializedError; retryAt?: number; bounce?: boolean; stopped?: boolean }
+        const data = JSON.parse(entry.data ?? '{}') as { error?: SerializedError; retryAt?: number; delayMs?: number; bounce?: boolean; stopped?: boolean }
         if (data.error === undefined) throw new Error('a fail entry needs an error')
-        this.#settle(entry.taskId, { outcome: 'fail', attempt: entry.attempt ?? 0, at: entry.at, error: data.error, retryAt: data.retryAt, bounce: data.bounce === true, stopped: data.stopped === true })
+        const delayMs = typeof data.delayMs === 'number' && data.delayMs >= 0 ? data.delayMs : undefined
+        this.#settle(entry.taskId, { outcome: 'fail', attempt: entry.attempt ?? 0, at: entry.at, error: data.error, retryAt: data.retryAt, delayMs, bounce: data.bounce === true, stopped: data.stopped === true })
         return
       }
       case 'add': {

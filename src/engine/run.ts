@@ -65,6 +65,7 @@ import { ALLOWED_CODES, assertTransitionCode, CANCELLED, FAILED, PENDING, READY,
 import type { RunStatus, TaskStatus } from './states.js'
 import { keepResolver, takeResolver } from '../core/promise-resolver.js'
 import { resolveHint } from './resolve-parked.js'
+import { retryDelayAfterResume } from './clock-jump.js'
 
 /** How long a group permit stays taken by a tool still running after its attempt ended (see RunExecution#lingerPermit). */
 export const LINGER_MS = 60_000
@@ -622,7 +623,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         }
         // The retry's own attempt is recorded too: no need to wait for its time.
         if (replay.attempt(id, attempt + 1) !== undefined) this.#makeReady(i)
-        else this.#armRetry(i, Math.max(0, recorded.retryAt - this.#env.clock.wallNow()), recorded.error)
+        else this.#armRetry(i, retryDelayAfterResume(recorded.retryAt, recorded.delayMs, this.#env.clock.wallNow()), recorded.error)
         return true
       case 'none': {
         const starts = replay.startsWithoutOutcome(id)
@@ -1516,7 +1517,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       const delayMs = Math.max(backoffDelayMs(policy, counted, this.#env.random), retryAfterHintMs(err) ?? 0)
       this.#transition(i, RETRYING)
       this.#releaseSlot(i)
-      if (this.#durable()) this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error, retryAt: this.#env.clock.wallNow() + delayMs }) })
+      if (this.#durable()) this.#write({ kind: 'fail', taskId, attempt, data: JSON.stringify({ error, retryAt: this.#env.clock.wallNow() + delayMs, delayMs }) })
       this.#armRetry(i, delayMs, error)
       this.#pump()
       return
