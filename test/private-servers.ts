@@ -62,20 +62,44 @@ export class PrivateRedis {
   async start(): Promise<void> {
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', this.password, ...this.settings], { stdio: ['ignore', 'pipe', 'inherit'] })
     this.#process = child
-    await new Promise<void>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout })
-      lines.on('line', (line) => {
-        if (line.includes('Ready to accept connections')) resolve()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('redis-server was not ready within 10 s')), 10_000)
+        const lines = createInterface({ input: child.stdout })
+        lines.on('line', (line) => {
+          if (line.includes('Ready to accept connections')) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        child.once('exit', (code) => {
+          clearTimeout(timer)
+          reject(new Error(`redis-server exited with ${code ?? 'a signal'} before it was ready`))
+        })
       })
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code ?? 'a signal'} before it was ready`)))
-    })
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
   }
 
   /** Kills the server at once, as a crash would. */
   async stop(): Promise<void> {
     const child = this.#process
     this.#process = undefined
-    if (child !== undefined) await kill(child)
+    if (child === undefined) return
+    child.kill('SIGCONT')
+    await kill(child)
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void {
+    this.#process?.kill('SIGSTOP')
+  }
+
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void {
+    this.#process?.kill('SIGCONT')
   }
 }
 
@@ -96,7 +120,12 @@ export class PrivateRabbit {
   static async start(): Promise<PrivateRabbit> {
     const dir = mkdtempSync(join(tmpdir(), 'tw-rabbit-'))
     const server = new PrivateRabbit(await freePort(), `twtest-${randomBytes(4).toString('hex')}@localhost`, dir)
-    await server.#start()
+    try {
+      await server.#start()
+    } catch (err) {
+      await server.stop()
+      throw err
+    }
     return server
   }
 
@@ -159,7 +188,10 @@ export class PrivateRabbit {
   async stop(): Promise<void> {
     const child = this.#process
     this.#process = undefined
-    if (child === undefined) return
+    if (child === undefined) {
+      rmSync(this.dir, { recursive: true, force: true })
+      return
+    }
     await this.ctl('stop').catch(() => undefined)
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit')

@@ -11,6 +11,7 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Transport } from '../core/transport.js'
+import { within } from '../core/within.js'
 import type { Worker, WorkerHealth } from '../distributed/worker.js'
 
 /** A running health and metrics server. */
@@ -58,6 +59,17 @@ export async function startWorkerServer(worker: Worker, transport: Transport, po
   }
 }
 
+/** Longest a scrape waits for the queue depths. */
+const STATS_WAIT_MS = 1500
+const NO_STATS = { queues: [] } as const
+
+/** Whether the worker's broker connection answers, whatever the worker's own state (starting, draining). */
+function brokerUp(worker: Worker, transport: Transport): boolean {
+  const health = worker.health()
+  if (health.status === 'degraded') return false
+  return transport.health?.().ok ?? true
+}
+
 /** `degraded: <problem> (since <ISO time>)`, `draining` or `starting`. */
 function describeHealth(health: WorkerHealth): string {
   if (health.status !== 'degraded') return health.status
@@ -87,13 +99,14 @@ async function workerMetrics(worker: Worker, transport: Transport): Promise<{ re
   stat('taskweave_worker_failed_total', 'Attempts this worker ran to a failure.', () => worker.stats().failed)
   stat('taskweave_worker_returned_total', 'Attempts this worker gave back to the broker unreported.', () => worker.stats().returned)
   stat('taskweave_worker_ready', '1 while the worker takes attempts, 0 while it drains.', () => (worker.ready() ? 1 : 0))
-  stat('taskweave_worker_broker_up', '1 while the worker reaches its broker and may publish, 0 while it cannot (an outage, a resource alarm).', () => (worker.health().status === 'degraded' ? 0 : 1))
+  stat('taskweave_worker_broker_up', '1 while the worker reaches its broker and may publish, 0 while it cannot (an outage, a hung server, a resource alarm).', () => (brokerUp(worker, transport) ? 1 : 0))
   const depth = new Gauge({ name: 'taskweave_queue_attempts', help: 'Attempts in each work queue, by state (waiting, active, delayed, dead).', labelNames: ['queue', 'state'], registers: [registry] })
   return {
     contentType: registry.contentType,
     async text() {
-      // The broker may be down: the worker's own figures are served all the same, without depths.
-      const stats = await transport.stats().catch(() => ({ queues: [] }))
+      // The broker may be down or hung: the worker's own figures are served all the same, at
+      // once, without depths (a scrape has its own timeout, often 10 s).
+      const stats = brokerUp(worker, transport) ? await within(transport.stats(), STATS_WAIT_MS, () => new Error('no answer')).catch(() => NO_STATS) : NO_STATS
       depth.reset()
       for (const q of stats.queues) {
         depth.set({ queue: q.queue, state: 'waiting' }, q.waiting)

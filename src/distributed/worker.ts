@@ -14,6 +14,7 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
+import { describeThrown } from '../core/thrown.js'
 import { InvalidOptionError, TaskweaveError, TimeoutError, deserializeError, serializeError } from '../core/errors.js'
 import { refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
@@ -144,6 +145,8 @@ class TransportWorker implements Worker {
   #failed = 0
   #returned = 0
   #degraded = false
+  /** Since when announcing this worker fails, and why: cleared by the next that succeeds. */
+  #heartbeatFailure: { readonly since: number; readonly error: string } | undefined
 
   constructor(options: WorkerOptions) {
     refuseUnknownOptions('startWorker', options, WORKER_OPTION_NAMES)
@@ -194,8 +197,11 @@ class TransportWorker implements Worker {
     if (this.#closing !== undefined) return { status: 'draining' }
     if (this.#consumer === undefined) return { status: 'starting' }
     const broker = this.#transport.health?.()
-    if (broker === undefined) return { status: 'ok' }
-    return broker.ok ? { status: 'ok', since: broker.since } : { status: 'degraded', problem: broker.problem ?? 'the broker cannot be reached', since: broker.since }
+    if (broker !== undefined && !broker.ok) return { status: 'degraded', problem: broker.problem ?? 'the broker cannot be reached', since: broker.since }
+    // Connected but not answering (a hung server): the heartbeat says so.
+    const unheard = this.#heartbeatFailure
+    if (unheard !== undefined) return { status: 'degraded', problem: `its heartbeat could not reach the broker: ${unheard.error}`, since: unheard.since }
+    return broker === undefined ? { status: 'ok' } : { status: 'ok', since: broker.since }
   }
 
   /** Logs when the broker connection goes bad or comes back (checked at each heartbeat). */
@@ -354,7 +360,13 @@ class TransportWorker implements Worker {
     this.#heartbeat = this.#clock.setTimer(this.#heartbeatMs, () => {
       this.#noteHealth()
       this.#announce()
-        .catch((err: unknown) => this.#logger.warn('heartbeat failed', { error: String(err) }))
+        .then(
+          () => (this.#heartbeatFailure = undefined),
+          (err: unknown) => {
+            this.#heartbeatFailure ??= { since: this.#clock.wallNow(), error: describeThrown(err) }
+            this.#logger.warn('heartbeat failed', { error: String(err) })
+          },
+        )
         .finally(() => {
           if (this.#closing === undefined) this.#armHeartbeat()
         })

@@ -25,7 +25,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
 })
 
-const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: ({ n }) => n })
+/** Takes 30 ms: 1,000 of them keep 4 workers busy for about 2 s, longer than their reconnections are spread. */
+const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: async ({ n }) => new Promise((resolve) => setTimeout(() => resolve(n), 30)) })
 
 function envelope(n: number, owner: string): AttemptEnvelope {
   const attemptId = `${RUN}/t${n}#1-${randomUUID().slice(0, 6)}`
@@ -123,6 +124,25 @@ describe('workers while Redis is down longer than BullMQ\'s blocking timeout (BR
   }, 60_000)
 })
 
+describe('workers on a Redis server that hangs (SIGSTOP: connections open, nothing answers)', () => {
+  it('say degraded once their heartbeat cannot reach it, serve /metrics at once, and say ok again when it answers', async () => {
+    const redis = await PrivateRedis.start()
+    cleanups.push(() => redis.stop())
+    const open = (): Promise<Transport> => openRedisTransport({ url: redis.url, prefix: RUN, connection: { connectTimeoutMs: 1000, commandTimeoutMs: 500 } })
+    const { servers } = await fleet(open, 1)
+    const server = servers[0] as WorkerServer
+    redis.pause()
+    await waitFor('readiness to fail', async () => (await get(server, '/readyz')).status === 503, 10_000)
+    expect((await get(server, '/readyz')).body).toMatch(/^degraded: its heartbeat could not reach the broker: .*timed out/i)
+    const started = Date.now()
+    const metrics = await get(server, '/metrics')
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(metrics.body).toMatch(/^taskweave_worker_broker_up\{worker="w0"\} 0$/m)
+    redis.resume()
+    await waitFor('readiness to come back', async () => (await get(server, '/readyz')).status === 200, 10_000)
+  }, 40_000)
+})
+
 describe('a RabbitMQ node under a resource alarm (BR-08) and down (BR-02)', () => {
   it('publishing fails at once while blocked, the handle\'s health names the alarm, all recovers when it clears; down, workers say degraded', async () => {
     const rabbit = await PrivateRabbit.start()
@@ -147,7 +167,15 @@ describe('a RabbitMQ node under a resource alarm (BR-08) and down (BR-02)', () =
     expect((refused as TaskweaveError).retryable).toBe(true)
     expect((refused as TaskweaveError).details).toMatchObject({ blocked: true })
     expect((refused as Error).message).toMatch(/publish(ing attempts)? refused: the broker blocks publishing/)
-    expect(TaskweaveError.is(await stuck, 'TW_TRANSPORT')).toBe(true)
+    // A queue it never declared is refused at once too: nothing is sent to a broker that reads nothing.
+    const fresh = { ...envelope(5, 'owner'), queue: `fresh-${randomUUID().slice(0, 6)}` }
+    const freshStarted = Date.now()
+    expect((await rejection(owner.publish([fresh])) as TaskweaveError).details).toMatchObject({ blocked: true })
+    expect(Date.now() - freshStarted).toBeLessThan(200)
+    // The first publish, which waited, names the alarm too.
+    const late = await stuck
+    expect(TaskweaveError.is(late, 'TW_TRANSPORT')).toBe(true)
+    expect((late as Error).message).toMatch(/the broker blocks publishing/)
 
     await rabbit.ctl('set_vm_memory_high_watermark', '0.4')
     await waitFor('the alarm to clear for the owner', () => owner.health?.().ok === true, 10_000)
@@ -160,6 +188,9 @@ describe('a RabbitMQ node under a resource alarm (BR-08) and down (BR-02)', () =
     await waitFor('readiness to fail', async () => (await get(first, '/readyz')).status === 503, 10_000)
     expect((await get(first, '/readyz')).body).toMatch(/^degraded: RabbitMQ transport at amqp:\/\/\S+: the broker cannot be reached/)
     expect((await get(first, '/healthz')).status).toBe(200)
+    const scrapeStarted = Date.now()
+    expect((await get(first, '/metrics')).body).toMatch(/^taskweave_worker_broker_up\{worker="w0"\} 0$/m)
+    expect(Date.now() - scrapeStarted).toBeLessThan(2000)
     await rabbit.ctl('start_app')
     await waitFor('readiness to come back', async () => (await get(first, '/readyz')).status === 200, 15_000)
     await waitFor('a publish to go through', () => owner.publish([envelope(4, 'owner')]).then(() => true, () => false), 15_000)

@@ -76,7 +76,7 @@ describe('a full Redis server (maxmemory 32mb, noeviction, 10 KB messages)', () 
     expect(TaskweaveError.is(refusal, 'TW_QUEUE')).toBe(true)
     expect((refusal as TaskweaveError).retryable).toBe(true)
     expect((refusal as TaskweaveError).details).toMatchObject({ outOfMemory: true, queue: 'full', operation: 'enqueue' })
-    expect((refusal as Error).message).toMatch(/enqueue refused: the server's memory is nearly full \(\d+\.\d MiB used of maxmemory 32\.0 MiB; the last 10% is kept so consumers can still take work off it\)/)
+    expect((refusal as Error).message).toMatch(/enqueue refused: the server's memory is nearly full \(about \d+\.\d MiB used of maxmemory 32\.0 MiB; the last 10% is kept so consumers can still take work off it\)/)
     // A batch is refused the same way.
     const batchErr = await rejection(queue.enqueueMany([{ body: { n: -1, pad: PAYLOAD } }, { body: { n: -2, pad: PAYLOAD } }]))
     expect((batchErr as TaskweaveError).details).toMatchObject({ outOfMemory: true })
@@ -113,6 +113,7 @@ describe('a full Redis server (maxmemory 32mb, noeviction, 10 KB messages)', () 
     expect(accepted.size).toBeGreaterThan(1000)
     expect(TaskweaveError.is(refusal, 'TW_TRANSPORT')).toBe(true)
     expect((refusal as TaskweaveError).details).toMatchObject({ outOfMemory: true })
+    expect((refusal as Error).message).toMatch(/publish refused: the server's memory is nearly full/)
     const seen = new Set<string>()
     const consumer = await transport.consume(
       async (d) => {
@@ -125,6 +126,27 @@ describe('a full Redis server (maxmemory 32mb, noeviction, 10 KB messages)', () 
     const deadline = Date.now() + 30_000
     while (seen.size < accepted.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
     expect([...accepted].filter((id) => !seen.has(id))).toEqual([])
+  }, 60_000)
+
+  it('a burst of 4,000 concurrent enqueues is counted whole: the reserve holds, and consumers drain every accepted message', async () => {
+    const redis = await server(['--maxmemory', '32mb', '--maxmemory-policy', 'noeviction'])
+    const queue = await openRedisQueue<{ n: number; pad: string }>({ url: redis.url, prefix: RUN, name: 'burst' })
+    cleanups.push(() => queue.close())
+    const outcomes = await Promise.allSettled(Array.from({ length: 4000 }, (_, n) => queue.enqueue({ n, pad: PAYLOAD })))
+    const accepted = new Set(outcomes.flatMap((outcome, n) => (outcome.status === 'fulfilled' ? [n] : [])))
+    const refusals = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String((outcome.reason as Error).message)] : []))
+    expect(accepted.size).toBeGreaterThan(1000)
+    expect(refusals.length).toBeGreaterThan(0)
+    // Every refusal is the reserve's, none the full server's own.
+    expect(refusals.filter((message) => !message.includes('refused: the server\'s memory is nearly full'))).toEqual([])
+    const seen = new Set<number>()
+    const consumer = await queue.consume((d) => {
+      seen.add(d.body.n)
+    }, { concurrency: 8 })
+    cleanups.push(() => consumer.close({ graceMs: 0 }))
+    const deadline = Date.now() + 30_000
+    while (seen.size < accepted.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(seen.size).toBe(accepted.size)
   }, 60_000)
 
   it('with no reserve (memoryReserve: 0), the server\'s own refusal reaches the caller as TW_QUEUE saying it is out of memory', async () => {

@@ -17,6 +17,7 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib'
 import { TaskweaveError } from '../../core/errors.js'
 import type { TransportHealth } from '../../core/transport.js'
+import { within } from '../../core/within.js'
 import type { AmqpModule } from './driver.js'
 import { closedError, describeCause, rabbitError, replyCodeOf } from './errors.js'
 import type { Scope } from './errors.js'
@@ -55,6 +56,8 @@ const ignore = (): void => {}
 
 class LiveSession implements Session {
   closed = false
+  /** Set while the broker blocks this connection's publishes (a resource alarm: `connection.blocked`). */
+  blocked: { readonly reason: string; readonly at: number } | undefined
   #ops: Promise<Channel> | undefined
 
   constructor(
@@ -109,10 +112,8 @@ export class RabbitConnection {
   #reconnecting = false
   #timer: NodeJS.Timeout | undefined
   #lastError: unknown
-  /** When the connection last came up or went down. */
+  /** When the connection last came up, went down or was unblocked. */
   #since = Date.now()
-  /** Set while the broker blocks this connection's publishes (a resource alarm: `connection.blocked`). */
-  #blocked: { readonly reason: string; readonly at: number } | undefined
 
   constructor(amqp: AmqpModule, options: ResolvedConnectionOptions, scope: Scope) {
     this.#amqp = amqp
@@ -138,8 +139,10 @@ export class RabbitConnection {
   /** Whether the connection is up and may publish now, from its own events (no round trip). */
   health(): TransportHealth {
     const where = `${this.#scope.subject} at ${this.#scope.location}`
+    if (this.#closed) return { ok: false, since: this.#since, problem: `${where}: the handle is closed` }
+    const blocked = this.#session?.blocked
     if (this.#session === undefined) return { ok: false, since: this.#since, problem: `${where}: the broker cannot be reached${this.#lastError === undefined ? '' : ` (${describeCause(this.#lastError)})`}` }
-    if (this.#blocked !== undefined) return { ok: false, since: this.#blocked.at, problem: `${where}: the broker blocks publishing: ${this.#blocked.reason} (a resource alarm; publishing resumes when it clears)` }
+    if (blocked !== undefined) return { ok: false, since: blocked.at, problem: `${where}: the broker blocks publishing: ${blocked.reason} (a resource alarm; publishing resumes when it clears)` }
     return { ok: true, since: this.#since }
   }
 
@@ -149,7 +152,7 @@ export class RabbitConnection {
    * clears, and messages sent meanwhile would pile up in memory.
    */
   blockedError(operation: string): TaskweaveError | undefined {
-    const blocked = this.#blocked
+    const blocked = this.#session?.blocked
     if (blocked === undefined) return undefined
     return new TaskweaveError(this.#scope.code, `${this.#scope.subject} at ${this.#scope.location}: ${operation} refused: the broker blocks publishing (${blocked.reason}: a resource alarm). Try again once it clears`, {
       retryable: true,
@@ -227,7 +230,9 @@ export class RabbitConnection {
     for (;;) {
       const session = await this.ready(deadline, operation)
       try {
-        return await fn(session)
+        // A connection the broker stopped reading from (blocked by an alarm, or gone silent)
+        // never answers: the call gives up at its deadline rather than wait with it.
+        return await within(fn(session), deadline - Date.now(), () => this.blockedError(operation) ?? this.unreachableError(operation))
       } catch (err) {
         if (!session.closed && (TaskweaveError.is(err) || CHANNEL_ANSWERS.has(replyCodeOf(err) ?? 0))) throw err
         this.#lastError = err
@@ -259,6 +264,7 @@ export class RabbitConnection {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#since = Date.now()
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     const waiters = this.#waiters
     this.#waiters = []
@@ -294,12 +300,12 @@ export class RabbitConnection {
       const live = session
       model.on('close', (err?: Error) => this.#lost(live, err))
       model.on('blocked', (reason: unknown) => {
-        if (!live.closed) this.#blocked = { reason: typeof reason === 'string' && reason !== '' ? reason : 'no reason given', at: Date.now() }
+        live.blocked = { reason: typeof reason === 'string' && reason !== '' ? reason : 'no reason given', at: Date.now() }
       })
       model.on('unblocked', () => {
-        if (live.closed || this.#blocked === undefined) return
-        this.#blocked = undefined
-        this.#since = Date.now()
+        if (live.blocked === undefined) return
+        live.blocked = undefined
+        if (this.#session === live) this.#since = Date.now()
       })
       // A publishing channel closed by the broker (a publish to an exchange that is gone) would
       // leave every publish waiting: start over on a new connection. Channels also close just
@@ -335,7 +341,6 @@ export class RabbitConnection {
     session.closed = true
     if (this.#session !== session) return
     this.#session = undefined
-    this.#blocked = undefined
     this.#since = Date.now()
     if (err !== undefined) this.#lastError = err
     if (!this.#closed) this.#scheduleReconnect(this.#options.reconnectDelayMs)

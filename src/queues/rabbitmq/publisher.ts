@@ -168,12 +168,14 @@ export class Publisher {
     const connected = this.#connection.session !== undefined
     this.#fail(
       batch,
-      connected
+      // Blocked by an alarm meanwhile: that is why it was not confirmed.
+      this.#connection.blockedError(operation) ??
+      (connected
         ? new TaskweaveError(this.#scope.code, `${this.#scope.subject} at ${this.#scope.location}: ${operation} failed: the broker did not confirm within ${this.#timeoutMs} ms (the messages may or may not have been taken)`, {
             retryable: true,
             details: { location: this.#scope.location, operation, timeoutMs: this.#timeoutMs },
           })
-        : this.#connection.unreachableError(operation),
+        : this.#connection.unreachableError(operation)),
     )
     this.#waiting = this.#waiting.filter((item) => item.batch !== batch)
   }

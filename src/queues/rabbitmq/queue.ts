@@ -86,6 +86,9 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
     return guarded(this.#parts.scope, 'enqueueMany', async () => {
       this.#checkOpen('enqueue')
       const { scope, options, publisher, mover, connection } = this.#parts
+      // Before any check or declaration: the broker reads nothing from a blocked connection.
+      const blocked = connection.blockedError('enqueue')
+      if (blocked !== undefined) throw blocked
       const now = Date.now()
       const ids: string[] = []
       const outgoing: Outgoing[] = []

@@ -89,6 +89,9 @@ export class RabbitTransport implements Transport {
     return guarded(this.#parts.scope, 'publish', async () => {
       this.#checkOpen('publish')
       if (envelopes.length === 0) return
+      // Before any declaration: the broker reads nothing from a blocked connection.
+      const blocked = this.#parts.connection.blockedError('publish')
+      if (blocked !== undefined) throw blocked
       const { publisher, ledger, scope } = this.#parts
       const outgoing: Outgoing[] = []
       const shapes = new Set<WorkQueueShape>()

@@ -20,7 +20,7 @@ import type { ErrorScope } from './errors.js'
 import type { ResolvedQueueOptions } from './options.js'
 import { bullPriority } from './priority.js'
 import { queuePolicy } from './queue-policy.js'
-import { MemoryGuard } from './memory-guard.js'
+import { MemoryGuard, messageBytes } from './memory-guard.js'
 import { enqueueLockKey, withinSize } from './size-guard.js'
 
 /** The name BullMQ stores on each job (BullMQ jobs are named; messages are not): short, as it is kept per job. */
@@ -78,8 +78,9 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
     })
     const add = (): Promise<readonly string[]> => this.#queue.addBulk(jobs).then((added) => added.map((job) => job.id ?? ''))
     const { maxSize } = this.#options
+    let finished: (() => void) | undefined
     try {
-      await this.#memory.admit('enqueue')
+      finished = await this.#memory.admit('enqueue', () => jobs.reduce((sum, job) => sum + messageBytes(JSON.stringify(job.data).length), 0))
       if (maxSize === undefined) return await add()
       const keys = this.#queue.keys
       return await withinSize(
@@ -97,6 +98,8 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
       // BullMQ writes each body with JSON.stringify, which throws a TypeError for a cycle or a BigInt.
       if (err instanceof TypeError) throw notJson(this.#scope, undefined, messages.length, err.message)
       throw redisError(this.#scope, 'enqueue', err)
+    } finally {
+      finished?.()
     }
   }
 

@@ -35,7 +35,7 @@ import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
 import type { ResolvedTransportOptions } from './options.js'
 import { announceWorker, registryKeys, workersSince } from './registry.js'
 import { watchHealth } from './connection-health.js'
-import { MemoryGuard } from './memory-guard.js'
+import { MemoryGuard, messageBytes } from './memory-guard.js'
 import type { RegistryKeys } from './registry.js'
 import { ReportReader, ReportWriter, reportsKey } from './reports.js'
 import { transportPolicy } from './transport-policy.js'
@@ -61,6 +61,7 @@ export class RedisTransport implements Transport {
   readonly #reports: ReportWriter
   readonly #warn: (message: string) => void
   #closing: Promise<void> | undefined
+  #closedAt = 0
 
   constructor(drivers: Drivers, clients: Clients, options: ResolvedTransportOptions, scope: ErrorScope) {
     this.#drivers = drivers
@@ -76,6 +77,7 @@ export class RedisTransport implements Transport {
   }
 
   health(): TransportHealth {
+    if (this.#closing !== undefined) return { ok: false, since: this.#closedAt, problem: `${scopeText(this.#scope)}: the handle is closed` }
     return this.#health()
   }
 
@@ -90,8 +92,9 @@ export class RedisTransport implements Transport {
       else group.push(envelope)
     }
     const command = this.#clients.command
+    let finished: (() => void) | undefined
     try {
-      await this.#memory.admit('publish')
+      finished = await this.#memory.admit('publish', () => envelopes.reduce((sum, envelope) => sum + messageBytes(JSON.stringify(envelope).length), 0))
       await Promise.all([
         command.sadd(this.#queueSet, ...groups.keys()),
         ...[...groups].map(async ([name, group]) => {
@@ -108,6 +111,8 @@ export class RedisTransport implements Transport {
       ])
     } catch (err) {
       throw redisError(this.#scope, 'publish', err)
+    } finally {
+      finished?.()
     }
   }
 
@@ -348,6 +353,7 @@ export class RedisTransport implements Transport {
   }
 
   close(): Promise<void> {
+    this.#closedAt ||= Date.now()
     this.#closing ??= this.#close()
     return this.#closing
   }
@@ -359,6 +365,7 @@ export class RedisTransport implements Transport {
    */
   async destroy(): Promise<void> {
     this.#checkOpen('destroy')
+    this.#closedAt = Date.now()
     this.#closing = this.#close(async () => {
       const command = this.#clients.command
       for (const name of await command.smembers(this.#queueSet)) {
