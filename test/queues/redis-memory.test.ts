@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openRedisQueue, openRedisTransport } from 'taskweave/queues/redis'
 import { TaskweaveError } from '../../src/core/errors.js'
+import type { MessageQueue } from '../../src/core/queue.js'
 import type { AttemptEnvelope } from '../../src/core/transport.js'
 import { PrivateRedis } from '../private-servers.js'
 import { rejection } from '../helpers.js'
@@ -24,6 +25,18 @@ async function server(settings: readonly string[]): Promise<PrivateRedis> {
   const redis = await PrivateRedis.start(settings)
   cleanups.push(() => redis.stop())
   return redis
+}
+
+/** Consumes `queue` until `count` distinct messages came (or 30 s passed); their numbers. */
+async function drain(queue: MessageQueue<{ n: number; pad: string }>, count: number): Promise<Set<number>> {
+  const seen = new Set<number>()
+  const consumer = await queue.consume((d) => {
+    seen.add(d.body.n)
+  }, { concurrency: 8 })
+  cleanups.push(() => consumer.close({ graceMs: 0 }))
+  const deadline = Date.now() + 30_000
+  while (seen.size < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  return seen
 }
 
 function envelope(n: number): AttemptEnvelope {
@@ -82,13 +95,7 @@ describe('a full Redis server (maxmemory 32mb, noeviction, 10 KB messages)', () 
     expect((batchErr as TaskweaveError).details).toMatchObject({ outOfMemory: true })
 
     // Accepted then lost: none. Every accepted message is delivered, and no refused one.
-    const seen = new Set<number>()
-    const consumer = await queue.consume((d) => {
-      seen.add(d.body.n)
-    }, { concurrency: 8 })
-    cleanups.push(() => consumer.close({ graceMs: 0 }))
-    const deadline = Date.now() + 30_000
-    while (seen.size < accepted.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    const seen = await drain(queue, accepted.size)
     expect([...seen].filter((n) => !accepted.has(n))).toEqual([])
     expect(seen.size).toBe(accepted.size)
     // Drained, the server takes messages again.
@@ -139,14 +146,7 @@ describe('a full Redis server (maxmemory 32mb, noeviction, 10 KB messages)', () 
     expect(refusals.length).toBeGreaterThan(0)
     // Every refusal is the reserve's, none the full server's own.
     expect(refusals.filter((message) => !message.includes('refused: the server\'s memory is nearly full'))).toEqual([])
-    const seen = new Set<number>()
-    const consumer = await queue.consume((d) => {
-      seen.add(d.body.n)
-    }, { concurrency: 8 })
-    cleanups.push(() => consumer.close({ graceMs: 0 }))
-    const deadline = Date.now() + 30_000
-    while (seen.size < accepted.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(seen.size).toBe(accepted.size)
+    expect((await drain(queue, accepted.size)).size).toBe(accepted.size)
   }, 60_000)
 
   it('with no reserve (memoryReserve: 0), the server\'s own refusal reaches the caller as TW_QUEUE saying it is out of memory', async () => {
