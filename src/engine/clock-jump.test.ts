@@ -86,3 +86,43 @@ describe('a durable engine whose wall clock jumps while a run is out', () => {
     await engine.close()
   })
 })
+
+describe('a durable run closed, then resumed after the wall clock went back 2 h', () => {
+  it('runs its stopped attempt again at once, not 2 h later (the stop entry carries no delay of its own)', async () => {
+    const clock = new ManualClock(0, Date.parse('2026-12-06T12:00:00Z'))
+    const store = new MemoryRunStore()
+    let calls = 0
+    let started: () => void = () => {}
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const step = defineTool({
+      name: 'step',
+      input: z.object({}),
+      run: (_input, ctx) => {
+        calls++
+        if (calls === 1) {
+          started()
+          return new Promise<string>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true }))
+        }
+        return 'done'
+      },
+    })
+    const first = createEngine({ tools: [step], builtins: false, store, clock })
+    const handle = first.start({ id: 'stopped', tasks: [{ id: 'a', tool: 'step' }] })
+    await running
+    await clock.runUntilSettled(first.close())
+    await handle.result
+
+    clock.setWallTime(clock.wallNow() - 2 * HOUR)
+    const { logger, warnings } = capture()
+    const second = createEngine({ tools: [step], builtins: false, store, clock, logger })
+    const resumed = await second.resume(handle.id)
+    const before = clock.now()
+    let startedAfter: number | undefined
+    resumed.on('task:started', () => (startedAfter ??= clock.now() - before))
+    const result = await clock.runUntilSettled(resumed.result)
+    expect(result.tasks['a']?.status).toBe('succeeded')
+    expect(startedAfter).toBe(0)
+    expect(warnings.join('\n')).toMatch(/its journal's newest entry was written 2 h 0 min later than now/)
+    await second.close()
+  })
+})

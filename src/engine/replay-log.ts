@@ -21,7 +21,7 @@ export type RecordedAttempt =
       readonly at: number
       readonly error: SerializedError
       readonly retryAt: number | undefined
-      /** The retry's delay as chosen (absent in journals written before it was recorded). */
+      /** The retry's delay as chosen (recorded, or its due time less the entry's time). */
       readonly delayMs: number | undefined
       readonly bounce: boolean
       readonly stopped: boolean
@@ -84,7 +84,10 @@ export class ReplayLog {
       case 'fail': {
         const data = JSON.parse(entry.data ?? '{}') as { error?: SerializedError; retryAt?: number; delayMs?: number; bounce?: boolean; stopped?: boolean }
         if (data.error === undefined) throw new Error('a fail entry needs an error')
-        const delayMs = typeof data.delayMs === 'number' && data.delayMs >= 0 ? data.delayMs : undefined
+        // The delay as chosen; entries that do not record it (a stop, a bounce, an operator's
+        // retry, a journal written before it was) were stamped in the same step as their due
+        // time, so the two give it exactly.
+        const delayMs = typeof data.delayMs === 'number' && data.delayMs >= 0 ? data.delayMs : typeof data.retryAt === 'number' ? Math.max(0, data.retryAt - entry.at) : undefined
         this.#settle(entry.taskId, { outcome: 'fail', attempt: entry.attempt ?? 0, at: entry.at, error: data.error, retryAt: data.retryAt, delayMs, bounce: data.bounce === true, stopped: data.stopped === true })
         return
       }

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openRedisTransport } from 'taskweave/queues/redis'
 import type { RedisTransportHandle, RedisTransportOptions } from 'taskweave/queues/redis'
-import type { AttemptDelivery, AttemptEnvelope, AttemptReport } from '../../src/core/transport.js'
+import type { AttemptDelivery, AttemptEnvelope, AttemptReport, WorkerInfo } from '../../src/core/transport.js'
 import { transportConformanceCases } from '../../src/testing/transport-conformance.js'
 import { redisKeys, sleep, waitFor } from './broker-kit.js'
 
@@ -303,6 +303,20 @@ describe('batches', () => {
   })
 })
 
+describe('the worker registry', () => {
+  it("is timed by the server's clock: a worker whose clock runs 2 h ahead neither drops the others (and their route queues) nor is listed past its time", async () => {
+    const { transport } = await open()
+    const info = (worker: string, at: number): WorkerInfo => ({ worker, queues: ['default'], concurrency: 1, running: 0, sessions: [], host: 'h', pid: 1, at })
+    await transport.announce(info('on-time', Date.now()))
+    await transport.announce(info('ahead', Date.now() + 2 * 3_600_000))
+    await transport.announce(info('ahead', Date.now() + 2 * 3_600_000))
+    expect((await transport.workers()).map((w) => w.worker).sort()).toEqual(['ahead', 'on-time'])
+    // Listed by when the server heard them: one heard within the last 50 ms or not, whatever it said its time was.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await transport.workers({ withinMs: 50 })).toEqual([])
+  })
+})
+
 describe('reports', () => {
   it('are trimmed from the owner’s stream once handed to its handler', async () => {
     const { transport, prefix } = await open()
@@ -348,7 +362,10 @@ describe('housekeeping', () => {
     const { transport, prefix } = await open({ heartbeatMs: 1000 })
     const info = { queues: ['q'], concurrency: 1, running: 0, sessions: [], host: 'h', pid: 1 }
     await transport.publish([envelope('stranded', { worker: 'gone' }), envelope('live', { worker: 'alive' })])
-    await transport.announce({ ...info, worker: 'gone', at: Date.now() - 3_600_000 })
+    await transport.announce({ ...info, worker: 'gone', at: Date.now() })
+    // Heard an hour ago by the server's clock (the registry's own), as a worker that died then.
+    const [seconds] = await redis.time()
+    await redis.zadd(`${prefix}:tw-workers`, Number(seconds) * 1000 - 3_600_000, 'gone')
     await transport.announce({ ...info, worker: 'alive', at: Date.now() })
     expect((await transport.workers({ withinMs: 7_200_000 })).map((w) => w.worker)).toEqual(['alive'])
     await waitFor('the route queue of the gone worker to be removed', async () => (await keysUnder(`${prefix}:route.gone:`)).length === 0 && (await redis.smembers(`${prefix}:tw-queues`)).length === 1)

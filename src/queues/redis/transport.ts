@@ -33,7 +33,7 @@ import { batchedKey, planPublish, unsettledByBatch } from './batches.js'
 import type { BulkJob } from './batches.js'
 import { jobIdOf, roleOf, routeQueueName, workQueueName } from './names.js'
 import type { ResolvedTransportOptions } from './options.js'
-import { announceWorker, registryKeys, workersSince } from './registry.js'
+import { announceWorker, registryKeys, workersWithin } from './registry.js'
 import { watchHealth } from './connection-health.js'
 import { MemoryGuard, messageBytes } from './memory-guard.js'
 import type { RegistryKeys } from './registry.js'
@@ -308,7 +308,7 @@ export class RedisTransport implements Transport {
   async workers(options: { readonly withinMs?: number } = {}): Promise<readonly WorkerInfo[]> {
     this.#checkOpen('workers')
     try {
-      return await workersSince(this.#clients.command, this.#registry, Date.now() - (options.withinMs ?? DEFAULT_WORKERS_WITHIN_MS))
+      return await workersWithin(this.#clients.command, this.#registry, options.withinMs ?? DEFAULT_WORKERS_WITHIN_MS)
     } catch (err) {
       throw redisError(this.#scope, 'workers', err)
     }
