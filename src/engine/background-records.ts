@@ -173,7 +173,8 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
         const name = run.labels[NAME] ?? run.workflowId
         const kind = run.labels[KIND]
         const deadlineText = run.labels[BACKGROUND_DEADLINE]
-        let deadline = deadlineText !== undefined && Number.isFinite(Number(deadlineText)) ? Number(deadlineText) : undefined
+        // Written with the record: its timeout is the deadline less the record's creation time.
+        let deadline = capDeadline(deadlineText !== undefined && Number.isFinite(Number(deadlineText)) ? Number(deadlineText) : undefined, run.createdAt, env.clock.wallNow())
         if (kind === undefined) {
           // A workflow: resume its run (the lease just taken is ours, so resume takes it again).
           try {
@@ -195,7 +196,7 @@ export function backgroundRecorder(env: RecorderEnvironment): BackgroundRecorder
             const queued = run.labels[QUEUED] === 'true' && start === undefined
             // One that waited, then started, keeps the deadline its start wrote.
             const startedDeadline = (JSON.parse(start?.data ?? '{}') as { deadline?: unknown }).deadline
-            if (typeof startedDeadline === 'number') deadline = startedDeadline
+            if (typeof startedDeadline === 'number' && start !== undefined) deadline = capDeadline(startedDeadline, start.at, env.clock.wallNow())
             const timeoutMs = Number(run.labels[QUEUED_TIMEOUT])
             const priority = Number(run.labels[QUEUED_PRIORITY] ?? 0)
             recovered.push({ kind: 'state-machine', conversationId, taskId, name, machine: machine.name, context: machine.context, record, deadline, queued, ...(queued && Number.isFinite(timeoutMs) && timeoutMs >= 0 ? { timeoutMs } : {}), ...(queued && Number.isFinite(priority) && priority !== 0 ? { priority } : {}) })
@@ -227,4 +228,13 @@ async function takeOver(env: RecorderEnvironment, run: RunSummary): Promise<Leas
     logFailure(env.logger, 'a background record could not be taken over', err, { runId: run.runId })
     return undefined
   }
+}
+
+/**
+ * A recovered deadline, at most its whole timeout (the deadline less `stampedAt`, the wall time it
+ * was written at) from `now`: a wall clock that went back since does not lengthen it by the jump.
+ */
+function capDeadline(deadline: number | undefined, stampedAt: number, now: number): number | undefined {
+  if (deadline === undefined) return undefined
+  return Math.min(deadline, now + Math.max(0, deadline - stampedAt))
 }

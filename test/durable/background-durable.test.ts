@@ -218,6 +218,24 @@ describe('background work in a durable engine', () => {
     await engine1.close()
   })
 
+  it('recovered after the wall clock went back 2 h, a machine keeps at most its own timeout (5 s), not 2 h more', async () => {
+    const T0 = 1_800_000_000_000
+    const hanging = defineStateMachine({ name: 'hang', initial: 'wait', context: {}, states: { wait: { run: () => never() } } })
+    const store = new MemoryRunStore()
+    const clock1 = new ManualClock(0, T0)
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false, clock: clock1 })
+    const timed = engine1.background.submit({ conversationId: 'conv-j', name: 'timed', run: hanging, timeout: '5s' })
+    await ticks()
+    const clock2 = new ManualClock(0, T0 - 2 * 3_600_000)
+    const engine2 = createEngine({ store, builtins: false, clock: clock2 })
+    expect(await engine2.background.recover({ machines: [hanging] })).toMatchObject({ stateMachines: 1 })
+    clock2.advance(5_100)
+    await ticks()
+    expect(await engine2.background.result(timed)).toMatchObject({ status: 'timed_out' })
+    await engine2.close()
+    await engine1.close()
+  })
+
   it('engine.close() waits for a record still being made, and writes how its work ended', async () => {
     class SlowCreate extends MemoryRunStore {
       open: () => void = () => undefined
