@@ -116,6 +116,8 @@ interface InFlight {
   missing: number
   /** Whether it went to the broker: one still waiting for a shared place or budget is not the broker's to lose. */
   sent: boolean
+  /** When it last went out, on the monotonic clock (what the reconciler counts from; `publishedAt` is wall time, for workers). */
+  sentAt: number
   /** Its shared rate key and what it takes there, if any. */
   readonly rate: RatePlan | undefined
 }
@@ -231,7 +233,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(plain), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
-    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, sent: false, rate }
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, sent: false, sentAt: 0, rate }
     this.#inFlight.set(request.attemptId, entry)
     if (this.#groups?.has(request.group) === true) {
       this.#groups.wait(request.attemptId, request.group, () => {
@@ -315,12 +317,14 @@ export class RemoteAttemptRunner implements AttemptRunner {
     // Stamped now: the time it went out is what the reconciler counts from (an attempt may have
     // waited long for a shared place before).
     const now = this.#clock.wallNow()
+    const sentAt = this.#clock.now()
     const batch: AttemptEnvelope[] = []
     for (const envelope of waiting) {
       const entry = this.#inFlight.get(envelope.request.attemptId)
       if (entry === undefined || entry.envelope !== envelope) continue
       entry.envelope = { ...envelope, publishedAt: now }
       entry.sent = true
+      entry.sentAt = sentAt
       batch.push(entry.envelope)
     }
     this.#published += batch.length
@@ -377,7 +381,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
           this.#routes.set(live.envelope.request.route, report.worker)
           if (this.#routes.size > MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
           // An outcome is as good as a heartbeat.
-          this.#alive.set(report.worker, Math.max(this.#alive.get(report.worker) ?? 0, this.#clock.wallNow()))
+          this.#alive.set(report.worker, this.#clock.now())
           this.#refreshAlive()
         }
         deliverOutcome(report.outcome, live.sink, deserializeError)
@@ -405,7 +409,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     if (worker === undefined) return undefined
     this.#refreshAlive()
     const seen = this.#alive.get(worker)
-    if (seen !== undefined && seen > this.#clock.wallNow() - this.#workerTimeoutMs) return worker
+    if (seen !== undefined && seen > this.#clock.now() - this.#workerTimeoutMs) return worker
     // Not heard from lately: the session's instance went with it.
     this.#routes.delete(route)
     return undefined
@@ -413,16 +417,19 @@ export class RemoteAttemptRunner implements AttemptRunner {
 
   /** Reads the workers' announcements again when the last reading is older than a third of the timeout. */
   #refreshAlive(): void {
-    const now = this.#clock.wallNow()
+    const now = this.#clock.now()
     if (this.#aliveReading !== undefined || now - this.#aliveReadAt < this.#workerTimeoutMs / 3) return
     this.#aliveReading = this.#transport
       .workers({ withinMs: this.#workerTimeoutMs })
       .then((workers) => {
-        // Keep what outcomes said meanwhile: the later of the two sightings counts.
-        const alive = new Map(workers.map((w) => [w.worker, w.at]))
-        for (const [worker, at] of this.#alive) if (at > (alive.get(worker) ?? 0)) alive.set(worker, at)
+        // Heard by the broker within the timeout: seen now, on this owner's monotonic clock (a
+        // worker's own `at` is its wall clock, which may be skewed or jump). Sightings from
+        // outcomes meanwhile are kept when later.
+        const readAt = this.#clock.now()
+        const alive = new Map(workers.map((w) => [w.worker, readAt]))
+        for (const [worker, at] of this.#alive) if (at > (alive.get(worker) ?? -Infinity)) alive.set(worker, at)
         this.#alive = alive
-        this.#aliveReadAt = this.#clock.wallNow()
+        this.#aliveReadAt = readAt
       })
       .catch((err: unknown) => this.#logger.warn('could not read the workers; routing to any worker', { error: String(err) }))
       .finally(() => (this.#aliveReading = undefined))
@@ -443,8 +450,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
     if (this.#reconciling || this.#closed) return
     this.#reconciling = true
     try {
-      const cutoff = this.#clock.wallNow() - this.#reconcileEveryMs
-      const candidates = [...this.#inFlight.values()].filter((f) => f.sent && f.envelope.publishedAt <= cutoff)
+      // Monotonic: a wall clock that went back would otherwise hold every attempt back for the jump.
+      const cutoff = this.#clock.now() - this.#reconcileEveryMs
+      const candidates = [...this.#inFlight.values()].filter((f) => f.sent && f.sentAt <= cutoff)
       if (candidates.length === 0) return
       const held = await this.#transport.holds(candidates.map((f) => f.envelope.request.attemptId))
       const routed = candidates.some((f) => f.envelope.worker !== undefined)
@@ -466,6 +474,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
           // Routed to a worker that is gone: any worker of the queue takes it now.
           const { worker: _gone, ...rest } = f.envelope
           f.envelope = { ...(stranded ? rest : f.envelope), publishedAt: this.#clock.wallNow() }
+          f.sentAt = this.#clock.now()
           again.push(f.envelope)
         }
       }

@@ -191,8 +191,9 @@ export class RabbitConnection {
   }
 
   /**
-   * The session, once the connection is up; rejects when it is not up again by `deadline` (epoch
-   * ms), naming the URL and the last connection error, or when the connection is closed.
+   * The session, once the connection is up; rejects when it is not up again by `deadline`
+   * (`performance.now()` ms: a wall-clock jump neither shortens nor lengthens the wait), naming
+   * the URL and the last connection error, or when the connection is closed.
    */
   ready(deadline: number, operation: string): Promise<Session> {
     if (this.#closed) return Promise.reject(closedError(this.#scope, operation))
@@ -203,7 +204,7 @@ export class RabbitConnection {
           this.#waiters = this.#waiters.filter((w) => w !== waiter)
           reject(this.unreachableError(operation))
         },
-        Math.max(0, deadline - Date.now()),
+        Math.max(0, deadline - performance.now()),
       )
       const waiter: Waiter = {
         resolve: (session) => {
@@ -226,17 +227,17 @@ export class RabbitConnection {
    * taskweave errors pass through at once.
    */
   async withSession<R>(operation: string, fn: (session: Session) => Promise<R>): Promise<R> {
-    const deadline = Date.now() + this.#options.publishTimeoutMs
+    const deadline = performance.now() + this.#options.publishTimeoutMs
     for (;;) {
       const session = await this.ready(deadline, operation)
       try {
         // A connection the broker stopped reading from (blocked by an alarm, or gone silent)
         // never answers: the call gives up at its deadline rather than wait with it.
-        return await within(fn(session), deadline - Date.now(), () => this.blockedError(operation) ?? this.unreachableError(operation))
+        return await within(fn(session), deadline - performance.now(), () => this.blockedError(operation) ?? this.unreachableError(operation))
       } catch (err) {
         if (!session.closed && (TaskweaveError.is(err) || CHANNEL_ANSWERS.has(replyCodeOf(err) ?? 0))) throw err
         this.#lastError = err
-        if (Date.now() >= deadline) throw this.unreachableError(operation)
+        if (performance.now() >= deadline) throw this.unreachableError(operation)
         // The connection's close event may still be on its way: let it land, so ready() waits for the next one.
         await new Promise((resolve) => setTimeout(resolve, 25))
       }

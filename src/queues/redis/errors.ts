@@ -85,7 +85,7 @@ const REPEAT_AFTER_MS = 30_000
 export function throttledWarn(logger: Logger): (message: string) => void {
   const said = new Map<string, number>()
   return (message) => {
-    const now = Date.now()
+    const now = performance.now()
     const last = said.get(message)
     if (last !== undefined && now - last < REPEAT_AFTER_MS) return
     if (said.size > 100) said.clear()

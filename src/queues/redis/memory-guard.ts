@@ -77,7 +77,7 @@ export class MemoryGuard {
    */
   async admit(operation: string, bytes: () => number): Promise<() => void> {
     if (!this.active) return done
-    const age = Date.now() - this.#readAt
+    const age = performance.now() - this.#readAt
     if (this.#readAt === -Infinity || (this.#near() && age > NEAR_MAX_AGE_MS)) await this.#read()
     else if (age > MAX_AGE_MS) void this.#read()
     if (this.#max === 0) return done
@@ -127,7 +127,7 @@ export class MemoryGuard {
       // figure refuses it meanwhile. One that refuses INFO (a managed service) cannot be
       // watched: the guard stands aside and says so once.
       this.#max = 0
-      this.#readAt = Date.now()
+      this.#readAt = performance.now()
       this.#failed = true
       if (/unknown command|NOPERM|no permissions/i.test(describeCause(err))) {
         this.#unreadable = true
@@ -137,7 +137,7 @@ export class MemoryGuard {
     }
     this.#used = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0)
     this.#max = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
-    this.#readAt = Date.now()
+    this.#readAt = performance.now()
     this.#failed = false
     this.#sinceRead = Math.max(0, this.#sinceRead - counted)
   }

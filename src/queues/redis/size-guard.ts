@@ -53,7 +53,7 @@ export interface ReadyKeys {
 export async function withinSize<T>(client: Redis, lockKey: string, ready: ReadyKeys, maxSize: number, adding: number, lockMs: number, scope: ErrorScope, refuse: () => Error, add: () => Promise<T>): Promise<T> {
   const token = randomUUID()
   const waitMs = 2 * lockMs
-  const deadline = Date.now() + waitMs
+  const deadline = performance.now() + waitMs
   let pause = 1
   for (;;) {
     const count = Number(await client.eval(TAKE_AND_COUNT, 4, lockKey, ready.wait, ready.prioritized, ready.paused, token, String(lockMs)))
@@ -67,7 +67,7 @@ export async function withinSize<T>(client: Redis, lockKey: string, ready: Ready
         })
       }
     }
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       throw new TaskweaveError(scope.code, `${scopeText(scope)}: enqueue failed: another producer held the queue's enqueue lock for over ${waitMs} ms`, {
         details: { location: scope.location, operation: 'enqueue', ...(scope.queue === undefined ? {} : { queue: scope.queue }) },
       })
