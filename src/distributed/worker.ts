@@ -145,8 +145,8 @@ class TransportWorker implements Worker {
   #failed = 0
   #returned = 0
   #degraded = false
-  /** Since when announcing this worker fails, and why: cleared by the next that succeeds. */
-  #heartbeatFailure: { readonly since: number; readonly error: string } | undefined
+  /** Since when announcing this worker fails, how many times in a row, and the last reason: cleared by the next that succeeds. */
+  #heartbeatFailure: { readonly since: number; readonly times: number; readonly error: string } | undefined
 
   constructor(options: WorkerOptions) {
     refuseUnknownOptions('startWorker', options, WORKER_OPTION_NAMES)
@@ -198,9 +198,10 @@ class TransportWorker implements Worker {
     if (this.#consumer === undefined) return { status: 'starting' }
     const broker = this.#transport.health?.()
     if (broker !== undefined && !broker.ok) return { status: 'degraded', problem: broker.problem ?? 'the broker cannot be reached', since: broker.since }
-    // Connected but not answering (a hung server): the heartbeat says so.
+    // Connected but not answering (a hung server): the heartbeat says so, once it failed twice
+    // in a row (one lost to a passing blip does not take the worker out of rotation).
     const unheard = this.#heartbeatFailure
-    if (unheard !== undefined) return { status: 'degraded', problem: `its heartbeat could not reach the broker: ${unheard.error}`, since: unheard.since }
+    if (unheard !== undefined && unheard.times >= 2) return { status: 'degraded', problem: `its heartbeat could not reach the broker: ${unheard.error}`, since: unheard.since }
     return broker === undefined ? { status: 'ok' } : { status: 'ok', since: broker.since }
   }
 
@@ -358,16 +359,17 @@ class TransportWorker implements Worker {
 
   #armHeartbeat(): void {
     this.#heartbeat = this.#clock.setTimer(this.#heartbeatMs, () => {
-      this.#noteHealth()
       this.#announce()
         .then(
           () => (this.#heartbeatFailure = undefined),
           (err: unknown) => {
-            this.#heartbeatFailure ??= { since: this.#clock.wallNow(), error: describeThrown(err) }
+            const before = this.#heartbeatFailure
+            this.#heartbeatFailure = { since: before?.since ?? this.#clock.wallNow(), times: (before?.times ?? 0) + 1, error: describeThrown(err) }
             this.#logger.warn('heartbeat failed', { error: String(err) })
           },
         )
         .finally(() => {
+          this.#noteHealth()
           if (this.#closing === undefined) this.#armHeartbeat()
         })
     })

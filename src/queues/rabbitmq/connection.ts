@@ -160,6 +160,20 @@ export class RabbitConnection {
     })
   }
 
+  /**
+   * The error of a publish that was sent and not confirmed within `timeoutMs` because the broker
+   * blocked the connection meanwhile; undefined when it does not block. Unlike a refusal, what was
+   * sent may still be taken when the alarm clears.
+   */
+  blockedTimeoutError(operation: string, timeoutMs: number): TaskweaveError | undefined {
+    const blocked = this.#session?.blocked
+    if (blocked === undefined) return undefined
+    return new TaskweaveError(this.#scope.code, `${this.#scope.subject} at ${this.#scope.location}: ${operation} failed: the broker blocks publishing (${blocked.reason}: a resource alarm) and did not confirm within ${timeoutMs} ms; the messages may or may not be taken once it clears`, {
+      retryable: true,
+      details: { location: this.#scope.location, operation, blocked: true, reason: blocked.reason, since: blocked.at, timeoutMs, uncertain: true },
+    })
+  }
+
   /** Connects for the first time; rejects at once (within `connectTimeoutMs`) when the broker cannot be reached. */
   async open(): Promise<void> {
     try {
@@ -224,15 +238,19 @@ export class RabbitConnection {
    * Runs `fn` on the session, within `publishTimeoutMs`: when the connection goes while it runs
    * (the session was closing, a channel could not be opened on it), waits for the next connection
    * and runs it again. Errors the broker answered with (a missing queue, refused arguments) and
-   * taskweave errors pass through at once.
+   * taskweave errors pass through at once. Unless `long`, `fn` itself must settle by the same
+   * deadline.
    */
-  async withSession<R>(operation: string, fn: (session: Session) => Promise<R>): Promise<R> {
+  async withSession<R>(operation: string, fn: (session: Session) => Promise<R>, options: { readonly long?: boolean } = {}): Promise<R> {
     const deadline = performance.now() + this.#options.publishTimeoutMs
     for (;;) {
       const session = await this.ready(deadline, operation)
       try {
         // A connection the broker stopped reading from (blocked by an alarm, or gone silent)
-        // never answers: the call gives up at its deadline rather than wait with it.
+        // never answers: the call gives up at its deadline rather than wait with it. A long
+        // operation (one message at a time through a backlog) is not cut off halfway: it would
+        // go on behind the caller's back.
+        if (options.long === true) return await fn(session)
         return await within(fn(session), deadline - performance.now(), () => this.blockedError(operation) ?? this.unreachableError(operation))
       } catch (err) {
         if (!session.closed && (TaskweaveError.is(err) || CHANNEL_ANSWERS.has(replyCodeOf(err) ?? 0))) throw err

@@ -82,7 +82,7 @@ export class RabbitDeadLetters<T> implements DeadLetterList<T> {
         }
         // Closing the channel (scratch does) gives every message back, in place.
         return found
-      }))
+      }), { long: true })
     })
   }
 
@@ -120,7 +120,7 @@ export class RabbitDeadLetters<T> implements DeadLetterList<T> {
         }
         await send()
         return requeued
-      }))
+      }), { long: true })
     })
   }
 

@@ -168,8 +168,9 @@ export class Publisher {
     const connected = this.#connection.session !== undefined
     this.#fail(
       batch,
-      // Blocked by an alarm meanwhile: that is why it was not confirmed.
-      this.#connection.blockedError(operation) ??
+      // Blocked by an alarm meanwhile: that is why it was not confirmed (what was sent may still
+      // be taken once it clears).
+      this.#connection.blockedTimeoutError(operation, this.#timeoutMs) ??
       (connected
         ? new TaskweaveError(this.#scope.code, `${this.#scope.subject} at ${this.#scope.location}: ${operation} failed: the broker did not confirm within ${this.#timeoutMs} ms (the messages may or may not have been taken)`, {
             retryable: true,

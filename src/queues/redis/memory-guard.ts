@@ -12,8 +12,8 @@
  * writes is counted whole, not judged one by one against the same reading. The reading is
  * refreshed in the background once it is {@link MAX_AGE_MS} old; a write waits for a fresh one only
  * when the estimate is within twice the reserve of the limit (other processes write too), and then
- * for at most {@link READ_TIMEOUT_MS}. While the server does not answer, writes pass, to fail with
- * their own error.
+ * for at most {@link READ_TIMEOUT_MS}. While the server is disconnected, writes pass, to fail with
+ * their own error; a connected server that answers slowly keeps its last figures.
  * @module
  */
 import type { Redis } from 'ioredis'
@@ -25,6 +25,8 @@ import type { ErrorScope } from './errors.js'
 
 /** Age past which a reading is refreshed. */
 const MAX_AGE_MS = 250
+/** How often a server without a `maxmemory` is read again (one may be set at run time). */
+const UNLIMITED_RECHECK_MS = 10_000
 /** Age past which a reading is refreshed before a write, near the limit. */
 const NEAR_MAX_AGE_MS = 20
 /** Longest wait for a reading: a server that stopped answering fails the write itself, within its own command timeout. */
@@ -54,8 +56,6 @@ export class MemoryGuard {
   #sinceRead = 0
   #reading: Promise<void> | undefined
   #unreadable = false
-  /** The last reading failed (the server is down or hung): writes pass, to fail with their own error, and the reading is tried again. */
-  #failed = false
 
   /** `reserve`: the share of `maxmemory` kept free (0 turns the guard off). */
   constructor(client: Redis, reserve: number, scope: ErrorScope, logger: Logger) {
@@ -65,21 +65,17 @@ export class MemoryGuard {
     this.#logger = logger
   }
 
-  /** Whether writes are measured: a reserve is set, and the server has a `maxmemory` (or was not read yet). */
-  get active(): boolean {
-    return this.#reserve > 0 && !this.#unreadable && (this.#max > 0 || this.#failed || this.#readAt === -Infinity)
-  }
-
   /**
-   * Admits a write of `bytes()` (its estimated memory, computed only when {@link active}) and
-   * resolves with the function to call once it finished (written or failed); rejects `scope`'s
-   * code (retryable, `details.outOfMemory`) when it would reach the reserve.
+   * Admits a write of `bytes()` (its estimated memory, computed only when the server has a
+   * `maxmemory`) and resolves with the function to call once it finished (written or failed);
+   * rejects `scope`'s code (retryable, `details.outOfMemory`) when it would reach the reserve.
    */
   async admit(operation: string, bytes: () => number): Promise<() => void> {
-    if (!this.active) return done
+    if (this.#reserve === 0 || this.#unreadable) return done
     const age = performance.now() - this.#readAt
     if (this.#readAt === -Infinity || (this.#near() && age > NEAR_MAX_AGE_MS)) await this.#read()
-    else if (age > MAX_AGE_MS) void this.#read()
+    // A server without a limit is looked at again now and then: one may be set at run time.
+    else if (age > (this.#max > 0 ? MAX_AGE_MS : UNLIMITED_RECHECK_MS)) void this.#read()
     if (this.#max === 0) return done
     // From here to the count, nothing awaits: concurrent writes are judged one after another.
     const size = bytes()
@@ -123,12 +119,12 @@ export class MemoryGuard {
     try {
       info = await within(this.#client.info('memory'), READ_TIMEOUT_MS, () => new Error(`no answer within ${READ_TIMEOUT_MS} ms`))
     } catch (err) {
-      // A server that is down or hung fails the write itself, with its own error: no stale
-      // figure refuses it meanwhile. One that refuses INFO (a managed service) cannot be
-      // watched: the guard stands aside and says so once.
-      this.#max = 0
       this.#readAt = performance.now()
-      this.#failed = true
+      // A server that is down fails the write itself, with its own error: no stale figure refuses
+      // it meanwhile. One that is connected but slow (loaded, nearly full) keeps its last
+      // figures: that is when they matter. One that refuses INFO (a managed service) cannot be
+      // watched: the guard stands aside and says so once.
+      if (this.#client.status !== 'ready') this.#max = 0
       if (/unknown command|NOPERM|no permissions/i.test(describeCause(err))) {
         this.#unreadable = true
         this.#logger.warn(`${scopeText(this.#scope)}: INFO memory is refused, so writes are not held back before the server's memory is full; a full server also refuses the writes consumers need (${describeCause(err)})`)
@@ -138,7 +134,6 @@ export class MemoryGuard {
     this.#used = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0)
     this.#max = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
     this.#readAt = performance.now()
-    this.#failed = false
     this.#sinceRead = Math.max(0, this.#sinceRead - counted)
   }
 }

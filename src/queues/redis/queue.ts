@@ -80,7 +80,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
     const { maxSize } = this.#options
     let finished: (() => void) | undefined
     try {
-      finished = await this.#memory.admit('enqueue', () => jobs.reduce((sum, job) => sum + messageBytes(JSON.stringify(job.data).length), 0))
+      finished = await this.#memory.admit('enqueue', () => jobs.reduce((sum, job) => sum + messageBytes(Buffer.byteLength(JSON.stringify(job.data))), 0))
       if (maxSize === undefined) return await add()
       const keys = this.#queue.keys
       return await withinSize(

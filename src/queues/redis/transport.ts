@@ -94,7 +94,7 @@ export class RedisTransport implements Transport {
     const command = this.#clients.command
     let finished: (() => void) | undefined
     try {
-      finished = await this.#memory.admit('publish', () => envelopes.reduce((sum, envelope) => sum + messageBytes(JSON.stringify(envelope).length), 0))
+      finished = await this.#memory.admit('publish', () => envelopes.reduce((sum, envelope) => sum + messageBytes(Buffer.byteLength(JSON.stringify(envelope))), 0))
       await Promise.all([
         command.sadd(this.#queueSet, ...groups.keys()),
         ...[...groups].map(async ([name, group]) => {
