@@ -17,34 +17,42 @@ import type { AnyJob } from './worker.js'
 
 const JOB = '%b.batch'
 
-function envelope(attemptId: string): AttemptEnvelope {
-  return { request: { runId: 'r', taskId: attemptId, attempt: 1, attemptId, idempotencyKey: attemptId, tool: 't', input: {}, inputChecked: true, timeoutMs: 1000, priority: 0 }, owner: 'o', queue: 'default', publishedAt: 0 }
+function envelope(attemptId: string, mustNotRepeat = false): AttemptEnvelope {
+  return { request: { runId: 'r', taskId: attemptId, attempt: 1, attemptId, idempotencyKey: attemptId, tool: 't', input: {}, inputChecked: true, timeoutMs: 1000, priority: 0, ...(mustNotRepeat ? { mustNotRepeat } : {}) }, owner: 'o', queue: 'default', publishedAt: 0 }
 }
 
-/** A hash of entries with the commands batch-run sends. */
-function fakeClient(entries: Map<string, string>): Redis {
+/** A hash of entries (key `h`) and one of started marks (`h:started`), with the commands batch-run sends. */
+function fakeClient(entries: Map<string, string>, marks: Map<string, string>): Redis {
+  const hashOf = (key: string): Map<string, string> => (key === 'h:started' ? marks : entries)
   return {
-    hmget: async (_key: string, ...fields: string[]) => fields.map((f) => entries.get(f) ?? null),
-    hget: async (_key: string, field: string) => entries.get(field) ?? null,
-    eval: async (_script: string, _keys: number, _key: string, field: string, jobId: string) => {
+    hmget: async (key: string, ...fields: string[]) => fields.map((f) => hashOf(key).get(f) ?? null),
+    hget: async (key: string, field: string) => hashOf(key).get(field) ?? null,
+    hset: async (key: string, values: Record<string, string>) => {
+      for (const [field, value] of Object.entries(values)) hashOf(key).set(field, value)
+      return Object.keys(values).length
+    },
+    eval: async (_script: string, _keys: number, _key: string, _started: string, field: string, jobId: string) => {
       if (entries.get(field) !== jobId) return 0
       entries.delete(field)
+      marks.delete(field)
       return 1
     },
   } as unknown as Redis
 }
 
-function setup(options: { readonly deliveries: number; readonly slots: number; readonly failAdds: boolean; readonly handler?: (d: AttemptDelivery) => Promise<void> }) {
-  const batch = ['a', 'b', 'c'].map(envelope)
+function setup(options: { readonly deliveries: number; readonly slots: number; readonly failAdds: boolean; readonly handler?: (d: AttemptDelivery) => Promise<void>; readonly mustNotRepeat?: boolean }) {
+  const batch = ['a', 'b', 'c'].map((id) => envelope(id, options.mustNotRepeat))
   const entries = new Map(batch.map((e) => [e.request.attemptId, JOB]))
+  const marks = new Map<string, string>()
   const added: BulkJob[] = []
   const permits = new PermitPool(options.slots)
   permits.tryAcquire() // the slot the batch job itself holds
   const ran: string[] = []
   const ctx: BatchContext = {
     permits,
-    client: fakeClient(entries),
+    client: fakeClient(entries, marks),
     hash: 'h',
+    started: 'h:started',
     add: async (jobs) => {
       if (options.failAdds) throw new Error('Redis went away')
       added.push(...jobs)
@@ -61,7 +69,7 @@ function setup(options: { readonly deliveries: number; readonly slots: number; r
     onWriteFailure: () => {},
   }
   const held = new HeldJob({ id: JOB, attemptsStarted: options.deliveries, data: { batch } } as unknown as AnyJob, 'token')
-  return { batch, entries, added, ran, ctx, held }
+  return { batch, entries, marks, added, ran, ctx, held }
 }
 
 describe('runBatch', () => {
@@ -91,5 +99,21 @@ describe('runBatch', () => {
     expect(t.ran).toEqual(['b'])
     expect(t.added.map((job) => job.opts.jobId)).toEqual(['c'])
     expect([...t.entries]).toEqual([['a', '%b.other']])
+  })
+
+  it('marks attempts that must not run twice as started before they run, and clears the mark with their verdict', async () => {
+    const seen: boolean[] = []
+    const t = setup({ deliveries: 1, slots: 4, failAdds: false, mustNotRepeat: true, handler: async (d) => (seen.push(t.marks.get(d.envelope.request.attemptId) === JOB), await d.ack()) })
+    expect(await runBatch(t.held, t.batch, t.ctx)).toBe(true)
+    expect(seen).toEqual([true, true, true])
+    expect(t.marks.size).toBe(0)
+  })
+
+  it('delivered again, puts back as new those that must not run twice and never started; only a started one counts its delivery', async () => {
+    const t = setup({ deliveries: 2, slots: 4, failAdds: false, mustNotRepeat: true })
+    t.marks.set('a', JOB)
+    expect(await runBatch(t.held, t.batch, t.ctx)).toBe(true)
+    expect(t.added.map((job) => [job.opts.jobId, (job.data as { prior: number }).prior])).toEqual([['a', 1], ['b', 0], ['c', 0]])
+    expect(t.marks.size).toBe(0)
   })
 })

@@ -14,10 +14,11 @@ import type { HeldJob, Verdict } from './held-job.js'
 import type { PermitPool } from './permits.js'
 
 /**
- * Deletes an attempt's entry in a batched hash if it still names this batch: 1 when deleted, 0
- * when the batch was split meanwhile (another delivery put the attempt back).
+ * Deletes an attempt's entry in a batched hash (and its started mark) if it still names this
+ * batch: 1 when deleted, 0 when the batch was split meanwhile (another delivery put the attempt
+ * back).
  */
-const UNMAP = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
+const UNMAP = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[2], ARGV[1]) return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0"
 
 /** What running a batch takes from the transport. */
 export interface BatchContext {
@@ -26,6 +27,8 @@ export interface BatchContext {
   readonly client: Redis
   /** The batched hash of the job's queue. */
   readonly hash: string
+  /** Its hash of started marks ({@link startedKey}). */
+  readonly started: string
   /** Adds jobs to the job's queue. */
   readonly add: (jobs: readonly BulkJob[]) => Promise<void>
   readonly handler: (delivery: AttemptDelivery) => Promise<void>
@@ -47,13 +50,28 @@ export async function runBatch(held: HeldJob, batch: readonly AttemptEnvelope[],
   // and travel in that job now.
   const carried = await unsettledOf(ctx.client, ctx.hash, jobId, batch)
   if (held.deliveries > 1) {
-    await putBack(ctx, jobId, carried.map((envelope) => ({ envelope, prior: held.deliveries - 1 })))
+    // An attempt that must not run twice and was never started here goes back as new: only
+    // those that may have run count the deliveries before (and are refused as uncertain).
+    const guarded = carried.filter(mustNotRepeat)
+    const marks = guarded.length > 0 ? await ctx.client.hmget(ctx.started, ...guarded.map((e) => e.request.attemptId)) : []
+    const startedHere = new Set(guarded.filter((_, i) => marks[i] === jobId))
+    await putBack(ctx, jobId, carried.map((envelope) => ({ envelope, prior: mustNotRepeat(envelope) && !startedHere.has(envelope) ? 0 : held.deliveries - 1 })))
     return true
   }
   // The job holds one slot; its other attempts run as far as slots are free now.
   let slots = Math.min(1, carried.length)
   while (slots < carried.length && ctx.permits.tryAcquire()) slots++
   let extraSlots = slots - 1
+  // Those that must not run twice are marked started before they run (see startedKey).
+  const marking = carried.slice(0, slots).filter(mustNotRepeat)
+  if (marking.length > 0) {
+    try {
+      await ctx.client.hset(ctx.started, Object.fromEntries(marking.map((e) => [e.request.attemptId, jobId])))
+    } catch (err) {
+      for (; extraSlots > 0; extraSlots--) ctx.permits.release()
+      throw err
+    }
+  }
   const freeSlot = (): void => {
     if (extraSlots > 0) {
       extraSlots--
@@ -87,7 +105,11 @@ async function putBack(ctx: BatchContext, jobId: string, items: readonly LooseAt
 }
 
 async function unmap(ctx: BatchContext, attemptId: string, jobId: string): Promise<boolean> {
-  return (await ctx.client.eval(UNMAP, 1, ctx.hash, attemptId, jobId)) === 1
+  return (await ctx.client.eval(UNMAP, 2, ctx.hash, ctx.started, attemptId, jobId)) === 1
+}
+
+function mustNotRepeat(envelope: AttemptEnvelope): boolean {
+  return envelope.request.mustNotRepeat === true
 }
 
 /**

@@ -84,6 +84,15 @@ export function batchedKey(prefix: string, bullQueue: string): string {
   return `${prefix}:tw-batched:${bullQueue}`
 }
 
+/**
+ * The hash, beside a queue's batched hash, of the attempts that must not run twice and began
+ * running in a batch: attempt id → batch job id. A batch delivered again tells by it which of them
+ * may have run (those count their earlier delivery) and which never did (they go back as new).
+ */
+export function startedKey(batched: string): string {
+  return `${batched}:started`
+}
+
 /** A job as `addBulk` takes it. */
 export interface BulkJob {
   readonly name: string

@@ -11,7 +11,7 @@ import type { Logger } from '../../core/logger.js'
 import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
 import { envelopeProblem } from '../../core/transport.js'
 import { runBatch } from './batch-run.js'
-import { batchedKey, deadReason, envelopeOf, isBatch, priorDeliveries, unsettledOf } from './batches.js'
+import { batchedKey, startedKey, deadReason, envelopeOf, isBatch, priorDeliveries, unsettledOf } from './batches.js'
 import type { BulkJob } from './batches.js'
 import type { ConsumerPolicy } from './consumer.js'
 import { redisError, scopeText } from './errors.js'
@@ -102,6 +102,7 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
         permits,
         client: setup.client,
         hash: batchedKey(setup.prefix, queue),
+        started: startedKey(batchedKey(setup.prefix, queue)),
         add: (jobs) => setup.add(queue, jobs),
         handler: setup.handler,
         delivery: (envelope, deliveries, settle) => attemptDelivery(held, envelope, deliveries, settle),
@@ -124,7 +125,8 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
         const hash = batchedKey(setup.prefix, held.job.queueName)
         const carried = await unsettledOf(setup.client, hash, String(held.job.id), data.batch)
         if (carried.length === 0) return
-        await setup.client.hdel(hash, ...carried.map((envelope) => envelope.request.attemptId))
+        const ids = carried.map((envelope) => envelope.request.attemptId)
+        await Promise.all([setup.client.hdel(hash, ...ids), setup.client.hdel(startedKey(hash), ...ids)])
         for (const envelope of carried) setup.onLimit(envelope, held.deliveries)
         return
       }
