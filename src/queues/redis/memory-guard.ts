@@ -56,6 +56,8 @@ export class MemoryGuard {
   #sinceRead = 0
   #reading: Promise<void> | undefined
   #unreadable = false
+  /** The last reading found the server disconnected: it is read again as often as a limited one. */
+  #down = false
 
   /** `reserve`: the share of `maxmemory` kept free (0 turns the guard off). */
   constructor(client: Redis, reserve: number, scope: ErrorScope, logger: Logger) {
@@ -75,7 +77,7 @@ export class MemoryGuard {
     const age = performance.now() - this.#readAt
     if (this.#readAt === -Infinity || (this.#near() && age > NEAR_MAX_AGE_MS)) await this.#read()
     // A server without a limit is looked at again now and then: one may be set at run time.
-    else if (age > (this.#max > 0 ? MAX_AGE_MS : UNLIMITED_RECHECK_MS)) void this.#read()
+    else if (age > (this.#max > 0 || this.#down ? MAX_AGE_MS : UNLIMITED_RECHECK_MS)) void this.#read()
     if (this.#max === 0) return done
     // From here to the count, nothing awaits: concurrent writes are judged one after another.
     const size = bytes()
@@ -124,7 +126,10 @@ export class MemoryGuard {
       // it meanwhile. One that is connected but slow (loaded, nearly full) keeps its last
       // figures: that is when they matter. One that refuses INFO (a managed service) cannot be
       // watched: the guard stands aside and says so once.
-      if (this.#client.status !== 'ready') this.#max = 0
+      if (this.#client.status !== 'ready') {
+        this.#max = 0
+        this.#down = true
+      }
       if (/unknown command|NOPERM|no permissions/i.test(describeCause(err))) {
         this.#unreadable = true
         this.#logger.warn(`${scopeText(this.#scope)}: INFO memory is refused, so writes are not held back before the server's memory is full; a full server also refuses the writes consumers need (${describeCause(err)})`)
@@ -134,6 +139,7 @@ export class MemoryGuard {
     this.#used = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0)
     this.#max = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0)
     this.#readAt = performance.now()
+    this.#down = false
     this.#sinceRead = Math.max(0, this.#sinceRead - counted)
   }
 }
