@@ -90,8 +90,8 @@ describe('a full Redis server (maxmemory 32mb, noeviction, 10 KB messages)', () 
     expect((refusal as TaskweaveError).retryable).toBe(true)
     expect((refusal as TaskweaveError).details).toMatchObject({ outOfMemory: true, queue: 'full', operation: 'enqueue' })
     expect((refusal as Error).message).toMatch(/enqueue refused: the server's memory is nearly full \(about \d+\.\d MiB used of maxmemory 32\.0 MiB; the last 10% is kept so consumers can still take work off it\)/)
-    // A batch is refused the same way.
-    const batchErr = await rejection(queue.enqueueMany([{ body: { n: -1, pad: PAYLOAD } }, { body: { n: -2, pad: PAYLOAD } }]))
+    // A batch is refused the same way (50 messages: well past what a reading's jitter could free).
+    const batchErr = await rejection(queue.enqueueMany(Array.from({ length: 50 }, (_, k) => ({ body: { n: -1 - k, pad: PAYLOAD } }))))
     expect((batchErr as TaskweaveError).details).toMatchObject({ outOfMemory: true })
 
     // Accepted then lost: none. Every accepted message is delivered, and no refused one.
