@@ -1,6 +1,7 @@
 // Type-aware lint: the async rules (floating and misused promises) are the ones a scheduler lives or dies by.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+import globals from 'globals'
 import layers from './scripts/eslint/layers.js'
 
 export default tseslint.config(
@@ -42,5 +43,11 @@ export default tseslint.config(
   {
     files: ['eslint.config.js', 'scripts/eslint/*.js', 'scripts/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  // The dashboard: plain browser JavaScript, outside the TypeScript project.
+  {
+    files: ['src/web/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.browser, sourceType: 'module' },
   },
 )

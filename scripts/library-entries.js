@@ -17,4 +17,5 @@ export const LIBRARY_ENTRIES = {
   llm: 'llm/index.js',
   'compat-laios': 'compat/laios.js',
   'compat-beeai': 'compat/beeai.js',
+  server: 'server/index.js',
 }

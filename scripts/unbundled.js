@@ -33,9 +33,10 @@ export const BUNDLE_OPTIONS = {
  * - the SQLite and PostgreSQL stores and the worker threads: the SQLite store's thread and the
  *   worker-thread entry are files found next to their modules (`import.meta.url`), which in a
  *   bundle names another folder;
- * - the queue adapters, imported by relative paths worked out at run time.
+ * - the queue adapters, imported by relative paths worked out at run time;
+ * - `web/location.js`, which finds the dashboard's files next to itself (`import.meta.url`).
  */
-export const UNBUNDLED = [/^core\/errors\.js$/, /^stores\/sqlite\//, /^stores\/postgres\//, /^workers\//, /^queues\//]
+export const UNBUNDLED = [/^core\/errors\.js$/, /^stores\/sqlite\//, /^stores\/postgres\//, /^workers\//, /^queues\//, /^web\//]
 
 /**
  * An esbuild plugin that leaves the {@link UNBUNDLED} modules external, imported as

@@ -30,6 +30,8 @@ export const LAYER_RANKS = {
   seeds: 6,
   distributed: 6,
   compat: 7,
+  server: 7,
+  web: 1,
   cli: 8,
   '(root)': 9,
 }

@@ -1,6 +1,6 @@
 /**
  * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `resolve`, `cancel`, `prune`, `validate`, `viz`, `plan`,
- * `worker`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
+ * `worker`, `serve`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
  * cancelled; 2 the input was invalid (file, schema, cycle, options); 3 the run store cannot be used;
  * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`.
  * @module
@@ -44,6 +44,12 @@ Usage:
                    [--allow-private-network] [--config FILE]
                                    run attempts for any run on a broker (redis://… or amqp://…) until
                                    SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
+  taskweave serve [--port 7600] [--host 127.0.0.1] [--tools ./tools.ts]... [--store S] [--token-file FILE]
+                  [--no-auth] [--allow-host NAME]... [--cors-origin ORIGIN]... [--concurrency N] [--root DIR]
+                  [--allow-private-network] [--resume] [--config FILE] [--transport URL] [--prefix P]
+                                   the HTTP API and the live dashboard until SIGTERM; the token comes from
+                                   TASKWEAVE_TOKEN, else --token-file (default .taskweave/token, made
+                                   with mode 0600 when missing), never from the command line
   taskweave queues [--transport URL] [--prefix P] [--json] [--config FILE]
                                    attempts waiting, running, delayed and dead per work queue; workers
   taskweave schema                 print the JSON Schema of workflow files
@@ -295,6 +301,54 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.window !== undefined ? { window: values.window } : {}),
             ...(values.latency !== undefined ? { latency: values.latency } : {}),
             ...(values['error-rate'] !== undefined ? { errorRate: values['error-rate'] } : {}),
+          },
+          io,
+        )
+      }
+      case 'serve': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            port: { type: 'string', short: 'p' },
+            host: { type: 'string' },
+            tools: { type: 'string', short: 't', multiple: true },
+            store: { type: 'string' },
+            token: { type: 'string' },
+            'token-file': { type: 'string' },
+            'no-auth': { type: 'boolean' },
+            'allow-host': { type: 'string', multiple: true },
+            'cors-origin': { type: 'string', multiple: true },
+            concurrency: { type: 'string', short: 'c' },
+            root: { type: 'string' },
+            'allow-private-network': { type: 'boolean' },
+            resume: { type: 'boolean' },
+            config: { type: 'string' },
+            transport: { type: 'string' },
+            prefix: { type: 'string' },
+          },
+        })
+        if (positionals.length > 0) throw usageError('"serve" takes no file: runs are started through its API or dashboard')
+        if (values.token !== undefined) throw usageError('--token is refused: a command line can be read by every user of the machine (ps). Set TASKWEAVE_TOKEN, or put the token in a file readable only by you and pass --token-file FILE')
+        if (values['no-auth'] === true && values['token-file'] !== undefined) throw usageError('--no-auth and --token-file say opposite things: give one')
+        const { serveCommand } = await import('./commands/serve.js')
+        return await serveCommand(
+          {
+            tools: values.tools ?? [],
+            noAuth: values['no-auth'] ?? false,
+            allowHosts: values['allow-host'] ?? [],
+            corsOrigins: values['cors-origin'] ?? [],
+            allowPrivateNetwork: values['allow-private-network'] ?? false,
+            resume: values.resume ?? false,
+            ...(values.port !== undefined ? { port: parsePort(values.port) } : {}),
+            ...(values.host !== undefined ? { host: values.host } : {}),
+            ...(values.store !== undefined ? { store: values.store } : {}),
+            ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+            ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
+            ...(values.root !== undefined ? { fsRoot: values.root } : {}),
+            ...(values.config !== undefined ? { config: values.config } : {}),
+            ...(values.transport !== undefined ? { transport: values.transport } : {}),
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
           },
           io,
         )

@@ -56,6 +56,7 @@ export type ErrorCode =
   | 'TW_QUEUE_FULL'
   | 'TW_TRANSPORT'
   | 'TW_DELIVERY_LIMIT'
+  | 'TW_API'
 
 /** The plain-data form of an error: what a report, a checkpoint or a wire message holds. */
 export interface SerializedError {

@@ -4,7 +4,6 @@
  * @module
  */
 import { TaskweaveError } from '../../core/errors.js'
-import type { SerializedError } from '../../core/errors.js'
 import type { StoredRun } from '../../core/store.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
@@ -13,6 +12,7 @@ import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
 import { summaryJson } from './runs.js'
 import { resolveHint } from '../../engine/resolve-parked.js'
+import { journaledTasks } from '../../engine/journaled-tasks.js'
 
 /** Parsed arguments of `show`. */
 export interface ShowCommandArgs {
@@ -21,23 +21,6 @@ export interface ShowCommandArgs {
   readonly runId: string
   readonly store?: string
   readonly json: boolean
-}
-
-/** A task as the journal tells it. */
-export interface JournaledTask {
-  readonly id: string
-  /**
-   * `succeeded`, `failed`, `retrying`, `running` (started, no outcome yet: in flight or
-   * interrupted), `parked` (its outcome is unknown and waits for `taskweave resolve`), or, in a
-   * run that has finished, `cancelled` (it started and the run ended without its outcome).
-   */
-  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running' | 'parked' | 'cancelled'
-  /** Why the task parked, while it is parked. */
-  readonly parkedBecause?: string
-  readonly attempts: number
-  readonly output?: unknown
-  readonly error?: SerializedError
-  readonly addedBy?: string
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -81,36 +64,4 @@ function stopReason(run: StoredRun): string[] {
   if (stop === undefined) return []
   const reason = (JSON.parse(stop.data ?? '{}') as { reason?: unknown }).reason
   return typeof reason === 'string' ? [`  stopped: ${reason}`] : []
-}
-
-/** Each task's outcome from the journal, in the order tasks first appear in it. */
-export function journaledTasks(run: StoredRun): JournaledTask[] {
-  const tasks = new Map<string, { status: JournaledTask['status']; attempts: number; output?: unknown; error?: SerializedError; parkedBecause?: string }>()
-  const addedBy = new Map<string, string>()
-  for (const entry of run.entries) {
-    if (entry.kind === 'add' && entry.data !== undefined && entry.taskId !== undefined) {
-      const spec = JSON.parse(entry.data) as { id?: string }
-      if (spec.id !== undefined) addedBy.set(spec.id, entry.taskId)
-    }
-    if (entry.taskId === undefined || (entry.kind !== 'start' && entry.kind !== 'ok' && entry.kind !== 'fail' && entry.kind !== 'park')) continue
-    let task = tasks.get(entry.taskId)
-    if (task === undefined) tasks.set(entry.taskId, (task = { status: 'running', attempts: 0 }))
-    task.attempts = Math.max(task.attempts, entry.attempt ?? 0)
-    delete task.parkedBecause
-    if (entry.kind === 'start') task.status = 'running'
-    else if (entry.kind === 'park') {
-      task.status = 'parked'
-      task.parkedBecause = (JSON.parse(entry.data ?? '{}') as { reason?: string }).reason ?? 'its outcome is unknown'
-    }
-    else if (entry.kind === 'ok') {
-      task.status = 'succeeded'
-      if (entry.data !== undefined) task.output = JSON.parse(entry.data) as unknown
-    } else {
-      const data = JSON.parse(entry.data ?? '{}') as { error?: SerializedError; retryAt?: number }
-      task.status = data.retryAt !== undefined ? 'retrying' : 'failed'
-      if (data.error !== undefined) task.error = data.error
-    }
-  }
-  const ended = run.status !== 'running'
-  return [...tasks].map(([id, task]) => ({ id, ...task, ...(ended && (task.status === 'running' || task.status === 'retrying' || task.status === 'parked') ? { status: 'cancelled' } : {}), ...(addedBy.has(id) ? { addedBy: addedBy.get(id) } : {}) }) as JournaledTask)
 }

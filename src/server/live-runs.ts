@@ -1,0 +1,285 @@
+/**
+ * The runs of the engine while this process runs them, as the API shows them: every task's state
+ * and times, and the last events of each run for the streams (SSE) that follow it. Built from the
+ * engine's events, so a run started by library code beside the server shows up as well as one
+ * started through the API. Finished runs are kept for a while (an engine without a store has no
+ * other record of them).
+ * @module
+ */
+import type { RunResult } from '../core/report.js'
+import type { Engine } from '../engine/engine.js'
+import type { TaskweaveEvent } from '../observe/events.js'
+import type { Unsubscribe } from '../observe/emitter.js'
+import { declaredTasks, shortError } from './views.js'
+import type { ApiRun, ApiRunSummary, ApiTask, ShortError } from './views.js'
+
+/** One event as a stream sends it: its id in the run, its wall time, the event. */
+export interface LiveEvent {
+  readonly id: number
+  readonly wallAt: number
+  readonly event: TaskweaveEvent
+}
+
+/** Told of each event of a run, and of its end. */
+export interface LiveSubscriber {
+  event(entry: LiveEvent): void
+  end(): void
+}
+
+interface TaskState {
+  id: string
+  tool?: string
+  dependsOn: readonly string[]
+  status: string
+  attempts: number
+  startedAt?: number
+  endedAt?: number
+  error?: ShortError
+  reason?: string
+  addedBy?: string
+}
+
+const ENDED = new Set(['succeeded', 'failed', 'skipped', 'cancelled'])
+
+/** One run this process runs (or ran). */
+class LiveRun {
+  workflowId: string
+  status = 'running'
+  createdAt: number
+  finishedAt: number | undefined
+  reason: string | undefined
+  readonly labels: Readonly<Record<string, string>>
+  readonly tasks = new Map<string, TaskState>()
+  /** Wall time minus clock time, set when the run starts: events carry clock time. */
+  offset: number
+  /** The last events, oldest first (at most `capacity`). */
+  readonly events: LiveEvent[] = []
+  nextEventId = 1
+  readonly subscribers = new Set<LiveSubscriber>()
+
+  constructor(
+    readonly id: string,
+    workflowId: string,
+    labels: Readonly<Record<string, string>>,
+    wallNow: number,
+    clockNow: number,
+  ) {
+    this.workflowId = workflowId
+    this.labels = labels
+    this.createdAt = wallNow
+    this.offset = wallNow - clockNow
+  }
+
+  task(id: string): TaskState {
+    let task = this.tasks.get(id)
+    if (task === undefined) this.tasks.set(id, (task = { id, dependsOn: [], status: 'pending', attempts: 0 }))
+    return task
+  }
+
+  counts(): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const task of this.tasks.values()) counts[task.status] = (counts[task.status] ?? 0) + 1
+    return counts
+  }
+}
+
+/** Tracks the engine's runs from its events. */
+export class LiveRuns {
+  readonly #engine: Engine
+  readonly #runs = new Map<string, LiveRun>()
+  /** Finished runs, oldest first, for eviction. */
+  readonly #finished: string[] = []
+  readonly #keepFinished: number
+  readonly #eventsPerRun: number
+  readonly #stop: Unsubscribe
+  #running = 0
+
+  constructor(engine: Engine, options: { readonly keepFinished: number; readonly eventsPerRun: number }) {
+    this.#engine = engine
+    this.#keepFinished = options.keepFinished
+    this.#eventsPerRun = options.eventsPerRun
+    this.#stop = engine.events.onAny((event) => this.#onEvent(event))
+  }
+
+  /** Runs not yet finished. */
+  get running(): number {
+    return this.#running
+  }
+
+  /**
+   * Makes the view of a run about to start with `engine.start()`, with every declared task
+   * pending, so that it exists before the run's first event.
+   */
+  register(runId: string, workflowId: string, snapshot: string, labels: Readonly<Record<string, string>>): void {
+    const run = this.#ensure(runId, workflowId, labels)
+    for (const declared of declaredTasks(snapshot)) Object.assign(run.task(declared.id), declared)
+  }
+
+  /** Fills in what only the result knows (reasons, final states) once a run started here ends. */
+  settle(result: RunResult): void {
+    const run = this.#runs.get(result.runId)
+    if (run === undefined) return
+    if (result.reason !== undefined) run.reason = result.reason
+    for (const report of Object.values(result.tasks)) {
+      const task = run.task(report.id)
+      task.tool ??= report.tool
+      task.status = report.status
+      task.attempts = report.attempts
+      if (report.error !== undefined) task.error = shortError(report.error)
+      if (report.reason !== undefined) task.reason = report.reason
+      if (report.startedAt !== undefined) task.startedAt = report.startedAt + run.offset
+      if (report.finishedAt !== undefined) task.endedAt = report.finishedAt + run.offset
+    }
+  }
+
+  /** Forgets a run registered for a start that then threw (it never ran). */
+  forget(runId: string): void {
+    const run = this.#runs.get(runId)
+    if (run === undefined || run.events.length > 0) return
+    this.#runs.delete(runId)
+    this.#running--
+  }
+
+  has(runId: string): boolean {
+    return this.#runs.has(runId)
+  }
+
+  /** Summaries of the runs known here, newest first. */
+  list(): ApiRunSummary[] {
+    return [...this.#runs.values()].reverse().map((run) => this.#summary(run))
+  }
+
+  /** A run with its tasks, or undefined. */
+  view(runId: string): ApiRun | undefined {
+    const run = this.#runs.get(runId)
+    if (run === undefined) return undefined
+    const tasks: ApiTask[] = []
+    for (const task of run.tasks.values()) tasks.push({ ...task })
+    return { ...this.#summary(run), tasks, lastEventId: run.nextEventId - 1, ...(run.reason !== undefined ? { reason: run.reason } : {}) }
+  }
+
+  /**
+   * Follows a run: `subscriber` is given every kept event after `afterId`, then each new one, then
+   * the end. Returns how to stop, or `gap` when events after `afterId` are no longer kept (the
+   * client should read the run again and follow from its `lastEventId`), or undefined for an
+   * unknown run.
+   */
+  follow(runId: string, afterId: number, subscriber: LiveSubscriber): Unsubscribe | 'gap' | undefined {
+    const run = this.#runs.get(runId)
+    if (run === undefined) return undefined
+    const oldest = run.events[0]?.id ?? run.nextEventId
+    if (afterId < oldest - 1 && afterId < run.nextEventId - 1) return 'gap'
+    for (const entry of run.events) if (entry.id > afterId) subscriber.event(entry)
+    if (run.status !== 'running') {
+      subscriber.end()
+      return () => undefined
+    }
+    run.subscribers.add(subscriber)
+    return () => run.subscribers.delete(subscriber)
+  }
+
+  /** Stops listening to the engine and ends every stream. */
+  close(): void {
+    this.#stop()
+    for (const run of this.#runs.values()) {
+      for (const subscriber of run.subscribers) subscriber.end()
+      run.subscribers.clear()
+    }
+  }
+
+  #summary(run: LiveRun): ApiRunSummary {
+    return {
+      id: run.id,
+      workflowId: run.workflowId,
+      status: run.status,
+      createdAt: run.createdAt,
+      ...(run.finishedAt !== undefined ? { finishedAt: run.finishedAt } : {}),
+      counts: run.counts(),
+      labels: run.labels,
+      live: run.status === 'running',
+    }
+  }
+
+  #ensure(runId: string, workflowId: string, labels: Readonly<Record<string, string>>): LiveRun {
+    let run = this.#runs.get(runId)
+    if (run === undefined) {
+      run = new LiveRun(runId, workflowId, labels, this.#engine.clock.wallNow(), this.#engine.clock.now())
+      this.#runs.set(runId, run)
+      this.#running++
+    }
+    return run
+  }
+
+  #onEvent(event: TaskweaveEvent): void {
+    if (event.runId === undefined) return
+    let run = this.#runs.get(event.runId)
+    if (run === undefined) {
+      // A run started beside the server (library code, a resume): followed from its first event seen.
+      if (event.type === 'run:finished') return
+      run = this.#ensure(event.runId, 'workflowId' in event ? event.workflowId : '?', {})
+    }
+    const wallAt = event.at + run.offset
+    this.#apply(run, event, wallAt)
+    const entry: LiveEvent = { id: run.nextEventId++, wallAt, event }
+    run.events.push(entry)
+    if (run.events.length > this.#eventsPerRun) run.events.splice(0, run.events.length - this.#eventsPerRun)
+    for (const subscriber of run.subscribers) subscriber.event(entry)
+    if (event.type === 'run:finished') {
+      for (const subscriber of run.subscribers) subscriber.end()
+      run.subscribers.clear()
+      this.#finished.push(run.id)
+      while (this.#finished.length > this.#keepFinished) this.#runs.delete(this.#finished.shift() as string)
+    }
+  }
+
+  #apply(run: LiveRun, event: TaskweaveEvent, wallAt: number): void {
+    switch (event.type) {
+      case 'run:started':
+        run.workflowId = event.workflowId
+        return
+      case 'run:finished':
+        if (run.status === 'running') this.#running--
+        run.status = event.status
+        run.finishedAt = wallAt
+        return
+      case 'run:cancelling':
+        run.reason = event.reason
+        return
+      case 'task:added': {
+        const task = run.task(event.taskId)
+        task.tool = event.tool
+        if (event.addedBy !== undefined) task.addedBy = event.addedBy
+        return
+      }
+      case 'task:ready':
+        run.task(event.taskId).status = 'ready'
+        return
+      case 'task:started': {
+        const task = run.task(event.taskId)
+        task.status = 'running'
+        task.attempts = event.attempt
+        task.tool ??= event.tool
+        task.startedAt ??= wallAt
+        return
+      }
+      case 'task:retrying': {
+        const task = run.task(event.taskId)
+        task.status = 'retrying'
+        task.error = shortError(event.error)
+        return
+      }
+      case 'run:parked':
+        run.task(event.taskId).status = 'parked'
+        return
+      default:
+        break
+    }
+    if (event.type === 'task:succeeded' || event.type === 'task:failed' || event.type === 'task:skipped' || event.type === 'task:cancelled') {
+      const task = run.task(event.taskId)
+      task.status = event.type.slice(5)
+      if (ENDED.has(task.status)) task.endedAt = wallAt
+      if (event.type === 'task:failed') task.error = shortError(event.error)
+      if (event.type === 'task:skipped' || event.type === 'task:cancelled') task.reason = event.reason
+    }
+  }
+}

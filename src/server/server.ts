@@ -1,0 +1,355 @@
+/**
+ * The HTTP API and the dashboard over one engine (`taskweave serve`, or `startServer()` in a
+ * program that has an engine): start, list, read and cancel runs, follow a run's events live
+ * (SSE), read the engine's limits. Every request first meets the Host check, the refusal of a
+ * token in the query string and the bearer token (all but `/healthz` and the dashboard's static
+ * files); bodies are JSON only, bounded in size and depth.
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { serializeError, TaskweaveError } from '../core/errors.js'
+import type { ValidationIssue } from '../core/errors.js'
+import { silentLogger } from '../core/logger.js'
+import type { Logger } from '../core/logger.js'
+import type { RunResult } from '../core/report.js'
+import type { RunFilter, StoredRunStatus } from '../core/store.js'
+import type { RunHandle, WorkflowInput } from '../engine/engine.js'
+import { journaledTasks } from '../engine/journaled-tasks.js'
+import { DASHBOARD_DIR } from '../web/location.js'
+import { streamRunEvents } from './event-stream.js'
+import { checkHost, checkQueryToken, checkToken, corsHeaders, tokenChecker } from './guards.js'
+import type { Refusal } from './guards.js'
+import { jsonDepthExceeds } from './json-body.js'
+import { LiveRuns } from './live-runs.js'
+import { serverSettings } from './options.js'
+import type { ServerOptions, ServerSettings } from './options.js'
+import { summaryView, storedRunView } from './views.js'
+import type { ApiRunSummary } from './views.js'
+
+/** A running API server. */
+export interface TaskweaveServer {
+  /** The address it listens on, e.g. `http://127.0.0.1:7600`. */
+  readonly url: string
+  readonly port: number
+  /** Streams open now, runs followed, runs started through the API and not finished. */
+  stats(): { readonly subscribers: number; readonly liveRuns: number; readonly activeRuns: number }
+  /**
+   * Stops accepting requests, ends every event stream and closes the server. Runs started through
+   * the API keep running in the engine (close the engine to stop them).
+   */
+  close(): Promise<void>
+}
+
+const RUN_STATUSES: ReadonlySet<string> = new Set(['running', 'succeeded', 'partial', 'failed', 'cancelled'])
+const STATIC_FILES: Readonly<Record<string, { readonly file: string; readonly type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+}
+const STATIC_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-cache',
+}
+
+/** An API error with its HTTP status. */
+class ApiError extends TaskweaveError {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super('TW_API', message, { retryable: status === 429 || status === 503, details: { status } })
+    this.name = 'ApiError'
+  }
+}
+
+function refuse(refusal: Refusal): never {
+  throw new ApiError(refusal.status, refusal.message, refusal.headers)
+}
+
+/** What a client sent as a run to start. */
+interface StartBody {
+  readonly workflow?: unknown
+  readonly inputs?: unknown
+  readonly labels?: unknown
+  readonly runId?: unknown
+  readonly concurrency?: unknown
+  readonly failFast?: unknown
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function field(problem: string): never {
+  throw new ApiError(400, problem)
+}
+
+/** Reads and checks the body of `POST /api/runs`. */
+function startRequest(body: unknown): { workflow: Record<string, unknown>; inputs: Record<string, unknown>; labels: Record<string, string>; runId?: string; concurrency?: number; failFast?: boolean } {
+  if (!isRecord(body)) field('the body must be a JSON object: { "workflow": { … }, "inputs": { … } }')
+  const { workflow, inputs, labels, runId, concurrency, failFast, ...rest } = body as StartBody & Record<string, unknown>
+  const unknown = Object.keys(rest)
+  if (unknown.length > 0) field(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key.slice(0, 50)}"`).join(', ')} (known: workflow, inputs, labels, runId, concurrency, failFast)`)
+  if (!isRecord(workflow)) field('"workflow" must be a workflow definition (an object with "id" and "tasks")')
+  if ('tools' in workflow) field('"workflow.tools" is refused over the API: a request cannot make the server load code; start the server with --tools instead')
+  if (inputs !== undefined && !isRecord(inputs)) field('"inputs" must be an object of input values')
+  const labelMap: Record<string, string> = {}
+  if (labels !== undefined) {
+    if (!isRecord(labels)) field('"labels" must be an object of text values')
+    for (const [key, value] of Object.entries(labels)) {
+      if (typeof value !== 'string' || key.length > 100 || value.length > 500) field(`"labels.${key.slice(0, 50)}" must be text (keys up to 100 characters, values up to 500)`)
+      labelMap[key] = value
+    }
+  }
+  if (runId !== undefined && (typeof runId !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(runId))) field('"runId" must be 1 to 128 letters, digits, ".", "_", ":" or "-"')
+  if (concurrency !== undefined && (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1)) field('"concurrency" must be an integer ≥ 1')
+  if (failFast !== undefined && typeof failFast !== 'boolean') field('"failFast" must be true or false')
+  return {
+    workflow,
+    inputs: inputs ?? {},
+    labels: { source: 'api', ...labelMap },
+    ...(typeof runId === 'string' ? { runId } : {}),
+    ...(typeof concurrency === 'number' ? { concurrency } : {}),
+    ...(typeof failFast === 'boolean' ? { failFast } : {}),
+  }
+}
+
+/** The HTTP status and body for an error a route threw. */
+function errorReply(error: unknown, logger: Logger): { status: number; headers: Record<string, string>; body: unknown } {
+  if (error instanceof ApiError) return { status: error.status, headers: { ...error.headers, ...(error.status === 429 || error.status === 503 ? { 'retry-after': '1' } : {}) }, body: { error: { code: error.code, status: error.status, message: error.message } } }
+  const fastifyStatus = (error as { statusCode?: unknown } | null)?.statusCode
+  if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+    const message = (error as { message?: unknown }).message
+    return { status: fastifyStatus, headers: {}, body: { error: { code: 'TW_API', status: fastifyStatus, message: typeof message === 'string' ? message : 'bad request' } } }
+  }
+  if (TaskweaveError.is(error)) {
+    const status = error.code === 'TW_VALIDATION' || error.code === 'TW_INVALID_OPTION' ? 400 : error.code === 'TW_STORE_NOT_FOUND' ? 404 : error.code === 'TW_STORE_CONFLICT' || error.code === 'TW_INVALID_STATE' ? 409 : error.code === 'TW_STORE' ? 503 : 500
+    if (status >= 500) logger.warn('API request failed', { error: serializeError(error) })
+    const issues = (error as { issues?: readonly ValidationIssue[] }).issues
+    return {
+      status,
+      headers: status === 503 ? { 'retry-after': '1' } : {},
+      body: { error: { code: error.code, status, message: status === 500 ? 'the request failed; the server log has the details' : error.message, ...(issues !== undefined ? { issues } : {}) } },
+    }
+  }
+  logger.error('API request failed', { error: serializeError(error) })
+  return { status: 500, headers: {}, body: { error: { code: 'TW_API', status: 500, message: 'the request failed; the server log has the details' } } }
+}
+
+function readStatic(settings: ServerSettings): Map<string, { body: Buffer; type: string }> {
+  const files = new Map<string, { body: Buffer; type: string }>()
+  if (!settings.dashboard) return files
+  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) files.set(path, { body: readFileSync(join(DASHBOARD_DIR, file)), type })
+  return files
+}
+
+/**
+ * Starts the HTTP API (and the dashboard at `/`) over `options.engine`. Throws
+ * `TW_INVALID_OPTION` for a bad option (an open API on a non-loopback address among them), and
+ * rejects when the address cannot be listened on.
+ * @example
+ * const server = await startServer({ engine, token: process.env.TASKWEAVE_TOKEN })
+ * console.log(`dashboard at ${server.url}`)
+ */
+export async function startServer(options: ServerOptions): Promise<TaskweaveServer> {
+  const settings = serverSettings(options)
+  const { engine } = options
+  const logger = options.logger ?? silentLogger
+  const statics = readStatic(settings)
+  const matches = settings.token !== undefined ? tokenChecker(settings.token) : undefined
+  const live = new LiveRuns(engine, { keepFinished: settings.keepFinishedRuns, eventsPerRun: settings.eventsPerRun })
+  const handles = new Map<string, RunHandle>()
+  const results = new Map<string, RunResult>()
+  let subscribers = 0
+  let port = settings.port
+
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: settings.bodyLimit,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestTimeout: settings.requestTimeoutMs,
+    http: { headersTimeout: settings.headersTimeoutMs, requestTimeout: settings.requestTimeoutMs },
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 300 },
+  })
+  app.server.maxConnections = 4096
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser(['application/json', 'text/plain'])
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepthExceeds(body as string, settings.maxJsonDepth)) {
+      done(new ApiError(400, `the JSON body nests deeper than ${settings.maxJsonDepth} levels`), undefined)
+      return
+    }
+    void parseJson(request, body as string, done)
+  })
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const host = checkHost(request.headers, settings, port)
+    if (host !== undefined) refuse(host)
+    const cors = corsHeaders(request.headers.origin, settings)
+    void reply.headers({ ...cors, 'cache-control': 'no-store' })
+    const queryToken = checkQueryToken(request.url)
+    if (queryToken !== undefined) refuse(queryToken)
+    const encoding = request.headers['content-encoding']
+    if (encoding !== undefined && encoding !== 'identity') refuse({ status: 415, message: `request bodies are taken without Content-Encoding (received "${encoding.slice(0, 40)}")` })
+    if (request.method === 'OPTIONS' && cors['access-control-allow-origin'] !== undefined) {
+      return reply
+        .code(204)
+        .headers({ 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type, last-event-id', 'access-control-max-age': '600' })
+        .send()
+    }
+    const path = request.url.split('?')[0] ?? ''
+    if (path === '/healthz' || (request.method === 'GET' && statics.has(path))) return undefined
+    const token = checkToken(request.headers, matches)
+    if (token !== undefined) refuse(token)
+    return undefined
+  })
+
+  app.setErrorHandler((error, _request, reply) => {
+    const { status, headers, body } = errorReply(error, logger)
+    void reply.code(status).headers(headers).send(body)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'TW_API', status: 404, message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` } })
+  })
+
+  app.get('/healthz', async (_request, reply) => reply.type('text/plain').send('ok'))
+  for (const [path, file] of statics) app.get(path, async (_request, reply) => reply.headers(STATIC_HEADERS).type(file.type).send(file.body))
+
+  app.get('/api/stats', async () => ({ engine: engine.stats(), server: { subscribers, liveRuns: live.list().length, activeRuns: live.running } }))
+
+  app.get('/api/tools', async () => ({ tools: engine.registry.list().map((tool) => ({ name: tool.name, ...(tool.description !== undefined ? { description: tool.description } : {}) })) }))
+
+  app.get('/api/runs', async (request) => {
+    const query = request.query as Record<string, string | undefined>
+    const limit = query['limit'] !== undefined ? Number(query['limit']) : 100
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError(400, '"limit" must be an integer from 1 to 1000')
+    const status = query['status']
+    if (status !== undefined && !RUN_STATUSES.has(status)) throw new ApiError(400, `"status" must be one of ${[...RUN_STATUSES].join(', ')}`)
+    const runs = new Map<string, ApiRunSummary>()
+    for (const run of live.list()) if (status === undefined || run.status === status) runs.set(run.id, run)
+    if (engine.store !== undefined) {
+      const filter: RunFilter = { limit, ...(status !== undefined ? { status: status as StoredRunStatus } : {}) }
+      for (const run of await engine.store.list(filter)) if (!runs.has(run.runId)) runs.set(run.runId, summaryView(run, false))
+    }
+    return { runs: [...runs.values()].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit) }
+  })
+
+  app.post('/api/runs', async (request, reply) => {
+    if (live.running >= settings.maxActiveRuns) throw new ApiError(429, `${live.running} runs are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
+    const body = startRequest(request.body)
+    const runId = body.runId ?? randomUUID()
+    if (live.has(runId) || (engine.store !== undefined && (await engine.store.load(runId)) !== undefined)) throw new ApiError(409, `a run "${runId}" exists already`)
+    const compiled = engine.compile(body.workflow as unknown as WorkflowInput)
+    live.register(runId, compiled.id, compiled.snapshot, body.labels)
+    let handle: RunHandle
+    try {
+      handle = engine.start(compiled, {
+        runId,
+        inputs: body.inputs,
+        labels: body.labels,
+        ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
+        ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
+      })
+    } catch (error) {
+      live.forget(runId)
+      throw error
+    }
+    handles.set(runId, handle)
+    void handle.result.then((result) => {
+      handles.delete(runId)
+      live.settle(result)
+      results.set(runId, result)
+      // Results are kept as long as their runs are (outputs can be large).
+      for (const id of results.keys()) if (!live.has(id)) results.delete(id)
+    })
+    return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiled.id, status: 'running' })
+  })
+
+  app.get('/api/runs/:id', async (request) => {
+    const { id } = request.params as { id: string }
+    const view = live.view(id)
+    if (view !== undefined) return view
+    const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
+    if (stored === undefined) throw new ApiError(404, `no run "${id.slice(0, 200)}"`)
+    return storedRunView(stored)
+  })
+
+  app.get('/api/runs/:id/tasks/:taskId', async (request) => {
+    const { id, taskId } = request.params as { id: string; taskId: string }
+    const report = results.get(id)?.tasks[taskId]
+    if (report !== undefined) return { task: report }
+    const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
+    const journaled = stored !== undefined ? journaledTasks(stored).find((task) => task.id === taskId) : undefined
+    if (journaled !== undefined) return { task: journaled }
+    const view = live.view(id) ?? (stored !== undefined ? storedRunView(stored) : undefined)
+    const task = view?.tasks.find((candidate) => candidate.id === taskId)
+    if (task === undefined) throw new ApiError(404, view === undefined ? `no run "${id.slice(0, 200)}"` : `run "${id.slice(0, 200)}" has no task "${taskId.slice(0, 200)}"`)
+    return { task }
+  })
+
+  app.post('/api/runs/:id/cancel', async (request, reply) => {
+    const { id } = request.params as { id: string }
+    const body = request.body
+    if (body !== undefined && body !== null && !isRecord(body)) throw new ApiError(400, 'the body, when given, must be { "reason": "…" }')
+    const given = isRecord(body) ? body['reason'] : undefined
+    if (given !== undefined && (typeof given !== 'string' || given.length > 500)) throw new ApiError(400, '"reason" must be text of at most 500 characters')
+    const reason = given ?? 'cancelled through the API'
+    const handle = handles.get(id)
+    if (handle !== undefined) {
+      handle.cancel(reason)
+      return reply.code(202).send({ id, status: 'cancelling' })
+    }
+    if (engine.store === undefined) throw new ApiError(live.has(id) ? 409 : 404, live.has(id) ? `run "${id.slice(0, 200)}" is not running here` : `no run "${id.slice(0, 200)}"`)
+    const cancelled = await engine.cancelUnfinished(id, { reason })
+    return reply.code(200).send({ id, status: cancelled.status })
+  })
+
+  app.get('/api/runs/:id/events', async (request, reply) => {
+    const { id } = request.params as { id: string }
+    const lastHeader = request.headers['last-event-id']
+    const last = typeof lastHeader === 'string' ? Number(lastHeader) : 0
+    if (!Number.isInteger(last) || last < 0) throw new ApiError(400, 'Last-Event-ID must be an event id (an integer ≥ 0)')
+    if (!live.has(id)) {
+      const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
+      throw new ApiError(stored === undefined ? 404 : 409, stored === undefined ? `no run "${id.slice(0, 200)}"` : `run "${id.slice(0, 200)}" is not running in this process: its events are not streamed (read it with GET /api/runs/${id.slice(0, 200)})`)
+    }
+    if (subscribers >= settings.maxSubscribers) throw new ApiError(503, `${subscribers} event streams are open (at most ${settings.maxSubscribers})`)
+    subscribers++
+    reply.hijack()
+    reply.raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    })
+    streamRunEvents(reply.raw, live, id, last, () => subscribers--)
+  })
+
+  await app.listen({ host: settings.host, port: settings.port })
+  const address = app.server.address()
+  port = typeof address === 'object' && address !== null ? address.port : settings.port
+  const shownHost = settings.host.includes(':') ? `[${settings.host}]` : settings.host
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    stats: () => ({ subscribers, liveRuns: live.list().length, activeRuns: live.running }),
+    close: () =>
+      (closing ??= (async () => {
+        live.close()
+        app.server.closeIdleConnections()
+        await app.close()
+      })()),
+  }
+}

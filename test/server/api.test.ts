@@ -1,0 +1,298 @@
+import { gzipSync } from 'node:zlib'
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineTool } from '../../src/core/tool.js'
+import { createEngine } from '../../src/engine/engine.js'
+import type { Engine } from '../../src/engine/engine.js'
+import { MemoryRunStore } from '../../src/stores/memory.js'
+import { startServer } from '../../src/server/server.js'
+import type { TaskweaveServer } from '../../src/server/server.js'
+import type { ServerOptions } from '../../src/server/options.js'
+import type { ApiRun } from '../../src/server/views.js'
+import { readEvents, send } from './http-client.js'
+
+const TOKEN = 'test-token-0123456789abcdef'
+const AUTH = { authorization: `Bearer ${TOKEN}` }
+
+/** A tool that runs until the test opens its gate (or the attempt is aborted). */
+function gatedTool() {
+  let open!: () => void
+  const gate = new Promise<void>((resolve) => (open = resolve))
+  const tool = defineTool({
+    name: 'test.gate',
+    input: z.object({ value: z.unknown().optional(), fail: z.boolean().default(false) }),
+    async run(input, ctx) {
+      await new Promise<void>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })
+        void gate.then(resolve)
+      })
+      if (input.fail) throw new Error('told to fail')
+      return input.value ?? ctx.taskId
+    },
+  })
+  return { tool, open }
+}
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function serve(options: Partial<ServerOptions> & { engine?: Engine } = {}): Promise<{ server: TaskweaveServer; engine: Engine; open: () => void }> {
+  const { tool, open } = gatedTool()
+  const engine = options.engine ?? createEngine({ builtins: false, tools: [tool] })
+  const server = await startServer({ token: TOKEN, port: 0, ...options, engine })
+  cleanups.push(() => engine.close(), () => server.close())
+  return { server, engine, open }
+}
+
+const diamond = {
+  id: 'diamond',
+  tasks: [
+    { id: 'a', tool: 'test.gate', input: { value: 1 } },
+    { id: 'b', tool: 'test.gate', dependsOn: ['a'] },
+    { id: 'c', tool: 'test.gate', dependsOn: ['a'], input: { fail: true } },
+    { id: 'd', tool: 'test.gate', dependsOn: ['b', 'c'] },
+  ],
+}
+
+async function finished(port: number, id: string): Promise<ApiRun> {
+  for (;;) {
+    const reply = await send(port, `/api/runs/${id}`, { headers: AUTH })
+    const run = reply.json as ApiRun
+    if (run.status !== 'running') return run
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+describe('runs through the API', () => {
+  it('starts a run, shows every task with its state and error, and streams its events to the end', async () => {
+    const { server, open } = await serve()
+    const started = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, labels: { team: 'x' } } })
+    expect(started.status).toBe(201)
+    const { id } = started.json as { id: string }
+    expect(started.headers.location).toBe(`/api/runs/${id}`)
+
+    const before = (await send(server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun
+    expect(before.status).toBe('running')
+    expect(before.tasks.map((task) => [task.id, task.status])).toEqual([['a', 'running'], ['b', 'pending'], ['c', 'pending'], ['d', 'pending']])
+    expect(before.tasks[3]?.dependsOn).toEqual(['b', 'c'])
+
+    const stream = readEvents(server.port, `/api/runs/${id}/events`, AUTH)
+    open()
+    const { status, events } = await stream
+    expect(status).toBe(200)
+    const types = events.map((event) => event.event)
+    expect(types.at(-1)).toBe('end')
+    expect(types).toContain('task:succeeded')
+    expect(types).toContain('run:finished')
+    const ids = events.filter((event) => event.id !== undefined).map((event) => Number(event.id))
+    expect(ids).toEqual([...ids].sort((x, y) => x - y))
+
+    const run = await finished(server.port, id)
+    expect(run.status).toBe('partial')
+    expect(run.labels).toEqual({ source: 'api', team: 'x' })
+    const byId = Object.fromEntries(run.tasks.map((task) => [task.id, task]))
+    expect(byId['a']?.status).toBe('succeeded')
+    expect(byId['c']?.status).toBe('failed')
+    expect(byId['c']?.error).toEqual({ code: 'TW_TOOL_FAILED', message: 'told to fail' })
+    expect(byId['d']?.status).toBe('skipped')
+    expect(byId['d']?.reason).toMatch(/c/)
+    expect(byId['a']?.startedAt).toBeGreaterThan(Date.now() - 60_000)
+    expect(byId['a']?.endedAt).toBeGreaterThanOrEqual(byId['a']?.startedAt ?? Infinity)
+
+    const task = await send(server.port, `/api/runs/${id}/tasks/a`, { headers: AUTH })
+    expect((task.json as { task: { output: unknown } }).task.output).toBe(1)
+    const list = (await send(server.port, '/api/runs', { headers: AUTH })).json as { runs: Array<{ id: string; status: string }> }
+    expect(list.runs).toEqual([expect.objectContaining({ id, status: 'partial' })])
+  })
+
+  it('a stream reopened with Last-Event-ID goes on after that event, and one for a finished run ends at once', async () => {
+    const { server, open } = await serve()
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    open()
+    const run = await finished(server.port, id)
+    const all = await readEvents(server.port, `/api/runs/${id}/events`, AUTH)
+    const numbered = all.events.filter((event) => event.id !== undefined)
+    expect(numbered.length).toBe(run.lastEventId)
+    const rest = await readEvents(server.port, `/api/runs/${id}/events`, { ...AUTH, 'last-event-id': '3' })
+    expect(rest.events.filter((event) => event.id !== undefined).map((event) => Number(event.id))).toEqual(numbered.slice(3).map((event) => Number(event.id)))
+    expect(rest.events.at(-1)?.event).toBe('end')
+  })
+
+  it('cancels a running run', async () => {
+    const { server } = await serve()
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    const cancel = await send(server.port, `/api/runs/${id}/cancel`, { method: 'POST', headers: AUTH, body: { reason: 'no longer needed' } })
+    expect(cancel.status).toBe(202)
+    const run = await finished(server.port, id)
+    expect(run.status).toBe('cancelled')
+    expect(run.reason).toBe('no longer needed')
+    expect(run.tasks.find((task) => task.id === 'a')?.status).toBe('cancelled')
+  })
+
+  it('refuses a bad run with every problem named, and starts nothing', async () => {
+    const { server } = await serve()
+    const bad = await send(server.port, '/api/runs', {
+      method: 'POST',
+      headers: AUTH,
+      body: { workflow: { id: 'w', tasks: [{ id: 'a', tool: 'nope' }, { id: 'b', tool: 'test.gate', dependsOn: ['zzz'] }] } },
+    })
+    expect(bad.status).toBe(400)
+    const error = (bad.json as { error: { code: string; issues: Array<{ taskId?: string }> } }).error
+    expect(error.code).toBe('TW_VALIDATION')
+    expect(error.issues.map((issue) => issue.taskId).sort()).toEqual(['a', 'b'])
+    for (const [body, message] of [
+      [[1, 2], /JSON object/],
+      [{ workflow: diamond, extra: 1 }, /unknown field "extra"/],
+      [{ workflow: { ...diamond, tools: ['./x.js'] } }, /workflow\.tools/],
+      [{ workflow: diamond, inputs: 'x' }, /"inputs"/],
+      [{ workflow: diamond, runId: '../x' }, /"runId"/],
+      [{ workflow: diamond, labels: { a: 1 } }, /labels\.a/],
+    ] as const) {
+      const reply = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body })
+      expect(reply.status, JSON.stringify(body)).toBe(400)
+      expect((reply.json as { error: { message: string } }).error.message).toMatch(message)
+    }
+    expect(((await send(server.port, '/api/runs', { headers: AUTH })).json as { runs: unknown[] }).runs).toEqual([])
+  })
+
+  it('refuses a second run with the same id (409), and runs past maxActiveRuns with 429 and Retry-After', async () => {
+    const { server, open } = await serve({ maxActiveRuns: 2 })
+    const first = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'r1' } })
+    expect(first.status).toBe(201)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'r1' } })).status).toBe(409)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).status).toBe(201)
+    const busy = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })
+    expect(busy.status).toBe(429)
+    expect(busy.headers['retry-after']).toBe('1')
+    open()
+    await finished(server.port, 'r1')
+  })
+
+  it('shows runs from the store after a restart, with their tasks as the journal has them', async () => {
+    const store = new MemoryRunStore()
+    const { tool, open } = gatedTool()
+    const engine = createEngine({ builtins: false, tools: [tool], store })
+    const first = await serve({ engine })
+    const { id } = (await send(first.server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    open()
+    await finished(first.server.port, id)
+    await first.server.close()
+
+    const second = await serve({ engine: createEngine({ builtins: false, tools: [tool], store }) })
+    const list = (await send(second.server.port, '/api/runs', { headers: AUTH })).json as { runs: Array<{ id: string; status: string; live: boolean }> }
+    expect(list.runs).toEqual([expect.objectContaining({ id, status: 'partial', live: false })])
+    const run = (await send(second.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun
+    expect(Object.fromEntries(run.tasks.map((task) => [task.id, task.status]))).toEqual({ a: 'succeeded', b: 'succeeded', c: 'failed', d: 'not-run' })
+    const events = await send(second.server.port, `/api/runs/${id}/events`, { headers: AUTH })
+    expect(events.status).toBe(409)
+    expect((await send(second.server.port, `/api/runs/${id}/tasks/a`, { headers: AUTH })).json).toEqual({ task: expect.objectContaining({ output: 1 }) })
+  })
+})
+
+describe('API security (RELIABILITY API-01 to API-04)', () => {
+  const ROUTES: Array<[string, string]> = [
+    ['GET', '/api/runs'],
+    ['POST', '/api/runs'],
+    ['GET', '/api/runs/x'],
+    ['GET', '/api/runs/x/tasks/a'],
+    ['POST', '/api/runs/x/cancel'],
+    ['GET', '/api/runs/x/events'],
+    ['GET', '/api/stats'],
+    ['GET', '/api/tools'],
+    ['GET', '/nowhere'],
+  ]
+
+  it('answers 401 on every route without the right token, and /healthz reveals nothing', async () => {
+    const { server } = await serve()
+    const wrongSameLength = `Bearer ${'x'.repeat(TOKEN.length)}`
+    for (const [method, path] of ROUTES) {
+      for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Bearer wrong' }, { authorization: wrongSameLength }, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }]) {
+        const reply = await send(server.port, path, { method, headers })
+        expect(reply.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401)
+        expect(reply.text).not.toContain(TOKEN)
+      }
+      const inQuery = await send(server.port, `${path}?token=${TOKEN}`, { method, headers: AUTH })
+      expect(inQuery.status, `${method} ${path}?token=`).toBe(400)
+      expect(inQuery.text).not.toContain(TOKEN)
+    }
+    const health = await send(server.port, '/healthz')
+    expect([health.status, health.text]).toEqual([200, 'ok'])
+  })
+
+  it('grants cross-origin access only to a configured origin, never "*"', async () => {
+    const { server } = await serve({ corsOrigins: ['https://app.example.com'] })
+    for (const origin of ['https://evil.example', 'null', 'https://app.example.com.evil.example']) {
+      const preflight = await send(server.port, '/api/runs', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } })
+      expect(preflight.headers['access-control-allow-origin'], origin).toBeUndefined()
+      const simple = await send(server.port, '/api/runs', { headers: { ...AUTH, origin } })
+      expect(simple.headers['access-control-allow-origin'], origin).toBeUndefined()
+    }
+    const allowed = await send(server.port, '/api/runs', { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } })
+    expect(allowed.status).toBe(204)
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com')
+    expect((await send(server.port, '/api/runs', { headers: { ...AUTH, origin: 'https://app.example.com' } })).headers['access-control-allow-origin']).toBe('https://app.example.com')
+    await expect(startServer({ engine: createEngine(), token: TOKEN, corsOrigins: ['*'] })).rejects.toThrow(/never "\*"/)
+    await expect(startServer({ engine: createEngine(), token: TOKEN, corsOrigins: ['https://app.example.com/path'] })).rejects.toThrow(/exact origins/)
+  })
+
+  it('answers only to its own host names (DNS rebinding), and will not listen openly beyond loopback', async () => {
+    const { server } = await serve({ allowedHosts: ['tw.internal'] })
+    for (const host of ['attacker.example', `attacker.example:${server.port}`, `127.0.0.1.evil.example:${server.port}`, `localhost:${server.port + 1}`]) {
+      const reply = await send(server.port, '/api/runs', { headers: { ...AUTH, host } })
+      expect(reply.status, host).toBe(421)
+    }
+    for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, 'tw.internal']) expect((await send(server.port, '/api/runs', { headers: { ...AUTH, host } })).status, host).toBe(200)
+    await expect(startServer({ engine: createEngine(), host: '0.0.0.0', port: 0, auth: 'none' })).rejects.toThrow(/loopback/)
+    await expect(startServer({ engine: createEngine(), host: '0.0.0.0', port: 0 })).rejects.toThrow(/token/)
+    const open = await serve({ auth: 'none', token: undefined })
+    expect((await send(open.server.port, '/api/runs')).status).toBe(200)
+  })
+
+  it('refuses oversized, encoded, deep and poisoned bodies before acting on them', async () => {
+    const { server } = await serve({ bodyLimit: 10_000 })
+    const filler = (bytes: number): string => JSON.stringify({ workflow: diamond, labels: { pad: 'x'.repeat(bytes) } })
+    const base = filler(0).length
+    const exact = filler(10_000 - base)
+    expect(Buffer.byteLength(exact)).toBe(10_000)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: exact })).status).toBe(400) // within the limit: read (the label is too long)
+    const over = filler(10_001 - base)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: over })).status).toBe(413)
+    const chunked = await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, chunks: [Buffer.from(over.slice(0, 5000)), Buffer.from(over.slice(5000))] })
+    expect(chunked.status).toBe(413)
+    const lying = await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', 'content-length': '10' }, body: filler(100) })
+    expect(lying.status).toBe(400)
+    // 8 KB of gzip that inflates to 8 MB: within the body limit as sent, refused for its encoding.
+    const bomb = gzipSync(Buffer.alloc(8_000_000, 32))
+    expect(bomb.length).toBeLessThan(10_000)
+    const gz = await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb })
+    expect(gz.status).toBe(415)
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000)
+    const deepServer = await serve({ bodyLimit: 1_000_000 })
+    const deepReply = await send(deepServer.server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: deep })
+    expect(deepReply.status).toBe(400)
+    expect((deepReply.json as { error: { message: string } }).error.message).toMatch(/deeper than 64/)
+    for (const poison of ['{"__proto__": {"polluted": true}, "workflow": {}}', '{"constructor": {"prototype": {"polluted": true}}}']) {
+      const reply = await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: poison })
+      expect(reply.status, poison).toBe(400)
+    }
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined()
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'content-type': 'text/plain' }, body: JSON.stringify({ workflow: diamond }) })).status).toBe(415)
+  })
+
+  it('caps open event streams (503 with Retry-After)', async () => {
+    const { server, open } = await serve({ maxSubscribers: 1 })
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    let firstOpen!: () => void
+    const opened = new Promise<void>((resolve) => (firstOpen = resolve))
+    const first = readEvents(server.port, `/api/runs/${id}/events`, AUTH, (event) => (event.event === 'task:started' ? (firstOpen(), false) : false))
+    await opened
+    const second = await send(server.port, `/api/runs/${id}/events`, { headers: AUTH })
+    expect(second.status).toBe(503)
+    expect(second.headers['retry-after']).toBe('1')
+    open()
+    expect((await first).events.at(-1)?.event).toBe('end')
+    expect(server.stats().subscribers).toBe(0)
+  })
+})
