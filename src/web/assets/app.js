@@ -31,8 +31,7 @@ function svg(tag, attrs = {}, text) {
 }
 
 function badge(status) {
-  const color = getComputedStyle(document.documentElement).getPropertyValue(`--${status}`).trim()
-  return h('span', { class: `badge ${status}`, style: color ? `background:${color}` : undefined }, status)
+  return h('span', { class: `badge ${status}` }, status)
 }
 
 function time(ms) {
@@ -217,7 +216,7 @@ function tasksTable(run, onSelect) {
 }
 
 function legend() {
-  return h('p', { class: 'legend' }, STATUS_ORDER.map((status) => h('span', {}, h('i', { style: `background:var(--${status})` }), status)))
+  return h('p', { class: 'legend' }, STATUS_ORDER.map((status) => h('span', {}, h('i', { class: `swatch ${status}` }), status)))
 }
 
 function timeline(run, onSelect) {
@@ -237,7 +236,7 @@ function timeline(run, onSelect) {
     const x = labelWidth + (task.startedAt - t0) * scale
     const w = Math.max(2, ((task.endedAt ?? Date.now()) - task.startedAt) * scale)
     const label = svg('text', { x: 0, y: y + 11 }, task.id.length > 24 ? `${task.id.slice(0, 23)}…` : task.id)
-    const bar = svg('rect', { x, y: y + 2, width: w, height: rowHeight - 4, rx: 2, fill: `var(--${task.status})`, 'data-task': task.id })
+    const bar = svg('rect', { x, y: y + 2, width: w, height: rowHeight - 4, rx: 2, class: `bar ${task.status}`, 'data-task': task.id })
     bar.append(svg('title', {}, `${task.id}: ${task.status}, ${duration((task.endedAt ?? Date.now()) - task.startedAt)}`))
     bar.addEventListener('click', () => onSelect(task.id))
     chart.append(label, bar)
@@ -269,13 +268,13 @@ function graph(run, onSelect) {
     const to = where.get(task.id)
     for (const parent of task.dependsOn) {
       const from = where.get(parent)
-      if (from !== undefined) chart.append(svg('line', { x1: from.x + 130, y1: from.y + 12, x2: to.x, y2: to.y + 12, stroke: '#b8bfcc' }))
+      if (from !== undefined) chart.append(svg('line', { x1: from.x + 130, y1: from.y + 12, x2: to.x, y2: to.y + 12, class: 'edge' }))
     }
   }
   for (const task of run.tasks) {
     const { x, y } = where.get(task.id)
-    const node = svg('g', { 'data-task': task.id, style: 'cursor:pointer' })
-    node.append(svg('rect', { x, y, width: 130, height: 24, rx: 5, fill: `var(--${task.status})` }), svg('text', { x: x + 6, y: y + 16, style: 'fill:#fff' }, task.id.length > 18 ? `${task.id.slice(0, 17)}…` : task.id), svg('title', {}, `${task.id}: ${task.status}`))
+    const node = svg('g', { 'data-task': task.id, class: 'node' })
+    node.append(svg('rect', { x, y, width: 130, height: 24, rx: 5, class: `bar ${task.status}` }), svg('text', { x: x + 6, y: y + 16, class: 'on-bar' }, task.id.length > 18 ? `${task.id.slice(0, 17)}…` : task.id), svg('title', {}, `${task.id}: ${task.status}`))
     node.addEventListener('click', () => onSelect(task.id))
     chart.append(node)
   }
@@ -365,7 +364,7 @@ function newRunView() {
   const example = { id: 'hello', tasks: [{ id: 'list', tool: 'fs.listDirectory', input: { path: '.' } }, { id: 'about', tool: 'fs.getInfo', input: { path: 'package.json' }, dependsOn: ['list'] }] }
   const workflow = h('textarea', { id: 'workflow', spellcheck: 'false', 'aria-label': 'workflow JSON' })
   workflow.value = JSON.stringify(example, null, 2)
-  const inputs = h('textarea', { id: 'inputs', spellcheck: 'false', style: 'min-height:5rem', 'aria-label': 'inputs JSON' })
+  const inputs = h('textarea', { id: 'inputs', class: 'short', spellcheck: 'false', 'aria-label': 'inputs JSON' })
   inputs.value = '{}'
   const message = h('div', { class: 'error', id: 'new-run-error' })
   const tools = h('p', { class: 'muted' })
