@@ -1,0 +1,85 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { collect, ensureBuilt, root, spawnBin } from './cli-bin.js'
+import { send } from './server/http-client.js'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+
+beforeAll(ensureBuilt, 120_000)
+
+/** Starts `taskweave serve` and resolves once it says where it listens. */
+function serve(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcessWithoutNullStreams; port: number; said: () => string }> {
+  const child = spawnBin(['serve', '--port', '0', ...args], { env })
+  let said = ''
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      said += chunk.toString()
+      const match = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(said)
+      if (match !== null) resolve({ child, port: Number(match[1]), said: () => said })
+    })
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${said}`)))
+  })
+}
+
+describe('taskweave serve', () => {
+  it('makes a token file readable by its owner only, serves runs that survive a stop, and resumes them with --resume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-cli-serve-'))
+    const tokenFile = join(dir, 'secret', 'token')
+    const store = `sqlite:${join(dir, 'runs.db')}`
+    const tools = join(root, 'test/fixtures/slow-tools.ts')
+    const first = await serve(['--store', store, '--token-file', tokenFile, '--tools', tools])
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600)
+    const token = (await readFile(tokenFile, 'utf8')).trim()
+    expect(token.length).toBeGreaterThanOrEqual(40)
+    expect(first.said()).not.toContain(token)
+    const auth = { authorization: `Bearer ${token}` }
+    expect((await send(first.port, '/api/runs')).status).toBe(401)
+    const started = await send(first.port, '/api/runs', { method: 'POST', headers: auth, body: { workflow: { id: 'w', tasks: [{ id: 'slow', tool: 'slow.wait', input: { ms: 1500 } }, { id: 'after', tool: 'slow.wait', input: { ms: 1 }, dependsOn: ['slow'] }] } } })
+    expect(started.status).toBe(201)
+    const { id } = started.json as { id: string }
+    first.child.kill('SIGTERM')
+    const stopped = await collect(first.child, 20_000)
+    expect(stopped.code, stopped.stderr).toBe(0)
+
+    // The same token file is read again; the suspended run goes on and finishes.
+    const second = await serve(['--store', store, '--token-file', tokenFile, '--tools', tools, '--resume'])
+    await expect.poll(() => second.said(), { timeout: 10_000 }).toContain(`resumed 1 unfinished run: ${id}`)
+    for (;;) {
+      const run = (await send(second.port, `/api/runs/${id}`, { headers: auth })).json as { status: string; tasks: Array<{ id: string; status: string }> }
+      if (run.status !== 'running') {
+        expect(run.status).toBe('succeeded')
+        expect(run.tasks.map((task) => task.status)).toEqual(['succeeded', 'succeeded'])
+        break
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    second.child.kill('SIGTERM')
+    expect((await collect(second.child, 20_000)).code).toBe(0)
+  }, 60_000)
+
+  it('takes TASKWEAVE_TOKEN, refuses --token on the command line, and an open API beyond loopback', async () => {
+    const fromEnv = await serve(['--store', 'memory'], { TASKWEAVE_TOKEN: 'env-token-0123456789abcdef' })
+    expect((await send(fromEnv.port, '/api/runs', { headers: { authorization: 'Bearer env-token-0123456789abcdef' } })).status).toBe(200)
+    fromEnv.child.kill('SIGTERM')
+    await collect(fromEnv.child, 20_000)
+
+    const argv = await collect(spawnBin(['serve', '--token', 'env-token-0123456789abcdef']), 20_000)
+    expect(argv.code).toBe(2)
+    expect(argv.stderr).toMatch(/--token is refused.*TASKWEAVE_TOKEN/s)
+    expect(argv.stderr).not.toContain('env-token-0123456789abcdef')
+    const open = await collect(spawnBin(['serve', '--host', '0.0.0.0', '--no-auth', '--port', '0']), 20_000)
+    expect(open.code).toBe(2)
+    expect(open.stderr).toMatch(/loopback/)
+  }, 60_000)
+
+  it('warns when the token file can be read by others', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-cli-serve-'))
+    const tokenFile = join(dir, 'token')
+    await writeFile(tokenFile, 'shared-token-0123456789abcdef\n', { mode: 0o644 })
+    const served = await serve(['--store', 'memory', '--token-file', tokenFile])
+    expect(served.said()).toContain(`${tokenFile} can be read by other users of this machine (chmod 600`)
+    served.child.kill('SIGTERM')
+    await collect(served.child, 20_000)
+  }, 60_000)
+})
