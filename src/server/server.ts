@@ -177,7 +177,9 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestTimeout: settings.requestTimeoutMs,
-    http: { headersTimeout: settings.headersTimeoutMs, requestTimeout: settings.requestTimeoutMs },
+    // Node checks these timeouts every connectionsCheckingInterval (30 s unless told): a slowloris
+    // client would hold its socket that long past the headers timeout.
+    http: { headersTimeout: settings.headersTimeoutMs, requestTimeout: settings.requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(settings.headersTimeoutMs / 2))) },
     return503OnClosing: true,
     routerOptions: { maxParamLength: 300 },
   })

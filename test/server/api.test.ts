@@ -296,3 +296,32 @@ describe('API security (RELIABILITY API-01 to API-04)', () => {
     expect(server.stats().subscribers).toBe(0)
   })
 })
+
+describe('slow clients (RELIABILITY API-05)', () => {
+  it('closes connections whose headers never finish, and keeps answering and running meanwhile', async () => {
+    const { server, open } = await serve({ headersTimeoutMs: 500 })
+    const { connect } = await import('node:net')
+    const sockets = Array.from({ length: 200 }, () => {
+      const socket = connect(server.port, '127.0.0.1')
+      socket.on('error', () => undefined)
+      return socket
+    })
+    const closedByServer = sockets.map((socket) => new Promise<void>((resolve) => socket.on('close', () => resolve())))
+    // Slowloris: a request line, then a header byte now and then, never the blank line.
+    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.once('connect', () => resolve()))))
+    for (const socket of sockets) socket.write(`GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-A: `)
+    const drip = setInterval(() => {
+      for (const socket of sockets) if (!socket.destroyed) socket.write('a')
+    }, 100)
+    try {
+      expect((await send(server.port, '/healthz')).text).toBe('ok')
+      const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+      open()
+      expect((await finished(server.port, id)).status).toBe('partial')
+      await Promise.all(closedByServer)
+    } finally {
+      clearInterval(drip)
+      for (const socket of sockets) socket.destroy()
+    }
+  }, 20_000)
+})
