@@ -166,6 +166,9 @@ describe('RabbitMQ queue', () => {
       const deadline = Date.now() + 20_000
       while (child.exitCode === null && child.signalCode === null && (await queue.deadLetters.list()).length === 0 && Date.now() < deadline) await sleep(50)
       deliveries.push(...child.lines.filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { deliveries: number }).deliveries))
+      // A consumer dead-letters in two steps (publish the letter, then ack the message): killed
+      // between them, it leaves the message to be delivered again. Wait for the ack first.
+      if (child.exitCode === null && child.signalCode === null && (await queue.deadLetters.list()).length > 0) await waitFor('the dead-lettered message acked', async () => (await queue.stats()).pending === 0)
       child.kill('SIGKILL')
       await exited(child)
       if ((await queue.deadLetters.list()).length > 0) break
