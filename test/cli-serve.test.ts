@@ -73,13 +73,20 @@ describe('taskweave serve', () => {
     expect(open.stderr).toMatch(/loopback/)
   }, 60_000)
 
-  it('warns when the token file can be read by others', async () => {
+  it('refuses a token file other users can read, and shares one token between servers started at once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-cli-serve-'))
     const tokenFile = join(dir, 'token')
     await writeFile(tokenFile, 'shared-token-0123456789abcdef\n', { mode: 0o644 })
-    const served = await serve(['--store', 'memory', '--token-file', tokenFile])
-    expect(served.said()).toContain(`${tokenFile} can be read by other users of this machine (chmod 600`)
-    served.child.kill('SIGTERM')
-    await collect(served.child, 20_000)
+    const refused = await collect(spawnBin(['serve', '--port', '0', '--store', 'memory', '--token-file', tokenFile]), 20_000)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`${tokenFile} can be read by other users of this machine (chmod 600 ${tokenFile})`)
+    expect(refused.stderr).not.toContain('shared-token')
+
+    const { serveToken } = await import('../src/cli/serve-token.js')
+    const fresh = join(dir, 'fresh', 'token')
+    const tokens = await Promise.all(Array.from({ length: 8 }, () => serveToken(fresh, {})))
+    expect(new Set(tokens.map((t) => t.token)).size).toBe(1)
+    expect(tokens.filter((t) => t.source.endsWith('(new)'))).toHaveLength(1)
+    expect((await readFile(fresh, 'utf8')).trim()).toBe(tokens[0]?.token)
   }, 60_000)
 })

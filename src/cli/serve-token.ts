@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, stat } from 'node:fs/promises'
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { InvalidOptionError } from '../core/errors.js'
 
@@ -13,33 +13,44 @@ import { InvalidOptionError } from '../core/errors.js'
 export interface ServeToken {
   readonly token: string
   readonly source: string
-  /** Set when the token file can be read by other users of the machine. */
-  readonly warning?: string
+}
+
+/** Reads an existing token file; refuses one other users can read, or one without a real token. */
+async function readTokenFile(file: string): Promise<string> {
+  const token = (await readFile(file, 'utf8')).trim()
+  const mode = (await stat(file)).mode & 0o077
+  if (mode !== 0) throw new InvalidOptionError('--token-file', `a file only its owner can read: ${file} can be read by other users of this machine (chmod 600 ${file})`, file)
+  if (token.length < 16 || /\s/.test(token)) throw new InvalidOptionError('--token-file', `a file holding one token of at least 16 characters without spaces (${file} holds ${token.length} characters)`, file)
+  return token
 }
 
 /**
- * Reads the token from `env.TASKWEAVE_TOKEN`, else from `file`, which is created (mode 0600, a
- * 32-byte random token) when it does not exist.
+ * Reads the token from `env.TASKWEAVE_TOKEN`, else from `file`, which is made (mode 0600, a
+ * 32-byte random token) when it does not exist. Several servers started at once for the same
+ * file all end up with the one token written first: the new file is written aside and linked into
+ * place, so no reader ever sees it half written.
  */
 export async function serveToken(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ServeToken> {
   const fromEnv = env['TASKWEAVE_TOKEN']
   if (fromEnv !== undefined && fromEnv !== '') return { token: fromEnv.trim(), source: 'TASKWEAVE_TOKEN' }
   try {
-    const token = (await readFile(file, 'utf8')).trim()
-    if (token.length < 16) throw new InvalidOptionError('--token-file', `a file holding a token of at least 16 characters (${file} holds ${token.length})`, file)
-    const mode = (await stat(file)).mode & 0o077
-    return { token, source: file, ...(mode !== 0 ? { warning: `${file} can be read by other users of this machine (chmod 600 ${file})` } : {}) }
+    return { token: await readTokenFile(file), source: file }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
-  await mkdir(dirname(file), { recursive: true })
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
   const token = randomBytes(32).toString('base64url')
-  // `wx`: never overwrite a file another process made meanwhile; mode 0600 from the start, not chmod after.
-  const handle = await open(file, 'wx', 0o600)
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.new`
+  // Mode 0600 from the start (`wx`: a new file), not a chmod after.
+  await writeFile(aside, `${token}\n`, { mode: 0o600, flag: 'wx' })
   try {
-    await handle.writeFile(`${token}\n`)
+    await link(aside, file)
+    return { token, source: `${file} (new)` }
+  } catch (error) {
+    // Another server made it first: its token is the one.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    return { token: await readTokenFile(file), source: file }
   } finally {
-    await handle.close()
+    await unlink(aside).catch(() => undefined)
   }
-  return { token, source: `${file} (new)` }
 }

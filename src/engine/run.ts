@@ -1846,7 +1846,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #finished(result: RunResult): void {
     if (this.#jrun !== undefined) (this.#journal as Journal).leave(this.#jrun, this.#suspended)
     if (this.#workflow.rates.size > 0 && this.#ratesMade !== undefined && result.status !== 'cancelled' && !rateKeysChecked.has(this.#workflow)) this.#warnUnusedRateKeys(this.#ratesMade.keysUsed)
-    if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
+    if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs, ...(this.#suspended && this.#jrun !== undefined ? { suspended: true } : {}) })
     this.#env.onRunEnded?.(this)
     this.#resolve(result)
   }

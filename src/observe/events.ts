@@ -26,7 +26,12 @@ interface TaskBase extends Base {
 /** Event name → payload. */
 export interface EventMap {
   'run:started': Base & { readonly workflowId: string; readonly taskCount: number }
-  'run:finished': Base & { readonly workflowId: string; readonly status: RunStatus; readonly durationMs: number }
+  /**
+   * The run ended in this process. `suspended`: it stopped without finishing (the engine closed,
+   * a task parked) and stays unfinished in the store, to be resumed; `status` is then what its
+   * result says here (`cancelled`), not how the run ends.
+   */
+  'run:finished': Base & { readonly workflowId: string; readonly status: RunStatus; readonly durationMs: number; readonly suspended?: true }
   'run:cancelling': Base & { readonly reason: string }
   'task:added': TaskBase & { readonly tool: string; readonly addedBy?: string; readonly forEachOf?: string }
   'task:ready': TaskBase

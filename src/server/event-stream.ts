@@ -7,28 +7,20 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Unsubscribe } from '../observe/emitter.js'
-import type { LiveEvent, LiveRuns } from './live-runs.js'
+import { eventFrame } from './live-runs.js'
+import type { LiveRuns } from './live-runs.js'
 
 /** Bytes a stream may have unsent before its client is dropped as too slow. */
 const MAX_BACKLOG_BYTES = 4 * 1024 * 1024
 const HEARTBEAT_MS = 15_000
-
-/** One event as an SSE frame; an event that cannot be written as JSON is sent without its payload. */
-function frame(entry: LiveEvent): string {
-  let data: string
-  try {
-    data = JSON.stringify({ ...entry.event, wallAt: entry.wallAt })
-  } catch {
-    data = JSON.stringify({ type: entry.event.type, runId: entry.event.runId, wallAt: entry.wallAt, unserializable: true })
-  }
-  return `id: ${entry.id}\nevent: ${entry.event.type}\ndata: ${data}\n\n`
-}
+/** How long a finished stream's client may take to read what is still queued for it. */
+const ENDED_FLUSH_MS = 30_000
 
 /**
  * Streams `runId`'s events on `raw` (already answered with the SSE headers by the caller). Calls
  * `closed` once when the stream ends, whichever side ends it.
  */
-export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: string, afterId: number, closed: () => void): void {
+export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: string, afterId: number | undefined, closed: () => void): void {
   let buffer = ''
   let scheduled = false
   let done = false
@@ -36,9 +28,15 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
   const flush = (): void => {
     scheduled = false
     if (done || buffer === '') return
+    // A client that stopped reading is cut off, its socket destroyed: ending the response would
+    // wait for it to read what is queued, keeping the backlog (and its connection) alive.
+    if (raw.writableLength + buffer.length > MAX_BACKLOG_BYTES) {
+      buffer = ''
+      finish(false, true)
+      return
+    }
     raw.write(buffer)
     buffer = ''
-    if (raw.writableLength > MAX_BACKLOG_BYTES) finish(false)
   }
   const send = (text: string): void => {
     if (done) return
@@ -50,7 +48,7 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
   }
   const heartbeat = setInterval(() => send(': ping\n\n'), HEARTBEAT_MS)
   heartbeat.unref()
-  const finish = (ended: boolean): void => {
+  const finish = (ended: boolean, cutOff = false): void => {
     if (done) return
     if (ended) {
       buffer += 'event: end\ndata: {}\n\n'
@@ -59,18 +57,31 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
     done = true
     clearInterval(heartbeat)
     stop()
-    raw.end()
+    if (cutOff) raw.destroy()
+    else {
+      raw.end()
+      // A client that stops reading after the end would keep what is queued, and its socket, for
+      // ever: it gets ENDED_FLUSH_MS to take it.
+      if (raw.writableLength > 0) {
+        const timer = setTimeout(() => raw.destroy(), ENDED_FLUSH_MS)
+        timer.unref()
+        raw.once('finish', () => clearTimeout(timer))
+        raw.once('close', () => clearTimeout(timer))
+      }
+    }
     closed()
   }
   raw.on('close', () => finish(false))
   raw.write('retry: 2000\n\n')
-  const followed = live.follow(runId, afterId, { event: (entry) => send(frame(entry)), end: () => setImmediate(() => finish(true)) })
-  if (followed === 'gap' || followed === undefined) {
-    // Events after the client's last one are gone: it reads the run again and follows from there.
-    buffer += `event: gap\ndata: ${JSON.stringify({ message: 'events after your Last-Event-ID are no longer kept: read the run again and follow from its lastEventId' })}\n\n`
+  const followed = live.follow(runId, afterId, { event: (entry) => send(eventFrame(entry)), end: () => setImmediate(() => finish(true)) })
+  if (followed === undefined || 'gap' in followed) {
+    // Events after the client's last one are gone: it reads the run again and follows from its
+    // lastEventId. The gap's id lets a plain EventSource go on from the oldest event kept instead.
+    const resumeAfter = followed?.resumeAfter ?? 0
+    buffer += `id: ${resumeAfter}\nevent: gap\ndata: ${JSON.stringify({ message: 'events after your Last-Event-ID are no longer kept: read the run again and follow from its lastEventId', resumeAfter })}\n\n`
     flush()
     finish(false)
     return
   }
-  stop = followed
+  stop = followed.stop
 }

@@ -30,20 +30,42 @@ export function tokenChecker(token: string): (presented: string) => boolean {
 export function checkHost(headers: IncomingHttpHeaders, settings: ServerSettings, port: number): Refusal | undefined {
   const host = headers.host?.toLowerCase()
   if (host === undefined || host === '') return { status: 400, message: 'the request has no Host header' }
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0] ?? ''
-  const hostPort = host.slice(name.length + 1)
-  if ((settings.allowedHosts.has(name) && (hostPort === '' || hostPort === String(port))) || settings.allowedHosts.has(host)) return undefined
+  // name[:port], where name is a host name, an IPv4 address or a bracketed IPv6 address.
+  const parts = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(host)
+  const name = parts?.[1]
+  const hostPort = parts?.[2]
+  if (name !== undefined && ((settings.allowedHosts.has(name) && (hostPort === undefined || hostPort === String(port))) || settings.allowedHosts.has(host))) return undefined
   return { status: 421, message: `this server does not answer to host "${host.slice(0, 100)}" (add it to allowedHosts / --allow-host)` }
 }
 
 /** Query parameters that look like credentials: refused, whatever their value. */
-const TOKEN_PARAMETERS = /(?:^|&)(?:token|access_token|api_key|apikey|auth|authorization)=/i
+const TOKEN_PARAMETERS = new Set(['token', 'access_token', 'api_key', 'apikey', 'auth', 'authorization', 'bearer'])
 
 /** A token in the query string is refused before anything else (it would be kept in access logs). */
 export function checkQueryToken(url: string): Refusal | undefined {
   const query = url.indexOf('?')
-  if (query < 0 || !TOKEN_PARAMETERS.test(url.slice(query + 1))) return undefined
-  return { status: 400, message: 'a token in the query string is refused (it ends up in logs): send it as "Authorization: Bearer <token>"' }
+  if (query < 0) return undefined
+  // Names as a server would read them: percent-decoded (`%74oken` is `token`), any case.
+  for (const name of new URLSearchParams(url.slice(query + 1)).keys()) {
+    if (TOKEN_PARAMETERS.has(name.trim().toLowerCase())) return { status: 400, message: 'a token in the query string is refused (it ends up in logs): send it as "Authorization: Bearer <token>"' }
+  }
+  return undefined
+}
+
+/**
+ * A request that changes something (not GET, HEAD or OPTIONS) sent by a page of another site is
+ * refused (403): a browser sends a form post or a body-less POST across sites without asking
+ * first, and on an API without a token (loopback, `--no-auth`) nothing else would stop it. Same
+ * origin (the dashboard) and configured origins pass; clients that are not browsers send no Origin.
+ */
+export function checkCrossSite(method: string, headers: IncomingHttpHeaders, settings: ServerSettings): Refusal | undefined {
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined
+  const origin = headers.origin
+  const site = headers['sec-fetch-site']
+  const sameOrigin = origin !== undefined && headers.host !== undefined && (origin === `http://${headers.host}` || origin === `https://${headers.host}`)
+  if (origin !== undefined && (sameOrigin || settings.corsOrigins.has(origin))) return undefined
+  if (origin === undefined && (site === undefined || site === 'same-origin' || site === 'none')) return undefined
+  return { status: 403, message: `a ${method} from ${origin !== undefined ? `origin "${origin.slice(0, 100)}"` : 'another site'} is refused (add the origin to corsOrigins / --cors-origin)` }
 }
 
 /** The bearer token, when the server has one (401 when it is missing or wrong). */

@@ -18,6 +18,34 @@ export interface LiveEvent {
   readonly id: number
   readonly wallAt: number
   readonly event: TaskweaveEvent
+  /** The event as an SSE message, once written (progress events are written when they arrive, to know their size). */
+  frame?: string
+}
+
+/** What {@link LiveRuns.follow} found. */
+export type Followed =
+  /** Following: call it to stop. */
+  | { readonly stop: Unsubscribe }
+  /** Events after the client's last one are no longer kept: the oldest kept follows `resumeAfter`. */
+  | { readonly gap: true; readonly resumeAfter: number }
+  /** No such run here. */
+  | undefined
+
+/** Bytes of events kept per run, beside their count: progress events can be large. */
+const EVENT_BYTES_PER_RUN = 1024 * 1024
+/** What an event other than progress is reckoned to take, for that budget. */
+const EVENT_BYTES_ESTIMATE = 300
+
+/** One event as an SSE message (an event that cannot be written as JSON goes without its payload). */
+export function eventFrame(entry: LiveEvent): string {
+  if (entry.frame !== undefined) return entry.frame
+  let data: string
+  try {
+    data = JSON.stringify({ ...entry.event, wallAt: entry.wallAt })
+  } catch {
+    data = JSON.stringify({ type: entry.event.type, runId: entry.event.runId, wallAt: entry.wallAt, unserializable: true })
+  }
+  return (entry.frame = `id: ${entry.id}\nevent: ${entry.event.type}\ndata: ${data}\n\n`)
 }
 
 /** Told of each event of a run, and of its end. */
@@ -52,8 +80,10 @@ class LiveRun {
   readonly tasks = new Map<string, TaskState>()
   /** Wall time minus clock time, set when the run starts: events carry clock time. */
   offset: number
-  /** The last events, oldest first (at most `capacity`). */
+  /** The last events, oldest first, within the count and byte budgets. */
   readonly events: LiveEvent[] = []
+  /** What {@link events} take, as reckoned for the byte budget. */
+  eventBytes = 0
   nextEventId = 1
   readonly subscribers = new Set<LiveSubscriber>()
 
@@ -101,9 +131,14 @@ export class LiveRuns {
     this.#stop = engine.events.onAny((event) => this.#onEvent(event))
   }
 
-  /** Runs not yet finished. */
+  /** Runs followed here that have not finished. */
   get running(): number {
     return this.#running
+  }
+
+  /** Wall time minus clock time of a run (events and reports carry clock time), or undefined. */
+  offsetOf(runId: string): number | undefined {
+    return this.#runs.get(runId)?.offset
   }
 
   /**
@@ -164,18 +199,20 @@ export class LiveRuns {
    * client should read the run again and follow from its `lastEventId`), or undefined for an
    * unknown run.
    */
-  follow(runId: string, afterId: number, subscriber: LiveSubscriber): Unsubscribe | 'gap' | undefined {
+  follow(runId: string, afterId: number | undefined, subscriber: LiveSubscriber): Followed {
     const run = this.#runs.get(runId)
     if (run === undefined) return undefined
     const oldest = run.events[0]?.id ?? run.nextEventId
-    if (afterId < oldest - 1 && afterId < run.nextEventId - 1) return 'gap'
-    for (const entry of run.events) if (entry.id > afterId) subscriber.event(entry)
+    // No Last-Event-ID: from the oldest event kept (a client new to the run misses nothing it could get).
+    const after = afterId ?? oldest - 1
+    if (after < oldest - 1) return { gap: true, resumeAfter: oldest - 1 }
+    for (const entry of run.events) if (entry.id > after) subscriber.event(entry)
     if (run.status !== 'running') {
       subscriber.end()
-      return () => undefined
+      return { stop: () => undefined }
     }
     run.subscribers.add(subscriber)
-    return () => run.subscribers.delete(subscriber)
+    return { stop: () => run.subscribers.delete(subscriber) }
   }
 
   /** Stops listening to the engine and ends every stream. */
@@ -214,19 +251,38 @@ export class LiveRuns {
     if (event.runId === undefined) return
     let run = this.#runs.get(event.runId)
     if (run === undefined) {
-      // A run started beside the server (library code, a resume): followed from its first event seen.
-      if (event.type === 'run:finished') return
-      run = this.#ensure(event.runId, 'workflowId' in event ? event.workflowId : '?', {})
+      // A run started beside the server (library code, a resume) is followed from its start; an
+      // event of a run that never started here (a resume that failed) makes no run.
+      if (event.type !== 'run:started') return
+      run = this.#ensure(event.runId, event.workflowId, {})
+    } else if (event.type === 'run:started' && run.status !== 'running') {
+      // Resumed in this process after it was suspended here.
+      run.status = 'running'
+      run.finishedAt = undefined
+      this.#running++
+      const at = this.#finished.indexOf(run.id)
+      if (at >= 0) this.#finished.splice(at, 1)
     }
     const wallAt = event.at + run.offset
     this.#apply(run, event, wallAt)
     const entry: LiveEvent = { id: run.nextEventId++, wallAt, event }
     run.events.push(entry)
-    if (run.events.length > this.#eventsPerRun) run.events.splice(0, run.events.length - this.#eventsPerRun)
+    run.eventBytes += event.type === 'task:progress' ? eventFrame(entry).length : EVENT_BYTES_ESTIMATE
+    let drop = 0
+    while (drop < run.events.length - 1 && (run.events.length - drop > this.#eventsPerRun || run.eventBytes > EVENT_BYTES_PER_RUN)) {
+      const old = run.events[drop++] as LiveEvent
+      run.eventBytes -= old.event.type === 'task:progress' ? eventFrame(old).length : EVENT_BYTES_ESTIMATE
+    }
+    if (drop > 0) run.events.splice(0, drop)
     for (const subscriber of run.subscribers) subscriber.event(entry)
     if (event.type === 'run:finished') {
       for (const subscriber of run.subscribers) subscriber.end()
       run.subscribers.clear()
+      if (event.suspended === true) {
+        // Unfinished in the store, to be resumed: the store tells it from now on.
+        this.#runs.delete(run.id)
+        return
+      }
       this.#finished.push(run.id)
       while (this.#finished.length > this.#keepFinished) this.#runs.delete(this.#finished.shift() as string)
     }

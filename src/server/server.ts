@@ -21,7 +21,7 @@ import type { RunHandle, WorkflowInput } from '../engine/engine.js'
 import { journaledTasks } from '../engine/journaled-tasks.js'
 import { DASHBOARD_DIR } from '../web/location.js'
 import { streamRunEvents } from './event-stream.js'
-import { checkHost, checkQueryToken, checkToken, corsHeaders, tokenChecker } from './guards.js'
+import { checkCrossSite, checkHost, checkQueryToken, checkToken, corsHeaders, tokenChecker } from './guards.js'
 import type { Refusal } from './guards.js'
 import { jsonDepthExceeds } from './json-body.js'
 import { LiveRuns } from './live-runs.js'
@@ -35,7 +35,7 @@ export interface TaskweaveServer {
   /** The address it listens on, e.g. `http://127.0.0.1:7600`. */
   readonly url: string
   readonly port: number
-  /** Streams open now, runs followed, runs started through the API and not finished. */
+  /** Event streams open now, runs followed here, runs started through the API and not finished. */
   stats(): { readonly subscribers: number; readonly liveRuns: number; readonly activeRuns: number }
   /**
    * Stops accepting requests, ends every event stream and closes the server. Runs started through
@@ -165,8 +165,14 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   const logger = options.logger ?? silentLogger
   const statics = readStatic(settings)
   const matches = settings.token !== undefined ? tokenChecker(settings.token) : undefined
-  const live = new LiveRuns(engine, { keepFinished: settings.keepFinishedRuns, eventsPerRun: settings.eventsPerRun })
+  // With a store, a finished run is read from it (the store has its `finish` entry before the
+  // run's last event): nothing of it is kept here.
+  const live = new LiveRuns(engine, { keepFinished: engine.store !== undefined ? 0 : settings.keepFinishedRuns, eventsPerRun: settings.eventsPerRun })
+  /** Runs started through the API and not finished. */
   const handles = new Map<string, RunHandle>()
+  /** Run ids of starts in progress (checked, not yet started): reserved before the first await. */
+  const starting = new Set<string>()
+  /** Results of finished runs, for an engine without a store (their outputs are nowhere else). */
   const results = new Map<string, RunResult>()
   let subscribers = 0
   let port = settings.port
@@ -201,6 +207,8 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     void reply.headers({ ...cors, 'cache-control': 'no-store' })
     const queryToken = checkQueryToken(request.url)
     if (queryToken !== undefined) refuse(queryToken)
+    const crossSite = checkCrossSite(request.method, request.headers, settings)
+    if (crossSite !== undefined) refuse(crossSite)
     const encoding = request.headers['content-encoding']
     if (encoding !== undefined && encoding !== 'identity') refuse({ status: 415, message: `request bodies are taken without Content-Encoding (received "${encoding.slice(0, 40)}")` })
     if (request.method === 'OPTIONS' && cors['access-control-allow-origin'] !== undefined) {
@@ -210,7 +218,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
         .send()
     }
     const path = request.url.split('?')[0] ?? ''
-    if (path === '/healthz' || (request.method === 'GET' && statics.has(path))) return undefined
+    if (path === '/healthz' || ((request.method === 'GET' || request.method === 'HEAD') && statics.has(path))) return undefined
     const token = checkToken(request.headers, matches)
     if (token !== undefined) refuse(token)
     return undefined
@@ -227,7 +235,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   app.get('/healthz', async (_request, reply) => reply.type('text/plain').send('ok'))
   for (const [path, file] of statics) app.get(path, async (_request, reply) => reply.headers(STATIC_HEADERS).type(file.type).send(file.body))
 
-  app.get('/api/stats', async () => ({ engine: engine.stats(), server: { subscribers, liveRuns: live.list().length, activeRuns: live.running } }))
+  app.get('/api/stats', async () => ({ engine: engine.stats(), server: { subscribers, liveRuns: live.list().length, activeRuns: handles.size } }))
 
   app.get('/api/tools', async () => ({ tools: engine.registry.list().map((tool) => ({ name: tool.name, ...(tool.description !== undefined ? { description: tool.description } : {}) })) }))
 
@@ -247,34 +255,45 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   })
 
   app.post('/api/runs', async (request, reply) => {
-    if (live.running >= settings.maxActiveRuns) throw new ApiError(429, `${live.running} runs are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
+    const active = handles.size + starting.size
+    if (active >= settings.maxActiveRuns) throw new ApiError(429, `${active} runs started through the API are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
     const body = startRequest(request.body)
     const runId = body.runId ?? randomUUID()
-    if (live.has(runId) || (engine.store !== undefined && (await engine.store.load(runId)) !== undefined)) throw new ApiError(409, `a run "${runId}" exists already`)
-    const compiled = engine.compile(body.workflow as unknown as WorkflowInput)
-    live.register(runId, compiled.id, compiled.snapshot, body.labels)
+    // Checked and reserved in one step, before any await: two requests with one id cannot both pass.
+    if (starting.has(runId) || handles.has(runId) || live.has(runId)) throw new ApiError(409, `a run "${runId}" exists already`)
+    starting.add(runId)
     let handle: RunHandle
+    let compiledId: string
     try {
-      handle = engine.start(compiled, {
-        runId,
-        inputs: body.inputs,
-        labels: body.labels,
-        ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
-        ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
-      })
-    } catch (error) {
-      live.forget(runId)
-      throw error
+      if (engine.store !== undefined && (await engine.store.load(runId)) !== undefined) throw new ApiError(409, `a run "${runId}" exists already`)
+      const compiled = engine.compile(body.workflow as unknown as WorkflowInput)
+      compiledId = compiled.id
+      live.register(runId, compiled.id, compiled.snapshot, body.labels)
+      try {
+        handle = engine.start(compiled, {
+          runId,
+          inputs: body.inputs,
+          labels: body.labels,
+          ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
+          ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
+        })
+      } catch (error) {
+        live.forget(runId)
+        throw error
+      }
+      handles.set(runId, handle)
+    } finally {
+      starting.delete(runId)
     }
-    handles.set(runId, handle)
     void handle.result.then((result) => {
       handles.delete(runId)
       live.settle(result)
+      if (engine.store !== undefined) return
       results.set(runId, result)
       // Results are kept as long as their runs are (outputs can be large).
       for (const id of results.keys()) if (!live.has(id)) results.delete(id)
     })
-    return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiled.id, status: 'running' })
+    return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiledId, status: 'running' })
   })
 
   app.get('/api/runs/:id', async (request) => {
@@ -289,7 +308,12 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   app.get('/api/runs/:id/tasks/:taskId', async (request) => {
     const { id, taskId } = request.params as { id: string; taskId: string }
     const report = results.get(id)?.tasks[taskId]
-    if (report !== undefined) return { task: report }
+    if (report !== undefined) {
+      // A report's times are the engine's clock: told as wall time, as everywhere else in the API.
+      const { startedAt, finishedAt, ...rest } = report
+      const offset = live.offsetOf(id) ?? 0
+      return { task: { ...rest, ...(startedAt !== undefined ? { startedAt: startedAt + offset } : {}), ...(finishedAt !== undefined ? { endedAt: finishedAt + offset } : {}) } }
+    }
     const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
     const journaled = stored !== undefined ? journaledTasks(stored).find((task) => task.id === taskId) : undefined
     if (journaled !== undefined) return { task: journaled }
@@ -319,8 +343,8 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   app.get('/api/runs/:id/events', async (request, reply) => {
     const { id } = request.params as { id: string }
     const lastHeader = request.headers['last-event-id']
-    const last = typeof lastHeader === 'string' ? Number(lastHeader) : 0
-    if (!Number.isInteger(last) || last < 0) throw new ApiError(400, 'Last-Event-ID must be an event id (an integer ≥ 0)')
+    const last = typeof lastHeader === 'string' && lastHeader !== '' ? Number(lastHeader) : undefined
+    if (last !== undefined && (!Number.isInteger(last) || last < 0)) throw new ApiError(400, 'Last-Event-ID must be an event id (an integer ≥ 0)')
     if (!live.has(id)) {
       const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
       throw new ApiError(stored === undefined ? 404 : 409, stored === undefined ? `no run "${id.slice(0, 200)}"` : `run "${id.slice(0, 200)}" is not running in this process: its events are not streamed (read it with GET /api/runs/${id.slice(0, 200)})`)
@@ -346,7 +370,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   return {
     url: `http://${shownHost}:${port}`,
     port,
-    stats: () => ({ subscribers, liveRuns: live.list().length, activeRuns: live.running }),
+    stats: () => ({ subscribers, liveRuns: live.list().length, activeRuns: handles.size }),
     close: () =>
       (closing ??= (async () => {
         live.close()

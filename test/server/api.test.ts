@@ -325,3 +325,122 @@ describe('slow clients (RELIABILITY API-05)', () => {
     }
   }, 20_000)
 })
+
+describe('review findings', () => {
+  const quick = defineTool({ name: 'test.quick', input: z.object({ chunks: z.number().default(0) }), run: (input, ctx) => {
+    for (let i = 0; i < input.chunks; i++) ctx.progress({ message: `chunk ${i}`, data: 'p'.repeat(100_000) })
+    return ctx.taskId
+  } })
+  const wide = (n: number) => ({ id: 'wide', tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, tool: 'test.quick' })) })
+
+  it('cuts off an event stream whose client stops reading: its socket is destroyed and its place freed', async () => {
+    const engine = createEngine({ builtins: false, tools: [quick] })
+    const { server } = await serve({ engine, bodyLimit: 8 * 1024 * 1024 })
+    const { tool, open } = gatedTool()
+    engine.registry.register(tool)
+    // The run waits at its first task until the reader is in place, then makes about 100,000 events.
+    const workflow = { id: 'flood', tasks: [{ id: 'start', tool: 'test.gate' }, ...wide(25_000).tasks.map((task) => ({ ...task, dependsOn: ['start'] }))] }
+    const started = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow } })
+    expect(started.status).toBe(201)
+    const { id } = started.json as { id: string }
+    const { connect } = await import('node:net')
+    const socket = connect(server.port, '127.0.0.1')
+    socket.on('error', () => undefined)
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    socket.write(`GET /api/runs/${id}/events HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`)
+    socket.pause() // never reads
+    await expect.poll(() => server.stats().subscribers).toBe(1)
+    open()
+    await expect.poll(() => server.stats().subscribers, { timeout: 20_000 }).toBe(0)
+    expect((await finished(server.port, id)).status).toBe('succeeded')
+    // Reading again, the client gets what was on its way, then the connection closes: the server
+    // dropped it (kept open, it would hold the whole backlog and wait for the client forever).
+    let received = 0
+    socket.on('data', (chunk: Buffer) => (received += chunk.length))
+    socket.resume()
+    await closed
+    expect(received).toBeLessThan(16 * 1024 * 1024)
+  }, 30_000)
+
+  it('starts one run for concurrent requests with the same id', async () => {
+    class SlowLoadStore extends MemoryRunStore {
+      override async load(runId: string) {
+        const run = await super.load(runId)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        return run
+      }
+    }
+    const { tool, open } = gatedTool()
+    const engine = createEngine({ builtins: false, tools: [tool], store: new SlowLoadStore() })
+    const { server } = await serve({ engine })
+    const replies = await Promise.all([1, 2, 3].map(() => send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'same' } })))
+    expect(replies.map((reply) => reply.status).sort()).toEqual([201, 409, 409])
+    const view = (await send(server.port, '/api/runs/same', { headers: AUTH })).json as ApiRun
+    expect([view.status, view.live]).toEqual(['running', true])
+    open()
+    expect((await finished(server.port, 'same')).status).toBe('partial')
+  })
+
+  it('shows a suspended run as the store has it (unfinished), and a run whose resume failed as stored, not as a run in progress', async () => {
+    const store = new MemoryRunStore()
+    const first = gatedTool()
+    const engineA = createEngine({ builtins: false, tools: [first.tool], store })
+    const a = await serve({ engine: engineA })
+    const { id } = (await send(a.server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    await expect.poll(async () => ((await send(a.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).tasks[0]?.status).toBe('running')
+    await engineA.close() // suspends the run: unfinished in the store
+    const suspended = (await send(a.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun
+    expect([suspended.status, suspended.live]).toEqual(['running', false])
+
+    // Another engine without the workflow's tool: its resume fails, and the run stays as stored.
+    const engineB = createEngine({ builtins: false, tools: [quick], store })
+    const b = await serve({ engine: engineB, maxActiveRuns: 1 })
+    expect(await engineB.resumeUnfinished()).toEqual([])
+    const stored = (await send(b.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun
+    expect([stored.status, stored.live, stored.tasks.length]).toEqual(['running', false, 4])
+    expect((await send(b.server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: wide(2) } })).status).toBe(201)
+  })
+
+  it('refuses a state-changing request from another site, even without a token', async () => {
+    const { server } = await serve({ auth: 'none', token: undefined, corsOrigins: ['https://app.example.com'] })
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', body: { workflow: diamond } })).json as { id: string }
+    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }]) {
+      const reply = await send(server.port, `/api/runs/${id}/cancel`, { method: 'POST', headers: { ...headers, 'content-length': '0' } })
+      expect(reply.status, JSON.stringify(headers)).toBe(403)
+    }
+    expect(((await send(server.port, `/api/runs/${id}`)).json as ApiRun).status).toBe('running')
+    expect((await send(server.port, `/api/runs/${id}/cancel`, { method: 'POST', headers: { origin: `http://127.0.0.1:${server.port}` } })).status).toBe(202)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: { origin: 'https://app.example.com' }, body: { workflow: diamond } })).status).toBe(201)
+  })
+
+  it('keeps at most a megabyte of a run\'s events, and a stream with no Last-Event-ID starts at the oldest kept', async () => {
+    const engine = createEngine({ builtins: false, tools: [quick] })
+    const { server } = await serve({ engine, eventsPerRun: 10_000 })
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: { id: 'p', tasks: [{ id: 'big', tool: 'test.quick', input: { chunks: 40 } }] } } })).json as { id: string }
+    const run = await finished(server.port, id)
+    const { events } = await readEvents(server.port, `/api/runs/${id}/events`, AUTH)
+    const kept = events.filter((event) => event.id !== undefined)
+    expect(kept.reduce((bytes, event) => bytes + event.data.length, 0)).toBeLessThanOrEqual(1024 * 1024)
+    expect(kept.length).toBeLessThan(run.lastEventId)
+    expect(Number(kept.at(-1)?.id)).toBe(run.lastEventId)
+    expect(events.at(-1)?.event).toBe('end')
+    const gap = await readEvents(server.port, `/api/runs/${id}/events`, { ...AUTH, 'last-event-id': '1' })
+    expect(gap.events).toEqual([{ id: String(Number(kept[0]?.id) - 1), event: 'gap', data: expect.stringContaining('resumeAfter') }])
+  })
+
+  it('tells a task\'s times as wall time, and refuses encoded tokens in the query, loose hosts, and keeps HEAD of the page open', async () => {
+    const engine = createEngine({ builtins: false, tools: [quick] })
+    const { server } = await serve({ engine })
+    const before = Date.now()
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: wide(1) } })).json as { id: string }
+    await finished(server.port, id)
+    await expect.poll(async () => (await send(server.port, `/api/runs/${id}/tasks/t0`, { headers: AUTH })).json).toMatchObject({ task: { output: 't0' } })
+    const { task } = (await send(server.port, `/api/runs/${id}/tasks/t0`, { headers: AUTH })).json as { task: { startedAt: number; endedAt: number } }
+    expect(task.startedAt).toBeGreaterThanOrEqual(before - 1000)
+    expect(task.endedAt).toBeGreaterThanOrEqual(task.startedAt)
+    expect((await send(server.port, `/api/runs?%74oken=${TOKEN}`, { headers: AUTH })).status).toBe(400)
+    expect((await send(server.port, '/api/runs', { headers: { ...AUTH, host: `[::1]junk:${server.port}` } })).status).toBe(421)
+    expect((await send(server.port, '/', { method: 'HEAD' })).status).toBe(200)
+  })
+})

@@ -44,7 +44,6 @@ export interface ServeCommandArgs {
 export async function serveCommand(args: ServeCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = await loadCliConfig(args.config)
   const token = args.noAuth ? undefined : await serveToken(resolve(args.tokenFile ?? '.taskweave/token'), env)
-  if (token?.warning !== undefined) io.stderr(`warning: ${token.warning}`)
   const store = await openStore(parseStoreSpec(args.store ?? config.store, process.cwd()))
   try {
     const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix, (text) => io.stderr(`warning: ${text}`))

@@ -87,20 +87,26 @@ async function api(path, options = {}) {
   }
 }
 
-/** Follows a run's events (SSE over fetch, so the token travels in a header); calls `onEvent` for each. */
+/**
+ * Follows a run's events (SSE over fetch, so the token travels in a header); calls `onEvent` for
+ * each, and `onEnd` once: `end` (the run finished), `gap` (events were missed: read the run again),
+ * `refused` (the server would not stream it) or `lost` (the connection kept failing).
+ */
 function followEvents(runId, lastEventId, onEvent, onEnd) {
   const controller = new AbortController()
   ;(async () => {
     let last = lastEventId
-    for (let retries = 0; retries < 20 && !controller.signal.aborted; retries++) {
+    let failures = 0
+    while (!controller.signal.aborted) {
       try {
         const response = await fetch(`/api/runs/${encodeURIComponent(runId)}/events`, { headers: headers({ 'last-event-id': String(last) }), signal: controller.signal })
-        if (!response.ok || response.body === null) return onEnd('closed')
+        if (!response.ok || response.body === null) return onEnd('refused')
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
         let buffer = ''
         for (;;) {
           const { value, done } = await reader.read()
           if (done) break
+          failures = 0
           buffer += value
           let end
           while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -121,6 +127,7 @@ function followEvents(runId, lastEventId, onEvent, onEnd) {
         // A dropped connection: try again below, from the last event seen.
         if (controller.signal.aborted) return
       }
+      if (++failures >= 20) return onEnd('lost')
       await new Promise((resolve) => setTimeout(resolve, 1000))
     }
   })()
@@ -343,21 +350,24 @@ async function runView(runId) {
   }
   let stopFollowing = () => {}
   let timer
-  if (run.live) {
-    stopFollowing = followEvents(runId, run.lastEventId, (event) => { applyEvent(run, event); rerender() }, async () => {
-      // The run ended (or the stream did): read it once more for what only the end knows.
+  let left = false
+  // Live while this server streams the run (again after a gap or a refusal, from a fresh read);
+  // read every 2 s while it runs elsewhere or cannot be streamed; nothing once it has finished.
+  const watch = () => {
+    if (left || run.status !== 'running') return
+    if (!run.live) {
+      timer = setTimeout(async () => { if (await reread()) render(); watch() }, 2000)
+      return
+    }
+    stopFollowing = followEvents(runId, run.lastEventId, (event) => { applyEvent(run, event); rerender() }, async (why) => {
       await reread()
       render()
+      if (why === 'refused' || why === 'lost') run.live = false
+      watch()
     })
-  } else if (run.status === 'running') {
-    // Running in another process: read it again every 2 s.
-    const poll = async () => {
-      if (await reread()) render()
-      if (run.status === 'running') timer = setTimeout(poll, 2000)
-    }
-    timer = setTimeout(poll, 2000)
   }
-  leaveView = () => { stopFollowing(); clearTimeout(timer) }
+  watch()
+  leaveView = () => { left = true; stopFollowing(); clearTimeout(timer) }
 }
 
 function newRunView() {
