@@ -43,6 +43,8 @@ export interface ServerOptions {
   readonly eventsPerRun?: number
   /** Whether `/` serves the dashboard. @default true */
   readonly dashboard?: boolean
+  /** Whether `/metrics` serves the engine's Prometheus metrics (behind the token, as every route). @default true */
+  readonly metrics?: boolean
   /** Time to receive a request's headers, and the whole request, in ms. @default 10,000 and 30,000 */
   readonly headersTimeoutMs?: number
   readonly requestTimeoutMs?: number
@@ -64,11 +66,12 @@ export interface ServerSettings {
   readonly keepFinishedRuns: number
   readonly eventsPerRun: number
   readonly dashboard: boolean
+  readonly metrics: boolean
   readonly headersTimeoutMs: number
   readonly requestTimeoutMs: number
 }
 
-const OPTION_NAMES = new Set(['engine', 'host', 'port', 'token', 'auth', 'allowedHosts', 'corsOrigins', 'bodyLimit', 'maxJsonDepth', 'maxActiveRuns', 'maxSubscribers', 'keepFinishedRuns', 'eventsPerRun', 'dashboard', 'headersTimeoutMs', 'requestTimeoutMs', 'logger'])
+const OPTION_NAMES = new Set(['engine', 'host', 'port', 'token', 'auth', 'allowedHosts', 'corsOrigins', 'bodyLimit', 'maxJsonDepth', 'maxActiveRuns', 'maxSubscribers', 'keepFinishedRuns', 'eventsPerRun', 'dashboard', 'metrics', 'headersTimeoutMs', 'requestTimeoutMs', 'logger'])
 
 /** Whether `host` is a loopback address or name. */
 export function isLoopbackHost(host: string): boolean {
@@ -124,6 +127,7 @@ export function serverSettings(options: ServerOptions): ServerSettings {
     keepFinishedRuns: count('keepFinishedRuns', options.keepFinishedRuns, 200, 0),
     eventsPerRun: count('eventsPerRun', options.eventsPerRun, 2000, 1),
     dashboard: options.dashboard ?? true,
+    metrics: options.metrics ?? true,
     headersTimeoutMs: count('headersTimeoutMs', options.headersTimeoutMs, 10_000, 1),
     requestTimeoutMs: count('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1),
   }

@@ -25,6 +25,7 @@ import { checkCrossSite, checkHost, checkQueryToken, checkToken, corsHeaders, to
 import type { Refusal } from './guards.js'
 import { jsonDepthExceeds } from './json-body.js'
 import { LiveRuns } from './live-runs.js'
+import { createEngineMetrics } from './metrics.js'
 import { serverSettings } from './options.js'
 import type { ServerOptions, ServerSettings } from './options.js'
 import { summaryView, storedRunView } from './views.js'
@@ -233,6 +234,8 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   })
 
   app.get('/healthz', async (_request, reply) => reply.type('text/plain').send('ok'))
+  const metrics = settings.metrics ? await createEngineMetrics(engine) : undefined
+  if (metrics !== undefined) app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()))
   for (const [path, file] of statics) app.get(path, async (_request, reply) => reply.headers(STATIC_HEADERS).type(file.type).send(file.body))
 
   app.get('/api/stats', async () => ({ engine: engine.stats(), server: { subscribers, liveRuns: live.list().length, activeRuns: handles.size } }))
@@ -374,6 +377,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     close: () =>
       (closing ??= (async () => {
         live.close()
+        metrics?.close()
         app.server.closeIdleConnections()
         await app.close()
       })()),

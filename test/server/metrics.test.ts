@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineTool } from '../../src/core/tool.js'
+import { createEngine } from '../../src/engine/engine.js'
+import { createEngineMetrics } from '../../src/server/metrics.js'
+import { startServer } from '../../src/server/server.js'
+import { send } from './http-client.js'
+
+const ok = defineTool({ name: 'test.ok', input: z.object({}), run: () => 1 })
+let flaky = 0
+const once = defineTool({ name: 'test.flaky', input: z.object({}), run: () => {
+  if (flaky++ === 0) throw new Error('first attempt fails')
+  return 2
+} })
+const bad = defineTool({ name: 'test.bad', input: z.object({}), run: () => {
+  throw new Error('always')
+} })
+
+/** The value of one series in a scrape (undefined when absent). */
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+describe('engine metrics', () => {
+  it('counts runs, attempts, retries and task outcomes by tool, with durations, and reads the engine at each scrape', async () => {
+    flaky = 0
+    const engine = createEngine({ builtins: false, tools: [ok, once, bad], concurrency: 7, groups: { llm: 2 } })
+    const metrics = await createEngineMetrics(engine, { labels: { instance: 't' } })
+    try {
+      const result = await engine.run({
+        id: 'mix',
+        defaults: { retry: { maxAttempts: 2, initialDelay: '1ms' } },
+        tasks: [
+          { id: 'a', tool: 'test.ok' },
+          { id: 'b', tool: 'test.flaky', group: 'llm' },
+          { id: 'c', tool: 'test.bad', retry: { maxAttempts: 1 } },
+          { id: 'd', tool: 'test.ok', dependsOn: ['c'] },
+        ],
+      })
+      expect(result.status).toBe('partial')
+      const text = await metrics.text()
+      expect(value(text, 'taskweave_runs_started_total{workflow="mix",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_runs_finished_total{workflow="mix",status="partial",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_task_attempts_total{tool="test.flaky",instance="t"}')).toBe(2)
+      expect(value(text, 'taskweave_task_retries_total{tool="test.flaky",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_tasks_finished_total{tool="test.ok",status="succeeded",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_tasks_finished_total{tool="test.flaky",status="succeeded",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_tasks_finished_total{tool="test.bad",status="failed",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_tasks_finished_total{tool="not-started",status="skipped",instance="t"}')).toBe(1)
+      expect(value(text, 'taskweave_task_duration_seconds_count{instance="t",tool="test.ok"}')).toBe(1)
+      expect(value(text, 'taskweave_run_duration_seconds_count{instance="t",workflow="mix",status="partial"}')).toBe(1)
+      expect(value(text, 'taskweave_engine_slots{instance="t"}')).toBe(7)
+      expect(value(text, 'taskweave_engine_active_runs{instance="t"}')).toBe(0)
+      metrics.close()
+      await engine.run({ id: 'mix2', tasks: [{ id: 'a', tool: 'test.ok' }] })
+      expect(value(await metrics.text(), 'taskweave_runs_started_total{workflow="mix2",instance="t"}')).toBeUndefined()
+    } finally {
+      metrics.close()
+      await engine.close()
+    }
+  })
+
+  it('are served by the API at /metrics, behind the token', async () => {
+    const engine = createEngine({ builtins: false, tools: [ok] })
+    const server = await startServer({ engine, token: 'metrics-token-0123456789', port: 0 })
+    try {
+      await engine.run({ id: 'm', tasks: [{ id: 'a', tool: 'test.ok' }] })
+      expect((await send(server.port, '/metrics')).status).toBe(401)
+      const scrape = await send(server.port, '/metrics', { headers: { authorization: 'Bearer metrics-token-0123456789' } })
+      expect(scrape.status).toBe(200)
+      expect(scrape.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/)
+      expect(value(scrape.text, 'taskweave_runs_finished_total{workflow="m",status="succeeded"}')).toBe(1)
+    } finally {
+      await server.close()
+      await engine.close()
+    }
+  })
+})
