@@ -1,6 +1,6 @@
 /**
  * Runs every benchmark (noop, layered, fanout, sleep, stg, executor, many-runs, report, startup,
- * background, durable, llm, distributed) one after the other, prints a summary and writes `bench/RESULTS.md`. `npm run bench` from the repo root installs the peers first and then
+ * background, durable, llm, distributed, http) one after the other, prints a summary and writes `bench/RESULTS.md`. `npm run bench` from the repo root installs the peers first and then
  * runs this file. A benchmark that errors is reported as ERROR and the others still run; the exit
  * code is then 1. A missed target is a result, not an error.
  * @module
@@ -13,7 +13,7 @@ import { markdownTable } from './lib/format.js'
 import { renderReport } from './lib/report.js'
 import type { BenchModule, BenchReport } from './lib/report.js'
 
-const BENCHMARKS = ['noop', 'layered', 'fanout', 'sleep', 'stg', 'executor', 'many-runs', 'report', 'startup', 'background', 'durable', 'llm', 'distributed'] as const
+const BENCHMARKS = ['noop', 'layered', 'fanout', 'sleep', 'stg', 'executor', 'many-runs', 'report', 'startup', 'background', 'durable', 'llm', 'distributed', 'http'] as const
 const RESULTS_FILE = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
 
 interface Failure {

@@ -47,9 +47,13 @@ export async function serveToken(file: string, env: NodeJS.ProcessEnv = process.
     await link(aside, file)
     return { token, source: `${file} (new)` }
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
     // Another server made it first: its token is the one.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    return { token: await readTokenFile(file), source: file }
+    if (code === 'EEXIST') return { token: await readTokenFile(file), source: file }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error
+    // A file system without hard links (FAT, some network mounts): made in place, mode 0600, never over another.
+    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' })
+    return { token, source: `${file} (new)` }
   } finally {
     await unlink(aside).catch(() => undefined)
   }

@@ -1846,7 +1846,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #finished(result: RunResult): void {
     if (this.#jrun !== undefined) (this.#journal as Journal).leave(this.#jrun, this.#suspended)
     if (this.#workflow.rates.size > 0 && this.#ratesMade !== undefined && result.status !== 'cancelled' && !rateKeysChecked.has(this.#workflow)) this.#warnUnusedRateKeys(this.#ratesMade.keysUsed)
-    if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs, ...(this.#suspended && this.#jrun !== undefined ? { suspended: true } : {}) })
+    if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
     this.#env.onRunEnded?.(this)
     this.#resolve(result)
   }
@@ -1946,7 +1946,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #emit<K extends EventName>(type: K, payload: Omit<EventMap[K], 'runId' | 'at'>): void {
     this.#emitting++
     try {
-      this.#events.emit({ type, runId: this.id, at: this.#now(), ...payload } as unknown as Parameters<EventEmitter['emit']>[0])
+      const event = { type, runId: this.id, at: this.#now(), ...payload }
+      // Marks for listeners that count: a fact replayed from the journal happened in an earlier
+      // process; a task cancelled by a suspension will run again when the run is resumed.
+      if (this.#replaying) (event as { replayed?: true }).replayed = true
+      else if (this.#suspended && this.#jrun !== undefined) (event as { suspended?: true }).suspended = true
+      this.#events.emit(event as unknown as Parameters<EventEmitter['emit']>[0])
     } finally {
       this.#emitting--
       // Listeners are user code: time may have passed.

@@ -12,6 +12,14 @@ interface Base {
   readonly runId: string
   /** Clock time of the event, in ms. */
   readonly at: number
+  /** Set on what a resume replays from the journal: it happened in an earlier process (count it once). */
+  readonly replayed?: true
+  /**
+   * Set once a durable run is being suspended (the engine closes, a task parked): its tasks
+   * cancelled now run again when it is resumed, and its `run:finished` does not end it: it stays
+   * unfinished in the store.
+   */
+  readonly suspended?: true
 }
 /** Events of the engine as a whole (no run). */
 interface EngineBase {
@@ -27,11 +35,11 @@ interface TaskBase extends Base {
 export interface EventMap {
   'run:started': Base & { readonly workflowId: string; readonly taskCount: number }
   /**
-   * The run ended in this process. `suspended`: it stopped without finishing (the engine closed,
-   * a task parked) and stays unfinished in the store, to be resumed; `status` is then what its
-   * result says here (`cancelled`), not how the run ends.
+   * The run ended in this process. With `suspended` it stopped without finishing (the engine
+   * closed, a task parked) and stays unfinished in the store, to be resumed; `status` is then what
+   * its result says here (`cancelled`), not how the run ends.
    */
-  'run:finished': Base & { readonly workflowId: string; readonly status: RunStatus; readonly durationMs: number; readonly suspended?: true }
+  'run:finished': Base & { readonly workflowId: string; readonly status: RunStatus; readonly durationMs: number }
   'run:cancelling': Base & { readonly reason: string }
   'task:added': TaskBase & { readonly tool: string; readonly addedBy?: string; readonly forEachOf?: string }
   'task:ready': TaskBase

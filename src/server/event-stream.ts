@@ -53,6 +53,8 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
     if (ended) {
       buffer += 'event: end\ndata: {}\n\n'
       flush()
+      // The last flush may have found the client too slow and cut it off: done already.
+      if (done) return
     }
     done = true
     clearInterval(heartbeat)

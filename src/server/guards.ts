@@ -62,9 +62,12 @@ export function checkCrossSite(method: string, headers: IncomingHttpHeaders, set
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined
   const origin = headers.origin
   const site = headers['sec-fetch-site']
-  const sameOrigin = origin !== undefined && headers.host !== undefined && (origin === `http://${headers.host}` || origin === `https://${headers.host}`)
-  if (origin !== undefined && (sameOrigin || settings.corsOrigins.has(origin))) return undefined
-  if (origin === undefined && (site === undefined || site === 'same-origin' || site === 'none')) return undefined
+  // Same origin: the browser says so (a page cannot forge Sec-Fetch-Site), or the Origin names
+  // the Host asked for (browsers without fetch metadata). Behind a proxy that rewrites Host, only
+  // the first holds.
+  const sameOrigin = site === 'same-origin' || (origin !== undefined && headers.host !== undefined && (origin === `http://${headers.host}` || origin === `https://${headers.host}`))
+  if (sameOrigin || (origin !== undefined && settings.corsOrigins.has(origin))) return undefined
+  if (origin === undefined && (site === undefined || site === 'none')) return undefined
   return { status: 403, message: `a ${method} from ${origin !== undefined ? `origin "${origin.slice(0, 100)}"` : 'another site'} is refused (add the origin to corsOrigins / --cors-origin)` }
 }
 

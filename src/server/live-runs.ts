@@ -31,21 +31,57 @@ export type Followed =
   /** No such run here. */
   | undefined
 
-/** Bytes of events kept per run, beside their count: progress events can be large. */
+/** Bytes of events kept per run, beside their count: errors and progress can be large. */
 const EVENT_BYTES_PER_RUN = 1024 * 1024
-/** What an event other than progress is reckoned to take, for that budget. */
-const EVENT_BYTES_ESTIMATE = 300
+/** Largest event a stream sends whole; a larger one goes without its payload (a stream's backlog limit is 4 MiB). */
+const MAX_FRAME_BYTES = 256 * 1024
+/** What an event's fixed part is reckoned to take (type, ids, times). */
+const EVENT_BASE_BYTES = 200
 
-/** One event as an SSE message (an event that cannot be written as JSON goes without its payload). */
+/** One event as an SSE message (an event that cannot be written as JSON, or too large, goes without its payload). */
 export function eventFrame(entry: LiveEvent): string {
   if (entry.frame !== undefined) return entry.frame
+  const { event } = entry
   let data: string
   try {
-    data = JSON.stringify({ ...entry.event, wallAt: entry.wallAt })
+    data = JSON.stringify({ ...event, wallAt: entry.wallAt })
+    if (data.length > MAX_FRAME_BYTES) data = JSON.stringify({ type: event.type, runId: event.runId, ...('taskId' in event ? { taskId: event.taskId } : {}), wallAt: entry.wallAt, truncated: `the event took ${data.length} bytes as JSON (at most ${MAX_FRAME_BYTES} are streamed): read the task for its whole error or output` })
   } catch {
-    data = JSON.stringify({ type: entry.event.type, runId: entry.event.runId, wallAt: entry.wallAt, unserializable: true })
+    data = JSON.stringify({ type: event.type, runId: event.runId, wallAt: entry.wallAt, unserializable: true })
   }
-  return (entry.frame = `id: ${entry.id}\nevent: ${entry.event.type}\ndata: ${data}\n\n`)
+  return (entry.frame = `id: ${entry.id}\nevent: ${event.type}\ndata: ${data}\n\n`)
+}
+
+/**
+ * What an event takes, reckoned without writing it: the fixed part, plus its texts (reasons,
+ * messages) and errors, whose messages, stacks and causes can be long. Progress, whose data can be
+ * anything, is written once and measured.
+ */
+function eventBytes(entry: LiveEvent): number {
+  const { event } = entry
+  if (event.type === 'task:progress') return eventFrame(entry).length
+  let bytes = EVENT_BASE_BYTES
+  for (const value of Object.values(event)) {
+    if (typeof value === 'string') bytes += value.length
+    else if (typeof value === 'object' && value !== null) bytes += errorBytes(value as { message?: unknown; stack?: unknown; cause?: unknown }, 0)
+  }
+  return bytes
+}
+
+function errorBytes(error: { message?: unknown; stack?: unknown; cause?: unknown; details?: unknown }, depth: number): number {
+  let bytes = 100
+  if (typeof error.message === 'string') bytes += error.message.length
+  if (typeof error.stack === 'string') bytes += error.stack.length
+  if (error.details !== undefined) bytes += 500
+  if (depth < 10 && typeof error.cause === 'object' && error.cause !== null) bytes += errorBytes(error.cause, depth + 1)
+  return bytes
+}
+
+/** What the store knows of a run resumed here. */
+export interface Seed {
+  readonly labels: Readonly<Record<string, string>>
+  readonly createdAt: number
+  readonly tasks: ReadonlyArray<{ readonly id: string; readonly tool?: string; readonly dependsOn: readonly string[] }>
 }
 
 /** Told of each event of a run, and of its end. */
@@ -76,7 +112,7 @@ class LiveRun {
   createdAt: number
   finishedAt: number | undefined
   reason: string | undefined
-  readonly labels: Readonly<Record<string, string>>
+  labels: Readonly<Record<string, string>>
   readonly tasks = new Map<string, TaskState>()
   /** Wall time minus clock time, set when the run starts: events carry clock time. */
   offset: number
@@ -84,6 +120,8 @@ class LiveRun {
   readonly events: LiveEvent[] = []
   /** What {@link events} take, as reckoned for the byte budget. */
   eventBytes = 0
+  /** Bytes reckoned for each kept event, in the same order. */
+  readonly sizes: number[] = []
   nextEventId = 1
   readonly subscribers = new Set<LiveSubscriber>()
 
@@ -124,10 +162,20 @@ export class LiveRuns {
   readonly #stop: Unsubscribe
   #running = 0
 
-  constructor(engine: Engine, options: { readonly keepFinished: number; readonly eventsPerRun: number }) {
+  readonly #seed: ((runId: string) => Promise<Seed | undefined>) | undefined
+  readonly #evicted: ((runId: string) => void) | undefined
+
+  /**
+   * @param options.seed - what is known of a run that starts here without being registered (a
+   *   resume): its labels, start and declared tasks, from the store
+   * @param options.evicted - told when a finished run is no longer kept
+   */
+  constructor(engine: Engine, options: { readonly keepFinished: number; readonly eventsPerRun: number; readonly seed?: (runId: string) => Promise<Seed | undefined>; readonly evicted?: (runId: string) => void }) {
     this.#engine = engine
     this.#keepFinished = options.keepFinished
     this.#eventsPerRun = options.eventsPerRun
+    this.#seed = options.seed
+    this.#evicted = options.evicted
     this.#stop = engine.events.onAny((event) => this.#onEvent(event))
   }
 
@@ -205,7 +253,9 @@ export class LiveRuns {
     const oldest = run.events[0]?.id ?? run.nextEventId
     // No Last-Event-ID: from the oldest event kept (a client new to the run misses nothing it could get).
     const after = afterId ?? oldest - 1
-    if (after < oldest - 1) return { gap: true, resumeAfter: oldest - 1 }
+    // Older than what is kept, or newer than any event (an id from before the run was resumed,
+    // when its ids started again): the client has to read the run again.
+    if (after < oldest - 1 || after > run.nextEventId - 1) return { gap: true, resumeAfter: oldest - 1 }
     for (const entry of run.events) if (entry.id > after) subscriber.event(entry)
     if (run.status !== 'running') {
       subscriber.end()
@@ -255,6 +305,7 @@ export class LiveRuns {
       // event of a run that never started here (a resume that failed) makes no run.
       if (event.type !== 'run:started') return
       run = this.#ensure(event.runId, event.workflowId, {})
+      this.#fillFromStore(run)
     } else if (event.type === 'run:started' && run.status !== 'running') {
       // Resumed in this process after it was suspended here.
       run.status = 'running'
@@ -266,14 +317,16 @@ export class LiveRuns {
     const wallAt = event.at + run.offset
     this.#apply(run, event, wallAt)
     const entry: LiveEvent = { id: run.nextEventId++, wallAt, event }
+    const bytes = eventBytes(entry)
     run.events.push(entry)
-    run.eventBytes += event.type === 'task:progress' ? eventFrame(entry).length : EVENT_BYTES_ESTIMATE
+    run.sizes.push(bytes)
+    run.eventBytes += bytes
     let drop = 0
-    while (drop < run.events.length - 1 && (run.events.length - drop > this.#eventsPerRun || run.eventBytes > EVENT_BYTES_PER_RUN)) {
-      const old = run.events[drop++] as LiveEvent
-      run.eventBytes -= old.event.type === 'task:progress' ? eventFrame(old).length : EVENT_BYTES_ESTIMATE
+    while (drop < run.events.length - 1 && (run.events.length - drop > this.#eventsPerRun || run.eventBytes > EVENT_BYTES_PER_RUN)) run.eventBytes -= run.sizes[drop++] as number
+    if (drop > 0) {
+      run.events.splice(0, drop)
+      run.sizes.splice(0, drop)
     }
-    if (drop > 0) run.events.splice(0, drop)
     for (const subscriber of run.subscribers) subscriber.event(entry)
     if (event.type === 'run:finished') {
       for (const subscriber of run.subscribers) subscriber.end()
@@ -284,8 +337,30 @@ export class LiveRuns {
         return
       }
       this.#finished.push(run.id)
-      while (this.#finished.length > this.#keepFinished) this.#runs.delete(this.#finished.shift() as string)
+      while (this.#finished.length > this.#keepFinished) {
+        const evicted = this.#finished.shift() as string
+        this.#runs.delete(evicted)
+        this.#evicted?.(evicted)
+      }
     }
+  }
+
+  /** Fills in, from the store, what a run resumed here had before: labels, start, declared tasks. */
+  #fillFromStore(run: LiveRun): void {
+    if (this.#seed === undefined) return
+    this.#seed(run.id).then(
+      (seed) => {
+        if (seed === undefined || this.#runs.get(run.id) !== run) return
+        run.labels = seed.labels
+        run.createdAt = seed.createdAt
+        const known = new Map(run.tasks)
+        run.tasks.clear()
+        // Declared order first (as a registered run has it), with what was seen since kept.
+        for (const declared of seed.tasks) run.tasks.set(declared.id, Object.assign(known.get(declared.id) ?? { status: 'pending', attempts: 0 }, declared))
+        for (const [id, task] of known) if (!run.tasks.has(id)) run.tasks.set(id, task)
+      },
+      () => undefined,
+    )
   }
 
   #apply(run: LiveRun, event: TaskweaveEvent, wallAt: number): void {

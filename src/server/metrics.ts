@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics of an engine: runs and tasks counted from its events (by workflow, tool and
  * outcome), task and run durations, and at each scrape its slots, active runs, limiter keys and
- * rate keys. Labels stay bounded: workflow ids and tool names come from definitions; an agent
- * session's own key is counted under its agent (`session:<agent>`), never one series per session.
+ * rate keys. Labels stay bounded: an agent session's own key is counted under its agent
+ * (`session:<agent>`), never one series per session; each label takes at most 200 values (workflow
+ * ids come from requests), the rest counted as `other`. What a resume replays is not counted again.
  * @module
  */
 import type { Engine } from '../engine/engine.js'
@@ -28,6 +29,20 @@ export interface EngineMetricsOptions {
 
 /** The tool label of a task that ended without starting (skipped, cancelled while waiting). */
 const NOT_STARTED = 'not-started'
+/** Distinct values one label takes before the rest are counted as `other`: workflow ids come from requests. */
+const MAX_LABEL_VALUES = 200
+const OTHER = 'other'
+
+/** A label's values, the first {@link MAX_LABEL_VALUES} as they are and the rest as `other`. */
+function boundedLabel(): (value: string) => string {
+  const seen = new Set<string>()
+  return (value) => {
+    if (seen.has(value)) return value
+    if (seen.size >= MAX_LABEL_VALUES) return OTHER
+    seen.add(value)
+    return value
+  }
+}
 const DEFAULT_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 15, 60, 300]
 
 /** The series a limiter key is counted under: sessions by agent, other keys as they are. */
@@ -79,7 +94,10 @@ export async function createEngineMetrics(engine: Engine, options: EngineMetrics
       collect() {
         this.reset()
         const sums = new Map<string, number>()
-        for (const key of engine.stats().keys) sums.set(keySeries(key.key), (sums.get(keySeries(key.key)) ?? 0) + pick(key))
+        for (const key of engine.stats().keys) {
+          const series = keyLabel(keySeries(key.key))
+          sums.set(series, (sums.get(series) ?? 0) + pick(key))
+        }
         for (const [key, value] of sums) this.set({ key }, value)
       },
     })
@@ -93,7 +111,7 @@ export async function createEngineMetrics(engine: Engine, options: EngineMetrics
     registers,
     collect() {
       this.reset()
-      for (const rate of engine.stats().rates) this.set({ key: rate.key }, rate.inFlight)
+      for (const rate of engine.stats().rates) this.set({ key: keyLabel(rate.key) }, rate.inFlight)
     },
   })
   new Gauge({
@@ -103,49 +121,63 @@ export async function createEngineMetrics(engine: Engine, options: EngineMetrics
     registers,
     collect() {
       this.reset()
-      for (const rate of engine.stats().rates) this.set({ key: rate.key }, rate.waiting)
+      for (const rate of engine.stats().rates) this.set({ key: keyLabel(rate.key) }, rate.waiting)
     },
   })
 
   // The tool of each task in flight (the end events do not carry it), per run.
   const toolOf = new Map<string, Map<string, string>>()
+  const workflowLabel = boundedLabel()
+  const toolLabel = boundedLabel()
+  const keyLabel = boundedLabel()
   const ended = (runId: string, taskId: string, status: string): void => {
     const tools = toolOf.get(runId)
-    const tool = tools?.get(taskId) ?? NOT_STARTED
+    const tool = toolLabel(tools?.get(taskId) ?? NOT_STARTED)
     tools?.delete(taskId)
     tasksEnded.inc({ tool, status })
   }
+  const toolsOf = (runId: string): Map<string, string> => {
+    let tools = toolOf.get(runId)
+    if (tools === undefined) toolOf.set(runId, (tools = new Map<string, string>()))
+    return tools
+  }
   const onEvent = (event: TaskweaveEvent): void => {
+    // What a resume replays was counted by the process that ran it.
+    if ('replayed' in event && event.replayed === true) return
     switch (event.type) {
       case 'run:started':
-        runsStarted.inc({ workflow: event.workflowId })
-        toolOf.set(event.runId, new Map())
+        runsStarted.inc({ workflow: workflowLabel(event.workflowId) })
         return
       case 'run:finished': {
         const status = event.suspended === true ? 'suspended' : event.status
-        runsFinished.inc({ workflow: event.workflowId, status })
-        runSeconds.observe({ workflow: event.workflowId, status }, event.durationMs / 1000)
+        const workflow = workflowLabel(event.workflowId)
+        runsFinished.inc({ workflow, status })
+        runSeconds.observe({ workflow, status }, event.durationMs / 1000)
         toolOf.delete(event.runId)
         return
       }
       case 'task:started':
-        attempts.inc({ tool: event.tool })
-        toolOf.get(event.runId)?.set(event.taskId, event.tool)
+        attempts.inc({ tool: toolLabel(event.tool) })
+        toolsOf(event.runId).set(event.taskId, event.tool)
         return
       case 'task:retrying':
-        retries.inc({ tool: toolOf.get(event.runId)?.get(event.taskId) ?? NOT_STARTED })
+        retries.inc({ tool: toolLabel(toolOf.get(event.runId)?.get(event.taskId) ?? NOT_STARTED) })
         return
       case 'task:succeeded':
-        taskSeconds.observe({ tool: toolOf.get(event.runId)?.get(event.taskId) ?? NOT_STARTED }, event.durationMs / 1000)
+        taskSeconds.observe({ tool: toolLabel(toolOf.get(event.runId)?.get(event.taskId) ?? NOT_STARTED) }, event.durationMs / 1000)
         ended(event.runId, event.taskId, 'succeeded')
+        return
+      case 'task:cancelled':
+        // Cancelled by a suspension: it runs again when the run is resumed, and is counted then.
+        if (event.suspended === true) toolOf.get(event.runId)?.delete(event.taskId)
+        else ended(event.runId, event.taskId, 'cancelled')
         return
       case 'task:failed':
       case 'task:skipped':
-      case 'task:cancelled':
         ended(event.runId, event.taskId, event.type.slice(5))
         return
       case 'task:throttled':
-        throttled.inc({ key: event.key, reason: event.reason })
+        throttled.inc({ key: keyLabel(event.key), reason: event.reason })
         return
       default:
         return

@@ -16,7 +16,7 @@ import type { ValidationIssue } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import type { RunResult } from '../core/report.js'
-import type { RunFilter, StoredRunStatus } from '../core/store.js'
+import type { RunFilter, RunStore, StoredRunStatus } from '../core/store.js'
 import type { RunHandle, WorkflowInput } from '../engine/engine.js'
 import { journaledTasks } from '../engine/journaled-tasks.js'
 import { DASHBOARD_DIR } from '../web/location.js'
@@ -25,10 +25,11 @@ import { checkCrossSite, checkHost, checkQueryToken, checkToken, corsHeaders, to
 import type { Refusal } from './guards.js'
 import { jsonDepthExceeds } from './json-body.js'
 import { LiveRuns } from './live-runs.js'
+import type { Seed } from './live-runs.js'
 import { createEngineMetrics } from './metrics.js'
 import { serverSettings } from './options.js'
 import type { ServerOptions, ServerSettings } from './options.js'
-import { summaryView, storedRunView } from './views.js'
+import { declaredTasks, summaryView, storedRunView } from './views.js'
 import type { ApiRunSummary } from './views.js'
 
 /** A running API server. */
@@ -43,6 +44,15 @@ export interface TaskweaveServer {
    * the API keep running in the engine (close the engine to stop them).
    */
   close(): Promise<void>
+}
+
+/** Finished runs kept in memory when the engine has a store (durable ones are read from it). */
+const KEEP_FINISHED_WITH_STORE = 20
+
+/** What the store knows of a run resumed in this process, for its live view. */
+async function seedFromStore(store: RunStore, runId: string): Promise<Seed | undefined> {
+  const run = await store.load(runId)
+  return run === undefined ? undefined : { labels: run.labels, createdAt: run.createdAt, tasks: declaredTasks(run.definition) }
 }
 
 const RUN_STATUSES: ReadonlySet<string> = new Set(['running', 'succeeded', 'partial', 'failed', 'cancelled'])
@@ -166,9 +176,15 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   const logger = options.logger ?? silentLogger
   const statics = readStatic(settings)
   const matches = settings.token !== undefined ? tokenChecker(settings.token) : undefined
-  // With a store, a finished run is read from it (the store has its `finish` entry before the
-  // run's last event): nothing of it is kept here.
-  const live = new LiveRuns(engine, { keepFinished: engine.store !== undefined ? 0 : settings.keepFinishedRuns, eventsPerRun: settings.eventsPerRun })
+  // With a store, a finished durable run is read from it (the store has its `finish` entry before
+  // the run's last event): only a few finished runs are kept here (those not durable among them).
+  const store = engine.store
+  const live = new LiveRuns(engine, {
+    keepFinished: store !== undefined ? Math.min(settings.keepFinishedRuns, KEEP_FINISHED_WITH_STORE) : settings.keepFinishedRuns,
+    eventsPerRun: settings.eventsPerRun,
+    evicted: (runId) => results.delete(runId),
+    ...(store !== undefined ? { seed: (runId: string) => seedFromStore(store, runId) } : {}),
+  })
   /** Runs started through the API and not finished. */
   const handles = new Map<string, RunHandle>()
   /** Run ids of starts in progress (checked, not yet started): reserved before the first await. */
@@ -291,10 +307,8 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     void handle.result.then((result) => {
       handles.delete(runId)
       live.settle(result)
-      if (engine.store !== undefined) return
-      results.set(runId, result)
-      // Results are kept as long as their runs are (outputs can be large).
-      for (const id of results.keys()) if (!live.has(id)) results.delete(id)
+      // Kept as long as the run is (its outputs are nowhere else); with a store, read from it.
+      if (engine.store === undefined && live.has(runId)) results.set(runId, result)
     })
     return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiledId, status: 'running' })
   })
@@ -365,7 +379,14 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     streamRunEvents(reply.raw, live, id, last, () => subscribers--)
   })
 
-  await app.listen({ host: settings.host, port: settings.port })
+  try {
+    await app.listen({ host: settings.host, port: settings.port })
+  } catch (error) {
+    // Not listening (the port is taken…): nothing stays subscribed to the engine.
+    live.close()
+    metrics?.close()
+    throw error
+  }
   const address = app.server.address()
   port = typeof address === 'object' && address !== null ? address.port : settings.port
   const shownHost = settings.host.includes(':') ? `[${settings.host}]` : settings.host

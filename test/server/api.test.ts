@@ -444,3 +444,89 @@ describe('review findings', () => {
     expect((await send(server.port, '/', { method: 'HEAD' })).status).toBe(200)
   })
 })
+
+describe('second review findings', () => {
+  const failing = defineTool({ name: 'test.failing', input: z.object({}), run: () => {
+    throw new Error(`e${'x'.repeat(8_000)}`)
+  } })
+  const loud = defineTool({ name: 'test.loud', input: z.object({}), run: (_input, ctx) => {
+    ctx.progress({ message: 'huge', data: 'h'.repeat(600_000) })
+    return 1
+  } })
+
+  it('counts errors in the events kept per run, streams a huge event without its payload, and never cuts off a new client for what is kept', async () => {
+    const engine = createEngine({ builtins: false, tools: [failing, loud] })
+    const { server } = await serve({ engine, bodyLimit: 4 * 1024 * 1024 })
+    const workflow = { id: 'errors', tasks: [{ id: 'loud', tool: 'test.loud' }, ...Array.from({ length: 600 }, (_, i) => ({ id: `f${i}`, tool: 'test.failing', dependsOn: ['loud'] }))] }
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow } })).json as { id: string }
+    await finished(server.port, id)
+    const { events } = await readEvents(server.port, `/api/runs/${id}/events`, AUTH)
+    expect(events.at(-1)?.event).toBe('end')
+    const kept = events.filter((event) => event.id !== undefined)
+    expect(kept.reduce((bytes, event) => bytes + event.data.length, 0)).toBeLessThan(1.2 * 1024 * 1024)
+    expect(kept.some((event) => event.event === 'task:failed')).toBe(true)
+
+    const loudRun = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: { id: 'loud', tasks: [{ id: 'loud', tool: 'test.loud' }] } } })).json as { id: string }
+    await finished(server.port, loudRun.id)
+    const progress = (await readEvents(server.port, `/api/runs/${loudRun.id}/events`, AUTH)).events.find((event) => event.event === 'task:progress')
+    expect(progress?.data.length).toBeLessThan(1000)
+    expect(JSON.parse(progress?.data ?? '{}')).toMatchObject({ taskId: 'loud', truncated: expect.stringContaining('read the task') })
+  }, 30_000)
+
+  it('a Last-Event-ID past the run\'s last event (from before a resume) gets a gap', async () => {
+    const { server, open } = await serve()
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    open()
+    const run = await finished(server.port, id)
+    const { events } = await readEvents(server.port, `/api/runs/${id}/events`, { ...AUTH, 'last-event-id': String(run.lastEventId + 100) })
+    expect(events.map((event) => event.event)).toEqual(['gap'])
+  })
+
+  it('lets the dashboard post behind a proxy that rewrites Host (the browser says same-origin)', async () => {
+    const { server } = await serve()
+    const behindProxy = { ...AUTH, origin: 'https://tasks.example.com', 'sec-fetch-site': 'same-origin' }
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: behindProxy, body: { workflow: diamond } })).status).toBe(201)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: { ...behindProxy, 'sec-fetch-site': 'cross-site' }, body: { workflow: diamond } })).status).toBe(403)
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'sec-fetch-site': 'same-site' }, body: { workflow: diamond } })).status).toBe(403)
+  })
+
+  it('shows a run resumed here with what the store knows: its labels, start and declared tasks', async () => {
+    const store = new MemoryRunStore()
+    const first = gatedTool()
+    const engineA = createEngine({ builtins: false, tools: [first.tool], store })
+    const a = await serve({ engine: engineA })
+    const { id } = (await send(a.server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, labels: { team: 'x' } } })).json as { id: string }
+    await expect.poll(async () => ((await send(a.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).tasks[0]?.status).toBe('running')
+    const createdAt = ((await send(a.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).createdAt
+    await engineA.close()
+
+    const second = gatedTool()
+    const engineB = createEngine({ builtins: false, tools: [second.tool], store })
+    const b = await serve({ engine: engineB })
+    expect(await engineB.resumeUnfinished()).toHaveLength(1)
+    await expect.poll(async () => ((await send(b.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).labels).toEqual({ source: 'api', team: 'x' })
+    const view = (await send(b.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun
+    expect([view.live, view.createdAt, view.tasks.map((task) => task.id)]).toEqual([true, createdAt, ['a', 'b', 'c', 'd']])
+    expect(view.tasks[3]?.dependsOn).toEqual(['b', 'c'])
+    second.open()
+    expect((await finished(b.server.port, id)).status).toBe('partial')
+  })
+
+  it('forgets a result with its run, and leaves nothing subscribed when it cannot listen', async () => {
+    const { server, open, engine } = await serve({ keepFinishedRuns: 1 })
+    const first = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    open()
+    await finished(server.port, first.id)
+    expect((await send(server.port, `/api/runs/${first.id}/tasks/a`, { headers: AUTH })).status).toBe(200)
+    const second = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    await finished(server.port, second.id)
+    expect((await send(server.port, `/api/runs/${first.id}`, { headers: AUTH })).status).toBe(404)
+    expect((await send(server.port, `/api/runs/${first.id}/tasks/a`, { headers: AUTH })).status).toBe(404)
+
+    const other = createEngine({ builtins: false })
+    cleanups.push(() => other.close())
+    await expect(startServer({ engine: other, token: TOKEN, port: server.port })).rejects.toThrow(/EADDRINUSE/)
+    expect(other.events.wants('run:started')).toBe(false)
+    expect(engine.events.wants('run:started')).toBe(true)
+  })
+})

@@ -77,3 +77,61 @@ describe('engine metrics', () => {
     }
   })
 })
+
+describe('engine metrics, bounded and counted once', () => {
+  it('counts at most 200 workflow ids by name, the rest as other', async () => {
+    const engine = createEngine({ builtins: false, tools: [ok] })
+    const metrics = await createEngineMetrics(engine)
+    try {
+      for (let i = 0; i < 250; i++) await engine.run({ id: `w${i}`, tasks: [{ id: 'a', tool: 'test.ok' }] })
+      const text = await metrics.text()
+      const workflows = new Set(text.split('\n').filter((l) => l.startsWith('taskweave_runs_started_total{')).map((l) => /workflow="([^"]*)"/.exec(l)?.[1]))
+      expect(workflows.size).toBe(201)
+      expect(value(text, 'taskweave_runs_started_total{workflow="other"}')).toBe(50)
+    } finally {
+      metrics.close()
+      await engine.close()
+    }
+  })
+
+  it('does not count again what a resume replays, nor the tasks a suspension cancels', async () => {
+    const { MemoryRunStore } = await import('../../src/stores/memory.js')
+    const store = new MemoryRunStore()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const hold = defineTool({ name: 'test.hold', input: z.object({}), run: async (_input, ctx) => {
+      await new Promise<void>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })
+        void held.then(resolve)
+      })
+      return 3
+    } })
+    const workflow = { id: 'resumable', tasks: [{ id: 'x', tool: 'test.ok' }, { id: 'y', tool: 'test.hold', dependsOn: ['x'] }] }
+    const engineA = createEngine({ builtins: false, tools: [ok, hold], store })
+    const metricsA = await createEngineMetrics(engineA)
+    const handle = engineA.start(workflow)
+    await new Promise<void>((resolve) => handle.on('task:started', (event) => void (event.taskId === 'y' && resolve())))
+    await engineA.close()
+    const a = await metricsA.text()
+    expect(value(a, 'taskweave_tasks_finished_total{tool="test.ok",status="succeeded"}')).toBe(1)
+    expect(a).not.toContain('status="cancelled"')
+    expect(value(a, 'taskweave_runs_finished_total{workflow="resumable",status="suspended"}')).toBe(1)
+    metricsA.close()
+
+    const engineB = createEngine({ builtins: false, tools: [ok, hold], store })
+    const metricsB = await createEngineMetrics(engineB)
+    try {
+      release()
+      const [resumed] = await engineB.resumeUnfinished()
+      expect((await resumed?.result)?.status).toBe('succeeded')
+      const b = await metricsB.text()
+      expect(value(b, 'taskweave_tasks_finished_total{tool="test.ok",status="succeeded"}')).toBeUndefined()
+      expect(b).not.toContain('not-started')
+      expect(value(b, 'taskweave_tasks_finished_total{tool="test.hold",status="succeeded"}')).toBe(1)
+      expect(value(b, 'taskweave_runs_finished_total{workflow="resumable",status="succeeded"}')).toBe(1)
+    } finally {
+      metricsB.close()
+      await engineB.close()
+    }
+  })
+})
