@@ -89,4 +89,20 @@ describe('taskweave serve', () => {
     expect(tokens.filter((t) => t.source.endsWith('(new)'))).toHaveLength(1)
     expect((await readFile(fresh, 'utf8')).trim()).toBe(tokens[0]?.token)
   }, 60_000)
+
+  it('refuses a second server on the same SQLite file (the store holds it), and a killed server\'s file serves again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-cli-serve-'))
+    const store = `sqlite:${join(dir, 'runs.db')}`
+    const env = { TASKWEAVE_TOKEN: 'lock-token-0123456789abcdef' }
+    const first = await serve(['--store', store], env)
+    const second = await collect(spawnBin(['serve', '--port', '0', '--store', store], { env }), 20_000)
+    expect(second.code).toBe(3)
+    expect(second.stderr).toMatch(/another process holds the file/)
+    first.child.kill('SIGKILL')
+    await collect(first.child, 20_000)
+    const third = await serve(['--store', store], env)
+    expect((await send(third.port, '/api/runs', { headers: { authorization: `Bearer ${env.TASKWEAVE_TOKEN}` } })).status).toBe(200)
+    third.child.kill('SIGTERM')
+    expect((await collect(third.child, 20_000)).code).toBe(0)
+  }, 60_000)
 })
