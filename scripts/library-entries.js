@@ -18,4 +18,5 @@ export const LIBRARY_ENTRIES = {
   'compat-laios': 'compat/laios.js',
   'compat-beeai': 'compat/beeai.js',
   server: 'server/index.js',
+  otel: 'otel/index.js',
 }

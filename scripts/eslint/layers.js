@@ -31,6 +31,7 @@ export const LAYER_RANKS = {
   distributed: 6,
   compat: 7,
   server: 7,
+  otel: 7,
   web: 1,
   cli: 8,
   '(root)': 9,

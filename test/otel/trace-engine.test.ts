@@ -1,0 +1,110 @@
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineTool } from '../../src/core/tool.js'
+import { createEngine } from '../../src/engine/engine.js'
+import { traceEngine } from '../../src/otel/trace-engine.js'
+import { MemoryRunStore } from '../../src/stores/memory.js'
+
+function tracing() {
+  const exporter = new InMemorySpanExporter()
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  return { exporter, tracer: provider.getTracer('test') }
+}
+
+const ms = (time: readonly [number, number]): number => time[0] * 1000 + time[1] / 1e6
+const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId
+
+let flaky = 0
+const ok = defineTool({ name: 'test.ok', input: z.object({}), run: () => 1 })
+const once = defineTool({ name: 'test.flaky', input: z.object({}), run: () => {
+  if (flaky++ === 0) throw new Error('first attempt fails')
+  return 2
+} })
+const bad = defineTool({ name: 'test.bad', input: z.object({}), run: () => {
+  throw new Error('always')
+} })
+
+describe('traceEngine', () => {
+  it('makes a span per run, per task under it and per attempt under that, with errors on the spans they ended', async () => {
+    flaky = 0
+    const { exporter, tracer } = tracing()
+    const engine = createEngine({ builtins: false, tools: [ok, once, bad] })
+    const instrumentation = await traceEngine(engine, { tracer })
+    const before = Date.now()
+    try {
+      const result = await engine.run({
+        id: 'mix',
+        tasks: [
+          { id: 'a', tool: 'test.ok' },
+          { id: 'b', tool: 'test.flaky', retry: { maxAttempts: 2, initialDelay: '1ms' } },
+          { id: 'c', tool: 'test.bad' },
+          { id: 'd', tool: 'test.ok', dependsOn: ['c'] },
+        ],
+      })
+      expect(result.status).toBe('partial')
+    } finally {
+      instrumentation.close()
+      await engine.close()
+    }
+    const spans = exporter.getFinishedSpans()
+    const byName = new Map(spans.map((span) => [span.name, span]))
+    const run = byName.get('run mix') as ReadableSpan
+    expect(run.attributes).toMatchObject({ 'taskweave.workflow.id': 'mix', 'taskweave.run.status': 'partial', 'taskweave.run.tasks': 4 })
+    expect(ms(run.startTime)).toBeGreaterThanOrEqual(before - 50)
+    expect(ms(run.endTime)).toBeGreaterThanOrEqual(ms(run.startTime))
+    // Tasks that ran, under the run; the skipped one made no span.
+    const tasks = spans.filter((span) => span.name.startsWith('task '))
+    expect(tasks.map((span) => span.name).sort()).toEqual(['task a', 'task b', 'task c'])
+    for (const task of tasks) expect(parentOf(task)).toBe(run.spanContext().spanId)
+    const taskB = byName.get('task b') as ReadableSpan
+    const attemptsB = spans.filter((span) => span.name.startsWith('attempt b#')).sort((x, y) => ms(x.startTime) - ms(y.startTime))
+    expect(attemptsB.map((span) => [span.name, span.status.code, parentOf(span)])).toEqual([
+      ['attempt b#1', 2, taskB.spanContext().spanId],
+      ['attempt b#2', 0, taskB.spanContext().spanId],
+    ])
+    expect(attemptsB[0]?.status.message).toContain('first attempt fails')
+    expect(taskB.attributes['taskweave.task.status']).toBe('succeeded')
+    const taskC = byName.get('task c') as ReadableSpan
+    expect([taskC.status.code, taskC.attributes['taskweave.task.status'], taskC.attributes['taskweave.tool']]).toEqual([2, 'failed', 'test.bad'])
+    expect(ms(taskB.startTime)).toBeLessThanOrEqual(ms(attemptsB[0]?.startTime as [number, number]))
+    expect(ms(taskB.endTime)).toBeGreaterThanOrEqual(ms(attemptsB[1]?.endTime as [number, number]))
+  })
+
+  it('ends a suspended run\'s span as suspended, and the resume makes spans only for what runs again', async () => {
+    const store = new MemoryRunStore()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const hold = defineTool({ name: 'test.hold', input: z.object({}), run: async (_input, ctx) => {
+      await new Promise<void>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })
+        void held.then(resolve)
+      })
+      return 3
+    } })
+    const workflow = { id: 'resumable', tasks: [{ id: 'x', tool: 'test.ok' }, { id: 'y', tool: 'test.hold', dependsOn: ['x'] }] }
+    const first = tracing()
+    const engineA = createEngine({ builtins: false, tools: [ok, hold], store })
+    const a = await traceEngine(engineA, { tracer: first.tracer })
+    const handle = engineA.start(workflow)
+    await new Promise<void>((resolve) => handle.on('task:started', (event) => void (event.taskId === 'y' && resolve())))
+    await engineA.close()
+    a.close()
+    const runA = first.exporter.getFinishedSpans().find((span) => span.name === 'run resumable')
+    expect(runA?.attributes['taskweave.run.suspended']).toBe(true)
+
+    const second = tracing()
+    const engineB = createEngine({ builtins: false, tools: [ok, hold], store })
+    const b = await traceEngine(engineB, { tracer: second.tracer })
+    try {
+      release()
+      const [resumed] = await engineB.resumeUnfinished()
+      expect((await resumed?.result)?.status).toBe('succeeded')
+    } finally {
+      b.close()
+      await engineB.close()
+    }
+    expect(second.exporter.getFinishedSpans().map((span) => span.name).sort()).toEqual(['attempt y#2', 'run resumable', 'task y'])
+  })
+})
