@@ -25,15 +25,25 @@ export interface EngineTracing {
 
 interface RunSpans {
   readonly span: Span
-  /** Wall time minus clock time: events carry the engine's clock. */
-  readonly offset: number
   readonly tasks: Map<string, { readonly span: Span; attempt?: Span | undefined }>
+  /** Tasks whose span has ended: a success the store could not keep is withdrawn by a later failure. */
+  readonly ended: Set<string>
+}
+
+/**
+ * Epoch milliseconds as OpenTelemetry's high-resolution time. A plain number small enough to be a
+ * `performance.now()` reading (a ManualClock's early wall times) would be read as one by the SDK.
+ */
+function hrTime(ms: number): [number, number] {
+  const seconds = Math.floor(ms / 1000)
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)]
 }
 
 const ERROR = 2 // SpanStatusCode.ERROR, without loading the API's values for it
 
 /**
- * Makes spans of `engine`'s runs (loads `@opentelemetry/api`, an optional peer dependency).
+ * Makes spans of `engine`'s runs (loads `@opentelemetry/api`, an optional peer dependency). Runs
+ * that start before the returned promise resolves are not traced: await it first.
  * @example
  * const tracing = await traceEngine(engine) // with a tracer provider registered (the OpenTelemetry SDK)
  */
@@ -47,7 +57,18 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
   const { context, trace } = api
   const tracer = options.tracer ?? trace.getTracer('taskweave')
   const runs = new Map<string, RunSpans>()
-  const wall = (run: RunSpans, at: number): number => at + run.offset
+  // Events carry the engine's clock and are delivered as they happen: the wall time of one is its
+  // clock time plus the clock's offset now, read each time (wall and monotonic clocks drift apart
+  // over a long run, and a ManualClock's wall time can be set).
+  // The offset is kept while it moves by less than 5 ms: wall clocks tick in whole milliseconds,
+  // and a span and its child must not trade places by that jitter.
+  const readOffset = (): number => engine.clock.wallNow() - engine.clock.now()
+  let offset = readOffset()
+  const wall = (at: number): [number, number] => {
+    const fresh = readOffset()
+    if (Math.abs(fresh - offset) > 5) offset = fresh
+    return hrTime(at + offset)
+  }
 
   const endAttempt = (run: RunSpans, taskId: string, at: number, error?: { readonly code: string; readonly message: string }): void => {
     const task = run.tasks.get(taskId)
@@ -56,7 +77,7 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
       task.attempt.setStatus({ code: ERROR, message: `${error.code}: ${error.message}` })
       task.attempt.setAttribute('taskweave.error.code', error.code)
     }
-    task.attempt.end(wall(run, at))
+    task.attempt.end(wall(at))
     task.attempt = undefined
   }
   const endTask = (run: RunSpans, taskId: string, at: number, status: string, error?: { readonly code: string; readonly message: string }): void => {
@@ -65,32 +86,49 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
     if (task === undefined) return
     task.span.setAttribute('taskweave.task.status', status)
     if (error !== undefined) task.span.setStatus({ code: ERROR, message: `${error.code}: ${error.message}` })
-    task.span.end(wall(run, at))
+    task.span.end(wall(at))
     run.tasks.delete(taskId)
+    run.ended.add(taskId)
   }
+  const taskSpan = (run: RunSpans, runId: string, taskId: string, at: number, tool: string, parent?: Span): Span =>
+    tracer.startSpan(
+      `task ${taskId}`,
+      { startTime: wall(at), attributes: { 'taskweave.run.id': runId, 'taskweave.task.id': taskId, 'taskweave.tool': tool } },
+      trace.setSpan(context.active(), parent ?? run.span),
+    )
 
   const onEvent = (event: TaskweaveEvent): void => {
     if (event.runId === undefined || ('replayed' in event && event.replayed === true)) return
     if (event.type === 'run:started') {
-      const offset = engine.clock.wallNow() - engine.clock.now()
-      const span = tracer.startSpan(`run ${event.workflowId}`, { startTime: event.at + offset, attributes: { 'taskweave.run.id': event.runId, 'taskweave.workflow.id': event.workflowId, 'taskweave.run.tasks': event.taskCount } })
-      runs.set(event.runId, { span, offset, tasks: new Map() })
+      const span = tracer.startSpan(`run ${event.workflowId}`, { startTime: wall(event.at), attributes: { 'taskweave.run.id': event.runId, 'taskweave.workflow.id': event.workflowId, 'taskweave.run.tasks': event.taskCount } })
+      runs.set(event.runId, { span, tasks: new Map(), ended: new Set() })
       return
     }
     const run = runs.get(event.runId)
     if (run === undefined) return
     switch (event.type) {
-      case 'task:started': {
-        let task = run.tasks.get(event.taskId)
-        const parent = trace.setSpan(context.active(), run.span)
-        if (task === undefined) {
-          task = { span: tracer.startSpan(`task ${event.taskId}`, { startTime: wall(run, event.at), attributes: { 'taskweave.run.id': event.runId, 'taskweave.task.id': event.taskId, 'taskweave.tool': event.tool } }, parent) }
-          run.tasks.set(event.taskId, task)
-        }
-        endAttempt(run, event.taskId, event.at)
-        task.attempt = tracer.startSpan(`attempt ${event.taskId}#${event.attempt}`, { startTime: wall(run, event.at), attributes: { 'taskweave.task.id': event.taskId, 'taskweave.attempt': event.attempt, 'taskweave.tool': event.tool } }, trace.setSpan(context.active(), task.span))
+      case 'task:added': {
+        // A forEach item: under its owner's span, which opens with the first item (the owner
+        // itself never starts an attempt) and ends with the owner's own final state.
+        if (event.forEachOf === undefined) return
+        let owner = run.tasks.get(event.forEachOf)
+        if (owner === undefined) run.tasks.set(event.forEachOf, (owner = { span: taskSpan(run, event.runId, event.forEachOf, event.at, event.tool) }))
+        run.tasks.set(event.taskId, { span: taskSpan(run, event.runId, event.taskId, event.at, event.tool, owner.span) })
         return
       }
+      case 'task:started': {
+        let task = run.tasks.get(event.taskId)
+        if (task === undefined) run.tasks.set(event.taskId, (task = { span: taskSpan(run, event.runId, event.taskId, event.at, event.tool) }))
+        endAttempt(run, event.taskId, event.at)
+        task.attempt = tracer.startSpan(`attempt ${event.taskId}#${event.attempt}`, { startTime: wall(event.at), attributes: { 'taskweave.task.id': event.taskId, 'taskweave.attempt': event.attempt, 'taskweave.tool': event.tool } }, trace.setSpan(context.active(), task.span))
+        return
+      }
+      case 'task:throttled':
+        // A provider's 429 bounced the attempt: it ended, failed, and another follows after the pause.
+        if (event.reason !== 'rate-limited') return
+        run.tasks.get(event.taskId)?.attempt?.setAttribute('taskweave.rate.key', event.key)
+        endAttempt(run, event.taskId, event.at, { code: 'TW_RATE_LIMITED', message: `rate-limited on ${event.key}` })
+        return
       case 'task:retrying':
         run.tasks.get(event.taskId)?.attempt?.setAttribute('taskweave.retry.delay_ms', event.delayMs)
         endAttempt(run, event.taskId, event.at, event.error)
@@ -99,6 +137,12 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
         endTask(run, event.taskId, event.at, 'succeeded')
         return
       case 'task:failed':
+        if (run.ended.has(event.taskId) && !run.tasks.has(event.taskId)) {
+          // A success withdrawn (the store could not keep it): the task failed after all.
+          const span = taskSpan(run, event.runId, event.taskId, event.at, 'unknown')
+          span.setAttribute('taskweave.task.withdrawn_success', true)
+          run.tasks.set(event.taskId, { span })
+        }
         endTask(run, event.taskId, event.at, 'failed', event.error)
         return
       case 'task:cancelled':
@@ -109,7 +153,7 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
         run.span.setAttribute('taskweave.run.status', event.status)
         if (event.suspended === true) run.span.setAttribute('taskweave.run.suspended', true)
         else if (event.status === 'failed') run.span.setStatus({ code: ERROR, message: 'the run failed' })
-        run.span.end(wall(run, event.at))
+        run.span.end(wall(event.at))
         runs.delete(event.runId)
         return
       }
@@ -121,12 +165,18 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
   return {
     close() {
       stop()
+      // Spans still open end now, marked as cut short by the end of tracing (not by the run).
+      const now = wall(engine.clock.now())
+      const cut = (span: Span): void => {
+        span.setAttribute('taskweave.tracing.closed', true)
+        span.end(now)
+      }
       for (const run of runs.values()) {
         for (const task of run.tasks.values()) {
-          task.attempt?.end()
-          task.span.end()
+          if (task.attempt !== undefined) cut(task.attempt)
+          cut(task.span)
         }
-        run.span.end()
+        cut(run.span)
       }
       runs.clear()
     },

@@ -6,6 +6,9 @@ import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
 import { traceEngine } from '../../src/otel/trace-engine.js'
 import { MemoryRunStore } from '../../src/stores/memory.js'
+import { ManualClock } from '../../src/testing/manual-clock.js'
+import { sleep } from '../../src/core/clock.js'
+import { RateLimitedError } from '../../src/core/errors.js'
 
 function tracing() {
   const exporter = new InMemorySpanExporter()
@@ -106,5 +109,78 @@ describe('traceEngine', () => {
       await engineB.close()
     }
     expect(second.exporter.getFinishedSpans().map((span) => span.name).sort()).toEqual(['attempt y#2', 'run resumable', 'task y'])
+  })
+
+  it('times spans by the engine\'s clock, a ManualClock\'s early hours included', async () => {
+    const clock = new ManualClock()
+    const hour = defineTool({ name: 'test.hour', input: z.object({}), run: async (_input, ctx) => {
+      await sleep(clock, 3_600_000, ctx.signal)
+      return 1
+    } })
+    const { exporter, tracer } = tracing()
+    const engine = createEngine({ builtins: false, clock, tools: [hour] })
+    const instrumentation = await traceEngine(engine, { tracer })
+    await clock.runUntilSettled(engine.run({ id: 'slow', tasks: [{ id: 'h', tool: 'test.hour' }] }))
+    instrumentation.close()
+    await engine.close()
+    for (const span of exporter.getFinishedSpans()) {
+      expect(ms(span.startTime), span.name).toBe(0)
+      expect(ms(span.endTime), span.name).toBe(3_600_000)
+    }
+    expect(exporter.getFinishedSpans()).toHaveLength(3)
+  })
+
+  it('ends an attempt a 429 bounced, with the error, where it bounced', async () => {
+    const clock = new ManualClock()
+    let calls = 0
+    const llm = defineTool({ name: 'llm.fake', input: z.object({}), rateKey: 'prov:model', run: async (_input, ctx) => {
+      await sleep(clock, 100, ctx.signal)
+      if (calls++ === 0) throw new RateLimitedError('429', { retryAfterMs: 5_000 })
+      return 'ok'
+    } })
+    const { exporter, tracer } = tracing()
+    const engine = createEngine({ builtins: false, clock, tools: [llm], rates: { 'prov:model': { maxBounces: 2 } } })
+    const instrumentation = await traceEngine(engine, { tracer })
+    const result = await clock.runUntilSettled(engine.run({ id: 'bounce', tasks: [{ id: 'q', tool: 'llm.fake' }] }))
+    instrumentation.close()
+    await engine.close()
+    expect(result.status).toBe('succeeded')
+    const attempts = exporter.getFinishedSpans().filter((span) => span.name.startsWith('attempt q#')).sort((x, y) => ms(x.startTime) - ms(y.startTime))
+    expect(attempts.map((span) => [ms(span.startTime), ms(span.endTime), span.status.code])).toEqual([
+      [0, 100, 2],
+      [5_100, 5_200, 0],
+    ])
+    expect(attempts[0]?.attributes['taskweave.rate.key']).toBe('prov:model')
+  })
+
+  it('puts forEach items under their owner\'s span, and marks spans cut short by close()', async () => {
+    const list = defineTool({ name: 'test.list', input: z.object({}), run: () => [1, 2, 3] })
+    const item = defineTool({ name: 'test.item', input: z.object({ n: z.number() }), run: ({ n }) => n })
+    const { exporter, tracer } = tracing()
+    const engine = createEngine({ builtins: false, tools: [list, item, ok] })
+    const instrumentation = await traceEngine(engine, { tracer })
+    await engine.run({ id: 'fan', tasks: [{ id: 'list', tool: 'test.list' }, { id: 'each', tool: 'test.item', forEach: '{{ tasks.list.output }}', input: { n: '{{ item }}' } }] })
+    const spans = exporter.getFinishedSpans()
+    const owner = spans.find((span) => span.name === 'task each') as ReadableSpan
+    const items = spans.filter((span) => span.name.startsWith('task each['))
+    expect(items).toHaveLength(3)
+    for (const span of items) expect(parentOf(span)).toBe(owner.spanContext().spanId)
+    expect(owner.attributes['taskweave.task.status']).toBe('succeeded')
+
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const hold = defineTool({ name: 'test.hold', input: z.object({}), run: async () => {
+      await held
+      return 1
+    } })
+    engine.registry.register(hold)
+    const handle = engine.start({ id: 'open', tasks: [{ id: 'h', tool: 'test.hold' }] })
+    await new Promise<void>((resolve) => handle.on('task:started', () => resolve()))
+    instrumentation.close()
+    const cut = exporter.getFinishedSpans().filter((span) => span.attributes['taskweave.tracing.closed'] === true).map((span) => span.name).sort()
+    expect(cut).toEqual(['attempt h#1', 'run open', 'task h'])
+    release()
+    await handle.result
+    await engine.close()
   })
 })

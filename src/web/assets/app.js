@@ -285,7 +285,8 @@ function graph(run, onSelect) {
     node.addEventListener('click', () => onSelect(task.id))
     chart.append(node)
   }
-  return h('div', {}, legend(), chart)
+  const known = run.tasks.some((task) => task.dependsOn.length > 0)
+  return h('div', {}, legend(), run.tasks.length > 1 && !known ? h('p', { class: 'muted', id: 'graph-note' }, 'No dependencies are known for this run: it was started by code beside the server, on an engine without a store, so its definition is not here.') : '', chart)
 }
 
 async function runView(runId) {
