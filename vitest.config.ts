@@ -16,7 +16,7 @@ export default defineConfig({
       { find: /^taskweave\/testing$/, replacement: src('testing/index.ts') },
       { find: /^taskweave\/stores\/sqlite$/, replacement: src('stores/sqlite/index.ts') },
       { find: /^taskweave\/queues\/(redis|rabbitmq)$/, replacement: src('queues/$1/index.ts') },
-      { find: /^taskweave\/(workflow|tools|agents|background|workers|llm|queues|distributed)$/, replacement: src('$1/index.ts') },
+      { find: /^taskweave\/(workflow|tools|agents|background|workers|llm|queues|distributed|server|otel)$/, replacement: src('$1/index.ts') },
     ],
   },
   test: {

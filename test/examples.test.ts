@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli/main.js'
 import { main as typedBuilder } from '../examples/typed-builder/main.js'
 import { main as llmQuota } from '../examples/llm-quota/main.js'
+import { main as httpApi } from '../examples/http-api/main.js'
 import type { RunResult } from '../src/engine/report.js'
 import { captureIo } from './cli-io.js'
 
@@ -95,4 +96,17 @@ describe('examples: llm-quota', () => {
     expect(report.result.counts.skipped).toBeGreaterThan(0)
     expect(report.rateLimited).toBe(0)
   }, 60_000)
+
+  it('http-api starts a run over HTTP, follows its events, reads it back and scrapes the metrics', async () => {
+    const lines: string[] = []
+    const run = await httpApi((line) => lines.push(line))
+    expect(run.status).toBe('succeeded')
+    expect(run.labels).toEqual({ source: 'api', team: 'docs' })
+    expect(run.tasks.map((task) => [task.id, task.status])).toEqual([['docs', 'succeeded'], ['blog', 'succeeded'], ['summary', 'succeeded']])
+    expect(lines[0]).toMatch(/^started run .+ \(201\)$/)
+    expect(lines.filter((line) => line.includes(' succeeded in '))).toHaveLength(3)
+    expect(lines).toContain('  run succeeded')
+    expect(lines).toContain('summary: {"pages":2,"words":4800}')
+    expect(lines.at(-1)).toBe('taskweave_runs_finished_total{workflow="read-and-summarize",status="succeeded"} 1')
+  })
 })
