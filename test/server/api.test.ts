@@ -530,3 +530,36 @@ describe('second review findings', () => {
     expect(engine.events.wants('run:started')).toBe(true)
   })
 })
+
+describe('load (RELIABILITY LD-02, short)', () => {
+  it('under more submissions than it takes, answers 429 with Retry-After and completes every run it accepted', async () => {
+    const slow = defineTool({ name: 'test.slow', input: z.object({}), run: async (_input, ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return ctx.taskId
+    } })
+    const engine = createEngine({ builtins: false, tools: [slow] })
+    const { server } = await serve({ engine, maxActiveRuns: 20 })
+    const accepted: string[] = []
+    let refused = 0
+    let next = 0
+    const submissions = 600
+    const client = async (): Promise<void> => {
+      while (next < submissions) {
+        next++
+        const reply = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: { id: 'load', tasks: [{ id: 'a', tool: 'test.slow' }, { id: 'b', tool: 'test.slow', dependsOn: ['a'] }] } } })
+        if (reply.status === 201) accepted.push((reply.json as { id: string }).id)
+        else {
+          expect(reply.status).toBe(429)
+          expect(reply.headers['retry-after']).toBe('1')
+          refused++
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: 32 }, client))
+    expect(accepted.length + refused).toBe(submissions)
+    expect(refused).toBeGreaterThan(0)
+    expect(accepted.length).toBeGreaterThanOrEqual(20)
+    for (const id of accepted) expect((await finished(server.port, id)).status, id).toBe('succeeded')
+    expect(server.stats().activeRuns).toBe(0)
+  }, 60_000)
+})
