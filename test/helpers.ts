@@ -106,3 +106,24 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected a rejection')
 }
+
+/**
+ * A tool (`test.hold` unless named) whose calls wait until `release()` (or their attempt is
+ * aborted), then return 3: for tests that need a task running at a chosen moment.
+ */
+export function heldTool(name = 'test.hold') {
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const tool = defineTool({
+    name,
+    input: z.object({}),
+    run: async (_input, ctx) => {
+      await new Promise<void>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })
+        void held.then(resolve)
+      })
+      return 3
+    },
+  })
+  return { tool, release: () => release() }
+}

@@ -160,7 +160,6 @@ export class LiveRuns {
   readonly #keepFinished: number
   readonly #eventsPerRun: number
   readonly #stop: Unsubscribe
-  #running = 0
 
   readonly #seed: ((runId: string) => Promise<Seed | undefined>) | undefined
   readonly #evicted: ((runId: string) => void) | undefined
@@ -177,11 +176,6 @@ export class LiveRuns {
     this.#seed = options.seed
     this.#evicted = options.evicted
     this.#stop = engine.events.onAny((event) => this.#onEvent(event))
-  }
-
-  /** Runs followed here that have not finished. */
-  get running(): number {
-    return this.#running
   }
 
   /** Wall time minus clock time of a run (events and reports carry clock time), or undefined. */
@@ -220,7 +214,6 @@ export class LiveRuns {
     const run = this.#runs.get(runId)
     if (run === undefined || run.events.length > 0) return
     this.#runs.delete(runId)
-    this.#running--
   }
 
   has(runId: string): boolean {
@@ -292,7 +285,6 @@ export class LiveRuns {
     if (run === undefined) {
       run = new LiveRun(runId, workflowId, labels, this.#engine.clock.wallNow(), this.#engine.clock.now())
       this.#runs.set(runId, run)
-      this.#running++
     }
     return run
   }
@@ -310,7 +302,6 @@ export class LiveRuns {
       // Resumed in this process after it was suspended here.
       run.status = 'running'
       run.finishedAt = undefined
-      this.#running++
       const at = this.#finished.indexOf(run.id)
       if (at >= 0) this.#finished.splice(at, 1)
     }
@@ -369,7 +360,6 @@ export class LiveRuns {
         run.workflowId = event.workflowId
         return
       case 'run:finished':
-        if (run.status === 'running') this.#running--
         run.status = event.status
         run.finishedAt = wallAt
         return

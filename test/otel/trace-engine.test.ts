@@ -6,6 +6,7 @@ import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
 import { traceEngine } from '../../src/otel/trace-engine.js'
 import { MemoryRunStore } from '../../src/stores/memory.js'
+import { heldTool } from '../helpers.js'
 import { ManualClock } from '../../src/testing/manual-clock.js'
 import { sleep } from '../../src/core/clock.js'
 import { RateLimitedError } from '../../src/core/errors.js'
@@ -77,15 +78,7 @@ describe('traceEngine', () => {
 
   it('ends a suspended run\'s span as suspended, and the resume makes spans only for what runs again', async () => {
     const store = new MemoryRunStore()
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const hold = defineTool({ name: 'test.hold', input: z.object({}), run: async (_input, ctx) => {
-      await new Promise<void>((resolve, reject) => {
-        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })
-        void held.then(resolve)
-      })
-      return 3
-    } })
+    const { tool: hold, release } = heldTool()
     const workflow = { id: 'resumable', tasks: [{ id: 'x', tool: 'test.ok' }, { id: 'y', tool: 'test.hold', dependsOn: ['x'] }] }
     const first = tracing()
     const engineA = createEngine({ builtins: false, tools: [ok, hold], store })

@@ -5,6 +5,7 @@ import { createEngine } from '../../src/engine/engine.js'
 import { createEngineMetrics } from '../../src/server/metrics.js'
 import { startServer } from '../../src/server/server.js'
 import { send } from './http-client.js'
+import { heldTool } from '../helpers.js'
 
 const ok = defineTool({ name: 'test.ok', input: z.object({}), run: () => 1 })
 let flaky = 0
@@ -97,15 +98,7 @@ describe('engine metrics, bounded and counted once', () => {
   it('does not count again what a resume replays, nor the tasks a suspension cancels', async () => {
     const { MemoryRunStore } = await import('../../src/stores/memory.js')
     const store = new MemoryRunStore()
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const hold = defineTool({ name: 'test.hold', input: z.object({}), run: async (_input, ctx) => {
-      await new Promise<void>((resolve, reject) => {
-        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })
-        void held.then(resolve)
-      })
-      return 3
-    } })
+    const { tool: hold, release } = heldTool()
     const workflow = { id: 'resumable', tasks: [{ id: 'x', tool: 'test.ok' }, { id: 'y', tool: 'test.hold', dependsOn: ['x'] }] }
     const engineA = createEngine({ builtins: false, tools: [ok, hold], store })
     const metricsA = await createEngineMetrics(engineA)
