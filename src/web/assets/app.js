@@ -182,6 +182,7 @@ async function runsView() {
   const refresh = async () => {
     try {
       const { runs } = await api('/api/runs?limit=200')
+      note.className = 'muted'
       note.textContent = runs.length === 0 ? 'No runs yet. Start one from "New run", the CLI or your code.' : ''
       table.replaceChildren(
         h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Status', 'Started', 'Duration', 'Tasks'].map((name) => h('th', {}, name)))),
