@@ -85,7 +85,8 @@ export async function createEngineMetrics(engine: Engine, options: EngineMetrics
   gauge('taskweave_engine_slots_used', 'Engine slots in use (attempts running).', () => engine.stats().slots.used)
   gauge('taskweave_engine_slots', 'Engine slots in all.', () => engine.stats().slots.capacity)
   gauge('taskweave_engine_active_runs', 'Runs of this engine not yet finished.', () => engine.stats().activeRuns)
-  const keyGauges = (name: string, help: string, pick: (key: { readonly inUse: number; readonly waiting: number }) => number): void => {
+  // One series per key, summed when several keys share a series (agent sessions), read at each scrape.
+  const perKey = (name: string, help: string, read: () => Iterable<readonly [string, number]>): void => {
     new Gauge({
       name,
       help,
@@ -94,36 +95,20 @@ export async function createEngineMetrics(engine: Engine, options: EngineMetrics
       collect() {
         this.reset()
         const sums = new Map<string, number>()
-        for (const key of engine.stats().keys) {
-          const series = keyLabel(keySeries(key.key))
-          sums.set(series, (sums.get(series) ?? 0) + pick(key))
+        for (const [key, value] of read()) {
+          const series = keyLabel(key)
+          sums.set(series, (sums.get(series) ?? 0) + value)
         }
         for (const [key, value] of sums) this.set({ key }, value)
       },
     })
   }
-  keyGauges('taskweave_limiter_in_use', 'Permits held per limiter key (group:…, session:<agent>, agents:…).', (key) => key.inUse)
-  keyGauges('taskweave_limiter_waiting', 'Tasks waiting for a permit per limiter key.', (key) => key.waiting)
-  new Gauge({
-    name: 'taskweave_rate_in_flight',
-    help: 'Calls in flight per rate key.',
-    labelNames: ['key'],
-    registers,
-    collect() {
-      this.reset()
-      for (const rate of engine.stats().rates) this.set({ key: keyLabel(rate.key) }, rate.inFlight)
-    },
-  })
-  new Gauge({
-    name: 'taskweave_rate_waiting',
-    help: 'Calls waiting per rate key.',
-    labelNames: ['key'],
-    registers,
-    collect() {
-      this.reset()
-      for (const rate of engine.stats().rates) this.set({ key: keyLabel(rate.key) }, rate.waiting)
-    },
-  })
+  const limiterKeys = (pick: (key: { readonly inUse: number; readonly waiting: number }) => number) => () => engine.stats().keys.map((key) => [keySeries(key.key), pick(key)] as const)
+  const rateKeys = (pick: (rate: { readonly inFlight: number; readonly waiting: number }) => number) => () => engine.stats().rates.map((rate) => [rate.key, pick(rate)] as const)
+  perKey('taskweave_limiter_in_use', 'Permits held per limiter key (group:…, session:<agent>, agents:…).', limiterKeys((key) => key.inUse))
+  perKey('taskweave_limiter_waiting', 'Tasks waiting for a permit per limiter key.', limiterKeys((key) => key.waiting))
+  perKey('taskweave_rate_in_flight', 'Calls in flight per rate key.', rateKeys((rate) => rate.inFlight))
+  perKey('taskweave_rate_waiting', 'Calls waiting per rate key.', rateKeys((rate) => rate.waiting))
 
   // The tool of each task in flight (the end events do not carry it), per run.
   const toolOf = new Map<string, Map<string, string>>()

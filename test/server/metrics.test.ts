@@ -127,4 +127,23 @@ describe('engine metrics, bounded and counted once', () => {
       await engineB.close()
     }
   })
+
+  it('reads the limiter\'s keys at each scrape: permits held and waited for', async () => {
+    const { tool, release } = heldTool()
+    const engine = createEngine({ builtins: false, tools: [tool] })
+    const metrics = await createEngineMetrics(engine)
+    try {
+      const handle = engine.start({ id: 'g', limits: { groups: { llm: 1 } }, tasks: [{ id: 'a', tool: 'test.hold', group: 'llm' }, { id: 'b', tool: 'test.hold', group: 'llm' }] })
+      await new Promise<void>((resolve) => handle.on('task:started', () => resolve()))
+      const text = await metrics.text()
+      expect(value(text, 'taskweave_limiter_in_use{key="group:llm"}')).toBe(1)
+      expect(value(text, 'taskweave_limiter_waiting{key="group:llm"}')).toBe(1)
+      release()
+      await handle.result
+      expect(value(await metrics.text(), 'taskweave_limiter_in_use{key="group:llm"}')).toBeUndefined()
+    } finally {
+      metrics.close()
+      await engine.close()
+    }
+  })
 })
