@@ -194,6 +194,11 @@ export type { WorkflowInput }
 /** A run in progress. */
 export interface RunHandle {
   readonly id: string
+  /**
+   * When the run was created, in epoch ms of the engine's clock (`clock.wallNow()`): what its
+   * store record says; a resumed run keeps the time it was first started.
+   */
+  readonly createdAt: number
   /** Resolves when the run ends (it never rejects: failures are in the result). */
   readonly result: Promise<RunResult>
   /** Cancels the run. */
@@ -468,7 +473,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
    * handle is made by {@link start} alone. `handleEvents`: the emitter of the run's handle; a run
    * without one emits to the engine's.
    */
-  const launch = (definition: WorkflowInput, runOptions: RunOptions = {}, handleEvents?: EventEmitter): RunExecution => {
+  const launch = (definition: WorkflowInput, runOptions: RunOptions = {}, handleEvents?: EventEmitter, createdAt?: number): RunExecution => {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     refuseUnknownOptions('run', runOptions, RUN_OPTION_NAMES)
     checkSignal(runOptions.signal)
@@ -503,7 +508,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     )
     active.add(execution)
     const durable = runOptions.durable ?? journal !== undefined
-    if (durable && journal !== undefined && store !== undefined) startDurable(execution, compiled, inputs, runOptions, store, journal)
+    if (durable && journal !== undefined && store !== undefined) startDurable(execution, compiled, inputs, runOptions, store, journal, createdAt ?? clock.wallNow())
     // Start on the next microtask so the caller can subscribe to events first.
     else if (toStart.push(execution) === 1) onMicrotask(startQueued)
     return execution
@@ -514,14 +519,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
    * Apart from {@link launch}, whose every call would otherwise make a context for what these
    * callbacks read, durable or not.
    */
-  const startDurable = (execution: RunExecution, compiled: CompiledWorkflow, inputs: Readonly<Record<string, unknown>>, runOptions: RunOptions, runStore: RunStore, runJournal: Journal): void => {
+  const startDurable = (execution: RunExecution, compiled: CompiledWorkflow, inputs: Readonly<Record<string, unknown>>, runOptions: RunOptions, runStore: RunStore, runJournal: Journal, createdAt: number): void => {
     durableRuns.add(execution)
     const record = newRunRecord(compiled, execution.id, inputs, {
       ...(runOptions.concurrency ?? compiled.concurrency) !== undefined ? { concurrency: runOptions.concurrency ?? compiled.concurrency } : {},
       failFast: runOptions.failFast ?? compiled.failFast,
       ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
       ...(runOptions.budget !== undefined ? { budget: runOptions.budget } : {}),
-    }, runOptions.labels, clock.wallNow())
+    }, runOptions.labels, createdAt)
     createOrReadBack(runStore, record).then(
       (lease) => {
         crashPoint('run.afterCreate')
@@ -560,13 +565,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const start = (definition: WorkflowInput, runOptions?: RunOptions): RunHandle => {
     // Only a handle can subscribe to one run's events.
     const runEvents = new EventEmitter([events])
-    return handleOf(launch(definition, runOptions, runEvents), runEvents)
+    const createdAt = clock.wallNow()
+    return handleOf(launch(definition, runOptions, runEvents, createdAt), runEvents, createdAt)
   }
 
-  const handleOf = (execution: RunExecution, runEvents: EventEmitter): RunHandle => {
+  const handleOf = (execution: RunExecution, runEvents: EventEmitter, createdAt: number): RunHandle => {
     const control: RunControl = { runId: execution.id, addTask: (task) => execution.addTask(task) }
     return {
       id: execution.id,
+      createdAt,
       result: execution.result,
       cancel: (reason) => execution.cancel(reason),
       taskStatus: (taskId) => execution.taskStatus(taskId),
@@ -670,7 +677,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     active.add(execution)
     // After the caller's continuation (which may subscribe to events) has run.
     setImmediate(() => execution.start())
-    return handleOf(execution, runEvents)
+    return handleOf(execution, runEvents, stored.createdAt)
   }
 
   const resolveParked = async (runId: string, taskId: string, decision: ParkedDecision, resolveOptions: ResolveParkedOptions = {}): Promise<ParkedResolution> => {

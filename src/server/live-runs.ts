@@ -184,11 +184,12 @@ export class LiveRuns {
   }
 
   /**
-   * Makes the view of a run about to start with `engine.start()`, with every declared task
-   * pending, so that it exists before the run's first event.
+   * Makes the view of a run just started with `engine.start()` (before its first event, which
+   * comes on a later tick), with every declared task pending.
    */
-  register(runId: string, workflowId: string, snapshot: string, labels: Readonly<Record<string, string>>): void {
+  register(runId: string, workflowId: string, snapshot: string, labels: Readonly<Record<string, string>>, createdAt: number): void {
     const run = this.#ensure(runId, workflowId, labels)
+    run.createdAt = createdAt
     for (const declared of declaredTasks(snapshot)) Object.assign(run.task(declared.id), declared)
   }
 
@@ -207,13 +208,6 @@ export class LiveRuns {
       if (report.startedAt !== undefined) task.startedAt = report.startedAt + run.offset
       if (report.finishedAt !== undefined) task.endedAt = report.finishedAt + run.offset
     }
-  }
-
-  /** Forgets a run registered for a start that then threw (it never ran). */
-  forget(runId: string): void {
-    const run = this.#runs.get(runId)
-    if (run === undefined || run.events.length > 0) return
-    this.#runs.delete(runId)
   }
 
   has(runId: string): boolean {

@@ -287,19 +287,16 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
       if (engine.store !== undefined && (await engine.store.load(runId)) !== undefined) throw new ApiError(409, `a run "${runId}" exists already`)
       const compiled = engine.compile(body.workflow as unknown as WorkflowInput)
       compiledId = compiled.id
-      live.register(runId, compiled.id, compiled.snapshot, body.labels)
-      try {
-        handle = engine.start(compiled, {
-          runId,
-          inputs: body.inputs,
-          labels: body.labels,
-          ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
-          ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
-        })
-      } catch (error) {
-        live.forget(runId)
-        throw error
-      }
+      handle = engine.start(compiled, {
+        runId,
+        inputs: body.inputs,
+        labels: body.labels,
+        ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
+        ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
+      })
+      // Before the run's first event (the engine starts it on a later tick), with the time its
+      // store record has.
+      live.register(runId, compiled.id, compiled.snapshot, body.labels, handle.createdAt)
       handles.set(runId, handle)
     } finally {
       starting.delete(runId)

@@ -5,6 +5,7 @@ import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
 import type { Engine } from '../../src/engine/engine.js'
 import { MemoryRunStore } from '../../src/stores/memory.js'
+import { ManualClock } from '../../src/testing/manual-clock.js'
 import { startServer } from '../../src/server/server.js'
 import type { TaskweaveServer } from '../../src/server/server.js'
 import type { ServerOptions } from '../../src/server/options.js'
@@ -493,11 +494,20 @@ describe('second review findings', () => {
   it('shows a run resumed here with what the store knows: its labels, start and declared tasks', async () => {
     const store = new MemoryRunStore()
     const first = gatedTool()
-    const engineA = createEngine({ builtins: false, tools: [first.tool], store })
+    // Wall time moves on at every reading: the view's start is the one the store has, not a reading of its own.
+    const clock = new (class extends ManualClock {
+      override wallNow(): number {
+        const now = super.wallNow()
+        this.setWallTime(now + 1)
+        return now
+      }
+    })(0, Date.now())
+    const engineA = createEngine({ builtins: false, tools: [first.tool], store, clock })
     const a = await serve({ engine: engineA })
     const { id } = (await send(a.server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, labels: { team: 'x' } } })).json as { id: string }
     await expect.poll(async () => ((await send(a.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).tasks[0]?.status).toBe('running')
     const createdAt = ((await send(a.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).createdAt
+    expect(createdAt).toBe((await store.load(id))?.createdAt)
     await engineA.close()
 
     const second = gatedTool()
