@@ -2,9 +2,12 @@
 
 /**
  * Exit codes: 0 the run succeeded, 1 it failed, was partial or cancelled, 2 the input was invalid,
- * 3 the run store cannot be used (corrupt, locked by another process, unreachable, full).
+ * 3 the run store cannot be used (corrupt, locked by another process, unreachable, full), 4 the
+ * broker cannot be used, 5 the run is parked, 6 the server (`--server`) cannot be used
+ * (unreachable, not answering in time, refusing the token). A command interrupted by a signal
+ * exits with 128 + its number (130 for Ctrl-C).
  */
-export const EXIT = { ok: 0, failed: 1, invalid: 2, store: 3, broker: 4, parked: 5 } as const
+export const EXIT = { ok: 0, failed: 1, invalid: 2, store: 3, broker: 4, parked: 5, server: 6 } as const
 
 /** Output channels of the CLI. */
 export interface CliIo {

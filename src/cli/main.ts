@@ -2,7 +2,8 @@
  * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `resolve`, `cancel`, `prune`, `validate`, `viz`, `plan`,
  * `worker`, `serve`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
  * cancelled; 2 the input was invalid (file, schema, cycle, options); 3 the run store cannot be used;
- * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`.
+ * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`; 6 the server
+ * (`--server`) cannot be used; 128 + a signal's number when a signal stopped the command.
  * @module
  */
 import { parseArgs } from 'node:util'
@@ -11,6 +12,8 @@ import { EXIT, processIo } from './io.js'
 import type { CliIo } from './io.js'
 import { terminalSafe } from './terminal-text.js'
 import { packageVersion } from './version.js'
+import { givenFlags, SERVER_OPTIONS } from './server-options.js'
+import type { ServerOptionValues, ServerTarget } from './server-target.js'
 
 // Each command's module is imported when that command runs (`import()` below), not here: start-up
 // then loads only what the command uses (`validate` never loads the engine, the run store or the
@@ -22,15 +25,20 @@ Usage:
   taskweave run <file> [--input key=value]... [--tools ./tools.ts]... [--concurrency N] [--json] [--quiet] [--verbose]
                        [--root DIR] [--allow-private-network] [--allow-tools-from DIR]... [--store S] [--run-id ID]
                        [--config FILE] [--transport URL] [--prefix P]
+  taskweave run <file> --server URL [--input key=value]... [--detach | --cancel-on-exit] [--token-file FILE]
+                       [--timeout 10s] [--run-id ID] [--concurrency N] [--json] [--quiet] [--verbose]
+                                   starts the run on a taskweave serve and follows it; Ctrl-C detaches
+                                   (the run goes on there) unless --cancel-on-exit; --detach prints its id
   taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
                            [--transport URL] [--prefix P]
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S] [--config FILE]
-  taskweave show <runId> [--json] [--store S] [--config FILE]
+                 [--server URL]
+  taskweave show <runId> [--json] [--store S] [--config FILE] [--server URL [--follow]]
   taskweave resolve <runId> <taskId> --succeeded [--output JSON|@FILE] | --failed [--reason TEXT] | --retry [--reason TEXT]
                     [--json] [--store S] [--config FILE]
                                    records what happened to a parked task (onUncertain: park), whose
                                    outcome a resume could not know; then taskweave resume goes on
-  taskweave cancel <runId> [--reason TEXT] [--json] [--store S] [--config FILE]
+  taskweave cancel <runId> [--reason TEXT] [--json] [--store S] [--config FILE] [--server URL]
                                    ends an unfinished run without running anything (a crashed run
                                    nobody wants resumed, a parked one given up): it is cancelled
   taskweave prune --older-than 7d [--store S] [--config FILE]
@@ -70,12 +78,19 @@ With --transport redis://… or amqp://… (or TASKWEAVE_TRANSPORT, or MESSAGE_Q
 with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave worker" processes
 (--prefix P, else TASKWEAVE_QUEUE_PREFIX, keeps deployments sharing a broker apart).
 
+With --server URL (else TASKWEAVE_SERVER) run, runs, show and cancel ask a "taskweave serve" instead
+of working here: it runs the workflow with its own tools, store and limits. The token comes from
+TASKWEAVE_TOKEN, else --token-file, else .taskweave/token when it exists; never from the command line.
+--timeout (default 10s) bounds each request, and how long a broken event stream is tried again.
+
 --config FILE (else TASKWEAVE_CONFIG) reads engine settings from YAML or JSON: concurrency, store,
 groups (engine-wide caps), rates (budgets per provider key), autoscale, a default run budget, and the
 broker (transport, prefix).
 
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
-4 the broker cannot be used, 5 the run is parked (taskweave resolve, then taskweave resume).`
+4 the broker cannot be used, 5 the run is parked (taskweave resolve, then taskweave resume), 6 the
+server cannot be used (unreachable, too slow, token refused); 128 + the signal's number when a signal
+stopped the command (130 for Ctrl-C; a run on a server goes on).`
 
 /** `--quiet` and `--verbose`, which say opposite things: both at once is refused rather than one silently winning. */
 function outputLevel(quiet: boolean | undefined, verbose: boolean | undefined): { readonly quiet: boolean; readonly verbose: boolean } {
@@ -89,8 +104,9 @@ function commandUsage(command: string): string | undefined {
   const start = lines.findIndex((line) => line.startsWith(`  taskweave ${command} `) || line === `  taskweave ${command}`)
   if (start < 0) return undefined
   let end = start + 1
-  while (end < lines.length && (lines[end] as string).startsWith('   ') && !(lines[end] as string).startsWith('  taskweave ')) end++
-  return `Usage:\n${lines.slice(start, end).join('\n')}\n\nExit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,\n4 the broker cannot be used, 5 the run is parked. "taskweave help" says more.`
+  // Its continuation lines, and its other forms (`run <file> --server URL`).
+  while (end < lines.length && (((lines[end] as string).startsWith('   ') && !(lines[end] as string).startsWith('  taskweave ')) || (lines[end] as string).startsWith(`  taskweave ${command} `))) end++
+  return `Usage:\n${lines.slice(start, end).join('\n')}\n\nExit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,\n4 the broker cannot be used, 5 the run is parked, 6 the server cannot be used. "taskweave help" says more.`
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -125,8 +141,33 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             config: { type: 'string' },
             transport: { type: 'string' },
             prefix: { type: 'string' },
+            detach: { type: 'boolean' },
+            'cancel-on-exit': { type: 'boolean' },
+            ...SERVER_OPTIONS,
           },
         })
+        const target = await serverTargetOf(values, {
+          localOnly: givenFlags(values, ['tools', 'root', 'allow-private-network', 'allow-tools-from', 'store', 'config', 'transport', 'prefix']),
+          serverOnly: givenFlags(values, ['detach', 'cancel-on-exit']),
+        })
+        if (target !== undefined) {
+          if (values.detach === true && values['cancel-on-exit'] === true) throw usageError('--detach and --cancel-on-exit say opposite things: give one')
+          const { remoteRunCommand } = await import('./commands/remote-run.js')
+          return await remoteRunCommand(
+            {
+              ...target,
+              file: onlyFile(positionals, 'run'),
+              inputs: parseInputs(values.input ?? []),
+              ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
+              ...(values['run-id'] !== undefined ? { runId: values['run-id'] } : {}),
+              json: values.json ?? false,
+              ...outputLevel(values.quiet, values.verbose),
+              detach: values.detach ?? false,
+              cancelOnExit: values['cancel-on-exit'] ?? false,
+            },
+            io,
+          )
+        }
         const { runCommand } = await import('./commands/run.js')
         return await runCommand(
           {
@@ -173,9 +214,24 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { store: { type: 'string' }, config: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+          options: { store: { type: 'string' }, config: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, ...SERVER_OPTIONS },
         })
         if (positionals.length > 0) throw usageError('"runs" takes no file')
+        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: [] })
+        if (target !== undefined) {
+          const { remoteRunsCommand } = await import('./commands/remote-read.js')
+          return await remoteRunsCommand(
+            {
+              ...target,
+              json: values.json ?? false,
+              ...(values.status !== undefined ? { status: values.status } : {}),
+              ...(values.workflow !== undefined ? { workflow: values.workflow } : {}),
+              ...(values.since !== undefined ? { since: values.since } : {}),
+              ...(values.limit !== undefined ? { limit: parseCount('--limit', values.limit) } : {}),
+            },
+            io,
+          )
+        }
         const { runsCommand } = await import('./commands/runs.js')
         return await runsCommand(
           {
@@ -191,7 +247,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         )
       }
       case 'show': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } })
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, ...SERVER_OPTIONS },
+        })
+        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: givenFlags(values, ['follow', 'quiet', 'verbose']) })
+        if (target !== undefined) {
+          const { remoteShowCommand } = await import('./commands/remote-read.js')
+          return await remoteShowCommand({ ...target, runId: onlyRunId(positionals, 'show'), json: values.json ?? false, follow: values.follow ?? false, ...outputLevel(values.quiet, values.verbose) }, io)
+        }
         const { showCommand } = await import('./commands/show.js')
         return await showCommand({ runId: onlyRunId(positionals, 'show'), json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}), ...(values.config !== undefined ? { config: values.config } : {}) }, io)
       }
@@ -220,7 +285,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         )
       }
       case 'cancel': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { reason: { type: 'string' }, store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } })
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { reason: { type: 'string' }, store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, ...SERVER_OPTIONS } })
+        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: [] })
+        if (target !== undefined) {
+          const { remoteCancelCommand } = await import('./commands/remote-read.js')
+          return await remoteCancelCommand({ ...target, runId: onlyRunId(positionals, 'cancel'), json: values.json ?? false, ...(values.reason !== undefined ? { reason: values.reason } : {}) }, io)
+        }
         const { cancelCommand } = await import('./commands/cancel.js')
         return await cancelCommand(
           {
@@ -465,6 +535,13 @@ function reportError(err: unknown, io: CliIo): number {
     io.stderr(`error: ${safe(err.message)}`)
     return EXIT.failed
   }
+  if (TaskweaveError.is(err) && err.code === 'TW_API') {
+    // The server said the request was wrong (no such run, an id taken, a field refused): the
+    // input is at fault. Otherwise the server could not be used (unreachable, silent, a bad token).
+    const status = (err.details as { readonly status?: unknown } | undefined)?.status
+    io.stderr(`error: ${safe(err.message)}`)
+    return status === 400 || status === 404 || status === 409 || status === 413 || status === 415 ? EXIT.invalid : EXIT.server
+  }
   if (TaskweaveError.is(err) && (err.code === 'TW_TRANSPORT' || err.code === 'TW_QUEUE')) {
     io.stderr(`error: ${safe(err.message)}`)
     return EXIT.broker
@@ -475,6 +552,12 @@ function reportError(err: unknown, io: CliIo): number {
   }
   io.stderr(`error: ${safe(err instanceof Error ? (err.stack ?? err.message) : String(err))}`)
   return EXIT.failed
+}
+
+/** The server a command asks (`--server`), or undefined to work here; see server-target.ts. */
+async function serverTargetOf(values: ServerOptionValues, given: { readonly localOnly: readonly string[]; readonly serverOnly: readonly string[] }): Promise<ServerTarget | undefined> {
+  const { serverTarget } = await import('./server-target.js')
+  return await serverTarget(values, given)
 }
 
 function usageError(message: string): TaskweaveError {

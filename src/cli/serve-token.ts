@@ -16,7 +16,7 @@ export interface ServeToken {
 }
 
 /** Reads an existing token file; refuses one other users can read, or one without a real token. */
-async function readTokenFile(file: string): Promise<string> {
+export async function readTokenFile(file: string): Promise<string> {
   const token = (await readFile(file, 'utf8')).trim()
   const mode = (await stat(file)).mode & 0o077
   if (mode !== 0) throw new InvalidOptionError('--token-file', `a file only its owner can read: ${file} can be read by other users of this machine (chmod 600 ${file})`, file)
@@ -56,5 +56,23 @@ export async function serveToken(file: string, env: NodeJS.ProcessEnv = process.
     return { token, source: `${file} (new)` }
   } finally {
     await unlink(aside).catch(() => undefined)
+  }
+}
+
+/**
+ * The token a client of the API sends: `env.TASKWEAVE_TOKEN`, else the token file given, else
+ * `defaultFile` when it exists (where `taskweave serve` run in the same directory keeps it), else
+ * none (a server started with `--no-auth`). A file named but missing is an error; a file other
+ * users can read is refused, as the server refuses it.
+ */
+export async function clientToken(file: string | undefined, defaultFile: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const fromEnv = env['TASKWEAVE_TOKEN']
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim()
+  try {
+    return await readTokenFile(file ?? defaultFile)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    if (file !== undefined) throw new InvalidOptionError('--token-file', `an existing file holding the server's token (${file} does not exist)`, file)
+    return undefined
   }
 }

@@ -1,6 +1,8 @@
 /**
  * A run's events as Server-Sent Events: what the run kept after the client's `Last-Event-ID`, then
- * each new event, then an `end` event when the run finishes. Writes are coalesced (one write per
+ * each new event, then an `end` event when the run finishes. A stream closed without its `end`
+ * (the run was suspended, the server is closing) means the run goes on elsewhere or later: a
+ * client opens it again. Writes are coalesced (one write per
  * turn of the event loop, not one per event); a heartbeat comment keeps proxies from closing an
  * idle stream; a client that stops reading is dropped once it falls 4 MiB behind.
  * @module
@@ -50,8 +52,9 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
   heartbeat.unref()
   const finish = (ended: boolean, cutOff = false): void => {
     if (done) return
-    if (ended) {
-      buffer += 'event: end\ndata: {}\n\n'
+    if (ended) buffer += 'event: end\ndata: {}\n\n'
+    // What is queued goes out first (the end, or the events before a close without one).
+    if (!cutOff && buffer !== '' && !raw.destroyed) {
       flush()
       // The last flush may have found the client too slow and cut it off: done already.
       if (done) return
@@ -75,7 +78,7 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
   }
   raw.on('close', () => finish(false))
   raw.write('retry: 2000\n\n')
-  const followed = live.follow(runId, afterId, { event: (entry) => send(eventFrame(entry)), end: () => setImmediate(() => finish(true)) })
+  const followed = live.follow(runId, afterId, { event: (entry) => send(eventFrame(entry)), end: () => setImmediate(() => finish(true)), close: () => setImmediate(() => finish(false)) })
   if (followed === undefined || 'gap' in followed) {
     // Events after the client's last one are gone: it reads the run again and follows from its
     // lastEventId. The gap's id lets a plain EventSource go on from the oldest event kept instead.

@@ -87,7 +87,13 @@ export interface Seed {
 /** Told of each event of a run, and of its end. */
 export interface LiveSubscriber {
   event(entry: LiveEvent): void
+  /** The run ended: nothing more will come. */
   end(): void
+  /**
+   * The stream stops while the run has not ended (it was suspended, or the server closes): a
+   * client should open it again, here or on the server that resumes the run.
+   */
+  close(): void
 }
 
 interface TaskState {
@@ -252,11 +258,11 @@ export class LiveRuns {
     return { stop: () => run.subscribers.delete(subscriber) }
   }
 
-  /** Stops listening to the engine and ends every stream. */
+  /** Stops listening to the engine and closes every stream (without its end: the runs did not end). */
   close(): void {
     this.#stop()
     for (const run of this.#runs.values()) {
-      for (const subscriber of run.subscribers) subscriber.end()
+      for (const subscriber of run.subscribers) subscriber.close()
       run.subscribers.clear()
     }
   }
@@ -314,7 +320,8 @@ export class LiveRuns {
     }
     for (const subscriber of run.subscribers) subscriber.event(entry)
     if (event.type === 'run:finished') {
-      for (const subscriber of run.subscribers) subscriber.end()
+      for (const subscriber of run.subscribers) if (event.suspended === true) subscriber.close()
+      else subscriber.end()
       run.subscribers.clear()
       if (event.suspended === true) {
         // Unfinished in the store, to be resumed: the store tells it from now on.

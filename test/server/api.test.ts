@@ -522,6 +522,24 @@ describe('second review findings', () => {
     expect((await finished(b.server.port, id)).status).toBe('partial')
   })
 
+  it('closes the stream of a run suspended by the engine closing without its end, so clients open it again', async () => {
+    const store = new MemoryRunStore()
+    const { tool } = gatedTool()
+    const engine = createEngine({ builtins: false, tools: [tool], store })
+    const { server } = await serve({ engine })
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }
+    await expect.poll(async () => ((await send(server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun).tasks[0]?.status).toBe('running')
+    const stream = readEvents(server.port, `/api/runs/${id}/events`, AUTH)
+    await expect.poll(() => server.stats().subscribers).toBe(1)
+    await engine.close()
+    const { events } = await stream
+    const names = events.map((event) => event.event)
+    // The suspension's run:finished is sent; `end` (the run is over) is not: it goes on when resumed.
+    expect(names).toContain('run:finished')
+    expect(names).not.toContain('end')
+    expect((await store.load(id))?.status).toBe('running')
+  })
+
   it('forgets a result with its run, and leaves nothing subscribed when it cannot listen', async () => {
     const { server, open, engine } = await serve({ keepFinishedRuns: 1 })
     const first = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond } })).json as { id: string }

@@ -63,8 +63,18 @@ export function summaryJson<T extends RunSummary>(run: T): Omit<T, 'createdAt' |
   return { ...run, createdAt: iso(run.createdAt), finishedAt: run.finishedAt === undefined ? undefined : iso(run.finishedAt), lease: run.lease === undefined ? undefined : { ...run.lease, expiresAt: iso(run.lease.expiresAt) } }
 }
 
+/** What a row of the runs table shows: a stored run's summary, or the API's. */
+export interface RunRow {
+  readonly runId: string
+  readonly workflowId: string
+  readonly status: string
+  readonly createdAt: number
+  readonly finishedAt?: number | undefined
+  readonly counts: Readonly<Record<string, number>>
+}
+
 /** The runs as an aligned table. */
-export function formatRunsTable(runs: readonly RunSummary[], now: number): string {
+export function formatRunsTable(runs: readonly RunRow[], now: number): string {
   const rows = [['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION', 'TASKS']]
   for (const run of runs) {
     const ended = run.finishedAt ?? now

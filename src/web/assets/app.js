@@ -146,7 +146,8 @@ function applyEvent(run, event) {
     return found
   }
   switch (event.type) {
-    case 'run:finished': run.status = event.status; run.finishedAt = event.wallAt; run.live = false; break
+    // A suspended run stopped here unfinished (the server is closing): it is still running as far as anyone knows.
+    case 'run:finished': if (event.suspended === true) break; run.status = event.status; run.finishedAt = event.wallAt; run.live = false; break
     case 'run:cancelling': run.reason = event.reason; break
     case 'task:added': Object.assign(task(event.taskId), { tool: event.tool, addedBy: event.addedBy }); break
     case 'task:ready': task(event.taskId).status = 'ready'; break

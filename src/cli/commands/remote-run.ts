@@ -1,0 +1,109 @@
+/**
+ * `taskweave run <file> --server URL`: starts the workflow on a `taskweave serve` and follows it
+ * there, with the server's tools, store and limits. The file is read and parsed here (bad YAML is
+ * reported with its line, nothing sent); the server validates it against its tools.
+ *
+ * Ctrl-C (or SIGTERM, SIGHUP) detaches: the run goes on on the server, and the command says how to
+ * follow it again, exiting with 128 + the signal's number (130 for Ctrl-C). With
+ * `--cancel-on-exit` it cancels the run on the server instead and waits for it to end. A second
+ * signal exits at once.
+ * @module
+ */
+import { basename } from 'node:path'
+import { TaskweaveError } from '../../core/errors.js'
+import { readWorkflowFile } from '../../workflow/load.js'
+import { ApiClient } from '../api-client.js'
+import { EXIT } from '../io.js'
+import type { CliIo } from '../io.js'
+import { followRemoteRun } from '../remote-report.js'
+import { interruptedExitCode, onInterrupt } from '../signals.js'
+
+/** Parsed arguments of `run --server`. */
+export interface RemoteRunArgs {
+  readonly file: string
+  readonly server: string
+  readonly token: string | undefined
+  /** Deadline of each request, and how long a broken event stream is tried again (ms). */
+  readonly timeoutMs: number
+  readonly inputs: Readonly<Record<string, string>>
+  readonly concurrency?: number
+  readonly runId?: string
+  readonly json: boolean
+  readonly quiet: boolean
+  readonly verbose: boolean
+  /** Start it and return: print the run's id, do not follow. */
+  readonly detach: boolean
+  /** On Ctrl-C, cancel the run on the server instead of detaching. */
+  readonly cancelOnExit: boolean
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<number> {
+  const client = new ApiClient({ url: args.server, token: args.token, timeoutMs: args.timeoutMs })
+  const parsed = await readWorkflowFile(args.file)
+  const workflow = parsed.value
+  if (typeof workflow === 'object' && workflow !== null && 'tools' in workflow) {
+    throw new TaskweaveError('TW_INVALID_OPTION', `${args.file} names tool modules (tools:), which a server does not load from a client: start taskweave serve with --tools for them, and remove tools: from the file`, { retryable: false })
+  }
+  const detach = new AbortController()
+  let interruptedBy: NodeJS.Signals | undefined
+  let runId: string | undefined
+  /** Set when a cancel was asked for before the server said the run's id. */
+  let cancelWhenStarted = false
+  const cancel = (id: string, signal: NodeJS.Signals): void => {
+    client.cancel(id, `cancelled from the command line (${signal})`).catch((error: unknown) => {
+      io.stderr(`could not cancel run ${id}: ${error instanceof Error ? error.message : String(error)}`)
+      detach.abort()
+    })
+  }
+  const stopListening = onInterrupt((signal) => {
+    interruptedBy = signal
+    const again = signal === 'SIGINT' ? 'press Ctrl-C again' : `send ${signal} again`
+    if (args.cancelOnExit) {
+      io.stderr(`\ncancelling the run on ${client.url} (${again} to quit at once)…`)
+      if (runId !== undefined) cancel(runId, signal)
+      else cancelWhenStarted = true
+      return
+    }
+    detach.abort()
+  })
+  try {
+    let started: { readonly id: string }
+    try {
+      started = await client.startRun(
+        {
+          workflow,
+          inputs: args.inputs,
+          labels: { file: basename(args.file).slice(0, 500) },
+          ...(args.runId !== undefined ? { runId: args.runId } : {}),
+          ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+        },
+        detach.signal,
+      )
+    } catch (error) {
+      // Interrupted before the server answered: the run may or may not have started there.
+      if (detach.signal.aborted) {
+        io.stderr(`interrupted while ${client.url} was starting the run: it may have started there (taskweave runs --server ${client.url} lists the runs)`)
+        return interruptedExitCode(interruptedBy ?? 'SIGINT')
+      }
+      throw error
+    }
+    runId = started.id
+    if (cancelWhenStarted) cancel(runId, interruptedBy ?? 'SIGINT')
+    const hint = `taskweave show ${runId} --server ${client.url} --follow`
+    if (args.detach) {
+      io.stdout(args.json ? JSON.stringify({ id: runId, server: client.url }) : runId)
+      if (!args.quiet) io.stderr(`run ${runId} started on ${client.url}; follow it with: ${hint}`)
+      return EXIT.ok
+    }
+    if (!args.quiet) io.stderr(`run ${runId} on ${client.url} (Ctrl-C detaches${args.cancelOnExit ? ' and cancels it' : '; the run goes on'})`)
+    const outcome = await followRemoteRun(client, runId, args, io, detach.signal)
+    if (outcome.detached) {
+      io.stderr(`detached from run ${runId}; it goes on on ${client.url}. Follow it again with: ${hint}`)
+      return interruptedExitCode(interruptedBy ?? 'SIGINT')
+    }
+    return outcome.code
+  } finally {
+    stopListening()
+  }
+}

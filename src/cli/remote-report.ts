@@ -1,0 +1,120 @@
+/**
+ * Shows a run on a server as `taskweave run` shows a local one: its progress while it goes on (a
+ * live table on a terminal, a compact log elsewhere, every event with `--verbose`), then its
+ * summary (or the run as JSON with `--json`) and the exit code. Shared by `run --server` and
+ * `show --server --follow`.
+ * @module
+ */
+import pc from 'picocolors'
+import { systemClock } from '../core/clock.js'
+import type { ApiRun } from '../server/views.js'
+import type { ApiClient } from './api-client.js'
+import { createCompactView } from './compact-view.js'
+import { EXIT } from './io.js'
+import type { CliIo } from './io.js'
+import { createLineView, createLiveView } from './progress.js'
+import type { ProgressView } from './progress.js'
+import { followRemoteEvents } from './remote-follow.js'
+import { terminalSafe } from './terminal-text.js'
+
+/** Most leaf tasks whose outputs the summary fetches and prints. */
+const MAX_OUTPUTS_SHOWN = 20
+
+/** How to show a run on a server. */
+export interface RemoteFollowArgs {
+  readonly json: boolean
+  readonly quiet: boolean
+  readonly verbose: boolean
+  /** How long the server may not answer before following fails (ms). */
+  readonly timeoutMs: number
+}
+
+/** How following a run on a server ended. */
+export interface RemoteOutcome {
+  readonly code: number
+  /** Following stopped before the run ended (the run goes on). */
+  readonly detached: boolean
+}
+
+/**
+ * Follows run `runId` until it ends or `signal` is aborted (detached: the run goes on on the
+ * server); resolves the exit code: 0 succeeded, 1 failed, partial or cancelled, 5 parked.
+ */
+export async function followRemoteRun(client: ApiClient, runId: string, args: RemoteFollowArgs, io: CliIo, signal: AbortSignal): Promise<RemoteOutcome> {
+  let initial: ApiRun
+  try {
+    initial = await client.run(runId, signal)
+  } catch (error) {
+    if (signal.aborted) return { code: EXIT.ok, detached: true }
+    throw error
+  }
+  let view: ProgressView | undefined
+  if (!args.quiet) {
+    const write = args.json ? (line: string) => io.stderr(line) : (line: string) => io.stdout(line)
+    // Events carry the server's clock; shown against wall time (`wallAt`), which both sides share.
+    view = io.isTTY && !args.json ? createLiveView(io.stdoutStream, initial.tasks.map((task) => task.id), Date.now) : args.verbose ? createLineView(write) : createCompactView(write, systemClock)
+  }
+  const sink = view
+  let ended: Awaited<ReturnType<typeof followRemoteEvents>>
+  try {
+    // A run that finished a moment ago still streams what it kept, then its end.
+    ended = await followRemoteEvents(client, runId, {
+            signal,
+            reconnectMs: args.timeoutMs,
+            onEvent: (event) => sink?.handle({ ...event, at: event.wallAt }),
+            onGap: () => {
+              if (!args.quiet) io.stderr('(some events were missed: the server no longer kept them)')
+            },
+            onReconnecting: (why) => {
+              if (!args.quiet) io.stderr(`lost the event stream of run ${runId} (${terminalSafe(why)}); reconnecting…`)
+            },
+          })
+  } finally {
+    view?.stop()
+  }
+  if (ended === 'detached') return { code: EXIT.ok, detached: true }
+  const final = await client.run(runId)
+  if (args.json) io.stdout(JSON.stringify(final, null, 2))
+  else io.stdout(await formatRemoteSummary(client, final))
+  const parked = final.tasks.filter((task) => task.status === 'parked')
+  if (final.status === 'running' && parked.length > 0) {
+    io.stderr(`run ${runId} is parked: the outcome of ${parked.map((task) => task.id).join(', ')} is unknown. Record what happened with taskweave resolve on the server's store, then resume it there.`)
+    return { code: EXIT.parked, detached: false }
+  }
+  if (final.status === 'running') {
+    io.stderr(`run ${runId} is unfinished on ${client.url}, and nothing there runs it now (the server stopped, or restarted without --resume): it goes on when the server resumes it`)
+    return { code: EXIT.failed, detached: false }
+  }
+  return { code: final.status === 'succeeded' ? EXIT.ok : EXIT.failed, detached: false }
+}
+
+/** The summary `run` prints at the end: status, time, counts, each failure, and the outputs of the last tasks. */
+export async function formatRemoteSummary(client: ApiClient, run: ApiRun): Promise<string> {
+  const colour = run.status === 'succeeded' ? pc.green : run.status === 'partial' || run.status === 'running' ? pc.yellow : pc.red
+  const counts = Object.entries(run.counts)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ')
+  const took = run.finishedAt !== undefined ? ` in ${((run.finishedAt - run.createdAt) / 1000).toFixed(2)}s` : ''
+  const lines = [`${colour(pc.bold(`run ${run.status}`))}${took}: ${counts}${run.reason !== undefined ? ` (${terminalSafe(run.reason)})` : ''}`]
+  for (const task of run.tasks) {
+    if (task.status !== 'failed') continue
+    const error = terminalSafe(`${task.error?.code ?? ''} ${task.error?.message ?? ''}`)
+    lines.push(`  ${pc.red('✖')} ${terminalSafe(task.id)} (${terminalSafe(task.tool ?? '?')}, ${task.attempts} attempt${task.attempts === 1 ? '' : 's'}): ${error}`)
+  }
+  // The outputs of the tasks nothing depends on, as a local run prints them.
+  const parents = new Set(run.tasks.flatMap((task) => task.dependsOn))
+  const leaves = run.tasks.filter((task) => task.status === 'succeeded' && !parents.has(task.id))
+  if (leaves.length <= MAX_OUTPUTS_SHOWN) {
+    for (const leaf of leaves) {
+      const output = await client.task(run.id, leaf.id).then(
+        (task) => task.output,
+        () => undefined,
+      )
+      if (output === undefined) continue
+      const text = typeof output === 'string' ? output : JSON.stringify(output, null, 2)
+      lines.push('', pc.bold(`${terminalSafe(leaf.id)}:`), terminalSafe(text, { multiline: true }))
+    }
+  }
+  return lines.join('\n')
+}
