@@ -253,6 +253,8 @@ describe('following survives the server restarting', () => {
     const file = await workflowFile(`id: two\ntasks:\n  - { id: one, tool: t.echo, input: { value: 1 } }\n  - { id: wait, tool: t.gate, dependsOn: [one] }\n`)
     const following = main(['run', file, '--server', a.url, '--run-id', 'survivor', '--timeout', '20s'], io)
     await vi.waitFor(async () => expect((await apiRun(a.url, 'survivor')).tasks[1]?.status).toBe('running'), { timeout: 10_000 })
+    // The CLI follows the stream (it printed the run's start) when the server goes away.
+    await vi.waitFor(() => expect(io.out.join('\n')).toContain('run:started two'), { timeout: 10_000 })
     await a.server.close()
     await engineA.close()
 

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createParser } from 'eventsource-parser'
 import { TaskweaveError } from '../core/errors.js'
 import type { TaskweaveEvent } from '../observe/events.js'
+import type { ApiRun } from '../server/views.js'
 import type { ApiClient } from './api-client.js'
 
 /** Longest SSE message read: the server streams at most 256 KiB per event. */
@@ -65,7 +66,11 @@ export async function followRemoteEvents(client: ApiClient, runId: string, optio
         const status = TaskweaveError.is(error) ? (error.details as { status?: number } | undefined)?.status : undefined
         // Known but not run there: finished, or unfinished and not resumed (yet: a server that
         // restarts with --resume takes it up a moment after it listens).
-        if (status === 409 && (await client.run(runId, signal).catch(() => undefined))?.status !== 'running') return 'not-live'
+        if (status === 409) {
+          const known = (await client.run(runId, signal).catch(() => undefined))?.status
+          // Unread (the server busy or going away): tried again like any other failure.
+          if (known !== undefined && known !== 'running') return 'not-live'
+        }
         if (status !== 409 && (!TaskweaveError.is(error) || !error.retryable)) throw error
         brokenSince ??= Date.now()
         if (Date.now() - brokenSince >= options.reconnectMs) {
@@ -169,6 +174,22 @@ async function readStream(response: Response, stream: AbortController, options: 
     stream.abort()
   }
   return { ended, progressed, ...(lastId !== undefined ? { lastId } : {}), ...(gapAfter !== undefined ? { gapAfter } : {}), ...(broken !== undefined ? { broken } : {}) }
+}
+
+/**
+ * Reads run `runId`, trying again while the server cannot answer (down, restarting, busy: a
+ * retryable error) for up to `windowMs`.
+ */
+export async function readRunPatiently(client: ApiClient, runId: string, signal: AbortSignal | undefined, windowMs: number): Promise<ApiRun> {
+  const since = Date.now()
+  for (;;) {
+    try {
+      return await client.run(runId, signal)
+    } catch (error) {
+      if (signal?.aborted === true || !TaskweaveError.is(error) || !error.retryable || Date.now() - since >= windowMs) throw error
+    }
+    await sleep(REOPEN_PAUSE_MS, undefined, signal !== undefined ? { signal } : {}).catch(() => undefined)
+  }
 }
 
 async function pause(signal: AbortSignal): Promise<void> {

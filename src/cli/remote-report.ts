@@ -14,7 +14,7 @@ import { EXIT } from './io.js'
 import type { CliIo } from './io.js'
 import { createLineView, createLiveView } from './progress.js'
 import type { ProgressView } from './progress.js'
-import { followRemoteEvents } from './remote-follow.js'
+import { followRemoteEvents, readRunPatiently } from './remote-follow.js'
 import { terminalSafe } from './terminal-text.js'
 
 /** Most leaf tasks whose outputs the summary fetches and prints. */
@@ -43,7 +43,7 @@ export interface RemoteOutcome {
 export async function followRemoteRun(client: ApiClient, runId: string, args: RemoteFollowArgs, io: CliIo, signal: AbortSignal): Promise<RemoteOutcome> {
   let initial: ApiRun
   try {
-    initial = await client.run(runId, signal)
+    initial = await readRunPatiently(client, runId, signal, args.timeoutMs)
   } catch (error) {
     if (signal.aborted) return { code: EXIT.ok, detached: true }
     throw error
@@ -73,7 +73,7 @@ export async function followRemoteRun(client: ApiClient, runId: string, args: Re
     view?.stop()
   }
   if (ended === 'detached') return { code: EXIT.ok, detached: true }
-  const final = await client.run(runId)
+  const final = await readRunPatiently(client, runId, undefined, args.timeoutMs)
   if (args.json) io.stdout(JSON.stringify(final, null, 2))
   else io.stdout(await formatRemoteSummary(client, final))
   const parked = final.tasks.filter((task) => task.status === 'parked')
