@@ -38,6 +38,7 @@ import { freezeDeep } from './plain-data.js'
 import { checkRunId } from './run-id.js'
 import type { AttemptRunner } from '../core/attempt.js'
 import { LocalAttemptRunner } from './local-runner.js'
+import type { AttemptWrapper } from './local-runner.js'
 import { buildToolRegistry } from './tool-registry.js'
 import type { BuiltinsOption } from './tool-registry.js'
 import { keepRunShapesSoon } from './shape-anchors.js'
@@ -245,6 +246,15 @@ export interface Engine extends AsyncDisposable {
    * Changes the number of attempts that may run at once across all runs (load-aware scaling).
    * Lowering it interrupts nothing: running attempts finish, new ones wait.
    */
+  /**
+   * Runs every tool call of the engine's own runner inside `wrapper(attempt, run)`, which must
+   * call `run()` once, synchronously, and return what it returns: to make a scope the tool's
+   * code runs in (an OpenTelemetry context, so a tool's spans are children of its attempt's;
+   * an AsyncLocalStorage store). Wrappers given later run inside those given earlier. Attempts
+   * sent to workers (a `runner` or transport of your own) are not wrapped. Returns the function
+   * that removes the wrapper.
+   */
+  wrapAttempts(wrapper: AttemptWrapper): Unsubscribe
   setConcurrency(concurrency: number): void
   /** The store of durable runs, when the engine was given one. */
   readonly store: RunStore | undefined
@@ -342,12 +352,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
   if (agents !== undefined) for (const agent of agentList) registry.register(createAgentTool(agents, agent.name))
   const logger = options.logger ?? silentLogger
   const events = new EventEmitter([], logger)
+  // The engine's own runner, when no other was given: wrapAttempts() wraps its tool calls.
+  const runner = options.runner ?? new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock, logger })
+  const localRunner = options.runner === undefined ? (runner as LocalAttemptRunner) : undefined
+  const wrappers: AttemptWrapper[] = []
   const env = {
     clock,
     random: options.random ?? Math.random,
     logger,
     registry,
-    runner: options.runner ?? new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock, logger }),
+    runner,
     slots: new SlotPool(concurrency),
     limiter,
     groupLimits,
@@ -897,6 +911,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
     resolveParked,
     parkedTasks: async (runId) => parkedTasksOf(requireStore().store, runId),
     cancelUnfinished,
+    wrapAttempts: (wrapper) => {
+      if (typeof wrapper !== 'function') throw new InvalidOptionError('wrapAttempts', 'a function (attempt, run) => run()', wrapper)
+      wrappers.push(wrapper)
+      composeWrappers(localRunner, wrappers)
+      return () => {
+        const at = wrappers.indexOf(wrapper)
+        if (at >= 0) wrappers.splice(at, 1)
+        composeWrappers(localRunner, wrappers)
+      }
+    },
     setConcurrency: (next) => {
       if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
       // With autoscale on, the new value is the ceiling it works under.
@@ -923,4 +947,17 @@ function isCompiled(value: WorkflowInput): value is CompiledWorkflow {
 
 function isBuilt(value: WorkflowInput): value is BuiltWorkflow {
   return typeof (value as BuiltWorkflow).spec === 'object' && Array.isArray((value as BuiltWorkflow).tools)
+}
+
+/** Sets the runner's one wrapper: `wrappers` nested, the first outermost; none when empty. */
+function composeWrappers(runner: LocalAttemptRunner | undefined, wrappers: readonly AttemptWrapper[]): void {
+  if (runner === undefined) return
+  const list = [...wrappers]
+  runner.wrapper =
+    list.length === 0
+      ? undefined
+      : (attempt, run) => {
+          const call = (k: number): unknown => (k === list.length ? run() : (list[k] as AttemptWrapper)(attempt, () => call(k + 1)))
+          return call(0)
+        }
 }

@@ -24,9 +24,17 @@ export interface LocalRunnerOptions {
   readonly where?: string
 }
 
+/**
+ * Runs a tool's call inside a scope of the caller's (an OpenTelemetry context, an
+ * AsyncLocalStorage store): it must call `run` once, synchronously, and return what it returns.
+ */
+export type AttemptWrapper = (attempt: AttemptRequest, run: () => unknown) => unknown
+
 /** Runs attempts in this process. */
 export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   readonly #options: LocalRunnerOptions
+  /** Wraps each tool call (see {@link AttemptWrapper}); absent in the common case, checked once per attempt. */
+  wrapper: AttemptWrapper | undefined
   /**
    * Running attempts whose tool asked for its signal, by attempt id: a dictionary object, not a
    * `Map`, because every attempt comes and goes here and a long-lived `Map`'s retired tables keep
@@ -56,7 +64,8 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
     let outcome: unknown
     let then: unknown
     try {
-      outcome = tool.run(input, ctx)
+      const wrapper = this.wrapper
+      outcome = wrapper === undefined ? tool.run(input, ctx) : wrapper(request, () => tool.run(input, ctx))
       // Reading `then` runs user code too (a getter, a Proxy trap): it may throw.
       then = typeof outcome === 'object' || typeof outcome === 'function' ? (outcome as { then?: unknown } | null)?.then : undefined
     } catch (err) {

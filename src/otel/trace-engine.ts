@@ -162,9 +162,16 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
     }
   }
   const stop = engine.events.onAny(onEvent)
+  // A tool's own spans (and those of the libraries it calls) are children of its attempt's: its
+  // call runs in the attempt span's context. `task:started` came just before, so the span is there.
+  const unwrap = engine.wrapAttempts((attempt, run) => {
+    const span = runs.get(attempt.runId)?.tasks.get(attempt.taskId)?.attempt
+    return span === undefined ? run() : context.with(trace.setSpan(context.active(), span), run)
+  })
   return {
     close() {
       stop()
+      unwrap()
       // Spans still open end now, marked as cut short by the end of tracing (not by the run).
       const now = wall(engine.clock.now())
       const cut = (span: Span): void => {

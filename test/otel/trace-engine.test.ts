@@ -1,3 +1,5 @@
+import { context } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { describe, expect, it } from 'vitest'
@@ -175,5 +177,43 @@ describe('traceEngine', () => {
     release()
     await handle.result
     await engine.close()
+  })
+})
+
+describe('traceEngine and the tools\' own spans', () => {
+  it('runs each tool call in its attempt span\'s context: spans a tool makes (after an await too) are its children', async () => {
+    const { exporter, tracer } = tracing()
+    const manager = new AsyncLocalStorageContextManager().enable()
+    context.setGlobalContextManager(manager)
+    const inside = defineTool({
+      name: 'test.inside',
+      input: z.object({ wait: z.boolean() }),
+      run: async (input) => {
+        if (input.wait) await new Promise((resolve) => setImmediate(resolve))
+        tracer.startSpan(`made by the tool (${input.wait ? 'async' : 'sync'})`).end()
+        return 1
+      },
+    })
+    const engine = createEngine({ builtins: false, tools: [inside] })
+    const instrumentation = await traceEngine(engine, { tracer })
+    try {
+      const result = await engine.run({ id: 'own', tasks: [{ id: 'a', tool: 'test.inside', input: { wait: true } }, { id: 'b', tool: 'test.inside', input: { wait: false } }] })
+      expect(result.status).toBe('succeeded')
+      const spans = exporter.getFinishedSpans()
+      const byName = new Map(spans.map((span) => [span.name, span]))
+      expect(parentOf(byName.get('made by the tool (async)') as ReadableSpan)).toBe((byName.get('attempt a#1') as ReadableSpan).spanContext().spanId)
+      expect(parentOf(byName.get('made by the tool (sync)') as ReadableSpan)).toBe((byName.get('attempt b#1') as ReadableSpan).spanContext().spanId)
+
+      // Once tracing is closed, tool calls are not wrapped any more.
+      instrumentation.close()
+      exporter.reset()
+      await engine.run({ id: 'after', tasks: [{ id: 'c', tool: 'test.inside', input: { wait: false } }] })
+      expect(exporter.getFinishedSpans().map((span) => [span.name, parentOf(span)])).toEqual([['made by the tool (sync)', undefined]])
+    } finally {
+      instrumentation.close()
+      await engine.close()
+      context.disable()
+      manager.disable()
+    }
   })
 })
