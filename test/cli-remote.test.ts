@@ -9,7 +9,7 @@ import type { Server } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import type { Socket } from 'node:net'
 import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
@@ -188,6 +188,7 @@ describe('taskweave run --server', () => {
       [['runs', '--server', 'http://user:pw@127.0.0.1:1'], 'must not hold a user or password'],
       [['show', 'x', '--follow'], '--follow needs --server URL'],
       [['runs', '--server', url, '--timeout', 'soon'], '--timeout'],
+      [['runs', '--server', url, '--timeout', '30d'], '--timeout must be from 1 ms to 24 days'],
     ] as const) {
       const io = captureIo()
       expect(await main([...args], io), args.join(' ')).toBe(2)
@@ -234,12 +235,57 @@ describe('a server that cannot be used: exit 6 within the timeout', () => {
     expect(await main(['runs', '--server', `http://127.0.0.1:${(html.address() as { port: number }).port}`], foreign)).toBe(6)
     expect(foreign.err.join('\n')).toContain('with something that is not JSON ("<html><body>It works!</body></html>")')
 
+    // A page that is not found (a wrong port, another web server) is the address's fault: 6, not 2.
+    const notFound: Server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'text/html' }).end('<!DOCTYPE HTML><title>Not Found</title>'))
+    await new Promise<void>((resolve) => notFound.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => notFound.close(resolve)))
+    const missing = captureIo()
+    expect(await main(['show', 'r1', '--server', `http://127.0.0.1:${(notFound.address() as { port: number }).port}`], missing)).toBe(6)
+    expect(missing.err.join('\n')).toContain('is --server the address of taskweave serve?')
+
+    // A redirect is not followed (the token would go wherever it points), and not tried again.
+    const moved: Server = createServer((_request, response) => response.writeHead(301, { location: 'https://elsewhere.example/' }).end())
+    await new Promise<void>((resolve) => moved.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => moved.close(resolve)))
+    const redirected = captureIo()
+    expect(await main(['runs', '--server', `http://127.0.0.1:${(moved.address() as { port: number }).port}`], redirected)).toBe(6)
+    expect(redirected.err.join('\n')).toContain('with a redirect (301) to https://elsewhere.example/')
+
     const { url } = await serve()
     vi.stubEnv('TASKWEAVE_TOKEN', 'a-wrong-token-of-some-length')
     const refused = captureIo()
     expect(await main(['runs', '--server', url], refused)).toBe(6)
     expect(refused.err.join('\n')).toContain('refused the request (401): the token was refused')
   })
+})
+
+describe('a stream that never gets anywhere: exit 6 once --timeout has passed, not a loop', () => {
+  /** A server that answers a run as running and its event stream with `stream` (then closes it). */
+  async function streamServer(stream: string): Promise<string> {
+    const run = { id: 'r1', workflowId: 'w', status: 'running', createdAt: 0, counts: {}, labels: {}, live: true, tasks: [], lastEventId: 0 }
+    const server = createServer((request, response) => {
+      if (request.url?.endsWith('/events') === true) response.writeHead(200, { 'content-type': 'text/event-stream' }).end(stream)
+      else response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(run))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  }
+
+  for (const [name, stream, why] of [
+    ['closes at once', 'retry: 2000\n\n', 'the stream closed before the run ended'],
+    ['answers a gap, again and again', 'event: gap\ndata: {"resumeAfter":0}\n\n', 'the server keeps answering that events were missed'],
+  ] as const) {
+    it(`a stream that ${name}`, async () => {
+      vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+      const io = captureIo()
+      const started = performance.now()
+      expect(await main(['show', 'r1', '--server', await streamServer(stream), '--follow', '--timeout', '1500ms'], io)).toBe(6)
+      expect(performance.now() - started).toBeLessThan(10_000)
+      expect(io.err.join('\n')).toContain(`kept breaking for 1500 ms (--timeout): ${why}`)
+      expect(io.err.filter((line) => line.startsWith('lost the event stream')).length).toBeLessThan(5)
+    })
+  }
 })
 
 describe('following survives the server restarting', () => {
@@ -265,6 +311,8 @@ describe('following survives the server restarting', () => {
     second.open()
     expect(await following, io.text()).toBe(0)
     expect(io.err.join('\n')).toContain('lost the event stream of run survivor')
+    // The resumed run's own events are shown from its start, not skipped because its ids began again.
+    expect(io.out.filter((line) => line.includes('run:started two')).length).toBe(2)
     expect(io.out.join('\n')).toMatch(/run succeeded/)
   })
 })
@@ -319,5 +367,30 @@ describe('taskweave run --server as a process', () => {
     const missing = await collect(spawnBin(['runs', '--server', url, '--token-file', join(dir, 'nope')], { cwd: dir, env }), 20_000)
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain('does not exist')
+  })
+
+  it('sends the local server\'s token file to this machine only; a token sent over plain http to another one is warned about', async () => {
+    const address = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address
+    // A machine without a network address other than loopback has no other host to send it to.
+    if (address === undefined) return
+    const seen: Array<string | undefined> = []
+    const other: Server = createServer((request, response) => {
+      seen.push(request.headers.authorization)
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"runs":[]}')
+    })
+    await new Promise<void>((resolve) => other.listen(0, address, resolve))
+    cleanups.push(() => new Promise((resolve) => other.close(resolve)))
+    const url = `http://${address}:${(other.address() as { port: number }).port}`
+    const dir = await mkdtemp(join(tmpdir(), 'tw-cli-token-'))
+    await mkdir(join(dir, '.taskweave'))
+    await writeFile(join(dir, '.taskweave/token'), `${TOKEN}\n`, { mode: 0o600 })
+    const withoutToken = await collect(spawnBin(['runs', '--server', url], { cwd: dir, env: { TASKWEAVE_TOKEN: '' } }), 20_000)
+    expect(withoutToken.code, withoutToken.stderr).toBe(0)
+    expect(seen).toEqual([undefined])
+
+    const given = await collect(spawnBin(['runs', '--server', url], { cwd: dir, env: { TASKWEAVE_TOKEN: TOKEN } }), 20_000)
+    expect(given.code, given.stderr).toBe(0)
+    expect(seen[1]).toBe(`Bearer ${TOKEN}`)
+    expect(given.stderr).toContain(`warning: the token goes to ${address}:`)
   })
 })

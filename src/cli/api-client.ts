@@ -109,6 +109,7 @@ export class ApiClient {
     try {
       return await request.response
     } finally {
+      // The deadline ends with the headers; `signal` still closes the stream (it is the stream's own).
       request.headersCame()
     }
   }
@@ -125,6 +126,7 @@ export class ApiClient {
       })
     } finally {
       request.headersCame()
+      request.release()
     }
     try {
       return JSON.parse(text) as unknown
@@ -138,7 +140,7 @@ export class ApiClient {
    * API's refusal otherwise; `headersCame()` ends the deadline (a stream's body has none);
    * `failure(error)` names what went wrong while the body was read.
    */
-  #request(method: string, path: string, body: unknown, headers: Record<string, string>, signal: AbortSignal | undefined): { response: Promise<Response>; headersCame: () => void; failure: (error: unknown) => Error } {
+  #request(method: string, path: string, body: unknown, headers: Record<string, string>, signal: AbortSignal | undefined): { response: Promise<Response>; headersCame: () => void; release: () => void; failure: (error: unknown) => Error } {
     const controller = new AbortController()
     let timedOut = false
     const timer = setTimeout(() => {
@@ -159,11 +161,16 @@ export class ApiClient {
     const response = (async (): Promise<Response> => {
       let answer: Response
       try {
-        answer = await fetch(`${this.#base}${path}`, { method, headers: all, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: controller.signal, redirect: 'error' })
+        answer = await fetch(`${this.#base}${path}`, { method, headers: all, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: controller.signal, redirect: 'manual' })
       } catch (error) {
         throw failure(error)
       }
       if (answer.ok) return answer
+      if (answer.status >= 300 && answer.status < 400) {
+        // Not followed: the token would go wherever it points.
+        await answer.body?.cancel()
+        throw new TaskweaveError('TW_API', `${this.#base} answered ${method} ${path} with a redirect (${answer.status}) to ${answer.headers.get('location') ?? '?'}: give --server the address taskweave serve answers on`, { retryable: false, details: { status: answer.status, notApi: true } })
+      }
       const text = await readLimited(answer, 1024 * 1024).catch(() => '')
       throw this.#refusal(answer, text)
     })()
@@ -172,6 +179,8 @@ export class ApiClient {
       headersCame: () => {
         clearTimeout(timer)
       },
+      // Done with: the caller's signal (used for many requests) keeps no listener of it.
+      release: () => signal?.removeEventListener('abort', onAbort),
       failure,
     }
   }
@@ -192,10 +201,12 @@ export class ApiClient {
       const hint = this.#token === undefined ? 'no token was sent: set TASKWEAVE_TOKEN or give --token-file (the server prints where its token is)' : 'the token was refused: TASKWEAVE_TOKEN or --token-file must hold the token the server uses'
       return new TaskweaveError('TW_API', `${this.#base} refused the request (401): ${hint}`, { retryable: false, details: { status } })
     }
-    const said = message ?? (text === '' ? response.statusText : describeBody(text))
     const retryAfter = response.headers.get('retry-after')
     const later = status === 429 || status === 503 ? `; try again${retryAfter !== null ? ` in ${retryAfter} s` : ' later'}` : ''
-    return new TaskweaveError('TW_API', `${this.#base} answered ${status}: ${said}${later}`, { retryable: status === 429 || status >= 500, details: { status } })
+    const retryable = status === 429 || status >= 500
+    // Not the API's own refusal (a proxy's page, another server): the address is wrong, not the request.
+    if (message === undefined) return new TaskweaveError('TW_API', `${this.#base} answered ${status}${text === '' ? ` ${response.statusText}` : ` with ${describeBody(text)}`}${later}: is --server the address of taskweave serve?`, { retryable, details: { status, notApi: true } })
+    return new TaskweaveError('TW_API', `${this.#base} answered ${status}: ${message}${later}`, { retryable, details: { status } })
   }
 }
 

@@ -149,7 +149,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const target = await serverTargetOf(values, {
           localOnly: givenFlags(values, ['tools', 'root', 'allow-private-network', 'allow-tools-from', 'store', 'config', 'transport', 'prefix']),
           serverOnly: givenFlags(values, ['detach', 'cancel-on-exit']),
-        })
+        }, io)
         if (target !== undefined) {
           if (values.detach === true && values['cancel-on-exit'] === true) throw usageError('--detach and --cancel-on-exit say opposite things: give one')
           const { remoteRunCommand } = await import('./commands/remote-run.js')
@@ -217,7 +217,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           options: { store: { type: 'string' }, config: { type: 'string' }, status: { type: 'string' }, workflow: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, ...SERVER_OPTIONS },
         })
         if (positionals.length > 0) throw usageError('"runs" takes no file')
-        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: [] })
+        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: [] }, io)
         if (target !== undefined) {
           const { remoteRunsCommand } = await import('./commands/remote-read.js')
           return await remoteRunsCommand(
@@ -252,7 +252,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           allowPositionals: true,
           options: { store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, ...SERVER_OPTIONS },
         })
-        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: givenFlags(values, ['follow', 'quiet', 'verbose']) })
+        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: givenFlags(values, ['follow', 'quiet', 'verbose']) }, io)
         if (target !== undefined) {
           const { remoteShowCommand } = await import('./commands/remote-read.js')
           return await remoteShowCommand({ ...target, runId: onlyRunId(positionals, 'show'), json: values.json ?? false, follow: values.follow ?? false, ...outputLevel(values.quiet, values.verbose) }, io)
@@ -286,7 +286,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
       case 'cancel': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { reason: { type: 'string' }, store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' }, ...SERVER_OPTIONS } })
-        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: [] })
+        const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config']), serverOnly: [] }, io)
         if (target !== undefined) {
           const { remoteCancelCommand } = await import('./commands/remote-read.js')
           return await remoteCancelCommand({ ...target, runId: onlyRunId(positionals, 'cancel'), json: values.json ?? false, ...(values.reason !== undefined ? { reason: values.reason } : {}) }, io)
@@ -538,9 +538,11 @@ function reportError(err: unknown, io: CliIo): number {
   if (TaskweaveError.is(err) && err.code === 'TW_API') {
     // The server said the request was wrong (no such run, an id taken, a field refused): the
     // input is at fault. Otherwise the server could not be used (unreachable, silent, a bad token).
-    const status = (err.details as { readonly status?: unknown } | undefined)?.status
+    const details = err.details as { readonly status?: unknown; readonly notApi?: unknown } | undefined
+    const status = details?.status
     io.stderr(`error: ${safe(err.message)}`)
-    return status === 400 || status === 404 || status === 409 || status === 413 || status === 415 ? EXIT.invalid : EXIT.server
+    const wrongRequest = details?.notApi !== true && (status === 400 || status === 404 || status === 409 || status === 413 || status === 415)
+    return wrongRequest ? EXIT.invalid : EXIT.server
   }
   if (TaskweaveError.is(err) && (err.code === 'TW_TRANSPORT' || err.code === 'TW_QUEUE')) {
     io.stderr(`error: ${safe(err.message)}`)
@@ -555,9 +557,9 @@ function reportError(err: unknown, io: CliIo): number {
 }
 
 /** The server a command asks (`--server`), or undefined to work here; see server-target.ts. */
-async function serverTargetOf(values: ServerOptionValues, given: { readonly localOnly: readonly string[]; readonly serverOnly: readonly string[] }): Promise<ServerTarget | undefined> {
+async function serverTargetOf(values: ServerOptionValues, given: { readonly localOnly: readonly string[]; readonly serverOnly: readonly string[] }, io: CliIo): Promise<ServerTarget | undefined> {
   const { serverTarget } = await import('./server-target.js')
-  return await serverTarget(values, given)
+  return await serverTarget(values, given, (text) => io.stderr(text))
 }
 
 function usageError(message: string): TaskweaveError {

@@ -53,6 +53,8 @@ export async function followRemoteEvents(client: ApiClient, runId: string, optio
   const { signal } = options
   let lastId: number | undefined
   let brokenSince: number | undefined
+  /** Gaps answered one after the other, with nothing else between: a server that keeps answering one is broken. */
+  let gapsInARow = 0
   while (!signal.aborted) {
     const stream = new AbortController()
     const stop = (): void => stream.abort()
@@ -64,12 +66,12 @@ export async function followRemoteEvents(client: ApiClient, runId: string, optio
       } catch (error) {
         if (signal.aborted) return 'detached'
         const status = TaskweaveError.is(error) ? (error.details as { status?: number } | undefined)?.status : undefined
-        // Known but not run there: finished, or unfinished and not resumed (yet: a server that
-        // restarts with --resume takes it up a moment after it listens).
+        // Known but not run there: finished or parked, or unfinished and not resumed (yet: a
+        // server that restarts with --resume takes it up a moment after it listens).
         if (status === 409) {
-          const known = (await client.run(runId, signal).catch(() => undefined))?.status
+          const known = await client.run(runId, signal).catch(() => undefined)
           // Unread (the server busy or going away): tried again like any other failure.
-          if (known !== undefined && known !== 'running') return 'not-live'
+          if (known !== undefined && (known.status !== 'running' || known.tasks.some((task) => task.status === 'parked'))) return 'not-live'
         }
         if (status !== 409 && (!TaskweaveError.is(error) || !error.retryable)) throw error
         brokenSince ??= Date.now()
@@ -83,18 +85,26 @@ export async function followRemoteEvents(client: ApiClient, runId: string, optio
       }
       const read = await readStream(response, stream, options)
       if (read.ended) return 'ended'
-      // A stream that gave something counts as the server back; one that closes at once does not.
-      if (read.progressed) brokenSince = undefined
       if (signal.aborted) return 'detached'
       if (read.gapAfter !== undefined) {
         lastId = read.gapAfter
         options.onGap?.()
-        continue
+        // The first gap is followed at once from where the server says; more in a row count as a broken stream.
+        if (++gapsInARow === 1) continue
+      } else {
+        if (read.lastId !== undefined) lastId = read.lastId
+        // A stream that gave something counts as the server back; one that closes at once does not.
+        if (read.progressed) {
+          brokenSince = undefined
+          gapsInARow = 0
+        }
       }
-      if (read.lastId !== undefined) lastId = read.lastId
-      // Closed without its end: the server went away or restarts. Open it again from the last event.
+      // Closed without its end: the server went away or restarts. Open it again from the last
+      // event, for as long as the server may go without serving the stream.
+      const why = read.broken ?? (read.gapAfter !== undefined ? 'the server keeps answering that events were missed' : 'the stream closed before the run ended')
       brokenSince ??= Date.now()
-      options.onReconnecting?.(read.broken ?? 'the stream closed before the run ended')
+      if (Date.now() - brokenSince >= options.reconnectMs) throw new TaskweaveError('TW_API', `the event stream of run ${runId} on ${client.url} kept breaking for ${options.reconnectMs} ms (--timeout): ${why}`, { retryable: true })
+      options.onReconnecting?.(why)
       await pause(signal)
     } finally {
       signal.removeEventListener('abort', stop)
@@ -106,7 +116,7 @@ export async function followRemoteEvents(client: ApiClient, runId: string, optio
 /** What one stream gave. */
 interface StreamRead {
   readonly ended: boolean
-  /** Whether it gave an event or a heartbeat. */
+  /** Whether it gave an event or a heartbeat (a gap is not one). */
   readonly progressed: boolean
   readonly lastId?: number
   /** The server no longer keeps events after the one asked for: go on after this id. */
@@ -127,17 +137,31 @@ async function readStream(response: Response, stream: AbortController, options: 
       progressed = true
     },
     onEvent: (message) => {
-      progressed = true
       if (ended || gapAfter !== undefined) return
       if (message.event === 'end') {
         ended = true
         return
       }
       if (message.event === 'gap') {
-        gapAfter = Number((JSON.parse(message.data) as { resumeAfter?: unknown }).resumeAfter ?? 0)
+        let resumeAfter: unknown
+        try {
+          resumeAfter = (JSON.parse(message.data) as { resumeAfter?: unknown } | null)?.resumeAfter
+        } catch {
+          resumeAfter = undefined
+        }
+        if (typeof resumeAfter !== 'number' || !Number.isSafeInteger(resumeAfter) || resumeAfter < 0) bad = 'a gap without the event id to go on from'
+        else gapAfter = resumeAfter
         return
       }
-      if (message.id !== undefined && message.id !== '') lastId = Number(message.id)
+      progressed = true
+      if (message.id !== undefined && message.id !== '') {
+        const id = Number(message.id)
+        if (!Number.isSafeInteger(id) || id < 0) {
+          bad = `an event id that is not a number ("${message.id.slice(0, 40)}")`
+          return
+        }
+        lastId = id
+      }
       let event: StreamedEvent
       try {
         event = JSON.parse(message.data) as StreamedEvent

@@ -61,15 +61,17 @@ export async function serveToken(file: string, env: NodeJS.ProcessEnv = process.
 
 /**
  * The token a client of the API sends: `env.TASKWEAVE_TOKEN`, else the token file given, else
- * `defaultFile` when it exists (where `taskweave serve` run in the same directory keeps it), else
- * none (a server started with `--no-auth`). A file named but missing is an error; a file other
+ * `defaultFile` when there is one and it exists (where `taskweave serve` run in the same
+ * directory keeps it), else none (a server started with `--no-auth`). A file named but missing is an error; a file other
  * users can read is refused, as the server refuses it.
  */
-export async function clientToken(file: string | undefined, defaultFile: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+export async function clientToken(file: string | undefined, defaultFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const fromEnv = env['TASKWEAVE_TOKEN']
   if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim()
+  const chosen = file ?? defaultFile
+  if (chosen === undefined) return undefined
   try {
-    return await readTokenFile(file ?? defaultFile)
+    return await readTokenFile(chosen)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     if (file !== undefined) throw new InvalidOptionError('--token-file', `an existing file holding the server's token (${file} does not exist)`, file)

@@ -128,7 +128,7 @@ class LiveRun {
   eventBytes = 0
   /** Bytes reckoned for each kept event, in the same order. */
   readonly sizes: number[] = []
-  nextEventId = 1
+  nextEventId: number
   readonly subscribers = new Set<LiveSubscriber>()
 
   constructor(
@@ -137,7 +137,9 @@ class LiveRun {
     labels: Readonly<Record<string, string>>,
     wallNow: number,
     clockNow: number,
+    firstEventId: number,
   ) {
+    this.nextEventId = firstEventId
     this.workflowId = workflowId
     this.labels = labels
     this.createdAt = wallNow
@@ -194,7 +196,7 @@ export class LiveRuns {
    * comes on a later tick), with every declared task pending.
    */
   register(runId: string, workflowId: string, snapshot: string, labels: Readonly<Record<string, string>>, createdAt: number): void {
-    const run = this.#ensure(runId, workflowId, labels)
+    const run = this.#ensure(runId, workflowId, labels, true)
     run.createdAt = createdAt
     for (const declared of declaredTasks(snapshot)) Object.assign(run.task(declared.id), declared)
   }
@@ -280,10 +282,18 @@ export class LiveRuns {
     }
   }
 
-  #ensure(runId: string, workflowId: string, labels: Readonly<Record<string, string>>): LiveRun {
+  /**
+   * The view of a run, made when missing. A run started here numbers its events from 1; one that
+   * is followed from its first event here without being started here (a resume, after a restart
+   * or a suspension) numbers them from its wall time × 1000, above any id an earlier life of the
+   * run gave: a client's Last-Event-ID from before is then older than anything kept, and it gets
+   * a `gap` instead of a stream that skips what this life sent first.
+   */
+  #ensure(runId: string, workflowId: string, labels: Readonly<Record<string, string>>, startedHere: boolean): LiveRun {
     let run = this.#runs.get(runId)
     if (run === undefined) {
-      run = new LiveRun(runId, workflowId, labels, this.#engine.clock.wallNow(), this.#engine.clock.now())
+      const wallNow = this.#engine.clock.wallNow()
+      run = new LiveRun(runId, workflowId, labels, wallNow, this.#engine.clock.now(), startedHere ? 1 : Math.max(1, Math.floor(wallNow)) * 1000 + 1)
       this.#runs.set(runId, run)
     }
     return run
@@ -296,7 +306,7 @@ export class LiveRuns {
       // A run started beside the server (library code, a resume) is followed from its start; an
       // event of a run that never started here (a resume that failed) makes no run.
       if (event.type !== 'run:started') return
-      run = this.#ensure(event.runId, event.workflowId, {})
+      run = this.#ensure(event.runId, event.workflowId, {}, false)
       this.#fillFromStore(run)
     } else if (event.type === 'run:started' && run.status !== 'running') {
       // Resumed in this process after it was suspended here.

@@ -9,6 +9,7 @@
  * signal exits at once.
  * @module
  */
+import { randomUUID } from 'node:crypto'
 import { basename } from 'node:path'
 import { TaskweaveError } from '../../core/errors.js'
 import { readWorkflowFile } from '../../workflow/load.js'
@@ -47,6 +48,9 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
   }
   const detach = new AbortController()
   let interruptedBy: NodeJS.Signals | undefined
+  // Chosen here, not by the server: a run whose start was interrupted or timed out can still be
+  // named (shown, cancelled), whether or not the server made it.
+  const chosenId = args.runId ?? randomUUID()
   let runId: string | undefined
   /** Set when a cancel was asked for before the server said the run's id. */
   let cancelWhenStarted = false
@@ -75,16 +79,24 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
           workflow,
           inputs: args.inputs,
           labels: { file: basename(args.file).slice(0, 500) },
-          ...(args.runId !== undefined ? { runId: args.runId } : {}),
+          runId: chosenId,
           ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
         },
         detach.signal,
       )
     } catch (error) {
-      // Interrupted before the server answered: the run may or may not have started there.
+      // No answer: the run may or may not have started there.
+      const maybe = `it may have started there as run ${chosenId} (taskweave show ${chosenId} --server ${client.url})`
       if (detach.signal.aborted) {
-        io.stderr(`interrupted while ${client.url} was starting the run: it may have started there (taskweave runs --server ${client.url} lists the runs)`)
+        io.stderr(`interrupted while ${client.url} was starting the run: ${maybe}`)
         return interruptedExitCode(interruptedBy ?? 'SIGINT')
+      }
+      if (cancelWhenStarted && !(TaskweaveError.is(error) && (error.details as { status?: unknown } | undefined)?.status !== undefined)) {
+        // Cancelled while the start had no answer yet: cancelled by its id, in case it started.
+        await client.cancel(chosenId, `cancelled from the command line (${interruptedBy ?? 'SIGINT'})`).then(
+          () => io.stderr(`run ${chosenId} had started on ${client.url}; it is being cancelled`),
+          () => io.stderr(`the start of the run had no answer; ${maybe}`),
+        )
       }
       throw error
     }
