@@ -49,7 +49,7 @@ Usage:
                                    OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
   taskweave worker [--transport URL] [--tools ./tools.ts]... [--concurrency N] [--queues llm,io] [--id ID]
                    [--port N] [--grace 30s] [--lease 30s] [--max-deliveries N] [--prefix P] [--root DIR]
-                   [--claim-after 5s] [--heartbeat 5s] [--allow-private-network] [--config FILE]
+                   [--allow-private-network] [--config FILE]
                                    run attempts for any run on a broker (redis://… or amqp://…) until
                                    SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
   taskweave serve [--port 7600] [--host 127.0.0.1] [--tools ./tools.ts]... [--store S] [--token-file FILE]
@@ -439,8 +439,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             port: { type: 'string', short: 'p' },
             host: { type: 'string' },
             grace: { type: 'string' },
-            'claim-after': { type: 'string' },
-            heartbeat: { type: 'string' },
             root: { type: 'string' },
             'allow-private-network': { type: 'boolean' },
             config: { type: 'string' },
@@ -463,8 +461,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.port !== undefined ? { port: parsePort(values.port) } : {}),
             ...(values.host !== undefined ? { host: values.host } : {}),
             ...(values.grace !== undefined ? { graceMs: toMs('--grace', values.grace) } : {}),
-            ...(values['claim-after'] !== undefined ? { claimAfterMs: toMs('--claim-after', values['claim-after']) } : {}),
-            ...(values.heartbeat !== undefined ? { heartbeatMs: toMs('--heartbeat', values.heartbeat) } : {}),
             ...(values.root !== undefined ? { fsRoot: values.root } : {}),
             ...(values.config !== undefined ? { config: values.config } : {}),
           },

@@ -106,16 +106,6 @@ export interface AttemptDelivery {
   deadLetter(reason: string): Promise<void>
   /** Keep holding it for `ms` more (a long attempt); a no-op where the broker needs none. */
   extend(ms: number): Promise<void>
-  /**
-   * Takes the attempt off the broker now and leaves it to its owner to track: for a broker that
-   * cannot hold a delivery as long as an attempt may run (RabbitMQ closes a channel whose
-   * delivery stays unacknowledged past its `consumer_timeout`, and every delivery of that channel
-   * goes back to the queue). The worker tells the owner first (a `started` report); the owner then
-   * counts the attempt held while that worker announces itself, and publishes it again once it
-   * does not. After it, `ack`, `nack` and `extend` change nothing. Absent where the broker holds a
-   * delivery as long as needed (Redis renews its lease).
-   */
-  claim?(): Promise<void>
 }
 
 /** Options of a worker's `consume`. */

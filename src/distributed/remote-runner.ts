@@ -10,10 +10,9 @@
  * any worker of its queue.
  *
  * A reconciler looks, every `reconcileEveryMs`, for attempts that are neither reported on nor held
- * by the broker (a broker restarted without its data, a queue purged), for attempts routed to a
- * worker that stopped announcing itself, and for attempts a worker claimed (took off a broker that
- * cannot hold a long delivery, after telling this owner) whose worker stopped announcing itself:
- * one missing twice in a row is published again (a routed one to any worker). A report for an attempt the owner no longer waits for (it timed out, was
+ * by the broker (a broker restarted without its data, a queue purged), and for attempts routed to a
+ * worker that stopped announcing itself: one missing twice in a row is published again (a routed
+ * one to any worker). A report for an attempt the owner no longer waits for (it timed out, was
  * cancelled, or belongs to an earlier owner of the run) is dropped.
  *
  * With `shared`, an attempt passes two gates shared with other owners before it is published, in
@@ -456,16 +455,13 @@ export class RemoteAttemptRunner implements AttemptRunner {
       const candidates = [...this.#inFlight.values()].filter((f) => f.sent && f.sentAt <= cutoff)
       if (candidates.length === 0) return
       const held = await this.#transport.holds(candidates.map((f) => f.envelope.request.attemptId))
-      const withWorker = candidates.some((f) => f.envelope.worker !== undefined || f.worker !== undefined)
-      const alive = withWorker ? new Set((await this.#transport.workers({ withinMs: this.#workerTimeoutMs })).map((w) => w.worker)) : undefined
+      const routed = candidates.some((f) => f.envelope.worker !== undefined)
+      const alive = routed ? new Set((await this.#transport.workers({ withinMs: this.#workerTimeoutMs })).map((w) => w.worker)) : undefined
       const again: AttemptEnvelope[] = []
       for (const f of candidates) {
         if (this.#inFlight.get(f.envelope.request.attemptId) !== f) continue
         const stranded = f.envelope.worker !== undefined && alive?.has(f.envelope.worker) === false
-        // Claimed by a worker (it said it started it, then took it off a broker that cannot hold a
-        // long delivery): held while that worker announces itself.
-        const claimedByLiving = f.worker !== undefined && alive?.has(f.worker) === true
-        if ((held.has(f.envelope.request.attemptId) || claimedByLiving) && !stranded) f.missing = 0
+        if (held.has(f.envelope.request.attemptId) && !stranded) f.missing = 0
         else if (++f.missing >= 2) {
           f.missing = 0
           // A task that must not run twice, which a worker said it started (or whose worker is
@@ -475,11 +471,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
             this.#uncertain(f)
             continue
           }
-          // Routed to a worker that is gone: any worker of the queue takes it now. A worker that
-          // claims it next says so again.
+          // Routed to a worker that is gone: any worker of the queue takes it now.
           const { worker: _gone, ...rest } = f.envelope
           f.envelope = { ...(stranded ? rest : f.envelope), publishedAt: this.#clock.wallNow() }
-          f.worker = undefined
           f.sentAt = this.#clock.now()
           again.push(f.envelope)
         }

@@ -21,7 +21,7 @@ import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { AnyTool } from '../core/tool.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
-import type { AttemptDelivery, AttemptEnvelope, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
+import type { AttemptDelivery, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
 import type { AttemptRequest } from '../core/attempt.js'
 import { LocalAttemptRunner } from '../engine/local-runner.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
@@ -44,7 +44,7 @@ const LEASE_CHECK_EXTEND_MS = 30_000
 const MAX_REMEMBERED_CANCELS = 10_000
 
 /** The names {@link WorkerOptions} has. */
-const WORKER_OPTION_NAMES: readonly (keyof WorkerOptions)[] = ['transport', 'tools', 'agents', 'agentPool', 'builtins', 'worker', 'queues', 'concurrency', 'heartbeatMs', 'claimAfterMs', 'maxOutputBytes', 'signal', 'clock', 'logger']
+const WORKER_OPTION_NAMES: readonly (keyof WorkerOptions)[] = ['transport', 'tools', 'agents', 'agentPool', 'builtins', 'worker', 'queues', 'concurrency', 'heartbeatMs', 'maxOutputBytes', 'signal', 'clock', 'logger']
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -68,14 +68,6 @@ export interface WorkerOptions {
   readonly concurrency?: number
   /** How often it announces itself, in ms. @default 5000 */
   readonly heartbeatMs?: number
-  /**
-   * An attempt still running after this long is claimed, on a broker that needs it (RabbitMQ):
-   * taken off the broker, its owner told this worker runs it, so no delivery stays unacknowledged
-   * for the attempt's whole life (past `consumer_timeout`, RabbitMQ would close the channel and
-   * send every delivery of it again). A claimed attempt whose worker dies is sent again by its
-   * owner once the worker stops announcing itself, not at once by the broker. @default 5000
-   */
-  readonly claimAfterMs?: number
   /** Largest output, in bytes of JSON, as on `createEngine`. */
   readonly maxOutputBytes?: number
   /** Aborting it closes the worker as `close()` would. */
@@ -136,9 +128,6 @@ class TransportWorker implements Worker {
   readonly #queues: readonly string[]
   readonly #concurrency: number
   readonly #heartbeatMs: number
-  readonly #claimAfterMs: number
-  /** Attempts claimed (taken off the broker) and still running here: given back by publishing them again. */
-  readonly #claimed = new Map<string, AttemptEnvelope>()
   readonly #maxOutputBytes: number
   readonly #clock: Clock
   readonly #logger: Logger
@@ -168,8 +157,6 @@ class TransportWorker implements Worker {
     if (!(Number.isInteger(this.#concurrency) && this.#concurrency >= 1)) throw new TaskweaveError('TW_INVALID_OPTION', `worker concurrency must be a whole number ≥ 1; received ${String(options.concurrency)}`, { retryable: false })
     this.#heartbeatMs = options.heartbeatMs ?? 5000
     if (!(Number.isFinite(this.#heartbeatMs) && this.#heartbeatMs >= 10)) throw new InvalidOptionError('heartbeatMs', 'a number of ms ≥ 10', options.heartbeatMs)
-    this.#claimAfterMs = options.claimAfterMs ?? 5000
-    if (!(Number.isFinite(this.#claimAfterMs) && this.#claimAfterMs >= 0)) throw new InvalidOptionError('claimAfterMs', 'a number of ms ≥ 0', options.claimAfterMs)
     this.#maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
@@ -246,10 +233,6 @@ class TransportWorker implements Worker {
       this.#runner.cancel(attemptId, error)
       attempt.cancelled(error)
     }
-    // Claimed ones are not on the broker to go back: they are published again for another worker.
-    const claimed = left.map(([attemptId]) => this.#claimed.get(attemptId)).filter((envelope) => envelope !== undefined)
-    this.#claimed.clear()
-    if (claimed.length > 0) await this.#giveBack(claimed)
     await this.#cancels?.close()
     await this.#agents?.close({ force: true })
     if (closeTransport) await this.#transport.close()
@@ -276,19 +259,14 @@ class TransportWorker implements Worker {
     // runs on beside its retry nor holds a slot for ever.
     // (A null off the wire, as JSON writes Infinity, is no deadline.)
     const deadline = typeof request.timeoutMs === 'number' ? this.#clock.setTimer(request.timeoutMs, () => this.#timedOut(request, attempt)) : undefined
-    let claiming: Promise<boolean> | undefined
-    const stopClaim = delivery.claim !== undefined ? this.#clock.setTimer(this.#claimAfterMs, () => void (claiming = this.#claim(delivery, attempt))) : undefined
     try {
       this.#runner.start(request, attempt)
       const outcome = await attempt.outcome
       deadline?.()
-      stopClaim?.()
-      const claimed = claiming !== undefined && (await claiming)
       if (this.#running.get(request.attemptId) !== attempt) return
       // A long attempt (or a worker paused past its lease) may have lost the attempt to another
-      // worker meanwhile: its outcome must not beat that one's to the owner. (A claimed one is its
-      // owner's to fence: the broker no longer holds it.)
-      if (!claimed && this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS) await this.#checkStillHeld(delivery, request.attemptId)
+      // worker meanwhile: its outcome must not beat that one's to the owner.
+      if (this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS) await this.#checkStillHeld(delivery, request.attemptId)
       await this.#transport.report(owner, { kind: 'outcome', attemptId: request.attemptId, worker: this.id, outcome })
       // Reported, it no longer runs here: counted finished and not running in one step, so
       // `stats()` never shows it as both while the broker's ack is on its way.
@@ -297,47 +275,14 @@ class TransportWorker implements Worker {
       else this.#failed++
       await delivery.ack()
     } catch (err) {
-      // The owner may not have heard: the broker keeps the attempt for another try (a claimed
-      // one, no longer on the broker, is published again).
+      // The owner may not have heard: the broker keeps the attempt for another try.
       this.#returned++
       this.#logger.warn('could not report an attempt; it goes back to the broker', { owner, attemptId: request.attemptId, error: String(err) })
-      const envelope = this.#claimed.get(request.attemptId)
-      if (envelope !== undefined && this.#running.get(request.attemptId) === attempt) await this.#giveBack([envelope])
       throw err
     } finally {
       deadline?.()
-      stopClaim?.()
-      this.#claimed.delete(request.attemptId)
       if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
     }
-  }
-
-  /**
-   * Claims a long attempt (see {@link WorkerOptions.claimAfterMs}): the owner is told this worker
-   * runs it, then the broker lets it go. Resolves whether it was claimed; a failure leaves it held
-   * by the broker as before.
-   */
-  async #claim(delivery: AttemptDelivery, attempt: WorkerAttempt): Promise<boolean> {
-    const { request, owner } = delivery.envelope
-    if (this.#running.get(request.attemptId) !== attempt || delivery.claim === undefined) return false
-    try {
-      // The owner hears it first: it counts the attempt held by this worker before the broker stops holding it.
-      await this.#transport.report(owner, { kind: 'started', attemptId: request.attemptId, worker: this.id })
-      await delivery.claim()
-      this.#claimed.set(request.attemptId, delivery.envelope)
-      return true
-    } catch (err) {
-      this.#logger.warn('could not claim a long attempt; the broker keeps holding it', { attemptId: request.attemptId, error: String(err) })
-      return false
-    }
-  }
-
-  /** Publishes claimed attempts again, for another worker; the owner takes the first outcome of each. */
-  async #giveBack(envelopes: readonly AttemptEnvelope[]): Promise<void> {
-    await this.#transport.publish(envelopes).catch((err: unknown) => {
-      // Its owner publishes them again once this worker stops announcing itself.
-      this.#logger.warn('could not give claimed attempts back; their owners will publish them again', { count: envelopes.length, error: String(err) })
-    })
   }
 
   /** Fails a redelivered attempt of a task that must not run twice `TW_UNCERTAIN`, unrun, and takes it off the queue. */

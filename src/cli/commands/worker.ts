@@ -41,10 +41,6 @@ export interface WorkerCommandArgs {
   readonly host?: string
   /** `--grace`: how long running attempts may finish after SIGTERM, in ms (default 30 s). */
   readonly graceMs?: number
-  /** `--claim-after`: a RabbitMQ attempt running this long is taken off the broker and tracked by its owner, in ms (default 5 s). */
-  readonly claimAfterMs?: number
-  /** `--heartbeat`: how often the worker announces itself, in ms (default 5 s); owners take a worker unheard for 15 s for dead. */
-  readonly heartbeatMs?: number
   readonly fsRoot?: string
   readonly allowPrivateNetwork: boolean
   /** `--config`: the configuration file (its `transport` and `prefix`). */
@@ -68,8 +64,6 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
       concurrency,
       queues: args.queues,
       ...(args.id !== undefined ? { worker: args.id } : {}),
-      ...(args.claimAfterMs !== undefined ? { claimAfterMs: args.claimAfterMs } : {}),
-      ...(args.heartbeatMs !== undefined ? { heartbeatMs: args.heartbeatMs } : {}),
       logger: createConsoleLogger('warn'),
     })
     const server = args.port !== undefined ? await startWorkerServer(worker, transport, args.port, args.host) : undefined

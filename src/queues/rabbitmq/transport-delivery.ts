@@ -43,19 +43,14 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
   const queue = envelope.queue
   active.set(queue, (active.get(queue) ?? 0) + 1)
   const attemptId = envelope.request.attemptId
-  /** Taken off the broker by `claim()`: the owner tracks it from then on. */
-  let claimed = false
   const delivery: AttemptDelivery = {
     envelope,
     deliveries: raw.deliveries,
     ack: async () => {
-      if (claimed) return
       await raw.ack()
       ledger.gone(attemptId)
     },
-    nack: async (options) => {
-      if (!claimed) await raw.retry(options?.delayMs ?? 0)
-    },
+    nack: (options) => raw.retry(options?.delayMs ?? 0),
     deadLetter: async (reason) => {
       await raw.deadLetter(reason)
       ledger.gone(attemptId)
@@ -63,17 +58,7 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
     // RabbitMQ needs no renewal; what it can tell is whether this consumer still holds the
     // attempt, which it asks the broker (a local flag is stale in a process just woken from a pause).
     extend: async () => {
-      if (claimed) return
       if (!(await raw.confirmHeld(CONFIRM_HELD_MS))) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
-    },
-    // Acknowledged now: a long attempt then holds no delivery that consumer_timeout would take
-    // back (with every other delivery of the channel).
-    claim: async () => {
-      if (claimed) return
-      if (!(await raw.confirmHeld(CONFIRM_HELD_MS))) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease before it was claimed (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
-      await raw.ack()
-      claimed = true
-      ledger.gone(attemptId)
     },
   }
   try {
