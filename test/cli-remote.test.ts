@@ -175,6 +175,11 @@ describe('taskweave run --server', () => {
     expect(await main(['run', await workflowFile(DIAMOND), '--server', url, '--run-id', 'same', '--input', 'who=x'], taken)).toBe(2)
     expect(taken.err.join('\n')).toContain('a run "same" exists already')
 
+    // Malformed JSON for an object input: refused by the server, naming the input (nothing runs).
+    const malformed = captureIo()
+    expect(await main(['run', await workflowFile('id: w\ninputs:\n  cfg: { type: object }\ntasks:\n  - { id: a, tool: t.echo, input: { value: 1 } }\n'), '--server', url, '--input', 'cfg={"a":'], malformed)).toBe(2)
+    expect(malformed.err.join('\n')).toMatch(/inputs\.cfg.*must be a object; received "\{\\"a\\":"/)
+
     const missing = captureIo()
     expect(await main(['show', 'no-such-run', '--server', url], missing)).toBe(2)
     expect(missing.err.join('\n')).toContain('no run "no-such-run"')
