@@ -11,6 +11,7 @@ import type { Socket } from 'node:net'
 import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stripVTControlCharacters } from 'node:util'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { main } from '../src/cli/main.js'
@@ -23,6 +24,9 @@ import type { ApiRun } from '../src/server/views.js'
 import { MemoryRunStore } from '../src/stores/memory.js'
 import { collect, ensureBuilt, spawnBin } from './cli-bin.js'
 import { captureIo } from './cli-io.js'
+
+/** What the CLI printed, without colours (CI=true turns picocolors on). */
+const plain = (lines: readonly string[]): string => stripVTControlCharacters(lines.join('\n'))
 
 const TOKEN = 'cli-remote-token-0123456789'
 
@@ -97,7 +101,7 @@ describe('taskweave run --server', () => {
     const io = captureIo()
     const code = await main(['run', await workflowFile(DIAMOND), '--server', url, '--input', 'who=me'], io)
     expect(code, io.text()).toBe(0)
-    const out = io.out.join('\n')
+    const out = plain(io.out)
     // The compact log's start and end lines, then the summary and the leaf's output.
     expect(out).toMatch(/run:started diamond \(4 tasks/)
     expect(out).toMatch(/run:finished succeeded/)
@@ -112,14 +116,14 @@ describe('taskweave run --server', () => {
     const file = await workflowFile(`id: broken\ntasks:\n  - { id: a, tool: t.fail }\n  - { id: b, tool: t.echo, dependsOn: [a], input: { value: 1 } }\n`)
     const io = captureIo()
     expect(await main(['run', file, '--server', url, '--json', '--quiet'], io)).toBe(1)
-    const run = JSON.parse(io.out.join('\n')) as ApiRun
+    const run = JSON.parse(plain(io.out)) as ApiRun
     expect(run.status).toBe('failed')
     expect(run.tasks.map((task) => [task.id, task.status])).toEqual([['a', 'failed'], ['b', 'skipped']])
     expect(run.tasks[0]?.error?.message).toContain('told to fail')
 
     const text = captureIo()
     expect(await main(['run', file, '--server', url, '--quiet'], text)).toBe(1)
-    expect(text.out.join('\n')).toMatch(/✖ a \(t\.fail, 1 attempt\): \S+ told to fail/)
+    expect(plain(text.out)).toMatch(/✖ a \(t\.fail, 1 attempt\): \S+ told to fail/)
   })
 
   it('--detach prints the id; show --follow follows it to its end; runs lists it; cancel ends another', async () => {
@@ -133,25 +137,25 @@ describe('taskweave run --server', () => {
 
     const listed = captureIo()
     expect(await main(['runs', '--server', url, '--status', 'running'], listed)).toBe(0)
-    expect(listed.out.join('\n')).toMatch(/detached-1\s+gated\s+running/)
+    expect(plain(listed.out)).toMatch(/detached-1\s+gated\s+running/)
 
     const followed = captureIo()
     const following = main(['show', 'detached-1', '--server', url, '--follow'], followed)
-    await vi.waitFor(() => expect(followed.out.join('\n')).toContain('run:started'), { timeout: 5_000 }).catch(() => undefined)
+    await vi.waitFor(() => expect(plain(followed.out)).toContain('run:started'), { timeout: 5_000 }).catch(() => undefined)
     open()
     expect(await following, followed.text()).toBe(0)
-    expect(followed.out.join('\n')).toMatch(/run succeeded/)
+    expect(plain(followed.out)).toMatch(/run succeeded/)
 
     const shown = captureIo()
     expect(await main(['show', 'detached-1', '--server', url], shown)).toBe(0)
-    expect(shown.out.join('\n')).toMatch(/run detached-1 of gated: succeeded[\s\S]*succeeded\s+wait \(1 attempt\)/)
+    expect(plain(shown.out)).toMatch(/run detached-1 of gated: succeeded[\s\S]*succeeded\s+wait \(1 attempt\)/)
 
     // A second server's gate stays shut: cancel ends that run.
     const other = await serve()
     expect(await main(['run', await workflowFile(GATED), '--server', other.url, '--detach', '--run-id', 'to-cancel', '--quiet'], captureIo())).toBe(0)
     const cancelled = captureIo()
     expect(await main(['cancel', 'to-cancel', '--server', other.url, '--reason', 'not needed'], cancelled)).toBe(0)
-    expect(cancelled.out.join('\n')).toContain('is being cancelled')
+    expect(plain(cancelled.out)).toContain('is being cancelled')
     await vi.waitFor(async () => expect((await apiRun(other.url, 'to-cancel')).status).toBe('cancelled'))
   })
 
@@ -305,7 +309,7 @@ describe('following survives the server restarting', () => {
     const following = main(['run', file, '--server', a.url, '--run-id', 'survivor', '--timeout', '20s'], io)
     await vi.waitFor(async () => expect((await apiRun(a.url, 'survivor')).tasks[1]?.status).toBe('running'), { timeout: 10_000 })
     // The CLI follows the stream (it printed the run's start) when the server goes away.
-    await vi.waitFor(() => expect(io.out.join('\n')).toContain('run:started two'), { timeout: 10_000 })
+    await vi.waitFor(() => expect(plain(io.out)).toContain('run:started two'), { timeout: 10_000 })
     await a.server.close()
     await engineA.close()
 
@@ -318,7 +322,7 @@ describe('following survives the server restarting', () => {
     expect(io.err.join('\n')).toContain('lost the event stream of run survivor')
     // The resumed run's own events are shown from its start, not skipped because its ids began again.
     expect(io.out.filter((line) => line.includes('run:started two')).length).toBe(2)
-    expect(io.out.join('\n')).toMatch(/run succeeded/)
+    expect(plain(io.out)).toMatch(/run succeeded/)
   })
 })
 
