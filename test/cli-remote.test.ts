@@ -233,6 +233,8 @@ describe('a server that cannot be used: exit 6 within the timeout', () => {
     expect(await main(['run', await workflowFile(GATED), '--server', url, '--timeout', '300ms'], io)).toBe(6)
     expect(performance.now() - started).toBeLessThan(5_000)
     expect(io.err.join('\n')).toContain(`${url} did not answer POST /api/runs within 300 ms (--timeout)`)
+    // The client chose the run's id: the user can still look it up (the server may have made it).
+    expect(io.err.join('\n')).toMatch(/the start of the run had no answer; it may have started there as run \S+ \(taskweave show \S+ --server /)
   })
 
   it('not taskweave (an HTML page), or a token it refuses', async () => {
@@ -243,6 +245,17 @@ describe('a server that cannot be used: exit 6 within the timeout', () => {
     const foreign = captureIo()
     expect(await main(['runs', '--server', `http://127.0.0.1:${(html.address() as { port: number }).port}`], foreign)).toBe(6)
     expect(foreign.err.join('\n')).toContain('with something that is not JSON ("<html><body>It works!</body></html>")')
+
+    // JSON, but not the API's (another service): 6, for every command, no stack trace.
+    const json: Server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'))
+    await new Promise<void>((resolve) => json.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => json.close(resolve)))
+    const jsonUrl = `http://127.0.0.1:${(json.address() as { port: number }).port}`
+    for (const args of [['runs'], ['show', 'r'], ['cancel', 'r']]) {
+      const other = captureIo()
+      expect(await main([...args, '--server', jsonUrl], other), args.join(' ')).toBe(6)
+      expect(other.err.join('\n')).toContain("with JSON that is not taskweave's API")
+    }
 
     // A page that is not found (a wrong port, another web server) is the address's fault: 6, not 2.
     const notFound: Server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'text/html' }).end('<!DOCTYPE HTML><title>Not Found</title>'))
@@ -295,6 +308,48 @@ describe('a stream that never gets anywhere: exit 6 once --timeout has passed, n
       expect(io.err.filter((line) => line.startsWith('lost the event stream')).length).toBeLessThan(5)
     })
   }
+})
+
+describe('runs the server does not run, or no longer knows', () => {
+  it('cancel of a finished run exits 1, as taskweave cancel does here', async () => {
+    const { url } = await serve()
+    vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+    expect(await main(['run', await workflowFile(DIAMOND), '--server', url, '--run-id', 'done1', '--input', 'who=x', '--quiet'], captureIo())).toBe(0)
+    const io = captureIo()
+    expect(await main(['cancel', 'done1', '--server', url], io)).toBe(1)
+    expect(io.err.join('\n')).toContain('answered 409: run "done1" is not running here')
+  })
+
+  it('show --follow of a run another process runs says so at once (exit 6), without waiting for --timeout', async () => {
+    const store = new MemoryRunStore()
+    const { url } = await serve({ engine: createEngine({ builtins: false, tools: serverTools().tools, store }) })
+    const elsewhere = serverTools()
+    const other = createEngine({ builtins: false, tools: elsewhere.tools, store })
+    cleanups.push(() => other.close())
+    const handle = other.start({ id: 'gated', tasks: [{ id: 'wait', tool: 't.gate' }] }, { runId: 'elsewhere' })
+    await vi.waitFor(() => expect(handle.taskStatus('wait')).toBe('running'))
+    vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+    const io = captureIo()
+    const started = performance.now()
+    expect(await main(['show', 'elsewhere', '--server', url, '--follow', '--timeout', '20s'], io)).toBe(6)
+    expect(performance.now() - started).toBeLessThan(5_000)
+    expect(io.err.join('\n')).toContain(`run elsewhere is unfinished, but ${url} does not run it`)
+    elsewhere.open()
+    await handle.result
+  })
+
+  it('a server restarted without a store no longer knows the run: exit 6, not "invalid input"', async () => {
+    const a = await serve()
+    vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+    const io = captureIo()
+    const following = main(['run', await workflowFile(GATED), '--server', a.url, '--run-id', 'forgotten', '--timeout', '20s'], io)
+    await vi.waitFor(() => expect(plain(io.out)).toContain('run:started gated'), { timeout: 10_000 })
+    await a.server.close()
+    await a.engine.close()
+    await serve({ port: a.server.port })
+    expect(await following, io.text()).toBe(6)
+    expect(io.err.join('\n')).toContain(`${a.url} no longer knows run forgotten: it restarted without a store`)
+  })
 })
 
 describe('following survives the server restarting', () => {

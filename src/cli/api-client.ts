@@ -10,6 +10,9 @@ import { TaskweaveError, ValidationError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import type { ApiRun, ApiRunSummary } from '../server/views.js'
 
+/** Connection errors that mean no server got the request. */
+const UNREACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
+
 /** Largest JSON answer read (a run view of a very large workflow stays well under it). */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
@@ -71,17 +74,28 @@ export class ApiClient {
 
   /** Starts a run; resolves its id. A workflow the server finds invalid rejects with a {@link ValidationError}. */
   async startRun(body: StartRunBody, signal?: AbortSignal): Promise<{ readonly id: string; readonly workflowId: string }> {
-    return (await this.#json('POST', '/api/runs', body, signal)) as { id: string; workflowId: string }
+    const answer = await this.#json('POST', '/api/runs', body, signal)
+    return this.#shaped('POST /api/runs', answer, typeof (answer as { id?: unknown } | null)?.id === 'string') as { id: string; workflowId: string }
   }
 
   /** A run with its tasks. */
   async run(runId: string, signal?: AbortSignal): Promise<ApiRun> {
-    return (await this.#json('GET', `/api/runs/${encodeURIComponent(runId)}`, undefined, signal)) as ApiRun
+    const path = `/api/runs/${encodeURIComponent(runId)}`
+    const answer = (await this.#json('GET', path, undefined, signal)) as Partial<ApiRun> | null
+    return this.#shaped(`GET ${path}`, answer, typeof answer?.status === 'string' && typeof answer.createdAt === 'number' && Array.isArray(answer.tasks) && typeof answer.counts === 'object' && answer.counts !== null) as ApiRun
   }
 
   /** One task of a run, with its output or error when the server has them. */
   async task(runId: string, taskId: string, signal?: AbortSignal): Promise<{ readonly id: string; readonly status: string; readonly output?: unknown }> {
-    return ((await this.#json('GET', `/api/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`, undefined, signal)) as { task: { id: string; status: string; output?: unknown } }).task
+    const path = `/api/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`
+    const task = ((await this.#json('GET', path, undefined, signal)) as { task?: unknown } | null)?.task
+    return this.#shaped(`GET ${path}`, task, typeof task === 'object' && task !== null) as { id: string; status: string; output?: unknown }
+  }
+
+  /** `value` when `ok`; otherwise the error of an answer that is JSON but not the API's (exit 6). */
+  #shaped(request: string, value: unknown, ok: boolean): unknown {
+    if (ok) return value
+    throw new TaskweaveError('TW_API', `${this.#base} answered ${request} with JSON that is not taskweave's API: is --server the address of taskweave serve?`, { retryable: false, details: { notApi: true } })
   }
 
   /** Runs, newest first. */
@@ -90,12 +104,16 @@ export class ApiClient {
     if (query.status !== undefined) params.set('status', query.status)
     if (query.limit !== undefined) params.set('limit', String(query.limit))
     const search = params.size > 0 ? `?${params.toString()}` : ''
-    return ((await this.#json('GET', `/api/runs${search}`, undefined, signal)) as { runs: ApiRunSummary[] }).runs
+    const answer = (await this.#json('GET', `/api/runs${search}`, undefined, signal)) as { runs?: unknown } | null
+    const runs = answer?.runs
+    return this.#shaped('GET /api/runs', runs, Array.isArray(runs) && runs.every((run) => typeof (run as { id?: unknown } | null)?.id === 'string' && typeof (run as { createdAt?: unknown }).createdAt === 'number')) as ApiRunSummary[]
   }
 
   /** Cancels a run; resolves what the server says of it (`cancelling`, or a stored run's new status). */
   async cancel(runId: string, reason: string, signal?: AbortSignal): Promise<{ readonly status: string }> {
-    return (await this.#json('POST', `/api/runs/${encodeURIComponent(runId)}/cancel`, { reason }, signal)) as { status: string }
+    const path = `/api/runs/${encodeURIComponent(runId)}/cancel`
+    const answer = await this.#json('POST', path, { reason }, signal)
+    return this.#shaped(`POST ${path}`, answer, typeof (answer as { status?: unknown } | null)?.status === 'string') as { status: string }
   }
 
   /**
@@ -155,7 +173,9 @@ export class ApiClient {
       if (signal?.aborted === true) return signal.reason instanceof Error ? signal.reason : new TaskweaveError('TW_CANCELLED', 'interrupted', { retryable: false })
       const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause
       const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error)
-      return new TaskweaveError('TW_API', `cannot reach ${this.#base} (${why}): is taskweave serve running there? (--server, TASKWEAVE_SERVER)`, { retryable: true, cause: error })
+      // Refused or not found: the request never reached a server (it cannot have acted on it).
+      const unreached = typeof cause?.code === 'string' && UNREACHED.has(cause.code)
+      return new TaskweaveError('TW_API', `cannot reach ${this.#base} (${why}): is taskweave serve running there? (--server, TASKWEAVE_SERVER)`, { retryable: true, cause: error, ...(unreached ? { details: { unreached: true } } : {}) })
     }
     const all = { ...headers, ...(this.#token !== undefined ? { authorization: `Bearer ${this.#token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }
     const response = (async (): Promise<Response> => {

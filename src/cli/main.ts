@@ -538,10 +538,10 @@ function reportError(err: unknown, io: CliIo): number {
   if (TaskweaveError.is(err) && err.code === 'TW_API') {
     // The server said the request was wrong (no such run, an id taken, a field refused): the
     // input is at fault. Otherwise the server could not be used (unreachable, silent, a bad token).
-    const details = err.details as { readonly status?: unknown; readonly notApi?: unknown } | undefined
+    const details = err.details as { readonly status?: unknown; readonly notApi?: unknown; readonly serverFault?: unknown } | undefined
     const status = details?.status
     io.stderr(`error: ${safe(err.message)}`)
-    const wrongRequest = details?.notApi !== true && (status === 400 || status === 404 || status === 409 || status === 413 || status === 415)
+    const wrongRequest = details?.notApi !== true && details?.serverFault !== true && (status === 400 || status === 404 || status === 409 || status === 413 || status === 415)
     return wrongRequest ? EXIT.invalid : EXIT.server
   }
   if (TaskweaveError.is(err) && (err.code === 'TW_TRANSPORT' || err.code === 'TW_QUEUE')) {

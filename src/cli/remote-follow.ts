@@ -66,6 +66,7 @@ export async function followRemoteEvents(client: ApiClient, runId: string, optio
       } catch (error) {
         if (signal.aborted) return 'detached'
         const status = TaskweaveError.is(error) ? (error.details as { status?: number } | undefined)?.status : undefined
+        if (status === 404) throw forgotten(client, runId)
         // Known but not run there: finished or parked, or unfinished and not resumed (yet: a
         // server that restarts with --resume takes it up a moment after it listens).
         if (status === 409) {
@@ -204,16 +205,23 @@ async function readStream(response: Response, stream: AbortController, options: 
  * Reads run `runId`, trying again while the server cannot answer (down, restarting, busy: a
  * retryable error) for up to `windowMs`.
  */
-export async function readRunPatiently(client: ApiClient, runId: string, signal: AbortSignal | undefined, windowMs: number): Promise<ApiRun> {
+export async function readRunPatiently(client: ApiClient, runId: string, signal: AbortSignal | undefined, windowMs: number, seen = false): Promise<ApiRun> {
   const since = Date.now()
   for (;;) {
     try {
       return await client.run(runId, signal)
     } catch (error) {
+      // Unknown now though it was known: the server lost it (not the user's mistake).
+      if (seen && TaskweaveError.is(error) && (error.details as { status?: unknown; notApi?: unknown } | undefined)?.status === 404 && (error.details as { notApi?: unknown }).notApi !== true) throw forgotten(client, runId)
       if (signal?.aborted === true || !TaskweaveError.is(error) || !error.retryable || Date.now() - since >= windowMs) throw error
     }
     await sleep(REOPEN_PAUSE_MS, undefined, signal !== undefined ? { signal } : {}).catch(() => undefined)
   }
+}
+
+/** The error for a run the server knew and no longer knows (exit 6). */
+function forgotten(client: ApiClient, runId: string): TaskweaveError {
+  return new TaskweaveError('TW_API', `${client.url} no longer knows run ${runId}: it restarted without a store (its runs were in memory), or forgot the run`, { retryable: false, details: { status: 404, serverFault: true } })
 }
 
 async function pause(signal: AbortSignal): Promise<void> {

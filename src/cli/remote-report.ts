@@ -38,9 +38,11 @@ export interface RemoteOutcome {
 
 /**
  * Follows run `runId` until it ends or `signal` is aborted (detached: the run goes on on the
- * server); resolves the exit code: 0 succeeded, 1 failed, partial or cancelled, 5 parked.
+ * server); resolves the exit code: 0 succeeded, 1 failed, partial or cancelled, 5 parked, 6 the
+ * server does not run it (another process sharing its store does, or nobody does until a server
+ * resumes it). `onEnded` is called once the run has ended, before its summary is read.
  */
-export async function followRemoteRun(client: ApiClient, runId: string, args: RemoteFollowArgs, io: CliIo, signal: AbortSignal): Promise<RemoteOutcome> {
+export async function followRemoteRun(client: ApiClient, runId: string, args: RemoteFollowArgs, io: CliIo, signal: AbortSignal, onEnded?: () => void): Promise<RemoteOutcome> {
   let initial: ApiRun
   try {
     initial = await readRunPatiently(client, runId, signal, args.timeoutMs)
@@ -48,6 +50,8 @@ export async function followRemoteRun(client: ApiClient, runId: string, args: Re
     if (signal.aborted) return { code: EXIT.ok, detached: true }
     throw error
   }
+  // Known, unfinished, and not run by this server: nothing to follow here.
+  if (!initial.live && initial.status === 'running' && !initial.tasks.some((task) => task.status === 'parked')) return notFollowed(client, runId, io)
   let view: ProgressView | undefined
   if (!args.quiet) {
     const write = args.json ? (line: string) => io.stderr(line) : (line: string) => io.stdout(line)
@@ -59,44 +63,57 @@ export async function followRemoteRun(client: ApiClient, runId: string, args: Re
   try {
     // A run that finished a moment ago still streams what it kept, then its end.
     ended = await followRemoteEvents(client, runId, {
-            signal,
-            reconnectMs: args.timeoutMs,
-            onEvent: (event) => sink?.handle({ ...event, at: event.wallAt }),
-            onGap: () => {
-              if (!args.quiet) io.stderr('(some events were missed: the server no longer kept them)')
-            },
-            onReconnecting: (why) => {
-              if (!args.quiet) io.stderr(`lost the event stream of run ${runId} (${terminalSafe(why)}); reconnecting…`)
-            },
-          })
+      signal,
+      reconnectMs: args.timeoutMs,
+      onEvent: (event) => sink?.handle({ ...event, at: event.wallAt }),
+      onGap: () => {
+        if (!args.quiet) io.stderr('(some events were missed: the server no longer kept them)')
+      },
+      onReconnecting: (why) => {
+        if (!args.quiet) io.stderr(`lost the event stream of run ${runId} (${terminalSafe(why)}); reconnecting…`)
+      },
+    })
   } finally {
     view?.stop()
   }
   if (ended === 'detached') return { code: EXIT.ok, detached: true }
-  const final = await readRunPatiently(client, runId, undefined, args.timeoutMs)
+  onEnded?.()
+  let final: ApiRun
+  try {
+    final = await readRunPatiently(client, runId, signal, args.timeoutMs, true)
+  } catch (error) {
+    if (signal.aborted) return { code: EXIT.ok, detached: true }
+    throw error
+  }
   if (args.json) io.stdout(JSON.stringify(final, null, 2))
-  else io.stdout(await formatRemoteSummary(client, final))
+  else io.stdout(await formatRemoteSummary(client, final, signal))
   const parked = final.tasks.filter((task) => task.status === 'parked')
   if (final.status === 'running' && parked.length > 0) {
-    io.stderr(`run ${runId} is parked: the outcome of ${parked.map((task) => task.id).join(', ')} is unknown. Record what happened with taskweave resolve on the server's store, then resume it there.`)
+    io.stderr(terminalSafe(`run ${runId} is parked: the outcome of ${parked.map((task) => task.id).join(', ')} is unknown. Record what happened with taskweave resolve on the server's store, then resume it there.`))
     return { code: EXIT.parked, detached: false }
   }
-  if (final.status === 'running') {
-    io.stderr(`run ${runId} is unfinished on ${client.url}, and nothing there runs it now (the server stopped, or restarted without --resume): it goes on when the server resumes it`)
-    return { code: EXIT.failed, detached: false }
-  }
+  if (final.status === 'running') return notFollowed(client, runId, io)
   return { code: final.status === 'succeeded' ? EXIT.ok : EXIT.failed, detached: false }
 }
 
-/** The summary `run` prints at the end: status, time, counts, each failure, and the outputs of the last tasks. */
-export async function formatRemoteSummary(client: ApiClient, run: ApiRun): Promise<string> {
+/** An unfinished run the server does not run: said so, exit 6 (it cannot be followed there). */
+function notFollowed(client: ApiClient, runId: string, io: CliIo): RemoteOutcome {
+  io.stderr(`run ${runId} is unfinished, but ${client.url} does not run it: another process sharing its store does, or nobody does until a server resumes it (taskweave serve --resume); it cannot be followed there`)
+  return { code: EXIT.server, detached: false }
+}
+
+/**
+ * The summary `run` prints at the end: status, time, counts, each failure, and the outputs of the
+ * last tasks (read from the server; no more are read once `signal` is aborted).
+ */
+export async function formatRemoteSummary(client: ApiClient, run: ApiRun, signal?: AbortSignal): Promise<string> {
   const colour = run.status === 'succeeded' ? pc.green : run.status === 'partial' || run.status === 'running' ? pc.yellow : pc.red
   const counts = Object.entries(run.counts)
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${status}`)
     .join(', ')
   const took = run.finishedAt !== undefined ? ` in ${((run.finishedAt - run.createdAt) / 1000).toFixed(2)}s` : ''
-  const lines = [`${colour(pc.bold(`run ${run.status}`))}${took}: ${counts}${run.reason !== undefined ? ` (${terminalSafe(run.reason)})` : ''}`]
+  const lines = [`${colour(pc.bold(`run ${terminalSafe(run.status)}`))}${took}: ${terminalSafe(counts)}${run.reason !== undefined ? ` (${terminalSafe(run.reason)})` : ''}`]
   for (const task of run.tasks) {
     if (task.status !== 'failed') continue
     const error = terminalSafe(`${task.error?.code ?? ''} ${task.error?.message ?? ''}`)
@@ -107,7 +124,8 @@ export async function formatRemoteSummary(client: ApiClient, run: ApiRun): Promi
   const leaves = run.tasks.filter((task) => task.status === 'succeeded' && !parents.has(task.id))
   if (leaves.length <= MAX_OUTPUTS_SHOWN) {
     for (const leaf of leaves) {
-      const output = await client.task(run.id, leaf.id).then(
+      if (signal?.aborted === true) break
+      const output = await client.task(run.id, leaf.id, signal).then(
         (task) => task.output,
         () => undefined,
       )

@@ -76,9 +76,18 @@ export async function remoteShowCommand(args: ServerArgs & { readonly runId: str
 /** `cancel --server`: cancels a run the server runs, or ends an unfinished one in its store. */
 export async function remoteCancelCommand(args: ServerArgs & { readonly runId: string; readonly reason?: string; readonly json: boolean }, io: CliIo): Promise<number> {
   const client = new ApiClient({ url: args.server, token: args.token, timeoutMs: args.timeoutMs })
-  const answer = await client.cancel(args.runId, args.reason ?? 'cancelled from the command line')
+  let answer: { readonly status: string }
+  try {
+    answer = await client.cancel(args.runId, args.reason ?? 'cancelled from the command line')
+  } catch (error) {
+    // A run that has finished (or is not the server's to cancel): as `taskweave cancel` here, exit 1.
+    if (TaskweaveError.is(error) && error.code === 'TW_API' && (error.details as { status?: unknown; notApi?: unknown } | undefined)?.status === 409 && (error.details as { notApi?: unknown }).notApi !== true) {
+      throw new TaskweaveError('TW_INVALID_STATE', error.message, { retryable: false })
+    }
+    throw error
+  }
   if (args.json) io.stdout(JSON.stringify({ id: args.runId, status: answer.status }))
-  else io.stdout(answer.status === 'cancelling' ? `run ${args.runId} is being cancelled on ${client.url}` : `run ${args.runId} is ${answer.status}`)
+  else io.stdout(terminalSafe(answer.status === 'cancelling' ? `run ${args.runId} is being cancelled on ${client.url}` : `run ${args.runId} is ${answer.status}`))
   return EXIT.ok
 }
 

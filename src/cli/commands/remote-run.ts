@@ -54,6 +54,8 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
   let runId: string | undefined
   /** Set when a cancel was asked for before the server said the run's id. */
   let cancelWhenStarted = false
+  /** The run has ended: a signal now only stops reading its summary (nothing to cancel). */
+  let ended = false
   const cancel = (id: string, signal: NodeJS.Signals): void => {
     client.cancel(id, `cancelled from the command line (${signal})`).catch((error: unknown) => {
       io.stderr(`could not cancel run ${id}: ${error instanceof Error ? error.message : String(error)}`)
@@ -63,7 +65,7 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
   const stopListening = onInterrupt((signal) => {
     interruptedBy = signal
     const again = signal === 'SIGINT' ? 'press Ctrl-C again' : `send ${signal} again`
-    if (args.cancelOnExit) {
+    if (args.cancelOnExit && !ended) {
       io.stderr(`\ncancelling the run on ${client.url} (${again} to quit at once)…`)
       if (runId !== undefined) cancel(runId, signal)
       else cancelWhenStarted = true
@@ -91,13 +93,18 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
         io.stderr(`interrupted while ${client.url} was starting the run: ${maybe}`)
         return interruptedExitCode(interruptedBy ?? 'SIGINT')
       }
-      if (cancelWhenStarted && !(TaskweaveError.is(error) && (error.details as { status?: unknown } | undefined)?.status !== undefined)) {
+      // No answer at all (a timeout, a reset): the server may have made the run. Any answer (a
+      // refusal, an invalid workflow) means it did not.
+      const details = TaskweaveError.is(error) ? (error.details as { status?: unknown; unreached?: unknown } | undefined) : undefined
+      const unanswered = TaskweaveError.is(error) && error.code === 'TW_API' && details?.status === undefined && details?.unreached !== true
+      if (!unanswered) throw error
+      if (cancelWhenStarted) {
         // Cancelled while the start had no answer yet: cancelled by its id, in case it started.
         await client.cancel(chosenId, `cancelled from the command line (${interruptedBy ?? 'SIGINT'})`).then(
           () => io.stderr(`run ${chosenId} had started on ${client.url}; it is being cancelled`),
           () => io.stderr(`the start of the run had no answer; ${maybe}`),
         )
-      }
+      } else io.stderr(`the start of the run had no answer; ${maybe}`)
       throw error
     }
     runId = started.id
@@ -109,9 +116,10 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
       return EXIT.ok
     }
     if (!args.quiet) io.stderr(`run ${runId} on ${client.url} (Ctrl-C detaches${args.cancelOnExit ? ' and cancels it' : '; the run goes on'})`)
-    const outcome = await followRemoteRun(client, runId, args, io, detach.signal)
+    const outcome = await followRemoteRun(client, runId, args, io, detach.signal, () => (ended = true))
     if (outcome.detached) {
-      io.stderr(`detached from run ${runId}; it goes on on ${client.url}. Follow it again with: ${hint}`)
+      if (ended) io.stderr(`interrupted while reading the summary of run ${runId}, which has ended: taskweave show ${runId} --server ${client.url}`)
+      else io.stderr(`detached from run ${runId}; it goes on on ${client.url}. Follow it again with: ${hint}`)
       return interruptedExitCode(interruptedBy ?? 'SIGINT')
     }
     return outcome.code
