@@ -566,7 +566,8 @@ describe('load (RELIABILITY LD-02, short)', () => {
       return ctx.taskId
     } })
     const engine = createEngine({ builtins: false, tools: [slow] })
-    const { server } = await serve({ engine, maxActiveRuns: 20 })
+    // Every accepted run stays readable (more than the 200 finished runs kept by default may be accepted).
+    const { server } = await serve({ engine, maxActiveRuns: 20, keepFinishedRuns: 1000 })
     const accepted: string[] = []
     let refused = 0
     let next = 0
