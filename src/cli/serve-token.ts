@@ -62,8 +62,8 @@ export async function serveToken(file: string, env: NodeJS.ProcessEnv = process.
 /**
  * The token a client of the API sends: `env.TASKWEAVE_TOKEN`, else the token file given, else
  * `defaultFile` when there is one and it exists (where `taskweave serve` run in the same
- * directory keeps it), else none (a server started with `--no-auth`). A file named but missing is an error; a file other
- * users can read is refused, as the server refuses it.
+ * directory keeps it), else none (a server started with `--no-auth`). A file named but missing
+ * is an error; a file other users can read is refused, as the server refuses it.
  */
 export async function clientToken(file: string | undefined, defaultFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const fromEnv = env['TASKWEAVE_TOKEN']

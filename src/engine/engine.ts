@@ -243,10 +243,6 @@ export interface Engine extends AsyncDisposable {
    */
   run(definition: WorkflowInput, options?: RunOptions): Promise<RunResult>
   /**
-   * Changes the number of attempts that may run at once across all runs (load-aware scaling).
-   * Lowering it interrupts nothing: running attempts finish, new ones wait.
-   */
-  /**
    * Runs every tool call of the engine's own runner inside `wrapper(attempt, run)`, which must
    * call `run()` once, synchronously, and return what it returns: to make a scope the tool's
    * code runs in (an OpenTelemetry context, so a tool's spans are children of its attempt's;
@@ -255,6 +251,10 @@ export interface Engine extends AsyncDisposable {
    * that removes the wrapper.
    */
   wrapAttempts(wrapper: AttemptWrapper): Unsubscribe
+  /**
+   * Changes the number of attempts that may run at once across all runs (load-aware scaling).
+   * Lowering it interrupts nothing: running attempts finish, new ones wait.
+   */
   setConcurrency(concurrency: number): void
   /** The store of durable runs, when the engine was given one. */
   readonly store: RunStore | undefined
