@@ -75,11 +75,13 @@ describe('examples: llm-quota', () => {
     const lines: string[] = []
     const report = await llmQuota((line) => lines.push(line), 150)
     expect(report.result.status).toBe('succeeded')
-    // None of the 150 fan-out calls is refused. The last call (the digest, a ~15,000-token prompt
-    // against a 20,000-token window) may be refused once and bounced back without spending an
-    // attempt: see the rate-key notes in docs/llm.md.
-    const bounced = Object.values(report.result.tasks).filter((task) => (task.throttled ?? 0) > 0).map((task) => task.id)
-    expect(bounced.filter((id) => id !== 'digest')).toEqual([])
+    // At most one of the 151 calls is refused, once, and bounced back without spending an attempt:
+    // usually none; when one is, most often the last and largest (the digest, a ~15,000-token
+    // prompt against a 20,000-token window), and on a loaded machine, whose slower transit the
+    // provider counts at arrival, a fan-out call. See the rate-key notes in docs/llm.md.
+    const bounced = Object.values(report.result.tasks).filter((task) => (task.throttled ?? 0) > 0)
+    expect(bounced.length).toBeLessThanOrEqual(1)
+    for (const task of bounced) expect([task.id, task.throttled, task.attempts]).toEqual([task.id, 1, 1])
     expect(report.rateLimited).toBeLessThanOrEqual(1)
     expect(report.requests).toBe(151 + report.rateLimited)
     // 120 requests fit the first window; the other 31 wait for the bucket to refill (20 per second).
