@@ -23,6 +23,7 @@ import type { LoadScalerStats } from '../scheduler/load-scaler.js'
 import type { RateKeyStats } from '../scheduler/rate-limiter.js'
 import { resolveRateTable } from '../core/rate-spec.js'
 import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
+import { registerActiveWorkflows } from './active-workflows.js'
 import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownGroupOptions, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
 import type { AutoscaleOptions } from './options.js'
 import { checkSignal } from '../core/known-options.js'
@@ -889,7 +890,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return closing
   }
 
-  return {
+  const engine: Engine = {
     registry,
     agents,
     background,
@@ -939,6 +940,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
       await close()
     },
   }
+  // A live view of the engine's runs (the server) reads the definition of a run started beside it.
+  registerActiveWorkflows(engine, (runId) => active.toArray().find((execution) => execution.id === runId)?.workflow)
+  return engine
 }
 
 function isCompiled(value: WorkflowInput): value is CompiledWorkflow {

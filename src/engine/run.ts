@@ -244,6 +244,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     return this.#workflow.indexById.get(id) ?? this.#extraIds?.get(id)
   }
 
+  /** The workflow this run executes (as compiled when it started). */
+  get workflow(): CompiledWorkflow {
+    return this.#workflow
+  }
+
   /** Whether the run has ended. */
   get isFinished(): boolean {
     return this.#state === 'finished'

@@ -8,6 +8,7 @@
  */
 import type { RunResult } from '../core/report.js'
 import type { Engine } from '../engine/engine.js'
+import { activeWorkflowOf } from '../engine/active-workflows.js'
 import type { TaskweaveEvent } from '../observe/events.js'
 import type { Unsubscribe } from '../observe/emitter.js'
 import { declaredTasks, shortError } from './views.js'
@@ -307,6 +308,7 @@ export class LiveRuns {
       // event of a run that never started here (a resume that failed) makes no run.
       if (event.type !== 'run:started') return
       run = this.#ensure(event.runId, event.workflowId, {}, false)
+      this.#fillFromEngine(run)
       this.#fillFromStore(run)
     } else if (event.type === 'run:started' && run.status !== 'running') {
       // Resumed in this process after it was suspended here.
@@ -348,6 +350,17 @@ export class LiveRuns {
   }
 
   /** Fills in, from the store, what a run resumed here had before: labels, start, declared tasks. */
+  /**
+   * The declared tasks of a run that starts here without being registered, from the workflow the
+   * engine runs: a run started beside the server by library code (with or without a store, durable
+   * or not) and a resumed one are drawn with their dependencies from their first event.
+   */
+  #fillFromEngine(run: LiveRun): void {
+    const workflow = activeWorkflowOf(this.#engine, run.id)
+    if (workflow === undefined) return
+    for (const declared of declaredTasks(workflow.snapshot)) Object.assign(run.task(declared.id), declared)
+  }
+
   #fillFromStore(run: LiveRun): void {
     if (this.#seed === undefined) return
     this.#seed(run.id).then(

@@ -522,6 +522,24 @@ describe('second review findings', () => {
     expect((await finished(b.server.port, id)).status).toBe('partial')
   })
 
+  it('draws a run started beside the server by library code, without a store, with its declared tasks and dependencies', async () => {
+    const { server, engine, open } = await serve()
+    const handle = engine.start(diamond)
+    // From its first event: every declared task, the ones not started yet among them.
+    await expect.poll(async () => (await send(server.port, `/api/runs/${handle.id}`, { headers: AUTH })).status).toBe(200)
+    const view = (await send(server.port, `/api/runs/${handle.id}`, { headers: AUTH })).json as ApiRun
+    expect(view.tasks.map((task) => [task.id, task.tool, task.dependsOn])).toEqual([
+      ['a', 'test.gate', []],
+      ['b', 'test.gate', ['a']],
+      ['c', 'test.gate', ['a']],
+      ['d', 'test.gate', ['b', 'c']],
+    ])
+    expect(view.tasks.find((task) => task.id === 'd')?.status).toBe('pending')
+    open()
+    expect((await handle.result).status).toBe('partial')
+    expect((await finished(server.port, handle.id)).tasks.find((task) => task.id === 'd')?.dependsOn).toEqual(['b', 'c'])
+  })
+
   it('closes the stream of a run suspended by the engine closing without its end, so clients open it again', async () => {
     const store = new MemoryRunStore()
     const { tool } = gatedTool()
