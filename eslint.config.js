@@ -5,8 +5,8 @@ import globals from 'globals'
 import layers from './scripts/eslint/layers.js'
 
 export default tseslint.config(
-  // test/**/*.mjs: child programs that import the built package (dist/), outside the TypeScript project.
-  { ignores: ['dist/**', '.probes/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**', 'test/**/*.mjs'] },
+  // test/**/*.mjs, examples/**/*.mjs: child programs (fixtures, example servers) run as separate processes, outside the TypeScript project.
+  { ignores: ['dist/**', '.probes/**', 'bench/**', 'node_modules/**', 'coverage/**', 'bin/**', 'schema/**', 'test/**/*.mjs', 'examples/**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

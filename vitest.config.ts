@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^taskweave$/, replacement: src('index.ts') },
       { find: /^taskweave\/compat\/(.+)$/, replacement: src('compat/$1.ts') },
       { find: /^taskweave\/ports$/, replacement: src('ports.ts') },
+      { find: /^taskweave\/mcp$/, replacement: src('tools/mcp/index.ts') },
       { find: /^taskweave\/state-machines$/, replacement: src('fsm/index.ts') },
       { find: /^taskweave\/stores\/postgres$/, replacement: src('stores/postgres/index.ts') },
       { find: /^taskweave\/testing$/, replacement: src('testing/index.ts') },

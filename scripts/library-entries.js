@@ -19,4 +19,5 @@ export const LIBRARY_ENTRIES = {
   'compat-beeai': 'compat/beeai.js',
   server: 'server/index.js',
   otel: 'otel/index.js',
+  mcp: 'tools/mcp/index.js',
 }

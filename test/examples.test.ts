@@ -3,6 +3,7 @@ import { main } from '../src/cli/main.js'
 import { main as typedBuilder } from '../examples/typed-builder/main.js'
 import { main as llmQuota } from '../examples/llm-quota/main.js'
 import { main as httpApi } from '../examples/http-api/main.js'
+import { main as mcpTools } from '../examples/mcp-tools/main.js'
 import type { RunResult } from '../src/engine/report.js'
 import { captureIo } from './cli-io.js'
 
@@ -13,6 +14,19 @@ async function runJson(args: string[]): Promise<{ code: number; result: RunResul
 }
 
 describe('examples', () => {
+  it('mcp-tools lists a glossary MCP server\'s terms, defines each through its tool in parallel, and writes the page', async () => {
+    const lines: string[] = []
+    const result = await mcpTools((line) => lines.push(line))
+    expect(result.status).toBe('succeeded')
+    expect(lines[0]).toBe('connected to glossary 1.0.0: mcp.glossary.list_terms, mcp.glossary.define')
+    expect(result.tasks['define[1]']).toMatchObject({ status: 'succeeded', tool: 'mcp.glossary.define', output: { term: 'rate key', definition: expect.stringContaining('quota') as unknown } })
+    expect(String(result.tasks['page']?.output).split('\n')).toEqual([
+      'dag: a graph of tasks whose edges say which runs after which, with no cycle',
+      'rate key: a name that tasks sharing one provider quota count against',
+      'attempt: one try of a task; a retry is the next attempt',
+    ])
+  })
+
   it('analyse-source lists, reads and measures every file, then reports', async () => {
     const { code, result } = await runJson(['examples/analyse-source/workflow.yaml', '--input', 'root=examples'])
     expect(code).toBe(0)

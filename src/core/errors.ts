@@ -51,6 +51,7 @@ export type ErrorCode =
   | 'TW_RATE_NEVER_FITS'
   | 'TW_BUDGET_EXHAUSTED'
   | 'TW_LLM'
+  | 'TW_MCP'
   | 'TW_PLAN'
   | 'TW_QUEUE'
   | 'TW_QUEUE_FULL'
