@@ -90,7 +90,8 @@ broker (transport, prefix).
 Exit codes: 0 succeeded, 1 failed/partial/cancelled, 2 invalid input, 3 the run store cannot be used,
 4 the broker cannot be used, 5 the run is parked (taskweave resolve, then taskweave resume), 6 the
 server cannot be used (unreachable, too slow, token refused); 128 + the signal's number when a signal
-stopped the command (130 for Ctrl-C; a run on a server goes on).`
+stopped the command (130 for a second Ctrl-C, or for Ctrl-C while following a run on a server, which goes on;
+a local run stopped by one Ctrl-C exits 1: cancelled, or suspended with a store).`
 
 /** `--quiet` and `--verbose`, which say opposite things: both at once is refused rather than one silently winning. */
 function outputLevel(quiet: boolean | undefined, verbose: boolean | undefined): { readonly quiet: boolean; readonly verbose: boolean } {
