@@ -58,8 +58,8 @@ export type { ErrorCode, SerializedError, ValidationIssue } from './core/errors.
 // Time and logs
 export { sleep, systemClock } from './core/clock.js'
 export type { Clock } from './core/clock.js'
-export { createConsoleLogger, silentLogger } from './core/logger.js'
-export type { Logger } from './core/logger.js'
+export { createConsoleLogger, pinoLogger, silentLogger } from './core/logger.js'
+export type { FieldsFirstLogger, Logger } from './core/logger.js'
 
 // Events
 export type { EventMap, EventName, TaskweaveEvent, ThrottleReason } from './observe/events.js'

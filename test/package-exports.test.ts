@@ -57,6 +57,7 @@ describe('package exports', () => {
       'taskweave/queues/redis',
       'taskweave/queues/rabbitmq',
       'taskweave/distributed',
+      'taskweave/mcp',
     ])
     const root = found['taskweave'] ?? []
     // Values only (types vanish at run time); with the types the root has about 70 names.
@@ -68,6 +69,8 @@ describe('package exports', () => {
     expect(found['taskweave/compat/laios']).toContain('Executor')
     expect(found['taskweave/compat/beeai']).toContain('WorkflowOrchestrator')
     expect(found['taskweave/testing']).toContain('ManualClock')
+    expect(found['taskweave/mcp']).toEqual(['connectMcpServer'])
+    expect(root).toContain('pinoLogger')
     expect(found['taskweave/ports']).toContain('attemptIdOf')
     expect(found['taskweave/agents']).toContain('AgentSessionPool')
     expect(found['taskweave/agents']).not.toContain('AgentTaskManager')

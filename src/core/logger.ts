@@ -40,3 +40,35 @@ export function createConsoleLogger(level: 'debug' | 'info' | 'warn' | 'error' =
     child: (fields) => createConsoleLogger(level, { ...base, ...fields }),
   }
 }
+
+/**
+ * A logger that takes its fields first and its message second, as pino does
+ * (`logger.info({ runId }, 'run started')`); {@link pinoLogger} adapts one to {@link Logger}.
+ */
+export interface FieldsFirstLogger {
+  debug(fields: object, message?: string): void
+  info(fields: object, message?: string): void
+  warn(fields: object, message?: string): void
+  error(fields: object, message?: string): void
+  child(bindings: object): FieldsFirstLogger
+}
+
+/**
+ * The engine's {@link Logger} writing to a pino logger (or any {@link FieldsFirstLogger}): its
+ * levels, destinations, redaction and transports apply to what the engine, its tools and the
+ * server log; each line keeps its fields as pino fields and its message as `msg`.
+ * @example
+ * ```ts
+ * import pino from 'pino'
+ * const engine = createEngine({ logger: pinoLogger(pino({ level: 'info' })) })
+ * ```
+ */
+export function pinoLogger(logger: FieldsFirstLogger): Logger {
+  return {
+    debug: (message, fields) => logger.debug(fields ?? {}, message),
+    info: (message, fields) => logger.info(fields ?? {}, message),
+    warn: (message, fields) => logger.warn(fields ?? {}, message),
+    error: (message, fields) => logger.error(fields ?? {}, message),
+    child: (fields) => pinoLogger(logger.child(fields)),
+  }
+}
