@@ -11,7 +11,8 @@ import type { Engine } from '../engine/engine.js'
 import { activeWorkflowOf } from '../engine/active-workflows.js'
 import type { TaskweaveEvent } from '../observe/events.js'
 import type { Unsubscribe } from '../observe/emitter.js'
-import { declaredTasks, shortError } from './views.js'
+import type { CompiledWorkflow } from '../workflow/compile.js'
+import { declaredTasksOf, shortError } from './views.js'
 import type { ApiRun, ApiRunSummary, ApiTask, ShortError } from './views.js'
 
 /** One event as a stream sends it: its id in the run, its wall time, the event. */
@@ -121,6 +122,8 @@ class LiveRun {
   reason: string | undefined
   labels: Readonly<Record<string, string>>
   readonly tasks = new Map<string, TaskState>()
+  /** Whether {@link tasks} holds every declared task, from the compiled workflow. */
+  declared = false
   /** Wall time minus clock time, set when the run starts: events carry clock time. */
   offset: number
   /** The last events, oldest first, within the count and byte budgets. */
@@ -196,10 +199,11 @@ export class LiveRuns {
    * Makes the view of a run just started with `engine.start()` (before its first event, which
    * comes on a later tick), with every declared task pending.
    */
-  register(runId: string, workflowId: string, snapshot: string, labels: Readonly<Record<string, string>>, createdAt: number): void {
-    const run = this.#ensure(runId, workflowId, labels, true)
+  register(runId: string, workflow: CompiledWorkflow, labels: Readonly<Record<string, string>>, createdAt: number): void {
+    const run = this.#ensure(runId, workflow.id, labels, true)
     run.createdAt = createdAt
-    for (const declared of declaredTasks(snapshot)) Object.assign(run.task(declared.id), declared)
+    for (const declared of declaredTasksOf(workflow)) Object.assign(run.task(declared.id), declared)
+    run.declared = true
   }
 
   /** Fills in what only the result knows (reasons, final states) once a run started here ends. */
@@ -358,7 +362,8 @@ export class LiveRuns {
   #fillFromEngine(run: LiveRun): void {
     const workflow = activeWorkflowOf(this.#engine, run.id)
     if (workflow === undefined) return
-    for (const declared of declaredTasks(workflow.snapshot)) Object.assign(run.task(declared.id), declared)
+    for (const declared of declaredTasksOf(workflow)) Object.assign(run.task(declared.id), declared)
+    run.declared = true
   }
 
   #fillFromStore(run: LiveRun): void {
@@ -368,6 +373,8 @@ export class LiveRuns {
         if (seed === undefined || this.#runs.get(run.id) !== run) return
         run.labels = seed.labels
         run.createdAt = seed.createdAt
+        // The engine's compiled workflow said it all already (in declared order).
+        if (run.declared) return
         const known = new Map(run.tasks)
         run.tasks.clear()
         // Declared order first (as a registered run has it), with what was seen since kept.

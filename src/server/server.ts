@@ -19,6 +19,7 @@ import type { RunResult } from '../core/report.js'
 import type { RunFilter, RunStore, StoredRunStatus } from '../core/store.js'
 import type { RunHandle, WorkflowInput } from '../engine/engine.js'
 import { journaledTasks } from '../engine/journaled-tasks.js'
+import type { CompiledWorkflow } from '../workflow/compile.js'
 import { DASHBOARD_DIR } from '../web/location.js'
 import { streamRunEvents } from './event-stream.js'
 import { checkCrossSite, checkHost, checkQueryToken, checkToken, corsHeaders, tokenChecker } from './guards.js'
@@ -50,9 +51,9 @@ export interface TaskweaveServer {
 const KEEP_FINISHED_WITH_STORE = 20
 
 /** What the store knows of a run resumed in this process, for its live view. */
-async function seedFromStore(store: RunStore, runId: string): Promise<Seed | undefined> {
+async function seedFromStore(store: RunStore, runId: string, compile: (definition: unknown) => CompiledWorkflow): Promise<Seed | undefined> {
   const run = await store.load(runId)
-  return run === undefined ? undefined : { labels: run.labels, createdAt: run.createdAt, tasks: declaredTasks(run.definition) }
+  return run === undefined ? undefined : { labels: run.labels, createdAt: run.createdAt, tasks: declaredTasks(run.definition, compile) }
 }
 
 const RUN_STATUSES: ReadonlySet<string> = new Set(['running', 'succeeded', 'partial', 'failed', 'cancelled'])
@@ -179,11 +180,13 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   // With a store, a finished durable run is read from it (the store has its `finish` entry before
   // the run's last event): only a few finished runs are kept here (those not durable among them).
   const store = engine.store
+  /** A stored definition compiled here: its tasks with every parent (templates and conditions imply some). */
+  const compileStored = (definition: unknown): CompiledWorkflow => engine.compile(definition as WorkflowInput)
   const live = new LiveRuns(engine, {
     keepFinished: store !== undefined ? Math.min(settings.keepFinishedRuns, KEEP_FINISHED_WITH_STORE) : settings.keepFinishedRuns,
     eventsPerRun: settings.eventsPerRun,
     evicted: (runId) => results.delete(runId),
-    ...(store !== undefined ? { seed: (runId: string) => seedFromStore(store, runId) } : {}),
+    ...(store !== undefined ? { seed: (runId: string) => seedFromStore(store, runId, compileStored) } : {}),
   })
   /** Runs started through the API and not finished. */
   const handles = new Map<string, RunHandle>()
@@ -296,7 +299,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
       })
       // Before the run's first event (the engine starts it on a later tick), with the time its
       // store record has.
-      live.register(runId, compiled.id, compiled.snapshot, body.labels, handle.createdAt)
+      live.register(runId, compiled, body.labels, handle.createdAt)
       handles.set(runId, handle)
     } finally {
       starting.delete(runId)
@@ -316,7 +319,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     if (view !== undefined) return view
     const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
     if (stored === undefined) throw new ApiError(404, `no run "${id.slice(0, 200)}"`)
-    return storedRunView(stored)
+    return storedRunView(stored, compileStored)
   })
 
   app.get('/api/runs/:id/tasks/:taskId', async (request) => {
@@ -331,7 +334,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     const stored = engine.store !== undefined ? await engine.store.load(id) : undefined
     const journaled = stored !== undefined ? journaledTasks(stored).find((task) => task.id === taskId) : undefined
     if (journaled !== undefined) return { task: journaled }
-    const view = live.view(id) ?? (stored !== undefined ? storedRunView(stored) : undefined)
+    const view = live.view(id) ?? (stored !== undefined ? storedRunView(stored, compileStored) : undefined)
     const task = view?.tasks.find((candidate) => candidate.id === taskId)
     if (task === undefined) throw new ApiError(404, view === undefined ? `no run "${id.slice(0, 200)}"` : `run "${id.slice(0, 200)}" has no task "${taskId.slice(0, 200)}"`)
     return { task }

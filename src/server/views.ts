@@ -7,6 +7,8 @@ import type { SerializedError } from '../core/errors.js'
 import type { RunSummary, StoredRun } from '../core/store.js'
 import { journaledTasks } from '../engine/journaled-tasks.js'
 import type { JournaledTask } from '../engine/journaled-tasks.js'
+import type { CompiledWorkflow } from '../workflow/compile.js'
+import { parentsOf } from '../workflow/task-graph.js'
 
 /** An error as the task list shows it. */
 export interface ShortError {
@@ -55,8 +57,44 @@ export interface ApiRun extends ApiRunSummary {
   readonly reason?: string
 }
 
-/** The tasks a definition declares: id, tool, dependencies (a definition that cannot be read gives none). */
-export function declaredTasks(snapshot: string): Array<{ id: string; tool?: string; dependsOn: string[] }> {
+/** A task as its definition declares it: id, tool, and the tasks it runs after. */
+export interface DeclaredTask {
+  id: string
+  tool?: string
+  dependsOn: string[]
+}
+
+/**
+ * The tasks of a compiled workflow with every parent the engine waits for: named in `dependsOn`,
+ * or implied by a template (`{{ tasks.a.output }}`), a `when` condition or a `forEach`.
+ */
+export function declaredTasksOf(workflow: CompiledWorkflow): DeclaredTask[] {
+  const { ids, shapes, graph } = workflow
+  const declared: DeclaredTask[] = []
+  for (let i = 0; i < ids.length; i++) {
+    const tool = shapes[i]?.toolName
+    declared.push({ id: ids[i] as string, ...(tool !== undefined && tool !== '' ? { tool } : {}), dependsOn: parentsOf(graph, i).map((p) => ids[p] as string) })
+  }
+  return declared
+}
+
+/**
+ * The tasks of a stored definition: compiled by `compile` when it can (every parent, as
+ * {@link declaredTasksOf}), else as written (`dependsOn` alone; a definition that cannot be read
+ * gives none).
+ */
+export function declaredTasks(snapshot: string, compile?: (definition: unknown) => CompiledWorkflow): DeclaredTask[] {
+  if (compile !== undefined) {
+    try {
+      return declaredTasksOf(compile(JSON.parse(snapshot)))
+    } catch {
+      // Its tools are not registered here, or it no longer compiles: what it says is what it has.
+    }
+  }
+  return writtenTasks(snapshot)
+}
+
+function writtenTasks(snapshot: string): DeclaredTask[] {
   let definition: unknown
   try {
     definition = JSON.parse(snapshot)
@@ -110,9 +148,9 @@ function journaledView(seen: JournaledTask, declared: { readonly id: string; rea
 }
 
 /** A stored run with its tasks, from its definition and its journal. */
-export function storedRunView(run: StoredRun): ApiRun {
+export function storedRunView(run: StoredRun, compile?: (definition: unknown) => CompiledWorkflow): ApiRun {
   const journaled = new Map(journaledTasks(run).map((task) => [task.id, task]))
-  const declared = declaredTasks(run.definition)
+  const declared = declaredTasks(run.definition, compile)
   const finished = run.status !== 'running'
   const tasks: ApiTask[] = declared.map((task) => {
     const seen = journaled.get(task.id)

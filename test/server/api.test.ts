@@ -540,6 +540,35 @@ describe('second review findings', () => {
     expect((await finished(server.port, handle.id)).tasks.find((task) => task.id === 'd')?.dependsOn).toEqual(['b', 'c'])
   })
 
+  it('draws the parents a template or a condition implies, not only those dependsOn names, for a live and a stored run', async () => {
+    const store = new MemoryRunStore()
+    const { tool, open } = gatedTool()
+    const engine = createEngine({ builtins: false, tools: [tool], store })
+    const { server } = await serve({ engine })
+    const implied = {
+      id: 'implied',
+      tasks: [
+        { id: 'a', tool: 'test.gate', input: { value: 2 } },
+        { id: 'b', tool: 'test.gate', input: { value: '{{ tasks.a.output }}' } },
+        { id: 'c', tool: 'test.gate', when: 'tasks.a.output > 1' },
+        { id: 'd', tool: 'test.gate', dependsOn: ['b'], input: { value: '{{ tasks.c.status }}' } },
+      ],
+    }
+    const parents = (run: ApiRun): unknown => run.tasks.map((task) => [task.id, task.dependsOn])
+    const expected = [['a', []], ['b', ['a']], ['c', ['a']], ['d', ['b', 'c']]]
+    const { id } = (await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: implied } })).json as { id: string }
+    expect(parents((await send(server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun)).toEqual(expected)
+    const beside = engine.start(implied)
+    await expect.poll(async () => (await send(server.port, `/api/runs/${beside.id}`, { headers: AUTH })).status).toBe(200)
+    expect(parents((await send(server.port, `/api/runs/${beside.id}`, { headers: AUTH })).json as ApiRun)).toEqual(expected)
+    open()
+    await beside.result
+    expect((await finished(server.port, id)).status).toBe('succeeded')
+    // Read back from the store (a second server on the same store never saw it run).
+    const other = await serve({ engine: createEngine({ builtins: false, tools: [tool], store }) })
+    expect(parents((await send(other.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun)).toEqual(expected)
+  })
+
   it('closes the stream of a run suspended by the engine closing without its end, so clients open it again', async () => {
     const store = new MemoryRunStore()
     const { tool } = gatedTool()
