@@ -275,6 +275,18 @@ describe('RabbitMQ transport', () => {
     expect((await fresh.stats()).workers.map((w) => w.worker)).toContain(info.worker)
   })
 
+  it('a fresh handle\'s first stats() lists the live workers and the queues they consume (what `taskweave queues` prints)', async () => {
+    const workerSide = await open()
+    const queue = `${PREFIX}-statsq`
+    await workerSide.publish([envelope(queue, `${PREFIX}-o-stats`)])
+    const info: WorkerInfo = { worker: `${PREFIX}-w-stats`, queues: [queue], concurrency: 4, running: 0, sessions: [], host: 'test-host', pid: 4321, at: Date.now() }
+    await workerSide.announce(info)
+    const fresh = await open()
+    const stats = await fresh.stats()
+    expect(stats.workers.map((w) => w.worker)).toContain(info.worker)
+    expect(stats.queues.find((q) => q.queue === queue)).toMatchObject({ waiting: 1, dead: 0 })
+  })
+
   it('every process must use the same ownerExpiresMs: another value gets a clear TW_TRANSPORT error', async () => {
     const a = await open({ ownerExpiresMs: 3_600_000 })
     const b = await open({ ownerExpiresMs: 60_000 })

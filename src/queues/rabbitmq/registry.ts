@@ -8,10 +8,12 @@
  * announced a worker within {@link ANSWER_PINGS_WITHIN_HEARTBEATS} heartbeats (at least a minute)
  * announces it again at once. A fresh handle thus knows the live workers within a round trip
  * rather than a heartbeat interval (workers that announced last more than that ago are heard at
- * their next heartbeat).
+ * their next heartbeat). {@link WorkerRegistry.settled} waits for that round trip: until the
+ * handle heard its own ping come back (every handle has it by then) and a moment for the answers.
  * Heartbeats are not persistent and not kept: a worker is known only while it keeps announcing.
  * @module
  */
+import { randomUUID } from 'node:crypto'
 import type { WorkerInfo } from '../../core/transport.js'
 import type { RabbitConnection } from './connection.js'
 import type { Publisher } from './publisher.js'
@@ -19,8 +21,13 @@ import { Subscriber } from './subscriber.js'
 
 /** A handle answers a ping for the workers it announced within this many heartbeats (and at least a minute). */
 export const ANSWER_PINGS_WITHIN_HEARTBEATS = 20
+/** After its own ping came back, how long a handle waits for the answers of the others (they heard the ping when it did). */
+export const PING_ANSWERS_MS = 300
+/** Longest wait in {@link WorkerRegistry.settled} for a ping that does not come back (a broker that does not answer). */
+const SETTLE_AT_MOST_MS = 3_000
 
-type Heartbeat = { readonly kind: 'announce'; readonly info: WorkerInfo } | { readonly kind: 'ping' }
+/** A ping carries its sender's id, so the sender knows when it came back. */
+type Heartbeat = { readonly kind: 'announce'; readonly info: WorkerInfo } | { readonly kind: 'ping'; readonly id?: string }
 
 interface Heard {
   readonly info: WorkerInfo
@@ -38,9 +45,15 @@ export class WorkerRegistry {
   readonly #heard = new Map<string, Heard>()
   readonly #mine = new Map<string, Heard>()
   readonly #answerWithinMs: number
+  /** The id of this handle's first ping. */
+  readonly #pingId = randomUUID()
+  #answered: (() => void) | undefined
+  /** Resolved {@link PING_ANSWERS_MS} after this handle's first ping came back. */
+  readonly #settled: Promise<void>
 
   constructor(connection: RabbitConnection, publisher: Publisher, exchange: string, heartbeatMs: number) {
     this.#answerWithinMs = Math.max(60_000, ANSWER_PINGS_WITHIN_HEARTBEATS * heartbeatMs)
+    this.#settled = new Promise<void>((resolve) => (this.#answered = resolve))
     this.#publisher = publisher
     this.#exchange = exchange
     this.#subscriber = new Subscriber(connection, async ({ channel }) => {
@@ -54,7 +67,7 @@ export class WorkerRegistry {
           // Not a heartbeat of ours: ignored.
         }
       }, { noAck: true })
-      this.#send({ kind: 'ping' }).catch(ignore)
+      this.#send({ kind: 'ping', id: this.#pingId }).catch(ignore)
     })
   }
 
@@ -69,6 +82,17 @@ export class WorkerRegistry {
     this.#heard.set(info.worker, heard)
     this.#mine.set(info.worker, heard)
     await this.#send({ kind: 'announce', info })
+  }
+
+  /**
+   * Resolves once this handle has heard the live workers' answers to its first ping (see the
+   * module header), or after a few seconds if the ping never came back: what a fresh handle asks
+   * before it lists the workers.
+   */
+  async settled(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.#settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_AT_MOST_MS)))])
+    clearTimeout(timer)
   }
 
   /** The workers heard from within `withinMs`. */
@@ -90,6 +114,11 @@ export class WorkerRegistry {
       // Forget workers not heard from for long: a registry that runs for weeks stays small.
       if (this.#heard.size > 1000) for (const [id, h] of this.#heard) if (h.at < Date.now() - 10 * this.#answerWithinMs) this.#heard.delete(id)
     } else if (heartbeat.kind === 'ping') {
+      if (heartbeat.id === this.#pingId && this.#answered !== undefined) {
+        const answered = this.#answered
+        this.#answered = undefined
+        setTimeout(answered, PING_ANSWERS_MS).unref()
+      }
       const since = Date.now() - this.#answerWithinMs
       for (const mine of this.#mine.values()) if (mine.at >= since) this.#send({ kind: 'announce', info: mine.info }).catch(ignore)
     }

@@ -240,20 +240,26 @@ export class RabbitTransport implements Transport {
   stats(): Promise<TransportStats> {
     return guarded(this.#parts.scope, 'stats', async () => {
       this.#checkOpen('stats')
-      const { connection, names, mover } = this.#parts
-      const perQueue: { readonly queue: string; readonly names: WorkQueueNames; readonly delays: string[] }[] = [...this.#parts.ledger.queues].map((queue) => {
+      const { connection, names, mover, registry } = this.#parts
+      // A fresh handle (the CLI's) knows the workers once its ping was answered, and the queues
+      // from them: those published to through it, those the live workers consume, the default.
+      await registry.settled()
+      const workers = registry.workers(3 * this.#parts.options.heartbeatMs)
+      const known = new Set([...this.#parts.ledger.queues, ...workers.flatMap((w) => w.queues), DEFAULT_WORK_QUEUE])
+      const perQueue: { readonly queue: string; readonly names: WorkQueueNames; readonly delays: string[] }[] = [...known].map((queue) => {
         const n = names.work(queue)
         return { queue, names: n, delays: mover.delaysUsed(n).map((d) => n.delay(d)) }
       })
       const counts = await connection.withSession('reading stats', (session) => countQueues(session, perQueue.flatMap((q) => [q.names.main, q.names.later, q.names.dead, ...q.delays])))
-      const queues: WorkQueueStats[] = perQueue.map((q) => ({
+      // A queue that does not exist on the broker (nothing ever used it) is left out.
+      const queues: WorkQueueStats[] = perQueue.filter((q) => counts.has(q.names.main)).map((q) => ({
         queue: q.queue,
         waiting: sumOf(counts, [q.names.main, q.names.later]),
         active: this.#active.get(q.queue) ?? 0,
         delayed: sumOf(counts, q.delays),
         dead: counts.get(q.names.dead) ?? 0,
       }))
-      return { type: this.type, queues, workers: this.#parts.registry.workers(3 * this.#parts.options.heartbeatMs) }
+      return { type: this.type, queues, workers }
     })
   }
 
