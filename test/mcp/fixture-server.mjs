@@ -1,7 +1,8 @@
 // An MCP server for the tests of `taskweave/mcp`, built with the SDK: over stdio by default, over
 // Streamable HTTP (stateless, on a random port it prints) with `--http`. `MCP_LOG` names a file
 // it appends what it heard to (one JSON line per event), so a test can see cancellations.
-import { appendFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { appendFileSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
@@ -48,11 +49,59 @@ function makeServer() {
       return { content: [{ type: 'text', text: `slept ${steps} steps` }] }
     },
   )
+  server.registerTool('note', { description: 'Creates a note (each call another).', inputSchema: { text: z.string() }, annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false } }, async ({ text }) => ({ content: [{ type: 'text', text: `noted ${text}` }] }))
+  server.registerTool('sleep', { description: 'Waits, saying nothing until it answers.', inputSchema: { ms: z.number().int().min(0) } }, async ({ ms }) => {
+    log({ event: 'sleep-start' })
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return { content: [{ type: 'text', text: `slept ${ms} ms` }] }
+  })
   server.registerTool('image', { description: 'A picture.', inputSchema: {} }, async () => ({ content: [{ type: 'image', data: 'aGk=', mimeType: 'image/png' }] }))
   return server
 }
 
-if (process.argv.includes('--http')) {
+/** Stateful Streamable HTTP: a transport per session; `POST /drop` forgets every session (as a restarted server would). */
+function statefulHttp() {
+  const sessions = new Map()
+  const http = createServer(async (req, res) => {
+    if (req.url === '/drop') {
+      for (const transport of sessions.values()) void transport.close()
+      sessions.clear()
+      log({ event: 'dropped' })
+      res.writeHead(204).end()
+      return
+    }
+    const chunks = []
+    for await (const chunk of req) chunks.push(chunk)
+    const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined
+    const id = req.headers['mcp-session-id']
+    let transport = typeof id === 'string' ? sessions.get(id) : undefined
+    if (transport === undefined) {
+      if (typeof id === 'string' || body?.method !== 'initialize') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }))
+        return
+      }
+      transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => sessions.set(sid, transport) })
+      await makeServer().connect(transport)
+      log({ event: 'session' })
+    }
+    await transport.handleRequest(req, res, body)
+  })
+  http.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${http.address().port}\n`))
+}
+
+// A server slow to start: MCP_SLOW_START names a file holding how many ms to wait first (read at start).
+if (process.env.MCP_SLOW_START) {
+  let ms = 0
+  try {
+    ms = Number(readFileSync(process.env.MCP_SLOW_START, 'utf8'))
+  } catch {
+    ms = 0
+  }
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+if (process.argv.includes('--stateful')) statefulHttp()
+else if (process.argv.includes('--http')) {
   // Stateless: a server and a transport per request, as the SDK's stateless example does.
   const http = createServer(async (req, res) => {
     if (process.env.MCP_TOKEN && req.headers.authorization !== `Bearer ${process.env.MCP_TOKEN}`) {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,12 +39,17 @@ async function stdioServer(log?: string): Promise<McpTools> {
   return mcp
 }
 
+/** Whether process `pid` runs (a zombie, ended but not yet reaped by a parent that is gone, does not). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true
   }
 }
 
@@ -52,10 +57,11 @@ describe('the tools of an MCP server over stdio', () => {
   it('become taskweave tools with their names, schemas and hints, and run in a workflow', async () => {
     const mcp = await stdioServer()
     expect(mcp.server).toEqual({ name: 'fixture tools', version: '1.2.3' })
-    expect(mcp.tools.map((tool) => tool.name).sort()).toEqual(['add', 'crash', 'echo', 'fail', 'image', 'pay', 'slow', 'whoami'].map((name) => `mcp.fixture-tools.${name}`))
+    expect(mcp.tools.map((tool) => tool.name).sort()).toEqual(['add', 'crash', 'echo', 'fail', 'image', 'note', 'pay', 'sleep', 'slow', 'whoami'].map((name) => `mcp.fixture-tools.${name}`))
     expect(mcp.skipped).toEqual([])
     const byName = new Map(mcp.tools.map((tool) => [tool.name.slice('mcp.fixture-tools.'.length), tool]))
-    expect([byName.get('add')?.description, byName.get('add')?.idempotent, byName.get('pay')?.idempotent, byName.get('echo')?.idempotent]).toEqual(['Adds two numbers.', true, false, true])
+    // MCP's hints: read-only or idempotent tools may run twice; without hints, or idempotentHint false, not.
+    expect([byName.get('add')?.description, byName.get('add')?.idempotent, byName.get('pay')?.idempotent, byName.get('note')?.idempotent, byName.get('echo')?.idempotent]).toEqual(['Adds two numbers.', true, false, false, false])
 
     await using engine = createEngine({ builtins: false, tools: mcp.tools })
     const result = await engine.run({
@@ -117,7 +123,60 @@ describe('the tools of an MCP server over stdio', () => {
     const mcp = await connectMcpServer({ command: process.execPath, args: [SERVER], stderr: 'pipe', include: ['add', 'echo'], name: 'calc' })
     cleanups.push(() => mcp.close())
     expect(mcp.tools.map((tool) => tool.name)).toEqual(['mcp.calc.add', 'mcp.calc.echo'])
+    expect(mcp.tools.every((tool) => tool.idempotent === false)).toBe(false)
+    const trusted = await connectMcpServer({ command: process.execPath, args: [SERVER], stderr: 'pipe', include: ['note'], idempotent: true })
+    cleanups.push(() => trusted.close())
+    expect(trusted.tools[0]?.idempotent).toBe(true)
     await expect(connectMcpServer({ command: process.execPath, args: [SERVER], stderr: 'pipe', include: ['add', 'nope'] })).rejects.toMatchObject({ code: 'TW_INVALID_OPTION', message: expect.stringMatching(/include.*"nope".*lists: add, crash, echo/s) as unknown })
+  })
+
+  it('a reconnect shared by two calls is not undone when one of them gives up, and close() stops a reconnect at once', async () => {
+    const slow = logFile()
+    const mcp = await connectMcpServer({ command: process.execPath, args: [SERVER], stderr: 'pipe', env: { MCP_SLOW_START: `${slow.path}.ms` } })
+    cleanups.push(() => mcp.close())
+    const engine = createEngine({ builtins: false, tools: mcp.tools })
+    cleanups.push(() => engine.close())
+    await engine.run({ id: 'crash', tasks: [{ id: 'crash', tool: 'mcp.fixture-tools.crash' }] })
+    // The next server takes 1.5 s to start: one caller gives up after 300 ms, the other waits.
+    writeFileSync(`${slow.path}.ms`, '1500')
+    const [impatient, patient] = await Promise.all([
+      engine.run({ id: 'a', tasks: [{ id: 'who', tool: 'mcp.fixture-tools.whoami', timeout: '300ms' }] }),
+      engine.run({ id: 'b', tasks: [{ id: 'who', tool: 'mcp.fixture-tools.whoami', timeout: '10s' }] }),
+    ])
+    expect(impatient.tasks['who']?.error?.code).toBe('TW_TIMEOUT')
+    expect(patient.tasks['who']?.status).toBe('succeeded')
+
+    await engine.run({ id: 'crash', tasks: [{ id: 'crash', tool: 'mcp.fixture-tools.crash' }] })
+    writeFileSync(`${slow.path}.ms`, '20000')
+    const waiting = engine.run({ id: 'c', tasks: [{ id: 'who', tool: 'mcp.fixture-tools.whoami' }] })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const t0 = performance.now()
+    await mcp.close()
+    expect(performance.now() - t0).toBeLessThan(5_000)
+    expect((await waiting).tasks['who']?.error?.code).toBe('TW_MCP')
+  })
+
+  it('ends the stdio servers of a CLI run with the process, and names a server without its arguments', async () => {
+    const log = logFile()
+    const dir = mkdtempSync(join(tmpdir(), 'tw-mcp-cli-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const mcpModule = fileURLToPath(new URL('../../src/tools/mcp/index.ts', import.meta.url))
+    writeFileSync(join(dir, 'tools.ts'), `import { connectMcpServer } from ${JSON.stringify(mcpModule)}\nconst fx = await connectMcpServer({ command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(SERVER)}, '--token=sk-SECRET'], name: 'fx', stderr: 'ignore', env: { MCP_LOG: ${JSON.stringify(log.path)} } })\nexport default fx.tools\n`)
+    writeFileSync(join(dir, 'flow.yaml'), 'id: cli\ntasks:\n  - id: broken\n    tool: mcp.fx.fail\n')
+    const cli = fileURLToPath(new URL('../../bin/taskweave.js', import.meta.url))
+    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const child = spawn(process.execPath, [cli, 'run', 'flow.yaml', '--tools', './tools.ts', '--store', 'memory', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+      let text = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+      child.on('close', (code) => resolve({ code, text }))
+    })
+    expect(out.code).toBe(1)
+    expect(out.text).toContain('MCP tool \\"fail\\" of server \\"fx\\" (node fixture-server.mjs) reported an error: the upstream API said no')
+    expect(out.text).not.toContain('sk-SECRET')
+    const started = log.read().find((entry) => entry.event === 'start')
+    expect(started).toBeDefined()
+    await expect.poll(() => isAlive((started as { pid: number }).pid)).toBe(false)
   })
 
   it('refuses bad options and says why a server cannot be started', async () => {
@@ -130,17 +189,54 @@ describe('the tools of an MCP server over stdio', () => {
 })
 
 describe('the tools of an MCP server over Streamable HTTP', () => {
-  async function httpServer(token: string): Promise<number> {
-    const child: ChildProcess = spawn(process.execPath, [SERVER, '--http'], { env: { ...process.env, MCP_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] })
+  async function httpServer(token: string, mode = '--http'): Promise<number> {
+    return (await httpChild(token, mode)).port
+  }
+
+  async function httpChild(token: string, mode: string, log?: string): Promise<{ readonly port: number; readonly child: ChildProcess }> {
+    const child: ChildProcess = spawn(process.execPath, [SERVER, mode], { env: { ...process.env, MCP_TOKEN: token, ...(log !== undefined ? { MCP_LOG: log } : {}) }, stdio: ['ignore', 'pipe', 'inherit'] })
     cleanups.push(() => child.kill())
-    return new Promise((resolve, reject) => {
+    const port = await new Promise<number>((resolve, reject) => {
       child.stdout?.setEncoding('utf8').on('data', (text: string) => {
         const port = /listening (\d+)/.exec(text)?.[1]
         if (port !== undefined) resolve(Number(port))
       })
       child.on('exit', (code) => reject(new Error(`the HTTP fixture exited (${String(code)})`)))
     })
+    return { port, child }
   }
+
+  it('starts a new session when the server forgot its own', async () => {
+    const log = logFile()
+    const { port } = await httpChild('', '--stateful', log.path)
+    const mcp = await connectMcpServer({ url: `http://127.0.0.1:${port}/mcp`, name: 'stateful', timeoutMs: 20_000 })
+    cleanups.push(() => mcp.close())
+    const engine = createEngine({ builtins: false, tools: mcp.tools })
+    cleanups.push(() => engine.close())
+    const sum = { id: 'sum', tasks: [{ id: 'sum', tool: 'mcp.stateful.add', input: { a: 1, b: 1 } }] }
+    expect((await engine.run(sum)).tasks['sum']?.output).toEqual({ sum: 2 })
+    await fetch(`http://127.0.0.1:${port}/drop`, { method: 'POST' })
+    expect((await engine.run(sum)).tasks['sum']?.output).toEqual({ sum: 2 })
+    expect(log.read().filter((entry) => entry.event === 'session')).toHaveLength(2)
+
+  })
+
+  it('fails the calls in flight at once (retryable) when the server dies, instead of waiting out their timeout', async () => {
+    const log = logFile()
+    const { port, child } = await httpChild('', '--http', log.path)
+    const mcp = await connectMcpServer({ url: `http://127.0.0.1:${port}/mcp`, name: 'stateless', timeoutMs: 20_000 })
+    cleanups.push(() => mcp.close())
+    const engine = createEngine({ builtins: false, tools: mcp.tools })
+    cleanups.push(() => engine.close())
+    const napping = engine.run({ id: 'nap', tasks: Array.from({ length: 5 }, (_, i) => ({ id: `nap${i}`, tool: 'mcp.stateless.sleep', input: { ms: 10_000 } })) })
+    await expect.poll(() => log.read().filter((entry) => entry.event === 'sleep-start').length).toBe(5)
+    const t0 = performance.now()
+    child.kill('SIGKILL')
+    const result = await napping
+    for (let i = 0; i < 5; i++) expect(result.tasks[`nap${i}`]?.error).toMatchObject({ code: 'TW_MCP', retryable: true })
+    // Well under the 20 s a call would otherwise wait for an answer that cannot come.
+    expect(performance.now() - t0).toBeLessThan(3_000)
+  })
 
   it('runs with the headers given, and is refused without them', async () => {
     const port = await httpServer('sesame')

@@ -38,6 +38,13 @@ export interface ConnectMcpOptions extends McpEndpoint {
   readonly include?: readonly string[]
   /** Longest wait for one call's answer, in ms, counted again from each progress notification. The task's `timeout` stops it too. @default 60000 */
   readonly timeoutMs?: number
+  /**
+   * Whether calling a tool twice with the same input is harmless, for every tool of the server.
+   * @default from each tool's annotations: read-only or idempotent tools are, others are not (MCP's own defaults)
+   */
+  readonly idempotent?: boolean
+  /** Largest JSON size of one call's output, in bytes. @default the engine's `maxOutputBytes` (1 MiB) */
+  readonly maxOutputBytes?: number
   /** Stops connecting and listing. */
   readonly signal?: AbortSignal
 }
@@ -60,7 +67,7 @@ export interface McpTools extends AsyncDisposable {
   close(): Promise<void>
 }
 
-const OPTION_NAMES = ['command', 'args', 'env', 'cwd', 'stderr', 'url', 'headers', 'client', 'name', 'prefix', 'include', 'timeoutMs', 'signal']
+const OPTION_NAMES = ['command', 'args', 'env', 'cwd', 'stderr', 'url', 'headers', 'client', 'name', 'prefix', 'include', 'timeoutMs', 'idempotent', 'maxOutputBytes', 'signal']
 /** The SDK's own default for a request. */
 const DEFAULT_TIMEOUT_MS = 60_000
 /** The longest delay a Node timer takes. */
@@ -73,15 +80,15 @@ const MAX_TIMEOUT_MS = 2_147_483_647
  */
 export async function connectMcpServer(options: ConnectMcpOptions): Promise<McpTools> {
   checkOptions(options)
-  const connection = options.client !== undefined ? await McpConnection.adopt(options.client) : await McpConnection.open(endpointOf(options), options.signal)
+  const connection = options.client !== undefined ? await McpConnection.adopt(options.client, options.name, options.signal) : await McpConnection.open(endpointOf(options), options.name, options.signal)
   try {
-    const descriptors = await connection.listTools(options.signal)
+    const descriptors = connection.tools
     const wanted = options.include !== undefined ? new Set(options.include) : undefined
     if (wanted !== undefined) {
       const listed = new Set(descriptors.map((d) => d.name))
       const missing = [...wanted].filter((name) => !listed.has(name))
       if (missing.length > 0) {
-        throw new TaskweaveError('TW_INVALID_OPTION', `option "include" names tools the MCP server at ${connection.where} does not list: ${missing.map((name) => JSON.stringify(name)).join(', ')} (it lists: ${[...listed].sort().join(', ') || 'none'})`, {
+        throw new TaskweaveError('TW_INVALID_OPTION', `option "include" names tools MCP server ${connection.where} does not list: ${missing.map((name) => JSON.stringify(name)).join(', ')} (it lists: ${[...listed].sort().join(', ') || 'none'})`, {
           retryable: false,
           details: { option: 'include', missing },
         })
@@ -89,7 +96,7 @@ export async function connectMcpServer(options: ConnectMcpOptions): Promise<McpT
     }
     const server = connection.server
     const prefix = options.prefix ?? `mcp.${toolNamePart(options.name ?? server.name)}.`
-    const settings = { prefix, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS }
+    const settings = { prefix, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, idempotent: options.idempotent, maxOutputBytes: options.maxOutputBytes }
     const tools: AnyTool[] = []
     const skipped: SkippedMcpTool[] = []
     const taken = new Map<string, string>()
@@ -134,6 +141,7 @@ function checkOptions(options: ConnectMcpOptions): void {
   }
   const timeoutMs = options.timeoutMs
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMEOUT_MS)) throw new InvalidOptionError('timeoutMs', `a number of ms from 1 to ${MAX_TIMEOUT_MS}`, timeoutMs)
+  if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') throw new InvalidOptionError('idempotent', 'true or false', options.idempotent)
   if (options.include !== undefined && !(Array.isArray(options.include) && options.include.every((n) => typeof n === 'string'))) throw new InvalidOptionError('include', 'an array of tool names', options.include)
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || (options.prefix !== '' && !/^[A-Za-z][\w.-]*$/.test(options.prefix)))) throw new InvalidOptionError('prefix', 'letters, digits, "_", "." and "-", starting with a letter', options.prefix)
 }

@@ -22,7 +22,7 @@ export function toolError(result: CallToolResult, tool: string, server: string):
     .filter((block): block is { type: 'text'; text: string } => block.type === 'text')
     .map((block) => block.text)
     .join('\n')
-  return new TaskweaveError('TW_TOOL_FAILED', `MCP tool "${tool}" of ${server} reported an error: ${text === '' ? '(no text)' : text.slice(0, 2000)}`, {
+  return new TaskweaveError('TW_TOOL_FAILED', `MCP tool "${tool}" of server ${server} reported an error: ${text === '' ? '(no text)' : text.slice(0, 2000)}`, {
     retryable: true,
     details: { server, tool, content },
   })

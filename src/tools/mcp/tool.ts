@@ -1,9 +1,9 @@
 /** One MCP tool as a taskweave tool: its name, input schema, hints and call. @module */
 import type { Tool as McpToolDescriptor } from '@modelcontextprotocol/sdk/types.js'
-import { z } from 'zod'
 import { defineTool } from '../../core/tool.js'
 import type { AnyTool, ToolContext } from '../../core/tool.js'
 import type { McpConnection } from './connection.js'
+import { inputSchemaOf } from './input-schema.js'
 import { outputOf, toolError } from './result.js'
 
 /** The name pattern of taskweave tools. */
@@ -13,6 +13,9 @@ const TOOL_NAME = /^[A-Za-z][\w.-]{0,127}$/
 export interface McpToolSettings {
   readonly prefix: string
   readonly timeoutMs: number
+  /** For every tool of the server, instead of its annotations. */
+  readonly idempotent: boolean | undefined
+  readonly maxOutputBytes: number | undefined
 }
 
 /** `name` with every character a tool name cannot hold replaced by `-`. */
@@ -28,26 +31,15 @@ export function taskweaveName(prefix: string, descriptor: McpToolDescriptor): { 
 }
 
 /**
- * The zod schema of the tool's input, from its JSON Schema; a schema zod cannot read becomes
- * "any object", and the server, which validates its own input, words the problems.
- */
-function inputSchemaOf(descriptor: McpToolDescriptor): z.ZodType {
-  try {
-    return z.fromJSONSchema(descriptor.inputSchema as Parameters<typeof z.fromJSONSchema>[0])
-  } catch {
-    return z.record(z.string(), z.unknown())
-  }
-}
-
-/**
- * Whether calling the tool twice with the same input is harmless, from its annotations: a tool
- * the server marks read-only or idempotent is; one it marks destructive (and not idempotent) is
- * not; one without hints is taken as idempotent, as every taskweave tool is by default.
+ * Whether calling the tool twice with the same input is harmless, from its annotations as MCP
+ * defines them: a read-only tool is, another only when it says it is idempotent (the hints'
+ * defaults: not read-only, not idempotent). A tool that is not runs at most once per task in a
+ * durable run (after a crash during the call the task fails `TW_UNCERTAIN`, or waits, as its
+ * `onUncertain` says), unless the task says `idempotent: true`.
  */
 function idempotentOf(descriptor: McpToolDescriptor): boolean {
   const hints = descriptor.annotations
-  if (hints?.readOnlyHint === true || hints?.idempotentHint === true) return true
-  return hints?.destructiveHint !== true
+  return hints?.readOnlyHint === true || hints?.idempotentHint === true
 }
 
 /** The taskweave tool `name` that calls `descriptor` on `connection`. */
@@ -56,8 +48,9 @@ export function mcpTool(name: string, descriptor: McpToolDescriptor, connection:
   return defineTool({
     name,
     ...(description !== undefined ? { description } : {}),
-    input: inputSchemaOf(descriptor),
-    idempotent: idempotentOf(descriptor),
+    input: inputSchemaOf(descriptor.inputSchema),
+    idempotent: settings.idempotent ?? idempotentOf(descriptor),
+    ...(settings.maxOutputBytes !== undefined ? { maxOutputBytes: settings.maxOutputBytes } : {}),
     async run(input: unknown, ctx: ToolContext): Promise<unknown> {
       const args = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>
       const result = await connection.call(descriptor.name, args, {
