@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { MAX_TIMER_MS, setLongTimeout, systemClock } from './clock.js'
+import { MAX_TIMER_MS, setLongTimeout, sleep, systemClock } from './clock.js'
+import type { ToolContext } from './tool.js'
 
 describe('setLongTimeout', () => {
   afterEach(() => {
@@ -37,5 +38,24 @@ describe('setLongTimeout', () => {
     expect(fired).not.toHaveBeenCalled()
     vi.advanceTimersByTime(MAX_TIMER_MS * 2)
     expect(fired).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('sleep', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('waits on the clock a tool context has, and on the system clock when a hand-made context has none', async () => {
+    vi.useFakeTimers()
+    // Typed as ToolContext types it (`clock?: Clock`): the documented `sleep(ctx.clock, ms, ctx.signal)` type-checks.
+    const ctx: Pick<ToolContext, 'clock' | 'signal'> = { signal: new AbortController().signal }
+    let done = false
+    const waiting = sleep(ctx.clock, 1_000, ctx.signal).then(() => (done = true))
+    await vi.advanceTimersByTimeAsync(999)
+    expect(done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    await waiting
+    expect(done).toBe(true)
   })
 })

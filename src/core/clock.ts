@@ -105,9 +105,14 @@ export function setClockTimer(clock: Clock, ms: number, fn: () => void): CancelT
   }
 }
 
-/** Resolves after `ms` on `clock` (any length: see {@link setClockTimer}); rejects with the signal's reason when aborted first. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Resolves after `ms` on `clock` (any length: see {@link setClockTimer}); rejects with the signal's
+ * reason when aborted first. `clock` undefined is the system clock: `sleep(ctx.clock, ms,
+ * ctx.signal)` in a tool waits on the engine's clock, and on the system's in a context made by hand.
+ */
+export function sleep(clock: Clock | undefined, ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()
+  clock ??= systemClock
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {
       cancel()
