@@ -109,6 +109,23 @@ describe('taskweave CLI', () => {
     expect(both.text()).toContain('--quiet and --verbose cannot be given together')
   })
 
+  it('names the option or command meant by a typo, with that command\'s usage only', async () => {
+    const cases: Array<[string[], string]> = [
+      [['run', 'a.yaml', '--tool', './t.mjs'], 'unknown option --tool for "run" (did you mean --tools?)'],
+      [['run', 'a.yaml', '--concurency', '3'], 'unknown option --concurency for "run" (did you mean --concurrency?)'],
+      [['runn', 'a.yaml'], 'unknown command "runn" (did you mean "run"?)'],
+    ]
+    for (const [argv, message] of cases) {
+      const io = captureIo()
+      expect(await main(argv, io), argv.join(' ')).toBe(2)
+      const lines = io.text().split('\n')
+      expect(lines[0]).toBe(`error: ${message}`)
+      // The error stays in sight: a few lines of usage, not the whole of it.
+      expect(lines.length).toBeLessThan(16)
+      expect(io.text()).not.toContain('positional argument')
+    }
+  })
+
   it('prints one command\'s usage for <command> --help and -h (exit 0)', async () => {
     for (const argv of [['run', '--help'], ['validate', '-h'], ['dev', 'fake-llm', '--help'], ['worker', 'x.yaml', '--help']]) {
       const io = captureIo()

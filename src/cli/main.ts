@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util'
 import { formatIssue, TaskweaveError, ValidationError } from '../core/errors.js'
+import { closestName } from '../core/closest.js'
 import { EXIT, processIo } from './io.js'
 import type { CliIo } from './io.js'
 import { terminalSafe } from './terminal-text.js'
@@ -499,15 +500,36 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         io.stdout(USAGE)
         return command === undefined ? EXIT.invalid : EXIT.ok
       default:
-        throw usageError(`unknown command "${command}"`)
+        throw usageError(`unknown command "${command}"${unknownCommandHint(command)}`)
     }
   } catch (err) {
-    return reportError(err, io)
+    return reportError(err, io, command)
   }
 }
 
+/** The commands, for the hint after an unknown one. */
+const COMMANDS = ['run', 'resume', 'runs', 'show', 'resolve', 'cancel', 'prune', 'validate', 'viz', 'plan', 'worker', 'queues', 'serve', 'schema', 'dev', 'help', 'version']
+
+/**
+ * What follows a usage error: the lines of the command's own usage (not the whole of it, which
+ * would scroll the error out of sight), or the list of commands.
+ */
+function usageHint(command: string | undefined): string {
+  const usage = command !== undefined ? commandUsage(command) : undefined
+  return usage ?? `Commands: ${COMMANDS.join(', ')}. "taskweave help" says more.`
+}
+
+/** An argument parser's error in the CLI's words: an unknown option with the closest one the command has. */
+function parseArgsMessage(message: string, command: string | undefined): string {
+  const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1]
+  if (unknown === undefined) return message
+  const flags = new Set((command !== undefined ? commandUsage(command) : undefined)?.match(/--[a-z][a-z-]*/g) ?? [])
+  const near = closestName(unknown, flags, 3)
+  return `unknown option ${unknown}${command !== undefined ? ` for "${command}"` : ''}${near !== undefined ? ` (did you mean ${near}?)` : ''}`
+}
+
 // Error text may quote a file or a module's own message: shown with its control characters escaped.
-function reportError(err: unknown, io: CliIo): number {
+function reportError(err: unknown, io: CliIo, command?: string): number {
   const safe = (text: string): string => terminalSafe(text, { multiline: true })
   if (err instanceof ValidationError && err.issues.length === 1 && err.issues[0] !== undefined) {
     io.stderr(`invalid ${err.subject}: ${terminalSafe(formatIssue(err.issues[0]))}`)
@@ -516,6 +538,10 @@ function reportError(err: unknown, io: CliIo): number {
   if (err instanceof ValidationError) {
     io.stderr(`invalid ${err.subject} (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):`)
     for (const issue of err.issues) io.stderr(`  ${terminalSafe(formatIssue(issue))}`)
+    return EXIT.invalid
+  }
+  if (TaskweaveError.is(err) && err.details?.['usage'] === true) {
+    io.stderr(`error: ${safe(err.message)}\n\n${usageHint(command)}`)
     return EXIT.invalid
   }
   if (TaskweaveError.is(err) && (err.code === 'TW_VALIDATION' || err.code === 'TW_INVALID_OPTION' || err.code === 'TW_OUTPUT_TOO_LARGE' || err.code === 'TW_OUTPUT_NOT_SERIALIZABLE')) {
@@ -550,7 +576,7 @@ function reportError(err: unknown, io: CliIo): number {
     return EXIT.broker
   }
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-    io.stderr(`error: ${safe(err.message)}\n\n${USAGE}`)
+    io.stderr(`error: ${safe(parseArgsMessage(err.message, command))}\n\n${usageHint(command)}`)
     return EXIT.invalid
   }
   io.stderr(`error: ${safe(err instanceof Error ? (err.stack ?? err.message) : String(err))}`)
@@ -563,8 +589,15 @@ async function serverTargetOf(values: ServerOptionValues, given: { readonly loca
   return await serverTarget(values, given, (text) => io.stderr(text))
 }
 
+/** ` (did you mean "run"?)` for a mistyped command, or nothing. */
+function unknownCommandHint(command: string): string {
+  const near = closestName(command, COMMANDS, 2)
+  return near !== undefined ? ` (did you mean "${near}"?)` : ''
+}
+
+/** A command line the CLI cannot take: reported with the command's usage (see {@link usageHint}). */
 function usageError(message: string): TaskweaveError {
-  return new TaskweaveError('TW_INVALID_OPTION', `${message}\n\n${USAGE}`, { retryable: false })
+  return new TaskweaveError('TW_INVALID_OPTION', message, { retryable: false, details: { usage: true } })
 }
 
 function onlyRunId(positionals: readonly string[], command: string): string {
