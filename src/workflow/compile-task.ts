@@ -148,6 +148,8 @@ export interface TaskCompileContext {
   readonly registry: ToolRegistry
   /** Index of a task id in the workflow, or undefined when there is no such task. */
   readonly indexOf: (id: string) => number | undefined
+  /** The task id closest to a mistyped one, for the hint in its error (made only then). */
+  readonly nearId?: (id: string) => string | undefined
   readonly declaredInputs?: Readonly<Record<string, unknown>> | undefined
   readonly defaults?: WorkflowSpec['defaults'] | undefined
   /** Records a problem at a path relative to the task. */
@@ -311,7 +313,10 @@ function defaultTimeoutMs(defaults: WorkflowSpec['defaults'] | undefined): numbe
 /** Records a dependency found by a reference (or a wrong `dependsOn` entry), or the problem with it. */
 function addDependency(ctx: TaskCompileContext, index: number, id: string, path: () => (string | number)[], what: string): void {
   const dep = ctx.indexOf(id)
-  if (dep === undefined) ctx.issue(path(), `${what} "${id}" is not a task of this workflow`)
+  if (dep === undefined) {
+    const near = ctx.nearId?.(id)
+    ctx.issue(path(), `${what} "${id}" is not a task of this workflow${near !== undefined ? ` (did you mean "${near}"?)` : ''}`)
+  }
   else if (dep === index) ctx.issue(path(), 'task depends on itself')
   else if (!ctx.deps.includes(dep)) ctx.deps.push(dep)
 }

@@ -332,6 +332,22 @@ describe('what a newcomer hits first', () => {
     ])
   })
 
+  it('names the task a mistyped dependency or reference most likely meant', () => {
+    const issues = issuesOf({
+      id: 'w',
+      tasks: [
+        { id: 'plan', tool: 'llm.summarize', input: { text: 'x' } },
+        { id: 'search', tool: 'llm.summarize', input: { text: 'x' }, dependsOn: ['plann'] },
+        { id: 'sum', tool: 'llm.summarize', input: { text: '{{ tasks.serch.output }}' }, dependsOn: ['zz'] },
+      ],
+    })
+    expect(issues.map((i) => [i.field, i.message])).toEqual([
+      ['tasks[1].dependsOn[0]', 'dependency "plann" is not a task of this workflow (did you mean "plan"?)'],
+      ['tasks[2].dependsOn[0]', 'dependency "zz" is not a task of this workflow'],
+      ['tasks[2].input.text', 'template reference to task "serch" is not a task of this workflow (did you mean "search"?)'],
+    ])
+  })
+
   it('an invalid task id is reported on the task, not again as an unknown dependency of every task naming it', () => {
     const issues = issuesOf({ id: 'w', tasks: [{ id: 'fetch.data', tool: 'llm.summarize', input: { text: 'x' } }, { id: 'b', tool: 'llm.summarize', input: { text: 'x' }, dependsOn: ['fetch.data'] }] })
     expect(issues.map((i) => i.field)).toEqual(['tasks[0].id', 'tasks[1].dependsOn[0]'])

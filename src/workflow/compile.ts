@@ -499,7 +499,7 @@ function compileTasks(
         continue
       }
     }
-    full ??= new FullTaskCompile(tasks, indexById, spec, registry, cache, issue)
+    full ??= new FullTaskCompile(tasks, index, spec, registry, cache, issue)
     shapes.push(full.compile(at, kind as number, pinned, graph))
   }
   return { shapes, graph, pinned }
@@ -517,13 +517,16 @@ class FullTaskCompile {
   /** The task being compiled (its problems are recorded at this index). */
   #at = 0
 
-  constructor(tasks: readonly TaskSpec[], indexById: IdIndex, spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>, registry: ToolRegistry, cache: TaskCompileCache, issue: (at: number, path: (string | number)[], message: string) => void) {
+  constructor(tasks: readonly TaskSpec[], index: TaskIndex, spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>, registry: ToolRegistry, cache: TaskCompileCache, issue: (at: number, path: (string | number)[], message: string) => void) {
+    const { indexById, ids } = index
     this.#tasks = tasks
     this.#indexById = indexById
     this.#issue = issue
     this.#ctx = {
       registry,
       indexOf: (id) => indexById.get(id),
+      // One edit in four characters at most: "zz" is not taken for "a".
+      nearId: (id) => closestName(id, ids.filter((known) => known !== ''), Math.min(2, Math.max(1, Math.floor(id.length / 4)))),
       declaredInputs: spec.inputs,
       defaults: spec.defaults,
       issue: (path, message) => issue(this.#at, path, message),
@@ -556,7 +559,7 @@ class FullTaskCompile {
       if (Array.isArray(dependsOn)) {
         dependsOn.forEach((id: unknown, k) => {
           // An id the schema refused is reported already (as not a valid id).
-          if (typeof id === 'string' && ID_PATTERN.test(id) && this.#indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow`)
+          if (typeof id === 'string' && ID_PATTERN.test(id) && this.#indexById.get(id) === undefined) issue(at, ['dependsOn', k], `dependency "${id}" is not a task of this workflow${nearIdHint(this.#ctx.nearId?.(id))}`)
         })
       }
     } catch {
@@ -565,6 +568,11 @@ class FullTaskCompile {
     graph.endRow()
     return INVALID_SHAPE
   }
+}
+
+/** ` (did you mean "plan"?)` for a task id close to a mistyped one, or nothing. */
+export function nearIdHint(near: string | undefined): string {
+  return near !== undefined ? ` (did you mean "${near}"?)` : ''
 }
 
 /** What compiling kept of each task to pin the definition: JSON text of full tasks, hints of bare ones. @internal */
