@@ -12,6 +12,7 @@ import type { LooseAttempt, BulkJob } from './batches.js'
 import { looseJob, unsettledOf } from './batches.js'
 import type { HeldJob, Verdict } from './held-job.js'
 import type { PermitPool } from './permits.js'
+import { redisNowMs } from './server-time.js'
 
 /**
  * Deletes an attempt's entry in a batched hash (and its started mark) if it still names this
@@ -126,7 +127,9 @@ async function runAttempt(held: HeldJob, jobId: string, envelope: AttemptEnvelop
     if (given.kind !== 'ack') {
       // Added before the entry goes (see putBack), unless the batch was split meanwhile.
       if ((await ctx.client.hget(ctx.hash, attemptId)) !== jobId) throw ctx.refusal('split', attemptId)
-      await ctx.add([given.kind === 'retry' ? looseJob({ envelope, prior: 1 }, { front: false, delayMs: given.delayMs }) : looseJob({ envelope, prior: 1, dead: given.reason }, { front: true })])
+      // A delayed retry is due by Redis's clock, not this process's (see server-time.ts).
+      const at = given.kind === 'retry' && given.delayMs > 0 ? await redisNowMs(ctx.client) : undefined
+      await ctx.add([given.kind === 'retry' ? looseJob({ envelope, prior: 1 }, { front: false, delayMs: given.delayMs, ...(at !== undefined ? { at } : {}) }) : looseJob({ envelope, prior: 1, dead: given.reason }, { front: true })])
     }
     if (!(await unmap(ctx, attemptId, jobId))) throw ctx.refusal('split', attemptId)
   }

@@ -111,11 +111,11 @@ function singleJob(envelope: AttemptEnvelope): BulkJob {
  * worker had no slots for, the rest of a batch delivered again) and for dead ones (failed at
  * once); otherwise at its own level, after `delayMs` (a give-back).
  */
-export function looseJob(loose: LooseAttempt, placement: { readonly front: true } | { readonly front: false; readonly delayMs: number }): BulkJob {
+export function looseJob(loose: LooseAttempt, placement: { readonly front: true } | { readonly front: false; readonly delayMs: number; readonly at?: number }): BulkJob {
   const { envelope } = loose
   const jobId = jobIdOf(envelope.request.attemptId)
   if (placement.front) return { name: ATTEMPT_JOB, data: loose, opts: { jobId, priority: 0, attempts: 1, removeOnComplete: true } }
-  return { name: ATTEMPT_JOB, data: loose, opts: { jobId, priority: bullPriority(envelope.request.priority), attempts: 1, removeOnComplete: true, ...(placement.delayMs > 0 ? { delay: placement.delayMs } : {}) } }
+  return { name: ATTEMPT_JOB, data: loose, opts: { jobId, priority: bullPriority(envelope.request.priority), attempts: 1, removeOnComplete: true, ...(placement.delayMs > 0 ? { delay: placement.delayMs, ...(placement.at !== undefined ? { timestamp: placement.at } : {}) } : {}) } }
 }
 
 /** One queue's share of a publish: its jobs and the hash entries of their batched attempts. */

@@ -34,6 +34,7 @@ import type { LeaseTiming } from './options.js'
 import { PermitPool } from './permits.js'
 import { pooledWorkerClass } from './worker.js'
 import type { AnyJob, BullWorker } from './worker.js'
+import { redisNowMs } from './server-time.js'
 
 /** How long a closing consumer with nothing left to write waits for BullMQ to finish before cutting its connections. */
 const IDLE_WAIT_MS = 1000
@@ -253,7 +254,10 @@ export class RedisConsumer<D> {
       return
     }
     try {
-      if (verdict.kind === 'retry') await held.job.moveToDelayed(Date.now() + verdict.delayMs, held.token)
+      // Due by Redis's clock, not this process's (see server-time.ts); with no delay, straight back
+      // to the queue, no clock at all.
+      if (verdict.kind === 'retry' && verdict.delayMs <= 0) await held.job.moveToWait(held.token)
+      else if (verdict.kind === 'retry') await held.job.moveToDelayed((await redisNowMs(this.#setup.connection)) + verdict.delayMs, held.token)
       else await held.job.moveToFailed(new Error(verdict.reason), held.token, false)
       await policy.afterWrite(held, verdict)
       held.markWritten()
