@@ -41,6 +41,14 @@ describe('tool modules named in a workflow file', () => {
     }
   })
 
+  it('validate --tools with the module the file names checks its tools, and calls nothing unchecked', async () => {
+    const { file, outside } = await setup(() => '../outside/tools.ts')
+    const io = captureIo()
+    expect(await main(['validate', file, '--tools', join(outside, 'tools.ts'), '--json'], io)).toBe(0)
+    expect(JSON.parse(io.out.join(''))).toEqual({ valid: true, workflowId: 'w', tasks: 1, hash: expect.any(String) as unknown })
+    expect(io.err.join('\n')).not.toContain('not loaded')
+  })
+
   it('validate still rejects an unknown tool when the file names no module', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-toolpaths-'))
     const file = join(dir, 'flow.yaml')
