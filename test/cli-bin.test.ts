@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -10,6 +10,19 @@ beforeAll(ensureBuilt, 120_000)
 const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }).version
 
 describe('the taskweave bin', () => {
+  it('says where a JavaScript tool module fails to parse, an ES module too, and what to do about import/export in a CommonJS package', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-syntax-'))
+    await writeFile(join(dir, 'package.json'), '{"name":"p","type":"commonjs"}')
+    await writeFile(join(dir, 'broken.mjs'), 'export const a = 1\nexport const b = { x: 1,, }\n')
+    await writeFile(join(dir, 'esm.js'), 'export const a = 1\n')
+    await writeFile(join(dir, 'flow.yaml'), 'id: s\ntasks:\n  - id: a\n    tool: x\n')
+    const broken = await bin(['validate', 'flow.yaml', '--tools', './broken.mjs'], { cwd: dir })
+    expect([broken.code, broken.stderr.trim()]).toEqual([2, 'error: cannot load tool module "./broken.mjs": ./broken.mjs:2:25: Unexpected token \',\'. Fix the syntax error in the module'])
+    const esm = await bin(['validate', 'flow.yaml', '--tools', './esm.js'], { cwd: dir })
+    expect(esm.code).toBe(2)
+    expect(esm.stderr).toMatch(/cannot load tool module "\.\/esm\.js": \.\/esm\.js:1: .*Node loads it as CommonJS .* Name it \.mjs, or add "type": "module" to the package\.json/)
+  })
+
   it('prints the package version with --version and -v', async () => {
     for (const flag of ['--version', '-v']) {
       const result = await bin([flag])

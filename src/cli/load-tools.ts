@@ -5,6 +5,7 @@
  * reported with the reason and what to do about it.
  * @module
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -38,7 +39,8 @@ export async function loadToolModule(modulePath: string, baseDir: string, regist
   try {
     exports = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
   } catch (err) {
-    throw new TaskweaveError('TW_VALIDATION', `cannot load tool module "${shownAs}": ${explainLoadFailure(err)}`, { retryable: false, cause: err })
+    const at = err instanceof SyntaxError && !TYPESCRIPT_MODULE.test(absolute) ? syntaxErrorLocation(absolute, err, shownAs) : undefined
+    throw new TaskweaveError('TW_VALIDATION', `cannot load tool module "${shownAs}": ${at !== undefined ? `${at}: ` : ''}${explainLoadFailure(err)}`, { retryable: false, cause: err })
   }
   const tools: AnyTool[] = []
   for (const value of Object.values(exports)) {
@@ -68,8 +70,27 @@ export function explainLoadFailure(err: unknown): string {
   if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
     return `${message}. The module was loaded as CommonJS; write it with import/export, or name it .mts (or .mjs)`
   }
+  if (err instanceof SyntaxError && /Cannot use import statement outside a module|Unexpected token 'export'/.test(message)) {
+    return `${message}: the module is written with import/export but Node loads it as CommonJS (a .js file in a package without "type": "module"). Name it .mjs, or add "type": "module" to the package.json`
+  }
   if (err instanceof SyntaxError) return `${message}. Fix the syntax error in the module`
   return message ?? String(err)
+}
+
+/**
+ * Where a JavaScript module's syntax error is (`tools.mjs:2:25`): Node names the line in the stack
+ * of a CommonJS module only, so an ES module is checked by `node --check`, which points at it
+ * (only on this failure path, once).
+ */
+function syntaxErrorLocation(absolute: string, err: SyntaxError, shownAs: string): string | undefined {
+  const fromStack = /^(.+):(\d+)$/.exec(err.stack?.split('\n')[0] ?? '')
+  if (fromStack?.[1] === absolute) return `${shownAs}:${fromStack[2] as string}`
+  const checked = spawnSync(process.execPath, ['--check', absolute], { encoding: 'utf8', timeout: 10_000 })
+  const lines = (checked.stderr ?? '').split('\n')
+  const at = /^(.+):(\d+)$/.exec(lines[0] ?? '')
+  if (at?.[1] !== absolute) return undefined
+  const caret = (lines[2] ?? '').indexOf('^')
+  return `${shownAs}:${at[2] as string}${caret >= 0 ? `:${caret + 1}` : ''}`
 }
 
 /**
