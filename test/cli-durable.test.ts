@@ -4,6 +4,7 @@
  * The project lives inside the repository, so its tool module imports `taskweave` and `zod` by
  * name, as in a user's project.
  */
+import { stripVTControlCharacters } from 'node:util'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -122,9 +123,14 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect(interrupted.code).toBe(1)
     expect(interrupted.stderr).toContain('it stays resumable')
     expect(interrupted.stderr).toContain('continue it with: taskweave resume r-int')
-    // Said as what happened (Ctrl-C), not as the library's "the engine closed".
+    // Said as what happened (Ctrl-C), not as the library's "the engine closed", nor as cancelled.
     expect(interrupted.stdout + interrupted.stderr).toContain('interrupted; the run can be resumed')
     expect(interrupted.stdout + interrupted.stderr).not.toContain('the engine closed')
+    expect(stripVTControlCharacters(interrupted.stdout)).toMatch(/run stopped after [\d.]+s, resumable: 1 succeeded, 3 left for the resume/)
+    expect(interrupted.stdout).not.toContain('run cancelled')
+    // Listed as stopped, not as running for ever.
+    const listed = await bin(['runs'], { cwd: project, env })
+    expect(stripVTControlCharacters(listed.stdout)).toMatch(/r-int\s+\S+\s+stopped\s/)
     const resumed = await bin(['resume', 'r-int'], { cwd: project, env })
     expect(resumed.code).toBe(0)
     expect(ledgerLines()).toEqual(['a 1', 'b 1', 'b 2', 'c 1', 'd 1'])

@@ -43,13 +43,15 @@ export async function followRun(handle: RunHandle, workflow: CompiledWorkflow, c
     }
     const parked: { readonly taskId: string }[] = []
     handle.on('run:parked', (event) => void parked.push(event))
+    let suspended = false
+    handle.on('run:finished', (event) => void (suspended = event.suspended === true))
     const result = await handle.result
     view?.stop()
     if (options.json) io.stdout(JSON.stringify(result, null, 2))
     else {
       const { childStart } = workflow.graph
       const leaves = workflow.ids.filter((_id, i) => childStart[i] === childStart[i + 1])
-      io.stdout(formatSummary(result, { outputs: leaves }))
+      io.stdout(formatSummary(result, { outputs: leaves, suspended }))
     }
     if (parked.length > 0) {
       io.stderr(`run ${handle.id} is parked: the outcome of ${parked.map((event) => event.taskId).join(', ')} is unknown. Find out what happened, record it, then resume:`)

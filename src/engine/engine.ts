@@ -869,7 +869,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // Durable runs are suspended first (those of background work too: they stay resumable);
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
       const suspended = active.toArray().filter((execution) => durableRuns.has(execution))
-      for (const execution of suspended) execution.suspend(`${why}; the run can be resumed (engine.resume("${execution.id}") or taskweave resume ${execution.id})`)
+      for (const execution of suspended) execution.suspend(`${why}; the run can be resumed (engine.resume("${execution.id}"))`)
       await background.close()
       // Their records' last writes (a finish, or a creation still on its way) before the leases go.
       await records?.settled()

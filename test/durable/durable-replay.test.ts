@@ -263,7 +263,7 @@ describe('durable runs: ownership and failures', () => {
     await engine1.close()
     const suspended = await handle.result
     expect(suspended.status).toBe('cancelled')
-    expect(suspended.reason).toContain('taskweave resume sus')
+    expect(suspended.reason).toContain('engine.resume("sus")')
     const stored = await store.load('sus')
     expect(stored?.status).toBe('running')
     expect(stored?.lease?.expiresAt).toBe(0)

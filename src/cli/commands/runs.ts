@@ -71,6 +71,8 @@ export interface RunRow {
   readonly createdAt: number
   readonly finishedAt?: number | undefined
   readonly counts: Readonly<Record<string, number>>
+  /** An unfinished run's lease (a stored run's): expired, nobody runs it. */
+  readonly lease?: { readonly expiresAt: number } | undefined
 }
 
 /** The runs as an aligned table. */
@@ -78,12 +80,14 @@ export function formatRunsTable(runs: readonly RunRow[], now: number): string {
   const rows = [['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION', 'TASKS']]
   for (const run of runs) {
     const ended = run.finishedAt ?? now
+    // Unfinished, and nobody holds its lease: stopped (Ctrl-C, a crash), waiting for a resume.
+    const stopped = run.status === 'running' && run.lease !== undefined && run.lease.expiresAt <= now
     rows.push([
       run.runId,
       run.workflowId,
-      run.status,
+      stopped ? 'stopped' : run.status,
       new Date(run.createdAt).toISOString().replace('T', ' ').slice(0, 19),
-      `${formatSeconds(ended - run.createdAt)}${run.finishedAt === undefined ? '+' : ''}`,
+      stopped ? '-' : `${formatSeconds(ended - run.createdAt)}${run.finishedAt === undefined ? '+' : ''}`,
       Object.entries(run.counts).map(([status, n]) => `${n} ${status}`).join(', '),
     ].map((cell) => terminalSafe(cell)))
   }
