@@ -110,6 +110,17 @@ describe('taskweave run --server', () => {
     expect(io.err.join('\n')).toMatch(/^run \S+ on http:\/\/127\.0\.0\.1:\d+ \(Ctrl-C detaches; the run goes on\)/)
   })
 
+  it('prints the outputs a local run prints: a fan-out\'s gathered output, not each item\'s', async () => {
+    const { url } = await serve()
+    vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+    const file = await workflowFile(`id: fan\ntasks:\n  - { id: list, tool: t.echo, input: { value: [x, y] } }\n  - { id: each, tool: t.echo, forEach: "{{ tasks.list.output }}", input: { value: "{{ item }}!" } }\n`)
+    const io = captureIo()
+    expect(await main(['run', file, '--server', url, '--quiet'], io)).toBe(0)
+    const out = plain(io.out)
+    expect(out).toMatch(/\neach:\n\[\n\s+"x!",\n\s+"y!"\n\]/)
+    expect(out).not.toContain('each[0]:')
+  })
+
   it('exits 1 for a failed task and names it; --json prints the run as the API has it', async () => {
     const { url } = await serve()
     vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)

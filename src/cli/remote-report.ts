@@ -119,9 +119,11 @@ export async function formatRemoteSummary(client: ApiClient, run: ApiRun, signal
     const error = terminalSafe(`${task.error?.code ?? ''} ${task.error?.message ?? ''}`)
     lines.push(`  ${pc.red('✖')} ${terminalSafe(task.id)} (${terminalSafe(task.tool ?? '?')}, ${task.attempts} attempt${task.attempts === 1 ? '' : 's'}): ${error}`)
   }
-  // The outputs of the tasks nothing depends on, as a local run prints them.
+  // The outputs of the declared tasks nothing depends on, as a local run prints them: not the
+  // tasks added while it ran (by a tool, or a forEach's items, `owner[i]`: ids cannot hold "["),
+  // whose owner's output gathers theirs.
   const parents = new Set(run.tasks.flatMap((task) => task.dependsOn))
-  const leaves = run.tasks.filter((task) => task.status === 'succeeded' && !parents.has(task.id))
+  const leaves = run.tasks.filter((task) => task.status === 'succeeded' && !parents.has(task.id) && task.addedBy === undefined && !task.id.includes('['))
   if (leaves.length <= MAX_OUTPUTS_SHOWN) {
     for (const leaf of leaves) {
       if (signal?.aborted === true) break
