@@ -67,6 +67,11 @@ export interface AttemptRequest {
    * it died, was stopped, or could not report) does not run it again, and fails it `TW_UNCERTAIN`.
    */
   readonly mustNotRepeat?: boolean | undefined
+  /**
+   * The W3C trace context (`traceparent`) of the attempt's span at its owner, when the owner
+   * traces and sends attempts elsewhere: a worker's spans of the attempt join the owner's trace.
+   */
+  readonly traceparent?: string | undefined
 }
 
 /**

@@ -64,6 +64,11 @@ export interface RemoteRunnerOptions {
    * {@link SharedLimits}. The wait for them counts towards the attempt's timeout.
    */
   readonly shared?: SharedLimits
+  /**
+   * The W3C trace context of an attempt, sent with it so a worker's spans join the owner's trace:
+   * `(await traceEngine(engine)).traceparent` gives each attempt's span's.
+   */
+  readonly traceparent?: (request: AttemptRequest) => string | undefined
   readonly clock?: Clock
   readonly logger?: Logger
 }
@@ -141,6 +146,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
   readonly owner: string
   readonly #transport: Transport
   readonly #queueOf: (request: AttemptRequest) => string
+  readonly #traceparent: ((request: AttemptRequest) => string | undefined) | undefined
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #reconcileEveryMs: number
@@ -171,6 +177,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     const queueOf = options.queueOf
     this.#queueOf = queueOf === 'group' ? (request) => request.group ?? DEFAULT_WORK_QUEUE : (queueOf ?? (() => DEFAULT_WORK_QUEUE))
     this.#clock = options.clock ?? systemClock
+    this.#traceparent = options.traceparent
     this.#logger = options.logger ?? silentLogger
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 10_000
     this.#workerTimeoutMs = options.workerTimeoutMs ?? 15_000
@@ -232,7 +239,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
       return
     }
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
-    const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(plain), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}) }
+    const traceparent = this.#traceparentOf(plain)
+    const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(plain), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}), ...(typeof traceparent === 'string' ? { traceparent } : {}) }
     const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, sent: false, sentAt: 0, rate }
     this.#inFlight.set(request.attemptId, entry)
     if (this.#groups?.has(request.group) === true) {
@@ -305,6 +313,15 @@ export class RemoteAttemptRunner implements AttemptRunner {
   }
 
   /** Adds `envelope` to this tick's batch. */
+  /** The caller's trace context of an attempt; a function that throws only loses the link (tracing never fails an attempt). */
+  #traceparentOf(request: AttemptRequest): string | undefined {
+    try {
+      return this.#traceparent?.(request)
+    } catch {
+      return undefined
+    }
+  }
+
   #enqueue(envelope: AttemptEnvelope): void {
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush())
     this.#batch.push(envelope)
@@ -500,7 +517,8 @@ function retryAfterOf(outcome: AttemptOutcome): number | undefined {
 
 /** Throws `TW_INVALID_OPTION` naming the first unknown or bad option of a remote runner. */
 function checkRunnerOptions(options: RemoteRunnerOptions): void {
-  refuseUnknownOptions('createRemoteRunner', options, ['transport', 'owner', 'queueOf', 'reconcileEveryMs', 'workerTimeoutMs', 'shared', 'clock', 'logger'])
+  refuseUnknownOptions('createRemoteRunner', options, ['transport', 'owner', 'queueOf', 'reconcileEveryMs', 'workerTimeoutMs', 'shared', 'traceparent', 'clock', 'logger'])
+  if (options.traceparent !== undefined && typeof options.traceparent !== 'function') throw new InvalidOptionError('traceparent', 'a function (attempt) => traceparent', options.traceparent)
   const { reconcileEveryMs, workerTimeoutMs, shared } = options
   if (reconcileEveryMs !== undefined && !(Number.isFinite(reconcileEveryMs) && reconcileEveryMs >= 0)) throw new InvalidOptionError('reconcileEveryMs', 'a number of ms ≥ 0 (0: off)', reconcileEveryMs)
   if (workerTimeoutMs !== undefined && !(Number.isFinite(workerTimeoutMs) && workerTimeoutMs > 0)) throw new InvalidOptionError('workerTimeoutMs', 'a number of ms > 0', workerTimeoutMs)

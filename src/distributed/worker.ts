@@ -24,6 +24,7 @@ import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
 import type { AttemptDelivery, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
 import type { AttemptRequest } from '../core/attempt.js'
 import { LocalAttemptRunner } from '../engine/local-runner.js'
+import type { AttemptWrapper } from '../engine/local-runner.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
 import { buildToolRegistry } from '../engine/tool-registry.js'
 import type { BuiltinsOption } from '../engine/tool-registry.js'
@@ -44,7 +45,7 @@ const LEASE_CHECK_EXTEND_MS = 30_000
 const MAX_REMEMBERED_CANCELS = 10_000
 
 /** The names {@link WorkerOptions} has. */
-const WORKER_OPTION_NAMES: readonly (keyof WorkerOptions)[] = ['transport', 'tools', 'agents', 'agentPool', 'builtins', 'worker', 'queues', 'concurrency', 'heartbeatMs', 'maxOutputBytes', 'signal', 'clock', 'logger']
+const WORKER_OPTION_NAMES: readonly (keyof WorkerOptions)[] = ['transport', 'tools', 'agents', 'agentPool', 'builtins', 'worker', 'queues', 'concurrency', 'heartbeatMs', 'maxOutputBytes', 'wrapAttempts', 'signal', 'clock', 'logger']
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -70,6 +71,12 @@ export interface WorkerOptions {
   readonly heartbeatMs?: number
   /** Largest output, in bytes of JSON, as on `createEngine`. */
   readonly maxOutputBytes?: number
+  /**
+   * Runs each tool call inside the caller's scope, as `engine.wrapAttempts` does on an engine:
+   * `traceWorkerAttempts()` (`taskweave/otel`) makes spans of the attempts, children of the
+   * owner's attempt spans (their `traceparent` travels with them).
+   */
+  readonly wrapAttempts?: AttemptWrapper
   /** Aborting it closes the worker as `close()` would. */
   readonly signal?: AbortSignal
   readonly clock?: Clock
@@ -168,6 +175,10 @@ class TransportWorker implements Worker {
     if (this.#agents !== undefined) for (const agent of agents) registry.register(createAgentTool(this.#agents, agent.name))
     // A tool missing here (the owner has it) is said to be the worker's: its --tools are what to fix.
     this.#runner = new LocalAttemptRunner({ lookup: (name) => registry.get(name), clock: this.#clock, logger: this.#logger, where: `worker ${this.id} (${hostname()}:${process.pid}): give it a tool of that name (taskweave worker --tools)` })
+    if (options.wrapAttempts !== undefined) {
+      if (typeof options.wrapAttempts !== 'function') throw new InvalidOptionError('wrapAttempts', 'a function (attempt, run) => run()', options.wrapAttempts)
+      this.#runner.wrapper = options.wrapAttempts
+    }
   }
 
   async start(): Promise<void> {
@@ -239,7 +250,9 @@ class TransportWorker implements Worker {
   }
 
   async #handle(delivery: AttemptDelivery): Promise<void> {
-    const { request, owner } = delivery.envelope
+    const { owner, traceparent } = delivery.envelope
+    // The owner's trace context rides on the envelope; the tool's scope (wrapAttempts) reads it on the request.
+    const request = typeof traceparent === 'string' ? { ...delivery.envelope.request, traceparent } : delivery.envelope.request
     const send = (report: AttemptReport): void => {
       this.#transport.report(owner, report).catch((err: unknown) => this.#logger.warn('could not send a report to the owner', { owner, attemptId: request.attemptId, error: String(err) }))
     }

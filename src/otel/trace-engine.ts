@@ -20,7 +20,19 @@ export interface TraceEngineOptions {
 
 /** A running instrumentation: {@link close} stops it (spans still open are ended). */
 export interface EngineTracing {
+  /**
+   * The W3C trace context (`traceparent`) of an attempt's span while it runs, for a remote runner
+   * to send with the attempt (`createRemoteRunner({ traceparent: tracing.traceparent })`), so the
+   * worker's spans of it join this trace; undefined for an attempt without a span.
+   */
+  readonly traceparent: (attempt: { readonly runId: string; readonly taskId: string }) => string | undefined
   close(): void
+}
+
+/** A span's context as a W3C `traceparent` header value. */
+export function traceparentOf(span: Span): string {
+  const { traceId, spanId, traceFlags } = span.spanContext()
+  return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`
 }
 
 interface RunSpans {
@@ -169,6 +181,10 @@ export async function traceEngine(engine: Engine, options: TraceEngineOptions = 
     return span === undefined ? run() : context.with(trace.setSpan(context.active(), span), run)
   })
   return {
+    traceparent: (attempt) => {
+      const span = runs.get(attempt.runId)?.tasks.get(attempt.taskId)?.attempt
+      return span === undefined ? undefined : traceparentOf(span)
+    },
     close() {
       stop()
       unwrap()
