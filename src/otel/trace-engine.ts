@@ -7,10 +7,10 @@
  * `taskweave.run.suspended`, and its resume opens a new one.
  * @module
  */
-import type * as OpenTelemetry from '@opentelemetry/api'
 import type { Span, Tracer } from '@opentelemetry/api'
 import type { Engine } from '../engine/engine.js'
 import type { TaskweaveEvent } from '../observe/events.js'
+import { loadOpenTelemetry } from './load-api.js'
 
 /** Options of {@link traceEngine}. */
 export interface TraceEngineOptions {
@@ -60,13 +60,7 @@ const ERROR = 2 // SpanStatusCode.ERROR, without loading the API's values for it
  * const tracing = await traceEngine(engine) // with a tracer provider registered (the OpenTelemetry SDK)
  */
 export async function traceEngine(engine: Engine, options: TraceEngineOptions = {}): Promise<EngineTracing> {
-  let api: typeof OpenTelemetry
-  try {
-    api = await import('@opentelemetry/api')
-  } catch (error) {
-    throw new Error('traceEngine needs @opentelemetry/api: npm install @opentelemetry/api (and an OpenTelemetry SDK to export the spans)', { cause: error })
-  }
-  const { context, trace } = api
+  const { context, trace } = await loadOpenTelemetry('traceEngine')
   const tracer = options.tracer ?? trace.getTracer('taskweave')
   const runs = new Map<string, RunSpans>()
   // Events carry the engine's clock and are delivered as they happen: the wall time of one is its

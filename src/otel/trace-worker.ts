@@ -5,10 +5,10 @@
  * is traced under it too.
  * @module
  */
-import type * as OpenTelemetry from '@opentelemetry/api'
 import type { Context, Tracer } from '@opentelemetry/api'
 import type { AttemptRequest } from '../core/attempt.js'
 import type { AttemptWrapper } from '../engine/local-runner.js'
+import { loadOpenTelemetry } from './load-api.js'
 
 /** Options of {@link traceWorkerAttempts}. */
 export interface TraceWorkerOptions {
@@ -26,13 +26,7 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
  * with the error on it when the call failed.
  */
 export async function traceWorkerAttempts(options: TraceWorkerOptions = {}): Promise<AttemptWrapper> {
-  let api: typeof OpenTelemetry
-  try {
-    api = await import('@opentelemetry/api')
-  } catch (error) {
-    throw new Error('traceWorkerAttempts needs @opentelemetry/api: npm install @opentelemetry/api (and an OpenTelemetry SDK to export the spans)', { cause: error })
-  }
-  const { context, trace } = api
+  const { context, trace } = await loadOpenTelemetry('traceWorkerAttempts')
   const tracer = options.tracer ?? trace.getTracer('taskweave')
   const parentOf = (attempt: AttemptRequest): Context => {
     const parsed = typeof attempt.traceparent === 'string' ? TRACEPARENT.exec(attempt.traceparent) : null
