@@ -131,6 +131,7 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     // Listed as stopped, not as running for ever.
     const listed = await bin(['runs'], { cwd: project, env })
     expect(stripVTControlCharacters(listed.stdout)).toMatch(/r-int\s+\S+\s+stopped\s/)
+    expect((await bin(['show', 'r-int'], { cwd: project, env })).stdout).toContain('run r-int of chain: stopped, nobody runs it (taskweave resume r-int goes on with it)')
     const resumed = await bin(['resume', 'r-int'], { cwd: project, env })
     expect(resumed.code).toBe(0)
     expect(ledgerLines()).toEqual(['a 1', 'b 1', 'b 2', 'c 1', 'd 1'])

@@ -75,13 +75,17 @@ export interface RunRow {
   readonly lease?: { readonly expiresAt: number } | undefined
 }
 
+/** Unfinished, and nobody holds its lease: stopped (Ctrl-C, a crash), waiting for a resume or a cancel. */
+export function isStopped(run: Pick<RunRow, 'status' | 'lease'>, now: number): boolean {
+  return run.status === 'running' && run.lease !== undefined && run.lease.expiresAt <= now
+}
+
 /** The runs as an aligned table. */
 export function formatRunsTable(runs: readonly RunRow[], now: number): string {
   const rows = [['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION', 'TASKS']]
   for (const run of runs) {
     const ended = run.finishedAt ?? now
-    // Unfinished, and nobody holds its lease: stopped (Ctrl-C, a crash), waiting for a resume.
-    const stopped = run.status === 'running' && run.lease !== undefined && run.lease.expiresAt <= now
+    const stopped = isStopped(run, now)
     rows.push([
       run.runId,
       run.workflowId,
