@@ -381,6 +381,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
   pruner?.tick()
   /** Runs not finished (an {@link IndexedSet}, not a `Set`: see why there). */
   const active = new IndexedSet<RunExecution>()
+  /**
+   * The active runs by id, kept only once a live view asked for one (the server, for a run started
+   * beside it): a search of `active` per run it follows was quadratic in the runs at once, and an
+   * engine without a view pays nothing. A dictionary, not a `Map` (see `core/indexed-set.ts`).
+   */
+  let activeById: Record<string, RunExecution> | undefined
   /** Ids of the runs being resumed (between the first read of the store and joining `active`). */
   const resuming = new Set<string>()
   /** Resumes reading the store, each settling when it has started its run or given its lease back: close() waits for them. */
@@ -389,6 +395,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** A run ended (see `RunEnvironment.onRunEnded`): it leaves the active runs, and a durable one lets the store prune. */
   const runEnded = (execution: RunExecution): void => {
     active.delete(execution)
+    if (activeById !== undefined) delete activeById[execution.id]
     keepRunShapesSoon()
     if (durableRuns.has(execution)) pruner?.tick()
   }
@@ -522,6 +529,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       runEvents,
     )
     active.add(execution)
+    if (activeById !== undefined) activeById[execution.id] = execution
     const durable = runOptions.durable ?? journal !== undefined
     if (durable && journal !== undefined && store !== undefined) startDurable(execution, compiled, inputs, runOptions, store, journal, createdAt ?? clock.wallNow())
     // Start on the next microtask so the caller can subscribe to events first.
@@ -690,6 +698,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     runEvents.on('run:parked', () => void parkedAtEpoch.set(runId, lease.epoch))
     durableRuns.add(execution)
     active.add(execution)
+    if (activeById !== undefined) activeById[execution.id] = execution
     // After the caller's continuation (which may subscribe to events) has run.
     setImmediate(() => execution.start())
     return handleOf(execution, runEvents, stored.createdAt)
@@ -941,7 +950,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
     },
   }
   // A live view of the engine's runs (the server) reads the definition of a run started beside it.
-  registerActiveWorkflows(engine, (runId) => active.toArray().find((execution) => execution.id === runId)?.workflow)
+  registerActiveWorkflows(engine, (runId) => {
+    if (activeById === undefined) {
+      activeById = Object.create(null) as Record<string, RunExecution>
+      for (const execution of active) activeById[execution.id] = execution
+    }
+    return activeById[runId]?.workflow
+  })
   return engine
 }
 

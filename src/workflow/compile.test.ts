@@ -348,6 +348,13 @@ describe('what a newcomer hits first', () => {
     ])
   })
 
+  it('gives the hint for the first 20 unknown ids only (each looks through every id: thousands would cost their product)', () => {
+    const tasks = Array.from({ length: 300 }, (_, i) => ({ id: `task${i}`, tool: 'llm.summarize', input: { text: 'x' }, dependsOn: [`tsk${i}`] }))
+    const issues = issuesOf({ id: 'w', tasks })
+    expect(issues).toHaveLength(300)
+    expect(issues.filter((i) => i.message.includes('did you mean')).length).toBe(20)
+  })
+
   it('an invalid task id is reported on the task, not again as an unknown dependency of every task naming it', () => {
     const issues = issuesOf({ id: 'w', tasks: [{ id: 'fetch.data', tool: 'llm.summarize', input: { text: 'x' } }, { id: 'b', tool: 'llm.summarize', input: { text: 'x' }, dependsOn: ['fetch.data'] }] })
     expect(issues.map((i) => i.field)).toEqual(['tasks[0].id', 'tasks[1].dependsOn[0]'])

@@ -516,23 +516,38 @@ class FullTaskCompile {
   readonly #ctx: TaskCompileContext
   /** The task being compiled (its problems are recorded at this index). */
   #at = 0
+  readonly #ids: readonly string[]
+  /** "Did you mean" hints given so far (at most MAX_NEAR_ID_HINTS). */
+  #hints = 0
 
   constructor(tasks: readonly TaskSpec[], index: TaskIndex, spec: Pick<WorkflowSpec, 'inputs' | 'defaults'>, registry: ToolRegistry, cache: TaskCompileCache, issue: (at: number, path: (string | number)[], message: string) => void) {
     const { indexById, ids } = index
+    this.#ids = ids
     this.#tasks = tasks
     this.#indexById = indexById
     this.#issue = issue
     this.#ctx = {
       registry,
       indexOf: (id) => indexById.get(id),
-      // One edit in four characters at most: "zz" is not taken for "a".
-      nearId: (id) => closestName(id, ids.filter((known) => known !== ''), Math.min(2, Math.max(1, Math.floor(id.length / 4)))),
+      nearId: (id) => this.#nearId(id),
       declaredInputs: spec.inputs,
       defaults: spec.defaults,
       issue: (path, message) => issue(this.#at, path, message),
       cache,
       deps: [],
     }
+  }
+
+  /**
+   * The task id closest to a mistyped one (one edit in four characters at most: "zz" is not taken
+   * for "a"), for the first {@link MAX_NEAR_ID_HINTS} unknown ids only: each looks through every
+   * id, and a workflow of thousands of wrong references (a request to the server) must not cost
+   * their product.
+   */
+  #nearId(id: string): string | undefined {
+    if (this.#hints++ >= MAX_NEAR_ID_HINTS) return undefined
+    const maxDistance = Math.min(2, Math.max(1, Math.floor(id.length / 4)))
+    return closestName(id, this.#ids.filter((known) => known !== '' && Math.abs(known.length - id.length) <= maxDistance), maxDistance)
   }
 
   /** Task `at`'s shape (its row of the graph added); `kind` 0 for a task the schema refused. */
@@ -569,6 +584,9 @@ class FullTaskCompile {
     return INVALID_SHAPE
   }
 }
+
+/** Unknown task ids given a "did you mean" hint in one compile, at most. */
+const MAX_NEAR_ID_HINTS = 20
 
 /** ` (did you mean "plan"?)` for a task id close to a mistyped one, or nothing. */
 export function nearIdHint(near: string | undefined): string {
