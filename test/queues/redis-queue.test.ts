@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { openRedisQueue } from 'taskweave/queues/redis'
 import type { RedisQueueOptions } from 'taskweave/queues/redis'
 import { TaskweaveError } from '../../src/core/errors.js'
@@ -92,6 +92,44 @@ describe('retries', () => {
     const [letter] = await queue.deadLetters.list()
     expect(letter).toMatchObject({ id, reason: 'boom #3', deliveries: 3, body: { k: 'flaky' } })
     expect(await queue.stats()).toMatchObject({ failed: 3, deadLettered: 1, completed: 0 })
+  })
+
+  it('a message retried at once goes behind those waiting at its priority, as before any retry', async () => {
+    const queue = await open<{ k: string }>({ retry: { maxDeliveries: 3 } })
+    await queue.enqueueMany(['A', 'B', 'C', 'D'].map((k) => ({ body: { k } })))
+    const seen: string[] = []
+    await consume(queue, async (d) => {
+      seen.push(`${d.body.k}#${d.deliveries}`)
+      if (d.body.k === 'A') await d.nack({ delayMs: 0 })
+      else await d.ack()
+    })
+    await waitFor('A dead-lettered after three deliveries', async () => (await queue.deadLetters.list()).length === 1)
+    expect(seen).toEqual(['A#1', 'B#1', 'C#1', 'D#1', 'A#2', 'A#3'])
+  })
+
+  it('a delay is due by Redis\'s clock, whatever the clock of the process that asked for it', async () => {
+    const name = `skew-${randomBytes(3).toString('hex')}`
+    const queue = await open<{ k: string }>({ retry: { maxDeliveries: 5 } }, name)
+    await queue.enqueue({ k: 'later' })
+    let nacked = false
+    // This process's wall clock 10 minutes ahead while it asks for the delay (as under faketime +10m).
+    const realNow = Date.now.bind(Date)
+    await consume(queue, async (d) => {
+      if (d.deliveries > 1) return d.ack()
+      const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 600_000)
+      try {
+        await d.nack({ delayMs: 2_000 })
+      } finally {
+        spy.mockRestore()
+      }
+      nacked = true
+    })
+    await waitFor('the nack', () => nacked)
+    const [seconds, micros] = await redis.time()
+    const [, score] = await redis.zrange(`${PREFIX}:${name}:delayed`, 0, -1, 'WITHSCORES')
+    const dueInMs = Math.floor(Number(score) / 0x1000) - (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
+    expect(dueInMs).toBeGreaterThan(0)
+    expect(dueInMs).toBeLessThanOrEqual(2_000)
   })
 
   it('refuses a second verdict on one delivery', async () => {

@@ -34,7 +34,7 @@ import type { LeaseTiming } from './options.js'
 import { PermitPool } from './permits.js'
 import { pooledWorkerClass } from './worker.js'
 import type { AnyJob, BullWorker } from './worker.js'
-import { redisNowMs } from './server-time.js'
+import { backOfItsLevel, moveToDelayedBy, redisNowMs } from './server-time.js'
 
 /** How long a closing consumer with nothing left to write waits for BullMQ to finish before cutting its connections. */
 const IDLE_WAIT_MS = 1000
@@ -254,10 +254,10 @@ export class RedisConsumer<D> {
       return
     }
     try {
-      // Due by Redis's clock, not this process's (see server-time.ts); with no delay, straight back
-      // to the queue, no clock at all.
-      if (verdict.kind === 'retry' && verdict.delayMs <= 0) await held.job.moveToWait(held.token)
-      else if (verdict.kind === 'retry') await held.job.moveToDelayed((await redisNowMs(this.#setup.connection)) + verdict.delayMs, held.token)
+      // With no delay, straight back to the queue (no clock at all), behind what waits at its
+      // priority, as a retry went before; with one, due by Redis's clock (see server-time.ts).
+      if (verdict.kind === 'retry' && verdict.delayMs <= 0) await backOfItsLevel(held.job, held.token)
+      else if (verdict.kind === 'retry') await moveToDelayedBy(held.job, await redisNowMs(this.#setup.connection), verdict.delayMs, held.token)
       else await held.job.moveToFailed(new Error(verdict.reason), held.token, false)
       await policy.afterWrite(held, verdict)
       held.markWritten()
