@@ -21,6 +21,14 @@ describe('the taskweave bin', () => {
     const esm = await bin(['validate', 'flow.yaml', '--tools', './esm.js'], { cwd: dir })
     expect(esm.code).toBe(2)
     expect(esm.stderr).toMatch(/cannot load tool module "\.\/esm\.js": \.\/esm\.js:1: .*Node loads it as CommonJS .* Name it \.mjs, or add "type": "module" to the package\.json/)
+    // An ES module's own mistake before an export is a syntax error, not a CommonJS one.
+    await writeFile(join(dir, 'brace.mjs'), 'const a = {\n  x: 1,\n\nexport const b = 2\n')
+    const brace = await bin(['validate', 'flow.yaml', '--tools', './brace.mjs'], { cwd: dir })
+    expect(brace.stderr).toMatch(/\.\/brace\.mjs:4:\d+: Unexpected token '\w+'\. Fix the syntax error in the module/)
+    expect(brace.stderr).not.toContain('CommonJS')
+    await writeFile(join(dir, 'esm.cjs'), "import { x } from 'y'\n")
+    const cjs = await bin(['validate', 'flow.yaml', '--tools', './esm.cjs'], { cwd: dir })
+    expect(cjs.stderr).toMatch(/is a \.cjs file, which Node loads as CommonJS\. Name it \.mjs/)
   })
 
   it('prints the package version with --version and -v', async () => {

@@ -49,6 +49,23 @@ describe('tool modules named in a workflow file', () => {
     expect(io.err.join('\n')).not.toContain('not loaded')
   })
 
+  it('a module the file names and another of the same name given with --tools from elsewhere are both loaded', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-toolpaths-'))
+    await mkdir(join(dir, 'sub'))
+    const module = (name: string): string => `import { z } from 'zod'\nimport { defineTool } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)}\nexport const t = defineTool({ name: ${JSON.stringify(name)}, input: z.object({}), run: () => 1 })\n`
+    await writeFile(join(dir, 'tools.mjs'), module('a.one'))
+    await writeFile(join(dir, 'sub', 'tools.mjs'), module('b.two'))
+    await writeFile(join(dir, 'sub', 'flow.yaml'), 'id: w\ntools: [tools.mjs]\ntasks:\n  - { id: a, tool: a.one }\n  - { id: b, tool: b.two }\n')
+    const cwd = process.cwd()
+    process.chdir(dir)
+    try {
+      const io = captureIo()
+      expect(await main(['run', 'sub/flow.yaml', '--tools', 'tools.mjs', '--store', 'memory', '--quiet'], io), io.text()).toBe(0)
+    } finally {
+      process.chdir(cwd)
+    }
+  })
+
   it('validate still rejects an unknown tool when the file names no module', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-toolpaths-'))
     const file = join(dir, 'flow.yaml')

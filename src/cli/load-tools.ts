@@ -6,8 +6,8 @@
  * @module
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { TaskweaveError } from '../core/errors.js'
 import type { ToolRegistry } from '../core/registry.js'
@@ -40,7 +40,7 @@ export async function loadToolModule(modulePath: string, baseDir: string, regist
     exports = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
   } catch (err) {
     const at = err instanceof SyntaxError && !TYPESCRIPT_MODULE.test(absolute) ? syntaxErrorLocation(absolute, err, shownAs) : undefined
-    throw new TaskweaveError('TW_VALIDATION', `cannot load tool module "${shownAs}": ${at !== undefined ? `${at}: ` : ''}${explainLoadFailure(err)}`, { retryable: false, cause: err })
+    throw new TaskweaveError('TW_VALIDATION', `cannot load tool module "${shownAs}": ${at !== undefined ? `${at}: ` : ''}${explainLoadFailure(err, absolute)}`, { retryable: false, cause: err })
   }
   const tools: AnyTool[] = []
   for (const value of Object.values(exports)) {
@@ -60,8 +60,28 @@ export async function loadToolModule(modulePath: string, baseDir: string, regist
   return tools.map((tool) => tool.name)
 }
 
-/** The error's own words plus what usually fixes it. */
-export function explainLoadFailure(err: unknown): string {
+/**
+ * Whether Node loads `file` as CommonJS: a `.cjs` file, or a `.js` file whose nearest
+ * package.json does not say `"type": "module"` (one that cannot be read says nothing).
+ */
+function loadsAsCommonJs(file: string): boolean {
+  if (file.endsWith('.cjs')) return true
+  if (!file.endsWith('.js')) return false
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: unknown }).type !== 'module'
+      } catch {
+        return true
+      }
+    }
+    if (dirname(dir) === dir) return true
+  }
+}
+
+/** The error's own words plus what usually fixes it; `file`, the module's absolute path, sharpens the advice. */
+export function explainLoadFailure(err: unknown, file?: string): string {
   const message = err instanceof Error ? firstLines(err.message) : String(err)
   const code = (err as { code?: unknown } | null)?.code
   const missingPackage = code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find package '([^']+)'/.exec(message ?? '')?.[1] : undefined
@@ -70,8 +90,10 @@ export function explainLoadFailure(err: unknown): string {
   if (code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
     return `${message}. The module was loaded as CommonJS; write it with import/export, or name it .mts (or .mjs)`
   }
-  if (err instanceof SyntaxError && /Cannot use import statement outside a module|Unexpected token 'export'/.test(message)) {
-    return `${message}: the module is written with import/export but Node loads it as CommonJS (a .js file in a package without "type": "module"). Name it .mjs, or add "type": "module" to the package.json`
+  if (err instanceof SyntaxError && file !== undefined && /Cannot use import statement outside a module|Unexpected token 'export'/.test(message) && loadsAsCommonJs(file)) {
+    return file.endsWith('.cjs')
+      ? `${message}: the module is written with import/export but is a .cjs file, which Node loads as CommonJS. Name it .mjs`
+      : `${message}: the module is written with import/export but Node loads it as CommonJS (a .js file in a package without "type": "module"). Name it .mjs, or add "type": "module" to the package.json`
   }
   if (err instanceof SyntaxError) return `${message}. Fix the syntax error in the module`
   return message ?? String(err)

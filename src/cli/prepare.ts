@@ -7,7 +7,7 @@
  * as unchecked. Modules given with `--tools` are the user's own choice and load in every command.
  * @module
  */
-import { dirname, isAbsolute, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { ToolRegistry } from '../core/registry.js'
 import { builtinTools } from '../tools/index.js'
 import { compileWorkflow } from '../workflow/compile.js'
@@ -56,11 +56,6 @@ function namesTool(value: unknown, tool: string): boolean {
   return Array.isArray(tasks) && tasks.some((task) => (task as { tool?: unknown } | null)?.tool === tool)
 }
 
-/** Whether a module specifier is a file path (relative or absolute) rather than a package name. */
-function isPath(module: string): boolean {
-  return module.startsWith('.') || isAbsolute(module)
-}
-
 /** Reads `file`, loads tool modules as `options` say, and compiles it. */
 export async function prepareWorkflow(target: ToolsTarget, file: string, options: PrepareOptions): Promise<PreparedWorkflow> {
   const parsed = await readWorkflowFile(file)
@@ -69,8 +64,9 @@ export async function prepareWorkflow(target: ToolsTarget, file: string, options
     target.registry.register(createChatTool({ preloadTokenizer: false }))
   }
   // A module the file names that was also given with --tools is loaded already: not unchecked.
-  const given = new Set(options.toolModules.map((module) => (isPath(module) ? resolve(process.cwd(), module) : module)))
-  const fileModules = toolModulesOf(parsed, file).filter((module) => !given.has(isPath(module) ? resolve(dirname(resolve(file)), module) : module))
+  // Both are paths to their loaders (--tools from here, the file's from its folder), `x.mjs` too.
+  const given = new Set(options.toolModules.map((module) => resolve(process.cwd(), module)))
+  const fileModules = toolModulesOf(parsed, file).filter((module) => !given.has(resolve(dirname(resolve(file)), module)))
   for (const module of options.toolModules) await loadToolModule(module, process.cwd(), target.registry)
   if (options.fileModules === 'load' || fileModules.length === 0) {
     const absolute = fileModules.map((module) => confineWorkflowToolModule(module, file, options.allowToolsFrom ?? []))

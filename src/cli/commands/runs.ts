@@ -50,7 +50,8 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
       io.stdout(filtered ? `no runs in ${store.location} match ${[args.status !== undefined ? `--status ${args.status}` : '', args.workflow !== undefined ? `--workflow ${args.workflow}` : '', args.since !== undefined ? `--since ${args.since}` : ''].filter((part) => part !== '').join(' ')}` : `no runs in ${store.location}`)
       return EXIT.ok
     }
-    io.stdout(formatRunsTable(runs, now))
+    // Leases are by the store's clock (PostgreSQL's, by default), not this machine's.
+    io.stdout(formatRunsTable(runs, now, (await store.now?.()) ?? now))
     return EXIT.ok
   } finally {
     await store.close()
@@ -81,11 +82,11 @@ export function isStopped(run: Pick<RunRow, 'status' | 'lease'>, now: number): b
 }
 
 /** The runs as an aligned table. */
-export function formatRunsTable(runs: readonly RunRow[], now: number): string {
+export function formatRunsTable(runs: readonly RunRow[], now: number, leaseNow = now): string {
   const rows = [['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION', 'TASKS']]
   for (const run of runs) {
     const ended = run.finishedAt ?? now
-    const stopped = isStopped(run, now)
+    const stopped = isStopped(run, leaseNow)
     rows.push([
       run.runId,
       run.workflowId,
