@@ -287,6 +287,16 @@ describe('RabbitMQ transport', () => {
     expect(stats.queues.find((q) => q.queue === queue)).toMatchObject({ waiting: 1, dead: 0 })
   })
 
+  it('stats() of a fresh handle closed while it waits for the workers\' answers ends at once, as any call after close()', async () => {
+    const fresh = await openRabbitTransport({ url: URL_, prefix: `${PREFIX}-closing`, reconnectDelayMs: 50, maxReconnectDelayMs: 500 })
+    const asked = fresh.stats()
+    const t0 = Date.now()
+    await fresh.close()
+    await expect(asked).rejects.toMatchObject({ code: 'TW_TRANSPORT' })
+    // The wait for answers (up to 3 s when the ping does not come back) does not hold it.
+    expect(Date.now() - t0).toBeLessThan(1_500)
+  })
+
   it('every process must use the same ownerExpiresMs: another value gets a clear TW_TRANSPORT error', async () => {
     const a = await open({ ownerExpiresMs: 3_600_000 })
     const b = await open({ ownerExpiresMs: 60_000 })

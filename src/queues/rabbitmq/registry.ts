@@ -103,8 +103,10 @@ export class WorkerRegistry {
     return alive
   }
 
-  /** Stops listening. */
+  /** Stops listening; a {@link settled} wait ends at once. */
   close(): Promise<void> {
+    this.#answered?.()
+    this.#answered = undefined
     return this.#subscriber.close()
   }
 

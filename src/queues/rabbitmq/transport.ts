@@ -244,6 +244,8 @@ export class RabbitTransport implements Transport {
       // A fresh handle (the CLI's) knows the workers once its ping was answered, and the queues
       // from them: those published to through it, those the live workers consume, the default.
       await registry.settled()
+      // Closed while it waited: said as any call after close() is.
+      this.#checkOpen('stats')
       const workers = registry.workers(3 * this.#parts.options.heartbeatMs)
       const known = new Set([...this.#parts.ledger.queues, ...workers.flatMap((w) => w.queues), DEFAULT_WORK_QUEUE])
       const perQueue: { readonly queue: string; readonly names: WorkQueueNames; readonly delays: string[] }[] = [...known].map((queue) => {
