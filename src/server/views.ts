@@ -148,9 +148,9 @@ function journaledView(seen: JournaledTask, declared: { readonly id: string; rea
 }
 
 /** A stored run with its tasks, from its definition and its journal. */
-export function storedRunView(run: StoredRun, compile?: (definition: unknown) => CompiledWorkflow): ApiRun {
+export function storedRunView(run: StoredRun, declaredOf: (run: StoredRun) => readonly DeclaredTask[] = (stored) => declaredTasks(stored.definition)): ApiRun {
   const journaled = new Map(journaledTasks(run).map((task) => [task.id, task]))
-  const declared = declaredTasks(run.definition, compile)
+  const declared = declaredOf(run)
   const finished = run.status !== 'running'
   const tasks: ApiTask[] = declared.map((task) => {
     const seen = journaled.get(task.id)

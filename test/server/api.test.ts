@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
@@ -565,8 +565,13 @@ describe('second review findings', () => {
     await beside.result
     expect((await finished(server.port, id)).status).toBe('succeeded')
     // Read back from the store (a second server on the same store never saw it run).
-    const other = await serve({ engine: createEngine({ builtins: false, tools: [tool], store }) })
+    const otherEngine = createEngine({ builtins: false, tools: [tool], store })
+    const compiles = vi.spyOn(otherEngine, 'compile')
+    const other = await serve({ engine: otherEngine })
     expect(parents((await send(other.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun)).toEqual(expected)
+    // Compiled once, not at every read (a large definition cost 100–200 ms a read).
+    expect(parents((await send(other.server.port, `/api/runs/${id}`, { headers: AUTH })).json as ApiRun)).toEqual(expected)
+    expect(compiles).toHaveBeenCalledTimes(1)
   })
 
   it('closes the stream of a run suspended by the engine closing without its end, so clients open it again', async () => {
