@@ -289,10 +289,14 @@ describe('RabbitMQ transport', () => {
 
   it('stats() of a fresh handle closed while it waits for the workers\' answers ends at once, as any call after close()', async () => {
     const fresh = await openRabbitTransport({ url: URL_, prefix: `${PREFIX}-closing`, reconnectDelayMs: 50, maxReconnectDelayMs: 500 })
-    const asked = fresh.stats()
+    // Its refusal is taken as it comes (during close()), so it is never an unhandled rejection.
+    const asked = fresh.stats().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
     const t0 = Date.now()
     await fresh.close()
-    await expect(asked).rejects.toMatchObject({ code: 'TW_TRANSPORT' })
+    expect(await asked).toMatchObject({ code: 'TW_TRANSPORT' })
     // The wait for answers (up to 3 s when the ping does not come back) does not hold it.
     expect(Date.now() - t0).toBeLessThan(1_500)
   })
