@@ -13,6 +13,9 @@ import { optionNames, refuseUnknownOptions } from './known-options.js'
 
 const TOOL_MARK = Symbol.for('taskweave.tool')
 
+/** What a tool's name may be: a letter, then letters, digits, `_`, `.` and `-`, 128 characters at most. @internal */
+export const TOOL_NAME = /^[A-Za-z][\w.-]{0,127}$/
+
 /** What a tool receives besides its input. */
 export interface ToolContext {
   /** Aborted when the attempt times out or the run is cancelled. Pass it to every I/O call. */
@@ -147,7 +150,7 @@ export function defineToolWith<Schema extends z.ZodType, Output, Extra extends o
 /** Throws `TW_INVALID_OPTION` for a definition {@link defineTool} cannot make a tool of. */
 function checkToolDefinition(definition: ToolDefinition<z.ZodType, unknown>): void {
   if (typeof definition !== 'object' || definition === null) throw new InvalidOptionError('defineTool', 'an object with name, input and run', definition)
-  if (typeof definition.name !== 'string' || !/^[A-Za-z][\w.-]{0,127}$/.test(definition.name)) {
+  if (typeof definition.name !== 'string' || !TOOL_NAME.test(definition.name)) {
     throw new InvalidOptionError('name', 'a tool name matching /^[A-Za-z][\\w.-]{0,127}$/', definition.name)
   }
   const name = definition.name

@@ -1,13 +1,10 @@
 /** One MCP tool as a taskweave tool: its name, input schema, hints and call. @module */
 import type { Tool as McpToolDescriptor } from '@modelcontextprotocol/sdk/types.js'
-import { defineTool } from '../../core/tool.js'
+import { defineTool, TOOL_NAME } from '../../core/tool.js'
 import type { AnyTool, ToolContext } from '../../core/tool.js'
 import type { McpConnection } from './connection.js'
 import { inputSchemaOf } from './input-schema.js'
 import { outputOf, toolError } from './result.js'
-
-/** The name pattern of taskweave tools. */
-const TOOL_NAME = /^[A-Za-z][\w.-]{0,127}$/
 
 /** How the tools of one server are made. */
 export interface McpToolSettings {
