@@ -49,7 +49,7 @@ Usage:
                                    a language model plans a workflow for the goal (OPENAI_BASE_URL,
                                    OPENAI_API_KEY, TASKWEAVE_LLM_MODEL) and writes it as YAML
   taskweave worker [--transport URL] [--tools ./tools.ts]... [--concurrency N] [--queues llm,io] [--id ID]
-                   [--port N] [--grace 30s] [--lease 30s] [--max-deliveries N] [--prefix P] [--root DIR]
+                   [--port N] [--grace 30s] [--lease 30s] [--claim-after 10m] [--max-deliveries N] [--prefix P] [--root DIR]
                    [--allow-private-network] [--config FILE]
                                    run attempts for any run on a broker (redis://… or amqp://…) until
                                    SIGTERM, which drains it; /healthz, /readyz, /metrics with --port
@@ -433,6 +433,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             transport: { type: 'string' },
             prefix: { type: 'string' },
             lease: { type: 'string' },
+            'claim-after': { type: 'string' },
             'max-deliveries': { type: 'string' },
             tools: { type: 'string', short: 't', multiple: true },
             concurrency: { type: 'string', short: 'c' },
@@ -457,6 +458,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...(values.transport !== undefined ? { transport: values.transport } : {}),
             ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
             ...(values.lease !== undefined ? { leaseMs: toMs('--lease', values.lease) } : {}),
+            ...(values['claim-after'] !== undefined ? { claimAfterMs: toMs('--claim-after', values['claim-after']) } : {}),
             ...(values['max-deliveries'] !== undefined ? { maxDeliveries: parseCount('--max-deliveries', values['max-deliveries']) } : {}),
             ...(values.concurrency !== undefined ? { concurrency: parseConcurrency(values.concurrency) } : {}),
             ...(values.id !== undefined ? { id: values.id } : {}),

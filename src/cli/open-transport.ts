@@ -10,7 +10,7 @@ import { transportSpecOf } from './transport-spec.js'
 import type { TransportSpec } from './transport-spec.js'
 
 /** Connects to the broker `spec` names. */
-export async function openTransport(spec: TransportSpec, options: { readonly leaseMs?: number; readonly maxDeliveries?: number } = {}): Promise<Transport> {
+export async function openTransport(spec: TransportSpec, options: { readonly leaseMs?: number; readonly claimAfterMs?: number; readonly maxDeliveries?: number } = {}): Promise<Transport> {
   const { createTransport } = await import('../queues/index.js')
   return createTransport({ type: spec.type, url: spec.url, ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}), ...options })
 }

@@ -69,7 +69,11 @@ function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0
 }
 
-/** What a worker tells the owner about an attempt. Plain JSON data. */
+/**
+ * What a worker tells the owner about an attempt. Plain JSON data. `started`: a worker holds the
+ * attempt where the broker no longer does (a RabbitMQ claim): lost with that worker, it may have
+ * acted.
+ */
 export type AttemptReport =
   | { readonly kind: 'started'; readonly attemptId: string; readonly worker: string }
   | { readonly kind: 'progress'; readonly attemptId: string; readonly progress: ToolProgress }
@@ -138,6 +142,15 @@ export interface WorkerInfo {
   readonly pid: number
   /** When it said so (epoch ms). */
   readonly at: number
+  /** How often it announces itself, in ms: it counts as gone once about three of them were missed. */
+  readonly heartbeatMs?: number
+  /** It is shutting down: it finishes what it holds but takes nothing new (owners route nothing to it). */
+  readonly draining?: boolean
+  /**
+   * Attempts it runs that the broker no longer holds for it (RabbitMQ: acknowledged while still
+   * running, see `claimAfterMs`): they count as held while it keeps announcing them.
+   */
+  readonly claimed?: readonly string[]
 }
 
 /** One work queue's numbers. */
@@ -175,6 +188,12 @@ export interface TransportHealth {
 export interface Transport {
   /** `memory`, `redis`, `rabbitmq` or a third party's. */
   readonly type: string
+  /**
+   * Deliveries of one attempt before it is dead-lettered (the transport's `maxDeliveries`): an
+   * owner that publishes an attempt again after the worker that held it was lost counts that
+   * delivery against it too.
+   */
+  readonly maxDeliveries?: number
   /** Publishes attempts; resolves once the broker holds every one (durably where it can). */
   publish(envelopes: readonly AttemptEnvelope[]): Promise<void>
   /**

@@ -42,6 +42,8 @@ import type { RatePlan, SharedRateSpec } from './shared-rates.js'
 
 /** Routes (agent sessions) remembered at most; beyond, the least recently used is forgotten (its next turn goes to any worker). */
 const MAX_ROUTES = 100_000
+/** Losses with a worker after which an attempt fails, for a transport that names no `maxDeliveries`. */
+const DEFAULT_MAX_DELIVERIES = 5
 
 /** Options of {@link createRemoteRunner}. */
 export interface RemoteRunnerOptions {
@@ -119,6 +121,8 @@ interface InFlight {
   worker: string | undefined
   /** Reconciler rounds in a row in which the broker did not hold it. */
   missing: number
+  /** Times it was lost with a worker that had started it (see {@link Transport.maxDeliveries}). */
+  lost: number
   /** Whether it went to the broker: one still waiting for a shared place or budget is not the broker's to lose. */
   sent: boolean
   /** When it last went out, on the monotonic clock (what the reconciler counts from; `publishedAt` is wall time, for workers). */
@@ -163,6 +167,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
   /** Envelopes waiting for this tick's batch publish. */
   #batch: AttemptEnvelope[] = []
   #subscription: Promise<TransportSubscription> | undefined
+  /** Workers heard draining at the last reading (see {@link #refreshAlive}). */
+  #draining = new Set<string>()
   #reconcileTimer: CancelTimer | undefined
   #reconciling = false
   #closed = false
@@ -241,7 +247,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const traceparent = this.#traceparentOf(plain)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(plain), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}), ...(typeof traceparent === 'string' ? { traceparent } : {}) }
-    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, sent: false, sentAt: 0, rate }
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, lost: 0, sent: false, sentAt: 0, rate }
     this.#inFlight.set(request.attemptId, entry)
     if (this.#groups?.has(request.group) === true) {
       this.#groups.wait(request.attemptId, request.group, () => {
@@ -397,8 +403,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
           this.#routes.delete(live.envelope.request.route)
           this.#routes.set(live.envelope.request.route, report.worker)
           if (this.#routes.size > MAX_ROUTES) this.#routes.delete(this.#routes.keys().next().value as string)
-          // An outcome is as good as a heartbeat.
-          this.#alive.set(report.worker, this.#clock.now())
+          // An outcome is as good as a heartbeat (of a worker not known to drain).
+          if (!this.#draining.has(report.worker)) this.#alive.set(report.worker, this.#clock.now())
           this.#refreshAlive()
         }
         deliverOutcome(report.outcome, live.sink, deserializeError)
@@ -409,14 +415,35 @@ export class RemoteAttemptRunner implements AttemptRunner {
   /** Fails an in-flight attempt of a task that must not run twice `TW_UNCERTAIN`: it may have run, and is not sent again. */
   #uncertain(f: InFlight): void {
     const { request } = f.envelope
-    this.#inFlight.delete(request.attemptId)
-    this.#groups?.end(request.attemptId)
-    this.#rates?.end(request.attemptId, 'outcome', undefined)
-    const error = new TaskweaveError(
-      'TW_UNCERTAIN',
-      `task "${request.taskId}" attempt ${request.attempt} was lost with ${f.worker !== undefined ? `worker ${f.worker}, which had started it` : 'the worker it was routed to'} (the broker no longer holds it); the task is marked idempotent: false, so it is not sent again`,
-      { retryable: false, details: { taskId: request.taskId, attempt: request.attempt, redelivered: true, ...(f.worker !== undefined ? { worker: f.worker } : {}) } },
+    this.#giveUp(
+      f,
+      new TaskweaveError(
+        'TW_UNCERTAIN',
+        `task "${request.taskId}" attempt ${request.attempt} was lost with ${f.worker !== undefined ? `worker ${f.worker}, which had started it` : 'the worker it was routed to'} (the broker no longer holds it); the task is marked idempotent: false, so it is not sent again`,
+        { retryable: false, details: { taskId: request.taskId, attempt: request.attempt, redelivered: true, ...(f.worker !== undefined ? { worker: f.worker } : {}) } },
+      ),
     )
+  }
+
+  /** Fails an attempt lost with its worker `limit` times `TW_DELIVERY_LIMIT`: it is not sent again. */
+  #lostTooOften(f: InFlight, limit: number): void {
+    const { request } = f.envelope
+    this.#giveUp(
+      f,
+      new TaskweaveError(
+        'TW_DELIVERY_LIMIT',
+        `task "${request.taskId}": attempt ${request.attemptId} was lost ${f.lost} times (at most ${limit}) with the worker that had started it, last ${f.worker ?? 'unknown'} — each one died or stopped announcing itself while it ran the attempt; it is not sent again`,
+        { retryable: false, details: { taskId: request.taskId, attemptId: request.attemptId, deliveries: f.lost, queue: f.envelope.queue, ...(f.worker !== undefined ? { worker: f.worker } : {}) } },
+      ),
+    )
+  }
+
+  /** Stops waiting for an in-flight attempt and fails it with `error`. */
+  #giveUp(f: InFlight, error: TaskweaveError): void {
+    const { attemptId } = f.envelope.request
+    this.#inFlight.delete(attemptId)
+    this.#groups?.end(attemptId)
+    this.#rates?.end(attemptId, 'outcome', undefined)
     f.sink.failed(error)
   }
 
@@ -445,6 +472,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
         const readAt = this.#clock.now()
         const alive = new Map(workers.map((w) => [w.worker, readAt]))
         for (const [worker, at] of this.#alive) if (at > (alive.get(worker) ?? -Infinity)) alive.set(worker, at)
+        // A draining worker finishes what it holds but takes nothing new: no session goes there.
+        for (const w of workers) if (w.draining === true) alive.delete(w.worker)
+        this.#draining = new Set(workers.filter((w) => w.draining === true).map((w) => w.worker))
         this.#alive = alive
         this.#aliveReadAt = readAt
       })
@@ -487,6 +517,17 @@ export class RemoteAttemptRunner implements AttemptRunner {
           if (f.envelope.request.mustNotRepeat === true && (f.worker !== undefined || stranded)) {
             this.#uncertain(f)
             continue
+          }
+          // Lost with the worker that had started it (a claimed RabbitMQ attempt whose worker
+          // died): that delivery counts, as a broker counts one whose consumer died, so an attempt
+          // that kills every worker ends like a poison message instead of looping.
+          if (f.worker !== undefined) {
+            const limit = this.#transport.maxDeliveries ?? DEFAULT_MAX_DELIVERIES
+            if (++f.lost >= limit) {
+              this.#lostTooOften(f, limit)
+              continue
+            }
+            f.worker = undefined
           }
           // Routed to a worker that is gone: any worker of the queue takes it now.
           const { worker: _gone, ...rest } = f.envelope

@@ -41,6 +41,8 @@ import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 const LEASE_CHECK_AFTER_MS = 100
 /** How long that check extends the lease (the outcome and the ack follow at once). */
 const LEASE_CHECK_EXTEND_MS = 30_000
+/** How long a drain waits, after its grace, for the attempts it cancelled to go back to the broker. */
+const GIVE_BACK_MS = 5000
 /** Ids of attempts cancelled elsewhere that a worker remembers, in case the broker delivers them later. */
 const MAX_REMEMBERED_CANCELS = 10_000
 
@@ -147,6 +149,12 @@ class TransportWorker implements Worker {
   #consumer: TransportSubscription | undefined
   #cancels: TransportSubscription | undefined
   #heartbeat: CancelTimer | undefined
+  /** Set when a drain starts (before `close()` has its promise). */
+  #draining = false
+  /** Set once a drain ended: no more heartbeats. */
+  #heartbeatStopped = false
+  /** Handlers running now (a drain waits for those it cancelled to give their attempts back). */
+  readonly #handling = new Set<Promise<void>>()
   #closing: Promise<void> | undefined
   #completed = 0
   #failed = 0
@@ -183,7 +191,7 @@ class TransportWorker implements Worker {
 
   async start(): Promise<void> {
     this.#cancels = await this.#transport.onCancel((attemptId, reason) => this.#cancel(attemptId, reason))
-    this.#consumer = await this.#transport.consume((delivery) => this.#handle(delivery), {
+    this.#consumer = await this.#transport.consume((delivery) => this.#track(this.#handle(delivery)), {
       worker: this.id,
       queues: this.#queues,
       concurrency: this.#concurrency,
@@ -232,8 +240,10 @@ class TransportWorker implements Worker {
   }
 
   async #drain(graceMs: number, closeTransport: boolean): Promise<void> {
-    this.#heartbeat?.()
-    this.#heartbeat = undefined
+    // Heard as draining at once: owners route nothing new here. The heartbeat goes on until what
+    // runs here ended, so attempts it claimed (RabbitMQ) still count as held meanwhile.
+    this.#draining = true
+    this.#announce().catch(() => undefined)
     await this.#consumer?.close({ graceMs })
     // Past the grace, what still runs has gone back to the broker, and another worker runs it: its
     // tool is stopped, and no outcome of it is reported (it would fail a task that still runs).
@@ -244,9 +254,24 @@ class TransportWorker implements Worker {
       this.#runner.cancel(attemptId, error)
       attempt.cancelled(error)
     }
+    // The attempts cancelled just now go back to the broker (a claimed one as a new message).
+    let giveUp: CancelTimer | undefined
+    await Promise.race([Promise.allSettled(this.#handling), new Promise<void>((resolve) => (giveUp = this.#clock.setTimer(GIVE_BACK_MS, resolve)))])
+    giveUp?.()
+    this.#heartbeatStopped = true
+    this.#heartbeat?.()
+    this.#heartbeat = undefined
     await this.#cancels?.close()
     await this.#agents?.close({ force: true })
     if (closeTransport) await this.#transport.close()
+  }
+
+  /** Keeps `handling` among the handlers running, until it settles. */
+  #track(handling: Promise<void>): Promise<void> {
+    this.#handling.add(handling)
+    const forget = (): void => void this.#handling.delete(handling)
+    handling.then(forget, forget)
+    return handling
   }
 
   async #handle(delivery: AttemptDelivery): Promise<void> {
@@ -367,6 +392,8 @@ class TransportWorker implements Worker {
       host: hostname(),
       pid: process.pid,
       at: this.#clock.wallNow(),
+      heartbeatMs: this.#heartbeatMs,
+      ...(this.#draining ? { draining: true } : {}),
     })
   }
 
@@ -383,7 +410,7 @@ class TransportWorker implements Worker {
         )
         .finally(() => {
           this.#noteHealth()
-          if (this.#closing === undefined) this.#armHeartbeat()
+          if (!this.#heartbeatStopped) this.#armHeartbeat()
         })
     })
   }

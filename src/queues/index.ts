@@ -101,6 +101,12 @@ export interface CreateTransportOptions {
    */
   readonly maxDeliveries?: number
   /**
+   * RabbitMQ: how long a worker runs an attempt before it claims it (acknowledges it while it
+   * runs, so the broker's `consumer_timeout` cannot close the channel under it and deliver the
+   * attempt again); 0 never. Redis renews its lease instead and has no use for it. @default 600000
+   */
+  readonly claimAfterMs?: number
+  /**
    * Redis: most attempts published together for one queue that travel as one BullMQ job (a
    * worker claims them in one round trip; each is still settled on its own); 1 for a job per
    * attempt. RabbitMQ pushes each attempt to a worker on its own and has no use for it. @default 16
@@ -124,7 +130,7 @@ interface AdapterModules {
   }
   readonly rabbitmq: {
     openRabbitQueue<T>(options: MessageQueueOptions & { readonly url?: string }): Promise<MessageQueue<T>>
-    openRabbitTransport(options: { readonly url?: string; readonly prefix?: string; readonly heartbeatMs?: number; readonly maxDeliveries?: number }): Promise<Transport>
+    openRabbitTransport(options: { readonly url?: string; readonly prefix?: string; readonly heartbeatMs?: number; readonly maxDeliveries?: number; readonly claimAfterMs?: number }): Promise<Transport>
   }
 }
 
@@ -165,8 +171,8 @@ export async function createMessageQueue<T = unknown>(options: CreateMessageQueu
 /** Opens an attempt transport on the adapter `options.type` (as {@link createMessageQueue} does). */
 export async function createTransport(options: CreateTransportOptions): Promise<Transport> {
   // `maxSize` is what messageQueueOptionsFromEnv() may add (MAX_QUEUE_SIZE): a queue's, not a transport's, so accepted and unused.
-  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries', 'batchSize', 'maxSize'])
-  const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries, batchSize } = options
+  refuseUnknownOptions('createTransport', options, ['type', 'url', 'prefix', 'leaseMs', 'heartbeatMs', 'maxDeliveries', 'batchSize', 'claimAfterMs', 'maxSize'])
+  const { type, url, prefix, leaseMs, heartbeatMs, maxDeliveries, batchSize, claimAfterMs } = options
   const common = {
     ...(url !== undefined ? { url } : {}),
     ...(prefix !== undefined ? { prefix } : {}),
@@ -181,7 +187,7 @@ export async function createTransport(options: CreateTransportOptions): Promise<
     case 'rabbitmq':
       // RabbitMQ sees a dead worker's connection close and redelivers at once: no lease to set;
       // it pushes attempts to workers one by one: no batches.
-      return (await loadAdapter('rabbitmq', 'openRabbitTransport')).openRabbitTransport(common)
+      return (await loadAdapter('rabbitmq', 'openRabbitTransport')).openRabbitTransport({ ...common, ...(claimAfterMs !== undefined ? { claimAfterMs } : {}) })
     default:
       throw unknownType(type)
   }

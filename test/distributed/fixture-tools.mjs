@@ -17,9 +17,11 @@ export const work = defineTool({
   input: z.object({ n: z.number(), ms: z.number().optional() }),
   run: async ({ n, ms }, ctx) => {
     note(ctx, 'start')
-    if (ms !== undefined && ms > 0) {
+    // TW_MAX_MS caps the wait: a worker started to finish what another left finishes it at once.
+    const wait = Math.min(ms ?? 0, Number(process.env.TW_MAX_MS ?? Infinity))
+    if (wait > 0) {
       await new Promise((resolve, reject) => {
-        const timer = setTimeout(resolve, ms)
+        const timer = setTimeout(resolve, wait)
         ctx.signal.addEventListener('abort', () => {
           clearTimeout(timer)
           reject(ctx.signal.reason)

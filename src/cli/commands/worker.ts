@@ -27,6 +27,8 @@ export interface WorkerCommandArgs {
   readonly prefix?: string
   /** `--lease`: how long the broker lets this worker hold an attempt unheard before another may take it (Redis), in ms. */
   readonly leaseMs?: number
+  /** `--claim-after`: how long an attempt runs before this worker claims it (RabbitMQ: acknowledged while it runs, so `consumer_timeout` cannot cut it), in ms; 0 never. */
+  readonly claimAfterMs?: number
   /** `--max-deliveries`: deliveries of one attempt before it is dead-lettered and its owner told. */
   readonly maxDeliveries?: number
   readonly tools: readonly string[]
@@ -53,7 +55,11 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
   const concurrency = args.concurrency ?? workerSettingsFromEnv(env).concurrency ?? 16
   const registry = new ToolRegistry()
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
-  const transport = await openTransport(spec, { ...(args.leaseMs !== undefined ? { leaseMs: args.leaseMs } : {}), ...(args.maxDeliveries !== undefined ? { maxDeliveries: args.maxDeliveries } : {}) })
+  const transport = await openTransport(spec, {
+    ...(args.leaseMs !== undefined ? { leaseMs: args.leaseMs } : {}),
+    ...(args.claimAfterMs !== undefined ? { claimAfterMs: args.claimAfterMs } : {}),
+    ...(args.maxDeliveries !== undefined ? { maxDeliveries: args.maxDeliveries } : {}),
+  })
   const controller = new AbortController()
   const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), 'draining: running attempts may finish, the rest go back to the broker')
   try {

@@ -18,6 +18,14 @@
  * (at least once), never none. A message given back after a lost consumer moves to the later
  * queue, behind messages of its priority that were waiting there.
  *
+ * **Claims.** RabbitMQ closes a channel that kept a delivery unacknowledged past its
+ * `consumer_timeout` and delivers the message again. A long handler therefore *claims* its
+ * delivery ({@link RawDelivery.claim}): the message is acknowledged while the handler still runs,
+ * and settling it later publishes only what must go on (a copy to retry or dead-letter). A claimed
+ * delivery no longer counts against the channel's prefetch, so the consumer admits one delivery
+ * fewer per claim: it lowers the prefetch, or cancels its subscriptions while every place is taken
+ * by a claim, and takes them up again as claims end.
+ *
  * **Lifecycle.** The consumer subscribes on every (re)connection (a connection hook). A channel
  * the broker closed while the connection stays up (a `consumer_timeout`, a queue deleted under
  * it) is opened again a second later. `close(graceMs)` cancels the subscriptions (no new
@@ -59,6 +67,15 @@ export interface RawDelivery {
    * dead but not yet read) answers false. False too when the broker does not answer within `ms`.
    */
   confirmHeld(ms: number): Promise<boolean>
+  /** Whether it was claimed (acknowledged while its handler runs): the broker no longer holds it. */
+  readonly claimed: boolean
+  /**
+   * Acknowledges it while its handler still runs (see the module header), after `before` (which
+   * tells whoever must know that the broker will no longer hold it) resolved. False when it cannot
+   * be claimed (settled, or its channel closed); rejects when `before` or the acknowledgement did
+   * (it is then not claimed).
+   */
+  claim(before: () => Promise<void>): Promise<boolean>
   /** Removes it from the queue. */
   ack(): Promise<void>
   /** Sends it back for another delivery after `delayMs` (counted with this one), then removes this copy. */
@@ -85,6 +102,8 @@ interface Subscription {
   readonly acker: Acker
   readonly tags: string[]
   open: boolean
+  /** Whether its subscriptions are cancelled because claims take every place. */
+  paused: boolean
   readonly cancelled: () => void
 }
 
@@ -92,12 +111,15 @@ const ignore = (): void => {}
 
 class Delivery implements RawDelivery {
   settled = false
+  claimed = false
 
   get held(): boolean {
-    return this.sub.open
+    return this.claimed || this.sub.open
   }
 
   async confirmHeld(ms: number): Promise<boolean> {
+    // Acknowledged already: no broker can give it to another consumer.
+    if (this.claimed) return true
     if (!this.sub.open) return false
     let answered = false
     const asked = this.sub.channel.checkQueue(this.names.main).then(() => (answered = true))
@@ -115,9 +137,17 @@ class Delivery implements RawDelivery {
     readonly consumer: RabbitConsumer,
   ) {}
 
+  claim(before: () => Promise<void>): Promise<boolean> {
+    return this.consumer.claim(this, before)
+  }
+
   ack(): Promise<void> {
     if (this.settled) return Promise.resolve()
     this.settled = true
+    if (this.claimed) {
+      this.consumer.release(this)
+      return Promise.resolve()
+    }
     return this.consumer.ack(this)
   }
 
@@ -142,6 +172,10 @@ export class RabbitConsumer {
   readonly #subscriber: Subscriber
   #sub: Subscription | undefined
   #running = 0
+  /** Deliveries claimed and not yet settled: each takes a place the prefetch no longer counts. */
+  #claimed = 0
+  /** The last change of the channel's admission (prefetch, paused), so changes apply in order. */
+  #admitting: Promise<void> = Promise.resolve()
   #idle: (() => void) | undefined
   #closing: Promise<void> | undefined
 
@@ -171,8 +205,76 @@ export class RabbitConsumer {
     }
   }
 
+  /** Claims a delivery (see the module header and {@link RawDelivery.claim}). */
+  async claim(delivery: Delivery, before: () => Promise<void>): Promise<boolean> {
+    const sub = delivery.sub
+    if (delivery.settled || delivery.claimed || !sub.open || this.#closing !== undefined) return false
+    // The place is taken from the prefetch before the ack frees it there.
+    this.#claimed++
+    try {
+      await this.#admit()
+      await before()
+      if (delivery.settled || !sub.open) throw new Error('settled or lost while it was being claimed')
+      await sub.acker.ack(delivery.message)
+    } catch (err) {
+      this.#claimed--
+      void this.#admit().catch(ignore)
+      if (delivery.settled || !sub.open) return false
+      throw err
+    }
+    // Settled while the ack was on its way (its own ack or copy went with it): nothing is claimed.
+    if (delivery.settled) {
+      this.#claimed--
+      void this.#admit().catch(ignore)
+      return false
+    }
+    delivery.claimed = true
+    return true
+  }
+
+  /** A claimed delivery was settled: its place is the prefetch's again. */
+  release(delivery: Delivery): void {
+    if (!delivery.claimed) return
+    delivery.claimed = false
+    this.#claimed--
+    void this.#admit().catch(ignore)
+  }
+
+  /** Applies the admission the claims leave (see the module header), after the changes before it. */
+  #admit(): Promise<void> {
+    const next = this.#admitting.then(() => this.#applyAdmission())
+    this.#admitting = next.catch(ignore)
+    return next
+  }
+
+  async #applyAdmission(): Promise<void> {
+    const sub = this.#sub
+    if (sub === undefined || !sub.open || this.#closing !== undefined) return
+    const places = this.#spec.concurrency - this.#claimed
+    if (places > 0) {
+      await sub.channel.prefetch(places, true)
+      if (sub.paused) {
+        sub.paused = false
+        await this.#consumeAll(sub)
+      }
+    } else if (!sub.paused) {
+      sub.paused = true
+      const tags = sub.tags.splice(0)
+      await Promise.all(tags.map((tag) => sub.channel.cancel(tag)))
+    }
+  }
+
   /** Publishes a copy of a delivery with `send`, then acks the original; gives it back when the copy failed. */
   async move(delivery: Delivery, operation: string, send: (mover: Mover) => Promise<void>): Promise<void> {
+    // Claimed: the broker holds it no more, so the copy is all that goes on (or nothing, when it failed).
+    if (delivery.claimed) {
+      try {
+        await send(this.#mover)
+      } finally {
+        this.release(delivery)
+      }
+      return
+    }
     // On a closed channel the broker gives the message back already: a copy would make two.
     if (!delivery.sub.open) throw this.#lost(delivery, operation, new Error('the channel closed first'))
     try {
@@ -210,18 +312,26 @@ export class RabbitConsumer {
 
   async #subscribe({ channel, session, cancelled }: SubscriberChannel): Promise<void> {
     if (this.#closing !== undefined) return
-    const sub: Subscription = { session, channel, acker: new Acker(channel), tags: [], open: true, cancelled }
+    const sub: Subscription = { session, channel, acker: new Acker(channel), tags: [], open: true, paused: false, cancelled }
     channel.on('close', () => {
       sub.open = false
       sub.acker.close()
       if (this.#sub === sub) this.#sub = undefined
     })
     for (const shape of this.#spec.sources) await declareWorkQueue(channel, this.#scope, shape)
-    await channel.prefetch(this.#spec.concurrency, true)
+    // Claimed deliveries still run on a new channel: they keep their places.
+    const places = this.#spec.concurrency - this.#claimed
+    await channel.prefetch(Math.max(1, places), true)
     this.#sub = sub
+    if (places <= 0) sub.paused = true
+    else await this.#consumeAll(sub)
+  }
+
+  async #consumeAll(sub: Subscription): Promise<void> {
     for (const shape of this.#spec.sources) {
       for (const queue of [shape.names.main, shape.names.later]) {
-        const { consumerTag } = await channel.consume(queue, (message) => this.#onMessage(sub, shape.names, message), { noAck: false })
+        if (this.#closing !== undefined || !sub.open) return
+        const { consumerTag } = await sub.channel.consume(queue, (message) => this.#onMessage(sub, shape.names, message), { noAck: false })
         sub.tags.push(consumerTag)
       }
     }

@@ -106,6 +106,25 @@ export class Ledger {
     return this.#notice({ p })
   }
 
+  /**
+   * `attemptId` is in its queue again as a new message (a claimed attempt given back): recorded
+   * here and announced to the others; resolves once the broker took the notice.
+   */
+  async republished(attemptId: string, entry: LedgerEntry): Promise<void> {
+    // Its claim announced it gone: a notice not sent yet must not arrive after this one.
+    if (this.#gone.includes(attemptId)) this.#gone = this.#gone.filter((id) => id !== attemptId)
+    await this.#publisher.publish([this.publishing([[attemptId, entry]])], 'announcing an attempt given back')
+  }
+
+  /**
+   * `attemptId` is about to leave its queue while still running (a claim): announced at once, not
+   * with this turn's others, and resolves once the broker took the notice.
+   */
+  async goneNow(attemptId: string): Promise<void> {
+    this.#entries.delete(attemptId)
+    await this.#publisher.publish([this.#notice({ g: [attemptId] })], 'announcing a claimed attempt')
+  }
+
   /** `attemptId` left the broker through this handle: forgotten here, and announced to the others with this turn's. */
   gone(attemptId: string): void {
     this.#entries.delete(attemptId)

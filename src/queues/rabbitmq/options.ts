@@ -55,6 +55,17 @@ export interface RabbitTransportOptions extends RabbitConnectionOptions {
    * `nack()` gives an attempt back without counting towards it. @default 5
    */
   readonly maxDeliveries?: number
+  /**
+   * How long a worker runs an attempt before it *claims* it: RabbitMQ closes a channel that kept a
+   * delivery unacknowledged past its `consumer_timeout` (30 min by default) and delivers the
+   * message again, so a longer attempt would run twice. A claimed attempt is acknowledged while it
+   * still runs; its worker lists it in every heartbeat (so `holds()` counts it held while the
+   * worker lives), tells the owner (a `started` report), and takes one attempt fewer until it
+   * ends. Lost with its worker, its owner publishes it again (counted as a delivery) or, for a task
+   * that must not run twice, fails it `TW_UNCERTAIN`. Keep it well under the broker's
+   * `consumer_timeout`; 0 never claims. @default 600000 (10 min)
+   */
+  readonly claimAfterMs?: number
 }
 
 /** The connection options with every default applied. */
@@ -82,6 +93,7 @@ export interface ResolvedRabbitQueueOptions extends ResolvedConnectionOptions {
 /** The transport's options with every default applied. */
 export interface ResolvedRabbitTransportOptions extends ResolvedConnectionOptions {
   readonly heartbeatMs: number
+  readonly claimAfterMs: number
   readonly ownerExpiresMs: number
   readonly workerExpiresMs: number
   readonly maxDeliveries: number
@@ -143,6 +155,7 @@ export function resolveTransportOptions(options: RabbitTransportOptions): Resolv
     ownerExpiresMs: positiveInteger('ownerExpiresMs', options.ownerExpiresMs, 3_600_000),
     workerExpiresMs: positiveInteger('workerExpiresMs', options.workerExpiresMs, 900_000),
     maxDeliveries: positiveInteger('maxDeliveries', options.maxDeliveries, 5),
+    claimAfterMs: positiveInteger('claimAfterMs', options.claimAfterMs, 600_000, 0),
   }
 }
 

@@ -23,6 +23,8 @@ import { Subscriber } from './subscriber.js'
 export const ANSWER_PINGS_WITHIN_HEARTBEATS = 20
 /** After its own ping came back, how long a handle waits for the answers of the others (they heard the ping when it did). */
 export const PING_ANSWERS_MS = 300
+/** A worker that missed this many heartbeats in a row is taken for gone (its claims are no longer held). */
+export const LIVE_HEARTBEATS = 3
 /** Longest wait in {@link WorkerRegistry.settled} for a ping that does not come back (a broker that does not answer). */
 const SETTLE_AT_MOST_MS = 3_000
 
@@ -101,6 +103,23 @@ export class WorkerRegistry {
     const alive: WorkerInfo[] = []
     for (const heard of this.#heard.values()) if (heard.at >= since) alive.push(heard.info)
     return alive
+  }
+
+  /**
+   * The attempts claimed by workers still alive: heard from within three of their heartbeats
+   * (`defaultHeartbeatMs` for a worker that does not say its own).
+   */
+  claimedByLive(defaultHeartbeatMs: number): Set<string> {
+    const now = Date.now()
+    const claimed = new Set<string>()
+    for (const heard of this.#heard.values()) {
+      const list = heard.info.claimed
+      if (!Array.isArray(list) || list.length === 0) continue
+      const every = typeof heard.info.heartbeatMs === 'number' && heard.info.heartbeatMs > 0 ? heard.info.heartbeatMs : defaultHeartbeatMs
+      if (heard.at < now - LIVE_HEARTBEATS * every) continue
+      for (const id of list) if (typeof id === 'string') claimed.add(id)
+    }
+    return claimed
   }
 
   /** Stops listening; a {@link settled} wait ends at once. */

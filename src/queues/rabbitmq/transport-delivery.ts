@@ -4,12 +4,25 @@
  * the ledger (`ledger.ts`) and the per-queue count of attempts held by this handle's workers.
  * @module
  */
-import type { AttemptDelivery, AttemptEnvelope } from '../../core/transport.js'
+import type { AttemptDelivery, AttemptEnvelope, AttemptReport, WorkerInfo } from '../../core/transport.js'
 import { envelopeProblem } from '../../core/transport.js'
 import { TaskweaveError } from '../../core/errors.js'
 import { describeThrown } from '../../core/thrown.js'
 import type { RawDelivery } from './consumer.js'
+import type { Claims } from './claims.js'
 import type { Ledger } from './ledger.js'
+
+/** How a worker claims its long attempts (see `claimAfterMs` in options.ts and `claims.ts`). */
+export interface ClaimContext {
+  /** How long an attempt runs before it is claimed; 0 never. */
+  readonly afterMs: number
+  readonly worker: string
+  readonly claims: Claims
+  /** The worker's info when it never announced itself (a claim is announced at once). */
+  readonly info: () => WorkerInfo
+  /** Sends a report to an attempt's owner; resolves once the broker took it. */
+  readonly report: (owner: string, report: AttemptReport) => Promise<void>
+}
 
 /** What handling an attempt touches besides the delivery. */
 export interface AttemptContext {
@@ -18,12 +31,15 @@ export interface AttemptContext {
   readonly ledger: Ledger
   /** Attempts held by this handle's workers now, per work queue. */
   readonly active: Map<string, number>
+  readonly claim: ClaimContext
 }
 
 const ignore = (): void => {}
 
 /** How long the broker has to say a delivery is still held before the worker takes it as lost. */
 const CONFIRM_HELD_MS = 5000
+/** After a claim that failed (the broker unreachable a moment), how long until the next try. */
+const RETRY_CLAIM_MS = 5000
 
 /**
  * Runs `handler` on one raw delivery. A handler that throws gives the attempt back at once, as
@@ -43,6 +59,13 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
   const queue = envelope.queue
   active.set(queue, (active.get(queue) ?? 0) + 1)
   const attemptId = envelope.request.attemptId
+  let claiming: Claiming | undefined
+  const giveBack = async (delayMs: number): Promise<void> => {
+    const announcedGone = raw.claimed || claiming?.announcedGone() === true
+    await raw.retry(delayMs)
+    // Claimed (or being claimed), it was announced gone: the handles learn it waits in a queue again.
+    if (announcedGone) await ledger.republished(attemptId, { queue, worker: envelope.worker })
+  }
   const delivery: AttemptDelivery = {
     envelope,
     deliveries: raw.deliveries,
@@ -50,7 +73,7 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
       await raw.ack()
       ledger.gone(attemptId)
     },
-    nack: (options) => raw.retry(options?.delayMs ?? 0),
+    nack: (options) => giveBack(options?.delayMs ?? 0),
     deadLetter: async (reason) => {
       await raw.deadLetter(reason)
       ledger.gone(attemptId)
@@ -61,14 +84,70 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
       if (!(await raw.confirmHeld(CONFIRM_HELD_MS))) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
     },
   }
+  if (context.claim.afterMs > 0) claiming = armClaim(raw, envelope, context)
   try {
     await handler(delivery)
-    if (!raw.settled && !context.closing()) await raw.retry(0)
+    // A claimed attempt is no longer the channel's to give back when it closes: it is sent back here.
+    if (!raw.settled && (!context.closing() || raw.claimed)) await giveBack(0)
   } catch {
-    if (!raw.settled) await raw.retry(0).catch(ignore)
+    if (!raw.settled) await giveBack(0).catch(ignore)
   } finally {
+    claiming?.stop()
+    context.claim.claims.delete(context.claim.worker, attemptId)
     const left = (active.get(queue) ?? 1) - 1
     if (left > 0) active.set(queue, left)
     else active.delete(queue)
+  }
+}
+
+/** A claim on its way (see {@link armClaim}). */
+interface Claiming {
+  stop(): void
+  /** Whether the attempt was announced gone from its queue (a claim got that far). */
+  announcedGone(): boolean
+}
+
+/**
+ * Claims `raw` once it has run `afterMs` (see `claimAfterMs`), each step confirmed before the
+ * next: the worker announces the claim (a heartbeat listing it), the owner hears that the attempt
+ * started (lost with this worker, it may have acted), every handle hears it gone from its queue,
+ * and only then is the delivery acknowledged. A worker that dies on the way leaves the message
+ * unacknowledged, and the broker delivers it again; one that dies after the ack leaves a claim
+ * that expires with its heartbeats, and the owner sends the attempt again. A claim that fails is
+ * tried again a little later while the attempt runs.
+ */
+function armClaim(raw: RawDelivery, envelope: AttemptEnvelope, context: AttemptContext): Claiming {
+  const { claim, ledger } = context
+  const attemptId = envelope.request.attemptId
+  let stopped = false
+  let gone = false
+  let timer: NodeJS.Timeout | undefined
+  const attempt = async (): Promise<void> => {
+    timer = undefined
+    if (stopped || raw.settled || raw.claimed) return
+    try {
+      const claimed = await raw.claim(async () => {
+        await claim.claims.add(claim.worker, attemptId, claim.info)
+        await claim.report(envelope.owner, { kind: 'started', attemptId, worker: claim.worker })
+        gone = true
+        await ledger.goneNow(attemptId)
+      })
+      if (!claimed) claim.claims.delete(claim.worker, attemptId)
+    } catch {
+      claim.claims.delete(claim.worker, attemptId)
+      if (!stopped && !raw.settled) arm(RETRY_CLAIM_MS)
+    }
+  }
+  const arm = (ms: number): void => {
+    timer = setTimeout(() => void attempt(), ms)
+    timer.unref()
+  }
+  arm(claim.afterMs)
+  return {
+    stop() {
+      stopped = true
+      if (timer !== undefined) clearTimeout(timer)
+    },
+    announcedGone: () => gone,
   }
 }

@@ -11,7 +11,9 @@
  * dead-lettered); an attempt whose worker died is given back by the broker and counted, and
  * past `maxDeliveries` it is dead-lettered instead. A handler that throws gives its attempt back
  * at once; one that returns without settling does too, except while its consumer closes (the
- * channel's close then gives it back).
+ * channel's close then gives it back). An attempt that runs `claimAfterMs` is claimed: acknowledged
+ * while it runs, listed in its worker's heartbeats (`claims.ts`), and counted held by `holds()`
+ * while that worker announces itself, so the broker's `consumer_timeout` cannot cut it.
  * @module
  */
 import type { SerializedError } from '../../core/errors.js'
@@ -30,6 +32,8 @@ import type {
   WorkQueueStats,
 } from '../../core/transport.js'
 import type { Message } from 'amqplib'
+import { hostname } from 'node:os'
+import { Claims } from './claims.js'
 import { listenCancels, sendCancel } from './cancels.js'
 import type { RabbitConnection } from './connection.js'
 import { RabbitConsumer } from './consumer.js'
@@ -43,6 +47,7 @@ import type { TransportNames, WorkQueueNames } from './names.js'
 import type { ResolvedRabbitTransportOptions } from './options.js'
 import type { Outgoing, Publisher } from './publisher.js'
 import { handleAttempt } from './transport-delivery.js'
+import type { ClaimContext } from './transport-delivery.js'
 import type { WorkerRegistry } from './registry.js'
 import type { Reports } from './reports.js'
 import { declareWorkQueue } from './topology.js'
@@ -75,10 +80,17 @@ export class RabbitTransport implements Transport {
   readonly #declared = new Map<string, { readonly generation: number; readonly at: number }>()
   /** Attempts this handle's workers hold now, per work queue. */
   readonly #active = new Map<string, number>()
+  /** Attempts this handle's workers claimed (see `claimAfterMs`). */
+  readonly #claims: Claims
   #closing: Promise<void> | undefined
 
   constructor(parts: TransportParts) {
     this.#parts = parts
+    this.#claims = new Claims(parts.registry)
+  }
+
+  get maxDeliveries(): number {
+    return this.#parts.options.maxDeliveries
   }
 
   health(): TransportHealth {
@@ -132,6 +144,13 @@ export class RabbitTransport implements Transport {
       const route: WorkQueueShape = { names: names.worker(options.worker), expiresMs: resolved.workerExpiresMs }
       const sources: WorkQueueShape[] = [...queues.map((q) => ({ names: names.work(q) })), route]
       let closing = false
+      const claim: ClaimContext = {
+        afterMs: resolved.claimAfterMs,
+        worker: options.worker,
+        claims: this.#claims,
+        info: () => ({ worker: options.worker, queues, concurrency, running: 0, sessions: [], host: hostname(), pid: process.pid, at: Date.now(), heartbeatMs: resolved.heartbeatMs }),
+        report: (owner, report) => this.#parts.reports.send(owner, report),
+      }
       // The route's dead queue has no consumer: declared again now and then, it (and the
       // auto-delete exchange bound to it) lives as long as the worker, and expires after it.
       const keepRoute = setInterval(() => {
@@ -142,7 +161,7 @@ export class RabbitTransport implements Transport {
         sources,
         concurrency,
         maxDeliveries: resolved.maxDeliveries,
-        handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active }),
+        handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active, claim }),
         onLimit: (meta, deliveries, message) => {
           ledger.gone(meta.id)
           this.#reportLimit(message, deliveries)
@@ -205,10 +224,17 @@ export class RabbitTransport implements Transport {
     return guarded(this.#parts.scope, 'holds', async () => {
       this.#checkOpen('holds')
       if (attemptIds.length === 0) return new Set<string>()
-      const { connection, ledger, names, options } = this.#parts
+      const { connection, ledger, names, options, registry } = this.#parts
       await ledger.sync(options.publishTimeoutMs)
+      // Claimed by a worker that still announces itself: running there, acknowledged already.
+      const claimedByLive = registry.claimedByLive(options.heartbeatMs)
+      const claimed: string[] = []
       const byQueue = new Map<string, string[]>()
       for (const id of attemptIds) {
+        if (claimedByLive.has(id)) {
+          claimed.push(id)
+          continue
+        }
         const entry = ledger.entry(id)
         if (entry === undefined) continue
         const queue = entry.worker !== undefined ? names.worker(entry.worker).main : names.work(entry.queue).main
@@ -216,11 +242,12 @@ export class RabbitTransport implements Transport {
         if (ids === undefined) byQueue.set(queue, (ids = []))
         ids.push(id)
       }
-      if (byQueue.size === 0) return new Set<string>()
+      if (byQueue.size === 0) return new Set<string>(claimed)
       // A durable queue that exists holds its messages: only a queue that is gone lost them.
       const existing = await connection.withSession('checking which attempts the broker holds', (session) => countQueues(session, [...byQueue.keys()]))
       const found = new Set<string>()
       for (const [queue, ids] of byQueue) if (existing.has(queue)) for (const id of ids) found.add(id)
+      for (const id of claimed) found.add(id)
       return found
     })
   }
@@ -228,7 +255,7 @@ export class RabbitTransport implements Transport {
   announce(info: WorkerInfo): Promise<void> {
     return guarded(this.#parts.scope, 'announce', async () => {
       this.#checkOpen('announce')
-      await this.#parts.registry.announce(info)
+      await this.#parts.registry.announce(this.#claims.withClaims(info))
     })
   }
 

@@ -1,0 +1,60 @@
+/**
+ * The attempts this handle's workers claimed: acknowledged while they still run (see
+ * `claimAfterMs` and `consumer.ts`), so the broker no longer holds them and only their worker's
+ * word says they are held. A worker lists its claims in every heartbeat (`WorkerInfo.claimed`);
+ * a claim is announced at once, before its delivery is acknowledged, so no handle sees the
+ * attempt leave the queue without seeing it claimed first. `holds()` anywhere counts an attempt
+ * held while a worker that lists it keeps announcing itself (`WorkerRegistry.claimedByLive`).
+ * @module
+ */
+import type { WorkerInfo } from '../../core/transport.js'
+import type { WorkerRegistry } from './registry.js'
+
+/** The claims of one transport handle's workers (see the module header). */
+export class Claims {
+  readonly #registry: WorkerRegistry
+  readonly #byWorker = new Map<string, Set<string>>()
+  /** What each worker last announced through this handle, to announce a new claim with. */
+  readonly #lastInfo = new Map<string, WorkerInfo>()
+
+  constructor(registry: WorkerRegistry) {
+    this.#registry = registry
+  }
+
+  /** `info` as it is announced: with the worker's claims. */
+  withClaims(info: WorkerInfo): WorkerInfo {
+    this.#lastInfo.set(info.worker, info)
+    const claimed = this.#byWorker.get(info.worker)
+    return claimed === undefined || claimed.size === 0 ? info : { ...info, claimed: [...claimed] }
+  }
+
+  /**
+   * Adds a claim and announces the worker with it; resolves once the broker took the heartbeat.
+   * `fallback`: the worker's info when it never announced itself through this handle.
+   */
+  async add(worker: string, attemptId: string, fallback: () => WorkerInfo): Promise<void> {
+    let claimed = this.#byWorker.get(worker)
+    if (claimed === undefined) this.#byWorker.set(worker, (claimed = new Set()))
+    claimed.add(attemptId)
+    const info = this.#lastInfo.get(worker) ?? fallback()
+    try {
+      await this.#registry.announce({ ...this.withClaims(info), at: Date.now() })
+    } catch (err) {
+      this.delete(worker, attemptId)
+      throw err
+    }
+  }
+
+  /** Drops a claim: the worker's next heartbeat no longer lists it. */
+  delete(worker: string, attemptId: string): void {
+    const claimed = this.#byWorker.get(worker)
+    if (claimed === undefined) return
+    claimed.delete(attemptId)
+    if (claimed.size === 0) this.#byWorker.delete(worker)
+  }
+
+  /** The attempts `worker` claimed through this handle. */
+  of(worker: string): readonly string[] {
+    return [...(this.#byWorker.get(worker) ?? [])]
+  }
+}

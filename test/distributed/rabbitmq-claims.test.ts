@@ -1,0 +1,226 @@
+/**
+ * RabbitMQ claims (RELIABILITY BR-07): a worker acknowledges an attempt that has run
+ * `claimAfterMs` while it still runs, so the broker's `consumer_timeout` cannot close the channel
+ * under it and deliver the attempt again. These tests check what must stay true around a claim,
+ * on the real broker: the worker takes no more than its concurrency while a claim holds a place;
+ * the owner counts a claimed attempt held (its reconciler sends nothing again) while the worker
+ * announces it, draining included; a claimed attempt given back keeps its delivery count; and a
+ * worker killed with claims loses them to the owner, which sends them again or, for a task that
+ * must not run twice, fails it `TW_UNCERTAIN`. The real `consumer_timeout` is in
+ * `consumer-timeout.test.ts` (it takes over a minute).
+ */
+import { execFile } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { promisify } from 'node:util'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { setTimeout as delay } from 'node:timers/promises'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine, defineTool } from 'taskweave'
+import type { AnyTool } from 'taskweave'
+import { createRemoteRunner, startWorker } from 'taskweave/distributed'
+import type { Worker } from 'taskweave/distributed'
+import { createTransport } from 'taskweave/queues'
+import type { Transport } from 'taskweave/queues'
+import { ensureBuilt } from '../cli-bin.js'
+import { FIXTURE_TOOLS, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild } from './harness.js'
+
+const URL = 'amqp://guest:guest@127.0.0.1:5672'
+
+const FILE_PREFIX = `twtest-${randomUUID().slice(0, 8)}`
+let serial = 0
+const newPrefix = (): string => `${FILE_PREFIX}-${++serial}`
+let dir: string
+
+beforeAll(async () => {
+  await ensureBuilt()
+  dir = mkdtempSync(join(tmpdir(), 'tw-claims-'))
+}, 180_000)
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  await removeBrokerLeftovers('rabbitmq', URL, FILE_PREFIX)
+}, 60_000)
+
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined)
+})
+
+/** When each attempt of the `claims.wait` tool started and ended, in this process. */
+interface Span {
+  readonly taskId: string
+  readonly start: number
+  end?: number
+  aborted?: string
+}
+
+function waitTool(spans: Span[]): AnyTool {
+  return defineTool({
+    name: 'claims.wait',
+    input: z.object({ ms: z.number() }),
+    run: async ({ ms }, ctx) => {
+      // A task run again (after a worker gave it back) finishes at once.
+      const wait = spans.some((s) => s.taskId === ctx.taskId) ? 50 : ms
+      const span: Span = { taskId: ctx.taskId, start: Date.now() }
+      spans.push(span)
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, wait)
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer)
+          span.aborted = String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason)
+          reject(ctx.signal.reason)
+        })
+      })
+      span.end = Date.now()
+      return { ms }
+    },
+  })
+}
+
+async function transport(prefix: string, options: { claimAfterMs?: number } = {}): Promise<Transport> {
+  const t = await createTransport({ type: 'rabbitmq', url: URL, prefix, heartbeatMs: 100, ...options })
+  cleanups.push(() => t.close())
+  return t
+}
+
+async function owner(prefix: string, tools: AnyTool[]) {
+  const t = await transport(prefix)
+  const runner = createRemoteRunner({ transport: t, reconcileEveryMs: 150, workerTimeoutMs: 1000 })
+  await runner.listen()
+  const engine = createEngine({ tools, builtins: false, runner, concurrency: 8 })
+  cleanups.push(() => engine.close())
+  return { engine, runner, transport: t }
+}
+
+async function worker(prefix: string, tools: AnyTool[], options: { concurrency?: number; claimAfterMs?: number; id?: string } = {}): Promise<Worker> {
+  const t = await transport(prefix, { claimAfterMs: options.claimAfterMs ?? 150 })
+  const w = await startWorker({ transport: t, tools, builtins: false, concurrency: options.concurrency ?? 1, heartbeatMs: 100, ...(options.id !== undefined ? { worker: options.id } : {}) })
+  cleanups.push(() => w.close({ graceMs: 0 }))
+  return w
+}
+
+const execFileAsync = promisify(execFile)
+
+/** A queue's ready and unacknowledged messages, as the broker counts them. */
+async function queueCounts(queue: string): Promise<[number, number]> {
+  const { stdout } = await execFileAsync('rabbitmqctl', ['list_queues', '-q', '--no-table-headers', 'name', 'messages_ready', 'messages_unacknowledged'])
+  const row = stdout.split('\n').map((line) => line.trim().split(/\s+/)).find((cells) => cells[0] === queue)
+  return row === undefined ? [-1, -1] : [Number(row[1]), Number(row[2])]
+}
+
+/** Whether the worker `id` was heard listing `claims` claimed attempts. */
+function announces(t: Transport, id: string, claims: number): () => Promise<boolean> {
+  return async () => (await t.workers()).some((info) => info.worker === id && info.claimed?.length === claims)
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await delay(25)
+  }
+}
+
+/** A worker of concurrency 1 that claims after 150 ms, an owner, and the spans of their tool. */
+async function scenario() {
+  const prefix = newPrefix()
+  const spans: Span[] = []
+  const tools = [waitTool(spans)]
+  const w = await worker(prefix, tools)
+  const { engine, runner, transport: ownerTransport } = await owner(prefix, tools)
+  return { spans, w, engine, runner, ownerTransport }
+}
+
+describe('RabbitMQ claims', () => {
+  it('a claimed attempt holds its place: a worker of concurrency 1 runs one attempt at a time, and the owner sends nothing again', async () => {
+    const { spans, w, engine, runner, ownerTransport } = await scenario()
+    const run = engine.run({ id: 'long', tasks: [{ id: 'a', tool: 'claims.wait', input: { ms: 1500 } }, { id: 'b', tool: 'claims.wait', input: { ms: 1500 } }] })
+    // The first attempt is claimed: its worker lists it, and the broker no longer holds it.
+    await until('the worker announces a claim', announces(ownerTransport, w.id, 1))
+    const result = await run
+    expect(result.status).toBe('succeeded')
+    // Each ran once, one after the other: the claim kept the second waiting in its queue.
+    expect(spans.map((s) => s.taskId).sort()).toEqual(['a', 'b'])
+    const [first, second] = [...spans].sort((x, y) => x.start - y.start) as [Span, Span]
+    expect(second.start).toBeGreaterThanOrEqual(first.end as number)
+    // The reconciler looked every 150 ms while the claimed attempts ran unheld by the broker.
+    expect(runner.stats().republished).toBe(0)
+  }, 30_000)
+
+  it('a draining worker goes on announcing its claims: the owner sends nothing again while it finishes within its grace', async () => {
+    const { spans, w, engine, runner, ownerTransport } = await scenario()
+    const run = engine.run({ id: 'drain', tasks: [{ id: 'a', tool: 'claims.wait', input: { ms: 2000 } }] })
+    await until('the worker announces a claim', announces(ownerTransport, w.id, 1))
+    const closing = w.close({ graceMs: 10_000 })
+    await until('the worker is heard draining', async () => (await ownerTransport.workers()).some((info) => info.worker === w.id && info.draining === true))
+    const result = await run
+    await closing
+    expect(result.status).toBe('succeeded')
+    expect(spans).toHaveLength(1)
+    expect(runner.stats().republished).toBe(0)
+  }, 30_000)
+
+  it('a claimed attempt given back keeps its delivery count: a task that must not run twice is refused by the next worker', async () => {
+    const prefix = newPrefix()
+    const spans: Span[] = []
+    const tools = [waitTool(spans)]
+    const first = await worker(prefix, tools, { concurrency: 2 })
+    const { engine, runner, transport: ownerTransport } = await owner(prefix, tools)
+    const run = engine.run({
+      id: 'give-back',
+      tasks: [
+        { id: 'again', tool: 'claims.wait', input: { ms: 60_000 } },
+        { id: 'once', tool: 'claims.wait', input: { ms: 60_000 }, idempotent: false },
+      ],
+    })
+    await until('the worker announces both claims', announces(ownerTransport, first.id, 2))
+    // No grace: both are stopped and given back, as new messages (the broker held them no more).
+    await first.close({ graceMs: 0 })
+    await worker(prefix, tools, { concurrency: 2 })
+    const result = await run
+    expect(result.tasks['again']?.status).toBe('succeeded')
+    expect(result.tasks['once']?.status).toBe('failed')
+    expect(result.tasks['once']?.error?.code).toBe('TW_UNCERTAIN')
+    expect(result.tasks['once']?.error?.message).toContain('delivered 2 times')
+    // "again" ran on both workers (the first stopped it); "once" only on the first.
+    expect(spans.filter((s) => s.taskId === 'again')).toHaveLength(2)
+    expect(spans.filter((s) => s.taskId === 'once')).toHaveLength(1)
+    expect(runner.stats().republished).toBe(0)
+  }, 30_000)
+
+  it('a worker killed with claims loses them: the owner sends one again to another worker and fails the one that must not run twice', async () => {
+    const prefix = newPrefix()
+    const ledger = join(dir, `${prefix}.jsonl`)
+    const fixture = (await import(pathToFileURL(FIXTURE_TOOLS).href)) as { work: AnyTool }
+    const { engine, runner, transport: ownerTransport } = await owner(prefix, [fixture.work])
+    const doomed = await startWorkerChild({ url: URL, prefix, id: `${prefix}-doomed`, ledger, concurrency: 2, extraArgs: ['--claim-after', '200ms'] })
+    cleanups.push(() => stopWorkerChild(doomed))
+    const run = engine.run({
+      id: 'killed',
+      tasks: [
+        { id: 'again', tool: 'ledger.work', input: { n: 1, ms: 120_000 } },
+        { id: 'once', tool: 'ledger.work', input: { n: 2, ms: 120_000 }, idempotent: false },
+      ],
+    })
+    await until('the doomed worker announces both claims', announces(ownerTransport, doomed.id, 2), 20_000)
+    // Killed once the broker holds neither attempt (both acknowledged): only the claims hold them.
+    await until('the broker holds neither attempt', async () => (await queueCounts(`${prefix}:work:default`)).join() === '0,0', 20_000)
+    doomed.child.kill('SIGKILL')
+    await doomed.exited
+    // The next worker finishes at once what it is sent (TW_MAX_MS caps the fixture's wait).
+    const next = await startWorkerChild({ url: URL, prefix, id: `${prefix}-next`, ledger, concurrency: 2, extraArgs: ['--claim-after', '200ms'], extraEnv: { TW_MAX_MS: '50' } })
+    cleanups.push(() => stopWorkerChild(next))
+    const result = await run
+    expect(result.tasks['again']?.status).toBe('succeeded')
+    expect(result.tasks['once']?.status).toBe('failed')
+    expect(result.tasks['once']?.error?.code).toBe('TW_UNCERTAIN')
+    const starts = readLedger(ledger).filter((l) => l.phase === 'start')
+    expect(starts.filter((l) => l.taskId === 'again').map((l) => l.pid)).toEqual([doomed.child.pid, next.child.pid])
+    expect(starts.filter((l) => l.taskId === 'once').map((l) => l.pid)).toEqual([doomed.child.pid])
+    expect(runner.stats().republished).toBe(1)
+  }, 60_000)
+})
