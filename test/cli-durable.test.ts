@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bin, ensureBuilt, root, spawnBin, collect } from './cli-bin.js'
+import { removeBrokerLeftovers } from './queues/broker-kit.js'
 
 const project = join(root, `test/.tmp-durable-${process.pid}`)
 const ledger = join(project, 'ledger.txt')
@@ -136,6 +137,34 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect(resumed.code).toBe(0)
     expect(ledgerLines()).toEqual(['a 1', 'b 1', 'b 2', 'c 1', 'd 1'])
   }, 60_000)
+
+  it('a run sent to workers says to resume it with its --transport, and a resume without one warns that it runs the rest here', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    rmSync(ledger, { force: true })
+    const prefix = `twtest-resume-${process.pid}`
+    const transport = ['--transport', 'redis://127.0.0.1:6379', '--prefix', prefix]
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: store }
+    const worker = spawnBin(['worker', ...transport, '--tools', 'tools.mjs', '--concurrency', '2', '--grace', '0s'], { cwd: project, env: { ...env, HANG_AT: 'b' } })
+    worker.stdin.end()
+    const workerDone = collect(worker, 60_000)
+    try {
+      const child = spawnBin(['run', 'flow.yaml', '--run-id', 'r-remote', ...transport], { cwd: project, env })
+      child.stdin.end()
+      worker.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('hanging at b')) child.kill('SIGINT')
+      })
+      const interrupted = await collect(child, 30_000)
+      expect(interrupted.code).toBe(1)
+      expect(interrupted.stderr).toContain(`continue it with: taskweave resume r-remote --transport redis://127.0.0.1:6379 --prefix ${prefix}`)
+      const resumed = await bin(['resume', 'r-remote'], { cwd: project, env })
+      expect(resumed.code).toBe(0)
+      expect(resumed.stderr).toContain(`warning: run r-remote sent its tasks to workers (--transport redis://127.0.0.1:6379 --prefix ${prefix}); without --transport this resume runs the rest in this process`)
+    } finally {
+      worker.kill('SIGTERM')
+      await workerDone
+      await removeBrokerLeftovers('redis', 'redis://127.0.0.1:6379', prefix)
+    }
+  }, 90_000)
 
   it('refuses a store it does not know, naming the option', async () => {
     const bad = await bin(['runs', '--store', 'mongodb://x'], { cwd: project })

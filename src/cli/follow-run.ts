@@ -27,7 +27,15 @@ export interface FollowOptions {
  * Shows `handle`'s progress and result; resolves the exit code and the result. With `store` (a
  * durable run), a run that stopped unfinished gets the command that continues it.
  */
-export async function followRun(handle: RunHandle, workflow: CompiledWorkflow, clock: Clock, options: FollowOptions, io: CliIo, store?: RunStore): Promise<{ readonly code: number; readonly result: RunResult }> {
+export async function followRun(
+  handle: RunHandle,
+  workflow: CompiledWorkflow,
+  clock: Clock,
+  options: FollowOptions,
+  io: CliIo,
+  store?: RunStore,
+  resume = `taskweave resume ${handle.id}`,
+): Promise<{ readonly code: number; readonly result: RunResult }> {
   let view: ProgressView | undefined
   try {
     if (!options.quiet) {
@@ -56,10 +64,10 @@ export async function followRun(handle: RunHandle, workflow: CompiledWorkflow, c
     if (parked.length > 0) {
       io.stderr(`run ${handle.id} is parked: the outcome of ${parked.map((event) => event.taskId).join(', ')} is unknown. Find out what happened, record it, then resume:`)
       for (const event of parked) io.stderr(`  ${resolveHint(handle.id, event.taskId)}`)
-      io.stderr(`  taskweave resume ${handle.id}`)
+      io.stderr(`  ${resume}`)
       return { code: EXIT.parked, result }
     }
-    if (store !== undefined && (await store.load(handle.id))?.status === 'running') io.stderr(`run ${handle.id} was stopped before it finished; continue it with: taskweave resume ${handle.id}`)
+    if (store !== undefined && (await store.load(handle.id))?.status === 'running') io.stderr(`run ${handle.id} was stopped before it finished; continue it with: ${resume}`)
     return { code: result.status === 'succeeded' ? EXIT.ok : EXIT.failed, result }
   } finally {
     view?.stop()

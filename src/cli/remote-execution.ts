@@ -15,6 +15,8 @@ export interface RemoteExecution {
   readonly engineOptions: { readonly runner?: AttemptRunner }
   /** Closes the transport (after the engine, which closes the runner). */
   close(): Promise<void>
+  /** Where the tasks go, as the command's lines say it (`amqp://user:***@host:5672 --prefix P`); undefined: this process. */
+  readonly where?: string
 }
 
 /** How often, and after how long, the command looks for workers while attempts wait. */
@@ -52,6 +54,7 @@ export async function openRemoteExecution(flag: string | undefined, prefix: stri
   check.unref()
   return {
     engineOptions: { runner },
+    where: `${redactUrl(spec.url)}${spec.prefix !== undefined ? ` --prefix ${spec.prefix}` : ''}`,
     close: () => {
       clearInterval(check)
       return transport.close()

@@ -16,6 +16,8 @@ export interface CliRunSettings {
   readonly fsRoot: string
   readonly allowPrivateNetwork: boolean
   readonly concurrency?: number
+  /** Where its tasks went (`--transport` without password, and `--prefix`), when to workers. */
+  readonly remote?: string
 }
 
 /** The labels of a run started by the CLI. */
@@ -27,12 +29,13 @@ export function runLabels(settings: CliRunSettings): Record<string, string> {
     fsRoot: settings.fsRoot,
     allowPrivateNetwork: String(settings.allowPrivateNetwork),
     ...(settings.concurrency !== undefined ? { concurrency: String(settings.concurrency) } : {}),
+    ...(settings.remote !== undefined ? { remote: settings.remote } : {}),
   }
 }
 
 /** Reads the labels back; undefined when the run was not started by the CLI. */
 export function readRunLabels(labels: Readonly<Record<string, string>>): CliRunSettings | undefined {
-  const { source, tools, allowToolsFrom, fsRoot, allowPrivateNetwork, concurrency } = labels
+  const { source, tools, allowToolsFrom, fsRoot, allowPrivateNetwork, concurrency, remote } = labels
   if (source === undefined || fsRoot === undefined) return undefined
   const list = (text: string | undefined): string[] => {
     try {
@@ -49,5 +52,6 @@ export function readRunLabels(labels: Readonly<Record<string, string>>): CliRunS
     fsRoot,
     allowPrivateNetwork: allowPrivateNetwork === 'true',
     ...(concurrency !== undefined && Number(concurrency) >= 1 ? { concurrency: Number(concurrency) } : {}),
+    ...(remote !== undefined ? { remote } : {}),
   }
 }

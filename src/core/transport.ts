@@ -37,6 +37,11 @@ export interface AttemptEnvelope {
   readonly publishedAt: number
   /** W3C trace context of the task's span, when tracing is on. */
   readonly traceparent?: string
+  /**
+   * Deliveries the attempt had before this publication: set when an owner publishes again an
+   * attempt lost with the worker that had claimed it, so the count goes on. @default 0
+   */
+  readonly deliveries?: number
 }
 
 /**
@@ -71,11 +76,11 @@ function isText(value: unknown): value is string {
 
 /**
  * What a worker tells the owner about an attempt. Plain JSON data. `started`: a worker holds the
- * attempt where the broker no longer does (a RabbitMQ claim): lost with that worker, it may have
- * acted.
+ * attempt where the broker no longer does (a RabbitMQ claim), at its delivery number
+ * `deliveries`: lost with that worker, it may have acted.
  */
 export type AttemptReport =
-  | { readonly kind: 'started'; readonly attemptId: string; readonly worker: string }
+  | { readonly kind: 'started'; readonly attemptId: string; readonly worker: string; readonly deliveries?: number }
   | { readonly kind: 'progress'; readonly attemptId: string; readonly progress: ToolProgress }
   | { readonly kind: 'usage'; readonly attemptId: string; readonly usage: LlmUsage }
   | { readonly kind: 'limits'; readonly attemptId: string; readonly limits: ProviderLimits }

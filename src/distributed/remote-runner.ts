@@ -42,6 +42,8 @@ import type { RatePlan, SharedRateSpec } from './shared-rates.js'
 
 /** Routes (agent sessions) remembered at most; beyond, the least recently used is forgotten (its next turn goes to any worker). */
 const MAX_ROUTES = 100_000
+/** How often claimed attempts are looked at while the reconciler is off (`reconcileEveryMs: 0`). */
+const CLAIM_CHECK_MS = 10_000
 /** Losses with a worker after which an attempt fails, for a transport that names no `maxDeliveries`. */
 const DEFAULT_MAX_DELIVERIES = 5
 
@@ -56,7 +58,11 @@ export interface RemoteRunnerOptions {
    * `llm` group's tasks; a function decides per attempt. @default every attempt to `default`
    */
   readonly queueOf?: 'group' | ((request: AttemptRequest) => string)
-  /** How often the reconciler looks for attempts the broker lost, in ms; 0 turns it off. @default 10000 */
+  /**
+   * How often the reconciler looks for attempts the broker lost, in ms; 0 turns it off, except for
+   * attempts a worker claimed (RabbitMQ, `claimAfterMs`), looked at every 10 s: when their worker
+   * dies no broker gives them back. @default 10000
+   */
   readonly reconcileEveryMs?: number
   /** A worker not heard from for this long is taken for dead: routes to it are forgotten. @default 15000 */
   readonly workerTimeoutMs?: number
@@ -121,8 +127,8 @@ interface InFlight {
   worker: string | undefined
   /** Reconciler rounds in a row in which the broker did not hold it. */
   missing: number
-  /** Times it was lost with a worker that had started it (see {@link Transport.maxDeliveries}). */
-  lost: number
+  /** The delivery of it that the worker which started it held (see {@link Transport.maxDeliveries}). */
+  delivery: number
   /** Whether it went to the broker: one still waiting for a shared place or budget is not the broker's to lose. */
   sent: boolean
   /** When it last went out, on the monotonic clock (what the reconciler counts from; `publishedAt` is wall time, for workers). */
@@ -247,7 +253,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     const worker = request.route === undefined ? undefined : this.#workerFor(request.route)
     const traceparent = this.#traceparentOf(plain)
     const envelope: AttemptEnvelope = { request: plain, owner: this.owner, queue: this.#queueOf(plain), publishedAt: this.#clock.wallNow(), ...(worker !== undefined ? { worker } : {}), ...(typeof traceparent === 'string' ? { traceparent } : {}) }
-    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, lost: 0, sent: false, sentAt: 0, rate }
+    const entry: InFlight = { envelope, sink, worker: undefined, missing: 0, delivery: 0, sent: false, sentAt: 0, rate }
     this.#inFlight.set(request.attemptId, entry)
     if (this.#groups?.has(request.group) === true) {
       this.#groups.wait(request.attemptId, request.group, () => {
@@ -382,7 +388,9 @@ export class RemoteAttemptRunner implements AttemptRunner {
     switch (report.kind) {
       case 'started':
         live.worker = report.worker
+        live.delivery = typeof report.deliveries === 'number' && report.deliveries >= 1 ? report.deliveries : (live.envelope.deliveries ?? 0) + 1
         live.missing = 0
+        this.#armReconciler()
         return
       case 'progress':
         live.sink.progress(report.progress)
@@ -432,8 +440,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
       f,
       new TaskweaveError(
         'TW_DELIVERY_LIMIT',
-        `task "${request.taskId}": attempt ${request.attemptId} was lost ${f.lost} times (at most ${limit}) with the worker that had started it, last ${f.worker ?? 'unknown'} — each one died or stopped announcing itself while it ran the attempt; it is not sent again`,
-        { retryable: false, details: { taskId: request.taskId, attemptId: request.attemptId, deliveries: f.lost, queue: f.envelope.queue, ...(f.worker !== undefined ? { worker: f.worker } : {}) } },
+        `task "${request.taskId}": attempt ${request.attemptId} was delivered ${f.delivery} times (at most ${limit}) and no worker finished it; the last, ${f.worker ?? 'unknown'}, had started it and then died or stopped announcing itself; it is not sent again`,
+        { retryable: false, details: { taskId: request.taskId, attemptId: request.attemptId, deliveries: f.delivery, queue: f.envelope.queue, ...(f.worker !== undefined ? { worker: f.worker } : {}) } },
       ),
     )
   }
@@ -482,9 +490,18 @@ export class RemoteAttemptRunner implements AttemptRunner {
       .finally(() => (this.#aliveReading = undefined))
   }
 
+  /** How often the reconciler looks: `reconcileEveryMs`, or while it is off, {@link CLAIM_CHECK_MS} for attempts a worker claimed. */
+  #reconcileEvery(): number {
+    if (this.#reconcileEveryMs > 0) return this.#reconcileEveryMs
+    for (const f of this.#inFlight.values()) if (f.worker !== undefined) return CLAIM_CHECK_MS
+    return 0
+  }
+
   #armReconciler(): void {
-    if (this.#reconcileEveryMs <= 0 || this.#reconcileTimer !== undefined || this.#closed) return
-    this.#reconcileTimer = this.#clock.setTimer(this.#reconcileEveryMs, () => {
+    if (this.#reconcileTimer !== undefined || this.#closed) return
+    const every = this.#reconcileEvery()
+    if (every <= 0) return
+    this.#reconcileTimer = this.#clock.setTimer(every, () => {
       this.#reconcileTimer = undefined
       void this.#reconcile().finally(() => {
         if (this.#inFlight.size > 0) this.#armReconciler()
@@ -498,16 +515,23 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#reconciling = true
     try {
       // Monotonic: a wall clock that went back would otherwise hold every attempt back for the jump.
-      const cutoff = this.#clock.now() - this.#reconcileEveryMs
-      const candidates = [...this.#inFlight.values()].filter((f) => f.sent && f.sentAt <= cutoff)
+      const off = this.#reconcileEveryMs <= 0
+      const cutoff = this.#clock.now() - (off ? CLAIM_CHECK_MS : this.#reconcileEveryMs)
+      // Off, only claimed attempts are looked at: no broker gives them back when their worker dies.
+      const candidates = [...this.#inFlight.values()].filter((f) => f.sent && f.sentAt <= cutoff && (!off || f.worker !== undefined))
       if (candidates.length === 0) return
       const held = await this.#transport.holds(candidates.map((f) => f.envelope.request.attemptId))
       const routed = candidates.some((f) => f.envelope.worker !== undefined)
-      const alive = routed ? new Set((await this.#transport.workers({ withinMs: this.#workerTimeoutMs })).map((w) => w.worker)) : undefined
+      const heard = routed ? await this.#transport.workers({ withinMs: this.#workerTimeoutMs }) : []
+      const alive = new Set(heard.map((w) => w.worker))
+      const draining = new Set(heard.filter((w) => w.draining === true).map((w) => w.worker))
       const again: AttemptEnvelope[] = []
       for (const f of candidates) {
         if (this.#inFlight.get(f.envelope.request.attemptId) !== f) continue
-        const stranded = f.envelope.worker !== undefined && alive?.has(f.envelope.worker) === false
+        const route = f.envelope.worker
+        // A worker that drains takes nothing from its own queue any more: what waits there is
+        // stranded as with a worker gone, unless that worker said it runs it (a claim).
+        const stranded = route !== undefined && (!alive.has(route) || (draining.has(route) && f.worker === undefined))
         if (held.has(f.envelope.request.attemptId) && !stranded) f.missing = 0
         else if (++f.missing >= 2) {
           f.missing = 0
@@ -521,17 +545,19 @@ export class RemoteAttemptRunner implements AttemptRunner {
           // Lost with the worker that had started it (a claimed RabbitMQ attempt whose worker
           // died): that delivery counts, as a broker counts one whose consumer died, so an attempt
           // that kills every worker ends like a poison message instead of looping.
+          let deliveries = f.envelope.deliveries
           if (f.worker !== undefined) {
             const limit = this.#transport.maxDeliveries ?? DEFAULT_MAX_DELIVERIES
-            if (++f.lost >= limit) {
+            if (f.delivery >= limit) {
               this.#lostTooOften(f, limit)
               continue
             }
+            deliveries = f.delivery
             f.worker = undefined
           }
           // Routed to a worker that is gone: any worker of the queue takes it now.
           const { worker: _gone, ...rest } = f.envelope
-          f.envelope = { ...(stranded ? rest : f.envelope), publishedAt: this.#clock.wallNow() }
+          f.envelope = { ...(stranded ? rest : f.envelope), publishedAt: this.#clock.wallNow(), ...(deliveries !== undefined ? { deliveries } : {}) }
           f.sentAt = this.#clock.now()
           again.push(f.envelope)
         }

@@ -153,6 +153,8 @@ class TransportWorker implements Worker {
   #draining = false
   /** Set once a drain ended: no more heartbeats. */
   #heartbeatStopped = false
+  /** Attempts a drain stopped: nothing of them is reported. */
+  readonly #dropped = new WeakSet<WorkerAttempt>()
   /** Handlers running now (a drain waits for those it cancelled to give their attempts back). */
   readonly #handling = new Set<Promise<void>>()
   #closing: Promise<void> | undefined
@@ -249,8 +251,11 @@ class TransportWorker implements Worker {
     // tool is stopped, and no outcome of it is reported (it would fail a task that still runs).
     const left = [...this.#running]
     this.#running.clear()
+    // They go back to the broker (the worker's exit line counts them).
+    this.#returned += left.length
     const error = new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true })
     for (const [attemptId, attempt] of left) {
+      this.#dropped.add(attempt)
       this.#runner.cancel(attemptId, error)
       attempt.cancelled(error)
     }
@@ -281,6 +286,10 @@ class TransportWorker implements Worker {
     const send = (report: AttemptReport): void => {
       this.#transport.report(owner, report).catch((err: unknown) => this.#logger.warn('could not send a report to the owner', { owner, attemptId: request.attemptId, error: String(err) }))
     }
+    // Delivered again while it still runs here (the channel of its first delivery closed in a
+    // blip): it is not started twice.
+    const running = this.#running.get(request.attemptId)
+    if (running !== undefined && running.isCurrent()) return this.#joinRunning(delivery, running)
     // Cancelled before it reached this worker (it waited in the broker): done with, unrun.
     if (this.#cancelled.delete(request.attemptId)) {
       await delivery.ack()
@@ -321,6 +330,20 @@ class TransportWorker implements Worker {
       deadline?.()
       if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
     }
+  }
+
+  /**
+   * A second delivery of an attempt running here waits for that run and settles with it: it
+   * reports the outcome too (the first delivery may have lost its lease with its channel, and then
+   * reports nothing; the owner keeps the first outcome it hears) and is acknowledged. An attempt a
+   * drain stopped is given back instead, as its first delivery is.
+   */
+  async #joinRunning(delivery: AttemptDelivery, attempt: WorkerAttempt): Promise<void> {
+    const outcome = await attempt.outcome
+    if (this.#dropped.has(attempt)) return
+    await this.#checkStillHeld(delivery, attempt.attemptId)
+    await this.#transport.report(delivery.envelope.owner, { kind: 'outcome', attemptId: attempt.attemptId, worker: this.id, outcome })
+    await delivery.ack()
   }
 
   /** Fails a redelivered attempt of a task that must not run twice `TW_UNCERTAIN`, unrun, and takes it off the queue. */

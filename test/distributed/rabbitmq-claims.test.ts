@@ -24,8 +24,9 @@ import type { AnyTool } from 'taskweave'
 import { createRemoteRunner, startWorker } from 'taskweave/distributed'
 import type { Worker } from 'taskweave/distributed'
 import { createTransport } from 'taskweave/queues'
+import { openRabbitTransport } from 'taskweave/queues/rabbitmq'
 import type { Transport } from 'taskweave/queues'
-import { ensureBuilt } from '../cli-bin.js'
+import { bin, ensureBuilt } from '../cli-bin.js'
 import { FIXTURE_TOOLS, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild } from './harness.js'
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672'
@@ -87,9 +88,9 @@ async function transport(prefix: string, options: { claimAfterMs?: number } = {}
   return t
 }
 
-async function owner(prefix: string, tools: AnyTool[]) {
+async function owner(prefix: string, tools: AnyTool[], reconcileEveryMs = 150) {
   const t = await transport(prefix)
-  const runner = createRemoteRunner({ transport: t, reconcileEveryMs: 150, workerTimeoutMs: 1000 })
+  const runner = createRemoteRunner({ transport: t, reconcileEveryMs, workerTimeoutMs: 1000 })
   await runner.listen()
   const engine = createEngine({ tools, builtins: false, runner, concurrency: 8 })
   cleanups.push(() => engine.close())
@@ -112,6 +113,14 @@ async function queueCounts(queue: string): Promise<[number, number]> {
   return row === undefined ? [-1, -1] : [Number(row[1]), Number(row[2])]
 }
 
+/** Has the broker close the connection whose client named itself `name` (a network blip). */
+async function closeConnection(name: string): Promise<void> {
+  const { stdout } = await execFileAsync('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties'])
+  const line = stdout.split('\n').find((l) => l.includes(`"${name}"`))
+  if (line === undefined) throw new Error(`no connection named ${name}:\n${stdout}`)
+  await execFileAsync('rabbitmqctl', ['close_connection', line.trim().split(/\s+/)[0] as string, 'test: a network blip'])
+}
+
 /** Whether the worker `id` was heard listing `claims` claimed attempts. */
 function announces(t: Transport, id: string, claims: number): () => Promise<boolean> {
   return async () => (await t.workers()).some((info) => info.worker === id && info.claimed?.length === claims)
@@ -132,15 +141,19 @@ async function scenario() {
   const tools = [waitTool(spans)]
   const w = await worker(prefix, tools)
   const { engine, runner, transport: ownerTransport } = await owner(prefix, tools)
-  return { spans, w, engine, runner, ownerTransport }
+  return { spans, w, engine, runner, ownerTransport, prefix }
 }
 
 describe('RabbitMQ claims', () => {
   it('a claimed attempt holds its place: a worker of concurrency 1 runs one attempt at a time, and the owner sends nothing again', async () => {
-    const { spans, w, engine, runner, ownerTransport } = await scenario()
-    const run = engine.run({ id: 'long', tasks: [{ id: 'a', tool: 'claims.wait', input: { ms: 1500 } }, { id: 'b', tool: 'claims.wait', input: { ms: 1500 } }] })
+    const { spans, w, engine, runner, ownerTransport, prefix } = await scenario()
+    const run = engine.run({ id: 'long', tasks: [{ id: 'a', tool: 'claims.wait', input: { ms: 3000 } }, { id: 'b', tool: 'claims.wait', input: { ms: 3000 } }] })
     // The first attempt is claimed: its worker lists it, and the broker no longer holds it.
     await until('the worker announces a claim', announces(ownerTransport, w.id, 1))
+    // `taskweave queues` (a fresh handle) shows the claim.
+    const listed = await bin(['queues', '--transport', URL, '--prefix', prefix])
+    expect(listed.stdout).toContain(`worker ${w.id} `)
+    expect(listed.stdout).toMatch(/1\/1 running \(1 claimed\), queues default/)
     const result = await run
     expect(result.status).toBe('succeeded')
     // Each ran once, one after the other: the claim kept the second waiting in its queue.
@@ -192,11 +205,31 @@ describe('RabbitMQ claims', () => {
     expect(runner.stats().republished).toBe(0)
   }, 30_000)
 
-  it('a worker killed with claims loses them: the owner sends one again to another worker and fails the one that must not run twice', async () => {
+  it('a blip that delivers a running attempt again to its worker does not start it twice: the second delivery waits for the run and reports it', async () => {
+    const prefix = newPrefix()
+    const spans: Span[] = []
+    const tools = [waitTool(spans)]
+    const connectionName = `${prefix}-blip`
+    const t = await openRabbitTransport({ url: URL, prefix, heartbeatMs: 100, claimAfterMs: 1500, connectionName })
+    cleanups.push(() => t.close())
+    const w = await startWorker({ transport: t, tools, builtins: false, concurrency: 2, heartbeatMs: 100 })
+    cleanups.push(() => w.close({ graceMs: 0 }))
+    const { engine, runner } = await owner(prefix, tools)
+    const run = engine.run({ id: 'blip', tasks: [{ id: 'a', tool: 'claims.wait', input: { ms: 3000 } }] })
+    await until('the attempt runs', () => spans.length === 1)
+    // The broker closes the worker's connection: it reconnects, and gets the attempt again.
+    await closeConnection(connectionName)
+    const result = await run
+    expect(result.status).toBe('succeeded')
+    expect(spans).toHaveLength(1)
+    expect(runner.stats().republished).toBe(0)
+  }, 30_000)
+
+  it('a worker killed with claims loses them: the owner sends one again to another worker and fails the one that must not run twice (its reconciler off: claims are still looked at)', async () => {
     const prefix = newPrefix()
     const ledger = join(dir, `${prefix}.jsonl`)
     const fixture = (await import(pathToFileURL(FIXTURE_TOOLS).href)) as { work: AnyTool }
-    const { engine, runner, transport: ownerTransport } = await owner(prefix, [fixture.work])
+    const { engine, runner, transport: ownerTransport } = await owner(prefix, [fixture.work], 0)
     const doomed = await startWorkerChild({ url: URL, prefix, id: `${prefix}-doomed`, ledger, concurrency: 2, extraArgs: ['--claim-after', '200ms'] })
     cleanups.push(() => stopWorkerChild(doomed))
     const run = engine.run({
@@ -222,5 +255,7 @@ describe('RabbitMQ claims', () => {
     expect(starts.filter((l) => l.taskId === 'again').map((l) => l.pid)).toEqual([doomed.child.pid, next.child.pid])
     expect(starts.filter((l) => l.taskId === 'once').map((l) => l.pid)).toEqual([doomed.child.pid])
     expect(runner.stats().republished).toBe(1)
-  }, 60_000)
+    // The next worker got it counted: its second delivery.
+    expect(result.tasks['again']?.attempts).toBe(1)
+  }, 90_000)
 })

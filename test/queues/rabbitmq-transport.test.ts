@@ -332,4 +332,10 @@ describe('RabbitMQ transport', () => {
     expect(err.message).toContain('RabbitMQ transport at amqp://guest@127.0.0.1:1')
     expect(err.message).not.toContain('secret')
   })
+
+  it('a virtual host the broker does not have fails the open naming it as the problem', async () => {
+    const err = (await openRabbitTransport({ url: `amqp://guest:guest@127.0.0.1:5672/${PREFIX}-no-such-vhost` }).catch((e: unknown) => e)) as Error & { code: string }
+    expect(err.code).toBe('TW_TRANSPORT')
+    expect(err.message).toContain('the broker refused the virtual host: it does not exist, or this user has no access to it')
+  })
 })

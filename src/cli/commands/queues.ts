@@ -27,7 +27,7 @@ export async function queuesCommand(args: QueuesCommandArgs, io: CliIo, env: Nod
       io.stdout(JSON.stringify(stats, null, 2))
       return EXIT.ok
     }
-    io.stdout(`${stats.type} broker ${redactUrl(spec.url)}`)
+    io.stdout(`${stats.type} broker ${redactUrl(spec.url)}, prefix ${spec.prefix ?? 'taskweave'}`)
     if (stats.queues.length === 0) io.stdout('no work queues yet')
     else {
       const width = Math.max(5, ...stats.queues.map((q) => q.queue.length))
@@ -35,7 +35,10 @@ export async function queuesCommand(args: QueuesCommandArgs, io: CliIo, env: Nod
       for (const q of stats.queues) io.stdout(`${q.queue.padEnd(width)}  ${[q.waiting, q.active, q.delayed, q.dead].map((n) => String(n).padStart(7)).join('  ')}`)
     }
     if (stats.workers.length === 0) io.stdout('no worker heard from lately')
-    for (const w of stats.workers) io.stdout(`worker ${w.worker} (${w.host}, pid ${w.pid}): ${w.running}/${w.concurrency} running, queues ${w.queues.join(', ')}`)
+    for (const w of stats.workers) {
+      const claimed = w.claimed !== undefined && w.claimed.length > 0 ? ` (${w.claimed.length} claimed)` : ''
+      io.stdout(`worker ${w.worker} (${w.host}, pid ${w.pid}): ${w.running}/${w.concurrency} running${claimed}, queues ${w.queues.join(', ')}${w.draining === true ? ', draining' : ''}`)
+    }
     return EXIT.ok
   } finally {
     await transport.close()

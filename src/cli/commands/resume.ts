@@ -52,6 +52,10 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
     }
     const settings = readRunLabels(stored.labels)
     const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix, (text) => io.stderr(`warning: ${text}`))
+    // Started on workers and resumed without a broker: its tasks now run in this process.
+    if (settings?.remote !== undefined && remote.where === undefined) {
+      io.stderr(`warning: run ${args.runId} sent its tasks to workers (--transport ${settings.remote}); without --transport this resume runs the rest in this process`)
+    }
     const engine = createEngine({
       store,
       ...remote.engineOptions,
@@ -78,7 +82,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       const handle = await engine.resume(args.runId)
       if (!args.quiet) io.stderr(`resuming run ${args.runId} of ${stored.workflowId} (${dirname(settings?.file ?? '.') === '.' ? 'library run' : settings?.file})`)
       const workflow = engine.compile(JSON.parse(stored.definition) as Parameters<typeof engine.compile>[0])
-      return (await followRun(handle, workflow, engine.clock, args, io, store)).code
+      return (await followRun(handle, workflow, engine.clock, args, io, store, `taskweave resume ${args.runId}${remote.where !== undefined ? ` --transport ${remote.where}` : ''}`)).code
     } finally {
       stopListening()
       await engine.close()

@@ -88,10 +88,19 @@ export async function runCommand(args: RunCommandArgs, io: CliIo): Promise<numbe
         ...(args.runId !== undefined ? { runId: args.runId } : {}),
         // A workflow's own budget wins over the configuration's default.
         ...(config.budget !== undefined && workflow.budget === undefined ? { budget: config.budget } : {}),
-        labels: runLabels({ file: args.file, tools: args.tools, allowToolsFrom: args.allowToolsFrom ?? [], fsRoot, allowPrivateNetwork: args.allowPrivateNetwork, ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}) }),
+        labels: runLabels({
+          file: args.file,
+          tools: args.tools,
+          allowToolsFrom: args.allowToolsFrom ?? [],
+          fsRoot,
+          allowPrivateNetwork: args.allowPrivateNetwork,
+          ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+          ...(remote.where !== undefined ? { remote: remote.where } : {}),
+        }),
       })
-      if (durable && !args.quiet) io.stderr(`run ${handle.id} (resumable from ${store.location}: taskweave resume ${handle.id})`)
-      return (await followRun(handle, workflow, engine.clock, args, io, durable ? store : undefined)).code
+      const resume = `taskweave resume ${handle.id}${remote.where !== undefined ? ` --transport ${remote.where}` : ''}`
+      if (durable && !args.quiet) io.stderr(`run ${handle.id} (resumable from ${store.location}: ${resume})`)
+      return (await followRun(handle, workflow, engine.clock, args, io, durable ? store : undefined, resume)).code
     } finally {
       stopListening()
       await engine.close()

@@ -55,6 +55,10 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
   const concurrency = args.concurrency ?? workerSettingsFromEnv(env).concurrency ?? 16
   const registry = new ToolRegistry()
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
+  // RabbitMQ's consumer_timeout is 30 min by default: a claim later than that comes too late.
+  if (spec.type === 'rabbitmq' && args.claimAfterMs !== undefined && args.claimAfterMs >= DEFAULT_CONSUMER_TIMEOUT_MS) {
+    io.stderr(`warning: --claim-after ${claimText(args.claimAfterMs)} is not under RabbitMQ's default consumer_timeout (30 min): an attempt that runs that long would have its channel closed and be delivered again before it is claimed, unless the broker's consumer_timeout is longer`)
+  }
   const transport = await openTransport(spec, {
     ...(args.leaseMs !== undefined ? { leaseMs: args.leaseMs } : {}),
     ...(args.claimAfterMs !== undefined ? { claimAfterMs: args.claimAfterMs } : {}),
@@ -73,8 +77,9 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
       logger: createConsoleLogger('warn'),
     })
     const server = args.port !== undefined ? await startWorkerServer(worker, transport, args.port, args.host) : undefined
+    const claims = spec.type !== 'rabbitmq' ? '' : args.claimAfterMs === 0 ? ', no claims' : `, claims attempts after ${claimText(args.claimAfterMs ?? DEFAULT_CLAIM_AFTER_MS)}`
     io.stderr(
-      `worker ${worker.id} on ${redactUrl(spec.url)}: queues ${worker.stats().queues.join(', ')}, concurrency ${concurrency}` +
+      `worker ${worker.id} on ${redactUrl(spec.url)}: queues ${worker.stats().queues.join(', ')}, concurrency ${concurrency}${claims}` +
         (server !== undefined ? `, /healthz /readyz /metrics on port ${server.port}` : ''),
     )
     // A signal may have come while the worker was starting: it drains now rather than never.
@@ -88,4 +93,16 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
     stopListening()
     await transport.close()
   }
+}
+
+/** RabbitMQ's default `consumer_timeout`. */
+const DEFAULT_CONSUMER_TIMEOUT_MS = 30 * 60_000
+/** The transport's default `claimAfterMs`. */
+const DEFAULT_CLAIM_AFTER_MS = 10 * 60_000
+
+/** A claim delay as the worker's lines say it: `10 min`, `45 s`, `200 ms`. */
+function claimText(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000} s`
+  return `${ms} ms`
 }

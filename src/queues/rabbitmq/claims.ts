@@ -13,7 +13,12 @@ import type { WorkerRegistry } from './registry.js'
 /** The claims of one transport handle's workers (see the module header). */
 export class Claims {
   readonly #registry: WorkerRegistry
-  readonly #byWorker = new Map<string, Set<string>>()
+  /**
+   * Per worker, its claimed attempts and how many of its deliveries claim each: after a blip the
+   * broker may deliver an attempt again to the worker that still runs it, and the end of one
+   * delivery's claim must not end the other's.
+   */
+  readonly #byWorker = new Map<string, Map<string, number>>()
   /** What each worker last announced through this handle, to announce a new claim with. */
   readonly #lastInfo = new Map<string, WorkerInfo>()
 
@@ -25,7 +30,7 @@ export class Claims {
   withClaims(info: WorkerInfo): WorkerInfo {
     this.#lastInfo.set(info.worker, info)
     const claimed = this.#byWorker.get(info.worker)
-    return claimed === undefined || claimed.size === 0 ? info : { ...info, claimed: [...claimed] }
+    return claimed === undefined || claimed.size === 0 ? info : { ...info, claimed: [...claimed.keys()] }
   }
 
   /**
@@ -34,8 +39,8 @@ export class Claims {
    */
   async add(worker: string, attemptId: string, fallback: () => WorkerInfo): Promise<void> {
     let claimed = this.#byWorker.get(worker)
-    if (claimed === undefined) this.#byWorker.set(worker, (claimed = new Set()))
-    claimed.add(attemptId)
+    if (claimed === undefined) this.#byWorker.set(worker, (claimed = new Map<string, number>()))
+    claimed.set(attemptId, (claimed.get(attemptId) ?? 0) + 1)
     const info = this.#lastInfo.get(worker) ?? fallback()
     try {
       await this.#registry.announce({ ...this.withClaims(info), at: Date.now() })
@@ -45,16 +50,13 @@ export class Claims {
     }
   }
 
-  /** Drops a claim: the worker's next heartbeat no longer lists it. */
+  /** Drops one claim made by {@link add}: once none is left, the worker's next heartbeat no longer lists the attempt. */
   delete(worker: string, attemptId: string): void {
     const claimed = this.#byWorker.get(worker)
-    if (claimed === undefined) return
-    claimed.delete(attemptId)
+    const count = claimed?.get(attemptId)
+    if (claimed === undefined || count === undefined) return
+    if (count > 1) claimed.set(attemptId, count - 1)
+    else claimed.delete(attemptId)
     if (claimed.size === 0) this.#byWorker.delete(worker)
-  }
-
-  /** The attempts `worker` claimed through this handle. */
-  of(worker: string): readonly string[] {
-    return [...(this.#byWorker.get(worker) ?? [])]
   }
 }

@@ -208,7 +208,7 @@ export class RabbitConsumer {
   /** Claims a delivery (see the module header and {@link RawDelivery.claim}). */
   async claim(delivery: Delivery, before: () => Promise<void>): Promise<boolean> {
     const sub = delivery.sub
-    if (delivery.settled || delivery.claimed || !sub.open || this.#closing !== undefined) return false
+    if (delivery.settled || delivery.claimed || !sub.open) return false
     // The place is taken from the prefetch before the ack frees it there.
     this.#claimed++
     try {
@@ -286,15 +286,22 @@ export class RabbitConsumer {
     await this.ack(delivery)
   }
 
-  /** Stops (see the module header). Idempotent. */
-  close(graceMs: number): Promise<void> {
-    this.#closing ??= this.#close(graceMs)
+  /**
+   * Stops (see the module header). Idempotent. `cancelled` runs once no delivery comes any more,
+   * before the grace: a drain claims what runs then.
+   */
+  close(graceMs: number, cancelled?: () => Promise<void>): Promise<void> {
+    this.#closing ??= this.#close(graceMs, cancelled)
     return this.#closing
   }
 
-  async #close(graceMs: number): Promise<void> {
+  async #close(graceMs: number, cancelled: (() => Promise<void>) | undefined): Promise<void> {
+    // A change of admission under way (subscriptions taken up again as a claim ended) finishes
+    // first, so every subscription it makes is among those cancelled; none starts after.
+    await settledWithin(this.#admitting)
     const sub = this.#sub
     if (sub?.open === true) await settledWithin(Promise.all(sub.tags.map((tag) => sub.channel.cancel(tag))))
+    if (cancelled !== undefined && this.#running > 0) await settledWithin(cancelled())
     if (this.#running > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs)

@@ -29,7 +29,11 @@ export function describeCause(err: unknown): string {
     if (text === '' && first !== undefined) text = describeThrown(first)
     if (text === '' && code.ok && (typeof code.value === 'string' || typeof code.value === 'number')) text = String(code.value)
   }
-  return text === '' ? 'unknown error' : text
+  if (text === '') return 'unknown error'
+  // amqplib's words when the broker refuses the connection.open of a vhost it does not have (or
+  // one the user may not use): say so.
+  if (text.includes('Expected ConnectionOpenOk') && text.includes('ConnectionClose')) return `${text} (the broker refused the virtual host: it does not exist, or this user has no access to it; the URL's path names it)`
+  return text
 }
 
 /** The AMQP reply code of a broker error (404 not found, 406 precondition failed, 320 connection forced…), if it is one. */

@@ -18,6 +18,8 @@ export interface ClaimContext {
   readonly afterMs: number
   readonly worker: string
   readonly claims: Claims
+  /** The claims on their way of the consumer's deliveries (a drain claims them all at once). */
+  readonly pending: Set<Claiming>
   /** The worker's info when it never announced itself (a claim is announced at once). */
   readonly info: () => WorkerInfo
   /** Sends a report to an attempt's owner; resolves once the broker took it. */
@@ -84,7 +86,10 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
       if (!(await raw.confirmHeld(CONFIRM_HELD_MS))) throw new TaskweaveError('TW_TRANSPORT', `attempt ${attemptId} lost its lease (the channel that delivered it closed); it is delivered again`, { retryable: true, details: { attemptId, leaseLost: true } })
     },
   }
-  if (context.claim.afterMs > 0) claiming = armClaim(raw, envelope, context)
+  if (context.claim.afterMs > 0) {
+    claiming = armClaim(raw, envelope, context, giveBack)
+    context.claim.pending.add(claiming)
+  }
   try {
     await handler(delivery)
     // A claimed attempt is no longer the channel's to give back when it closes: it is sent back here.
@@ -92,8 +97,10 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
   } catch {
     if (!raw.settled) await giveBack(0).catch(ignore)
   } finally {
-    claiming?.stop()
-    context.claim.claims.delete(context.claim.worker, attemptId)
+    if (claiming !== undefined) {
+      claiming.stop()
+      context.claim.pending.delete(claiming)
+    }
     const left = (active.get(queue) ?? 1) - 1
     if (left > 0) active.set(queue, left)
     else active.delete(queue)
@@ -101,10 +108,18 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
 }
 
 /** A claim on its way (see {@link armClaim}). */
-interface Claiming {
+export interface Claiming {
+  /** Claims now rather than at its time (a draining worker); resolves once the claim went or failed. */
+  now(): Promise<void>
+  /** No claim from now on; a claim this delivery listed is dropped (another delivery's of the same attempt stays). */
   stop(): void
   /** Whether the attempt was announced gone from its queue (a claim got that far). */
   announcedGone(): boolean
+  /**
+   * Gives the attempt back now if it is claimed and not settled: its consumer closed past its
+   * grace with the handler still running, and a closing channel gives back only what it holds.
+   */
+  returnIfClaimed(): Promise<void>
 }
 
 /**
@@ -113,30 +128,46 @@ interface Claiming {
  * started (lost with this worker, it may have acted), every handle hears it gone from its queue,
  * and only then is the delivery acknowledged. A worker that dies on the way leaves the message
  * unacknowledged, and the broker delivers it again; one that dies after the ack leaves a claim
- * that expires with its heartbeats, and the owner sends the attempt again. A claim that fails is
- * tried again a little later while the attempt runs.
+ * that expires with its heartbeats, and the owner sends the attempt again. A claim that fails
+ * after the attempt was announced gone (its channel closed before the ack) announces it waiting
+ * again, and is tried again a little later while the delivery is still held.
  */
-function armClaim(raw: RawDelivery, envelope: AttemptEnvelope, context: AttemptContext): Claiming {
+function armClaim(raw: RawDelivery, envelope: AttemptEnvelope, context: AttemptContext, giveBack: (delayMs: number) => Promise<void>): Claiming {
   const { claim, ledger } = context
   const attemptId = envelope.request.attemptId
   let stopped = false
+  /** Whether this delivery's claim is listed in the worker's heartbeats. */
+  let listed = false
   let gone = false
   let timer: NodeJS.Timeout | undefined
+  const unlist = (): void => {
+    if (!listed) return
+    listed = false
+    claim.claims.delete(claim.worker, attemptId)
+  }
   const attempt = async (): Promise<void> => {
     timer = undefined
     if (stopped || raw.settled || raw.claimed) return
+    let claimed = false
     try {
-      const claimed = await raw.claim(async () => {
+      claimed = await raw.claim(async () => {
         await claim.claims.add(claim.worker, attemptId, claim.info)
-        await claim.report(envelope.owner, { kind: 'started', attemptId, worker: claim.worker })
+        listed = true
+        await claim.report(envelope.owner, { kind: 'started', attemptId, worker: claim.worker, deliveries: raw.deliveries })
         gone = true
         await ledger.goneNow(attemptId)
       })
-      if (!claimed) claim.claims.delete(claim.worker, attemptId)
     } catch {
-      claim.claims.delete(claim.worker, attemptId)
-      if (!stopped && !raw.settled) arm(RETRY_CLAIM_MS)
+      // Tried again below.
     }
+    if (claimed) return
+    unlist()
+    // Announced gone, yet the broker still has it: the handles learn it waits in its queue again.
+    if (gone && !raw.settled) {
+      gone = false
+      await ledger.republished(attemptId, { queue: envelope.queue, worker: envelope.worker }).catch(ignore)
+    }
+    if (!stopped && !raw.settled && raw.held) arm(RETRY_CLAIM_MS)
   }
   const arm = (ms: number): void => {
     timer = setTimeout(() => void attempt(), ms)
@@ -144,10 +175,16 @@ function armClaim(raw: RawDelivery, envelope: AttemptEnvelope, context: AttemptC
   }
   arm(claim.afterMs)
   return {
+    now() {
+      if (timer !== undefined) clearTimeout(timer)
+      return attempt()
+    },
     stop() {
       stopped = true
       if (timer !== undefined) clearTimeout(timer)
+      unlist()
     },
     announcedGone: () => gone,
+    returnIfClaimed: () => (raw.claimed && !raw.settled ? giveBack(0) : Promise.resolve()),
   }
 }

@@ -119,7 +119,7 @@ export class RabbitTransport implements Transport {
         }
         const attemptId = envelope.request.attemptId
         attempts.push([attemptId, { queue: envelope.queue, worker: envelope.worker }])
-        outgoing.push({ exchange: '', routingKey: shape.names.main, content: Buffer.from(content), options: publishOptions(attemptId, priorityLevel(envelope.request.priority), undefined) })
+        outgoing.push({ exchange: '', routingKey: shape.names.main, content: Buffer.from(content), options: publishOptions(attemptId, priorityLevel(envelope.request.priority), undefined, deliveriesOf(envelope)) })
       }
       for (const shape of shapes) await this.#ensureDeclared(shape)
       // The ledger's notice goes first: every handle has it before any worker can settle one of these.
@@ -148,6 +148,7 @@ export class RabbitTransport implements Transport {
         afterMs: resolved.claimAfterMs,
         worker: options.worker,
         claims: this.#claims,
+        pending: new Set(),
         info: () => ({ worker: options.worker, queues, concurrency, running: 0, sessions: [], host: hostname(), pid: process.pid, at: Date.now(), heartbeatMs: resolved.heartbeatMs }),
         report: (owner, report) => this.#parts.reports.send(owner, report),
       }
@@ -179,7 +180,12 @@ export class RabbitTransport implements Transport {
       const close = async (graceMs = 30_000): Promise<void> => {
         clearInterval(keepRoute)
         closing = true
-        await consumer.close(graceMs)
+        // What runs through a drain is claimed at once: its owner then knows it runs here, and
+        // takes what still waits in this worker's own queue for stranded (another worker runs it).
+        const claimRunning = graceMs > 0 && claim.afterMs > 0 ? async () => void (await Promise.all([...claim.pending].map((c) => c.now()))) : undefined
+        await consumer.close(graceMs, claimRunning)
+        // Past the grace, what still runs claimed goes back now, as the channel's close gives back the rest.
+        await Promise.all([...claim.pending].map((c) => c.returnIfClaimed().catch(ignore)))
         this.#consumers.delete(consumer)
       }
       options.signal?.addEventListener('abort', () => void close(), { once: true })
@@ -359,4 +365,10 @@ export class RabbitTransport implements Transport {
   #checkOpen(operation: string): void {
     if (this.#closing !== undefined) throw closedError(this.#parts.scope, operation)
   }
+}
+
+/** The deliveries an envelope says its attempt had before (a whole number ≥ 0). */
+function deliveriesOf(envelope: AttemptEnvelope): number {
+  const d = envelope.deliveries
+  return typeof d === 'number' && Number.isSafeInteger(d) && d > 0 ? d : 0
 }
