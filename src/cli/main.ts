@@ -449,7 +449,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         })
         if (positionals.length > 0) throw usageError('"worker" takes no file: its tools come from --tools modules')
         const { workerCommand } = await import('./commands/worker.js')
-        const { toMs } = await import('../core/duration.js')
+        const { toMs: parseMs } = await import('../core/duration.js')
+        // A bare number is milliseconds: `--grace 5` is 5 ms, which a user rarely means.
+        const toMs = (flag: string, value: string): number => {
+          const ms = parseMs(flag, value)
+          if (/^\s*\d+(\.\d+)?\s*$/.test(value) && ms < 1000) io.stderr(`warning: ${flag} ${value} is ${ms} ms (a number without a unit is milliseconds; write ${value}s for seconds)`)
+          return ms
+        }
         return await workerCommand(
           {
             tools: values.tools ?? [],

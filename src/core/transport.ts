@@ -77,10 +77,12 @@ function isText(value: unknown): value is string {
 /**
  * What a worker tells the owner about an attempt. Plain JSON data. `started`: a worker holds the
  * attempt where the broker no longer does (a RabbitMQ claim), at its delivery number
- * `deliveries`: lost with that worker, it may have acted.
+ * `deliveries`: lost with that worker, it may have acted. `returned`: a stopping worker gives
+ * back such an attempt routed to it, not run to its end: the owner sends it to any worker.
  */
 export type AttemptReport =
   | { readonly kind: 'started'; readonly attemptId: string; readonly worker: string; readonly deliveries?: number }
+  | { readonly kind: 'returned'; readonly attemptId: string; readonly worker: string; readonly deliveries: number }
   | { readonly kind: 'progress'; readonly attemptId: string; readonly progress: ToolProgress }
   | { readonly kind: 'usage'; readonly attemptId: string; readonly usage: LlmUsage }
   | { readonly kind: 'limits'; readonly attemptId: string; readonly limits: ProviderLimits }
@@ -151,6 +153,12 @@ export interface WorkerInfo {
   readonly heartbeatMs?: number
   /** It is shutting down: it finishes what it holds but takes nothing new (owners route nothing to it). */
   readonly draining?: boolean
+  /**
+   * Said by a draining worker that claims the attempts it runs (RabbitMQ, `claimAfterMs`): it
+   * claimed all of them as it started to drain, so an owner can tell an attempt it runs (claimed)
+   * from one waiting in its queue.
+   */
+  readonly claims?: boolean
   /**
    * Attempts it runs that the broker no longer holds for it (RabbitMQ: acknowledged while still
    * running, see `claimAfterMs`): they count as held while it keeps announcing them.

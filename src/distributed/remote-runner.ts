@@ -392,6 +392,18 @@ export class RemoteAttemptRunner implements AttemptRunner {
         live.missing = 0
         this.#armReconciler()
         return
+      case 'returned': {
+        // A stopping worker gave back an attempt routed to it: any worker of its queue runs it
+        // now, counted with that delivery; the session's instance went with that worker.
+        const { worker: _stopping, ...anyWorker } = live.envelope
+        if (live.envelope.request.route !== undefined && this.#routes.get(live.envelope.request.route) === report.worker) this.#routes.delete(live.envelope.request.route)
+        live.worker = undefined
+        live.missing = 0
+        live.envelope = { ...anyWorker, publishedAt: this.#clock.wallNow(), deliveries: report.deliveries }
+        live.sentAt = this.#clock.now()
+        this.#publish([live.envelope], 0)
+        return
+      }
       case 'progress':
         live.sink.progress(report.progress)
         return
@@ -524,14 +536,16 @@ export class RemoteAttemptRunner implements AttemptRunner {
       const routed = candidates.some((f) => f.envelope.worker !== undefined)
       const heard = routed ? await this.#transport.workers({ withinMs: this.#workerTimeoutMs }) : []
       const alive = new Set(heard.map((w) => w.worker))
-      const draining = new Set(heard.filter((w) => w.draining === true).map((w) => w.worker))
+      // Only a worker that claims what it runs tells a running attempt from a waiting one.
+      const drainingClaimer = new Set(heard.filter((w) => w.draining === true && w.claims === true).map((w) => w.worker))
       const again: AttemptEnvelope[] = []
       for (const f of candidates) {
         if (this.#inFlight.get(f.envelope.request.attemptId) !== f) continue
         const route = f.envelope.worker
-        // A worker that drains takes nothing from its own queue any more: what waits there is
-        // stranded as with a worker gone, unless that worker said it runs it (a claim).
-        const stranded = route !== undefined && (!alive.has(route) || (draining.has(route) && f.worker === undefined))
+        // A worker that drains takes nothing from its own queue any more: when it claims what it
+        // runs (all of it, as it starts draining), an attempt routed to it that it did not claim
+        // waits there, stranded as with a worker gone.
+        const stranded = route !== undefined && (!alive.has(route) || (drainingClaimer.has(route) && f.worker === undefined))
         if (held.has(f.envelope.request.attemptId) && !stranded) f.missing = 0
         else if (++f.missing >= 2) {
           f.missing = 0

@@ -156,4 +156,11 @@ describe('taskweave worker', () => {
     expect(down.stderr).toMatch(/127\.0\.0\.1:1/)
     expect(down.stderr).not.toContain('secret')
   }, 60_000)
+
+  it('a duration flag given as a bare number is said to be milliseconds, and a lease too short for Redis names --lease', async () => {
+    const short = await bin(['worker', '--transport', 'redis://127.0.0.1:6379', '--prefix', `${PREFIX}-lease`, '--lease', '30'])
+    expect(short.code).toBe(2)
+    expect(short.stderr).toContain('warning: --lease 30 is 30 ms (a number without a unit is milliseconds; write 30s for seconds)')
+    expect(short.stderr).toContain('option "--lease" must be a duration of at least 200ms (e.g. 30s); received 30')
+  }, 30_000)
 })

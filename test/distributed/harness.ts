@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { z } from 'zod'
+import { defineAgent } from 'taskweave'
 import { binPath, root } from '../cli-bin.js'
 import { freePort } from '../private-servers.js'
 export { freePort }
@@ -202,3 +204,27 @@ export async function privateRabbit(): Promise<PrivateBroker> {
 
 
 export { removeBrokerLeftovers } from '../queues/broker-kit.js'
+
+/**
+ * An agent `chat` whose executions sleep `input.ms` (a turn run again: 20 ms) and note
+ * `<turn>@<worker>` in `runs` as they start; aborting stops the sleep.
+ */
+export function turnAgent(worker: string, runs: string[]) {
+  return defineAgent({
+    name: 'chat',
+    input: z.object({ turn: z.string(), ms: z.number() }),
+    create: () => ({ worker }),
+    execute: async (instance, { turn, ms }, ctx) => {
+      const wait = runs.some((r) => r.startsWith(`${turn}@`)) ? 20 : ms
+      runs.push(`${turn}@${instance.worker}`)
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, wait)
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer)
+          reject(ctx.signal.reason)
+        })
+      })
+      return { worker: instance.worker }
+    },
+  })
+}

@@ -27,7 +27,7 @@ import { createTransport } from 'taskweave/queues'
 import { openRabbitTransport } from 'taskweave/queues/rabbitmq'
 import type { Transport } from 'taskweave/queues'
 import { bin, ensureBuilt } from '../cli-bin.js'
-import { FIXTURE_TOOLS, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild } from './harness.js'
+import { FIXTURE_TOOLS, readLedger, removeBrokerLeftovers, startWorkerChild, stopWorkerChild, turnAgent } from './harness.js'
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672'
 
@@ -222,6 +222,44 @@ describe('RabbitMQ claims', () => {
     const result = await run
     expect(result.status).toBe('succeeded')
     expect(spans).toHaveLength(1)
+    expect(runner.stats().republished).toBe(0)
+  }, 30_000)
+
+  it("a session's turn a draining worker gives back at the end of its grace goes to another worker at once, not to the stopping worker's own queue", async () => {
+    const prefix = newPrefix()
+    const runs: string[] = []
+    const chat = (worker: string) => turnAgent(worker, runs)
+    const workers: Worker[] = []
+    for (const name of ['w1', 'w2']) {
+      const t = await transport(prefix, { claimAfterMs: 150 })
+      const w = await startWorker({ transport: t, agents: [chat(name)], builtins: false, worker: `${prefix}-${name}`, concurrency: 2, heartbeatMs: 100 })
+      cleanups.push(() => w.close({ graceMs: 0 }))
+      workers.push(w)
+    }
+    const t = await transport(prefix)
+    const runner = createRemoteRunner({ transport: t, reconcileEveryMs: 150, workerTimeoutMs: 3000 })
+    await runner.listen()
+    const engine = createEngine({ agents: [chat('owner')], builtins: false, runner })
+    cleanups.push(() => engine.close())
+    const run = engine.run({
+      id: 'given-back-turn',
+      tasks: [
+        { id: 't1', agent: 'chat', session: 'ada', input: { turn: 't1', ms: 10 } },
+        { id: 't2', agent: 'chat', session: 'ada', input: { turn: 't2', ms: 60_000 }, dependsOn: ['t1'] },
+      ],
+    })
+    await until('t2 runs', () => runs.some((r) => r.startsWith('t2@')))
+    const holderName = (runs.find((r) => r.startsWith('t2@')) as string).split('@')[1] as string
+    const holder = workers.find((w) => w.id === `${prefix}-${holderName}`) as Worker
+    const drainedAt = Date.now()
+    await holder.close({ graceMs: 500 })
+    const result = await run
+    expect(result.status).toBe('succeeded')
+    // Sent on by its owner at once (not left for the stopping worker's queue and the reconciler).
+    expect(Date.now() - drainedAt).toBeLessThan(5000)
+    expect(runs.filter((r) => r.startsWith('t2@'))).toEqual([`t2@${holderName}`, `t2@${holderName === 'w1' ? 'w2' : 'w1'}`])
+    expect(await queueCounts(`${prefix}:worker:${holder.id}:later`)).toEqual([0, 0])
+    expect(await queueCounts(`${prefix}:worker:${holder.id}`)).toEqual([0, 0])
     expect(runner.stats().republished).toBe(0)
   }, 30_000)
 

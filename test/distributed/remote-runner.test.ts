@@ -15,6 +15,7 @@ import type { Worker } from 'taskweave/distributed'
 import { createMemoryBroker, createMemoryTransport, createTransport } from 'taskweave/queues'
 import type { Transport } from 'taskweave/queues'
 import { removeBrokerLeftovers } from '../queues/broker-kit.js'
+import { turnAgent } from './harness.js'
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -304,6 +305,37 @@ describe.each(TRANSPORTS)('remote execution on the $type transport', ({ opener }
     const engine = ownerEngine({ tools: toolsFor('owner', []), builtins: false, runner })
     const result = await engine.run({ id: 'unknown', tasks: [{ id: 'a', tool: 'step', input: { id: 'a' } }] })
     expect(result.tasks['a']?.error?.code).toBe('TW_UNKNOWN_TOOL')
+  })
+
+  it("a session's turn running on a worker that starts to drain runs there once: it is not sent to another worker meanwhile", async () => {
+    const runs: string[] = []
+    const chat = (worker: string) => turnAgent(worker, runs)
+    const workers: Worker[] = []
+    cleanups.push(async () => {
+      for (const w of workers) await w.close({ graceMs: 100, closeTransport: true })
+    })
+    for (const name of ['w1', 'w2']) workers.push(await startWorker({ transport: await open(), agents: [chat(name)], builtins: false, worker: name, concurrency: 2, heartbeatMs: 100 }))
+    const transport = await open()
+    cleanups.push(() => transport.close())
+    const runner = createRemoteRunner({ transport, owner: `owner-${randomUUID().slice(0, 8)}`, reconcileEveryMs: 150, workerTimeoutMs: 3000 })
+    await runner.listen()
+    const engine = ownerEngine({ agents: [chat('owner')], builtins: false, runner })
+    const run = engine.run({
+      id: 'drain-turn',
+      tasks: [
+        { id: 't1', agent: 'chat', session: 'ada', input: { turn: 't1', ms: 10 } },
+        { id: 't2', agent: 'chat', session: 'ada', input: { turn: 't2', ms: 2000 }, dependsOn: ['t1'] },
+      ],
+    })
+    await expect.poll(() => runs.find((r) => r.startsWith('t2@')), { timeout: 10_000, interval: 10 }).toBeDefined()
+    const holder = workers.find((w) => w.id === (runs.find((r) => r.startsWith('t2@')) as string).split('@')[1]) as Worker
+    // Its grace outlasts the turn, and the owner's reconciler looks every 150 ms meanwhile.
+    const drained = holder.close({ graceMs: 10_000 })
+    const result = await run
+    await drained
+    expect(result.status).toBe('succeeded')
+    expect(runs.filter((r) => r.startsWith('t2@'))).toHaveLength(1)
+    expect(runner.stats().republished).toBe(0)
   })
 
   it("sends an agent session's executions to the worker that holds its instance", async () => {

@@ -7,6 +7,7 @@
  * @module
  */
 import { resolve } from 'node:path'
+import { InvalidOptionError } from '../../core/errors.js'
 import { createConsoleLogger } from '../../core/logger.js'
 import { ToolRegistry } from '../../core/registry.js'
 import { startWorker } from '../../distributed/worker.js'
@@ -55,6 +56,7 @@ export async function workerCommand(args: WorkerCommandArgs, io: CliIo, env: Nod
   const concurrency = args.concurrency ?? workerSettingsFromEnv(env).concurrency ?? 16
   const registry = new ToolRegistry()
   for (const module of args.tools) await loadToolModule(module, process.cwd(), registry)
+  if (spec.type === 'redis' && args.leaseMs !== undefined && args.leaseMs < 200) throw new InvalidOptionError('--lease', 'a duration of at least 200ms (e.g. 30s)', args.leaseMs)
   // RabbitMQ's consumer_timeout is 30 min by default: a claim later than that comes too late.
   if (spec.type === 'rabbitmq' && args.claimAfterMs !== undefined && args.claimAfterMs >= DEFAULT_CONSUMER_TIMEOUT_MS) {
     io.stderr(`warning: --claim-after ${claimText(args.claimAfterMs)} is not under RabbitMQ's default consumer_timeout (30 min): an attempt that runs that long would have its channel closed and be delivered again before it is claimed, unless the broker's consumer_timeout is longer`)

@@ -22,15 +22,21 @@ export class Claims {
   /** What each worker last announced through this handle, to announce a new claim with. */
   readonly #lastInfo = new Map<string, WorkerInfo>()
 
-  constructor(registry: WorkerRegistry) {
+  readonly #claiming: boolean
+
+  /** @param claiming whether this handle's workers claim (`claimAfterMs` > 0): their heartbeats say so */
+  constructor(registry: WorkerRegistry, claiming: boolean) {
     this.#registry = registry
+    this.#claiming = claiming
   }
 
   /** `info` as it is announced: with the worker's claims. */
   withClaims(info: WorkerInfo): WorkerInfo {
     this.#lastInfo.set(info.worker, info)
     const claimed = this.#byWorker.get(info.worker)
-    return claimed === undefined || claimed.size === 0 ? info : { ...info, claimed: [...claimed.keys()] }
+    // Said while it drains, when owners need to know that what it runs is claimed.
+    const marked = this.#claiming && info.draining === true ? { ...info, claims: true } : info
+    return claimed === undefined || claimed.size === 0 ? marked : { ...marked, claimed: [...claimed.keys()] }
   }
 
   /**

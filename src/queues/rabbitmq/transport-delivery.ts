@@ -63,6 +63,17 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
   const attemptId = envelope.request.attemptId
   let claiming: Claiming | undefined
   const giveBack = async (delayMs: number): Promise<void> => {
+    // Routed to this worker, which stops: its own queue is read no more, so its owner is asked to
+    // send the attempt to any worker (and knows it runs here no more). Unheard, it goes back here.
+    if (envelope.worker !== undefined && context.closing() && raw.claimed) {
+      const returned = await context.claim
+        .report(envelope.owner, { kind: 'returned', attemptId, worker: context.claim.worker, deliveries: raw.deliveries })
+        .then(() => true, () => false)
+      if (returned) {
+        await raw.ack()
+        return
+      }
+    }
     const announcedGone = raw.claimed || claiming?.announcedGone() === true
     await raw.retry(delayMs)
     // Claimed (or being claimed), it was announced gone: the handles learn it waits in a queue again.

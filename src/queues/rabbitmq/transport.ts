@@ -86,7 +86,7 @@ export class RabbitTransport implements Transport {
 
   constructor(parts: TransportParts) {
     this.#parts = parts
-    this.#claims = new Claims(parts.registry)
+    this.#claims = new Claims(parts.registry, parts.options.claimAfterMs > 0)
   }
 
   get maxDeliveries(): number {
