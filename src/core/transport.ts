@@ -143,6 +143,8 @@ export interface WorkerInfo {
   readonly concurrency: number
   /** Attempts it runs now. */
   readonly running: number
+  /** Of those, how many per work queue (a broker that cannot count what workers hold reads it here). */
+  readonly runningByQueue?: Readonly<Record<string, number>>
   /** Agent sessions (`agent#session`) whose instances it holds. */
   readonly sessions: readonly string[]
   readonly host: string

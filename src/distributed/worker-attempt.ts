@@ -18,6 +18,8 @@ export type ReportSender = (report: AttemptReport) => void
 /** The sink of one attempt run on a worker. */
 export class WorkerAttempt implements AttemptSink {
   readonly attemptId: string
+  /** The work queue it came from. */
+  readonly queue: string
   /** Resolves once with how the attempt ended. */
   readonly outcome: Promise<AttemptOutcome>
   readonly #taskId: string
@@ -28,8 +30,9 @@ export class WorkerAttempt implements AttemptSink {
   #ended = false
   #endReason: unknown
 
-  constructor(attemptId: string, taskId: string, send: ReportSender, maxOutputBytes: number) {
+  constructor(attemptId: string, taskId: string, queue: string, send: ReportSender, maxOutputBytes: number) {
     this.attemptId = attemptId
+    this.queue = queue
     this.#taskId = taskId
     this.#send = send
     this.#maxOutputBytes = maxOutputBytes

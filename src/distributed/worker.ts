@@ -298,7 +298,7 @@ class TransportWorker implements Worker {
     // Delivered before to a worker that did not finish it (it died, was stopped, or could not
     // report): that one may have acted. A task that must not run twice is not run again here.
     if (request.mustNotRepeat === true && delivery.deliveries > 1) return this.#refuseRepeat(delivery)
-    const attempt = new WorkerAttempt(request.attemptId, request.taskId, send, this.#maxOutputBytes)
+    const attempt = new WorkerAttempt(request.attemptId, request.taskId, delivery.envelope.queue, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
     const startedAt = this.#clock.now()
     // The owner times the attempt too, but it may have died, or its cancel may not get here (a
@@ -411,6 +411,7 @@ class TransportWorker implements Worker {
       queues: this.#queues,
       concurrency: this.#concurrency,
       running: this.#running.size,
+      runningByQueue: this.#runningByQueue(),
       sessions: [],
       host: hostname(),
       pid: process.pid,
@@ -418,6 +419,12 @@ class TransportWorker implements Worker {
       heartbeatMs: this.#heartbeatMs,
       ...(this.#draining ? { draining: true } : {}),
     })
+  }
+
+  #runningByQueue(): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const attempt of this.#running.values()) counts[attempt.queue] = (counts[attempt.queue] ?? 0) + 1
+    return counts
   }
 
   #armHeartbeat(): void {

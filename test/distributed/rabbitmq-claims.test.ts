@@ -154,6 +154,8 @@ describe('RabbitMQ claims', () => {
     const listed = await bin(['queues', '--transport', URL, '--prefix', prefix])
     expect(listed.stdout).toContain(`worker ${w.id} `)
     expect(listed.stdout).toMatch(/1\/1 running \(1 claimed\), queues default/)
+    // One waits in the queue; the one the worker runs is counted from its heartbeat (a fresh handle holds none).
+    expect(listed.stdout).toMatch(/^default\s+1\s+1\s+0\s+0$/m)
     const result = await run
     expect(result.status).toBe('succeeded')
     // Each ran once, one after the other: the claim kept the second waiting in its queue.

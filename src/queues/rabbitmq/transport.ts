@@ -80,6 +80,8 @@ export class RabbitTransport implements Transport {
   readonly #declared = new Map<string, { readonly generation: number; readonly at: number }>()
   /** Attempts this handle's workers hold now, per work queue. */
   readonly #active = new Map<string, number>()
+  /** The workers consuming through this handle (their attempts are counted here, not from heartbeats). */
+  readonly #workerIds = new Set<string>()
   /** Attempts this handle's workers claimed (see `claimAfterMs`). */
   readonly #claims: Claims
   #closing: Promise<void> | undefined
@@ -141,6 +143,7 @@ export class RabbitTransport implements Transport {
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65535) throw rabbitError(scope, 'starting a consumer', new Error(`concurrency must be an integer from 1 to 65535, not ${String(concurrency)}`), { retryable: false })
       const queues = options.queues ?? [DEFAULT_WORK_QUEUE]
       for (const queue of queues) ledger.noteQueue(queue)
+      this.#workerIds.add(options.worker)
       const route: WorkQueueShape = { names: names.worker(options.worker), expiresMs: resolved.workerExpiresMs }
       const sources: WorkQueueShape[] = [...queues.map((q) => ({ names: names.work(q) })), route]
       let closing = false
@@ -286,11 +289,17 @@ export class RabbitTransport implements Transport {
         return { queue, names: n, delays: mover.delaysUsed(n).map((d) => n.delay(d)) }
       })
       const counts = await connection.withSession('reading stats', (session) => countQueues(session, perQueue.flatMap((q) => [q.names.main, q.names.later, q.names.dead, ...q.delays])))
+      // What other processes' workers hold, the broker does not say: their last heartbeats do.
+      const heldElsewhere = new Map<string, number>()
+      for (const w of workers) {
+        if (this.#workerIds.has(w.worker) || typeof w.runningByQueue !== 'object' || w.runningByQueue === null) continue
+        for (const [queue, n] of Object.entries(w.runningByQueue)) if (typeof n === 'number' && n > 0) heldElsewhere.set(queue, (heldElsewhere.get(queue) ?? 0) + n)
+      }
       // A queue that does not exist on the broker (nothing ever used it) is left out.
       const queues: WorkQueueStats[] = perQueue.filter((q) => counts.has(q.names.main)).map((q) => ({
         queue: q.queue,
         waiting: sumOf(counts, [q.names.main, q.names.later]),
-        active: this.#active.get(q.queue) ?? 0,
+        active: (this.#active.get(q.queue) ?? 0) + (heldElsewhere.get(q.queue) ?? 0),
         delayed: sumOf(counts, q.delays),
         dead: counts.get(q.names.dead) ?? 0,
       }))
