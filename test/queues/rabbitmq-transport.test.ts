@@ -230,6 +230,27 @@ describe('RabbitMQ transport', () => {
     await proxy.stop()
   }, 30_000)
 
+  it('extend() of a delivery given back meanwhile (a closing consumer sends it on past its grace) says its lease is lost', async () => {
+    const owner = await open()
+    const worker = await open()
+    const queue = `${PREFIX}-given-back`
+    let checked: (outcome: unknown) => void = () => undefined
+    const outcome = new Promise<unknown>((resolve) => (checked = resolve))
+    let first = true
+    const consumer = await worker.consume(
+      async (d) => {
+        if (!first) return d.ack()
+        first = false
+        await d.nack()
+        checked(await d.extend(1000).then(() => 'held', (err: { details?: { leaseLost?: boolean }; message?: string }) => (err.details?.leaseLost === true ? 'lost' : (err.message ?? 'rejected'))))
+      },
+      { worker: `${PREFIX}-w-given-back`, queues: [queue], concurrency: 1 },
+    )
+    await owner.publish([envelope(queue, `${PREFIX}-owner-given-back`)])
+    expect(await outcome).toBe('lost')
+    await consumer.close({ graceMs: 0 })
+  }, 30_000)
+
   it("a worker's route leaves nothing on the broker once it expired, its dead-letter exchange included", async () => {
     const worker = `${PREFIX}-w-expiring`
     const transport = await open({ workerExpiresMs: 1000 })

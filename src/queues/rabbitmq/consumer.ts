@@ -64,7 +64,8 @@ export interface RawDelivery {
   /**
    * {@link held}, asked of the broker: a round trip on the channel that delivered it, so a channel
    * the broker closed while this process could not see it (paused past its heartbeat, its socket
-   * dead but not yet read) answers false. False too when the broker does not answer within `ms`.
+   * dead but not yet read) answers false. False too when the broker does not answer within `ms`,
+   * and when it was settled meanwhile (given back by its closing consumer).
    */
   confirmHeld(ms: number): Promise<boolean>
   /** Whether it was claimed (acknowledged while its handler runs): the broker no longer holds it. */
@@ -118,6 +119,9 @@ class Delivery implements RawDelivery {
   }
 
   async confirmHeld(ms: number): Promise<boolean> {
+    // Settled by someone else meanwhile (a closing consumer gave it back past its grace): its
+    // handler no longer holds it, whatever the copy on its way.
+    if (this.settled) return false
     // Acknowledged already: no broker can give it to another consumer.
     if (this.claimed) return true
     if (!this.sub.open) return false
