@@ -445,7 +445,7 @@ export class RemoteAttemptRunner implements AttemptRunner {
     )
   }
 
-  /** Fails an attempt lost with its worker `limit` times `TW_DELIVERY_LIMIT`: it is not sent again. */
+  /** Fails `TW_DELIVERY_LIMIT` an attempt lost with the worker that held its last allowed delivery: it is not sent again. */
   #lostTooOften(f: InFlight, limit: number): void {
     const { request } = f.envelope
     this.#giveUp(
