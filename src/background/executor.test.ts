@@ -336,6 +336,9 @@ describe('ConcurrentExecutor: a submit with a bad option', () => {
     expect(() => submit({ timeoutMs: 10 })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('unknown option "timeoutMs" of background.submit(); did you mean "timeout"?') as unknown }))
     expect(() => submit({ durable: 'no' })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('"durable"') as unknown }))
     expect(() => submit({ context: {} })).toThrow(/unknown option "context"/)
+    // A started promise (the twin of a Python coroutine object) is not taken for a workflow.
+    const started = Promise.resolve('done')
+    expect(() => submit({ run: started })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('option "run" must be a function that starts the work') as unknown }))
     expect(background.stats()).toMatchObject({ tasks: 0, active: 0, conversations: 0 })
     await background.close()
   })

@@ -136,6 +136,9 @@ export function checkSubmit(options: SubmitOptions): void {
   if (typeof options.conversationId !== 'string' || options.conversationId.length === 0) throw new InvalidOptionError('conversationId', 'a non-empty string', options.conversationId)
   if (typeof options.name !== 'string' || options.name.length === 0) throw new InvalidOptionError('name', 'a non-empty string', options.name)
   const run: unknown = options.run
+  // A promise is work already started (Python's coroutine object has no such twin): the executor
+  // could neither hold it for a slot nor stop it, so it is refused rather than taken for a workflow.
+  if (isThenable(run)) throw new InvalidOptionError('run', 'a function that starts the work, e.g. run: (ctx) => myTask(ctx.signal) (a promise is work already started: the executor could neither queue it nor cancel it)', run)
   if (typeof run !== 'function' && !isStateMachine(run) && (typeof run !== 'object' || run === null)) {
     throw new InvalidOptionError('run', 'a function, a workflow definition or a state machine', run)
   }
@@ -144,6 +147,10 @@ export function checkSubmit(options: SubmitOptions): void {
   if (options.durable !== undefined && typeof options.durable !== 'boolean') throw new InvalidOptionError('durable', 'true or false', options.durable)
   // A misspelt option (`timeoutMs`) would otherwise be a setting silently not applied.
   refuseUnknownOptions('background.submit', options, typeof run === 'function' ? FUNCTION_OPTIONS : isStateMachine(run) ? MACHINE_OPTIONS : WORKFLOW_OPTIONS)
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
 const COMMON_OPTIONS = ['conversationId', 'name', 'run', 'timeout', 'signal', 'priority', 'durable']

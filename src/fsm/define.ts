@@ -190,7 +190,9 @@ export function listStates(names: Iterable<string>): string {
 function resolveState<C, S extends string>(name: S, spec: StateSpec<C, S> | undefined): ResolvedState<C, S> {
   const run: unknown = typeof spec === 'object' && spec !== null ? (spec as { readonly run?: unknown }).run : spec
   if (typeof spec !== 'object' || spec === null || typeof run !== 'function') throw new InvalidOptionError(`states.${name}.run`, 'a function', run)
-  refuseUnknownOptions('defineStateMachine', spec, ['run', 'timeout', 'retry', 'description'], `states.${name}.`)
+  // A state written as a class instance (the seed's `MyInitialState()`) keeps its own fields:
+  // only a plain object is a list of options, where a key this API lacks is a mistake.
+  if (isPlainObject(spec)) refuseUnknownOptions('defineStateMachine', spec, ['run', 'timeout', 'retry', 'description'], `states.${name}.`)
   const retry: unknown = spec.retry
   if (retry !== undefined) {
     if (typeof retry !== 'object' || retry === null || Array.isArray(retry)) throw new InvalidOptionError(`states.${name}.retry`, 'an object ({ maxAttempts, delay })', retry)
@@ -201,4 +203,9 @@ function resolveState<C, S extends string>(name: S, spec: StateSpec<C, S> | unde
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new InvalidOptionError(`states.${name}.retry.maxAttempts`, 'an integer ≥ 1', maxAttempts)
   const delayMs = spec.retry?.delay === undefined ? 0 : toMs(`states.${name}.retry.delay`, spec.retry.delay)
   return { name, run: spec.run.bind(spec), timeoutMs, maxAttempts, delayMs }
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }

@@ -147,3 +147,33 @@ describe('runStateMachine and stateMachineTool: calls checked, every stop names 
     expect(result.error?.message).toContain('in state "wait"')
   })
 })
+
+describe('a state written as a class instance with fields of its own (the seed\'s `MyInitialState()`)', () => {
+  it('runs, with `this` the instance, its fields kept between steps', async () => {
+    class Polling {
+      polls = 0
+      readonly description = 'polls until the third try'
+      constructor(readonly limit: number) {}
+      run(): 'poll' | null {
+        this.polls++
+        return this.polls < this.limit ? 'poll' : DONE
+      }
+    }
+    const polling = new Polling(3)
+    const machine = defineStateMachine({ name: 'poller', initial: 'poll', context: {}, states: { poll: polling } })
+    const result = await runStateMachine(machine)
+    expect(result.status).toBe('succeeded')
+    expect(result.transitions.map((t) => t.to)).toEqual(['poll', 'poll', null])
+    expect(polling.polls).toBe(3)
+  })
+
+  it('still has its options read and checked (a bad retry is refused)', () => {
+    class Bad {
+      readonly retry = { maxAttempts: 0 }
+      run(): null {
+        return DONE
+      }
+    }
+    expect(() => defineStateMachine({ initial: 'a', context: {}, states: { a: new Bad() } })).toThrow(/states\.a\.retry\.maxAttempts/)
+  })
+})
