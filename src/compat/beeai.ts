@@ -1,13 +1,14 @@
 /**
  * The BeeAI parallel execution controller's interface (seed 004's "WorkflowOrchestrator") over
  * the taskweave engine: agent tasks with dependencies, concurrency groups and tasks added by
- * completion handlers. Import from `taskweave/compat/beeai`; new code should use `createEngine()`.
+ * completion handlers, rate keys, and checkpoints to resume after a crash. Import from `taskweave/compat/beeai`; new code should use `createEngine()`.
  * @module
  */
 export { WorkflowOrchestrator } from '../seeds/orchestrator/index.js'
 export type {
   WorkflowOrchestratorOptions,
   ExecuteWorkflowOptions,
+  ResumeWorkflowOptions,
   AgentHandler,
   AgentFunction,
   AgentObject,

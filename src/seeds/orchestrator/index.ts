@@ -1,11 +1,11 @@
 /**
  * The BeeAI parallel execution controller as a taskweave entry point:
  * `new WorkflowOrchestrator({ agents, parallelExecution, maxConcurrentTasks, dynamicTasks })`,
- * `addTask`, `onTaskComplete` and `executeWorkflow`.
+ * `addTask`, `onTaskComplete`, `executeWorkflow` and, on an engine with a store, `resumeWorkflow`.
  * @module
  */
 export { WorkflowOrchestrator } from './orchestrator.js'
-export type { ExecuteWorkflowOptions, WorkflowOrchestratorOptions } from './options.js'
+export type { ExecuteWorkflowOptions, ResumeWorkflowOptions, WorkflowOrchestratorOptions } from './options.js'
 export type {
   AgentContext,
   AgentData,

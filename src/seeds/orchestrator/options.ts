@@ -1,11 +1,14 @@
 /** Options of the {@link WorkflowOrchestrator}, resolved once at construction. @module */
 import type { Clock } from '../../core/clock.js'
+import type { DurationSpec, RetrySpec } from '../../core/spec.js'
+import type { RateLimitSpec } from '../../core/rate.js'
+import { resolveRateTable } from '../../core/rate-spec.js'
 import { InvalidOptionError } from '../../core/errors.js'
 import { checkFunction, checkSignal, refuseUnknownOptions } from '../../core/known-options.js'
 import type { Logger } from '../../core/logger.js'
 import type { Engine } from '../../engine/engine.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
-import { ID_PATTERN } from '../../workflow/schema.js'
+import { ID_PATTERN, workflowSchemas } from '../../workflow/schema.js'
 import type { AgentHandler } from './types.js'
 
 /** Options of `new WorkflowOrchestrator()`. */
@@ -31,6 +34,22 @@ export interface WorkflowOrchestratorOptions {
    * orchestrators on one engine never clash); `clock` and `logger` are the engine's.
    */
   readonly engine?: Engine
+  /**
+   * A name that stays the same from one process to the next: the id of its workflows, and on a
+   * shared engine the prefix of its agents' tools (`orchestrator.<name>.<type>` instead of
+   * `orchestrator-<n>.<type>`). An orchestrator on an engine with a store needs one to resume
+   * its runs after a restart (`resumeWorkflow`). Letters, digits, `_` and `-`. @default 'orchestrator'
+   */
+  readonly name?: string
+  /**
+   * Rate budgets by key (requests and tokens per minute…, as a workflow's `limits.rates`), for
+   * tasks that name a `rateKey`: an LLM provider's quota shared by every task that calls it.
+   */
+  readonly rates?: Readonly<Record<string, RateLimitSpec>>
+  /** Retry policy of every task that sets none (the engine's `retry`). @default one attempt */
+  readonly defaultRetry?: Partial<RetrySpec>
+  /** Per-attempt time limit of every task that sets none. @default none */
+  readonly defaultTimeout?: DurationSpec
 }
 
 /** Options of one `executeWorkflow()`. */
@@ -39,6 +58,16 @@ export interface ExecuteWorkflowOptions {
   readonly signal?: AbortSignal
   /** Receives every engine event of this run (real-time monitoring). */
   readonly onEvent?: (event: TaskweaveEvent) => void
+  /** Id of the run (what `resumeWorkflow` takes after a restart). @default a random UUID */
+  readonly runId?: string
+}
+
+/** Options of one `resumeWorkflow()`. */
+export interface ResumeWorkflowOptions {
+  /** Aborting it cancels the workflow; the result says `cancelled` and lists what had finished. */
+  readonly signal?: AbortSignal
+  /** Receives every engine event of the resumed run. */
+  readonly onEvent?: (event: TaskweaveEvent) => void
 }
 
 /** Options after validation. */
@@ -46,16 +75,31 @@ export interface ResolvedOrchestratorOptions {
   readonly concurrency: number
   readonly dynamicTasks: boolean
   readonly groups: Readonly<Record<string, number>>
+  /** The workflow id of its runs. */
+  readonly name: string
+  /** Whether `name` was given (a stable tool prefix on a shared engine). */
+  readonly named: boolean
+  readonly rates: Readonly<Record<string, RateLimitSpec>> | undefined
+  readonly defaults: { readonly retry?: Partial<RetrySpec>; readonly timeout?: DurationSpec } | undefined
 }
 
 const AGENT_TYPE = /^[\w.-]{1,100}$/
 
-const ORCHESTRATOR_OPTION_NAMES: readonly (keyof WorkflowOrchestratorOptions)[] = ['agents', 'parallelExecution', 'maxConcurrentTasks', 'dynamicTasks', 'concurrencyLimits', 'clock', 'logger', 'engine']
+const ORCHESTRATOR_OPTION_NAMES: readonly (keyof WorkflowOrchestratorOptions)[] = ['agents', 'parallelExecution', 'maxConcurrentTasks', 'dynamicTasks', 'concurrencyLimits', 'clock', 'logger', 'engine', 'name', 'rates', 'defaultRetry', 'defaultTimeout']
 
 /** Checks the options of one `executeWorkflow()` (before anything starts). */
 export function checkExecuteWorkflowOptions(options: ExecuteWorkflowOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options)
-  refuseUnknownOptions('executeWorkflow', options, ['signal', 'onEvent'])
+  refuseUnknownOptions('executeWorkflow', options, ['signal', 'onEvent', 'runId'])
+  checkSignal(options.signal)
+  checkFunction(options.onEvent, 'onEvent')
+}
+
+/** Checks the options of one `resumeWorkflow()`. */
+export function checkResumeWorkflowOptions(runId: unknown, options: ResumeWorkflowOptions): void {
+  if (typeof runId !== 'string' || runId.length === 0) throw new InvalidOptionError('runId', 'the id of a run to resume', runId)
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'an object', options)
+  refuseUnknownOptions('resumeWorkflow', options, ['signal', 'onEvent'])
   checkSignal(options.signal)
   checkFunction(options.onEvent, 'onEvent')
 }
@@ -87,5 +131,34 @@ export function resolveOrchestratorOptions(options: WorkflowOrchestratorOptions)
     if (!Number.isInteger(cap) || cap < 1) throw new InvalidOptionError(`concurrencyLimits.${group}`, 'an integer ≥ 1', cap)
     groups[group] = cap
   }
-  return { concurrency: parallel ? max : 1, dynamicTasks: options.dynamicTasks ?? false, groups }
+  if (options.name !== undefined && (typeof options.name !== 'string' || !ID_PATTERN.test(options.name))) throw new InvalidOptionError('name', 'a name matching [A-Za-z0-9_-]{1,128}', options.name)
+  // Checked now, named as the caller wrote them, rather than by the first run's workflow.
+  if (options.rates !== undefined) resolveRateTable('rates', options.rates)
+  checkTaskDefaults(options.defaultRetry, options.defaultTimeout)
+  const defaults = {
+    ...(options.defaultRetry !== undefined ? { retry: options.defaultRetry } : {}),
+    ...(options.defaultTimeout !== undefined ? { timeout: options.defaultTimeout } : {}),
+  }
+  return {
+    concurrency: parallel ? max : 1,
+    dynamicTasks: options.dynamicTasks ?? false,
+    groups,
+    name: options.name ?? 'orchestrator',
+    named: options.name !== undefined,
+    rates: options.rates,
+    defaults: Object.keys(defaults).length > 0 ? defaults : undefined,
+  }
+}
+
+/** Checks `defaultRetry` and `defaultTimeout` as the task schema would, naming the option. */
+function checkTaskDefaults(retry: unknown, timeout: unknown): void {
+  if (retry === undefined && timeout === undefined) return
+  const checked = workflowSchemas().task.safeParse({ id: 'defaults', tool: 'defaults', ...(retry !== undefined ? { retry } : {}), ...(timeout !== undefined ? { timeout } : {}) })
+  if (checked.success) return
+  const issue = checked.error.issues[0]
+  const [head, ...rest] = issue?.path.map(String) ?? []
+  const option = [head === 'retry' ? 'defaultRetry' : 'defaultTimeout', ...rest].join('.')
+  let received: unknown = head === 'retry' ? retry : timeout
+  for (const key of rest) received = typeof received === 'object' && received !== null ? (received as Record<string, unknown>)[key] : undefined
+  throw new InvalidOptionError(option, `valid (${issue?.message ?? 'see the retry options'})`, received)
 }

@@ -15,10 +15,11 @@ import type { RunControl, TaskCompleteHandler } from '../../engine/run-types.js'
 import type { Unsubscribe } from '../../observe/emitter.js'
 import type { TaskSpec, WorkflowSpec } from '../../workflow/types.js'
 import { createAgentTool } from './agent-tool.js'
-import { checkExecuteWorkflowOptions, resolveOrchestratorOptions } from './options.js'
-import type { ExecuteWorkflowOptions, ResolvedOrchestratorOptions, WorkflowOrchestratorOptions } from './options.js'
+import { checkExecuteWorkflowOptions, checkResumeWorkflowOptions, resolveOrchestratorOptions } from './options.js'
+import type { ExecuteWorkflowOptions, ResolvedOrchestratorOptions, ResumeWorkflowOptions, WorkflowOrchestratorOptions } from './options.js'
 import { toWorkflowResult } from './result.js'
 import { toTaskSpec } from './task-spec.js'
+import type { TaskSpecContext } from './task-spec.js'
 import type { AgentData, AgentTask, AgentTaskResult, HandlerFailure, OrchestratorControl, TaskCompleteListener, WorkflowResult } from './types.js'
 
 interface StaticTask {
@@ -57,9 +58,8 @@ export class WorkflowOrchestrator {
   /** The engine underneath (its `events` see every run; its `registry` holds the `agent.*` tools). */
   readonly engine: Engine
   readonly #options: ResolvedOrchestratorOptions
-  readonly #agentTypes: readonly string[]
-  /** The first part of its agents' tool names (see {@link WorkflowOrchestratorOptions.engine}). */
-  readonly #namespace: string
+  /** Agent types, tool name prefix, and whether data travels in the specs. */
+  readonly #specs: TaskSpecContext
   readonly #tasks = new Map<string, StaticTask>()
   readonly #listeners = new Map<string, TaskCompleteListener[]>()
   readonly #runs = new Map<string, ActiveRun>()
@@ -67,11 +67,14 @@ export class WorkflowOrchestrator {
 
   constructor(options: WorkflowOrchestratorOptions) {
     this.#options = resolveOrchestratorOptions(options)
-    this.#agentTypes = Object.keys(options.agents)
-    // On an engine of its own the agents are `agent.<type>`; on a shared one, names of this orchestrator's.
-    this.#namespace = options.engine === undefined ? 'agent' : `orchestrator-${++orchestratorSerial}`
+    // On an engine of its own the agents are `agent.<type>`; on a shared one, names of this
+    // orchestrator's: from its name when it has one (the same in the next process, which a resume
+    // needs), else numbered.
+    const namespace = options.engine === undefined ? 'agent' : this.#options.named ? `orchestrator.${this.#options.name}` : `orchestrator-${++orchestratorSerial}`
+    // On an engine with a store a task's data goes into its spec, so the journal holds it.
+    this.#specs = { agentTypes: Object.keys(options.agents), namespace, carryData: options.engine?.store !== undefined }
     const dataOf = (runId: string, taskId: string): AgentData => this.#runs.get(runId)?.data.get(taskId) ?? NO_DATA
-    const tools = Object.entries(options.agents).map(([type, handler]) => createAgentTool(type, handler, dataOf, this.#namespace))
+    const tools = Object.entries(options.agents).map(([type, handler]) => createAgentTool(type, handler, dataOf, namespace))
     if (options.engine !== undefined) {
       for (const tool of tools) options.engine.registry.register(tool)
       this.engine = options.engine
@@ -103,7 +106,7 @@ export class WorkflowOrchestrator {
    * `dynamicTasks: true`; otherwise `TW_DYNAMIC_TASK`), and there its dependencies must exist.
    */
   addTask(task: AgentTask): this {
-    const spec = toTaskSpec(task, this.#agentTypes, this.#namespace)
+    const spec = toTaskSpec(task, this.#specs)
     const run = this.#current
     if (run !== undefined) {
       this.#addToRun(run, task, spec, undefined)
@@ -144,13 +147,15 @@ export class WorkflowOrchestrator {
     checkExecuteWorkflowOptions(options)
     if (this.#current !== undefined) throw new TaskweaveError('TW_INVALID_STATE', 'a workflow is already running on this orchestrator; await it first', { retryable: false })
     if (this.#tasks.size === 0) throw new ValidationError([{ message: 'the workflow has no tasks: add some with addTask() first' }])
-    const groups = this.#options.groups
+    const { groups, rates, defaults, name } = this.#options
+    const limits = { ...(Object.keys(groups).length > 0 ? { groups } : {}), ...(rates !== undefined ? { rates } : {}) }
     const workflow: WorkflowSpec = {
-      id: 'orchestrator',
-      ...(Object.keys(groups).length > 0 ? { limits: { groups } } : {}),
+      id: name,
+      ...(Object.keys(limits).length > 0 ? { limits } : {}),
+      ...(defaults !== undefined ? { defaults } : {}),
       tasks: [...this.#tasks.values()].map((t) => t.spec),
     }
-    const run: ActiveRun = { id: randomId(), data: new Map(), handlerErrors: [] }
+    const run: ActiveRun = { id: options.runId ?? randomId(), data: new Map(), handlerErrors: [] }
     for (const { task } of this.#tasks.values()) run.data.set(task.id, task.data ?? NO_DATA)
     // Throws TW_VALIDATION (unknown dependency, cycle) before anything is registered.
     const handle = this.engine.start(workflow, {
@@ -158,11 +163,45 @@ export class WorkflowOrchestrator {
       concurrency: this.#options.concurrency,
       onTaskComplete: this.#dispatcher(run),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(this.#specs.carryData ? { labels: { orchestrator: name } } : {}),
     })
+    return this.#follow(run, handle, options.onEvent)
+  }
+
+  /**
+   * Runs the rest of a workflow that did not finish (the process crashed, was killed or its
+   * engine closed), on an engine with a store: what the journal says finished is not run again,
+   * tasks that completion handlers added come back with their data, and the handlers registered
+   * on this orchestrator (`onTaskComplete`) are called for the tasks that end from now on. The
+   * orchestrator must have the same `name` and agent types as the one that started the run.
+   * Rejects with `TW_INVALID_STATE` without a store, while a workflow runs here, or for a run
+   * that finished; `TW_VALIDATION` when the run names an agent this orchestrator lacks.
+   * @example
+   * const orchestrator = new WorkflowOrchestrator({ engine, name: 'research', agents })
+   * const unfinished = await engine.store.list({ status: 'running', labels: { orchestrator: 'research' } })
+   * for (const run of unfinished) console.log(await orchestrator.resumeWorkflow(run.runId))
+   */
+  async resumeWorkflow(runId: string, options: ResumeWorkflowOptions = {}): Promise<WorkflowResult> {
+    checkResumeWorkflowOptions(runId, options)
+    if (!this.#specs.carryData) throw new TaskweaveError('TW_INVALID_STATE', 'resumeWorkflow() needs an engine with a store: create the orchestrator with new WorkflowOrchestrator({ engine: createEngine({ store }), name, agents })', { retryable: false })
+    if (this.#current !== undefined) throw new TaskweaveError('TW_INVALID_STATE', 'a workflow is already running on this orchestrator; await it first', { retryable: false })
+    const run: ActiveRun = { id: runId, data: new Map(), handlerErrors: [] }
+    // Taken before the first await: a second call meanwhile is refused as above.
+    this.#current = run
+    try {
+      const handle = await this.engine.resume(runId, { onTaskComplete: this.#dispatcher(run), ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+      return await this.#follow(run, handle, options.onEvent)
+    } finally {
+      if (this.#current === run) this.#current = undefined
+    }
+  }
+
+  /** Follows a started (or resumed) run to its result. */
+  async #follow(run: ActiveRun, handle: RunHandle, onEvent: ExecuteWorkflowOptions['onEvent']): Promise<WorkflowResult> {
     run.handle = handle
     this.#current = run
     this.#runs.set(run.id, run)
-    const off = options.onEvent !== undefined ? handle.onAny(options.onEvent) : undefined
+    const off = onEvent !== undefined ? handle.onAny(onEvent) : undefined
     try {
       return toWorkflowResult(await handle.result, run.handlerErrors)
     } finally {
@@ -204,7 +243,7 @@ export class WorkflowOrchestrator {
       }
       const scope: OrchestratorControl = {
         runId: run.id,
-        addTask: (task) => this.#addToRun(run, task, toTaskSpec(task, this.#agentTypes, this.#namespace), control),
+        addTask: (task) => this.#addToRun(run, task, toTaskSpec(task, this.#specs), control),
       }
       const record = (err: unknown): void => {
         const { code, message } = serializeError(err)

@@ -59,6 +59,11 @@ export interface AgentTask {
   /** Per-attempt time limit: ms, or a string like `'30s'`. */
   readonly timeout?: Duration
   readonly description?: string
+  /**
+   * The rate key its calls count against (`openai:gpt-4o`), budgeted by the orchestrator's
+   * `rates` or the engine's: a provider's quota shared by every task that calls it.
+   */
+  readonly rateKey?: string
 }
 
 /** What a completion handler learns about the task that ended. */
