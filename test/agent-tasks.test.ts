@@ -6,6 +6,8 @@ import type { ValidationError } from '../src/core/errors.js'
 import { sleep } from '../src/core/clock.js'
 import { defineTool } from '../src/core/tool.js'
 import { ManualClock } from '../src/testing/manual-clock.js'
+import { createRemoteRunner, startWorker } from '../src/distributed/index.js'
+import { createMemoryBroker, createMemoryTransport } from '../src/queues/index.js'
 
 function chatAgent() {
   let created = 0
@@ -203,5 +205,62 @@ describe("the agent pool's places in the engine's limiter", () => {
     }
     await Promise.all([first, low, high])
     expect(order).toEqual(['first', 'high', 'low'])
+  })
+})
+
+describe('agent tasks with stream: true (the seed 002 path: stream_execute → chunks to the client)', () => {
+  const writer = defineAgent({
+    name: 'writer',
+    input: z.object({ words: z.array(z.string()) }),
+    create: () => ({}),
+    execute: (_instance, { words }) => ({ text: words.join(' '), via: 'execute' }),
+    async *stream(_instance, { words }) {
+      for (const word of words) yield word
+      return { text: words.join(' '), via: 'stream' }
+    },
+  })
+
+  it("runs the agent's stream(): each chunk is a task:progress event as it comes, the output is its return value", async () => {
+    await using engine = createEngine({ agents: [writer], builtins: false })
+    const handle = engine.start({
+      id: 'write',
+      tasks: [
+        { id: 'streamed', agent: 'writer', stream: true, input: { words: ['taskweave', 'streams', 'chunks'] } },
+        { id: 'whole', agent: 'writer', input: { words: ['one', 'answer'] } },
+      ],
+    })
+    const chunks: { taskId: string; message: string | undefined; data: unknown }[] = []
+    handle.on('task:progress', (event) => void chunks.push({ taskId: event.taskId, message: event.progress.message, data: event.progress.data }))
+    const result = await handle.result
+    expect(result.status).toBe('succeeded')
+    expect(chunks).toEqual(['taskweave', 'streams', 'chunks'].map((data) => ({ taskId: 'streamed', message: 'delta', data })))
+    expect(result.tasks['streamed']!.output).toEqual({ text: 'taskweave streams chunks', via: 'stream' })
+    expect(result.tasks['whole']!.output).toEqual({ text: 'one answer', via: 'execute' })
+  })
+
+  it('carries the chunks from a worker on a queue to the engine that owns the run', async () => {
+    const broker = createMemoryBroker()
+    const worker = await startWorker({ transport: createMemoryTransport({ broker }), agents: [writer], builtins: false, worker: 'w1', heartbeatMs: 200 })
+    const runner = createRemoteRunner({ transport: createMemoryTransport({ broker }) })
+    await runner.listen()
+    try {
+      await using engine = createEngine({ agents: [writer], builtins: false, runner })
+      const handle = engine.start({ id: 'write', tasks: [{ id: 'streamed', agent: 'writer', stream: true, input: { words: ['from', 'a', 'worker'] } }] })
+      const chunks: unknown[] = []
+      handle.on('task:progress', (event) => void chunks.push(event.progress.data))
+      const result = await handle.result
+      expect(result.tasks['streamed']!.output).toEqual({ text: 'from a worker', via: 'stream' })
+      expect(chunks).toEqual(['from', 'a', 'worker'])
+      expect(worker.stats().completed).toBe(1)
+    } finally {
+      await worker.close()
+      await runner.close()
+    }
+  })
+
+  it('refuses stream on a tool task, naming the field', async () => {
+    const echo = defineTool({ name: 'echo', input: z.object({}), run: () => 1 })
+    await using engine = createEngine({ tools: [echo], builtins: false })
+    expect(() => engine.compile({ id: 'w', tasks: [{ id: 't', tool: 'echo', stream: true }] })).toThrow(/task "t" tasks\[0\]\.stream: stream applies to agent tasks/)
   })
 })

@@ -1,6 +1,6 @@
 /**
- * An agent as a workflow tool: `agent.<name>`, so a task can run an agent execution today with
- * `tool: agent.chat`, and a future `agent:` task field can compile to exactly this tool.
+ * An agent as a workflow tool: `agent.<name>`, what a task's `agent: chat` field compiles to (and
+ * what `tool: agent.chat` names directly).
  * @module
  */
 import { z } from 'zod'
@@ -21,9 +21,12 @@ export interface AgentToolOptions {
 /**
  * Makes the tool `agent.<agentName>` that runs one execution of the agent in `pool`.
  *
- * Tool input: `{ session?: string, input: <the agent's input> }`. `session` picks the instance;
- * without it the run id is used, so the tasks of one run share one instance and separate runs do
- * not. The agent's input schema (if any) is part of the tool's schema, so static task inputs are
+ * Tool input: `{ session?: string, input: <the agent's input>, stream?: boolean }`. `session`
+ * picks the instance; without it the run id is used, so the tasks of one run share one instance
+ * and separate runs do not. With `stream: true` the execution runs the agent's `stream()` (its
+ * `execute()` if it has none) and each chunk is reported as it comes, as the task's progress
+ * (`task:progress` with `progress: { message: 'delta', data: <chunk> }`, carried from a remote
+ * worker too); the task's output is then the stream's return value. The agent's input schema (if any) is part of the tool's schema, so static task inputs are
  * checked when the workflow compiles. The output is the agent's output; `ctx.signal` (task
  * timeout, run cancel) aborts the execution.
  * @example
@@ -42,6 +45,7 @@ export function createAgentTool(pool: AgentSessionPool, agentName: string, optio
     .object({
       session: z.string().min(1).max(512).optional().describe('Session whose instance runs the execution. Default: the run id.'),
       input: (agent.input ?? z.unknown()).describe(`Input of agent "${agent.name}".`),
+      stream: z.boolean().optional().describe("Run the agent's stream(): each chunk becomes a task:progress event (progress: { message: 'delta', data: chunk }), and the output is the stream's return value."),
     })
     .strict()
   const description = options.description ?? agent.description
@@ -55,7 +59,7 @@ export function createAgentTool(pool: AgentSessionPool, agentName: string, optio
     // An agent marked concurrentSafe takes no such turn: its session's executions may overlap.
     ...(agent.concurrentSafe === true ? {} : { permit: { key: (task: { session?: string | undefined }, call: { readonly runId: string }) => sessionPermitKey(agent.name, task.session ?? call.runId), limit: 1 } }),
     // The engine admitted the task with the session's permit: the pool must not wait for it again.
-    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }, agent.concurrentSafe !== true),
+    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }, agent.concurrentSafe !== true, task.stream === true ? (chunk) => ctx.progress({ message: 'delta', data: chunk }) : undefined),
   })
 }
 

@@ -40,6 +40,7 @@ import type { AgentSessionPoolOptions, ResolvedAgentSessionPoolOptions } from '.
 import { SessionTable } from './session-table.js'
 import type { Creation, InstanceHolder, ReleaseReason, Session } from './session-table.js'
 import { ChunkStream, pumpStream } from './stream.js'
+import type { ChunkSink } from './stream.js'
 import type { AgentChunk } from './stream.js'
 
 /** Options of one execution. */
@@ -149,11 +150,12 @@ export class AgentSessionPool implements AsyncDisposable {
    * {@link execute} for input already parsed by the agent's schema. Not public API. `turnHeld`:
    * the caller already holds the session's turn (an engine task took its `session:` permit).
    */
-  [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions, turnHeld = false): Promise<unknown> {
+  [EXECUTE_PARSED](agent: AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions, turnHeld = false, onDelta?: (data: unknown) => void): Promise<unknown> {
     if (this.#state !== 'running') return Promise.reject(poolClosedError())
     const own = this.#execution()
     const signal = anySignal([own.signal, options.signal])
-    const run = this.#run(agent, sessionId, signal, options.priority ?? 0, (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)), turnHeld)
+    const body: Body = onDelta === undefined ? (instance, ctx) => callAgent(() => agent.execute(instance, input, ctx), reportableAgentError(agent.name, sessionId)) : (instance, ctx) => streamed(agent, instance, input, ctx, onDelta)
+    const run = this.#run(agent, sessionId, signal, options.priority ?? 0, body, turnHeld)
     this.#forgetWhenSettled(run, own)
     // An engine task holding the session's turn settles only when the execution has ended, even
     // after an abort: the engine keeps the turn until then, so the session's next task neither
@@ -488,4 +490,15 @@ function checkCall(method: string, sessionId: unknown, options: AgentExecuteOpti
   refuseUnknownOptions(method, options, ['signal', 'priority'])
   checkSignal(options.signal)
   checkPriority(options.priority)
+}
+
+/**
+ * One execution through the agent's `stream()` (its `execute()` when it has none), each `delta`
+ * handed to `onDelta` as it comes; resolves with the stream's return value.
+ */
+async function streamed(agent: AnyAgent, instance: unknown, input: unknown, ctx: AgentExecutionContext, onDelta: (data: unknown) => void): Promise<unknown> {
+  let result: unknown
+  const sink: ChunkSink = { delta: onDelta, done: (data) => void (result = data) }
+  await pumpStream(agent, instance, input, ctx, sink)
+  return result
 }

@@ -99,7 +99,13 @@ export class ChunkStream<Data> implements AsyncIterableIterator<AgentChunk<Data>
  * Every call into the agent's code (the stream, its iterator's `next` and `return`, reading a
  * step) goes through the pool's guard, so what it throws arrives as a reportable error.
  */
-export async function pumpStream(agent: AnyAgent, instance: unknown, input: unknown, ctx: AgentExecutionContext, chunks: ChunkStream<unknown>): Promise<void> {
+/** Where {@link pumpStream} writes: a {@link ChunkStream}, or an engine task reporting its chunks. */
+export interface ChunkSink {
+  delta(data: unknown): void
+  done(data: unknown): void
+}
+
+export async function pumpStream(agent: AnyAgent, instance: unknown, input: unknown, ctx: AgentExecutionContext, chunks: ChunkSink): Promise<void> {
   const onThrown = reportableAgentError(agent.name, ctx.sessionId)
   if (agent.stream === undefined) {
     chunks.done(await callAgent(() => agent.execute(instance, input, ctx), onThrown))

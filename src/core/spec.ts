@@ -49,6 +49,11 @@ export interface TaskSpec {
   agent?: string | undefined
   /** Agent session whose instance runs the task (may be a template). Default: the run id. */
   session?: string | undefined
+  /**
+   * Agent tasks: run the agent's `stream()` and report each chunk as it comes, as a `task:progress`
+   * event (`progress: { message: 'delta', data: <chunk> }`); the output is the stream's return value.
+   */
+  stream?: boolean | undefined
   description?: string | undefined
   /** Tool input; string values may hold `{{ templates }}`. */
   input?: Record<string, unknown> | undefined

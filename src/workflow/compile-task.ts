@@ -187,6 +187,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
   const toolName = task.agent !== undefined ? `agent.${task.agent}` : task.tool
   // A session means something to an agent task only: on a tool task it would be ignored in silence.
   if (task.session !== undefined && task.agent === undefined) issue(['session'], 'session applies to agent tasks (agent: <name>) only; a tool task has none (an agent tool called as a tool takes it in its input)')
+  if (task.stream !== undefined && task.agent === undefined) issue(['stream'], 'stream applies to agent tasks (agent: <name>) only; a tool task reports progress through ctx.progress()')
   if (task.agent !== undefined && task.tool !== undefined) issue([], 'a task names either a tool or an agent, not both')
   else if (toolName === undefined) issue([], 'a task needs a tool (or an agent)')
   else {
@@ -205,7 +206,7 @@ export function compileTaskSpec(task: TaskSpec, index: number, ctx: TaskCompileC
 
   // Most tasks of a big workflow have no input, condition or fan-out: no issue list for them.
   const templateIssues: TemplateIssue[] = task.input === undefined && task.forEach === undefined && task.agent === undefined ? NO_ISSUES : []
-  const rawInput = pinTemplated(task.agent !== undefined ? { input: task.input ?? {}, ...(task.session !== undefined ? { session: task.session } : {}) } : task.input)
+  const rawInput = pinTemplated(task.agent !== undefined ? { input: task.input ?? {}, ...(task.session !== undefined ? { session: task.session } : {}), ...(task.stream === true ? { stream: true } : {}) } : task.input)
   const input = rawInput === undefined ? EMPTY_INPUT : compileValue(rawInput, 'input', templateIssues)
   for (const { field, ref } of input.refs) {
     if (ref.root === 'tasks') addDependency(ctx, index, ref.path[0] as string, () => splitField(field), 'template reference to task')

@@ -109,7 +109,7 @@ export function plainTaskKind(task: unknown, small = false): number {
   if ((seen & PRIORITY) === 0 && t.priority !== undefined) return NOT_PLAIN
   if ((seen & COST) === 0 && t.cost !== undefined) return NOT_PLAIN
   if ((seen & GROUP) === 0 && t.group !== undefined) return NOT_PLAIN
-  if (t.agent !== undefined || t.session !== undefined || t.when !== undefined || t.trigger !== undefined || t.forEach !== undefined || t.retry !== undefined || t.timeout !== undefined || t.idempotent !== undefined || t.onUncertain !== undefined) return NOT_PLAIN
+  if (t.agent !== undefined || t.session !== undefined || t.stream !== undefined || t.when !== undefined || t.trigger !== undefined || t.forEach !== undefined || t.retry !== undefined || t.timeout !== undefined || t.idempotent !== undefined || t.onUncertain !== undefined) return NOT_PLAIN
   return (seen & INPUT) === 0 ? PLAIN_BARE : PLAIN_WITH_INPUT
 }
 
@@ -142,4 +142,4 @@ function otherFieldBit(key: string, value: unknown, small: boolean): number {
 }
 
 /** Fields the compiler reads from a task. */
-type ReadField = 'id' | 'tool' | 'agent' | 'session' | 'input' | 'dependsOn' | 'when' | 'trigger' | 'forEach' | 'priority' | 'group' | 'cost' | 'retry' | 'timeout' | 'description' | 'idempotent' | 'onUncertain'
+type ReadField = 'id' | 'tool' | 'agent' | 'session' | 'stream' | 'input' | 'dependsOn' | 'when' | 'trigger' | 'forEach' | 'priority' | 'group' | 'cost' | 'retry' | 'timeout' | 'description' | 'idempotent' | 'onUncertain'

@@ -82,6 +82,7 @@ function buildSchemas() {
       tool: z.string().min(1).optional().describe('Name of the tool to run (or give `agent`).'),
       agent: z.string().min(1).optional().describe('Name of the agent to run instead of a tool; the task input is the agent input.'),
       session: z.string().min(1).optional().describe('Agent session whose instance runs the task (may be a template). Default: the run id.'),
+      stream: z.boolean().optional().describe("Agent tasks: run the agent's stream() and report each chunk as it comes (task:progress, progress.data); the output is the stream's return value."),
       description: z.string().optional(),
       input: z.record(z.string(), z.unknown()).optional().describe('Tool input; string values may hold {{ templates }}.'),
       dependsOn: z.array(id).optional().describe('Tasks that must finish first (templates add their own).'),
