@@ -363,3 +363,24 @@ describe('close() and a submit from the work it cancels', () => {
     expect(executor.stats().active).toBe(0)
   })
 })
+
+describe('ConcurrentExecutor: a task id the caller chooses (the seed\'s task_id="conversation123:my_task")', () => {
+  it('runs under that id, refuses it again while the task is known, and never repeats it in a generated id', async () => {
+    const background = new ConcurrentExecutor()
+    const id = background.submit({ conversationId: 'conversation123', name: 'my_task', taskId: 'conversation123:my_task', run: () => 'done' })
+    expect(id).toBe('conversation123:my_task')
+    expect(await background.result(id)).toMatchObject({ taskId: 'conversation123:my_task', conversationId: 'conversation123', status: 'succeeded', value: 'done' })
+    expect(background.list('conversation123').map((t) => t.taskId)).toEqual(['conversation123:my_task'])
+    // Still remembered (finished, not yet forgotten): a second task of that id is refused, nothing is replaced.
+    expect(() => background.submit({ conversationId: 'conversation123', name: 'again', taskId: 'conversation123:my_task', run: () => 2 })).toThrow(expect.objectContaining({ code: 'TW_INVALID_OPTION', message: expect.stringContaining('already has a task "conversation123:my_task"') as unknown }))
+    expect((await background.result(id))?.value).toBe('done')
+    // An id shaped like a generated one: the generated ids that follow skip past it.
+    background.submit({ conversationId: 'c', name: 'n', taskId: 'c:n:7', run: () => 7 })
+    const next = background.submit({ conversationId: 'c', name: 'n', run: () => 8 })
+    expect(next).toBe('c:n:8')
+    expect((await background.result('c:n:7'))?.value).toBe(7)
+    expect((await background.result(next))?.value).toBe(8)
+    expect(() => background.submit({ conversationId: 'c', name: 'n', taskId: '', run: () => 1 })).toThrow(/option "taskId" must be a non-empty string/)
+    await background.close()
+  })
+})

@@ -116,11 +116,22 @@ export class ConcurrentExecutor implements AsyncDisposable {
     checkSubmit(options)
     if (isStateMachine(options.run) && options.durable !== false && this.#options.engine?.records !== undefined) checkStorableContext(options as SubmitStateMachine<unknown, string>)
     const timeoutMs = options.timeout !== undefined ? toMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
+    if (options.taskId !== undefined && this.#tasks.get(options.taskId) !== undefined) {
+      throw new TaskweaveError('TW_INVALID_OPTION', `option "taskId": this executor already has a task "${options.taskId}" (running, or finished and not yet forgotten): choose another id`, { retryable: false, details: { option: 'taskId', taskId: options.taskId } })
+    }
     const conversation = this.#conversation(options.conversationId)
-    const seq = ++this.#seq
-    const id = `${options.conversationId}:${options.name}:${seq}`
-    const entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
-    this.#tasks.add(entry, seq)
+    let id: string
+    let entry: Entry
+    if (options.taskId === undefined) {
+      const seq = ++this.#seq
+      id = `${options.conversationId}:${options.name}:${seq}`
+      entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
+      this.#tasks.add(entry, seq)
+    } else {
+      id = options.taskId
+      entry = newEntry(id, conversation, options.name, kindOf(options.run), this.#options.clock.now())
+      this.#keepUnderId(entry)
+    }
     entry.remembered = true
     conversation.tasks.push(entry)
     this.#active++
@@ -285,14 +296,22 @@ export class ConcurrentExecutor implements AsyncDisposable {
     return summary
   }
 
+  /**
+   * Puts an entry under an id the caller chose: the generated ids that follow must not repeat it
+   * (`conv:name:n`), as for a recovered id.
+   */
+  #keepUnderId(entry: Entry): void {
+    const n = seqOfId(entry.id)
+    if (n > this.#seq) this.#seq = n
+    this.#tasks.adopt(entry)
+  }
+
   /** An entry for work taken over from the store, under its old id, still pending. */
   #adoptPending(id: string, conversationId: string, name: string, kind: BackgroundKind): Entry {
     const conversation = this.#conversation(conversationId)
     const entry = newEntry(id, conversation, name, kind, this.#options.clock.now())
-    // New ids must not repeat a recovered one (`conv:name:n`).
-    const n = seqOfId(id)
-    if (n > this.#seq) this.#seq = n
-    this.#tasks.adopt(entry)
+    // New ids must not repeat a recovered one.
+    this.#keepUnderId(entry)
     entry.remembered = true
     conversation.tasks.push(entry)
     this.#active++

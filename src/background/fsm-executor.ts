@@ -19,6 +19,8 @@ export interface FsmSubmitOptions<C, S extends string> {
   readonly conversationId: string
   /** Task name (ids are `${conversationId}:${name}:${n}`); also the machine's name. */
   readonly name: string
+  /** The task's id, chosen by the caller (see `SubmitOptions.taskId`). @default generated */
+  readonly taskId?: string
   readonly initialState: NoInfer<S>
   readonly states: { readonly [K in S]: StateSpec<C, NoInfer<S>> }
   readonly context: C
@@ -35,7 +37,7 @@ export interface FsmSubmitOptions<C, S extends string> {
 }
 
 /** Every option of {@link FsmSubmitOptions}. */
-const FSM_SUBMIT_OPTION_NAMES = optionNames<FsmSubmitOptions<unknown, string>>()(['conversationId', 'name', 'initialState', 'states', 'context', 'timeout', 'maxTransitions', 'signal', 'priority', 'durable'])
+const FSM_SUBMIT_OPTION_NAMES = optionNames<FsmSubmitOptions<unknown, string>>()(['conversationId', 'name', 'taskId', 'initialState', 'states', 'context', 'timeout', 'maxTransitions', 'signal', 'priority', 'durable'])
 
 /** Options of {@link FsmExecutor}: an executor to share, or options to create one. */
 export type FsmExecutorOptions = ConcurrentExecutorOptions & {
@@ -78,6 +80,7 @@ export class FsmExecutor implements AsyncDisposable {
     return this.executor.submit({
       conversationId: options.conversationId,
       name: options.name,
+      ...(options.taskId !== undefined ? { taskId: options.taskId } : {}),
       run: machine,
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),

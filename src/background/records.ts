@@ -142,6 +142,7 @@ export function checkSubmit(options: SubmitOptions): void {
   if (typeof run !== 'function' && !isStateMachine(run) && (typeof run !== 'object' || run === null)) {
     throw new InvalidOptionError('run', 'a function, a workflow definition or a state machine', run)
   }
+  if (options.taskId !== undefined && (typeof options.taskId !== 'string' || options.taskId.length === 0 || options.taskId.length > 512)) throw new InvalidOptionError('taskId', 'a non-empty string of at most 512 characters', options.taskId)
   checkPriority(options.priority)
   checkSignal(options.signal)
   if (options.durable !== undefined && typeof options.durable !== 'boolean') throw new InvalidOptionError('durable', 'true or false', options.durable)
@@ -153,7 +154,7 @@ function isThenable(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
-const COMMON_OPTIONS = ['conversationId', 'name', 'run', 'timeout', 'signal', 'priority', 'durable']
+const COMMON_OPTIONS = ['conversationId', 'name', 'taskId', 'run', 'timeout', 'signal', 'priority', 'durable']
 const FUNCTION_OPTIONS: readonly string[] = COMMON_OPTIONS
 const WORKFLOW_OPTIONS: readonly string[] = [...COMMON_OPTIONS, 'inputs']
 const MACHINE_OPTIONS: readonly string[] = [...COMMON_OPTIONS, 'context']

@@ -141,6 +141,12 @@ export interface SubmitBase {
   readonly conversationId: string
   /** A short name (ids are `${conversationId}:${name}:${n}`). */
   readonly name: string
+  /**
+   * The task's id, chosen by the caller (the seed's `task_id="conversation123:my_task"`) instead
+   * of `${conversationId}:${name}:${n}`. Refused while the executor still knows a task of that id
+   * (running, or finished and not yet forgotten). @default generated
+   */
+  readonly taskId?: string
   /** Time limit from the task's start. @default the executor's `defaultTimeout` (none) */
   readonly timeout?: Duration
   /** Aborting it cancels the task. */
