@@ -42,9 +42,13 @@ export interface RemoteRunArgs {
 export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<number> {
   const client = new ApiClient({ url: args.server, token: args.token, timeoutMs: args.timeoutMs })
   const parsed = await readWorkflowFile(args.file)
-  const workflow = parsed.value
-  if (typeof workflow === 'object' && workflow !== null && 'tools' in workflow) {
-    throw new TaskweaveError('TW_INVALID_OPTION', `${args.file} names tool modules (tools:), which a server does not load from a client: start taskweave serve with --tools for them, and remove tools: from the file`, { retryable: false })
+  let workflow = parsed.value
+  // The same file runs here and on a server: a server never loads modules a client names (it runs
+  // with the tools it was started with), so `tools:` stays here, said once.
+  if (typeof workflow === 'object' && workflow !== null && !Array.isArray(workflow) && 'tools' in workflow) {
+    const { tools: _named, ...rest } = workflow as Record<string, unknown>
+    workflow = rest
+    if (!args.quiet && !args.json) io.stderr(`note: ${args.file} names tool modules (tools:); they are not sent: the server runs its own (taskweave serve --tools …)`)
   }
   const detach = new AbortController()
   let interruptedBy: NodeJS.Signals | undefined
