@@ -11,6 +11,7 @@ import type { Engine } from '../engine/engine.js'
 import { activeWorkflowOf } from '../engine/active-workflows.js'
 import type { TaskweaveEvent } from '../observe/events.js'
 import type { Unsubscribe } from '../observe/emitter.js'
+import type { JournaledTask } from '../engine/journaled-tasks.js'
 import type { CompiledWorkflow } from '../workflow/compile.js'
 import { declaredTasksOf, shortError } from './views.js'
 import type { ApiRun, ApiRunSummary, ApiTask, ShortError } from './views.js'
@@ -84,6 +85,8 @@ export interface Seed {
   readonly labels: Readonly<Record<string, string>>
   readonly createdAt: number
   readonly tasks: ReadonlyArray<{ readonly id: string; readonly tool?: string; readonly dependsOn: readonly string[] }>
+  /** What the journal said of its tasks when the run was resumed here (attempts and times before). */
+  readonly journaled?: readonly JournaledTask[]
 }
 
 /** Told of each event of a run, and of its end. */
@@ -109,6 +112,10 @@ interface TaskState {
   error?: ShortError
   reason?: string
   addedBy?: string
+  /** An attempt of it started in this process (a resumed run's finished tasks are replayed, not run). */
+  ranHere?: boolean
+  /** What the journal said of it when the run was resumed here. */
+  journaled?: JournaledTask
 }
 
 const ENDED = new Set(['succeeded', 'failed', 'skipped', 'cancelled'])
@@ -237,7 +244,11 @@ export class LiveRuns {
     const run = this.#runs.get(runId)
     if (run === undefined) return undefined
     const tasks: ApiTask[] = []
-    for (const task of run.tasks.values()) tasks.push({ ...task })
+    for (const task of run.tasks.values()) {
+      // What the view keeps for itself (where a resumed task's facts came from) is not the API's.
+      const { ranHere: _ranHere, journaled: _journaled, ...shown } = task
+      tasks.push(shown)
+    }
     return { ...this.#summary(run), tasks, lastEventId: run.nextEventId - 1, ...(run.reason !== undefined ? { reason: run.reason } : {}) }
   }
 
@@ -373,6 +384,7 @@ export class LiveRuns {
         if (seed === undefined || this.#runs.get(run.id) !== run) return
         run.labels = seed.labels
         run.createdAt = seed.createdAt
+        for (const journaled of seed.journaled ?? []) withJournal(run.task(journaled.id), journaled)
         // The engine's compiled workflow said it all already (in declared order).
         if (run.declared) return
         const known = new Map(run.tasks)
@@ -411,7 +423,9 @@ export class LiveRuns {
         task.status = 'running'
         task.attempts = event.attempt
         task.tool ??= event.tool
-        task.startedAt ??= wallAt
+        // A resumed task's first attempt may have started in an earlier process.
+        task.startedAt ??= task.journaled?.startedAt ?? wallAt
+        task.ranHere = true
         return
       }
       case 'task:retrying': {
@@ -429,9 +443,22 @@ export class LiveRuns {
     if (event.type === 'task:succeeded' || event.type === 'task:failed' || event.type === 'task:skipped' || event.type === 'task:cancelled') {
       const task = run.task(event.taskId)
       task.status = event.type.slice(5)
-      if (ENDED.has(task.status)) task.endedAt = wallAt
+      // A finished task a resumed run replays ended when the journal says, not now.
+      if (ENDED.has(task.status)) task.endedAt = task.ranHere !== true && task.journaled?.endedAt !== undefined ? task.journaled.endedAt : wallAt
       if (event.type === 'task:failed') task.error = shortError(event.error)
       if (event.type === 'task:skipped' || event.type === 'task:cancelled') task.reason = event.reason
     }
   }
+}
+
+/**
+ * Adds what the journal said of a task of a run resumed here: its attempts and first start from
+ * the earlier processes, and, for one replayed rather than run here, when it ended. The journal
+ * may be read before or after the replay's events reach the view: either order gives the same.
+ */
+function withJournal(task: TaskState, journaled: JournaledTask): void {
+  task.journaled = journaled
+  if (journaled.attempts > task.attempts) task.attempts = journaled.attempts
+  if (journaled.startedAt !== undefined && (task.startedAt === undefined || journaled.startedAt < task.startedAt)) task.startedAt = journaled.startedAt
+  if (task.ranHere !== true && ENDED.has(task.status) && journaled.endedAt !== undefined) task.endedAt = journaled.endedAt
 }

@@ -54,7 +54,7 @@ const KEEP_FINISHED_WITH_STORE = 20
 /** What the store knows of a run resumed in this process, for its live view. */
 async function seedFromStore(store: RunStore, runId: string, compile: (definition: unknown) => CompiledWorkflow): Promise<Seed | undefined> {
   const run = await store.load(runId)
-  return run === undefined ? undefined : { labels: run.labels, createdAt: run.createdAt, tasks: declaredTasks(run.definition, compile) }
+  return run === undefined ? undefined : { labels: run.labels, createdAt: run.createdAt, tasks: declaredTasks(run.definition, compile), journaled: journaledTasks(run) }
 }
 
 /** Stored runs whose declared tasks the server keeps (see `declaredOf`). */

@@ -522,6 +522,41 @@ describe('second review findings', () => {
     expect((await finished(b.server.port, id)).status).toBe('partial')
   })
 
+  it('shows the tasks a run resumed here had finished before with their attempts and times from the journal, not the resume\'s', async () => {
+    const store = new MemoryRunStore()
+    const quick = defineTool({ name: 'test.quick', input: z.object({}), run: () => 'done' })
+    const first = gatedTool()
+    const flow = { id: 'two', tasks: [{ id: 'a', tool: 'test.quick' }, { id: 'b', tool: 'test.gate', dependsOn: ['a'] }] }
+    const engineA = createEngine({ builtins: false, tools: [quick, first.tool], store })
+    const handle = engineA.start(flow)
+    await new Promise<void>((resolve) => handle.on('task:started', (event) => void (event.taskId === 'b' && resolve())))
+    await engineA.close()
+    const before = (await store.load(handle.id))?.entries.find((entry) => entry.kind === 'ok' && entry.taskId === 'a')
+    expect(before).toBeDefined()
+
+    const second = gatedTool()
+    const engineB = createEngine({ builtins: false, tools: [quick, second.tool], store })
+    const b = await serve({ engine: engineB })
+    expect(await engineB.resumeUnfinished()).toHaveLength(1)
+    // Later than anything the first process did: a time the resume would have given is told apart.
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const taskA = async (): Promise<ApiRun['tasks'][number] | undefined> => ((await send(b.server.port, `/api/runs/${handle.id}`, { headers: AUTH })).json as ApiRun).tasks.find((task) => task.id === 'a')
+    await expect.poll(async () => (await taskA())?.attempts).toBe(1)
+    const shown = await taskA()
+    expect(shown?.status).toBe('succeeded')
+    expect(shown?.endedAt).toBe(before?.at)
+    // A start committed with its outcome is journaled as the outcome alone: no start time to show, and none made up.
+    expect(shown?.startedAt === undefined || shown.startedAt <= (before?.at as number)).toBe(true)
+    expect(Object.keys(shown ?? {})).not.toContain('journaled')
+    second.open()
+    const done = await finished(b.server.port, handle.id)
+    expect(done.tasks.map((task) => [task.id, task.status, task.attempts])).toEqual([
+      ['a', 'succeeded', 1],
+      ['b', 'succeeded', 2],
+    ])
+    expect(done.tasks.find((task) => task.id === 'a')?.endedAt).toBe(before?.at)
+  })
+
   it('draws a run started beside the server by library code, without a store, with its declared tasks and dependencies', async () => {
     const { server, engine, open } = await serve()
     const handle = engine.start(diamond)
