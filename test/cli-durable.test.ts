@@ -170,6 +170,28 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     const bad = await bin(['runs', '--store', 'mongodb://x'], { cwd: project })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('--store (or TASKWEAVE_STORE) must be memory, sqlite:PATH or postgres://')
+    // A typo of sqlite:, or a URL of another database, is not taken for a file name ending in .db.
+    for (const typo of ['sqlit:x.db', 'mysql://root@localhost/app.db']) {
+      const refused = await bin(['runs', '--store', typo], { cwd: project })
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain(`"${typo.split(':')[0]}:" is not a store this CLI knows`)
+    }
+    expect(existsSync(join(project, 'sqlit:x.db'))).toBe(false)
+    expect(existsSync(join(project, 'mysql:'))).toBe(false)
+  })
+
+  it('runs, show, cancel and prune on a store that does not exist say so, and create nothing', async () => {
+    const missing = join(project, 'never/runs.db')
+    const runs = await bin(['runs', '--store', `sqlite:${missing}`], { cwd: project })
+    expect([runs.code, runs.stdout.trim()]).toEqual([0, `no runs: there is no store at ${missing} (a durable run creates it; --store or TASKWEAVE_STORE names another)`])
+    const show = await bin(['show', 'r-1', '--store', `sqlite:${missing}`], { cwd: project })
+    expect(show.code).toBe(2)
+    expect(show.stderr).toContain(`no run "r-1": there is no store at ${missing}`)
+    const cancel = await bin(['cancel', 'r-1', '--store', `sqlite:${missing}`], { cwd: project })
+    expect(cancel.code).toBe(2)
+    const prune = await bin(['prune', '--older-than', '1d', '--store', `sqlite:${missing}`], { cwd: project })
+    expect([prune.code, prune.stdout]).toEqual([0, expect.stringContaining('nothing to prune: there is no store at')])
+    expect(existsSync(join(project, 'never'))).toBe(false)
   })
 })
 

@@ -7,6 +7,7 @@
  * - `postgres://…` / `postgresql://…`: a PostgreSQL database.
  * @module
  */
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { TaskweaveError } from '../core/errors.js'
 import type { RunStore } from '../core/store.js'
@@ -28,6 +29,9 @@ export function parseStoreSpec(spec: string | undefined, cwd: string, env: NodeJ
     if (path === '') throw storeError(text)
     return { kind: 'sqlite', path: resolve(cwd, path) }
   }
+  // A URL of another kind (a typo of sqlite:, mysql://…) is not a file name that happens to end in .db.
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(text)?.[1]
+  if (scheme !== undefined) throw new TaskweaveError('TW_INVALID_OPTION', `--store (or TASKWEAVE_STORE) must be memory, sqlite:PATH or postgres://…; "${scheme}:" is not a store this CLI knows (received "${text}"; a file whose name holds a colon is written sqlite:./${text})`, { retryable: false })
   if (/\.(db|sqlite3?)$/i.test(text)) return { kind: 'sqlite', path: resolve(cwd, text) }
   throw storeError(text)
 }
@@ -46,6 +50,29 @@ export async function openStore(spec: StoreSpec, signal?: AbortSignal): Promise<
       return openPostgresStore({ connectionString: spec.url, ...(signal !== undefined ? { signal } : {}) })
     }
   }
+}
+
+/**
+ * Opens the store of a command that reads or changes runs already made (`runs`, `show`, `cancel`,
+ * `resume`…): a SQLite file that does not exist is not created for it. Undefined then, and
+ * {@link noStoreAt} says why.
+ */
+export async function openExistingStore(spec: StoreSpec, signal?: AbortSignal): Promise<RunStore | undefined> {
+  if (spec.kind === 'sqlite' && !existsSync(spec.path)) return undefined
+  return openStore(spec, signal)
+}
+
+/** Why {@link openExistingStore} opened nothing. */
+export function noStoreAt(spec: StoreSpec): string {
+  const where = spec.kind === 'sqlite' ? spec.path : spec.kind
+  return `there is no store at ${where} (a durable run creates it; --store or TASKWEAVE_STORE names another)`
+}
+
+/** {@link openExistingStore} for a command about one run: a missing store throws `TW_INVALID_OPTION` naming the run and the file. */
+export async function openStoreOfRun(spec: StoreSpec, runId: string): Promise<RunStore> {
+  const store = await openExistingStore(spec)
+  if (store === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${runId}": ${noStoreAt(spec)}`, { retryable: false })
+  return store
 }
 
 function storeError(text: string): TaskweaveError {

@@ -11,7 +11,7 @@ import { randomId } from '../../core/uuid.js'
 import { cancelStoredRun } from '../../engine/cancel-stored.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { openStore, parseStoreSpec } from '../open-store.js'
+import { openStoreOfRun, parseStoreSpec } from '../open-store.js'
 import { loadCliConfig } from '../config.js'
 
 /** Parsed arguments of `cancel`. */
@@ -27,7 +27,7 @@ export interface CancelCommandArgs {
 
 /** Runs the command; resolves to the exit code. */
 export async function cancelCommand(args: CancelCommandArgs, io: CliIo): Promise<number> {
-  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
+  const store = await openStoreOfRun(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()), args.runId)
   try {
     if ((await store.load(args.runId)) === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
     const cancelled = await cancelStoredRun({ store, clock: systemClock, owner: `cli:${process.pid}:${randomId().slice(0, 8)}`, leaseTtlMs: 30_000 }, args.runId, args.reason !== undefined ? { reason: args.reason } : {})

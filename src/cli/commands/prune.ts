@@ -6,7 +6,7 @@
 import { toMs } from '../../core/duration.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { openStore, parseStoreSpec } from '../open-store.js'
+import { noStoreAt, openExistingStore, parseStoreSpec } from '../open-store.js'
 import { loadCliConfig } from '../config.js'
 
 /** Parsed arguments of `prune`. */
@@ -20,7 +20,12 @@ export interface PruneCommandArgs {
 /** Runs the command; resolves to the exit code. */
 export async function pruneCommand(args: PruneCommandArgs, io: CliIo, now = Date.now()): Promise<number> {
   const finishedBefore = now - toMs('--older-than', args.olderThan)
-  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
+  const spec = parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd())
+  const store = await openExistingStore(spec)
+  if (store === undefined) {
+    io.stdout(`nothing to prune: ${noStoreAt(spec)}`)
+    return EXIT.ok
+  }
   try {
     const removed = await store.prune({ finishedBefore })
     io.stdout(`removed ${removed} run${removed === 1 ? '' : 's'} finished before ${new Date(finishedBefore).toISOString()} from ${store.location}`)

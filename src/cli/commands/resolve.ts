@@ -14,7 +14,7 @@ import { resolveParkedTask } from '../../engine/resolve-parked.js'
 import type { ParkedDecision } from '../../engine/resolve-parked.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { openStore, parseStoreSpec } from '../open-store.js'
+import { openStoreOfRun, parseStoreSpec } from '../open-store.js'
 import { loadCliConfig } from '../config.js'
 import { cliLogger } from '../cli-logger.js'
 
@@ -43,7 +43,7 @@ export interface ResolveCommandArgs {
 /** Runs the command; resolves to the exit code. */
 export async function resolveCommand(args: ResolveCommandArgs, io: CliIo): Promise<number> {
   const decision = await decisionOf(args)
-  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
+  const store = await openStoreOfRun(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()), args.runId)
   try {
     if ((await store.load(args.runId)) === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
     const resolution = await resolveParkedTask({ store, clock: systemClock, owner: `cli:${process.pid}:${randomId().slice(0, 8)}`, leaseTtlMs: 30_000, maxOutputBytes: () => CLI_MAX_OUTPUT_BYTES, logger: cliLogger(io) }, args.runId, args.taskId, decision)

@@ -14,7 +14,7 @@ import { followRun } from '../follow-run.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { loadToolModule } from '../load-tools.js'
-import { openStore, parseStoreSpec } from '../open-store.js'
+import { openStoreOfRun, parseStoreSpec } from '../open-store.js'
 import { readRunLabels } from '../run-labels.js'
 import { cancelOnSignals } from '../signals.js'
 import { loadCliConfig } from '../config.js'
@@ -42,7 +42,7 @@ export interface ResumeCommandArgs {
 /** Runs the command; resolves to the exit code. */
 export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise<number> {
   const config = await loadCliConfig(args.config)
-  const store = await openStore(parseStoreSpec(args.store ?? config.store, process.cwd()))
+  const store = await openStoreOfRun(parseStoreSpec(args.store ?? config.store, process.cwd()), args.runId)
   try {
     const stored = await store.load(args.runId)
     if (stored === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })

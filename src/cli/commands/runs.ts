@@ -8,7 +8,7 @@ import type { RunSummary, StoredRunStatus } from '../../core/store.js'
 import { TaskweaveError } from '../../core/errors.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { openStore, parseStoreSpec } from '../open-store.js'
+import { noStoreAt, openExistingStore, parseStoreSpec } from '../open-store.js'
 import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
 
@@ -33,7 +33,12 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
     throw new TaskweaveError('TW_INVALID_OPTION', `--status must be one of ${STATUSES.join(', ')}; received "${args.status}"`, { retryable: false })
   }
   const since = args.since === undefined ? undefined : now - toMs('--since', args.since)
-  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
+  const spec = parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd())
+  const store = await openExistingStore(spec)
+  if (store === undefined) {
+    io.stdout(args.json ? '[]' : `no runs: ${noStoreAt(spec)}`)
+    return EXIT.ok
+  }
   try {
     const runs = await store.list({
       ...(args.status !== undefined ? { status: args.status as StoredRunStatus } : {}),

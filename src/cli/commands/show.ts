@@ -7,7 +7,7 @@ import { TaskweaveError } from '../../core/errors.js'
 import type { StoredRun } from '../../core/store.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { openStore, parseStoreSpec } from '../open-store.js'
+import { openStoreOfRun, parseStoreSpec } from '../open-store.js'
 import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
 import { isStopped, summaryJson } from './runs.js'
@@ -25,7 +25,7 @@ export interface ShowCommandArgs {
 
 /** Runs the command; resolves to the exit code. */
 export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<number> {
-  const store = await openStore(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()))
+  const store = await openStoreOfRun(parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd()), args.runId)
   try {
     const run = await store.load(args.runId)
     if (run === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
