@@ -62,7 +62,10 @@ describe('taskweave serve', () => {
     const fromEnv = await serve(['--store', 'memory'], { TASKWEAVE_TOKEN: 'env-token-0123456789abcdef' })
     expect((await send(fromEnv.port, '/api/runs', { headers: { authorization: 'Bearer env-token-0123456789abcdef' } })).status).toBe(200)
     fromEnv.child.kill('SIGTERM')
-    await collect(fromEnv.child, 20_000)
+    // A memory store keeps nothing to resume: the stop does not promise it.
+    const stoppedMemory = await collect(fromEnv.child, 20_000)
+    expect(stoppedMemory.stderr).toContain('stopping: running runs end with the server (a memory store keeps nothing to resume)')
+    expect(stoppedMemory.stderr).not.toContain('stay resumable')
 
     const argv = await collect(spawnBin(['serve', '--token', 'env-token-0123456789abcdef']), 20_000)
     expect(argv.code).toBe(2)

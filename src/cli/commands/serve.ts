@@ -44,7 +44,8 @@ export interface ServeCommandArgs {
 export async function serveCommand(args: ServeCommandArgs, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = await loadCliConfig(args.config)
   const token = args.noAuth ? undefined : await serveToken(resolve(args.tokenFile ?? '.taskweave/token'), env)
-  const store = await openStore(parseStoreSpec(args.store ?? config.store, process.cwd()))
+  const spec = parseStoreSpec(args.store ?? config.store, process.cwd())
+  const store = await openStore(spec)
   try {
     const remote = await openRemoteExecution(args.transport ?? config.transport, args.prefix ?? config.prefix, (text) => io.stderr(`warning: ${text}`))
     const engine = createEngine({
@@ -58,7 +59,9 @@ export async function serveCommand(args: ServeCommandArgs, io: CliIo, env: NodeJ
       ...(config.groups !== undefined ? { groups: config.groups } : {}),
     })
     const controller = new AbortController()
-    const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), 'stopping: running runs are suspended and stay resumable')
+    // A memory store keeps nothing past this process: its runs end with it.
+    const stopping = spec.kind === 'memory' ? 'stopping: running runs end with the server (a memory store keeps nothing to resume)' : 'stopping: running runs are suspended and stay resumable'
+    const stopListening = cancelOnSignals(controller, (text) => io.stderr(text), stopping)
     try {
       for (const module of args.tools) await loadToolModule(module, process.cwd(), engine.registry)
       const server = await startServer({
