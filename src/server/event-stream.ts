@@ -65,6 +65,14 @@ export function streamRunEvents(raw: ServerResponse, live: LiveRuns, runId: stri
     if (cutOff) raw.destroy()
     else {
       raw.end()
+      // A stream closed without its end (the server is closing, the run was suspended) hangs up
+      // once the response is out: kept alive, the connection would hold a closing server until
+      // the client's own keep-alive timeout (4 s for Node's fetch).
+      if (!ended) {
+        // Taken now: a finished response lets go of its socket.
+        const socket = raw.socket
+        raw.once('finish', () => socket?.end())
+      }
       // A client that stops reading after the end would keep what is queued, and its socket, for
       // ever: it gets ENDED_FLUSH_MS to take it.
       if (raw.writableLength > 0) {

@@ -609,6 +609,21 @@ describe('second review findings', () => {
     expect(compiles).toHaveBeenCalledTimes(1)
   })
 
+  it('close() does not wait for the keep-alive of a client whose event stream it ended (Node\'s fetch keeps one 4 s)', async () => {
+    const { server, engine } = await serve()
+    const handle = engine.start(diamond)
+    await expect.poll(async () => (await send(server.port, `/api/runs/${handle.id}`, { headers: AUTH })).status).toBe(200)
+    const response = await fetch(`http://127.0.0.1:${server.port}/api/runs/${handle.id}/events`, { headers: AUTH })
+    expect(response.status).toBe(200)
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const drained = (async () => {
+      while (!(await reader.read()).done);
+    })()
+    const outcome = await Promise.race([server.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2_000))])
+    expect(outcome).toBe('closed')
+    await drained
+  })
+
   it('closes the stream of a run suspended by the engine closing without its end, so clients open it again', async () => {
     const store = new MemoryRunStore()
     const { tool } = gatedTool()
