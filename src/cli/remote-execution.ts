@@ -21,6 +21,8 @@ export interface RemoteExecution {
 
 /** How often, and after how long, the command looks for workers while attempts wait. */
 const NO_WORKER_CHECK_MS = 10_000
+/** The first look for workers, once attempts are out. */
+const FIRST_CHECK_MS = 3_000
 
 /**
  * Opens the broker `--transport` (or the environment) names, if any. `warn` hears, once, when
@@ -39,23 +41,31 @@ export async function openRemoteExecution(flag: string | undefined, prefix: stri
     await transport.close()
     throw err
   }
-  const check = setInterval(() => {
-    if (runner.stats().inFlight === 0) return
+  let warned = false
+  const lookForWorkers = (): void => {
+    if (warned || runner.stats().inFlight === 0) return
     transport.workers({ withinMs: checkEveryMs * 3 }).then(
       (workers) => {
-        if (workers.length > 0 || runner.stats().inFlight === 0) return
+        if (warned || workers.length > 0 || runner.stats().inFlight === 0) return
+        warned = true
         clearInterval(check)
         const where = `${redactUrl(spec.url)}${spec.prefix !== undefined ? ` --prefix ${spec.prefix}` : ''}`
         warn(`no worker has been heard from on ${where}: the run's attempts wait in the broker until one starts (taskweave worker --transport ${where} --tools …)`)
       },
       () => undefined,
     )
-  }, checkEveryMs)
+  }
+  // A first look soon (a run on a broker nobody serves shows its tasks started and nothing else),
+  // then every checkEveryMs.
+  const first = setTimeout(lookForWorkers, Math.min(FIRST_CHECK_MS, checkEveryMs))
+  const check = setInterval(lookForWorkers, checkEveryMs)
+  first.unref()
   check.unref()
   return {
     engineOptions: { runner },
     where: `${redactUrl(spec.url)}${spec.prefix !== undefined ? ` --prefix ${spec.prefix}` : ''}`,
     close: () => {
+      clearTimeout(first)
       clearInterval(check)
       return transport.close()
     },
