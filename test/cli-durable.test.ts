@@ -63,9 +63,13 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect(killed.stderr).toContain('taskweave resume r-kill')
     expect(ledgerLines()).toEqual(['a 1', 'b 1', 'c 1'])
 
+    // The command holds the SQLite file, so no process runs r-kill: stopped at once, not
+    // `running` until the killed process's lease expires.
     const runs = await bin(['runs'], { cwd: project, env })
     expect(runs.code).toBe(0)
-    expect(runs.stdout).toMatch(/r-kill\s+chain\s+running/)
+    expect(runs.stdout).toMatch(/r-kill\s+chain\s+stopped/)
+    expect((await bin(['runs', '--status', 'stopped'], { cwd: project, env })).stdout).toMatch(/r-kill\s+chain\s+stopped/)
+    expect((await bin(['runs', '--status', 'running'], { cwd: project, env })).stdout).not.toContain('r-kill')
 
     // The file changed since: the run goes on with the definition it started with, and says so.
     writeFileSync(join(project, 'flow.yaml'), FLOW('  - { id: e, tool: demo.step, input: { n: 5 } }\n'))

@@ -13,6 +13,8 @@ import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
 
 const STATUSES: readonly StoredRunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'cancelled']
+/** What `--status` takes: a stored status, or `stopped` (the table's name for an unfinished run nobody runs). */
+const STATUS_FILTERS: readonly string[] = [...STATUSES, 'stopped']
 
 /** Parsed arguments of `runs`. */
 export interface RunsCommandArgs {
@@ -29,8 +31,8 @@ export interface RunsCommandArgs {
 
 /** Runs the command; resolves to the exit code. */
 export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.now()): Promise<number> {
-  if (args.status !== undefined && !STATUSES.includes(args.status as StoredRunStatus)) {
-    throw new TaskweaveError('TW_INVALID_OPTION', `--status must be one of ${STATUSES.join(', ')}; received "${args.status}"`, { retryable: false })
+  if (args.status !== undefined && !STATUS_FILTERS.includes(args.status)) {
+    throw new TaskweaveError('TW_INVALID_OPTION', `--status must be one of ${STATUS_FILTERS.join(', ')}; received "${args.status}"`, { retryable: false })
   }
   const since = args.since === undefined ? undefined : now - toMs('--since', args.since)
   const spec = parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd())
@@ -40,12 +42,16 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
     return EXIT.ok
   }
   try {
-    const runs = await store.list({
-      ...(args.status !== undefined ? { status: args.status as StoredRunStatus } : {}),
+    // `running` and `stopped` are both unfinished in the store: told apart by their leases.
+    const stored = args.status === 'stopped' ? 'running' : (args.status as StoredRunStatus | undefined)
+    const listed = await store.list({
+      ...(stored !== undefined ? { status: stored } : {}),
       ...(args.workflow !== undefined ? { workflowId: args.workflow } : {}),
       ...(since !== undefined ? { since } : {}),
       limit: args.limit ?? 50,
     })
+    const leaseNow = (await store.now?.()) ?? now
+    const runs = stored === 'running' ? listed.filter((run) => isStopped(run, leaseNow, store.exclusive) === (args.status === 'stopped')) : listed
     if (args.json) {
       io.stdout(JSON.stringify(runs.map(summaryJson), null, 2))
       return EXIT.ok
@@ -56,7 +62,7 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
       return EXIT.ok
     }
     // Leases are by the store's clock (PostgreSQL's, by default), not this machine's.
-    io.stdout(formatRunsTable(runs, now, (await store.now?.()) ?? now))
+    io.stdout(formatRunsTable(runs, now, leaseNow, store.exclusive))
     return EXIT.ok
   } finally {
     await store.close()
@@ -81,17 +87,21 @@ export interface RunRow {
   readonly lease?: { readonly expiresAt: number } | undefined
 }
 
-/** Unfinished, and nobody holds its lease: stopped (Ctrl-C, a crash), waiting for a resume or a cancel. */
-export function isStopped(run: Pick<RunRow, 'status' | 'lease'>, now: number): boolean {
-  return run.status === 'running' && run.lease !== undefined && run.lease.expiresAt <= now
+/**
+ * Unfinished, and nobody runs it: stopped (Ctrl-C, a crash), waiting for a resume or a cancel.
+ * Nobody holds its lease; or the store is `exclusive` (a SQLite file: one process at a time),
+ * so the command that opened it is the only process there, whatever lease a killed one left.
+ */
+export function isStopped(run: Pick<RunRow, 'status' | 'lease'>, now: number, exclusive = false): boolean {
+  return run.status === 'running' && (exclusive || (run.lease !== undefined && run.lease.expiresAt <= now))
 }
 
 /** The runs as an aligned table. */
-export function formatRunsTable(runs: readonly RunRow[], now: number, leaseNow = now): string {
+export function formatRunsTable(runs: readonly RunRow[], now: number, leaseNow = now, exclusive = false): string {
   const rows = [['RUN', 'WORKFLOW', 'STATUS', 'STARTED', 'DURATION', 'TASKS']]
   for (const run of runs) {
     const ended = run.finishedAt ?? now
-    const stopped = isStopped(run, leaseNow)
+    const stopped = isStopped(run, leaseNow, exclusive)
     rows.push([
       run.runId,
       run.workflowId,

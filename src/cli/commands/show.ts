@@ -37,7 +37,7 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
     }
     const definedTasks = (JSON.parse(run.definition) as { tasks?: unknown[] }).tasks?.length ?? 0
     const lines = [
-      `run ${run.runId} of ${run.workflowId}: ${isStopped(run, (await store.now?.()) ?? Date.now()) ? `stopped, nobody runs it (taskweave resume ${run.runId} goes on with it)` : run.status}`,
+      `run ${run.runId} of ${run.workflowId}: ${isStopped(run, (await store.now?.()) ?? Date.now(), store.exclusive) ? `stopped, nobody runs it (taskweave resume ${run.runId} goes on with it)` : run.status}`,
       `  definition sha256 ${run.workflowHash}`,
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt !== undefined ? `, finished ${new Date(run.finishedAt).toISOString()} (${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s)` : ''}`,
       `  ${definedTasks} tasks defined; ${Object.entries(run.counts).map(([status, n]) => `${n} ${status}`).join(', ') || 'not finished'}`,
