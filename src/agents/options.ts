@@ -34,6 +34,13 @@ export interface AgentSessionPoolOptions {
   readonly maxInstances?: number
   /** Executions running at once, over all sessions (the seed's `TASK_MANAGER_WORKERS`). @default 10 */
   readonly maxConcurrent?: number
+  /**
+   * Most executions waiting to start (for a place, their session's turn or an instance), over all
+   * sessions: past it `execute()` rejects, and `stream()` throws, `TW_QUEUE_FULL` (retryable), the
+   * seed's `MAX_QUEUE_SIZE`. Executions of engine tasks are admitted by the engine and never
+   * refused here. @default Infinity
+   */
+  readonly maxQueued?: number
   /** Where disposal failures are reported. @default silent */
   readonly logger?: Logger
   /**
@@ -57,6 +64,7 @@ export interface ResolvedAgentSessionPoolOptions {
   readonly idleTimeoutMs: number
   readonly maxInstances: number
   readonly maxConcurrent: number
+  readonly maxQueued: number
   readonly logger: Logger
   readonly closeTimeoutMs: number
   /** The clock of the close grace period: the given clock, else the system clock (not unref'd, so a closing program waits for it). */
@@ -76,7 +84,7 @@ const idleFriendlyClock: Clock = {
 }
 
 /** Every option of {@link AgentSessionPoolOptions}. */
-export const AGENT_POOL_OPTION_NAMES = optionNames<AgentSessionPoolOptions>()(['agents', 'clock', 'idleTimeout', 'maxInstances', 'maxConcurrent', 'logger', 'closeTimeout', 'limiter'])
+export const AGENT_POOL_OPTION_NAMES = optionNames<AgentSessionPoolOptions>()(['agents', 'clock', 'idleTimeout', 'maxInstances', 'maxConcurrent', 'maxQueued', 'logger', 'closeTimeout', 'limiter'])
 
 /** Checks and resolves the options; bad values throw `TW_INVALID_OPTION` naming the option. */
 export function resolveAgentSessionPoolOptions(options: AgentSessionPoolOptions): ResolvedAgentSessionPoolOptions {
@@ -99,8 +107,13 @@ export function resolveAgentSessionPoolOptions(options: AgentSessionPoolOptions)
   if (!(maxConcurrent >= 1) || (Number.isFinite(maxConcurrent) && !Number.isInteger(maxConcurrent))) {
     throw new InvalidOptionError('maxConcurrent', 'an integer ≥ 1 or Infinity', maxConcurrent)
   }
+  const maxQueued = options.maxQueued ?? Infinity
+  if (!(maxQueued >= 0) || (Number.isFinite(maxQueued) && !Number.isInteger(maxQueued))) {
+    throw new InvalidOptionError('maxQueued', 'an integer ≥ 0 or Infinity', maxQueued)
+  }
   const closeTimeoutMs = toMs('closeTimeout', options.closeTimeout ?? '5s')
   return {
+    maxQueued,
     agents,
     clock: options.clock ?? idleFriendlyClock,
     idleTimeoutMs,

@@ -422,3 +422,40 @@ describe('AgentSessionPool: input, errors, metrics, shutdown', () => {
     }
   })
 })
+
+describe('AgentSessionPool: maxQueued (the seed\'s MAX_QUEUE_SIZE)', () => {
+  it('refuses a direct execution or stream with TW_QUEUE_FULL while maxQueued executions wait, and takes them again once one started', async () => {
+    const releases: (() => void)[] = []
+    const agent = defineAgent({
+      name: 'slow',
+      create: () => ({}),
+      execute: () => new Promise<string>((resolve) => releases.push(() => resolve('done'))),
+    })
+    await using pool = new AgentSessionPool({ agents: [agent], maxConcurrent: 1, maxQueued: 2 })
+    const running = pool.execute('slow', 's1', {})
+    await tick()
+    // One runs, two wait: the queue is full.
+    const waiting = [pool.execute('slow', 's2', {}), pool.execute('slow', 's3', {})]
+    await tick()
+    expect(pool.health().queue.pending).toBe(2)
+    const refused = await pool.execute('slow', 's4', {}).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(TaskweaveError)
+    expect(refused).toMatchObject({ code: 'TW_QUEUE_FULL', retryable: true, message: expect.stringContaining('maxQueued (2)') as unknown })
+    expect(() => pool.stream('slow', 's4', {})).toThrow(expect.objectContaining({ code: 'TW_QUEUE_FULL' }))
+    // The first ends, the next starts: room for one more.
+    releases.shift()?.()
+    expect(await running).toBe('done')
+    for (let k = 0; k < 5 && pool.health().queue.pending > 1; k++) await tick()
+    const later = pool.execute('slow', 's5', {})
+    while (releases.length > 0 || pool.health().queue.pending > 0) {
+      releases.shift()?.()
+      await tick()
+    }
+    expect(await Promise.all([...waiting, later])).toEqual(['done', 'done', 'done'])
+  })
+
+  it('is checked at construction', () => {
+    const agent = defineAgent({ name: 'a', create: () => ({}), execute: () => 1 })
+    expect(() => new AgentSessionPool({ agents: [agent], maxQueued: -1 })).toThrow(/option "maxQueued" must be an integer ≥ 0 or Infinity/)
+  })
+})

@@ -21,7 +21,7 @@
  * @module
  */
 import type { CancelTimer, Clock } from '../core/clock.js'
-import { CancelledError, InvalidOptionError } from '../core/errors.js'
+import { CancelledError, InvalidOptionError, TaskweaveError } from '../core/errors.js'
 import { readThrown } from '../fsm/thrown.js'
 import { checkPriority, checkSignal, refuseUnknownOptions } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
@@ -140,6 +140,7 @@ export class AgentSessionPool implements AsyncDisposable {
     try {
       checkCall('execute', sessionId, options)
       const resolved = this.#admit(agent)
+      this.#checkRoom()
       return this[EXECUTE_PARSED](resolved, sessionId, this.#parse(resolved, input), options)
     } catch (err) {
       return Promise.reject(err)
@@ -173,6 +174,7 @@ export class AgentSessionPool implements AsyncDisposable {
   stream(agentRef: string | AnyAgent, sessionId: string, input: unknown, options: AgentExecuteOptions = {}): AsyncIterableIterator<AgentChunk> {
     checkCall('stream', sessionId, options)
     const agent = this.#admit(agentRef)
+    this.#checkRoom()
     const parsed = this.#parse(agent, input)
     if (this.#state !== 'running') throw poolClosedError()
     const chunks = new ChunkStream<unknown>()
@@ -434,6 +436,13 @@ export class AgentSessionPool implements AsyncDisposable {
     this.#disposals.add(disposal)
     void disposal.then(() => this.#disposals.delete(disposal))
     return disposal
+  }
+
+  /** Refuses a direct execution while `maxQueued` executions wait to start (the seed's `MAX_QUEUE_SIZE`). */
+  #checkRoom(): void {
+    const max = this.#options.maxQueued
+    if (this.#pending < max) return
+    throw new TaskweaveError('TW_QUEUE_FULL', `the agent session pool has ${this.#pending} executions waiting to start, the most maxQueued (${max}) allows: try again once some have started`, { retryable: true, details: { maxQueued: max, pending: this.#pending } })
   }
 
   #admit(ref: string | AnyAgent): AnyAgent {
