@@ -23,3 +23,12 @@ describe('engine.compile and the tools a compiled workflow calls', () => {
     await Promise.all([own.close(), other.close()])
   })
 })
+
+describe('createEngine({ builtins: true })', () => {
+  it('is the default said out loud: every built-in tool, with its defaults', async () => {
+    await using said = createEngine({ builtins: true })
+    await using unsaid = createEngine()
+    expect(said.registry.names()).toEqual(unsaid.registry.names())
+    expect(said.registry.names()).toContain('fs.readFile')
+  })
+})

@@ -17,14 +17,16 @@ import { HTTP_TOOL_OPTION_NAMES } from '../tools/http/options.js'
 import { CHAT_TOOL_OPTION_NAMES } from '../llm/chat/options.js'
 
 /** Which built-in tools to register, and their options; `false` for none. */
-export type BuiltinsOption = (BuiltinToolOptions & { readonly llm?: ChatToolOptions | false }) | false
+export type BuiltinsOption = (BuiltinToolOptions & { readonly llm?: ChatToolOptions | false }) | boolean
 
 /**
  * A registry with the built-in tools (per `builtins`) and then `tools`. `where` names the caller
  * (`createEngine`) in the error an unknown `builtins` option gets.
  */
-export function buildToolRegistry(builtins: BuiltinsOption | undefined, tools: Iterable<AnyTool> | undefined, where: string): ToolRegistry {
+export function buildToolRegistry(given: BuiltinsOption | undefined, tools: Iterable<AnyTool> | undefined, where: string): ToolRegistry {
   const registry = new ToolRegistry()
+  // `true` is the default said out loud: every built-in with its defaults.
+  const builtins = given === true ? undefined : given
   if (builtins !== undefined && builtins !== false) checkBuiltins(builtins, where)
   if (builtins !== false) {
     const { llm, ...others } = builtins ?? {}
@@ -37,8 +39,8 @@ export function buildToolRegistry(builtins: BuiltinsOption | undefined, tools: I
 }
 
 /** Refuses names `builtins` and its parts do not know, as the caller wrote them (`builtins.llm.baseUrl`). */
-function checkBuiltins(builtins: Exclude<BuiltinsOption, false>, where: string): void {
-  if (typeof builtins !== 'object' || builtins === null) throw new InvalidOptionError('builtins', 'false or an object of { fs, http, llm } options', builtins)
+function checkBuiltins(builtins: Exclude<BuiltinsOption, boolean>, where: string): void {
+  if (typeof builtins !== 'object' || builtins === null) throw new InvalidOptionError('builtins', 'true, false or an object of { fs, http, llm } options', builtins)
   refuseUnknownOptions(where, builtins, ['fs', 'http', 'llm'], 'builtins.')
   const parts: readonly [string, unknown, readonly string[]][] = [
     ['fs', builtins.fs, FS_TOOL_OPTION_NAMES],

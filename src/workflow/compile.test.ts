@@ -308,6 +308,11 @@ describe('what a newcomer hits first', () => {
     expect(issues[0]!.message).toBe('this is not a taskweave workflow: a workflow holds "id" and "tasks" (a list of tasks), and this file has "name", "version", "scripts", "dependencies", "devDependencies", "license", …')
   })
 
+  it('the seed\'s bare list of tasks is told where the list goes, in one problem', () => {
+    const issues = issuesOf([{ id: 'task_1', tool: 'llm.summarize', dependencies: [] }, { id: 'task_2', tool: 'llm.summarize', dependencies: ['task_1'] }])
+    expect(issues.map((i) => i.message)).toEqual(['this is a list, not a workflow: a workflow is an object { id, tasks: [...] } (these 2 look like its tasks: put them under tasks)'])
+  })
+
   it('a task written with the seed\'s "dependencies" key is told to use "dependsOn"', () => {
     const issues = issuesOf({ id: 'w', tasks: [{ id: 'a', tool: 'llm.summarize', input: { text: 'x' }, dependencies: ['b'] }, { id: 'b', tool: 'llm.summarize', input: { text: 'x' } }] })
     expect(issues.map((i) => i.message)).toEqual([expect.stringContaining('"dependencies" (use "dependsOn" instead of "dependencies")')])

@@ -58,6 +58,12 @@ describe('workflow files', () => {
     await expect(loadWorkflowFile(bad, registry)).rejects.toThrow(/not valid UTF-8/)
   })
 
+  it('a file holding the seeds\' bare list of tasks is told where the list goes', () => {
+    const issues = parseIssues('[{"id": "task_1", "tool": "echo", "dependencies": []}, {"id": "task_2", "tool": "echo"}]')
+    expect(issues.map((issue) => issue.message)).toEqual(['a workflow file must hold a mapping (id, tasks, …); this one holds a list of 2 tasks: give the workflow an id and put the list under tasks (id: my-flow, then tasks: with the list)'])
+    expect(parseIssues('- 1\n- 2\n').map((issue) => issue.message)).toEqual(['a workflow file must hold a mapping (id, tasks, …); this one holds a list'])
+  })
+
   it('accepts JSON and a byte-order mark', () => {
     const parsed = parseWorkflowText('\ufeff{"id": "w", "tasks": [{"id": "a", "tool": "echo", "input": {"text": "hi"}}]}', 'flow.json')
     expect((parsed.value as { id: string }).id).toBe('w')

@@ -293,6 +293,12 @@ function duplicateKey(doc: Document.Parsed): number | undefined {
   return undefined
 }
 
+/** For a list of task-like mappings (the seeds' workflow format): where the list goes. */
+function listOfTasksHint(list: readonly unknown[]): string {
+  const tasks = list.filter((item) => typeof item === 'object' && item !== null && Object.hasOwn(item, 'id')).length
+  return tasks > 0 && tasks === list.length ? ` of ${tasks} task${tasks === 1 ? '' : 's'}: give the workflow an id and put the list under tasks (id: my-flow, then tasks: with the list)` : ''
+}
+
 /** A workflow file holds a mapping, nested no deeper than the limit. */
 function checkShape(value: unknown, file: string | undefined, options: Pick<LoadOptions, 'maxDepth'> & ShapeOptions): void {
   const fileField = file !== undefined ? { file } : {}
@@ -300,7 +306,7 @@ function checkShape(value: unknown, file: string | undefined, options: Pick<Load
   if (depthOf(value) > maxDepth) throw new ValidationError([{ ...fileField, message: nestingMessage(maxDepth) }])
   if (value === null && options.allowEmpty === true) return
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError([{ ...fileField, message: options.mappingMessage ?? 'a workflow file must hold a mapping (id, tasks, …)' }])
+    throw new ValidationError([{ ...fileField, message: options.mappingMessage ?? `a workflow file must hold a mapping (id, tasks, …)${Array.isArray(value) ? `; this one holds a list${listOfTasksHint(value)}` : ''}` }])
   }
 }
 
