@@ -47,7 +47,7 @@ export function keyHint(issue: { readonly code?: string; readonly keys?: readonl
  * when it may be one and the schema should word its problems.
  */
 export function notAWorkflow(definition: unknown): string | undefined {
-  if (Array.isArray(definition)) return `this is a list, not a workflow: a workflow is an object { id, tasks: [...] }${definition.length > 0 && definition.every((item) => typeof item === 'object' && item !== null && Object.hasOwn(item, 'id')) ? ` (these ${definition.length} look like its tasks: put them under tasks)` : ''}`
+  if (Array.isArray(definition)) return `this is a list, not a workflow: a workflow is an object { id, tasks: [...] }${definition.length > 0 && (definition as unknown[]).every((item) => typeof item === 'object' && item !== null && Object.hasOwn(item, 'id')) ? ` (these ${definition.length} look like its tasks: put them under tasks)` : ''}`
   if (typeof definition !== 'object' || definition === null) return undefined
   if (Object.hasOwn(definition, 'id') || Object.hasOwn(definition, 'tasks')) return undefined
   const keys = Object.keys(definition)
