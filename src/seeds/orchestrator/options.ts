@@ -6,7 +6,7 @@ import { resolveRateTable } from '../../core/rate-spec.js'
 import { InvalidOptionError } from '../../core/errors.js'
 import { checkFunction, checkSignal, refuseUnknownOptions } from '../../core/known-options.js'
 import type { Logger } from '../../core/logger.js'
-import type { Engine } from '../../engine/engine.js'
+import type { Engine, EngineOptions } from '../../engine/engine.js'
 import type { TaskweaveEvent } from '../../observe/events.js'
 import { ID_PATTERN, workflowSchemas } from '../../workflow/schema.js'
 import type { AgentHandler } from './types.js'
@@ -50,6 +50,13 @@ export interface WorkflowOrchestratorOptions {
   readonly defaultRetry?: Partial<RetrySpec>
   /** Per-attempt time limit of every task that sets none. @default none */
   readonly defaultTimeout?: DurationSpec
+  /**
+   * Scaling with the load (the seed's "dynamic scaling of concurrent tasks based on system load"):
+   * the orchestrator's engine lowers its slots while the event loop lags or memory runs high, and
+   * raises them back up to `maxConcurrentTasks` (the engine's `autoscale`). On an engine of your
+   * own, give it to `createEngine` instead. @default off
+   */
+  readonly autoscale?: EngineOptions['autoscale']
 }
 
 /** Options of one `executeWorkflow()`. */
@@ -85,7 +92,7 @@ export interface ResolvedOrchestratorOptions {
 
 const AGENT_TYPE = /^[\w.-]{1,100}$/
 
-const ORCHESTRATOR_OPTION_NAMES: readonly (keyof WorkflowOrchestratorOptions)[] = ['agents', 'parallelExecution', 'maxConcurrentTasks', 'dynamicTasks', 'concurrencyLimits', 'clock', 'logger', 'engine', 'name', 'rates', 'defaultRetry', 'defaultTimeout']
+const ORCHESTRATOR_OPTION_NAMES: readonly (keyof WorkflowOrchestratorOptions)[] = ['agents', 'parallelExecution', 'maxConcurrentTasks', 'dynamicTasks', 'concurrencyLimits', 'clock', 'logger', 'engine', 'name', 'rates', 'defaultRetry', 'defaultTimeout', 'autoscale']
 
 /** Checks the options of one `executeWorkflow()` (before anything starts). */
 export function checkExecuteWorkflowOptions(options: ExecuteWorkflowOptions): void {
@@ -114,7 +121,7 @@ export function resolveOrchestratorOptions(options: WorkflowOrchestratorOptions)
   }
   if (options.engine !== undefined) {
     if (typeof options.engine !== 'object' || options.engine === null || typeof options.engine.start !== 'function') throw new InvalidOptionError('engine', 'an engine from createEngine()', options.engine)
-    for (const name of ['clock', 'logger'] as const) if (options[name] !== undefined) throw new InvalidOptionError(name, 'left out when an engine is given (the engine has its own)', options[name])
+    for (const name of ['clock', 'logger', 'autoscale'] as const) if (options[name] !== undefined) throw new InvalidOptionError(name, 'left out when an engine is given (the engine has its own)', options[name])
   }
   if (typeof options.agents !== 'object' || options.agents === null) throw new InvalidOptionError('agents', 'an object of agent handlers by type', options.agents)
   for (const [type, handler] of Object.entries(options.agents)) {

@@ -166,3 +166,14 @@ describe('WorkflowOrchestrator: rate keys, default retry and timeout', () => {
     expect(() => new WorkflowOrchestrator({ agents: { a: () => 1 }, name: 'has space' })).toThrow(/option "name"/)
   })
 })
+
+describe('WorkflowOrchestrator: autoscale (the seed\'s "dynamic scaling based on system load")', () => {
+  it('gives its own engine load-aware scaling up to maxConcurrentTasks, and is refused beside an engine of the caller', async () => {
+    const orchestrator = new WorkflowOrchestrator({ agents: { a: () => 1 }, maxConcurrentTasks: 6, autoscale: { maxEventLoopLagMs: 200 } })
+    expect(orchestrator.engine.stats().autoscale).toMatchObject({ capacity: 6, max: 6 })
+    await orchestrator.engine.close()
+    const engine = createEngine({ builtins: false })
+    expect(() => new WorkflowOrchestrator({ engine, agents: { a: () => 1 }, autoscale: true })).toThrow(/option "autoscale" must be left out when an engine is given/)
+    await engine.close()
+  })
+})

@@ -85,6 +85,7 @@ export class WorkflowOrchestrator {
         concurrency: this.#options.concurrency,
         ...(options.clock !== undefined ? { clock: options.clock } : {}),
         ...(options.logger !== undefined ? { logger: options.logger } : {}),
+        ...(options.autoscale !== undefined ? { autoscale: options.autoscale } : {}),
       })
     }
   }
