@@ -29,7 +29,7 @@ import type { Conversation, Entry } from './records.js'
 import { FunctionContext, keepFunctionContextShape } from './function-context.js'
 import { seqOfId, TaskTable } from './task-table.js'
 import type { FunctionHost } from './function-context.js'
-import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
+import type { BackgroundFunction, BackgroundKind, BackgroundOutcome, BackgroundStats, RecoveredWork, RecoverySummary, BackgroundTaskId, BackgroundTaskInfo, SubmitFunction, SubmitOptions, SubmitStateMachine, SubmitWorkflow } from './types.js'
 import { BACKGROUND_DEADLINE_LABEL } from './types.js'
 import { fromRunResult, kindOf, startWork, unstartedMachineSnapshot } from './work.js'
 import type { Work } from './work.js'
@@ -248,9 +248,17 @@ export class ConcurrentExecutor implements AsyncDisposable {
     const machines = new Map<string, StateMachine<unknown, string>>()
     for (const machine of [...this.#options.machines, ...(options.machines ?? [])]) machines.set(machine.name ?? 'state-machine', machine)
     const summary = { workflows: 0, stateMachines: 0, lost: 0 }
-    for (const work of await records.recover(new Set(machines.keys()), (taskId) => this.#tasks.has(taskId))) {
-      // Already back (an earlier recover of this process): never two entries for one task.
-      if (this.#tasks.has(work.taskId)) continue
+    // Already back (an earlier recover of this process): never two entries for one task. A task
+    // submitted here under the same id (a `taskId` of the caller's) is other work: the stored one
+    // is taken over all the same, and ended below.
+    for (const work of await records.recover(new Set(machines.keys()), (taskId) => this.#tasks.get(taskId)?.recovered === true)) {
+      const held = this.#tasks.get(work.taskId)
+      if (held?.recovered === true) continue
+      if (held !== undefined) {
+        summary.lost++
+        this.#supersede(work)
+        continue
+      }
       if (work.kind === 'state-machine' && work.queued) {
         // It never started: it waits for a place again, as when it was submitted, and its timeout
         // (which had not begun) starts when it does.
@@ -297,6 +305,17 @@ export class ConcurrentExecutor implements AsyncDisposable {
   }
 
   /**
+   * Ends stored work whose id a task submitted in this process took before `recover()` ran: it
+   * cannot come back under that id, so it is not left running in the store for ever.
+   */
+  #supersede(work: RecoveredWork): void {
+    const reason = `background task "${work.taskId}" was unfinished in the run store, and a task of the same id was submitted before recover(): the stored one is given up`
+    logFailure(this.#options.logger, 'a recovered background task was superseded', new TaskweaveError('TW_LOST', reason, { retryable: false, details: { taskId: work.taskId, conversationId: work.conversationId } }), { taskId: work.taskId })
+    if (work.kind === 'workflow') work.cancel(reason)
+    else void work.record.finish('failed')
+  }
+
+  /**
    * Puts an entry under an id the caller chose: the generated ids that follow must not repeat it
    * (`conv:name:n`), as for a recovered id.
    */
@@ -310,6 +329,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
   #adoptPending(id: string, conversationId: string, name: string, kind: BackgroundKind): Entry {
     const conversation = this.#conversation(conversationId)
     const entry = newEntry(id, conversation, name, kind, this.#options.clock.now())
+    entry.recovered = true
     // New ids must not repeat a recovered one.
     this.#keepUnderId(entry)
     entry.remembered = true

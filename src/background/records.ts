@@ -30,6 +30,8 @@ export interface Entry {
   readonly conversation: Conversation
   readonly name: string
   readonly kind: BackgroundKind
+  /** Taken over from the run store by `recover()` (not submitted in this process). */
+  recovered?: boolean
   readonly submittedAt: number
   status: BackgroundStatus
   startedAt: number | undefined

@@ -70,6 +70,27 @@ describe('background work in a durable engine', () => {
     await engine1.close()
   })
 
+  it('stored work whose taskId a task submitted before recover() took is ended in the store, not left running for ever', async () => {
+    const store = new MemoryRunStore()
+    const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false })
+    engine1.background.submit({ conversationId: 'conv', name: 'my_task', taskId: 'conv:my_task', run: never })
+    await ticks()
+    const engine2 = createEngine({ store, builtins: false })
+    // The app submits its fixed id again at start-up, then recovers.
+    const fresh = engine2.background.submit({ conversationId: 'conv', name: 'my_task', taskId: 'conv:my_task', run: () => 'new' })
+    expect(await engine2.background.recover()).toEqual({ workflows: 0, stateMachines: 0, lost: 1 })
+    expect((await engine2.background.result(fresh))?.value).toBe('new')
+    await ticks()
+    const stored = await store.list({ labels: { conversation: 'conv' } })
+    expect(stored.map((run) => run.status).sort()).toEqual(['failed', 'succeeded'])
+    // A third process finds nothing left to recover.
+    const engine3 = createEngine({ store, builtins: false })
+    expect(await engine3.background.recover()).toEqual({ workflows: 0, stateMachines: 0, lost: 0 })
+    await engine3.close()
+    await engine2.close()
+    await engine1.close()
+  })
+
   it('a function that was running is reported lost; one that finished is recorded as finished', async () => {
     const store = new MemoryRunStore()
     const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false })
