@@ -109,7 +109,7 @@ describe('WorkflowOrchestrator on an engine with a store: checkpointing and resu
     await engine.close()
   })
 
-  it('a run started by an orchestrator of another name is refused by the agents it lacks (TW_VALIDATION)', async () => {
+  it('a run started by an orchestrator of another name is refused before anything resumes, and so is an orchestrator without a name', async () => {
     const store = new MemoryRunStore()
     const engine1 = createEngine({ store: inAnotherProcess(store), builtins: false })
     const writer = new WorkflowOrchestrator({ engine: engine1, name: 'writer', agents: { write: () => new Promise<never>(() => undefined) } })
@@ -120,7 +120,17 @@ describe('WorkflowOrchestrator on an engine with a store: checkpointing and resu
     while (!(await store.load('w-1'))?.entries.some((e) => e.kind === 'start')) await new Promise((resolve) => setImmediate(resolve))
     const engine2 = createEngine({ store, builtins: false })
     const other = new WorkflowOrchestrator({ engine: engine2, name: 'reader', agents: { write: () => 1 } })
-    expect(await rejection(other.resumeWorkflow('w-1'))).toMatchObject({ code: 'TW_VALIDATION', message: expect.stringContaining('orchestrator.writer.write') as unknown })
+    expect(await rejection(other.resumeWorkflow('w-1'))).toMatchObject({ code: 'TW_INVALID_STATE', message: expect.stringContaining('run "w-1" belongs to orchestrator "writer", not to "reader"') as unknown })
+    expect(other.isRunning).toBe(false)
+    const unnamed = new WorkflowOrchestrator({ engine: engine2, agents: { write: () => 1 } })
+    expect(await rejection(unnamed.resumeWorkflow('w-1'))).toMatchObject({ code: 'TW_INVALID_STATE', message: expect.stringContaining('needs an orchestrator with a name') as unknown })
+    // The run is untouched: its own orchestrator still resumes it, and a task added while the
+    // store is being read is refused rather than lost.
+    const writerAgain = new WorkflowOrchestrator({ engine: engine2, name: 'writer', agents: { write: () => 'written' }, dynamicTasks: true })
+    const resuming = writerAgain.resumeWorkflow('w-1')
+    expect(() => writerAgain.addTask({ id: 'extra', agentType: 'write' })).toThrow(expect.objectContaining({ code: 'TW_INVALID_STATE', message: expect.stringContaining('is being resumed') as unknown }))
+    expect(writerAgain.tasks).toEqual([])
+    expect((await resuming).results).toEqual({ w: 'written' })
     await engine2.close()
     await engine1.close()
   })

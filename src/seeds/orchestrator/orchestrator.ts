@@ -184,12 +184,22 @@ export class WorkflowOrchestrator {
    */
   async resumeWorkflow(runId: string, options: ResumeWorkflowOptions = {}): Promise<WorkflowResult> {
     checkResumeWorkflowOptions(runId, options)
-    if (!this.#specs.carryData) throw new TaskweaveError('TW_INVALID_STATE', 'resumeWorkflow() needs an engine with a store: create the orchestrator with new WorkflowOrchestrator({ engine: createEngine({ store }), name, agents })', { retryable: false })
+    const store = this.engine.store
+    if (store === undefined) throw new TaskweaveError('TW_INVALID_STATE', 'resumeWorkflow() needs an engine with a store: create the orchestrator with new WorkflowOrchestrator({ engine: createEngine({ store }), name, agents })', { retryable: false })
+    // Without a name its tools are numbered in the order orchestrators are made: nothing says the
+    // run was this one's.
+    if (!this.#options.named) throw new TaskweaveError('TW_INVALID_STATE', 'resumeWorkflow() needs an orchestrator with a name (new WorkflowOrchestrator({ engine, name, agents })), the one the run was started by', { retryable: false })
     if (this.#current !== undefined) throw new TaskweaveError('TW_INVALID_STATE', 'a workflow is already running on this orchestrator; await it first', { retryable: false })
     const run: ActiveRun = { id: runId, data: new Map(), handlerErrors: [] }
     // Taken before the first await: a second call meanwhile is refused as above.
     this.#current = run
     try {
+      // The run must be this orchestrator's: another's may name tools the shared engine has too.
+      const stored = await store.load(runId)
+      const owner = stored?.labels['orchestrator']
+      if (stored !== undefined && owner !== this.#options.name) {
+        throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" ${owner === undefined ? 'was not started by an orchestrator' : `belongs to orchestrator "${owner}"`}, not to "${this.#options.name}": resume it with that one`, { retryable: false, details: { runId, orchestrator: owner } })
+      }
       const handle = await this.engine.resume(runId, { onTaskComplete: this.#dispatcher(run), ...(options.signal !== undefined ? { signal: options.signal } : {}) })
       return await this.#follow(run, handle, options.onEvent)
     } finally {
@@ -218,6 +228,10 @@ export class WorkflowOrchestrator {
         retryable: false,
         details: { taskId: task.id },
       })
+    }
+    // A resume still reading the store has no run to add to yet.
+    if (control === undefined && run.handle === undefined) {
+      throw new TaskweaveError('TW_INVALID_STATE', `cannot add task "${task.id}" while run "${run.id}" is being resumed: add it once resumeWorkflow() has started it (from a completion handler, or after the first event)`, { retryable: true, details: { taskId: task.id, runId: run.id } })
     }
     // Checked here too: the data of a task already in the run must never be replaced.
     if (run.data.has(task.id)) throw duplicate(task.id)
