@@ -35,10 +35,10 @@ export interface AgentSessionPoolOptions {
   /** Executions running at once, over all sessions (the seed's `TASK_MANAGER_WORKERS`). @default 10 */
   readonly maxConcurrent?: number
   /**
-   * Most executions waiting to start (for a place, their session's turn or an instance), over all
-   * sessions: past it `execute()` rejects, and `stream()` throws, `TW_QUEUE_FULL` (retryable), the
-   * seed's `MAX_QUEUE_SIZE`. Executions of engine tasks are admitted by the engine and never
-   * refused here. @default Infinity
+   * Most executions that may wait for a place, over all sessions (the seed's `MAX_QUEUE_SIZE`):
+   * with `maxConcurrent` running and `maxQueued` waiting, `execute()` rejects, and `stream()`
+   * throws, `TW_QUEUE_FULL` (retryable); `0` means no waiting. Executions of engine tasks are
+   * admitted by the engine and never refused here. @default Infinity
    */
   readonly maxQueued?: number
   /** Where disposal failures are reported. @default silent */

@@ -454,6 +454,18 @@ describe('AgentSessionPool: maxQueued (the seed\'s MAX_QUEUE_SIZE)', () => {
     expect(await Promise.all([...waiting, later])).toEqual(['done', 'done', 'done'])
   })
 
+  it('never refuses what free places take at once: maxQueued 0 means no waiting, not nothing running', async () => {
+    const agent = defineAgent({ name: 'quick', create: () => ({}), execute: async () => {
+      await tick()
+      return 'ok'
+    } })
+    await using pool = new AgentSessionPool({ agents: [agent], maxConcurrent: 3, maxQueued: 0 })
+    const burst = [pool.execute('quick', 'a', {}), pool.execute('quick', 'b', {}), pool.execute('quick', 'c', {})]
+    // The fourth would wait for a place: refused.
+    expect(await pool.execute('quick', 'd', {}).catch((err: unknown) => (err as TaskweaveError).code)).toBe('TW_QUEUE_FULL')
+    expect(await Promise.all(burst)).toEqual(['ok', 'ok', 'ok'])
+  })
+
   it('is checked at construction', () => {
     const agent = defineAgent({ name: 'a', create: () => ({}), execute: () => 1 })
     expect(() => new AgentSessionPool({ agents: [agent], maxQueued: -1 })).toThrow(/option "maxQueued" must be an integer ≥ 0 or Infinity/)

@@ -438,11 +438,17 @@ export class AgentSessionPool implements AsyncDisposable {
     return disposal
   }
 
-  /** Refuses a direct execution while `maxQueued` executions wait to start (the seed's `MAX_QUEUE_SIZE`). */
+  /**
+   * Refuses a direct execution that would have to wait behind `maxQueued` others (the seed's
+   * `MAX_QUEUE_SIZE`): executions accepted and not yet ended may be the `maxConcurrent` that run
+   * plus `maxQueued` more. (One just accepted counts as waiting until it has its place, a tick
+   * later: counting it against the places rather than the queue, a burst that the free places
+   * take at once is never refused.)
+   */
   #checkRoom(): void {
-    const max = this.#options.maxQueued
-    if (this.#pending < max) return
-    throw new TaskweaveError('TW_QUEUE_FULL', `the agent session pool has ${this.#pending} executions waiting to start, the most maxQueued (${max}) allows: try again once some have started`, { retryable: true, details: { maxQueued: max, pending: this.#pending } })
+    const { maxQueued, maxConcurrent } = this.#options
+    if (this.#pending + this.#running < maxConcurrent + maxQueued) return
+    throw new TaskweaveError('TW_QUEUE_FULL', `the agent session pool has ${this.#running} executions running and ${this.#pending} waiting to start, the most maxConcurrent (${maxConcurrent}) and maxQueued (${maxQueued}) allow: try again once some have ended`, { retryable: true, details: { maxQueued, maxConcurrent, running: this.#running, pending: this.#pending } })
   }
 
   #admit(ref: string | AnyAgent): AnyAgent {
