@@ -4,7 +4,7 @@
  * @module
  */
 import { toMs } from '../../core/duration.js'
-import type { RunSummary, StoredRunStatus } from '../../core/store.js'
+import type { RunStore, RunSummary, StoredRunStatus } from '../../core/store.js'
 import { TaskweaveError } from '../../core/errors.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
@@ -13,6 +13,9 @@ import { terminalSafe } from '../terminal-text.js'
 import { loadCliConfig } from '../config.js'
 
 const STATUSES: readonly StoredRunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'cancelled']
+/** Unfinished runs read to tell running from stopped ones before `--limit` applies. */
+const UNFINISHED_READ = 100_000
+
 /** What `--status` takes: a stored status, or `stopped` (the table's name for an unfinished run nobody runs). */
 const STATUS_FILTERS: readonly string[] = [...STATUSES, 'stopped']
 
@@ -42,16 +45,8 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
     return EXIT.ok
   }
   try {
-    // `running` and `stopped` are both unfinished in the store: told apart by their leases.
-    const stored = args.status === 'stopped' ? 'running' : (args.status as StoredRunStatus | undefined)
-    const listed = await store.list({
-      ...(stored !== undefined ? { status: stored } : {}),
-      ...(args.workflow !== undefined ? { workflowId: args.workflow } : {}),
-      ...(since !== undefined ? { since } : {}),
-      limit: args.limit ?? 50,
-    })
     const leaseNow = (await store.now?.()) ?? now
-    const runs = stored === 'running' ? listed.filter((run) => isStopped(run, leaseNow, store.exclusive) === (args.status === 'stopped')) : listed
+    const runs = await listRuns(store, { ...(args.status !== undefined ? { status: args.status } : {}), ...(args.workflow !== undefined ? { workflowId: args.workflow } : {}), ...(since !== undefined ? { since } : {}), limit: args.limit ?? 50 }, leaseNow)
     if (args.json) {
       io.stdout(JSON.stringify(runs.map(summaryJson), null, 2))
       return EXIT.ok
@@ -67,6 +62,23 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
   } finally {
     await store.close()
   }
+}
+
+/**
+ * The runs `taskweave runs` lists: `status` is a stored one or `stopped`. `running` and `stopped`
+ * are both unfinished in the store, told apart by their leases here, after the store's list: the
+ * limit applies to what matches, so every unfinished run is read (few, next to the finished ones).
+ */
+export async function listRuns(store: RunStore, filter: { readonly status?: string; readonly workflowId?: string; readonly since?: number; readonly limit: number }, leaseNow: number): Promise<readonly RunSummary[]> {
+  const stored = filter.status === 'stopped' ? 'running' : (filter.status as StoredRunStatus | undefined)
+  const listed = await store.list({
+    ...(stored !== undefined ? { status: stored } : {}),
+    ...(filter.workflowId !== undefined ? { workflowId: filter.workflowId } : {}),
+    ...(filter.since !== undefined ? { since: filter.since } : {}),
+    limit: stored === 'running' ? UNFINISHED_READ : filter.limit,
+  })
+  if (stored !== 'running') return listed
+  return listed.filter((run) => isStopped(run, leaseNow, store.exclusive) === (filter.status === 'stopped')).slice(0, filter.limit)
 }
 
 /** A run's summary as the JSON of `runs --json` and `show --json`: times as ISO text, as in the table. */
