@@ -258,6 +258,28 @@ describe('agent tasks with stream: true (the seed 002 path: stream_execute → c
     }
   })
 
+  it('chunks are plain data, as a remote worker would carry them: a Date arrives as its text, a BigInt fails the task', async () => {
+    const odd = defineAgent({
+      name: 'odd',
+      input: z.object({ big: z.boolean() }),
+      create: () => ({}),
+      execute: () => 'never',
+      async *stream(_instance, { big }) {
+        yield new Date(0)
+        if (big) yield 1n
+        return 'done'
+      },
+    })
+    await using engine = createEngine({ agents: [odd], builtins: false })
+    const handle = engine.start({ id: 'odd', tasks: [{ id: 'date', agent: 'odd', stream: true, input: { big: false } }, { id: 'big', agent: 'odd', stream: true, input: { big: true } }] })
+    const chunks: unknown[] = []
+    handle.on('task:progress', (event) => void (event.taskId === 'date' && chunks.push(event.progress.data)))
+    const result = await handle.result
+    expect(chunks).toEqual(['1970-01-01T00:00:00.000Z'])
+    expect(result.tasks['date']!.status).toBe('succeeded')
+    expect(result.tasks['big']!.error).toMatchObject({ code: 'TW_OUTPUT_NOT_SERIALIZABLE', message: expect.stringContaining('agent "odd" streamed a chunk that is not plain data') as unknown })
+  })
+
   it('refuses stream on a tool task, naming the field', async () => {
     const echo = defineTool({ name: 'echo', input: z.object({}), run: () => 1 })
     await using engine = createEngine({ tools: [echo], builtins: false })

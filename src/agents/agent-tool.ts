@@ -4,6 +4,8 @@
  * @module
  */
 import { z } from 'zod'
+import { TaskweaveError } from '../core/errors.js'
+import { describeThrown } from '../core/thrown.js'
 import { defineTool } from '../core/tool.js'
 import type { AnyTool } from '../core/tool.js'
 import { unknownAgentError } from './errors.js'
@@ -59,8 +61,24 @@ export function createAgentTool(pool: AgentSessionPool, agentName: string, optio
     // An agent marked concurrentSafe takes no such turn: its session's executions may overlap.
     ...(agent.concurrentSafe === true ? {} : { permit: { key: (task: { session?: string | undefined }, call: { readonly runId: string }) => sessionPermitKey(agent.name, task.session ?? call.runId), limit: 1 } }),
     // The engine admitted the task with the session's permit: the pool must not wait for it again.
-    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }, agent.concurrentSafe !== true, task.stream === true ? (chunk) => ctx.progress({ message: 'delta', data: chunk }) : undefined),
+    run: (task, ctx) => pool[EXECUTE_PARSED](agent, task.session ?? ctx.runId, task.input, { signal: ctx.signal }, agent.concurrentSafe !== true, task.stream === true ? (chunk) => ctx.progress({ message: 'delta', data: plainChunk(chunk, agent.name) }) : undefined),
   })
+}
+
+/**
+ * A streamed chunk as the plain data a task's progress carries (the same here as from a remote
+ * worker, whose report is JSON): a chunk JSON cannot carry fails the execution, naming the agent.
+ */
+function plainChunk(chunk: unknown, agentName: string): unknown {
+  if (chunk === undefined || chunk === null || typeof chunk === 'string' || typeof chunk === 'boolean' || (typeof chunk === 'number' && Number.isFinite(chunk))) return chunk
+  let text: string | undefined
+  try {
+    text = JSON.stringify(chunk)
+  } catch (err) {
+    throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `agent "${agentName}" streamed a chunk that is not plain data: ${describeThrown(err)}`, { retryable: false, cause: err, details: { agent: agentName } })
+  }
+  if (text === undefined) throw new TaskweaveError('TW_OUTPUT_NOT_SERIALIZABLE', `agent "${agentName}" streamed a ${typeof chunk}, which is not plain data`, { retryable: false, details: { agent: agentName } })
+  return JSON.parse(text) as unknown
 }
 
 /** Alias of {@link createAgentTool}. */
