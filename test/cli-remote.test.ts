@@ -195,7 +195,7 @@ describe('taskweave run --server', () => {
     // Malformed JSON for an object input: refused by the server, naming the input (nothing runs).
     const malformed = captureIo()
     expect(await main(['run', await workflowFile('id: w\ninputs:\n  cfg: { type: object }\ntasks:\n  - { id: a, tool: t.echo, input: { value: 1 } }\n'), '--server', url, '--input', 'cfg={"a":'], malformed)).toBe(2)
-    expect(malformed.err.join('\n')).toMatch(/inputs\.cfg.*must be a object; received "\{\\"a\\":"/)
+    expect(malformed.err.join('\n')).toMatch(/inputs\.cfg.*must be an object; received "\{\\"a\\":"/)
 
     const missing = captureIo()
     expect(await main(['show', 'no-such-run', '--server', url], missing)).toBe(2)

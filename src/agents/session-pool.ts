@@ -448,7 +448,8 @@ export class AgentSessionPool implements AsyncDisposable {
   #checkRoom(): void {
     const { maxQueued, maxConcurrent } = this.#options
     if (this.#pending + this.#running < maxConcurrent + maxQueued) return
-    throw new TaskweaveError('TW_QUEUE_FULL', `the agent session pool has ${this.#running} executions running and ${this.#pending} waiting to start, the most maxConcurrent (${maxConcurrent}) and maxQueued (${maxQueued}) allow: try again once some have ended`, { retryable: true, details: { maxQueued, maxConcurrent, running: this.#running, pending: this.#pending } })
+    const accepted = this.#pending + this.#running
+    throw new TaskweaveError('TW_QUEUE_FULL', `the agent session pool has ${accepted} executions accepted and not ended, the most maxConcurrent (${maxConcurrent}) running and maxQueued (${maxQueued}) waiting allow: try again once some have ended`, { retryable: true, details: { maxQueued, maxConcurrent, accepted } })
   }
 
   #admit(ref: string | AnyAgent): AnyAgent {

@@ -1,5 +1,5 @@
 /**
- * The BeeAI parallel execution controller's interface (seed 004's "WorkflowOrchestrator") over
+ * The BeeAI parallel execution controller's interface (seed 003's "WorkflowOrchestrator") over
  * the taskweave engine: agent tasks with dependencies, concurrency groups and tasks added by
  * completion handlers, rate keys, and checkpoints to resume after a crash. Import from `taskweave/compat/beeai`; new code should use `createEngine()`.
  * @module

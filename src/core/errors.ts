@@ -226,7 +226,7 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(capString(value, 200))
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
   try {
-    return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+    return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`
   } catch {
     return 'a revoked Proxy'
   }

@@ -6,7 +6,8 @@
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
 import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
-import { InvalidOptionError, serializeError, TaskweaveError } from '../core/errors.js'
+import { InvalidOptionError, serializeError, TaskweaveError, ValidationError } from '../core/errors.js'
+import type { ValidationIssue } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolRegistry } from '../core/registry.js'
@@ -662,6 +663,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // that is not registered).
       compiled = compile(read.definition as WorkflowInput)
       replay = new ReplayLog(stored.entries, runId)
+      // Tasks added at run time are in the journal, not in the pinned definition: one whose tool
+      // this engine lacks is refused here, before anything runs, as the definition's are.
+      refuseUnknownAddedTools(replay, registry, runId)
       warnIfJournalAhead(stored.entries, runId, clock.wallNow(), logger)
       const parked = replay.parked()
       if (parked.length > 0) {
@@ -979,4 +983,20 @@ function composeWrappers(runner: LocalAttemptRunner | undefined, wrappers: reado
           const call = (k: number): unknown => (k === list.length ? run() : (list[k] as AttemptWrapper)(attempt, () => call(k + 1)))
           return call(0)
         }
+}
+
+/**
+ * Throws `TW_VALIDATION` naming every task a journal says was added at run time whose tool (or
+ * agent) the registry lacks: resumed without it, the run would finish with that work undone.
+ */
+function refuseUnknownAddedTools(replay: ReplayLog, registry: ToolRegistry, runId: string): void {
+  const issues: ValidationIssue[] = []
+  for (const { spec, addedBy } of replay.adds) {
+    const isAgent = spec.tool === undefined && spec.agent !== undefined
+    const name = isAgent ? `agent.${spec.agent as string}` : spec.tool
+    if (name === undefined || registry.get(name) !== undefined) continue
+    const by = addedBy === undefined ? 'through the run handle' : `by "${addedBy}"`
+    issues.push({ taskId: spec.id, field: isAgent ? 'agent' : 'tool', message: `run "${runId}": task "${spec.id}", added ${by} before the restart, names ${isAgent ? `agent "${spec.agent as string}"` : `tool "${name}"`}, which this engine does not have: register it, then resume` })
+  }
+  if (issues.length > 0) throw new ValidationError(issues)
 }

@@ -60,6 +60,7 @@ import type { TaskExtra } from './run-state.js'
 import { attemptIdOf } from '../core/attempt.js'
 import type { Indexed } from '../core/indexed-set.js'
 import { logFailure } from '../core/log-failure.js'
+import { describeThrown } from '../core/thrown.js'
 import { whenSettled } from '../core/returned.js'
 import { ALLOWED_CODES, assertTransitionCode, CANCELLED, FAILED, PENDING, READY, RETRYING, RUNNING, SKIPPED, STATUS_NAMES, SUCCEEDED } from './states.js'
 import type { RunStatus, TaskStatus } from './states.js'
@@ -786,7 +787,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       } catch (err) {
         // Its dependencies may not exist yet (added later in the replay): tried again at the end.
         if (later !== undefined) later.push(add.spec)
-        else logFailure(this.#env.logger, 'a task recorded in the journal could not be added again', err, { runId: this.id, taskId: add.spec.id })
+        else {
+          // Finishing without it would record work as done that never ran: the run stays
+          // unfinished (resumable once what refused the task is mended).
+          logFailure(this.#env.logger, 'a task recorded in the journal could not be added again', err, { runId: this.id, taskId: add.spec.id })
+          this.suspend(`task "${add.spec.id}", added ${add.addedBy === undefined ? 'to the run' : `by "${add.addedBy}"`} before the restart, could not be added again: ${describeThrown(err)}; the run stays unfinished, to be resumed once that is mended`)
+          return
+        }
       }
     }
   }
@@ -1579,6 +1586,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   /** Runs the completion handler of a task that just became terminal, if it has one. */
   #afterTerminal(i: number): void {
+    // What a handler of this task added before a restart joins as it was, whether or not the
+    // resume was given the handler again: leaving it out would let the run finish without it.
+    if (this.#replay !== undefined && this.#replay.adds.length > 0) this.#replayAdds(this.#s.ids[i], undefined)
     const handlers = this.#settings.onTaskComplete
     if (handlers === undefined) return
     const taskId = this.#s.ids[i] as string
@@ -1592,12 +1602,9 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
    */
   #runHandler(i: number, taskId: string, handler: TaskCompleteHandler): void {
     const s = this.#s
-    if (this.#replay !== undefined) {
-      // What the handler added before the crash joins as it was; a handler that had settled does
-      // not run again (one that had not runs again: adding the same task twice is a no-op).
-      this.#replayAdds(taskId, undefined)
-      if (this.#replay.handled.has(taskId)) return
-    }
+    // What the handler added before the crash joined already (#afterTerminal); a handler that had
+    // settled does not run again (one that had not runs again: adding the same task twice is a no-op).
+    if (this.#replay !== undefined && this.#replay.handled.has(taskId)) return
     const error = s.peek(i).error
     const completion: TaskCompletion = {
       runId: this.id,

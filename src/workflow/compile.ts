@@ -235,7 +235,7 @@ function checkInputDefaults(declaredInputs: NonNullable<WorkflowShell['inputs']>
     if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
       issue(['inputs', name, 'default'], `the default of input "${name}" is an integer beyond what a number holds exactly (±2^53): it may have been rounded already; write it as a string and declare the input type: string`)
     } else if (coerce(value, declared.type) === undefined) {
-      issue(['inputs', name, 'default'], `the default of input "${name}" must be a ${declared.type}; received ${shown(value)}`)
+      issue(['inputs', name, 'default'], `the default of input "${name}" must be ${typeWithArticle(declared.type)}; received ${shown(value)}`)
     }
   }
 }
@@ -721,7 +721,7 @@ function resolveGivenInputs(workflow: CompiledWorkflow, given: Readonly<Record<s
       continue
     }
     const coerced = coerce(value, input.type)
-    if (coerced === undefined) issues.push({ ...file, field: `inputs.${name}`, message: `input "${name}" must be a ${input.type}; received ${JSON.stringify(value)}` })
+    if (coerced === undefined) issues.push({ ...file, field: `inputs.${name}`, message: `input "${name}" must be ${typeWithArticle(input.type)}; received ${JSON.stringify(value)}` })
     else out[name] = coerced
   }
   for (const name of Object.keys(out)) {
@@ -808,3 +808,8 @@ function taskIdAt(definition: unknown, path: readonly (string | number)[]): stri
 }
 
 
+
+/** `a string`, `an object`, `an array`: a declared input type as a message says it. */
+function typeWithArticle(type: string): string {
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`
+}

@@ -227,3 +227,60 @@ describe('a durable run closed before the store accepted it', () => {
     await again.close()
   })
 })
+
+describe('durable runs: tasks added at run time, after a restart', () => {
+  /** A run whose handler of `a` adds `x` (tool `extra`), which hangs in the first process. */
+  async function crashWithAdded(): Promise<{ store: MemoryRunStore; engine1: ReturnType<typeof createEngine> }> {
+    const store = new MemoryRunStore()
+    const hang = defineTool({ name: 'extra', input: z.object({}), run: () => new Promise<never>(() => undefined) })
+    const first = tools()
+    const engine1 = createEngine({ tools: [first.step, hang], store: inAnotherProcess(store), builtins: false })
+    const handle = engine1.start(chain(['a']), { runId: 'added-1', onTaskComplete: { a: (_completion, run) => run.addTask({ id: 'x', tool: 'extra', dependsOn: ['a'] }) } })
+    await new Promise<void>((resolve) => handle.on('task:started', (e) => void (e.taskId === 'x' && resolve())))
+    while (!(await store.load('added-1'))?.entries.some((e) => e.kind === 'start' && e.taskId === 'x')) await new Promise((resolve) => setImmediate(resolve))
+    return { store, engine1 }
+  }
+
+  it('come back even when the resume is not given the handler that added them', async () => {
+    const { store, engine1 } = await crashWithAdded()
+    const second = tools()
+    const ran: string[] = []
+    const extra = defineTool({ name: 'extra', input: z.object({}), run: (_input, ctx) => void ran.push(ctx.taskId) })
+    const engine2 = createEngine({ tools: [second.step, extra], store, builtins: false })
+    const result = await (await engine2.resume('added-1')).result
+    expect(result.status).toBe('succeeded')
+    expect(Object.keys(result.tasks).sort()).toEqual(['a', 'x'])
+    expect(result.tasks['x']).toMatchObject({ status: 'succeeded', addedBy: 'a' })
+    expect(ran).toEqual(['x'])
+    await engine2.close()
+    await engine1.close()
+  })
+
+  it('one that cannot be added again (its tool now refuses its input) leaves the run unfinished, not finished without it', async () => {
+    const { store, engine1 } = await crashWithAdded()
+    const stricter = defineTool({ name: 'extra', input: z.object({ needed: z.string() }).strict(), run: () => 'done' })
+    const engine2 = createEngine({ tools: [tools().step, stricter], store, builtins: false })
+    const result = await (await engine2.resume('added-1')).result
+    expect(result.status).toBe('cancelled')
+    expect(result.reason).toContain('task "x", added by "a" before the restart, could not be added again')
+    expect((await store.load('added-1'))?.status).toBe('running')
+    await engine2.close()
+    await engine1.close()
+  })
+
+  it('a resume on an engine without their tool is refused, naming the task and tool, and the run stays resumable', async () => {
+    const { store, engine1 } = await crashWithAdded()
+    const engine2 = createEngine({ tools: [tools().step], store, builtins: false })
+    const refused = await engine2.resume('added-1').catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(TaskweaveError)
+    expect(refused).toMatchObject({ code: 'TW_VALIDATION', message: expect.stringContaining('task "x", added by "a" before the restart, names tool "extra", which this engine does not have') as unknown })
+    expect((await store.load('added-1'))?.status).toBe('running')
+    const extra = defineTool({ name: 'extra', input: z.object({}), run: () => 'done' })
+    const engine3 = createEngine({ tools: [tools().step, extra], store, builtins: false })
+    const result = await (await engine3.resume('added-1')).result
+    expect(result.tasks['x']).toMatchObject({ status: 'succeeded', output: 'done' })
+    await engine3.close()
+    await engine2.close()
+    await engine1.close()
+  })
+})
