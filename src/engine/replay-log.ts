@@ -55,7 +55,26 @@ export class ReplayLog {
    */
   readonly #attempts = new Map<string, RecordedAttempt | RecordedAttempt[]>()
   readonly adds: RecordedAdd[] = []
+  /** {@link adds} by who added them, made on first use (see {@link addedBy}). */
+  #addsBy: Map<string | undefined, RecordedAdd[]> | undefined
   readonly handled = new Set<string>()
+
+  /**
+   * The tasks `addedBy` added (undefined: the run handle), in journal order: looked up on every
+   * task end of a resumed run, so by key rather than a scan of every add (a run with many added
+   * tasks would be quadratic).
+   */
+  addedBy(addedBy: string | undefined): readonly RecordedAdd[] {
+    if (this.#addsBy === undefined) {
+      this.#addsBy = new Map()
+      for (const add of this.adds) {
+        const list = this.#addsBy.get(add.addedBy)
+        if (list === undefined) this.#addsBy.set(add.addedBy, [add])
+        else list.push(add)
+      }
+    }
+    return this.#addsBy.get(addedBy) ?? NO_ADDS
+  }
   stop: { readonly status: RunStatus; readonly reason: string } | undefined
   /** Parked tasks not decided yet (a later `ok` or `fail` of the same attempt decides one); made on first use. */
   #parked: Map<string, ParkedTask> | undefined
@@ -180,3 +199,5 @@ export class ReplayLog {
     return n
   }
 }
+
+const NO_ADDS: readonly RecordedAdd[] = Object.freeze([])

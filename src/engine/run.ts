@@ -779,8 +779,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #replayAdds(addedBy: string | undefined, later: TaskSpec[] | undefined): void {
     const replay = this.#replay
     if (replay === undefined) return
-    for (const add of replay.adds) {
-      if (add.addedBy !== addedBy || this.#indexOf(add.spec.id) !== undefined) continue
+    for (const add of replay.addedBy(addedBy)) {
+      if (this.#indexOf(add.spec.id) !== undefined) continue
       try {
         ;(this.#addedText ??= new Map()).set(add.spec.id, add.text)
         this.#commitAddedTask(plainTaskSpec(add.spec), addedBy)
