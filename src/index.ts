@@ -32,6 +32,7 @@ export type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './e
 export type { ParkedTask } from './engine/replay-log.js'
 export type { CancelledRun, CancelUnfinishedOptions } from './engine/cancel-stored.js'
 export type { AutoscaleOptions, Engine, EngineCloseOptions, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
+export type { AbandonedToolCall } from './engine/local-tool-context.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run-types.js'
 export type { AttemptRecord, RunResult, RunUsage, TaskReport } from './core/report.js'
 

@@ -15,7 +15,8 @@ import { CancelledError, deserializeError, InvalidOptionError, TaskweaveError, T
 import { logFailure } from '../core/log-failure.js'
 import { whenSettled } from '../core/returned.js'
 import { setClockTimer } from '../core/clock-timer.js'
-import { toMs } from '../core/duration.js'
+import { toLimitMs } from '../core/duration.js'
+import { checkSignal, refuseUnknownOptions } from '../core/known-options.js'
 import type { RunResult } from '../core/report.js'
 import type { StateMachineResult } from '../fsm/run.js'
 import { CompletionStream } from './completion-stream.js'
@@ -115,7 +116,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
     if (this.#closed) throw new TaskweaveError('TW_CANCELLED', 'the background executor is closed', { retryable: false })
     checkSubmit(options)
     if (isStateMachine(options.run) && options.durable !== false && this.#options.engine?.records !== undefined) checkStorableContext(options as SubmitStateMachine<unknown, string>)
-    const timeoutMs = options.timeout !== undefined ? toMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
+    const timeoutMs = options.timeout !== undefined ? toLimitMs('timeout', options.timeout) : this.#options.defaultTimeoutMs
     if (options.taskId !== undefined && this.#tasks.get(options.taskId) !== undefined) {
       throw new TaskweaveError('TW_INVALID_OPTION', `option "taskId": this executor already has a task "${options.taskId}" (running, or finished and not yet forgotten): choose another id`, { retryable: false, details: { option: 'taskId', taskId: options.taskId } })
     }
@@ -157,8 +158,14 @@ export class ConcurrentExecutor implements AsyncDisposable {
     return entry === undefined ? undefined : this.#info(entry)
   }
 
-  /** Resolves with the task's outcome when it ends; never rejects. Undefined when the id is unknown or forgotten. */
-  result<T>(id: BackgroundTaskId<T> | string): Promise<BackgroundOutcome<T> | undefined> {
+  /**
+   * Resolves with the task's outcome when it ends. Undefined when the id is unknown or forgotten.
+   * Rejects only when `options.signal` aborts first (with its reason): the wait stops, the task
+   * goes on (`cancel(id)` stops the task).
+   */
+  result<T>(id: BackgroundTaskId<T> | string, options: { readonly signal?: AbortSignal } = {}): Promise<BackgroundOutcome<T> | undefined> {
+    refuseUnknownOptions('result', options, ['signal'])
+    checkSignal(options.signal)
     const entry = this.#tasks.get(id)
     if (entry === undefined) return Promise.resolve(undefined)
     if (entry.outcome !== undefined) return Promise.resolve(entry.outcome as BackgroundOutcome<T>)
@@ -168,7 +175,8 @@ export class ConcurrentExecutor implements AsyncDisposable {
       entry.waiting = new Promise<BackgroundOutcome>(keepResolver)
       entry.resolveWaiting = takeResolver<BackgroundOutcome>()
     }
-    return entry.waiting as Promise<BackgroundOutcome<T>>
+    const waiting = entry.waiting as Promise<BackgroundOutcome<T>>
+    return options.signal === undefined ? waiting : untilAborted(waiting, options.signal)
   }
 
   /** The outcome if the task has ended; undefined while it runs (or when unknown). */
@@ -704,3 +712,22 @@ function ignore(): void {}
 
 /** Distinguishes the keys of several executors sharing one limiter. */
 let executorSerial = 0
+
+/** `promise`, or a rejection with `signal`'s reason if it aborts first (the listener goes when either happens). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
+}

@@ -92,10 +92,11 @@ export class FsmExecutor implements AsyncDisposable {
   /**
    * Final state, final context and transitions once the machine ends, whatever the ending
    * (`status` and `error` say which; a cancelled or timed-out machine reports where it was).
-   * Undefined when the id is unknown, forgotten, or not a state-machine task.
+   * Undefined when the id is unknown, forgotten, or not a state-machine task. Rejects only when
+   * `options.signal` aborts first (with its reason): the wait stops, the machine goes on.
    */
-  async result<C, S extends string>(id: BackgroundTaskId<StateMachineResult<C, S>> | string): Promise<StateMachineResult<C, S> | undefined> {
-    const outcome = await this.executor.result<StateMachineResult<C, S>>(id)
+  async result<C, S extends string>(id: BackgroundTaskId<StateMachineResult<C, S>> | string, options: { readonly signal?: AbortSignal } = {}): Promise<StateMachineResult<C, S> | undefined> {
+    const outcome = await this.executor.result<StateMachineResult<C, S>>(id, options)
     return outcome?.kind === 'state-machine' ? outcome.value : undefined
   }
 

@@ -7,7 +7,7 @@ import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 import { systemClock } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import type { Duration } from '../core/duration.js'
-import { toMs } from '../core/duration.js'
+import { toLimitMs, toMs } from '../core/duration.js'
 import { InvalidOptionError } from '../core/errors.js'
 import { optionNames, refuseUnknownOptions } from '../core/known-options.js'
 import { silentLogger } from '../core/logger.js'
@@ -81,7 +81,7 @@ export function resolveExecutorOptions(options: ConcurrentExecutorOptions): Reso
   return {
     engine: options.engine,
     clock: options.clock ?? options.engine?.clock ?? systemClock,
-    defaultTimeoutMs: options.defaultTimeout === undefined ? undefined : toMs('defaultTimeout', options.defaultTimeout),
+    defaultTimeoutMs: options.defaultTimeout === undefined ? undefined : toLimitMs('defaultTimeout', options.defaultTimeout),
     finishedTtlMs: ttl === Infinity ? Infinity : toMs('finishedTtl', ttl),
     maxFinished,
     onComplete: options.onComplete,

@@ -3,6 +3,7 @@
  * so a manual clock can run a workflow with hour-long backoffs instantly and deterministically.
  * @module
  */
+import { InvalidOptionError } from './errors.js'
 
 /** Cancels a timer; calling it again is harmless. */
 export type CancelTimer = () => void
@@ -111,6 +112,8 @@ export function setClockTimer(clock: Clock, ms: number, fn: () => void): CancelT
  * ctx.signal)` in a tool waits on the engine's clock, and on the system's in a context made by hand.
  */
 export function sleep(clock: Clock | undefined, ms: number, signal?: AbortSignal): Promise<void> {
+  // A string ('1s') or NaN would otherwise wait for ever or not at all.
+  if (typeof ms !== 'number' || Number.isNaN(ms)) return Promise.reject(new InvalidOptionError('ms', 'a number of ms', ms))
   signal?.throwIfAborted()
   clock ??= systemClock
   return new Promise<void>((resolve, reject) => {

@@ -26,3 +26,13 @@ export function toMs(option: string, value: unknown): number {
   if (ms === undefined) throw new InvalidOptionError(option, "a duration (ms, or a string like '30s')", value)
   return ms
 }
+
+/**
+ * {@link toMs} for a time limit: 0 is refused too, since a limit of 0 would end every attempt the
+ * moment it starts (leaving the option out is how to say "no limit").
+ */
+export function toLimitMs(option: string, value: unknown): number {
+  const ms = toMs(option, value)
+  if (ms === 0) throw new InvalidOptionError(option, 'a duration above 0 (leave it out for no limit): a limit of 0 would end every task at once', value)
+  return ms
+}

@@ -213,7 +213,7 @@ export class ValidationError extends TaskweaveError {
 /** An option passed to a constructor or function is out of range or of the wrong type. */
 export class InvalidOptionError extends TaskweaveError {
   constructor(option: string, expected: string, received: unknown) {
-    super('TW_INVALID_OPTION', `option "${option}" must be ${expected}; received ${describe(received)}`, {
+    super('TW_INVALID_OPTION', `option "${option}" must be ${expected}; received ${describeValue(received)}`, {
       retryable: false,
       details: { option, expected },
     })
@@ -221,8 +221,8 @@ export class InvalidOptionError extends TaskweaveError {
   }
 }
 
-/** A short description of an option's value; never throws (the value may be a revoked Proxy). */
-function describe(value: unknown): string {
+/** A short description of an option's value for an error message; never throws (the value may be a revoked Proxy). */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(capString(value, 200))
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value)
   try {

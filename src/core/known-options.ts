@@ -3,7 +3,7 @@
  * names it instead of a default silently applied.
  * @module
  */
-import { InvalidOptionError, TaskweaveError } from './errors.js'
+import { describeValue, InvalidOptionError, TaskweaveError } from './errors.js'
 
 /**
  * The option names of `T`, listed once beside its interface: `optionNames<FsToolOptions>()(['root', …])`.
@@ -20,11 +20,30 @@ export function optionNames<T>(): <const N extends readonly (keyof T & string)[]
  * (`durability.`), so the message names the option as the caller wrote it.
  */
 export function refuseUnknownOptions(where: string, options: object, known: readonly string[], prefix = ''): void {
+  // null, a number or a string where options go would otherwise fail later as a bare TypeError.
+  if (typeof options !== 'object' || options === null) throw notOptions(where, options, prefix)
   // for…in rather than Object.keys: no array per call (it runs on every background submit).
   for (const name in options) {
     if (!Object.hasOwn(options, name) || known.includes(name)) continue
     throw unknownOption(where, name, known, prefix)
   }
+}
+
+/** The error for options that are not an object. */
+function notOptions(where: string, options: unknown, prefix: string): TaskweaveError {
+  const what = prefix === '' ? `${where}() takes an object of options` : `option "${prefix.slice(0, -1)}" of ${where}() must be an object of options`
+  return new TaskweaveError('TW_INVALID_OPTION', `${what}; received ${describeValue(options)}`, { retryable: false, ...(prefix === '' ? {} : { details: { option: prefix.slice(0, -1) } }) })
+}
+
+/**
+ * Throws `TW_INVALID_OPTION` unless `value` is an object with every method of `methods` (a clock,
+ * a logger, a store passed as an option): a value without them would fail at its first use, far
+ * from the call that gave it.
+ */
+export function checkMethods(value: unknown, field: string, methods: readonly string[]): void {
+  if (value === undefined) return
+  const missing = typeof value === 'object' && value !== null ? methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function') : methods
+  if (missing.length > 0) throw new InvalidOptionError(field, `an object with the methods ${methods.join(', ')}${typeof value === 'object' && value !== null ? ` (it lacks ${missing.join(', ')})` : ''}`, value)
 }
 
 /** The error for option `name`, with the known names closest to it. Apart: its closures would give every call above a context. */

@@ -8,7 +8,7 @@ import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { TaskSpec } from './spec.js'
 import type { LlmUsage, ProviderLimits } from './rate.js'
-import { InvalidOptionError, TaskweaveError } from './errors.js'
+import { describeValue, InvalidOptionError, TaskweaveError } from './errors.js'
 import { optionNames, refuseUnknownOptions } from './known-options.js'
 
 const TOOL_MARK = Symbol.for('taskweave.tool')
@@ -163,7 +163,38 @@ function checkToolDefinition(definition: ToolDefinition<z.ZodType, unknown>): vo
     throw new TaskweaveError('TW_INVALID_OPTION', `tool "${name}": input must be a zod schema, such as z.object({ query: z.string() }); received ${received}`, { retryable: false, details: { tool: name, option: 'input' } })
   }
   if (typeof definition.run !== 'function') throw new TaskweaveError('TW_INVALID_OPTION', `tool "${name}": run must be a function`, { retryable: false, details: { tool: name, option: 'run' } })
+  checkOptionalFields(name, definition)
 }
+
+/**
+ * The optional fields, each checked for what it must be: a `permit` of limit 0 would hold every
+ * call back for ever, a `cost` of NaN would poison the ready queue's order, and a `maxOutputBytes`
+ * of -1 would fail every call; each is refused here, naming the tool and the field.
+ */
+function checkOptionalFields(name: string, definition: ToolDefinition<z.ZodType, unknown>): void {
+  const refuse = (option: string, expected: string, received: unknown): never => {
+    throw new TaskweaveError('TW_INVALID_OPTION', `tool "${name}": ${option} must be ${expected}; received ${describeValue(received)}`, { retryable: false, details: { tool: name, option } })
+  }
+  const { description, maxOutputBytes, cost, idempotent, permit, rateKey } = definition
+  // Read as values, not called: whether they are functions is what is checked.
+  const fields = definition as unknown as Readonly<Record<string, unknown>>
+  const rateKeyOf = fields['rateKeyOf']
+  const estimateTokens = fields['estimateTokens']
+  if (description !== undefined && typeof description !== 'string') refuse('description', 'a string', description)
+  if (maxOutputBytes !== undefined && !(Number.isSafeInteger(maxOutputBytes) && maxOutputBytes > 0)) refuse('maxOutputBytes', 'a whole number of bytes above 0', maxOutputBytes)
+  if (cost !== undefined && !(typeof cost === 'number' && Number.isFinite(cost) && cost >= 0)) refuse('cost', 'a finite number of ms, 0 or more', cost)
+  if (idempotent !== undefined && typeof idempotent !== 'boolean') refuse('idempotent', 'true or false', idempotent)
+  if (rateKey !== undefined && !(typeof rateKey === 'string' && rateKey.length > 0)) refuse('rateKey', 'a non-empty string', rateKey)
+  if (rateKeyOf !== undefined && typeof rateKeyOf !== 'function') refuse('rateKeyOf', 'a function', rateKeyOf)
+  if (estimateTokens !== undefined && typeof estimateTokens !== 'function') refuse('estimateTokens', 'a function', estimateTokens)
+  if (permit !== undefined) {
+    if (typeof permit !== 'object' || permit === null) refuse('permit', 'an object { key, limit }', permit)
+    const key = (permit as unknown as Readonly<Record<string, unknown>>)['key']
+    if (typeof key !== 'function') refuse('permit.key', 'a function of the call\'s input giving its key', key)
+    if (!(Number.isSafeInteger(permit.limit) && permit.limit > 0)) refuse('permit.limit', 'a whole number of calls above 0', permit.limit)
+  }
+}
+
 
 /** Every field of {@link ToolDefinition}. */
 const TOOL_DEFINITION_NAMES = optionNames<ToolDefinition<z.ZodType, unknown>>()(['name', 'description', 'input', 'maxOutputBytes', 'cost', 'idempotent', 'permit', 'rateKey', 'rateKeyOf', 'estimateTokens', 'run'])

@@ -29,6 +29,7 @@ import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 import { InvalidOptionError, TaskweaveError, deserializeError, serializeError } from '../core/errors.js'
 import { refuseUnknownOptions } from '../core/known-options.js'
+import { checkTransport } from './check-transport.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
@@ -599,6 +600,8 @@ function retryAfterOf(outcome: AttemptOutcome): number | undefined {
 /** Throws `TW_INVALID_OPTION` naming the first unknown or bad option of a remote runner. */
 function checkRunnerOptions(options: RemoteRunnerOptions): void {
   refuseUnknownOptions('createRemoteRunner', options, ['transport', 'owner', 'queueOf', 'reconcileEveryMs', 'workerTimeoutMs', 'shared', 'traceparent', 'clock', 'logger'])
+  // Without one, the first attempt would fail far from here, as a TypeError.
+  checkTransport(options.transport, 'createRemoteRunner')
   if (options.traceparent !== undefined && typeof options.traceparent !== 'function') throw new InvalidOptionError('traceparent', 'a function (attempt) => traceparent', options.traceparent)
   const { reconcileEveryMs, workerTimeoutMs, shared } = options
   if (reconcileEveryMs !== undefined && !(Number.isFinite(reconcileEveryMs) && reconcileEveryMs >= 0)) throw new InvalidOptionError('reconcileEveryMs', 'a number of ms ≥ 0 (0: off)', reconcileEveryMs)

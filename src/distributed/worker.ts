@@ -17,6 +17,7 @@ import { systemClock } from '../core/clock.js'
 import { describeThrown } from '../core/thrown.js'
 import { InvalidOptionError, TaskweaveError, TimeoutError, deserializeError, serializeError } from '../core/errors.js'
 import { refuseUnknownOptions } from '../core/known-options.js'
+import { checkTransport } from './check-transport.js'
 import type { Logger } from '../core/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { AnyTool } from '../core/tool.js'
@@ -167,6 +168,7 @@ class TransportWorker implements Worker {
 
   constructor(options: WorkerOptions) {
     refuseUnknownOptions('startWorker', options, WORKER_OPTION_NAMES)
+    checkTransport(options.transport, 'startWorker')
     this.#transport = options.transport
     this.id = options.worker ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
     this.#queues = options.queues !== undefined && options.queues.length > 0 ? [...options.queues] : [DEFAULT_WORK_QUEUE]

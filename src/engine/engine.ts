@@ -11,6 +11,7 @@ import type { ValidationIssue } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import type { Logger } from '../core/logger.js'
 import type { ToolRegistry } from '../core/registry.js'
+import { isTool } from '../core/tool.js'
 import type { AnyTool } from '../core/tool.js'
 import { EventEmitter } from '../observe/emitter.js'
 import type { Unsubscribe } from '../observe/emitter.js'
@@ -27,7 +28,7 @@ import type { RateLimitSpec, RunBudgetSpec } from '../core/rate.js'
 import { registerActiveWorkflows } from './active-workflows.js'
 import { checkBudget, checkGroupLimits, ENGINE_OPTION_NAMES, refuseUnknownGroupOptions, refuseUnknownOptions, RUN_OPTION_NAMES } from './options.js'
 import type { AutoscaleOptions } from './options.js'
-import { checkSignal } from '../core/known-options.js'
+import { checkFunction, checkMethods, checkSignal } from '../core/known-options.js'
 import type { BuiltWorkflow } from '../workflow/builder.js'
 import type { WorkflowInput } from '../workflow/input.js'
 import { CompileCache } from '../workflow/compile-cache.js'
@@ -41,6 +42,7 @@ import { checkRunId } from './run-id.js'
 import type { AttemptRunner } from '../core/attempt.js'
 import { LocalAttemptRunner } from './local-runner.js'
 import type { AttemptWrapper } from './local-runner.js'
+import type { AbandonedToolCall } from './local-tool-context.js'
 import { buildToolRegistry } from './tool-registry.js'
 import type { BuiltinsOption } from './tool-registry.js'
 import { keepRunShapesSoon } from './shape-anchors.js'
@@ -308,8 +310,13 @@ export interface Engine extends AsyncDisposable {
 export interface EngineCloseReport {
   /** True when everything the engine started ended within its grace period. */
   readonly clean: boolean
-  /** Agent calls (create, execute, dispose) still pending when the pool stopped waiting for them. */
-  readonly abandoned: readonly AbandonedWork[]
+  /**
+   * What was still running when the engine stopped waiting: agent calls (create, execute,
+   * dispose) past the agent pool's grace period, and tool calls that had not returned
+   * {@link TOOL_CLOSE_GRACE_MS} ms after their runs ended (their tools ignore their abort signal;
+   * `stage: 'tool'`, naming the run, task and attempt).
+   */
+  readonly abandoned: readonly (AbandonedWork | AbandonedToolCall)[]
 }
 
 /** A snapshot of the engine's limits, from {@link Engine.stats}. */
@@ -336,8 +343,9 @@ export interface EngineStats {
 export function createEngine(options: EngineOptions = {}): Engine {
   refuseUnknownOptions('createEngine', options, ENGINE_OPTION_NAMES)
   refuseUnknownGroupOptions(options)
+  checkEnginePorts(options)
   const concurrency = options.concurrency ?? 64
-  if (!(concurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', concurrency)
+  if (!isSlotCount(concurrency)) throw new InvalidOptionError('concurrency', SLOT_COUNT, concurrency)
   const groupLimits = checkGroupLimits(options.groups)
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
   if (!(maxOutputBytes > 0)) throw new InvalidOptionError('maxOutputBytes', 'a positive number of bytes', maxOutputBytes)
@@ -504,12 +512,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
       throw new InvalidOptionError('groupScope', '"engine" or "run"', runOptions.groupScope)
     }
     const compiled = compile(definition)
-    if (runOptions.runId !== undefined) checkRunId(runOptions.runId)
+    if (runOptions.runId !== undefined) {
+      checkRunId(runOptions.runId)
+      // Two live runs of one id would mix their events, their store records and their handles.
+      if (isActive(runOptions.runId)) throw new TaskweaveError('TW_INVALID_STATE', `a run with id "${runOptions.runId}" is running in this engine: give each run its own runId`, { retryable: false, details: { runId: runOptions.runId } })
+    }
     // A private copy, frozen: no task can change what the others (or the report) see.
     const inputs = freezeDeep(resolveInputs(compiled, runOptions.inputs ?? {}, maxInputBytes))
     // Without a limit of its own a run is bounded by the engine's slots alone, which may change at run time.
     const runConcurrency = runOptions.concurrency ?? compiled.concurrency ?? Infinity
-    if (!(runConcurrency >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', runConcurrency)
+    if (!isSlotCount(runConcurrency)) throw new InvalidOptionError('concurrency', SLOT_COUNT, runConcurrency)
     // Refused before the run exists: a run that is never started must not be left among the active ones.
     if (runOptions.durable === true && journal === undefined) throw new InvalidOptionError('durable', 'false unless the engine has a store (createEngine({ store }))', true)
     const runEvents = handleEvents ?? events
@@ -616,6 +628,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const resume = async (runId: string, resumeOptions: ResumeOptions = {}): Promise<RunHandle> => {
     refuseUnknownOptions('resume', resumeOptions, ['signal', 'onTaskComplete'])
     checkSignal(resumeOptions.signal)
+    // Aborted already: nothing is read or taken over, and the stored run stays as it was.
+    resumeOptions.signal?.throwIfAborted()
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     const { store: runStore, journal: runJournal } = requireStore()
     if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
@@ -896,9 +910,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
       }
       await env.runner.close()
       env.rates.close()
-      const report = await agents?.close({ force: true })
+      // The runs have ended and aborted their attempts' signals: a tool that honours its signal
+      // returns within a moment, one that does not is named in the report.
+      const [report, stuck] = await Promise.all([agents?.close({ force: true }), localRunner?.settle(TOOL_CLOSE_GRACE_MS)])
       if (report !== undefined && !report.clean) logger.warn('the engine closed with agent work abandoned', { abandoned: report.abandoned.length, graceMs: report.graceMs })
-      return { clean: report?.clean ?? true, abandoned: report?.abandoned ?? [] }
+      if (stuck !== undefined && stuck.length > 0) logger.warn(`the engine closed with ${stuck.length} tool call(s) still running (their tools ignore their abort signal)`, { tasks: stuck.slice(0, 10).map((call) => `${call.runId}/${call.taskId}`) })
+      const abandoned = [...(report?.abandoned ?? []), ...(stuck ?? [])]
+      return { clean: abandoned.length === 0, abandoned }
     })()
     return closing
   }
@@ -936,7 +954,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       }
     },
     setConcurrency: (next) => {
-      if (!(next >= 1)) throw new InvalidOptionError('concurrency', 'a number ≥ 1', next)
+      if (!isSlotCount(next)) throw new InvalidOptionError('concurrency', SLOT_COUNT, next)
       // With autoscale on, the new value is the ceiling it works under.
       if (scaler !== undefined) scaler.setMax(next)
       else resize(next)
@@ -999,4 +1017,37 @@ function refuseUnknownAddedTools(replay: ReplayLog, registry: ToolRegistry, runI
     issues.push({ taskId: spec.id, field: isAgent ? 'agent' : 'tool', message: `run "${runId}": task "${spec.id}", added ${by} before the restart, names ${isAgent ? `agent "${spec.agent as string}"` : `tool "${name}"`}, which this engine does not have: register it, then resume` })
   }
   if (issues.length > 0) throw new ValidationError(issues)
+}
+
+/** How long (real time) a closing engine waits for tool calls whose runs have ended to return. */
+export const TOOL_CLOSE_GRACE_MS = 1000
+
+/** What a concurrency must be, for error messages. */
+const SLOT_COUNT = 'a whole number ≥ 1 (or Infinity)'
+
+/** A slot count: a whole number of at least 1, or Infinity (a string or a fraction would be taken as given and break the count). */
+function isSlotCount(value: unknown): value is number {
+  return value === Infinity || (Number.isSafeInteger(value) && (value as number) >= 1)
+}
+
+/**
+ * Refuses engine options of the wrong kind before anything is built: a clock, logger, runner or
+ * store without its methods, a `random` that is not a function, and `tools` that are not tools
+ * made by `defineTool` would each fail later, at a first run or a first log line, as a bare
+ * TypeError far from the call that gave them.
+ */
+function checkEnginePorts(options: EngineOptions): void {
+  checkFunction(options.random, 'random')
+  checkMethods(options.clock, 'clock', ['now', 'wallNow', 'setTimer'])
+  checkMethods(options.logger, 'logger', ['debug', 'info', 'warn', 'error', 'child'])
+  checkMethods(options.runner, 'runner', ['start', 'cancel', 'close'])
+  checkMethods(options.store, 'store', ['createRun', 'acquire', 'renew', 'release', 'append', 'load', 'list', 'prune', 'close'])
+  const tools: unknown = options.tools
+  if (tools === undefined) return
+  if (typeof tools !== 'object' || tools === null || typeof (tools as Iterable<unknown>)[Symbol.iterator] !== 'function') throw new InvalidOptionError('tools', 'an array of tools made by defineTool()', tools)
+  let i = 0
+  for (const tool of tools as Iterable<unknown>) {
+    if (!isTool(tool)) throw new InvalidOptionError(`tools[${i}]`, 'a tool made by defineTool()', tool)
+    i++
+  }
 }

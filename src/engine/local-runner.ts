@@ -12,7 +12,7 @@ import { TaskweaveError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { AnyTool } from '../core/tool.js'
 import { LocalToolContext } from './local-tool-context.js'
-import type { SignalRegistry } from './local-tool-context.js'
+import type { AbandonedToolCall, PendingCalls, SignalRegistry } from './local-tool-context.js'
 
 /** What the local runner needs from its engine. */
 export interface LocalRunnerOptions {
@@ -41,6 +41,9 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
    * what they held alive through young-generation collections (see `core/indexed-set.ts`).
    */
   readonly #live: Record<string, LocalToolContext | undefined> = Object.create(null) as Record<string, LocalToolContext | undefined>
+
+  /** Tool calls whose promise has not settled: what {@link settle} waits for when the engine closes. */
+  readonly #pending: PendingCalls = { first: undefined, count: 0, onEmpty: undefined }
 
   /** A tool's late outcome still reaches its sink after a cancel (see {@link AttemptRunner.reportsAfterCancel}). */
   readonly reportsAfterCancel = true
@@ -78,12 +81,33 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
       this.settled(ctx)
       return
     }
+    LocalToolContext.pend(this.#pending, ctx)
     try {
       LocalToolContext.follow(ctx, then as PromiseLike<unknown>['then'], outcome)
     } catch (err) {
       sink.failed(err)
       this.settled(ctx)
     }
+  }
+
+  /**
+   * Resolves once every tool call this runner made has returned, or after `graceMs` (real time:
+   * an engine on a manual clock still closes), with the calls still running then: their tools
+   * ignore their abort signal.
+   */
+  async settle(graceMs: number): Promise<readonly AbandonedToolCall[]> {
+    const list = this.#pending
+    if (list.count > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await new Promise<void>((resolve) => {
+        list.onEmpty = resolve
+        timer = setTimeout(resolve, graceMs)
+        timer.unref()
+      })
+      clearTimeout(timer)
+      list.onEmpty = undefined
+    }
+    return LocalToolContext.describePending(list)
   }
 
   /** The clock tools see (`ctx.clock`). */
@@ -115,6 +139,7 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
   /** @internal Stops tracking an attempt once its outcome is reported (after the report, so a failure's cancel still reaches its signal). */
   settled(ctx: LocalToolContext): void {
     if (ctx.tracked && this.#live[ctx.attemptId] === ctx) delete this.#live[ctx.attemptId]
+    LocalToolContext.unpend(this.#pending, ctx)
   }
 }
 

@@ -23,6 +23,23 @@ export interface SignalRegistry {
   settled(ctx: LocalToolContext): void
 }
 
+/** The runner's list of tool calls whose promise has not settled (see {@link LocalToolContext.pend}). */
+export interface PendingCalls {
+  first: LocalToolContext | undefined
+  count: number
+  /** Called when the last call on the list settles. */
+  onEmpty: (() => void) | undefined
+}
+
+/** A tool call that had not returned when its engine finished closing (it ignored its abort signal). */
+export interface AbandonedToolCall {
+  readonly stage: 'tool'
+  readonly tool: string
+  readonly runId: string
+  readonly taskId: string
+  readonly attempt: number
+}
+
 /** A tool's context for one local attempt. */
 export class LocalToolContext implements ToolContext {
   readonly #request: AttemptRequest
@@ -32,6 +49,10 @@ export class LocalToolContext implements ToolContext {
   #logger: Logger | undefined
   /** Whether the runner tracks this attempt (its tool asked for the signal while it ran). */
   tracked = false
+  /** Links of the runner's list of calls whose promise has not settled (see {@link PendingCalls}). */
+  #pending = false
+  #prev: LocalToolContext | undefined
+  #next: LocalToolContext | undefined
 
   constructor(request: AttemptRequest, sink: AttemptSink, registry: SignalRegistry) {
     this.#request = request
@@ -92,6 +113,44 @@ export class LocalToolContext implements ToolContext {
    */
   static follow(ctx: LocalToolContext, then: PromiseLike<unknown>['then'], outcome: unknown): void {
     then.call(outcome, ctx.#fulfilled.bind(ctx), ctx.#rejected.bind(ctx))
+  }
+
+  /**
+   * Puts `ctx` on `list`, the calls whose promise has not settled: a linked list through the
+   * contexts themselves, so the cost per async call is a few field writes (no set to hash into).
+   */
+  static pend(list: PendingCalls, ctx: LocalToolContext): void {
+    const first = list.first
+    ctx.#pending = true
+    ctx.#next = first
+    if (first !== undefined) first.#prev = ctx
+    list.first = ctx
+    list.count++
+  }
+
+  /** Takes `ctx` off `list` if it is on it; calls `list.onEmpty` when it was the last. */
+  static unpend(list: PendingCalls, ctx: LocalToolContext): void {
+    if (!ctx.#pending) return
+    ctx.#pending = false
+    const prev = ctx.#prev
+    const next = ctx.#next
+    if (prev !== undefined) prev.#next = next
+    else list.first = next
+    if (next !== undefined) next.#prev = prev
+    ctx.#prev = undefined
+    ctx.#next = undefined
+    list.count--
+    if (list.count === 0) list.onEmpty?.()
+  }
+
+  /** The calls on `list`, described. */
+  static describePending(list: PendingCalls): AbandonedToolCall[] {
+    const calls: AbandonedToolCall[] = []
+    for (let ctx = list.first; ctx !== undefined; ctx = ctx.#next) {
+      const r = ctx.#request
+      calls.push({ stage: 'tool', tool: r.tool, runId: r.runId, taskId: r.taskId, attempt: r.attempt })
+    }
+    return calls
   }
 
   #fulfilled(value: unknown): void {

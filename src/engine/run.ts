@@ -1080,18 +1080,25 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   /**
    * Takes the keyed permit the task's tool asks for (an agent session's turn, say), resolving the
-   * input now since the key depends on it. False when the task must wait: it is queued in the
-   * limiter and holds nothing else. A key that cannot be worked out (bad input, a throwing key
-   * function) admits the task: its attempt then fails the usual way.
+   * input now since the key depends on it. False when the task must wait (it is queued in the
+   * limiter and holds nothing else) or ended here. Input that cannot be resolved admits the task:
+   * its attempt then fails the usual way. A key function that throws or gives something other
+   * than a string fails the task (not retried): running it without its limit would break the
+   * promise the limit makes, and the key function would throw again on a retry.
    */
   #admitToolPermit(index: number, shape: TaskShape, permit: ToolPermit<unknown>): boolean {
     const x = this.#admittedInput(index, shape)
     if (x === undefined) return true
     let key: string | undefined
     try {
-      key = permit.key(x.admittedInput, { runId: this.id })
-    } catch {
-      return true
+      const given: unknown = permit.key(x.admittedInput, { runId: this.id })
+      if (given !== undefined && (typeof given !== 'string' || given.length === 0)) throw new TypeError(`it gave ${given === '' ? 'an empty string' : given === null ? 'null' : `a ${typeof given}`}, where a non-empty string (or undefined for no limit) was expected`)
+      key = given
+    } catch (err) {
+      this.#dropPermits(index)
+      this.#failWithoutAttempt(index, badPermitKey(shape.toolName, this.#s.ids[index] as string, err))
+      this.#settle(index)
+      return false
     } finally {
       // User code ran: the attempt's start reads the clock again.
       this.#eventTime = -1
@@ -2012,6 +2019,12 @@ function safeId(spec: unknown): string {
  * A clock's wall time, refused at once when a `Date` cannot hold it (NaN, or past ±8.64e15 ms):
  * the result writes it as ISO text only when the run ends, too late to fail.
  */
+/** The failure of a task whose tool's `permit.key` threw or gave no usable key. */
+function badPermitKey(tool: string, taskId: string, err: unknown): TaskweaveError {
+  const why = err instanceof Error ? err.message : String(err)
+  return new TaskweaveError('TW_INVALID_OPTION', `task "${taskId}": the permit.key function of tool "${tool}" failed: ${why}`, { retryable: false, cause: err, details: { taskId, tool, option: 'permit.key' } })
+}
+
 function checkedWallTime(ms: number): number {
   if (!(Math.abs(ms) <= MAX_DATE_MS)) throw new InvalidOptionError('clock.wallNow()', 'epoch milliseconds a Date can hold', ms)
   return ms

@@ -72,7 +72,7 @@ export function stateMachineTool<C extends object, S extends string>(
       if (result.status === 'succeeded') return { finalState: result.finalState, context: result.context, transitions: result.transitions }
       // Cancelled: rethrow the signal's own reason so the engine sees its cancellation or timeout.
       if (result.status === 'cancelled' && ctx.signal.aborted) throw ctx.signal.reason
-      if (result.error === undefined) throw new Error(`state machine "${machine.name}" ${result.status}`)
+      if (result.error === undefined) throw new TaskweaveError(result.status === 'cancelled' ? 'TW_CANCELLED' : 'TW_FSM_STATE_FAILED', `state machine "${machine.name}" ${result.status}`, { retryable: false, details: { machine: machine.name, status: result.status } })
       const error = deserializeError(result.error)
       // As a task, the workflow's retry policy (and retryOn) decides again whether to run the
       // machine once more, by the nature of the state's last error.

@@ -3,7 +3,8 @@
  * the bounds that keep a misbehaving client from exhausting it.
  * @module
  */
-import { InvalidOptionError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import { checkMethods } from '../core/known-options.js'
 import type { Logger } from '../core/logger.js'
 import type { Engine } from '../engine/engine.js'
 
@@ -87,6 +88,10 @@ function count(name: string, value: number | undefined, fallback: number, min: n
 
 /** Checks the options and applies the defaults; throws `TW_INVALID_OPTION` naming the option. */
 export function serverSettings(options: ServerOptions): ServerSettings {
+  if (typeof options !== 'object' || options === null) throw new TaskweaveError('TW_INVALID_OPTION', `startServer() takes an object of options; received ${String(options)}`, { retryable: false })
+  // The engine first: the options that follow are about serving it.
+  if (options.engine === undefined) throw new TaskweaveError('TW_INVALID_OPTION', 'startServer() needs an engine: startServer({ engine: createEngine(…), token })', { retryable: false, details: { option: 'engine' } })
+  checkMethods(options.engine, 'engine', ['start', 'run', 'compile', 'close'])
   for (const key of Object.keys(options)) if (!OPTION_NAMES.has(key)) throw new InvalidOptionError(key, `one of ${[...OPTION_NAMES].join(', ')} (startServer has no option "${key}")`, key)
   const host = options.host ?? '127.0.0.1'
   const port = count('port', options.port, 7600, 0)

@@ -5,6 +5,12 @@
  * @module
  */
 import type { Clock, CancelTimer } from '../core/clock.js'
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+
+/** Throws `TW_INVALID_OPTION` unless `value` is a finite number (a NaN time would stop every timer firing). */
+function checkTime(value: unknown, field: string, min = -Infinity): asserts value is number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= min)) throw new InvalidOptionError(field, min === 0 ? 'a finite number of ms, 0 or more' : 'a finite number of ms', value)
+}
 
 interface Timer {
   readonly due: number
@@ -26,6 +32,8 @@ export class ManualClock implements Clock {
    * @param epoch the wall time (epoch ms) that monotonic time 0 stands for @default 0 (1970-01-01T00:00:00Z), so reports are reproducible
    */
   constructor(start = 0, epoch = 0) {
+    checkTime(start, 'start')
+    checkTime(epoch, 'epoch')
     this.#now = start
     this.#epoch = epoch
   }
@@ -41,10 +49,14 @@ export class ManualClock implements Clock {
 
   /** Sets the wall time the clock reports now (epoch ms), without moving monotonic time or firing timers. */
   setWallTime(epochMs: number): void {
+    checkTime(epochMs, 'epochMs')
     this.#epoch = epochMs - this.#now
   }
 
   setTimer(ms: number, fn: () => void): CancelTimer {
+    // Infinity is a timer that never fires; NaN would sort nowhere and break the order of the rest.
+    if (typeof ms !== 'number' || Number.isNaN(ms)) throw new InvalidOptionError('ms', 'a number of ms', ms)
+    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn)
     const timer: Timer = { due: this.#now + Math.max(0, ms), seq: this.#seq++, fn, cancelled: false }
     this.#insert(timer)
     return () => {
@@ -65,11 +77,13 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way, in order. */
   advance(ms: number): void {
+    checkTime(ms, 'ms', 0)
     this.advanceTo(this.#now + ms)
   }
 
   /** Moves time to `time` (never backwards), firing due timers in order. */
   advanceTo(time: number): void {
+    checkTime(time, 'time')
     for (;;) {
       this.#dropCancelled()
       const next = this.#timers[0]
@@ -91,9 +105,15 @@ export class ManualClock implements Clock {
 
   /**
    * Drives time until `promise` settles: lets pending callbacks run (a macrotask turn), then jumps
-   * to the next timer, and repeats. For code whose only waits are on this clock.
+   * to the next timer, and repeats. For code whose only waits are on this clock; a wait on
+   * something else (real I/O) is given real time, up to `idleTimeoutMs` with no timer on this
+   * clock, after which it rejects `TW_TIMEOUT` rather than poll for ever.
    */
-  async runUntilSettled<T>(promise: Promise<T>, options: { readonly maxSteps?: number } = {}): Promise<T> {
+  async runUntilSettled<T>(promise: Promise<T>, options: { readonly maxSteps?: number; readonly idleTimeoutMs?: number } = {}): Promise<T> {
+    const maxSteps = options.maxSteps ?? 10_000_000
+    const idleTimeoutMs = options.idleTimeoutMs ?? 10_000
+    checkTime(maxSteps, 'maxSteps', 0)
+    checkTime(idleTimeoutMs, 'idleTimeoutMs', 0)
     let settled = false
     const done = promise.then(
       (value) => {
@@ -105,15 +125,18 @@ export class ManualClock implements Clock {
         throw err
       },
     )
-    const maxSteps = options.maxSteps ?? 10_000_000
+    let idleSince: number | undefined
     for (let step = 0; !settled; step++) {
       await new Promise<void>((resolve) => setImmediate(resolve))
       if (settled) break
-      if (!this.advanceToNext()) {
+      if (this.advanceToNext()) idleSince = undefined
+      else {
         // Nothing scheduled on this clock: the promise waits on something else (real I/O); yield and look again.
+        idleSince ??= performance.now()
+        if (performance.now() - idleSince > idleTimeoutMs) throw new TaskweaveError('TW_TIMEOUT', `ManualClock.runUntilSettled: the promise has not settled, and nothing was scheduled on this clock for ${idleTimeoutMs} ms (real time): it waits on something else`, { retryable: false, details: { idleTimeoutMs } })
         await new Promise<void>((resolve) => setTimeout(resolve, 1))
       }
-      if (step > maxSteps) throw new Error(`ManualClock.runUntilSettled: still not settled after ${maxSteps} steps`)
+      if (step > maxSteps) throw new TaskweaveError('TW_TIMEOUT', `ManualClock.runUntilSettled: still not settled after ${maxSteps} steps`, { retryable: false, details: { maxSteps } })
     }
     return done
   }

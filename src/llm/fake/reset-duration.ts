@@ -5,6 +5,7 @@
  * read exactly this, so the fake writes it.
  * @module
  */
+import { InvalidOptionError } from '../../core/errors.js'
 
 /**
  * Formats `ms` the way OpenAI's reset headers do:
@@ -15,11 +16,11 @@
  *   (`"1.5s"`, `"2m3.25s"`).
  *
  * The value is rounded *up* to a whole millisecond: a client that waits the advertised time must
- * find the bucket full, never a fraction short of it. Throws a `RangeError` for `NaN` or
+ * find the bucket full, never a fraction short of it. Throws `TW_INVALID_OPTION` for `NaN` or
  * `Infinity`, which no bucket produces.
  */
 export function formatResetDuration(ms: number): string {
-  if (Number.isNaN(ms) || ms === Infinity) throw new RangeError(`a reset duration must be finite; received ${ms}`)
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms === Infinity) throw new InvalidOptionError('ms', 'a finite number of ms', ms)
   if (!(ms > 0)) return '0s'
   const whole = Math.ceil(ms)
   if (whole < 1000) return `${whole}ms`

@@ -1,0 +1,148 @@
+/**
+ * Arguments of the wrong kind given to the public API are refused where they are given, with a
+ * coded error naming the option, instead of being taken as given (a concurrency of "4", a
+ * ManualClock at NaN) or failing later as a bare TypeError; two live runs cannot share an id; a
+ * closing engine says which tool calls it left running; a wait for a background result can be
+ * given up with a signal.
+ */
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createEngine, defineTool, MemoryRunStore, sleep } from 'taskweave'
+import { ConcurrentExecutor } from 'taskweave/background'
+import { createRemoteRunner, startWorker } from 'taskweave/distributed'
+import { startServer } from 'taskweave/server'
+import { ManualClock } from 'taskweave/testing'
+
+/** The code and message of what `make` throws (or rejects with). */
+async function refusal(make: () => unknown): Promise<string> {
+  try {
+    await make()
+  } catch (err) {
+    return `${(err as { code?: string }).code ?? 'not coded'} ${(err as Error).message}`
+  }
+  return 'accepted'
+}
+
+const noop = defineTool({ name: 'x.noop', input: z.object({}), run: () => 1 })
+
+describe('createEngine refuses options of the wrong kind', () => {
+  it.each([
+    ['options that are not an object', () => createEngine(null as never), 'TW_INVALID_OPTION createEngine() takes an object of options; received null'],
+    ['a concurrency given as text', () => createEngine({ concurrency: '4' as never }), 'TW_INVALID_OPTION option "concurrency" must be a whole number ≥ 1 (or Infinity); received "4"'],
+    ['a fractional concurrency', () => createEngine({ concurrency: 2.5 }), 'TW_INVALID_OPTION option "concurrency" must be a whole number ≥ 1 (or Infinity); received 2.5'],
+    ['tools that are not a list', () => createEngine({ tools: 5 as never }), 'TW_INVALID_OPTION option "tools" must be an array of tools made by defineTool(); received 5'],
+    ['a tool not made by defineTool', () => createEngine({ tools: [noop, { name: 'x' }] as never }), 'TW_INVALID_OPTION option "tools[1]" must be a tool made by defineTool(); received an object'],
+    ['a random that is not a function', () => createEngine({ random: 3 as never }), 'TW_INVALID_OPTION option "random" must be a function; received 3'],
+    ['a clock without its methods', () => createEngine({ clock: { now: () => 0 } as never }), 'TW_INVALID_OPTION option "clock" must be an object with the methods now, wallNow, setTimer (it lacks wallNow, setTimer); received an object'],
+    ['a logger that is not one', () => createEngine({ logger: 5 as never }), 'TW_INVALID_OPTION option "logger" must be an object with the methods debug, info, warn, error, child; received 5'],
+    ['a runner without its methods', () => createEngine({ runner: {} as never }), 'TW_INVALID_OPTION option "runner" must be an object with the methods start, cancel, close (it lacks start, cancel, close); received an object'],
+    ['a store without its methods', () => createEngine({ store: {} as never }), expect.stringMatching(/^TW_INVALID_OPTION option "store" must be an object with the methods createRun, acquire/)],
+  ])('%s', async (_case, make, message) => {
+    expect(await refusal(make)).toEqual(message)
+  })
+
+  it('refuses a fractional concurrency at run time and in run options', async () => {
+    await using engine = createEngine({ tools: [noop], builtins: false })
+    expect(await refusal(() => engine.setConcurrency(2.5))).toBe('TW_INVALID_OPTION option "concurrency" must be a whole number ≥ 1 (or Infinity); received 2.5')
+    expect(await refusal(() => engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'x.noop' }] }, { concurrency: '2' as never }))).toBe('TW_INVALID_OPTION option "concurrency" must be a whole number ≥ 1 (or Infinity); received "2"')
+    expect(await refusal(() => engine.run(null as never, null as never))).toBe('TW_INVALID_OPTION run() takes an object of options; received null')
+  })
+})
+
+describe('run ids', () => {
+  it('refuses a second live run of the same id, and takes it again once the first has ended', async () => {
+    await using engine = createEngine({ tools: [noop], builtins: false })
+    const flow = { id: 'w', tasks: [{ id: 'a', tool: 'x.noop' }] }
+    const first = engine.start(flow, { runId: 'same' })
+    expect(await refusal(() => engine.start(flow, { runId: 'same' }))).toBe('TW_INVALID_STATE a run with id "same" is running in this engine: give each run its own runId')
+    expect((await first.result).status).toBe('succeeded')
+    expect((await engine.run(flow, { runId: 'same' })).status).toBe('succeeded')
+  })
+
+  it('resume with a signal aborted already reads nothing and leaves the stored run resumable', async () => {
+    const store = new MemoryRunStore()
+    const blocked = defineTool({ name: 'x.block', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) })
+    const first = createEngine({ tools: [blocked], builtins: false, store })
+    const handle = first.start({ id: 'w', tasks: [{ id: 'a', tool: 'x.block' }] })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await first.close()
+    await using second = createEngine({ tools: [blocked], builtins: false, store })
+    const stop = new AbortController()
+    stop.abort(new Error('not now'))
+    await expect(second.resume(handle.id, { signal: stop.signal })).rejects.toThrow('not now')
+    expect((await store.load(handle.id))?.status).toBe('running')
+  })
+})
+
+describe('engine.close() names the tool calls it left running', () => {
+  it('a tool that ignores its abort signal makes the report unclean, naming its run, task and attempt', async () => {
+    let release: (() => void) | undefined
+    const stubborn = defineTool({ name: 'x.stubborn', input: z.object({}), run: () => new Promise<void>((resolve) => (release = resolve)) })
+    const polite = defineTool({ name: 'x.polite', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(ctx.signal.reason), 20))) })
+    const engine = createEngine({ tools: [stubborn, polite], builtins: false })
+    const handle = engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'x.stubborn' }, { id: 'b', tool: 'x.polite' }] }, { runId: 'r1' })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const report = await engine.close()
+    expect(report).toEqual({ clean: false, abandoned: [{ stage: 'tool', tool: 'x.stubborn', runId: 'r1', taskId: 'a', attempt: 1 }] })
+    expect((await handle.result).status).toBe('cancelled')
+    release?.()
+  })
+
+  it('is clean when every tool returned once its run ended', async () => {
+    const polite = defineTool({ name: 'x.polite', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(ctx.signal.reason), 20))) })
+    const engine = createEngine({ tools: [polite], builtins: false })
+    engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'x.polite' }] })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await engine.close()).toEqual({ clean: true, abandoned: [] })
+  })
+})
+
+describe('the testing clock and sleep check their arguments', () => {
+  it.each([
+    ['a NaN start', () => new ManualClock(Number.NaN), 'TW_INVALID_OPTION option "start" must be a finite number of ms; received NaN'],
+    ['a negative advance', () => new ManualClock().advance(-1), 'TW_INVALID_OPTION option "ms" must be a finite number of ms, 0 or more; received -1'],
+    ['a NaN advance', () => new ManualClock().advance(Number.NaN), 'TW_INVALID_OPTION option "ms" must be a finite number of ms, 0 or more; received NaN'],
+    ['a NaN wall time', () => new ManualClock().setWallTime(Number.NaN), 'TW_INVALID_OPTION option "epochMs" must be a finite number of ms; received NaN'],
+    ['a NaN timer', () => new ManualClock().setTimer(Number.NaN, () => undefined), 'TW_INVALID_OPTION option "ms" must be a number of ms; received NaN'],
+    ['sleep for a string', () => sleep(new ManualClock(), '1s' as never), 'TW_INVALID_OPTION option "ms" must be a number of ms; received "1s"'],
+  ])('%s', async (_case, make, message) => {
+    expect(await refusal(make)).toBe(message)
+  })
+
+  it('runUntilSettled gives up on a promise waiting on nothing of its clock, with a coded error', async () => {
+    const clock = new ManualClock()
+    expect(await refusal(() => clock.runUntilSettled(new Promise(() => undefined), { idleTimeoutMs: 30 }))).toMatch(/^TW_TIMEOUT ManualClock\.runUntilSettled: the promise has not settled, and nothing was scheduled on this clock for 30 ms/)
+  })
+})
+
+describe('background work', () => {
+  it('refuses a timeout of 0, as a workflow task does', async () => {
+    const executor = new ConcurrentExecutor()
+    expect(await refusal(() => executor.submit({ conversationId: 'c', name: 'n', run: () => 1, timeout: 0 }))).toBe('TW_INVALID_OPTION option "timeout" must be a duration above 0 (leave it out for no limit): a limit of 0 would end every task at once; received 0')
+    expect(await refusal(() => new ConcurrentExecutor({ defaultTimeout: '0s' }))).toMatch(/^TW_INVALID_OPTION option "defaultTimeout" must be a duration above 0/)
+    await executor.close()
+  })
+
+  it('a wait for a result ends when its signal aborts, and the task goes on', async () => {
+    const executor = new ConcurrentExecutor()
+    let finish: ((value: string) => void) | undefined
+    const id = executor.submit({ conversationId: 'c', name: 'n', run: () => new Promise<string>((resolve) => (finish = resolve)) })
+    const stop = new AbortController()
+    const waiting = executor.result(id, { signal: stop.signal })
+    stop.abort(new Error('gave up'))
+    await expect(waiting).rejects.toThrow('gave up')
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    finish?.('done')
+    expect(await executor.result(id)).toMatchObject({ status: 'succeeded', value: 'done' })
+    await executor.close()
+  })
+})
+
+describe('distributed parts and the server need what they serve', () => {
+  it('a remote runner and a worker without a transport, a server without an engine', async () => {
+    expect(await refusal(() => createRemoteRunner({} as never))).toBe('TW_INVALID_OPTION createRemoteRunner() needs a transport: openRedisTransport(…), openRabbitTransport(…) or createTransport({ type: \'memory\' })')
+    expect(await refusal(() => startWorker({} as never))).toBe('TW_INVALID_OPTION startWorker() needs a transport: openRedisTransport(…), openRabbitTransport(…) or createTransport({ type: \'memory\' })')
+    expect(await refusal(() => startServer({ token: 'a-long-enough-secret-token' } as never))).toBe('TW_INVALID_OPTION startServer() needs an engine: startServer({ engine: createEngine(…), token })')
+    expect(await refusal(() => startServer({ engine: 5, token: 'a-long-enough-secret-token' } as never))).toBe('TW_INVALID_OPTION option "engine" must be an object with the methods start, run, compile, close; received 5')
+  })
+})
