@@ -206,6 +206,13 @@ export interface RunHandle {
   readonly createdAt: number
   /** Resolves when the run ends (it never rejects: failures are in the result). */
   readonly result: Promise<RunResult>
+  /**
+   * Resolves true once the run's store holds it (a durable run is created in its store after
+   * `start()` returns, and starts then), false when it never will: the run is not durable, or its
+   * store refused it (the result says why). Await it before telling anyone the run was accepted:
+   * a crash before then loses the run, a crash after it leaves the run resumable.
+   */
+  readonly saved: Promise<boolean>
   /** Cancels the run. */
   cancel(reason?: string): void
   /** Current status of one task. */
@@ -386,6 +393,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const durability = resolveDurability(options.durability)
   const journal = store === undefined ? undefined : new Journal({ store, clock, logger, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs })
   const durableRuns = new WeakSet<RunExecution>()
+  /** Whether its store took each durable run started here (see {@link RunHandle.saved}). */
+  const savedRuns = new WeakMap<RunExecution, Promise<boolean>>()
   const pruner = store !== undefined && durability.retentionMs !== undefined ? new RetentionPruner(store, clock, logger, durability.retentionMs) : undefined
   pruner?.tick()
   /** Runs not finished (an {@link IndexedSet}, not a `Set`: see why there). */
@@ -563,8 +572,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       ...(runOptions.groupScope !== undefined ? { groupScope: runOptions.groupScope } : {}),
       ...(runOptions.budget !== undefined ? { budget: runOptions.budget } : {}),
     }, runOptions.labels, createdAt)
+    let settleSaved!: (saved: boolean) => void
+    savedRuns.set(execution, new Promise<boolean>((resolve) => (settleSaved = resolve)))
     createOrReadBack(runStore, record).then(
       (lease) => {
+        settleSaved(true)
         crashPoint('run.afterCreate')
         // Cancelled (or the engine closed) while the store was accepting it: nothing ran, and the
         // run stays resumable.
@@ -572,7 +584,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
         execution.attachJournal(runJournal, lease, undefined, durability.maxStartsWithoutOutcome, record.definition)
         execution.start()
       },
-      (err: unknown) => execution.refuse(`the run store (${runStore.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`),
+      (err: unknown) => {
+        settleSaved(false)
+        execution.refuse(`the run store (${runStore.location}) did not accept the run: ${err instanceof Error ? err.message : String(err)}`)
+      },
     )
   }
 
@@ -611,6 +626,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       id: execution.id,
       createdAt,
       result: execution.result,
+      saved: savedRuns.get(execution) ?? (durableRuns.has(execution) ? SAVED : NOT_SAVED),
       cancel: (reason) => execution.cancel(reason),
       taskStatus: (taskId) => execution.taskStatus(taskId),
       addTask: (task) => control.addTask(task),
@@ -1018,6 +1034,10 @@ function refuseUnknownAddedTools(replay: ReplayLog, registry: ToolRegistry, runI
   }
   if (issues.length > 0) throw new ValidationError(issues)
 }
+
+/** {@link RunHandle.saved} of a run held by a store from the start (a resumed one), and of one without a store. */
+const SAVED = Promise.resolve(true)
+const NOT_SAVED = Promise.resolve(false)
 
 /** How long (real time) a closing engine waits for tool calls whose runs have ended to return. */
 export const TOOL_CLOSE_GRACE_MS = 1000

@@ -333,6 +333,13 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
       // Kept as long as the run is (its outputs are nowhere else); with a store, read from it.
       if (engine.store === undefined && live.has(runId)) results.set(runId, result)
     })
+    // A 201 promises the run will end: a durable run is confirmed only once its store holds it
+    // (it starts then), so a crash right after the reply cannot lose it. One the store refused
+    // ends without starting, and is answered as such.
+    if (engine.store !== undefined && !(await handle.saved)) {
+      const refused = await handle.result
+      throw new ApiError(503, `the run was not started: ${refused.reason ?? refused.status}`)
+    }
     return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiledId, status: 'running' })
   })
 

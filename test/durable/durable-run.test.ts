@@ -28,6 +28,22 @@ function chain(ids: string[], hold?: string): { id: string; tasks: TaskSpec[] } 
 }
 
 describe('durable runs', () => {
+  it('handle.saved says when the store holds the run: true once created, false without a store or when the store refused it', async () => {
+    const store = new MemoryRunStore()
+    const t = tools()
+    await using durable = createEngine({ tools: [t.step], store, builtins: false })
+    const handle = durable.start(chain(['a']), { runId: 'kept' })
+    expect(await handle.saved).toBe(true)
+    expect(await store.load('kept')).toBeDefined()
+    await handle.result
+    // An id the store has already: it refuses the new run.
+    const again = durable.start(chain(['a']), { runId: 'kept' })
+    expect(await again.saved).toBe(false)
+    expect((await again.result).status).toBe('failed')
+    await using plain = createEngine({ tools: [t.step], builtins: false })
+    expect(await plain.start(chain(['a'])).saved).toBe(false)
+  })
+
   it('journals each task and marks the run finished in the store', async () => {
     const store = new MemoryRunStore()
     const t = tools()

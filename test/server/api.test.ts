@@ -364,6 +364,40 @@ describe('review findings', () => {
     expect(received).toBeLessThan(16 * 1024 * 1024)
   }, 30_000)
 
+  it('confirms a durable run (201) only once its store holds it, and answers 503 when the store refuses it', async () => {
+    let admit!: () => void
+    let creations = 0
+    class GatedStore extends MemoryRunStore {
+      override async createRun(...args: Parameters<MemoryRunStore['createRun']>) {
+        creations++
+        if (args[0].runId === 'refused') throw new Error('disk full')
+        await new Promise<void>((resolve) => (admit = resolve))
+        return super.createRun(...args)
+      }
+    }
+    const store = new GatedStore()
+    const { tool, open } = gatedTool()
+    const engine = createEngine({ builtins: false, tools: [tool], store })
+    const { server } = await serve({ engine })
+    let replied = false
+    const reply = send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'kept' } }).then((r) => {
+      replied = true
+      return r
+    })
+    await expect.poll(() => creations).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    // The store has not committed the run yet: no confirmation.
+    expect(replied).toBe(false)
+    expect(await store.load('kept')).toBeUndefined()
+    admit()
+    expect((await reply).status).toBe(201)
+    expect((await store.load('kept'))?.status).toBe('running')
+    const refused = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'refused' } })
+    expect(refused.status).toBe(503)
+    expect((refused.json as { error: { message: string } }).error.message).toMatch(/^the run was not started: the run store \(memory\) did not accept the run: disk full/)
+    open()
+  })
+
   it('starts one run for concurrent requests with the same id', async () => {
     class SlowLoadStore extends MemoryRunStore {
       override async load(runId: string) {
