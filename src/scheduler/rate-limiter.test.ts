@@ -131,6 +131,22 @@ describe('RateLimiter', () => {
     expect(limiter.stats()[0]).toMatchObject({ throttled: 17 })
   })
 
+  it('counts the 429s of calls already in flight when a pause began as one episode: one pause, not a doubling each', () => {
+    const { clock, limiter } = limiterWith({ k: { concurrent: 10 } })
+    const inFlight = Array.from({ length: 10 }, () => lease(limiter.tryTake('k', 0)))
+    // All ten come back 429 within a few ms of each other.
+    const pauses = inFlight.map((l) => {
+      clock.advance(1)
+      return limiter.throttle(l, undefined) - clock.now()
+    })
+    expect(Math.max(...pauses)).toBeLessThanOrEqual(250)
+    clock.advance(250)
+    // A call sent after that pause is refused again: a new episode, a longer pause.
+    const next = lease(limiter.tryTake('k', 0))
+    expect(limiter.throttle(next, undefined) - clock.now()).toBe(500)
+    expect(limiter.stats()[0]).toMatchObject({ throttled: 11 })
+  })
+
   it('gives back unused tokens when a call settles with its usage, and charges overdraft', () => {
     const { limiter } = limiterWith({ k: { tokens: '1000/min' } })
     const a = lease(limiter.tryTake('k', 800))

@@ -118,8 +118,10 @@ class KeyState {
   requestsTaken = 0
   tokensTaken = 0
   throttled = 0
-  /** 429s since the last call that ended well: what the back-off without a named wait grows with. */
+  /** Back-off episodes (429s on calls sent after the last pause began) since the last call that ended well: what the back-off without a named wait grows with. */
   throttledInARow = 0
+  /** {@link startSeq} when the last back-off pause began: a 429 on a call started before it belongs to that pause's episode. */
+  pausedAtSeq = 0
   admitted = 0
   readonly waiters: Waiter[] = []
   timer: CancelTimer | undefined
@@ -255,12 +257,17 @@ export class RateLimiter {
     if (state === undefined) return now
     state.inFlight--
     state.throttled++
-    state.throttledInARow++
+    // The calls in flight when a provider starts refusing come back 429 together: they are one
+    // episode, answered by one pause, not a doubling each (ten at once made a 30 s pause).
+    if (lease.startSeq >= state.pausedAtSeq) {
+      state.throttledInARow++
+      state.pausedAtSeq = state.startSeq
+    }
     state.requests?.adjust(1, now)
     state.tokens?.adjust(lease.tokens, now)
     state.adaptive?.congested(lease.startSeq, state.startSeq)
-    // Without a named wait: 250 ms, doubling with each 429 in a row, at most 30 s; a call that
-    // ends well starts the count again.
+    // Without a named wait: 250 ms, doubling with each episode of 429s in a row, at most 30 s; a
+    // call that ends well starts the count again.
     const pauseMs = retryAfterMs ?? Math.min(30_000, 250 * 2 ** Math.min(7, state.throttledInARow - 1))
     state.pausedUntil = Math.max(state.pausedUntil, now + pauseMs)
     this.#scheduleDrain(lease.key)
