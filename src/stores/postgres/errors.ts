@@ -15,7 +15,7 @@ export const UNIQUE_VIOLATION = '23505'
  * or a lock not available (another writer held the run longer), a server shutting down or
  * refusing connections, too many connections, and the connection-exception class (08…).
  */
-const RETRYABLE_STATES = new Set(['40001', '40P01', '57014', '55P03', '57P01', '57P02', '57P03', '53300'])
+const RETRYABLE_STATES = new Set(['40001', '40P01', '57014', '55P03', '57P01', '57P02', '57P03', '53300', '53100', '53200', '25006'])
 
 /** The SQLSTATE of a server error, or undefined for anything else (a socket error, a timeout). */
 export function sqlStateOf(err: unknown): string | undefined {
