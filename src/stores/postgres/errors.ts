@@ -13,7 +13,8 @@ export const UNIQUE_VIOLATION = '23505'
  * SQLSTATEs after which trying the same call again may succeed: serialization failures and
  * deadlocks (the transaction was rolled back whole), a statement cancelled by `statement_timeout`
  * or a lock not available (another writer held the run longer), a server shutting down or
- * refusing connections, too many connections, and the connection-exception class (08…).
+ * refusing connections, too many connections, a full disk or memory, a database turned read-only
+ * (a failover in progress, a guard against a full disk), and the connection-exception class (08…).
  */
 const RETRYABLE_STATES = new Set(['40001', '40P01', '57014', '55P03', '57P01', '57P02', '57P03', '53300', '53100', '53200', '25006'])
 
