@@ -209,6 +209,15 @@ describe('rate keys', () => {
     expect(events).toHaveLength(1)
   })
 
+  it('the reason of a budget run out while calls were in flight gives what the run spent by the end, as its usage does', async () => {
+    const clock = new ManualClock()
+    const { tool } = llmTool(clock, { ms: 100, used: 100 })
+    await using engine = createEngine({ builtins: false, clock, tools: [tool], rates: { 'prov:model': { concurrent: 3, adaptive: false } } })
+    const result = await clock.runUntilSettled(engine.run({ id: 'w', budget: { maxTokens: 150 }, tasks: tasks(5) }))
+    expect(result.usage).toMatchObject({ inputTokens: 300, calls: 3 })
+    expect(result.reason).toMatch(/^budget exhausted: 200 tokens used of maxTokens 150 in run \S+; 300 tokens by the end \(calls in flight when it ran out still finished\)$/)
+  })
+
   it('a run that overspent its budget with its last call, skipping nothing, is partial with the reason too', async () => {
     const clock = new ManualClock()
     const { tool } = llmTool(clock, { ms: 10, used: 132 })

@@ -220,8 +220,13 @@ export class RunRates implements RateHolder {
   get budgetShortfall(): string | undefined {
     const budget = this.#budget
     if (this.exhausted === undefined || budget === undefined) return undefined
-    const over = (budget.maxTokens !== undefined && this.#inputTokens + this.#outputTokens > budget.maxTokens) || (budget.maxCostUsd !== undefined && this.#costUsd > budget.maxCostUsd)
-    return this.budgetSkipped > 0 || over ? this.exhausted : undefined
+    const tokens = this.#inputTokens + this.#outputTokens
+    const over = (budget.maxTokens !== undefined && tokens > budget.maxTokens) || (budget.maxCostUsd !== undefined && this.#costUsd > budget.maxCostUsd)
+    if (!(this.budgetSkipped > 0 || over)) return undefined
+    // The calls in flight when the budget ran out still finished and spent: said, so the reason
+    // agrees with the run's usage.
+    const final = this.exhausted.includes('maxTokens') ? `${tokens} tokens` : `$${roundCost(this.#costUsd)}`
+    return this.exhausted.startsWith(`budget exhausted: ${final} `) ? this.exhausted : `${this.exhausted}; ${final} by the end (calls in flight when it ran out still finished)`
   }
 
   #checkBudget(): void {
