@@ -166,6 +166,11 @@ export interface WorkerInfo {
    * running, see `claimAfterMs`): they count as held while it keeps announcing them.
    */
   readonly claimed?: readonly string[]
+  /**
+   * Every attempt it holds now, claimed or not (RabbitMQ): with it an owner tells an attempt a
+   * worker runs from one a deleted or purged queue lost, which the broker cannot say.
+   */
+  readonly holding?: readonly string[]
 }
 
 /** One work queue's numbers. */

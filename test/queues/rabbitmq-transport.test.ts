@@ -179,6 +179,49 @@ describe('RabbitMQ transport', () => {
     await proxy.stop()
   }, 40_000)
 
+  it('an attempt a purged or deleted queue lost is not held once three heartbeats passed, while one a worker runs stays held', async () => {
+    const owner = await open({ heartbeatMs: 100 })
+    const workerHandle = await open({ heartbeatMs: 100 })
+    const queue = `${PREFIX}-purged`
+    const ownerId = `${PREFIX}-owner-purged`
+    const workerId = `${PREFIX}-w-purged`
+    const running = envelope(queue, ownerId)
+    await owner.publish([running])
+    let release: (() => void) | undefined
+    const consumer = await workerHandle.consume(
+      async (d) => {
+        await new Promise<void>((resolve) => (release = resolve))
+        await d.ack()
+      },
+      { worker: workerId, queues: [queue], concurrency: 1 },
+    )
+    // The worker announces itself as a worker process does (the transport adds what it holds).
+    const info: WorkerInfo = { worker: workerId, queues: [queue], concurrency: 1, running: 1, sessions: [], host: 'test', pid: process.pid, at: Date.now(), heartbeatMs: 100 }
+    const beat = setInterval(() => void workerHandle.announce({ ...info, at: Date.now() }).catch(() => undefined), 100)
+    try {
+      await waitFor('the first delivery', () => release !== undefined)
+      // The worker is busy (concurrency 1): the next attempt waits in the queue, until the queue is purged.
+      const lost = envelope(queue, ownerId)
+      await owner.publish([lost])
+      const ids = [running.request.attemptId, lost.request.attemptId]
+      const connection = await amqp.connect(URL_)
+      try {
+        const channel = await connection.createChannel()
+        expect((await channel.purgeQueue(`${PREFIX}:work:${queue}`)).messageCount).toBe(1)
+      } finally {
+        await connection.close()
+      }
+      // The first look cannot tell a lost attempt from one a worker took a moment ago.
+      expect(await owner.holds(ids)).toEqual(new Set(ids))
+      await waitFor('the lost attempt no longer held', async () => !(await owner.holds(ids)).has(lost.request.attemptId), 5000)
+      expect(await owner.holds(ids)).toEqual(new Set([running.request.attemptId]))
+    } finally {
+      clearInterval(beat)
+      release?.()
+      await consumer.close({ graceMs: 1000 })
+    }
+  }, 20_000)
+
   it('a message that is not a whole attempt envelope (no owner) is dead-lettered unseen; the attempts after it run', async () => {
     const transport = await open()
     const queue = `${PREFIX}-shape`

@@ -122,6 +122,32 @@ export class WorkerRegistry {
     return claimed
   }
 
+  /**
+   * What the workers still alive hold (heard from within three of their heartbeats): the attempts
+   * they list, and the queues some live worker consumes without listing what it holds (an older
+   * worker): an attempt of such a queue may be running unlisted. `slowestHeartbeatMs`: the longest
+   * heartbeat among them (what a newly taken attempt may wait to be listed).
+   */
+  heldByLive(defaultHeartbeatMs: number): { readonly held: Set<string>; readonly unlisted: Set<string>; readonly slowestHeartbeatMs: number } {
+    const now = Date.now()
+    const held = new Set<string>()
+    const unlisted = new Set<string>()
+    let slowestHeartbeatMs = defaultHeartbeatMs
+    for (const heard of this.#heard.values()) {
+      const every = typeof heard.info.heartbeatMs === 'number' && heard.info.heartbeatMs > 0 ? heard.info.heartbeatMs : defaultHeartbeatMs
+      if (heard.at < now - LIVE_HEARTBEATS * every) continue
+      slowestHeartbeatMs = Math.max(slowestHeartbeatMs, every)
+      const list = heard.info.holding
+      if (!Array.isArray(list)) {
+        for (const queue of heard.info.queues) unlisted.add(queue)
+        unlisted.add(heard.info.worker)
+        continue
+      }
+      for (const id of list) if (typeof id === 'string') held.add(id)
+    }
+    return { held, unlisted, slowestHeartbeatMs }
+  }
+
   /** Stops listening; a {@link settled} wait ends at once. */
   close(): Promise<void> {
     this.#answered?.()

@@ -33,6 +33,8 @@ export interface AttemptContext {
   readonly ledger: Ledger
   /** Attempts held by this handle's workers now, per work queue. */
   readonly active: Map<string, number>
+  /** The attempts the worker holds now, by id (a count: a redelivery may overlap the delivery it repeats); listed in its heartbeats. */
+  readonly holding: Map<string, number>
   readonly claim: ClaimContext
 }
 
@@ -61,6 +63,8 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
   const queue = envelope.queue
   active.set(queue, (active.get(queue) ?? 0) + 1)
   const attemptId = envelope.request.attemptId
+  const holding = context.holding
+  holding.set(attemptId, (holding.get(attemptId) ?? 0) + 1)
   let claiming: Claiming | undefined
   const giveBack = async (delayMs: number): Promise<void> => {
     // Routed to this worker, which stops: its own queue is read no more, so its owner is asked to
@@ -115,6 +119,9 @@ export async function handleAttempt(raw: RawDelivery, handler: (delivery: Attemp
     const left = (active.get(queue) ?? 1) - 1
     if (left > 0) active.set(queue, left)
     else active.delete(queue)
+    const held = (holding.get(attemptId) ?? 1) - 1
+    if (held > 0) holding.set(attemptId, held)
+    else holding.delete(attemptId)
   }
 }
 

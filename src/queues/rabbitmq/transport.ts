@@ -48,6 +48,7 @@ import type { ResolvedRabbitTransportOptions } from './options.js'
 import type { Outgoing, Publisher } from './publisher.js'
 import { handleAttempt } from './transport-delivery.js'
 import type { ClaimContext } from './transport-delivery.js'
+import { LIVE_HEARTBEATS } from './registry.js'
 import type { WorkerRegistry } from './registry.js'
 import type { Reports } from './reports.js'
 import { declareWorkQueue } from './topology.js'
@@ -84,6 +85,13 @@ export class RabbitTransport implements Transport {
   readonly #workerIds = new Set<string>()
   /** Attempts this handle's workers claimed (see `claimAfterMs`). */
   readonly #claims: Claims
+  /** Attempts each of this handle's workers holds now (listed in its heartbeats as `holding`). */
+  readonly #holding = new Map<string, Map<string, number>>()
+  /**
+   * Attempts no live worker holds while every queue they could wait in is empty, with the time
+   * (monotonic ms) that was first seen: a deleted or purged queue lost them (see {@link holds}).
+   */
+  readonly #unaccountedSince = new Map<string, number>()
   #closing: Promise<void> | undefined
 
   constructor(parts: TransportParts) {
@@ -144,6 +152,8 @@ export class RabbitTransport implements Transport {
       const queues = options.queues ?? [DEFAULT_WORK_QUEUE]
       for (const queue of queues) ledger.noteQueue(queue)
       this.#workerIds.add(options.worker)
+      let holding = this.#holding.get(options.worker)
+      if (holding === undefined) this.#holding.set(options.worker, (holding = new Map<string, number>()))
       const route: WorkQueueShape = { names: names.worker(options.worker), expiresMs: resolved.workerExpiresMs }
       const sources: WorkQueueShape[] = [...queues.map((q) => ({ names: names.work(q) })), route]
       let closing = false
@@ -165,7 +175,7 @@ export class RabbitTransport implements Transport {
         sources,
         concurrency,
         maxDeliveries: resolved.maxDeliveries,
-        handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active, claim }),
+        handle: (raw) => handleAttempt(raw, handler, { closing: () => closing, ledger, active: this.#active, holding, claim }),
         onLimit: (meta, deliveries, message) => {
           ledger.gone(meta.id)
           this.#reportLimit(message, deliveries)
@@ -229,42 +239,81 @@ export class RabbitTransport implements Transport {
     })
   }
 
+  /**
+   * Which of `attemptIds` the broker or a live worker still holds. A worker that still announces
+   * itself holds what it claimed or lists as held (running). Anything else waits in a queue: held
+   * while that queue exists and is not empty. A queue that exists yet is empty while no live
+   * worker holds the attempt has lost it (deleted and declared again, or purged): said so once
+   * that has been true for three heartbeats, the time a worker that has just taken the attempt
+   * needs to list it. A queue some live worker consumes without listing what it holds (an older
+   * worker) keeps its attempts held while it exists, as before.
+   */
   holds(attemptIds: readonly string[]): Promise<ReadonlySet<string>> {
     return guarded(this.#parts.scope, 'holds', async () => {
       this.#checkOpen('holds')
       if (attemptIds.length === 0) return new Set<string>()
-      const { connection, ledger, names, options, registry } = this.#parts
+      const { connection, ledger, names, options, registry, mover } = this.#parts
       await ledger.sync(options.publishTimeoutMs)
-      // Claimed by a worker that still announces itself: running there, acknowledged already.
+      // Marks of attempts not asked about any more (ended, or reported) go.
+      if (this.#unaccountedSince.size > 0) {
+        const asked = new Set(attemptIds)
+        for (const id of this.#unaccountedSince.keys()) if (!asked.has(id)) this.#unaccountedSince.delete(id)
+      }
       const claimedByLive = registry.claimedByLive(options.heartbeatMs)
-      const claimed: string[] = []
-      const byQueue = new Map<string, string[]>()
+      const { held, unlisted, slowestHeartbeatMs } = registry.heldByLive(options.heartbeatMs)
+      const found = new Set<string>()
+      const byQueue = new Map<string, { readonly names: WorkQueueNames; readonly unlisted: boolean; readonly ids: string[] }>()
       for (const id of attemptIds) {
-        if (claimedByLive.has(id)) {
-          claimed.push(id)
+        if (claimedByLive.has(id) || held.has(id) || this.#holdsHere(id)) {
+          found.add(id)
+          this.#unaccountedSince.delete(id)
           continue
         }
         const entry = ledger.entry(id)
         if (entry === undefined) continue
-        const queue = entry.worker !== undefined ? names.worker(entry.worker).main : names.work(entry.queue).main
-        let ids = byQueue.get(queue)
-        if (ids === undefined) byQueue.set(queue, (ids = []))
-        ids.push(id)
+        const queueNames = entry.worker !== undefined ? names.worker(entry.worker) : names.work(entry.queue)
+        let group = byQueue.get(queueNames.main)
+        if (group === undefined) byQueue.set(queueNames.main, (group = { names: queueNames, unlisted: unlisted.has(entry.worker ?? entry.queue), ids: [] }))
+        group.ids.push(id)
       }
-      if (byQueue.size === 0) return new Set<string>(claimed)
-      // A durable queue that exists holds its messages: only a queue that is gone lost them.
-      const existing = await connection.withSession('checking which attempts the broker holds', (session) => countQueues(session, [...byQueue.keys()]))
-      const found = new Set<string>()
-      for (const [queue, ids] of byQueue) if (existing.has(queue)) for (const id of ids) found.add(id)
-      for (const id of claimed) found.add(id)
+      if (byQueue.size === 0) return found
+      // Where a waiting attempt can be: the main queue, the later one, a delay queue.
+      const where = (n: WorkQueueNames): string[] => [n.main, n.later, ...mover.delaysUsed(n).map((d) => n.delay(d))]
+      const counts = await connection.withSession('checking which attempts the broker holds', (session) => countQueues(session, [...byQueue.values()].flatMap((g) => where(g.names))))
+      const now = performance.now()
+      const lostAfterMs = LIVE_HEARTBEATS * slowestHeartbeatMs
+      for (const [main, group] of byQueue) {
+        // A queue that is gone lost its messages.
+        if (!counts.has(main)) continue
+        const waiting = sumOf(counts, where(group.names)) > 0
+        for (const id of group.ids) {
+          if (waiting || group.unlisted) {
+            this.#unaccountedSince.delete(id)
+            found.add(id)
+            continue
+          }
+          // The mark stays once the attempt is said lost: the runner asks twice before it sends it again.
+          const since = this.#unaccountedSince.get(id)
+          if (since === undefined) this.#unaccountedSince.set(id, now)
+          if (since === undefined || now - since < lostAfterMs) found.add(id)
+        }
+      }
       return found
     })
+  }
+
+  /** Whether one of this handle's workers holds attempt `id` now (known here before any heartbeat says so). */
+  #holdsHere(id: string): boolean {
+    for (const holding of this.#holding.values()) if (holding.has(id)) return true
+    return false
   }
 
   announce(info: WorkerInfo): Promise<void> {
     return guarded(this.#parts.scope, 'announce', async () => {
       this.#checkOpen('announce')
-      await this.#parts.registry.announce(this.#claims.withClaims(info))
+      const holding = this.#holding.get(info.worker)
+      const listed = this.#claims.withClaims(info)
+      await this.#parts.registry.announce(holding === undefined ? listed : { ...listed, holding: [...holding.keys()] })
     })
   }
 
