@@ -97,11 +97,18 @@ export class WorkerRegistry {
     clearTimeout(timer)
   }
 
-  /** The workers heard from within `withinMs`. */
+  /** The workers heard from within `withinMs`, as they announced themselves (without the attempts they hold, which only `holds()` reads). */
   workers(withinMs: number): WorkerInfo[] {
     const since = Date.now() - withinMs
     const alive: WorkerInfo[] = []
-    for (const heard of this.#heard.values()) if (heard.at >= since) alive.push(heard.info)
+    for (const heard of this.#heard.values()) {
+      if (heard.at < since) continue
+      if (heard.info.holding === undefined) alive.push(heard.info)
+      else {
+        const { holding: _holding, ...info } = heard.info
+        alive.push(info)
+      }
+    }
     return alive
   }
 
