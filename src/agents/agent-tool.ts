@@ -81,5 +81,3 @@ function plainChunk(chunk: unknown, agentName: string): unknown {
   return JSON.parse(text) as unknown
 }
 
-/** Alias of {@link createAgentTool}. */
-export const agentTool = createAgentTool

@@ -43,7 +43,7 @@ export function encodeAgentData(data: AgentData): string {
 }
 
 /** Wraps an agent handler into a tool; `dataOf` finds a task's data. */
-export function createAgentTool(agentType: string, handler: AgentHandler, dataOf: (runId: string, taskId: string) => AgentData, namespace = 'agent'): AnyTool {
+export function orchestratorAgentTool(agentType: string, handler: AgentHandler, dataOf: (runId: string, taskId: string) => AgentData, namespace = 'agent'): AnyTool {
   const process = typeof handler === 'function' ? handler : handler.process.bind(handler)
   return defineTool({
     name: agentToolName(agentType, namespace),

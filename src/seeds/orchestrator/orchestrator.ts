@@ -14,7 +14,7 @@ import type { Engine, RunHandle } from '../../engine/engine.js'
 import type { RunControl, TaskCompleteHandler } from '../../engine/run-types.js'
 import type { Unsubscribe } from '../../observe/emitter.js'
 import type { TaskSpec, WorkflowSpec } from '../../workflow/types.js'
-import { createAgentTool } from './agent-tool.js'
+import { orchestratorAgentTool } from './agent-tool.js'
 import { checkExecuteWorkflowOptions, checkResumeWorkflowOptions, resolveOrchestratorOptions } from './options.js'
 import type { ExecuteWorkflowOptions, ResolvedOrchestratorOptions, ResumeWorkflowOptions, WorkflowOrchestratorOptions } from './options.js'
 import { toWorkflowResult } from './result.js'
@@ -74,7 +74,7 @@ export class WorkflowOrchestrator {
     // On an engine with a store a task's data goes into its spec, so the journal holds it.
     this.#specs = { agentTypes: Object.keys(options.agents), namespace, carryData: options.engine?.store !== undefined }
     const dataOf = (runId: string, taskId: string): AgentData => this.#runs.get(runId)?.data.get(taskId) ?? NO_DATA
-    const tools = Object.entries(options.agents).map(([type, handler]) => createAgentTool(type, handler, dataOf, namespace))
+    const tools = Object.entries(options.agents).map(([type, handler]) => orchestratorAgentTool(type, handler, dataOf, namespace))
     if (options.engine !== undefined) {
       for (const tool of tools) options.engine.registry.register(tool)
       this.engine = options.engine
