@@ -75,6 +75,31 @@ export interface AttemptRequest {
 }
 
 /**
+ * `request` as plain data, each field read once: the engine's own request object reads some
+ * fields through getters (computed on demand), which a spread or a structured clone would leave
+ * out. What a runner other than the engine's own, and a wrapper around its tool calls, receive.
+ */
+export function plainAttemptRequest(request: AttemptRequest, inputChecked = request.inputChecked): AttemptRequest {
+  return {
+    runId: request.runId,
+    taskId: request.taskId,
+    attempt: request.attempt,
+    attemptId: request.attemptId,
+    idempotencyKey: request.idempotencyKey,
+    tool: request.tool,
+    input: request.input,
+    inputChecked,
+    timeoutMs: request.timeoutMs,
+    priority: request.priority,
+    group: request.group,
+    route: request.route,
+    rateKey: request.rateKey,
+    ...(request.mustNotRepeat === true ? { mustNotRepeat: true } : {}),
+    ...(request.traceparent !== undefined ? { traceparent: request.traceparent } : {}),
+  }
+}
+
+/**
  * How an attempt ended, as plain data: what a remote runner sends back (the local runner calls
  * the sink's methods directly). `output` is the tool's result before the run normalises it.
  */

@@ -23,7 +23,7 @@
  */
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import { deliverOutcome } from '../core/attempt.js'
+import { deliverOutcome, plainAttemptRequest } from '../core/attempt.js'
 import type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
@@ -224,23 +224,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
       sink.failed(new TaskweaveError('TW_TRANSPORT', 'the remote runner is closed', { retryable: false }))
       return
     }
-    const plain: AttemptRequest = {
-      runId: request.runId,
-      taskId: request.taskId,
-      attempt: request.attempt,
-      attemptId: request.attemptId,
-      idempotencyKey: request.idempotencyKey,
-      tool: request.tool,
-      input: request.input,
-      // The worker parses the input with its own copy of the tool's schema.
-      inputChecked: false,
-      timeoutMs: request.timeoutMs,
-      priority: request.priority,
-      group: request.group,
-      route: request.route,
-      rateKey: request.rateKey,
-      ...(request.mustNotRepeat === true ? { mustNotRepeat: true } : {}),
-    }
+    // The worker parses the input with its own copy of the tool's schema.
+    const plain = plainAttemptRequest(request, false)
     let rate: RatePlan | undefined
     try {
       // The caller's functions see the plain copy: the run's own request reads some fields

@@ -379,6 +379,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     logger,
     registry,
     runner,
+    plainRequests: options.runner !== undefined,
     slots: new SlotPool(concurrency),
     limiter,
     groupLimits,

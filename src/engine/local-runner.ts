@@ -6,6 +6,7 @@
  * so `cancel()` can abort it.
  * @module
  */
+import { plainAttemptRequest } from '../core/attempt.js'
 import type { AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
 import type { Clock } from '../core/clock.js'
 import { TaskweaveError } from '../core/errors.js'
@@ -68,7 +69,8 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
     let then: unknown
     try {
       const wrapper = this.wrapper
-      outcome = wrapper === undefined ? tool.run(input, ctx) : wrapper(request, () => tool.run(input, ctx))
+      // A wrapper is the caller's code: it sees the request as plain data.
+      outcome = wrapper === undefined ? tool.run(input, ctx) : wrapper(plainAttemptRequest(request), () => tool.run(input, ctx))
       // Reading `then` runs user code too (a getter, a Proxy trap): it may throw.
       then = typeof outcome === 'object' || typeof outcome === 'function' ? (outcome as { then?: unknown } | null)?.then : undefined
     } catch (err) {

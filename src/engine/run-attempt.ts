@@ -3,7 +3,7 @@
  * the sink it reports to. The run that dispatched it is seen only through {@link AttemptHost}.
  * @module
  */
-import { attemptIdOf } from '../core/attempt.js'
+import { attemptIdOf, plainAttemptRequest } from '../core/attempt.js'
 import type { AttemptRequest, AttemptSink } from '../core/attempt.js'
 import type { CancelTimer } from '../core/clock.js'
 import type { ToolProgress } from '../core/tool.js'
@@ -110,22 +110,7 @@ export class RunAttempt implements AttemptRequest, AttemptSink {
 
   /** The request as plain data (what a runner that sends it elsewhere carries). */
   toJSON(): AttemptRequest {
-    return {
-      runId: this.runId,
-      taskId: this.taskId,
-      attempt: this.attempt,
-      attemptId: this.attemptId,
-      idempotencyKey: this.idempotencyKey,
-      tool: this.tool,
-      input: this.input,
-      inputChecked: this.inputChecked,
-      timeoutMs: this.timeoutMs,
-      priority: this.priority,
-      group: this.group,
-      route: this.route,
-      rateKey: this.rateKey,
-      mustNotRepeat: this.mustNotRepeat,
-    }
+    return plainAttemptRequest(this)
   }
 
   progress(progress: ToolProgress): void {

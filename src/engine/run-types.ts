@@ -59,6 +59,11 @@ export interface RunEnvironment {
   readonly slots: SlotPool
   /** Runs the attempts the run dispatches (the local runner, unless the engine was given another). */
   readonly runner: AttemptRunner
+  /**
+   * Whether {@link runner} is one the engine was given: it gets each request as plain data (the
+   * engine's own request object reads fields through getters, which its own runner alone expects).
+   */
+  readonly plainRequests: boolean
   /** Engine-wide keyed permits (concurrency groups, and later rate keys and sessions). */
   readonly limiter: KeyedLimiter
   /** Group caps set on the engine; they override what a workflow declares for the same group. */

@@ -57,7 +57,7 @@ export type { RunControl, RunEnvironment, RunSettings, TaskCompleteHandler, Task
 import { buildRunResult } from './run-report.js'
 import { RunState } from './run-state.js'
 import type { TaskExtra } from './run-state.js'
-import { attemptIdOf } from '../core/attempt.js'
+import { attemptIdOf, plainAttemptRequest } from '../core/attempt.js'
 import type { Indexed } from '../core/indexed-set.js'
 import { logFailure } from '../core/log-failure.js'
 import { describeThrown } from '../core/thrown.js'
@@ -502,7 +502,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         this.#afterFailure(item.index)
         return
       case 'start':
-        if (item.request.isCurrent()) this.#env.runner.start(item.request, item.request)
+        if (item.request.isCurrent()) this.#dispatch(item.request)
         return
       case 'finish':
         this.#finished(item.result)
@@ -1346,7 +1346,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     // journal then says it may have run, and it is not run again blindly.
     if (startTicket > 0 && this.#isNonIdempotent(i)) this.#afterDurable.push({ ticket: startTicket, kind: 'start', index: i, request })
     else {
-      this.#env.runner.start(request, request)
+      this.#dispatch(request)
       // The tool's synchronous part ran (it may have taken a while): the next start reads the clock.
       this.#eventTime = -1
     }
@@ -1356,6 +1356,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   // compiles (V8 compiles a function on its first call) only what its first run uses.
 
   /** Reports `task:started`; false when a listener ended the attempt or asked the run to stop (the tool then never runs). */
+  /** Hands an attempt to the runner: the request as plain data to a runner the engine was given, as it is to its own. */
+  #dispatch(request: RunAttempt): void {
+    const env = this.#env
+    env.runner.start(env.plainRequests ? plainAttemptRequest(request) : request, request)
+  }
+
   #reportStarted(i: number, attempt: number, token: number, shape: TaskShape): boolean {
     const s = this.#s
     this.#emit('task:started', { taskId: s.ids[i] as string, attempt, tool: shape.toolName })
