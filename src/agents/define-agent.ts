@@ -5,6 +5,7 @@
  * @module
  */
 import { TaskweaveError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
 import type { z } from 'zod'
 import type { Logger } from '../core/logger.js'
 
@@ -86,6 +87,7 @@ export type AnyAgent = Agent<unknown, unknown, unknown, unknown>
 export function defineAgent<Instance, Input, Output, Chunk = unknown>(
   definition: AgentDefinition<Instance, Input, Output, Chunk>,
 ): Agent<Instance, Input, Output, Chunk> {
+  if (typeof definition !== 'object' || definition === null) throw new TaskweaveError('TW_INVALID_OPTION', 'defineAgent() takes an object { name, create, execute, … }', { retryable: false })
   if (typeof definition.name !== 'string' || !AGENT_NAME_PATTERN.test(definition.name)) {
     throw new TaskweaveError('TW_INVALID_OPTION', `agent name must match ${String(AGENT_NAME_PATTERN)}; received ${JSON.stringify(definition.name)}`, { retryable: false, details: { option: 'name' } })
   }
@@ -97,6 +99,12 @@ export function defineAgent<Instance, Input, Output, Chunk = unknown>(
       throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": ${method} must be a function when given`, { retryable: false, details: { option: method } })
     }
   }
+  // As defineTool does: a typo (`concurentSafe`) is named, not silently taken for the default.
+  refuseUnknownOptions('defineAgent', definition, ['name', 'description', 'input', 'concurrentSafe', 'create', 'execute', 'stream', 'dispose'])
+  if (definition.concurrentSafe !== undefined && typeof definition.concurrentSafe !== 'boolean') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": concurrentSafe must be true or false; received ${JSON.stringify(definition.concurrentSafe)}`, { retryable: false, details: { option: 'concurrentSafe' } })
+  if (definition.description !== undefined && typeof definition.description !== 'string') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": description must be a string`, { retryable: false, details: { option: 'description' } })
+  const input: unknown = definition.input
+  if (input !== undefined && typeof (input as { safeParse?: unknown } | null)?.safeParse !== 'function') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": input must be a zod schema`, { retryable: false, details: { option: 'input' } })
   return Object.freeze({ ...definition, [AGENT_MARK]: true as const })
 }
 

@@ -285,6 +285,8 @@ function readDetails(err: object): Readonly<Record<string, unknown>> | undefined
 
 /** Rebuilds an error from its plain-data form; `TaskweaveError.is(e, code)` keeps working. */
 export function deserializeError(data: SerializedError): TaskweaveError {
+  // What arrived over a wire may be anything: a value that is no serialised error becomes one that says so.
+  if (typeof data !== 'object' || data === null) return new TaskweaveError('TW_TOOL_FAILED', `an error arrived as ${describeValue(data)}, not as a serialised error`, { retryable: false })
   const err = new TaskweaveError(data.code, data.message, {
     retryable: data.retryable,
     ...(data.details ? { details: data.details } : {}),

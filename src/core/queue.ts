@@ -15,6 +15,8 @@
  * (`queueConformanceCases`), which each adapter passes against its real broker.
  * @module
  */
+import { InvalidOptionError } from './errors.js'
+import { checkPriority, refuseUnknownOptions } from './known-options.js'
 
 /**
  * Priorities are compared as whole levels from 0 to {@link MAX_MESSAGE_PRIORITY} (higher first;
@@ -207,3 +209,26 @@ export interface MessageQueue<T = unknown> {
   /** Closes the handle and removes the queue, its messages, dead letters and counts from the broker. */
   destroy(): Promise<void>
 }
+
+/** The names a message of an `enqueueMany` may have. */
+const OUTGOING_NAMES = ['body', 'priority', 'delayMs']
+
+/**
+ * Throws `TW_INVALID_OPTION` for messages of an `enqueueMany` that name an option no queue knows
+ * (`prority`), or give a priority that is not a finite number (a NaN would be taken as 0): said,
+ * naming the message, before any is added. Every queue adapter checks this way.
+ */
+export function checkOutgoingMessages(messages: readonly unknown[]): void {
+  if (!Array.isArray(messages)) throw new InvalidOptionError('messages', 'an array of { body, priority?, delayMs? }', messages)
+  for (let k = 0; k < messages.length; k++) {
+    const message: unknown = messages[k]
+    refuseUnknownOptions('enqueue', message as object, OUTGOING_NAMES, `messages[${k}].`)
+    checkPriority((message as { priority?: unknown }).priority, `messages[${k}].priority`)
+  }
+}
+
+/** Throws `TW_INVALID_OPTION` unless `handler` (what `consume` runs per delivery) is a function. */
+export function checkDeliveryHandler(handler: unknown): void {
+  if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'a function (delivery) => Promise<void>', handler)
+}
+

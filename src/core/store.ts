@@ -13,6 +13,8 @@
  * manual clock drives lease expiry in tests exactly as the system clock does in production.
  * @module
  */
+import { InvalidOptionError } from './errors.js'
+import { refuseUnknownOptions } from './known-options.js'
 
 /** What an engine writes when it accepts a durable run. */
 export interface NewRun {
@@ -224,3 +226,36 @@ export interface RunStore {
   /** Finishes pending writes and releases the storage (the SQLite file lock, the pool). Idempotent. */
   close(): Promise<void>
 }
+
+const STORED_RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'partial', 'failed', 'cancelled']
+
+/**
+ * Throws `TW_INVALID_OPTION` for a {@link RunFilter} a store cannot apply (an unknown name, a status
+ * no run has, a limit that is not a positive whole number): a filter taken as given would list
+ * nothing, or everything. Every store checks its `list` filter this way.
+ */
+export function checkRunFilter(filter: RunFilter | undefined): void {
+  if (filter === undefined) return
+  refuseUnknownOptions('list', filter, ['status', 'workflowId', 'since', 'labels', 'limit'])
+  const statuses: readonly unknown[] = filter.status === undefined ? [] : Array.isArray(filter.status) ? filter.status : [filter.status]
+  for (const status of statuses) if (typeof status !== 'string' || !STORED_RUN_STATUSES.includes(status)) throw new InvalidOptionError('status', `one of ${STORED_RUN_STATUSES.join(', ')}`, status)
+  if (filter.workflowId !== undefined && typeof filter.workflowId !== 'string') throw new InvalidOptionError('workflowId', 'a string', filter.workflowId)
+  if (filter.since !== undefined && !Number.isFinite(filter.since)) throw new InvalidOptionError('since', 'a time in epoch ms', filter.since)
+  if (filter.limit !== undefined && !(Number.isSafeInteger(filter.limit) && filter.limit > 0)) throw new InvalidOptionError('limit', 'a whole number above 0', filter.limit)
+  checkLabels(filter.labels)
+}
+
+/** Throws `TW_INVALID_OPTION` for {@link PruneOptions} a store cannot apply (missing, or without a finite `finishedBefore`). */
+export function checkPruneOptions(options: PruneOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('prune', 'an object { finishedBefore, labels? }', options)
+  refuseUnknownOptions('prune', options, ['finishedBefore', 'labels'])
+  if (!Number.isFinite(options.finishedBefore)) throw new InvalidOptionError('finishedBefore', 'a time in epoch ms', options.finishedBefore)
+  checkLabels(options.labels)
+}
+
+function checkLabels(labels: unknown): void {
+  if (labels === undefined) return
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw new InvalidOptionError('labels', 'an object of string values', labels)
+  for (const [name, value] of Object.entries(labels)) if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
+}
+

@@ -4,7 +4,9 @@
  * (nothing survives the process).
  * @module
  */
-import { TaskweaveError } from '../core/errors.js'
+import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
+import { refuseUnknownOptions } from '../core/known-options.js'
+import { checkPruneOptions, checkRunFilter } from '../core/store.js'
 import type { AppendResult, JournalBatch, JournalEntry, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from '../core/store.js'
 import { finishOf, hasLabels, statusMatches } from './shared.js'
 
@@ -32,6 +34,8 @@ export class MemoryRunStore implements RunStore {
   #closed = false
 
   constructor(options: MemoryRunStoreOptions = {}) {
+    refuseUnknownOptions('MemoryRunStore', options, ['exclusive'])
+    if (options.exclusive !== undefined && typeof options.exclusive !== 'boolean') throw new InvalidOptionError('exclusive', 'true or false', options.exclusive)
     this.exclusive = options.exclusive ?? true
   }
 
@@ -127,6 +131,7 @@ export class MemoryRunStore implements RunStore {
 
   async list(filter: RunFilter = {}): Promise<readonly RunSummary[]> {
     this.#open()
+    checkRunFilter(filter)
     const found: RunSummary[] = []
     for (const record of this.#runs.values()) {
       if (!statusMatches(record.status, filter.status)) continue
@@ -142,6 +147,7 @@ export class MemoryRunStore implements RunStore {
 
   async prune(options: PruneOptions): Promise<number> {
     this.#open()
+    checkPruneOptions(options)
     let removed = 0
     for (const [runId, record] of this.#runs) {
       if (record.finishedAt === undefined || record.finishedAt >= options.finishedBefore) continue

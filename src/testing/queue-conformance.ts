@@ -230,6 +230,14 @@ export function queueConformanceCases(open: (options: MessageQueueOptions) => Pr
     )
   })
 
+  add('enqueue refuses an option no queue knows and a priority that is not a number, adding nothing; consume refuses a handler that is not a function', {}, async (c) => {
+    await rejectsWithCode(c.queue.enqueue({ k: 'typo' }, { prority: 5 } as never), 'TW_INVALID_OPTION')
+    await rejectsWithCode(c.queue.enqueueMany([{ body: { k: 'fine' } }, { body: { k: 'nan' }, priority: Number.NaN }]), 'TW_INVALID_OPTION')
+    await rejectsWithCode(c.queue.consume(5 as never), 'TW_INVALID_OPTION')
+    const stats = await c.queue.stats()
+    assert.equal(stats.pending, 0)
+  })
+
   add('delayMs: a delayed message is not delivered before its delay, and holds up no other', {}, async (c) => {
     const t1 = Date.now()
     await c.queue.enqueue({ k: 'late' }, { delayMs: DELAY_MS })

@@ -107,6 +107,15 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
     await rejectsWithCode(store.createRun(newRun('dup'), { owner: OWNER_B, ttlMs: TTL, now: T0 }), 'TW_STORE_CONFLICT')
   })
 
+  add('list and prune refuse what they cannot apply (an unknown name, a status no run has, prune without finishedBefore) with TW_INVALID_OPTION', async ({ store }) => {
+    await rejectsWithCode(store.list({ bogus: 1 } as never), 'TW_INVALID_OPTION')
+    await rejectsWithCode(store.list({ status: 'zzz' } as never), 'TW_INVALID_OPTION')
+    await rejectsWithCode(store.list({ limit: 0 }), 'TW_INVALID_OPTION')
+    await rejectsWithCode(store.prune(undefined as never), 'TW_INVALID_OPTION')
+    await rejectsWithCode(store.prune({ finishedBefore: Number.NaN }), 'TW_INVALID_OPTION')
+    await rejectsWithCode(store.prune({ finishedBefore: T0, labels: { team: 5 } } as never), 'TW_INVALID_OPTION')
+  })
+
   add('load and acquire of an unknown run: undefined and TW_STORE_NOT_FOUND', async ({ store }) => {
     assert.equal(await store.load('nope'), undefined)
     await rejectsWithCode(store.acquire('nope', { owner: OWNER_A, ttlMs: TTL, now: T0 }), 'TW_STORE_NOT_FOUND')

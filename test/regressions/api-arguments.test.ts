@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createEngine, defineTool, MemoryRunStore, sleep } from 'taskweave'
+import { createEngine, defineAgent, defineTool, deserializeError, MemoryRunStore, sleep } from 'taskweave'
 import { ConcurrentExecutor } from 'taskweave/background'
 import { createRemoteRunner, startWorker } from 'taskweave/distributed'
 import { startServer } from 'taskweave/server'
@@ -144,5 +144,23 @@ describe('distributed parts and the server need what they serve', () => {
     expect(await refusal(() => startWorker({} as never))).toBe('TW_INVALID_OPTION startWorker() needs a transport: openRedisTransport(…), openRabbitTransport(…) or createTransport({ type: \'memory\' })')
     expect(await refusal(() => startServer({ token: 'a-long-enough-secret-token' } as never))).toBe('TW_INVALID_OPTION startServer() needs an engine: startServer({ engine: createEngine(…), token })')
     expect(await refusal(() => startServer({ engine: 5, token: 'a-long-enough-secret-token' } as never))).toBe('TW_INVALID_OPTION option "engine" must be an object with the methods start, run, compile, close; received 5')
+  })
+})
+
+describe('agents, stores and errors', () => {
+  const agent = { name: 'chat', create: () => ({}), execute: () => 'hi' }
+
+  it('defineAgent names an unknown field and a concurrentSafe that is not a boolean, as defineTool does', async () => {
+    expect(await refusal(() => defineAgent({ ...agent, concurentSafe: true } as never))).toBe('TW_INVALID_OPTION unknown option "concurentSafe" of defineAgent(); did you mean "concurrentSafe"?')
+    expect(await refusal(() => defineAgent({ ...agent, concurrentSafe: 'yes' } as never))).toBe('TW_INVALID_OPTION agent "chat": concurrentSafe must be true or false; received "yes"')
+    expect(await refusal(() => defineAgent(null as never))).toMatch(/^TW_INVALID_OPTION defineAgent\(\) takes an object/)
+  })
+
+  it('MemoryRunStore refuses an option it does not know', async () => {
+    expect(await refusal(() => new MemoryRunStore({ bogus: 1 } as never))).toBe('TW_INVALID_OPTION unknown option "bogus" of MemoryRunStore(); known options: exclusive')
+  })
+
+  it('deserializeError of something that is no serialised error gives a coded error saying so', () => {
+    expect(deserializeError(null as never)).toMatchObject({ code: 'TW_TOOL_FAILED', message: 'an error arrived as null, not as a serialised error' })
   })
 })

@@ -16,7 +16,7 @@
 import type { Clock } from '../../core/clock.js'
 import { systemClock } from '../../core/clock.js'
 import { InvalidOptionError, TaskweaveError } from '../../core/errors.js'
-import { priorityLevel } from '../../core/queue.js'
+import { checkDeliveryHandler, checkOutgoingMessages, priorityLevel } from '../../core/queue.js'
 import type { Consumer, ConsumeOptions, DeadLetter, DeadLetterList, Delivery, DeliveryHandler, EnqueueOptions, MessageQueue, MessageQueueOptions, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import { describeThrown } from '../../core/thrown.js'
 import { MemoryConsumer } from './consumer.js'
@@ -78,6 +78,7 @@ class MemoryQueue<T> implements MessageQueue<T> {
 
   async enqueueMany(messages: readonly OutgoingMessage<T>[]): Promise<readonly string[]> {
     const state = this.#state()
+    checkOutgoingMessages(messages)
     // Every message is checked before any is added: all or nothing, for bad bodies as for maxSize.
     const prepared = messages.map((m, k): NewMessage => {
       checkMs('delayMs', m.delayMs)
@@ -89,6 +90,7 @@ class MemoryQueue<T> implements MessageQueue<T> {
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
     const state = this.#state()
+    checkDeliveryHandler(handler)
     const concurrency = checkConcurrency(options.concurrency)
     const retry = this.#options.retry
     const consumer = new MemoryConsumer({

@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { QueueFullError, TaskweaveError } from '../../core/errors.js'
-import { priorityLevel } from '../../core/queue.js'
+import { checkDeliveryHandler, checkOutgoingMessages, priorityLevel } from '../../core/queue.js'
 import type { ConsumeOptions, Consumer, DeliveryHandler, EnqueueOptions, MessageQueue, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import type { RabbitConnection } from './connection.js'
 import { RabbitConsumer } from './consumer.js'
@@ -85,6 +85,7 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
   enqueueMany(messages: readonly OutgoingMessage<T>[]): Promise<readonly string[]> {
     return guarded(this.#parts.scope, 'enqueueMany', async () => {
       this.#checkOpen('enqueue')
+      checkOutgoingMessages(messages)
       const { scope, options, publisher, mover, connection } = this.#parts
       // Before any check or declaration: the broker reads nothing from a blocked connection.
       const blocked = connection.blockedError('enqueue')
@@ -119,6 +120,7 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
   consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
     return guarded(this.#parts.scope, 'consume', async () => {
       this.#checkOpen('consume')
+      checkDeliveryHandler(handler)
       const concurrency = options.concurrency ?? 1
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65535) throw rabbitError(this.#parts.scope, 'starting a consumer', new Error(`concurrency must be an integer from 1 to 65535, not ${String(concurrency)}`), { retryable: false })
       options.signal?.throwIfAborted()

@@ -7,6 +7,7 @@
  * @module
  */
 import { InvalidOptionError, QueueFullError, TaskweaveError } from '../../core/errors.js'
+import { checkDeliveryHandler, checkOutgoingMessages } from '../../core/queue.js'
 import type { Consumer, ConsumeOptions, DeadLetterList, Delivery, DeliveryHandler, EnqueueOptions, MessageQueue, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import type { Clients } from './clients.js'
 import { dropClient } from './clients.js'
@@ -63,6 +64,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
 
   async enqueueMany(messages: readonly OutgoingMessage<T>[]): Promise<readonly string[]> {
     this.#checkOpen('enqueue')
+    checkOutgoingMessages(messages)
     if (messages.length === 0) return []
     const jobs = messages.map((message, index) => {
       const delayMs = message.delayMs ?? 0
@@ -105,6 +107,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
     this.#checkOpen('consume')
+    checkDeliveryHandler(handler)
     const concurrency = options.concurrency ?? 1
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', 'an integer ≥ 1', concurrency)
     const { logger } = this.#options

@@ -1,4 +1,5 @@
 /** The PostgreSQL adapter of the run store port. @module */
+import { checkPruneOptions, checkRunFilter } from '../../core/store.js'
 import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
 import type { PostgresConnection } from './connection.js'
 import { append } from './ops/append.js'
@@ -61,10 +62,20 @@ export class PostgresRunStore implements RunStore, AsyncDisposable {
   }
 
   list(filter?: RunFilter): Promise<readonly RunSummary[]> {
+    try {
+      checkRunFilter(filter)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return list(this.#db, filter)
   }
 
   prune(options: PruneOptions): Promise<number> {
+    try {
+      checkPruneOptions(options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return prune(this.#db, options)
   }
 

@@ -4,6 +4,7 @@
  * only forwards, so the caller's event loop never waits on the disk.
  * @module
  */
+import { checkPruneOptions, checkRunFilter } from '../../core/store.js'
 import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
 import type { SqliteThread } from './thread.js'
 
@@ -54,10 +55,20 @@ export class SqliteRunStore implements RunStore, AsyncDisposable {
   }
 
   list(filter: RunFilter = {}): Promise<readonly RunSummary[]> {
+    try {
+      checkRunFilter(filter)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return this.#thread.call('list', filter)
   }
 
   prune(options: PruneOptions): Promise<number> {
+    try {
+      checkPruneOptions(options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return this.#thread.call('prune', options)
   }
 
