@@ -103,8 +103,8 @@ export function defineAgent<Instance, Input, Output, Chunk = unknown>(
   refuseUnknownOptions('defineAgent', definition, ['name', 'description', 'input', 'concurrentSafe', 'create', 'execute', 'stream', 'dispose'])
   if (definition.concurrentSafe !== undefined && typeof definition.concurrentSafe !== 'boolean') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": concurrentSafe must be true or false; received ${JSON.stringify(definition.concurrentSafe)}`, { retryable: false, details: { option: 'concurrentSafe' } })
   if (definition.description !== undefined && typeof definition.description !== 'string') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": description must be a string`, { retryable: false, details: { option: 'description' } })
-  const input: unknown = definition.input
-  if (input !== undefined && typeof (input)?.safeParse !== 'function') throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": input must be a zod schema`, { retryable: false, details: { option: 'input' } })
+  const input = (definition as { readonly input?: unknown }).input
+  if (input !== undefined && (typeof input !== 'object' || input === null || typeof (input as { safeParse?: unknown }).safeParse !== 'function')) throw new TaskweaveError('TW_INVALID_OPTION', `agent "${definition.name}": input must be a zod schema`, { retryable: false, details: { option: 'input' } })
   return Object.freeze({ ...definition, [AGENT_MARK]: true as const })
 }
 

@@ -1040,8 +1040,8 @@ function refuseUnknownAddedTools(replay: ReplayLog, registry: ToolRegistry, runI
 const SAVED = Promise.resolve(true)
 const NOT_SAVED = Promise.resolve(false)
 
-/** How long (real time) a closing engine waits for tool calls whose runs have ended to return. */
-export const TOOL_CLOSE_GRACE_MS = 1000
+/** How long (real time) a closing engine waits for tool calls whose runs have ended to return: one that honours its abort signal returns within a turn or two. */
+export const TOOL_CLOSE_GRACE_MS = 100
 
 /** What a concurrency must be, for error messages. */
 const SLOT_COUNT = 'a whole number ≥ 1 (or Infinity)'
