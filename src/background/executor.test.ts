@@ -230,6 +230,20 @@ describe('ConcurrentExecutor: workflows and state machines', () => {
     expect(outcome?.value?.tasks['hello']?.output).toBe('hi Ada')
   })
 
+  it('status() gives a running workflow task its run id, which its events carry', async () => {
+    await using engine = createEngine({ builtins: false, tools: [wait] })
+    const executor = new ConcurrentExecutor({ engine })
+    const started: string[] = []
+    engine.events.on('task:started', (e) => void started.push(e.runId))
+    const id = executor.submit({ conversationId: 'c', name: 'long', run: workflow({ id: 'long' }).task('w', wait).build() })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const runId = executor.status(id)?.runId
+    expect(runId).toEqual(expect.any(String))
+    expect(started).toEqual([runId])
+    executor.cancel(id)
+    expect(executor.status(id)?.runId).toBe(runId)
+  })
+
   it('reports a workflow that ended partial as failed with TW_RUN_FAILED, its RunResult kept', async () => {
     await using engine = createEngine({ builtins: false })
     const executor = new ConcurrentExecutor({ engine })

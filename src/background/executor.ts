@@ -394,6 +394,7 @@ export class ConcurrentExecutor implements AsyncDisposable {
         ...(labels !== undefined ? { labels } : {}),
       })
       entry.snapshot = work.snapshot
+      if (work.runId !== undefined) entry.runId = work.runId
       void work.done.then(
         (result) => this.#finish(entry, result.status, result.value, result.error),
         (error: unknown) => this.#finish(entry, 'failed', undefined, error),

@@ -36,6 +36,8 @@ export interface Entry {
   status: BackgroundStatus
   startedAt: number | undefined
   progress: ToolProgress | undefined
+  /** The run of a workflow task, once it started. */
+  runId?: string
   outcome: BackgroundOutcome | undefined
   // Live-only fields, dropped when the task ends.
   controller: AbortController | undefined
@@ -129,6 +131,7 @@ export function toInfo(entry: Entry, now: number): BackgroundTaskInfo {
     ...(finishedAt !== undefined ? { finishedAt } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(entry.progress !== undefined ? { progress: entry.progress } : {}),
+    ...(entry.runId !== undefined ? { runId: entry.runId } : {}),
   }
 }
 

@@ -22,7 +22,7 @@ export type BackgroundTaskId<T = unknown> = string & { readonly [VALUE]?: T }
  */
 export interface BackgroundEngine {
   readonly clock: Clock
-  start(definition: WorkflowInput, options: { readonly signal?: AbortSignal; readonly inputs?: Readonly<Record<string, unknown>>; readonly labels?: Readonly<Record<string, string>> }): { readonly result: Promise<RunResult> }
+  start(definition: WorkflowInput, options: { readonly signal?: AbortSignal; readonly inputs?: Readonly<Record<string, unknown>>; readonly labels?: Readonly<Record<string, string>> }): { readonly id: string; readonly result: Promise<RunResult> }
   /** The durable side of background work: present when the engine has a run store. */
   readonly records?: BackgroundRecorder
 }
@@ -219,6 +219,11 @@ export interface BackgroundTaskInfo {
   readonly durationMs?: number
   /** The latest progress a function task reported. */
   readonly progress?: ToolProgress
+  /**
+   * The run of a workflow task, once it started: its events on `engine.events` carry it, and a
+   * durable one is in `engine.store` under it.
+   */
+  readonly runId?: string
 }
 
 /** Sizes of the executor's bookkeeping (for monitoring, and for tests of its memory bound). */

@@ -26,6 +26,8 @@ export interface WorkResult {
 /** Started work. */
 export interface Work {
   readonly done: Promise<WorkResult>
+  /** The run of a workflow. */
+  readonly runId?: string
   /** The value to report when the executor stops the work before it ends (a machine's progress so far). */
   readonly snapshot?: (error: unknown) => unknown
 }
@@ -60,7 +62,7 @@ function startWorkflow(options: SubmitWorkflow, setup: WorkSetup): Work {
     throw new TaskweaveError('TW_INVALID_OPTION', `background task "${setup.taskId}" is a workflow, and the executor has no engine: create it with new ConcurrentExecutor({ engine })`, { retryable: false })
   }
   const handle = engine.start(options.run, { signal: setup.signal, ...(options.inputs !== undefined ? { inputs: options.inputs } : {}), ...(setup.labels !== undefined ? { labels: setup.labels } : {}) })
-  return { done: handle.result.then(fromRunResult, (error: unknown) => ({ status: 'failed', error })) }
+  return { done: handle.result.then(fromRunResult, (error: unknown) => ({ status: 'failed', error })), runId: handle.id }
 }
 
 /** How a workflow's run ended, as a background result. */
