@@ -518,6 +518,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
     refuseUnknownOptions('run', runOptions, RUN_OPTION_NAMES)
     checkSignal(runOptions.signal)
+    checkRunOptionKinds(runOptions)
     if (runOptions.groupScope !== undefined && runOptions.groupScope !== 'engine' && runOptions.groupScope !== 'run') {
       throw new InvalidOptionError('groupScope', '"engine" or "run"', runOptions.groupScope)
     }
@@ -1072,3 +1073,28 @@ function checkEnginePorts(options: EngineOptions): void {
     i++
   }
 }
+
+/**
+ * Refuses run options of the wrong kind: a `failFast` of "yes" (taken as true), labels that are
+ * not text (stored as given, then unreadable by the filters that match them), a handler or inputs
+ * that are not what they say.
+ */
+function checkRunOptionKinds(options: RunOptions): void {
+  if (options.failFast !== undefined && typeof options.failFast !== 'boolean') throw new InvalidOptionError('failFast', 'true or false', options.failFast)
+  if (options.durable !== undefined && typeof options.durable !== 'boolean') throw new InvalidOptionError('durable', 'true or false', options.durable)
+  checkCompletionHandlers(options.onTaskComplete)
+  const inputs: unknown = options.inputs
+  if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) throw new InvalidOptionError('inputs', 'an object of input values', inputs)
+  const labels: unknown = options.labels
+  if (labels === undefined) return
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw new InvalidOptionError('labels', 'an object of string values', labels)
+  for (const [name, value] of Object.entries(labels)) if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
+}
+
+/** Refuses an `onTaskComplete` that is neither a handler nor an object of handlers by task id. */
+function checkCompletionHandlers(handlers: unknown): void {
+  if (handlers === undefined || typeof handlers === 'function') return
+  if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers)) throw new InvalidOptionError('onTaskComplete', 'a function, or an object of functions by task id', handlers)
+  for (const [taskId, handler] of Object.entries(handlers)) if (typeof handler !== 'function') throw new InvalidOptionError(`onTaskComplete.${taskId}`, 'a function', handler)
+}
+

@@ -46,6 +46,11 @@ describe('createEngine refuses options of the wrong kind', () => {
     expect(await refusal(() => engine.setConcurrency(2.5))).toBe('TW_INVALID_OPTION option "concurrency" must be a whole number ≥ 1 (or Infinity); received 2.5')
     expect(await refusal(() => engine.run({ id: 'w', tasks: [{ id: 'a', tool: 'x.noop' }] }, { concurrency: '2' as never }))).toBe('TW_INVALID_OPTION option "concurrency" must be a whole number ≥ 1 (or Infinity); received "2"')
     expect(await refusal(() => engine.run(null as never, null as never))).toBe('TW_INVALID_OPTION run() takes an object of options; received null')
+    const flow = { id: 'w', tasks: [{ id: 'a', tool: 'x.noop' }] }
+    expect(await refusal(() => engine.run(flow, { failFast: 'yes' as never }))).toBe('TW_INVALID_OPTION option "failFast" must be true or false; received "yes"')
+    expect(await refusal(() => engine.run(flow, { labels: { team: 5 } as never }))).toBe('TW_INVALID_OPTION option "labels.team" must be a string; received 5')
+    expect(await refusal(() => engine.run(flow, { onTaskComplete: 5 as never }))).toBe('TW_INVALID_OPTION option "onTaskComplete" must be a function, or an object of functions by task id; received 5')
+    expect(await refusal(() => engine.run(flow, { inputs: [1] as never }))).toBe('TW_INVALID_OPTION option "inputs" must be an object of input values; received an array')
   })
 })
 
