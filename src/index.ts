@@ -26,23 +26,17 @@
 // Engine and runs
 export { createEngine } from './engine/engine.js'
 export { MemoryRunStore } from './stores/memory.js'
-export type { JournalEntry, Lease, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
-export type { DurabilityOptions } from './engine/durable.js'
-export type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './engine/resolve-parked.js'
-export type { ParkedTask } from './engine/replay-log.js'
-export type { CancelledRun, CancelUnfinishedOptions } from './engine/cancel-stored.js'
-export type { AutoscaleOptions, Engine, EngineCloseOptions, EngineCloseReport, EngineOptions, EngineStats, ResumeOptions, RunHandle, RunOptions } from './engine/engine.js'
-export type { AbandonedToolCall } from './engine/local-tool-context.js'
+export type { Engine, EngineOptions, RunHandle, RunOptions } from './engine/engine.js'
 export type { RunControl, TaskCompleteHandler, TaskCompletion } from './engine/run-types.js'
-export type { AttemptRecord, RunResult, RunUsage, TaskReport } from './core/report.js'
+export type { AttemptRecord, RunResult, TaskReport } from './core/report.js'
 
-// LLM-aware limits (rate keys, usage, budgets); the llm.chat tool and the fake provider are on `taskweave/llm`
-export type { AdaptiveSpec, LlmUsage, ProviderLimits, RateLimitSpec, RateWindowSpec, RunBudgetSpec } from './core/rate.js'
+// Statuses. The types of durable runs and of the store port are on `taskweave/ports`, those of
+// rate keys and budgets on `taskweave/llm`.
 export type { RunStatus, TaskStatus } from './core/status.js'
 
 // Tools
 export { defineTool } from './core/tool.js'
-export type { AnyTool, Tool, ToolContext, ToolDefinition, ToolPermit, ToolProgress } from './core/tool.js'
+export type { AnyTool, Tool, ToolContext, ToolDefinition, ToolProgress } from './core/tool.js'
 
 // Workflows
 export { defineWorkflow, workflow } from './workflow/builder.js'
@@ -60,7 +54,7 @@ export type { ErrorCode, SerializedError, ValidationIssue } from './core/errors.
 export { sleep, systemClock } from './core/clock.js'
 export type { Clock } from './core/clock.js'
 export { createConsoleLogger, pinoLogger, silentLogger } from './core/logger.js'
-export type { FieldsFirstLogger, Logger } from './core/logger.js'
+export type { Logger } from './core/logger.js'
 
 // Events
 export type { EventMap, EventName, TaskweaveEvent, ThrottleReason } from './observe/events.js'
@@ -70,12 +64,11 @@ export type { Unsubscribe } from './observe/emitter.js'
 export { AgentError, defineAgent } from './agents/index.js'
 export type { Agent, AgentDefinition, AgentExecutionContext } from './agents/index.js'
 
-// Background work
-export type { BackgroundContext, BackgroundFunction, BackgroundOutcome, BackgroundTaskInfo, SubmitOptions } from './background/index.js'
+// Background work: `engine.background`; its types are on `taskweave/background`.
 
 // State machines
 export { DONE, defineStateMachine, runStateMachine, stateMachineTool, StateMachineError } from './fsm/index.js'
-export type { StateContext, StateMachine, StateMachineResult, StateSpec } from './fsm/index.js'
+export type { StateMachine, StateMachineResult } from './fsm/index.js'
 
 // Worker threads
 export { defineWorkerTool } from './workers/index.js'

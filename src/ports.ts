@@ -11,9 +11,19 @@ export type { AttemptWrapper } from './engine/local-runner.js'
 export { setLongTimeout, MAX_TIMER_MS, sleep, systemClock } from './core/clock.js'
 export type { CancelTimer, Clock, LongTimeoutOptions } from './core/clock.js'
 export type { LogFields, Logger } from './core/logger.js'
-// What a RunStore of one's own takes and gives (the store itself and its results are at the root).
-export type { AcquireRequest, AppendResult, JournalBatch, JournalKind, LeaseRequest, NewRun, PruneOptions } from './core/store.js'
+// The run store port: what a RunStore of one's own is, takes and gives.
+export type { AcquireRequest, AppendResult, JournalBatch, JournalEntry, JournalKind, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
+// The engine's durable-run and lifecycle options and answers (`durability`, `resolveParked`,
+// `cancelUnfinished`, `resume`, `close`, `stats`, `autoscale`).
+export type { DurabilityOptions } from './engine/durable.js'
+export type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './engine/resolve-parked.js'
+export type { ParkedTask } from './engine/replay-log.js'
+export type { CancelledRun, CancelUnfinishedOptions } from './engine/cancel-stored.js'
+export type { AutoscaleOptions, EngineCloseOptions, EngineCloseReport, EngineStats, ResumeOptions } from './engine/engine.js'
+export type { AbandonedToolCall } from './engine/local-tool-context.js'
+export type { FieldsFirstLogger } from './core/logger.js'
 export { ToolRegistry } from './core/registry.js'
 export { isTool } from './core/tool.js'
+export type { ToolPermit } from './core/tool.js'
 export type { KeyStats } from './scheduler/keyed-limiter.js'
 export { describeThrown } from './core/thrown.js'

@@ -7,3 +7,6 @@
 export * from './chat/index.js'
 export * from './fake/index.js'
 export * from './planner/index.js'
+// The types of rate keys, usage and budgets (`limits.rates`, `budget`, `ctx.reportUsage`, `ctx.reportLimits`).
+export type { AdaptiveSpec, LlmUsage, ProviderLimits, RateLimitSpec, RateWindowSpec, RunBudgetSpec } from '../core/rate.js'
+export type { RunUsage } from '../core/report.js'

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
-import type { JournalEntry, RunHandle, RunResult, TaskSpec } from 'taskweave'
+import type { RunHandle, RunResult, TaskSpec } from 'taskweave'
+import type { JournalEntry } from 'taskweave/ports'
 import { ManualClock } from 'taskweave/testing'
 
 /** A store whose appends wait until the test lets them through. */

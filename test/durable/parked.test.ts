@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
-import type { JournalEntry, Logger, TaskSpec, TaskweaveEvent } from 'taskweave'
+import type { Logger, TaskSpec, TaskweaveEvent } from 'taskweave'
+import type { JournalEntry } from 'taskweave/ports'
 import { ManualClock } from 'taskweave/testing'
 
 function counter() {
