@@ -138,14 +138,14 @@ interface AdapterModules {
 const ADAPTER_PATHS: Readonly<Record<keyof AdapterModules, string>> = { redis: './redis/index.js', rabbitmq: './rabbitmq/index.js' }
 const ADAPTER_DRIVERS: Readonly<Record<keyof AdapterModules, string>> = { redis: 'bullmq and ioredis', rabbitmq: 'amqplib' }
 
+/** The names a retry back-off takes (`retry.backoff`). */
+const BACKOFF_OPTION_NAMES = ['type', 'delayMs', 'maxDelayMs']
+
 /**
  * Opens a message queue on the adapter `options.type`; the Redis and RabbitMQ adapters are
  * imported on first use. An unknown type is refused with `TW_INVALID_OPTION`; an adapter that
  * cannot be loaded (its driver not installed) with `TW_QUEUE`.
  */
-/** The names a retry back-off takes (`retry.backoff`). */
-const BACKOFF_OPTION_NAMES = ['type', 'delayMs', 'maxDelayMs']
-
 export async function createMessageQueue<T = unknown>(options: CreateMessageQueueOptions): Promise<MessageQueue<T>> {
   refuseUnknownOptions('createMessageQueue', options, ['type', 'url', 'name', 'maxSize', 'retry', 'leaseMs'])
   const retry: unknown = options.retry
