@@ -113,6 +113,35 @@ describe('SQLite store on bad storage', () => {
     }
   })
 
+  it('a bit flipped inside a stored value (an output, a definition) is found by its checksum when read, not handed back as data', async () => {
+    const path = join(dir, 'flipped.db')
+    const store = await openSqliteStore({ path })
+    await store.createRun({ ...newRun('r1'), definition: '{"id":"flow","tasks":[{"id":"definition-marker"}]}' }, { owner: 'o', ttlMs: 1000, now: T0 })
+    await store.append([{ runId: 'r1', epoch: 1, entries: [...tasks(1, 4), { seq: 5, kind: 'ok', taskId: 't9', attempt: 1, at: T0 + 5, data: '{"output":"output-marker"}' }] }])
+    await store.close()
+    const flip = async (marker: string): Promise<void> => {
+      const bytes = await readFile(path)
+      const at = bytes.indexOf(marker)
+      expect(at).toBeGreaterThan(0)
+      bytes[at + 2] = (bytes[at + 2] as number) ^ 0x01
+      await writeFile(path, bytes)
+    }
+    await flip('output-marker')
+    const reopened = await openSqliteStore({ path })
+    try {
+      await expect(reopened.load('r1')).rejects.toMatchObject({ code: 'TW_STORE', details: { runId: 'r1', damaged: 'journal entry 5' } })
+    } finally {
+      await reopened.close()
+    }
+    await flip('definition-marker')
+    const again = await openSqliteStore({ path })
+    try {
+      await expect(again.load('r1')).rejects.toThrow(`SQLite store ${path}: run "r1": the definition, inputs or settings is damaged (its checksum does not match what was written)`)
+    } finally {
+      await again.close()
+    }
+  })
+
   it('(1) a truncated file (to half, to 0 bytes) is refused as corrupt with TW_STORE and left untouched', async () => {
     const half = join(dir, 'half.db')
     await storeFile(half)

@@ -13,12 +13,13 @@
 import { TaskweaveError } from '../../core/errors.js'
 import type { AppendResult, JournalBatch, JournalEntry } from '../../core/store.js'
 import { finishOf } from '../shared.js'
+import { entryChecksum } from './checksum.js'
 import { kindCode } from './journal-codec.js'
 import { ENTRIES_PER_INSERT } from './statements.js'
 import type { Statements } from './statements.js'
 
 /** Parameters of one journal row, as `insertEntry` binds them. */
-const ROW_WIDTH = 8
+const ROW_WIDTH = 9
 
 /**
  * Appends `batches` in one transaction; returns the runs whose batch was fenced. `wrote` hears
@@ -66,7 +67,11 @@ class RowWriter {
   add(key: number, runId: string, entry: JournalEntry): void {
     const kind = kindCode(entry.kind)
     if (kind === undefined) throw new TaskweaveError('TW_STORE', `journal of run "${runId}": entry ${entry.seq} has an unknown kind ${JSON.stringify(entry.kind)}`, { retryable: false, details: { runId } })
-    this.#params.push(key, entry.seq, kind, entry.taskId ?? null, entry.attempt ?? null, entry.at, entry.data ?? null, entry.added ?? null)
+    const taskId = entry.taskId ?? null
+    const attempt = entry.attempt ?? null
+    const data = entry.data ?? null
+    const added = entry.added ?? null
+    this.#params.push(key, entry.seq, kind, taskId, attempt, entry.at, data, added, entryChecksum(entry.seq, kind, taskId, attempt, entry.at, data, added))
     if (++this.#rows === ENTRIES_PER_INSERT) {
       this.#sql.insertEntries.run(this.#params)
       this.#params.length = 0

@@ -6,6 +6,7 @@
  */
 import type { JournalEntry, JournalKind } from '../../core/store.js'
 import { entryFromColumns, unknownKindError } from '../shared.js'
+import { damagedError, entryChecksum } from './checksum.js'
 
 /** The code of each kind in the `journal.kind` column. */
 export const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6, park: 7 }
@@ -28,16 +29,18 @@ export function kindOf(code: number): JournalKind | undefined {
   return KIND_OF[code]
 }
 
-/** A row as `SELECT seq, kind, task_id, attempt, at, data, added` returns it in raw mode. */
-export type JournalRow = readonly [seq: number, kind: number, taskId: string | null, attempt: number | null, at: number, data: string | null, added: string | null]
+/** A row as `SELECT seq, kind, task_id, attempt, at, data, added, crc` returns it in raw mode (`crc` NULL in rows of schema version 1). */
+export type JournalRow = readonly [seq: number, kind: number, taskId: string | null, attempt: number | null, at: number, data: string | null, added: string | null, crc?: number | null]
 
 /**
  * The entry a row holds. Absent fields stay absent (not `undefined`-valued), so an entry read
  * back equals the one written, key for key.
  */
 export function entryOf(row: JournalRow, runId: string): JournalEntry {
-  const [seq, code, taskId, attempt, at, data, added] = row
+  const [seq, code, taskId, attempt, at, data, added, crc] = row
+  // A kind this version does not know is said first: a newer taskweave may have written it.
   const kind = kindOf(code)
   if (kind === undefined) throw unknownKindError(runId, seq, code)
+  if (crc !== undefined && crc !== null && crc !== entryChecksum(seq, code, taskId, attempt, at, data, added)) throw damagedError(runId, `journal entry ${seq}`)
   return entryFromColumns(seq, kind, taskId, attempt, at, data, added)
 }

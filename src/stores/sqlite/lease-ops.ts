@@ -6,13 +6,14 @@
  */
 import { TaskweaveError } from '../../core/errors.js'
 import type { Lease, AcquireRequest, LeaseRequest, NewRun } from '../../core/store.js'
+import { runChecksum } from './checksum.js'
 import { leaseOf } from './run-codec.js'
 import type { Statements } from './statements.js'
 
 /** Records a new run with its first lease (epoch 1); `TW_STORE_CONFLICT` when the id exists. */
 export function createRun(sql: Statements, run: NewRun, request: LeaseRequest): Lease {
   const expiresAt = request.now + request.ttlMs
-  const { changes } = sql.insertRun.run(run.runId, run.workflowId, run.workflowHash, run.definition, run.inputs, run.settings, JSON.stringify(run.labels ?? {}), run.createdAt, request.owner, expiresAt)
+  const { changes } = sql.insertRun.run(run.runId, run.workflowId, run.workflowHash, run.definition, run.inputs, run.settings, JSON.stringify(run.labels ?? {}), run.createdAt, request.owner, expiresAt, runChecksum(run.definition, run.inputs, run.settings))
   if (changes === 0) throw new TaskweaveError('TW_STORE_CONFLICT', `run "${run.runId}" already exists in the store`, { retryable: false, details: { runId: run.runId } })
   return { runId: run.runId, owner: request.owner, epoch: 1, expiresAt }
 }

@@ -4,6 +4,7 @@
  */
 import type { PruneOptions, RunFilter, RunSummary, StoredRun } from '../../core/store.js'
 import { listWhere, pruneWhere } from './filters.js'
+import { damagedError, runChecksum } from './checksum.js'
 import { entryOf } from './journal-codec.js'
 import { SUMMARY_COLUMNS, summaryOf } from './run-codec.js'
 import type { SummaryRow } from './run-codec.js'
@@ -17,6 +18,7 @@ export function load(sql: Statements, runId: string): StoredRun | undefined {
   return sql.transaction(() => {
     const row = sql.runById.get(runId)
     if (row === undefined) return undefined
+    if (row.crc !== null && row.crc !== runChecksum(row.definition, row.inputs, row.settings)) throw damagedError(runId, 'the definition, inputs or settings')
     return { ...summaryOf(row), definition: row.definition, inputs: row.inputs, settings: row.settings, entries: sql.journalOf.all(row.key).map((entry) => entryOf(entry, runId)) }
   })
 }

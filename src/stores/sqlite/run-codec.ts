@@ -23,13 +23,15 @@ export interface RunRow {
   readonly lease_owner: string | null
   readonly lease_epoch: number
   readonly lease_expires_at: number | null
+  /** The checksum of definition, inputs and settings (see checksum.ts); NULL in runs of schema version 1. */
+  readonly crc: number | null
 }
 
 /** The columns a summary needs: all but the (possibly large) definition, inputs and settings. */
 export const SUMMARY_COLUMNS = 'key, run_id, workflow_id, workflow_hash, labels, status, created_at, finished_at, counts, lease_owner, lease_epoch, lease_expires_at'
 
 /** A row as `SELECT ${SUMMARY_COLUMNS}` returns it. */
-export type SummaryRow = Omit<RunRow, 'definition' | 'inputs' | 'settings'>
+export type SummaryRow = Omit<RunRow, 'definition' | 'inputs' | 'settings' | 'crc'>
 
 /** The lease a row holds, or undefined once the run is finished. */
 export function leaseOf(row: Pick<RunRow, 'run_id' | 'lease_owner' | 'lease_epoch' | 'lease_expires_at'>): Lease | undefined {

@@ -12,7 +12,7 @@ import type { RunRow } from './run-codec.js'
 /** Every fixed statement, by what it does. */
 export interface Statements {
   readonly db: Database
-  /** (runId, workflowId, workflowHash, definition, inputs, settings, labels, createdAt, owner, expiresAt) → changes 0 when the id exists. */
+  /** (runId, workflowId, workflowHash, definition, inputs, settings, labels, createdAt, owner, expiresAt, crc) → changes 0 when the id exists. */
   readonly insertRun: Statement<unknown[]>
   /** (runId) → the whole row. */
   readonly runById: Statement<[string], RunRow>
@@ -20,7 +20,7 @@ export interface Statements {
   readonly fenceOf: Statement<[string], [number, string, number]>
   /** (key) → the last seq of the run's journal (NULL when empty). */
   readonly lastSeq: Statement<[number], number | null>
-  /** (key, seq, kind, taskId, attempt, at, data, added). */
+  /** (key, seq, kind, taskId, attempt, at, data, added, crc). */
   readonly insertEntry: Statement<unknown[]>
   /** {@link ENTRIES_PER_INSERT} rows of `insertEntry`'s parameters, one after the other. */
   readonly insertEntries: Statement<unknown[]>
@@ -55,7 +55,7 @@ export interface Statements {
  */
 export const ENTRIES_PER_INSERT = 25
 
-const ENTRY_COLUMNS = 'INSERT INTO journal (run, seq, kind, task_id, attempt, at, data, added) VALUES '
+const ENTRY_COLUMNS = 'INSERT INTO journal (run, seq, kind, task_id, attempt, at, data, added, crc) VALUES '
 
 /** Compiles the statements on `db` (the schema must be in place). */
 export function prepareStatements(db: Database): Statements {
@@ -66,19 +66,19 @@ export function prepareStatements(db: Database): Statements {
   return {
     db,
     insertRun: db.prepare(`
-      INSERT INTO runs (run_id, workflow_id, workflow_hash, definition, inputs, settings, labels, status, created_at, counts, lease_owner, lease_epoch, lease_expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, '{}', ?, 1, ?)
+      INSERT INTO runs (run_id, workflow_id, workflow_hash, definition, inputs, settings, labels, status, created_at, counts, lease_owner, lease_epoch, lease_expires_at, crc)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, '{}', ?, 1, ?, ?)
       ON CONFLICT (run_id) DO NOTHING`),
     runById: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE run_id = ?'),
     fenceOf: db.prepare<[string], [number, string, number]>('SELECT key, status, lease_epoch FROM runs WHERE run_id = ?').raw(true),
     lastSeq: db.prepare<[number], number | null>('SELECT max(seq) FROM journal WHERE run = ?').pluck(true),
-    insertEntry: db.prepare(`${ENTRY_COLUMNS}(?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertEntries: db.prepare(ENTRY_COLUMNS + new Array<string>(ENTRIES_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')),
+    insertEntry: db.prepare(`${ENTRY_COLUMNS}(?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertEntries: db.prepare(ENTRY_COLUMNS + new Array<string>(ENTRIES_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')),
     finishRun: db.prepare('UPDATE runs SET status = ?, counts = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE key = ?'),
     setLease: db.prepare('UPDATE runs SET lease_owner = ?, lease_epoch = ?, lease_expires_at = ? WHERE key = ?'),
     renewLease: db.prepare("UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND status = 'running' AND lease_epoch = ? AND lease_owner = ?"),
     releaseLease: db.prepare("UPDATE runs SET lease_expires_at = 0 WHERE run_id = ? AND status = 'running' AND lease_epoch = ? AND lease_owner = ?"),
-    journalOf: db.prepare<[number], JournalRow>('SELECT seq, kind, task_id, attempt, at, data, added FROM journal WHERE run = ? ORDER BY seq').raw(true),
+    journalOf: db.prepare<[number], JournalRow>('SELECT seq, kind, task_id, attempt, at, data, added, crc FROM journal WHERE run = ? ORDER BY seq').raw(true),
     deleteJournal: db.prepare('DELETE FROM journal WHERE run = ?'),
     deleteRun: db.prepare('DELETE FROM runs WHERE key = ?'),
     cached<Row>(sql: string): Statement<unknown[], Row> {
