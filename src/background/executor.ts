@@ -163,9 +163,12 @@ export class ConcurrentExecutor implements AsyncDisposable {
    * Rejects only when `options.signal` aborts first (with its reason): the wait stops, the task
    * goes on (`cancel(id)` stops the task).
    */
-  result<T>(id: BackgroundTaskId<T> | string, options: { readonly signal?: AbortSignal } = {}): Promise<BackgroundOutcome<T> | undefined> {
-    refuseUnknownOptions('result', options, ['signal'])
-    checkSignal(options.signal)
+  result<T>(id: BackgroundTaskId<T> | string, options: { readonly signal?: AbortSignal } = NO_RESULT_OPTIONS): Promise<BackgroundOutcome<T> | undefined> {
+    // Checked only when given: result() is called once per task, 100,000 times a second.
+    if (options !== NO_RESULT_OPTIONS) {
+      refuseUnknownOptions('result', options, ['signal'])
+      checkSignal(options.signal)
+    }
     const entry = this.#tasks.get(id)
     if (entry === undefined) return Promise.resolve(undefined)
     if (entry.outcome !== undefined) return Promise.resolve(entry.outcome as BackgroundOutcome<T>)
@@ -713,6 +716,9 @@ function ignore(): void {}
 
 /** Distinguishes the keys of several executors sharing one limiter. */
 let executorSerial = 0
+
+/** The options of a `result()` call given none. */
+const NO_RESULT_OPTIONS: { readonly signal?: AbortSignal } = Object.freeze({})
 
 /** `promise`, or a rejection with `signal`'s reason if it aborts first (the listener goes when either happens). */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

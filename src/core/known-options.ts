@@ -3,6 +3,7 @@
  * names it instead of a default silently applied.
  * @module
  */
+import { editDistance } from './closest.js'
 import { describeValue, InvalidOptionError, TaskweaveError } from './errors.js'
 
 /**
@@ -48,7 +49,9 @@ export function checkMethods(value: unknown, field: string, methods: readonly st
 
 /** The error for option `name`, with the known names closest to it. Apart: its closures would give every call above a context. */
 function unknownOption(where: string, name: string, known: readonly string[], prefix: string): TaskweaveError {
-  const close = known.filter((k) => k.toLowerCase().startsWith(name.toLowerCase().slice(0, 3)))
+  const lower = name.toLowerCase()
+  // Same start (`concurency` → `concurrency`) or a typo or two away (`prority` → `priority`).
+  const close = known.filter((k) => k.toLowerCase().startsWith(lower.slice(0, 3)) || editDistance(k.toLowerCase(), lower) <= 2)
   const hint = close.length > 0 ? `; did you mean ${close.map((k) => `"${prefix}${k}"`).join(' or ')}?` : `; known options: ${known.map((k) => `${prefix}${k}`).join(', ')}`
   return new TaskweaveError('TW_INVALID_OPTION', `unknown option "${prefix}${name}" of ${where}()${hint}`, { retryable: false, details: { option: `${prefix}${name}` } })
 }

@@ -227,6 +227,12 @@ export function checkOutgoingMessages(messages: readonly unknown[]): void {
   }
 }
 
+/** {@link checkOutgoingMessages} for the options of one `enqueue(body, options)`, named as the caller wrote them. */
+export function checkEnqueueOptions(options: unknown): void {
+  refuseUnknownOptions('enqueue', options as object, ['priority', 'delayMs'])
+  checkPriority((options as { priority?: unknown }).priority)
+}
+
 /** Throws `TW_INVALID_OPTION` unless `handler` (what `consume` runs per delivery) is a function. */
 export function checkDeliveryHandler(handler: unknown): void {
   if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'a function (delivery) => Promise<void>', handler)

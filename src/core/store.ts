@@ -241,7 +241,7 @@ export function checkRunFilter(filter: RunFilter | undefined): void {
   for (const status of statuses) if (typeof status !== 'string' || !STORED_RUN_STATUSES.includes(status)) throw new InvalidOptionError('status', `one of ${STORED_RUN_STATUSES.join(', ')}`, status)
   if (filter.workflowId !== undefined && typeof filter.workflowId !== 'string') throw new InvalidOptionError('workflowId', 'a string', filter.workflowId)
   if (filter.since !== undefined && !Number.isFinite(filter.since)) throw new InvalidOptionError('since', 'a time in epoch ms', filter.since)
-  if (filter.limit !== undefined && !(Number.isSafeInteger(filter.limit) && filter.limit > 0)) throw new InvalidOptionError('limit', 'a whole number above 0', filter.limit)
+  if (filter.limit !== undefined && filter.limit !== Infinity && !(Number.isSafeInteger(filter.limit) && filter.limit > 0)) throw new InvalidOptionError('limit', 'a whole number above 0, or Infinity', filter.limit)
   checkLabels(filter.labels)
 }
 

@@ -535,10 +535,10 @@ export class RemoteAttemptRunner implements AttemptRunner {
         if (held.has(f.envelope.request.attemptId) && !stranded) f.missing = 0
         else if (++f.missing >= 2) {
           f.missing = 0
-          // A task that must not run twice, which a worker said it started (or whose worker is
-          // gone): sent again it would reach the next worker as new. It fails here, as a worker
-          // would fail a redelivery of it.
-          if (f.envelope.request.mustNotRepeat === true && (f.worker !== undefined || stranded)) {
+          // A task that must not run twice: whether the lost attempt ran is unknown (a worker may
+          // have started it before its queue or broker lost it), and sent again it would reach
+          // the next worker as new. It fails here, as a worker would fail a redelivery of it.
+          if (f.envelope.request.mustNotRepeat === true) {
             this.#uncertain(f)
             continue
           }

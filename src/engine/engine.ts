@@ -366,7 +366,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
   // One limiter for every kind of work: runs' groups and sessions, and the agent pool's places.
   const limiter = new KeyedLimiter()
   const agents = agentList.length > 0 ? new AgentSessionPool({ ...options.agentPool, agents: agentList, limiter, ...(options.clock ? { clock: options.clock } : {}) }) : undefined
-  if (agents !== undefined) for (const agent of agentList) registry.register(createAgentTool(agents, agent.name))
+  /** The tools the agent pool answers for (see close()). */
+  const agentToolNames = new Set<string>()
+  if (agents !== undefined) {
+    for (const agent of agentList) {
+      const tool = createAgentTool(agents, agent.name)
+      registry.register(tool)
+      agentToolNames.add(tool.name)
+    }
+  }
   const logger = options.logger ?? silentLogger
   const events = new EventEmitter([], logger)
   // The engine's own runner, when no other was given: wrapAttempts() wraps its tool calls.
@@ -401,9 +409,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** Runs not finished (an {@link IndexedSet}, not a `Set`: see why there). */
   const active = new IndexedSet<RunExecution>()
   /**
-   * The active runs by id, kept only once a live view asked for one (the server, for a run started
-   * beside it): a search of `active` per run it follows was quadratic in the runs at once, and an
-   * engine without a view pays nothing. A dictionary, not a `Map` (see `core/indexed-set.ts`).
+   * The active runs by id, kept only once something asked for one (the server, for a run started
+   * beside it; a run or resume given an id, refused while a live run has it): a search of `active`
+   * per ask was quadratic in the runs at once, and an engine nobody asks pays nothing. A dictionary, not a `Map` (see `core/indexed-set.ts`).
    */
   let activeById: Record<string, RunExecution> | undefined
   /** Ids of the runs being resumed (between the first read of the store and joining `active`). */
@@ -669,7 +677,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   /** Whether run `runId` is running or being resumed in this engine. */
-  const isActive = (runId: string): boolean => resuming.has(runId) || active.toArray().some((execution) => execution.id === runId)
+  /** The active run of an id, through {@link activeById} (made on first use, then kept with `active`). */
+  const activeRun = (runId: string): RunExecution | undefined => {
+    if (activeById === undefined) {
+      activeById = Object.create(null) as Record<string, RunExecution>
+      for (const execution of active) activeById[execution.id] = execution
+    }
+    return activeById[runId]
+  }
+  const isActive = (runId: string): boolean => resuming.has(runId) || activeRun(runId) !== undefined
 
   /** {@link resume} once the run is marked as being resumed here. */
   const resumeHeld = async (runId: string, resumeOptions: ResumeOptions, runStore: RunStore, runJournal: Journal): Promise<RunHandle> => {
@@ -930,7 +946,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
       env.rates.close()
       // The runs have ended and aborted their attempts' signals: a tool that honours its signal
       // returns within a moment, one that does not is named in the report.
-      const [report, stuck] = await Promise.all([agents?.close({ force: true }), localRunner?.settle(TOOL_CLOSE_GRACE_MS)])
+      const [report] = await Promise.all([agents?.close({ force: true }), localRunner?.settle(TOOL_CLOSE_GRACE_MS)])
+      // Read once both are done (a call may have returned while the agent pool closed); an agent's
+      // call is the pool's to report, as its `execute` entry, not again as a tool call.
+      const stuck = localRunner?.pendingCalls().filter((call) => !agentToolNames.has(call.tool))
       if (report !== undefined && !report.clean) logger.warn('the engine closed with agent work abandoned', { abandoned: report.abandoned.length, graceMs: report.graceMs })
       if (stuck !== undefined && stuck.length > 0) logger.warn(`the engine closed with ${stuck.length} tool call(s) still running (their tools ignore their abort signal)`, { tasks: stuck.slice(0, 10).map((call) => `${call.runId}/${call.taskId}`) })
       const abandoned = [...(report?.abandoned ?? []), ...(stuck ?? [])]
@@ -990,13 +1009,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     },
   }
   // A live view of the engine's runs (the server) reads the definition of a run started beside it.
-  registerActiveWorkflows(engine, (runId) => {
-    if (activeById === undefined) {
-      activeById = Object.create(null) as Record<string, RunExecution>
-      for (const execution of active) activeById[execution.id] = execution
-    }
-    return activeById[runId]?.workflow
-  })
+  registerActiveWorkflows(engine, (runId) => activeRun(runId)?.workflow)
   return engine
 }
 

@@ -94,10 +94,9 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
 
   /**
    * Resolves once every tool call this runner made has returned, or after `graceMs` (real time:
-   * an engine on a manual clock still closes), with the calls still running then: their tools
-   * ignore their abort signal.
+   * an engine on a manual clock still closes); {@link pendingCalls} then says which have not.
    */
-  async settle(graceMs: number): Promise<readonly AbandonedToolCall[]> {
+  async settle(graceMs: number): Promise<void> {
     const list = this.#pending
     if (list.count > 0) {
       let timer: NodeJS.Timeout | undefined
@@ -109,7 +108,11 @@ export class LocalAttemptRunner implements AttemptRunner, SignalRegistry {
       clearTimeout(timer)
       list.onEmpty = undefined
     }
-    return LocalToolContext.describePending(list)
+  }
+
+  /** The tool calls this runner made that have not returned (their tools may ignore their abort signal). */
+  pendingCalls(): readonly AbandonedToolCall[] {
+    return LocalToolContext.describePending(this.#pending)
   }
 
   /** The clock tools see (`ctx.clock`). */

@@ -23,12 +23,26 @@ export interface SignalRegistry {
   settled(ctx: LocalToolContext): void
 }
 
-/** The runner's list of tool calls whose promise has not settled (see {@link LocalToolContext.pend}). */
+/**
+ * The runner's list of tool calls whose promise has not settled (see {@link LocalToolContext.pend}):
+ * small nodes naming each call, never the context, which reaches its whole run; a tool whose
+ * promise never settles must not keep its run alive through this list.
+ */
 export interface PendingCalls {
-  first: LocalToolContext | undefined
+  first: PendingNode | undefined
   count: number
   /** Called when the last call on the list settles. */
   onEmpty: (() => void) | undefined
+}
+
+/** One call on a {@link PendingCalls} list. */
+interface PendingNode {
+  readonly tool: string
+  readonly runId: string
+  readonly taskId: string
+  readonly attempt: number
+  prev: PendingNode | undefined
+  next: PendingNode | undefined
 }
 
 /** A tool call that had not returned when its engine finished closing (it ignored its abort signal). */
@@ -49,10 +63,8 @@ export class LocalToolContext implements ToolContext {
   #logger: Logger | undefined
   /** Whether the runner tracks this attempt (its tool asked for the signal while it ran). */
   tracked = false
-  /** Links of the runner's list of calls whose promise has not settled (see {@link PendingCalls}). */
-  #pending = false
-  #prev: LocalToolContext | undefined
-  #next: LocalToolContext | undefined
+  /** This call's node on the runner's list of calls whose promise has not settled (see {@link PendingCalls}). */
+  #pending: PendingNode | undefined
 
   constructor(request: AttemptRequest, sink: AttemptSink, registry: SignalRegistry) {
     this.#request = request
@@ -116,29 +128,30 @@ export class LocalToolContext implements ToolContext {
   }
 
   /**
-   * Puts `ctx` on `list`, the calls whose promise has not settled: a linked list through the
-   * contexts themselves, so the cost per async call is a few field writes (no set to hash into).
+   * Puts `ctx` on `list`, the calls whose promise has not settled: a doubly linked list of small
+   * nodes, so the cost per async call is one node and a few field writes (no set to hash into).
    */
   static pend(list: PendingCalls, ctx: LocalToolContext): void {
+    const r = ctx.#request
     const first = list.first
-    ctx.#pending = true
-    ctx.#next = first
-    if (first !== undefined) first.#prev = ctx
-    list.first = ctx
+    const node: PendingNode = { tool: r.tool, runId: r.runId, taskId: r.taskId, attempt: r.attempt, prev: undefined, next: first }
+    if (first !== undefined) first.prev = node
+    list.first = node
     list.count++
+    ctx.#pending = node
   }
 
   /** Takes `ctx` off `list` if it is on it; calls `list.onEmpty` when it was the last. */
   static unpend(list: PendingCalls, ctx: LocalToolContext): void {
-    if (!ctx.#pending) return
-    ctx.#pending = false
-    const prev = ctx.#prev
-    const next = ctx.#next
-    if (prev !== undefined) prev.#next = next
+    const node = ctx.#pending
+    if (node === undefined) return
+    ctx.#pending = undefined
+    const { prev, next } = node
+    if (prev !== undefined) prev.next = next
     else list.first = next
-    if (next !== undefined) next.#prev = prev
-    ctx.#prev = undefined
-    ctx.#next = undefined
+    if (next !== undefined) next.prev = prev
+    node.prev = undefined
+    node.next = undefined
     list.count--
     if (list.count === 0) list.onEmpty?.()
   }
@@ -146,10 +159,7 @@ export class LocalToolContext implements ToolContext {
   /** The calls on `list`, described. */
   static describePending(list: PendingCalls): AbandonedToolCall[] {
     const calls: AbandonedToolCall[] = []
-    for (let ctx = list.first; ctx !== undefined; ctx = ctx.#next) {
-      const r = ctx.#request
-      calls.push({ stage: 'tool', tool: r.tool, runId: r.runId, taskId: r.taskId, attempt: r.attempt })
-    }
+    for (let node = list.first; node !== undefined; node = node.next) calls.push({ stage: 'tool', tool: node.tool, runId: node.runId, taskId: node.taskId, attempt: node.attempt })
     return calls
   }
 

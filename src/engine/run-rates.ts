@@ -45,6 +45,8 @@ export class RunRates implements RateHolder {
   #calls = 0
   /** Why the run's budget is used up, once it is. */
   exhausted: string | undefined
+  /** Which of its limits used it up. */
+  #exhaustedBy: 'tokens' | 'cost' | undefined
   /** LLM tasks skipped because the budget was used up. */
   budgetSkipped = 0
   /** The rate keys this run's tasks went by. */
@@ -225,7 +227,7 @@ export class RunRates implements RateHolder {
     if (!(this.budgetSkipped > 0 || over)) return undefined
     // The calls in flight when the budget ran out still finished and spent: said, so the reason
     // agrees with the run's usage.
-    const final = this.exhausted.includes('maxTokens') ? `${tokens} tokens` : `$${roundCost(this.#costUsd)}`
+    const final = this.#exhaustedBy === 'tokens' ? `${tokens} tokens` : `$${roundCost(this.#costUsd)}`
     return this.exhausted.startsWith(`budget exhausted: ${final} `) ? this.exhausted : `${this.exhausted}; ${final} by the end (calls in flight when it ran out still finished)`
   }
 
@@ -234,8 +236,10 @@ export class RunRates implements RateHolder {
     if (budget === undefined || this.exhausted !== undefined) return
     const tokens = this.#inputTokens + this.#outputTokens
     if (budget.maxTokens !== undefined && tokens >= budget.maxTokens) {
+      this.#exhaustedBy = 'tokens'
       this.exhausted = `budget exhausted: ${tokens} tokens used of maxTokens ${budget.maxTokens} in run ${this.#runId}`
     } else if (budget.maxCostUsd !== undefined && this.#costUsd >= budget.maxCostUsd) {
+      this.#exhaustedBy = 'cost'
       this.exhausted = `budget exhausted: $${roundCost(this.#costUsd)} spent of maxCostUsd $${budget.maxCostUsd} in run ${this.#runId}`
     }
   }

@@ -1355,13 +1355,13 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   // What #startAttempt needs for some tasks only, in methods of their own: a fresh process then
   // compiles (V8 compiles a function on its first call) only what its first run uses.
 
-  /** Reports `task:started`; false when a listener ended the attempt or asked the run to stop (the tool then never runs). */
   /** Hands an attempt to the runner: the request as plain data to a runner the engine was given, as it is to its own. */
   #dispatch(request: RunAttempt): void {
     const env = this.#env
     env.runner.start(env.plainRequests ? plainAttemptRequest(request) : request, request)
   }
 
+  /** Reports `task:started`; false when a listener ended the attempt or asked the run to stop (the tool then never runs). */
   #reportStarted(i: number, attempt: number, token: number, shape: TaskShape): boolean {
     const s = this.#s
     this.#emit('task:started', { taskId: s.ids[i] as string, attempt, tool: shape.toolName })
@@ -2021,16 +2021,16 @@ function safeId(spec: unknown): string {
   }
 }
 
-/**
- * A clock's wall time, refused at once when a `Date` cannot hold it (NaN, or past ±8.64e15 ms):
- * the result writes it as ISO text only when the run ends, too late to fail.
- */
 /** The failure of a task whose tool's `permit.key` threw or gave no usable key. */
 function badPermitKey(tool: string, taskId: string, err: unknown): TaskweaveError {
   const why = err instanceof Error ? err.message : String(err)
   return new TaskweaveError('TW_INVALID_OPTION', `task "${taskId}": the permit.key function of tool "${tool}" failed: ${why}`, { retryable: false, cause: err, details: { taskId, tool, option: 'permit.key' } })
 }
 
+/**
+ * A clock's wall time, refused at once when a `Date` cannot hold it (NaN, or past ±8.64e15 ms):
+ * the result writes it as ISO text only when the run ends, too late to fail.
+ */
 function checkedWallTime(ms: number): number {
   if (!(Math.abs(ms) <= MAX_DATE_MS)) throw new InvalidOptionError('clock.wallNow()', 'epoch milliseconds a Date can hold', ms)
   return ms

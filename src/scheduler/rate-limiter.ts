@@ -268,7 +268,7 @@ export class RateLimiter {
     state.adaptive?.congested(lease.startSeq, state.startSeq)
     // Without a named wait: 250 ms, doubling with each episode of 429s in a row, at most 30 s; a
     // call that ends well starts the count again.
-    const pauseMs = retryAfterMs ?? Math.min(30_000, 250 * 2 ** Math.min(7, state.throttledInARow - 1))
+    const pauseMs = retryAfterMs ?? Math.min(30_000, 250 * 2 ** Math.min(7, Math.max(1, state.throttledInARow) - 1))
     state.pausedUntil = Math.max(state.pausedUntil, now + pauseMs)
     this.#scheduleDrain(lease.key)
     return state.pausedUntil

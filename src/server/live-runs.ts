@@ -234,6 +234,13 @@ export class LiveRuns {
     return this.#runs.has(runId)
   }
 
+  /** Forgets a run that never was (its store refused it): its id is free again. */
+  forget(runId: string): void {
+    this.#runs.delete(runId)
+    const at = this.#finished.indexOf(runId)
+    if (at >= 0) this.#finished.splice(at, 1)
+  }
+
   /** Summaries of the runs known here, newest first. */
   list(): ApiRunSummary[] {
     return [...this.#runs.values()].reverse().map((run) => this.#summary(run))

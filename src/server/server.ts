@@ -338,6 +338,13 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     // ends without starting, and is answered as such.
     if (engine.store !== undefined && !(await handle.saved)) {
       const refused = await handle.result
+      // A run that never was: its id is free for a retry, unless the store holds a run of it (made
+      // meanwhile by another process), which is a conflict, not an outage.
+      handles.delete(runId)
+      results.delete(runId)
+      live.forget(runId)
+      const taken = (await engine.store.load(runId).catch(() => undefined)) !== undefined
+      if (taken) throw new ApiError(409, `a run "${runId}" exists already`)
       throw new ApiError(503, `the run was not started: ${refused.reason ?? refused.status}`)
     }
     return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiledId, status: 'running' })

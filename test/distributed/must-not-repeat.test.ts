@@ -88,4 +88,22 @@ describe('idempotent: false on workers', () => {
     expect(await second).toBe('TW_UNCERTAIN')
     expect(ledger).toEqual(['w1:1', 'w1:2'])
   })
+  it('an attempt that must not repeat, which the broker no longer holds and no worker reported on, fails TW_UNCERTAIN instead of going out again; an idempotent one goes out again', async () => {
+    const broker = createMemoryBroker()
+    const transport = createMemoryTransport({ broker })
+    // A broker that lost what it held (a purged or deleted queue): nothing is held any more.
+    const lost = new Proxy(transport, { get: (target, key, receiver) => (key === 'holds' ? async () => new Set<string>() : Reflect.get(target, key, receiver) as unknown) })
+    const runner = createRemoteRunner({ transport: lost, reconcileEveryMs: 20 })
+    cleanups.push(() => runner.close())
+    const request = (n: number, mustNotRepeat: boolean): AttemptRequest => ({ runId: 'r', taskId: `t${n}`, attempt: 1, attemptId: `lost${n}`, idempotencyKey: `k${n}`, tool: 'act', input: { n }, inputChecked: false, timeoutMs: 10_000, priority: 0, mustNotRepeat })
+    const failed = new Promise<string>((done) => {
+      const sink = { progress: () => undefined, usage: () => undefined, limits: () => undefined, addTask: () => undefined, succeeded: () => done('ok'), failed: (err: unknown) => done((err as { code?: string }).code ?? 'failed') }
+      runner.start(request(1, true), sink as unknown as AttemptSink)
+    })
+    const quiet = { progress: () => undefined, usage: () => undefined, limits: () => undefined, addTask: () => undefined, succeeded: () => undefined, failed: () => undefined }
+    runner.start(request(2, false), quiet as unknown as AttemptSink)
+    expect(await failed).toBe('TW_UNCERTAIN')
+    for (let k = 0; k < 200 && runner.stats().republished === 0; k++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(runner.stats().republished).toBeGreaterThan(0)
+  })
 })

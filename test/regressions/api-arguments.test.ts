@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { createEngine, defineAgent, defineTool, deserializeError, MemoryRunStore, sleep } from 'taskweave'
 import { ConcurrentExecutor } from 'taskweave/background'
 import { createRemoteRunner, startWorker } from 'taskweave/distributed'
+import { createMemoryQueue } from 'taskweave/queues'
 import { startServer } from 'taskweave/server'
 import { ManualClock } from 'taskweave/testing'
 
@@ -93,6 +94,18 @@ describe('engine.close() names the tool calls it left running', () => {
     release?.()
   })
 
+  it('an agent call that honours its abort within the pool\'s grace is not reported as a tool call left running', async () => {
+    const slow = defineAgent({
+      name: 'slow',
+      create: () => ({}),
+      execute: (_instance, _input: unknown, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(ctx.signal.reason), 300))),
+    })
+    const engine = createEngine({ agents: [slow], builtins: false })
+    engine.start({ id: 'w', tasks: [{ id: 'a', tool: 'agent.slow', input: { session: 's', input: {} } }] })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(await engine.close()).toEqual({ clean: true, abandoned: [] })
+  })
+
   it('is clean when every tool returned once its run ended', async () => {
     const polite = defineTool({ name: 'x.polite', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(ctx.signal.reason), 20))) })
     const engine = createEngine({ tools: [polite], builtins: false })
@@ -167,5 +180,16 @@ describe('agents, stores and errors', () => {
 
   it('deserializeError of something that is no serialised error gives a coded error saying so', () => {
     expect(deserializeError(null as never)).toMatchObject({ code: 'TW_TOOL_FAILED', message: 'an error arrived as null, not as a serialised error' })
+  })
+})
+
+describe('queues', () => {
+  it('enqueue names a wrong option as the caller wrote it, and enqueueMany names the message', async () => {
+    const queue = createMemoryQueue<{ n: number }>({ name: 'q' })
+    expect(await refusal(() => queue.enqueue({ n: 1 }, { prority: 5 } as never))).toBe('TW_INVALID_OPTION unknown option "prority" of enqueue(); did you mean "priority"?')
+    expect(await refusal(() => queue.enqueue({ n: 1 }, { priority: Number.NaN }))).toBe('TW_INVALID_OPTION option "priority" must be a finite number; received NaN')
+    expect(await refusal(() => queue.enqueueMany([{ body: { n: 1 } }, { body: { n: 2 }, prority: 5 } as never]))).toBe('TW_INVALID_OPTION unknown option "messages[1].prority" of enqueue(); did you mean "messages[1].priority"?')
+    expect((await queue.stats()).pending).toBe(0)
+    await queue.close()
   })
 })

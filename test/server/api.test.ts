@@ -367,10 +367,12 @@ describe('review findings', () => {
   it('confirms a durable run (201) only once its store holds it, and answers 503 when the store refuses it', async () => {
     let admit!: () => void
     let creations = 0
+    let refusals = 0
     class GatedStore extends MemoryRunStore {
       override async createRun(...args: Parameters<MemoryRunStore['createRun']>) {
         creations++
-        if (args[0].runId === 'refused') throw new Error('disk full')
+        if (args[0].runId === 'refused' && refusals++ === 0) throw new Error('disk full')
+        if (args[0].runId === 'refused') return super.createRun(...args)
         await new Promise<void>((resolve) => (admit = resolve))
         return super.createRun(...args)
       }
@@ -395,6 +397,9 @@ describe('review findings', () => {
     const refused = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'refused' } })
     expect(refused.status).toBe(503)
     expect((refused.json as { error: { message: string } }).error.message).toMatch(/^the run was not started: the run store \(memory\) did not accept the run: disk full/)
+    // A run that never was leaves its id free: the retry a 503 invites starts it.
+    const retried = await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: diamond, runId: 'refused' } })
+    expect(retried.status).toBe(201)
     open()
   })
 

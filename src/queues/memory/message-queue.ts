@@ -16,7 +16,7 @@
 import type { Clock } from '../../core/clock.js'
 import { systemClock } from '../../core/clock.js'
 import { InvalidOptionError, TaskweaveError } from '../../core/errors.js'
-import { checkDeliveryHandler, checkOutgoingMessages, priorityLevel } from '../../core/queue.js'
+import { checkDeliveryHandler, checkEnqueueOptions, checkOutgoingMessages, priorityLevel } from '../../core/queue.js'
 import type { Consumer, ConsumeOptions, DeadLetter, DeadLetterList, Delivery, DeliveryHandler, EnqueueOptions, MessageQueue, MessageQueueOptions, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import { describeThrown } from '../../core/thrown.js'
 import { MemoryConsumer } from './consumer.js'
@@ -72,6 +72,7 @@ class MemoryQueue<T> implements MessageQueue<T> {
   }
 
   async enqueue(body: T, options: EnqueueOptions = {}): Promise<string> {
+    checkEnqueueOptions(options)
     const [id] = await this.enqueueMany([{ ...options, body }])
     return id as string
   }

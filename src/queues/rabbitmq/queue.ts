@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { QueueFullError, TaskweaveError } from '../../core/errors.js'
-import { checkDeliveryHandler, checkOutgoingMessages, priorityLevel } from '../../core/queue.js'
+import { checkDeliveryHandler, checkEnqueueOptions, checkOutgoingMessages, priorityLevel } from '../../core/queue.js'
 import type { ConsumeOptions, Consumer, DeliveryHandler, EnqueueOptions, MessageQueue, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import type { RabbitConnection } from './connection.js'
 import { RabbitConsumer } from './consumer.js'
@@ -78,6 +78,7 @@ export class RabbitMessageQueue<T> implements MessageQueue<T> {
   }
 
   async enqueue(body: T, options: EnqueueOptions = {}): Promise<string> {
+    checkEnqueueOptions(options)
     const [id] = await this.enqueueMany([{ ...options, body }])
     return id as string
   }

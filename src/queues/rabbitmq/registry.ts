@@ -25,6 +25,9 @@ export const ANSWER_PINGS_WITHIN_HEARTBEATS = 20
 export const PING_ANSWERS_MS = 300
 /** A worker that missed this many heartbeats in a row is taken for gone (its claims are no longer held). */
 export const LIVE_HEARTBEATS = 3
+
+/** How long the attempts a worker last listed as held count as held after it went quiet (see `heldByLive`). */
+const HOLDING_TRUSTED_MS = 5 * 60_000
 /** Longest wait in {@link WorkerRegistry.settled} for a ping that does not come back (a broker that does not answer). */
 const SETTLE_AT_MOST_MS = 3_000
 
@@ -142,15 +145,17 @@ export class WorkerRegistry {
     let slowestHeartbeatMs = defaultHeartbeatMs
     for (const heard of this.#heard.values()) {
       const every = typeof heard.info.heartbeatMs === 'number' && heard.info.heartbeatMs > 0 ? heard.info.heartbeatMs : defaultHeartbeatMs
+      const list = heard.info.holding
+      // What a worker last said it holds stays held long after it went quiet: its deliveries are
+      // unacknowledged, so if it died the broker puts them back in their queue (which then is not
+      // empty), and if it lives but its heartbeats do not arrive, it still runs them.
+      if (Array.isArray(list) && heard.at >= now - Math.max(HOLDING_TRUSTED_MS, 20 * every)) for (const id of list) if (typeof id === 'string') held.add(id)
       if (heard.at < now - LIVE_HEARTBEATS * every) continue
       slowestHeartbeatMs = Math.max(slowestHeartbeatMs, every)
-      const list = heard.info.holding
       if (!Array.isArray(list)) {
         for (const queue of heard.info.queues) unlisted.add(queue)
         unlisted.add(heard.info.worker)
-        continue
       }
-      for (const id of list) if (typeof id === 'string') held.add(id)
     }
     return { held, unlisted, slowestHeartbeatMs }
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { InvalidOptionError, QueueFullError, TaskweaveError } from '../../core/errors.js'
-import { checkDeliveryHandler, checkOutgoingMessages } from '../../core/queue.js'
+import { checkDeliveryHandler, checkEnqueueOptions, checkOutgoingMessages } from '../../core/queue.js'
 import type { Consumer, ConsumeOptions, DeadLetterList, Delivery, DeliveryHandler, EnqueueOptions, MessageQueue, OutgoingMessage, QueueStats } from '../../core/queue.js'
 import type { Clients } from './clients.js'
 import { dropClient } from './clients.js'
@@ -58,6 +58,7 @@ export class RedisMessageQueue<T> implements MessageQueue<T> {
   }
 
   async enqueue(body: T, options: EnqueueOptions = {}): Promise<string> {
+    checkEnqueueOptions(options)
     const [id] = await this.enqueueMany([{ ...options, body }])
     return id ?? ''
   }
