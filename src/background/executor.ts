@@ -17,6 +17,7 @@ import { whenSettled } from '../core/returned.js'
 import { setClockTimer } from '../core/clock-timer.js'
 import { toLimitMs } from '../core/duration.js'
 import { checkSignal, refuseUnknownOptions } from '../core/known-options.js'
+import { untilAborted } from '../agents/abort.js'
 import type { RunResult } from '../core/report.js'
 import type { StateMachineResult } from '../fsm/run.js'
 import { CompletionStream } from './completion-stream.js'
@@ -719,22 +720,3 @@ let executorSerial = 0
 
 /** The options of a `result()` call given none. */
 const NO_RESULT_OPTIONS: { readonly signal?: AbortSignal } = Object.freeze({})
-
-/** `promise`, or a rejection with `signal`'s reason if it aborts first (the listener goes when either happens). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
-}
