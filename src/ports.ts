@@ -19,7 +19,7 @@ export type { DurabilityOptions } from './engine/durable.js'
 export type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './engine/resolve-parked.js'
 export type { ParkedTask } from './engine/replay-log.js'
 export type { CancelledRun, CancelUnfinishedOptions } from './engine/cancel-stored.js'
-export type { AutoscaleOptions, EngineCloseOptions, EngineCloseReport, EngineStats, ResumeOptions } from './engine/engine.js'
+export type { AutoscaleOptions, EngineCloseOptions, EngineCloseReport, EngineStats, ResumeOptions, StoreStats } from './engine/engine.js'
 export type { AbandonedToolCall } from './engine/local-tool-context.js'
 export type { FieldsFirstLogger } from './core/logger.js'
 // Types the public signatures name (the engine's options, stats and events), to name them in turn.

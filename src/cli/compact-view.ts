@@ -60,6 +60,8 @@ export function createCompactView(write: (line: string) => void, clock: Clock, o
         case 'run:resume-failed':
         case 'run:parked':
         case 'engine:scaled':
+        case 'store:unavailable':
+        case 'store:available':
         case 'task:retrying':
         case 'task:failed':
           if ('taskId' in event) running.delete(event.taskId)

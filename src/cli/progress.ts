@@ -85,6 +85,10 @@ function eventText(event: TaskweaveEvent, origin: number): string {
       return `${t} run:parked ${event.taskId} attempt ${event.attempt}: ${event.reason}`
     case 'run:taken-over':
       return `${t} run:taken-over from ${event.previousOwner} (its lease expired ${new Date(event.leaseExpiredAt).toISOString()})`
+    case 'store:unavailable':
+      return `${t} store:unavailable ${event.store}: ${event.error} (durable runs start nothing new until it takes writes again)`
+    case 'store:available':
+      return `${t} store:available ${event.store} again after ${Math.round(event.downMs)} ms`
     case 'engine:scaled':
       return `${t} engine:scaled ${event.from} → ${event.to} slots (${event.reason}; event-loop lag ${Math.round(event.eventLoopLagMs)} ms, RSS ${Math.round(event.rssBytes / 1048576)} MiB)`
     case 'task:progress':

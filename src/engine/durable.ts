@@ -51,6 +51,14 @@ export interface DurabilityOptions {
    * starts and then, as runs finish, at most once an hour. @default kept until pruned (`taskweave prune`)
    */
   readonly retention?: Duration
+  /**
+   * How long durable runs wait for a store that refuses writes (read-only after a failover, a
+   * full disk, a server down) before they stop. Meanwhile they start nothing new (what runs goes
+   * on, its outcome kept until written), the engine emits `store:unavailable` and, once the store
+   * takes writes again, `store:available`, and the runs go on by themselves. Stopped runs stay
+   * unfinished in the store, to be resumed. @default '10m'
+   */
+  readonly storeOutageLimit?: Duration
 }
 
 /** Durability settings with their defaults applied. */
@@ -63,10 +71,12 @@ export interface ResolvedDurability {
   readonly owner: string
   /** In ms; undefined: no periodic takeover. */
   readonly takeOverEveryMs: number | undefined
+  /** In ms (may be Infinity). */
+  readonly storeOutageLimitMs: number
 }
 
 /** The names {@link DurabilityOptions} has. */
-const DURABILITY_OPTION_NAMES: readonly (keyof DurabilityOptions)[] = ['leaseTtlMs', 'maxStartsWithoutOutcome', 'owner', 'resumeOnStart', 'retention', 'takeOverEvery']
+const DURABILITY_OPTION_NAMES: readonly (keyof DurabilityOptions)[] = ['leaseTtlMs', 'maxStartsWithoutOutcome', 'owner', 'resumeOnStart', 'retention', 'storeOutageLimit', 'takeOverEvery']
 
 /** Checks and completes {@link DurabilityOptions}. */
 export function resolveDurability(options: DurabilityOptions = {}): ResolvedDurability {
@@ -79,8 +89,11 @@ export function resolveDurability(options: DurabilityOptions = {}): ResolvedDura
   if (!(Number.isInteger(maxStarts) && maxStarts >= 1)) throw new InvalidOptionError('durability.maxStartsWithoutOutcome', 'an integer ≥ 1', maxStarts)
   const takeOverEveryMs = options.takeOverEvery === undefined ? undefined : toMs('durability.takeOverEvery', options.takeOverEvery)
   if (takeOverEveryMs !== undefined && !(takeOverEveryMs >= 10)) throw new InvalidOptionError('durability.takeOverEvery', 'a duration ≥ 10 ms', options.takeOverEvery)
+  const storeOutageLimitMs = options.storeOutageLimit === undefined ? 600_000 : options.storeOutageLimit === Infinity ? Infinity : toMs('durability.storeOutageLimit', options.storeOutageLimit)
+  if (!(storeOutageLimitMs >= 0)) throw new InvalidOptionError('durability.storeOutageLimit', "a duration ≥ 0 ('10m'; 0 stops runs after the quick retries; Infinity waits for ever)", options.storeOutageLimit)
   return {
     resumeOnStart: options.resumeOnStart === true,
+    storeOutageLimitMs,
     retentionMs: options.retention === undefined ? undefined : toMs('durability.retention', options.retention),
     leaseTtlMs,
     maxStartsWithoutOutcome: maxStarts,

@@ -338,6 +338,23 @@ export interface EngineStats {
   readonly rates: readonly RateKeyStats[]
   /** Load-aware scaling, when on: the slot count now, its bounds, the last readings, changes so far. */
   readonly autoscale?: LoadScalerStats
+  /** The run store, when the engine has one: whether it takes the journal's writes now. */
+  readonly store?: StoreStats
+}
+
+/**
+ * Whether the engine's run store takes writes, from {@link Engine.stats}. While it does not
+ * (read-only, full, unreachable past the journal's quick retries), durable runs start nothing
+ * new; they go on once it does, or stop after `durability.storeOutageLimit`.
+ */
+export interface StoreStats {
+  /** Where the store is (a file path, a URL without its password). */
+  readonly location: string
+  readonly available: boolean
+  /** The store's last error, while unavailable. */
+  readonly error?: string
+  /** While unavailable: since when, in epoch ms. */
+  readonly since?: number
 }
 
 /**
@@ -400,7 +417,24 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
   const store = options.store
   const durability = resolveDurability(options.durability)
-  const journal = store === undefined ? undefined : new Journal({ store, clock, logger, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs })
+  /** Set while the store refuses the journal's writes (runs dispatch nothing new meanwhile). */
+  let storeOutage: { readonly error: string; readonly since: number } | undefined
+  const journal =
+    store === undefined
+      ? undefined
+      : new Journal({
+          store,
+          clock,
+          logger,
+          owner: durability.owner,
+          leaseTtlMs: durability.leaseTtlMs,
+          outageLimitMs: durability.storeOutageLimitMs,
+          onAvailability: (state) => {
+            storeOutage = state.available ? undefined : { error: state.error ?? 'unknown', since: state.since }
+            if (state.available) events.emit({ type: 'store:available', at: clock.now(), store: store.location, downMs: state.downMs ?? 0 })
+            else events.emit({ type: 'store:unavailable', at: clock.now(), store: store.location, error: state.error ?? 'unknown', since: state.since })
+          },
+        })
   const durableRuns = new WeakSet<RunExecution>()
   /** Whether its store took each durable run started here (see {@link RunHandle.saved}). */
   const savedRuns = new WeakMap<RunExecution, Promise<boolean>>()
@@ -931,6 +965,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // then background tasks end, so their other workflows end cancelled with the executor's reason.
       const suspended = active.toArray().filter((execution) => durableRuns.has(execution))
       for (const execution of suspended) execution.suspend(`${why}; the run can be resumed (engine.resume("${execution.id}"))`)
+      // A store that refuses writes is not waited for: what it has not taken is dropped (a resume
+      // runs those tasks again), so the runs end now rather than after the outage limit.
+      journal?.stopWaiting()
       await background.close()
       // Their records' last writes (a finish, or a creation still on its way) before the leases go.
       await records?.settled()
@@ -1002,6 +1039,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       keys: env.limiter.stats(),
       rates: env.rates.stats(),
       ...(scaler !== undefined ? { autoscale: scaler.stats() } : {}),
+      ...(store !== undefined ? { store: { location: store.location, available: storeOutage === undefined, ...storeOutage } } : {}),
     }),
     close,
     [Symbol.asyncDispose]: async () => {

@@ -35,6 +35,24 @@ export interface JournalListener {
   fenced(reason: string): void
   /** The store failed and the journal gave up on this run's pending entries. */
   failed(error: TaskweaveError): void
+  /**
+   * The store refuses writes (read-only, full, unreachable) past the journal's quick retries:
+   * start nothing new until {@link resumed}. What runs goes on; its outcomes wait to be written.
+   */
+  paused?(reason: string): void
+  /** The store takes writes again: dispatch may go on. */
+  resumed?(): void
+}
+
+/** Whether the store takes the journal's writes, as {@link JournalOptions.onAvailability} hears it. */
+export interface StoreAvailability {
+  readonly available: boolean
+  /** Why the store is unavailable (its last error), when it is not. */
+  readonly error?: string
+  /** Wall time (epoch ms) the store became unavailable, or became available again. */
+  readonly since: number
+  /** With `available`: how long the store refused writes, in ms. */
+  readonly downMs?: number
 }
 
 /** An entry as a run hands it over: the journal numbers it. */
@@ -57,9 +75,23 @@ export interface JournalOptions {
   readonly leaseTtlMs: number
   /** Most entries in one append. @default 20,000 */
   readonly maxBatchEntries?: number
-  /** Tries of a failing append before the runs in it are failed. @default 4 */
+  /**
+   * Quick tries of a failing append (100 ms, 200 ms, 400 ms apart). A final refusal fails the
+   * runs in it after these; a store that is unavailable (its error is retryable) then pauses
+   * every run's dispatch and is tried every few seconds, up to {@link outageLimitMs}. @default 4
+   */
   readonly maxTries?: number
+  /**
+   * How long runs wait, dispatch paused, for a store that refuses writes before they stop
+   * (unfinished in the store, resumable), in ms. @default 600,000 (10 minutes)
+   */
+  readonly outageLimitMs?: number
+  /** Hears the store become unavailable and available again. */
+  readonly onAvailability?: (state: StoreAvailability) => void
 }
+
+/** The longest wait between two tries of an unavailable store, in ms. */
+const OUTAGE_RETRY_MAX_MS = 5_000
 
 /** One run's place in the journal. */
 export class JournalRun {
@@ -97,6 +129,12 @@ export class Journal {
   #idle: (() => void)[] = []
   /** Suspended runs whose leases the next releaseAll gives up. */
   #released: JournalRun[] = []
+  /** Set while the store refuses writes past the quick tries: when it began (monotonic and wall ms) and why. */
+  #outage: { readonly startedAt: number; readonly since: number; error: string; abandoned: boolean } | undefined
+  /** Set by {@link releaseAll}: an outage is waited out no longer. */
+  #stopping = false
+  /** Ends the wait before the next try of an unavailable store at once. */
+  #wakeRetry: (() => void) | undefined
 
   constructor(options: JournalOptions) {
     this.#options = options
@@ -107,12 +145,21 @@ export class Journal {
     return this.#options.store
   }
 
-  /** Joins a run holding `lease`, whose journal already holds `lastSeq` entries. */
+  /** Joins a run holding `lease`, whose journal already holds `lastSeq` entries (paused at once while the store is unavailable). */
   join(lease: Lease, lastSeq: number, listener: JournalListener): JournalRun {
     const run = new JournalRun(lease, lastSeq, listener)
     this.#runs.set(run.runId, run)
     this.#armRenewal()
+    // The store just gave this run its lease (a write): after an outage nobody waits out any
+    // more, that says it is back; during one still waited out, the run waits with the others.
+    if (this.#outage?.abandoned === true) this.#endOutage()
+    else if (this.#outage !== undefined) listener.paused?.(this.#outageReason(this.#outage.error))
     return run
+  }
+
+  /** Why the store is unavailable, when it refuses writes past the quick tries (dispatch is then paused). */
+  get unavailable(): string | undefined {
+    return this.#outage?.error
   }
 
   /**
@@ -169,15 +216,37 @@ export class Journal {
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
-  /** Gives up the leases of the runs still joined (a graceful stop): another process may resume them at once. */
+  /**
+   * Waits for an unavailable store no longer (the engine is closing): the entries it has not
+   * taken are dropped and their runs hear `failed` (suspended runs stay resumable: a resume
+   * replays what was written). A store that answers is still written to as usual.
+   */
+  stopWaiting(): void {
+    this.#stopping = true
+    this.#wakeRetry?.()
+  }
+
+  /**
+   * Gives up the leases of the runs still joined (a graceful stop): another process may resume
+   * them at once. An unavailable store is waited for no longer: what it has not taken is dropped
+   * (the runs are suspended, and a resume replays what was written), and leases it cannot take
+   * back expire by themselves.
+   */
   async releaseAll(): Promise<void> {
+    this.stopWaiting()
     await this.drained()
     const leases = [...this.#runs.values(), ...this.#released].filter((run) => run.open).map((run) => run.lease)
     this.#runs.clear()
     this.#released = []
     this.#renewTimer?.()
     this.#renewTimer = undefined
-    if (leases.length > 0) await this.#options.store.release(leases)
+    if (leases.length === 0) return
+    try {
+      await this.#options.store.release(leases)
+    } catch (err) {
+      if (this.#outage === undefined) throw err
+      this.#options.logger.warn('the leases of the suspended runs could not be given up (the store is unavailable); they expire by themselves', { store: this.#options.store.location, runs: leases.length, error: describeThrown(err) })
+    }
   }
 
   async #flush(): Promise<void> {
@@ -230,11 +299,14 @@ export class Journal {
     let lastError: unknown
     /** Whether an earlier try may have been written (its answer was lost). */
     let uncertain = false
-    for (let attempt = 1; attempt <= maxTries; attempt++) {
+    /** Whether the store stayed unavailable longer than the outage limit. */
+    let outlasted = false
+    for (let attempt = 1; ; attempt++) {
       try {
         crashPoint('journal.beforeAppend')
         const { fenced } = await this.#options.store.append(batches)
         crashPoint('journal.afterAppend')
+        this.#endOutage()
         this.#settle(runs, tickets, new Set(fenced))
         return
       } catch (err) {
@@ -245,27 +317,94 @@ export class Journal {
         if (uncertain) {
           const fenced = await this.#writtenBefore(batches).catch(() => undefined)
           if (fenced !== undefined) {
+            this.#endOutage()
             this.#settle(runs, tickets, fenced)
             return
           }
         }
         // A refusal the store calls final (a gap in a journal, say) is not offered again.
         if (TaskweaveError.is(err) && err.retryable === false && !uncertain) break
-        if (attempt < maxTries) {
-          const delayMs = Math.min(2_000, 100 * 2 ** (attempt - 1))
-          this.#options.logger.warn('the run store refused a journal append; trying again', { store: this.#options.store.location, attempt, delayMs, error: describeThrown(err) })
-          await new Promise<void>((resolve) => this.#options.clock.setTimer(delayMs, resolve))
-        }
+        // Past the quick tries a store that says it may take writes later (a retryable error:
+        // read-only, full, unreachable) is unavailable: every run pauses its dispatch, and the
+        // store is tried every few seconds until it takes the entries or the outage lasts too long.
+        if (attempt >= maxTries) {
+          if (!(TaskweaveError.is(err) && err.retryable) || this.#stopping) break
+          if (!this.#stillWaiting(err)) {
+            outlasted = true
+            break
+          }
+        } else if (this.#stopping && this.#outage !== undefined) break
+        const delayMs = attempt < maxTries ? Math.min(2_000, 100 * 2 ** (attempt - 1)) : Math.min(OUTAGE_RETRY_MAX_MS, 500 * 2 ** (attempt - maxTries))
+        if (attempt < maxTries) this.#options.logger.warn('the run store refused a journal append; trying again', { store: this.#options.store.location, attempt, delayMs, error: describeThrown(err) })
+        await this.#pause(delayMs)
       }
     }
-    const error = TaskweaveError.is(lastError, 'TW_STORE')
+    const error = outlasted
+      ? new TaskweaveError('TW_STORE', `the run store (${this.#options.store.location}) refused writes for longer than ${Math.round(this.#outageLimitMs / 1000)} s (durability.storeOutageLimit): ${describeThrown(lastError)}`, { retryable: true, cause: lastError })
+      : TaskweaveError.is(lastError, 'TW_STORE')
       ? lastError
       : new TaskweaveError('TW_STORE', `the run store (${this.#options.store.location}) failed: ${describeThrown(lastError)}`, { retryable: false, cause: lastError })
-    this.#options.logger.error('the run store failed; the runs writing to it stop', { store: this.#options.store.location, runs: runs.length, error: error.message })
-    for (const run of runs) {
+    // An outage that outlasted its limit stops every run, not only those with entries waiting:
+    // the others would wait, paused, for a store nobody tries any more.
+    const stopped = outlasted ? [...new Set([...runs, ...this.#runs.values()])] : runs
+    if (outlasted && this.#outage !== undefined) this.#outage.abandoned = true
+    this.#options.logger.error('the run store failed; the runs writing to it stop', { store: this.#options.store.location, runs: stopped.length, error: error.message })
+    for (const run of stopped) {
+      if (!run.open) continue
       this.#close(run)
       run.listener.failed(error)
     }
+  }
+
+  /**
+   * Notes that the store refused an append past the quick tries (starting the outage on the first
+   * one: runs pause, `onAvailability` hears it). False once the outage has lasted its limit.
+   */
+  #stillWaiting(err: unknown): boolean {
+    const error = describeThrown(err)
+    const now = this.#options.clock.now()
+    if (this.#outage === undefined) {
+      this.#outage = { startedAt: now, since: this.#options.clock.wallNow(), error, abandoned: false }
+      const reason = this.#outageReason(error)
+      this.#options.logger.error(`the run store is unavailable; runs start nothing new until it takes writes again (they stop after ${Math.round(this.#outageLimitMs / 1000)} s)`, { store: this.#options.store.location, error })
+      this.#options.onAvailability?.({ available: false, error, since: this.#outage.since })
+      for (const run of [...this.#runs.values()]) if (run.open) run.listener.paused?.(reason)
+    } else this.#outage.error = error
+    return now - this.#outage.startedAt < this.#outageLimitMs
+  }
+
+  /** The store took an append: an outage, if there was one, is over and the runs dispatch again. */
+  #endOutage(): void {
+    const outage = this.#outage
+    if (outage === undefined) return
+    this.#outage = undefined
+    const downMs = Math.max(0, this.#options.clock.now() - outage.startedAt)
+    this.#options.logger.info('the run store takes writes again; runs go on', { store: this.#options.store.location, downMs: Math.round(downMs) })
+    this.#options.onAvailability?.({ available: true, since: this.#options.clock.wallNow(), downMs })
+    for (const run of [...this.#runs.values()]) if (run.open) run.listener.resumed?.()
+  }
+
+  get #outageLimitMs(): number {
+    return this.#options.outageLimitMs ?? 600_000
+  }
+
+  #outageReason(error: string): string {
+    return `the run store (${this.#options.store.location}) is unavailable: ${error}`
+  }
+
+  /** Waits `ms` on the journal's clock, or until {@link releaseAll} ends the wait. */
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const cancel = this.#options.clock.setTimer(ms, () => {
+        this.#wakeRetry = undefined
+        resolve()
+      })
+      this.#wakeRetry = () => {
+        this.#wakeRetry = undefined
+        cancel()
+        resolve()
+      }
+    })
   }
 
   /** Tells each run of a written append that its entries are durable, or that it was fenced. */

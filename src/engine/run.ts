@@ -201,6 +201,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #suspended = false
   /** Set when the journal refused or lost the run: nothing more is written. */
   #journalLost = false
+  /** Set while the store refuses writes: nothing new starts (what runs goes on, its outcomes wait to be written). */
+  #storePaused = false
   /** Set while a stop read from the journal is applied (it is not written again). */
   #stopFromJournal = false
   /** Work waiting for its journal entry to be durable. */
@@ -404,6 +406,14 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       durable: (ticket) => this.#onDurable(ticket),
       fenced: (reason) => this.#onJournalLost(reason),
       failed: (error) => this.#onJournalLost(error.message),
+      paused: () => {
+        this.#storePaused = true
+      },
+      resumed: () => {
+        this.#storePaused = false
+        this.#pump()
+        this.#maybeFinish()
+      },
     })
     this.#readUncertainSettings(definitionText)
   }
@@ -1035,7 +1045,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       const shapes = this.#s.shapes
       // Admission: the run's own limit, then the task's keyed permit (engine-wide), then an engine
       // slot. A task waiting for a key holds no slot; one waiting for a slot keeps its permit.
-      while (this.#state === 'running' && !this.#stopRequested && this.#running < limit && queue.size > 0) {
+      while (this.#state === 'running' && !this.#stopRequested && !this.#storePaused && this.#running < limit && queue.size > 0) {
         // A task that needs nothing but a slot takes it before leaving the queue: when every slot
         // is taken (many runs share them) it stays where it is, instead of being taken out and
         // handed back on every try.

@@ -77,6 +77,14 @@ export interface EventMap {
   'run:parked': TaskBase & { readonly attempt: number; readonly reason: string }
   /** The run's budget (`budget.maxTokens` / `maxCostUsd`) is used up: no new LLM task starts. */
   'run:budget-exhausted': Base & { readonly reason: string; readonly usage: RunUsage }
+  /**
+   * The run store refuses the journal's writes past its quick retries (read-only, full,
+   * unreachable): durable runs start nothing new until `store:available`, or stop after
+   * `durability.storeOutageLimit`. `since` is the wall time (epoch ms) it began.
+   */
+  'store:unavailable': EngineBase & { readonly store: string; readonly error: string; readonly since: number }
+  /** The run store takes writes again after `store:unavailable`: durable runs go on. */
+  'store:available': EngineBase & { readonly store: string; readonly downMs: number }
   /** Load-aware scaling (`autoscale`) changed the engine's slot count. */
   'engine:scaled': EngineBase & {
     readonly from: number

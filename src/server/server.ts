@@ -275,7 +275,14 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     void reply.code(404).send({ error: { code: 'TW_API', status: 404, message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` } })
   })
 
-  app.get('/healthz', async (_request, reply) => reply.type('text/plain').send('ok'))
+  // 503 while the run store refuses writes: the runs here start nothing new, and a new run
+  // cannot be accepted (a load balancer should send it elsewhere). Without a token it says no
+  // more than that; `/api/stats` names the store and its error.
+  app.get('/healthz', async (_request, reply) => {
+    const store = engine.stats().store
+    if (store !== undefined && !store.available) return reply.code(503).type('text/plain').send(`unavailable: the run store refuses writes${store.since !== undefined ? ` since ${new Date(store.since).toISOString()}` : ''}\n`)
+    return reply.type('text/plain').send('ok')
+  })
   const metrics = settings.metrics ? await createEngineMetrics(engine) : undefined
   if (metrics !== undefined) app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()))
   for (const [path, file] of statics) app.get(path, async (_request, reply) => reply.headers(STATIC_HEADERS).type(file.type).send(file.body))

@@ -111,7 +111,7 @@ describe('durable runs: review defects', () => {
     }
     const store = new Outage({ exclusive: false })
     const calls: string[] = []
-    const engine = createEngine({ tools: [stepTool(calls, new Set())], store, builtins: false, durability: { takeOverEvery: 20, leaseTtlMs: 100 } })
+    const engine = createEngine({ tools: [stepTool(calls, new Set())], store, builtins: false, durability: { takeOverEvery: 20, leaseTtlMs: 100, storeOutageLimit: 0 } })
     try {
       const taken = new Promise<string>((resolve) => engine.events.on('run:taken-over', (event) => resolve(event.runId)))
       const told = await engine.run(chain, { runId: 'victim' })
