@@ -63,6 +63,12 @@ export interface AcquireRequest extends LeaseRequest {
   readonly liveOwners?: readonly string[]
 }
 
+/** What {@link RunStore.reopen} is asked: a lease on the reopened run, and the `reopen` entry to write. */
+export interface ReopenRequest extends LeaseRequest {
+  /** The `reopen` entry's time (epoch ms) and data. */
+  readonly entry: { readonly at: number; readonly data: string }
+}
+
 /** Ownership of one run: appends are accepted only with the current epoch. */
 export interface Lease {
   readonly runId: string
@@ -74,7 +80,7 @@ export interface Lease {
 }
 
 /** Kinds of journal entries. */
-export type JournalKind = 'start' | 'ok' | 'fail' | 'add' | 'handled' | 'stop' | 'finish' | 'park'
+export type JournalKind = 'start' | 'ok' | 'fail' | 'add' | 'handled' | 'stop' | 'finish' | 'park' | 'reopen'
 
 /**
  * One fact of a run, in the order the run produced it (`seq`, from 1, gapless per run).
@@ -87,7 +93,11 @@ export type JournalKind = 'start' | 'ok' | 'fail' | 'add' | 'handled' | 'stop' |
  * - `stop`: `{ status, reason }` (a cancel or failFast in progress);
  * - `finish`: `{ status, counts }` (the run ended; the store marks it finished);
  * - `park`: `{ reason }` (`taskId`, `attempt`): the attempt's outcome is unknown and the task waits
- *   for an operator's decision, an `ok` or `fail` entry of the same attempt, before the run goes on.
+ *   for an operator's decision, an `ok` or `fail` entry of the same attempt, before the run goes on;
+ * - `reopen`: `{ by, tasks: [{ taskId, attempt }] }`: an operator retried a run that had ended
+ *   `failed`, `partial` or `cancelled` (written by {@link RunStore.reopen}): the stop before it no
+ *   longer holds, and each listed task's failed `attempt` is followed by another, with its retry
+ *   budget whole again.
  */
 export interface JournalEntry {
   readonly seq: number
@@ -217,6 +227,14 @@ export interface RunStore {
    * `finish` entry marks the run finished (status, counts, finishedAt) in the same transaction.
    */
   append(batches: readonly JournalBatch[]): Promise<AppendResult>
+  /**
+   * Reopens a run that ended `failed`, `partial` or `cancelled`, atomically: it is `running`
+   * again (no finish time or counts), under a new lease (epoch + 1) for `request.owner`, and a
+   * `reopen` entry with `request.entry` continues its journal. Resolves undefined, changing
+   * nothing, when the run is running or succeeded; rejects `TW_STORE_NOT_FOUND` when there is
+   * none. Optional for a third party's store: without it, `engine.retry()` is refused.
+   */
+  reopen?(runId: string, request: ReopenRequest): Promise<Lease | undefined>
   /** The run with its journal, or undefined. */
   load(runId: string): Promise<StoredRun | undefined>
   /** Runs matching `filter`, newest first. */

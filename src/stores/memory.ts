@@ -7,8 +7,8 @@
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
 import { refuseUnknownOptions } from '../core/known-options.js'
 import { checkPruneOptions, checkRunFilter } from '../core/store.js'
-import type { AppendResult, JournalBatch, JournalEntry, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from '../core/store.js'
-import { finishOf, hasLabels, statusMatches } from './shared.js'
+import type { AppendResult, JournalBatch, JournalEntry, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, ReopenRequest, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from '../core/store.js'
+import { finishOf, hasLabels, REOPENABLE, statusMatches } from './shared.js'
 
 interface MemoryRun {
   readonly run: NewRun
@@ -16,6 +16,8 @@ interface MemoryRun {
   finishedAt: number | undefined
   counts: Readonly<Record<string, number>>
   lease: Lease | undefined
+  /** The epoch of the last lease, kept once the run finished (a reopen moves past it). */
+  lastEpoch: number
   readonly entries: JournalEntry[]
 }
 
@@ -43,7 +45,7 @@ export class MemoryRunStore implements RunStore {
     this.#open()
     if (this.#runs.has(run.runId)) throw new TaskweaveError('TW_STORE_CONFLICT', `run "${run.runId}" already exists in the store`, { retryable: false, details: { runId: run.runId } })
     const lease: Lease = { runId: run.runId, owner: request.owner, epoch: 1, expiresAt: request.now + request.ttlMs }
-    this.#runs.set(run.runId, { run: { ...run, labels: { ...run.labels } }, status: 'running', finishedAt: undefined, counts: {}, lease, entries: [] })
+    this.#runs.set(run.runId, { run: { ...run, labels: { ...run.labels } }, status: 'running', finishedAt: undefined, counts: {}, lease, lastEpoch: 1, entries: [] })
     return lease
   }
 
@@ -57,6 +59,19 @@ export class MemoryRunStore implements RunStore {
     if (!free) return undefined
     const epoch = (held?.epoch ?? 1) + 1
     record.lease = { runId, owner: request.owner, epoch, expiresAt: request.now + request.ttlMs }
+    return record.lease
+  }
+
+  async reopen(runId: string, request: ReopenRequest): Promise<Lease | undefined> {
+    this.#open()
+    const record = this.#runs.get(runId)
+    if (record === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
+    if (!REOPENABLE.has(record.status)) return undefined
+    record.status = 'running'
+    record.finishedAt = undefined
+    record.counts = {}
+    record.lease = { runId, owner: request.owner, epoch: (record.lease?.epoch ?? record.lastEpoch) + 1, expiresAt: request.now + request.ttlMs }
+    record.entries.push({ seq: record.entries.length + 1, kind: 'reopen', at: request.entry.at, data: request.entry.data })
     return record.lease
   }
 
@@ -115,6 +130,7 @@ export class MemoryRunStore implements RunStore {
           record.status = finish.status
           record.counts = finish.counts
           record.finishedAt = entry.at
+          record.lastEpoch = record.lease?.epoch ?? record.lastEpoch
           record.lease = undefined
         }
       }

@@ -65,3 +65,6 @@ export function jsonColumn<T>(runId: string, column: string, text: string): T {
 export function unknownKindError(runId: string, seq: number, code: unknown): TaskweaveError {
   return new TaskweaveError('TW_STORE', `journal of run "${runId}": entry ${seq} has kind code ${String(code)}, unknown to this taskweave (a newer version wrote it: read this store with that version; or the row is damaged)`, { retryable: false, details: { runId, seq } })
 }
+
+/** The statuses of a finished run that `RunStore.reopen` reopens (an operator's retry). */
+export const REOPENABLE: ReadonlySet<StoredRunStatus> = new Set<StoredRunStatus>(['failed', 'partial', 'cancelled'])

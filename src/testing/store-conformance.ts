@@ -10,7 +10,7 @@
  * @module
  */
 import assert from 'node:assert/strict'
-import type { JournalEntry, NewRun, RunStore } from '../core/store.js'
+import type { JournalEntry, Lease, NewRun, RunStore } from '../core/store.js'
 
 /** A store under test, opened afresh for one case. */
 export interface StoreUnderTest {
@@ -253,6 +253,44 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
     assert.equal(await store.acquire('r1', { owner: OWNER_B, ttlMs: TTL, now: T0 + TTL * 10 }), undefined)
     assert.deepEqual((await store.append([{ runId: 'r1', epoch: lease.epoch, entries: entries(4, 1) }])).fenced, ['r1'])
     assert.deepEqual(await store.renew([lease], T0 + 100, TTL), ['r1'])
+  })
+
+  add('reopen: a failed, partial or cancelled run runs again under a new lease, with a reopen entry after its journal; nothing else is reopened', async ({ store }) => {
+    if (store.reopen === undefined) return
+    for (const [k, status] of ['failed', 'partial', 'cancelled'].entries()) {
+      const runId = `re${k}`
+      const lease = await store.createRun(newRun(runId), { owner: OWNER_A, ttlMs: TTL, now: T0 })
+      await store.append([{ runId, epoch: lease.epoch, entries: [...entries(1, 2), { seq: 3, kind: 'finish', at: T0 + 50, data: `{"status":"${status}","counts":{"failed":1}}` }] }])
+      const reopened = await store.reopen(runId, { owner: OWNER_B, ttlMs: TTL, now: T0 + 100, entry: { at: T0 + 100, data: '{"by":"ops","tasks":[]}' } })
+      assert.deepEqual(reopened, { runId, owner: OWNER_B, epoch: lease.epoch + 1, expiresAt: T0 + 100 + TTL })
+      const run = await store.load(runId)
+      assert.equal(run?.status, 'running')
+      assert.equal(run?.finishedAt, undefined)
+      assert.deepEqual(run?.counts, {})
+      assert.deepEqual(run?.lease, reopened)
+      assert.deepEqual(run?.entries.slice(3), [{ seq: 4, kind: 'reopen', at: T0 + 100, data: '{"by":"ops","tasks":[]}' }])
+      assert.deepEqual((await store.list({ status: 'running' })).map((r) => r.runId).includes(runId), true)
+      // The old lease is fenced; the new one appends after the reopen entry, and can finish it again.
+      assert.deepEqual((await store.append([{ runId, epoch: lease.epoch, entries: entries(5, 1) }])).fenced, [runId])
+      assert.deepEqual((await store.append([{ runId, epoch: (reopened as Lease).epoch, entries: [...entries(5, 1), { seq: 6, kind: 'finish', at: T0 + 200, data: '{"status":"succeeded","counts":{"succeeded":2}}' }] }])).fenced, [])
+      assert.equal((await store.load(runId))?.status, 'succeeded')
+    }
+    // Running and succeeded runs are not reopened, and nothing is written to them.
+    const running = await store.createRun(newRun('busy'), { owner: OWNER_A, ttlMs: TTL, now: T0 })
+    assert.equal(await store.reopen('busy', { owner: OWNER_B, ttlMs: TTL, now: T0 + 1, entry: { at: T0 + 1, data: '{}' } }), undefined)
+    assert.deepEqual((await store.load('busy'))?.lease, running)
+    assert.equal(await store.reopen('re0', { owner: OWNER_B, ttlMs: TTL, now: T0 + 300, entry: { at: T0 + 300, data: '{}' } }), undefined)
+    assert.equal((await store.load('re0'))?.entries.length, 6)
+    await rejectsWithCode(store.reopen('nope', { owner: OWNER_A, ttlMs: TTL, now: T0, entry: { at: T0, data: '{}' } }), 'TW_STORE_NOT_FOUND')
+  })
+
+  add('reopen: two callers at once, exactly one reopens the run and one reopen entry is written', async ({ store }) => {
+    if (store.reopen === undefined) return
+    const lease = await store.createRun(newRun('race'), { owner: OWNER_A, ttlMs: TTL, now: T0 })
+    await store.append([{ runId: 'race', epoch: lease.epoch, entries: [{ seq: 1, kind: 'finish', at: T0 + 1, data: '{"status":"failed","counts":{"failed":1}}' }] }])
+    const both = await Promise.all([OWNER_A, OWNER_B].map((owner) => (store.reopen as NonNullable<RunStore['reopen']>)('race', { owner, ttlMs: TTL, now: T0 + 2, entry: { at: T0 + 2, data: `{"by":"${owner}"}` } })))
+    assert.equal(both.filter((l) => l !== undefined).length, 1)
+    assert.equal((await store.load('race'))?.entries.filter((e) => e.kind === 'reopen').length, 1)
   })
 
   add('list: newest first, filtered by status, workflow, time, labels, and limited', async ({ store }) => {

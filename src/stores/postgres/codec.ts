@@ -7,8 +7,8 @@ import { entryFromColumns, unknownKindError } from '../shared.js'
  * Journal kinds as small integers (a `smallint` column: two bytes a row instead of a string).
  * The numbers are stored: never renumber, only add.
  */
-const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 1, ok: 2, fail: 3, add: 4, handled: 5, stop: 6, finish: 7, park: 8 }
-const KINDS: readonly (JournalKind | undefined)[] = [undefined, 'start', 'ok', 'fail', 'add', 'handled', 'stop', 'finish', 'park']
+const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 1, ok: 2, fail: 3, add: 4, handled: 5, stop: 6, finish: 7, park: 8, reopen: 9 }
+const KINDS: readonly (JournalKind | undefined)[] = [undefined, 'start', 'ok', 'fail', 'add', 'handled', 'stop', 'finish', 'park', 'reopen']
 
 /** The stored code of a journal kind. */
 export function kindCode(kind: JournalKind): number {

@@ -1,11 +1,12 @@
 /** The PostgreSQL adapter of the run store port. @module */
 import { checkPruneOptions, checkRunFilter } from '../../core/store.js'
-import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
+import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, ReopenRequest, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
 import type { PostgresConnection } from './connection.js'
 import { append } from './ops/append.js'
 import { createRun } from './ops/create-run.js'
 import { serverNow } from './ops/lease-clock.js'
 import { acquire, release, renew } from './ops/leases.js'
+import { reopen } from './ops/reopen.js'
 import { list } from './ops/list.js'
 import { load } from './ops/load.js'
 import { prune } from './ops/prune.js'
@@ -43,6 +44,10 @@ export class PostgresRunStore implements RunStore, AsyncDisposable {
 
   acquire(runId: string, lease: AcquireRequest): Promise<Lease | undefined> {
     return acquire(this.#db, runId, lease.owner, this.#now(lease.now), lease.ttlMs)
+  }
+
+  reopen(runId: string, request: ReopenRequest): Promise<Lease | undefined> {
+    return reopen(this.#db, runId, request, this.#now(request.now))
   }
 
   renew(leases: readonly Lease[], now: number, ttlMs: number): Promise<readonly string[]> {

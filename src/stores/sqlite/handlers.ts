@@ -4,7 +4,7 @@
  */
 import type { Database } from 'better-sqlite3'
 import { append } from './append.js'
-import { acquire, createRun, release, renew } from './lease-ops.js'
+import { acquire, createRun, release, renew, reopen } from './lease-ops.js'
 import type { CallHandlers, CallMessage } from './protocol.js'
 import { list, load, prune } from './read-ops.js'
 import { prepareStatements } from './statements.js'
@@ -36,6 +36,7 @@ export function callHandlers(db: Database, mark: CommitMark): CallHandlers {
     renew: (leases, now, ttlMs) => renew(sql, leases, now, ttlMs),
     release: (leases) => release(sql, leases),
     append: (batches) => marked(() => append(sql, batches, wrote)),
+    reopen: (runId, request) => marked(() => reopen(sql, runId, request, wrote)),
     load: (runId) => load(sql, runId),
     list: (filter) => list(sql, filter),
     prune: (options) => {

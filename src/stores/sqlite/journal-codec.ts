@@ -9,7 +9,7 @@ import { entryFromColumns, unknownKindError } from '../shared.js'
 import { damagedError, entryChecksum } from './checksum.js'
 
 /** The code of each kind in the `journal.kind` column. */
-export const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6, park: 7 }
+export const KIND_CODES: Readonly<Record<JournalKind, number>> = { start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6, park: 7, reopen: 8 }
 
 const CODE_OF: ReadonlyMap<string, number> = new Map(Object.entries(KIND_CODES))
 

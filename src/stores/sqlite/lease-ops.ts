@@ -5,8 +5,10 @@
  * @module
  */
 import { TaskweaveError } from '../../core/errors.js'
-import type { Lease, AcquireRequest, LeaseRequest, NewRun } from '../../core/store.js'
-import { runChecksum } from './checksum.js'
+import type { Lease, AcquireRequest, LeaseRequest, NewRun, ReopenRequest, StoredRunStatus } from '../../core/store.js'
+import { REOPENABLE } from '../shared.js'
+import { entryChecksum, runChecksum } from './checksum.js'
+import { KIND_CODES } from './journal-codec.js'
 import { leaseOf } from './run-codec.js'
 import type { Statements } from './statements.js'
 
@@ -34,6 +36,26 @@ export function acquire(sql: Statements, runId: string, request: AcquireRequest)
     if (!free) return undefined
     const lease: Lease = { runId, owner: request.owner, epoch: row.lease_epoch + 1, expiresAt: request.now + request.ttlMs }
     sql.setLease.run(lease.owner, lease.epoch, lease.expiresAt, row.key)
+    return lease
+  })
+}
+
+/**
+ * Reopens a run that ended failed, partial or cancelled (see `RunStore.reopen`): running again
+ * under a new lease, with a `reopen` entry after its journal, in one transaction. `wrote` hears
+ * the run and the entry's seq (the newest commit's place, see commit-mark.ts).
+ */
+export function reopen(sql: Statements, runId: string, request: ReopenRequest, wrote: (key: number, seq: number) => void): Lease | undefined {
+  return sql.transaction(() => {
+    const row = sql.runById.get(runId)
+    if (row === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
+    if (!REOPENABLE.has(row.status as StoredRunStatus)) return undefined
+    const lease: Lease = { runId, owner: request.owner, epoch: row.lease_epoch + 1, expiresAt: request.now + request.ttlMs }
+    sql.reopenRun.run(lease.owner, lease.epoch, lease.expiresAt, row.key)
+    const seq = (sql.lastSeq.get(row.key) ?? 0) + 1
+    const kind = KIND_CODES.reopen
+    sql.insertEntry.run([row.key, seq, kind, null, null, request.entry.at, request.entry.data, null, entryChecksum(seq, kind, null, null, request.entry.at, request.entry.data, null)])
+    wrote(row.key, seq)
     return lease
   })
 }

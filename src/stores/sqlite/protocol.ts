@@ -7,7 +7,7 @@
  * @module
  */
 import type { SerializedError } from '../../core/errors.js'
-import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunSummary, StoredRun } from '../../core/store.js'
+import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, ReopenRequest, RunFilter, RunSummary, StoredRun } from '../../core/store.js'
 
 /** Every call the database thread serves: its arguments and its answer. */
 export interface ThreadCalls {
@@ -16,6 +16,7 @@ export interface ThreadCalls {
   readonly renew: { readonly args: readonly [leases: readonly Lease[], now: number, ttlMs: number]; readonly result: readonly string[] }
   readonly release: { readonly args: readonly [leases: readonly Lease[]]; readonly result: void }
   readonly append: { readonly args: readonly [batches: readonly JournalBatch[]]; readonly result: AppendResult }
+  readonly reopen: { readonly args: readonly [runId: string, request: ReopenRequest]; readonly result: Lease | undefined }
   readonly load: { readonly args: readonly [runId: string]; readonly result: StoredRun | undefined }
   readonly list: { readonly args: readonly [filter: RunFilter]; readonly result: readonly RunSummary[] }
   readonly prune: { readonly args: readonly [options: PruneOptions]; readonly result: number }

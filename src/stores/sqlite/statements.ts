@@ -28,6 +28,8 @@ export interface Statements {
   readonly finishRun: Statement<unknown[]>
   /** (owner, epoch, expiresAt, key). */
   readonly setLease: Statement<unknown[]>
+  /** Makes a finished run running again under a new lease (owner, epoch, expiry, key). */
+  readonly reopenRun: Statement<unknown[]>
   /** (expiresAt, runId, epoch, owner) → changes 0 when the lease is no longer the caller's. */
   readonly renewLease: Statement<unknown[]>
   /** (runId, epoch, owner): the lease expires now; the epoch stays so the next owner moves past it. */
@@ -76,6 +78,7 @@ export function prepareStatements(db: Database): Statements {
     insertEntries: db.prepare(ENTRY_COLUMNS + new Array<string>(ENTRIES_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')),
     finishRun: db.prepare('UPDATE runs SET status = ?, counts = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE key = ?'),
     setLease: db.prepare('UPDATE runs SET lease_owner = ?, lease_epoch = ?, lease_expires_at = ? WHERE key = ?'),
+    reopenRun: db.prepare("UPDATE runs SET status = 'running', counts = '{}', finished_at = NULL, lease_owner = ?, lease_epoch = ?, lease_expires_at = ? WHERE key = ?"),
     renewLease: db.prepare("UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND status = 'running' AND lease_epoch = ? AND lease_owner = ?"),
     releaseLease: db.prepare("UPDATE runs SET lease_expires_at = 0 WHERE run_id = ? AND status = 'running' AND lease_epoch = ? AND lease_owner = ?"),
     journalOf: db.prepare<[number], JournalRow>('SELECT seq, kind, task_id, attempt, at, data, added, crc FROM journal WHERE run = ? ORDER BY seq').raw(true),

@@ -5,7 +5,7 @@
  * @module
  */
 import { checkPruneOptions, checkRunFilter } from '../../core/store.js'
-import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
+import type { AppendResult, JournalBatch, Lease, AcquireRequest, LeaseRequest, NewRun, PruneOptions, ReopenRequest, RunFilter, RunStore, RunSummary, StoredRun } from '../../core/store.js'
 import type { SqliteThread } from './thread.js'
 
 /**
@@ -36,6 +36,10 @@ export class SqliteRunStore implements RunStore, AsyncDisposable {
 
   acquire(runId: string, lease: AcquireRequest): Promise<Lease | undefined> {
     return this.#thread.call('acquire', runId, lease)
+  }
+
+  reopen(runId: string, request: ReopenRequest): Promise<Lease | undefined> {
+    return this.#thread.call('reopen', runId, request)
   }
 
   renew(leases: readonly Lease[], now: number, ttlMs: number): Promise<readonly string[]> {
