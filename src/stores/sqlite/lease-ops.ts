@@ -5,7 +5,7 @@
  * @module
  */
 import { TaskweaveError } from '../../core/errors.js'
-import type { Lease, AcquireRequest, LeaseRequest, NewRun, ReopenRequest, StoredRunStatus } from '../../core/store.js'
+import type { Lease, AcquireRequest, LeaseRequest, NewRun, ReopenRequest } from '../../core/store.js'
 import { REOPENABLE } from '../shared.js'
 import { entryChecksum, runChecksum } from './checksum.js'
 import { KIND_CODES } from './journal-codec.js'
@@ -49,7 +49,7 @@ export function reopen(sql: Statements, runId: string, request: ReopenRequest, w
   return sql.transaction(() => {
     const row = sql.runById.get(runId)
     if (row === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
-    if (!REOPENABLE.has(row.status as StoredRunStatus)) return undefined
+    if (!REOPENABLE.has(row.status)) return undefined
     const lease: Lease = { runId, owner: request.owner, epoch: row.lease_epoch + 1, expiresAt: request.now + request.ttlMs }
     sql.reopenRun.run(lease.owner, lease.epoch, lease.expiresAt, row.key)
     const seq = (sql.lastSeq.get(row.key) ?? 0) + 1
