@@ -12,13 +12,14 @@ export { setLongTimeout, MAX_TIMER_MS, sleep, systemClock } from './core/clock.j
 export type { CancelTimer, Clock, LongTimeoutOptions } from './core/clock.js'
 export type { LogFields, Logger } from './core/logger.js'
 // The run store port: what a RunStore of one's own is, takes and gives.
-export type { AcquireRequest, AppendResult, JournalBatch, JournalEntry, JournalKind, Lease, LeaseRequest, NewRun, PruneOptions, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
+export type { AcquireRequest, AppendResult, JournalBatch, JournalEntry, JournalKind, Lease, LeaseRequest, NewRun, PruneOptions, ReopenRequest, RunFilter, RunStore, RunSummary, StoredRun, StoredRunStatus } from './core/store.js'
 // The engine's durable-run and lifecycle options and answers (`durability`, `resolveParked`,
 // `cancelUnfinished`, `resume`, `close`, `stats`, `autoscale`).
 export type { DurabilityOptions } from './engine/durable.js'
 export type { ParkedDecision, ParkedResolution, ResolveParkedOptions } from './engine/resolve-parked.js'
 export type { ParkedTask } from './engine/replay-log.js'
 export type { CancelledRun, CancelUnfinishedOptions } from './engine/cancel-stored.js'
+export type { RetriedTask, RetryRunOptions } from './engine/retry-run.js'
 export type { AutoscaleOptions, EngineCloseOptions, EngineCloseReport, EngineStats, ResumeOptions, StoreStats } from './engine/engine.js'
 export type { AbandonedToolCall } from './engine/local-tool-context.js'
 export type { FieldsFirstLogger } from './core/logger.js'

@@ -90,6 +90,7 @@ export function inAnotherProcess(store: RunStore): RunStore {
     renew: (leases, now, ttlMs) => store.renew(leases, now, ttlMs),
     release: (leases) => store.release(leases),
     append: (batches) => store.append(batches),
+    ...(store.reopen !== undefined ? { reopen: store.reopen.bind(store) } : {}),
     load: (runId) => store.load(runId),
     list: (filter) => store.list(filter),
     prune: (options) => store.prune(options),

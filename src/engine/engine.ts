@@ -53,6 +53,8 @@ import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
 import type { Lease, NewRun, RunStore, RunSummary, StoredRun } from '../core/store.js'
 import { Journal } from './journal.js'
+import { checkRetryOptions, reopenForRetry } from './retry-run.js'
+import type { RetryRunOptions } from './retry-run.js'
 import { backgroundRecorder } from './background-records.js'
 import { crashPoint } from '../core/crash-point.js'
 import { ReplayLog } from './replay-log.js'
@@ -294,6 +296,16 @@ export interface Engine extends AsyncDisposable {
   resolveParked(runId: string, taskId: string, decision: ParkedDecision, options?: ResolveParkedOptions): Promise<ParkedResolution>
   /** The tasks of an unfinished durable run that wait for an operator's decision (none for a finished or unknown run). */
   parkedTasks(runId: string): Promise<readonly ParkedTask[]>
+  /**
+   * Runs a durable run that ended `failed`, `partial` or `cancelled` again from where it failed
+   * (an operator's retry, or redrive): the store reopens it, recording who (`options.by`) and
+   * when, and it is resumed here. Tasks that succeeded never run again; each failed task (or
+   * those in `options.tasks`) runs again with the same idempotency key and its retry budget whole
+   * again, and what its failure skipped or the stop cancelled runs once its parents allow.
+   * Rejects with `TW_INVALID_STATE` when the run is running or succeeded, a task named is not one
+   * that failed, or the store cannot reopen runs; `TW_STORE_NOT_FOUND` when there is none.
+   */
+  retry(runId: string, options?: RetryRunOptions): Promise<RunHandle>
   /**
    * Cancels a durable run that did not finish, without running anything: one a crash left that
    * nobody wants resumed, or a parked one given up. Its tasks keep what the journal says of them;
@@ -685,6 +697,20 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return { store, journal }
   }
 
+  const retry = async (runId: string, retryOptions: RetryRunOptions = {}): Promise<RunHandle> => {
+    refuseUnknownOptions('retry', retryOptions, ['tasks', 'by', 'signal', 'onTaskComplete'])
+    checkRetryOptions(retryOptions)
+    checkSignal(retryOptions.signal)
+    retryOptions.signal?.throwIfAborted()
+    if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
+    const { store: runStore } = requireStore()
+    if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
+    await reopenForRetry({ store: runStore, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs }, runId, retryOptions)
+    // Reopened under this engine's lease: the resume takes it again and replays the journal, whose
+    // `reopen` entry turns the retried failures into retries due now.
+    return resume(runId, { ...(retryOptions.signal !== undefined ? { signal: retryOptions.signal } : {}), ...(retryOptions.onTaskComplete !== undefined ? { onTaskComplete: retryOptions.onTaskComplete } : {}) })
+  }
+
   const resume = async (runId: string, resumeOptions: ResumeOptions = {}): Promise<RunHandle> => {
     refuseUnknownOptions('resume', resumeOptions, ['signal', 'onTaskComplete'])
     checkSignal(resumeOptions.signal)
@@ -1016,6 +1042,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     resumeUnfinished,
     resolveParked,
     parkedTasks: async (runId) => parkedTasksOf(requireStore().store, runId),
+    retry: (runId, retryOptions) => retry(runId, retryOptions),
     cancelUnfinished,
     wrapAttempts: (wrapper) => {
       if (typeof wrapper !== 'function') throw new InvalidOptionError('wrapAttempts', 'a function (attempt, run) => run()', wrapper)

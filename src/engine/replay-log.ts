@@ -25,6 +25,8 @@ export type RecordedAttempt =
       readonly delayMs: number | undefined
       readonly bounce: boolean
       readonly stopped: boolean
+      /** Set on a final failure an operator retried (a `reopen` entry): the retry is due, with the task's retry budget whole again. */
+      readonly reopened?: true
     }
   | { readonly outcome: 'none'; readonly attempt: number; readonly at: number }
 
@@ -76,6 +78,8 @@ export class ReplayLog {
     return this.#addsBy.get(addedBy) ?? NO_ADDS
   }
   stop: { readonly status: RunStatus; readonly reason: string } | undefined
+  /** The operators' retries of the run (`reopen` entries), oldest first. */
+  readonly reopens: { readonly by: string; readonly at: number; readonly tasks: readonly { readonly taskId: string; readonly attempt: number }[] }[] = []
   /** Parked tasks not decided yet (a later `ok` or `fail` of the same attempt decides one); made on first use. */
   #parked: Map<string, ParkedTask> | undefined
   /** Entries in the journal (the next append continues after them). */
@@ -130,9 +134,36 @@ export class ReplayLog {
         ;(this.#parked ??= new Map()).set(entry.taskId, { taskId: entry.taskId, attempt: entry.attempt, reason, at: entry.at })
         return
       }
+      case 'reopen': {
+        const data = JSON.parse(entry.data ?? '{}') as { by?: unknown; tasks?: unknown }
+        if (!Array.isArray(data.tasks)) throw new Error('a reopen entry lists its tasks')
+        // The stop and finish before it no longer hold: the run goes on from here.
+        this.stop = undefined
+        const tasks: { taskId: string; attempt: number }[] = []
+        for (const item of data.tasks as { taskId?: unknown; attempt?: unknown }[]) {
+          if (typeof item.taskId !== 'string' || typeof item.attempt !== 'number') throw new Error('a reopen entry names each task and its attempt')
+          tasks.push({ taskId: item.taskId, attempt: item.attempt })
+          this.#retryAfterReopen(item.taskId, item.attempt, entry.at)
+        }
+        this.reopens.push({ by: typeof data.by === 'string' ? data.by : 'unknown', at: entry.at, tasks })
+        return
+      }
       case 'finish':
         return
     }
+  }
+
+  /** The final failure of `taskId`'s attempt `attempt` becomes one with a retry due at `at`; its completion handler runs again on the next outcome. */
+  #retryAfterReopen(taskId: string, attempt: number, at: number): void {
+    const known = this.#attempts.get(taskId)
+    if (known === undefined) throw new Error(`it reopens task "${taskId}", which has no attempt in the journal`)
+    const list = Array.isArray(known) ? known : [known]
+    const k = list.findIndex((recorded) => recorded.attempt === attempt)
+    const failed = list[k]
+    if (failed?.outcome !== 'fail') throw new Error(`it reopens attempt ${attempt} of task "${taskId}", which did not fail`)
+    list[k] = { ...failed, retryAt: at, delayMs: 0, reopened: true }
+    this.#attempts.set(taskId, list.length === 1 ? (list[0] as RecordedAttempt) : list)
+    this.handled.delete(taskId)
   }
 
   #add(taskId: string | undefined, recorded: RecordedAttempt): void {
@@ -182,6 +213,16 @@ export class ReplayLog {
     let last = 0
     for (const recorded of Array.isArray(known) ? known : [known]) if (recorded.outcome === 'none') last = Math.max(last, recorded.attempt)
     return last
+  }
+
+  /** Tasks whose last recorded attempt failed for good (no retry due), with that attempt: what an operator's retry runs again. */
+  failedForGood(): { readonly taskId: string; readonly attempt: number }[] {
+    const failed: { taskId: string; attempt: number }[] = []
+    for (const [taskId, known] of this.#attempts) {
+      const last = Array.isArray(known) ? (known[known.length - 1] as RecordedAttempt) : known
+      if (last.outcome === 'fail' && last.retryAt === undefined) failed.push({ taskId, attempt: last.attempt })
+    }
+    return failed
   }
 
   /** Tasks parked for an operator and not decided yet, in the order they parked. */

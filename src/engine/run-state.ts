@@ -49,6 +49,8 @@ export class TaskExtra {
   bounces = 0
   /** Attempts a suspension stopped (the engine closed): they spend no attempt either. */
   stops = 0
+  /** Attempts made before an operator retried the task (`engine.retry`): its retry budget counts from there. */
+  retryBase = 0
   /** LLM usage its attempts reported. */
   usage: RunUsage | undefined = undefined
 }

@@ -632,7 +632,14 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
         this.#transition(i, RETRYING)
         // A 429 that sent the task back spent no attempt: it is counted as a bounce again.
         if (recorded.bounce) s.extra(i).bounces++
-        else {
+        else if (recorded.reopened === true) {
+          // An operator retried it: the attempts so far no longer count against its retry budget.
+          const x = s.extra(i)
+          this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
+          x.retryBase = attempt
+          x.bounces = 0
+          x.stops = 0
+        } else {
           // Nor did an attempt a suspension stopped; it is listed among the failed ones, though.
           if (recorded.stopped) s.extra(i).stops++
           this.#recordFailedAttempt(i, { attempt, startedAt: now, finishedAt: now, error: recorded.error })
@@ -1544,7 +1551,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       return
     }
     // Attempts a 429 sent back to ready, or a suspension stopped, are not spent: the retry policy counts the others.
-    const counted = attempt - x.bounces - x.stops
+    const counted = attempt - x.retryBase - x.bounces - x.stops
     // The state changes before the slot is released, so nothing the release sets off can see this
     // attempt as still running.
     if (this.#state === 'running' && shouldRetry(policy, counted, err)) {

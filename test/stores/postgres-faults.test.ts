@@ -382,11 +382,11 @@ describe('PostgreSQL store faults', () => {
     const admin = new pg.Client({ connectionString: URL })
     await admin.connect()
     try {
-      await admin.query(`UPDATE ${admin.escapeIdentifier(`tw_test_${RUN}_faults_damaged`)}.journal SET kind = 9`)
+      await admin.query(`UPDATE ${admin.escapeIdentifier(`tw_test_${RUN}_faults_damaged`)}.journal SET kind = 99`)
     } finally {
       await admin.end()
     }
     await expect(store.load('bad-kind')).rejects.toMatchObject({ code: 'TW_STORE', details: { runId: 'bad-kind', seq: 1, operation: 'load' } })
-    await expect(store.load('bad-kind')).rejects.toThrow(/^PostgreSQL store postgres:\/\/[^:]+@127\.0\.0\.1:5432\/test: load failed: journal of run "bad-kind": entry 1 has kind code 9/)
+    await expect(store.load('bad-kind')).rejects.toThrow(/^PostgreSQL store postgres:\/\/[^:]+@127\.0\.0\.1:5432\/test: load failed: journal of run "bad-kind": entry 1 has kind code 99/)
   })
 })

@@ -3,7 +3,7 @@ import { entryOf, KIND_CODES, kindCode, kindOf } from './journal-codec.js'
 
 describe('journal codec', () => {
   it('keeps the on-disk kind codes (changing one would misread every existing file)', () => {
-    expect(KIND_CODES).toEqual({ start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6, park: 7 })
+    expect(KIND_CODES).toEqual({ start: 0, ok: 1, fail: 2, add: 3, handled: 4, stop: 5, finish: 6, park: 7, reopen: 8 })
     for (const [kind, code] of Object.entries(KIND_CODES)) expect(kindOf(code)).toBe(kind)
   })
 
@@ -11,7 +11,7 @@ describe('journal codec', () => {
     expect(kindCode('ok')).toBe(1)
     expect(kindCode('toString')).toBeUndefined()
     expect(kindCode('__proto__')).toBeUndefined()
-    expect(kindOf(8)).toBeUndefined()
+    expect(kindOf(9)).toBeUndefined()
   })
 
   it('reads NULL columns as absent fields, not undefined-valued ones', () => {
