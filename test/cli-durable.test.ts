@@ -24,6 +24,7 @@ export const step = defineTool({
   run: async ({ n }, ctx) => {
     appendFileSync(process.env.LEDGER, ctx.taskId + ' ' + ctx.attempt + '\\n')
     if (process.env.CRASH_AT === ctx.taskId) process.kill(process.pid, 'SIGKILL')
+    if (process.env.FAIL_AT === ctx.taskId) throw new Error('the service behind ' + ctx.taskId + ' is down')
     if (process.env.HANG_AT === ctx.taskId) {
       process.stdout.write('hanging at ' + ctx.taskId + '\\n')
       await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
@@ -197,6 +198,33 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     expect([prune.code, prune.stdout]).toEqual([0, expect.stringContaining('nothing to prune: there is no store at')])
     expect(existsSync(join(project, 'never'))).toBe(false)
   })
+})
+
+describe('taskweave retry: a run that failed runs again from where it failed (RELIABILITY RT-06)', () => {
+  it('runs the failed task and what it held back, not the finished ones, and records who retried it', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    rmSync(ledger, { force: true })
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: store }
+    const failed = await bin(['run', 'flow.yaml', '--run-id', 'r-retry'], { cwd: project, env: { ...env, FAIL_AT: 'c' } })
+    expect(failed.code).toBe(1)
+    expect(ledgerLines()).toEqual(['a 1', 'b 1', 'c 1'])
+    // resume says a finished run is retried, not resumed.
+    expect((await bin(['resume', 'r-retry'], { cwd: project, env })).stderr).toContain('taskweave retry r-retry runs its failed tasks again')
+    expect((await bin(['resume', 'r-retry', '--task', 'c'], { cwd: project, env })).code).toBe(2)
+    expect((await bin(['retry', 'r-retry', '--task', 'a'], { cwd: project, env })).stderr).toMatch(/cannot retry "a": only a task whose last attempt failed for good is retried \(the failed ones: "c"\)/)
+
+    const retried = await bin(['retry', 'r-retry', '--by', 'on-call'], { cwd: project, env })
+    expect(retried.stderr).toContain('retrying run r-retry of chain')
+    expect(retried.code).toBe(0)
+    expect(retried.stdout).toContain('run succeeded')
+    expect(ledgerLines()).toEqual(['a 1', 'b 1', 'c 1', 'c 2', 'd 1'])
+    const shown = JSON.parse((await bin(['show', 'r-retry', '--json'], { cwd: project, env })).stdout) as { status: string; retries: { by: string; at: string; tasks: string[] }[]; tasks: Record<string, { output?: unknown }> }
+    expect(shown.status).toBe('succeeded')
+    expect(shown.retries).toEqual([{ by: 'on-call', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), tasks: ['c'] }])
+    expect((await bin(['show', 'r-retry'], { cwd: project, env })).stdout).toMatch(/^ {2}retried by on-call at \d{4}-\d\d-\d\dT[\d:.]+Z \(c\)$/m)
+    expect(shown.tasks['d']?.output).toBe(16)
+    expect((await bin(['retry', 'r-retry'], { cwd: project, env })).stderr).toContain('succeeded: there is nothing to retry')
+  }, 60_000)
 })
 
 describe('taskweave with a store it cannot use', () => {

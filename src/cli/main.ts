@@ -1,5 +1,5 @@
 /**
- * The `taskweave` command line: `run`, `resume`, `runs`, `show`, `resolve`, `cancel`, `prune`, `validate`, `viz`, `plan`,
+ * The `taskweave` command line: `run`, `resume`, `retry`, `runs`, `show`, `resolve`, `cancel`, `prune`, `validate`, `viz`, `plan`,
  * `worker`, `serve`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
  * cancelled; 2 the input was invalid (file, schema, cycle, options); 3 the run store cannot be used;
  * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`; 6 the server
@@ -32,6 +32,11 @@ Usage:
                                    (the run goes on there) unless --cancel-on-exit; --detach prints its id
   taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
                            [--transport URL] [--prefix P]
+  taskweave retry <runId> [--task ID]... [--by NAME] [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose]
+                          [--config FILE] [--transport URL] [--prefix P]
+                                   runs a run that ended failed, partial or cancelled again from where it
+                                   failed: its failed tasks (or those --task names) with their retry budget
+                                   whole again, and what they held back; finished tasks never run again
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S] [--config FILE]
                  [--server URL]
   taskweave show <runId> [--json] [--store S] [--config FILE] [--server URL [--follow]]
@@ -191,16 +196,31 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           io,
         )
       }
-      case 'resume': {
+      case 'resume':
+      case 'retry': {
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { store: { type: 'string' }, tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, verbose: { type: 'boolean', short: 'V' }, config: { type: 'string' }, transport: { type: 'string' }, prefix: { type: 'string' } },
+          options: {
+            store: { type: 'string' },
+            tools: { type: 'string', short: 't', multiple: true },
+            json: { type: 'boolean' },
+            quiet: { type: 'boolean', short: 'q' },
+            verbose: { type: 'boolean', short: 'V' },
+            config: { type: 'string' },
+            transport: { type: 'string' },
+            prefix: { type: 'string' },
+            task: { type: 'string', multiple: true },
+            by: { type: 'string' },
+          },
         })
+        if (command === 'resume' && (values.task !== undefined || values.by !== undefined)) throw usageError(`"resume" takes no ${values.task !== undefined ? '--task' : '--by'}: it is an option of "retry" (a run that finished failed)`)
         const { resumeCommand } = await import('./commands/resume.js')
+        const retried = { task: values.task, by: values.by }
         return await resumeCommand(
           {
-            runId: onlyRunId(positionals, 'resume'),
+            runId: onlyRunId(positionals, command),
+            ...(command === 'retry' ? { retry: { ...(retried.task !== undefined ? { tasks: retried.task } : {}), ...(retried.by !== undefined ? { by: retried.by } : {}) } } : {}),
             tools: values.tools ?? [],
             json: values.json ?? false,
             ...outputLevel(values.quiet, values.verbose),
@@ -516,7 +536,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 }
 
 /** The commands, for the hint after an unknown one. */
-const COMMANDS = ['run', 'resume', 'runs', 'show', 'resolve', 'cancel', 'prune', 'validate', 'viz', 'plan', 'worker', 'queues', 'serve', 'schema', 'dev', 'help', 'version']
+const COMMANDS = ['run', 'resume', 'retry', 'runs', 'show', 'resolve', 'cancel', 'prune', 'validate', 'viz', 'plan', 'worker', 'queues', 'serve', 'schema', 'dev', 'help', 'version']
 
 /**
  * What follows a usage error: the lines of the command's own usage (not the whole of it, which

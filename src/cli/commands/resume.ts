@@ -1,10 +1,12 @@
 /**
  * `taskweave resume <runId>`: continues a durable run that did not finish (a crash, `kill -9`,
- * Ctrl-C). The engine is rebuilt as `run` built it (tool modules, built-in tools' settings, from
+ * Ctrl-C). `taskweave retry <runId>` is the same for a run that finished failed, partial or
+ * cancelled: the store reopens it (recording who and when) and its failed tasks run again. The engine is rebuilt as `run` built it (tool modules, built-in tools' settings, from
  * the run's labels), the journal is replayed (finished tasks never run again) and the rest runs.
  * The run uses the definition pinned when it started; the command says so when the file changed.
  * @module
  */
+import { hostname, userInfo } from 'node:os'
 import { dirname } from 'node:path'
 import { TaskweaveError } from '../../core/errors.js'
 import { createEngine } from '../../engine/engine.js'
@@ -37,6 +39,8 @@ export interface ResumeCommandArgs {
   readonly transport?: string
   /** `--prefix`: names on the broker start with it. */
   readonly prefix?: string
+  /** Set by `taskweave retry`: the run ended failed, partial or cancelled and runs again from where it failed. */
+  readonly retry?: { readonly tasks?: readonly string[]; readonly by?: string }
 }
 
 /** Runs the command; resolves to the exit code. */
@@ -46,8 +50,8 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
   try {
     const stored = await store.load(args.runId)
     if (stored === undefined) throw new TaskweaveError('TW_INVALID_OPTION', `no run "${args.runId}" in ${store.location} (taskweave runs lists them)`, { retryable: false })
-    if (stored.status !== 'running') {
-      io.stderr(`run ${args.runId} has already finished: ${stored.status} (taskweave show ${args.runId})`)
+    if (args.retry === undefined && stored.status !== 'running') {
+      io.stderr(`run ${args.runId} has already finished: ${stored.status} (taskweave show ${args.runId}${stored.status === 'succeeded' ? '' : `; taskweave retry ${args.runId} runs its failed tasks again`})`)
       return stored.status === 'succeeded' ? EXIT.ok : EXIT.failed
     }
     const settings = readRunLabels(stored.labels)
@@ -79,8 +83,9 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
         }
       }
       if (settings !== undefined) await sayWhenTheFileChanged(settings.file, stored.workflowHash, engine.registry, io)
-      const handle = await engine.resume(args.runId)
-      if (!args.quiet) io.stderr(`resuming run ${args.runId} of ${stored.workflowId} (${dirname(settings?.file ?? '.') === '.' ? 'library run' : settings?.file})`)
+      const retry = args.retry
+      const handle = retry === undefined ? await engine.resume(args.runId) : await engine.retry(args.runId, { ...retry, by: retry.by ?? `${userName()}@${hostname()}` })
+      if (!args.quiet) io.stderr(`${retry === undefined ? 'resuming' : 'retrying'} run ${args.runId} of ${stored.workflowId} (${dirname(settings?.file ?? '.') === '.' ? 'library run' : settings?.file})`)
       const workflow = engine.compile(JSON.parse(stored.definition) as Parameters<typeof engine.compile>[0])
       return (await followRun(handle, workflow, engine.clock, args, io, store, `taskweave resume ${args.runId}${remote.where !== undefined ? ` --transport ${remote.where}` : ''}`)).code
     } finally {
@@ -104,4 +109,13 @@ async function sayWhenTheFileChanged(file: string, pinnedHash: string, registry:
   }
   if (now === pinnedHash) return
   io.stderr(`note: ${file} ${now === undefined ? 'cannot be read or compiled now' : 'has changed'} since this run started; the run goes on with the definition pinned then (sha256 ${pinnedHash.slice(0, 12)}…)`)
+}
+
+/** The user running the command, for the record a retry keeps (`unknown` where the system has no name for it). */
+function userName(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env['USER'] ?? 'unknown'
+  }
 }

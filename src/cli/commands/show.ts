@@ -32,7 +32,8 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
     const tasks = journaledTasks(run)
     const { entries: _entries, definition: _definition, settings: _settings, ...summary } = run
     if (args.json) {
-      io.stdout(JSON.stringify({ ...summaryJson(summary), inputs: JSON.parse(run.inputs) as unknown, tasks: Object.fromEntries(tasks.map((task) => [task.id, task])) }, null, 2))
+      const retries = retriesOf(run)
+      io.stdout(JSON.stringify({ ...summaryJson(summary), inputs: JSON.parse(run.inputs) as unknown, ...(retries.length > 0 ? { retries: retries.map((retry) => ({ ...retry, at: new Date(retry.at).toISOString() })) } : {}), tasks: Object.fromEntries(tasks.map((task) => [task.id, task])) }, null, 2))
       return EXIT.ok
     }
     const definedTasks = (JSON.parse(run.definition) as { tasks?: unknown[] }).tasks?.length ?? 0
@@ -42,6 +43,7 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt !== undefined ? `, finished ${new Date(run.finishedAt).toISOString()} (${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s)` : ''}`,
       `  ${definedTasks} tasks defined; ${Object.entries(run.counts).map(([status, n]) => `${n} ${status}`).join(', ') || 'not finished'}`,
       ...Object.entries(run.labels).filter(([key]) => key === 'source').map(([, value]) => `  from ${value}`),
+      ...retriesOf(run).map((retry) => `  retried by ${retry.by} at ${new Date(retry.at).toISOString()}${retry.tasks.length > 0 ? ` (${retry.tasks.join(', ')})` : ''}`),
       ...stopReason(run),
       '',
     ]
@@ -58,10 +60,20 @@ export async function showCommand(args: ShowCommandArgs, io: CliIo): Promise<num
   }
 }
 
-/** The line saying why the run was stopped (a cancel, failFast, `taskweave cancel`), when it was. */
+/** The operators' retries of the run (`taskweave retry`), oldest first: who, when, which tasks. */
+function retriesOf(run: StoredRun): { by: string; at: number; tasks: string[] }[] {
+  return run.entries
+    .filter((entry) => entry.kind === 'reopen')
+    .map((entry) => {
+      const data = JSON.parse(entry.data ?? '{}') as { by?: unknown; tasks?: { taskId?: unknown }[] }
+      return { by: typeof data.by === 'string' ? data.by : 'unknown', at: entry.at, tasks: (data.tasks ?? []).map((task) => String(task.taskId)) }
+    })
+}
+
+/** The line saying why the run was stopped (a cancel, failFast, `taskweave cancel`), when it was and no retry came after. */
 function stopReason(run: StoredRun): string[] {
-  const stop = run.entries.findLast((entry) => entry.kind === 'stop')
-  if (stop === undefined) return []
+  const stop = run.entries.findLast((entry) => entry.kind === 'stop' || entry.kind === 'reopen')
+  if (stop === undefined || stop.kind === 'reopen') return []
   const reason = (JSON.parse(stop.data ?? '{}') as { reason?: unknown }).reason
   return typeof reason === 'string' ? [`  stopped: ${reason}`] : []
 }
