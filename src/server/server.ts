@@ -401,6 +401,28 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     return reply.code(200).send({ id, status: cancelled.status })
   })
 
+  app.post('/api/runs/:id/retry', async (request, reply) => {
+    const { id } = request.params as { id: string }
+    const body = retryRequest(request.body)
+    if (engine.store === undefined) throw new ApiError(409, 'this server has no run store: only a durable run can be retried')
+    if (starting.has(id) || handles.has(id)) throw new ApiError(409, `run "${id.slice(0, 200)}" is running here`)
+    const active = handles.size + starting.size
+    if (active >= settings.maxActiveRuns) throw new ApiError(429, `${active} runs started through the API are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
+    starting.add(id)
+    let handle: RunHandle
+    try {
+      handle = await engine.retry(id, { ...(body.tasks !== undefined ? { tasks: body.tasks } : {}), by: body.by ?? 'the HTTP API' })
+      handles.set(id, handle)
+    } finally {
+      starting.delete(id)
+    }
+    void handle.result.then((result) => {
+      handles.delete(id)
+      live.settle(result)
+    })
+    return reply.code(202).header('location', `/api/runs/${encodeURIComponent(id)}`).send({ id, status: 'running' })
+  })
+
   app.get('/api/runs/:id/events', async (request, reply) => {
     const { id } = request.params as { id: string }
     const lastHeader = request.headers['last-event-id']
@@ -447,4 +469,16 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
         await app.close()
       })()),
   }
+}
+
+/** The body of `POST /api/runs/:id/retry`, checked: `{ tasks?: string[], by?: string }` or none. */
+function retryRequest(body: unknown): { readonly tasks?: string[]; readonly by?: string } {
+  if (body === undefined || body === null) return {}
+  if (!isRecord(body)) throw new ApiError(400, 'the body, when given, must be { "tasks": ["…"], "by": "…" }')
+  const unknown = Object.keys(body).filter((key) => key !== 'tasks' && key !== 'by')
+  if (unknown.length > 0) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0]?.slice(0, 100))}: a retry takes "tasks" and "by"`)
+  const { tasks, by } = body
+  if (tasks !== undefined && !(Array.isArray(tasks) && tasks.length <= 10_000 && tasks.every((task) => typeof task === 'string' && task.length > 0 && task.length <= 128))) throw new ApiError(400, '"tasks" must be a list of task ids')
+  if (by !== undefined && (typeof by !== 'string' || by.trim() === '' || by.length > 200)) throw new ApiError(400, '"by" must be text of 1 to 200 characters')
+  return { ...(tasks !== undefined ? { tasks: tasks as string[] } : {}), ...(by !== undefined ? { by } : {}) }
 }
