@@ -1,5 +1,5 @@
 /**
- * `taskweave run|runs|show|cancel --server URL` against a real `startServer` (RELIABILITY API-06):
+ * `taskweave run|runs|show|cancel|retry --server URL` against a real `startServer` (RELIABILITY API-06):
  * runs started and followed over HTTP, the token only from the environment or a file, an
  * unreachable, silent or foreign server failing within the timeout with exit 6, and Ctrl-C
  * detaching (the run goes on) unless `--cancel-on-exit`.
@@ -331,6 +331,25 @@ describe('runs the server does not run, or no longer knows', () => {
     const io = captureIo()
     expect(await main(['cancel', 'done1', '--server', url], io)).toBe(1)
     expect(io.err.join('\n')).toContain('answered 409: run "done1" is not running here')
+  })
+
+  it('retry --server runs a failed run again on the server and follows it to its end; a run that succeeded exits 1', async () => {
+    let broken = true
+    const flaky = defineTool({ name: 't.flaky', input: z.object({}), run: () => (broken ? Promise.reject(new Error('the service is down')) : 'fine') })
+    const { url } = await serve({ engine: createEngine({ builtins: false, tools: [...serverTools().tools, flaky], store: new MemoryRunStore() }) })
+    vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+    const flow = await workflowFile(`id: flaky\ntasks:\n  - { id: a, tool: t.echo, input: { value: 1 } }\n  - { id: b, tool: t.flaky, dependsOn: [a] }\n`)
+    expect(await main(['run', flow, '--server', url, '--run-id', 'fl1', '--quiet'], captureIo())).toBe(1)
+    broken = false
+    const io = captureIo()
+    expect(await main(['retry', 'fl1', '--server', url, '--by', 'on-call'], io)).toBe(0)
+    expect(plain(io.err)).toContain(`retrying run fl1 on ${url}`)
+    expect((await apiRun(url, 'fl1')).status).toBe('succeeded')
+    const again = captureIo()
+    expect(await main(['retry', 'fl1', '--server', url], again)).toBe(1)
+    expect(again.err.join('\n')).toContain('succeeded: there is nothing to retry')
+    expect(await main(['retry', 'fl1', '--server', url, '--store', 'memory'], captureIo())).toBe(2)
+    expect(await main(['resume', 'fl1', '--server', url], captureIo())).toBe(2)
   })
 
   it('show --follow of a run another process runs says so at once (exit 6), without waiting for --timeout', async () => {

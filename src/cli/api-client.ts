@@ -116,6 +116,13 @@ export class ApiClient {
     return this.#shaped(`POST ${path}`, answer, typeof (answer as { status?: unknown } | null)?.status === 'string') as { status: string }
   }
 
+  /** Runs a durable run that ended failed again from where it failed (`POST /api/runs/:id/retry`). */
+  async retry(runId: string, options: { readonly tasks?: readonly string[]; readonly by?: string }, signal?: AbortSignal): Promise<{ readonly status: string }> {
+    const path = `/api/runs/${encodeURIComponent(runId)}/retry`
+    const answer = await this.#json('POST', path, options, signal)
+    return this.#shaped(`POST ${path}`, answer, typeof (answer as { status?: unknown } | null)?.status === 'string') as { status: string }
+  }
+
   /**
    * Opens a run's event stream after event `afterId`; resolves the response once its headers
    * came (within the deadline; the stream itself has none). Aborting `signal` closes it.

@@ -33,7 +33,7 @@ Usage:
   taskweave resume <runId> [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose] [--config FILE]
                            [--transport URL] [--prefix P]
   taskweave retry <runId> [--task ID]... [--by NAME] [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose]
-                          [--config FILE] [--transport URL] [--prefix P]
+                          [--config FILE] [--transport URL] [--prefix P] [--server URL]
                                    runs a run that ended failed, partial or cancelled again from where it
                                    failed: its failed tasks (or those --task names) with their retry budget
                                    whole again, and what they held back; finished tasks never run again
@@ -84,7 +84,7 @@ With --transport redis://… or amqp://… (or TASKWEAVE_TRANSPORT, or MESSAGE_Q
 with REDIS_URL / RABBITMQ_URL) run and resume send their tasks to "taskweave worker" processes
 (--prefix P, else TASKWEAVE_QUEUE_PREFIX, keeps deployments sharing a broker apart).
 
-With --server URL (else TASKWEAVE_SERVER) run, runs, show and cancel ask a "taskweave serve" instead
+With --server URL (else TASKWEAVE_SERVER) run, runs, show, cancel and retry ask a "taskweave serve" instead
 of working here: it runs the workflow with its own tools, store and limits. The token comes from
 TASKWEAVE_TOKEN, else --token-file, else .taskweave/token when it exists; never from the command line.
 --timeout (default 10s) bounds each request, and how long a broken event stream is tried again.
@@ -212,9 +212,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             prefix: { type: 'string' },
             task: { type: 'string', multiple: true },
             by: { type: 'string' },
+            ...SERVER_OPTIONS,
           },
         })
         if (command === 'resume' && (values.task !== undefined || values.by !== undefined)) throw usageError(`"resume" takes no ${values.task !== undefined ? '--task' : '--by'}: it is an option of "retry" (a run that finished failed)`)
+        if (command === 'resume' && values.server !== undefined) throw usageError('"resume" runs the run in this process and takes no --server (a server resumes its own runs: taskweave serve --resume)')
+        const target = command === 'retry' ? await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config', 'tools', 'transport', 'prefix']), serverOnly: [] }, io) : undefined
+        if (target !== undefined) {
+          const { remoteRetryCommand } = await import('./commands/remote-read.js')
+          return await remoteRetryCommand({ ...target, runId: onlyRunId(positionals, 'retry'), json: values.json ?? false, ...outputLevel(values.quiet, values.verbose), ...(values.task !== undefined ? { tasks: values.task } : {}), ...(values.by !== undefined ? { by: values.by } : {}) }, io)
+        }
         const { resumeCommand } = await import('./commands/resume.js')
         const retried = { task: values.task, by: values.by }
         return await resumeCommand(

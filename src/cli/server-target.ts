@@ -1,5 +1,5 @@
 /**
- * `--server URL` (else `TASKWEAVE_SERVER`) on `run`, `runs`, `show` and `cancel`: the command asks
+ * `--server URL` (else `TASKWEAVE_SERVER`) on `run`, `runs`, `show`, `cancel` and `retry`: the command asks
  * that `taskweave serve` instead of running or reading here. The token comes from
  * `TASKWEAVE_TOKEN` or a file (`--token-file`, else, for a server on this machine, the local
  * server's `.taskweave/token` when it exists), never from the command line, where every user of

@@ -8,6 +8,7 @@ import { toMs } from '../../core/duration.js'
 import { TaskweaveError } from '../../core/errors.js'
 import type { ApiRun } from '../../server/views.js'
 import { ApiClient } from '../api-client.js'
+import { operatorName } from '../operator.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { followRemoteRun } from '../remote-report.js'
@@ -89,6 +90,25 @@ export async function remoteCancelCommand(args: ServerArgs & { readonly runId: s
   if (args.json) io.stdout(JSON.stringify({ id: args.runId, status: answer.status }))
   else io.stdout(terminalSafe(answer.status === 'cancelling' ? `run ${args.runId} is being cancelled on ${client.url}` : `run ${args.runId} is ${answer.status}`))
   return EXIT.ok
+}
+
+/**
+ * `retry --server`: the server runs a run that ended failed again from where it failed, and the
+ * command follows it to its end (as `show --follow`); Ctrl-C detaches, the run goes on there.
+ */
+export async function remoteRetryCommand(args: ServerArgs & { readonly runId: string; readonly tasks?: readonly string[]; readonly by?: string; readonly json: boolean; readonly quiet: boolean; readonly verbose: boolean }, io: CliIo): Promise<number> {
+  const client = new ApiClient({ url: args.server, token: args.token, timeoutMs: args.timeoutMs })
+  try {
+    await client.retry(args.runId, { ...(args.tasks !== undefined ? { tasks: args.tasks } : {}), by: args.by ?? operatorName() })
+  } catch (error) {
+    // A run that cannot be retried (running, succeeded, a task that did not fail): exit 1, as here.
+    if (TaskweaveError.is(error) && error.code === 'TW_API' && (error.details as { status?: unknown; notApi?: unknown } | undefined)?.status === 409 && (error.details as { notApi?: unknown }).notApi !== true) {
+      throw new TaskweaveError('TW_INVALID_STATE', error.message, { retryable: false })
+    }
+    throw error
+  }
+  if (!args.quiet) io.stderr(terminalSafe(`retrying run ${args.runId} on ${client.url}`))
+  return await remoteShowCommand({ ...args, follow: true }, io)
 }
 
 /** A run and its tasks as `show` prints them. */

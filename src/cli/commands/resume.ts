@@ -6,7 +6,6 @@
  * The run uses the definition pinned when it started; the command says so when the file changed.
  * @module
  */
-import { hostname, userInfo } from 'node:os'
 import { dirname } from 'node:path'
 import { TaskweaveError } from '../../core/errors.js'
 import { createEngine } from '../../engine/engine.js'
@@ -22,6 +21,7 @@ import { cancelOnSignals } from '../signals.js'
 import { loadCliConfig } from '../config.js'
 import { openRemoteExecution } from '../remote-execution.js'
 import { cliLogger } from '../cli-logger.js'
+import { operatorName } from '../operator.js'
 import { confineWorkflowToolModule } from '../tool-module-path.js'
 
 /** Parsed arguments of `resume`. */
@@ -84,7 +84,7 @@ export async function resumeCommand(args: ResumeCommandArgs, io: CliIo): Promise
       }
       if (settings !== undefined) await sayWhenTheFileChanged(settings.file, stored.workflowHash, engine.registry, io)
       const retry = args.retry
-      const handle = retry === undefined ? await engine.resume(args.runId) : await engine.retry(args.runId, { ...retry, by: retry.by ?? `${userName()}@${hostname()}` })
+      const handle = retry === undefined ? await engine.resume(args.runId) : await engine.retry(args.runId, { ...retry, by: retry.by ?? operatorName() })
       if (!args.quiet) io.stderr(`${retry === undefined ? 'resuming' : 'retrying'} run ${args.runId} of ${stored.workflowId} (${dirname(settings?.file ?? '.') === '.' ? 'library run' : settings?.file})`)
       const workflow = engine.compile(JSON.parse(stored.definition) as Parameters<typeof engine.compile>[0])
       return (await followRun(handle, workflow, engine.clock, args, io, store, `taskweave resume ${args.runId}${remote.where !== undefined ? ` --transport ${remote.where}` : ''}`)).code
@@ -111,11 +111,3 @@ async function sayWhenTheFileChanged(file: string, pinnedHash: string, registry:
   io.stderr(`note: ${file} ${now === undefined ? 'cannot be read or compiled now' : 'has changed'} since this run started; the run goes on with the definition pinned then (sha256 ${pinnedHash.slice(0, 12)}…)`)
 }
 
-/** The user running the command, for the record a retry keeps (`unknown` where the system has no name for it). */
-function userName(): string {
-  try {
-    return userInfo().username
-  } catch {
-    return process.env['USER'] ?? 'unknown'
-  }
-}
