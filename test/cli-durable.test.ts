@@ -225,6 +225,32 @@ describe('taskweave retry: a run that failed runs again from where it failed (RE
     expect(shown.tasks['d']?.output).toBe(16)
     expect((await bin(['retry', 'r-retry'], { cwd: project, env })).stderr).toContain('succeeded: there is nothing to retry')
   }, 60_000)
+
+  it('retry --failed redrives the runs that ended failed, oldest first, up to --limit; the rest stay failed for the next one', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    const dir = join(project, 'many')
+    mkdirSync(dir, { recursive: true })
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: `sqlite:${join(dir, 'runs.db')}` }
+    for (const k of [1, 2, 3]) expect((await bin(['run', 'flow.yaml', '--run-id', `dead-${k}`, '--quiet'], { cwd: project, env: { ...env, FAIL_AT: 'b' } })).code).toBe(1)
+    rmSync(ledger, { force: true })
+    const two = await bin(['retry', '--failed', '--limit', '2', '--by', 'redrive', '--json'], { cwd: project, env })
+    expect(two.code).toBe(0)
+    expect(JSON.parse(two.stdout)).toEqual([
+      { runId: 'dead-1', succeeded: true, exitCode: 0 },
+      { runId: 'dead-2', succeeded: true, exitCode: 0 },
+    ])
+    // b, c and d of two runs; a never again.
+    expect(ledgerLines().filter((line) => line.startsWith('a '))).toEqual([])
+    expect(ledgerLines().filter((line) => line === 'b 2')).toHaveLength(2)
+    const listed = JSON.parse((await bin(['runs', '--json'], { cwd: project, env })).stdout) as { runId: string; status: string }[]
+    expect(Object.fromEntries(listed.map((run) => [run.runId, run.status]))).toEqual({ 'dead-1': 'succeeded', 'dead-2': 'succeeded', 'dead-3': 'partial' })
+    const rest = await bin(['retry', '--failed'], { cwd: project, env })
+    expect(rest.code).toBe(0)
+    expect(rest.stdout).toContain('retried 1 run: 1 succeeded')
+    expect((await bin(['retry', '--failed'], { cwd: project, env })).stdout).toContain('no runs ended failed or partial that match')
+    expect((await bin(['retry', 'dead-1', '--failed'], { cwd: project, env })).code).toBe(2)
+    expect((await bin(['retry', 'dead-1', '--limit', '3'], { cwd: project, env })).code).toBe(2)
+  }, 90_000)
 })
 
 describe('taskweave with a store it cannot use', () => {

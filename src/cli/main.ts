@@ -34,9 +34,11 @@ Usage:
                            [--transport URL] [--prefix P]
   taskweave retry <runId> [--task ID]... [--by NAME] [--store S] [--tools ./tools.ts]... [--json] [--quiet] [--verbose]
                           [--config FILE] [--transport URL] [--prefix P] [--server URL]
+  taskweave retry --failed [--workflow ID] [--since 1d] [--limit N] [--by NAME] [--store S] [--tools ./tools.ts]... [--json]
                                    runs a run that ended failed, partial or cancelled again from where it
                                    failed: its failed tasks (or those --task names) with their retry budget
-                                   whole again, and what they held back; finished tasks never run again
+                                   whole again, and what they held back; finished tasks never run again;
+                                   --failed does so for each run that ended failed or partial, oldest first
   taskweave runs [--status S] [--workflow ID] [--since 1d] [--limit N] [--json] [--store S] [--config FILE]
                  [--server URL]
   taskweave show <runId> [--json] [--store S] [--config FILE] [--server URL [--follow]]
@@ -212,9 +214,38 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             prefix: { type: 'string' },
             task: { type: 'string', multiple: true },
             by: { type: 'string' },
+            failed: { type: 'boolean' },
+            workflow: { type: 'string' },
+            since: { type: 'string' },
+            limit: { type: 'string' },
             ...SERVER_OPTIONS,
           },
         })
+        const batch = givenFlags(values, ['failed', 'workflow', 'since', 'limit'])
+        if (command === 'resume' && batch.length > 0) throw usageError(`"resume" takes no ${batch[0] as string}: it is an option of "retry --failed"`)
+        if (command === 'retry' && values.failed === true) {
+          if (positionals.length > 0) throw usageError('"retry --failed" retries the runs that match; it takes no run id')
+          if (values.task !== undefined) throw usageError('"retry --failed" retries every failed task of each run; --task is for one run')
+          if (values.server !== undefined) throw usageError('"retry --failed" works on this store; it takes no --server')
+          const { retryManyCommand } = await import('./commands/retry-many.js')
+          return await retryManyCommand(
+            {
+              tools: values.tools ?? [],
+              json: values.json ?? false,
+              ...outputLevel(values.quiet, values.verbose),
+              ...(values.store !== undefined ? { store: values.store } : {}),
+              ...(values.config !== undefined ? { config: values.config } : {}),
+              ...(values.transport !== undefined ? { transport: values.transport } : {}),
+              ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+              ...(values.workflow !== undefined ? { workflow: values.workflow } : {}),
+              ...(values.since !== undefined ? { since: values.since } : {}),
+              ...(values.limit !== undefined ? { limit: parseCount('--limit', values.limit) } : {}),
+              ...(values.by !== undefined ? { by: values.by } : {}),
+            },
+            io,
+          )
+        }
+        if (command === 'retry' && batch.length > 0) throw usageError(`${batch[0] as string} selects runs for "retry --failed"`)
         if (command === 'resume' && (values.task !== undefined || values.by !== undefined)) throw usageError(`"resume" takes no ${values.task !== undefined ? '--task' : '--by'}: it is an option of "retry" (a run that finished failed)`)
         if (command === 'resume' && values.server !== undefined) throw usageError('"resume" runs the run in this process and takes no --server (a server resumes its own runs: taskweave serve --resume)')
         const target = command === 'retry' ? await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config', 'tools', 'transport', 'prefix']), serverOnly: [] }, io) : undefined
