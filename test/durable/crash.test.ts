@@ -13,6 +13,7 @@ import { ensureBuilt, root } from '../cli-bin.js'
 import { openSqliteStore } from 'taskweave/stores/sqlite'
 
 const CHILD = join(root, 'test/durable/crash-child.mjs')
+const RETRY_CHILD = join(root, 'test/durable/retry-child.mjs')
 let dir: string
 
 beforeAll(async () => {
@@ -29,10 +30,10 @@ interface ChildExit {
   readonly stderr: string
 }
 
-/** Runs the child once; `killAfterMs` sends SIGKILL after that long, `env` may name a crash point. */
-function runChild(args: string[], options: { env?: Record<string, string>; killAfterMs?: number } = {}): Promise<ChildExit> {
+/** Runs the child (`script`, else the DAG child) once; `killAfterMs` sends SIGKILL after that long, `env` may name a crash point. */
+function runChild(args: string[], options: { env?: Record<string, string>; killAfterMs?: number; script?: string } = {}): Promise<ChildExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...args], { cwd: root, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [options.script ?? CHILD, ...args], { cwd: root, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -141,9 +142,9 @@ function startsAfterCommit(ledgerFile: string, segments: readonly ChildSegment[]
 }
 
 /** Starts the child again (no crash point) until the run has finished; returns how many starts it took. */
-async function finish(args: string[]): Promise<number> {
+async function finish(args: string[], env?: Record<string, string>): Promise<number> {
   for (let k = 1; k <= 20; k++) {
-    const exit = await runChild(args)
+    const exit = await runChild(args, env !== undefined ? { env } : {})
     if (exit.code === 0) {
       expect(exit.stdout).toContain('"status":"succeeded"')
       return k
@@ -176,6 +177,75 @@ describe('crash tests (SIGKILL, SQLite store)', () => {
       expect(figures.reexecAfterCommit).toBe(0)
     }, 60_000)
   }
+
+  it('a crash loop during recovery (CR-04): five processes killed in a row right after taking the run converge, burning no attempt and no start', async () => {
+    const db = join(dir, 'loop.db')
+    const ledger = join(dir, 'loop.ledger')
+    const runId = 'crash-loop'
+    const args = [db, ledger, runId, '10', '20']
+    // The default bound on starts without an outcome (3): recoveries that die before running
+    // anything must not count against it, or five of them would fail the interrupted tasks.
+    const env = { MAX_STARTS: '3' }
+    const first = await runChild(args, { env: { ...env, TW_CRASHPOINT: 'journal.afterAppend:3' } })
+    expect(first.signal).toBe('SIGKILL')
+    const before = await openSqliteStore({ path: db })
+    const entriesBefore = (await before.load(runId))?.entries.length ?? 0
+    await before.close()
+    for (let k = 1; k <= 5; k++) {
+      const fired = join(dir, `loop-${k}.fired`)
+      const exit = await runChild(args, { env: { ...env, TW_CRASHPOINT: 'resume.afterAcquire:1', TW_CRASHPOINT_FILE: fired } })
+      expect(exit.signal).toBe('SIGKILL')
+      expect(readFileSync(fired, 'utf8')).toContain('resume.afterAcquire')
+    }
+    // Recovery is idempotent: the five dead recoveries wrote nothing to the journal.
+    const after = await openSqliteStore({ path: db })
+    expect((await after.load(runId))?.entries.length).toBe(entriesBefore)
+    await after.close()
+    expect(await finish(args, env)).toBe(1)
+    const figures = await audit(db, ledger, runId, 200)
+    expect(figures.lost).toBe(0)
+    expect(figures.reexecAfterCommit).toBe(0)
+    // One real crash with attempts in flight: no committed attempt is later than the second.
+    const store = await openSqliteStore({ path: db })
+    const attempts = (await store.load(runId))?.entries.filter((entry) => entry.kind === 'ok').map((entry) => entry.attempt ?? 0) ?? []
+    await store.close()
+    expect(Math.max(...attempts)).toBeLessThanOrEqual(2)
+  }, 120_000)
+
+  it('a backoff schedule survives a kill during the third wait (RT-01): attempts 1 to 6, none repeated or reset, no wait cut short, little lateness', async () => {
+    const db = join(dir, 'backoff.db')
+    const ledger = join(dir, 'backoff.ledger')
+    const args = [db, ledger, 'backoff']
+    const lines = (): { attempt: number; phase: string; at: number; pid: number }[] =>
+      existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { attempt: number; phase: string; at: number; pid: number }) : []
+    // Killed once attempt 3 has failed: its retry (600 ms: 150 × 2²) is waiting.
+    const child = spawn(process.execPath, [RETRY_CHILD, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)))
+    const deadline = Date.now() + 20_000
+    while (!lines().some((line) => line.attempt === 3 && line.phase === 'fail') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    // The failure's journal entry (with its due time) is committed within a commit or two; the
+    // retry is due 600 ms after the failure, so the kill still lands in the wait.
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    child.kill('SIGKILL')
+    expect(await exited).toBe('SIGKILL')
+    const killedAt = Date.now()
+    const restart = await runChild(args, { script: RETRY_CHILD })
+    expect(restart.code).toBe(0)
+    expect(restart.stdout).toContain('"status":"succeeded","attempts":6')
+    const starts = lines().filter((line) => line.phase === 'start')
+    expect(starts.map((line) => line.attempt)).toEqual([1, 2, 3, 4, 5, 6])
+    const failedAt = (attempt: number): number => (lines().find((line) => line.attempt === attempt && line.phase === 'fail') as { at: number }).at
+    const startedAt = (attempt: number): number => (starts.find((line) => line.attempt === attempt) as { at: number }).at
+    for (const attempt of [2, 3, 4, 5, 6]) {
+      // Never before its delay (150 ms doubling; 1 ms of clock rounding).
+      expect(startedAt(attempt) - failedAt(attempt - 1)).toBeGreaterThanOrEqual(150 * 2 ** (attempt - 2) - 1)
+    }
+    // The wait cut by the kill goes on after the restart: attempt 4 starts once its due time has
+    // passed, within a second of the later of its due time and the restart.
+    const due4 = failedAt(3) + 600
+    expect(startedAt(4) - Math.max(due4, killedAt)).toBeLessThan(1_000)
+    expect(new Set(starts.map((line) => line.pid)).size).toBe(2)
+  }, 60_000)
 
   it('100 kills at random times of processes running a 2,000-task DAG: 0 lost, 0 re-executed after commit', async () => {
     let seed = 20_261_202
