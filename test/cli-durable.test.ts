@@ -253,6 +253,39 @@ describe('taskweave retry: a run that failed runs again from where it failed (RE
   }, 90_000)
 })
 
+describe('taskweave doctor: the store checked end to end (RELIABILITY ST-01, ST-02)', () => {
+  it('says an intact store is intact (exit 0), and names the run whose stored value a flipped bit damaged (exit 3)', async () => {
+    writeFileSync(join(project, 'flow.yaml'), FLOW())
+    const dir = join(project, 'doctor')
+    mkdirSync(dir, { recursive: true })
+    const db = join(dir, 'runs.db')
+    const env = { LEDGER: ledger, TASKWEAVE_STORE: `sqlite:${db}` }
+    expect((await bin(['doctor'], { cwd: project, env })).stdout).toContain('nothing to check')
+    for (const runId of ['healthy', 'victim']) expect((await bin(['run', 'flow.yaml', '--run-id', runId, '--quiet'], { cwd: project, env })).code).toBe(0)
+    const intact = await bin(['doctor'], { cwd: project, env })
+    expect(intact.code).toBe(0)
+    expect(intact.stdout).toContain(`sqlite store ${db}: intact`)
+    expect(intact.stdout).toContain('integrity_check: ok')
+    expect(intact.stdout).toMatch(/2 runs read back whole \(\d+ journal entries\): every value matches its checksum/)
+
+    // The victim's last output (16) changes behind the store's back: the row's checksum no longer
+    // matches (what a flipped bit in a value does, which SQLite's own page checks miss).
+    const Database = (await import('better-sqlite3')).default
+    const raw = new Database(db)
+    expect(raw.prepare("UPDATE journal SET data = '17' WHERE data = '16' AND run = (SELECT key FROM runs WHERE run_id = 'victim')").run().changes).toBe(1)
+    raw.close()
+    const damaged = await bin(['doctor', '--json'], { cwd: project, env })
+    expect(damaged.code).toBe(3)
+    const report = JSON.parse(damaged.stdout) as { ok: boolean; runs: number; damaged: { runId: string; error: string }[]; integrity: string[] }
+    expect(report).toMatchObject({ ok: false, runs: 2, integrity: ['ok'] })
+    expect(report.damaged.map((run) => run.runId)).toEqual(['victim'])
+    expect(report.damaged[0]?.error).toMatch(/run "victim": journal entry \d+ is damaged/)
+    const text = await bin(['doctor'], { cwd: project, env })
+    expect(text.stdout).toContain('DAMAGED')
+    expect(text.stdout).toContain('restore the store from a backup')
+  }, 60_000)
+})
+
 describe('taskweave with a store it cannot use', () => {
   it('a corrupt SQLite file, a file held by another process and an unreachable PostgreSQL: one clear line, exit 3, the file untouched', async () => {
     const bad = join(project, 'corrupt.db')

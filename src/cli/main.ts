@@ -1,5 +1,5 @@
 /**
- * The `taskweave` command line: `run`, `resume`, `retry`, `runs`, `show`, `resolve`, `cancel`, `prune`, `validate`, `viz`, `plan`,
+ * The `taskweave` command line: `run`, `resume`, `retry`, `runs`, `show`, `resolve`, `cancel`, `prune`, `doctor`, `validate`, `viz`, `plan`,
  * `worker`, `serve`, `queues`, `schema`, `dev fake-llm`. Exit codes: 0 the run succeeded; 1 it failed, was partial or was
  * cancelled; 2 the input was invalid (file, schema, cycle, options); 3 the run store cannot be used;
  * 4 the broker cannot be used; 5 the run is parked, waiting for `taskweave resolve`; 6 the server
@@ -50,6 +50,9 @@ Usage:
                                    ends an unfinished run without running anything (a crashed run
                                    nobody wants resumed, a parked one given up): it is cancelled
   taskweave prune --older-than 7d [--store S] [--config FILE]
+  taskweave doctor [--store S] [--json] [--config FILE]
+                                   checks the store: SQLite's integrity_check, then every run read back
+                                   whole against its checksums; exit 3 naming what is damaged
   taskweave validate <file> [--tools ./tools.ts]... [--json]
   taskweave viz <file> [--format mermaid|dot] [--tools ./tools.ts]...
   taskweave plan "<goal>" [--out flow.yaml] [--tools ./tools.ts]... [--model M] [--base-url URL]
@@ -370,6 +373,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         const { pruneCommand } = await import('./commands/prune.js')
         return await pruneCommand({ olderThan: values['older-than'], ...(values.store !== undefined ? { store: values.store } : {}), ...(values.config !== undefined ? { config: values.config } : {}) }, io)
       }
+      case 'doctor': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { store: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } })
+        if (positionals.length > 0) throw usageError('"doctor" takes no argument: it checks the store (--store S)')
+        const { doctorCommand } = await import('./commands/doctor.js')
+        return await doctorCommand({ json: values.json ?? false, ...(values.store !== undefined ? { store: values.store } : {}), ...(values.config !== undefined ? { config: values.config } : {}) }, io)
+      }
       case 'validate': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { tools: { type: 'string', short: 't', multiple: true }, json: { type: 'boolean' } } })
         const { validateCommand } = await import('./commands/validate.js')
@@ -574,7 +583,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 }
 
 /** The commands, for the hint after an unknown one. */
-const COMMANDS = ['run', 'resume', 'retry', 'runs', 'show', 'resolve', 'cancel', 'prune', 'validate', 'viz', 'plan', 'worker', 'queues', 'serve', 'schema', 'dev', 'help', 'version']
+const COMMANDS = ['run', 'resume', 'retry', 'runs', 'show', 'resolve', 'cancel', 'prune', 'doctor', 'validate', 'viz', 'plan', 'worker', 'queues', 'serve', 'schema', 'dev', 'help', 'version']
 
 /**
  * What follows a usage error: the lines of the command's own usage (not the whole of it, which

@@ -38,6 +38,7 @@ export function callHandlers(db: Database, mark: CommitMark): CallHandlers {
     append: (batches) => marked(() => append(sql, batches, wrote)),
     reopen: (runId, request) => marked(() => reopen(sql, runId, request, wrote)),
     load: (runId) => load(sql, runId),
+    integrityCheck: () => (db.pragma('integrity_check(100)') as { integrity_check: string }[]).map((row) => row.integrity_check),
     list: (filter) => list(sql, filter),
     prune: (options) => {
       // Cleared first: a prune may delete the run the mark names, and a crash right after must not

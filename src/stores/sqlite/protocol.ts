@@ -20,6 +20,8 @@ export interface ThreadCalls {
   readonly load: { readonly args: readonly [runId: string]; readonly result: StoredRun | undefined }
   readonly list: { readonly args: readonly [filter: RunFilter]; readonly result: readonly RunSummary[] }
   readonly prune: { readonly args: readonly [options: PruneOptions]; readonly result: number }
+  /** `PRAGMA integrity_check`: `['ok']`, or what SQLite found wrong (at most 100 lines). */
+  readonly integrityCheck: { readonly args: readonly []; readonly result: readonly string[] }
   /** Closes the connection (SQLite checkpoints the WAL into the file); the thread then exits. */
   readonly close: { readonly args: readonly []; readonly result: void }
 }

@@ -42,6 +42,15 @@ export class SqliteRunStore implements RunStore, AsyncDisposable {
     return this.#thread.call('reopen', runId, request)
   }
 
+  /**
+   * Runs SQLite's `PRAGMA integrity_check` on the whole file (every page, index and constraint;
+   * it reads all of it): `['ok']`, or up to 100 lines saying what is damaged. Values themselves
+   * are checked by their checksums as they are read (`load`).
+   */
+  integrityCheck(): Promise<readonly string[]> {
+    return this.#thread.call('integrityCheck')
+  }
+
   renew(leases: readonly Lease[], now: number, ttlMs: number): Promise<readonly string[]> {
     return this.#thread.call('renew', leases, now, ttlMs)
   }
