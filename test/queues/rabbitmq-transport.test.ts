@@ -222,7 +222,7 @@ describe('RabbitMQ transport', () => {
     }
   }, 20_000)
 
-  it('a message that is not a whole attempt envelope (no owner) is dead-lettered unseen; the attempts after it run', async () => {
+  it('a message that is not a whole attempt envelope (no owner, not JSON, empty, null, a list) is dead-lettered unseen; the attempts after it run', async () => {
     const transport = await open()
     const queue = `${PREFIX}-shape`
     const seen: string[] = []
@@ -234,10 +234,11 @@ describe('RabbitMQ transport', () => {
       { worker: `${PREFIX}-w-shape`, queues: [queue], concurrency: 1 },
     )
     const { owner: _owner, ...ownerless } = envelope(queue, 'nobody')
+    const poison = [Buffer.from(JSON.stringify(ownerless)), Buffer.from('{"request": not json'), Buffer.alloc(0), Buffer.from('null'), Buffer.from('[]')]
     const connection = await amqp.connect(URL_)
     try {
       const channel = await connection.createConfirmChannel()
-      channel.sendToQueue(`${PREFIX}:work:${queue}`, Buffer.from(JSON.stringify(ownerless)), { persistent: true })
+      for (const body of poison) channel.sendToQueue(`${PREFIX}:work:${queue}`, body, { persistent: true })
       await channel.waitForConfirms()
     } finally {
       await connection.close()
@@ -245,7 +246,7 @@ describe('RabbitMQ transport', () => {
     const healthy = envelope(queue, `${PREFIX}-owner-shape`)
     await transport.publish([healthy])
     await waitFor('the healthy attempt', () => seen.includes(healthy.request.attemptId))
-    await waitFor('the dead letter', async () => (await transport.stats()).queues.find((q) => q.queue === queue)?.dead === 1)
+    await waitFor('the dead letters', async () => (await transport.stats()).queues.find((q) => q.queue === queue)?.dead === poison.length)
     expect(seen).toEqual([healthy.request.attemptId])
     await consumer.close({ graceMs: 0 })
   })
