@@ -338,6 +338,37 @@ describe('rate keys', () => {
     expect([...perSecond.values()].slice(2).every((n) => n <= 51)).toBe(true)
   })
 
+  it('a retry storm (RT-07): 5,000 tasks against a service down for 60 s stay under the attempt cap, meet no herd when it recovers, and all finish', async () => {
+    const clock = new ManualClock()
+    const attempts: number[] = []
+    const service = defineTool({
+      name: 'svc',
+      input: z.object({}),
+      run: () => {
+        attempts.push(clock.now())
+        if (clock.now() < 60_000) throw new TaskweaveError('TW_HTTP_STATUS', '503 Service Unavailable')
+        return 'ok'
+      },
+    })
+    let seed = 7
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
+    await using engine = createEngine({ builtins: false, clock, tools: [service], random, concurrency: 256, rates: { 'tool:svc': { attemptsPerSecond: 200 } } })
+    const flow = { id: 'storm', tasks: Array.from({ length: 5_000 }, (_, i) => ({ id: `s${i}`, tool: 'svc', retry: { maxAttempts: 30, initialDelay: '1s', maxDelay: '30s', jitter: 'full' as const } })) }
+    const result = await clock.runUntilSettled(engine.run(flow), { maxSteps: 10_000_000 })
+    expect(result.status).toBe('succeeded')
+    expect(result.counts.succeeded).toBe(5_000)
+    // The storm: about 200 refused attempts a second for the 60 s of the outage.
+    expect(attempts.filter((at) => at < 60_000).length).toBeGreaterThan(11_000)
+    const perSecond = new Map<number, number>()
+    for (const at of attempts) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1)
+    // A full bucket (200) may go at once; after that, 200 a second, before and after the recovery.
+    expect(Math.max(...[...perSecond.entries()].filter(([second]) => second >= 1).map(([, n]) => n))).toBeLessThanOrEqual(201)
+    const recovery = [...perSecond.entries()].filter(([second]) => second >= 60).map(([, n]) => n)
+    expect(Math.max(...recovery)).toBeLessThanOrEqual(201)
+    // Every task finishes once the service is back, at the cap: 5,000 within 25 s plus the longest backoff.
+    expect(clock.now()).toBeLessThan(60_000 + 25_000 + 30_000 + 1_000)
+  }, 60_000)
+
   it('learns a key’s budgets from the provider’s x-ratelimit headers', async () => {
     const clock = new ManualClock()
     const tool = defineTool({
