@@ -250,6 +250,9 @@ describe('taskweave retry: a run that failed runs again from where it failed (RE
     expect((await bin(['retry', '--failed'], { cwd: project, env })).stdout).toContain('no runs ended failed or partial that match')
     expect((await bin(['retry', 'dead-1', '--failed'], { cwd: project, env })).code).toBe(2)
     expect((await bin(['retry', 'dead-1', '--limit', '3'], { cwd: project, env })).code).toBe(2)
+    // Options of a server are refused where nothing asks one, not ignored.
+    expect((await bin(['retry', '--failed', '--token-file', '/nope'], { cwd: project, env })).code).toBe(2)
+    expect((await bin(['resume', 'dead-1', '--timeout', '5s'], { cwd: project, env })).code).toBe(2)
   }, 90_000)
 })
 

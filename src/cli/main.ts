@@ -224,12 +224,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             ...SERVER_OPTIONS,
           },
         })
+        const serverFlags = givenFlags(values, ['server', 'token-file', 'timeout', 'token'])
         const batch = givenFlags(values, ['failed', 'workflow', 'since', 'limit'])
         if (command === 'resume' && batch.length > 0) throw usageError(`"resume" takes no ${batch[0] as string}: it is an option of "retry --failed"`)
         if (command === 'retry' && values.failed === true) {
           if (positionals.length > 0) throw usageError('"retry --failed" retries the runs that match; it takes no run id')
           if (values.task !== undefined) throw usageError('"retry --failed" retries every failed task of each run; --task is for one run')
-          if (values.server !== undefined) throw usageError('"retry --failed" works on this store; it takes no --server')
+          if (serverFlags.length > 0) throw usageError(`"retry --failed" works on this store; it takes no ${serverFlags[0] as string}`)
           const { retryManyCommand } = await import('./commands/retry-many.js')
           return await retryManyCommand(
             {
@@ -250,7 +251,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         }
         if (command === 'retry' && batch.length > 0) throw usageError(`${batch[0] as string} selects runs for "retry --failed"`)
         if (command === 'resume' && (values.task !== undefined || values.by !== undefined)) throw usageError(`"resume" takes no ${values.task !== undefined ? '--task' : '--by'}: it is an option of "retry" (a run that finished failed)`)
-        if (command === 'resume' && values.server !== undefined) throw usageError('"resume" runs the run in this process and takes no --server (a server resumes its own runs: taskweave serve --resume)')
+        if (command === 'resume' && serverFlags.length > 0) throw usageError(`"resume" runs the run in this process and takes no ${serverFlags[0] as string} (a server resumes its own runs: taskweave serve --resume)`)
         const target = command === 'retry' ? await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config', 'tools', 'transport', 'prefix']), serverOnly: [] }, io) : undefined
         if (target !== undefined) {
           const { remoteRetryCommand } = await import('./commands/remote-read.js')

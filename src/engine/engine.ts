@@ -442,7 +442,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
           leaseTtlMs: durability.leaseTtlMs,
           outageLimitMs: durability.storeOutageLimitMs,
           onAvailability: (state) => {
-            storeOutage = state.available ? undefined : { error: state.error ?? 'unknown', since: state.since }
+            storeOutage = state.available || state.gaveUp === true ? undefined : { error: state.error ?? 'unknown', since: state.since }
+            if (state.gaveUp === true) return
             if (state.available) events.emit({ type: 'store:available', at: clock.now(), store: store.location, downMs: state.downMs ?? 0 })
             else events.emit({ type: 'store:unavailable', at: clock.now(), store: store.location, error: state.error ?? 'unknown', since: state.since })
           },
@@ -703,12 +704,42 @@ export function createEngine(options: EngineOptions = {}): Engine {
     checkSignal(retryOptions.signal)
     retryOptions.signal?.throwIfAborted()
     if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine is closed', { retryable: false })
-    const { store: runStore } = requireStore()
+    const { store: runStore, journal: runJournal } = requireStore()
     if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
-    await reopenForRetry({ store: runStore, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs }, runId, retryOptions)
-    // Reopened under this engine's lease: the resume takes it again and replays the journal, whose
-    // `reopen` entry turns the retried failures into retries due now.
-    return resume(runId, { ...(retryOptions.signal !== undefined ? { signal: retryOptions.signal } : {}), ...(retryOptions.onTaskComplete !== undefined ? { onTaskComplete: retryOptions.onTaskComplete } : {}) })
+    const resumeOptions: ResumeOptions = { ...(retryOptions.signal !== undefined ? { signal: retryOptions.signal } : {}), ...(retryOptions.onTaskComplete !== undefined ? { onTaskComplete: retryOptions.onTaskComplete } : {}) }
+    // What would stop the resume is found before the store reopens the run: a reopened run that
+    // could not be resumed here would be left running, neither finished nor retryable.
+    const resumable = (stored: StoredRun, replay: ReplayLog): void => {
+      compile(readStoredRun(stored).definition as WorkflowInput)
+      refuseUnknownAddedTools(replay, registry, runId)
+      const parked = replay.parked()
+      if (parked.length > 0) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" has ${parked.map((task) => `"${task.taskId}"`).join(', ')} parked (the outcome of an attempt is unknown): a retry cannot decide it`, { retryable: false, details: { runId } })
+    }
+    // Held like a resume from the first read: neither a resume nor a takeover here runs it meanwhile.
+    return holdWhile(runId, async () => {
+      await reopenForRetry({ store: runStore, clock, owner: durability.owner, leaseTtlMs: durability.leaseTtlMs }, runId, retryOptions, resumable)
+      if (closing !== undefined) throw new TaskweaveError('TW_CANCELLED', 'the engine closed while the run was being retried; it is reopened and resumes with the next engine', { retryable: false, details: { runId } })
+      // Reopened under this engine's lease: the resume takes it again and replays the journal, whose
+      // `reopen` entry turns the retried failures into retries due now.
+      return resumeHeld(runId, resumeOptions, runStore, runJournal)
+    })
+  }
+
+  /** Runs `work` with run `runId` marked as being resumed here (see {@link resume}), and `close()` waiting for it. */
+  const holdWhile = async (runId: string, work: () => Promise<RunHandle>): Promise<RunHandle> => {
+    resuming.add(runId)
+    const held = work()
+    const settled = held.then(
+      () => undefined,
+      () => undefined,
+    )
+    resumesInFlight.add(settled)
+    try {
+      return await held
+    } finally {
+      resuming.delete(runId)
+      resumesInFlight.delete(settled)
+    }
   }
 
   const resume = async (runId: string, resumeOptions: ResumeOptions = {}): Promise<RunHandle> => {
@@ -721,19 +752,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     if (isActive(runId)) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" is running in this engine`, { retryable: false, details: { runId } })
     // Every store grants its lease again to the same owner: without this mark, a second resume
     // while the first awaits the store would also win and run the interrupted task twice.
-    resuming.add(runId)
-    const resumed = resumeHeld(runId, resumeOptions, runStore, runJournal)
-    const settled = resumed.then(
-      () => undefined,
-      () => undefined,
-    )
-    resumesInFlight.add(settled)
-    try {
-      return await resumed
-    } finally {
-      resuming.delete(runId)
-      resumesInFlight.delete(settled)
-    }
+    return holdWhile(runId, () => resumeHeld(runId, resumeOptions, runStore, runJournal))
   }
 
   /** Whether run `runId` is running or being resumed in this engine. */

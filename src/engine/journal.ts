@@ -53,6 +53,11 @@ export interface StoreAvailability {
   readonly since: number
   /** With `available`: how long the store refused writes, in ms. */
   readonly downMs?: number
+  /**
+   * Set (with `available` false) when the runs that waited for the store stopped after the outage
+   * limit: nothing tries it any more, so whether it takes writes now is not known.
+   */
+  readonly gaveUp?: true
 }
 
 /** An entry as a run hands it over: the journal numbers it. */
@@ -130,7 +135,7 @@ export class Journal {
   /** Suspended runs whose leases the next releaseAll gives up. */
   #released: JournalRun[] = []
   /** Set while the store refuses writes past the quick tries: when it began (monotonic and wall ms) and why. */
-  #outage: { readonly startedAt: number; readonly since: number; error: string; abandoned: boolean } | undefined
+  #outage: { readonly startedAt: number; readonly since: number; error: string } | undefined
   /** Set by {@link releaseAll}: an outage is waited out no longer. */
   #stopping = false
   /** Ends the wait before the next try of an unavailable store at once. */
@@ -150,10 +155,7 @@ export class Journal {
     const run = new JournalRun(lease, lastSeq, listener)
     this.#runs.set(run.runId, run)
     this.#armRenewal()
-    // The store just gave this run its lease (a write): after an outage nobody waits out any
-    // more, that says it is back; during one still waited out, the run waits with the others.
-    if (this.#outage?.abandoned === true) this.#endOutage()
-    else if (this.#outage !== undefined) listener.paused?.(this.#outageReason(this.#outage.error))
+    if (this.#outage !== undefined) listener.paused?.(this.#outageReason(this.#outage.error))
     return run
   }
 
@@ -347,12 +349,22 @@ export class Journal {
     // An outage that outlasted its limit stops every run, not only those with entries waiting:
     // the others would wait, paused, for a store nobody tries any more.
     const stopped = outlasted ? [...new Set([...runs, ...this.#runs.values()])] : runs
-    if (outlasted && this.#outage !== undefined) this.#outage.abandoned = true
     this.#options.logger.error('the run store failed; the runs writing to it stop', { store: this.#options.store.location, runs: stopped.length, error: error.message })
     for (const run of stopped) {
       if (!run.open) continue
       this.#close(run)
       run.listener.failed(error)
+    }
+    if (outlasted) {
+      // Every run stopped: none waits for the store any more, and nothing tries it. The engine
+      // no longer says it is unavailable (a run started now learns at once whether it is).
+      const outage = this.#outage
+      this.#outage = undefined
+      if (outage !== undefined) this.#options.onAvailability?.({ available: false, gaveUp: true, error: outage.error, since: outage.since })
+    } else if (!this.#stopping) {
+      // The store answered with a refusal of its own (not "try later"): it is reachable, so the
+      // runs paused for it go on (their writes, if refused too, pause them again).
+      this.#endOutage()
     }
   }
 
@@ -364,7 +376,7 @@ export class Journal {
     const error = describeThrown(err)
     const now = this.#options.clock.now()
     if (this.#outage === undefined) {
-      this.#outage = { startedAt: now, since: this.#options.clock.wallNow(), error, abandoned: false }
+      this.#outage = { startedAt: now, since: this.#options.clock.wallNow(), error }
       const reason = this.#outageReason(error)
       this.#options.logger.error(`the run store is unavailable; runs start nothing new until it takes writes again (they stop after ${Math.round(this.#outageLimitMs / 1000)} s)`, { store: this.#options.store.location, error })
       this.#options.onAvailability?.({ available: false, error, since: this.#outage.since })

@@ -78,6 +78,10 @@ export class ReplayLog {
     return this.#addsBy.get(addedBy) ?? NO_ADDS
   }
   stop: { readonly status: RunStatus; readonly reason: string } | undefined
+  /** Tasks whose final failure an operator's retry left as it was: replayed, it stops no run by failFast again. */
+  readonly keptFailures = new Set<string>()
+  /** Tasks whose completion handler ran after the last stop (they were cancelled by it). */
+  #handledAfterStop: string[] = []
   /** The operators' retries of the run (`reopen` entries), oldest first. */
   readonly reopens: { readonly by: string; readonly at: number; readonly tasks: readonly { readonly taskId: string; readonly attempt: number }[] }[] = []
   /** Parked tasks not decided yet (a later `ok` or `fail` of the same attempt decides one); made on first use. */
@@ -120,7 +124,11 @@ export class ReplayLog {
         return
       }
       case 'handled':
-        if (entry.taskId !== undefined) this.handled.add(entry.taskId)
+        if (entry.taskId !== undefined) {
+          this.handled.add(entry.taskId)
+          // The handler of a task the stop cancelled: a reopen runs that task again, and its handler with it.
+          if (this.stop !== undefined) this.#handledAfterStop.push(entry.taskId)
+        }
         return
       case 'stop': {
         const data = JSON.parse(entry.data ?? '{}') as { status?: RunStatus; reason?: string }
@@ -137,13 +145,22 @@ export class ReplayLog {
       case 'reopen': {
         const data = JSON.parse(entry.data ?? '{}') as { by?: unknown; tasks?: unknown }
         if (!Array.isArray(data.tasks)) throw new Error('a reopen entry lists its tasks')
-        // The stop and finish before it no longer hold: the run goes on from here.
+        // The stop and finish before it no longer hold: the run goes on from here, and the tasks
+        // the stop cancelled run again, their completion handlers too.
         this.stop = undefined
+        for (const taskId of this.#handledAfterStop) this.handled.delete(taskId)
+        this.#handledAfterStop = []
         const tasks: { taskId: string; attempt: number }[] = []
         for (const item of data.tasks as { taskId?: unknown; attempt?: unknown }[]) {
           if (typeof item.taskId !== 'string' || typeof item.attempt !== 'number') throw new Error('a reopen entry names each task and its attempt')
           tasks.push({ taskId: item.taskId, attempt: item.attempt })
-          this.#retryAfterReopen(item.taskId, item.attempt, entry.at)
+        }
+        // Failures the operator left as they were stay final, and set off no failFast again.
+        const retried = new Set(tasks.map((task) => task.taskId))
+        for (const failed of this.failedForGood()) if (!retried.has(failed.taskId)) this.keptFailures.add(failed.taskId)
+        for (const task of tasks) {
+          this.keptFailures.delete(task.taskId)
+          this.#retryAfterReopen(task.taskId, task.attempt, entry.at)
         }
         this.reopens.push({ by: typeof data.by === 'string' ? data.by : 'unknown', at: entry.at, tasks })
         return
@@ -158,7 +175,8 @@ export class ReplayLog {
     const known = this.#attempts.get(taskId)
     if (known === undefined) throw new Error(`it reopens task "${taskId}", which has no attempt in the journal`)
     const list = Array.isArray(known) ? known : [known]
-    const k = list.findIndex((recorded) => recorded.attempt === attempt)
+    // The last failure of that attempt (an earlier record of it may be its start).
+    const k = list.findLastIndex((recorded) => recorded.attempt === attempt && recorded.outcome === 'fail')
     const failed = list[k]
     if (failed?.outcome !== 'fail') throw new Error(`it reopens attempt ${attempt} of task "${taskId}", which did not fail`)
     list[k] = { ...failed, retryAt: at, delayMs: 0, reopened: true }

@@ -8,7 +8,7 @@
  * @module
  */
 import { InvalidOptionError, TaskweaveError } from '../core/errors.js'
-import type { Lease, RunStore } from '../core/store.js'
+import type { JournalEntry, Lease, RunStore, StoredRun } from '../core/store.js'
 import type { Clock } from '../core/clock.js'
 import { ReplayLog } from './replay-log.js'
 import type { TaskCompleteHandler } from './run-types.js'
@@ -51,7 +51,7 @@ export function checkRetryOptions(options: RetryRunOptions): void {
  * cancelled run whose tasks were interrupted). Resolves the tasks it retries, once the store has
  * written the `reopen` entry under the caller's lease.
  */
-export async function reopenForRetry(ctx: ReopenContext, runId: string, options: RetryRunOptions): Promise<{ readonly lease: Lease; readonly tasks: readonly RetriedTask[] }> {
+export async function reopenForRetry(ctx: ReopenContext, runId: string, options: RetryRunOptions, resumable: (stored: StoredRun, replay: ReplayLog) => void = () => undefined): Promise<{ readonly lease: Lease; readonly tasks: readonly RetriedTask[] }> {
   const { store } = ctx
   const reopen = store.reopen?.bind(store)
   if (reopen === undefined) throw new TaskweaveError('TW_INVALID_STATE', `the run store (${store.location}) cannot reopen finished runs (its adapter has no reopen())`, { retryable: false, details: { runId } })
@@ -73,10 +73,14 @@ export async function reopenForRetry(ctx: ReopenContext, runId: string, options:
   }
   // A cancelled run may have nothing that failed: its stop is what the retry goes past.
   if (tasks.length === 0 && log.stop === undefined) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" ended ${stored.status} without a failed task to retry`, { retryable: false, details: { runId } })
-  options.signal?.throwIfAborted()
   const now = ctx.clock.wallNow()
   const by = options.by ?? ctx.owner
-  const lease = await reopen(runId, { owner: ctx.owner, ttlMs: ctx.leaseTtlMs, now, entry: { at: now, data: JSON.stringify({ by, tasks }) } })
+  const entry = { at: now, data: JSON.stringify({ by, tasks }) }
+  // The journal as it will read once reopened: it must read (and the run resume) before it is written.
+  const last = stored.entries.length === 0 ? 0 : (stored.entries[stored.entries.length - 1] as JournalEntry).seq
+  resumable(stored, new ReplayLog([...stored.entries, { seq: last + 1, kind: 'reopen', ...entry }], runId))
+  options.signal?.throwIfAborted()
+  const lease = await reopen(runId, { owner: ctx.owner, ttlMs: ctx.leaseTtlMs, now, entry })
   if (lease === undefined) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" was reopened by another process meanwhile`, { retryable: false, details: { runId } })
   return { lease, tasks }
 }

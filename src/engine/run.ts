@@ -666,6 +666,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
           return true
         }
         const why = nonIdempotent ? 'it is marked idempotent: false, so it is not run again' : `after ${starts} such starts it is not run again`
+        // The failure is the outcome of the last start: the journal then reads as one attempt after another.
+        s.attempts[i] = replay.lastStartWithoutOutcome(id)
         this.#transition(i, RUNNING)
         const error = new TaskweaveError('TW_UNCERTAIN', `task "${id}" started ${starts} time(s) without a recorded outcome (the process running it stopped); ${why}. Check what it did, then add it again if it must run.`, { retryable: false, details: { taskId: id, starts } })
         this.#failedForGood(i, serializeError(error), now, true)
@@ -761,7 +763,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #afterFailure(i: number): void {
     this.#afterTerminal(i)
     this.#settle(i)
-    if (this.#settings.failFast && this.#state === 'running') this.#stop('failed', `failFast: task "${this.#s.ids[i]}" failed`)
+    // A failure an operator's retry left as it was does not stop the retried run again.
+    if (this.#settings.failFast && this.#state === 'running' && !(this.#replaying && this.#replay?.keptFailures.has(this.#s.ids[i] as string) === true)) this.#stop('failed', `failFast: task "${this.#s.ids[i]}" failed`)
   }
 
   #recordFailedAttempt(i: number, record: AttemptRecord): void {

@@ -333,9 +333,11 @@ export class LiveRuns {
       this.#fillFromEngine(run)
       this.#fillFromStore(run)
     } else if (event.type === 'run:started' && run.status !== 'running') {
-      // Resumed in this process after it was suspended here.
+      // Resumed in this process after it was suspended here, or retried after it ended: why it
+      // stopped then no longer says anything about it.
       run.status = 'running'
       run.finishedAt = undefined
+      run.reason = undefined
       const at = this.#finished.indexOf(run.id)
       if (at >= 0) this.#finished.splice(at, 1)
     }

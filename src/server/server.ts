@@ -147,7 +147,16 @@ function errorReply(error: unknown, logger: Logger): { status: number; headers: 
     return { status: fastifyStatus, headers: {}, body: { error: { code: 'TW_API', status: fastifyStatus, message: typeof message === 'string' ? message : 'bad request' } } }
   }
   if (TaskweaveError.is(error)) {
-    const status = error.code === 'TW_VALIDATION' || error.code === 'TW_INVALID_OPTION' ? 400 : error.code === 'TW_STORE_NOT_FOUND' ? 404 : error.code === 'TW_STORE_CONFLICT' || error.code === 'TW_INVALID_STATE' ? 409 : error.code === 'TW_STORE' ? 503 : 500
+    const status =
+      error.code === 'TW_VALIDATION' || error.code === 'TW_INVALID_OPTION'
+        ? 400
+        : error.code === 'TW_STORE_NOT_FOUND'
+          ? 404
+          : error.code === 'TW_STORE_CONFLICT' || error.code === 'TW_INVALID_STATE' || error.code === 'TW_PARKED'
+            ? 409
+            : error.code === 'TW_STORE' || error.code === 'TW_CANCELLED'
+              ? 503
+              : 500
     if (status >= 500) logger.warn('API request failed', { error: serializeError(error) })
     const issues = (error as { issues?: readonly ValidationIssue[] }).issues
     return {

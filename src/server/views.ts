@@ -159,7 +159,8 @@ export function storedRunView(run: StoredRun, declaredOf: (run: StoredRun) => re
   })
   // Tasks added at run time (by a tool, a handler, forEach items), in journal order.
   for (const seen of journaled.values()) tasks.push(journaledView(seen, { id: seen.id, dependsOn: [] }))
-  const stop = run.entries.findLast((entry) => entry.kind === 'stop')
-  const reason = stop !== undefined ? (JSON.parse(stop.data ?? '{}') as { reason?: unknown }).reason : undefined
+  // A stop an operator's retry came after no longer says why the run is as it is.
+  const stop = run.entries.findLast((entry) => entry.kind === 'stop' || entry.kind === 'reopen')
+  const reason = stop?.kind === 'stop' ? (JSON.parse(stop.data ?? '{}') as { reason?: unknown }).reason : undefined
   return { ...summaryView(run, false), tasks, lastEventId: 0, ...(typeof reason === 'string' ? { reason } : {}) }
 }

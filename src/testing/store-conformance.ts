@@ -305,6 +305,8 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
     assert.deepEqual((await store.list({ since: T0 + 3000 })).map((r) => r.runId), ['l4', 'l3'])
     assert.deepEqual((await store.list({ labels: { k: '3', team: 'x' } })).map((r) => r.runId), ['l3'])
     assert.deepEqual((await store.list({ limit: 2 })).map((r) => r.runId), ['l4', 'l3'])
+    // No limit at all (what `taskweave doctor` and `retry --failed` ask for).
+    assert.deepEqual((await store.list({ limit: Infinity })).map((r) => r.runId), ['l4', 'l3', 'l2', 'l1', 'l0'])
     const one = (await store.list({ labels: { k: '1' } }))[0]
     assert.equal(one?.status, 'succeeded')
     assert.deepEqual(one?.labels, { k: '1', team: 'x' })

@@ -198,6 +198,93 @@ describe('engine.retry(): an operator retries a finished durable run', () => {
     }
   })
 
+  it('review defects: a task failed TW_UNCERTAIN after its starts without outcome is retried (its failure is that of its last start); a failFast run retried for one task does not stop again on the other; the handlers of tasks the stop cancelled run', async () => {
+    // A journal left by three processes that each died with "t" started.
+    const flow = { id: 'f', tasks: [{ id: 't', tool: 'flaky', input: { id: 't' } }] }
+    const flaky = flakyTool(new Set())
+    // The run's record as an engine writes it, then three starts of "t" and nothing else.
+    const scratch = new MemoryRunStore()
+    const maker = createEngine({ tools: [flaky.tool], store: scratch, builtins: false })
+    await maker.run(flow, { runId: 'u' })
+    await maker.close()
+    const made = await scratch.load('u')
+    if (made === undefined) throw new Error('no run made')
+    flaky.calls.length = 0
+    const store = new MemoryRunStore()
+    const lease = await store.createRun({ runId: 'u', workflowId: made.workflowId, workflowHash: made.workflowHash, definition: made.definition, inputs: made.inputs, settings: made.settings, createdAt: made.createdAt }, { owner: 'dead', ttlMs: 1, now: 0 })
+    const at = Date.now()
+    await store.append([{ runId: 'u', epoch: lease.epoch, entries: [1, 2, 3].map((attempt) => ({ seq: attempt, kind: 'start' as const, taskId: 't', attempt, at })) }])
+    const engine = createEngine({ tools: [flaky.tool], store, builtins: false })
+    try {
+      const uncertain = await (await engine.resume('u')).result
+      expect(uncertain.tasks['t']).toMatchObject({ status: 'failed', error: { code: 'TW_UNCERTAIN' } })
+      expect((await store.load('u'))?.entries.filter((entry) => entry.kind === 'fail').map((entry) => entry.attempt)).toEqual([3])
+      const retried = await (await engine.retry('u')).result
+      expect(retried.status).toBe('succeeded')
+      expect(flaky.calls.filter((call) => call.id === 't').map((call) => call.attempt)).toEqual([4])
+
+      // failFast: a and b both fail; retrying a alone leaves b failed without stopping the run again.
+      const broken = new Set(['a', 'b'])
+      const two = flakyTool(broken)
+      const heard: string[] = []
+      const engine2 = createEngine({ tools: [two.tool], store, builtins: false })
+      const pair = { id: 'ff', tasks: [{ id: 'a', tool: 'flaky', input: { id: 'a' } }, { id: 'b', tool: 'flaky', input: { id: 'b' } }, { id: 'c', tool: 'flaky', input: { id: 'c' }, dependsOn: ['a', 'b'] }] }
+      expect((await engine2.run(pair, { runId: 'ff', failFast: true })).status).toBe('failed')
+      broken.clear()
+      const onlyA = await (await engine2.retry('ff', { tasks: ['a'] })).result
+      expect(onlyA.tasks['a']?.status).toBe('succeeded')
+      expect(onlyA.tasks['b']?.status).toBe('failed')
+      expect(onlyA.status).toBe('partial')
+      await engine2.close()
+
+      // A stop cancels b and c (their handlers run and are journaled); after the retry they run, and so do their handlers.
+      const broken3 = new Set(['x'])
+      const three = flakyTool(broken3)
+      const held: (() => void)[] = []
+      const slow = defineTool({ name: 'slow', input: z.object({ id: z.string() }), run: ({ id }, ctx) => new Promise<string>((resolve, reject) => {
+        held.push(() => resolve(id))
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))
+      }) })
+      const engine3 = createEngine({ tools: [three.tool, slow], store, builtins: false })
+      const flow3 = { id: 'h', tasks: [{ id: 'x', tool: 'flaky', input: { id: 'x' } }, { id: 'y', tool: 'slow', input: { id: 'y' } }] }
+      const onTaskComplete = (completion: { taskId: string; status: string }): void => void heard.push(`${completion.taskId}:${completion.status}`)
+      expect((await engine3.run(flow3, { runId: 'h', failFast: true, onTaskComplete })).tasks['y']?.status).toBe('cancelled')
+      expect(heard).toEqual(['x:failed', 'y:cancelled'])
+      broken3.clear()
+      held.length = 0
+      const handle = await engine3.retry('h', { onTaskComplete })
+      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve))
+      held.splice(0).forEach((go) => go())
+      expect((await handle.result).status).toBe('succeeded')
+      expect(heard.slice(2).sort()).toEqual(['x:succeeded', 'y:succeeded'])
+      await engine3.close()
+    } finally {
+      await engine.close()
+    }
+  })
+
+  it('review defects: what would stop the resume is found before the store reopens the run (an unknown tool, a parked task): the run stays as it ended', async () => {
+    const store = new MemoryRunStore()
+    const broken = new Set(['a'])
+    const flaky = flakyTool(broken)
+    const engine = createEngine({ tools: [flaky.tool], store, builtins: false })
+    try {
+      expect((await engine.run({ id: 'one', tasks: [{ id: 'a', tool: 'flaky', input: { id: 'a' } }] }, { runId: 'gone' })).status).toBe('failed')
+    } finally {
+      await engine.close()
+    }
+    const without = createEngine({ tools: [], store, builtins: false })
+    try {
+      const err = await rejection(without.retry('gone'))
+      expect(err.code).toBe('TW_VALIDATION')
+      const stored = await store.load('gone')
+      expect(stored?.status).toBe('failed')
+      expect(stored?.entries.some((entry) => entry.kind === 'reopen')).toBe(false)
+    } finally {
+      await without.close()
+    }
+  })
+
   it('works the same on SQLite, across processes: a retry in a new engine over the same file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-retry-'))
     try {

@@ -197,6 +197,64 @@ describe('durable runs while the store refuses writes', () => {
     expect((await store.load('r3'))?.status).toBe('running')
   })
 
+  it('review defects: a refusal the store calls final during an outage lets the other paused runs go on; after the limit, the engine no longer says the store is unavailable', async () => {
+    /** Refuses while down; the next refusal, once set, is final (not "try later"). */
+    class Outage2 extends Outage {
+      finalNext = false
+      override async append(batches: Parameters<MemoryRunStore['append']>[0]): ReturnType<MemoryRunStore['append']> {
+        if (this.finalNext) {
+          this.finalNext = false
+          throw new TaskweaveError('TW_STORE', 'a constraint failed', { retryable: false })
+        }
+        return super.append(batches)
+      }
+    }
+    const store = new Outage2()
+    const clock = new ManualClock(0, T0)
+    const steps = heldSteps()
+    const engine = createEngine({ tools: [steps.tool], store, clock, builtins: false, concurrency: 4 })
+    try {
+      const a = engine.start({ id: 'a', tasks: [{ id: 'a1', tool: 'step', input: { id: 'a1' } }] }, { runId: 'A' })
+      const b = engine.start({ id: 'b', tasks: [{ id: 'b1', tool: 'step', input: { id: 'b1' } }, { id: 'b2', tool: 'step', input: { id: 'b2' }, dependsOn: ['b1'] }] }, { runId: 'B' })
+      await advanceUntil(clock, () => steps.calls.length === 2)
+      let unavailable = false
+      engine.events.on('store:unavailable', () => (unavailable = true))
+      store.down = true
+      // A's outcome meets the outage; B (its first task still running) waits paused with it.
+      steps.release('a1')
+      await advanceUntil(clock, () => unavailable)
+      steps.release('b1')
+      await turns()
+      // The store comes back, answering A's batch with a final refusal: A fails; B goes on.
+      store.down = false
+      store.finalNext = true
+      expect((await clock.runUntilSettled(a.result)).status).toBe('failed')
+      await advanceUntil(clock, () => steps.calls.includes('b2'), 10_000)
+      steps.release('b2')
+      expect((await clock.runUntilSettled(b.result)).status).toBe('succeeded')
+      expect(engine.stats().store?.available).toBe(true)
+    } finally {
+      await engine.close()
+    }
+
+    const store2 = new Outage()
+    const clock2 = new ManualClock(0, T0)
+    const steps2 = heldSteps()
+    const engine2 = createEngine({ tools: [steps2.tool], store: store2, clock: clock2, builtins: false, durability: { storeOutageLimit: '5s' } })
+    try {
+      const c = engine2.start({ id: 'c', tasks: [{ id: 'c1', tool: 'step', input: { id: 'c1' } }] }, { runId: 'C' })
+      await advanceUntil(clock2, () => steps2.calls.length === 1)
+      store2.down = true
+      steps2.release('c1')
+      expect((await clock2.runUntilSettled(c.result, { idleTimeoutMs: 60_000 })).status).toBe('failed')
+      // Every run that waited stopped: nothing tries the store, so nothing says it is down for good.
+      expect(engine2.stats().store).toEqual({ location: store2.location, available: true })
+    } finally {
+      store2.down = false
+      await engine2.close()
+    }
+  })
+
   it('a run started during an outage is refused at once, saying why; the limit is checked where given', async () => {
     const store = new Outage()
     const clock = new ManualClock(0, T0)

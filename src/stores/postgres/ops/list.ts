@@ -17,7 +17,9 @@ export async function list(db: PostgresConnection, filter: RunFilter = {}): Prom
   if (filter.since !== undefined) where.push(`created_at >= ${param(filter.since)}`)
   // Containment: the run's labels hold every label asked for (served by the GIN index).
   if (filter.labels !== undefined) where.push(`labels @> ${param(JSON.stringify(filter.labels))}::jsonb`)
-  const limit = param(filter.limit ?? 100)
+  // `LIMIT NULL` is no limit: what Infinity asks for (a bigint parameter cannot hold it).
+  const given = filter.limit ?? 100
+  const limit = `${param(given === Infinity ? null : given)}::bigint`
   const rows = await db.rows<SummaryRow>(
     'list',
     `SELECT ${SUMMARY_COLUMNS} FROM ${db.tables.runs} ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY created_at DESC, key DESC LIMIT ${limit}`,
