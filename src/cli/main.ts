@@ -226,21 +226,29 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         })
         const serverFlags = givenFlags(values, ['server', 'token-file', 'timeout', 'token'])
         const batch = givenFlags(values, ['failed', 'workflow', 'since', 'limit'])
-        if (command === 'resume' && batch.length > 0) throw usageError(`"resume" takes no ${batch[0] as string}: it is an option of "retry --failed"`)
-        if (command === 'retry' && values.failed === true) {
+        // What every form that runs here takes: the engine is built in this process.
+        const local = {
+          tools: values.tools ?? [],
+          json: values.json ?? false,
+          ...outputLevel(values.quiet, values.verbose),
+          ...(values.store !== undefined ? { store: values.store } : {}),
+          ...(values.config !== undefined ? { config: values.config } : {}),
+          ...(values.transport !== undefined ? { transport: values.transport } : {}),
+          ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+        }
+        const retry = { ...(values.task !== undefined ? { tasks: values.task } : {}), ...(values.by !== undefined ? { by: values.by } : {}) }
+        if (command === 'resume') {
+          if (batch.length > 0) throw usageError(`"resume" takes no ${batch[0] as string}: it is an option of "retry --failed"`)
+          if (values.task !== undefined || values.by !== undefined) throw usageError(`"resume" takes no ${values.task !== undefined ? '--task' : '--by'}: it is an option of "retry" (a run that finished failed)`)
+          if (serverFlags.length > 0) throw usageError(`"resume" runs the run in this process and takes no ${serverFlags[0] as string} (a server resumes its own runs: taskweave serve --resume)`)
+        } else if (values.failed === true) {
           if (positionals.length > 0) throw usageError('"retry --failed" retries the runs that match; it takes no run id')
           if (values.task !== undefined) throw usageError('"retry --failed" retries every failed task of each run; --task is for one run')
           if (serverFlags.length > 0) throw usageError(`"retry --failed" works on this store; it takes no ${serverFlags[0] as string}`)
           const { retryManyCommand } = await import('./commands/retry-many.js')
           return await retryManyCommand(
             {
-              tools: values.tools ?? [],
-              json: values.json ?? false,
-              ...outputLevel(values.quiet, values.verbose),
-              ...(values.store !== undefined ? { store: values.store } : {}),
-              ...(values.config !== undefined ? { config: values.config } : {}),
-              ...(values.transport !== undefined ? { transport: values.transport } : {}),
-              ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+              ...local,
               ...(values.workflow !== undefined ? { workflow: values.workflow } : {}),
               ...(values.since !== undefined ? { since: values.since } : {}),
               ...(values.limit !== undefined ? { limit: parseCount('--limit', values.limit) } : {}),
@@ -248,31 +256,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
             },
             io,
           )
-        }
-        if (command === 'retry' && batch.length > 0) throw usageError(`${batch[0] as string} selects runs for "retry --failed"`)
-        if (command === 'resume' && (values.task !== undefined || values.by !== undefined)) throw usageError(`"resume" takes no ${values.task !== undefined ? '--task' : '--by'}: it is an option of "retry" (a run that finished failed)`)
-        if (command === 'resume' && serverFlags.length > 0) throw usageError(`"resume" runs the run in this process and takes no ${serverFlags[0] as string} (a server resumes its own runs: taskweave serve --resume)`)
-        const target = command === 'retry' ? await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config', 'tools', 'transport', 'prefix']), serverOnly: [] }, io) : undefined
-        if (target !== undefined) {
-          const { remoteRetryCommand } = await import('./commands/remote-read.js')
-          return await remoteRetryCommand({ ...target, runId: onlyRunId(positionals, 'retry'), json: values.json ?? false, ...outputLevel(values.quiet, values.verbose), ...(values.task !== undefined ? { tasks: values.task } : {}), ...(values.by !== undefined ? { by: values.by } : {}) }, io)
+        } else {
+          if (batch.length > 0) throw usageError(`${batch[0] as string} selects runs for "retry --failed"`)
+          const target = await serverTargetOf(values, { localOnly: givenFlags(values, ['store', 'config', 'tools', 'transport', 'prefix']), serverOnly: [] }, io)
+          if (target !== undefined) {
+            const { remoteRetryCommand } = await import('./commands/remote-read.js')
+            return await remoteRetryCommand({ ...target, runId: onlyRunId(positionals, 'retry'), json: local.json, quiet: local.quiet, verbose: local.verbose, ...retry }, io)
+          }
         }
         const { resumeCommand } = await import('./commands/resume.js')
-        const retried = { task: values.task, by: values.by }
-        return await resumeCommand(
-          {
-            runId: onlyRunId(positionals, command),
-            ...(command === 'retry' ? { retry: { ...(retried.task !== undefined ? { tasks: retried.task } : {}), ...(retried.by !== undefined ? { by: retried.by } : {}) } } : {}),
-            tools: values.tools ?? [],
-            json: values.json ?? false,
-            ...outputLevel(values.quiet, values.verbose),
-            ...(values.store !== undefined ? { store: values.store } : {}),
-            ...(values.config !== undefined ? { config: values.config } : {}),
-            ...(values.transport !== undefined ? { transport: values.transport } : {}),
-            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
-          },
-          io,
-        )
+        return await resumeCommand({ ...local, runId: onlyRunId(positionals, command), ...(command === 'retry' ? { retry } : {}) }, io)
       }
       case 'runs': {
         const { values, positionals } = parseArgs({
