@@ -159,11 +159,6 @@ export class Journal {
     return run
   }
 
-  /** Why the store is unavailable, when it refuses writes past the quick tries (dispatch is then paused). */
-  get unavailable(): string | undefined {
-    return this.#outage?.error
-  }
-
   /**
    * Leaves: the run ended (its `finish` is durable), or was suspended (`release`: its lease is
    * given up by the next {@link releaseAll}, so another process may resume it at once).
