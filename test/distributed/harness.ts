@@ -125,6 +125,8 @@ export interface PrivateBroker {
   readonly url: string
   start(): Promise<void>
   stop(): Promise<void>
+  /** Kills the server process with SIGKILL, as a crash would (RabbitMQ: its Erlang VM, beam.smp). */
+  crash(): Promise<void>
   /** Stops it and removes its files. */
   dispose(): Promise<void>
 }
@@ -147,6 +149,7 @@ export async function privateRedis(): Promise<PrivateBroker> {
       child = undefined
       await waitForPort(port, false, 10_000)
     },
+    crash: () => broker.stop(),
     dispose: () => broker.stop(),
   }
   await broker.start()
@@ -190,6 +193,21 @@ export async function privateRabbit(): Promise<PrivateBroker> {
     async stop() {
       if (child === undefined) return
       await new Promise((resolve) => spawn('rabbitmqctl', ['-n', name, 'stop'], { env, stdio: 'ignore' }).on('close', resolve))
+      await waitForPort(port, false, 30_000)
+      child = undefined
+    },
+    async crash() {
+      if (child === undefined) return
+      // The VM's own pid: the script that started it is not the broker.
+      const said = await new Promise<string>((resolve) => {
+        let out = ''
+        const ctl = spawn('rabbitmqctl', ['-n', name, 'eval', 'os:getpid().'], { env, stdio: ['ignore', 'pipe', 'ignore'] })
+        ctl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+        ctl.on('close', () => resolve(out))
+      })
+      const pid = Number(/"(\d+)"/.exec(said)?.[1])
+      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`the RabbitMQ node ${name} did not say its pid: ${said}`)
+      process.kill(pid, 'SIGKILL')
       await waitForPort(port, false, 30_000)
       child = undefined
     },

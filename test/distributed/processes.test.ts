@@ -287,7 +287,7 @@ describe('a worker paused past its lease (Redis)', () => {
 describe.each([
   { type: 'redis' as const, start: privateRedis },
   { type: 'rabbitmq' as const, start: privateRabbit },
-])('a $type broker restarted mid-run', ({ type, start }) => {
+])('a $type broker killed (SIGKILL) and restarted mid-run (BR-01, BR-06)', ({ type, start }) => {
   it('workers and the owner reconnect by themselves and the run finishes', async () => {
     const broker = await start()
     cleanups.push(() => broker.dispose())
@@ -306,7 +306,7 @@ describe.each([
     const tasks: TaskSpec[] = Array.from({ length: 60 }, (_, k) => ({ id: `r${k}`, tool: 'ledger.work', input: { n: k, ms: 100 } }))
     const handle = engine.start({ id: 'restart', tasks })
     for (let k = 0; k < 400 && readLedger(ledger).filter((l) => l.phase === 'end').length < 10; k++) await new Promise((resolve) => setTimeout(resolve, 25))
-    await broker.stop()
+    await broker.crash()
     await new Promise((resolve) => setTimeout(resolve, 1000))
     await broker.start()
     const result = await handle.result
