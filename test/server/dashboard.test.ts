@@ -12,6 +12,7 @@ import { defineTool } from '../../src/core/tool.js'
 import { createEngine } from '../../src/engine/engine.js'
 import type { Engine } from '../../src/engine/engine.js'
 import { startServer } from '../../src/server/server.js'
+import { MemoryRunStore } from '../../src/stores/memory.js'
 import type { TaskweaveServer } from '../../src/server/server.js'
 import { send } from './http-client.js'
 
@@ -49,6 +50,17 @@ const step = defineTool({
   },
 })
 
+/** Fails while its task id is in `broken` (a service down), for the retry button. */
+const broken = new Set<string>()
+const flaky = defineTool({
+  name: 'test.flaky',
+  input: z.object({}),
+  run: (_input, ctx) => {
+    if (broken.has(ctx.taskId)) throw new Error(`the service behind ${ctx.taskId} is down`)
+    return 'done'
+  },
+})
+
 let browser: Browser
 let engine: Engine
 let server: TaskweaveServer
@@ -57,7 +69,8 @@ const problems: string[] = []
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`)
-  engine = createEngine({ builtins: false, tools: [step] })
+  // With a store: finished runs can be retried from the run's page.
+  engine = createEngine({ builtins: false, tools: [step, flaky], store: new MemoryRunStore() })
   server = await startServer({ engine, token: TOKEN, port: 0 })
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -157,6 +170,22 @@ describe('the dashboard', () => {
     await page.click('#cancel')
     await expect.poll(() => page.locator('#run-status .badge').textContent()).toBe('cancelled')
     expect(await status('slow').textContent()).toBe('cancelled')
+  }, 30_000)
+
+  it('retries a run that ended failed, and follows it to its end', async () => {
+    broken.add('call')
+    const id = await startRun({ id: 'to-retry', tasks: [{ id: 'call', tool: 'test.flaky' }, { id: 'after', tool: 'test.flaky', dependsOn: ['call'] }] })
+    await page.goto(`${server.url}/#/runs/${id}`)
+    await expect.poll(() => page.locator('#run-status .badge').textContent()).toBe('failed')
+    expect(await status('after').textContent()).toBe('skipped')
+    expect(await page.locator('#cancel').count()).toBe(0)
+    broken.clear()
+    page.once('dialog', (dialog) => void dialog.accept())
+    await page.click('#retry')
+    await expect.poll(() => page.locator('#run-status .badge').textContent()).toBe('succeeded')
+    expect(await status('call').textContent()).toBe('succeeded')
+    expect(await status('after').textContent()).toBe('succeeded')
+    expect(await page.locator('#retry').count()).toBe(0)
   }, 30_000)
 
   it('showed task ids as text, and raised no error or CSP violation', async () => {

@@ -319,15 +319,29 @@ async function runView(runId) {
     }
   }
   const render = () => {
-    const cancel = run.status === 'running'
+    // Cancel while it runs; retry once it ended failed, partial or cancelled (409 without a store).
+    const action = run.status === 'running'
       ? h('button', { class: 'action danger', id: 'cancel', onclick: async () => {
           if (!confirm(`Cancel run ${runId}?`)) return
           try { await api(`/api/runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'cancelled from the dashboard' }) }) } catch (error) { alert(error.message) }
         } }, 'Cancel run')
-      : ''
+      : ['failed', 'partial', 'cancelled'].includes(run.status)
+        ? h('button', { class: 'action', id: 'retry', onclick: async () => {
+            if (!confirm(`Retry run ${runId} from where it failed? Its failed tasks run again; what succeeded does not.`)) return
+            try {
+              await api(`/api/runs/${encodeURIComponent(runId)}/retry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: 'the dashboard' }) })
+            } catch (error) {
+              alert(error.message)
+              return
+            }
+            // Running again: read it afresh and follow its events from where they were.
+            if (await reread()) render()
+            watch()
+          } }, 'Retry run')
+        : ''
     header.replaceChildren(
       h('h1', {}, `Run ${run.id}`),
-      h('div', { class: 'toolbar' }, h('span', { id: 'run-status' }, badge(run.status)), h('span', {}, `workflow ${run.workflowId}`), h('span', { class: 'muted' }, `started ${time(run.createdAt)}`), h('span', { class: 'muted' }, duration((run.finishedAt ?? Date.now()) - run.createdAt)), run.live ? h('span', { class: 'muted' }, 'live') : '', cancel),
+      h('div', { class: 'toolbar' }, h('span', { id: 'run-status' }, badge(run.status)), h('span', {}, `workflow ${run.workflowId}`), h('span', { class: 'muted' }, `started ${time(run.createdAt)}`), h('span', { class: 'muted' }, duration((run.finishedAt ?? Date.now()) - run.createdAt)), run.live ? h('span', { class: 'muted' }, 'live') : '', action),
       h('p', {}, countsLine(counts(run.tasks))),
       run.reason ? h('p', { class: 'muted' }, `Reason: ${run.reason}`) : '',
     )
