@@ -660,13 +660,29 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return await runStore.createRun(record, lease)
     } catch (err) {
       if (!TaskweaveError.is(err) || (err.details as { readonly uncertain?: unknown } | undefined)?.uncertain !== true) throw err
-      const stored = await runStore.load(record.runId).catch(() => undefined)
+      const stored = await readBack(runStore, record.runId)
       const held = stored?.lease
       // This very creation, not another run of the id: the same record, under this engine's first lease, with nothing journaled yet.
       const same = stored !== undefined && stored.createdAt === record.createdAt && stored.definition === record.definition && stored.inputs === record.inputs && stored.settings === record.settings && stored.entries.length === 0
       if (!same || stored.status !== 'running' || held === undefined || held.owner !== durability.owner || held.epoch !== 1) throw err
       logger.info('a run whose creation had an unknown outcome was found in the store; it starts', { runId: record.runId, store: runStore.location })
       return held
+    }
+  }
+
+  /**
+   * Reads a run back after a write whose outcome is unknown, tried three times (0, 100 and 300 ms):
+   * the break that lost the answer often took the pool's other connections with it, and the first
+   * read may go out on one of them. Undefined when it cannot be read.
+   */
+  const readBack = async (runStore: RunStore, runId: string): Promise<StoredRun | undefined> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runStore.load(runId)
+      } catch (err) {
+        if (attempt >= 3 || !(TaskweaveError.is(err) && err.retryable)) return undefined
+        await new Promise<void>((resolve) => clock.setTimer(100 * attempt, resolve))
+      }
     }
   }
 

@@ -23,6 +23,22 @@ describe('a run whose creation had an unknown outcome', () => {
     await engine.close()
   })
 
+  it('is read back again when the first read fails too (the break took the pooled connection it went out on)', async () => {
+    class BreaksTwice extends BreaksOnCreate {
+      failedReads = 0
+      override async load(...args: Parameters<MemoryRunStore['load']>): ReturnType<MemoryRunStore['load']> {
+        if (this.failedReads++ === 0) throw new TaskweaveError('TW_STORE', 'Connection terminated unexpectedly', { retryable: true })
+        return super.load(...args)
+      }
+    }
+    const store = new BreaksTwice()
+    const engine = createEngine({ tools: [step], store, builtins: false })
+    const result = await engine.run({ id: 'flow', tasks: [{ id: 'a', tool: 'step' }] }, { runId: 'c3' })
+    expect(result.status).toBe('succeeded')
+    expect(store.failedReads).toBeGreaterThan(1)
+    await engine.close()
+  })
+
   it('is refused, as before, when the store does not hold it', async () => {
     const store = new BreaksOnCreate()
     store.commitFirst = false

@@ -312,7 +312,7 @@ describe('PostgreSQL store faults', () => {
     await cut
     fault.pass()
     const result = await running
-    expect(result.status).toBe('succeeded')
+    expect(result.status, result.reason).toBe('succeeded')
     expect((await store.load('read-back'))?.status).toBe('succeeded')
   })
 
