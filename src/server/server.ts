@@ -315,9 +315,23 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     return { runs: [...runs.values()].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit) }
   })
 
-  app.post('/api/runs', async (request, reply) => {
+  /** 429 once the runs started or retried through the API and not finished reach `maxActiveRuns`. */
+  const refuseWhenFull = (): void => {
     const active = handles.size + starting.size
     if (active >= settings.maxActiveRuns) throw new ApiError(429, `${active} runs started through the API are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
+  }
+  /** Follows a run started or retried through the API to its end. */
+  const track = (runId: string, handle: RunHandle): void => {
+    void handle.result.then((result) => {
+      handles.delete(runId)
+      live.settle(result)
+      // Kept as long as the run is (its outputs are nowhere else); with a store, read from it.
+      if (engine.store === undefined && live.has(runId)) results.set(runId, result)
+    })
+  }
+
+  app.post('/api/runs', async (request, reply) => {
+    refuseWhenFull()
     const body = startRequest(request.body)
     const runId = body.runId ?? randomUUID()
     // Checked and reserved in one step, before any await: two requests with one id cannot both pass.
@@ -343,12 +357,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     } finally {
       starting.delete(runId)
     }
-    void handle.result.then((result) => {
-      handles.delete(runId)
-      live.settle(result)
-      // Kept as long as the run is (its outputs are nowhere else); with a store, read from it.
-      if (engine.store === undefined && live.has(runId)) results.set(runId, result)
-    })
+    track(runId, handle)
     // A 201 promises the run will end: a durable run is confirmed only once its store holds it
     // (it starts then), so a crash right after the reply cannot lose it. One the store refused
     // ends without starting, and is answered as such.
@@ -415,8 +424,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     const body = retryRequest(request.body)
     if (engine.store === undefined) throw new ApiError(409, 'this server has no run store: only a durable run can be retried')
     if (starting.has(id) || handles.has(id)) throw new ApiError(409, `run "${id.slice(0, 200)}" is running here`)
-    const active = handles.size + starting.size
-    if (active >= settings.maxActiveRuns) throw new ApiError(429, `${active} runs started through the API are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
+    refuseWhenFull()
     starting.add(id)
     let handle: RunHandle
     try {
@@ -425,10 +433,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     } finally {
       starting.delete(id)
     }
-    void handle.result.then((result) => {
-      handles.delete(id)
-      live.settle(result)
-    })
+    track(id, handle)
     return reply.code(202).header('location', `/api/runs/${encodeURIComponent(id)}`).send({ id, status: 'running' })
   })
 
