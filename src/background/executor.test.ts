@@ -313,6 +313,9 @@ describe('ConcurrentExecutor: options', () => {
   it('rejects a bad submit naming the field', () => {
     const executor = new ConcurrentExecutor()
     expect(() => executor.submit({ conversationId: '', name: 'x', run: () => 1 })).toThrow(/option "conversationId" must be a non-empty string/)
+    expect(() => executor.submit({ conversationId: 'c\u0000', name: 'x', run: () => 1 })).toThrow(/option "conversationId" must be text without U\+0000 and without an unpaired UTF-16 surrogate/)
+    expect(() => executor.submit({ conversationId: 'c', name: 'x\ud800', run: () => 1 })).toThrow(/option "name" must be text without U\+0000 and without an unpaired UTF-16 surrogate/)
+    expect(() => executor.submit({ conversationId: 'c', name: 'x', taskId: '\udc00', run: () => 1 })).toThrow(/option "taskId" must be a non-empty string of at most 512 characters, text without U\+0000/)
     expect(() => executor.submit({ conversationId: 'c', name: 'x', run: 5 as never })).toThrow(/option "run" must be a function, a workflow definition or a state machine/)
     expect(() => executor.submit({ conversationId: 'c', name: 'x', timeout: 'later' as never, run: () => 1 })).toThrow(/option "timeout"/)
   })

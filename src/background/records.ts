@@ -7,6 +7,7 @@
 import { InvalidOptionError, serializeError } from '../core/errors.js'
 import { checkPriority, checkSignal, refuseUnknownOptions } from '../core/known-options.js'
 import type { ToolProgress } from '../core/tool.js'
+import { isStorableText, STORABLE_TEXT } from '../core/storable-text.js'
 import type { PermitHolder } from '../scheduler/keyed-limiter.js'
 import { isStateMachine } from '../fsm/define.js'
 import type { CompletionStream } from './completion-stream.js'
@@ -140,6 +141,10 @@ export function checkSubmit(options: SubmitOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('submit options', 'an object', options)
   if (typeof options.conversationId !== 'string' || options.conversationId.length === 0) throw new InvalidOptionError('conversationId', 'a non-empty string', options.conversationId)
   if (typeof options.name !== 'string' || options.name.length === 0) throw new InvalidOptionError('name', 'a non-empty string', options.name)
+  // Both are kept as labels of a durable task's run: text every store keeps, durable or not, so a
+  // submit that works in memory does not fail once a store is configured.
+  if (!isStorableText(options.conversationId)) throw new InvalidOptionError('conversationId', STORABLE_TEXT, options.conversationId)
+  if (!isStorableText(options.name)) throw new InvalidOptionError('name', STORABLE_TEXT, options.name)
   const run: unknown = options.run
   // A promise is work already started (Python's coroutine object has no such twin): the executor
   // could neither hold it for a slot nor stop it, so it is refused rather than taken for a workflow.
@@ -147,7 +152,7 @@ export function checkSubmit(options: SubmitOptions): void {
   if (typeof run !== 'function' && !isStateMachine(run) && (typeof run !== 'object' || run === null)) {
     throw new InvalidOptionError('run', 'a function, a workflow definition or a state machine', run)
   }
-  if (options.taskId !== undefined && (typeof options.taskId !== 'string' || options.taskId.length === 0 || options.taskId.length > 512)) throw new InvalidOptionError('taskId', 'a non-empty string of at most 512 characters', options.taskId)
+  if (options.taskId !== undefined && (typeof options.taskId !== 'string' || options.taskId.length === 0 || options.taskId.length > 512 || !isStorableText(options.taskId))) throw new InvalidOptionError('taskId', `a non-empty string of at most 512 characters, ${STORABLE_TEXT}`, options.taskId)
   checkPriority(options.priority)
   checkSignal(options.signal)
   if (options.durable !== undefined && typeof options.durable !== 'boolean') throw new InvalidOptionError('durable', 'true or false', options.durable)

@@ -73,6 +73,7 @@ import type { ConcurrentExecutorOptions } from '../background/index.js'
 import type { AbandonedWork, AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
 import { IndexedSet } from '../core/indexed-set.js'
 import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
+import { isStorableText, STORABLE_TEXT } from '../core/storable-text.js'
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
@@ -1189,7 +1190,8 @@ function checkEnginePorts(options: EngineOptions): void {
 
 /**
  * Refuses run options of the wrong kind: a `failFast` of "yes" (taken as true), labels that are
- * not text (stored as given, then unreadable by the filters that match them), a handler or inputs
+ * not text (stored as given, then unreadable by the filters that match them) or text a store
+ * cannot keep (see {@link isStorableText}), a handler or inputs
  * that are not what they say.
  */
 function checkRunOptionKinds(options: RunOptions): void {
@@ -1201,7 +1203,11 @@ function checkRunOptionKinds(options: RunOptions): void {
   const labels: unknown = options.labels
   if (labels === undefined) return
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw new InvalidOptionError('labels', 'an object of string values', labels)
-  for (const [name, value] of Object.entries(labels)) if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
+  for (const [name, value] of Object.entries(labels)) {
+    if (!isStorableText(name)) throw new InvalidOptionError('labels', `an object whose names are ${STORABLE_TEXT}`, name)
+    if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
+    if (!isStorableText(value)) throw new InvalidOptionError(`labels.${name}`, STORABLE_TEXT, value)
+  }
 }
 
 /** Refuses an `onTaskComplete` that is neither a handler nor an object of handlers by task id. */

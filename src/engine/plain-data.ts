@@ -20,7 +20,8 @@ export function toPlainData(value: unknown, maxBytes: number, taskId: string): u
     case 'boolean':
       return value
     case 'number':
-      return Number.isFinite(value) ? value : null
+      // As JSON has it, so a journal's copy replays as the same value: NaN and ±Infinity are null, -0 is 0.
+      return Number.isFinite(value) ? value + 0 : null
     case 'string':
       // A UTF-8 byte is at most 3 per UTF-16 unit: measure exactly only when it could matter.
       if (value.length * 3 > maxBytes) checkSize(Buffer.byteLength(value), maxBytes, taskId)

@@ -312,6 +312,13 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
     assert.deepEqual(one?.labels, { k: '1', team: 'x' })
   })
 
+  add('labels: any text the engine lets through (astral characters, quotes, backslashes, control characters) is kept and filtered on as given', async ({ store }) => {
+    const labels = { 'conversation 🧵': 'Ünïcödé 𝒳 "quoted" \\ back\\slash\ttab\u0001', plain: 'x' }
+    await store.createRun(newRun('text', { labels }), { owner: OWNER_A, ttlMs: TTL, now: T0 })
+    assert.deepEqual((await store.load('text'))?.labels, labels)
+    assert.deepEqual((await store.list({ labels: { 'conversation 🧵': labels['conversation 🧵'] } })).map((r) => r.runId), ['text'])
+  })
+
   add('prune removes finished runs older than the bound, with their journals, and nothing else', async ({ store }) => {
     for (let k = 0; k < 4; k++) {
       const lease = await store.createRun(newRun(`p${k}`, { labels: { keep: k === 0 ? 'yes' : 'no' } }), { owner: OWNER_A, ttlMs: TTL, now: T0 })

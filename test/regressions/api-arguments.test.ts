@@ -50,6 +50,11 @@ describe('createEngine refuses options of the wrong kind', () => {
     const flow = { id: 'w', tasks: [{ id: 'a', tool: 'x.noop' }] }
     expect(await refusal(() => engine.run(flow, { failFast: 'yes' as never }))).toBe('TW_INVALID_OPTION option "failFast" must be true or false; received "yes"')
     expect(await refusal(() => engine.run(flow, { labels: { team: 5 } as never }))).toBe('TW_INVALID_OPTION option "labels.team" must be a string; received 5')
+    // Text PostgreSQL's jsonb refuses is refused on every store, before anything is stored.
+    expect(await refusal(() => engine.run(flow, { labels: { team: 'a\u0000b' } }))).toBe('TW_INVALID_OPTION option "labels.team" must be text without U+0000 and without an unpaired UTF-16 surrogate; received "a\\u0000b"')
+    expect(await refusal(() => engine.run(flow, { labels: { team: 'x\ud800' } }))).toMatch(/^TW_INVALID_OPTION option "labels.team" must be text without U\+0000 and without an unpaired UTF-16 surrogate/)
+    expect(await refusal(() => engine.run(flow, { labels: { ['\udc00k']: 'v' } }))).toMatch(/^TW_INVALID_OPTION option "labels" must be an object whose names are text without U\+0000/)
+    expect((await engine.run(flow, { labels: { team: 'ok 🧵' } })).status).toBe('succeeded')
     expect(await refusal(() => engine.run(flow, { onTaskComplete: 5 as never }))).toBe('TW_INVALID_OPTION option "onTaskComplete" must be a function, or an object of functions by task id; received 5')
     expect(await refusal(() => engine.run(flow, { inputs: [1] as never }))).toBe('TW_INVALID_OPTION option "inputs" must be an object of input values; received an array')
   })
