@@ -6,7 +6,7 @@
  * @module
  */
 export { attemptIdOf, deliverOutcome } from './core/attempt.js'
-export type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink } from './core/attempt.js'
+export type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink, RunnerHealth } from './core/attempt.js'
 export type { AttemptWrapper } from './engine/local-runner.js'
 export { setLongTimeout, MAX_TIMER_MS, sleep, systemClock } from './core/clock.js'
 export type { CancelTimer, Clock, LongTimeoutOptions } from './core/clock.js'

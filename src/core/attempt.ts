@@ -144,6 +144,20 @@ export interface AttemptRunner {
    * the attempt's group permit until then. A runner that forgets cancelled attempts leaves it out.
    */
   readonly reportsAfterCancel?: boolean
+  /**
+   * Whether the runner can hand attempts on now (a remote runner: whether its broker takes them).
+   * Optional: a runner without it is taken as always able to. `engine.stats().runner` reports it.
+   */
+  health?(): RunnerHealth
+}
+
+/** Whether an {@link AttemptRunner} can hand attempts on now. */
+export interface RunnerHealth {
+  readonly ok: boolean
+  /** What is wrong when not ok: the broker cannot be reached, blocks publishing, or refuses what is published (and its error). */
+  readonly problem?: string
+  /** Since when (epoch ms) the runner is in this state; 0 when it never changed. */
+  readonly since: number
 }
 
 /**

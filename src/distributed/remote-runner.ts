@@ -24,7 +24,7 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { deliverOutcome, plainAttemptRequest } from '../core/attempt.js'
-import type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink } from '../core/attempt.js'
+import type { AttemptOutcome, AttemptRequest, AttemptRunner, AttemptSink, RunnerHealth } from '../core/attempt.js'
 import type { CancelTimer, Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 import { InvalidOptionError, TaskweaveError, deserializeError, serializeError } from '../core/errors.js'
@@ -182,6 +182,10 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #published = 0
   #republished = 0
   #stale = 0
+  /** Batches whose publish failed and is to be tried again, with when the first of them failed and the last error: see {@link health}. */
+  readonly #failingBatches = new Set<readonly AttemptEnvelope[]>()
+  #failingSince = 0
+  #failingError = ''
 
   constructor(options: RemoteRunnerOptions) {
     checkRunnerOptions(options)
@@ -282,6 +286,19 @@ export class RemoteAttemptRunner implements AttemptRunner {
     this.#inFlight.clear()
   }
 
+  /**
+   * Whether attempts can be handed to workers now: not while the transport says its broker cannot
+   * be reached or blocks publishing, nor while a publish failed and waits to be tried again (a
+   * Redis server out of memory says so only when written to). What a server checks before it
+   * accepts a run it could not start (`/healthz`, `POST /api/runs`: 503 with `Retry-After`).
+   */
+  health(): RunnerHealth {
+    const transport = this.#transport.health?.()
+    if (transport !== undefined && !transport.ok) return { ok: false, since: transport.since, problem: transport.problem ?? `the ${this.#transport.type} broker cannot be reached` }
+    if (this.#failingBatches.size > 0) return { ok: false, since: this.#failingSince, problem: `publishing attempts fails: ${this.#failingError}` }
+    return { ok: true, since: transport?.since ?? this.#failingSince }
+  }
+
   /** How many attempts are out, published, republished; reports dropped. */
   stats(): RemoteRunnerStats {
     const sharedWaiting = (this.#groups?.waiting ?? 0) + (this.#rates?.waiting ?? 0)
@@ -354,15 +371,21 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #publish(batch: readonly AttemptEnvelope[], failures: number): void {
     this.listen()
       .then(() => this.#transport.publish(batch))
-      .catch((err: unknown) => {
-        const still = batch.filter((envelope) => this.#inFlight.get(envelope.request.attemptId)?.envelope === envelope)
-        if (this.#closed || still.length === 0) return
-        const delayMs = Math.min(5000, 100 * 2 ** failures)
-        if (failures === 0 || failures % 10 === 0) {
-          this.#logger.warn('could not publish attempts; trying again', { count: still.length, delayMs, error: err instanceof Error ? err.message : String(err) })
-        }
-        this.#clock.setTimer(delayMs, () => this.#publish(still, failures + 1))
-      })
+      .then(
+        () => this.#failingBatches.delete(batch),
+        (err: unknown) => {
+          this.#failingBatches.delete(batch)
+          const still = batch.filter((envelope) => this.#inFlight.get(envelope.request.attemptId)?.envelope === envelope)
+          if (this.#closed || still.length === 0) return
+          const delayMs = Math.min(5000, 100 * 2 ** failures)
+          const error = err instanceof Error ? err.message : String(err)
+          if (failures === 0 || failures % 10 === 0) this.#logger.warn('could not publish attempts; trying again', { count: still.length, delayMs, error })
+          if (this.#failingBatches.size === 0) this.#failingSince = this.#clock.wallNow()
+          this.#failingBatches.add(still)
+          this.#failingError = error
+          this.#clock.setTimer(delayMs, () => this.#publish(still, failures + 1))
+        },
+      )
   }
 
   #onReport(report: AttemptReport): void {

@@ -39,7 +39,7 @@ import type { LoadOptions } from '../workflow/load.js'
 import type { TaskSpec } from '../workflow/types.js'
 import { freezeDeep } from './plain-data.js'
 import { checkRunId } from './run-id.js'
-import type { AttemptRunner } from '../core/attempt.js'
+import type { AttemptRunner, RunnerHealth } from '../core/attempt.js'
 import { LocalAttemptRunner } from './local-runner.js'
 import type { AttemptWrapper } from './local-runner.js'
 import type { AbandonedToolCall } from './local-tool-context.js'
@@ -353,6 +353,8 @@ export interface EngineStats {
   readonly autoscale?: LoadScalerStats
   /** The run store, when the engine has one: whether it takes the journal's writes now. */
   readonly store?: StoreStats
+  /** The runner, when it tells (a remote runner does): whether it can hand attempts to workers now. */
+  readonly runner?: RunnerHealth
 }
 
 /**
@@ -1103,6 +1105,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       rates: env.rates.stats(),
       ...(scaler !== undefined ? { autoscale: scaler.stats() } : {}),
       ...(store !== undefined ? { store: { location: store.location, available: storeOutage === undefined, ...storeOutage } } : {}),
+      ...(options.runner?.health !== undefined ? { runner: options.runner.health() } : {}),
     }),
     close,
     [Symbol.asyncDispose]: async () => {

@@ -85,6 +85,7 @@ export async function createEngineMetrics(engine: Engine, options: EngineMetrics
   gauge('taskweave_engine_slots_used', 'Engine slots in use (attempts running).', () => engine.stats().slots.used)
   gauge('taskweave_engine_slots', 'Engine slots in all.', () => engine.stats().slots.capacity)
   gauge('taskweave_engine_active_runs', 'Runs of this engine not yet finished.', () => engine.stats().activeRuns)
+  if (engine.stats().runner !== undefined) gauge('taskweave_runner_up', 'Whether the runner can hand attempts to workers (0 while their broker is down, blocks publishing or refuses what is published).', () => (engine.stats().runner?.ok === false ? 0 : 1))
   if (engine.store !== undefined) gauge('taskweave_store_up', 'Whether the run store takes writes (0 while it refuses them: durable runs start nothing new).', () => (engine.stats().store?.available === false ? 0 : 1))
   // One series per key, summed when several keys share a series (agent sessions), read at each scrape.
   const perKey = (name: string, help: string, read: () => Iterable<readonly [string, number]>): void => {

@@ -287,9 +287,12 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   // 503 while the run store refuses writes: the runs here start nothing new, and a new run
   // cannot be accepted (a load balancer should send it elsewhere). Without a token it says no
   // more than that; `/api/stats` names the store and its error.
+  // The same while the runner cannot hand attempts to workers (their broker is down, blocks
+  // publishing or refuses what is published): runs accepted now would only wait.
   app.get('/healthz', async (_request, reply) => {
-    const store = engine.stats().store
+    const { store, runner } = engine.stats()
     if (store !== undefined && !store.available) return reply.code(503).type('text/plain').send(`unavailable: the run store refuses writes${store.since !== undefined ? ` since ${new Date(store.since).toISOString()}` : ''}\n`)
+    if (runner !== undefined && !runner.ok) return reply.code(503).type('text/plain').send(`unavailable: attempts cannot be handed to workers since ${new Date(runner.since).toISOString()}\n`)
     return reply.type('text/plain').send('ok')
   })
   const metrics = settings.metrics ? await createEngineMetrics(engine) : undefined
@@ -315,10 +318,17 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     return { runs: [...runs.values()].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit) }
   })
 
-  /** 429 once the runs started or retried through the API and not finished reach `maxActiveRuns`. */
+  /**
+   * 429 once the runs started or retried through the API and not finished reach `maxActiveRuns`;
+   * 503 (with `Retry-After`) while the run store refuses writes or the runner cannot hand attempts
+   * to workers: a run accepted then would wait in this process's memory for as long as that lasts.
+   */
   const refuseWhenFull = (): void => {
     const active = handles.size + starting.size
     if (active >= settings.maxActiveRuns) throw new ApiError(429, `${active} runs started through the API are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
+    const { store, runner } = engine.stats()
+    if (store !== undefined && !store.available) throw new ApiError(503, `the run store refuses writes (${store.error ?? 'unavailable'}): try again later`)
+    if (runner !== undefined && !runner.ok) throw new ApiError(503, `attempts cannot be handed to workers (${runner.problem ?? 'unavailable'}): try again later`)
   }
   /** Follows a run started or retried through the API to its end. */
   const track = (runId: string, handle: RunHandle): void => {
