@@ -67,6 +67,13 @@ export interface AcquireRequest extends LeaseRequest {
 export interface ReopenRequest extends LeaseRequest {
   /** The `reopen` entry's time (epoch ms) and data. */
   readonly entry: { readonly at: number; readonly data: string }
+  /**
+   * The seq of the journal's last entry as the caller read it (0: none): the run is reopened only
+   * if nothing was written after it, since the entry names the tasks to retry from that reading
+   * (another process's retry that ran and ended meanwhile has changed them); otherwise `reopen`
+   * resolves undefined and writes nothing. Left out: no such check.
+   */
+  readonly afterSeq?: number
 }
 
 /** Ownership of one run: appends are accepted only with the current epoch. */

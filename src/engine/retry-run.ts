@@ -80,7 +80,8 @@ export async function reopenForRetry(ctx: ReopenContext, runId: string, options:
   const last = stored.entries.length === 0 ? 0 : (stored.entries[stored.entries.length - 1] as JournalEntry).seq
   resumable(stored, new ReplayLog([...stored.entries, { seq: last + 1, kind: 'reopen', ...entry }], runId))
   options.signal?.throwIfAborted()
-  const lease = await reopen(runId, { owner: ctx.owner, ttlMs: ctx.leaseTtlMs, now, entry })
-  if (lease === undefined) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" was reopened by another process meanwhile`, { retryable: false, details: { runId } })
+  // Only from the journal as read: a retry by another process in between changed what failed.
+  const lease = await reopen(runId, { owner: ctx.owner, ttlMs: ctx.leaseTtlMs, now, entry, afterSeq: last })
+  if (lease === undefined) throw new TaskweaveError('TW_INVALID_STATE', `run "${runId}" was retried by another process meanwhile: look at it again (taskweave show ${runId}) before retrying it`, { retryable: false, details: { runId } })
   return { lease, tasks }
 }

@@ -67,6 +67,7 @@ export class MemoryRunStore implements RunStore {
     const record = this.#runs.get(runId)
     if (record === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
     if (!REOPENABLE.has(record.status)) return undefined
+    if (request.afterSeq !== undefined && record.entries.length !== request.afterSeq) return undefined
     record.status = 'running'
     record.finishedAt = undefined
     record.counts = {}

@@ -293,6 +293,24 @@ export function storeConformanceCases(open: (caseId: string) => Promise<StoreUnd
     assert.equal((await store.load('race'))?.entries.filter((e) => e.kind === 'reopen').length, 1)
   })
 
+  add('reopen with afterSeq: only from the journal as the caller read it; a run retried and ended again meanwhile is left as it is', async ({ store }) => {
+    if (store.reopen === undefined) return
+    const lease = await store.createRun(newRun('seen'), { owner: OWNER_A, ttlMs: TTL, now: T0 })
+    await store.append([{ runId: 'seen', epoch: lease.epoch, entries: [...entries(1, 2), { seq: 3, kind: 'finish', at: T0 + 1, data: '{"status":"failed","counts":{"failed":1}}' }] }])
+    // Another process retries it from seq 3, and the retry ends failed again (seq 4 to 6).
+    const other = await store.reopen('seen', { owner: OWNER_B, ttlMs: TTL, now: T0 + 2, entry: { at: T0 + 2, data: '{"by":"b"}' }, afterSeq: 3 })
+    assert.equal(other?.owner, OWNER_B)
+    await store.append([{ runId: 'seen', epoch: (other).epoch, entries: [...entries(5, 1), { seq: 6, kind: 'finish', at: T0 + 3, data: '{"status":"failed","counts":{"failed":1}}' }] }])
+    // A caller that read the journal at seq 3 is refused, and nothing is written.
+    assert.equal(await store.reopen('seen', { owner: OWNER_A, ttlMs: TTL, now: T0 + 4, entry: { at: T0 + 4, data: '{"by":"a"}' }, afterSeq: 3 }), undefined)
+    const run = await store.load('seen')
+    assert.equal(run?.status, 'failed')
+    assert.equal(run?.entries.length, 6)
+    // From the journal as it is now, it reopens.
+    assert.equal((await store.reopen('seen', { owner: OWNER_A, ttlMs: TTL, now: T0 + 5, entry: { at: T0 + 5, data: '{"by":"a"}' }, afterSeq: 6 }))?.owner, OWNER_A)
+    assert.equal((await store.load('seen'))?.entries[6]?.kind, 'reopen')
+  })
+
   add('list: newest first, filtered by status, workflow, time, labels, and limited', async ({ store }) => {
     for (let k = 0; k < 5; k++) {
       const lease = await store.createRun(newRun(`l${k}`, { createdAt: T0 + k * 1000, workflowId: k % 2 === 0 ? 'even' : 'odd', labels: { k: String(k), team: 'x' } }), { owner: OWNER_A, ttlMs: TTL, now: T0 })

@@ -50,9 +50,11 @@ export function reopen(sql: Statements, runId: string, request: ReopenRequest, w
     const row = sql.runById.get(runId)
     if (row === undefined) throw new TaskweaveError('TW_STORE_NOT_FOUND', `no run "${runId}" in the store`, { retryable: false, details: { runId } })
     if (!REOPENABLE.has(row.status)) return undefined
+    const last = sql.lastSeq.get(row.key) ?? 0
+    if (request.afterSeq !== undefined && last !== request.afterSeq) return undefined
     const lease: Lease = { runId, owner: request.owner, epoch: row.lease_epoch + 1, expiresAt: request.now + request.ttlMs }
     sql.reopenRun.run(lease.owner, lease.epoch, lease.expiresAt, row.key)
-    const seq = (sql.lastSeq.get(row.key) ?? 0) + 1
+    const seq = last + 1
     const kind = KIND_CODES.reopen
     sql.insertEntry.run([row.key, seq, kind, null, null, request.entry.at, request.entry.data, null, entryChecksum(seq, kind, null, null, request.entry.at, request.entry.data, null)])
     wrote(row.key, seq)
