@@ -408,6 +408,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
       failed: (error) => this.#onJournalLost(error.message),
       paused: () => {
         this.#storePaused = true
+        this.#yieldUnusedPermits()
       },
       resumed: () => {
         this.#storePaused = false
@@ -1253,6 +1254,23 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   }
 
   /** Gives back the keyed permits task `i` took but will not use (it ends without an attempt). */
+  /**
+   * Hands back the keyed permits of tasks that hold one and have not started: while the store
+   * refuses writes nothing starts here, and another run (one without a store, or one on a store
+   * that works) may use them meanwhile. The tasks stay in the queue and ask again once it is back.
+   */
+  #yieldUnusedPermits(): void {
+    const status = this.#s.status
+    for (const held of [this.#heldPermits, this.#heldToolPermits]) {
+      if (held === undefined) continue
+      for (const [i, key] of held) {
+        if (status[i] !== READY) continue
+        held.delete(i)
+        this.#env.limiter.release(key)
+      }
+    }
+  }
+
   #dropPermits(i: number): void {
     const key = this.#heldPermits?.get(i)
     if (key !== undefined) {
@@ -1321,6 +1339,12 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   permitGranted(key: string, ticket: number): boolean {
     const index = ticket < 0 ? -ticket - 1 : ticket
     if (this.#state !== 'running' || this.#stopRequested || this.#s.status[index] !== READY) return false
+    // Paused while the store refuses writes: the permit goes to a run that can use it, and the
+    // task, back in this run's queue, asks again once the store is back.
+    if (this.#storePaused) {
+      this.#queue.push(index)
+      return false
+    }
     ;(ticket < 0 ? (this.#heldToolPermits ??= new Map()) : (this.#heldPermits ??= new Map())).set(index, key)
     this.#queue.push(index)
     this.#pump()

@@ -126,6 +126,94 @@ describe('durable runs while the store refuses writes', () => {
     }
   })
 
+  it('a paused run holds no group permit it is not using: a run without a store takes the engine-wide group place meanwhile', async () => {
+    const store = new Outage()
+    const clock = new ManualClock(0, T0)
+    const steps = heldSteps()
+    const engine = createEngine({ tools: [steps.tool], store, clock, builtins: false, groups: { llm: 1 } })
+    const events: TaskweaveEvent[] = []
+    engine.events.onAny((event) => {
+      if (event.type.startsWith('store:')) events.push(event)
+    })
+    try {
+      // a1 holds the one llm place; a2 waits for it, then b1 (a run kept in memory) behind it.
+      const durable = engine.start({ id: 'a', tasks: [{ id: 'a0', tool: 'step', input: { id: 'a0' } }, { id: 'a1', tool: 'step', input: { id: 'a1' }, group: 'llm' }, { id: 'a2', tool: 'step', input: { id: 'a2' }, group: 'llm' }] }, { runId: 'a' })
+      expect(await durable.saved).toBe(true)
+      await advanceUntil(clock, () => steps.calls.length === 2)
+      const memory = engine.start({ id: 'b', tasks: [{ id: 'b1', tool: 'step', input: { id: 'b1' }, group: 'llm' }] }, { durable: false })
+      await turns()
+      expect(steps.calls).toEqual(['a0', 'a1'])
+      // The store goes away: a0's outcome cannot be written, and run a pauses.
+      store.down = true
+      steps.release('a0')
+      await advanceUntil(clock, () => events.length === 1)
+      // a1 ends; the llm place it frees goes past paused a2 to b1.
+      steps.release('a1')
+      await turns()
+      expect(steps.calls).toEqual(['a0', 'a1', 'b1'])
+      expect(durable.taskStatus('a2')).toBe('ready')
+      steps.release('b1')
+      expect((await clock.runUntilSettled(memory.result)).status).toBe('succeeded')
+      // Back: a2 takes the place again and the run ends with every task once.
+      store.down = false
+      await advanceUntil(clock, () => steps.calls.length === 4, 10_000)
+      steps.release('a2')
+      expect((await clock.runUntilSettled(durable.result)).status).toBe('succeeded')
+      expect(steps.calls).toEqual(['a0', 'a1', 'b1', 'a2'])
+    } finally {
+      store.down = false
+      await engine.close()
+    }
+  })
+
+  it('a run paused with a group permit its task has not used yet (it waits for a slot) hands the permit back', async () => {
+    const store = new Outage()
+    const clock = new ManualClock(0, T0)
+    const steps = heldSteps()
+    const engine = createEngine({ tools: [steps.tool], store, clock, builtins: false, groups: { llm: 1 }, concurrency: 2 })
+    const events: TaskweaveEvent[] = []
+    engine.events.onAny((event) => {
+      if (event.type.startsWith('store:')) events.push(event)
+    })
+    const step = (id: string, group?: string) => ({ id, tool: 'step', input: { id }, ...(group !== undefined ? { group } : {}) })
+    try {
+      // Both slots busy (d0 of a durable run, c0 of a run in memory, c1 waiting for a slot); a1
+      // takes the llm place and waits for a slot behind c1; b1 waits for the llm place.
+      const d = engine.start({ id: 'd', tasks: [step('d0')] }, { runId: 'd' })
+      expect(await d.saved).toBe(true)
+      await advanceUntil(clock, () => steps.calls.length === 1)
+      const c = engine.start({ id: 'c', tasks: [step('c0'), step('c1')] }, { durable: false, concurrency: 2 })
+      await turns()
+      const a = engine.start({ id: 'a', tasks: [step('a1', 'llm')] }, { runId: 'a' })
+      expect(await a.saved).toBe(true)
+      await turns()
+      const b = engine.start({ id: 'b', tasks: [step('b1', 'llm')] }, { durable: false })
+      await turns()
+      expect(steps.calls).toEqual(['d0', 'c0'])
+      // The store goes away: d0's outcome cannot be written, and the durable runs pause. c1 took d0's slot.
+      store.down = true
+      steps.release('d0')
+      await advanceUntil(clock, () => events.length === 1)
+      expect(steps.calls).toEqual(['d0', 'c0', 'c1'])
+      // c0's slot goes past paused a1 to b1, which has the llm place a1 handed back.
+      steps.release('c0')
+      await turns()
+      expect(steps.calls).toEqual(['d0', 'c0', 'c1', 'b1'])
+      steps.release('c1')
+      steps.release('b1')
+      expect((await clock.runUntilSettled(b.result)).status).toBe('succeeded')
+      expect((await clock.runUntilSettled(c.result)).status).toBe('succeeded')
+      store.down = false
+      await advanceUntil(clock, () => steps.calls.length === 5, 10_000)
+      steps.release('a1')
+      expect((await clock.runUntilSettled(a.result)).status).toBe('succeeded')
+      expect((await clock.runUntilSettled(d.result)).status).toBe('succeeded')
+    } finally {
+      store.down = false
+      await engine.close()
+    }
+  })
+
   it('stop after durability.storeOutageLimit, unfinished in the store; a resume once it is back runs only what was not written', async () => {
     const store = new Outage()
     const clock = new ManualClock(0, T0)
