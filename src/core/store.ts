@@ -15,6 +15,7 @@
  */
 import { InvalidOptionError } from './errors.js'
 import { refuseUnknownOptions } from './known-options.js'
+import { isStorableText, STORABLE_TEXT } from './storable-text.js'
 
 /** What an engine writes when it accepts a durable run. */
 export interface NewRun {
@@ -278,9 +279,18 @@ export function checkPruneOptions(options: PruneOptions): void {
   checkLabels(options.labels)
 }
 
-function checkLabels(labels: unknown): void {
+/**
+ * Throws `TW_INVALID_OPTION` for labels (a run's, or a filter's) that are not an object of text
+ * every store keeps: names and values without U+0000 or an unpaired surrogate (see
+ * {@link isStorableText}), so a label behaves the same on every store.
+ */
+export function checkLabels(labels: unknown): void {
   if (labels === undefined) return
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw new InvalidOptionError('labels', 'an object of string values', labels)
-  for (const [name, value] of Object.entries(labels)) if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
+  for (const [name, value] of Object.entries(labels)) {
+    if (!isStorableText(name)) throw new InvalidOptionError('labels', `an object whose names are ${STORABLE_TEXT}`, name)
+    if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
+    if (!isStorableText(value)) throw new InvalidOptionError(`labels.${name}`, STORABLE_TEXT, value)
+  }
 }
 

@@ -182,10 +182,11 @@ export class RemoteAttemptRunner implements AttemptRunner {
   #published = 0
   #republished = 0
   #stale = 0
-  /** Batches whose publish failed and is to be tried again, with when the first of them failed and the last error: see {@link health}. */
-  readonly #failingBatches = new Set<readonly AttemptEnvelope[]>()
-  #failingSince = 0
-  #failingError = ''
+  /** Attempts in flight whose last publish failed and is to be tried again: see {@link health}. */
+  readonly #unpublished = new Set<string>()
+  /** When {@link #unpublished} last went from empty to not (or back), and the last publish error. */
+  #publishingSince = 0
+  #publishError = ''
 
   constructor(options: RemoteRunnerOptions) {
     checkRunnerOptions(options)
@@ -295,8 +296,33 @@ export class RemoteAttemptRunner implements AttemptRunner {
   health(): RunnerHealth {
     const transport = this.#transport.health?.()
     if (transport !== undefined && !transport.ok) return { ok: false, since: transport.since, problem: transport.problem ?? `the ${this.#transport.type} broker cannot be reached` }
-    if (this.#failingBatches.size > 0) return { ok: false, since: this.#failingSince, problem: `publishing attempts fails: ${this.#failingError}` }
-    return { ok: true, since: transport?.since ?? this.#failingSince }
+    if (this.#pruneUnpublished() > 0) return { ok: false, since: this.#publishingSince, problem: `publishing attempts fails: ${this.#publishError}` }
+    return { ok: true, since: Math.max(transport?.since ?? 0, this.#publishingSince) }
+  }
+
+  /** Forgets unpublished attempts no longer in flight (ended, cancelled); how many are left. */
+  #pruneUnpublished(): number {
+    if (this.#unpublished.size === 0) return 0
+    for (const attemptId of this.#unpublished) if (!this.#inFlight.has(attemptId)) this.#unpublished.delete(attemptId)
+    if (this.#unpublished.size === 0) this.#publishingSince = this.#clock.wallNow()
+    return this.#unpublished.size
+  }
+
+  #markPublished(batch: readonly AttemptEnvelope[]): void {
+    if (this.#unpublished.size === 0) return
+    for (const envelope of batch) this.#unpublished.delete(envelope.request.attemptId)
+    if (this.#unpublished.size === 0) this.#publishingSince = this.#clock.wallNow()
+  }
+
+  #markUnpublished(batch: readonly AttemptEnvelope[], error: string): void {
+    if (this.#pruneUnpublished() === 0) this.#publishingSince = this.#clock.wallNow()
+    for (const envelope of batch) this.#unpublished.add(envelope.request.attemptId)
+    this.#publishError = error
+  }
+
+  /** The envelopes of `batch` still current: their attempt in flight, not sent again since under a newer envelope. */
+  #current(batch: readonly AttemptEnvelope[]): AttemptEnvelope[] {
+    return batch.filter((envelope) => this.#inFlight.get(envelope.request.attemptId)?.envelope === envelope)
   }
 
   /** How many attempts are out, published, republished; reports dropped. */
@@ -364,26 +390,33 @@ export class RemoteAttemptRunner implements AttemptRunner {
   }
 
   /**
-   * Publishes `batch`; while the broker cannot take it (down, restarting), tries again with a
-   * growing pause: an outage delays attempts, it does not fail their tasks (a task's timeout
-   * still applies). Attempts cancelled meanwhile are left out.
+   * Publishes `batch`; while the broker cannot take it (down, restarting, blocking, full), tries
+   * again with a growing pause: an outage delays attempts, it does not fail their tasks (a task's
+   * timeout still applies), and the runner says it is not ok meanwhile. Attempts cancelled or sent
+   * again under a newer envelope meanwhile are left out. A refusal the transport calls final (the
+   * handle is closed, the attempt cannot be encoded) fails the attempts instead.
    */
   #publish(batch: readonly AttemptEnvelope[], failures: number): void {
     this.listen()
       .then(() => this.#transport.publish(batch))
       .then(
-        () => this.#failingBatches.delete(batch),
+        () => this.#markPublished(batch),
         (err: unknown) => {
-          this.#failingBatches.delete(batch)
-          const still = batch.filter((envelope) => this.#inFlight.get(envelope.request.attemptId)?.envelope === envelope)
+          const still = this.#current(batch)
           if (this.#closed || still.length === 0) return
+          if (TaskweaveError.is(err) && !err.retryable) {
+            this.#markPublished(still)
+            for (const envelope of still) this.#giveUp(this.#inFlight.get(envelope.request.attemptId) as InFlight, err)
+            return
+          }
           const delayMs = Math.min(5000, 100 * 2 ** failures)
           const error = err instanceof Error ? err.message : String(err)
           if (failures === 0 || failures % 10 === 0) this.#logger.warn('could not publish attempts; trying again', { count: still.length, delayMs, error })
-          if (this.#failingBatches.size === 0) this.#failingSince = this.#clock.wallNow()
-          this.#failingBatches.add(still)
-          this.#failingError = error
-          this.#clock.setTimer(delayMs, () => this.#publish(still, failures + 1))
+          this.#markUnpublished(still, error)
+          this.#clock.setTimer(delayMs, () => {
+            const again = this.#current(still)
+            if (again.length > 0 && !this.#closed) this.#publish(again, failures + 1)
+          })
         },
       )
   }
@@ -588,7 +621,8 @@ export class RemoteAttemptRunner implements AttemptRunner {
       if (again.length > 0) {
         this.#republished += again.length
         this.#logger.warn('publishing attempts again that the broker no longer holds', { count: again.length })
-        await this.#transport.publish(again)
+        // Through the same path as a first publish: a broker that refuses it is tried again soon, and the runner says so meanwhile.
+        this.#publish(again, 0)
       }
     } catch (err) {
       this.#logger.warn('reconciling attempts with the broker failed; trying again next round', { error: String(err) })

@@ -52,6 +52,7 @@ import type { RunResult } from './report.js'
 import type { TaskStatus } from './states.js'
 import { ToolStats } from './tool-stats.js'
 import type { Lease, NewRun, RunStore, RunSummary, StoredRun } from '../core/store.js'
+import { checkLabels } from '../core/store.js'
 import { Journal } from './journal.js'
 import { checkRetryOptions, reopenForRetry } from './retry-run.js'
 import type { RetryRunOptions } from './retry-run.js'
@@ -73,7 +74,6 @@ import type { ConcurrentExecutorOptions } from '../background/index.js'
 import type { AbandonedWork, AgentSessionPoolOptions, AnyAgent } from '../agents/index.js'
 import { IndexedSet } from '../core/indexed-set.js'
 import { onMicrotask, rethrowUncaught } from '../core/microtask.js'
-import { isStorableText, STORABLE_TEXT } from '../core/storable-text.js'
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions {
@@ -1105,7 +1105,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       rates: env.rates.stats(),
       ...(scaler !== undefined ? { autoscale: scaler.stats() } : {}),
       ...(store !== undefined ? { store: { location: store.location, available: storeOutage === undefined, ...storeOutage } } : {}),
-      ...(options.runner?.health !== undefined ? { runner: options.runner.health() } : {}),
+      ...(options.runner?.health !== undefined ? { runner: runnerHealth(options.runner) } : {}),
     }),
     close,
     [Symbol.asyncDispose]: async () => {
@@ -1191,6 +1191,15 @@ function checkEnginePorts(options: EngineOptions): void {
   }
 }
 
+/** A runner's health; one whose `health()` throws is taken as not ok, with its error, rather than failing every reader of the engine's stats. */
+function runnerHealth(runner: AttemptRunner): RunnerHealth {
+  try {
+    return (runner.health as () => RunnerHealth).call(runner)
+  } catch (err) {
+    return { ok: false, since: 0, problem: `its health() failed: ${err instanceof Error ? err.message : String(err)}` }
+  }
+}
+
 /**
  * Refuses run options of the wrong kind: a `failFast` of "yes" (taken as true), labels that are
  * not text (stored as given, then unreadable by the filters that match them) or text a store
@@ -1203,14 +1212,7 @@ function checkRunOptionKinds(options: RunOptions): void {
   checkCompletionHandlers(options.onTaskComplete)
   const inputs: unknown = options.inputs
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) throw new InvalidOptionError('inputs', 'an object of input values', inputs)
-  const labels: unknown = options.labels
-  if (labels === undefined) return
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw new InvalidOptionError('labels', 'an object of string values', labels)
-  for (const [name, value] of Object.entries(labels)) {
-    if (!isStorableText(name)) throw new InvalidOptionError('labels', `an object whose names are ${STORABLE_TEXT}`, name)
-    if (typeof value !== 'string') throw new InvalidOptionError(`labels.${name}`, 'a string', value)
-    if (!isStorableText(value)) throw new InvalidOptionError(`labels.${name}`, STORABLE_TEXT, value)
-  }
+  checkLabels(options.labels)
 }
 
 /** Refuses an `onTaskComplete` that is neither a handler nor an object of handlers by task id. */

@@ -2,7 +2,7 @@
  * The HTTP API and the dashboard over one engine (`taskweave serve`, or `startServer()` in a
  * program that has an engine): start, list, read and cancel runs, follow a run's events live
  * (SSE), read the engine's limits. Every request first meets the Host check, the refusal of a
- * token in the query string and the bearer token (all but `/healthz` and the dashboard's static
+ * token in the query string and the bearer token (all but `/healthz`, `/readyz`, `/livez` and the dashboard's static
  * files); bodies are JSON only, bounded in size and depth.
  * @module
  */
@@ -270,7 +270,7 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
         .send()
     }
     const path = request.url.split('?')[0] ?? ''
-    if (path === '/healthz' || ((request.method === 'GET' || request.method === 'HEAD') && statics.has(path))) return undefined
+    if (path === '/healthz' || path === '/readyz' || path === '/livez' || ((request.method === 'GET' || request.method === 'HEAD') && statics.has(path))) return undefined
     const token = checkToken(request.headers, matches)
     if (token !== undefined) refuse(token)
     return undefined
@@ -288,13 +288,19 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   // cannot be accepted (a load balancer should send it elsewhere). Without a token it says no
   // more than that; `/api/stats` names the store and its error.
   // The same while the runner cannot hand attempts to workers (their broker is down, blocks
-  // publishing or refuses what is published): runs accepted now would only wait.
-  app.get('/healthz', async (_request, reply) => {
+  // publishing or refuses what is published): runs accepted now would only wait. /readyz answers
+  // the same (the name a worker's port uses).
+  const ready = async (_request: unknown, reply: FastifyReply): Promise<FastifyReply> => {
     const { store, runner } = engine.stats()
     if (store !== undefined && !store.available) return reply.code(503).type('text/plain').send(`unavailable: the run store refuses writes${store.since !== undefined ? ` since ${new Date(store.since).toISOString()}` : ''}\n`)
     if (runner !== undefined && !runner.ok) return reply.code(503).type('text/plain').send(`unavailable: attempts cannot be handed to workers since ${new Date(runner.since).toISOString()}\n`)
     return reply.type('text/plain').send('ok')
-  })
+  }
+  app.get('/healthz', ready)
+  app.get('/readyz', ready)
+  // Liveness: the process answers. A restart would not bring the store or the broker back, and it
+  // would lose the runs kept in memory: a liveness probe belongs here, readiness on /readyz.
+  app.get('/livez', async (_request, reply) => reply.type('text/plain').send('ok'))
   const metrics = settings.metrics ? await createEngineMetrics(engine) : undefined
   if (metrics !== undefined) app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()))
   for (const [path, file] of statics) app.get(path, async (_request, reply) => reply.headers(STATIC_HEADERS).type(file.type).send(file.body))

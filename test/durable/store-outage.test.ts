@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore, TaskweaveError } from 'taskweave'
-import type { TaskweaveEvent } from 'taskweave'
+import type { Engine, TaskweaveEvent } from 'taskweave'
 import { ManualClock } from 'taskweave/testing'
 
 const T0 = 1_800_000_000_000
@@ -75,16 +75,22 @@ async function advanceUntil(clock: ManualClock, done: () => boolean, limitMs = 6
   }
 }
 
+/** The engine's `store:` events, as they come. */
+function storeEvents(engine: Engine): TaskweaveEvent[] {
+  const events: TaskweaveEvent[] = []
+  engine.events.onAny((event) => {
+    if (event.type.startsWith('store:')) events.push(event)
+  })
+  return events
+}
+
 describe('durable runs while the store refuses writes', () => {
   it('pause their dispatch (nothing new starts, what runs finishes) and go on by themselves once it takes writes again: every task once', async () => {
     const store = new Outage()
     const clock = new ManualClock(0, T0)
     const steps = heldSteps()
     const engine = createEngine({ tools: [steps.tool], store, clock, builtins: false, concurrency: 1 })
-    const events: TaskweaveEvent[] = []
-    engine.events.onAny((event) => {
-      if (event.type.startsWith('store:')) events.push(event)
-    })
+    const events = storeEvents(engine)
     try {
       const handle = engine.start(four, { runId: 'r1' })
       expect(await handle.saved).toBe(true)
@@ -131,10 +137,7 @@ describe('durable runs while the store refuses writes', () => {
     const clock = new ManualClock(0, T0)
     const steps = heldSteps()
     const engine = createEngine({ tools: [steps.tool], store, clock, builtins: false, groups: { llm: 1 } })
-    const events: TaskweaveEvent[] = []
-    engine.events.onAny((event) => {
-      if (event.type.startsWith('store:')) events.push(event)
-    })
+    const events = storeEvents(engine)
     try {
       // a1 holds the one llm place; a2 waits for it, then b1 (a run kept in memory) behind it.
       const durable = engine.start({ id: 'a', tasks: [{ id: 'a0', tool: 'step', input: { id: 'a0' } }, { id: 'a1', tool: 'step', input: { id: 'a1' }, group: 'llm' }, { id: 'a2', tool: 'step', input: { id: 'a2' }, group: 'llm' }] }, { runId: 'a' })
@@ -171,10 +174,7 @@ describe('durable runs while the store refuses writes', () => {
     const clock = new ManualClock(0, T0)
     const steps = heldSteps()
     const engine = createEngine({ tools: [steps.tool], store, clock, builtins: false, groups: { llm: 1 }, concurrency: 2 })
-    const events: TaskweaveEvent[] = []
-    engine.events.onAny((event) => {
-      if (event.type.startsWith('store:')) events.push(event)
-    })
+    const events = storeEvents(engine)
     const step = (id: string, group?: string) => ({ id, tool: 'step', input: { id }, ...(group !== undefined ? { group } : {}) })
     try {
       // Both slots busy (d0 of a durable run, c0 of a run in memory, c1 waiting for a slot); a1

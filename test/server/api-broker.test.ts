@@ -80,6 +80,9 @@ async function throughOutage(open: () => Promise<Transport>, block: () => Promis
   const health = await send(port, '/healthz')
   expect(health.status).toBe(503)
   expect(health.text).toMatch(/^unavailable: attempts cannot be handed to workers since \d{4}-/)
+  expect((await send(port, '/readyz')).status).toBe(503)
+  // Liveness says the process answers: a restart would bring no broker back and lose the runs waiting here.
+  expect(await send(port, '/livez')).toMatchObject({ status: 200, text: 'ok' })
   expect((await send(port, '/metrics', { headers: AUTH })).text).toMatch(/^taskweave_runner_up 0$/m)
   expect(((await send(port, '/api/stats', { headers: AUTH })).json as { engine: { runner: { ok: boolean } } }).engine.runner.ok).toBe(false)
   process.stdout.write(`${JSON.stringify({ case: 'API under a broker that takes no work', acceptedBeforeRefusing: caught.length })}\n`)

@@ -45,6 +45,8 @@ const CASES: Record<string, { readonly make: () => unknown; readonly becomes: un
   date: { make: () => ({ at: new Date(0) }), becomes: { at: '1970-01-01T00:00:00.000Z' } },
   buffer: { make: () => Buffer.from('hi'), becomes: { type: 'Buffer', data: [104, 105] } },
   undefinedFields: { make: () => ({ a: undefined, b: [undefined, 1] }), becomes: { b: [null, 1] } },
+  functionsAndSymbolsInside: { make: () => ({ f: () => 1, s: Symbol('s'), a: [Symbol('t'), () => 2] }), becomes: { a: [null, null] } },
+  mapAndSet: { make: () => ({ m: new Map([[1, 2]]), s: new Set([1]) }), becomes: { m: {}, s: {} } },
   bigint: { make: () => 10n, fails: 'TW_OUTPUT_NOT_SERIALIZABLE' },
   nestedBigint: { make: () => ({ n: [10n] }), fails: 'TW_OUTPUT_NOT_SERIALIZABLE' },
   circular: { make: () => circular, fails: 'TW_OUTPUT_NOT_SERIALIZABLE' },
