@@ -6,11 +6,12 @@
  * files); bodies are JSON only, bounded in size and depth.
  * @module
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { canonicalJson } from '../core/canonical-json.js'
 import { serializeError, TaskweaveError } from '../core/errors.js'
 import type { ValidationIssue } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
@@ -136,6 +137,22 @@ function startRequest(body: unknown): { workflow: Record<string, unknown>; input
     ...(typeof concurrency === 'number' ? { concurrency } : {}),
     ...(typeof failFast === 'boolean' ? { failFast } : {}),
   }
+}
+
+/** The label that ties a run to the request, sent with an `Idempotency-Key`, that made it. */
+const IDEMPOTENCY_LABEL = 'idempotency'
+
+/**
+ * The run id an `Idempotency-Key` names (derived from the key, so a request sent again names the
+ * same run) and the fingerprint of the request (the key and the whole body), which a request sent
+ * again must match. Undefined without the header; 400 for a key that is not 1–255 printable ASCII
+ * characters.
+ */
+function idempotencyOf(header: string | string[] | undefined, body: ReturnType<typeof startRequest>): { readonly runId: string; readonly fingerprint: string } | undefined {
+  if (header === undefined) return undefined
+  if (typeof header !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(header)) throw new ApiError(400, 'the Idempotency-Key header must be 1 to 255 printable ASCII characters, sent once')
+  const digest = (text: string): string => createHash('sha256').update(text).digest('hex')
+  return { runId: `idem-${digest(header).slice(0, 40)}`, fingerprint: digest(canonicalJson({ key: header, body })) }
 }
 
 /** The HTTP status and body for an error a route threw. */
@@ -349,26 +366,38 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   app.post('/api/runs', async (request, reply) => {
     refuseWhenFull()
     const body = startRequest(request.body)
-    const runId = body.runId ?? randomUUID()
+    const idempotency = idempotencyOf(request.headers['idempotency-key'], body)
+    const runId = body.runId ?? idempotency?.runId ?? randomUUID()
+    // A request sent again with its Idempotency-Key (its answer was lost) is answered with the run
+    // the first one made; any other request for an existing id is a conflict.
+    const existing = (run: { readonly id: string; readonly workflowId: string; readonly status: string; readonly labels: Readonly<Record<string, string>> }): FastifyReply => {
+      if (idempotency === undefined) throw new ApiError(409, `a run "${runId}" exists already`)
+      if (run.labels[IDEMPOTENCY_LABEL] !== idempotency.fingerprint) throw new ApiError(409, `the Idempotency-Key was used before for a different request (run "${run.id}"); a key names one request`)
+      return reply.code(200).header('location', `/api/runs/${encodeURIComponent(run.id)}`).header('idempotent-replayed', 'true').send({ id: run.id, workflowId: run.workflowId, status: run.status })
+    }
     // Checked and reserved in one step, before any await: two requests with one id cannot both pass.
-    if (starting.has(runId) || handles.has(runId) || live.has(runId)) throw new ApiError(409, `a run "${runId}" exists already`)
+    if (starting.has(runId)) throw new ApiError(409, idempotency !== undefined ? 'a request with this Idempotency-Key is being handled: try again' : `a run "${runId}" exists already`, idempotency !== undefined ? { 'retry-after': '1' } : {})
+    const held = handles.has(runId) || live.has(runId) ? live.view(runId) : undefined
+    if (held !== undefined) return existing(held)
+    if (handles.has(runId) || live.has(runId)) throw new ApiError(409, `a run "${runId}" exists already`)
     starting.add(runId)
     let handle: RunHandle
     let compiledId: string
     try {
-      if (engine.store !== undefined && (await engine.store.load(runId)) !== undefined) throw new ApiError(409, `a run "${runId}" exists already`)
+      const stored = engine.store !== undefined ? await engine.store.load(runId) : undefined
+      if (stored !== undefined) return existing({ id: stored.runId, workflowId: stored.workflowId, status: stored.status, labels: stored.labels })
       const compiled = engine.compile(body.workflow as unknown as WorkflowInput)
       compiledId = compiled.id
       handle = engine.start(compiled, {
         runId,
         inputs: body.inputs,
-        labels: body.labels,
+        labels: idempotency !== undefined ? { ...body.labels, [IDEMPOTENCY_LABEL]: idempotency.fingerprint } : body.labels,
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
         ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
       })
       // Before the run's first event (the engine starts it on a later tick), with the time its
       // store record has.
-      live.register(runId, compiled, body.labels, handle.createdAt)
+      live.register(runId, compiled, idempotency !== undefined ? { ...body.labels, [IDEMPOTENCY_LABEL]: idempotency.fingerprint } : body.labels, handle.createdAt)
       handles.set(runId, handle)
     } finally {
       starting.delete(runId)
