@@ -24,6 +24,7 @@ import type { ApiRun } from '../src/server/views.js'
 import { MemoryRunStore } from '../src/stores/memory.js'
 import { collect, ensureBuilt, spawnBin } from './cli-bin.js'
 import { captureIo } from './cli-io.js'
+import { droppingProxy } from './server/http-client.js'
 
 /** What the CLI printed, without colours (CI=true turns picocolors on). */
 const plain = (lines: readonly string[]): string => stripVTControlCharacters(lines.join('\n'))
@@ -248,6 +249,20 @@ describe('a server that cannot be used: exit 6 within the timeout', () => {
     expect(io.err.join('\n')).toContain(`${url} did not answer POST /api/runs within 300 ms (--timeout)`)
     // The client chose the run's id: the user can still look it up (the server may have made it).
     expect(io.err.join('\n')).toMatch(/the start of the run had no answer; it may have started there as run \S+ \(taskweave show \S+ --server /)
+  })
+
+  it('a start whose answer was lost is sent again with its Idempotency-Key: the CLI follows the run the first request made, and the server has one run', async () => {
+    const { url, server } = await serve()
+    let lost = 0
+    const proxy = await droppingProxy(server.port, (method, path) => method === 'POST' && path === '/api/runs' && lost++ === 0)
+    cleanups.push(() => proxy.close())
+    vi.stubEnv('TASKWEAVE_TOKEN', TOKEN)
+    const io = captureIo()
+    expect(await main(['run', await workflowFile(DIAMOND), '--server', `http://127.0.0.1:${proxy.port}`, '--input', 'who=world', '--quiet'], io)).toBe(0)
+    expect(proxy.dropped).toBe(1)
+    const runs = ((await (await fetch(`${url}/api/runs`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runs: { id: string; status: string }[] }).runs
+    expect(runs).toHaveLength(1)
+    expect(runs[0]?.status).toBe('succeeded')
   })
 
   it('not taskweave (an HTML page), or a token it refuses', async () => {

@@ -72,9 +72,13 @@ export class ApiClient {
     return this.#base
   }
 
-  /** Starts a run; resolves its id. A workflow the server finds invalid rejects with a {@link ValidationError}. */
-  async startRun(body: StartRunBody, signal?: AbortSignal): Promise<{ readonly id: string; readonly workflowId: string }> {
-    const answer = await this.#json('POST', '/api/runs', body, signal)
+  /**
+   * Starts a run; resolves its id. A workflow the server finds invalid rejects with a
+   * {@link ValidationError}. With `idempotencyKey`, a request sent again after a lost answer gets
+   * the run the first one made (the server answers it with that run instead of a second one).
+   */
+  async startRun(body: StartRunBody, signal?: AbortSignal, idempotencyKey?: string): Promise<{ readonly id: string; readonly workflowId: string }> {
+    const answer = await this.#json('POST', '/api/runs', body, signal, idempotencyKey !== undefined ? { 'idempotency-key': idempotencyKey } : {})
     return this.#shaped('POST /api/runs', answer, typeof (answer as { id?: unknown } | null)?.id === 'string') as { id: string; workflowId: string }
   }
 
@@ -139,8 +143,8 @@ export class ApiClient {
     }
   }
 
-  async #json(method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-    const request = this.#request(method, path, body, { accept: 'application/json' }, signal)
+  async #json(method: string, path: string, body: unknown, signal: AbortSignal | undefined, headers: Readonly<Record<string, string>> = {}): Promise<unknown> {
+    const request = this.#request(method, path, body, { accept: 'application/json', ...headers }, signal)
     let text: string
     let status: number
     try {

@@ -372,7 +372,9 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     // the first one made; any other request for an existing id is a conflict.
     const existing = (run: { readonly id: string; readonly workflowId: string; readonly status: string; readonly labels: Readonly<Record<string, string>> }): FastifyReply => {
       if (idempotency === undefined) throw new ApiError(409, `a run "${runId}" exists already`)
-      if (run.labels[IDEMPOTENCY_LABEL] !== idempotency.fingerprint) throw new ApiError(409, `the Idempotency-Key was used before for a different request (run "${run.id}"); a key names one request`)
+      if (run.labels[IDEMPOTENCY_LABEL] !== idempotency.fingerprint) {
+        throw new ApiError(409, body.runId !== undefined ? `a run "${runId}" exists already` : `the Idempotency-Key was used before for a different request (run "${run.id}"); a key names one request`)
+      }
       return reply.code(200).header('location', `/api/runs/${encodeURIComponent(run.id)}`).header('idempotent-replayed', 'true').send({ id: run.id, workflowId: run.workflowId, status: run.status })
     }
     // Checked and reserved in one step, before any await: two requests with one id cannot both pass.

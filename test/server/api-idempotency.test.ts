@@ -3,16 +3,12 @@
  * with the same `Idempotency-Key` and gets the run the first request made, never a second run. A
  * proxy forwards every request and drops 30% of the answers, with a store and without one.
  */
-import { once } from 'node:events'
-import { createServer, request as httpRequest } from 'node:http'
-import type { IncomingHttpHeaders, Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createEngine, defineTool, MemoryRunStore } from 'taskweave'
 import { startServer } from 'taskweave/server'
 import { mulberry32 } from '../../bench/lib/prng.js'
-import { send } from './http-client.js'
+import { droppingProxy, send } from './http-client.js'
 
 const TOKEN = 'test-token-0123456789abcdef'
 const AUTH = { authorization: `Bearer ${TOKEN}` }
@@ -24,37 +20,6 @@ afterEach(async () => {
 
 const echo = defineTool({ name: 'echo', input: z.object({ n: z.number() }), run: ({ n }) => n })
 const body = (n: number) => ({ workflow: { id: 'one', tasks: [{ id: 'a', tool: 'echo', input: { n } }] } })
-
-/** An HTTP proxy to `target` that forwards every request and, when `drop()` says so, cuts the client's connection instead of passing the answer on. */
-async function droppingProxy(target: number, drop: () => boolean): Promise<{ readonly port: number; dropped: number }> {
-  const state = { port: 0, dropped: 0 }
-  const server: Server = createServer((req, res) => {
-    const parts: Buffer[] = []
-    req.on('data', (part: Buffer) => parts.push(part))
-    req.on('end', () => {
-      const headers: IncomingHttpHeaders = { ...req.headers, host: `127.0.0.1:${target}` }
-      const upstream = httpRequest({ host: '127.0.0.1', port: target, path: req.url, method: req.method, headers, agent: false }, (answer) => {
-        const body: Buffer[] = []
-        answer.on('data', (part: Buffer) => body.push(part))
-        answer.on('end', () => {
-          if (drop()) {
-            state.dropped++
-            req.socket.destroy()
-            return
-          }
-          res.writeHead(answer.statusCode ?? 502, answer.headers)
-          res.end(Buffer.concat(body))
-        })
-      })
-      upstream.end(Buffer.concat(parts))
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  state.port = (server.address() as AddressInfo).port
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)))
-  return state
-}
 
 /** Submits until an answer comes back (a lost one is sent again, with the same key); the answers. */
 async function submitUntilAnswered(port: number, n: number): Promise<{ readonly status: number; readonly id: string; readonly tries: number }> {
@@ -78,6 +43,7 @@ describe('POST /api/runs with an Idempotency-Key', () => {
     // Seeded: the same answers are dropped on every run of the test.
     const coin = mulberry32(9)
     const proxy = await droppingProxy(server.port, () => coin() < 0.3)
+    cleanups.push(() => proxy.close())
     const answers = new Array<{ status: number; id: string; tries: number }>(500)
     let next = 0
     await Promise.all(Array.from({ length: 16 }, async () => {
@@ -116,5 +82,12 @@ describe('POST /api/runs with an Idempotency-Key', () => {
     expect((await post({ 'idempotency-key': 'é'.repeat(3) }, body(1))).status).toBe(400)
     expect((await post({}, { ...body(3), runId: 'mine' })).status).toBe(201)
     expect((await post({}, { ...body(3), runId: 'mine' })).status).toBe(409)
+    // Another key naming an existing run id: that run exists (the key names no run of its own).
+    const named = await post({ 'idempotency-key': 'k2' }, { ...body(3), runId: 'mine' })
+    expect(named.status).toBe(409)
+    expect((named.json as { error: { message: string } }).error.message).toBe('a run "mine" exists already')
+    const replayed = await post({ 'idempotency-key': 'k3' }, { ...body(4), runId: 'theirs' })
+    expect(replayed.status).toBe(201)
+    expect((await post({ 'idempotency-key': 'k3' }, { ...body(4), runId: 'theirs' })).status).toBe(200)
   })
 })

@@ -1,6 +1,8 @@
 /** A raw HTTP client for the API tests: any method, path, Host and headers, a body sent as given. */
-import { request as httpRequest } from 'node:http'
-import type { IncomingHttpHeaders } from 'node:http'
+import { once } from 'node:events'
+import { createServer, request as httpRequest } from 'node:http'
+import type { IncomingHttpHeaders, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 /** What came back. */
 export interface RawResponse {
@@ -94,4 +96,35 @@ export function readEvents(port: number, path: string, headers: Readonly<Record<
     req.on('error', reject)
     req.end()
   })
+}
+
+/** An HTTP proxy to `target` that forwards every request and, when `drop()` says so, cuts the client's connection instead of passing the answer on. */
+export async function droppingProxy(target: number, drop: (method: string, path: string) => boolean): Promise<{ readonly port: number; dropped: number; readonly close: () => Promise<void> }> {
+  const state = { port: 0, dropped: 0, close: (): Promise<void> => Promise.resolve() }
+  const server: Server = createServer((req, res) => {
+    const parts: Buffer[] = []
+    req.on('data', (part: Buffer) => parts.push(part))
+    req.on('end', () => {
+      const headers: IncomingHttpHeaders = { ...req.headers, host: `127.0.0.1:${target}` }
+      const upstream = httpRequest({ host: '127.0.0.1', port: target, path: req.url, method: req.method, headers, agent: false }, (answer) => {
+        const body: Buffer[] = []
+        answer.on('data', (part: Buffer) => body.push(part))
+        answer.on('end', () => {
+          if (drop(req.method ?? 'GET', req.url ?? '/')) {
+            state.dropped++
+            req.socket.destroy()
+            return
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          res.end(Buffer.concat(body))
+        })
+      })
+      upstream.end(Buffer.concat(parts))
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  state.port = (server.address() as AddressInfo).port
+  state.close = () => new Promise((resolve) => server.close(() => resolve()))
+  return state
 }

@@ -11,9 +11,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import { basename } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { TaskweaveError } from '../../core/errors.js'
 import { readWorkflowFile } from '../../workflow/load.js'
 import { ApiClient } from '../api-client.js'
+import type { StartRunBody } from '../api-client.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
 import { followRemoteRun } from '../remote-report.js'
@@ -80,7 +82,8 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
   try {
     let started: { readonly id: string }
     try {
-      started = await client.startRun(
+      started = await startWithRetries(
+        client,
         {
           workflow,
           inputs: args.inputs,
@@ -97,11 +100,7 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
         io.stderr(`interrupted while ${client.url} was starting the run: ${maybe}`)
         return interruptedExitCode(interruptedBy ?? 'SIGINT')
       }
-      // No answer at all (a timeout, a reset): the server may have made the run. Any answer (a
-      // refusal, an invalid workflow) means it did not.
-      const details = TaskweaveError.is(error) ? (error.details as { status?: unknown; unreached?: unknown } | undefined) : undefined
-      const unanswered = TaskweaveError.is(error) && error.code === 'TW_API' && details?.status === undefined && details?.unreached !== true
-      if (!unanswered) throw error
+      if (!isUnanswered(error)) throw error
       if (cancelWhenStarted) {
         // Cancelled while the start had no answer yet: cancelled by its id, in case it started.
         await client.cancel(chosenId, `cancelled from the command line (${interruptedBy ?? 'SIGINT'})`).then(
@@ -129,5 +128,37 @@ export async function remoteRunCommand(args: RemoteRunArgs, io: CliIo): Promise<
     return outcome.code
   } finally {
     stopListening()
+  }
+}
+
+/**
+ * No answer at all (a timeout, a reset): the server may have made the run. Any answer (a refusal,
+ * an invalid workflow) means it did not, and a request that never reached it cannot have.
+ */
+function isUnanswered(error: unknown): boolean {
+  const details = TaskweaveError.is(error) ? (error.details as { status?: unknown; unreached?: unknown } | undefined) : undefined
+  return TaskweaveError.is(error) && error.code === 'TW_API' && details?.status === undefined && details?.unreached !== true
+}
+
+/** Pauses before the second and third tries of a start that had no answer. */
+const START_RETRY_PAUSES_MS = [500, 1500]
+
+/**
+ * Starts the run, sending the request again (up to twice) when it had no answer, with the same
+ * `Idempotency-Key` (one per command): the server answers a request it already acted on with the
+ * run it made rather than a second run, while another command naming the same `--run-id` is
+ * still refused. A refusal is not tried again.
+ */
+async function startWithRetries(client: ApiClient, body: StartRunBody, signal: AbortSignal): Promise<{ readonly id: string }> {
+  const key = randomUUID()
+  for (let tries = 0; ; tries++) {
+    try {
+      return await client.startRun(body, signal, key)
+    } catch (error) {
+      const pause = START_RETRY_PAUSES_MS[tries]
+      if (pause === undefined || signal.aborted || !isUnanswered(error)) throw error
+      await delay(pause, undefined, { signal }).catch(() => undefined)
+      if (signal.aborted) throw error
+    }
   }
 }
