@@ -75,7 +75,7 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     // The file changed since: the run goes on with the definition it started with, and says so.
     writeFileSync(join(project, 'flow.yaml'), FLOW('  - { id: e, tool: demo.step, input: { n: 5 } }\n'))
     const resumed = await bin(['resume', 'r-kill'], { cwd: project, env })
-    expect(resumed.stderr).toContain('has changed since this run started')
+    expect(resumed.stderr).toMatch(/flow\.yaml has changed \(sha256 [0-9a-f]{12}… now\) since this run started; the run goes on with the definition pinned then \(sha256 [0-9a-f]{12}…\), and new runs use the file as it is/)
     expect(resumed.code).toBe(0)
     expect(resumed.stdout).toContain('run succeeded')
     // a and b ran once; c, in flight when the process died, ran again (its start had not been
@@ -97,8 +97,17 @@ describe('taskweave run → kill -9 → resume (SQLite store)', () => {
     const again = await bin(['resume', 'r-kill'], { cwd: project, env })
     expect(again.stderr).toContain('has already finished: succeeded')
 
+    // A new run uses the file as it is now (e runs), under the hash the resume named as the file's.
+    expect((await bin(['run', 'flow.yaml', '--run-id', 'r-new', '--quiet'], { cwd: project, env })).code).toBe(0)
+    expect(ledgerLines().slice(-5).sort()).toEqual(['a 1', 'b 1', 'c 1', 'd 1', 'e 1'])
+    const hashOf = async (runId: string): Promise<string> => /definition sha256 ([0-9a-f]{64})/.exec((await bin(['show', runId], { cwd: project, env })).stdout)?.[1] ?? ''
+    const [pinned, current] = [await hashOf('r-kill'), await hashOf('r-new')]
+    expect(pinned).not.toBe(current)
+    expect(resumed.stderr).toContain(`(sha256 ${current.slice(0, 12)}… now)`)
+    expect(resumed.stderr).toContain(`pinned then (sha256 ${pinned.slice(0, 12)}…)`)
+
     const prune = await bin(['prune', '--older-than', '0s'], { cwd: project, env })
-    expect(prune.stdout).toMatch(/removed 1 run /)
+    expect(prune.stdout).toMatch(/removed 2 runs /)
     expect((await bin(['show', 'r-kill'], { cwd: project, env })).code).toBe(2)
   }, 60_000)
 

@@ -108,6 +108,6 @@ async function sayWhenTheFileChanged(file: string, pinnedHash: string, registry:
     now = undefined
   }
   if (now === pinnedHash) return
-  io.stderr(`note: ${file} ${now === undefined ? 'cannot be read or compiled now' : 'has changed'} since this run started; the run goes on with the definition pinned then (sha256 ${pinnedHash.slice(0, 12)}…)`)
+  io.stderr(`note: ${file} ${now === undefined ? 'cannot be read or compiled now' : `has changed (sha256 ${now.slice(0, 12)}… now)`} since this run started; the run goes on with the definition pinned then (sha256 ${pinnedHash.slice(0, 12)}…), and new runs use the file as it is`)
 }
 
