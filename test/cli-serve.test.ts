@@ -93,6 +93,50 @@ describe('taskweave serve', () => {
     expect((await readFile(fresh, 'utf8')).trim()).toBe(tokens[0]?.token)
   }, 60_000)
 
+  it('RT-03: a cancel answered 202 is in the store: a server killed (SIGKILL) right after the answer resumes the run as cancelled, starting nothing new', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-cli-serve-'))
+    const store = `sqlite:${join(dir, 'runs.db')}`
+    const ledger = join(dir, 'ledger.txt')
+    await writeFile(ledger, '')
+    const env = { TASKWEAVE_TOKEN: 'cancel-token-0123456789abcdef', LEDGER: ledger }
+    const auth = { authorization: `Bearer ${env.TASKWEAVE_TOKEN}` }
+    const tools = join(root, 'test/fixtures/ledger-tools.ts')
+    const started = async (): Promise<string[]> => (await readFile(ledger, 'utf8')).split('\n').filter((line) => line !== '')
+    const first = await serve(['--store', store, '--tools', tools], env)
+    // 50 tasks running (each holds until aborted), 500 waiting for a slot.
+    const tasks = Array.from({ length: 550 }, (_, k) => ({ id: `t${k}`, tool: 'ledger.hold' }))
+    const made = await send(first.port, '/api/runs', { method: 'POST', headers: auth, body: { workflow: { id: 'wide', tasks }, concurrency: 50 } })
+    expect(made.status).toBe(201)
+    const { id } = made.json as { id: string }
+    await expect.poll(async () => (await started()).length, { timeout: 20_000 }).toBe(50)
+    const cancel = await send(first.port, `/api/runs/${id}/cancel`, { method: 'POST', headers: auth, body: { reason: 'operator says stop' } })
+    first.child.kill('SIGKILL')
+    expect(cancel.status).toBe(202)
+    expect(cancel.json).toEqual({ id, status: 'cancelling', saved: true })
+    await collect(first.child, 20_000)
+
+    const resumedAt = Date.now()
+    const second = await serve(['--store', store, '--tools', tools, '--resume'], env)
+    let run: { status: string; reason?: string; tasks: { id: string; status: string }[] }
+    for (;;) {
+      run = (await send(second.port, `/api/runs/${id}`, { headers: auth })).json as typeof run
+      if (run.status !== 'running') break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const quiesceMs = Date.now() - resumedAt
+    process.stdout.write(`${JSON.stringify({ case: 'RT-03', startedBeforeKill: 50, startedAfterCancel: (await started()).length - 50, quiesceMs })}\n`)
+    expect(run.status).toBe('cancelled')
+    const counts: Record<string, number> = {}
+    for (const task of run.tasks) counts[task.status] = (counts[task.status] ?? 0) + 1
+    // The 50 that ran were cancelled; the 500 behind them never started.
+    expect(counts).toEqual({ cancelled: 50, 'not-run': 500 })
+    expect(run.reason).toContain('operator says stop')
+    // Nothing started after the cancel: not in the killed process, not in the resumed one.
+    expect(await started()).toHaveLength(50)
+    second.child.kill('SIGTERM')
+    expect((await collect(second.child, 20_000)).code).toBe(0)
+  }, 90_000)
+
   it('refuses a second server on the same SQLite file (the store holds it), and a killed server\'s file serves again', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tw-cli-serve-'))
     const store = `sqlite:${join(dir, 'runs.db')}`

@@ -218,6 +218,13 @@ export interface RunHandle {
   readonly saved: Promise<boolean>
   /** Cancels the run. */
   cancel(reason?: string): void
+  /**
+   * After {@link cancel}: resolves true once the run's store holds the cancel (its `stop` entry is
+   * durable, so a crash after it starts nothing new of the run on resume), false when there is
+   * nothing to hold (the run is not durable, was not cancelled, or the store refused it). Await it
+   * before telling anyone the cancel was accepted.
+   */
+  cancelSaved(): Promise<boolean>
   /** Current status of one task. */
   taskStatus(taskId: string): TaskStatus | undefined
   /** Adds a task to the running workflow. */
@@ -704,6 +711,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       result: execution.result,
       saved: savedRuns.get(execution) ?? (durableRuns.has(execution) ? SAVED : NOT_SAVED),
       cancel: (reason) => execution.cancel(reason),
+      cancelSaved: () => execution.stopSaved(),
       taskStatus: (taskId) => execution.taskStatus(taskId),
       addTask: (task) => control.addTask(task),
       on: (name, listener) => runEvents.on(name, listener),

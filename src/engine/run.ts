@@ -195,6 +195,11 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #parked: ParkedHere[] | undefined
   /** The ticket of the last journal entry known durable. */
   #durableTicket = 0
+  /** The journal ticket of this run's `stop` entry (0: none written), and who waits for it to be durable (see {@link stopSaved}). */
+  #stopTicket = 0
+  /** The result is out (set as it resolves; `#state` is `finished` earlier, while the `finish` entry is written). */
+  #ended = false
+  #stopSavedWaiters: ((saved: boolean) => void)[] | undefined
   /** Why the journal gave the run up, once it did. */
   #journalLostReason: string | undefined
   /** Set by suspend(): the run stops here and writes nothing more, so it stays resumable. */
@@ -489,6 +494,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
 
   #onDurable(ticket: number): void {
     this.#durableTicket = ticket
+    if (this.#stopSavedWaiters !== undefined && this.#stopTicket > 0 && ticket >= this.#stopTicket) this.#settleStopSaved(true)
     this.#eventTime = -1
     this.#afterDurable.takeUpTo(ticket, this.#applyDurableItem)
     this.#pump()
@@ -528,6 +534,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
   #onJournalLost(reason: string): void {
     if (this.#journalLost) return
     this.#journalLost = true
+    this.#settleStopSaved(false)
     this.#journalLostReason = reason
     this.#eventTime = -1
     const why = `the run store stopped this run: ${reason}`
@@ -1847,7 +1854,8 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     this.#state = 'cancelling'
     this.#stopStatus = status
     this.#stopReason = reason
-    if (this.#durable() && !this.#stopFromJournal) this.#write({ kind: 'stop', data: JSON.stringify({ status, reason }) })
+    if (this.#durable() && !this.#stopFromJournal) this.#stopTicket = this.#write({ kind: 'stop', data: JSON.stringify({ status, reason }) })
+    else this.#settleStopSaved(this.#stopFromJournal)
     if (this.#events.wants('run:cancelling')) this.#emit('run:cancelling', { reason })
     const now = this.#now()
     const abortReason = new CancelledError(reason)
@@ -1917,7 +1925,31 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     if (this.#workflow.rates.size > 0 && this.#ratesMade !== undefined && result.status !== 'cancelled' && !rateKeysChecked.has(this.#workflow)) this.#warnUnusedRateKeys(this.#ratesMade.keysUsed)
     if (this.#events.wants('run:finished')) this.#emit('run:finished', { workflowId: this.#workflow.id, status: result.status, durationMs: result.durationMs })
     this.#env.onRunEnded?.(this)
+    this.#ended = true
+    this.#settleStopSaved(this.#stopTicket > 0 && this.#stopTicket <= this.#durableTicket)
     this.#resolve(result)
+  }
+
+  /**
+   * Resolves true once the store holds this run's stop (it was cancelled, and its `stop` entry is
+   * durable: a process that crashes after that starts nothing new of it on resume), false when
+   * there is none to hold: the run is not durable, was not stopped, or the store lost it.
+   */
+  stopSaved(): Promise<boolean> {
+    // A stop replayed from the journal is in the store already.
+    if (this.#stopFromJournal || (this.#stopTicket > 0 && this.#stopTicket <= this.#durableTicket)) return Promise.resolve(true)
+    if (this.#ended || this.#journalLost) return Promise.resolve(false)
+    // A stop asked for from inside an event listener is made a microtask later: wait for it.
+    const coming = this.#stopTicket > 0 || (this.#stopRequested && this.#state === 'running' && this.#durable())
+    if (!coming) return Promise.resolve(false)
+    return new Promise((resolve) => (this.#stopSavedWaiters ??= []).push(resolve))
+  }
+
+  #settleStopSaved(saved: boolean): void {
+    const waiters = this.#stopSavedWaiters
+    if (waiters === undefined) return
+    this.#stopSavedWaiters = undefined
+    for (const resolve of waiters) resolve(saved)
   }
 
   /**

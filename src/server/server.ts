@@ -139,6 +139,9 @@ function startRequest(body: unknown): { workflow: Record<string, unknown>; input
   }
 }
 
+/** How long a cancel waits for the store to hold it before it is answered anyway (see the cancel route). */
+const CANCEL_SAVE_WAIT_MS = 5000
+
 /** The label that ties a run to the request, sent with an `Idempotency-Key`, that made it. */
 const IDEMPOTENCY_LABEL = 'idempotency'
 
@@ -459,7 +462,11 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     const handle = handles.get(id)
     if (handle !== undefined) {
       handle.cancel(reason)
-      return reply.code(202).send({ id, status: 'cancelling' })
+      // A durable run's cancel is answered once the store holds it: a crash right after the answer
+      // then cannot lose it (the resumed run starts nothing new). A store that takes longer than
+      // CANCEL_SAVE_WAIT_MS (an outage) gets the answer without that promise: `saved: false`.
+      const saved = engine.store !== undefined ? await Promise.race([handle.cancelSaved(), new Promise<false>((resolve) => setTimeout(resolve, CANCEL_SAVE_WAIT_MS, false).unref())]) : false
+      return reply.code(202).send({ id, status: 'cancelling', ...(engine.store !== undefined ? { saved } : {}) })
     }
     if (engine.store === undefined) throw new ApiError(live.has(id) ? 409 : 404, live.has(id) ? `run "${id.slice(0, 200)}" is not running here` : `no run "${id.slice(0, 200)}"`)
     const cancelled = await engine.cancelUnfinished(id, { reason })
