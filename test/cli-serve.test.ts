@@ -118,9 +118,10 @@ describe('taskweave serve', () => {
     const resumedAt = Date.now()
     const second = await serve(['--store', store, '--tools', tools, '--resume'], env)
     let run: { status: string; reason?: string; tasks: { id: string; status: string }[] }
-    for (;;) {
+    for (const deadline = Date.now() + 30_000; ; ) {
       run = (await send(second.port, `/api/runs/${id}`, { headers: auth })).json as typeof run
       if (run.status !== 'running') break
+      if (Date.now() > deadline) throw new Error(`run ${id} still running 30 s after the resume`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     const quiesceMs = Date.now() - resumedAt

@@ -237,7 +237,7 @@ export class ApiClient {
     const retryable = status === 429 || status >= 500
     // Not the API's own refusal (a proxy's page, another server): the address is wrong, not the request.
     if (message === undefined) return new TaskweaveError('TW_API', `${this.#base} answered ${status}${text === '' ? ` ${response.statusText}` : ` with ${describeBody(text)}`}${later}: is --server the address of taskweave serve?`, { retryable, details: { status, notApi: true } })
-    return new TaskweaveError('TW_API', `${this.#base} answered ${status}: ${message}${later}`, { retryable, details: { status } })
+    return new TaskweaveError('TW_API', `${this.#base} answered ${status}: ${message}${later}`, { retryable, details: { status, ...(retryAfter !== null ? { retryAfter } : {}) } })
   }
 }
 

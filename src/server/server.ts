@@ -153,7 +153,7 @@ const IDEMPOTENCY_LABEL = 'idempotency'
  */
 function idempotencyOf(header: string | string[] | undefined, body: ReturnType<typeof startRequest>): { readonly runId: string; readonly fingerprint: string } | undefined {
   if (header === undefined) return undefined
-  if (typeof header !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(header)) throw new ApiError(400, 'the Idempotency-Key header must be 1 to 255 printable ASCII characters, sent once')
+  if (typeof header !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(header)) throw new ApiError(400, 'the Idempotency-Key header must be 1 to 255 printable ASCII characters')
   const digest = (text: string): string => createHash('sha256').update(text).digest('hex')
   return { runId: `idem-${digest(header).slice(0, 40)}`, fingerprint: digest(canonicalJson({ key: header, body })) }
 }
@@ -350,7 +350,9 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
    * to workers: a run accepted then would wait in this process's memory for as long as that lasts.
    */
   const refuseWhenFull = (): void => {
-    const active = handles.size + starting.size
+    // A run being saved is in both.
+    let active = handles.size
+    for (const id of starting) if (!handles.has(id)) active++
     if (active >= settings.maxActiveRuns) throw new ApiError(429, `${active} runs started through the API are unfinished (at most ${settings.maxActiveRuns}): try again when some have finished`)
     const { store, runner } = engine.stats()
     if (store !== undefined && !store.available) throw new ApiError(503, `the run store refuses writes (${store.error ?? 'unavailable'}): try again later`)
@@ -367,60 +369,66 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
   }
 
   app.post('/api/runs', async (request, reply) => {
-    refuseWhenFull()
     const body = startRequest(request.body)
     const idempotency = idempotencyOf(request.headers['idempotency-key'], body)
     const runId = body.runId ?? idempotency?.runId ?? randomUUID()
     // A request sent again with its Idempotency-Key (its answer was lost) is answered with the run
-    // the first one made; any other request for an existing id is a conflict.
-    const existing = (run: { readonly id: string; readonly workflowId: string; readonly status: string; readonly labels: Readonly<Record<string, string>> }): FastifyReply => {
+    // the first one made; any other request for an existing id is a conflict. A run resumed here
+    // may not have its labels in its live view yet: the store has them.
+    const existing = async (run: { readonly id: string; readonly workflowId: string; readonly status: string; readonly labels: Readonly<Record<string, string>> }): Promise<FastifyReply> => {
       if (idempotency === undefined) throw new ApiError(409, `a run "${runId}" exists already`)
-      if (run.labels[IDEMPOTENCY_LABEL] !== idempotency.fingerprint) {
+      let labels = run.labels
+      if (labels[IDEMPOTENCY_LABEL] === undefined && engine.store !== undefined) labels = (await engine.store.load(run.id).catch(() => undefined))?.labels ?? labels
+      if (labels[IDEMPOTENCY_LABEL] !== idempotency.fingerprint) {
         throw new ApiError(409, body.runId !== undefined ? `a run "${runId}" exists already` : `the Idempotency-Key was used before for a different request (run "${run.id}"); a key names one request`)
       }
       return reply.code(200).header('location', `/api/runs/${encodeURIComponent(run.id)}`).header('idempotent-replayed', 'true').send({ id: run.id, workflowId: run.workflowId, status: run.status })
     }
-    // Checked and reserved in one step, before any await: two requests with one id cannot both pass.
+    // Checked and reserved in one step, before any await: two requests with one id cannot both
+    // pass. The id stays reserved until the store holds the run (or refused it), so a request sent
+    // again meanwhile is told to try again rather than answered with a run that may never be.
     if (starting.has(runId)) throw new ApiError(409, idempotency !== undefined ? 'a request with this Idempotency-Key is being handled: try again' : `a run "${runId}" exists already`, idempotency !== undefined ? { 'retry-after': '1' } : {})
     const held = handles.has(runId) || live.has(runId) ? live.view(runId) : undefined
     if (held !== undefined) return existing(held)
     if (handles.has(runId) || live.has(runId)) throw new ApiError(409, `a run "${runId}" exists already`)
+    // After the replays, which take no new capacity.
+    refuseWhenFull()
     starting.add(runId)
-    let handle: RunHandle
     let compiledId: string
     try {
       const stored = engine.store !== undefined ? await engine.store.load(runId) : undefined
       if (stored !== undefined) return existing({ id: stored.runId, workflowId: stored.workflowId, status: stored.status, labels: stored.labels })
       const compiled = engine.compile(body.workflow as unknown as WorkflowInput)
       compiledId = compiled.id
-      handle = engine.start(compiled, {
+      const labels = idempotency !== undefined ? { ...body.labels, [IDEMPOTENCY_LABEL]: idempotency.fingerprint } : body.labels
+      const handle = engine.start(compiled, {
         runId,
         inputs: body.inputs,
-        labels: idempotency !== undefined ? { ...body.labels, [IDEMPOTENCY_LABEL]: idempotency.fingerprint } : body.labels,
+        labels,
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
         ...(body.failFast !== undefined ? { failFast: body.failFast } : {}),
       })
       // Before the run's first event (the engine starts it on a later tick), with the time its
       // store record has.
-      live.register(runId, compiled, idempotency !== undefined ? { ...body.labels, [IDEMPOTENCY_LABEL]: idempotency.fingerprint } : body.labels, handle.createdAt)
+      live.register(runId, compiled, labels, handle.createdAt)
       handles.set(runId, handle)
+      track(runId, handle)
+      // A 201 promises the run will end: a durable run is confirmed only once its store holds it
+      // (it starts then), so a crash right after the reply cannot lose it. One the store refused
+      // ends without starting, and is answered as such.
+      if (engine.store !== undefined && !(await handle.saved)) {
+        const refused = await handle.result
+        // A run that never was: its id is free for a retry, unless the store holds a run of it (made
+        // meanwhile by another process), which is a conflict, not an outage.
+        handles.delete(runId)
+        results.delete(runId)
+        live.forget(runId)
+        const taken = (await engine.store.load(runId).catch(() => undefined)) !== undefined
+        if (taken) throw new ApiError(409, `a run "${runId}" exists already`)
+        throw new ApiError(503, `the run was not started: ${refused.reason ?? refused.status}`)
+      }
     } finally {
       starting.delete(runId)
-    }
-    track(runId, handle)
-    // A 201 promises the run will end: a durable run is confirmed only once its store holds it
-    // (it starts then), so a crash right after the reply cannot lose it. One the store refused
-    // ends without starting, and is answered as such.
-    if (engine.store !== undefined && !(await handle.saved)) {
-      const refused = await handle.result
-      // A run that never was: its id is free for a retry, unless the store holds a run of it (made
-      // meanwhile by another process), which is a conflict, not an outage.
-      handles.delete(runId)
-      results.delete(runId)
-      live.forget(runId)
-      const taken = (await engine.store.load(runId).catch(() => undefined)) !== undefined
-      if (taken) throw new ApiError(409, `a run "${runId}" exists already`)
-      throw new ApiError(503, `the run was not started: ${refused.reason ?? refused.status}`)
     }
     return reply.code(201).header('location', `/api/runs/${encodeURIComponent(runId)}`).send({ id: runId, workflowId: compiledId, status: 'running' })
   })
@@ -461,12 +469,28 @@ export async function startServer(options: ServerOptions): Promise<TaskweaveServ
     const reason = given ?? 'cancelled through the API'
     const handle = handles.get(id)
     if (handle !== undefined) {
-      handle.cancel(reason)
+      if (engine.store === undefined) {
+        handle.cancel(reason)
+        return reply.code(202).send({ id, status: 'cancelling' })
+      }
       // A durable run's cancel is answered once the store holds it: a crash right after the answer
-      // then cannot lose it (the resumed run starts nothing new). A store that takes longer than
-      // CANCEL_SAVE_WAIT_MS (an outage) gets the answer without that promise: `saved: false`.
-      const saved = engine.store !== undefined ? await Promise.race([handle.cancelSaved(), new Promise<false>((resolve) => setTimeout(resolve, CANCEL_SAVE_WAIT_MS, false).unref())]) : false
-      return reply.code(202).send({ id, status: 'cancelling', ...(engine.store !== undefined ? { saved } : {}) })
+      // then cannot lose it (the resumed run starts nothing new). A run still being created is
+      // cancelled once the store holds it, so its cancel is journaled too (cancelled before that,
+      // it would stay in the store unfinished, for a resume to run). A store that takes longer
+      // than CANCEL_SAVE_WAIT_MS in all (an outage) gets the answer without that promise.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, CANCEL_SAVE_WAIT_MS, false)))
+      try {
+        if (!(await Promise.race([handle.saved, late]))) {
+          handle.cancel(reason)
+          return reply.code(202).send({ id, status: 'cancelling', saved: false })
+        }
+        handle.cancel(reason)
+        const saved = await Promise.race([handle.cancelSaved(), late])
+        return reply.code(202).send({ id, status: 'cancelling', saved })
+      } finally {
+        clearTimeout(timer)
+      }
     }
     if (engine.store === undefined) throw new ApiError(live.has(id) ? 409 : 404, live.has(id) ? `run "${id.slice(0, 200)}" is not running here` : `no run "${id.slice(0, 200)}"`)
     const cancelled = await engine.cancelUnfinished(id, { reason })

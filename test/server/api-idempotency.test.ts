@@ -1,7 +1,8 @@
 /**
  * Ambiguous submits (RELIABILITY CR-09): a client whose answer was lost sends its request again
  * with the same `Idempotency-Key` and gets the run the first request made, never a second run. A
- * proxy forwards every request and drops 30% of the answers, with a store and without one.
+ * proxy forwards every request and drops 30% of the answers, with a store and without one. And
+ * the moments a store is still taking a run: a copy of its request, a cancel.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -40,7 +41,7 @@ describe('POST /api/runs with an Idempotency-Key', () => {
     const engine = createEngine({ tools: [echo], builtins: false, ...(withStore ? { store: new MemoryRunStore() } : {}) })
     const server = await startServer({ token: TOKEN, port: 0, engine, keepFinishedRuns: 1000 })
     cleanups.push(() => engine.close(), () => server.close())
-    // Seeded: the same answers are dropped on every run of the test.
+    // Seeded, about 3 answers in 10 (which ones depends on the order answers complete in).
     const coin = mulberry32(9)
     const proxy = await droppingProxy(server.port, () => coin() < 0.3)
     cleanups.push(() => proxy.close())
@@ -90,4 +91,66 @@ describe('POST /api/runs with an Idempotency-Key', () => {
     expect(replayed.status).toBe(201)
     expect((await post({ 'idempotency-key': 'k3' }, { ...body(4), runId: 'theirs' })).status).toBe(200)
   })
+
+  it('while the store has not yet taken the first request\'s run, a copy is told to try again (409, Retry-After); a replay is answered even at maxActiveRuns', async () => {
+    const store = new SlowCreate()
+    let open!: () => void
+    const opened = new Promise<void>((resolve) => (open = resolve))
+    const gate = defineTool({ name: 'gate', input: z.object({ n: z.number() }), run: async () => opened })
+    const engine = createEngine({ tools: [gate], builtins: false, store })
+    const server = await startServer({ token: TOKEN, port: 0, engine, maxActiveRuns: 1 })
+    cleanups.push(() => engine.close(), () => server.close(), async () => open())
+    const post = (n: number) => send(server.port, '/api/runs', { method: 'POST', headers: { ...AUTH, 'idempotency-key': 'slow' }, body: { workflow: { id: 'held', tasks: [{ id: 'a', tool: 'gate', input: { n } }] } } })
+    store.hold = true
+    const first = post(1)
+    await expect.poll(() => store.waiting).toBe(1)
+    const copy = await post(1)
+    expect(copy.status).toBe(409)
+    expect(copy.headers['retry-after']).toBe('1')
+    expect((copy.json as { error: { message: string } }).error.message).toBe('a request with this Idempotency-Key is being handled: try again')
+    store.letGo()
+    expect((await first).status).toBe(201)
+    // The one run the server takes is running (its gate is shut): a new one is refused, a replay needs no room of its own.
+    expect((await send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: body(2) })).status).toBe(429)
+    const replay = await post(1)
+    expect(replay.status).toBe(200)
+    expect(replay.json).toMatchObject({ id: ((await first).json as { id: string }).id })
+  })
 })
+
+describe('POST /api/runs/:id/cancel while the store is still taking the run', () => {
+  it('waits until the store holds the run, then cancels it there: the store says cancelled, not a run left for a resume', async () => {
+    const store = new SlowCreate()
+    const gate = defineTool({ name: 'gate', input: z.object({}), run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error))) })
+    const engine = createEngine({ tools: [gate], builtins: false, store })
+    const server = await startServer({ token: TOKEN, port: 0, engine })
+    cleanups.push(() => engine.close(), () => server.close())
+    store.hold = true
+    const made = send(server.port, '/api/runs', { method: 'POST', headers: AUTH, body: { workflow: { id: 'held', tasks: [{ id: 'a', tool: 'gate' }] }, runId: 'early' } })
+    await expect.poll(() => store.waiting).toBe(1)
+    const cancel = send(server.port, '/api/runs/early/cancel', { method: 'POST', headers: AUTH, body: { reason: 'changed my mind' } })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    store.letGo()
+    expect((await made).status).toBe(201)
+    expect(await cancel).toMatchObject({ status: 202, json: { id: 'early', status: 'cancelling', saved: true } })
+    await expect.poll(async () => (await store.load('early'))?.status).toBe('cancelled')
+    expect((await store.load('early'))?.entries.find((entry) => entry.kind === 'stop')?.data).toContain('changed my mind')
+  })
+})
+
+/** A store whose run creations wait while `hold` is set, until let go. */
+class SlowCreate extends MemoryRunStore {
+  hold = false
+  readonly #waiting: (() => void)[] = []
+  get waiting(): number {
+    return this.#waiting.length
+  }
+  override async createRun(...args: Parameters<MemoryRunStore['createRun']>): ReturnType<MemoryRunStore['createRun']> {
+    if (this.hold) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    return super.createRun(...args)
+  }
+  letGo(): void {
+    this.hold = false
+    for (const go of this.#waiting.splice(0)) go()
+  }
+}

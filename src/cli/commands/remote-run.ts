@@ -143,11 +143,18 @@ function isUnanswered(error: unknown): boolean {
 /** Pauses before the second and third tries of a start that had no answer. */
 const START_RETRY_PAUSES_MS = [500, 1500]
 
+/** A 409 that says to try again (`Retry-After`): the server is still handling this key's first request. */
+function isInProgress(error: unknown): boolean {
+  const details = TaskweaveError.is(error) ? (error.details as { status?: unknown; retryAfter?: unknown } | undefined) : undefined
+  return details?.status === 409 && details.retryAfter !== undefined
+}
+
 /**
- * Starts the run, sending the request again (up to twice) when it had no answer, with the same
- * `Idempotency-Key` (one per command): the server answers a request it already acted on with the
- * run it made rather than a second run, while another command naming the same `--run-id` is
- * still refused. A refusal is not tried again.
+ * Starts the run, sending the request again (up to twice) when it had no answer, or when the
+ * server said its first copy is still being handled, with the same `Idempotency-Key` (one per
+ * command): the server answers a request it already acted on with the run it made rather than a
+ * second run, while another command naming the same `--run-id` is still refused. Any other
+ * refusal is not tried again.
  */
 async function startWithRetries(client: ApiClient, body: StartRunBody, signal: AbortSignal): Promise<{ readonly id: string }> {
   const key = randomUUID()
@@ -156,7 +163,7 @@ async function startWithRetries(client: ApiClient, body: StartRunBody, signal: A
       return await client.startRun(body, signal, key)
     } catch (error) {
       const pause = START_RETRY_PAUSES_MS[tries]
-      if (pause === undefined || signal.aborted || !isUnanswered(error)) throw error
+      if (pause === undefined || signal.aborted || !(isUnanswered(error) || isInProgress(error))) throw error
       await delay(pause, undefined, { signal }).catch(() => undefined)
       if (signal.aborted) throw error
     }
