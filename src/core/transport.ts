@@ -117,6 +117,13 @@ export interface AttemptDelivery {
   deadLetter(reason: string): Promise<void>
   /** Keep holding it for `ms` more (a long attempt); a no-op where the broker needs none. */
   extend(ms: number): Promise<void>
+  /**
+   * Aborts when the broker says this worker no longer holds the attempt while it runs (its lease
+   * expired and may have gone to another worker: the process stalled, or its renewals failed);
+   * the worker then stops the tool, a zombie otherwise. Optional: a transport that cannot tell
+   * leaves it out, and the worker asks `extend()` now and then instead.
+   */
+  readonly lost?: AbortSignal
 }
 
 /** Options of a worker's `consume`. */

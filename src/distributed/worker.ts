@@ -42,6 +42,15 @@ import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 const LEASE_CHECK_AFTER_MS = 100
 /** How long that check extends the lease (the outcome and the ack follow at once). */
 const LEASE_CHECK_EXTEND_MS = 30_000
+/**
+ * While attempts run, one timer looks at their leases this often: a tick that comes more than
+ * {@link STALL_MS} late means the process was stalled (stopped, swapped out, a long pause), and
+ * every running attempt's lease is checked at once; otherwise each is checked every
+ * {@link LEASE_RECHECK_MS} (a broker that gave it away while this process ran on).
+ */
+const LEASE_WATCH_MS = 1000
+const STALL_MS = 2000
+const LEASE_RECHECK_MS = 10_000
 /** How long a drain waits, after its grace, for the attempts it cancelled to go back to the broker. */
 const GIVE_BACK_MS = 5000
 /** Ids of attempts cancelled elsewhere that a worker remembers, in case the broker delivers them later. */
@@ -144,6 +153,10 @@ class TransportWorker implements Worker {
   readonly #runner: LocalAttemptRunner
   readonly #signal: AbortSignal | undefined
   readonly #running = new Map<string, WorkerAttempt>()
+  /** The delivery of each running attempt, and when its lease was last confirmed (see {@link LEASE_WATCH_MS}). */
+  readonly #leases = new Map<WorkerAttempt, { readonly delivery: AttemptDelivery; checkedAt: number }>()
+  #leaseWatch: CancelTimer | undefined
+  #leaseWatchDue = 0
   /** Attempts cancelled before they reached this worker (see {@link #rememberCancel}). */
   readonly #cancelled = new Set<string>()
   readonly #agents: AgentSessionPool | undefined
@@ -303,6 +316,12 @@ class TransportWorker implements Worker {
     const attempt = new WorkerAttempt(request.attemptId, request.taskId, delivery.envelope.queue, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
     const startedAt = this.#clock.now()
+    this.#leases.set(attempt, { delivery, checkedAt: startedAt })
+    this.#armLeaseWatch()
+    // The broker may say so itself when it loses the lease (Redis: a lock BullMQ could not renew).
+    const lost = delivery.lost
+    const onLost = (): void => this.#leaseLost(attempt, lost?.reason)
+    lost?.addEventListener('abort', onLost, { once: true })
     // The owner times the attempt too, but it may have died, or its cancel may not get here (a
     // broker blip): the worker stops the tool itself at the deadline, so a hung attempt neither
     // runs on beside its retry nor holds a slot for ever.
@@ -330,8 +349,57 @@ class TransportWorker implements Worker {
       throw err
     } finally {
       deadline?.()
+      lost?.removeEventListener('abort', onLost)
+      this.#leases.delete(attempt)
       if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
     }
+  }
+
+  #armLeaseWatch(): void {
+    if (this.#leaseWatch !== undefined || this.#leases.size === 0) return
+    this.#leaseWatchDue = this.#clock.now() + LEASE_WATCH_MS
+    this.#leaseWatch = this.#clock.setTimer(LEASE_WATCH_MS, () => this.#watchLeases())
+  }
+
+  /** The lease watch's tick: checks the leases that are due (all of them after a stall), then arms the next tick while attempts run. */
+  #watchLeases(): void {
+    this.#leaseWatch = undefined
+    const now = this.#clock.now()
+    const stalled = now - this.#leaseWatchDue > STALL_MS
+    for (const [attempt, lease] of this.#leases) {
+      if (!stalled && now - lease.checkedAt < LEASE_RECHECK_MS) continue
+      lease.checkedAt = now
+      void this.#confirmLease(attempt, lease.delivery)
+    }
+    this.#armLeaseWatch()
+  }
+
+  /**
+   * Asks the broker whether this worker still holds a running attempt. One it lost (its lease
+   * expired while the process was stalled, and another worker may run it now) is a zombie here:
+   * its tool's signal is aborted with `TW_LEASE_LOST`, so it stops acting, and its outcome is
+   * dropped. Any other failure of the check (a passing broker error) changes nothing.
+   */
+  async #confirmLease(attempt: WorkerAttempt, delivery: AttemptDelivery): Promise<void> {
+    try {
+      await delivery.extend(LEASE_CHECK_EXTEND_MS)
+    } catch (err) {
+      if ((err as { readonly details?: { readonly leaseLost?: unknown } } | null)?.details?.leaseLost === true) this.#leaseLost(attempt, err)
+    }
+  }
+
+  /** A running attempt whose lease is lost: its tool is stopped (`TW_LEASE_LOST`) and its outcome dropped. */
+  #leaseLost(attempt: WorkerAttempt, cause: unknown): void {
+    if (this.#running.get(attempt.attemptId) !== attempt) return
+    this.#running.delete(attempt.attemptId)
+    this.#leases.delete(attempt)
+    this.#dropped.add(attempt)
+    this.#returned++
+    const { attemptId } = attempt
+    this.#logger.warn('an attempt lost its lease while it ran (this process stalled, or the broker gave it to another worker): its tool is stopped and its outcome dropped', { attemptId, error: String(cause) })
+    const error = new TaskweaveError('TW_LEASE_LOST', `attempt ${attemptId} lost its lease on worker ${this.id} while it ran (this process stalled, or the broker gave it to another worker): its tool is stopped, and the attempt runs where the broker delivers it`, { retryable: true, cause, details: { attemptId, worker: this.id } })
+    this.#runner.cancel(attemptId, error)
+    attempt.cancelled(error)
   }
 
   /**

@@ -24,6 +24,7 @@ export const work = defineTool({
         const timer = setTimeout(resolve, wait)
         ctx.signal.addEventListener('abort', () => {
           clearTimeout(timer)
+          note(ctx, 'abort', { code: ctx.signal.reason?.code })
           reject(ctx.signal.reason)
         })
       })

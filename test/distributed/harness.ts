@@ -30,8 +30,10 @@ export interface LedgerLine {
   readonly attempt: number
   readonly attemptId: string
   readonly pid: number
-  readonly phase: 'start' | 'end' | 'poison'
+  readonly phase: 'start' | 'end' | 'poison' | 'abort'
   readonly at: number
+  /** With `abort`: the code of the signal's reason. */
+  readonly code?: string
 }
 
 /** Reads the ledger (missing: empty). */

@@ -241,39 +241,48 @@ describe.each(BROKERS)('distributed execution on $type', ({ type, url }) => {
   }, 120_000)
 })
 
+/**
+ * Two workers (1 s leases) and an owner on the shared Redis; one task of `ms` starts on one of
+ * them, which is then stopped (SIGSTOP) until the other worker has taken the attempt over.
+ */
+async function stallTheWorkerOfALongTask(ms: number) {
+  const url = 'redis://127.0.0.1:6379'
+  const prefix = newPrefix()
+  const ledger = join(dir, `${prefix}.jsonl`)
+  const started = await Promise.all([1, 2].map((k) => startWorkerChild({ url, prefix, id: `${prefix}-w${k}`, ledger, concurrency: 1, lease: '1s' })))
+  cleanups.push(() => Promise.all(started.map((w) => stopWorkerChild(w))))
+  const transport = await createTransport({ type: 'redis', url, prefix })
+  const runner = createRemoteRunner({ transport, reconcileEveryMs: 0 })
+  await runner.listen()
+  const engine = createEngine({ tools, builtins: false, runner, concurrency: 4 })
+  cleanups.push(async () => {
+    await engine.close()
+    await transport.close()
+  })
+  const handle = engine.start({ id: 'zombie', tasks: [{ id: 'long', tool: 'ledger.work', input: { n: 1, ms } }] })
+  const lineOf = (phase: ReturnType<typeof readLedger>[number]['phase'], pid?: number, other = false) => readLedger(ledger).find((l) => l.phase === phase && (pid === undefined || (other ? l.pid !== pid : l.pid === pid)))
+  const waitFor = async (find: () => ReturnType<typeof lineOf>, tries: number): Promise<ReturnType<typeof lineOf>> => {
+    let line = find()
+    for (let k = 0; k < tries && line === undefined; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      line = find()
+    }
+    return line
+  }
+  const first = await waitFor(() => lineOf('start'), 200)
+  const paused = started.find((w) => w.child.pid === first?.pid)
+  expect(paused).toBeDefined()
+  paused?.child.kill('SIGSTOP')
+  cleanups.push(async () => void paused?.child.kill('SIGCONT'))
+  // Its lease ends; the other worker takes the attempt.
+  const second = await waitFor(() => lineOf('start', first?.pid, true), 600)
+  expect(second).toBeDefined()
+  return { ledger, handle, first, second, paused, lineOf, waitFor }
+}
+
 describe('a worker paused past its lease (Redis)', () => {
   it('reports nothing when it resumes: the outcome committed is that of the worker that took the attempt over', async () => {
-    const url = 'redis://127.0.0.1:6379'
-    const prefix = newPrefix()
-    const ledger = join(dir, `${prefix}.jsonl`)
-    const started = await Promise.all([1, 2].map((k) => startWorkerChild({ url, prefix, id: `${prefix}-w${k}`, ledger, concurrency: 1, lease: '1s' })))
-    cleanups.push(() => Promise.all(started.map((w) => stopWorkerChild(w))))
-    const transport = await createTransport({ type: 'redis', url, prefix })
-    const runner = createRemoteRunner({ transport, reconcileEveryMs: 0 })
-    await runner.listen()
-    const engine = createEngine({ tools, builtins: false, runner, concurrency: 4 })
-    cleanups.push(async () => {
-      await engine.close()
-      await transport.close()
-    })
-    const handle = engine.start({ id: 'zombie', tasks: [{ id: 'long', tool: 'ledger.work', input: { n: 1, ms: 1500 } }] })
-    const startOf = (pid?: number) => readLedger(ledger).find((l) => l.phase === 'start' && (pid === undefined || l.pid !== pid))
-    let first: ReturnType<typeof readLedger>[number] | undefined
-    for (let k = 0; k < 200 && first === undefined; k++) {
-      first = startOf()
-      if (first === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    const paused = started.find((w) => w.child.pid === first?.pid)
-    expect(paused).toBeDefined()
-    paused?.child.kill('SIGSTOP')
-    cleanups.push(async () => void paused?.child.kill('SIGCONT'))
-    // Its lease ends; the other worker takes the attempt.
-    let second: ReturnType<typeof readLedger>[number] | undefined
-    for (let k = 0; k < 600 && second === undefined; k++) {
-      second = startOf(first?.pid)
-      if (second === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(second).toBeDefined()
+    const { ledger, handle, second, paused } = await stallTheWorkerOfALongTask(1500)
     // Resumed, the paused worker finishes at once (its 1.5 s are over) while the other still runs.
     paused?.child.kill('SIGCONT')
     const result = await handle.result
@@ -281,6 +290,24 @@ describe('a worker paused past its lease (Redis)', () => {
     const ends = readLedger(ledger).filter((l) => l.phase === 'end')
     // The run waited for the live worker's outcome: its end is in the ledger when the run ends.
     expect(ends.map((l) => l.pid)).toContain(second?.pid)
+  }, 60_000)
+})
+
+describe('a worker stalled past its lease in the middle of a long attempt (Redis, CR-06)', () => {
+  it('stops the zombie\'s tool when it resumes (its signal aborts with TW_LEASE_LOST), and the run takes the other worker\'s outcome', async () => {
+    const { ledger, handle, first, second, paused, lineOf, waitFor } = await stallTheWorkerOfALongTask(6000)
+    // Resumed with 4 s of its 6 s still to wait, the zombie learns at once that it lost the lease.
+    const resumedAt = Date.now()
+    paused?.child.kill('SIGCONT')
+    const aborted = await waitFor(() => lineOf('abort', first?.pid), 150)
+    expect(aborted).toMatchObject({ code: 'TW_LEASE_LOST' })
+    const abortMs = (aborted?.at ?? 0) - resumedAt
+    process.stdout.write(`${JSON.stringify({ case: 'CR-06', backend: 'redis', zombieAbortedAfterResumeMs: abortMs })}\n`)
+    expect(abortMs).toBeLessThan(3000)
+    const result = await handle.result
+    expect(result.status).toBe('succeeded')
+    // The zombie never finished its tool: the only end is the live worker's.
+    expect(readLedger(ledger).filter((l) => l.phase === 'end').map((l) => l.pid)).toEqual([second?.pid])
   }, 60_000)
 })
 

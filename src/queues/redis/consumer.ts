@@ -174,6 +174,14 @@ export class RedisConsumer<D> {
       worker.on('error', (err) => {
         if (this.#closing === undefined) warn(`${scopeText(scope)}: consumer: ${describeCause(err)}`)
       })
+      // A lock BullMQ could not renew (this process stalled past it, or Redis gave the job to
+      // another worker): the delivery's `lost` signal tells whoever runs it.
+      worker.on('lockRenewalFailed', (jobIds: string[]) => {
+        const lost = new Set(jobIds)
+        for (const [job, held] of this.#held) {
+          if (job.id !== undefined && lost.has(job.id)) held.loseLock(new TaskweaveError(scope.code, `${scopeText(scope)}: the lock of job ${job.id} could not be renewed: its lease is lost, and it may be delivered again`, { details: { location: scope.location, leaseLost: true } }))
+        }
+      })
       this.#workers.push(worker)
       worker.run().catch((err: unknown) => logFailure(logger, `${scopeText(scope)}: consumer stopped`, err, { queue: name }))
     }

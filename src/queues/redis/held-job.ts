@@ -43,10 +43,23 @@ export class HeldJob {
   #written: Deferred<void> | undefined
   #writeResult: { readonly error: unknown } | undefined
 
+  /** Made on first read: see {@link lost}. */
+  #lost: AbortController | undefined
+
   constructor(job: AnyJob, token: string) {
     this.job = job
     this.token = token
     this.deliveries = Math.max(1, job.attemptsStarted)
+  }
+
+  /** Aborts when BullMQ could not renew the job's lock (another worker may hold it now). */
+  get lost(): AbortSignal {
+    return (this.#lost ??= new AbortController()).signal
+  }
+
+  /** BullMQ could not renew the job's lock: {@link lost} aborts with `reason`. */
+  loseLock(reason: Error): void {
+    ;(this.#lost ??= new AbortController()).abort(reason)
   }
 
   /** The verdict, once given. */

@@ -52,6 +52,7 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
   const attemptDelivery = (held: HeldJob, envelope: AttemptEnvelope, deliveries: number, settle: (verdict: Verdict) => Promise<void>): AttemptDelivery => ({
     envelope,
     deliveries,
+    lost: held.lost,
     ack: () => settle({ kind: 'ack' }),
     nack: (options = {}) => {
       const delayMs = options.delayMs ?? 0
