@@ -266,6 +266,11 @@ class TransportWorker implements Worker {
     // tool is stopped, and no outcome of it is reported (it would fail a task that still runs).
     const left = [...this.#running]
     this.#running.clear()
+    // Nothing runs here any more that a lease matters to: the watch stops (a tool that ignores its
+    // abort must not keep it, and the process, going).
+    this.#leases.clear()
+    this.#leaseWatch?.()
+    this.#leaseWatch = undefined
     // They go back to the broker (the worker's exit line counts them).
     this.#returned += left.length
     const error = new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true })
@@ -356,7 +361,7 @@ class TransportWorker implements Worker {
   }
 
   #armLeaseWatch(): void {
-    if (this.#leaseWatch !== undefined || this.#leases.size === 0) return
+    if (this.#leaseWatch !== undefined || this.#leases.size === 0 || this.#heartbeatStopped) return
     this.#leaseWatchDue = this.#clock.now() + LEASE_WATCH_MS
     this.#leaseWatch = this.#clock.setTimer(LEASE_WATCH_MS, () => this.#watchLeases())
   }
