@@ -23,7 +23,7 @@ import { silentLogger } from '../core/logger.js'
 import type { AnyTool } from '../core/tool.js'
 import { DEFAULT_WORK_QUEUE } from '../core/transport.js'
 import type { AttemptDelivery, AttemptReport, Transport, TransportSubscription } from '../core/transport.js'
-import type { AttemptRequest } from '../core/attempt.js'
+import type { AttemptOutcome, AttemptRequest } from '../core/attempt.js'
 import { LocalAttemptRunner } from '../engine/local-runner.js'
 import type { AttemptWrapper } from '../engine/local-runner.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/bytes.js'
@@ -42,15 +42,6 @@ import { KeyedLimiter } from '../scheduler/keyed-limiter.js'
 const LEASE_CHECK_AFTER_MS = 100
 /** How long that check extends the lease (the outcome and the ack follow at once). */
 const LEASE_CHECK_EXTEND_MS = 30_000
-/**
- * While attempts run, one timer looks at their leases this often: a tick that comes more than
- * {@link STALL_MS} late means the process was stalled (stopped, swapped out, a long pause), and
- * every running attempt's lease is checked at once; otherwise each is checked every
- * {@link LEASE_RECHECK_MS} (a broker that gave it away while this process ran on).
- */
-const LEASE_WATCH_MS = 1000
-const STALL_MS = 2000
-const LEASE_RECHECK_MS = 10_000
 /** How long a drain waits, after its grace, for the attempts it cancelled to go back to the broker. */
 const GIVE_BACK_MS = 5000
 /** Ids of attempts cancelled elsewhere that a worker remembers, in case the broker delivers them later. */
@@ -153,10 +144,10 @@ class TransportWorker implements Worker {
   readonly #runner: LocalAttemptRunner
   readonly #signal: AbortSignal | undefined
   readonly #running = new Map<string, WorkerAttempt>()
-  /** The delivery of each running attempt, and when its lease was last confirmed (see {@link LEASE_WATCH_MS}). */
-  readonly #leases = new Map<WorkerAttempt, { readonly delivery: AttemptDelivery; checkedAt: number }>()
-  #leaseWatch: CancelTimer | undefined
-  #leaseWatchDue = 0
+  /** The delivery each running attempt is held by now (a redelivery it joined replaces the first): a `lost` signal counts only from it. */
+  readonly #heldBy = new Map<WorkerAttempt, AttemptDelivery>()
+  /** Attempts stopped because their lease was lost: their delivery goes back to the broker, never acknowledged. */
+  readonly #lostLease = new WeakSet<WorkerAttempt>()
   /** Attempts cancelled before they reached this worker (see {@link #rememberCancel}). */
   readonly #cancelled = new Set<string>()
   readonly #agents: AgentSessionPool | undefined
@@ -266,11 +257,6 @@ class TransportWorker implements Worker {
     // tool is stopped, and no outcome of it is reported (it would fail a task that still runs).
     const left = [...this.#running]
     this.#running.clear()
-    // Nothing runs here any more that a lease matters to: the watch stops (a tool that ignores its
-    // abort must not keep it, and the process, going).
-    this.#leases.clear()
-    this.#leaseWatch?.()
-    this.#leaseWatch = undefined
     // They go back to the broker (the worker's exit line counts them).
     this.#returned += left.length
     const error = new TaskweaveError('TW_CANCELLED', 'the worker is shutting down', { retryable: true })
@@ -321,12 +307,7 @@ class TransportWorker implements Worker {
     const attempt = new WorkerAttempt(request.attemptId, request.taskId, delivery.envelope.queue, send, this.#maxOutputBytes)
     this.#running.set(request.attemptId, attempt)
     const startedAt = this.#clock.now()
-    this.#leases.set(attempt, { delivery, checkedAt: startedAt })
-    this.#armLeaseWatch()
-    // The broker may say so itself when it loses the lease (Redis: a lock BullMQ could not renew).
-    const lost = delivery.lost
-    const onLost = (): void => this.#leaseLost(attempt, lost?.reason)
-    lost?.addEventListener('abort', onLost, { once: true })
+    const stopWatching = this.#watchLease(attempt, delivery)
     // The owner times the attempt too, but it may have died, or its cancel may not get here (a
     // broker blip): the worker stops the tool itself at the deadline, so a hung attempt neither
     // runs on beside its retry nor holds a slot for ever.
@@ -336,7 +317,11 @@ class TransportWorker implements Worker {
       this.#runner.start(request, attempt)
       const outcome = await attempt.outcome
       deadline?.()
-      if (this.#running.get(request.attemptId) !== attempt) return
+      if (this.#running.get(request.attemptId) !== attempt) {
+        // Stopped for a lost lease: given back (where the broker delivered it again, refused as stale), never acknowledged.
+        if (this.#lostLease.has(attempt)) throw leaseLostError(attempt.attemptId, this.id, undefined)
+        return
+      }
       // A long attempt (or a worker paused past its lease) may have lost the attempt to another
       // worker meanwhile: its outcome must not beat that one's to the owner.
       if (this.#clock.now() - startedAt >= LEASE_CHECK_AFTER_MS) await this.#checkStillHeld(delivery, request.attemptId)
@@ -354,55 +339,44 @@ class TransportWorker implements Worker {
       throw err
     } finally {
       deadline?.()
-      lost?.removeEventListener('abort', onLost)
-      this.#leases.delete(attempt)
+      stopWatching()
       if (this.#running.get(request.attemptId) === attempt) this.#running.delete(request.attemptId)
     }
   }
 
-  #armLeaseWatch(): void {
-    if (this.#leaseWatch !== undefined || this.#leases.size === 0 || this.#heartbeatStopped) return
-    this.#leaseWatchDue = this.#clock.now() + LEASE_WATCH_MS
-    this.#leaseWatch = this.#clock.setTimer(LEASE_WATCH_MS, () => this.#watchLeases())
-  }
-
-  /** The lease watch's tick: checks the leases that are due (all of them after a stall), then arms the next tick while attempts run. */
-  #watchLeases(): void {
-    this.#leaseWatch = undefined
-    const now = this.#clock.now()
-    const stalled = now - this.#leaseWatchDue > STALL_MS
-    for (const [attempt, lease] of this.#leases) {
-      if (!stalled && now - lease.checkedAt < LEASE_RECHECK_MS) continue
-      lease.checkedAt = now
-      void this.#confirmLease(attempt, lease.delivery)
-    }
-    this.#armLeaseWatch()
-  }
-
   /**
-   * Asks the broker whether this worker still holds a running attempt. One it lost (its lease
-   * expired while the process was stalled, and another worker may run it now) is a zombie here:
-   * its tool's signal is aborted with `TW_LEASE_LOST`, so it stops acting, and its outcome is
-   * dropped. Any other failure of the check (a passing broker error) changes nothing.
+   * Stops a running attempt's tool when the broker says, through its delivery's `lost` signal,
+   * that this worker no longer holds it (Redis: a lock BullMQ could not renew, as when the process
+   * was stopped past its lease): a zombie's tool must not act on beside the worker that took the
+   * attempt over. The signal counts only while `delivery` is the one the attempt is held by.
+   * Returns what stops listening.
    */
-  async #confirmLease(attempt: WorkerAttempt, delivery: AttemptDelivery): Promise<void> {
-    try {
-      await delivery.extend(LEASE_CHECK_EXTEND_MS)
-    } catch (err) {
-      if ((err as { readonly details?: { readonly leaseLost?: unknown } } | null)?.details?.leaseLost === true) this.#leaseLost(attempt, err)
+  #watchLease(attempt: WorkerAttempt, delivery: AttemptDelivery): () => void {
+    this.#heldBy.set(attempt, delivery)
+    const lost = delivery.lost
+    if (lost === undefined) return () => void (this.#heldBy.get(attempt) === delivery && this.#heldBy.delete(attempt))
+    const onLost = (): void => {
+      if (this.#heldBy.get(attempt) === delivery) this.#leaseLost(attempt, lost.reason)
+    }
+    lost.addEventListener('abort', onLost, { once: true })
+    // Lost before this handler listened (a batch's lock, lost while its attempts were being read).
+    if (lost.aborted) onLost()
+    return () => {
+      lost.removeEventListener('abort', onLost)
+      if (this.#heldBy.get(attempt) === delivery) this.#heldBy.delete(attempt)
     }
   }
 
   /** A running attempt whose lease is lost: its tool is stopped (`TW_LEASE_LOST`) and its outcome dropped. */
   #leaseLost(attempt: WorkerAttempt, cause: unknown): void {
-    if (this.#running.get(attempt.attemptId) !== attempt) return
+    // Its tool has ended and its outcome is on its way: the check before the report decides.
+    if (this.#running.get(attempt.attemptId) !== attempt || !attempt.isCurrent()) return
     this.#running.delete(attempt.attemptId)
-    this.#leases.delete(attempt)
-    this.#dropped.add(attempt)
-    this.#returned++
+    this.#heldBy.delete(attempt)
+    this.#lostLease.add(attempt)
     const { attemptId } = attempt
     this.#logger.warn('an attempt lost its lease while it ran (this process stalled, or the broker gave it to another worker): its tool is stopped and its outcome dropped', { attemptId, error: String(cause) })
-    const error = new TaskweaveError('TW_LEASE_LOST', `attempt ${attemptId} lost its lease on worker ${this.id} while it ran (this process stalled, or the broker gave it to another worker): its tool is stopped, and the attempt runs where the broker delivers it`, { retryable: true, cause, details: { attemptId, worker: this.id } })
+    const error = leaseLostError(attemptId, this.id, cause)
     this.#runner.cancel(attemptId, error)
     attempt.cancelled(error)
   }
@@ -414,7 +388,15 @@ class TransportWorker implements Worker {
    * drain stopped is given back instead, as its first delivery is.
    */
   async #joinRunning(delivery: AttemptDelivery, attempt: WorkerAttempt): Promise<void> {
-    const outcome = await attempt.outcome
+    // Held by this delivery now: the first one's lease is gone with its channel or lock.
+    const stopWatching = this.#watchLease(attempt, delivery)
+    let outcome: AttemptOutcome
+    try {
+      outcome = await attempt.outcome
+    } finally {
+      stopWatching()
+    }
+    if (this.#lostLease.has(attempt)) throw leaseLostError(attempt.attemptId, this.id, undefined)
     if (this.#dropped.has(attempt)) return
     await this.#checkStillHeld(delivery, attempt.attemptId)
     await this.#transport.report(delivery.envelope.owner, { kind: 'outcome', attemptId: attempt.attemptId, worker: this.id, outcome })
@@ -528,4 +510,9 @@ function deserializeErrorSafe(reason: unknown): unknown {
   } catch {
     return new TaskweaveError('TW_CANCELLED', 'cancelled by the owner', { retryable: false })
   }
+}
+
+/** The error a tool's signal carries when its attempt's lease is lost, and that gives its delivery back. */
+function leaseLostError(attemptId: string, worker: string, cause: unknown): TaskweaveError {
+  return new TaskweaveError('TW_LEASE_LOST', `attempt ${attemptId} lost its lease on worker ${worker} while it ran (this process stalled, or the broker gave it to another worker): its tool is stopped, and the attempt runs where the broker delivers it`, { retryable: true, ...(cause !== undefined ? { cause } : {}), details: { attemptId, worker } })
 }

@@ -95,16 +95,6 @@ export class ManualClock implements Clock {
     this.#now = Math.max(this.#now, time)
   }
 
-  /**
-   * Moves time forward by `ms` without firing timers, as a process that was stopped (SIGSTOP, a
-   * paused VM, a long pause of the event loop) finds time gone all at once: the next `advance()`
-   * fires what fell due meanwhile, late, with `now()` already past their due time.
-   */
-  stall(ms: number): void {
-    checkTime(ms, 'ms', 0)
-    this.#now += ms
-  }
-
   /** Jumps to the next timer and fires it (and any others due at the same time). Returns false when none was pending. */
   advanceToNext(): boolean {
     const due = this.nextDue()

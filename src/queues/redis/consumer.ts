@@ -179,7 +179,15 @@ export class RedisConsumer<D> {
       worker.on('lockRenewalFailed', (jobIds: string[]) => {
         const lost = new Set(jobIds)
         for (const [job, held] of this.#held) {
-          if (job.id !== undefined && lost.has(job.id)) held.loseLock(new TaskweaveError(scope.code, `${scopeText(scope)}: the lock of job ${job.id} could not be renewed: its lease is lost, and it may be delivered again`, { details: { location: scope.location, leaseLost: true } }))
+          if (job.id === undefined || !lost.has(job.id)) continue
+          // Deliveries of one job share its id (one redelivered here while the old one still runs):
+          // only the one whose own token no longer holds the lock has lost it.
+          held.job.extendLock(held.token, lease.lockMs).then(
+            (kept) => {
+              if (!kept) held.loseLock(new TaskweaveError(scope.code, `${scopeText(scope)}: the lock of job ${job.id} could not be renewed: its lease is lost, and it may be delivered again`, { details: { location: scope.location, leaseLost: true } }))
+            },
+            () => undefined,
+          )
         }
       })
       this.#workers.push(worker)
