@@ -7,10 +7,9 @@
  */
 import { toMs } from '../../core/duration.js'
 import type { RunSummary } from '../../core/store.js'
-import { loadCliConfig } from '../config.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { noStoreAt, openExistingStore, parseStoreSpec } from '../open-store.js'
+import { openStoreToList } from '../stored-runs.js'
 import { operatorName } from '../operator.js'
 import { terminalSafe } from '../terminal-text.js'
 import { resumeCommand } from './resume.js'
@@ -29,12 +28,8 @@ export interface RetryManyArgs extends Omit<ResumeCommandArgs, 'runId' | 'retry'
 /** Runs the command; resolves to the exit code (0 when every run retried succeeded). */
 export async function retryManyCommand(args: RetryManyArgs, io: CliIo, now = Date.now()): Promise<number> {
   const since = args.since === undefined ? undefined : now - toMs('--since', args.since)
-  const spec = parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd())
-  const store = await openExistingStore(spec)
-  if (store === undefined) {
-    io.stdout(args.json ? '[]' : `no runs: ${noStoreAt(spec)}`)
-    return EXIT.ok
-  }
+  const store = await openStoreToList(args, io)
+  if (store === undefined) return EXIT.ok
   let runs: readonly RunSummary[]
   try {
     // The oldest `limit` of them (the store lists newest first): a redrive takes the queue's head.

@@ -8,9 +8,8 @@ import type { RunStore, RunSummary, StoredRunStatus } from '../../core/store.js'
 import { TaskweaveError } from '../../core/errors.js'
 import { EXIT } from '../io.js'
 import type { CliIo } from '../io.js'
-import { noStoreAt, openExistingStore, parseStoreSpec } from '../open-store.js'
+import { openStoreToList } from '../stored-runs.js'
 import { terminalSafe } from '../terminal-text.js'
-import { loadCliConfig } from '../config.js'
 
 const STATUSES: readonly StoredRunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'cancelled']
 /** Unfinished runs read to tell running from stopped ones before `--limit` applies. */
@@ -38,12 +37,8 @@ export async function runsCommand(args: RunsCommandArgs, io: CliIo, now = Date.n
     throw new TaskweaveError('TW_INVALID_OPTION', `--status must be one of ${STATUS_FILTERS.join(', ')}; received "${args.status}"`, { retryable: false })
   }
   const since = args.since === undefined ? undefined : now - toMs('--since', args.since)
-  const spec = parseStoreSpec(args.store ?? (await loadCliConfig(args.config)).store, process.cwd())
-  const store = await openExistingStore(spec)
-  if (store === undefined) {
-    io.stdout(args.json ? '[]' : `no runs: ${noStoreAt(spec)}`)
-    return EXIT.ok
-  }
+  const store = await openStoreToList(args, io)
+  if (store === undefined) return EXIT.ok
   try {
     const leaseNow = (await store.now?.()) ?? now
     const runs = await listRuns(store, { ...(args.status !== undefined ? { status: args.status } : {}), ...(args.workflow !== undefined ? { workflowId: args.workflow } : {}), ...(since !== undefined ? { since } : {}), limit: args.limit ?? 50 }, leaseNow)
