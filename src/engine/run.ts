@@ -1260,7 +1260,6 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     )
   }
 
-  /** Gives back the keyed permits task `i` took but will not use (it ends without an attempt). */
   /**
    * Hands back the keyed permits of tasks that hold one and have not started: while the store
    * refuses writes nothing starts here, and another run (one without a store, or one on a store
@@ -1278,6 +1277,7 @@ export class RunExecution implements SlotWaiter, PermitHolder, AttemptHost, Rate
     }
   }
 
+  /** Gives back the keyed permits task `i` took but will not use (it ends without an attempt). */
   #dropPermits(i: number): void {
     const key = this.#heldPermits?.get(i)
     if (key !== undefined) {
