@@ -32,6 +32,8 @@ export interface TransportPolicySetup {
   readonly logger: Logger
   /** Hears of each attempt dead-lettered past `maxDeliveries` (the transport reports it to the attempt's owner). */
   readonly onLimit: (envelope: AttemptEnvelope, deliveries: number) => void
+  /** The lock duration BullMQ renews an attempt's lock by while it runs: what `extend()` extends it by at most. */
+  readonly lockMs: number
 }
 
 /** The consumer policy of the Redis transport. */
@@ -64,7 +66,9 @@ export function transportPolicy(setup: TransportPolicySetup): ConsumerPolicy<Att
       if (!Number.isFinite(ms) || ms <= 0) throw new TaskweaveError('TW_INVALID_OPTION', `${scopeText(scope)}: extend(): ms must be a number of ms > 0; received ${String(ms)}`, { retryable: false, details: { option: 'ms' } })
       let extended: number
       try {
-        extended = await held.job.extendLock(held.token, Math.ceil(ms))
+        // BullMQ renews the lock while the attempt runs: a longer extension would only keep a
+        // worker that dies right after it from letting the attempt go for that long.
+        extended = await held.job.extendLock(held.token, Math.ceil(Math.min(ms, setup.lockMs)))
       } catch (err) {
         throw redisError(scope, `extending attempt ${envelope.request.attemptId}`, err)
       }

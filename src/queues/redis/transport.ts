@@ -146,6 +146,7 @@ export class RedisTransport implements Transport {
           add: async (name, jobs) => void (await this.#queue(name).addBulk(jobs as BulkJob[])),
           handler,
           logger,
+          lockMs: lease.lockMs,
           onLimit: (envelope, deliveries) => {
             this.report(envelope.owner, deliveryLimitReport(envelope, deliveries, this.#options.maxDeliveries)).catch((err: unknown) =>
               logger.warn('could not tell an owner its attempt reached the delivery limit', { owner: envelope.owner, attemptId: envelope.request.attemptId, error: String(err) }),
